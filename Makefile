@@ -1,0 +1,133 @@
+# Context Broker build.  GNU make.  `make` builds the library, every responder,
+# the worker, the tools and the tests.  SAN=1 builds the same tree with
+# AddressSanitizer and UndefinedBehaviorSanitizer into build-san/.
+#
+#   make            build everything (build/)
+#   make SAN=1      sanitizer build (build-san/)
+#   make run        install what is missing, build, bring up the whole stack
+#   make stop       stop exactly what `make run` started
+#   make test       install, build (sanitizers on), run every test on a private stack
+
+SAN ?= 0
+ifeq ($(SAN),1)
+B        := build-san
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FORTIFY  :=
+else
+B        := build
+SANFLAGS :=
+FORTIFY  := -D_FORTIFY_SOURCE=2
+endif
+
+CC      ?= cc
+PKGS    := libpq hiredis libcjson libsodium libcurl
+WSPKGS  := libwebsockets libcrypto
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi
+WS_CFLAGS  := $(shell pkg-config --cflags $(WSPKGS) 2>/dev/null)
+WS_LIBS    := $(shell pkg-config --libs $(WSPKGS) 2>/dev/null)
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow \
+        -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
+        -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wundef \
+        -Wimplicit-fallthrough -Wno-missing-field-initializers
+HARDEN := $(FORTIFY) -fstack-protector-strong -fstack-clash-protection \
+          -fcf-protection -fPIE
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(SANFLAGS) $(CFLAGS) \
+              -Ilib -Itests/support $(PKG_CFLAGS) -MMD -MP
+LDFLAGS_ALL := -pie -Wl,-z,relro,-z,now,-z,noexecstack $(SANFLAGS) $(LDFLAGS)
+
+LIB_SRC  := $(wildcard lib/*.c)
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+LIBA     := $(B)/lib/libcb.a
+
+CGI_SRC  := $(wildcard cgi/*.c)
+CGI_BIN  := $(CGI_SRC:cgi/%.c=$(B)/bin/%)
+
+TOOL_SRC := $(wildcard tools/*.c)
+TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/bin/%)
+
+WORKER_SRC := $(wildcard worker/*.c)
+WORKER_OBJ := $(WORKER_SRC:%.c=$(B)/obj/%.o)
+WORKER_BIN := $(B)/bin/cb-worker
+
+SUP_SRC  := $(wildcard tests/support/*.c)
+SUP_OBJ  := $(SUP_SRC:%.c=$(B)/obj/%.o)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/unit/%)
+INTEG_SRC := $(wildcard tests/integration/*.c)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(B)/tests/integration/%)
+FAKE_SRC := $(wildcard tests/fakes/*.c)
+FAKE_BIN := $(FAKE_SRC:tests/fakes/%.c=$(B)/bin/%)
+
+.PHONY: all lib cgi tools worker tests run stop test test-plain clean deps bench
+all: lib cgi tools worker tests $(FAKE_BIN)
+lib: $(LIBA)
+cgi: $(CGI_BIN)
+tools: $(TOOL_BIN)
+worker: $(WORKER_BIN)
+tests: $(UNIT_BIN) $(INTEG_BIN)
+
+$(B)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(ALL_CFLAGS) $(WS_CFLAGS) -c -o $@ $<
+
+$(LIBA): $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $^
+
+$(B)/bin/%: $(B)/obj/cgi/%.o $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(PKG_LIBS) $(WS_LIBS)
+
+$(B)/bin/%: $(B)/obj/tools/%.o $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(PKG_LIBS) $(WS_LIBS)
+
+$(B)/bin/%: $(B)/obj/tests/fakes/%.o $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(PKG_LIBS) $(WS_LIBS)
+
+$(WORKER_BIN): $(WORKER_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $(WORKER_OBJ) $(LIBA) $(PKG_LIBS) $(WS_LIBS)
+
+$(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(SUP_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(SUP_OBJ) $(LIBA) $(CHECK_LIBS) $(PKG_LIBS) $(WS_LIBS)
+
+$(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(SUP_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(SUP_OBJ) $(LIBA) $(CHECK_LIBS) $(PKG_LIBS) $(WS_LIBS)
+
+# The two README commands and their companions.
+deps:
+	@scripts/install-deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@CB_BUILD=$(CURDIR)/$(B) scripts/stack.sh start
+
+stop:
+	@scripts/stack.sh stop
+
+test: deps
+	@$(MAKE) --no-print-directory SAN=1 all
+	@CB_BUILD=$(CURDIR)/build-san scripts/test.sh
+
+test-plain: deps
+	@$(MAKE) --no-print-directory SAN=0 all
+	@CB_BUILD=$(CURDIR)/build scripts/test.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory SAN=0 all
+	@scripts/bench.sh
+
+clean:
+	rm -rf build build-san
+
+.SECONDARY:
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

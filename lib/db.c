@@ -1,0 +1,327 @@
+/*
+ * db: see db.h.  The only file that calls libpq.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+#include <sodium.h>
+
+#include "db.h"
+#include "errs.h"
+#include "log.h"
+#include "util.h"
+
+struct db {
+	char		*dsn;
+	PGconn		*conn;
+	int		 in_tx;
+	long long	 affected;
+	char		 sqlstate[6];
+	char		 errmsg[256];
+};
+
+struct db_res {
+	PGresult	*res;
+};
+
+static void
+db_notice(void *arg, const char *msg)
+{
+	(void)arg;
+	(void)msg;
+	/* Notices (e.g. "relation already exists, skipping") are not errors. */
+}
+
+struct db *
+db_open(const char *dsn)
+{
+	struct db	*db = util_calloc(1, sizeof(*db));
+
+	db->dsn = util_strdup(dsn);
+	return db;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	if (db->conn)
+		PQfinish(db->conn);
+	sodium_memzero(db->dsn, strlen(db->dsn));
+	free(db->dsn);
+	free(db);
+}
+
+static void
+db_seterr(struct db *db, const char *state, const char *msg)
+{
+	util_strlcpy(db->sqlstate, state ? state : "", sizeof(db->sqlstate));
+	util_strlcpy(db->errmsg, msg ? msg : "", sizeof(db->errmsg));
+	/* libpq messages end with a newline; logs want one line. */
+	db->errmsg[strcspn(db->errmsg, "\n")] = '\0';
+}
+
+int
+db_connect(struct db *db)
+{
+	if (db->conn && PQstatus(db->conn) == CONNECTION_OK)
+		return CB_OK;
+	if (db->conn) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+	db->in_tx = 0;
+	db->conn = PQconnectdb(db->dsn);
+	if (db->conn == NULL)
+		util_oom();
+	if (PQstatus(db->conn) != CONNECTION_OK) {
+		/* The message can name host and user but never the password. */
+		db_seterr(db, "08001", PQerrorMessage(db->conn));
+		log_kv(LOG_LVL_WARN, "db_connect_failed", "error", db->errmsg, NULL);
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return CB_ERR_DB_DOWN;
+	}
+	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	return CB_OK;
+}
+
+static int
+db_classify(struct db *db, PGresult *res)
+{
+	const char	*state;
+
+	if (res == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		db_seterr(db, "08006", db->conn ? PQerrorMessage(db->conn) : "no connection");
+		return CB_ERR_DB_DOWN;
+	}
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	db_seterr(db, state, PQresultErrorMessage(res));
+	if (state && (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 ||
+	    strcmp(state, "40P01") == 0))
+		return CB_ERR_DB_CONFLICT;
+	if (state && strncmp(state, "08", 2) == 0)
+		return CB_ERR_DB_DOWN;
+	/* 57P01 admin shutdown, 57P02/57P03 crash/cannot connect now. */
+	if (state && strncmp(state, "57P", 3) == 0)
+		return CB_ERR_DB_DOWN;
+	return CB_ERR_DB;
+}
+
+static int
+db_run(struct db *db, PGresult **out, const char *sql, int n,
+    const char *const *params)
+{
+	PGresult	*res;
+	int		 rc, attempt;
+	ExecStatusType	 st;
+
+	*out = NULL;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((rc = db_connect(db)) != CB_OK)
+			return rc;
+		res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+			db->affected = 0;
+			if (PQcmdTuples(res)[0] != '\0')
+				(void)util_parse_ll(PQcmdTuples(res), 0, 1LL << 62, &db->affected);
+			db->sqlstate[0] = db->errmsg[0] = '\0';
+			*out = res;
+			return CB_OK;
+		}
+		rc = db_classify(db, res);
+		PQclear(res);
+		if (rc != CB_ERR_DB_DOWN || db->in_tx)
+			break;
+		/* The connection broke outside a transaction: one retry. */
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+	if (rc == CB_ERR_DB_DOWN && db->conn && PQstatus(db->conn) != CONNECTION_OK) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+		db->in_tx = 0;
+	}
+	return rc;
+}
+
+int
+db_query(struct db *db, struct db_res **out, const char *sql, int n,
+    const char *const *params)
+{
+	PGresult	*res;
+	int		 rc;
+
+	*out = NULL;
+	if ((rc = db_run(db, &res, sql, n, params)) != CB_OK)
+		return rc;
+	*out = util_malloc(sizeof(**out));
+	(*out)->res = res;
+	return CB_OK;
+}
+
+int
+db_exec(struct db *db, const char *sql, int n, const char *const *params)
+{
+	PGresult	*res;
+	int		 rc;
+
+	if ((rc = db_run(db, &res, sql, n, params)) != CB_OK)
+		return rc;
+	PQclear(res);
+	return CB_OK;
+}
+
+long long
+db_affected(const struct db *db)
+{
+	return db->affected;
+}
+
+int
+db_exec_script(struct db *db, const char *sql)
+{
+	PGresult	*res;
+	int		 rc;
+
+	if ((rc = db_connect(db)) != CB_OK)
+		return rc;
+	res = PQexec(db->conn, sql);
+	if (res && (PQresultStatus(res) == PGRES_COMMAND_OK ||
+	    PQresultStatus(res) == PGRES_TUPLES_OK || PQresultStatus(res) == PGRES_EMPTY_QUERY)) {
+		PQclear(res);
+		return CB_OK;
+	}
+	rc = db_classify(db, res);
+	PQclear(res);
+	return rc;
+}
+
+int
+db_begin(struct db *db)
+{
+	int	 rc;
+
+	if (db->in_tx)
+		return CB_ERR_INTERNAL;
+	if ((rc = db_exec(db, "BEGIN", 0, NULL)) == CB_OK)
+		db->in_tx = 1;
+	return rc;
+}
+
+int
+db_commit(struct db *db)
+{
+	int	 rc;
+
+	rc = db_exec(db, "COMMIT", 0, NULL);
+	db->in_tx = 0;
+	return rc;
+}
+
+int
+db_rollback(struct db *db)
+{
+	int	 rc;
+
+	if (!db->in_tx)
+		return CB_OK;
+	rc = db_exec(db, "ROLLBACK", 0, NULL);
+	db->in_tx = 0;
+	return rc;
+}
+
+int
+db_in_tx(const struct db *db)
+{
+	return db->in_tx;
+}
+
+int
+db_ping(struct db *db, double *ms)
+{
+	double	 t0 = util_now_ms();
+	int	 rc;
+
+	rc = db_exec(db, "SELECT 1", 0, NULL);
+	if (ms)
+		*ms = util_now_ms() - t0;
+	return rc;
+}
+
+int
+db_socket(struct db *db)
+{
+	if (db_connect(db) != CB_OK)
+		return -1;
+	return PQsocket(db->conn);
+}
+
+int
+db_notifies(struct db *db, void (*cb)(const char *, const char *, void *), void *arg)
+{
+	PGnotify	*n;
+	int		 count = 0;
+
+	if (db->conn == NULL)
+		return CB_ERR_DB_DOWN;
+	if (PQconsumeInput(db->conn) == 0) {
+		db_seterr(db, "08006", PQerrorMessage(db->conn));
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return CB_ERR_DB_DOWN;
+	}
+	while ((n = PQnotifies(db->conn)) != NULL) {
+		cb(n->relname, n->extra, arg);
+		PQfreemem(n);
+		count++;
+	}
+	(void)count;
+	return CB_OK;
+}
+
+const char *
+db_sqlstate(const struct db *db)
+{
+	return db->sqlstate;
+}
+
+const char *
+db_errmsg(const struct db *db)
+{
+	return db->errmsg;
+}
+
+size_t
+db_rows(const struct db_res *r)
+{
+	return r ? (size_t)PQntuples(r->res) : 0;
+}
+
+const char *
+db_val(const struct db_res *r, size_t row, int col)
+{
+	if (r == NULL || row >= (size_t)PQntuples(r->res) || col >= PQnfields(r->res))
+		return NULL;
+	if (PQgetisnull(r->res, (int)row, col))
+		return NULL;
+	return PQgetvalue(r->res, (int)row, col);
+}
+
+int
+db_isnull(const struct db_res *r, size_t row, int col)
+{
+	return db_val(r, row, col) == NULL;
+}
+
+void
+db_res_free(struct db_res *r)
+{
+	if (r == NULL)
+		return;
+	PQclear(r->res);
+	free(r);
+}

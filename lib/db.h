@@ -1,0 +1,58 @@
+/*
+ * db: the Postgres wrapper.  One persistent connection per process, opened
+ * lazily and re-opened after a failure; parameterized statements only (text
+ * parameters, NULL for SQL NULL); explicit transactions.
+ *
+ * A statement that fails because the connection broke outside a transaction
+ * is retried once on a fresh connection; inside a transaction the error goes
+ * back to the caller, who rolls back and may retry the whole transaction.
+ * Hence: a non-idempotent write belongs inside a transaction, so that a
+ * broken connection can never apply it twice.
+ * Errors: CB_ERR_DB_DOWN (unreachable), CB_ERR_DB_CONFLICT (unique violation,
+ * serialization failure, deadlock), CB_ERR_DB (anything else).
+ */
+#ifndef CB_DB_H
+#define CB_DB_H
+
+#include <stddef.h>
+
+struct db;
+struct db_res;
+
+struct db	*db_open(const char *dsn);
+void		 db_close(struct db *);
+/* Connect now (or check the connection); CB_ERR_DB_DOWN if unreachable. */
+int		 db_connect(struct db *);
+int		 db_ping(struct db *, double *ms);
+
+int	 db_query(struct db *, struct db_res **, const char *sql,
+	    int nparams, const char *const *params);
+int	 db_exec(struct db *, const char *sql, int nparams,
+	    const char *const *params);
+/* Rows affected by the last db_exec. */
+long long db_affected(const struct db *);
+/*
+ * Run a trusted multi-statement script (migrations only: it takes no
+ * parameters and must never carry outside input).
+ */
+int	 db_exec_script(struct db *, const char *sql);
+
+int	 db_begin(struct db *);
+int	 db_commit(struct db *);
+int	 db_rollback(struct db *);
+int	 db_in_tx(const struct db *);
+
+/* LISTEN support: the socket to poll, and draining pending notifications. */
+int	 db_socket(struct db *);
+int	 db_notifies(struct db *, void (*)(const char *chan, const char *payload, void *), void *);
+
+/* SQLSTATE and message of the last failure ("" when none). */
+const char *db_sqlstate(const struct db *);
+const char *db_errmsg(const struct db *);
+
+size_t	 db_rows(const struct db_res *);
+const char *db_val(const struct db_res *, size_t row, int col);
+int	 db_isnull(const struct db_res *, size_t row, int col);
+void	 db_res_free(struct db_res *);
+
+#endif

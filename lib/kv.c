@@ -1,0 +1,297 @@
+/*
+ * kv: see kv.h.  The only file that calls hiredis.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+#include <sodium.h>
+
+#include "errs.h"
+#include "kv.h"
+#include "log.h"
+#include "util.h"
+
+struct kv {
+	char		*host;
+	int		 port;
+	char		*password;
+	int		 timeout_ms;
+	redisContext	*c;
+};
+
+struct kv *
+kv_open(const char *host, int port, const char *password, int timeout_ms)
+{
+	struct kv	*kv = util_calloc(1, sizeof(*kv));
+
+	kv->host = util_strdup(host);
+	kv->port = port;
+	kv->password = password && *password ? util_strdup(password) : NULL;
+	kv->timeout_ms = timeout_ms > 0 ? timeout_ms : 500;
+	return kv;
+}
+
+static void
+kv_drop(struct kv *kv)
+{
+	if (kv->c) {
+		redisFree(kv->c);
+		kv->c = NULL;
+	}
+}
+
+void
+kv_close(struct kv *kv)
+{
+	if (kv == NULL)
+		return;
+	kv_drop(kv);
+	free(kv->host);
+	if (kv->password) {
+		sodium_memzero(kv->password, strlen(kv->password));
+		free(kv->password);
+	}
+	free(kv);
+}
+
+int
+kv_connect(struct kv *kv)
+{
+	struct timeval	 tv;
+	redisReply	*r;
+
+	if (kv->c && kv->c->err == 0)
+		return CB_OK;
+	kv_drop(kv);
+	tv.tv_sec = kv->timeout_ms / 1000;
+	tv.tv_usec = (kv->timeout_ms % 1000) * 1000;
+	kv->c = redisConnectWithTimeout(kv->host, kv->port, tv);
+	if (kv->c == NULL)
+		util_oom();
+	if (kv->c->err) {
+		log_kv(LOG_LVL_WARN, "kv_connect_failed", "error", kv->c->errstr, NULL);
+		kv_drop(kv);
+		return CB_ERR_KV_DOWN;
+	}
+	redisSetTimeout(kv->c, tv);
+	if (kv->password) {
+		r = redisCommand(kv->c, "AUTH %s", kv->password);
+		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
+			log_kv(LOG_LVL_ERROR, "kv_auth_failed", NULL);
+			if (r)
+				freeReplyObject(r);
+			kv_drop(kv);
+			return CB_ERR_KV_DOWN;
+		}
+		freeReplyObject(r);
+	}
+	return CB_OK;
+}
+
+static int
+kv_run(struct kv *kv, redisReply **out, int argc, const char **argv, const size_t *lens)
+{
+	redisReply	*r;
+	int		 rc, attempt;
+
+	*out = NULL;
+	for (attempt = 0; attempt < 2; attempt++) {
+		if ((rc = kv_connect(kv)) != CB_OK)
+			return rc;
+		r = redisCommandArgv(kv->c, argc, argv, lens);
+		if (r != NULL) {
+			*out = r;
+			return CB_OK;
+		}
+		/* I/O error or timeout: the context is unusable now. */
+		log_kv(LOG_LVL_WARN, "kv_io_error", "error", kv->c->errstr, NULL);
+		kv_drop(kv);
+		/*
+		 * Retry once only when the connection was stale (a restart):
+		 * a timeout would just double the wait.
+		 */
+		if (attempt == 0)
+			continue;
+	}
+	return CB_ERR_KV_DOWN;
+}
+
+int
+kv_cmd(struct kv *kv, struct kv_reply **out, int argc, const char *const *argv,
+    const size_t *lens)
+{
+	redisReply	*r;
+	size_t		*l = NULL;
+	int		 i, rc;
+
+	if (out)
+		*out = NULL;
+	if (lens == NULL) {
+		l = util_calloc((size_t)argc, sizeof(*l));
+		for (i = 0; i < argc; i++)
+			l[i] = strlen(argv[i]);
+	}
+	rc = kv_run(kv, &r, argc, (const char **)(uintptr_t)argv, lens ? lens : l);
+	free(l);
+	if (rc != CB_OK)
+		return rc;
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_kv(LOG_LVL_WARN, "kv_error", "error", r->str, NULL);
+		if (out)
+			*out = (struct kv_reply *)r;
+		else
+			freeReplyObject(r);
+		return CB_ERR_KV;
+	}
+	if (out)
+		*out = (struct kv_reply *)r;
+	else
+		freeReplyObject(r);
+	return CB_OK;
+}
+
+static int
+kv_load(struct kv *kv, struct kv_script *s)
+{
+	const char	*argv[3] = { "SCRIPT", "LOAD", s->lua };
+	struct kv_reply	*r;
+	const char	*sha;
+	size_t		 len;
+	int		 rc;
+
+	if ((rc = kv_cmd(kv, &r, 3, argv, NULL)) != CB_OK) {
+		kv_reply_free(r);
+		return rc;
+	}
+	sha = kv_reply_str(r, &len);
+	if (sha == NULL || len != 40) {
+		kv_reply_free(r);
+		return CB_ERR_KV;
+	}
+	memcpy(s->sha, sha, 40);
+	s->sha[40] = '\0';
+	kv_reply_free(r);
+	return CB_OK;
+}
+
+int
+kv_eval(struct kv *kv, struct kv_script *s, struct kv_reply **out, int nkeys,
+    int argc, const char *const *argv)
+{
+	const char	**av;
+	char		 nk[16];
+	int		 i, rc, attempt;
+	struct kv_reply	*r = NULL;
+	size_t		 len;
+	const char	*msg;
+
+	*out = NULL;
+	av = util_calloc((size_t)argc + 3, sizeof(*av));
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (s->sha[0] == '\0' && (rc = kv_load(kv, s)) != CB_OK)
+			goto out;
+		snprintf(nk, sizeof(nk), "%d", nkeys);
+		av[0] = "EVALSHA";
+		av[1] = s->sha;
+		av[2] = nk;
+		for (i = 0; i < argc; i++)
+			av[i + 3] = argv[i];
+		rc = kv_cmd(kv, &r, argc + 3, av, NULL);
+		if (rc == CB_ERR_KV && r && (msg = kv_reply_str(r, &len)) != NULL &&
+		    strncmp(msg, "NOSCRIPT", 8) == 0) {
+			/* Redis restarted or flushed its script cache. */
+			kv_reply_free(r);
+			r = NULL;
+			s->sha[0] = '\0';
+			continue;
+		}
+		break;
+	}
+	if (rc == CB_OK)
+		*out = r;
+	else
+		kv_reply_free(r);
+out:
+	free(av);
+	return rc;
+}
+
+int
+kv_ping(struct kv *kv, double *ms)
+{
+	const char	*argv[1] = { "PING" };
+	double		 t0 = util_now_ms();
+	int		 rc;
+
+	rc = kv_cmd(kv, NULL, 1, argv, NULL);
+	if (ms)
+		*ms = util_now_ms() - t0;
+	return rc;
+}
+
+enum kv_type
+kv_reply_type(const struct kv_reply *kr)
+{
+	const redisReply *r = (const redisReply *)kr;
+
+	if (r == NULL)
+		return KV_NIL;
+	switch (r->type) {
+	case REDIS_REPLY_INTEGER: return KV_INT;
+	case REDIS_REPLY_STRING:
+	case REDIS_REPLY_STATUS:  return KV_STR;
+	case REDIS_REPLY_ARRAY:   return KV_ARR;
+	case REDIS_REPLY_ERROR:   return KV_ERR;
+	default:                  return KV_NIL;
+	}
+}
+
+long long
+kv_reply_int(const struct kv_reply *kr)
+{
+	const redisReply *r = (const redisReply *)kr;
+
+	return (r && r->type == REDIS_REPLY_INTEGER) ? r->integer : 0;
+}
+
+const char *
+kv_reply_str(const struct kv_reply *kr, size_t *len)
+{
+	const redisReply *r = (const redisReply *)kr;
+
+	if (r == NULL || (r->type != REDIS_REPLY_STRING &&
+	    r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_ERROR))
+		return NULL;
+	if (len)
+		*len = r->len;
+	return r->str;
+}
+
+size_t
+kv_reply_len(const struct kv_reply *kr)
+{
+	const redisReply *r = (const redisReply *)kr;
+
+	return (r && r->type == REDIS_REPLY_ARRAY) ? r->elements : 0;
+}
+
+const struct kv_reply *
+kv_reply_elem(const struct kv_reply *kr, size_t i)
+{
+	const redisReply *r = (const redisReply *)kr;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || i >= r->elements)
+		return NULL;
+	return (const struct kv_reply *)r->element[i];
+}
+
+void
+kv_reply_free(struct kv_reply *kr)
+{
+	if (kr)
+		freeReplyObject((redisReply *)kr);
+}

@@ -1,0 +1,51 @@
+/*
+ * kv: the Redis wrapper.  One persistent connection per process with connect
+ * and command timeouts (a dead Redis must never hang a responder), re-opened
+ * after any I/O error.  Lua scripts run by SHA (EVALSHA), loaded on first use
+ * and reloaded after NOSCRIPT, so a Redis restart is invisible to callers.
+ *
+ * Redis is an accelerator: callers treat CB_ERR_KV_DOWN as "degrade", never
+ * as "lose or duplicate an effect".
+ */
+#ifndef CB_KV_H
+#define CB_KV_H
+
+#include <stddef.h>
+
+struct kv;
+struct kv_reply;
+
+enum kv_type {
+	KV_NIL,
+	KV_INT,
+	KV_STR,		/* bulk or status string */
+	KV_ARR,
+	KV_ERR
+};
+
+/* A Lua script, its SHA filled on first use. */
+struct kv_script {
+	const char	*lua;
+	char		 sha[41];
+};
+
+struct kv	*kv_open(const char *host, int port, const char *password, int timeout_ms);
+void		 kv_close(struct kv *);
+int		 kv_connect(struct kv *);
+int		 kv_ping(struct kv *, double *ms);
+
+/* A command from an argv of strings (binary safe with lens; lens NULL = strlen). */
+int	 kv_cmd(struct kv *, struct kv_reply **, int argc, const char *const *argv,
+	    const size_t *lens);
+/* EVALSHA with NOSCRIPT recovery. */
+int	 kv_eval(struct kv *, struct kv_script *, struct kv_reply **,
+	    int nkeys, int argc, const char *const *argv);
+
+enum kv_type	 kv_reply_type(const struct kv_reply *);
+long long	 kv_reply_int(const struct kv_reply *);
+const char	*kv_reply_str(const struct kv_reply *, size_t *len);
+size_t		 kv_reply_len(const struct kv_reply *);
+const struct kv_reply *kv_reply_elem(const struct kv_reply *, size_t);
+void		 kv_reply_free(struct kv_reply *);
+
+#endif

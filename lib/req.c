@@ -1,0 +1,374 @@
+/*
+ * req: see req.h.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "errs.h"
+#include "req.h"
+#include "util.h"
+
+static const char *
+env_get(char *const *env, const char *name)
+{
+	size_t	 n = strlen(name);
+
+	for (; env && *env; env++)
+		if (strncmp(*env, name, n) == 0 && (*env)[n] == '=')
+			return *env + n + 1;
+	return NULL;
+}
+
+void
+req_init(struct req *r, char *const *env, struct app *app, const struct req_io *io)
+{
+	const char	*cl;
+	long long	 v;
+
+	memset(r, 0, sizeof(*r));
+	r->env = env;
+	r->app = app;
+	if (io)
+		r->io = *io;
+	r->method = env_get(env, "REQUEST_METHOD");
+	r->uri = env_get(env, "DOCUMENT_URI");
+	if (r->uri == NULL)
+		r->uri = env_get(env, "SCRIPT_NAME");
+	r->query = env_get(env, "QUERY_STRING");
+	r->route = env_get(env, "CB_ROUTE");
+	r->allow = env_get(env, "CB_ALLOW");
+	r->request_id = env_get(env, "REQUEST_ID");
+	r->content_type = env_get(env, "CONTENT_TYPE");
+	r->remote_addr = env_get(env, "REMOTE_ADDR");
+	if (r->method == NULL)
+		r->method = "";
+	if (r->uri == NULL)
+		r->uri = "";
+	if (r->request_id == NULL)
+		r->request_id = "";
+	r->content_length = -1;
+	cl = env_get(env, "CONTENT_LENGTH");
+	if (cl && *cl && util_parse_ll(cl, 0, (1LL << 40), &v) == CB_OK)
+		r->content_length = v;
+	else if (cl && *cl)
+		r->content_length = -2;	/* present but malformed */
+	r->head = strcmp(r->method, "HEAD") == 0;
+	r->status = 200;
+	buf_init(&r->headers, 16384);
+	buf_init(&r->out, REQ_RESP_MAX);
+}
+
+void
+req_free(struct req *r)
+{
+	size_t	 i;
+
+	for (i = r->nowned; i > 0; i--)
+		r->owned[i - 1].fn(r->owned[i - 1].ptr);
+	free(r->owned);
+	if (r->json)
+		cJSON_Delete(r->json);
+	free(r->body);
+	buf_free(&r->headers);
+	buf_free(&r->out);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *
+req_env(const struct req *r, const char *name)
+{
+	return env_get(r->env, name);
+}
+
+const char *
+req_header(const struct req *r, const char *name)
+{
+	char	 key[96];
+	size_t	 i, n = strlen(name);
+
+	if (n + 6 > sizeof(key))
+		return NULL;
+	memcpy(key, "HTTP_", 5);
+	for (i = 0; i < n; i++)
+		key[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+	key[5 + n] = '\0';
+	/* FastCGI passes Content-Type and Content-Length without HTTP_. */
+	if (strcmp(key, "HTTP_CONTENT_TYPE") == 0)
+		return r->content_type;
+	return env_get(r->env, key);
+}
+
+const char *
+req_param(const struct req *r, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nparams; i++)
+		if (strcmp(r->params[i].name, name) == 0)
+			return r->params[i].value;
+	return NULL;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9') return c - '0';
+	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+	return -1;
+}
+
+const char *
+req_query(struct req *r, const char *name)
+{
+	const char	*q = r->query, *p, *amp, *eq;
+	size_t		 n = strlen(name), i, o;
+	char		*out;
+	int		 h, l;
+
+	if (q == NULL)
+		return NULL;
+	for (p = q; *p; p = *amp ? amp + 1 : amp) {
+		amp = strchr(p, '&');
+		if (amp == NULL)
+			amp = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if (eq == NULL || (size_t)(eq - p) != n || strncmp(p, name, n) != 0)
+			continue;
+		out = req_alloc(r, (size_t)(amp - eq));
+		for (i = 1, o = 0; eq + i < amp; i++) {
+			char c = eq[i];
+
+			if (c == '+')
+				c = ' ';
+			else if (c == '%') {
+				if (eq + i + 2 >= amp || (h = hexval(eq[i + 1])) < 0 ||
+				    (l = hexval(eq[i + 2])) < 0)
+					return NULL;
+				c = (char)(h * 16 + l);
+				i += 2;
+				if (c == '\0')
+					return NULL;
+			}
+			out[o++] = c;
+		}
+		out[o] = '\0';
+		return out;
+	}
+	return NULL;
+}
+
+int
+req_match(struct req *r, const char *pattern, const char *uri)
+{
+	const char	*p = pattern, *u = uri, *pe, *ue;
+	size_t		 np = 0;
+	struct req_param tmp[REQ_MAX_PARAMS];
+	char		*nm, *val;
+
+	while (*p && *u) {
+		if (*p != '/' || *u != '/')
+			return 0;
+		p++, u++;
+		pe = strchr(p, '/');
+		if (pe == NULL)
+			pe = p + strlen(p);
+		ue = strchr(u, '/');
+		if (ue == NULL)
+			ue = u + strlen(u);
+		if (*p == '{') {
+			if (ue == u || np == REQ_MAX_PARAMS || pe - p < 3 || pe[-1] != '}')
+				return 0;
+			nm = req_alloc(r, (size_t)(pe - p - 1));
+			val = req_alloc(r, (size_t)(ue - u) + 1);
+			memcpy(nm, p + 1, (size_t)(pe - p - 2));
+			memcpy(val, u, (size_t)(ue - u));
+			tmp[np].name = nm;
+			tmp[np].value = val;
+			np++;
+		} else if (pe - p != ue - u || strncmp(p, u, (size_t)(pe - p)) != 0)
+			return 0;
+		p = pe;
+		u = ue;
+	}
+	if (*p || *u)
+		return 0;
+	memcpy(r->params, tmp, np * sizeof(tmp[0]));
+	r->nparams = np;
+	return 1;
+}
+
+static void
+req_free_ptr(void *p)
+{
+	free(p);
+}
+
+void
+req_own(struct req *r, void *p, void (*fn)(void *))
+{
+	if (p == NULL)
+		return;
+	if (r->nowned == r->capowned) {
+		size_t ncap = r->capowned ? r->capowned * 2 : 16;
+		struct req_owned *n = realloc(r->owned, ncap * sizeof(*n));
+
+		if (n == NULL)
+			util_oom();
+		r->owned = n;
+		r->capowned = ncap;
+	}
+	r->owned[r->nowned].ptr = p;
+	r->owned[r->nowned].fn = fn ? fn : req_free_ptr;
+	r->nowned++;
+}
+
+void *
+req_alloc(struct req *r, size_t n)
+{
+	void	*p = util_calloc(1, n);
+
+	req_own(r, p, req_free_ptr);
+	return p;
+}
+
+char *
+req_strdup(struct req *r, const char *s)
+{
+	char	*p = util_strdup(s);
+
+	req_own(r, p, req_free_ptr);
+	return p;
+}
+
+static int
+hdr_ok(const char *s)
+{
+	for (; *s; s++)
+		if (*s == '\r' || *s == '\n' || (unsigned char)*s < 0x20)
+			return 0;
+	return 1;
+}
+
+/* Remove any earlier header of that name: a response sets each once. */
+static void
+resp_header_drop(struct req *r, const char *name)
+{
+	size_t	 n = strlen(name), i = 0, e;
+	char	*d = r->headers.data;
+
+	while (d && i < r->headers.len) {
+		e = i;
+		while (e < r->headers.len && d[e] != '\n')
+			e++;
+		e = e < r->headers.len ? e + 1 : e;
+		if (e - i > n && d[i + n] == ':' && strncasecmp(d + i, name, n) == 0) {
+			memmove(d + i, d + e, r->headers.len - e + 1);
+			r->headers.len -= e - i;
+			continue;
+		}
+		i = e;
+	}
+}
+
+int
+resp_header(struct req *r, const char *name, const char *value)
+{
+	if (!hdr_ok(name) || !hdr_ok(value) || strchr(name, ':'))
+		return CB_ERR_INTERNAL;
+	resp_header_drop(r, name);
+	return buf_printf(&r->headers, "%s: %s\r\n", name, value);
+}
+
+void
+resp_body(struct req *r, int status, const char *ctype, const char *body, size_t len)
+{
+	r->status = status;
+	buf_reset(&r->out);
+	if (ctype)
+		resp_header(r, "Content-Type", ctype);
+	if (buf_append(&r->out, body, len) != CB_OK) {
+		/* Our own output over the cap is a bug: answer 500, not a torn body. */
+		buf_reset(&r->out);
+		r->status = 500;
+	}
+	r->responded = 1;
+}
+
+void
+resp_json(struct req *r, int status, const cJSON *v)
+{
+	char	*s = cJSON_PrintUnformatted(v);
+
+	if (s == NULL)
+		util_oom();
+	resp_body(r, status, "application/json", s, strlen(s));
+	free(s);
+}
+
+void
+resp_problem_ext(struct req *r, int code, const char *detail, const cJSON *ext)
+{
+	cJSON		*o;
+	const cJSON	*c;
+	int		 status = errs_status(code);
+
+	o = cJSON_CreateObject();
+	if (o == NULL)
+		util_oom();
+	cJSON_AddStringToObject(o, "type", errs_type(code));
+	cJSON_AddStringToObject(o, "title", errs_title(code));
+	cJSON_AddNumberToObject(o, "status", status);
+	if (detail)
+		cJSON_AddStringToObject(o, "detail", detail);
+	if (r->uri && *r->uri)
+		cJSON_AddStringToObject(o, "instance", r->uri);
+	if (r->request_id && *r->request_id)
+		cJSON_AddStringToObject(o, "request_id", r->request_id);
+	if (ext)
+		for (c = ext->child; c; c = c->next)
+			if (c->string && !cJSON_HasObjectItem(o, c->string))
+				cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, 1));
+	/* Drop headers a handler may have set before failing, keep Allow etc. */
+	if (status == 503 || status == 429) {
+		if (strstr(buf_cstr(&r->headers), "Retry-After:") == NULL)
+			resp_header(r, "Retry-After", status == 503 ? "5" : "1");
+	}
+	resp_header(r, "Cache-Control", "no-store");
+	{
+		char *s = cJSON_PrintUnformatted(o);
+
+		if (s == NULL)
+			util_oom();
+		resp_body(r, status, "application/problem+json", s, strlen(s));
+		free(s);
+	}
+	cJSON_Delete(o);
+}
+
+void
+resp_problem(struct req *r, int code, const char *detail)
+{
+	resp_problem_ext(r, code, detail, NULL);
+}
+
+int
+resp_serialize(struct req *r, struct buf *o)
+{
+	int	 rc;
+
+	rc = buf_printf(o, "Status: %d %s\r\n", r->status, errs_reason(r->status));
+	if (rc == CB_OK)
+		rc = buf_append(o, r->headers.data ? r->headers.data : "", r->headers.len);
+	if (rc == CB_OK && strstr(buf_cstr(&r->headers), "Content-Type:") == NULL &&
+	    r->out.len > 0)
+		rc = buf_puts(o, "Content-Type: application/octet-stream\r\n");
+	if (rc == CB_OK)
+		rc = buf_printf(o, "Content-Length: %zu\r\n\r\n", r->out.len);
+	if (rc == CB_OK && !r->head && r->out.len)
+		rc = buf_append(o, r->out.data, r->out.len);
+	return rc;
+}

@@ -1,0 +1,108 @@
+/*
+ * req: one HTTP request as FastCGI hands it over, and the response being
+ * built for it.  It does not touch libfcgi: the serving loop hands in the
+ * parameter array and an I/O pair, so tests can drive it from memory.
+ *
+ * Ownership: a request owns every allocation made through req_alloc/
+ * req_strdup/req_own, and req_free releases them all in one call.
+ */
+#ifndef CB_REQ_H
+#define CB_REQ_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+
+#define REQ_MAX_PARAMS	8
+#define REQ_RESP_MAX	(8u * 1024u * 1024u)
+
+struct app;
+
+/* How the pipeline reads the body and writes the response. */
+struct req_io {
+	/* Read up to n bytes; returns bytes read, 0 at end, <0 on error. */
+	long	(*read)(void *h, char *buf, size_t n);
+	/* Write all n bytes; returns 0 on success. */
+	int	(*write)(void *h, const char *buf, size_t n);
+	void	 *h;
+};
+
+struct req_param {
+	const char	*name;
+	const char	*value;
+};
+
+struct req_owned {
+	void		 *ptr;
+	void		(*fn)(void *);
+};
+
+struct req {
+	char *const	*env;
+	struct app	*app;
+	struct req_io	 io;
+
+	const char	*method;
+	const char	*uri;		/* path only, decoded by nginx */
+	const char	*query;
+	const char	*route;		/* CB_ROUTE: the table pattern nginx matched */
+	const char	*allow;		/* CB_ALLOW: every method of that path */
+	const char	*request_id;
+	const char	*content_type;
+	const char	*remote_addr;
+	long long	 content_length;	/* -1 when absent */
+	int		 head;		/* HEAD: answer as GET without a body */
+
+	char		*body;
+	size_t		 body_len;
+	cJSON		*json;
+
+	struct req_param params[REQ_MAX_PARAMS];
+	size_t		 nparams;
+
+	void		*auth;		/* the authenticated caller, set by authenticate */
+
+	int		 status;
+	struct buf	 headers;
+	struct buf	 out;
+	int		 responded;
+
+	struct req_owned *owned;
+	size_t		 nowned, capowned;
+};
+
+void	 req_init(struct req *, char *const *env, struct app *, const struct req_io *);
+void	 req_free(struct req *);
+
+const char *req_env(const struct req *, const char *name);
+/* A request header by its HTTP name ("Idempotency-Key"). */
+const char *req_header(const struct req *, const char *name);
+/* A path parameter captured by req_match ("{form_id}" -> "form_id"). */
+const char *req_param(const struct req *, const char *name);
+/* A query-string parameter, percent-decoded (NULL if absent or malformed). */
+const char *req_query(struct req *, const char *name);
+
+/*
+ * Match `uri` against a pattern like "/api/v1/forms/{form_id}/submit",
+ * filling req->params.  Segments must be non-empty; returns 1 on match.
+ */
+int	 req_match(struct req *, const char *pattern, const char *uri);
+
+void	*req_alloc(struct req *, size_t);
+char	*req_strdup(struct req *, const char *);
+void	 req_own(struct req *, void *, void (*)(void *));
+
+/* Response building.  Header names and values must not carry CR or LF. */
+int	 resp_header(struct req *, const char *name, const char *value);
+void	 resp_body(struct req *, int status, const char *ctype, const char *, size_t);
+void	 resp_json(struct req *, int status, const cJSON *);
+/* RFC 9457 problem from an error code; detail may be NULL. */
+void	 resp_problem(struct req *, int code, const char *detail);
+/* The same with extension members (ownership of `ext` stays with caller). */
+void	 resp_problem_ext(struct req *, int code, const char *detail, const cJSON *ext);
+/* Serialize the CGI response ("Status:", headers, blank line, body). */
+int	 resp_serialize(struct req *, struct buf *);
+
+#endif

@@ -1,0 +1,279 @@
+/*
+ * route: see route.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <sodium.h>
+
+#include "errs.h"
+#include "log.h"
+#include "route.h"
+#include "srv.h"
+#include "util.h"
+
+struct route_ctx {
+	const struct responder	*resp;
+	struct app		 app;
+};
+
+void
+route_field_problem(struct req *r, int code, const char *field, const char *reason)
+{
+	cJSON	*ext = cJSON_CreateObject();
+	char	 detail[300];
+
+	if (ext == NULL)
+		util_oom();
+	if (field && *field) {
+		cJSON_AddStringToObject(ext, "field", field);
+		snprintf(detail, sizeof(detail), "%s: %s", field, reason);
+	} else
+		snprintf(detail, sizeof(detail), "%s", reason);
+	resp_problem_ext(r, code, detail, ext);
+	cJSON_Delete(ext);
+}
+
+static int
+route_ctype_json(const char *ct)
+{
+	size_t	 n = strlen("application/json");
+
+	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
+		return 0;
+	ct += n;
+	while (*ct == ' ')
+		ct++;
+	if (*ct == '\0')
+		return 1;
+	if (*ct != ';')
+		return 0;
+	ct++;
+	while (*ct == ' ')
+		ct++;
+	return strcasecmp(ct, "charset=utf-8") == 0;
+}
+
+static int
+route_read_body(struct req *r, size_t max)
+{
+	size_t	 want, got = 0;
+	long	 n;
+
+	if (r->content_length == -2)
+		return CB_ERR_BAD_REQUEST;
+	if (r->content_length <= 0)
+		return CB_OK;
+	/* The cap is checked before a single byte is read. */
+	if ((unsigned long long)r->content_length > max)
+		return CB_ERR_TOO_LARGE;
+	want = (size_t)r->content_length;
+	r->body = util_malloc(want + 1);
+	while (got < want) {
+		if (r->io.read == NULL || (n = r->io.read(r->io.h, r->body + got, want - got)) <= 0)
+			return CB_ERR_BAD_REQUEST;
+		got += (size_t)n;
+	}
+	r->body[got] = '\0';
+	r->body_len = got;
+	return CB_OK;
+}
+
+static void
+route_allow(struct req *r, const struct responder *resp)
+{
+	struct buf	 b;
+	size_t		 i;
+
+	if (r->allow && *r->allow) {
+		resp_header(r, "Allow", r->allow);
+		return;
+	}
+	buf_init(&b, 256);
+	for (i = 0; i < resp->nroutes; i++) {
+		if (!req_match(r, resp->routes[i].pattern, r->uri))
+			continue;
+		if (b.len)
+			buf_puts(&b, ", ");
+		buf_puts(&b, resp->routes[i].method);
+		if (strcmp(resp->routes[i].method, "GET") == 0)
+			buf_puts(&b, ", HEAD");
+	}
+	resp_header(r, "Allow", buf_cstr(&b));
+	buf_free(&b);
+}
+
+static int
+route_pipeline(const struct responder *resp, struct req *r)
+{
+	const struct route	*rt = NULL;
+	const char		*m;
+	struct jv_error		 jerr;
+	void			*args = NULL;
+	size_t			 i;
+	int			 rc, path_ok = 0;
+
+	/* Parse: which route, by path then method. */
+	m = r->head ? "GET" : r->method;
+	for (i = 0; i < resp->nroutes; i++) {
+		if (r->route && strcmp(r->route, resp->routes[i].pattern) != 0)
+			continue;
+		if (!req_match(r, resp->routes[i].pattern, r->uri))
+			continue;
+		path_ok = 1;
+		if (strcmp(resp->routes[i].method, m) == 0) {
+			rt = &resp->routes[i];
+			break;
+		}
+	}
+	if (!path_ok)
+		return CB_ERR_NOT_FOUND;
+	if (rt == NULL) {
+		route_allow(r, resp);
+		resp_problem(r, CB_ERR_METHOD, "this path does not accept that method");
+		return CB_OK;
+	}
+	if ((rc = route_read_body(r, rt->body_max)) != CB_OK) {
+		if (rc == CB_ERR_TOO_LARGE) {
+			char d[96];
+
+			snprintf(d, sizeof(d), "the body exceeds this route's limit of %zu bytes",
+			    rt->body_max);
+			resp_problem(r, rc, d);
+			return CB_OK;
+		}
+		return rc;
+	}
+	if (rt->flags & ROUTE_JSON) {
+		if (!route_ctype_json(r->content_type)) {
+			resp_problem(r, CB_ERR_MEDIA_TYPE, "send Content-Type: application/json");
+			return CB_OK;
+		}
+		if ((rc = jv_parse(r->body ? r->body : "", r->body_len, &r->json, &jerr)) != CB_OK) {
+			route_field_problem(r, rc, NULL, jerr.reason);
+			return CB_OK;
+		}
+	} else if (r->body_len > 0 && rt->body_max == 0) {
+		resp_problem(r, CB_ERR_TOO_LARGE, "this route accepts no body");
+		return CB_OK;
+	}
+
+	if (rt->authenticate && (rc = rt->authenticate(r)) != CB_OK)
+		return rc;
+	if (rt->authorize && (rc = rt->authorize(r)) != CB_OK)
+		return rc;
+
+	if (rt->args_size)
+		args = req_alloc(r, rt->args_size);
+	if (rt->flags & ROUTE_JSON) {
+		if ((rc = jv_validate(r->json, rt->fields, rt->nfields, args, &jerr)) != CB_OK) {
+			route_field_problem(r, rc, jerr.field, jerr.reason);
+			return CB_OK;
+		}
+	}
+	return rt->act(r, args);
+}
+
+void
+route_handle(const struct responder *resp, struct app *app, char *const *env,
+    const struct req_io *io)
+{
+	struct req	 r;
+	struct buf	 o;
+	double		 t0 = util_now_ms();
+	char		 st[8], ms[32];
+	int		 rc;
+
+	req_init(&r, env, app, io);
+	log_set_context(r.route ? r.route : r.uri, r.request_id);
+	rc = route_pipeline(resp, &r);
+	if (rc != CB_OK) {
+		if (app && app->db && db_in_tx(app->db))
+			db_rollback(app->db);
+		/* A handler that failed after starting a response: the error wins. */
+		resp_problem(&r, rc, NULL);
+		if (errs_status(rc) >= 500)
+			log_kv(LOG_LVL_ERROR, "request_failed", "error", errs_name(rc), NULL);
+	}
+	buf_init(&o, REQ_RESP_MAX + 65536);
+	if (resp_serialize(&r, &o) == CB_OK && r.io.write)
+		(void)r.io.write(r.io.h, o.data, o.len);
+	snprintf(st, sizeof(st), "%d", r.status);
+	snprintf(ms, sizeof(ms), "%.2f", util_now_ms() - t0);
+	log_kv(LOG_LVL_DEBUG, "request", "method", r.method, "status", st, "ms", ms, NULL);
+	buf_free(&o);
+	req_free(&r);
+	log_set_context(NULL, NULL);
+}
+
+static int
+route_child_init(void *ud)
+{
+	struct route_ctx	*c = ud;
+	struct settings		*s = &c->app.settings;
+
+	c->app.db = db_open(s->pg_dsn);
+	c->app.kv = kv_open(s->redis_host, (int)s->redis_port, s->redis_password,
+	    (int)s->redis_timeout_ms);
+	/* Connect eagerly but do not fail: a dependency may come back later. */
+	(void)db_connect(c->app.db);
+	if (c->resp->init && c->resp->init(&c->app) != CB_OK)
+		return 1;
+	return 0;
+}
+
+static void
+route_child_handle(char *const *env, const struct req_io *io, void *ud)
+{
+	struct route_ctx	*c = ud;
+
+	route_handle(c->resp, &c->app, env, io);
+}
+
+static void
+route_child_fini(void *ud)
+{
+	struct route_ctx	*c = ud;
+
+	if (c->resp->fini)
+		c->resp->fini(&c->app);
+	db_close(c->app.db);
+	kv_close(c->app.kv);
+	settings_free(&c->app.settings);
+}
+
+int
+route_main(int argc, char **argv, const struct responder *resp)
+{
+	struct route_ctx	 c;
+	struct srv_opts		 o;
+	struct srv_hooks	 h;
+	enum log_level		 lvl;
+	char			 err[512];
+	int			 rc;
+
+	memset(&c, 0, sizeof(c));
+	c.resp = resp;
+	log_init(resp->name, LOG_LVL_INFO);
+	if (sodium_init() < 0) {
+		log_msg(LOG_LVL_ERROR, "sodium_init_failed", "libsodium failed to initialise");
+		return 1;
+	}
+	if (srv_parse_args(argc, argv, &o, err, sizeof(err)) != CB_OK ||
+	    settings_load(&c.app.settings, err, sizeof(err)) != CB_OK) {
+		log_msg(LOG_LVL_ERROR, "config_invalid", "%s", err);
+		fprintf(stderr, "%s: %s\n", resp->name, err);
+		return 2;
+	}
+	if (log_level_parse(c.app.settings.log_level, &lvl) == 0)
+		log_set_min(lvl);
+	h.child_init = route_child_init;
+	h.handle = route_child_handle;
+	h.child_fini = route_child_fini;
+	h.ud = &c;
+	rc = srv_run(&o, &h);
+	settings_free(&c.app.settings);
+	return rc;
+}

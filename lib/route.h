@@ -1,0 +1,65 @@
+/*
+ * route: the request pipeline every responder runs, written once.
+ *
+ *   parse -> authenticate -> authorize -> validate -> idempotency begin
+ *         -> act -> respond -> idempotency finish
+ *
+ * A responder file declares its routes (method, path pattern, body cap,
+ * field table, hooks) and calls route_main() from main().  Everything that
+ * is not the route's own business (method and path matching, 405 with
+ * Allow, the body cap checked before reading, Content-Type, JSON parsing,
+ * field validation, problem+json for every failure, the access log line)
+ * happens here.
+ */
+#ifndef CB_ROUTE_H
+#define CB_ROUTE_H
+
+#include <stddef.h>
+
+#include "db.h"
+#include "jsonv.h"
+#include "kv.h"
+#include "req.h"
+#include "settings.h"
+
+/* Per-process resources, opened in each child after fork. */
+struct app {
+	struct settings	 settings;
+	struct db	*db;
+	struct kv	*kv;
+	void		*ud;		/* the responder's own per-process state */
+};
+
+#define ROUTE_JSON	0x01u	/* body: one JSON object checked against `fields` */
+
+struct route {
+	const char		*method;
+	const char		*pattern;	/* as in routes.tab, e.g. "/api/v1/forms/{form_id}" */
+	size_t			 body_max;	/* bytes; 0 = no body accepted */
+	unsigned		 flags;
+	const struct jv_field	*fields;
+	size_t			 nfields;
+	size_t			 args_size;	/* size of the struct the fields fill */
+	/* Each hook returns CB_OK or an error code (the pipeline answers). */
+	int			(*authenticate)(struct req *);
+	int			(*authorize)(struct req *);
+	int			(*act)(struct req *, const void *args);
+};
+
+struct responder {
+	const char		*name;
+	const struct route	*routes;
+	size_t			 nroutes;
+	int			(*init)(struct app *);	/* per child, optional */
+	void			(*fini)(struct app *);
+};
+
+/* main() of every responder. */
+int	 route_main(int argc, char **argv, const struct responder *);
+/* One request through the pipeline (exposed for tests). */
+void	 route_handle(const struct responder *, struct app *, char *const *env,
+	    const struct req_io *);
+/* Answer a field validation failure: 400 naming the field. */
+void	 route_field_problem(struct req *, int code, const char *field, const char *reason);
+
+#endif

@@ -1,0 +1,352 @@
+/*
+ * srv: see srv.h.  The only file, with req.c's I/O adapters here, that calls
+ * libfcgi.  Signal handlers only set flags.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+
+#include "errs.h"
+#include "log.h"
+#include "srv.h"
+#include "util.h"
+
+#define SRV_MAX_PROCS	256
+
+static volatile sig_atomic_t	srv_stop;
+static volatile sig_atomic_t	srv_child_died;
+
+static void
+srv_on_term(int sig)
+{
+	(void)sig;
+	srv_stop = 1;
+}
+
+static void
+srv_on_chld(int sig)
+{
+	(void)sig;
+	srv_child_died = 1;
+}
+
+int
+srv_parse_args(int argc, char **argv, struct srv_opts *o, char *err, size_t errsz)
+{
+	long long	 v;
+	int		 i;
+
+	o->socket = NULL;
+	o->pidfile = NULL;
+	o->procs = 2;
+	o->backlog = 1024;
+	o->grace_s = 10;
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--socket") == 0 && val) {
+			o->socket = val;
+			i++;
+		} else if (strcmp(a, "--pidfile") == 0 && val) {
+			o->pidfile = val;
+			i++;
+		} else if (strcmp(a, "--procs") == 0 && val) {
+			if (util_parse_ll(val, 1, SRV_MAX_PROCS, &v) != CB_OK) {
+				snprintf(err, errsz, "--procs must be 1..%d", SRV_MAX_PROCS);
+				return CB_ERR_CONFIG;
+			}
+			o->procs = (int)v;
+			i++;
+		} else if (strcmp(a, "--backlog") == 0 && val) {
+			if (util_parse_ll(val, 1, 65535, &v) != CB_OK) {
+				snprintf(err, errsz, "--backlog must be 1..65535");
+				return CB_ERR_CONFIG;
+			}
+			o->backlog = (int)v;
+			i++;
+		} else {
+			snprintf(err, errsz, "unknown argument %.64s (usage: --socket PATH "
+			    "--procs N --pidfile PATH --backlog N)", a);
+			return CB_ERR_CONFIG;
+		}
+	}
+	return CB_OK;
+}
+
+/* Adapters between req_io and FCGX streams. */
+static long
+srv_read(void *h, char *buf, size_t n)
+{
+	FCGX_Request	*r = h;
+	int		 want = n > (1u << 30) ? (1 << 30) : (int)n;
+
+	return FCGX_GetStr(buf, want, r->in);
+}
+
+static int
+srv_write(void *h, const char *buf, size_t n)
+{
+	FCGX_Request	*r = h;
+
+	while (n > 0) {
+		int chunk = n > (1u << 20) ? (1 << 20) : (int)n;
+
+		if (FCGX_PutStr(buf, chunk, r->out) != chunk)
+			return -1;
+		buf += chunk;
+		n -= (size_t)chunk;
+	}
+	return 0;
+}
+
+static void
+srv_child(int lfd, pid_t master, const struct srv_hooks *h)
+{
+	FCGX_Request	 r;
+	struct sigaction sa;
+	sigset_t	 waitmask;
+	struct pollfd	 pfd;
+	struct req_io	 io;
+
+	/* Exit if the master goes away, even by SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != master)
+		_exit(0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = srv_on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+	sigemptyset(&waitmask);
+
+	if (h->child_init && h->child_init(h->ud) != 0)
+		_exit(3);
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, lfd, 0) != 0) {
+		log_msg(LOG_LVL_ERROR, "fcgi_init_failed", "FCGX_Init failed");
+		_exit(3);
+	}
+	io.read = srv_read;
+	io.write = srv_write;
+	io.h = &r;
+	pfd.fd = lfd;
+	pfd.events = POLLIN;
+	while (!srv_stop) {
+		/* The only place termination signals are delivered. */
+		if (ppoll(&pfd, 1, NULL, &waitmask) < 0) {
+			if (errno == EINTR)
+				continue;
+			log_msg(LOG_LVL_ERROR, "ppoll_failed", "%s", strerror(errno));
+			break;
+		}
+		if (srv_stop)
+			break;
+		/* Another child may have taken it: EAGAIN on the non-blocking socket. */
+		if (FCGX_Accept_r(&r) < 0)
+			continue;
+		h->handle(r.envp, &io, h->ud);
+		FCGX_Finish_r(&r);
+	}
+	if (h->child_fini)
+		h->child_fini(h->ud);
+	FCGX_Free(&r, 1);
+	exit(0);
+}
+
+static int
+srv_listen(const struct srv_opts *o)
+{
+	int		 fd, on = 0;
+	socklen_t	 len = sizeof(on);
+	struct stat	 st;
+
+	if (o->socket == NULL) {
+		/* Handed over by a process manager on fd 0. */
+		if (getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) != 0 || !on) {
+			log_msg(LOG_LVL_ERROR, "no_listen_socket",
+			    "fd 0 is not a listening socket and no --socket was given");
+			return -1;
+		}
+		fd = 0;
+	} else {
+		if (lstat(o->socket, &st) == 0) {
+			if (!S_ISSOCK(st.st_mode)) {
+				log_msg(LOG_LVL_ERROR, "socket_path_taken",
+				    "%s exists and is not a socket", o->socket);
+				return -1;
+			}
+			unlink(o->socket);
+		}
+		fd = FCGX_OpenSocket(o->socket, o->backlog);
+		if (fd < 0) {
+			log_msg(LOG_LVL_ERROR, "listen_failed", "%s: %s", o->socket, strerror(errno));
+			return -1;
+		}
+		chmod(o->socket, 0660);
+	}
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+		return -1;
+	fcntl(fd, F_SETFD, FD_CLOEXEC);
+	return fd;
+}
+
+static int
+srv_pidfile(const char *path)
+{
+	FILE	*f;
+
+	if (path == NULL)
+		return 0;
+	if ((f = fopen(path, "w")) == NULL) {
+		log_msg(LOG_LVL_ERROR, "pidfile_failed", "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	fprintf(f, "%ld\n", (long)getpid());
+	fclose(f);
+	return 0;
+}
+
+static pid_t
+srv_spawn(int lfd, const struct srv_hooks *h)
+{
+	pid_t	 master = getpid(), pid;
+
+	pid = fork();
+	if (pid == 0)
+		srv_child(lfd, master, h);
+	if (pid < 0)
+		log_msg(LOG_LVL_ERROR, "fork_failed", "%s", strerror(errno));
+	return pid;
+}
+
+static void
+srv_sleep_ms(long ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+srv_run(const struct srv_opts *o, const struct srv_hooks *h)
+{
+	pid_t		*kids;
+	double		*born;
+	struct sigaction sa;
+	sigset_t	 block, empty;
+	int		 lfd, i, status, alive;
+	pid_t		 pid;
+	double		 deadline, last_fail = 0;
+	int		 fails = 0;
+	char		 why[64];
+
+	if ((lfd = srv_listen(o)) < 0)
+		return 1;
+	if (srv_pidfile(o->pidfile) != 0)
+		return 1;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, NULL);
+	sigemptyset(&empty);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = srv_on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = srv_on_chld;
+	sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	kids = util_calloc((size_t)o->procs, sizeof(*kids));
+	born = util_calloc((size_t)o->procs, sizeof(*born));
+	for (i = 0; i < o->procs; i++) {
+		kids[i] = srv_spawn(lfd, h);
+		born[i] = util_now_ms();
+	}
+	log_kv(LOG_LVL_INFO, "serving", "socket", o->socket ? o->socket : "fd:0", NULL);
+
+	while (!srv_stop) {
+		sigsuspend(&empty);
+		if (!srv_child_died)
+			continue;
+		srv_child_died = 0;
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+			for (i = 0; i < o->procs; i++)
+				if (kids[i] == pid)
+					break;
+			if (i == o->procs)
+				continue;
+			if (WIFSIGNALED(status))
+				snprintf(why, sizeof(why), "signal %d", WTERMSIG(status));
+			else
+				snprintf(why, sizeof(why), "exit %d", WEXITSTATUS(status));
+			kids[i] = 0;
+			if (srv_stop)
+				continue;
+			log_kv(LOG_LVL_WARN, "child_died", "why", why, NULL);
+			/* Throttle a crash loop: 5 quick deaths pause respawning 1 s. */
+			if (util_now_ms() - born[i] < 1000) {
+				if (util_now_ms() - last_fail < 5000)
+					fails++;
+				else
+					fails = 1;
+				last_fail = util_now_ms();
+				if (fails >= 5)
+					srv_sleep_ms(1000);
+			}
+			kids[i] = srv_spawn(lfd, h);
+			born[i] = util_now_ms();
+		}
+	}
+
+	/* Stop: children finish their request, then exit. */
+	for (i = 0; i < o->procs; i++)
+		if (kids[i] > 0)
+			kill(kids[i], SIGTERM);
+	deadline = util_now_ms() + o->grace_s * 1000.0;
+	for (;;) {
+		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+			for (i = 0; i < o->procs; i++)
+				if (kids[i] == pid)
+					kids[i] = 0;
+		for (alive = 0, i = 0; i < o->procs; i++)
+			alive += kids[i] > 0;
+		if (alive == 0)
+			break;
+		if (util_now_ms() > deadline) {
+			for (i = 0; i < o->procs; i++)
+				if (kids[i] > 0)
+					kill(kids[i], SIGKILL);
+			deadline = util_now_ms() + 5000;
+		}
+		srv_sleep_ms(20);
+	}
+	if (o->socket)
+		unlink(o->socket);
+	if (o->pidfile)
+		unlink(o->pidfile);
+	free(kids);
+	free(born);
+	log_kv(LOG_LVL_INFO, "stopped", NULL);
+	return 0;
+}

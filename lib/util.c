@@ -1,0 +1,152 @@
+/*
+ * util: see util.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "errs.h"
+#include "util.h"
+
+void
+util_oom(void)
+{
+	static const char msg[] = "{\"level\":\"error\",\"event\":\"oom\"}\n";
+
+	/* Nothing sensible is left to do: let the supervisor restart us. */
+	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	abort();
+}
+
+void *
+util_malloc(size_t n)
+{
+	void	*p = malloc(n ? n : 1);
+
+	if (p == NULL)
+		util_oom();
+	return p;
+}
+
+void *
+util_calloc(size_t n, size_t sz)
+{
+	void	*p = calloc(n ? n : 1, sz ? sz : 1);
+
+	if (p == NULL)
+		util_oom();
+	return p;
+}
+
+char *
+util_strdup(const char *s)
+{
+	char	*p = strdup(s);
+
+	if (p == NULL)
+		util_oom();
+	return p;
+}
+
+char *
+util_strndup(const char *s, size_t n)
+{
+	char	*p = strndup(s, n);
+
+	if (p == NULL)
+		util_oom();
+	return p;
+}
+
+int
+util_parse_ll(const char *s, long long min, long long max, long long *out)
+{
+	char		*end;
+	long long	 v;
+
+	if (s == NULL || *s == '\0' || *s == ' ' || *s == '+')
+		return CB_ERR_VALIDATION;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return CB_ERR_VALIDATION;
+	*out = v;
+	return CB_OK;
+}
+
+double
+util_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+int64_t
+util_now_s(void)
+{
+	return (int64_t)time(NULL);
+}
+
+void
+util_iso8601(char *out, size_t outsz)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+	char		 tmp[32];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(tmp, sizeof(tmp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, outsz, "%s.%03ldZ", tmp, ts.tv_nsec / 1000000L);
+}
+
+int
+util_streq_ct(const char *a, const char *b)
+{
+	unsigned char	 ha[32], hb[32];
+
+	/* Hash first so the comparison time does not depend on lengths. */
+	crypto_generichash(ha, sizeof(ha), (const unsigned char *)a, strlen(a), NULL, 0);
+	crypto_generichash(hb, sizeof(hb), (const unsigned char *)b, strlen(b), NULL, 0);
+	return sodium_memcmp(ha, hb, sizeof(ha)) == 0;
+}
+
+size_t
+util_strlcpy(char *out, const char *in, size_t outsz)
+{
+	size_t	 n = strlen(in);
+
+	if (outsz) {
+		size_t	 c = n < outsz - 1 ? n : outsz - 1;
+
+		memcpy(out, in, c);
+		out[c] = '\0';
+	}
+	return n;
+}
+
+void
+util_hex(char *out, const unsigned char *in, size_t n)
+{
+	sodium_bin2hex(out, n * 2 + 1, in, n);
+}
+
+void
+util_random_token(char *out, size_t outsz, size_t nbytes)
+{
+	unsigned char	 raw[64];
+
+	if (nbytes > sizeof(raw))
+		nbytes = sizeof(raw);
+	randombytes_buf(raw, nbytes);
+	sodium_bin2base64(out, outsz, raw, nbytes,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	sodium_memzero(raw, sizeof(raw));
+}

@@ -1,0 +1,35 @@
+/*
+ * util: the few helpers every module needs: abort on out-of-memory, checked
+ * allocation, strict number parsing (the house style bans atoi), monotonic
+ * and wall clocks, and constant-time string comparison.
+ */
+#ifndef CB_UTIL_H
+#define CB_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+__attribute__((noreturn)) void util_oom(void);
+void	*util_malloc(size_t);
+void	*util_calloc(size_t, size_t);
+char	*util_strdup(const char *);
+char	*util_strndup(const char *, size_t);
+
+/* Whole-string decimal parse with bounds; CB_ERR_VALIDATION on any junk. */
+int	 util_parse_ll(const char *, long long min, long long max, long long *out);
+/* Milliseconds on the monotonic clock. */
+double	 util_now_ms(void);
+/* Seconds since the epoch (wall clock). */
+int64_t	 util_now_s(void);
+/* RFC 3339 UTC timestamp with milliseconds into out (at least 25 bytes). */
+void	 util_iso8601(char *out, size_t outsz);
+/* Constant-time equality of two NUL-terminated strings of any length. */
+int	 util_streq_ct(const char *, const char *);
+/* Copy at most outsz-1 bytes and NUL terminate; returns the source length. */
+size_t	 util_strlcpy(char *out, const char *in, size_t outsz);
+/* Hex-encode n bytes into out (2n+1 bytes). */
+void	 util_hex(char *out, const unsigned char *in, size_t n);
+/* Fill `out` with n random bytes, URL-safe base64 without padding. */
+void	 util_random_token(char *out, size_t outsz, size_t nbytes);
+
+#endif

@@ -1,0 +1,1045 @@
+#!/usr/bin/env bash
+# Bring up / tear down the private Context Broker stack: Postgres 15, Redis 7,
+# the FastCGI responders, the worker and nginx, all as the unprivileged user
+# `cbroker`, all bound to 127.0.0.1, all state under one directory.
+#
+# usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|env
+#
+# Run as root (it switches to cbroker with setpriv). Configuration, by
+# environment variable (defaults in brackets):
+#   CB_STATE          state directory                       [$repo/var/dev]
+#   CB_BUILD          build directory holding bin/          [$repo/build]
+#   CB_PORT_HTTP      nginx, plain HTTP                     [8080]
+#   CB_PORT_HTTPS     nginx, HTTPS + HTTP/2                 [8443]
+#   CB_PORT_PG        Postgres                              [55432]
+#   CB_PORT_REDIS     Redis                                 [56379]
+#   CB_PORT_WS        the worker's WebSocket listener       [8090]
+#   CB_PORT_FAKESF    fake Salesforce (reserved)            [8095]
+#   CB_ROUTES         route table                           [$repo/routes.tab]
+#   CB_ALLOW_MISSING  1: start without the responder binaries that are not
+#                     built (a warning each) instead of failing
+#
+# After `start`, $CB_STATE/stack.env holds `export NAME=value` lines for the
+# stack (URLs, ports, DSNs, Redis password); every process the script starts
+# gets the same variables (plus any other CB_* and *SAN_OPTIONS variables of
+# the caller's environment).
+set -euo pipefail
+umask 022
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+PROG=stack.sh
+
+CB_USER=cbroker
+PGBIN=/usr/lib/postgresql/15/bin
+NGINX_BIN=/usr/sbin/nginx
+REDIS_BIN=/usr/bin/redis-server
+CHILD_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+
+say()  { printf '%s: %s\n' "$PROG" "$*"; }
+warn() { printf '%s: warning: %s\n' "$PROG" "$*" >&2; }
+die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
+
+usage() {
+    cat >&2 <<'EOF'
+usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|env
+
+  start           start everything that is not running (Postgres, Redis,
+                  migrations, responders, worker, nginx); writes stack.env
+  stop            stop everything the pid files name, in reverse order
+  status          one line per component; exit 0 if all run, 3 otherwise
+  start-redis     start Redis only (after stop-redis)
+  stop-redis      SIGTERM Redis and wait for it to exit
+  restart-worker  stop the worker (TERM, KILL after 10 s) and start it again
+  env             print the path of stack.env
+
+environment: CB_STATE CB_BUILD CB_ROUTES CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG
+             CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_ALLOW_MISSING
+EOF
+    exit 2
+}
+
+# ---------------------------------------------------------------- settings
+
+abspath() { realpath -m -- "$1"; }
+
+CB_STATE=$(abspath "${CB_STATE:-$REPO/var/dev}")
+CB_BUILD=$(abspath "${CB_BUILD:-$REPO/build}")
+CB_PORT_HTTP=${CB_PORT_HTTP:-8080}
+CB_PORT_HTTPS=${CB_PORT_HTTPS:-8443}
+CB_PORT_PG=${CB_PORT_PG:-55432}
+CB_PORT_REDIS=${CB_PORT_REDIS:-56379}
+CB_PORT_WS=${CB_PORT_WS:-8090}
+CB_PORT_FAKESF=${CB_PORT_FAKESF:-8095}
+
+RUN_DIR=$CB_STATE/run
+LOG_DIR=$CB_STATE/log
+PG_DIR=$CB_STATE/pg
+NGINX_DIR=$CB_STATE/nginx
+TLS_DIR=$CB_STATE/tls
+REDIS_DIR=$CB_STATE/redis
+SECRETS_DIR=$CB_STATE/secrets
+BIN_DIR=$CB_BUILD/bin
+ROUTES_TAB=$(abspath "${CB_ROUTES:-$REPO/routes.tab}")
+STACK_ENV=$CB_STATE/stack.env
+GEN_ROUTES=$REPO/scripts/gen-nginx-routes.sh
+STARTED=()      # what this invocation started, for rollback
+STOPPED_PIDS=() # stopped processes init may not have reaped yet
+CHILD_ENV=()
+CB_UID=
+
+validate_settings() {
+    local name val
+    for name in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF; do
+        val=${!name}
+        if ! [[ $val =~ ^[0-9]+$ ]] || [ "$val" -lt 1 ] || [ "$val" -gt 65535 ]; then
+            die "$name must be a port number (1-65535), got '$val'"
+        fi
+    done
+    # These paths end up in nginx.conf, libpq DSNs and stack.env unquoted.
+    for name in CB_STATE CB_BUILD REPO; do
+        val=${!name}
+        [[ $val =~ ^/[A-Za-z0-9._/+-]*$ ]] \
+            || die "$name has characters this script cannot put in a config file: '$val' (use [A-Za-z0-9._/+-])"
+    done
+    # sun_path is 108 bytes; leave room for the longest socket name.
+    [ $((${#RUN_DIR} + 24)) -lt 108 ] \
+        || die "CB_STATE is too long for unix socket paths ($RUN_DIR): pick a shorter CB_STATE"
+}
+
+# ---------------------------------------------------------------- helpers
+
+require_root() {
+    [ "$(id -u)" -eq 0 ] || die "run as root (components are started as $CB_USER via setpriv)"
+}
+
+require_user() {
+    getent passwd "$CB_USER" >/dev/null \
+        || die "user $CB_USER does not exist: run scripts/install-deps.sh first"
+    CB_UID=$(id -u "$CB_USER")
+}
+
+# Run a command as cbroker, in its own session, with a clean environment
+# (CHILD_ENV), default signal dispositions (a non-interactive shell makes
+# background jobs ignore SIGINT/SIGQUIT) and $CB_STATE as working directory.
+as_cb() {
+    setsid setpriv --reuid="$CB_USER" --regid="$CB_USER" --init-groups --no-new-privs -- \
+        env -i --default-signal -C "$CB_STATE" "${CHILD_ENV[@]}" "$@"
+}
+
+# The same for long-running processes: call it as `spawn_cb CMD... &`. The
+# background subshell execs setsid, and every later step execs too, so $! is
+# the pid of CMD itself (and, being a session leader, its process group id).
+spawn_cb() {
+    exec setsid setpriv --reuid="$CB_USER" --regid="$CB_USER" --init-groups --no-new-privs -- \
+        env -i --default-signal -C "$CB_STATE" "${CHILD_ENV[@]}" "$@"
+}
+
+# Plain check as cbroker (no session/env changes): used for access tests.
+cb_test() {
+    setpriv --reuid="$CB_USER" --regid="$CB_USER" --init-groups -- "$@"
+}
+
+# Alive and not a zombie.
+is_alive() {
+    local pid=$1 stat rest
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+    rest=${stat##*) }
+    [ "${rest%% *}" != Z ]
+}
+
+# Is PID a live process of cbroker running EXE?
+is_ours() {
+    local pid=$1 exe=$2 real
+    is_alive "$pid" || return 1
+    [ "$(stat -c %u "/proc/$pid" 2>/dev/null)" = "$CB_UID" ] || return 1
+    real=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+    real=${real% (deleted)}
+    [ "$real" = "$(readlink -f -- "$exe")" ]
+}
+
+# Is PID a live process of cbroker whose executable is named NAME? (Looser
+# than is_ours: the build directory may have moved since it started.)
+is_ours_named() {
+    local pid=$1 name=$2 real
+    is_alive "$pid" || return 1
+    [ "$(stat -c %u "/proc/$pid" 2>/dev/null)" = "$CB_UID" ] || return 1
+    real=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
+    real=${real% (deleted)}
+    [ "${real##*/}" = "$name" ]
+}
+
+# Write PID to FILE, owned by cbroker (the process may rewrite or remove it).
+write_pidfile() {
+    local f=$1 pid=$2
+    echo "$pid" >"$f.tmp"
+    chown "$CB_USER:$CB_USER" "$f.tmp"
+    chmod 0644 "$f.tmp"
+    mv -f "$f.tmp" "$f"
+}
+
+read_pidfile() {
+    local f=$1 pid
+    [ -f "$f" ] || return 1
+    read -r pid <"$f" 2>/dev/null || return 1
+    [[ $pid =~ ^[0-9]+$ ]] || return 1
+    printf '%s\n' "$pid"
+}
+
+# PID from PIDFILE if it names a live cbroker process running EXE.
+running_pid() {
+    local pid
+    pid=$(read_pidfile "$1") || return 1
+    is_ours "$pid" "$2" || return 1
+    printf '%s\n' "$pid"
+}
+
+# Wait until PID is gone; 0 if gone within SECONDS.
+wait_gone() {
+    local pid=$1 secs=$2 i
+    for ((i = 0; i < secs * 10; i++)); do
+        is_alive "$pid" || return 0
+        sleep 0.1
+    done
+    ! is_alive "$pid"
+}
+
+# After PID has exited: collect it now if it is our own child (rollback),
+# else remember it for final_reap.
+reap() {
+    wait "$1" 2>/dev/null || true
+    [ -e "/proc/$1" ] && STOPPED_PIDS+=("$1")
+    return 0
+}
+
+# Give init (which reaps orphans lazily in some containers) up to 3 s to
+# collect the zombies of what we stopped, so `ps` right after shows nothing.
+final_reap() {
+    local i p pending
+    for ((i = 0; i < 30; i++)); do
+        pending=0
+        for p in "${STOPPED_PIDS[@]}"; do
+            [ -e "/proc/$p" ] && pending=1
+        done
+        [ "$pending" = 0 ] && break
+        sleep 0.1
+    done
+    STOPPED_PIDS=()
+}
+
+# Live members of process group PGID that belong to cbroker.
+group_members() {
+    local pgid=$1 p
+    for p in $(pgrep -g "$pgid" 2>/dev/null || true); do
+        is_alive "$p" || continue
+        [ "$(stat -c %u "/proc/$p" 2>/dev/null)" = "$CB_UID" ] && printf '%s\n' "$p"
+    done
+    return 0
+}
+
+# Stop the process PID (a session/group leader started by as_cb): send SIG,
+# wait GRACE seconds, then SIGTERM, then SIGKILL; finally sweep what is left
+# of its process group (preforked children of a killed master).
+stop_pid() {
+    local name=$1 pid=$2 sig=$3 grace=$4 left
+    kill "-$sig" "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" "$grace"; then
+        if [ "$sig" != TERM ]; then
+            warn "$name (pid $pid) still running after ${grace}s: SIGTERM"
+            kill -TERM "$pid" 2>/dev/null || true
+            wait_gone "$pid" 5 || true
+        fi
+        if is_alive "$pid"; then
+            warn "$name (pid $pid) still running: SIGKILL"
+            kill -KILL "$pid" 2>/dev/null || true
+            wait_gone "$pid" 5 || warn "$name (pid $pid) survived SIGKILL"
+        fi
+    fi
+    reap "$pid"
+    left=$(group_members "$pid")
+    if [ -n "$left" ]; then
+        # shellcheck disable=SC2086 # one pid per word
+        kill -TERM $left 2>/dev/null || true
+        sleep 0.5
+        left=$(group_members "$pid")
+        if [ -n "$left" ]; then
+            warn "$name: leftover processes ${left//$'\n'/ }: SIGKILL"
+            # shellcheck disable=SC2086
+            kill -KILL $left 2>/dev/null || true
+            sleep 0.2
+        fi
+    fi
+}
+
+# Something listening on 127.0.0.1:PORT?
+port_busy() {
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+ensure_free_port() {
+    port_busy "$2" && die "$1: port 127.0.0.1:$2 is already in use (set CB_PORT_* to free ports)"
+    return 0
+}
+
+# Create a log file owned by cbroker (shell redirections open it as root).
+ensure_log() {
+    [ -e "$1" ] || install -o "$CB_USER" -g "$CB_USER" -m 0640 /dev/null "$1"
+}
+
+secret() {
+    local f=$SECRETS_DIR/$1
+    [ -s "$f" ] || die "secret $f is missing (run start)"
+    tr -d '\n' <"$f"
+}
+
+ensure_secret() {
+    local f=$SECRETS_DIR/$1
+    if [ ! -s "$f" ]; then
+        (umask 077; openssl rand -hex 24 >"$f.tmp")
+        chown "$CB_USER:$CB_USER" "$f.tmp"
+        mv -f "$f.tmp" "$f"
+    fi
+    chmod 0600 "$f"
+}
+
+# The variables exported to every child and written to stack.env.
+stack_vars() {
+    local pg_pw redis_pw
+    pg_pw=$(secret pg-cb_app.pw)
+    redis_pw=$(secret redis.pw)
+    cat <<EOF
+CB_REPO=$REPO
+CB_STATE=$CB_STATE
+CB_BUILD=$CB_BUILD
+CB_RUN_DIR=$RUN_DIR
+CB_LOG_DIR=$LOG_DIR
+CB_SECRETS_DIR=$SECRETS_DIR
+CB_PORT_HTTP=$CB_PORT_HTTP
+CB_PORT_HTTPS=$CB_PORT_HTTPS
+CB_PORT_PG=$CB_PORT_PG
+CB_PORT_REDIS=$CB_PORT_REDIS
+CB_PORT_WS=$CB_PORT_WS
+CB_PORT_FAKESF=$CB_PORT_FAKESF
+CB_HTTP_URL=http://127.0.0.1:$CB_PORT_HTTP
+CB_HTTPS_URL=https://127.0.0.1:$CB_PORT_HTTPS
+CB_PG_DSN=host=127.0.0.1 port=$CB_PORT_PG dbname=cbroker user=cb_app password=$pg_pw connect_timeout=3
+CB_PG_SUPER_DSN=host=$RUN_DIR port=$CB_PORT_PG dbname=postgres user=$CB_USER
+CB_REDIS_HOST=127.0.0.1
+CB_REDIS_PORT=$CB_PORT_REDIS
+CB_REDIS_PASSWORD=$redis_pw
+EOF
+}
+
+# CHILD_ENV: clean environment for cbroker processes. With WITH_STACK=1 the
+# stack variables (which need the secrets) are included.
+build_child_env() {
+    local with_stack=${1:-1} line name
+    local -A have=()
+    CHILD_ENV=("PATH=$CHILD_PATH" "HOME=/nonexistent" "LANG=C.UTF-8" "TZ=UTC")
+    if [ "$with_stack" = 1 ]; then
+        while IFS= read -r line; do
+            CHILD_ENV+=("$line")
+            have[${line%%=*}]=1
+        done < <(stack_vars)
+    fi
+    # Pass through the caller's other CB_* settings and sanitizer options.
+    while IFS= read -r name; do
+        [ -n "${have[$name]:-}" ] && continue
+        case $name in
+            CB_*|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|MSAN_OPTIONS|TSAN_OPTIONS)
+                CHILD_ENV+=("$name=${!name}") ;;
+        esac
+    done < <(compgen -e)
+}
+
+# Binaries the route table names, "binary procs" per line.
+responder_list() {
+    [ -r "$ROUTES_TAB" ] || return 0
+    "$GEN_ROUTES" --binaries "$ROUTES_TAB"
+}
+
+# Responders that have a pid file (whatever routes.tab says now).
+responder_pidfiles() {
+    local f b
+    for f in "$RUN_DIR"/*.pid; do
+        [ -e "$f" ] || continue
+        b=$(basename "$f" .pid)
+        case $b in nginx|cb-worker|redis) continue ;; esac
+        printf '%s\n' "$b"
+    done
+}
+
+# ---------------------------------------------------------------- layout
+
+prepare_tree() {
+    install -d -m 0750 "$CB_STATE"
+    chown "$CB_USER:$CB_USER" "$CB_STATE"
+    install -d -o "$CB_USER" -g "$CB_USER" -m 0750 "$RUN_DIR" "$LOG_DIR" "$REDIS_DIR" "$TLS_DIR"
+    install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$SECRETS_DIR" "$PG_DIR"
+    install -d -o "$CB_USER" -g "$CB_USER" -m 0750 "$NGINX_DIR" "$NGINX_DIR/tmp"
+    # Everything below belongs to cbroker (the tree may come from an older
+    # run by another uid); keep the modes set above.
+    chown -R "$CB_USER:$CB_USER" "$CB_STATE"
+    chmod 0750 "$CB_STATE" "$RUN_DIR"
+    chmod 0700 "$SECRETS_DIR"
+    cb_test test -x "$CB_STATE" -a -w "$RUN_DIR" \
+        || die "$CB_USER cannot reach $CB_STATE: a parent directory is not world-traversable; use a CB_STATE under /srv, /opt, /var or /tmp"
+}
+
+check_traversal() {
+    cb_test test -x "$REPO" \
+        || die "$CB_USER cannot traverse to the repository $REPO (some parent directory lacks o+x). Clone it somewhere world-traversable, e.g. /srv or /opt."
+    if [ -d "$BIN_DIR" ]; then
+        cb_test test -x "$BIN_DIR" \
+            || die "$CB_USER cannot traverse to the build directory $BIN_DIR. Put the repository and CB_BUILD somewhere world-traversable, e.g. /srv or /opt."
+    fi
+}
+
+ensure_secrets() {
+    ensure_secret pg-superuser.pw
+    ensure_secret pg-cb_app.pw
+    ensure_secret redis.pw
+}
+
+ensure_tls() {
+    if [ -s "$TLS_DIR/cert.pem" ] && [ -s "$TLS_DIR/key.pem" ]; then
+        return 0
+    fi
+    say "tls: generating a self-signed certificate for localhost"
+    rm -f "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem"
+    if ! (umask 077; as_cb openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+            -nodes -days 825 -subj /CN=localhost \
+            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -addext "basicConstraints=critical,CA:FALSE" \
+            -addext "keyUsage=critical,digitalSignature" \
+            -addext "extendedKeyUsage=serverAuth" \
+            -keyout "$TLS_DIR/key.pem" -out "$TLS_DIR/cert.pem") >>"$LOG_DIR/stack.log" 2>&1; then
+        die "tls: openssl failed (see $LOG_DIR/stack.log)"
+    fi
+    chmod 0600 "$TLS_DIR/key.pem"
+    chmod 0644 "$TLS_DIR/cert.pem"
+}
+
+# ---------------------------------------------------------------- postgres
+
+pg_running_pid() {
+    local pid
+    [ -f "$PG_DIR/postmaster.pid" ] || return 1
+    pid=$(head -n1 "$PG_DIR/postmaster.pid" 2>/dev/null) || return 1
+    is_ours "$pid" "$PGBIN/postgres" || return 1
+    printf '%s\n' "$pid"
+}
+
+pg_initdb() {
+    [ -f "$PG_DIR/PG_VERSION" ] && return 0
+    say "postgres: initdb $PG_DIR"
+    ensure_log "$LOG_DIR/postgres.log"
+    if ! as_cb "$PGBIN/initdb" -D "$PG_DIR" --auth-local=peer --auth-host=scram-sha-256 \
+            -U "$CB_USER" --encoding=UTF8 --locale=C.UTF-8 \
+            --pwfile="$SECRETS_DIR/pg-superuser.pw" >>"$LOG_DIR/postgres.log" 2>&1; then
+        tail -n 20 "$LOG_DIR/postgres.log" >&2
+        die "postgres: initdb failed (see $LOG_DIR/postgres.log)"
+    fi
+    # Local connections: peer auth, and root may connect as the cbroker
+    # superuser too (tests run as root with CB_PG_SUPER_DSN). TCP: passwords.
+    cat >"$PG_DIR/pg_hba.conf" <<'EOF'
+# written by scripts/stack.sh
+# TYPE  DATABASE     USER  ADDRESS        METHOD
+local   all          all                  peer map=cbroker
+local   replication  all                  peer map=cbroker
+host    all          all   127.0.0.1/32   scram-sha-256
+host    replication  all   127.0.0.1/32   scram-sha-256
+EOF
+    cat >"$PG_DIR/pg_ident.conf" <<EOF
+# written by scripts/stack.sh
+# MAPNAME  SYSTEM-USERNAME  PG-USERNAME
+cbroker    root             $CB_USER
+cbroker    /^(.*)\$          \\1
+EOF
+    printf "\n# stack settings, rewritten by scripts/stack.sh at every start\ninclude_if_exists = 'cbroker.conf'\n" \
+        >>"$PG_DIR/postgresql.conf"
+    chown "$CB_USER:$CB_USER" "$PG_DIR/pg_hba.conf" "$PG_DIR/pg_ident.conf"
+    chmod 0600 "$PG_DIR/pg_hba.conf" "$PG_DIR/pg_ident.conf"
+}
+
+pg_write_conf() {
+    cat >"$PG_DIR/cbroker.conf" <<'EOF'
+# written by scripts/stack.sh at every start; port, listen_addresses and the
+# socket directory come from the pg_ctl command line.
+shared_buffers = 128MB
+max_connections = 200
+fsync = on
+password_encryption = scram-sha-256
+unix_socket_permissions = 0770
+timezone = 'UTC'
+log_timezone = 'UTC'
+logging_collector = off
+log_line_prefix = '%m [%p] %q%u@%d '
+log_min_messages = warning
+log_connections = off
+EOF
+    chown "$CB_USER:$CB_USER" "$PG_DIR/cbroker.conf"
+    chmod 0600 "$PG_DIR/cbroker.conf"
+}
+
+# psql as the cbroker superuser over the unix socket; SQL on stdin.
+pg_psql() {
+    as_cb "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN_DIR" -p "$CB_PORT_PG" -U "$CB_USER" -d postgres
+}
+
+start_postgres() {
+    local pid app_pw
+    pg_initdb
+    pg_write_conf
+    if pid=$(pg_running_pid); then
+        say "postgres: already running (pid $pid)"
+    else
+        ensure_free_port postgres "$CB_PORT_PG"
+        ensure_log "$LOG_DIR/postgres.log"
+        say "postgres: starting on 127.0.0.1:$CB_PORT_PG"
+        STARTED+=(postgres)
+        if ! as_cb "$PGBIN/pg_ctl" -D "$PG_DIR" -l "$LOG_DIR/postgres.log" -w -t 60 \
+                -o "-p $CB_PORT_PG -c listen_addresses=127.0.0.1 -k $RUN_DIR -c fsync=on" \
+                start >>"$LOG_DIR/stack.log" 2>&1; then
+            tail -n 20 "$LOG_DIR/postgres.log" >&2
+            die "postgres: pg_ctl start failed (see $LOG_DIR/postgres.log)"
+        fi
+    fi
+    app_pw=$(secret pg-cb_app.pw)
+    # Role and database (the password is hex: safe inside a literal). The
+    # password is set at every start so it always matches secrets/.
+    if ! pg_psql >>"$LOG_DIR/stack.log" 2>&1 <<EOF
+SELECT 'CREATE ROLE cb_app' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cb_app') \gexec
+ALTER ROLE cb_app LOGIN CREATEDB PASSWORD '$app_pw';
+SELECT 'CREATE DATABASE cbroker OWNER cb_app ENCODING ''UTF8'' TEMPLATE template0'
+ WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'cbroker') \gexec
+EOF
+    then
+        die "postgres: creating role cb_app / database cbroker failed (see $LOG_DIR/stack.log)"
+    fi
+}
+
+stop_postgres() {
+    local pid
+    pid=$(pg_running_pid) || { rm -f "$RUN_DIR/postgres.pid"; return 0; }
+    say "postgres: stopping (pid $pid)"
+    if ! as_cb "$PGBIN/pg_ctl" -D "$PG_DIR" -m fast -w -t 60 stop >>"$LOG_DIR/stack.log" 2>&1; then
+        warn "postgres: fast shutdown failed; immediate shutdown"
+        as_cb "$PGBIN/pg_ctl" -D "$PG_DIR" -m immediate -w -t 30 stop >>"$LOG_DIR/stack.log" 2>&1 || true
+    fi
+    if wait_gone "$pid" 10; then
+        reap "$pid"
+    else
+        stop_pid postgres "$pid" TERM 5
+    fi
+}
+
+# ---------------------------------------------------------------- redis
+
+write_redis_conf() {
+    local pw
+    pw=$(secret redis.pw)
+    # The password lives in this 0600 file rather than on the command line,
+    # where every local user could read it in ps.
+    (umask 077; cat >"$REDIS_DIR/redis.conf" <<EOF
+# written by scripts/stack.sh at every start
+bind 127.0.0.1
+protected-mode yes
+port $CB_PORT_REDIS
+dir $REDIS_DIR
+pidfile $RUN_DIR/redis.pid
+daemonize no
+supervised no
+logfile ""
+requirepass $pw
+appendonly yes
+save ""
+EOF
+    )
+    chown "$CB_USER:$CB_USER" "$REDIS_DIR/redis.conf"
+}
+
+redis_ping() {
+    REDISCLI_AUTH=$(secret redis.pw) timeout 2 redis-cli -h 127.0.0.1 -p "$CB_PORT_REDIS" ping 2>/dev/null
+}
+
+start_redis() {
+    local pid i
+    if pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN"); then
+        say "redis: already running (pid $pid)"
+        return 0
+    fi
+    rm -f "$RUN_DIR/redis.pid"
+    ensure_free_port redis "$CB_PORT_REDIS"
+    write_redis_conf
+    ensure_log "$LOG_DIR/redis.log"
+    say "redis: starting on 127.0.0.1:$CB_PORT_REDIS"
+    spawn_cb "$REDIS_BIN" "$REDIS_DIR/redis.conf" >>"$LOG_DIR/redis.log" 2>&1 </dev/null &
+    pid=$!
+    STARTED+=("redis:$pid")
+    write_pidfile "$RUN_DIR/redis.pid" "$pid"
+    for ((i = 0; i < 300; i++)); do
+        [ "$(redis_ping)" = PONG ] && return 0
+        is_alive "$pid" || break
+        sleep 0.1
+    done
+    tail -n 20 "$LOG_DIR/redis.log" >&2
+    die "redis: did not answer PING (see $LOG_DIR/redis.log)"
+}
+
+stop_redis() {
+    local pid
+    pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN") || { rm -f "$RUN_DIR/redis.pid"; return 0; }
+    say "redis: stopping (pid $pid)"
+    stop_pid redis "$pid" TERM 30
+    rm -f "$RUN_DIR/redis.pid"
+}
+
+# ---------------------------------------------------------------- migrations
+
+run_migrations() {
+    local bin=$BIN_DIR/cb-migrate
+    if [ ! -x "$bin" ]; then
+        warn "migrations: $bin not built: skipped"
+        return 0
+    fi
+    say "migrations: cb-migrate --dir $REPO/sql up"
+    ensure_log "$LOG_DIR/cb-migrate.log"
+    if ! as_cb "$bin" --dir "$REPO/sql" up >>"$LOG_DIR/cb-migrate.log" 2>&1 </dev/null; then
+        tail -n 20 "$LOG_DIR/cb-migrate.log" >&2
+        die "migrations failed (see $LOG_DIR/cb-migrate.log)"
+    fi
+}
+
+# ---------------------------------------------------------------- responders
+
+# Missing responder binaries: a warning each; fatal unless CB_ALLOW_MISSING=1.
+check_responder_binaries() {
+    local bin procs missing=0
+    while read -r bin procs; do
+        [ -n "$bin" ] || continue
+        if [ ! -x "$BIN_DIR/$bin" ]; then
+            warn "responder $bin: $BIN_DIR/$bin not built"
+            missing=$((missing + 1))
+        fi
+    done < <(responder_list)
+    if [ "$missing" -gt 0 ] && [ "${CB_ALLOW_MISSING:-0}" != 1 ]; then
+        die "$missing responder binary(ies) missing: build them, or set CB_ALLOW_MISSING=1 to start without them"
+    fi
+    return 0
+}
+
+start_responder() {
+    local bin=$1 procs=$2 exe=$BIN_DIR/$1 sock=$RUN_DIR/$1.sock pidf=$RUN_DIR/$1.pid pid i
+    if [ ! -x "$exe" ]; then
+        return 0    # warned about in check_responder_binaries
+    fi
+    if pid=$(running_pid "$pidf" "$exe"); then
+        say "responder $bin: already running (pid $pid)"
+        return 0
+    fi
+    rm -f "$pidf" "$sock"
+    ensure_log "$LOG_DIR/$bin.log"
+    spawn_cb "$exe" --socket "$sock" --procs "$procs" --pidfile "$pidf" \
+        >>"$LOG_DIR/$bin.log" 2>&1 </dev/null &
+    pid=$!
+    STARTED+=("resp:$bin:$pid")
+    for ((i = 0; i < 50; i++)); do
+        [ -S "$sock" ] && break
+        is_alive "$pid" || break
+        sleep 0.1
+    done
+    if [ ! -S "$sock" ]; then
+        tail -n 20 "$LOG_DIR/$bin.log" >&2
+        if is_alive "$pid"; then
+            die "responder $bin: socket $sock did not appear within 5 s (see $LOG_DIR/$bin.log)"
+        fi
+        die "responder $bin exited during startup (see $LOG_DIR/$bin.log)"
+    fi
+    # The responder writes its pid file; give it a moment, then write it
+    # ourselves (the same pid: everything up to the binary exec'd).
+    for ((i = 0; i < 10; i++)); do
+        [ -s "$pidf" ] && break
+        sleep 0.1
+    done
+    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    say "responder $bin: running (pid $pid, $procs procs)"
+}
+
+start_responders() {
+    local bin procs
+    while read -r bin procs; do
+        [ -n "$bin" ] || continue
+        start_responder "$bin" "$procs"
+    done < <(responder_list)
+}
+
+stop_responder() {
+    local bin=$1 pid
+    if pid=$(read_pidfile "$RUN_DIR/$bin.pid") && is_ours_named "$pid" "$bin"; then
+        say "responder $bin: stopping (pid $pid)"
+        stop_pid "responder $bin" "$pid" TERM 15
+    fi
+    rm -f "$RUN_DIR/$bin.pid" "$RUN_DIR/$bin.sock"
+}
+
+stop_responders() {
+    local bin procs
+    local -A done_=()
+    # Those the pid files name, then any socket routes.tab still names.
+    while read -r bin; do
+        stop_responder "$bin"
+        done_[$bin]=1
+    done < <(responder_pidfiles)
+    while read -r bin procs; do
+        [ -n "$bin" ] && [ -z "${done_[$bin]:-}" ] && rm -f "$RUN_DIR/$bin.sock"
+    done < <(responder_list 2>/dev/null || true)
+    return 0
+}
+
+# ---------------------------------------------------------------- worker
+
+start_worker() {
+    local exe=$BIN_DIR/cb-worker pidf=$RUN_DIR/cb-worker.pid pid i
+    if [ ! -x "$exe" ]; then
+        warn "worker: $exe not built: not started"
+        return 0
+    fi
+    if pid=$(running_pid "$pidf" "$exe"); then
+        say "worker: already running (pid $pid)"
+        return 0
+    fi
+    rm -f "$pidf"
+    ensure_free_port worker "$CB_PORT_WS"
+    ensure_log "$LOG_DIR/cb-worker.log"
+    spawn_cb "$exe" --pidfile "$pidf" >>"$LOG_DIR/cb-worker.log" 2>&1 </dev/null &
+    pid=$!
+    STARTED+=("worker:$pid")
+    sleep 0.3
+    if ! is_alive "$pid"; then
+        tail -n 20 "$LOG_DIR/cb-worker.log" >&2
+        die "worker exited during startup (see $LOG_DIR/cb-worker.log)"
+    fi
+    for ((i = 0; i < 10; i++)); do
+        [ -s "$pidf" ] && break
+        sleep 0.1
+    done
+    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    say "worker: running (pid $pid)"
+}
+
+stop_worker() {
+    local pid
+    if pid=$(read_pidfile "$RUN_DIR/cb-worker.pid") && is_ours_named "$pid" cb-worker; then
+        say "worker: stopping (pid $pid)"
+        stop_pid worker "$pid" TERM 10
+    fi
+    rm -f "$RUN_DIR/cb-worker.pid"
+}
+
+# ---------------------------------------------------------------- nginx
+
+nginx_cmd() {
+    as_cb "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/nginx-error.log" "$@"
+}
+
+generate_nginx_conf() {
+    local routes=$NGINX_DIR/routes.conf tmp=$NGINX_DIR/nginx.conf.tmp
+    if [ -r "$ROUTES_TAB" ]; then
+        "$GEN_ROUTES" "$ROUTES_TAB" "$RUN_DIR" >"$routes" \
+            || die "nginx: cannot generate routes from $ROUTES_TAB"
+    else
+        warn "nginx: $ROUTES_TAB not found: no responder routes"
+        echo "# no routes.tab" >"$routes"
+    fi
+    install -m 0640 -o "$CB_USER" -g "$CB_USER" "$REPO/nginx/fastcgi.conf" "$NGINX_DIR/fastcgi.conf"
+    install -m 0640 -o "$CB_USER" -g "$CB_USER" "$REPO/nginx/security-headers.conf" "$NGINX_DIR/security-headers.conf"
+    local d
+    for d in client_body proxy fastcgi uwsgi scgi; do
+        install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$NGINX_DIR/tmp/$d"
+    done
+    ROUTES_FILE=$routes STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR \
+    TLS=$TLS_DIR WEB=$REPO/web P_HTTP=$CB_PORT_HTTP P_HTTPS=$CB_PORT_HTTPS P_WS=$CB_PORT_WS \
+    REPO_DIR=$REPO awk '
+        BEGIN {
+            map["@STATE@"] = ENVIRON["STATE"];   map["@RUN_DIR@"] = ENVIRON["RUN"]
+            map["@LOG_DIR@"] = ENVIRON["LOGD"];  map["@NGINX_DIR@"] = ENVIRON["NGX"]
+            map["@TLS_DIR@"] = ENVIRON["TLS"];   map["@WEB_ROOT@"] = ENVIRON["WEB"]
+            map["@REPO@"] = ENVIRON["REPO_DIR"]; map["@PORT_HTTP@"] = ENVIRON["P_HTTP"]
+            map["@PORT_HTTPS@"] = ENVIRON["P_HTTPS"]; map["@PORT_WS@"] = ENVIRON["P_WS"]
+        }
+        $0 ~ /^[ \t]*@ROUTES@[ \t]*$/ {
+            while ((getline l < ENVIRON["ROUTES_FILE"]) > 0) print "        " l
+            close(ENVIRON["ROUTES_FILE"])
+            next
+        }
+        {
+            for (k in map) {
+                while ((i = index($0, k)) > 0)
+                    $0 = substr($0, 1, i - 1) map[k] substr($0, i + length(k))
+            }
+            if ($0 !~ /^[ \t]*#/ && $0 ~ /@[A-Z_]+@/) { print "unknown placeholder: " $0 > "/dev/stderr"; exit 1 }
+            print
+        }' "$REPO/nginx/nginx.conf.in" >"$tmp" || die "nginx: template substitution failed"
+    chown "$CB_USER:$CB_USER" "$tmp" "$routes"
+    chmod 0640 "$tmp" "$routes"
+    mv -f "$tmp" "$NGINX_DIR/nginx.conf"
+}
+
+start_nginx() {
+    local pid i
+    ensure_log "$LOG_DIR/nginx-error.log"
+    ensure_log "$LOG_DIR/nginx-access.log"
+    ensure_log "$LOG_DIR/nginx.log"
+    generate_nginx_conf
+    if ! nginx_cmd -t -q >>"$LOG_DIR/nginx.log" 2>&1; then
+        tail -n 20 "$LOG_DIR/nginx.log" >&2
+        die "nginx: configuration test failed ($NGINX_DIR/nginx.conf; see $LOG_DIR/nginx.log)"
+    fi
+    if pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN"); then
+        say "nginx: already running (pid $pid): reloading the configuration"
+        kill -HUP "$pid"
+        return 0
+    fi
+    rm -f "$RUN_DIR/nginx.pid"
+    ensure_free_port nginx "$CB_PORT_HTTP"
+    ensure_free_port nginx "$CB_PORT_HTTPS"
+    say "nginx: starting on 127.0.0.1:$CB_PORT_HTTP and 127.0.0.1:$CB_PORT_HTTPS"
+    spawn_cb "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/nginx-error.log" \
+        >>"$LOG_DIR/nginx.log" 2>&1 </dev/null &
+    pid=$!
+    STARTED+=("nginx:$pid")
+    for ((i = 0; i < 100; i++)); do
+        if [ -s "$RUN_DIR/nginx.pid" ] && port_busy "$CB_PORT_HTTP" && port_busy "$CB_PORT_HTTPS"; then
+            return 0
+        fi
+        is_alive "$pid" || break
+        sleep 0.1
+    done
+    tail -n 20 "$LOG_DIR/nginx-error.log" "$LOG_DIR/nginx.log" >&2
+    die "nginx did not come up (see $LOG_DIR/nginx-error.log)"
+}
+
+stop_nginx() {
+    local pid
+    pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || { rm -f "$RUN_DIR/nginx.pid"; return 0; }
+    say "nginx: stopping (pid $pid)"
+    stop_pid nginx "$pid" QUIT 10
+    rm -f "$RUN_DIR/nginx.pid"
+}
+
+# ---------------------------------------------------------------- commands
+
+write_stack_env() {
+    local tmp=$STACK_ENV.tmp line
+    (
+        umask 077
+        echo "# written by scripts/stack.sh start; source it: . $STACK_ENV"
+        while IFS= read -r line; do
+            printf "export %s='%s'\n" "${line%%=*}" "${line#*=}"
+        done < <(stack_vars)
+    ) >"$tmp"
+    chown "$CB_USER:$CB_USER" "$tmp"
+    chmod 0600 "$tmp"
+    mv -f "$tmp" "$STACK_ENV"
+}
+
+# Undo the components this invocation started, newest first.
+rollback() {
+    local i item name pid bin
+    [ "${#STARTED[@]}" -gt 0 ] || return 0
+    warn "start failed: stopping what this run started"
+    for ((i = ${#STARTED[@]} - 1; i >= 0; i--)); do
+        item=${STARTED[i]}
+        name=${item%%:*}
+        pid=${item##*:}
+        bin=${item#resp:}
+        bin=${bin%:*}
+        case $name in
+            postgres) ;;
+            resp) say "rollback: stopping responder $bin (pid $pid)" ;;
+            *) say "rollback: stopping $name (pid $pid)" ;;
+        esac
+        case $name in
+            postgres) stop_postgres ;;
+            redis)    stop_pid redis "$pid" TERM 15; rm -f "$RUN_DIR/redis.pid" ;;
+            nginx)    stop_pid nginx "$pid" QUIT 10; rm -f "$RUN_DIR/nginx.pid" ;;
+            worker)   stop_pid worker "$pid" TERM 10; rm -f "$RUN_DIR/cb-worker.pid" ;;
+            resp)
+                stop_pid "responder $bin" "$pid" TERM 15
+                rm -f "$RUN_DIR/$bin.pid" "$RUN_DIR/$bin.sock" ;;
+        esac
+    done
+    STARTED=()
+}
+
+on_start_exit() {
+    local rc=$?
+    trap - EXIT
+    if [ "$rc" -ne 0 ]; then
+        rollback || true
+        final_reap || true
+    fi
+    exit "$rc"
+}
+
+# Fail before starting anything when a port we are about to listen on is
+# taken by something else.
+preflight_ports() {
+    pg_running_pid >/dev/null || ensure_free_port postgres "$CB_PORT_PG"
+    running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN" >/dev/null || ensure_free_port redis "$CB_PORT_REDIS"
+    if [ -x "$BIN_DIR/cb-worker" ]; then
+        running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker" >/dev/null \
+            || ensure_free_port worker "$CB_PORT_WS"
+    fi
+    if ! running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN" >/dev/null; then
+        ensure_free_port nginx "$CB_PORT_HTTP"
+        ensure_free_port nginx "$CB_PORT_HTTPS"
+    fi
+}
+
+cmd_start() {
+    local t0=$SECONDS
+    require_root
+    require_user
+    check_traversal
+    if [ -r "$ROUTES_TAB" ]; then
+        "$GEN_ROUTES" --check "$ROUTES_TAB" || die "fix $ROUTES_TAB first"
+    else
+        warn "$ROUTES_TAB not found: no responders"
+    fi
+    check_responder_binaries
+    preflight_ports
+    STARTED=()
+    trap on_start_exit EXIT
+    prepare_tree
+    ensure_log "$LOG_DIR/stack.log"
+    ensure_secrets
+    build_child_env 1
+    ensure_tls
+    start_postgres
+    start_redis
+    run_migrations
+    start_responders
+    start_worker
+    start_nginx
+    write_stack_env
+    trap - EXIT
+    say "up in $((SECONDS - t0)) s; environment: $STACK_ENV"
+    echo "  https:  https://127.0.0.1:$CB_PORT_HTTPS/  (self-signed: $TLS_DIR/cert.pem)"
+    echo "  http:   http://127.0.0.1:$CB_PORT_HTTP/"
+    echo "  health: http://127.0.0.1:$CB_PORT_HTTP/api/health"
+}
+
+cmd_stop() {
+    local left
+    require_root
+    require_user
+    [ -d "$CB_STATE" ] || { say "nothing to stop ($CB_STATE does not exist)"; return 0; }
+    build_child_env 0
+    stop_nginx
+    stop_worker
+    stop_responders
+    stop_redis
+    stop_postgres
+    rm -f "$RUN_DIR"/*.sock
+    final_reap
+    left=$(state_processes)
+    if [ -n "$left" ]; then
+        warn "processes of $CB_USER still using $CB_STATE: $left"
+        return 1
+    fi
+    say "stopped"
+}
+
+# cbroker processes whose cwd is this state directory (as_cb sets it), or
+# that hold a pid we know; used as a final check by stop.
+state_processes() {
+    local p cwd
+    for p in $(pgrep -u "$CB_USER" 2>/dev/null || true); do
+        cwd=$(readlink "/proc/$p/cwd" 2>/dev/null) || continue
+        case $cwd in
+            "$CB_STATE"|"$CB_STATE"/*) is_alive "$p" && printf '%s ' "$p" ;;
+        esac
+    done
+    return 0
+}
+
+status_line() {
+    if [ -n "$2" ]; then
+        printf '%-22s running (pid %s)\n' "$1" "$2"
+    else
+        printf '%-22s stopped\n' "$1"
+        ALL_UP=0
+    fi
+}
+
+cmd_status() {
+    local pid bin procs
+    local -A seen=()
+    require_user
+    ALL_UP=1
+    pid=$(pg_running_pid) || pid=
+    status_line postgres "$pid"
+    pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN") || pid=
+    status_line redis "$pid"
+    while read -r bin procs; do
+        [ -n "$bin" ] || continue
+        seen[$bin]=1
+        pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
+        status_line "responder $bin" "$pid"
+    done < <(responder_list 2>/dev/null || true)
+    while read -r bin; do
+        [ -z "${seen[$bin]:-}" ] || continue
+        pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
+        status_line "responder $bin" "$pid"
+    done < <(responder_pidfiles)
+    pid=$(running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker") || pid=
+    status_line cb-worker "$pid"
+    pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || pid=
+    status_line nginx "$pid"
+    [ "$ALL_UP" = 1 ] || return 3
+}
+
+cmd_start_redis() {
+    require_root
+    require_user
+    [ -s "$SECRETS_DIR/redis.pw" ] || die "no stack in $CB_STATE: run start first"
+    STARTED=()
+    build_child_env 1
+    start_redis
+}
+
+cmd_stop_redis() {
+    require_root
+    require_user
+    stop_redis
+}
+
+cmd_restart_worker() {
+    require_root
+    require_user
+    [ -s "$SECRETS_DIR/redis.pw" ] || die "no stack in $CB_STATE: run start first"
+    build_child_env 1
+    stop_worker
+    STARTED=()
+    start_worker
+}
+
+main() {
+    [ $# -eq 1 ] || usage
+    validate_settings
+    case $1 in
+        start)          cmd_start ;;
+        stop)           cmd_stop ;;
+        status)         cmd_status ;;
+        start-redis)    cmd_start_redis ;;
+        stop-redis)     cmd_stop_redis ;;
+        restart-worker) cmd_restart_worker ;;
+        env)            echo "$STACK_ENV" ;;
+        -h|--help|help) usage ;;
+        *)              usage ;;
+    esac
+}
+
+main "$@"

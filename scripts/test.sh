@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# scripts/test.sh: run every test against a private stack on free loopback
+# ports, then tear the stack down.  Called by `make test` (sanitizer build)
+# and `make test-plain`.  Exits non-zero on any failure, sanitizer report or
+# leftover process; the last line is "N passed, N failed".
+set -uo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+: "${CB_BUILD:=$repo/build-san}"
+export CB_BUILD
+
+free_port() {
+	local p
+	for _ in $(seq 1 200); do
+		p=$(( (RANDOM % 20000) + 30000 ))
+		if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+state="$repo/var/test-$$"
+export CB_STATE="$state"
+CB_PORT_HTTP=$(free_port); CB_PORT_HTTPS=$(free_port); CB_PORT_PG=$(free_port)
+CB_PORT_REDIS=$(free_port); CB_PORT_WS=$(free_port); CB_PORT_FAKESF=$(free_port)
+export CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF
+export CB_LOG_LEVEL=${CB_LOG_LEVEL:-info}
+mkdir -p "$state/log"
+# Sanitizer reports from every process of the stack land in one place.
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$state/log/asan"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$state/log/ubsan"
+export LSAN_OPTIONS="suppressions=$repo/tests/lsan.supp:print_suppressions=0"
+
+passed=0
+failed=0
+failures=()
+
+cleanup() {
+	"$repo/scripts/stack.sh" stop >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+echo "== starting a private stack in $state"
+if ! "$repo/scripts/stack.sh" start; then
+	echo "stack failed to start; logs:"
+	tail -n 20 "$state"/log/*.log 2>/dev/null
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+# shellcheck disable=SC1091
+source "$state/stack.env"
+
+run_one() {
+	local bin=$1 name out rc checks fails errs
+	name=${bin#"$CB_BUILD"/tests/}
+	out=$(timeout 600 "$bin" 2>&1)
+	rc=$?
+	printf '%s\n' "$out" | sed "s|^|  [$name] |" | grep -vE '^\s*\[[^]]*\]\s*$' | tail -n 40
+	# Check's summary: "NN%: Checks: N, Failures: N, Errors: N"
+	if [[ $out =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
+		checks=${BASH_REMATCH[1]}; fails=${BASH_REMATCH[2]}; errs=${BASH_REMATCH[3]}
+		passed=$((passed + checks - fails - errs))
+		failed=$((failed + fails + errs))
+		if (( rc != 0 && fails + errs == 0 )); then
+			failed=$((failed + 1)); failures+=("$name (exit $rc)")
+		elif (( fails + errs > 0 )); then
+			failures+=("$name")
+		fi
+	elif (( rc == 0 )); then
+		passed=$((passed + 1))
+	else
+		failed=$((failed + 1)); failures+=("$name (exit $rc)")
+	fi
+}
+
+echo "== unit tests"
+for t in "$CB_BUILD"/tests/unit/*; do
+	[ -x "$t" ] && run_one "$t"
+done
+echo "== integration tests (through nginx)"
+for t in "$CB_BUILD"/tests/integration/*; do
+	[ -x "$t" ] && run_one "$t"
+done
+for t in "$repo"/tests/scripts/*.sh; do
+	[ -x "$t" ] || continue
+	name="scripts/$(basename "$t")"
+	if out=$(timeout 600 "$t" 2>&1); then
+		passed=$((passed + 1)); echo "  [$name] ok"
+	else
+		failed=$((failed + 1)); failures+=("$name"); printf '%s\n' "$out" | sed "s|^|  [$name] |" | tail -n 30
+	fi
+done
+
+echo "== stopping the stack"
+"$repo/scripts/stack.sh" stop
+trap - EXIT
+
+# Nothing the stack started may survive it.
+left=$(ps -u cbroker -o pid= 2>/dev/null | wc -l)
+if (( left > 0 )); then
+	failed=$((failed + 1)); failures+=("processes left behind: $left")
+fi
+# Any sanitizer report from any process fails the run.
+if compgen -G "$state/log/asan*" >/dev/null || compgen -G "$state/log/ubsan*" >/dev/null; then
+	failed=$((failed + 1)); failures+=("sanitizer reports")
+	for f in "$state"/log/asan* "$state"/log/ubsan*; do
+		[ -f "$f" ] && { echo "--- $f"; head -n 40 "$f"; }
+	done
+fi
+
+if (( failed > 0 )); then
+	echo "FAILED:"; printf '  %s\n' "${failures[@]}"
+	echo "logs kept in $state/log"
+else
+	rm -rf "$state"
+fi
+echo "$passed passed, $failed failed"
+(( failed == 0 ))

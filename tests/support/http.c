@@ -1,0 +1,275 @@
+/*
+ * http: see http.h.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "buf.h"
+#include "http.h"
+#include "util.h"
+
+static size_t
+http_collect(char *p, size_t sz, size_t n, void *ud)
+{
+	struct buf	*b = ud;
+
+	if (buf_append(b, p, sz * n) != 0)
+		return 0;
+	return sz * n;
+}
+
+static size_t
+http_collect_hdr(char *p, size_t sz, size_t n, void *ud)
+{
+	struct buf	*b = ud;
+	size_t		 i, len = sz * n;
+
+	/* Lower-case the name so lookups are case-insensitive. */
+	for (i = 0; i < len && p[i] != ':'; i++)
+		buf_putc(b, (char)tolower((unsigned char)p[i]));
+	if (i < len)
+		buf_append(b, p + i, len - i);
+	return len;
+}
+
+const char *
+test_env(const char *name)
+{
+	const char	*v = getenv(name);
+
+	if (v == NULL || *v == '\0') {
+		fprintf(stderr, "missing environment variable %s: run through scripts/test.sh\n", name);
+		abort();
+	}
+	return v;
+}
+
+const char *
+http_base(void)
+{
+	return test_env("CB_HTTP_URL");
+}
+
+const char *
+https_base(void)
+{
+	return test_env("CB_HTTPS_URL");
+}
+
+int
+http_do(const char *method, const char *url, const char *const *hdrs,
+    const char *body, size_t body_len, struct http_resp *r)
+{
+	CURL			*c;
+	struct curl_slist	*sl = NULL;
+	struct buf		 b, h;
+	char			 full[2048];
+	CURLcode		 cc;
+
+	memset(r, 0, sizeof(*r));
+	if (url[0] == '/')
+		snprintf(full, sizeof(full), "%s%s", http_base(), url);
+	else
+		snprintf(full, sizeof(full), "%s", url);
+	buf_init(&b, 64u * 1024u * 1024u);
+	buf_init(&h, 1024u * 1024u);
+	c = curl_easy_init();
+	if (c == NULL)
+		return -1;
+	curl_easy_setopt(c, CURLOPT_URL, full);
+	curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+	if (strcmp(method, "HEAD") == 0)
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_collect);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &b);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, http_collect_hdr);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, &h);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	/* The development certificate is self-signed. */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	sl = curl_slist_append(sl, "Expect:");
+	for (; hdrs && *hdrs; hdrs++)
+		sl = curl_slist_append(sl, *hdrs);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, sl);
+	if (body) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+	}
+	cc = curl_easy_perform(c);
+	if (cc == CURLE_OK)
+		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
+	else
+		r->status = -1;
+	curl_slist_free_all(sl);
+	curl_easy_cleanup(c);
+	r->body = util_strdup(buf_cstr(&b));
+	r->body_len = b.len;
+	r->headers = util_strdup(buf_cstr(&h));
+	buf_free(&b);
+	buf_free(&h);
+	return cc == CURLE_OK ? 0 : -1;
+}
+
+const char *
+http_header(const struct http_resp *r, const char *name)
+{
+	static char	 val[1024];
+	char		 key[128];
+	const char	*p, *e;
+	size_t		 i, n;
+
+	n = strlen(name);
+	if (n + 2 > sizeof(key) || r->headers == NULL)
+		return NULL;
+	for (i = 0; i < n; i++)
+		key[i] = (char)tolower((unsigned char)name[i]);
+	key[n] = ':';
+	key[n + 1] = '\0';
+	/* The last occurrence wins (after redirects or 100-continue). */
+	p = NULL;
+	for (e = r->headers; (e = strstr(e, key)) != NULL; e++)
+		if (e == r->headers || e[-1] == '\n')
+			p = e;
+	if (p == NULL)
+		return NULL;
+	p += n + 1;
+	while (*p == ' ')
+		p++;
+	e = p + strcspn(p, "\r\n");
+	n = (size_t)(e - p) < sizeof(val) - 1 ? (size_t)(e - p) : sizeof(val) - 1;
+	memcpy(val, p, n);
+	val[n] = '\0';
+	return val;
+}
+
+cJSON *
+http_json(struct http_resp *r)
+{
+	if (r->json == NULL && r->body)
+		r->json = cJSON_Parse(r->body);
+	return r->json;
+}
+
+const char *
+http_json_str(struct http_resp *r, const char *member)
+{
+	cJSON	*j = http_json(r), *v;
+
+	if (j == NULL)
+		return NULL;
+	v = cJSON_GetObjectItemCaseSensitive(j, member);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+void
+http_free(struct http_resp *r)
+{
+	free(r->body);
+	free(r->headers);
+	if (r->json)
+		cJSON_Delete(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+void
+test_sleep_ms(long ms)
+{
+	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int
+http_wait_status(const char *path, long status, int ms)
+{
+	struct http_resp r;
+	int		 waited;
+
+	for (waited = 0; waited <= ms; waited += 100) {
+		http_do("GET", path, NULL, NULL, 0, &r);
+		if (r.status == status) {
+			http_free(&r);
+			return 1;
+		}
+		http_free(&r);
+		test_sleep_ms(100);
+	}
+	return 0;
+}
+
+long
+test_pidfile(const char *path)
+{
+	FILE		*f = fopen(path, "r");
+	char		 line[32] = "";
+	long long	 v = 0;
+
+	if (f == NULL)
+		return 0;
+	if (fgets(line, sizeof(line), f) != NULL)
+		line[strcspn(line, "\n")] = '\0';
+	fclose(f);
+	if (util_parse_ll(line, 1, 1 << 30, &v) != 0)
+		return 0;
+	return (long)v;
+}
+
+int
+test_children(long pid, long *out, int max)
+{
+	char		 path[64], buf[4096], *p, *sp;
+	FILE		*f;
+	int		 n = 0;
+	long long	 v;
+
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", pid, pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	if (fgets(buf, sizeof(buf), f) == NULL)
+		buf[0] = '\0';
+	fclose(f);
+	for (p = buf; n < max && *p; p = sp) {
+		while (*p == ' ' || *p == '\n')
+			p++;
+		if (*p == '\0')
+			break;
+		sp = p + strcspn(p, " \n");
+		if (*sp)
+			*sp++ = '\0';
+		if (util_parse_ll(p, 1, 1 << 30, &v) == 0)
+			out[n++] = (long)v;
+	}
+	return n;
+}
+
+int
+test_run(const char *cmd, char *out, size_t outsz)
+{
+	FILE	*p;
+	size_t	 n = 0, r;
+	int	 st;
+
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	while (outsz > 1 && (r = fread(out + n, 1, outsz - 1 - n, p)) > 0)
+		n += r;
+	if (outsz)
+		out[n] = '\0';
+	/* Drain anything past the cap so the child never blocks. */
+	{
+		char sink[4096];
+
+		while (fread(sink, 1, sizeof(sink), p) > 0)
+			;
+	}
+	st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}

@@ -1,0 +1,49 @@
+/*
+ * http: a small libcurl client for integration tests that talk to the real
+ * stack through nginx.  Responses keep status, headers and body; JSON bodies
+ * are parsed on demand.
+ */
+#ifndef CB_TEST_HTTP_H
+#define CB_TEST_HTTP_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+struct http_resp {
+	long	 status;
+	char	*body;
+	size_t	 body_len;
+	char	*headers;	/* raw header block, lower-cased names */
+	cJSON	*json;		/* parsed lazily by http_json */
+};
+
+/*
+ * Make a request.  `url` may be a path ("/api/health"): it is joined to
+ * CB_HTTP_URL.  `hdrs` is a NULL-terminated list of "Name: value" strings.
+ */
+int	 http_do(const char *method, const char *url, const char *const *hdrs,
+	    const char *body, size_t body_len, struct http_resp *);
+/* Send exactly `declared` as Content-Length but only `sent` bytes of body. */
+const char *http_header(const struct http_resp *, const char *name);
+cJSON	*http_json(struct http_resp *);
+/* The string value of a top-level JSON member, or NULL. */
+const char *http_json_str(struct http_resp *, const char *member);
+void	 http_free(struct http_resp *);
+/* Base URLs from the environment written by scripts/stack.sh. */
+const char *http_base(void);
+const char *https_base(void);
+/* Wait until GET path answers `status`, up to `ms`; returns 1 on success. */
+int	 http_wait_status(const char *path, long status, int ms);
+
+/* Environment helpers: fail the test (abort) when a variable is missing. */
+const char *test_env(const char *name);
+/* Read a pid file; 0 if unreadable. */
+long	 test_pidfile(const char *path);
+/* Children of a process (from /proc); returns the count written. */
+int	 test_children(long pid, long *out, int max);
+/* Run a shell command, capturing stdout+stderr into out (capped); exit status. */
+int	 test_run(const char *cmd, char *out, size_t outsz);
+void	 test_sleep_ms(long ms);
+
+#endif

@@ -1,0 +1,26 @@
+/*
+ * The worker: the one long-running daemon operators restart with systemd.
+ *
+ * A small master supervises one child per duty so that a slow Salesforce can
+ * never stall the tabs' WebSockets and a crash in one duty never takes the
+ * other down:
+ *   channel  the tab channel: WebSockets (libwebsockets) behind nginx's /ws/,
+ *            commands down in seq order, receipts up, resume on reconnect;
+ *   outbox   drains the transactional outbox: leases rows with FOR UPDATE
+ *            SKIP LOCKED, delivers (Salesforce upsert, webhooks), retries with
+ *            backoff and jitter, dead-letters after the maximum attempts.
+ * Postgres is the truth; LISTEN/NOTIFY only wakes a duty up.
+ */
+#ifndef CB_WORKER_H
+#define CB_WORKER_H
+
+#include <signal.h>
+
+#include "settings.h"
+
+extern volatile sig_atomic_t worker_stop;
+
+int	 channel_run(const struct settings *);
+int	 outbox_run(const struct settings *);
+
+#endif
