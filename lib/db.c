@@ -215,10 +215,19 @@ db_begin(struct db *db)
 int
 db_commit(struct db *db)
 {
-	int	 rc;
+	PGresult	*res;
+	int		 rc;
 
-	rc = db_exec(db, "COMMIT", 0, NULL);
+	rc = db_run(db, &res, "COMMIT", 0, NULL);
 	db->in_tx = 0;
+	if (rc != CB_OK)
+		return rc;
+	/* An aborted transaction "commits" as ROLLBACK: nothing was written. */
+	if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		db_seterr(db, "25P02", "the transaction was aborted and rolled back");
+		rc = CB_ERR_DB;
+	}
+	PQclear(res);
 	return rc;
 }
 

@@ -63,17 +63,49 @@ jv_utf8_ok(const char *s, size_t n)
 	return 1;
 }
 
+/* Depth counts containers: the root object or array is depth 1. */
 static int
 jv_depth_ok(const cJSON *v, int depth)
 {
 	const cJSON	*c;
 
+	if (cJSON_IsArray(v) || cJSON_IsObject(v))
+		depth++;
 	if (depth > JV_MAX_DEPTH)
 		return 0;
 	for (c = v->child; c != NULL; c = c->next)
-		if (!jv_depth_ok(c, depth + 1))
+		if (!jv_depth_ok(c, depth))
 			return 0;
 	return 1;
+}
+
+/*
+ * cJSON decodes "\u0000" to a NUL that silently truncates a key or value,
+ * so such escapes are found in the raw text (inside strings, honouring
+ * escaped backslashes) and refused.
+ */
+static int
+jv_has_nul_escape(const char *s, size_t n)
+{
+	size_t	 i;
+	int	 in_str = 0;
+
+	for (i = 0; i < n; i++) {
+		if (!in_str) {
+			if (s[i] == '"')
+				in_str = 1;
+			continue;
+		}
+		if (s[i] == '"')
+			in_str = 0;
+		else if (s[i] == '\\' && i + 1 < n) {
+			if (s[i + 1] == 'u' && i + 5 < n && s[i + 2] == '0' && s[i + 3] == '0' &&
+			    s[i + 4] == '0' && s[i + 5] == '0')
+				return 1;
+			i++;	/* skip the escaped character */
+		}
+	}
+	return 0;
 }
 
 static int
@@ -111,6 +143,10 @@ jv_parse(const char *body, size_t len, cJSON **out, struct jv_error *err)
 	}
 	if (!jv_utf8_ok(body, len)) {
 		jv_seterr(err, "", "body is not valid UTF-8");
+		return CB_ERR_BAD_JSON;
+	}
+	if (jv_has_nul_escape(body, len)) {
+		jv_seterr(err, "", "\\u0000 escapes are not accepted");
 		return CB_ERR_BAD_JSON;
 	}
 	v = cJSON_ParseWithLengthOpts(body, len, &end, 0);

@@ -71,6 +71,29 @@ log_head(struct buf *b, enum log_level lvl, const char *event)
 	}
 }
 
+/*
+ * Values longer than this are cut (at a character boundary, marked) so a
+ * line always fits the line buffer and stays one valid JSON object.
+ */
+#define LOG_VALUE_MAX	2048
+
+static void
+log_value(struct buf *b, const char *v)
+{
+	size_t	 n = strlen(v);
+
+	if (n <= LOG_VALUE_MAX) {
+		buf_json_strn(b, v, n);
+		return;
+	}
+	n = LOG_VALUE_MAX;
+	while (n > 0 && ((unsigned char)v[n] & 0xc0) == 0x80)
+		n--;
+	buf_json_strn(b, v, n);
+	b->len--;			/* reopen the literal to mark the cut */
+	buf_puts(b, "...[truncated]\"");
+}
+
 static void
 log_emit(struct buf *b)
 {
@@ -102,14 +125,14 @@ log_msg(enum log_level lvl, const char *event, const char *fmt, ...)
 
 	if (lvl < log_min)
 		return;
-	buf_init(&b, 16384);
+	buf_init(&b, 65536);
 	buf_init(&m, 8192);
 	log_head(&b, lvl, event);
 	va_start(ap, fmt);
 	buf_vprintf(&m, fmt, ap);
 	va_end(ap);
 	buf_puts(&b, ",\"msg\":");
-	buf_json_strn(&b, buf_cstr(&m), m.len);
+	log_value(&b, buf_cstr(&m));
 	log_emit(&b);
 	buf_free(&m);
 	buf_free(&b);
@@ -124,19 +147,32 @@ log_kv(enum log_level lvl, const char *event, ...)
 
 	if (lvl < log_min)
 		return;
-	buf_init(&b, 16384);
+	buf_init(&b, 1024 * 1024);
 	log_head(&b, lvl, event);
 	va_start(ap, event);
 	while ((k = va_arg(ap, const char *)) != NULL) {
 		v = va_arg(ap, const char *);
 		buf_putc(&b, ',');
-		buf_json_str(&b, k);
+		log_value(&b, k);
 		buf_putc(&b, ':');
-		buf_json_str(&b, v ? v : "");
+		log_value(&b, v ? v : "");
 	}
 	va_end(ap);
 	log_emit(&b);
 	buf_free(&b);
+}
+
+/* Bytes of the first UTF-8 character of s (1 for anything malformed). */
+static size_t
+log_first_char(const char *s)
+{
+	unsigned char	 c = (unsigned char)s[0];
+	size_t		 n = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1, i;
+
+	for (i = 1; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			return 1;
+	return n;
 }
 
 void
@@ -151,7 +187,7 @@ log_mask_email(const char *in, char *out, size_t outsz)
 		util_strlcpy(out, "***", outsz);
 		return;
 	}
-	snprintf(out, outsz, "%c***%s", in[0], at);
+	snprintf(out, outsz, "%.*s***%s", (int)log_first_char(in), in, at);
 }
 
 void
@@ -163,5 +199,5 @@ log_mask(const char *in, char *out, size_t outsz)
 		util_strlcpy(out, "", outsz);
 		return;
 	}
-	snprintf(out, outsz, "%c***", in[0]);
+	snprintf(out, outsz, "%.*s***", (int)log_first_char(in), in);
 }

@@ -98,6 +98,8 @@ req_header(const struct req *r, const char *name)
 	/* FastCGI passes Content-Type and Content-Length without HTTP_. */
 	if (strcmp(key, "HTTP_CONTENT_TYPE") == 0)
 		return r->content_type;
+	if (strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
+		return env_get(r->env, "CONTENT_LENGTH");
 	return env_get(r->env, key);
 }
 
@@ -309,6 +311,28 @@ resp_json(struct req *r, int status, const cJSON *v)
 	free(s);
 }
 
+static void
+resp_headers_keep(struct req *r, const char *const *keep)
+{
+	struct buf	 nb;
+	const char	*d = buf_cstr(&r->headers), *e;
+	size_t		 i, n;
+
+	buf_init(&nb, 16384);
+	while (*d) {
+		e = strchr(d, '\n');
+		e = e ? e + 1 : d + strlen(d);
+		for (i = 0; keep[i]; i++) {
+			n = strlen(keep[i]);
+			if (strncasecmp(d, keep[i], n) == 0 && d[n] == ':')
+				buf_append(&nb, d, (size_t)(e - d));
+		}
+		d = e;
+	}
+	buf_free(&r->headers);
+	r->headers = nb;
+}
+
 void
 resp_problem_ext(struct req *r, int code, const char *detail, const cJSON *ext)
 {
@@ -332,7 +356,10 @@ resp_problem_ext(struct req *r, int code, const char *detail, const cJSON *ext)
 		for (c = ext->child; c; c = c->next)
 			if (c->string && !cJSON_HasObjectItem(o, c->string))
 				cJSON_AddItemToObject(o, c->string, cJSON_Duplicate(c, 1));
-	/* Drop headers a handler may have set before failing, keep Allow etc. */
+	/* Drop headers a handler set before failing (Location...): keep the
+	 * ones that describe this answer. */
+	resp_headers_keep(r, (const char *const []){ "Allow", "Retry-After",
+	    "WWW-Authenticate", "Idempotent-Replayed", NULL });
 	if (status == 503 || status == 429) {
 		if (strstr(buf_cstr(&r->headers), "Retry-After:") == NULL)
 			resp_header(r, "Retry-After", status == 503 ? "5" : "1");
@@ -363,7 +390,7 @@ resp_serialize(struct req *r, struct buf *o)
 	rc = buf_printf(o, "Status: %d %s\r\n", r->status, errs_reason(r->status));
 	if (rc == CB_OK)
 		rc = buf_append(o, r->headers.data ? r->headers.data : "", r->headers.len);
-	if (rc == CB_OK && strstr(buf_cstr(&r->headers), "Content-Type:") == NULL &&
+	if (rc == CB_OK && strcasestr(buf_cstr(&r->headers), "content-type:") == NULL &&
 	    r->out.len > 0)
 		rc = buf_puts(o, "Content-Type: application/octet-stream\r\n");
 	if (rc == CB_OK)

@@ -105,6 +105,33 @@ route_allow(struct req *r, const struct responder *resp)
 	buf_free(&b);
 }
 
+/*
+ * Idempotency begin -> act -> idempotency finish.  The key's row, the
+ * effect and the stored response commit in one transaction; an act that
+ * fails rolls all of it back, so nothing partial is ever written and the
+ * client may retry with the same key.
+ */
+static int
+route_idempotent(const struct route *rt, struct req *r, const void *args)
+{
+	struct idem	 id;
+	char		 org[24], scope[80];
+	int		 rc;
+
+	if (rt->idem_scope == NULL)
+		return CB_ERR_INTERNAL;
+	if ((rc = rt->idem_scope(r, org, sizeof(org), scope, sizeof(scope))) != CB_OK)
+		return rc;
+	if ((rc = idem_begin(r, &id, org, scope)) != CB_OK || id.replayed)
+		return rc;
+	rc = rt->act(r, args);
+	if (rc != CB_OK || !r->responded) {
+		idem_abort(r, &id);
+		return rc != CB_OK ? rc : CB_ERR_INTERNAL;
+	}
+	return idem_finish(r, &id);
+}
+
 static int
 route_pipeline(const struct responder *resp, struct req *r)
 {
@@ -173,7 +200,11 @@ route_pipeline(const struct responder *resp, struct req *r)
 			return CB_OK;
 		}
 	}
-	return rt->act(r, args);
+	if (rt->check && ((rc = rt->check(r, args)) != CB_OK || r->responded))
+		return rc;
+	if (!(rt->flags & ROUTE_IDEMPOTENT))
+		return rt->act(r, args);
+	return route_idempotent(rt, r, args);
 }
 
 void

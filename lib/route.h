@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "idem.h"
 #include "jsonv.h"
 #include "kv.h"
 #include "req.h"
@@ -31,6 +32,7 @@ struct app {
 };
 
 #define ROUTE_JSON	0x01u	/* body: one JSON object checked against `fields` */
+#define ROUTE_IDEMPOTENT 0x02u	/* Idempotency-Key required; act runs in its transaction */
 
 struct route {
 	const char		*method;
@@ -43,6 +45,10 @@ struct route {
 	/* Each hook returns CB_OK or an error code (the pipeline answers). */
 	int			(*authenticate)(struct req *);
 	int			(*authorize)(struct req *);
+	/* Validation that needs state (e.g. data against a form version). */
+	int			(*check)(struct req *, void *args);
+	/* ROUTE_IDEMPOTENT: the tenant and caller scope the key belongs to. */
+	int			(*idem_scope)(struct req *, char *org, size_t, char *scope, size_t);
 	int			(*act)(struct req *, const void *args);
 };
 

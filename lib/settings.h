@@ -19,6 +19,23 @@ struct settings {
 	char		*log_level;
 	long long	 ws_port;
 	char		*public_url;
+	char		*api_key_pepper;	/* 64 hex chars: keys API-key hashes */
+	long long	 context_ttl_s;
+	/* Salesforce (the outbox's main sink). */
+	char		*sf_login_url;
+	char		*sf_audience;
+	char		*sf_client_id;
+	char		*sf_username;
+	char		*sf_private_key_file;
+	char		*sf_api_version;
+	long long	 sf_timeout_ms;
+	/* The outbox. */
+	long long	 outbox_batch;
+	long long	 outbox_lease_s;
+	long long	 outbox_backoff_ms;
+	long long	 outbox_backoff_max_s;
+	long long	 outbox_max_attempts;
+	long long	 receipt_timeout_s;
 };
 
 extern const struct conf_var	settings_vars[];

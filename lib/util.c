@@ -69,7 +69,8 @@ util_parse_ll(const char *s, long long min, long long max, long long *out)
 	char		*end;
 	long long	 v;
 
-	if (s == NULL || *s == '\0' || *s == ' ' || *s == '+')
+	/* strtoll would skip any leading white space and accept '+'. */
+	if (s == NULL || !((*s >= '0' && *s <= '9') || (*s == '-' && s[1] >= '0' && s[1] <= '9')))
 		return CB_ERR_VALIDATION;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -149,4 +150,22 @@ util_random_token(char *out, size_t outsz, size_t nbytes)
 	sodium_bin2base64(out, outsz, raw, nbytes,
 	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 	sodium_memzero(raw, sizeof(raw));
+}
+
+int
+util_uuid_ok(const char *s)
+{
+	size_t	 i;
+
+	if (s == NULL || strlen(s) != 36)
+		return 0;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return 0;
+		} else if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') ||
+		    (s[i] >= 'A' && s[i] <= 'F')))
+			return 0;
+	}
+	return 1;
 }

@@ -32,4 +32,9 @@ void	 util_hex(char *out, const unsigned char *in, size_t n);
 /* Fill `out` with n random bytes, URL-safe base64 without padding. */
 void	 util_random_token(char *out, size_t outsz, size_t nbytes);
 
+
+
+/* 1 if s is a canonical UUID text (8-4-4-4-12 hex digits). */
+int	 util_uuid_ok(const char *s);
+
 #endif

@@ -293,9 +293,9 @@ secret() {
 }
 
 ensure_secret() {
-    local f=$SECRETS_DIR/$1
+    local f=$SECRETS_DIR/$1 bytes=${2:-24}
     if [ ! -s "$f" ]; then
-        (umask 077; openssl rand -hex 24 >"$f.tmp")
+        (umask 077; openssl rand -hex "$bytes" >"$f.tmp")
         chown "$CB_USER:$CB_USER" "$f.tmp"
         mv -f "$f.tmp" "$f"
     fi
@@ -304,9 +304,10 @@ ensure_secret() {
 
 # The variables exported to every child and written to stack.env.
 stack_vars() {
-    local pg_pw redis_pw
+    local pg_pw redis_pw pepper
     pg_pw=$(secret pg-cb_app.pw)
     redis_pw=$(secret redis.pw)
+    pepper=$(secret api-key-pepper.hex)
     cat <<EOF
 CB_REPO=$REPO
 CB_STATE=$CB_STATE
@@ -327,7 +328,19 @@ CB_PG_SUPER_DSN=host=$RUN_DIR port=$CB_PORT_PG dbname=postgres user=$CB_USER
 CB_REDIS_HOST=127.0.0.1
 CB_REDIS_PORT=$CB_PORT_REDIS
 CB_REDIS_PASSWORD=$redis_pw
+CB_API_KEY_PEPPER=$pepper
+CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
 EOF
+    if fakesf_enabled; then
+        cat <<EOF
+CB_SF_LOGIN_URL=http://127.0.0.1:$CB_PORT_FAKESF
+CB_SF_AUDIENCE=$FAKESF_AUDIENCE
+CB_SF_CLIENT_ID=$FAKESF_CLIENT_ID
+CB_SF_USERNAME=$FAKESF_USERNAME
+CB_SF_PRIVATE_KEY_FILE=$SECRETS_DIR/sf-jwt-key.pem
+CB_FAKESF_URL=http://127.0.0.1:$CB_PORT_FAKESF
+EOF
+    fi
 }
 
 # CHILD_ENV: clean environment for cbroker processes. With WITH_STACK=1 the
@@ -399,6 +412,7 @@ ensure_secrets() {
     ensure_secret pg-superuser.pw
     ensure_secret pg-cb_app.pw
     ensure_secret redis.pw
+    ensure_secret api-key-pepper.hex 32
 }
 
 ensure_tls() {
@@ -728,6 +742,68 @@ start_worker() {
     say "worker: running (pid $pid)"
 }
 
+# The bundled fake Salesforce is the sandbox org whenever no real org is
+# configured (CB_SF_CLIENT_ID unset in the caller's environment).
+FAKESF_CLIENT_ID=cb-dev-connected-app
+FAKESF_USERNAME=integration@context-broker.dev
+FAKESF_AUDIENCE=https://login.salesforce.com
+fakesf_enabled() { [ -z "${CB_SF_CLIENT_ID:-}" ] || [ "${CB_SF_CLIENT_ID}" = "$FAKESF_CLIENT_ID" ]; }
+
+ensure_sf_keys() {
+    fakesf_enabled || return 0
+    [ -s "$SECRETS_DIR/sf-jwt-key.pem" ] && [ -s "$SECRETS_DIR/sf-jwt-cert.pem" ] && return 0
+    say "salesforce: generating the sandbox connected app's JWT key and certificate"
+    if ! (umask 077; as_cb openssl req -x509 -newkey rsa:2048 -nodes -days 825 \
+            -subj /CN=cb-dev-connected-app \
+            -keyout "$SECRETS_DIR/sf-jwt-key.pem" -out "$SECRETS_DIR/sf-jwt-cert.pem") \
+            >>"$LOG_DIR/stack.log" 2>&1; then
+        die "salesforce: openssl failed (see $LOG_DIR/stack.log)"
+    fi
+    chmod 0600 "$SECRETS_DIR/sf-jwt-key.pem"
+}
+
+start_fakesf() {
+    local exe=$BIN_DIR/cb-fake-sf pidf=$RUN_DIR/cb-fake-sf.pid pid i
+    fakesf_enabled || return 0
+    if [ ! -x "$exe" ]; then
+        warn "fake salesforce: $exe not built: not started"
+        return 0
+    fi
+    if pid=$(running_pid "$pidf" "$exe"); then
+        say "fake salesforce: already running (pid $pid)"
+        return 0
+    fi
+    rm -f "$pidf"
+    ensure_free_port fakesf "$CB_PORT_FAKESF"
+    ensure_log "$LOG_DIR/cb-fake-sf.log"
+    spawn_cb "$exe" --port "$CB_PORT_FAKESF" --cert "$SECRETS_DIR/sf-jwt-cert.pem" \
+        --client-id "$FAKESF_CLIENT_ID" --username "$FAKESF_USERNAME" \
+        --audience "$FAKESF_AUDIENCE" --pidfile "$pidf" \
+        >>"$LOG_DIR/cb-fake-sf.log" 2>&1 </dev/null &
+    pid=$!
+    STARTED+=("fakesf:$pid")
+    for ((i = 0; i < 30; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$CB_PORT_FAKESF") 2>/dev/null && break
+        is_alive "$pid" || break
+        sleep 0.1
+    done
+    if ! is_alive "$pid"; then
+        tail -n 20 "$LOG_DIR/cb-fake-sf.log" >&2
+        die "fake salesforce exited during startup (see $LOG_DIR/cb-fake-sf.log)"
+    fi
+    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    say "fake salesforce: running on 127.0.0.1:$CB_PORT_FAKESF (pid $pid)"
+}
+
+stop_fakesf() {
+    local pid
+    if pid=$(read_pidfile "$RUN_DIR/cb-fake-sf.pid") && is_ours_named "$pid" cb-fake-sf; then
+        say "fake salesforce: stopping (pid $pid)"
+        stop_pid "fake salesforce" "$pid" TERM 10
+    fi
+    rm -f "$RUN_DIR/cb-fake-sf.pid"
+}
+
 stop_worker() {
     local pid
     if pid=$(read_pidfile "$RUN_DIR/cb-worker.pid") && is_ours_named "$pid" cb-worker; then
@@ -865,6 +941,7 @@ rollback() {
             redis)    stop_pid redis "$pid" TERM 15; rm -f "$RUN_DIR/redis.pid" ;;
             nginx)    stop_pid nginx "$pid" QUIT 10; rm -f "$RUN_DIR/nginx.pid" ;;
             worker)   stop_pid worker "$pid" TERM 10; rm -f "$RUN_DIR/cb-worker.pid" ;;
+            fakesf)   stop_pid "fake salesforce" "$pid" TERM 10; rm -f "$RUN_DIR/cb-fake-sf.pid" ;;
             resp)
                 stop_pid "responder $bin" "$pid" TERM 15
                 rm -f "$RUN_DIR/$bin.pid" "$RUN_DIR/$bin.sock" ;;
@@ -917,10 +994,12 @@ cmd_start() {
     ensure_secrets
     build_child_env 1
     ensure_tls
+    ensure_sf_keys
     start_postgres
     start_redis
     run_migrations
     start_responders
+    start_fakesf
     start_worker
     start_nginx
     write_stack_env
@@ -939,6 +1018,7 @@ cmd_stop() {
     build_child_env 0
     stop_nginx
     stop_worker
+    stop_fakesf
     stop_responders
     stop_redis
     stop_postgres
@@ -996,6 +1076,10 @@ cmd_status() {
     done < <(responder_pidfiles)
     pid=$(running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker") || pid=
     status_line cb-worker "$pid"
+    if fakesf_enabled; then
+        pid=$(running_pid "$RUN_DIR/cb-fake-sf.pid" "$BIN_DIR/cb-fake-sf") || pid=
+        status_line cb-fake-sf "$pid"
+    fi
     pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || pid=
     status_line nginx "$pid"
     [ "$ALL_UP" = 1 ] || return 3

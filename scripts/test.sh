@@ -27,6 +27,10 @@ CB_PORT_HTTP=$(free_port); CB_PORT_HTTPS=$(free_port); CB_PORT_PG=$(free_port)
 CB_PORT_REDIS=$(free_port); CB_PORT_WS=$(free_port); CB_PORT_FAKESF=$(free_port)
 export CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-info}
+# Short clocks so retries, leases and timeouts happen within a test's time.
+export CB_OUTBOX_BACKOFF_MS=100 CB_OUTBOX_BACKOFF_MAX_S=2 CB_OUTBOX_MAX_ATTEMPTS=4
+export CB_OUTBOX_LEASE_S=3 CB_SF_TIMEOUT_MS=2000
+unset CB_SF_CLIENT_ID CB_CONFIG_FILE
 mkdir -p "$state/log"
 # Sanitizer reports from every process of the stack land in one place.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$state/log/asan"

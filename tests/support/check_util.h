@@ -29,7 +29,7 @@ struct cu_io {
 	const char	*body;
 	size_t		 len;
 	size_t		 pos;
-	size_t		 chunk;		/* bytes per read call; 0 = as many as asked */
+	size_t		 chunk;		/* bytes per read; 0 = as many as asked */
 	int		 reads;		/* calls to read */
 	int		 writes;	/* calls to write */
 	struct buf	 out;

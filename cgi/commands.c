@@ -1,0 +1,280 @@
+/*
+ * POST /api/v1/contexts/{ctx_ref}/commands
+ * GET  /api/v1/commands/{id}
+ *
+ * Who: an agent with an API key (Authorization: Bearer cbk_...) holding
+ *   commands:write (POST) or commands:read (GET), in the context's tenant.
+ * Idempotency-Key: not used; replay protection is the command's nonce,
+ *   unique per context (a replayed command answers 409 and is not stored).
+ * POST body: {"type","selector","value","nonce","expires_in_ms"}
+ *   type: set_field | focus | highlight | show_message
+ * Answers (POST): 202 {"id","seq","state"}: checked against the form's agent
+ *   policy and stored with the next dense per-tab seq in one transaction;
+ *   400 bad body (field named), 401 bad key, 403 policy (reason named) or
+ *   missing scope, 404 unknown context (or another tenant's), 409 nonce
+ *   replayed, 429 + Retry-After over the policy's rate, 503 when the rate
+ *   limiter (Redis) is down: fail closed, the agent retries.
+ * Answers (GET): 200 the command's delivery state; 404 otherwise.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apikey.h"
+#include "errs.h"
+#include "log.h"
+#include "policy.h"
+#include "ratelimit.h"
+#include "route.h"
+#include "util.h"
+
+struct cmd_args {
+	const char	*type;
+	const char	*selector;
+	const cJSON	*value;
+	const char	*nonce;
+	long long	 expires_in_ms;
+};
+
+static const struct jv_field cmd_fields[] = {
+	{ "type", JV_STRING, JV_REQUIRED, 1, 32, offsetof(struct cmd_args, type), NULL },
+	{ "selector", JV_STRING, JV_NULLABLE, 1, 256, offsetof(struct cmd_args, selector), NULL },
+	{ "value", JV_ANY, JV_NULLABLE, 0, 0, offsetof(struct cmd_args, value), NULL },
+	{ "nonce", JV_STRING, JV_REQUIRED, 8, 128, offsetof(struct cmd_args, nonce), NULL },
+	{ "expires_in_ms", JV_INT, 0, 1000, 600000, offsetof(struct cmd_args, expires_in_ms), NULL },
+};
+
+/* The argument schema of each command type. */
+struct cmd_kind {
+	const char	*type;
+	int		 needs_selector;
+	int		 value;		/* 0 none, 1 scalar (string/number/bool), 2 message string */
+};
+
+static const struct cmd_kind cmd_kinds[] = {
+	{ "set_field", 1, 1 },
+	{ "focus", 1, 0 },
+	{ "highlight", 1, 0 },
+	{ "show_message", 0, 2 },
+};
+
+static int
+cmd_scope_write(struct req *r)
+{
+	return apikey_has_scope(r->auth, "commands:write") ? CB_OK : CB_ERR_FORBIDDEN;
+}
+
+static int
+cmd_scope_read(struct req *r)
+{
+	return apikey_has_scope(r->auth, "commands:read") ? CB_OK : CB_ERR_FORBIDDEN;
+}
+
+static int
+cmd_check(struct req *r, void *argp)
+{
+	struct cmd_args		*a = argp;
+	const struct cmd_kind	*k = NULL;
+	size_t			 i;
+
+	for (i = 0; i < sizeof(cmd_kinds) / sizeof(cmd_kinds[0]); i++)
+		if (strcmp(cmd_kinds[i].type, a->type) == 0)
+			k = &cmd_kinds[i];
+	if (k == NULL) {
+		route_field_problem(r, CB_ERR_VALIDATION, "type",
+		    "must be one of set_field, focus, highlight, show_message");
+		return CB_OK;
+	}
+	if (k->needs_selector && a->selector == NULL) {
+		route_field_problem(r, CB_ERR_VALIDATION, "selector", "required for this type");
+		return CB_OK;
+	}
+	if (k->value == 0 && a->value) {
+		route_field_problem(r, CB_ERR_VALIDATION, "value", "not accepted for this type");
+		return CB_OK;
+	}
+	if (k->value == 1 && (a->value == NULL || !(cJSON_IsString(a->value) ||
+	    cJSON_IsNumber(a->value) || cJSON_IsBool(a->value)) ||
+	    (cJSON_IsString(a->value) && strlen(a->value->valuestring) > 4096))) {
+		route_field_problem(r, CB_ERR_VALIDATION, "value",
+		    "must be a string (at most 4096 bytes), a number or a boolean");
+		return CB_OK;
+	}
+	if (k->value == 2 && (!cJSON_IsString(a->value) ||
+	    strlen(a->value->valuestring) == 0 || strlen(a->value->valuestring) > 500)) {
+		route_field_problem(r, CB_ERR_VALIDATION, "value",
+		    "must be a message of 1 to 500 bytes");
+		return CB_OK;
+	}
+	if (a->expires_in_ms == 0)
+		a->expires_in_ms = 60000;
+	return CB_OK;
+}
+
+static int
+cmd_create(struct req *r, const void *argp)
+{
+	const struct cmd_args	*a = argp;
+	const struct agent_auth	*ag = r->auth;
+	const char		*ctx = req_param(r, "ctx_ref");
+	struct db		*db = r->app->db;
+	struct db_res		*res = NULL;
+	struct policy		 pol;
+	char			 why[200], key[96], ra[24], exp[24], *value = NULL;
+	long			 wait_ms;
+	cJSON			*o;
+	int			 rc, have_policy = 0;
+
+	if (!util_uuid_ok(ctx))
+		return CB_ERR_NOT_FOUND;
+	rc = db_query(db, &res, "SELECT form_id FROM contexts WHERE id = $1 AND org_id = $2"
+	    " AND expires_at > now()", 2, (const char *[]){ ctx, ag->org });
+	if (rc != CB_OK)
+		goto out;
+	if (db_rows(res) != 1) {
+		rc = CB_ERR_NOT_FOUND;
+		goto out;
+	}
+	rc = policy_load(db, ag->org, db_val(res, 0, 0), &pol);
+	if (rc == CB_ERR_POLICY) {
+		resp_problem(r, CB_ERR_POLICY, "this form has no agent policy: agents may not drive it");
+		rc = CB_OK;
+		goto out;
+	}
+	if (rc != CB_OK)
+		goto out;
+	have_policy = 1;
+	if (policy_check(&pol, a->type, a->selector, why, sizeof(why)) != CB_OK) {
+		log_kv(LOG_LVL_WARN, "command_blocked", "ctx", ctx, "agent", ag->agent_id,
+		    "type", a->type, "reason", why, NULL);
+		resp_problem(r, CB_ERR_POLICY, why);
+		goto out;
+	}
+	snprintf(key, sizeof(key), "cb:rl:cmd:%s", ctx);
+	rc = ratelimit_take(r->app->kv, key, pol.rate_per_minute, &wait_ms);
+	if (rc == CB_ERR_RATE_LIMITED) {
+		snprintf(ra, sizeof(ra), "%ld", (wait_ms + 999) / 1000);
+		resp_header(r, "Retry-After", ra);
+		resp_problem(r, CB_ERR_RATE_LIMITED, "this tab's command rate is exhausted");
+		rc = CB_OK;
+		goto out;
+	}
+	if (rc != CB_OK) {
+		/* No limiter, no commands: fail closed rather than unmetered. */
+		rc = CB_ERR_UNAVAILABLE;
+		goto out;
+	}
+
+	db_res_free(res);
+	res = NULL;
+	if (a->value && (value = cJSON_PrintUnformatted(a->value)) == NULL)
+		util_oom();
+	snprintf(exp, sizeof(exp), "%lld", a->expires_in_ms);
+	if ((rc = db_begin(db)) != CB_OK)
+		goto out;
+	/* The seq bump and the insert commit together: seqs stay dense. */
+	rc = db_query(db, &res,
+	    "WITH s AS (UPDATE contexts SET last_seq = last_seq + 1"
+	    "           WHERE id = $1 AND org_id = $2 RETURNING last_seq)"
+	    " INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,"
+	    "   state, expires_at)"
+	    " SELECT $2, $1, s.last_seq, $3, $4, $5, $6::jsonb, $7, $8,"
+	    "   now() + make_interval(secs => $9::float8 / 1000) FROM s RETURNING id, seq, state", 9,
+	    (const char *[]){ ctx, ag->org, ag->agent_id, a->type, a->selector, value, a->nonce,
+	    policy_needs_approval(&pol, a->type) ? "pending_approval" : "queued", exp });
+	if (rc == CB_ERR_DB_CONFLICT) {
+		db_rollback(db);
+		resp_problem(r, CB_ERR_CONFLICT, "this nonce was already used for this tab (replay)");
+		rc = CB_OK;
+		goto out;
+	}
+	if (rc != CB_OK || (rc = db_commit(db)) != CB_OK)
+		goto out;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", db_val(res, 0, 0));
+	cJSON_AddNumberToObject(o, "seq", strtod(db_val(res, 0, 1), NULL));
+	cJSON_AddStringToObject(o, "state", db_val(res, 0, 2));
+	snprintf(key, sizeof(key), "/api/v1/commands/%s", db_val(res, 0, 0));
+	resp_header(r, "Location", key);
+	resp_json(r, 202, o);
+	cJSON_Delete(o);
+out:
+	if (have_policy)
+		policy_free(&pol);
+	free(value);
+	db_res_free(res);
+	return rc;
+}
+
+static void
+cmd_add(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+static int
+cmd_get(struct req *r, const void *argp)
+{
+	const struct agent_auth	*ag = r->auth;
+	const char		*id = req_param(r, "id");
+	struct db_res		*res = NULL;
+	cJSON			*o;
+	int			 rc;
+
+	(void)argp;
+	if (!util_uuid_ok(id))
+		return CB_ERR_NOT_FOUND;
+	rc = db_query(r->app->db, &res, "SELECT id, ctx_id, seq, type, selector, state, attempts,"
+	    " reason, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " to_char(delivered_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	    " FROM commands WHERE id = $1 AND org_id = $2", 2, (const char *[]){ id, ag->org });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;
+	}
+	o = cJSON_CreateObject();
+	cmd_add(o, "id", db_val(res, 0, 0));
+	cmd_add(o, "ctx_ref", db_val(res, 0, 1));
+	cJSON_AddNumberToObject(o, "seq", strtod(db_val(res, 0, 2), NULL));
+	cmd_add(o, "type", db_val(res, 0, 3));
+	cmd_add(o, "selector", db_val(res, 0, 4));
+	cmd_add(o, "state", db_val(res, 0, 5));
+	cJSON_AddNumberToObject(o, "attempts", strtod(db_val(res, 0, 6), NULL));
+	cmd_add(o, "reason", db_val(res, 0, 7));
+	cmd_add(o, "created_at", db_val(res, 0, 8));
+	cmd_add(o, "delivered_at", db_val(res, 0, 9));
+	cmd_add(o, "finished_at", db_val(res, 0, 10));
+	resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+static const struct route cmd_routes[] = {
+	{ .method = "POST", .pattern = "/api/v1/contexts/{ctx_ref}/commands", .body_max = 8192,
+	  .flags = ROUTE_JSON, .fields = cmd_fields,
+	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
+	  .authenticate = apikey_authenticate, .authorize = cmd_scope_write, .check = cmd_check,
+	  .act = cmd_create },
+	{ .method = "GET", .pattern = "/api/v1/commands/{id}",
+	  .authenticate = apikey_authenticate, .authorize = cmd_scope_read, .act = cmd_get },
+};
+
+static const struct responder commands = {
+	.name = "commands",
+	.routes = cmd_routes,
+	.nroutes = sizeof(cmd_routes) / sizeof(cmd_routes[0]),
+};
+
+int
+main(int argc, char **argv)
+{
+	return route_main(argc, argv, &commands);
+}

@@ -1,0 +1,173 @@
+/*
+ * POST /api/v1/forms/{form_id}/submit
+ *
+ * Who: the browser tab holding the context (Authorization: Bearer tab_...).
+ * Idempotency-Key: required ("quoted" per the IETF draft; a bare token is
+ *   tolerated), scoped to the tab's context.
+ * Body: {"data": {<field>: <value>, ...}} checked against the pinned version.
+ * Answers: 201 {"submission_id","status":"accepted","form_version"}: the key,
+ *            the submission and its outbox row committed in ONE transaction;
+ *          the same key again: the stored answer, Idempotent-Replayed: true;
+ *          same key, other body: 422; same key while the first runs: 409;
+ *          no key: 400; data invalid: 400 naming data.<field>;
+ *          a newer form version published: 409 form-version-stale (refresh);
+ *          401 bad tab token; 404 another form; 503 + Retry-After when
+ *          Postgres is down (nothing was recorded: retry with the same key).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errs.h"
+#include "formdef.h"
+#include "forms.h"
+#include "route.h"
+#include "tab.h"
+#include "util.h"
+
+struct submit_args {
+	const cJSON	*data;
+	cJSON		*def;		/* the pinned definition, owned by the request */
+};
+
+static const struct jv_field submit_fields[] = {
+	{ "data", JV_OBJECT, JV_REQUIRED, 0, FORMDEF_MAX_FIELDS, offsetof(struct submit_args, data), NULL },
+};
+
+static void
+submit_json_free(void *p)
+{
+	cJSON_Delete(p);
+}
+
+static int
+submit_authorize(struct req *r)
+{
+	const struct tab_ctx	*t = r->auth;
+
+	if (strcmp(req_param(r, "form_id"), t->form_id) != 0)
+		return CB_ERR_NOT_FOUND;
+	return CB_OK;
+}
+
+/* Validate the data against the version the context pinned. */
+static int
+submit_check(struct req *r, void *argp)
+{
+	struct submit_args	*a = argp;
+	const struct tab_ctx	*t = r->auth;
+	struct jv_error		 err;
+	char			*text = NULL;
+	int			 rc;
+
+	if ((rc = forms_definition(r->app, t->org, t->form_id, t->form_version, &text)) != CB_OK)
+		return rc;
+	a->def = cJSON_Parse(text);
+	free(text);
+	if (a->def == NULL)
+		return CB_ERR_INTERNAL;
+	req_own(r, a->def, submit_json_free);
+	if ((rc = formdef_validate(a->def, a->data, &err)) != CB_OK)
+		route_field_problem(r, rc, err.field, err.reason);
+	return CB_OK;
+}
+
+static int
+submit_scope(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
+{
+	const struct tab_ctx	*t = r->auth;
+
+	util_strlcpy(org, t->org, orgsz);
+	snprintf(scope, scopesz, "ctx:%s", t->ctx_id);
+	return CB_OK;
+}
+
+static int
+submit_act(struct req *r, const void *argp)
+{
+	const struct submit_args *a = argp;
+	const struct tab_ctx	*t = r->auth;
+	struct db		*db = r->app->db;
+	struct db_res		*res = NULL;
+	char			 ver[16], *data = NULL, *fields = NULL;
+	cJSON			*sf = NULL, *o;
+	long long		 cur = 0;
+	int			 rc;
+
+	/* FOR SHARE: a publish cannot commit between this check and our insert. */
+	rc = db_query(db, &res, "SELECT coalesce(current_version, 0) FROM forms"
+	    " WHERE org_id = $1 AND id = $2 FOR SHARE", 2, (const char *[]){ t->org, t->form_id });
+	if (rc != CB_OK)
+		goto out;
+	if (db_rows(res) != 1) {
+		rc = CB_ERR_NOT_FOUND;
+		goto out;
+	}
+	(void)util_parse_ll(db_val(res, 0, 0), 0, 1 << 30, &cur);
+	db_res_free(res);
+	res = NULL;
+	if (cur != t->form_version) {
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "form_version", t->form_version);
+		cJSON_AddNumberToObject(o, "current_version", (double)cur);
+		cJSON_AddBoolToObject(o, "refresh", 1);
+		resp_problem_ext(r, CB_ERR_VERSION_STALE,
+		    "a newer version of this form was published: reload the page", o);
+		cJSON_Delete(o);
+		goto out;
+	}
+
+	snprintf(ver, sizeof(ver), "%d", t->form_version);
+	data = cJSON_PrintUnformatted(a->data);
+	sf = formdef_to_sf(a->def, a->data);
+	fields = cJSON_PrintUnformatted(sf);
+	if (data == NULL || fields == NULL)
+		util_oom();
+	rc = db_query(db, &res,
+	    "WITH f AS (SELECT sf_object, sf_ext_field FROM forms WHERE org_id = $1 AND id = $2),"
+	    " s AS (INSERT INTO submissions (org_id, ctx_id, form_id, form_version, data)"
+	    "       VALUES ($1, $3, $2, $4, $5::jsonb) RETURNING id)"
+	    " INSERT INTO outbox (org_id, kind, ref_id, payload)"
+	    " SELECT $1, 'salesforce.upsert', s.id, jsonb_build_object('sobject', f.sf_object,"
+	    "   'ext_field', f.sf_ext_field, 'ext_value', s.id::text, 'fields', $6::jsonb)"
+	    " FROM s, f RETURNING ref_id", 6,
+	    (const char *[]){ t->org, t->form_id, t->ctx_id, ver, data, fields });
+	if (rc != CB_OK)
+		goto out;
+	if (db_rows(res) != 1) {
+		rc = CB_ERR_INTERNAL;
+		goto out;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "submission_id", db_val(res, 0, 0));
+	cJSON_AddStringToObject(o, "status", "accepted");
+	cJSON_AddNumberToObject(o, "form_version", t->form_version);
+	resp_json(r, 201, o);
+	cJSON_Delete(o);
+out:
+	cJSON_Delete(sf);
+	free(data);
+	free(fields);
+	db_res_free(res);
+	return rc;
+}
+
+static const struct route submit_routes[] = {
+	{ .method = "POST", .pattern = "/api/v1/forms/{form_id}/submit", .body_max = 65536,
+	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = submit_fields, .nfields = 1,
+	  .args_size = sizeof(struct submit_args), .authenticate = tab_authenticate,
+	  .authorize = submit_authorize, .check = submit_check, .idem_scope = submit_scope,
+	  .act = submit_act },
+};
+
+static const struct responder submit = {
+	.name = "submit",
+	.routes = submit_routes,
+	.nroutes = 1,
+};
+
+int
+main(int argc, char **argv)
+{
+	return route_main(argc, argv, &submit);
+}

@@ -1,0 +1,150 @@
+/*
+ * apikey: see apikey.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "apikey.h"
+#include "db.h"
+#include "errs.h"
+#include "req.h"
+#include "route.h"
+#include "util.h"
+
+static int
+apikey_pepper(const char *hex, unsigned char out[32])
+{
+	size_t	 n = 0;
+
+	if (hex == NULL || strlen(hex) != 64 ||
+	    sodium_hex2bin(out, 32, hex, 64, NULL, &n, NULL) != 0 || n != 32)
+		return CB_ERR_CONFIG;
+	return CB_OK;
+}
+
+static void
+apikey_hash(const unsigned char pepper[32], const char *key, char out[2 + 64 + 1])
+{
+	unsigned char	 h[32];
+
+	crypto_generichash(h, sizeof(h), (const unsigned char *)key, strlen(key), pepper, 32);
+	out[0] = '\\';
+	out[1] = 'x';
+	util_hex(out + 2, h, sizeof(h));
+}
+
+int
+apikey_new(const char *pepper_hex, char key[APIKEY_LEN + 1],
+    char prefix[APIKEY_PREFIX_LEN + 1], char hash_bytea[2 + 64 + 1])
+{
+	unsigned char	 pepper[32];
+	char		 p[24], s[48];
+
+	if (apikey_pepper(pepper_hex, pepper) != CB_OK)
+		return CB_ERR_CONFIG;
+	util_random_token(p, sizeof(p), 9);	/* 9 bytes -> 12 characters */
+	util_random_token(s, sizeof(s), 32);	/* 32 bytes -> 43 characters */
+	memcpy(prefix, p, APIKEY_PREFIX_LEN);
+	prefix[APIKEY_PREFIX_LEN] = '\0';
+	snprintf(key, APIKEY_LEN + 1, "cbk_%s_%s", prefix, s);
+	apikey_hash(pepper, key, hash_bytea);
+	sodium_memzero(s, sizeof(s));
+	sodium_memzero(pepper, sizeof(pepper));
+	return CB_OK;
+}
+
+static int
+apikey_shape_ok(const char *key)
+{
+	size_t	 i;
+
+	if (strlen(key) != APIKEY_LEN || strncmp(key, "cbk_", 4) != 0 ||
+	    key[4 + APIKEY_PREFIX_LEN] != '_')
+		return 0;
+	for (i = 4; i < APIKEY_LEN; i++) {
+		char c = key[i];
+
+		if (i == 4 + APIKEY_PREFIX_LEN)
+			continue;
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return 0;
+	}
+	return 1;
+}
+
+int
+apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct agent_auth *out)
+{
+	unsigned char	 pepper[32];
+	char		 prefix[APIKEY_PREFIX_LEN + 1], want[2 + 64 + 1];
+	struct db_res	*res = NULL;
+	const char	*p[1], *stored;
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (key == NULL || !apikey_shape_ok(key))
+		return CB_ERR_UNAUTHENTICATED;
+	if (apikey_pepper(pepper_hex, pepper) != CB_OK)
+		return CB_ERR_CONFIG;
+	memcpy(prefix, key + 4, APIKEY_PREFIX_LEN);
+	prefix[APIKEY_PREFIX_LEN] = '\0';
+	apikey_hash(pepper, key, want);
+	sodium_memzero(pepper, sizeof(pepper));
+	p[0] = prefix;
+	rc = db_query(db, &res, "SELECT k.id, k.org_id, k.agent_id, '\\x' || encode(k.key_hash, 'hex'),"
+	    " k.scopes FROM api_keys k JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
+	    " WHERE k.prefix = $1 AND k.revoked_at IS NULL"
+	    " AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.disabled_at IS NULL", 1, p);
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1 || (stored = db_val(res, 0, 3)) == NULL ||
+	    strlen(stored) != strlen(want) ||
+	    sodium_memcmp(stored, want, strlen(want)) != 0) {
+		db_res_free(res);
+		return CB_ERR_UNAUTHENTICATED;
+	}
+	util_strlcpy(out->key_id, db_val(res, 0, 0), sizeof(out->key_id));
+	util_strlcpy(out->org, db_val(res, 0, 1), sizeof(out->org));
+	util_strlcpy(out->agent_id, db_val(res, 0, 2), sizeof(out->agent_id));
+	util_strlcpy(out->scopes, db_val(res, 0, 4), sizeof(out->scopes));
+	db_res_free(res);
+	return CB_OK;
+}
+
+int
+apikey_authenticate(struct req *r)
+{
+	const char		*h = req_header(r, "Authorization"), *key = NULL;
+	struct agent_auth	*a;
+	int			 rc;
+
+	if (h && strncmp(h, "Bearer ", 7) == 0)
+		key = h + 7;
+	else if ((h = req_header(r, "X-Api-Key")) != NULL)
+		key = h;
+	if (key == NULL)
+		return CB_ERR_UNAUTHENTICATED;
+	a = req_alloc(r, sizeof(*a));
+	if ((rc = apikey_verify(r->app->db, r->app->settings.api_key_pepper, key, a)) != CB_OK)
+		return rc;
+	r->auth = a;
+	return CB_OK;
+}
+
+int
+apikey_has_scope(const struct agent_auth *a, const char *scope)
+{
+	const char	*p = a->scopes;
+	size_t		 n = strlen(scope);
+
+	/* scopes is a text[] literal: {a,b,c} */
+	while ((p = strstr(p, scope)) != NULL) {
+		if ((p[-1] == '{' || p[-1] == ',') && (p[n] == ',' || p[n] == '}'))
+			return 1;
+		p += n;
+	}
+	return 0;
+}

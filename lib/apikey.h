@@ -1,0 +1,39 @@
+/*
+ * apikey: agent API keys.
+ *
+ * A key reads "cbk_<prefix>_<secret>": the prefix (12 URL-safe characters)
+ * is stored in clear to find the row; the whole key is stored only as a
+ * BLAKE2b-256 hash keyed with a server-side pepper (CB_API_KEY_PEPPER), so a
+ * database dump alone cannot be used to check guesses.  A key is shown once
+ * at creation.  A revoked or expired key, or a disabled agent, fails at once:
+ * there is no cache to go stale.
+ */
+#ifndef CB_APIKEY_H
+#define CB_APIKEY_H
+
+#include <stddef.h>
+
+struct db;
+struct req;
+
+#define APIKEY_PREFIX_LEN	12
+#define APIKEY_LEN		(4 + APIKEY_PREFIX_LEN + 1 + 43)
+
+struct agent_auth {
+	char		 org[24];
+	char		 agent_id[37];
+	char		 key_id[37];
+	char		 scopes[512];	/* Postgres text[] literal, e.g. {commands:write} */
+};
+
+/* A new key, its prefix and the "\\x..." bytea of its keyed hash. */
+int	 apikey_new(const char *pepper_hex, char key[APIKEY_LEN + 1],
+	    char prefix[APIKEY_PREFIX_LEN + 1], char hash_bytea[2 + 64 + 1]);
+/* Verify a presented key; fills `out` on success, else CB_ERR_UNAUTHENTICATED. */
+int	 apikey_verify(struct db *, const char *pepper_hex, const char *key, struct agent_auth *);
+/* Authenticate "Authorization: Bearer cbk_..." (or X-Api-Key) into req->auth. */
+int	 apikey_authenticate(struct req *);
+/* 1 if the authenticated agent holds `scope`. */
+int	 apikey_has_scope(const struct agent_auth *, const char *scope);
+
+#endif

@@ -1,0 +1,129 @@
+/*
+ * forms: see forms.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db.h"
+#include "errs.h"
+#include "forms.h"
+#include "kv.h"
+#include "route.h"
+#include "util.h"
+
+#define FORMS_DEF_TTL	"3600"
+#define FORMS_CUR_TTL	"30"
+
+static char *
+forms_cache_get(struct kv *kv, const char *key)
+{
+	struct kv_reply	*r = NULL;
+	const char	*argv[2] = { "GET", key }, *s;
+	size_t		 len;
+	char		*out = NULL;
+
+	if (kv_cmd(kv, &r, 2, argv, NULL) == CB_OK && (s = kv_reply_str(r, &len)) != NULL)
+		out = util_strndup(s, len);
+	kv_reply_free(r);
+	return out;
+}
+
+static void
+forms_cache_set(struct kv *kv, const char *key, const char *val, const char *ttl)
+{
+	const char	*argv[5] = { "SET", key, val, "EX", ttl };
+
+	(void)kv_cmd(kv, NULL, 5, argv, NULL);
+}
+
+int
+forms_definition(struct app *a, const char *org, const char *form_id, int version, char **out)
+{
+	struct db_res	*res = NULL;
+	char		 key[96], ver[16];
+	int		 rc;
+
+	*out = NULL;
+	snprintf(key, sizeof(key), "cb:formdef:%s:%d", form_id, version);
+	/* The cache value carries the org so a cache hit is still tenant-checked. */
+	if ((*out = forms_cache_get(a->kv, key)) != NULL) {
+		size_t n = strlen(org);
+
+		if (strncmp(*out, org, n) == 0 && (*out)[n] == '|') {
+			memmove(*out, *out + n + 1, strlen(*out + n + 1) + 1);
+			return CB_OK;
+		}
+		free(*out);
+		*out = NULL;
+	}
+	snprintf(ver, sizeof(ver), "%d", version);
+	rc = db_query(a->db, &res, "SELECT definition::text FROM form_versions"
+	    " WHERE org_id = $1 AND form_id = $2 AND version = $3", 3,
+	    (const char *[]){ org, form_id, ver });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;
+	}
+	{
+		const char	*def = db_val(res, 0, 0);
+		size_t		 n = strlen(org) + 1 + strlen(def) + 1;
+		char		*v = util_malloc(n);
+
+		snprintf(v, n, "%s|%s", org, def);
+		forms_cache_set(a->kv, key, v, FORMS_DEF_TTL);
+		free(v);
+		*out = util_strdup(def);
+	}
+	db_res_free(res);
+	return CB_OK;
+}
+
+int
+forms_current(struct app *a, const char *org, const char *form_id, int *version)
+{
+	struct db_res	*res = NULL;
+	char		 key[96], *c, val[64];
+	long long	 v = 0;
+	int		 rc;
+
+	*version = 0;
+	snprintf(key, sizeof(key), "cb:formcur:%s", form_id);
+	if ((c = forms_cache_get(a->kv, key)) != NULL) {
+		char	*bar = strchr(c, '|');
+
+		if (bar && (size_t)(bar - c) == strlen(org) && strncmp(c, org, strlen(org)) == 0 &&
+		    util_parse_ll(bar + 1, 0, 1 << 30, &v) == CB_OK) {
+			free(c);
+			*version = (int)v;
+			return CB_OK;
+		}
+		free(c);
+	}
+	rc = db_query(a->db, &res, "SELECT coalesce(current_version, 0) FROM forms"
+	    " WHERE org_id = $1 AND id = $2", 2, (const char *[]){ org, form_id });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;
+	}
+	(void)util_parse_ll(db_val(res, 0, 0), 0, 1 << 30, &v);
+	db_res_free(res);
+	*version = (int)v;
+	snprintf(val, sizeof(val), "%s|%lld", org, v);
+	forms_cache_set(a->kv, key, val, FORMS_CUR_TTL);
+	return CB_OK;
+}
+
+void
+forms_invalidate(struct app *a, const char *form_id)
+{
+	char		 key[96];
+	const char	*argv[2] = { "DEL", key };
+
+	snprintf(key, sizeof(key), "cb:formcur:%s", form_id);
+	(void)kv_cmd(a->kv, NULL, 2, argv, NULL);
+}

@@ -1,0 +1,172 @@
+/*
+ * idem: see idem.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "db.h"
+#include "errs.h"
+#include "idem.h"
+#include "log.h"
+#include "req.h"
+#include "route.h"
+#include "util.h"
+
+int
+idem_parse(const char *h, char *out, size_t outsz)
+{
+	size_t	 n, i;
+
+	if (h == NULL)
+		return CB_ERR_IDEM_MISSING;
+	while (*h == ' ' || *h == '\t')
+		h++;
+	n = strlen(h);
+	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+		n--;
+	if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
+		h++;
+		n -= 2;
+		/* sf-string escapes (\" and \\) are not worth supporting in keys. */
+		if (memchr(h, '\\', n) || memchr(h, '"', n))
+			return CB_ERR_IDEM_MISSING;
+	} else if (memchr(h, '"', n) || memchr(h, ',', n))
+		return CB_ERR_IDEM_MISSING;	/* half-quoted, or several keys */
+	if (n == 0 || n > IDEM_KEY_MAX || n >= outsz)
+		return CB_ERR_IDEM_MISSING;
+	for (i = 0; i < n; i++)
+		if (h[i] < 0x21 || h[i] > 0x7e)
+			return CB_ERR_IDEM_MISSING;
+	memcpy(out, h, n);
+	out[n] = '\0';
+	return CB_OK;
+}
+
+static void
+idem_fingerprint(const struct req *r, char out[2 + 64 + 1])
+{
+	crypto_hash_sha256_state st;
+	unsigned char		 h[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)r->method, strlen(r->method) + 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)r->uri, strlen(r->uri) + 1);
+	if (r->body_len)
+		crypto_hash_sha256_update(&st, (const unsigned char *)r->body, r->body_len);
+	crypto_hash_sha256_final(&st, h);
+	out[0] = '\\';
+	out[1] = 'x';
+	util_hex(out + 2, h, sizeof(h));
+}
+
+int
+idem_begin(struct req *r, struct idem *id, const char *org, const char *scope)
+{
+	struct db	*db = r->app->db;
+	struct db_res	*res = NULL;
+	const char	*p[6];
+	long long	 st;
+	int		 rc;
+
+	memset(id, 0, sizeof(*id));
+	rc = idem_parse(req_header(r, "Idempotency-Key"), id->key, sizeof(id->key));
+	if (rc != CB_OK) {
+		resp_problem(r, rc, req_header(r, "Idempotency-Key") ?
+		    "Idempotency-Key must be a quoted string of 1 to 255 printable characters" :
+		    "this request requires an Idempotency-Key header");
+		id->replayed = 1;	/* answered: the pipeline stops here */
+		return CB_OK;
+	}
+	util_strlcpy(id->org, org, sizeof(id->org));
+	util_strlcpy(id->scope, scope, sizeof(id->scope));
+	idem_fingerprint(r, id->fp);
+
+	if ((rc = db_begin(db)) != CB_OK)
+		return rc;
+	/* A request holding this key is still running: do not wait long. */
+	if ((rc = db_exec(db, "SET LOCAL lock_timeout = '300ms'", 0, NULL)) != CB_OK)
+		goto fail;
+	p[0] = id->org; p[1] = id->scope; p[2] = id->key;
+	p[3] = r->method; p[4] = r->uri; p[5] = id->fp;
+	rc = db_query(db, &res, "INSERT INTO idempotency_keys"
+	    " (org_id, scope, idem_key, method, path, fingerprint, status, response)"
+	    " VALUES ($1, $2, $3, $4, $5, $6::bytea, 0, '')"
+	    " ON CONFLICT DO NOTHING RETURNING 1", 6, p);
+	if (rc != CB_OK) {
+		if (strcmp(db_sqlstate(db), "55P03") == 0)
+			rc = CB_ERR_IDEM_IN_FLIGHT;
+		goto fail;
+	}
+	if (db_rows(res) == 1) {
+		db_res_free(res);
+		return CB_OK;		/* claimed: the effect follows in this transaction */
+	}
+	db_res_free(res);
+	res = NULL;
+
+	/* The key was used before and that request committed. */
+	rc = db_query(db, &res, "SELECT fingerprint = $4::bytea AND method = $5 AND path = $6,"
+	    " status, response FROM idempotency_keys"
+	    " WHERE org_id = $1 AND scope = $2 AND idem_key = $3", 3 + 3,
+	    (const char *[]){ id->org, id->scope, id->key, id->fp, r->method, r->uri });
+	if (rc != CB_OK)
+		goto fail;
+	db_rollback(db);
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_IDEM_IN_FLIGHT;	/* expired between the two statements */
+	}
+	if (strcmp(db_val(res, 0, 0), "t") != 0) {
+		db_res_free(res);
+		resp_problem(r, CB_ERR_IDEM_MISMATCH,
+		    "this Idempotency-Key was already used with a different request");
+		id->replayed = 1;
+		return CB_OK;
+	}
+	(void)util_parse_ll(db_val(res, 0, 1), 100, 599, &st);
+	resp_header(r, "Idempotent-Replayed", "true");
+	resp_body(r, (int)st, st < 400 ? "application/json" : "application/problem+json",
+	    db_val(res, 0, 2), strlen(db_val(res, 0, 2)));
+	db_res_free(res);
+	id->replayed = 1;
+	log_kv(LOG_LVL_INFO, "idempotent_replay", NULL);
+	return CB_OK;
+fail:
+	db_res_free(res);
+	db_rollback(db);
+	return rc;
+}
+
+int
+idem_finish(struct req *r, struct idem *id)
+{
+	struct db	*db = r->app->db;
+	char		 st[8];
+	int		 rc;
+
+	snprintf(st, sizeof(st), "%d", r->status);
+	rc = db_exec(db, "UPDATE idempotency_keys SET status = $4, response = $5"
+	    " WHERE org_id = $1 AND scope = $2 AND idem_key = $3", 5,
+	    (const char *[]){ id->org, id->scope, id->key, st, buf_cstr(&r->out) });
+	if (rc == CB_OK)
+		rc = db_commit(db);
+	else
+		db_rollback(db);
+	if (rc != CB_OK) {
+		/* Nothing was committed: the client's retry will do it again. */
+		r->responded = 0;
+		buf_reset(&r->out);
+		buf_reset(&r->headers);
+	}
+	return rc;
+}
+
+void
+idem_abort(struct req *r, struct idem *id)
+{
+	(void)id;
+	db_rollback(r->app->db);
+}

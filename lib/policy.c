@@ -1,0 +1,110 @@
+/*
+ * policy: see policy.h.  Arrays come out of Postgres as JSON
+ * (array_to_json) so selectors with quotes or commas need no text[] parsing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "db.h"
+#include "errs.h"
+#include "policy.h"
+#include "util.h"
+
+static int
+policy_list(const char *json, char **out, size_t *n)
+{
+	cJSON	*a = cJSON_Parse(json), *v;
+
+	*n = 0;
+	if (!cJSON_IsArray(a)) {
+		cJSON_Delete(a);
+		return CB_ERR_INTERNAL;
+	}
+	cJSON_ArrayForEach(v, a) {
+		if (!cJSON_IsString(v) || *n == POLICY_MAX_ITEMS)
+			continue;
+		out[(*n)++] = util_strdup(v->valuestring);
+	}
+	cJSON_Delete(a);
+	return CB_OK;
+}
+
+int
+policy_load(struct db *db, const char *org, const char *form_id, struct policy *p)
+{
+	struct db_res	*res = NULL;
+	long long	 v;
+	int		 rc;
+
+	memset(p, 0, sizeof(*p));
+	rc = db_query(db, &res, "SELECT array_to_json(allowed_types), array_to_json(selectors),"
+	    " array_to_json(approval_types), rate_per_minute, max_in_flight"
+	    " FROM agent_policies WHERE org_id = $1 AND form_id = $2", 2,
+	    (const char *[]){ org, form_id });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_POLICY;
+	}
+	if ((rc = policy_list(db_val(res, 0, 0), p->types, &p->ntypes)) == CB_OK &&
+	    (rc = policy_list(db_val(res, 0, 1), p->selectors, &p->nselectors)) == CB_OK)
+		rc = policy_list(db_val(res, 0, 2), p->approval, &p->napproval);
+	(void)util_parse_ll(db_val(res, 0, 3), 1, 100000, &v);
+	p->rate_per_minute = (long)v;
+	(void)util_parse_ll(db_val(res, 0, 4), 1, 100, &v);
+	p->max_in_flight = (long)v;
+	db_res_free(res);
+	if (rc != CB_OK)
+		policy_free(p);
+	return rc;
+}
+
+void
+policy_free(struct policy *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < p->ntypes; i++)
+		free(p->types[i]);
+	for (i = 0; i < p->nselectors; i++)
+		free(p->selectors[i]);
+	for (i = 0; i < p->napproval; i++)
+		free(p->approval[i]);
+	memset(p, 0, sizeof(*p));
+}
+
+static int
+policy_in(char *const *list, size_t n, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(list[i], s) == 0)
+			return 1;
+	return 0;
+}
+
+int
+policy_check(const struct policy *p, const char *type, const char *selector,
+    char *why, size_t whysz)
+{
+	if (!policy_in(p->types, p->ntypes, type)) {
+		snprintf(why, whysz, "command type '%.40s' is not allowed by this form's policy", type);
+		return CB_ERR_POLICY;
+	}
+	if (selector && !policy_in(p->selectors, p->nselectors, selector)) {
+		snprintf(why, whysz, "selector '%.80s' is not on this form's allowlist", selector);
+		return CB_ERR_POLICY;
+	}
+	return CB_OK;
+}
+
+int
+policy_needs_approval(const struct policy *p, const char *type)
+{
+	return policy_in(p->approval, p->napproval, type);
+}

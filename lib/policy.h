@@ -1,0 +1,36 @@
+/*
+ * policy: the agent policy of a form, and the check every UI command passes
+ * before it is stored.  Nothing reaches a tab that the policy forbids:
+ * command types from an allowlist, selectors from an allowlist by exact
+ * match (no patterns, so no pattern can be abused), a rate per minute and
+ * types that need a human's approval.
+ */
+#ifndef CB_POLICY_H
+#define CB_POLICY_H
+
+#include <stddef.h>
+
+struct db;
+
+#define POLICY_MAX_ITEMS	256
+
+struct policy {
+	char	*types[POLICY_MAX_ITEMS];
+	size_t	 ntypes;
+	char	*selectors[POLICY_MAX_ITEMS];
+	size_t	 nselectors;
+	char	*approval[POLICY_MAX_ITEMS];
+	size_t	 napproval;
+	long	 rate_per_minute;
+	long	 max_in_flight;
+};
+
+/* Load the policy of (org, form); CB_ERR_POLICY if the form has none. */
+int	 policy_load(struct db *, const char *org, const char *form_id, struct policy *);
+void	 policy_free(struct policy *);
+/* CB_OK or CB_ERR_POLICY with a reason naming what is not allowed. */
+int	 policy_check(const struct policy *, const char *type, const char *selector,
+	    char *why, size_t whysz);
+int	 policy_needs_approval(const struct policy *, const char *type);
+
+#endif

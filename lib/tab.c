@@ -1,0 +1,159 @@
+/*
+ * tab: see tab.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "db.h"
+#include "errs.h"
+#include "kv.h"
+#include "req.h"
+#include "route.h"
+#include "tab.h"
+#include "util.h"
+
+#define TAB_CACHE_TTL	3600
+
+void
+tab_token_new(char token[TAB_TOKEN_LEN + 1], char hash_bytea[2 + TAB_HASH_HEX])
+{
+	memcpy(token, "tab_", 4);
+	util_random_token(token + 4, TAB_TOKEN_LEN + 1 - 4, TAB_TOKEN_BYTES);
+	(void)tab_token_hash(token, hash_bytea);
+}
+
+int
+tab_token_hash(const char *token, char hash_bytea[2 + TAB_HASH_HEX])
+{
+	unsigned char	 h[32];
+	size_t		 i;
+
+	if (token == NULL || strlen(token) != TAB_TOKEN_LEN || strncmp(token, "tab_", 4) != 0)
+		return CB_ERR_UNAUTHENTICATED;
+	for (i = 4; i < TAB_TOKEN_LEN; i++) {
+		char c = token[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '_'))
+			return CB_ERR_UNAUTHENTICATED;
+	}
+	crypto_generichash(h, sizeof(h), (const unsigned char *)token, TAB_TOKEN_LEN, NULL, 0);
+	hash_bytea[0] = '\\';
+	hash_bytea[1] = 'x';
+	util_hex(hash_bytea + 2, h, sizeof(h));
+	return CB_OK;
+}
+
+/* Cache format: "ctx_id|org_id|form_id|version|expires_at". */
+static int
+tab_from_cache(const char *s, size_t len, struct tab_ctx *t)
+{
+	char		 tmp[160], *f[5], *p;
+	long long	 v;
+	int		 i;
+
+	if (len >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, s, len);
+	tmp[len] = '\0';
+	for (p = tmp, i = 0; i < 5; i++) {
+		f[i] = p;
+		p = strchr(p, '|');
+		if (i < 4) {
+			if (p == NULL)
+				return -1;
+			*p++ = '\0';
+		}
+	}
+	if (strlen(f[0]) != 36 || strlen(f[2]) != 36)
+		return -1;
+	memcpy(t->ctx_id, f[0], 37);
+	memcpy(t->form_id, f[2], 37);
+	if (util_parse_ll(f[1], 1, 1LL << 62, &t->org_id) != CB_OK ||
+	    util_parse_ll(f[3], 1, 1 << 30, &v) != CB_OK)
+		return -1;
+	t->form_version = (int)v;
+	if (util_parse_ll(f[4], 0, 1LL << 40, &v) != CB_OK)
+		return -1;
+	t->expires_at = v;
+	snprintf(t->org, sizeof(t->org), "%lld", t->org_id);
+	return 0;
+}
+
+int
+tab_lookup(struct db *db, struct kv *kv, const char *token, struct tab_ctx *t)
+{
+	char		 hash[2 + TAB_HASH_HEX], key[96], val[160];
+	const char	*p[1], *argv[5];
+	struct db_res	*res = NULL;
+	struct kv_reply	*r = NULL;
+	const char	*s;
+	size_t		 len;
+	long long	 v;
+	int		 rc;
+
+	memset(t, 0, sizeof(*t));
+	if ((rc = tab_token_hash(token, hash)) != CB_OK)
+		return rc;
+	snprintf(key, sizeof(key), "cb:tab:%s", hash + 2);
+	if (kv) {
+		argv[0] = "GET";
+		argv[1] = key;
+		if (kv_cmd(kv, &r, 2, argv, NULL) == CB_OK &&
+		    (s = kv_reply_str(r, &len)) != NULL && tab_from_cache(s, len, t) == 0) {
+			kv_reply_free(r);
+			if (t->expires_at <= util_now_s())
+				return CB_ERR_UNAUTHENTICATED;
+			return CB_OK;
+		}
+		kv_reply_free(r);
+	}
+	p[0] = hash;
+	rc = db_query(db, &res, "SELECT id, org_id, form_id, form_version,"
+	    " extract(epoch FROM expires_at)::bigint FROM contexts"
+	    " WHERE tab_token_hash = $1::bytea AND expires_at > now()", 1, p);
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_UNAUTHENTICATED;
+	}
+	snprintf(val, sizeof(val), "%s|%s|%s|%s|%s", db_val(res, 0, 0), db_val(res, 0, 1),
+	    db_val(res, 0, 2), db_val(res, 0, 3), db_val(res, 0, 4));
+	db_res_free(res);
+	if (tab_from_cache(val, strlen(val), t) != 0)
+		return CB_ERR_INTERNAL;
+	if (kv) {
+		char ttl[24];
+
+		v = t->expires_at - util_now_s();
+		snprintf(ttl, sizeof(ttl), "%lld", v < TAB_CACHE_TTL ? (v > 1 ? v : 1) : TAB_CACHE_TTL);
+		argv[0] = "SET";
+		argv[1] = key;
+		argv[2] = val;
+		argv[3] = "EX";
+		argv[4] = ttl;
+		/* A cache write failure only costs the next lookup a query. */
+		(void)kv_cmd(kv, NULL, 5, argv, NULL);
+	}
+	return CB_OK;
+}
+
+int
+tab_authenticate(struct req *r)
+{
+	const char	*h = req_header(r, "Authorization");
+	struct tab_ctx	*t;
+	int		 rc;
+
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+		return CB_ERR_UNAUTHENTICATED;
+	t = req_alloc(r, sizeof(*t));
+	if ((rc = tab_lookup(r->app->db, r->app->kv, h + 7, t)) != CB_OK)
+		return rc;
+	r->auth = t;
+	return CB_OK;
+}

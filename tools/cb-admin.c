@@ -1,0 +1,431 @@
+/*
+ * cb-admin: the operator CLI.  Bootstraps and administers a deployment
+ * without SQL.  Every command prints one JSON object on stdout (secrets that
+ * are shown once, such as API keys, appear only there) and exits non-zero
+ * with a message on stderr on failure.
+ *
+ *   cb-admin org-create SLUG NAME
+ *   cb-admin form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]
+ *   cb-admin form-publish FORM_ID DEFINITION.json
+ *   cb-admin policy-set FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]
+ *   cb-admin agent-create ORG_SLUG NAME
+ *   cb-admin key-create AGENT_ID [SCOPES] [EXPIRES_DAYS]
+ *   cb-admin demo-seed
+ *   cb-admin config            (every setting, its default and help)
+ *
+ * Lists (TYPES, SELECTORS, SCOPES) are comma-separated.  Configuration as
+ * for every process: CB_PG_DSN, CB_API_KEY_PEPPER, ... (see `config`).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "apikey.h"
+#include "buf.h"
+#include "db.h"
+#include "errs.h"
+#include "formdef.h"
+#include "kv.h"
+#include "log.h"
+#include "settings.h"
+#include "util.h"
+
+struct admin {
+	struct settings	 s;
+	struct db	*db;
+};
+
+static int fail(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+static int
+fail(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "cb-admin: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return 1;
+}
+
+static int
+read_file(const char *path, char **out)
+{
+	struct buf	 b;
+	FILE		*f;
+	char		 chunk[4096];
+	size_t		 n;
+
+	if ((f = fopen(path, "r")) == NULL)
+		return fail("%s: %s", path, strerror(errno));
+	buf_init(&b, 1024 * 1024);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_append(&b, chunk, n) != CB_OK) {
+			fclose(f);
+			buf_free(&b);
+			return fail("%s: larger than 1 MiB", path);
+		}
+	fclose(f);
+	*out = util_strdup(buf_cstr(&b));
+	buf_free(&b);
+	return 0;
+}
+
+/* "a,b,c" -> a JSON array text, for Postgres: SELECT ARRAY(SELECT json_array_elements_text(...)) */
+static char *
+list_json(const char *csv)
+{
+	cJSON	*a = cJSON_CreateArray();
+	char	*copy = util_strdup(csv), *p = copy, *c, *out;
+
+	while (p && *p) {
+		c = strchr(p, ',');
+		if (c)
+			*c++ = '\0';
+		if (*p)
+			cJSON_AddItemToArray(a, cJSON_CreateString(p));
+		p = c;
+	}
+	out = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	free(copy);
+	return out;
+}
+
+static int
+check_definition(const char *text)
+{
+	struct jv_error	 e;
+	cJSON		*d = cJSON_Parse(text);
+	int		 rc;
+
+	if (d == NULL)
+		return fail("definition is not valid JSON");
+	rc = formdef_check(d, &e);
+	cJSON_Delete(d);
+	if (rc != CB_OK)
+		return fail("definition: %s: %s", e.field, e.reason);
+	return 0;
+}
+
+static int
+q1(struct admin *a, const char *sql, int n, const char *const *p, char *out, size_t outsz)
+{
+	struct db_res	*res = NULL;
+	int		 rc;
+
+	rc = db_query(a->db, &res, sql, n, p);
+	if (rc != CB_OK) {
+		fprintf(stderr, "cb-admin: %s\n", db_errmsg(a->db));
+		return 1;
+	}
+	if (db_rows(res) < 1) {
+		db_res_free(res);
+		fprintf(stderr, "cb-admin: not found\n");
+		return 1;
+	}
+	if (out)
+		util_strlcpy(out, db_val(res, 0, 0) ? db_val(res, 0, 0) : "", outsz);
+	db_res_free(res);
+	return 0;
+}
+
+static int
+cmd_org_create(struct admin *a, int argc, char **argv)
+{
+	char	 id[32];
+
+	if (argc != 2)
+		return fail("usage: org-create SLUG NAME");
+	if (q1(a, "INSERT INTO orgs (slug, name) VALUES ($1, $2)"
+	    " ON CONFLICT (slug) DO UPDATE SET name = orgs.name RETURNING id", 2,
+	    (const char *[]){ argv[0], argv[1] }, id, sizeof(id)))
+		return 1;
+	printf("{\"org_id\":%s,\"slug\":\"%s\"}\n", id, argv[0]);
+	return 0;
+}
+
+static int
+publish(struct admin *a, const char *form_id, const char *def, char *ver, size_t versz)
+{
+	/* The next version, the definition and the pointer move together. */
+	if (db_begin(a->db) != CB_OK ||
+	    q1(a, "WITH n AS (SELECT coalesce(max(version), 0) + 1 AS v FROM form_versions"
+	    "   WHERE form_id = $1),"
+	    " i AS (INSERT INTO form_versions (form_id, version, org_id, definition)"
+	    "   SELECT $1, n.v, f.org_id, $2::jsonb FROM n, forms f WHERE f.id = $1 RETURNING version)"
+	    " UPDATE forms SET current_version = (SELECT version FROM i) WHERE id = $1"
+	    " RETURNING current_version", 2, (const char *[]){ form_id, def }, ver, versz) ||
+	    db_commit(a->db) != CB_OK) {
+		db_rollback(a->db);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_form_create(struct admin *a, int argc, char **argv)
+{
+	char	*def = NULL, id[40], ver[16];
+	int	 rc = 1;
+
+	if (argc != 3 && argc != 5)
+		return fail("usage: form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]");
+	if (read_file(argv[2], &def) || check_definition(def))
+		goto out;
+	if (q1(a, "INSERT INTO forms (org_id, name, sf_object, sf_ext_field)"
+	    " SELECT id, $2, coalesce($3, 'Form_Submission__c'), coalesce($4, 'Broker_Submission_Id__c')"
+	    " FROM orgs WHERE slug = $1 RETURNING id", 4,
+	    (const char *[]){ argv[0], argv[1], argc == 5 ? argv[3] : NULL, argc == 5 ? argv[4] : NULL },
+	    id, sizeof(id)))
+		goto out;
+	if (publish(a, id, def, ver, sizeof(ver)))
+		goto out;
+	printf("{\"form_id\":\"%s\",\"version\":%s}\n", id, ver);
+	rc = 0;
+out:
+	free(def);
+	return rc;
+}
+
+static int
+cmd_form_publish(struct admin *a, int argc, char **argv)
+{
+	char	*def = NULL, ver[16], key[96];
+	int	 rc = 1;
+
+	if (argc != 2 || !util_uuid_ok(argv[0]))
+		return fail("usage: form-publish FORM_ID DEFINITION.json");
+	if (read_file(argv[1], &def) || check_definition(def) ||
+	    publish(a, argv[0], def, ver, sizeof(ver)))
+		goto out;
+	/* Responders cache the current version briefly; tell them now. */
+	{
+		struct kv	*kv = kv_open(a->s.redis_host, (int)a->s.redis_port,
+		    a->s.redis_password, (int)a->s.redis_timeout_ms);
+		const char	*av[2] = { "DEL", key };
+
+		snprintf(key, sizeof(key), "cb:formcur:%s", argv[0]);
+		(void)kv_cmd(kv, NULL, 2, av, NULL);
+		kv_close(kv);
+	}
+	printf("{\"form_id\":\"%s\",\"version\":%s}\n", argv[0], ver);
+	rc = 0;
+out:
+	free(def);
+	return rc;
+}
+
+static int
+cmd_policy_set(struct admin *a, int argc, char **argv)
+{
+	char	*types, *sels, *appr, out[40];
+	int	 rc;
+
+	if ((argc != 4 && argc != 5) || !util_uuid_ok(argv[0]))
+		return fail("usage: policy-set FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]");
+	types = list_json(argv[1]);
+	sels = list_json(argv[2]);
+	appr = list_json(argc == 5 ? argv[4] : "");
+	rc = q1(a, "INSERT INTO agent_policies (form_id, org_id, allowed_types, selectors,"
+	    " rate_per_minute, approval_types)"
+	    " SELECT f.id, f.org_id, ARRAY(SELECT json_array_elements_text($2::json)),"
+	    "  ARRAY(SELECT json_array_elements_text($3::json)), $4::int,"
+	    "  ARRAY(SELECT json_array_elements_text($5::json)) FROM forms f WHERE f.id = $1"
+	    " ON CONFLICT (form_id) DO UPDATE SET allowed_types = EXCLUDED.allowed_types,"
+	    "  selectors = EXCLUDED.selectors, rate_per_minute = EXCLUDED.rate_per_minute,"
+	    "  approval_types = EXCLUDED.approval_types, updated_at = now()"
+	    " RETURNING form_id", 5, (const char *[]){ argv[0], types, sels, argv[3], appr },
+	    out, sizeof(out));
+	if (rc == 0)
+		printf("{\"form_id\":\"%s\",\"policy\":\"set\"}\n", out);
+	free(types);
+	free(sels);
+	free(appr);
+	return rc;
+}
+
+static int
+cmd_agent_create(struct admin *a, int argc, char **argv)
+{
+	char	 id[40];
+
+	if (argc != 2)
+		return fail("usage: agent-create ORG_SLUG NAME");
+	if (q1(a, "INSERT INTO agents (org_id, name) SELECT id, $2 FROM orgs WHERE slug = $1"
+	    " RETURNING id", 2, (const char *[]){ argv[0], argv[1] }, id, sizeof(id)))
+		return 1;
+	printf("{\"agent_id\":\"%s\"}\n", id);
+	return 0;
+}
+
+static int
+key_create(struct admin *a, const char *agent, const char *scopes, const char *days,
+    char key[APIKEY_LEN + 1], char *id, size_t idsz)
+{
+	char	 prefix[APIKEY_PREFIX_LEN + 1], hash[2 + 64 + 1], *sc;
+	int	 rc;
+
+	if (apikey_new(a->s.api_key_pepper, key, prefix, hash) != CB_OK)
+		return fail("CB_API_KEY_PEPPER must be 64 hex characters");
+	sc = list_json(scopes);
+	rc = q1(a, "INSERT INTO api_keys (org_id, agent_id, prefix, key_hash, scopes, expires_at)"
+	    " SELECT org_id, id, $2, $3::bytea, ARRAY(SELECT json_array_elements_text($4::json)),"
+	    "  CASE WHEN $5::int > 0 THEN now() + make_interval(days => $5::int) END"
+	    " FROM agents WHERE id = $1 RETURNING id", 5,
+	    (const char *[]){ agent, prefix, hash, sc, days }, id, idsz);
+	free(sc);
+	return rc;
+}
+
+static int
+cmd_key_create(struct admin *a, int argc, char **argv)
+{
+	char	 key[APIKEY_LEN + 1], id[40];
+
+	if (argc < 1 || argc > 3 || !util_uuid_ok(argv[0]))
+		return fail("usage: key-create AGENT_ID [SCOPES] [EXPIRES_DAYS]");
+	if (key_create(a, argv[0], argc > 1 ? argv[1] : "commands:write,commands:read",
+	    argc > 2 ? argv[2] : "0", key, id, sizeof(id)))
+		return 1;
+	printf("{\"key_id\":\"%s\",\"api_key\":\"%s\"}\n", id, key);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+static const char demo_definition[] =
+    "{\"title\":\"Contact us\",\"fields\":["
+    "{\"name\":\"full_name\",\"label\":\"Full name\",\"type\":\"string\",\"required\":true,"
+    "\"max_length\":120,\"sf_field\":\"Full_Name__c\",\"pii\":true},"
+    "{\"name\":\"email\",\"label\":\"Email\",\"type\":\"email\",\"required\":true,"
+    "\"max_length\":254,\"sf_field\":\"Email__c\",\"pii\":true},"
+    "{\"name\":\"topic\",\"label\":\"Topic\",\"type\":\"enum\","
+    "\"options\":[\"sales\",\"support\",\"billing\"],\"sf_field\":\"Topic__c\"},"
+    "{\"name\":\"message\",\"label\":\"Message\",\"type\":\"string\",\"max_length\":2000,"
+    "\"sf_field\":\"Message__c\"},"
+    "{\"name\":\"subscribe\",\"label\":\"Send me news\",\"type\":\"boolean\","
+    "\"sf_field\":\"Subscribe__c\"}]}";
+
+/* A demo tenant, form, policy and agent key; reuses what exists. */
+static int
+cmd_demo_seed(struct admin *a, int argc, char **argv)
+{
+	char	 form[40] = "", agent[40] = "", key[APIKEY_LEN + 1], kid[40], ver[16];
+	char	*types, *sels, pol[40];
+
+	(void)argv;
+	if (argc != 0)
+		return fail("usage: demo-seed");
+	if (q1(a, "INSERT INTO orgs (slug, name) VALUES ('demo', 'Demo tenant')"
+	    " ON CONFLICT (slug) DO UPDATE SET name = orgs.name RETURNING id", 0, NULL, ver, sizeof(ver)))
+		return 1;
+	if (q1(a, "SELECT coalesce((SELECT f.id::text FROM forms f JOIN orgs o ON o.id = f.org_id"
+	    " WHERE o.slug = 'demo' AND f.name = 'Contact us' ORDER BY f.created_at LIMIT 1), '')",
+	    0, NULL, form, sizeof(form)))
+		return 1;
+	if (form[0] == '\0') {
+		if (q1(a, "INSERT INTO forms (org_id, name) SELECT id, 'Contact us' FROM orgs"
+		    " WHERE slug = 'demo' RETURNING id", 0, NULL, form, sizeof(form)) ||
+		    publish(a, form, demo_definition, ver, sizeof(ver)))
+			return 1;
+	}
+	types = list_json("set_field,focus,highlight,show_message");
+	sels = list_json("#full_name,#email,#topic,#message,#subscribe");
+	if (q1(a, "INSERT INTO agent_policies (form_id, org_id, allowed_types, selectors, rate_per_minute)"
+	    " SELECT f.id, f.org_id, ARRAY(SELECT json_array_elements_text($2::json)),"
+	    "  ARRAY(SELECT json_array_elements_text($3::json)), 600 FROM forms f WHERE f.id = $1"
+	    " ON CONFLICT (form_id) DO UPDATE SET allowed_types = EXCLUDED.allowed_types,"
+	    "  selectors = EXCLUDED.selectors RETURNING form_id", 3,
+	    (const char *[]){ form, types, sels }, pol, sizeof(pol))) {
+		free(types);
+		free(sels);
+		return 1;
+	}
+	free(types);
+	free(sels);
+	if (q1(a, "SELECT coalesce((SELECT a.id::text FROM agents a JOIN orgs o ON o.id = a.org_id"
+	    " WHERE o.slug = 'demo' AND a.name = 'demo-agent' LIMIT 1), '')", 0, NULL, agent, sizeof(agent)))
+		return 1;
+	if (agent[0] == '\0' && q1(a, "INSERT INTO agents (org_id, name) SELECT id, 'demo-agent'"
+	    " FROM orgs WHERE slug = 'demo' RETURNING id", 0, NULL, agent, sizeof(agent)))
+		return 1;
+	if (key_create(a, agent, "commands:write,commands:read", "30", key, kid, sizeof(kid)))
+		return 1;
+	printf("{\"org\":\"demo\",\"form_id\":\"%s\",\"agent_id\":\"%s\",\"api_key\":\"%s\"}\n",
+	    form, agent, key);
+	sodium_memzero(key, sizeof(key));
+	return 0;
+}
+
+struct admin_cmd {
+	const char	*name;
+	int		(*fn)(struct admin *, int, char **);
+};
+
+static const struct admin_cmd admin_cmds[] = {
+	{ "org-create", cmd_org_create },
+	{ "form-create", cmd_form_create },
+	{ "form-publish", cmd_form_publish },
+	{ "policy-set", cmd_policy_set },
+	{ "agent-create", cmd_agent_create },
+	{ "key-create", cmd_key_create },
+	{ "demo-seed", cmd_demo_seed },
+};
+
+static void
+usage(void)
+{
+	size_t	 i;
+
+	fprintf(stderr, "usage: cb-admin COMMAND [ARGS]; commands:");
+	for (i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++)
+		fprintf(stderr, " %s", admin_cmds[i].name);
+	fprintf(stderr, " config\n");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct admin	 a;
+	char		 err[512];
+	size_t		 i;
+	int		 rc = 2;
+
+	log_init("cb-admin", LOG_LVL_WARN);
+	if (argc < 2) {
+		usage();
+		return 2;
+	}
+	if (strcmp(argv[1], "config") == 0) {
+		conf_describe(settings_vars, settings_nvars, STDOUT_FILENO);
+		return 0;
+	}
+	if (sodium_init() < 0)
+		return 1;
+	for (i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++)
+		if (strcmp(argv[1], admin_cmds[i].name) == 0)
+			break;
+	if (i == sizeof(admin_cmds) / sizeof(admin_cmds[0])) {
+		usage();
+		return 2;
+	}
+	if (settings_load(&a.s, err, sizeof(err)) != CB_OK) {
+		fprintf(stderr, "cb-admin: %s\n", err);
+		return 2;
+	}
+	a.db = db_open(a.s.pg_dsn);
+	if (db_connect(a.db) != CB_OK)
+		fprintf(stderr, "cb-admin: cannot connect: %s\n", db_errmsg(a.db));
+	else
+		rc = admin_cmds[i].fn(&a, argc - 2, argv + 2);
+	db_close(a.db);
+	settings_free(&a.s);
+	return rc;
+}
