@@ -343,6 +343,8 @@ jwt_verify(const char *token, const struct jwt_verify_opts *o,
 		why = "kid malformed";
 		goto out;
 	}
+	/* Zeroed first: a callback that "succeeds" without a key verifies nothing. */
+	memset(pk, 0, sizeof(pk));
 	if (o->key_for_kid(h.kid, pk, o->ud) != 0) {
 		why = "unknown kid";
 		goto out;

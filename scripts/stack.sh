@@ -377,7 +377,7 @@ responder_pidfiles() {
     for f in "$RUN_DIR"/*.pid; do
         [ -e "$f" ] || continue
         b=$(basename "$f" .pid)
-        case $b in nginx|cb-worker|redis) continue ;; esac
+        case $b in nginx|cb-worker|cb-fake-sf|redis) continue ;; esac
         printf '%s\n' "$b"
     done
 }

@@ -101,8 +101,14 @@ echo "== stopping the stack"
 "$repo/scripts/stack.sh" stop
 trap - EXIT
 
-# Nothing the stack started may survive it.
-left=$(ps -u cbroker -o pid= 2>/dev/null | wc -l)
+# Nothing the stack started may survive it: any process whose environment
+# names this run's state directory (other stacks on the machine are not ours).
+left=0
+for p in $(ps -u cbroker -o pid= 2>/dev/null); do
+	if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "CB_STATE=$state"; then
+		left=$((left + 1))
+	fi
+done
 if (( left > 0 )); then
 	failed=$((failed + 1)); failures+=("processes left behind: $left")
 fi

@@ -1,30 +1,1499 @@
 /*
- * channel: the tab channel duty.  Placeholder until the end-to-end issue
- * lands the WebSocket protocol: it only waits for the stop signal so the
- * supervision, start and stop paths can be exercised.
+ * channel: the tab channel duty, the one file that calls libwebsockets.
+ *
+ * One WebSocket per browser tab at /ws/ctx/{ctx_ref} (protocol cb.tab.v1,
+ * docs/channel.md), served on 127.0.0.1:CB_PORT_WS behind nginx.  The lws
+ * event loop is the process's only loop: Postgres is reached through one
+ * libpq connection (lib/db) that also LISTENs on cb_commands; a dup of its
+ * socket is adopted into the loop as a raw file, so a NOTIFY wakes the loop
+ * and nothing polls the database.
+ *
+ * Guarantees, per connection:
+ *  - nothing is served before a valid auth frame naming this URL's context;
+ *  - commands go out once each, in seq order, after the presented position;
+ *    a position the broker cannot serve (ahead of the context, or a missing
+ *    row after it) gets an explicit resync and close 4009, never a skip;
+ *  - at most CHAN_WINDOW commands are in flight; the rest wait their turn;
+ *    a pending_approval command blocks every later one;
+ *  - every state change is written to Postgres before the frame leaves
+ *    (queued -> delivered), and a receipt's outcome is written before its
+ *    slot in the window is released; a receipt that cannot be written yet
+ *    (Postgres down) is kept and written after the reconnect;
+ *  - input is capped: 16 KiB per message (close 1009 beyond), a bounded
+ *    outgoing queue (close 1008 when a peer does not read).
+ * When the Postgres connection drops, the channel reconnects with backoff,
+ * LISTENs again and re-checks every authenticated connection, since
+ * commands may have arrived in between.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <libwebsockets.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "db.h"
 #include "errs.h"
+#include "jsonv.h"
 #include "log.h"
+#include "tab.h"
+#include "util.h"
 #include "worker.h"
 
+#define CHAN_PROTOCOL		"cb.tab.v1"
+#define CHAN_PG_PROTOCOL	"cb-pg-listen"
+#define CHAN_LISTEN_CHANNEL	"cb_commands"
+#define CHAN_PATH_PREFIX	"/ws/ctx/"
+#define CHAN_UUID_LEN		36
+
+#define CHAN_MAX_MSG		(16u * 1024u)	/* per frame, both directions */
+#define CHAN_WINDOW		2		/* commands in flight per connection */
+#define CHAN_MAX_ATTEMPTS	3		/* deliveries of a command, in all */
+#define CHAN_AUTH_TIMEOUT_MS	5000.0
+#define CHAN_CLOSE_GRACE_MS	5000.0		/* a closing peer that never reads */
+#define CHAN_QUEUE_FRAMES	64		/* outgoing queue caps */
+#define CHAN_QUEUE_BYTES	(256u * 1024u)
+#define CHAN_REASON_MAX		200		/* receipt reason, bytes */
+#define CHAN_TICK_US		(1 * LWS_USEC_PER_SEC)
+#define CHAN_SETTLE_ROUNDS	16		/* notify/pump rounds per wake-up */
+#define CHAN_PUMP_STEPS		64		/* rows looked at per pump call */
+#define CHAN_PG_BACKOFF_MIN_MS	250
+#define CHAN_PG_BACKOFF_MAX_MS	5000
+#define CHAN_STOP_GRACE_MS	3000.0
+#define CHAN_RECEIPT_TIMEOUT_S	30		/* CB_RECEIPT_TIMEOUT_S default */
+
+/* Close codes of docs/channel.md, and the RFC 6455 ones used here. */
+#define CHAN_CLOSE_GOING_AWAY	1001
+#define CHAN_CLOSE_POLICY	1008
+#define CHAN_CLOSE_TOO_BIG	1009
+#define CHAN_CLOSE_INTERNAL	1011
+#define CHAN_CLOSE_TRY_LATER	1013
+#define CHAN_CLOSE_RESYNC	4009
+#define CHAN_CLOSE_BAD_MESSAGE	4400
+#define CHAN_CLOSE_UNAUTHORIZED	4401
+#define CHAN_CLOSE_AUTH_TIMEOUT	4408
+
+/* One queued outgoing text frame, with the LWS_PRE headroom lws_write needs. */
+struct chan_frame {
+	struct chan_frame	*next;
+	size_t			 len;
+	unsigned char		 data[];
+};
+
+/* A command sent on this connection and not receipted yet. */
+struct chan_flight {
+	long long	 seq;
+	char		 id[CHAN_UUID_LEN + 1];
+	char		*frame;			/* the text, for re-sending */
+	size_t		 len;
+	int		 sends;			/* on this connection */
+	double		 deadline;		/* receipt due (monotonic ms) */
+	int		 rcpt;			/* a receipt waits to be stored */
+	char		 rcpt_status[8];
+	char		*rcpt_reason;
+};
+
+struct chan;
+
+struct chan_conn {
+	struct chan_conn	*next, *prev;
+	struct chan		*ch;
+	struct lws		*wsi;
+	char			 ctx_ref[CHAN_UUID_LEN + 1];	/* from the URL */
+	char			 request_id[64];
+	double			 opened;
+	int			 authed;
+	struct tab_ctx		 tab;
+	long long		 position;	/* presented last_seq */
+	long long		 cursor;	/* highest seq passed on this connection */
+	struct chan_flight	 fl[CHAN_WINDOW];
+	int			 nfl;
+	int			 dirty;		/* Postgres may hold news for it */
+	int			 blocked;	/* waiting on a pending_approval */
+	struct chan_frame	*qhead, *qtail;
+	size_t			 qcount, qbytes;
+	struct buf		 rx;		/* the message being reassembled */
+	int			 rx_open;	/* inside a fragmented message */
+	int			 rx_binary;
+	int			 closing;
+	int			 close_code;
+	char			 close_reason[64];
+	double			 closing_at;
+	int			 peer_code;	/* close code the peer sent, for the log */
+};
+
+/* lws per-session data: the connection, created at ESTABLISHED. */
+struct chan_pss {
+	struct chan_conn	*c;
+};
+
+struct chan {
+	const struct settings	*s;
+	struct lws_context	*ctx;
+	struct lws_vhost	*vh;
+	struct db		*db;
+	struct lws		*pg_wsi;	/* the adopted dup of the libpq socket */
+	dev_t			 pg_dev;	/* identity of the socket LISTENing */
+	ino_t			 pg_ino;
+	int			 pg_up;
+	int			 pg_backoff_ms;
+	lws_sorted_usec_list_t	 sul_tick;
+	lws_sorted_usec_list_t	 sul_pg;
+	lws_sorted_usec_list_t	 sul_settle;
+	struct chan_conn	*conns;
+	long long		 receipt_timeout_ms;
+	int			 stopping;
+	int			 settling;
+};
+
+static void	 chan_settle(struct chan *);
+static void	 chan_settle_sul(lws_sorted_usec_list_t *);
+static void	 chan_pg_lost(struct chan *, const char *why);
+static void	 chan_pg_connect(lws_sorted_usec_list_t *);
+
+/* ------------------------------------------------------------------ misc */
+
 static void
-channel_on_term(int sig)
+chan_on_term(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
 }
 
+static void
+chan_lws_log(int level, const char *line)
+{
+	char	 msg[512];
+	size_t	 n;
+
+	n = util_strlcpy(msg, line, sizeof(msg));
+	if (n >= sizeof(msg))
+		n = sizeof(msg) - 1;
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_msg(level & LLL_ERR ? LOG_LVL_ERROR : LOG_LVL_WARN, "lws", "%s", msg);
+}
+
+static void
+chan_lld(char *out, size_t outsz, long long v)
+{
+	snprintf(out, outsz, "%lld", v);
+}
+
+/*
+ * "/ws/ctx/<uuid>": 0 and the lower-cased uuid in ref; 404 for any other
+ * path, 400 for a malformed ctx_ref.
+ */
+static int
+chan_parse_path(const char *uri, char ref[CHAN_UUID_LEN + 1])
+{
+	const char	*p;
+	size_t		 i, plen = strlen(CHAN_PATH_PREFIX);
+	char		 c;
+
+	if (strncmp(uri, CHAN_PATH_PREFIX, plen) != 0)
+		return 404;
+	p = uri + plen;
+	if (strchr(p, '/') != NULL)
+		return 404;
+	if (strlen(p) != CHAN_UUID_LEN)
+		return 400;
+	for (i = 0; i < CHAN_UUID_LEN; i++) {
+		c = p[i];
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (c != '-')
+				return 400;
+			ref[i] = c;
+			continue;
+		}
+		if (c >= '0' && c <= '9')
+			ref[i] = c;
+		else if (c >= 'a' && c <= 'f')
+			ref[i] = c;
+		else if (c >= 'A' && c <= 'F')
+			ref[i] = (char)(c - 'A' + 'a');
+		else
+			return 400;
+	}
+	ref[CHAN_UUID_LEN] = '\0';
+	return 0;
+}
+
+/* Check the upgrade request's path; 0 to accept, else the HTTP status. */
+static int
+chan_request_status(struct lws *wsi, char ref[CHAN_UUID_LEN + 1])
+{
+	char	 uri[512];
+	int	 st;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+		return 404;
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0)
+		return 400;
+	if ((st = chan_parse_path(uri, ref)) != 0)
+		return st;
+	/* The token never travels in the URL: refuse any query string. */
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_URI_ARGS) > 0)
+		return 400;
+	return 0;
+}
+
+static void
+chan_request_id(struct lws *wsi, char *out, size_t outsz)
+{
+	char	 v[64];
+	size_t	 i;
+	int	 n;
+
+	util_strlcpy(out, "-", outsz);
+	n = lws_hdr_custom_copy(wsi, v, (int)sizeof(v), "x-request-id:", 13);
+	if (n <= 0)
+		return;
+	/* nginx makes it hex; keep the log line clean whatever arrives. */
+	for (i = 0; v[i]; i++)
+		if (!((v[i] >= '0' && v[i] <= '9') || (v[i] >= 'a' && v[i] <= 'z') ||
+		    (v[i] >= 'A' && v[i] <= 'Z') || v[i] == '-'))
+			return;
+	util_strlcpy(out, v, outsz);
+}
+
+/* ------------------------------------------------------- outgoing frames */
+
+static void
+chan_close(struct chan_conn *c, int code, const char *reason)
+{
+	char	 cs[24];
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	c->close_code = code;
+	util_strlcpy(c->close_reason, reason, sizeof(c->close_reason));
+	c->closing_at = util_now_ms();
+	chan_lld(cs, sizeof(cs), code);
+	log_kv(LOG_LVL_INFO, "ws_closing", "ctx", c->ctx_ref, "code", cs,
+	    "reason", reason, NULL);
+	lws_callback_on_writable(c->wsi);
+}
+
+static int
+chan_send(struct chan_conn *c, const char *text, size_t len)
+{
+	struct chan_frame	*f;
+
+	if (c->closing)
+		return CB_ERR_CONFLICT;
+	if (len > CHAN_MAX_MSG)
+		return CB_ERR_TOO_LARGE;
+	if (c->qcount >= CHAN_QUEUE_FRAMES || c->qbytes + len > CHAN_QUEUE_BYTES) {
+		log_kv(LOG_LVL_WARN, "ws_queue_full", "ctx", c->ctx_ref, NULL);
+		chan_close(c, CHAN_CLOSE_POLICY, "peer does not read");
+		return CB_ERR_TOO_LARGE;
+	}
+	f = util_malloc(sizeof(*f) + LWS_PRE + len);
+	f->next = NULL;
+	f->len = len;
+	memcpy(f->data + LWS_PRE, text, len);
+	if (c->qtail)
+		c->qtail->next = f;
+	else
+		c->qhead = f;
+	c->qtail = f;
+	c->qcount++;
+	c->qbytes += len;
+	lws_callback_on_writable(c->wsi);
+	return CB_OK;
+}
+
+static int
+chan_send_buf(struct chan_conn *c, struct buf *b)
+{
+	return chan_send(c, buf_cstr(b), b->len);
+}
+
+static void
+chan_send_error(struct chan_conn *c, const char *code, const char *detail)
+{
+	struct buf	 b;
+
+	buf_init(&b, CHAN_MAX_MSG);
+	if (buf_puts(&b, "{\"type\":\"error\",\"code\":") == CB_OK &&
+	    buf_json_str(&b, code) == CB_OK &&
+	    buf_puts(&b, ",\"detail\":") == CB_OK &&
+	    buf_json_str(&b, detail) == CB_OK &&
+	    buf_putc(&b, '}') == CB_OK)
+		(void)chan_send_buf(c, &b);
+	buf_free(&b);
+}
+
+/* An error frame, then the close that goes with it. */
+static void
+chan_fail(struct chan_conn *c, const char *code, const char *detail, int close_code)
+{
+	chan_send_error(c, code, detail);
+	chan_close(c, close_code, code);
+}
+
+static void
+chan_resync(struct chan_conn *c, const char *reason, long long last_seq)
+{
+	struct buf	 b;
+	char		 pos[24], ls[24];
+
+	chan_lld(pos, sizeof(pos), c->position);
+	chan_lld(ls, sizeof(ls), last_seq);
+	log_kv(LOG_LVL_WARN, "ws_resync", "ctx", c->ctx_ref, "reason", reason,
+	    "position", pos, "last_seq", ls, NULL);
+	buf_init(&b, CHAN_MAX_MSG);
+	if (buf_printf(&b, "{\"type\":\"resync\",\"reason\":\"%s\",\"last_seq\":%lld}",
+	    reason, last_seq) == CB_OK)
+		(void)chan_send_buf(c, &b);
+	buf_free(&b);
+	chan_close(c, CHAN_CLOSE_RESYNC, "resync");
+}
+
+static int
+chan_writeable(struct chan_conn *c)
+{
+	struct chan_frame	*f = c->qhead;
+	unsigned char		 reason[64];
+	size_t			 rlen;
+	int			 n;
+
+	if (f != NULL) {
+		c->qhead = f->next;
+		if (c->qhead == NULL)
+			c->qtail = NULL;
+		c->qcount--;
+		c->qbytes -= f->len;
+		n = lws_write(c->wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT);
+		free(f);
+		if (n < 0)
+			return -1;
+		if (c->qhead != NULL || c->closing)
+			lws_callback_on_writable(c->wsi);
+		return 0;
+	}
+	if (c->closing) {
+		rlen = util_strlcpy((char *)reason, c->close_reason, sizeof(reason));
+		if (rlen >= sizeof(reason))
+			rlen = sizeof(reason) - 1;
+		lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, reason, rlen);
+		return -1;
+	}
+	return 0;
+}
+
+/* ------------------------------------------------------------- Postgres */
+
+/* The identity of the libpq socket now, to notice a silent reconnect. */
+static int
+chan_pg_ident(struct chan *ch, dev_t *dev, ino_t *ino)
+{
+	struct stat	 st;
+	int		 fd;
+
+	if ((fd = db_socket(ch->db)) < 0 || fstat(fd, &st) != 0)
+		return -1;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+/*
+ * After every statement: a broken connection means LISTEN is gone; a
+ * statement that succeeded on a connection lib/db re-opened behind our back
+ * means the same.  Either way reconnect (LISTEN again, re-check everyone).
+ */
+static void
+chan_db_after(struct chan *ch, int rc)
+{
+	dev_t	 dev;
+	ino_t	 ino;
+
+	if (rc == CB_ERR_DB_DOWN) {
+		chan_pg_lost(ch, db_errmsg(ch->db));
+		return;
+	}
+	if (rc != CB_OK) {
+		log_kv(LOG_LVL_ERROR, "db_error", "sqlstate", db_sqlstate(ch->db),
+		    "error", db_errmsg(ch->db), NULL);
+		return;
+	}
+	if (!ch->pg_up)
+		return;
+	if (chan_pg_ident(ch, &dev, &ino) != 0 || dev != ch->pg_dev || ino != ch->pg_ino) {
+		ch->pg_backoff_ms = 0;
+		chan_pg_lost(ch, "connection replaced");
+	}
+}
+
+static int
+chan_query(struct chan *ch, struct db_res **res, const char *sql, int n,
+    const char *const *p)
+{
+	int	 rc;
+
+	*res = NULL;
+	/* While down, only the reconnect timer talks to Postgres. */
+	if (!ch->pg_up)
+		return CB_ERR_DB_DOWN;
+	rc = db_query(ch->db, res, sql, n, p);
+	chan_db_after(ch, rc);
+	return rc;
+}
+
+static int
+chan_exec(struct chan *ch, long long *affected, const char *sql, int n,
+    const char *const *p)
+{
+	int	 rc;
+
+	if (!ch->pg_up)
+		return CB_ERR_DB_DOWN;
+	rc = db_exec(ch->db, sql, n, p);
+	if (rc == CB_OK && affected)
+		*affected = db_affected(ch->db);
+	chan_db_after(ch, rc);
+	return rc;
+}
+
+static void
+chan_pg_schedule(struct chan *ch)
+{
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_pg, chan_pg_connect,
+	    (lws_usec_t)ch->pg_backoff_ms * 1000);
+}
+
+static void
+chan_pg_lost(struct chan *ch, const char *why)
+{
+	struct lws	*w = ch->pg_wsi;
+
+	ch->pg_wsi = NULL;
+	if (ch->stopping)
+		return;		/* the context is going away with its sockets */
+	if (w != NULL)
+		lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	if (!ch->pg_up)
+		return;
+	ch->pg_up = 0;
+	log_kv(LOG_LVL_WARN, "pg_lost", "error", why && *why ? why : "-", NULL);
+	chan_pg_schedule(ch);
+}
+
+static void
+chan_on_notify(const char *chan, const char *payload, void *arg)
+{
+	struct chan		*ch = arg;
+	struct chan_conn	*c;
+
+	if (strcmp(chan, CHAN_LISTEN_CHANNEL) != 0 || payload == NULL)
+		return;
+	for (c = ch->conns; c != NULL; c = c->next)
+		if (c->authed && strcmp(c->tab.ctx_id, payload) == 0)
+			c->dirty = 1;
+}
+
+static void
+chan_pg_connect(lws_sorted_usec_list_t *sul)
+{
+	struct chan		*ch = lws_container_of(sul, struct chan, sul_pg);
+	struct chan_conn	*c;
+	lws_sock_file_fd_type	 desc;
+	struct lws		*w;
+	int			 fd, dupfd;
+	char			 ms[24];
+
+	if (ch->pg_up || ch->stopping)
+		return;
+	if (db_connect(ch->db) != CB_OK ||
+	    db_exec(ch->db, "LISTEN " CHAN_LISTEN_CHANNEL, 0, NULL) != CB_OK)
+		goto retry;
+	if ((fd = db_socket(ch->db)) < 0 || chan_pg_ident(ch, &ch->pg_dev, &ch->pg_ino) != 0)
+		goto retry;
+	/*
+	 * lws closes what it adopts and libpq closes its own socket: give lws
+	 * a duplicate, so each side closes exactly its descriptor.
+	 */
+	if ((dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0) {
+		log_msg(LOG_LVL_ERROR, "pg_dup_failed", "%s", strerror(errno));
+		goto retry;
+	}
+	memset(&desc, 0, sizeof(desc));
+	desc.filefd = dupfd;
+	w = lws_adopt_descriptor_vhost(ch->vh, LWS_ADOPT_RAW_FILE_DESC, desc,
+	    CHAN_PG_PROTOCOL, NULL);
+	if (w == NULL) {
+		close(dupfd);
+		log_kv(LOG_LVL_ERROR, "pg_adopt_failed", NULL);
+		goto retry;
+	}
+	ch->pg_wsi = w;
+	ch->pg_up = 1;
+	ch->pg_backoff_ms = 0;
+	log_kv(LOG_LVL_INFO, "pg_listening", "channel", CHAN_LISTEN_CHANNEL, NULL);
+	/* Commands may have arrived while nobody listened: look at everyone. */
+	for (c = ch->conns; c != NULL; c = c->next)
+		if (c->authed)
+			c->dirty = 1;
+	chan_settle(ch);
+	return;
+retry:
+	ch->pg_backoff_ms = ch->pg_backoff_ms ? ch->pg_backoff_ms * 2 : CHAN_PG_BACKOFF_MIN_MS;
+	if (ch->pg_backoff_ms > CHAN_PG_BACKOFF_MAX_MS)
+		ch->pg_backoff_ms = CHAN_PG_BACKOFF_MAX_MS;
+	chan_lld(ms, sizeof(ms), ch->pg_backoff_ms);
+	log_kv(LOG_LVL_WARN, "pg_reconnect_later", "in_ms", ms, NULL);
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_pg, chan_pg_connect,
+	    (lws_usec_t)ch->pg_backoff_ms * 1000);
+}
+
+static void
+chan_drain(struct chan *ch)
+{
+	if (!ch->pg_up || ch->pg_wsi == NULL)
+		return;
+	if (db_notifies(ch->db, chan_on_notify, ch) != CB_OK)
+		chan_pg_lost(ch, "connection lost");
+}
+
+static int
+chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct chan	*ch = lws_context_user(lws_get_context(wsi));
+
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi != ch->pg_wsi)
+			return -1;
+		if (db_notifies(ch->db, chan_on_notify, ch) != CB_OK) {
+			chan_pg_lost(ch, "connection lost");
+			return -1;
+		}
+		chan_settle(ch);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (wsi == ch->pg_wsi) {
+			ch->pg_wsi = NULL;
+			chan_pg_lost(ch, "socket closed");
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* ------------------------------------------------------------ delivery */
+
+static void
+chan_flight_drop(struct chan_conn *c, int i)
+{
+	struct chan_flight	*f = &c->fl[i];
+
+	free(f->frame);
+	free(f->rcpt_reason);
+	memmove(&c->fl[i], &c->fl[i + 1], (size_t)(c->nfl - i - 1) * sizeof(c->fl[0]));
+	c->nfl--;
+	memset(&c->fl[c->nfl], 0, sizeof(c->fl[0]));
+}
+
+static int
+chan_flight_find(const struct chan_conn *c, long long seq)
+{
+	int	 i;
+
+	for (i = 0; i < c->nfl; i++)
+		if (c->fl[i].seq == seq)
+			return i;
+	return -1;
+}
+
+static double
+chan_receipt_due(const struct chan_conn *c, int sends)
+{
+	int	 shift = sends > 1 ? sends - 1 : 0;
+
+	if (shift > 10)
+		shift = 10;
+	return util_now_ms() + (double)(c->ch->receipt_timeout_ms << shift);
+}
+
+/* The command frame of one row; CB_ERR_TOO_LARGE past the frame cap. */
+static int
+chan_command_frame(struct buf *b, const struct db_res *r)
+{
+	const char	*id = db_val(r, 0, 1), *seq = db_val(r, 0, 2);
+	const char	*type = db_val(r, 0, 5), *sel = db_val(r, 0, 6);
+	const char	*val = db_val(r, 0, 7);
+	int		 rc;
+
+	if ((rc = buf_puts(b, "{\"type\":\"command\",\"id\":")) != CB_OK ||
+	    (rc = buf_json_str(b, id)) != CB_OK ||
+	    (rc = buf_printf(b, ",\"seq\":%s,\"command\":", seq)) != CB_OK ||
+	    (rc = buf_json_str(b, type)) != CB_OK)
+		return rc;
+	if (sel != NULL && ((rc = buf_puts(b, ",\"selector\":")) != CB_OK ||
+	    (rc = buf_json_str(b, sel)) != CB_OK))
+		return rc;
+	/* jsonb text from Postgres is valid JSON: it goes out as it is. */
+	if (val != NULL && ((rc = buf_puts(b, ",\"value\":")) != CB_OK ||
+	    (rc = buf_puts(b, val)) != CB_OK))
+		return rc;
+	return buf_putc(b, '}');
+}
+
+/*
+ * Write a receipt; *changed says whether it moved a queued/delivered
+ * command (0: the command was already finished, which is acknowledged and
+ * changes nothing).
+ */
+static int
+chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
+    const char *reason, long long *changed)
+{
+	char		 s[24];
+	const char	*p[5];
+
+	chan_lld(s, sizeof(s), seq);
+	p[0] = c->tab.ctx_id;
+	p[1] = c->tab.org;
+	p[2] = s;
+	p[3] = status;
+	p[4] = reason;
+	*changed = 0;
+	return chan_exec(c->ch, changed,
+	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
+	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
+	    " AND state IN ('queued', 'delivered')", 5, p);
+}
+
+static void
+chan_log_seq(enum log_level lvl, const char *event, const struct chan_conn *c,
+    long long seq, const char *k, const char *v)
+{
+	char	 s[24];
+
+	chan_lld(s, sizeof(s), seq);
+	log_kv(lvl, event, "ctx", c->tab.ctx_id, "seq", s, k, v, NULL);
+}
+
+/* Receipts that arrived while Postgres was down; CB_OK when none is left. */
+static int
+chan_flush_receipts(struct chan_conn *c)
+{
+	long long	 changed;
+	int		 i, rc;
+
+	for (i = 0; i < c->nfl; i++) {
+		if (!c->fl[i].rcpt)
+			continue;
+		rc = chan_store_receipt(c, c->fl[i].seq, c->fl[i].rcpt_status,
+		    c->fl[i].rcpt_reason, &changed);
+		if (rc != CB_OK)
+			return rc;
+		chan_log_seq(LOG_LVL_INFO, "receipt_stored_late", c, c->fl[i].seq,
+		    "status", c->fl[i].rcpt_status);
+		chan_flight_drop(c, i);
+		i--;
+	}
+	return CB_OK;
+}
+
+/*
+ * Send what the window allows, in seq order after the cursor.  Any
+ * Postgres failure leaves the connection dirty: the reconnect re-runs it.
+ */
+static void
+chan_pump(struct chan_conn *c)
+{
+	struct chan	*ch = c->ch;
+	struct db_res	*r = NULL, *u = NULL;
+	struct buf	 b;
+	const char	*p[3], *state;
+	char		 cur[24];
+	long long	 last_seq, seq, affected;
+	int		 step, rc, delivered_before;
+
+	buf_init(&b, CHAN_MAX_MSG);
+	if (chan_flush_receipts(c) != CB_OK) {
+		c->dirty = 1;
+		goto out;
+	}
+	for (step = 0; step < CHAN_PUMP_STEPS; step++) {
+		if (c->closing || c->nfl >= CHAN_WINDOW)
+			goto out;
+		db_res_free(r);
+		r = NULL;
+		chan_lld(cur, sizeof(cur), c->cursor);
+		p[0] = c->tab.ctx_id;
+		p[1] = c->tab.org;
+		p[2] = cur;
+		rc = chan_query(ch, &r,
+		    "SELECT c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL,"
+		    " m.type, m.selector, m.value::text"
+		    " FROM contexts c LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at,"
+		    " type, selector, value FROM commands WHERE ctx_id = c.id"
+		    " AND org_id = c.org_id AND seq > $3::bigint ORDER BY seq LIMIT 1) m ON true"
+		    " WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
+		if (rc == CB_ERR_DB_DOWN) {
+			c->dirty = 1;
+			goto out;
+		}
+		if (rc != CB_OK) {
+			chan_fail(c, "internal", "the broker could not read the commands",
+			    CHAN_CLOSE_INTERNAL);
+			goto out;
+		}
+		if (db_rows(r) != 1) {
+			log_kv(LOG_LVL_WARN, "ws_ctx_gone", "ctx", c->tab.ctx_id, NULL);
+			chan_fail(c, "unauthorized", "the context no longer exists",
+			    CHAN_CLOSE_UNAUTHORIZED);
+			goto out;
+		}
+		if (util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &last_seq) != CB_OK)
+			goto out;
+		if (db_isnull(r, 0, 1)) {
+			/* Nothing after the cursor: caught up, unless rows vanished. */
+			if (last_seq > c->cursor)
+				chan_resync(c, "gap", last_seq);
+			goto out;
+		}
+		if (util_parse_ll(db_val(r, 0, 2), 1, 1LL << 62, &seq) != CB_OK)
+			goto out;
+		if (seq != c->cursor + 1) {
+			chan_resync(c, "gap", last_seq);
+			goto out;
+		}
+		state = db_val(r, 0, 3);
+		delivered_before = strcmp(db_val(r, 0, 4), "t") == 0;
+		if (strcmp(state, "pending_approval") == 0) {
+			/* Order is kept: nothing after it goes before it. */
+			if (!c->blocked)
+				chan_log_seq(LOG_LVL_INFO, "ws_blocked", c, seq,
+				    "state", state);
+			c->blocked = 1;
+			goto out;
+		}
+		c->blocked = 0;
+		if (strcmp(state, "dead") == 0 || (!delivered_before &&
+		    strcmp(state, "queued") != 0 && strcmp(state, "delivered") != 0)) {
+			/*
+			 * Finished before it ever reached a tab (denied,
+			 * expired, dead-lettered): it was never meant for one.
+			 */
+			chan_log_seq(LOG_LVL_INFO, "command_skipped", c, seq, "state", state);
+			c->cursor = seq;
+			continue;
+		}
+		buf_reset(&b);
+		if (chan_command_frame(&b, r) != CB_OK) {
+			long long	 na;
+			const char	*q[2] = { db_val(r, 0, 1), c->tab.org };
+
+			rc = chan_exec(ch, &na,
+			    "UPDATE commands SET state = 'failed', finished_at = now(),"
+			    " reason = 'command too large for the tab channel'"
+			    " WHERE id = $1::uuid AND org_id = $2::bigint"
+			    " AND state IN ('queued', 'delivered')", 2, q);
+			if (rc != CB_OK) {
+				c->dirty = rc == CB_ERR_DB_DOWN;
+				goto out;
+			}
+			chan_log_seq(LOG_LVL_WARN, "command_too_large", c, seq, "state", "failed");
+			c->cursor = seq;
+			continue;
+		}
+		if (strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) {
+			const char	*q[2] = { db_val(r, 0, 1), c->tab.org };
+
+			/* Postgres first: a frame never leaves unrecorded. */
+			db_res_free(u);
+			u = NULL;
+			rc = chan_query(ch, &u,
+			    "UPDATE commands SET state = 'delivered', attempts = attempts + 1,"
+			    " delivered_at = now() WHERE id = $1::uuid AND org_id = $2::bigint"
+			    " AND state IN ('queued', 'delivered') RETURNING attempts", 2, q);
+			if (rc != CB_OK) {
+				c->dirty = rc == CB_ERR_DB_DOWN;
+				goto out;
+			}
+			affected = (long long)db_rows(u);
+			if (affected == 0)
+				continue;	/* it changed meanwhile: read it again */
+		}
+		/*
+		 * A finished command that had reached a tab is sent again to a
+		 * tab that presents a position before it; its state stays.
+		 */
+		c->fl[c->nfl].seq = seq;
+		util_strlcpy(c->fl[c->nfl].id, db_val(r, 0, 1), sizeof(c->fl[0].id));
+		c->fl[c->nfl].frame = util_strndup(buf_cstr(&b), b.len);
+		c->fl[c->nfl].len = b.len;
+		c->fl[c->nfl].sends = 1;
+		c->fl[c->nfl].deadline = chan_receipt_due(c, 1);
+		c->nfl++;
+		c->cursor = seq;
+		chan_log_seq(LOG_LVL_DEBUG, "command_sent", c, seq, "state", state);
+		if (chan_send_buf(c, &b) != CB_OK)
+			goto out;
+	}
+	/* More rows than one call looks at: come back soon. */
+	c->dirty = 1;
+out:
+	db_res_free(r);
+	db_res_free(u);
+	buf_free(&b);
+}
+
+/*
+ * A delivered command without a receipt in time: send again, or give up.
+ * Returns 1 when entry i left the window.
+ */
+static int
+chan_receipt_timeout(struct chan_conn *c, int i)
+{
+	struct chan_flight	*f = &c->fl[i];
+	struct db_res		*r = NULL;
+	const char		*p[3];
+	char			 max[24], att[24];
+	long long		 affected = 0;
+	int			 rc, dropped = 0;
+
+	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
+	p[0] = f->id;
+	p[1] = c->tab.org;
+	p[2] = max;
+	rc = chan_query(c->ch, &r,
+	    "UPDATE commands SET attempts = attempts + 1, delivered_at = now()"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"
+	    " AND attempts < $3::int RETURNING attempts", 3, p);
+	if (rc != CB_OK)
+		goto out;	/* next tick tries again */
+	if (db_rows(r) == 1) {
+		util_strlcpy(att, db_val(r, 0, 0), sizeof(att));
+		f->sends++;
+		f->deadline = chan_receipt_due(c, f->sends);
+		chan_log_seq(LOG_LVL_INFO, "receipt_timeout_resend", c, f->seq,
+		    "attempts", att);
+		(void)chan_send(c, f->frame, f->len);
+		goto out;
+	}
+	rc = chan_exec(c->ch, &affected,
+	    "UPDATE commands SET state = 'timeout', finished_at = now(),"
+	    " reason = 'no receipt after ' || attempts || ' attempts'"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'", 2, p);
+	if (rc != CB_OK)
+		goto out;
+	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
+	    affected ? "command_timeout" : "receipt_wait_ended", c, f->seq,
+	    "state", affected ? "timeout" : "finished");
+	chan_flight_drop(c, i);
+	c->dirty = 1;
+	dropped = 1;
+out:
+	db_res_free(r);
+	return dropped;
+}
+
+/* ---------------------------------------------------------- client frames */
+
+struct chan_auth_msg {
+	const char	*type;
+	const char	*token;
+	long long	 last_seq;
+};
+
+struct chan_receipt_msg {
+	const char	*type;
+	long long	 seq;
+	const char	*status;
+	const char	*reason;
+};
+
+struct chan_ping_msg {
+	const char	*type;
+};
+
+static int
+chan_check_status(const cJSON *v, const char **why)
+{
+	if (strcmp(v->valuestring, "applied") != 0 && strcmp(v->valuestring, "failed") != 0) {
+		*why = "must be \"applied\" or \"failed\"";
+		return -1;
+	}
+	return 0;
+}
+
+#define CHAN_SEQ_MAX	9007199254740991LL
+
+static const struct jv_field chan_auth_fields[] = {
+	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_auth_msg, type), NULL },
+	{ "token", JV_STRING, JV_REQUIRED, 1, 128, offsetof(struct chan_auth_msg, token), NULL },
+	{ "last_seq", JV_INT, 0, 0, CHAN_SEQ_MAX, offsetof(struct chan_auth_msg, last_seq), NULL },
+};
+
+static const struct jv_field chan_receipt_fields[] = {
+	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_receipt_msg, type), NULL },
+	{ "seq", JV_INT, JV_REQUIRED, 1, CHAN_SEQ_MAX, offsetof(struct chan_receipt_msg, seq), NULL },
+	{ "status", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_receipt_msg, status),
+	  chan_check_status },
+	{ "reason", JV_STRING, 0, 0, CHAN_REASON_MAX, offsetof(struct chan_receipt_msg, reason), NULL },
+};
+
+static const struct jv_field chan_ping_fields[] = {
+	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_ping_msg, type), NULL },
+};
+
+#define CHAN_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* A malformed frame: before auth it ends the connection, after it does not. */
+static void
+chan_bad(struct chan_conn *c, const char *detail)
+{
+	log_kv(LOG_LVL_INFO, "ws_bad_message", "ctx", c->ctx_ref, "detail", detail, NULL);
+	if (c->authed)
+		chan_send_error(c, "bad_message", detail);
+	else
+		chan_fail(c, "bad_message", detail, CHAN_CLOSE_BAD_MESSAGE);
+}
+
+static void
+chan_bad_field(struct chan_conn *c, const struct jv_error *e)
+{
+	char	 detail[256];
+
+	if (e->field[0])
+		snprintf(detail, sizeof(detail), "%s: %s", e->field, e->reason);
+	else
+		util_strlcpy(detail, e->reason, sizeof(detail));
+	chan_bad(c, detail);
+}
+
+static void
+chan_pong(struct chan_conn *c)
+{
+	static const char pong[] = "{\"type\":\"pong\"}";
+
+	(void)chan_send(c, pong, sizeof(pong) - 1);
+}
+
+static void
+chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
+{
+	struct chan	*ch = c->ch;
+	struct db_res	*r = NULL;
+	struct buf	 b;
+	const char	*p[3];
+	char		 pos[24];
+	long long	 last_seq, present;
+	int		 rc;
+
+	buf_init(&b, CHAN_MAX_MSG);
+	if (!ch->pg_up) {
+		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
+		    CHAN_CLOSE_TRY_LATER);
+		goto out;
+	}
+	rc = tab_lookup(ch->db, NULL, m->token, &c->tab);
+	chan_db_after(ch, rc == CB_ERR_UNAUTHENTICATED ? CB_OK : rc);
+	if (rc == CB_OK && strcmp(c->tab.ctx_id, c->ctx_ref) != 0)
+		rc = CB_ERR_UNAUTHENTICATED;	/* another context's token */
+	if (rc == CB_ERR_UNAUTHENTICATED) {
+		memset(&c->tab, 0, sizeof(c->tab));
+		log_kv(LOG_LVL_WARN, "ws_auth_failed", "ctx", c->ctx_ref,
+		    "request_id", c->request_id, NULL);
+		chan_fail(c, "unauthorized", "the tab token is not valid for this context",
+		    CHAN_CLOSE_UNAUTHORIZED);
+		goto out;
+	}
+	if (rc != CB_OK) {
+		memset(&c->tab, 0, sizeof(c->tab));
+		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
+		    CHAN_CLOSE_TRY_LATER);
+		goto out;
+	}
+	/*
+	 * One statement, one snapshot: the newest seq and how many rows
+	 * exist after the position (commands are inserted together with the
+	 * last_seq bump, so a missing row is a real gap).
+	 */
+	chan_lld(pos, sizeof(pos), m->last_seq);
+	p[0] = c->tab.ctx_id;
+	p[1] = c->tab.org;
+	p[2] = pos;
+	rc = chan_query(ch, &r,
+	    "SELECT c.last_seq, (SELECT count(*) FROM commands m WHERE m.ctx_id = c.id"
+	    " AND m.org_id = c.org_id AND m.seq > $3::bigint AND m.seq <= c.last_seq)"
+	    " FROM contexts c WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
+	if (rc != CB_OK || db_rows(r) != 1 ||
+	    util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &last_seq) != CB_OK ||
+	    util_parse_ll(db_val(r, 0, 1), 0, 1LL << 62, &present) != CB_OK) {
+		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
+		    CHAN_CLOSE_TRY_LATER);
+		goto out;
+	}
+	c->position = m->last_seq;
+	if (m->last_seq > last_seq) {
+		chan_resync(c, "position_ahead", last_seq);
+		goto out;
+	}
+	if (present < last_seq - m->last_seq) {
+		chan_resync(c, "gap", last_seq);
+		goto out;
+	}
+	c->authed = 1;
+	c->cursor = c->position;
+	c->dirty = 1;
+	log_kv(LOG_LVL_INFO, "ws_auth", "ctx", c->tab.ctx_id, "resume_from", pos,
+	    "request_id", c->request_id, NULL);
+	if (buf_puts(&b, "{\"type\":\"ready\",\"ctx_ref\":") == CB_OK &&
+	    buf_json_str(&b, c->tab.ctx_id) == CB_OK &&
+	    buf_printf(&b, ",\"last_seq\":%lld,\"resume_from\":%lld}", last_seq,
+	    c->position) == CB_OK)
+		(void)chan_send_buf(c, &b);
+out:
+	db_res_free(r);
+	buf_free(&b);
+}
+
+static void
+chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
+{
+	struct chan_flight	*f;
+	long long		 changed = 0;
+	int			 i, rc;
+
+	if (m->seq <= c->position || m->seq > c->cursor) {
+		chan_bad(c, "receipt for a command not sent on this connection");
+		return;
+	}
+	i = chan_flight_find(c, m->seq);
+	if (i >= 0 && c->fl[i].rcpt)
+		return;		/* the same receipt again, still waiting to be stored */
+	rc = chan_store_receipt(c, m->seq, m->status, m->reason, &changed);
+	if (rc != CB_OK) {
+		if (i >= 0) {
+			/* Keep it: stored after the reconnect, slot held till then. */
+			f = &c->fl[i];
+			f->rcpt = 1;
+			util_strlcpy(f->rcpt_status, m->status, sizeof(f->rcpt_status));
+			f->rcpt_reason = m->reason ? util_strdup(m->reason) : NULL;
+			c->dirty = 1;
+		}
+		chan_log_seq(LOG_LVL_WARN, "receipt_deferred", c, m->seq, "status", m->status);
+		return;
+	}
+	chan_log_seq(LOG_LVL_INFO, changed ? "receipt" : "receipt_again", c, m->seq,
+	    "status", m->status);
+	if (i >= 0)
+		chan_flight_drop(c, i);
+	c->dirty = 1;
+}
+
+/* One complete message from the peer. */
+static void
+chan_message(struct chan_conn *c)
+{
+	struct jv_error		 e;
+	cJSON			*root = NULL, *t;
+	const char		*type;
+
+	memset(&e, 0, sizeof(e));
+	if (c->rx_binary) {
+		chan_bad(c, "frames must be JSON text");
+		goto out;
+	}
+	if (jv_parse(c->rx.data ? c->rx.data : "", c->rx.len, &root, &e) != CB_OK) {
+		chan_bad_field(c, &e);
+		goto out;
+	}
+	t = cJSON_GetObjectItemCaseSensitive(root, "type");
+	if (!cJSON_IsObject(root) || !cJSON_IsString(t)) {
+		chan_bad(c, "a message is an object with a string \"type\"");
+		goto out;
+	}
+	type = t->valuestring;
+	if (strcmp(type, "ping") == 0) {
+		struct chan_ping_msg	 m = { 0 };
+
+		if (jv_validate(root, chan_ping_fields, CHAN_NELEM(chan_ping_fields), &m,
+		    &e) != CB_OK)
+			chan_bad_field(c, &e);
+		else
+			chan_pong(c);
+	} else if (!c->authed) {
+		struct chan_auth_msg	 m = { 0 };
+
+		if (strcmp(type, "auth") != 0)
+			chan_bad(c, "the first message must be auth");
+		else if (jv_validate(root, chan_auth_fields, CHAN_NELEM(chan_auth_fields), &m,
+		    &e) != CB_OK)
+			chan_bad_field(c, &e);
+		else
+			chan_auth(c, &m);
+	} else if (strcmp(type, "receipt") == 0) {
+		struct chan_receipt_msg	 m = { 0 };
+
+		if (jv_validate(root, chan_receipt_fields, CHAN_NELEM(chan_receipt_fields),
+		    &m, &e) != CB_OK)
+			chan_bad_field(c, &e);
+		else
+			chan_receipt(c, &m);
+	} else if (strcmp(type, "auth") == 0)
+		chan_bad(c, "already authenticated");
+	else
+		chan_bad(c, "unknown message type");
+out:
+	if (root != NULL) {
+		/* The tree may hold the tab token: wipe it before it is freed. */
+		t = cJSON_GetObjectItemCaseSensitive(root, "token");
+		if (cJSON_IsString(t) && t->valuestring)
+			sodium_memzero(t->valuestring, strlen(t->valuestring));
+		cJSON_Delete(root);
+	}
+}
+
+static int
+chan_receive(struct chan_conn *c, const void *in, size_t len)
+{
+	if (c->closing)
+		return 0;
+	if (!c->rx_open) {
+		c->rx_open = 1;
+		c->rx_binary = lws_frame_is_binary(c->wsi);
+		buf_reset(&c->rx);
+	}
+	if (buf_append(&c->rx, in, len) != CB_OK) {
+		unsigned char	 why[] = "message too big";
+
+		log_kv(LOG_LVL_WARN, "ws_too_big", "ctx", c->ctx_ref, NULL);
+		buf_wipe(&c->rx);
+		c->closing = 1;
+		c->close_code = CHAN_CLOSE_TOO_BIG;
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, why,
+		    sizeof(why) - 1);
+		return -1;
+	}
+	if (!lws_is_final_fragment(c->wsi))
+		return 0;
+	c->rx_open = 0;
+	chan_message(c);
+	/* Messages before auth carry the token: leave no copy behind. */
+	if (!c->authed)
+		buf_wipe(&c->rx);
+	else
+		buf_reset(&c->rx);
+	chan_settle(c->ch);
+	return 0;
+}
+
+/* ------------------------------------------------------ connection life */
+
+static void
+chan_open(struct chan *ch, struct lws *wsi, struct chan_pss *pss)
+{
+	struct chan_conn	*c = util_calloc(1, sizeof(*c));
+
+	c->ch = ch;
+	c->wsi = wsi;
+	c->opened = util_now_ms();
+	c->peer_code = 1006;	/* until a close frame says otherwise */
+	buf_init(&c->rx, CHAN_MAX_MSG);
+	chan_request_id(wsi, c->request_id, sizeof(c->request_id));
+	pss->c = c;
+	c->next = ch->conns;
+	if (ch->conns)
+		ch->conns->prev = c;
+	ch->conns = c;
+	if (chan_request_status(wsi, c->ctx_ref) != 0) {
+		/* The upgrade check let it through: cannot happen; refuse anyway. */
+		util_strlcpy(c->ctx_ref, "-", sizeof(c->ctx_ref));
+		chan_close(c, CHAN_CLOSE_POLICY, "bad path");
+		return;
+	}
+	log_kv(LOG_LVL_INFO, "ws_connect", "ctx", c->ctx_ref, "request_id", c->request_id,
+	    NULL);
+	if (ch->stopping)
+		chan_close(c, CHAN_CLOSE_GOING_AWAY, "going away");
+}
+
+static void
+chan_conn_free(struct chan *ch, struct chan_pss *pss)
+{
+	struct chan_conn	*c = pss->c;
+	struct chan_frame	*f;
+	char			 code[24];
+
+	if (c == NULL)
+		return;
+	pss->c = NULL;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		ch->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	chan_lld(code, sizeof(code), c->closing ? c->close_code : c->peer_code);
+	log_kv(LOG_LVL_INFO, "ws_close", "ctx", c->authed ? c->tab.ctx_id : c->ctx_ref,
+	    "code", code, "by", c->closing ? "broker" : "peer", NULL);
+	while ((f = c->qhead) != NULL) {
+		c->qhead = f->next;
+		free(f);
+	}
+	while (c->nfl > 0)
+		chan_flight_drop(c, c->nfl - 1);
+	buf_wipe(&c->rx);
+	free(c);
+}
+
+static int
+chan_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct chan_pss	*pss = user;
+	struct chan	*ch = lws_context_user(lws_get_context(wsi));
+	char		 ref[CHAN_UUID_LEN + 1];
+	int		 st;
+
+	switch (reason) {
+	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+		/* Wrong paths never become WebSockets: answer at the HTTP stage. */
+		if ((st = chan_request_status(wsi, ref)) == 0)
+			return 0;
+		log_msg(LOG_LVL_INFO, "ws_rejected", "status %d", st);
+		if (lws_return_http_status(wsi, (unsigned int)st, NULL))
+			return -1;
+		return 1;
+	case LWS_CALLBACK_HTTP:
+		/* Plain HTTP: the channel only speaks WebSocket. */
+		st = chan_request_status(wsi, ref);
+		if (lws_return_http_status(wsi, st == 0 ? 400 : (unsigned int)st, NULL) ||
+		    lws_http_transaction_completed(wsi))
+			return -1;
+		return 0;
+	case LWS_CALLBACK_ESTABLISHED:
+		if (pss == NULL)
+			return -1;
+		chan_open(ch, wsi, pss);
+		return 0;
+	case LWS_CALLBACK_RECEIVE:
+		if (pss == NULL || pss->c == NULL)
+			return -1;
+		return chan_receive(pss->c, in, len);
+	case LWS_CALLBACK_SERVER_WRITEABLE:
+		if (pss == NULL || pss->c == NULL)
+			return -1;
+		return chan_writeable(pss->c);
+	case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+		if (pss != NULL && pss->c != NULL && len >= 2)
+			pss->c->peer_code = ((const unsigned char *)in)[0] << 8 |
+			    ((const unsigned char *)in)[1];
+		return 0;
+	case LWS_CALLBACK_CLOSED:
+	case LWS_CALLBACK_WSI_DESTROY:
+		if (pss != NULL)
+			chan_conn_free(ch, pss);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/* --------------------------------------------------------------- timers */
+
+/*
+ * Drain notifications and pump the connections they mark, until quiet.
+ * Our own UPDATEs notify us too: a pump that finds nothing new ends it.
+ */
+static void
+chan_settle(struct chan *ch)
+{
+	struct chan_conn	*c;
+	int			 round, any;
+
+	if (ch->settling)
+		return;		/* the outer call picks up what this one would */
+	ch->settling = 1;
+	for (round = 0; round < CHAN_SETTLE_ROUNDS; round++) {
+		chan_drain(ch);
+		any = 0;
+		for (c = ch->conns; c != NULL && ch->pg_up; c = c->next) {
+			if (!c->dirty || !c->authed || c->closing)
+				continue;
+			c->dirty = 0;
+			chan_pump(c);
+			any = 1;
+		}
+		if (!any || !ch->pg_up)
+			break;
+	}
+	ch->settling = 0;
+	/* Still busy after that many rounds: yield to the sockets, come back. */
+	if (round == CHAN_SETTLE_ROUNDS)
+		lws_sul_schedule(ch->ctx, 0, &ch->sul_settle, chan_settle_sul, 1000);
+}
+
+static void
+chan_settle_sul(lws_sorted_usec_list_t *sul)
+{
+	chan_settle(lws_container_of(sul, struct chan, sul_settle));
+}
+
+static void
+chan_tick(lws_sorted_usec_list_t *sul)
+{
+	struct chan		*ch = lws_container_of(sul, struct chan, sul_tick);
+	struct chan_conn	*c;
+	double			 now = util_now_ms();
+	int			 i;
+
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (c->closing) {
+			if (now - c->closing_at > CHAN_CLOSE_GRACE_MS)
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK,
+				    LWS_TO_KILL_ASYNC);
+			continue;
+		}
+		if (!c->authed) {
+			if (now - c->opened >= CHAN_AUTH_TIMEOUT_MS) {
+				log_kv(LOG_LVL_INFO, "ws_auth_timeout", "ctx", c->ctx_ref, NULL);
+				chan_fail(c, "auth_timeout", "no auth message within 5 s",
+				    CHAN_CLOSE_AUTH_TIMEOUT);
+			}
+			continue;
+		}
+		for (i = 0; i < c->nfl && ch->pg_up && !c->closing; i++)
+			if (!c->fl[i].rcpt && now >= c->fl[i].deadline &&
+			    chan_receipt_timeout(c, i))
+				i--;	/* the entries after it moved down */
+	}
+	chan_settle(ch);
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_tick, chan_tick, CHAN_TICK_US);
+}
+
+/* ----------------------------------------------------------------- run */
+
+static const struct lws_protocols chan_protocols[] = {
+	{ CHAN_PROTOCOL, chan_ws_cb, sizeof(struct chan_pss), 4096, 0, NULL, 0 },
+	{ CHAN_PG_PROTOCOL, chan_pg_cb, 0, 0, 0, NULL, 0 },
+	{ NULL, NULL, 0, 0, 0, NULL, 0 }
+};
+
+/* WebSocket pings to idle tabs; a tab silent for too long is hung up. */
+static const lws_retry_bo_t chan_idle_policy = {
+	.secs_since_valid_ping = 30,
+	.secs_since_valid_hangup = 75,
+};
+
+static long long
+chan_receipt_timeout_s(void)
+{
+	const char	*v = getenv("CB_RECEIPT_TIMEOUT_S");
+	long long	 s = CHAN_RECEIPT_TIMEOUT_S;
+
+	if (v != NULL && *v && util_parse_ll(v, 1, 3600, &s) != CB_OK) {
+		log_kv(LOG_LVL_WARN, "config_ignored", "name", "CB_RECEIPT_TIMEOUT_S",
+		    "why", "not an integer in 1..3600", NULL);
+		s = CHAN_RECEIPT_TIMEOUT_S;
+	}
+	return s;
+}
+
 int
 channel_run(const struct settings *s)
 {
-	(void)s;
-	signal(SIGTERM, channel_on_term);
-	signal(SIGINT, channel_on_term);
-	log_kv(LOG_LVL_INFO, "channel_idle", NULL);
+	struct lws_context_creation_info info;
+	struct sigaction	 sa;
+	struct chan		*ch = NULL;
+	struct chan_conn	*c;
+	char			 port[24], rt[24];
+	double			 deadline;
+	int			 rc = CB_ERR_IO;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = chan_on_term;	/* no SA_RESTART: poll must wake up */
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+
+	ch = util_calloc(1, sizeof(*ch));
+	ch->s = s;
+	ch->db = db_open(s->pg_dsn);
+	ch->receipt_timeout_ms = chan_receipt_timeout_s() * 1000;
+	lws_set_log_level(LLL_ERR | LLL_WARN, chan_lws_log);
+
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_EXPLICIT_VHOSTS | LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.port = CONTEXT_PORT_NO_LISTEN;
+	info.gid = -1;
+	info.uid = -1;
+	info.user = ch;
+	if ((ch->ctx = lws_create_context(&info)) == NULL) {
+		log_kv(LOG_LVL_ERROR, "ws_context_failed", NULL);
+		goto out;
+	}
+	memset(&info, 0, sizeof(info));
+	info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+	info.port = (int)s->ws_port;
+	info.iface = "127.0.0.1";
+	info.protocols = chan_protocols;
+	info.vhost_name = "cb-channel";
+	info.retry_and_idle_policy = &chan_idle_policy;
+	info.gid = -1;
+	info.uid = -1;
+	info.user = ch;
+	if ((ch->vh = lws_create_vhost(ch->ctx, &info)) == NULL) {
+		chan_lld(port, sizeof(port), s->ws_port);
+		log_kv(LOG_LVL_ERROR, "ws_listen_failed", "port", port, NULL);
+		goto out;
+	}
+	chan_lld(port, sizeof(port), s->ws_port);
+	chan_lld(rt, sizeof(rt), ch->receipt_timeout_ms / 1000);
+	log_kv(LOG_LVL_INFO, "channel_listening", "port", port, "receipt_timeout_s", rt, NULL);
+
+	chan_pg_connect(&ch->sul_pg);
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_tick, chan_tick, CHAN_TICK_US);
 	while (!worker_stop)
-		pause();
-	return CB_OK;
+		if (lws_service(ch->ctx, 1000) < 0)
+			break;
+
+	/* Stop: tell every tab we are going away, give them a moment, go. */
+	ch->stopping = 1;
+	for (c = ch->conns; c != NULL; c = c->next)
+		chan_close(c, CHAN_CLOSE_GOING_AWAY, "going away");
+	deadline = util_now_ms() + CHAN_STOP_GRACE_MS;
+	while (ch->conns != NULL && util_now_ms() < deadline)
+		if (lws_service(ch->ctx, 100) < 0)
+			break;
+	log_kv(LOG_LVL_INFO, "channel_stopped", NULL);
+	rc = CB_OK;
+out:
+	ch->stopping = 1;
+	if (ch->ctx) {
+		lws_sul_cancel(&ch->sul_tick);
+		lws_sul_cancel(&ch->sul_pg);
+		lws_sul_cancel(&ch->sul_settle);
+		lws_context_destroy(ch->ctx);
+	}
+	while (ch->conns != NULL) {
+		struct chan_pss	 pss = { ch->conns };
+
+		chan_conn_free(ch, &pss);
+	}
+	db_close(ch->db);
+	free(ch);
+	return rc;
 }

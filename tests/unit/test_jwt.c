@@ -1161,7 +1161,7 @@ START_TEST(test_rfc8037)
 	ck_assert_int_eq(b64url_decode(raw, sizeof(raw), &n, RFC_IN, 20), CB_OK);
 	ck_assert_int_eq((int)n, 15);
 	ck_assert_int_eq(memcmp(raw, "{\"alg\":\"EdDSA\"}", 15), 0);
-	ck_assert_int_eq(b64url_decode(raw, sizeof(raw), &n, RFC_IN + 21,
+	ck_assert_int_eq(b64url_decode(raw, sizeof(raw), &n, &RFC_IN[21],
 	    strlen(RFC_IN) - 21), CB_OK);
 	ck_assert_int_eq((int)n, 26);
 	ck_assert_int_eq(memcmp(raw, "Example of Ed25519 signing", 26), 0);

@@ -1,0 +1,271 @@
+// The demo page, end to end, in a real browser (Debian's Chromium, headless):
+// a tab opens a context from the link `make run` prints, an agent drives it
+// over the channel, the tab submits, the worker delivers to the fake
+// Salesforce.  Run by tests/scripts/browser.sh (which installs what this
+// needs); by hand:
+//
+//   CB_STATE=... node tests/browser/demo.test.mjs   (after `source $CB_STATE/stack.env`)
+//
+// Environment: CB_BUILD, CB_REPO, CB_HTTP_URL, CB_HTTPS_URL, CB_FAKESF_URL,
+// CB_STATE (the stack's, for cb-admin and the failure screenshot),
+// CB_BROWSER_NODE_MODULES (where playwright-core is installed),
+// CB_CHROMIUM (default /usr/bin/chromium), CB_BROWSER_SCHEME (https|http).
+// Exit 0 on success; the last line is the one-line result.
+
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const env = (name, dflt) => {
+	const v = process.env[name] ?? dflt;
+	if (v === undefined || v === '')
+		throw new Error(`${name} is not set (source $CB_STATE/stack.env first)`);
+	return v;
+};
+
+const BUILD = env('CB_BUILD');
+const REPO = env('CB_REPO');
+const HTTP = env('CB_HTTP_URL');
+const HTTPS = env('CB_HTTPS_URL');
+const FAKESF = env('CB_FAKESF_URL');
+const STATE = env('CB_STATE');
+const CHROMIUM = env('CB_CHROMIUM', '/usr/bin/chromium');
+const SCHEME = env('CB_BROWSER_SCHEME', 'https');
+const PAGE_BASE = SCHEME === 'http' ? HTTP : HTTPS;
+const require = createRequire(join(env('CB_BROWSER_NODE_MODULES'), 'x.js'));
+const { chromium } = require('playwright-core');
+
+let step = 'start';
+const t0 = Date.now();
+const log = (msg) => console.log(`[browser ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function assert(cond, msg) {
+	if (!cond)
+		throw new Error(msg);
+}
+
+async function until(what, fn, timeoutMs = 10000, everyMs = 150) {
+	const end = Date.now() + timeoutMs;
+	let last;
+	for (;;) {
+		try {
+			last = await fn();
+			if (last)
+				return last;
+		} catch (e) {
+			last = e;
+		}
+		if (Date.now() > end)
+			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` +
+			    (last instanceof Error ? ` (last error: ${last.message})` : ''));
+		await sleep(everyMs);
+	}
+}
+
+function admin(...args) {
+	const out = execFileSync(join(BUILD, 'bin', 'cb-admin'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+	return JSON.parse(out.trim().split('\n').pop());
+}
+
+// API calls go over plain HTTP through nginx (no self-signed cert to trust).
+async function api(method, path, { token, body, headers } = {}) {
+	const h = { ...(headers || {}) };
+	if (token)
+		h.Authorization = `Bearer ${token}`;
+	if (body !== undefined)
+		h['Content-Type'] = 'application/json';
+	const res = await fetch(HTTP + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
+	const text = await res.text();
+	let json = null;
+	try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
+	return { status: res.status, json, text };
+}
+
+let nonceN = 0;
+async function command(key, ctx, cmd) {
+	const r = await api('POST', `/api/v1/contexts/${ctx}/commands`, {
+		token: key, body: { ...cmd, nonce: `browser-${process.pid}-${Date.now()}-${++nonceN}` },
+	});
+	assert(r.status === 202, `command ${cmd.type} ${cmd.selector || ''}: expected 202, got ${r.status} ${r.text}`);
+	return r.json;
+}
+
+async function commandState(key, id, want, timeoutMs = 10000) {
+	return until(`command ${id} to be ${want}`, async () => {
+		const r = await api('GET', `/api/v1/commands/${id}`, { token: key });
+		assert(r.status === 200, `GET command: ${r.status} ${r.text}`);
+		if (r.json.state === want)
+			return r.json;
+		if (['applied', 'failed', 'timeout'].includes(r.json.state))
+			throw new Error(`command ${id} ended ${r.json.state} (reason: ${r.json.reason}), wanted ${want}`);
+		return null;
+	}, timeoutMs);
+}
+
+async function records() {
+	const res = await fetch(`${FAKESF}/__fake/records`);
+	assert(res.ok, `fake salesforce /__fake/records: ${res.status}`);
+	return (await res.json()).records || [];
+}
+
+async function main() {
+	// ---- seed a tenant of our own (as tests/support/seed.c does)
+	step = 'seed';
+	const slug = `browser-${process.pid}-${Date.now() % 100000}`;
+	admin('org-create', slug, 'Browser test tenant');
+	const form = admin('form-create', slug, 'Contact us', join(REPO, 'docs/examples/contact-form.json')).form_id;
+	admin('policy-set', form, 'set_field,focus,highlight,show_message',
+	    '#full_name,#email,#topic,#message,#subscribe', '600');
+	const agent = admin('agent-create', slug, 'browser-agent').agent_id;
+	const key = admin('key-create', agent).api_key;
+	const ctxr = await api('POST', '/api/v1/contexts', { body: { form_id: form } });
+	assert(ctxr.status === 201, `open context: ${ctxr.status} ${ctxr.text}`);
+	const { ctx_ref: ctx, tab_token: token } = ctxr.json;
+	log(`seeded tenant ${slug}, form ${form}, ctx ${ctx}`);
+
+	// ---- the browser
+	step = 'launch chromium';
+	const profile = mkdtempSync(join(tmpdir(), 'cb-chromium-'));
+	const browser = await chromium.launchPersistentContext(profile, {
+		executablePath: CHROMIUM,
+		headless: true,
+		ignoreHTTPSErrors: true,
+		viewport: { width: 1000, height: 1100 },
+		args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
+		    '--disable-background-networking', '--disable-component-update', '--disable-sync',
+		    '--disable-dev-shm-usage'],
+	});
+	const page = browser.pages()[0] || await browser.newPage();
+	const consoleErrors = [];
+	page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+	page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+	try {
+		// ---- open the link `make run` prints
+		step = 'load the page';
+		await page.goto(`${PAGE_BASE}/?form=${form}#ctx=${ctx}&token=${token}`);
+		await page.waitForSelector('#email', { timeout: 10000 });
+		assert(!page.url().includes('token='), `the token lingers in the URL: ${page.url()}`);
+		assert((await page.textContent('#cb-ctx')) === ctx, 'the page shows another ctx_ref');
+		assert((await page.textContent('#cb-version')) === '1', 'form version 1 not shown');
+		assert(await page.$eval('#topic', (e) => e.tagName) === 'SELECT', 'the enum field is not a select');
+		assert(await page.$eval('#subscribe', (e) => e.type) === 'checkbox', 'the boolean field is not a checkbox');
+		assert((await page.textContent('#cb-curl')).includes(`/api/v1/contexts/${ctx}/commands`), 'curl template lacks the ctx');
+
+		step = 'channel ready';
+		await page.waitForSelector('#cb-conn[data-state="live"]', { timeout: 15000 });
+		log('channel live');
+
+		// ---- the agent drives the tab
+		step = 'set_field #email';
+		const email = `ada.${process.pid}@example.com`;
+		const c1 = await command(key, ctx, { type: 'set_field', selector: '#email', value: email });
+		await page.waitForFunction((v) => document.querySelector('#email').value === v, email, { timeout: 10000 });
+		await commandState(key, c1.id, 'applied');
+		log(`#email set by command seq ${c1.seq}, receipt applied`);
+
+		step = 'set_field #full_name';
+		const c2 = await command(key, ctx, { type: 'set_field', selector: '#full_name', value: 'Ada Lovelace' });
+		await page.waitForFunction(() => document.querySelector('#full_name').value === 'Ada Lovelace', null, { timeout: 10000 });
+		await commandState(key, c2.id, 'applied');
+		log(`#full_name set by command seq ${c2.seq}, receipt applied`);
+
+		step = 'failed receipt';
+		const c3 = await command(key, ctx, { type: 'set_field', selector: '#topic', value: 'no-such-topic' });
+		const f3 = await commandState(key, c3.id, 'failed');
+		assert(/option/.test(f3.reason || ''), `failed receipt without a useful reason: ${f3.reason}`);
+		log(`bad enum value refused: ${f3.reason}`);
+
+		step = 'highlight + show_message';
+		const c4 = await command(key, ctx, { type: 'highlight', selector: '#email' });
+		await commandState(key, c4.id, 'applied');
+		const c5 = await command(key, ctx, { type: 'show_message', value: 'Please check <b>your</b> email address.' });
+		await commandState(key, c5.id, 'applied');
+		const msg = await page.textContent('#cb-messages');
+		assert(msg.includes('Please check <b>your</b> email address.'), `message not shown as text: ${msg}`);
+		assert(await page.$('#cb-messages b') === null, 'a message was rendered as HTML');
+
+		// ---- reload: the tab resumes its context after the last seq it processed
+		step = 'reload resumes';
+		await page.reload();
+		await page.waitForSelector('#cb-conn[data-state="live"]', { timeout: 15000 });
+		assert((await page.textContent('#cb-ctx')) === ctx, 'a reload opened another context');
+		assert((await page.textContent('#cb-conn')).includes(`resumed after #${c5.seq}`),
+		    `not resumed after #${c5.seq}: ${await page.textContent('#cb-conn')}`);
+		assert((await page.inputValue('#email')) === '', 'an old command was applied again after the reload');
+		const c6 = await command(key, ctx, { type: 'set_field', selector: '#email', value: email });
+		await commandState(key, c6.id, 'applied');
+		await page.waitForFunction((v) => document.querySelector('#email').value === v, email, { timeout: 10000 });
+		const c7 = await command(key, ctx, { type: 'set_field', selector: '#full_name', value: 'Ada Lovelace' });
+		await commandState(key, c7.id, 'applied');
+		log(`resumed after #${c5.seq}; commands ${c6.seq} and ${c7.seq} applied`);
+
+		// ---- the person fills in the rest and submits
+		step = 'submit';
+		await page.selectOption('#topic', 'support');
+		await page.fill('#message', 'Hello from the browser test.');
+		await page.check('#subscribe');
+		await page.click('#cb-submit');
+		await page.waitForSelector('#cb-result[data-state="success"]', { timeout: 15000 });
+		const sub1 = (await page.textContent('#cb-submission-id')).trim();
+		assert(/^[0-9a-f-]{36}$/.test(sub1), `no submission id shown: "${sub1}"`);
+		log(`submitted: ${sub1}`);
+
+		step = 'delivered to salesforce';
+		const rec = await until(`a fake Salesforce record for ${sub1}`, async () =>
+		    (await records()).find((r) => r.ext_value === sub1), 20000, 300);
+		assert(rec.fields && rec.fields.Email__c === email, `record fields: ${JSON.stringify(rec.fields)}`);
+		assert(rec.fields.Topic__c === 'support' && rec.fields.Subscribe__c === true, `record fields: ${JSON.stringify(rec.fields)}`);
+		log(`record ${rec.id} (${rec.object}) holds submission ${sub1}`);
+
+		// ---- a second click is a new attempt: a new key, a new submission
+		step = 'second submit';
+		const key1 = await page.getAttribute('#cb-result', 'data-key');
+		await page.click('#cb-submit');
+		await page.waitForFunction((prev) => {
+			const e = document.querySelector('#cb-submission-id');
+			return e && e.textContent && e.textContent !== prev;
+		}, sub1, { timeout: 15000 });
+		const sub2 = (await page.textContent('#cb-submission-id')).trim();
+		const key2 = await page.getAttribute('#cb-result', 'data-key');
+		assert(sub2 !== sub1 && key2 !== key1, 'the second submit reused the first attempt');
+		await until(`a fake Salesforce record for ${sub2}`, async () =>
+		    (await records()).find((r) => r.ext_value === sub2), 20000, 300);
+		await sleep(1500);	// let any duplicate delivery land before counting
+		const all = await records();
+		for (const id of [sub1, sub2]) {
+			const n = all.filter((r) => r.ext_value === id).length;
+			assert(n === 1, `${n} records for submission ${id}, expected exactly 1`);
+		}
+		log(`second submission ${sub2}; one record per submission id`);
+
+		step = 'console';
+		const bad = consoleErrors.filter((t) => !/favicon/.test(t));
+		assert(bad.length === 0, `console errors: ${bad.join(' | ')}`);
+	} catch (e) {
+		try {
+			mkdirSync(join(STATE, 'log'), { recursive: true });
+			const shot = join(STATE, 'log', `browser-failure-${Date.now()}.png`);
+			await page.screenshot({ path: shot, fullPage: true });
+			console.log(`screenshot: ${shot}`);
+		} catch (e2) {
+			console.log(`(no screenshot: ${e2.message})`);
+		}
+		if (consoleErrors.length)
+			console.log(`page console errors: ${consoleErrors.join(' | ')}`);
+		throw e;
+	} finally {
+		await browser.close().catch(() => {});
+		rmSync(profile, { recursive: true, force: true });
+	}
+}
+
+main().then(() => {
+	console.log(`browser: PASS demo page end to end (${SCHEME}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+	process.exit(0);
+}, (e) => {
+	console.log(`browser: FAIL at "${step}": ${e && e.message ? e.message : e}`);
+	process.exit(1);
+});

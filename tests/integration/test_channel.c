@@ -1,0 +1,1033 @@
+/*
+ * The tab channel (docs/channel.md), end to end through nginx's /ws/ against
+ * the private stack: auth, ordered delivery, the window of 2, receipts and
+ * their states in Postgres, resume after a drop, resync on a position the
+ * broker cannot serve, bad input before and after auth, oversized frames,
+ * the LISTEN wake-up, a dropped Postgres connection, a worker restart and
+ * the receipt timeout.
+ *
+ * Each test makes its own org, form, published version and context with a
+ * fresh tab token, so tests never see each other's commands.  Commands are
+ * inserted the way the commands route does (last_seq bump and insert in one
+ * statement).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <openssl/rand.h>
+
+#include "check_util.h"
+#include "db.h"
+#include "errs.h"
+#include "http.h"
+#include "tab.h"
+#include "util.h"
+#include "ws.h"
+
+#define QUIET_MS	1000	/* "nothing else arrives" window */
+#define ARRIVE_MS	1000	/* a command that should come, comes within this */
+
+struct fx {
+	struct db	*db;
+	char		 org[24];
+	char		 form[37];
+	char		 ctx[37];
+	char		 token[TAB_TOKEN_LEN + 1];
+	char		 path[96];
+};
+
+/* ------------------------------------------------------------ fixtures */
+
+static void
+fx_sql(struct fx *f, struct db_res **res, const char *sql, int n, const char *const *p)
+{
+	int	 rc = db_query(f->db, res, sql, n, p);
+
+	ck_assert_msg(rc == CB_OK, "SQL failed (%s): %s", db_sqlstate(f->db), db_errmsg(f->db));
+}
+
+static void
+fx_exec(struct fx *f, const char *sql, int n, const char *const *p)
+{
+	struct db_res	*r = NULL;
+
+	fx_sql(f, &r, sql, n, p);
+	db_res_free(r);
+}
+
+/* A context of an existing org and form, with a fresh token. */
+static void
+fx_context(struct fx *f, char ctx[37], char token[TAB_TOKEN_LEN + 1])
+{
+	char		 hash[2 + TAB_HASH_HEX];
+	const char	*p[3];
+	struct db_res	*r = NULL;
+
+	tab_token_new(token, hash);
+	p[0] = f->org;
+	p[1] = f->form;
+	p[2] = hash;
+	fx_sql(f, &r, "INSERT INTO contexts (org_id, form_id, form_version, tab_token_hash,"
+	    " expires_at) VALUES ($1::bigint, $2::uuid, 1, $3::bytea, now() + interval '1 hour')"
+	    " RETURNING id", 3, p);
+	util_strlcpy(ctx, db_val(r, 0, 0), 37);
+	db_res_free(r);
+}
+
+static void
+fx_init(struct fx *f)
+{
+	unsigned char	 rnd[6];
+	char		 slug[32], hex[16];
+	const char	*p[2];
+	struct db_res	*r = NULL;
+
+	memset(f, 0, sizeof(*f));
+	f->db = db_open(test_env("CB_PG_DSN"));
+	ck_assert_int_eq(RAND_bytes(rnd, sizeof(rnd)), 1);
+	util_hex(hex, rnd, sizeof(rnd));
+	snprintf(slug, sizeof(slug), "chan-%s", hex);
+	p[0] = slug;
+	fx_sql(f, &r, "INSERT INTO orgs (slug, name) VALUES ($1, 'Channel test') RETURNING id",
+	    1, p);
+	util_strlcpy(f->org, db_val(r, 0, 0), sizeof(f->org));
+	db_res_free(r);
+	p[0] = f->org;
+	fx_sql(f, &r, "INSERT INTO forms (org_id, name) VALUES ($1::bigint, 'Channel form')"
+	    " RETURNING id", 1, p);
+	util_strlcpy(f->form, db_val(r, 0, 0), sizeof(f->form));
+	db_res_free(r);
+	p[0] = f->form;
+	p[1] = f->org;
+	fx_exec(f, "INSERT INTO form_versions (form_id, version, org_id, definition)"
+	    " VALUES ($1::uuid, 1, $2::bigint, '{\"fields\":[]}')", 2, p);
+	fx_exec(f, "UPDATE forms SET current_version = 1 WHERE id = $1::uuid", 1, p);
+	fx_context(f, f->ctx, f->token);
+	snprintf(f->path, sizeof(f->path), "/ws/ctx/%s", f->ctx);
+}
+
+static void
+fx_free(struct fx *f)
+{
+	db_close(f->db);
+	f->db = NULL;
+}
+
+/* Insert a command for the context as the commands route does; its seq. */
+static long long
+fx_cmd_state(struct fx *f, const char *ctx, const char *type, const char *selector,
+    const char *value, const char *state, char id[37])
+{
+	const char	*p[6] = { ctx, f->org, type, selector, value, state };
+	struct db_res	*r = NULL;
+	long long	 seq = 0;
+
+	fx_sql(f, &r, "WITH s AS (UPDATE contexts SET last_seq = last_seq + 1"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint RETURNING last_seq)"
+	    " INSERT INTO commands (org_id, ctx_id, seq, type, selector, value, state)"
+	    " SELECT $2::bigint, $1::uuid, s.last_seq, $3, $4, $5::jsonb, $6 FROM s"
+	    " RETURNING id, seq", 6, p);
+	ck_assert_int_eq(db_rows(r), 1);
+	if (id)
+		util_strlcpy(id, db_val(r, 0, 0), 37);
+	ck_assert_int_eq(util_parse_ll(db_val(r, 0, 1), 1, 1LL << 40, &seq), CB_OK);
+	db_res_free(r);
+	return seq;
+}
+
+static long long
+fx_cmd(struct fx *f, const char *selector, const char *value)
+{
+	return fx_cmd_state(f, f->ctx, "set_field", selector, value, "queued", NULL);
+}
+
+struct row {
+	char		 state[24];
+	long long	 attempts;
+	int		 delivered;	/* delivered_at set */
+	int		 finished;	/* finished_at set */
+	char		 reason[256];
+	int		 has_reason;
+};
+
+static void
+fx_row(struct fx *f, long long seq, struct row *out)
+{
+	char		 s[24];
+	const char	*p[3] = { f->ctx, f->org, s };
+	struct db_res	*r = NULL;
+
+	snprintf(s, sizeof(s), "%lld", seq);
+	fx_sql(f, &r, "SELECT state, attempts, delivered_at IS NOT NULL,"
+	    " finished_at IS NOT NULL, reason FROM commands"
+	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint", 3, p);
+	ck_assert_int_eq(db_rows(r), 1);
+	memset(out, 0, sizeof(*out));
+	util_strlcpy(out->state, db_val(r, 0, 0), sizeof(out->state));
+	ck_assert_int_eq(util_parse_ll(db_val(r, 0, 1), 0, 1000, &out->attempts), CB_OK);
+	out->delivered = strcmp(db_val(r, 0, 2), "t") == 0;
+	out->finished = strcmp(db_val(r, 0, 3), "t") == 0;
+	if (!db_isnull(r, 0, 4)) {
+		out->has_reason = 1;
+		util_strlcpy(out->reason, db_val(r, 0, 4), sizeof(out->reason));
+	}
+	db_res_free(r);
+}
+
+/* Wait until the row of seq reaches `state`; 1 if it did within ms. */
+static int
+fx_wait_state(struct fx *f, long long seq, const char *state, int ms)
+{
+	struct row	 r;
+	int		 waited;
+
+	for (waited = 0; waited <= ms; waited += 50) {
+		fx_row(f, seq, &r);
+		if (strcmp(r.state, state) == 0)
+			return 1;
+		test_sleep_ms(50);
+	}
+	return 0;
+}
+
+/* -------------------------------------------------------------- helpers */
+
+static void
+open_ws(struct ws *w, const char *path)
+{
+	ck_assert_msg(ws_open(w, path, NULL) == 0, "WebSocket open of %s failed (status %d)",
+	    path, w->http_status);
+	ck_assert_str_eq(w->protocol, "cb.tab.v1");
+}
+
+/* Open, authenticate from `last_seq`, and check the ready message. */
+static void
+connect_auth(struct ws *w, struct fx *f, long long last_seq, long long expect_last)
+{
+	cJSON	*j;
+
+	open_ws(w, f->path);
+	ck_assert_int_eq(ws_sendf(w, "{\"type\":\"auth\",\"token\":\"%s\",\"last_seq\":%lld}",
+	    f->token, last_seq), 0);
+	j = ws_next(w, 5000);
+	ck_assert_msg(j != NULL, "no ready message (close %d)", w->close_code);
+	ck_assert_str_eq(ws_str(j, "type"), "ready");
+	ck_assert_str_eq(ws_str(j, "ctx_ref"), f->ctx);
+	ck_assert_int_eq(ws_num(j, "resume_from"), last_seq);
+	if (expect_last >= 0)
+		ck_assert_int_eq(ws_num(j, "last_seq"), expect_last);
+	cJSON_Delete(j);
+}
+
+/* The next message must be command `seq`; returns it (caller deletes). */
+static cJSON *
+expect_command(struct ws *w, long long seq, int ms)
+{
+	cJSON	*j = ws_next(w, ms);
+
+	ck_assert_msg(j != NULL, "command %lld did not arrive within %d ms (close %d)", seq, ms,
+	    w->close_code);
+	ck_assert_str_eq(ws_str(j, "type"), "command");
+	ck_assert_int_eq(ws_num(j, "seq"), seq);
+	return j;
+}
+
+static void
+expect_command_del(struct ws *w, long long seq, int ms)
+{
+	cJSON_Delete(expect_command(w, seq, ms));
+}
+
+/* Nothing at all may arrive for ms. */
+static void
+expect_quiet(struct ws *w, int ms)
+{
+	char	*m = NULL;
+	size_t	 n;
+	int	 rc = ws_recv(w, ms, &m, &n);
+
+	ck_assert_msg(rc == WS_TIMEOUT, "expected silence, got rc %d: %s", rc, m ? m : "");
+	free(m);
+}
+
+static void
+send_receipt(struct ws *w, long long seq)
+{
+	ck_assert_int_eq(ws_sendf(w, "{\"type\":\"receipt\",\"seq\":%lld,\"status\":\"applied\"}",
+	    seq), 0);
+}
+
+/* An error message with `code`, then the close with `close_code`. */
+static void
+expect_error_close(struct ws *w, const char *code, int close_code, int ms)
+{
+	cJSON	*j = ws_next_type(w, "error", ms);
+
+	ck_assert_msg(j != NULL, "no error message (close %d)", w->close_code);
+	ck_assert_str_eq(ws_str(j, "code"), code);
+	ck_assert_ptr_nonnull(ws_str(j, "detail"));
+	cJSON_Delete(j);
+	ck_assert_int_eq(ws_wait_close(w, 3000), close_code);
+}
+
+static void
+run_stack(const char *prefix, const char *verb)
+{
+	char	 cmd[1024], out[8192];
+	int	 rc;
+
+	snprintf(cmd, sizeof(cmd), "%s '%s/scripts/stack.sh' %s 2>&1", prefix,
+	    test_env("CB_REPO"), verb);
+	rc = test_run(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 0, "%s failed (%d): %s", cmd, rc, out);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static const struct { const char *path; int status; } path_cases[] = {
+	{ "/ws/nope", 404 },
+	{ "/ws/ctx/not-a-uuid", 400 },
+	{ "/ws/ctx/0000000000000000000000000000000000zz", 400 },
+	{ "/ws/ctx/00000000-0000-0000-0000-000000000000/x", 404 },
+	{ "/ws/ctx/00000000-0000-0000-0000-000000000000?token=tab_x", 400 },
+};
+
+START_TEST(bad_paths_refused_at_upgrade)
+{
+	struct ws	 w;
+
+	ck_assert_int_eq(ws_open(&w, path_cases[_i].path, NULL), -1);
+	ck_assert_int_eq(w.http_status, path_cases[_i].status);
+	ws_free(&w);
+}
+END_TEST
+
+START_TEST(delivers_in_order_and_applies)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct row	 r;
+	cJSON		*j;
+	char		 id1[37];
+	long long	 s;
+
+	fx_init(&f);
+	connect_auth(&w, &f, 0, 0);
+	s = fx_cmd_state(&f, f.ctx, "set_field", "#email", "\"a@example.com\"", "queued", id1);
+	ck_assert_int_eq(s, 1);
+	ck_assert_int_eq(fx_cmd_state(&f, f.ctx, "focus", "#name", NULL, "queued", NULL), 2);
+	ck_assert_int_eq(fx_cmd_state(&f, f.ctx, "show_message", NULL,
+	    "{\"text\":\"h\\u00e9llo\"}", "queued", NULL), 3);
+
+	j = expect_command(&w, 1, ARRIVE_MS);
+	ck_assert_str_eq(ws_str(j, "id"), id1);
+	ck_assert_str_eq(ws_str(j, "command"), "set_field");
+	ck_assert_str_eq(ws_str(j, "selector"), "#email");
+	ck_assert_str_eq(ws_str(j, "value"), "a@example.com");
+	cJSON_Delete(j);
+	j = expect_command(&w, 2, ARRIVE_MS);
+	ck_assert_str_eq(ws_str(j, "command"), "focus");
+	ck_assert_ptr_null(cJSON_GetObjectItem(j, "value"));
+	cJSON_Delete(j);
+	fx_row(&f, 1, &r);
+	ck_assert_str_eq(r.state, "delivered");
+	ck_assert_int_eq(r.attempts, 1);
+	ck_assert(r.delivered);
+	ck_assert(!r.finished);
+
+	send_receipt(&w, 1);
+	j = expect_command(&w, 3, ARRIVE_MS);
+	ck_assert_ptr_null(cJSON_GetObjectItem(j, "selector"));
+	ck_assert_str_eq(ws_str(cJSON_GetObjectItem(j, "value"), "text"), "h\xc3\xa9llo");
+	cJSON_Delete(j);
+	send_receipt(&w, 2);
+	send_receipt(&w, 3);
+	for (s = 1; s <= 3; s++) {
+		ck_assert_msg(fx_wait_state(&f, s, "applied", 3000), "seq %lld not applied", s);
+		fx_row(&f, s, &r);
+		ck_assert(r.finished);
+		ck_assert(r.delivered);
+		ck_assert_int_eq(r.attempts, 1);
+	}
+	expect_quiet(&w, 300);
+	ws_close(&w, 1000);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(window_of_two)
+{
+	struct fx	 f;
+	struct ws	 w;
+	long long	 s;
+
+	fx_init(&f);
+	for (s = 1; s <= 5; s++)
+		ck_assert_int_eq(fx_cmd(&f, "#f", "1"), s);
+	connect_auth(&w, &f, 0, 5);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	expect_command_del(&w, 2, ARRIVE_MS);
+	expect_quiet(&w, QUIET_MS);
+	for (s = 1; s <= 3; s++) {
+		send_receipt(&w, s);
+		expect_command_del(&w, s + 2, ARRIVE_MS);
+		expect_quiet(&w, 300);
+	}
+	send_receipt(&w, 4);
+	send_receipt(&w, 5);
+	ck_assert(fx_wait_state(&f, 5, "applied", 3000));
+	ck_assert(fx_wait_state(&f, 4, "applied", 3000));
+	expect_quiet(&w, 300);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(resume_after_abrupt_drop)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct row	 r;
+
+	fx_init(&f);
+	fx_cmd(&f, "#a", "1");
+	fx_cmd(&f, "#b", "2");
+	fx_cmd(&f, "#c", "3");
+	connect_auth(&w, &f, 0, 3);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	expect_command_del(&w, 2, ARRIVE_MS);
+	send_receipt(&w, 1);
+	expect_command_del(&w, 3, ARRIVE_MS);
+	ck_assert(fx_wait_state(&f, 1, "applied", 3000));
+	ws_drop(&w);
+	ws_free(&w);
+
+	connect_auth(&w, &f, 1, 3);
+	expect_command_del(&w, 2, ARRIVE_MS);
+	expect_command_del(&w, 3, ARRIVE_MS);
+	expect_quiet(&w, QUIET_MS);
+	/* A re-send on a new connection is one more delivery attempt. */
+	fx_row(&f, 2, &r);
+	ck_assert_str_eq(r.state, "delivered");
+	ck_assert_int_eq(r.attempts, 2);
+	send_receipt(&w, 2);
+	send_receipt(&w, 3);
+	ck_assert(fx_wait_state(&f, 3, "applied", 3000));
+	ck_assert(fx_wait_state(&f, 2, "applied", 3000));
+	fx_row(&f, 1, &r);
+	ck_assert_str_eq(r.state, "applied");
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(position_ahead_is_resync)
+{
+	struct fx	 f;
+	struct ws	 w;
+	cJSON		*j;
+
+	fx_init(&f);
+	fx_cmd(&f, "#a", "1");
+	fx_cmd(&f, "#b", "2");
+	open_ws(&w, f.path);
+	ck_assert_int_eq(ws_sendf(&w, "{\"type\":\"auth\",\"token\":\"%s\",\"last_seq\":5}",
+	    f.token), 0);
+	j = ws_next(&w, 5000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "type"), "resync");
+	ck_assert_str_eq(ws_str(j, "reason"), "position_ahead");
+	ck_assert_int_eq(ws_num(j, "last_seq"), 2);
+	cJSON_Delete(j);
+	ck_assert_int_eq(ws_wait_close(&w, 3000), 4009);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(gap_is_resync)
+{
+	struct fx	 f;
+	struct ws	 w;
+	cJSON		*j;
+	const char	*p[2];
+
+	fx_init(&f);
+	fx_cmd(&f, "#a", "1");
+	fx_cmd(&f, "#b", "2");
+	fx_cmd(&f, "#c", "3");
+	p[0] = f.ctx;
+	p[1] = f.org;
+	fx_exec(&f, "DELETE FROM commands WHERE ctx_id = $1::uuid AND org_id = $2::bigint"
+	    " AND seq = 2", 2, p);
+
+	open_ws(&w, f.path);
+	ck_assert_int_eq(ws_sendf(&w, "{\"type\":\"auth\",\"token\":\"%s\",\"last_seq\":0}",
+	    f.token), 0);
+	j = ws_next(&w, 5000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "type"), "resync");
+	ck_assert_str_eq(ws_str(j, "reason"), "gap");
+	ck_assert_int_eq(ws_num(j, "last_seq"), 3);
+	cJSON_Delete(j);
+	ck_assert_int_eq(ws_wait_close(&w, 3000), 4009);
+	ws_free(&w);
+
+	/* Past the hole everything is there: that position is served. */
+	connect_auth(&w, &f, 2, 3);
+	expect_command_del(&w, 3, ARRIVE_MS);
+	expect_quiet(&w, 500);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(gap_while_connected_is_resync)
+{
+	struct fx	 f;
+	struct ws	 w;
+	cJSON		*j;
+	const char	*p[2];
+
+	fx_init(&f);
+	fx_cmd(&f, "#a", "1");
+	fx_cmd(&f, "#b", "2");
+	fx_cmd(&f, "#c", "3");
+	connect_auth(&w, &f, 0, 3);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	expect_command_del(&w, 2, ARRIVE_MS);
+	p[0] = f.ctx;
+	p[1] = f.org;
+	fx_exec(&f, "DELETE FROM commands WHERE ctx_id = $1::uuid AND org_id = $2::bigint"
+	    " AND seq = 3", 2, p);
+	send_receipt(&w, 1);
+	j = ws_next_type(&w, "resync", 3000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "reason"), "gap");
+	cJSON_Delete(j);
+	ck_assert_int_eq(ws_wait_close(&w, 3000), 4009);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(wrong_token_unauthorized)
+{
+	struct fx	 f;
+	struct ws	 w;
+	char		 tok[TAB_TOKEN_LEN + 1], hash[2 + TAB_HASH_HEX];
+
+	fx_init(&f);
+	tab_token_new(tok, hash);
+	open_ws(&w, f.path);
+	ck_assert_int_eq(ws_sendf(&w, "{\"type\":\"auth\",\"token\":\"%s\"}", tok), 0);
+	expect_error_close(&w, "unauthorized", 4401, 5000);
+	ws_free(&w);
+
+	open_ws(&w, f.path);
+	ck_assert_int_eq(ws_send_text(&w, "{\"type\":\"auth\",\"token\":\"tab_short\"}"), 0);
+	expect_error_close(&w, "unauthorized", 4401, 5000);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(other_context_token_unauthorized)
+{
+	struct fx	 f;
+	struct ws	 w;
+	char		 ctx2[37], tok2[TAB_TOKEN_LEN + 1];
+
+	fx_init(&f);
+	fx_context(&f, ctx2, tok2);
+	fx_cmd_state(&f, ctx2, "focus", "#x", NULL, "queued", NULL);
+	open_ws(&w, f.path);
+	ck_assert_int_eq(ws_sendf(&w, "{\"type\":\"auth\",\"token\":\"%s\",\"last_seq\":0}", tok2),
+	    0);
+	expect_error_close(&w, "unauthorized", 4401, 5000);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(no_auth_is_auth_timeout)
+{
+	struct fx	 f;
+	struct ws	 w;
+	double		 t0;
+
+	fx_init(&f);
+	open_ws(&w, f.path);
+	t0 = util_now_ms();
+	/* A ping is answered, but it is not an auth: the clock keeps running. */
+	ck_assert_int_eq(ws_send_text(&w, "{\"type\":\"ping\"}"), 0);
+	cJSON_Delete(ws_next_type(&w, "pong", 2000));
+	expect_error_close(&w, "auth_timeout", 4408, 9000);
+	ck_assert_msg(util_now_ms() - t0 >= 4500, "auth timeout came too early");
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+static const char *const bad_first[] = {
+	"not json",
+	"{}",
+	"[1,2]",
+	"{\"type\":\"auth\"}",
+	"{\"type\":\"auth\",\"token\":\"tab_x\",\"extra\":1}",
+	"{\"type\":\"auth\",\"token\":\"tab_x\",\"last_seq\":-1}",
+	"{\"type\":\"auth\",\"token\":\"tab_x\",\"last_seq\":\"1\"}",
+	"{\"type\":\"receipt\",\"seq\":1,\"status\":\"applied\"}",
+	"{\"type\":\"auth\",\"token\":\"tab_x\"} trailing",
+	"",
+};
+
+START_TEST(malformed_first_frame_is_bad_message)
+{
+	struct fx	 f;
+	struct ws	 w;
+
+	fx_init(&f);
+	open_ws(&w, f.path);
+	ck_assert_int_eq(ws_send_text(&w, bad_first[_i]), 0);
+	expect_error_close(&w, "bad_message", 4400, 5000);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(binary_first_frame_is_bad_message)
+{
+	struct fx	 f;
+	struct ws	 w;
+	static const char auth[] = "{\"type\":\"ping\"}";
+
+	fx_init(&f);
+	open_ws(&w, f.path);
+	ck_assert_int_eq(ws_send_frame(&w, 0x2, 1, auth, sizeof(auth) - 1), 0);
+	expect_error_close(&w, "bad_message", 4400, 5000);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(bad_frame_after_auth_only_errors)
+{
+	struct fx	 f;
+	struct ws	 w;
+	cJSON		*j;
+	struct row	 r;
+
+	fx_init(&f);
+	fx_cmd(&f, "#a", "1");
+	connect_auth(&w, &f, 0, 1);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	ck_assert_int_eq(ws_send_text(&w, "{nope"), 0);
+	j = ws_next(&w, 3000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "type"), "error");
+	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
+	cJSON_Delete(j);
+	/* A receipt for a seq never sent here: an error, and nothing changes. */
+	ck_assert_int_eq(ws_send_text(&w,
+	    "{\"type\":\"receipt\",\"seq\":7,\"status\":\"applied\"}"), 0);
+	j = ws_next(&w, 3000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
+	cJSON_Delete(j);
+	ck_assert_int_eq(ws_send_text(&w,
+	    "{\"type\":\"receipt\",\"seq\":1,\"status\":\"done\"}"), 0);
+	j = ws_next(&w, 3000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
+	cJSON_Delete(j);
+	fx_row(&f, 1, &r);
+	ck_assert_str_eq(r.state, "delivered");
+	/* Still open and serving. */
+	ck_assert_int_eq(ws_send_text(&w, "{\"type\":\"ping\"}"), 0);
+	j = ws_next(&w, 3000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "type"), "pong");
+	cJSON_Delete(j);
+	send_receipt(&w, 1);
+	ck_assert(fx_wait_state(&f, 1, "applied", 3000));
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+/* 0: one frame over the cap; 1: fragments adding up past it; 2: same after auth. */
+START_TEST(oversized_message_closes_1009)
+{
+	struct fx	 f;
+	struct ws	 w;
+	size_t		 n = 20 * 1024;
+	char		*big = malloc(n);
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', n);
+	fx_init(&f);
+	if (_i == 2)
+		connect_auth(&w, &f, 0, 0);
+	else
+		open_ws(&w, f.path);
+	if (_i == 0)
+		ck_assert_int_eq(ws_send_textn(&w, big, n), 0);
+	else {
+		ck_assert_int_eq(ws_send_frame(&w, 0x1, 0, big, 8192), 0);
+		ck_assert_int_eq(ws_send_frame(&w, 0x0, 0, big, 8192), 0);
+		ck_assert_int_eq(ws_send_frame(&w, 0x0, 1, big, 4096), 0);
+	}
+	ck_assert_int_eq(ws_wait_close(&w, 5000), 1009);
+	free(big);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(fragmented_message_is_reassembled)
+{
+	struct fx	 f;
+	struct ws	 w;
+	char		 auth[256];
+	cJSON		*j;
+	int		 n;
+
+	fx_init(&f);
+	open_ws(&w, f.path);
+	n = snprintf(auth, sizeof(auth), "{\"type\":\"auth\",\"token\":\"%s\",\"last_seq\":0}",
+	    f.token);
+	ck_assert_int_eq(ws_send_frame(&w, 0x1, 0, auth, 10), 0);
+	ck_assert_int_eq(ws_send_frame(&w, 0x0, 0, auth + 10, 20), 0);
+	ck_assert_int_eq(ws_send_frame(&w, 0x0, 1, auth + 30, (size_t)n - 30), 0);
+	j = ws_next(&w, 5000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "type"), "ready");
+	cJSON_Delete(j);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(insert_while_connected_wakes_up)
+{
+	struct fx	 f;
+	struct ws	 w;
+	double		 t0;
+
+	fx_init(&f);
+	connect_auth(&w, &f, 0, 0);
+	expect_quiet(&w, 300);
+	t0 = util_now_ms();
+	fx_cmd(&f, "#live", "true");
+	expect_command_del(&w, 1, ARRIVE_MS);
+	ck_assert_msg(util_now_ms() - t0 < 1000, "the wake-up took too long");
+	send_receipt(&w, 1);
+	ck_assert(fx_wait_state(&f, 1, "applied", 3000));
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(failed_receipt_keeps_reason)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct row	 r;
+
+	fx_init(&f);
+	fx_cmd(&f, "#missing", "1");
+	connect_auth(&w, &f, 0, 1);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	ck_assert_int_eq(ws_send_text(&w, "{\"type\":\"receipt\",\"seq\":1,\"status\":\"failed\","
+	    "\"reason\":\"no element matches #missing\"}"), 0);
+	ck_assert(fx_wait_state(&f, 1, "failed", 3000));
+	fx_row(&f, 1, &r);
+	ck_assert(r.finished);
+	ck_assert(r.has_reason);
+	ck_assert_str_eq(r.reason, "no element matches #missing");
+	/* The same receipt again (or a different one) is acknowledged, changes nothing. */
+	send_receipt(&w, 1);
+	expect_quiet(&w, 500);
+	fx_row(&f, 1, &r);
+	ck_assert_str_eq(r.state, "failed");
+	ck_assert_str_eq(r.reason, "no element matches #missing");
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(pending_approval_blocks_later_commands)
+{
+	struct fx	 f;
+	struct ws	 w;
+	const char	*p[2];
+
+	fx_init(&f);
+	fx_cmd(&f, "#a", "1");
+	fx_cmd_state(&f, f.ctx, "set_field", "#b", "2", "pending_approval", NULL);
+	fx_cmd(&f, "#c", "3");
+	connect_auth(&w, &f, 0, 3);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	send_receipt(&w, 1);
+	expect_quiet(&w, QUIET_MS);
+	/* Approved: it goes out, then the one behind it. */
+	p[0] = f.ctx;
+	p[1] = f.org;
+	fx_exec(&f, "UPDATE commands SET state = 'queued' WHERE ctx_id = $1::uuid"
+	    " AND org_id = $2::bigint AND seq = 2", 2, p);
+	expect_command_del(&w, 2, ARRIVE_MS);
+	expect_command_del(&w, 3, ARRIVE_MS);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(undelivered_finished_command_is_skipped)
+{
+	struct fx	 f;
+	struct ws	 w;
+
+	fx_init(&f);
+	fx_cmd(&f, "#a", "1");
+	/* Denied before it reached a tab: never sent to one. */
+	fx_cmd_state(&f, f.ctx, "set_field", "#b", "2", "dead", NULL);
+	fx_cmd(&f, "#c", "3");
+	connect_auth(&w, &f, 0, 3);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	expect_command_del(&w, 3, ARRIVE_MS);
+	expect_quiet(&w, 500);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(ping_pong)
+{
+	struct fx	 f;
+	struct ws	 w;
+	cJSON		*j;
+
+	fx_init(&f);
+	connect_auth(&w, &f, 0, 0);
+	ck_assert_int_eq(ws_send_text(&w, "{\"type\":\"ping\"}"), 0);
+	j = ws_next(&w, 3000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "type"), "pong");
+	cJSON_Delete(j);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(postgres_connection_drop_recovers)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct db	*su;
+	struct db_res	*r = NULL;
+
+	fx_init(&f);
+	connect_auth(&w, &f, 0, 0);
+	fx_cmd(&f, "#before", "1");
+	expect_command_del(&w, 1, ARRIVE_MS);
+
+	/* Cut every broker connection to Postgres (the channel's LISTEN among them). */
+	su = db_open(test_env("CB_PG_SUPER_DSN"));
+	ck_assert_int_eq(db_query(su, &r, "SELECT count(pg_terminate_backend(pid))"
+	    " FROM pg_stat_activity WHERE usename = 'cb_app' AND pid <> pg_backend_pid()",
+	    0, NULL), CB_OK);
+	db_res_free(r);
+	db_close(su);
+
+	/* Inserted right away: it may land before the channel listens again. */
+	fx_cmd(&f, "#after", "2");
+	send_receipt(&w, 1);
+	expect_command_del(&w, 2, 8000);
+	ck_assert(fx_wait_state(&f, 1, "applied", 8000));
+	send_receipt(&w, 2);
+	ck_assert(fx_wait_state(&f, 2, "applied", 5000));
+	/* And the wake-up works again. */
+	fx_cmd(&f, "#later", "3");
+	expect_command_del(&w, 3, ARRIVE_MS);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(worker_restart_then_resume)
+{
+	struct fx	 f;
+	struct ws	 w;
+	long long	 s;
+	int		 code;
+
+	fx_init(&f);
+	for (s = 1; s <= 4; s++)
+		fx_cmd(&f, "#r", "1");
+	connect_auth(&w, &f, 0, 4);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	expect_command_del(&w, 2, ARRIVE_MS);
+	send_receipt(&w, 1);
+	expect_command_del(&w, 3, ARRIVE_MS);
+	send_receipt(&w, 2);
+	expect_command_del(&w, 4, ARRIVE_MS);
+	send_receipt(&w, 3);
+	ck_assert(fx_wait_state(&f, 3, "applied", 3000));
+
+	run_stack("", "restart-worker");
+	/* The old connection was told the broker was going away. */
+	code = ws_wait_close(&w, 5000);
+	ck_assert_msg(code == 1001 || code == WS_CODE_ABNORMAL, "close code %d", code);
+	ws_free(&w);
+	fx_cmd(&f, "#r", "5");
+	fx_cmd(&f, "#r", "6");
+
+	ck_assert_msg(ws_open_retry(&w, f.path, 15000) == 0, "worker did not come back");
+	ws_free(&w);
+	connect_auth(&w, &f, 3, 6);
+	expect_command_del(&w, 4, ARRIVE_MS);
+	expect_command_del(&w, 5, ARRIVE_MS);
+	expect_quiet(&w, 500);
+	send_receipt(&w, 4);
+	expect_command_del(&w, 6, ARRIVE_MS);
+	send_receipt(&w, 5);
+	send_receipt(&w, 6);
+	for (s = 4; s <= 6; s++)
+		ck_assert(fx_wait_state(&f, s, "applied", 3000));
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+/* --------------------------------------------- receipt timeout (own worker) */
+
+static void
+short_receipt_timeout(void)
+{
+	run_stack("CB_RECEIPT_TIMEOUT_S=1", "restart-worker");
+}
+
+static void
+default_receipt_timeout(void)
+{
+	run_stack("env -u CB_RECEIPT_TIMEOUT_S", "restart-worker");
+}
+
+START_TEST(receipt_timeout_resends_then_times_out)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct row	 r;
+	double		 t0;
+	cJSON		*j;
+	int		 sends1 = 0;
+
+	fx_init(&f);
+	fx_cmd(&f, "#t1", "1");
+	fx_cmd(&f, "#t2", "2");
+	fx_cmd(&f, "#t3", "3");
+	ck_assert_msg(ws_open_retry(&w, f.path, 15000) == 0, "worker did not come back");
+	ws_free(&w);
+	connect_auth(&w, &f, 0, 3);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	sends1 = 1;
+	expect_command_del(&w, 2, ARRIVE_MS);
+	send_receipt(&w, 2);
+	expect_command_del(&w, 3, ARRIVE_MS);
+	send_receipt(&w, 3);
+
+	/* Seq 1 never gets a receipt: sent again with backoff, 3 attempts in all. */
+	t0 = util_now_ms();
+	for (;;) {
+		fx_row(&f, 1, &r);
+		if (strcmp(r.state, "timeout") == 0)
+			break;
+		ck_assert_msg(util_now_ms() - t0 < 20000, "seq 1 never timed out");
+		j = ws_next(&w, 200);
+		if (j == NULL)
+			continue;
+		ck_assert_str_eq(ws_str(j, "type"), "command");
+		ck_assert_int_eq(ws_num(j, "seq"), 1);
+		sends1++;
+		cJSON_Delete(j);
+	}
+	/* Anything still buffered for seq 1. */
+	while ((j = ws_next(&w, 300)) != NULL) {
+		ck_assert_int_eq(ws_num(j, "seq"), 1);
+		sends1++;
+		cJSON_Delete(j);
+	}
+	ck_assert_int_eq(sends1, 3);
+	fx_row(&f, 1, &r);
+	ck_assert_int_eq(r.attempts, 3);
+	ck_assert(r.finished);
+	ck_assert(r.has_reason);
+	fx_row(&f, 2, &r);
+	ck_assert_str_eq(r.state, "applied");
+
+	/* The window is free again: the queue moves on. */
+	fx_cmd(&f, "#t4", "4");
+	fx_cmd(&f, "#t5", "5");
+	expect_command_del(&w, 4, ARRIVE_MS);
+	expect_command_del(&w, 5, ARRIVE_MS);
+	send_receipt(&w, 4);
+	send_receipt(&w, 5);
+	ck_assert(fx_wait_state(&f, 5, "applied", 3000));
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+static Suite *
+channel_suite(void)
+{
+	Suite	*s = suite_create("channel");
+	TCase	*tc = tcase_create("through-nginx");
+	TCase	*tr = tcase_create("restarts");
+	TCase	*tt = tcase_create("receipt-timeout");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, bad_paths_refused_at_upgrade, 0, (int)CU_NELEM(path_cases));
+	tcase_add_test(tc, delivers_in_order_and_applies);
+	tcase_add_test(tc, window_of_two);
+	tcase_add_test(tc, resume_after_abrupt_drop);
+	tcase_add_test(tc, position_ahead_is_resync);
+	tcase_add_test(tc, gap_is_resync);
+	tcase_add_test(tc, gap_while_connected_is_resync);
+	tcase_add_test(tc, wrong_token_unauthorized);
+	tcase_add_test(tc, other_context_token_unauthorized);
+	tcase_add_test(tc, no_auth_is_auth_timeout);
+	tcase_add_loop_test(tc, malformed_first_frame_is_bad_message, 0, (int)CU_NELEM(bad_first));
+	tcase_add_test(tc, binary_first_frame_is_bad_message);
+	tcase_add_test(tc, bad_frame_after_auth_only_errors);
+	tcase_add_loop_test(tc, oversized_message_closes_1009, 0, 3);
+	tcase_add_test(tc, fragmented_message_is_reassembled);
+	tcase_add_test(tc, insert_while_connected_wakes_up);
+	tcase_add_test(tc, failed_receipt_keeps_reason);
+	tcase_add_test(tc, pending_approval_blocks_later_commands);
+	tcase_add_test(tc, undelivered_finished_command_is_skipped);
+	tcase_add_test(tc, ping_pong);
+	suite_add_tcase(s, tc);
+
+	tcase_set_timeout(tr, 90);
+	tcase_add_test(tr, postgres_connection_drop_recovers);
+	tcase_add_test(tr, worker_restart_then_resume);
+	suite_add_tcase(s, tr);
+
+	/* Its own worker, started with a 1 s receipt timeout, restored after. */
+	tcase_set_timeout(tt, 90);
+	tcase_add_unchecked_fixture(tt, short_receipt_timeout, default_receipt_timeout);
+	tcase_add_test(tt, receipt_timeout_resends_then_times_out);
+	suite_add_tcase(s, tt);
+	return s;
+}
+
+int
+main(void)
+{
+	return cu_run(channel_suite());
+}
