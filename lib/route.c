@@ -239,6 +239,31 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 	log_set_context(NULL, NULL);
 }
 
+struct seal_keyring *
+app_keys(struct app *a)
+{
+	return keyring_get(&a->keys, a->db);
+}
+
+int
+app_keys_open(struct app *a, const char *who)
+{
+	struct db	*db = db_open(a->settings.pg_dsn);
+	char		 err[512] = "";
+	int		 rc;
+
+	rc = keyring_open(&a->keys, db, a->settings.seal_root_key_file, err, sizeof(err));
+	db_close(db);
+	if (rc == CB_ERR_CRYPTO || rc == CB_ERR_CONFIG) {
+		log_msg(LOG_LVL_ERROR, "keyring_refused", "%s", err);
+		fprintf(stderr, "%s: refusing to start: %s\n", who, err);
+		return 1;
+	}
+	if (rc != CB_OK)
+		log_msg(LOG_LVL_WARN, "keyring_deferred", "%s (will retry on first use)", err);
+	return 0;
+}
+
 static int
 route_child_init(void *ud)
 {
@@ -272,6 +297,7 @@ route_child_fini(void *ud)
 		c->resp->fini(&c->app);
 	db_close(c->app.db);
 	kv_close(c->app.kv);
+	keyring_close(&c->app.keys);
 	settings_free(&c->app.settings);
 }
 
@@ -300,11 +326,16 @@ route_main(int argc, char **argv, const struct responder *resp)
 	}
 	if (log_level_parse(c.app.settings.log_level, &lvl) == 0)
 		log_set_min(lvl);
+	if (app_keys_open(&c.app, resp->name) != 0) {
+		settings_free(&c.app.settings);
+		return 2;
+	}
 	h.child_init = route_child_init;
 	h.handle = route_child_handle;
 	h.child_fini = route_child_fini;
 	h.ud = &c;
 	rc = srv_run(&o, &h);
+	keyring_close(&c.app.keys);
 	settings_free(&c.app.settings);
 	return rc;
 }

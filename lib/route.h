@@ -19,6 +19,7 @@
 #include "db.h"
 #include "idem.h"
 #include "jsonv.h"
+#include "keyring.h"
 #include "kv.h"
 #include "req.h"
 #include "settings.h"
@@ -28,8 +29,18 @@ struct app {
 	struct settings	 settings;
 	struct db	*db;
 	struct kv	*kv;
+	struct keyring	 keys;		/* the seal keyring, kept in step with data_keys */
 	void		*ud;		/* the responder's own per-process state */
 };
+
+/* The seal keyring for this request (NULL if it cannot be loaded). */
+struct seal_keyring *app_keys(struct app *);
+/*
+ * Load the settings' keyring, refusing a wrong root key: returns non-zero
+ * (and logs why) when the process must not start.  Postgres being away is
+ * not fatal: the keys load on first use.
+ */
+int	 app_keys_open(struct app *, const char *who);
 
 #define ROUTE_JSON	0x01u	/* body: one JSON object checked against `fields` */
 #define ROUTE_IDEMPOTENT 0x02u	/* Idempotency-Key required; act runs in its transaction */

@@ -56,6 +56,21 @@ const struct conf_var settings_vars[] = {
 	  "attempts before a row is dead-lettered (the row's own max_attempts caps it too)" },
 	{ "CB_RECEIPT_TIMEOUT_S", CONF_INT, 0, "30", 1, 3600, S(receipt_timeout_s),
 	  "how long a tab has to send a command's receipt before it is sent again" },
+	{ "CB_SEAL_ROOT_KEY_FILE", CONF_STR, CONF_REQUIRED, NULL, 1, 1024, S(seal_root_key_file),
+	  "file with the 32-byte root key (64 hex characters), mode 0600/0400, owned by the "
+	  "service: it wraps the data keys that seal tokens and personal data" },
+	{ "CB_CORS_ORIGINS", CONF_STR, 0, "", 0, 4096, S(cors_origins),
+	  "comma-separated origins allowed to call the API from a browser (exact match); "
+	  "empty = same-origin only" },
+	{ "CB_ACCESS_TTL_S", CONF_INT, 0, "900", 60, 3600, S(access_ttl_s),
+	  "lifetime of an access token (JWT), in seconds" },
+	{ "CB_REFRESH_TTL_S", CONF_INT, 0, "2592000", 3600, 31536000, S(refresh_ttl_s),
+	  "absolute lifetime of a refresh-token family, in seconds (30 days)" },
+	{ "CB_REFRESH_IDLE_S", CONF_INT, 0, "604800", 600, 31536000, S(refresh_idle_s),
+	  "a refresh token unused for this long expires (idle expiry), in seconds" },
+	{ "CB_REFRESH_OVERLAP_S", CONF_INT, 0, "10", 0, 120, S(refresh_overlap_s),
+	  "the immediately previous refresh token is still accepted this long after "
+	  "rotation, to absorb concurrent refreshes" },
 };
 
 const size_t settings_nvars = sizeof(settings_vars) / sizeof(settings_vars[0]);

@@ -36,6 +36,13 @@ struct settings {
 	long long	 outbox_backoff_max_s;
 	long long	 outbox_max_attempts;
 	long long	 receipt_timeout_s;
+	/* Identity and sealing. */
+	char		*seal_root_key_file;
+	char		*cors_origins;
+	long long	 access_ttl_s;
+	long long	 refresh_ttl_s;
+	long long	 refresh_idle_s;
+	long long	 refresh_overlap_s;
 };
 
 extern const struct conf_var	settings_vars[];

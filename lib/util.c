@@ -169,3 +169,16 @@ util_uuid_ok(const char *s)
 	}
 	return 1;
 }
+
+void
+util_uuid_v4(char out[37])
+{
+	unsigned char	 b[16];
+	char		 hex[33];
+
+	randombytes_buf(b, sizeof(b));
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);	/* version 4 */
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);	/* RFC 4122 variant */
+	util_hex(hex, b, sizeof(b));
+	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
+}

@@ -36,5 +36,7 @@ void	 util_random_token(char *out, size_t outsz, size_t nbytes);
 
 /* 1 if s is a canonical UUID text (8-4-4-4-12 hex digits). */
 int	 util_uuid_ok(const char *s);
+/* A random (version 4) UUID in canonical text form. */
+void	 util_uuid_v4(char out[37]);
 
 #endif

@@ -330,6 +330,7 @@ CB_REDIS_PORT=$CB_PORT_REDIS
 CB_REDIS_PASSWORD=$redis_pw
 CB_API_KEY_PEPPER=$pepper
 CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
+CB_SEAL_ROOT_KEY_FILE=$SECRETS_DIR/seal-root.key
 EOF
     if fakesf_enabled; then
         cat <<EOF
@@ -413,6 +414,7 @@ ensure_secrets() {
     ensure_secret pg-cb_app.pw
     ensure_secret redis.pw
     ensure_secret api-key-pepper.hex 32
+    ensure_secret seal-root.key 32
 }
 
 ensure_tls() {

@@ -142,6 +142,12 @@ async function main() {
 	const consoleErrors = [];
 	page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
 	page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
+	// Responses >= 400 (the favicon aside): the page must not cause any.
+	const badResponses = [];
+	page.on('response', (r) => {
+		if (r.status() >= 400 && !new URL(r.url()).pathname.endsWith('/favicon.ico'))
+			badResponses.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
+	});
 	try {
 		// ---- open the link `make run` prints
 		step = 'load the page';
@@ -242,7 +248,9 @@ async function main() {
 		log(`second submission ${sub2}; one record per submission id`);
 
 		step = 'console';
-		const bad = consoleErrors.filter((t) => !/favicon/.test(t));
+		assert(badResponses.length === 0, `failed requests: ${badResponses.join(' | ')}`);
+		// The browser logs the favicon's 404 as a console error too.
+		const bad = consoleErrors.filter((t) => !/status of 404/.test(t) && !/favicon/.test(t));
 		assert(bad.length === 0, `console errors: ${bad.join(' | ')}`);
 	} catch (e) {
 		try {

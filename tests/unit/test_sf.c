@@ -64,6 +64,7 @@ static char	 t_client_log[128], t_pidfile[128];
 static char	 t_fake_bin[PATH_MAX];
 static EVP_PKEY	*t_pkey, *t_wrong_pkey;
 static pid_t	 t_fake_pid;
+static int	 t_harness_failed;	/* set in the parent: fails the run */
 static char	 t_base[64];
 
 /* ---- set-up helpers (run in main, outside any test) --------------------- */
@@ -450,11 +451,21 @@ t_fake_up(void)
 	util_strlcpy(t_base, base, sizeof(t_base));
 }
 
+/*
+ * A fake that does not exit cleanly on SIGTERM (a sanitizer report, a
+ * crash) fails the run; its log is kept for the post-mortem.
+ */
 static void
 t_fake_down(void)
 {
-	t_stop_fake(t_fake_pid);
+	int	 st = t_stop_fake(t_fake_pid);
+
 	t_fake_pid = 0;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "test_sf: cb-fake-sf ended with wait status %d; "
+		    "see %s\n", st, t_fake_log);
+		t_harness_failed = 1;
+	}
 }
 
 /* Checked fixture (each test's child): a clean fake. */
@@ -1568,13 +1579,18 @@ START_TEST(test_fake_http_limits)
 	    "Content-Length: 0\r\nContent-Length: 0\r\n\r\n";
 	static const char folded[] = "GET /__fake/stats HTTP/1.1\r\n"
 	    "X-A: 1\r\n continued\r\n\r\n";
+	const char	*brew = "BREW /coffee HTCPCP/1.0\r\n\r\n";
+	const char	*lower = "get / HTTP/1.1\r\n\r\n";
+	const char	*bad_cl = "POST /__fake/reset HTTP/1.1\r\n"
+	    "Content-Length: -1\r\n\r\n";
 
 	t_raw_expect(te, sizeof(te) - 1, "HTTP/1.1 501 ");
 	t_raw_expect(huge_body, sizeof(huge_body) - 1, "HTTP/1.1 413 ");
 	t_raw_expect(two_lengths, sizeof(two_lengths) - 1, "HTTP/1.1 400 ");
 	t_raw_expect(folded, sizeof(folded) - 1, "HTTP/1.1 400 ");
-	t_raw_expect("BREW /coffee HTCPCP/1.0\r\n\r\n", 26, "HTTP/1.1 400 ");
-	t_raw_expect("get / HTTP/1.1\r\n\r\n", 18, "HTTP/1.1 400 ");
+	t_raw_expect(brew, strlen(brew), "HTTP/1.1 400 ");
+	t_raw_expect(lower, strlen(lower), "HTTP/1.1 400 ");
+	t_raw_expect(bad_cl, strlen(bad_cl), "HTTP/1.1 400 ");
 	buf_init(&big, 1u << 20);
 	buf_puts(&big, "GET /__fake/stats HTTP/1.1\r\nX-Big: ");
 	while (big.len < 17 * 1024)
@@ -1868,8 +1884,9 @@ t_suite(void)
 int
 main(void)
 {
-	SRunner	*sr;
-	int	 failed;
+	SRunner		*sr;
+	struct buf	 logb;
+	int		 failed;
 
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
 		fprintf(stderr, "test_sf: library initialisation failed\n");
@@ -1884,9 +1901,19 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	/* Across the whole run: the fake never logged a token or assertion. */
+	buf_init(&logb, 256u * 1024u * 1024u);
+	t_read_file(t_fake_log, &logb);
+	if (strstr(buf_cstr(&logb), T_TOKEN_MARK) != NULL ||
+	    strstr(buf_cstr(&logb), T_JWT_MARK) != NULL) {
+		fprintf(stderr, "test_sf: a secret reached %s\n", t_fake_log);
+		t_harness_failed = 1;
+	}
+	buf_free(&logb);
 	EVP_PKEY_free(t_pkey);
 	EVP_PKEY_free(t_wrong_pkey);
-	t_remove_dir();
+	if (!t_harness_failed)
+		t_remove_dir();
 	curl_global_cleanup();
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return failed == 0 && !t_harness_failed ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Print how to try the running stack: a link that opens the demo form in a
+# tab, and a curl line an operator pastes to drive that tab as the demo agent.
+#
+# usage: scripts/demo.sh        (`make run` calls it once the stack is up)
+#
+# Environment: CB_STATE (state directory of the running stack, default
+# <repo>/var/dev, as for scripts/stack.sh); everything else comes from
+# $CB_STATE/stack.env.  Safe to run again and again: `cb-admin demo-seed`
+# reuses the demo tenant, form, policy and agent (it issues a fresh API key
+# each time), and every run opens one new tab context.
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+CB_STATE=$(realpath -m -- "${CB_STATE:-$REPO/var/dev}")
+
+die() { printf 'demo.sh: error: %s\n' "$*" >&2; exit 1; }
+
+[ -r "$CB_STATE/stack.env" ] || die "$CB_STATE/stack.env not found or not readable: start the stack first (make run, or scripts/stack.sh start)"
+# shellcheck disable=SC1091
+. "$CB_STATE/stack.env"
+for v in CB_BUILD CB_HTTPS_URL; do
+    [ -n "${!v:-}" ] || die "$v missing from $CB_STATE/stack.env"
+done
+ADMIN=$CB_BUILD/bin/cb-admin
+[ -x "$ADMIN" ] || die "$ADMIN is not built (make)"
+
+# The value of a string member of a one-line JSON object (the values read
+# here are UUIDs and tokens: no quotes or escapes inside).
+json_str() {
+    sed -n 's/.*"'"$2"'"[[:space:]]*:[[:space:]]*"\([^"\\]*\)".*/\1/p' <<<"$1" | head -n 1
+}
+
+seed=$("$ADMIN" demo-seed) || die "cb-admin demo-seed failed"
+form_id=$(json_str "$seed" form_id)
+api_key=$(json_str "$seed" api_key)
+[[ $form_id =~ ^[0-9a-f-]{36}$ ]] || die "cb-admin demo-seed printed no form_id: $seed"
+[[ $api_key =~ ^cbk_[A-Za-z0-9_-]+$ ]] || die "cb-admin demo-seed printed no usable api_key"
+
+# The stack has just come up: give nginx and the responder a moment.
+ctx_json=
+for _ in $(seq 1 20); do
+    if ctx_json=$(curl -sk --max-time 5 -X POST -H 'Content-Type: application/json' \
+            --data "{\"form_id\":\"$form_id\"}" -w '\n%{http_code}' "$CB_HTTPS_URL/api/v1/contexts" 2>/dev/null) \
+            && [ "${ctx_json##*$'\n'}" = 201 ]; then
+        break
+    fi
+    ctx_json=
+    sleep 0.5
+done
+[ -n "$ctx_json" ] || die "could not open a context: POST $CB_HTTPS_URL/api/v1/contexts did not answer 201"
+ctx_json=${ctx_json%$'\n'*}
+ctx_ref=$(json_str "$ctx_json" ctx_ref)
+tab_token=$(json_str "$ctx_json" tab_token)
+[[ $ctx_ref =~ ^[0-9a-f-]{36}$ && $tab_token =~ ^tab_[A-Za-z0-9_-]+$ ]] \
+    || die "unexpected answer from POST /api/v1/contexts: $ctx_json"
+
+cmd_url="$CB_HTTPS_URL/api/v1/contexts/$ctx_ref/commands"
+cat <<EOF
+
+== Context Broker demo ==========================================================
+Open this in a browser (self-signed certificate: accept it once):
+
+  $CB_HTTPS_URL/?form=$form_id#ctx=$ctx_ref&token=$tab_token
+
+Then, as the demo agent, fill in the email field of that tab (paste as is):
+
+EOF
+# Printed literally: the nonce is generated when the line is pasted.
+printf '  %s\n\n' "curl -sk -X POST '$cmd_url' -H 'Authorization: Bearer $api_key' -H 'Content-Type: application/json' -d '{\"type\":\"set_field\",\"selector\":\"#email\",\"value\":\"ada@example.com\",\"nonce\":\"'\"\$(date +%s%N)\"'\"}'"
+if [ -n "${CB_FAKESF_URL:-}" ]; then
+    echo "After submitting the form, see what the (fake) Salesforce holds:"
+    echo
+    printf '  %s\n\n' "curl -s '$CB_FAKESF_URL/__fake/records'"
+fi
+echo "Form $form_id, context $ctx_ref; the API key above is new and valid for 30 days."
+echo "================================================================================"
