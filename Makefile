@@ -110,6 +110,7 @@ deps:
 run: deps
 	@$(MAKE) --no-print-directory all
 	@CB_BUILD=$(CURDIR)/$(B) scripts/stack.sh start
+	@scripts/demo.sh
 
 stop:
 	@scripts/stack.sh stop

@@ -150,7 +150,8 @@ idem_finish(struct req *r, struct idem *id)
 	snprintf(st, sizeof(st), "%d", r->status);
 	rc = db_exec(db, "UPDATE idempotency_keys SET status = $4, response = $5"
 	    " WHERE org_id = $1 AND scope = $2 AND idem_key = $3", 5,
-	    (const char *[]){ id->org, id->scope, id->key, st, buf_cstr(&r->out) });
+	    (const char *[]){ id->org, id->scope, id->key, st,
+	    r->idem_stored ? r->idem_stored : buf_cstr(&r->out) });
 	if (rc == CB_OK)
 		rc = db_commit(db);
 	else

@@ -68,6 +68,11 @@ struct req {
 	struct buf	 headers;
 	struct buf	 out;
 	int		 responded;
+	/*
+	 * What an idempotent route stores for replays when it must differ from
+	 * the answer (a secret shown once is never stored): NULL = the answer.
+	 */
+	char		*idem_stored;
 
 	struct req_owned *owned;
 	size_t		 nowned, capowned;

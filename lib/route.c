@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "cors.h"
 #include "errs.h"
 #include "log.h"
 #include "route.h"
@@ -81,28 +82,56 @@ route_read_body(struct req *r, size_t max)
 	return CB_OK;
 }
 
+/* Every method of the request's path: nginx's CB_ALLOW, else our routes'. */
+static void
+route_methods(struct req *r, const struct responder *resp, struct buf *b)
+{
+	size_t		 i;
+
+	if (r->allow && *r->allow) {
+		buf_puts(b, r->allow);
+		return;
+	}
+	for (i = 0; i < resp->nroutes; i++) {
+		if (!req_match(r, resp->routes[i].pattern, r->uri))
+			continue;
+		if (b->len)
+			buf_puts(b, ", ");
+		buf_puts(b, resp->routes[i].method);
+		if (strcmp(resp->routes[i].method, "GET") == 0)
+			buf_puts(b, ", HEAD");
+	}
+}
+
 static void
 route_allow(struct req *r, const struct responder *resp)
 {
 	struct buf	 b;
-	size_t		 i;
 
-	if (r->allow && *r->allow) {
-		resp_header(r, "Allow", r->allow);
-		return;
-	}
 	buf_init(&b, 256);
-	for (i = 0; i < resp->nroutes; i++) {
-		if (!req_match(r, resp->routes[i].pattern, r->uri))
-			continue;
-		if (b.len)
-			buf_puts(&b, ", ");
-		buf_puts(&b, resp->routes[i].method);
-		if (strcmp(resp->routes[i].method, "GET") == 0)
-			buf_puts(&b, ", HEAD");
-	}
+	route_methods(r, resp, &b);
 	resp_header(r, "Allow", buf_cstr(&b));
 	buf_free(&b);
+}
+
+static int
+route_preflight(struct req *r, const struct responder *resp)
+{
+	struct buf	 b;
+	int		 rc;
+
+	buf_init(&b, 256);
+	route_methods(r, resp, &b);
+	if (req_header(r, "Origin") == NULL) {
+		/* A plain OPTIONS (no CORS): which methods this path has. */
+		resp_header(r, "Allow", buf_cstr(&b));
+		resp_body(r, 204, NULL, "", 0);
+		buf_free(&b);
+		return CB_OK;
+	}
+	rc = cors_preflight(r, buf_cstr(&b));
+	buf_free(&b);
+	return rc;
 }
 
 /*
@@ -157,6 +186,8 @@ route_pipeline(const struct responder *resp, struct req *r)
 	}
 	if (!path_ok)
 		return CB_ERR_NOT_FOUND;
+	if (rt == NULL && strcmp(r->method, "OPTIONS") == 0)
+		return route_preflight(r, resp);
 	if (rt == NULL) {
 		route_allow(r, resp);
 		resp_problem(r, CB_ERR_METHOD, "this path does not accept that method");
@@ -228,6 +259,7 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 		if (errs_status(rc) >= 500)
 			log_kv(LOG_LVL_ERROR, "request_failed", "error", errs_name(rc), NULL);
 	}
+	cors_apply(&r);
 	buf_init(&o, REQ_RESP_MAX + 65536);
 	if (resp_serialize(&r, &o) == CB_OK && r.io.write)
 		(void)r.io.write(r.io.h, o.data, o.len);

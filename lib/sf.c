@@ -65,6 +65,8 @@ struct sf_client {
 	int		 oauth_failed;
 	double		 oauth_failed_at;
 	struct sf_result oauth_failure;
+	sf_token_hook	 on_token;	/* after a mint: the external cache */
+	void		*on_token_ud;
 };
 
 /* What one HTTP exchange brought back. */
@@ -802,6 +804,35 @@ out:
 	return rc;
 }
 
+int
+sf_set_token(struct sf_client *c, const char *token, const char *instance_url)
+{
+	char	*inst = NULL;
+	int	 plain = 0, loop = 0;
+
+	if (c == NULL || token == NULL || !sf_token_ok(token) ||
+	    sf_base_url(instance_url, &inst, &plain, &loop) != CB_OK)
+		return CB_ERR_VALIDATION;
+	/* The same rule as for a token answer: plain http only to a fake. */
+	if (plain && !c->login_plain) {
+		free(inst);
+		return CB_ERR_VALIDATION;
+	}
+	sf_drop_token(c);
+	c->token = util_strdup(token);
+	c->instance_url = inst;
+	return CB_OK;
+}
+
+void
+sf_set_token_hook(struct sf_client *c, sf_token_hook fn, void *ud)
+{
+	if (c == NULL)
+		return;
+	c->on_token = fn;
+	c->on_token_ud = ud;
+}
+
 /* An OAuth error answer: {"error":"…","error_description":"…"}. */
 static void
 sf_oauth_error(const struct sf_http *h, struct sf_result *r)
@@ -892,6 +923,8 @@ sf_mint(struct sf_client *c, struct sf_result *r)
 	snprintf(st, sizeof(st), "%ld", h.status);
 	if (rc == CB_OK) {
 		log_kv(LOG_LVL_INFO, "sf_token", "status", st, "ms", ms, NULL);
+		if (c->on_token != NULL)
+			c->on_token(c->token, c->instance_url, c->on_token_ud);
 	} else {
 		log_kv(r->kind == SF_CONFIG ? LOG_LVL_ERROR : LOG_LVL_WARN,
 		    "sf_token_failed", "status", st, "kind", sf_kind_name(r->kind),

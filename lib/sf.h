@@ -4,9 +4,10 @@
  * It authenticates with the OAuth 2.0 JWT bearer flow (CONTRACTS §3.1): an
  * RS256-signed assertion {iss=client_id, sub=username, aud=audience,
  * exp=now+120 s in seconds} is exchanged at {login_url}/services/oauth2/token
- * for an access token and the instance_url, both cached in memory.  Salesforce
- * sends no expires_in, so the token is used until a call answers 401; then it
- * is minted again once and the call retried once.
+ * for an access token and the instance_url, both cached in memory (and, via
+ * sf_set_token_hook and sf_set_token, in any external cache the caller
+ * keeps).  Salesforce sends no expires_in, so the token is used until a call
+ * answers 401; then it is minted again once and the call retried once.
  *
  * sf_upsert() performs one upsert by external ID (CONTRACTS §3.3) and sorts
  * the outcome into a small set of kinds the worker acts on (see enum
@@ -110,6 +111,28 @@ int		 sf_upsert(struct sf_client *, const char *sobject,
 
 /* Drop (and wipe) the cached token and any remembered OAuth failure. */
 void		 sf_invalidate_token(struct sf_client *);
+
+/*
+ * An external token cache (the worker keeps the token sealed in Postgres,
+ * so a restart does not mint again).
+ *
+ * sf_set_token() seeds the in-memory cache with a token minted earlier.  The
+ * token and instance_url are held to the same rules as a token answer (a
+ * header-safe token; an http(s) base URL, plain http only when the login
+ * URL is plain too); CB_ERR_VALIDATION otherwise, and the cache is left as
+ * it was.  A stale token is handled as always: 401, mint once, retry once.
+ *
+ * sf_set_token_hook() installs a callback run after every successful mint,
+ * with the new token and instance_url.  The strings belong to the client
+ * and live only for the call: copy what you keep and wipe the copy; never
+ * log the token.  NULL removes the hook.
+ */
+typedef void	(*sf_token_hook)(const char *token, const char *instance_url, void *ud);
+
+int		 sf_set_token(struct sf_client *, const char *token,
+		    const char *instance_url)
+		    __attribute__((warn_unused_result));
+void		 sf_set_token_hook(struct sf_client *, sf_token_hook, void *ud);
 
 /* "created", "updated", "retry", "permanent", "config", "none". */
 const char	*sf_kind_name(int kind);

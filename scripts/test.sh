@@ -30,6 +30,7 @@ export CB_LOG_LEVEL=${CB_LOG_LEVEL:-info}
 # Short clocks so retries, leases and timeouts happen within a test's time.
 export CB_OUTBOX_BACKOFF_MS=100 CB_OUTBOX_BACKOFF_MAX_S=2 CB_OUTBOX_MAX_ATTEMPTS=4
 export CB_OUTBOX_LEASE_S=3 CB_SF_TIMEOUT_MS=2000
+export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"
 unset CB_SF_CLIENT_ID CB_CONFIG_FILE
 mkdir -p "$state/log"
 # Sanitizer reports from every process of the stack land in one place.
@@ -112,6 +113,24 @@ done
 if (( left > 0 )); then
 	failed=$((failed + 1)); failures+=("processes left behind: $left")
 fi
+# No secret may reach a log: every secret of the stack (passwords, pepper,
+# root key) and every one the tests used (API keys, tab tokens, passwords,
+# access and refresh tokens, recorded through test_record_secret).
+patterns="$state/all-secrets.txt"
+: >"$patterns"
+for f in "$state"/secrets/*.pw "$state"/secrets/*.hex "$state"/secrets/*.key; do
+	[ -f "$f" ] && { tr -d '\n' <"$f"; echo; } >>"$patterns"
+done
+[ -f "$state/test-secrets.txt" ] && cat "$state/test-secrets.txt" >>"$patterns"
+nsecrets=$(grep -c . "$patterns")
+if leaks=$(grep -rlF -f "$patterns" "$state/log" 2>/dev/null) && [ -n "$leaks" ]; then
+	failed=$((failed + 1)); failures+=("secrets found in logs: $(echo "$leaks" | tr '\n' ' ')")
+else
+	echo "== log scan: none of $nsecrets secrets appears in $(find "$state/log" -type f | wc -l) log files"
+	passed=$((passed + 1))
+fi
+rm -f "$patterns"
+
 # Any sanitizer report from any process fails the run.
 if compgen -G "$state/log/asan*" >/dev/null || compgen -G "$state/log/ubsan*" >/dev/null; then
 	failed=$((failed + 1)); failures+=("sanitizer reports")

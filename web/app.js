@@ -28,7 +28,7 @@
 
 	const $ = (id) => document.getElementById(id);
 	const ui = {
-		conn: $('cb-conn'), banner: $('cb-banner'), bannerText: $('cb-banner-text'),
+		conn: $('cb-conn'), seq: $('cb-seq'), banner: $('cb-banner'), bannerText: $('cb-banner-text'),
 		bannerAction: $('cb-banner-action'), intro: $('cb-intro'),
 		msgCard: $('cb-messages-card'), messages: $('cb-messages'),
 		formCard: $('cb-form-card'), title: $('cb-form-title'), version: $('cb-version'),
@@ -220,7 +220,8 @@
 		ui.messages.replaceChildren();
 		show(ui.msgCard, false);
 		setResult('idle', '');
-		if (await loadForm(false)) {
+		ui.seq.textContent = '';
+		if (await loadForm(true)) {
 			if (why)
 				banner(why);
 			connect();
@@ -501,7 +502,7 @@
 		st.receipts.set(seq, receipt);
 		if (st.receipts.size > 64)
 			st.receipts.delete(st.receipts.keys().next().value);
-		setConn('live', `live · #${seq} applied`);
+		ui.seq.textContent = `last command #${seq} ${receipt.status}`;
 	}
 
 	/* ------------------------------------------------------------ channel */

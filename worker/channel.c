@@ -134,7 +134,6 @@ struct chan_pss {
 };
 
 struct chan {
-	const struct settings	*s;
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
 	struct db		*db;
@@ -762,7 +761,7 @@ chan_pump(struct chan_conn *c)
 			goto out;
 		}
 		if (util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &last_seq) != CB_OK)
-			goto out;
+			goto bad_row;
 		if (db_isnull(r, 0, 1)) {
 			/* Nothing after the cursor: caught up, unless rows vanished. */
 			if (last_seq > c->cursor)
@@ -770,7 +769,7 @@ chan_pump(struct chan_conn *c)
 			goto out;
 		}
 		if (util_parse_ll(db_val(r, 0, 2), 1, 1LL << 62, &seq) != CB_OK)
-			goto out;
+			goto bad_row;
 		if (seq != c->cursor + 1) {
 			chan_resync(c, "gap", last_seq);
 			goto out;
@@ -850,6 +849,10 @@ chan_pump(struct chan_conn *c)
 	}
 	/* More rows than one call looks at: come back soon. */
 	c->dirty = 1;
+	goto out;
+bad_row:
+	log_kv(LOG_LVL_ERROR, "ws_bad_row", "ctx", c->tab.ctx_id, NULL);
+	chan_fail(c, "internal", "the broker could not read the commands", CHAN_CLOSE_INTERNAL);
 out:
 	db_res_free(r);
 	db_res_free(u);
@@ -1430,7 +1433,6 @@ channel_run(const struct settings *s)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	ch = util_calloc(1, sizeof(*ch));
-	ch->s = s;
 	ch->db = db_open(s->pg_dsn);
 	ch->receipt_timeout_ms = chan_receipt_timeout_s() * 1000;
 	lws_set_log_level(LLL_ERR | LLL_WARN, chan_lws_log);

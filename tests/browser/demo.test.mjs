@@ -247,11 +247,72 @@ async function main() {
 		}
 		log(`second submission ${sub2}; one record per submission id`);
 
+		// The normal path caused no failed request and no console error.
 		step = 'console';
 		assert(badResponses.length === 0, `failed requests: ${badResponses.join(' | ')}`);
 		// The browser logs the favicon's 404 as a console error too.
 		const bad = consoleErrors.filter((t) => !/status of 404/.test(t) && !/favicon/.test(t));
 		assert(bad.length === 0, `console errors: ${bad.join(' | ')}`);
+		const pageErrors = () => consoleErrors.filter((t) => t.startsWith('pageerror'));
+
+		// ---- the server's problem+json detail is shown, on the named field
+		step = 'server-side validation';
+		await page.fill('#email', 'ada@localhost');	// the browser accepts it, the broker does not
+		await page.click('#cb-submit');
+		await page.waitForSelector('#cb-result[data-state="error"]', { timeout: 10000 });
+		const detail = await page.textContent('#cb-result');
+		assert(/data\.email/.test(detail), `problem detail not shown: ${detail}`);
+		assert(await page.getAttribute('#email', 'aria-invalid') === 'true', 'the field the problem names is not marked');
+		await page.fill('#email', email);
+		log(`400 shown: ${detail.trim()}`);
+
+		// ---- one attempt, retried: a network error, then a 503 with
+		// Retry-After, then the real answer; the same Idempotency-Key each time
+		step = 'retry with the same key';
+		const seen = [];
+		let n = 0;
+		const submitURL = `**/api/v1/forms/${form}/submit`;
+		await page.route(submitURL, async (route) => {
+			seen.push(route.request().headers()['idempotency-key']);
+			n++;
+			if (n === 1)
+				return route.abort('connectionreset');
+			if (n === 2)
+				return route.fulfill({ status: 503, headers: { 'Retry-After': '1', 'Content-Type': 'application/problem+json' },
+				    body: JSON.stringify({ type: '/problems/unavailable', title: 'Service unavailable', status: 503, detail: 'test' }) });
+			return route.continue();
+		});
+		await page.click('#cb-submit');
+		await page.waitForFunction((prev) => {
+			const e = document.querySelector('#cb-submission-id');
+			return e && e.textContent && !prev.includes(e.textContent);
+		}, [sub1, sub2], { timeout: 20000 });
+		await page.unroute(submitURL);
+		const sub3 = (await page.textContent('#cb-submission-id')).trim();
+		assert(seen.length === 3, `expected 3 tries, saw ${seen.length}`);
+		assert(/^"[0-9a-f-]{36}"$/.test(seen[0]) && seen.every((k) => k === seen[0]),
+		    `the retries did not reuse one quoted key: ${seen.join(' ')}`);
+		await until(`a fake Salesforce record for ${sub3}`, async () =>
+		    (await records()).find((r) => r.ext_value === sub3), 20000, 300);
+		await sleep(1000);
+		assert((await records()).filter((r) => r.ext_value === sub3).length === 1, `not exactly one record for ${sub3}`);
+		log(`network error + 503 retried with key ${seen[0]}: one submission ${sub3}`);
+
+		// ---- a newer version is published while the tab is open
+		step = 'form version stale';
+		admin('form-publish', form, join(REPO, 'docs/examples/contact-form.json'));
+		await page.click('#cb-submit');
+		await page.waitForSelector('#cb-result[data-state="error"] button', { timeout: 15000 });
+		assert(/newer version/.test(await page.textContent('#cb-result')), `stale answer not shown: ${await page.textContent('#cb-result')}`);
+		await page.click('#cb-result button');
+		await page.waitForFunction(() => document.querySelector('#cb-version').textContent === '2', null, { timeout: 10000 });
+		await page.waitForSelector('#cb-conn[data-state="live"]', { timeout: 15000 });
+		const ctx2 = await page.textContent('#cb-ctx');
+		assert(ctx2 !== ctx, 'reloading for the new version kept the old context');
+		log(`409 form-version-stale offered a reload: now version 2 on context ${ctx2}`);
+		// The failures above were made on purpose; the page must still not throw.
+		assert(pageErrors().length === 0, `page errors: ${pageErrors().join(' | ')}`);
+
 	} catch (e) {
 		try {
 			mkdirSync(join(STATE, 'log'), { recursive: true });

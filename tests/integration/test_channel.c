@@ -881,7 +881,7 @@ START_TEST(worker_restart_then_resume)
 	run_stack("", "restart-worker");
 	/* The old connection was told the broker was going away. */
 	code = ws_wait_close(&w, 5000);
-	ck_assert_msg(code == 1001 || code == WS_CODE_ABNORMAL, "close code %d", code);
+	ck_assert_msg(code == 1001, "close code %d", code);
 	ws_free(&w);
 	fx_cmd(&f, "#r", "5");
 	fx_cmd(&f, "#r", "6");

@@ -273,3 +273,20 @@ test_run(const char *cmd, char *out, size_t outsz)
 	st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
+
+void
+test_record_secret(const char *secret)
+{
+	const char	*state = getenv("CB_STATE");
+	char		 path[512];
+	FILE		*f;
+
+	/* Short strings would match by accident; every real secret is longer. */
+	if (state == NULL || secret == NULL || strlen(secret) < 12 || strchr(secret, '\n'))
+		return;
+	snprintf(path, sizeof(path), "%s/test-secrets.txt", state);
+	if ((f = fopen(path, "a")) == NULL)
+		return;
+	fprintf(f, "%s\n", secret);
+	fclose(f);
+}

@@ -57,6 +57,7 @@ seed_tenant(struct seed *s)
 	snprintf(args, sizeof(args), "key-create %s", s->agent_id);
 	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
 	seed_take(out, "api_key", s->api_key, sizeof(s->api_key));
+	test_record_secret(s->api_key);
 }
 
 int
@@ -80,5 +81,6 @@ seed_context(const char *form_id, char ctx[40], char token[64])
 	ck_assert_msg(r.status == 201, "context: %ld %s", r.status, r.body);
 	util_strlcpy(ctx, http_json_str(&r, "ctx_ref"), 40);
 	util_strlcpy(token, http_json_str(&r, "tab_token"), 64);
+	test_record_secret(token);
 	http_free(&r);
 }
