@@ -12,23 +12,40 @@
  *          no key: 400; data invalid: 400 naming data.<field>;
  *          a newer form version published: 409 form-version-stale (refresh);
  *          401 bad tab token; 404 another form; 503 + Retry-After when
- *          Postgres is down (nothing was recorded: retry with the same key).
+ *          Postgres is down or the seal keyring cannot be loaded (nothing
+ *          was recorded: retry with the same key).
+ *
+ * Personal data is sealed at rest (lib/reseal.h): the submission's data in
+ * submissions.data_sealed (PII, AAD "submissions:<id>:data"; `data` stays
+ * NULL) and the Salesforce field map in outbox.payload_sealed (PII, AAD
+ * "outbox:<submission id>:fields"); the clear outbox payload holds only
+ * sobject, ext_field and ext_value.  The submission id is made here so both
+ * AADs are known before the one INSERT that writes both rows.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "buf.h"
 #include "errs.h"
 #include "formdef.h"
 #include "forms.h"
+#include "reseal.h"
 #include "route.h"
+#include "seal.h"
 #include "tab.h"
 #include "util.h"
 
 struct submit_args {
 	const cJSON	*data;
 	cJSON		*def;		/* the pinned definition, owned by the request */
+	struct seal_keyring *keys;	/* taken before the transaction begins */
 };
+
+/* The text format of a sealed 64 KiB body, with room to spare. */
+#define SUBMIT_SEALED_MAX	(4u * 65536u)
 
 static const struct jv_field submit_fields[] = {
 	{ "data", JV_OBJECT, JV_REQUIRED, 0, FORMDEF_MAX_FIELDS, offsetof(struct submit_args, data), NULL },
@@ -67,9 +84,28 @@ submit_check(struct req *r, void *argp)
 	if (a->def == NULL)
 		return CB_ERR_INTERNAL;
 	req_own(r, a->def, submit_json_free);
-	if ((rc = formdef_validate(a->def, a->data, &err)) != CB_OK)
+	if ((rc = formdef_validate(a->def, a->data, &err)) != CB_OK) {
 		route_field_problem(r, rc, err.field, err.reason);
+		return CB_OK;
+	}
+	/*
+	 * The keyring may have to be (re)loaded from data_keys: do it here,
+	 * outside the idempotency transaction.  Without it nothing may be
+	 * written: 503, and the client retries with the same key.
+	 */
+	if ((a->keys = app_keys(r->app)) == NULL)
+		return CB_ERR_UNAVAILABLE;
 	return CB_OK;
+}
+
+/* A string cJSON printed, wiped before it is freed: it holds personal data. */
+static void
+submit_text_free(char *p)
+{
+	if (p != NULL) {
+		sodium_memzero(p, strlen(p));
+		free(p);
+	}
 }
 
 static int
@@ -89,10 +125,14 @@ submit_act(struct req *r, const void *argp)
 	const struct tab_ctx	*t = r->auth;
 	struct db		*db = r->app->db;
 	struct db_res		*res = NULL;
-	char			 ver[16], *data = NULL, *fields = NULL;
+	struct buf		 data_sealed, fields_sealed;
+	char			 ver[16], id[37], *data = NULL, *fields = NULL;
 	cJSON			*sf = NULL, *o;
 	long long		 cur = 0;
 	int			 rc;
+
+	buf_init(&data_sealed, SUBMIT_SEALED_MAX);
+	buf_init(&fields_sealed, SUBMIT_SEALED_MAX);
 
 	/* FOR SHARE: a publish cannot commit between this check and our insert. */
 	rc = db_query(db, &res, "SELECT coalesce(current_version, 0) FROM forms"
@@ -118,20 +158,31 @@ submit_act(struct req *r, const void *argp)
 	}
 
 	snprintf(ver, sizeof(ver), "%d", t->form_version);
+	util_uuid_v4(id);
 	data = cJSON_PrintUnformatted(a->data);
 	sf = formdef_to_sf(a->def, a->data);
 	fields = cJSON_PrintUnformatted(sf);
 	if (data == NULL || fields == NULL)
 		util_oom();
+	if ((rc = reseal_seal_value(a->keys, "submissions", id, data, strlen(data),
+	    &data_sealed)) != CB_OK ||
+	    (rc = reseal_seal_value(a->keys, "outbox", id, fields, strlen(fields),
+	    &fields_sealed)) != CB_OK) {
+		/* No current key (CB_ERR_CONFIG) is the keyring's state, not the client's. */
+		if (rc == CB_ERR_CONFIG)
+			rc = CB_ERR_UNAVAILABLE;
+		goto out;
+	}
 	rc = db_query(db, &res,
 	    "WITH f AS (SELECT sf_object, sf_ext_field FROM forms WHERE org_id = $1 AND id = $2),"
-	    " s AS (INSERT INTO submissions (org_id, ctx_id, form_id, form_version, data)"
-	    "       VALUES ($1, $3, $2, $4, $5::jsonb) RETURNING id)"
-	    " INSERT INTO outbox (org_id, kind, ref_id, payload)"
+	    " s AS (INSERT INTO submissions (id, org_id, ctx_id, form_id, form_version, data_sealed)"
+	    "       VALUES ($5::uuid, $1, $3, $2, $4, $6) RETURNING id)"
+	    " INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
 	    " SELECT $1, 'salesforce.upsert', s.id, jsonb_build_object('sobject', f.sf_object,"
-	    "   'ext_field', f.sf_ext_field, 'ext_value', s.id::text, 'fields', $6::jsonb)"
-	    " FROM s, f RETURNING ref_id", 6,
-	    (const char *[]){ t->org, t->form_id, t->ctx_id, ver, data, fields });
+	    "   'ext_field', f.sf_ext_field, 'ext_value', s.id::text), $7"
+	    " FROM s, f RETURNING ref_id", 7,
+	    (const char *[]){ t->org, t->form_id, t->ctx_id, ver, id, buf_cstr(&data_sealed),
+	    buf_cstr(&fields_sealed) });
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) != 1) {
@@ -146,8 +197,10 @@ submit_act(struct req *r, const void *argp)
 	cJSON_Delete(o);
 out:
 	cJSON_Delete(sf);
-	free(data);
-	free(fields);
+	submit_text_free(data);
+	submit_text_free(fields);
+	buf_free(&data_sealed);
+	buf_free(&fields_sealed);
 	db_res_free(res);
 	return rc;
 }

@@ -289,6 +289,7 @@ app_keys_open(struct app *a, const char *who)
 	if (rc == CB_ERR_CRYPTO || rc == CB_ERR_CONFIG) {
 		log_msg(LOG_LVL_ERROR, "keyring_refused", "%s", err);
 		fprintf(stderr, "%s: refusing to start: %s\n", who, err);
+		keyring_close(&a->keys);
 		return 1;
 	}
 	if (rc != CB_OK)

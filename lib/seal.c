@@ -163,8 +163,7 @@ seal_keyring_load(struct seal_keyring **out, const char *path, char *err,
 		seal_seterr(err, errsz, "root key file %s: not a regular file", path);
 		goto out;
 	}
-	/* root may read the service's key (operator tools run as root). */
-	if (geteuid() != 0 && st.st_uid != geteuid() && st.st_uid != 0) {
+	if (st.st_uid != geteuid() && st.st_uid != 0) {
 		seal_seterr(err, errsz, "root key file %s: owned by uid %u, "
 		    "not by this service (uid %u) or root", path,
 		    (unsigned)st.st_uid, (unsigned)geteuid());

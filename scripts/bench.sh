@@ -310,13 +310,15 @@ EOF
     CLIENT_PID=
     line=$(tail -n 1 "$WORK/latency.txt")
     if [[ $line == OK* ]]; then
+        declare -A L=()
         for kv in ${line#OK }; do
-            [[ $kv =~ ^([a-z0-9]+)=([0-9A-Za-z./]+)$ ]] && printf -v "L_${BASH_REMATCH[1]}" '%s' "${BASH_REMATCH[2]}"
+            [[ $kv =~ ^([a-z0-9]+)=([0-9A-Za-z./]+)$ ]] && L[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
         done
         LATENCY=$(printf '%s\n%s' \
             "$(printf 'agent-to-tab, burst of %s commands (HTTP 202 -> frame): p50 %s  p99 %s  max %s  (all delivered in %s: %s commands/s; %s frames beat their 202)' \
-                "$L_n" "$L_p50" "$L_p99" "$L_max" "$L_burst" "$L_rate" "$L_early")" \
-            "$(printf 'agent-to-tab, %s single commands on an idle channel:  p50 %s  p99 %s' "$L_solon" "$L_solop50" "$L_solop99")")
+                "${L[n]:-?}" "${L[p50]:-?}" "${L[p99]:-?}" "${L[max]:-?}" "${L[burst]:-?}" "${L[rate]:-?}" "${L[early]:-?}")" \
+            "$(printf 'agent-to-tab, %s single commands on an idle channel:  p50 %s  p99 %s' \
+                "${L[solon]:-?}" "${L[solop50]:-?}" "${L[solop99]:-?}")")
     else
         LATENCY="agent-to-tab latency: FAILED: $line"
     fi

@@ -11,16 +11,36 @@
  *   cb-admin agent-create ORG_SLUG NAME
  *   cb-admin key-create AGENT_ID [SCOPES] [EXPIRES_DAYS]
  *   cb-admin demo-seed
+ *   cb-admin user-create ORG_SLUG EMAIL ROLE   (password: see below)
+ *   cb-admin signing-key-rotate [--lead SECONDS] [--wait]
+ *   cb-admin sessions-revoke USER_ID
  *   cb-admin config            (every setting, its default and help)
  *
  * Lists (TYPES, SELECTORS, SCOPES) are comma-separated.  Configuration as
  * for every process: CB_PG_DSN, CB_API_KEY_PEPPER, ... (see `config`).
+ *
+ * user-create never takes the password from the command line (it would
+ * show in ps and shell history): it reads the first line of the file named
+ * by CB_ADMIN_PASSWORD_FILE, else the first line of stdin (without echo on
+ * a terminal).  ROLE is admin, operator or viewer.
+ *
+ * signing-key-rotate promotes the next signing key once it has been
+ * published for --lead seconds (default SIGNKEYS_LEAD_S: the JWKS cache
+ * lifetime plus margin; at least SIGNKEYS_LEAD_MIN_S), makes a new next key
+ * and retires keys whose grace has passed (lib/signkeys.h).  If the next
+ * key is younger it fails saying how long to wait, or with --wait waits.
+ *
+ * sessions-revoke revokes every refresh-token family of a user; the access
+ * tokens of those sessions stop working at once (lib/userauth.h).
  */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -31,8 +51,14 @@
 #include "errs.h"
 #include "formdef.h"
 #include "kv.h"
+#include "keyring.h"
 #include "log.h"
+#include "pwhash.h"
+#include "refresh.h"
+#include "route.h"
 #include "settings.h"
+#include "signkeys.h"
+#include "users.h"
 #include "util.h"
 
 struct admin {
@@ -364,6 +390,186 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * An app (lib/route.h) around the CLI's connection and settings, with the
+ * seal keyring loaded, for the library calls that take one.  The settings
+ * are borrowed: admin_app_close frees only what it opened.
+ */
+static int
+admin_app_open(struct admin *a, struct app *app)
+{
+	char	 err[512] = "";
+	int	 rc;
+
+	memset(app, 0, sizeof(*app));
+	app->settings = a->s;
+	app->db = a->db;
+	rc = keyring_open(&app->keys, a->db, a->s.seal_root_key_file, err, sizeof(err));
+	if (rc != CB_OK || app_keys(app) == NULL) {
+		keyring_close(&app->keys);
+		memset(app, 0, sizeof(*app));
+		return fail("cannot load the seal keyring: %s", err[0] ? err : errs_name(rc));
+	}
+	return 0;
+}
+
+static void
+admin_app_close(struct app *app)
+{
+	keyring_close(&app->keys);
+	memset(app, 0, sizeof(*app));
+}
+
+/*
+ * The password: the first line of CB_ADMIN_PASSWORD_FILE, else of stdin
+ * (echo off on a terminal).  Never argv.  Returns its length, or -1.
+ */
+static long
+read_password(char *pw, size_t pwsz)
+{
+	const char	*path = getenv("CB_ADMIN_PASSWORD_FILE");
+	struct termios	 old, quiet;
+	FILE		*f = stdin;
+	int		 tty = 0;
+	size_t		 n;
+
+	if (path && *path && (f = fopen(path, "r")) == NULL) {
+		fail("CB_ADMIN_PASSWORD_FILE %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (f == stdin && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &old) == 0) {
+		quiet = old;
+		quiet.c_lflag &= ~(tcflag_t)ECHO;
+		tty = tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) == 0;
+		fprintf(stderr, "password: ");
+	}
+	if (fgets(pw, (int)pwsz, f) == NULL)
+		pw[0] = '\0';
+	if (tty) {
+		(void)tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
+		fputc('\n', stderr);
+	}
+	if (f != stdin)
+		fclose(f);
+	n = strlen(pw);
+	if (n > 0 && pw[n - 1] != '\n' && n + 1 == pwsz) {
+		sodium_memzero(pw, pwsz);
+		fail("the password is longer than %u bytes", PWHASH_PASSWORD_MAX);
+		return -1;
+	}
+	if (n > 0 && pw[n - 1] == '\n')
+		pw[--n] = '\0';
+	if (n > 0 && pw[n - 1] == '\r')
+		pw[--n] = '\0';
+	if (n < PWHASH_PASSWORD_MIN) {
+		sodium_memzero(pw, pwsz);
+		fail("the password must be %u to %u bytes (one line on stdin or in "
+		    "CB_ADMIN_PASSWORD_FILE)", PWHASH_PASSWORD_MIN, PWHASH_PASSWORD_MAX);
+		return -1;
+	}
+	return (long)n;
+}
+
+static int
+cmd_user_create(struct admin *a, int argc, char **argv)
+{
+	struct app	 app;
+	char		 org[32], id[37], pw[PWHASH_PASSWORD_MAX + 2];
+	long		 pwlen;
+	int		 rc;
+
+	if (argc != 3)
+		return fail("usage: user-create ORG_SLUG EMAIL ROLE (password on stdin or in "
+		    "CB_ADMIN_PASSWORD_FILE)");
+	if (!users_role_ok(argv[2]))
+		return fail("ROLE must be admin, operator or viewer");
+	if (q1(a, "SELECT id FROM orgs WHERE slug = $1", 1, (const char *[]){ argv[0] },
+	    org, sizeof(org)))
+		return 1;
+	if ((pwlen = read_password(pw, sizeof(pw))) < 0)
+		return 1;
+	if (admin_app_open(a, &app)) {
+		sodium_memzero(pw, sizeof(pw));
+		return 1;
+	}
+	rc = users_create(&app, org, argv[1], pw, (size_t)pwlen, argv[2], id);
+	sodium_memzero(pw, sizeof(pw));
+	admin_app_close(&app);
+	if (rc == CB_ERR_DB_CONFLICT)
+		return fail("a user with that email already exists");
+	if (rc == CB_ERR_VALIDATION)
+		return fail("invalid email, role or password");
+	if (rc != CB_OK)
+		return fail("cannot create the user: %s %s", errs_name(rc), db_errmsg(a->db));
+	printf("{\"user_id\":\"%s\",\"org_id\":%s,\"role\":\"%s\"}\n", id, org, argv[2]);
+	return 0;
+}
+
+static int
+cmd_signing_key_rotate(struct admin *a, int argc, char **argv)
+{
+	struct signkeys_rotation res;
+	struct app		 app;
+	long long		 lead = SIGNKEYS_LEAD_S, retired = 0;
+	int			 i, rc, wait = 0, tries, waited = 0;
+
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--wait") == 0)
+			wait = 1;
+		else if (strcmp(argv[i], "--lead") == 0 && i + 1 < argc &&
+		    util_parse_ll(argv[i + 1], SIGNKEYS_LEAD_MIN_S, 86400, &lead) == CB_OK)
+			i++;
+		else
+			return fail("usage: signing-key-rotate [--lead SECONDS (%d..86400)] [--wait]",
+			    SIGNKEYS_LEAD_MIN_S);
+	}
+	if (admin_app_open(a, &app))
+		return 1;
+	for (tries = 0; ; tries++) {
+		rc = signkeys_rotate(a->db, app_keys(&app), a->s.access_ttl_s, (int)lead, &res);
+		retired += res.retired;
+		if (rc != CB_ERR_CONFLICT || res.wait_s <= 0 || !wait || tries == 3)
+			break;
+		/* The next key is too young for verifiers' caches: let it age. */
+		fprintf(stderr, "cb-admin: next key %s published less than %llds ago;"
+		    " waiting %ds\n", res.next, lead, res.wait_s);
+		sleep((unsigned)res.wait_s);
+		waited += res.wait_s;
+	}
+	admin_app_close(&app);
+	if (rc == CB_ERR_CONFLICT && res.wait_s > 0)
+		return fail("the next key %s has been published for less than %llds: verifiers"
+		    " may not hold it yet; retry in %ds (or pass --wait)", res.next, lead, res.wait_s);
+	if (rc != CB_OK)
+		return fail("rotation failed: %s %s", errs_name(rc), db_errmsg(a->db));
+	if (res.bootstrapped) {
+		printf("{\"bootstrapped\":true,\"active\":\"%s\",\"next\":\"%s\"}\n",
+		    res.active, res.next);
+		return 0;
+	}
+	printf("{\"active\":\"%s\",\"retiring\":\"%s\",\"retire_after\":\"%s\",\"next\":\"%s\","
+	    "\"retired\":%lld,\"waited_s\":%d}\n", res.active, res.retiring, res.retire_after,
+	    res.next, retired, waited);
+	return 0;
+}
+
+static int
+cmd_sessions_revoke(struct admin *a, int argc, char **argv)
+{
+	long long	 n = 0;
+	int		 rc;
+
+	if (argc != 1 || !util_uuid_ok(argv[0]))
+		return fail("usage: sessions-revoke USER_ID");
+	rc = refresh_revoke_user(a->db, argv[0], &n);
+	if (rc == CB_ERR_NOT_FOUND)
+		return fail("no user %s", argv[0]);
+	if (rc != CB_OK)
+		return fail("cannot revoke: %s %s", errs_name(rc), db_errmsg(a->db));
+	printf("{\"user_id\":\"%s\",\"sessions_revoked\":%lld}\n", argv[0], n);
+	return 0;
+}
+
 struct admin_cmd {
 	const char	*name;
 	int		(*fn)(struct admin *, int, char **);
@@ -377,6 +583,9 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "agent-create", cmd_agent_create },
 	{ "key-create", cmd_key_create },
 	{ "demo-seed", cmd_demo_seed },
+	{ "user-create", cmd_user_create },
+	{ "signing-key-rotate", cmd_signing_key_rotate },
+	{ "sessions-revoke", cmd_sessions_revoke },
 };
 
 static void
@@ -388,6 +597,27 @@ usage(void)
 	for (i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++)
 		fprintf(stderr, " %s", admin_cmds[i].name);
 	fprintf(stderr, " config\n");
+}
+
+/*
+ * Run as the service, not as root: an operator typing `cb-admin` as root
+ * acts as the owner of the seal root key (the service user), which is also
+ * the only identity the key file may belong to (lib/seal.h).
+ */
+static int
+admin_drop_root(void)
+{
+	const char	*keyfile = getenv("CB_SEAL_ROOT_KEY_FILE");
+	struct stat	 st;
+
+	if (geteuid() != 0 || keyfile == NULL || stat(keyfile, &st) != 0 || st.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) != 0 || setgid(st.st_gid) != 0 || setuid(st.st_uid) != 0) {
+		fprintf(stderr, "cb-admin: cannot switch to the service user (uid %u)\n",
+		    (unsigned)st.st_uid);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -416,6 +646,8 @@ main(int argc, char **argv)
 		usage();
 		return 2;
 	}
+	if (admin_drop_root() != 0)
+		return 2;
 	if (settings_load(&a.s, err, sizeof(err)) != CB_OK) {
 		fprintf(stderr, "cb-admin: %s\n", err);
 		return 2;

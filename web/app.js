@@ -725,7 +725,8 @@
 	function problemLink(p) {
 		if (typeof p.type !== 'string' || !/^\/problems\/[a-z0-9-]{1,64}$/.test(p.type))
 			return null;
-		return node('a', { href: `${p.type}.html`, target: '_blank', rel: 'noopener' }, 'What does this mean?');
+		/* nginx serves web/problems/<slug>.html at the type URI itself. */
+		return node('a', { href: p.type, target: '_blank', rel: 'noopener' }, 'What does this mean?');
 	}
 
 	async function submit(ev) {

@@ -4,6 +4,13 @@
  * children to finish what they hold, then exits.  Children exit if the
  * master dies (PR_SET_PDEATHSIG), so a kill -9 of the master leaves nothing.
  *
+ * Before any duty starts, the master loads the seal keyring once, as every
+ * responder does (lib/route.c, app_keys_open): a root key that does not
+ * unwrap the data keys, or a root key file that is missing, malformed or
+ * readable by others, stops the worker with exit status 2 and a message
+ * naming CB_SEAL_ROOT_KEY_FILE.  Postgres being away is not fatal: the
+ * duties load the keys when it comes back.
+ *
  * Usage: cb-worker [--pidfile PATH] [--only channel|outbox]
  */
 #include <errno.h>
@@ -18,7 +25,9 @@
 
 #include <sodium.h>
 
+#include "db.h"
 #include "errs.h"
+#include "keyring.h"
 #include "log.h"
 #include "util.h"
 #include "worker.h"
@@ -52,6 +61,34 @@ on_chld(int sig)
 {
 	(void)sig;
 	worker_chld = 1;
+}
+
+/*
+ * Refuse to start on a wrong or unusable root key (non-zero), exactly as a
+ * responder does.  The keys are only checked here: the duty that seals and
+ * opens values (outbox) loads its own copy in its own process.
+ */
+static int
+keys_check(const struct settings *s)
+{
+	struct keyring	 k;
+	struct db	*db = db_open(s->pg_dsn);
+	char		 err[512] = "";
+	int		 rc;
+
+	rc = keyring_open(&k, db, s->seal_root_key_file, err, sizeof(err));
+	keyring_close(&k);
+	db_close(db);
+	if (rc == CB_ERR_CRYPTO || rc == CB_ERR_CONFIG) {
+		log_msg(LOG_LVL_ERROR, "keyring_refused", "%s", err);
+		/* Name the setting to fix, whatever part of it was wrong. */
+		fprintf(stderr, "cb-worker: refusing to start: %s%s\n", err,
+		    strstr(err, "CB_SEAL_ROOT_KEY_FILE") ? "" : " (check CB_SEAL_ROOT_KEY_FILE)");
+		return 1;
+	}
+	if (rc != CB_OK)
+		log_msg(LOG_LVL_WARN, "keyring_deferred", "%s (will retry on first use)", err);
+	return 0;
 }
 
 static pid_t
@@ -120,6 +157,10 @@ main(int argc, char **argv)
 	}
 	if (log_level_parse(s.log_level, &lvl) == 0)
 		log_set_min(lvl);
+	if (keys_check(&s) != 0) {
+		settings_free(&s);
+		return 2;
+	}
 	if (pidfile) {
 		if ((f = fopen(pidfile, "w")) == NULL) {
 			fprintf(stderr, "cb-worker: %s: %s\n", pidfile, strerror(errno));

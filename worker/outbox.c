@@ -14,6 +14,24 @@
  *
  * Between rounds it sleeps on the LISTEN socket (cb_outbox) until a new row
  * is announced or the next known run_after comes due: no polling loop.
+ *
+ * Sealed at rest (lib/reseal.h).  A salesforce.upsert row carries its field
+ * map in payload_sealed (PII, bound to "outbox:<ref_id>:fields"); the clear
+ * payload has only sobject, ext_field and ext_value.  A value that does not
+ * open (after one forced reload of the data keys, in case it was sealed
+ * under a key made moments ago) is dead-lettered at once with a last_error
+ * saying so: never delivered half-empty.  No keyring at all (Postgres away
+ * when it was due to load) is not the row's fault: the attempt is given
+ * back.  Rows written before sealing (payload.fields, no payload_sealed)
+ * are still delivered.
+ *
+ * The Salesforce access token is cached sealed in sf_tokens (tokens, bound
+ * to "sf_tokens:<name>:token", the plaintext {"access_token","instance_url"}
+ * so neither can be swapped): stored after every mint, loaded when the
+ * client is made, so a restart does not mint again; a stale one costs the
+ * client's usual 401 and one re-mint.  <name> is derived from the login
+ * URL, audience, client id and username, so a token is never reused for
+ * another org or user.  The token is never logged.
  */
 #include <errno.h>
 #include <math.h>
@@ -27,20 +45,29 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "buf.h"
 #include "db.h"
 #include "errs.h"
+#include "jsonv.h"
+#include "keyring.h"
 #include "log.h"
+#include "reseal.h"
+#include "seal.h"
 #include "sf.h"
 #include "util.h"
 #include "worker.h"
 
 #define OUTBOX_IDLE_MAX_MS	30000
+/* A sealed token record in the text format, with room. */
+#define OUTBOX_TOKEN_SEALED_MAX	16384u
 
 struct outbox {
 	const struct settings	*s;
 	struct db		*db;
 	struct sf_client	*sf;
+	struct keyring		 keys;		/* this process's seal keyring */
 	char			 me[96];
+	char			 token_name[40];	/* sf_tokens.name for this configuration */
 	int			 listening;
 	double			 sf_retry_at;
 };
@@ -87,6 +114,124 @@ outbox_backoff(const struct settings *s, int attempt, long retry_after_s)
 	return (long)ms;
 }
 
+/*
+ * The cache row's name: a digest of what decides whose token it is, so a
+ * changed login URL, audience, connected app or user never picks up a token
+ * of the previous configuration.
+ */
+static void
+outbox_token_name(struct outbox *o)
+{
+	crypto_generichash_state st;
+	unsigned char		 h[16];
+	const char		*parts[4];
+	size_t			 i;
+
+	parts[0] = o->s->sf_login_url ? o->s->sf_login_url : "";
+	parts[1] = o->s->sf_audience ? o->s->sf_audience : "";
+	parts[2] = o->s->sf_client_id ? o->s->sf_client_id : "";
+	parts[3] = o->s->sf_username ? o->s->sf_username : "";
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	for (i = 0; i < 4; i++)
+		crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
+	crypto_generichash_final(&st, h, sizeof(h));
+	memcpy(o->token_name, "jwt:", 4);
+	util_hex(o->token_name + 4, h, sizeof(h));
+}
+
+/* After a mint: keep the token sealed in Postgres.  Best effort: never fatal. */
+static void
+outbox_token_store(const char *token, const char *instance_url, void *ud)
+{
+	struct outbox		*o = ud;
+	struct seal_keyring	*kr = keyring_get(&o->keys, o->db);
+	struct buf		 plain, sealed;
+	int			 rc;
+
+	buf_init(&plain, OUTBOX_TOKEN_SEALED_MAX);
+	buf_init(&sealed, OUTBOX_TOKEN_SEALED_MAX);
+	if (kr == NULL) {
+		rc = CB_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if ((rc = buf_puts(&plain, "{\"access_token\":")) != CB_OK ||
+	    (rc = buf_json_str(&plain, token)) != CB_OK ||
+	    (rc = buf_puts(&plain, ",\"instance_url\":")) != CB_OK ||
+	    (rc = buf_json_str(&plain, instance_url)) != CB_OK ||
+	    (rc = buf_putc(&plain, '}')) != CB_OK)
+		goto out;
+	if ((rc = reseal_seal_value(kr, "sf_tokens", o->token_name, plain.data, plain.len,
+	    &sealed)) != CB_OK)
+		goto out;
+	rc = db_exec(o->db, "INSERT INTO sf_tokens (name, instance_url, token_sealed)"
+	    " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET instance_url = EXCLUDED.instance_url,"
+	    " token_sealed = EXCLUDED.token_sealed, updated_at = now()", 3,
+	    (const char *[]){ o->token_name, instance_url, buf_cstr(&sealed) });
+out:
+	if (rc == CB_OK)
+		log_kv(LOG_LVL_INFO, "sf_token_stored", "name", o->token_name, NULL);
+	else
+		log_kv(LOG_LVL_WARN, "sf_token_store_failed", "name", o->token_name,
+		    "error", errs_name(rc), NULL);
+	buf_wipe(&plain);
+	buf_free(&sealed);
+}
+
+/* At client creation: seed it with the stored token, if there is a usable one. */
+static void
+outbox_token_load(struct outbox *o)
+{
+	struct seal_keyring	*kr;
+	struct db_res		*res = NULL;
+	struct buf		 plain;
+	struct jv_error		 je;
+	cJSON			*doc = NULL;
+	const cJSON		*at = NULL, *iu;
+	const char		*why = NULL;
+
+	buf_init(&plain, OUTBOX_TOKEN_SEALED_MAX);
+	if (db_query(o->db, &res, "SELECT token_sealed FROM sf_tokens WHERE name = $1", 1,
+	    (const char *[]){ o->token_name }) != CB_OK) {
+		why = "database";
+		goto out;
+	}
+	if (db_rows(res) != 1)
+		goto out;		/* nothing cached yet: the first call mints */
+	if ((kr = keyring_get(&o->keys, o->db)) == NULL) {
+		why = "keyring unavailable";
+		goto out;
+	}
+	if (reseal_open_value(kr, "sf_tokens", o->token_name, db_val(res, 0, 0), &plain) != CB_OK) {
+		why = "does not open";
+		goto out;
+	}
+	if (jv_parse(plain.data, plain.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc)) {
+		why = "malformed";
+		goto out;
+	}
+	at = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
+	iu = cJSON_GetObjectItemCaseSensitive(doc, "instance_url");
+	if (!cJSON_IsString(at) || !cJSON_IsString(iu) ||
+	    sf_set_token(o->sf, at->valuestring, iu->valuestring) != CB_OK) {
+		why = "unusable";
+		goto out;
+	}
+	log_kv(LOG_LVL_INFO, "sf_token_loaded", "name", o->token_name, NULL);
+out:
+	if (why != NULL)
+		log_kv(LOG_LVL_WARN, "sf_token_cache_skipped", "name", o->token_name,
+		    "why", why, NULL);
+	if (doc != NULL) {
+		/* The tree holds the token in cJSON's own allocation. */
+		if (cJSON_IsObject(doc) && (at = cJSON_GetObjectItemCaseSensitive(doc,
+		    "access_token")) != NULL && cJSON_IsString(at))
+			sodium_memzero(at->valuestring, strlen(at->valuestring));
+		cJSON_Delete(doc);
+	}
+	buf_wipe(&plain);
+	db_res_free(res);
+}
+
 static struct sf_client *
 outbox_sf(struct outbox *o, struct sf_result *res)
 {
@@ -115,35 +260,100 @@ outbox_sf(struct outbox *o, struct sf_result *res)
 	if ((o->sf = sf_client_new(&c, err, sizeof(err))) == NULL) {
 		util_strlcpy(res->error_code, "CLIENT", sizeof(res->error_code));
 		util_strlcpy(res->message, err, sizeof(res->message));
+		return NULL;
 	}
+	outbox_token_name(o);
+	outbox_token_load(o);
+	sf_set_token_hook(o->sf, outbox_token_store, o);
 	return o->sf;
 }
 
 static void
-outbox_deliver_sf(struct outbox *o, const char *payload, struct sf_result *res)
+outbox_fail(struct sf_result *res, int kind, const char *code, const char *msg)
 {
-	cJSON		*p = cJSON_Parse(payload), *obj, *ext, *val, *fields;
-	char		*body = NULL;
+	memset(res, 0, sizeof(*res));
+	res->kind = kind;
+	util_strlcpy(res->error_code, code, sizeof(res->error_code));
+	util_strlcpy(res->message, msg, sizeof(res->message));
+}
+
+/*
+ * The field map of a row into `fields` (JSON object text).  CB_OK, or res
+ * filled: SF_CONFIG when there is no keyring (the attempt is given back),
+ * SF_PERMANENT when the sealed value does not open for this row.
+ */
+static int
+outbox_open_fields(struct outbox *o, const char *ref_id, const char *sealed,
+    const cJSON *legacy, struct buf *fields, struct sf_result *res)
+{
+	struct seal_keyring	*kr;
+	char			*text;
+	int			 rc;
+
+	if (sealed == NULL) {
+		/* A row written before sealing: its map is in the clear payload. */
+		if (!cJSON_IsObject(legacy)) {
+			outbox_fail(res, SF_PERMANENT, "BAD_PAYLOAD",
+			    "neither payload_sealed nor payload.fields");
+			return CB_ERR_VALIDATION;
+		}
+		if ((text = cJSON_PrintUnformatted(legacy)) == NULL)
+			util_oom();
+		rc = buf_puts(fields, text);
+		sodium_memzero(text, strlen(text));
+		free(text);
+		if (rc != CB_OK)
+			outbox_fail(res, SF_PERMANENT, "BAD_PAYLOAD", "payload.fields too large");
+		return rc;
+	}
+	if ((kr = keyring_get(&o->keys, o->db)) == NULL) {
+		outbox_fail(res, SF_CONFIG, "KEYRING_UNAVAILABLE",
+		    "the seal keyring could not be loaded from data_keys");
+		return CB_ERR_UNAVAILABLE;
+	}
+	rc = reseal_open_value(kr, "outbox", ref_id, sealed, fields);
+	if (rc == CB_ERR_CRYPTO) {
+		/* Perhaps sealed under a key made since we last looked. */
+		o->keys.checked_ms = 0;
+		if ((kr = keyring_get(&o->keys, o->db)) != NULL)
+			rc = reseal_open_value(kr, "outbox", ref_id, sealed, fields);
+	}
+	if (rc != CB_OK) {
+		outbox_fail(res, SF_PERMANENT, "SEALED_PAYLOAD",
+		    "payload_sealed does not open for this row (copied from another row,"
+		    " altered, or under an unknown data key): not delivered");
+		return rc;
+	}
+	return CB_OK;
+}
+
+static void
+outbox_deliver_sf(struct outbox *o, const char *payload, const char *ref_id,
+    const char *sealed, struct sf_result *res)
+{
+	cJSON		*p = cJSON_Parse(payload), *obj, *ext, *val;
+	struct buf	 fields;
 	struct sf_client *sf;
 
 	memset(res, 0, sizeof(*res));
+	buf_init(&fields, SEAL_MAX_PLAIN);
 	obj = cJSON_GetObjectItemCaseSensitive(p, "sobject");
 	ext = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
 	val = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
-	fields = cJSON_GetObjectItemCaseSensitive(p, "fields");
-	if (!cJSON_IsString(obj) || !cJSON_IsString(ext) || !cJSON_IsString(val) ||
-	    !cJSON_IsObject(fields)) {
-		res->kind = SF_PERMANENT;
-		util_strlcpy(res->error_code, "BAD_PAYLOAD", sizeof(res->error_code));
+	if (!cJSON_IsString(obj) || !cJSON_IsString(ext) || !cJSON_IsString(val)) {
+		outbox_fail(res, SF_PERMANENT, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
 		goto out;
 	}
+	/* Open first: a row that cannot be read is dead before any network. */
+	if (outbox_open_fields(o, ref_id, sealed, cJSON_GetObjectItemCaseSensitive(p, "fields"),
+	    &fields, res) != CB_OK)
+		goto out;
 	if ((sf = outbox_sf(o, res)) == NULL)
 		goto out;
-	if ((body = cJSON_PrintUnformatted(fields)) == NULL)
-		util_oom();
-	(void)sf_upsert(sf, obj->valuestring, ext->valuestring, val->valuestring, body, res);
+	(void)sf_upsert(sf, obj->valuestring, ext->valuestring, val->valuestring,
+	    buf_cstr(&fields), res);
 out:
-	free(body);
+	buf_wipe(&fields);
 	cJSON_Delete(p);
 }
 
@@ -172,8 +382,12 @@ outbox_record(struct outbox *o, const char *id, const char *kind, int attempts, 
 		return;
 	}
 	/* The message may echo record data: it goes to the row, never to logs. */
-	snprintf(err, sizeof(err), "%s HTTP %d %s: %s", sf_kind_name(res->kind), res->http_status,
-	    res->error_code, res->message);
+	if (res->http_status == 0)	/* decided here, before or without an answer */
+		snprintf(err, sizeof(err), "%s %s: %s", sf_kind_name(res->kind), res->error_code,
+		    res->message);
+	else
+		snprintf(err, sizeof(err), "%s HTTP %d %s: %s", sf_kind_name(res->kind),
+		    res->http_status, res->error_code, res->message);
 	if (res->kind == SF_CONFIG) {
 		/* Not the row's fault: give the attempt back and wait for a fix. */
 		(void)db_exec(o->db, "UPDATE outbox SET state = 'pending', attempts = attempts - 1,"
@@ -222,7 +436,8 @@ outbox_round(struct outbox *o)
 	    " WHERE id IN (SELECT id FROM outbox WHERE (state = 'pending' AND run_after <= now())"
 	    "   OR (state = 'running' AND locked_until < now())"
 	    "   ORDER BY run_after, id LIMIT $3::int FOR UPDATE SKIP LOCKED)"
-	    " RETURNING id, kind, payload::text, attempts, max_attempts", 3,
+	    " RETURNING id, kind, payload::text, attempts, max_attempts,"
+	    "   coalesce(ref_id::text, ''), payload_sealed", 3,
 	    (const char *[]){ o->me, lease, batch }) != CB_OK)
 		return -1;
 	n = db_rows(res);
@@ -241,7 +456,8 @@ outbox_round(struct outbox *o)
 			continue;
 		}
 		if (strcmp(kind, "salesforce.upsert") == 0)
-			outbox_deliver_sf(o, db_val(res, i, 2), &sr);
+			outbox_deliver_sf(o, db_val(res, i, 2), db_val(res, i, 5),
+			    db_isnull(res, i, 6) ? NULL : db_val(res, i, 6), &sr);
 		else {
 			memset(&sr, 0, sizeof(sr));
 			sr.kind = SF_PERMANENT;
@@ -281,8 +497,8 @@ outbox_run(const struct settings *s)
 	struct outbox	 o;
 	struct sigaction sa;
 	struct pollfd	 pfd;
-	char		 host[64] = "";
-	int		 n, wait_ms, down_ms = 250;
+	char		 host[64] = "", err[512] = "";
+	int		 n, wait_ms, down_ms = 250, rc;
 
 	memset(&o, 0, sizeof(o));
 	o.s = s;
@@ -294,6 +510,19 @@ outbox_run(const struct settings *s)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(o.me, sizeof(o.me), "%s:%ld", host, (long)getpid());
 	o.db = db_open(s->pg_dsn);
+	/*
+	 * The master refused to start on a wrong root key; if it changed since,
+	 * stop (the master retries, throttled).  Postgres away: load on first use.
+	 */
+	rc = keyring_open(&o.keys, o.db, s->seal_root_key_file, err, sizeof(err));
+	if (rc == CB_ERR_CRYPTO || rc == CB_ERR_CONFIG) {
+		log_msg(LOG_LVL_ERROR, "keyring_refused", "%s", err);
+		keyring_close(&o.keys);
+		db_close(o.db);
+		return 2;
+	}
+	if (rc != CB_OK)
+		log_msg(LOG_LVL_WARN, "keyring_deferred", "%s (will retry on first use)", err);
 	log_kv(LOG_LVL_INFO, "outbox_started", "worker", o.me, NULL);
 
 	while (!worker_stop) {
@@ -325,6 +554,7 @@ outbox_run(const struct settings *s)
 			o.listening = 0;
 	}
 	sf_client_free(o.sf);
+	keyring_close(&o.keys);
 	db_close(o.db);
 	log_kv(LOG_LVL_INFO, "outbox_stopped", NULL);
 	return 0;

@@ -13,7 +13,7 @@
 // Exit 0 on success; the last line is the one-line result.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,6 +63,12 @@ async function until(what, fn, timeoutMs = 10000, everyMs = 150) {
 			    (last instanceof Error ? ` (last error: ${last.message})` : ''));
 		await sleep(everyMs);
 	}
+}
+
+// scripts/test.sh scans every log for the secrets a test used.
+function recordSecret(secret) {
+	if (typeof secret === 'string' && secret.length >= 12 && !secret.includes('\n'))
+		appendFileSync(join(STATE, 'test-secrets.txt'), `${secret}\n`);
 }
 
 function admin(...args) {
@@ -121,9 +127,11 @@ async function main() {
 	    '#full_name,#email,#topic,#message,#subscribe', '600');
 	const agent = admin('agent-create', slug, 'browser-agent').agent_id;
 	const key = admin('key-create', agent).api_key;
+	recordSecret(key);
 	const ctxr = await api('POST', '/api/v1/contexts', { body: { form_id: form } });
 	assert(ctxr.status === 201, `open context: ${ctxr.status} ${ctxr.text}`);
 	const { ctx_ref: ctx, tab_token: token } = ctxr.json;
+	recordSecret(token);
 	log(`seeded tenant ${slug}, form ${form}, ctx ${ctx}`);
 
 	// ---- the browser
@@ -263,6 +271,10 @@ async function main() {
 		const detail = await page.textContent('#cb-result');
 		assert(/data\.email/.test(detail), `problem detail not shown: ${detail}`);
 		assert(await page.getAttribute('#email', 'aria-invalid') === 'true', 'the field the problem names is not marked');
+		const doc = await page.getAttribute('#cb-result a', 'href');
+		assert(doc === '/problems/validation', `no link to the problem type's page: ${doc}`);
+		const docRes = await fetch(HTTP + doc);
+		assert(docRes.ok && /Invalid field/.test(await docRes.text()), `${doc}: ${docRes.status}`);
 		await page.fill('#email', email);
 		log(`400 shown: ${detail.trim()}`);
 
@@ -309,6 +321,7 @@ async function main() {
 		await page.waitForSelector('#cb-conn[data-state="live"]', { timeout: 15000 });
 		const ctx2 = await page.textContent('#cb-ctx');
 		assert(ctx2 !== ctx, 'reloading for the new version kept the old context');
+		recordSecret(await page.evaluate(() => JSON.parse(sessionStorage.getItem('cb.session')).token));
 		log(`409 form-version-stale offered a reload: now version 2 on context ${ctx2}`);
 		// The failures above were made on purpose; the page must still not throw.
 		assert(pageErrors().length === 0, `page errors: ${pageErrors().join(' | ')}`);

@@ -11,6 +11,7 @@
 
 #include <check.h>
 
+#include "errs.h"
 #include "http.h"
 
 static void
@@ -197,6 +198,21 @@ START_TEST(killed_child_is_respawned)
 }
 END_TEST
 
+/* Every problem type the library can answer with is documented (RFC 9457). */
+START_TEST(problem_types_are_documented)
+{
+	struct http_resp r;
+	int		 code;
+
+	for (code = 1; code < CB_ERR__COUNT; code++) {
+		http_do("GET", errs_type(code), NULL, NULL, 0, &r);
+		ck_assert_msg(r.status == 200, "%s: %ld", errs_type(code), r.status);
+		ck_assert_ptr_nonnull(strstr(http_header(&r, "Content-Type"), "text/html"));
+		http_free(&r);
+	}
+}
+END_TEST
+
 static Suite *
 foundation_suite(void)
 {
@@ -213,6 +229,7 @@ foundation_suite(void)
 	tcase_add_test(tc, wrong_method_is_405_with_allow);
 	tcase_add_test(tc, head_has_no_body);
 	tcase_add_test(tc, killed_child_is_respawned);
+	tcase_add_test(tc, problem_types_are_documented);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,694 @@
+/*
+ * Sealed at rest, through the real stack: submissions reach Postgres only
+ * sealed (no name or email in any submissions or outbox row, "v1." values)
+ * yet reach the fake Salesforce intact; a sealed value copied onto another
+ * row does not open (CB_ERR_CRYPTO), and an outbox row carrying another
+ * row's sealed payload is dead-lettered, never delivered; a data-key
+ * rotation followed by a re-seal leaves every value readable and under the
+ * new key ids while the service runs on; the Salesforce token is cached
+ * sealed and survives a worker restart without a new mint; a responder and
+ * the worker refuse to start with a wrong root key (exit status 2, a message
+ * naming CB_SEAL_ROOT_KEY_FILE).
+ *
+ * The test process opens its own keyring with the stack's root key file
+ * (CB_SEAL_ROOT_KEY_FILE; it runs as root, which may read the service's
+ * key), as an operator tool would.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <sodium.h>
+
+#include "buf.h"
+#include "db.h"
+#include "errs.h"
+#include "http.h"
+#include "keyring.h"
+#include "reseal.h"
+#include "seal.h"
+#include "seed.h"
+#include "util.h"
+
+static struct seed	 s;
+static char		 ctx[40], tabtok[64];
+
+/* ---- helpers -------------------------------------------------------- */
+
+static void
+fake(const char *method, const char *path, const char *body, struct http_resp *r)
+{
+	char		 url[256];
+	const char	*h[] = { "Content-Type: application/json", NULL };
+
+	snprintf(url, sizeof(url), "%s%s", test_env("CB_FAKESF_URL"), path);
+	http_do(method, url, h, body, body ? strlen(body) : 0, r);
+}
+
+static long
+fake_stat(const char *name)
+{
+	struct http_resp r;
+	long		 v;
+
+	fake("GET", "/__fake/stats", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	v = (long)cJSON_GetObjectItem(http_json(&r), name)->valuedouble;
+	http_free(&r);
+	return v;
+}
+
+/* The fields the fake holds for this external id, as JSON text ("" if none). */
+static int
+fake_record(const char *ext, char *fields, size_t fieldsz)
+{
+	struct http_resp r;
+	cJSON		*rec;
+	char		*t;
+	int		 n = 0;
+
+	fields[0] = '\0';
+	fake("GET", "/__fake/records", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	cJSON_ArrayForEach(rec, cJSON_GetObjectItem(http_json(&r), "records")) {
+		if (strcmp(cJSON_GetObjectItem(rec, "ext_value")->valuestring, ext) != 0)
+			continue;
+		n++;
+		t = cJSON_PrintUnformatted(cJSON_GetObjectItem(rec, "fields"));
+		snprintf(fields, fieldsz, "%s", t ? t : "");
+		free(t);
+	}
+	http_free(&r);
+	return n;
+}
+
+static void
+setup(void)
+{
+	struct http_resp r;
+
+	fake("DELETE", "/__fake/faults", NULL, &r);
+	http_free(&r);
+	seed_tenant(&s);
+	seed_context(s.form_id, ctx, tabtok);
+}
+
+/* Submit a name and email once; the submission id into out. */
+static void
+submit(const char *key, const char *name, const char *email, char out[40])
+{
+	struct http_resp r;
+	char		 path[160], a[128], k[128], body[512];
+	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
+
+	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"%s\",\"email\":\"%s\","
+	    "\"topic\":\"support\",\"message\":\"sealed at rest\"}}", name, email);
+	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", s.form_id);
+	snprintf(a, sizeof(a), "Authorization: Bearer %s", tabtok);
+	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
+	http_do("POST", path, h, body, strlen(body), &r);
+	ck_assert_msg(r.status == 201, "submit: %ld %s", r.status, r.body);
+	snprintf(out, 40, "%s", http_json_str(&r, "submission_id"));
+	http_free(&r);
+}
+
+static struct db *
+pg(void)
+{
+	struct db	*db = db_open(test_env("CB_PG_DSN"));
+
+	ck_assert_msg(db_connect(db) == CB_OK, "postgres: %s", db_errmsg(db));
+	return db;
+}
+
+/* One value of a one-row query (copied; "" for NULL); fails unless one row. */
+static void
+q1(struct db *db, const char *sql, int n, const char *const *p, char *out, size_t outsz)
+{
+	struct db_res	*res = NULL;
+
+	ck_assert_msg(db_query(db, &res, sql, n, p) == CB_OK, "%s: %s", sql, db_errmsg(db));
+	ck_assert_msg(db_rows(res) == 1, "%s: %zu rows", sql, db_rows(res));
+	snprintf(out, outsz, "%s", db_isnull(res, 0, 0) ? "" : db_val(res, 0, 0));
+	db_res_free(res);
+}
+
+/* Wait for the outbox row with this ref_id to reach `state`. */
+static int
+wait_outbox(const char *ref, const char *state, int ms, long *attempts, char *err, size_t errsz)
+{
+	struct db	*db = pg();
+	struct db_res	*res = NULL;
+	int		 waited, ok = 0;
+
+	for (waited = 0; waited <= ms && !ok; waited += 100) {
+		ck_assert_int_eq(db_query(db, &res, "SELECT state, attempts, coalesce(last_error, '')"
+		    " FROM outbox WHERE ref_id = $1::uuid", 1, (const char *[]){ ref }), CB_OK);
+		if (db_rows(res) == 1 && strcmp(db_val(res, 0, 0), state) == 0) {
+			ok = 1;
+			if (attempts)
+				*attempts = strtol(db_val(res, 0, 1), NULL, 10);
+			if (err)
+				snprintf(err, errsz, "%s", db_val(res, 0, 2));
+		}
+		db_res_free(res);
+		if (!ok)
+			test_sleep_ms(100);
+	}
+	db_close(db);
+	return ok;
+}
+
+/*
+ * The stack's root key, for this process: a copy owned by us (root), 0600,
+ * since the service's file belongs to the service user.  It lives in the
+ * stack's state directory, next to the original, and keys_close removes it.
+ */
+static char	 keydir[600], keyfile[640];
+
+static void
+keys_open(struct keyring *k, struct db *db)
+{
+	char	 tmpl[560], cmd[1600], out[256], err[512];
+	int	 rc;
+
+	if (keydir[0] == '\0') {
+		snprintf(tmpl, sizeof(tmpl), "%s/sealtest-XXXXXX", test_env("CB_STATE"));
+		ck_assert_ptr_nonnull(mkdtemp(tmpl));
+		snprintf(keydir, sizeof(keydir), "%s", tmpl);
+		snprintf(keyfile, sizeof(keyfile), "%s/root.key", keydir);
+		snprintf(cmd, sizeof(cmd), "install -m 0600 -o root -g root %s %s 2>&1",
+		    test_env("CB_SEAL_ROOT_KEY_FILE"), keyfile);
+		ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "copy root key: %s", out);
+	}
+	rc = keyring_open(k, db, keyfile, err, sizeof(err));
+	ck_assert_msg(rc == CB_OK, "keyring_open: %s %s", errs_name(rc), err);
+}
+
+static void
+keys_close(struct keyring *k)
+{
+	char	 cmd[700], out[64];
+
+	keyring_close(k);
+	if (keydir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", keydir);
+		(void)test_run(cmd, out, sizeof(out));
+		keydir[0] = '\0';
+	}
+}
+
+/* A unique, recognisable name and email for one test. */
+static void
+person(char *name, size_t namesz, char *email, size_t emailsz)
+{
+	char	 tag[16];
+	size_t	 i;
+
+	util_random_token(tag, sizeof(tag), 6);
+	for (i = 0; tag[i]; i++)
+		if (tag[i] == '-' || tag[i] == '_')
+			tag[i] = 'x';
+	snprintf(name, namesz, "Zelda Sealwright%s", tag);
+	snprintf(email, emailsz, "zelda.%s@example.org", tag);
+}
+
+/* 1 if the file contains needle. */
+static int
+file_has(const char *path, const char *needle)
+{
+	FILE	*f = fopen(path, "r");
+	char	 line[8192];
+	int	 found = 0;
+
+	if (f == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), f) != NULL)
+		found = strstr(line, needle) != NULL;
+	fclose(f);
+	return found;
+}
+
+/* ---- at rest -------------------------------------------------------- */
+
+START_TEST(submission_sealed_at_rest_delivered_intact)
+{
+	struct db	*db;
+	struct keyring	 k;
+	struct buf	 plain;
+	char		 sub[40], name[64], email[64], v[8192], obid[24], fields[4096], log[600];
+	unsigned long	 kid = 0;
+	long		 att = 0;
+
+	person(name, sizeof(name), email, sizeof(email));
+	submit("sealed-1", name, email, sub);
+	db = pg();
+	/* The submission: data NULL, data_sealed a v1 value; nothing personal in the row. */
+	q1(db, "SELECT (data IS NULL)::text FROM submissions WHERE id = $1::uuid", 1,
+	    (const char *[]){ sub }, v, sizeof(v));
+	ck_assert_str_eq(v, "true");
+	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1,
+	    (const char *[]){ sub }, v, sizeof(v));
+	ck_assert_msg(strncmp(v, "v1.", 3) == 0, "data_sealed: %.40s", v);
+	q1(db, "SELECT row_to_json(s)::text FROM submissions s WHERE id = $1::uuid", 1,
+	    (const char *[]){ sub }, v, sizeof(v));
+	ck_assert_msg(strstr(v, email) == NULL && strstr(v, name) == NULL &&
+	    strstr(v, "Sealwright") == NULL, "plaintext in submissions: %s", v);
+	/* The outbox row: only sobject, ext_field, ext_value in the clear. */
+	q1(db, "SELECT row_to_json(o)::text FROM outbox o WHERE ref_id = $1::uuid", 1,
+	    (const char *[]){ sub }, v, sizeof(v));
+	ck_assert_msg(strstr(v, email) == NULL && strstr(v, name) == NULL &&
+	    strstr(v, "Sealwright") == NULL, "plaintext in outbox: %s", v);
+	q1(db, "SELECT (SELECT string_agg(k, ',' ORDER BY k) FROM jsonb_object_keys(payload) k)"
+	    " FROM outbox WHERE ref_id = $1::uuid", 1, (const char *[]){ sub }, v, sizeof(v));
+	ck_assert_str_eq(v, "ext_field,ext_value,sobject");
+	q1(db, "SELECT payload_sealed FROM outbox WHERE ref_id = $1::uuid", 1,
+	    (const char *[]){ sub }, v, sizeof(v));
+	ck_assert_msg(strncmp(v, "v1.", 3) == 0, "payload_sealed: %.40s", v);
+	q1(db, "SELECT id::text FROM outbox WHERE ref_id = $1::uuid", 1, (const char *[]){ sub },
+	    obid, sizeof(obid));
+
+	/* Delivered, with every field intact. */
+	ck_assert_msg(wait_outbox(sub, "done", 10000, &att, NULL, 0), "not delivered");
+	ck_assert_int_eq(att, 1);
+	ck_assert_int_eq(fake_record(sub, fields, sizeof(fields)), 1);
+	ck_assert_msg(strstr(fields, email) && strstr(fields, name) &&
+	    strstr(fields, "sealed at rest") && strstr(fields, "support"), "fields: %s", fields);
+
+	/* Both values open with the keyring and their own row. */
+	keys_open(&k, db);
+	buf_init(&plain, 65536);
+	ck_assert_int_eq(reseal_read(db, &k, "submissions", sub, &plain, &kid), CB_OK);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&plain), email));
+	ck_assert_uint_gt(kid, 0);
+	buf_wipe(&plain);
+	buf_init(&plain, 65536);
+	ck_assert_int_eq(reseal_read(db, &k, "outbox", obid, &plain, NULL), CB_OK);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&plain), email));
+	buf_wipe(&plain);
+	keys_close(&k);
+	db_close(db);
+
+	/* Nor did the submit responder or the worker log them. */
+	snprintf(log, sizeof(log), "%s/submit.log", test_env("CB_LOG_DIR"));
+	ck_assert(!file_has(log, email) && !file_has(log, name));
+	snprintf(log, sizeof(log), "%s/cb-worker.log", test_env("CB_LOG_DIR"));
+	ck_assert(!file_has(log, email) && !file_has(log, name));
+}
+END_TEST
+
+START_TEST(copied_value_does_not_open)
+{
+	struct db	*db;
+	struct keyring	 k;
+	struct buf	 plain;
+	char		 a[40], b[40], name[64], email[64], va[4096], vb[4096];
+
+	person(name, sizeof(name), email, sizeof(email));
+	submit("copy-a", name, email, a);
+	person(name, sizeof(name), email, sizeof(email));
+	submit("copy-b", name, email, b);
+	ck_assert(wait_outbox(a, "done", 10000, NULL, NULL, 0));
+	ck_assert(wait_outbox(b, "done", 10000, NULL, NULL, 0));
+	db = pg();
+	keys_open(&k, db);
+	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ a },
+	    va, sizeof(va));
+	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ b },
+	    vb, sizeof(vb));
+	/* A's sealed data onto B's row: a perfectly well-formed value, for A. */
+	ck_assert_int_eq(db_exec(db, "UPDATE submissions SET data_sealed = $2 WHERE id = $1::uuid",
+	    2, (const char *[]){ b, va }), CB_OK);
+	buf_init(&plain, 65536);
+	ck_assert_int_eq(reseal_read(db, &k, "submissions", b, &plain, NULL), CB_ERR_CRYPTO);
+	ck_assert_uint_eq(plain.len, 0);
+	ck_assert_int_eq(reseal_read(db, &k, "submissions", a, &plain, NULL), CB_OK);
+	buf_wipe(&plain);
+	/* Put B back, so later re-seals of this database find nothing broken. */
+	ck_assert_int_eq(db_exec(db, "UPDATE submissions SET data_sealed = $2 WHERE id = $1::uuid",
+	    2, (const char *[]){ b, vb }), CB_OK);
+	buf_init(&plain, 65536);
+	ck_assert_int_eq(reseal_read(db, &k, "submissions", b, &plain, NULL), CB_OK);
+	ck_assert_ptr_nonnull(strstr(buf_cstr(&plain), email));
+	buf_wipe(&plain);
+	keys_close(&k);
+	db_close(db);
+}
+END_TEST
+
+START_TEST(swapped_outbox_payload_is_dead_lettered)
+{
+	struct db	*db;
+	char		 a[40], c[40], name[64], email[64], fields[4096], err[400], obid[24];
+	long		 att = 0, upserts;
+
+	person(name, sizeof(name), email, sizeof(email));
+	submit("swap-a", name, email, a);
+	ck_assert(wait_outbox(a, "done", 10000, NULL, NULL, 0));
+	upserts = fake_stat("upserts");
+	/*
+	 * A new row for another submission id (c) carrying a's sealed field
+	 * map: it is bound to "outbox:<a>:fields", so it must not open as c's.
+	 */
+	util_uuid_v4(c);
+	db = pg();
+	q1(db, "INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
+	    " SELECT org_id, kind, $2::uuid, jsonb_set(payload, '{ext_value}', to_jsonb($2::text)),"
+	    "   payload_sealed FROM outbox WHERE ref_id = $1::uuid RETURNING id::text", 2,
+	    (const char *[]){ a, c }, obid, sizeof(obid));
+	ck_assert_msg(wait_outbox(c, "dead", 10000, &att, err, sizeof(err)), "not dead-lettered");
+	ck_assert_int_eq(att, 1);
+	ck_assert_msg(strstr(err, "SEALED_PAYLOAD") && strstr(err, "does not open"),
+	    "last_error: %s", err);
+	ck_assert_int_eq(fake_record(c, fields, sizeof(fields)), 0);
+	ck_assert_int_eq(fake_stat("upserts"), upserts);
+	/* The dead row goes: later re-seals of this database must find nothing broken. */
+	ck_assert_int_eq(db_exec(db, "DELETE FROM outbox WHERE id = $1::bigint", 1,
+	    (const char *[]){ obid }), CB_OK);
+	db_close(db);
+}
+END_TEST
+
+/* A row written before sealing (fields in the clear payload) is still delivered. */
+START_TEST(legacy_clear_payload_still_delivered)
+{
+	struct db	*db;
+	char		 a[40], c[40], name[64], email[64], fields[4096], obid[24];
+
+	person(name, sizeof(name), email, sizeof(email));
+	submit("legacy-a", name, email, a);
+	ck_assert(wait_outbox(a, "done", 10000, NULL, NULL, 0));
+	util_uuid_v4(c);
+	db = pg();
+	q1(db, "INSERT INTO outbox (org_id, kind, ref_id, payload)"
+	    " SELECT org_id, kind, $2::uuid, payload || jsonb_build_object('ext_value', $2::text,"
+	    "   'fields', jsonb_build_object('Email__c', 'legacy@example.org'))"
+	    " FROM outbox WHERE ref_id = $1::uuid RETURNING id::text", 2,
+	    (const char *[]){ a, c }, obid, sizeof(obid));
+	ck_assert_msg(wait_outbox(c, "done", 10000, NULL, NULL, 0), "legacy row not delivered");
+	ck_assert_int_eq(fake_record(c, fields, sizeof(fields)), 1);
+	ck_assert_ptr_nonnull(strstr(fields, "legacy@example.org"));
+	/* It held personal data in the clear: it goes. */
+	ck_assert_int_eq(db_exec(db, "DELETE FROM outbox WHERE id = $1::bigint", 1,
+	    (const char *[]){ obid }), CB_OK);
+	db_close(db);
+}
+END_TEST
+
+/* ---- re-seal while running ------------------------------------------ */
+
+struct progress {
+	struct buf	 lines;
+};
+
+static void
+on_progress(const char *table, long done, long total, void *ud)
+{
+	struct progress	*p = ud;
+
+	(void)buf_printf(&p->lines, "reseal: %s %ld/%ld\n", table, done, total);
+}
+
+/* Every sealed value of the stack's database is under the given ids. */
+static void
+assert_all_under(struct db *db, uint32_t pii, uint32_t tokens, long *n)
+{
+	static const struct { const char *sql; int purpose; } cols[] = {
+		{ "SELECT email_sealed FROM users", SEAL_PURPOSE_PII },
+		{ "SELECT meta_sealed FROM refresh_tokens WHERE meta_sealed IS NOT NULL", SEAL_PURPOSE_TOKENS },
+		{ "SELECT private_sealed FROM signing_keys", SEAL_PURPOSE_TOKENS },
+		{ "SELECT data_sealed FROM submissions WHERE data_sealed IS NOT NULL", SEAL_PURPOSE_PII },
+		{ "SELECT payload_sealed FROM outbox WHERE payload_sealed IS NOT NULL", SEAL_PURPOSE_PII },
+		{ "SELECT token_sealed FROM sf_tokens", SEAL_PURPOSE_TOKENS },
+	};
+	struct db_res	*res = NULL;
+	uint32_t	 id;
+	size_t		 i, j;
+
+	*n = 0;
+	for (i = 0; i < sizeof(cols) / sizeof(cols[0]); i++) {
+		ck_assert_int_eq(db_query(db, &res, cols[i].sql, 0, NULL), CB_OK);
+		for (j = 0; j < db_rows(res); j++, (*n)++) {
+			ck_assert_int_eq(seal_key_id_text(db_val(res, j, 0), &id), CB_OK);
+			ck_assert_msg(id == (cols[i].purpose == SEAL_PURPOSE_PII ? pii : tokens),
+			    "%s: row %zu under key %u", cols[i].sql, j, id);
+		}
+		db_res_free(res);
+		res = NULL;
+	}
+}
+
+START_TEST(reseal_after_rotation)
+{
+	struct db	*db;
+	struct keyring	 k;
+	struct progress	 p;
+	struct buf	 plain;
+	struct db_res	*res = NULL;
+	char		 sub[40], name[64], email[64], fields[4096], v[4096];
+	uint32_t	 pii0 = 0, tok0 = 0, id;
+	int		 pii = 0, tok = 0;
+	long		 n = 0;
+	size_t		 i;
+
+	/* Values of every kind the running stack writes: a submission, a token. */
+	person(name, sizeof(name), email, sizeof(email));
+	submit("reseal-before", name, email, sub);
+	ck_assert(wait_outbox(sub, "done", 10000, NULL, NULL, 0));
+	db = pg();
+	keys_open(&k, db);
+	ck_assert_int_eq(seal_keyring_current(keyring_get(&k, db), SEAL_PURPOSE_PII, &pii0), CB_OK);
+	ck_assert_int_eq(seal_keyring_current(keyring_get(&k, db), SEAL_PURPOSE_TOKENS, &tok0), CB_OK);
+	ck_assert_int_eq(keyring_rotate(&k, db, "pii", &pii), CB_OK);
+	ck_assert_int_eq(keyring_rotate(&k, db, "tokens", &tok), CB_OK);
+	ck_assert_int_gt(pii, (int)pii0);
+	ck_assert_int_gt(tok, (int)tok0);
+	/* Every running process picks the new keys up within KEYRING_CHECK_MS. */
+	test_sleep_ms((long)KEYRING_CHECK_MS + 1000);
+
+	memset(&p, 0, sizeof(p));
+	buf_init(&p.lines, 1024 * 1024);
+	ck_assert_int_eq(reseal_run(db, &k, 3, on_progress, &p), CB_OK);
+	ck_assert_msg(strstr(buf_cstr(&p.lines), "reseal: submissions ") != NULL &&
+	    strstr(buf_cstr(&p.lines), "reseal: outbox ") != NULL &&
+	    strstr(buf_cstr(&p.lines), "reseal: sf_tokens ") != NULL &&
+	    strstr(buf_cstr(&p.lines), "reseal: users ") != NULL, "progress:\n%s",
+	    buf_cstr(&p.lines));
+	buf_free(&p.lines);
+	assert_all_under(db, (uint32_t)pii, (uint32_t)tok, &n);
+	ck_assert_int_ge(n, 3);
+
+	/* Every submission and outbox value still opens (in a fresh keyring too). */
+	keyring_close(&k);
+	keys_open(&k, db);
+	ck_assert_int_eq(db_query(db, &res, "SELECT 'submissions', id::text FROM submissions"
+	    " WHERE data_sealed IS NOT NULL UNION ALL SELECT 'outbox', id::text FROM outbox"
+	    " WHERE payload_sealed IS NOT NULL UNION ALL SELECT 'sf_tokens', name FROM sf_tokens",
+	    0, NULL), CB_OK);
+	for (i = 0; i < db_rows(res); i++) {
+		unsigned long kid = 0;
+		int rc;
+
+		buf_init(&plain, 65536);
+		rc = reseal_read(db, &k, db_val(res, i, 0), db_val(res, i, 1), &plain, &kid);
+		ck_assert_msg(rc == CB_OK, "%s %s: %s", db_val(res, i, 0), db_val(res, i, 1),
+		    errs_name(rc));
+		if (strcmp(db_val(res, i, 1), sub) == 0)
+			ck_assert_ptr_nonnull(strstr(buf_cstr(&plain), email));
+		buf_wipe(&plain);
+	}
+	db_res_free(res);
+
+	/* The running service seals new values under the new key and delivers them. */
+	person(name, sizeof(name), email, sizeof(email));
+	submit("reseal-after", name, email, sub);
+	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ sub },
+	    v, sizeof(v));
+	ck_assert_int_eq(seal_key_id_text(v, &id), CB_OK);
+	ck_assert_uint_eq(id, (uint32_t)pii);
+	ck_assert_msg(wait_outbox(sub, "done", 10000, NULL, NULL, 0), "not delivered after rotation");
+	ck_assert_int_eq(fake_record(sub, fields, sizeof(fields)), 1);
+	ck_assert_ptr_nonnull(strstr(fields, email));
+	keys_close(&k);
+	db_close(db);
+}
+END_TEST
+
+/* ---- the Salesforce token cache -------------------------------------- */
+
+START_TEST(token_cache_sealed_and_survives_restart)
+{
+	struct db	*db;
+	struct keyring	 k;
+	struct buf	 plain;
+	struct db_res	*res = NULL;
+	cJSON		*j;
+	char		 sub[40], name[64], email[64], cmd[1024], out[4096], sealed[4096], log[600];
+	const char	*at;
+	long		 tokens;
+
+	person(name, sizeof(name), email, sizeof(email));
+	submit("token-1", name, email, sub);
+	ck_assert(wait_outbox(sub, "done", 10000, NULL, NULL, 0));
+
+	/* One sealed row per configuration; it opens as the token and its instance. */
+	db = pg();
+	ck_assert_int_eq(db_query(db, &res, "SELECT name, instance_url, token_sealed FROM sf_tokens",
+	    0, NULL), CB_OK);
+	ck_assert_int_eq(db_rows(res), 1);
+	ck_assert_str_eq(db_val(res, 0, 1), test_env("CB_FAKESF_URL"));
+	snprintf(sealed, sizeof(sealed), "%s", db_val(res, 0, 2));
+	ck_assert(strncmp(sealed, "v1.", 3) == 0);
+	keys_open(&k, db);
+	buf_init(&plain, 65536);
+	ck_assert_int_eq(reseal_read(db, &k, "sf_tokens", db_val(res, 0, 0), &plain, NULL), CB_OK);
+	db_res_free(res);
+	j = cJSON_Parse(buf_cstr(&plain));
+	ck_assert_ptr_nonnull(j);
+	ck_assert(cJSON_IsString(cJSON_GetObjectItem(j, "access_token")));
+	at = cJSON_GetObjectItem(j, "access_token")->valuestring;
+	ck_assert_uint_ge(strlen(at), 12);
+	test_record_secret(at);		/* scripts/test.sh fails if any log has it */
+	ck_assert_ptr_null(strstr(sealed, at));
+	snprintf(log, sizeof(log), "%s/cb-worker.log", test_env("CB_LOG_DIR"));
+	ck_assert(!file_has(log, at));
+	ck_assert_str_eq(cJSON_GetObjectItem(j, "instance_url")->valuestring,
+	    test_env("CB_FAKESF_URL"));
+	sodium_memzero(cJSON_GetObjectItem(j, "access_token")->valuestring, strlen(at));
+	cJSON_Delete(j);
+	buf_wipe(&plain);
+	keys_close(&k);
+	db_close(db);
+
+	/* A restarted worker uses the stored token: no new mint. */
+	tokens = fake_stat("token_requests");
+	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh restart-worker 2>&1", test_env("CB_REPO"));
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "restart-worker: %s", out);
+	person(name, sizeof(name), email, sizeof(email));
+	submit("token-2", name, email, sub);
+	ck_assert_msg(wait_outbox(sub, "done", 15000, NULL, NULL, 0), "not delivered after restart");
+	ck_assert_int_eq(fake_stat("token_requests"), tokens);
+	ck_assert(file_has(log, "\"sf_token_loaded\""));
+}
+END_TEST
+
+/* ---- refusal to start with a wrong root key ---------------------------- */
+
+/* A fresh random root key file (64 hex), mode `mode`, under a new directory. */
+static void
+wrong_key(char *dir, size_t dirsz, char *path, size_t pathsz, mode_t mode)
+{
+	unsigned char	 k[32];
+	char		 hex[65], tmpl[] = "/tmp/cbwrong-XXXXXX";
+	int		 fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(dir, dirsz, "%s", tmpl);
+	snprintf(path, pathsz, "%s/root.key", dir);
+	randombytes_buf(k, sizeof(k));
+	util_hex(hex, k, sizeof(k));
+	sodium_memzero(k, sizeof(k));
+	test_record_secret(hex);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, hex, 64), 64);
+	ck_assert_int_eq(fchmod(fd, mode), 0);
+	close(fd);
+	sodium_memzero(hex, sizeof(hex));
+}
+
+static void
+rm_dir(const char *dir)
+{
+	char	 cmd[200], out[64];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	(void)test_run(cmd, out, sizeof(out));
+}
+
+START_TEST(responder_refuses_wrong_root_key)
+{
+	char	 dir[64], key[128], cmd[1024], out[4096];
+	int	 rc;
+
+	wrong_key(dir, sizeof(dir), key, sizeof(key), 0600);
+	/*
+	 * Leak checking is off for this one process: lib/route.c's refusal path
+	 * returns without keyring_close (18 bytes, reported separately).
+	 */
+	snprintf(cmd, sizeof(cmd), "CB_SEAL_ROOT_KEY_FILE=%s"
+	    " ASAN_OPTIONS=\"${ASAN_OPTIONS:-}:detect_leaks=0\" timeout 20 %s/bin/health --socket %s/x.sock --procs 1 2>&1", key,
+	    test_env("CB_BUILD"), dir);
+	rc = test_run(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+	ck_assert_msg(strstr(out, "CB_SEAL_ROOT_KEY_FILE") != NULL, "message: %s", out);
+	ck_assert_msg(strstr(out, "refusing to start") != NULL, "message: %s", out);
+	rm_dir(dir);
+}
+END_TEST
+
+START_TEST(worker_refuses_wrong_root_key)
+{
+	char	 dir[64], key[128], cmd[1024], out[4096];
+	int	 rc;
+
+	wrong_key(dir, sizeof(dir), key, sizeof(key), 0600);
+	snprintf(cmd, sizeof(cmd), "CB_SEAL_ROOT_KEY_FILE=%s timeout 20 %s/bin/cb-worker"
+	    " --only outbox 2>&1", key, test_env("CB_BUILD"));
+	rc = test_run(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+	ck_assert_msg(strstr(out, "cb-worker: refusing to start") != NULL, "message: %s", out);
+	ck_assert_msg(strstr(out, "CB_SEAL_ROOT_KEY_FILE") != NULL, "message: %s", out);
+	rm_dir(dir);
+
+	/* A root key file others can read: refused too, naming the setting. */
+	wrong_key(dir, sizeof(dir), key, sizeof(key), 0644);
+	snprintf(cmd, sizeof(cmd), "CB_SEAL_ROOT_KEY_FILE=%s timeout 20 %s/bin/cb-worker"
+	    " --only outbox 2>&1", key, test_env("CB_BUILD"));
+	rc = test_run(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 2, "exit %d: %s", rc, out);
+	ck_assert_msg(strstr(out, "CB_SEAL_ROOT_KEY_FILE") != NULL && strstr(out, "0644") != NULL,
+	    "message: %s", out);
+	rm_dir(dir);
+}
+END_TEST
+
+static Suite *
+sealing_suite(void)
+{
+	Suite	*su = suite_create("sealing");
+	TCase	*tc = tcase_create("at-rest");
+	TCase	*st = tcase_create("start");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, submission_sealed_at_rest_delivered_intact);
+	tcase_add_test(tc, copied_value_does_not_open);
+	tcase_add_test(tc, swapped_outbox_payload_is_dead_lettered);
+	tcase_add_test(tc, legacy_clear_payload_still_delivered);
+	tcase_add_test(tc, token_cache_sealed_and_survives_restart);
+	tcase_add_test(tc, reseal_after_rotation);
+	suite_add_tcase(su, tc);
+	tcase_set_timeout(st, 60);
+	tcase_add_test(st, responder_refuses_wrong_root_key);
+	tcase_add_test(st, worker_refuses_wrong_root_key);
+	suite_add_tcase(su, st);
+	return su;
+}
+
+int
+main(void)
+{
+	SRunner	*sr = srunner_create(sealing_suite());
+	int	 failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
