@@ -127,15 +127,7 @@ cmd_create(struct req *r, const void *argp)
 
 	if (!util_uuid_ok(ctx))
 		return CB_ERR_NOT_FOUND;
-	rc = db_query(db, &res, "SELECT form_id FROM contexts WHERE id = $1 AND org_id = $2"
-	    " AND expires_at > now()", 2, (const char *[]){ ctx, ag->org });
-	if (rc != CB_OK)
-		goto out;
-	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;
-		goto out;
-	}
-	rc = policy_load(db, ag->org, db_val(res, 0, 0), &pol);
+	rc = policy_load_ctx(db, ag->org, ctx, &pol);
 	if (rc == CB_ERR_POLICY) {
 		resp_problem(r, CB_ERR_POLICY, "this form has no agent policy: agents may not drive it");
 		rc = CB_OK;
@@ -165,15 +157,15 @@ cmd_create(struct req *r, const void *argp)
 		goto out;
 	}
 
-	db_res_free(res);
-	res = NULL;
 	if (a->value && (value = cJSON_PrintUnformatted(a->value)) == NULL)
 		util_oom();
 	snprintf(exp, sizeof(exp), "%lld", a->expires_in_ms);
-	if ((rc = db_begin(db)) != CB_OK)
-		goto out;
-	/* The seq bump and the insert commit together: seqs stay dense. */
-	rc = db_query(db, &res,
+	/*
+	 * One statement is one transaction: the seq bump and the insert commit
+	 * together, so seqs stay dense.  Run once: a broken connection is an
+	 * error for the agent to retry, never a silent second insert.
+	 */
+	rc = db_query_once(db, &res,
 	    "WITH s AS (UPDATE contexts SET last_seq = last_seq + 1"
 	    "           WHERE id = $1 AND org_id = $2 RETURNING last_seq)"
 	    " INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,"
@@ -183,13 +175,16 @@ cmd_create(struct req *r, const void *argp)
 	    (const char *[]){ ctx, ag->org, ag->agent_id, a->type, a->selector, value, a->nonce,
 	    policy_needs_approval(&pol, a->type) ? "pending_approval" : "queued", exp });
 	if (rc == CB_ERR_DB_CONFLICT) {
-		db_rollback(db);
 		resp_problem(r, CB_ERR_CONFLICT, "this nonce was already used for this tab (replay)");
 		rc = CB_OK;
 		goto out;
 	}
-	if (rc != CB_OK || (rc = db_commit(db)) != CB_OK)
+	if (rc != CB_OK)
 		goto out;
+	if (db_rows(res) != 1) {
+		rc = CB_ERR_NOT_FOUND;	/* the context expired meanwhile */
+		goto out;
+	}
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "id", db_val(res, 0, 0));
 	cJSON_AddNumberToObject(o, "seq", strtod(db_val(res, 0, 1), NULL));

@@ -40,10 +40,9 @@ forms_get(struct req *r, const void *args)
 	int			 rc, current = 0;
 
 	(void)args;
-	if ((rc = forms_definition(r->app, t->org, t->form_id, t->form_version, &def)) != CB_OK)
+	/* A failure to learn the latest version does not fail the load. */
+	if ((rc = forms_load(r->app, t->org, t->form_id, t->form_version, &def, &current)) != CB_OK)
 		return rc;
-	/* A failure to learn the latest version must not fail the load. */
-	(void)forms_current(r->app, t->org, t->form_id, &current);
 	buf_init(&b, REQ_RESP_MAX);
 	/* The stored definition is already canonical JSON: splice, do not re-parse. */
 	buf_printf(&b, "{\"form_id\":\"%s\",\"version\":%d,", t->form_id, t->form_version);

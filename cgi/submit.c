@@ -134,29 +134,6 @@ submit_act(struct req *r, const void *argp)
 	buf_init(&data_sealed, SUBMIT_SEALED_MAX);
 	buf_init(&fields_sealed, SUBMIT_SEALED_MAX);
 
-	/* FOR SHARE: a publish cannot commit between this check and our insert. */
-	rc = db_query(db, &res, "SELECT coalesce(current_version, 0) FROM forms"
-	    " WHERE org_id = $1 AND id = $2 FOR SHARE", 2, (const char *[]){ t->org, t->form_id });
-	if (rc != CB_OK)
-		goto out;
-	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;
-		goto out;
-	}
-	(void)util_parse_ll(db_val(res, 0, 0), 0, 1 << 30, &cur);
-	db_res_free(res);
-	res = NULL;
-	if (cur != t->form_version) {
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "form_version", t->form_version);
-		cJSON_AddNumberToObject(o, "current_version", (double)cur);
-		cJSON_AddBoolToObject(o, "refresh", 1);
-		resp_problem_ext(r, CB_ERR_VERSION_STALE,
-		    "a newer version of this form was published: reload the page", o);
-		cJSON_Delete(o);
-		goto out;
-	}
-
 	snprintf(ver, sizeof(ver), "%d", t->form_version);
 	util_uuid_v4(id);
 	data = cJSON_PrintUnformatted(a->data);
@@ -173,10 +150,16 @@ submit_act(struct req *r, const void *argp)
 			rc = CB_ERR_UNAVAILABLE;
 		goto out;
 	}
+	/*
+	 * One statement: the version check (FOR SHARE: a publish cannot commit
+	 * between the check and the insert), the submission and its outbox
+	 * row.  No row back means the pinned version is no longer current.
+	 */
 	rc = db_query(db, &res,
-	    "WITH f AS (SELECT sf_object, sf_ext_field FROM forms WHERE org_id = $1 AND id = $2),"
+	    "WITH f AS (SELECT sf_object, sf_ext_field FROM forms"
+	    "           WHERE org_id = $1 AND id = $2 AND current_version = $4::int FOR SHARE),"
 	    " s AS (INSERT INTO submissions (id, org_id, ctx_id, form_id, form_version, data_sealed)"
-	    "       VALUES ($5::uuid, $1, $3, $2, $4, $6) RETURNING id)"
+	    "       SELECT $5::uuid, $1, $3, $2, $4::int, $6 FROM f RETURNING id)"
 	    " INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
 	    " SELECT $1, 'salesforce.upsert', s.id, jsonb_build_object('sobject', f.sf_object,"
 	    "   'ext_field', f.sf_ext_field, 'ext_value', s.id::text), $7"
@@ -186,7 +169,24 @@ submit_act(struct req *r, const void *argp)
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) != 1) {
-		rc = CB_ERR_INTERNAL;
+		db_res_free(res);
+		res = NULL;
+		rc = db_query(db, &res, "SELECT coalesce(current_version, 0) FROM forms"
+		    " WHERE org_id = $1 AND id = $2", 2, (const char *[]){ t->org, t->form_id });
+		if (rc != CB_OK)
+			goto out;
+		if (db_rows(res) != 1) {
+			rc = CB_ERR_NOT_FOUND;
+			goto out;
+		}
+		(void)util_parse_ll(db_val(res, 0, 0), 0, 1 << 30, &cur);
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "form_version", t->form_version);
+		cJSON_AddNumberToObject(o, "current_version", (double)cur);
+		cJSON_AddBoolToObject(o, "refresh", 1);
+		resp_problem_ext(r, CB_ERR_VERSION_STALE,
+		    "a newer version of this form was published: reload the page", o);
+		cJSON_Delete(o);
 		goto out;
 	}
 	o = cJSON_CreateObject();

@@ -213,6 +213,119 @@ db_begin(struct db *db)
 }
 
 int
+db_begin_with(struct db *db, const char *setup)
+{
+	char	 sql[512];
+	int	 rc;
+
+	if (db->in_tx)
+		return CB_ERR_INTERNAL;
+	if (snprintf(sql, sizeof(sql), "BEGIN; %s", setup) >= (int)sizeof(sql))
+		return CB_ERR_INTERNAL;
+	if ((rc = db_exec_script(db, sql)) != CB_OK) {
+		/* The BEGIN may have succeeded before the setup failed. */
+		if (db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+			PGresult *r = PQexec(db->conn, "ROLLBACK");
+
+			PQclear(r);
+		}
+		return rc;
+	}
+	db->in_tx = 1;
+	return CB_OK;
+}
+
+int
+db_exec_commit(struct db *db, const char *sql, int n, const char *const *params)
+{
+	PGresult	*res;
+	int		 rc = CB_OK, i, failed = 0;
+	const char	*status;
+
+	if (!db->in_tx || db->conn == NULL)
+		return CB_ERR_INTERNAL;
+	if (PQenterPipelineMode(db->conn) != 1)
+		goto fallback;
+	if (PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0) != 1 ||
+	    PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    PQpipelineSync(db->conn) != 1) {
+		db_seterr(db, "08006", PQerrorMessage(db->conn));
+		PQfinish(db->conn);
+		db->conn = NULL;
+		db->in_tx = 0;
+		return CB_ERR_DB_DOWN;
+	}
+	/* Two statements then the sync point; each result list ends with NULL. */
+	for (i = 0; i < 2; i++) {
+		while ((res = PQgetResult(db->conn)) != NULL) {
+			ExecStatusType st = PQresultStatus(res);
+
+			if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
+				if (!failed) {
+					rc = db_classify(db, res);
+					failed = 1;
+				}
+			} else if (i == 1 && st == PGRES_COMMAND_OK) {
+				status = PQcmdStatus(res);
+				if (strcmp(status, "COMMIT") != 0 && !failed) {
+					db_seterr(db, "25P02", "the transaction was aborted and rolled back");
+					rc = CB_ERR_DB;
+					failed = 1;
+				}
+			}
+			PQclear(res);
+		}
+	}
+	/* Then the sync point itself (no NULL follows it: stop there). */
+	while ((res = PQgetResult(db->conn)) != NULL &&
+	    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		PQclear(res);
+	PQclear(res);
+	PQexitPipelineMode(db->conn);
+	db->in_tx = 0;
+	if (failed && db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+		res = PQexec(db->conn, "ROLLBACK");
+		PQclear(res);
+	}
+	return rc;
+fallback:
+	if ((rc = db_exec(db, sql, n, params)) != CB_OK) {
+		db_rollback(db);
+		return rc;
+	}
+	return db_commit(db);
+}
+
+int
+db_query_once(struct db *db, struct db_res **out, const char *sql, int n,
+    const char *const *params)
+{
+	PGresult	*res;
+	ExecStatusType	 st;
+	int		 rc;
+
+	*out = NULL;
+	if ((rc = db_connect(db)) != CB_OK)
+		return rc;
+	res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		db->sqlstate[0] = db->errmsg[0] = '\0';
+		*out = util_malloc(sizeof(**out));
+		(*out)->res = res;
+		return CB_OK;
+	}
+	rc = db_classify(db, res);
+	PQclear(res);
+	if (rc == CB_ERR_DB_DOWN && db->conn) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+		db->in_tx = 0;
+	}
+	return rc;
+}
+
+int
 db_commit(struct db *db)
 {
 	PGresult	*res;

@@ -38,6 +38,20 @@ long long db_affected(const struct db *);
 int	 db_exec_script(struct db *, const char *sql);
 
 int	 db_begin(struct db *);
+/* BEGIN followed by trusted SET LOCAL statements, in one round trip. */
+int	 db_begin_with(struct db *, const char *setup);
+/*
+ * One parameterized statement and COMMIT sent together (libpq pipeline
+ * mode): one round trip.  On any failure the transaction is rolled back.
+ */
+int	 db_exec_commit(struct db *, const char *sql, int nparams, const char *const *params);
+/*
+ * A single statement run at most once: never retried on a broken
+ * connection, so a non-idempotent write outside a transaction is safe (a
+ * single statement is its own transaction).
+ */
+int	 db_query_once(struct db *, struct db_res **, const char *sql,
+	    int nparams, const char *const *params);
 int	 db_commit(struct db *);
 int	 db_rollback(struct db *);
 int	 db_in_tx(const struct db *);

@@ -118,6 +118,65 @@ forms_current(struct app *a, const char *org, const char *form_id, int *version)
 	return CB_OK;
 }
 
+/* The definition from a cache value "org|json", if it belongs to org. */
+static char *
+forms_def_from_cache(const char *v, size_t len, const char *org)
+{
+	size_t	 n = strlen(org);
+
+	if (len <= n || strncmp(v, org, n) != 0 || v[n] != '|')
+		return NULL;
+	return util_strndup(v + n + 1, len - n - 1);
+}
+
+/* The version from a cache value "org|N", if it belongs to org; -1 otherwise. */
+static int
+forms_cur_from_cache(const char *v, size_t len, const char *org)
+{
+	char		 tmp[64];
+	size_t		 n = strlen(org);
+	long long	 x;
+
+	if (len >= sizeof(tmp) || len <= n || strncmp(v, org, n) != 0 || v[n] != '|')
+		return -1;
+	memcpy(tmp, v + n + 1, len - n - 1);
+	tmp[len - n - 1] = '\0';
+	return util_parse_ll(tmp, 0, 1 << 30, &x) == CB_OK ? (int)x : -1;
+}
+
+int
+forms_load(struct app *a, const char *org, const char *form_id, int version,
+    char **def, int *current)
+{
+	char		 kdef[96], kcur[96];
+	const char	*argv[3] = { "MGET", kdef, kcur }, *v;
+	struct kv_reply	*r = NULL;
+	size_t		 len;
+	int		 cur = -1;
+
+	*def = NULL;
+	*current = 0;
+	snprintf(kdef, sizeof(kdef), "cb:formdef:%s:%d", form_id, version);
+	snprintf(kcur, sizeof(kcur), "cb:formcur:%s", form_id);
+	if (kv_cmd(a->kv, &r, 3, argv, NULL) == CB_OK && kv_reply_len(r) == 2) {
+		if ((v = kv_reply_str(kv_reply_elem(r, 0), &len)) != NULL)
+			*def = forms_def_from_cache(v, len, org);
+		if ((v = kv_reply_str(kv_reply_elem(r, 1), &len)) != NULL)
+			cur = forms_cur_from_cache(v, len, org);
+	}
+	kv_reply_free(r);
+	if (*def == NULL) {
+		int rc = forms_definition(a, org, form_id, version, def);
+
+		if (rc != CB_OK)
+			return rc;
+	}
+	if (cur < 0)
+		(void)forms_current(a, org, form_id, &cur);
+	*current = cur > 0 ? cur : 0;
+	return CB_OK;
+}
+
 void
 forms_invalidate(struct app *a, const char *form_id)
 {

@@ -16,6 +16,12 @@ int	 forms_definition(struct app *, const char *org, const char *form_id, int ve
 	    char **out);
 /* The current published version of a form (0 if none). */
 int	 forms_current(struct app *, const char *org, const char *form_id, int *version);
+/*
+ * Both at once (what a form load needs): one Redis round trip when both are
+ * cached.  A failure to learn the current version leaves *current 0.
+ */
+int	 forms_load(struct app *, const char *org, const char *form_id, int version,
+	    char **def, int *current);
 /* Forget the cached current version (after a publish). */
 void	 forms_invalidate(struct app *, const char *form_id);
 

@@ -84,11 +84,9 @@ idem_begin(struct req *r, struct idem *id, const char *org, const char *scope)
 	util_strlcpy(id->scope, scope, sizeof(id->scope));
 	idem_fingerprint(r, id->fp);
 
-	if ((rc = db_begin(db)) != CB_OK)
-		return rc;
 	/* A request holding this key is still running: do not wait long. */
-	if ((rc = db_exec(db, "SET LOCAL lock_timeout = '300ms'", 0, NULL)) != CB_OK)
-		goto fail;
+	if ((rc = db_begin_with(db, "SET LOCAL lock_timeout = '300ms'")) != CB_OK)
+		return rc;
 	p[0] = id->org; p[1] = id->scope; p[2] = id->key;
 	p[3] = r->method; p[4] = r->uri; p[5] = id->fp;
 	rc = db_query(db, &res, "INSERT INTO idempotency_keys"
@@ -148,14 +146,11 @@ idem_finish(struct req *r, struct idem *id)
 	int		 rc;
 
 	snprintf(st, sizeof(st), "%d", r->status);
-	rc = db_exec(db, "UPDATE idempotency_keys SET status = $4, response = $5"
+	/* The stored answer and the commit travel together: one round trip. */
+	rc = db_exec_commit(db, "UPDATE idempotency_keys SET status = $4, response = $5"
 	    " WHERE org_id = $1 AND scope = $2 AND idem_key = $3", 5,
 	    (const char *[]){ id->org, id->scope, id->key, st,
 	    r->idem_stored ? r->idem_stored : buf_cstr(&r->out) });
-	if (rc == CB_OK)
-		rc = db_commit(db);
-	else
-		db_rollback(db);
 	if (rc != CB_OK) {
 		/* Nothing was committed: the client's retry will do it again. */
 		r->responded = 0;

@@ -32,34 +32,64 @@ policy_list(const char *json, char **out, size_t *n)
 	return CB_OK;
 }
 
+/* Fill from columns types, selectors, approval, rate, max_in_flight at `c`. */
+static int
+policy_fill(struct db_res *res, int c, struct policy *p)
+{
+	long long	 v = 0;
+	int		 rc;
+
+	if ((rc = policy_list(db_val(res, 0, c), p->types, &p->ntypes)) == CB_OK &&
+	    (rc = policy_list(db_val(res, 0, c + 1), p->selectors, &p->nselectors)) == CB_OK)
+		rc = policy_list(db_val(res, 0, c + 2), p->approval, &p->napproval);
+	(void)util_parse_ll(db_val(res, 0, c + 3), 1, 100000, &v);
+	p->rate_per_minute = (long)v;
+	(void)util_parse_ll(db_val(res, 0, c + 4), 1, 100, &v);
+	p->max_in_flight = (long)v;
+	if (rc != CB_OK)
+		policy_free(p);
+	return rc;
+}
+
+#define POLICY_COLS "array_to_json(p.allowed_types), array_to_json(p.selectors)," \
+		    " array_to_json(p.approval_types), p.rate_per_minute, p.max_in_flight"
+
 int
 policy_load(struct db *db, const char *org, const char *form_id, struct policy *p)
 {
 	struct db_res	*res = NULL;
-	long long	 v;
 	int		 rc;
 
 	memset(p, 0, sizeof(*p));
-	rc = db_query(db, &res, "SELECT array_to_json(allowed_types), array_to_json(selectors),"
-	    " array_to_json(approval_types), rate_per_minute, max_in_flight"
-	    " FROM agent_policies WHERE org_id = $1 AND form_id = $2", 2,
-	    (const char *[]){ org, form_id });
+	rc = db_query(db, &res, "SELECT " POLICY_COLS " FROM agent_policies p"
+	    " WHERE p.org_id = $1 AND p.form_id = $2", 2, (const char *[]){ org, form_id });
 	if (rc != CB_OK)
 		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_POLICY;
-	}
-	if ((rc = policy_list(db_val(res, 0, 0), p->types, &p->ntypes)) == CB_OK &&
-	    (rc = policy_list(db_val(res, 0, 1), p->selectors, &p->nselectors)) == CB_OK)
-		rc = policy_list(db_val(res, 0, 2), p->approval, &p->napproval);
-	(void)util_parse_ll(db_val(res, 0, 3), 1, 100000, &v);
-	p->rate_per_minute = (long)v;
-	(void)util_parse_ll(db_val(res, 0, 4), 1, 100, &v);
-	p->max_in_flight = (long)v;
+	rc = db_rows(res) == 1 ? policy_fill(res, 0, p) : CB_ERR_POLICY;
 	db_res_free(res);
+	return rc;
+}
+
+int
+policy_load_ctx(struct db *db, const char *org, const char *ctx_id, struct policy *p)
+{
+	struct db_res	*res = NULL;
+	int		 rc;
+
+	memset(p, 0, sizeof(*p));
+	rc = db_query(db, &res, "SELECT p.form_id IS NOT NULL, " POLICY_COLS " FROM contexts c"
+	    " LEFT JOIN agent_policies p ON p.form_id = c.form_id AND p.org_id = c.org_id"
+	    " WHERE c.id = $1 AND c.org_id = $2 AND c.expires_at > now()", 2,
+	    (const char *[]){ ctx_id, org });
 	if (rc != CB_OK)
-		policy_free(p);
+		return rc;
+	if (db_rows(res) != 1)
+		rc = CB_ERR_NOT_FOUND;
+	else if (strcmp(db_val(res, 0, 0), "t") != 0)
+		rc = CB_ERR_POLICY;
+	else
+		rc = policy_fill(res, 1, p);
+	db_res_free(res);
 	return rc;
 }
 

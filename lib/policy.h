@@ -27,6 +27,12 @@ struct policy {
 
 /* Load the policy of (org, form); CB_ERR_POLICY if the form has none. */
 int	 policy_load(struct db *, const char *org, const char *form_id, struct policy *);
+/*
+ * The policy of the form a live context of org is pinned to, in one query:
+ * CB_ERR_NOT_FOUND if there is no such context, CB_ERR_POLICY if its form
+ * has no policy.
+ */
+int	 policy_load_ctx(struct db *, const char *org, const char *ctx_id, struct policy *);
 void	 policy_free(struct policy *);
 /* CB_OK or CB_ERR_POLICY with a reason naming what is not allowed. */
 int	 policy_check(const struct policy *, const char *type, const char *selector,

@@ -4,7 +4,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,8 +117,9 @@ srv_child(int lfd, pid_t master, const struct srv_hooks *h)
 	FCGX_Request	 r;
 	struct sigaction sa;
 	sigset_t	 waitmask;
-	struct pollfd	 pfd;
+	struct epoll_event ev;
 	struct req_io	 io;
+	int		 ep;
 
 	/* Exit if the master goes away, even by SIGKILL. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
@@ -145,14 +146,27 @@ srv_child(int lfd, pid_t master, const struct srv_hooks *h)
 	io.read = srv_read;
 	io.write = srv_write;
 	io.h = &r;
-	pfd.fd = lfd;
-	pfd.events = POLLIN;
+	/*
+	 * EPOLLEXCLUSIVE: a new connection wakes one waiting child, not all of
+	 * them (no thundering herd on the shared listening socket).
+	 */
+	if ((ep = epoll_create1(EPOLL_CLOEXEC)) < 0) {
+		log_msg(LOG_LVL_ERROR, "epoll_failed", "%s", strerror(errno));
+		_exit(3);
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+	ev.data.fd = lfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) != 0) {
+		log_msg(LOG_LVL_ERROR, "epoll_failed", "%s", strerror(errno));
+		_exit(3);
+	}
 	while (!srv_stop) {
-		/* The only place termination signals are delivered. */
-		if (ppoll(&pfd, 1, NULL, &waitmask) < 0) {
+		/* The only place termination signals are delivered (atomically). */
+		if (epoll_pwait(ep, &ev, 1, -1, &waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
-			log_msg(LOG_LVL_ERROR, "ppoll_failed", "%s", strerror(errno));
+			log_msg(LOG_LVL_ERROR, "epoll_wait_failed", "%s", strerror(errno));
 			break;
 		}
 		if (srv_stop)
@@ -163,6 +177,7 @@ srv_child(int lfd, pid_t master, const struct srv_hooks *h)
 		h->handle(r.envp, &io, h->ud);
 		FCGX_Finish_r(&r);
 	}
+	close(ep);
 	if (h->child_fini)
 		h->child_fini(h->ud);
 	FCGX_Free(&r, 1);

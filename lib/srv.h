@@ -8,7 +8,8 @@
  * SIGTERM or SIGINT lets every child finish the request it is serving, then
  * exits.  A child that loses its master exits too (PR_SET_PDEATHSIG).
  *
- * Children wait for connections in ppoll() with termination signals
+ * Children wait for connections in epoll_pwait() (EPOLLEXCLUSIVE: one child
+ * woken per connection) with termination signals
  * unblocked only there, so a signal never interrupts a request half-way.
  */
 #ifndef CB_SRV_H

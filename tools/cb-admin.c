@@ -483,9 +483,11 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 		    "CB_ADMIN_PASSWORD_FILE)");
 	if (!users_role_ok(argv[2]))
 		return fail("ROLE must be admin, operator or viewer");
-	if (q1(a, "SELECT id FROM orgs WHERE slug = $1", 1, (const char *[]){ argv[0] },
-	    org, sizeof(org)))
+	if (q1(a, "SELECT coalesce((SELECT id::text FROM orgs WHERE slug = $1), '')", 1,
+	    (const char *[]){ argv[0] }, org, sizeof(org)))
 		return 1;
+	if (org[0] == '\0')
+		return fail("no organisation with slug %s", argv[0]);
 	if ((pwlen = read_password(pw, sizeof(pw))) < 0)
 		return 1;
 	if (admin_app_open(a, &app)) {
