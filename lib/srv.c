@@ -9,10 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,25 +19,19 @@
 #include "errs.h"
 #include "log.h"
 #include "srv.h"
+#include "supervise.h"
 #include "util.h"
 
 #define SRV_MAX_PROCS	256
 
+/* The child's own stop flag, set by its SIGTERM handler. */
 static volatile sig_atomic_t	srv_stop;
-static volatile sig_atomic_t	srv_child_died;
 
 static void
 srv_on_term(int sig)
 {
 	(void)sig;
 	srv_stop = 1;
-}
-
-static void
-srv_on_chld(int sig)
-{
-	(void)sig;
-	srv_child_died = 1;
 }
 
 int
@@ -111,8 +103,13 @@ srv_write(void *h, const char *buf, size_t n)
 	return 0;
 }
 
+struct srv_slot {
+	int			 lfd;
+	const struct srv_hooks	*h;
+};
+
 static void
-srv_child(int lfd, pid_t master, const struct srv_hooks *h)
+srv_child(int lfd, const struct srv_hooks *h)
 {
 	FCGX_Request	 r;
 	struct sigaction sa;
@@ -120,11 +117,6 @@ srv_child(int lfd, pid_t master, const struct srv_hooks *h)
 	struct epoll_event ev;
 	struct req_io	 io;
 	int		 ep;
-
-	/* Exit if the master goes away, even by SIGKILL. */
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != master)
-		_exit(0);
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = srv_on_term;
@@ -237,131 +229,41 @@ srv_pidfile(const char *path)
 	return 0;
 }
 
-static pid_t
-srv_spawn(int lfd, const struct srv_hooks *h)
+static int
+srv_child_run(void *ud)
 {
-	pid_t	 master = getpid(), pid;
+	const struct srv_slot	*slot = ud;
 
-	pid = fork();
-	if (pid == 0)
-		srv_child(lfd, master, h);
-	if (pid < 0)
-		log_msg(LOG_LVL_ERROR, "fork_failed", "%s", strerror(errno));
-	return pid;
-}
-
-static void
-srv_sleep_ms(long ms)
-{
-	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
+	srv_child(slot->lfd, slot->h);
+	return 0;
 }
 
 int
 srv_run(const struct srv_opts *o, const struct srv_hooks *h)
 {
-	pid_t		*kids;
-	double		*born;
-	struct sigaction sa;
-	sigset_t	 block, empty;
-	int		 lfd, i, status, alive;
-	pid_t		 pid;
-	double		 deadline, last_fail = 0;
-	int		 fails = 0;
-	char		 why[64];
+	struct sup_child	*kids;
+	struct srv_slot		 slot;
+	int			 lfd, i;
 
 	if ((lfd = srv_listen(o)) < 0)
 		return 1;
 	if (srv_pidfile(o->pidfile) != 0)
 		return 1;
-
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	sigemptyset(&empty);
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = srv_on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = srv_on_chld;
-	sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
-
+	slot.lfd = lfd;
+	slot.h = h;
 	kids = util_calloc((size_t)o->procs, sizeof(*kids));
-	born = util_calloc((size_t)o->procs, sizeof(*born));
 	for (i = 0; i < o->procs; i++) {
-		kids[i] = srv_spawn(lfd, h);
-		born[i] = util_now_ms();
+		kids[i].name = "fcgi";
+		kids[i].run = srv_child_run;
+		kids[i].ud = &slot;
 	}
 	log_kv(LOG_LVL_INFO, "serving", "socket", o->socket ? o->socket : "fd:0", NULL);
-
-	while (!srv_stop) {
-		sigsuspend(&empty);
-		if (!srv_child_died)
-			continue;
-		srv_child_died = 0;
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (i = 0; i < o->procs; i++)
-				if (kids[i] == pid)
-					break;
-			if (i == o->procs)
-				continue;
-			if (WIFSIGNALED(status))
-				snprintf(why, sizeof(why), "signal %d", WTERMSIG(status));
-			else
-				snprintf(why, sizeof(why), "exit %d", WEXITSTATUS(status));
-			kids[i] = 0;
-			if (srv_stop)
-				continue;
-			log_kv(LOG_LVL_WARN, "child_died", "why", why, NULL);
-			/* Throttle a crash loop: 5 quick deaths pause respawning 1 s. */
-			if (util_now_ms() - born[i] < 1000) {
-				if (util_now_ms() - last_fail < 5000)
-					fails++;
-				else
-					fails = 1;
-				last_fail = util_now_ms();
-				if (fails >= 5)
-					srv_sleep_ms(1000);
-			}
-			kids[i] = srv_spawn(lfd, h);
-			born[i] = util_now_ms();
-		}
-	}
-
-	/* Stop: children finish their request, then exit. */
-	for (i = 0; i < o->procs; i++)
-		if (kids[i] > 0)
-			kill(kids[i], SIGTERM);
-	deadline = util_now_ms() + o->grace_s * 1000.0;
-	for (;;) {
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			for (i = 0; i < o->procs; i++)
-				if (kids[i] == pid)
-					kids[i] = 0;
-		for (alive = 0, i = 0; i < o->procs; i++)
-			alive += kids[i] > 0;
-		if (alive == 0)
-			break;
-		if (util_now_ms() > deadline) {
-			for (i = 0; i < o->procs; i++)
-				if (kids[i] > 0)
-					kill(kids[i], SIGKILL);
-			deadline = util_now_ms() + 5000;
-		}
-		srv_sleep_ms(20);
-	}
+	(void)sup_run(kids, (size_t)o->procs, o->grace_s);
 	if (o->socket)
 		unlink(o->socket);
 	if (o->pidfile)
 		unlink(o->pidfile);
 	free(kids);
-	free(born);
 	log_kv(LOG_LVL_INFO, "stopped", NULL);
 	return 0;
 }

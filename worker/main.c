@@ -1,8 +1,8 @@
 /*
- * cb-worker: the master process.  It forks one child per duty (worker.h),
- * respawns a child that dies (throttled), forwards SIGTERM and waits for the
- * children to finish what they hold, then exits.  Children exit if the
- * master dies (PR_SET_PDEATHSIG), so a kill -9 of the master leaves nothing.
+ * cb-worker: the master process.  It runs one child per duty (worker.h)
+ * under lib/supervise: a dead duty is respawned (throttled), SIGTERM lets
+ * the duties finish what they hold, and a kill -9 of the master leaves no
+ * duty behind (PR_SET_PDEATHSIG).
  *
  * Before any duty starts, the master loads the seal keyring once, as every
  * responder does (lib/route.c, app_keys_open): a root key that does not
@@ -18,9 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -30,38 +27,43 @@
 #include "keyring.h"
 #include "log.h"
 #include "util.h"
+#include "supervise.h"
 #include "worker.h"
 
 volatile sig_atomic_t worker_stop;
-static volatile sig_atomic_t worker_chld;
 
 struct duty {
-	const char	*name;
-	int		(*run)(const struct settings *);
-	pid_t		 pid;
-	double		 born;
+	const char		*name;
+	int			(*run)(const struct settings *);
+	const struct settings	*s;
 };
 
 static struct duty duties[] = {
-	{ "channel", channel_run, 0, 0 },
-	{ "outbox", outbox_run, 0, 0 },
+	{ "channel", channel_run, NULL },
+	{ "outbox", outbox_run, NULL },
 };
 
 #define NDUTIES	(sizeof(duties) / sizeof(duties[0]))
 
-static void
-on_term(int sig)
+/* A duty's process: its own log name, every signal unblocked, then its loop. */
+static int
+duty_main(void *ud)
 {
-	(void)sig;
-	worker_stop = 1;
+	const struct duty	*d = ud;
+	enum log_level		 lvl;
+	sigset_t		 none;
+	char			 svc[32];
+
+	snprintf(svc, sizeof(svc), "worker-%s", d->name);
+	log_init(svc, LOG_LVL_INFO);
+	if (log_level_parse(d->s->log_level, &lvl) == 0)
+		log_set_min(lvl);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	return d->run(d->s);
 }
 
-static void
-on_chld(int sig)
-{
-	(void)sig;
-	worker_chld = 1;
-}
+
 
 /*
  * Refuse to start on a wrong or unusable root key (non-zero), exactly as a
@@ -91,50 +93,17 @@ keys_check(const struct settings *s)
 	return 0;
 }
 
-static pid_t
-spawn(struct duty *d, const struct settings *s)
-{
-	pid_t	 master = getpid(), pid;
-	sigset_t none;
-	char	 svc[32];
-
-	pid = fork();
-	if (pid != 0) {
-		if (pid < 0)
-			log_msg(LOG_LVL_ERROR, "fork_failed", "%s", strerror(errno));
-		d->born = util_now_ms();
-		return pid;
-	}
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != master)
-		_exit(0);
-	snprintf(svc, sizeof(svc), "worker-%s", d->name);
-	log_init(svc, LOG_LVL_INFO);
-	{
-		enum log_level lvl;
-
-		if (log_level_parse(s->log_level, &lvl) == 0)
-			log_set_min(lvl);
-	}
-	signal(SIGCHLD, SIG_DFL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	exit(d->run(s));
-}
 
 int
 main(int argc, char **argv)
 {
 	struct settings	 s;
-	struct sigaction sa;
-	sigset_t	 block, empty;
+	struct sup_child kids[NDUTIES];
 	const char	*pidfile = NULL, *only = NULL;
-	char		 err[512], why[64];
+	char		 err[512];
 	FILE		*f;
-	size_t		 i;
-	int		 a, status, alive;
-	pid_t		 pid;
-	double		 deadline;
+	size_t		 i, n;
+	int		 a;
 	enum log_level	 lvl;
 
 	log_init("worker", LOG_LVL_INFO);
@@ -170,77 +139,22 @@ main(int argc, char **argv)
 		fclose(f);
 	}
 
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigaddset(&block, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &block, NULL);
-	sigemptyset(&empty);
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = on_chld;
-	sigaction(SIGCHLD, &sa, NULL);
-
-	for (i = 0; i < NDUTIES; i++)
-		if (only == NULL || strcmp(only, duties[i].name) == 0)
-			duties[i].pid = spawn(&duties[i], &s);
-	log_kv(LOG_LVL_INFO, "worker_started", NULL);
-
-	while (!worker_stop) {
-		sigsuspend(&empty);
-		if (!worker_chld)
+	for (n = 0, i = 0; i < NDUTIES; i++) {
+		if (only != NULL && strcmp(only, duties[i].name) != 0)
 			continue;
-		worker_chld = 0;
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-			for (i = 0; i < NDUTIES; i++)
-				if (duties[i].pid == pid)
-					break;
-			if (i == NDUTIES)
-				continue;
-			duties[i].pid = 0;
-			if (worker_stop)
-				continue;
-			if (WIFSIGNALED(status))
-				snprintf(why, sizeof(why), "signal %d", WTERMSIG(status));
-			else
-				snprintf(why, sizeof(why), "exit %d", WEXITSTATUS(status));
-			log_kv(LOG_LVL_WARN, "duty_died", "duty", duties[i].name, "why", why, NULL);
-			/* A duty that dies at once is crash-looping: slow down. */
-			if (util_now_ms() - duties[i].born < 1000) {
-				struct timespec ts = { 1, 0 };
-
-				nanosleep(&ts, NULL);
-			}
-			duties[i].pid = spawn(&duties[i], &s);
-		}
+		duties[i].s = &s;
+		memset(&kids[n], 0, sizeof(kids[n]));
+		kids[n].name = duties[i].name;
+		kids[n].run = duty_main;
+		kids[n].ud = &duties[i];
+		n++;
 	}
-
-	for (i = 0; i < NDUTIES; i++)
-		if (duties[i].pid > 0)
-			kill(duties[i].pid, SIGTERM);
-	deadline = util_now_ms() + 15000;
-	for (;;) {
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			for (i = 0; i < NDUTIES; i++)
-				if (duties[i].pid == pid)
-					duties[i].pid = 0;
-		for (alive = 0, i = 0; i < NDUTIES; i++)
-			alive += duties[i].pid > 0;
-		if (alive == 0)
-			break;
-		if (util_now_ms() > deadline)
-			for (i = 0; i < NDUTIES; i++)
-				if (duties[i].pid > 0)
-					kill(duties[i].pid, SIGKILL);
-		{
-			struct timespec ts = { 0, 20000000L };
-
-			nanosleep(&ts, NULL);
-		}
+	if (n == 0) {
+		fprintf(stderr, "cb-worker: no duty named %s\n", only);
+		return 2;
 	}
+	log_kv(LOG_LVL_INFO, "worker_started", NULL);
+	(void)sup_run(kids, n, 15);
 	if (pidfile)
 		unlink(pidfile);
 	settings_free(&s);
