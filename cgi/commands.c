@@ -2,7 +2,8 @@
  * POST /api/v1/contexts/{ctx_ref}/commands
  * GET  /api/v1/commands/{id}
  *
- * Who: an agent with an API key (Authorization: Bearer cbk_...) holding
+ * Who: an agent with an API key (Authorization: Bearer cbk_...) or an agent
+ *   JWT from POST /api/v1/auth/agent-token, holding
  *   commands:write (POST) or commands:read (GET), in the context's tenant.
  * Idempotency-Key: not used; replay protection is the command's nonce,
  *   unique per context (a replayed command answers 409 and is not stored).
@@ -21,6 +22,7 @@
 #include <string.h>
 
 #include "apikey.h"
+#include "userauth.h"
 #include "errs.h"
 #include "log.h"
 #include "policy.h"
@@ -256,10 +258,10 @@ static const struct route cmd_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/contexts/{ctx_ref}/commands", .body_max = 8192,
 	  .flags = ROUTE_JSON, .fields = cmd_fields,
 	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
-	  .authenticate = apikey_authenticate, .authorize = cmd_scope_write, .check = cmd_check,
+	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_write, .check = cmd_check,
 	  .act = cmd_create },
 	{ .method = "GET", .pattern = "/api/v1/commands/{id}",
-	  .authenticate = apikey_authenticate, .authorize = cmd_scope_read, .act = cmd_get },
+	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_read, .act = cmd_get },
 };
 
 static const struct responder commands = {

@@ -254,8 +254,13 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 	if (rc != CB_OK) {
 		if (app && app->db && db_in_tx(app->db))
 			db_rollback(app->db);
-		/* A handler that failed after starting a response: the error wins. */
-		resp_problem(&r, rc, NULL);
+		/*
+		 * A hook that already answered this very error (a 403 naming the
+		 * role needed) keeps its answer; any other started response
+		 * gives way to the error.
+		 */
+		if (!(r.responded && r.status == errs_status(rc)))
+			resp_problem(&r, rc, NULL);
 		if (errs_status(rc) >= 500)
 			log_kv(LOG_LVL_ERROR, "request_failed", "error", errs_name(rc), NULL);
 	}

@@ -101,9 +101,16 @@ users_create(struct app *a, const char *org, const char *email, const char *pass
 	if ((rc = seal_seal_text(kr, SEAL_PURPOSE_PII, (const unsigned char *)norm, strlen(norm),
 	    aad, &sealed)) != CB_OK)
 		goto out;
+	/*
+	 * ON CONFLICT DO NOTHING: a taken email is an answer (409), not an
+	 * error that would abort the caller's transaction (an idempotent
+	 * route stores that answer in the same transaction).
+	 */
 	rc = db_exec(a->db, "INSERT INTO users (id, org_id, email_hash, email_sealed, password_hash, role)"
-	    " VALUES ($1, $2, $3::bytea, $4, $5, $6)", 6,
+	    " VALUES ($1, $2, $3::bytea, $4, $5, $6) ON CONFLICT (email_hash) DO NOTHING", 6,
 	    (const char *[]){ id_out, org, idx, buf_cstr(&sealed), hash, role });
+	if (rc == CB_OK && db_affected(a->db) == 0)
+		rc = CB_ERR_DB_CONFLICT;
 out:
 	buf_free(&sealed);
 	sodium_memzero(hash, sizeof(hash));

@@ -14,6 +14,8 @@
  *   cb-admin user-create ORG_SLUG EMAIL ROLE   (password: see below)
  *   cb-admin signing-key-rotate [--lead SECONDS] [--wait]
  *   cb-admin sessions-revoke USER_ID
+ *   cb-admin data-key-rotate pii|tokens
+ *   cb-admin reseal [BATCH]    (progress lines on stderr)
  *   cb-admin config            (every setting, its default and help)
  *
  * Lists (TYPES, SELECTORS, SCOPES) are comma-separated.  Configuration as
@@ -32,6 +34,13 @@
  *
  * sessions-revoke revokes every refresh-token family of a user; the access
  * tokens of those sessions stop working at once (lib/userauth.h).
+ *
+ * data-key-rotate makes a new current data key for one purpose while the
+ * service runs; reseal then moves every sealed value onto the current keys
+ * in batches, with a progress line per batch (lib/reseal.h).
+ *
+ * Run as root, cb-admin switches to the owner of CB_SEAL_ROOT_KEY_FILE (the
+ * service user) before doing anything.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -41,6 +50,7 @@
 #include <grp.h>
 #include <sys/stat.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -55,6 +65,7 @@
 #include "log.h"
 #include "pwhash.h"
 #include "refresh.h"
+#include "reseal.h"
 #include "route.h"
 #include "settings.h"
 #include "signkeys.h"
@@ -572,6 +583,94 @@ cmd_sessions_revoke(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * data-key-rotate PURPOSE: a new current data key for "pii" or "tokens".
+ * Old keys stay loadable, so every value still opens; running processes
+ * seal new values under the new key within KEYRING_CHECK_MS.  Then run
+ * `reseal` to move the existing values.
+ */
+static int
+cmd_data_key_rotate(struct admin *a, int argc, char **argv)
+{
+	struct keyring	 k;
+	char		 err[512] = "";
+	int		 id = 0, rc;
+
+	if (argc != 1 || keyring_purpose(argv[0]) < 0)
+		return fail("usage: data-key-rotate pii|tokens");
+	rc = keyring_open(&k, a->db, a->s.seal_root_key_file, err, sizeof(err));
+	if (rc != CB_OK) {
+		keyring_close(&k);
+		return fail("cannot load the data keys: %s", err[0] ? err : errs_name(rc));
+	}
+	rc = keyring_rotate(&k, a->db, argv[0], &id);
+	keyring_close(&k);
+	if (rc != CB_OK)
+		return fail("data-key-rotate %s: %s", argv[0], errs_name(rc));
+	/* argv[0] is "pii" or "tokens" (checked above): safe in JSON as is. */
+	printf("{\"purpose\":\"%s\",\"key_id\":%d,\"state\":\"current\"}\n", argv[0], id);
+	return 0;
+}
+
+static void
+reseal_progress(const char *table, long done, long total, void *ud)
+{
+	(void)ud;
+	/* stdout carries the one JSON answer; progress goes to stderr. */
+	fprintf(stderr, "reseal: %s %ld/%ld\n", table, done, total);
+}
+
+/*
+ * reseal [BATCH]: move every sealed value onto its purpose's current data
+ * key, BATCH rows at a time, while the service runs.  Safe to interrupt
+ * and to run again.
+ */
+static int
+cmd_reseal(struct admin *a, int argc, char **argv)
+{
+	struct keyring	 k;
+	struct db_res	*res = NULL;
+	char		 err[512] = "";
+	long long	 batch = RESEAL_BATCH_DEFAULT, age_ms = 0;
+	int		 rc;
+
+	if (argc > 1 || (argc == 1 &&
+	    util_parse_ll(argv[0], 1, RESEAL_BATCH_MAX, &batch) != CB_OK))
+		return fail("usage: reseal [BATCH]  (1..%d rows per batch)", RESEAL_BATCH_MAX);
+	rc = keyring_open(&k, a->db, a->s.seal_root_key_file, err, sizeof(err));
+	if (rc != CB_OK) {
+		keyring_close(&k);
+		return fail("cannot load the data keys: %s", err[0] ? err : errs_name(rc));
+	}
+	/*
+	 * Right after a rotation, running processes may still seal under the
+	 * previous key for up to KEYRING_CHECK_MS: wait that out, so this run
+	 * also catches what they wrote meanwhile.
+	 */
+	if (db_query(a->db, &res, "SELECT coalesce(floor(extract(epoch FROM now() - max(created_at))"
+	    " * 1000), 1e9)::bigint FROM data_keys WHERE state = 'current'", 0, NULL) == CB_OK &&
+	    db_rows(res) == 1)
+		(void)util_parse_ll(db_val(res, 0, 0), -(1LL << 40), 1LL << 40, &age_ms);
+	db_res_free(res);
+	if (age_ms < (long long)KEYRING_CHECK_MS + 1000) {
+		long long	 wait_ms = (long long)KEYRING_CHECK_MS + 1000 - age_ms;
+		struct timespec	 ts = { (time_t)(wait_ms / 1000), (long)(wait_ms % 1000) * 1000000L };
+
+		fprintf(stderr, "reseal: waiting %lld ms for running processes to load the new key\n",
+		    wait_ms);
+		nanosleep(&ts, NULL);
+	}
+	rc = reseal_run(a->db, &k, (int)batch, reseal_progress, NULL);
+	keyring_close(&k);
+	if (rc == CB_ERR_CRYPTO)
+		return fail("reseal: some values do not open and were left as they are"
+		    " (reseal_unopenable lines above name their table and key)");
+	if (rc != CB_OK)
+		return fail("reseal: %s", errs_name(rc));
+	printf("{\"resealed\":true}\n");
+	return 0;
+}
+
 struct admin_cmd {
 	const char	*name;
 	int		(*fn)(struct admin *, int, char **);
@@ -585,6 +684,8 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "agent-create", cmd_agent_create },
 	{ "key-create", cmd_key_create },
 	{ "demo-seed", cmd_demo_seed },
+	{ "data-key-rotate", cmd_data_key_rotate },
+	{ "reseal", cmd_reseal },
 	{ "user-create", cmd_user_create },
 	{ "signing-key-rotate", cmd_signing_key_rotate },
 	{ "sessions-revoke", cmd_sessions_revoke },

@@ -35,6 +35,7 @@
 #include "db.h"
 #include "errs.h"
 #include "http.h"
+#include "people.h"
 #include "jwt.h"
 #include "keyring.h"
 #include "log.h"
@@ -50,12 +51,6 @@
 #define JSON_CT		"Content-Type: application/json"
 #define TOKSZ		JWT_TOKEN_BUFSZ
 
-struct tuser {
-	char	 email[96];
-	char	 password[48];
-	char	 id[40];
-	char	 org[24];
-};
 
 /* ------------------------------------------------------------ helpers */
 
@@ -87,61 +82,8 @@ sql(const char *q, const char *p1, const char *p2, char *out, size_t outsz)
 	db_close(db);
 }
 
-static void
-new_org(char *slug, size_t slugsz)
-{
-	static int	 n;
-	char		 args[160], out[512];
 
-	snprintf(slug, slugsz, "auth-%ld-%d-%u", (long)getpid(), n++,
-	    (unsigned)util_now_ms() % 100000u);
-	snprintf(args, sizeof(args), "org-create %s 'Auth test'", slug);
-	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
-}
 
-/* A user made with `cb-admin user-create`, the password on stdin. */
-static void
-new_user(const char *slug, const char *role, struct tuser *u)
-{
-	static int	 n;
-	char		 cmd[1024], out[1024], pw[40], id[40];
-	cJSON		*j;
-
-	memset(u, 0, sizeof(*u));
-	snprintf(u->email, sizeof(u->email), "User%ld.%d@Example.test", (long)getpid(), n++);
-	util_random_token(pw, sizeof(pw), 18);
-	snprintf(u->password, sizeof(u->password), "pw-%s", pw);
-	test_record_secret(u->password);
-	snprintf(cmd, sizeof(cmd), "printf '%%s\\n' '%s' | %s/bin/cb-admin user-create %s '%s' %s"
-	    " 2>&1", u->password, test_env("CB_BUILD"), slug, u->email, role);
-	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "user-create: %s", out);
-	ck_assert_ptr_null(strstr(out, u->password));
-	j = cJSON_Parse(out);
-	ck_assert_msg(j != NULL, "user-create printed %s", out);
-	util_strlcpy(id, cJSON_GetStringValue(cJSON_GetObjectItem(j, "user_id")), sizeof(id));
-	util_strlcpy(u->id, id, sizeof(u->id));
-	snprintf(u->org, sizeof(u->org), "%d",
-	    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "org_id")));
-	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "role")), role);
-	cJSON_Delete(j);
-	ck_assert(util_uuid_ok(u->id));
-}
-
-/* Empty the login buckets of this client address and of `email`. */
-static void
-reset_limits(const char *email)
-{
-	struct kv	*kv = kv_open(test_env("CB_REDIS_HOST"),
-	    (int)strtol(test_env("CB_REDIS_PORT"), NULL, 10), getenv("CB_REDIS_PASSWORD"), 2000);
-	char		 idx[2 + 64 + 1], acct[128];
-	const char	*argv[3] = { "DEL", "cb:rl:login:ip:127.0.0.1", acct };
-
-	snprintf(acct, sizeof(acct), "cb:rl:login:acct:none");
-	if (email && users_email_index(test_env("CB_API_KEY_PEPPER"), email, idx) == CB_OK)
-		snprintf(acct, sizeof(acct), "cb:rl:login:acct:%s", idx + 2);
-	ck_assert_int_eq(kv_cmd(kv, NULL, 3, argv, NULL), CB_OK);
-	kv_close(kv);
-}
 
 static void
 post(const char *path, const char *body, struct http_resp *r)
@@ -151,35 +93,7 @@ post(const char *path, const char *body, struct http_resp *r)
 	http_do("POST", path, h, body, strlen(body), r);
 }
 
-static void
-login(const char *email, const char *password, struct http_resp *r)
-{
-	cJSON	*o = cJSON_CreateObject();
-	char	*body;
 
-	cJSON_AddStringToObject(o, "email", email);
-	cJSON_AddStringToObject(o, "password", password);
-	body = cJSON_PrintUnformatted(o);
-	post("/api/v1/auth/login", body, r);
-	free(body);
-	cJSON_Delete(o);
-}
-
-/* A successful login: its access and refresh tokens. */
-static void
-login_ok(const struct tuser *u, char access[TOKSZ], char refresh[80])
-{
-	struct http_resp r;
-
-	reset_limits(u->email);
-	login(u->email, u->password, &r);
-	ck_assert_msg(r.status == 200, "login: %ld %s", r.status, r.body);
-	util_strlcpy(access, http_json_str(&r, "access_token"), TOKSZ);
-	util_strlcpy(refresh, http_json_str(&r, "refresh_token"), 80);
-	test_record_secret(access);
-	test_record_secret(refresh);
-	http_free(&r);
-}
 
 static void
 with_token(const char *method, const char *path, const char *auth_header, struct http_resp *r)

@@ -1,0 +1,534 @@
+/*
+ * Tenant administration.  Every route: Authorization: Bearer <access JWT>
+ * of a user; every query is filtered by the caller's organisation, so an id
+ * from another organisation answers 404 (existence does not leak); roles
+ * gate each route (403 naming the role needed for a known caller lacking it).
+ *
+ * POST /api/v1/admin/users                 admin     {email,password,role} -> 201
+ * GET  /api/v1/admin/users                 admin, operator               -> 200 list
+ * GET  /api/v1/admin/users/{id}            admin, operator               -> 200 | 404
+ * POST /api/v1/admin/users/{id}/disable    admin                          -> 200 | 404
+ * POST /api/v1/admin/agents                admin     {name}               -> 201
+ * GET  /api/v1/admin/agents                admin, operator               -> 200 list
+ * GET  /api/v1/admin/agents/{id}           admin, operator               -> 200 | 404
+ * POST /api/v1/admin/agents/{id}/keys      admin     {scopes,expires_in_days} -> 201
+ *        (the key is in this answer only; a replay of the same
+ *         Idempotency-Key answers 201 without it)
+ * GET  /api/v1/admin/agents/{id}/keys      admin, operator               -> 200 list
+ * POST /api/v1/admin/keys/{id}/revoke      admin                          -> 200 | 404
+ *
+ * Idempotency-Key: required on the three creating POSTs (scoped to the
+ * calling user); revoke and disable are idempotent by nature.
+ * Errors: 400 field named, 401, 403, 404, 409 (email taken), 413, 415, 422.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "apikey.h"
+#include "errs.h"
+#include "route.h"
+#include "userauth.h"
+#include "users.h"
+#include "util.h"
+
+static const char *const roles_admin[] = { "admin", NULL };
+static const char *const roles_read[] = { "admin", "operator", NULL };
+
+static int
+auth_admin(struct req *r)
+{
+	return userauth_require_role(r, roles_admin);
+}
+
+static int
+auth_read(struct req *r)
+{
+	return userauth_require_role(r, roles_read);
+}
+
+static const struct user_auth *
+caller(const struct req *r)
+{
+	return r->auth;
+}
+
+static int
+scope_user(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
+{
+	util_strlcpy(org, caller(r)->org, orgsz);
+	snprintf(scope, scopesz, "user:%s", caller(r)->user_id);
+	return CB_OK;
+}
+
+static void
+add_str(cJSON *o, const char *k, const char *v)
+{
+	if (v)
+		cJSON_AddStringToObject(o, k, v);
+	else
+		cJSON_AddNullToObject(o, k);
+}
+
+#define TS(col)	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* ---- users ---------------------------------------------------------- */
+
+struct user_args {
+	const char	*email;
+	const char	*password;
+	const char	*role;
+};
+
+static int
+check_role(const cJSON *v, const char **why)
+{
+	if (!users_role_ok(v->valuestring)) {
+		*why = "must be admin, operator or viewer";
+		return -1;
+	}
+	return 0;
+}
+
+static const struct jv_field user_fields[] = {
+	{ "email", JV_STRING, JV_REQUIRED, 3, 254, offsetof(struct user_args, email), NULL },
+	{ "password", JV_STRING, JV_REQUIRED, 8, 1024, offsetof(struct user_args, password), NULL },
+	{ "role", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct user_args, role), check_role },
+};
+
+static cJSON *
+user_json(struct req *r, struct db_res *res, size_t i)
+{
+	cJSON	*o = cJSON_CreateObject();
+	char	 email[260] = "";
+
+	add_str(o, "id", db_val(res, i, 0));
+	if (users_email(r->app, db_val(res, i, 0), db_val(res, i, 1), email, sizeof(email)) == CB_OK)
+		add_str(o, "email", email);
+	else
+		add_str(o, "email", NULL);
+	add_str(o, "role", db_val(res, i, 2));
+	add_str(o, "created_at", db_val(res, i, 3));
+	cJSON_AddBoolToObject(o, "disabled", db_val(res, i, 4) != NULL);
+	sodium_memzero(email, sizeof(email));
+	return o;
+}
+
+#define USER_COLS "id, email_sealed, role, " TS("created_at") ", " TS("disabled_at")
+
+static int
+users_post(struct req *r, const void *argp)
+{
+	const struct user_args	*a = argp;
+	char			 id[37];
+	cJSON			*o;
+	int			 rc;
+
+	rc = users_create(r->app, caller(r)->org, a->email, a->password, strlen(a->password),
+	    a->role, id);
+	if (rc == CB_ERR_DB_CONFLICT) {
+		resp_problem(r, CB_ERR_CONFLICT, "a user with this email exists");
+		return CB_OK;
+	}
+	if (rc == CB_ERR_VALIDATION) {
+		route_field_problem(r, rc, "email", "must be an email address");
+		return CB_OK;
+	}
+	if (rc != CB_OK)
+		return rc;
+	o = cJSON_CreateObject();
+	add_str(o, "id", id);
+	add_str(o, "role", a->role);
+	resp_json(r, 201, o);
+	cJSON_Delete(o);
+	return CB_OK;
+}
+
+static int
+users_list(struct req *r, const void *argp)
+{
+	struct db_res	*res = NULL;
+	cJSON		*o, *arr;
+	size_t		 i;
+	int		 rc;
+
+	(void)argp;
+	rc = db_query(r->app->db, &res, "SELECT " USER_COLS " FROM users WHERE org_id = $1"
+	    " ORDER BY created_at, id LIMIT 1000", 1, (const char *[]){ caller(r)->org });
+	if (rc != CB_OK)
+		return rc;
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "users");
+	for (i = 0; i < db_rows(res); i++)
+		cJSON_AddItemToArray(arr, user_json(r, res, i));
+	resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+static int
+users_get(struct req *r, const void *argp)
+{
+	struct db_res	*res = NULL;
+	const char	*id = req_param(r, "id");
+	cJSON		*o;
+	int		 rc;
+
+	(void)argp;
+	if (!util_uuid_ok(id))
+		return CB_ERR_NOT_FOUND;
+	rc = db_query(r->app->db, &res, "SELECT " USER_COLS " FROM users WHERE org_id = $1 AND id = $2",
+	    2, (const char *[]){ caller(r)->org, id });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;
+	}
+	o = user_json(r, res, 0);
+	resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+static int
+users_disable(struct req *r, const void *argp)
+{
+	struct db_res	*res = NULL;
+	const char	*id = req_param(r, "id");
+	cJSON		*o;
+	int		 rc;
+
+	(void)argp;
+	if (!util_uuid_ok(id))
+		return CB_ERR_NOT_FOUND;
+	if (strcmp(id, caller(r)->user_id) == 0) {
+		resp_problem(r, CB_ERR_UNPROCESSABLE, "an admin cannot disable their own account");
+		return CB_OK;
+	}
+	if ((rc = db_begin(r->app->db)) != CB_OK)
+		return rc;
+	/* Disabling also revokes every session of the user. */
+	rc = db_query(r->app->db, &res, "UPDATE users SET disabled_at = coalesce(disabled_at, now())"
+	    " WHERE org_id = $1 AND id = $2 RETURNING id, " TS("disabled_at"), 2,
+	    (const char *[]){ caller(r)->org, id });
+	if (rc == CB_OK && db_rows(res) == 1)
+		rc = db_exec(r->app->db, "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())"
+		    " WHERE org_id = $1 AND user_id = $2", 2, (const char *[]){ caller(r)->org, id });
+	if (rc == CB_OK && db_rows(res) != 1)
+		rc = CB_ERR_NOT_FOUND;
+	if (rc == CB_OK)
+		rc = db_commit(r->app->db);
+	if (rc != CB_OK) {
+		db_rollback(r->app->db);
+		db_res_free(res);
+		return rc;
+	}
+	o = cJSON_CreateObject();
+	add_str(o, "id", db_val(res, 0, 0));
+	add_str(o, "disabled_at", db_val(res, 0, 1));
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+/* ---- agents --------------------------------------------------------- */
+
+struct agent_args {
+	const char	*name;
+};
+
+static const struct jv_field agent_fields[] = {
+	{ "name", JV_STRING, JV_REQUIRED, 1, 200, offsetof(struct agent_args, name), NULL },
+};
+
+#define AGENT_COLS "id, name, " TS("created_at") ", " TS("disabled_at")
+
+static cJSON *
+agent_json(struct db_res *res, size_t i)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	add_str(o, "id", db_val(res, i, 0));
+	add_str(o, "name", db_val(res, i, 1));
+	add_str(o, "created_at", db_val(res, i, 2));
+	cJSON_AddBoolToObject(o, "disabled", db_val(res, i, 3) != NULL);
+	return o;
+}
+
+static int
+agents_post(struct req *r, const void *argp)
+{
+	const struct agent_args	*a = argp;
+	struct db_res		*res = NULL;
+	cJSON			*o;
+	int			 rc;
+
+	rc = db_query(r->app->db, &res, "INSERT INTO agents (org_id, name) VALUES ($1, $2)"
+	    " RETURNING " AGENT_COLS, 2, (const char *[]){ caller(r)->org, a->name });
+	if (rc != CB_OK)
+		return rc;
+	o = agent_json(res, 0);
+	resp_json(r, 201, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+static int
+agents_list(struct req *r, const void *argp)
+{
+	struct db_res	*res = NULL;
+	cJSON		*o, *arr;
+	size_t		 i;
+	int		 rc;
+
+	(void)argp;
+	rc = db_query(r->app->db, &res, "SELECT " AGENT_COLS " FROM agents WHERE org_id = $1"
+	    " ORDER BY created_at, id LIMIT 1000", 1, (const char *[]){ caller(r)->org });
+	if (rc != CB_OK)
+		return rc;
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "agents");
+	for (i = 0; i < db_rows(res); i++)
+		cJSON_AddItemToArray(arr, agent_json(res, i));
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+static int
+agents_get(struct req *r, const void *argp)
+{
+	struct db_res	*res = NULL;
+	const char	*id = req_param(r, "id");
+	cJSON		*o;
+	int		 rc;
+
+	(void)argp;
+	if (!util_uuid_ok(id))
+		return CB_ERR_NOT_FOUND;
+	rc = db_query(r->app->db, &res, "SELECT " AGENT_COLS " FROM agents WHERE org_id = $1 AND id = $2",
+	    2, (const char *[]){ caller(r)->org, id });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;
+	}
+	o = agent_json(res, 0);
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+/* ---- API keys ------------------------------------------------------- */
+
+struct key_args {
+	const cJSON	*scopes;
+	long long	 expires_in_days;
+};
+
+static const char *const known_scopes[] = { "commands:write", "commands:read", NULL };
+
+static int
+check_scopes(const cJSON *v, const char **why)
+{
+	const cJSON	*s;
+	size_t		 i;
+	int		 ok;
+
+	cJSON_ArrayForEach(s, v) {
+		ok = 0;
+		for (i = 0; cJSON_IsString(s) && known_scopes[i]; i++)
+			ok |= strcmp(known_scopes[i], s->valuestring) == 0;
+		if (!ok) {
+			*why = "scopes are commands:write and commands:read";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static const struct jv_field key_fields[] = {
+	{ "scopes", JV_ARRAY, 0, 1, 8, offsetof(struct key_args, scopes), check_scopes },
+	{ "expires_in_days", JV_INT, 0, 1, 3650, offsetof(struct key_args, expires_in_days), NULL },
+};
+
+#define KEY_COLS "k.id, k.prefix, array_to_json(k.scopes)::text, " TS("k.expires_at") ", " \
+		 TS("k.revoked_at") ", " TS("k.created_at") ", k.agent_id"
+
+static cJSON *
+key_json(struct db_res *res, size_t i)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	add_str(o, "id", db_val(res, i, 0));
+	add_str(o, "prefix", db_val(res, i, 1));
+	cJSON_AddItemToObject(o, "scopes", cJSON_Parse(db_val(res, i, 2)));
+	add_str(o, "expires_at", db_val(res, i, 3));
+	add_str(o, "revoked_at", db_val(res, i, 4));
+	add_str(o, "created_at", db_val(res, i, 5));
+	add_str(o, "agent_id", db_val(res, i, 6));
+	return o;
+}
+
+static int
+keys_post(struct req *r, const void *argp)
+{
+	const struct key_args	*a = argp;
+	const char		*agent = req_param(r, "id");
+	struct db_res		*res = NULL;
+	char			 key[APIKEY_LEN + 1], prefix[APIKEY_PREFIX_LEN + 1], hash[2 + 64 + 1];
+	char			 days[24], *scopes = NULL, *stored;
+	cJSON			*o;
+	int			 rc;
+
+	if (!util_uuid_ok(agent))
+		return CB_ERR_NOT_FOUND;
+	if ((rc = apikey_new(r->app->settings.api_key_pepper, key, prefix, hash)) != CB_OK)
+		return rc;
+	if (a->scopes && (scopes = cJSON_PrintUnformatted(a->scopes)) == NULL)
+		util_oom();
+	snprintf(days, sizeof(days), "%lld", a->expires_in_days ? a->expires_in_days : 90);
+	rc = db_query(r->app->db, &res,
+	    "INSERT INTO api_keys (org_id, agent_id, prefix, key_hash, scopes, expires_at)"
+	    " SELECT a.org_id, a.id, $3, $4::bytea,"
+	    "  CASE WHEN $5::json IS NULL THEN '{commands:write,commands:read}'::text[]"
+	    "       ELSE ARRAY(SELECT json_array_elements_text($5::json)) END,"
+	    "  now() + make_interval(days => $6::int)"
+	    " FROM agents a WHERE a.org_id = $1 AND a.id = $2 AND a.disabled_at IS NULL"
+	    " RETURNING id, prefix, array_to_json(scopes)::text, " TS("expires_at") ", NULL::text, "
+	    TS("created_at") ", agent_id", 6,
+	    (const char *[]){ caller(r)->org, agent, prefix, hash, scopes, days });
+	free(scopes);
+	if (rc != CB_OK)
+		goto out;
+	if (db_rows(res) != 1) {
+		rc = CB_ERR_NOT_FOUND;
+		goto out;
+	}
+	o = key_json(res, 0);
+	/* The stored copy for replays never holds the key. */
+	cJSON_AddStringToObject(o, "api_key", "(shown once: create a new key if it was lost)");
+	if ((stored = cJSON_PrintUnformatted(o)) == NULL)
+		util_oom();
+	r->idem_stored = stored;
+	req_own(r, stored, NULL);
+	cJSON_ReplaceItemInObject(o, "api_key", cJSON_CreateString(key));
+	resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, 201, o);
+	cJSON_Delete(o);
+out:
+	sodium_memzero(key, sizeof(key));
+	db_res_free(res);
+	return rc;
+}
+
+static int
+keys_list(struct req *r, const void *argp)
+{
+	struct db_res	*res = NULL;
+	const char	*agent = req_param(r, "id");
+	cJSON		*o, *arr;
+	size_t		 i;
+	int		 rc;
+
+	(void)argp;
+	if (!util_uuid_ok(agent))
+		return CB_ERR_NOT_FOUND;
+	rc = db_query(r->app->db, &res, "SELECT " KEY_COLS ", a.id FROM agents a"
+	    " LEFT JOIN api_keys k ON k.agent_id = a.id AND k.org_id = a.org_id"
+	    " WHERE a.org_id = $1 AND a.id = $2 ORDER BY k.created_at, k.id", 2,
+	    (const char *[]){ caller(r)->org, agent });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) == 0) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;	/* no such agent in this organisation */
+	}
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "keys");
+	for (i = 0; i < db_rows(res); i++)
+		if (db_val(res, i, 0) != NULL)
+			cJSON_AddItemToArray(arr, key_json(res, i));
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+static int
+keys_revoke(struct req *r, const void *argp)
+{
+	struct db_res	*res = NULL;
+	const char	*id = req_param(r, "id");
+	cJSON		*o;
+	int		 rc;
+
+	(void)argp;
+	if (!util_uuid_ok(id))
+		return CB_ERR_NOT_FOUND;
+	rc = db_query(r->app->db, &res, "UPDATE api_keys k SET revoked_at = coalesce(revoked_at, now())"
+	    " WHERE k.org_id = $1 AND k.id = $2 RETURNING " KEY_COLS, 2,
+	    (const char *[]){ caller(r)->org, id });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;
+	}
+	o = key_json(res, 0);
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+#define A	.authenticate = userauth_authenticate
+
+static const struct route admin_routes[] = {
+	{ .method = "POST", .pattern = "/api/v1/admin/users", .body_max = 4096,
+	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = user_fields, .nfields = 3,
+	  .args_size = sizeof(struct user_args), A, .authorize = auth_admin,
+	  .idem_scope = scope_user, .act = users_post },
+	{ .method = "GET", .pattern = "/api/v1/admin/users", A, .authorize = auth_read, .act = users_list },
+	{ .method = "GET", .pattern = "/api/v1/admin/users/{id}", A, .authorize = auth_read, .act = users_get },
+	{ .method = "POST", .pattern = "/api/v1/admin/users/{id}/disable", A, .authorize = auth_admin,
+	  .act = users_disable },
+	{ .method = "POST", .pattern = "/api/v1/admin/agents", .body_max = 1024,
+	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = agent_fields, .nfields = 1,
+	  .args_size = sizeof(struct agent_args), A, .authorize = auth_admin,
+	  .idem_scope = scope_user, .act = agents_post },
+	{ .method = "GET", .pattern = "/api/v1/admin/agents", A, .authorize = auth_read, .act = agents_list },
+	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}", A, .authorize = auth_read, .act = agents_get },
+	{ .method = "POST", .pattern = "/api/v1/admin/agents/{id}/keys", .body_max = 1024,
+	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = key_fields, .nfields = 2,
+	  .args_size = sizeof(struct key_args), A, .authorize = auth_admin,
+	  .idem_scope = scope_user, .act = keys_post },
+	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}/keys", A, .authorize = auth_read,
+	  .act = keys_list },
+	{ .method = "POST", .pattern = "/api/v1/admin/keys/{id}/revoke", A, .authorize = auth_admin,
+	  .act = keys_revoke },
+};
+
+static const struct responder admin = {
+	.name = "admin",
+	.routes = admin_routes,
+	.nroutes = sizeof(admin_routes) / sizeof(admin_routes[0]),
+};
+
+int
+main(int argc, char **argv)
+{
+	return route_main(argc, argv, &admin);
+}

@@ -1,0 +1,34 @@
+/*
+ * people: users for integration tests, made as an operator makes them
+ * (`cb-admin user-create`, the password on stdin), and their logins.
+ * Passwords and tokens are recorded for the log scan (test_record_secret).
+ */
+#ifndef CB_TEST_PEOPLE_H
+#define CB_TEST_PEOPLE_H
+
+#include <stddef.h>
+
+#include "http.h"
+#include "jwt.h"
+
+#define TOKSZ		JWT_TOKEN_BUFSZ
+
+struct tuser {
+	char	 email[96];
+	char	 password[48];
+	char	 id[40];
+	char	 org[24];
+};
+
+/* A fresh org (unique slug) via cb-admin org-create. */
+void	 new_org(char *slug, size_t slugsz);
+/* A user of org `slug` with `role`. */
+void	 new_user(const char *slug, const char *role, struct tuser *);
+/* Empty the login rate buckets of 127.0.0.1 and of `email` (may be NULL). */
+void	 reset_limits(const char *email);
+/* POST /api/v1/auth/login. */
+void	 login(const char *email, const char *password, struct http_resp *);
+/* A successful login: its access and refresh tokens. */
+void	 login_ok(const struct tuser *, char access[TOKSZ], char refresh[80]);
+
+#endif
