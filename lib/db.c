@@ -12,9 +12,24 @@
 #include "log.h"
 #include "util.h"
 
+/*
+ * Statements are prepared once per connection and executed by name: the
+ * server parses and plans each one once, not on every request.  The SQL
+ * texts are the program's own constants, so the cache is small and fixed.
+ */
+#define DB_PREPARED_MAX	96
+
+struct db_stmt {
+	const char	*sql;		/* identity: the caller's constant */
+	unsigned long	 hash;
+	char		 name[12];
+};
+
 struct db {
 	char		*dsn;
 	PGconn		*conn;
+	struct db_stmt	 stmts[DB_PREPARED_MAX];
+	int		 nstmts;
 	int		 in_tx;
 	long long	 affected;
 	char		 sqlstate[6];
@@ -73,6 +88,7 @@ db_connect(struct db *db)
 		db->conn = NULL;
 	}
 	db->in_tx = 0;
+	db->nstmts = 0;		/* a new connection has no prepared statements */
 	db->conn = PQconnectdb(db->dsn);
 	if (db->conn == NULL)
 		util_oom();
@@ -110,6 +126,58 @@ db_classify(struct db *db, PGresult *res)
 	return CB_ERR_DB;
 }
 
+static unsigned long
+db_hash(const char *s)
+{
+	unsigned long	 h = 5381;
+
+	while (*s)
+		h = h * 33 + (unsigned char)*s++;
+	return h;
+}
+
+/*
+ * The name of sql's prepared statement on this connection, preparing it on
+ * first use; NULL (run it unprepared) when the cache is full or PREPARE
+ * failed (the unprepared run then reports the real error).
+ */
+static const char *
+db_prepared(struct db *db, const char *sql, int n)
+{
+	unsigned long	 h = db_hash(sql);
+	PGresult	*res;
+	int		 i;
+
+	for (i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].hash == h && (db->stmts[i].sql == sql ||
+		    strcmp(db->stmts[i].sql, sql) == 0))
+			return db->stmts[i].name;
+	if (db->nstmts == DB_PREPARED_MAX || db->conn == NULL)
+		return NULL;
+	snprintf(db->stmts[db->nstmts].name, sizeof(db->stmts[0].name), "cb%d", db->nstmts);
+	res = PQprepare(db->conn, db->stmts[db->nstmts].name, sql, n, NULL);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		PQclear(res);
+		return NULL;
+	}
+	PQclear(res);
+	db->stmts[db->nstmts].sql = sql;
+	db->stmts[db->nstmts].hash = h;
+	return db->stmts[db->nstmts++].name;
+}
+
+static PGresult *
+db_execute(struct db *db, const char *sql, int n, const char *const *params)
+{
+	const char	*name;
+
+	/* Inside a failed transaction PREPARE would fail too: run it plainly. */
+	if (PQtransactionStatus(db->conn) != PQTRANS_INERROR &&
+	    (name = db_prepared(db, sql, n)) != NULL)
+		return PQexecPrepared(db->conn, name, n, params, NULL, NULL, 0);
+	return PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+}
+
 static int
 db_run(struct db *db, PGresult **out, const char *sql, int n,
     const char *const *params)
@@ -122,7 +190,7 @@ db_run(struct db *db, PGresult **out, const char *sql, int n,
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((rc = db_connect(db)) != CB_OK)
 			return rc;
-		res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+		res = db_execute(db, sql, n, params);
 		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 			db->affected = 0;
@@ -240,13 +308,16 @@ db_exec_commit(struct db *db, const char *sql, int n, const char *const *params)
 {
 	PGresult	*res;
 	int		 rc = CB_OK, i, failed = 0;
-	const char	*status;
+	const char	*status, *name;
 
 	if (!db->in_tx || db->conn == NULL)
 		return CB_ERR_INTERNAL;
+	/* Prepared before entering pipeline mode (PQprepare waits for its answer). */
+	name = PQtransactionStatus(db->conn) == PQTRANS_INTRANS ? db_prepared(db, sql, n) : NULL;
 	if (PQenterPipelineMode(db->conn) != 1)
 		goto fallback;
-	if (PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0) != 1 ||
+	if ((name ? PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0) :
+	    PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0)) != 1 ||
 	    PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
 	    PQpipelineSync(db->conn) != 1) {
 		db_seterr(db, "08006", PQerrorMessage(db->conn));
@@ -307,7 +378,7 @@ db_query_once(struct db *db, struct db_res **out, const char *sql, int n,
 	*out = NULL;
 	if ((rc = db_connect(db)) != CB_OK)
 		return rc;
-	res = PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
+	res = db_execute(db, sql, n, params);
 	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
 		db->sqlstate[0] = db->errmsg[0] = '\0';

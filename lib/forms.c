@@ -9,11 +9,14 @@
 #include "errs.h"
 #include "forms.h"
 #include "kv.h"
+#include "memo.h"
 #include "route.h"
 #include "util.h"
 
 #define FORMS_DEF_TTL	"3600"
 #define FORMS_CUR_TTL	"30"
+#define FORMS_MEMO_DEF_MS	600000.0
+#define FORMS_MEMO_CUR_MS	2000.0
 
 static char *
 forms_cache_get(struct kv *kv, const char *key)
@@ -37,20 +40,38 @@ forms_cache_set(struct kv *kv, const char *key, const char *val, const char *ttl
 	(void)kv_cmd(kv, NULL, 5, argv, NULL);
 }
 
+/* The definition from a cache value "org|json", if it belongs to org. */
+static char *
+forms_def_from_cache(const char *v, size_t len, const char *org)
+{
+	size_t	 n = strlen(org);
+
+	if (len <= n || strncmp(v, org, n) != 0 || v[n] != '|')
+		return NULL;
+	return util_strndup(v + n + 1, len - n - 1);
+}
+
 int
 forms_definition(struct app *a, const char *org, const char *form_id, int version, char **out)
 {
 	struct db_res	*res = NULL;
 	char		 key[96], ver[16];
+	const char	*v;
 	int		 rc;
 
 	*out = NULL;
 	snprintf(key, sizeof(key), "cb:formdef:%s:%d", form_id, version);
+	/* This process's own memory first: a published version never changes. */
+	if (a->memo && (v = memo_get(a->memo, key)) != NULL &&
+	    (*out = forms_def_from_cache(v, strlen(v), org)) != NULL)
+		return CB_OK;
 	/* The cache value carries the org so a cache hit is still tenant-checked. */
 	if ((*out = forms_cache_get(a->kv, key)) != NULL) {
 		size_t n = strlen(org);
 
 		if (strncmp(*out, org, n) == 0 && (*out)[n] == '|') {
+			if (a->memo)
+				memo_put(a->memo, key, *out, FORMS_MEMO_DEF_MS);
 			memmove(*out, *out + n + 1, strlen(*out + n + 1) + 1);
 			return CB_OK;
 		}
@@ -70,11 +91,13 @@ forms_definition(struct app *a, const char *org, const char *form_id, int versio
 	{
 		const char	*def = db_val(res, 0, 0);
 		size_t		 n = strlen(org) + 1 + strlen(def) + 1;
-		char		*v = util_malloc(n);
+		char		*cv = util_malloc(n);
 
-		snprintf(v, n, "%s|%s", org, def);
-		forms_cache_set(a->kv, key, v, FORMS_DEF_TTL);
-		free(v);
+		snprintf(cv, n, "%s|%s", org, def);
+		forms_cache_set(a->kv, key, cv, FORMS_DEF_TTL);
+		if (a->memo)
+			memo_put(a->memo, key, cv, FORMS_MEMO_DEF_MS);
+		free(cv);
 		*out = util_strdup(def);
 	}
 	db_res_free(res);
@@ -118,16 +141,6 @@ forms_current(struct app *a, const char *org, const char *form_id, int *version)
 	return CB_OK;
 }
 
-/* The definition from a cache value "org|json", if it belongs to org. */
-static char *
-forms_def_from_cache(const char *v, size_t len, const char *org)
-{
-	size_t	 n = strlen(org);
-
-	if (len <= n || strncmp(v, org, n) != 0 || v[n] != '|')
-		return NULL;
-	return util_strndup(v + n + 1, len - n - 1);
-}
 
 /* The version from a cache value "org|N", if it belongs to org; -1 otherwise. */
 static int
@@ -158,6 +171,20 @@ forms_load(struct app *a, const char *org, const char *form_id, int version,
 	*current = 0;
 	snprintf(kdef, sizeof(kdef), "cb:formdef:%s:%d", form_id, version);
 	snprintf(kcur, sizeof(kcur), "cb:formcur:%s", form_id);
+	/*
+	 * A published version never changes: this process may remember it.
+	 * The current version may lag a publish by FORMS_MEMO_CUR_MS here; it
+	 * is advisory (the submit checks the truth in Postgres).
+	 */
+	if (a->memo && (v = memo_get(a->memo, kdef)) != NULL &&
+	    (*def = forms_def_from_cache(v, strlen(v), org)) != NULL &&
+	    (v = memo_get(a->memo, kcur)) != NULL &&
+	    (cur = forms_cur_from_cache(v, strlen(v), org)) >= 0) {
+		*current = cur;
+		return CB_OK;
+	}
+	free(*def);
+	*def = NULL;
 	if (kv_cmd(a->kv, &r, 3, argv, NULL) == CB_OK && kv_reply_len(r) == 2) {
 		if ((v = kv_reply_str(kv_reply_elem(r, 0), &len)) != NULL)
 			*def = forms_def_from_cache(v, len, org);
@@ -174,6 +201,16 @@ forms_load(struct app *a, const char *org, const char *form_id, int version,
 	if (cur < 0)
 		(void)forms_current(a, org, form_id, &cur);
 	*current = cur > 0 ? cur : 0;
+	if (a->memo) {
+		size_t	 n = strlen(org) + strlen(*def) + 2;
+		char	*val = util_malloc(n), cv[64];
+
+		snprintf(val, n, "%s|%s", org, *def);
+		memo_put(a->memo, kdef, val, FORMS_MEMO_DEF_MS);
+		free(val);
+		snprintf(cv, sizeof(cv), "%s|%d", org, *current);
+		memo_put(a->memo, kcur, cv, FORMS_MEMO_CUR_MS);
+	}
 	return CB_OK;
 }
 

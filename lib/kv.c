@@ -1,6 +1,7 @@
 /*
  * kv: see kv.h.  The only file that calls hiredis.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,36 @@ struct kv {
 	int		 timeout_ms;
 	redisContext	*c;
 };
+
+/*
+ * Writing to a connection Redis has closed raises SIGPIPE (at once on a
+ * unix socket), which would kill a process that does not ignore it.  The
+ * library does not rely on its caller's signal setup: SIGPIPE is blocked
+ * around our socket I/O and a pending one is consumed.
+ */
+static void
+kv_pipe_block(sigset_t *old)
+{
+	sigset_t	 s;
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	sigprocmask(SIG_BLOCK, &s, old);
+}
+
+static void
+kv_pipe_restore(const sigset_t *old)
+{
+	sigset_t		 s, pending;
+	struct timespec		 zero = { 0, 0 };
+
+	sigemptyset(&s);
+	sigaddset(&s, SIGPIPE);
+	if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 &&
+	    sigismember(&pending, SIGPIPE))
+		(void)sigtimedwait(&s, NULL, &zero);
+	sigprocmask(SIG_SETMASK, old, NULL);
+}
 
 struct kv *
 kv_open(const char *host, int port, const char *password, int timeout_ms)
@@ -69,7 +100,11 @@ kv_connect(struct kv *kv)
 	kv_drop(kv);
 	tv.tv_sec = kv->timeout_ms / 1000;
 	tv.tv_usec = (kv->timeout_ms % 1000) * 1000;
-	kv->c = redisConnectWithTimeout(kv->host, kv->port, tv);
+	/* A host that is a path is a unix socket. */
+	if (kv->host[0] == '/')
+		kv->c = redisConnectUnixWithTimeout(kv->host, tv);
+	else
+		kv->c = redisConnectWithTimeout(kv->host, kv->port, tv);
 	if (kv->c == NULL)
 		util_oom();
 	if (kv->c->err) {
@@ -79,7 +114,11 @@ kv_connect(struct kv *kv)
 	}
 	redisSetTimeout(kv->c, tv);
 	if (kv->password) {
+		sigset_t	 old;
+
+		kv_pipe_block(&old);
 		r = redisCommand(kv->c, "AUTH %s", kv->password);
+		kv_pipe_restore(&old);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			log_kv(LOG_LVL_ERROR, "kv_auth_failed", NULL);
 			if (r)
@@ -96,13 +135,16 @@ static int
 kv_run(struct kv *kv, redisReply **out, int argc, const char **argv, const size_t *lens)
 {
 	redisReply	*r;
+	sigset_t	 old;
 	int		 rc, attempt;
 
 	*out = NULL;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((rc = kv_connect(kv)) != CB_OK)
 			return rc;
+		kv_pipe_block(&old);
 		r = redisCommandArgv(kv->c, argc, argv, lens);
+		kv_pipe_restore(&old);
 		if (r != NULL) {
 			*out = r;
 			return CB_OK;
@@ -294,4 +336,82 @@ kv_reply_free(struct kv_reply *kr)
 {
 	if (kr)
 		freeReplyObject((redisReply *)kr);
+}
+
+struct kv_sub {
+	struct kv	*kv;
+};
+
+struct kv_sub *
+kv_sub_open(const char *host, int port, const char *password, int timeout_ms,
+    const char *channel)
+{
+	struct kv_sub	*sub;
+	redisReply	*r;
+
+	sub = util_calloc(1, sizeof(*sub));
+	sub->kv = kv_open(host, port, password, timeout_ms);
+	if (kv_connect(sub->kv) != CB_OK)
+		goto fail;
+	{
+		sigset_t	 old;
+
+		kv_pipe_block(&old);
+		r = redisCommand(sub->kv->c, "SUBSCRIBE %s", channel);
+		kv_pipe_restore(&old);
+	}
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		if (r)
+			freeReplyObject(r);
+		goto fail;
+	}
+	freeReplyObject(r);
+	return sub;
+fail:
+	kv_close(sub->kv);
+	free(sub);
+	return NULL;
+}
+
+int
+kv_sub_fd(const struct kv_sub *sub)
+{
+	return sub && sub->kv->c ? sub->kv->c->fd : -1;
+}
+
+int
+kv_sub_drain(struct kv_sub *sub)
+{
+	void	*reply;
+	int	 n = 0;
+
+	/* Called when the socket is readable: one read does not block. */
+	if (redisBufferRead(sub->kv->c) != REDIS_OK)
+		return -CB_ERR_KV_DOWN;
+	for (;;) {
+		if (redisGetReplyFromReader(sub->kv->c, &reply) != REDIS_OK)
+			return -CB_ERR_KV_DOWN;
+		if (reply == NULL)
+			break;
+		freeReplyObject(reply);
+		n++;
+	}
+	return n;
+}
+
+void
+kv_sub_close(struct kv_sub *sub)
+{
+	if (sub == NULL)
+		return;
+	kv_close(sub->kv);
+	free(sub);
+}
+
+void
+kv_publish(struct kv *kv, const char *channel, const char *message)
+{
+	const char	*argv[3] = { "PUBLISH", channel, message };
+
+	(void)kv_cmd(kv, NULL, 3, argv, NULL);
 }

@@ -41,6 +41,22 @@ int	 kv_cmd(struct kv *, struct kv_reply **, int argc, const char *const *argv,
 int	 kv_eval(struct kv *, struct kv_script *, struct kv_reply **,
 	    int nkeys, int argc, const char *const *argv);
 
+/*
+ * A subscription (Redis pub/sub) for wake-ups: its own connection, a
+ * socket to poll, and a drain that never blocks.  A lost connection shows
+ * as CB_ERR_KV_DOWN from kv_sub_drain; open a new one.
+ */
+struct kv_sub;
+
+struct kv_sub	*kv_sub_open(const char *host, int port, const char *password, int timeout_ms,
+		    const char *channel);
+int		 kv_sub_fd(const struct kv_sub *);
+/* Read what arrived: the number of messages, or CB_ERR_KV_DOWN (negative as -code). */
+int		 kv_sub_drain(struct kv_sub *);
+void		 kv_sub_close(struct kv_sub *);
+/* PUBLISH, fire and forget: wake-ups are hints, Postgres is the truth. */
+void		 kv_publish(struct kv *, const char *channel, const char *message);
+
 enum kv_type	 kv_reply_type(const struct kv_reply *);
 long long	 kv_reply_int(const struct kv_reply *);
 const char	*kv_reply_str(const struct kv_reply *, size_t *len);

@@ -158,7 +158,9 @@ route_idempotent(const struct route *rt, struct req *r, const void *args)
 		idem_abort(r, &id);
 		return rc != CB_OK ? rc : CB_ERR_INTERNAL;
 	}
-	return idem_finish(r, &id);
+	if ((rc = idem_finish(r, &id)) == CB_OK && rt->after && r->status < 300)
+		rt->after(r);
+	return rc;
 }
 
 static int
@@ -233,8 +235,11 @@ route_pipeline(const struct responder *resp, struct req *r)
 	}
 	if (rt->check && ((rc = rt->check(r, args)) != CB_OK || r->responded))
 		return rc;
-	if (!(rt->flags & ROUTE_IDEMPOTENT))
-		return rt->act(r, args);
+	if (!(rt->flags & ROUTE_IDEMPOTENT)) {
+		if ((rc = rt->act(r, args)) == CB_OK && rt->after && r->status < 300)
+			rt->after(r);
+		return rc;
+	}
 	return route_idempotent(rt, r, args);
 }
 
@@ -311,6 +316,8 @@ route_child_init(void *ud)
 	c->app.db = db_open(s->pg_dsn);
 	c->app.kv = kv_open(s->redis_host, (int)s->redis_port, s->redis_password,
 	    (int)s->redis_timeout_ms);
+	/* 512 entries of at most 32 KiB: a bounded few MiB per process. */
+	c->app.memo = memo_new(512, 32768);
 	/* Connect eagerly but do not fail: a dependency may come back later. */
 	(void)db_connect(c->app.db);
 	if (c->resp->init && c->resp->init(&c->app) != CB_OK)
@@ -335,6 +342,7 @@ route_child_fini(void *ud)
 		c->resp->fini(&c->app);
 	db_close(c->app.db);
 	kv_close(c->app.kv);
+	memo_free(c->app.memo);
 	keyring_close(&c->app.keys);
 	settings_free(&c->app.settings);
 }

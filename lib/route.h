@@ -21,6 +21,7 @@
 #include "jsonv.h"
 #include "keyring.h"
 #include "kv.h"
+#include "memo.h"
 #include "req.h"
 #include "settings.h"
 
@@ -30,6 +31,7 @@ struct app {
 	struct db	*db;
 	struct kv	*kv;
 	struct keyring	 keys;		/* the seal keyring, kept in step with data_keys */
+	struct memo	*memo;		/* immutable facts cached in this process */
 	void		*ud;		/* the responder's own per-process state */
 };
 
@@ -61,6 +63,8 @@ struct route {
 	/* ROUTE_IDEMPOTENT: the tenant and caller scope the key belongs to. */
 	int			(*idem_scope)(struct req *, char *org, size_t, char *scope, size_t);
 	int			(*act)(struct req *, const void *args);
+	/* After the effect committed and the answer is set (wake-ups). */
+	void			(*after)(struct req *);
 };
 
 struct responder {

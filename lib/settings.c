@@ -11,7 +11,7 @@ const struct conf_var settings_vars[] = {
 	{ "CB_PG_DSN", CONF_STR, CONF_REQUIRED | CONF_SECRET, NULL, 1, 1024, S(pg_dsn),
 	  "libpq connection string of the broker's database (holds a password: secret)" },
 	{ "CB_REDIS_HOST", CONF_STR, 0, "127.0.0.1", 1, 255, S(redis_host),
-	  "Redis host" },
+	  "Redis host, or the path of its unix socket (starting with /)" },
 	{ "CB_REDIS_PORT", CONF_INT, 0, "6379", 1, 65535, S(redis_port),
 	  "Redis port" },
 	{ "CB_REDIS_PASSWORD", CONF_STR, CONF_SECRET, NULL, 0, 512, S(redis_password),

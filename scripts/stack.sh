@@ -325,7 +325,7 @@ CB_HTTP_URL=http://127.0.0.1:$CB_PORT_HTTP
 CB_HTTPS_URL=https://127.0.0.1:$CB_PORT_HTTPS
 CB_PG_DSN=host=127.0.0.1 port=$CB_PORT_PG dbname=cbroker user=cb_app password=$pg_pw connect_timeout=3
 CB_PG_SUPER_DSN=host=$RUN_DIR port=$CB_PORT_PG dbname=postgres user=$CB_USER
-CB_REDIS_HOST=127.0.0.1
+CB_REDIS_HOST=$RUN_DIR/redis.sock
 CB_REDIS_PORT=$CB_PORT_REDIS
 CB_REDIS_PASSWORD=$redis_pw
 CB_API_KEY_PEPPER=$pepper
@@ -570,6 +570,10 @@ logfile ""
 requirepass $pw
 appendonly yes
 save ""
+# The broker's processes talk to Redis over this socket (cheaper than
+# loopback TCP); the TCP port stays for tools.
+unixsocket $RUN_DIR/redis.sock
+unixsocketperm 700
 EOF
     )
     chown "$CB_USER:$CB_USER" "$REDIS_DIR/redis.conf"

@@ -12,8 +12,10 @@
  *           last_error) after the maximum attempts, or at once for a
  *           permanent error.  A configuration error burns no attempt.
  *
- * Between rounds it sleeps on the LISTEN socket (cb_outbox) until a new row
- * is announced or the next known run_after comes due: no polling loop.
+ * Between rounds it sleeps on a Redis subscription ("cb:outbox", published
+ * by writers after their commit) until a new row is announced or the next
+ * known run_after comes due: no polling loop.  Without Redis it sweeps once
+ * a second (degraded, never lossy).
  *
  * Sealed at rest (lib/reseal.h).  A salesforce.upsert row carries its field
  * map in payload_sealed (PII, bound to "outbox:<ref_id>:fields"); the clear
@@ -50,6 +52,7 @@
 #include "errs.h"
 #include "jsonv.h"
 #include "keyring.h"
+#include "kv.h"
 #include "log.h"
 #include "reseal.h"
 #include "seal.h"
@@ -57,7 +60,8 @@
 #include "util.h"
 #include "worker.h"
 
-#define OUTBOX_IDLE_MAX_MS	30000
+#define OUTBOX_IDLE_MAX_MS	5000	/* idle sweep: rows from writers that did not publish */
+#define OUTBOX_FALLBACK_MS	1000
 /* A sealed token record in the text format, with room. */
 #define OUTBOX_TOKEN_SEALED_MAX	16384u
 
@@ -68,7 +72,7 @@ struct outbox {
 	struct keyring		 keys;		/* this process's seal keyring */
 	char			 me[96];
 	char			 token_name[40];	/* sf_tokens.name for this configuration */
-	int			 listening;
+	struct kv_sub		*sub;		/* Redis pub/sub wake-ups ("cb:outbox") */
 	double			 sf_retry_at;
 };
 
@@ -79,24 +83,7 @@ outbox_on_term(int sig)
 	worker_stop = 1;
 }
 
-static void
-outbox_notify(const char *chan, const char *payload, void *ud)
-{
-	(void)chan;
-	(void)payload;
-	(void)ud;
-}
 
-static int
-outbox_listen(struct outbox *o)
-{
-	if (o->listening && db_socket(o->db) >= 0)
-		return CB_OK;
-	if (db_exec(o->db, "LISTEN cb_outbox", 0, NULL) != CB_OK)
-		return CB_ERR_DB_DOWN;
-	o->listening = 1;
-	return CB_OK;
-}
 
 /* Milliseconds of backoff after `attempt` failures: base * 2^(n-1), capped, +-20%. */
 static long
@@ -526,33 +513,35 @@ outbox_run(const struct settings *s)
 	log_kv(LOG_LVL_INFO, "outbox_started", "worker", o.me, NULL);
 
 	while (!worker_stop) {
-		if (outbox_listen(&o) != CB_OK) {
+		if (db_connect(o.db) != CB_OK) {
 			/* Postgres is away: nothing is lost, the rows wait for us. */
-			o.listening = 0;
 			poll(NULL, 0, down_ms);
 			down_ms = down_ms < 5000 ? down_ms * 2 : 5000;
 			continue;
 		}
 		down_ms = 250;
+		/* Subscribe before looking, so no wake-up falls between the two. */
+		if (o.sub == NULL)
+			o.sub = kv_sub_open(s->redis_host, (int)s->redis_port, s->redis_password,
+			    (int)s->redis_timeout_ms, "cb:outbox");
 		n = outbox_round(&o);
-		if (n < 0) {
-			o.listening = 0;
-			continue;
-		}
-		if (n >= s->outbox_batch || worker_stop)
+		if (n < 0 || n >= s->outbox_batch || worker_stop)
 			continue;
 		if ((wait_ms = outbox_next_ms(&o)) == 0)
 			continue;
-		pfd.fd = db_socket(o.db);
-		pfd.events = POLLIN;
-		if (pfd.fd < 0) {
-			o.listening = 0;
+		/* Without Redis, sweep every second instead: slower, never lossy. */
+		if (o.sub == NULL || (pfd.fd = kv_sub_fd(o.sub)) < 0) {
+			poll(NULL, 0, wait_ms < OUTBOX_FALLBACK_MS ? wait_ms : OUTBOX_FALLBACK_MS);
 			continue;
 		}
-		if (poll(&pfd, 1, wait_ms) > 0 &&
-		    db_notifies(o.db, outbox_notify, NULL) != CB_OK)
-			o.listening = 0;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, wait_ms) > 0 && kv_sub_drain(o.sub) < 0) {
+			log_kv(LOG_LVL_WARN, "outbox_wakeup_lost", "fallback", "1 s sweep", NULL);
+			kv_sub_close(o.sub);
+			o.sub = NULL;
+		}
 	}
+	kv_sub_close(o.sub);
 	sf_client_free(o.sf);
 	keyring_close(&o.keys);
 	db_close(o.db);
