@@ -339,7 +339,7 @@ $LATENCY
 Reference points (from the issue, same 2-core class of machine):
   bare FastCGI responder doing one Redis GET, through nginx   ~22,000 req/s
   pgbench, two-insert transactions committed                  ~10,000 tx/s
-  form load = tab token, definition and current version, each from the Redis cache;
+  form load = tab token, definition and current version: process cache, then Redis, then Postgres;
   submit = idempotency key + submission + outbox row in one Postgres transaction;
-  command accept = API key + policy (Postgres), rate limit (Redis), one Postgres transaction.
+  command accept = API key, then context + policy (Postgres, one query), rate limit (Redis), one insert.
 EOF

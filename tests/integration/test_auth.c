@@ -36,6 +36,7 @@
 #include "errs.h"
 #include "http.h"
 #include "people.h"
+#include "pwhash.h"
 #include "jwt.h"
 #include "keyring.h"
 #include "log.h"
@@ -354,6 +355,31 @@ jwks_has(const char *kid, unsigned char pk[32])
 }
 
 /* ----------------------------------------------------------- login */
+
+/* A hash made with weaker parameters is replaced at the next login. */
+START_TEST(rehash_on_login)
+{
+	struct tuser	 u;
+	char		 slug[64], access[TOKSZ], refresh[80], weak[crypto_pwhash_STRBYTES];
+	char		 stored[256];
+
+	new_org(slug, sizeof(slug));
+	new_user(slug, "viewer", &u);
+	/* As if the account predated today's limits: t=1, 8 MiB. */
+	ck_assert_int_eq(crypto_pwhash_str_alg(weak, u.password, strlen(u.password), 1,
+	    8u * 1024u * 1024u, crypto_pwhash_ALG_ARGON2ID13), 0);
+	sql("UPDATE users SET password_hash = $2 WHERE id = $1::uuid", u.id, weak, NULL, 0);
+	ck_assert_int_eq(pwhash_needs_rehash(weak), 1);
+
+	login_ok(&u, access, refresh);
+	sql("SELECT password_hash FROM users WHERE id = $1::uuid", u.id, NULL, stored, sizeof(stored));
+	ck_assert_str_ne(stored, weak);
+	ck_assert_int_eq(pwhash_needs_rehash(stored), 0);
+	ck_assert_int_eq(pwhash_verify(stored, u.password, strlen(u.password)), CB_OK);
+	/* And the password still works. */
+	login_ok(&u, access, refresh);
+}
+END_TEST
 
 START_TEST(login_and_me)
 {
@@ -1409,6 +1435,7 @@ auth_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, login_and_me);
+	tcase_add_test(tc, rehash_on_login);
 	tcase_add_test(tc, login_refusals_are_identical);
 	tcase_add_test(tc, login_rate_limits);
 	tcase_add_test(tc, login_latency);
