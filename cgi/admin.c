@@ -72,6 +72,60 @@ add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddNullToObject(o, k);
 }
 
+typedef cJSON *(*row_json_fn)(struct req *, struct db_res *, size_t);
+
+/*
+ * GET of one resource of the caller's organisation by {id}: 404 for a
+ * malformed id, another organisation's id or none at all.
+ */
+static int
+get_one(struct req *r, const char *sql, row_json_fn to_json)
+{
+	struct db_res	*res = NULL;
+	const char	*id = req_param(r, "id");
+	cJSON		*o;
+	int		 rc;
+
+	if (!util_uuid_ok(id))
+		return CB_ERR_NOT_FOUND;
+	rc = db_query(r->app->db, &res, sql, 2, (const char *[]){ caller(r)->org, id });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;
+	}
+	o = to_json(r, res, 0);
+	resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
+/* A list of the caller's organisation's resources under `member`. */
+static int
+list_all(struct req *r, const char *sql, const char *member, row_json_fn to_json)
+{
+	struct db_res	*res = NULL;
+	cJSON		*o, *arr;
+	size_t		 i;
+	int		 rc;
+
+	rc = db_query(r->app->db, &res, sql, 1, (const char *[]){ caller(r)->org });
+	if (rc != CB_OK)
+		return rc;
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, member);
+	for (i = 0; i < db_rows(res); i++)
+		cJSON_AddItemToArray(arr, to_json(r, res, i));
+	resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
+}
+
 #define TS(col)	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* ---- users ---------------------------------------------------------- */
@@ -149,52 +203,16 @@ users_post(struct req *r, const void *argp)
 static int
 users_list(struct req *r, const void *argp)
 {
-	struct db_res	*res = NULL;
-	cJSON		*o, *arr;
-	size_t		 i;
-	int		 rc;
-
 	(void)argp;
-	rc = db_query(r->app->db, &res, "SELECT " USER_COLS " FROM users WHERE org_id = $1"
-	    " ORDER BY created_at, id LIMIT 1000", 1, (const char *[]){ caller(r)->org });
-	if (rc != CB_OK)
-		return rc;
-	o = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(o, "users");
-	for (i = 0; i < db_rows(res); i++)
-		cJSON_AddItemToArray(arr, user_json(r, res, i));
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	return list_all(r, "SELECT " USER_COLS " FROM users WHERE org_id = $1"
+	    " ORDER BY created_at, id LIMIT 1000", "users", user_json);
 }
 
 static int
 users_get(struct req *r, const void *argp)
 {
-	struct db_res	*res = NULL;
-	const char	*id = req_param(r, "id");
-	cJSON		*o;
-	int		 rc;
-
 	(void)argp;
-	if (!util_uuid_ok(id))
-		return CB_ERR_NOT_FOUND;
-	rc = db_query(r->app->db, &res, "SELECT " USER_COLS " FROM users WHERE org_id = $1 AND id = $2",
-	    2, (const char *[]){ caller(r)->org, id });
-	if (rc != CB_OK)
-		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;
-	}
-	o = user_json(r, res, 0);
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	return get_one(r, "SELECT " USER_COLS " FROM users WHERE org_id = $1 AND id = $2", user_json);
 }
 
 static int
@@ -252,10 +270,11 @@ static const struct jv_field agent_fields[] = {
 #define AGENT_COLS "id, name, " TS("created_at") ", " TS("disabled_at")
 
 static cJSON *
-agent_json(struct db_res *res, size_t i)
+agent_json(struct req *r, struct db_res *res, size_t i)
 {
 	cJSON	*o = cJSON_CreateObject();
 
+	(void)r;
 	add_str(o, "id", db_val(res, i, 0));
 	add_str(o, "name", db_val(res, i, 1));
 	add_str(o, "created_at", db_val(res, i, 2));
@@ -275,7 +294,7 @@ agents_post(struct req *r, const void *argp)
 	    " RETURNING " AGENT_COLS, 2, (const char *[]){ caller(r)->org, a->name });
 	if (rc != CB_OK)
 		return rc;
-	o = agent_json(res, 0);
+	o = agent_json(r, res, 0);
 	resp_json(r, 201, o);
 	cJSON_Delete(o);
 	db_res_free(res);
@@ -285,50 +304,16 @@ agents_post(struct req *r, const void *argp)
 static int
 agents_list(struct req *r, const void *argp)
 {
-	struct db_res	*res = NULL;
-	cJSON		*o, *arr;
-	size_t		 i;
-	int		 rc;
-
 	(void)argp;
-	rc = db_query(r->app->db, &res, "SELECT " AGENT_COLS " FROM agents WHERE org_id = $1"
-	    " ORDER BY created_at, id LIMIT 1000", 1, (const char *[]){ caller(r)->org });
-	if (rc != CB_OK)
-		return rc;
-	o = cJSON_CreateObject();
-	arr = cJSON_AddArrayToObject(o, "agents");
-	for (i = 0; i < db_rows(res); i++)
-		cJSON_AddItemToArray(arr, agent_json(res, i));
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	return list_all(r, "SELECT " AGENT_COLS " FROM agents WHERE org_id = $1"
+	    " ORDER BY created_at, id LIMIT 1000", "agents", agent_json);
 }
 
 static int
 agents_get(struct req *r, const void *argp)
 {
-	struct db_res	*res = NULL;
-	const char	*id = req_param(r, "id");
-	cJSON		*o;
-	int		 rc;
-
 	(void)argp;
-	if (!util_uuid_ok(id))
-		return CB_ERR_NOT_FOUND;
-	rc = db_query(r->app->db, &res, "SELECT " AGENT_COLS " FROM agents WHERE org_id = $1 AND id = $2",
-	    2, (const char *[]){ caller(r)->org, id });
-	if (rc != CB_OK)
-		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;
-	}
-	o = agent_json(res, 0);
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	return get_one(r, "SELECT " AGENT_COLS " FROM agents WHERE org_id = $1 AND id = $2", agent_json);
 }
 
 /* ---- API keys ------------------------------------------------------- */

@@ -13,44 +13,24 @@
 
 #include "db.h"
 #include "errs.h"
+#include "fakesf.h"
 #include "http.h"
 #include "seed.h"
 
 static struct seed	 s;
 static char		 ctx[40], tok[64];
 
-static void
-fake(const char *method, const char *path, const char *body, struct http_resp *r)
-{
-	char		 url[256];
-	const char	*h[] = { "Content-Type: application/json", NULL };
-
-	snprintf(url, sizeof(url), "%s%s", test_env("CB_FAKESF_URL"), path);
-	http_do(method, url, h, body, body ? strlen(body) : 0, r);
-}
 
 static void
 fake_fault(const char *json)
 {
 	struct http_resp r;
 
-	fake("POST", "/__fake/faults", json, &r);
+	fakesf_call("POST", "/__fake/faults", json, &r);
 	ck_assert_msg(r.status >= 200 && r.status < 300, "fault: %ld %s", r.status, r.body);
 	http_free(&r);
 }
 
-static long
-fake_stat(const char *name)
-{
-	struct http_resp r;
-	long		 v;
-
-	fake("GET", "/__fake/stats", NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	v = (long)cJSON_GetObjectItem(http_json(&r), name)->valuedouble;
-	http_free(&r);
-	return v;
-}
 
 /* How many records the fake holds for this external id, and their upserts. */
 static int
@@ -60,7 +40,7 @@ fake_records_for(const char *ext, long *upserts)
 	cJSON		*rec;
 	int		 n = 0;
 
-	fake("GET", "/__fake/records", NULL, &r);
+	fakesf_call("GET", "/__fake/records", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
 	cJSON_ArrayForEach(rec, cJSON_GetObjectItem(http_json(&r), "records")) {
 		if (strcmp(cJSON_GetObjectItem(rec, "ext_value")->valuestring, ext) == 0) {
@@ -78,7 +58,7 @@ setup(void)
 {
 	struct http_resp r;
 
-	fake("DELETE", "/__fake/faults", NULL, &r);
+	fakesf_call("DELETE", "/__fake/faults", NULL, &r);
 	http_free(&r);
 	seed_tenant(&s);
 	seed_context(s.form_id, ctx, tok);
@@ -102,31 +82,6 @@ submit(const char *key, char out[40])
 	http_free(&r);
 }
 
-/* Wait for the outbox row of a submission to reach `state`. */
-static int
-wait_outbox(const char *sub, const char *state, int ms, long *attempts, char *err, size_t errsz)
-{
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
-	struct db_res	*res = NULL;
-	int		 waited, ok = 0;
-
-	for (waited = 0; waited <= ms && !ok; waited += 100) {
-		ck_assert_int_eq(db_query(db, &res, "SELECT state, attempts, coalesce(last_error, '')"
-		    " FROM outbox WHERE ref_id = $1::uuid", 1, (const char *[]){ sub }), CB_OK);
-		if (db_rows(res) == 1 && strcmp(db_val(res, 0, 0), state) == 0) {
-			ok = 1;
-			if (attempts)
-				*attempts = strtol(db_val(res, 0, 1), NULL, 10);
-			if (err)
-				snprintf(err, errsz, "%s", db_val(res, 0, 2));
-		}
-		db_res_free(res);
-		if (!ok)
-			test_sleep_ms(100);
-	}
-	db_close(db);
-	return ok;
-}
 
 START_TEST(delivered_once)
 {
@@ -134,7 +89,7 @@ START_TEST(delivered_once)
 	long	 att = 0;
 
 	submit("deliver-1", sub);
-	ck_assert_msg(wait_outbox(sub, "done", 10000, &att, NULL, 0), "not delivered");
+	ck_assert_msg(outbox_wait(sub, "done", 10000, &att, NULL, 0), "not delivered");
 	ck_assert_int_eq(att, 1);
 	ck_assert_int_eq(fake_records_for(sub, NULL), 1);
 	/* A replayed submit is not a second delivery. */
@@ -147,13 +102,13 @@ END_TEST
 START_TEST(retry_after_two_503)
 {
 	char	 sub[40];
-	long	 att = 0, upserts = 0, served = fake_stat("faults_served");
+	long	 att = 0, upserts = 0, served = fakesf_stat("faults_served");
 
 	fake_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":503,\"count\":2}");
 	submit("retry-503", sub);
-	ck_assert_msg(wait_outbox(sub, "done", 15000, &att, NULL, 0), "not delivered");
+	ck_assert_msg(outbox_wait(sub, "done", 15000, &att, NULL, 0), "not delivered");
 	ck_assert_int_eq(att, 3);
-	ck_assert_int_eq(fake_stat("faults_served") - served, 2);
+	ck_assert_int_eq(fakesf_stat("faults_served") - served, 2);
 	ck_assert_int_eq(fake_records_for(sub, &upserts), 1);
 	ck_assert_int_eq(upserts, 1);
 }
@@ -167,17 +122,17 @@ START_TEST(token_reminted_after_401)
 
 	/* Make sure a token is cached first, then revoke every token. */
 	submit("warm-up", sub);
-	ck_assert(wait_outbox(sub, "done", 10000, NULL, NULL, 0));
-	tokens = fake_stat("token_requests");
-	fake("POST", "/__fake/revoke-tokens", "{}", &r);
+	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
+	tokens = fakesf_stat("token_requests");
+	fakesf_call("POST", "/__fake/revoke-tokens", "{}", &r);
 	ck_assert(r.status >= 200 && r.status < 300);
 	http_free(&r);
 
 	submit("after-401", sub);
-	ck_assert_msg(wait_outbox(sub, "done", 10000, &att, NULL, 0), "not delivered");
+	ck_assert_msg(outbox_wait(sub, "done", 10000, &att, NULL, 0), "not delivered");
 	/* Re-minted once within the same attempt: no retry was spent. */
 	ck_assert_int_eq(att, 1);
-	ck_assert_int_eq(fake_stat("token_requests") - tokens, 1);
+	ck_assert_int_eq(fakesf_stat("token_requests") - tokens, 1);
 	ck_assert_int_eq(fake_records_for(sub, NULL), 1);
 }
 END_TEST
@@ -190,7 +145,7 @@ START_TEST(permanent_400_is_dead_lettered)
 	fake_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":400,"
 	    "\"error_code\":\"FIELD_CUSTOM_VALIDATION_EXCEPTION\",\"count\":50}");
 	submit("permanent-400", sub);
-	ck_assert_msg(wait_outbox(sub, "dead", 10000, &att, err, sizeof(err)), "not dead-lettered");
+	ck_assert_msg(outbox_wait(sub, "dead", 10000, &att, err, sizeof(err)), "not dead-lettered");
 	ck_assert_ptr_nonnull(strstr(err, "FIELD_CUSTOM_VALIDATION_EXCEPTION"));
 	ck_assert_ptr_nonnull(strstr(err, "400"));
 	/* A permanent error is not retried: the quota is not burnt on it. */
@@ -206,7 +161,7 @@ START_TEST(persistent_503_dead_after_max_attempts)
 
 	fake_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":503,\"count\":1000}");
 	submit("persistent-503", sub);
-	ck_assert_msg(wait_outbox(sub, "dead", 20000, &att, err, sizeof(err)), "not dead-lettered");
+	ck_assert_msg(outbox_wait(sub, "dead", 20000, &att, err, sizeof(err)), "not dead-lettered");
 	ck_assert_int_eq(att, strtol(test_env("CB_OUTBOX_MAX_ATTEMPTS"), NULL, 10));
 	ck_assert_ptr_nonnull(strstr(err, "503"));
 	ck_assert_int_eq(fake_records_for(sub, NULL), 0);
@@ -216,12 +171,12 @@ END_TEST
 START_TEST(dropped_connection_is_retried)
 {
 	char	 sub[40];
-	long	 att = 0, served = fake_stat("faults_served");
+	long	 att = 0, served = fakesf_stat("faults_served");
 
 	fake_fault("{\"target\":\"upsert\",\"kind\":\"drop\",\"count\":1}");
 	submit("dropped", sub);
-	ck_assert_msg(wait_outbox(sub, "done", 10000, &att, NULL, 0), "not delivered");
-	ck_assert_int_eq(fake_stat("faults_served") - served, 1);
+	ck_assert_msg(outbox_wait(sub, "done", 10000, &att, NULL, 0), "not delivered");
+	ck_assert_int_eq(fakesf_stat("faults_served") - served, 1);
 	/*
 	 * libcurl re-sends at once on a fresh connection when a reused one
 	 * dies unanswered (safe: an upsert by external id is idempotent), so
@@ -244,8 +199,8 @@ START_TEST(worker_killed_mid_batch)
 		snprintf(key, sizeof(key), "kill-%d", i);
 		submit(key, subs[i]);
 	}
-	ck_assert(wait_outbox(subs[0], "running", 5000, NULL, NULL, 0) ||
-	    wait_outbox(subs[1], "running", 5000, NULL, NULL, 0));
+	ck_assert(outbox_wait(subs[0], "running", 5000, NULL, NULL, 0) ||
+	    outbox_wait(subs[1], "running", 5000, NULL, NULL, 0));
 	snprintf(pidfile, sizeof(pidfile), "%s/cb-worker.pid", test_env("CB_RUN_DIR"));
 	master = test_pidfile(pidfile);
 	ck_assert_int_gt(master, 0);
@@ -256,7 +211,7 @@ START_TEST(worker_killed_mid_batch)
 	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "restart-worker: %s", out);
 
 	for (i = 0; i < 5; i++) {
-		ck_assert_msg(wait_outbox(subs[i], "done", 20000, NULL, NULL, 0),
+		ck_assert_msg(outbox_wait(subs[i], "done", 20000, NULL, NULL, 0),
 		    "submission %d not delivered after the restart", i);
 		upserts = 0;
 		ck_assert_int_eq(fake_records_for(subs[i], &upserts), 1);

@@ -259,7 +259,7 @@ START_TEST(commands_rate_limited)
 			limited++;
 			assert_problem(&r, 429, "/problems/rate-limited");
 			ck_assert_ptr_nonnull(http_header(&r, "Retry-After"));
-			ck_assert_int_ge(atoi(http_header(&r, "Retry-After")), 1);
+			ck_assert_int_ge(strtol(http_header(&r, "Retry-After"), NULL, 10), 1);
 		} else
 			ck_assert_int_eq(r.status, 202);
 		http_free(&r);

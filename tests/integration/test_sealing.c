@@ -28,6 +28,7 @@
 #include "buf.h"
 #include "db.h"
 #include "errs.h"
+#include "fakesf.h"
 #include "http.h"
 #include "keyring.h"
 #include "reseal.h"
@@ -40,28 +41,7 @@ static char		 ctx[40], tabtok[64];
 
 /* ---- helpers -------------------------------------------------------- */
 
-static void
-fake(const char *method, const char *path, const char *body, struct http_resp *r)
-{
-	char		 url[256];
-	const char	*h[] = { "Content-Type: application/json", NULL };
 
-	snprintf(url, sizeof(url), "%s%s", test_env("CB_FAKESF_URL"), path);
-	http_do(method, url, h, body, body ? strlen(body) : 0, r);
-}
-
-static long
-fake_stat(const char *name)
-{
-	struct http_resp r;
-	long		 v;
-
-	fake("GET", "/__fake/stats", NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	v = (long)cJSON_GetObjectItem(http_json(&r), name)->valuedouble;
-	http_free(&r);
-	return v;
-}
 
 /* The fields the fake holds for this external id, as JSON text ("" if none). */
 static int
@@ -73,7 +53,7 @@ fake_record(const char *ext, char *fields, size_t fieldsz)
 	int		 n = 0;
 
 	fields[0] = '\0';
-	fake("GET", "/__fake/records", NULL, &r);
+	fakesf_call("GET", "/__fake/records", NULL, &r);
 	ck_assert_int_eq(r.status, 200);
 	cJSON_ArrayForEach(rec, cJSON_GetObjectItem(http_json(&r), "records")) {
 		if (strcmp(cJSON_GetObjectItem(rec, "ext_value")->valuestring, ext) != 0)
@@ -92,7 +72,7 @@ setup(void)
 {
 	struct http_resp r;
 
-	fake("DELETE", "/__fake/faults", NULL, &r);
+	fakesf_call("DELETE", "/__fake/faults", NULL, &r);
 	http_free(&r);
 	seed_tenant(&s);
 	seed_context(s.form_id, ctx, tabtok);
@@ -138,31 +118,6 @@ q1(struct db *db, const char *sql, int n, const char *const *p, char *out, size_
 	db_res_free(res);
 }
 
-/* Wait for the outbox row with this ref_id to reach `state`. */
-static int
-wait_outbox(const char *ref, const char *state, int ms, long *attempts, char *err, size_t errsz)
-{
-	struct db	*db = pg();
-	struct db_res	*res = NULL;
-	int		 waited, ok = 0;
-
-	for (waited = 0; waited <= ms && !ok; waited += 100) {
-		ck_assert_int_eq(db_query(db, &res, "SELECT state, attempts, coalesce(last_error, '')"
-		    " FROM outbox WHERE ref_id = $1::uuid", 1, (const char *[]){ ref }), CB_OK);
-		if (db_rows(res) == 1 && strcmp(db_val(res, 0, 0), state) == 0) {
-			ok = 1;
-			if (attempts)
-				*attempts = strtol(db_val(res, 0, 1), NULL, 10);
-			if (err)
-				snprintf(err, errsz, "%s", db_val(res, 0, 2));
-		}
-		db_res_free(res);
-		if (!ok)
-			test_sleep_ms(100);
-	}
-	db_close(db);
-	return ok;
-}
 
 /*
  * The stack's root key, for this process: a copy owned by us (root), 0600,
@@ -274,7 +229,7 @@ START_TEST(submission_sealed_at_rest_delivered_intact)
 	    obid, sizeof(obid));
 
 	/* Delivered, with every field intact. */
-	ck_assert_msg(wait_outbox(sub, "done", 10000, &att, NULL, 0), "not delivered");
+	ck_assert_msg(outbox_wait(sub, "done", 10000, &att, NULL, 0), "not delivered");
 	ck_assert_int_eq(att, 1);
 	ck_assert_int_eq(fake_record(sub, fields, sizeof(fields)), 1);
 	ck_assert_msg(strstr(fields, email) && strstr(fields, name) &&
@@ -313,8 +268,8 @@ START_TEST(copied_value_does_not_open)
 	submit("copy-a", name, email, a);
 	person(name, sizeof(name), email, sizeof(email));
 	submit("copy-b", name, email, b);
-	ck_assert(wait_outbox(a, "done", 10000, NULL, NULL, 0));
-	ck_assert(wait_outbox(b, "done", 10000, NULL, NULL, 0));
+	ck_assert(outbox_wait(a, "done", 10000, NULL, NULL, 0));
+	ck_assert(outbox_wait(b, "done", 10000, NULL, NULL, 0));
 	db = pg();
 	keys_open(&k, db);
 	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ a },
@@ -349,8 +304,8 @@ START_TEST(swapped_outbox_payload_is_dead_lettered)
 
 	person(name, sizeof(name), email, sizeof(email));
 	submit("swap-a", name, email, a);
-	ck_assert(wait_outbox(a, "done", 10000, NULL, NULL, 0));
-	upserts = fake_stat("upserts");
+	ck_assert(outbox_wait(a, "done", 10000, NULL, NULL, 0));
+	upserts = fakesf_stat("upserts");
 	/*
 	 * A new row for another submission id (c) carrying a's sealed field
 	 * map: it is bound to "outbox:<a>:fields", so it must not open as c's.
@@ -361,12 +316,12 @@ START_TEST(swapped_outbox_payload_is_dead_lettered)
 	    " SELECT org_id, kind, $2::uuid, jsonb_set(payload, '{ext_value}', to_jsonb($2::text)),"
 	    "   payload_sealed FROM outbox WHERE ref_id = $1::uuid RETURNING id::text", 2,
 	    (const char *[]){ a, c }, obid, sizeof(obid));
-	ck_assert_msg(wait_outbox(c, "dead", 10000, &att, err, sizeof(err)), "not dead-lettered");
+	ck_assert_msg(outbox_wait(c, "dead", 10000, &att, err, sizeof(err)), "not dead-lettered");
 	ck_assert_int_eq(att, 1);
 	ck_assert_msg(strstr(err, "SEALED_PAYLOAD") && strstr(err, "does not open"),
 	    "last_error: %s", err);
 	ck_assert_int_eq(fake_record(c, fields, sizeof(fields)), 0);
-	ck_assert_int_eq(fake_stat("upserts"), upserts);
+	ck_assert_int_eq(fakesf_stat("upserts"), upserts);
 	/* The dead row goes: later re-seals of this database must find nothing broken. */
 	ck_assert_int_eq(db_exec(db, "DELETE FROM outbox WHERE id = $1::bigint", 1,
 	    (const char *[]){ obid }), CB_OK);
@@ -382,7 +337,7 @@ START_TEST(legacy_clear_payload_still_delivered)
 
 	person(name, sizeof(name), email, sizeof(email));
 	submit("legacy-a", name, email, a);
-	ck_assert(wait_outbox(a, "done", 10000, NULL, NULL, 0));
+	ck_assert(outbox_wait(a, "done", 10000, NULL, NULL, 0));
 	util_uuid_v4(c);
 	db = pg();
 	q1(db, "INSERT INTO outbox (org_id, kind, ref_id, payload)"
@@ -390,7 +345,7 @@ START_TEST(legacy_clear_payload_still_delivered)
 	    "   'fields', jsonb_build_object('Email__c', 'legacy@example.org'))"
 	    " FROM outbox WHERE ref_id = $1::uuid RETURNING id::text", 2,
 	    (const char *[]){ a, c }, obid, sizeof(obid));
-	ck_assert_msg(wait_outbox(c, "done", 10000, NULL, NULL, 0), "legacy row not delivered");
+	ck_assert_msg(outbox_wait(c, "done", 10000, NULL, NULL, 0), "legacy row not delivered");
 	ck_assert_int_eq(fake_record(c, fields, sizeof(fields)), 1);
 	ck_assert_ptr_nonnull(strstr(fields, "legacy@example.org"));
 	/* It held personal data in the clear: it goes. */
@@ -459,7 +414,7 @@ START_TEST(reseal_after_rotation)
 	/* Values of every kind the running stack writes: a submission, a token. */
 	person(name, sizeof(name), email, sizeof(email));
 	submit("reseal-before", name, email, sub);
-	ck_assert(wait_outbox(sub, "done", 10000, NULL, NULL, 0));
+	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
 	db = pg();
 	keys_open(&k, db);
 	ck_assert_int_eq(seal_keyring_current(keyring_get(&k, db), SEAL_PURPOSE_PII, &pii0), CB_OK);
@@ -511,7 +466,7 @@ START_TEST(reseal_after_rotation)
 	    v, sizeof(v));
 	ck_assert_int_eq(seal_key_id_text(v, &id), CB_OK);
 	ck_assert_uint_eq(id, (uint32_t)pii);
-	ck_assert_msg(wait_outbox(sub, "done", 10000, NULL, NULL, 0), "not delivered after rotation");
+	ck_assert_msg(outbox_wait(sub, "done", 10000, NULL, NULL, 0), "not delivered after rotation");
 	ck_assert_int_eq(fake_record(sub, fields, sizeof(fields)), 1);
 	ck_assert_ptr_nonnull(strstr(fields, email));
 	keys_close(&k);
@@ -534,7 +489,7 @@ START_TEST(token_cache_sealed_and_survives_restart)
 
 	person(name, sizeof(name), email, sizeof(email));
 	submit("token-1", name, email, sub);
-	ck_assert(wait_outbox(sub, "done", 10000, NULL, NULL, 0));
+	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
 
 	/* One sealed row per configuration; it opens as the token and its instance. */
 	db = pg();
@@ -566,13 +521,13 @@ START_TEST(token_cache_sealed_and_survives_restart)
 	db_close(db);
 
 	/* A restarted worker uses the stored token: no new mint. */
-	tokens = fake_stat("token_requests");
+	tokens = fakesf_stat("token_requests");
 	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh restart-worker 2>&1", test_env("CB_REPO"));
 	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "restart-worker: %s", out);
 	person(name, sizeof(name), email, sizeof(email));
 	submit("token-2", name, email, sub);
-	ck_assert_msg(wait_outbox(sub, "done", 15000, NULL, NULL, 0), "not delivered after restart");
-	ck_assert_int_eq(fake_stat("token_requests"), tokens);
+	ck_assert_msg(outbox_wait(sub, "done", 15000, NULL, NULL, 0), "not delivered after restart");
+	ck_assert_int_eq(fakesf_stat("token_requests"), tokens);
 	ck_assert(file_has(log, "\"sf_token_loaded\""));
 }
 END_TEST
