@@ -180,14 +180,14 @@ db_execute(struct db *db, const char *sql, int n, const char *const *params)
 
 static int
 db_run(struct db *db, PGresult **out, const char *sql, int n,
-    const char *const *params)
+    const char *const *params, int tries)
 {
 	PGresult	*res;
 	int		 rc, attempt;
 	ExecStatusType	 st;
 
 	*out = NULL;
-	for (attempt = 0; attempt < 2; attempt++) {
+	for (attempt = 0; attempt < tries; attempt++) {
 		if ((rc = db_connect(db)) != CB_OK)
 			return rc;
 		res = db_execute(db, sql, n, params);
@@ -202,7 +202,7 @@ db_run(struct db *db, PGresult **out, const char *sql, int n,
 		}
 		rc = db_classify(db, res);
 		PQclear(res);
-		if (rc != CB_ERR_DB_DOWN || db->in_tx)
+		if (rc != CB_ERR_DB_DOWN || db->in_tx || attempt + 1 == tries)
 			break;
 		/* The connection broke outside a transaction: one retry. */
 		PQfinish(db->conn);
@@ -224,7 +224,7 @@ db_query(struct db *db, struct db_res **out, const char *sql, int n,
 	int		 rc;
 
 	*out = NULL;
-	if ((rc = db_run(db, &res, sql, n, params)) != CB_OK)
+	if ((rc = db_run(db, &res, sql, n, params, 2)) != CB_OK)
 		return rc;
 	*out = util_malloc(sizeof(**out));
 	(*out)->res = res;
@@ -237,7 +237,7 @@ db_exec(struct db *db, const char *sql, int n, const char *const *params)
 	PGresult	*res;
 	int		 rc;
 
-	if ((rc = db_run(db, &res, sql, n, params)) != CB_OK)
+	if ((rc = db_run(db, &res, sql, n, params, 2)) != CB_OK)
 		return rc;
 	PQclear(res);
 	return CB_OK;
@@ -372,28 +372,14 @@ db_query_once(struct db *db, struct db_res **out, const char *sql, int n,
     const char *const *params)
 {
 	PGresult	*res;
-	ExecStatusType	 st;
 	int		 rc;
 
 	*out = NULL;
-	if ((rc = db_connect(db)) != CB_OK)
+	if ((rc = db_run(db, &res, sql, n, params, 1)) != CB_OK)
 		return rc;
-	res = db_execute(db, sql, n, params);
-	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		db->sqlstate[0] = db->errmsg[0] = '\0';
-		*out = util_malloc(sizeof(**out));
-		(*out)->res = res;
-		return CB_OK;
-	}
-	rc = db_classify(db, res);
-	PQclear(res);
-	if (rc == CB_ERR_DB_DOWN && db->conn) {
-		PQfinish(db->conn);
-		db->conn = NULL;
-		db->in_tx = 0;
-	}
-	return rc;
+	*out = util_malloc(sizeof(**out));
+	(*out)->res = res;
+	return CB_OK;
 }
 
 int
@@ -402,7 +388,7 @@ db_commit(struct db *db)
 	PGresult	*res;
 	int		 rc;
 
-	rc = db_run(db, &res, "COMMIT", 0, NULL);
+	rc = db_run(db, &res, "COMMIT", 0, NULL, 1);
 	db->in_tx = 0;
 	if (rc != CB_OK)
 		return rc;

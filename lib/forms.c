@@ -1,5 +1,8 @@
 /*
- * forms: see forms.h.
+ * forms: see forms.h.  Both facts (a version's definition, a form's current
+ * version) are read the same way: this process's memory, then Redis, then
+ * Postgres, each cache value carrying its organisation ("org|value") so a
+ * cache hit is still tenant-checked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,213 +16,126 @@
 #include "route.h"
 #include "util.h"
 
-#define FORMS_DEF_TTL	"3600"
-#define FORMS_CUR_TTL	"30"
-#define FORMS_MEMO_DEF_MS	600000.0
-#define FORMS_MEMO_CUR_MS	2000.0
+/* A published definition never changes; the current version moves on publish. */
+#define FORMS_DEF_TTL		"3600"
+#define FORMS_DEF_MEMO_MS	600000.0
+#define FORMS_CUR_TTL		"30"
+#define FORMS_CUR_MEMO_MS	2000.0	/* advisory: the submit checks the truth */
 
+/* The value of a cache entry "org|value" if it belongs to org, copied. */
 static char *
-forms_cache_get(struct kv *kv, const char *key)
-{
-	struct kv_reply	*r = NULL;
-	const char	*argv[2] = { "GET", key }, *s;
-	size_t		 len;
-	char		*out = NULL;
-
-	if (kv_cmd(kv, &r, 2, argv, NULL) == CB_OK && (s = kv_reply_str(r, &len)) != NULL)
-		out = util_strndup(s, len);
-	kv_reply_free(r);
-	return out;
-}
-
-static void
-forms_cache_set(struct kv *kv, const char *key, const char *val, const char *ttl)
-{
-	const char	*argv[5] = { "SET", key, val, "EX", ttl };
-
-	(void)kv_cmd(kv, NULL, 5, argv, NULL);
-}
-
-/* The definition from a cache value "org|json", if it belongs to org. */
-static char *
-forms_def_from_cache(const char *v, size_t len, const char *org)
+forms_value(const char *entry, size_t len, const char *org)
 {
 	size_t	 n = strlen(org);
 
-	if (len <= n || strncmp(v, org, n) != 0 || v[n] != '|')
+	if (len <= n || strncmp(entry, org, n) != 0 || entry[n] != '|')
 		return NULL;
-	return util_strndup(v + n + 1, len - n - 1);
+	return util_strndup(entry + n + 1, len - n - 1);
+}
+
+static int
+forms_fact(struct app *a, const char *org, const char *key, double memo_ms, const char *ttl,
+    const char *sql, int n, const char *const *params, char **out)
+{
+	struct kv_reply	*r = NULL;
+	struct db_res	*res = NULL;
+	const char	*argv[5], *v;
+	char		*entry;
+	size_t		 len;
+	int		 rc;
+
+	*out = NULL;
+	if (a->memo && (v = memo_get(a->memo, key)) != NULL &&
+	    (*out = forms_value(v, strlen(v), org)) != NULL)
+		return CB_OK;
+	argv[0] = "GET";
+	argv[1] = key;
+	if (kv_cmd(a->kv, &r, 2, argv, NULL) == CB_OK && (v = kv_reply_str(r, &len)) != NULL &&
+	    (*out = forms_value(v, len, org)) != NULL) {
+		if (a->memo) {
+			entry = util_strndup(v, len);
+			memo_put(a->memo, key, entry, memo_ms);
+			free(entry);
+		}
+		kv_reply_free(r);
+		return CB_OK;
+	}
+	kv_reply_free(r);
+	if ((rc = db_query(a->db, &res, sql, n, params)) != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;
+	}
+	len = strlen(org) + strlen(db_val(res, 0, 0)) + 2;
+	entry = util_malloc(len);
+	snprintf(entry, len, "%s|%s", org, db_val(res, 0, 0));
+	/* A cache write failure only costs the next read a query. */
+	argv[0] = "SET";
+	argv[2] = entry;
+	argv[3] = "EX";
+	argv[4] = ttl;
+	(void)kv_cmd(a->kv, NULL, 5, argv, NULL);
+	if (a->memo)
+		memo_put(a->memo, key, entry, memo_ms);
+	free(entry);
+	*out = util_strdup(db_val(res, 0, 0));
+	db_res_free(res);
+	return CB_OK;
 }
 
 int
 forms_definition(struct app *a, const char *org, const char *form_id, int version, char **out)
 {
-	struct db_res	*res = NULL;
-	char		 key[96], ver[16];
-	const char	*v;
-	int		 rc;
+	char	 key[96], ver[16];
 
-	*out = NULL;
 	snprintf(key, sizeof(key), "cb:formdef:%s:%d", form_id, version);
-	/* This process's own memory first: a published version never changes. */
-	if (a->memo && (v = memo_get(a->memo, key)) != NULL &&
-	    (*out = forms_def_from_cache(v, strlen(v), org)) != NULL)
-		return CB_OK;
-	/* The cache value carries the org so a cache hit is still tenant-checked. */
-	if ((*out = forms_cache_get(a->kv, key)) != NULL) {
-		size_t n = strlen(org);
-
-		if (strncmp(*out, org, n) == 0 && (*out)[n] == '|') {
-			if (a->memo)
-				memo_put(a->memo, key, *out, FORMS_MEMO_DEF_MS);
-			memmove(*out, *out + n + 1, strlen(*out + n + 1) + 1);
-			return CB_OK;
-		}
-		free(*out);
-		*out = NULL;
-	}
 	snprintf(ver, sizeof(ver), "%d", version);
-	rc = db_query(a->db, &res, "SELECT definition::text FROM form_versions"
+	return forms_fact(a, org, key, FORMS_DEF_MEMO_MS, FORMS_DEF_TTL,
+	    "SELECT definition::text FROM form_versions"
 	    " WHERE org_id = $1 AND form_id = $2 AND version = $3", 3,
-	    (const char *[]){ org, form_id, ver });
-	if (rc != CB_OK)
-		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;
-	}
-	{
-		const char	*def = db_val(res, 0, 0);
-		size_t		 n = strlen(org) + 1 + strlen(def) + 1;
-		char		*cv = util_malloc(n);
-
-		snprintf(cv, n, "%s|%s", org, def);
-		forms_cache_set(a->kv, key, cv, FORMS_DEF_TTL);
-		if (a->memo)
-			memo_put(a->memo, key, cv, FORMS_MEMO_DEF_MS);
-		free(cv);
-		*out = util_strdup(def);
-	}
-	db_res_free(res);
-	return CB_OK;
+	    (const char *[]){ org, form_id, ver }, out);
 }
 
 int
 forms_current(struct app *a, const char *org, const char *form_id, int *version)
 {
-	struct db_res	*res = NULL;
-	char		 key[96], *c, val[64];
-	long long	 v = 0;
+	char		 key[96], *v = NULL;
+	long long	 x = 0;
 	int		 rc;
 
 	*version = 0;
 	snprintf(key, sizeof(key), "cb:formcur:%s", form_id);
-	if ((c = forms_cache_get(a->kv, key)) != NULL) {
-		char	*bar = strchr(c, '|');
-
-		if (bar && (size_t)(bar - c) == strlen(org) && strncmp(c, org, strlen(org)) == 0 &&
-		    util_parse_ll(bar + 1, 0, 1 << 30, &v) == CB_OK) {
-			free(c);
-			*version = (int)v;
-			return CB_OK;
-		}
-		free(c);
-	}
-	rc = db_query(a->db, &res, "SELECT coalesce(current_version, 0) FROM forms"
-	    " WHERE org_id = $1 AND id = $2", 2, (const char *[]){ org, form_id });
-	if (rc != CB_OK)
-		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;
-	}
-	(void)util_parse_ll(db_val(res, 0, 0), 0, 1 << 30, &v);
-	db_res_free(res);
-	*version = (int)v;
-	snprintf(val, sizeof(val), "%s|%lld", org, v);
-	forms_cache_set(a->kv, key, val, FORMS_CUR_TTL);
-	return CB_OK;
-}
-
-
-/* The version from a cache value "org|N", if it belongs to org; -1 otherwise. */
-static int
-forms_cur_from_cache(const char *v, size_t len, const char *org)
-{
-	char		 tmp[64];
-	size_t		 n = strlen(org);
-	long long	 x;
-
-	if (len >= sizeof(tmp) || len <= n || strncmp(v, org, n) != 0 || v[n] != '|')
-		return -1;
-	memcpy(tmp, v + n + 1, len - n - 1);
-	tmp[len - n - 1] = '\0';
-	return util_parse_ll(tmp, 0, 1 << 30, &x) == CB_OK ? (int)x : -1;
+	rc = forms_fact(a, org, key, FORMS_CUR_MEMO_MS, FORMS_CUR_TTL,
+	    "SELECT coalesce(current_version, 0)::text FROM forms WHERE org_id = $1 AND id = $2", 2,
+	    (const char *[]){ org, form_id }, &v);
+	if (rc == CB_OK && util_parse_ll(v, 0, 1 << 30, &x) != CB_OK)
+		rc = CB_ERR_INTERNAL;
+	free(v);
+	*version = (int)x;
+	return rc;
 }
 
 int
 forms_load(struct app *a, const char *org, const char *form_id, int version,
     char **def, int *current)
 {
-	char		 kdef[96], kcur[96];
-	const char	*argv[3] = { "MGET", kdef, kcur }, *v;
-	struct kv_reply	*r = NULL;
-	size_t		 len;
-	int		 cur = -1;
+	int	 rc;
 
-	*def = NULL;
 	*current = 0;
-	snprintf(kdef, sizeof(kdef), "cb:formdef:%s:%d", form_id, version);
-	snprintf(kcur, sizeof(kcur), "cb:formcur:%s", form_id);
-	/*
-	 * A published version never changes: this process may remember it.
-	 * The current version may lag a publish by FORMS_MEMO_CUR_MS here; it
-	 * is advisory (the submit checks the truth in Postgres).
-	 */
-	if (a->memo && (v = memo_get(a->memo, kdef)) != NULL &&
-	    (*def = forms_def_from_cache(v, strlen(v), org)) != NULL &&
-	    (v = memo_get(a->memo, kcur)) != NULL &&
-	    (cur = forms_cur_from_cache(v, strlen(v), org)) >= 0) {
-		*current = cur;
-		return CB_OK;
-	}
-	free(*def);
-	*def = NULL;
-	if (kv_cmd(a->kv, &r, 3, argv, NULL) == CB_OK && kv_reply_len(r) == 2) {
-		if ((v = kv_reply_str(kv_reply_elem(r, 0), &len)) != NULL)
-			*def = forms_def_from_cache(v, len, org);
-		if ((v = kv_reply_str(kv_reply_elem(r, 1), &len)) != NULL)
-			cur = forms_cur_from_cache(v, len, org);
-	}
-	kv_reply_free(r);
-	if (*def == NULL) {
-		int rc = forms_definition(a, org, form_id, version, def);
-
-		if (rc != CB_OK)
-			return rc;
-	}
-	if (cur < 0)
-		(void)forms_current(a, org, form_id, &cur);
-	*current = cur > 0 ? cur : 0;
-	if (a->memo) {
-		size_t	 n = strlen(org) + strlen(*def) + 2;
-		char	*val = util_malloc(n), cv[64];
-
-		snprintf(val, n, "%s|%s", org, *def);
-		memo_put(a->memo, kdef, val, FORMS_MEMO_DEF_MS);
-		free(val);
-		snprintf(cv, sizeof(cv), "%s|%d", org, *current);
-		memo_put(a->memo, kcur, cv, FORMS_MEMO_CUR_MS);
-	}
+	if ((rc = forms_definition(a, org, form_id, version, def)) != CB_OK)
+		return rc;
+	/* Not learning the latest version must not fail the load. */
+	(void)forms_current(a, org, form_id, current);
 	return CB_OK;
 }
 
 void
-forms_invalidate(struct app *a, const char *form_id)
+forms_invalidate(struct kv *kv, const char *form_id)
 {
 	char		 key[96];
 	const char	*argv[2] = { "DEL", key };
 
 	snprintf(key, sizeof(key), "cb:formcur:%s", form_id);
-	(void)kv_cmd(a->kv, NULL, 2, argv, NULL);
+	(void)kv_cmd(kv, NULL, 2, argv, NULL);
 }

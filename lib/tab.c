@@ -16,7 +16,8 @@
 #include "tab.h"
 #include "util.h"
 
-#define TAB_CACHE_TTL	3600
+#define TAB_CACHE_TTL	3600	/* Redis */
+#define TAB_MEMO_TTL	60	/* this process */
 
 void
 tab_token_new(char token[TAB_TOKEN_LEN + 1], char hash_bytea[2 + TAB_HASH_HEX])
@@ -84,8 +85,18 @@ tab_from_cache(const char *s, size_t len, struct tab_ctx *t)
 	return 0;
 }
 
+/* How long a context may be remembered: its remaining life, capped. */
+static long long
+tab_ttl_s(const struct tab_ctx *t, long long cap)
+{
+	long long	 left = t->expires_at - util_now_s();
+
+	return left < cap ? (left > 1 ? left : 1) : cap;
+}
+
 int
-tab_lookup(struct db *db, struct kv *kv, const char *token, struct tab_ctx *t)
+tab_lookup(struct db *db, struct kv *kv, struct memo *memo, const char *token,
+    struct tab_ctx *t)
 {
 	char		 hash[2 + TAB_HASH_HEX], key[96], val[160];
 	const char	*p[1], *argv[5];
@@ -93,22 +104,27 @@ tab_lookup(struct db *db, struct kv *kv, const char *token, struct tab_ctx *t)
 	struct kv_reply	*r = NULL;
 	const char	*s;
 	size_t		 len;
-	long long	 v;
 	int		 rc;
 
 	memset(t, 0, sizeof(*t));
 	if ((rc = tab_token_hash(token, hash)) != CB_OK)
 		return rc;
 	snprintf(key, sizeof(key), "cb:tab:%s", hash + 2);
+	/* A context never changes: this process may remember it briefly. */
+	if (memo && (s = memo_get(memo, key)) != NULL && tab_from_cache(s, strlen(s), t) == 0)
+		return t->expires_at > util_now_s() ? CB_OK : CB_ERR_UNAUTHENTICATED;
 	if (kv) {
 		argv[0] = "GET";
 		argv[1] = key;
 		if (kv_cmd(kv, &r, 2, argv, NULL) == CB_OK &&
 		    (s = kv_reply_str(r, &len)) != NULL && tab_from_cache(s, len, t) == 0) {
+			if (memo && len < sizeof(val)) {
+				memcpy(val, s, len);
+				val[len] = '\0';
+				memo_put(memo, key, val, (double)tab_ttl_s(t, TAB_MEMO_TTL) * 1000.0);
+			}
 			kv_reply_free(r);
-			if (t->expires_at <= util_now_s())
-				return CB_ERR_UNAUTHENTICATED;
-			return CB_OK;
+			return t->expires_at > util_now_s() ? CB_OK : CB_ERR_UNAUTHENTICATED;
 		}
 		kv_reply_free(r);
 	}
@@ -127,11 +143,12 @@ tab_lookup(struct db *db, struct kv *kv, const char *token, struct tab_ctx *t)
 	db_res_free(res);
 	if (tab_from_cache(val, strlen(val), t) != 0)
 		return CB_ERR_INTERNAL;
+	if (memo)
+		memo_put(memo, key, val, (double)tab_ttl_s(t, TAB_MEMO_TTL) * 1000.0);
 	if (kv) {
 		char ttl[24];
 
-		v = t->expires_at - util_now_s();
-		snprintf(ttl, sizeof(ttl), "%lld", v < TAB_CACHE_TTL ? (v > 1 ? v : 1) : TAB_CACHE_TTL);
+		snprintf(ttl, sizeof(ttl), "%lld", tab_ttl_s(t, TAB_CACHE_TTL));
 		argv[0] = "SET";
 		argv[1] = key;
 		argv[2] = val;
@@ -146,34 +163,15 @@ tab_lookup(struct db *db, struct kv *kv, const char *token, struct tab_ctx *t)
 int
 tab_authenticate(struct req *r)
 {
-	const char	*h = req_header(r, "Authorization"), *v;
+	const char	*h = req_header(r, "Authorization");
 	struct tab_ctx	*t;
-	char		 hash[2 + TAB_HASH_HEX], key[96], val[160];
-	int64_t		 left;
 	int		 rc;
 
 	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
 		return CB_ERR_UNAUTHENTICATED;
-	if ((rc = tab_token_hash(h + 7, hash)) != CB_OK)
-		return rc;
 	t = req_alloc(r, sizeof(*t));
-	/* A context never changes: this process may remember it briefly. */
-	snprintf(key, sizeof(key), "tab:%s", hash + 2);
-	if (r->app->memo && (v = memo_get(r->app->memo, key)) != NULL &&
-	    tab_from_cache(v, strlen(v), t) == 0) {
-		if (t->expires_at <= util_now_s())
-			return CB_ERR_UNAUTHENTICATED;
-		r->auth = t;
-		return CB_OK;
-	}
-	if ((rc = tab_lookup(r->app->db, r->app->kv, h + 7, t)) != CB_OK)
+	if ((rc = tab_lookup(r->app->db, r->app->kv, r->app->memo, h + 7, t)) != CB_OK)
 		return rc;
-	if (r->app->memo) {
-		left = t->expires_at - util_now_s();
-		snprintf(val, sizeof(val), "%s|%lld|%s|%d|%lld", t->ctx_id, t->org_id, t->form_id,
-		    t->form_version, (long long)t->expires_at);
-		memo_put(r->app->memo, key, val, (double)(left < 60 ? left : 60) * 1000.0);
-	}
 	r->auth = t;
 	return CB_OK;
 }

@@ -15,6 +15,7 @@
 
 struct db;
 struct kv;
+struct memo;
 struct req;
 
 #define TAB_TOKEN_BYTES	32
@@ -35,7 +36,11 @@ void	 tab_token_new(char token[TAB_TOKEN_LEN + 1], char hash_bytea[2 + TAB_HASH_
 /* The bytea literal of a presented token's hash; CB_ERR_UNAUTHENTICATED if malformed. */
 int	 tab_token_hash(const char *token, char hash_bytea[2 + TAB_HASH_HEX]);
 /* Find the live context of a token (kv may be NULL). */
-int	 tab_lookup(struct db *, struct kv *, const char *token, struct tab_ctx *);
+/*
+ * Find the live context of a token: this process's memo, then Redis, then
+ * Postgres (memo and kv may be NULL).
+ */
+int	 tab_lookup(struct db *, struct kv *, struct memo *, const char *token, struct tab_ctx *);
 /* Authenticate a request by "Authorization: Bearer tab_..." into req->auth. */
 int	 tab_authenticate(struct req *);
 

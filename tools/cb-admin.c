@@ -60,6 +60,7 @@
 #include "db.h"
 #include "errs.h"
 #include "formdef.h"
+#include "forms.h"
 #include "kv.h"
 #include "keyring.h"
 #include "log.h"
@@ -235,7 +236,7 @@ out:
 static int
 cmd_form_publish(struct admin *a, int argc, char **argv)
 {
-	char	*def = NULL, ver[16], key[96];
+	char	*def = NULL, ver[16];
 	int	 rc = 1;
 
 	if (argc != 2 || !util_uuid_ok(argv[0]))
@@ -247,10 +248,8 @@ cmd_form_publish(struct admin *a, int argc, char **argv)
 	{
 		struct kv	*kv = kv_open(a->s.redis_host, (int)a->s.redis_port,
 		    a->s.redis_password, (int)a->s.redis_timeout_ms);
-		const char	*av[2] = { "DEL", key };
 
-		snprintf(key, sizeof(key), "cb:formcur:%s", argv[0]);
-		(void)kv_cmd(kv, NULL, 2, av, NULL);
+		forms_invalidate(kv, argv[0]);
 		kv_close(kv);
 	}
 	printf("{\"form_id\":\"%s\",\"version\":%s}\n", argv[0], ver);

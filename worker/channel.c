@@ -66,7 +66,6 @@
 #define CHAN_PG_BACKOFF_MIN_MS	250
 #define CHAN_PG_BACKOFF_MAX_MS	5000
 #define CHAN_STOP_GRACE_MS	3000.0
-#define CHAN_RECEIPT_TIMEOUT_S	30		/* CB_RECEIPT_TIMEOUT_S default */
 
 /* Close codes of docs/channel.md, and the RFC 6455 ones used here. */
 #define CHAN_CLOSE_GOING_AWAY	1001
@@ -1008,7 +1007,7 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 		    CHAN_CLOSE_TRY_LATER);
 		goto out;
 	}
-	rc = tab_lookup(ch->db, NULL, m->token, &c->tab);
+	rc = tab_lookup(ch->db, NULL, NULL, m->token, &c->tab);
 	chan_db_after(ch, rc == CB_ERR_UNAUTHENTICATED ? CB_OK : rc);
 	if (rc == CB_OK && strcmp(c->tab.ctx_id, c->ctx_ref) != 0)
 		rc = CB_ERR_UNAUTHENTICATED;	/* another context's token */
@@ -1399,23 +1398,10 @@ static const lws_retry_bo_t chan_idle_policy = {
 	.secs_since_valid_hangup = 75,
 };
 
-static long long
-chan_receipt_timeout_s(void)
-{
-	const char	*v = getenv("CB_RECEIPT_TIMEOUT_S");
-	long long	 s = CHAN_RECEIPT_TIMEOUT_S;
-
-	if (v != NULL && *v && util_parse_ll(v, 1, 3600, &s) != CB_OK) {
-		log_kv(LOG_LVL_WARN, "config_ignored", "name", "CB_RECEIPT_TIMEOUT_S",
-		    "why", "not an integer in 1..3600", NULL);
-		s = CHAN_RECEIPT_TIMEOUT_S;
-	}
-	return s;
-}
-
 int
-channel_run(const struct settings *s)
+channel_run(struct worker *w)
 {
+	const struct settings	*s = w->s;
 	struct lws_context_creation_info info;
 	struct sigaction	 sa;
 	struct chan		*ch = NULL;
@@ -1434,7 +1420,8 @@ channel_run(const struct settings *s)
 
 	ch = util_calloc(1, sizeof(*ch));
 	ch->db = db_open(s->pg_dsn);
-	ch->receipt_timeout_ms = chan_receipt_timeout_s() * 1000;
+	/* CB_RECEIPT_TIMEOUT_S, bounded by the settings table (lib/settings.c). */
+	ch->receipt_timeout_ms = s->receipt_timeout_s * 1000;
 	lws_set_log_level(LLL_ERR | LLL_WARN, chan_lws_log);
 
 	memset(&info, 0, sizeof(info));

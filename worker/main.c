@@ -8,8 +8,8 @@
  * responder does (lib/route.c, app_keys_open): a root key that does not
  * unwrap the data keys, or a root key file that is missing, malformed or
  * readable by others, stops the worker with exit status 2 and a message
- * naming CB_SEAL_ROOT_KEY_FILE.  Postgres being away is not fatal: the
- * duties load the keys when it comes back.
+ * naming CB_SEAL_ROOT_KEY_FILE.  The duties inherit that keyring across the
+ * fork.  Postgres being away is not fatal: the keys load on first use.
  *
  * Usage: cb-worker [--pidfile PATH] [--only channel|outbox]
  */
@@ -34,8 +34,8 @@ volatile sig_atomic_t worker_stop;
 
 struct duty {
 	const char		*name;
-	int			(*run)(const struct settings *);
-	const struct settings	*s;
+	int			(*run)(struct worker *);
+	struct worker		*w;
 };
 
 static struct duty duties[] = {
@@ -56,11 +56,11 @@ duty_main(void *ud)
 
 	snprintf(svc, sizeof(svc), "worker-%s", d->name);
 	log_init(svc, LOG_LVL_INFO);
-	if (log_level_parse(d->s->log_level, &lvl) == 0)
+	if (log_level_parse(d->w->s->log_level, &lvl) == 0)
 		log_set_min(lvl);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	return d->run(d->s);
+	return d->run(d->w);
 }
 
 
@@ -71,15 +71,13 @@ duty_main(void *ud)
  * opens values (outbox) loads its own copy in its own process.
  */
 static int
-keys_check(const struct settings *s)
+keys_open(const struct settings *s, struct keyring *k)
 {
-	struct keyring	 k;
 	struct db	*db = db_open(s->pg_dsn);
 	char		 err[512] = "";
 	int		 rc;
 
-	rc = keyring_open(&k, db, s->seal_root_key_file, err, sizeof(err));
-	keyring_close(&k);
+	rc = keyring_open(k, db, s->seal_root_key_file, err, sizeof(err));
 	db_close(db);
 	if (rc == CB_ERR_CRYPTO || rc == CB_ERR_CONFIG) {
 		log_msg(LOG_LVL_ERROR, "keyring_refused", "%s", err);
@@ -98,6 +96,7 @@ int
 main(int argc, char **argv)
 {
 	struct settings	 s;
+	struct worker	 w;
 	struct sup_child kids[NDUTIES];
 	const char	*pidfile = NULL, *only = NULL;
 	char		 err[512];
@@ -126,7 +125,9 @@ main(int argc, char **argv)
 	}
 	if (log_level_parse(s.log_level, &lvl) == 0)
 		log_set_min(lvl);
-	if (keys_check(&s) != 0) {
+	w.s = &s;
+	if (keys_open(&s, &w.keys) != 0) {
+		keyring_close(&w.keys);
 		settings_free(&s);
 		return 2;
 	}
@@ -142,7 +143,7 @@ main(int argc, char **argv)
 	for (n = 0, i = 0; i < NDUTIES; i++) {
 		if (only != NULL && strcmp(only, duties[i].name) != 0)
 			continue;
-		duties[i].s = &s;
+		duties[i].w = &w;
 		memset(&kids[n], 0, sizeof(kids[n]));
 		kids[n].name = duties[i].name;
 		kids[n].run = duty_main;
@@ -151,12 +152,15 @@ main(int argc, char **argv)
 	}
 	if (n == 0) {
 		fprintf(stderr, "cb-worker: no duty named %s\n", only);
+		keyring_close(&w.keys);
+		settings_free(&s);
 		return 2;
 	}
 	log_kv(LOG_LVL_INFO, "worker_started", NULL);
 	(void)sup_run(kids, n, 15);
 	if (pidfile)
 		unlink(pidfile);
+	keyring_close(&w.keys);
 	settings_free(&s);
 	log_kv(LOG_LVL_INFO, "worker_stopped", NULL);
 	return 0;

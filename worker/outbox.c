@@ -69,7 +69,7 @@ struct outbox {
 	const struct settings	*s;
 	struct db		*db;
 	struct sf_client	*sf;
-	struct keyring		 keys;		/* this process's seal keyring */
+	struct keyring		*keys;		/* the master's, inherited */
 	char			 me[96];
 	char			 token_name[40];	/* sf_tokens.name for this configuration */
 	struct kv_sub		*sub;		/* Redis pub/sub wake-ups ("cb:outbox") */
@@ -131,7 +131,7 @@ static void
 outbox_token_store(const char *token, const char *instance_url, void *ud)
 {
 	struct outbox		*o = ud;
-	struct seal_keyring	*kr = keyring_get(&o->keys, o->db);
+	struct seal_keyring	*kr = keyring_get(o->keys, o->db);
 	struct buf		 plain, sealed;
 	int			 rc;
 
@@ -184,7 +184,7 @@ outbox_token_load(struct outbox *o)
 	}
 	if (db_rows(res) != 1)
 		goto out;		/* nothing cached yet: the first call mints */
-	if ((kr = keyring_get(&o->keys, o->db)) == NULL) {
+	if ((kr = keyring_get(o->keys, o->db)) == NULL) {
 		why = "keyring unavailable";
 		goto out;
 	}
@@ -293,7 +293,7 @@ outbox_open_fields(struct outbox *o, const char *ref_id, const char *sealed,
 			outbox_fail(res, SF_PERMANENT, "BAD_PAYLOAD", "payload.fields too large");
 		return rc;
 	}
-	if ((kr = keyring_get(&o->keys, o->db)) == NULL) {
+	if ((kr = keyring_get(o->keys, o->db)) == NULL) {
 		outbox_fail(res, SF_CONFIG, "KEYRING_UNAVAILABLE",
 		    "the seal keyring could not be loaded from data_keys");
 		return CB_ERR_UNAVAILABLE;
@@ -301,8 +301,8 @@ outbox_open_fields(struct outbox *o, const char *ref_id, const char *sealed,
 	rc = reseal_open_value(kr, "outbox", ref_id, sealed, fields);
 	if (rc == CB_ERR_CRYPTO) {
 		/* Perhaps sealed under a key made since we last looked. */
-		o->keys.checked_ms = 0;
-		if ((kr = keyring_get(&o->keys, o->db)) != NULL)
+		o->keys->checked_ms = 0;
+		if ((kr = keyring_get(o->keys, o->db)) != NULL)
 			rc = reseal_open_value(kr, "outbox", ref_id, sealed, fields);
 	}
 	if (rc != CB_OK) {
@@ -479,13 +479,14 @@ outbox_next_ms(struct outbox *o)
 }
 
 int
-outbox_run(const struct settings *s)
+outbox_run(struct worker *w)
 {
+	const struct settings	*s = w->s;
 	struct outbox	 o;
 	struct sigaction sa;
 	struct pollfd	 pfd;
-	char		 host[64] = "", err[512] = "";
-	int		 n, wait_ms, down_ms = 250, rc;
+	char		 host[64] = "";
+	int		 n, wait_ms, down_ms = 250;
 
 	memset(&o, 0, sizeof(o));
 	o.s = s;
@@ -497,19 +498,7 @@ outbox_run(const struct settings *s)
 	gethostname(host, sizeof(host) - 1);
 	snprintf(o.me, sizeof(o.me), "%s:%ld", host, (long)getpid());
 	o.db = db_open(s->pg_dsn);
-	/*
-	 * The master refused to start on a wrong root key; if it changed since,
-	 * stop (the master retries, throttled).  Postgres away: load on first use.
-	 */
-	rc = keyring_open(&o.keys, o.db, s->seal_root_key_file, err, sizeof(err));
-	if (rc == CB_ERR_CRYPTO || rc == CB_ERR_CONFIG) {
-		log_msg(LOG_LVL_ERROR, "keyring_refused", "%s", err);
-		keyring_close(&o.keys);
-		db_close(o.db);
-		return 2;
-	}
-	if (rc != CB_OK)
-		log_msg(LOG_LVL_WARN, "keyring_deferred", "%s (will retry on first use)", err);
+	o.keys = &w->keys;
 	log_kv(LOG_LVL_INFO, "outbox_started", "worker", o.me, NULL);
 
 	while (!worker_stop) {
@@ -543,7 +532,6 @@ outbox_run(const struct settings *s)
 	}
 	kv_sub_close(o.sub);
 	sf_client_free(o.sf);
-	keyring_close(&o.keys);
 	db_close(o.db);
 	log_kv(LOG_LVL_INFO, "outbox_stopped", NULL);
 	return 0;

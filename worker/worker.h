@@ -16,11 +16,21 @@
 
 #include <signal.h>
 
+#include "keyring.h"
 #include "settings.h"
 
 extern volatile sig_atomic_t worker_stop;
 
-int	 channel_run(const struct settings *);
-int	 outbox_run(const struct settings *);
+/*
+ * What the master prepared for its duties, inherited across fork: the
+ * settings and the seal keyring (opened and checked once, at start).
+ */
+struct worker {
+	const struct settings	*s;
+	struct keyring		 keys;
+};
+
+int	 channel_run(struct worker *);
+int	 outbox_run(struct worker *);
 
 #endif

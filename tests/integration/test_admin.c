@@ -69,11 +69,11 @@ call(const char *method, const char *path, const char *token, const char *idem,
 static void
 expect(struct http_resp *r, long status, const char *type)
 {
-	ck_assert_msg(r->status == status, "expected %ld, got %ld: %s", status, r->status, r->body);
-	if (type) {
-		ck_assert_str_eq(http_header(r, "Content-Type"), "application/problem+json");
-		ck_assert_str_eq(http_json_str(r, "type"), type);
-	}
+	if (type)
+		http_expect_problem(r, status, type);
+	else
+		ck_assert_msg(r->status == status, "expected %ld, got %ld: %s", status, r->status,
+		    r->body);
 }
 
 START_TEST(users_lifecycle)

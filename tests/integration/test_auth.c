@@ -165,9 +165,7 @@ assert_401(struct http_resp *r, int with_error)
 {
 	const char	*wa;
 
-	ck_assert_msg(r->status == 401, "expected 401, got %ld: %s", r->status, r->body);
-	ck_assert_str_eq(http_header(r, "Content-Type"), "application/problem+json");
-	ck_assert_str_eq(http_json_str(r, "type"), "/problems/unauthenticated");
+	http_expect_problem(r, 401, "/problems/unauthenticated");
 	wa = http_header(r, "WWW-Authenticate");
 	ck_assert_ptr_nonnull(wa);
 	ck_assert_int_eq(strncmp(wa, "Bearer realm=\"context-broker\"", 29), 0);
@@ -378,6 +376,56 @@ START_TEST(rehash_on_login)
 	ck_assert_int_eq(pwhash_verify(stored, u.password, strlen(u.password)), CB_OK);
 	/* And the password still works. */
 	login_ok(&u, access, refresh);
+}
+END_TEST
+
+/* Bad input on every auth route: RFC 9457 answers, the field named. */
+static const struct {
+	const char	*path;
+	const char	*body;
+	long		 status;
+	const char	*type;
+	const char	*field;
+} auth_bad[] = {
+	{ "/api/v1/auth/login", "{\"email\":", 400, "/problems/malformed-json", NULL },
+	{ "/api/v1/auth/login", "[]", 400, "/problems/validation", NULL },
+	{ "/api/v1/auth/login", "{\"email\":7,\"password\":\"x\"}", 400, "/problems/validation", "email" },
+	{ "/api/v1/auth/login", "{\"email\":\"a@b.test\",\"password\":\"x\",\"x\":1}", 400,
+	  "/problems/validation", "x" },
+	{ "/api/v1/auth/refresh", "{\"refresh_token\":", 400, "/problems/malformed-json", NULL },
+	{ "/api/v1/auth/refresh", "{\"refresh_token\":true}", 400, "/problems/validation", "refresh_token" },
+	{ "/api/v1/auth/refresh", "{}", 400, "/problems/validation", "refresh_token" },
+	{ "/api/v1/auth/logout", "{\"refresh_token\":null}", 400, "/problems/validation", "refresh_token" },
+	{ "/api/v1/auth/agent-token", "", 401, "/problems/unauthenticated", NULL },
+};
+
+START_TEST(auth_bad_input)
+{
+	struct http_resp r;
+	const char	*h[] = { "Content-Type: application/json", NULL };
+	const char	*body = auth_bad[_i].body;
+
+	http_do("POST", auth_bad[_i].path, h, body, strlen(body), &r);
+	http_expect_problem(&r, auth_bad[_i].status, auth_bad[_i].type);
+	if (auth_bad[_i].field)
+		ck_assert_str_eq(http_json_str(&r, "field"), auth_bad[_i].field);
+	http_free(&r);
+}
+END_TEST
+
+START_TEST(auth_oversized_body)
+{
+	struct http_resp r;
+	const char	*h[] = { "Content-Type: application/json", NULL };
+	size_t		 n = 64 * 1024;
+	char		*big = malloc(n);
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, 'a', n);
+	http_do("POST", "/api/v1/auth/login", h, big, n, &r);
+	free(big);
+	http_expect_problem(&r, 413, "/problems/payload-too-large");
+	http_free(&r);
 }
 END_TEST
 
@@ -1436,6 +1484,8 @@ auth_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, login_and_me);
 	tcase_add_test(tc, rehash_on_login);
+	tcase_add_loop_test(tc, auth_bad_input, 0, sizeof(auth_bad) / sizeof(auth_bad[0]));
+	tcase_add_test(tc, auth_oversized_body);
 	tcase_add_test(tc, login_refusals_are_identical);
 	tcase_add_test(tc, login_rate_limits);
 	tcase_add_test(tc, login_latency);

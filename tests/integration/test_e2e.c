@@ -17,16 +17,6 @@
 
 #define JSON_CT	"Content-Type: application/json"
 
-static void
-assert_problem(struct http_resp *r, long status, const char *type)
-{
-	ck_assert_msg(r->status == status, "expected %ld, got %ld: %s", status, r->status, r->body);
-	ck_assert_str_eq(http_header(r, "Content-Type"), "application/problem+json");
-	ck_assert_ptr_nonnull(http_json(r));
-	if (type)
-		ck_assert_str_eq(http_json_str(r, "type"), type);
-}
-
 static long
 count_rows(const char *sql, const char *arg)
 {
@@ -100,40 +90,40 @@ START_TEST(context_and_form_load)
 	http_free(&r);
 
 	get_auth(path, NULL, &r);
-	assert_problem(&r, 401, "/problems/unauthenticated");
+	http_expect_problem(&r, 401, "/problems/unauthenticated");
 	http_free(&r);
 	get_auth(path, "tab_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", &r);
-	assert_problem(&r, 401, "/problems/unauthenticated");
+	http_expect_problem(&r, 401, "/problems/unauthenticated");
 	http_free(&r);
 	/* A form the context did not pin: 404, whoever owns it. */
 	get_auth("/api/v1/forms/00000000-0000-4000-8000-000000000000", tok, &r);
-	assert_problem(&r, 404, "/problems/not-found");
+	http_expect_problem(&r, 404, "/problems/not-found");
 	http_free(&r);
 
 	post_json("/api/v1/contexts", NULL, NULL, "{\"form_id\":", &r);
-	assert_problem(&r, 400, "/problems/malformed-json");
+	http_expect_problem(&r, 400, "/problems/malformed-json");
 	http_free(&r);
 	snprintf(body, sizeof(body), "{\"form_id\":\"%s\",\"extra\":1}", s.form_id);
 	post_json("/api/v1/contexts", NULL, NULL, body, &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_str_eq(http_json_str(&r, "field"), "extra");
 	http_free(&r);
 	post_json("/api/v1/contexts", NULL, NULL, "{\"form_id\":\"not-a-uuid\"}", &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_str_eq(http_json_str(&r, "field"), "form_id");
 	http_free(&r);
 	post_json("/api/v1/contexts", NULL, NULL, "{\"form_id\":42}", &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	http_free(&r);
 	post_json("/api/v1/contexts", NULL, NULL,
 	    "{\"form_id\":\"00000000-0000-4000-8000-000000000000\"}", &r);
-	assert_problem(&r, 404, "/problems/not-found");
+	http_expect_problem(&r, 404, "/problems/not-found");
 	http_free(&r);
 	{
 		const char *h[] = { "Content-Type: text/plain", NULL };
 
 		http_do("POST", "/api/v1/contexts", h, "{}", 2, &r);
-		assert_problem(&r, 415, "/problems/unsupported-media-type");
+		http_expect_problem(&r, 415, "/problems/unsupported-media-type");
 		http_free(&r);
 	}
 }
@@ -182,7 +172,7 @@ START_TEST(commands_policy_and_tenancy)
 
 	/* Off-list selector and a type the policy does not allow: 403, nothing stored. */
 	send_cmd(s.api_key, ctx, "set_field", "#password", "\"x\"", "nonce-off-list", &r);
-	assert_problem(&r, 403, "/problems/policy-denied");
+	http_expect_problem(&r, 403, "/problems/policy-denied");
 	ck_assert_ptr_nonnull(strstr(http_json_str(&r, "detail"), "#password"));
 	http_free(&r);
 	{
@@ -192,50 +182,50 @@ START_TEST(commands_policy_and_tenancy)
 		ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
 	}
 	send_cmd(s.api_key, ctx, "show_message", NULL, "\"hello\"", "nonce-forbidden", &r);
-	assert_problem(&r, 403, "/problems/policy-denied");
+	http_expect_problem(&r, 403, "/problems/policy-denied");
 	ck_assert_ptr_nonnull(strstr(http_json_str(&r, "detail"), "show_message"));
 	http_free(&r);
 	ck_assert_int_eq(count_rows("SELECT count(*) FROM commands WHERE ctx_id = $1", ctx), 3);
 
 	/* Replay of a nonce. */
 	send_cmd(s.api_key, ctx, "set_field", "#email", "\"x@example.com\"", "nonce-00000001", &r);
-	assert_problem(&r, 409, "/problems/conflict");
+	http_expect_problem(&r, 409, "/problems/conflict");
 	http_free(&r);
 	ck_assert_int_eq(count_rows("SELECT count(*) FROM commands WHERE ctx_id = $1", ctx), 3);
 
 	/* Bad bodies. */
 	send_cmd(s.api_key, ctx, "teleport", "#email", NULL, "nonce-bad-type", &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_str_eq(http_json_str(&r, "field"), "type");
 	http_free(&r);
 	send_cmd(s.api_key, ctx, "set_field", NULL, "\"x\"", "nonce-no-sel", &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_str_eq(http_json_str(&r, "field"), "selector");
 	http_free(&r);
 	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
 	post_json(path, s.api_key, NULL, "{\"type\":\"focus\",\"selector\":\"#email\"}", &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_str_eq(http_json_str(&r, "field"), "nonce");
 	http_free(&r);
 
 	/* Credentials. */
 	send_cmd(NULL, ctx, "focus", "#email", NULL, "nonce-no-key1", &r);
-	assert_problem(&r, 401, "/problems/unauthenticated");
+	http_expect_problem(&r, 401, "/problems/unauthenticated");
 	http_free(&r);
 	send_cmd("cbk_AAAAAAAAAAAA_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ctx, "focus",
 	    "#email", NULL, "nonce-bad-key1", &r);
-	assert_problem(&r, 401, "/problems/unauthenticated");
+	http_expect_problem(&r, 401, "/problems/unauthenticated");
 	http_free(&r);
 
 	/* Another tenant's agent: the context and the command do not exist for it. */
 	send_cmd(other.api_key, ctx, "set_field", "#email", "\"x\"", "nonce-other-1", &r);
-	assert_problem(&r, 404, "/problems/not-found");
+	http_expect_problem(&r, 404, "/problems/not-found");
 	http_free(&r);
 	get_auth(path, other.api_key, &r);
 	http_free(&r);
 	snprintf(path, sizeof(path), "/api/v1/commands/%s", id);
 	get_auth(path, other.api_key, &r);
-	assert_problem(&r, 404, "/problems/not-found");
+	http_expect_problem(&r, 404, "/problems/not-found");
 	http_free(&r);
 	ck_assert_int_eq(count_rows("SELECT count(*) FROM commands WHERE ctx_id = $1", ctx), 3);
 }
@@ -257,7 +247,7 @@ START_TEST(commands_rate_limited)
 		send_cmd(s.api_key, ctx, "focus", "#email", NULL, nonce, &r);
 		if (r.status == 429) {
 			limited++;
-			assert_problem(&r, 429, "/problems/rate-limited");
+			http_expect_problem(&r, 429, "/problems/rate-limited");
 			ck_assert_ptr_nonnull(http_header(&r, "Retry-After"));
 			ck_assert_int_ge(strtol(http_header(&r, "Retry-After"), NULL, 10), 1);
 		} else
@@ -297,14 +287,14 @@ START_TEST(submit_exactly_once)
 
 	post_json(path, tok, "Idempotency-Key: \"8e03978e-40d5-43e8-bc93-6894a57f9324\"",
 	    "{\"data\":{\"full_name\":\"Someone Else\",\"email\":\"s@example.com\"}}", &r);
-	assert_problem(&r, 422, "/problems/idempotency-key-reused");
+	http_expect_problem(&r, 422, "/problems/idempotency-key-reused");
 	http_free(&r);
 
 	post_json(path, tok, NULL, submit_body, &r);
-	assert_problem(&r, 400, "/problems/idempotency-key-missing");
+	http_expect_problem(&r, 400, "/problems/idempotency-key-missing");
 	http_free(&r);
 	post_json(path, tok, "Idempotency-Key: \"half-quoted", submit_body, &r);
-	assert_problem(&r, 400, "/problems/idempotency-key-missing");
+	http_expect_problem(&r, 400, "/problems/idempotency-key-missing");
 	http_free(&r);
 
 	ck_assert_int_eq(count_rows("SELECT count(*) FROM submissions WHERE ctx_id = $1", ctx), 1);
@@ -319,23 +309,23 @@ START_TEST(submit_exactly_once)
 	/* Invalid data: 400 naming the field, and nothing written. */
 	post_json(path, tok, "Idempotency-Key: \"bad-data-1\"",
 	    "{\"data\":{\"full_name\":\"Jane\",\"email\":\"not-an-email\"}}", &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_str_eq(http_json_str(&r, "field"), "data.email");
 	http_free(&r);
 	post_json(path, tok, "Idempotency-Key: \"bad-data-2\"", "{\"data\":{\"email\":\"j@example.com\"}}", &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_str_eq(http_json_str(&r, "field"), "data.full_name");
 	http_free(&r);
 	post_json(path, tok, "Idempotency-Key: \"bad-data-3\"",
 	    "{\"data\":{\"full_name\":\"J\",\"email\":\"j@example.com\",\"ssn\":\"1\"}}", &r);
-	assert_problem(&r, 400, "/problems/validation");
+	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_str_eq(http_json_str(&r, "field"), "data.ssn");
 	http_free(&r);
 	ck_assert_int_eq(count_rows("SELECT count(*) FROM submissions WHERE ctx_id = $1", ctx), 2);
 	ck_assert_int_eq(count_rows("SELECT count(*) FROM idempotency_keys WHERE scope = 'ctx:' || $1", ctx), 2);
 
 	post_json(path, NULL, "Idempotency-Key: \"no-auth\"", submit_body, &r);
-	assert_problem(&r, 401, "/problems/unauthenticated");
+	http_expect_problem(&r, 401, "/problems/unauthenticated");
 	http_free(&r);
 }
 END_TEST
@@ -365,7 +355,7 @@ START_TEST(submit_in_flight_is_409)
 	    " '\\x00', 0, '')", 3, (const char *[]){ org, scope, path }), CB_OK);
 
 	post_json(path, tok, "Idempotency-Key: \"in-flight-key\"", submit_body, &r);
-	assert_problem(&r, 409, "/problems/idempotency-key-in-flight");
+	http_expect_problem(&r, 409, "/problems/idempotency-key-in-flight");
 	http_free(&r);
 	ck_assert_int_eq(db_rollback(db), CB_OK);
 	db_close(db);
@@ -391,7 +381,7 @@ START_TEST(submit_old_version_is_409)
 
 	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", s.form_id);
 	post_json(path, tok, "Idempotency-Key: \"old-version-1\"", submit_body, &r);
-	assert_problem(&r, 409, "/problems/form-version-stale");
+	http_expect_problem(&r, 409, "/problems/form-version-stale");
 	j = http_json(&r);
 	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(j, "refresh")));
 	ck_assert_int_eq((int)cJSON_GetObjectItem(j, "current_version")->valuedouble, 2);

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include <check.h>
 #include <curl/curl.h>
 
 #include "buf.h"
@@ -289,4 +290,25 @@ test_record_secret(const char *secret)
 		return;
 	fprintf(f, "%s\n", secret);
 	fclose(f);
+}
+
+void
+http_expect_problem(struct http_resp *r, long status, const char *type)
+{
+	const char	*ct;
+	cJSON		*j, *st;
+
+	ck_assert_msg(r->status == status, "expected %ld, got %ld: %s", status, r->status,
+	    r->body ? r->body : "");
+	ct = http_header(r, "Content-Type");
+	ck_assert_msg(ct != NULL && strcmp(ct, "application/problem+json") == 0,
+	    "Content-Type %s, not application/problem+json", ct ? ct : "(none)");
+	j = http_json(r);
+	ck_assert_msg(cJSON_IsObject(j), "problem body is not a JSON object: %s", r->body);
+	st = cJSON_GetObjectItem(j, "status");
+	ck_assert(cJSON_IsNumber(st));
+	ck_assert_int_eq((long)st->valuedouble, status);
+	ck_assert_ptr_nonnull(http_json_str(r, "title"));
+	if (type)
+		ck_assert_str_eq(http_json_str(r, "type"), type);
 }

@@ -27,6 +27,11 @@ int	 http_do(const char *method, const char *url, const char *const *hdrs,
 /* Send exactly `declared` as Content-Length but only `sent` bytes of body. */
 const char *http_header(const struct http_resp *, const char *name);
 cJSON	*http_json(struct http_resp *);
+/*
+ * Assert an RFC 9457 answer: the status, application/problem+json, a JSON
+ * object whose `status` member matches, a title, and `type` when given.
+ */
+void	 http_expect_problem(struct http_resp *, long status, const char *type);
 /* The string value of a top-level JSON member, or NULL. */
 const char *http_json_str(struct http_resp *, const char *member);
 void	 http_free(struct http_resp *);
