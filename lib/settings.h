@@ -29,12 +29,24 @@ struct settings {
 	char		*sf_private_key_file;
 	char		*sf_api_version;
 	long long	 sf_timeout_ms;
-	/* The outbox. */
-	long long	 outbox_batch;
+	long long	 sf_batch;
+	long long	 sf_session_s;
+	long long	 sf_refresh_margin_s;
+	long long	 sf_limit_slow_pct;
+	long long	 sf_limit_pause_pct;
+	/* The outbox (the delivery engine) and its other sinks. */
+	long long	 outbox_concurrency;
 	long long	 outbox_lease_s;
-	long long	 outbox_backoff_ms;
-	long long	 outbox_backoff_max_s;
-	long long	 outbox_max_attempts;
+	char		*outbox_schedule;
+	char		*egress_private_allow;
+	long long	 webhook_timeout_ms;
+	long long	 webhook_disable_after_s;
+	char		*slack_webhook_url;
+	char		*slack_bot_token;
+	char		*slack_channel;
+	char		*slack_api_url;
+	long long	 alert_dead_letters;
+	long long	 alert_oauth_failures;
 	long long	 receipt_timeout_s;
 	/* Identity and sealing. */
 	char		*seal_root_key_file;

@@ -3,7 +3,17 @@
 # ports, then tear the stack down.  Called by `make test` (sanitizer build)
 # and `make test-plain`.  Exits non-zero on any failure, sanitizer report or
 # leftover process; the last line is "N passed, N failed".
+#
+#   scripts/test.sh                 every test
+#   scripts/test.sh delivery kv     only tests whose name contains a word given
 set -uo pipefail
+filters=("$@")
+wanted() {
+	local f
+	(( ${#filters[@]} == 0 )) && return 0
+	for f in "${filters[@]}"; do [[ $1 == *"$f"* ]] && return 0; done
+	return 1
+}
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 : "${CB_BUILD:=$repo/build-san}"
@@ -28,7 +38,7 @@ CB_PORT_REDIS=$(free_port); CB_PORT_WS=$(free_port); CB_PORT_FAKESF=$(free_port)
 export CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-info}
 # Short clocks so retries, leases and timeouts happen within a test's time.
-export CB_OUTBOX_BACKOFF_MS=100 CB_OUTBOX_BACKOFF_MAX_S=2 CB_OUTBOX_MAX_ATTEMPTS=4
+export CB_OUTBOX_SCHEDULE=0,100ms,200ms,400ms
 export CB_OUTBOX_LEASE_S=3 CB_SF_TIMEOUT_MS=2000
 export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"
 unset CB_SF_CLIENT_ID CB_CONFIG_FILE
@@ -82,14 +92,14 @@ run_one() {
 
 echo "== unit tests"
 for t in "$CB_BUILD"/tests/unit/*; do
-	[ -x "$t" ] && run_one "$t"
+	[ -x "$t" ] && wanted "$(basename "$t")" && run_one "$t"
 done
 echo "== integration tests (through nginx)"
 for t in "$CB_BUILD"/tests/integration/*; do
-	[ -x "$t" ] && run_one "$t"
+	[ -x "$t" ] && wanted "$(basename "$t")" && run_one "$t"
 done
 for t in "$repo"/tests/scripts/*.sh; do
-	[ -x "$t" ] || continue
+	[ -x "$t" ] && wanted "$(basename "$t")" || continue
 	name="scripts/$(basename "$t")"
 	if out=$(timeout 600 "$t" 2>&1); then
 		passed=$((passed + 1)); echo "  [$name] ok"

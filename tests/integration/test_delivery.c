@@ -162,7 +162,7 @@ START_TEST(persistent_503_dead_after_max_attempts)
 	fake_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":503,\"count\":1000}");
 	submit("persistent-503", sub);
 	ck_assert_msg(outbox_wait(sub, "dead", 20000, &att, err, sizeof(err)), "not dead-lettered");
-	ck_assert_int_eq(att, strtol(test_env("CB_OUTBOX_MAX_ATTEMPTS"), NULL, 10));
+	ck_assert_int_eq(att, 4);
 	ck_assert_ptr_nonnull(strstr(err, "503"));
 	ck_assert_int_eq(fake_records_for(sub, NULL), 0);
 }
