@@ -61,6 +61,9 @@ INTEG_SRC := $(wildcard tests/integration/*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(B)/tests/integration/%)
 FAKE_SRC := $(wildcard tests/fakes/*.c)
 FAKE_BIN := $(FAKE_SRC:tests/fakes/%.c=$(B)/bin/%)
+# The fakes' shared server core: linked into every fake, never a binary.
+FAKE_COMMON_SRC := $(wildcard tests/fakes/common/*.c)
+FAKE_COMMON_OBJ := $(FAKE_COMMON_SRC:%.c=$(B)/obj/%.o)
 
 .PHONY: all lib cgi tools worker tests run stop test test-plain clean deps bench
 all: lib cgi tools worker tests $(FAKE_BIN)
@@ -87,9 +90,9 @@ $(B)/bin/%: $(B)/obj/tools/%.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(PKG_LIBS) $(WS_LIBS)
 
-$(B)/bin/%: $(B)/obj/tests/fakes/%.o $(LIBA)
+$(B)/bin/%: $(B)/obj/tests/fakes/%.o $(FAKE_COMMON_OBJ) $(LIBA)
 	@mkdir -p $(@D)
-	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(PKG_LIBS) $(WS_LIBS)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(FAKE_COMMON_OBJ) $(LIBA) $(PKG_LIBS) $(WS_LIBS)
 
 $(WORKER_BIN): $(WORKER_OBJ) $(LIBA)
 	@mkdir -p $(@D)

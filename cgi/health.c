@@ -1,6 +1,11 @@
 /*
  * GET /api/health
- * GET /api/health/{component}      component: postgres | redis
+ * GET /api/health/{component}      component: postgres | redis | salesforce
+ *
+ * salesforce is the delivery sink's view, from what the delivery engine
+ * records (sink_status, sink_pauses): the last token mint, the last call's
+ * outcome and error code, the org's API usage, and whether the sink is
+ * paused (invalid_grant, the API allocation) — 503 while it is paused.
  *
  * Who: anyone (no credentials; it reveals only up/down and latency).
  * Idempotency-Key: not applicable (read-only).
@@ -9,6 +14,7 @@
  *          404 for an unknown component; 405 for any method but GET/HEAD.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errs.h"
@@ -102,10 +108,73 @@ health_all(struct req *r, const void *args)
 	return health_run(r, NULL);
 }
 
+static void
+health_add_str(cJSON *o, const char *k, const struct db_res *res, int col)
+{
+	if (db_isnull(res, 0, col))
+		cJSON_AddNullToObject(o, k);
+	else
+		cJSON_AddStringToObject(o, k, db_val(res, 0, col));
+}
+
+static int
+health_salesforce(struct req *r)
+{
+	struct db_res	*res = NULL;
+	cJSON		*o, *p;
+	int		 rc, paused;
+
+	if ((rc = db_query(r->app->db, &res,
+	    "SELECT to_char(s.last_mint_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MSOF'), coalesce(s.mints, 0),"
+	    "  s.last_outcome, s.last_error,"
+	    "  to_char(s.last_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MSOF'),"
+	    "  to_char(s.last_ok_at, 'YYYY-MM-DD\"T\"HH24:MI:SS.MSOF'),"
+	    "  s.limit_used, s.limit_max, p.reason,"
+	    "  to_char(p.until, 'YYYY-MM-DD\"T\"HH24:MI:SS.MSOF'),"
+	    "  to_char(p.since, 'YYYY-MM-DD\"T\"HH24:MI:SS.MSOF'), p.sink IS NOT NULL"
+	    " FROM (SELECT 1) one"
+	    " LEFT JOIN sink_status s ON s.sink = 'salesforce'"
+	    " LEFT JOIN sink_pauses p ON p.sink = 'salesforce' AND p.until > now()", 0, NULL)) != CB_OK)
+		return rc;
+	paused = strcmp(db_val(res, 0, 11), "t") == 0;
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", paused ? "paused" : "ok");
+	health_add_str(o, "last_mint_at", res, 0);
+	cJSON_AddNumberToObject(o, "mints", strtod(db_val(res, 0, 1), NULL));
+	health_add_str(o, "last_outcome", res, 2);
+	health_add_str(o, "last_error", res, 3);
+	health_add_str(o, "last_at", res, 4);
+	health_add_str(o, "last_ok_at", res, 5);
+	if (!db_isnull(res, 0, 6) && !db_isnull(res, 0, 7)) {
+		p = cJSON_AddObjectToObject(o, "api_usage");
+		cJSON_AddNumberToObject(p, "used", strtod(db_val(res, 0, 6), NULL));
+		cJSON_AddNumberToObject(p, "max", strtod(db_val(res, 0, 7), NULL));
+	}
+	cJSON_AddBoolToObject(o, "paused", paused);
+	if (paused) {
+		p = cJSON_AddObjectToObject(o, "pause");
+		health_add_str(p, "reason", res, 8);
+		health_add_str(p, "until", res, 9);
+		health_add_str(p, "since", res, 10);
+	}
+	db_res_free(res);
+	resp_header(r, "Cache-Control", "no-store");
+	if (paused) {
+		resp_problem_ext(r, CB_ERR_UNAVAILABLE, "deliveries to Salesforce are paused", o);
+		cJSON_Delete(o);
+		return CB_OK;
+	}
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	return CB_OK;
+}
+
 static int
 health_one(struct req *r, const void *args)
 {
 	(void)args;
+	if (strcmp(req_param(r, "component"), "salesforce") == 0)
+		return health_salesforce(r);
 	return health_run(r, req_param(r, "component"));
 }
 

@@ -19,7 +19,8 @@
  * submissions.data_sealed (PII, AAD "submissions:<id>:data"; `data` stays
  * NULL) and the Salesforce field map in outbox.payload_sealed (PII, AAD
  * "outbox:<submission id>:fields"); the clear outbox payload holds only
- * sobject, ext_field and ext_value.  The submission id is made here so both
+ * sobject, ext_field and ext_value.  The tenant's submission.created
+ * webhook events (ids only) are written by the same statement.  The submission id is made here so both
  * AADs are known before the one INSERT that writes both rows.
  */
 #include <stdio.h>
@@ -30,6 +31,7 @@
 
 #include "buf.h"
 #include "errs.h"
+#include "events.h"
 #include "formdef.h"
 #include "forms.h"
 #include "reseal.h"
@@ -151,7 +153,9 @@ submit_act(struct req *r, const void *argp)
 		goto out;
 	}
 	/*
-	 * One statement: the version check, the submission and its outbox row.
+	 * One statement: the version check, the submission, its outbox row and
+	 * the submission.created webhook events (lib/events.h: one row per
+	 * subscribed endpoint; for a tenant without any, one index probe).
 	 * No row back means the pinned version is no longer current.  No row
 	 * lock on the form: a publish that commits while this submit runs has
 	 * no meaningful order against it (the data was checked against the
@@ -162,7 +166,11 @@ submit_act(struct req *r, const void *argp)
 	    "WITH f AS (SELECT sf_object, sf_ext_field FROM forms"
 	    "           WHERE org_id = $1 AND id = $2 AND current_version = $4::int),"
 	    " s AS (INSERT INTO submissions (id, org_id, ctx_id, form_id, form_version, data_sealed)"
-	    "       SELECT $5::uuid, $1, $3, $2, $4::int, $6 FROM f RETURNING id)"
+	    "       SELECT $5::uuid, $1, $3, $2, $4::int, $6 FROM f RETURNING id),"
+	    " ev AS (" EVENTS_INSERT_FROM("(SELECT $1::bigint AS org_id,"
+	    "   '" EVENTS_SUBMISSION_CREATED "'::text AS type, s.id AS ref_id, s.id::text AS source_id,"
+	    "   jsonb_build_object('submission_id', s.id, 'form_id', $2::uuid,"
+	    "   'form_version', $4::int) AS data FROM s)") ")"
 	    " INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
 	    " SELECT $1, 'salesforce.upsert', s.id, jsonb_build_object('sobject', f.sf_object,"
 	    "   'ext_field', f.sf_ext_field, 'ext_value', s.id::text), $7"

@@ -31,6 +31,7 @@ struct db {
 	struct db_stmt	 stmts[DB_PREPARED_MAX];
 	int		 nstmts;
 	int		 in_tx;
+	unsigned long	 generation;	/* connections made so far */
 	long long	 affected;
 	char		 sqlstate[6];
 	char		 errmsg[256];
@@ -101,6 +102,7 @@ db_connect(struct db *db)
 		return CB_ERR_DB_DOWN;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	db->generation++;
 	return CB_OK;
 }
 
@@ -411,6 +413,12 @@ db_rollback(struct db *db)
 	rc = db_exec(db, "ROLLBACK", 0, NULL);
 	db->in_tx = 0;
 	return rc;
+}
+
+unsigned long
+db_generation(const struct db *db)
+{
+	return db->generation;
 }
 
 int

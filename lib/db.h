@@ -55,6 +55,11 @@ int	 db_query_once(struct db *, struct db_res **, const char *sql,
 int	 db_commit(struct db *);
 int	 db_rollback(struct db *);
 int	 db_in_tx(const struct db *);
+/*
+ * How many connections this handle has made: a change tells a caller that
+ * the session (its advisory locks, its backend pid) is a new one.
+ */
+unsigned long db_generation(const struct db *);
 
 /* LISTEN support: the socket to poll, and draining pending notifications. */
 int	 db_socket(struct db *);

@@ -21,6 +21,8 @@
  *     of all of these are refused;
  *   - plain http is spoken only to a host:port on the private allowlist.
  * A refused transfer completes with HTTPC_EGRESS and no packet sent.
+ * The rules themselves are lib/egress (egress.h); this layer applies them,
+ * and is the only code in the broker that calls libcurl.
  *
  * Guarantees: every buffer grown from a response is capped; request
  * headers and bodies may hold secrets, so httpc wipes its copies of them;
@@ -33,6 +35,7 @@
 #include <stddef.h>
 
 #include "buf.h"
+#include "egress.h"
 
 #define HTTPC_DEFAULT_CONNECT_MS	5000L
 #define HTTPC_DEFAULT_TIMEOUT_MS	30000L
@@ -71,7 +74,14 @@ struct httpc_req {
 struct httpc_resp {
 	int		 err;		/* enum httpc_err */
 	long		 status;	/* 0 without an HTTP answer */
-	struct buf	 body;		/* capped at response_max */
+	int		 tls_cert;	/* with HTTPC_TLS: 1 if a certificate was
+					   refused (the peer's, or our CA or client
+					   certificate files): a setup problem that
+					   no retry fixes; 0 for a handshake that
+					   failed otherwise */
+	struct buf	 body;		/* capped at response_max; data is always a
+					   NUL-terminated string, "" unless err is
+					   HTTPC_OK (a partial answer is dropped) */
 	long		 retry_after_s;	/* Retry-After (delay-seconds or HTTP-date), -1 if absent */
 	char		 captured[HTTPC_CAPTURE_MAX][HTTPC_HEADER_VALUE_MAX]; /* "" if absent */
 	char		 message[256];	/* what went wrong, for logs: never holds a header or body */
@@ -81,7 +91,14 @@ struct httpc_resp {
 struct httpc;
 struct httpc_xfer;
 
-/* Called once per transfer when it ends, whatever the outcome. */
+/*
+ * Called once per transfer when it ends, whatever the outcome, from
+ * httpc_run, httpc_abort_all or httpc_free: never from inside httpc_start
+ * (a transfer refused at start ends on the next httpc_run), nor from
+ * httpc_do.
+ * The response and its body live only for the call: copy what you keep.
+ * A callback may start transfers and drive the handle, but never free it.
+ */
 typedef void	(*httpc_done_fn)(const struct httpc_resp *, void *ud);
 
 /*
@@ -89,13 +106,23 @@ typedef void	(*httpc_done_fn)(const struct httpc_resp *, void *ud);
  * that may resolve to non-public addresses and may use plain http: the
  * bundled fakes, an on-premises proxy.  user_agent: NULL for a default.
  * Initialises libcurl globally (reference counted): call before threads.
+ * NULL (and the bad entry logged) if private_allow is malformed or there
+ * are more than 64 entries, or if libcurl fails to initialise.  Proxies
+ * named in the environment (http_proxy, ...) are never used.
  */
 struct httpc	*httpc_new(const char *private_allow, const char *user_agent);
 void		 httpc_free(struct httpc *);	/* aborts what is in flight (callbacks run) */
+/* End every transfer in flight now: each callback runs with HTTPC_ABORTED. */
+void		 httpc_abort_all(struct httpc *);
 
 /*
  * Start a transfer.  CB_OK, or CB_ERR_VALIDATION for a request that cannot
- * be started (no method or URL, too many headers): then done is not called.
+ * be started (no method or URL, too many headers; also a method that is not
+ * 1-16 capital letters, a header line with CR/LF or without a name, a URL
+ * over 8 KiB, a capture name with ':', bodylen without body): then done is
+ * not called.
+ * CB_ERR_UNAVAILABLE (done not called either) from a callback run by
+ * httpc_abort_all or httpc_free.
  * The request's strings are copied; the caller may free them on return.
  */
 int		 httpc_start(struct httpc *, const struct httpc_req *,
@@ -113,26 +140,48 @@ int		 httpc_run(struct httpc *, int timeout_ms, int extra_fd, int *extra_ready);
 
 size_t		 httpc_in_flight(const struct httpc *);
 
-/* Start one transfer and drive it to its end (others in flight progress too). */
+/*
+ * Start one transfer and drive it to its end.  Others in flight progress
+ * too, but no callback runs: those that end meanwhile are delivered by the
+ * dispatch in progress (when httpc_do is called from a done callback, which
+ * is allowed) or by the next httpc_run.  A request that cannot start ends
+ * with HTTPC_BAD_URL.
+ */
 void		 httpc_do(struct httpc *, const struct httpc_req *, struct httpc_resp *);
 
 /* Release a response filled by httpc_do (wipes the body). */
 void		 httpc_resp_free(struct httpc_resp *);
 
 /*
- * The guard's address check, exposed for tests: 1 if the address (an IPv4
- * or IPv6 literal) is public, 0 if it is internal, -1 if not an address.
- */
-int		 httpc_addr_public(const char *addr);
-
-/* 1 if host matches one of the patterns (exact, or "*.suffix"), case-insensitive. */
-int		 httpc_host_allowed(const char *host, const char *const *allow);
-
-/*
- * Retry-After value: delay-seconds, or an HTTP-date (RFC 9110) turned into
+ * The guard's rules under their first names, kept for their callers: each
+ * is its egress_* function (egress.h), which says what it does.
+ *
+ * httpc_addr_public: 1 if the address (an IPv4 or IPv6 literal) is public,
+ * 0 if it is internal, -1 if not an address.
+ * httpc_host_allowed: 1 if host matches one of the patterns (exact, or
+ * "*.suffix"), case-insensitive.  "*.suffix" matches subdomains only, never
+ * the bare suffix, and never an address literal (127.0.0.1 only matches
+ * "127.0.0.1").  NULL or an empty list allows any host, as on a request.
+ * httpc_retry_after: delay-seconds, or an HTTP-date (RFC 9110) turned into
  * seconds from now (0 if past).  -1 if malformed.  Capped at one day.
  */
-long		 httpc_retry_after(const char *value, double now_s);
+static inline int
+httpc_addr_public(const char *addr)
+{
+	return egress_addr_public(addr);
+}
+
+static inline int
+httpc_host_allowed(const char *host, const char *const *allow)
+{
+	return egress_host_allowed(host, allow);
+}
+
+static inline long
+httpc_retry_after(const char *value, double now_s)
+{
+	return egress_retry_after(value, now_s);
+}
 
 const char	*httpc_err_name(int err);
 

@@ -8,6 +8,7 @@
 #include <strings.h>
 
 #include "errs.h"
+#include "jsonv.h"
 #include "req.h"
 #include "util.h"
 
@@ -123,13 +124,41 @@ hexval(int c)
 	return -1;
 }
 
+/*
+ * Percent-decode [s, end) into out (at least end - s + 1 bytes), '+' as a
+ * space; -1 on a malformed escape or an encoded NUL.
+ */
+static long
+req_pct_decode(const char *s, const char *end, char *out)
+{
+	size_t	 o = 0;
+	int	 h, l;
+	char	 c;
+
+	for (; s < end; s++) {
+		c = *s;
+		if (c == '+')
+			c = ' ';
+		else if (c == '%') {
+			if (end - s < 3 || (h = hexval(s[1])) < 0 || (l = hexval(s[2])) < 0)
+				return -1;
+			c = (char)(h * 16 + l);
+			s += 2;
+			if (c == '\0')
+				return -1;
+		}
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
 const char *
 req_query(struct req *r, const char *name)
 {
 	const char	*q = r->query, *p, *amp, *eq;
-	size_t		 n = strlen(name), i, o;
+	size_t		 n = strlen(name);
 	char		*out;
-	int		 h, l;
 
 	if (q == NULL)
 		return NULL;
@@ -141,26 +170,52 @@ req_query(struct req *r, const char *name)
 		if (eq == NULL || (size_t)(eq - p) != n || strncmp(p, name, n) != 0)
 			continue;
 		out = req_alloc(r, (size_t)(amp - eq));
-		for (i = 1, o = 0; eq + i < amp; i++) {
-			char c = eq[i];
-
-			if (c == '+')
-				c = ' ';
-			else if (c == '%') {
-				if (eq + i + 2 >= amp || (h = hexval(eq[i + 1])) < 0 ||
-				    (l = hexval(eq[i + 2])) < 0)
-					return NULL;
-				c = (char)(h * 16 + l);
-				i += 2;
-				if (c == '\0')
-					return NULL;
-			}
-			out[o++] = c;
-		}
-		out[o] = '\0';
-		return out;
+		return req_pct_decode(eq + 1, amp, out) < 0 ? NULL : out;
 	}
 	return NULL;
+}
+
+int
+req_query_object(struct req *r, cJSON **out)
+{
+	const char	*p, *amp, *eq, *c;
+	cJSON		*o;
+	char		*name, *val;
+	long		 n;
+
+	*out = NULL;
+	if ((o = cJSON_CreateObject()) == NULL)
+		util_oom();
+	for (p = r->query ? r->query : ""; *p; p = *amp ? amp + 1 : amp) {
+		amp = strchr(p, '&');
+		if (amp == NULL)
+			amp = p + strlen(p);
+		if (amp == p)
+			continue;
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if (eq == NULL)
+			eq = amp;
+		/* Names are taken as sent (as req_query does): printable ASCII only. */
+		for (c = p; c < eq; c++)
+			if (*c <= 0x20 || *c >= 0x7f)
+				goto bad;
+		if (eq == p)
+			goto bad;
+		name = req_alloc(r, (size_t)(eq - p) + 1);
+		memcpy(name, p, (size_t)(eq - p));
+		name[eq - p] = '\0';
+		val = req_alloc(r, (size_t)(amp - eq) + 1);
+		if (eq == amp)
+			val[0] = '\0';
+		else if ((n = req_pct_decode(eq + 1, amp, val)) < 0 || !jv_utf8_ok(val, (size_t)n))
+			goto bad;
+		cJSON_AddItemToObject(o, name, cJSON_CreateString(val));
+	}
+	*out = o;
+	return CB_OK;
+bad:
+	cJSON_Delete(o);
+	return CB_ERR_BAD_REQUEST;
 }
 
 int

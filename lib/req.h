@@ -88,6 +88,15 @@ const char *req_header(const struct req *, const char *name);
 const char *req_param(const struct req *, const char *name);
 /* A query-string parameter, percent-decoded (NULL if absent or malformed). */
 const char *req_query(struct req *, const char *name);
+/*
+ * Every query-string parameter as a JSON object of strings, in order (a
+ * repeated name appears twice, for the field check to refuse): values
+ * percent-decoded ('+' a space), names as sent; a pair without '=' has the
+ * value "", empty pairs are skipped.  CB_ERR_BAD_REQUEST on a malformed
+ * escape, an encoded NUL, a value that is not UTF-8 text, or an empty or
+ * non-printable name.  The caller owns *out.
+ */
+int	 req_query_object(struct req *, cJSON **out);
 
 /*
  * Match `uri` against a pattern like "/api/v1/forms/{form_id}/submit",

@@ -80,6 +80,22 @@ static const struct reseal_col reseal_cols[] = {
 	  " ORDER BY name LIMIT $2::int",
 	  "SELECT name, token_sealed FROM sf_tokens WHERE name = $1",
 	  "UPDATE sf_tokens SET token_sealed = $3 WHERE name = $1 AND token_sealed = $2" },
+	/* Two columns of one table: looked up by table, the first is found;
+	 * lib/webhooks seals both itself with the same AAD convention. */
+	{ "webhook_endpoints", SEAL_PURPOSE_TOKENS, RESEAL_KEY_UUID, "secret",
+	  "SELECT count(*) FROM webhook_endpoints",
+	  "SELECT id::text AS k, id::text AS a, secret_sealed AS v FROM webhook_endpoints"
+	  " WHERE ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2::int",
+	  "SELECT id::text, secret_sealed FROM webhook_endpoints WHERE id = $1::uuid",
+	  "UPDATE webhook_endpoints SET secret_sealed = $3 WHERE id = $1::uuid AND secret_sealed = $2" },
+	{ "webhook_endpoints", SEAL_PURPOSE_TOKENS, RESEAL_KEY_UUID, "secret_prev",
+	  "SELECT count(*) FROM webhook_endpoints WHERE secret_prev_sealed IS NOT NULL",
+	  "SELECT id::text AS k, id::text AS a, secret_prev_sealed AS v FROM webhook_endpoints"
+	  " WHERE secret_prev_sealed IS NOT NULL AND ($1::uuid IS NULL OR id > $1::uuid)"
+	  " ORDER BY id LIMIT $2::int",
+	  "SELECT id::text, secret_prev_sealed FROM webhook_endpoints WHERE id = $1::uuid",
+	  "UPDATE webhook_endpoints SET secret_prev_sealed = $3 WHERE id = $1::uuid"
+	  " AND secret_prev_sealed = $2" },
 };
 
 #define RESEAL_NCOLS	(sizeof(reseal_cols) / sizeof(reseal_cols[0]))

@@ -37,6 +37,64 @@ route_field_problem(struct req *r, int code, const char *field, const char *reas
 	cJSON_Delete(ext);
 }
 
+int
+route_fail(struct req *r, int code, const char *detail)
+{
+	resp_problem(r, code, detail);
+	return code;
+}
+
+static void
+route_json_free(void *p)
+{
+	cJSON_Delete(p);
+}
+
+/*
+ * The query string against the route's `query` table, the way a body is
+ * checked against `fields`: decoded once (req_query_object), JV_INT
+ * parameters turned into numbers, then jv_validate refuses what is unknown,
+ * repeated or out of bounds.  The tree lives as long as the request, since
+ * string values in args point into it.
+ */
+static int
+route_query(struct req *r, const struct route *rt, void *args, struct jv_error *err)
+{
+	cJSON		*o, *c, *num;
+	long long	 v;
+	size_t		 i;
+
+	if (args == NULL)
+		return CB_ERR_INTERNAL;		/* a query table needs .args_size */
+	if (req_query_object(r, &o) != CB_OK) {
+		err->field[0] = '\0';
+		util_strlcpy(err->reason, "the query string is malformed", sizeof(err->reason));
+		return CB_ERR_BAD_REQUEST;
+	}
+	req_own(r, o, route_json_free);
+	for (c = o->child; c != NULL; c = c->next) {
+		for (i = 0; i < rt->nquery; i++)
+			if (strcmp(rt->query[i].name, c->string) == 0)
+				break;
+		if (i == rt->nquery || rt->query[i].type != JV_INT)
+			continue;
+		if (util_parse_ll(c->valuestring, -9007199254740991LL, 9007199254740991LL,
+		    &v) != CB_OK) {
+			util_strlcpy(err->field, c->string, sizeof(err->field));
+			util_strlcpy(err->reason, "must be an integer", sizeof(err->reason));
+			return CB_ERR_VALIDATION;
+		}
+		if ((num = cJSON_CreateNumber((double)v)) == NULL)
+			util_oom();
+		/* The name moves to the number: ReplaceItemViaPointer keeps none. */
+		num->string = c->string;
+		c->string = NULL;
+		cJSON_ReplaceItemViaPointer(o, c, num);
+		c = num;
+	}
+	return jv_validate(o, rt->query, rt->nquery, args, err);
+}
+
 static int
 route_ctype_json(const char *ct)
 {
@@ -232,6 +290,10 @@ route_pipeline(const struct responder *resp, struct req *r)
 			route_field_problem(r, rc, jerr.field, jerr.reason);
 			return CB_OK;
 		}
+	}
+	if (rt->query && (rc = route_query(r, rt, args, &jerr)) != CB_OK) {
+		route_field_problem(r, rc, jerr.field, jerr.reason);
+		return rc;
 	}
 	if (rt->check && ((rc = rt->check(r, args)) != CB_OK || r->responded))
 		return rc;

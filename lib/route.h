@@ -65,6 +65,14 @@ struct route {
 	int			(*act)(struct req *, const void *args);
 	/* After the effect committed and the answer is set (wake-ups). */
 	void			(*after)(struct req *);
+	/*
+	 * Query parameters, checked like body fields into the same args
+	 * struct (JV_STRING or JV_INT, decimal): an unknown, repeated,
+	 * malformed or out-of-bounds one is a 400 naming it.  NULL: the
+	 * route reads no query (and ignores one).
+	 */
+	const struct jv_field	*query;
+	size_t			 nquery;
 };
 
 struct responder {
@@ -82,5 +90,12 @@ void	 route_handle(const struct responder *, struct app *, char *const *env,
 	    const struct req_io *);
 /* Answer a field validation failure: 400 naming the field. */
 void	 route_field_problem(struct req *, int code, const char *field, const char *reason);
+/*
+ * The one way for a hook or act() to fail with a detail: answers the
+ * problem for `code` and returns `code`, as in
+ *   return route_fail(r, CB_ERR_CONFLICT, "the dead letter is not dead");
+ * (the pipeline keeps an answer that matches the error it is handed).
+ */
+int	 route_fail(struct req *, int code, const char *detail);
 
 #endif

@@ -62,6 +62,8 @@ const struct conf_var settings_vars[] = {
 	  "how long a minted Salesforce token is trusted (the org's session timeout)" },
 	{ "CB_SF_REFRESH_MARGIN_S", CONF_INT, 0, "600", 0, 3600, S(sf_refresh_margin_s),
 	  "a token is minted again this long before CB_SF_SESSION_S runs out" },
+	{ "CB_SF_PROBE_S", CONF_INT, 0, "60", 1, 3600, S(sf_probe_s),
+	  "while a configuration error (invalid_grant) pauses the sink, try again this often" },
 	{ "CB_SF_LIMIT_SLOW_PCT", CONF_INT, 0, "80", 1, 100, S(sf_limit_slow_pct),
 	  "past this share of the org's daily API allocation (Sforce-Limit-Info), one call at a time" },
 	{ "CB_SF_LIMIT_PAUSE_PCT", CONF_INT, 0, "95", 1, 100, S(sf_limit_pause_pct),
@@ -70,6 +72,9 @@ const struct conf_var settings_vars[] = {
 	  "a webhook receiver must answer 2xx within this long" },
 	{ "CB_WEBHOOK_DISABLE_AFTER_S", CONF_INT, 0, "432000", 60, 2592000, S(webhook_disable_after_s),
 	  "an endpoint failing every attempt for this long is disabled, with an alert (5 days)" },
+	{ "CB_WEBHOOK_ROTATION_OVERLAP_S", CONF_INT, 0, "86400", 0, 2592000, S(webhook_rotation_overlap_s),
+	  "after a webhook secret rotation the previous secret still signs (both signatures "
+	  "are sent) for this long; 0 drops it at once" },
 	{ "CB_SLACK_WEBHOOK_URL", CONF_STR, CONF_SECRET, NULL, 10, 512, S(slack_webhook_url),
 	  "operators' alerts: a Slack incoming-webhook URL (holds a secret)" },
 	{ "CB_SLACK_BOT_TOKEN", CONF_STR, CONF_SECRET, NULL, 10, 256, S(slack_bot_token),

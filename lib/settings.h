@@ -32,6 +32,7 @@ struct settings {
 	long long	 sf_batch;
 	long long	 sf_session_s;
 	long long	 sf_refresh_margin_s;
+	long long	 sf_probe_s;
 	long long	 sf_limit_slow_pct;
 	long long	 sf_limit_pause_pct;
 	/* The outbox (the delivery engine) and its other sinks. */
@@ -41,6 +42,7 @@ struct settings {
 	char		*egress_private_allow;
 	long long	 webhook_timeout_ms;
 	long long	 webhook_disable_after_s;
+	long long	 webhook_rotation_overlap_s;
 	char		*slack_webhook_url;
 	char		*slack_bot_token;
 	char		*slack_channel;

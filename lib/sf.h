@@ -21,12 +21,19 @@
  * followed; only http and https are spoken, and plain http only to a loopback
  * login host (the fake).
  *
- * One client belongs to one thread.
+ * Every request goes through lib/httpc (so its egress guard applies too):
+ * the caller's struct httpc when sf_conf.http is set, else one the client
+ * makes for itself.  The client calls httpc_do, which runs no other
+ * transfer's callback and may itself be called from one.
+ *
+ * One client belongs to one thread (the thread of its httpc).
  */
 #ifndef CB_SF_H
 #define CB_SF_H
 
 #include <stddef.h>
+
+struct httpc;
 
 #define SF_DEFAULT_AUDIENCE	"https://login.salesforce.com"
 #define SF_DEFAULT_CONNECT_MS	5000L
@@ -47,6 +54,15 @@ struct sf_conf {
 	const char	*api_version;	/* "v60.0" */
 	long		 connect_timeout_ms; /* <= 0: SF_DEFAULT_CONNECT_MS */
 	long		 timeout_ms;	/* whole request; <= 0: SF_DEFAULT_TIMEOUT_MS */
+	/*
+	 * The HTTP layer to send through; it must outlive the client, which
+	 * never frees it.  Its private allowlist decides which loopback or
+	 * internal host:port (a fake) may be reached.  NULL: the client makes
+	 * its own httpc, whose private allowlist is the login URL's host:port
+	 * when that host is loopback (127.0.0.1, localhost, [::1]), plus the
+	 * instance_url's host:port when that is loopback too; otherwise empty.
+	 */
+	struct httpc	*http;
 };
 
 enum sf_kind {
@@ -57,7 +73,9 @@ enum sf_kind {
 			   408/429, refused/reset/dropped connection, timeout, 401 twice */
 	SF_PERMANENT,	/* the request itself is wrong: other 4xx, 300, bad arguments */
 	SF_CONFIG	/* the setup is wrong: invalid_grant or another OAuth error,
-			   TLS verification failure; alert, do not retry blindly */
+			   TLS verification failure, a URL httpc refuses (malformed,
+			   or an internal address off the private allowlist);
+			   alert, do not retry blindly */
 };
 
 struct sf_result {
@@ -66,18 +84,22 @@ struct sf_result {
 	char	 id[32];	/* record id on SF_CREATED / SF_UPDATED */
 	char	 error_code[64];/* Salesforce errorCode, OAuth error, or a local
 				   code: CB_BAD_ARGUMENT, CB_TRANSPORT, CB_TIMEOUT,
-				   CB_RESPONSE_TOO_LARGE, CB_BAD_RESPONSE, CB_TLS */
+				   CB_RESPONSE_TOO_LARGE, CB_BAD_RESPONSE, CB_TLS,
+				   CB_BAD_URL, CB_EGRESS (SF_CONFIG: refused by
+				   httpc's egress guard), CB_CRYPTO */
 	char	 message[256];	/* Salesforce message or error_description
 				   (may echo record data: do not log it) */
-	long	 retry_after_s;	/* Retry-After if the answer had one, else 0 */
+	long	 retry_after_s;	/* Retry-After (seconds or HTTP-date) if the
+				   answer had one, else 0 */
 };
 
 struct sf_client;
 
 /*
  * Check the configuration and load the key.  NULL on failure with a reason
- * in err (never containing key material).  Initialises libcurl globally
- * (reference counted), so call it before starting other threads.
+ * in err (never containing key material).  Without conf->http it makes an
+ * httpc, which initialises libcurl globally (reference counted), so call it
+ * before starting other threads.
  */
 struct sf_client *sf_client_new(const struct sf_conf *, char *err, size_t errsz);
 void		 sf_client_free(struct sf_client *);
@@ -108,6 +130,16 @@ int		 sf_authenticate(struct sf_client *, struct sf_result *out);
 int		 sf_upsert(struct sf_client *, const char *sobject,
 		    const char *ext_field, const char *ext_value,
 		    const char *json_fields, struct sf_result *out);
+
+/*
+ * For a call the caller makes itself (the delivery engine's Collections
+ * upserts go over lib/httpc): "Authorization: Bearer <token>" into header
+ * (a secret: buf_wipe it) and "{instance_url}/services/data/{version}" into
+ * base, minting a token first if none is cached.  Errors as sf_authenticate.
+ */
+struct buf;
+int		 sf_bearer(struct sf_client *, struct buf *header, struct buf *base,
+		    struct sf_result *out);
 
 /* Drop (and wipe) the cached token and any remembered OAuth failure. */
 void		 sf_invalidate_token(struct sf_client *);

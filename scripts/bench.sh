@@ -16,6 +16,8 @@
 #   BENCH_CONTEXTS  tab contexts the command run spreads over [32]
 #   BENCH_BURST     commands in the agent-to-tab burst        [200]
 #   BENCH_KEEP      1: keep var/bench-$$ (logs) afterwards    [0]
+#   BENCH_DELIVERIES  rows drained in the delivery runs        [20000]
+#   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
 #   CB_BUILD        build directory                           [<repo>/build]
 set -euo pipefail
 
@@ -25,13 +27,15 @@ CONNS=${BENCH_CONNS:-50}
 DURATION=${BENCH_DURATION:-10s}
 NCTX=${BENCH_CONTEXTS:-32}
 BURST=${BENCH_BURST:-200}
+NDELIV=${BENCH_DELIVERIES:-20000}
+SF_LAT=${BENCH_SF_LATENCY:-100}
 export CB_BUILD=${CB_BUILD:-$REPO/build}
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (scripts/stack.sh starts the stack as cbroker)"
-for v in THREADS CONNS NCTX BURST; do
+for v in THREADS CONNS NCTX BURST NDELIV SF_LAT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
 [[ $DURATION =~ ^[1-9][0-9]*[smh]?$ ]] || die "BENCH_DURATION must look like 10s"
@@ -57,12 +61,14 @@ free_port() {
 USED_PORTS=
 STATE=$REPO/var/bench-$$
 export CB_STATE=$STATE
-for v in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF; do
+for v in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS; do
     p=$(free_port) || die "no free port"
     USED_PORTS="$USED_PORTS $p"
     export "$v=$p"
 done
 unset CB_SF_CLIENT_ID CB_CONFIG_FILE
+# The delivery runs put more records in the fake than its default cap.
+export CB_FAKESF_MAX_RECORDS=$(( NDELIV * 3 + 10000 ))
 WORK=$STATE/bench
 CLIENT_PID=
 
@@ -326,6 +332,58 @@ else
     LATENCY="agent-to-tab latency: not measured (installing the ws client failed: $(tail -n 1 "$WORK/install.log"))"
 fi
 
+# ------------------------------------------------------------------ delivery
+# Drain NDELIV queued Salesforce rows into the fake, with SF_LAT ms and then
+# 0 ms of latency injected per call, and count the token mints.  The rows
+# are queued while the sink is paused (sink_pauses), so the run measures the
+# drain alone; they carry their field map in the clear (the pre-sealing row
+# format the worker still delivers), which skips one decryption per row.
+psql_app() { psql "$CB_PG_DSN" -X -q -t -A -v ON_ERROR_STOP=1 "$@"; }
+fake() { curl -sf --max-time 10 -X "$1" ${3:+-H 'Content-Type: application/json' --data "$3"} "$CB_FAKESF_URL$2"; }
+fake_stat() { fake GET /__fake/stats | sed -n 's/.*"'"$1"'"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p'; }
+delivery_run() {   # NAME LATENCY_MS -> one result line in DELIVERY
+    local name=$1 lat=$2 t0 t1 left mints0 mints calls0 calls secs
+    psql_app -c "INSERT INTO sink_pauses (sink, until, reason) VALUES ('salesforce', now() + interval '1 hour', 'bench: queueing')
+                 ON CONFLICT (sink) DO UPDATE SET until = EXCLUDED.until" >/dev/null
+    psql_app -c "INSERT INTO outbox (org_id, kind, ref_id, payload)
+        SELECT g.id, 'salesforce.upsert', u, jsonb_build_object('sobject', 'Form_Submission__c',
+               'ext_field', 'Broker_Submission_Id__c', 'ext_value', u::text,
+               'fields', jsonb_build_object('Full_Name__c', 'Bench ' || i, 'Email__c', 'b' || i || '@example.com'))
+        FROM orgs g, (SELECT gen_random_uuid() AS u, i FROM generate_series(1, $NDELIV) i) x
+        WHERE g.slug = '$slug'" >/dev/null
+    fake DELETE /__fake/faults >/dev/null || true
+    [ "$lat" -gt 0 ] && fake POST /__fake/faults "{\"target\":\"any\",\"kind\":\"latency\",\"latency_ms\":$lat,\"count\":100000}" >/dev/null
+    mints0=$(fake_stat token_requests); calls0=$(fake_stat api_usage)
+    t0=$(date +%s.%N)
+    psql_app -c "DELETE FROM sink_pauses WHERE sink = 'salesforce'" >/dev/null
+    for _ in $(seq 1 600); do
+        left=$(psql_app -c "SELECT count(*) FROM outbox WHERE kind = 'salesforce.upsert' AND state IN ('pending', 'running')")
+        [ "$left" = 0 ] && break
+        sleep 0.2
+    done
+    t1=$(date +%s.%N)
+    mints=$(( $(fake_stat token_requests) - mints0 )); calls=$(( $(fake_stat api_usage) - calls0 ))
+    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+    fake DELETE /__fake/faults >/dev/null || true
+    if [ "$left" != 0 ]; then
+        DELIVERY+=("$(printf '%-30s %s rows still queued after 120 s' "$name" "$left")")
+        return
+    fi
+    DELIVERY+=("$(printf '%-30s %9s %8s s %7s %6s %8s' "$name" \
+        "$(awk -v n="$NDELIV" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')" "$secs" "$NDELIV" "$calls" "$mints")")
+}
+DELIVERY=()
+if [ -n "${CB_FAKESF_URL:-}" ] && command -v psql >/dev/null; then
+    say "delivery: draining $NDELIV rows with ${SF_LAT} ms per call, then 0 ms"
+    delivery_run "delivery, ${SF_LAT} ms upstream" "$SF_LAT"
+    delivery_run "delivery, 0 ms upstream" 0
+    delivered=$(psql_app -c "SELECT count(*) FROM outbox WHERE kind = 'salesforce.upsert' AND state = 'done'")
+    records=$(fake_stat records)
+    all_mints=$(fake_stat token_requests)
+else
+    DELIVERY+=("delivery: not measured (no fake Salesforce or no psql)")
+fi
+
 # ------------------------------------------------------------------ report
 cpus=$(nproc)
 cat <<EOF
@@ -335,6 +393,10 @@ $(printf '%-30s %9s %10s %10s %10s %9s %7s' route req/s p50 p99 requests non-2xx
 $(printf '%s\n' "${RESULTS[@]}")
 
 $LATENCY
+
+$(printf '%-30s %9s %10s %7s %6s %8s' 'delivery (CB_OUTBOX_CONCURRENCY='"${CB_OUTBOX_CONCURRENCY:-16}"')' rows/s elapsed rows calls mints)
+$(printf '%s\n' "${DELIVERY[@]}")
+${delivered:+salesforce rows done: $delivered; records in the fake: $records (submit run included); token mints in the whole run: $all_mints}
 
 Reference points (from the issue, same 2-core class of machine):
   bare FastCGI responder doing one Redis GET, through nginx   ~22,000 req/s

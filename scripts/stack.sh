@@ -3,7 +3,7 @@
 # the FastCGI responders, the worker and nginx, all as the unprivileged user
 # `cbroker`, all bound to 127.0.0.1, all state under one directory.
 #
-# usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|env
+# usage: scripts/stack.sh COMMAND   (start, stop, status, restart-worker, ...: see usage())
 #
 # Run as root (it switches to cbroker with setpriv). Configuration, by
 # environment variable (defaults in brackets):
@@ -15,6 +15,7 @@
 #   CB_PORT_REDIS     Redis                                 [56379]
 #   CB_PORT_WS        the worker's WebSocket listener       [8090]
 #   CB_PORT_FAKESF    fake Salesforce (reserved)            [8095]
+#   CB_PORT_FAKEHOOKS fake webhook receivers and Slack      [8096]
 #   CB_ROUTES         route table                           [$repo/routes.tab]
 #   CB_ALLOW_MISSING  1: start without the responder binaries that are not
 #                     built (a warning each) instead of failing
@@ -41,7 +42,8 @@ die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 
 usage() {
     cat >&2 <<'EOF'
-usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|env
+usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
+                       start-outbox2|stop-outbox2|restart-postgres|pause-redis|resume-redis|env
 
   start           start everything that is not running (Postgres, Redis,
                   migrations, responders, worker, nginx); writes stack.env
@@ -50,10 +52,16 @@ usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
   start-redis     start Redis only (after stop-redis)
   stop-redis      SIGTERM Redis and wait for it to exit
   restart-worker  stop the worker (TERM, KILL after 10 s) and start it again
+  start-outbox2   start a second delivery process (cb-worker --only outbox)
+  stop-outbox2    stop it
+  restart-postgres  crash Postgres (immediate shutdown) and start it again
+  pause-redis     freeze Redis (SIGSTOP): it accepts connections, answers nothing
+  resume-redis    thaw it (SIGCONT)
   env             print the path of stack.env
 
 environment: CB_STATE CB_BUILD CB_ROUTES CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG
-             CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_ALLOW_MISSING
+             CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS
+             CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS
 EOF
     exit 2
 }
@@ -70,6 +78,7 @@ CB_PORT_PG=${CB_PORT_PG:-55432}
 CB_PORT_REDIS=${CB_PORT_REDIS:-56379}
 CB_PORT_WS=${CB_PORT_WS:-8090}
 CB_PORT_FAKESF=${CB_PORT_FAKESF:-8095}
+CB_PORT_FAKEHOOKS=${CB_PORT_FAKEHOOKS:-8096}
 
 RUN_DIR=$CB_STATE/run
 LOG_DIR=$CB_STATE/log
@@ -89,7 +98,7 @@ CB_UID=
 
 validate_settings() {
     local name val
-    for name in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF; do
+    for name in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS; do
         val=${!name}
         if ! [[ $val =~ ^[0-9]+$ ]] || [ "$val" -lt 1 ] || [ "$val" -gt 65535 ]; then
             die "$name must be a port number (1-65535), got '$val'"
@@ -342,6 +351,32 @@ CB_SF_PRIVATE_KEY_FILE=$SECRETS_DIR/sf-jwt-key.pem
 CB_FAKESF_URL=http://127.0.0.1:$CB_PORT_FAKESF
 EOF
     fi
+    echo "CB_PORT_FAKEHOOKS=$CB_PORT_FAKEHOOKS"
+    echo "CB_FAKEHOOKS_URL=http://127.0.0.1:$CB_PORT_FAKEHOOKS"
+    if [ -s "$SECRETS_DIR/fakeslack-bot.pw" ] && [ -s "$SECRETS_DIR/fakeslack-webhook.hex" ]; then
+        echo "CB_FAKEHOOKS_SLACK_TOKEN=$(secret fakeslack-bot.pw)"
+        echo "CB_FAKEHOOKS_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
+        if fakeslack_enabled; then
+            echo "CB_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
+            echo "CB_SLACK_API_URL=http://127.0.0.1:$CB_PORT_FAKEHOOKS/api"
+        fi
+    fi
+    echo "CB_EGRESS_PRIVATE_ALLOW=$(egress_allow)"
+}
+
+# The fakes may be reached over plain http on loopback: add them to the
+# caller's CB_EGRESS_PRIVATE_ALLOW (each once).
+egress_allow() {
+    local list=${CB_EGRESS_PRIVATE_ALLOW:-} hp
+    local -a fakes=("127.0.0.1:$CB_PORT_FAKEHOOKS")
+    fakesf_enabled && fakes=("127.0.0.1:$CB_PORT_FAKESF" "${fakes[@]}")
+    for hp in "${fakes[@]}"; do
+        case ",$list," in
+            *",$hp,"*) ;;
+            *) list=${list:+$list,}$hp ;;
+        esac
+    done
+    printf '%s\n' "$list"
 }
 
 # CHILD_ENV: clean environment for cbroker processes. With WITH_STACK=1 the
@@ -378,7 +413,7 @@ responder_pidfiles() {
     for f in "$RUN_DIR"/*.pid; do
         [ -e "$f" ] || continue
         b=$(basename "$f" .pid)
-        case $b in nginx|cb-worker|cb-fake-sf|redis) continue ;; esac
+        case $b in nginx|cb-worker|cb-fake-sf|cb-fake-hooks|redis) continue ;; esac
         printf '%s\n' "$b"
     done
 }
@@ -415,6 +450,15 @@ ensure_secrets() {
     ensure_secret redis.pw
     ensure_secret api-key-pepper.hex 32
     ensure_secret seal-root.key 32
+    # The fake Slack's incoming-webhook secret and bot token: secrets like
+    # the real ones, so scripts/test.sh fails if any log shows them.
+    ensure_secret fakeslack-webhook.hex 16
+    if [ ! -s "$SECRETS_DIR/fakeslack-bot.pw" ]; then
+        (umask 077; printf 'xoxb-%s\n' "$(openssl rand -hex 24)" >"$SECRETS_DIR/fakeslack-bot.pw.tmp")
+        chown "$CB_USER:$CB_USER" "$SECRETS_DIR/fakeslack-bot.pw.tmp"
+        mv -f "$SECRETS_DIR/fakeslack-bot.pw.tmp" "$SECRETS_DIR/fakeslack-bot.pw"
+    fi
+    chmod 0600 "$SECRETS_DIR/fakeslack-bot.pw"
 }
 
 ensure_tls() {
@@ -611,6 +655,7 @@ stop_redis() {
     local pid
     pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN") || { rm -f "$RUN_DIR/redis.pid"; return 0; }
     say "redis: stopping (pid $pid)"
+    kill -CONT "$pid" 2>/dev/null || true	# a frozen Redis (pause-redis) takes no TERM
     stop_pid redis "$pid" TERM 30
     rm -f "$RUN_DIR/redis.pid"
 }
@@ -785,6 +830,7 @@ start_fakesf() {
     spawn_cb "$exe" --port "$CB_PORT_FAKESF" --cert "$SECRETS_DIR/sf-jwt-cert.pem" \
         --client-id "$FAKESF_CLIENT_ID" --username "$FAKESF_USERNAME" \
         --audience "$FAKESF_AUDIENCE" --pidfile "$pidf" \
+        --max-records "${CB_FAKESF_MAX_RECORDS:-10000}" \
         >>"$LOG_DIR/cb-fake-sf.log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("fakesf:$pid")
@@ -808,6 +854,58 @@ stop_fakesf() {
         stop_pid "fake salesforce" "$pid" TERM 10
     fi
     rm -f "$RUN_DIR/cb-fake-sf.pid"
+}
+
+# The bundled fake webhook receivers and fake Slack always run; the stack's
+# Slack alerts go to the fake unless the caller configured a real Slack
+# (CB_SLACK_WEBHOOK_URL or CB_SLACK_BOT_TOKEN of its own).
+fakeslack_webhook_url() {
+    printf 'http://127.0.0.1:%s/services/T000/B000/%s\n' "$CB_PORT_FAKEHOOKS" "$(secret fakeslack-webhook.hex)"
+}
+fakeslack_enabled() {
+    { [ -z "${CB_SLACK_WEBHOOK_URL:-}" ] || [[ $CB_SLACK_WEBHOOK_URL == "http://127.0.0.1:$CB_PORT_FAKEHOOKS/"* ]]; } &&
+        { [ -z "${CB_SLACK_BOT_TOKEN:-}" ] || [ "$CB_SLACK_BOT_TOKEN" = "$(secret fakeslack-bot.pw)" ]; }
+}
+
+start_fakehooks() {
+    local exe=$BIN_DIR/cb-fake-hooks pidf=$RUN_DIR/cb-fake-hooks.pid pid i
+    if [ ! -x "$exe" ]; then
+        warn "fake webhooks: $exe not built: not started"
+        return 0
+    fi
+    if pid=$(running_pid "$pidf" "$exe"); then
+        say "fake webhooks: already running (pid $pid)"
+        return 0
+    fi
+    rm -f "$pidf"
+    ensure_free_port fakehooks "$CB_PORT_FAKEHOOKS"
+    ensure_log "$LOG_DIR/cb-fake-hooks.log"
+    spawn_cb "$exe" --port "$CB_PORT_FAKEHOOKS" --pidfile "$pidf" \
+        --slack-token-file "$SECRETS_DIR/fakeslack-bot.pw" \
+        --slack-webhook-secret-file "$SECRETS_DIR/fakeslack-webhook.hex" \
+        >>"$LOG_DIR/cb-fake-hooks.log" 2>&1 </dev/null &
+    pid=$!
+    STARTED+=("fakehooks:$pid")
+    for ((i = 0; i < 30; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$CB_PORT_FAKEHOOKS") 2>/dev/null && break
+        is_alive "$pid" || break
+        sleep 0.1
+    done
+    if ! is_alive "$pid"; then
+        tail -n 20 "$LOG_DIR/cb-fake-hooks.log" >&2
+        die "fake webhooks exited during startup (see $LOG_DIR/cb-fake-hooks.log)"
+    fi
+    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    say "fake webhooks and slack: running on 127.0.0.1:$CB_PORT_FAKEHOOKS (pid $pid)"
+}
+
+stop_fakehooks() {
+    local pid
+    if pid=$(read_pidfile "$RUN_DIR/cb-fake-hooks.pid") && is_ours_named "$pid" cb-fake-hooks; then
+        say "fake webhooks: stopping (pid $pid)"
+        stop_pid "fake webhooks" "$pid" TERM 10
+    fi
+    rm -f "$RUN_DIR/cb-fake-hooks.pid"
 }
 
 stop_worker() {
@@ -948,6 +1046,7 @@ rollback() {
             nginx)    stop_pid nginx "$pid" QUIT 10; rm -f "$RUN_DIR/nginx.pid" ;;
             worker)   stop_pid worker "$pid" TERM 10; rm -f "$RUN_DIR/cb-worker.pid" ;;
             fakesf)   stop_pid "fake salesforce" "$pid" TERM 10; rm -f "$RUN_DIR/cb-fake-sf.pid" ;;
+            fakehooks) stop_pid "fake webhooks" "$pid" TERM 10; rm -f "$RUN_DIR/cb-fake-hooks.pid" ;;
             resp)
                 stop_pid "responder $bin" "$pid" TERM 15
                 rm -f "$RUN_DIR/$bin.pid" "$RUN_DIR/$bin.sock" ;;
@@ -1006,6 +1105,7 @@ cmd_start() {
     run_migrations
     start_responders
     start_fakesf
+    start_fakehooks
     start_worker
     start_nginx
     write_stack_env
@@ -1024,7 +1124,9 @@ cmd_stop() {
     build_child_env 0
     stop_nginx
     stop_worker
+    stop_outbox2
     stop_fakesf
+    stop_fakehooks
     stop_responders
     stop_redis
     stop_postgres
@@ -1086,6 +1188,8 @@ cmd_status() {
         pid=$(running_pid "$RUN_DIR/cb-fake-sf.pid" "$BIN_DIR/cb-fake-sf") || pid=
         status_line cb-fake-sf "$pid"
     fi
+    pid=$(running_pid "$RUN_DIR/cb-fake-hooks.pid" "$BIN_DIR/cb-fake-hooks") || pid=
+    status_line cb-fake-hooks "$pid"
     pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || pid=
     status_line nginx "$pid"
     [ "$ALL_UP" = 1 ] || return 3
@@ -1104,6 +1208,62 @@ cmd_stop_redis() {
     require_root
     require_user
     stop_redis
+}
+
+# A second delivery process (outbox duty only), for tests of several workers.
+cmd_start_outbox2() {
+    local exe=$BIN_DIR/cb-worker pidf=$RUN_DIR/cb-worker-2.pid pid
+    require_root
+    require_user
+    [ -s "$SECRETS_DIR/redis.pw" ] || die "no stack in $CB_STATE: run start first"
+    build_child_env 1
+    if pid=$(running_pid "$pidf" "$exe"); then
+        say "outbox2: already running (pid $pid)"
+        return 0
+    fi
+    ensure_log "$LOG_DIR/cb-worker-2.log"
+    spawn_cb "$exe" --only outbox --pidfile "$pidf" >>"$LOG_DIR/cb-worker-2.log" 2>&1 </dev/null &
+    pid=$!
+    sleep 0.3
+    is_alive "$pid" || die "outbox2 exited during startup (see $LOG_DIR/cb-worker-2.log)"
+    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    say "outbox2: running (pid $pid)"
+}
+
+stop_outbox2() {
+    local pid
+    if pid=$(read_pidfile "$RUN_DIR/cb-worker-2.pid") && is_ours_named "$pid" cb-worker; then
+        say "outbox2: stopping (pid $pid)"
+        stop_pid outbox2 "$pid" TERM 10
+    fi
+    rm -f "$RUN_DIR/cb-worker-2.pid"
+}
+
+cmd_stop_outbox2() {
+    require_root
+    require_user
+    stop_outbox2
+}
+
+# Postgres crashes and comes back (immediate shutdown: no checkpoint, like a
+# kill), with the options it was started with.
+cmd_restart_postgres() {
+    require_root
+    require_user
+    pg_running_pid >/dev/null || die "postgres is not running"
+    say "postgres: restarting (immediate)"
+    as_cb "$PGBIN/pg_ctl" -D "$PG_DIR" -l "$LOG_DIR/postgres.log" -m immediate -w -t 60 \
+        restart >>"$LOG_DIR/stack.log" 2>&1 || die "postgres: restart failed (see $LOG_DIR/stack.log)"
+}
+
+# Freeze and thaw Redis (SIGSTOP/SIGCONT): clients see a server that hangs.
+cmd_signal_redis() {
+    local pid
+    require_root
+    require_user
+    pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN") || die "redis is not running"
+    kill "-$1" "$pid" || die "redis: kill -$1 failed"
+    say "redis: SIG$1 sent (pid $pid)"
 }
 
 cmd_restart_worker() {
@@ -1126,6 +1286,11 @@ main() {
         start-redis)    cmd_start_redis ;;
         stop-redis)     cmd_stop_redis ;;
         restart-worker) cmd_restart_worker ;;
+        start-outbox2)  cmd_start_outbox2 ;;
+        stop-outbox2)   cmd_stop_outbox2 ;;
+        restart-postgres) cmd_restart_postgres ;;
+        pause-redis)    cmd_signal_redis STOP ;;
+        resume-redis)   cmd_signal_redis CONT ;;
         env)            echo "$STACK_ENV" ;;
         -h|--help|help) usage ;;
         *)              usage ;;

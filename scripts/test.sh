@@ -35,13 +35,17 @@ state="$repo/var/test-$$"
 export CB_STATE="$state"
 CB_PORT_HTTP=$(free_port); CB_PORT_HTTPS=$(free_port); CB_PORT_PG=$(free_port)
 CB_PORT_REDIS=$(free_port); CB_PORT_WS=$(free_port); CB_PORT_FAKESF=$(free_port)
-export CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF
+CB_PORT_FAKEHOOKS=$(free_port)
+export CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-info}
 # Short clocks so retries, leases and timeouts happen within a test's time.
 export CB_OUTBOX_SCHEDULE=0,100ms,200ms,400ms
-export CB_OUTBOX_LEASE_S=3 CB_SF_TIMEOUT_MS=2000
+export CB_OUTBOX_LEASE_S=3 CB_SF_TIMEOUT_MS=2000 CB_SF_PROBE_S=2
+# The engine's flood test puts 20,000 records in the fake on top of the rest.
+export CB_FAKESF_MAX_RECORDS=100000
 export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"
-unset CB_SF_CLIENT_ID CB_CONFIG_FILE
+# The bundled fakes stand in for Salesforce and Slack.
+unset CB_SF_CLIENT_ID CB_CONFIG_FILE CB_SLACK_WEBHOOK_URL CB_SLACK_BOT_TOKEN
 mkdir -p "$state/log"
 # Sanitizer reports from every process of the stack land in one place.
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$state/log/asan"

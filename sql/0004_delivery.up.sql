@@ -17,9 +17,13 @@ ALTER TABLE outbox ADD COLUMN replays integer NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN dead_at timestamptz;
 ALTER TABLE outbox ALTER COLUMN max_attempts SET DEFAULT 8;
 
+-- Operators' alerts belong to no tenant: the outbox takes rows without one.
+ALTER TABLE outbox ALTER COLUMN org_id DROP NOT NULL;
+
 -- Fair leasing walks the organisations and takes each one's due rows.
 DROP INDEX outbox_ready;
 CREATE INDEX outbox_org_due ON outbox (org_id, run_after, id) WHERE state = 'pending';
+CREATE INDEX outbox_sys_due ON outbox (run_after, id) WHERE state = 'pending' AND org_id IS NULL;
 CREATE INDEX outbox_running ON outbox (locked_by) WHERE state = 'running';
 
 CREATE TABLE delivery_workers (

@@ -40,6 +40,7 @@
 #include "buf.h"
 #include "db.h"
 #include "errs.h"
+#include "events.h"
 #include "jsonv.h"
 #include "log.h"
 #include "tab.h"
@@ -447,21 +448,6 @@ chan_query(struct chan *ch, struct db_res **res, const char *sql, int n,
 	return rc;
 }
 
-static int
-chan_exec(struct chan *ch, long long *affected, const char *sql, int n,
-    const char *const *p)
-{
-	int	 rc;
-
-	if (!ch->pg_up)
-		return CB_ERR_DB_DOWN;
-	rc = db_exec(ch->db, sql, n, p);
-	if (rc == CB_OK && affected)
-		*affected = db_affected(ch->db);
-	chan_db_after(ch, rc);
-	return rc;
-}
-
 static void
 chan_pg_schedule(struct chan *ch)
 {
@@ -652,6 +638,31 @@ chan_command_frame(struct buf *b, const struct db_res *r)
 }
 
 /*
+ * A command's final state and its webhook events (command.applied, .failed,
+ * .timeout: lib/events.h) in one statement: `upd` is an UPDATE of commands
+ * returning CHAN_FINISHED_COLS; *changed gets the commands it moved.
+ */
+#define CHAN_FINISHED_COLS	" RETURNING id, org_id, ctx_id, seq, type, state"
+#define CHAN_FINISH(upd) \
+	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
+	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")" \
+	" SELECT count(*) FROM u"
+
+static int
+chan_finish(struct chan *ch, long long *changed, const char *sql, int n, const char *const *p)
+{
+	struct db_res	*res = NULL;
+	int		 rc;
+
+	*changed = 0;
+	rc = chan_query(ch, &res, sql, n, p);
+	if (rc == CB_OK && db_rows(res) == 1)
+		(void)util_parse_ll(db_val(res, 0, 0), 0, 1LL << 62, changed);
+	db_res_free(res);
+	return rc;
+}
+
+/*
  * Write a receipt; *changed says whether it moved a queued/delivered
  * command (0: the command was already finished, which is acknowledged and
  * changes nothing).
@@ -669,11 +680,10 @@ chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
 	p[2] = s;
 	p[3] = status;
 	p[4] = reason;
-	*changed = 0;
-	return chan_exec(c->ch, changed,
+	return chan_finish(c->ch, changed, CHAN_FINISH(
 	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
 	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
-	    " AND state IN ('queued', 'delivered')", 5, p);
+	    " AND state IN ('queued', 'delivered')"), 5, p);
 }
 
 static void
@@ -799,11 +809,11 @@ chan_pump(struct chan_conn *c)
 			long long	 na;
 			const char	*q[2] = { db_val(r, 0, 1), c->tab.org };
 
-			rc = chan_exec(ch, &na,
+			rc = chan_finish(ch, &na, CHAN_FINISH(
 			    "UPDATE commands SET state = 'failed', finished_at = now(),"
 			    " reason = 'command too large for the tab channel'"
 			    " WHERE id = $1::uuid AND org_id = $2::bigint"
-			    " AND state IN ('queued', 'delivered')", 2, q);
+			    " AND state IN ('queued', 'delivered')"), 2, q);
 			if (rc != CB_OK) {
 				c->dirty = rc == CB_ERR_DB_DOWN;
 				goto out;
@@ -891,10 +901,10 @@ chan_receipt_timeout(struct chan_conn *c, int i)
 		(void)chan_send(c, f->frame, f->len);
 		goto out;
 	}
-	rc = chan_exec(c->ch, &affected,
+	rc = chan_finish(c->ch, &affected, CHAN_FINISH(
 	    "UPDATE commands SET state = 'timeout', finished_at = now(),"
 	    " reason = 'no receipt after ' || attempts || ' attempts'"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'", 2, p);
+	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"), 2, p);
 	if (rc != CB_OK)
 		goto out;
 	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,

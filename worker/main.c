@@ -26,6 +26,7 @@
 #include "errs.h"
 #include "keyring.h"
 #include "log.h"
+#include "retry.h"
 #include "util.h"
 #include "supervise.h"
 #include "worker.h"
@@ -96,6 +97,7 @@ int
 main(int argc, char **argv)
 {
 	struct settings	 s;
+	struct retry_schedule sched;
 	struct worker	 w;
 	struct sup_child kids[NDUTIES];
 	const char	*pidfile = NULL, *only = NULL;
@@ -125,6 +127,14 @@ main(int argc, char **argv)
 	}
 	if (log_level_parse(s.log_level, &lvl) == 0)
 		log_set_min(lvl);
+	/* Settings only the worker reads: refuse now rather than respawn a duty. */
+	if (retry_parse(s.outbox_schedule, &sched, err, sizeof(err)) != CB_OK) {
+		fprintf(stderr, "cb-worker: CB_OUTBOX_SCHEDULE: %s\n", err);
+		log_kv(LOG_LVL_ERROR, "config_invalid", "setting", "CB_OUTBOX_SCHEDULE", "error", err,
+		    NULL);
+		settings_free(&s);
+		return 2;
+	}
 	w.s = &s;
 	if (keys_open(&s, &w.keys) != 0) {
 		keyring_close(&w.keys);

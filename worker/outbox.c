@@ -1,539 +1,918 @@
 /*
- * outbox: the delivery duty.  Drains the transactional outbox:
+ * outbox: the delivery engine, the worker's delivery duty.  Everything that
+ * leaves the broker is an outbox row written in the transaction that caused
+ * it; this duty drains the rows into their sinks (worker/sink.h):
  *
- *   lease   UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED) sets
- *           state=running with a lease (locked_until); a crashed worker's
- *           rows come back when their lease expires.  Several workers can
- *           drain one outbox.
- *   deliver salesforce.upsert: PATCH by external id (the submission id), so
- *           a repeated delivery updates the same record, never a second one.
- *   record  done; or pending again with exponential backoff and jitter
- *           (Retry-After honoured); or dead (the dead-letter state, with
- *           last_error) after the maximum attempts, or at once for a
- *           permanent error.  A configuration error burns no attempt.
+ *   lease    rows due, round-robin across tenants: each organisation's due
+ *            rows are numbered and the union is taken in number order, so
+ *            one tenant's flood of 20,000 rows cannot push another's one
+ *            row behind it.  FOR UPDATE SKIP LOCKED: several processes
+ *            drain one outbox.  Rows of a paused sink stay where they are.
+ *   batch    rows of one sink with the same group key share a call (up to
+ *            the sink's batch_max: 200 records per Salesforce Collections
+ *            call), and up to CB_OUTBOX_CONCURRENCY calls are in flight at
+ *            once over one libcurl multi handle (lib/httpc).
+ *   record   each row's outcome in one statement per batch: done; pending
+ *            again on the schedule (CB_OUTBOX_SCHEDULE, jitter, Retry-After
+ *            honoured); dead (the dead letter, with last_error) when out of
+ *            attempts or at once for a permanent error; given back without
+ *            charge when the sink, not the row, is at fault.
  *
- * Between rounds it sleeps on a Redis subscription ("cb:outbox", published
- * by writers after their commit) until a new row is announced or the next
- * known run_after comes due: no polling loop.  Without Redis it sweeps once
- * a second (degraded, never lossy).
+ * Leases that do not strand work.  The process registers in
+ * delivery_workers with the Postgres backend it leases through; a running
+ * row whose holder's backend is gone (the process was killed, or its
+ * connection died with a Postgres restart) is taken back at once by any
+ * delivery process, and any row whose short lease ran out (a process hung
+ * but connected) too.  A live process renews its leases every third of
+ * CB_OUTBOX_LEASE_S.  After a reconnect it registers its new backend before
+ * anything else, so its own rows stay its own.  An outcome that could not be
+ * written (Postgres away) is kept and written after the reconnect; if the
+ * row was taken back meanwhile, the write matches nothing and the row is
+ * delivered again, which an upsert by external id (Salesforce) or a stable
+ * webhook-id (receivers deduplicate) makes harmless.
  *
- * Sealed at rest (lib/reseal.h).  A salesforce.upsert row carries its field
- * map in payload_sealed (PII, bound to "outbox:<ref_id>:fields"); the clear
- * payload has only sobject, ext_field and ext_value.  A value that does not
- * open (after one forced reload of the data keys, in case it was sealed
- * under a key made moments ago) is dead-lettered at once with a last_error
- * saying so: never delivered half-empty.  No keyring at all (Postgres away
- * when it was due to load) is not the row's fault: the attempt is given
- * back.  Rows written before sealing (payload.fields, no payload_sealed)
- * are still delivered.
+ * Wake-ups: a Redis subscription ("cb:outbox", published by writers after
+ * commit) and, whatever Redis does, a sweep once a second: a lost wake-up
+ * delays, never loses.
  *
- * The Salesforce access token is cached sealed in sf_tokens (tokens, bound
- * to "sf_tokens:<name>:token", the plaintext {"access_token","instance_url"}
- * so neither can be swapped): stored after every mint, loaded when the
- * client is made, so a restart does not mint again; a stale one costs the
- * client's usual 401 and one re-mint.  <name> is derived from the login
- * URL, audience, client id and username, so a token is never reused for
- * another org or user.  The token is never logged.
+ * SIGTERM: no new lease; calls in flight get up to ENGINE_STOP_GRACE_MS to
+ * finish and are recorded; what is left is handed back uncharged.
  */
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
-#include "buf.h"
+#include "alert.h"
 #include "db.h"
 #include "errs.h"
-#include "jsonv.h"
-#include "keyring.h"
+#include "events.h"
+#include "httpc.h"
 #include "kv.h"
 #include "log.h"
-#include "reseal.h"
-#include "seal.h"
-#include "sf.h"
+#include "retry.h"
+#include "sink.h"
 #include "util.h"
 #include "worker.h"
 
-#define OUTBOX_IDLE_MAX_MS	5000	/* idle sweep: rows from writers that did not publish */
-#define OUTBOX_FALLBACK_MS	1000
-/* A sealed token record in the text format, with room. */
-#define OUTBOX_TOKEN_SEALED_MAX	16384u
+#define ENGINE_SINKS_MAX	8
+#define ENGINE_SWEEP_MS		1000	/* look for due rows at least this often */
+#define ENGINE_TICK_MS		1000
+#define ENGINE_RECLAIM_MS	1000
+#define ENGINE_STOP_GRACE_MS	10000
+#define ENGINE_DOWN_MAX_MS	2000
+#define ENGINE_GROUP_MAX	160
+#define ENGINE_LEASE_CAP	4000	/* rows in one lease statement */
 
-struct outbox {
-	const struct settings	*s;
-	struct db		*db;
-	struct sf_client	*sf;
-	struct keyring		*keys;		/* the master's, inherited */
-	char			 me[96];
-	char			 token_name[40];	/* sf_tokens.name for this configuration */
-	struct kv_sub		*sub;		/* Redis pub/sub wake-ups ("cb:outbox") */
-	double			 sf_retry_at;
+struct eng_sink {
+	const struct sink	*sink;
+	void			*state;
+	int			 in_flight;
+	int			 blocked;	/* room() said 0 this round */
 };
 
+struct eng_batch {
+	struct sink_batch	 b;
+	struct eng_sink		*es;
+	char			 group[ENGINE_GROUP_MAX];
+	size_t			 cap;
+	int			 started;
+	int			 finished;
+	struct eng_batch	*next;
+};
+
+struct engine {
+	const struct settings	*s;
+	struct worker		*w;
+	struct db		*db;
+	struct httpc		*http;
+	struct kv_sub		*sub;
+	struct sink_env		 env;
+	struct retry_schedule	 sched;
+	struct eng_sink		 sinks[ENGINE_SINKS_MAX];
+	size_t			 nsinks;
+	struct eng_batch	*queued;	/* leased, not started */
+	struct eng_batch	*flying;	/* started */
+	struct eng_batch	*unrecorded;	/* finished, outcome not yet written */
+	int			 in_flight;
+	unsigned long		 gen;		/* db generation we registered on */
+	double			 next_renew, next_tick, next_reclaim;
+	double			 next_retry;	/* earliest retry we scheduled */
+	char			 me[128];
+};
+
+static double
+eng_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
 static void
-outbox_on_term(int sig)
+eng_on_term(int sig)
 {
 	(void)sig;
 	worker_stop = 1;
 }
 
+/* ---- the sinks' side of the engine ----------------------------------- */
 
-
-/* Milliseconds of backoff after `attempt` failures: base * 2^(n-1), capped, +-20%. */
-static long
-outbox_backoff(const struct settings *s, int attempt, long retry_after_s)
+void
+sink_batch_done(struct sink_batch *b)
 {
-	(void)s;
-	double	 ms = 100.0 * pow(2.0, attempt > 1 ? attempt - 1 : 0);
-	double	 cap = 2000.0;
-	double	 jitter = 0.8 + 0.4 * ((double)randombytes_uniform(10001) / 10000.0);
+	struct eng_batch	*eb = b->engine;
 
-	if (ms > cap)
-		ms = cap;
-	ms *= jitter;
-	if (retry_after_s > 0 && ms < (double)retry_after_s * 1000.0)
-		ms = (double)retry_after_s * 1000.0;
-	return (long)ms;
+	eb->finished = 1;
 }
 
-/*
- * The cache row's name: a digest of what decides whose token it is, so a
- * changed login URL, audience, connected app or user never picks up a token
- * of the previous configuration.
- */
+void
+sink_batch_fail(struct sink_batch *b, int outcome, long retry_after_s, const char *code,
+    const char *error)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->n; i++) {
+		if (b->rows[i].outcome != SINK_UNSET)
+			continue;
+		b->rows[i].outcome = outcome;
+		b->rows[i].retry_after_s = retry_after_s;
+		util_strlcpy(b->rows[i].code, code, sizeof(b->rows[i].code));
+		util_strlcpy(b->rows[i].error, error, sizeof(b->rows[i].error));
+	}
+}
+
+void
+sink_pause(struct sink_env *env, const char *sink, long secs, const char *reason)
+{
+	char	 s[24];
+
+	snprintf(s, sizeof(s), "%ld", secs);
+	(void)db_exec(env->db, "INSERT INTO sink_pauses (sink, until, reason)"
+	    " VALUES ($1, now() + make_interval(secs => $2::int), $3)"
+	    " ON CONFLICT (sink) DO UPDATE SET until = EXCLUDED.until, reason = EXCLUDED.reason,"
+	    " since = CASE WHEN sink_pauses.until > now() THEN sink_pauses.since ELSE now() END",
+	    3, (const char *[]){ sink, s, reason });
+	log_kv(LOG_LVL_WARN, "sink_paused", "sink", sink, "seconds", s, "reason", reason, NULL);
+}
+
+void
+sink_resume(struct sink_env *env, const char *sink)
+{
+	(void)db_exec(env->db, "DELETE FROM sink_pauses WHERE sink = $1", 1,
+	    (const char *[]){ sink });
+	if (db_affected(env->db) > 0)
+		log_kv(LOG_LVL_INFO, "sink_resumed", "sink", sink, NULL);
+}
+
+void
+sink_note(struct sink_env *env, const char *sink, const char *outcome, const char *code)
+{
+	int	 ok = strcmp(outcome, "ok") == 0;
+
+	(void)db_exec(env->db, "INSERT INTO sink_status (sink, last_outcome, last_error, last_at,"
+	    "   last_ok_at) VALUES ($1, $2, $3, now(), CASE WHEN $4 = '1' THEN now() END)"
+	    " ON CONFLICT (sink) DO UPDATE SET last_outcome = EXCLUDED.last_outcome,"
+	    "   last_error = EXCLUDED.last_error, last_at = now(),"
+	    "   last_ok_at = coalesce(EXCLUDED.last_ok_at, sink_status.last_ok_at)", 4,
+	    (const char *[]){ sink, outcome, ok ? NULL : code, ok ? "1" : "0" });
+	if (!ok && code != NULL)
+		(void)db_exec(env->db, "INSERT INTO sink_failures (sink, code) VALUES ($1, $2)", 2,
+		    (const char *[]){ sink, code });
+}
+
+/* ---- batches --------------------------------------------------------- */
+
 static void
-outbox_token_name(struct outbox *o)
+eng_batch_free(struct eng_batch *eb)
 {
-	crypto_generichash_state st;
-	unsigned char		 h[16];
-	const char		*parts[4];
-	size_t			 i;
+	size_t	 i;
 
-	parts[0] = o->s->sf_login_url ? o->s->sf_login_url : "";
-	parts[1] = o->s->sf_audience ? o->s->sf_audience : "";
-	parts[2] = o->s->sf_client_id ? o->s->sf_client_id : "";
-	parts[3] = o->s->sf_username ? o->s->sf_username : "";
-	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	for (i = 0; i < 4; i++)
-		crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
-	crypto_generichash_final(&st, h, sizeof(h));
-	memcpy(o->token_name, "jwt:", 4);
-	util_hex(o->token_name + 4, h, sizeof(h));
+	if (eb == NULL)
+		return;
+	/* The rows' strings are the copies eng_enqueue made. */
+	for (i = 0; i < eb->b.n; i++) {
+		free((void *)(uintptr_t)eb->b.rows[i].kind);
+		free((void *)(uintptr_t)eb->b.rows[i].ref_id);
+		free((void *)(uintptr_t)eb->b.rows[i].payload);
+		free((void *)(uintptr_t)eb->b.rows[i].sealed);
+	}
+	free(eb->b.rows);
+	free(eb);
 }
 
-/* After a mint: keep the token sealed in Postgres.  Best effort: never fatal. */
-static void
-outbox_token_store(const char *token, const char *instance_url, void *ud)
+static struct eng_sink *
+eng_sink_for(struct engine *e, const char *kind)
 {
-	struct outbox		*o = ud;
-	struct seal_keyring	*kr = keyring_get(o->keys, o->db);
-	struct buf		 plain, sealed;
-	int			 rc;
+	const char	*dot = strchr(kind, '.');
+	size_t		 n = dot ? (size_t)(dot - kind) : strlen(kind), i;
 
-	buf_init(&plain, OUTBOX_TOKEN_SEALED_MAX);
-	buf_init(&sealed, OUTBOX_TOKEN_SEALED_MAX);
-	if (kr == NULL) {
-		rc = CB_ERR_UNAVAILABLE;
-		goto out;
-	}
-	if ((rc = buf_puts(&plain, "{\"access_token\":")) != CB_OK ||
-	    (rc = buf_json_str(&plain, token)) != CB_OK ||
-	    (rc = buf_puts(&plain, ",\"instance_url\":")) != CB_OK ||
-	    (rc = buf_json_str(&plain, instance_url)) != CB_OK ||
-	    (rc = buf_putc(&plain, '}')) != CB_OK)
-		goto out;
-	if ((rc = reseal_seal_value(kr, "sf_tokens", o->token_name, plain.data, plain.len,
-	    &sealed)) != CB_OK)
-		goto out;
-	rc = db_exec(o->db, "INSERT INTO sf_tokens (name, instance_url, token_sealed)"
-	    " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET instance_url = EXCLUDED.instance_url,"
-	    " token_sealed = EXCLUDED.token_sealed, updated_at = now()", 3,
-	    (const char *[]){ o->token_name, instance_url, buf_cstr(&sealed) });
-out:
-	if (rc == CB_OK)
-		log_kv(LOG_LVL_INFO, "sf_token_stored", "name", o->token_name, NULL);
-	else
-		log_kv(LOG_LVL_WARN, "sf_token_store_failed", "name", o->token_name,
-		    "error", errs_name(rc), NULL);
-	buf_wipe(&plain);
-	buf_free(&sealed);
+	for (i = 0; i < e->nsinks; i++)
+		if (strlen(e->sinks[i].sink->name) == n &&
+		    strncmp(e->sinks[i].sink->name, kind, n) == 0)
+			return &e->sinks[i];
+	return NULL;
 }
 
-/* At client creation: seed it with the stored token, if there is a usable one. */
-static void
-outbox_token_load(struct outbox *o)
+static char *
+eng_dup(const char *s)
 {
-	struct seal_keyring	*kr;
-	struct db_res		*res = NULL;
-	struct buf		 plain;
-	struct jv_error		 je;
-	cJSON			*doc = NULL;
-	const cJSON		*at = NULL, *iu;
-	const char		*why = NULL;
+	char	*p;
 
-	buf_init(&plain, OUTBOX_TOKEN_SEALED_MAX);
-	if (db_query(o->db, &res, "SELECT token_sealed FROM sf_tokens WHERE name = $1", 1,
-	    (const char *[]){ o->token_name }) != CB_OK) {
-		why = "database";
-		goto out;
-	}
-	if (db_rows(res) != 1)
-		goto out;		/* nothing cached yet: the first call mints */
-	if ((kr = keyring_get(o->keys, o->db)) == NULL) {
-		why = "keyring unavailable";
-		goto out;
-	}
-	if (reseal_open_value(kr, "sf_tokens", o->token_name, db_val(res, 0, 0), &plain) != CB_OK) {
-		why = "does not open";
-		goto out;
-	}
-	if (jv_parse(plain.data, plain.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc)) {
-		why = "malformed";
-		goto out;
-	}
-	at = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
-	iu = cJSON_GetObjectItemCaseSensitive(doc, "instance_url");
-	if (!cJSON_IsString(at) || !cJSON_IsString(iu) ||
-	    sf_set_token(o->sf, at->valuestring, iu->valuestring) != CB_OK) {
-		why = "unusable";
-		goto out;
-	}
-	log_kv(LOG_LVL_INFO, "sf_token_loaded", "name", o->token_name, NULL);
-out:
-	if (why != NULL)
-		log_kv(LOG_LVL_WARN, "sf_token_cache_skipped", "name", o->token_name,
-		    "why", why, NULL);
-	if (doc != NULL) {
-		/* The tree holds the token in cJSON's own allocation. */
-		if (cJSON_IsObject(doc) && (at = cJSON_GetObjectItemCaseSensitive(doc,
-		    "access_token")) != NULL && cJSON_IsString(at))
-			sodium_memzero(at->valuestring, strlen(at->valuestring));
-		cJSON_Delete(doc);
-	}
-	buf_wipe(&plain);
-	db_res_free(res);
-}
-
-static struct sf_client *
-outbox_sf(struct outbox *o, struct sf_result *res)
-{
-	struct sf_conf	 c;
-	char		 err[256];
-
-	if (o->sf)
-		return o->sf;
-	memset(res, 0, sizeof(*res));
-	res->kind = SF_CONFIG;
-	if (o->s->sf_client_id == NULL || o->s->sf_username == NULL ||
-	    o->s->sf_private_key_file == NULL) {
-		util_strlcpy(res->error_code, "NOT_CONFIGURED", sizeof(res->error_code));
-		util_strlcpy(res->message, "CB_SF_CLIENT_ID, CB_SF_USERNAME and "
-		    "CB_SF_PRIVATE_KEY_FILE must be set", sizeof(res->message));
+	if (s == NULL)
 		return NULL;
-	}
-	memset(&c, 0, sizeof(c));
-	c.login_url = o->s->sf_login_url;
-	c.audience = o->s->sf_audience;
-	c.client_id = o->s->sf_client_id;
-	c.username = o->s->sf_username;
-	c.private_key_file = o->s->sf_private_key_file;
-	c.api_version = o->s->sf_api_version;
-	c.timeout_ms = (long)o->s->sf_timeout_ms;
-	if ((o->sf = sf_client_new(&c, err, sizeof(err))) == NULL) {
-		util_strlcpy(res->error_code, "CLIENT", sizeof(res->error_code));
-		util_strlcpy(res->message, err, sizeof(res->message));
-		return NULL;
-	}
-	outbox_token_name(o);
-	outbox_token_load(o);
-	sf_set_token_hook(o->sf, outbox_token_store, o);
-	return o->sf;
+	if ((p = strdup(s)) == NULL)
+		util_oom();
+	return p;
 }
 
+/* Rows one call of this sink carries. */
+static size_t
+eng_rows_per_call(const struct eng_sink *es)
+{
+	size_t	 n = es->sink->batch_max > 0 ? es->sink->batch_max : 1;
+
+	if (es->sink->max_rows != NULL && es->sink->max_rows(es->state) > 0 &&
+	    es->sink->max_rows(es->state) < n)
+		n = es->sink->max_rows(es->state);
+	return n;
+}
+
+/* Put a leased row into a queued batch of its sink and group (or a new one). */
 static void
-outbox_fail(struct sf_result *res, int kind, const char *code, const char *msg)
+eng_enqueue(struct engine *e, struct eng_sink *es, const struct db_res *res, size_t r)
 {
-	memset(res, 0, sizeof(*res));
-	res->kind = kind;
-	util_strlcpy(res->error_code, code, sizeof(res->error_code));
-	util_strlcpy(res->message, msg, sizeof(res->message));
-}
+	struct eng_batch	*eb, **tail;
+	struct sink_row		 row;
+	char			 key[ENGINE_GROUP_MAX] = "";
+	long long		 v;
 
-/*
- * The field map of a row into `fields` (JSON object text).  CB_OK, or res
- * filled: SF_CONFIG when there is no keyring (the attempt is given back),
- * SF_PERMANENT when the sealed value does not open for this row.
- */
-static int
-outbox_open_fields(struct outbox *o, const char *ref_id, const char *sealed,
-    const cJSON *legacy, struct buf *fields, struct sf_result *res)
-{
-	struct seal_keyring	*kr;
-	char			*text;
-	int			 rc;
+	memset(&row, 0, sizeof(row));
+	util_strlcpy(row.id, db_val(res, r, 0), sizeof(row.id));
+	util_strlcpy(row.org_id, db_isnull(res, r, 1) ? "" : db_val(res, r, 1), sizeof(row.org_id));
+	row.kind = db_val(res, r, 2);
+	row.payload = db_val(res, r, 3);
+	row.ref_id = db_val(res, r, 6);
+	row.sealed = db_isnull(res, r, 7) ? NULL : db_val(res, r, 7);
+	(void)util_parse_ll(db_val(res, r, 4), 0, 1 << 30, &v);
+	row.attempt = (int)v;
+	(void)util_parse_ll(db_val(res, r, 5), 1, 1 << 30, &v);
+	row.max_attempts = retry_attempts(&e->sched, (int)v);
+	if (es->sink->group_key != NULL)
+		es->sink->group_key(&row, key, sizeof(key));
 
-	if (sealed == NULL) {
-		/* A row written before sealing: its map is in the clear payload. */
-		if (!cJSON_IsObject(legacy)) {
-			outbox_fail(res, SF_PERMANENT, "BAD_PAYLOAD",
-			    "neither payload_sealed nor payload.fields");
-			return CB_ERR_VALIDATION;
-		}
-		if ((text = cJSON_PrintUnformatted(legacy)) == NULL)
+	for (tail = &e->queued, eb = e->queued; eb != NULL; tail = &eb->next, eb = eb->next)
+		if (eb->es == es && eb->b.n < eb->cap && strcmp(eb->group, key) == 0)
+			break;
+	if (eb == NULL) {
+		if ((eb = calloc(1, sizeof(*eb))) == NULL)
 			util_oom();
-		rc = buf_puts(fields, text);
-		sodium_memzero(text, strlen(text));
-		free(text);
-		if (rc != CB_OK)
-			outbox_fail(res, SF_PERMANENT, "BAD_PAYLOAD", "payload.fields too large");
-		return rc;
+		eb->es = es;
+		eb->cap = eng_rows_per_call(es);
+		if ((eb->b.rows = calloc(eb->cap, sizeof(*eb->b.rows))) == NULL)
+			util_oom();
+		eb->b.sink = es->sink;
+		eb->b.state = es->state;
+		eb->b.engine = eb;
+		util_strlcpy(eb->group, key, sizeof(eb->group));
+		*tail = eb;
 	}
-	if ((kr = keyring_get(o->keys, o->db)) == NULL) {
-		outbox_fail(res, SF_CONFIG, "KEYRING_UNAVAILABLE",
-		    "the seal keyring could not be loaded from data_keys");
-		return CB_ERR_UNAVAILABLE;
-	}
-	rc = reseal_open_value(kr, "outbox", ref_id, sealed, fields);
-	if (rc == CB_ERR_CRYPTO) {
-		/* Perhaps sealed under a key made since we last looked. */
-		o->keys->checked_ms = 0;
-		if ((kr = keyring_get(o->keys, o->db)) != NULL)
-			rc = reseal_open_value(kr, "outbox", ref_id, sealed, fields);
-	}
-	if (rc != CB_OK) {
-		outbox_fail(res, SF_PERMANENT, "SEALED_PAYLOAD",
-		    "payload_sealed does not open for this row (copied from another row,"
-		    " altered, or under an unknown data key): not delivered");
-		return rc;
-	}
-	return CB_OK;
+	row.kind = eng_dup(row.kind);
+	row.payload = eng_dup(row.payload);
+	row.ref_id = eng_dup(row.ref_id);
+	row.sealed = eng_dup(row.sealed);
+	eb->b.rows[eb->b.n++] = row;
 }
 
-static void
-outbox_deliver_sf(struct outbox *o, const char *payload, const char *ref_id,
-    const char *sealed, struct sf_result *res)
-{
-	cJSON		*p = cJSON_Parse(payload), *obj, *ext, *val;
-	struct buf	 fields;
-	struct sf_client *sf;
+/* ---- Postgres: registration, leases, outcomes ------------------------ */
 
-	memset(res, 0, sizeof(*res));
-	buf_init(&fields, SEAL_MAX_PLAIN);
-	obj = cJSON_GetObjectItemCaseSensitive(p, "sobject");
-	ext = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
-	val = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
-	if (!cJSON_IsString(obj) || !cJSON_IsString(ext) || !cJSON_IsString(val)) {
-		outbox_fail(res, SF_PERMANENT, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
-		goto out;
-	}
-	/* Open first: a row that cannot be read is dead before any network. */
-	if (outbox_open_fields(o, ref_id, sealed, cJSON_GetObjectItemCaseSensitive(p, "fields"),
-	    &fields, res) != CB_OK)
-		goto out;
-	if ((sf = outbox_sf(o, res)) == NULL)
-		goto out;
-	(void)sf_upsert(sf, obj->valuestring, ext->valuestring, val->valuestring,
-	    buf_cstr(&fields), res);
-out:
-	buf_wipe(&fields);
-	cJSON_Delete(p);
-}
-
-static void
-outbox_record(struct outbox *o, const char *id, const char *kind, int attempts, int max,
-    const struct sf_result *res)
-{
-	char		 err[400], ms[24], rid[64];
-	cJSON		*r;
-	char		*rj;
-	int		 dead;
-
-	if (res->kind == SF_CREATED || res->kind == SF_UPDATED) {
-		r = cJSON_CreateObject();
-		cJSON_AddStringToObject(r, "outcome", sf_kind_name(res->kind));
-		cJSON_AddStringToObject(r, "record_id", res->id);
-		cJSON_AddNumberToObject(r, "http_status", res->http_status);
-		rj = cJSON_PrintUnformatted(r);
-		cJSON_Delete(r);
-		(void)db_exec(o->db, "UPDATE outbox SET state = 'done', done_at = now(), result = $3::jsonb,"
-		    " last_error = NULL, locked_by = NULL, locked_until = NULL"
-		    " WHERE id = $1 AND locked_by = $2", 3, (const char *[]){ id, o->me, rj });
-		free(rj);
-		log_kv(LOG_LVL_INFO, "outbox_delivered", "outbox_id", id, "kind", kind,
-		    "outcome", sf_kind_name(res->kind), NULL);
-		return;
-	}
-	/* The message may echo record data: it goes to the row, never to logs. */
-	if (res->http_status == 0)	/* decided here, before or without an answer */
-		snprintf(err, sizeof(err), "%s %s: %s", sf_kind_name(res->kind), res->error_code,
-		    res->message);
-	else
-		snprintf(err, sizeof(err), "%s HTTP %d %s: %s", sf_kind_name(res->kind),
-		    res->http_status, res->error_code, res->message);
-	if (res->kind == SF_CONFIG) {
-		/* Not the row's fault: give the attempt back and wait for a fix. */
-		(void)db_exec(o->db, "UPDATE outbox SET state = 'pending', attempts = attempts - 1,"
-		    " run_after = now() + interval '60 seconds', last_error = $3,"
-		    " locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2", 3,
-		    (const char *[]){ id, o->me, err });
-		log_kv(LOG_LVL_ERROR, "salesforce_config_error", "outbox_id", id,
-		    "error_code", res->error_code, NULL);
-		return;
-	}
-	dead = res->kind == SF_PERMANENT || attempts >= max;
-	if (dead) {
-		(void)db_exec(o->db, "UPDATE outbox SET state = 'dead', last_error = $3, done_at = now(),"
-		    " locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2", 3,
-		    (const char *[]){ id, o->me, err });
-		snprintf(rid, sizeof(rid), "%d", attempts);
-		log_kv(LOG_LVL_ERROR, "outbox_dead_letter", "outbox_id", id, "kind", kind,
-		    "attempts", rid, "outcome", sf_kind_name(res->kind),
-		    "error_code", res->error_code, NULL);
-		return;
-	}
-	snprintf(ms, sizeof(ms), "%ld", outbox_backoff(o->s, attempts, res->retry_after_s));
-	(void)db_exec(o->db, "UPDATE outbox SET state = 'pending', last_error = $3,"
-	    " run_after = now() + make_interval(secs => $4::float8 / 1000),"
-	    " locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2", 4,
-	    (const char *[]){ id, o->me, err, ms });
-	log_kv(LOG_LVL_WARN, "outbox_retry", "outbox_id", id, "kind", kind,
-	    "error_code", res->error_code, "in_ms", ms, NULL);
-}
-
-/* Lease and deliver one batch; returns rows handled, or -1 if Postgres is away. */
+/* Who we are to the other delivery processes: this session's backend. */
 static int
-outbox_round(struct outbox *o)
+eng_register(struct engine *e)
+{
+	if (db_exec(e->db, "INSERT INTO delivery_workers (id, backend_pid, backend_start)"
+	    " SELECT $1, pid, backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()"
+	    " ON CONFLICT (id) DO UPDATE SET backend_pid = EXCLUDED.backend_pid,"
+	    "   backend_start = EXCLUDED.backend_start, seen_at = now()", 1,
+	    (const char *[]){ e->me }) != CB_OK || db_affected(e->db) != 1)
+		return -1;
+	e->gen = db_generation(e->db);
+	log_kv(LOG_LVL_INFO, "outbox_registered", "worker", e->me, NULL);
+	return 0;
+}
+
+/* Take back rows whose holder is gone or whose lease ran out. */
+static void
+eng_reclaim(struct engine *e)
+{
+	char	 n[24];
+
+	if (db_exec(e->db, "UPDATE outbox o SET state = 'pending', locked_by = NULL,"
+	    " locked_until = NULL, run_after = now()"
+	    " WHERE o.state = 'running' AND (o.locked_until < now() OR NOT EXISTS ("
+	    "   SELECT 1 FROM delivery_workers w JOIN pg_stat_activity a"
+	    "     ON a.pid = w.backend_pid AND a.backend_start = w.backend_start"
+	    "   WHERE w.id = o.locked_by))", 0, NULL) != CB_OK)
+		return;
+	if (db_affected(e->db) > 0) {
+		snprintf(n, sizeof(n), "%lld", db_affected(e->db));
+		log_kv(LOG_LVL_WARN, "outbox_reclaimed", "rows", n, NULL);
+	}
+	/* Registrations of processes long gone. */
+	(void)db_exec(e->db, "DELETE FROM delivery_workers w WHERE seen_at < now() - interval '1 day'"
+	    " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.backend_pid"
+	    "   AND a.backend_start = w.backend_start)", 0, NULL);
+}
+
+static void
+eng_renew(struct engine *e)
+{
+	char	 lease[24];
+
+	snprintf(lease, sizeof(lease), "%lld", e->s->outbox_lease_s);
+	(void)db_exec(e->db, "UPDATE outbox SET locked_until = now() + make_interval(secs => $2::int)"
+	    " WHERE locked_by = $1 AND state = 'running'", 2, (const char *[]){ e->me, lease });
+	(void)db_exec(e->db, "UPDATE delivery_workers SET seen_at = now() WHERE id = $1", 1,
+	    (const char *[]){ e->me });
+}
+
+static int
+eng_queued_for(const struct engine *e, const struct eng_sink *es)
+{
+	const struct eng_batch	*eb;
+
+	for (eb = e->queued; eb != NULL; eb = eb->next)
+		if (eb->es == es)
+			return 1;
+	return 0;
+}
+
+/* Calls one sink may have in flight: three quarters of all, at least one. */
+static long long
+eng_sink_cap(const struct engine *e)
+{
+	long long	 c = e->s->outbox_concurrency * 3 / 4;
+
+	return c > 0 ? c : 1;
+}
+
+/*
+ * Lease up to `want` rows of one sink, fairly across tenants; returns rows
+ * leased, -1 if Postgres is away.  Nothing while the sink is paused (the
+ * pause check is a one-time filter: the scan does not even start).  Rows of
+ * a kind no sink here knows are left alone: a newer worker's.
+ */
+static int
+eng_lease(struct engine *e, struct eng_sink *want_sink, int want)
 {
 	struct db_res	*res = NULL;
-	struct sf_result sr;
-	char		 lease[24], batch[24];
-	long long	 att, max;
+	char		 lease[24], lim[24];
 	size_t		 i, n;
+	struct eng_sink	*es;
 
-	snprintf(lease, sizeof(lease), "%lld", o->s->outbox_lease_s);
-	snprintf(batch, sizeof(batch), "%lld", 10LL);
-	if (db_query(o->db, &res,
-	    "UPDATE outbox SET state = 'running', locked_by = $1, attempts = attempts + 1,"
-	    " locked_until = now() + make_interval(secs => $2::int)"
-	    " WHERE id IN (SELECT id FROM outbox WHERE (state = 'pending' AND run_after <= now())"
-	    "   OR (state = 'running' AND locked_until < now())"
-	    "   ORDER BY run_after, id LIMIT $3::int FOR UPDATE SKIP LOCKED)"
-	    " RETURNING id, kind, payload::text, attempts, max_attempts,"
-	    "   coalesce(ref_id::text, ''), payload_sealed", 3,
-	    (const char *[]){ o->me, lease, batch }) != CB_OK)
+	if (want > ENGINE_LEASE_CAP)
+		want = ENGINE_LEASE_CAP;
+	snprintf(lease, sizeof(lease), "%lld", e->s->outbox_lease_s);
+	snprintf(lim, sizeof(lim), "%d", want);
+	if (db_query(e->db, &res,
+	    "WITH c AS ("
+	    "  SELECT x.id, x.rn FROM orgs g CROSS JOIN LATERAL ("
+	    "    SELECT i.id, row_number() OVER () AS rn FROM ("
+	    "      SELECT o.id FROM outbox o WHERE o.org_id = g.id AND o.state = 'pending'"
+	    "        AND o.run_after <= now() AND split_part(o.kind, '.', 1) = $4"
+	    "        AND NOT EXISTS (SELECT 1 FROM sink_pauses p WHERE p.sink = $4 AND p.until > now())"
+	    "      ORDER BY o.run_after, o.id LIMIT $3::int FOR UPDATE SKIP LOCKED) i) x"
+	    "  UNION ALL"
+	    "  SELECT i.id, row_number() OVER () FROM ("
+	    "      SELECT o.id FROM outbox o WHERE o.org_id IS NULL AND o.state = 'pending'"
+	    "        AND o.run_after <= now() AND split_part(o.kind, '.', 1) = $4"
+	    "        AND NOT EXISTS (SELECT 1 FROM sink_pauses p WHERE p.sink = $4 AND p.until > now())"
+	    "      ORDER BY o.run_after, o.id LIMIT $3::int FOR UPDATE SKIP LOCKED) i"
+	    "  ORDER BY 2, 1 LIMIT $3::int)"
+	    " UPDATE outbox o SET state = 'running', locked_by = $1, attempts = o.attempts + 1,"
+	    "   locked_until = now() + make_interval(secs => $2::int)"
+	    " FROM c WHERE o.id = c.id"
+	    " RETURNING o.id, o.org_id, o.kind, o.payload::text, o.attempts, o.max_attempts,"
+	    "   coalesce(o.ref_id::text, ''), o.payload_sealed, c.rn", 4,
+	    (const char *[]){ e->me, lease, lim, want_sink->sink->name }) != CB_OK)
 		return -1;
 	n = db_rows(res);
-	for (i = 0; i < n; i++) {
-		const char *id = db_val(res, i, 0), *kind = db_val(res, i, 1);
+	/* Round-robin order: every tenant's first row, then every second... */
+	{
+		size_t		*ord = calloc(n ? n : 1, sizeof(*ord));
+		long long	*rn = calloc(n ? n : 1, sizeof(*rn)), *idv = calloc(n ? n : 1, sizeof(*idv));
+		size_t		 a, b, t;
 
-		(void)util_parse_ll(db_val(res, i, 3), 0, 1 << 30, &att);
-		(void)util_parse_ll(db_val(res, i, 4), 1, 1 << 30, &max);
-		if (max > 4)
-			max = 4;
-		if (worker_stop) {
-			/* Stopping: hand the rest of the batch back untouched. */
-			(void)db_exec(o->db, "UPDATE outbox SET state = 'pending', attempts = attempts - 1,"
-			    " locked_by = NULL, locked_until = NULL WHERE id = $1 AND locked_by = $2", 2,
-			    (const char *[]){ id, o->me });
-			continue;
+		if (ord == NULL || rn == NULL || idv == NULL)
+			util_oom();
+		for (i = 0; i < n; i++) {
+			ord[i] = i;
+			(void)util_parse_ll(db_val(res, i, 8), 0, 1LL << 40, &rn[i]);
+			(void)util_parse_ll(db_val(res, i, 0), 0, 1LL << 62, &idv[i]);
 		}
-		if (strcmp(kind, "salesforce.upsert") == 0)
-			outbox_deliver_sf(o, db_val(res, i, 2), db_val(res, i, 5),
-			    db_isnull(res, i, 6) ? NULL : db_val(res, i, 6), &sr);
-		else {
-			memset(&sr, 0, sizeof(sr));
-			sr.kind = SF_PERMANENT;
-			util_strlcpy(sr.error_code, "UNKNOWN_KIND", sizeof(sr.error_code));
+		/* Insertion sort by (rn, id): n is a few thousand at most, mostly ordered. */
+		for (a = 1; a < n; a++)
+			for (b = a; b > 0 && (rn[ord[b - 1]] > rn[ord[b]] ||
+			    (rn[ord[b - 1]] == rn[ord[b]] && idv[ord[b - 1]] > idv[ord[b]])); b--) {
+				t = ord[b];
+				ord[b] = ord[b - 1];
+				ord[b - 1] = t;
+			}
+		for (i = 0; i < n; i++) {
+			size_t r = ord[i];
+
+			/* The statement filtered on the sink: anything else is a bug. */
+			if ((es = eng_sink_for(e, db_val(res, r, 2))) != want_sink)
+				abort();
+			eng_enqueue(e, es, res, r);
 		}
-		outbox_record(o, id, kind, (int)att, (int)max, &sr);
+		free(ord);
+		free(rn);
+		free(idv);
 	}
 	db_res_free(res);
 	return (int)n;
 }
 
-/* How long until the next row is due (capped); 0 if one is due now. */
-static int
-outbox_next_ms(struct outbox *o)
+static const char *
+eng_state_of(int outcome)
 {
-	struct db_res	*res = NULL;
-	long long	 ms = OUTBOX_IDLE_MAX_MS;
+	switch (outcome) {
+	case SINK_DONE:
+		return "done";
+	case SINK_DEAD:
+		return "dead";
+	default:
+		return "pending";
+	}
+}
 
-	if (db_query(o->db, &res, "SELECT ceil(extract(epoch FROM (min(t) - now())) * 1000)::bigint"
-	    " FROM (SELECT min(run_after) AS t FROM outbox WHERE state = 'pending'"
-	    "       UNION ALL SELECT min(locked_until) FROM outbox WHERE state = 'running') x",
-	    0, NULL) != CB_OK)
-		return 1000;
-	if (db_rows(res) == 1 && db_val(res, 0, 0) != NULL)
-		(void)util_parse_ll(db_val(res, 0, 0), -(1LL << 40), 1LL << 40, &ms);
+/* Dead letters of these orgs: alert when one passes the 24 h threshold. */
+static void
+eng_dead_alerts(struct engine *e, cJSON *orgs)
+{
+	const cJSON	*o;
+	struct db_res	*res = NULL;
+	char		 th[24], key[128], text[1024];
+
+	snprintf(th, sizeof(th), "%lld", e->s->alert_dead_letters);
+	cJSON_ArrayForEach(o, orgs) {
+		if (!cJSON_IsString(o))
+			continue;
+		if (db_query(e->db, &res,
+		    "SELECT g.slug, count(*), to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD'),"
+		    "  (SELECT string_agg(k || ': ' || n, ', ') FROM (SELECT kind AS k, count(*) AS n"
+		    "     FROM outbox WHERE org_id = g.id AND state = 'dead'"
+		    "     AND dead_at > now() - interval '24 hours' GROUP BY kind ORDER BY kind) t),"
+		    "  (SELECT string_agg(r, ', ') FROM (SELECT coalesce(ref_id::text, id::text) AS r"
+		    "     FROM outbox WHERE org_id = g.id AND state = 'dead'"
+		    "     AND dead_at > now() - interval '24 hours' ORDER BY dead_at DESC LIMIT 10) t)"
+		    " FROM orgs g JOIN outbox x ON x.org_id = g.id AND x.state = 'dead'"
+		    "   AND x.dead_at > now() - interval '24 hours'"
+		    " WHERE g.id = $1::bigint GROUP BY g.id, g.slug HAVING count(*) >= $2::int", 2,
+		    (const char *[]){ o->valuestring, th }) != CB_OK)
+			continue;
+		if (db_rows(res) == 1) {
+			snprintf(key, sizeof(key), "dead_letters:%s:%s", o->valuestring,
+			    db_val(res, 0, 2));
+			snprintf(text, sizeof(text),
+			    ":rotating_light: %s dead letters in 24 h for org `%s` (%s). "
+			    "Correlation ids: %s. Action: fix the cause (see last_error with "
+			    "`cb-admin dead-letters show`), then replay with "
+			    "`cb-admin dead-letters replay`.", db_val(res, 0, 1), db_val(res, 0, 0),
+			    db_val(res, 0, 3), db_val(res, 0, 4));
+			(void)alert_raise(e->db, o->valuestring, "dead_letters", key, text, NULL, NULL);
+		}
+		db_res_free(res);
+		res = NULL;
+	}
+}
+
+/* Write a finished batch's outcomes.  0, or -1 if Postgres is away (keep it). */
+static int
+eng_record(struct engine *e, struct eng_batch *eb)
+{
+	cJSON		*arr = cJSON_CreateArray(), *orgs = cJSON_CreateArray(), *o;
+	struct db_res	*res = NULL;
+	char		*js;
+	size_t		 i, ndone = 0, nretry = 0, ndead = 0, nback = 0;
+	int		 rc;
+	char		 c1[16], c2[16], c3[16], c4[16];
+
+	for (i = 0; i < eb->b.n; i++) {
+		struct sink_row	*r = &eb->b.rows[i];
+		long long	 ms = 0;
+		int		 dec = 0;
+
+		if (r->outcome == SINK_UNSET) {
+			/* A sink that forgot a row: never silently drop it. */
+			r->outcome = SINK_RETRY;
+			util_strlcpy(r->code, "CB_NO_OUTCOME", sizeof(r->code));
+		}
+		if (r->outcome == SINK_RETRY && r->attempt >= r->max_attempts)
+			r->outcome = SINK_DEAD;
+		if (r->outcome == SINK_RETRY)
+			ms = retry_delay_ms(&e->sched, r->attempt, r->retry_after_s,
+			    (double)randombytes_uniform(10001) / 10000.0);
+		else if (r->outcome == SINK_GIVE_BACK) {
+			ms = r->retry_after_s > 0 ? r->retry_after_s * 1000LL : 1000;
+			dec = 1;
+		}
+		if (r->outcome == SINK_RETRY || r->outcome == SINK_GIVE_BACK) {
+			double due = eng_now_ms() + (double)ms;
+
+			if (e->next_retry == 0 || due < e->next_retry)
+				e->next_retry = due;
+		}
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "id", r->id);
+		cJSON_AddStringToObject(o, "st", eng_state_of(r->outcome));
+		if (r->outcome == SINK_DONE) {
+			cJSON_AddNullToObject(o, "err");
+			cJSON_AddRawToObject(o, "res", r->result[0] ? r->result : "{}");
+		} else {
+			char err[512];
+
+			snprintf(err, sizeof(err), "%.63s (attempt %d of %d): %.399s", r->code, r->attempt,
+			    r->max_attempts, r->error);
+			cJSON_AddStringToObject(o, "err", err);
+			cJSON_AddNullToObject(o, "res");
+		}
+		cJSON_AddNumberToObject(o, "ms", (double)ms);
+		cJSON_AddNumberToObject(o, "dec", dec);
+		cJSON_AddItemToArray(arr, o);
+		switch (r->outcome) {
+		case SINK_DONE: ndone++; break;
+		case SINK_RETRY: nretry++; break;
+		case SINK_DEAD: ndead++; break;
+		default: nback++; break;
+		}
+	}
+	if ((js = cJSON_PrintUnformatted(arr)) == NULL)
+		util_oom();
+	cJSON_Delete(arr);
+	/*
+	 * One statement: the outcomes, and the tenants' webhook events for
+	 * submissions delivered or dead-lettered (lib/events.h: a webhook-id
+	 * derived from the event, so a re-recorded outcome can never announce
+	 * itself under a second id).
+	 */
+	rc = db_query(e->db, &res,
+	    "WITH upd AS (UPDATE outbox o SET state = v.st, attempts = o.attempts - v.dec,"
+	    "  run_after = CASE WHEN v.st = 'pending'"
+	    "    THEN now() + make_interval(secs => v.ms / 1000.0) ELSE o.run_after END,"
+	    "  last_error = v.err,"
+	    "  result = CASE WHEN v.st = 'done' THEN v.res ELSE o.result END,"
+	    "  done_at = CASE WHEN v.st = 'done' THEN now() ELSE o.done_at END,"
+	    "  dead_at = CASE WHEN v.st = 'dead' THEN now() ELSE o.dead_at END,"
+	    "  locked_by = NULL, locked_until = NULL"
+	    " FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, st text, err text, ms float8,"
+	    "   res jsonb, dec int)"
+	    " WHERE o.id = v.id AND o.locked_by = $2 AND o.state = 'running'"
+	    " RETURNING o.id, o.org_id, o.state, o.kind, o.ref_id, o.result),"
+	    " ev AS (" EVENTS_INSERT_FROM("(SELECT u.org_id, CASE u.state"
+	    "   WHEN 'done' THEN '" EVENTS_SUBMISSION_DELIVERED "'"
+	    "   ELSE '" EVENTS_SUBMISSION_DEAD "' END AS type, u.ref_id, u.id::text AS source_id,"
+	    "   jsonb_strip_nulls(jsonb_build_object('submission_id', u.ref_id,"
+	    "   'record_id', u.result->>'record_id')) AS data FROM upd u"
+	    "   WHERE u.kind = 'salesforce.upsert' AND u.state IN ('done', 'dead'))") " RETURNING 1)"
+	    " SELECT u.id, u.org_id::text, u.state, u.kind, (SELECT count(*) FROM ev)"
+	    " FROM upd u", 2,
+	    (const char *[]){ js, e->me });
+	free(js);
+	if (rc != CB_OK) {
+		cJSON_Delete(orgs);
+		return rc == CB_ERR_DB_DOWN ? -1 : 0;
+	}
+	for (i = 0; i < db_rows(res); i++) {
+		const char *org = db_isnull(res, i, 1) ? NULL : db_val(res, i, 1);
+		const cJSON *x;
+		int seen = 0;
+
+		if (strcmp(db_val(res, i, 2), "dead") != 0)
+			continue;
+		log_kv(LOG_LVL_ERROR, "outbox_dead_letter", "outbox_id", db_val(res, i, 0),
+		    "kind", db_val(res, i, 3), NULL);
+		if (org == NULL)
+			continue;
+		cJSON_ArrayForEach(x, orgs)
+			if (strcmp(x->valuestring, org) == 0)
+				seen = 1;
+		if (!seen)
+			cJSON_AddItemToArray(orgs, cJSON_CreateString(org));
+	}
+	/* Events written: look for due rows at once, not at the next sweep. */
+	if (db_rows(res) > 0 && strcmp(db_val(res, 0, 4), "0") != 0)
+		e->next_retry = eng_now_ms();
+	if (db_rows(res) < eb->b.n)
+		log_kv(LOG_LVL_WARN, "outbox_outcome_stale", "sink", eb->es->sink->name,
+		    "note", "some rows were taken back while in flight", NULL);
 	db_res_free(res);
-	if (ms < 0)
-		ms = 0;
-	if (ms > OUTBOX_IDLE_MAX_MS)
-		ms = OUTBOX_IDLE_MAX_MS;
-	return (int)ms;
+	snprintf(c1, sizeof(c1), "%zu", ndone);
+	snprintf(c2, sizeof(c2), "%zu", nretry);
+	snprintf(c3, sizeof(c3), "%zu", ndead);
+	snprintf(c4, sizeof(c4), "%zu", nback);
+	log_kv(nretry + ndead + nback ? LOG_LVL_WARN : LOG_LVL_INFO, "outbox_batch",
+	    "sink", eb->es->sink->name, "done", c1, "retry", c2, "dead", c3, "given_back", c4,
+	    NULL);
+	for (i = 0; i < eb->b.n; i++)
+		if (eb->b.rows[i].outcome == SINK_RETRY)
+			log_kv(LOG_LVL_WARN, "outbox_retry", "outbox_id", eb->b.rows[i].id,
+			    "kind", eb->b.rows[i].kind, "error_code", eb->b.rows[i].code, NULL);
+	if (cJSON_GetArraySize(orgs) > 0)
+		eng_dead_alerts(e, orgs);
+	cJSON_Delete(orgs);
+	return 0;
+}
+
+/* Move finished batches to the unrecorded list, then write what we can. */
+static void
+eng_collect(struct engine *e)
+{
+	struct eng_batch	**pp = &e->flying, *eb, **tail;
+
+	while ((eb = *pp) != NULL) {
+		if (!eb->finished) {
+			pp = &eb->next;
+			continue;
+		}
+		*pp = eb->next;
+		eb->es->in_flight--;
+		e->in_flight--;
+		for (tail = &e->unrecorded; *tail != NULL; tail = &(*tail)->next)
+			;
+		eb->next = NULL;
+		*tail = eb;
+	}
+	while ((eb = e->unrecorded) != NULL) {
+		if (db_generation(e->db) != e->gen && eng_register(e) != 0)
+			return;
+		if (eng_record(e, eb) != 0)
+			return;		/* Postgres away: keep it for later */
+		e->unrecorded = eb->next;
+		eng_batch_free(eb);
+	}
+}
+
+static int
+eng_any_finished(const struct engine *e)
+{
+	const struct eng_batch	*eb;
+
+	for (eb = e->flying; eb != NULL; eb = eb->next)
+		if (eb->finished)
+			return 1;
+	return 0;
+}
+
+/* Start queued batches while there is room, in queue (fair) order. */
+static void
+eng_start(struct engine *e)
+{
+	struct eng_batch	**pp = &e->queued, *eb;
+	size_t			 i;
+	int			 room;
+
+	for (i = 0; i < e->nsinks; i++)
+		e->sinks[i].blocked = 0;
+	while ((eb = *pp) != NULL && e->in_flight < e->s->outbox_concurrency) {
+		if (eb->es->blocked) {
+			pp = &eb->next;
+			continue;
+		}
+		room = eb->es->sink->room ? eb->es->sink->room(eb->es->state) : 1;
+		if (room <= 0) {
+			eb->es->blocked = 1;
+			pp = &eb->next;
+			continue;
+		}
+		*pp = eb->next;
+		eb->next = e->flying;
+		e->flying = eb;
+		eb->started = 1;
+		eb->es->in_flight++;
+		e->in_flight++;
+		eb->es->sink->start(eb->es->state, &eb->b);
+	}
+	/* A sink without room keeps its own queue; note it for the lease. */
+	for (eb = e->queued; eb != NULL; eb = eb->next)
+		if (eb->es->sink->room && eb->es->sink->room(eb->es->state) <= 0)
+			eb->es->blocked = 1;
+}
+
+/* Hand every queued (not started) batch back, uncharged. */
+static void
+eng_give_back_queued(struct engine *e)
+{
+	struct eng_batch	*eb;
+
+	while ((eb = e->queued) != NULL) {
+		e->queued = eb->next;
+		sink_batch_fail(&eb->b, SINK_GIVE_BACK, 0, "CB_STOPPING", "handed back at shutdown");
+		eb->finished = 1;
+		eb->es->in_flight++;
+		e->in_flight++;
+		eb->next = e->flying;
+		e->flying = eb;
+	}
+}
+
+/* ---- the loop -------------------------------------------------------- */
+
+static int
+eng_open(struct engine *e, struct worker *w)
+{
+	char	 host[64] = "", nonce[9], err[256];
+	unsigned char rnd[4];
+	size_t	 i;
+
+	memset(e, 0, sizeof(*e));
+	e->s = w->s;
+	e->w = w;
+	if (retry_parse(w->s->outbox_schedule, &e->sched, err, sizeof(err)) != CB_OK) {
+		log_kv(LOG_LVL_ERROR, "config_invalid", "setting", "CB_OUTBOX_SCHEDULE",
+		    "error", err, NULL);
+		return -1;
+	}
+	gethostname(host, sizeof(host) - 1);
+	randombytes_buf(rnd, sizeof(rnd));
+	util_hex(nonce, rnd, sizeof(rnd));
+	snprintf(e->me, sizeof(e->me), "%s:%ld:%s", host, (long)getpid(), nonce);
+	e->db = db_open(w->s->pg_dsn);
+	if ((e->http = httpc_new(w->s->egress_private_allow, "context-broker/1")) == NULL) {
+		log_kv(LOG_LVL_ERROR, "config_invalid", "setting", "CB_EGRESS_PRIVATE_ALLOW",
+		    "error", "must be host:port entries separated by commas", NULL);
+		db_close(e->db);
+		return -1;
+	}
+	e->env.s = w->s;
+	e->env.db = e->db;
+	e->env.http = e->http;
+	e->env.keys = &w->keys;
+	e->env.me = e->me;
+	for (i = 0; i < sinks_n && e->nsinks < ENGINE_SINKS_MAX; i++) {
+		struct eng_sink *es = &e->sinks[e->nsinks++];
+
+		es->sink = sinks[i];
+		if (es->sink->open && es->sink->open(&e->env, &es->state) != CB_OK)
+			log_kv(LOG_LVL_WARN, "sink_not_ready", "sink", es->sink->name, NULL);
+	}
+	return 0;
+}
+
+static void
+eng_close(struct engine *e)
+{
+	struct eng_batch	*eb;
+	size_t			 i;
+
+	httpc_free(e->http);	/* runs the callbacks of anything still in flight */
+	e->http = NULL;
+	eng_collect(e);
+	while ((eb = e->unrecorded) != NULL) {
+		e->unrecorded = eb->next;
+		eng_batch_free(eb);
+	}
+	for (i = 0; i < e->nsinks; i++)
+		if (e->sinks[i].sink->close)
+			e->sinks[i].sink->close(e->sinks[i].state);
+	kv_sub_close(e->sub);
+	db_close(e->db);
 }
 
 int
 outbox_run(struct worker *w)
 {
-	const struct settings	*s = w->s;
-	struct outbox	 o;
+	struct engine	 e;
 	struct sigaction sa;
 	struct pollfd	 pfd;
-	char		 host[64] = "";
-	int		 n, wait_ms, down_ms = 250;
+	double		 now, stop_at = 0;
+	int		 wait_ms, got, ready, down_ms = 100, fd, full, room;
+	size_t		 i;
 
-	memset(&o, 0, sizeof(o));
-	o.s = s;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = outbox_on_term;
+	sa.sa_handler = eng_on_term;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	gethostname(host, sizeof(host) - 1);
-	snprintf(o.me, sizeof(o.me), "%s:%ld", host, (long)getpid());
-	o.db = db_open(s->pg_dsn);
-	o.keys = &w->keys;
-	log_kv(LOG_LVL_INFO, "outbox_started", "worker", o.me, NULL);
+	if (eng_open(&e, w) != 0)
+		return 2;
+	log_kv(LOG_LVL_INFO, "outbox_started", "worker", e.me, NULL);
 
-	while (!worker_stop) {
-		if (db_connect(o.db) != CB_OK) {
-			/* Postgres is away: nothing is lost, the rows wait for us. */
-			poll(NULL, 0, down_ms);
-			down_ms = down_ms < 5000 ? down_ms * 2 : 5000;
+	for (;;) {
+		now = eng_now_ms();
+		if (worker_stop && stop_at == 0) {
+			stop_at = now + ENGINE_STOP_GRACE_MS;
+			eng_give_back_queued(&e);
+		}
+		if (worker_stop && ((e.in_flight == 0 && e.unrecorded == NULL) || now > stop_at))
+			break;
+		if (db_connect(e.db) != CB_OK) {
+			/* Postgres is away: calls in flight go on, outcomes wait. */
+			if (e.in_flight > 0)
+				(void)httpc_run(e.http, down_ms, -1, NULL);
+			else
+				poll(NULL, 0, down_ms);
+			eng_collect(&e);
+			down_ms = down_ms < ENGINE_DOWN_MAX_MS ? down_ms * 2 : ENGINE_DOWN_MAX_MS;
 			continue;
 		}
-		down_ms = 250;
+		down_ms = 100;
+		if (db_generation(e.db) != e.gen && eng_register(&e) != 0)
+			continue;
+		eng_collect(&e);
+		if (e.unrecorded != NULL)
+			continue;
+		if (now >= e.next_reclaim) {
+			eng_reclaim(&e);
+			e.next_reclaim = now + ENGINE_RECLAIM_MS;
+		}
+		if (now >= e.next_renew) {
+			eng_renew(&e);
+			e.next_renew = now + (double)e.s->outbox_lease_s * 1000.0 / 3.0;
+		}
+		if (now >= e.next_tick) {
+			for (i = 0; i < e.nsinks; i++)
+				if (e.sinks[i].sink->tick)
+					e.sinks[i].sink->tick(e.sinks[i].state);
+			e.next_tick = now + ENGINE_TICK_MS;
+		}
 		/* Subscribe before looking, so no wake-up falls between the two. */
-		if (o.sub == NULL)
-			o.sub = kv_sub_open(s->redis_host, (int)s->redis_port, s->redis_password,
-			    (int)s->redis_timeout_ms, "cb:outbox");
-		n = outbox_round(&o);
-		if (n < 0 || n >= 10 || worker_stop)
-			continue;
-		if ((wait_ms = outbox_next_ms(&o)) == 0)
-			continue;
-		/* Without Redis, sweep every second instead: slower, never lossy. */
-		if (o.sub == NULL || (pfd.fd = kv_sub_fd(o.sub)) < 0) {
-			poll(NULL, 0, wait_ms < OUTBOX_FALLBACK_MS ? wait_ms : OUTBOX_FALLBACK_MS);
-			continue;
+		if (e.sub == NULL && !worker_stop)
+			e.sub = kv_sub_open(e.s->redis_host, (int)e.s->redis_port, e.s->redis_password,
+			    (int)e.s->redis_timeout_ms, "cb:outbox");
+		eng_start(&e);
+		full = 0;
+		for (i = 0; i < e.nsinks && !worker_stop; i++) {
+			struct eng_sink	*es = &e.sinks[i];
+			long long	 free_slots = e.s->outbox_concurrency - e.in_flight, want;
+
+			/* A sink's own queue first; a slow sink keeps a quarter free. */
+			if (free_slots <= 0 || es->blocked || eng_queued_for(&e, es) ||
+			    es->in_flight >= eng_sink_cap(&e))
+				continue;
+			if (free_slots > eng_sink_cap(&e) - es->in_flight)
+				free_slots = eng_sink_cap(&e) - es->in_flight;
+			want = free_slots * (long long)eng_rows_per_call(es);
+			if (want > ENGINE_LEASE_CAP)
+				want = ENGINE_LEASE_CAP;
+			got = eng_lease(&e, es, (int)want);
+			if (got < 0)
+				break;
+			if (got >= want)
+				full = 1;
+			if (got > 0)
+				eng_start(&e);
 		}
-		pfd.events = POLLIN;
-		if (poll(&pfd, 1, wait_ms) > 0 && kv_sub_drain(o.sub) < 0) {
-			log_kv(LOG_LVL_WARN, "outbox_wakeup_lost", "fallback", "1 s sweep", NULL);
-			kv_sub_close(o.sub);
-			o.sub = NULL;
+		/* A retry time that has come is served by these leases. */
+		if (e.next_retry > 0 && e.next_retry <= now)
+			e.next_retry = 0;
+		/*
+		 * How long to wait: not at all if the lease came back full (more
+		 * is due) or a call already ended; else until a call ends, a
+		 * wake-up, a due retry (when there is room to take it) or the
+		 * sweep.
+		 */
+		room = !worker_stop && e.in_flight < e.s->outbox_concurrency;
+		wait_ms = ENGINE_SWEEP_MS;
+		if (room && e.next_retry > 0) {
+			double d = e.next_retry - eng_now_ms();
+
+			wait_ms = d <= 0 ? 0 : d < wait_ms ? (int)d + 1 : wait_ms;
+		}
+		if ((room && full) || eng_any_finished(&e))
+			wait_ms = 0;
+		if (worker_stop)
+			wait_ms = 100;
+		fd = e.sub ? kv_sub_fd(e.sub) : -1;
+		ready = 0;
+		if (e.in_flight > 0)
+			(void)httpc_run(e.http, wait_ms, fd, &ready);
+		else if (wait_ms > 0) {
+			pfd.fd = fd;
+			pfd.events = POLLIN;
+			pfd.revents = 0;
+			ready = poll(&pfd, fd >= 0 ? 1 : 0, wait_ms) > 0 && fd >= 0;
+		}
+		if (ready) {
+			e.next_retry = 0;
+			if (kv_sub_drain(e.sub) < 0) {
+				log_kv(LOG_LVL_WARN, "outbox_wakeup_lost", "fallback", "1 s sweep", NULL);
+				kv_sub_close(e.sub);
+				e.sub = NULL;
+			}
 		}
 	}
-	kv_sub_close(o.sub);
-	sf_client_free(o.sf);
-	db_close(o.db);
+	eng_close(&e);
 	log_kv(LOG_LVL_INFO, "outbox_stopped", NULL);
 	return 0;
 }

@@ -83,6 +83,8 @@ struct sink {
 	 * are given back until it can. */
 	int		(*open)(struct sink_env *, void **state);
 	void		(*close)(void *state);
+	/* Rows one call carries now, <= batch_max (a setting); NULL: batch_max. */
+	size_t		(*max_rows)(void *state);
 	/* How many more calls may start now (>= 0); NULL: no limit of its own. */
 	int		(*room)(void *state);
 	/* Start one call for the batch.  Every row gets an outcome, and then

@@ -1,44 +1,41 @@
 /*
  * cb-fake-sf: a fake Salesforce that speaks the real wire format, for tests.
  *
- * One loopback HTTP/1.1 server is both the login host (the OAuth 2.0 JWT
- * bearer token endpoint, CONTRACTS §3.1) and the instance (upsert and read by
- * external ID, §3.3, with the real error array of §3.5 and a
- * Sforce-Limit-Info header on every REST answer, §3.2).  Assertions are
- * verified for real: RS256 against the certificate's public key, alg, iss,
- * sub (prn wins), aud and exp in seconds.  A control plane under /__fake/
- * (no auth: the server binds 127.0.0.1 only) lists records and counters,
- * resets, revokes tokens and queues faults (status, drop, latency).
+ * One loopback HTTP/1.1 server (tests/fakes/common/fakehttpd) is both the
+ * login host (the OAuth 2.0 JWT bearer token endpoint, CONTRACTS §3.1) and
+ * the instance: upsert and read by external ID (§3.3), the sObject
+ * Collections upsert (§3.4), the real error array of §3.5, and a
+ * Sforce-Limit-Info header on every REST answer counted as an org counts
+ * (§3.2: one per authenticated REST call, a Collections call is one call
+ * whatever its size, token calls are free; past the daily allocation every
+ * call is a 403 REQUEST_LIMIT_EXCEEDED).  Assertions are verified for real:
+ * RS256 against the certificate's public key, alg, iss, sub (prn wins), aud
+ * and exp in seconds.  A control plane under /__fake/ (no auth: the server
+ * binds 127.0.0.1 only) lists records and counters, resets, revokes
+ * tokens, sets the API usage and queues faults: per call (status, drop,
+ * latency) and per record (an error for the records whose external ID or
+ * field value matches).
  *
  *   cb-fake-sf --port N --cert PEM_CERT --client-id ID --username USER
  *              [--audience AUD] [--pidfile P]
  *              [--objects Form_Submission__c,Call_Activity__c]
- *              [--io-timeout-ms 10000]
+ *              [--io-timeout-ms 10000] [--api-limit 15000]
+ *              [--max-records 10000]
  *
- * Guarantees: request line and headers at most 16 KiB (431), body at most
- * 1 MiB (413), every read and write bounded by the per-connection I/O
- * timeout (a slow or silent client is answered 408 or dropped, and never
- * holds a thread longer than that), at most 64 connections at once.  One
- * thread per connection; one mutex guards all state.  Logs are JSON lines on
- * stderr, one per request (method, path with the external ID value masked,
- * status); tokens, assertions and bodies are never logged.
+ * Guarantees: those of fakehttpd (caps, timeouts, keep-alive, chunked
+ * bodies); one mutex guards all state; a record is found by a hash of
+ * (object, external ID field, value), so 50,000 records cost no more per
+ * call than ten.  The log masks the external ID value in paths; tokens,
+ * assertions and bodies are never logged.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
+#include <pthread.h>
 
 #include <cjson/cJSON.h>
 #include <openssl/err.h>
@@ -54,13 +51,12 @@
 #include "sf.h"
 #include "util.h"
 
-#define FK_HEAD_MAX		(16 * 1024)
-#define FK_BODY_MAX		(1024 * 1024)
-#define FK_IN_MAX		(FK_HEAD_MAX + FK_BODY_MAX + 8192)
-#define FK_OUT_MAX		(64u * 1024u * 1024u)
+#include "common/fakehttpd.h"
+
 #define FK_AUTH_MAX		4096
-#define FK_CONN_MAX		64
-#define FK_RECORDS_MAX		10000
+#define FK_RECORDS_DEFAULT	10000
+#define FK_RECORDS_LIMIT	1000000
+#define FK_COLLECTION_MAX	200	/* CONTRACTS §3.4 */
 #define FK_TOKENS_MAX		256
 #define FK_FAULTS_MAX		64
 #define FK_OBJECTS_MAX		16
@@ -68,13 +64,15 @@
 #define FK_API_LIMIT		15000
 #define FK_EXP_MAX_S		180	/* CONTRACTS §3.1: within 3 minutes */
 #define FK_EXP_SKEW_S		5	/* clock leeway we grant the caller */
-#define FK_SLICE_MS		200	/* how often blocked threads look at the stop flag */
 #define FK_ORG_ID		"00Dxx0000001gPLEA0"
 #define FK_USER_ID		"005xx000001SwiUAAS"
 #define FK_TOKEN_PREFIX		"00Dxx0000001gPL!"
 #define FK_GRANT_TYPE		"urn:ietf:params:oauth:grant-type:jwt-bearer"
 #define FK_MSG_NOT_FOUND	"The requested resource does not exist"
 #define FK_MSG_SESSION		"Session expired or invalid"
+#define FK_MSG_LIMIT		"TotalRequests Limit exceeded."
+#define FK_MSG_ROLLED_BACK	"Record rolled back because not all records " \
+				"were valid and the request was using AllOrNone header"
 
 /* ---- configuration (written by main before any thread starts) -------- */
 
@@ -86,18 +84,21 @@ static struct {
 	const char	*audience;
 	const char	*pidfile;
 	long		 io_timeout_ms;
+	long		 api_limit;
+	size_t		 max_records;
 	char		 objects[FK_OBJECTS_MAX][84];
 	size_t		 nobjects;
 	EVP_PKEY	*pub;
 	char		 base_url[64];
 } cfg;
 
-static atomic_int fk_stop;
-
 /* ---- state (all under fk.lock) ---------------------------------------- */
 
-enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY };
-enum fault_kind { FAULT_STATUS, FAULT_DROP, FAULT_LATENCY };
+/* What a request is, for faults and counting. */
+enum fk_call { CALL_NONE, CALL_TOKEN, CALL_SINGLE, CALL_COLLECTIONS, CALL_REST };
+/* Which calls a fault hits.  "upsert" is either kind of upsert. */
+enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY, FT_SINGLE, FT_COLLECTIONS };
+enum fault_kind { FAULT_STATUS, FAULT_DROP, FAULT_LATENCY, FAULT_RECORD };
 
 struct fk_fault {
 	int	 target;
@@ -108,6 +109,8 @@ struct fk_fault {
 	long	 retry_after_s;
 	char	 error_code[64];
 	char	 message[256];
+	char	 match[256];	/* FAULT_RECORD: the value that triggers it */
+	char	 field[84];	/* FAULT_RECORD: "" = the external ID */
 };
 
 struct fk_record {
@@ -125,83 +128,25 @@ static struct {
 	pthread_mutex_t	 lock;
 	struct fk_record *records;
 	size_t		 nrecords, records_cap;
+	uint32_t	*index;		/* open addressing: record index + 1 */
+	size_t		 index_cap;	/* a power of two, > 2 * max_records */
 	char		 tokens[FK_TOKENS_MAX][96];
 	size_t		 ntokens, next_token;
 	struct fk_fault	 faults[FK_FAULTS_MAX];
 	size_t		 nfaults;
-	long		 token_requests, token_failures, upserts, faults_served;
-	long		 api_usage;
+	long		 token_requests, token_failures, token_mints;
+	long		 upserts, upsert_calls, collections_calls;
+	long		 records_created, records_updated, record_failures;
+	long		 faults_served;
+	long		 api_usage, api_limit;
 	unsigned long	 id_counter;
-	int		 conns;
 } fk = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-/* ---- one request and its answer -------------------------------------- */
-
-struct fk_req {
-	char	 method[16];
-	char	 path[FK_HEAD_MAX];	/* without the query */
-	int	 close;
-	int	 has_length;
-	long long content_length;
-	int	 expect_continue;
-	int	 auth_seen;
-	int	 auth_too_long;
-	char	 auth[FK_AUTH_MAX];
-	char	 ctype[256];
-	char	*body;
-	size_t	 body_len;
-};
-
-struct fk_resp {
-	int		 status;
-	struct buf	 body;
-	int		 rest;		/* send Sforce-Limit-Info */
-	long		 api_usage;
-	long		 retry_after_s;
-	int		 close;
-	int		 drop;		/* close without answering */
-};
-
-struct fk_conn {
-	int		 fd;
-	struct buf	 in;
-};
-
-static const char *
-fk_reason(int status)
-{
-	switch (status) {
-	case 100: return "Continue";
-	case 300: return "Multiple Choices";
-	case 408: return "Request Timeout";
-	case 411: return "Length Required";
-	case 431: return "Request Header Fields Too Large";
-	case 501: return "Not Implemented";
-	default:  return errs_reason(status);
-	}
-}
-
-static void
-fk_sleep_ms(long ms)
-{
-	struct timespec	 ts;
-	long		 step;
-
-	/* In slices, so a stopping server does not wait out a latency fault. */
-	while (ms > 0 && !atomic_load(&fk_stop)) {
-		step = ms > FK_SLICE_MS ? FK_SLICE_MS : ms;
-		ts.tv_sec = step / 1000;
-		ts.tv_nsec = (step % 1000) * 1000000L;
-		nanosleep(&ts, NULL);
-		ms -= step;
-	}
-}
 
 /* ---- answers ---------------------------------------------------------- */
 
 /* Salesforce's single-resource error: [{"message","errorCode","fields"}]. */
 static void
-fk_sf_error(struct fk_resp *rs, int status, const char *code, const char *msg,
+fk_sf_error(struct fh_resp *rs, int status, const char *code, const char *msg,
     const char *field)
 {
 	rs->status = status;
@@ -220,7 +165,7 @@ fk_sf_error(struct fk_resp *rs, int status, const char *code, const char *msg,
 
 /* The OAuth error shape of the token endpoint. */
 static void
-fk_oauth_error(struct fk_resp *rs, int status, const char *error,
+fk_oauth_error(struct fh_resp *rs, int status, const char *error,
     const char *desc)
 {
 	rs->status = status;
@@ -232,20 +177,9 @@ fk_oauth_error(struct fk_resp *rs, int status, const char *error,
 	buf_putc(&rs->body, '}');
 }
 
-/* Control-plane messages: {"error":"…"} */
-static void
-fk_plain_error(struct fk_resp *rs, int status, const char *msg)
-{
-	rs->status = status;
-	buf_reset(&rs->body);
-	buf_puts(&rs->body, "{\"error\":");
-	buf_json_str(&rs->body, msg);
-	buf_putc(&rs->body, '}');
-}
-
 /* Print and free doc into the answer. */
 static void
-fk_json(struct fk_resp *rs, int status, cJSON *doc)
+fk_json(struct fh_resp *rs, int status, cJSON *doc)
 {
 	char	*s = cJSON_PrintUnformatted(doc);
 
@@ -253,7 +187,7 @@ fk_json(struct fk_resp *rs, int status, cJSON *doc)
 		util_oom();
 	buf_reset(&rs->body);
 	if (buf_puts(&rs->body, s) != CB_OK)
-		fk_plain_error(rs, 500, "answer too large");
+		fh_resp_error(rs, 500, "answer too large");
 	else
 		rs->status = status;
 	free(s);
@@ -284,89 +218,41 @@ fk_add_num(cJSON *o, const char *k, double v)
 		util_oom();
 }
 
-/* Count a REST call and stamp the answer with the usage header. */
 static void
-fk_count_api(struct fk_resp *rs)
+fk_add_bool(cJSON *o, const char *k, int v)
 {
+	if (cJSON_AddBoolToObject(o, k, v) == NULL)
+		util_oom();
+}
+
+/*
+ * Stamp the usage header; with count, charge the call first as the org
+ * does.  -1 (answered 403 REQUEST_LIMIT_EXCEEDED, nothing charged) once
+ * the daily allocation is used up.
+ */
+static int
+fk_api_call(struct fh_resp *rs, int count)
+{
+	long	 used, limit;
+	int	 over = 0;
+
 	pthread_mutex_lock(&fk.lock);
-	rs->api_usage = ++fk.api_usage;
+	limit = fk.api_limit;
+	if (count && fk.api_usage >= limit)
+		over = 1;
+	else if (count)
+		fk.api_usage++;
+	used = fk.api_usage;
 	pthread_mutex_unlock(&fk.lock);
-	rs->rest = 1;
-}
-
-/* ---- small parsers ----------------------------------------------------- */
-
-static int
-fk_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Percent-decode n bytes into out; form bodies also turn '+' into ' '. */
-static int
-fk_pct_decode(const char *s, size_t n, int form, struct buf *out)
-{
-	size_t	 i;
-	int	 hi, lo;
-
-	for (i = 0; i < n; i++) {
-		char	 c = s[i];
-
-		if (c == '%') {
-			if (i + 2 >= n)
-				return -1;
-			hi = fk_hexval((unsigned char)s[i + 1]);
-			lo = fk_hexval((unsigned char)s[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (c == '+' && form)
-			c = ' ';
-		if (buf_putc(out, c) != CB_OK)
-			return -1;
+	fh_resp_header(rs, "Sforce-Limit-Info", "api-usage=%ld/%ld", used, limit);
+	if (over) {
+		fk_sf_error(rs, 403, "REQUEST_LIMIT_EXCEEDED", FK_MSG_LIMIT, NULL);
+		return -1;
 	}
 	return 0;
 }
 
-/*
- * The decoded value of `key` in an x-www-form-urlencoded body.  1 found,
- * 0 absent, -1 malformed, repeated or over out's cap.
- */
-static int
-fk_form_get(const char *body, size_t len, const char *key, struct buf *out)
-{
-	struct buf	 k;
-	size_t		 i = 0, j, eq;
-	int		 found = 0, rc = 0;
-
-	buf_init(&k, 256);
-	while (i < len && rc == 0) {
-		for (j = i; j < len && body[j] != '&'; j++)
-			;
-		for (eq = i; eq < j && body[eq] != '='; eq++)
-			;
-		buf_reset(&k);
-		if (fk_pct_decode(body + i, eq - i, 1, &k) != 0)
-			rc = -1;
-		else if (strcmp(buf_cstr(&k), key) == 0) {
-			if (found++)
-				rc = -1;
-			else if (eq < j &&
-			    fk_pct_decode(body + eq + 1, j - eq - 1, 1, out) != 0)
-				rc = -1;
-		}
-		i = j + 1;
-	}
-	buf_free(&k);
-	return rc < 0 ? -1 : found;
-}
+/* ---- the token endpoint ----------------------------------------------- */
 
 static int
 fk_b64url_decode(const char *s, size_t n, struct buf *out)
@@ -496,17 +382,8 @@ out:
 	return why;
 }
 
-static int
-fk_ctype_is(const struct fk_req *rq, const char *want)
-{
-	size_t	 n = strlen(want);
-
-	return strncasecmp(rq->ctype, want, n) == 0 &&
-	    (rq->ctype[n] == '\0' || rq->ctype[n] == ';' || rq->ctype[n] == ' ');
-}
-
 static void
-fk_token(struct fk_req *rq, struct fk_resp *rs)
+fk_token(struct fh_req *rq, struct fh_resp *rs)
 {
 	struct buf	 gt, assertion;
 	const char	*why = NULL;
@@ -524,14 +401,14 @@ fk_token(struct fk_req *rq, struct fk_resp *rs)
 		fk_oauth_error(rs, 405, "invalid_request", "must use HTTP POST");
 		goto fail;
 	}
-	g = fk_ctype_is(rq, "application/x-www-form-urlencoded") ?
-	    fk_form_get(rq->body, rq->body_len, "grant_type", &gt) : -1;
+	g = fh_ctype_is(rq, "application/x-www-form-urlencoded") ?
+	    fh_form_get(rq->body, rq->body_len, "grant_type", &gt) : -1;
 	if (g <= 0 || strcmp(buf_cstr(&gt), FK_GRANT_TYPE) != 0) {
 		fk_oauth_error(rs, 400, "unsupported_grant_type",
 		    "grant type not supported");
 		goto fail;
 	}
-	a = fk_form_get(rq->body, rq->body_len, "assertion", &assertion);
+	a = fh_form_get(rq->body, rq->body_len, "assertion", &assertion);
 	if (a <= 0)
 		why = "invalid assertion";
 	else
@@ -547,6 +424,7 @@ fk_token(struct fk_req *rq, struct fk_resp *rs)
 	fk.next_token = (fk.next_token + 1) % FK_TOKENS_MAX;
 	if (fk.ntokens < FK_TOKENS_MAX)
 		fk.ntokens++;
+	fk.token_mints++;
 	pthread_mutex_unlock(&fk.lock);
 	/* Real "signature" is an HMAC keyed with the consumer secret. */
 	randombytes_buf(raw, sizeof(raw));
@@ -580,35 +458,6 @@ out:
 	buf_free(&gt);
 }
 
-/* ---- REST --------------------------------------------------------------- */
-
-static int
-fk_token_valid(const struct fk_req *rq)
-{
-	const char	*t;
-	size_t		 i;
-	int		 ok = 0;
-
-	if (!rq->auth_seen || rq->auth_too_long)
-		return 0;
-	/* Salesforce takes both the standard scheme and its legacy "OAuth". */
-	if (strncasecmp(rq->auth, "Bearer ", 7) == 0)
-		t = rq->auth + 7;
-	else if (strncasecmp(rq->auth, "OAuth ", 6) == 0)
-		t = rq->auth + 6;
-	else
-		return 0;
-	while (*t == ' ')
-		t++;
-	if (*t == '\0')
-		return 0;
-	pthread_mutex_lock(&fk.lock);
-	for (i = 0; i < fk.ntokens; i++)
-		ok |= util_streq_ct(fk.tokens[i], t);
-	pthread_mutex_unlock(&fk.lock);
-	return ok;
-}
-
 /* Salesforce's 15-to-18 suffix: one letter per 5 chars flags the capitals. */
 static void
 fk_make_id(size_t object, char out[19])
@@ -637,36 +486,321 @@ fk_make_id(size_t object, char out[19])
 	out[18] = '\0';
 }
 
+/* ---- the record store --------------------------------------------------- */
+
+/* FNV-1a over the object, the field name folded to lower case, the value. */
+static size_t
+fk_hash(size_t object, const char *ext_field, const char *value)
+{
+	uint64_t	 h = 1469598103934665603ULL;
+	const char	*p;
+
+	h = (h ^ (uint64_t)object) * 1099511628211ULL;
+	for (p = ext_field; *p != '\0'; p++)
+		h = (h ^ (unsigned char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p)) *
+		    1099511628211ULL;
+	h = (h ^ 0xffu) * 1099511628211ULL;
+	for (p = value; *p != '\0'; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return (size_t)h;
+}
+
+/* Caller holds the lock.  Field names are case-insensitive, as in Salesforce. */
 static struct fk_record *
 fk_find(size_t object, const char *ext_field, const char *value)
 {
-	size_t	 i;
+	size_t			 i, mask = fk.index_cap - 1;
+	struct fk_record	*r;
 
-	for (i = 0; i < fk.nrecords; i++)
-		if (fk.records[i].object == object &&
-		    strcasecmp(fk.records[i].ext_field, ext_field) == 0 &&
-		    strcmp(fk.records[i].ext_value, value) == 0)
-			return &fk.records[i];
+	for (i = fk_hash(object, ext_field, value) & mask; fk.index[i] != 0;
+	    i = (i + 1) & mask) {
+		r = &fk.records[fk.index[i] - 1];
+		if (r->object == object && strcasecmp(r->ext_field, ext_field) == 0 &&
+		    strcmp(r->ext_value, value) == 0)
+			return r;
+	}
 	return NULL;
 }
 
+/* Caller holds the lock. */
 static void
-fk_upsert(struct fk_req *rq, struct fk_resp *rs, size_t object,
+fk_clear_records(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < fk.nrecords; i++) {
+		free(fk.records[i].ext_value);
+		cJSON_Delete(fk.records[i].fields);
+	}
+	fk.nrecords = 0;
+	if (fk.index != NULL)
+		memset(fk.index, 0, fk.index_cap * sizeof(*fk.index));
+}
+
+/* Merge fields into r, leaving out "attributes" and the external ID. */
+static void
+fk_merge(struct fk_record *r, const cJSON *fields, const char *ext_field)
+{
+	const cJSON	*f;
+	cJSON		*dup;
+
+	cJSON_ArrayForEach(f, fields) {
+		if (strcasecmp(f->string, "attributes") == 0 ||
+		    strcasecmp(f->string, ext_field) == 0)
+			continue;
+		if ((dup = cJSON_Duplicate(f, 1)) == NULL)
+			util_oom();
+		if (cJSON_GetObjectItem(r->fields, f->string) != NULL)
+			cJSON_ReplaceItemInObject(r->fields, f->string, dup);
+		else
+			cJSON_AddItemToObject(r->fields, f->string, dup);
+	}
+}
+
+/*
+ * Upsert one record; caller holds the lock and has checked there is room
+ * for a new one (fk_room).  Counts it.
+ */
+static struct fk_record *
+fk_store_put(size_t object, const char *ext_field, const char *value,
+    const cJSON *fields, int *created)
+{
+	struct fk_record	*r;
+	size_t			 i, mask = fk.index_cap - 1;
+
+	if ((r = fk_find(object, ext_field, value)) != NULL) {
+		*created = 0;
+		fk_merge(r, fields, ext_field);
+		util_iso8601(r->updated_at, sizeof(r->updated_at));
+		fk.records_updated++;
+	} else {
+		if (fk.nrecords == fk.records_cap) {
+			size_t	 nc = fk.records_cap ? fk.records_cap * 2 : 64;
+			void	*p = realloc(fk.records, nc * sizeof(*fk.records));
+
+			if (p == NULL)
+				util_oom();
+			fk.records = p;
+			fk.records_cap = nc;
+		}
+		*created = 1;
+		r = &fk.records[fk.nrecords++];
+		memset(r, 0, sizeof(*r));
+		r->object = object;
+		util_strlcpy(r->ext_field, ext_field, sizeof(r->ext_field));
+		r->ext_value = util_strdup(value);
+		fk_make_id(object, r->id);
+		r->fields = fk_obj();
+		fk_merge(r, fields, ext_field);
+		util_iso8601(r->created_at, sizeof(r->created_at));
+		memcpy(r->updated_at, r->created_at, sizeof(r->updated_at));
+		for (i = fk_hash(object, ext_field, value) & mask; fk.index[i] != 0;
+		    i = (i + 1) & mask)
+			;
+		fk.index[i] = (uint32_t)fk.nrecords;
+		fk.records_created++;
+	}
+	r->upserts++;
+	fk.upserts++;
+	return r;
+}
+
+/* Caller holds the lock: may `extra` more records be created? */
+static int
+fk_room(size_t extra)
+{
+	return fk.nrecords + extra < cfg.max_records;
+}
+
+/* ---- per-record faults ------------------------------------------------- */
+
+static int
+fk_target_hits(int target, int call)
+{
+	switch (target) {
+	case FT_ANY:		return call != CALL_NONE;
+	case FT_TOKEN:		return call == CALL_TOKEN;
+	case FT_UPSERT:		return call == CALL_SINGLE || call == CALL_COLLECTIONS;
+	case FT_SINGLE:		return call == CALL_SINGLE;
+	case FT_COLLECTIONS:	return call == CALL_COLLECTIONS;
+	default:		return 0;
+	}
+}
+
+/* Take one use of a fault; caller holds the lock. */
+static void
+fk_fault_use(size_t i, struct fk_fault *out)
+{
+	struct fk_fault	*f = &fk.faults[i];
+
+	*out = *f;
+	if (--f->count <= 0) {
+		memmove(f, f + 1, (fk.nfaults - i - 1) * sizeof(*f));
+		fk.nfaults--;
+	}
+	fk.faults_served++;
+}
+
+/*
+ * The first record fault whose value matches this record: the external ID
+ * value, or the named field's string value.  Caller holds the lock.
+ */
+static int
+fk_record_fault(int call, const char *ext_field, const char *value,
+    const cJSON *fields, struct fk_fault *out)
+{
+	const cJSON	*v;
+	const char	*have;
+	size_t		 i;
+
+	for (i = 0; i < fk.nfaults; i++) {
+		const struct fk_fault	*f = &fk.faults[i];
+
+		if (f->kind != FAULT_RECORD || !fk_target_hits(f->target, call))
+			continue;
+		have = NULL;
+		if (f->field[0] == '\0' || strcasecmp(f->field, ext_field) == 0)
+			have = value;
+		else if (cJSON_IsString(v = cJSON_GetObjectItem(fields, f->field)))
+			have = v->valuestring;
+		if (have != NULL && strcmp(have, f->match) == 0) {
+			fk_fault_use(i, out);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* The real message of a Salesforce error code, for injected errors. */
+static const char *
+fk_code_message(const char *code)
+{
+	static const struct {
+		const char	*code;
+		const char	*msg;
+	} msgs[] = {
+		{ "INVALID_SESSION_ID", FK_MSG_SESSION },
+		{ "REQUEST_LIMIT_EXCEEDED", FK_MSG_LIMIT },
+		{ "NOT_FOUND", FK_MSG_NOT_FOUND },
+		{ "SERVER_UNAVAILABLE", "Server temporarily unavailable, please "
+		    "try again later." },
+		{ "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to "
+		    "this record or 1 records: a01xx0000000001AAA" },
+		{ "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please "
+		    "include this ErrorId if you contact support: "
+		    "1234567890-12345 (-1234567890)" },
+		{ "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Record failed a "
+		    "validation rule (fault injected by cb-fake-sf)" },
+		{ "DUPLICATE_VALUE", "duplicate value found: an external ID "
+		    "already in use" },
+		{ "REQUIRED_FIELD_MISSING", "Required fields are missing" },
+		{ "STORAGE_LIMIT_EXCEEDED", "storage limit exceeded" },
+	};
+	size_t	 i;
+
+	for (i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++)
+		if (strcmp(msgs[i].code, code) == 0)
+			return msgs[i].msg;
+	return "fault injected by cb-fake-sf";
+}
+
+/* ---- single-record upsert and read ------------------------------------- */
+
+static int
+fk_token_valid(const struct fh_req *rq)
+{
+	const char	*auth = fh_header(rq, "Authorization"), *t;
+	size_t		 i;
+	int		 ok = 0;
+
+	if (auth == NULL || strlen(auth) >= FK_AUTH_MAX)
+		return 0;
+	/* Salesforce takes both the standard scheme and its legacy "OAuth". */
+	if (strncasecmp(auth, "Bearer ", 7) == 0)
+		t = auth + 7;
+	else if (strncasecmp(auth, "OAuth ", 6) == 0)
+		t = auth + 6;
+	else
+		return 0;
+	while (*t == ' ')
+		t++;
+	if (*t == '\0')
+		return 0;
+	pthread_mutex_lock(&fk.lock);
+	for (i = 0; i < fk.ntokens; i++)
+		ok |= util_streq_ct(fk.tokens[i], t);
+	pthread_mutex_unlock(&fk.lock);
+	return ok;
+}
+
+/* 0 if the content type is JSON, else answered 415. */
+static int
+fk_need_json(const struct fh_req *rq, struct fh_resp *rs)
+{
+	const char	*ct = fh_header(rq, "Content-Type");
+	char		 msg[512];
+
+	if (fh_ctype_is(rq, "application/json"))
+		return 0;
+	snprintf(msg, sizeof(msg), "MediaType of '%.200s' is not supported "
+	    "by this resource", ct != NULL && ct[0] ? ct : "(none)");
+	fk_sf_error(rs, 415, "UNSUPPORTED_MEDIA_TYPE", msg, NULL);
+	return -1;
+}
+
+/*
+ * The field map of one record: no duplicate names (case-insensitive), only
+ * API names, and (single upserts) neither Id nor the external ID.  0, or
+ * answered 400.
+ */
+static int
+fk_check_fields(const cJSON *doc, size_t object, const char *ext_field,
+    int single, struct fh_resp *rs)
+{
+	const cJSON	*f, *g;
+	char		 msg[512];
+
+	cJSON_ArrayForEach(f, doc) {
+		for (g = doc->child; g != f; g = g->next)
+			if (strcasecmp(g->string, f->string) == 0) {
+				snprintf(msg, sizeof(msg), "Duplicate field "
+				    "'%.100s'", f->string);
+				fk_sf_error(rs, 400, "JSON_PARSER_ERROR", msg, NULL);
+				return -1;
+			}
+		/* CONTRACTS §3.3: neither Id nor the external ID in the body. */
+		if (single && (strcasecmp(f->string, "Id") == 0 ||
+		    strcasecmp(f->string, ext_field) == 0)) {
+			snprintf(msg, sizeof(msg), "Unable to create/update fields: "
+			    "%.100s. Please check the security settings of this "
+			    "field and verify that it is read/write for your "
+			    "profile or permission set.", f->string);
+			fk_sf_error(rs, 400, "INVALID_FIELD", msg, f->string);
+			return -1;
+		}
+		if (!sf_api_name_ok(f->string)) {
+			snprintf(msg, sizeof(msg), "No such column '%.100s' on "
+			    "sobject of type %s", f->string, cfg.objects[object]);
+			fk_sf_error(rs, 400, "INVALID_FIELD", msg, f->string);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void
+fk_upsert(struct fh_req *rq, struct fh_resp *rs, size_t object,
     const char *ext_field, const char *value)
 {
 	cJSON		*doc = NULL, *res;
-	const cJSON	*f, *g;
 	struct fk_record *r;
+	struct fk_fault	 f;
 	struct jv_error	 je;
-	char		 msg[512];
+	char		 msg[512], id[19];
 	int		 created;
 
-	if (!fk_ctype_is(rq, "application/json")) {
-		snprintf(msg, sizeof(msg), "MediaType of '%.200s' is not supported "
-		    "by this resource", rq->ctype[0] ? rq->ctype : "(none)");
-		fk_sf_error(rs, 415, "UNSUPPORTED_MEDIA_TYPE", msg, NULL);
+	if (fk_need_json(rq, rs) != 0)
 		goto out;
-	}
 	if (rq->body_len == 0 ||
 	    jv_parse(rq->body, rq->body_len, &doc, &je) != CB_OK) {
 		fk_sf_error(rs, 400, "JSON_PARSER_ERROR", rq->body_len ?
@@ -679,90 +813,40 @@ fk_upsert(struct fk_req *rq, struct fk_resp *rs, size_t object,
 		fk_sf_error(rs, 400, "JSON_PARSER_ERROR", msg, NULL);
 		goto out;
 	}
-	cJSON_ArrayForEach(f, doc) {
-		for (g = doc->child; g != f; g = g->next)
-			if (strcasecmp(g->string, f->string) == 0) {
-				snprintf(msg, sizeof(msg), "Duplicate field "
-				    "'%.100s'", f->string);
-				fk_sf_error(rs, 400, "JSON_PARSER_ERROR", msg, NULL);
-				goto out;
-			}
-		/* CONTRACTS §3.3: neither Id nor the external ID in the body. */
-		if (strcasecmp(f->string, "Id") == 0 ||
-		    strcasecmp(f->string, ext_field) == 0) {
-			snprintf(msg, sizeof(msg), "Unable to create/update fields: "
-			    "%.100s. Please check the security settings of this "
-			    "field and verify that it is read/write for your "
-			    "profile or permission set.", f->string);
-			fk_sf_error(rs, 400, "INVALID_FIELD", msg, f->string);
-			goto out;
-		}
-		if (!sf_api_name_ok(f->string)) {
-			snprintf(msg, sizeof(msg), "No such column '%.100s' on "
-			    "sobject of type %s", f->string, cfg.objects[object]);
-			fk_sf_error(rs, 400, "INVALID_FIELD", msg, f->string);
-			goto out;
-		}
-	}
+	if (fk_check_fields(doc, object, ext_field, 1, rs) != 0)
+		goto out;
 	pthread_mutex_lock(&fk.lock);
-	if ((r = fk_find(object, ext_field, value)) != NULL) {
-		created = 0;
-		cJSON_ArrayForEach(f, doc) {
-			cJSON	*dup = cJSON_Duplicate(f, 1);
-
-			if (dup == NULL)
-				util_oom();
-			/* Field names are case-insensitive, as in Salesforce. */
-			if (cJSON_GetObjectItem(r->fields, f->string) != NULL)
-				cJSON_ReplaceItemInObject(r->fields, f->string, dup);
-			else
-				cJSON_AddItemToObject(r->fields, f->string, dup);
-		}
-		util_iso8601(r->updated_at, sizeof(r->updated_at));
-	} else {
-		if (fk.nrecords >= FK_RECORDS_MAX) {
-			pthread_mutex_unlock(&fk.lock);
-			fk_sf_error(rs, 400, "STORAGE_LIMIT_EXCEEDED",
-			    "storage limit exceeded", NULL);
-			goto out;
-		}
-		if (fk.nrecords == fk.records_cap) {
-			size_t	 nc = fk.records_cap ? fk.records_cap * 2 : 64;
-			void	*p = realloc(fk.records, nc * sizeof(*fk.records));
-
-			if (p == NULL)
-				util_oom();
-			fk.records = p;
-			fk.records_cap = nc;
-		}
-		created = 1;
-		r = &fk.records[fk.nrecords++];
-		memset(r, 0, sizeof(*r));
-		r->object = object;
-		util_strlcpy(r->ext_field, ext_field, sizeof(r->ext_field));
-		r->ext_value = util_strdup(value);
-		fk_make_id(object, r->id);
-		r->fields = doc;
-		doc = NULL;
-		util_iso8601(r->created_at, sizeof(r->created_at));
-		memcpy(r->updated_at, r->created_at, sizeof(r->updated_at));
+	if (fk_record_fault(CALL_SINGLE, ext_field, value, doc, &f)) {
+		fk.record_failures++;
+		pthread_mutex_unlock(&fk.lock);
+		fk_sf_error(rs, f.status ? f.status : 400, f.error_code,
+		    f.message[0] ? f.message : fk_code_message(f.error_code),
+		    f.field[0] ? f.field : NULL);
+		goto out;
 	}
-	r->upserts++;
-	fk.upserts++;
-	res = fk_obj();
-	fk_add_str(res, "id", r->id);
+	if (fk_find(object, ext_field, value) == NULL && !fk_room(0)) {
+		fk.record_failures++;
+		pthread_mutex_unlock(&fk.lock);
+		fk_sf_error(rs, 400, "STORAGE_LIMIT_EXCEEDED",
+		    "storage limit exceeded", NULL);
+		goto out;
+	}
+	r = fk_store_put(object, ext_field, value, doc, &created);
+	memcpy(id, r->id, sizeof(id));
 	pthread_mutex_unlock(&fk.lock);
+	res = fk_obj();
+	fk_add_str(res, "id", id);
 	if (cJSON_AddTrueToObject(res, "success") == NULL ||
-	    cJSON_AddArrayToObject(res, "errors") == NULL ||
-	    cJSON_AddBoolToObject(res, "created", created) == NULL)
+	    cJSON_AddArrayToObject(res, "errors") == NULL)
 		util_oom();
+	fk_add_bool(res, "created", created);
 	fk_json(rs, created ? 201 : 200, res);
 out:
 	cJSON_Delete(doc);
 }
 
 static void
-fk_get(struct fk_resp *rs, size_t object, const char *ver,
+fk_get(struct fh_resp *rs, size_t object, const char *ver,
     const char *ext_field, const char *value)
 {
 	struct fk_record *r;
@@ -794,6 +878,270 @@ fk_get(struct fk_resp *rs, size_t object, const char *ver,
 	fk_json(rs, 200, doc);
 }
 
+/* ---- sObject Collections upsert (CONTRACTS §3.4) ------------------------ */
+
+/* One record of a Collections call and its outcome. */
+struct fk_item {
+	const cJSON	*rec;
+	char		 value[SF_EXT_VALUE_MAX + 32];
+	char		 code[64];	/* "" = no error (yet) */
+	char		 msg[512];
+	char		 field[84];
+	char		 id[19];
+	int		 created;
+};
+
+static void
+fk_item_fail(struct fk_item *it, const char *code, const char *msg,
+    const char *field)
+{
+	util_strlcpy(it->code, code, sizeof(it->code));
+	util_strlcpy(it->msg, msg, sizeof(it->msg));
+	util_strlcpy(it->field, field ? field : "", sizeof(it->field));
+}
+
+/*
+ * The request-level checks: the shape, at most 200 records, each an object
+ * of the URL's type with API-name fields.  0, or answered 400.
+ */
+static int
+fk_coll_parse(const cJSON *doc, size_t object, const char *ext_field,
+    int *all_or_none, const cJSON **records, struct fh_resp *rs)
+{
+	const cJSON	*f, *rec, *attr, *type;
+	char		 msg[512];
+
+	if (!cJSON_IsObject(doc)) {
+		fk_sf_error(rs, 400, "JSON_PARSER_ERROR", "Cannot deserialize "
+		    "instance of the request from a value that is not an object",
+		    NULL);
+		return -1;
+	}
+	*records = NULL;
+	*all_or_none = 0;
+	cJSON_ArrayForEach(f, doc) {
+		if (strcmp(f->string, "allOrNone") == 0 && cJSON_IsBool(f))
+			*all_or_none = cJSON_IsTrue(f);
+		else if (strcmp(f->string, "records") == 0 && cJSON_IsArray(f))
+			*records = f;
+		else {
+			snprintf(msg, sizeof(msg), "Unrecognized field or wrong "
+			    "type: \"%.100s\"", f->string);
+			fk_sf_error(rs, 400, "JSON_PARSER_ERROR", msg, NULL);
+			return -1;
+		}
+	}
+	if (*records == NULL) {
+		fk_sf_error(rs, 400, "INVALID_FIELD", "records: a list of "
+		    "sObjects is required", NULL);
+		return -1;
+	}
+	if (cJSON_GetArraySize(*records) > FK_COLLECTION_MAX) {
+		fk_sf_error(rs, 400, "EXCEEDED_ID_LIMIT", "record limit reached. "
+		    "cannot submit more than 200 records into this call", NULL);
+		return -1;
+	}
+	cJSON_ArrayForEach(rec, *records) {
+		if (!cJSON_IsObject(rec)) {
+			fk_sf_error(rs, 400, "JSON_PARSER_ERROR", "Cannot "
+			    "deserialize instance of SObject from a value that is "
+			    "not an object", NULL);
+			return -1;
+		}
+		attr = cJSON_GetObjectItemCaseSensitive(rec, "attributes");
+		type = cJSON_GetObjectItemCaseSensitive(attr, "type");
+		if (!cJSON_IsObject(attr) || !cJSON_IsString(type)) {
+			fk_sf_error(rs, 400, "INVALID_TYPE", "Must send a concrete "
+			    "entity type.", NULL);
+			return -1;
+		}
+		if (strcasecmp(type->valuestring, cfg.objects[object]) != 0) {
+			snprintf(msg, sizeof(msg), "Record type %.84s does not "
+			    "match the sObject type %s of the request",
+			    type->valuestring, cfg.objects[object]);
+			fk_sf_error(rs, 400, "INVALID_TYPE", msg, NULL);
+			return -1;
+		}
+		if (fk_check_fields(rec, object, ext_field, 0, rs) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The record-level checks that need no state: Id, the external ID value. */
+static void
+fk_coll_check_item(struct fk_item *it, const char *ext_field)
+{
+	const cJSON	*v;
+	char		 msg[300];
+
+	if (cJSON_GetObjectItem(it->rec, "Id") != NULL) {
+		fk_item_fail(it, "INVALID_FIELD", "Id is not allowed in an upsert "
+		    "by external ID: use the external ID field", "Id");
+		return;
+	}
+	v = cJSON_GetObjectItem(it->rec, ext_field);
+	if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
+		snprintf(it->value, sizeof(it->value), "%lld",
+		    (long long)v->valuedouble);
+	else if (cJSON_IsString(v))
+		util_strlcpy(it->value, v->valuestring, sizeof(it->value));
+	else if (v != NULL && !cJSON_IsNull(v)) {
+		snprintf(msg, sizeof(msg), "%.84s: invalid value for an "
+		    "external ID", ext_field);
+		fk_item_fail(it, "INVALID_FIELD", msg, ext_field);
+		return;
+	}
+	if (it->value[0] == '\0') {
+		snprintf(msg, sizeof(msg), "%.84s not specified", ext_field);
+		fk_item_fail(it, "MISSING_ARGUMENT", msg, NULL);
+	} else if (strlen(it->value) > SF_EXT_VALUE_MAX) {
+		snprintf(msg, sizeof(msg), "%.84s: data value too large",
+		    ext_field);
+		fk_item_fail(it, "STRING_TOO_LONG", msg, ext_field);
+	}
+}
+
+static cJSON *
+fk_coll_results(const struct fk_item *items, size_t n)
+{
+	cJSON	*arr = cJSON_CreateArray(), *o, *errs, *e, *fields;
+	size_t	 i;
+
+	if (arr == NULL)
+		util_oom();
+	for (i = 0; i < n; i++) {
+		const struct fk_item	*it = &items[i];
+
+		o = fk_obj();
+		cJSON_AddItemToArray(arr, o);
+		if (it->code[0] == '\0') {
+			fk_add_str(o, "id", it->id);
+			fk_add_bool(o, "success", 1);
+			if (cJSON_AddArrayToObject(o, "errors") == NULL)
+				util_oom();
+			fk_add_bool(o, "created", it->created);
+			continue;
+		}
+		/* A failed record has no id (the API leaves null out). */
+		fk_add_bool(o, "success", 0);
+		if ((errs = cJSON_AddArrayToObject(o, "errors")) == NULL)
+			util_oom();
+		e = fk_obj();
+		cJSON_AddItemToArray(errs, e);
+		fk_add_str(e, "statusCode", it->code);
+		fk_add_str(e, "message", it->msg);
+		if ((fields = cJSON_AddArrayToObject(e, "fields")) == NULL)
+			util_oom();
+		if (it->field[0] != '\0') {
+			cJSON	*s = cJSON_CreateString(it->field);
+
+			if (s == NULL)
+				util_oom();
+			cJSON_AddItemToArray(fields, s);
+		}
+	}
+	return arr;
+}
+
+/*
+ * PATCH /services/data/vXX.X/composite/sobjects/{SObject}/{ExtIdField}:
+ * 200 with one UpsertResult per record in request order, even when some
+ * fail; 400 only for a malformed request; allOrNone:true writes nothing
+ * unless every record succeeds.
+ */
+static void
+fk_collections(struct fh_req *rq, struct fh_resp *rs, size_t object,
+    const char *ext_field)
+{
+	const cJSON	*records, *rec;
+	cJSON		*doc = NULL;
+	struct fk_item	*items = NULL;
+	struct fk_record *r;
+	struct fk_fault	 f;
+	struct jv_error	 je;
+	size_t		 n, i, j, creates = 0, nfail = 0;
+	int		 all_or_none;
+	char		 msg[512];
+
+	if (fk_need_json(rq, rs) != 0)
+		goto out;
+	if (rq->body_len == 0 ||
+	    jv_parse(rq->body, rq->body_len, &doc, &je) != CB_OK) {
+		fk_sf_error(rs, 400, "JSON_PARSER_ERROR", rq->body_len ?
+		    je.reason : "No content to map due to end-of-input", NULL);
+		goto out;
+	}
+	if (fk_coll_parse(doc, object, ext_field, &all_or_none, &records,
+	    rs) != 0)
+		goto out;
+	n = (size_t)cJSON_GetArraySize(records);
+	items = util_calloc(n ? n : 1, sizeof(*items));
+	i = 0;
+	cJSON_ArrayForEach(rec, records) {
+		items[i].rec = rec;
+		fk_coll_check_item(&items[i++], ext_field);
+	}
+	/* One record per external ID: a value sent twice fails both times. */
+	for (i = 0; i < n; i++)
+		for (j = i + 1; j < n; j++)
+			if (items[i].value[0] != '\0' &&
+			    strcmp(items[i].value, items[j].value) == 0) {
+				snprintf(msg, sizeof(msg), "Duplicate external id "
+				    "specified: %.255s", items[i].value);
+				if (items[i].code[0] == '\0')
+					fk_item_fail(&items[i], "DUPLICATE_VALUE",
+					    msg, NULL);
+				if (items[j].code[0] == '\0')
+					fk_item_fail(&items[j], "DUPLICATE_VALUE",
+					    msg, NULL);
+			}
+	pthread_mutex_lock(&fk.lock);
+	for (i = 0; i < n; i++) {
+		struct fk_item	*it = &items[i];
+
+		if (it->code[0] != '\0')
+			continue;
+		if (fk_record_fault(CALL_COLLECTIONS, ext_field, it->value,
+		    it->rec, &f))
+			fk_item_fail(it, f.error_code, f.message[0] ? f.message :
+			    fk_code_message(f.error_code), f.field[0] ?
+			    f.field : NULL);
+		else if (fk_find(object, ext_field, it->value) == NULL) {
+			if (fk_room(creates))
+				creates++;
+			else
+				fk_item_fail(it, "STORAGE_LIMIT_EXCEEDED",
+				    "storage limit exceeded", NULL);
+		}
+	}
+	for (i = 0; i < n; i++)
+		nfail += items[i].code[0] != '\0';
+	for (i = 0; i < n; i++) {
+		struct fk_item	*it = &items[i];
+
+		if (it->code[0] != '\0')
+			continue;
+		if (all_or_none && nfail > 0) {
+			fk_item_fail(it, "ALL_OR_NONE_OPERATION_ROLLED_BACK",
+			    FK_MSG_ROLLED_BACK, NULL);
+			continue;
+		}
+		r = fk_store_put(object, ext_field, it->value, it->rec,
+		    &it->created);
+		memcpy(it->id, r->id, sizeof(it->id));
+	}
+	for (i = 0; i < n; i++)
+		fk.record_failures += items[i].code[0] != '\0';
+	pthread_mutex_unlock(&fk.lock);
+	fk_json(rs, 200, fk_coll_results(items, n));
+out:
+	free(items);
+	cJSON_Delete(doc);
+}
+
+/* ---- REST --------------------------------------------------------------- */
+
 /* "vNN.N" with two or three digits before the dot. */
 static int
 fk_version_ok(const char *v, size_t n)
@@ -808,16 +1156,65 @@ fk_version_ok(const char *v, size_t n)
 	    v[i + 1] >= '0' && v[i + 1] <= '9';
 }
 
+static int
+fk_seg_is(const char *seg, size_t len, const char *want)
+{
+	return strlen(want) == len && strncmp(seg, want, len) == 0;
+}
+
+/* The configured object named by a path segment; cfg.nobjects if none. */
+static size_t
+fk_object_of(const char *seg, size_t len)
+{
+	size_t	 obj;
+
+	for (obj = 0; obj < cfg.nobjects; obj++)
+		if (strlen(cfg.objects[obj]) == len &&
+		    strncasecmp(cfg.objects[obj], seg, len) == 0)
+			break;
+	return obj;
+}
+
+/* The external ID field of a path segment; 0, or answered 404. */
+static int
+fk_ext_field_of(const char *seg, size_t len, char field[84],
+    struct fh_resp *rs)
+{
+	char	 msg[200];
+
+	if (len >= 84)
+		len = 83;
+	memcpy(field, seg, len);
+	field[len] = '\0';
+	if (sf_api_name_ok(field))
+		return 0;
+	snprintf(msg, sizeof(msg), "Provided external ID field does not "
+	    "exist or is not accessible: %.80s", field);
+	fk_sf_error(rs, 404, "NOT_FOUND", msg, NULL);
+	return -1;
+}
+
 static void
-fk_rest(struct fk_req *rq, struct fk_resp *rs)
+fk_method_not_allowed(struct fh_resp *rs, const char *method,
+    const char *allowed)
+{
+	char	 msg[200];
+
+	snprintf(msg, sizeof(msg), "HTTP Method '%.16s' not allowed. "
+	    "Allowed are %s", method, allowed);
+	fk_sf_error(rs, 405, "METHOD_NOT_ALLOWED", msg, NULL);
+}
+
+static void
+fk_rest(struct fh_req *rq, struct fh_resp *rs)
 {
 	const char	*seg[6], *p, *e;
 	size_t		 len[6], nseg = 0, obj;
-	char		 ver[8], field[84], msg[200];
+	char		 ver[8], field[84];
 	struct buf	 value;
+	int		 coll;
 
 	buf_init(&value, SF_EXT_VALUE_MAX);
-	fk_count_api(rs);
 	/* The value's own slashes arrive as %2F, so '/' splits cleanly. */
 	p = rq->path + strlen("/services/data/");
 	while (nseg < 6) {
@@ -829,7 +1226,9 @@ fk_rest(struct fk_req *rq, struct fk_resp *rs)
 			break;
 		p = e + 1;
 	}
+	/* Unauthenticated answers carry the header but are not charged. */
 	if (!fk_version_ok(seg[0], len[0])) {
+		fk_api_call(rs, 0);
 		fk_sf_error(rs, 404, "NOT_FOUND", FK_MSG_NOT_FOUND, NULL);
 		goto out;
 	}
@@ -837,103 +1236,84 @@ fk_rest(struct fk_req *rq, struct fk_resp *rs)
 	ver[len[0]] = '\0';
 	/* Salesforce checks the session before it looks at the resource. */
 	if (!fk_token_valid(rq)) {
+		fk_api_call(rs, 0);
 		fk_sf_error(rs, 401, "INVALID_SESSION_ID", FK_MSG_SESSION, NULL);
 		goto out;
 	}
-	if (nseg != 5 || len[1] != 8 || strncmp(seg[1], "sobjects", 8) != 0 ||
-	    len[4] == 0) {
+	if (fk_api_call(rs, 1) != 0)
+		goto out;
+	coll = nseg == 5 && fk_seg_is(seg[1], len[1], "composite") &&
+	    fk_seg_is(seg[2], len[2], "sobjects");
+	if (!coll && (nseg != 5 || !fk_seg_is(seg[1], len[1], "sobjects") ||
+	    len[4] == 0)) {
 		fk_sf_error(rs, 404, "NOT_FOUND", FK_MSG_NOT_FOUND, NULL);
 		goto out;
 	}
-	for (obj = 0; obj < cfg.nobjects; obj++)
-		if (strlen(cfg.objects[obj]) == len[2] &&
-		    strncasecmp(cfg.objects[obj], seg[2], len[2]) == 0)
-			break;
-	if (obj == cfg.nobjects) {
+	if ((obj = fk_object_of(seg[coll ? 3 : 2], len[coll ? 3 : 2])) ==
+	    cfg.nobjects) {
 		fk_sf_error(rs, 404, "NOT_FOUND", FK_MSG_NOT_FOUND, NULL);
 		goto out;
 	}
-	if (len[3] >= sizeof(field))
-		len[3] = sizeof(field) - 1;
-	memcpy(field, seg[3], len[3]);
-	field[len[3]] = '\0';
-	if (!sf_api_name_ok(field)) {
-		snprintf(msg, sizeof(msg), "Provided external ID field does not "
-		    "exist or is not accessible: %.80s", field);
-		fk_sf_error(rs, 404, "NOT_FOUND", msg, NULL);
+	if (fk_ext_field_of(seg[coll ? 4 : 3], len[coll ? 4 : 3], field, rs) != 0)
+		goto out;
+	if (coll) {
+		if (strcmp(rq->method, "PATCH") != 0) {
+			fk_method_not_allowed(rs, rq->method, "PATCH");
+			goto out;
+		}
+		pthread_mutex_lock(&fk.lock);
+		fk.collections_calls++;
+		pthread_mutex_unlock(&fk.lock);
+		fk_collections(rq, rs, obj, field);
 		goto out;
 	}
-	if (fk_pct_decode(seg[4], len[4], 0, &value) != 0 ||
+	if (fh_pct_decode(seg[4], len[4], 0, &value) != 0 ||
 	    !jv_utf8_ok(buf_cstr(&value), value.len)) {
 		fk_sf_error(rs, 404, "NOT_FOUND", FK_MSG_NOT_FOUND, NULL);
 		goto out;
 	}
-	if (strcmp(rq->method, "PATCH") == 0)
+	if (strcmp(rq->method, "PATCH") == 0) {
+		pthread_mutex_lock(&fk.lock);
+		fk.upsert_calls++;
+		pthread_mutex_unlock(&fk.lock);
 		fk_upsert(rq, rs, obj, field, value.data);
-	else if (strcmp(rq->method, "GET") == 0)
+	} else if (strcmp(rq->method, "GET") == 0)
 		fk_get(rs, obj, ver, field, value.data);
-	else {
-		snprintf(msg, sizeof(msg), "HTTP Method '%.16s' not allowed. "
-		    "Allowed are GET,PATCH", rq->method);
-		fk_sf_error(rs, 405, "METHOD_NOT_ALLOWED", msg, NULL);
-	}
+	else
+		fk_method_not_allowed(rs, rq->method, "GET,PATCH");
 out:
 	buf_free(&value);
 }
 
-/* ---- faults ------------------------------------------------------------ */
+/* ---- call faults --------------------------------------------------------- */
 
 static int
-fk_take_fault(int is_token, int is_upsert, struct fk_fault *out)
+fk_take_fault(int call, struct fk_fault *out)
 {
 	size_t	 i;
 	int	 hit = 0;
 
 	pthread_mutex_lock(&fk.lock);
-	for (i = 0; i < fk.nfaults; i++) {
-		struct fk_fault	*f = &fk.faults[i];
-
-		if (f->target == FT_ANY || (f->target == FT_TOKEN && is_token) ||
-		    (f->target == FT_UPSERT && is_upsert)) {
-			*out = *f;
-			if (--f->count <= 0) {
-				memmove(f, f + 1,
-				    (fk.nfaults - i - 1) * sizeof(*f));
-				fk.nfaults--;
-			}
-			fk.faults_served++;
+	for (i = 0; i < fk.nfaults; i++)
+		if (fk.faults[i].kind != FAULT_RECORD &&
+		    fk_target_hits(fk.faults[i].target, call)) {
+			fk_fault_use(i, out);
 			hit = 1;
 			break;
 		}
-	}
 	pthread_mutex_unlock(&fk.lock);
 	return hit;
 }
 
 /* The real error body for an injected status. */
 static void
-fk_fault_answer(const struct fk_fault *f, int is_token, struct fk_resp *rs)
+fk_fault_answer(const struct fk_fault *f, int is_token, struct fh_resp *rs)
 {
-	static const struct {
-		const char	*code;
-		const char	*msg;
-	} msgs[] = {
-		{ "INVALID_SESSION_ID", FK_MSG_SESSION },
-		{ "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded." },
-		{ "NOT_FOUND", FK_MSG_NOT_FOUND },
-		{ "SERVER_UNAVAILABLE", "Server temporarily unavailable, please "
-		    "try again later." },
-		{ "UNABLE_TO_LOCK_ROW", "unable to obtain exclusive access to "
-		    "this record or 1 records: a01xx0000000001AAA" },
-		{ "UNKNOWN_EXCEPTION", "An unexpected error occurred. Please "
-		    "include this ErrorId if you contact support: "
-		    "1234567890-12345 (-1234567890)" },
-	};
-	const char	*code, *msg = NULL;
-	size_t		 i;
+	const char	*code;
 	int		 s = f->status;
 
-	rs->retry_after_s = f->retry_after_s;
+	if (f->retry_after_s > 0)
+		fh_resp_header(rs, "Retry-After", "%ld", f->retry_after_s);
 	if (is_token) {
 		code = f->error_code[0] ? f->error_code :
 		    s >= 500 ? "unknown_error" : "invalid_grant";
@@ -966,13 +1346,8 @@ fk_fault_answer(const struct fk_fault *f, int is_token, struct fk_resp *rs)
 		code = "INVALID_FIELD";
 	else
 		code = "UNKNOWN_EXCEPTION";
-	if (f->message[0])
-		msg = f->message;
-	for (i = 0; msg == NULL && i < sizeof(msgs) / sizeof(msgs[0]); i++)
-		if (strcmp(msgs[i].code, code) == 0)
-			msg = msgs[i].msg;
-	fk_sf_error(rs, s, code, msg ? msg : "fault injected by cb-fake-sf",
-	    NULL);
+	fk_sf_error(rs, s, code, f->message[0] ? f->message :
+	    fk_code_message(code), NULL);
 }
 
 /* ---- control plane ------------------------------------------------------ */
@@ -982,6 +1357,8 @@ struct fault_in {
 	const char	*kind;
 	const char	*error_code;
 	const char	*message;
+	const char	*match;
+	const char	*field;
 	long long	 status;
 	long long	 count;
 	long long	 latency_ms;
@@ -1002,71 +1379,115 @@ fk_code_check(const cJSON *v, const char **why)
 	return 0;
 }
 
+static int
+fk_field_check(const cJSON *v, const char **why)
+{
+	if (sf_api_name_ok(v->valuestring))
+		return 0;
+	*why = "must be an API name";
+	return -1;
+}
+
 static const struct jv_field fault_fields[] = {
 	{ "target", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct fault_in, target), NULL },
 	{ "kind", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct fault_in, kind), NULL },
 	{ "status", JV_INT, 0, 300, 599, offsetof(struct fault_in, status), NULL },
 	{ "error_code", JV_STRING, 0, 1, 63, offsetof(struct fault_in, error_code), fk_code_check },
 	{ "message", JV_STRING, 0, 1, 255, offsetof(struct fault_in, message), NULL },
-	{ "count", JV_INT, 0, 1, 1000, offsetof(struct fault_in, count), NULL },
+	{ "match", JV_STRING, 0, 1, 255, offsetof(struct fault_in, match), NULL },
+	{ "field", JV_STRING, 0, 1, 83, offsetof(struct fault_in, field), fk_field_check },
+	{ "count", JV_INT, 0, 1, 1000000, offsetof(struct fault_in, count), NULL },
 	{ "latency_ms", JV_INT, 0, 1, 60000, offsetof(struct fault_in, latency_ms), NULL },
 	{ "retry_after_s", JV_INT, 0, 1, 86400, offsetof(struct fault_in, retry_after_s), NULL },
 };
 
+static const char *const target_names[] = {
+	[FT_UPSERT] = "upsert", [FT_TOKEN] = "token", [FT_ANY] = "any",
+	[FT_SINGLE] = "single", [FT_COLLECTIONS] = "collections",
+};
+static const char *const kind_names[] = {
+	[FAULT_STATUS] = "status", [FAULT_DROP] = "drop",
+	[FAULT_LATENCY] = "latency", [FAULT_RECORD] = "record",
+};
+
+static int
+fk_name_index(const char *const *names, size_t n, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* The body's JSON object checked against a table; 0, or answered 400. */
+static int
+fk_control_body(const struct fh_req *rq, const struct jv_field *t, size_t nt,
+    void *in, cJSON **doc, struct fh_resp *rs)
+{
+	struct jv_error	 je;
+	char		 msg[300];
+
+	memset(&je, 0, sizeof(je));
+	if (rq->body_len == 0 ||
+	    jv_parse(rq->body, rq->body_len, doc, &je) != CB_OK ||
+	    jv_validate(*doc, t, nt, in, &je) != CB_OK) {
+		snprintf(msg, sizeof(msg), "%s%s%s", je.field, je.field[0] ?
+		    ": " : "", je.reason[0] ? je.reason : "a JSON object is "
+		    "required");
+		fh_resp_error(rs, 400, msg);
+		return -1;
+	}
+	return 0;
+}
+
 static void
-fk_add_fault(struct fk_req *rq, struct fk_resp *rs)
+fk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 {
 	struct fault_in	 in;
 	struct fk_fault	 f;
-	struct jv_error	 je;
 	cJSON		*doc = NULL, *res;
-	char		 msg[300];
 	size_t		 n;
+	int		 t, k;
 
 	memset(&in, 0, sizeof(in));
 	memset(&f, 0, sizeof(f));
-	if (rq->body_len == 0 ||
-	    jv_parse(rq->body, rq->body_len, &doc, &je) != CB_OK ||
-	    jv_validate(doc, fault_fields, sizeof(fault_fields) /
-	    sizeof(fault_fields[0]), &in, &je) != CB_OK) {
-		snprintf(msg, sizeof(msg), "%s%s%s", je.field, je.field[0] ?
-		    ": " : "", je.reason);
-		fk_plain_error(rs, 400, msg);
+	if (fk_control_body(rq, fault_fields, sizeof(fault_fields) /
+	    sizeof(fault_fields[0]), &in, &doc, rs) != 0)
+		goto out;
+	if ((t = fk_name_index(target_names, sizeof(target_names) /
+	    sizeof(target_names[0]), in.target)) < 0) {
+		fh_resp_error(rs, 400, "target: must be upsert, single, "
+		    "collections, token or any");
 		goto out;
 	}
-	if (strcmp(in.target, "upsert") == 0)
-		f.target = FT_UPSERT;
-	else if (strcmp(in.target, "token") == 0)
-		f.target = FT_TOKEN;
-	else if (strcmp(in.target, "any") == 0)
-		f.target = FT_ANY;
-	else {
-		fk_plain_error(rs, 400, "target: must be upsert, token or any");
+	k = fk_name_index(kind_names, sizeof(kind_names) /
+	    sizeof(kind_names[0]), in.kind);
+	if (!((k == FAULT_STATUS && in.status != 0) || k == FAULT_DROP ||
+	    (k == FAULT_LATENCY && in.latency_ms != 0) ||
+	    (k == FAULT_RECORD && in.match != NULL && in.error_code != NULL &&
+	    t != FT_TOKEN))) {
+		fh_resp_error(rs, 400, "kind: must be status (with status), "
+		    "drop, latency (with latency_ms), or record (with match and "
+		    "error_code, not for token)");
 		goto out;
 	}
-	if (strcmp(in.kind, "status") == 0 && in.status != 0)
-		f.kind = FAULT_STATUS;
-	else if (strcmp(in.kind, "drop") == 0)
-		f.kind = FAULT_DROP;
-	else if (strcmp(in.kind, "latency") == 0 && in.latency_ms != 0)
-		f.kind = FAULT_LATENCY;
-	else {
-		fk_plain_error(rs, 400, "kind: must be status (with status), "
-		    "drop, or latency (with latency_ms)");
-		goto out;
-	}
+	f.target = t;
+	f.kind = k;
 	f.status = (int)in.status;
 	f.count = in.count ? (long)in.count : 1;
 	f.latency_ms = (long)in.latency_ms;
 	f.retry_after_s = (long)in.retry_after_s;
 	util_strlcpy(f.error_code, in.error_code ? in.error_code : "",
 	    sizeof(f.error_code));
-	util_strlcpy(f.message, in.message ? in.message : "",
-	    sizeof(f.message));
+	util_strlcpy(f.message, in.message ? in.message : "", sizeof(f.message));
+	util_strlcpy(f.match, in.match ? in.match : "", sizeof(f.match));
+	util_strlcpy(f.field, in.field ? in.field : "", sizeof(f.field));
 	pthread_mutex_lock(&fk.lock);
 	if (fk.nfaults >= FK_FAULTS_MAX) {
 		pthread_mutex_unlock(&fk.lock);
-		fk_plain_error(rs, 400, "too many queued faults");
+		fh_resp_error(rs, 400, "too many queued faults");
 		goto out;
 	}
 	fk.faults[fk.nfaults++] = f;
@@ -1079,20 +1500,8 @@ out:
 	cJSON_Delete(doc);
 }
 
-static const char *
-fk_target_name(int t)
-{
-	return t == FT_UPSERT ? "upsert" : t == FT_TOKEN ? "token" : "any";
-}
-
-static const char *
-fk_kind_name(int k)
-{
-	return k == FAULT_STATUS ? "status" : k == FAULT_DROP ? "drop" : "latency";
-}
-
 static void
-fk_list_faults(struct fk_resp *rs)
+fk_list_faults(struct fh_resp *rs)
 {
 	cJSON	*doc = fk_obj(), *arr, *o;
 	size_t	 i;
@@ -1105,19 +1514,23 @@ fk_list_faults(struct fk_resp *rs)
 
 		o = fk_obj();
 		cJSON_AddItemToArray(arr, o);
-		fk_add_str(o, "target", fk_target_name(f->target));
-		fk_add_str(o, "kind", fk_kind_name(f->kind));
+		fk_add_str(o, "target", target_names[f->target]);
+		fk_add_str(o, "kind", kind_names[f->kind]);
 		fk_add_num(o, "status", f->status);
 		fk_add_str(o, "error_code", f->error_code);
 		fk_add_num(o, "count", (double)f->count);
 		fk_add_num(o, "latency_ms", (double)f->latency_ms);
+		if (f->kind == FAULT_RECORD) {
+			fk_add_str(o, "match", f->match);
+			fk_add_str(o, "field", f->field);
+		}
 	}
 	pthread_mutex_unlock(&fk.lock);
 	fk_json(rs, 200, doc);
 }
 
 static void
-fk_list_records(struct fk_resp *rs)
+fk_list_records(struct fh_resp *rs)
 {
 	cJSON	*doc = fk_obj(), *arr, *o, *dup;
 	size_t	 i;
@@ -1146,34 +1559,28 @@ fk_list_records(struct fk_resp *rs)
 }
 
 static void
-fk_stats(struct fk_resp *rs)
+fk_stats(struct fh_resp *rs)
 {
 	cJSON	*doc = fk_obj();
 
 	pthread_mutex_lock(&fk.lock);
 	fk_add_num(doc, "token_requests", (double)fk.token_requests);
 	fk_add_num(doc, "token_failures", (double)fk.token_failures);
+	fk_add_num(doc, "token_mints", (double)fk.token_mints);
 	fk_add_num(doc, "upserts", (double)fk.upserts);
+	fk_add_num(doc, "upsert_calls", (double)fk.upsert_calls);
+	fk_add_num(doc, "collections_calls", (double)fk.collections_calls);
+	fk_add_num(doc, "records_created", (double)fk.records_created);
+	fk_add_num(doc, "records_updated", (double)fk.records_updated);
+	fk_add_num(doc, "record_failures", (double)fk.record_failures);
 	fk_add_num(doc, "faults_served", (double)fk.faults_served);
 	fk_add_num(doc, "api_usage", (double)fk.api_usage);
+	fk_add_num(doc, "api_limit", (double)fk.api_limit);
 	fk_add_num(doc, "records", (double)fk.nrecords);
 	fk_add_num(doc, "tokens", (double)fk.ntokens);
 	fk_add_num(doc, "faults_queued", (double)fk.nfaults);
 	pthread_mutex_unlock(&fk.lock);
 	fk_json(rs, 200, doc);
-}
-
-/* Caller holds the lock. */
-static void
-fk_clear_records(void)
-{
-	size_t	 i;
-
-	for (i = 0; i < fk.nrecords; i++) {
-		free(fk.records[i].ext_value);
-		cJSON_Delete(fk.records[i].fields);
-	}
-	fk.nrecords = 0;
 }
 
 /* Caller holds the lock. */
@@ -1187,42 +1594,110 @@ fk_clear_tokens(void)
 	return n;
 }
 
-static void
-fk_control(struct fk_req *rq, struct fk_resp *rs)
-{
-	const char	*p = rq->path + strlen("/__fake/");
-	const char	*m = rq->method;
-	cJSON		*doc;
-	size_t		 n;
+struct usage_in {
+	long long	 used;
+	long long	 limit;
+};
 
-	if (strcmp(p, "records") == 0 && strcmp(m, "GET") == 0)
+static const struct jv_field usage_fields[] = {
+	{ "used", JV_INT, 0, 0, 1000000000000LL, offsetof(struct usage_in, used), NULL },
+	{ "limit", JV_INT, 0, 1, 1000000000000LL, offsetof(struct usage_in, limit), NULL },
+};
+
+/* GET or POST /__fake/api-usage {"used":N,"limit":M}: either may be left out. */
+static void
+fk_api_usage(struct fh_req *rq, struct fh_resp *rs)
+{
+	struct usage_in	 in = { -1, -1 };
+	cJSON		*doc = NULL, *res;
+
+	if (strcmp(rq->method, "POST") == 0 && fk_control_body(rq, usage_fields,
+	    sizeof(usage_fields) / sizeof(usage_fields[0]), &in, &doc, rs) != 0)
+		goto out;
+	res = fk_obj();
+	pthread_mutex_lock(&fk.lock);
+	if (in.used >= 0)
+		fk.api_usage = (long)in.used;
+	if (in.limit > 0)
+		fk.api_limit = (long)in.limit;
+	fk_add_num(res, "used", (double)fk.api_usage);
+	fk_add_num(res, "limit", (double)fk.api_limit);
+	pthread_mutex_unlock(&fk.lock);
+	fk_json(rs, 200, res);
+out:
+	cJSON_Delete(doc);
+}
+
+static void
+fk_reset(struct fh_resp *rs)
+{
+	cJSON	*doc;
+
+	pthread_mutex_lock(&fk.lock);
+	fk_clear_records();
+	fk_clear_tokens();
+	fk.nfaults = 0;
+	fk.token_requests = fk.token_failures = fk.token_mints = 0;
+	fk.upserts = fk.upsert_calls = fk.collections_calls = 0;
+	fk.records_created = fk.records_updated = fk.record_failures = 0;
+	fk.faults_served = fk.api_usage = 0;
+	fk.api_limit = cfg.api_limit;
+	pthread_mutex_unlock(&fk.lock);
+	doc = fk_obj();
+	if (cJSON_AddTrueToObject(doc, "reset") == NULL)
+		util_oom();
+	fk_json(rs, 200, doc);
+}
+
+static void
+fk_control(struct fh_req *rq, struct fh_resp *rs)
+{
+	static const struct {
+		const char	*path;
+		const char	*methods;	/* the ones allowed, '|'-joined */
+	} routes[] = {
+		{ "records", "GET" }, { "stats", "GET" }, { "reset", "POST" },
+		{ "revoke-tokens", "POST" }, { "faults", "GET|POST|DELETE" },
+		{ "api-usage", "GET|POST" },
+	};
+	const char	*p = rq->path + strlen("/__fake/"), *m = rq->method;
+	cJSON		*doc;
+	size_t		 i, n;
+	char		 want[24], allowed[40];
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(p, routes[i].path) == 0)
+			break;
+	if (i == sizeof(routes) / sizeof(routes[0])) {
+		fh_resp_error(rs, 404, "no such control endpoint");
+		return;
+	}
+	snprintf(want, sizeof(want), "|%s|", m);
+	snprintf(allowed, sizeof(allowed), "|%s|", routes[i].methods);
+	if (strstr(allowed, want) == NULL) {
+		fh_resp_error(rs, 405, "method not allowed");
+		return;
+	}
+	if (strcmp(p, "records") == 0)
 		fk_list_records(rs);
-	else if (strcmp(p, "stats") == 0 && strcmp(m, "GET") == 0)
+	else if (strcmp(p, "stats") == 0)
 		fk_stats(rs);
-	else if (strcmp(p, "reset") == 0 && strcmp(m, "POST") == 0) {
-		pthread_mutex_lock(&fk.lock);
-		fk_clear_records();
-		fk_clear_tokens();
-		fk.nfaults = 0;
-		fk.token_requests = fk.token_failures = 0;
-		fk.upserts = fk.faults_served = fk.api_usage = 0;
-		pthread_mutex_unlock(&fk.lock);
-		doc = fk_obj();
-		if (cJSON_AddTrueToObject(doc, "reset") == NULL)
-			util_oom();
-		fk_json(rs, 200, doc);
-	} else if (strcmp(p, "revoke-tokens") == 0 && strcmp(m, "POST") == 0) {
+	else if (strcmp(p, "reset") == 0)
+		fk_reset(rs);
+	else if (strcmp(p, "revoke-tokens") == 0) {
 		pthread_mutex_lock(&fk.lock);
 		n = fk_clear_tokens();
 		pthread_mutex_unlock(&fk.lock);
 		doc = fk_obj();
 		fk_add_num(doc, "revoked", (double)n);
 		fk_json(rs, 200, doc);
-	} else if (strcmp(p, "faults") == 0 && strcmp(m, "POST") == 0)
+	} else if (strcmp(p, "api-usage") == 0)
+		fk_api_usage(rq, rs);
+	else if (strcmp(m, "POST") == 0)
 		fk_add_fault(rq, rs);
-	else if (strcmp(p, "faults") == 0 && strcmp(m, "GET") == 0)
+	else if (strcmp(m, "GET") == 0)
 		fk_list_faults(rs);
-	else if (strcmp(p, "faults") == 0 && strcmp(m, "DELETE") == 0) {
+	else {
 		pthread_mutex_lock(&fk.lock);
 		n = fk.nfaults;
 		fk.nfaults = 0;
@@ -1230,432 +1705,80 @@ fk_control(struct fk_req *rq, struct fk_resp *rs)
 		doc = fk_obj();
 		fk_add_num(doc, "cleared", (double)n);
 		fk_json(rs, 200, doc);
-	} else if (strcmp(p, "records") == 0 || strcmp(p, "stats") == 0 ||
-	    strcmp(p, "reset") == 0 || strcmp(p, "revoke-tokens") == 0 ||
-	    strcmp(p, "faults") == 0)
-		fk_plain_error(rs, 405, "method not allowed");
-	else
-		fk_plain_error(rs, 404, "no such control endpoint");
+	}
 }
 
-/* ---- dispatch ------------------------------------------------------------ */
+/* ---- dispatch -------------------------------------------------------------- */
+
+static int
+fk_call_of(const struct fh_req *rq)
+{
+	if (strcmp(rq->path, "/services/oauth2/token") == 0)
+		return CALL_TOKEN;
+	if (strncmp(rq->path, "/services/data/", 15) != 0)
+		return CALL_NONE;
+	if (strcmp(rq->method, "PATCH") != 0)
+		return CALL_REST;
+	return strstr(rq->path, "/composite/sobjects/") != NULL ?
+	    CALL_COLLECTIONS : CALL_SINGLE;
+}
 
 static void
-fk_handle(struct fk_req *rq, struct fk_resp *rs)
+fk_handle(struct fh_req *rq, struct fh_resp *rs, void *arg)
 {
-	const char	*p = rq->path;
-	int		 is_token, is_rest, is_upsert;
 	struct fk_fault	 f;
+	int		 call;
 
-	if (strncmp(p, "/__fake/", 8) == 0) {
+	(void)arg;
+	if (strncmp(rq->path, "/__fake/", 8) == 0) {
 		fk_control(rq, rs);
 		return;
 	}
-	is_token = strcmp(p, "/services/oauth2/token") == 0;
-	is_rest = strncmp(p, "/services/data/", 15) == 0;
-	is_upsert = is_rest && strcmp(rq->method, "PATCH") == 0;
-	if ((is_token || is_rest) && fk_take_fault(is_token, is_upsert, &f)) {
+	call = fk_call_of(rq);
+	if (call != CALL_NONE && fk_take_fault(call, &f)) {
 		switch (f.kind) {
 		case FAULT_DROP:
 			rs->drop = 1;
 			return;
 		case FAULT_LATENCY:
-			fk_sleep_ms(f.latency_ms);
+			fh_sleep_ms(f.latency_ms);
 			break;
 		default:
-			if (is_rest)
-				fk_count_api(rs);
-			fk_fault_answer(&f, is_token, rs);
+			/* The org answered: the call is charged. */
+			if (call != CALL_TOKEN && fk_api_call(rs, 1) != 0)
+				return;
+			fk_fault_answer(&f, call == CALL_TOKEN, rs);
 			return;
 		}
 	}
-	if (is_token)
+	if (call == CALL_TOKEN)
 		fk_token(rq, rs);
-	else if (is_rest)
+	else if (call != CALL_NONE)
 		fk_rest(rq, rs);
 	else
 		fk_sf_error(rs, 404, "NOT_FOUND", FK_MSG_NOT_FOUND, NULL);
 }
 
-/* ---- HTTP/1.1 on one connection ------------------------------------------- */
-
-/* 1 ready, 0 deadline passed or stopping, -1 error. */
-static int
-fk_wait(int fd, short ev, double deadline)
-{
-	struct pollfd	 pfd;
-	double		 left;
-	int		 n, slice;
-
-	for (;;) {
-		left = deadline - util_now_ms();
-		if (left <= 0 || atomic_load(&fk_stop))
-			return 0;
-		slice = left > FK_SLICE_MS ? FK_SLICE_MS : (int)left + 1;
-		pfd.fd = fd;
-		pfd.events = ev;
-		pfd.revents = 0;
-		n = poll(&pfd, 1, slice);
-		if (n < 0 && errno != EINTR)
-			return -1;
-		if (n > 0)
-			return 1;
-	}
-}
-
-/* Read more into c->in: 1 got bytes, 0 peer closed, -1 error, -2 timeout. */
-static int
-fk_fill(struct fk_conn *c, double deadline)
-{
-	char	 tmp[8192];
-	ssize_t	 n;
-	int	 w;
-
-	for (;;) {
-		if ((w = fk_wait(c->fd, POLLIN, deadline)) <= 0)
-			return w == 0 ? -2 : -1;
-		n = recv(c->fd, tmp, sizeof(tmp), 0);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0)
-			return -1;
-		if (n == 0)
-			return 0;
-		if (buf_append(&c->in, tmp, (size_t)n) != CB_OK)
-			return -1;
-		return 1;
-	}
-}
-
-static int
-fk_send_all(int fd, const char *p, size_t n, double deadline)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		if (fk_wait(fd, POLLOUT, deadline) <= 0)
-			return -1;
-		/* MSG_NOSIGNAL: a client that hung up must not kill us. */
-		w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int
-fk_is_tchar(int c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') || (c != '\0' && strchr("!#$%&'*+-.^_`|~", c));
-}
-
-static int
-fk_name_is(const char *p, size_t n, const char *name)
-{
-	return strlen(name) == n && strncasecmp(p, name, n) == 0;
-}
-
-/* Does a comma-separated header value hold `tok` (case-insensitive)? */
-static int
-fk_has_token(const char *v, size_t n, const char *tok)
-{
-	size_t	 i = 0, j, k, tl = strlen(tok);
-
-	while (i < n) {
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		for (j = i; j < n && v[j] != ','; j++)
-			;
-		for (k = j; k > i && (v[k - 1] == ' ' || v[k - 1] == '\t'); k--)
-			;
-		if (k - i == tl && strncasecmp(v + i, tok, tl) == 0)
-			return 1;
-		i = j;
-	}
-	return 0;
-}
-
-/*
- * Parse the head: hlen bytes ending in CRLF CRLF.  0, or the status to
- * answer before closing.
- */
-static int
-fk_parse_head(const char *h, size_t hlen, struct fk_req *rq)
-{
-	const char	*end = h + hlen - 2, *p = h, *eol, *sp1, *sp2, *q;
-	const char	*colon, *v, *ve, *c;
-	char		 num[24];
-	size_t		 n, tl, vl;
-
-	eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
-	if ((sp1 = memchr(p, ' ', (size_t)(eol - p))) == NULL ||
-	    (n = (size_t)(sp1 - p)) == 0 || n >= sizeof(rq->method))
-		return 400;
-	for (c = p; c < sp1; c++)
-		if (*c < 'A' || *c > 'Z')
-			return 400;
-	memcpy(rq->method, p, n);
-	rq->method[n] = '\0';
-	if ((sp2 = memchr(sp1 + 1, ' ', (size_t)(eol - sp1 - 1))) == NULL)
-		return 400;
-	tl = (size_t)(sp2 - sp1 - 1);
-	if (tl == 0 || sp1[1] != '/' || tl >= sizeof(rq->path))
-		return 400;
-	for (c = sp1 + 1; c < sp2; c++)
-		if (*c < 0x21 || *c > 0x7e)
-			return 400;
-	/* Query strings carry nothing we act on. */
-	q = memchr(sp1 + 1, '?', tl);
-	n = q ? (size_t)(q - sp1 - 1) : tl;
-	memcpy(rq->path, sp1 + 1, n);
-	rq->path[n] = '\0';
-	n = (size_t)(eol - sp2 - 1);
-	if (n == 8 && memcmp(sp2 + 1, "HTTP/1.1", 8) == 0)
-		;
-	else if (n == 8 && memcmp(sp2 + 1, "HTTP/1.0", 8) == 0)
-		rq->close = 1;		/* no keep-alive for 1.0 */
-	else
-		return 400;
-	for (p = eol + 2; p < end; p = eol + 2) {
-		eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
-		if (*p == ' ' || *p == '\t')
-			return 400;	/* obsolete line folding */
-		if ((colon = memchr(p, ':', (size_t)(eol - p))) == NULL ||
-		    colon == p)
-			return 400;
-		for (c = p; c < colon; c++)
-			if (!fk_is_tchar((unsigned char)*c))
-				return 400;
-		for (v = colon + 1; v < eol && (*v == ' ' || *v == '\t'); v++)
-			;
-		for (ve = eol; ve > v && (ve[-1] == ' ' || ve[-1] == '\t'); ve--)
-			;
-		for (c = v; c < ve; c++)
-			if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
-				return 400;
-		vl = (size_t)(ve - v);
-		n = (size_t)(colon - p);
-		if (fk_name_is(p, n, "Content-Length")) {
-			long long	 cl;
-
-			if (rq->has_length || vl == 0 || vl >= sizeof(num))
-				return 400;
-			memcpy(num, v, vl);
-			num[vl] = '\0';
-			if (util_parse_ll(num, 0, 999999999999LL, &cl) != CB_OK)
-				return 400;
-			rq->content_length = cl;
-			rq->has_length = 1;
-		} else if (fk_name_is(p, n, "Transfer-Encoding"))
-			return 501;
-		else if (fk_name_is(p, n, "Authorization")) {
-			if (rq->auth_seen)
-				return 400;
-			rq->auth_seen = 1;
-			if (vl >= sizeof(rq->auth))
-				rq->auth_too_long = 1;
-			else {
-				memcpy(rq->auth, v, vl);
-				rq->auth[vl] = '\0';
-			}
-		} else if (fk_name_is(p, n, "Content-Type")) {
-			if (vl >= sizeof(rq->ctype))
-				vl = sizeof(rq->ctype) - 1;
-			memcpy(rq->ctype, v, vl);
-			rq->ctype[vl] = '\0';
-		} else if (fk_name_is(p, n, "Connection")) {
-			if (fk_has_token(v, vl, "close"))
-				rq->close = 1;
-		} else if (fk_name_is(p, n, "Expect")) {
-			if (fk_has_token(v, vl, "100-continue"))
-				rq->expect_continue = 1;
-		}
-	}
-	return 0;
-}
-
-/* 0: a request is ready; 1: answer rs, then close; -1: close quietly. */
-static int
-fk_read_request(struct fk_conn *c, struct fk_req *rq, struct fk_resp *rs)
-{
-	static const char	 cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-	const char		*end;
-	double			 deadline;
-	size_t			 hlen, total, cl;
-	int			 r, st;
-
-	/* Idle keep-alive and a slow request get the same bounded wait. */
-	deadline = util_now_ms() + (double)cfg.io_timeout_ms;
-	rs->close = 1;
-	for (;;) {
-		end = memmem(buf_cstr(&c->in), c->in.len, "\r\n\r\n", 4);
-		if (end != NULL)
-			break;
-		if (c->in.len >= FK_HEAD_MAX) {
-			fk_plain_error(rs, 431, "request line and headers "
-			    "exceed 16 KiB");
-			return 1;
-		}
-		if ((r = fk_fill(c, deadline)) == 1)
-			continue;
-		if (r == -2 && c->in.len > 0) {
-			fk_plain_error(rs, 408, "request not received in time");
-			return 1;
-		}
-		return -1;
-	}
-	hlen = (size_t)(end - c->in.data) + 4;
-	if (hlen > FK_HEAD_MAX) {
-		fk_plain_error(rs, 431, "request line and headers exceed 16 KiB");
-		return 1;
-	}
-	if ((st = fk_parse_head(c->in.data, hlen, rq)) != 0) {
-		fk_plain_error(rs, st, st == 501 ? "transfer codings are not "
-		    "supported: send Content-Length" : "malformed request");
-		return 1;
-	}
-	if (rq->content_length > FK_BODY_MAX) {
-		fk_plain_error(rs, 413, "body exceeds 1 MiB");
-		return 1;
-	}
-	cl = (size_t)rq->content_length;
-	total = hlen + cl;
-	if (rq->expect_continue && c->in.len < total &&
-	    fk_send_all(c->fd, cont, sizeof(cont) - 1, deadline) != 0)
-		return -1;
-	while (c->in.len < total) {
-		if ((r = fk_fill(c, deadline)) == 1)
-			continue;
-		if (r == -2) {
-			fk_plain_error(rs, 408, "request body not received "
-			    "in time");
-			return 1;
-		}
-		return -1;
-	}
-	rq->body = util_malloc(cl + 1);
-	memcpy(rq->body, c->in.data + hlen, cl);
-	rq->body[cl] = '\0';
-	rq->body_len = cl;
-	/* Keep whatever follows: the next pipelined request. */
-	memmove(c->in.data, c->in.data + total, c->in.len - total);
-	c->in.len -= total;
-	c->in.data[c->in.len] = '\0';
-	rs->close = 0;
-	return 0;
-}
-
+/* The external ID value can be personal data: mask it in the log. */
 static void
-fk_respond(struct fk_conn *c, const struct fk_req *rq, struct fk_resp *rs)
+fk_log_path(const struct fh_req *rq, char *path, size_t pathsz)
 {
-	struct buf	 out;
-	int		 rc;
-
-	buf_init(&out, FK_OUT_MAX + 1024);
-	rc = buf_printf(&out, "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: application/json;charset=UTF-8\r\n",
-	    rs->status, fk_reason(rs->status));
-	if (rc == CB_OK && rs->rest)
-		rc = buf_printf(&out, "Sforce-Limit-Info: api-usage=%ld/%d\r\n",
-		    rs->api_usage, FK_API_LIMIT);
-	if (rc == CB_OK && rs->retry_after_s > 0)
-		rc = buf_printf(&out, "Retry-After: %ld\r\n", rs->retry_after_s);
-	if (rc == CB_OK)
-		rc = buf_printf(&out, "Content-Length: %zu\r\n%s\r\n",
-		    rs->body.len, rs->close || rq->close ?
-		    "Connection: close\r\n" : "");
-	if (rc == CB_OK)
-		rc = buf_append(&out, buf_cstr(&rs->body), rs->body.len);
-	if (rc != CB_OK || fk_send_all(c->fd, out.data, out.len,
-	    util_now_ms() + (double)cfg.io_timeout_ms) != 0)
-		rs->close = 1;
-	buf_free(&out);
-}
-
-static void
-fk_log(const struct fk_req *rq, const struct fk_resp *rs, double t0)
-{
-	char	 path[512], st[16], ms[32], *so;
+	char	*so;
 	size_t	 i;
 	int	 slashes = 0;
 
-	util_strlcpy(path, rq->path[0] ? rq->path : "-", sizeof(path));
-	/* The external ID value can be personal data: mask it. */
-	if ((so = strstr(path, "/sobjects/")) != NULL)
-		for (i = (size_t)(so - path) + 10; path[i] != '\0'; i++)
-			if (path[i] == '/' && ++slashes == 2) {
-				util_strlcpy(path + i + 1, "***",
-				    sizeof(path) - i - 1);
-				break;
-			}
-	if (rs->drop)
-		util_strlcpy(st, "drop", sizeof(st));
-	else
-		snprintf(st, sizeof(st), "%d", rs->status);
-	snprintf(ms, sizeof(ms), "%.0f", util_now_ms() - t0);
-	log_kv(LOG_LVL_INFO, "request", "method",
-	    rq->method[0] ? rq->method : "-", "path", path, "status", st,
-	    "ms", ms, NULL);
-}
-
-static void *
-fk_conn_main(void *arg)
-{
-	struct fk_conn	*c = arg;
-	struct fk_req	*rq = util_malloc(sizeof(*rq));
-	struct fk_resp	 rs;
-	double		 t0;
-	int		 r, done = 0;
-
-	buf_cstr(&c->in);
-	while (!done && !atomic_load(&fk_stop)) {
-		memset(rq, 0, sizeof(*rq));
-		memset(&rs, 0, sizeof(rs));
-		buf_init(&rs.body, FK_OUT_MAX);
-		t0 = util_now_ms();
-		r = fk_read_request(c, rq, &rs);
-		if (r < 0) {
-			buf_free(&rs.body);
-			free(rq->body);
+	util_strlcpy(path, rq->path, pathsz);
+	if ((so = strstr(path, "/sobjects/")) == NULL ||
+	    strstr(path, "/composite/sobjects/") != NULL)
+		return;
+	for (i = (size_t)(so - path) + 10; path[i] != '\0'; i++)
+		if (path[i] == '/' && ++slashes == 2) {
+			util_strlcpy(path + i + 1, "***", pathsz - i - 1);
 			break;
 		}
-		if (r == 0)
-			fk_handle(rq, &rs);
-		if (rs.drop) {
-			/* The fault: read the request, then hang up unanswered. */
-			fk_log(rq, &rs, t0);
-			done = 1;
-		} else {
-			fk_respond(c, rq, &rs);
-			fk_log(rq, &rs, t0);
-			done = rs.close || rq->close;
-		}
-		free(rq->body);
-		buf_free(&rs.body);
-	}
-	close(c->fd);
-	buf_free(&c->in);
-	free(c);
-	free(rq);
-	pthread_mutex_lock(&fk.lock);
-	fk.conns--;
-	pthread_mutex_unlock(&fk.lock);
-	return NULL;
 }
 
 /* ---- start-up ----------------------------------------------------------- */
-
-static void
-fk_on_signal(int sig)
-{
-	(void)sig;
-	atomic_store(&fk_stop, 1);
-}
 
 static void __attribute__((noreturn))
 fk_usage(const char *why)
@@ -1664,7 +1787,8 @@ fk_usage(const char *why)
 	    "usage: cb-fake-sf --port N --cert PEM_CERT --client-id ID "
 	    "--username USER\n"
 	    "                  [--audience AUD] [--pidfile P] "
-	    "[--objects A__c,B__c] [--io-timeout-ms MS]\n", why);
+	    "[--objects A__c,B__c] [--io-timeout-ms MS]\n"
+	    "                  [--api-limit N] [--max-records N]\n", why);
 	exit(2);
 }
 
@@ -1719,44 +1843,12 @@ fk_load_cert(const char *path)
 	return k;
 }
 
-static int
-fk_write_pidfile(const char *path)
+static void
+fk_parse_args(int argc, char **argv)
 {
-	char	 tmp[4096];
-	FILE	*fp;
-	int	 ok;
+	long long	 v;
+	int		 i;
 
-	/* Written whole and renamed, so a reader never sees half a pid. */
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp) ||
-	    (fp = fopen(tmp, "we")) == NULL)
-		return -1;
-	ok = fprintf(fp, "%ld\n", (long)getpid()) > 0;
-	ok = (fclose(fp) == 0) && ok;
-	if (!ok || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-int
-main(int argc, char **argv)
-{
-	struct sockaddr_in	 sa;
-	struct sigaction	 act;
-	pthread_attr_t		 attr;
-	pthread_t		 th;
-	struct fk_conn		*c;
-	struct pollfd		 pfd;
-	struct timespec		 nap = { 0, 20 * 1000000L };
-	long long		 v;
-	double			 t;
-	int			 lfd = -1, fd, one = 1, i, n, pid_written = 0;
-	int			 rc = 1;
-
-	cfg.audience = SF_DEFAULT_AUDIENCE;
-	cfg.io_timeout_ms = 10000;
-	fk_parse_objects("Form_Submission__c,Call_Activity__c");
 	for (i = 1; i < argc; i += 2) {
 		const char	*o = argv[i], *val = argv[i + 1];
 
@@ -1784,6 +1876,14 @@ main(int argc, char **argv)
 			if (util_parse_ll(val, 100, 600000, &v) != CB_OK)
 				fk_usage("--io-timeout-ms must be 100..600000");
 			cfg.io_timeout_ms = (long)v;
+		} else if (strcmp(o, "--api-limit") == 0) {
+			if (util_parse_ll(val, 1, 1000000000000LL, &v) != CB_OK)
+				fk_usage("--api-limit must be 1..10^12");
+			cfg.api_limit = (long)v;
+		} else if (strcmp(o, "--max-records") == 0) {
+			if (util_parse_ll(val, 1, FK_RECORDS_LIMIT, &v) != CB_OK)
+				fk_usage("--max-records must be 1..1000000");
+			cfg.max_records = (size_t)v;
 		} else
 			fk_usage("unknown option");
 	}
@@ -1791,6 +1891,20 @@ main(int argc, char **argv)
 	    cfg.username == NULL || cfg.client_id[0] == '\0' ||
 	    cfg.username[0] == '\0' || cfg.audience[0] == '\0')
 		fk_usage("--port, --cert, --client-id and --username are required");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct fh_config	 hc;
+	int			 rc = 1;
+
+	cfg.audience = SF_DEFAULT_AUDIENCE;
+	cfg.io_timeout_ms = 10000;
+	cfg.api_limit = FK_API_LIMIT;
+	cfg.max_records = FK_RECORDS_DEFAULT;
+	fk_parse_objects("Form_Submission__c,Call_Activity__c");
+	fk_parse_args(argc, argv);
 	log_init("cb-fake-sf", LOG_LVL_INFO);
 	if (sodium_init() < 0)
 		goto out;
@@ -1798,98 +1912,34 @@ main(int argc, char **argv)
 		goto out;
 	snprintf(cfg.base_url, sizeof(cfg.base_url), "http://127.0.0.1:%d",
 	    cfg.port);
+	fk.api_limit = cfg.api_limit;
+	/* Load factor at most one half: probes stay short. */
+	for (fk.index_cap = 1024; fk.index_cap <= 2 * cfg.max_records;
+	    fk.index_cap *= 2)
+		;
+	fk.index = util_calloc(fk.index_cap, sizeof(*fk.index));
 
-	memset(&act, 0, sizeof(act));
-	sigemptyset(&act.sa_mask);
-	act.sa_handler = fk_on_signal;
-	sigaction(SIGTERM, &act, NULL);
-	sigaction(SIGINT, &act, NULL);
-	act.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &act, NULL);
-
-	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		goto out;
-	setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)cfg.port);
-	/* Loopback only: the control plane has no authentication. */
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    listen(lfd, 64) != 0) {
-		log_kv(LOG_LVL_ERROR, "listen_failed", "url", cfg.base_url,
-		    "error", strerror(errno), NULL);
-		goto out;
-	}
-	if (cfg.pidfile != NULL) {
-		if (fk_write_pidfile(cfg.pidfile) != 0) {
-			log_kv(LOG_LVL_ERROR, "pidfile_failed", "path",
-			    cfg.pidfile, NULL);
-			goto out;
-		}
-		pid_written = 1;
-	}
-	log_kv(LOG_LVL_INFO, "listening", "url", cfg.base_url, NULL);
-
-	pthread_attr_init(&attr);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	while (!atomic_load(&fk_stop)) {
-		pfd.fd = lfd;
-		pfd.events = POLLIN;
-		pfd.revents = 0;
-		if (poll(&pfd, 1, FK_SLICE_MS) <= 0)
-			continue;
-		if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) < 0)
-			continue;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		pthread_mutex_lock(&fk.lock);
-		if (fk.conns >= FK_CONN_MAX) {
-			pthread_mutex_unlock(&fk.lock);
-			close(fd);
-			log_kv(LOG_LVL_WARN, "too_many_connections", NULL);
-			continue;
-		}
-		fk.conns++;
-		pthread_mutex_unlock(&fk.lock);
-		c = util_calloc(1, sizeof(*c));
-		c->fd = fd;
-		buf_init(&c->in, FK_IN_MAX);
-		if (pthread_create(&th, &attr, fk_conn_main, c) != 0) {
-			close(fd);
-			free(c);
-			pthread_mutex_lock(&fk.lock);
-			fk.conns--;
-			pthread_mutex_unlock(&fk.lock);
-		}
-	}
-	pthread_attr_destroy(&attr);
-	log_kv(LOG_LVL_INFO, "stopping", NULL);
-	close(lfd);
-	lfd = -1;
-	/* Threads see the flag within a slice; let them finish with the state. */
-	t = util_now_ms();
-	do {
-		pthread_mutex_lock(&fk.lock);
-		n = fk.conns;
-		pthread_mutex_unlock(&fk.lock);
-		if (n > 0)
-			nanosleep(&nap, NULL);
-	} while (n > 0 && util_now_ms() - t < 3000);
-	if (n == 0) {
+	memset(&hc, 0, sizeof(hc));
+	hc.port = cfg.port;
+	hc.io_timeout_ms = cfg.io_timeout_ms;
+	hc.pidfile = cfg.pidfile;
+	hc.handler = fk_handle;
+	hc.log_path = fk_log_path;
+	rc = fh_serve(&hc);
+	if (rc == 0) {
+		/* Every connection is gone: nothing else uses the state. */
 		pthread_mutex_lock(&fk.lock);
 		fk_clear_records();
 		fk_clear_tokens();
 		free(fk.records);
+		free(fk.index);
 		fk.records = NULL;
+		fk.index = NULL;
 		fk.records_cap = 0;
 		pthread_mutex_unlock(&fk.lock);
 	}
-	rc = 0;
+	rc = rc == 1 ? 1 : 0;
 out:
-	if (lfd >= 0)
-		close(lfd);
-	if (pid_written)
-		unlink(cfg.pidfile);
 	EVP_PKEY_free(cfg.pub);
 	return rc;
 }

@@ -37,6 +37,31 @@ fakesf_stat(const char *name)
 	return n;
 }
 
+void
+fakesf_fault(const char *json)
+{
+	struct http_resp r;
+
+	fakesf_call("POST", "/__fake/faults", json, &r);
+	ck_assert_msg(r.status == 201, "fault: %ld %s", r.status, r.body);
+	http_free(&r);
+}
+
+void
+fakesf_api_usage(long used, long limit)
+{
+	struct http_resp r;
+	char		 body[96];
+
+	if (limit > 0)
+		snprintf(body, sizeof(body), "{\"used\":%ld,\"limit\":%ld}", used, limit);
+	else
+		snprintf(body, sizeof(body), "{\"used\":%ld}", used);
+	fakesf_call("POST", "/__fake/api-usage", body, &r);
+	ck_assert_msg(r.status == 200, "api-usage: %ld %s", r.status, r.body);
+	http_free(&r);
+}
+
 int
 outbox_wait(const char *ref, const char *state, int ms, long *attempts, char *err, size_t errsz)
 {

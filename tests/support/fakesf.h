@@ -14,6 +14,10 @@
 void	 fakesf_call(const char *method, const char *path, const char *body, struct http_resp *);
 /* One counter of GET /__fake/stats. */
 long	 fakesf_stat(const char *name);
+/* POST /__fake/faults with this JSON; asserts 201. */
+void	 fakesf_fault(const char *json);
+/* POST /__fake/api-usage: the org's API calls used so far (and, when > 0, its limit). */
+void	 fakesf_api_usage(long used, long limit);
 /*
  * Wait up to ms for the outbox row with this ref_id to reach `state`;
  * its attempts and last_error on success.  1 if it did.

@@ -22,6 +22,7 @@
  *   PUT    /t/items/{id}    authorize refuses with 403
  *   POST   /t/fail          act sets a Location header, then fails with 409
  *   POST   /t/raw           body up to 8 bytes, not JSON
+ *   GET    /t/list          query {q (1..8), n (integer 1..10)}
  */
 struct item_args {
 	const char	*name;
@@ -35,7 +36,32 @@ static const struct jv_field item_fields[] = {
 	{ "flag", JV_BOOL, 0, 0, 0, offsetof(struct item_args, flag), NULL },
 };
 
+struct list_args {
+	const char	*q;
+	long long	 n;
+};
+
+static const struct jv_field list_query[] = {
+	{ "q", JV_STRING, 0, 1, 8, offsetof(struct list_args, q), NULL },
+	{ "n", JV_INT, 0, 1, 10, offsetof(struct list_args, n), NULL },
+};
+
 static int	acts, auths;
+
+static int
+list_get(struct req *r, const void *args)
+{
+	const struct list_args	*a = args;
+	cJSON			*o = cJSON_CreateObject();
+
+	acts++;
+	if (a->q)
+		cJSON_AddStringToObject(o, "q", a->q);
+	cJSON_AddNumberToObject(o, "n", (double)a->n);
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	return CB_OK;
+}
 
 static int
 item_post(struct req *r, const void *args)
@@ -114,6 +140,8 @@ static const struct route test_routes[] = {
 	  .act = plain_ok },
 	{ .method = "POST", .pattern = "/t/fail", .act = fail_late },
 	{ .method = "POST", .pattern = "/t/raw", .body_max = 8, .act = plain_ok },
+	{ .method = "GET", .pattern = "/t/list", .query = list_query,
+	  .nquery = CU_NELEM(list_query), .args_size = sizeof(struct list_args), .act = list_get },
 };
 
 static const struct responder test_responder = {
@@ -456,6 +484,61 @@ START_TEST(test_field_problem)
 }
 END_TEST
 
+/* The query string is checked like a body: every refusal names the parameter. */
+static const struct {
+	const char	*query;
+	int		 status;
+	const char	*type;
+	const char	*field;		/* the field named, or the echoed q */
+	long long	 n;		/* the echoed n on success */
+} query_cases[] = {
+	{ "", 200, NULL, NULL, 0 },
+	{ "n=5&q=ab", 200, NULL, "ab", 5 },
+	{ "q=a+b%21", 200, NULL, "a b!", 0 },
+	{ "&&n=10&", 200, NULL, NULL, 10 },
+	{ "n=0", 400, "/problems/validation", "n", 0 },
+	{ "n=11", 400, "/problems/validation", "n", 0 },
+	{ "n=abc", 400, "/problems/validation", "n", 0 },
+	{ "n=2.5", 400, "/problems/validation", "n", 0 },
+	{ "n=+5", 400, "/problems/validation", "n", 0 },
+	{ "n", 400, "/problems/validation", "n", 0 },
+	{ "n=1&n=2", 400, "/problems/validation", "n", 0 },
+	{ "q=", 400, "/problems/validation", "q", 0 },
+	{ "q=123456789", 400, "/problems/validation", "q", 0 },
+	{ "x=1", 400, "/problems/validation", "x", 0 },
+	{ "n=1&Q=a", 400, "/problems/validation", "Q", 0 },
+	{ "q=%zz", 400, "/problems/bad-request", NULL, 0 },
+	{ "q=%00", 400, "/problems/bad-request", NULL, 0 },
+	{ "q=%ff", 400, "/problems/bad-request", NULL, 0 },
+	{ "=1", 400, "/problems/bad-request", NULL, 0 },
+};
+
+START_TEST(test_query_fields)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = cu_env("REQUEST_METHOD", "GET", "DOCUMENT_URI", "/t/list",
+	    "QUERY_STRING", query_cases[_i].query, NULL);
+	const cJSON	*v;
+
+	run(env, NULL, 0, &io, &cr);
+	if (query_cases[_i].status == 200) {
+		ck_assert_int_eq(cr.status, 200);
+		ck_assert_pstr_eq(cu_resp_str(&cr, "q"), query_cases[_i].field);
+		v = cJSON_GetObjectItemCaseSensitive(cr.json, "n");
+		ck_assert(cJSON_IsNumber(v) && (long long)v->valuedouble == query_cases[_i].n);
+		ck_assert_int_eq(acts, 1);
+	} else {
+		assert_problem(&cr, query_cases[_i].status, query_cases[_i].type);
+		ck_assert_pstr_eq(cu_resp_str(&cr, "field"), query_cases[_i].field);
+		ck_assert_int_eq(acts, 0);
+	}
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
 START_TEST(test_success_echo)
 {
 	static const char body[] =
@@ -681,6 +764,7 @@ route_suite(void)
 	tcase_add_loop_test(tc, test_malformed_json, 0, (int)CU_NELEM(bad_json));
 	tcase_add_loop_test(tc, test_field_problem, 0, (int)CU_NELEM(field_cases));
 	tcase_add_test(tc, test_raw_body_route);
+	tcase_add_loop_test(tc, test_query_fields, 0, (int)CU_NELEM(query_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("hooks");

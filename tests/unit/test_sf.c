@@ -44,6 +44,7 @@
 
 #include "buf.h"
 #include "errs.h"
+#include "httpc.h"
 #include "log.h"
 #include "sf.h"
 #include "util.h"
@@ -1221,6 +1222,87 @@ START_TEST(test_ext_value_url_encoding)
 }
 END_TEST
 
+/* A client on the caller's httpc, with the usual test settings. */
+static struct sf_client *
+t_client_on(struct httpc *h)
+{
+	struct sf_conf		 conf;
+	struct sf_client	*c;
+	char			 err[512];
+
+	memset(&conf, 0, sizeof(conf));
+	conf.login_url = t_base;
+	conf.client_id = T_CLIENT_ID;
+	conf.username = T_USERNAME;
+	conf.private_key_file = t_key;
+	conf.api_version = T_API;
+	conf.connect_timeout_ms = 2000;
+	conf.timeout_ms = 5000;
+	conf.http = h;
+	c = sf_client_new(&conf, err, sizeof(err));
+	ck_assert_msg(c != NULL, "sf_client_new: %s", err);
+	return c;
+}
+
+START_TEST(test_caller_httpc_decides_what_is_private)
+{
+	struct httpc		*closed, *open;
+	struct sf_client	*c1, *c2;
+	struct sf_result	 r;
+
+	/* t_base is http://127.0.0.1:port: the allowlist entry follows "//". */
+	ck_assert_ptr_nonnull(closed = httpc_new(NULL, NULL));
+	ck_assert_ptr_nonnull(open = httpc_new(t_base + 7, NULL));
+	c1 = t_client_on(closed);
+	c2 = t_client_on(open);
+	/* The loopback fake is not on the caller's list: refused, nothing sent. */
+	ck_assert_int_eq(t_upsert(c1, "sub-1", "{}", &r), CB_ERR_CONFIG);
+	t_expect(&r, SF_CONFIG, 0, "CB_EGRESS");
+	ck_assert_int_eq(t_stat("token_requests"), 0);
+	ck_assert_int_eq(t_upsert(c2, "sub-1", "{}", &r), CB_OK);
+	t_expect(&r, SF_CREATED, 201, "");
+	ck_assert_int_eq(t_stat("token_requests"), 1);
+	/* The httpc is the caller's: still usable after the clients go. */
+	sf_client_free(c1);
+	sf_client_free(c2);
+	c2 = t_client_on(open);
+	ck_assert_int_eq(t_upsert(c2, "sub-1", "{}", &r), CB_OK);
+	t_expect(&r, SF_UPDATED, 200, "");
+	sf_client_free(c2);
+	httpc_free(open);
+	httpc_free(closed);
+}
+END_TEST
+
+/*
+ * The client's own httpc admits a loopback instance beside the loopback
+ * login (another name for the fake here), and nothing more.
+ */
+START_TEST(test_own_httpc_admits_a_loopback_instance)
+{
+	struct sf_client	*c = t_client();
+	struct sf_result	 r;
+	char			 tok[256], inst[64];
+
+	t_mint(tok, sizeof(tok));
+	snprintf(inst, sizeof(inst), "http://localhost:%s",
+	    strrchr(t_base, ':') + 1);
+	ck_assert_int_eq(sf_set_token(c, tok, inst), CB_OK);
+	ck_assert_int_eq(t_upsert(c, "sub-1", "{}", &r), CB_OK);
+	t_expect(&r, SF_CREATED, 201, "");
+	ck_assert_int_eq(sf_set_token(c, tok, t_base), CB_OK);
+	ck_assert_int_eq(t_upsert(c, "sub-1", "{}", &r), CB_OK);
+	t_expect(&r, SF_UPDATED, 200, "");
+	/* The seeded token was used throughout: no mint of our own. */
+	ck_assert_int_eq(t_stat("token_requests"), 1);
+	/* Plain http passes sf's rule (the login is plain) but not the guard. */
+	ck_assert_int_eq(sf_set_token(c, tok, "http://example.com"), CB_OK);
+	ck_assert_int_eq(t_upsert(c, "sub-1", "{}", &r), CB_ERR_CONFIG);
+	t_expect(&r, SF_CONFIG, 0, "CB_EGRESS");
+	sf_client_free(c);
+}
+END_TEST
+
 START_TEST(test_unknown_object_is_permanent)
 {
 	struct sf_client	*c = t_client();
@@ -1571,8 +1653,11 @@ t_raw_expect(const char *req, size_t len, const char *status_line)
 START_TEST(test_fake_http_limits)
 {
 	struct buf	 big;
-	static const char te[] = "POST /__fake/faults HTTP/1.1\r\nHost: x\r\n"
+	/* Chunked bodies are read (an empty one is a 400 of the endpoint); other codings are not. */
+	static const char chunked_empty[] = "POST /__fake/faults HTTP/1.1\r\nHost: x\r\n"
 	    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+	static const char te[] = "POST /__fake/faults HTTP/1.1\r\nHost: x\r\n"
+	    "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n";
 	static const char huge_body[] = "POST /__fake/faults HTTP/1.1\r\n"
 	    "Host: x\r\nContent-Length: 1048577\r\n\r\n";
 	static const char two_lengths[] = "POST /__fake/reset HTTP/1.1\r\n"
@@ -1584,6 +1669,7 @@ START_TEST(test_fake_http_limits)
 	const char	*bad_cl = "POST /__fake/reset HTTP/1.1\r\n"
 	    "Content-Length: -1\r\n\r\n";
 
+	t_raw_expect(chunked_empty, sizeof(chunked_empty) - 1, "HTTP/1.1 400 ");
 	t_raw_expect(te, sizeof(te) - 1, "HTTP/1.1 501 ");
 	t_raw_expect(huge_body, sizeof(huge_body) - 1, "HTTP/1.1 413 ");
 	t_raw_expect(two_lengths, sizeof(two_lengths) - 1, "HTTP/1.1 400 ");
@@ -1855,6 +1941,8 @@ t_suite(void)
 	tcase_add_loop_test(tc, test_oauth_config_errors, 0,
 	    (int)T_NELEM(oauth_cases));
 	tcase_add_test(tc, test_ext_value_url_encoding);
+	tcase_add_test(tc, test_caller_httpc_decides_what_is_private);
+	tcase_add_test(tc, test_own_httpc_admits_a_loopback_instance);
 	tcase_add_test(tc, test_unknown_object_is_permanent);
 	tcase_add_test(tc, test_invalid_field_message);
 	tcase_add_test(tc, test_no_secrets_in_logs);

@@ -1,0 +1,44 @@
+/*
+ * fakehooks: integration-test helpers around the bundled fake webhook
+ * receivers and fake Slack (tests/fakes/cb-fake-hooks, CB_FAKEHOOKS_URL):
+ * its control endpoints, signing a delivery the Standard Webhooks way, and
+ * waiting for deliveries or Slack messages to arrive.
+ */
+#ifndef CB_TEST_FAKEHOOKS_H
+#define CB_TEST_FAKEHOOKS_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "http.h"
+
+/* A request to the fake (path like "/__fake/stats"); JSON body or NULL. */
+void	 fakehooks_call(const char *method, const char *path, const char *body, struct http_resp *);
+/* One counter of GET /__fake/stats. */
+long	 fakehooks_stat(const char *name);
+/* POST /__fake/reset: no endpoints, deliveries, messages, faults or counts. */
+void	 fakehooks_reset(void);
+/* Register (or re-register, for rotation) an endpoint; NULL-ended secrets. */
+void	 fakehooks_endpoint(const char *name, const char *const *secrets);
+/* Queue a fault, e.g. {"target":"hook","endpoint":"a","kind":"status","status":410}. */
+void	 fakehooks_fault(const char *json);
+/* The receiver URL of an endpoint: $CB_FAKEHOOKS_URL/hooks/<name>. */
+void	 fakehooks_hook_url(const char *name, char *out, size_t outsz);
+/* A fresh random secret "whsec_" + base64 of 32 bytes. */
+void	 fakehooks_new_secret(char *out, size_t outsz);
+/* "v1,<base64 HMAC-SHA256>" of {id}.{ts}.{body} with a whsec_ secret. */
+void	 fakehooks_sign(const char *secret, const char *id, const char *ts,
+	    const char *body, size_t len, char *out, size_t outsz);
+/*
+ * The deliveries (a JSON array the caller frees with cJSON_Delete) to one
+ * endpoint (NULL: all) with a sequence number above `since` (0: all).
+ */
+cJSON	*fakehooks_deliveries(const char *endpoint, long since);
+/* The Slack messages (chat.postMessage and incoming webhook) after `since`. */
+cJSON	*fakehooks_messages(long since);
+/* Wait up to ms until there are at least n of them; the count seen. */
+int	 fakehooks_wait_deliveries(const char *endpoint, int n, int ms);
+int	 fakehooks_wait_messages(int n, int ms);
+
+#endif

@@ -1,0 +1,714 @@
+/*
+ * sink_salesforce: outbox rows of kind "salesforce.upsert" into Salesforce,
+ * up to CB_SF_BATCH (200) records of one sObject and external-id field per
+ * sObject Collections call (lib/sf_coll), allOrNone false, so each record's
+ * own result decides its row: one bad record is dead-lettered alone,
+ * UNABLE_TO_LOCK_ROW is retried alone, the rest are done.
+ *
+ * A row's payload is {sobject, ext_field, ext_value}; its field map is
+ * sealed in payload_sealed (PII, bound to "outbox:<ref_id>:fields").  A
+ * value that does not open is dead at once with a reason: never delivered
+ * half-empty.  No keyring at all is not the row's fault: given back.
+ *
+ * The token: one mint per token lifetime for every process and node.  The
+ * token is cached sealed in sf_tokens (bound to "sf_tokens:<name>:token");
+ * a process that needs one takes a transaction-scoped advisory lock on the
+ * name, looks again, and mints only if what it finds is missing, older
+ * than CB_SF_SESSION_S - CB_SF_REFRESH_MARGIN_S, or the very token that
+ * just answered 401.  Everyone else waits on the lock and reads the new
+ * token.  A 401 re-mints once and resends the call once.
+ *
+ * invalid_grant (and every other OAuth or TLS configuration error) pauses
+ * the sink for every worker: its rows wait uncharged, an alert is raised at
+ * once, and a probe every CB_SF_PROBE_S (the pause) resumes delivery as
+ * soon as the configuration works.  REQUEST_LIMIT_EXCEEDED pauses the sink
+ * too; Sforce-Limit-Info past CB_SF_LIMIT_SLOW_PCT slows it to one call at
+ * a time and past CB_SF_LIMIT_PAUSE_PCT pauses it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+
+#include "alert.h"
+#include "buf.h"
+#include "db.h"
+#include "errs.h"
+#include "jsonv.h"
+#include "keyring.h"
+#include "log.h"
+#include "reseal.h"
+#include "seal.h"
+#include "sf.h"
+#include "sf_coll.h"
+#include "sink.h"
+#include "util.h"
+
+#define SFK_TOKEN_SEALED_MAX	16384u
+#define SFK_PAUSE_LIMIT_S	900	/* the org's API allocation is spent */
+#define SFK_BODY_MAX		(8u * 1024u * 1024u)
+
+struct sfk {
+	struct sink_env		*env;
+	struct sf_client	*sf;
+	char			 name[40];	/* sf_tokens.name */
+	char			 token_ver[64];	/* sf_tokens.updated_at of the token we hold */
+	double			 token_epoch;	/* when it was minted (Unix s) */
+	long long		 used, limit;	/* Sforce-Limit-Info */
+	int			 in_flight;
+};
+
+struct sfk_call {
+	struct sfk		*k;
+	struct sink_batch	*b;
+	size_t			*idx;		/* rows in the call -> batch index */
+	size_t			 n;
+	char			 sobject[84], ext_field[84];
+	char			 sent_ver[64];	/* the token version the call carried */
+	struct buf		 body;
+	int			 resent;	/* after a 401 */
+};
+
+/* ---- the token ------------------------------------------------------- */
+
+static void
+sfk_name(struct sfk *k)
+{
+	const struct settings	*s = k->env->s;
+	crypto_generichash_state st;
+	unsigned char		 h[16];
+	const char		*parts[4];
+	size_t			 i;
+
+	parts[0] = s->sf_login_url ? s->sf_login_url : "";
+	parts[1] = s->sf_audience ? s->sf_audience : "";
+	parts[2] = s->sf_client_id ? s->sf_client_id : "";
+	parts[3] = s->sf_username ? s->sf_username : "";
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	for (i = 0; i < 4; i++)
+		crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
+	crypto_generichash_final(&st, h, sizeof(h));
+	memcpy(k->name, "jwt:", 4);
+	util_hex(k->name + 4, h, sizeof(h));
+}
+
+/* After a mint (inside our locked transaction): keep the token sealed. */
+static void
+sfk_token_store(const char *token, const char *instance_url, void *ud)
+{
+	struct sfk		*k = ud;
+	struct seal_keyring	*kr = keyring_get(k->env->keys, k->env->db);
+	struct buf		 plain, sealed;
+	int			 rc;
+
+	buf_init(&plain, SFK_TOKEN_SEALED_MAX);
+	buf_init(&sealed, SFK_TOKEN_SEALED_MAX);
+	if (kr == NULL) {
+		rc = CB_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if ((rc = buf_puts(&plain, "{\"access_token\":")) != CB_OK ||
+	    (rc = buf_json_str(&plain, token)) != CB_OK ||
+	    (rc = buf_puts(&plain, ",\"instance_url\":")) != CB_OK ||
+	    (rc = buf_json_str(&plain, instance_url)) != CB_OK ||
+	    (rc = buf_putc(&plain, '}')) != CB_OK)
+		goto out;
+	if ((rc = reseal_seal_value(kr, "sf_tokens", k->name, plain.data, plain.len,
+	    &sealed)) != CB_OK)
+		goto out;
+	rc = db_exec(k->env->db, "INSERT INTO sf_tokens (name, instance_url, token_sealed)"
+	    " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET instance_url = EXCLUDED.instance_url,"
+	    " token_sealed = EXCLUDED.token_sealed, updated_at = now()", 3,
+	    (const char *[]){ k->name, instance_url, buf_cstr(&sealed) });
+out:
+	if (rc == CB_OK)
+		log_kv(LOG_LVL_INFO, "sf_token_stored", "name", k->name, NULL);
+	else
+		log_kv(LOG_LVL_WARN, "sf_token_store_failed", "name", k->name,
+		    "error", errs_name(rc), NULL);
+	buf_wipe(&plain);
+	buf_free(&sealed);
+}
+
+/* Seed the client with a sealed token text.  CB_OK or why not. */
+static int
+sfk_token_open(struct sfk *k, const char *sealed_text)
+{
+	struct seal_keyring	*kr;
+	struct buf		 plain;
+	struct jv_error		 je;
+	cJSON			*doc = NULL;
+	cJSON			*at = NULL, *iu;
+	int			 rc = CB_ERR_VALIDATION;
+
+	buf_init(&plain, SFK_TOKEN_SEALED_MAX);
+	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL) {
+		rc = CB_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if (reseal_open_value(kr, "sf_tokens", k->name, sealed_text, &plain) != CB_OK)
+		goto out;
+	if (jv_parse(plain.data, plain.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc))
+		goto out;
+	at = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
+	iu = cJSON_GetObjectItemCaseSensitive(doc, "instance_url");
+	if (!cJSON_IsString(at) || !cJSON_IsString(iu))
+		goto out;
+	rc = sf_set_token(k->sf, at->valuestring, iu->valuestring);
+out:
+	if (cJSON_IsString(at))
+		sodium_memzero(at->valuestring, strlen(at->valuestring));
+	cJSON_Delete(doc);
+	buf_wipe(&plain);
+	return rc;
+}
+
+static int
+sfk_client(struct sfk *k, struct sf_result *res)
+{
+	const struct settings	*s = k->env->s;
+	struct sf_conf		 c;
+	char			 err[256];
+
+	if (k->sf != NULL)
+		return CB_OK;
+	memset(res, 0, sizeof(*res));
+	res->kind = SF_CONFIG;
+	if (s->sf_client_id == NULL || s->sf_username == NULL || s->sf_private_key_file == NULL) {
+		util_strlcpy(res->error_code, "NOT_CONFIGURED", sizeof(res->error_code));
+		util_strlcpy(res->message, "CB_SF_CLIENT_ID, CB_SF_USERNAME and "
+		    "CB_SF_PRIVATE_KEY_FILE must be set", sizeof(res->message));
+		return CB_ERR_CONFIG;
+	}
+	memset(&c, 0, sizeof(c));
+	c.login_url = s->sf_login_url;
+	c.audience = s->sf_audience;
+	c.client_id = s->sf_client_id;
+	c.username = s->sf_username;
+	c.private_key_file = s->sf_private_key_file;
+	c.api_version = s->sf_api_version;
+	c.timeout_ms = (long)s->sf_timeout_ms;
+	c.http = k->env->http;
+	if ((k->sf = sf_client_new(&c, err, sizeof(err))) == NULL) {
+		util_strlcpy(res->error_code, "CLIENT", sizeof(res->error_code));
+		util_strlcpy(res->message, err, sizeof(res->message));
+		return CB_ERR_CONFIG;
+	}
+	sf_set_token_hook(k->sf, sfk_token_store, k);
+	return CB_OK;
+}
+
+/*
+ * A usable token in the client.  stale: the version (sf_tokens.updated_at)
+ * of the token that just answered 401, or NULL.  Single flight: see the
+ * file comment.  Several calls of this process may come here with the same
+ * stale version: the first mints, the others find a newer one.  CB_OK, or
+ * res filled.
+ */
+static int
+sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
+{
+	struct db	*db = k->env->db;
+	struct db_res	*r = NULL;
+	double		 fresh_s = (double)(k->env->s->sf_session_s - k->env->s->sf_refresh_margin_s);
+	double		 now_s = (double)time(NULL), epoch = 0;
+	char		 ts[24];
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = sfk_client(k, res)) != CB_OK)
+		return rc;
+	/* Ours is fresh, and not the one that failed (or a newer one already). */
+	if (k->token_ver[0] != '\0' && now_s - k->token_epoch < fresh_s &&
+	    (stale == NULL || strcmp(stale, k->token_ver) != 0))
+		return CB_OK;
+	if ((rc = db_begin(db)) != CB_OK)
+		goto down;
+	if ((rc = db_exec(db, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7426))", 1,
+	    (const char *[]){ k->name })) != CB_OK ||
+	    (rc = db_query(db, &r, "SELECT token_sealed, extract(epoch FROM updated_at)::float8,"
+	    " updated_at::text FROM sf_tokens WHERE name = $1", 1,
+	    (const char *[]){ k->name })) != CB_OK) {
+		(void)db_rollback(db);
+		goto down;
+	}
+	if (db_rows(r) == 1) {
+		epoch = strtod(db_val(r, 0, 1), NULL);
+		/* A fresh token other than the one that failed: someone minted it. */
+		if ((stale == NULL || strcmp(db_val(r, 0, 2), stale) != 0) &&
+		    now_s - epoch < fresh_s && sfk_token_open(k, db_val(r, 0, 0)) == CB_OK) {
+			util_strlcpy(k->token_ver, db_val(r, 0, 2), sizeof(k->token_ver));
+			k->token_epoch = epoch;
+			db_res_free(r);
+			(void)db_commit(db);
+			log_kv(LOG_LVL_INFO, "sf_token_loaded", "name", k->name, NULL);
+			return CB_OK;
+		}
+	}
+	db_res_free(r);
+	r = NULL;
+	/* Ours to mint; the hook stores it inside this transaction. */
+	sf_invalidate_token(k->sf);
+	if ((rc = sf_authenticate(k->sf, res)) != CB_OK) {
+		/* No token now: the next call goes through this lock again. */
+		k->token_ver[0] = '\0';
+		(void)db_rollback(db);
+		return rc;
+	}
+	if (db_query(db, &r, "SELECT updated_at::text, extract(epoch FROM updated_at)::float8"
+	    " FROM sf_tokens WHERE name = $1", 1, (const char *[]){ k->name }) == CB_OK &&
+	    db_rows(r) == 1) {
+		util_strlcpy(k->token_ver, db_val(r, 0, 0), sizeof(k->token_ver));
+		k->token_epoch = strtod(db_val(r, 0, 1), NULL);
+	} else {
+		util_strlcpy(k->token_ver, "unstored", sizeof(k->token_ver));
+		k->token_epoch = now_s;
+	}
+	db_res_free(r);
+	(void)db_exec(db, "INSERT INTO sink_status (sink, last_mint_at, mints) VALUES"
+	    " ('salesforce', now(), 1) ON CONFLICT (sink) DO UPDATE SET last_mint_at = now(),"
+	    " mints = sink_status.mints + 1", 0, NULL);
+	if (db_commit(db) != CB_OK) {
+		/* The token works; only its cache row is lost. */
+		log_kv(LOG_LVL_WARN, "sf_token_commit_failed", "name", k->name, NULL);
+	}
+	snprintf(ts, sizeof(ts), "%.0f", k->token_epoch);
+	return CB_OK;
+down:
+	res->kind = SF_RETRY;
+	util_strlcpy(res->error_code, "CB_DB_DOWN", sizeof(res->error_code));
+	util_strlcpy(res->message, "the token cache could not be read", sizeof(res->message));
+	return CB_ERR_DB_DOWN;
+}
+
+/*
+ * A failed mint or a refused configuration.  oauth: it came from the token
+ * endpoint (counted for the OAuth-failures alert).  A configuration error
+ * (SF_CONFIG) pauses the sink for everyone; invalid_grant alerts at once.
+ */
+static void
+sfk_trouble(struct sfk *k, const struct sf_result *res, int oauth)
+{
+	struct db_res	*r = NULL;
+	char		 key[128], text[512], code[80];
+	int		 grant = strcmp(res->error_code, "invalid_grant") == 0;
+
+	if (res->kind == SF_CONFIG) {
+		sink_pause(k->env, "salesforce", (long)k->env->s->sf_probe_s, res->error_code);
+		sink_note(k->env, "salesforce", "config_error", res->error_code);
+	}
+	if (!oauth)
+		return;
+	snprintf(code, sizeof(code), "oauth:%s", res->error_code);
+	(void)db_exec(k->env->db, "INSERT INTO sink_failures (sink, code) VALUES ('salesforce', $1)",
+	    1, (const char *[]){ code });
+	if (db_query(k->env->db, &r, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
+	    " (SELECT count(*) FROM sink_failures WHERE sink = 'salesforce' AND code LIKE 'oauth:%'"
+	    "   AND at > now() - interval '1 hour')", 0, NULL) != CB_OK || db_rows(r) != 1) {
+		db_res_free(r);
+		return;
+	}
+	if (grant) {
+		snprintf(key, sizeof(key), "salesforce:invalid_grant:%.10s", db_val(r, 0, 0));
+		snprintf(text, sizeof(text), ":no_entry: Salesforce refused the JWT bearer grant "
+		    "(invalid_grant: %.120s). Deliveries to Salesforce are paused; nothing is "
+		    "dead-lettered. Action: pre-authorize the connected app for the integration "
+		    "user (or fix CB_SF_CLIENT_ID, CB_SF_USERNAME, CB_SF_AUDIENCE, the certificate); "
+		    "delivery resumes by itself within %lld s of the fix.", res->message,
+		    k->env->s->sf_probe_s);
+		(void)alert_raise(k->env->db, NULL, "salesforce_invalid_grant", key, text, NULL, NULL);
+	}
+	if (strtol(db_val(r, 0, 1), NULL, 10) >= k->env->s->alert_oauth_failures) {
+		snprintf(key, sizeof(key), "salesforce:oauth_failures:%s", db_val(r, 0, 0));
+		snprintf(text, sizeof(text), ":warning: %s Salesforce OAuth failures in the last hour "
+		    "(latest: %.60s). Action: check the connected app and "
+		    "`GET /api/health/salesforce`.", db_val(r, 0, 1), res->error_code);
+		(void)alert_raise(k->env->db, NULL, "salesforce_oauth_failures", key, text, NULL, NULL);
+	}
+	db_res_free(r);
+}
+
+/* ---- rows and calls -------------------------------------------------- */
+
+static void
+sfk_row_set(struct sink_row *row, int outcome, const char *code, const char *msg)
+{
+	row->outcome = outcome;
+	util_strlcpy(row->code, code, sizeof(row->code));
+	util_strlcpy(row->error, msg, sizeof(row->error));
+}
+
+/* Outcome of one record from its sf_result. */
+static void
+sfk_row_result(struct sink_row *row, const struct sf_result *r)
+{
+	char	 msg[400];
+
+	if (r->kind == SF_CREATED || r->kind == SF_UPDATED) {
+		row->outcome = SINK_DONE;
+		snprintf(row->result, sizeof(row->result),
+		    "{\"outcome\":\"%s\",\"record_id\":\"%s\",\"http_status\":%d}",
+		    sf_kind_name(r->kind), r->id, r->http_status);
+		return;
+	}
+	if (r->http_status)
+		snprintf(msg, sizeof(msg), "HTTP %d %s: %s", r->http_status, r->error_code, r->message);
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", r->error_code, r->message);
+	sfk_row_set(row, r->kind == SF_RETRY ? SINK_RETRY : r->kind == SF_CONFIG ? SINK_GIVE_BACK :
+	    SINK_DEAD, r->error_code, msg);
+	row->retry_after_s = r->retry_after_s;
+}
+
+/* The field map of a row into fields.  CB_OK, or the row's outcome is set. */
+static int
+sfk_open_fields(struct sfk *k, struct sink_row *row, const cJSON *legacy, struct buf *fields)
+{
+	struct seal_keyring	*kr;
+	char			*text;
+	int			 rc;
+
+	if (row->sealed == NULL) {
+		/* A row written before sealing: its map is in the clear payload. */
+		if (!cJSON_IsObject(legacy)) {
+			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "neither payload_sealed nor payload.fields");
+			return CB_ERR_VALIDATION;
+		}
+		if ((text = cJSON_PrintUnformatted(legacy)) == NULL)
+			util_oom();
+		rc = buf_puts(fields, text);
+		sodium_memzero(text, strlen(text));
+		free(text);
+		if (rc != CB_OK)
+			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "payload.fields too large");
+		return rc;
+	}
+	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL) {
+		sfk_row_set(row, SINK_GIVE_BACK, "KEYRING_UNAVAILABLE",
+		    "the seal keyring could not be loaded from data_keys");
+		return CB_ERR_UNAVAILABLE;
+	}
+	rc = reseal_open_value(kr, "outbox", row->ref_id, row->sealed, fields);
+	if (rc == CB_ERR_CRYPTO) {
+		/* Perhaps sealed under a key made since we last looked. */
+		k->env->keys->checked_ms = 0;
+		if ((kr = keyring_get(k->env->keys, k->env->db)) != NULL)
+			rc = reseal_open_value(kr, "outbox", row->ref_id, row->sealed, fields);
+	}
+	if (rc != CB_OK) {
+		sfk_row_set(row, SINK_DEAD, "SEALED_PAYLOAD",
+		    "payload_sealed does not open for this row (copied from another row,"
+		    " altered, or under an unknown data key): not delivered");
+		return rc;
+	}
+	return CB_OK;
+}
+
+static void
+sfk_group(const struct sink_row *row, char *key, size_t keysz)
+{
+	cJSON		*p = cJSON_Parse(row->payload);
+	const cJSON	*o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
+	const cJSON	*f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
+
+	snprintf(key, keysz, "%s/%s", cJSON_IsString(o) ? o->valuestring : "",
+	    cJSON_IsString(f) ? f->valuestring : "");
+	cJSON_Delete(p);
+}
+
+static void	sfk_send(struct sfk_call *);
+
+static void
+sfk_call_end(struct sfk_call *c)
+{
+	struct sink_batch	*b = c->b;
+
+	c->k->in_flight--;
+	buf_wipe(&c->body);
+	free(c->idx);
+	free(c);
+	sink_batch_done(b);
+}
+
+/* "api-usage=18/15000" -> used, limit. */
+static void
+sfk_limits(struct sfk *k, const char *v)
+{
+	const char	*p = strstr(v, "api-usage=");
+	long long	 used, lim;
+	char		 a[24], b[24];
+	char		*end;
+
+	if (p == NULL)
+		return;
+	used = strtoll(p + 10, &end, 10);
+	if (*end != '/')
+		return;
+	lim = strtoll(end + 1, NULL, 10);
+	if (used < 0 || lim <= 0)
+		return;
+	k->used = used;
+	k->limit = lim;
+	snprintf(a, sizeof(a), "%lld", used);
+	snprintf(b, sizeof(b), "%lld", lim);
+	(void)db_exec(k->env->db, "INSERT INTO sink_status (sink, limit_used, limit_max)"
+	    " VALUES ('salesforce', $1, $2) ON CONFLICT (sink) DO UPDATE SET"
+	    " limit_used = EXCLUDED.limit_used, limit_max = EXCLUDED.limit_max", 2,
+	    (const char *[]){ a, b });
+	if (used * 100 >= lim * k->env->s->sf_limit_pause_pct)
+		sink_pause(k->env, "salesforce", SFK_PAUSE_LIMIT_S, "API allocation nearly spent");
+}
+
+static void
+sfk_done(const struct httpc_resp *h, void *ud)
+{
+	struct sfk_call		*c = ud;
+	struct sfk		*k = c->k;
+	struct sf_result	*rs, call;
+	size_t			 i;
+	char			 msg[320];
+
+	if (h->captured[0][0] != '\0')
+		sfk_limits(k, h->captured[0]);
+	if (h->err != HTTPC_OK) {
+		int out = SINK_RETRY;
+
+		snprintf(msg, sizeof(msg), "%s: %s", httpc_err_name(h->err), h->message);
+		if (h->err == HTTPC_TLS || h->err == HTTPC_EGRESS || h->err == HTTPC_BAD_URL) {
+			memset(&call, 0, sizeof(call));
+			call.kind = SF_CONFIG;
+			util_strlcpy(call.error_code, httpc_err_name(h->err), sizeof(call.error_code));
+			util_strlcpy(call.message, h->message, sizeof(call.message));
+			sfk_trouble(k, &call, 0);
+			out = SINK_GIVE_BACK;
+		} else if (h->err == HTTPC_ABORTED)
+			out = SINK_GIVE_BACK;
+		else
+			sink_note(k->env, "salesforce", "retry", httpc_err_name(h->err));
+		sink_batch_fail(c->b, out, 0, httpc_err_name(h->err), msg);
+		sfk_call_end(c);
+		return;
+	}
+	if (h->status == 200) {
+		if ((rs = calloc(c->n, sizeof(*rs))) == NULL)
+			util_oom();
+		if (sf_coll_results(h->body.data, h->body.len, rs, c->n) != CB_OK) {
+			sink_batch_fail(c->b, SINK_RETRY, 0, "CB_BAD_RESPONSE",
+			    "the Collections answer is not one result per record");
+			sink_note(k->env, "salesforce", "retry", "CB_BAD_RESPONSE");
+		} else {
+			for (i = 0; i < c->n; i++)
+				sfk_row_result(&c->b->rows[c->idx[i]], &rs[i]);
+			sink_note(k->env, "salesforce", "ok", NULL);
+		}
+		free(rs);
+		sfk_call_end(c);
+		return;
+	}
+	sf_coll_call_error(h->status, h->body.data, h->body.len, &call);
+	call.retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
+	if (h->status == 401 && !c->resent) {
+		/* The token we hold is dead: mint once (single flight), resend once. */
+		c->resent = 1;
+		if (sfk_token(k, c->sent_ver, &call) == CB_OK) {
+			sfk_send(c);
+			return;
+		}
+		if (strcmp(call.error_code, "CB_DB_DOWN") != 0)
+			sfk_trouble(k, &call, 1);
+	}
+	if (h->status == 403 && strcmp(call.error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
+		/* The whole org is out of API calls: the sink waits, not one row. */
+		sink_pause(k->env, "salesforce", SFK_PAUSE_LIMIT_S, "REQUEST_LIMIT_EXCEEDED");
+		call.kind = SF_CONFIG;
+	}
+	sink_note(k->env, "salesforce", call.kind == SF_PERMANENT ? "permanent" : "retry",
+	    call.error_code);
+	for (i = 0; i < c->n; i++)
+		sfk_row_result(&c->b->rows[c->idx[i]], &call);
+	sfk_call_end(c);
+}
+
+static void
+sfk_send(struct sfk_call *c)
+{
+	struct sfk		*k = c->k;
+	struct httpc_req	 q;
+	struct buf		 auth, base, url;
+	struct sf_result	 res;
+
+	buf_init(&auth, 4096);
+	buf_init(&base, 1024);
+	buf_init(&url, 1200);
+	util_strlcpy(c->sent_ver, k->token_ver, sizeof(c->sent_ver));
+	if (sf_bearer(k->sf, &auth, &base, &res) != CB_OK ||
+	    buf_printf(&url, "%s/composite/sobjects/%s/%s", buf_cstr(&base), c->sobject,
+	    c->ext_field) != CB_OK) {
+		size_t i;
+
+		for (i = 0; i < c->n; i++)
+			sfk_row_result(&c->b->rows[c->idx[i]], &res);
+		sfk_call_end(c);
+		goto out;
+	}
+	memset(&q, 0, sizeof(q));
+	q.method = "PATCH";
+	q.url = buf_cstr(&url);
+	q.headers[0] = buf_cstr(&auth);
+	q.headers[1] = "Content-Type: application/json";
+	q.headers[2] = "Accept: application/json";
+	q.body = c->body.data;
+	q.bodylen = c->body.len;
+	q.timeout_ms = (long)k->env->s->sf_timeout_ms;
+	q.capture[0] = "Sforce-Limit-Info";
+	if (httpc_start(k->env->http, &q, sfk_done, c) != CB_OK) {
+		sink_batch_fail(c->b, SINK_RETRY, 0, "CB_BAD_REQUEST", "the call could not be started");
+		sfk_call_end(c);
+	}
+out:
+	buf_wipe(&auth);
+	buf_free(&base);
+	buf_free(&url);
+}
+
+static void
+sfk_start(void *state, struct sink_batch *b)
+{
+	struct sfk		*k = state;
+	struct sfk_call		*c;
+	struct sf_result	 res;
+	struct buf		 fields;
+	size_t			 i;
+	int			 rc;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->idx = calloc(b->n, sizeof(*c->idx))) == NULL)
+		util_oom();
+	c->k = k;
+	c->b = b;
+	k->in_flight++;
+	buf_init(&c->body, SFK_BODY_MAX);
+	/* The token first: without one no row is touched. */
+	if ((rc = sfk_token(k, NULL, &res)) != CB_OK) {
+		char msg[340];
+
+		snprintf(msg, sizeof(msg), "%s: %s", res.error_code, res.message);
+		if (rc != CB_ERR_DB_DOWN)
+			sfk_trouble(k, &res, 1);
+		if (res.kind != SF_CONFIG)
+			sink_note(k->env, "salesforce", "retry", res.error_code);
+		sink_batch_fail(b, res.kind == SF_CONFIG || rc == CB_ERR_DB_DOWN ? SINK_GIVE_BACK :
+		    SINK_RETRY, res.retry_after_s, res.error_code, msg);
+		sfk_call_end(c);
+		return;
+	}
+	(void)sf_coll_begin(&c->body);
+	buf_init(&fields, SEAL_MAX_PLAIN);
+	for (i = 0; i < b->n; i++) {
+		struct sink_row	*row = &b->rows[i];
+		cJSON		*p = cJSON_Parse(row->payload);
+		const cJSON	*o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
+		const cJSON	*f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
+		const cJSON	*v = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
+
+		buf_wipe(&fields);
+		buf_init(&fields, SEAL_MAX_PLAIN);
+		if (!cJSON_IsString(o) || !cJSON_IsString(f) || !cJSON_IsString(v)) {
+			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
+		} else if (sfk_open_fields(k, row, cJSON_GetObjectItemCaseSensitive(p, "fields"),
+		    &fields) == CB_OK) {
+			if (c->n == 0) {
+				util_strlcpy(c->sobject, o->valuestring, sizeof(c->sobject));
+				util_strlcpy(c->ext_field, f->valuestring, sizeof(c->ext_field));
+			}
+			if (strcmp(c->sobject, o->valuestring) != 0 ||
+			    strcmp(c->ext_field, f->valuestring) != 0)
+				sfk_row_set(row, SINK_RETRY, "CB_GROUP", "batched with another object");
+			else if (sf_coll_add(&c->body, o->valuestring, f->valuestring, v->valuestring,
+			    buf_cstr(&fields)) != CB_OK)
+				sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
+				    "the field map is not a JSON object, or a name is not an API name");
+			else
+				c->idx[c->n++] = i;
+		}
+		cJSON_Delete(p);
+	}
+	buf_wipe(&fields);
+	(void)sf_coll_end(&c->body);
+	if (c->n == 0) {
+		sfk_call_end(c);
+		return;
+	}
+	sfk_send(c);
+}
+
+static size_t
+sfk_max_rows(void *state)
+{
+	struct sfk	*k = state;
+
+	return (size_t)k->env->s->sf_batch;
+}
+
+static int
+sfk_room(void *state)
+{
+	struct sfk	*k = state;
+
+	/* Near the org's daily allocation: one call at a time. */
+	if (k->limit > 0 && k->used * 100 >= k->limit * k->env->s->sf_limit_slow_pct)
+		return k->in_flight == 0 ? 1 : 0;
+	return 1;
+}
+
+static void
+sfk_tick(void *state)
+{
+	struct sfk		*k = state;
+	struct sf_result	 res;
+	double			 fresh_s = (double)(k->env->s->sf_session_s -
+			    k->env->s->sf_refresh_margin_s);
+
+	/* Refresh ahead of expiry, only while the token is in use. */
+	if (k->sf != NULL && k->token_ver[0] != '\0' &&
+	    (double)time(NULL) - k->token_epoch >= fresh_s)
+		(void)sfk_token(k, NULL, &res);
+}
+
+static int
+sfk_open(struct sink_env *env, void **state)
+{
+	struct sfk	*k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		util_oom();
+	k->env = env;
+	sfk_name(k);
+	*state = k;
+	return CB_OK;
+}
+
+static void
+sfk_close(void *state)
+{
+	struct sfk	*k = state;
+
+	if (k == NULL)
+		return;
+	sf_client_free(k->sf);
+	free(k);
+}
+
+const struct sink sink_salesforce = {
+	.name = "salesforce",
+	.batch_max = SF_COLL_MAX,
+	.group_key = sfk_group,
+	.open = sfk_open,
+	.close = sfk_close,
+	.max_rows = sfk_max_rows,
+	.room = sfk_room,
+	.start = sfk_start,
+	.tick = sfk_tick,
+};

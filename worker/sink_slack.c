@@ -1,0 +1,226 @@
+/*
+ * sink_slack: operators' alerts (outbox rows of kind "slack.alert", raised
+ * by lib/alert) into Slack, one message per row, through an incoming
+ * webhook (CB_SLACK_WEBHOOK_URL: 200 and a plain "ok") or the Web API's
+ * chat.postMessage with a bot token (CB_SLACK_BOT_TOKEN and
+ * CB_SLACK_CHANNEL: 200 and {"ok":true|false,"error":...}), CONTRACTS §4.
+ *
+ * A 429 pauses the sink for every worker for Retry-After (Slack limits
+ * posting per channel, not per message); 5xx and transport errors retry on
+ * the schedule; Slack's refusals of the request itself (invalid_payload,
+ * channel_not_found, invalid_auth, no_service, ...) are dead letters: a
+ * revoked hook will not start working by being asked again.  With neither
+ * setting an alert is only logged (alert_raise logs every alert) and the
+ * row is done with outcome "not_configured".
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "errs.h"
+#include "jsonv.h"
+#include "log.h"
+#include "sink.h"
+#include "util.h"
+
+#define SLK_BODY_MAX	(64u * 1024u)
+#define SLK_PAUSE_DEFAULT_S	30
+
+struct slk {
+	struct sink_env	*env;
+};
+
+struct slk_call {
+	struct slk		*k;
+	struct sink_batch	*b;
+	int			 web_api;
+};
+
+static void
+slk_fail(struct sink_row *row, int outcome, const char *code, const char *msg)
+{
+	row->outcome = outcome;
+	util_strlcpy(row->code, code, sizeof(row->code));
+	util_strlcpy(row->error, msg, sizeof(row->error));
+}
+
+/* Slack's own error text, printable and short. */
+static void
+slk_text_code(const struct buf *body, char *out, size_t outsz)
+{
+	size_t	 i, j = 0;
+
+	for (i = 0; i < body->len && j + 1 < outsz; i++) {
+		char c = body->data[i];
+
+		if (c == '\n' || c == '\r')
+			break;
+		out[j++] = (c >= 0x20 && c < 0x7f) ? c : '?';
+	}
+	out[j] = '\0';
+}
+
+static void
+slk_done(const struct httpc_resp *h, void *ud)
+{
+	struct slk_call	*c = ud;
+	struct sink_row	*row = &c->b->rows[0];
+	char		 code[64] = "", msg[300];
+	cJSON		*doc = NULL;
+	struct jv_error	 je;
+	const cJSON	*ok, *err;
+
+	if (h->err != HTTPC_OK) {
+		snprintf(msg, sizeof(msg), "%s: %s", httpc_err_name(h->err), h->message);
+		slk_fail(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : h->err == HTTPC_EGRESS ||
+		    h->err == HTTPC_BAD_URL || h->err == HTTPC_TLS ? SINK_DEAD : SINK_RETRY,
+		    httpc_err_name(h->err), msg);
+		goto out;
+	}
+	if (h->status == 429) {
+		long secs = h->retry_after_s > 0 ? h->retry_after_s : SLK_PAUSE_DEFAULT_S;
+
+		sink_pause(c->k->env, "slack", secs, "429 rate limited");
+		slk_fail(row, SINK_GIVE_BACK, "ratelimited", "Slack answered 429");
+		row->retry_after_s = secs;
+		goto out;
+	}
+	if (c->web_api && h->status == 200) {
+		if (jv_parse(h->body.data, h->body.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc)) {
+			slk_fail(row, SINK_RETRY, "CB_BAD_RESPONSE", "chat.postMessage answer is not JSON");
+			goto out;
+		}
+		ok = cJSON_GetObjectItemCaseSensitive(doc, "ok");
+		err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+		if (cJSON_IsTrue(ok)) {
+			row->outcome = SINK_DONE;
+			util_strlcpy(row->result, "{\"outcome\":\"posted\",\"via\":\"chat.postMessage\"}",
+			    sizeof(row->result));
+			goto out;
+		}
+		util_strlcpy(code, cJSON_IsString(err) ? err->valuestring : "unknown_error",
+		    sizeof(code));
+		snprintf(msg, sizeof(msg), "chat.postMessage: %s", code);
+		/* Slack's transient answers; everything else is about the request. */
+		slk_fail(row, strcmp(code, "ratelimited") == 0 || strcmp(code, "internal_error") == 0 ||
+		    strcmp(code, "fatal_error") == 0 || strcmp(code, "service_unavailable") == 0 ||
+		    strcmp(code, "request_timeout") == 0 ? SINK_RETRY : SINK_DEAD, code, msg);
+		goto out;
+	}
+	if (!c->web_api && h->status == 200) {
+		row->outcome = SINK_DONE;
+		util_strlcpy(row->result, "{\"outcome\":\"posted\",\"via\":\"incoming_webhook\"}",
+		    sizeof(row->result));
+		goto out;
+	}
+	slk_text_code(&h->body, code, sizeof(code));
+	if (code[0] == '\0')
+		snprintf(code, sizeof(code), "HTTP_%ld", h->status);
+	snprintf(msg, sizeof(msg), "HTTP %ld %s", h->status, code);
+	slk_fail(row, h->status >= 500 || h->status == 408 ? SINK_RETRY : SINK_DEAD, code, msg);
+	row->retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
+out:
+	cJSON_Delete(doc);
+	sink_note(c->k->env, "slack", row->outcome == SINK_DONE ? "ok" :
+	    row->outcome == SINK_DEAD ? "permanent" : "retry", row->code);
+	sink_batch_done(c->b);
+	free(c);
+}
+
+static void
+slk_start(void *state, struct sink_batch *b)
+{
+	struct slk		*k = state;
+	const struct settings	*s = k->env->s;
+	struct sink_row		*row = &b->rows[0];
+	struct slk_call		*c;
+	struct httpc_req	 q;
+	struct buf		 body, auth, url;
+	cJSON			*p = cJSON_Parse(row->payload);
+	const cJSON		*text = cJSON_GetObjectItemCaseSensitive(p, "text");
+
+	buf_init(&body, SLK_BODY_MAX);
+	buf_init(&auth, 512);
+	buf_init(&url, 1024);
+	if (!cJSON_IsString(text)) {
+		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no text");
+		sink_batch_done(b);
+		goto out;
+	}
+	if (s->slack_webhook_url == NULL && (s->slack_bot_token == NULL || s->slack_channel == NULL)) {
+		log_kv(LOG_LVL_WARN, "slack_not_configured", "outbox_id", row->id, NULL);
+		row->outcome = SINK_DONE;
+		util_strlcpy(row->result, "{\"outcome\":\"not_configured\"}", sizeof(row->result));
+		sink_batch_done(b);
+		goto out;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		util_oom();
+	c->k = k;
+	c->b = b;
+	memset(&q, 0, sizeof(q));
+	q.method = "POST";
+	q.headers[0] = "Content-Type: application/json; charset=utf-8";
+	q.timeout_ms = 10000;
+	(void)buf_puts(&body, "{");
+	if (s->slack_webhook_url != NULL) {
+		q.url = s->slack_webhook_url;
+	} else {
+		c->web_api = 1;
+		(void)buf_printf(&url, "%s/chat.postMessage", s->slack_api_url);
+		q.url = buf_cstr(&url);
+		(void)buf_printf(&auth, "Authorization: Bearer %s", s->slack_bot_token);
+		q.headers[1] = buf_cstr(&auth);
+		(void)buf_puts(&body, "\"channel\":");
+		(void)buf_json_str(&body, s->slack_channel);
+		(void)buf_putc(&body, ',');
+	}
+	(void)buf_puts(&body, "\"text\":");
+	if (buf_json_str(&body, text->valuestring) != CB_OK || buf_putc(&body, '}') != CB_OK) {
+		free(c);
+		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "text too long");
+		sink_batch_done(b);
+		goto out;
+	}
+	q.body = body.data;
+	q.bodylen = body.len;
+	if (httpc_start(k->env->http, &q, slk_done, c) != CB_OK) {
+		free(c);
+		slk_fail(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+		sink_batch_done(b);
+	}
+out:
+	cJSON_Delete(p);
+	buf_free(&body);
+	buf_wipe(&auth);
+	buf_free(&url);
+}
+
+static int
+slk_open(struct sink_env *env, void **state)
+{
+	struct slk	*k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		util_oom();
+	k->env = env;
+	*state = k;
+	return CB_OK;
+}
+
+static void
+slk_close(void *state)
+{
+	free(state);
+}
+
+const struct sink sink_slack = {
+	.name = "slack",
+	.batch_max = 1,
+	.open = slk_open,
+	.close = slk_close,
+	.start = slk_start,
+};
