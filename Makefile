@@ -9,6 +9,7 @@
 #   make test       install, build (sanitizers on), run every test on a private stack
 
 SAN ?= 0
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 ifeq ($(SAN),1)
 B        := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -111,7 +112,7 @@ deps:
 	@scripts/install-deps.sh
 
 run: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@CB_BUILD=$(CURDIR)/$(B) scripts/stack.sh start
 	@scripts/demo.sh
 
@@ -119,15 +120,15 @@ stop:
 	@scripts/stack.sh stop
 
 test: deps
-	@$(MAKE) --no-print-directory SAN=1 all
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 all
 	@CB_BUILD=$(CURDIR)/build-san scripts/test.sh
 
 test-plain: deps
-	@$(MAKE) --no-print-directory SAN=0 all
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all
 	@CB_BUILD=$(CURDIR)/build scripts/test.sh
 
 bench: deps
-	@$(MAKE) --no-print-directory SAN=0 all
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all
 	@scripts/bench.sh
 
 clean:

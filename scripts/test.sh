@@ -72,11 +72,12 @@ fi
 source "$state/stack.env"
 
 run_one() {
-	local bin=$1 name out rc checks fails errs
+	local bin=$1 name out rc checks fails errs t0=$SECONDS
 	name=${bin#"$CB_BUILD"/tests/}
 	out=$(timeout 600 "$bin" 2>&1)
 	rc=$?
 	printf '%s\n' "$out" | sed "s|^|  [$name] |" | grep -vE '^\s*\[[^]]*\]\s*$' | tail -n 40
+	echo "  [$name] $((SECONDS - t0)) s"
 	# Check's summary: "NN%: Checks: N, Failures: N, Errors: N"
 	if [[ $out =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
 		checks=${BASH_REMATCH[1]}; fails=${BASH_REMATCH[2]}; errs=${BASH_REMATCH[3]}
