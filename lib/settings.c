@@ -83,6 +83,8 @@ const struct conf_var settings_vars[] = {
 	  "channel id for alerts posted with the bot token" },
 	{ "CB_SLACK_API_URL", CONF_STR, 0, "https://slack.com/api", 8, 512, S(slack_api_url),
 	  "Slack Web API base URL" },
+	{ "CB_SLACK_TIMEOUT_MS", CONF_INT, 0, "10000", 1000, 30000, S(slack_timeout_ms),
+	  "Slack must answer an alert's post within this long, in milliseconds" },
 	{ "CB_ALERT_DEAD_LETTERS", CONF_INT, 0, "3", 1, 10000, S(alert_dead_letters),
 	  "dead letters of one organisation within 24 h that raise an alert" },
 	{ "CB_ALERT_OAUTH_FAILURES", CONF_INT, 0, "5", 1, 10000, S(alert_oauth_failures),

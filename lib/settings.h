@@ -47,6 +47,7 @@ struct settings {
 	char		*slack_bot_token;
 	char		*slack_channel;
 	char		*slack_api_url;
+	long long	 slack_timeout_ms;
 	long long	 alert_dead_letters;
 	long long	 alert_oauth_failures;
 	long long	 receipt_timeout_s;

@@ -11,7 +11,8 @@
  * channel_not_found, invalid_auth, no_service, ...) are dead letters: a
  * revoked hook will not start working by being asked again.  With neither
  * setting an alert is only logged (alert_raise logs every alert) and the
- * row is done with outcome "not_configured".
+ * row is done with outcome "not_configured".  Slack must answer within
+ * CB_SLACK_TIMEOUT_MS; a timeout is retried like a 5xx.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -164,7 +165,7 @@ slk_start(void *state, struct sink_batch *b)
 	memset(&q, 0, sizeof(q));
 	q.method = "POST";
 	q.headers[0] = "Content-Type: application/json; charset=utf-8";
-	q.timeout_ms = 10000;
+	q.timeout_ms = (long)s->slack_timeout_ms;
 	(void)buf_puts(&body, "{");
 	if (s->slack_webhook_url != NULL) {
 		q.url = s->slack_webhook_url;

@@ -53,6 +53,7 @@
 #include "util.h"
 
 #include "common/fakehttpd.h"
+#include "common/fakeplane.h"
 
 #define HK_ENDPOINTS_MAX	64
 #define HK_SECRETS_MAX		4
@@ -88,11 +89,11 @@ enum hk_kind { HF_STATUS, HF_DROP, HF_LATENCY, HF_SLACK_ERROR };
 enum hk_call { HC_NONE, HC_HOOK, HC_SLACK_API, HC_SLACK_WEBHOOK };
 
 struct hk_fault {
+	long	 count;		/* first: uses left (fakeplane's queue) */
 	int	 target;
 	char	 endpoint[HK_NAME_MAX + 1];	/* HT_HOOK: "" = any endpoint */
 	int	 kind;
 	int	 status;
-	long	 count;
 	long	 latency_ms;
 	long	 retry_after_s;
 	char	 location[256];
@@ -144,7 +145,7 @@ static struct {
 	struct hk_endpoint endpoints[HK_ENDPOINTS_MAX];
 	size_t		 nendpoints;
 	struct hk_fault	 faults[HK_FAULTS_MAX];
-	size_t		 nfaults;
+	struct fp_queue	 fq;
 	struct hk_delivery *deliveries;
 	size_t		 ndeliveries, stored_bytes;
 	struct hk_message *messages;
@@ -153,63 +154,12 @@ static struct {
 	size_t		 seen_cap, nseen;
 	long		 seq, ts_counter;
 	long		 deliveries_total, verified, rejected, duplicates;
-	long		 unknown_endpoint, faults_served;
+	long		 unknown_endpoint;
 	long		 slack_api_calls, slack_webhook_calls, slack_posted;
 	long		 slack_errors;
-} hk = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} hk = { .lock = PTHREAD_MUTEX_INITIALIZER, .fq = FP_QUEUE(hk.faults) };
 
 /* ---- small helpers ------------------------------------------------------ */
-
-static cJSON *
-hk_obj(void)
-{
-	cJSON	*o = cJSON_CreateObject();
-
-	if (o == NULL)
-		util_oom();
-	return o;
-}
-
-static void
-hk_add_str(cJSON *o, const char *k, const char *v)
-{
-	if ((v == NULL ? cJSON_AddNullToObject(o, k) :
-	    cJSON_AddStringToObject(o, k, v)) == NULL)
-		util_oom();
-}
-
-static void
-hk_add_num(cJSON *o, const char *k, double v)
-{
-	if (cJSON_AddNumberToObject(o, k, v) == NULL)
-		util_oom();
-}
-
-static void
-hk_add_bool(cJSON *o, const char *k, int v)
-{
-	if (cJSON_AddBoolToObject(o, k, v) == NULL)
-		util_oom();
-}
-
-/* Print and free doc into the answer. */
-static void
-hk_json(struct fh_resp *rs, int status, const char *ctype, cJSON *doc)
-{
-	char	*s = cJSON_PrintUnformatted(doc);
-
-	if (s == NULL)
-		util_oom();
-	buf_reset(&rs->body);
-	if (buf_puts(&rs->body, s) != CB_OK)
-		fh_resp_error(rs, 500, "answer too large");
-	else {
-		rs->status = status;
-		rs->ctype = ctype;
-	}
-	free(s);
-	cJSON_Delete(doc);
-}
 
 static char *
 hk_strndup_or_null(const char *s, size_t n)
@@ -241,18 +191,27 @@ hk_endpoint_find(const char *name)
 	return NULL;
 }
 
+/* The call a fault may hit: its kind and, for a receiver, the endpoint. */
+struct hk_call_of {
+	int		 call;
+	const char	*endpoint;
+};
+
 static int
-hk_target_hits(const struct hk_fault *f, int call, const char *endpoint)
+hk_target_hits(const void *fault, const void *arg)
 {
+	const struct hk_fault	*f = fault;
+	const struct hk_call_of	*c = arg;
+
 	switch (f->target) {
-	case HT_ANY:		return call != HC_NONE;
-	case HT_HOOK:		return call == HC_HOOK && (f->endpoint[0] == '\0' ||
-				    (endpoint != NULL &&
-				    strcmp(f->endpoint, endpoint) == 0));
-	case HT_SLACK_API:	return call == HC_SLACK_API;
-	case HT_SLACK_WEBHOOK:	return call == HC_SLACK_WEBHOOK;
-	case HT_SLACK:		return call == HC_SLACK_API ||
-				    call == HC_SLACK_WEBHOOK;
+	case HT_ANY:		return c->call != HC_NONE;
+	case HT_HOOK:		return c->call == HC_HOOK && (f->endpoint[0] == '\0' ||
+				    (c->endpoint != NULL &&
+				    strcmp(f->endpoint, c->endpoint) == 0));
+	case HT_SLACK_API:	return c->call == HC_SLACK_API;
+	case HT_SLACK_WEBHOOK:	return c->call == HC_SLACK_WEBHOOK;
+	case HT_SLACK:		return c->call == HC_SLACK_API ||
+				    c->call == HC_SLACK_WEBHOOK;
 	default:		return 0;
 	}
 }
@@ -260,24 +219,11 @@ hk_target_hits(const struct hk_fault *f, int call, const char *endpoint)
 static int
 hk_take_fault(int call, const char *endpoint, struct hk_fault *out)
 {
-	size_t	 i;
-	int	 hit = 0;
+	struct hk_call_of	 c = { call, endpoint };
+	int			 hit;
 
 	pthread_mutex_lock(&hk.lock);
-	for (i = 0; i < hk.nfaults; i++) {
-		struct hk_fault	*f = &hk.faults[i];
-
-		if (!hk_target_hits(f, call, endpoint))
-			continue;
-		*out = *f;
-		if (--f->count <= 0) {
-			memmove(f, f + 1, (hk.nfaults - i - 1) * sizeof(*f));
-			hk.nfaults--;
-		}
-		hk.faults_served++;
-		hit = 1;
-		break;
-	}
+	hit = fp_take(&hk.fq, hk_target_hits, &c, out);
 	pthread_mutex_unlock(&hk.lock);
 	return hit;
 }
@@ -424,9 +370,11 @@ hk_clear_all(void)
 	hk.seen_cap = hk.nseen = hk.ndeliveries = hk.nmessages = 0;
 	hk.stored_bytes = 0;
 	sodium_memzero(hk.endpoints, sizeof(hk.endpoints));
-	hk.nendpoints = hk.nfaults = 0;
+	hk.nendpoints = 0;
+	(void)fp_clear(&hk.fq);
+	hk.fq.served = 0;
 	hk.deliveries_total = hk.verified = hk.rejected = hk.duplicates = 0;
-	hk.unknown_endpoint = hk.faults_served = 0;
+	hk.unknown_endpoint = 0;
 	hk.slack_api_calls = hk.slack_webhook_calls = hk.slack_posted = 0;
 	hk.slack_errors = 0;
 }
@@ -791,12 +739,12 @@ hk_record_message(struct hk_message *m, const char *via, const char *error,
 static void
 hk_slack_error(struct fh_resp *rs, const char *error)
 {
-	cJSON	*doc = hk_obj();
+	cJSON	*doc = fp_obj();
 
-	hk_add_bool(doc, "ok", 0);
-	hk_add_str(doc, "error", error);
+	fp_add_bool(doc, "ok", 0);
+	fp_add_str(doc, "error", error);
 	/* The Web API answers its errors with HTTP 200. */
-	hk_json(rs, 200, HK_SLACK_JSON, doc);
+	fp_json(rs, 200, HK_SLACK_JSON, doc);
 }
 
 /* POST /api/chat.postMessage */
@@ -857,25 +805,25 @@ hk_post_message(struct fh_req *rq, struct fh_resp *rs)
 		    (unsigned long long)hk_hash(m.channel) % 0xFFFFFFFFFFULL);
 	else
 		util_strlcpy(chan, m.channel, sizeof(chan));
-	doc = hk_obj();
-	hk_add_bool(doc, "ok", 1);
-	hk_add_str(doc, "channel", chan);
-	hk_add_str(doc, "ts", m.ts);
-	msg = hk_obj();
+	doc = fp_obj();
+	fp_add_bool(doc, "ok", 1);
+	fp_add_str(doc, "channel", chan);
+	fp_add_str(doc, "ts", m.ts);
+	msg = fp_obj();
 	cJSON_AddItemToObject(doc, "message", msg);
-	hk_add_str(msg, "user", "U0FAKEBOT01");
-	hk_add_str(msg, "type", "message");
-	hk_add_str(msg, "ts", m.ts);
-	hk_add_str(msg, "bot_id", "B0FAKEBOT01");
-	hk_add_str(msg, "app_id", "A0FAKEAPP01");
-	hk_add_str(msg, "text", m.text ? m.text : "");
-	hk_add_str(msg, "team", "T000");
+	fp_add_str(msg, "user", "U0FAKEBOT01");
+	fp_add_str(msg, "type", "message");
+	fp_add_str(msg, "ts", m.ts);
+	fp_add_str(msg, "bot_id", "B0FAKEBOT01");
+	fp_add_str(msg, "app_id", "A0FAKEAPP01");
+	fp_add_str(msg, "text", m.text ? m.text : "");
+	fp_add_str(msg, "team", "T000");
 	if (m.blocks != NULL) {
 		if ((dup = cJSON_Duplicate(m.blocks, 1)) == NULL)
 			util_oom();
 		cJSON_AddItemToObject(msg, "blocks", dup);
 	}
-	hk_json(rs, 200, HK_SLACK_JSON, doc);
+	fp_json(rs, 200, HK_SLACK_JSON, doc);
 	hk_record_message(&m, "chat.postMessage", NULL, 200);
 out:
 	hk_message_free(&m);
@@ -983,27 +931,6 @@ out:
 
 /* ---- control plane ------------------------------------------------------ */
 
-/* The body's JSON object checked against a table; 0, or answered 400. */
-static int
-hk_control_body(const struct fh_req *rq, const struct jv_field *t, size_t nt,
-    void *in, cJSON **doc, struct fh_resp *rs)
-{
-	struct jv_error	 je;
-	char		 msg[300];
-
-	memset(&je, 0, sizeof(je));
-	if (rq->body_len == 0 ||
-	    jv_parse(rq->body, rq->body_len, doc, &je) != CB_OK ||
-	    jv_validate(*doc, t, nt, in, &je) != CB_OK) {
-		snprintf(msg, sizeof(msg), "%s%s%s", je.field, je.field[0] ?
-		    ": " : "", je.reason[0] ? je.reason : "a JSON object is "
-		    "required");
-		fh_resp_error(rs, 400, msg);
-		return -1;
-	}
-	return 0;
-}
-
 struct endpoint_in {
 	const char	*name;
 	const cJSON	*secrets;
@@ -1037,7 +964,7 @@ hk_add_endpoint(struct fh_req *rq, struct fh_resp *rs)
 
 	memset(&in, 0, sizeof(in));
 	memset(&ep, 0, sizeof(ep));
-	if (hk_control_body(rq, endpoint_fields, sizeof(endpoint_fields) /
+	if (fp_body(rq, endpoint_fields, sizeof(endpoint_fields) /
 	    sizeof(endpoint_fields[0]), &in, &doc, rs) != 0)
 		goto out;
 	util_strlcpy(ep.name, in.name, sizeof(ep.name));
@@ -1065,11 +992,11 @@ hk_add_endpoint(struct fh_req *rq, struct fh_resp *rs)
 		goto out;
 	}
 	pthread_mutex_unlock(&hk.lock);
-	res = hk_obj();
-	hk_add_str(res, "name", ep.name);
-	hk_add_num(res, "secrets", (double)ep.nkeys);
-	hk_add_num(res, "status", ep.status);
-	hk_json(rs, 201, NULL, res);
+	res = fp_obj();
+	fp_add_str(res, "name", ep.name);
+	fp_add_num(res, "secrets", (double)ep.nkeys);
+	fp_add_num(res, "status", ep.status);
+	fp_json(rs, 201, NULL, res);
 out:
 	sodium_memzero(&ep, sizeof(ep));
 	if (doc != NULL) {
@@ -1085,22 +1012,22 @@ out:
 static void
 hk_list_endpoints(struct fh_resp *rs)
 {
-	cJSON	*doc = hk_obj(), *arr, *o;
+	cJSON	*doc = fp_obj(), *arr, *o;
 	size_t	 i;
 
 	if ((arr = cJSON_AddArrayToObject(doc, "endpoints")) == NULL)
 		util_oom();
 	pthread_mutex_lock(&hk.lock);
 	for (i = 0; i < hk.nendpoints; i++) {
-		o = hk_obj();
+		o = fp_obj();
 		cJSON_AddItemToArray(arr, o);
-		hk_add_str(o, "name", hk.endpoints[i].name);
-		hk_add_num(o, "secrets", (double)hk.endpoints[i].nkeys);
-		hk_add_num(o, "status", hk.endpoints[i].status);
-		hk_add_num(o, "received", (double)hk.endpoints[i].received);
+		fp_add_str(o, "name", hk.endpoints[i].name);
+		fp_add_num(o, "secrets", (double)hk.endpoints[i].nkeys);
+		fp_add_num(o, "status", hk.endpoints[i].status);
+		fp_add_num(o, "received", (double)hk.endpoints[i].received);
 	}
 	pthread_mutex_unlock(&hk.lock);
-	hk_json(rs, 200, NULL, doc);
+	fp_json(rs, 200, NULL, doc);
 }
 
 /* ?since=SEQ (only later entries) and a string filter from the query. */
@@ -1122,7 +1049,7 @@ hk_query_since(const struct fh_req *rq)
 static void
 hk_list_deliveries(struct fh_req *rq, struct fh_resp *rs)
 {
-	cJSON		*doc = hk_obj(), *arr, *o;
+	cJSON		*doc = fp_obj(), *arr, *o;
 	struct buf	 name;
 	long		 since = hk_query_since(rq);
 	size_t		 i;
@@ -1139,36 +1066,36 @@ hk_list_deliveries(struct fh_req *rq, struct fh_resp *rs)
 		if (d->seq <= since ||
 		    (filter && strcmp(d->endpoint, buf_cstr(&name)) != 0))
 			continue;
-		o = hk_obj();
+		o = fp_obj();
 		cJSON_AddItemToArray(arr, o);
-		hk_add_num(o, "seq", (double)d->seq);
-		hk_add_str(o, "endpoint", d->endpoint);
-		hk_add_str(o, "id", d->id);
-		hk_add_str(o, "timestamp", d->timestamp);
-		hk_add_str(o, "type", d->type);
-		hk_add_bool(o, "known", d->known);
-		hk_add_bool(o, "verified", d->verified);
-		hk_add_num(o, "secret_index", d->secret_index);
-		hk_add_bool(o, "duplicate", d->duplicate);
-		hk_add_num(o, "status", d->status);
-		hk_add_str(o, "reason", d->reason);
-		hk_add_str(o, "fault", d->fault);
-		hk_add_str(o, "received_at", d->received_at);
+		fp_add_num(o, "seq", (double)d->seq);
+		fp_add_str(o, "endpoint", d->endpoint);
+		fp_add_str(o, "id", d->id);
+		fp_add_str(o, "timestamp", d->timestamp);
+		fp_add_str(o, "type", d->type);
+		fp_add_bool(o, "known", d->known);
+		fp_add_bool(o, "verified", d->verified);
+		fp_add_num(o, "secret_index", d->secret_index);
+		fp_add_bool(o, "duplicate", d->duplicate);
+		fp_add_num(o, "status", d->status);
+		fp_add_str(o, "reason", d->reason);
+		fp_add_str(o, "fault", d->fault);
+		fp_add_str(o, "received_at", d->received_at);
 		/* Bytes that are not UTF-8 text cannot be a JSON string. */
-		hk_add_str(o, "body", jv_utf8_ok(d->body, d->body_len) ?
+		fp_add_str(o, "body", jv_utf8_ok(d->body, d->body_len) ?
 		    d->body : NULL);
-		hk_add_num(o, "body_len", (double)d->body_len);
+		fp_add_num(o, "body_len", (double)d->body_len);
 	}
 	pthread_mutex_unlock(&hk.lock);
 	buf_free(&name);
-	hk_json(rs, 200, NULL, doc);
+	fp_json(rs, 200, NULL, doc);
 }
 
 /* GET /__fake/messages[?since=SEQ] */
 static void
 hk_list_messages(struct fh_req *rq, struct fh_resp *rs)
 {
-	cJSON	*doc = hk_obj(), *arr, *o, *dup;
+	cJSON	*doc = fp_obj(), *arr, *o, *dup;
 	long	 since = hk_query_since(rq);
 	size_t	 i;
 
@@ -1180,26 +1107,26 @@ hk_list_messages(struct fh_req *rq, struct fh_resp *rs)
 
 		if (m->seq <= since)
 			continue;
-		o = hk_obj();
+		o = fp_obj();
 		cJSON_AddItemToArray(arr, o);
-		hk_add_num(o, "seq", (double)m->seq);
-		hk_add_str(o, "via", m->via);
-		hk_add_str(o, "channel", m->channel);
-		hk_add_str(o, "text", m->text);
+		fp_add_num(o, "seq", (double)m->seq);
+		fp_add_str(o, "via", m->via);
+		fp_add_str(o, "channel", m->channel);
+		fp_add_str(o, "text", m->text);
 		if (m->blocks != NULL) {
 			if ((dup = cJSON_Duplicate(m->blocks, 1)) == NULL)
 				util_oom();
 			cJSON_AddItemToObject(o, "blocks", dup);
 		} else
-			hk_add_str(o, "blocks", NULL);
-		hk_add_str(o, "ts", m->ts[0] ? m->ts : NULL);
-		hk_add_bool(o, "ok", m->ok);
-		hk_add_str(o, "error", m->ok ? NULL : m->error);
-		hk_add_num(o, "status", m->status);
-		hk_add_str(o, "received_at", m->received_at);
+			fp_add_str(o, "blocks", NULL);
+		fp_add_str(o, "ts", m->ts[0] ? m->ts : NULL);
+		fp_add_bool(o, "ok", m->ok);
+		fp_add_str(o, "error", m->ok ? NULL : m->error);
+		fp_add_num(o, "status", m->status);
+		fp_add_str(o, "received_at", m->received_at);
 	}
 	pthread_mutex_unlock(&hk.lock);
-	hk_json(rs, 200, NULL, doc);
+	fp_json(rs, 200, NULL, doc);
 }
 
 struct fault_in {
@@ -1237,34 +1164,22 @@ static const struct jv_field fault_fields[] = {
 	{ "error", JV_STRING, 0, 1, 63, offsetof(struct fault_in, error), hk_error_check },
 };
 
-static int
-hk_name_index(const char *const *names, size_t n, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
 static void
 hk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 {
 	struct fault_in	 in;
 	struct hk_fault	 f;
-	cJSON		*doc = NULL, *res;
-	size_t		 n;
+	cJSON		*doc = NULL;
 	int		 t, k;
 
 	memset(&in, 0, sizeof(in));
 	memset(&f, 0, sizeof(f));
-	if (hk_control_body(rq, fault_fields, sizeof(fault_fields) /
+	if (fp_body(rq, fault_fields, sizeof(fault_fields) /
 	    sizeof(fault_fields[0]), &in, &doc, rs) != 0)
 		goto out;
-	t = hk_name_index(target_names, sizeof(target_names) /
+	t = fp_name_index(target_names, sizeof(target_names) /
 	    sizeof(target_names[0]), in.target);
-	k = hk_name_index(kind_names, sizeof(kind_names) /
+	k = fp_name_index(kind_names, sizeof(kind_names) /
 	    sizeof(kind_names[0]), in.kind);
 	if (t < 0 || (in.endpoint != NULL && t != HT_HOOK)) {
 		fh_resp_error(rs, 400, "target: must be hook (with an optional "
@@ -1295,71 +1210,48 @@ hk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 		fh_resp_error(rs, 400, "location: no line breaks");
 		goto out;
 	}
-	pthread_mutex_lock(&hk.lock);
-	if (hk.nfaults >= HK_FAULTS_MAX) {
-		pthread_mutex_unlock(&hk.lock);
-		fh_resp_error(rs, 400, "too many queued faults");
-		goto out;
-	}
-	hk.faults[hk.nfaults++] = f;
-	n = hk.nfaults;
-	pthread_mutex_unlock(&hk.lock);
-	res = hk_obj();
-	hk_add_num(res, "faults", (double)n);
-	hk_json(rs, 201, NULL, res);
+	fp_answer_add(rs, &hk.lock, &hk.fq, &f);
 out:
 	cJSON_Delete(doc);
 }
 
 static void
-hk_list_faults(struct fh_resp *rs)
+hk_fault_json(cJSON *o, const void *fault)
 {
-	cJSON	*doc = hk_obj(), *arr, *o;
-	size_t	 i;
+	const struct hk_fault	*f = fault;
 
-	if ((arr = cJSON_AddArrayToObject(doc, "faults")) == NULL)
-		util_oom();
-	pthread_mutex_lock(&hk.lock);
-	for (i = 0; i < hk.nfaults; i++) {
-		const struct hk_fault	*f = &hk.faults[i];
-
-		o = hk_obj();
-		cJSON_AddItemToArray(arr, o);
-		hk_add_str(o, "target", target_names[f->target]);
-		hk_add_str(o, "endpoint", f->endpoint[0] ? f->endpoint : NULL);
-		hk_add_str(o, "kind", kind_names[f->kind]);
-		hk_add_num(o, "status", f->status);
-		hk_add_num(o, "count", (double)f->count);
-		hk_add_num(o, "latency_ms", (double)f->latency_ms);
-		hk_add_num(o, "retry_after_s", (double)f->retry_after_s);
-		hk_add_str(o, "error", f->error[0] ? f->error : NULL);
-	}
-	pthread_mutex_unlock(&hk.lock);
-	hk_json(rs, 200, NULL, doc);
+	fp_add_str(o, "target", target_names[f->target]);
+	fp_add_str(o, "endpoint", f->endpoint[0] ? f->endpoint : NULL);
+	fp_add_str(o, "kind", kind_names[f->kind]);
+	fp_add_num(o, "status", f->status);
+	fp_add_num(o, "count", (double)f->count);
+	fp_add_num(o, "latency_ms", (double)f->latency_ms);
+	fp_add_num(o, "retry_after_s", (double)f->retry_after_s);
+	fp_add_str(o, "error", f->error[0] ? f->error : NULL);
 }
 
 static void
 hk_stats(struct fh_resp *rs)
 {
-	cJSON	*doc = hk_obj();
+	cJSON	*doc = fp_obj();
 
 	pthread_mutex_lock(&hk.lock);
-	hk_add_num(doc, "deliveries", (double)hk.deliveries_total);
-	hk_add_num(doc, "verified", (double)hk.verified);
-	hk_add_num(doc, "rejected", (double)hk.rejected);
-	hk_add_num(doc, "duplicates", (double)hk.duplicates);
-	hk_add_num(doc, "unknown_endpoint", (double)hk.unknown_endpoint);
-	hk_add_num(doc, "faults_served", (double)hk.faults_served);
-	hk_add_num(doc, "faults_queued", (double)hk.nfaults);
-	hk_add_num(doc, "endpoints", (double)hk.nendpoints);
-	hk_add_num(doc, "slack_api_calls", (double)hk.slack_api_calls);
-	hk_add_num(doc, "slack_webhook_calls", (double)hk.slack_webhook_calls);
-	hk_add_num(doc, "slack_posted", (double)hk.slack_posted);
-	hk_add_num(doc, "slack_errors", (double)hk.slack_errors);
-	hk_add_num(doc, "stored_deliveries", (double)hk.ndeliveries);
-	hk_add_num(doc, "stored_messages", (double)hk.nmessages);
+	fp_add_num(doc, "deliveries", (double)hk.deliveries_total);
+	fp_add_num(doc, "verified", (double)hk.verified);
+	fp_add_num(doc, "rejected", (double)hk.rejected);
+	fp_add_num(doc, "duplicates", (double)hk.duplicates);
+	fp_add_num(doc, "unknown_endpoint", (double)hk.unknown_endpoint);
+	fp_add_num(doc, "faults_served", (double)hk.fq.served);
+	fp_add_num(doc, "faults_queued", (double)hk.fq.n);
+	fp_add_num(doc, "endpoints", (double)hk.nendpoints);
+	fp_add_num(doc, "slack_api_calls", (double)hk.slack_api_calls);
+	fp_add_num(doc, "slack_webhook_calls", (double)hk.slack_webhook_calls);
+	fp_add_num(doc, "slack_posted", (double)hk.slack_posted);
+	fp_add_num(doc, "slack_errors", (double)hk.slack_errors);
+	fp_add_num(doc, "stored_deliveries", (double)hk.ndeliveries);
+	fp_add_num(doc, "stored_messages", (double)hk.nmessages);
 	pthread_mutex_unlock(&hk.lock);
-	hk_json(rs, 200, NULL, doc);
+	fp_json(rs, 200, NULL, doc);
 }
 
 static void
@@ -1367,7 +1259,6 @@ hk_control(struct fh_req *rq, struct fh_resp *rs)
 {
 	const char	*p = rq->path + strlen("/__fake/"), *m = rq->method;
 	cJSON		*doc;
-	size_t		 n;
 	int		 get = strcmp(m, "GET") == 0, post = strcmp(m, "POST") == 0;
 
 	if (strcmp(p, "endpoints") == 0 && post)
@@ -1383,23 +1274,17 @@ hk_control(struct fh_req *rq, struct fh_resp *rs)
 	else if (strcmp(p, "faults") == 0 && post)
 		hk_add_fault(rq, rs);
 	else if (strcmp(p, "faults") == 0 && get)
-		hk_list_faults(rs);
-	else if (strcmp(p, "faults") == 0 && strcmp(m, "DELETE") == 0) {
-		pthread_mutex_lock(&hk.lock);
-		n = hk.nfaults;
-		hk.nfaults = 0;
-		pthread_mutex_unlock(&hk.lock);
-		doc = hk_obj();
-		hk_add_num(doc, "cleared", (double)n);
-		hk_json(rs, 200, NULL, doc);
-	} else if (strcmp(p, "reset") == 0 && post) {
+		fp_answer_list(rs, &hk.lock, &hk.fq, hk_fault_json);
+	else if (strcmp(p, "faults") == 0 && strcmp(m, "DELETE") == 0)
+		fp_answer_clear(rs, &hk.lock, &hk.fq);
+	else if (strcmp(p, "reset") == 0 && post) {
 		pthread_mutex_lock(&hk.lock);
 		hk_clear_all();
 		pthread_mutex_unlock(&hk.lock);
-		doc = hk_obj();
+		doc = fp_obj();
 		if (cJSON_AddTrueToObject(doc, "reset") == NULL)
 			util_oom();
-		hk_json(rs, 200, NULL, doc);
+		fp_json(rs, 200, NULL, doc);
 	} else if (strcmp(p, "endpoints") == 0 || strcmp(p, "deliveries") == 0 ||
 	    strcmp(p, "messages") == 0 || strcmp(p, "stats") == 0 ||
 	    strcmp(p, "faults") == 0 || strcmp(p, "reset") == 0)

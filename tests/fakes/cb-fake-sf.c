@@ -52,6 +52,7 @@
 #include "util.h"
 
 #include "common/fakehttpd.h"
+#include "common/fakeplane.h"
 
 #define FK_AUTH_MAX		4096
 #define FK_RECORDS_DEFAULT	10000
@@ -101,10 +102,10 @@ enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY, FT_SINGLE, FT_COLLECTIONS };
 enum fault_kind { FAULT_STATUS, FAULT_DROP, FAULT_LATENCY, FAULT_RECORD };
 
 struct fk_fault {
+	long	 count;		/* first: uses left (fakeplane's queue) */
 	int	 target;
 	int	 kind;
 	int	 status;
-	long	 count;
 	long	 latency_ms;
 	long	 retry_after_s;
 	char	 error_code[64];
@@ -133,14 +134,13 @@ static struct {
 	char		 tokens[FK_TOKENS_MAX][96];
 	size_t		 ntokens, next_token;
 	struct fk_fault	 faults[FK_FAULTS_MAX];
-	size_t		 nfaults;
+	struct fp_queue	 fq;
 	long		 token_requests, token_failures, token_mints;
 	long		 upserts, upsert_calls, collections_calls;
 	long		 records_created, records_updated, record_failures;
-	long		 faults_served;
 	long		 api_usage, api_limit;
 	unsigned long	 id_counter;
-} fk = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} fk = { .lock = PTHREAD_MUTEX_INITIALIZER, .fq = FP_QUEUE(fk.faults) };
 
 /* ---- answers ---------------------------------------------------------- */
 
@@ -175,54 +175,6 @@ fk_oauth_error(struct fh_resp *rs, int status, const char *error,
 	buf_puts(&rs->body, ",\"error_description\":");
 	buf_json_str(&rs->body, desc);
 	buf_putc(&rs->body, '}');
-}
-
-/* Print and free doc into the answer. */
-static void
-fk_json(struct fh_resp *rs, int status, cJSON *doc)
-{
-	char	*s = cJSON_PrintUnformatted(doc);
-
-	if (s == NULL)
-		util_oom();
-	buf_reset(&rs->body);
-	if (buf_puts(&rs->body, s) != CB_OK)
-		fh_resp_error(rs, 500, "answer too large");
-	else
-		rs->status = status;
-	free(s);
-	cJSON_Delete(doc);
-}
-
-static cJSON *
-fk_obj(void)
-{
-	cJSON	*o = cJSON_CreateObject();
-
-	if (o == NULL)
-		util_oom();
-	return o;
-}
-
-static void
-fk_add_str(cJSON *o, const char *k, const char *v)
-{
-	if (cJSON_AddStringToObject(o, k, v) == NULL)
-		util_oom();
-}
-
-static void
-fk_add_num(cJSON *o, const char *k, double v)
-{
-	if (cJSON_AddNumberToObject(o, k, v) == NULL)
-		util_oom();
-}
-
-static void
-fk_add_bool(cJSON *o, const char *k, int v)
-{
-	if (cJSON_AddBoolToObject(o, k, v) == NULL)
-		util_oom();
 }
 
 /*
@@ -431,21 +383,21 @@ fk_token(struct fh_req *rq, struct fh_resp *rs)
 	sodium_bin2base64(sig, sizeof(sig), raw, sizeof(raw),
 	    sodium_base64_VARIANT_ORIGINAL);
 	snprintf(ms, sizeof(ms), "%lld", (long long)util_now_s() * 1000LL);
-	doc = fk_obj();
-	fk_add_str(doc, "access_token", tok);
-	fk_add_str(doc, "scope", "api");
-	fk_add_str(doc, "instance_url", cfg.base_url);
+	doc = fp_obj();
+	fp_add_str(doc, "access_token", tok);
+	fp_add_str(doc, "scope", "api");
+	fp_add_str(doc, "instance_url", cfg.base_url);
 	{
 		char	 id[160];
 
 		snprintf(id, sizeof(id), "%s/id/%s/%s", cfg.base_url, FK_ORG_ID,
 		    FK_USER_ID);
-		fk_add_str(doc, "id", id);
+		fp_add_str(doc, "id", id);
 	}
-	fk_add_str(doc, "token_type", "Bearer");
-	fk_add_str(doc, "issued_at", ms);
-	fk_add_str(doc, "signature", sig);
-	fk_json(rs, 200, doc);
+	fp_add_str(doc, "token_type", "Bearer");
+	fp_add_str(doc, "issued_at", ms);
+	fp_add_str(doc, "signature", sig);
+	fp_json(rs, 200, NULL, doc);
 	sodium_memzero(tok, sizeof(tok));
 	sodium_memzero(rnd, sizeof(rnd));
 	goto out;
@@ -590,7 +542,7 @@ fk_store_put(size_t object, const char *ext_field, const char *value,
 		util_strlcpy(r->ext_field, ext_field, sizeof(r->ext_field));
 		r->ext_value = util_strdup(value);
 		fk_make_id(object, r->id);
-		r->fields = fk_obj();
+		r->fields = fp_obj();
 		fk_merge(r, fields, ext_field);
 		util_iso8601(r->created_at, sizeof(r->created_at));
 		memcpy(r->updated_at, r->created_at, sizeof(r->updated_at));
@@ -627,48 +579,40 @@ fk_target_hits(int target, int call)
 	}
 }
 
-/* Take one use of a fault; caller holds the lock. */
-static void
-fk_fault_use(size_t i, struct fk_fault *out)
-{
-	struct fk_fault	*f = &fk.faults[i];
+/* A record a per-record fault may hit. */
+struct fk_record_of {
+	int		 call;
+	const char	*ext_field;
+	const char	*value;
+	const cJSON	*fields;
+};
 
-	*out = *f;
-	if (--f->count <= 0) {
-		memmove(f, f + 1, (fk.nfaults - i - 1) * sizeof(*f));
-		fk.nfaults--;
-	}
-	fk.faults_served++;
+/* The external ID value, or the named field's string value, matches. */
+static int
+fk_record_hits(const void *fault, const void *arg)
+{
+	const struct fk_fault		*f = fault;
+	const struct fk_record_of	*r = arg;
+	const cJSON			*v;
+	const char			*have = NULL;
+
+	if (f->kind != FAULT_RECORD || !fk_target_hits(f->target, r->call))
+		return 0;
+	if (f->field[0] == '\0' || strcasecmp(f->field, r->ext_field) == 0)
+		have = r->value;
+	else if (cJSON_IsString(v = cJSON_GetObjectItem(r->fields, f->field)))
+		have = v->valuestring;
+	return have != NULL && strcmp(have, f->match) == 0;
 }
 
-/*
- * The first record fault whose value matches this record: the external ID
- * value, or the named field's string value.  Caller holds the lock.
- */
+/* The first record fault that hits this record.  Caller holds the lock. */
 static int
 fk_record_fault(int call, const char *ext_field, const char *value,
     const cJSON *fields, struct fk_fault *out)
 {
-	const cJSON	*v;
-	const char	*have;
-	size_t		 i;
+	struct fk_record_of	 r = { call, ext_field, value, fields };
 
-	for (i = 0; i < fk.nfaults; i++) {
-		const struct fk_fault	*f = &fk.faults[i];
-
-		if (f->kind != FAULT_RECORD || !fk_target_hits(f->target, call))
-			continue;
-		have = NULL;
-		if (f->field[0] == '\0' || strcasecmp(f->field, ext_field) == 0)
-			have = value;
-		else if (cJSON_IsString(v = cJSON_GetObjectItem(fields, f->field)))
-			have = v->valuestring;
-		if (have != NULL && strcmp(have, f->match) == 0) {
-			fk_fault_use(i, out);
-			return 1;
-		}
-	}
-	return 0;
+	return fp_take(&fk.fq, fk_record_hits, &r, out);
 }
 
 /* The real message of a Salesforce error code, for injected errors. */
@@ -834,13 +778,13 @@ fk_upsert(struct fh_req *rq, struct fh_resp *rs, size_t object,
 	r = fk_store_put(object, ext_field, value, doc, &created);
 	memcpy(id, r->id, sizeof(id));
 	pthread_mutex_unlock(&fk.lock);
-	res = fk_obj();
-	fk_add_str(res, "id", id);
+	res = fp_obj();
+	fp_add_str(res, "id", id);
 	if (cJSON_AddTrueToObject(res, "success") == NULL ||
 	    cJSON_AddArrayToObject(res, "errors") == NULL)
 		util_oom();
-	fk_add_bool(res, "created", created);
-	fk_json(rs, created ? 201 : 200, res);
+	fp_add_bool(res, "created", created);
+	fp_json(rs, created ? 201 : 200, NULL, res);
 out:
 	cJSON_Delete(doc);
 }
@@ -860,22 +804,22 @@ fk_get(struct fh_resp *rs, size_t object, const char *ver,
 		fk_sf_error(rs, 404, "NOT_FOUND", FK_MSG_NOT_FOUND, NULL);
 		return;
 	}
-	doc = fk_obj();
-	attr = fk_obj();
+	doc = fp_obj();
+	attr = fp_obj();
 	cJSON_AddItemToObject(doc, "attributes", attr);
-	fk_add_str(attr, "type", cfg.objects[object]);
+	fp_add_str(attr, "type", cfg.objects[object]);
 	snprintf(url, sizeof(url), "/services/data/%s/sobjects/%s/%s", ver,
 	    cfg.objects[object], r->id);
-	fk_add_str(attr, "url", url);
-	fk_add_str(doc, "Id", r->id);
-	fk_add_str(doc, r->ext_field, r->ext_value);
+	fp_add_str(attr, "url", url);
+	fp_add_str(doc, "Id", r->id);
+	fp_add_str(doc, r->ext_field, r->ext_value);
 	cJSON_ArrayForEach(f, r->fields) {
 		if ((dup = cJSON_Duplicate(f, 1)) == NULL)
 			util_oom();
 		cJSON_AddItemToObject(doc, f->string, dup);
 	}
 	pthread_mutex_unlock(&fk.lock);
-	fk_json(rs, 200, doc);
+	fp_json(rs, 200, NULL, doc);
 }
 
 /* ---- sObject Collections upsert (CONTRACTS §3.4) ------------------------ */
@@ -1013,24 +957,24 @@ fk_coll_results(const struct fk_item *items, size_t n)
 	for (i = 0; i < n; i++) {
 		const struct fk_item	*it = &items[i];
 
-		o = fk_obj();
+		o = fp_obj();
 		cJSON_AddItemToArray(arr, o);
 		if (it->code[0] == '\0') {
-			fk_add_str(o, "id", it->id);
-			fk_add_bool(o, "success", 1);
+			fp_add_str(o, "id", it->id);
+			fp_add_bool(o, "success", 1);
 			if (cJSON_AddArrayToObject(o, "errors") == NULL)
 				util_oom();
-			fk_add_bool(o, "created", it->created);
+			fp_add_bool(o, "created", it->created);
 			continue;
 		}
 		/* A failed record has no id (the API leaves null out). */
-		fk_add_bool(o, "success", 0);
+		fp_add_bool(o, "success", 0);
 		if ((errs = cJSON_AddArrayToObject(o, "errors")) == NULL)
 			util_oom();
-		e = fk_obj();
+		e = fp_obj();
 		cJSON_AddItemToArray(errs, e);
-		fk_add_str(e, "statusCode", it->code);
-		fk_add_str(e, "message", it->msg);
+		fp_add_str(e, "statusCode", it->code);
+		fp_add_str(e, "message", it->msg);
 		if ((fields = cJSON_AddArrayToObject(e, "fields")) == NULL)
 			util_oom();
 		if (it->field[0] != '\0') {
@@ -1134,7 +1078,7 @@ fk_collections(struct fh_req *rq, struct fh_resp *rs, size_t object,
 	for (i = 0; i < n; i++)
 		fk.record_failures += items[i].code[0] != '\0';
 	pthread_mutex_unlock(&fk.lock);
-	fk_json(rs, 200, fk_coll_results(items, n));
+	fp_json(rs, 200, NULL, fk_coll_results(items, n));
 out:
 	free(items);
 	cJSON_Delete(doc);
@@ -1288,19 +1232,20 @@ out:
 /* ---- call faults --------------------------------------------------------- */
 
 static int
+fk_call_hits(const void *fault, const void *arg)
+{
+	const struct fk_fault	*f = fault;
+
+	return f->kind != FAULT_RECORD && fk_target_hits(f->target, *(const int *)arg);
+}
+
+static int
 fk_take_fault(int call, struct fk_fault *out)
 {
-	size_t	 i;
-	int	 hit = 0;
+	int	 hit;
 
 	pthread_mutex_lock(&fk.lock);
-	for (i = 0; i < fk.nfaults; i++)
-		if (fk.faults[i].kind != FAULT_RECORD &&
-		    fk_target_hits(fk.faults[i].target, call)) {
-			fk_fault_use(i, out);
-			hit = 1;
-			break;
-		}
+	hit = fp_take(&fk.fq, fk_call_hits, &call, out);
 	pthread_mutex_unlock(&fk.lock);
 	return hit;
 }
@@ -1410,59 +1355,26 @@ static const char *const kind_names[] = {
 	[FAULT_LATENCY] = "latency", [FAULT_RECORD] = "record",
 };
 
-static int
-fk_name_index(const char *const *names, size_t n, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(names[i], s) == 0)
-			return (int)i;
-	return -1;
-}
-
-/* The body's JSON object checked against a table; 0, or answered 400. */
-static int
-fk_control_body(const struct fh_req *rq, const struct jv_field *t, size_t nt,
-    void *in, cJSON **doc, struct fh_resp *rs)
-{
-	struct jv_error	 je;
-	char		 msg[300];
-
-	memset(&je, 0, sizeof(je));
-	if (rq->body_len == 0 ||
-	    jv_parse(rq->body, rq->body_len, doc, &je) != CB_OK ||
-	    jv_validate(*doc, t, nt, in, &je) != CB_OK) {
-		snprintf(msg, sizeof(msg), "%s%s%s", je.field, je.field[0] ?
-		    ": " : "", je.reason[0] ? je.reason : "a JSON object is "
-		    "required");
-		fh_resp_error(rs, 400, msg);
-		return -1;
-	}
-	return 0;
-}
-
 static void
 fk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 {
 	struct fault_in	 in;
 	struct fk_fault	 f;
-	cJSON		*doc = NULL, *res;
-	size_t		 n;
+	cJSON		*doc = NULL;
 	int		 t, k;
 
 	memset(&in, 0, sizeof(in));
 	memset(&f, 0, sizeof(f));
-	if (fk_control_body(rq, fault_fields, sizeof(fault_fields) /
+	if (fp_body(rq, fault_fields, sizeof(fault_fields) /
 	    sizeof(fault_fields[0]), &in, &doc, rs) != 0)
 		goto out;
-	if ((t = fk_name_index(target_names, sizeof(target_names) /
+	if ((t = fp_name_index(target_names, sizeof(target_names) /
 	    sizeof(target_names[0]), in.target)) < 0) {
 		fh_resp_error(rs, 400, "target: must be upsert, single, "
 		    "collections, token or any");
 		goto out;
 	}
-	k = fk_name_index(kind_names, sizeof(kind_names) /
+	k = fp_name_index(kind_names, sizeof(kind_names) /
 	    sizeof(kind_names[0]), in.kind);
 	if (!((k == FAULT_STATUS && in.status != 0) || k == FAULT_DROP ||
 	    (k == FAULT_LATENCY && in.latency_ms != 0) ||
@@ -1484,55 +1396,32 @@ fk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 	util_strlcpy(f.message, in.message ? in.message : "", sizeof(f.message));
 	util_strlcpy(f.match, in.match ? in.match : "", sizeof(f.match));
 	util_strlcpy(f.field, in.field ? in.field : "", sizeof(f.field));
-	pthread_mutex_lock(&fk.lock);
-	if (fk.nfaults >= FK_FAULTS_MAX) {
-		pthread_mutex_unlock(&fk.lock);
-		fh_resp_error(rs, 400, "too many queued faults");
-		goto out;
-	}
-	fk.faults[fk.nfaults++] = f;
-	n = fk.nfaults;
-	pthread_mutex_unlock(&fk.lock);
-	res = fk_obj();
-	fk_add_num(res, "faults", (double)n);
-	fk_json(rs, 201, res);
+	fp_answer_add(rs, &fk.lock, &fk.fq, &f);
 out:
 	cJSON_Delete(doc);
 }
 
 static void
-fk_list_faults(struct fh_resp *rs)
+fk_fault_json(cJSON *o, const void *fault)
 {
-	cJSON	*doc = fk_obj(), *arr, *o;
-	size_t	 i;
+	const struct fk_fault	*f = fault;
 
-	if ((arr = cJSON_AddArrayToObject(doc, "faults")) == NULL)
-		util_oom();
-	pthread_mutex_lock(&fk.lock);
-	for (i = 0; i < fk.nfaults; i++) {
-		const struct fk_fault	*f = &fk.faults[i];
-
-		o = fk_obj();
-		cJSON_AddItemToArray(arr, o);
-		fk_add_str(o, "target", target_names[f->target]);
-		fk_add_str(o, "kind", kind_names[f->kind]);
-		fk_add_num(o, "status", f->status);
-		fk_add_str(o, "error_code", f->error_code);
-		fk_add_num(o, "count", (double)f->count);
-		fk_add_num(o, "latency_ms", (double)f->latency_ms);
-		if (f->kind == FAULT_RECORD) {
-			fk_add_str(o, "match", f->match);
-			fk_add_str(o, "field", f->field);
-		}
+	fp_add_str(o, "target", target_names[f->target]);
+	fp_add_str(o, "kind", kind_names[f->kind]);
+	fp_add_num(o, "status", f->status);
+	fp_add_str(o, "error_code", f->error_code);
+	fp_add_num(o, "count", (double)f->count);
+	fp_add_num(o, "latency_ms", (double)f->latency_ms);
+	if (f->kind == FAULT_RECORD) {
+		fp_add_str(o, "match", f->match);
+		fp_add_str(o, "field", f->field);
 	}
-	pthread_mutex_unlock(&fk.lock);
-	fk_json(rs, 200, doc);
 }
 
 static void
 fk_list_records(struct fh_resp *rs)
 {
-	cJSON	*doc = fk_obj(), *arr, *o, *dup;
+	cJSON	*doc = fp_obj(), *arr, *o, *dup;
 	size_t	 i;
 
 	if ((arr = cJSON_AddArrayToObject(doc, "records")) == NULL)
@@ -1541,46 +1430,46 @@ fk_list_records(struct fh_resp *rs)
 	for (i = 0; i < fk.nrecords; i++) {
 		const struct fk_record	*r = &fk.records[i];
 
-		o = fk_obj();
+		o = fp_obj();
 		cJSON_AddItemToArray(arr, o);
-		fk_add_str(o, "object", cfg.objects[r->object]);
-		fk_add_str(o, "ext_field", r->ext_field);
-		fk_add_str(o, "ext_value", r->ext_value);
-		fk_add_str(o, "id", r->id);
+		fp_add_str(o, "object", cfg.objects[r->object]);
+		fp_add_str(o, "ext_field", r->ext_field);
+		fp_add_str(o, "ext_value", r->ext_value);
+		fp_add_str(o, "id", r->id);
 		if ((dup = cJSON_Duplicate(r->fields, 1)) == NULL)
 			util_oom();
 		cJSON_AddItemToObject(o, "fields", dup);
-		fk_add_num(o, "upserts", (double)r->upserts);
-		fk_add_str(o, "created_at", r->created_at);
-		fk_add_str(o, "updated_at", r->updated_at);
+		fp_add_num(o, "upserts", (double)r->upserts);
+		fp_add_str(o, "created_at", r->created_at);
+		fp_add_str(o, "updated_at", r->updated_at);
 	}
 	pthread_mutex_unlock(&fk.lock);
-	fk_json(rs, 200, doc);
+	fp_json(rs, 200, NULL, doc);
 }
 
 static void
 fk_stats(struct fh_resp *rs)
 {
-	cJSON	*doc = fk_obj();
+	cJSON	*doc = fp_obj();
 
 	pthread_mutex_lock(&fk.lock);
-	fk_add_num(doc, "token_requests", (double)fk.token_requests);
-	fk_add_num(doc, "token_failures", (double)fk.token_failures);
-	fk_add_num(doc, "token_mints", (double)fk.token_mints);
-	fk_add_num(doc, "upserts", (double)fk.upserts);
-	fk_add_num(doc, "upsert_calls", (double)fk.upsert_calls);
-	fk_add_num(doc, "collections_calls", (double)fk.collections_calls);
-	fk_add_num(doc, "records_created", (double)fk.records_created);
-	fk_add_num(doc, "records_updated", (double)fk.records_updated);
-	fk_add_num(doc, "record_failures", (double)fk.record_failures);
-	fk_add_num(doc, "faults_served", (double)fk.faults_served);
-	fk_add_num(doc, "api_usage", (double)fk.api_usage);
-	fk_add_num(doc, "api_limit", (double)fk.api_limit);
-	fk_add_num(doc, "records", (double)fk.nrecords);
-	fk_add_num(doc, "tokens", (double)fk.ntokens);
-	fk_add_num(doc, "faults_queued", (double)fk.nfaults);
+	fp_add_num(doc, "token_requests", (double)fk.token_requests);
+	fp_add_num(doc, "token_failures", (double)fk.token_failures);
+	fp_add_num(doc, "token_mints", (double)fk.token_mints);
+	fp_add_num(doc, "upserts", (double)fk.upserts);
+	fp_add_num(doc, "upsert_calls", (double)fk.upsert_calls);
+	fp_add_num(doc, "collections_calls", (double)fk.collections_calls);
+	fp_add_num(doc, "records_created", (double)fk.records_created);
+	fp_add_num(doc, "records_updated", (double)fk.records_updated);
+	fp_add_num(doc, "record_failures", (double)fk.record_failures);
+	fp_add_num(doc, "faults_served", (double)fk.fq.served);
+	fp_add_num(doc, "api_usage", (double)fk.api_usage);
+	fp_add_num(doc, "api_limit", (double)fk.api_limit);
+	fp_add_num(doc, "records", (double)fk.nrecords);
+	fp_add_num(doc, "tokens", (double)fk.ntokens);
+	fp_add_num(doc, "faults_queued", (double)fk.fq.n);
 	pthread_mutex_unlock(&fk.lock);
-	fk_json(rs, 200, doc);
+	fp_json(rs, 200, NULL, doc);
 }
 
 /* Caller holds the lock. */
@@ -1611,19 +1500,19 @@ fk_api_usage(struct fh_req *rq, struct fh_resp *rs)
 	struct usage_in	 in = { -1, -1 };
 	cJSON		*doc = NULL, *res;
 
-	if (strcmp(rq->method, "POST") == 0 && fk_control_body(rq, usage_fields,
+	if (strcmp(rq->method, "POST") == 0 && fp_body(rq, usage_fields,
 	    sizeof(usage_fields) / sizeof(usage_fields[0]), &in, &doc, rs) != 0)
 		goto out;
-	res = fk_obj();
+	res = fp_obj();
 	pthread_mutex_lock(&fk.lock);
 	if (in.used >= 0)
 		fk.api_usage = (long)in.used;
 	if (in.limit > 0)
 		fk.api_limit = (long)in.limit;
-	fk_add_num(res, "used", (double)fk.api_usage);
-	fk_add_num(res, "limit", (double)fk.api_limit);
+	fp_add_num(res, "used", (double)fk.api_usage);
+	fp_add_num(res, "limit", (double)fk.api_limit);
 	pthread_mutex_unlock(&fk.lock);
-	fk_json(rs, 200, res);
+	fp_json(rs, 200, NULL, res);
 out:
 	cJSON_Delete(doc);
 }
@@ -1636,17 +1525,17 @@ fk_reset(struct fh_resp *rs)
 	pthread_mutex_lock(&fk.lock);
 	fk_clear_records();
 	fk_clear_tokens();
-	fk.nfaults = 0;
+	(void)fp_clear(&fk.fq);
 	fk.token_requests = fk.token_failures = fk.token_mints = 0;
 	fk.upserts = fk.upsert_calls = fk.collections_calls = 0;
 	fk.records_created = fk.records_updated = fk.record_failures = 0;
-	fk.faults_served = fk.api_usage = 0;
+	fk.fq.served = fk.api_usage = 0;
 	fk.api_limit = cfg.api_limit;
 	pthread_mutex_unlock(&fk.lock);
-	doc = fk_obj();
+	doc = fp_obj();
 	if (cJSON_AddTrueToObject(doc, "reset") == NULL)
 		util_oom();
-	fk_json(rs, 200, doc);
+	fp_json(rs, 200, NULL, doc);
 }
 
 static void
@@ -1688,24 +1577,17 @@ fk_control(struct fh_req *rq, struct fh_resp *rs)
 		pthread_mutex_lock(&fk.lock);
 		n = fk_clear_tokens();
 		pthread_mutex_unlock(&fk.lock);
-		doc = fk_obj();
-		fk_add_num(doc, "revoked", (double)n);
-		fk_json(rs, 200, doc);
+		doc = fp_obj();
+		fp_add_num(doc, "revoked", (double)n);
+		fp_json(rs, 200, NULL, doc);
 	} else if (strcmp(p, "api-usage") == 0)
 		fk_api_usage(rq, rs);
 	else if (strcmp(m, "POST") == 0)
 		fk_add_fault(rq, rs);
 	else if (strcmp(m, "GET") == 0)
-		fk_list_faults(rs);
-	else {
-		pthread_mutex_lock(&fk.lock);
-		n = fk.nfaults;
-		fk.nfaults = 0;
-		pthread_mutex_unlock(&fk.lock);
-		doc = fk_obj();
-		fk_add_num(doc, "cleared", (double)n);
-		fk_json(rs, 200, doc);
-	}
+		fp_answer_list(rs, &fk.lock, &fk.fq, fk_fault_json);
+	else
+		fp_answer_clear(rs, &fk.lock, &fk.fq);
 }
 
 /* ---- dispatch -------------------------------------------------------------- */

@@ -10,6 +10,7 @@
 
 #include <check.h>
 
+#include "check_util.h"
 #include "http.h"
 #include "people.h"
 #include "seed.h"
@@ -347,11 +348,5 @@ admin_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(admin_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(admin_suite());
 }

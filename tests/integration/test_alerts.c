@@ -16,111 +16,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <check.h>
 
-#include "db.h"
-#include "errs.h"
+#include "check_util.h"
 #include "fakehooks.h"
 #include "fakesf.h"
 #include "http.h"
+#include "outbox.h"
 #include "seed.h"
+#include "submit.h"
+#include "testdb.h"
 
 static struct seed	 s;
 static char		 ctx[40], tok[64];
 
-static double
-now_s(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void
-sql(const char *q, int n, const char *const *params)
-{
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
-
-	ck_assert_msg(db_exec(db, q, n, params) == CB_OK, "%s: %s", q, db_errmsg(db));
-	db_close(db);
-}
-
-static void
-sf_fault(const char *json)
-{
-	struct http_resp r;
-
-	fakesf_call("POST", "/__fake/faults", json, &r);
-	ck_assert_msg(r.status >= 200 && r.status < 300, "fault: %ld %s", r.status, r.body);
-	http_free(&r);
-}
-
-static void
-sf_clear(void)
-{
-	struct http_resp r;
-
-	fakesf_call("DELETE", "/__fake/faults", NULL, &r);
-	http_free(&r);
-}
-
-/* Messages after `since` whose text contains needle. */
-static int
-messages_with(long since, const char *needle)
-{
-	cJSON		*arr = fakehooks_messages(since);
-	const cJSON	*m, *t;
-	int		 n = 0;
-
-	cJSON_ArrayForEach(m, arr) {
-		t = cJSON_GetObjectItem(m, "text");
-		if (cJSON_IsString(t) && strstr(t->valuestring, needle) != NULL)
-			n++;
-	}
-	cJSON_Delete(arr);
-	return n;
-}
-
-/* The sequence number of the newest message so far (0: none). */
-static long
-last_seq(void)
-{
-	cJSON		*arr = fakehooks_messages(0);
-	const cJSON	*m;
-	long		 seq = 0;
-
-	cJSON_ArrayForEach(m, arr)
-		if ((long)cJSON_GetObjectItem(m, "seq")->valuedouble > seq)
-			seq = (long)cJSON_GetObjectItem(m, "seq")->valuedouble;
-	cJSON_Delete(arr);
-	return seq;
-}
-
-static int
-wait_messages_with(long since, const char *needle, int n, int ms)
-{
-	int	 waited, got = 0;
-
-	for (waited = 0; waited <= ms; waited += 200) {
-		if ((got = messages_with(since, needle)) >= n)
-			return got;
-		test_sleep_ms(200);
-	}
-	return got;
-}
-
 static void
 setup(void)
 {
-	struct http_resp r;
-
-	sf_clear();
-	fakehooks_call("DELETE", "/__fake/faults", NULL, &r);
-	http_free(&r);
-	sql("DELETE FROM sink_pauses", 0, NULL);
+	fakesf_clear();
+	fakehooks_clear();
+	outbox_pause(NULL, 0);
 	seed_tenant(&s);
 	seed_context(s.form_id, ctx, tok);
 }
@@ -128,38 +44,26 @@ setup(void)
 static void
 submit(const char *key, char out[40])
 {
-	struct http_resp r;
-	char		 path[160], a[128], k[128];
-	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
-	const char	*body = "{\"data\":{\"full_name\":\"Jane Doe\",\"email\":\"jane@example.com\"}}";
-
-	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", s.form_id);
-	snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
-	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-	http_do("POST", path, h, body, strlen(body), &r);
-	ck_assert_msg(r.status == 201, "submit: %ld %s", r.status, r.body);
-	snprintf(out, 40, "%s", http_json_str(&r, "submission_id"));
-	http_free(&r);
+	submit_form(s.form_id, tok, key, NULL, out);
 }
 
 START_TEST(invalid_grant_pauses_alerts_once_and_resumes)
 {
 	struct http_resp r;
 	char		 sub[40];
-	long		 since = last_seq(), att = -1;
+	long		 since = fakehooks_last_message(), att = -1;
 	const cJSON	*pause;
 
 	/* No usable token anywhere, and the login host refuses the grant. */
-	sf_fault("{\"target\":\"token\",\"kind\":\"status\",\"status\":400,"
+	fakesf_fault("{\"target\":\"token\",\"kind\":\"status\",\"status\":400,"
 	    "\"error_code\":\"invalid_grant\",\"message\":\"user hasn't approved this consumer\","
 	    "\"count\":1000}");
-	sql("DELETE FROM sf_tokens", 0, NULL);
-	fakesf_call("POST", "/__fake/revoke-tokens", "{}", &r);
-	http_free(&r);
+	testdb_exec("DELETE FROM sf_tokens", 0, NULL);
+	fakesf_revoke_tokens();
 	submit("grant-1", sub);
 
-	ck_assert_msg(wait_messages_with(since, "refused the JWT bearer grant", 1, 10000) == 1,
-	    "no invalid_grant alert");
+	ck_assert_msg(fakehooks_wait_messages_with(since, "refused the JWT bearer grant", 1,
+	    10000) == 1, "no invalid_grant alert");
 	/* Paused, visible, and the row is not charged while it waits. */
 	http_do("GET", "/api/health/salesforce", NULL, NULL, 0, &r);
 	ck_assert_int_eq(r.status, 503);
@@ -172,16 +76,16 @@ START_TEST(invalid_grant_pauses_alerts_once_and_resumes)
 
 	/* Probes every 2 s go on failing: still one invalid_grant alert, and
 	 * the fifth OAuth failure within the hour adds one more. */
-	ck_assert_msg(wait_messages_with(since, "OAuth failures", 1, 20000) == 1,
+	ck_assert_msg(fakehooks_wait_messages_with(since, "OAuth failures", 1, 20000) == 1,
 	    "no OAuth failures alert");
 	test_sleep_ms(3000);
-	ck_assert_int_eq(messages_with(since, "refused the JWT bearer grant"), 1);
-	ck_assert_int_eq(messages_with(since, "OAuth failures"), 1);
+	ck_assert_int_eq(fakehooks_messages_with(since, "refused the JWT bearer grant"), 1);
+	ck_assert_int_eq(fakehooks_messages_with(since, "OAuth failures"), 1);
 	ck_assert(outbox_wait(sub, "pending", 100, &att, NULL, 0));
 	ck_assert_int_eq(att, 0);
 
 	/* The connected app is fixed: delivery resumes by itself. */
-	sf_clear();
+	fakesf_clear();
 	ck_assert_msg(outbox_wait(sub, "done", 15000, &att, NULL, 0), "not resumed");
 	ck_assert_int_eq(att, 1);
 	http_do("GET", "/api/health/salesforce", NULL, NULL, 0, &r);
@@ -195,10 +99,10 @@ END_TEST
 START_TEST(third_dead_letter_alerts_once)
 {
 	char	 sub[40], key[32];
-	long	 since = last_seq();
+	long	 since = fakehooks_last_message();
 	int	 i;
 
-	sf_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":400,"
+	fakesf_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":400,"
 	    "\"error_code\":\"FIELD_CUSTOM_VALIDATION_EXCEPTION\",\"count\":100}");
 	for (i = 0; i < 2; i++) {
 		snprintf(key, sizeof(key), "dlq-%d", i);
@@ -206,80 +110,68 @@ START_TEST(third_dead_letter_alerts_once)
 		ck_assert(outbox_wait(sub, "dead", 10000, NULL, NULL, 0));
 	}
 	test_sleep_ms(1000);
-	ck_assert_int_eq(messages_with(since, s.slug), 0);
+	ck_assert_int_eq(fakehooks_messages_with(since, s.slug), 0);
 	submit("dlq-2", sub);
 	ck_assert(outbox_wait(sub, "dead", 10000, NULL, NULL, 0));
-	ck_assert_msg(wait_messages_with(since, s.slug, 1, 10000) == 1, "no dead-letter alert");
+	ck_assert_msg(fakehooks_wait_messages_with(since, s.slug, 1, 10000) == 1,
+	    "no dead-letter alert");
 	/* What it says: how many, which kind, a correlation id, what to do. */
-	ck_assert_int_eq(messages_with(since, "3 dead letters in 24 h"), 1);
-	ck_assert_int_eq(messages_with(since, "salesforce.upsert: 3"), 1);
-	ck_assert_int_eq(messages_with(since, sub), 1);
-	ck_assert_int_eq(messages_with(since, "dead-letters replay"), 1);
+	ck_assert_int_eq(fakehooks_messages_with(since, "3 dead letters in 24 h"), 1);
+	ck_assert_int_eq(fakehooks_messages_with(since, "salesforce.upsert: 3"), 1);
+	ck_assert_int_eq(fakehooks_messages_with(since, sub), 1);
+	ck_assert_int_eq(fakehooks_messages_with(since, "dead-letters replay"), 1);
 	/* The incident goes on: no second message. */
 	submit("dlq-3", sub);
 	ck_assert(outbox_wait(sub, "dead", 10000, NULL, NULL, 0));
 	test_sleep_ms(1500);
-	ck_assert_int_eq(messages_with(since, s.slug), 1);
+	ck_assert_int_eq(fakehooks_messages_with(since, s.slug), 1);
 }
 END_TEST
 
 START_TEST(slack_429_pauses_and_posts_once)
 {
 	char	 sub[40], key[32];
-	long	 since = last_seq();
+	long	 since = fakehooks_last_message();
 	double	 t0;
 	int	 i;
 
 	fakehooks_fault("{\"target\":\"slack_webhook\",\"kind\":\"status\",\"status\":429,"
 	    "\"retry_after_s\":2,\"count\":1}");
-	sf_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":400,"
+	fakesf_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":400,"
 	    "\"error_code\":\"INVALID_FIELD\",\"count\":100}");
-	t0 = now_s();
+	t0 = test_now_s();
 	for (i = 0; i < 3; i++) {
 		snprintf(key, sizeof(key), "slack429-%d", i);
 		submit(key, sub);
 		ck_assert(outbox_wait(sub, "dead", 10000, NULL, NULL, 0));
 	}
-	ck_assert_msg(wait_messages_with(since, s.slug, 1, 15000) == 1, "alert never posted");
+	ck_assert_msg(fakehooks_wait_messages_with(since, s.slug, 1, 15000) == 1,
+	    "alert never posted");
 	/* Not before Retry-After, and exactly once. */
-	ck_assert_msg(now_s() - t0 >= 2.0, "posted %.2f s after, before Retry-After", now_s() - t0);
+	ck_assert_msg(test_now_s() - t0 >= 2.0, "posted %.2f s after, before Retry-After",
+	    test_now_s() - t0);
 	test_sleep_ms(1000);
-	ck_assert_int_eq(messages_with(since, s.slug), 1);
+	ck_assert_int_eq(fakehooks_messages_with(since, s.slug), 1);
 }
 END_TEST
 
 START_TEST(slack_refusal_is_dead_not_retried)
 {
-	struct db	*db;
-	struct db_res	*res = NULL;
-	long		 calls;
-	int		 waited;
-	const char	*state = "";
+	struct outbox_sel	 sel = { .kind = "slack.alert", .text = "refused-by-slack" };
+	struct outbox_row	 row;
+	long			 calls;
 
-	fakehooks_fault("{\"target\":\"slack_webhook\",\"kind\":\"error\",\"error\":\"invalid_payload\","
-	    "\"count\":5}");
+	fakehooks_fault("{\"target\":\"slack_webhook\",\"kind\":\"error\","
+	    "\"error\":\"invalid_payload\",\"count\":5}");
 	calls = fakehooks_stat("slack_webhook_calls");
-	sql("INSERT INTO alerts (kind, dedupe_key) VALUES ('test', 'refusal-' || gen_random_uuid())",
-	    0, NULL);
-	sql("INSERT INTO outbox (kind, payload) VALUES ('slack.alert',"
+	testdb_exec("INSERT INTO alerts (kind, dedupe_key)"
+	    " VALUES ('test', 'refusal-' || gen_random_uuid())", 0, NULL);
+	testdb_exec("INSERT INTO outbox (kind, payload) VALUES ('slack.alert',"
 	    " '{\"alert_id\":0,\"kind\":\"test\",\"text\":\"refused-by-slack\"}')", 0, NULL);
-	db = db_open(test_env("CB_PG_DSN"));
-	for (waited = 0; waited < 10000; waited += 200) {
-		ck_assert_int_eq(db_query(db, &res, "SELECT state, coalesce(last_error, ''), attempts"
-		    " FROM outbox WHERE kind = 'slack.alert' AND payload->>'text' = 'refused-by-slack'",
-		    0, NULL), CB_OK);
-		state = db_rows(res) == 1 ? db_val(res, 0, 0) : "";
-		if (strcmp(state, "dead") == 0)
-			break;
-		db_res_free(res);
-		res = NULL;
-		test_sleep_ms(200);
-	}
-	ck_assert_str_eq(state, "dead");
-	ck_assert_ptr_nonnull(strstr(db_val(res, 0, 1), "invalid_payload"));
-	ck_assert_str_eq(db_val(res, 0, 2), "1");
-	db_res_free(res);
-	db_close(db);
+	outbox_wait_sel(&sel, "dead", 0, 10000, &row);
+	ck_assert_str_eq(row.state, "dead");
+	ck_assert_ptr_nonnull(strstr(row.error, "invalid_payload"));
+	ck_assert_int_eq(row.attempts, 1);
 	ck_assert_int_eq(fakehooks_stat("slack_webhook_calls") - calls, 1);
 }
 END_TEST
@@ -303,11 +195,5 @@ alerts_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(alerts_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(alerts_suite());
 }

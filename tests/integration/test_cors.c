@@ -9,6 +9,7 @@
 
 #include <check.h>
 
+#include "check_util.h"
 #include "http.h"
 
 static const struct {
@@ -123,11 +124,5 @@ cors_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(cors_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(cors_suite());
 }

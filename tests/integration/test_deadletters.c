@@ -17,14 +17,15 @@
 
 #include <check.h>
 
-#include "db.h"
-#include "errs.h"
-#include "fakectl.h"
+#include "check_util.h"
 #include "fakesf.h"
 #include "http.h"
+#include "outbox.h"
 #include "people.h"
 #include "seed.h"
 #include "stacklog.h"
+#include "submit.h"
+#include "testdb.h"
 #include "util.h"
 
 #define NAME		"Jane Deadletter"
@@ -68,37 +69,20 @@ dl_path(char *out, size_t outsz, const char *id, const char *action)
 	    action ? action : "");
 }
 
-/* A submission through the real submit route; its id into out. */
+/* A submission from a new tab; its id into out. */
 static void
 submit(struct org *o, const char *key, char out[40])
 {
-	struct http_resp r;
-	char		 path[160], a[128], k[128], ctx[40], tok[64];
-	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
-	const char	*body = "{\"data\":{\"full_name\":\"" NAME "\",\"email\":\"" EMAIL "\"}}";
-
-	seed_context(o->s.form_id, ctx, tok);
-	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", o->s.form_id);
-	snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
-	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-	http_do("POST", path, h, body, strlen(body), &r);
-	ck_assert_msg(r.status == 201, "submit: %ld %s", r.status, r.body);
-	util_strlcpy(out, http_json_str(&r, "submission_id"), 40);
-	http_free(&r);
+	submit_form_new_tab(o->s.form_id, key,
+	    "{\"data\":{\"full_name\":\"" NAME "\",\"email\":\"" EMAIL "\"}}", out);
 }
 
+/* The outbox row of a submission. */
 static void
 outbox_id(const char *sub, char *out, size_t outsz)
 {
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
-	struct db_res	*res = NULL;
-
-	ck_assert_int_eq(db_query(db, &res, "SELECT id FROM outbox WHERE ref_id = $1::uuid", 1,
-	    (const char *[]){ sub }), CB_OK);
-	ck_assert_int_eq(db_rows(res), 1);
-	util_strlcpy(out, db_val(res, 0, 0), outsz);
-	db_res_free(res);
-	db_close(db);
+	testdb_one(NULL, out, outsz, "SELECT id FROM outbox WHERE ref_id = $1::uuid", 1,
+	    (const char *[]){ sub });
 }
 
 static void
@@ -128,8 +112,8 @@ setup(void)
 
 	org_setup(&A);
 	org_setup(&B);
-	fakectl_clear();
-	fakectl_fault(FAULT_400);
+	fakesf_clear();
+	fakesf_fault(FAULT_400);
 	for (i = 0; i < 2; i++)
 		for (j = 0; j < 2; j++) {
 			snprintf(key, sizeof(key), "dead-%s-%d", orgs[i]->s.slug, j);
@@ -142,7 +126,7 @@ setup(void)
 			ck_assert_ptr_nonnull(strstr(err, "FIELD_CUSTOM_VALIDATION_EXCEPTION"));
 			outbox_id(orgs[i]->d[j].sub, orgs[i]->d[j].id, sizeof(orgs[i]->d[j].id));
 		}
-	fakectl_clear();
+	fakesf_clear();
 }
 
 /* Position of dead letter `id` in a list answer, -1 if absent. */
@@ -284,14 +268,14 @@ START_TEST(replay_delivers_exactly_once)
 	http_free(&r);
 
 	ck_assert_msg(outbox_wait(A.d[0].sub, "done", 15000, NULL, NULL, 0), "replay not delivered");
-	ck_assert_int_eq(fakectl_records(A.d[0].sub, &upserts), 1);
+	ck_assert_int_eq(fakesf_records(A.d[0].sub, &upserts), 1);
 	ck_assert_int_eq(upserts, 1);
 	/* Delivered: a later replay is a conflict too, and nothing more arrives. */
 	call("POST", path, A.tok_admin, &r);
 	http_expect_problem(&r, 409, "/problems/conflict");
 	http_free(&r);
 	test_sleep_ms(1000);
-	ck_assert_int_eq(fakectl_records(A.d[0].sub, &upserts), 1);
+	ck_assert_int_eq(fakesf_records(A.d[0].sub, &upserts), 1);
 	ck_assert_int_eq(upserts, 1);
 
 	dl_path(path, sizeof(path), A.d[0].id, NULL);
@@ -340,7 +324,7 @@ START_TEST(discard_is_never_delivered)
 	/* Kept for the record, out of the list, never delivered. */
 	test_sleep_ms(1500);
 	ck_assert(outbox_wait(A.d[1].sub, "discarded", 0, NULL, NULL, 0));
-	ck_assert_int_eq(fakectl_records(A.d[1].sub, NULL), 0);
+	ck_assert_int_eq(fakesf_records(A.d[1].sub, NULL), 0);
 	dl_path(path, sizeof(path), A.d[1].id, NULL);
 	call("GET", path, A.tok_op, &r);
 	ck_assert_int_eq(r.status, 200);
@@ -479,7 +463,7 @@ START_TEST(never_dead_is_404)
 	call("POST", path, A.tok_op, &r);
 	http_expect_problem(&r, 404, "/problems/not-found");
 	http_free(&r);
-	ck_assert_int_eq(fakectl_records(sub, NULL), 1);
+	ck_assert_int_eq(fakesf_records(sub, NULL), 1);
 }
 END_TEST
 
@@ -584,13 +568,13 @@ START_TEST(cli_list_and_replay)
 	ck_assert_msg(strstr(err, want) != NULL, "no %s in %s", want, err);
 	ck_assert_msg(strstr(err, "FIELD_CUSTOM") == NULL, "stderr holds the error: %s", err);
 	ck_assert_msg(outbox_wait(B.d[1].sub, "done", 15000, NULL, NULL, 0), "not delivered");
-	ck_assert_int_eq(fakectl_records(B.d[1].sub, &upserts), 1);
+	ck_assert_int_eq(fakesf_records(B.d[1].sub, &upserts), 1);
 	ck_assert_int_eq(upserts, 1);
 
 	/* Twice: a conflict, still one record. */
 	ck_assert_int_ne(cli(args, out, sizeof(out), err, sizeof(err)), 0);
 	ck_assert_msg(strstr(err, "not dead") != NULL, "stderr: %s", err);
-	ck_assert_int_eq(fakectl_records(B.d[1].sub, NULL), 1);
+	ck_assert_int_eq(fakesf_records(B.d[1].sub, NULL), 1);
 	/* B's other dead letter is still there for the operator. */
 	ck_assert(outbox_wait(B.d[0].sub, "dead", 0, NULL, NULL, 0));
 }
@@ -622,11 +606,5 @@ deadletters_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(deadletters_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(deadletters_suite());
 }

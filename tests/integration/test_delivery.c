@@ -11,55 +11,20 @@
 
 #include <check.h>
 
-#include "db.h"
-#include "errs.h"
+#include "check_util.h"
 #include "fakesf.h"
 #include "http.h"
+#include "outbox.h"
 #include "seed.h"
+#include "submit.h"
 
 static struct seed	 s;
 static char		 ctx[40], tok[64];
 
-
-static void
-fake_fault(const char *json)
-{
-	struct http_resp r;
-
-	fakesf_call("POST", "/__fake/faults", json, &r);
-	ck_assert_msg(r.status >= 200 && r.status < 300, "fault: %ld %s", r.status, r.body);
-	http_free(&r);
-}
-
-
-/* How many records the fake holds for this external id, and their upserts. */
-static int
-fake_records_for(const char *ext, long *upserts)
-{
-	struct http_resp r;
-	cJSON		*rec;
-	int		 n = 0;
-
-	fakesf_call("GET", "/__fake/records", NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	cJSON_ArrayForEach(rec, cJSON_GetObjectItem(http_json(&r), "records")) {
-		if (strcmp(cJSON_GetObjectItem(rec, "ext_value")->valuestring, ext) == 0) {
-			n++;
-			if (upserts)
-				*upserts = (long)cJSON_GetObjectItem(rec, "upserts")->valuedouble;
-		}
-	}
-	http_free(&r);
-	return n;
-}
-
 static void
 setup(void)
 {
-	struct http_resp r;
-
-	fakesf_call("DELETE", "/__fake/faults", NULL, &r);
-	http_free(&r);
+	fakesf_clear();
 	seed_tenant(&s);
 	seed_context(s.form_id, ctx, tok);
 }
@@ -68,20 +33,8 @@ setup(void)
 static void
 submit(const char *key, char out[40])
 {
-	struct http_resp r;
-	char		 path[160], a[128], k[128];
-	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
-	const char	*body = "{\"data\":{\"full_name\":\"Jane Doe\",\"email\":\"jane@example.com\"}}";
-
-	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", s.form_id);
-	snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
-	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-	http_do("POST", path, h, body, strlen(body), &r);
-	ck_assert_msg(r.status == 201, "submit: %ld %s", r.status, r.body);
-	snprintf(out, 40, "%s", http_json_str(&r, "submission_id"));
-	http_free(&r);
+	submit_form(s.form_id, tok, key, NULL, out);
 }
-
 
 START_TEST(delivered_once)
 {
@@ -91,11 +44,11 @@ START_TEST(delivered_once)
 	submit("deliver-1", sub);
 	ck_assert_msg(outbox_wait(sub, "done", 10000, &att, NULL, 0), "not delivered");
 	ck_assert_int_eq(att, 1);
-	ck_assert_int_eq(fake_records_for(sub, NULL), 1);
+	ck_assert_int_eq(fakesf_records(sub, NULL), 1);
 	/* A replayed submit is not a second delivery. */
 	submit("deliver-1", sub);
 	test_sleep_ms(500);
-	ck_assert_int_eq(fake_records_for(sub, NULL), 1);
+	ck_assert_int_eq(fakesf_records(sub, NULL), 1);
 }
 END_TEST
 
@@ -104,12 +57,12 @@ START_TEST(retry_after_two_503)
 	char	 sub[40];
 	long	 att = 0, upserts = 0, served = fakesf_stat("faults_served");
 
-	fake_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":503,\"count\":2}");
+	fakesf_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":503,\"count\":2}");
 	submit("retry-503", sub);
 	ck_assert_msg(outbox_wait(sub, "done", 15000, &att, NULL, 0), "not delivered");
 	ck_assert_int_eq(att, 3);
 	ck_assert_int_eq(fakesf_stat("faults_served") - served, 2);
-	ck_assert_int_eq(fake_records_for(sub, &upserts), 1);
+	ck_assert_int_eq(fakesf_records(sub, &upserts), 1);
 	ck_assert_int_eq(upserts, 1);
 }
 END_TEST
@@ -118,22 +71,19 @@ START_TEST(token_reminted_after_401)
 {
 	char		 sub[40];
 	long		 att = 0, tokens;
-	struct http_resp r;
 
 	/* Make sure a token is cached first, then revoke every token. */
 	submit("warm-up", sub);
 	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
 	tokens = fakesf_stat("token_requests");
-	fakesf_call("POST", "/__fake/revoke-tokens", "{}", &r);
-	ck_assert(r.status >= 200 && r.status < 300);
-	http_free(&r);
+	fakesf_revoke_tokens();
 
 	submit("after-401", sub);
 	ck_assert_msg(outbox_wait(sub, "done", 10000, &att, NULL, 0), "not delivered");
 	/* Re-minted once within the same attempt: no retry was spent. */
 	ck_assert_int_eq(att, 1);
 	ck_assert_int_eq(fakesf_stat("token_requests") - tokens, 1);
-	ck_assert_int_eq(fake_records_for(sub, NULL), 1);
+	ck_assert_int_eq(fakesf_records(sub, NULL), 1);
 }
 END_TEST
 
@@ -142,7 +92,7 @@ START_TEST(permanent_400_is_dead_lettered)
 	char	 sub[40], err[400];
 	long	 att = 0;
 
-	fake_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":400,"
+	fakesf_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":400,"
 	    "\"error_code\":\"FIELD_CUSTOM_VALIDATION_EXCEPTION\",\"count\":50}");
 	submit("permanent-400", sub);
 	ck_assert_msg(outbox_wait(sub, "dead", 10000, &att, err, sizeof(err)), "not dead-lettered");
@@ -150,7 +100,7 @@ START_TEST(permanent_400_is_dead_lettered)
 	ck_assert_ptr_nonnull(strstr(err, "400"));
 	/* A permanent error is not retried: the quota is not burnt on it. */
 	ck_assert_int_eq(att, 1);
-	ck_assert_int_eq(fake_records_for(sub, NULL), 0);
+	ck_assert_int_eq(fakesf_records(sub, NULL), 0);
 }
 END_TEST
 
@@ -159,12 +109,12 @@ START_TEST(persistent_503_dead_after_max_attempts)
 	char	 sub[40], err[400];
 	long	 att = 0;
 
-	fake_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":503,\"count\":1000}");
+	fakesf_fault("{\"target\":\"upsert\",\"kind\":\"status\",\"status\":503,\"count\":1000}");
 	submit("persistent-503", sub);
 	ck_assert_msg(outbox_wait(sub, "dead", 20000, &att, err, sizeof(err)), "not dead-lettered");
 	ck_assert_int_eq(att, 4);
 	ck_assert_ptr_nonnull(strstr(err, "503"));
-	ck_assert_int_eq(fake_records_for(sub, NULL), 0);
+	ck_assert_int_eq(fakesf_records(sub, NULL), 0);
 }
 END_TEST
 
@@ -173,7 +123,7 @@ START_TEST(dropped_connection_is_retried)
 	char	 sub[40];
 	long	 att = 0, served = fakesf_stat("faults_served");
 
-	fake_fault("{\"target\":\"upsert\",\"kind\":\"drop\",\"count\":1}");
+	fakesf_fault("{\"target\":\"upsert\",\"kind\":\"drop\",\"count\":1}");
 	submit("dropped", sub);
 	ck_assert_msg(outbox_wait(sub, "done", 10000, &att, NULL, 0), "not delivered");
 	ck_assert_int_eq(fakesf_stat("faults_served") - served, 1);
@@ -183,7 +133,7 @@ START_TEST(dropped_connection_is_retried)
 	 * the drop costs at most one outbox attempt.
 	 */
 	ck_assert_int_le(att, 2);
-	ck_assert_int_eq(fake_records_for(sub, NULL), 1);
+	ck_assert_int_eq(fakesf_records(sub, NULL), 1);
 }
 END_TEST
 
@@ -194,7 +144,7 @@ START_TEST(worker_killed_mid_batch)
 	int		 i;
 
 	/* Slow upserts so the kill lands while rows are leased. */
-	fake_fault("{\"target\":\"upsert\",\"kind\":\"latency\",\"latency_ms\":700,\"count\":3}");
+	fakesf_fault("{\"target\":\"upsert\",\"kind\":\"latency\",\"latency_ms\":700,\"count\":3}");
 	for (i = 0; i < 5; i++) {
 		snprintf(key, sizeof(key), "kill-%d", i);
 		submit(key, subs[i]);
@@ -214,7 +164,7 @@ START_TEST(worker_killed_mid_batch)
 		ck_assert_msg(outbox_wait(subs[i], "done", 20000, NULL, NULL, 0),
 		    "submission %d not delivered after the restart", i);
 		upserts = 0;
-		ck_assert_int_eq(fake_records_for(subs[i], &upserts), 1);
+		ck_assert_int_eq(fakesf_records(subs[i], &upserts), 1);
 		ck_assert_int_ge(upserts, 1);
 	}
 }
@@ -242,11 +192,5 @@ delivery_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(delivery_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(delivery_suite());
 }

@@ -10,25 +10,19 @@
 
 #include <check.h>
 
+#include "check_util.h"
 #include "db.h"
 #include "errs.h"
 #include "http.h"
 #include "seed.h"
+#include "testdb.h"
 
 #define JSON_CT	"Content-Type: application/json"
 
 static long
 count_rows(const char *sql, const char *arg)
 {
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
-	struct db_res	*res = NULL;
-	long		 n;
-
-	ck_assert_int_eq(db_query(db, &res, sql, 1, (const char *[]){ arg }), CB_OK);
-	n = strtol(db_val(res, 0, 0), NULL, 10);
-	db_res_free(res);
-	db_close(db);
-	return n;
+	return testdb_long(sql, 1, (const char *[]){ arg });
 }
 
 static void
@@ -427,11 +421,5 @@ e2e_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(e2e_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(e2e_suite());
 }

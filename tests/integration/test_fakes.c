@@ -27,6 +27,7 @@
 #include <curl/curl.h>
 
 #include "buf.h"
+#include "check_util.h"
 #include "errs.h"
 #include "fakehooks.h"
 #include "fakesf.h"
@@ -687,11 +688,5 @@ fakes_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(fakes_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(fakes_suite());
 }

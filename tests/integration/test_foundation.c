@@ -11,6 +11,7 @@
 
 #include <check.h>
 
+#include "check_util.h"
 #include "errs.h"
 #include "http.h"
 
@@ -219,11 +220,5 @@ foundation_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(foundation_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(foundation_suite());
 }

@@ -11,6 +11,7 @@
 
 #include <check.h>
 
+#include "check_util.h"
 #include "db.h"
 #include "errs.h"
 #include "http.h"
@@ -194,11 +195,5 @@ migrate_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(migrate_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(migrate_suite());
 }

@@ -26,14 +26,18 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "check_util.h"
 #include "db.h"
 #include "errs.h"
 #include "fakesf.h"
 #include "http.h"
 #include "keyring.h"
+#include "outbox.h"
 #include "reseal.h"
 #include "seal.h"
 #include "seed.h"
+#include "submit.h"
+#include "testdb.h"
 #include "util.h"
 
 static struct seed	 s;
@@ -41,39 +45,10 @@ static char		 ctx[40], tabtok[64];
 
 /* ---- helpers -------------------------------------------------------- */
 
-
-
-/* The fields the fake holds for this external id, as JSON text ("" if none). */
-static int
-fake_record(const char *ext, char *fields, size_t fieldsz)
-{
-	struct http_resp r;
-	cJSON		*rec;
-	char		*t;
-	int		 n = 0;
-
-	fields[0] = '\0';
-	fakesf_call("GET", "/__fake/records", NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	cJSON_ArrayForEach(rec, cJSON_GetObjectItem(http_json(&r), "records")) {
-		if (strcmp(cJSON_GetObjectItem(rec, "ext_value")->valuestring, ext) != 0)
-			continue;
-		n++;
-		t = cJSON_PrintUnformatted(cJSON_GetObjectItem(rec, "fields"));
-		snprintf(fields, fieldsz, "%s", t ? t : "");
-		free(t);
-	}
-	http_free(&r);
-	return n;
-}
-
 static void
 setup(void)
 {
-	struct http_resp r;
-
-	fakesf_call("DELETE", "/__fake/faults", NULL, &r);
-	http_free(&r);
+	fakesf_clear();
 	seed_tenant(&s);
 	seed_context(s.form_id, ctx, tabtok);
 }
@@ -82,42 +57,19 @@ setup(void)
 static void
 submit(const char *key, const char *name, const char *email, char out[40])
 {
-	struct http_resp r;
-	char		 path[160], a[128], k[128], body[512];
-	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
+	char	 body[512];
 
 	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"%s\",\"email\":\"%s\","
 	    "\"topic\":\"support\",\"message\":\"sealed at rest\"}}", name, email);
-	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", s.form_id);
-	snprintf(a, sizeof(a), "Authorization: Bearer %s", tabtok);
-	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-	http_do("POST", path, h, body, strlen(body), &r);
-	ck_assert_msg(r.status == 201, "submit: %ld %s", r.status, r.body);
-	snprintf(out, 40, "%s", http_json_str(&r, "submission_id"));
-	http_free(&r);
-}
-
-static struct db *
-pg(void)
-{
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
-
-	ck_assert_msg(db_connect(db) == CB_OK, "postgres: %s", db_errmsg(db));
-	return db;
+	submit_form(s.form_id, tabtok, key, body, out);
 }
 
 /* One value of a one-row query (copied; "" for NULL); fails unless one row. */
 static void
 q1(struct db *db, const char *sql, int n, const char *const *p, char *out, size_t outsz)
 {
-	struct db_res	*res = NULL;
-
-	ck_assert_msg(db_query(db, &res, sql, n, p) == CB_OK, "%s: %s", sql, db_errmsg(db));
-	ck_assert_msg(db_rows(res) == 1, "%s: %zu rows", sql, db_rows(res));
-	snprintf(out, outsz, "%s", db_isnull(res, 0, 0) ? "" : db_val(res, 0, 0));
-	db_res_free(res);
+	testdb_one(db, out, outsz, sql, n, p);
 }
-
 
 /*
  * The stack's root key, for this process: a copy owned by us (root), 0600,
@@ -202,7 +154,7 @@ START_TEST(submission_sealed_at_rest_delivered_intact)
 
 	person(name, sizeof(name), email, sizeof(email));
 	submit("sealed-1", name, email, sub);
-	db = pg();
+	db = testdb_open();
 	/* The submission: data NULL, data_sealed a v1 value; nothing personal in the row. */
 	q1(db, "SELECT (data IS NULL)::text FROM submissions WHERE id = $1::uuid", 1,
 	    (const char *[]){ sub }, v, sizeof(v));
@@ -231,7 +183,7 @@ START_TEST(submission_sealed_at_rest_delivered_intact)
 	/* Delivered, with every field intact. */
 	ck_assert_msg(outbox_wait(sub, "done", 10000, &att, NULL, 0), "not delivered");
 	ck_assert_int_eq(att, 1);
-	ck_assert_int_eq(fake_record(sub, fields, sizeof(fields)), 1);
+	ck_assert_int_eq(fakesf_record_fields(sub, fields, sizeof(fields)), 1);
 	ck_assert_msg(strstr(fields, email) && strstr(fields, name) &&
 	    strstr(fields, "sealed at rest") && strstr(fields, "support"), "fields: %s", fields);
 
@@ -270,7 +222,7 @@ START_TEST(copied_value_does_not_open)
 	submit("copy-b", name, email, b);
 	ck_assert(outbox_wait(a, "done", 10000, NULL, NULL, 0));
 	ck_assert(outbox_wait(b, "done", 10000, NULL, NULL, 0));
-	db = pg();
+	db = testdb_open();
 	keys_open(&k, db);
 	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ a },
 	    va, sizeof(va));
@@ -311,7 +263,7 @@ START_TEST(swapped_outbox_payload_is_dead_lettered)
 	 * map: it is bound to "outbox:<a>:fields", so it must not open as c's.
 	 */
 	util_uuid_v4(c);
-	db = pg();
+	db = testdb_open();
 	q1(db, "INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
 	    " SELECT org_id, kind, $2::uuid, jsonb_set(payload, '{ext_value}', to_jsonb($2::text)),"
 	    "   payload_sealed FROM outbox WHERE ref_id = $1::uuid RETURNING id::text", 2,
@@ -320,7 +272,7 @@ START_TEST(swapped_outbox_payload_is_dead_lettered)
 	ck_assert_int_eq(att, 1);
 	ck_assert_msg(strstr(err, "SEALED_PAYLOAD") && strstr(err, "does not open"),
 	    "last_error: %s", err);
-	ck_assert_int_eq(fake_record(c, fields, sizeof(fields)), 0);
+	ck_assert_int_eq(fakesf_record_fields(c, fields, sizeof(fields)), 0);
 	ck_assert_int_eq(fakesf_stat("upserts"), upserts);
 	/* The dead row goes: later re-seals of this database must find nothing broken. */
 	ck_assert_int_eq(db_exec(db, "DELETE FROM outbox WHERE id = $1::bigint", 1,
@@ -339,14 +291,14 @@ START_TEST(legacy_clear_payload_still_delivered)
 	submit("legacy-a", name, email, a);
 	ck_assert(outbox_wait(a, "done", 10000, NULL, NULL, 0));
 	util_uuid_v4(c);
-	db = pg();
+	db = testdb_open();
 	q1(db, "INSERT INTO outbox (org_id, kind, ref_id, payload)"
 	    " SELECT org_id, kind, $2::uuid, payload || jsonb_build_object('ext_value', $2::text,"
 	    "   'fields', jsonb_build_object('Email__c', 'legacy@example.org'))"
 	    " FROM outbox WHERE ref_id = $1::uuid RETURNING id::text", 2,
 	    (const char *[]){ a, c }, obid, sizeof(obid));
 	ck_assert_msg(outbox_wait(c, "done", 10000, NULL, NULL, 0), "legacy row not delivered");
-	ck_assert_int_eq(fake_record(c, fields, sizeof(fields)), 1);
+	ck_assert_int_eq(fakesf_record_fields(c, fields, sizeof(fields)), 1);
 	ck_assert_ptr_nonnull(strstr(fields, "legacy@example.org"));
 	/* It held personal data in the clear: it goes. */
 	ck_assert_int_eq(db_exec(db, "DELETE FROM outbox WHERE id = $1::bigint", 1,
@@ -415,7 +367,7 @@ START_TEST(reseal_after_rotation)
 	person(name, sizeof(name), email, sizeof(email));
 	submit("reseal-before", name, email, sub);
 	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
-	db = pg();
+	db = testdb_open();
 	keys_open(&k, db);
 	ck_assert_int_eq(seal_keyring_current(keyring_get(&k, db), SEAL_PURPOSE_PII, &pii0), CB_OK);
 	ck_assert_int_eq(seal_keyring_current(keyring_get(&k, db), SEAL_PURPOSE_TOKENS, &tok0), CB_OK);
@@ -467,7 +419,7 @@ START_TEST(reseal_after_rotation)
 	ck_assert_int_eq(seal_key_id_text(v, &id), CB_OK);
 	ck_assert_uint_eq(id, (uint32_t)pii);
 	ck_assert_msg(outbox_wait(sub, "done", 10000, NULL, NULL, 0), "not delivered after rotation");
-	ck_assert_int_eq(fake_record(sub, fields, sizeof(fields)), 1);
+	ck_assert_int_eq(fakesf_record_fields(sub, fields, sizeof(fields)), 1);
 	ck_assert_ptr_nonnull(strstr(fields, email));
 	keys_close(&k);
 	db_close(db);
@@ -492,7 +444,7 @@ START_TEST(token_cache_sealed_and_survives_restart)
 	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
 
 	/* One sealed row per configuration; it opens as the token and its instance. */
-	db = pg();
+	db = testdb_open();
 	ck_assert_int_eq(db_query(db, &res, "SELECT name, instance_url, token_sealed FROM sf_tokens",
 	    0, NULL), CB_OK);
 	ck_assert_int_eq(db_rows(res), 1);
@@ -639,11 +591,5 @@ sealing_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(sealing_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(sealing_suite());
 }

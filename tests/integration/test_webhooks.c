@@ -19,14 +19,18 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "check_util.h"
 #include "db.h"
 #include "errs.h"
 #include "events.h"
 #include "fakehooks.h"
 #include "http.h"
+#include "outbox.h"
 #include "people.h"
 #include "seed.h"
 #include "stdwh.h"
+#include "submit.h"
+#include "testdb.h"
 #include "util.h"
 #include "ws.h"
 
@@ -38,13 +42,6 @@ struct org {
 	char		 org_id[24];
 	struct tuser	 admin, op, viewer;
 	char		 tok_admin[TOKSZ], tok_op[TOKSZ], tok_viewer[TOKSZ];
-};
-
-/* An endpoint made for a test, and the fake receiver behind it. */
-struct hook {
-	char	 name[48];
-	char	 id[40];
-	char	 secret[STDWH_SECRET_BUFSZ];
 };
 
 static struct org A, B;
@@ -76,12 +73,7 @@ call(const char *method, const char *path, const char *token, const char *key,
 static void
 unique(char *out, size_t outsz, const char *prefix)
 {
-	unsigned char	 rnd[6];
-	char		 hex[13];
-
-	randombytes_buf(rnd, sizeof(rnd));
-	util_hex(hex, rnd, sizeof(rnd));
-	snprintf(out, outsz, "%s%s", prefix, hex);
+	fakehooks_unique(out, outsz, prefix);
 }
 
 static void
@@ -91,60 +83,29 @@ create_body(char *out, size_t outsz, const char *url, const char *types)
 	    types);
 }
 
-/* An endpoint of org o at the fake receiver `h->name`, registered there with its secret. */
+/* An endpoint of org o at a new receiver of the fake, registered there with its secret. */
 static void
-new_hook(struct org *o, struct hook *h, const char *types)
+new_hook(struct org *o, struct fakehooks_hook *h, const char *types)
 {
-	struct http_resp r;
-	char		 url[256], body[512], key[48];
-	const char	*secrets[2] = { NULL, NULL };
-
-	unique(h->name, sizeof(h->name), "wh-");
-	unique(key, sizeof(key), "create-");
-	fakehooks_hook_url(h->name, url, sizeof(url));
-	create_body(body, sizeof(body), url, types);
-	call("POST", "/api/v1/admin/webhooks", o->tok_admin, key, body, &r);
-	ck_assert_msg(r.status == 201, "create: %ld %s", r.status, r.body);
-	util_strlcpy(h->id, http_json_str(&r, "id"), sizeof(h->id));
-	util_strlcpy(h->secret, http_json_str(&r, "secret"), sizeof(h->secret));
-	test_record_secret(h->secret);
-	http_free(&r);
-	secrets[0] = h->secret;
-	fakehooks_endpoint(h->name, secrets);
+	fakehooks_new_hook(o->tok_admin, types, h);
 }
 
-/* A submission through the real submit route; its id into out. */
+/* A submission from a new tab; its id into out. */
 static void
 submit(struct org *o, char out[40])
 {
-	struct http_resp r;
-	char		 path[160], a[128], k[128], ctx[40], tok[64], key[40];
-	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
-	const char	*body = "{\"data\":{\"full_name\":\"Jane Hook\",\"email\":\"jane.hook@example.com\"}}";
+	char	 key[40];
 
 	unique(key, sizeof(key), "sub-");
-	seed_context(o->s.form_id, ctx, tok);
-	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", o->s.form_id);
-	snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
-	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-	http_do("POST", path, h, body, strlen(body), &r);
-	ck_assert_msg(r.status == 201, "submit: %ld %s", r.status, r.body);
-	util_strlcpy(out, http_json_str(&r, "submission_id"), 40);
-	http_free(&r);
+	submit_form_new_tab(o->s.form_id, key,
+	    "{\"data\":{\"full_name\":\"Jane Hook\",\"email\":\"jane.hook@example.com\"}}", out);
 }
 
 /* One value of a one-row query (NULL -> ""), into out. */
 static void
 sql_val(const char *sql, const char *a1, const char *a2, char *out, size_t outsz)
 {
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
-	struct db_res	*res = NULL;
-
-	ck_assert_int_eq(db_query(db, &res, sql, a2 ? 2 : 1, (const char *[]){ a1, a2 }), CB_OK);
-	ck_assert_msg(db_rows(res) == 1, "%zu rows for %s", db_rows(res), sql);
-	util_strlcpy(out, db_isnull(res, 0, 0) ? "" : db_val(res, 0, 0), outsz);
-	db_res_free(res);
-	db_close(db);
+	testdb_one(NULL, out, outsz, sql, a2 ? 2 : 1, (const char *[]){ a1, a2 });
 }
 
 /*
@@ -154,42 +115,21 @@ sql_val(const char *sql, const char *a1, const char *a2, char *out, size_t outsz
 static int
 row_wait(const char *ref, const char *endpoint, const char *state, char *err, size_t errsz)
 {
-	char	 st[64];
-	int	 waited;
+	struct outbox_sel	 sel = { .ref = ref, .kind = "webhook.deliver", .endpoint = endpoint };
+	struct outbox_row	 row;
 
-	for (waited = 0; waited <= WAIT_MS; waited += 100) {
-		sql_val("SELECT coalesce(max(state || '|' || coalesce(last_error, '')), '') FROM outbox"
-		    " WHERE kind = 'webhook.deliver' AND ref_id = $1::uuid"
-		    " AND payload->>'endpoint_id' = $2", ref, endpoint, st, sizeof(st));
-		if (strncmp(st, state, strlen(state)) == 0 && st[strlen(state)] == '|') {
-			if (err != NULL)
-				sql_val("SELECT coalesce(max(last_error), '') FROM outbox"
-				    " WHERE kind = 'webhook.deliver' AND ref_id = $1::uuid"
-				    " AND payload->>'endpoint_id' = $2", ref, endpoint, err, errsz);
-			return 1;
-		}
-		test_sleep_ms(100);
-	}
-	return 0;
+	if (!outbox_wait_sel(&sel, state, 0, WAIT_MS, &row))
+		return 0;
+	if (err != NULL)
+		util_strlcpy(err, row.error, errsz);
+	return 1;
 }
 
-/* Deliveries to `name` after seq `since`, once there are at least n (or the wait ran out). */
+/* Deliveries to `name` after seq `since`, once there are at least n (asserted). */
 static cJSON *
 deliveries(const char *name, long since, int n)
 {
-	cJSON	*arr = NULL;
-	int	 waited;
-
-	for (waited = 0; waited <= WAIT_MS; waited += 100) {
-		cJSON_Delete(arr);
-		arr = fakehooks_deliveries(name, since);
-		if (cJSON_GetArraySize(arr) >= n)
-			break;
-		test_sleep_ms(100);
-	}
-	ck_assert_msg(cJSON_GetArraySize(arr) >= n, "%d of %d deliveries to %s",
-	    cJSON_GetArraySize(arr), n, name);
-	return arr;
+	return fakehooks_deliveries_wait(name, since, n, WAIT_MS);
 }
 
 static const char *
@@ -225,21 +165,6 @@ of_type(const cJSON *arr, const char *type)
 		if (jstr(d, "type") && strcmp(jstr(d, "type"), type) == 0)
 			return d;
 	return NULL;
-}
-
-/* The highest seq the fake has for `name` (0 if none). */
-static long
-last_seq(const char *name)
-{
-	cJSON		*arr = fakehooks_deliveries(name, 0);
-	const cJSON	*d;
-	long		 s = 0;
-
-	cJSON_ArrayForEach(d, arr)
-		if (jnum(d, "seq") > s)
-			s = jnum(d, "seq");
-	cJSON_Delete(arr);
-	return s;
 }
 
 static void
@@ -328,7 +253,7 @@ END_TEST
 START_TEST(list_and_get_never_show_secrets)
 {
 	struct http_resp r;
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 path[160];
 
 	new_hook(&A, &h, CREATED);
@@ -363,7 +288,7 @@ static const char *const id_actions[] = { "", "/rotate-secret", "/disable", "/en
 START_TEST(other_tenant_and_bad_ids_are_404)
 {
 	struct http_resp r;
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 path[200];
 	const char	*m = _i == 0 ? "GET" : "POST";
 
@@ -386,7 +311,7 @@ END_TEST
 START_TEST(roles_and_authentication)
 {
 	struct http_resp r;
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 path[200], body[300];
 
 	new_hook(&A, &h, CREATED);
@@ -527,7 +452,7 @@ END_TEST
 
 START_TEST(submission_events_are_signed_and_delivered)
 {
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 sub[40];
 	cJSON		*arr, *body;
 	const cJSON	*d, *created, *delivered;
@@ -564,7 +489,7 @@ END_TEST
 
 START_TEST(retry_keeps_the_webhook_id)
 {
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 sub[40], fault[256];
 	cJSON		*arr;
 	const cJSON	*first, *second;
@@ -590,7 +515,7 @@ END_TEST
 
 START_TEST(retry_after_is_honoured)
 {
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 sub[40], fault[256];
 	long long	 t1, t2;
 	cJSON		*arr;
@@ -616,7 +541,7 @@ END_TEST
 START_TEST(rotation_signs_with_both_secrets_during_the_overlap)
 {
 	struct http_resp r;
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 path[200], key[48], fresh[STDWH_SECRET_BUFSZ], sub[40], sealed[8];
 	const char	*only[2] = { NULL, NULL };
 	long		 since;
@@ -642,7 +567,7 @@ START_TEST(rotation_signs_with_both_secrets_during_the_overlap)
 	/* A receiver that knows only the new secret, then one that knows only the old. */
 	only[0] = fresh;
 	fakehooks_endpoint(h.name, only);
-	since = last_seq(h.name);
+	since = fakehooks_last_delivery(h.name);
 	submit(&A, sub);
 	arr = deliveries(h.name, since, 1);
 	d = cJSON_GetArrayItem(arr, 0);
@@ -650,7 +575,7 @@ START_TEST(rotation_signs_with_both_secrets_during_the_overlap)
 	cJSON_Delete(arr);
 	only[0] = h.secret;
 	fakehooks_endpoint(h.name, only);
-	since = last_seq(h.name);
+	since = fakehooks_last_delivery(h.name);
 	submit(&A, sub);
 	arr = deliveries(h.name, since, 1);
 	d = cJSON_GetArrayItem(arr, 0);
@@ -660,7 +585,7 @@ START_TEST(rotation_signs_with_both_secrets_during_the_overlap)
 	/* The overlap over: the old secret no longer signs, and leaves the row. */
 	sql_val("UPDATE webhook_endpoints SET prev_until = now() - interval '1 second'"
 	    " WHERE id = $1::uuid RETURNING 'ok'", h.id, NULL, sealed, sizeof(sealed));
-	since = last_seq(h.name);
+	since = fakehooks_last_delivery(h.name);
 	submit(&A, sub);
 	arr = deliveries(h.name, since, 1);
 	d = cJSON_GetArrayItem(arr, 0);
@@ -677,7 +602,7 @@ END_TEST
 START_TEST(gone_disables_the_endpoint)
 {
 	struct http_resp r;
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 sub[40], sub2[40], fault[256], err[512], oid[24], path[200], n[16];
 
 	new_hook(&A, &h, CREATED);
@@ -727,7 +652,7 @@ END_TEST
 START_TEST(failing_too_long_disables_with_an_alert)
 {
 	struct http_resp r;
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 sub[40], fault[256], err[512], n[16], path[200];
 
 	new_hook(&A, &h, CREATED);
@@ -765,7 +690,7 @@ END_TEST
 START_TEST(internal_destination_refused_and_guarded)
 {
 	struct http_resp r;
-	struct hook	 h;
+	struct fakehooks_hook h;
 	char		 url[256], body[512], sub[40], err[512], ok[8], name[48];
 	const char	*port = strrchr(test_env("CB_FAKEHOOKS_URL"), ':') + 1;
 	long		 unknown;
@@ -797,7 +722,7 @@ END_TEST
 START_TEST(command_events_from_receipts)
 {
 	struct http_resp r;
-	struct hook	 h;
+	struct fakehooks_hook h;
 	struct ws	 w;
 	char		 ctx[40], tok[64], path[160], ids[2][40], nonce[32];
 	const char	*auth[] = { "Content-Type: application/json", path, NULL };
@@ -852,7 +777,7 @@ END_TEST
 /* events_emit: one row per subscribed endpoint, and the same webhook-id every time. */
 START_TEST(events_emit_is_deterministic)
 {
-	struct hook	 h;
+	struct fakehooks_hook h;
 	struct db	*db = db_open(test_env("CB_PG_DSN"));
 	struct db_res	*res = NULL;
 	unsigned char	 md[32];
@@ -916,11 +841,5 @@ webhooks_suite(void)
 int
 main(void)
 {
-	SRunner	*sr = srunner_create(webhooks_suite());
-	int	 failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return cu_run(webhooks_suite());
 }

@@ -8,42 +8,28 @@
 #include <check.h>
 #include <sodium.h>
 
+#include "fakectl.h"
 #include "fakehooks.h"
+#include "util.h"
+
+#define FAKEHOOKS	"CB_FAKEHOOKS_URL"
 
 void
 fakehooks_call(const char *method, const char *path, const char *body, struct http_resp *r)
 {
-	char		 url[512];
-	const char	*h[] = { "Content-Type: application/json", NULL };
-
-	snprintf(url, sizeof(url), "%s%s", test_env("CB_FAKEHOOKS_URL"), path);
-	http_do(method, url, h, body, body ? strlen(body) : 0, r);
+	fakectl_call(FAKEHOOKS, method, path, body, r);
 }
 
 long
 fakehooks_stat(const char *name)
 {
-	struct http_resp r;
-	cJSON		*v;
-	long		 n;
-
-	fakehooks_call("GET", "/__fake/stats", NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	v = cJSON_GetObjectItem(http_json(&r), name);
-	ck_assert_msg(cJSON_IsNumber(v), "no stat %s", name);
-	n = (long)v->valuedouble;
-	http_free(&r);
-	return n;
+	return fakectl_stat(FAKEHOOKS, name);
 }
 
 void
 fakehooks_reset(void)
 {
-	struct http_resp r;
-
-	fakehooks_call("POST", "/__fake/reset", "{}", &r);
-	ck_assert_int_eq(r.status, 200);
-	http_free(&r);
+	fakectl_post(FAKEHOOKS, "/__fake/reset", "{}");
 }
 
 void
@@ -69,11 +55,51 @@ fakehooks_endpoint(const char *name, const char *const *secrets)
 void
 fakehooks_fault(const char *json)
 {
-	struct http_resp r;
+	fakectl_fault(FAKEHOOKS, json);
+}
 
-	fakehooks_call("POST", "/__fake/faults", json, &r);
-	ck_assert_msg(r.status == 201, "fault: %ld %s", r.status, r.body);
+void
+fakehooks_clear(void)
+{
+	fakectl_clear(FAKEHOOKS);
+}
+
+void
+fakehooks_unique(char *out, size_t outsz, const char *prefix)
+{
+	unsigned char	 rnd[6];
+	char		 hex[13];
+
+	randombytes_buf(rnd, sizeof(rnd));
+	util_hex(hex, rnd, sizeof(rnd));
+	snprintf(out, outsz, "%s%s", prefix, hex);
+}
+
+void
+fakehooks_new_hook(const char *admin_token, const char *types, struct fakehooks_hook *h)
+{
+	struct http_resp r;
+	char		 url[256], body[512], a[1200], k[160], key[48];
+	const char	*hdrs[] = { "Content-Type: application/json", a, k, NULL };
+	const char	*secrets[2] = { NULL, NULL };
+
+	fakehooks_unique(h->name, sizeof(h->name), "wh-");
+	fakehooks_unique(key, sizeof(key), "create-");
+	fakehooks_hook_url(h->name, url, sizeof(url));
+	snprintf(body, sizeof(body), "{\"url\":\"%s\",\"event_types\":%s,"
+	    "\"description\":\"test\"}", url, types);
+	snprintf(a, sizeof(a), "Authorization: Bearer %s", admin_token);
+	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
+	http_do("POST", "/api/v1/admin/webhooks", hdrs, body, strlen(body), &r);
+	ck_assert_msg(r.status == 201, "create: %ld %s", r.status, r.body);
+	ck_assert_ptr_nonnull(http_json_str(&r, "id"));
+	ck_assert_ptr_nonnull(http_json_str(&r, "secret"));
+	util_strlcpy(h->id, http_json_str(&r, "id"), sizeof(h->id));
+	util_strlcpy(h->secret, http_json_str(&r, "secret"), sizeof(h->secret));
+	test_record_secret(h->secret);
 	http_free(&r);
+	secrets[0] = h->secret;
+	fakehooks_endpoint(h->name, secrets);
 }
 
 void
@@ -157,14 +183,15 @@ fakehooks_messages(long since)
 	return fakehooks_list(path, "messages");
 }
 
-int
-fakehooks_wait_deliveries(const char *endpoint, int n, int ms)
+/* Wait up to ms until a list (deliveries to endpoint, or messages) holds n. */
+static int
+fakehooks_wait_list(int messages, const char *endpoint, int n, int ms)
 {
 	cJSON	*arr;
 	int	 waited, have = 0;
 
 	for (waited = 0; waited <= ms; waited += 100) {
-		arr = fakehooks_deliveries(endpoint, 0);
+		arr = messages ? fakehooks_messages(0) : fakehooks_deliveries(endpoint, 0);
 		have = cJSON_GetArraySize(arr);
 		cJSON_Delete(arr);
 		if (have >= n)
@@ -175,18 +202,89 @@ fakehooks_wait_deliveries(const char *endpoint, int n, int ms)
 }
 
 int
+fakehooks_wait_deliveries(const char *endpoint, int n, int ms)
+{
+	return fakehooks_wait_list(0, endpoint, n, ms);
+}
+
+int
 fakehooks_wait_messages(int n, int ms)
 {
-	cJSON	*arr;
-	int	 waited, have = 0;
+	return fakehooks_wait_list(1, NULL, n, ms);
+}
+
+cJSON *
+fakehooks_deliveries_wait(const char *endpoint, long since, int n, int ms)
+{
+	cJSON	*arr = NULL;
+	int	 waited;
 
 	for (waited = 0; waited <= ms; waited += 100) {
-		arr = fakehooks_messages(0);
-		have = cJSON_GetArraySize(arr);
 		cJSON_Delete(arr);
-		if (have >= n)
+		arr = fakehooks_deliveries(endpoint, since);
+		if (cJSON_GetArraySize(arr) >= n)
 			break;
 		test_sleep_ms(100);
 	}
-	return have;
+	ck_assert_msg(cJSON_GetArraySize(arr) >= n, "%d of %d deliveries to %s",
+	    cJSON_GetArraySize(arr), n, endpoint ? endpoint : "any endpoint");
+	return arr;
+}
+
+/* The highest "seq" in a list (0: empty). */
+static long
+fakehooks_max_seq(cJSON *arr)
+{
+	const cJSON	*it, *v;
+	long		 seq = 0;
+
+	cJSON_ArrayForEach(it, arr) {
+		v = cJSON_GetObjectItem(it, "seq");
+		ck_assert_msg(cJSON_IsNumber(v), "an entry without seq");
+		if ((long)v->valuedouble > seq)
+			seq = (long)v->valuedouble;
+	}
+	cJSON_Delete(arr);
+	return seq;
+}
+
+long
+fakehooks_last_delivery(const char *endpoint)
+{
+	return fakehooks_max_seq(fakehooks_deliveries(endpoint, 0));
+}
+
+long
+fakehooks_last_message(void)
+{
+	return fakehooks_max_seq(fakehooks_messages(0));
+}
+
+int
+fakehooks_messages_with(long since, const char *needle)
+{
+	cJSON		*arr = fakehooks_messages(since);
+	const cJSON	*m, *t;
+	int		 n = 0;
+
+	cJSON_ArrayForEach(m, arr) {
+		t = cJSON_GetObjectItem(m, "text");
+		if (cJSON_IsString(t) && strstr(t->valuestring, needle) != NULL)
+			n++;
+	}
+	cJSON_Delete(arr);
+	return n;
+}
+
+int
+fakehooks_wait_messages_with(long since, const char *needle, int n, int ms)
+{
+	int	 waited, got = 0;
+
+	for (waited = 0; waited <= ms; waited += 200) {
+		if ((got = fakehooks_messages_with(since, needle)) >= n)
+			return got;
+		test_sleep_ms(200);
+	}
+	return got;
 }

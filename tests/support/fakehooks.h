@@ -12,6 +12,14 @@
 #include <cjson/cJSON.h>
 
 #include "http.h"
+#include "stdwh.h"
+
+/* A tenant's webhook endpoint and the fake receiver behind it. */
+struct fakehooks_hook {
+	char	 name[48];			/* the receiver: /hooks/<name> */
+	char	 id[40];			/* the endpoint's id */
+	char	 secret[STDWH_SECRET_BUFSZ];	/* shown once at creation */
+};
 
 /* A request to the fake (path like "/__fake/stats"); JSON body or NULL. */
 void	 fakehooks_call(const char *method, const char *path, const char *body, struct http_resp *);
@@ -23,6 +31,16 @@ void	 fakehooks_reset(void);
 void	 fakehooks_endpoint(const char *name, const char *const *secrets);
 /* Queue a fault, e.g. {"target":"hook","endpoint":"a","kind":"status","status":410}. */
 void	 fakehooks_fault(const char *json);
+/* DELETE /__fake/faults: every queued fault gone (asserts 2xx). */
+void	 fakehooks_clear(void);
+/*
+ * Create a webhook endpoint through the admin route (an admin's access
+ * token) for event types `types` (a JSON array), at a new receiver of the
+ * fake that knows its secret.  Asserts the 201.
+ */
+void	 fakehooks_new_hook(const char *admin_token, const char *types, struct fakehooks_hook *);
+/* A unique name: prefix and 12 random hex digits. */
+void	 fakehooks_unique(char *out, size_t outsz, const char *prefix);
 /* The receiver URL of an endpoint: $CB_FAKEHOOKS_URL/hooks/<name>. */
 void	 fakehooks_hook_url(const char *name, char *out, size_t outsz);
 /* A fresh random secret "whsec_" + base64 of 32 bytes. */
@@ -40,5 +58,17 @@ cJSON	*fakehooks_messages(long since);
 /* Wait up to ms until there are at least n of them; the count seen. */
 int	 fakehooks_wait_deliveries(const char *endpoint, int n, int ms);
 int	 fakehooks_wait_messages(int n, int ms);
+/*
+ * The deliveries to `endpoint` after `since` once there are at least n
+ * (asserted, waiting up to ms); the caller frees the array.
+ */
+cJSON	*fakehooks_deliveries_wait(const char *endpoint, long since, int n, int ms);
+/* The highest seq of the deliveries to `endpoint` (NULL: all), or of the messages; 0: none. */
+long	 fakehooks_last_delivery(const char *endpoint);
+long	 fakehooks_last_message(void);
+/* How many messages after `since` have a text containing needle. */
+int	 fakehooks_messages_with(long since, const char *needle);
+/* Wait up to ms until at least n do; the count seen. */
+int	 fakehooks_wait_messages_with(long since, const char *needle, int n, int ms);
 
 #endif

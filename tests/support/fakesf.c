@@ -6,83 +6,139 @@
 #include <string.h>
 
 #include <check.h>
+#include <cjson/cJSON.h>
 
-#include "db.h"
-#include "errs.h"
+#include "fakectl.h"
 #include "fakesf.h"
+
+#define FAKESF	"CB_FAKESF_URL"
 
 void
 fakesf_call(const char *method, const char *path, const char *body, struct http_resp *r)
 {
-	char		 url[256];
-	const char	*h[] = { "Content-Type: application/json", NULL };
-
-	snprintf(url, sizeof(url), "%s%s", test_env("CB_FAKESF_URL"), path);
-	http_do(method, url, h, body, body ? strlen(body) : 0, r);
+	fakectl_call(FAKESF, method, path, body, r);
 }
 
 long
 fakesf_stat(const char *name)
 {
-	struct http_resp r;
-	cJSON		*v;
-	long		 n;
-
-	fakesf_call("GET", "/__fake/stats", NULL, &r);
-	ck_assert_int_eq(r.status, 200);
-	v = cJSON_GetObjectItem(http_json(&r), name);
-	ck_assert_msg(cJSON_IsNumber(v), "no stat %s", name);
-	n = (long)v->valuedouble;
-	http_free(&r);
-	return n;
+	return fakectl_stat(FAKESF, name);
 }
 
 void
 fakesf_fault(const char *json)
 {
-	struct http_resp r;
+	fakectl_fault(FAKESF, json);
+}
 
-	fakesf_call("POST", "/__fake/faults", json, &r);
-	ck_assert_msg(r.status == 201, "fault: %ld %s", r.status, r.body);
-	http_free(&r);
+void
+fakesf_clear(void)
+{
+	fakectl_clear(FAKESF);
 }
 
 void
 fakesf_api_usage(long used, long limit)
 {
-	struct http_resp r;
-	char		 body[96];
+	char	 body[96];
 
 	if (limit > 0)
 		snprintf(body, sizeof(body), "{\"used\":%ld,\"limit\":%ld}", used, limit);
 	else
 		snprintf(body, sizeof(body), "{\"used\":%ld}", used);
-	fakesf_call("POST", "/__fake/api-usage", body, &r);
-	ck_assert_msg(r.status == 200, "api-usage: %ld %s", r.status, r.body);
-	http_free(&r);
+	fakectl_post(FAKESF, "/__fake/api-usage", body);
+}
+
+void
+fakesf_revoke_tokens(void)
+{
+	fakectl_post(FAKESF, "/__fake/revoke-tokens", "{}");
+}
+
+/* GET /__fake/records; the caller walks "records" and frees r. */
+static const cJSON *
+fakesf_list(struct http_resp *r)
+{
+	fakesf_call("GET", "/__fake/records", NULL, r);
+	ck_assert_int_eq(r->status, 200);
+	return cJSON_GetObjectItem(http_json(r), "records");
+}
+
+static const char *
+fakesf_ext(const cJSON *rec)
+{
+	const cJSON	*v = cJSON_GetObjectItem(rec, "ext_value");
+
+	ck_assert_msg(cJSON_IsString(v), "a record without ext_value");
+	return v->valuestring;
 }
 
 int
-outbox_wait(const char *ref, const char *state, int ms, long *attempts, char *err, size_t errsz)
+fakesf_records(const char *ext, long *upserts)
 {
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
-	struct db_res	*res = NULL;
-	int		 waited, ok = 0;
+	struct http_resp r;
+	const cJSON	*recs, *rec, *v;
+	int		 n = 0;
 
-	for (waited = 0; waited <= ms && !ok; waited += 100) {
-		ck_assert_int_eq(db_query(db, &res, "SELECT state, attempts, coalesce(last_error, '')"
-		    " FROM outbox WHERE ref_id = $1::uuid", 1, (const char *[]){ ref }), CB_OK);
-		if (db_rows(res) == 1 && strcmp(db_val(res, 0, 0), state) == 0) {
-			ok = 1;
-			if (attempts)
-				*attempts = strtol(db_val(res, 0, 1), NULL, 10);
-			if (err)
-				snprintf(err, errsz, "%s", db_val(res, 0, 2));
-		}
-		db_res_free(res);
-		if (!ok)
-			test_sleep_ms(100);
+	recs = fakesf_list(&r);
+	cJSON_ArrayForEach(rec, recs) {
+		if (strcmp(fakesf_ext(rec), ext) != 0)
+			continue;
+		n++;
+		if (upserts && cJSON_IsNumber(v = cJSON_GetObjectItem(rec, "upserts")))
+			*upserts = (long)v->valuedouble;
 	}
-	db_close(db);
-	return ok;
+	http_free(&r);
+	return n;
+}
+
+int
+fakesf_record_fields(const char *ext, char *fields, size_t fieldsz)
+{
+	struct http_resp r;
+	const cJSON	*recs, *rec;
+	char		*t;
+	int		 n = 0;
+
+	fields[0] = '\0';
+	recs = fakesf_list(&r);
+	cJSON_ArrayForEach(rec, recs) {
+		if (strcmp(fakesf_ext(rec), ext) != 0)
+			continue;
+		n++;
+		t = cJSON_PrintUnformatted(cJSON_GetObjectItem(rec, "fields"));
+		snprintf(fields, fieldsz, "%s", t ? t : "");
+		free(t);
+	}
+	http_free(&r);
+	return n;
+}
+
+void
+fakesf_count(char (*ids)[40], int n, int *missing, int *dupes)
+{
+	struct http_resp r;
+	const cJSON	*recs, *rec;
+	int		*seen = calloc((size_t)n, sizeof(int)), i;
+
+	ck_assert_ptr_nonnull(seen);
+	recs = fakesf_list(&r);
+	cJSON_ArrayForEach(rec, recs) {
+		const char *v = fakesf_ext(rec);
+
+		for (i = 0; i < n; i++)
+			if (strcmp(ids[i], v) == 0) {
+				seen[i]++;
+				break;
+			}
+	}
+	http_free(&r);
+	*missing = *dupes = 0;
+	for (i = 0; i < n; i++) {
+		if (seen[i] == 0)
+			(*missing)++;
+		if (seen[i] > 1)
+			(*dupes)++;
+	}
+	free(seen);
 }

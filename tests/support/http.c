@@ -188,6 +188,15 @@ test_sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
+double
+test_now_s(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 int
 http_wait_status(const char *path, long status, int ms)
 {

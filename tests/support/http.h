@@ -50,6 +50,8 @@ int	 test_children(long pid, long *out, int max);
 /* Run a shell command, capturing stdout+stderr into out (capped); exit status. */
 int	 test_run(const char *cmd, char *out, size_t outsz);
 void	 test_sleep_ms(long ms);
+/* Seconds on the monotonic clock, for measuring waits. */
+double	 test_now_s(void);
 /*
  * Note a secret a test used (password, token, key): scripts/test.sh fails
  * the run if any log of the stack contains one.

@@ -1,0 +1,23 @@
+/*
+ * submit: a form submission through the real submit route
+ * (POST /api/v1/forms/{id}/submit, through nginx) as a tab makes it: its
+ * tab token, an Idempotency-Key, a JSON body.  For suites that need a
+ * submission (and so an outbox row) rather than suites about the route.
+ */
+#ifndef CB_TEST_SUBMIT_H
+#define CB_TEST_SUBMIT_H
+
+/* Jane Doe's contact: what the suites submit when the data does not matter. */
+#define SUBMIT_BODY \
+	"{\"data\":{\"full_name\":\"Jane Doe\",\"email\":\"jane@example.com\"}}"
+
+/*
+ * Submit body (NULL: SUBMIT_BODY) with tab token `tok` under Idempotency-Key
+ * `key`; asserts the 201 and copies the submission id into out.
+ */
+void	 submit_form(const char *form_id, const char *tok, const char *key, const char *body,
+	    char out[40]);
+/* The same from a new tab (a fresh context and token of the form). */
+void	 submit_form_new_tab(const char *form_id, const char *key, const char *body, char out[40]);
+
+#endif

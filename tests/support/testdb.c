@@ -1,0 +1,68 @@
+/*
+ * testdb: see testdb.h.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include <check.h>
+
+#include "errs.h"
+#include "http.h"
+#include "testdb.h"
+
+struct db *
+testdb_open(void)
+{
+	struct db	*db = db_open(test_env("CB_PG_DSN"));
+
+	ck_assert_msg(db_connect(db) == CB_OK, "postgres: %s", db_errmsg(db));
+	return db;
+}
+
+void
+testdb_exec(const char *q, int n, const char *const *params)
+{
+	struct db	*db = db_open(test_env("CB_PG_DSN"));
+
+	ck_assert_msg(db_exec(db, q, n, params) == CB_OK, "%s: %s", q, db_errmsg(db));
+	db_close(db);
+}
+
+void
+testdb_val(char *out, size_t outsz, const char *q, int n, const char *const *params)
+{
+	struct db	*db = db_open(test_env("CB_PG_DSN"));
+	struct db_res	*res = NULL;
+
+	ck_assert_msg(db_query(db, &res, q, n, params) == CB_OK, "%s: %s", q, db_errmsg(db));
+	snprintf(out, outsz, "%s", db_rows(res) > 0 && !db_isnull(res, 0, 0) ?
+	    db_val(res, 0, 0) : "");
+	db_res_free(res);
+	db_close(db);
+}
+
+long
+testdb_long(const char *q, int n, const char *const *params)
+{
+	char	 v[64];
+
+	testdb_val(v, sizeof(v), q, n, params);
+	return strtol(v, NULL, 10);
+}
+
+void
+testdb_one(struct db *db, char *out, size_t outsz, const char *q, int n,
+    const char *const *params)
+{
+	struct db	*own = db == NULL ? db_open(test_env("CB_PG_DSN")) : NULL;
+	struct db_res	*res = NULL;
+
+	if (own != NULL)
+		db = own;
+	ck_assert_msg(db_query(db, &res, q, n, params) == CB_OK, "%s: %s", q, db_errmsg(db));
+	ck_assert_msg(db_rows(res) == 1, "%s: %zu rows", q, db_rows(res));
+	snprintf(out, outsz, "%s", db_isnull(res, 0, 0) ? "" : db_val(res, 0, 0));
+	db_res_free(res);
+	if (own != NULL)
+		db_close(own);
+}

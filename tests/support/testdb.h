@@ -1,0 +1,29 @@
+/*
+ * testdb: one-line SQL for integration suites, straight against the
+ * stack's Postgres (CB_PG_DSN) as the application's role.  Every call
+ * asserts that its statement ran; values come back as text ("" for SQL
+ * NULL).  A connection per call unless the caller holds one.
+ */
+#ifndef CB_TEST_TESTDB_H
+#define CB_TEST_TESTDB_H
+
+#include <stddef.h>
+
+#include "db.h"
+
+/* A connection, connected now (fails the test if it cannot be). */
+struct db *testdb_open(void);
+/* Run one statement, result ignored. */
+void	 testdb_exec(const char *q, int n, const char *const *params);
+/* The first value of the first row into out; "" when NULL or no row at all. */
+void	 testdb_val(char *out, size_t outsz, const char *q, int n, const char *const *params);
+/* The same as a number (0 when "" or no row). */
+long	 testdb_long(const char *q, int n, const char *const *params);
+/*
+ * Exactly one row (asserted), its first value into out ("" when NULL), on
+ * db, or on a connection of its own when db is NULL.
+ */
+void	 testdb_one(struct db *db, char *out, size_t outsz, const char *q, int n,
+	    const char *const *params);
+
+#endif
