@@ -31,6 +31,10 @@ eng_register(struct engine *e)
 	    (const char *[]){ e->me }) != CB_OK || db_affected(e->db) != 1)
 		return -1;
 	e->gen = db_generation(e->db);
+	/* Registrations of processes long gone: once per session is enough. */
+	(void)db_exec(e->db, "DELETE FROM delivery_workers w WHERE seen_at < now() - interval '1 day'"
+	    " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.backend_pid"
+	    "   AND a.backend_start = w.backend_start)", 0, NULL);
 	log_kv(LOG_LVL_INFO, "outbox_registered", "worker", e->me, NULL);
 	return 0;
 }
@@ -52,10 +56,6 @@ eng_reclaim(struct engine *e)
 		snprintf(n, sizeof(n), "%lld", db_affected(e->db));
 		log_kv(LOG_LVL_WARN, "outbox_reclaimed", "rows", n, NULL);
 	}
-	/* Registrations of processes long gone. */
-	(void)db_exec(e->db, "DELETE FROM delivery_workers w WHERE seen_at < now() - interval '1 day'"
-	    " AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.pid = w.backend_pid"
-	    "   AND a.backend_start = w.backend_start)", 0, NULL);
 }
 
 void
@@ -71,8 +71,8 @@ eng_renew(struct engine *e)
 }
 
 /*
- * Lease up to `want` rows of one sink, fairly across tenants; returns rows
- * leased, -1 if Postgres is away.  Nothing while the sink is paused (the
+ * Lease up to `want` (at most ENGINE_LEASE_CAP) rows of one sink, fairly
+ * across tenants; returns rows leased, -1 if Postgres is away.  Nothing while the sink is paused (the
  * pause check is a one-time filter: the scan does not even start).  Rows of
  * a kind no sink here knows are left alone: a newer worker's.
  */
@@ -84,8 +84,6 @@ eng_lease(struct engine *e, struct eng_sink *want_sink, int want)
 	size_t		 i, n;
 	struct eng_sink	*es;
 
-	if (want > ENGINE_LEASE_CAP)
-		want = ENGINE_LEASE_CAP;
 	snprintf(lease, sizeof(lease), "%lld", e->s->outbox_lease_s);
 	snprintf(lim, sizeof(lim), "%d", want);
 	if (db_query(e->db, &res,

@@ -99,9 +99,9 @@ void	 sink_batch_done(struct sink_batch *);
 /* Give every row of the batch the same outcome. */
 void	 sink_batch_fail(struct sink_batch *, int outcome, long retry_after_s,
 	    const char *code, const char *error);
-/* Pause the sink for every worker (sink_pauses) for secs; its rows wait. */
+/* Pause the sink for every worker (sink_pauses) for secs; its rows wait,
+ * and the pause ends by itself (the next lease after it probes the sink). */
 void	 sink_pause(struct sink_env *, const char *sink, long secs, const char *reason);
-void	 sink_resume(struct sink_env *, const char *sink);
 /* Record an outcome in sink_status (and a failure in sink_failures). */
 void	 sink_note(struct sink_env *, const char *sink, const char *outcome,
 	    const char *code);

@@ -215,7 +215,6 @@ sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
 	struct db_res	*r = NULL;
 	double		 fresh_s = (double)(k->env->s->sf_session_s - k->env->s->sf_refresh_margin_s);
 	double		 now_s = (double)time(NULL), epoch = 0;
-	char		 ts[24];
 	int		 rc;
 
 	memset(res, 0, sizeof(*res));
@@ -275,7 +274,6 @@ sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
 		/* The token works; only its cache row is lost. */
 		log_kv(LOG_LVL_WARN, "sf_token_commit_failed", "name", k->name, NULL);
 	}
-	snprintf(ts, sizeof(ts), "%.0f", k->token_epoch);
 	return CB_OK;
 down:
 	res->kind = SF_RETRY;

@@ -65,15 +65,6 @@ sink_pause(struct sink_env *env, const char *sink, long secs, const char *reason
 }
 
 void
-sink_resume(struct sink_env *env, const char *sink)
-{
-	(void)db_exec(env->db, "DELETE FROM sink_pauses WHERE sink = $1", 1,
-	    (const char *[]){ sink });
-	if (db_affected(env->db) > 0)
-		log_kv(LOG_LVL_INFO, "sink_resumed", "sink", sink, NULL);
-}
-
-void
 sink_note(struct sink_env *env, const char *sink, const char *outcome, const char *code)
 {
 	int	 ok = strcmp(outcome, "ok") == 0;
