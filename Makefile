@@ -107,6 +107,16 @@ $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(SUP_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(SUP_OBJ) $(LIBA) $(CHECK_LIBS) $(PKG_LIBS) $(WS_LIBS)
 
+# The README's route example, cut out of README.md and compiled into
+# tests/unit/test_readme, which runs it through the real pipeline.
+$(B)/gen/readme_route.c: README.md
+	@mkdir -p $(@D)
+	@awk '/^## Adding a route/ { s = 1 } s && /^ *```c$$/ { c = 1; next } \
+	    c && /^ *```$$/ { exit } c { sub(/^   /, ""); print }' $< > $@
+	@test -s $@ || { echo "README.md: no C example under 'Adding a route'"; rm -f $@; exit 1; }
+$(B)/obj/tests/unit/test_readme.o: $(B)/gen/readme_route.c
+$(B)/obj/tests/unit/test_readme.o: ALL_CFLAGS += -I$(B)/gen
+
 # The two README commands and their companions.
 deps:
 	@scripts/install-deps.sh

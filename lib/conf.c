@@ -249,3 +249,55 @@ conf_describe(const struct conf_var *vars, size_t nvars, int fd)
 	(void)!write(fd, b.data, b.len);
 	buf_free(&b);
 }
+
+void
+conf_show(const struct conf_var *vars, size_t nvars, const void *target,
+    const char *file, int fd)
+{
+	struct conf_pair	*pairs = NULL;
+	const char		*base = target, *v, *src;
+	char			 err[256], num[32], where[300];
+	size_t			 npairs = 0, i, j;
+	struct buf		 b;
+
+	if (file == NULL)
+		file = getenv("CB_CONFIG_FILE");
+	if (file != NULL && *file != '\0' &&
+	    conf_read_file(file, vars, nvars, &pairs, &npairs, err, sizeof(err)) != CB_OK)
+		npairs = 0;
+	buf_init(&b, 0);
+	for (i = 0; i < nvars; i++) {
+		const struct conf_var *cv = &vars[i];
+
+		src = "default";
+		if ((v = getenv(cv->name)) != NULL && *v != '\0')
+			src = "environment";
+		else
+			for (j = 0; j < npairs; j++)
+				if (strcmp(pairs[j].name, cv->name) == 0 && *pairs[j].value) {
+					snprintf(where, sizeof(where), "file %s", file);
+					src = where;
+				}
+		switch (cv->type) {
+		case CONF_STR:
+			v = *(char *const *)(const void *)(base + cv->off);
+			break;
+		case CONF_INT:
+			snprintf(num, sizeof(num), "%lld",
+			    *(const long long *)(const void *)(base + cv->off));
+			v = num;
+			break;
+		case CONF_BOOL:
+			v = *(const int *)(const void *)(base + cv->off) ? "true" : "false";
+			break;
+		}
+		if (v == NULL)
+			src = "unset";
+		if (cv->flags & CONF_SECRET)
+			v = v ? "(set)" : "(unset)";
+		buf_printf(&b, "%-28s %-40s %s\n", cv->name, v ? v : "", src);
+	}
+	(void)!write(fd, b.data, b.len);
+	buf_free(&b);
+	conf_pairs_free(pairs, npairs);
+}

@@ -42,5 +42,13 @@ int	 conf_load(const struct conf_var *, size_t, void *target,
 void	 conf_free(const struct conf_var *, size_t, void *target);
 /* Print the table as documentation (name, type, default, help). */
 void	 conf_describe(const struct conf_var *, size_t, int fd);
+/*
+ * Print the values in effect in `target` (as conf_load filled it) and where
+ * each came from: "environment", "file <path>" or "default" ("unset" when
+ * there is none).  Secrets print as "(set)" or "(unset)", never their value.
+ * `file` as for conf_load.
+ */
+void	 conf_show(const struct conf_var *, size_t, const void *target,
+	    const char *file, int fd);
 
 #endif

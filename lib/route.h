@@ -17,6 +17,7 @@
 #include <stddef.h>
 
 #include "db.h"
+#include "errs.h"
 #include "idem.h"
 #include "jsonv.h"
 #include "keyring.h"

@@ -18,7 +18,9 @@
  *   cb-admin reseal [BATCH]    (progress lines on stderr)
  *   cb-admin dead-letters list ORG [--kind KIND] [--cursor CURSOR] [--limit N]
  *   cb-admin dead-letters show|replay|discard ORG ID
- *   cb-admin config            (every setting, its default and help)
+ *   cb-admin config [--defaults]  (the values in effect and their source;
+ *                                  --defaults: every setting, default, help)
+ *   cb-admin help | COMMAND --help
  *
  * Lists (TYPES, SELECTORS, SCOPES) are comma-separated.  Configuration as
  * for every process: CB_PG_DSN, CB_API_KEY_PEPPER, ... (see `config`).
@@ -792,33 +794,67 @@ cmd_dead_letters(struct admin *a, int argc, char **argv)
 struct admin_cmd {
 	const char	*name;
 	int		(*fn)(struct admin *, int, char **);
+	const char	*args;		/* the usage after the name */
+	const char	*what;		/* one line for `cb-admin help` */
 };
 
+/* `config` is the one command without a database: it is handled in main(). */
 static const struct admin_cmd admin_cmds[] = {
-	{ "org-create", cmd_org_create },
-	{ "form-create", cmd_form_create },
-	{ "form-publish", cmd_form_publish },
-	{ "policy-set", cmd_policy_set },
-	{ "agent-create", cmd_agent_create },
-	{ "key-create", cmd_key_create },
-	{ "demo-seed", cmd_demo_seed },
-	{ "data-key-rotate", cmd_data_key_rotate },
-	{ "reseal", cmd_reseal },
-	{ "user-create", cmd_user_create },
-	{ "signing-key-rotate", cmd_signing_key_rotate },
-	{ "sessions-revoke", cmd_sessions_revoke },
-	{ "dead-letters", cmd_dead_letters },
+	{ "org-create", cmd_org_create, "SLUG NAME", "create a tenant (organisation)" },
+	{ "form-create", cmd_form_create, "ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]",
+	  "create a form and publish its version 1" },
+	{ "form-publish", cmd_form_publish, "FORM_ID DEFINITION.json",
+	  "publish the next version of a form" },
+	{ "policy-set", cmd_policy_set,
+	  "FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]",
+	  "set the agent policy of a form (comma-separated lists)" },
+	{ "agent-create", cmd_agent_create, "ORG_SLUG NAME", "create an agent of a tenant" },
+	{ "key-create", cmd_key_create, "AGENT_ID [SCOPES] [EXPIRES_DAYS]",
+	  "issue an API key for an agent (shown once)" },
+	{ "demo-seed", cmd_demo_seed, "", "seed the demo tenant, form, policy, agent and key" },
+	{ "data-key-rotate", cmd_data_key_rotate, "pii|tokens",
+	  "make a new current data key for one purpose" },
+	{ "reseal", cmd_reseal, "[BATCH]", "move every sealed value onto the current data keys" },
+	{ "user-create", cmd_user_create, "ORG_SLUG EMAIL ROLE",
+	  "create a console user (password from CB_ADMIN_PASSWORD_FILE or stdin)" },
+	{ "signing-key-rotate", cmd_signing_key_rotate, "[--lead SECONDS] [--wait]",
+	  "promote the next JWT signing key" },
+	{ "sessions-revoke", cmd_sessions_revoke, "USER_ID",
+	  "revoke every refresh-token family of a user" },
+	{ "dead-letters", cmd_dead_letters,
+	  "list ORG [--kind KIND] [--cursor CURSOR] [--limit N] | show|replay|discard ORG ID",
+	  "list, show, replay or discard a tenant's dead letters" },
 };
 
+#define ADMIN_NCMDS	(sizeof(admin_cmds) / sizeof(admin_cmds[0]))
+#define ADMIN_CONFIG_ARGS "[--defaults]"
+#define ADMIN_CONFIG_WHAT "show each setting's value in effect and where it came from " \
+	"(--defaults: the table with defaults and help)"
+
+static int
+is_help(const char *s)
+{
+	return strcmp(s, "--help") == 0 || strcmp(s, "-h") == 0 || strcmp(s, "help") == 0;
+}
+
+/* Every command with its usage: on stdout when asked for, stderr on a mistake. */
 static void
-usage(void)
+usage(FILE *f)
 {
 	size_t	 i;
 
-	fprintf(stderr, "usage: cb-admin COMMAND [ARGS]; commands:");
-	for (i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++)
-		fprintf(stderr, " %s", admin_cmds[i].name);
-	fprintf(stderr, " config\n");
+	fprintf(f, "usage: cb-admin COMMAND [ARGS]   (cb-admin COMMAND --help for one)\n\n");
+	for (i = 0; i < ADMIN_NCMDS; i++)
+		fprintf(f, "  %-19s %s\n  %-19s   %s\n", admin_cmds[i].name, admin_cmds[i].args,
+		    "", admin_cmds[i].what);
+	fprintf(f, "  %-19s %s\n  %-19s   %s\n", "config", ADMIN_CONFIG_ARGS, "",
+	    ADMIN_CONFIG_WHAT);
+}
+
+static void
+usage_one(const char *name, const char *args, const char *what)
+{
+	printf("usage: cb-admin %s %s\n  %s\n", name, args, what);
 }
 
 /*
@@ -852,22 +888,38 @@ main(int argc, char **argv)
 
 	log_init("cb-admin", LOG_LVL_WARN);
 	if (argc < 2) {
-		usage();
+		usage(stderr);
 		return 2;
 	}
-	if (strcmp(argv[1], "config") == 0) {
+	if (is_help(argv[1])) {
+		usage(stdout);
+		return 0;
+	}
+	for (i = 0; i < ADMIN_NCMDS; i++)
+		if (strcmp(argv[1], admin_cmds[i].name) == 0)
+			break;
+	if (i == ADMIN_NCMDS && strcmp(argv[1], "config") != 0) {
+		fprintf(stderr, "cb-admin: unknown command %.64s\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
+	if (argc > 2 && is_help(argv[2])) {
+		if (i == ADMIN_NCMDS)
+			usage_one("config", ADMIN_CONFIG_ARGS, ADMIN_CONFIG_WHAT);
+		else
+			usage_one(admin_cmds[i].name, admin_cmds[i].args, admin_cmds[i].what);
+		return 0;
+	}
+	if (i == ADMIN_NCMDS && argc == 3 && strcmp(argv[2], "--defaults") == 0) {
 		conf_describe(settings_vars, settings_nvars, STDOUT_FILENO);
 		return 0;
 	}
-	if (sodium_init() < 0)
-		return 1;
-	for (i = 0; i < sizeof(admin_cmds) / sizeof(admin_cmds[0]); i++)
-		if (strcmp(argv[1], admin_cmds[i].name) == 0)
-			break;
-	if (i == sizeof(admin_cmds) / sizeof(admin_cmds[0])) {
-		usage();
+	if (i == ADMIN_NCMDS && argc != 2) {
+		usage_one("config", ADMIN_CONFIG_ARGS, ADMIN_CONFIG_WHAT);
 		return 2;
 	}
+	if (sodium_init() < 0)
+		return 1;
 	/* Who ran the command, for audit lines: before becoming the service. */
 	{
 		struct passwd	*pw = getpwuid(getuid());
@@ -881,7 +933,17 @@ main(int argc, char **argv)
 		return 2;
 	if (settings_load(&a.s, err, sizeof(err)) != CB_OK) {
 		fprintf(stderr, "cb-admin: %s\n", err);
+		if (strstr(err, "Permission denied") != NULL && geteuid() != getuid())
+			fprintf(stderr, "cb-admin: it runs as the service user (uid %u, the owner of "
+			    "CB_SEAL_ROOT_KEY_FILE): make the file readable by that user\n",
+			    (unsigned)geteuid());
 		return 2;
+	}
+	if (i == ADMIN_NCMDS) {
+		/* config: what this process would run with, secrets never shown. */
+		conf_show(settings_vars, settings_nvars, &a.s, NULL, STDOUT_FILENO);
+		settings_free(&a.s);
+		return 0;
 	}
 	a.db = db_open(a.s.pg_dsn);
 	if (db_connect(a.db) != CB_OK)

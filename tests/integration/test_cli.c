@@ -1,0 +1,168 @@
+/*
+ * The operator CLI as a newcomer meets it: `cb-admin help` lists every
+ * command, each command answers `--help` with its usage (exit 0), the
+ * README names every command, and `cb-admin config` prints the values in
+ * effect with where each came from (environment, config file, default),
+ * never a secret's value.  Runs against the test stack's environment
+ * (stack.env is sourced by scripts/test.sh, so CB_PG_DSN and friends are
+ * set as for every process).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_util.h"
+#include "http.h"
+
+#define OUTSZ	65536
+
+static char	out[OUTSZ];
+
+static int
+admin(const char *args)
+{
+	char	 cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s/bin/cb-admin %s 2>&1", test_env("CB_BUILD"), args);
+	return test_run(cmd, out, sizeof(out));
+}
+
+/* The repository: the build directory's parent. */
+static char *
+readme(void)
+{
+	char	 path[1024], *s;
+	FILE	*f;
+	long	 n;
+
+	snprintf(path, sizeof(path), "%s/../README.md", test_env("CB_BUILD"));
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	rewind(f);
+	s = malloc((size_t)n + 1);
+	ck_assert_ptr_nonnull(s);
+	ck_assert_int_eq((long)fread(s, 1, (size_t)n, f), n);
+	s[n] = '\0';
+	fclose(f);
+	return s;
+}
+
+/* The command names of `cb-admin help`: the lines indented by two spaces. */
+static size_t
+commands(char names[][32], size_t max)
+{
+	char	*line, *save = NULL;
+	size_t	 n = 0;
+
+	ck_assert_int_eq(admin("help"), 0);
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "  ", 2) != 0 || line[2] == ' ' || n == max)
+			continue;
+		ck_assert_int_eq(sscanf(line + 2, "%31s", names[n]), 1);
+		n++;
+	}
+	return n;
+}
+
+START_TEST(every_command_has_help_and_is_in_the_readme)
+{
+	char	 names[64][32], want[64], needle[64], *doc = readme();
+	size_t	 n = commands(names, 64), i;
+
+	ck_assert_uint_ge(n, 14);
+	for (i = 0; i < n; i++) {
+		char	 args[64];
+
+		snprintf(args, sizeof(args), "%s --help", names[i]);
+		ck_assert_msg(admin(args) == 0, "%s --help failed: %s", names[i], out);
+		snprintf(want, sizeof(want), "usage: cb-admin %s", names[i]);
+		ck_assert_msg(strstr(out, want) != NULL, "%s --help: %s", names[i], out);
+		snprintf(needle, sizeof(needle), "cb-admin %s", names[i]);
+		ck_assert_msg(strstr(doc, needle) != NULL ||
+		    (snprintf(needle, sizeof(needle), "`%s", names[i]), strstr(doc, needle) != NULL),
+		    "README.md never names cb-admin %s", names[i]);
+	}
+	free(doc);
+	/* A wrong command is a usage error on stderr, not a silent success. */
+	ck_assert_int_eq(admin("no-such-command"), 2);
+	ck_assert_ptr_nonnull(strstr(out, "unknown command"));
+}
+END_TEST
+
+/* The line of `name` in the config output. */
+static const char *
+config_line(const char *name, char *line, size_t linesz)
+{
+	const char	*p = out;
+	size_t		 n = strlen(name), len;
+
+	while ((p = strstr(p, name)) != NULL) {
+		if ((p == out || p[-1] == '\n') && p[n] == ' ') {
+			len = strcspn(p, "\n");
+			ck_assert_uint_lt(len, linesz);
+			memcpy(line, p, len);
+			line[len] = '\0';
+			return line;
+		}
+		p += n;
+	}
+	ck_abort_msg("config does not show %s:\n%s", name, out);
+	return NULL;
+}
+
+START_TEST(config_shows_effective_values_and_sources)
+{
+	char	 line[512], file[512], cmd[1024], v[64];
+	FILE	*f;
+
+	/* scripts/test.sh exports a short lease: the environment wins. */
+	ck_assert_int_eq(admin("config"), 0);
+	snprintf(v, sizeof(v), "%s", test_env("CB_OUTBOX_LEASE_S"));
+	config_line("CB_OUTBOX_LEASE_S", line, sizeof(line));
+	ck_assert_msg(strstr(line, v) != NULL && strstr(line, "environment") != NULL, "%s", line);
+	/* Secrets: set, never shown. */
+	config_line("CB_API_KEY_PEPPER", line, sizeof(line));
+	ck_assert_msg(strstr(line, "(set)") != NULL, "%s", line);
+	ck_assert_ptr_null(strstr(out, test_env("CB_API_KEY_PEPPER")));
+	ck_assert_ptr_null(strstr(out, test_env("CB_PG_DSN")));
+
+	/* A value from a config file says so; one from nowhere is the default. */
+	snprintf(file, sizeof(file), "%s/cli-config-%d.env", test_env("CB_STATE"), (int)getpid());
+	f = fopen(file, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "# a comment\nCB_SF_BATCH=150\n");
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "env -u CB_SF_BATCH -u CB_WEBHOOK_BATCH CB_CONFIG_FILE=%s "
+	    "%s/bin/cb-admin config 2>&1", file, test_env("CB_BUILD"));
+	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
+	config_line("CB_SF_BATCH", line, sizeof(line));
+	ck_assert_msg(strstr(line, " 150 ") != NULL && strstr(line, file) != NULL, "%s", line);
+	config_line("CB_SF_API_VERSION", line, sizeof(line));
+	ck_assert_msg(getenv("CB_SF_API_VERSION") != NULL || strstr(line, "default") != NULL,
+	    "%s", line);
+	unlink(file);
+
+	/* --defaults is the documentation table. */
+	ck_assert_int_eq(admin("config --defaults"), 0);
+	ck_assert_ptr_nonnull(strstr(out, "default="));
+	ck_assert_int_eq(admin("config --bogus"), 2);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*su = suite_create("cli");
+	TCase	*tc = tcase_create("cli");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, every_command_has_help_and_is_in_the_readme);
+	tcase_add_test(tc, config_shows_effective_values_and_sources);
+	suite_add_tcase(su, tc);
+	return cu_run(su);
+}
