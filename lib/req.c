@@ -84,24 +84,50 @@ req_env(const struct req *r, const char *name)
 	return env_get(r->env, name);
 }
 
-const char *
-req_header(const struct req *r, const char *name)
+/* The FastCGI parameter name of an HTTP header ("Idempotency-Key" -> HTTP_IDEMPOTENCY_KEY). */
+static int
+req_header_key(const char *name, char *key, size_t keysz)
 {
-	char	 key[96];
 	size_t	 i, n = strlen(name);
 
-	if (n + 6 > sizeof(key))
-		return NULL;
+	if (n + 6 > keysz)
+		return -1;
 	memcpy(key, "HTTP_", 5);
 	for (i = 0; i < n; i++)
 		key[5 + i] = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
 	key[5 + n] = '\0';
+	return 0;
+}
+
+const char *
+req_header(const struct req *r, const char *name)
+{
+	char	 key[96];
+
+	if (req_header_key(name, key, sizeof(key)) != 0)
+		return NULL;
 	/* FastCGI passes Content-Type and Content-Length without HTTP_. */
 	if (strcmp(key, "HTTP_CONTENT_TYPE") == 0)
 		return r->content_type;
 	if (strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
 		return env_get(r->env, "CONTENT_LENGTH");
 	return env_get(r->env, key);
+}
+
+size_t
+req_header_count(const struct req *r, const char *name)
+{
+	char		 key[96];
+	size_t		 n = 0, len;
+	char *const	*e;
+
+	if (r->env == NULL || req_header_key(name, key, sizeof(key)) != 0)
+		return 0;
+	len = strlen(key);
+	for (e = r->env; *e != NULL; e++)
+		if (strncmp(*e, key, len) == 0 && (*e)[len] == '=')
+			n++;
+	return n;
 }
 
 const char *
@@ -415,6 +441,10 @@ resp_problem_ext(struct req *r, int code, const char *detail, const cJSON *ext)
 	 * ones that describe this answer. */
 	resp_headers_keep(r, (const char *const []){ "Allow", "Retry-After",
 	    "WWW-Authenticate", "Idempotent-Replayed", NULL });
+	if (status == 401 && strstr(buf_cstr(&r->headers), "WWW-Authenticate:") == NULL)
+		resp_header(r, "WWW-Authenticate", req_header(r, "Authorization") ?
+		    "Bearer realm=\"" REQ_AUTH_REALM "\", error=\"invalid_token\"" :
+		    "Bearer realm=\"" REQ_AUTH_REALM "\"");
 	if (status == 503 || status == 429) {
 		if (strstr(buf_cstr(&r->headers), "Retry-After:") == NULL)
 			resp_header(r, "Retry-After", status == 503 ? "5" : "1");

@@ -16,6 +16,8 @@
 #include "buf.h"
 
 #define REQ_MAX_PARAMS	8
+/* The realm of every Bearer challenge this service sends (RFC 6750). */
+#define REQ_AUTH_REALM	"context-broker"
 #define REQ_RESP_MAX	(8u * 1024u * 1024u)
 
 struct app;
@@ -84,6 +86,11 @@ void	 req_free(struct req *);
 const char *req_env(const struct req *, const char *name);
 /* A request header by its HTTP name ("Idempotency-Key"). */
 const char *req_header(const struct req *, const char *name);
+/*
+ * How many times a request header arrived: nginx hands a repeated header
+ * to FastCGI as repeated parameters, and req_header sees only the first.
+ */
+size_t	 req_header_count(const struct req *, const char *name);
 /* A path parameter captured by req_match ("{form_id}" -> "form_id"). */
 const char *req_param(const struct req *, const char *name);
 /* A query-string parameter, percent-decoded (NULL if absent or malformed). */
@@ -112,7 +119,12 @@ void	 req_own(struct req *, void *, void (*)(void *));
 int	 resp_header(struct req *, const char *name, const char *value);
 void	 resp_body(struct req *, int status, const char *ctype, const char *, size_t);
 void	 resp_json(struct req *, int status, const cJSON *);
-/* RFC 9457 problem from an error code; detail may be NULL. */
+/*
+ * RFC 9457 problem from an error code; detail may be NULL.  A 401 always
+ * carries a WWW-Authenticate challenge (RFC 9110 11.6.1): the caller's own
+ * if it set one, else `Bearer realm="context-broker"`, with
+ * error="invalid_token" when credentials were sent (RFC 6750 3.1).
+ */
 void	 resp_problem(struct req *, int code, const char *detail);
 /* The same with extension members (ownership of `ext` stays with caller). */
 void	 resp_problem_ext(struct req *, int code, const char *detail, const cJSON *ext);

@@ -95,24 +95,57 @@ route_query(struct req *r, const struct route *rt, void *args, struct jv_error *
 	return jv_validate(o, rt->query, rt->nquery, args, err);
 }
 
+/*
+ * application/json, with at most one parameter, charset=utf-8: names and
+ * the charset value are case-insensitive and the value may be a quoted
+ * string (RFC 9110 8.3.1, 5.6.4), so `charset="UTF-8"` is the same.  JSON
+ * is UTF-8 (RFC 8259): any other charset or parameter is refused.
+ */
 static int
 route_ctype_json(const char *ct)
 {
-	size_t	 n = strlen("application/json");
+	size_t	 n = strlen("application/json"), len;
 
 	if (ct == NULL || strncasecmp(ct, "application/json", n) != 0)
 		return 0;
 	ct += n;
-	while (*ct == ' ')
+	while (*ct == ' ' || *ct == '\t')
 		ct++;
 	if (*ct == '\0')
 		return 1;
-	if (*ct != ';')
+	if (*ct++ != ';')
 		return 0;
-	ct++;
-	while (*ct == ' ')
+	while (*ct == ' ' || *ct == '\t')
 		ct++;
-	return strcasecmp(ct, "charset=utf-8") == 0;
+	if (strncasecmp(ct, "charset=", 8) != 0)
+		return 0;
+	ct += 8;
+	len = strlen(ct);
+	while (len > 0 && (ct[len - 1] == ' ' || ct[len - 1] == '\t'))
+		len--;
+	if (len >= 2 && ct[0] == '"' && ct[len - 1] == '"') {
+		ct++;
+		len -= 2;
+	}
+	return len == 5 && strncasecmp(ct, "utf-8", 5) == 0;
+}
+
+/*
+ * Headers that mean one thing only once: a second Authorization or
+ * Idempotency-Key line is ambiguous (which one did the client mean?), so
+ * the request is refused rather than served with the first.
+ */
+static const char *const route_single_headers[] = { "Authorization", "Idempotency-Key" };
+
+static const char *
+route_repeated_header(const struct req *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(route_single_headers) / sizeof(route_single_headers[0]); i++)
+		if (req_header_count(r, route_single_headers[i]) > 1)
+			return route_single_headers[i];
+	return NULL;
 }
 
 static int
@@ -252,6 +285,13 @@ route_pipeline(const struct responder *resp, struct req *r)
 		route_allow(r, resp);
 		resp_problem(r, CB_ERR_METHOD, "this path does not accept that method");
 		return CB_OK;
+	}
+	if ((m = route_repeated_header(r)) != NULL) {
+		char d[96];
+
+		snprintf(d, sizeof(d), "the %s header must be sent once", m);
+		return route_fail(r, strcmp(m, "Idempotency-Key") == 0 ? CB_ERR_IDEM_MISSING :
+		    CB_ERR_BAD_REQUEST, d);
 	}
 	if ((rc = route_read_body(r, rt->body_max)) != CB_OK) {
 		if (rc == CB_ERR_TOO_LARGE) {

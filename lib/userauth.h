@@ -38,7 +38,7 @@ struct app;
 struct req;
 
 #define USERAUTH_AUDIENCE	"context-broker"
-#define USERAUTH_REALM		"context-broker"
+#define USERAUTH_REALM		REQ_AUTH_REALM
 #define USERAUTH_TYP_ACCESS	"access"
 #define USERAUTH_TYP_AGENT	"agent"
 #define USERAUTH_LEEWAY_S	30

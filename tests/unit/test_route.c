@@ -382,6 +382,12 @@ static const struct {
 	{ "Application/JSON", 1 },
 	{ "application/json; charset=utf-8", 1 },
 	{ "application/json;charset=UTF-8", 1 },
+	{ "application/json; charset=\"utf-8\"", 1 },
+	{ "application/json ; Charset=\"UTF-8\" ", 1 },
+	{ "application/json; charset=\"latin1\"", 0 },
+	{ "application/json; charset=\"utf-8", 0 },
+	{ "application/json; charset=utf-8; q=1", 0 },
+	{ "application/json; boundary=x", 0 },
 	{ "text/plain", 0 },
 	{ "application/jsonp", 0 },
 	{ "application/json; charset=latin1", 0 },
@@ -595,8 +601,55 @@ START_TEST(test_authenticate_refuses)
 
 	run(env, NULL, 0, &io, &cr);
 	assert_problem(&cr, 401, "/problems/unauthenticated");
+	/* Every 401 challenges (RFC 9110 11.6.1); credentials were sent: invalid_token. */
+	ck_assert_pstr_eq(cu_resp_header(&cr, "WWW-Authenticate"),
+	    "Bearer realm=\"context-broker\", error=\"invalid_token\"");
 	ck_assert_int_eq(auths, 1);
 	ck_assert_int_eq(acts, 0);
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+START_TEST(test_401_without_credentials_challenges)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = cu_env("REQUEST_METHOD", "DELETE", "DOCUMENT_URI", "/t/items/1", NULL);
+
+	run(env, NULL, 0, &io, &cr);
+	assert_problem(&cr, 401, "/problems/unauthenticated");
+	ck_assert_pstr_eq(cu_resp_header(&cr, "WWW-Authenticate"), "Bearer realm=\"context-broker\"");
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+/* nginx hands a repeated header over as repeated parameters: refused, never the first taken. */
+static const struct {
+	const char	*name;
+	const char	*type;
+} repeated_cases[] = {
+	{ "HTTP_IDEMPOTENCY_KEY", "/problems/idempotency-key-missing" },
+	{ "HTTP_AUTHORIZATION", "/problems/bad-request" },
+};
+
+START_TEST(test_repeated_single_header)
+{
+	static const char body[] = "{\"name\":\"n\"}";
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = cu_env("REQUEST_METHOD", "POST", "DOCUMENT_URI", "/t/items/1",
+	    "CONTENT_TYPE", "application/json", "CONTENT_LENGTH", "12",
+	    repeated_cases[_i].name, "\"k1\"", repeated_cases[_i].name, "\"k2\"", NULL);
+
+	run(env, body, sizeof(body) - 1, &io, &cr);
+	assert_problem(&cr, 400, repeated_cases[_i].type);
+	ck_assert_ptr_nonnull(strstr(cu_resp_str(&cr, "detail"), "must be sent once"));
+	ck_assert_int_eq(acts, 0);
+	ck_assert_int_eq(io.reads, 0);
 	cu_resp_free(&cr);
 	cu_io_free(&io);
 	cu_env_free(env);
@@ -773,6 +826,8 @@ route_suite(void)
 	tcase_add_test(tc, test_success_defaults);
 	tcase_add_test(tc, test_authenticate_refuses);
 	tcase_add_test(tc, test_authenticate_accepts);
+	tcase_add_test(tc, test_401_without_credentials_challenges);
+	tcase_add_loop_test(tc, test_repeated_single_header, 0, CU_NELEM(repeated_cases));
 	tcase_add_test(tc, test_authorize_refuses);
 	tcase_add_test(tc, test_act_error_wins);
 	tcase_add_test(tc, test_no_writer);
