@@ -363,7 +363,10 @@ static const char demo_definition[] =
     "{\"name\":\"subscribe\",\"label\":\"Send me news\",\"type\":\"boolean\","
     "\"sf_field\":\"Subscribe__c\"}]}";
 
-/* A demo tenant, form, policy and agent key; reuses what exists. */
+/*
+ * A demo tenant, form, policy and agent key; reuses what exists and
+ * revokes the demo agent's older keys (each run prints a new one).
+ */
 static int
 cmd_demo_seed(struct admin *a, int argc, char **argv)
 {
@@ -408,8 +411,18 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 		return 1;
 	if (key_create(a, agent, "commands:write,commands:read", "30", key, kid, sizeof(kid)))
 		return 1;
-	printf("{\"org\":\"demo\",\"form_id\":\"%s\",\"agent_id\":\"%s\",\"api_key\":\"%s\"}\n",
-	    form, agent, key);
+	/*
+	 * A key is shown once, so the previous run's cannot be handed out
+	 * again: it is revoked instead, and only the key printed now works.
+	 */
+	if (q1(a, "WITH r AS (UPDATE api_keys SET revoked_at = now() WHERE agent_id = $1"
+	    " AND id <> $2 AND revoked_at IS NULL RETURNING 1) SELECT count(*) FROM r", 2,
+	    (const char *[]){ agent, kid }, ver, sizeof(ver))) {
+		sodium_memzero(key, sizeof(key));
+		return 1;
+	}
+	printf("{\"org\":\"demo\",\"form_id\":\"%s\",\"agent_id\":\"%s\",\"api_key\":\"%s\","
+	    "\"revoked_keys\":%s}\n", form, agent, key, ver);
 	sodium_memzero(key, sizeof(key));
 	return 0;
 }

@@ -17,6 +17,8 @@
 #include "check_util.h"
 #include "http.h"
 
+#include <cjson/cJSON.h>
+
 #define OUTSZ	65536
 
 static char	out[OUTSZ];
@@ -154,6 +156,50 @@ START_TEST(config_shows_effective_values_and_sources)
 }
 END_TEST
 
+/* GET a command that does not exist with `key`: 404 when the key works, 401 when not. */
+static long
+key_status(const char *key)
+{
+	struct http_resp	 r;
+	char			 a[128];
+	long			 st;
+
+	snprintf(a, sizeof(a), "Authorization: Bearer %s", key);
+	ck_assert_int_eq(http_do("GET", "/api/v1/commands/00000000-0000-4000-8000-000000000000",
+	    (const char *[]){ a, NULL }, NULL, 0, &r), 0);
+	st = r.status;
+	http_free(&r);
+	return st;
+}
+
+static void
+demo_key(char *key, size_t keysz)
+{
+	cJSON		*j, *k;
+
+	ck_assert_int_eq(admin("demo-seed 2>/dev/null"), 0);
+	j = cJSON_Parse(out);
+	ck_assert_msg(j != NULL, "demo-seed printed no JSON: %s", out);
+	k = cJSON_GetObjectItemCaseSensitive(j, "api_key");
+	ck_assert(cJSON_IsString(k));
+	snprintf(key, keysz, "%s", k->valuestring);
+	test_record_secret(key);
+	cJSON_Delete(j);
+}
+
+START_TEST(demo_seed_again_revokes_the_previous_key)
+{
+	char	 k1[128], k2[128];
+
+	demo_key(k1, sizeof(k1));
+	ck_assert_int_eq(key_status(k1), 404);
+	demo_key(k2, sizeof(k2));
+	ck_assert_str_ne(k1, k2);
+	ck_assert_int_eq(key_status(k2), 404);
+	ck_assert_int_eq(key_status(k1), 401);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -163,6 +209,7 @@ main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, every_command_has_help_and_is_in_the_readme);
 	tcase_add_test(tc, config_shows_effective_values_and_sources);
+	tcase_add_test(tc, demo_seed_again_revokes_the_previous_key);
 	suite_add_tcase(su, tc);
 	return cu_run(su);
 }
