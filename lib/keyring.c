@@ -105,8 +105,9 @@ keyring_load(struct keyring *k, struct db *db, struct seal_keyring **out, char *
 			return rc;
 		if ((rc = keyring_sig(db, sig, sigsz)) != CB_OK)
 			goto fail;
+		/* A retired key is needed by no value (reseal_retire): never loaded. */
 		rc = db_query(db, &res, "SELECT purpose, id, encode(wrapped, 'hex'), state"
-		    " FROM data_keys ORDER BY purpose, id", 0, NULL);
+		    " FROM data_keys WHERE state <> 'retired' ORDER BY purpose, id", 0, NULL);
 		if (rc != CB_OK)
 			goto fail;
 		memset(have, 0, sizeof(have));

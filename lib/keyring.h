@@ -2,7 +2,8 @@
  * keyring: the process's seal keyring (lib/seal.h) kept in step with the
  * data_keys table.
  *
- * keyring_open reads the root key file and unwraps every data key row; a
+ * keyring_open reads the root key file and unwraps every data key row that
+ * is not retired (reseal_retire retires a key only once no value needs it); a
  * key that does not unwrap means the root key is wrong, and the process
  * must refuse to start (CB_ERR_CRYPTO with a clear message).  On a fresh
  * database it creates key 1 of each purpose.  keyring_get reloads the rows

@@ -367,3 +367,72 @@ reseal_run(struct db *db, struct keyring *k, int batch, reseal_progress_fn progr
 	}
 	return failed > 0 ? CB_ERR_CRYPTO : CB_OK;
 }
+
+/* The values of one column not under `cur`, walked like reseal_table. */
+static int
+reseal_count_stale(struct db *db, const struct reseal_col *c, uint32_t cur, long *stale)
+{
+	struct db_res	*res = NULL;
+	char		*last = NULL, lim[16];
+	uint32_t	 id;
+	size_t		 i, n;
+	int		 rc;
+
+	snprintf(lim, sizeof(lim), "%d", RESEAL_BATCH_MAX);
+	for (;;) {
+		if ((rc = db_query(db, &res, c->page_sql, 2, (const char *[]){ last, lim })) != CB_OK)
+			break;
+		for (i = 0, n = db_rows(res); i < n; i++)
+			if (seal_key_id_text(db_val(res, i, 2), &id) != CB_OK || id != cur)
+				(*stale)++;
+		if (n > 0) {
+			free(last);
+			last = util_strdup(db_val(res, n - 1, 0));
+		}
+		db_res_free(res);
+		res = NULL;
+		if (n < (size_t)RESEAL_BATCH_MAX)
+			break;
+	}
+	free(last);
+	return rc;
+}
+
+int
+reseal_retire(struct db *db, struct keyring *k, long *retired, long *stale)
+{
+	static const char *const names[SEAL_PURPOSE__COUNT] = {
+		[SEAL_PURPOSE_TOKENS] = "tokens", [SEAL_PURPOSE_PII] = "pii" };
+	struct seal_keyring	*kr;
+	uint32_t		 cur[SEAL_PURPOSE__COUNT];
+	long			 left[SEAL_PURPOSE__COUNT] = { 0 };
+	char			 num[12];
+	size_t			 i;
+	int			 p, rc;
+
+	*retired = 0;
+	*stale = 0;
+	k->checked_ms = 0;
+	if ((kr = keyring_get(k, db)) == NULL)
+		return CB_ERR_UNAVAILABLE;
+	for (p = 0; p < SEAL_PURPOSE__COUNT; p++)
+		if ((rc = seal_keyring_current(kr, p, &cur[p])) != CB_OK)
+			return rc;
+	for (i = 0; i < RESEAL_NCOLS; i++)
+		if ((rc = reseal_count_stale(db, &reseal_cols[i], cur[reseal_cols[i].purpose],
+		    &left[reseal_cols[i].purpose])) != CB_OK)
+			return rc;
+	for (p = 0; p < SEAL_PURPOSE__COUNT; p++) {
+		*stale += left[p];
+		if (left[p] > 0 || names[p] == NULL)
+			continue;
+		/* Only keys older than the one every value was found under. */
+		snprintf(num, sizeof(num), "%u", cur[p]);
+		if ((rc = db_exec(db, "UPDATE data_keys SET state = 'retired'"
+		    " WHERE purpose = $1 AND state = 'active' AND id < $2::int", 2,
+		    (const char *[]){ names[p], num })) != CB_OK)
+			return rc;
+		*retired += db_affected(db);
+	}
+	return CB_OK;
+}

@@ -92,4 +92,18 @@ int	 reseal_read(struct db *, struct keyring *, const char *table, const char *k
 	    struct buf *plain, unsigned long *key_id)
 	    __attribute__((warn_unused_result));
 
+/*
+ * Retire the data keys nothing needs any more, after a reseal_run that
+ * ended CB_OK.  Every sealed value of every column is looked at (its key
+ * id only; nothing is opened); for each purpose whose values are all under
+ * its current key, the purpose's other keys become `retired`, and no
+ * keyring loads a retired key again (lib/keyring.h), so their material
+ * leaves every process within KEYRING_CHECK_MS.  A purpose with a value
+ * still under an older key (a writer that raced the reseal) keeps its keys:
+ * *stale counts those values, and a second reseal then retire finishes.
+ * *retired counts the keys retired.
+ */
+int	 reseal_retire(struct db *, struct keyring *, long *retired, long *stale)
+	    __attribute__((warn_unused_result));
+
 #endif

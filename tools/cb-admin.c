@@ -658,6 +658,7 @@ cmd_reseal(struct admin *a, int argc, char **argv)
 	struct db_res	*res = NULL;
 	char		 err[512] = "";
 	long long	 batch = RESEAL_BATCH_DEFAULT, age_ms = 0;
+	long		 retired = 0, stale = 0;
 	int		 rc;
 
 	if (argc > 1 || (argc == 1 &&
@@ -687,13 +688,18 @@ cmd_reseal(struct admin *a, int argc, char **argv)
 		nanosleep(&ts, NULL);
 	}
 	rc = reseal_run(a->db, &k, (int)batch, reseal_progress, NULL);
+	if (rc == CB_OK)
+		rc = reseal_retire(a->db, &k, &retired, &stale);
 	keyring_close(&k);
 	if (rc == CB_ERR_CRYPTO)
 		return fail("reseal: some values do not open and were left as they are"
 		    " (reseal_unopenable lines above name their table and key)");
 	if (rc != CB_OK)
 		return fail("reseal: %s", errs_name(rc));
-	printf("{\"resealed\":true}\n");
+	if (stale > 0)
+		fprintf(stderr, "reseal: %ld values were written under an older key meanwhile;"
+		    " run reseal again to retire it\n", stale);
+	printf("{\"resealed\":true,\"retired_keys\":%ld,\"stale_values\":%ld}\n", retired, stale);
 	return 0;
 }
 
@@ -827,7 +833,8 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "demo-seed", cmd_demo_seed, "", "seed the demo tenant, form, policy, agent and key" },
 	{ "data-key-rotate", cmd_data_key_rotate, "pii|tokens",
 	  "make a new current data key for one purpose" },
-	{ "reseal", cmd_reseal, "[BATCH]", "move every sealed value onto the current data keys" },
+	{ "reseal", cmd_reseal, "[BATCH]",
+	  "move every sealed value onto the current data keys, then retire the keys no value needs" },
 	{ "user-create", cmd_user_create, "ORG_SLUG EMAIL ROLE",
 	  "create a console user (password from CB_ADMIN_PASSWORD_FILE or stdin)" },
 	{ "signing-key-rotate", cmd_signing_key_rotate, "[--lead SECONDS] [--wait]",

@@ -360,8 +360,9 @@ START_TEST(reseal_after_rotation)
 	char		 sub[40], name[64], email[64], fields[4096], v[4096];
 	uint32_t	 pii0 = 0, tok0 = 0, id;
 	int		 pii = 0, tok = 0;
-	long		 n = 0;
+	long		 n = 0, retired = 0, stale = 0;
 	size_t		 i;
+	char		 idtxt[16], state[16], old_sealed[4096], new_sealed[4096];
 
 	/* Values of every kind the running stack writes: a submission, a token. */
 	person(name, sizeof(name), email, sizeof(email));
@@ -369,6 +370,8 @@ START_TEST(reseal_after_rotation)
 	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
 	db = testdb_open();
 	keys_open(&k, db);
+	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ sub },
+	    old_sealed, sizeof(old_sealed));
 	ck_assert_int_eq(seal_keyring_current(keyring_get(&k, db), SEAL_PURPOSE_PII, &pii0), CB_OK);
 	ck_assert_int_eq(seal_keyring_current(keyring_get(&k, db), SEAL_PURPOSE_TOKENS, &tok0), CB_OK);
 	ck_assert_int_eq(keyring_rotate(&k, db, "pii", &pii), CB_OK);
@@ -390,6 +393,20 @@ START_TEST(reseal_after_rotation)
 	assert_all_under(db, (uint32_t)pii, (uint32_t)tok, &n);
 	ck_assert_int_ge(n, 3);
 
+	/* Nothing needs the old keys: retired, and never loaded again. */
+	ck_assert_int_eq(reseal_retire(db, &k, &retired, &stale), CB_OK);
+	ck_assert_int_eq(stale, 0);
+	ck_assert_int_ge(retired, 2);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM data_keys WHERE state = 'active'", 0,
+	    NULL), 0);
+	snprintf(idtxt, sizeof(idtxt), "%u", pii0);
+	q1(db, "SELECT state FROM data_keys WHERE purpose = 'pii' AND id = $1::int", 1,
+	    (const char *[]){ idtxt }, state, sizeof(state));
+	ck_assert_str_eq(state, "retired");
+	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ sub },
+	    new_sealed, sizeof(new_sealed));
+	ck_assert_str_ne(old_sealed, new_sealed);
+
 	/* Every submission and outbox value still opens (in a fresh keyring too). */
 	keyring_close(&k);
 	keys_open(&k, db);
@@ -410,6 +427,14 @@ START_TEST(reseal_after_rotation)
 		buf_wipe(&plain);
 	}
 	db_res_free(res);
+	/* A value under a retired key no longer opens: the key is really gone. */
+	buf_init(&plain, 65536);
+	ck_assert_int_eq(db_exec(db, "UPDATE submissions SET data_sealed = $2 WHERE id = $1::uuid",
+	    2, (const char *[]){ sub, old_sealed }), CB_OK);
+	ck_assert_int_eq(reseal_read(db, &k, "submissions", sub, &plain, NULL), CB_ERR_CRYPTO);
+	buf_wipe(&plain);
+	ck_assert_int_eq(db_exec(db, "UPDATE submissions SET data_sealed = $2 WHERE id = $1::uuid",
+	    2, (const char *[]){ sub, new_sealed }), CB_OK);
 
 	/* The running service seals new values under the new key and delivers them. */
 	person(name, sizeof(name), email, sizeof(email));
