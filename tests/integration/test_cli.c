@@ -200,6 +200,27 @@ START_TEST(demo_seed_again_revokes_the_previous_key)
 }
 END_TEST
 
+/* scripts/cb runs the tools with the stack's environment (CB_STATE: this stack). */
+START_TEST(cb_wrapper_finds_the_stack)
+{
+	char	 cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "env -u CB_PG_DSN -u CB_API_KEY_PEPPER %s/../scripts/cb admin config"
+	    " 2>&1", test_env("CB_BUILD"));
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "CB_PG_DSN"));
+	snprintf(cmd, sizeof(cmd), "env -u CB_PG_DSN %s/../scripts/cb migrate status 2>&1",
+	    test_env("CB_BUILD"));
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "0001_core"));
+	/* No stack: a message that says what to do, not a libpq error. */
+	snprintf(cmd, sizeof(cmd), "CB_STATE=/nonexistent %s/../scripts/cb admin help 2>&1",
+	    test_env("CB_BUILD"));
+	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 2);
+	ck_assert_ptr_nonnull(strstr(out, "make run"));
+}
+END_TEST
+
 int
 main(void)
 {
@@ -210,6 +231,7 @@ main(void)
 	tcase_add_test(tc, every_command_has_help_and_is_in_the_readme);
 	tcase_add_test(tc, config_shows_effective_values_and_sources);
 	tcase_add_test(tc, demo_seed_again_revokes_the_previous_key);
+	tcase_add_test(tc, cb_wrapper_finds_the_stack);
 	suite_add_tcase(su, tc);
 	return cu_run(su);
 }
