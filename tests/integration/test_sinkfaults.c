@@ -161,7 +161,7 @@ static void
 hooks_setup(void)
 {
 	struct tuser	 admin;
-	char		 tok[TOKSZ], refresh[80], fault[512], key[48];
+	char		 tok[TOKSZ], refresh[80], fault[2048], key[48];
 	size_t		 i;
 
 	ck_assert_int_ge(sodium_init(), 0);
