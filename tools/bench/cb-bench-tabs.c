@@ -11,6 +11,10 @@
  * (tests/support/ws.c), authenticates each (auth frame, waits for ready),
  * then runs two phases:
  *
+ *   idle   --idle commands one at a time, each sent --idle-gap-ms after the
+ *          previous one's 202 and frame have both arrived, round robin over
+ *          the tabs: the latency of a channel with nothing queued (first,
+ *          so that nothing of the load phase is still being worked off).
  *   load   commands offered open-loop at --rate per second for --seconds,
  *          round robin over the tabs: command i is due at t0 + i/rate
  *          whatever happened to the earlier ones, and goes out on the first
@@ -18,9 +22,6 @@
  *          (POST /api/v1/contexts/{ctx}/commands, Bearer API key).  When
  *          every sender is busy it waits: its send lag (send - due) is
  *          reported, so an offered rate the client could not hold shows.
- *   idle   --idle commands one at a time, each sent --idle-gap-ms after the
- *          previous one's 202 and frame have both arrived, round robin over
- *          the tabs: the latency of a channel with nothing queued.
  *
  * Each tab answers every command frame at once with an "applied" receipt,
  * as the browser does, so the channel's window keeps moving.  For each
@@ -814,16 +815,7 @@ main(int argc, char **argv)
 		if (b.snd[i].fd < 0 && snd_connect(&b, &b.snd[i]) != 0)
 			die("cannot connect to %s:%d", b.host, b.port);
 
-	load.name = "load";
-	load.n = b.rate * b.seconds;
-	load.open_loop = 1;
-	load.cmds = util_calloc((size_t)load.n, sizeof(*load.cmds));
-	for (i = 0; i < load.n; i++)
-		load.cmds[i].tab = i % b.ntabs;
-	fprintf(stderr, "cb-bench-tabs: load: %d commands at %d/s over %d tabs, %d senders\n",
-	    load.n, b.rate, b.ntabs, b.nsenders);
-	phase_run(&b, &load);
-
+	/* The idle channel first, while nothing else has run on it. */
 	idle.name = "idle";
 	idle.n = b.nidle;
 	idle.open_loop = 0;
@@ -833,6 +825,16 @@ main(int argc, char **argv)
 	fprintf(stderr, "cb-bench-tabs: idle: %d commands one at a time\n", idle.n);
 	if (idle.n > 0)
 		phase_run(&b, &idle);
+
+	load.name = "load";
+	load.n = b.rate * b.seconds;
+	load.open_loop = 1;
+	load.cmds = util_calloc((size_t)load.n, sizeof(*load.cmds));
+	for (i = 0; i < load.n; i++)
+		load.cmds[i].tab = i % b.ntabs;
+	fprintf(stderr, "cb-bench-tabs: load: %d commands at %d/s over %d tabs, %d senders\n",
+	    load.n, b.rate, b.ntabs, b.nsenders);
+	phase_run(&b, &load);
 
 	printf("tabs=%d\nrate=%d\nseconds=%d\nsenders=%d\n", b.ntabs, b.rate, b.seconds, b.nsenders);
 	phase_report(&load);
