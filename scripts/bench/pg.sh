@@ -39,3 +39,40 @@ pg_command() {
     pg_run pgcmd "pgbench: command rows" "$REPO/scripts/bench/pg-command.sql" \
         -D org="$ORG_ID" -D agent="$AGENT" -D ctxbase="$PG_CTXBASE" -D run="$PG_RUN-c"
 }
+
+# What the pgbench runs wrote, against the transactions they counted: a
+# statement that silently wrote nothing (a version check that no longer
+# matches, a renamed column caught by nothing) would make a reference
+# without work.  Sets M[pgsub.rows] and M[pgcmd.rows]; a shortfall is
+# "not measured".
+pg_check() {
+    local like="$PG_CTXBASE%" r n
+    if [ -n "${M[pgsub.tps]:-}" ]; then
+        r=$(psql_app -F ' ' -c "SELECT
+            (SELECT count(*) FROM submissions WHERE ctx_id::text LIKE '$like'),
+            (SELECT count(*) FROM outbox o JOIN submissions s ON s.id = o.ref_id
+              WHERE s.ctx_id::text LIKE '$like' AND o.kind = 'salesforce.upsert'),
+            (SELECT count(*) FROM idempotency_keys WHERE scope LIKE 'ctx:$like' AND status = 201)")
+        M[pgsub.rows]="submissions, outbox rows, stored keys: ${r// /, } for ${M[pgsub.tx]} transactions"
+        for n in $r; do
+            if [ "$n" -lt "${M[pgsub.tx]}" ]; then
+                UNMEASURED+=("pgbench submit: ${M[pgsub.rows]}")
+                M[pgsub.tps]=
+                break
+            fi
+        done
+    fi
+    if [ -n "${M[pgcmd.tps]:-}" ]; then
+        r=$(psql_app -F ' ' -c "SELECT
+            (SELECT count(*) FROM commands WHERE ctx_id::text LIKE '$like'),
+            (SELECT coalesce(sum(last_seq), 0) FROM contexts WHERE id::text LIKE '$like')")
+        M[pgcmd.rows]="commands, last_seq bumps: ${r// /, } for ${M[pgcmd.tx]} transactions"
+        for n in $r; do
+            if [ "$n" -lt "${M[pgcmd.tx]}" ]; then
+                UNMEASURED+=("pgbench command accept: ${M[pgcmd.rows]}")
+                M[pgcmd.tps]=
+                break
+            fi
+        done
+    fi
+}

@@ -30,18 +30,21 @@ if [ -n "${T[load.offered]:-}" ]; then
     [ "${T[idle.accepted]:-0}" != "${T[idle.offered]:-0}" ] && idle_note="${idle_note:+$idle_note; }not all accepted"
 fi
 
-at_least "form load req/s" "${M[forms.rps]}" "bare FastCGI req/s" "${M[fixed.rps]}" "$T_FORM" "$(wrk_note forms)"
-at_least "submit req/s" "${M[submit.rps]}" "pgbench submit tx/s" "${M[pgsub.tps]}" "$T_WRITE" "$(wrk_note submit)"
-at_most "submit p99" "${M[submit.p99]}" "$T_WRITE_P99"
-at_least "command accept req/s" "${M[commands.rps]}" "pgbench command tx/s" "${M[pgcmd.tps]}" "$T_WRITE" "$(wrk_note commands)"
-at_most "command accept p99" "${M[commands.p99]}" "$T_WRITE_P99"
-at_most "agent->tab 202->frame p99, load" "${T[load.lat202_p99]:-}" "$T_TAB_P99" "$tab_note"
-at_most "agent->tab 202->frame p99, idle" "${T[idle.lat202_p99]:-}" "$T_IDLE_P99" "${idle_note:-}"
+if run_section http; then
+    at_least "form load req/s" "${M[forms.rps]}" "bare FastCGI req/s" "${M[fixed.rps]}" "$T_FORM" "$(wrk_note forms)"
+    at_least "submit req/s" "${M[submit.rps]}" "pgbench submit tx/s" "${M[pgsub.tps]}" "$T_WRITE" "$(wrk_note submit)"
+    at_most "submit p99" "${M[submit.p99]}" "$T_WRITE_P99"
+    at_least "command accept req/s" "${M[commands.rps]}" "pgbench command tx/s" "${M[pgcmd.tps]}" "$T_WRITE" "$(wrk_note commands)"
+    at_most "command accept p99" "${M[commands.p99]}" "$T_WRITE_P99"
+fi
+if run_section tabs; then
+    at_most "agent->tab 202->frame p99, load" "${T[load.lat202_p99]:-}" "$T_TAB_P99" "$tab_note"
+    at_most "agent->tab 202->frame p99, idle" "${T[idle.lat202_p99]:-}" "$T_IDLE_P99" "${idle_note:-}"
+fi
 
 cpus=$(nproc)
-cat <<REPORT
-
-== Context Broker benchmark: $cpus cores, $(date -u '+%Y-%m-%d %H:%M UTC'), nginx -> FastCGI over plain HTTP
+printf '\n== Context Broker benchmark: %s cores, %s, nginx -> FastCGI over plain HTTP\n' "$cpus" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+run_section http && cat <<REPORT
    wrk -t$THREADS -c$CONNS -d$DURATION --latency; pgbench -c$CONNS -j$THREADS -T$(dur_s "$DURATION") -M prepared, the stack's own Postgres, role cb_app
 $(printf '%-34s %9s %12s %12s %10s %8s %7s' run 'req|tx/s' p50 p99 requests non-2xx errors)
 $(wrk_line forms)
@@ -60,11 +63,15 @@ API key, a unique nonce each; the policy's rate is $POLICY_RATE/min per tab.
 What one pgbench transaction contains:
   submit (scripts/bench/pg-submit.sql):
 $(sql_says "$REPO/scripts/bench/pg-submit.sql")
+    In this run: ${M[pgsub.rows]:-not checked}.
   command accept (scripts/bench/pg-command.sql):
 $(sql_says "$REPO/scripts/bench/pg-command.sql")
+    In this run: ${M[pgcmd.rows]:-not checked}.
 
 REPORT
-if [ -n "${T[load.offered]:-}" ]; then
+if ! run_section tabs; then
+    :
+elif [ -n "${T[load.offered]:-}" ]; then
     cat <<REPORT
 Agent to tab: ${T[tabs]} tabs on WebSockets through nginx (receipts sent at once), ${T[load.offered]} commands
 offered open-loop at ${T[rate]}/s for ${T[seconds]} s (${T[load.sent_rate]}/s sent) over ${T[senders]} agent connections, ${T[rate]}/${T[tabs]} per tab:
@@ -82,13 +89,16 @@ REPORT
 else
     printf 'Agent to tab: not measured (see %s)\n\n' "$WORK/tabs.err"
 fi
-cat <<REPORT
+run_section delivery && cat <<REPORT
 $(printf '%-30s %9s %10s %7s %6s %8s' 'delivery (CB_OUTBOX_CONCURRENCY='"${CB_OUTBOX_CONCURRENCY:-16}"')' rows/s elapsed rows calls mints)
 $(printf '%s\n' "${DELIVERY[@]}")
 $DELIVERY_TOTALS
 
+REPORT
+cat <<REPORT
 == Summary: targets at $CONNS connections, references measured in this run
 $(printf '%-34s %12s  %-30s %12s %7s %10s  %s' measure figure reference 'ref figure' ratio target verdict)
 $(printf '%s\n' "${SUMMARY[@]}")
 $( [ "$MISSES" -eq 0 ] && echo "all ${#SUMMARY[@]} targets met" || echo "MISS: $MISSES of ${#SUMMARY[@]} targets missed (a measurement: make bench still succeeds)")
+$( [ "${#UNMEASURED[@]}" -eq 0 ] || printf 'NOT MEASURED: %s\n' "${UNMEASURED[@]}")
 REPORT

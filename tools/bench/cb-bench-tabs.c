@@ -381,6 +381,38 @@ tab_frame(struct bench *b, struct tab *t, long long seq, double now)
 	}
 }
 
+/*
+ * Is there something for ws_recv to return without waiting: a whole frame
+ * already buffered, or bytes on the socket?  (ws_recv with no time left
+ * still polls for a millisecond; a loop over a hundred tabs must not.)
+ */
+static int
+tab_ready(struct tab *t)
+{
+	const unsigned char	*p = t->w.in;
+	struct pollfd		 pfd = { t->w.fd, POLLIN, 0 };
+	size_t			 h = 2, i;
+	unsigned long long	 len;
+
+	if (t->w.in_len >= 2) {
+		len = p[1] & 0x7f;
+		if (len == 126) {
+			h = 4;
+			len = t->w.in_len >= 4 ? (unsigned long long)p[2] << 8 | p[3] : ~0ULL;
+		} else if (len == 127) {
+			h = 10;
+			if (t->w.in_len >= 10)
+				for (len = 0, i = 0; i < 8; i++)
+					len = len << 8 | p[2 + i];
+			else
+				len = ~0ULL;
+		}
+		if (len != ~0ULL && t->w.in_len >= h + len)
+			return 1;
+	}
+	return poll(&pfd, 1, 0) > 0;
+}
+
 /* Everything the tab's socket holds; receipts go back at once. */
 static void
 tab_read(struct bench *b, struct tab *t)
@@ -394,6 +426,8 @@ tab_read(struct bench *b, struct tab *t)
 	int		 rc;
 
 	for (;;) {
+		if (t->w.fd < 0 || !tab_ready(t))
+			return;
 		rc = ws_recv(&t->w, 0, &m, &n);
 		if (rc == WS_TIMEOUT)
 			return;
