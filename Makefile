@@ -65,14 +65,22 @@ FAKE_BIN := $(FAKE_SRC:tests/fakes/%.c=$(B)/bin/%)
 # The fakes' shared server core: linked into every fake, never a binary.
 FAKE_COMMON_SRC := $(wildcard tests/fakes/common/*.c)
 FAKE_COMMON_OBJ := $(FAKE_COMMON_SRC:%.c=$(B)/obj/%.o)
+# The benchmark's own programs (scripts/bench.sh): the bare FastCGI
+# reference and the agent-to-tab load tool, which reuses the tests'
+# WebSocket client.
+BENCH_SRC := $(wildcard tools/bench/*.c)
+BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(B)/bin/%)
+BENCH_SUP_OBJ := $(B)/obj/tests/support/ws.o $(B)/obj/tests/support/http.o
 
-.PHONY: all lib cgi tools worker tests run stop test test-plain clean deps bench
-all: lib cgi tools worker tests $(FAKE_BIN)
+.PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench
+all: lib cgi tools worker tests bench-tools $(FAKE_BIN)
 lib: $(LIBA)
 cgi: $(CGI_BIN)
 tools: $(TOOL_BIN)
 worker: $(WORKER_BIN)
 tests: $(UNIT_BIN) $(INTEG_BIN)
+bench-tools: $(BENCH_BIN)
+fakes: $(FAKE_BIN)
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -86,6 +94,10 @@ $(LIBA): $(LIB_OBJ)
 $(B)/bin/%: $(B)/obj/cgi/%.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(PKG_LIBS) $(WS_LIBS)
+
+$(B)/bin/cb-bench-%: $(B)/obj/tools/bench/cb-bench-%.o $(BENCH_SUP_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(BENCH_SUP_OBJ) $(LIBA) $(CHECK_LIBS) $(PKG_LIBS) $(WS_LIBS)
 
 $(B)/bin/%: $(B)/obj/tools/%.o $(LIBA)
 	@mkdir -p $(@D)
@@ -137,8 +149,9 @@ test-plain: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all
 	@CB_BUILD=$(CURDIR)/build scripts/test.sh
 
+# The bench needs the stack and its own tools, not the test suites.
 bench: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 lib cgi tools worker fakes bench-tools
 	@scripts/bench.sh
 
 clean:

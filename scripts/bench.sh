@@ -1,49 +1,95 @@
 #!/usr/bin/env bash
-# Benchmark the broker through nginx on a private stack of its own.
+# Benchmark the broker through nginx on a private stack of its own, against
+# references measured in the same run, and print each figure's ratio to its
+# target.  A measurement, not a test: it exits 0 when targets are missed
+# (printed MISS); non-zero only when it could not measure.
 #
 # usage: scripts/bench.sh        (`make bench` runs it after building build/)
 #
 # Brings up a stack from the plain build (build/, no sanitizers) on free
-# loopback ports with its state under var/bench-$$, seeds a tenant, runs wrk
-# over plain HTTP against three routes, then measures agent-to-tab latency
-# over the tab channel, prints one table, and stops the stack (trap).
-# Bounded: every wrk run lasts BENCH_DURATION, the latency burst at most 60 s.
+# loopback ports with its state under var/bench-$$, seeds a tenant, and runs:
+#   - wrk (THREADS threads, CONNS connections, DURATION each) over plain HTTP:
+#     form load, and the bare FastCGI reference (tools/bench/cb-bench-fixed:
+#     the same body, behind the same nginx, in a location only the bench
+#     stack has); submit, then pgbench with the rows a submit writes
+#     (scripts/bench/pg-submit.sql); command accept, then pgbench with the
+#     rows a command accept writes (scripts/bench/pg-command.sql); pgbench
+#     at CONNS clients, THREADS threads, the same duration, against the
+#     stack's own Postgres as the broker's role;
+#   - agent to tab (tools/bench/cb-bench-tabs): TABS tab WebSockets through
+#     nginx, commands offered open-loop at TAB_RATE/s across them, 202 ->
+#     frame latency; then IDLE single commands on an idle channel;
+#   - delivery (scripts/bench/delivery.sh): queued Salesforce rows drained
+#     into the fake;
+# then prints the figures, one summary table (figure, reference, ratio,
+# target, PASS/MISS), and stops the stack (trap).  Exit status: 0 when
+# everything was measured, targets met or not; 3 when a reference or a run
+# could not be measured (a pgbench script the schema refuses, a failed
+# agent-to-tab run: printed as "not measured"); 1 when the stack or the
+# seeding failed.  During the HTTP runs the
+# Salesforce sink is paused, so the worker's deliveries do not run beside
+# them; the rows those runs queue are dropped before the delivery section.
 #
 # Environment (defaults in brackets):
-#   BENCH_THREADS   wrk threads                               [2]
-#   BENCH_CONNS     wrk connections                           [50]
-#   BENCH_DURATION  each wrk run                              [10s]
-#   BENCH_CONTEXTS  tab contexts the command run spreads over [32]
-#   BENCH_BURST     commands in the agent-to-tab burst        [200]
-#   BENCH_KEEP      1: keep var/bench-$$ (logs) afterwards    [0]
+#   BENCH_THREADS     wrk threads, pgbench threads             [2]
+#   BENCH_CONNS       wrk connections, pgbench clients         [16]
+#   BENCH_DURATION    each wrk and pgbench run                 [10s]
+#   BENCH_CONTEXTS    tabs the submit and command runs spread over [100]
+#   BENCH_TABS        tab WebSockets of the agent-to-tab run   [100]
+#   BENCH_TAB_RATE    commands per second offered across them  [2000]
+#   BENCH_TAB_SECONDS length of the agent-to-tab run           [BENCH_DURATION]
+#   BENCH_TAB_SENDERS agent HTTP connections offering them     [64]
+#   BENCH_IDLE        single commands on an idle channel       [200]
+#   BENCH_ONLY        sections to run, comma-separated: http (wrk and
+#                     pgbench), tabs (agent to tab), delivery   [http,tabs,delivery]
+#   BENCH_KEEP        1: keep var/bench-$$ (logs) afterwards   [0]
 #   BENCH_DELIVERIES  rows drained in the delivery runs        [20000]
 #   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
-#   CB_BUILD        build directory                           [<repo>/build]
+#   CB_BUILD          build directory                          [<repo>/build]
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 THREADS=${BENCH_THREADS:-2}
-CONNS=${BENCH_CONNS:-50}
+CONNS=${BENCH_CONNS:-16}
 DURATION=${BENCH_DURATION:-10s}
-NCTX=${BENCH_CONTEXTS:-32}
-BURST=${BENCH_BURST:-200}
+NCTX=${BENCH_CONTEXTS:-100}
+TABS=${BENCH_TABS:-100}
+TAB_RATE=${BENCH_TAB_RATE:-2000}
+TAB_SENDERS=${BENCH_TAB_SENDERS:-64}
+IDLE=${BENCH_IDLE:-200}
 NDELIV=${BENCH_DELIVERIES:-20000}
 SF_LAT=${BENCH_SF_LATENCY:-100}
+ONLY=${BENCH_ONLY:-http,tabs,delivery}
 export CB_BUILD=${CB_BUILD:-$REPO/build}
+
+# The targets (ratios to a reference measured in this run, or ceilings).
+T_FORM=0.90       # form load >= 0.9x the bare FastCGI reference
+T_WRITE=0.75      # submit, command accept >= 0.75x their pgbench references
+T_WRITE_P99=10    # ms, p99 of submit and command accept
+T_TAB_P99=20      # ms, 202 -> frame p99 with TABS tabs at TAB_RATE/s
+T_IDLE_P99=2      # ms, 202 -> frame p99 on an idle channel
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (scripts/stack.sh starts the stack as cbroker)"
-for v in THREADS CONNS NCTX BURST NDELIV SF_LAT; do
+[[ $DURATION =~ ^[1-9][0-9]*[smh]?$ ]] || die "BENCH_DURATION must look like 10s"
+. "$REPO/scripts/bench/lib.sh"
+TAB_SECONDS=${BENCH_TAB_SECONDS:-$(dur_s "$DURATION")}
+for v in THREADS CONNS NCTX TABS TAB_RATE TAB_SECONDS TAB_SENDERS NDELIV SF_LAT; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
-[[ $DURATION =~ ^[1-9][0-9]*[smh]?$ ]] || die "BENCH_DURATION must look like 10s"
-command -v wrk >/dev/null || die "wrk is not installed (apt-get install wrk; make deps installs it)"
-command -v curl >/dev/null || die "curl is not installed"
-for b in cb-admin forms submit commands contexts cb-worker; do
-    [ -x "$CB_BUILD/bin/$b" ] || die "$CB_BUILD/bin/$b is not built (make)"
+[[ $IDLE =~ ^[0-9]+$ ]] || die "BENCH_IDLE must be a number"
+[[ ,$ONLY, =~ ^(,(http|tabs|delivery))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery (comma-separated)"
+run_section() { [[ ,$ONLY, == *,$1,* ]]; }
+for t in wrk curl "$PGBENCH" psql; do
+    command -v "$t" >/dev/null || die "$t is not installed (make deps installs it)"
 done
+for b in cb-admin forms submit commands contexts cb-worker cb-bench-fixed cb-bench-tabs; do
+    [ -x "$CB_BUILD/bin/$b" ] || die "$CB_BUILD/bin/$b is not built (make bench builds it)"
+done
+. "$REPO/scripts/bench/pg.sh"
+. "$REPO/scripts/bench/delivery.sh"
 
 free_port() {
     local p
@@ -58,28 +104,39 @@ free_port() {
     return 1
 }
 
-USED_PORTS=
+pick_ports() {
+    local v p
+    USED_PORTS=
+    for v in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS; do
+        p=$(free_port) || die "no free port"
+        USED_PORTS="$USED_PORTS $p"
+        export "$v=$p"
+    done
+}
 STATE=$REPO/var/bench-$$
 export CB_STATE=$STATE
-for v in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS; do
-    p=$(free_port) || die "no free port"
-    USED_PORTS="$USED_PORTS $p"
-    export "$v=$p"
-done
 unset CB_SF_CLIENT_ID CB_CONFIG_FILE
 # The delivery runs put more records in the fake than its default cap.
 export CB_FAKESF_MAX_RECORDS=$(( NDELIV * 3 + 10000 ))
 WORK=$STATE/bench
-CLIENT_PID=
+# The bench stack's route table: the product's, plus the bare reference at
+# /bench/fixed (served like any responder, so behind the same nginx
+# location shape).  The reference answers the bytes of this file, written
+# once the form exists.
+export CB_ROUTES=$REPO/var/bench-$$.routes.tab
+export CB_BENCH_FIXED_BODY=$WORK/fixed.json
+FORMS_PROCS=$(awk '$3 == "forms" { print $4; exit }' "$REPO/routes.tab")
+TABS_PID=
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    if [ -n "$CLIENT_PID" ] && kill -0 "$CLIENT_PID" 2>/dev/null; then
-        kill "$CLIENT_PID" 2>/dev/null || true
+    if [ -n "$TABS_PID" ] && kill -0 "$TABS_PID" 2>/dev/null; then
+        kill "$TABS_PID" 2>/dev/null || true
     fi
     say "stopping the bench stack"
     "$REPO/scripts/stack.sh" stop >/dev/null 2>&1 || say "warning: stack.sh stop failed (state kept in $STATE)"
+    rm -f "$CB_ROUTES"
     if [ "${BENCH_KEEP:-0}" = 1 ] || [ "$rc" -ne 0 ]; then
         say "state and logs kept in $STATE"
     else
@@ -90,318 +147,131 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-say "starting a stack from $CB_BUILD in $STATE"
-if ! "$REPO/scripts/stack.sh" start >"$STATE.start.log" 2>&1; then
-    cat "$STATE.start.log" >&2
-    rm -f "$STATE.start.log"
-    die "the stack did not start"
-fi
+mkdir -p "$REPO/var"
+{ cat "$REPO/routes.tab"; printf 'GET /bench/fixed cb-bench-fixed %s 0\n' "${FORMS_PROCS:-4}"; } >"$CB_ROUTES"
+# A port found free may be taken by someone else before the stack binds it:
+# then the stack rolls back, and another set of ports is tried.
+for attempt in 1 2 3; do
+    pick_ports
+    say "starting a stack from $CB_BUILD in $STATE"
+    "$REPO/scripts/stack.sh" start >"$STATE.start.log" 2>&1 && break
+    if [ "$attempt" = 3 ] || ! grep -q 'already in use\|Address already in use' "$STATE.start.log"; then
+        cat "$STATE.start.log" >&2
+        rm -f "$STATE.start.log"
+        die "the stack did not start"
+    fi
+    say "a port was taken meanwhile: trying other ports"
+    "$REPO/scripts/stack.sh" stop >/dev/null 2>&1 || true
+    rm -rf "$STATE"
+done
 rm -f "$STATE.start.log"
 # shellcheck disable=SC1091
 . "$STATE/stack.env"
 mkdir -p "$WORK"
+chmod 0755 "$WORK"
 
 # ------------------------------------------------------------------ seed
 json_str() {
     sed -n 's/.*"'"$2"'"[[:space:]]*:[[:space:]]*"\([^"\\]*\)".*/\1/p' <<<"$1" | head -n 1
 }
 admin() { "$CB_BUILD/bin/cb-admin" "$@"; }
+psql_app() { psql "$CB_PG_DSN" -X -q -t -A -v ON_ERROR_STOP=1 "$@"; }
+
+# No deliveries beside the HTTP runs (see the top).
+psql_app -c "INSERT INTO sink_pauses (sink, until, reason) VALUES ('salesforce', now() + interval '1 day', 'bench: HTTP runs')
+             ON CONFLICT (sink) DO UPDATE SET until = EXCLUDED.until" >/dev/null
 
 slug=bench-$$
 admin org-create "$slug" 'Bench tenant' >/dev/null
 FORM=$(json_str "$(admin form-create "$slug" 'Contact us' "$REPO/docs/examples/contact-form.json")" form_id)
 [ -n "$FORM" ] || die "form-create failed"
+# The policy's rate is per tab and per minute; 6000/min (100/s, the most the
+# schema allows) is well above what each run offers a tab: the command run
+# spreads over NCTX tabs, the agent-to-tab run gives each tab TAB_RATE/TABS.
+POLICY_RATE=6000
 admin policy-set "$FORM" set_field,focus,highlight,show_message \
-    '#email,#full_name,#topic,#message,#subscribe' 6000 >/dev/null
+    '#email,#full_name,#topic,#message,#subscribe' "$POLICY_RATE" >/dev/null
 AGENT=$(json_str "$(admin agent-create "$slug" bench-agent)" agent_id)
 KEY=$(json_str "$(admin key-create "$AGENT")" api_key)
 [ -n "$KEY" ] || die "key-create failed"
+ORG_ID=$(psql_app -c "SELECT id FROM orgs WHERE slug = '$slug'")
+FORM_VER=$(psql_app -c "SELECT current_version FROM forms WHERE id = '$FORM'")
 
 open_ctx() {
     curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' \
         --data "{\"form_id\":\"$FORM\"}" "$CB_HTTP_URL/api/v1/contexts"
 }
-c=$(open_ctx) || die "POST /api/v1/contexts failed"
-TOKEN=$(json_str "$c" tab_token)
 CTXS=()
+TOKENS=()
 for _ in $(seq 1 "$NCTX"); do
     c=$(open_ctx) || die "POST /api/v1/contexts failed"
     CTXS+=("$(json_str "$c" ctx_ref)")
+    TOKENS+=("$(json_str "$c" tab_token)")
 done
-say "seeded tenant $slug: form $FORM, $NCTX contexts for commands"
+TOKEN=${TOKENS[0]}
 
-# ------------------------------------------------------------------ wrk scripts
-cat >"$WORK/submit.lua" <<'EOF'
--- POST submit; a unique Idempotency-Key per request: run prefix, thread id, counter.
-local n = 0
-local nthreads = 0
-function setup(thread)
-    nthreads = nthreads + 1
-    thread:set("tid", nthreads)
-end
-function init(args)
-    token, form, prefix = args[1], args[2], args[3]
-    path = "/api/v1/forms/" .. form .. "/submit"
-    body = '{"data":{"full_name":"Bench Mark","email":"bench@example.com","topic":"sales","message":"load test","subscribe":false}}'
-end
-function request()
-    n = n + 1
-    return wrk.format("POST", path, {
-        ["Authorization"] = "Bearer " .. token,
-        ["Content-Type"] = "application/json",
-        ["Idempotency-Key"] = string.format('"%s-%d-%d"', prefix, tid, n),
-    }, body)
-end
-EOF
-cat >"$WORK/commands.lua" <<'EOF'
--- POST commands, round robin over many contexts (the rate limit is per tab);
--- a unique nonce per request: run prefix, thread id, counter.
-local n = 0
-local nthreads = 0
-function setup(thread)
-    nthreads = nthreads + 1
-    thread:set("tid", nthreads)
-end
-function init(args)
-    key, prefix = args[1], args[2]
-    ctxs = {}
-    for i = 3, #args do ctxs[#ctxs + 1] = "/api/v1/contexts/" .. args[i] .. "/commands" end
-end
-function request()
-    n = n + 1
-    local body = string.format(
-        '{"type":"set_field","selector":"#email","value":"bench@example.com","nonce":"%s-%d-%d"}',
-        prefix, tid, n)
-    return wrk.format("POST", ctxs[(n + tid) % #ctxs + 1], {
-        ["Authorization"] = "Bearer " .. key,
-        ["Content-Type"] = "application/json",
-    }, body)
-end
-EOF
+# The form load answer, which the bare reference then answers byte for byte.
+curl -sf --max-time 5 -H "Authorization: Bearer $TOKEN" -o "$WORK/form.json" \
+    "$CB_HTTP_URL/api/v1/forms/$FORM" || die "GET /api/v1/forms/$FORM failed"
+cp "$WORK/form.json" "$CB_BENCH_FIXED_BODY"
+chmod 0644 "$CB_BENCH_FIXED_BODY"
+FORM_BYTES=$(wc -c <"$WORK/form.json")
+fixed_bytes=$(curl -sf --max-time 5 -o /dev/null -w '%{size_download}' "$CB_HTTP_URL/bench/fixed") \
+    || die "the bare reference (GET /bench/fixed) did not answer 200"
+[ "$fixed_bytes" = "$FORM_BYTES" ] || die "the bare reference answered $fixed_bytes bytes, the form $FORM_BYTES"
+# One submit through the broker: the sealed texts pgbench copies.
+st=$(curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+    -H 'Content-Type: application/json' -H "Idempotency-Key: \"seed-$$\"" \
+    --data '{"data":{"full_name":"Bench Mark","email":"bench@example.com","topic":"sales","message":"load test","subscribe":false}}' \
+    "$CB_HTTP_URL/api/v1/forms/$FORM/submit")
+[ "$st" = 201 ] || die "the seed submit answered $st"
+pg_prepare
+say "seeded tenant $slug: form $FORM (answer $FORM_BYTES bytes), $NCTX tabs, $CONNS pgbench contexts"
 
-# ------------------------------------------------------------------ runs
-RESULTS=()
-# wrk_run NAME OUTFILE ARGS...: run, keep the output, add one result line.
-wrk_run() {
-    local name=$1 out=$2 rps p50 p99 non2xx errs total
-    shift 2
-    say "wrk: $name (-t$THREADS -c$CONNS -d$DURATION)"
-    wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed ($name)"; }
-    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
-    p50=$(awk '/Latency Distribution/ { d = 1 } d && $1 == "50%" { print $2; exit }' "$out")
-    p99=$(awk '/Latency Distribution/ { d = 1 } d && $1 == "99%" { print $2; exit }' "$out")
-    total=$(awk '/requests in/ { print $1; exit }' "$out")
-    non2xx=$(awk -F': ' '/Non-2xx or 3xx responses/ { print $2 }' "$out")
-    errs=$(awk '/Socket errors/ { s = 0; for (i = 4; i <= NF; i += 2) { gsub(",", "", $i); s += $i } print s }' "$out")
-    RESULTS+=("$(printf '%-30s %9s %10s %10s %10s %9s %7s' "$name" "${rps:-?}" "${p50:-?}" "${p99:-?}" \
-        "${total:-?}" "${non2xx:-0}" "${errs:-0}")")
-}
-
+# ------------------------------------------------------------------ wrk and pgbench, back to back
 prefix="b$$-$(date +%s)"
-wrk_run "form load (GET forms/{id})" "$WORK/forms.txt" \
-    -H "Authorization: Bearer $TOKEN" "$CB_HTTP_URL/api/v1/forms/$FORM"
-wrk_run "submit (POST, unique keys)" "$WORK/submit.txt" \
-    -s "$WORK/submit.lua" "$CB_HTTP_URL" -- "$TOKEN" "$FORM" "$prefix"
-wrk_run "command accept (POST, 202)" "$WORK/commands.txt" \
-    -s "$WORK/commands.lua" "$CB_HTTP_URL" -- "$KEY" "$prefix" "${CTXS[@]}"
+if run_section http; then
+wrk_run forms "form load (GET forms/{id})" -H "Authorization: Bearer $TOKEN" "$CB_HTTP_URL/api/v1/forms/$FORM"
+wrk_run fixed "bare FastCGI, fixed body" "$CB_HTTP_URL/bench/fixed"
+wrk_run submit "submit (POST, unique keys)" -s "$REPO/scripts/bench/submit.lua" "$CB_HTTP_URL" -- \
+    "$FORM" "$prefix" "$THREADS" "${TOKENS[@]}"
+pg_submit
+wrk_run commands "command accept (POST, 202)" -s "$REPO/scripts/bench/commands.lua" "$CB_HTTP_URL" -- \
+    "$KEY" "$prefix" "$THREADS" "${CTXS[@]}"
+pg_command
+pg_check
+fi
 
-# ------------------------------------------------------------------ agent -> tab latency
-LATENCY="agent-to-tab latency: not measured"
-if modules=$("$REPO/tests/browser/install.sh" 2>"$WORK/install.log"); then
-    cat >"$WORK/latency.mjs" <<'EOF'
-// Hold one tab's WebSocket; send a burst of commands over HTTP; for each,
-// time from its HTTP 202 to its frame on the socket.  Receipts go back at
-// once, so the channel's window of 2 keeps moving.
-import { createRequire } from 'node:module';
-import { performance } from 'node:perf_hooks';
-
-const require = createRequire(process.env.CB_NODE_MODULES + '/x.js');
-const WebSocket = require('ws');
-const base = process.env.CB_HTTP_URL, key = process.env.BENCH_KEY, form = process.env.BENCH_FORM;
-const N = Number(process.env.BENCH_BURST), PARALLEL = 4;
-const acked = new Map(), arrived = new Map();
-const fail = (m) => { console.log(`FAIL ${m}`); process.exit(1); };
-setTimeout(() => fail(`timed out: ${acked.size} accepted, ${arrived.size} frames of ${N}`), 60000).unref();
-
-const post = async (path, body, auth) => {
-	const h = { 'Content-Type': 'application/json' };
-	if (auth) h.Authorization = `Bearer ${auth}`;
-	const r = await fetch(base + path, { method: 'POST', headers: h, body: JSON.stringify(body) });
-	return { status: r.status, json: await r.json().catch(() => null) };
-};
-const c = await post('/api/v1/contexts', { form_id: form });
-if (c.status !== 201) fail(`context: ${c.status}`);
-const ctx = c.json.ctx_ref;
-const ws = new WebSocket(`${base.replace(/^http/, 'ws')}/ws/ctx/${ctx}`, 'cb.tab.v1');
-let t0 = 0, tEnd = 0;
-const done = new Promise((resolve) => {
-	ws.on('open', () => ws.send(JSON.stringify({ type: 'auth', token: c.json.tab_token, last_seq: 0 })));
-	ws.on('message', (data) => {
-		const now = performance.now();
-		const m = JSON.parse(String(data));
-		if (m.type === 'ready') burst();
-		if (m.type === 'command') {
-			arrived.set(m.id, now);
-			ws.send(JSON.stringify({ type: 'receipt', seq: m.seq, status: 'applied' }));
-			if (arrived.size === N) { tEnd = now; resolve(); }
-		}
-		if (m.type === 'error' || m.type === 'resync') fail(`channel: ${String(data)}`);
-	});
-	ws.on('close', (code) => { if (arrived.size < N) fail(`channel closed ${code}`); });
-	ws.on('error', (e) => fail(`channel: ${e.message}`));
-});
-async function burst() {
-	t0 = performance.now();
-	let next = 0;
-	const worker = async () => {
-		while (next < N) {
-			const i = next++;
-			const r = await post(`/api/v1/contexts/${ctx}/commands`,
-			    { type: 'set_field', selector: '#email', value: `n${i}@example.com`, nonce: `lat-${process.pid}-${i}` }, key);
-			if (r.status !== 202) fail(`command ${i}: ${r.status} ${JSON.stringify(r.json)}`);
-			acked.set(r.json.id, performance.now());
-		}
-	};
-	await Promise.all(Array.from({ length: PARALLEL }, worker));
-}
-await done;
-let early = 0;
-const latencies = (ids) => {
-	const lat = [];
-	for (const id of ids) {
-		const d = arrived.get(id) - acked.get(id);
-		if (d < 0) early++;
-		lat.push(Math.max(0, d));
-	}
-	lat.sort((a, b) => a - b);
-	const pct = (p) => lat[Math.min(lat.length - 1, Math.ceil((p / 100) * lat.length) - 1)].toFixed(2) + 'ms';
-	return { p50: pct(50), p99: pct(99), max: pct(100) };
-};
-const b = latencies([...arrived.keys()]);
-
-// Then one command at a time, each sent after the previous one's frame: the
-// latency of an idle channel, without the burst's queueing.
-const SOLO = 30;
-const solo = [];
-let wake = null;
-ws.removeAllListeners('message');
-ws.on('message', (data) => {
-	const now = performance.now();
-	const m = JSON.parse(String(data));
-	if (m.type !== 'command') return;
-	arrived.set(m.id, now);
-	ws.send(JSON.stringify({ type: 'receipt', seq: m.seq, status: 'applied' }));
-	if (wake) wake();
-});
-for (let i = 0; i < SOLO; i++) {
-	const seen = new Promise((resolve) => { wake = resolve; });
-	const r = await post(`/api/v1/contexts/${ctx}/commands`,
-	    { type: 'focus', selector: '#email', nonce: `solo-${process.pid}-${i}` }, key);
-	if (r.status !== 202) fail(`solo command ${i}: ${r.status}`);
-	acked.set(r.json.id, performance.now());
-	while (!arrived.has(r.json.id)) await seen;
-	solo.push(r.json.id);
-	await new Promise((resolve) => setTimeout(resolve, 20));
-}
-const s = latencies(solo);
-ws.close();
-console.log(`OK n=${N} p50=${b.p50} p99=${b.p99} max=${b.max} burst=${(tEnd - t0).toFixed(0)}ms ` +
-    `rate=${(N / ((tEnd - t0) / 1000)).toFixed(0)} early=${early} solon=${SOLO} solop50=${s.p50} solop99=${s.p99}`);
-EOF
-    say "agent-to-tab latency: a burst of $BURST commands to one tab"
-    CB_NODE_MODULES=$modules BENCH_KEY=$KEY BENCH_FORM=$FORM BENCH_BURST=$BURST CB_HTTP_URL=$CB_HTTP_URL \
-        timeout 90 node "$WORK/latency.mjs" >"$WORK/latency.txt" 2>&1 &
-    CLIENT_PID=$!
-    wait "$CLIENT_PID" || true
-    CLIENT_PID=
-    line=$(tail -n 1 "$WORK/latency.txt")
-    if [[ $line == OK* ]]; then
-        declare -A L=()
-        for kv in ${line#OK }; do
-            [[ $kv =~ ^([a-z0-9]+)=([0-9A-Za-z./]+)$ ]] && L[${BASH_REMATCH[1]}]=${BASH_REMATCH[2]}
-        done
-        LATENCY=$(printf '%s\n%s' \
-            "$(printf 'agent-to-tab, burst of %s commands (HTTP 202 -> frame): p50 %s  p99 %s  max %s  (all delivered in %s: %s commands/s; %s frames beat their 202)' \
-                "${L[n]:-?}" "${L[p50]:-?}" "${L[p99]:-?}" "${L[max]:-?}" "${L[burst]:-?}" "${L[rate]:-?}" "${L[early]:-?}")" \
-            "$(printf 'agent-to-tab, %s single commands on an idle channel:  p50 %s  p99 %s' \
-                "${L[solon]:-?}" "${L[solop50]:-?}" "${L[solop99]:-?}")")
-    else
-        LATENCY="agent-to-tab latency: FAILED: $line"
-    fi
+# ------------------------------------------------------------------ agent -> tab
+declare -A T=()
+if run_section tabs; then
+say "agent-to-tab: $TABS tabs, $TAB_RATE commands/s for $TAB_SECONDS s over $TAB_SENDERS connections, then $IDLE on an idle channel"
+CB_HTTP_URL=$CB_HTTP_URL timeout $((TAB_SECONDS + 180)) "$CB_BUILD/bin/cb-bench-tabs" --form "$FORM" --key "$KEY" \
+    --tabs "$TABS" --rate "$TAB_RATE" --seconds "$TAB_SECONDS" --senders "$TAB_SENDERS" --idle "$IDLE" \
+    >"$WORK/tabs.txt" 2>"$WORK/tabs.err" &
+TABS_PID=$!
+tabs_rc=0
+wait "$TABS_PID" || tabs_rc=$?
+TABS_PID=
+if [ "$tabs_rc" -eq 0 ]; then
+    while IFS='=' read -r k v; do
+        [[ $k =~ ^[a-z0-9_.]+$ ]] && T[$k]=$v
+    done <"$WORK/tabs.txt"
 else
-    LATENCY="agent-to-tab latency: not measured (installing the ws client failed: $(tail -n 1 "$WORK/install.log"))"
+    say "agent-to-tab run failed ($tabs_rc): $(tail -n 1 "$WORK/tabs.err")"
+    UNMEASURED+=("agent to tab: cb-bench-tabs exited $tabs_rc: $(tail -n 1 "$WORK/tabs.err" | cut -c1-160)")
+fi
 fi
 
 # ------------------------------------------------------------------ delivery
-# Drain NDELIV queued Salesforce rows into the fake, with SF_LAT ms and then
-# 0 ms of latency injected per call, and count the token mints.  The rows
-# are queued while the sink is paused (sink_pauses), so the run measures the
-# drain alone; they carry their field map in the clear (the pre-sealing row
-# format the worker still delivers), which skips one decryption per row.
-psql_app() { psql "$CB_PG_DSN" -X -q -t -A -v ON_ERROR_STOP=1 "$@"; }
-fake() { curl -sf --max-time 10 -X "$1" ${3:+-H 'Content-Type: application/json' --data "$3"} "$CB_FAKESF_URL$2"; }
-fake_stat() { fake GET /__fake/stats | sed -n 's/.*"'"$1"'"[[:space:]]*:[[:space:]]*\([0-9]*\).*/\1/p'; }
-delivery_run() {   # NAME LATENCY_MS -> one result line in DELIVERY
-    local name=$1 lat=$2 t0 t1 left mints0 mints calls0 calls secs
-    psql_app -c "INSERT INTO sink_pauses (sink, until, reason) VALUES ('salesforce', now() + interval '1 hour', 'bench: queueing')
-                 ON CONFLICT (sink) DO UPDATE SET until = EXCLUDED.until" >/dev/null
-    psql_app -c "INSERT INTO outbox (org_id, kind, ref_id, payload)
-        SELECT g.id, 'salesforce.upsert', u, jsonb_build_object('sobject', 'Form_Submission__c',
-               'ext_field', 'Broker_Submission_Id__c', 'ext_value', u::text,
-               'fields', jsonb_build_object('Full_Name__c', 'Bench ' || i, 'Email__c', 'b' || i || '@example.com'))
-        FROM orgs g, (SELECT gen_random_uuid() AS u, i FROM generate_series(1, $NDELIV) i) x
-        WHERE g.slug = '$slug'" >/dev/null
-    fake DELETE /__fake/faults >/dev/null || true
-    [ "$lat" -gt 0 ] && fake POST /__fake/faults "{\"target\":\"any\",\"kind\":\"latency\",\"latency_ms\":$lat,\"count\":100000}" >/dev/null
-    mints0=$(fake_stat token_requests); calls0=$(fake_stat api_usage)
-    t0=$(date +%s.%N)
-    psql_app -c "DELETE FROM sink_pauses WHERE sink = 'salesforce'" >/dev/null
-    for _ in $(seq 1 600); do
-        left=$(psql_app -c "SELECT count(*) FROM outbox WHERE kind = 'salesforce.upsert' AND state IN ('pending', 'running')")
-        [ "$left" = 0 ] && break
-        sleep 0.2
-    done
-    t1=$(date +%s.%N)
-    mints=$(( $(fake_stat token_requests) - mints0 )); calls=$(( $(fake_stat api_usage) - calls0 ))
-    secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-    fake DELETE /__fake/faults >/dev/null || true
-    if [ "$left" != 0 ]; then
-        DELIVERY+=("$(printf '%-30s %s rows still queued after 120 s' "$name" "$left")")
-        return
-    fi
-    DELIVERY+=("$(printf '%-30s %9s %8s s %7s %6s %8s' "$name" \
-        "$(awk -v n="$NDELIV" -v s="$secs" 'BEGIN { printf "%.0f", n / s }')" "$secs" "$NDELIV" "$calls" "$mints")")
-}
+# The HTTP runs' queued rows (and pgbench's, whose sealed payload is a copy)
+# are never delivered: dropped, then the sink is resumed by the runs.
+psql_app -c "DELETE FROM outbox WHERE kind = 'salesforce.upsert' AND state = 'pending'" >/dev/null
+psql_app -c "DELETE FROM sink_pauses WHERE sink = 'salesforce'" >/dev/null
 DELIVERY=()
-if [ -n "${CB_FAKESF_URL:-}" ] && command -v psql >/dev/null; then
-    say "delivery: draining $NDELIV rows with ${SF_LAT} ms per call, then 0 ms"
-    delivery_run "delivery, ${SF_LAT} ms upstream" "$SF_LAT"
-    delivery_run "delivery, 0 ms upstream" 0
-    delivered=$(psql_app -c "SELECT count(*) FROM outbox WHERE kind = 'salesforce.upsert' AND state = 'done'")
-    records=$(fake_stat records)
-    all_mints=$(fake_stat token_requests)
-else
-    DELIVERY+=("delivery: not measured (no fake Salesforce or no psql)")
-fi
+DELIVERY_TOTALS=
+run_section delivery && delivery_section
 
 # ------------------------------------------------------------------ report
-cpus=$(nproc)
-cat <<EOF
-
-== Context Broker benchmark: nginx -> FastCGI, plain HTTP, $cpus cores, wrk -t$THREADS -c$CONNS -d$DURATION
-$(printf '%-30s %9s %10s %10s %10s %9s %7s' route req/s p50 p99 requests non-2xx errors)
-$(printf '%s\n' "${RESULTS[@]}")
-
-$LATENCY
-
-$(printf '%-30s %9s %10s %7s %6s %8s' 'delivery (CB_OUTBOX_CONCURRENCY='"${CB_OUTBOX_CONCURRENCY:-16}"')' rows/s elapsed rows calls mints)
-$(printf '%s\n' "${DELIVERY[@]}")
-${delivered:+salesforce rows done: $delivered; records in the fake: $records (submit run included); token mints in the whole run: $all_mints}
-
-Reference points (from the issue, same 2-core class of machine):
-  bare FastCGI responder doing one Redis GET, through nginx   ~22,000 req/s
-  pgbench, two-insert transactions committed                  ~10,000 tx/s
-  form load = tab token, definition and current version: process cache, then Redis, then Postgres;
-  submit = idempotency key + submission + outbox row in one Postgres transaction;
-  command accept = API key, then context + policy (Postgres, one query), rate limit (Redis), one insert.
-EOF
+. "$REPO/scripts/bench/report.sh"
+[ "${#UNMEASURED[@]}" -eq 0 ] || exit 3

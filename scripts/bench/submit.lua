@@ -1,0 +1,28 @@
+-- wrk: POST submit, round robin over many tabs (tab tokens), each request
+-- with a unique Idempotency-Key (run prefix, thread, counter).
+-- args: FORM_ID RUN_PREFIX THREADS TOKEN...
+local n = 0
+local nthreads = 0
+function setup(thread)
+    nthreads = nthreads + 1
+    thread:set("tid", nthreads)
+end
+function init(args)
+    local form, threads = args[1], tonumber(args[3])
+    prefix = args[2]
+    path = "/api/v1/forms/" .. form .. "/submit"
+    tokens = {}
+    for i = 4, #args do tokens[#tokens + 1] = "Bearer " .. args[i] end
+    -- The threads start on distant tabs, so no two requests share a tab.
+    offset = (tid - 1) * math.floor(#tokens / threads)
+    body = '{"data":{"full_name":"Bench Mark","email":"bench@example.com","topic":"sales",'
+        .. '"message":"load test","subscribe":false}}'
+end
+function request()
+    n = n + 1
+    return wrk.format("POST", path, {
+        ["Authorization"] = tokens[(n + offset) % #tokens + 1],
+        ["Content-Type"] = "application/json",
+        ["Idempotency-Key"] = string.format('"%s-%d-%d"', prefix, tid, n),
+    }, body)
+end
