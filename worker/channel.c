@@ -4,26 +4,34 @@
  * One WebSocket per browser tab at /ws/ctx/{ctx_ref} (protocol cb.tab.v1,
  * docs/channel.md), served on 127.0.0.1:CB_PORT_WS behind nginx.  The lws
  * event loop is the process's only loop: Postgres is reached through one
- * libpq connection (lib/db) that also LISTENs on cb_commands; a dup of its
- * socket is adopted into the loop as a raw file, so a NOTIFY wakes the loop
- * and nothing polls the database.
+ * libpq connection (lib/db), whose socket (a dup) is adopted into the loop
+ * to notice a lost connection.  Wake-ups come from Redis (PUBLISH cb:cmd
+ * <ctx_id> by the command route after its commit; a dup of the
+ * subscription's socket is adopted too), and a sweep every
+ * CB_CHANNEL_SWEEP_MS asks Postgres, in one query for every connected tab,
+ * what a lost wake-up did not announce: Postgres is the truth.
  *
  * Guarantees, per connection:
  *  - nothing is served before a valid auth frame naming this URL's context;
  *  - commands go out once each, in seq order, after the presented position;
  *    a position the broker cannot serve (ahead of the context, or a missing
  *    row after it) gets an explicit resync and close 4009, never a skip;
- *  - at most CHAN_WINDOW commands are in flight; the rest wait their turn;
+ *  - per tab, across all its connections in this process, at most the
+ *    form's agent policy max_in_flight commands are sent and unreceipted;
  *    a pending_approval command blocks every later one;
+ *  - a command is never sent after its expires_at (it ends `expired`, tab
+ *    or no tab: a sweep finds them), nor more than CHAN_MAX_ATTEMPTS times
+ *    (it ends `dead`, with the reason);
  *  - every state change is written to Postgres before the frame leaves
  *    (queued -> delivered), and a receipt's outcome is written before its
  *    slot in the window is released; a receipt that cannot be written yet
  *    (Postgres down) is kept and written after the reconnect;
  *  - input is capped: 16 KiB per message (close 1009 beyond), a bounded
- *    outgoing queue (close 1008 when a peer does not read).
- * When the Postgres connection drops, the channel reconnects with backoff,
- * LISTENs again and re-checks every authenticated connection, since
- * commands may have arrived in between.
+ *    outgoing queue (close 1008 when a peer does not read), and open
+ *    WebSockets per context and per client address (429 at the upgrade).
+ * When the Postgres connection drops, the channel reconnects with backoff
+ * and re-checks every authenticated connection, since commands may have
+ * arrived in between.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -42,6 +51,7 @@
 #include "errs.h"
 #include "events.h"
 #include "jsonv.h"
+#include "kv.h"
 #include "log.h"
 #include "tab.h"
 #include "util.h"
@@ -49,12 +59,15 @@
 
 #define CHAN_PROTOCOL		"cb.tab.v1"
 #define CHAN_PG_PROTOCOL	"cb-pg-listen"
+#define CHAN_KV_PROTOCOL	"cb-kv-wake"
+#define CHAN_WAKE_CHANNEL	"cb:cmd"	/* Redis: PUBLISH cb:cmd <ctx_id> */
 #define CHAN_LISTEN_CHANNEL	"cb_commands"
 #define CHAN_PATH_PREFIX	"/ws/ctx/"
 #define CHAN_UUID_LEN		36
 
 #define CHAN_MAX_MSG		(16u * 1024u)	/* per frame, both directions */
-#define CHAN_WINDOW		2		/* commands in flight per connection */
+#define CHAN_FLIGHT_MAX		16		/* agent_policies.max_in_flight bound */
+#define CHAN_FLIGHT_DEFAULT	2		/* a form without an agent policy */
 #define CHAN_MAX_ATTEMPTS	3		/* deliveries of a command, in all */
 #define CHAN_AUTH_TIMEOUT_MS	5000.0
 #define CHAN_CLOSE_GRACE_MS	5000.0		/* a closing peer that never reads */
@@ -67,6 +80,9 @@
 #define CHAN_PG_BACKOFF_MIN_MS	250
 #define CHAN_PG_BACKOFF_MAX_MS	5000
 #define CHAN_STOP_GRACE_MS	3000.0
+#define CHAN_KV_RETRY_MS	2000		/* re-subscribe after Redis went away */
+#define CHAN_EXPIRE_ROUNDS	5		/* expiry batches per tick, at most */
+#define CHAN_ADDR_MAX		64
 
 /* Close codes of docs/channel.md, and the RFC 6455 ones used here. */
 #define CHAN_CLOSE_GOING_AWAY	1001
@@ -112,8 +128,10 @@ struct chan_conn {
 	struct tab_ctx		 tab;
 	long long		 position;	/* presented last_seq */
 	long long		 cursor;	/* highest seq passed on this connection */
-	struct chan_flight	 fl[CHAN_WINDOW];
+	struct chan_flight	 fl[CHAN_FLIGHT_MAX];
 	int			 nfl;
+	int			 max_in_flight;	/* the tab's, across its connections */
+	char			 addr[CHAN_ADDR_MAX];	/* client address, for the cap */
 	int			 dirty;		/* Postgres may hold news for it */
 	int			 blocked;	/* waiting on a pending_approval */
 	struct chan_frame	*qhead, *qtail;
@@ -146,6 +164,12 @@ struct chan {
 	lws_sorted_usec_list_t	 sul_pg;
 	lws_sorted_usec_list_t	 sul_settle;
 	struct chan_conn	*conns;
+	const struct settings	*s;
+	struct kv_sub		*kv_sub;	/* Redis wake-ups (cb:cmd) */
+	struct lws		*kv_wsi;	/* the adopted dup of its socket */
+	int			 kv_warned;
+	lws_sorted_usec_list_t	 sul_kv;
+	lws_sorted_usec_list_t	 sul_sweep;
 	long long		 receipt_timeout_ms;
 	int			 stopping;
 	int			 settling;
@@ -260,6 +284,105 @@ chan_request_id(struct lws *wsi, char *out, size_t outsz)
 		    (v[i] >= 'A' && v[i] <= 'Z') || v[i] == '-'))
 			return;
 	util_strlcpy(out, v, outsz);
+}
+
+/*
+ * The client's address for the per-address cap: what nginx forwards
+ * (X-Forwarded-For, set to its $remote_addr) when the peer is nginx on
+ * loopback; anyone else is counted by its own address, whatever it claims.
+ */
+static void
+chan_client_addr(struct lws *wsi, char *out, size_t outsz)
+{
+	char		 peer[CHAN_ADDR_MAX], v[CHAN_ADDR_MAX];
+	const char	*a;
+	size_t		 i;
+	int		 n;
+
+	util_strlcpy(out, "-", outsz);
+	if (lws_get_peer_simple(wsi, peer, sizeof(peer)) == NULL)
+		return;
+	util_strlcpy(out, peer, outsz);
+	if (strcmp(peer, "127.0.0.1") != 0 && strcmp(peer, "::1") != 0 &&
+	    strcmp(peer, "::ffff:127.0.0.1") != 0)
+		return;
+	n = lws_hdr_custom_copy(wsi, v, (int)sizeof(v), "x-forwarded-for:", 16);
+	if (n <= 0)
+		return;
+	/* A list names the nearest hop last: that is the one nginx saw. */
+	a = strrchr(v, ',');
+	a = a ? a + 1 : v;
+	while (*a == ' ')
+		a++;
+	for (i = 0; a[i]; i++)
+		if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f') ||
+		    (a[i] >= 'A' && a[i] <= 'F') || a[i] == '.' || a[i] == ':'))
+			return;
+	if (i > 0)
+		util_strlcpy(out, a, outsz);
+}
+
+/* NULL when one more WebSocket for (ctx_ref, addr) fits its caps, else why not. */
+static const char *
+chan_over_cap(const struct chan *ch, const char *ref, const char *addr)
+{
+	const struct chan_conn	*c;
+	long long		 nctx = 0, naddr = 0;
+
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (c->closing)
+			continue;	/* on its way out */
+		if (strcmp(c->ctx_ref, ref) == 0)
+			nctx++;
+		if (strcmp(c->addr, addr) == 0)
+			naddr++;
+	}
+	if (nctx >= ch->s->ws_max_per_ctx)
+		return "per_ctx";
+	if (naddr >= ch->s->ws_max_per_addr)
+		return "per_addr";
+	return NULL;
+}
+
+/*
+ * Refuse an upgrade over a cap: 429, Retry-After and a problem+json body,
+ * at the HTTP stage (no WebSocket is made).  Nonzero if it could not be
+ * written (the caller hangs up).
+ */
+static int
+chan_refuse(struct lws *wsi, const char *cap, const char *request_id)
+{
+	unsigned char	 hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
+	unsigned char	*end = hdr + sizeof(hdr) - 1, *body = NULL;
+	struct buf	 b;
+	int		 rc = -1;
+
+	buf_init(&b, 1024);
+	if (buf_puts(&b, "{\"type\":\"/problems/rate-limited\",\"title\":\"Too many requests\","
+	    "\"status\":429,\"detail\":") != CB_OK ||
+	    buf_json_str(&b, strcmp(cap, "per_ctx") == 0 ?
+	    "this tab already holds as many WebSockets as it may; close one or retry later" :
+	    "this address already holds as many WebSockets as it may; retry later") != CB_OK ||
+	    buf_puts(&b, ",\"request_id\":") != CB_OK ||
+	    buf_json_str(&b, request_id) != CB_OK || buf_putc(&b, '}') != CB_OK)
+		goto out;
+	body = util_malloc(LWS_PRE + b.len);
+	memcpy(body + LWS_PRE, b.data, b.len);
+	if (lws_add_http_common_headers(wsi, 429, "application/problem+json",
+	    (lws_filepos_t)b.len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+	    (const unsigned char *)"1", 1, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+	    (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		goto out;
+	if (lws_write(wsi, body + LWS_PRE, b.len, LWS_WRITE_HTTP_FINAL) != (int)b.len)
+		goto out;
+	rc = 0;
+out:
+	free(body);
+	buf_free(&b);
+	return rc;
 }
 
 /* ------------------------------------------------------- outgoing frames */
@@ -580,6 +703,33 @@ chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 /* ------------------------------------------------------------ delivery */
 
+/*
+ * The window belongs to the tab, not to one socket: commands sent and not
+ * receipted on every connection of this context, in this process.
+ */
+static int
+chan_tab_inflight(const struct chan *ch, const char *ctx_id)
+{
+	const struct chan_conn	*c;
+	int			 n = 0;
+
+	for (c = ch->conns; c != NULL; c = c->next)
+		if (c->authed && strcmp(c->tab.ctx_id, ctx_id) == 0)
+			n += c->nfl;
+	return n;
+}
+
+/* A slot of the tab's window came free: every connection of it may send. */
+static void
+chan_tab_dirty(struct chan *ch, const char *ctx_id)
+{
+	struct chan_conn	*c;
+
+	for (c = ch->conns; c != NULL; c = c->next)
+		if (c->authed && strcmp(c->tab.ctx_id, ctx_id) == 0)
+			c->dirty = 1;
+}
+
 static void
 chan_flight_drop(struct chan_conn *c, int i)
 {
@@ -648,6 +798,21 @@ chan_command_frame(struct buf *b, const struct db_res *r)
 	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")" \
 	" SELECT count(*) FROM u"
 
+/*
+ * A command whose delivery attempts ran out ends `dead`; its webhook event
+ * keeps the documented name command.timeout (docs/webhooks.md: the tab never
+ * reported it), with the payload shape of EVENTS_COMMAND_SRC.
+ */
+#define CHAN_DEAD_SRC(rel) \
+	"(SELECT c.org_id, '" EVENTS_COMMAND_TIMEOUT "' AS type, c.id AS ref_id," \
+	"   c.id::text AS source_id, jsonb_build_object('command_id', c.id," \
+	"   'ctx_ref', c.ctx_id, 'seq', c.seq, 'command', c.type) AS data" \
+	" FROM " rel " c WHERE c.state = 'dead')"
+#define CHAN_FINISH_DEAD(upd) \
+	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
+	" ev AS (" EVENTS_INSERT_FROM(CHAN_DEAD_SRC("u")) ")" \
+	" SELECT count(*) FROM u"
+
 static int
 chan_finish(struct chan *ch, long long *changed, const char *sql, int n, const char *const *p)
 {
@@ -683,7 +848,8 @@ chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
 	return chan_finish(c->ch, changed, CHAN_FINISH(
 	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
 	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
-	    " AND state IN ('queued', 'delivered')"), 5, p);
+	    " AND (state IN ('queued', 'delivered')"
+	    "  OR (state = 'expired' AND delivered_at IS NOT NULL))"), 5, p);
 }
 
 static void
@@ -718,8 +884,53 @@ chan_flush_receipts(struct chan_conn *c)
 	return CB_OK;
 }
 
+/* Why a command is not sent: logged, and the cursor moves past it. */
+static void
+chan_skip(struct chan_conn *c, long long seq, const char *event, const char *state)
+{
+	chan_log_seq(LOG_LVL_INFO, event, c, seq, "state", state);
+	c->cursor = seq;
+}
+
 /*
- * Send what the window allows, in seq order after the cursor.  Any
+ * A command whose expires_at passed before it could be sent (or while it
+ * waited for its receipt): `expired`, never sent again.
+ */
+static int
+chan_expire_one(struct chan *ch, const char *id, const char *org)
+{
+	struct db_res	*r = NULL;
+	const char	*p[2] = { id, org };
+	int		 rc;
+
+	rc = chan_query(ch, &r,
+	    "UPDATE commands SET state = 'expired', finished_at = now(),"
+	    " reason = CASE WHEN delivered_at IS NULL THEN 'expired before it could be sent'"
+	    " ELSE 'expired while waiting for a receipt' END"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint"
+	    " AND state IN ('pending_approval', 'queued', 'delivered') AND expires_at <= now()",
+	    2, p);
+	db_res_free(r);
+	return rc;
+}
+
+/* A command sent CHAN_MAX_ATTEMPTS times already: `dead`, with the reason. */
+static int
+chan_exhaust(struct chan *ch, const char *id, const char *org, long long *changed)
+{
+	char		 max[24];
+	const char	*p[3] = { id, org, max };
+
+	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
+	return chan_finish(ch, changed, CHAN_FINISH_DEAD(
+	    "UPDATE commands SET state = 'dead', finished_at = now(),"
+	    " reason = 'no receipt after ' || attempts || ' attempts'"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint"
+	    " AND state IN ('queued', 'delivered') AND attempts >= $3::int"), 3, p);
+}
+
+/*
+ * Send what the tab's window allows, in seq order after the cursor.  Any
  * Postgres failure leaves the connection dirty: the reconnect re-runs it.
  */
 static void
@@ -729,17 +940,19 @@ chan_pump(struct chan_conn *c)
 	struct db_res	*r = NULL, *u = NULL;
 	struct buf	 b;
 	const char	*p[3], *state;
-	char		 cur[24];
+	char		 cur[24], max[24];
 	long long	 last_seq, seq, affected;
-	int		 step, rc, delivered_before;
+	int		 step, rc, delivered_before, expired;
 
 	buf_init(&b, CHAN_MAX_MSG);
 	if (chan_flush_receipts(c) != CB_OK) {
 		c->dirty = 1;
 		goto out;
 	}
+	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
 	for (step = 0; step < CHAN_PUMP_STEPS; step++) {
-		if (c->closing || c->nfl >= CHAN_WINDOW)
+		if (c->closing || c->nfl >= CHAN_FLIGHT_MAX ||
+		    chan_tab_inflight(ch, c->tab.ctx_id) >= c->max_in_flight)
 			goto out;
 		db_res_free(r);
 		r = NULL;
@@ -749,9 +962,9 @@ chan_pump(struct chan_conn *c)
 		p[2] = cur;
 		rc = chan_query(ch, &r,
 		    "SELECT c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL,"
-		    " m.type, m.selector, m.value::text"
+		    " m.type, m.selector, m.value::text, m.expires_at <= now()"
 		    " FROM contexts c LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at,"
-		    " type, selector, value FROM commands WHERE ctx_id = c.id"
+		    " type, selector, value, expires_at FROM commands WHERE ctx_id = c.id"
 		    " AND org_id = c.org_id AND seq > $3::bigint ORDER BY seq LIMIT 1) m ON true"
 		    " WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
 		if (rc == CB_ERR_DB_DOWN) {
@@ -785,6 +998,21 @@ chan_pump(struct chan_conn *c)
 		}
 		state = db_val(r, 0, 3);
 		delivered_before = strcmp(db_val(r, 0, 4), "t") == 0;
+		expired = !db_isnull(r, 0, 8) && strcmp(db_val(r, 0, 8), "t") == 0;
+		if (expired) {
+			/* Never sent after its expires_at, whatever its state. */
+			c->blocked = 0;
+			if (strcmp(state, "pending_approval") == 0 ||
+			    strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) {
+				if ((rc = chan_expire_one(ch, db_val(r, 0, 1), c->tab.org)) != CB_OK) {
+					c->dirty = rc == CB_ERR_DB_DOWN;
+					goto out;
+				}
+				chan_skip(c, seq, "command_expired", "expired");
+			} else
+				chan_skip(c, seq, "command_skipped", state);
+			continue;
+		}
 		if (strcmp(state, "pending_approval") == 0) {
 			/* Order is kept: nothing after it goes before it. */
 			if (!c->blocked)
@@ -794,14 +1022,14 @@ chan_pump(struct chan_conn *c)
 			goto out;
 		}
 		c->blocked = 0;
-		if (strcmp(state, "dead") == 0 || (!delivered_before &&
-		    strcmp(state, "queued") != 0 && strcmp(state, "delivered") != 0)) {
+		if (strcmp(state, "dead") == 0 || strcmp(state, "expired") == 0 ||
+		    (!delivered_before && strcmp(state, "queued") != 0 &&
+		    strcmp(state, "delivered") != 0)) {
 			/*
 			 * Finished before it ever reached a tab (denied,
 			 * expired, dead-lettered): it was never meant for one.
 			 */
-			chan_log_seq(LOG_LVL_INFO, "command_skipped", c, seq, "state", state);
-			c->cursor = seq;
+			chan_skip(c, seq, "command_skipped", state);
 			continue;
 		}
 		buf_reset(&b);
@@ -823,22 +1051,36 @@ chan_pump(struct chan_conn *c)
 			continue;
 		}
 		if (strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) {
-			const char	*q[2] = { db_val(r, 0, 1), c->tab.org };
+			const char	*q[3] = { db_val(r, 0, 1), c->tab.org, max };
 
-			/* Postgres first: a frame never leaves unrecorded. */
+			/*
+			 * Postgres first: a frame never leaves unrecorded, never
+			 * after its expiry, never past the attempts allowed.
+			 */
 			db_res_free(u);
 			u = NULL;
 			rc = chan_query(ch, &u,
 			    "UPDATE commands SET state = 'delivered', attempts = attempts + 1,"
 			    " delivered_at = now() WHERE id = $1::uuid AND org_id = $2::bigint"
-			    " AND state IN ('queued', 'delivered') RETURNING attempts", 2, q);
+			    " AND state IN ('queued', 'delivered') AND attempts < $3::int"
+			    " AND (expires_at IS NULL OR expires_at > now()) RETURNING attempts", 3, q);
 			if (rc != CB_OK) {
 				c->dirty = rc == CB_ERR_DB_DOWN;
 				goto out;
 			}
 			affected = (long long)db_rows(u);
-			if (affected == 0)
-				continue;	/* it changed meanwhile: read it again */
+			if (affected == 0) {
+				/* Out of attempts (dead), expired or changed: read it again. */
+				rc = chan_exhaust(ch, q[0], c->tab.org, &affected);
+				if (rc != CB_OK) {
+					c->dirty = rc == CB_ERR_DB_DOWN;
+					goto out;
+				}
+				if (affected)
+					chan_log_seq(LOG_LVL_WARN, "command_dead", c, seq,
+					    "reason", "attempts exhausted");
+				continue;
+			}
 		}
 		/*
 		 * A finished command that had reached a tab is sent again to a
@@ -869,7 +1111,8 @@ out:
 }
 
 /*
- * A delivered command without a receipt in time: send again, or give up.
+ * A delivered command without a receipt in time: send again, or give up
+ * (`dead` once its attempts ran out, `expired` once its expires_at passed).
  * Returns 1 when entry i left the window.
  */
 static int
@@ -889,7 +1132,8 @@ chan_receipt_timeout(struct chan_conn *c, int i)
 	rc = chan_query(c->ch, &r,
 	    "UPDATE commands SET attempts = attempts + 1, delivered_at = now()"
 	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"
-	    " AND attempts < $3::int RETURNING attempts", 3, p);
+	    " AND attempts < $3::int AND (expires_at IS NULL OR expires_at > now())"
+	    " RETURNING attempts", 3, p);
 	if (rc != CB_OK)
 		goto out;	/* next tick tries again */
 	if (db_rows(r) == 1) {
@@ -901,17 +1145,19 @@ chan_receipt_timeout(struct chan_conn *c, int i)
 		(void)chan_send(c, f->frame, f->len);
 		goto out;
 	}
-	rc = chan_finish(c->ch, &affected, CHAN_FINISH(
-	    "UPDATE commands SET state = 'timeout', finished_at = now(),"
-	    " reason = 'no receipt after ' || attempts || ' attempts'"
+	rc = chan_finish(c->ch, &affected, CHAN_FINISH_DEAD(
+	    "UPDATE commands SET finished_at = now(),"
+	    " state = CASE WHEN expires_at <= now() THEN 'expired' ELSE 'dead' END,"
+	    " reason = CASE WHEN expires_at <= now() THEN 'expired while waiting for a receipt'"
+	    " ELSE 'no receipt after ' || attempts || ' attempts' END"
 	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"), 2, p);
 	if (rc != CB_OK)
 		goto out;
 	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
-	    affected ? "command_timeout" : "receipt_wait_ended", c, f->seq,
-	    "state", affected ? "timeout" : "finished");
+	    affected ? "command_given_up" : "receipt_wait_ended", c, f->seq,
+	    "state", affected ? "dead_or_expired" : "finished");
 	chan_flight_drop(c, i);
-	c->dirty = 1;
+	chan_tab_dirty(c->ch, c->tab.ctx_id);
 	dropped = 1;
 out:
 	db_res_free(r);
@@ -1008,7 +1254,7 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 	struct buf	 b;
 	const char	*p[3];
 	char		 pos[24];
-	long long	 last_seq, present;
+	long long	 last_seq, present, mif;
 	int		 rc;
 
 	buf_init(&b, CHAN_MAX_MSG);
@@ -1046,7 +1292,9 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 	p[2] = pos;
 	rc = chan_query(ch, &r,
 	    "SELECT c.last_seq, (SELECT count(*) FROM commands m WHERE m.ctx_id = c.id"
-	    " AND m.org_id = c.org_id AND m.seq > $3::bigint AND m.seq <= c.last_seq)"
+	    " AND m.org_id = c.org_id AND m.seq > $3::bigint AND m.seq <= c.last_seq),"
+	    " (SELECT p.max_in_flight FROM agent_policies p WHERE p.form_id = c.form_id"
+	    " AND p.org_id = c.org_id)"
 	    " FROM contexts c WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
 	if (rc != CB_OK || db_rows(r) != 1 ||
 	    util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &last_seq) != CB_OK ||
@@ -1064,6 +1312,12 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 		chan_resync(c, "gap", last_seq);
 		goto out;
 	}
+	/* The form's agent policy sets the tab's window; no policy, the default. */
+	mif = CHAN_FLIGHT_DEFAULT;
+	if (!db_isnull(r, 0, 2) &&
+	    util_parse_ll(db_val(r, 0, 2), 1, CHAN_FLIGHT_MAX, &mif) != CB_OK)
+		mif = CHAN_FLIGHT_DEFAULT;
+	c->max_in_flight = (int)mif;
 	c->authed = 1;
 	c->cursor = c->position;
 	c->dirty = 1;
@@ -1110,7 +1364,7 @@ chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
 	    "status", m->status);
 	if (i >= 0)
 		chan_flight_drop(c, i);
-	c->dirty = 1;
+	chan_tab_dirty(c->ch, c->tab.ctx_id);
 }
 
 /* One complete message from the peer. */
@@ -1223,6 +1477,7 @@ chan_open(struct chan *ch, struct lws *wsi, struct chan_pss *pss)
 	c->peer_code = 1006;	/* until a close frame says otherwise */
 	buf_init(&c->rx, CHAN_MAX_MSG);
 	chan_request_id(wsi, c->request_id, sizeof(c->request_id));
+	chan_client_addr(wsi, c->addr, sizeof(c->addr));
 	pss->c = c;
 	c->next = ch->conns;
 	if (ch->conns)
@@ -1265,6 +1520,11 @@ chan_conn_free(struct chan *ch, struct chan_pss *pss)
 	}
 	while (c->nfl > 0)
 		chan_flight_drop(c, c->nfl - 1);
+	/* Its share of the tab's window goes to the tab's other connections. */
+	if (c->authed && !ch->stopping) {
+		chan_tab_dirty(ch, c->tab.ctx_id);
+		lws_sul_schedule(ch->ctx, 0, &ch->sul_settle, chan_settle_sul, 1);
+	}
 	buf_wipe(&c->rx);
 	free(c);
 }
@@ -1281,8 +1541,19 @@ chan_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/* Wrong paths never become WebSockets: answer at the HTTP stage. */
-		if ((st = chan_request_status(wsi, ref)) == 0)
-			return 0;
+		if ((st = chan_request_status(wsi, ref)) == 0) {
+			char	 addr[CHAN_ADDR_MAX], rid[64];
+			const char *cap;
+
+			chan_client_addr(wsi, addr, sizeof(addr));
+			if ((cap = chan_over_cap(ch, ref, addr)) == NULL)
+				return 0;
+			/* The address is personal data: the log names the cap only. */
+			chan_request_id(wsi, rid, sizeof(rid));
+			log_kv(LOG_LVL_WARN, "ws_refused", "ctx", ref, "cap", cap,
+			    "request_id", rid, NULL);
+			return chan_refuse(wsi, cap, rid) ? -1 : 1;
+		}
 		log_msg(LOG_LVL_INFO, "ws_rejected", "status %d", st);
 		if (lws_return_http_status(wsi, (unsigned int)st, NULL))
 			return -1;
@@ -1319,6 +1590,226 @@ chan_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	default:
 		return 0;
+	}
+}
+
+/* -------------------------------------------------------------- wake-ups */
+
+static void	 chan_kv_connect(lws_sorted_usec_list_t *);
+
+/* PUBLISH cb:cmd <ctx_id>: that tab's connections look in Postgres. */
+static void
+chan_on_wake(const char *ctx_id, void *arg)
+{
+	struct chan		*ch = arg;
+	struct chan_conn	*c;
+
+	for (c = ch->conns; c != NULL; c = c->next)
+		if (c->authed && strcasecmp(c->tab.ctx_id, ctx_id) == 0)
+			c->dirty = 1;
+}
+
+/* Redis went away: the sweep carries delivery until we subscribe again. */
+static void
+chan_kv_lost(struct chan *ch, const char *why)
+{
+	struct lws	*w = ch->kv_wsi;
+
+	ch->kv_wsi = NULL;
+	kv_sub_close(ch->kv_sub);
+	ch->kv_sub = NULL;
+	if (ch->stopping)
+		return;
+	if (w != NULL)
+		lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	log_kv(LOG_LVL_WARN, "wakeup_lost", "why", why, "fallback", "sweep", NULL);
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_kv, chan_kv_connect,
+	    (lws_usec_t)CHAN_KV_RETRY_MS * 1000);
+}
+
+/*
+ * Subscribe to cb:cmd.  Like the Postgres socket, a dup of the
+ * subscription's socket is adopted into the loop, so a wake-up wakes it.
+ */
+static void
+chan_kv_connect(lws_sorted_usec_list_t *sul)
+{
+	struct chan		*ch = lws_container_of(sul, struct chan, sul_kv);
+	const struct settings	*s = ch->s;
+	lws_sock_file_fd_type	 desc;
+	struct lws		*w;
+	int			 fd, dupfd;
+
+	if (ch->kv_sub != NULL || ch->stopping)
+		return;
+	ch->kv_sub = kv_sub_open(s->redis_host, (int)s->redis_port, s->redis_password,
+	    (int)s->redis_timeout_ms, CHAN_WAKE_CHANNEL);
+	if (ch->kv_sub == NULL || (fd = kv_sub_fd(ch->kv_sub)) < 0 ||
+	    (dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		goto retry;
+	memset(&desc, 0, sizeof(desc));
+	desc.filefd = dupfd;
+	w = lws_adopt_descriptor_vhost(ch->vh, LWS_ADOPT_RAW_FILE_DESC, desc,
+	    CHAN_KV_PROTOCOL, NULL);
+	if (w == NULL) {
+		close(dupfd);
+		goto retry;
+	}
+	ch->kv_wsi = w;
+	ch->kv_warned = 0;
+	log_kv(LOG_LVL_INFO, "wakeup_subscribed", "channel", CHAN_WAKE_CHANNEL, NULL);
+	return;
+retry:
+	kv_sub_close(ch->kv_sub);
+	ch->kv_sub = NULL;
+	if (!ch->kv_warned)
+		log_kv(LOG_LVL_WARN, "wakeup_unavailable", "fallback", "sweep", NULL);
+	ch->kv_warned = 1;
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_kv, chan_kv_connect,
+	    (lws_usec_t)CHAN_KV_RETRY_MS * 1000);
+}
+
+static int
+chan_kv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct chan	*ch = lws_context_user(lws_get_context(wsi));
+
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi != ch->kv_wsi || ch->kv_sub == NULL)
+			return -1;
+		if (kv_sub_read(ch->kv_sub, chan_on_wake, ch) < 0) {
+			ch->kv_wsi = NULL;	/* lws closes this one */
+			chan_kv_lost(ch, "connection lost");
+			return -1;
+		}
+		chan_settle(ch);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (wsi == ch->kv_wsi) {
+			ch->kv_wsi = NULL;
+			chan_kv_lost(ch, "socket closed");
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The sweep: one query for every connected tab finds what no wake-up
+ * announced (a lost PUBLISH, Redis down, an approval).  Postgres is the
+ * truth; a connection with news, or blocked on an approval, looks again.
+ */
+static void
+chan_sweep(lws_sorted_usec_list_t *sul)
+{
+	struct chan		*ch = lws_container_of(sul, struct chan, sul_sweep);
+	struct chan_conn	*c;
+	struct db_res		*r = NULL;
+	struct buf		 ids;
+	const char		*p[1];
+	long long		 last;
+	size_t			 i, n = 0;
+
+	buf_init(&ids, (size_t)1 << 24);
+	if (!ch->pg_up)
+		goto out;
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (!c->authed || c->closing)
+			continue;
+		if (buf_puts(&ids, n++ ? "," : "{") != CB_OK ||
+		    buf_puts(&ids, c->tab.ctx_id) != CB_OK)
+			goto out;
+	}
+	if (n == 0 || buf_putc(&ids, '}') != CB_OK)
+		goto out;
+	p[0] = buf_cstr(&ids);
+	if (chan_query(ch, &r, "SELECT id::text, last_seq FROM contexts"
+	    " WHERE id = ANY ($1::uuid[])", 1, p) != CB_OK)
+		goto out;
+	for (i = 0; i < db_rows(r); i++) {
+		if (util_parse_ll(db_val(r, i, 1), 0, 1LL << 62, &last) != CB_OK)
+			continue;
+		for (c = ch->conns; c != NULL; c = c->next)
+			if (c->authed && strcmp(c->tab.ctx_id, db_val(r, i, 0)) == 0 &&
+			    (last > c->cursor || c->blocked))
+				c->dirty = 1;
+	}
+	chan_settle(ch);
+out:
+	db_res_free(r);
+	buf_free(&ids);
+	if (!ch->stopping)
+		lws_sul_schedule(ch->ctx, 0, &ch->sul_sweep, chan_sweep,
+		    (lws_usec_t)ch->s->channel_sweep_ms * 1000);
+}
+
+/* A command the expiry sweep ended: its slot in a window is free. */
+static void
+chan_expired_flight(struct chan *ch, const char *ctx_id, const char *seqs)
+{
+	struct chan_conn	*c;
+	long long		 seq;
+	int			 i;
+
+	if (util_parse_ll(seqs, 1, 1LL << 62, &seq) != CB_OK)
+		return;
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (!c->authed || strcmp(c->tab.ctx_id, ctx_id) != 0)
+			continue;
+		if ((i = chan_flight_find(c, seq)) >= 0 && !c->fl[i].rcpt) {
+			chan_log_seq(LOG_LVL_INFO, "command_expired", c, seq, "state", "expired");
+			chan_flight_drop(c, i);
+		}
+		c->dirty = 1;
+	}
+}
+
+/*
+ * Commands past their expires_at, whether or not a tab is connected, end
+ * `expired` in small batches; SKIP LOCKED lets several workers share it.
+ */
+static void
+chan_expire_sweep(struct chan *ch)
+{
+	struct db_res	*r = NULL;
+	const char	*p[1];
+	char		 lim[24], cnt[24];
+	long long	 total = 0;
+	size_t		 i, n;
+	int		 round;
+
+	chan_lld(lim, sizeof(lim), ch->s->channel_expire_batch);
+	p[0] = lim;
+	for (round = 0; round < CHAN_EXPIRE_ROUNDS && ch->pg_up; round++) {
+		if (chan_query(ch, &r,
+		    "WITH x AS (SELECT id FROM commands"
+		    " WHERE state IN ('pending_approval', 'queued', 'delivered')"
+		    " AND expires_at IS NOT NULL AND expires_at <= now()"
+		    " ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
+		    " UPDATE commands m SET state = 'expired', finished_at = now(),"
+		    " reason = CASE WHEN m.delivered_at IS NULL THEN 'expired before it could be sent'"
+		    " ELSE 'expired while waiting for a receipt' END"
+		    " FROM x WHERE m.id = x.id RETURNING m.ctx_id::text, m.seq", 1, p) != CB_OK)
+			break;
+		n = db_rows(r);
+		for (i = 0; i < n; i++)
+			chan_expired_flight(ch, db_val(r, i, 0), db_val(r, i, 1));
+		db_res_free(r);
+		r = NULL;
+		total += (long long)n;
+		if ((long long)n < ch->s->channel_expire_batch)
+			break;
+	}
+	db_res_free(r);
+	if (total > 0) {
+		chan_lld(cnt, sizeof(cnt), total);
+		log_kv(LOG_LVL_INFO, "commands_expired", "count", cnt, NULL);
 	}
 }
 
@@ -1390,6 +1881,8 @@ chan_tick(lws_sorted_usec_list_t *sul)
 			    chan_receipt_timeout(c, i))
 				i--;	/* the entries after it moved down */
 	}
+	if (ch->pg_up)
+		chan_expire_sweep(ch);
 	chan_settle(ch);
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_tick, chan_tick, CHAN_TICK_US);
 }
@@ -1399,6 +1892,7 @@ chan_tick(lws_sorted_usec_list_t *sul)
 static const struct lws_protocols chan_protocols[] = {
 	{ CHAN_PROTOCOL, chan_ws_cb, sizeof(struct chan_pss), 4096, 0, NULL, 0 },
 	{ CHAN_PG_PROTOCOL, chan_pg_cb, 0, 0, 0, NULL, 0 },
+	{ CHAN_KV_PROTOCOL, chan_kv_cb, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -1429,6 +1923,7 @@ channel_run(struct worker *w)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	ch = util_calloc(1, sizeof(*ch));
+	ch->s = s;
 	ch->db = db_open(s->pg_dsn);
 	/* CB_RECEIPT_TIMEOUT_S, bounded by the settings table (lib/settings.c). */
 	ch->receipt_timeout_ms = s->receipt_timeout_s * 1000;
@@ -1464,7 +1959,10 @@ channel_run(struct worker *w)
 	log_kv(LOG_LVL_INFO, "channel_listening", "port", port, "receipt_timeout_s", rt, NULL);
 
 	chan_pg_connect(&ch->sul_pg);
+	chan_kv_connect(&ch->sul_kv);
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_tick, chan_tick, CHAN_TICK_US);
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_sweep, chan_sweep,
+	    (lws_usec_t)s->channel_sweep_ms * 1000);
 	while (!worker_stop)
 		if (lws_service(ch->ctx, 1000) < 0)
 			break;
@@ -1485,8 +1983,11 @@ out:
 		lws_sul_cancel(&ch->sul_tick);
 		lws_sul_cancel(&ch->sul_pg);
 		lws_sul_cancel(&ch->sul_settle);
+		lws_sul_cancel(&ch->sul_kv);
+		lws_sul_cancel(&ch->sul_sweep);
 		lws_context_destroy(ch->ctx);
 	}
+	kv_sub_close(ch->kv_sub);
 	while (ch->conns != NULL) {
 		struct chan_pss	 pss = { ch->conns };
 
