@@ -47,9 +47,9 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "chan.h"
 #include "db.h"
 #include "errs.h"
-#include "events.h"
 #include "jsonv.h"
 #include "kv.h"
 #include "log.h"
@@ -63,37 +63,18 @@
 #define CHAN_WAKE_CHANNEL	"cb:cmd"	/* Redis: PUBLISH cb:cmd <ctx_id> */
 #define CHAN_LISTEN_CHANNEL	"cb_commands"
 #define CHAN_PATH_PREFIX	"/ws/ctx/"
-#define CHAN_UUID_LEN		36
 
-#define CHAN_MAX_MSG		(16u * 1024u)	/* per frame, both directions */
-#define CHAN_FLIGHT_MAX		16		/* agent_policies.max_in_flight bound */
-#define CHAN_FLIGHT_DEFAULT	2		/* a form without an agent policy */
-#define CHAN_MAX_ATTEMPTS	3		/* deliveries of a command, in all */
 #define CHAN_AUTH_TIMEOUT_MS	5000.0
 #define CHAN_CLOSE_GRACE_MS	5000.0		/* a closing peer that never reads */
 #define CHAN_QUEUE_FRAMES	64		/* outgoing queue caps */
 #define CHAN_QUEUE_BYTES	(256u * 1024u)
 #define CHAN_REASON_MAX		200		/* receipt reason, bytes */
 #define CHAN_TICK_US		(1 * LWS_USEC_PER_SEC)
-#define CHAN_SETTLE_ROUNDS	16		/* notify/pump rounds per wake-up */
-#define CHAN_PUMP_STEPS		64		/* rows looked at per pump call */
+#define CHAN_SETTLE_ROUNDS	16		/* notify/batch rounds per wake-up */
 #define CHAN_PG_BACKOFF_MIN_MS	250
 #define CHAN_PG_BACKOFF_MAX_MS	5000
 #define CHAN_STOP_GRACE_MS	3000.0
 #define CHAN_KV_RETRY_MS	2000		/* re-subscribe after Redis went away */
-#define CHAN_EXPIRE_ROUNDS	5		/* expiry batches per tick, at most */
-#define CHAN_ADDR_MAX		64
-
-/* Close codes of docs/channel.md, and the RFC 6455 ones used here. */
-#define CHAN_CLOSE_GOING_AWAY	1001
-#define CHAN_CLOSE_POLICY	1008
-#define CHAN_CLOSE_TOO_BIG	1009
-#define CHAN_CLOSE_INTERNAL	1011
-#define CHAN_CLOSE_TRY_LATER	1013
-#define CHAN_CLOSE_RESYNC	4009
-#define CHAN_CLOSE_BAD_MESSAGE	4400
-#define CHAN_CLOSE_UNAUTHORIZED	4401
-#define CHAN_CLOSE_AUTH_TIMEOUT	4408
 
 /* One queued outgoing text frame, with the LWS_PRE headroom lws_write needs. */
 struct chan_frame {
@@ -102,77 +83,9 @@ struct chan_frame {
 	unsigned char		 data[];
 };
 
-/* A command sent on this connection and not receipted yet. */
-struct chan_flight {
-	long long	 seq;
-	char		 id[CHAN_UUID_LEN + 1];
-	char		*frame;			/* the text, for re-sending */
-	size_t		 len;
-	int		 sends;			/* on this connection */
-	double		 deadline;		/* receipt due (monotonic ms) */
-	int		 rcpt;			/* a receipt waits to be stored */
-	char		 rcpt_status[8];
-	char		*rcpt_reason;
-};
-
-struct chan;
-
-struct chan_conn {
-	struct chan_conn	*next, *prev;
-	struct chan		*ch;
-	struct lws		*wsi;
-	char			 ctx_ref[CHAN_UUID_LEN + 1];	/* from the URL */
-	char			 request_id[64];
-	double			 opened;
-	int			 authed;
-	struct tab_ctx		 tab;
-	long long		 position;	/* presented last_seq */
-	long long		 cursor;	/* highest seq passed on this connection */
-	struct chan_flight	 fl[CHAN_FLIGHT_MAX];
-	int			 nfl;
-	int			 max_in_flight;	/* the tab's, across its connections */
-	char			 addr[CHAN_ADDR_MAX];	/* client address, for the cap */
-	int			 dirty;		/* Postgres may hold news for it */
-	int			 blocked;	/* waiting on a pending_approval */
-	struct chan_frame	*qhead, *qtail;
-	size_t			 qcount, qbytes;
-	struct buf		 rx;		/* the message being reassembled */
-	int			 rx_open;	/* inside a fragmented message */
-	int			 rx_binary;
-	int			 closing;
-	int			 close_code;
-	char			 close_reason[64];
-	double			 closing_at;
-	int			 peer_code;	/* close code the peer sent, for the log */
-};
-
 /* lws per-session data: the connection, created at ESTABLISHED. */
 struct chan_pss {
 	struct chan_conn	*c;
-};
-
-struct chan {
-	struct lws_context	*ctx;
-	struct lws_vhost	*vh;
-	struct db		*db;
-	struct lws		*pg_wsi;	/* the adopted dup of the libpq socket */
-	dev_t			 pg_dev;	/* identity of the socket LISTENing */
-	ino_t			 pg_ino;
-	int			 pg_up;
-	int			 pg_backoff_ms;
-	lws_sorted_usec_list_t	 sul_tick;
-	lws_sorted_usec_list_t	 sul_pg;
-	lws_sorted_usec_list_t	 sul_settle;
-	struct chan_conn	*conns;
-	const struct settings	*s;
-	struct kv_sub		*kv_sub;	/* Redis wake-ups (cb:cmd) */
-	struct lws		*kv_wsi;	/* the adopted dup of its socket */
-	int			 kv_warned;
-	lws_sorted_usec_list_t	 sul_kv;
-	lws_sorted_usec_list_t	 sul_sweep;
-	long long		 receipt_timeout_ms;
-	int			 stopping;
-	int			 settling;
 };
 
 static void	 chan_settle(struct chan *);
@@ -203,7 +116,7 @@ chan_lws_log(int level, const char *line)
 	log_msg(level & LLL_ERR ? LOG_LVL_ERROR : LOG_LVL_WARN, "lws", "%s", msg);
 }
 
-static void
+void
 chan_lld(char *out, size_t outsz, long long v)
 {
 	snprintf(out, outsz, "%lld", v);
@@ -404,7 +317,7 @@ chan_close(struct chan_conn *c, int code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
-static int
+int
 chan_send(struct chan_conn *c, const char *text, size_t len)
 {
 	struct chan_frame	*f;
@@ -433,7 +346,7 @@ chan_send(struct chan_conn *c, const char *text, size_t len)
 	return CB_OK;
 }
 
-static int
+int
 chan_send_buf(struct chan_conn *c, struct buf *b)
 {
 	return chan_send(c, buf_cstr(b), b->len);
@@ -455,14 +368,14 @@ chan_send_error(struct chan_conn *c, const char *code, const char *detail)
 }
 
 /* An error frame, then the close that goes with it. */
-static void
+void
 chan_fail(struct chan_conn *c, const char *code, const char *detail, int close_code)
 {
 	chan_send_error(c, code, detail);
 	chan_close(c, close_code, code);
 }
 
-static void
+void
 chan_resync(struct chan_conn *c, const char *reason, long long last_seq)
 {
 	struct buf	 b;
@@ -556,7 +469,7 @@ chan_db_after(struct chan *ch, int rc)
 	}
 }
 
-static int
+int
 chan_query(struct chan *ch, struct db_res **res, const char *sql, int n,
     const char *const *p)
 {
@@ -701,469 +614,6 @@ chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	}
 }
 
-/* ------------------------------------------------------------ delivery */
-
-/*
- * The window belongs to the tab, not to one socket: commands sent and not
- * receipted on every connection of this context, in this process.
- */
-static int
-chan_tab_inflight(const struct chan *ch, const char *ctx_id)
-{
-	const struct chan_conn	*c;
-	int			 n = 0;
-
-	for (c = ch->conns; c != NULL; c = c->next)
-		if (c->authed && strcmp(c->tab.ctx_id, ctx_id) == 0)
-			n += c->nfl;
-	return n;
-}
-
-/* A slot of the tab's window came free: every connection of it may send. */
-static void
-chan_tab_dirty(struct chan *ch, const char *ctx_id)
-{
-	struct chan_conn	*c;
-
-	for (c = ch->conns; c != NULL; c = c->next)
-		if (c->authed && strcmp(c->tab.ctx_id, ctx_id) == 0)
-			c->dirty = 1;
-}
-
-static void
-chan_flight_drop(struct chan_conn *c, int i)
-{
-	struct chan_flight	*f = &c->fl[i];
-
-	free(f->frame);
-	free(f->rcpt_reason);
-	memmove(&c->fl[i], &c->fl[i + 1], (size_t)(c->nfl - i - 1) * sizeof(c->fl[0]));
-	c->nfl--;
-	memset(&c->fl[c->nfl], 0, sizeof(c->fl[0]));
-}
-
-static int
-chan_flight_find(const struct chan_conn *c, long long seq)
-{
-	int	 i;
-
-	for (i = 0; i < c->nfl; i++)
-		if (c->fl[i].seq == seq)
-			return i;
-	return -1;
-}
-
-static double
-chan_receipt_due(const struct chan_conn *c, int sends)
-{
-	int	 shift = sends > 1 ? sends - 1 : 0;
-
-	if (shift > 10)
-		shift = 10;
-	return util_now_ms() + (double)(c->ch->receipt_timeout_ms << shift);
-}
-
-/* The command frame of one row; CB_ERR_TOO_LARGE past the frame cap. */
-static int
-chan_command_frame(struct buf *b, const struct db_res *r)
-{
-	const char	*id = db_val(r, 0, 1), *seq = db_val(r, 0, 2);
-	const char	*type = db_val(r, 0, 5), *sel = db_val(r, 0, 6);
-	const char	*val = db_val(r, 0, 7);
-	int		 rc;
-
-	if ((rc = buf_puts(b, "{\"type\":\"command\",\"id\":")) != CB_OK ||
-	    (rc = buf_json_str(b, id)) != CB_OK ||
-	    (rc = buf_printf(b, ",\"seq\":%s,\"command\":", seq)) != CB_OK ||
-	    (rc = buf_json_str(b, type)) != CB_OK)
-		return rc;
-	if (sel != NULL && ((rc = buf_puts(b, ",\"selector\":")) != CB_OK ||
-	    (rc = buf_json_str(b, sel)) != CB_OK))
-		return rc;
-	/* jsonb text from Postgres is valid JSON: it goes out as it is. */
-	if (val != NULL && ((rc = buf_puts(b, ",\"value\":")) != CB_OK ||
-	    (rc = buf_puts(b, val)) != CB_OK))
-		return rc;
-	return buf_putc(b, '}');
-}
-
-/*
- * A command's final state and its webhook events (command.applied, .failed,
- * .timeout: lib/events.h) in one statement: `upd` is an UPDATE of commands
- * returning CHAN_FINISHED_COLS; *changed gets the commands it moved.
- */
-#define CHAN_FINISHED_COLS	" RETURNING id, org_id, ctx_id, seq, type, state"
-#define CHAN_FINISH(upd) \
-	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
-	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")" \
-	" SELECT count(*) FROM u"
-
-/*
- * A command whose delivery attempts ran out ends `dead`; its webhook event
- * keeps the documented name command.timeout (docs/webhooks.md: the tab never
- * reported it), with the payload shape of EVENTS_COMMAND_SRC.
- */
-#define CHAN_DEAD_SRC(rel) \
-	"(SELECT c.org_id, '" EVENTS_COMMAND_TIMEOUT "' AS type, c.id AS ref_id," \
-	"   c.id::text AS source_id, jsonb_build_object('command_id', c.id," \
-	"   'ctx_ref', c.ctx_id, 'seq', c.seq, 'command', c.type) AS data" \
-	" FROM " rel " c WHERE c.state = 'dead')"
-#define CHAN_FINISH_DEAD(upd) \
-	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
-	" ev AS (" EVENTS_INSERT_FROM(CHAN_DEAD_SRC("u")) ")" \
-	" SELECT count(*) FROM u"
-
-static int
-chan_finish(struct chan *ch, long long *changed, const char *sql, int n, const char *const *p)
-{
-	struct db_res	*res = NULL;
-	int		 rc;
-
-	*changed = 0;
-	rc = chan_query(ch, &res, sql, n, p);
-	if (rc == CB_OK && db_rows(res) == 1)
-		(void)util_parse_ll(db_val(res, 0, 0), 0, 1LL << 62, changed);
-	db_res_free(res);
-	return rc;
-}
-
-/*
- * Write a receipt; *changed says whether it moved a queued/delivered
- * command (0: the command was already finished, which is acknowledged and
- * changes nothing).
- */
-static int
-chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
-    const char *reason, long long *changed)
-{
-	char		 s[24];
-	const char	*p[5];
-
-	chan_lld(s, sizeof(s), seq);
-	p[0] = c->tab.ctx_id;
-	p[1] = c->tab.org;
-	p[2] = s;
-	p[3] = status;
-	p[4] = reason;
-	return chan_finish(c->ch, changed, CHAN_FINISH(
-	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
-	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
-	    " AND (state IN ('queued', 'delivered')"
-	    "  OR (state = 'expired' AND delivered_at IS NOT NULL))"), 5, p);
-}
-
-static void
-chan_log_seq(enum log_level lvl, const char *event, const struct chan_conn *c,
-    long long seq, const char *k, const char *v)
-{
-	char	 s[24];
-
-	chan_lld(s, sizeof(s), seq);
-	log_kv(lvl, event, "ctx", c->tab.ctx_id, "seq", s, k, v, NULL);
-}
-
-/* Receipts that arrived while Postgres was down; CB_OK when none is left. */
-static int
-chan_flush_receipts(struct chan_conn *c)
-{
-	long long	 changed;
-	int		 i, rc;
-
-	for (i = 0; i < c->nfl; i++) {
-		if (!c->fl[i].rcpt)
-			continue;
-		rc = chan_store_receipt(c, c->fl[i].seq, c->fl[i].rcpt_status,
-		    c->fl[i].rcpt_reason, &changed);
-		if (rc != CB_OK)
-			return rc;
-		chan_log_seq(LOG_LVL_INFO, "receipt_stored_late", c, c->fl[i].seq,
-		    "status", c->fl[i].rcpt_status);
-		chan_flight_drop(c, i);
-		i--;
-	}
-	return CB_OK;
-}
-
-/* Why a command is not sent: logged, and the cursor moves past it. */
-static void
-chan_skip(struct chan_conn *c, long long seq, const char *event, const char *state)
-{
-	chan_log_seq(LOG_LVL_INFO, event, c, seq, "state", state);
-	c->cursor = seq;
-}
-
-/*
- * A command whose expires_at passed before it could be sent (or while it
- * waited for its receipt): `expired`, never sent again.
- */
-static int
-chan_expire_one(struct chan *ch, const char *id, const char *org)
-{
-	struct db_res	*r = NULL;
-	const char	*p[2] = { id, org };
-	int		 rc;
-
-	rc = chan_query(ch, &r,
-	    "UPDATE commands SET state = 'expired', finished_at = now(),"
-	    " reason = CASE WHEN delivered_at IS NULL THEN 'expired before it could be sent'"
-	    " ELSE 'expired while waiting for a receipt' END"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint"
-	    " AND state IN ('pending_approval', 'queued', 'delivered') AND expires_at <= now()",
-	    2, p);
-	db_res_free(r);
-	return rc;
-}
-
-/* A command sent CHAN_MAX_ATTEMPTS times already: `dead`, with the reason. */
-static int
-chan_exhaust(struct chan *ch, const char *id, const char *org, long long *changed)
-{
-	char		 max[24];
-	const char	*p[3] = { id, org, max };
-
-	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
-	return chan_finish(ch, changed, CHAN_FINISH_DEAD(
-	    "UPDATE commands SET state = 'dead', finished_at = now(),"
-	    " reason = 'no receipt after ' || attempts || ' attempts'"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint"
-	    " AND state IN ('queued', 'delivered') AND attempts >= $3::int"), 3, p);
-}
-
-/*
- * Send what the tab's window allows, in seq order after the cursor.  Any
- * Postgres failure leaves the connection dirty: the reconnect re-runs it.
- */
-static void
-chan_pump(struct chan_conn *c)
-{
-	struct chan	*ch = c->ch;
-	struct db_res	*r = NULL, *u = NULL;
-	struct buf	 b;
-	const char	*p[3], *state;
-	char		 cur[24], max[24];
-	long long	 last_seq, seq, affected;
-	int		 step, rc, delivered_before, expired;
-
-	buf_init(&b, CHAN_MAX_MSG);
-	if (chan_flush_receipts(c) != CB_OK) {
-		c->dirty = 1;
-		goto out;
-	}
-	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
-	for (step = 0; step < CHAN_PUMP_STEPS; step++) {
-		if (c->closing || c->nfl >= CHAN_FLIGHT_MAX ||
-		    chan_tab_inflight(ch, c->tab.ctx_id) >= c->max_in_flight)
-			goto out;
-		db_res_free(r);
-		r = NULL;
-		chan_lld(cur, sizeof(cur), c->cursor);
-		p[0] = c->tab.ctx_id;
-		p[1] = c->tab.org;
-		p[2] = cur;
-		rc = chan_query(ch, &r,
-		    "SELECT c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL,"
-		    " m.type, m.selector, m.value::text, m.expires_at <= now()"
-		    " FROM contexts c LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at,"
-		    " type, selector, value, expires_at FROM commands WHERE ctx_id = c.id"
-		    " AND org_id = c.org_id AND seq > $3::bigint ORDER BY seq LIMIT 1) m ON true"
-		    " WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
-		if (rc == CB_ERR_DB_DOWN) {
-			c->dirty = 1;
-			goto out;
-		}
-		if (rc != CB_OK) {
-			chan_fail(c, "internal", "the broker could not read the commands",
-			    CHAN_CLOSE_INTERNAL);
-			goto out;
-		}
-		if (db_rows(r) != 1) {
-			log_kv(LOG_LVL_WARN, "ws_ctx_gone", "ctx", c->tab.ctx_id, NULL);
-			chan_fail(c, "unauthorized", "the context no longer exists",
-			    CHAN_CLOSE_UNAUTHORIZED);
-			goto out;
-		}
-		if (util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &last_seq) != CB_OK)
-			goto bad_row;
-		if (db_isnull(r, 0, 1)) {
-			/* Nothing after the cursor: caught up, unless rows vanished. */
-			if (last_seq > c->cursor)
-				chan_resync(c, "gap", last_seq);
-			goto out;
-		}
-		if (util_parse_ll(db_val(r, 0, 2), 1, 1LL << 62, &seq) != CB_OK)
-			goto bad_row;
-		if (seq != c->cursor + 1) {
-			chan_resync(c, "gap", last_seq);
-			goto out;
-		}
-		state = db_val(r, 0, 3);
-		delivered_before = strcmp(db_val(r, 0, 4), "t") == 0;
-		expired = !db_isnull(r, 0, 8) && strcmp(db_val(r, 0, 8), "t") == 0;
-		if (expired) {
-			/* Never sent after its expires_at, whatever its state. */
-			c->blocked = 0;
-			if (strcmp(state, "pending_approval") == 0 ||
-			    strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) {
-				if ((rc = chan_expire_one(ch, db_val(r, 0, 1), c->tab.org)) != CB_OK) {
-					c->dirty = rc == CB_ERR_DB_DOWN;
-					goto out;
-				}
-				chan_skip(c, seq, "command_expired", "expired");
-			} else
-				chan_skip(c, seq, "command_skipped", state);
-			continue;
-		}
-		if (strcmp(state, "pending_approval") == 0) {
-			/* Order is kept: nothing after it goes before it. */
-			if (!c->blocked)
-				chan_log_seq(LOG_LVL_INFO, "ws_blocked", c, seq,
-				    "state", state);
-			c->blocked = 1;
-			goto out;
-		}
-		c->blocked = 0;
-		if (strcmp(state, "dead") == 0 || strcmp(state, "expired") == 0 ||
-		    (!delivered_before && strcmp(state, "queued") != 0 &&
-		    strcmp(state, "delivered") != 0)) {
-			/*
-			 * Finished before it ever reached a tab (denied,
-			 * expired, dead-lettered): it was never meant for one.
-			 */
-			chan_skip(c, seq, "command_skipped", state);
-			continue;
-		}
-		buf_reset(&b);
-		if (chan_command_frame(&b, r) != CB_OK) {
-			long long	 na;
-			const char	*q[2] = { db_val(r, 0, 1), c->tab.org };
-
-			rc = chan_finish(ch, &na, CHAN_FINISH(
-			    "UPDATE commands SET state = 'failed', finished_at = now(),"
-			    " reason = 'command too large for the tab channel'"
-			    " WHERE id = $1::uuid AND org_id = $2::bigint"
-			    " AND state IN ('queued', 'delivered')"), 2, q);
-			if (rc != CB_OK) {
-				c->dirty = rc == CB_ERR_DB_DOWN;
-				goto out;
-			}
-			chan_log_seq(LOG_LVL_WARN, "command_too_large", c, seq, "state", "failed");
-			c->cursor = seq;
-			continue;
-		}
-		if (strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) {
-			const char	*q[3] = { db_val(r, 0, 1), c->tab.org, max };
-
-			/*
-			 * Postgres first: a frame never leaves unrecorded, never
-			 * after its expiry, never past the attempts allowed.
-			 */
-			db_res_free(u);
-			u = NULL;
-			rc = chan_query(ch, &u,
-			    "UPDATE commands SET state = 'delivered', attempts = attempts + 1,"
-			    " delivered_at = now() WHERE id = $1::uuid AND org_id = $2::bigint"
-			    " AND state IN ('queued', 'delivered') AND attempts < $3::int"
-			    " AND (expires_at IS NULL OR expires_at > now()) RETURNING attempts", 3, q);
-			if (rc != CB_OK) {
-				c->dirty = rc == CB_ERR_DB_DOWN;
-				goto out;
-			}
-			affected = (long long)db_rows(u);
-			if (affected == 0) {
-				/* Out of attempts (dead), expired or changed: read it again. */
-				rc = chan_exhaust(ch, q[0], c->tab.org, &affected);
-				if (rc != CB_OK) {
-					c->dirty = rc == CB_ERR_DB_DOWN;
-					goto out;
-				}
-				if (affected)
-					chan_log_seq(LOG_LVL_WARN, "command_dead", c, seq,
-					    "reason", "attempts exhausted");
-				continue;
-			}
-		}
-		/*
-		 * A finished command that had reached a tab is sent again to a
-		 * tab that presents a position before it; its state stays.
-		 */
-		c->fl[c->nfl].seq = seq;
-		util_strlcpy(c->fl[c->nfl].id, db_val(r, 0, 1), sizeof(c->fl[0].id));
-		c->fl[c->nfl].frame = util_strndup(buf_cstr(&b), b.len);
-		c->fl[c->nfl].len = b.len;
-		c->fl[c->nfl].sends = 1;
-		c->fl[c->nfl].deadline = chan_receipt_due(c, 1);
-		c->nfl++;
-		c->cursor = seq;
-		chan_log_seq(LOG_LVL_DEBUG, "command_sent", c, seq, "state", state);
-		if (chan_send_buf(c, &b) != CB_OK)
-			goto out;
-	}
-	/* More rows than one call looks at: come back soon. */
-	c->dirty = 1;
-	goto out;
-bad_row:
-	log_kv(LOG_LVL_ERROR, "ws_bad_row", "ctx", c->tab.ctx_id, NULL);
-	chan_fail(c, "internal", "the broker could not read the commands", CHAN_CLOSE_INTERNAL);
-out:
-	db_res_free(r);
-	db_res_free(u);
-	buf_free(&b);
-}
-
-/*
- * A delivered command without a receipt in time: send again, or give up
- * (`dead` once its attempts ran out, `expired` once its expires_at passed).
- * Returns 1 when entry i left the window.
- */
-static int
-chan_receipt_timeout(struct chan_conn *c, int i)
-{
-	struct chan_flight	*f = &c->fl[i];
-	struct db_res		*r = NULL;
-	const char		*p[3];
-	char			 max[24], att[24];
-	long long		 affected = 0;
-	int			 rc, dropped = 0;
-
-	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
-	p[0] = f->id;
-	p[1] = c->tab.org;
-	p[2] = max;
-	rc = chan_query(c->ch, &r,
-	    "UPDATE commands SET attempts = attempts + 1, delivered_at = now()"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"
-	    " AND attempts < $3::int AND (expires_at IS NULL OR expires_at > now())"
-	    " RETURNING attempts", 3, p);
-	if (rc != CB_OK)
-		goto out;	/* next tick tries again */
-	if (db_rows(r) == 1) {
-		util_strlcpy(att, db_val(r, 0, 0), sizeof(att));
-		f->sends++;
-		f->deadline = chan_receipt_due(c, f->sends);
-		chan_log_seq(LOG_LVL_INFO, "receipt_timeout_resend", c, f->seq,
-		    "attempts", att);
-		(void)chan_send(c, f->frame, f->len);
-		goto out;
-	}
-	rc = chan_finish(c->ch, &affected, CHAN_FINISH_DEAD(
-	    "UPDATE commands SET finished_at = now(),"
-	    " state = CASE WHEN expires_at <= now() THEN 'expired' ELSE 'dead' END,"
-	    " reason = CASE WHEN expires_at <= now() THEN 'expired while waiting for a receipt'"
-	    " ELSE 'no receipt after ' || attempts || ' attempts' END"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"), 2, p);
-	if (rc != CB_OK)
-		goto out;
-	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
-	    affected ? "command_given_up" : "receipt_wait_ended", c, f->seq,
-	    "state", affected ? "dead_or_expired" : "finished");
-	chan_flight_drop(c, i);
-	chan_tab_dirty(c->ch, c->tab.ctx_id);
-	dropped = 1;
-out:
-	db_res_free(r);
-	return dropped;
-}
-
 /* ---------------------------------------------------------- client frames */
 
 struct chan_auth_msg {
@@ -1250,12 +700,10 @@ static void
 chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 {
 	struct chan	*ch = c->ch;
-	struct db_res	*r = NULL;
 	struct buf	 b;
-	const char	*p[3];
 	char		 pos[24];
-	long long	 last_seq, present, mif;
-	int		 rc;
+	long long	 last_seq, present;
+	int		 rc, mif;
 
 	buf_init(&b, CHAN_MAX_MSG);
 	if (!ch->pg_up) {
@@ -1281,24 +729,8 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 		    CHAN_CLOSE_TRY_LATER);
 		goto out;
 	}
-	/*
-	 * One statement, one snapshot: the newest seq and how many rows
-	 * exist after the position (commands are inserted together with the
-	 * last_seq bump, so a missing row is a real gap).
-	 */
-	chan_lld(pos, sizeof(pos), m->last_seq);
-	p[0] = c->tab.ctx_id;
-	p[1] = c->tab.org;
-	p[2] = pos;
-	rc = chan_query(ch, &r,
-	    "SELECT c.last_seq, (SELECT count(*) FROM commands m WHERE m.ctx_id = c.id"
-	    " AND m.org_id = c.org_id AND m.seq > $3::bigint AND m.seq <= c.last_seq),"
-	    " (SELECT p.max_in_flight FROM agent_policies p WHERE p.form_id = c.form_id"
-	    " AND p.org_id = c.org_id)"
-	    " FROM contexts c WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
-	if (rc != CB_OK || db_rows(r) != 1 ||
-	    util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &last_seq) != CB_OK ||
-	    util_parse_ll(db_val(r, 0, 1), 0, 1LL << 62, &present) != CB_OK) {
+	rc = chan_rows_snapshot(ch, &c->tab, m->last_seq, &last_seq, &present, &mif);
+	if (rc != CB_OK) {
 		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
 		    CHAN_CLOSE_TRY_LATER);
 		goto out;
@@ -1312,15 +744,12 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 		chan_resync(c, "gap", last_seq);
 		goto out;
 	}
-	/* The form's agent policy sets the tab's window; no policy, the default. */
-	mif = CHAN_FLIGHT_DEFAULT;
-	if (!db_isnull(r, 0, 2) &&
-	    util_parse_ll(db_val(r, 0, 2), 1, CHAN_FLIGHT_MAX, &mif) != CB_OK)
-		mif = CHAN_FLIGHT_DEFAULT;
-	c->max_in_flight = (int)mif;
+	/* The form's agent policy sets the tab's window. */
+	c->max_in_flight = mif;
 	c->authed = 1;
 	c->cursor = c->position;
 	c->dirty = 1;
+	chan_lld(pos, sizeof(pos), c->position);
 	log_kv(LOG_LVL_INFO, "ws_auth", "ctx", c->tab.ctx_id, "resume_from", pos,
 	    "request_id", c->request_id, NULL);
 	if (buf_puts(&b, "{\"type\":\"ready\",\"ctx_ref\":") == CB_OK &&
@@ -1329,7 +758,6 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 	    c->position) == CB_OK)
 		(void)chan_send_buf(c, &b);
 out:
-	db_res_free(r);
 	buf_free(&b);
 }
 
@@ -1338,33 +766,33 @@ chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
 {
 	struct chan_flight	*f;
 	long long		 changed = 0;
-	int			 i, rc;
+	int			 i;
 
 	if (m->seq <= c->position || m->seq > c->cursor) {
 		chan_bad(c, "receipt for a command not sent on this connection");
 		return;
 	}
-	i = chan_flight_find(c, m->seq);
-	if (i >= 0 && c->fl[i].rcpt)
-		return;		/* the same receipt again, still waiting to be stored */
-	rc = chan_store_receipt(c, m->seq, m->status, m->reason, &changed);
-	if (rc != CB_OK) {
-		if (i >= 0) {
-			/* Keep it: stored after the reconnect, slot held till then. */
-			f = &c->fl[i];
-			f->rcpt = 1;
-			util_strlcpy(f->rcpt_status, m->status, sizeof(f->rcpt_status));
-			f->rcpt_reason = m->reason ? util_strdup(m->reason) : NULL;
-			c->dirty = 1;
-		}
-		chan_log_seq(LOG_LVL_WARN, "receipt_deferred", c, m->seq, "status", m->status);
+	if ((i = chan_flight_find(c, m->seq)) >= 0) {
+		f = &c->fl[i];
+		if (f->rcpt)
+			return;	/* the same receipt again, still waiting to be stored */
+		/*
+		 * Stored by the round's batch (kept over a Postgres outage);
+		 * its slot is held until then.
+		 */
+		f->rcpt = 1;
+		util_strlcpy(f->rcpt_status, m->status, sizeof(f->rcpt_status));
+		f->rcpt_reason = m->reason ? util_strdup(m->reason) : NULL;
+		c->dirty = 1;
+		return;
+	}
+	/* Not in the window (finished, or sent again to a new position): one statement. */
+	if (chan_store_receipt(c, m->seq, m->status, m->reason, &changed) != CB_OK) {
+		chan_log_seq(LOG_LVL_WARN, "receipt_not_stored", c, m->seq, "status", m->status);
 		return;
 	}
 	chan_log_seq(LOG_LVL_INFO, changed ? "receipt" : "receipt_again", c, m->seq,
 	    "status", m->status);
-	if (i >= 0)
-		chan_flight_drop(c, i);
-	chan_tab_dirty(c->ch, c->tab.ctx_id);
 }
 
 /* One complete message from the peer. */
@@ -1708,137 +1136,35 @@ chan_kv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 static void
 chan_sweep(lws_sorted_usec_list_t *sul)
 {
-	struct chan		*ch = lws_container_of(sul, struct chan, sul_sweep);
-	struct chan_conn	*c;
-	struct db_res		*r = NULL;
-	struct buf		 ids;
-	const char		*p[1];
-	long long		 last;
-	size_t			 i, n = 0;
+	struct chan	*ch = lws_container_of(sul, struct chan, sul_sweep);
 
-	buf_init(&ids, (size_t)1 << 24);
-	if (!ch->pg_up)
-		goto out;
-	for (c = ch->conns; c != NULL; c = c->next) {
-		if (!c->authed || c->closing)
-			continue;
-		if (buf_puts(&ids, n++ ? "," : "{") != CB_OK ||
-		    buf_puts(&ids, c->tab.ctx_id) != CB_OK)
-			goto out;
+	if (ch->pg_up) {
+		chan_rows_sweep(ch);
+		chan_settle(ch);
 	}
-	if (n == 0 || buf_putc(&ids, '}') != CB_OK)
-		goto out;
-	p[0] = buf_cstr(&ids);
-	if (chan_query(ch, &r, "SELECT id::text, last_seq FROM contexts"
-	    " WHERE id = ANY ($1::uuid[])", 1, p) != CB_OK)
-		goto out;
-	for (i = 0; i < db_rows(r); i++) {
-		if (util_parse_ll(db_val(r, i, 1), 0, 1LL << 62, &last) != CB_OK)
-			continue;
-		for (c = ch->conns; c != NULL; c = c->next)
-			if (c->authed && strcmp(c->tab.ctx_id, db_val(r, i, 0)) == 0 &&
-			    (last > c->cursor || c->blocked))
-				c->dirty = 1;
-	}
-	chan_settle(ch);
-out:
-	db_res_free(r);
-	buf_free(&ids);
 	if (!ch->stopping)
 		lws_sul_schedule(ch->ctx, 0, &ch->sul_sweep, chan_sweep,
 		    (lws_usec_t)ch->s->channel_sweep_ms * 1000);
 }
 
-/* A command the expiry sweep ended: its slot in a window is free. */
-static void
-chan_expired_flight(struct chan *ch, const char *ctx_id, const char *seqs)
-{
-	struct chan_conn	*c;
-	long long		 seq;
-	int			 i;
-
-	if (util_parse_ll(seqs, 1, 1LL << 62, &seq) != CB_OK)
-		return;
-	for (c = ch->conns; c != NULL; c = c->next) {
-		if (!c->authed || strcmp(c->tab.ctx_id, ctx_id) != 0)
-			continue;
-		if ((i = chan_flight_find(c, seq)) >= 0 && !c->fl[i].rcpt) {
-			chan_log_seq(LOG_LVL_INFO, "command_expired", c, seq, "state", "expired");
-			chan_flight_drop(c, i);
-		}
-		c->dirty = 1;
-	}
-}
-
-/*
- * Commands past their expires_at, whether or not a tab is connected, end
- * `expired` in small batches; SKIP LOCKED lets several workers share it.
- */
-static void
-chan_expire_sweep(struct chan *ch)
-{
-	struct db_res	*r = NULL;
-	const char	*p[1];
-	char		 lim[24], cnt[24];
-	long long	 total = 0;
-	size_t		 i, n;
-	int		 round;
-
-	chan_lld(lim, sizeof(lim), ch->s->channel_expire_batch);
-	p[0] = lim;
-	for (round = 0; round < CHAN_EXPIRE_ROUNDS && ch->pg_up; round++) {
-		if (chan_query(ch, &r,
-		    "WITH x AS (SELECT id FROM commands"
-		    " WHERE state IN ('pending_approval', 'queued', 'delivered')"
-		    " AND expires_at IS NOT NULL AND expires_at <= now()"
-		    " ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
-		    " UPDATE commands m SET state = 'expired', finished_at = now(),"
-		    " reason = CASE WHEN m.delivered_at IS NULL THEN 'expired before it could be sent'"
-		    " ELSE 'expired while waiting for a receipt' END"
-		    " FROM x WHERE m.id = x.id RETURNING m.ctx_id::text, m.seq", 1, p) != CB_OK)
-			break;
-		n = db_rows(r);
-		for (i = 0; i < n; i++)
-			chan_expired_flight(ch, db_val(r, i, 0), db_val(r, i, 1));
-		db_res_free(r);
-		r = NULL;
-		total += (long long)n;
-		if ((long long)n < ch->s->channel_expire_batch)
-			break;
-	}
-	db_res_free(r);
-	if (total > 0) {
-		chan_lld(cnt, sizeof(cnt), total);
-		log_kv(LOG_LVL_INFO, "commands_expired", "count", cnt, NULL);
-	}
-}
-
 /* --------------------------------------------------------------- timers */
 
 /*
- * Drain notifications and pump the connections they mark, until quiet.
- * Our own UPDATEs notify us too: a pump that finds nothing new ends it.
+ * Drain notifications and run batched rounds (chan_rows.c) until quiet.
+ * A round that finds no connection with news ends it.
  */
 static void
 chan_settle(struct chan *ch)
 {
-	struct chan_conn	*c;
-	int			 round, any;
+	int	 round;
 
 	if (ch->settling)
 		return;		/* the outer call picks up what this one would */
 	ch->settling = 1;
 	for (round = 0; round < CHAN_SETTLE_ROUNDS; round++) {
 		chan_drain(ch);
-		any = 0;
-		for (c = ch->conns; c != NULL && ch->pg_up; c = c->next) {
-			if (!c->dirty || !c->authed || c->closing)
-				continue;
-			c->dirty = 0;
-			chan_pump(c);
-			any = 1;
-		}
-		if (!any || !ch->pg_up)
+		/* Every tab with news at once: a few statements, however many tabs. */
+		if (!chan_round(ch) || !ch->pg_up)
 			break;
 	}
 	ch->settling = 0;
