@@ -24,6 +24,7 @@
 #include "apikey.h"
 #include "userauth.h"
 #include "errs.h"
+#include "kv.h"
 #include "log.h"
 #include "policy.h"
 #include "ratelimit.h"
@@ -254,12 +255,22 @@ cmd_get(struct req *r, const void *argp)
 	return CB_OK;
 }
 
+/*
+ * After the commit: wake the channel for this tab (PUBLISH cb:cmd <ctx_id>).
+ * A hint only: a lost one is found by the channel's sweep.
+ */
+static void
+cmd_wake(struct req *r)
+{
+	kv_publish(r->app->kv, "cb:cmd", req_param(r, "ctx_ref"));
+}
+
 static const struct route cmd_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/contexts/{ctx_ref}/commands", .body_max = 8192,
 	  .flags = ROUTE_JSON, .fields = cmd_fields,
 	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
 	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_write, .check = cmd_check,
-	  .act = cmd_create },
+	  .act = cmd_create, .after = cmd_wake },
 	{ .method = "GET", .pattern = "/api/v1/commands/{id}",
 	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_read, .act = cmd_get },
 };

@@ -415,3 +415,30 @@ kv_publish(struct kv *kv, const char *channel, const char *message)
 
 	(void)kv_cmd(kv, NULL, 3, argv, NULL);
 }
+
+int
+kv_sub_read(struct kv_sub *sub, void (*fn)(const char *message, void *arg), void *arg)
+{
+	redisReply	*r;
+	void		*reply;
+	int		 n = 0;
+
+	if (redisBufferRead(sub->kv->c) != REDIS_OK)
+		return -CB_ERR_KV_DOWN;
+	for (;;) {
+		if (redisGetReplyFromReader(sub->kv->c, &reply) != REDIS_OK)
+			return -CB_ERR_KV_DOWN;
+		if (reply == NULL)
+			break;
+		r = reply;
+		/* ["message", channel, payload]; anything else is not a wake-up. */
+		if (fn != NULL && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+		    r->element[0]->type == REDIS_REPLY_STRING &&
+		    strcmp(r->element[0]->str, "message") == 0 &&
+		    r->element[2]->type == REDIS_REPLY_STRING)
+			fn(r->element[2]->str, arg);
+		freeReplyObject(reply);
+		n++;
+	}
+	return n;
+}

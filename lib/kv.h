@@ -53,6 +53,12 @@ struct kv_sub	*kv_sub_open(const char *host, int port, const char *password, int
 int		 kv_sub_fd(const struct kv_sub *);
 /* Read what arrived: the number of messages, or CB_ERR_KV_DOWN (negative as -code). */
 int		 kv_sub_drain(struct kv_sub *);
+/*
+ * The same, handing each message's payload to fn (NULL-terminated; a
+ * payload holding a NUL is cut there): for wake-ups that name what woke.
+ */
+int		 kv_sub_read(struct kv_sub *, void (*fn)(const char *message, void *arg),
+		    void *arg);
 void		 kv_sub_close(struct kv_sub *);
 /* PUBLISH, fire and forget: wake-ups are hints, Postgres is the truth. */
 void		 kv_publish(struct kv *, const char *channel, const char *message);

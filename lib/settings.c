@@ -91,6 +91,16 @@ const struct conf_var settings_vars[] = {
 	  "OAuth failures within an hour that raise an alert (invalid_grant alerts at once)" },
 	{ "CB_RECEIPT_TIMEOUT_S", CONF_INT, 0, "30", 1, 3600, S(receipt_timeout_s),
 	  "how long a tab has to send a command's receipt before it is sent again" },
+	{ "CB_WS_MAX_PER_CTX", CONF_INT, 0, "4", 1, 64, S(ws_max_per_ctx),
+	  "open WebSockets one tab context may hold; one more is refused with 429 and Retry-After" },
+	{ "CB_WS_MAX_PER_ADDR", CONF_INT, 0, "64", 1, 100000, S(ws_max_per_addr),
+	  "open WebSockets from one client address (as nginx forwards it); one more is refused "
+	  "with 429 and Retry-After" },
+	{ "CB_CHANNEL_SWEEP_MS", CONF_INT, 0, "250", 20, 60000, S(channel_sweep_ms),
+	  "how often the channel looks in Postgres for commands a lost wake-up did not announce "
+	  "(one query for every connected tab), in milliseconds" },
+	{ "CB_CHANNEL_EXPIRE_BATCH", CONF_INT, 0, "200", 1, 10000, S(channel_expire_batch),
+	  "commands past their expires_at the channel marks expired per sweep statement" },
 	{ "CB_SEAL_ROOT_KEY_FILE", CONF_STR, CONF_REQUIRED, NULL, 1, 1024, S(seal_root_key_file),
 	  "file with the 32-byte root key (64 hex characters), mode 0600/0400, owned by the "
 	  "service: it wraps the data keys that seal tokens and personal data" },

@@ -51,6 +51,11 @@ struct settings {
 	long long	 alert_dead_letters;
 	long long	 alert_oauth_failures;
 	long long	 receipt_timeout_s;
+	/* The tab channel: caps on WebSockets, the wake-up sweep. */
+	long long	 ws_max_per_ctx;
+	long long	 ws_max_per_addr;
+	long long	 channel_sweep_ms;
+	long long	 channel_expire_batch;
 	/* Identity and sealing. */
 	char		*seal_root_key_file;
 	char		*cors_origins;

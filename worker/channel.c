@@ -4,26 +4,34 @@
  * One WebSocket per browser tab at /ws/ctx/{ctx_ref} (protocol cb.tab.v1,
  * docs/channel.md), served on 127.0.0.1:CB_PORT_WS behind nginx.  The lws
  * event loop is the process's only loop: Postgres is reached through one
- * libpq connection (lib/db) that also LISTENs on cb_commands; a dup of its
- * socket is adopted into the loop as a raw file, so a NOTIFY wakes the loop
- * and nothing polls the database.
+ * libpq connection (lib/db), whose socket (a dup) is adopted into the loop
+ * to notice a lost connection.  Wake-ups come from Redis (PUBLISH cb:cmd
+ * <ctx_id> by the command route after its commit; a dup of the
+ * subscription's socket is adopted too), and a sweep every
+ * CB_CHANNEL_SWEEP_MS asks Postgres, in one query for every connected tab,
+ * what a lost wake-up did not announce: Postgres is the truth.
  *
  * Guarantees, per connection:
  *  - nothing is served before a valid auth frame naming this URL's context;
  *  - commands go out once each, in seq order, after the presented position;
  *    a position the broker cannot serve (ahead of the context, or a missing
  *    row after it) gets an explicit resync and close 4009, never a skip;
- *  - at most CHAN_WINDOW commands are in flight; the rest wait their turn;
+ *  - per tab, across all its connections in this process, at most the
+ *    form's agent policy max_in_flight commands are sent and unreceipted;
  *    a pending_approval command blocks every later one;
+ *  - a command is never sent after its expires_at (it ends `expired`, tab
+ *    or no tab: a sweep finds them), nor more than CHAN_MAX_ATTEMPTS times
+ *    (it ends `dead`, with the reason);
  *  - every state change is written to Postgres before the frame leaves
  *    (queued -> delivered), and a receipt's outcome is written before its
  *    slot in the window is released; a receipt that cannot be written yet
  *    (Postgres down) is kept and written after the reconnect;
  *  - input is capped: 16 KiB per message (close 1009 beyond), a bounded
- *    outgoing queue (close 1008 when a peer does not read).
- * When the Postgres connection drops, the channel reconnects with backoff,
- * LISTENs again and re-checks every authenticated connection, since
- * commands may have arrived in between.
+ *    outgoing queue (close 1008 when a peer does not read), and open
+ *    WebSockets per context and per client address (429 at the upgrade).
+ * When the Postgres connection drops, the channel reconnects with backoff
+ * and re-checks every authenticated connection, since commands may have
+ * arrived in between.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -38,10 +47,11 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "chan.h"
 #include "db.h"
 #include "errs.h"
-#include "events.h"
 #include "jsonv.h"
+#include "kv.h"
 #include "log.h"
 #include "tab.h"
 #include "util.h"
@@ -49,35 +59,22 @@
 
 #define CHAN_PROTOCOL		"cb.tab.v1"
 #define CHAN_PG_PROTOCOL	"cb-pg-listen"
+#define CHAN_KV_PROTOCOL	"cb-kv-wake"
+#define CHAN_WAKE_CHANNEL	"cb:cmd"	/* Redis: PUBLISH cb:cmd <ctx_id> */
 #define CHAN_LISTEN_CHANNEL	"cb_commands"
 #define CHAN_PATH_PREFIX	"/ws/ctx/"
-#define CHAN_UUID_LEN		36
 
-#define CHAN_MAX_MSG		(16u * 1024u)	/* per frame, both directions */
-#define CHAN_WINDOW		2		/* commands in flight per connection */
-#define CHAN_MAX_ATTEMPTS	3		/* deliveries of a command, in all */
 #define CHAN_AUTH_TIMEOUT_MS	5000.0
 #define CHAN_CLOSE_GRACE_MS	5000.0		/* a closing peer that never reads */
 #define CHAN_QUEUE_FRAMES	64		/* outgoing queue caps */
 #define CHAN_QUEUE_BYTES	(256u * 1024u)
 #define CHAN_REASON_MAX		200		/* receipt reason, bytes */
 #define CHAN_TICK_US		(1 * LWS_USEC_PER_SEC)
-#define CHAN_SETTLE_ROUNDS	16		/* notify/pump rounds per wake-up */
-#define CHAN_PUMP_STEPS		64		/* rows looked at per pump call */
+#define CHAN_SETTLE_ROUNDS	16		/* notify/batch rounds per wake-up */
 #define CHAN_PG_BACKOFF_MIN_MS	250
 #define CHAN_PG_BACKOFF_MAX_MS	5000
 #define CHAN_STOP_GRACE_MS	3000.0
-
-/* Close codes of docs/channel.md, and the RFC 6455 ones used here. */
-#define CHAN_CLOSE_GOING_AWAY	1001
-#define CHAN_CLOSE_POLICY	1008
-#define CHAN_CLOSE_TOO_BIG	1009
-#define CHAN_CLOSE_INTERNAL	1011
-#define CHAN_CLOSE_TRY_LATER	1013
-#define CHAN_CLOSE_RESYNC	4009
-#define CHAN_CLOSE_BAD_MESSAGE	4400
-#define CHAN_CLOSE_UNAUTHORIZED	4401
-#define CHAN_CLOSE_AUTH_TIMEOUT	4408
+#define CHAN_KV_RETRY_MS	2000		/* re-subscribe after Redis went away */
 
 /* One queued outgoing text frame, with the LWS_PRE headroom lws_write needs. */
 struct chan_frame {
@@ -86,69 +83,9 @@ struct chan_frame {
 	unsigned char		 data[];
 };
 
-/* A command sent on this connection and not receipted yet. */
-struct chan_flight {
-	long long	 seq;
-	char		 id[CHAN_UUID_LEN + 1];
-	char		*frame;			/* the text, for re-sending */
-	size_t		 len;
-	int		 sends;			/* on this connection */
-	double		 deadline;		/* receipt due (monotonic ms) */
-	int		 rcpt;			/* a receipt waits to be stored */
-	char		 rcpt_status[8];
-	char		*rcpt_reason;
-};
-
-struct chan;
-
-struct chan_conn {
-	struct chan_conn	*next, *prev;
-	struct chan		*ch;
-	struct lws		*wsi;
-	char			 ctx_ref[CHAN_UUID_LEN + 1];	/* from the URL */
-	char			 request_id[64];
-	double			 opened;
-	int			 authed;
-	struct tab_ctx		 tab;
-	long long		 position;	/* presented last_seq */
-	long long		 cursor;	/* highest seq passed on this connection */
-	struct chan_flight	 fl[CHAN_WINDOW];
-	int			 nfl;
-	int			 dirty;		/* Postgres may hold news for it */
-	int			 blocked;	/* waiting on a pending_approval */
-	struct chan_frame	*qhead, *qtail;
-	size_t			 qcount, qbytes;
-	struct buf		 rx;		/* the message being reassembled */
-	int			 rx_open;	/* inside a fragmented message */
-	int			 rx_binary;
-	int			 closing;
-	int			 close_code;
-	char			 close_reason[64];
-	double			 closing_at;
-	int			 peer_code;	/* close code the peer sent, for the log */
-};
-
 /* lws per-session data: the connection, created at ESTABLISHED. */
 struct chan_pss {
 	struct chan_conn	*c;
-};
-
-struct chan {
-	struct lws_context	*ctx;
-	struct lws_vhost	*vh;
-	struct db		*db;
-	struct lws		*pg_wsi;	/* the adopted dup of the libpq socket */
-	dev_t			 pg_dev;	/* identity of the socket LISTENing */
-	ino_t			 pg_ino;
-	int			 pg_up;
-	int			 pg_backoff_ms;
-	lws_sorted_usec_list_t	 sul_tick;
-	lws_sorted_usec_list_t	 sul_pg;
-	lws_sorted_usec_list_t	 sul_settle;
-	struct chan_conn	*conns;
-	long long		 receipt_timeout_ms;
-	int			 stopping;
-	int			 settling;
 };
 
 static void	 chan_settle(struct chan *);
@@ -179,7 +116,7 @@ chan_lws_log(int level, const char *line)
 	log_msg(level & LLL_ERR ? LOG_LVL_ERROR : LOG_LVL_WARN, "lws", "%s", msg);
 }
 
-static void
+void
 chan_lld(char *out, size_t outsz, long long v)
 {
 	snprintf(out, outsz, "%lld", v);
@@ -262,6 +199,105 @@ chan_request_id(struct lws *wsi, char *out, size_t outsz)
 	util_strlcpy(out, v, outsz);
 }
 
+/*
+ * The client's address for the per-address cap: what nginx forwards
+ * (X-Forwarded-For, set to its $remote_addr) when the peer is nginx on
+ * loopback; anyone else is counted by its own address, whatever it claims.
+ */
+static void
+chan_client_addr(struct lws *wsi, char *out, size_t outsz)
+{
+	char		 peer[CHAN_ADDR_MAX], v[CHAN_ADDR_MAX];
+	const char	*a;
+	size_t		 i;
+	int		 n;
+
+	util_strlcpy(out, "-", outsz);
+	if (lws_get_peer_simple(wsi, peer, sizeof(peer)) == NULL)
+		return;
+	util_strlcpy(out, peer, outsz);
+	if (strcmp(peer, "127.0.0.1") != 0 && strcmp(peer, "::1") != 0 &&
+	    strcmp(peer, "::ffff:127.0.0.1") != 0)
+		return;
+	n = lws_hdr_custom_copy(wsi, v, (int)sizeof(v), "x-forwarded-for:", 16);
+	if (n <= 0)
+		return;
+	/* A list names the nearest hop last: that is the one nginx saw. */
+	a = strrchr(v, ',');
+	a = a ? a + 1 : v;
+	while (*a == ' ')
+		a++;
+	for (i = 0; a[i]; i++)
+		if (!((a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f') ||
+		    (a[i] >= 'A' && a[i] <= 'F') || a[i] == '.' || a[i] == ':'))
+			return;
+	if (i > 0)
+		util_strlcpy(out, a, outsz);
+}
+
+/* NULL when one more WebSocket for (ctx_ref, addr) fits its caps, else why not. */
+static const char *
+chan_over_cap(const struct chan *ch, const char *ref, const char *addr)
+{
+	const struct chan_conn	*c;
+	long long		 nctx = 0, naddr = 0;
+
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (c->closing)
+			continue;	/* on its way out */
+		if (strcmp(c->ctx_ref, ref) == 0)
+			nctx++;
+		if (strcmp(c->addr, addr) == 0)
+			naddr++;
+	}
+	if (nctx >= ch->s->ws_max_per_ctx)
+		return "per_ctx";
+	if (naddr >= ch->s->ws_max_per_addr)
+		return "per_addr";
+	return NULL;
+}
+
+/*
+ * Refuse an upgrade over a cap: 429, Retry-After and a problem+json body,
+ * at the HTTP stage (no WebSocket is made).  Nonzero if it could not be
+ * written (the caller hangs up).
+ */
+static int
+chan_refuse(struct lws *wsi, const char *cap, const char *request_id)
+{
+	unsigned char	 hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
+	unsigned char	*end = hdr + sizeof(hdr) - 1, *body = NULL;
+	struct buf	 b;
+	int		 rc = -1;
+
+	buf_init(&b, 1024);
+	if (buf_puts(&b, "{\"type\":\"/problems/rate-limited\",\"title\":\"Too many requests\","
+	    "\"status\":429,\"detail\":") != CB_OK ||
+	    buf_json_str(&b, strcmp(cap, "per_ctx") == 0 ?
+	    "this tab already holds as many WebSockets as it may; close one or retry later" :
+	    "this address already holds as many WebSockets as it may; retry later") != CB_OK ||
+	    buf_puts(&b, ",\"request_id\":") != CB_OK ||
+	    buf_json_str(&b, request_id) != CB_OK || buf_putc(&b, '}') != CB_OK)
+		goto out;
+	body = util_malloc(LWS_PRE + b.len);
+	memcpy(body + LWS_PRE, b.data, b.len);
+	if (lws_add_http_common_headers(wsi, 429, "application/problem+json",
+	    (lws_filepos_t)b.len, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
+	    (const unsigned char *)"1", 1, &p, end) ||
+	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+	    (const unsigned char *)"no-store", 8, &p, end) ||
+	    lws_finalize_write_http_header(wsi, start, &p, end))
+		goto out;
+	if (lws_write(wsi, body + LWS_PRE, b.len, LWS_WRITE_HTTP_FINAL) != (int)b.len)
+		goto out;
+	rc = 0;
+out:
+	free(body);
+	buf_free(&b);
+	return rc;
+}
+
 /* ------------------------------------------------------- outgoing frames */
 
 static void
@@ -281,7 +317,7 @@ chan_close(struct chan_conn *c, int code, const char *reason)
 	lws_callback_on_writable(c->wsi);
 }
 
-static int
+int
 chan_send(struct chan_conn *c, const char *text, size_t len)
 {
 	struct chan_frame	*f;
@@ -310,7 +346,7 @@ chan_send(struct chan_conn *c, const char *text, size_t len)
 	return CB_OK;
 }
 
-static int
+int
 chan_send_buf(struct chan_conn *c, struct buf *b)
 {
 	return chan_send(c, buf_cstr(b), b->len);
@@ -332,14 +368,14 @@ chan_send_error(struct chan_conn *c, const char *code, const char *detail)
 }
 
 /* An error frame, then the close that goes with it. */
-static void
+void
 chan_fail(struct chan_conn *c, const char *code, const char *detail, int close_code)
 {
 	chan_send_error(c, code, detail);
 	chan_close(c, close_code, code);
 }
 
-static void
+void
 chan_resync(struct chan_conn *c, const char *reason, long long last_seq)
 {
 	struct buf	 b;
@@ -433,7 +469,7 @@ chan_db_after(struct chan *ch, int rc)
 	}
 }
 
-static int
+int
 chan_query(struct chan *ch, struct db_res **res, const char *sql, int n,
     const char *const *p)
 {
@@ -578,346 +614,6 @@ chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	}
 }
 
-/* ------------------------------------------------------------ delivery */
-
-static void
-chan_flight_drop(struct chan_conn *c, int i)
-{
-	struct chan_flight	*f = &c->fl[i];
-
-	free(f->frame);
-	free(f->rcpt_reason);
-	memmove(&c->fl[i], &c->fl[i + 1], (size_t)(c->nfl - i - 1) * sizeof(c->fl[0]));
-	c->nfl--;
-	memset(&c->fl[c->nfl], 0, sizeof(c->fl[0]));
-}
-
-static int
-chan_flight_find(const struct chan_conn *c, long long seq)
-{
-	int	 i;
-
-	for (i = 0; i < c->nfl; i++)
-		if (c->fl[i].seq == seq)
-			return i;
-	return -1;
-}
-
-static double
-chan_receipt_due(const struct chan_conn *c, int sends)
-{
-	int	 shift = sends > 1 ? sends - 1 : 0;
-
-	if (shift > 10)
-		shift = 10;
-	return util_now_ms() + (double)(c->ch->receipt_timeout_ms << shift);
-}
-
-/* The command frame of one row; CB_ERR_TOO_LARGE past the frame cap. */
-static int
-chan_command_frame(struct buf *b, const struct db_res *r)
-{
-	const char	*id = db_val(r, 0, 1), *seq = db_val(r, 0, 2);
-	const char	*type = db_val(r, 0, 5), *sel = db_val(r, 0, 6);
-	const char	*val = db_val(r, 0, 7);
-	int		 rc;
-
-	if ((rc = buf_puts(b, "{\"type\":\"command\",\"id\":")) != CB_OK ||
-	    (rc = buf_json_str(b, id)) != CB_OK ||
-	    (rc = buf_printf(b, ",\"seq\":%s,\"command\":", seq)) != CB_OK ||
-	    (rc = buf_json_str(b, type)) != CB_OK)
-		return rc;
-	if (sel != NULL && ((rc = buf_puts(b, ",\"selector\":")) != CB_OK ||
-	    (rc = buf_json_str(b, sel)) != CB_OK))
-		return rc;
-	/* jsonb text from Postgres is valid JSON: it goes out as it is. */
-	if (val != NULL && ((rc = buf_puts(b, ",\"value\":")) != CB_OK ||
-	    (rc = buf_puts(b, val)) != CB_OK))
-		return rc;
-	return buf_putc(b, '}');
-}
-
-/*
- * A command's final state and its webhook events (command.applied, .failed,
- * .timeout: lib/events.h) in one statement: `upd` is an UPDATE of commands
- * returning CHAN_FINISHED_COLS; *changed gets the commands it moved.
- */
-#define CHAN_FINISHED_COLS	" RETURNING id, org_id, ctx_id, seq, type, state"
-#define CHAN_FINISH(upd) \
-	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
-	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")" \
-	" SELECT count(*) FROM u"
-
-static int
-chan_finish(struct chan *ch, long long *changed, const char *sql, int n, const char *const *p)
-{
-	struct db_res	*res = NULL;
-	int		 rc;
-
-	*changed = 0;
-	rc = chan_query(ch, &res, sql, n, p);
-	if (rc == CB_OK && db_rows(res) == 1)
-		(void)util_parse_ll(db_val(res, 0, 0), 0, 1LL << 62, changed);
-	db_res_free(res);
-	return rc;
-}
-
-/*
- * Write a receipt; *changed says whether it moved a queued/delivered
- * command (0: the command was already finished, which is acknowledged and
- * changes nothing).
- */
-static int
-chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
-    const char *reason, long long *changed)
-{
-	char		 s[24];
-	const char	*p[5];
-
-	chan_lld(s, sizeof(s), seq);
-	p[0] = c->tab.ctx_id;
-	p[1] = c->tab.org;
-	p[2] = s;
-	p[3] = status;
-	p[4] = reason;
-	return chan_finish(c->ch, changed, CHAN_FINISH(
-	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
-	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
-	    " AND state IN ('queued', 'delivered')"), 5, p);
-}
-
-static void
-chan_log_seq(enum log_level lvl, const char *event, const struct chan_conn *c,
-    long long seq, const char *k, const char *v)
-{
-	char	 s[24];
-
-	chan_lld(s, sizeof(s), seq);
-	log_kv(lvl, event, "ctx", c->tab.ctx_id, "seq", s, k, v, NULL);
-}
-
-/* Receipts that arrived while Postgres was down; CB_OK when none is left. */
-static int
-chan_flush_receipts(struct chan_conn *c)
-{
-	long long	 changed;
-	int		 i, rc;
-
-	for (i = 0; i < c->nfl; i++) {
-		if (!c->fl[i].rcpt)
-			continue;
-		rc = chan_store_receipt(c, c->fl[i].seq, c->fl[i].rcpt_status,
-		    c->fl[i].rcpt_reason, &changed);
-		if (rc != CB_OK)
-			return rc;
-		chan_log_seq(LOG_LVL_INFO, "receipt_stored_late", c, c->fl[i].seq,
-		    "status", c->fl[i].rcpt_status);
-		chan_flight_drop(c, i);
-		i--;
-	}
-	return CB_OK;
-}
-
-/*
- * Send what the window allows, in seq order after the cursor.  Any
- * Postgres failure leaves the connection dirty: the reconnect re-runs it.
- */
-static void
-chan_pump(struct chan_conn *c)
-{
-	struct chan	*ch = c->ch;
-	struct db_res	*r = NULL, *u = NULL;
-	struct buf	 b;
-	const char	*p[3], *state;
-	char		 cur[24];
-	long long	 last_seq, seq, affected;
-	int		 step, rc, delivered_before;
-
-	buf_init(&b, CHAN_MAX_MSG);
-	if (chan_flush_receipts(c) != CB_OK) {
-		c->dirty = 1;
-		goto out;
-	}
-	for (step = 0; step < CHAN_PUMP_STEPS; step++) {
-		if (c->closing || c->nfl >= CHAN_WINDOW)
-			goto out;
-		db_res_free(r);
-		r = NULL;
-		chan_lld(cur, sizeof(cur), c->cursor);
-		p[0] = c->tab.ctx_id;
-		p[1] = c->tab.org;
-		p[2] = cur;
-		rc = chan_query(ch, &r,
-		    "SELECT c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL,"
-		    " m.type, m.selector, m.value::text"
-		    " FROM contexts c LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at,"
-		    " type, selector, value FROM commands WHERE ctx_id = c.id"
-		    " AND org_id = c.org_id AND seq > $3::bigint ORDER BY seq LIMIT 1) m ON true"
-		    " WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
-		if (rc == CB_ERR_DB_DOWN) {
-			c->dirty = 1;
-			goto out;
-		}
-		if (rc != CB_OK) {
-			chan_fail(c, "internal", "the broker could not read the commands",
-			    CHAN_CLOSE_INTERNAL);
-			goto out;
-		}
-		if (db_rows(r) != 1) {
-			log_kv(LOG_LVL_WARN, "ws_ctx_gone", "ctx", c->tab.ctx_id, NULL);
-			chan_fail(c, "unauthorized", "the context no longer exists",
-			    CHAN_CLOSE_UNAUTHORIZED);
-			goto out;
-		}
-		if (util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &last_seq) != CB_OK)
-			goto bad_row;
-		if (db_isnull(r, 0, 1)) {
-			/* Nothing after the cursor: caught up, unless rows vanished. */
-			if (last_seq > c->cursor)
-				chan_resync(c, "gap", last_seq);
-			goto out;
-		}
-		if (util_parse_ll(db_val(r, 0, 2), 1, 1LL << 62, &seq) != CB_OK)
-			goto bad_row;
-		if (seq != c->cursor + 1) {
-			chan_resync(c, "gap", last_seq);
-			goto out;
-		}
-		state = db_val(r, 0, 3);
-		delivered_before = strcmp(db_val(r, 0, 4), "t") == 0;
-		if (strcmp(state, "pending_approval") == 0) {
-			/* Order is kept: nothing after it goes before it. */
-			if (!c->blocked)
-				chan_log_seq(LOG_LVL_INFO, "ws_blocked", c, seq,
-				    "state", state);
-			c->blocked = 1;
-			goto out;
-		}
-		c->blocked = 0;
-		if (strcmp(state, "dead") == 0 || (!delivered_before &&
-		    strcmp(state, "queued") != 0 && strcmp(state, "delivered") != 0)) {
-			/*
-			 * Finished before it ever reached a tab (denied,
-			 * expired, dead-lettered): it was never meant for one.
-			 */
-			chan_log_seq(LOG_LVL_INFO, "command_skipped", c, seq, "state", state);
-			c->cursor = seq;
-			continue;
-		}
-		buf_reset(&b);
-		if (chan_command_frame(&b, r) != CB_OK) {
-			long long	 na;
-			const char	*q[2] = { db_val(r, 0, 1), c->tab.org };
-
-			rc = chan_finish(ch, &na, CHAN_FINISH(
-			    "UPDATE commands SET state = 'failed', finished_at = now(),"
-			    " reason = 'command too large for the tab channel'"
-			    " WHERE id = $1::uuid AND org_id = $2::bigint"
-			    " AND state IN ('queued', 'delivered')"), 2, q);
-			if (rc != CB_OK) {
-				c->dirty = rc == CB_ERR_DB_DOWN;
-				goto out;
-			}
-			chan_log_seq(LOG_LVL_WARN, "command_too_large", c, seq, "state", "failed");
-			c->cursor = seq;
-			continue;
-		}
-		if (strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) {
-			const char	*q[2] = { db_val(r, 0, 1), c->tab.org };
-
-			/* Postgres first: a frame never leaves unrecorded. */
-			db_res_free(u);
-			u = NULL;
-			rc = chan_query(ch, &u,
-			    "UPDATE commands SET state = 'delivered', attempts = attempts + 1,"
-			    " delivered_at = now() WHERE id = $1::uuid AND org_id = $2::bigint"
-			    " AND state IN ('queued', 'delivered') RETURNING attempts", 2, q);
-			if (rc != CB_OK) {
-				c->dirty = rc == CB_ERR_DB_DOWN;
-				goto out;
-			}
-			affected = (long long)db_rows(u);
-			if (affected == 0)
-				continue;	/* it changed meanwhile: read it again */
-		}
-		/*
-		 * A finished command that had reached a tab is sent again to a
-		 * tab that presents a position before it; its state stays.
-		 */
-		c->fl[c->nfl].seq = seq;
-		util_strlcpy(c->fl[c->nfl].id, db_val(r, 0, 1), sizeof(c->fl[0].id));
-		c->fl[c->nfl].frame = util_strndup(buf_cstr(&b), b.len);
-		c->fl[c->nfl].len = b.len;
-		c->fl[c->nfl].sends = 1;
-		c->fl[c->nfl].deadline = chan_receipt_due(c, 1);
-		c->nfl++;
-		c->cursor = seq;
-		chan_log_seq(LOG_LVL_DEBUG, "command_sent", c, seq, "state", state);
-		if (chan_send_buf(c, &b) != CB_OK)
-			goto out;
-	}
-	/* More rows than one call looks at: come back soon. */
-	c->dirty = 1;
-	goto out;
-bad_row:
-	log_kv(LOG_LVL_ERROR, "ws_bad_row", "ctx", c->tab.ctx_id, NULL);
-	chan_fail(c, "internal", "the broker could not read the commands", CHAN_CLOSE_INTERNAL);
-out:
-	db_res_free(r);
-	db_res_free(u);
-	buf_free(&b);
-}
-
-/*
- * A delivered command without a receipt in time: send again, or give up.
- * Returns 1 when entry i left the window.
- */
-static int
-chan_receipt_timeout(struct chan_conn *c, int i)
-{
-	struct chan_flight	*f = &c->fl[i];
-	struct db_res		*r = NULL;
-	const char		*p[3];
-	char			 max[24], att[24];
-	long long		 affected = 0;
-	int			 rc, dropped = 0;
-
-	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
-	p[0] = f->id;
-	p[1] = c->tab.org;
-	p[2] = max;
-	rc = chan_query(c->ch, &r,
-	    "UPDATE commands SET attempts = attempts + 1, delivered_at = now()"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"
-	    " AND attempts < $3::int RETURNING attempts", 3, p);
-	if (rc != CB_OK)
-		goto out;	/* next tick tries again */
-	if (db_rows(r) == 1) {
-		util_strlcpy(att, db_val(r, 0, 0), sizeof(att));
-		f->sends++;
-		f->deadline = chan_receipt_due(c, f->sends);
-		chan_log_seq(LOG_LVL_INFO, "receipt_timeout_resend", c, f->seq,
-		    "attempts", att);
-		(void)chan_send(c, f->frame, f->len);
-		goto out;
-	}
-	rc = chan_finish(c->ch, &affected, CHAN_FINISH(
-	    "UPDATE commands SET state = 'timeout', finished_at = now(),"
-	    " reason = 'no receipt after ' || attempts || ' attempts'"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"), 2, p);
-	if (rc != CB_OK)
-		goto out;
-	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
-	    affected ? "command_timeout" : "receipt_wait_ended", c, f->seq,
-	    "state", affected ? "timeout" : "finished");
-	chan_flight_drop(c, i);
-	c->dirty = 1;
-	dropped = 1;
-out:
-	db_res_free(r);
-	return dropped;
-}
-
 /* ---------------------------------------------------------- client frames */
 
 struct chan_auth_msg {
@@ -1004,12 +700,10 @@ static void
 chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 {
 	struct chan	*ch = c->ch;
-	struct db_res	*r = NULL;
 	struct buf	 b;
-	const char	*p[3];
 	char		 pos[24];
 	long long	 last_seq, present;
-	int		 rc;
+	int		 rc, mif;
 
 	buf_init(&b, CHAN_MAX_MSG);
 	if (!ch->pg_up) {
@@ -1035,22 +729,8 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 		    CHAN_CLOSE_TRY_LATER);
 		goto out;
 	}
-	/*
-	 * One statement, one snapshot: the newest seq and how many rows
-	 * exist after the position (commands are inserted together with the
-	 * last_seq bump, so a missing row is a real gap).
-	 */
-	chan_lld(pos, sizeof(pos), m->last_seq);
-	p[0] = c->tab.ctx_id;
-	p[1] = c->tab.org;
-	p[2] = pos;
-	rc = chan_query(ch, &r,
-	    "SELECT c.last_seq, (SELECT count(*) FROM commands m WHERE m.ctx_id = c.id"
-	    " AND m.org_id = c.org_id AND m.seq > $3::bigint AND m.seq <= c.last_seq)"
-	    " FROM contexts c WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
-	if (rc != CB_OK || db_rows(r) != 1 ||
-	    util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &last_seq) != CB_OK ||
-	    util_parse_ll(db_val(r, 0, 1), 0, 1LL << 62, &present) != CB_OK) {
+	rc = chan_rows_snapshot(ch, &c->tab, m->last_seq, &last_seq, &present, &mif);
+	if (rc != CB_OK) {
 		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
 		    CHAN_CLOSE_TRY_LATER);
 		goto out;
@@ -1064,9 +744,12 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 		chan_resync(c, "gap", last_seq);
 		goto out;
 	}
+	/* The form's agent policy sets the tab's window. */
+	c->max_in_flight = mif;
 	c->authed = 1;
 	c->cursor = c->position;
 	c->dirty = 1;
+	chan_lld(pos, sizeof(pos), c->position);
 	log_kv(LOG_LVL_INFO, "ws_auth", "ctx", c->tab.ctx_id, "resume_from", pos,
 	    "request_id", c->request_id, NULL);
 	if (buf_puts(&b, "{\"type\":\"ready\",\"ctx_ref\":") == CB_OK &&
@@ -1075,7 +758,6 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 	    c->position) == CB_OK)
 		(void)chan_send_buf(c, &b);
 out:
-	db_res_free(r);
 	buf_free(&b);
 }
 
@@ -1084,33 +766,33 @@ chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
 {
 	struct chan_flight	*f;
 	long long		 changed = 0;
-	int			 i, rc;
+	int			 i;
 
 	if (m->seq <= c->position || m->seq > c->cursor) {
 		chan_bad(c, "receipt for a command not sent on this connection");
 		return;
 	}
-	i = chan_flight_find(c, m->seq);
-	if (i >= 0 && c->fl[i].rcpt)
-		return;		/* the same receipt again, still waiting to be stored */
-	rc = chan_store_receipt(c, m->seq, m->status, m->reason, &changed);
-	if (rc != CB_OK) {
-		if (i >= 0) {
-			/* Keep it: stored after the reconnect, slot held till then. */
-			f = &c->fl[i];
-			f->rcpt = 1;
-			util_strlcpy(f->rcpt_status, m->status, sizeof(f->rcpt_status));
-			f->rcpt_reason = m->reason ? util_strdup(m->reason) : NULL;
-			c->dirty = 1;
-		}
-		chan_log_seq(LOG_LVL_WARN, "receipt_deferred", c, m->seq, "status", m->status);
+	if ((i = chan_flight_find(c, m->seq)) >= 0) {
+		f = &c->fl[i];
+		if (f->rcpt)
+			return;	/* the same receipt again, still waiting to be stored */
+		/*
+		 * Stored by the round's batch (kept over a Postgres outage);
+		 * its slot is held until then.
+		 */
+		f->rcpt = 1;
+		util_strlcpy(f->rcpt_status, m->status, sizeof(f->rcpt_status));
+		f->rcpt_reason = m->reason ? util_strdup(m->reason) : NULL;
+		c->dirty = 1;
+		return;
+	}
+	/* Not in the window (finished, or sent again to a new position): one statement. */
+	if (chan_store_receipt(c, m->seq, m->status, m->reason, &changed) != CB_OK) {
+		chan_log_seq(LOG_LVL_WARN, "receipt_not_stored", c, m->seq, "status", m->status);
 		return;
 	}
 	chan_log_seq(LOG_LVL_INFO, changed ? "receipt" : "receipt_again", c, m->seq,
 	    "status", m->status);
-	if (i >= 0)
-		chan_flight_drop(c, i);
-	c->dirty = 1;
 }
 
 /* One complete message from the peer. */
@@ -1223,6 +905,7 @@ chan_open(struct chan *ch, struct lws *wsi, struct chan_pss *pss)
 	c->peer_code = 1006;	/* until a close frame says otherwise */
 	buf_init(&c->rx, CHAN_MAX_MSG);
 	chan_request_id(wsi, c->request_id, sizeof(c->request_id));
+	chan_client_addr(wsi, c->addr, sizeof(c->addr));
 	pss->c = c;
 	c->next = ch->conns;
 	if (ch->conns)
@@ -1265,6 +948,11 @@ chan_conn_free(struct chan *ch, struct chan_pss *pss)
 	}
 	while (c->nfl > 0)
 		chan_flight_drop(c, c->nfl - 1);
+	/* Its share of the tab's window goes to the tab's other connections. */
+	if (c->authed && !ch->stopping) {
+		chan_tab_dirty(ch, c->tab.ctx_id);
+		lws_sul_schedule(ch->ctx, 0, &ch->sul_settle, chan_settle_sul, 1);
+	}
 	buf_wipe(&c->rx);
 	free(c);
 }
@@ -1281,8 +969,19 @@ chan_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
 		/* Wrong paths never become WebSockets: answer at the HTTP stage. */
-		if ((st = chan_request_status(wsi, ref)) == 0)
-			return 0;
+		if ((st = chan_request_status(wsi, ref)) == 0) {
+			char	 addr[CHAN_ADDR_MAX], rid[64];
+			const char *cap;
+
+			chan_client_addr(wsi, addr, sizeof(addr));
+			if ((cap = chan_over_cap(ch, ref, addr)) == NULL)
+				return 0;
+			/* The address is personal data: the log names the cap only. */
+			chan_request_id(wsi, rid, sizeof(rid));
+			log_kv(LOG_LVL_WARN, "ws_refused", "ctx", ref, "cap", cap,
+			    "request_id", rid, NULL);
+			return chan_refuse(wsi, cap, rid) ? -1 : 1;
+		}
 		log_msg(LOG_LVL_INFO, "ws_rejected", "status %d", st);
 		if (lws_return_http_status(wsi, (unsigned int)st, NULL))
 			return -1;
@@ -1322,32 +1021,150 @@ chan_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	}
 }
 
+/* -------------------------------------------------------------- wake-ups */
+
+static void	 chan_kv_connect(lws_sorted_usec_list_t *);
+
+/* PUBLISH cb:cmd <ctx_id>: that tab's connections look in Postgres. */
+static void
+chan_on_wake(const char *ctx_id, void *arg)
+{
+	struct chan		*ch = arg;
+	struct chan_conn	*c;
+
+	for (c = ch->conns; c != NULL; c = c->next)
+		if (c->authed && strcasecmp(c->tab.ctx_id, ctx_id) == 0)
+			c->dirty = 1;
+}
+
+/* Redis went away: the sweep carries delivery until we subscribe again. */
+static void
+chan_kv_lost(struct chan *ch, const char *why)
+{
+	struct lws	*w = ch->kv_wsi;
+
+	ch->kv_wsi = NULL;
+	kv_sub_close(ch->kv_sub);
+	ch->kv_sub = NULL;
+	if (ch->stopping)
+		return;
+	if (w != NULL)
+		lws_set_timeout(w, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	log_kv(LOG_LVL_WARN, "wakeup_lost", "why", why, "fallback", "sweep", NULL);
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_kv, chan_kv_connect,
+	    (lws_usec_t)CHAN_KV_RETRY_MS * 1000);
+}
+
+/*
+ * Subscribe to cb:cmd.  Like the Postgres socket, a dup of the
+ * subscription's socket is adopted into the loop, so a wake-up wakes it.
+ */
+static void
+chan_kv_connect(lws_sorted_usec_list_t *sul)
+{
+	struct chan		*ch = lws_container_of(sul, struct chan, sul_kv);
+	const struct settings	*s = ch->s;
+	lws_sock_file_fd_type	 desc;
+	struct lws		*w;
+	int			 fd, dupfd;
+
+	if (ch->kv_sub != NULL || ch->stopping)
+		return;
+	ch->kv_sub = kv_sub_open(s->redis_host, (int)s->redis_port, s->redis_password,
+	    (int)s->redis_timeout_ms, CHAN_WAKE_CHANNEL);
+	if (ch->kv_sub == NULL || (fd = kv_sub_fd(ch->kv_sub)) < 0 ||
+	    (dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 3)) < 0)
+		goto retry;
+	memset(&desc, 0, sizeof(desc));
+	desc.filefd = dupfd;
+	w = lws_adopt_descriptor_vhost(ch->vh, LWS_ADOPT_RAW_FILE_DESC, desc,
+	    CHAN_KV_PROTOCOL, NULL);
+	if (w == NULL) {
+		close(dupfd);
+		goto retry;
+	}
+	ch->kv_wsi = w;
+	ch->kv_warned = 0;
+	log_kv(LOG_LVL_INFO, "wakeup_subscribed", "channel", CHAN_WAKE_CHANNEL, NULL);
+	return;
+retry:
+	kv_sub_close(ch->kv_sub);
+	ch->kv_sub = NULL;
+	if (!ch->kv_warned)
+		log_kv(LOG_LVL_WARN, "wakeup_unavailable", "fallback", "sweep", NULL);
+	ch->kv_warned = 1;
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_kv, chan_kv_connect,
+	    (lws_usec_t)CHAN_KV_RETRY_MS * 1000);
+}
+
+static int
+chan_kv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+    void *in, size_t len)
+{
+	struct chan	*ch = lws_context_user(lws_get_context(wsi));
+
+	(void)user;
+	(void)in;
+	(void)len;
+	switch (reason) {
+	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi != ch->kv_wsi || ch->kv_sub == NULL)
+			return -1;
+		if (kv_sub_read(ch->kv_sub, chan_on_wake, ch) < 0) {
+			ch->kv_wsi = NULL;	/* lws closes this one */
+			chan_kv_lost(ch, "connection lost");
+			return -1;
+		}
+		chan_settle(ch);
+		return 0;
+	case LWS_CALLBACK_RAW_CLOSE_FILE:
+		if (wsi == ch->kv_wsi) {
+			ch->kv_wsi = NULL;
+			chan_kv_lost(ch, "socket closed");
+		}
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The sweep: one query for every connected tab finds what no wake-up
+ * announced (a lost PUBLISH, Redis down, an approval).  Postgres is the
+ * truth; a connection with news, or blocked on an approval, looks again.
+ */
+static void
+chan_sweep(lws_sorted_usec_list_t *sul)
+{
+	struct chan	*ch = lws_container_of(sul, struct chan, sul_sweep);
+
+	if (ch->pg_up) {
+		chan_rows_sweep(ch);
+		chan_settle(ch);
+	}
+	if (!ch->stopping)
+		lws_sul_schedule(ch->ctx, 0, &ch->sul_sweep, chan_sweep,
+		    (lws_usec_t)ch->s->channel_sweep_ms * 1000);
+}
+
 /* --------------------------------------------------------------- timers */
 
 /*
- * Drain notifications and pump the connections they mark, until quiet.
- * Our own UPDATEs notify us too: a pump that finds nothing new ends it.
+ * Drain notifications and run batched rounds (chan_rows.c) until quiet.
+ * A round that finds no connection with news ends it.
  */
 static void
 chan_settle(struct chan *ch)
 {
-	struct chan_conn	*c;
-	int			 round, any;
+	int	 round;
 
 	if (ch->settling)
 		return;		/* the outer call picks up what this one would */
 	ch->settling = 1;
 	for (round = 0; round < CHAN_SETTLE_ROUNDS; round++) {
 		chan_drain(ch);
-		any = 0;
-		for (c = ch->conns; c != NULL && ch->pg_up; c = c->next) {
-			if (!c->dirty || !c->authed || c->closing)
-				continue;
-			c->dirty = 0;
-			chan_pump(c);
-			any = 1;
-		}
-		if (!any || !ch->pg_up)
+		/* Every tab with news at once: a few statements, however many tabs. */
+		if (!chan_round(ch) || !ch->pg_up)
 			break;
 	}
 	ch->settling = 0;
@@ -1390,6 +1207,8 @@ chan_tick(lws_sorted_usec_list_t *sul)
 			    chan_receipt_timeout(c, i))
 				i--;	/* the entries after it moved down */
 	}
+	if (ch->pg_up)
+		chan_expire_sweep(ch);
 	chan_settle(ch);
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_tick, chan_tick, CHAN_TICK_US);
 }
@@ -1399,6 +1218,7 @@ chan_tick(lws_sorted_usec_list_t *sul)
 static const struct lws_protocols chan_protocols[] = {
 	{ CHAN_PROTOCOL, chan_ws_cb, sizeof(struct chan_pss), 4096, 0, NULL, 0 },
 	{ CHAN_PG_PROTOCOL, chan_pg_cb, 0, 0, 0, NULL, 0 },
+	{ CHAN_KV_PROTOCOL, chan_kv_cb, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
@@ -1429,6 +1249,7 @@ channel_run(struct worker *w)
 	sigaction(SIGPIPE, &sa, NULL);
 
 	ch = util_calloc(1, sizeof(*ch));
+	ch->s = s;
 	ch->db = db_open(s->pg_dsn);
 	/* CB_RECEIPT_TIMEOUT_S, bounded by the settings table (lib/settings.c). */
 	ch->receipt_timeout_ms = s->receipt_timeout_s * 1000;
@@ -1464,7 +1285,10 @@ channel_run(struct worker *w)
 	log_kv(LOG_LVL_INFO, "channel_listening", "port", port, "receipt_timeout_s", rt, NULL);
 
 	chan_pg_connect(&ch->sul_pg);
+	chan_kv_connect(&ch->sul_kv);
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_tick, chan_tick, CHAN_TICK_US);
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_sweep, chan_sweep,
+	    (lws_usec_t)s->channel_sweep_ms * 1000);
 	while (!worker_stop)
 		if (lws_service(ch->ctx, 1000) < 0)
 			break;
@@ -1485,8 +1309,11 @@ out:
 		lws_sul_cancel(&ch->sul_tick);
 		lws_sul_cancel(&ch->sul_pg);
 		lws_sul_cancel(&ch->sul_settle);
+		lws_sul_cancel(&ch->sul_kv);
+		lws_sul_cancel(&ch->sul_sweep);
 		lws_context_destroy(ch->ctx);
 	}
+	kv_sub_close(ch->kv_sub);
 	while (ch->conns != NULL) {
 		struct chan_pss	 pss = { ch->conns };
 

@@ -22,6 +22,7 @@
 #include "db.h"
 #include "errs.h"
 #include "http.h"
+#include "kv.h"
 #include "tab.h"
 #include "util.h"
 #include "ws.h"
@@ -917,7 +918,7 @@ default_receipt_timeout(void)
 	run_stack("env -u CB_RECEIPT_TIMEOUT_S", "restart-worker");
 }
 
-START_TEST(receipt_timeout_resends_then_times_out)
+START_TEST(receipt_timeout_resends_then_dead)
 {
 	struct fx	 f;
 	struct ws	 w;
@@ -944,9 +945,9 @@ START_TEST(receipt_timeout_resends_then_times_out)
 	t0 = util_now_ms();
 	for (;;) {
 		fx_row(&f, 1, &r);
-		if (strcmp(r.state, "timeout") == 0)
+		if (strcmp(r.state, "dead") == 0)
 			break;
-		ck_assert_msg(util_now_ms() - t0 < 20000, "seq 1 never timed out");
+		ck_assert_msg(util_now_ms() - t0 < 20000, "seq 1 never ended dead");
 		j = ws_next(&w, 200);
 		if (j == NULL)
 			continue;
@@ -966,6 +967,7 @@ START_TEST(receipt_timeout_resends_then_times_out)
 	ck_assert_int_eq(r.attempts, 3);
 	ck_assert(r.finished);
 	ck_assert(r.has_reason);
+	ck_assert_str_eq(r.reason, "no receipt after 3 attempts");
 	fx_row(&f, 2, &r);
 	ck_assert_str_eq(r.state, "applied");
 
@@ -982,6 +984,467 @@ START_TEST(receipt_timeout_resends_then_times_out)
 }
 END_TEST
 
+/* ------------------------------------------------------ promises (guards) */
+
+/* A command that expires `ms` from now (negative: already past); its seq. */
+static long long
+fx_cmd_expiring(struct fx *f, long long ms, char id[37])
+{
+	char		 m[24];
+	const char	*p[3] = { f->ctx, f->org, m };
+	struct db_res	*r = NULL;
+	long long	 seq = 0;
+
+	snprintf(m, sizeof(m), "%lld", ms);
+	fx_sql(f, &r, "WITH s AS (UPDATE contexts SET last_seq = last_seq + 1"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint RETURNING last_seq)"
+	    " INSERT INTO commands (org_id, ctx_id, seq, type, selector, value, state, expires_at)"
+	    " SELECT $2::bigint, $1::uuid, s.last_seq, 'set_field', '#exp', '1', 'queued',"
+	    " now() + make_interval(secs => $3::float8 / 1000) FROM s RETURNING id, seq", 3, p);
+	ck_assert_int_eq(db_rows(r), 1);
+	if (id)
+		util_strlcpy(id, db_val(r, 0, 0), 37);
+	ck_assert_int_eq(util_parse_ll(db_val(r, 0, 1), 1, 1LL << 40, &seq), CB_OK);
+	db_res_free(r);
+	return seq;
+}
+
+/* The form's agent policy with this window. */
+static void
+fx_policy(struct fx *f, int max_in_flight)
+{
+	char		 m[16];
+	const char	*p[3] = { f->form, f->org, m };
+
+	snprintf(m, sizeof(m), "%d", max_in_flight);
+	fx_exec(f, "INSERT INTO agent_policies (form_id, org_id, allowed_types, max_in_flight)"
+	    " VALUES ($1::uuid, $2::bigint, '{set_field}', $3::int)", 3, p);
+}
+
+/* Open and authenticate from 0, ready checked. */
+static void
+auth_from_zero(struct ws *w, struct fx *f)
+{
+	connect_auth(w, f, 0, -1);
+}
+
+START_TEST(expired_command_is_never_sent_on_connect)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct row	 r;
+
+	fx_init(&f);
+	fx_cmd_expiring(&f, -1000, NULL);	/* expired before any tab came */
+	fx_cmd(&f, "#live", "2");
+	connect_auth(&w, &f, 0, 2);
+	/* Seq 1 is skipped, never sent; seq 2 comes. */
+	expect_command_del(&w, 2, ARRIVE_MS);
+	expect_quiet(&w, 500);
+	fx_row(&f, 1, &r);
+	ck_assert_str_eq(r.state, "expired");
+	ck_assert(!r.delivered);
+	ck_assert(r.finished);
+	ck_assert_int_eq(r.attempts, 0);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(expired_command_swept_without_any_tab)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct row	 r;
+
+	fx_init(&f);
+	fx_cmd_expiring(&f, 1200, NULL);
+	fx_row(&f, 1, &r);
+	ck_assert_str_eq(r.state, "queued");
+	/* Nobody connected: the sweep alone ends it (ticks once a second). */
+	ck_assert_msg(fx_wait_state(&f, 1, "expired", 8000), "never swept to expired");
+	fx_row(&f, 1, &r);
+	ck_assert(r.has_reason);
+	ck_assert_str_eq(r.reason, "expired before it could be sent");
+	/* A tab that comes late gets nothing of it. */
+	connect_auth(&w, &f, 0, 1);
+	expect_quiet(&w, QUIET_MS);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(expired_while_in_flight_is_not_resent)
+{
+	struct fx	 f;
+	struct ws	 w, w2;
+	struct row	 r;
+
+	fx_init(&f);
+	fx_cmd_expiring(&f, 1500, NULL);
+	fx_cmd(&f, "#next", "2");
+	connect_auth(&w, &f, 0, 2);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	expect_command_del(&w, 2, ARRIVE_MS);
+	/* No receipt for 1: it expires while in flight. */
+	ck_assert_msg(fx_wait_state(&f, 1, "expired", 8000), "in-flight command never expired");
+	ws_drop(&w);
+	ws_free(&w);
+	/* A new connection from 0 resends 2 (it reached a tab), never 1. */
+	connect_auth(&w2, &f, 0, 2);
+	expect_command_del(&w2, 2, ARRIVE_MS);
+	expect_quiet(&w2, 500);
+	fx_row(&f, 1, &r);
+	ck_assert_str_eq(r.state, "expired");
+	ck_assert_int_eq(r.attempts, 1);
+	ws_free(&w2);
+	fx_free(&f);
+}
+END_TEST
+
+/* Command frames (seqs) that arrive on any of n sockets within ms. */
+static int
+collect_commands(struct ws *w, int n, int ms, long long *seqs, int *which, int max)
+{
+	double	 end = util_now_ms() + ms;
+	int	 got = 0, i, any;
+	cJSON	*j;
+
+	while (util_now_ms() < end) {
+		any = 0;
+		for (i = 0; i < n; i++) {
+			if ((j = ws_next(&w[i], 50)) == NULL)
+				continue;
+			any = 1;
+			ck_assert_str_eq(ws_str(j, "type"), "command");
+			ck_assert_msg(got < max, "more command frames than expected");
+			seqs[got] = ws_num(j, "seq");
+			which[got] = i;
+			got++;
+			cJSON_Delete(j);
+		}
+		(void)any;
+	}
+	return got;
+}
+
+START_TEST(three_sockets_share_the_tabs_window)
+{
+	struct fx	 f;
+	struct ws	 w[3];
+	long long	 seqs[32];
+	int		 which[32], i, got;
+
+	fx_init(&f);
+	fx_policy(&f, 3);
+	for (i = 0; i < 3; i++)
+		auth_from_zero(&w[i], &f);
+	for (i = 0; i < 10; i++)
+		fx_cmd(&f, "#w", "1");
+	/* Ten queued, three sockets: at most three unreceipted frames in all. */
+	got = collect_commands(w, 3, 2000, seqs, which, 32);
+	ck_assert_msg(got == 3, "%d command frames in flight across 3 sockets (policy: 3)", got);
+	/* One receipt frees exactly one slot, on whichever socket. */
+	send_receipt(&w[which[0]], seqs[0]);
+	got = collect_commands(w, 3, 1500, seqs + 3, which + 3, 29);
+	ck_assert_msg(got == 1, "%d frames after one receipt (want 1)", got);
+	for (i = 0; i < 3; i++)
+		ws_free(&w[i]);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(policy_window_applies_to_one_socket)
+{
+	struct fx	 f;
+	struct ws	 w;
+	long long	 s;
+
+	fx_init(&f);
+	fx_policy(&f, 4);
+	for (s = 1; s <= 6; s++)
+		fx_cmd(&f, "#w", "1");
+	connect_auth(&w, &f, 0, 6);
+	for (s = 1; s <= 4; s++)
+		expect_command_del(&w, s, ARRIVE_MS);
+	expect_quiet(&w, QUIET_MS);
+	send_receipt(&w, 1);
+	expect_command_del(&w, 5, ARRIVE_MS);
+	expect_quiet(&w, 300);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(reconnects_do_not_resend_forever)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct row	 r;
+	int		 i;
+
+	fx_init(&f);
+	fx_cmd(&f, "#again", "1");
+	/* Three connections each get it and drop it without a receipt. */
+	for (i = 0; i < 3; i++) {
+		connect_auth(&w, &f, 0, 1);
+		expect_command_del(&w, 1, ARRIVE_MS);
+		ws_drop(&w);
+		ws_free(&w);
+	}
+	fx_row(&f, 1, &r);
+	ck_assert_int_eq(r.attempts, 3);
+	/* The fourth gets nothing: the command is dead, with its reason. */
+	connect_auth(&w, &f, 0, 1);
+	expect_quiet(&w, QUIET_MS);
+	ck_assert(fx_wait_state(&f, 1, "dead", 3000));
+	fx_row(&f, 1, &r);
+	ck_assert_int_eq(r.attempts, 3);
+	ck_assert(r.finished);
+	ck_assert_str_eq(r.reason, "no receipt after 3 attempts");
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+/* An upgrade answered 429 with Retry-After and problem+json (seen through nginx). */
+static void
+expect_upgrade_refused(const char *path, const char *const *extra)
+{
+	struct http_resp	 resp;
+	const char		*hdrs[8];
+	int			 n = 0;
+
+	hdrs[n++] = "Connection: Upgrade";
+	hdrs[n++] = "Upgrade: websocket";
+	hdrs[n++] = "Sec-WebSocket-Version: 13";
+	hdrs[n++] = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+	hdrs[n++] = "Sec-WebSocket-Protocol: cb.tab.v1";
+	while (extra != NULL && *extra != NULL && n < 7)
+		hdrs[n++] = *extra++;
+	hdrs[n] = NULL;
+	memset(&resp, 0, sizeof(resp));
+	ck_assert_int_eq(http_do("GET", path, hdrs, NULL, 0, &resp), 0);
+	http_expect_problem(&resp, 429, "/problems/rate-limited");
+	ck_assert_ptr_nonnull(http_header(&resp, "retry-after"));
+	http_free(&resp);
+}
+
+START_TEST(per_context_cap_refuses_more_sockets)
+{
+	struct fx	 f;
+	struct ws	 w[4], extra;
+	cJSON		*j;
+	long long	 s;
+	int		 i, got = 0;
+
+	fx_init(&f);
+	for (i = 0; i < 4; i++)
+		auth_from_zero(&w[i], &f);
+	/* The fifth (CB_WS_MAX_PER_CTX = 4) is refused at the upgrade. */
+	ck_assert_int_ne(ws_open(&extra, f.path, NULL), 0);
+	ck_assert_int_eq(extra.http_status, 429);
+	ws_free(&extra);
+	expect_upgrade_refused(f.path, NULL);
+	/* The four keep working: pings answered, a command delivered. */
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(ws_send_text(&w[i], "{\"type\":\"ping\"}"), 0);
+		j = ws_next_type(&w[i], "pong", 3000);
+		ck_assert_ptr_nonnull(j);
+		cJSON_Delete(j);
+	}
+	s = fx_cmd(&f, "#cap", "1");
+	for (i = 0; i < 4; i++)
+		if ((j = ws_next(&w[i], i == 0 ? ARRIVE_MS : 200)) != NULL) {
+			ck_assert_int_eq(ws_num(j, "seq"), s);
+			got++;
+			cJSON_Delete(j);
+		}
+	ck_assert_int_ge(got, 1);
+	/* Another context is not affected. */
+	{
+		struct fx	 g;
+		struct ws	 o;
+
+		fx_init(&g);
+		auth_from_zero(&o, &g);
+		ws_free(&o);
+		fx_free(&g);
+	}
+	/* One closes: there is room again. */
+	ws_close(&w[3], 1000);
+	ws_free(&w[3]);
+	ck_assert_msg(ws_open_retry(&extra, f.path, 5000) == 0, "no room after a close");
+	ws_free(&extra);
+	for (i = 0; i < 3; i++)
+		ws_free(&w[i]);
+	fx_free(&f);
+}
+END_TEST
+
+/* ----------------------------------------- per-address cap (own worker) */
+
+static void
+small_addr_cap(void)
+{
+	run_stack("CB_WS_MAX_PER_ADDR=3", "restart-worker");
+}
+
+static void
+default_addr_cap(void)
+{
+	run_stack("env -u CB_WS_MAX_PER_ADDR", "restart-worker");
+}
+
+START_TEST(per_address_cap_refuses_more_sockets)
+{
+	struct fx	 f[3];
+	struct ws	 w[3], extra;
+	const char	*spoof[] = { "X-Forwarded-For: 198.51.100.7", NULL };
+	cJSON		*j;
+	int		 i;
+
+	for (i = 0; i < 3; i++)
+		fx_init(&f[i]);
+	ck_assert_msg(ws_open_retry(&extra, f[0].path, 15000) == 0, "worker did not come back");
+	ws_close(&extra, 1000);
+	ws_free(&extra);
+	/* Three contexts, one address (everything reaches nginx from loopback). */
+	for (i = 0; i < 3; i++) {
+		if (i == 0)
+			test_sleep_ms(300);	/* the probe above is gone */
+		auth_from_zero(&w[i], &f[i]);
+	}
+	ck_assert_int_ne(ws_open(&extra, f[0].path, NULL), 0);
+	ck_assert_int_eq(extra.http_status, 429);
+	ws_free(&extra);
+	/* A forged X-Forwarded-For changes nothing: nginx sets its own. */
+	expect_upgrade_refused(f[1].path, spoof);
+	for (i = 0; i < 3; i++) {
+		ck_assert_int_eq(ws_send_text(&w[i], "{\"type\":\"ping\"}"), 0);
+		j = ws_next_type(&w[i], "pong", 3000);
+		ck_assert_ptr_nonnull(j);
+		cJSON_Delete(j);
+	}
+	fx_cmd(&f[2], "#addr", "1");
+	expect_command_del(&w[2], 1, ARRIVE_MS);
+	for (i = 0; i < 3; i++) {
+		ws_free(&w[i]);
+		fx_free(&f[i]);
+	}
+}
+END_TEST
+
+/* ------------------------------------------- wake-ups (own worker) */
+
+static void
+slow_sweep(void)
+{
+	run_stack("CB_CHANNEL_SWEEP_MS=20000", "restart-worker");
+}
+
+static void
+default_sweep(void)
+{
+	run_stack("env -u CB_CHANNEL_SWEEP_MS", "restart-worker");
+}
+
+static void
+publish_wake(const char *ctx)
+{
+	struct kv	*kv = kv_open(test_env("CB_REDIS_HOST"),
+	    (int)strtol(test_env("CB_REDIS_PORT"), NULL, 10), getenv("CB_REDIS_PASSWORD"), 2000);
+	const char	*argv[3] = { "PUBLISH", "cb:cmd", ctx };
+	struct kv_reply	*r = NULL;
+
+	ck_assert_int_eq(kv_cmd(kv, &r, 3, argv, NULL), CB_OK);
+	ck_assert_int_ge(kv_reply_int(r), 1);	/* the channel is subscribed */
+	kv_reply_free(r);
+	kv_close(kv);
+}
+
+START_TEST(no_notify_trigger_on_commands)
+{
+	struct fx	 f;
+	struct db_res	*r = NULL;
+
+	fx_init(&f);
+	fx_sql(&f, &r, "SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid"
+	    " WHERE c.relname = 'commands' AND NOT t.tgisinternal", 0, NULL);
+	ck_assert_str_eq(db_val(r, 0, 0), "0");
+	db_res_free(r);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(redis_wakeup_delivers_at_once)
+{
+	struct fx	 f;
+	struct ws	 w;
+	double		 t0;
+
+	fx_init(&f);
+	ck_assert_msg(ws_open_retry(&w, f.path, 15000) == 0, "worker did not come back");
+	ws_free(&w);
+	connect_auth(&w, &f, 0, 0);
+	/*
+	 * The worker started moments ago and sweeps first after 20 s: no
+	 * trigger, no sweep, nothing wakes the channel for this insert...
+	 */
+	fx_cmd(&f, "#wake", "1");
+	expect_quiet(&w, QUIET_MS);
+	/* ...until the PUBLISH the command route makes after its commit. */
+	t0 = util_now_ms();
+	publish_wake(f.ctx);
+	expect_command_del(&w, 1, 1500);
+	ck_assert_msg(util_now_ms() - t0 < 1500, "the Redis wake-up took too long");
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(lost_wakeup_found_by_sweep)
+{
+	struct fx	 f;
+	struct ws	 w;
+
+	fx_init(&f);
+	connect_auth(&w, &f, 0, 0);
+	/* Inserted with no wake-up at all: the sweep (250 ms) finds it. */
+	fx_cmd(&f, "#nowake", "1");
+	expect_command_del(&w, 1, 2000);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+START_TEST(redis_paused_sweep_delivers)
+{
+	struct fx	 f;
+	struct ws	 w;
+	cJSON		*j1, *j2;
+
+	fx_init(&f);
+	connect_auth(&w, &f, 0, 0);
+	run_stack("", "pause-redis");
+	fx_cmd(&f, "#paused", "1");
+	fx_cmd(&f, "#paused", "2");
+	j1 = ws_next(&w, 3000);
+	j2 = ws_next(&w, ARRIVE_MS);
+	/* Thaw before asserting: the suites after this one need Redis. */
+	run_stack("", "resume-redis");
+	ck_assert_msg(j1 != NULL && j2 != NULL, "the sweep did not deliver with Redis paused");
+	ck_assert_int_eq(ws_num(j1, "seq"), 1);
+	ck_assert_int_eq(ws_num(j2, "seq"), 2);
+	cJSON_Delete(j1);
+	cJSON_Delete(j2);
+	send_receipt(&w, 1);
+	ck_assert(fx_wait_state(&f, 1, "applied", 5000));
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
 static Suite *
 channel_suite(void)
 {
@@ -989,6 +1452,9 @@ channel_suite(void)
 	TCase	*tc = tcase_create("through-nginx");
 	TCase	*tr = tcase_create("restarts");
 	TCase	*tt = tcase_create("receipt-timeout");
+	TCase	*tg = tcase_create("guards");
+	TCase	*ta = tcase_create("per-address-cap");
+	TCase	*tw = tcase_create("wake-ups");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, bad_paths_refused_at_upgrade, 0, (int)CU_NELEM(path_cases));
@@ -1021,8 +1487,33 @@ channel_suite(void)
 	/* Its own worker, started with a 1 s receipt timeout, restored after. */
 	tcase_set_timeout(tt, 90);
 	tcase_add_unchecked_fixture(tt, short_receipt_timeout, default_receipt_timeout);
-	tcase_add_test(tt, receipt_timeout_resends_then_times_out);
+	tcase_add_test(tt, receipt_timeout_resends_then_dead);
 	suite_add_tcase(s, tt);
+
+	tcase_set_timeout(tg, 60);
+	tcase_add_test(tg, expired_command_is_never_sent_on_connect);
+	tcase_add_test(tg, expired_command_swept_without_any_tab);
+	tcase_add_test(tg, expired_while_in_flight_is_not_resent);
+	tcase_add_test(tg, three_sockets_share_the_tabs_window);
+	tcase_add_test(tg, policy_window_applies_to_one_socket);
+	tcase_add_test(tg, reconnects_do_not_resend_forever);
+	tcase_add_test(tg, per_context_cap_refuses_more_sockets);
+	tcase_add_test(tg, lost_wakeup_found_by_sweep);
+	tcase_add_test(tg, redis_paused_sweep_delivers);
+	suite_add_tcase(s, tg);
+
+	/* Its own worker, with a per-address cap of 3, restored after. */
+	tcase_set_timeout(ta, 90);
+	tcase_add_unchecked_fixture(ta, small_addr_cap, default_addr_cap);
+	tcase_add_test(ta, per_address_cap_refuses_more_sockets);
+	suite_add_tcase(s, ta);
+
+	/* Its own worker, first sweeping 20 s after it starts: wake-ups alone. */
+	tcase_set_timeout(tw, 90);
+	tcase_add_unchecked_fixture(tw, slow_sweep, default_sweep);
+	tcase_add_test(tw, redis_wakeup_delivers_at_once);
+	tcase_add_test(tw, no_notify_trigger_on_commands);
+	suite_add_tcase(s, tw);
 	return s;
 }
 

@@ -1,0 +1,155 @@
+/*
+ * chan: the tab channel's shared state, split in three rooms:
+ *   channel.c      the lws side, the one file that calls libwebsockets:
+ *                  upgrades and caps, frames in and out, the adopted
+ *                  Postgres and Redis sockets, timers, the run loop;
+ *   chan_flight.c  the per-tab window: what is in flight on which socket;
+ *   chan_rows.c    the Postgres side: every statement, the hot ones
+ *                  batched over every ready tab.
+ * This header shows lws types (struct chan holds the loop's timers) but only
+ * channel.c calls lws.  Nothing here is used outside worker/chan*.
+ */
+#ifndef CB_CHAN_H
+#define CB_CHAN_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <libwebsockets.h>
+
+#include "buf.h"
+#include "log.h"
+#include "settings.h"
+#include "tab.h"
+
+#define CHAN_UUID_LEN		36
+#define CHAN_MAX_MSG		(16u * 1024u)	/* per frame, both directions */
+#define CHAN_FLIGHT_MAX		16		/* agent_policies.max_in_flight bound */
+#define CHAN_FLIGHT_DEFAULT	2		/* a form without an agent policy */
+#define CHAN_MAX_ATTEMPTS	3		/* deliveries of a command, in all */
+#define CHAN_READ_SLACK		4		/* rows read past the window, to skip */
+#define CHAN_EXPIRE_ROUNDS	5		/* expiry batches per tick, at most */
+#define CHAN_ADDR_MAX		64
+
+/* Close codes of docs/channel.md, and the RFC 6455 ones used here. */
+#define CHAN_CLOSE_GOING_AWAY	1001
+#define CHAN_CLOSE_POLICY	1008
+#define CHAN_CLOSE_TOO_BIG	1009
+#define CHAN_CLOSE_INTERNAL	1011
+#define CHAN_CLOSE_TRY_LATER	1013
+#define CHAN_CLOSE_RESYNC	4009
+#define CHAN_CLOSE_BAD_MESSAGE	4400
+#define CHAN_CLOSE_UNAUTHORIZED	4401
+#define CHAN_CLOSE_AUTH_TIMEOUT	4408
+
+struct chan_frame;
+
+/* A command sent on this connection and not receipted yet. */
+struct chan_flight {
+	long long	 seq;
+	char		 id[CHAN_UUID_LEN + 1];
+	char		*frame;			/* the text, for re-sending */
+	size_t		 len;
+	int		 sends;			/* on this connection */
+	double		 deadline;		/* receipt due (monotonic ms) */
+	int		 rcpt;			/* a receipt waits to be stored */
+	char		 rcpt_status[8];
+	char		*rcpt_reason;
+};
+
+struct chan;
+
+struct chan_conn {
+	struct chan_conn	*next, *prev;
+	struct chan		*ch;
+	struct lws		*wsi;
+	char			 ctx_ref[CHAN_UUID_LEN + 1];	/* from the URL */
+	char			 request_id[64];
+	double			 opened;
+	int			 authed;
+	struct tab_ctx		 tab;
+	long long		 position;	/* presented last_seq */
+	long long		 cursor;	/* highest seq passed on this connection */
+	struct chan_flight	 fl[CHAN_FLIGHT_MAX];
+	int			 nfl;
+	int			 max_in_flight;	/* the tab's, across its connections */
+	char			 addr[CHAN_ADDR_MAX];	/* client address, for the cap */
+	int			 dirty;		/* Postgres may hold news for it */
+	int			 blocked;	/* waiting on a pending_approval */
+	int			 want;		/* a round's share of the tab's window */
+	int			 held;		/* a round stopped for it */
+	struct chan_frame	*qhead, *qtail;
+	size_t			 qcount, qbytes;
+	struct buf		 rx;		/* the message being reassembled */
+	int			 rx_open;	/* inside a fragmented message */
+	int			 rx_binary;
+	int			 closing;
+	int			 close_code;
+	char			 close_reason[64];
+	double			 closing_at;
+	int			 peer_code;	/* close code the peer sent, for the log */
+};
+
+struct chan {
+	struct lws_context	*ctx;
+	struct lws_vhost	*vh;
+	struct db		*db;
+	struct lws		*pg_wsi;	/* the adopted dup of the libpq socket */
+	dev_t			 pg_dev;	/* identity of the socket LISTENing */
+	ino_t			 pg_ino;
+	int			 pg_up;
+	int			 pg_backoff_ms;
+	lws_sorted_usec_list_t	 sul_tick;
+	lws_sorted_usec_list_t	 sul_pg;
+	lws_sorted_usec_list_t	 sul_settle;
+	struct chan_conn	*conns;
+	const struct settings	*s;
+	struct kv_sub		*kv_sub;	/* Redis wake-ups (cb:cmd) */
+	struct lws		*kv_wsi;	/* the adopted dup of its socket */
+	int			 kv_warned;
+	lws_sorted_usec_list_t	 sul_kv;
+	lws_sorted_usec_list_t	 sul_sweep;
+	long long		 receipt_timeout_ms;
+	int			 stopping;
+	int			 settling;
+};
+
+/* channel.c: frames out, closes, and statements through the one connection. */
+int	 chan_send(struct chan_conn *, const char *text, size_t len);
+int	 chan_send_buf(struct chan_conn *, struct buf *);
+void	 chan_fail(struct chan_conn *, const char *code, const char *detail, int close_code);
+void	 chan_resync(struct chan_conn *, const char *reason, long long last_seq);
+struct db_res;
+int	 chan_query(struct chan *, struct db_res **, const char *sql, int n,
+	    const char *const *p);
+void	 chan_lld(char *out, size_t outsz, long long v);
+
+/* chan_flight.c: the tab's window. */
+int	 chan_tab_inflight(const struct chan *, const char *ctx_id);
+void	 chan_tab_dirty(struct chan *, const char *ctx_id);
+void	 chan_flight_drop(struct chan_conn *, int i);
+int	 chan_flight_find(const struct chan_conn *, long long seq);
+/* Take a sent frame into the window (the frame's text is owned from then). */
+void	 chan_flight_add(struct chan_conn *, long long seq, const char *id, char *frame,
+	    size_t len);
+double	 chan_receipt_due(const struct chan_conn *, int sends);
+void	 chan_log_seq(enum log_level, const char *event, const struct chan_conn *,
+	    long long seq, const char *k, const char *v);
+
+/* chan_rows.c: Postgres. */
+/* One round for every connection that may have news; 0 when none had. */
+int	 chan_round(struct chan *);
+/* The auth snapshot: the newest seq, rows after pos, the policy's window. */
+int	 chan_rows_snapshot(struct chan *, const struct tab_ctx *, long long pos,
+	    long long *last_seq, long long *present, int *max_in_flight);
+/* A receipt for a command no longer in this connection's window. */
+int	 chan_store_receipt(struct chan_conn *, long long seq, const char *status,
+	    const char *reason, long long *changed);
+/* Entry i's receipt is late: send again or give up; 1 when it left. */
+int	 chan_receipt_timeout(struct chan_conn *, int i);
+/* Mark the connections whose tab has news (one query for all of them). */
+void	 chan_rows_sweep(struct chan *);
+/* End expired commands, tab or no tab, in small batches. */
+void	 chan_expire_sweep(struct chan *);
+
+#endif

@@ -1,0 +1,818 @@
+/*
+ * chan_rows: the tab channel's Postgres side; every statement the channel
+ * runs is here.  The hot path is batched: one round (chan_round) stores
+ * the receipts of every connection in one statement, reads the next
+ * commands of every ready tab in one query (each within its tab's window,
+ * in seq order), records their delivery in one statement, and only then
+ * hands the frames to the connections.  The rare turns (an expiry met
+ * while reading, attempts run out, a frame too large, a receipt timeout)
+ * are one statement each.
+ *
+ * Postgres first: a frame goes to its tab only after the statement that
+ * records it as delivered (never after its expires_at, never past
+ * CHAN_MAX_ATTEMPTS); a receipt releases its slot only once stored.
+ * Arrays travel as parameters (Postgres array literals), never as SQL text.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+#include "db.h"
+#include "errs.h"
+#include "events.h"
+#include "util.h"
+
+#define CHAN_ARR_MAX	((size_t)1 << 24)	/* one array parameter, bytes */
+
+/*
+ * A command's final state and its webhook events (command.applied, .failed:
+ * lib/events.h) in one statement: `upd` is an UPDATE of commands returning
+ * CHAN_FINISHED_COLS; the statement answers how many it moved.
+ */
+#define CHAN_FINISHED_COLS	" RETURNING id, org_id, ctx_id, seq, type, state"
+#define CHAN_FINISH(upd) \
+	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
+	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")" \
+	" SELECT count(*) FROM u"
+
+/*
+ * A command whose delivery attempts ran out ends `dead`; its webhook event
+ * keeps the documented name command.timeout (docs/webhooks.md: the tab never
+ * reported it), with the payload shape of EVENTS_COMMAND_SRC.
+ */
+#define CHAN_DEAD_SRC(rel) \
+	"(SELECT c.org_id, '" EVENTS_COMMAND_TIMEOUT "' AS type, c.id AS ref_id," \
+	"   c.id::text AS source_id, jsonb_build_object('command_id', c.id," \
+	"   'ctx_ref', c.ctx_id, 'seq', c.seq, 'command', c.type) AS data" \
+	" FROM " rel " c WHERE c.state = 'dead')"
+#define CHAN_FINISH_DEAD(upd) \
+	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
+	" ev AS (" EVENTS_INSERT_FROM(CHAN_DEAD_SRC("u")) ")" \
+	" SELECT count(*) FROM u"
+
+/* ------------------------------------------------------------- arrays */
+
+/* realloc for n elements of sz, or abort (out of memory). */
+static void *
+chan_grow(void *p, size_t n, size_t sz)
+{
+	if (sz != 0 && n > SIZE_MAX / sz)
+		util_oom();
+	if ((p = realloc(p, n * sz)) == NULL)
+		util_oom();
+	return p;
+}
+
+/* A Postgres array literal being built: "{", elements, "}". */
+struct chan_arr {
+	struct buf	 b;
+	size_t		 n;
+};
+
+static void
+chan_arr_init(struct chan_arr *a)
+{
+	buf_init(&a->b, CHAN_ARR_MAX);
+	a->n = 0;
+	if (buf_putc(&a->b, '{') != CB_OK)
+		abort();
+}
+
+/* One element, quoted (NULL for SQL NULL); CB_ERR_TOO_LARGE past the cap. */
+static int
+chan_arr_add(struct chan_arr *a, const char *v)
+{
+	const char	*p;
+	int		 rc;
+
+	if (a->n++ > 0 && (rc = buf_putc(&a->b, ',')) != CB_OK)
+		return rc;
+	if (v == NULL)
+		return buf_puts(&a->b, "NULL");
+	if ((rc = buf_putc(&a->b, '"')) != CB_OK)
+		return rc;
+	for (p = v; *p; p++) {
+		if ((*p == '"' || *p == '\\') && (rc = buf_putc(&a->b, '\\')) != CB_OK)
+			return rc;
+		if ((rc = buf_putc(&a->b, *p)) != CB_OK)
+			return rc;
+	}
+	return buf_putc(&a->b, '"');
+}
+
+static int
+chan_arr_add_ll(struct chan_arr *a, long long v)
+{
+	char	 s[24];
+
+	chan_lld(s, sizeof(s), v);
+	return chan_arr_add(a, s);
+}
+
+static const char *
+chan_arr_end(struct chan_arr *a)
+{
+	if (buf_putc(&a->b, '}') != CB_OK)
+		return NULL;
+	return buf_cstr(&a->b);
+}
+
+static void
+chan_arr_free(struct chan_arr *a)
+{
+	buf_free(&a->b);
+}
+
+/* ------------------------------------------------------ single statements */
+
+static int
+chan_finish(struct chan *ch, long long *changed, const char *sql, int n, const char *const *p)
+{
+	struct db_res	*res = NULL;
+	int		 rc;
+
+	*changed = 0;
+	rc = chan_query(ch, &res, sql, n, p);
+	if (rc == CB_OK && db_rows(res) == 1)
+		(void)util_parse_ll(db_val(res, 0, 0), 0, 1LL << 62, changed);
+	db_res_free(res);
+	return rc;
+}
+
+int
+chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
+    const char *reason, long long *changed)
+{
+	char		 s[24];
+	const char	*p[5];
+
+	chan_lld(s, sizeof(s), seq);
+	p[0] = c->tab.ctx_id;
+	p[1] = c->tab.org;
+	p[2] = s;
+	p[3] = status;
+	p[4] = reason;
+	return chan_finish(c->ch, changed, CHAN_FINISH(
+	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
+	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
+	    " AND (state IN ('queued', 'delivered')"
+	    "  OR (state = 'expired' AND delivered_at IS NOT NULL))"), 5, p);
+}
+
+int
+chan_rows_snapshot(struct chan *ch, const struct tab_ctx *t, long long pos,
+    long long *last_seq, long long *present, int *max_in_flight)
+{
+	struct db_res	*r = NULL;
+	const char	*p[3];
+	char		 ps[24];
+	long long	 mif = CHAN_FLIGHT_DEFAULT;
+	int		 rc;
+
+	/*
+	 * One statement, one snapshot: the newest seq and how many rows
+	 * exist after the position (commands are inserted together with the
+	 * last_seq bump, so a missing row is a real gap), and the window the
+	 * form's agent policy gives the tab.
+	 */
+	chan_lld(ps, sizeof(ps), pos);
+	p[0] = t->ctx_id;
+	p[1] = t->org;
+	p[2] = ps;
+	rc = chan_query(ch, &r,
+	    "SELECT c.last_seq, (SELECT count(*) FROM commands m WHERE m.ctx_id = c.id"
+	    " AND m.org_id = c.org_id AND m.seq > $3::bigint AND m.seq <= c.last_seq),"
+	    " (SELECT p.max_in_flight FROM agent_policies p WHERE p.form_id = c.form_id"
+	    " AND p.org_id = c.org_id)"
+	    " FROM contexts c WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
+	if (rc == CB_OK && (db_rows(r) != 1 ||
+	    util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, last_seq) != CB_OK ||
+	    util_parse_ll(db_val(r, 0, 1), 0, 1LL << 62, present) != CB_OK))
+		rc = CB_ERR_DB;
+	if (rc == CB_OK && !db_isnull(r, 0, 2) &&
+	    util_parse_ll(db_val(r, 0, 2), 1, CHAN_FLIGHT_MAX, &mif) != CB_OK)
+		mif = CHAN_FLIGHT_DEFAULT;
+	*max_in_flight = (int)mif;
+	db_res_free(r);
+	return rc;
+}
+
+/*
+ * A command whose expires_at passed before it could be sent (or while it
+ * waited for its receipt): `expired`, never sent again.
+ */
+static int
+chan_expire_one(struct chan *ch, const char *id, const char *org)
+{
+	struct db_res	*r = NULL;
+	const char	*p[2] = { id, org };
+	int		 rc;
+
+	rc = chan_query(ch, &r,
+	    "UPDATE commands SET state = 'expired', finished_at = now(),"
+	    " reason = CASE WHEN delivered_at IS NULL THEN 'expired before it could be sent'"
+	    " ELSE 'expired while waiting for a receipt' END"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint"
+	    " AND state IN ('pending_approval', 'queued', 'delivered') AND expires_at <= now()",
+	    2, p);
+	db_res_free(r);
+	return rc;
+}
+
+/* A command sent CHAN_MAX_ATTEMPTS times already: `dead`, with the reason. */
+static int
+chan_exhaust(struct chan *ch, const char *id, const char *org, long long *changed)
+{
+	char		 max[24];
+	const char	*p[3] = { id, org, max };
+
+	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
+	return chan_finish(ch, changed, CHAN_FINISH_DEAD(
+	    "UPDATE commands SET state = 'dead', finished_at = now(),"
+	    " reason = 'no receipt after ' || attempts || ' attempts'"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint"
+	    " AND state IN ('queued', 'delivered') AND attempts >= $3::int"), 3, p);
+}
+
+static int
+chan_too_large(struct chan *ch, const char *id, const char *org)
+{
+	long long	 na;
+	const char	*p[2] = { id, org };
+
+	return chan_finish(ch, &na, CHAN_FINISH(
+	    "UPDATE commands SET state = 'failed', finished_at = now(),"
+	    " reason = 'command too large for the tab channel'"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint"
+	    " AND state IN ('queued', 'delivered')"), 2, p);
+}
+
+int
+chan_receipt_timeout(struct chan_conn *c, int i)
+{
+	struct chan_flight	*f = &c->fl[i];
+	struct db_res		*r = NULL;
+	const char		*p[3];
+	char			 max[24], att[24];
+	long long		 affected = 0;
+	int			 rc, dropped = 0;
+
+	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
+	p[0] = f->id;
+	p[1] = c->tab.org;
+	p[2] = max;
+	rc = chan_query(c->ch, &r,
+	    "UPDATE commands SET attempts = attempts + 1, delivered_at = now()"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"
+	    " AND attempts < $3::int AND (expires_at IS NULL OR expires_at > now())"
+	    " RETURNING attempts", 3, p);
+	if (rc != CB_OK)
+		goto out;	/* next tick tries again */
+	if (db_rows(r) == 1) {
+		util_strlcpy(att, db_val(r, 0, 0), sizeof(att));
+		f->sends++;
+		f->deadline = chan_receipt_due(c, f->sends);
+		chan_log_seq(LOG_LVL_INFO, "receipt_timeout_resend", c, f->seq,
+		    "attempts", att);
+		(void)chan_send(c, f->frame, f->len);
+		goto out;
+	}
+	rc = chan_finish(c->ch, &affected, CHAN_FINISH_DEAD(
+	    "UPDATE commands SET finished_at = now(),"
+	    " state = CASE WHEN expires_at <= now() THEN 'expired' ELSE 'dead' END,"
+	    " reason = CASE WHEN expires_at <= now() THEN 'expired while waiting for a receipt'"
+	    " ELSE 'no receipt after ' || attempts || ' attempts' END"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"), 2, p);
+	if (rc != CB_OK)
+		goto out;
+	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
+	    affected ? "command_given_up" : "receipt_wait_ended", c, f->seq,
+	    "state", affected ? "dead_or_expired" : "finished");
+	chan_flight_drop(c, i);
+	chan_tab_dirty(c->ch, c->tab.ctx_id);
+	dropped = 1;
+out:
+	db_res_free(r);
+	return dropped;
+}
+
+/* -------------------------------------------------------------- sweeps */
+
+void
+chan_rows_sweep(struct chan *ch)
+{
+	struct chan_conn	*c;
+	struct db_res		*r = NULL;
+	struct chan_arr		 ids;
+	const char		*p[1];
+	long long		 last;
+	size_t			 i;
+
+	chan_arr_init(&ids);
+	for (c = ch->conns; c != NULL; c = c->next)
+		if (c->authed && !c->closing && chan_arr_add(&ids, c->tab.ctx_id) != CB_OK)
+			goto out;
+	if (ids.n == 0 || (p[0] = chan_arr_end(&ids)) == NULL)
+		goto out;
+	if (chan_query(ch, &r, "SELECT id::text, last_seq FROM contexts"
+	    " WHERE id = ANY ($1::uuid[])", 1, p) != CB_OK)
+		goto out;
+	for (i = 0; i < db_rows(r); i++) {
+		if (util_parse_ll(db_val(r, i, 1), 0, 1LL << 62, &last) != CB_OK)
+			continue;
+		for (c = ch->conns; c != NULL; c = c->next)
+			if (c->authed && strcmp(c->tab.ctx_id, db_val(r, i, 0)) == 0 &&
+			    (last > c->cursor || c->blocked))
+				c->dirty = 1;
+	}
+out:
+	db_res_free(r);
+	chan_arr_free(&ids);
+}
+
+/* A command the expiry sweep ended: its slot in a window is free. */
+static void
+chan_expired_flight(struct chan *ch, const char *ctx_id, const char *seqs)
+{
+	struct chan_conn	*c;
+	long long		 seq;
+	int			 i;
+
+	if (util_parse_ll(seqs, 1, 1LL << 62, &seq) != CB_OK)
+		return;
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (!c->authed || strcmp(c->tab.ctx_id, ctx_id) != 0)
+			continue;
+		if ((i = chan_flight_find(c, seq)) >= 0 && !c->fl[i].rcpt) {
+			chan_log_seq(LOG_LVL_INFO, "command_expired", c, seq, "state", "expired");
+			chan_flight_drop(c, i);
+		}
+		c->dirty = 1;
+	}
+}
+
+void
+chan_expire_sweep(struct chan *ch)
+{
+	struct db_res	*r = NULL;
+	const char	*p[1];
+	char		 lim[24], cnt[24];
+	long long	 total = 0;
+	size_t		 i, n;
+	int		 round;
+
+	chan_lld(lim, sizeof(lim), ch->s->channel_expire_batch);
+	p[0] = lim;
+	for (round = 0; round < CHAN_EXPIRE_ROUNDS && ch->pg_up; round++) {
+		if (chan_query(ch, &r,
+		    "WITH x AS (SELECT id FROM commands"
+		    " WHERE state IN ('pending_approval', 'queued', 'delivered')"
+		    " AND expires_at IS NOT NULL AND expires_at <= now()"
+		    " ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
+		    " UPDATE commands m SET state = 'expired', finished_at = now(),"
+		    " reason = CASE WHEN m.delivered_at IS NULL THEN 'expired before it could be sent'"
+		    " ELSE 'expired while waiting for a receipt' END"
+		    " FROM x WHERE m.id = x.id RETURNING m.ctx_id::text, m.seq", 1, p) != CB_OK)
+			break;
+		n = db_rows(r);
+		for (i = 0; i < n; i++)
+			chan_expired_flight(ch, db_val(r, i, 0), db_val(r, i, 1));
+		db_res_free(r);
+		r = NULL;
+		total += (long long)n;
+		if ((long long)n < ch->s->channel_expire_batch)
+			break;
+	}
+	db_res_free(r);
+	if (total > 0) {
+		chan_lld(cnt, sizeof(cnt), total);
+		log_kv(LOG_LVL_INFO, "commands_expired", "count", cnt, NULL);
+	}
+}
+
+/* ----------------------------------------------------------- the round */
+
+/*
+ * The receipts that arrived on every connection, in one statement (with
+ * their webhook events).  Stored: their slots come free.  Postgres away:
+ * they wait (the slot stays held) for the reconnect.
+ */
+static void
+chan_store_receipts(struct chan *ch)
+{
+	struct chan_conn	*c;
+	struct chan_arr		 a[5];
+	const char		*p[5];
+	long long		 changed;
+	int			 i, k, n = 0, rc;
+
+	for (k = 0; k < 5; k++)
+		chan_arr_init(&a[k]);
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (!c->authed)
+			continue;
+		for (i = 0; i < c->nfl; i++) {
+			if (!c->fl[i].rcpt)
+				continue;
+			if (chan_arr_add(&a[0], c->tab.ctx_id) != CB_OK ||
+			    chan_arr_add(&a[1], c->tab.org) != CB_OK ||
+			    chan_arr_add_ll(&a[2], c->fl[i].seq) != CB_OK ||
+			    chan_arr_add(&a[3], c->fl[i].rcpt_status) != CB_OK ||
+			    chan_arr_add(&a[4], c->fl[i].rcpt_reason) != CB_OK)
+				goto out;	/* past 16 MiB: the next round takes the rest */
+			n++;
+		}
+	}
+	if (n == 0)
+		goto out;
+	for (k = 0; k < 5; k++)
+		if ((p[k] = chan_arr_end(&a[k])) == NULL)
+			goto out;
+	rc = chan_finish(ch, &changed, CHAN_FINISH(
+	    "UPDATE commands m SET state = r.r_status, reason = r.r_reason, finished_at = now()"
+	    " FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])"
+	    "  AS r(r_ctx, r_org, r_seq, r_status, r_reason)"
+	    " WHERE m.ctx_id = r.r_ctx AND m.org_id = r.r_org AND m.seq = r.r_seq"
+	    " AND (m.state IN ('queued', 'delivered')"
+	    "  OR (m.state = 'expired' AND m.delivered_at IS NOT NULL))"), 5, p);
+	if (rc == CB_ERR_DB_DOWN)
+		goto out;	/* kept, slots held: stored after the reconnect */
+	if (rc != CB_OK)
+		log_kv(LOG_LVL_ERROR, "receipts_lost", "error", "the batch was refused", NULL);
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (!c->authed)
+			continue;
+		for (i = 0; i < c->nfl; i++) {
+			if (!c->fl[i].rcpt)
+				continue;
+			chan_log_seq(LOG_LVL_INFO, "receipt", c, c->fl[i].seq, "status",
+			    c->fl[i].rcpt_status);
+			chan_flight_drop(c, i);
+			i--;
+			chan_tab_dirty(ch, c->tab.ctx_id);
+		}
+	}
+out:
+	for (k = 0; k < 5; k++)
+		chan_arr_free(&a[k]);
+}
+
+/* A row read this round, in a connection's seq order: a frame or a skip. */
+struct chan_step {
+	struct chan_conn	*c;
+	long long		 seq;
+	char			 id[CHAN_UUID_LEN + 1];
+	char			*frame;		/* NULL: skipped (cursor moves past) */
+	size_t			 len;
+	int			 record;	/* queued/delivered: becomes delivered */
+	const char		*event;		/* for a skip: why, for the log */
+	char			 state[20];
+};
+
+struct chan_steps {
+	struct chan_step	*v;
+	size_t			 n, cap;
+};
+
+static struct chan_step *
+chan_step_new(struct chan_steps *s, struct chan_conn *c, long long seq, const char *id,
+    const char *state)
+{
+	struct chan_step	*st;
+
+	if (s->n == s->cap) {
+		s->cap = s->cap ? s->cap * 2 : 64;
+		s->v = chan_grow(s->v, s->cap, sizeof(s->v[0]));
+	}
+	st = &s->v[s->n++];
+	memset(st, 0, sizeof(*st));
+	st->c = c;
+	st->seq = seq;
+	util_strlcpy(st->id, id, sizeof(st->id));
+	util_strlcpy(st->state, state, sizeof(st->state));
+	return st;
+}
+
+/* The command frame of one row; CB_ERR_TOO_LARGE past the frame cap. */
+static int
+chan_command_frame(struct buf *b, const struct db_res *r, size_t row)
+{
+	const char	*id = db_val(r, row, 2), *seq = db_val(r, row, 3);
+	const char	*type = db_val(r, row, 6), *sel = db_val(r, row, 7);
+	const char	*val = db_val(r, row, 8);
+	int		 rc;
+
+	if ((rc = buf_puts(b, "{\"type\":\"command\",\"id\":")) != CB_OK ||
+	    (rc = buf_json_str(b, id)) != CB_OK ||
+	    (rc = buf_printf(b, ",\"seq\":%s,\"command\":", seq)) != CB_OK ||
+	    (rc = buf_json_str(b, type)) != CB_OK)
+		return rc;
+	if (sel != NULL && ((rc = buf_puts(b, ",\"selector\":")) != CB_OK ||
+	    (rc = buf_json_str(b, sel)) != CB_OK))
+		return rc;
+	/* jsonb text from Postgres is valid JSON: it goes out as it is. */
+	if (val != NULL && ((rc = buf_puts(b, ",\"value\":")) != CB_OK ||
+	    (rc = buf_puts(b, val)) != CB_OK))
+		return rc;
+	return buf_putc(b, '}');
+}
+
+/*
+ * Walk one connection's rows (rows [from, to) of the read, in seq order)
+ * into steps.  Returns nothing: a connection that must look again is left
+ * dirty, one that cannot go on is failed or resynced here.
+ */
+static void
+chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t from,
+    size_t to, long long lim, struct chan_steps *steps)
+{
+	struct buf	 b;
+	const char	*state, *id;
+	long long	 last_seq, seq, next = c->cursor, attempts, changed;
+	size_t		 row, nrows = 0;
+	int		 taken = 0, expired, delivered_before, rc;
+
+	buf_init(&b, CHAN_MAX_MSG);
+	c->blocked = 0;
+	for (row = from; row < to; row++) {
+		if (db_isnull(r, row, 1)) {
+			log_kv(LOG_LVL_WARN, "ws_ctx_gone", "ctx", c->tab.ctx_id, NULL);
+			chan_fail(c, "unauthorized", "the context no longer exists",
+			    CHAN_CLOSE_UNAUTHORIZED);
+			goto out;
+		}
+		if (util_parse_ll(db_val(r, row, 1), 0, 1LL << 62, &last_seq) != CB_OK)
+			goto bad_row;
+		if (db_isnull(r, row, 2)) {
+			/* Nothing after the cursor: caught up, unless rows vanished. */
+			if (last_seq > next)
+				chan_resync(c, "gap", last_seq);
+			goto out;
+		}
+		if (util_parse_ll(db_val(r, row, 3), 1, 1LL << 62, &seq) != CB_OK ||
+		    util_parse_ll(db_val(r, row, 10), 0, 1LL << 30, &attempts) != CB_OK)
+			goto bad_row;
+		if (seq != next + 1) {
+			chan_resync(c, "gap", last_seq);
+			goto out;
+		}
+		nrows++;
+		id = db_val(r, row, 2);
+		state = db_val(r, row, 4);
+		delivered_before = strcmp(db_val(r, row, 5), "t") == 0;
+		expired = !db_isnull(r, row, 9) && strcmp(db_val(r, row, 9), "t") == 0;
+		if (expired) {
+			/* Never sent after its expires_at, whatever its state. */
+			if (strcmp(state, "pending_approval") == 0 ||
+			    strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) {
+				if ((rc = chan_expire_one(ch, id, c->tab.org)) != CB_OK) {
+					c->dirty = rc == CB_ERR_DB_DOWN;
+					goto out;
+				}
+				chan_step_new(steps, c, seq, id, "expired")->event =
+				    "command_expired";
+			} else
+				chan_step_new(steps, c, seq, id, state)->event = "command_skipped";
+			next = seq;
+			continue;
+		}
+		if (strcmp(state, "pending_approval") == 0) {
+			/* Order is kept: nothing after it goes before it. */
+			chan_log_seq(LOG_LVL_DEBUG, "ws_blocked", c, seq, "state", state);
+			c->blocked = 1;
+			goto out;
+		}
+		if (strcmp(state, "dead") == 0 || strcmp(state, "expired") == 0 ||
+		    (!delivered_before && strcmp(state, "queued") != 0 &&
+		    strcmp(state, "delivered") != 0)) {
+			/*
+			 * Finished before it ever reached a tab (denied,
+			 * expired, dead-lettered): it was never meant for one.
+			 */
+			chan_step_new(steps, c, seq, id, state)->event = "command_skipped";
+			next = seq;
+			continue;
+		}
+		if ((strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) &&
+		    attempts >= CHAN_MAX_ATTEMPTS) {
+			/* Sent as often as it may be, over reconnects too: dead. */
+			if ((rc = chan_exhaust(ch, id, c->tab.org, &changed)) != CB_OK) {
+				c->dirty = rc == CB_ERR_DB_DOWN;
+				goto out;
+			}
+			if (!changed) {
+				c->dirty = 1;	/* it changed meanwhile: read it again */
+				goto out;
+			}
+			chan_step_new(steps, c, seq, id, "dead")->event = "command_dead";
+			next = seq;
+			continue;
+		}
+		buf_reset(&b);
+		if (chan_command_frame(&b, r, row) != CB_OK) {
+			if ((rc = chan_too_large(ch, id, c->tab.org)) != CB_OK) {
+				c->dirty = rc == CB_ERR_DB_DOWN;
+				goto out;
+			}
+			chan_step_new(steps, c, seq, id, "failed")->event = "command_too_large";
+			next = seq;
+			continue;
+		}
+		if (taken >= c->want)
+			goto out;	/* the window is full: a receipt marks it again */
+		{
+			struct chan_step	*st = chan_step_new(steps, c, seq, id, state);
+
+			st->frame = util_strndup(buf_cstr(&b), b.len);
+			st->len = b.len;
+			/* A finished command that had reached a tab goes again as it is. */
+			st->record = strcmp(state, "queued") == 0 ||
+			    strcmp(state, "delivered") == 0;
+		}
+		taken++;
+		next = seq;
+	}
+	/* As many rows as asked for: there may be more. */
+	if ((long long)nrows >= lim)
+		c->dirty = 1;
+	goto out;
+bad_row:
+	log_kv(LOG_LVL_ERROR, "ws_bad_row", "ctx", c->tab.ctx_id, NULL);
+	chan_fail(c, "internal", "the broker could not read the commands", CHAN_CLOSE_INTERNAL);
+out:
+	buf_free(&b);
+}
+
+/* 1 if id is among the rows (uuid text) of r. */
+static int
+chan_returned(const struct db_res *r, const char *id)
+{
+	size_t	 i;
+
+	for (i = 0; r != NULL && i < db_rows(r); i++)
+		if (strcmp(db_val(r, i, 0), id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The next commands of every dirty tab with room in its window: one read,
+ * one write, then the frames.
+ */
+static void
+chan_deliver(struct chan *ch)
+{
+	struct chan_conn	*c, *o, **list = NULL;
+	struct chan_arr		 a[4], ids;
+	struct chan_steps	 steps = { NULL, 0, 0 };
+	struct db_res		*r = NULL, *u = NULL;
+	const char		*p[4], *q[2];
+	char			 max[24];
+	size_t			 nlist = 0, cap = 0, row, from, i, k;
+	long long		 idx;
+	int			 rc, room;
+
+	for (k = 0; k < 4; k++)
+		chan_arr_init(&a[k]);
+	chan_arr_init(&ids);
+	for (c = ch->conns; c != NULL; c = c->next) {
+		c->held = 0;
+		if (!c->dirty || !c->authed || c->closing)
+			continue;
+		c->dirty = 0;
+		/* The tab's room, less what this round already gave its other sockets. */
+		room = c->max_in_flight - chan_tab_inflight(ch, c->tab.ctx_id);
+		for (i = 0; i < nlist; i++)
+			if (strcmp(list[i]->tab.ctx_id, c->tab.ctx_id) == 0)
+				room -= list[i]->want;
+		if (room > CHAN_FLIGHT_MAX - c->nfl)
+			room = CHAN_FLIGHT_MAX - c->nfl;
+		c->want = room > 0 ? room : 0;
+		if (nlist == cap) {
+			cap = cap ? cap * 2 : 32;
+			list = chan_grow(list, cap, sizeof(list[0]));
+		}
+		list[nlist++] = c;
+		if (chan_arr_add(&a[0], c->tab.ctx_id) != CB_OK ||
+		    chan_arr_add(&a[1], c->tab.org) != CB_OK ||
+		    chan_arr_add_ll(&a[2], c->cursor) != CB_OK ||
+		    chan_arr_add_ll(&a[3], (long long)c->want + CHAN_READ_SLACK) != CB_OK) {
+			c->dirty = 1;	/* the next round */
+			nlist--;
+			break;
+		}
+	}
+	if (nlist == 0)
+		goto out;
+	for (k = 0; k < 4; k++)
+		if ((p[k] = chan_arr_end(&a[k])) == NULL)
+			goto out;
+	rc = chan_query(ch, &r,
+	    "SELECT t.i, c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL,"
+	    " m.type, m.selector, m.value::text, m.expires_at <= now(), m.attempts"
+	    " FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[])"
+	    "  WITH ORDINALITY AS t(ctx, org, cur, lim, i)"
+	    " LEFT JOIN contexts c ON c.id = t.ctx AND c.org_id = t.org"
+	    " LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at, type, selector, value,"
+	    "  expires_at, attempts FROM commands WHERE ctx_id = c.id AND org_id = c.org_id"
+	    "  AND seq > t.cur ORDER BY seq LIMIT t.lim) m ON true"
+	    " ORDER BY t.i, m.seq", 4, p);
+	if (rc != CB_OK) {
+		for (i = 0; i < nlist; i++) {
+			if (rc == CB_ERR_DB_DOWN)
+				list[i]->dirty = 1;
+			else
+				chan_fail(list[i], "internal", "the broker could not read the commands",
+				    CHAN_CLOSE_INTERNAL);
+		}
+		goto out;
+	}
+	/* Rows come grouped by connection (t.i, 1-based), each group in seq order. */
+	for (row = 0; row < db_rows(r); row = from) {
+		if (util_parse_ll(db_val(r, row, 0), 1, (long long)nlist, &idx) != CB_OK)
+			break;
+		for (from = row + 1; from < db_rows(r) &&
+		    strcmp(db_val(r, from, 0), db_val(r, row, 0)) == 0; from++)
+			;
+		c = list[idx - 1];
+		if (!c->closing)
+			chan_plan(ch, c, r, row, from, (long long)c->want + CHAN_READ_SLACK,
+			    &steps);
+	}
+	/* Postgres first: what becomes delivered, in one statement. */
+	for (i = 0; i < steps.n; i++)
+		if (steps.v[i].record && chan_arr_add(&ids, steps.v[i].id) != CB_OK)
+			goto out;
+	if (ids.n > 0) {
+		chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
+		if ((q[0] = chan_arr_end(&ids)) == NULL)
+			goto out;
+		q[1] = max;
+		rc = chan_query(ch, &u,
+		    "UPDATE commands SET state = 'delivered', attempts = attempts + 1,"
+		    " delivered_at = now() WHERE id = ANY ($1::uuid[])"
+		    " AND state IN ('queued', 'delivered') AND attempts < $2::int"
+		    " AND (expires_at IS NULL OR expires_at > now()) RETURNING id::text", 2, q);
+		if (rc != CB_OK) {
+			/* Nothing was recorded: nothing is sent, skips included. */
+			for (i = 0; i < steps.n; i++)
+				steps.v[i].c->dirty = rc == CB_ERR_DB_DOWN;
+			goto out;
+		}
+	}
+	/* Then the frames, in each connection's order; a step not recorded holds it. */
+	for (i = 0; i < steps.n; i++) {
+		struct chan_step	*st = &steps.v[i];
+
+		o = st->c;
+		if (o->held || o->closing)
+			continue;
+		if (st->frame == NULL) {
+			chan_log_seq(LOG_LVL_INFO, st->event, o, st->seq, "state", st->state);
+			o->cursor = st->seq;
+			continue;
+		}
+		if (st->record && !chan_returned(u, st->id)) {
+			/* It changed meanwhile (expired, out of attempts): read it again. */
+			o->held = 1;
+			o->dirty = 1;
+			continue;
+		}
+		o->cursor = st->seq;
+		chan_log_seq(LOG_LVL_DEBUG, "command_sent", o, st->seq, "state", st->state);
+		if (chan_send(o, st->frame, st->len) != CB_OK) {
+			o->held = 1;
+			continue;
+		}
+		chan_flight_add(o, st->seq, st->id, st->frame, st->len);
+		st->frame = NULL;
+	}
+out:
+	for (i = 0; i < steps.n; i++)
+		free(steps.v[i].frame);
+	free(steps.v);
+	free(list);
+	db_res_free(r);
+	db_res_free(u);
+	for (k = 0; k < 4; k++)
+		chan_arr_free(&a[k]);
+	chan_arr_free(&ids);
+}
+
+int
+chan_round(struct chan *ch)
+{
+	struct chan_conn	*c;
+	int			 any = 0;
+
+	for (c = ch->conns; c != NULL && !any; c = c->next)
+		if (c->dirty && c->authed && !c->closing)
+			any = 1;
+	if (!any || !ch->pg_up)
+		return 0;
+	chan_store_receipts(ch);
+	if (ch->pg_up)
+		chan_deliver(ch);
+	return 1;
+}
