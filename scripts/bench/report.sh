@@ -21,7 +21,7 @@ sql_says() {
 tab_note=
 if [ -n "${T[load.offered]:-}" ]; then
     [ "${T[load.accepted]}" != "${T[load.offered]}" ] &&
-        tab_note="$(( T[load.offered] - T[load.accepted] )) not accepted: ${T[load.refused_429]} 429, ${T[load.other_status]} other, ${T[load.errors]} errors"
+        tab_note="$(( T[load.offered] - T[load.accepted] )) not accepted: ${T[load.unsent]} unsent, ${T[load.refused_429]} 429, ${T[load.other_status]} other, ${T[load.errors]} errors"
     [ "${T[load.missing]}" != 0 ] && tab_note="${tab_note:+$tab_note; }${T[load.missing]} frames missing"
     awk -v s="${T[load.sent_rate]}" -v r="$TAB_RATE" 'BEGIN { exit !(s < 0.95 * r) }' &&
         tab_note="${tab_note:+$tab_note; }offered rate not held: ${T[load.sent_rate]}/s sent"
@@ -75,7 +75,7 @@ elif [ -n "${T[load.offered]:-}" ]; then
     cat <<REPORT
 Agent to tab: ${T[tabs]} tabs on WebSockets through nginx (receipts sent at once), ${T[load.offered]} commands
 offered open-loop at ${T[rate]}/s for ${T[seconds]} s (${T[load.sent_rate]}/s sent) over ${T[senders]} agent connections, ${T[rate]}/${T[tabs]} per tab:
-  accepted ${T[load.accepted]}, refused 429 ${T[load.refused_429]}, other ${T[load.other_status]}, errors ${T[load.errors]}; frames ${T[load.frames]}, missing ${T[load.missing]}, before their 202 ${T[load.early]}
+  accepted ${T[load.accepted]}, refused 429 ${T[load.refused_429]}, other ${T[load.other_status]}, errors ${T[load.errors]}, unsent ${T[load.unsent]}; frames ${T[load.frames]}, missing ${T[load.missing]}, before their 202 ${T[load.early]}
   202 -> frame   p50 ${T[load.lat202_p50]} ms  p95 ${T[load.lat202_p95]} ms  p99 ${T[load.lat202_p99]} ms  max ${T[load.lat202_max]} ms
   send -> frame  p50 ${T[load.latsend_p50]} ms  p95 ${T[load.latsend_p95]} ms  p99 ${T[load.latsend_p99]} ms  max ${T[load.latsend_max]} ms
   send lag behind schedule  p99 ${T[load.sendlag_p99]} ms  max ${T[load.sendlag_max]} ms
@@ -86,6 +86,8 @@ Idle channel: ${T[idle.offered]:-0} commands one at a time (5 ms apart, tabs in 
   202 -> frame   p50 ${T[idle.lat202_p50]:-?} ms  p95 ${T[idle.lat202_p95]:-?} ms  p99 ${T[idle.lat202_p99]:-?} ms  max ${T[idle.lat202_max]:-?} ms
   send -> frame  p50 ${T[idle.latsend_p50]:-?} ms  p99 ${T[idle.latsend_p99]:-?} ms
 channel errors ${T[channel_errors]}, agent connection errors ${T[http_errors]}, reconnects ${T[reconnects]}
+(missing: no frame within 10 s of the last 202; they count as later than every frame, "lost" where a
+percentile falls on one; unsent: not offered 30 s after the last was due, the agent side saturated)
 
 REPORT
 else

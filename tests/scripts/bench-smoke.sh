@@ -29,7 +29,7 @@ for row in 'pgbench: submit rows' 'pgbench: command rows'; do
         bad "bad row for $row: ${line:-missing}"
     fi
 done
-grep -Eq '^  accepted 50, refused 429 0, other 0, errors 0' <<<"$out" || bad "agent-to-tab load: not all 50 accepted"
+grep -Eq '^  accepted 50, refused 429 0, other 0, errors 0, unsent 0' <<<"$out" || bad "agent-to-tab load: not all 50 accepted"
 grep -Eq '^Idle channel: 10 commands .*accepted 10, missing 0' <<<"$out" || bad "agent-to-tab idle: not all 10 framed"
 # delivery NAME ... rows/s elapsed s rows calls mints: every row drained, at least one call.
 for row in 'delivery, 100 ms upstream' 'delivery, 0 ms upstream'; do
