@@ -57,7 +57,7 @@ pg_run() {
     local key=$1 label=$2 sql=$3 out=$WORK/pgbench-$1.txt secs
     shift 3
     secs=$(dur_s "$DURATION")
-    say "pgbench: $label (-c$CONNS -j$THREADS -T$secs -M prepared, $(basename "$sql"))"
+    say "$label (-c$CONNS -j$THREADS -T$secs -M prepared, $(basename "$sql"))"
     rm -f "$WORK/pglog-$key".*
     M[$key.label]=$label
     if ! "$PGBENCH" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$secs" -f "$sql" -D n=0 "$@" \

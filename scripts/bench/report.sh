@@ -21,7 +21,7 @@ sql_says() {
 tab_note=
 if [ -n "${T[load.offered]:-}" ]; then
     [ "${T[load.accepted]}" != "${T[load.offered]}" ] &&
-        tab_note="$(( T[load.offered] - T[load.accepted] )) not accepted: ${T[load.refused_429]} 429, ${T[load.other_status]} other, ${T[load.errors]} errors"
+        tab_note="$(( T[load.offered] - T[load.accepted] )) not accepted: ${T[load.unsent]} unsent, ${T[load.refused_429]} 429, ${T[load.other_status]} other, ${T[load.errors]} errors"
     [ "${T[load.missing]}" != 0 ] && tab_note="${tab_note:+$tab_note; }${T[load.missing]} frames missing"
     awk -v s="${T[load.sent_rate]}" -v r="$TAB_RATE" 'BEGIN { exit !(s < 0.95 * r) }' &&
         tab_note="${tab_note:+$tab_note; }offered rate not held: ${T[load.sent_rate]}/s sent"
@@ -75,15 +75,19 @@ elif [ -n "${T[load.offered]:-}" ]; then
     cat <<REPORT
 Agent to tab: ${T[tabs]} tabs on WebSockets through nginx (receipts sent at once), ${T[load.offered]} commands
 offered open-loop at ${T[rate]}/s for ${T[seconds]} s (${T[load.sent_rate]}/s sent) over ${T[senders]} agent connections, ${T[rate]}/${T[tabs]} per tab:
-  accepted ${T[load.accepted]}, refused 429 ${T[load.refused_429]}, other ${T[load.other_status]}, errors ${T[load.errors]}; frames ${T[load.frames]}, missing ${T[load.missing]}, before their 202 ${T[load.early]}
+  accepted ${T[load.accepted]}, refused 429 ${T[load.refused_429]}, other ${T[load.other_status]}, errors ${T[load.errors]}, unsent ${T[load.unsent]}; frames ${T[load.frames]}, missing ${T[load.missing]}, before their 202 ${T[load.early]}
   202 -> frame   p50 ${T[load.lat202_p50]} ms  p95 ${T[load.lat202_p95]} ms  p99 ${T[load.lat202_p99]} ms  max ${T[load.lat202_max]} ms
   send -> frame  p50 ${T[load.latsend_p50]} ms  p95 ${T[load.latsend_p95]} ms  p99 ${T[load.latsend_p99]} ms  max ${T[load.latsend_max]} ms
   send lag behind schedule  p99 ${T[load.sendlag_p99]} ms  max ${T[load.sendlag_max]} ms
-  accepted while 2+ earlier commands of the tab were unframed (the channel's window of 2 full): ${T[load.window_waits]}
+  accepted while 2+ earlier commands of the tab were unframed (the channel's window of 2 full): ${T[load.window_waits]}$(
+    awk -v w="${T[load.window_waits]}" -v a="${T[load.accepted]}" 'BEGIN { if (a > 0 && w / a > 0.01)
+        printf "\n  %.0f%% of the commands queued behind earlier ones of their tab; the tabs answer every frame at once, so what\n  held them is the channel'"'"'s turnaround per command (its writes for the send and the receipt), not the tabs", 100 * w / a }')
 Idle channel: ${T[idle.offered]:-0} commands one at a time (5 ms apart, tabs in turn): accepted ${T[idle.accepted]:-?}, missing ${T[idle.missing]:-?}
   202 -> frame   p50 ${T[idle.lat202_p50]:-?} ms  p95 ${T[idle.lat202_p95]:-?} ms  p99 ${T[idle.lat202_p99]:-?} ms  max ${T[idle.lat202_max]:-?} ms
   send -> frame  p50 ${T[idle.latsend_p50]:-?} ms  p99 ${T[idle.latsend_p99]:-?} ms
 channel errors ${T[channel_errors]}, agent connection errors ${T[http_errors]}, reconnects ${T[reconnects]}
+(missing: no frame within 10 s of the last 202; they count as later than every frame, "lost" where a
+percentile falls on one; unsent: not offered 30 s after the last was due, the agent side saturated)
 
 REPORT
 else

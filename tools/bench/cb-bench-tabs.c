@@ -29,7 +29,10 @@
  * on its tab; the latency reported as the target is 202 -> frame (a frame
  * that beats its 202 counts as 0 and is counted as "early"); send -> frame
  * is reported beside it.  A command still without a frame --drain-ms after
- * the last 202 is "missing".
+ * the last 202 is "missing", and counts in the percentiles as later than
+ * any frame that came (printed "lost" when a percentile falls on one).
+ * When the stack cannot take the offered rate, the load phase stops
+ * offering 30 s after its last due time: the rest are "unsent".
  *
  * Output: key=value lines on stdout (what scripts/bench.sh parses), the
  * progress and any failure on stderr.  Exit 0 when the phases ran (whatever
@@ -38,6 +41,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -63,6 +67,10 @@
 #define SETUP_MS	10000
 /* The channel's window (worker/channel.c CHAN_WINDOW): commands in flight per tab. */
 #define TAB_WINDOW	2
+/* The load phase stops offering this long after its last due time. */
+#define LOAD_OVERRUN_MS	30000.0
+/* status of a command the load phase gave up sending */
+#define CMD_UNSENT	(-3)
 
 struct cmd {
 	double		 t_due, t_sent, t_202, t_frame;
@@ -596,6 +604,15 @@ phase_run(struct bench *b, struct phase *p)
 	}
 	for (k = 0;;) {
 		now = util_now_ms();
+		if (p->open_loop && next < p->n && now > p->cmds[p->n - 1].t_due + LOAD_OVERRUN_MS) {
+			fprintf(stderr, "cb-bench-tabs: %s: %d commands not sent %.0f s after the last was due\n",
+			    p->name, p->n - next, LOAD_OVERRUN_MS / 1000);
+			for (; next < p->n; next++) {
+				p->cmds[next].status = CMD_UNSENT;
+				b->answered++;
+				b->finished++;
+			}
+		}
 		/* Send what is due, each on an idle sender. */
 		blocked = 0;
 		while (next < p->n) {
@@ -698,10 +715,19 @@ pct(const double *v, int n, double p)
 static void
 print_dist(const char *phase, const char *name, double *v, int n)
 {
+	static const double	 at[] = { 50, 95, 99, 100 };
+	static const char *const tag[] = { "p50", "p95", "p99", "max" };
+	double			 x;
+	size_t			 i;
+
 	qsort(v, (size_t)n, sizeof(*v), dbl_cmp);
-	printf("%s.%s_p50=%.2f\n%s.%s_p95=%.2f\n%s.%s_p99=%.2f\n%s.%s_max=%.2f\n",
-	    phase, name, pct(v, n, 50), phase, name, pct(v, n, 95),
-	    phase, name, pct(v, n, 99), phase, name, pct(v, n, 100));
+	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
+		x = pct(v, n, at[i]);
+		if (isinf(x))
+			printf("%s.%s_%s=lost\n", phase, name, tag[i]);
+		else
+			printf("%s.%s_%s=%.2f\n", phase, name, tag[i], x);
+	}
 }
 
 static void
@@ -710,6 +736,7 @@ phase_report(const struct phase *p)
 	double		*lat202, *latsend, *lag, first = 0, last = 0;
 	int		 n202 = 0, nsend = 0, nlag = 0, i;
 	long long	 acc = 0, r429 = 0, other = 0, err = 0, early = 0, missing = 0, waits = 0;
+	long long	 unsent = 0;
 
 	lat202 = util_calloc((size_t)p->n + 1, sizeof(double));
 	latsend = util_calloc((size_t)p->n + 1, sizeof(double));
@@ -730,6 +757,8 @@ phase_report(const struct phase *p)
 			r429++;
 		else if (c->status > 0)
 			other++;
+		else if (c->status == CMD_UNSENT)
+			unsent++;
 		else
 			err++;
 		if (c->status != 202)
@@ -737,6 +766,8 @@ phase_report(const struct phase *p)
 		waits += c->window_wait;
 		if (c->t_frame == 0) {
 			missing++;
+			lat202[n202++] = INFINITY;
+			latsend[nsend++] = INFINITY;
 			continue;
 		}
 		if (c->t_frame < c->t_202)
@@ -745,9 +776,11 @@ phase_report(const struct phase *p)
 		latsend[nsend++] = c->t_frame - c->t_sent;
 	}
 	printf("%s.offered=%d\n%s.accepted=%lld\n%s.refused_429=%lld\n%s.other_status=%lld\n"
-	    "%s.errors=%lld\n%s.frames=%d\n%s.missing=%lld\n%s.early=%lld\n%s.window_waits=%lld\n",
+	    "%s.errors=%lld\n%s.unsent=%lld\n%s.frames=%lld\n%s.missing=%lld\n%s.early=%lld\n"
+	    "%s.window_waits=%lld\n",
 	    p->name, p->n, p->name, acc, p->name, r429, p->name, other, p->name, err,
-	    p->name, n202, p->name, missing, p->name, early, p->name, waits);
+	    p->name, unsent, p->name, (long long)n202 - missing, p->name, missing, p->name, early,
+	    p->name, waits);
 	if (p->open_loop)
 		printf("%s.sent_rate=%.0f\n", p->name,
 		    last > first ? (double)(nlag - 1) * 1000.0 / (last - first) : 0.0);
