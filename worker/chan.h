@@ -3,6 +3,7 @@
  *   channel.c      the lws side, the one file that calls libwebsockets:
  *                  upgrades and caps, frames in and out, the adopted
  *                  Postgres and Redis sockets, timers, the run loop;
+ *   chan_msg.c     what a tab says: auth, receipts, pings, bad frames;
  *   chan_flight.c  the per-tab window: what is in flight on which socket;
  *   chan_rows.c    the Postgres side: every statement, the hot ones
  *                  batched over every ready tab.
@@ -123,6 +124,12 @@ struct db_res;
 int	 chan_query(struct chan *, struct db_res **, const char *sql, int n,
 	    const char *const *p);
 void	 chan_lld(char *out, size_t outsz, long long v);
+void	 chan_send_error(struct chan_conn *, const char *code, const char *detail);
+/* After every statement run outside chan_query: notices a lost connection. */
+void	 chan_db_after(struct chan *, int rc);
+
+/* chan_msg.c: one complete message from the peer. */
+void	 chan_message(struct chan_conn *);
 
 /* chan_flight.c: the tab's window. */
 int	 chan_tab_inflight(const struct chan *, const char *ctx_id);

@@ -326,6 +326,11 @@ chan_rows_sweep(struct chan *ch)
 			    (last > c->cursor || c->blocked))
 				c->dirty = 1;
 	}
+	/* Receipts a failed batch left behind are tried again. */
+	for (c = ch->conns; c != NULL; c = c->next)
+		for (i = 0; c->authed && i < (size_t)c->nfl; i++)
+			if (c->fl[i].rcpt)
+				c->dirty = 1;
 out:
 	db_res_free(r);
 	chan_arr_free(&ids);
@@ -393,18 +398,32 @@ chan_expire_sweep(struct chan *ch)
 
 /* ----------------------------------------------------------- the round */
 
+/* 1 if (ctx_id, seq) is a row of r (ctx_id text, seq). */
+static int
+chan_settled(const struct db_res *r, const char *ctx_id, long long seq)
+{
+	long long	 s;
+	size_t		 i;
+
+	for (i = 0; i < db_rows(r); i++)
+		if (strcmp(db_val(r, i, 0), ctx_id) == 0 &&
+		    util_parse_ll(db_val(r, i, 1), 1, 1LL << 62, &s) == CB_OK && s == seq)
+			return 1;
+	return 0;
+}
+
 /*
  * The receipts that arrived on every connection, in one statement (with
- * their webhook events).  Stored: their slots come free.  Postgres away:
- * they wait (the slot stays held) for the reconnect.
+ * their webhook events).  Stored: their slots come free.  Postgres away, or
+ * a row locked by another session: they wait (the slot stays held).
  */
 static void
 chan_store_receipts(struct chan *ch)
 {
 	struct chan_conn	*c;
 	struct chan_arr		 a[5];
+	struct db_res		*res = NULL;
 	const char		*p[5];
-	long long		 changed;
 	int			 i, k, n = 0, rc;
 
 	for (k = 0; k < 5; k++)
@@ -429,22 +448,37 @@ chan_store_receipts(struct chan *ch)
 	for (k = 0; k < 5; k++)
 		if ((p[k] = chan_arr_end(&a[k])) == NULL)
 			goto out;
-	rc = chan_finish(ch, &changed, CHAN_FINISH(
-	    "UPDATE commands m SET state = r.r_status, reason = r.r_reason, finished_at = now()"
-	    " FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::text[])"
-	    "  AS r(r_ctx, r_org, r_seq, r_status, r_reason)"
-	    " WHERE m.ctx_id = r.r_ctx AND m.org_id = r.r_org AND m.seq = r.r_seq"
-	    " AND (m.state IN ('queued', 'delivered')"
-	    "  OR (m.state = 'expired' AND m.delivered_at IS NOT NULL))"), 5, p);
-	if (rc == CB_ERR_DB_DOWN)
-		goto out;	/* kept, slots held: stored after the reconnect */
-	if (rc != CB_OK)
-		log_kv(LOG_LVL_ERROR, "receipts_lost", "error", "the batch was refused", NULL);
+	/*
+	 * Rows another session holds locked are skipped (l): their receipts
+	 * wait for a later round.  Every row of l is settled: stored now, or
+	 * finished already (a receipt that changes nothing).
+	 */
+	rc = chan_query(ch, &res,
+	    "WITH r AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[],"
+	    "  $5::text[]) AS r(r_ctx, r_org, r_seq, r_status, r_reason)),"
+	    " l AS (SELECT m.id AS l_id, m.ctx_id AS l_ctx, m.seq AS l_seq, r.r_status,"
+	    "  r.r_reason FROM commands m"
+	    "  JOIN r ON m.ctx_id = r.r_ctx AND m.org_id = r.r_org AND m.seq = r.r_seq"
+	    "  FOR UPDATE OF m SKIP LOCKED),"
+	    " u AS (UPDATE commands m SET state = l.r_status, reason = l.r_reason,"
+	    "  finished_at = now() FROM l WHERE m.id = l.l_id"
+	    "  AND (m.state IN ('queued', 'delivered')"
+	    "   OR (m.state = 'expired' AND m.delivered_at IS NOT NULL))"
+	    CHAN_FINISHED_COLS "),"
+	    " ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")"
+	    " SELECT DISTINCT l_ctx::text, l_seq FROM l", 5, p);
+	if (rc != CB_OK) {
+		/* Kept, slots held: a later round (the sweep, a reconnect) stores them. */
+		if (rc != CB_ERR_DB_DOWN)
+			log_kv(LOG_LVL_WARN, "receipts_deferred", "error", "the batch failed",
+			    NULL);
+		goto out;
+	}
 	for (c = ch->conns; c != NULL; c = c->next) {
 		if (!c->authed)
 			continue;
 		for (i = 0; i < c->nfl; i++) {
-			if (!c->fl[i].rcpt)
+			if (!c->fl[i].rcpt || !chan_settled(res, c->tab.ctx_id, c->fl[i].seq))
 				continue;
 			chan_log_seq(LOG_LVL_INFO, "receipt", c, c->fl[i].seq, "status",
 			    c->fl[i].rcpt_status);
@@ -454,6 +488,7 @@ chan_store_receipts(struct chan *ch)
 		}
 	}
 out:
+	db_res_free(res);
 	for (k = 0; k < 5; k++)
 		chan_arr_free(&a[k]);
 }
@@ -749,11 +784,13 @@ chan_deliver(struct chan *ch)
 		if ((q[0] = chan_arr_end(&ids)) == NULL)
 			goto out;
 		q[1] = max;
+		/* A row another session holds locked waits for a later round. */
 		rc = chan_query(ch, &u,
 		    "UPDATE commands SET state = 'delivered', attempts = attempts + 1,"
-		    " delivered_at = now() WHERE id = ANY ($1::uuid[])"
-		    " AND state IN ('queued', 'delivered') AND attempts < $2::int"
-		    " AND (expires_at IS NULL OR expires_at > now()) RETURNING id::text", 2, q);
+		    " delivered_at = now() WHERE id IN (SELECT id FROM commands"
+		    "  WHERE id = ANY ($1::uuid[]) AND state IN ('queued', 'delivered')"
+		    "  AND attempts < $2::int AND (expires_at IS NULL OR expires_at > now())"
+		    "  FOR UPDATE SKIP LOCKED) RETURNING id::text", 2, q);
 		if (rc != CB_OK) {
 			/* Nothing was recorded: nothing is sent, skips included. */
 			for (i = 0; i < steps.n; i++)
@@ -774,9 +811,12 @@ chan_deliver(struct chan *ch)
 			continue;
 		}
 		if (st->record && !chan_returned(u, st->id)) {
-			/* It changed meanwhile (expired, out of attempts): read it again. */
+			/*
+			 * It changed meanwhile (expired, out of attempts) or
+			 * another session holds it locked: the sweep reads it
+			 * again (not at once: a lock would make that spin).
+			 */
 			o->held = 1;
-			o->dirty = 1;
 			continue;
 		}
 		o->cursor = st->seq;

@@ -44,13 +44,11 @@
 #include <unistd.h>
 
 #include <libwebsockets.h>
-#include <sodium.h>
 
 #include "buf.h"
 #include "chan.h"
 #include "db.h"
 #include "errs.h"
-#include "jsonv.h"
 #include "kv.h"
 #include "log.h"
 #include "tab.h"
@@ -68,13 +66,13 @@
 #define CHAN_CLOSE_GRACE_MS	5000.0		/* a closing peer that never reads */
 #define CHAN_QUEUE_FRAMES	64		/* outgoing queue caps */
 #define CHAN_QUEUE_BYTES	(256u * 1024u)
-#define CHAN_REASON_MAX		200		/* receipt reason, bytes */
 #define CHAN_TICK_US		(1 * LWS_USEC_PER_SEC)
 #define CHAN_SETTLE_ROUNDS	16		/* notify/batch rounds per wake-up */
 #define CHAN_PG_BACKOFF_MIN_MS	250
 #define CHAN_PG_BACKOFF_MAX_MS	5000
 #define CHAN_STOP_GRACE_MS	3000.0
 #define CHAN_KV_RETRY_MS	2000		/* re-subscribe after Redis went away */
+#define CHAN_LOCK_TIMEOUT	"200ms"		/* the channel's session waits no longer */
 
 /* One queued outgoing text frame, with the LWS_PRE headroom lws_write needs. */
 struct chan_frame {
@@ -89,6 +87,7 @@ struct chan_pss {
 };
 
 static void	 chan_settle(struct chan *);
+static void	 chan_settle_soon(struct chan *);
 static void	 chan_settle_sul(lws_sorted_usec_list_t *);
 static void	 chan_pg_lost(struct chan *, const char *why);
 static void	 chan_pg_connect(lws_sorted_usec_list_t *);
@@ -352,7 +351,7 @@ chan_send_buf(struct chan_conn *c, struct buf *b)
 	return chan_send(c, buf_cstr(b), b->len);
 }
 
-static void
+void
 chan_send_error(struct chan_conn *c, const char *code, const char *detail)
 {
 	struct buf	 b;
@@ -446,7 +445,7 @@ chan_pg_ident(struct chan *ch, dev_t *dev, ino_t *ino)
  * statement that succeeded on a connection lib/db re-opened behind our back
  * means the same.  Either way reconnect (LISTEN again, re-check everyone).
  */
-static void
+void
 chan_db_after(struct chan *ch, int rc)
 {
 	dev_t	 dev;
@@ -533,7 +532,13 @@ chan_pg_connect(lws_sorted_usec_list_t *sul)
 
 	if (ch->pg_up || ch->stopping)
 		return;
+	/*
+	 * lock_timeout: a row another session holds locked costs one
+	 * statement that much, never the whole loop (the batches skip locked
+	 * rows; the rare single statements give up and are tried again).
+	 */
 	if (db_connect(ch->db) != CB_OK ||
+	    db_exec(ch->db, "SET lock_timeout = '" CHAN_LOCK_TIMEOUT "'", 0, NULL) != CB_OK ||
 	    db_exec(ch->db, "LISTEN " CHAN_LISTEN_CHANNEL, 0, NULL) != CB_OK)
 		goto retry;
 	if ((fd = db_socket(ch->db)) < 0 || chan_pg_ident(ch, &ch->pg_dev, &ch->pg_ino) != 0)
@@ -601,7 +606,7 @@ chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			chan_pg_lost(ch, "connection lost");
 			return -1;
 		}
-		chan_settle(ch);
+		chan_settle_soon(ch);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (wsi == ch->pg_wsi) {
@@ -611,250 +616,6 @@ chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	default:
 		return 0;
-	}
-}
-
-/* ---------------------------------------------------------- client frames */
-
-struct chan_auth_msg {
-	const char	*type;
-	const char	*token;
-	long long	 last_seq;
-};
-
-struct chan_receipt_msg {
-	const char	*type;
-	long long	 seq;
-	const char	*status;
-	const char	*reason;
-};
-
-struct chan_ping_msg {
-	const char	*type;
-};
-
-static int
-chan_check_status(const cJSON *v, const char **why)
-{
-	if (strcmp(v->valuestring, "applied") != 0 && strcmp(v->valuestring, "failed") != 0) {
-		*why = "must be \"applied\" or \"failed\"";
-		return -1;
-	}
-	return 0;
-}
-
-#define CHAN_SEQ_MAX	9007199254740991LL
-
-static const struct jv_field chan_auth_fields[] = {
-	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_auth_msg, type), NULL },
-	{ "token", JV_STRING, JV_REQUIRED, 1, 128, offsetof(struct chan_auth_msg, token), NULL },
-	{ "last_seq", JV_INT, 0, 0, CHAN_SEQ_MAX, offsetof(struct chan_auth_msg, last_seq), NULL },
-};
-
-static const struct jv_field chan_receipt_fields[] = {
-	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_receipt_msg, type), NULL },
-	{ "seq", JV_INT, JV_REQUIRED, 1, CHAN_SEQ_MAX, offsetof(struct chan_receipt_msg, seq), NULL },
-	{ "status", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_receipt_msg, status),
-	  chan_check_status },
-	{ "reason", JV_STRING, 0, 0, CHAN_REASON_MAX, offsetof(struct chan_receipt_msg, reason), NULL },
-};
-
-static const struct jv_field chan_ping_fields[] = {
-	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_ping_msg, type), NULL },
-};
-
-#define CHAN_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
-
-/* A malformed frame: before auth it ends the connection, after it does not. */
-static void
-chan_bad(struct chan_conn *c, const char *detail)
-{
-	log_kv(LOG_LVL_INFO, "ws_bad_message", "ctx", c->ctx_ref, "detail", detail, NULL);
-	if (c->authed)
-		chan_send_error(c, "bad_message", detail);
-	else
-		chan_fail(c, "bad_message", detail, CHAN_CLOSE_BAD_MESSAGE);
-}
-
-static void
-chan_bad_field(struct chan_conn *c, const struct jv_error *e)
-{
-	char	 detail[256];
-
-	if (e->field[0])
-		snprintf(detail, sizeof(detail), "%s: %s", e->field, e->reason);
-	else
-		util_strlcpy(detail, e->reason, sizeof(detail));
-	chan_bad(c, detail);
-}
-
-static void
-chan_pong(struct chan_conn *c)
-{
-	static const char pong[] = "{\"type\":\"pong\"}";
-
-	(void)chan_send(c, pong, sizeof(pong) - 1);
-}
-
-static void
-chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
-{
-	struct chan	*ch = c->ch;
-	struct buf	 b;
-	char		 pos[24];
-	long long	 last_seq, present;
-	int		 rc, mif;
-
-	buf_init(&b, CHAN_MAX_MSG);
-	if (!ch->pg_up) {
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
-		goto out;
-	}
-	rc = tab_lookup(ch->db, NULL, NULL, m->token, &c->tab);
-	chan_db_after(ch, rc == CB_ERR_UNAUTHENTICATED ? CB_OK : rc);
-	if (rc == CB_OK && strcmp(c->tab.ctx_id, c->ctx_ref) != 0)
-		rc = CB_ERR_UNAUTHENTICATED;	/* another context's token */
-	if (rc == CB_ERR_UNAUTHENTICATED) {
-		memset(&c->tab, 0, sizeof(c->tab));
-		log_kv(LOG_LVL_WARN, "ws_auth_failed", "ctx", c->ctx_ref,
-		    "request_id", c->request_id, NULL);
-		chan_fail(c, "unauthorized", "the tab token is not valid for this context",
-		    CHAN_CLOSE_UNAUTHORIZED);
-		goto out;
-	}
-	if (rc != CB_OK) {
-		memset(&c->tab, 0, sizeof(c->tab));
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
-		goto out;
-	}
-	rc = chan_rows_snapshot(ch, &c->tab, m->last_seq, &last_seq, &present, &mif);
-	if (rc != CB_OK) {
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
-		goto out;
-	}
-	c->position = m->last_seq;
-	if (m->last_seq > last_seq) {
-		chan_resync(c, "position_ahead", last_seq);
-		goto out;
-	}
-	if (present < last_seq - m->last_seq) {
-		chan_resync(c, "gap", last_seq);
-		goto out;
-	}
-	/* The form's agent policy sets the tab's window. */
-	c->max_in_flight = mif;
-	c->authed = 1;
-	c->cursor = c->position;
-	c->dirty = 1;
-	chan_lld(pos, sizeof(pos), c->position);
-	log_kv(LOG_LVL_INFO, "ws_auth", "ctx", c->tab.ctx_id, "resume_from", pos,
-	    "request_id", c->request_id, NULL);
-	if (buf_puts(&b, "{\"type\":\"ready\",\"ctx_ref\":") == CB_OK &&
-	    buf_json_str(&b, c->tab.ctx_id) == CB_OK &&
-	    buf_printf(&b, ",\"last_seq\":%lld,\"resume_from\":%lld}", last_seq,
-	    c->position) == CB_OK)
-		(void)chan_send_buf(c, &b);
-out:
-	buf_free(&b);
-}
-
-static void
-chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
-{
-	struct chan_flight	*f;
-	long long		 changed = 0;
-	int			 i;
-
-	if (m->seq <= c->position || m->seq > c->cursor) {
-		chan_bad(c, "receipt for a command not sent on this connection");
-		return;
-	}
-	if ((i = chan_flight_find(c, m->seq)) >= 0) {
-		f = &c->fl[i];
-		if (f->rcpt)
-			return;	/* the same receipt again, still waiting to be stored */
-		/*
-		 * Stored by the round's batch (kept over a Postgres outage);
-		 * its slot is held until then.
-		 */
-		f->rcpt = 1;
-		util_strlcpy(f->rcpt_status, m->status, sizeof(f->rcpt_status));
-		f->rcpt_reason = m->reason ? util_strdup(m->reason) : NULL;
-		c->dirty = 1;
-		return;
-	}
-	/* Not in the window (finished, or sent again to a new position): one statement. */
-	if (chan_store_receipt(c, m->seq, m->status, m->reason, &changed) != CB_OK) {
-		chan_log_seq(LOG_LVL_WARN, "receipt_not_stored", c, m->seq, "status", m->status);
-		return;
-	}
-	chan_log_seq(LOG_LVL_INFO, changed ? "receipt" : "receipt_again", c, m->seq,
-	    "status", m->status);
-}
-
-/* One complete message from the peer. */
-static void
-chan_message(struct chan_conn *c)
-{
-	struct jv_error		 e;
-	cJSON			*root = NULL, *t;
-	const char		*type;
-
-	memset(&e, 0, sizeof(e));
-	if (c->rx_binary) {
-		chan_bad(c, "frames must be JSON text");
-		goto out;
-	}
-	if (jv_parse(c->rx.data ? c->rx.data : "", c->rx.len, &root, &e) != CB_OK) {
-		chan_bad_field(c, &e);
-		goto out;
-	}
-	t = cJSON_GetObjectItemCaseSensitive(root, "type");
-	if (!cJSON_IsObject(root) || !cJSON_IsString(t)) {
-		chan_bad(c, "a message is an object with a string \"type\"");
-		goto out;
-	}
-	type = t->valuestring;
-	if (strcmp(type, "ping") == 0) {
-		struct chan_ping_msg	 m = { 0 };
-
-		if (jv_validate(root, chan_ping_fields, CHAN_NELEM(chan_ping_fields), &m,
-		    &e) != CB_OK)
-			chan_bad_field(c, &e);
-		else
-			chan_pong(c);
-	} else if (!c->authed) {
-		struct chan_auth_msg	 m = { 0 };
-
-		if (strcmp(type, "auth") != 0)
-			chan_bad(c, "the first message must be auth");
-		else if (jv_validate(root, chan_auth_fields, CHAN_NELEM(chan_auth_fields), &m,
-		    &e) != CB_OK)
-			chan_bad_field(c, &e);
-		else
-			chan_auth(c, &m);
-	} else if (strcmp(type, "receipt") == 0) {
-		struct chan_receipt_msg	 m = { 0 };
-
-		if (jv_validate(root, chan_receipt_fields, CHAN_NELEM(chan_receipt_fields),
-		    &m, &e) != CB_OK)
-			chan_bad_field(c, &e);
-		else
-			chan_receipt(c, &m);
-	} else if (strcmp(type, "auth") == 0)
-		chan_bad(c, "already authenticated");
-	else
-		chan_bad(c, "unknown message type");
-out:
-	if (root != NULL) {
-		/* The tree may hold the tab token: wipe it before it is freed. */
-		t = cJSON_GetObjectItemCaseSensitive(root, "token");
-		if (cJSON_IsString(t) && t->valuestring)
-			sodium_memzero(t->valuestring, strlen(t->valuestring));
-		cJSON_Delete(root);
 	}
 }
 
@@ -888,7 +649,7 @@ chan_receive(struct chan_conn *c, const void *in, size_t len)
 		buf_wipe(&c->rx);
 	else
 		buf_reset(&c->rx);
-	chan_settle(c->ch);
+	chan_settle_soon(c->ch);
 	return 0;
 }
 
@@ -1115,7 +876,7 @@ chan_kv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			chan_kv_lost(ch, "connection lost");
 			return -1;
 		}
-		chan_settle(ch);
+		chan_settle_soon(ch);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (wsi == ch->kv_wsi) {
@@ -1177,6 +938,16 @@ static void
 chan_settle_sul(lws_sorted_usec_list_t *sul)
 {
 	chan_settle(lws_container_of(sul, struct chan, sul_settle));
+}
+
+/*
+ * After the loop has read what is ready on every socket: the receipts and
+ * wake-ups of one poll pass share one round.
+ */
+static void
+chan_settle_soon(struct chan *ch)
+{
+	lws_sul_schedule(ch->ctx, 0, &ch->sul_settle, chan_settle_sul, 1);
 }
 
 static void

@@ -23,6 +23,7 @@
 #include "errs.h"
 #include "http.h"
 #include "kv.h"
+#include "testdb.h"
 #include "tab.h"
 #include "util.h"
 #include "ws.h"
@@ -1445,6 +1446,127 @@ START_TEST(redis_paused_sweep_delivers)
 }
 END_TEST
 
+START_TEST(a_locked_tab_does_not_stall_others)
+{
+	struct fx	 f, g;
+	struct ws	 wf, wg;
+	struct db	*lk;
+	struct db_res	*r = NULL;
+	const char	*p[2];
+	long long	 s;
+	double		 t0;
+
+	fx_init(&f);
+	fx_init(&g);
+	fx_cmd(&f, "#locked", "1");
+	/* Another session holds tab f's queued command locked... */
+	lk = testdb_open();
+	ck_assert_int_eq(db_begin(lk), CB_OK);
+	p[0] = f.ctx;
+	p[1] = f.org;
+	ck_assert_int_eq(db_query(lk, &r, "SELECT id FROM commands WHERE ctx_id = $1::uuid"
+	    " AND org_id = $2::bigint FOR UPDATE", 2, p), CB_OK);
+	ck_assert_int_eq(db_rows(r), 1);
+	db_res_free(r);
+	connect_auth(&wf, &f, 0, 1);
+	connect_auth(&wg, &g, 0, 0);
+	/* ...while tab g receives and receipts, as if nothing were locked. */
+	for (s = 1; s <= 3; s++) {
+		t0 = util_now_ms();
+		fx_cmd(&g, "#free", "1");
+		expect_command_del(&wg, s, ARRIVE_MS);
+		ck_assert_msg(util_now_ms() - t0 < ARRIVE_MS, "tab g waited on tab f's lock");
+		send_receipt(&wg, s);
+		ck_assert(fx_wait_state(&g, s, "applied", 3000));
+	}
+	expect_quiet(&wf, 300);
+	/* The lock goes: tab f gets its command. */
+	ck_assert_int_eq(db_rollback(lk), CB_OK);
+	db_close(lk);
+	expect_command_del(&wf, 1, 3000);
+	send_receipt(&wf, 1);
+	ck_assert(fx_wait_state(&f, 1, "applied", 3000));
+	ws_free(&wf);
+	ws_free(&wg);
+	fx_free(&f);
+	fx_free(&g);
+}
+END_TEST
+
+/* --------------------------------------------------------- throughput */
+
+#define TP_TABS		50
+#define TP_PER_TAB	40
+
+/*
+ * Many tabs at once: every command of every tab arrives, in order, each
+ * receipted at once; prints the rate (a figure for the report, not a
+ * benchmark: the sanitizer build, a shared machine).
+ */
+START_TEST(many_tabs_all_delivered_in_order)
+{
+	struct fx	 f;
+	struct ws	*w = calloc(TP_TABS, sizeof(*w));
+	char		(*ctx)[37] = calloc(TP_TABS, 37);
+	char		(*tok)[TAB_TOKEN_LEN + 1] = calloc(TP_TABS, TAB_TOKEN_LEN + 1);
+	long long	 next[TP_TABS];
+	char		 n[16], path[96];
+	const char	*p[3];
+	double		 t0, ms;
+	cJSON		*j;
+	int		 i, total = 0;
+
+	ck_assert(w != NULL && ctx != NULL && tok != NULL);
+	fx_init(&f);
+	for (i = 0; i < TP_TABS; i++) {
+		fx_context(&f, ctx[i], tok[i]);
+		snprintf(path, sizeof(path), "/ws/ctx/%s", ctx[i]);
+		ck_assert_int_eq(ws_open(&w[i], path, NULL), 0);
+		ck_assert_int_eq(ws_sendf(&w[i], "{\"type\":\"auth\",\"token\":\"%s\",\"last_seq\":0}",
+		    tok[i]), 0);
+		j = ws_next_type(&w[i], "ready", 5000);
+		ck_assert_ptr_nonnull(j);
+		cJSON_Delete(j);
+		next[i] = 1;
+	}
+	snprintf(n, sizeof(n), "%d", TP_PER_TAB);
+	t0 = util_now_ms();
+	for (i = 0; i < TP_TABS; i++) {
+		p[0] = ctx[i];
+		p[1] = f.org;
+		p[2] = n;
+		fx_exec(&f, "WITH s AS (UPDATE contexts SET last_seq = last_seq + $3::int"
+		    " WHERE id = $1::uuid AND org_id = $2::bigint RETURNING last_seq)"
+		    " INSERT INTO commands (org_id, ctx_id, seq, type, selector, value, state)"
+		    " SELECT $2::bigint, $1::uuid, s.last_seq - $3::int + g, 'set_field', '#f', '1',"
+		    " 'queued' FROM s, generate_series(1, $3::int) g", 3, p);
+	}
+	while (total < TP_TABS * TP_PER_TAB) {
+		ck_assert_msg(util_now_ms() - t0 < 90000, "only %d of %d commands in 90 s", total,
+		    TP_TABS * TP_PER_TAB);
+		for (i = 0; i < TP_TABS; i++) {
+			if ((j = ws_next(&w[i], 0)) == NULL)
+				continue;
+			ck_assert_str_eq(ws_str(j, "type"), "command");
+			ck_assert_int_eq(ws_num(j, "seq"), next[i]);
+			send_receipt(&w[i], next[i]);
+			next[i]++;
+			total++;
+			cJSON_Delete(j);
+		}
+	}
+	ms = util_now_ms() - t0;
+	fprintf(stderr, "channel throughput: %d commands to %d tabs (window 2) in %.0f ms:"
+	    " %.0f commands/s\n", total, TP_TABS, ms, total * 1000.0 / (ms > 1 ? ms : 1));
+	for (i = 0; i < TP_TABS; i++)
+		ws_free(&w[i]);
+	free(w);
+	free(ctx);
+	free(tok);
+	fx_free(&f);
+}
+END_TEST
+
 static Suite *
 channel_suite(void)
 {
@@ -1455,6 +1577,7 @@ channel_suite(void)
 	TCase	*tg = tcase_create("guards");
 	TCase	*ta = tcase_create("per-address-cap");
 	TCase	*tw = tcase_create("wake-ups");
+	TCase	*tp = tcase_create("throughput");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, bad_paths_refused_at_upgrade, 0, (int)CU_NELEM(path_cases));
@@ -1500,6 +1623,7 @@ channel_suite(void)
 	tcase_add_test(tg, per_context_cap_refuses_more_sockets);
 	tcase_add_test(tg, lost_wakeup_found_by_sweep);
 	tcase_add_test(tg, redis_paused_sweep_delivers);
+	tcase_add_test(tg, a_locked_tab_does_not_stall_others);
 	suite_add_tcase(s, tg);
 
 	/* Its own worker, with a per-address cap of 3, restored after. */
@@ -1514,6 +1638,10 @@ channel_suite(void)
 	tcase_add_test(tw, redis_wakeup_delivers_at_once);
 	tcase_add_test(tw, no_notify_trigger_on_commands);
 	suite_add_tcase(s, tw);
+
+	tcase_set_timeout(tp, 120);
+	tcase_add_test(tp, many_tabs_all_delivered_in_order);
+	suite_add_tcase(s, tp);
 	return s;
 }
 
