@@ -209,6 +209,18 @@ route_idempotent(const struct route *rt, struct req *r, const void *args)
 		return CB_ERR_INTERNAL;
 	if ((rc = rt->idem_scope(r, org, sizeof(org), scope, sizeof(scope))) != CB_OK)
 		return rc;
+	if (rt->flags & ROUTE_IDEM_ONE_STATEMENT) {
+		if ((rc = idem_prepare(r, &id, org, scope)) != CB_OK || id.replayed)
+			return rc;
+		r->idem = &id;
+		rc = rt->act(r, args);
+		r->idem = NULL;
+		if (rc == CB_OK && !r->responded)
+			return CB_ERR_INTERNAL;
+		if (rc == CB_OK && !id.replayed && rt->after && r->status < 300)
+			rt->after(r);
+		return rc;
+	}
 	if ((rc = idem_begin(r, &id, org, scope)) != CB_OK || id.replayed)
 		return rc;
 	rc = rt->act(r, args);
