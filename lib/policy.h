@@ -37,8 +37,12 @@ int	 policy_load_ctx(struct db *, const char *org, const char *ctx_id, struct po
  * policy_load_ctx in front of the process memo, so that in the steady state
  * a command costs no Postgres statement before its insert.  The context's
  * form is immutable (cached POLICY_CTX_MEMO_MS; the insert still refuses
- * an expired context); the policy of a form changes rarely and is cached
- * POLICY_MEMO_MS: a policy-set takes effect in every process within that.
+ * an expired context, and another tenant's context is never cached for
+ * this one: the key holds the org).  A form's policy changes rarely, by an
+ * operator, and there is no invalidation across processes, so it is cached
+ * only POLICY_MEMO_MS: a policy-set takes effect in every process within
+ * one second, while a tab receiving commands costs one policy read a
+ * second per process instead of one per command.
  */
 #define POLICY_CTX_MEMO_MS	60000.0
 #define POLICY_MEMO_MS		1000.0
