@@ -1,34 +1,43 @@
 /*
  * POST /api/v1/contexts/{ctx_ref}/commands
  * GET  /api/v1/commands/{id}
+ * GET  /api/v1/commands?state=dead[&ctx_ref=][&limit=]
  *
  * Who: an agent with an API key (Authorization: Bearer cbk_...) or an agent
  *   JWT from POST /api/v1/auth/agent-token, holding
  *   commands:write (POST) or commands:read (GET), in the context's tenant.
  * Idempotency-Key: not used; replay protection is the command's nonce,
- *   unique per context (a replayed command answers 409 and is not stored).
+ *   unique per context: the same nonce with the same command (type,
+ *   selector, value, expires_in_ms) is a retry and answers 200 with the
+ *   original command; with another command, 409 (nothing stored).
  * POST body: {"type","selector","value","nonce","expires_in_ms"}
  *   type: set_field | focus | highlight | show_message
- * Answers (POST): 202 {"id","seq","state"}: checked against the form's agent
- *   policy and stored with the next dense per-tab seq in one transaction;
+ * Answers (POST): 202 {"id","seq","state"} + Location: checked against the
+ *   form's agent policy (cached: policy.h) and stored with the next dense
+ *   per-tab seq by one statement, the only Postgres round trip in the
+ *   steady state; then `PUBLISH cb:cmd <ctx_ref>` wakes the channel;
  *   400 bad body (field named), 401 bad key, 403 policy (reason named) or
  *   missing scope, 404 unknown context (or another tenant's), 409 nonce
  *   replayed, 429 + Retry-After over the policy's rate, 503 when the rate
  *   limiter (Redis) is down: fail closed, the agent retries.
- * Answers (GET): 200 the command's delivery state; 404 otherwise.
+ * Answers (GET one): 200 the command's delivery state; 404 otherwise.
+ * Answers (GET list): 200 {"commands":[...]} of the tenant in that state,
+ *   newest first, at most limit (default 50, at most 100); 400 naming a
+ *   bad, unknown or repeated query parameter.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "apikey.h"
-#include "userauth.h"
+#include "digest.h"
 #include "errs.h"
 #include "kv.h"
 #include "log.h"
 #include "policy.h"
 #include "ratelimit.h"
 #include "route.h"
+#include "userauth.h"
 #include "util.h"
 
 struct cmd_args {
@@ -114,23 +123,53 @@ cmd_check(struct req *r, void *argp)
 	return CB_OK;
 }
 
+/*
+ * The one statement of a command: the nonce's earlier command if any (p),
+ * else the seq bump and the insert, which commit together so seqs stay
+ * dense.  A live context of this tenant only: an expired one or another
+ * tenant's bumps nothing and answers no row (404).
+ *   $1 ctx  $2 org  $3 agent  $4 type  $5 selector  $6 value  $7 nonce
+ *   $8 state  $9 expires_in_ms  $10 fingerprint
+ */
+static const char cmd_insert_sql[] =
+    "WITH p AS (SELECT id, seq, state, fingerprint = $10::bytea AS same FROM commands"
+    "           WHERE ctx_id = $1 AND nonce = $7 AND org_id = $2),"
+    " s AS (UPDATE contexts SET last_seq = last_seq + 1"
+    "       WHERE id = $1 AND org_id = $2 AND expires_at > now()"
+    "       AND NOT EXISTS (SELECT 1 FROM p) RETURNING last_seq),"
+    " i AS (INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,"
+    "         state, expires_at, fingerprint)"
+    "       SELECT $2, $1, s.last_seq, $3, $4, $5, $6::jsonb, $7, $8,"
+    "         now() + make_interval(secs => $9::float8 / 1000), $10::bytea FROM s"
+    "       RETURNING id, seq, state)"
+    " SELECT 'created', id, seq, state FROM i"
+    " UNION ALL"
+    " SELECT CASE WHEN same THEN 'retry' ELSE 'reused' END, id, seq, state FROM p";
+
+/* A nonce that raced another request with the same nonce (it won): its command. */
+static const char cmd_nonce_sql[] =
+    "SELECT CASE WHEN fingerprint = $4::bytea THEN 'retry' ELSE 'reused' END, id, seq, state"
+    " FROM commands WHERE ctx_id = $1 AND nonce = $2 AND org_id = $3";
+
 static int
 cmd_create(struct req *r, const void *argp)
 {
 	const struct cmd_args	*a = argp;
 	const struct agent_auth	*ag = r->auth;
-	const char		*ctx = req_param(r, "ctx_ref");
+	const char		*ctx = req_param(r, "ctx_ref"), *fp_parts[4];
 	struct db		*db = r->app->db;
 	struct db_res		*res = NULL;
 	struct policy		 pol;
-	char			 why[200], key[96], ra[24], exp[24], *value = NULL;
+	char			 why[200], key[96], ra[24], exp[24], fp[DIGEST_TEXT];
+	char			*value = NULL;
 	long			 wait_ms;
 	cJSON			*o;
-	int			 rc, have_policy = 0;
+	int			 rc, have_policy = 0, retry;
 
+	/* req_match gave the id its one (lowercase) spelling: the bucket's too. */
 	if (!util_uuid_ok(ctx))
 		return CB_ERR_NOT_FOUND;
-	rc = policy_load_ctx(db, ag->org, ctx, &pol);
+	rc = policy_load_ctx_memo(db, r->app->memo, ag->org, ctx, &pol);
 	if (rc == CB_ERR_POLICY) {
 		resp_problem(r, CB_ERR_POLICY, "this form has no agent policy: agents may not drive it");
 		rc = CB_OK;
@@ -160,41 +199,42 @@ cmd_create(struct req *r, const void *argp)
 		goto out;
 	}
 
-	if (a->value && (value = cJSON_PrintUnformatted(a->value)) == NULL)
-		util_oom();
+	/* What the command asks, so a retried nonce is told from a reused one. */
+	if (a->value)
+		value = jv_canonical(a->value);
 	snprintf(exp, sizeof(exp), "%lld", a->expires_in_ms);
-	/*
-	 * One statement is one transaction: the seq bump and the insert commit
-	 * together, so seqs stay dense.  Run once: a broken connection is an
-	 * error for the agent to retry, never a silent second insert.
-	 */
-	rc = db_query_once(db, &res,
-	    "WITH s AS (UPDATE contexts SET last_seq = last_seq + 1"
-	    "           WHERE id = $1 AND org_id = $2 RETURNING last_seq)"
-	    " INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,"
-	    "   state, expires_at)"
-	    " SELECT $2, $1, s.last_seq, $3, $4, $5, $6::jsonb, $7, $8,"
-	    "   now() + make_interval(secs => $9::float8 / 1000) FROM s RETURNING id, seq, state", 9,
+	fp_parts[0] = a->type;
+	fp_parts[1] = a->selector;
+	fp_parts[2] = value;
+	fp_parts[3] = exp;
+	digest_parts(fp_parts, 4, fp);
+	/* Run once: a broken connection is the agent's to retry, never a silent second insert. */
+	rc = db_query_once(db, &res, cmd_insert_sql, 10,
 	    (const char *[]){ ctx, ag->org, ag->agent_id, a->type, a->selector, value, a->nonce,
-	    policy_needs_approval(&pol, a->type) ? "pending_approval" : "queued", exp });
+	    policy_needs_approval(&pol, a->type) ? "pending_approval" : "queued", exp, fp });
 	if (rc == CB_ERR_DB_CONFLICT) {
-		resp_problem(r, CB_ERR_CONFLICT, "this nonce was already used for this tab (replay)");
-		rc = CB_OK;
-		goto out;
+		/* The same nonce committed meanwhile by a concurrent request. */
+		rc = db_query(db, &res, cmd_nonce_sql, 4,
+		    (const char *[]){ ctx, a->nonce, ag->org, fp });
 	}
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;	/* the context expired meanwhile */
+		rc = CB_ERR_NOT_FOUND;	/* no such live context of this tenant */
 		goto out;
 	}
+	if (strcmp(db_val(res, 0, 0), "reused") == 0) {
+		resp_problem(r, CB_ERR_CONFLICT, "nonce reused with a different command");
+		goto out;
+	}
+	retry = strcmp(db_val(res, 0, 0), "retry") == 0;
 	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "id", db_val(res, 0, 0));
-	cJSON_AddNumberToObject(o, "seq", strtod(db_val(res, 0, 1), NULL));
-	cJSON_AddStringToObject(o, "state", db_val(res, 0, 2));
-	snprintf(key, sizeof(key), "/api/v1/commands/%s", db_val(res, 0, 0));
+	cJSON_AddStringToObject(o, "id", db_val(res, 0, 1));
+	cJSON_AddNumberToObject(o, "seq", strtod(db_val(res, 0, 2), NULL));
+	cJSON_AddStringToObject(o, "state", db_val(res, 0, 3));
+	snprintf(key, sizeof(key), "/api/v1/commands/%s", db_val(res, 0, 1));
 	resp_header(r, "Location", key);
-	resp_json(r, 202, o);
+	resp_json(r, retry ? 200 : 202, o);
 	cJSON_Delete(o);
 out:
 	if (have_policy)
@@ -202,6 +242,16 @@ out:
 	free(value);
 	db_res_free(res);
 	return rc;
+}
+
+/*
+ * Wake the channel (Redis pub/sub) once the command committed.  Only a
+ * hint: a lost one is found by the channel's own sweep.
+ */
+static void
+cmd_wake(struct req *r)
+{
+	kv_publish(r->app->kv, "cb:cmd", req_param(r, "ctx_ref"));
 }
 
 static void
@@ -256,13 +306,84 @@ cmd_get(struct req *r, const void *argp)
 }
 
 /*
- * After the commit: wake the channel for this tab (PUBLISH cb:cmd <ctx_id>).
- * A hint only: a lost one is found by the channel's sweep.
+ * GET /api/v1/commands?state=<state>[&ctx_ref=<uuid>][&limit=<1..100>]
+ * The tenant's commands in one state (e.g. dead: for an operator or the
+ * agent to see what never reached its tab), newest first.
  */
-static void
-cmd_wake(struct req *r)
+struct list_args {
+	const char	*state;
+	const char	*ctx_ref;
+	long long	 limit;
+};
+
+#define CMD_LIST_DEFAULT	50
+#define CMD_LIST_MAX		100
+
+/* The states of commands (sql/0001 and 0006's CHECK). */
+static const char *const cmd_states[] = {
+	"pending_approval", "queued", "delivered", "applied", "failed", "timeout", "expired", "dead",
+};
+
+static int
+cmd_state_ok(const cJSON *v, const char **why)
 {
-	kv_publish(r->app->kv, "cb:cmd", req_param(r, "ctx_ref"));
+	size_t	 i;
+
+	for (i = 0; i < sizeof(cmd_states) / sizeof(cmd_states[0]); i++)
+		if (strcmp(v->valuestring, cmd_states[i]) == 0)
+			return 0;
+	*why = "must be one of pending_approval, queued, delivered, applied, failed, timeout,"
+	    " expired, dead";
+	return -1;
+}
+
+static const struct jv_field list_query[] = {
+	{ "state", JV_STRING, JV_REQUIRED, 1, 32, offsetof(struct list_args, state), cmd_state_ok },
+	{ "ctx_ref", JV_UUID, 0, 0, 0, offsetof(struct list_args, ctx_ref), NULL },
+	{ "limit", JV_INT, 0, 1, CMD_LIST_MAX, offsetof(struct list_args, limit), NULL },
+};
+
+static int
+cmd_list(struct req *r, const void *argp)
+{
+	const struct list_args	*a = argp;
+	const struct agent_auth	*ag = r->auth;
+	struct db_res		*res = NULL;
+	char			 lim[24];
+	cJSON			*o, *arr, *c;
+	size_t			 i;
+	int			 rc;
+
+	snprintf(lim, sizeof(lim), "%lld", a->limit ? a->limit : CMD_LIST_DEFAULT);
+	rc = db_query(r->app->db, &res, "SELECT id, ctx_id, seq, type, selector, state, attempts,"
+	    " reason, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	    " FROM commands WHERE org_id = $1 AND state = $2 AND ($3::uuid IS NULL OR ctx_id = $3)"
+	    " ORDER BY created_at DESC, id DESC LIMIT $4::int", 4,
+	    (const char *[]){ ag->org, a->state, a->ctx_ref, lim });
+	if (rc != CB_OK)
+		return rc;
+	o = cJSON_CreateObject();
+	arr = cJSON_AddArrayToObject(o, "commands");
+	for (i = 0; i < db_rows(res); i++) {
+		c = cJSON_CreateObject();
+		cmd_add(c, "id", db_val(res, i, 0));
+		cmd_add(c, "ctx_ref", db_val(res, i, 1));
+		cJSON_AddNumberToObject(c, "seq", strtod(db_val(res, i, 2), NULL));
+		cmd_add(c, "type", db_val(res, i, 3));
+		cmd_add(c, "selector", db_val(res, i, 4));
+		cmd_add(c, "state", db_val(res, i, 5));
+		cJSON_AddNumberToObject(c, "attempts", strtod(db_val(res, i, 6), NULL));
+		cmd_add(c, "reason", db_val(res, i, 7));
+		cmd_add(c, "created_at", db_val(res, i, 8));
+		cmd_add(c, "finished_at", db_val(res, i, 9));
+		cJSON_AddItemToArray(arr, c);
+	}
+	resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	db_res_free(res);
+	return CB_OK;
 }
 
 static const struct route cmd_routes[] = {
@@ -271,6 +392,9 @@ static const struct route cmd_routes[] = {
 	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
 	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_write, .check = cmd_check,
 	  .act = cmd_create, .after = cmd_wake },
+	{ .method = "GET", .pattern = "/api/v1/commands", .args_size = sizeof(struct list_args),
+	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_read, .act = cmd_list,
+	  .query = list_query, .nquery = sizeof(list_query) / sizeof(list_query[0]) },
 	{ .method = "GET", .pattern = "/api/v1/commands/{id}",
 	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_read, .act = cmd_get },
 };

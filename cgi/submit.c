@@ -5,12 +5,17 @@
  * Idempotency-Key: required ("quoted" per the IETF draft; a bare token is
  *   tolerated), scoped to the tab's context.
  * Body: {"data": {<field>: <value>, ...}} checked against the pinned version.
- * Answers: 201 {"submission_id","status":"accepted","form_version"}: the key,
- *            the submission and its outbox row committed in ONE transaction;
+ * Answers: 201 {"submission_id","status":"accepted","form_version"}: the key
+ *            (with this answer), the submission and its outbox row written
+ *            by ONE autocommit statement: one round trip;
  *          the same key again: the stored answer, Idempotent-Replayed: true;
  *          same key, other body: 422; same key while the first runs: 409;
  *          no key: 400; data invalid: 400 naming data.<field>;
  *          a newer form version published: 409 form-version-stale (refresh);
+ *          the same data from the same tab under a new key within
+ *            CB_SUBMIT_DEDUPE_S: 409 duplicate-submission with the first
+ *            submission's submission_id (nothing written, key not kept);
+ *          a key whose CB_IDEM_TTL_S ran out: a new request;
  *          401 bad tab token; 404 another form; 503 + Retry-After when
  *          Postgres is down or the seal keyring cannot be loaded (nothing
  *          was recorded: retry with the same key).
@@ -30,6 +35,7 @@
 #include <sodium.h>
 
 #include "buf.h"
+#include "digest.h"
 #include "errs.h"
 #include "events.h"
 #include "formdef.h"
@@ -120,77 +126,85 @@ submit_scope(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz
 	return CB_OK;
 }
 
+/*
+ * The one statement of a submit (ROUTE_IDEM_ONE_STATEMENT): it claims the
+ * Idempotency-Key storing the 201 it will answer (the submission id is made
+ * here, so the answer is known before the statement), checks the pinned
+ * version is current, claims the (context, data digest) pair when
+ * de-duplication is on, and writes the submission, its outbox row and the
+ * submission.created webhook events (lib/events.h: one row per subscribed
+ * endpoint; for a tenant without any, one index probe).  It ends in one of:
+ *   created  the key was claimed and everything was written;
+ *   stored   another request holds the key: its stored answer (the holder
+ *            may have committed while this statement waited on it);
+ *   a raise  the key was claimed but the effect cannot happen (a newer
+ *            version, the same data again, the form gone): the implicit
+ *            transaction rolls the claim back too, nothing is written.
+ * No row lock on the form: a publish that commits while this submit runs
+ * has no meaningful order against it (the data was checked against the
+ * version the tab pinned), and a lock would make every concurrent submit
+ * write the same tuple.
+ *
+ *   $1 org  $2 form  $3 ctx  $4 version  $5 submission id  $6 data sealed
+ *   $7 fields sealed  $8 scope  $9 key  $10 method  $11 path
+ *   $12 fingerprint  $13 answer  $14 key lifetime (s)  $15 data digest
+ *   (NULL: no de-duplication)  $16 de-duplication window (s)
+ */
+static const char submit_sql[] =
+    "WITH " IDEM_CLAIM_CTE("$1", "$8", "$9", "$10", "$11", "$12", "201", "$13", "$14") ","
+    " f AS (SELECT f.sf_object, f.sf_ext_field FROM forms f"
+    "       WHERE f.org_id = $1 AND f.id = $2 AND f.current_version = $4::int"
+    "       AND EXISTS (SELECT 1 FROM k)),"
+    " d AS (INSERT INTO submission_digests AS x (ctx_id, digest, org_id, submission_id)"
+    "       SELECT $3, $15::bytea, $1, $5::uuid FROM f WHERE $15::bytea IS NOT NULL"
+    "       ON CONFLICT (ctx_id, digest) DO UPDATE SET submission_id = EXCLUDED.submission_id,"
+    "         created_at = now()"
+    "       WHERE x.created_at < now() - make_interval(secs => $16::int) RETURNING 1),"
+    " g AS (SELECT 1 FROM f WHERE $15::bytea IS NULL UNION ALL SELECT 1 FROM d),"
+    " s AS (INSERT INTO submissions (id, org_id, ctx_id, form_id, form_version, data_sealed)"
+    "       SELECT $5::uuid, $1, $3, $2, $4::int, $6 FROM g RETURNING id),"
+    " ev AS (" EVENTS_INSERT_FROM("(SELECT $1::bigint AS org_id,"
+    "   '" EVENTS_SUBMISSION_CREATED "'::text AS type, s.id AS ref_id, s.id::text AS source_id,"
+    "   jsonb_build_object('submission_id', s.id, 'form_id', $2::uuid,"
+    "   'form_version', $4::int) AS data FROM s)") "),"
+    " o AS (INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
+    "       SELECT $1, 'salesforce.upsert', s.id, jsonb_build_object('sobject', f.sf_object,"
+    "         'ext_field', f.sf_ext_field, 'ext_value', s.id::text), $7"
+    "       FROM s, f RETURNING ref_id)"
+    " SELECT 'created', NULL::boolean, NULL::integer, NULL::text FROM o"
+    " UNION ALL"
+    " SELECT 'stored', x.matches, x.status, x.response"
+    "   FROM " IDEM_STORED_SQL("$1", "$8", "$9", "$12", "$10", "$11") " x"
+    "   WHERE NOT EXISTS (SELECT 1 FROM k)"
+    " UNION ALL"
+    " SELECT cb_submit_refuse(CASE WHEN EXISTS (SELECT 1 FROM f) THEN 'duplicate'"
+    "   ELSE 'stale' END, $1, $2, $3, $15::bytea), NULL, NULL, NULL"
+    "   WHERE EXISTS (SELECT 1 FROM k) AND NOT EXISTS (SELECT 1 FROM o)";
+
+/* The answer to a refusal raised by cb_submit_refuse (sql/0005_pipeline.up.sql). */
 static int
-submit_act(struct req *r, const void *argp)
+submit_refused(struct req *r, const char *msg)
 {
-	const struct submit_args *a = argp;
 	const struct tab_ctx	*t = r->auth;
-	struct db		*db = r->app->db;
-	struct db_res		*res = NULL;
-	struct buf		 data_sealed, fields_sealed;
-	char			 ver[16], id[37], *data = NULL, *fields = NULL;
-	cJSON			*sf = NULL, *o;
+	const char		*p = strstr(msg, "cb_submit:");
 	long long		 cur = 0;
-	int			 rc;
+	char			 id[37];
+	cJSON			*o;
 
-	buf_init(&data_sealed, SUBMIT_SEALED_MAX);
-	buf_init(&fields_sealed, SUBMIT_SEALED_MAX);
-
-	snprintf(ver, sizeof(ver), "%d", t->form_version);
-	util_uuid_v4(id);
-	data = cJSON_PrintUnformatted(a->data);
-	sf = formdef_to_sf(a->def, a->data);
-	fields = cJSON_PrintUnformatted(sf);
-	if (data == NULL || fields == NULL)
-		util_oom();
-	if ((rc = reseal_seal_value(a->keys, "submissions", id, data, strlen(data),
-	    &data_sealed)) != CB_OK ||
-	    (rc = reseal_seal_value(a->keys, "outbox", id, fields, strlen(fields),
-	    &fields_sealed)) != CB_OK) {
-		/* No current key (CB_ERR_CONFIG) is the keyring's state, not the client's. */
-		if (rc == CB_ERR_CONFIG)
-			rc = CB_ERR_UNAVAILABLE;
-		goto out;
+	if (p == NULL)
+		return CB_ERR_DB;
+	p += strlen("cb_submit:");
+	if (strncmp(p, "duplicate:", 10) == 0) {
+		util_strlcpy(id, p + 10, sizeof(id));
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "submission_id", id);
+		resp_problem_ext(r, CB_ERR_DUPLICATE, "this tab already submitted the same data:"
+		    " the first submission stands", o);
+		cJSON_Delete(o);
+		return CB_OK;
 	}
-	/*
-	 * One statement: the version check, the submission, its outbox row and
-	 * the submission.created webhook events (lib/events.h: one row per
-	 * subscribed endpoint; for a tenant without any, one index probe).
-	 * No row back means the pinned version is no longer current.  No row
-	 * lock on the form: a publish that commits while this submit runs has
-	 * no meaningful order against it (the data was checked against the
-	 * version the tab pinned), and a lock would make every concurrent
-	 * submit write the same tuple.
-	 */
-	rc = db_query(db, &res,
-	    "WITH f AS (SELECT sf_object, sf_ext_field FROM forms"
-	    "           WHERE org_id = $1 AND id = $2 AND current_version = $4::int),"
-	    " s AS (INSERT INTO submissions (id, org_id, ctx_id, form_id, form_version, data_sealed)"
-	    "       SELECT $5::uuid, $1, $3, $2, $4::int, $6 FROM f RETURNING id),"
-	    " ev AS (" EVENTS_INSERT_FROM("(SELECT $1::bigint AS org_id,"
-	    "   '" EVENTS_SUBMISSION_CREATED "'::text AS type, s.id AS ref_id, s.id::text AS source_id,"
-	    "   jsonb_build_object('submission_id', s.id, 'form_id', $2::uuid,"
-	    "   'form_version', $4::int) AS data FROM s)") ")"
-	    " INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
-	    " SELECT $1, 'salesforce.upsert', s.id, jsonb_build_object('sobject', f.sf_object,"
-	    "   'ext_field', f.sf_ext_field, 'ext_value', s.id::text), $7"
-	    " FROM s, f RETURNING ref_id", 7,
-	    (const char *[]){ t->org, t->form_id, t->ctx_id, ver, id, buf_cstr(&data_sealed),
-	    buf_cstr(&fields_sealed) });
-	if (rc != CB_OK)
-		goto out;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		res = NULL;
-		rc = db_query(db, &res, "SELECT coalesce(current_version, 0) FROM forms"
-		    " WHERE org_id = $1 AND id = $2", 2, (const char *[]){ t->org, t->form_id });
-		if (rc != CB_OK)
-			goto out;
-		if (db_rows(res) != 1) {
-			rc = CB_ERR_NOT_FOUND;
-			goto out;
-		}
-		(void)util_parse_ll(db_val(res, 0, 0), 0, 1 << 30, &cur);
+	if (strncmp(p, "stale:", 6) == 0) {
+		(void)util_parse_ll(p + 6, 0, 1 << 30, &cur);
 		o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "form_version", t->form_version);
 		cJSON_AddNumberToObject(o, "current_version", (double)cur);
@@ -198,18 +212,92 @@ submit_act(struct req *r, const void *argp)
 		resp_problem_ext(r, CB_ERR_VERSION_STALE,
 		    "a newer version of this form was published: reload the page", o);
 		cJSON_Delete(o);
+		return CB_OK;
+	}
+	return CB_ERR_NOT_FOUND;
+}
+
+static int
+submit_act(struct req *r, const void *argp)
+{
+	const struct submit_args *a = argp;
+	const struct tab_ctx	*t = r->auth;
+	struct idem		*id = r->idem;
+	struct db		*db = r->app->db;
+	struct db_res		*res = NULL;
+	struct buf		 data_sealed, fields_sealed;
+	char			 ver[16], sid[37], ttl[24], win[24], digest[DIGEST_TEXT];
+	char			*data = NULL, *fields = NULL, *canon = NULL, *answer = NULL;
+	const char		*parts[2];
+	cJSON			*sf = NULL, *o;
+	int			 rc, dedupe = r->app->settings.submit_dedupe_s > 0;
+
+	buf_init(&data_sealed, SUBMIT_SEALED_MAX);
+	buf_init(&fields_sealed, SUBMIT_SEALED_MAX);
+
+	snprintf(ver, sizeof(ver), "%d", t->form_version);
+	snprintf(ttl, sizeof(ttl), "%lld", r->app->settings.idem_ttl_s);
+	snprintf(win, sizeof(win), "%lld", r->app->settings.submit_dedupe_s);
+	util_uuid_v4(sid);
+	data = cJSON_PrintUnformatted(a->data);
+	sf = formdef_to_sf(a->def, a->data);
+	fields = cJSON_PrintUnformatted(sf);
+	if (data == NULL || fields == NULL)
+		util_oom();
+	if ((rc = reseal_seal_value(a->keys, "submissions", sid, data, strlen(data),
+	    &data_sealed)) != CB_OK ||
+	    (rc = reseal_seal_value(a->keys, "outbox", sid, fields, strlen(fields),
+	    &fields_sealed)) != CB_OK) {
+		/* No current key (CB_ERR_CONFIG) is the keyring's state, not the client's. */
+		if (rc == CB_ERR_CONFIG)
+			rc = CB_ERR_UNAVAILABLE;
 		goto out;
 	}
+	if (dedupe) {
+		/* Keyed, and keyed by the tab: the digest confirms no guess of the data. */
+		canon = jv_canonical(a->data);
+		parts[0] = t->ctx_id;
+		parts[1] = canon;
+		if ((rc = digest_keyed(r->app->settings.api_key_pepper, "cb:submission-dedupe:v1",
+		    parts, 2, digest)) != CB_OK)
+			goto out;
+	}
 	o = cJSON_CreateObject();
-	cJSON_AddStringToObject(o, "submission_id", db_val(res, 0, 0));
+	cJSON_AddStringToObject(o, "submission_id", sid);
 	cJSON_AddStringToObject(o, "status", "accepted");
 	cJSON_AddNumberToObject(o, "form_version", t->form_version);
-	resp_json(r, 201, o);
+	answer = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
+	if (answer == NULL)
+		util_oom();
+
+	rc = db_query_setup_once(db, IDEM_LOCK_SETUP, &res, submit_sql, 16,
+	    (const char *[]){ t->org, t->form_id, t->ctx_id, ver, sid, buf_cstr(&data_sealed),
+	    buf_cstr(&fields_sealed), id->scope, id->key, r->method, r->uri, id->fp, answer, ttl,
+	    dedupe ? digest : NULL, win });
+	if (rc != CB_OK) {
+		if (idem_lock_timed_out(db))
+			rc = CB_ERR_IDEM_IN_FLIGHT;
+		else if (strncmp(db_sqlstate(db), "CBS", 3) == 0)
+			rc = submit_refused(r, db_errmsg(db));
+		goto out;
+	}
+	if (db_rows(res) != 1) {
+		rc = CB_ERR_IDEM_IN_FLIGHT;	/* the key's row went between claim and read */
+		goto out;
+	}
+	if (strcmp(db_val(res, 0, 0), "stored") == 0) {
+		idem_stored_answer(r, db_val(res, 0, 1), db_val(res, 0, 2), db_val(res, 0, 3));
+		id->replayed = 1;
+		goto out;
+	}
+	resp_body(r, 201, "application/json", answer, strlen(answer));
 out:
 	cJSON_Delete(sf);
 	submit_text_free(data);
 	submit_text_free(fields);
+	submit_text_free(canon);
+	free(answer);
 	buf_free(&data_sealed);
 	buf_free(&fields_sealed);
 	db_res_free(res);
@@ -228,7 +316,8 @@ submit_wake(struct req *r)
 
 static const struct route submit_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/forms/{form_id}/submit", .body_max = 65536,
-	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = submit_fields, .nfields = 1,
+	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT | ROUTE_IDEM_ONE_STATEMENT,
+	  .fields = submit_fields, .nfields = 1,
 	  .args_size = sizeof(struct submit_args), .authenticate = tab_authenticate,
 	  .authorize = submit_authorize, .check = submit_check, .idem_scope = submit_scope,
 	  .act = submit_act, .after = submit_wake },

@@ -385,6 +385,69 @@ db_query_once(struct db *db, struct db_res **out, const char *sql, int n,
 }
 
 int
+db_query_setup_once(struct db *db, const char *setup, struct db_res **out, const char *sql,
+    int n, const char *const *params)
+{
+	PGresult	*res, *keep = NULL;
+	const char	*name;
+	int		 rc = CB_OK, i, failed = 0;
+
+	*out = NULL;
+	if (db->in_tx)
+		return CB_ERR_INTERNAL;
+	if ((rc = db_connect(db)) != CB_OK)
+		return rc;
+	/* Prepared before entering pipeline mode (PQprepare waits for its answer). */
+	name = PQtransactionStatus(db->conn) == PQTRANS_IDLE ? db_prepared(db, sql, n) : NULL;
+	if (PQenterPipelineMode(db->conn) != 1 ||
+	    PQsendQueryParams(db->conn, setup, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
+	    (name ? PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0) :
+	    PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0)) != 1 ||
+	    PQpipelineSync(db->conn) != 1) {
+		db_seterr(db, "08006", PQerrorMessage(db->conn));
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return CB_ERR_DB_DOWN;
+	}
+	/* Two statements then the sync point; each result list ends with NULL. */
+	for (i = 0; i < 2; i++) {
+		while ((res = PQgetResult(db->conn)) != NULL) {
+			ExecStatusType st = PQresultStatus(res);
+
+			if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
+				if (!failed) {
+					rc = db_classify(db, res);
+					failed = 1;
+				}
+			} else if (i == 1 && !failed && keep == NULL &&
+			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+				keep = res;
+				continue;
+			}
+			PQclear(res);
+		}
+	}
+	/* Then the sync point itself (no NULL follows it: stop there). */
+	while ((res = PQgetResult(db->conn)) != NULL &&
+	    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		PQclear(res);
+	PQclear(res);
+	PQexitPipelineMode(db->conn);
+	if (rc == CB_ERR_DB_DOWN && PQstatus(db->conn) != CONNECTION_OK) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+	if (failed || keep == NULL) {
+		PQclear(keep);
+		return failed ? rc : CB_ERR_DB;
+	}
+	db->sqlstate[0] = db->errmsg[0] = '\0';
+	*out = util_malloc(sizeof(**out));
+	(*out)->res = keep;
+	return CB_OK;
+}
+
+int
 db_commit(struct db *db)
 {
 	PGresult	*res;

@@ -52,6 +52,16 @@ int	 db_exec_commit(struct db *, const char *sql, int nparams, const char *const
  */
 int	 db_query_once(struct db *, struct db_res **, const char *sql,
 	    int nparams, const char *const *params);
+/*
+ * A trusted setup statement (e.g. SELECT set_config('lock_timeout',
+ * '300ms', true)) and one parameterised statement sent together in
+ * pipeline mode: one round trip, one implicit transaction (the setup's
+ * transaction-local settings hold for the statement; a failure of either
+ * rolls both back).  Run at most once, like db_query_once.  Outside an
+ * explicit transaction only.
+ */
+int	 db_query_setup_once(struct db *, const char *setup, struct db_res **,
+	    const char *sql, int nparams, const char *const *params);
 int	 db_commit(struct db *);
 int	 db_rollback(struct db *);
 int	 db_in_tx(const struct db *);

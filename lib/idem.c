@@ -63,13 +63,9 @@ idem_fingerprint(const struct req *r, char out[2 + 64 + 1])
 }
 
 int
-idem_begin(struct req *r, struct idem *id, const char *org, const char *scope)
+idem_prepare(struct req *r, struct idem *id, const char *org, const char *scope)
 {
-	struct db	*db = r->app->db;
-	struct db_res	*res = NULL;
-	const char	*p[6];
-	long long	 st;
-	int		 rc;
+	int	 rc;
 
 	memset(id, 0, sizeof(*id));
 	rc = idem_parse(req_header(r, "Idempotency-Key"), id->key, sizeof(id->key));
@@ -83,18 +79,54 @@ idem_begin(struct req *r, struct idem *id, const char *org, const char *scope)
 	util_strlcpy(id->org, org, sizeof(id->org));
 	util_strlcpy(id->scope, scope, sizeof(id->scope));
 	idem_fingerprint(r, id->fp);
+	return CB_OK;
+}
+
+int
+idem_lock_timed_out(const struct db *db)
+{
+	return strcmp(db_sqlstate(db), "55P03") == 0;
+}
+
+void
+idem_stored_answer(struct req *r, const char *matches, const char *status, const char *response)
+{
+	long long	 st = 500;
+
+	if (matches == NULL || strcmp(matches, "t") != 0) {
+		resp_problem(r, CB_ERR_IDEM_MISMATCH,
+		    "this Idempotency-Key was already used with a different request");
+		return;
+	}
+	(void)util_parse_ll(status, 100, 599, &st);
+	if (response == NULL)
+		response = "";
+	resp_header(r, "Idempotent-Replayed", "true");
+	resp_body(r, (int)st, st < 400 ? "application/json" : "application/problem+json",
+	    response, strlen(response));
+	log_kv(LOG_LVL_INFO, "idempotent_replay", NULL);
+}
+
+int
+idem_begin(struct req *r, struct idem *id, const char *org, const char *scope)
+{
+	struct db	*db = r->app->db;
+	struct db_res	*res = NULL;
+	char		 ttl[24];
+	int		 rc;
+
+	if ((rc = idem_prepare(r, id, org, scope)) != CB_OK || id->replayed)
+		return rc;
+	snprintf(ttl, sizeof(ttl), "%lld", r->app->settings.idem_ttl_s);
 
 	/* A request holding this key is still running: do not wait long. */
 	if ((rc = db_begin_with(db, "SET LOCAL lock_timeout = '300ms'")) != CB_OK)
 		return rc;
-	p[0] = id->org; p[1] = id->scope; p[2] = id->key;
-	p[3] = r->method; p[4] = r->uri; p[5] = id->fp;
-	rc = db_query(db, &res, "INSERT INTO idempotency_keys"
-	    " (org_id, scope, idem_key, method, path, fingerprint, status, response)"
-	    " VALUES ($1, $2, $3, $4, $5, $6::bytea, 0, '')"
-	    " ON CONFLICT DO NOTHING RETURNING 1", 6, p);
+	rc = db_query(db, &res, "WITH " IDEM_CLAIM_CTE("$1", "$2", "$3", "$4", "$5", "$6",
+	    "0", "''", "$7") " SELECT 1 FROM k", 7,
+	    (const char *[]){ id->org, id->scope, id->key, r->method, r->uri, id->fp, ttl });
 	if (rc != CB_OK) {
-		if (strcmp(db_sqlstate(db), "55P03") == 0)
+		if (idem_lock_timed_out(db))
 			rc = CB_ERR_IDEM_IN_FLIGHT;
 		goto fail;
 	}
@@ -106,31 +138,18 @@ idem_begin(struct req *r, struct idem *id, const char *org, const char *scope)
 	res = NULL;
 
 	/* The key was used before and that request committed. */
-	rc = db_query(db, &res, "SELECT fingerprint = $4::bytea AND method = $5 AND path = $6,"
-	    " status, response FROM idempotency_keys"
-	    " WHERE org_id = $1 AND scope = $2 AND idem_key = $3", 3 + 3,
-	    (const char *[]){ id->org, id->scope, id->key, id->fp, r->method, r->uri });
+	rc = db_query(db, &res, "SELECT * FROM " IDEM_STORED_SQL("$1", "$2", "$3", "$4", "$5", "$6"),
+	    6, (const char *[]){ id->org, id->scope, id->key, id->fp, r->method, r->uri });
 	if (rc != CB_OK)
 		goto fail;
 	db_rollback(db);
 	if (db_rows(res) != 1) {
 		db_res_free(res);
-		return CB_ERR_IDEM_IN_FLIGHT;	/* expired between the two statements */
+		return CB_ERR_IDEM_IN_FLIGHT;	/* purged between the two statements */
 	}
-	if (strcmp(db_val(res, 0, 0), "t") != 0) {
-		db_res_free(res);
-		resp_problem(r, CB_ERR_IDEM_MISMATCH,
-		    "this Idempotency-Key was already used with a different request");
-		id->replayed = 1;
-		return CB_OK;
-	}
-	(void)util_parse_ll(db_val(res, 0, 1), 100, 599, &st);
-	resp_header(r, "Idempotent-Replayed", "true");
-	resp_body(r, (int)st, st < 400 ? "application/json" : "application/problem+json",
-	    db_val(res, 0, 2), strlen(db_val(res, 0, 2)));
+	idem_stored_answer(r, db_val(res, 0, 0), db_val(res, 0, 1), db_val(res, 0, 2));
 	db_res_free(res);
 	id->replayed = 1;
-	log_kv(LOG_LVL_INFO, "idempotent_replay", NULL);
 	return CB_OK;
 fail:
 	db_res_free(res);

@@ -11,13 +11,23 @@
  * commits; idem_abort rolls everything back so the client may retry.
  *
  * The key is scoped by the caller (scope, e.g. the tab's context) so a
- * guessed key cannot reach another caller's stored response.
+ * guessed key cannot reach another caller's stored response.  A key lives
+ * CB_IDEM_TTL_S (expires_at); an expired key that is not purged yet is a
+ * new request: the claim takes its row over.
+ *
+ * A route whose effect is one statement can do without the transaction
+ * (ROUTE_IDEM_ONE_STATEMENT): idem_prepare checks the header and computes
+ * the fingerprint, and the route's statement claims the key, writes the
+ * effect and stores its answer at once, with IDEM_CLAIM_CTE and
+ * IDEM_STORED_SQL below; idem_stored_answer then turns a stored row into
+ * the replay (or the 422).
  */
 #ifndef CB_IDEM_H
 #define CB_IDEM_H
 
 #include <stddef.h>
 
+struct db;
 struct req;
 
 #define IDEM_KEY_MAX	255
@@ -35,8 +45,51 @@ struct idem {
  * requires, or a bare token tolerated.  1..255 printable ASCII characters.
  */
 int	 idem_parse(const char *header, char *out, size_t outsz);
+/*
+ * Parse the header and fingerprint the request, touching no database.
+ * A missing or malformed key is answered (400) with id->replayed set.
+ */
+int	 idem_prepare(struct req *, struct idem *, const char *org, const char *scope);
 int	 idem_begin(struct req *, struct idem *, const char *org, const char *scope);
 int	 idem_finish(struct req *, struct idem *);
 void	 idem_abort(struct req *, struct idem *);
+/*
+ * Answer from a stored key's row (columns matches, status, response as
+ * IDEM_STORED_SQL gives them): the replay with Idempotent-Replayed: true,
+ * or 422 when the fingerprint differs.
+ */
+void	 idem_stored_answer(struct req *, const char *matches, const char *status,
+	    const char *response);
+/* 1 when the last statement failed waiting for the key's holder (55P03). */
+int	 idem_lock_timed_out(const struct db *);
+
+/*
+ * The claim as a data-modifying CTE named k (one row when this request
+ * holds the key now, none when another request holds it), given the
+ * parameter numbers of org, scope, key, method, path, fingerprint (text
+ * bytea), status, response and the lifetime in seconds.  The row stores
+ * the answer it is claimed with: the statement that claims it must write
+ * the effect too, or raise.
+ */
+#define IDEM_CLAIM_CTE(org, scope, key, method, path, fp, status, resp, ttl) \
+	"k AS (INSERT INTO idempotency_keys AS i (org_id, scope, idem_key, method, path," \
+	"   fingerprint, status, response, created_at, expires_at)" \
+	" VALUES (" org ", " scope ", " key ", " method ", " path ", " fp "::bytea, " \
+	    status "::int, " resp ", now(), now() + make_interval(secs => " ttl "::int))" \
+	" ON CONFLICT (org_id, scope, idem_key) DO UPDATE SET method = EXCLUDED.method," \
+	"   path = EXCLUDED.path, fingerprint = EXCLUDED.fingerprint, status = EXCLUDED.status," \
+	"   response = EXCLUDED.response, created_at = EXCLUDED.created_at," \
+	"   expires_at = EXCLUDED.expires_at" \
+	" WHERE i.expires_at < now() RETURNING 1 AS claimed)"
+/*
+ * The stored answer (matches, status, response) of a key another request
+ * holds, read with a snapshot of its own (sql/0005_pipeline.up.sql), so
+ * a holder that committed while this statement waited is seen.
+ */
+#define IDEM_STORED_SQL(org, scope, key, fp, method, path) \
+	"cb_idem_stored(" org ", " scope ", " key ", " fp "::bytea, " method ", " path ")"
+
+/* Lock wait bound for a key's holder, set per statement (55P03 after it). */
+#define IDEM_LOCK_SETUP	"SELECT set_config('lock_timeout', '300ms', true)"
 
 #endif

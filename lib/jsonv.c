@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "errs.h"
@@ -276,12 +277,76 @@ jv_one(const struct jv_field *f, const cJSON *v, char *base, struct jv_error *er
 	case JV_ANY:
 		*(const cJSON **)(void *)(base + f->off) = v;
 		break;
+	case JV_UUID:
+		if (!cJSON_IsString(v) || !util_uuid_ok(v->valuestring)) {
+			jv_seterr(err, f->name, "must be a UUID");
+			return CB_ERR_VALIDATION;
+		}
+		/* The tree belongs to the request: its one spelling from here on. */
+		for (len = 0; len < 36; len++)
+			if (v->valuestring[len] >= 'A' && v->valuestring[len] <= 'F')
+				v->valuestring[len] = (char)(v->valuestring[len] - 'A' + 'a');
+		*(const char **)(void *)(base + f->off) = v->valuestring;
+		break;
 	}
 	if (f->check && f->check(v, &why) != 0) {
 		jv_seterr(err, f->name, "%s", why ? why : "is invalid");
 		return CB_ERR_VALIDATION;
 	}
 	return CB_OK;
+}
+
+static int
+jv_name_cmp(const void *a, const void *b)
+{
+	const cJSON *const	*x = a, *const *y = b;
+
+	return strcmp((*x)->string, (*y)->string);
+}
+
+static cJSON *
+jv_sorted(const cJSON *v)
+{
+	const cJSON	*c, **kids;
+	cJSON		*o;
+	size_t		 n = 0, i;
+
+	if (cJSON_IsArray(v)) {
+		if ((o = cJSON_CreateArray()) == NULL)
+			util_oom();
+		for (c = v->child; c != NULL; c = c->next)
+			cJSON_AddItemToArray(o, jv_sorted(c));
+		return o;
+	}
+	if (!cJSON_IsObject(v)) {
+		if ((o = cJSON_Duplicate(v, 0)) == NULL)
+			util_oom();
+		return o;
+	}
+	for (c = v->child; c != NULL; c = c->next)
+		n++;
+	kids = util_calloc(n ? n : 1, sizeof(*kids));
+	for (i = 0, c = v->child; c != NULL; c = c->next)
+		kids[i++] = c;
+	qsort(kids, n, sizeof(*kids), jv_name_cmp);
+	if ((o = cJSON_CreateObject()) == NULL)
+		util_oom();
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToObject(o, kids[i]->string, jv_sorted(kids[i]));
+	free(kids);
+	return o;
+}
+
+char *
+jv_canonical(const cJSON *v)
+{
+	cJSON	*t = jv_sorted(v);
+	char	*s = cJSON_PrintUnformatted(t);
+
+	cJSON_Delete(t);
+	if (s == NULL)
+		util_oom();
+	return s;
 }
 
 int

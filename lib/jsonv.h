@@ -22,7 +22,9 @@ enum jv_type {
 	JV_NUMBER,	/* double        (value bounds) */
 	JV_OBJECT,	/* const cJSON * (member count bounds) */
 	JV_ARRAY,	/* const cJSON * (item count bounds) */
-	JV_ANY		/* const cJSON * (any JSON value except null) */
+	JV_ANY,		/* const cJSON * (any JSON value except null) */
+	JV_UUID		/* const char *  (a UUID, any case; written lowercased: the
+			   form the database holds, so one id has one spelling) */
 };
 
 #define JV_REQUIRED	0x01u
@@ -52,6 +54,13 @@ int	 jv_parse(const char *body, size_t len, cJSON **out, struct jv_error *err);
 /* Check `obj` (must be an object) against the table and fill `target`. */
 int	 jv_validate(const cJSON *obj, const struct jv_field *, size_t,
 	    void *target, struct jv_error *err);
+/*
+ * The canonical text of a value: objects' members sorted by name (bytes),
+ * no whitespace, numbers and strings as cJSON prints them.  Two bodies that
+ * differ only in member order or spacing give the same text.  The caller
+ * frees it.
+ */
+char	*jv_canonical(const cJSON *);
 /* Valid UTF-8 without NUL and without C0 controls other than \t \n \r. */
 int	 jv_utf8_ok(const char *, size_t);
 

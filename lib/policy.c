@@ -8,8 +8,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "db.h"
 #include "errs.h"
+#include "memo.h"
 #include "policy.h"
 #include "util.h"
 
@@ -90,6 +92,98 @@ policy_load_ctx(struct db *db, const char *org, const char *ctx_id, struct polic
 	else
 		rc = policy_fill(res, 1, p);
 	db_res_free(res);
+	return rc;
+}
+
+/*
+ * The memo's text of a policy: its five columns joined by newlines (the
+ * JSON arrays escape any newline of a selector), or "-" for none.
+ */
+static char *
+policy_memo_text(struct db_res *res, int c)
+{
+	struct buf	 b;
+	char		*out;
+	int		 i;
+
+	buf_init(&b, 1024);
+	for (i = 0; i < 5; i++) {
+		if (i)
+			buf_puts(&b, "\n");
+		buf_puts(&b, db_val(res, 0, c + i) ? db_val(res, 0, c + i) : "");
+	}
+	out = util_strdup(buf_cstr(&b));
+	buf_free(&b);
+	return out;
+}
+
+static int
+policy_from_memo(const char *v, struct policy *p)
+{
+	char		*copy, *col[5], *save = NULL, *t;
+	long long	 n = 0;
+	int		 i, rc = CB_OK;
+
+	memset(p, 0, sizeof(*p));
+	if (strcmp(v, "-") == 0)
+		return CB_ERR_POLICY;
+	copy = util_strdup(v);
+	for (i = 0, t = strtok_r(copy, "\n", &save); i < 5 && t; i++, t = strtok_r(NULL, "\n", &save))
+		col[i] = t;
+	if (i != 5) {
+		free(copy);
+		return CB_ERR_INTERNAL;
+	}
+	if ((rc = policy_list(col[0], p->types, &p->ntypes)) == CB_OK &&
+	    (rc = policy_list(col[1], p->selectors, &p->nselectors)) == CB_OK)
+		rc = policy_list(col[2], p->approval, &p->napproval);
+	(void)util_parse_ll(col[3], 1, 100000, &n);
+	p->rate_per_minute = (long)n;
+	(void)util_parse_ll(col[4], 1, 100, &n);
+	p->max_in_flight = (long)n;
+	free(copy);
+	if (rc != CB_OK)
+		policy_free(p);
+	return rc;
+}
+
+int
+policy_load_ctx_memo(struct db *db, struct memo *m, const char *org, const char *ctx_id,
+    struct policy *p)
+{
+	struct db_res	*res = NULL;
+	char		 ckey[128], pkey[128], *text;
+	const char	*form, *v;
+	int		 rc;
+
+	memset(p, 0, sizeof(*p));
+	snprintf(ckey, sizeof(ckey), "cmdctx:%s:%s", org, ctx_id);
+	if (m && (form = memo_get(m, ckey)) != NULL) {
+		snprintf(pkey, sizeof(pkey), "policy:%s:%s", org, form);
+		if ((v = memo_get(m, pkey)) != NULL)
+			return policy_from_memo(v, p);
+	}
+	/* One query: the context (live, this tenant's), its form and the policy. */
+	rc = db_query(db, &res, "SELECT c.form_id, p.form_id IS NOT NULL, " POLICY_COLS
+	    " FROM contexts c"
+	    " LEFT JOIN agent_policies p ON p.form_id = c.form_id AND p.org_id = c.org_id"
+	    " WHERE c.id = $1 AND c.org_id = $2 AND c.expires_at > now()", 2,
+	    (const char *[]){ ctx_id, org });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_NOT_FOUND;	/* never cached: another tenant's stays a miss */
+	}
+	snprintf(pkey, sizeof(pkey), "policy:%s:%s", org, db_val(res, 0, 0));
+	text = strcmp(db_val(res, 0, 1), "t") == 0 ? policy_memo_text(res, 2) : util_strdup("-");
+	if (m) {
+		memo_put(m, ckey, db_val(res, 0, 0), POLICY_CTX_MEMO_MS);
+		memo_put(m, pkey, text, POLICY_MEMO_MS);
+	}
+	db_res_free(res);
+	rc = policy_from_memo(text, p);
+	free(text);
 	return rc;
 }
 

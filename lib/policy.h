@@ -33,6 +33,22 @@ int	 policy_load(struct db *, const char *org, const char *form_id, struct polic
  * has no policy.
  */
 int	 policy_load_ctx(struct db *, const char *org, const char *ctx_id, struct policy *);
+/*
+ * policy_load_ctx in front of the process memo, so that in the steady state
+ * a command costs no Postgres statement before its insert.  The context's
+ * form is immutable (cached POLICY_CTX_MEMO_MS; the insert still refuses
+ * an expired context, and another tenant's context is never cached for
+ * this one: the key holds the org).  A form's policy changes rarely, by an
+ * operator, and there is no invalidation across processes, so it is cached
+ * only POLICY_MEMO_MS: a policy-set takes effect in every process within
+ * one second, while a tab receiving commands costs one policy read a
+ * second per process instead of one per command.
+ */
+#define POLICY_CTX_MEMO_MS	60000.0
+#define POLICY_MEMO_MS		1000.0
+struct memo;
+int	 policy_load_ctx_memo(struct db *, struct memo *, const char *org, const char *ctx_id,
+	    struct policy *);
 void	 policy_free(struct policy *);
 /* CB_OK or CB_ERR_POLICY with a reason naming what is not allowed. */
 int	 policy_check(const struct policy *, const char *type, const char *selector,

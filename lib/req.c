@@ -244,6 +244,24 @@ bad:
 	return CB_ERR_BAD_REQUEST;
 }
 
+/*
+ * Ids reach routes in one spelling: a UUID in any case is lowercased here,
+ * once, so "ABC..." and "abc..." name the same context in Postgres, in the
+ * memo and in a Redis rate bucket alike.  Other values are left as sent
+ * (a malformed id is the route's 404).
+ */
+static void
+req_canonical_id(char *v)
+{
+	size_t	 i;
+
+	if (!util_uuid_ok(v))
+		return;
+	for (i = 0; v[i]; i++)
+		if (v[i] >= 'A' && v[i] <= 'F')
+			v[i] = (char)(v[i] - 'A' + 'a');
+}
+
 int
 req_match(struct req *r, const char *pattern, const char *uri)
 {
@@ -269,6 +287,7 @@ req_match(struct req *r, const char *pattern, const char *uri)
 			val = req_alloc(r, (size_t)(ue - u) + 1);
 			memcpy(nm, p + 1, (size_t)(pe - p - 2));
 			memcpy(val, u, (size_t)(ue - u));
+			req_canonical_id(val);
 			tmp[np].name = nm;
 			tmp[np].value = val;
 			np++;

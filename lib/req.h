@@ -21,6 +21,7 @@
 #define REQ_RESP_MAX	(8u * 1024u * 1024u)
 
 struct app;
+struct idem;
 
 /* How the pipeline reads the body and writes the response. */
 struct req_io {
@@ -75,6 +76,8 @@ struct req {
 	 * the answer (a secret shown once is never stored): NULL = the answer.
 	 */
 	char		*idem_stored;
+	/* ROUTE_IDEM_ONE_STATEMENT: the checked key, for act's one statement. */
+	struct idem	*idem;
 
 	struct req_owned *owned;
 	size_t		 nowned, capowned;
@@ -108,6 +111,7 @@ int	 req_query_object(struct req *, cJSON **out);
 /*
  * Match `uri` against a pattern like "/api/v1/forms/{form_id}/submit",
  * filling req->params.  Segments must be non-empty; returns 1 on match.
+ * A parameter that is a UUID is lowercased (the one spelling of an id).
  */
 int	 req_match(struct req *, const char *pattern, const char *uri);
 

@@ -47,6 +47,14 @@ int	 app_keys_open(struct app *, const char *who);
 
 #define ROUTE_JSON	0x01u	/* body: one JSON object checked against `fields` */
 #define ROUTE_IDEMPOTENT 0x02u	/* Idempotency-Key required; act runs in its transaction */
+/*
+ * With ROUTE_IDEMPOTENT: act claims the key itself, in the one statement
+ * that writes its effect and stores its answer (idem.h: IDEM_CLAIM_CTE,
+ * IDEM_STORED_SQL), reading the checked key from r->idem, and sets
+ * r->idem->replayed when it answered from a stored row.  No transaction is
+ * opened around it: one autocommit statement, one round trip.
+ */
+#define ROUTE_IDEM_ONE_STATEMENT 0x04u
 
 struct route {
 	const char		*method;

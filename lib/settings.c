@@ -29,6 +29,12 @@ const struct conf_var settings_vars[] = {
 	  "changing it invalidates every key" },
 	{ "CB_CONTEXT_TTL_S", CONF_INT, 0, "43200", 60, 604800, S(context_ttl_s),
 	  "lifetime of a tab context and its token, in seconds" },
+	{ "CB_IDEM_TTL_S", CONF_INT, 0, "86400", 60, 31536000, S(idem_ttl_s),
+	  "an Idempotency-Key's stored answer is replayed for this long (expires_at); after it "
+	  "the same key is a new request, and the row may be purged" },
+	{ "CB_SUBMIT_DEDUPE_S", CONF_INT, 0, "600", 0, 604800, S(submit_dedupe_s),
+	  "the same tab submitting the same data again under a new Idempotency-Key within this "
+	  "many seconds gets 409 duplicate-submission with the first submission's id; 0 = off" },
 	{ "CB_SF_LOGIN_URL", CONF_STR, 0, "https://login.salesforce.com", 1, 512, S(sf_login_url),
 	  "Salesforce login host for the OAuth JWT bearer token request" },
 	{ "CB_SF_AUDIENCE", CONF_STR, 0, "https://login.salesforce.com", 1, 512, S(sf_audience),

@@ -21,6 +21,9 @@ struct settings {
 	char		*public_url;
 	char		*api_key_pepper;	/* 64 hex chars: keys API-key hashes */
 	long long	 context_ttl_s;
+	/* The write routes. */
+	long long	 idem_ttl_s;
+	long long	 submit_dedupe_s;
 	/* Salesforce (the outbox's main sink). */
 	char		*sf_login_url;
 	char		*sf_audience;

@@ -786,6 +786,15 @@
 					setResult('error', 'The form could not be sent (network error). Your data is still here: try again.');
 					return;
 				}
+				if (res.status === 409 && /duplicate-submission$/.test(p.type || '')) {
+					/* The same answers were already accepted: show that submission. */
+					const id = node('code', { id: 'cb-submission-id' }, String(p.submission_id || ''));
+					const span = node('span', { class: 'cb-duplicate' },
+					    'This form was already submitted with these answers; nothing new was sent. Submission id: ');
+					span.append(id);
+					setResult('success', '', span);
+					return;
+				}
 				if (res.status === 409 && /form-version-stale$/.test(p.type || '')) {
 					const btn = node('button', { type: 'button', class: 'cb-linkbtn' }, 'Reload the form');
 					btn.onclick = () => newSession('The form was reloaded with its newest version; please check your answers and submit again.');

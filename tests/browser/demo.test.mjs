@@ -234,9 +234,11 @@ async function main() {
 		assert(rec.fields.Topic__c === 'support' && rec.fields.Subscribe__c === true, `record fields: ${JSON.stringify(rec.fields)}`);
 		log(`record ${rec.id} (${rec.object}) holds submission ${sub1}`);
 
-		// ---- a second click is a new attempt: a new key, a new submission
+		// ---- a second click with changed answers is a new attempt: a new
+		// key, a new submission
 		step = 'second submit';
 		const key1 = await page.getAttribute('#cb-result', 'data-key');
+		await page.fill('#message', 'Hello again from the browser test.');
 		await page.click('#cb-submit');
 		await page.waitForFunction((prev) => {
 			const e = document.querySelector('#cb-submission-id');
@@ -263,6 +265,20 @@ async function main() {
 		assert(bad.length === 0, `console errors: ${bad.join(' | ')}`);
 		const pageErrors = () => consoleErrors.filter((t) => t.startsWith('pageerror'));
 
+		// ---- the same answers again (a new attempt, so a new key): the
+		// broker answers 409 duplicate-submission, the page shows the first id
+		step = 'duplicate submission';
+		await page.click('#cb-submit');
+		await page.waitForFunction(() => /already submitted/.test(document.querySelector('#cb-result').textContent),
+		    null, { timeout: 15000 });
+		const dup = (await page.textContent('#cb-submission-id')).trim();
+		assert(dup === sub2, `the duplicate showed ${dup}, not the first submission ${sub2}`);
+		await sleep(500);
+		assert((await records()).filter((r) => r.ext_value !== sub1 && r.ext_value !== sub2 &&
+		    r.fields && r.fields.Message__c === 'Hello again from the browser test.').length === 0,
+		    'a duplicate submission reached Salesforce');
+		log(`409 duplicate-submission shown with the first id ${dup}`);
+
 		// ---- the server's problem+json detail is shown, on the named field
 		step = 'server-side validation';
 		await page.fill('#email', 'ada@localhost');	// the browser accepts it, the broker does not
@@ -281,6 +297,7 @@ async function main() {
 		// ---- one attempt, retried: a network error, then a 503 with
 		// Retry-After, then the real answer; the same Idempotency-Key each time
 		step = 'retry with the same key';
+		await page.fill('#message', 'Hello, third time, through a flaky network.');
 		const seen = [];
 		let n = 0;
 		const submitURL = `**/api/v1/forms/${form}/submit`;

@@ -15,11 +15,14 @@ submit_form(const char *form_id, const char *tok, const char *key, const char *b
     char out[40])
 {
 	struct http_resp r;
-	char		 path[160], a[128], k[160];
+	char		 path[160], a[128], k[160], own[512];
 	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
 
-	if (body == NULL)
-		body = SUBMIT_BODY;
+	if (body == NULL) {
+		snprintf(own, sizeof(own), "{\"data\":{\"full_name\":\"Jane Doe\","
+		    "\"email\":\"jane@example.com\",\"message\":\"key %s\"}}", key);
+		body = own;
+	}
 	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", form_id);
 	snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
 	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);

@@ -12,8 +12,11 @@
 	"{\"data\":{\"full_name\":\"Jane Doe\",\"email\":\"jane@example.com\"}}"
 
 /*
- * Submit body (NULL: SUBMIT_BODY) with tab token `tok` under Idempotency-Key
- * `key`; asserts the 201 and copies the submission id into out.
+ * Submit body with tab token `tok` under Idempotency-Key `key`; asserts the
+ * 201 and copies the submission id into out.  body NULL: Jane Doe's contact
+ * with the key as its message, so that one tab's submissions under distinct
+ * keys are distinct data (the same data again would be a duplicate
+ * submission, 409, within CB_SUBMIT_DEDUPE_S).
  */
 void	 submit_form(const char *form_id, const char *tok, const char *key, const char *body,
 	    char out[40]);
