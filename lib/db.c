@@ -1,6 +1,7 @@
 /*
  * db: see db.h.  The only file that calls libpq.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,6 +33,8 @@ struct db {
 	int		 nstmts;
 	int		 in_tx;
 	unsigned long	 generation;	/* connections made so far */
+	long		 statement_ms;	/* session statement_timeout, 0 = server default */
+	long		 lock_ms;	/* session lock_timeout, 0 = server default */
 	long long	 affected;
 	char		 sqlstate[6];
 	char		 errmsg[256];
@@ -79,6 +82,44 @@ db_seterr(struct db *db, const char *state, const char *msg)
 	db->errmsg[strcspn(db->errmsg, "\n")] = '\0';
 }
 
+void
+db_set_timeouts(struct db *db, long statement_ms, long lock_ms)
+{
+	db->statement_ms = statement_ms > 0 ? statement_ms : 0;
+	db->lock_ms = lock_ms > 0 ? lock_ms : 0;
+	/* A connection already open gets them on its next reconnect: drop it. */
+	if (db->conn && !db->in_tx) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
+}
+
+/*
+ * The session's timeouts, once per connection (one round trip, then never
+ * again): parameters, not text pasted into SQL.  "0" is the server's
+ * default (no timeout).
+ */
+static int
+db_session_setup(struct db *db)
+{
+	char		 st[24], lk[24];
+	const char	*p[2] = { st, lk };
+	PGresult	*res;
+	int		 ok;
+
+	if (db->statement_ms == 0 && db->lock_ms == 0)
+		return CB_OK;
+	snprintf(st, sizeof(st), "%ld", db->statement_ms);
+	snprintf(lk, sizeof(lk), "%ld", db->lock_ms);
+	res = PQexecParams(db->conn, "SELECT set_config('statement_timeout', $1, false),"
+	    " set_config('lock_timeout', $2, false)", 2, NULL, p, NULL, NULL, 0);
+	ok = res != NULL && PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		db_seterr(db, "08006", res ? PQresultErrorMessage(res) : PQerrorMessage(db->conn));
+	PQclear(res);
+	return ok ? CB_OK : CB_ERR_DB_DOWN;
+}
+
 int
 db_connect(struct db *db)
 {
@@ -102,6 +143,12 @@ db_connect(struct db *db)
 		return CB_ERR_DB_DOWN;
 	}
 	PQsetNoticeProcessor(db->conn, db_notice, NULL);
+	if (db_session_setup(db) != CB_OK) {
+		log_kv(LOG_LVL_WARN, "db_session_setup_failed", "error", db->errmsg, NULL);
+		PQfinish(db->conn);
+		db->conn = NULL;
+		return CB_ERR_DB_DOWN;
+	}
 	db->generation++;
 	return CB_OK;
 }
@@ -120,6 +167,9 @@ db_classify(struct db *db, PGresult *res)
 	if (state && (strcmp(state, "23505") == 0 || strcmp(state, "40001") == 0 ||
 	    strcmp(state, "40P01") == 0))
 		return CB_ERR_DB_CONFLICT;
+	/* statement_timeout (or a cancel) and lock_timeout: the server gave up waiting. */
+	if (state && (strcmp(state, "57014") == 0 || strcmp(state, "55P03") == 0))
+		return CB_ERR_DB_BUSY;
 	if (state && strncmp(state, "08", 2) == 0)
 		return CB_ERR_DB_DOWN;
 	/* 57P01 admin shutdown, 57P02/57P03 crash/cannot connect now. */

@@ -9,7 +9,10 @@
  * Hence: a non-idempotent write belongs inside a transaction, so that a
  * broken connection can never apply it twice.
  * Errors: CB_ERR_DB_DOWN (unreachable), CB_ERR_DB_CONFLICT (unique violation,
- * serialization failure, deadlock), CB_ERR_DB (anything else).
+ * serialization failure, deadlock), CB_ERR_DB_BUSY (the server gave up
+ * waiting: statement_timeout 57014 or lock_timeout 55P03; never retried
+ * here, since waiting again would double the cost of a hung dependency),
+ * CB_ERR_DB (anything else).
  */
 #ifndef CB_DB_H
 #define CB_DB_H
@@ -21,6 +24,14 @@ struct db_res;
 
 struct db	*db_open(const char *dsn);
 void		 db_close(struct db *);
+/*
+ * Session timeouts, in milliseconds (0 = the server's default), set on
+ * every connection this handle makes, right after it connects: a statement
+ * running longer than statement_ms, or waiting for a lock longer than
+ * lock_ms, fails with CB_ERR_DB_BUSY instead of holding its caller.  A
+ * transaction may still raise or lower them with SET LOCAL.
+ */
+void		 db_set_timeouts(struct db *, long statement_ms, long lock_ms);
 /* Connect now (or check the connection); CB_ERR_DB_DOWN if unreachable. */
 int		 db_connect(struct db *);
 int		 db_ping(struct db *, double *ms);

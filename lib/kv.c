@@ -1,6 +1,7 @@
 /*
  * kv: see kv.h.  The only file that calls hiredis.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +23,7 @@ struct kv {
 	char		*password;
 	int		 timeout_ms;
 	redisContext	*c;
+	struct kv_breaker br;
 };
 
 /*
@@ -63,7 +65,63 @@ kv_open(const char *host, int port, const char *password, int timeout_ms)
 	kv->port = port;
 	kv->password = password && *password ? util_strdup(password) : NULL;
 	kv->timeout_ms = timeout_ms > 0 ? timeout_ms : 500;
+	kv_breaker_init(&kv->br, KV_BREAKER_FAILURES, KV_BREAKER_COOLOFF_MS);
 	return kv;
+}
+
+void
+kv_set_breaker(struct kv *kv, int threshold, int cooloff_ms)
+{
+	kv_breaker_init(&kv->br, threshold, cooloff_ms);
+}
+
+void
+kv_breaker_init(struct kv_breaker *b, int threshold, int cooloff_ms)
+{
+	memset(b, 0, sizeof(*b));
+	b->threshold = threshold > 0 ? threshold : 0;
+	b->cooloff_ms = cooloff_ms > 0 ? cooloff_ms : 0;
+	b->state = KV_BREAKER_CLOSED;
+}
+
+int
+kv_breaker_allow(struct kv_breaker *b, double now_ms)
+{
+	switch (b->state) {
+	case KV_BREAKER_CLOSED:
+		return 1;
+	case KV_BREAKER_OPEN:
+		if (now_ms < b->open_until)
+			return 0;
+		b->state = KV_BREAKER_HALF_OPEN;	/* this call is the probe */
+		return 1;
+	case KV_BREAKER_HALF_OPEN:
+		return 0;			/* the probe is still out */
+	}
+	return 0;
+}
+
+enum kv_breaker_state
+kv_breaker_record(struct kv_breaker *b, int ok, double now_ms)
+{
+	if (ok || b->threshold == 0) {
+		b->failures = 0;
+		b->state = KV_BREAKER_CLOSED;
+		return b->state;
+	}
+	/* A failed probe opens it again at once; a closed one counts. */
+	if (b->state == KV_BREAKER_HALF_OPEN || ++b->failures >= b->threshold) {
+		b->state = KV_BREAKER_OPEN;
+		b->open_until = now_ms + b->cooloff_ms;
+		b->failures = 0;
+	}
+	return b->state;
+}
+
+enum kv_breaker_state
+kv_breaker_state(const struct kv *kv)
+{
+	return kv->br.state;
 }
 
 static void
@@ -132,34 +190,58 @@ kv_connect(struct kv *kv)
 }
 
 static int
-kv_run(struct kv *kv, redisReply **out, int argc, const char **argv, const size_t *lens)
+kv_send(struct kv *kv, redisReply **out, int argc, const char **argv, const size_t *lens)
 {
 	redisReply	*r;
 	sigset_t	 old;
-	int		 rc, attempt;
+	int		 rc = CB_ERR_KV_DOWN, attempt, err, timed_out;
 
-	*out = NULL;
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((rc = kv_connect(kv)) != CB_OK)
 			return rc;
 		kv_pipe_block(&old);
+		errno = 0;
 		r = redisCommandArgv(kv->c, argc, argv, lens);
+		err = errno;
 		kv_pipe_restore(&old);
 		if (r != NULL) {
 			*out = r;
 			return CB_OK;
 		}
 		/* I/O error or timeout: the context is unusable now. */
-		log_kv(LOG_LVL_WARN, "kv_io_error", "error", kv->c->errstr, NULL);
+		timed_out = kv->c->err == REDIS_ERR_IO && (err == EAGAIN || err == EWOULDBLOCK);
+		log_kv(LOG_LVL_WARN, "kv_io_error", "error", timed_out ? "timeout" : kv->c->errstr,
+		    NULL);
 		kv_drop(kv);
+		rc = CB_ERR_KV_DOWN;
 		/*
 		 * Retry once only when the connection was stale (a restart):
 		 * a timeout would just double the wait.
 		 */
-		if (attempt == 0)
-			continue;
+		if (timed_out)
+			break;
 	}
-	return CB_ERR_KV_DOWN;
+	return rc;
+}
+
+static int
+kv_run(struct kv *kv, redisReply **out, int argc, const char **argv, const size_t *lens)
+{
+	enum kv_breaker_state	 before = kv->br.state, after;
+	char			 ms[24];
+	int			 rc;
+
+	*out = NULL;
+	if (!kv_breaker_allow(&kv->br, util_now_ms()))
+		return CB_ERR_KV_DOWN;		/* open: no wait at all */
+	rc = kv_send(kv, out, argc, argv, lens);
+	after = kv_breaker_record(&kv->br, rc == CB_OK, util_now_ms());
+	if (after == KV_BREAKER_OPEN) {
+		snprintf(ms, sizeof(ms), "%.0f", kv->br.cooloff_ms);
+		log_kv(LOG_LVL_WARN, "kv_breaker_open", "cooloff_ms", ms, NULL);
+	} else if (after == KV_BREAKER_CLOSED && before != KV_BREAKER_CLOSED)
+		log_kv(LOG_LVL_INFO, "kv_breaker_closed", NULL);
+	return rc;
 }
 
 int

@@ -430,8 +430,11 @@ route_child_init(void *ud)
 	struct settings		*s = &c->app.settings;
 
 	c->app.db = db_open(s->pg_dsn);
+	/* A hung Postgres or Redis costs a request little (settings.c). */
+	db_set_timeouts(c->app.db, (long)s->pg_statement_timeout_ms, (long)s->pg_lock_timeout_ms);
 	c->app.kv = kv_open(s->redis_host, (int)s->redis_port, s->redis_password,
 	    (int)s->redis_timeout_ms);
+	kv_set_breaker(c->app.kv, (int)s->kv_breaker_failures, (int)s->kv_breaker_cooloff_ms);
 	/* 512 entries of at most 32 KiB: a bounded few MiB per process. */
 	c->app.memo = memo_new(512, 32768);
 	/* Connect eagerly but do not fail: a dependency may come back later. */

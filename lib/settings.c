@@ -122,6 +122,39 @@ const struct conf_var settings_vars[] = {
 	{ "CB_REFRESH_OVERLAP_S", CONF_INT, 0, "10", 0, 120, S(refresh_overlap_s),
 	  "the immediately previous refresh token is still accepted this long after "
 	  "rotation, to absorb concurrent refreshes" },
+	{ "CB_PG_STATEMENT_TIMEOUT_MS", CONF_INT, 0, "5000", 100, 600000, S(pg_statement_timeout_ms),
+	  "a responder's Postgres statement running longer than this is cancelled and the "
+	  "request answers 503 with Retry-After (the worker's duties are not bound by it)" },
+	{ "CB_PG_LOCK_TIMEOUT_MS", CONF_INT, 0, "2000", 10, 600000, S(pg_lock_timeout_ms),
+	  "a responder's Postgres statement waiting longer than this for a lock fails and the "
+	  "request answers 503 with Retry-After (an Idempotency-Key claim waits 300 ms and "
+	  "answers 409)" },
+	{ "CB_KV_BREAKER_FAILURES", CONF_INT, 0, "3", 1, 1000, S(kv_breaker_failures),
+	  "consecutive failed Redis calls (timeout, I/O error, refused) after which a process "
+	  "stops calling Redis for CB_KV_BREAKER_COOLOFF_MS: calls fail at once" },
+	{ "CB_KV_BREAKER_COOLOFF_MS", CONF_INT, 0, "5000", 100, 600000, S(kv_breaker_cooloff_ms),
+	  "how long an open Redis circuit breaker fails calls at once before one probe call "
+	  "is let through (its success closes it)" },
+	{ "CB_RETAIN_INTERVAL_S", CONF_INT, 0, "300", 1, 86400, S(retain_interval_s),
+	  "the worker's retention duty starts a purge round this often" },
+	{ "CB_RETAIN_BATCH", CONF_INT, 0, "500", 10, 10000, S(retain_batch),
+	  "rows one purge statement deletes at most (rows locked by others are skipped)" },
+	{ "CB_RETAIN_PAUSE_MS", CONF_INT, 0, "50", 0, 10000, S(retain_pause_ms),
+	  "pause between two purge batches, leaving Postgres to the traffic" },
+	{ "CB_RETAIN_TIMEOUT_MS", CONF_INT, 0, "2000", 100, 60000, S(retain_timeout_ms),
+	  "statement_timeout and lock_timeout of the retention duty's Postgres session: a "
+	  "batch that would wait or run longer is given up until the next round" },
+	{ "CB_RETAIN_CONTEXTS_S", CONF_INT, 0, "604800", 0, 315360000, S(retain_contexts_s),
+	  "a tab context is purged this long after it expired, with its commands and its "
+	  "submissions once their deliveries are done or discarded (7 days)" },
+	{ "CB_RETAIN_COMMANDS_S", CONF_INT, 0, "86400", 0, 315360000, S(retain_commands_s),
+	  "a finished command (applied, failed, timeout, dead) of an expired context is "
+	  "purged this long after it finished (1 day)" },
+	{ "CB_RETAIN_OUTBOX_S", CONF_INT, 0, "604800", 0, 315360000, S(retain_outbox_s),
+	  "an outbox row delivered (done) or discarded is purged this long after; pending, "
+	  "running and dead rows are never purged (7 days)" },
+	{ "CB_RETAIN_REFRESH_S", CONF_INT, 0, "604800", 0, 315360000, S(retain_refresh_s),
+	  "a refresh-token family is purged this long after it expired or was revoked (7 days)" },
 };
 
 const size_t settings_nvars = sizeof(settings_vars) / sizeof(settings_vars[0]);

@@ -66,6 +66,20 @@ struct settings {
 	long long	 refresh_ttl_s;
 	long long	 refresh_idle_s;
 	long long	 refresh_overlap_s;
+	/* Failing fast on a hung dependency (responders' sessions, Redis). */
+	long long	 pg_statement_timeout_ms;
+	long long	 pg_lock_timeout_ms;
+	long long	 kv_breaker_failures;
+	long long	 kv_breaker_cooloff_ms;
+	/* Retention of operational data (the worker's retention duty). */
+	long long	 retain_interval_s;
+	long long	 retain_batch;
+	long long	 retain_pause_ms;
+	long long	 retain_timeout_ms;
+	long long	 retain_contexts_s;
+	long long	 retain_commands_s;
+	long long	 retain_outbox_s;
+	long long	 retain_refresh_s;
 };
 
 extern const struct conf_var	settings_vars[];

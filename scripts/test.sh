@@ -41,6 +41,12 @@ export CB_LOG_LEVEL=${CB_LOG_LEVEL:-info}
 # Short clocks so retries, leases and timeouts happen within a test's time.
 export CB_OUTBOX_SCHEDULE=0,100ms,200ms,400ms
 export CB_OUTBOX_LEASE_S=3 CB_SF_TIMEOUT_MS=2000 CB_SF_PROBE_S=2 CB_WEBHOOK_TIMEOUT_MS=1500 CB_SLACK_TIMEOUT_MS=1500
+# The retention duty purges every second (its lifetimes keep their defaults:
+# suites make rows old by moving their timestamps back).
+export CB_RETAIN_INTERVAL_S=1
+# An open Redis circuit breaker waits this long before its probe: longer than
+# the failfast suite's measured run, so no probe falls inside it.
+export CB_KV_BREAKER_COOLOFF_MS=15000
 # The engine's flood test puts 20,000 records in the fake on top of the rest.
 export CB_FAKESF_MAX_RECORDS=100000
 export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"

@@ -8,7 +8,9 @@
  *            commands down in seq order, receipts up, resume on reconnect;
  *   outbox   drains the transactional outbox: leases rows with FOR UPDATE
  *            SKIP LOCKED, delivers (Salesforce upsert, webhooks), retries with
- *            backoff and jitter, dead-letters after the maximum attempts.
+ *            backoff and jitter, dead-letters after the maximum attempts;
+ *   retention purges operational data past its lifetime in small batches
+ *            that skip locked rows (retention.c).
  * Postgres is the truth; LISTEN/NOTIFY only wakes a duty up.
  */
 #ifndef CB_WORKER_H
@@ -32,5 +34,6 @@ struct worker {
 
 int	 channel_run(struct worker *);
 int	 outbox_run(struct worker *);
+int	 retention_run(struct worker *);
 
 #endif

@@ -5,16 +5,20 @@
  * commit, errors map to the documented codes with their SQLSTATE, an
  * unreachable server is CB_ERR_DB_DOWN, and a connection killed from the
  * server side is replaced transparently outside a transaction and reported
- * inside one.  Tables are temporary or uniquely named and dropped.
+ * inside one; session timeouts are set on every connection, and a
+ * statement or lock wait past them is CB_ERR_DB_BUSY, never retried.
+ * Tables are temporary or uniquely named and dropped.
  */
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../support/check_util.h"
 #include "db.h"
 #include "errs.h"
+#include "util.h"
 
 static struct db *
 open_db(void)
@@ -455,6 +459,78 @@ START_TEST(test_env_present)
 }
 END_TEST
 
+START_TEST(test_timeouts_on_every_connection)
+{
+	struct db	*db = db_open(cu_env_required("CB_PG_DSN")), *killer = open_db();
+	char		*pid;
+
+	db_set_timeouts(db, 1500, 250);
+	assert_scalar(db, "SELECT current_setting('statement_timeout')", 0, NULL, "1500ms");
+	assert_scalar(db, "SELECT current_setting('lock_timeout')", 0, NULL, "250ms");
+	/* A new session (the old one killed) gets them again. */
+	pid = scalar(db, "SELECT pg_backend_pid()", 0, NULL);
+	terminate(killer, pid);
+	cu_stderr_begin();
+	assert_scalar(db, "SELECT current_setting('lock_timeout')", 0, NULL, "250ms");
+	free(cu_stderr_end());
+	/* A transaction may still change them for itself. */
+	ck_assert_int_eq(db_begin_with(db, "SET LOCAL lock_timeout = '300ms'"), CB_OK);
+	assert_scalar(db, "SELECT current_setting('lock_timeout')", 0, NULL, "300ms");
+	ck_assert_int_eq(db_rollback(db), CB_OK);
+	assert_scalar(db, "SELECT current_setting('lock_timeout')", 0, NULL, "250ms");
+	/* 0: the server's default. */
+	db_set_timeouts(db, 0, 0);
+	assert_scalar(db, "SELECT current_setting('statement_timeout')", 0, NULL, "0");
+	free(pid);
+	db_close(killer);
+	db_close(db);
+}
+END_TEST
+
+START_TEST(test_statement_timeout_is_busy)
+{
+	struct db	*db = db_open(cu_env_required("CB_PG_DSN"));
+	double		 t0;
+	int		 rc;
+
+	db_set_timeouts(db, 200, 0);
+	t0 = util_now_ms();
+	rc = db_exec(db, "SELECT pg_sleep(5)", 0, NULL);
+	ck_assert_int_eq(rc, CB_ERR_DB_BUSY);
+	ck_assert_str_eq(db_sqlstate(db), "57014");
+	/* Given up after the timeout, once: not retried on a new connection. */
+	ck_assert_msg(util_now_ms() - t0 < 3000, "took %.0f ms", util_now_ms() - t0);
+	ck_assert_int_eq(errs_status(rc), 503);
+	ck_assert_int_eq(db_exec(db, "SELECT 1", 0, NULL), CB_OK);
+	db_close(db);
+}
+END_TEST
+
+START_TEST(test_lock_timeout_is_busy)
+{
+	struct db	*holder = open_db(), *db = db_open(cu_env_required("CB_PG_DSN"));
+	char		 key[24];
+	double		 t0, took;
+	int		 rc;
+
+	/* An advisory lock is a heavyweight lock: lock_timeout bounds the wait. */
+	snprintf(key, sizeof(key), "%ld", 7426100L + (long)getpid());
+	ck_assert_int_eq(db_exec(holder, "SELECT pg_advisory_lock($1::bigint)", 1,
+	    (const char *[]){ key }), CB_OK);
+	db_set_timeouts(db, 0, 300);
+	t0 = util_now_ms();
+	rc = db_exec(db, "SELECT pg_advisory_lock($1::bigint)", 1, (const char *[]){ key });
+	took = util_now_ms() - t0;
+	ck_assert_int_eq(rc, CB_ERR_DB_BUSY);
+	ck_assert_str_eq(db_sqlstate(db), "55P03");
+	ck_assert_msg(took >= 250 && took < 3000, "took %.0f ms", took);
+	ck_assert_int_eq(db_exec(holder, "SELECT pg_advisory_unlock($1::bigint)", 1,
+	    (const char *[]){ key }), CB_OK);
+	db_close(db);
+	db_close(holder);
+}
+END_TEST
+
 static Suite *
 db_suite(void)
 {
@@ -487,6 +563,13 @@ db_suite(void)
 	tcase_add_test(tc, test_wrong_database);
 	tcase_add_test(tc, test_reconnect_outside_tx);
 	tcase_add_test(tc, test_broken_inside_tx);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("timeouts");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_timeouts_on_every_connection);
+	tcase_add_test(tc, test_statement_timeout_is_busy);
+	tcase_add_test(tc, test_lock_timeout_is_busy);
 	suite_add_tcase(s, tc);
 	return s;
 }

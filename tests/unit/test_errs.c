@@ -96,6 +96,7 @@ static const struct {
 	{ CB_ERR_UNAVAILABLE,	 503, "/problems/unavailable", "UNAVAILABLE" },
 	{ CB_ERR_DB_DOWN,	 503, "/problems/unavailable", "DB_DOWN" },
 	{ CB_ERR_KV_DOWN,	 503, "/problems/unavailable", "KV_DOWN" },
+	{ CB_ERR_DB_BUSY,	 503, "/problems/unavailable", "DB_BUSY" },
 	{ CB_ERR_TIMEOUT,	 504, "/problems/upstream-timeout", "TIMEOUT" },
 };
 

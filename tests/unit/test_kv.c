@@ -3,9 +3,13 @@
  * CB_REDIS_PORT, CB_REDIS_PASSWORD; the suite fails, never skips, when one
  * is unset; the password may be empty).  Binary-safe arguments and replies,
  * every reply type, error replies kept for the caller, scripts by SHA that
- * survive SCRIPT FLUSH, and the two ways Redis can be down.  Keys carry a
- * random prefix and are deleted.
+ * survive SCRIPT FLUSH, and the two ways Redis can be down.  The circuit
+ * breaker's state machine on its own (closed, open, half-open, with a
+ * clock the test drives), then on a handle: an unreachable Redis stops
+ * being called, a live one closes it again.  Keys carry a random prefix and
+ * are deleted.
  */
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -408,6 +412,160 @@ START_TEST(test_close_null)
 }
 END_TEST
 
+/* ---- the circuit breaker ------------------------------------------------ */
+
+START_TEST(test_breaker_opens_after_threshold)
+{
+	struct kv_breaker b;
+
+	kv_breaker_init(&b, 3, 1000);
+	ck_assert_int_eq(b.state, KV_BREAKER_CLOSED);
+	ck_assert(kv_breaker_allow(&b, 0));
+	ck_assert_int_eq(kv_breaker_record(&b, 0, 0), KV_BREAKER_CLOSED);
+	ck_assert(kv_breaker_allow(&b, 1));
+	ck_assert_int_eq(kv_breaker_record(&b, 0, 1), KV_BREAKER_CLOSED);
+	ck_assert(kv_breaker_allow(&b, 2));
+	ck_assert_int_eq(kv_breaker_record(&b, 0, 2), KV_BREAKER_OPEN);
+	/* Open: nothing goes out for the whole cool-off. */
+	ck_assert(!kv_breaker_allow(&b, 3));
+	ck_assert(!kv_breaker_allow(&b, 1001));
+	ck_assert_int_eq(b.state, KV_BREAKER_OPEN);
+}
+END_TEST
+
+START_TEST(test_breaker_success_resets_the_count)
+{
+	struct kv_breaker b;
+
+	kv_breaker_init(&b, 3, 1000);
+	(void)kv_breaker_record(&b, 0, 0);
+	(void)kv_breaker_record(&b, 0, 0);
+	ck_assert_int_eq(kv_breaker_record(&b, 1, 0), KV_BREAKER_CLOSED);
+	/* Consecutive failures only: two more do not open it. */
+	(void)kv_breaker_record(&b, 0, 0);
+	ck_assert_int_eq(kv_breaker_record(&b, 0, 0), KV_BREAKER_CLOSED);
+	ck_assert(kv_breaker_allow(&b, 0));
+}
+END_TEST
+
+START_TEST(test_breaker_half_open_one_probe)
+{
+	struct kv_breaker b;
+
+	kv_breaker_init(&b, 1, 1000);
+	ck_assert_int_eq(kv_breaker_record(&b, 0, 0), KV_BREAKER_OPEN);
+	ck_assert(!kv_breaker_allow(&b, 999));
+	/* After the cool-off exactly one call goes out: the probe. */
+	ck_assert(kv_breaker_allow(&b, 1000));
+	ck_assert_int_eq(b.state, KV_BREAKER_HALF_OPEN);
+	ck_assert(!kv_breaker_allow(&b, 1000));
+	ck_assert(!kv_breaker_allow(&b, 5000));
+	/* It fails: open again for a whole cool-off from now. */
+	ck_assert_int_eq(kv_breaker_record(&b, 0, 1200), KV_BREAKER_OPEN);
+	ck_assert(!kv_breaker_allow(&b, 2199));
+	ck_assert(kv_breaker_allow(&b, 2200));
+	/* It succeeds: closed, every call goes out. */
+	ck_assert_int_eq(kv_breaker_record(&b, 1, 2201), KV_BREAKER_CLOSED);
+	ck_assert(kv_breaker_allow(&b, 2202));
+	ck_assert(kv_breaker_allow(&b, 2203));
+}
+END_TEST
+
+START_TEST(test_breaker_half_open_probe_fails_at_once)
+{
+	struct kv_breaker b;
+	int		 i;
+
+	/* A failed probe reopens it even when the threshold is higher than one. */
+	kv_breaker_init(&b, 5, 100);
+	for (i = 0; i < 5; i++)
+		(void)kv_breaker_record(&b, 0, 0);
+	ck_assert_int_eq(b.state, KV_BREAKER_OPEN);
+	ck_assert(kv_breaker_allow(&b, 100));
+	ck_assert_int_eq(kv_breaker_record(&b, 0, 100), KV_BREAKER_OPEN);
+}
+END_TEST
+
+START_TEST(test_breaker_disabled)
+{
+	struct kv_breaker b;
+	int		 i;
+
+	kv_breaker_init(&b, 0, 1000);
+	for (i = 0; i < 100; i++) {
+		ck_assert(kv_breaker_allow(&b, i));
+		ck_assert_int_eq(kv_breaker_record(&b, 0, i), KV_BREAKER_CLOSED);
+	}
+}
+END_TEST
+
+/* An unreachable Redis: after the threshold, calls stop reaching the network. */
+START_TEST(test_breaker_on_a_handle)
+{
+	struct kv	*kv;
+	char		*logged;
+	double		 t0, took;
+	int		 i;
+
+	cu_env_required("CB_REDIS_HOST");
+	/* A TEST-NET-1 address: nothing answers, every connect waits its timeout. */
+	kv = kv_open("192.0.2.1", 6379, NULL, 200);
+	kv_set_breaker(kv, 2, 60000);
+	cu_stderr_begin();
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(kv_ping(kv, NULL), CB_ERR_KV_DOWN);
+	ck_assert_int_eq(kv_breaker_state(kv), KV_BREAKER_OPEN);
+	t0 = util_now_ms();
+	for (i = 0; i < 50; i++)
+		ck_assert_int_eq(kv_ping(kv, NULL), CB_ERR_KV_DOWN);
+	took = util_now_ms() - t0;
+	logged = cu_stderr_end();
+	/* 50 calls that never touch the network, against 200 ms each. */
+	ck_assert_msg(took < 100, "50 calls with the breaker open took %.0f ms", took);
+	ck_assert_ptr_nonnull(strstr(logged, "kv_breaker_open"));
+	free(logged);
+	kv_close(kv);
+}
+END_TEST
+
+/*
+ * A live Redis that stops answering in time, then answers again: a timed-out
+ * call opens the breaker (threshold 1) without a second try, and after the
+ * cool-off the probe reaches the server and closes it.
+ */
+START_TEST(test_breaker_probe_closes)
+{
+	struct kv	*kv;
+	char		*logged;
+	double		 t0, took;
+
+	kv = kv_open(cu_env_required("CB_REDIS_HOST"), redis_port(),
+	    cu_env_required("CB_REDIS_PASSWORD"), 500);
+	kv_set_breaker(kv, 1, 200);
+	ck_assert_int_eq(kv_ping(kv, NULL), CB_OK);
+	ck_assert_int_eq(kv_breaker_state(kv), KV_BREAKER_CLOSED);
+	cu_stderr_begin();
+	/* BLPOP on an empty list blocks for 3 s: past the 500 ms timeout. */
+	t0 = util_now_ms();
+	ck_assert_int_eq(kv_cmd(kv, NULL, 3, (const char *const[]){ "BLPOP", "cbut:breaker:none",
+	    "3" }, NULL), CB_ERR_KV_DOWN);
+	took = util_now_ms() - t0;
+	ck_assert_int_eq(kv_breaker_state(kv), KV_BREAKER_OPEN);
+	ck_assert_int_eq(kv_ping(kv, NULL), CB_ERR_KV_DOWN);
+	(void)poll(NULL, 0, 250);
+	/* The probe reaches the live server: closed again. */
+	ck_assert_int_eq(kv_ping(kv, NULL), CB_OK);
+	logged = cu_stderr_end();
+	/* One timeout, not two (a timed-out call is not retried: that would be >= 1000). */
+	ck_assert_msg(took >= 450 && took < 990, "the timed-out call took %.0f ms", took);
+	ck_assert_int_eq(kv_breaker_state(kv), KV_BREAKER_CLOSED);
+	ck_assert_ptr_nonnull(strstr(logged, "kv_breaker_open"));
+	ck_assert_ptr_nonnull(strstr(logged, "kv_breaker_closed"));
+	free(logged);
+	kv_close(kv);
+}
+END_TEST
+
 static Suite *
 kv_suite(void)
 {
@@ -437,6 +595,17 @@ kv_suite(void)
 	tcase_add_test(tc, test_wrong_password);
 	tcase_add_loop_test(tc, test_nothing_listening, 0, (int)CU_NELEM(down_cases));
 	tcase_add_test(tc, test_reconnect_after_kill);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("breaker");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_breaker_opens_after_threshold);
+	tcase_add_test(tc, test_breaker_success_resets_the_count);
+	tcase_add_test(tc, test_breaker_half_open_one_probe);
+	tcase_add_test(tc, test_breaker_half_open_probe_fails_at_once);
+	tcase_add_test(tc, test_breaker_disabled);
+	tcase_add_test(tc, test_breaker_on_a_handle);
+	tcase_add_test(tc, test_breaker_probe_closes);
 	suite_add_tcase(s, tc);
 	return s;
 }
