@@ -3,6 +3,7 @@
  * its purpose is deleted, in small batches that never make a request wait:
  *
  *   idempotency_keys  past expires_at (set at write time from CB_IDEM_TTL_S);
+ *   submission_digests past the de-duplication window (CB_SUBMIT_DEDUPE_S);
  *   outbox            delivered (done) or discarded rows, CB_RETAIN_OUTBOX_S
  *                     after done_at; pending, running and dead rows never;
  *   commands          finished (applied, failed, timeout, dead) commands of
@@ -103,6 +104,13 @@ static const struct ret_target ret_targets[] = {
 	  " d AS (DELETE FROM refresh_tokens WHERE family_id IN (SELECT family_id FROM f)"
 	  "   RETURNING 1)"
 	  " SELECT count(*) FROM d" },
+	/* Past the de-duplication window a digest refuses nothing: it goes. */
+	{ "submission_digests", { NULL, NULL }, AGE(submit_dedupe_s),
+	  "WITH d AS (DELETE FROM submission_digests WHERE ctid = ANY (ARRAY("
+	  "   SELECT ctid FROM submission_digests"
+	  "   WHERE created_at < now() - make_interval(secs => $1::int)"
+	  "   ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)) RETURNING 1)"
+	  " SELECT count(*) FROM d" },
 };
 
 #define RET_NTARGETS	(sizeof(ret_targets) / sizeof(ret_targets[0]))
@@ -172,8 +180,8 @@ ret_purge(struct db *db, const struct settings *s, const struct ret_target *t,
 	return rc;
 }
 
-/* The log line below names the five targets and the two extra counts. */
-_Static_assert(RET_NTARGETS == 5, "retention_round logs five targets");
+/* The log line below names the six targets and the two extra counts. */
+_Static_assert(RET_NTARGETS == 6, "retention_round logs six targets");
 
 static void
 ret_round(struct db *db, const struct settings *s)
@@ -204,9 +212,9 @@ ret_round(struct db *db, const struct settings *s)
 	snprintf(ms, sizeof(ms), "%.0f", util_now_ms() - t0);
 	log_kv(errors ? LOG_LVL_WARN : LOG_LVL_INFO, "retention_round",
 	    ret_targets[0].name, v[0], ret_targets[1].name, v[1], ret_targets[2].name, v[2],
-	    ret_targets[3].name, v[3], ret_targets[3].extra[0], v[5],
-	    ret_targets[3].extra[1], v[6], ret_targets[4].name, v[4],
-	    "errors", e, "ms", ms, NULL);
+	    ret_targets[3].name, v[3], ret_targets[3].extra[0], v[6],
+	    ret_targets[3].extra[1], v[7], ret_targets[4].name, v[4],
+	    ret_targets[5].name, v[5], "errors", e, "ms", ms, NULL);
 }
 
 int

@@ -261,7 +261,7 @@ static long
 submit_raw(const char *form_id, const char *tok, const char *key, char id[40], int *replayed)
 {
 	struct http_resp r;
-	char		 p[160], a[128], k[160];
+	char		 p[160], a[128], k[160], body[256];
 	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
 	const char	*rep;
 	long		 st;
@@ -269,7 +269,10 @@ submit_raw(const char *form_id, const char *tok, const char *key, char id[40], i
 	snprintf(p, sizeof(p), "/api/v1/forms/%s/submit", form_id);
 	snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
 	snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-	http_do("POST", p, h, SUBMIT_BODY, strlen(SUBMIT_BODY), &r);
+	/* The content follows the key: one key, one content (never a duplicate). */
+	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Jane %s\","
+	    "\"email\":\"jane@example.com\"}}", key);
+	http_do("POST", p, h, body, strlen(body), &r);
 	st = r.status;
 	util_strlcpy(id, http_json_str(&r, "submission_id") ? http_json_str(&r, "submission_id") :
 	    "", 40);
@@ -293,9 +296,14 @@ START_TEST(replay_after_purge_is_a_new_request)
 	ck_assert_int_eq(submit_raw(s.form_id, tok, key, id2, &replayed), 201);
 	ck_assert(replayed);
 	ck_assert_str_eq(id1, id2);
+	/* A day later: the key and the de-duplication digest are both past their time. */
 	testdb_exec("UPDATE idempotency_keys SET expires_at = now() - interval '1 second'"
 	    " WHERE idem_key = $1", 1, (const char *[]){ key });
+	testdb_exec("UPDATE submission_digests SET created_at = now() - interval '1 day'"
+	    " WHERE ctx_id = $1::uuid", 1, (const char *[]){ ctx });
 	expect_gone("idempotency key", IDEM_N, key);
+	expect_gone("submission digest", "SELECT count(*) FROM submission_digests"
+	    " WHERE ctx_id = $1::uuid", ctx);
 	/* The key is free again: a new submission, not the stored answer. */
 	ck_assert_int_eq(submit_raw(s.form_id, tok, key, id3, &replayed), 201);
 	ck_assert(!replayed);
