@@ -264,13 +264,15 @@ concurrent_submits(const char *path, const char *tok, int n, int same_key, char 
 
 			close(go[1]);
 			close(res[0]);
-			(void)read(go[0], &c, 1);	/* EOF: everyone goes */
+			if (read(go[0], &c, 1) < 0)	/* EOF: everyone goes */
+				_exit(1);
 			snprintf(key, sizeof(key), same_key ? "race-one" : "race-%d", i);
 			post(path, tok, key, BODY_A, &r);
 			v = r.status == 201 ? http_json_str(&r, "submission_id") :
 			    http_json_str(&r, "type");
 			snprintf(line1, sizeof(line1), "%ld %s\n", r.status, v ? v : "-");
-			(void)write(res[1], line1, strlen(line1));
+			if (write(res[1], line1, strlen(line1)) < 0)
+				_exit(1);
 			http_free(&r);
 			_exit(0);
 		}
