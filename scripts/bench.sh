@@ -125,6 +125,9 @@ WORK=$STATE/bench
 # once the form exists.
 export CB_ROUTES=$REPO/var/bench-$$.routes.tab
 export CB_BENCH_FIXED_BODY=$WORK/fixed.json
+# Every tab of the agent-to-tab run connects from 127.0.0.1: the channel's
+# cap of WebSockets per client address must let them all in.
+export CB_WS_MAX_PER_ADDR=$(( TABS + 64 ))
 FORMS_PROCS=$(awk '$3 == "forms" { print $4; exit }' "$REPO/routes.tab")
 TABS_PID=
 
@@ -195,6 +198,7 @@ AGENT=$(json_str "$(admin agent-create "$slug" bench-agent)" agent_id)
 KEY=$(json_str "$(admin key-create "$AGENT")" api_key)
 [ -n "$KEY" ] || die "key-create failed"
 ORG_ID=$(psql_app -c "SELECT id FROM orgs WHERE slug = '$slug'")
+WINDOW=$(psql_app -c "SELECT max_in_flight FROM agent_policies WHERE form_id = '$FORM'")
 FORM_VER=$(psql_app -c "SELECT current_version FROM forms WHERE id = '$FORM'")
 
 open_ctx() {
@@ -248,6 +252,7 @@ if run_section tabs; then
 say "agent-to-tab: $TABS tabs, $TAB_RATE commands/s for $TAB_SECONDS s over $TAB_SENDERS connections, then $IDLE on an idle channel"
 CB_HTTP_URL=$CB_HTTP_URL timeout $((TAB_SECONDS + 180)) "$CB_BUILD/bin/cb-bench-tabs" --form "$FORM" --key "$KEY" \
     --tabs "$TABS" --rate "$TAB_RATE" --seconds "$TAB_SECONDS" --senders "$TAB_SENDERS" --idle "$IDLE" \
+    --window "$WINDOW" \
     >"$WORK/tabs.txt" 2>"$WORK/tabs.err" &
 TABS_PID=$!
 tabs_rc=0

@@ -32,12 +32,12 @@ pg_submit() {
     pg_run pgsub "pgbench: submit rows" "$REPO/scripts/bench/pg-submit.sql" \
         -D org="$ORG_ID" -D form="$FORM" -D ver="$FORM_VER" -D ctxbase="$PG_CTXBASE" \
         -D run="$PG_RUN-s" -D dsealed="$PG_DSEALED" -D fsealed="$PG_FSEALED" -D fp="$PG_FP" \
-        -D resp="$PG_RESP" -D tsfmt='YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
+        -D resp="$PG_RESP" -D ttl=86400 -D win=600 -D tsfmt='YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'
 }
 
 pg_command() {
     pg_run pgcmd "pgbench: command rows" "$REPO/scripts/bench/pg-command.sql" \
-        -D org="$ORG_ID" -D agent="$AGENT" -D ctxbase="$PG_CTXBASE" -D run="$PG_RUN-c"
+        -D org="$ORG_ID" -D agent="$AGENT" -D ctxbase="$PG_CTXBASE" -D run="$PG_RUN-c" -D fp="$PG_FP"
 }
 
 # What the pgbench runs wrote, against the transactions they counted: a
@@ -52,8 +52,9 @@ pg_check() {
             (SELECT count(*) FROM submissions WHERE ctx_id::text LIKE '$like'),
             (SELECT count(*) FROM outbox o JOIN submissions s ON s.id = o.ref_id
               WHERE s.ctx_id::text LIKE '$like' AND o.kind = 'salesforce.upsert'),
-            (SELECT count(*) FROM idempotency_keys WHERE scope LIKE 'ctx:$like' AND status = 201)")
-        M[pgsub.rows]="submissions, outbox rows, stored keys: ${r// /, } for ${M[pgsub.tx]} transactions"
+            (SELECT count(*) FROM idempotency_keys WHERE scope LIKE 'ctx:$like' AND status = 201),
+            (SELECT count(*) FROM submission_digests WHERE ctx_id::text LIKE '$like')")
+        M[pgsub.rows]="submissions, outbox rows, stored keys, digests: ${r// /, } for ${M[pgsub.tx]} transactions"
         for n in $r; do
             if [ "$n" -lt "${M[pgsub.tx]}" ]; then
                 UNMEASURED+=("pgbench submit: ${M[pgsub.rows]}")

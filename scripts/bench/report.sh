@@ -58,7 +58,8 @@ form load: GET /api/v1/forms/{id} with a tab token ($FORM_BYTES-byte answer); th
 reference: tools/bench/cb-bench-fixed, $FORMS_PROCS processes like the forms responder, answering
 the same $FORM_BYTES bytes from memory, behind the same nginx (a location of the bench stack only).
 submit: $NCTX tabs in turn, a unique Idempotency-Key each; command accept: $NCTX tabs in turn, one
-API key, a unique nonce each; the policy's rate is $POLICY_RATE/min per tab.
+API key, a unique nonce each; the policy's rate is $POLICY_RATE/min per tab, its max_in_flight $WINDOW;
+the channel admits $CB_WS_MAX_PER_ADDR WebSockets per client address (CB_WS_MAX_PER_ADDR).
 
 What one pgbench transaction contains:
   submit (scripts/bench/pg-submit.sql):
@@ -79,7 +80,7 @@ offered open-loop at ${T[rate]}/s for ${T[seconds]} s (${T[load.sent_rate]}/s se
   202 -> frame   p50 ${T[load.lat202_p50]} ms  p95 ${T[load.lat202_p95]} ms  p99 ${T[load.lat202_p99]} ms  max ${T[load.lat202_max]} ms
   send -> frame  p50 ${T[load.latsend_p50]} ms  p95 ${T[load.latsend_p95]} ms  p99 ${T[load.latsend_p99]} ms  max ${T[load.latsend_max]} ms
   send lag behind schedule  p99 ${T[load.sendlag_p99]} ms  max ${T[load.sendlag_max]} ms
-  accepted while 2+ earlier commands of the tab were unframed (the channel's window of 2 full): ${T[load.window_waits]}$(
+  accepted while ${T[window]}+ earlier commands of the tab were unframed (the window, max_in_flight ${T[window]}, full): ${T[load.window_waits]}$(
     awk -v w="${T[load.window_waits]}" -v a="${T[load.accepted]}" 'BEGIN { if (a > 0 && w / a > 0.01)
         printf "\n  %.0f%% of the commands queued behind earlier ones of their tab; the tabs answer every frame at once, so what\n  held them is the channel'"'"'s turnaround per command (its writes for the send and the receipt), not the tabs", 100 * w / a }')
 Idle channel: ${T[idle.offered]:-0} commands one at a time (5 ms apart, tabs in turn): accepted ${T[idle.accepted]:-?}, missing ${T[idle.missing]:-?}

@@ -3,13 +3,14 @@
  *
  *   cb-bench-tabs --form FORM_ID --key API_KEY [--tabs 100] [--rate 2000]
  *                 [--seconds 10] [--senders 64] [--idle 200] [--idle-gap-ms 5]
- *                 [--drain-ms 10000]
+ *                 [--drain-ms 10000] [--window 2]
  *
  * Everything goes through nginx at CB_HTTP_URL (plain http://host:port),
  * as a browser and an agent would.  It opens --tabs contexts
  * (POST /api/v1/contexts) and one WebSocket per tab on /ws/ctx/{ctx_ref}
  * (tests/support/ws.c), authenticates each (auth frame, waits for ready),
- * then runs two phases:
+ * then runs two phases (--window: the policy's max_in_flight, the channel's
+ * window per tab, used only to tell when a command queued behind it):
  *
  *   idle   --idle commands one at a time, each sent --idle-gap-ms after the
  *          previous one's 202 and frame have both arrived, round robin over
@@ -65,8 +66,6 @@
 #define HTTP_IN_MAX	65536
 #define HTTP_OUT_MAX	4096
 #define SETUP_MS	10000
-/* The channel's window (worker/channel.c CHAN_WINDOW): commands in flight per tab. */
-#define TAB_WINDOW	2
 /* The load phase stops offering this long after its last due time. */
 #define LOAD_OVERRUN_MS	30000.0
 /* status of a command the load phase gave up sending */
@@ -106,7 +105,7 @@ struct bench {
 	const char	*form, *key;
 	char		 host[64];
 	int		 port;
-	int		 ntabs, nsenders, rate, seconds, nidle, idle_gap_ms, drain_ms;
+	int		 ntabs, nsenders, rate, seconds, nidle, idle_gap_ms, drain_ms, window;
 	struct tab	*tabs;
 	struct sender	*snd;
 	long long	 nonce;
@@ -526,7 +525,7 @@ cmd_answered(struct bench *b, struct cmd *c, int status, const char *body, size_
 	if (t->frame_at[seq] != 0) {
 		c->t_frame = t->frame_at[seq];
 		b->finished++;
-	} else if ((seq - 1) - t->framed >= TAB_WINDOW) {
+	} else if ((seq - 1) - t->framed >= b->window) {
 		/*
 		 * Frames come in seq order on a fresh context, so seq - 1 - framed
 		 * earlier commands are still queued or in flight: the window is
@@ -837,6 +836,7 @@ main(int argc, char **argv)
 	b.nidle = 200;
 	b.idle_gap_ms = 5;
 	b.drain_ms = 10000;
+	b.window = 2;
 	for (i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -860,13 +860,15 @@ main(int argc, char **argv)
 			b.idle_gap_ms = arg_int(a, v, 0, 10000);
 		else if (strcmp(a, "--drain-ms") == 0)
 			b.drain_ms = arg_int(a, v, 100, 600000);
+		else if (strcmp(a, "--window") == 0)
+			b.window = arg_int(a, v, 1, 1000);
 		else
 			break;
 	}
 	if (i != argc || b.form == NULL || b.key == NULL || !util_uuid_ok(b.form)) {
 		fprintf(stderr, "usage: cb-bench-tabs --form FORM_ID --key API_KEY [--tabs N] "
 		    "[--rate PER_S] [--seconds N] [--senders N] [--idle N] [--idle-gap-ms N] "
-		    "[--drain-ms N]   (CB_HTTP_URL names nginx)\n");
+		    "[--drain-ms N] [--window N]   (CB_HTTP_URL names nginx)\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
@@ -903,7 +905,8 @@ main(int argc, char **argv)
 	    load.n, b.rate, b.ntabs, b.nsenders);
 	phase_run(&b, &load);
 
-	printf("tabs=%d\nrate=%d\nseconds=%d\nsenders=%d\n", b.ntabs, b.rate, b.seconds, b.nsenders);
+	printf("tabs=%d\nrate=%d\nseconds=%d\nsenders=%d\nwindow=%d\n", b.ntabs, b.rate, b.seconds,
+	    b.nsenders, b.window);
 	phase_report(&load);
 	if (idle.n > 0)
 		phase_report(&idle);
