@@ -99,7 +99,7 @@ const struct conf_var settings_vars[] = {
 	  "how long a tab has to send a command's receipt before it is sent again" },
 	{ "CB_WS_MAX_PER_CTX", CONF_INT, 0, "4", 1, 64, S(ws_max_per_ctx),
 	  "open WebSockets one tab context may hold; one more is refused with 429 and Retry-After" },
-	{ "CB_WS_MAX_PER_ADDR", CONF_INT, 0, "64", 1, 100000, S(ws_max_per_addr),
+	{ "CB_WS_MAX_PER_ADDR", CONF_INT, 0, "256", 1, 100000, S(ws_max_per_addr),
 	  "open WebSockets from one client address (as nginx forwards it); one more is refused "
 	  "with 429 and Retry-After" },
 	{ "CB_CHANNEL_SWEEP_MS", CONF_INT, 0, "250", 20, 60000, S(channel_sweep_ms),

@@ -5,8 +5,9 @@
  *                  Postgres and Redis sockets, timers, the run loop;
  *   chan_msg.c     what a tab says: auth, receipts, pings, bad frames;
  *   chan_flight.c  the per-tab window: what is in flight on which socket;
- *   chan_rows.c    the Postgres side: every statement, the hot ones
- *                  batched over every ready tab.
+ *   chan_rows.c    the Postgres side of delivery: every statement, the
+ *                  hot ones batched over every ready tab;
+ *   chan_sweep.c   what is found without a wake-up: news, expiries.
  * This header shows lws types (struct chan holds the loop's timers) but only
  * channel.c calls lws.  Nothing here is used outside worker/chan*.
  */
@@ -154,6 +155,8 @@ int	 chan_store_receipt(struct chan_conn *, long long seq, const char *status,
 	    const char *reason, long long *changed);
 /* Entry i's receipt is late: send again or give up; 1 when it left. */
 int	 chan_receipt_timeout(struct chan_conn *, int i);
+
+/* chan_sweep.c */
 /* Mark the connections whose tab has news (one query for all of them). */
 void	 chan_rows_sweep(struct chan *);
 /* End expired commands, tab or no tab, in small batches. */

@@ -1,17 +1,18 @@
 /*
- * chan_rows: the tab channel's Postgres side; every statement the channel
- * runs is here.  The hot path is batched: one round (chan_round) stores
- * the receipts of every connection in one statement, reads the next
- * commands of every ready tab in one query (each within its tab's window,
- * in seq order), records their delivery in one statement, and only then
- * hands the frames to the connections.  The rare turns (an expiry met
- * while reading, attempts run out, a frame too large, a receipt timeout)
- * are one statement each.
+ * chan_rows: the tab channel's Postgres side of delivery; every statement
+ * of it is here (the sweeps are in chan_sweep.c).  The hot path is
+ * batched: one round (chan_round) stores the receipts of every connection
+ * in one statement, reads the next commands of every ready tab in one
+ * query (each within its tab's window, in seq order), records their
+ * delivery in one statement, and only then hands the frames to the
+ * connections.  The rare turns (an expiry met while reading, attempts run
+ * out, a frame too large, a receipt timeout) are one statement each.
  *
  * Postgres first: a frame goes to its tab only after the statement that
  * records it as delivered (never after its expires_at, never past
- * CHAN_MAX_ATTEMPTS); a receipt releases its slot only once stored.
- * Arrays travel as parameters (Postgres array literals), never as SQL text.
+ * CHAN_MAX_ATTEMPTS); a receipt releases its slot only once stored.  Rows
+ * another session holds locked are skipped, never waited for.  Arrays
+ * travel as parameters (Postgres array literals), never as SQL text.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -295,105 +296,6 @@ chan_receipt_timeout(struct chan_conn *c, int i)
 out:
 	db_res_free(r);
 	return dropped;
-}
-
-/* -------------------------------------------------------------- sweeps */
-
-void
-chan_rows_sweep(struct chan *ch)
-{
-	struct chan_conn	*c;
-	struct db_res		*r = NULL;
-	struct chan_arr		 ids;
-	const char		*p[1];
-	long long		 last;
-	size_t			 i;
-
-	chan_arr_init(&ids);
-	for (c = ch->conns; c != NULL; c = c->next)
-		if (c->authed && !c->closing && chan_arr_add(&ids, c->tab.ctx_id) != CB_OK)
-			goto out;
-	if (ids.n == 0 || (p[0] = chan_arr_end(&ids)) == NULL)
-		goto out;
-	if (chan_query(ch, &r, "SELECT id::text, last_seq FROM contexts"
-	    " WHERE id = ANY ($1::uuid[])", 1, p) != CB_OK)
-		goto out;
-	for (i = 0; i < db_rows(r); i++) {
-		if (util_parse_ll(db_val(r, i, 1), 0, 1LL << 62, &last) != CB_OK)
-			continue;
-		for (c = ch->conns; c != NULL; c = c->next)
-			if (c->authed && strcmp(c->tab.ctx_id, db_val(r, i, 0)) == 0 &&
-			    (last > c->cursor || c->blocked))
-				c->dirty = 1;
-	}
-	/* Receipts a failed batch left behind are tried again. */
-	for (c = ch->conns; c != NULL; c = c->next)
-		for (i = 0; c->authed && i < (size_t)c->nfl; i++)
-			if (c->fl[i].rcpt)
-				c->dirty = 1;
-out:
-	db_res_free(r);
-	chan_arr_free(&ids);
-}
-
-/* A command the expiry sweep ended: its slot in a window is free. */
-static void
-chan_expired_flight(struct chan *ch, const char *ctx_id, const char *seqs)
-{
-	struct chan_conn	*c;
-	long long		 seq;
-	int			 i;
-
-	if (util_parse_ll(seqs, 1, 1LL << 62, &seq) != CB_OK)
-		return;
-	for (c = ch->conns; c != NULL; c = c->next) {
-		if (!c->authed || strcmp(c->tab.ctx_id, ctx_id) != 0)
-			continue;
-		if ((i = chan_flight_find(c, seq)) >= 0 && !c->fl[i].rcpt) {
-			chan_log_seq(LOG_LVL_INFO, "command_expired", c, seq, "state", "expired");
-			chan_flight_drop(c, i);
-		}
-		c->dirty = 1;
-	}
-}
-
-void
-chan_expire_sweep(struct chan *ch)
-{
-	struct db_res	*r = NULL;
-	const char	*p[1];
-	char		 lim[24], cnt[24];
-	long long	 total = 0;
-	size_t		 i, n;
-	int		 round;
-
-	chan_lld(lim, sizeof(lim), ch->s->channel_expire_batch);
-	p[0] = lim;
-	for (round = 0; round < CHAN_EXPIRE_ROUNDS && ch->pg_up; round++) {
-		if (chan_query(ch, &r,
-		    "WITH x AS (SELECT id FROM commands"
-		    " WHERE state IN ('pending_approval', 'queued', 'delivered')"
-		    " AND expires_at IS NOT NULL AND expires_at <= now()"
-		    " ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
-		    " UPDATE commands m SET state = 'expired', finished_at = now(),"
-		    " reason = CASE WHEN m.delivered_at IS NULL THEN 'expired before it could be sent'"
-		    " ELSE 'expired while waiting for a receipt' END"
-		    " FROM x WHERE m.id = x.id RETURNING m.ctx_id::text, m.seq", 1, p) != CB_OK)
-			break;
-		n = db_rows(r);
-		for (i = 0; i < n; i++)
-			chan_expired_flight(ch, db_val(r, i, 0), db_val(r, i, 1));
-		db_res_free(r);
-		r = NULL;
-		total += (long long)n;
-		if ((long long)n < ch->s->channel_expire_batch)
-			break;
-	}
-	db_res_free(r);
-	if (total > 0) {
-		chan_lld(cnt, sizeof(cnt), total);
-		log_kv(LOG_LVL_INFO, "commands_expired", "count", cnt, NULL);
-	}
 }
 
 /* ----------------------------------------------------------- the round */

@@ -1484,8 +1484,23 @@ START_TEST(a_locked_tab_does_not_stall_others)
 	ck_assert_int_eq(db_rollback(lk), CB_OK);
 	db_close(lk);
 	expect_command_del(&wf, 1, 3000);
+	ck_assert(fx_wait_state(&f, 1, "delivered", 3000));
+	/* A receipt for a row held locked waits; the others' do not. */
+	lk = testdb_open();
+	ck_assert_int_eq(db_begin(lk), CB_OK);
+	ck_assert_int_eq(db_query(lk, &r, "SELECT id FROM commands WHERE ctx_id = $1::uuid"
+	    " AND org_id = $2::bigint FOR UPDATE", 2, p), CB_OK);
+	db_res_free(r);
 	send_receipt(&wf, 1);
-	ck_assert(fx_wait_state(&f, 1, "applied", 3000));
+	t0 = util_now_ms();
+	fx_cmd(&g, "#free", "1");
+	expect_command_del(&wg, 4, ARRIVE_MS);
+	send_receipt(&wg, 4);
+	ck_assert(fx_wait_state(&g, 4, "applied", 3000));
+	ck_assert_msg(util_now_ms() - t0 < 3000, "tab g waited on tab f's lock");
+	ck_assert_int_eq(db_rollback(lk), CB_OK);
+	db_close(lk);
+	ck_assert_msg(fx_wait_state(&f, 1, "applied", 3000), "the held receipt was never stored");
 	ws_free(&wf);
 	ws_free(&wg);
 	fx_free(&f);

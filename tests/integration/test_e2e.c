@@ -227,6 +227,43 @@ START_TEST(commands_policy_and_tenancy)
 }
 END_TEST
 
+/* An agent's expires_in_ms is kept with no tab at all: the command reads expired. */
+START_TEST(command_expires_without_a_tab)
+{
+	struct seed	 s;
+	struct http_resp r;
+	char		 ctx[40], tok[64], id[40], path[160];
+	const char	*st = NULL;
+	int		 waited;
+
+	seed_tenant(&s);
+	seed_context(s.form_id, ctx, tok);
+	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
+	post_json(path, s.api_key, NULL, "{\"type\":\"set_field\",\"selector\":\"#email\","
+	    "\"value\":\"jane@example.com\",\"nonce\":\"nonce-expiring-1\","
+	    "\"expires_in_ms\":1000}", &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	snprintf(id, sizeof(id), "%s", http_json_str(&r, "id"));
+	http_free(&r);
+	snprintf(path, sizeof(path), "/api/v1/commands/%s", id);
+	for (waited = 0; waited < 10000; waited += 250) {
+		get_auth(path, s.api_key, &r);
+		ck_assert_int_eq(r.status, 200);
+		st = http_json_str(&r, "state");
+		if (st != NULL && strcmp(st, "expired") == 0)
+			break;
+		ck_assert_str_eq(st, "queued");
+		http_free(&r);
+		test_sleep_ms(250);
+	}
+	ck_assert_msg(waited < 10000, "the command never read expired");
+	ck_assert_str_eq(http_json_str(&r, "reason"), "expired before it could be sent");
+	ck_assert_ptr_nonnull(http_json_str(&r, "finished_at"));
+	ck_assert_ptr_null(http_json_str(&r, "delivered_at"));
+	http_free(&r);
+}
+END_TEST
+
 START_TEST(commands_rate_limited)
 {
 	struct seed	 s;
@@ -414,6 +451,7 @@ e2e_suite(void)
 	tcase_add_test(tc, context_and_form_load);
 	tcase_add_test(tc, commands_policy_and_tenancy);
 	tcase_add_test(tc, commands_rate_limited);
+	tcase_add_test(tc, command_expires_without_a_tab);
 	tcase_add_test(tc, submit_exactly_once);
 	tcase_add_test(tc, submit_in_flight_is_409);
 	tcase_add_test(tc, submit_old_version_is_409);

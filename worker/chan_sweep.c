@@ -1,0 +1,121 @@
+/*
+ * chan_sweep: what the channel finds without being told.  Every
+ * CB_CHANNEL_SWEEP_MS one query reads the newest seq of every connected
+ * tab (a lost wake-up, Redis down, an approval, receipts a failed batch
+ * left behind); once a second the commands past their expires_at, tab or
+ * no tab, end `expired` in small batches (SKIP LOCKED: several workers
+ * share the work) and free their slots in the windows.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "chan.h"
+#include "db.h"
+#include "errs.h"
+#include "util.h"
+
+#define CHAN_SWEEP_IDS_MAX	((size_t)1 << 24)	/* the uuid[] parameter, bytes */
+
+void
+chan_rows_sweep(struct chan *ch)
+{
+	struct chan_conn	*c;
+	struct db_res		*r = NULL;
+	struct buf		 ids;
+	const char		*p[1];
+	long long		 last;
+	size_t			 i, n = 0;
+	int			 k;
+
+	/* A uuid[] literal: uuids need no quoting. */
+	buf_init(&ids, CHAN_SWEEP_IDS_MAX);
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (!c->authed || c->closing)
+			continue;
+		if (buf_puts(&ids, n++ ? "," : "{") != CB_OK ||
+		    buf_puts(&ids, c->tab.ctx_id) != CB_OK)
+			goto out;
+	}
+	if (n == 0 || buf_putc(&ids, '}') != CB_OK)
+		goto out;
+	p[0] = buf_cstr(&ids);
+	if (chan_query(ch, &r, "SELECT id::text, last_seq FROM contexts"
+	    " WHERE id = ANY ($1::uuid[])", 1, p) != CB_OK)
+		goto out;
+	for (i = 0; i < db_rows(r); i++) {
+		if (util_parse_ll(db_val(r, i, 1), 0, 1LL << 62, &last) != CB_OK)
+			continue;
+		for (c = ch->conns; c != NULL; c = c->next)
+			if (c->authed && strcmp(c->tab.ctx_id, db_val(r, i, 0)) == 0 &&
+			    (last > c->cursor || c->blocked))
+				c->dirty = 1;
+	}
+	/* Receipts a failed batch left behind are tried again. */
+	for (c = ch->conns; c != NULL; c = c->next)
+		for (k = 0; c->authed && k < c->nfl; k++)
+			if (c->fl[k].rcpt)
+				c->dirty = 1;
+out:
+	db_res_free(r);
+	buf_free(&ids);
+}
+
+/* A command the expiry sweep ended: its slot in a window is free. */
+static void
+chan_expired_flight(struct chan *ch, const char *ctx_id, const char *seqs)
+{
+	struct chan_conn	*c;
+	long long		 seq;
+	int			 i;
+
+	if (util_parse_ll(seqs, 1, 1LL << 62, &seq) != CB_OK)
+		return;
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (!c->authed || strcmp(c->tab.ctx_id, ctx_id) != 0)
+			continue;
+		if ((i = chan_flight_find(c, seq)) >= 0 && !c->fl[i].rcpt) {
+			chan_log_seq(LOG_LVL_INFO, "command_expired", c, seq, "state", "expired");
+			chan_flight_drop(c, i);
+		}
+		c->dirty = 1;
+	}
+}
+
+void
+chan_expire_sweep(struct chan *ch)
+{
+	struct db_res	*r = NULL;
+	const char	*p[1];
+	char		 lim[24], cnt[24];
+	long long	 total = 0;
+	size_t		 i, n;
+	int		 round;
+
+	chan_lld(lim, sizeof(lim), ch->s->channel_expire_batch);
+	p[0] = lim;
+	for (round = 0; round < CHAN_EXPIRE_ROUNDS && ch->pg_up; round++) {
+		if (chan_query(ch, &r,
+		    "WITH x AS (SELECT id FROM commands"
+		    " WHERE state IN ('pending_approval', 'queued', 'delivered')"
+		    " AND expires_at IS NOT NULL AND expires_at <= now()"
+		    " ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
+		    " UPDATE commands m SET state = 'expired', finished_at = now(),"
+		    " reason = CASE WHEN m.delivered_at IS NULL THEN 'expired before it could be sent'"
+		    " ELSE 'expired while waiting for a receipt' END"
+		    " FROM x WHERE m.id = x.id RETURNING m.ctx_id::text, m.seq", 1, p) != CB_OK)
+			break;
+		n = db_rows(r);
+		for (i = 0; i < n; i++)
+			chan_expired_flight(ch, db_val(r, i, 0), db_val(r, i, 1));
+		db_res_free(r);
+		r = NULL;
+		total += (long long)n;
+		if ((long long)n < ch->s->channel_expire_batch)
+			break;
+	}
+	db_res_free(r);
+	if (total > 0) {
+		chan_lld(cnt, sizeof(cnt), total);
+		log_kv(LOG_LVL_INFO, "commands_expired", "count", cnt, NULL);
+	}
+}
