@@ -259,6 +259,7 @@ static const struct route cmd_routes[] = {
 	  .flags = ROUTE_JSON, .fields = cmd_fields,
 	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
 	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_write, .check = cmd_check,
+	  .quota = QUOTA_COMMAND,
 	  .act = cmd_create },
 	{ .method = "GET", .pattern = "/api/v1/commands/{id}",
 	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_read, .act = cmd_get },

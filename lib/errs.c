@@ -46,6 +46,7 @@ static const struct errs_row errs_table[CB_ERR__COUNT] = {
 	[CB_ERR_TIMEOUT]	= { 504, "TIMEOUT", "/problems/upstream-timeout", "Upstream timeout" },
 	[CB_ERR_POLICY]		= { 403, "POLICY", "/problems/policy-denied", "Forbidden by policy" },
 	[CB_ERR_GONE]		= { 410, "GONE", "/problems/gone", "Gone" },
+	[CB_ERR_TLS_REQUIRED]	= { 403, "TLS_REQUIRED", "/problems/https-required", "HTTPS required" },
 };
 
 static const struct errs_row *

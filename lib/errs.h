@@ -42,6 +42,7 @@ enum cb_err {
 	CB_ERR_TIMEOUT,		/* an upstream or lock timed out: 504 */
 	CB_ERR_POLICY,		/* the agent policy forbids it: 403 */
 	CB_ERR_GONE,		/* 410 */
+	CB_ERR_TLS_REQUIRED,	/* a credential route asked over plain HTTP: 403 */
 	CB_ERR__COUNT
 };
 

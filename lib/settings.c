@@ -106,6 +106,26 @@ const struct conf_var settings_vars[] = {
 	{ "CB_REFRESH_OVERLAP_S", CONF_INT, 0, "10", 0, 120, S(refresh_overlap_s),
 	  "the immediately previous refresh token is still accepted this long after "
 	  "rotation, to absorb concurrent refreshes" },
+	{ "CB_PLAIN_HTTP_CREDENTIALS", CONF_BOOL, 0, "false", 0, 1, S(plain_http_credentials),
+	  "let credential routes (auth, admin) answer over plain HTTP; local development "
+	  "only: otherwise they answer 403 https-required there" },
+	{ "CB_QUOTA_FREE_SUBMITS_PER_MIN", CONF_INT, 0, "60", 1, 100000000,
+	  S(quota_free_submits_per_min), "form submits a minute of a tenant on the free plan" },
+	{ "CB_QUOTA_FREE_COMMANDS_PER_MIN", CONF_INT, 0, "300", 1, 100000000,
+	  S(quota_free_commands_per_min), "agent commands a minute of a tenant on the free plan" },
+	{ "CB_QUOTA_TEAM_SUBMITS_PER_MIN", CONF_INT, 0, "600", 1, 100000000,
+	  S(quota_team_submits_per_min), "form submits a minute of a tenant on the team plan" },
+	{ "CB_QUOTA_TEAM_COMMANDS_PER_MIN", CONF_INT, 0, "3000", 1, 100000000,
+	  S(quota_team_commands_per_min), "agent commands a minute of a tenant on the team plan" },
+	{ "CB_QUOTA_ENTERPRISE_SUBMITS_PER_MIN", CONF_INT, 0, "6000", 1, 100000000,
+	  S(quota_enterprise_submits_per_min),
+	  "form submits a minute of a tenant on the enterprise plan" },
+	{ "CB_QUOTA_ENTERPRISE_COMMANDS_PER_MIN", CONF_INT, 0, "30000", 1, 100000000,
+	  S(quota_enterprise_commands_per_min),
+	  "agent commands a minute of a tenant on the enterprise plan" },
+	{ "CB_QUOTA_KEY_COMMANDS_PER_MIN", CONF_INT, 0, "600", 1, 100000000,
+	  S(quota_key_commands_per_min),
+	  "agent commands a minute of one API key whose own commands_per_min is unset" },
 };
 
 const size_t settings_nvars = sizeof(settings_vars) / sizeof(settings_vars[0]);
