@@ -93,7 +93,7 @@ auth_no_store(struct req *r)
 static int
 auth_login_limit(struct req *r, const char *email)
 {
-	char	 key[160], idx[2 + 64 + 1], ra[24];
+	char	 key[160], idx[2 + 64 + 1];
 	long	 wait_ms = 0;
 	int	 rc;
 
@@ -104,12 +104,8 @@ auth_login_limit(struct req *r, const char *email)
 		snprintf(key, sizeof(key), "cb:rl:login:acct:%s", idx + 2);
 		rc = ratelimit_take(r->app->kv, key, AUTH_LOGIN_PER_ACCOUNT, &wait_ms);
 	}
-	if (rc == CB_ERR_RATE_LIMITED) {
-		snprintf(ra, sizeof(ra), "%ld", wait_ms > 0 ? (wait_ms + 999) / 1000 : 1);
-		resp_header(r, "Retry-After", ra);
-		resp_problem(r, CB_ERR_RATE_LIMITED, "too many login attempts: retry later");
-		return rc;
-	}
+	if (rc == CB_ERR_RATE_LIMITED)
+		return route_too_many(r, wait_ms, "too many login attempts: retry later");
 	if (rc != CB_OK) {
 		log_kv(LOG_LVL_ERROR, "login_limiter_down", "error", errs_name(rc), NULL);
 		return CB_ERR_UNAVAILABLE;
