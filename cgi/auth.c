@@ -8,6 +8,9 @@
  * Who: login, refresh and logout: anyone holding the credential they
  *   carry; me: any person with an access token (every role); agent-token:
  *   an agent with a live API key.
+ * Transport: HTTPS only (ROUTE_TLS_ONLY, and me as a person's route): over
+ *   plain HTTP every route answers 403 https-required before reading the
+ *   body, unless CB_PLAIN_HTTP_CREDENTIALS (local development) allows it.
  * Idempotency-Key: not used.  A retried login or agent-token opens another
  *   session or token, which is harmless; a retried refresh is absorbed by
  *   the rotation overlap (lib/refresh.h); logout is idempotent.
@@ -90,7 +93,7 @@ auth_no_store(struct req *r)
 static int
 auth_login_limit(struct req *r, const char *email)
 {
-	char	 key[160], idx[2 + 64 + 1], ra[24];
+	char	 key[160], idx[2 + 64 + 1];
 	long	 wait_ms = 0;
 	int	 rc;
 
@@ -101,12 +104,8 @@ auth_login_limit(struct req *r, const char *email)
 		snprintf(key, sizeof(key), "cb:rl:login:acct:%s", idx + 2);
 		rc = ratelimit_take(r->app->kv, key, AUTH_LOGIN_PER_ACCOUNT, &wait_ms);
 	}
-	if (rc == CB_ERR_RATE_LIMITED) {
-		snprintf(ra, sizeof(ra), "%ld", wait_ms > 0 ? (wait_ms + 999) / 1000 : 1);
-		resp_header(r, "Retry-After", ra);
-		resp_problem(r, CB_ERR_RATE_LIMITED, "too many login attempts: retry later");
-		return rc;
-	}
+	if (rc == CB_ERR_RATE_LIMITED)
+		return route_too_many(r, wait_ms, "too many login attempts: retry later");
 	if (rc != CB_OK) {
 		log_kv(LOG_LVL_ERROR, "login_limiter_down", "error", errs_name(rc), NULL);
 		return CB_ERR_UNAVAILABLE;
@@ -310,19 +309,22 @@ out:
 }
 
 static const struct route auth_routes[] = {
-	{ .method = "POST", .pattern = "/api/v1/auth/login", .body_max = 4096, .flags = ROUTE_JSON,
+	{ .method = "POST", .pattern = "/api/v1/auth/login", .body_max = 4096,
+	  .flags = ROUTE_JSON | ROUTE_TLS_ONLY,
 	  .fields = login_fields, .nfields = sizeof(login_fields) / sizeof(login_fields[0]),
 	  .args_size = sizeof(struct login_args), .act = auth_login },
-	{ .method = "POST", .pattern = "/api/v1/auth/refresh", .body_max = 1024, .flags = ROUTE_JSON,
+	{ .method = "POST", .pattern = "/api/v1/auth/refresh", .body_max = 1024,
+	  .flags = ROUTE_JSON | ROUTE_TLS_ONLY,
 	  .fields = token_fields, .nfields = 1, .args_size = sizeof(struct token_args),
 	  .act = auth_refresh },
-	{ .method = "POST", .pattern = "/api/v1/auth/logout", .body_max = 1024, .flags = ROUTE_JSON,
+	{ .method = "POST", .pattern = "/api/v1/auth/logout", .body_max = 1024,
+	  .flags = ROUTE_JSON | ROUTE_TLS_ONLY,
 	  .fields = token_fields, .nfields = 1, .args_size = sizeof(struct token_args),
 	  .act = auth_logout },
 	{ .method = "GET", .pattern = "/api/v1/auth/me", .authenticate = userauth_authenticate,
 	  .act = auth_me },
 	{ .method = "POST", .pattern = "/api/v1/auth/agent-token", .authenticate = auth_agent_key,
-	  .act = auth_agent_token },
+	  .flags = ROUTE_TLS_ONLY, .rate_class = RATE_AGENT, .act = auth_agent_token },
 };
 
 /* Keys on a fresh database; Postgres away is not fatal (first use retries). */

@@ -391,6 +391,7 @@ static const struct route cmd_routes[] = {
 	  .flags = ROUTE_JSON, .fields = cmd_fields,
 	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
 	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_write, .check = cmd_check,
+	  .quota = QUOTA_COMMAND,
 	  .act = cmd_create, .after = cmd_wake },
 	{ .method = "GET", .pattern = "/api/v1/commands", .args_size = sizeof(struct list_args),
 	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_read, .act = cmd_list,

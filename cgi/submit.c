@@ -320,6 +320,7 @@ static const struct route submit_routes[] = {
 	  .fields = submit_fields, .nfields = 1,
 	  .args_size = sizeof(struct submit_args), .authenticate = tab_authenticate,
 	  .authorize = submit_authorize, .check = submit_check, .idem_scope = submit_scope,
+	  .quota = QUOTA_SUBMIT,
 	  .act = submit_act, .after = submit_wake },
 };
 

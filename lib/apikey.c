@@ -95,7 +95,7 @@ apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct age
 	sodium_memzero(pepper, sizeof(pepper));
 	p[0] = prefix;
 	rc = db_query(db, &res, "SELECT k.id, k.org_id, k.agent_id, '\\x' || encode(k.key_hash, 'hex'),"
-	    " k.scopes FROM api_keys k JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
+	    " k.scopes, coalesce(k.commands_per_min, 0) FROM api_keys k JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
 	    " WHERE k.prefix = $1 AND k.revoked_at IS NULL"
 	    " AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.disabled_at IS NULL", 1, p);
 	if (rc != CB_OK)
@@ -110,6 +110,7 @@ apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct age
 	util_strlcpy(out->org, db_val(res, 0, 1), sizeof(out->org));
 	util_strlcpy(out->agent_id, db_val(res, 0, 2), sizeof(out->agent_id));
 	util_strlcpy(out->scopes, db_val(res, 0, 4), sizeof(out->scopes));
+	(void)util_parse_ll(db_val(res, 0, 5), 0, 100000000, &out->commands_per_min);
 	db_res_free(res);
 	return CB_OK;
 }
@@ -130,8 +131,17 @@ apikey_authenticate(struct req *r)
 	a = req_alloc(r, sizeof(*a));
 	if ((rc = apikey_verify(r->app->db, r->app->settings.api_key_pepper, key, a)) != CB_OK)
 		return rc;
-	r->auth = a;
+	apikey_set_payer(r, a);
 	return CB_OK;
+}
+
+void
+apikey_set_payer(struct req *r, struct agent_auth *a)
+{
+	r->auth = a;
+	util_strlcpy(r->org, a->org, sizeof(r->org));
+	util_strlcpy(r->key_id, a->key_id, sizeof(r->key_id));
+	r->key_commands_per_min = a->commands_per_min;
 }
 
 int

@@ -24,6 +24,7 @@ struct agent_auth {
 	char		 agent_id[37];
 	char		 key_id[37];
 	char		 scopes[512];	/* Postgres text[] literal, e.g. {commands:write} */
+	long long	 commands_per_min;	/* the key's own quota; 0 = the default */
 };
 
 /* A new key, its prefix and the "\\x..." bytea of its keyed hash. */
@@ -33,6 +34,8 @@ int	 apikey_new(const char *pepper_hex, char key[APIKEY_LEN + 1],
 int	 apikey_verify(struct db *, const char *pepper_hex, const char *key, struct agent_auth *);
 /* Authenticate "Authorization: Bearer cbk_..." (or X-Api-Key) into req->auth. */
 int	 apikey_authenticate(struct req *);
+/* Make `a` the request's caller: req->auth, and who pays (org, key). */
+void	 apikey_set_payer(struct req *, struct agent_auth *);
 /* 1 if the authenticated agent holds `scope`. */
 int	 apikey_has_scope(const struct agent_auth *, const char *scope);
 

@@ -48,6 +48,7 @@ static const struct errs_row errs_table[CB_ERR__COUNT] = {
 	[CB_ERR_GONE]		= { 410, "GONE", "/problems/gone", "Gone" },
 	[CB_ERR_DUPLICATE]	= { 409, "DUPLICATE", "/problems/duplicate-submission", "Duplicate submission" },
 	[CB_ERR_DB_BUSY]	= { 503, "DB_BUSY", "/problems/unavailable", "Service unavailable" },
+	[CB_ERR_TLS_REQUIRED]	= { 403, "TLS_REQUIRED", "/problems/https-required", "HTTPS required" },
 };
 
 static const struct errs_row *

@@ -66,6 +66,14 @@ struct req {
 	size_t		 nparams;
 
 	void		*auth;		/* the authenticated caller, set by authenticate */
+	/*
+	 * Who pays, set by the authenticate hooks with req->auth: the caller's
+	 * organisation (its id as text) and, for an agent, its API key and that
+	 * key's commands-a-minute cap (0: the setting's default).
+	 */
+	char		 org[24];
+	char		 key_id[37];
+	long long	 key_commands_per_min;
 
 	int		 status;
 	struct buf	 headers;

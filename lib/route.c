@@ -8,12 +8,89 @@
 
 #include <sodium.h>
 
+#include "apikey.h"
 #include "cors.h"
 #include "errs.h"
 #include "log.h"
+#include "quota.h"
 #include "route.h"
 #include "srv.h"
+#include "tab.h"
+#include "userauth.h"
 #include "util.h"
+
+static const char *const route_rate_names[RATE__COUNT] = {
+	[RATE_UNSET] = "unset",
+	[RATE_ANONYMOUS] = "anonymous",
+	[RATE_TAB] = "tab",
+	[RATE_AGENT] = "agent",
+	[RATE_ADMIN] = "admin",
+	[RATE_WEBHOOK] = "webhook",
+};
+
+const char *
+route_rate_name(enum route_rate_class c)
+{
+	return (unsigned)c < RATE__COUNT ? route_rate_names[c] : "unset";
+}
+
+enum route_rate_class
+route_rate_class(const struct responder *resp, const struct route *rt)
+{
+	if (rt->rate_class != RATE_UNSET)
+		return rt->rate_class;
+	if (resp->rate_class != RATE_UNSET)
+		return resp->rate_class;
+	/* Who calls it follows from how it authenticates its caller. */
+	if (rt->authenticate == NULL)
+		return RATE_ANONYMOUS;
+	if (rt->authenticate == tab_authenticate)
+		return RATE_TAB;
+	if (rt->authenticate == userauth_authenticate_agent ||
+	    rt->authenticate == apikey_authenticate)
+		return RATE_AGENT;
+	if (rt->authenticate == userauth_authenticate)
+		return RATE_ADMIN;
+	return RATE_UNSET;
+}
+
+void
+route_print_spec(const struct responder *resp, FILE *f)
+{
+	size_t	 i;
+
+	for (i = 0; i < resp->nroutes; i++)
+		fprintf(f, "%s %s %zu %s\n", resp->routes[i].method, resp->routes[i].pattern,
+		    resp->routes[i].body_max,
+		    route_rate_name(route_rate_class(resp, &resp->routes[i])));
+}
+
+int
+route_tls_only(const struct route *rt)
+{
+	return (rt->flags & ROUTE_TLS_ONLY) || rt->authenticate == userauth_authenticate;
+}
+
+int
+route_too_many(struct req *r, long retry_after_ms, const char *detail)
+{
+	char	 v[24];
+	long	 s = (retry_after_ms + 999) / 1000;
+
+	snprintf(v, sizeof(v), "%ld", s < 1 ? 1 : s);
+	resp_header(r, "Retry-After", v);
+	resp_problem(r, CB_ERR_RATE_LIMITED, detail);
+	return CB_ERR_RATE_LIMITED;
+}
+
+/* Plain HTTP: nginx passes HTTPS=on only on its TLS listener. */
+static int
+route_over_tls(const struct req *r)
+{
+	const char	*h = req_env(r, "HTTPS");
+
+	return h != NULL && strcmp(h, "on") == 0;
+}
 
 struct route_ctx {
 	const struct responder	*resp;
@@ -307,6 +384,11 @@ route_pipeline(const struct responder *resp, struct req *r)
 		return route_fail(r, strcmp(m, "Idempotency-Key") == 0 ? CB_ERR_IDEM_MISSING :
 		    CB_ERR_BAD_REQUEST, d);
 	}
+	/* Before a byte of the body (a password, a token) is read. */
+	if (route_tls_only(rt) && !route_over_tls(r) &&
+	    (r->app == NULL || !r->app->settings.plain_http_credentials))
+		return route_fail(r, CB_ERR_TLS_REQUIRED, "this route carries credentials: "
+		    "use the HTTPS address");
 	if ((rc = route_read_body(r, rt->body_max)) != CB_OK) {
 		if (rc == CB_ERR_TOO_LARGE) {
 			char d[96];
@@ -336,6 +418,16 @@ route_pipeline(const struct responder *resp, struct req *r)
 		return rc;
 	if (rt->authorize && (rc = rt->authorize(r)) != CB_OK)
 		return rc;
+	if (rt->quota != QUOTA_NONE) {
+		char	 detail[160];
+		long	 wait_ms;
+
+		if ((rc = quota_take(r, rt->quota, &wait_ms, detail, sizeof(detail))) ==
+		    CB_ERR_RATE_LIMITED)
+			return route_too_many(r, wait_ms, detail);
+		if (rc != CB_OK)
+			return rc;
+	}
 
 	if (rt->args_size)
 		args = req_alloc(r, rt->args_size);
@@ -482,6 +574,10 @@ route_main(int argc, char **argv, const struct responder *resp)
 	if (sodium_init() < 0) {
 		log_msg(LOG_LVL_ERROR, "sodium_init_failed", "libsodium failed to initialise");
 		return 1;
+	}
+	if (srv_parse_args(argc, argv, &o, err, sizeof(err)) == CB_OK && o.print_routes) {
+		route_print_spec(resp, stdout);
+		return fflush(stdout) == 0 ? 0 : 1;
 	}
 	if (srv_parse_args(argc, argv, &o, err, sizeof(err)) != CB_OK ||
 	    settings_load(&c.app.settings, err, sizeof(err)) != CB_OK) {

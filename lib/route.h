@@ -1,7 +1,8 @@
 /*
  * route: the request pipeline every responder runs, written once.
  *
- *   parse -> authenticate -> authorize -> validate -> idempotency begin
+ *   parse -> transport (HTTPS for credential routes) -> authenticate
+ *         -> authorize -> quota -> validate -> idempotency begin
  *         -> act -> respond -> idempotency finish
  *
  * A responder file declares its routes (method, path pattern, body cap,
@@ -15,6 +16,7 @@
 #define CB_ROUTE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "db.h"
 #include "errs.h"
@@ -56,6 +58,40 @@ int	 app_keys_open(struct app *, const char *who);
  */
 #define ROUTE_IDEM_ONE_STATEMENT 0x04u
 
+ * Credentials travel in the request (a password, a refresh token, an API
+ * key being exchanged): refused (403) over plain HTTP unless
+ * CB_PLAIN_HTTP_CREDENTIALS allows it.  Routes that authenticate a person
+ * (userauth_authenticate) are treated so without the flag.
+ */
+#define ROUTE_TLS_ONLY	0x08u
+
+/*
+ * Rate classes: who calls a route.  routes.tab names one per route and nginx
+ * limits each per client address.  A route that leaves .rate_class unset
+ * takes its responder's, else the class of the caller it authenticates (tab
+ * token: tab; agent: agent; person: admin; none: anonymous).
+ */
+enum route_rate_class {
+	RATE_UNSET = 0,
+	RATE_ANONYMOUS,
+	RATE_TAB,
+	RATE_AGENT,
+	RATE_ADMIN,
+	RATE_WEBHOOK,
+	RATE__COUNT
+};
+
+/*
+ * Quotas of a tenant (by its plan tier) and of an API key, counted after
+ * authentication in Redis token buckets (lib/quota.h).
+ */
+enum route_quota {
+	QUOTA_NONE = 0,
+	QUOTA_SUBMIT,		/* the tier's submits per minute */
+	QUOTA_COMMAND,		/* the tier's commands per minute, and the key's */
+	QUOTA__COUNT
+};
+
 struct route {
 	const char		*method;
 	const char		*pattern;	/* as in routes.tab, e.g. "/api/v1/forms/{form_id}" */
@@ -82,18 +118,37 @@ struct route {
 	 */
 	const struct jv_field	*query;
 	size_t			 nquery;
+	enum route_rate_class	 rate_class;	/* must agree with routes.tab */
+	enum route_quota	 quota;
 };
 
 struct responder {
 	const char		*name;
 	const struct route	*routes;
 	size_t			 nroutes;
+	enum route_rate_class	 rate_class;	/* default of its routes */
 	int			(*init)(struct app *);	/* per child, optional */
 	void			(*fini)(struct app *);
 };
 
-/* main() of every responder. */
+/*
+ * main() of every responder.  `<responder> --routes` prints its routes, one
+ * "METHOD PATTERN BODY_MAX RATE_CLASS" line each, as routes.tab has them
+ * (tests/integration/test_routespec.c compares the two), and exits.
+ */
 int	 route_main(int argc, char **argv, const struct responder *);
+/* The rate class a route is limited by, and its routes.tab name. */
+enum route_rate_class route_rate_class(const struct responder *, const struct route *);
+const char *route_rate_name(enum route_rate_class);
+/* Print the --routes lines. */
+void	 route_print_spec(const struct responder *, FILE *);
+/* 1 if the route refuses plain HTTP (ROUTE_TLS_ONLY or a person's route). */
+int	 route_tls_only(const struct route *);
+/*
+ * The one 429 of the pipeline: Retry-After (whole seconds, at least 1) and
+ * the rate-limited problem; returns CB_ERR_RATE_LIMITED.
+ */
+int	 route_too_many(struct req *, long retry_after_ms, const char *detail);
 /* One request through the pipeline (exposed for tests). */
 void	 route_handle(const struct responder *, struct app *, char *const *env,
 	    const struct req_io *);

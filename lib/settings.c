@@ -155,6 +155,26 @@ const struct conf_var settings_vars[] = {
 	  "running and dead rows are never purged (7 days)" },
 	{ "CB_RETAIN_REFRESH_S", CONF_INT, 0, "604800", 0, 315360000, S(retain_refresh_s),
 	  "a refresh-token family is purged this long after it expired or was revoked (7 days)" },
+	{ "CB_PLAIN_HTTP_CREDENTIALS", CONF_BOOL, 0, "false", 0, 1, S(plain_http_credentials),
+	  "let credential routes (auth, admin) answer over plain HTTP; local development "
+	  "only: otherwise they answer 403 https-required there" },
+	{ "CB_QUOTA_FREE_SUBMITS_PER_MIN", CONF_INT, 0, "60", 1, 100000000,
+	  S(quota_free_submits_per_min), "form submits a minute of a tenant on the free plan" },
+	{ "CB_QUOTA_FREE_COMMANDS_PER_MIN", CONF_INT, 0, "300", 1, 100000000,
+	  S(quota_free_commands_per_min), "agent commands a minute of a tenant on the free plan" },
+	{ "CB_QUOTA_TEAM_SUBMITS_PER_MIN", CONF_INT, 0, "600", 1, 100000000,
+	  S(quota_team_submits_per_min), "form submits a minute of a tenant on the team plan" },
+	{ "CB_QUOTA_TEAM_COMMANDS_PER_MIN", CONF_INT, 0, "3000", 1, 100000000,
+	  S(quota_team_commands_per_min), "agent commands a minute of a tenant on the team plan" },
+	{ "CB_QUOTA_ENTERPRISE_SUBMITS_PER_MIN", CONF_INT, 0, "6000", 1, 100000000,
+	  S(quota_enterprise_submits_per_min),
+	  "form submits a minute of a tenant on the enterprise plan" },
+	{ "CB_QUOTA_ENTERPRISE_COMMANDS_PER_MIN", CONF_INT, 0, "30000", 1, 100000000,
+	  S(quota_enterprise_commands_per_min),
+	  "agent commands a minute of a tenant on the enterprise plan" },
+	{ "CB_QUOTA_KEY_COMMANDS_PER_MIN", CONF_INT, 0, "600", 1, 100000000,
+	  S(quota_key_commands_per_min),
+	  "agent commands a minute of one API key whose own commands_per_min is unset" },
 };
 
 const size_t settings_nvars = sizeof(settings_vars) / sizeof(settings_vars[0]);

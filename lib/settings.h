@@ -80,6 +80,15 @@ struct settings {
 	long long	 retain_commands_s;
 	long long	 retain_outbox_s;
 	long long	 retain_refresh_s;
+	/* Transport and quotas (lib/route.c, lib/quota.c). */
+	int		 plain_http_credentials;
+	long long	 quota_free_submits_per_min;
+	long long	 quota_free_commands_per_min;
+	long long	 quota_team_submits_per_min;
+	long long	 quota_team_commands_per_min;
+	long long	 quota_enterprise_submits_per_min;
+	long long	 quota_enterprise_commands_per_min;
+	long long	 quota_key_commands_per_min;
 };
 
 extern const struct conf_var	settings_vars[];

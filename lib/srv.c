@@ -45,12 +45,15 @@ srv_parse_args(int argc, char **argv, struct srv_opts *o, char *err, size_t errs
 	o->procs = 2;
 	o->backlog = 1024;
 	o->grace_s = 10;
+	o->print_routes = 0;
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "--socket") == 0 && val) {
 			o->socket = val;
 			i++;
+		} else if (strcmp(a, "--routes") == 0) {
+			o->print_routes = 1;
 		} else if (strcmp(a, "--pidfile") == 0 && val) {
 			o->pidfile = val;
 			i++;
@@ -70,7 +73,7 @@ srv_parse_args(int argc, char **argv, struct srv_opts *o, char *err, size_t errs
 			i++;
 		} else {
 			snprintf(err, errsz, "unknown argument %.64s (usage: --socket PATH "
-			    "--procs N --pidfile PATH --backlog N)", a);
+			    "--procs N --pidfile PATH --backlog N, or --routes)", a);
 			return CB_ERR_CONFIG;
 		}
 	}

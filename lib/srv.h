@@ -23,6 +23,7 @@ struct srv_opts {
 	int		 procs;
 	int		 backlog;
 	int		 grace_s;	/* how long children may finish on stop */
+	int		 print_routes;	/* --routes: print the route table and exit */
 };
 
 struct srv_hooks {
@@ -34,7 +35,10 @@ struct srv_hooks {
 	void	 *ud;
 };
 
-/* Parse --socket, --procs, --pidfile, --backlog; 0 or CB_ERR_CONFIG with err set. */
+/*
+ * Parse --socket, --procs, --pidfile, --backlog, --routes; 0 or
+ * CB_ERR_CONFIG with err set.
+ */
 int	 srv_parse_args(int argc, char **argv, struct srv_opts *, char *err, size_t errsz);
 /* Run until stopped; returns the process exit status. */
 int	 srv_run(const struct srv_opts *, const struct srv_hooks *);

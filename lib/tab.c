@@ -173,5 +173,6 @@ tab_authenticate(struct req *r)
 	if ((rc = tab_lookup(r->app->db, r->app->kv, r->app->memo, h + 7, t)) != CB_OK)
 		return rc;
 	r->auth = t;
+	util_strlcpy(r->org, t->org, sizeof(r->org));
 	return CB_OK;
 }

@@ -136,6 +136,7 @@ userauth_authenticate(struct req *r)
 	u->exp = c.exp;
 	db_res_free(res);
 	r->auth = u;
+	util_strlcpy(r->org, u->org, sizeof(r->org));
 	return CB_OK;
 }
 
@@ -210,7 +211,8 @@ userauth_authenticate_agent(struct req *r)
 	if (!util_uuid_ok(c.sub) || !userauth_jti_ref(c.jti, key_id) || c.org[0] == '\0')
 		return userauth_refuse(r, "claims_malformed", "-");
 	/* The key must still be live and its agent enabled: no stale grant. */
-	rc = db_query(r->app->db, &res, "SELECT k.scopes::text FROM api_keys k"
+	rc = db_query(r->app->db, &res, "SELECT k.scopes::text, coalesce(k.commands_per_min, 0)"
+	    " FROM api_keys k"
 	    " JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
 	    " WHERE k.id = $1::uuid AND k.agent_id = $2::uuid AND k.org_id::text = $3"
 	    " AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
@@ -226,8 +228,9 @@ userauth_authenticate_agent(struct req *r)
 	util_strlcpy(ag->agent_id, c.sub, sizeof(ag->agent_id));
 	util_strlcpy(ag->key_id, key_id, sizeof(ag->key_id));
 	util_strlcpy(ag->scopes, db_val(res, 0, 0), sizeof(ag->scopes));
+	(void)util_parse_ll(db_val(res, 0, 1), 0, 100000000, &ag->commands_per_min);
 	db_res_free(res);
-	r->auth = ag;
+	apikey_set_payer(r, ag);
 	return CB_OK;
 }
 

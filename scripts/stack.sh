@@ -19,6 +19,11 @@
 #   CB_ROUTES         route table                           [$repo/routes.tab]
 #   CB_ALLOW_MISSING  1: start without the responder binaries that are not
 #                     built (a warning each) instead of failing
+#   CB_EDGE_*         nginx's edge limits per rate class and address (see
+#                     scripts/gen-nginx-routes.sh); CB_EDGE_EXEMPT defaults to
+#                     127.0.0.1 here (the stack's own clients), empty = none
+#   CB_QUOTA_*        tenants' and keys' quotas (lib/settings.c); unset ones
+#                     default to 100000000 a minute here: no run reaches them
 #
 # After `start`, $CB_STATE/stack.env holds `export NAME=value` lines for the
 # stack (URLs, ports, DSNs, Redis password); every process the script starts
@@ -399,6 +404,16 @@ build_child_env() {
                 CHILD_ENV+=("$name=${!name}") ;;
         esac
     done < <(compgen -e)
+    # The development stack does not meter its own clients (the demo, the
+    # tests, the benchmark): the tenants' and keys' quotas default to a
+    # ceiling no run reaches, unless the caller sets them (production takes
+    # lib/settings.c's defaults).
+    for name in CB_QUOTA_FREE_SUBMITS_PER_MIN CB_QUOTA_FREE_COMMANDS_PER_MIN \
+        CB_QUOTA_TEAM_SUBMITS_PER_MIN CB_QUOTA_TEAM_COMMANDS_PER_MIN \
+        CB_QUOTA_ENTERPRISE_SUBMITS_PER_MIN CB_QUOTA_ENTERPRISE_COMMANDS_PER_MIN \
+        CB_QUOTA_KEY_COMMANDS_PER_MIN; do
+        [ -n "${!name+x}" ] || CHILD_ENV+=("$name=100000000")
+    done
 }
 
 # Binaries the route table names, "binary procs" per line.
@@ -923,8 +938,18 @@ nginx_cmd() {
     as_cb "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/nginx-error.log" "$@"
 }
 
+# The origin of CB_PUBLIC_URL (scheme://host[:port], no path) and its
+# WebSocket form, for the CSP's connect-src.
+public_origin() {
+    local url=${1%%\?*} rest
+    rest=${url#*://}
+    printf '%s://%s\n' "${url%%://*}" "${rest%%/*}"
+}
+
 generate_nginx_conf() {
     local routes=$NGINX_DIR/routes.conf tmp=$NGINX_DIR/nginx.conf.tmp
+    local zones=$NGINX_DIR/edge-zones.conf server=$NGINX_DIR/edge-server.conf ws=$NGINX_DIR/edge-ws.conf
+    local origin ws_origin part
     if [ -r "$ROUTES_TAB" ]; then
         "$GEN_ROUTES" "$ROUTES_TAB" "$RUN_DIR" >"$routes" \
             || die "nginx: cannot generate routes from $ROUTES_TAB"
@@ -932,13 +957,32 @@ generate_nginx_conf() {
         warn "nginx: $ROUTES_TAB not found: no responder routes"
         echo "# no routes.tab" >"$routes"
     fi
+    # The edge limits (CB_EDGE_*; see gen-nginx-routes.sh). The development
+    # stack exempts its own loopback clients (the demo, the tests, the
+    # benchmark) unless CB_EDGE_EXEMPT says otherwise (empty: none).
+    for part in zones server ws; do
+        CB_EDGE_EXEMPT=${CB_EDGE_EXEMPT-127.0.0.1} "$GEN_ROUTES" --edge "$part" >"$NGINX_DIR/edge-$part.conf" \
+            || die "nginx: invalid CB_EDGE_* setting"
+    done
+    origin=$(public_origin "https://127.0.0.1:$CB_PORT_HTTPS")
+    case $origin in
+        https://*) ws_origin=wss://${origin#https://} ;;
+        *)         ws_origin=ws://${origin#http://} ;;
+    esac
+    local origin_re='^https?://[][A-Za-z0-9.:-]+$'
+    [[ $origin =~ $origin_re ]] || die "nginx: CB_PUBLIC_URL has an unusable origin: $origin"
     install -m 0640 -o "$CB_USER" -g "$CB_USER" "$REPO/nginx/fastcgi.conf" "$NGINX_DIR/fastcgi.conf"
-    install -m 0640 -o "$CB_USER" -g "$CB_USER" "$REPO/nginx/security-headers.conf" "$NGINX_DIR/security-headers.conf"
+    install -m 0640 -o "$CB_USER" -g "$CB_USER" "$REPO/nginx/problem-pages.conf" "$NGINX_DIR/problem-pages.conf"
+    sed -e "s|@PUBLIC_ORIGIN@|$origin|g" -e "s|@PUBLIC_WS_ORIGIN@|$ws_origin|g" \
+        "$REPO/nginx/security-headers.conf" >"$NGINX_DIR/security-headers.conf"
+    chown "$CB_USER:$CB_USER" "$NGINX_DIR/security-headers.conf"
+    chmod 0640 "$NGINX_DIR/security-headers.conf"
     local d
     for d in client_body proxy fastcgi uwsgi scgi; do
         install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$NGINX_DIR/tmp/$d"
     done
-    ROUTES_FILE=$routes STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR \
+    ROUTES_FILE=$routes ZONES_FILE=$zones SERVER_FILE=$server WS_FILE=$ws \
+    STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR \
     TLS=$TLS_DIR WEB=$REPO/web P_HTTP=$CB_PORT_HTTP P_HTTPS=$CB_PORT_HTTPS P_WS=$CB_PORT_WS \
     REPO_DIR=$REPO awk '
         BEGIN {
@@ -947,13 +991,21 @@ generate_nginx_conf() {
             map["@TLS_DIR@"] = ENVIRON["TLS"];   map["@WEB_ROOT@"] = ENVIRON["WEB"]
             map["@REPO@"] = ENVIRON["REPO_DIR"]; map["@PORT_HTTP@"] = ENVIRON["P_HTTP"]
             map["@PORT_HTTPS@"] = ENVIRON["P_HTTPS"]; map["@PORT_WS@"] = ENVIRON["P_WS"]
-        }
-        $0 ~ /^[ \t]*@ROUTES@[ \t]*$/ {
-            while ((getline l < ENVIRON["ROUTES_FILE"]) > 0) print "        " l
-            close(ENVIRON["ROUTES_FILE"])
-            next
+            # Whole-line placeholders: the file is inserted, indented.
+            ins["@ROUTES@"] = ENVIRON["ROUTES_FILE"] SUBSEP "        "
+            ins["@EDGE_ZONES@"] = ENVIRON["ZONES_FILE"] SUBSEP "    "
+            ins["@EDGE_SERVER@"] = ENVIRON["SERVER_FILE"] SUBSEP "        "
+            ins["@EDGE_WS@"] = ENVIRON["WS_FILE"] SUBSEP "            "
         }
         {
+            t = $0
+            gsub(/^[ \t]+|[ \t]+$/, "", t)
+            if (t in ins) {
+                split(ins[t], fp, SUBSEP)
+                while ((getline l < fp[1]) > 0) print fp[2] l
+                close(fp[1])
+                next
+            }
             for (k in map) {
                 while ((i = index($0, k)) > 0)
                     $0 = substr($0, 1, i - 1) map[k] substr($0, i + length(k))
@@ -961,8 +1013,8 @@ generate_nginx_conf() {
             if ($0 !~ /^[ \t]*#/ && $0 ~ /@[A-Z_]+@/) { print "unknown placeholder: " $0 > "/dev/stderr"; exit 1 }
             print
         }' "$REPO/nginx/nginx.conf.in" >"$tmp" || die "nginx: template substitution failed"
-    chown "$CB_USER:$CB_USER" "$tmp" "$routes"
-    chmod 0640 "$tmp" "$routes"
+    chown "$CB_USER:$CB_USER" "$tmp" "$routes" "$zones" "$server" "$ws"
+    chmod 0640 "$tmp" "$routes" "$zones" "$server" "$ws"
     mv -f "$tmp" "$NGINX_DIR/nginx.conf"
 }
 

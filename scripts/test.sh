@@ -50,6 +50,16 @@ export CB_KV_BREAKER_COOLOFF_MS=15000
 # The engine's flood test puts 20,000 records in the fake on top of the rest.
 export CB_FAKESF_MAX_RECORDS=100000
 export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"
+# Edge limits (nginx): every suite talks from 127.0.0.1, which the stack
+# exempts (CB_EDGE_EXEMPT); test_edge talks from 127.0.0.2-127.0.0.9 and sees
+# the production rates (gen-nginx-routes.sh) with small connection caps.
+export CB_EDGE_WS_PER_ADDR=6 CB_EDGE_CONN_PER_ADDR=16 CB_EDGE_RATE_ANONYMOUS=10r/s CB_EDGE_BURST_ANONYMOUS=40
+# Quotas: the free plan (every suite's tenants) is never reached; the team
+# and enterprise plans, which only test_edge's tenants have, are tight.
+export CB_QUOTA_FREE_SUBMITS_PER_MIN=100000000 CB_QUOTA_FREE_COMMANDS_PER_MIN=100000000
+export CB_QUOTA_TEAM_SUBMITS_PER_MIN=4 CB_QUOTA_TEAM_COMMANDS_PER_MIN=4
+export CB_QUOTA_ENTERPRISE_SUBMITS_PER_MIN=7 CB_QUOTA_ENTERPRISE_COMMANDS_PER_MIN=7
+export CB_QUOTA_KEY_COMMANDS_PER_MIN=100000000
 # The bundled fakes stand in for Salesforce and Slack.
 unset CB_SF_CLIENT_ID CB_CONFIG_FILE CB_SLACK_WEBHOOK_URL CB_SLACK_BOT_TOKEN
 mkdir -p "$state/log"

@@ -5,6 +5,7 @@
  * with a message on stderr on failure.
  *
  *   cb-admin org-create SLUG NAME
+ *   cb-admin org-plan ORG free|team|enterprise   (a slug or an id)
  *   cb-admin form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]
  *   cb-admin form-publish FORM_ID DEFINITION.json
  *   cb-admin policy-set FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]
@@ -201,6 +202,24 @@ cmd_org_create(struct admin *a, int argc, char **argv)
 	    (const char *[]){ argv[0], argv[1] }, id, sizeof(id)))
 		return 1;
 	printf("{\"org_id\":%s,\"slug\":\"%s\"}\n", id, argv[0]);
+	return 0;
+}
+
+/* A tenant's plan tier: its submits and commands a minute (lib/quota.h). */
+static int
+cmd_org_plan(struct admin *a, int argc, char **argv)
+{
+	char	 id[32];
+
+	if (argc != 2 || (strcmp(argv[1], "free") != 0 && strcmp(argv[1], "team") != 0 &&
+	    strcmp(argv[1], "enterprise") != 0))
+		return fail("usage: org-plan ORG free|team|enterprise");
+	if (q1(a, "UPDATE orgs SET plan = $2 WHERE slug = $1 OR id::text = $1 RETURNING id", 2,
+	    (const char *[]){ argv[0], argv[1] }, id, sizeof(id)))
+		return 1;
+	if (id[0] == '\0')
+		return fail("org-plan: no such organisation");
+	printf("{\"org_id\":%s,\"plan\":\"%s\"}\n", id, argv[1]);
 	return 0;
 }
 
@@ -820,6 +839,8 @@ struct admin_cmd {
 /* `config` is the one command without a database: it is handled in main(). */
 static const struct admin_cmd admin_cmds[] = {
 	{ "org-create", cmd_org_create, "SLUG NAME", "create a tenant (organisation)" },
+	{ "org-plan", cmd_org_plan, "ORG free|team|enterprise",
+	  "set the plan tier (quotas) of a tenant" },
 	{ "form-create", cmd_form_create, "ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]",
 	  "create a form and publish its version 1" },
 	{ "form-publish", cmd_form_publish, "FORM_ID DEFINITION.json",

@@ -63,6 +63,33 @@ https_base(void)
 	return test_env("CB_HTTPS_URL");
 }
 
+/* The source address of later requests and WebSockets (NULL: any). */
+static const char	*http_src;
+
+void
+http_source(const char *addr)
+{
+	http_src = addr;
+}
+
+const char *
+http_source_addr(void)
+{
+	return http_src;
+}
+
+/*
+ * Credential routes answer only over TLS (lib/route.h, ROUTE_TLS_ONLY):
+ * their paths go to the HTTPS listener, every other one to plain HTTP.
+ */
+const char *
+http_base_for(const char *path)
+{
+	if (strncmp(path, "/api/v1/auth/", 13) == 0 || strncmp(path, "/api/v1/admin/", 14) == 0)
+		return https_base();
+	return http_base();
+}
+
 int
 http_do(const char *method, const char *url, const char *const *hdrs,
     const char *body, size_t body_len, struct http_resp *r)
@@ -75,7 +102,7 @@ http_do(const char *method, const char *url, const char *const *hdrs,
 
 	memset(r, 0, sizeof(*r));
 	if (url[0] == '/')
-		snprintf(full, sizeof(full), "%s%s", http_base(), url);
+		snprintf(full, sizeof(full), "%s%s", http_base_for(url), url);
 	else
 		snprintf(full, sizeof(full), "%s", url);
 	buf_init(&b, 64u * 1024u * 1024u);
@@ -96,6 +123,14 @@ http_do(const char *method, const char *url, const char *const *hdrs,
 	/* The development certificate is self-signed. */
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+	/* HTTP/1.1 on both listeners, as before TLS carried the credential routes. */
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	if (http_src) {
+		char	 iface[80];
+
+		snprintf(iface, sizeof(iface), "host!%s", http_src);
+		curl_easy_setopt(c, CURLOPT_INTERFACE, iface);
+	}
 	sl = curl_slist_append(sl, "Expect:");
 	for (; hdrs && *hdrs; hdrs++)
 		sl = curl_slist_append(sl, *hdrs);

@@ -20,7 +20,8 @@ struct http_resp {
 
 /*
  * Make a request.  `url` may be a path ("/api/health"): it is joined to
- * CB_HTTP_URL.  `hdrs` is a NULL-terminated list of "Name: value" strings.
+ * http_base_for(path).  `hdrs` is a NULL-terminated list of "Name: value"
+ * strings.
  */
 int	 http_do(const char *method, const char *url, const char *const *hdrs,
 	    const char *body, size_t body_len, struct http_resp *);
@@ -38,6 +39,18 @@ void	 http_free(struct http_resp *);
 /* Base URLs from the environment written by scripts/stack.sh. */
 const char *http_base(void);
 const char *https_base(void);
+/*
+ * The base a path is joined to: CB_HTTPS_URL for the credential routes
+ * (/api/v1/auth/, /api/v1/admin/: refused over plain HTTP), else CB_HTTP_URL.
+ */
+const char *http_base_for(const char *path);
+/*
+ * Send this process's later requests and WebSockets from `addr`, another
+ * loopback address such as "127.0.0.2" (NULL: the default).  The stack's
+ * edge limits exempt 127.0.0.1 (CB_EDGE_EXEMPT); other addresses see them.
+ */
+void	 http_source(const char *addr);
+const char *http_source_addr(void);
 /* Wait until GET path answers `status`, up to `ms`; returns 1 on success. */
 int	 http_wait_status(const char *path, long status, int ms);
 

@@ -3,7 +3,9 @@
  * from what the peer sends has a cap, and every read has a deadline.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -175,6 +177,17 @@ ws_connect_tcp(void)
 	if (getaddrinfo(host, port, &hints, &res) != 0 || res == NULL)
 		return -1;
 	fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC, res->ai_protocol);
+	if (fd >= 0 && http_source_addr() != NULL && res->ai_family == AF_INET) {
+		struct sockaddr_in	 src;
+
+		memset(&src, 0, sizeof(src));
+		src.sin_family = AF_INET;
+		if (inet_pton(AF_INET, http_source_addr(), &src.sin_addr) != 1 ||
+		    bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
+			close(fd);
+			fd = -1;
+		}
+	}
 	if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
 		close(fd);
 		fd = -1;

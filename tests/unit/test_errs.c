@@ -74,6 +74,7 @@ static const struct {
 	{ CB_ERR_UNAUTHENTICATED, 401, "/problems/unauthenticated", "UNAUTHENTICATED" },
 	{ CB_ERR_FORBIDDEN,	 403, "/problems/forbidden", "FORBIDDEN" },
 	{ CB_ERR_POLICY,	 403, "/problems/policy-denied", "POLICY" },
+	{ CB_ERR_TLS_REQUIRED,	 403, "/problems/https-required", "TLS_REQUIRED" },
 	{ CB_ERR_NOT_FOUND,	 404, "/problems/not-found", "NOT_FOUND" },
 	{ CB_ERR_METHOD,	 405, "/problems/method-not-allowed", "METHOD" },
 	{ CB_ERR_CONFLICT,	 409, "/problems/conflict", "CONFLICT" },

@@ -23,6 +23,8 @@
  *   POST   /t/fail          act sets a Location header, then fails with 409
  *   POST   /t/raw           body up to 8 bytes, not JSON
  *   GET    /t/list          query {q (1..8), n (integer 1..10)}
+ *   POST   /t/secret        body up to 8 bytes, HTTPS only (ROUTE_TLS_ONLY)
+ *   POST   /t/busy          act answers the pipeline's 429 (route_too_many)
  */
 struct item_args {
 	const char	*name;
@@ -129,6 +131,14 @@ fail_late(struct req *r, const void *args)
 	return CB_ERR_CONFLICT;
 }
 
+static int
+busy(struct req *r, const void *args)
+{
+	(void)args;
+	acts++;
+	return route_too_many(r, 2500, "the test's budget is used up");
+}
+
 static const struct route test_routes[] = {
 	{ .method = "POST", .pattern = "/t/items/{id}", .body_max = 64,
 	  .flags = ROUTE_JSON, .fields = item_fields, .nfields = CU_NELEM(item_fields),
@@ -142,6 +152,9 @@ static const struct route test_routes[] = {
 	{ .method = "POST", .pattern = "/t/raw", .body_max = 8, .act = plain_ok },
 	{ .method = "GET", .pattern = "/t/list", .query = list_query,
 	  .nquery = CU_NELEM(list_query), .args_size = sizeof(struct list_args), .act = list_get },
+	{ .method = "POST", .pattern = "/t/secret", .body_max = 8, .flags = ROUTE_TLS_ONLY,
+	  .act = plain_ok },
+	{ .method = "POST", .pattern = "/t/busy", .act = busy },
 };
 
 static const struct responder test_responder = {
@@ -790,6 +803,58 @@ reset_counters(void)
 	auths = 0;
 }
 
+/* A credential route over plain HTTP: refused before a byte is read. */
+START_TEST(test_tls_only_refuses_plain)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = cu_env("REQUEST_METHOD", "POST", "DOCUMENT_URI", "/t/secret",
+	    "CONTENT_LENGTH", "6", NULL);
+
+	run(env, CU_LIT("hunter"), &io, &cr);
+	assert_problem(&cr, 403, "/problems/https-required");
+	ck_assert_int_eq(io.reads, 0);
+	ck_assert_int_eq(acts, 0);
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+/* The same over TLS (nginx passes HTTPS=on) goes through. */
+START_TEST(test_tls_only_accepts_https)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = cu_env("REQUEST_METHOD", "POST", "DOCUMENT_URI", "/t/secret",
+	    "CONTENT_LENGTH", "6", "HTTPS", "on", NULL);
+
+	run(env, CU_LIT("hunter"), &io, &cr);
+	ck_assert_int_eq(cr.status, 200);
+	ck_assert_int_eq(acts, 1);
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+/* The one 429: Retry-After in whole seconds, rounded up, and the problem. */
+START_TEST(test_too_many_retry_after)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = plain_env("POST", "/t/busy");
+
+	run(env, NULL, 0, &io, &cr);
+	assert_problem(&cr, 429, "/problems/rate-limited");
+	ck_assert_pstr_eq(cu_resp_header(&cr, "Retry-After"), "3");
+	ck_assert_pstr_eq(cu_resp_str(&cr, "detail"), "the test's budget is used up");
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -831,6 +896,9 @@ route_suite(void)
 	tcase_add_test(tc, test_authorize_refuses);
 	tcase_add_test(tc, test_act_error_wins);
 	tcase_add_test(tc, test_no_writer);
+	tcase_add_test(tc, test_tls_only_refuses_plain);
+	tcase_add_test(tc, test_tls_only_accepts_https);
+	tcase_add_test(tc, test_too_many_retry_after);
 	suite_add_tcase(s, tc);
 	return s;
 }

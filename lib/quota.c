@@ -1,0 +1,111 @@
+/*
+ * quota: see quota.h.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "db.h"
+#include "errs.h"
+#include "kv.h"
+#include "log.h"
+#include "memo.h"
+#include "quota.h"
+#include "ratelimit.h"
+#include "req.h"
+#include "util.h"
+
+long long
+quota_tier_limit(const struct settings *s, const char *tier, enum route_quota q)
+{
+	int	 cmd = q == QUOTA_COMMAND;
+
+	if (strcmp(tier, "free") == 0)
+		return cmd ? s->quota_free_commands_per_min : s->quota_free_submits_per_min;
+	if (strcmp(tier, "team") == 0)
+		return cmd ? s->quota_team_commands_per_min : s->quota_team_submits_per_min;
+	if (strcmp(tier, "enterprise") == 0)
+		return cmd ? s->quota_enterprise_commands_per_min :
+		    s->quota_enterprise_submits_per_min;
+	return -1;
+}
+
+/* The tenant's tier: this process's memo, else Postgres. */
+static int
+quota_tier(struct req *r, char *tier, size_t tiersz)
+{
+	struct db_res	*res = NULL;
+	const char	*p[1], *v;
+	char		 key[48];
+	int		 rc;
+
+	snprintf(key, sizeof(key), "cb:plan:%s", r->org);
+	if (r->app->memo && (v = memo_get(r->app->memo, key)) != NULL) {
+		util_strlcpy(tier, v, tiersz);
+		return CB_OK;
+	}
+	p[0] = r->org;
+	rc = db_query(r->app->db, &res, "SELECT plan FROM orgs WHERE id = $1::bigint", 1, p);
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		return CB_ERR_INTERNAL;		/* an authenticated caller has an org */
+	}
+	util_strlcpy(tier, db_val(res, 0, 0), tiersz);
+	db_res_free(res);
+	if (r->app->memo)
+		memo_put(r->app->memo, key, tier, QUOTA_PLAN_MEMO_MS);
+	return CB_OK;
+}
+
+/* One bucket; CB_OK also when Redis cannot count (see quota.h). */
+static int
+quota_bucket(struct req *r, const char *key, long long per_min, long *retry_ms)
+{
+	int	 rc = ratelimit_take(r->app->kv, key, (long)per_min, retry_ms);
+
+	if (rc == CB_OK || rc == CB_ERR_RATE_LIMITED)
+		return rc;
+	log_kv(LOG_LVL_WARN, "quota_unchecked", "bucket", key, "error", errs_name(rc), NULL);
+	return CB_OK;
+}
+
+int
+quota_take(struct req *r, enum route_quota q, long *retry_after_ms, char *detail,
+    size_t detailsz)
+{
+	const struct settings	*s = &r->app->settings;
+	const char		*what = q == QUOTA_COMMAND ? "commands" : "submits";
+	char			 tier[24], key[96];
+	long long		 lim;
+	int			 rc;
+
+	*retry_after_ms = 0;
+	if (q == QUOTA_NONE)
+		return CB_OK;
+	if (r->org[0] == '\0')
+		return CB_ERR_INTERNAL;		/* a quota needs an authenticated tenant */
+	if ((rc = quota_tier(r, tier, sizeof(tier))) != CB_OK)
+		return rc;
+	if ((lim = quota_tier_limit(s, tier, q)) < 0)
+		return CB_ERR_INTERNAL;
+	/* The key's own budget first: a busy key must not spend its tenant's. */
+	if (q == QUOTA_COMMAND && r->key_id[0] != '\0') {
+		long long klim = r->key_commands_per_min > 0 ? r->key_commands_per_min :
+		    s->quota_key_commands_per_min;
+
+		snprintf(key, sizeof(key), "cb:quota:key:%s:commands", r->key_id);
+		if (quota_bucket(r, key, klim, retry_after_ms) != CB_OK) {
+			snprintf(detail, detailsz, "this API key's quota of %lld commands a "
+			    "minute is used up", klim);
+			return CB_ERR_RATE_LIMITED;
+		}
+	}
+	snprintf(key, sizeof(key), "cb:quota:org:%s:%s", r->org, what);
+	if (quota_bucket(r, key, lim, retry_after_ms) != CB_OK) {
+		snprintf(detail, detailsz, "the %s plan's quota of %lld %s a minute is used up",
+		    tier, lim, what);
+		return CB_ERR_RATE_LIMITED;
+	}
+	return CB_OK;
+}

@@ -1,0 +1,37 @@
+/*
+ * quota: what a tenant may do per minute by its plan tier, and what one API
+ * key may do, counted where a route declares it (`.quota` in its
+ * descriptor) after the caller is authenticated.
+ *
+ * Each tenant (orgs.plan: free, team or enterprise) has a submits and a
+ * commands budget per minute from the settings (CB_QUOTA_<TIER>_*); an
+ * agent's commands also count against its key's own budget
+ * (api_keys.commands_per_min, NULL = CB_QUOTA_KEY_COMMANDS_PER_MIN).  The
+ * buckets are per tenant and per key (lib/ratelimit.h), so one tenant over
+ * its quota never touches another's.  A tenant's tier is remembered in the
+ * process for QUOTA_PLAN_MEMO_MS: a change of plan applies within that.
+ *
+ * Redis away: the quota is not counted (logged), since quotas shape use and
+ * are not a security boundary; the edge limits still hold.
+ */
+#ifndef CB_QUOTA_H
+#define CB_QUOTA_H
+
+#include <stddef.h>
+
+#include "route.h"
+
+#define QUOTA_PLAN_MEMO_MS	30000.0
+
+/*
+ * Count one request of kind `q` for the request's tenant (r->org) and key
+ * (r->key_id).  CB_OK, or CB_ERR_RATE_LIMITED with *retry_after_ms and a
+ * detail naming the budget that ran out; CB_ERR_DB_DOWN when the tier cannot
+ * be read.
+ */
+int	 quota_take(struct req *, enum route_quota q, long *retry_after_ms,
+	    char *detail, size_t detailsz);
+/* The per-minute budget of a tier for `q`; -1 for an unknown tier. */
+long long quota_tier_limit(const struct settings *, const char *tier, enum route_quota q);
+
+#endif
