@@ -429,6 +429,68 @@ START_TEST(test_validate_string_cap)
 }
 END_TEST
 
+/* JV_UUID: any case in, the lowercase spelling out; anything else refused. */
+START_TEST(test_validate_uuid)
+{
+	static const struct jv_field f[] = {
+		{ "id", JV_UUID, JV_REQUIRED, 0, 0, 0, NULL },
+	};
+	static const char *const bad[] = {
+		"{\"id\":\"0a1b2c3d-4e5f-4a6b-8c7d-9e0fabcdef1\"}",
+		"{\"id\":\"0a1b2c3d4e5f4a6b8c7d9e0fabcdef12\"}",
+		"{\"id\":\"{0a1b2c3d-4e5f-4a6b-8c7d-9e0fabcdef12}\"}",
+		"{\"id\":\"0g1b2c3d-4e5f-4a6b-8c7d-9e0fabcdef12\"}",
+		"{\"id\":42}",
+	};
+	const char	*body = "{\"id\":\"0A1B2C3D-4E5F-4A6B-8C7D-9E0FABCDEF12\"}", *out = NULL;
+	struct jv_error	 err;
+	cJSON		*v;
+	size_t		 i;
+
+	ck_assert_int_eq(jv_parse(body, strlen(body), &v, &err), CB_OK);
+	ck_assert_int_eq(jv_validate(v, f, 1, &out, &err), CB_OK);
+	ck_assert_str_eq(out, "0a1b2c3d-4e5f-4a6b-8c7d-9e0fabcdef12");
+	cJSON_Delete(v);
+	for (i = 0; i < CU_NELEM(bad); i++) {
+		ck_assert_int_eq(jv_parse(bad[i], strlen(bad[i]), &v, &err), CB_OK);
+		ck_assert_int_eq(jv_validate(v, f, 1, &out, &err), CB_ERR_VALIDATION);
+		ck_assert_str_eq(err.field, "id");
+		cJSON_Delete(v);
+	}
+}
+END_TEST
+
+static const struct {
+	const char	*a, *b;
+	int		 same;
+} canon_cases[] = {
+	{ "{\"b\":1,\"a\":[2,{\"y\":true,\"x\":null}]}",
+	  "{ \"a\" : [ 2 , { \"x\":null, \"y\":true } ] , \"b\" : 1.0 }", 1 },
+	{ "{\"a\":\"\\u00e9\"}", "{\"a\":\"\xc3\xa9\"}", 1 },
+	{ "{\"a\":[1,2]}", "{\"a\":[2,1]}", 0 },
+	{ "{\"a\":\"1\"}", "{\"a\":1}", 0 },
+	{ "{\"a\":{\"b\":1}}", "{\"a\":{\"b\":1,\"c\":1}}", 0 },
+};
+
+/* Member order and spacing do not change the canonical text; values do. */
+START_TEST(test_canonical)
+{
+	struct jv_error	 err;
+	cJSON		*a, *b;
+	char		*ta, *tb;
+
+	ck_assert_int_eq(jv_parse(canon_cases[_i].a, strlen(canon_cases[_i].a), &a, &err), CB_OK);
+	ck_assert_int_eq(jv_parse(canon_cases[_i].b, strlen(canon_cases[_i].b), &b, &err), CB_OK);
+	ta = jv_canonical(a);
+	tb = jv_canonical(b);
+	ck_assert_msg((strcmp(ta, tb) == 0) == canon_cases[_i].same, "%s vs %s", ta, tb);
+	free(ta);
+	free(tb);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+END_TEST
+
 static Suite *
 jsonv_suite(void)
 {
@@ -448,6 +510,8 @@ jsonv_suite(void)
 	tcase_add_test(tc, test_validate_nullable_keeps_initial);
 	tcase_add_test(tc, test_validate_check_reason);
 	tcase_add_test(tc, test_validate_string_cap);
+	tcase_add_test(tc, test_validate_uuid);
+	tcase_add_loop_test(tc, test_canonical, 0, (int)CU_NELEM(canon_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -51,6 +51,12 @@ static const struct {
 	{ "/t", "t", 0, NULL, NULL, NULL, NULL },
 	{ "/t", "", 0, NULL, NULL, NULL, NULL },
 	{ "", "/t", 0, NULL, NULL, NULL, NULL },
+	/* a UUID gets its one spelling (lowercase); anything else is left as sent */
+	{ "/c/{ctx_ref}", "/c/0A1B2C3D-4E5F-4A6B-8C7D-9E0FABCDEF12", 1,
+	  "ctx_ref", "0a1b2c3d-4e5f-4a6b-8c7d-9e0fabcdef12", NULL, NULL },
+	{ "/c/{ctx_ref}", "/c/0A1B2C3D-4E5F-4A6B-8C7D-9E0FABCDEF1", 1,
+	  "ctx_ref", "0A1B2C3D-4E5F-4A6B-8C7D-9E0FABCDEF1", NULL, NULL },
+	{ "/c/{slug}", "/c/ABC", 1, "slug", "ABC", NULL, NULL },
 	/* REQ_MAX_PARAMS (8) parameters fit, 9 do not */
 	{ "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}", "/1/2/3/4/5/6/7/8", 1, "a", "1", "h", "8" },
 	{ "/{a}/{b}/{c}/{d}/{e}/{f}/{g}/{h}/{i}", "/1/2/3/4/5/6/7/8/9", 0,
