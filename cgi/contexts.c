@@ -24,18 +24,8 @@ struct contexts_args {
 	const char	*form_id;
 };
 
-static int
-check_uuid(const cJSON *v, const char **why)
-{
-	if (!util_uuid_ok(v->valuestring)) {
-		*why = "must be a UUID";
-		return -1;
-	}
-	return 0;
-}
-
 static const struct jv_field contexts_fields[] = {
-	{ "form_id", JV_STRING, JV_REQUIRED, 36, 36, offsetof(struct contexts_args, form_id), check_uuid },
+	{ "form_id", JV_UUID, JV_REQUIRED, 0, 0, offsetof(struct contexts_args, form_id), NULL },
 };
 
 static int

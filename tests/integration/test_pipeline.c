@@ -475,6 +475,19 @@ START_TEST(id_case_shares_context_and_bucket)
 		ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
 		http_free(&r);
 	}
+	/* A body's id too (JV_UUID): an upper-case form_id opens a context of the form. */
+	{
+		char	 fup[40], body2[120];
+
+		util_strlcpy(fup, s.form_id, sizeof(fup));
+		upper(fup);
+		snprintf(body2, sizeof(body2), "{\"form_id\":\"%s\"}", fup);
+		post("/api/v1/contexts", NULL, NULL, body2, &r);
+		ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+		ck_assert_str_eq(http_json_str(&r, "form_id"), s.form_id);
+		test_record_secret(http_json_str(&r, "tab_token"));
+		http_free(&r);
+	}
 	/* A malformed id is still 404. */
 	send_cmd(s.api_key, "not-a-uuid", "{\"type\":\"focus\",\"selector\":\"#email\","
 	    "\"nonce\":\"case-bad-1\"}", &r);
