@@ -57,7 +57,7 @@ int	 app_keys_open(struct app *, const char *who);
  * opened around it: one autocommit statement, one round trip.
  */
 #define ROUTE_IDEM_ONE_STATEMENT 0x04u
-
+/*
  * Credentials travel in the request (a password, a refresh token, an API
  * key being exchanged): refused (403) over plain HTTP unless
  * CB_PLAIN_HTTP_CREDENTIALS allows it.  Routes that authenticate a person
