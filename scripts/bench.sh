@@ -151,7 +151,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 mkdir -p "$REPO/var"
-{ cat "$REPO/routes.tab"; printf 'GET /bench/fixed cb-bench-fixed %s 0\n' "${FORMS_PROCS:-4}"; } >"$CB_ROUTES"
+{ cat "$REPO/routes.tab"; printf 'GET /bench/fixed cb-bench-fixed %s 0 tab\n' "${FORMS_PROCS:-4}"; } >"$CB_ROUTES"
 # A port found free may be taken by someone else before the stack binds it:
 # then the stack rolls back, and another set of ports is tried.
 for attempt in 1 2 3; do
