@@ -58,27 +58,17 @@ quota_tier(struct req *r, char *tier, size_t tiersz)
 	return CB_OK;
 }
 
-/* One bucket; CB_OK also when Redis cannot count (see quota.h). */
-static int
-quota_bucket(struct req *r, const char *key, long long per_min, long *retry_ms)
-{
-	int	 rc = ratelimit_take(r->app->kv, key, (long)per_min, retry_ms);
-
-	if (rc == CB_OK || rc == CB_ERR_RATE_LIMITED)
-		return rc;
-	log_kv(LOG_LVL_WARN, "quota_unchecked", "bucket", key, "error", errs_name(rc), NULL);
-	return CB_OK;
-}
-
 int
 quota_take(struct req *r, enum route_quota q, long *retry_after_ms, char *detail,
     size_t detailsz)
 {
 	const struct settings	*s = &r->app->settings;
 	const char		*what = q == QUOTA_COMMAND ? "commands" : "submits";
-	char			 tier[24], key[96];
-	long long		 lim;
-	int			 rc;
+	const char		*keys[2];
+	char			 tier[24], kkey[96], okey[96];
+	long			 caps[2];
+	long long		 lim, klim = 0;
+	int			 rc, n = 0, which = -1;
 
 	*retry_after_ms = 0;
 	if (q == QUOTA_NONE)
@@ -89,23 +79,35 @@ quota_take(struct req *r, enum route_quota q, long *retry_after_ms, char *detail
 		return rc;
 	if ((lim = quota_tier_limit(s, tier, q)) < 0)
 		return CB_ERR_INTERNAL;
-	/* The key's own budget first: a busy key must not spend its tenant's. */
+	/*
+	 * The key's own budget and its tenant's, in one script call, all or
+	 * none: a key over its budget does not spend its tenant's, and a
+	 * tenant over its quota does not spend the key's.
+	 */
 	if (q == QUOTA_COMMAND && r->key_id[0] != '\0') {
-		long long klim = r->key_commands_per_min > 0 ? r->key_commands_per_min :
+		klim = r->key_commands_per_min > 0 ? r->key_commands_per_min :
 		    s->quota_key_commands_per_min;
-
-		snprintf(key, sizeof(key), "cb:quota:key:%s:commands", r->key_id);
-		if (quota_bucket(r, key, klim, retry_after_ms) != CB_OK) {
-			snprintf(detail, detailsz, "this API key's quota of %lld commands a "
-			    "minute is used up", klim);
-			return CB_ERR_RATE_LIMITED;
-		}
+		snprintf(kkey, sizeof(kkey), "cb:quota:key:%s:commands", r->key_id);
+		keys[n] = kkey;
+		caps[n++] = (long)klim;
 	}
-	snprintf(key, sizeof(key), "cb:quota:org:%s:%s", r->org, what);
-	if (quota_bucket(r, key, lim, retry_after_ms) != CB_OK) {
+	snprintf(okey, sizeof(okey), "cb:quota:org:%s:%s", r->org, what);
+	keys[n] = okey;
+	caps[n++] = (long)lim;
+	rc = ratelimit_take_all(r->app->kv, keys, caps, n, retry_after_ms, &which);
+	if (rc == CB_ERR_RATE_LIMITED && which >= 0 && which < n && keys[which] == kkey) {
+		snprintf(detail, detailsz, "this API key's quota of %lld commands a "
+		    "minute is used up", klim);
+		return rc;
+	}
+	if (rc == CB_ERR_RATE_LIMITED) {
 		snprintf(detail, detailsz, "the %s plan's quota of %lld %s a minute is used up",
 		    tier, lim, what);
-		return CB_ERR_RATE_LIMITED;
+		return rc;
 	}
+	/* Redis cannot count: the quota is not enforced for now (quota.h). */
+	if (rc != CB_OK)
+		log_kv(LOG_LVL_WARN, "quota_unchecked", "bucket", okey, "error", errs_name(rc),
+		    NULL);
 	return CB_OK;
 }
