@@ -127,15 +127,19 @@ cmd_check(struct req *r, void *argp)
  * The one statement of a command: the nonce's earlier command if any (p),
  * else the seq bump and the insert, which commit together so seqs stay
  * dense.  A live context of this tenant only: an expired one or another
- * tenant's bumps nothing and answers no row (404).
+ * tenant's bumps nothing and answers no row (404).  The caller's API key
+ * ($11) must still be live: authentication may have come from this
+ * process's memo (userauth_authenticate_agent_memo), so a key revoked since
+ * is refused here, in the same round trip, and nothing is written.
  *   $1 ctx  $2 org  $3 agent  $4 type  $5 selector  $6 value  $7 nonce
- *   $8 state  $9 expires_in_ms  $10 fingerprint
+ *   $8 state  $9 expires_in_ms  $10 fingerprint  $11 key id
  */
 static const char cmd_insert_sql[] =
-    "WITH p AS (SELECT id, seq, state, fingerprint = $10::bytea AS same FROM commands"
-    "           WHERE ctx_id = $1 AND nonce = $7 AND org_id = $2),"
-    " s AS (UPDATE contexts SET last_seq = last_seq + 1"
-    "       WHERE id = $1 AND org_id = $2 AND expires_at > now()"
+    "WITH k AS (SELECT " APIKEY_LIVE_SQL("$11") " AS live),"
+    " p AS (SELECT id, seq, state, fingerprint = $10::bytea AS same FROM commands, k"
+    "       WHERE ctx_id = $1 AND nonce = $7 AND org_id = $2 AND k.live),"
+    " s AS (UPDATE contexts SET last_seq = last_seq + 1 FROM k"
+    "       WHERE id = $1 AND org_id = $2 AND expires_at > now() AND k.live"
     "       AND NOT EXISTS (SELECT 1 FROM p) RETURNING last_seq),"
     " i AS (INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,"
     "         state, expires_at, fingerprint)"
@@ -150,6 +154,22 @@ static const char cmd_insert_sql[] =
 static const char cmd_nonce_sql[] =
     "SELECT CASE WHEN fingerprint = $4::bytea THEN 'retry' ELSE 'reused' END, id, seq, state"
     " FROM commands WHERE ctx_id = $1 AND nonce = $2 AND org_id = $3";
+
+/* The rare path after a statement that wrote nothing: is the caller's key still live? */
+static int
+cmd_key_gone(struct req *r, const struct agent_auth *ag)
+{
+	struct db_res	*res = NULL;
+	int		 gone = 0;
+
+	if (db_query(r->app->db, &res, "SELECT " APIKEY_LIVE_SQL("$1"), 1,
+	    (const char *[]){ ag->key_id }) == CB_OK && db_rows(res) == 1)
+		gone = strcmp(db_val(res, 0, 0), "t") != 0;
+	db_res_free(res);
+	if (gone)
+		userauth_challenge(r, "invalid_token");
+	return gone;
+}
 
 static int
 cmd_create(struct req *r, const void *argp)
@@ -209,9 +229,10 @@ cmd_create(struct req *r, const void *argp)
 	fp_parts[3] = exp;
 	digest_parts(fp_parts, 4, fp);
 	/* Run once: a broken connection is the agent's to retry, never a silent second insert. */
-	rc = db_query_once(db, &res, cmd_insert_sql, 10,
+	rc = db_query_once(db, &res, cmd_insert_sql, 11,
 	    (const char *[]){ ctx, ag->org, ag->agent_id, a->type, a->selector, value, a->nonce,
-	    policy_needs_approval(&pol, a->type) ? "pending_approval" : "queued", exp, fp });
+	    policy_needs_approval(&pol, a->type) ? "pending_approval" : "queued", exp, fp,
+	    ag->key_id });
 	if (rc == CB_ERR_DB_CONFLICT) {
 		/* The same nonce committed meanwhile by a concurrent request. */
 		rc = db_query(db, &res, cmd_nonce_sql, 4,
@@ -220,7 +241,8 @@ cmd_create(struct req *r, const void *argp)
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;	/* no such live context of this tenant */
+		/* No row: the key died since it was remembered (401), or no live context (404). */
+		rc = cmd_key_gone(r, ag) ? CB_ERR_UNAUTHENTICATED : CB_ERR_NOT_FOUND;
 		goto out;
 	}
 	if (strcmp(db_val(res, 0, 0), "reused") == 0) {
@@ -390,7 +412,8 @@ static const struct route cmd_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/contexts/{ctx_ref}/commands", .body_max = 8192,
 	  .flags = ROUTE_JSON, .fields = cmd_fields,
 	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
-	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_write, .check = cmd_check,
+	  .authenticate = userauth_authenticate_agent_memo, .authorize = cmd_scope_write,
+	  .check = cmd_check,
 	  .quota = QUOTA_COMMAND,
 	  .act = cmd_create, .after = cmd_wake },
 	{ .method = "GET", .pattern = "/api/v1/commands", .args_size = sizeof(struct list_args),

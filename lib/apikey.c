@@ -8,6 +8,7 @@
 
 #include "apikey.h"
 #include "db.h"
+#include "memo.h"
 #include "errs.h"
 #include "req.h"
 #include "route.h"
@@ -112,6 +113,65 @@ apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct age
 	util_strlcpy(out->scopes, db_val(res, 0, 4), sizeof(out->scopes));
 	(void)util_parse_ll(db_val(res, 0, 5), 0, 100000000, &out->commands_per_min);
 	db_res_free(res);
+	return CB_OK;
+}
+
+/* Memo format: "key_id|org|agent_id|commands_per_min|scopes" (scopes last: no '|'). */
+static int
+apikey_from_memo(const char *v, struct agent_auth *out)
+{
+	char		 tmp[sizeof(*out) + 64], *f[5], *p;
+	long long	 cpm;
+	int		 i;
+
+	if (strlen(v) >= sizeof(tmp))
+		return -1;
+	memcpy(tmp, v, strlen(v) + 1);
+	for (p = tmp, i = 0; i < 5; i++) {
+		f[i] = p;
+		if (i < 4) {
+			if ((p = strchr(p, '|')) == NULL)
+				return -1;
+			*p++ = '\0';
+		}
+	}
+	if (util_parse_ll(f[3], 0, 100000000, &cpm) != CB_OK)
+		return -1;
+	util_strlcpy(out->key_id, f[0], sizeof(out->key_id));
+	util_strlcpy(out->org, f[1], sizeof(out->org));
+	util_strlcpy(out->agent_id, f[2], sizeof(out->agent_id));
+	util_strlcpy(out->scopes, f[4], sizeof(out->scopes));
+	out->commands_per_min = cpm;
+	return 0;
+}
+
+int
+apikey_verify_memo(struct db *db, struct memo *memo, const char *pepper_hex, const char *key,
+    struct agent_auth *out)
+{
+	unsigned char	 pepper[32];
+	char		 want[2 + 64 + 1], mkey[80], val[sizeof(*out) + 64];
+	const char	*v;
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	if (memo == NULL)
+		return apikey_verify(db, pepper_hex, key, out);
+	if (key == NULL || !apikey_shape_ok(key))
+		return CB_ERR_UNAUTHENTICATED;
+	if (apikey_pepper(pepper_hex, pepper) != CB_OK)
+		return CB_ERR_CONFIG;
+	/* The keyed hash names the key in memory, never the key itself. */
+	apikey_hash(pepper, key, want);
+	sodium_memzero(pepper, sizeof(pepper));
+	snprintf(mkey, sizeof(mkey), "cb:ak:%s", want + 2);
+	if ((v = memo_get(memo, mkey)) != NULL && apikey_from_memo(v, out) == 0)
+		return CB_OK;
+	if ((rc = apikey_verify(db, pepper_hex, key, out)) != CB_OK)
+		return rc;
+	snprintf(val, sizeof(val), "%s|%s|%s|%lld|%s", out->key_id, out->org, out->agent_id,
+	    out->commands_per_min, out->scopes);
+	memo_put(memo, mkey, val, APIKEY_MEMO_MS);
 	return CB_OK;
 }
 

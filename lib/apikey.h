@@ -6,7 +6,10 @@
  * BLAKE2b-256 hash keyed with a server-side pepper (CB_API_KEY_PEPPER), so a
  * database dump alone cannot be used to check guesses.  A key is shown once
  * at creation.  A revoked or expired key, or a disabled agent, fails at once:
- * there is no cache to go stale.
+ * apikey_verify has no cache to go stale.  apikey_verify_memo remembers a
+ * verified key in the process for APIKEY_MEMO_MS, and is only for a route
+ * whose one statement checks again that the key is live (APIKEY_LIVE_SQL),
+ * so a revoked key still fails at once there, without a second query.
  */
 #ifndef CB_APIKEY_H
 #define CB_APIKEY_H
@@ -14,6 +17,7 @@
 #include <stddef.h>
 
 struct db;
+struct memo;
 struct req;
 
 #define APIKEY_PREFIX_LEN	12
@@ -32,6 +36,20 @@ int	 apikey_new(const char *pepper_hex, char key[APIKEY_LEN + 1],
 	    char prefix[APIKEY_PREFIX_LEN + 1], char hash_bytea[2 + 64 + 1]);
 /* Verify a presented key; fills `out` on success, else CB_ERR_UNAUTHENTICATED. */
 int	 apikey_verify(struct db *, const char *pepper_hex, const char *key, struct agent_auth *);
+/* apikey_verify with this process's memo in front (see above). */
+int	 apikey_verify_memo(struct db *, struct memo *, const char *pepper_hex, const char *key,
+	    struct agent_auth *);
+
+#define APIKEY_MEMO_MS	2000.0
+/*
+ * A condition true while API key $K (a uuid) is live: not revoked, not
+ * expired, its agent enabled.  Spliced into a statement with its parameter.
+ */
+#define APIKEY_LIVE_SQL(K) \
+	"EXISTS (SELECT 1 FROM api_keys lk JOIN agents la ON la.id = lk.agent_id" \
+	" AND la.org_id = lk.org_id WHERE lk.id = " K "::uuid AND lk.revoked_at IS NULL" \
+	" AND (lk.expires_at IS NULL OR lk.expires_at > now()) AND la.disabled_at IS NULL)"
+
 /* Authenticate "Authorization: Bearer cbk_..." (or X-Api-Key) into req->auth. */
 int	 apikey_authenticate(struct req *);
 /* Make `a` the request's caller: req->auth, and who pays (org, key). */

@@ -47,6 +47,7 @@ route_rate_class(const struct responder *resp, const struct route *rt)
 	if (rt->authenticate == tab_authenticate)
 		return RATE_TAB;
 	if (rt->authenticate == userauth_authenticate_agent ||
+	    rt->authenticate == userauth_authenticate_agent_memo ||
 	    rt->authenticate == apikey_authenticate)
 		return RATE_AGENT;
 	if (rt->authenticate == userauth_authenticate)

@@ -12,6 +12,7 @@
 #include "errs.h"
 #include "jwt.h"
 #include "log.h"
+#include "memo.h"
 #include "req.h"
 #include "route.h"
 #include "signkeys.h"
@@ -188,19 +189,48 @@ userauth_scope_text(const char *lit, char *out, size_t outsz)
 	return CB_OK;
 }
 
-int
-userauth_authenticate_agent(struct req *r)
+/* apikey_authenticate with the process memo in front (userauth_agent's memo case). */
+static int
+userauth_apikey_memo(struct req *r)
+{
+	const char		*h = req_header(r, "Authorization"), *key = NULL;
+	struct agent_auth	*a;
+	int			 rc;
+
+	if (h && strncmp(h, "Bearer ", 7) == 0)
+		key = h + 7;
+	else if ((h = req_header(r, "X-Api-Key")) != NULL)
+		key = h;
+	if (key == NULL)
+		return CB_ERR_UNAUTHENTICATED;
+	a = req_alloc(r, sizeof(*a));
+	if ((rc = apikey_verify_memo(r->app->db, r->app->memo, r->app->settings.api_key_pepper,
+	    key, a)) != CB_OK)
+		return rc;
+	apikey_set_payer(r, a);
+	return CB_OK;
+}
+
+/*
+ * Both kinds of agent credential.  With `memo`, the key's row is taken from
+ * this process's memo for APIKEY_MEMO_MS: only for a route whose statement
+ * checks again that the key is live (apikey.h, APIKEY_LIVE_SQL).
+ */
+static int
+userauth_agent(struct req *r, int memo)
 {
 	struct jwt_claims	 c;
 	struct agent_auth	*ag;
 	struct db_res		*res = NULL;
 	const char		*tok = userauth_bearer(r);
-	char			 key_id[37];
+	char			 key_id[37], mkey[400];
+	const char		*mv, *bar;
 	int			 rc;
 
 	/* API keys (Bearer cbk_… or X-Api-Key) go to their own module. */
 	if (tok == NULL || strncmp(tok, "cbk_", 4) == 0) {
-		if ((rc = apikey_authenticate(r)) == CB_ERR_UNAUTHENTICATED)
+		if ((rc = memo ? userauth_apikey_memo(r) : apikey_authenticate(r)) ==
+		    CB_ERR_UNAUTHENTICATED)
 			userauth_challenge(r, tok ? "invalid_token" : NULL);
 		return rc;
 	}
@@ -211,6 +241,18 @@ userauth_authenticate_agent(struct req *r)
 	if (!util_uuid_ok(c.sub) || !userauth_jti_ref(c.jti, key_id) || c.org[0] == '\0')
 		return userauth_refuse(r, "claims_malformed", "-");
 	/* The key must still be live and its agent enabled: no stale grant. */
+	snprintf(mkey, sizeof(mkey), "cb:akj:%s:%s:%s", key_id, c.sub, c.org);
+	if (memo && r->app->memo && (mv = memo_get(r->app->memo, mkey)) != NULL &&
+	    (bar = strchr(mv, '|')) != NULL) {
+		ag = req_alloc(r, sizeof(*ag));
+		util_strlcpy(ag->org, c.org, sizeof(ag->org));
+		util_strlcpy(ag->agent_id, c.sub, sizeof(ag->agent_id));
+		util_strlcpy(ag->key_id, key_id, sizeof(ag->key_id));
+		util_strlcpy(ag->scopes, bar + 1, sizeof(ag->scopes));
+		(void)util_parse_ll(mv, 0, 100000000, &ag->commands_per_min);
+		apikey_set_payer(r, ag);
+		return CB_OK;
+	}
 	rc = db_query(r->app->db, &res, "SELECT k.scopes::text, coalesce(k.commands_per_min, 0)"
 	    " FROM api_keys k"
 	    " JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
@@ -230,8 +272,26 @@ userauth_authenticate_agent(struct req *r)
 	util_strlcpy(ag->scopes, db_val(res, 0, 0), sizeof(ag->scopes));
 	(void)util_parse_ll(db_val(res, 0, 1), 0, 100000000, &ag->commands_per_min);
 	db_res_free(res);
+	if (memo && r->app->memo) {
+		char	 v[sizeof(ag->scopes) + 32];
+
+		snprintf(v, sizeof(v), "%lld|%s", ag->commands_per_min, ag->scopes);
+		memo_put(r->app->memo, mkey, v, APIKEY_MEMO_MS);
+	}
 	apikey_set_payer(r, ag);
 	return CB_OK;
+}
+
+int
+userauth_authenticate_agent(struct req *r)
+{
+	return userauth_agent(r, 0);
+}
+
+int
+userauth_authenticate_agent_memo(struct req *r)
+{
+	return userauth_agent(r, 1);
 }
 
 /* Claims common to both kinds; jti = "<ref>.<nonce>". */

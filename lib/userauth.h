@@ -71,6 +71,12 @@ int	 userauth_require_role(struct req *, const char *const roles[]);
  * agent_auth (lib/apikey.h) with the key's current scopes.
  */
 int	 userauth_authenticate_agent(struct req *);
+/*
+ * The same, the key's row remembered in the process for APIKEY_MEMO_MS: only
+ * for a route whose one statement checks again that the key is live
+ * (APIKEY_LIVE_SQL in apikey.h), so a revoked key still fails at once.
+ */
+int	 userauth_authenticate_agent_memo(struct req *);
 
 /*
  * Sign an access token for a session; *exp gets its expiry (epoch s).

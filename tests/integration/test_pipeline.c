@@ -604,6 +604,67 @@ START_TEST(dead_commands_list)
 }
 END_TEST
 
+/* A command with any bearer credential (an agent JWT is longer than post() holds). */
+static long
+cmd_with(const char *cred, const char *ctx, const char *nonce)
+{
+	struct http_resp r;
+	char		 path[160], a[2048], body[200];
+	const char	*h[3] = { JSON_CT, a, NULL };
+	long		 st;
+
+	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
+	snprintf(a, sizeof(a), "Authorization: Bearer %s", cred);
+	snprintf(body, sizeof(body), "{\"type\":\"focus\",\"selector\":\"#email\","
+	    "\"nonce\":\"%s\"}", nonce);
+	http_do("POST", path, h, body, strlen(body), &r);
+	st = r.status;
+	if (st == 401)
+		ck_assert_ptr_nonnull(http_header(&r, "www-authenticate"));
+	http_free(&r);
+	return st;
+}
+
+/*
+ * Command accept remembers a verified key for a moment (its statement is
+ * then its only query), and its statement checks again that the key is
+ * live: a key revoked meanwhile is refused at once, by every process that
+ * remembered it, for the key and for an agent JWT made from it, and no
+ * command is written.
+ */
+START_TEST(revoked_key_refused_at_once_by_the_write)
+{
+	struct seed	 s;
+	struct http_resp r;
+	char		 ctx[40], tok[64], jwt[1800], nonce[48], auth[160];
+	const char	*h[2] = { auth, NULL };
+	int		 i;
+
+	seed_tenant(&s);
+	seed_context(s.form_id, ctx, tok);
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s.api_key);
+	http_do("POST", "/api/v1/auth/agent-token", h, NULL, 0, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	util_strlcpy(jwt, http_json_str(&r, "access_token"), sizeof(jwt));
+	http_free(&r);
+	test_record_secret(jwt);
+	/* Enough commands that every commands process has remembered both. */
+	for (i = 0; i < 12; i++) {
+		snprintf(nonce, sizeof(nonce), "live-key-%d", i);
+		ck_assert_int_eq(cmd_with(i % 2 ? jwt : s.api_key, ctx, nonce), 202);
+	}
+	testdb_exec("UPDATE api_keys SET revoked_at = now() WHERE agent_id = $1::uuid", 1,
+	    (const char *[]){ s.agent_id });
+	for (i = 0; i < 12; i++) {
+		snprintf(nonce, sizeof(nonce), "dead-key-%d", i);
+		ck_assert_int_eq(cmd_with(i % 2 ? jwt : s.api_key, ctx, nonce), 401);
+	}
+	/* A retried nonce of a live-key command is no way around it either. */
+	ck_assert_int_eq(cmd_with(s.api_key, ctx, "live-key-0"), 401);
+	ck_assert_int_eq(count1("SELECT count(*) FROM commands WHERE ctx_id = $1::uuid", ctx), 12);
+}
+END_TEST
+
 static Suite *
 pipeline_suite(void)
 {
@@ -620,6 +681,7 @@ pipeline_suite(void)
 	tcase_add_test(tc, id_case_shares_context_and_bucket);
 	tcase_add_test(tc, expired_context_and_other_tenant_404);
 	tcase_add_test(tc, dead_commands_list);
+	tcase_add_test(tc, revoked_key_refused_at_once_by_the_write);
 	suite_add_tcase(s, tc);
 	return s;
 }
