@@ -32,26 +32,14 @@ admin(const char *args)
 	return test_run(cmd, out, sizeof(out));
 }
 
-/* The repository: the build directory's parent. */
+/* The repository's README: the build directory's parent holds it. */
 static char *
 readme(void)
 {
-	char	 path[1024], *s;
-	FILE	*f;
-	long	 n;
+	char	 path[1024];
 
 	snprintf(path, sizeof(path), "%s/../README.md", test_env("CB_BUILD"));
-	f = fopen(path, "r");
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
-	n = ftell(f);
-	rewind(f);
-	s = malloc((size_t)n + 1);
-	ck_assert_ptr_nonnull(s);
-	ck_assert_int_eq((long)fread(s, 1, (size_t)n, f), n);
-	s[n] = '\0';
-	fclose(f);
-	return s;
+	return cu_slurp(path);
 }
 
 /* The command names of `cb-admin help`: the lines indented by two spaces. */

@@ -65,9 +65,12 @@ command(const char *ctx, const char *nonce, struct http_resp *r)
 static void
 expect_503(struct http_resp *r)
 {
+	long long	 ra = 0;
+
 	http_expect_problem(r, 503, "/problems/unavailable");
 	ck_assert_ptr_nonnull(http_header(r, "Retry-After"));
-	ck_assert_int_gt(atoi(http_header(r, "Retry-After")), 0);
+	ck_assert_int_eq(util_parse_ll(http_header(r, "Retry-After"), 1, 86400, &ra), CB_OK);
+	ck_assert_int_gt(ra, 0);
 }
 
 static void

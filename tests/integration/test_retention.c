@@ -382,8 +382,9 @@ START_TEST(refresh_child_count_uses_an_index)
 	    " WHERE k.parent_id = $1::uuid AND k.superseded_at IS NULL AND k.revoked_at IS NULL",
 	    1, (const char *[]){ "00000000-0000-4000-8000-000000000000" }), CB_OK);
 	for (i = 0; i < db_rows(res); i++) {
-		strncat(plan, db_val(res, i, 0), sizeof(plan) - strlen(plan) - 2);
-		strcat(plan, "\n");
+		size_t	 len = strlen(plan);
+
+		snprintf(plan + len, sizeof(plan) - len, "%s\n", db_val(res, i, 0));
 	}
 	db_res_free(res);
 	ck_assert_msg(strstr(plan, "refresh_tokens_parent") != NULL, "plan:\n%s", plan);

@@ -19,23 +19,6 @@
 #define RS_OUT	(256u * 1024u)
 #define RS_MAX_BINS	64
 
-static char *
-slurp(const char *path)
-{
-	FILE	*f = fopen(path, "r");
-	char	*s;
-	long	 n;
-
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = calloc(1, (size_t)n + 1);
-	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return s;
-}
-
 START_TEST(test_table_matches_descriptors)
 {
 	const char		*repo = test_env("CB_REPO"), *build = test_env("CB_BUILD");
@@ -48,7 +31,7 @@ START_TEST(test_table_matches_descriptors)
 	int			 rc, bad;
 
 	snprintf(path, sizeof(path), "%s/routes.tab", repo);
-	table = slurp(path);
+	table = cu_slurp(path);
 	snprintf(path, sizeof(path), "%s/cgi", repo);
 	ck_assert_ptr_nonnull(d = opendir(path));
 	while ((de = readdir(d)) != NULL) {
@@ -94,7 +77,7 @@ START_TEST(test_generator_reads_the_same_table)
 	    repo, repo);
 	ck_assert_int_eq(test_run(cmd, out, RS_OUT), 0);
 	snprintf(path, sizeof(path), "%s/routes.tab", repo);
-	table = slurp(path);
+	table = cu_slurp(path);
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char	 m[16], p[256], c[32];
 		long	 b;

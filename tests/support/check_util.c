@@ -295,6 +295,24 @@ cu_env_required(const char *name)
 	return v;
 }
 
+char *
+cu_slurp(const char *path)
+{
+	FILE	*f = fopen(path, "r");
+	char	*s;
+	long	 n;
+
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	ck_assert_int_eq(fseek(f, 0, SEEK_END), 0);
+	n = ftell(f);
+	ck_assert_int_ge(n, 0);
+	rewind(f);
+	s = util_calloc(1, (size_t)n + 1);
+	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+	fclose(f);
+	return s;
+}
+
 void
 cu_random_name(char *out, size_t outsz, const char *prefix)
 {

@@ -86,6 +86,8 @@ void	 cu_tmpfile(const char *content, char *path, size_t pathsz);
 
 /* The value of a required environment variable; fails the test if unset. */
 const char *cu_env_required(const char *name);
+/* The whole file, NUL-terminated (the caller frees); the test fails if it cannot be read. */
+char	*cu_slurp(const char *path);
 
 /* n random URL-safe characters, for unique names. */
 void	 cu_random_name(char *out, size_t outsz, const char *prefix);

@@ -199,23 +199,6 @@ static const struct {
 	{ 504, CB_ERR_TIMEOUT, 0 },
 };
 
-static char *
-slurp(const char *path)
-{
-	FILE	*f = fopen(path, "r");
-	char	*s;
-	long	 n;
-
-	ck_assert_msg(f != NULL, "cannot open %s", path);
-	fseek(f, 0, SEEK_END);
-	n = ftell(f);
-	fseek(f, 0, SEEK_SET);
-	s = calloc(1, (size_t)n + 1);
-	ck_assert_int_eq(fread(s, 1, (size_t)n, f), (size_t)n);
-	fclose(f);
-	return s;
-}
-
 START_TEST(test_nginx_problems_match_errs)
 {
 	const char	*repo = cu_env_required("CB_REPO");
@@ -225,7 +208,7 @@ START_TEST(test_nginx_problems_match_errs)
 	FILE		*f;
 
 	snprintf(path, sizeof(path), "%s/nginx/nginx.conf.in", repo);
-	conf = slurp(path);
+	conf = cu_slurp(path);
 	snprintf(loc, sizeof(loc), "location = /_problem/%d {", st);
 	p = strstr(conf, loc);
 	ck_assert_msg(p != NULL, "no %s in nginx.conf.in", loc);
@@ -274,7 +257,7 @@ START_TEST(test_nginx_error_pages_listed)
 	char		 path[512], want[64], *conf;
 
 	snprintf(path, sizeof(path), "%s/nginx/problem-pages.conf", repo);
-	conf = slurp(path);
+	conf = cu_slurp(path);
 	snprintf(want, sizeof(want), "error_page %d /_problem/%d;", nginx_pages[_i].status,
 	    nginx_pages[_i].status);
 	if (nginx_pages[_i].status != 404)	/* 404: only under /api/ and /.well-known/ */
