@@ -24,30 +24,48 @@ struct kv {
 	int		 timeout_ms;
 	redisContext	*c;
 	struct kv_breaker br;
+	int		 pipe_ignored;	/* SIGPIPE ignored when it connected */
 };
 
 /*
  * Writing to a connection Redis has closed raises SIGPIPE (at once on a
  * unix socket), which would kill a process that does not ignore it.  The
  * library does not rely on its caller's signal setup: SIGPIPE is blocked
- * around our socket I/O and a pending one is consumed.
+ * around our socket I/O and a pending one is consumed.  A process that
+ * ignores SIGPIPE (every responder child does, lib/srv.c) is spared those
+ * three system calls per command: the disposition is looked at when the
+ * connection is made, so a caller that changes it does so before
+ * connecting (kv_drop makes the next call connect again).
  */
+static int
+kv_pipe_ignored(void)
+{
+	struct sigaction	 sa;
+
+	return sigaction(SIGPIPE, NULL, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) &&
+	    sa.sa_handler == SIG_IGN;
+}
+
 static void
-kv_pipe_block(sigset_t *old)
+kv_pipe_block(const struct kv *kv, sigset_t *old)
 {
 	sigset_t	 s;
 
+	if (kv->pipe_ignored)
+		return;
 	sigemptyset(&s);
 	sigaddset(&s, SIGPIPE);
 	sigprocmask(SIG_BLOCK, &s, old);
 }
 
 static void
-kv_pipe_restore(const sigset_t *old)
+kv_pipe_restore(const struct kv *kv, const sigset_t *old)
 {
 	sigset_t		 s, pending;
 	struct timespec		 zero = { 0, 0 };
 
+	if (kv->pipe_ignored)
+		return;
 	sigemptyset(&s);
 	sigaddset(&s, SIGPIPE);
 	if (!sigismember(old, SIGPIPE) && sigpending(&pending) == 0 &&
@@ -156,6 +174,7 @@ kv_connect(struct kv *kv)
 	if (kv->c && kv->c->err == 0)
 		return CB_OK;
 	kv_drop(kv);
+	kv->pipe_ignored = kv_pipe_ignored();
 	tv.tv_sec = kv->timeout_ms / 1000;
 	tv.tv_usec = (kv->timeout_ms % 1000) * 1000;
 	/* A host that is a path is a unix socket. */
@@ -174,9 +193,9 @@ kv_connect(struct kv *kv)
 	if (kv->password) {
 		sigset_t	 old;
 
-		kv_pipe_block(&old);
+		kv_pipe_block(kv, &old);
 		r = redisCommand(kv->c, "AUTH %s", kv->password);
-		kv_pipe_restore(&old);
+		kv_pipe_restore(kv, &old);
 		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
 			log_kv(LOG_LVL_ERROR, "kv_auth_failed", NULL);
 			if (r)
@@ -199,11 +218,11 @@ kv_send(struct kv *kv, redisReply **out, int argc, const char **argv, const size
 	for (attempt = 0; attempt < 2; attempt++) {
 		if ((rc = kv_connect(kv)) != CB_OK)
 			return rc;
-		kv_pipe_block(&old);
+		kv_pipe_block(kv, &old);
 		errno = 0;
 		r = redisCommandArgv(kv->c, argc, argv, lens);
 		err = errno;
-		kv_pipe_restore(&old);
+		kv_pipe_restore(kv, &old);
 		if (r != NULL) {
 			*out = r;
 			return CB_OK;
@@ -438,9 +457,9 @@ kv_sub_open(const char *host, int port, const char *password, int timeout_ms,
 	{
 		sigset_t	 old;
 
-		kv_pipe_block(&old);
+		kv_pipe_block(sub->kv, &old);
 		r = redisCommand(sub->kv->c, "SUBSCRIBE %s", channel);
-		kv_pipe_restore(&old);
+		kv_pipe_restore(sub->kv, &old);
 	}
 	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
 		if (r)

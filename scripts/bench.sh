@@ -200,6 +200,7 @@ KEY=$(json_str "$(admin key-create "$AGENT")" api_key)
 ORG_ID=$(psql_app -c "SELECT id FROM orgs WHERE slug = '$slug'")
 WINDOW=$(psql_app -c "SELECT max_in_flight FROM agent_policies WHERE form_id = '$FORM'")
 FORM_VER=$(psql_app -c "SELECT current_version FROM forms WHERE id = '$FORM'")
+KEY_ID=$(psql_app -c "SELECT id FROM api_keys WHERE agent_id = '$AGENT'")
 
 open_ctx() {
     curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' \

@@ -1,7 +1,7 @@
 # pgbench references of scripts/bench.sh (sourced): what the submit and
 # command-accept transactions need in the database, then the two runs.
 #
-# Needs from the caller: CONNS WORK REPO ORG_ID FORM FORM_VER AGENT, psql_app,
+# Needs from the caller: CONNS WORK REPO ORG_ID FORM FORM_VER AGENT KEY_ID, psql_app,
 # pg_run (lib.sh), say, die.
 
 # One context per pgbench client, with ids this script chooses
@@ -37,7 +37,8 @@ pg_submit() {
 
 pg_command() {
     pg_run pgcmd "pgbench: command rows" "$REPO/scripts/bench/pg-command.sql" \
-        -D org="$ORG_ID" -D agent="$AGENT" -D ctxbase="$PG_CTXBASE" -D run="$PG_RUN-c" -D fp="$PG_FP"
+        -D org="$ORG_ID" -D agent="$AGENT" -D key="$KEY_ID" -D ctxbase="$PG_CTXBASE" -D run="$PG_RUN-c" \
+        -D fp="$PG_FP"
 }
 
 # What the pgbench runs wrote, against the transactions they counted: a

@@ -10,10 +10,12 @@
  * are deleted.
  */
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../support/check_util.h"
 #include "errs.h"
@@ -404,6 +406,51 @@ START_TEST(test_reconnect_after_kill)
 }
 END_TEST
 
+/*
+ * Redis drops the connection while a large command is being written: the
+ * write after the peer's reset raises SIGPIPE.  With SIGPIPE at its default
+ * (the process would die) the wrapper blocks and consumes it; with SIGPIPE
+ * ignored (as every responder child has it) it skips that and gets EPIPE.
+ * Either way the call reconnects and the process lives on.
+ */
+static void (*const pipe_cases[])(int) = { SIG_DFL, SIG_IGN };
+
+START_TEST(test_killed_mid_write)
+{
+	struct kv	*kv, *killer = open_kv();
+	struct kv_reply	*r = NULL;
+	const char	*argv[3];
+	size_t		 lens[3], big = 8u * 1024u * 1024u;
+	char		 key[64], *val = util_malloc(big);
+	int		 rc;
+
+	ck_assert_ptr_ne(signal(SIGPIPE, pipe_cases[_i]), SIG_ERR);
+	kv = open_kv();
+	memset(val, 'x', big);
+	snprintf(key, sizeof(key), "cbtest:pipe:%d:%ld", _i, (long)getpid());
+	argv[0] = "SET";
+	argv[1] = key;
+	argv[2] = val;
+	lens[0] = 3;
+	lens[1] = strlen(key);
+	lens[2] = big;
+	kv_reply_free(cmd(killer, CB_OK, "CLIENT", "KILL", "TYPE", "normal", NULL));
+	cu_stderr_begin();
+	rc = kv_cmd(kv, &r, 3, argv, lens);
+	free(cu_stderr_end());
+	kv_reply_free(r);
+	ck_assert_msg(rc == CB_OK || rc == CB_ERR_KV_DOWN, "SET after a kill: %s", errs_name(rc));
+	/* Alive, and the handle works again. */
+	ck_assert_int_eq(kv_ping(kv, NULL), CB_OK);
+	kv_close(killer);
+	killer = open_kv();
+	del_key(killer, key);
+	kv_close(killer);
+	kv_close(kv);
+	free(val);
+}
+END_TEST
+
 START_TEST(test_close_null)
 {
 	cu_env_required("CB_REDIS_HOST");
@@ -595,6 +642,7 @@ kv_suite(void)
 	tcase_add_test(tc, test_wrong_password);
 	tcase_add_loop_test(tc, test_nothing_listening, 0, (int)CU_NELEM(down_cases));
 	tcase_add_test(tc, test_reconnect_after_kill);
+	tcase_add_loop_test(tc, test_killed_mid_write, 0, (int)CU_NELEM(pipe_cases));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("breaker");
