@@ -1,0 +1,370 @@
+/*
+ * Nothing lost, nothing doubled: the two write routes under faults,
+ * counted.
+ *
+ * Clients in their own processes send submits (each under its own
+ * Idempotency-Key, each from its own tab) and agent commands (each with
+ * its own nonce) and retry every one that did not get its answer (a
+ * dropped connection, a 502 from nginx, a 503, a 429 after Retry-After)
+ * with the same key or nonce and the same body, as a client should; and
+ * each one is sent once more after its success, as a client whose answer
+ * was lost would, so replays happen under the faults too.
+ * Meanwhile the test freezes Redis (SIGSTOP: every process's breaker
+ * opens), kills every child of the submit and commands responders with
+ * SIGKILL twice, and crashes Postgres (immediate shutdown) and starts it
+ * again.  Then it counts:
+ *   - every request got its success in the end (201/200 for a submit,
+ *     202/200 for a command), none a 409 or 422 (a retry taken for another
+ *     request);
+ *   - per key, exactly one submission and one Salesforce outbox row, and
+ *     every answer for that key named that submission;
+ *   - per nonce, exactly one command, and every answer named it; the
+ *     context's seqs are dense (1..N, no gap from a rolled-back bump).
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "check_util.h"
+#include "http.h"
+#include "seed.h"
+#include "testdb.h"
+#include "util.h"
+
+#define CLIENTS		3	/* of each kind */
+#define PER_CLIENT	40	/* requests each */
+#define PACE_MS		40	/* between a client's requests: they span the faults */
+#define GIVE_UP_S	60.0	/* one request's retries, at most */
+
+static struct seed	 s;
+static char		 run[24];
+
+static void
+stack(const char *cmd)
+{
+	char	 line[1024], out[4096];
+
+	snprintf(line, sizeof(line), "%s/scripts/stack.sh %s 2>&1", test_env("CB_REPO"), cmd);
+	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "stack.sh %s: %s", cmd, out);
+}
+
+static void
+kill_children(const char *responder)
+{
+	char	 pidfile[512];
+	long	 master, kids[64];
+	int	 n, i;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", test_env("CB_RUN_DIR"), responder);
+	master = test_pidfile(pidfile);
+	ck_assert_int_gt(master, 0);
+	n = test_children(master, kids, 64);
+	for (i = 0; i < n; i++)
+		(void)kill((pid_t)kids[i], SIGKILL);
+}
+
+/* Retry-After in ms (at least 50), from a 429 or 503. */
+static long
+backoff_ms(const struct http_resp *r)
+{
+	const char	*ra = http_header(r, "retry-after");
+	long long	 v = 0;
+
+	if (ra && util_parse_ll(ra, 0, 60, &v) == 0 && v > 0)
+		return (long)v * 1000;
+	return 50;
+}
+
+/*
+ * One request until it succeeds; writes "<name> <id> <status>" for every
+ * success (and how many tries it took), and returns 0 on
+ * success, 1 on a refusal no retry can fix, 2 when it gave up.
+ */
+static int
+until_done(FILE *out, const char *name, const char *path, const char *const *h,
+    const char *body, const char *id_member)
+{
+	struct http_resp r;
+	double		 t0 = test_now_s();
+	long		 wait;
+	int		 rc, tries = 0;
+
+	while (test_now_s() - t0 < GIVE_UP_S) {
+		memset(&r, 0, sizeof(r));
+		tries++;
+		rc = http_do("POST", path, h, body, strlen(body), &r);
+		if (rc == 0 && (r.status == 200 || r.status == 201 || r.status == 202)) {
+			const char *id = http_json_str(&r, id_member);
+
+			fprintf(out, "%s %s %ld %d\n", name, id ? id : "-", r.status, tries);
+			fflush(out);
+			http_free(&r);
+			return id ? 0 : 1;
+		}
+		if (rc == 0 && r.status != 429 && r.status != 502 && r.status != 503 &&
+		    r.status != 504 && !(r.status == 409 && strstr(r.body, "in-flight"))) {
+			fprintf(out, "%s refused %ld %.200s\n", name, r.status, r.body);
+			fflush(out);
+			http_free(&r);
+			return 1;
+		}
+		wait = rc == 0 ? backoff_ms(&r) : 50;
+		http_free(&r);
+		test_sleep_ms(wait > 2000 ? 2000 : wait);
+	}
+	fprintf(out, "%s gave-up\n", name);
+	fflush(out);
+	return 2;
+}
+
+/* A new tab, retried through the faults (a context is cheap: extras are harmless). */
+static int
+open_ctx(char ctx[40], char tok[64])
+{
+	struct http_resp r;
+	char		 body[128];
+	const char	*h[] = { "Content-Type: application/json", NULL };
+	double		 t0 = test_now_s();
+
+	snprintf(body, sizeof(body), "{\"form_id\":\"%s\"}", s.form_id);
+	while (test_now_s() - t0 < GIVE_UP_S) {
+		memset(&r, 0, sizeof(r));
+		if (http_do("POST", "/api/v1/contexts", h, body, strlen(body), &r) == 0 &&
+		    r.status == 201 && http_json_str(&r, "ctx_ref") && http_json_str(&r, "tab_token")) {
+			util_strlcpy(ctx, http_json_str(&r, "ctx_ref"), 40);
+			util_strlcpy(tok, http_json_str(&r, "tab_token"), 64);
+			test_record_secret(tok);
+			http_free(&r);
+			return 0;
+		}
+		http_free(&r);
+		test_sleep_ms(100);
+	}
+	return 2;
+}
+
+static void
+submit_client(int c, FILE *out)
+{
+	char		 ctx[40], tok[64], path[160], a[128], k[96], key[64], body[256];
+	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
+	int		 i, bad = 0;
+
+	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", s.form_id);
+	for (i = 0; i < PER_CLIENT; i++) {
+		/* A tab of its own: one key, one submission, one context. */
+		if (open_ctx(ctx, tok) != 0) {
+			fprintf(out, "context gave-up\n");
+			_exit(2);
+		}
+		snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
+		snprintf(key, sizeof(key), "%s-s%d-%03d", run, c, i);
+		snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
+		snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Chaos %d\","
+		    "\"email\":\"chaos%d@example.com\",\"message\":\"%s\"}}", c, i, key);
+		bad |= until_done(out, key, path, h, body, "submission_id");
+		/* Again, as a client whose answer was lost would: the same submission. */
+		bad |= until_done(out, key, path, h, body, "submission_id");
+		test_sleep_ms(PACE_MS);
+	}
+	_exit(bad);
+}
+
+static void
+command_client(int c, const char *ctx, FILE *out)
+{
+	char		 path[160], a[128], nonce[64], body[256];
+	const char	*h[] = { "Content-Type: application/json", a, NULL };
+	int		 i, bad = 0;
+
+	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
+	snprintf(a, sizeof(a), "Authorization: Bearer %s", s.api_key);
+	for (i = 0; i < PER_CLIENT; i++) {
+		snprintf(nonce, sizeof(nonce), "%s-c%d-%03d", run, c, i);
+		snprintf(body, sizeof(body), "{\"type\":\"set_field\",\"selector\":\"#message\","
+		    "\"value\":\"%s\",\"nonce\":\"%s\"}", nonce, nonce);
+		bad |= until_done(out, nonce, path, h, body, "id");
+		bad |= until_done(out, nonce, path, h, body, "id");
+		test_sleep_ms(PACE_MS);
+	}
+	_exit(bad);
+}
+
+/* name -> the one id every success for it named; fails on a second id. */
+struct seen {
+	char	 name[64];
+	char	 id[40];
+};
+
+static int
+record(struct seen *v, int *n, int max, const char *name, const char *id)
+{
+	int	 i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(v[i].name, name) == 0) {
+			ck_assert_msg(strcmp(v[i].id, id) == 0, "%s answered %s, then %s", name,
+			    v[i].id, id);
+			return 0;
+		}
+	ck_assert_int_lt(*n, max);
+	util_strlcpy(v[*n].name, name, sizeof(v[0].name));
+	util_strlcpy(v[*n].id, id, sizeof(v[0].id));
+	(*n)++;
+	return 1;
+}
+
+START_TEST(writes_survive_faults_counted)
+{
+	char		 ctxs[CLIENTS][40], tok[64], files[2 * CLIENTS][512], line[512];
+	char		 name[64], id[40], like[48], cnt[32], want[32];
+	long		 status;
+	int		 tries, retried[2] = { 0, 0 }, replayed = 0;
+	double		 t0 = test_now_s();
+	struct seen	*seen = calloc(2 * CLIENTS * PER_CLIENT, sizeof(*seen));
+	pid_t		 pids[2 * CLIENTS];
+	int		 i, st, nseen = 0, failed = 0;
+	FILE		*f;
+	struct db	*db;
+
+	ck_assert_ptr_nonnull(seen);
+	for (i = 0; i < CLIENTS; i++)
+		seed_context(s.form_id, ctxs[i], tok);
+	for (i = 0; i < 2 * CLIENTS; i++) {
+		snprintf(files[i], sizeof(files[i]), "%s/chaos-%s-%d.log", test_env("CB_RUN_DIR"),
+		    run, i);
+		ck_assert_ptr_nonnull(f = fopen(files[i], "w"));
+		fflush(NULL);
+		if ((pids[i] = fork()) == 0) {
+			if (i < CLIENTS)
+				submit_client(i, f);
+			command_client(i - CLIENTS, ctxs[i - CLIENTS], f);
+		}
+		ck_assert_int_gt(pids[i], 0);
+		fclose(f);
+	}
+
+	/* The faults, while the clients write. */
+	test_sleep_ms(300);
+	stack("pause-redis");
+	test_sleep_ms(1500);
+	stack("resume-redis");
+	test_sleep_ms(300);
+	kill_children("submit");
+	kill_children("commands");
+	test_sleep_ms(700);
+	stack("restart-postgres");
+	test_sleep_ms(700);
+	kill_children("submit");
+	kill_children("commands");
+
+	for (i = 0; i < 2 * CLIENTS; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &st, 0), pids[i]);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			failed++;
+	}
+	/* Every answer: one id per key or nonce, however often it was asked. */
+	for (i = 0; i < 2 * CLIENTS; i++) {
+		ck_assert_ptr_nonnull(f = fopen(files[i], "r"));
+		while (fgets(line, sizeof(line), f)) {
+			ck_assert_msg(sscanf(line, "%63s %39s %ld %d", name, id, &status, &tries) == 4 &&
+			    strcmp(id, "refused") != 0 && strcmp(id, "gave-up") != 0,
+			    "client %d: %s", i, line);
+			retried[i < CLIENTS ? 0 : 1] += tries > 1;
+			replayed += status == 200;
+			(void)record(seen, &nseen, 2 * CLIENTS * PER_CLIENT, name, id);
+		}
+		fclose(f);
+		unlink(files[i]);
+	}
+	ck_assert_int_eq(failed, 0);
+	ck_assert_int_eq(nseen, 2 * CLIENTS * PER_CLIENT);
+	fprintf(stderr, "chaos: %.1f s; retried after a fault: %d submits, %d commands;"
+	    " %d answered 200 (a replay)\n", test_now_s() - t0, retried[0], retried[1],
+	    replayed);
+	/* The faults hit both routes (else this test proves nothing). */
+	ck_assert_int_gt(retried[0], 0);
+	ck_assert_int_gt(retried[1], 0);
+
+	/* Postgres: exactly one row per key and per nonce, and the ids answered. */
+	snprintf(like, sizeof(like), "%s-s%%", run);
+	snprintf(want, sizeof(want), "%d", CLIENTS * PER_CLIENT);
+	testdb_val(cnt, sizeof(cnt), "SELECT count(*) || '/' || count(DISTINCT s.id) || '/' ||"
+	    " count(DISTINCT k.idem_key) FROM idempotency_keys k JOIN submissions s"
+	    " ON s.id = (k.response::jsonb->>'submission_id')::uuid"
+	    " WHERE k.idem_key LIKE $1 AND k.status = 201", 1, (const char *[]){ like });
+	snprintf(want, sizeof(want), "%d/%d/%d", CLIENTS * PER_CLIENT, CLIENTS * PER_CLIENT,
+	    CLIENTS * PER_CLIENT);
+	ck_assert_str_eq(cnt, want);
+	snprintf(want, sizeof(want), "%d", CLIENTS * PER_CLIENT);
+	testdb_val(cnt, sizeof(cnt), "SELECT count(*) FROM submissions s JOIN contexts c"
+	    " ON c.id = s.ctx_id JOIN orgs g ON g.id = c.org_id WHERE g.slug = $1", 1,
+	    (const char *[]){ s.slug });
+	ck_assert_str_eq(cnt, want);
+	testdb_val(cnt, sizeof(cnt), "SELECT count(*) FROM outbox o JOIN submissions s"
+	    " ON s.id = o.ref_id JOIN orgs g ON g.id = s.org_id"
+	    " WHERE g.slug = $1 AND o.kind = 'salesforce.upsert'", 1, (const char *[]){ s.slug });
+	ck_assert_str_eq(cnt, want);
+	snprintf(like, sizeof(like), "%s-c%%", run);
+	testdb_val(cnt, sizeof(cnt), "SELECT count(*) || '/' || count(DISTINCT nonce)"
+	    " FROM commands WHERE nonce LIKE $1", 1, (const char *[]){ like });
+	snprintf(want, sizeof(want), "%d/%d", CLIENTS * PER_CLIENT, CLIENTS * PER_CLIENT);
+	ck_assert_str_eq(cnt, want);
+	/* Dense seqs per context: no bump without its command. */
+	for (i = 0; i < CLIENTS; i++) {
+		testdb_val(cnt, sizeof(cnt), "SELECT count(*) || '/' || max(seq) || '/' ||"
+		    " (SELECT last_seq FROM contexts WHERE id = $1) FROM commands WHERE ctx_id = $1",
+		    1, (const char *[]){ ctxs[i] });
+		snprintf(want, sizeof(want), "%d/%d/%d", PER_CLIENT, PER_CLIENT, PER_CLIENT);
+		ck_assert_str_eq(cnt, want);
+	}
+	/* And each answered id is the row of its key or nonce (one connection). */
+	db = testdb_open();
+	for (i = 0; i < nseen; i++) {
+		if (strstr(seen[i].name, "-c") != NULL)
+			testdb_one(db, cnt, sizeof(cnt), "SELECT count(*) FROM commands"
+			    " WHERE nonce = $1 AND id = $2::uuid", 2,
+			    (const char *[]){ seen[i].name, seen[i].id });
+		else
+			testdb_one(db, cnt, sizeof(cnt), "SELECT count(*) FROM idempotency_keys"
+			    " WHERE idem_key = $1 AND response::jsonb->>'submission_id' = $2", 2,
+			    (const char *[]){ seen[i].name, seen[i].id });
+		ck_assert_msg(strcmp(cnt, "1") == 0, "%s: %s is not its row", seen[i].name,
+		    seen[i].id);
+	}
+	db_close(db);
+	free(seen);
+}
+END_TEST
+
+static void
+setup(void)
+{
+	seed_tenant(&s);
+	snprintf(run, sizeof(run), "ch%ld", (long)getpid());
+}
+
+static Suite *
+chaos_suite(void)
+{
+	Suite	*su = suite_create("chaos");
+	TCase	*tc = tcase_create("counted");
+
+	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, writes_survive_faults_counted);
+	suite_add_tcase(su, tc);
+	return su;
+}
+
+int
+main(void)
+{
+	return cu_run(chaos_suite());
+}
