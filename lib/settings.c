@@ -135,6 +135,12 @@ const struct conf_var settings_vars[] = {
 	{ "CB_KV_BREAKER_COOLOFF_MS", CONF_INT, 0, "5000", 100, 600000, S(kv_breaker_cooloff_ms),
 	  "how long an open Redis circuit breaker fails calls at once before one probe call "
 	  "is let through (its success closes it)" },
+	{ "CB_AUDIT_SEAL_MS", CONF_INT, 0, "1000", 10, 60000, S(audit_seal_ms),
+	  "the worker's audit duty seals new audit rows onto the hash chain this often (a row "
+	  "stays unsealed, so not yet covered by cb-admin audit verify, about this long)" },
+	{ "CB_AUDIT_SEAL_BATCH", CONF_INT, 0, "500", 1, 10000, S(audit_seal_batch),
+	  "audit rows one sealing statement chains at most (a full batch is followed at once "
+	  "by the next)" },
 	{ "CB_RETAIN_INTERVAL_S", CONF_INT, 0, "300", 1, 86400, S(retain_interval_s),
 	  "the worker's retention duty starts a purge round this often" },
 	{ "CB_RETAIN_BATCH", CONF_INT, 0, "500", 10, 10000, S(retain_batch),

@@ -71,6 +71,9 @@ struct settings {
 	long long	 pg_lock_timeout_ms;
 	long long	 kv_breaker_failures;
 	long long	 kv_breaker_cooloff_ms;
+	/* The audit trail's sealing (the worker's audit duty). */
+	long long	 audit_seal_ms;
+	long long	 audit_seal_batch;
 	/* Retention of operational data (the worker's retention duty). */
 	long long	 retain_interval_s;
 	long long	 retain_batch;

@@ -129,6 +129,15 @@ for t in "$repo"/tests/scripts/*.sh; do
 	fi
 done
 
+# Whatever the suites did, the audit trail they left must verify end to end.
+if wanted audit-chain; then
+	if out=$("$CB_BUILD/bin/cb-admin" audit verify 2>&1); then
+		passed=$((passed + 1)); echo "  [audit-chain] ok: $out"
+	else
+		failed=$((failed + 1)); failures+=("audit-chain"); echo "  [audit-chain] $out"
+	fi
+fi
+
 echo "== stopping the stack"
 "$repo/scripts/stack.sh" stop
 trap - EXIT

@@ -11,7 +11,7 @@
  * naming CB_SEAL_ROOT_KEY_FILE.  The duties inherit that keyring across the
  * fork.  Postgres being away is not fatal: the keys load on first use.
  *
- * Usage: cb-worker [--pidfile PATH] [--only channel|outbox|retention]
+ * Usage: cb-worker [--pidfile PATH] [--only channel|outbox|retention|audit]
  */
 #include <errno.h>
 #include <signal.h>
@@ -43,6 +43,7 @@ static struct duty duties[] = {
 	{ "channel", channel_run, NULL },
 	{ "outbox", outbox_run, NULL },
 	{ "retention", retention_run, NULL },
+	{ "audit", audit_run, NULL },
 };
 
 #define NDUTIES	(sizeof(duties) / sizeof(duties[0]))
@@ -115,7 +116,8 @@ main(int argc, char **argv)
 		else if (strcmp(argv[a], "--only") == 0 && a + 1 < argc)
 			only = argv[++a];
 		else {
-			fprintf(stderr, "usage: cb-worker [--pidfile PATH] [--only channel|outbox|retention]\n");
+			fprintf(stderr, "usage: cb-worker [--pidfile PATH]"
+			    " [--only channel|outbox|retention|audit]\n");
 			return 2;
 		}
 	}

@@ -10,7 +10,8 @@
  *            SKIP LOCKED, delivers (Salesforce upsert, webhooks), retries with
  *            backoff and jitter, dead-letters after the maximum attempts;
  *   retention purges operational data past its lifetime in small batches
- *            that skip locked rows (retention.c).
+ *            that skip locked rows (retention.c);
+ *   audit    seals new audit rows onto the hash chain (audit.c).
  * Postgres is the truth; LISTEN/NOTIFY only wakes a duty up.
  */
 #ifndef CB_WORKER_H
@@ -35,5 +36,6 @@ struct worker {
 int	 channel_run(struct worker *);
 int	 outbox_run(struct worker *);
 int	 retention_run(struct worker *);
+int	 audit_run(struct worker *);
 
 #endif

@@ -1,0 +1,202 @@
+/* audit: the hash-chained audit trail (audit.h, sql/0010_audit.up.sql). */
+#include <stdio.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+
+#include "audit.h"
+#include "buf.h"
+#include "db.h"
+#include "errs.h"
+#include "util.h"
+
+#define AUDIT_WALK_BATCH	"1000"
+#define AUDIT_HASH_BYTES	32
+
+/* Dotted lower-case words: [a-z][a-z0-9_]* separated by single dots. */
+static int
+action_ok(const char *a)
+{
+	size_t	 i, n = strlen(a);
+	int	 word_start = 1;
+
+	if (n == 0 || n > 64)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (word_start) {
+			if (a[i] < 'a' || a[i] > 'z')
+				return 0;
+			word_start = 0;
+		} else if (a[i] == '.')
+			word_start = 1;
+		else if (!((a[i] >= 'a' && a[i] <= 'z') || (a[i] >= '0' && a[i] <= '9') ||
+		    a[i] == '_'))
+			return 0;
+	}
+	return !word_start;
+}
+
+int
+audit_append(struct db *db, const char *org, const char *actor, const char *action,
+    const char *subject, const char *detail_json)
+{
+	cJSON	*d;
+	int	 obj;
+
+	if (actor == NULL || *actor == '\0' || strlen(actor) > AUDIT_ACTOR_MAX ||
+	    action == NULL || !action_ok(action) ||
+	    (subject && strlen(subject) > AUDIT_SUBJECT_MAX))
+		return CB_ERR_VALIDATION;
+	if (detail_json) {
+		if (strlen(detail_json) > AUDIT_DETAIL_MAX)
+			return CB_ERR_VALIDATION;
+		d = cJSON_Parse(detail_json);
+		obj = cJSON_IsObject(d);
+		cJSON_Delete(d);
+		if (!obj)
+			return CB_ERR_VALIDATION;
+	}
+	return db_exec(db, AUDIT_INSERT("$1", "$2", "$3", "$4", "coalesce($5, '{}')"), 5,
+	    (const char *[]){ org, actor, action, subject, detail_json });
+}
+
+int
+audit_seal(struct db *db, int batch, long long *sealed)
+{
+	struct db_res	*res = NULL;
+	char		 lim[24];
+	int		 rc;
+
+	*sealed = 0;
+	snprintf(lim, sizeof(lim), "%d", batch > 0 ? batch : 1);
+	if ((rc = db_query(db, &res, "SELECT cb_audit_seal($1::int)", 1,
+	    (const char *[]){ lim })) == CB_OK && db_rows(res) == 1)
+		(void)util_parse_ll(db_val(res, 0, 0), 0, 1LL << 40, sealed);
+	db_res_free(res);
+	return rc;
+}
+
+/* "<len>:<value>" as cb_audit_text writes a free-text field. */
+static void
+field(struct buf *b, const char *v)
+{
+	buf_printf(b, "\n%zu:%s", strlen(v), v);
+}
+
+static int
+unhex(const char *h, unsigned char out[AUDIT_HASH_BYTES])
+{
+	size_t	 bin = 0;
+
+	return h != NULL && strlen(h) == 2 * AUDIT_HASH_BYTES &&
+	    sodium_hex2bin(out, AUDIT_HASH_BYTES, h, strlen(h), NULL, &bin, NULL) == 0 &&
+	    bin == AUDIT_HASH_BYTES ? 0 : -1;
+}
+
+static int
+broken(struct audit_report *r, long long seq, long long id, const char *why)
+{
+	r->bad_seq = seq;
+	r->bad_id = id;
+	util_strlcpy(r->why, why, sizeof(r->why));
+	return CB_ERR_CRYPTO;
+}
+
+/* The columns of a row as the walk reads them, in chain order after $1. */
+static const char walk_sql[] =
+    "SELECT chain_seq, id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),"
+    " coalesce(org_id::text, '-'), actor, action, subject, detail::text,"
+    " encode(prev_hash, 'hex'), encode(hash, 'hex')"
+    " FROM audit_log WHERE chain_seq > $1::bigint ORDER BY chain_seq LIMIT " AUDIT_WALK_BATCH;
+
+int
+audit_verify(struct db *db, struct audit_report *r)
+{
+	unsigned char	 prev[AUDIT_HASH_BYTES], got_prev[AUDIT_HASH_BYTES];
+	unsigned char	 stored[AUDIT_HASH_BYTES], calc[AUDIT_HASH_BYTES];
+	unsigned char	 head[AUDIT_HASH_BYTES];
+	struct db_res	*res = NULL;
+	struct buf	 t;
+	char		 after[24];
+	long long	 seq = 0, want, id;
+	size_t		 i, n;
+	int		 rc;
+
+	memset(r, 0, sizeof(*r));
+	memset(prev, 0, sizeof(prev));
+	if ((rc = db_query(db, &res, "SELECT chain_seq, encode(hash, 'hex'),"
+	    " (SELECT count(*) FROM audit_log WHERE chain_seq IS NULL) FROM audit_head", 0,
+	    NULL)) != CB_OK)
+		return rc;
+	if (db_rows(res) != 1 || unhex(db_val(res, 0, 1), head) != 0) {
+		db_res_free(res);
+		return broken(r, 0, 0, "the chain's head row is missing or malformed");
+	}
+	(void)util_parse_ll(db_val(res, 0, 0), 0, 1LL << 62, &r->head_seq);
+	util_strlcpy(r->head_hash, db_val(res, 0, 1), sizeof(r->head_hash));
+	(void)util_parse_ll(db_val(res, 0, 2), 0, 1LL << 62, &r->unsealed);
+	db_res_free(res);
+	res = NULL;
+
+	buf_init(&t, 1024);
+	for (;;) {
+		snprintf(after, sizeof(after), "%lld", seq);
+		if ((rc = db_query(db, &res, walk_sql, 1, (const char *[]){ after })) != CB_OK)
+			break;
+		if ((n = db_rows(res)) == 0)
+			break;
+		for (i = 0; i < n; i++) {
+			want = seq + 1;
+			(void)util_parse_ll(db_val(res, i, 0), 0, 1LL << 62, &seq);
+			(void)util_parse_ll(db_val(res, i, 1), 0, 1LL << 62, &id);
+			if (seq != want) {
+				rc = broken(r, seq, id, seq > want ? "rows are missing before this"
+				    " one (removed from the chain)" : "chain_seq out of order");
+				goto out;
+			}
+			if (unhex(db_val(res, i, 8), got_prev) != 0 ||
+			    unhex(db_val(res, i, 9), stored) != 0) {
+				rc = broken(r, seq, id, "its hashes are malformed");
+				goto out;
+			}
+			if (sodium_memcmp(got_prev, prev, sizeof(prev)) != 0) {
+				rc = broken(r, seq, id, "it does not follow the row before it"
+				    " (moved, or the row before was altered or removed)");
+				goto out;
+			}
+			buf_reset(&t);
+			buf_printf(&t, "cb-audit-v1\n%lld\n%lld\n%s\n%s", seq, id, db_val(res, i, 2),
+			    db_val(res, i, 3));
+			field(&t, db_val(res, i, 4));
+			field(&t, db_val(res, i, 5));
+			field(&t, db_val(res, i, 6));
+			field(&t, db_val(res, i, 7));
+			{
+				crypto_hash_sha256_state st;
+
+				crypto_hash_sha256_init(&st);
+				crypto_hash_sha256_update(&st, prev, sizeof(prev));
+				crypto_hash_sha256_update(&st, (const unsigned char *)t.data, t.len);
+				crypto_hash_sha256_final(&st, calc);
+			}
+			if (sodium_memcmp(calc, stored, sizeof(calc)) != 0) {
+				rc = broken(r, seq, id, "altered: its content does not match its hash");
+				goto out;
+			}
+			memcpy(prev, stored, sizeof(prev));
+			r->rows++;
+		}
+		db_res_free(res);
+		res = NULL;
+	}
+	if (rc == CB_OK && seq != r->head_seq)
+		rc = broken(r, seq + 1, 0, seq < r->head_seq ? "rows are missing at the end of"
+		    " the chain (the head is further on)" : "the head is behind the chain");
+	else if (rc == CB_OK && sodium_memcmp(prev, head, sizeof(head)) != 0)
+		rc = broken(r, 0, 0, "the head's hash is not the last row's");
+out:
+	db_res_free(res);
+	buf_free(&t);
+	return rc;
+}

@@ -1,0 +1,69 @@
+/*
+ * audit: the append-only, hash-chained audit trail (sql/0010_audit.up.sql).
+ *
+ * A row says who (actor: "user:<id>", "agent:<id>", "operator", "system"),
+ * did what (action: dotted lower-case words, e.g. "command.blocked"), to
+ * what (subject: an id), for which tenant (org, or none for the
+ * installation), with a JSON object of details that holds ids, names and
+ * hashes, never a payload or a secret.
+ *
+ * Appending is one INSERT (audit_append, or AUDIT_INSERT inside a route's
+ * own statement so the row commits with the effect it records).  The
+ * worker's audit duty seals committed rows onto the chain (audit_seal);
+ * audit_verify walks the chain from the first row and reports the first
+ * row that was altered, removed or moved, and whether the head agrees.
+ */
+#ifndef CB_AUDIT_H
+#define CB_AUDIT_H
+
+#include <stddef.h>
+
+struct db;
+
+#define AUDIT_ACTOR_MAX		200
+#define AUDIT_SUBJECT_MAX	200
+#define AUDIT_DETAIL_MAX	4096
+
+/*
+ * The INSERT as SQL text for a statement of its own or a CTE:
+ *   $org (bigint text or NULL), $actor, $action, $subject, $detail (jsonb text)
+ * given as the five placeholders' names, e.g.
+ *   AUDIT_INSERT("$1", "$2", "'command.accepted'", "$4", "$5")
+ */
+#define AUDIT_INSERT(org, actor, action, subject, detail) \
+	"INSERT INTO audit_log (org_id, actor, action, subject, detail) VALUES (" \
+	org "::bigint, " actor ", " action ", coalesce(" subject ", ''), " detail "::jsonb)"
+
+/*
+ * Append one row now, in its own statement (org NULL: the installation;
+ * detail NULL: {}).  CB_ERR_VALIDATION for an action, actor or subject the
+ * table would refuse, or a detail that is not a JSON object within
+ * AUDIT_DETAIL_MAX bytes.
+ */
+int	 audit_append(struct db *, const char *org, const char *actor, const char *action,
+	    const char *subject, const char *detail_json) __attribute__((warn_unused_result));
+
+/* Seal up to `batch` committed rows onto the chain; *sealed gets how many. */
+int	 audit_seal(struct db *, int batch, long long *sealed);
+
+struct audit_report {
+	long long	 rows;		/* sealed rows walked and found sound */
+	long long	 unsealed;	/* rows not sealed yet (not covered) */
+	long long	 head_seq;	/* the head's chain_seq */
+	char		 head_hash[65];	/* hex */
+	/* When the chain is broken: the first row concerned and what is wrong. */
+	long long	 bad_seq;	/* its chain_seq (0: the head) */
+	long long	 bad_id;	/* its id (0: none, e.g. a row missing at the end) */
+	char		 why[160];
+};
+
+/*
+ * Walk every sealed row in chain order, recomputing each hash from the
+ * row's columns and its predecessor's hash.  CB_OK when the chain and the
+ * head agree; CB_ERR_CRYPTO when something was altered, removed, inserted
+ * or moved (report->why, bad_seq, bad_id name the first place); another
+ * error when Postgres could not be read.
+ */
+int	 audit_verify(struct db *, struct audit_report *);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * The audit trail against the real stack's Postgres and worker.
+ *
+ * Rows appended by the application's role are sealed onto the hash chain
+ * by the worker's audit duty within seconds, and `cb-admin audit verify`
+ * passes.  The application's role cannot UPDATE, DELETE or TRUNCATE the
+ * table (insufficient_privilege, nothing changed).  The database superuser
+ * can, bypassing triggers: altering one row, deleting one, or swapping two
+ * makes `audit verify` fail (exit 1) naming that row's chain_seq and id;
+ * each tampering is then undone and the chain verifies again (the suites
+ * after this one share the database).  Refusals of audit_append: an action,
+ * actor or detail the table would refuse writes nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+
+#include "audit.h"
+#include "check_util.h"
+#include "db.h"
+#include "errs.h"
+#include "http.h"
+#include "testdb.h"
+#include "util.h"
+
+#define ROWS		6
+#define SEAL_WAIT_MS	8000
+
+static char		 tag[32];
+static long long	 ids[ROWS];
+
+/* The superuser on the broker's database (CB_PG_SUPER_DSN names postgres). */
+static struct db *
+super_db(void)
+{
+	char		 dsn[1024], *p;
+	struct db	*db;
+	struct db_res	*r = NULL;
+
+	util_strlcpy(dsn, test_env("CB_PG_SUPER_DSN"), sizeof(dsn));
+	ck_assert_ptr_nonnull(p = strstr(dsn, "dbname=postgres"));
+	memcpy(p, "dbname=cbroker ", 15);
+	db = db_open(dsn);
+	ck_assert_int_eq(db_connect(db), CB_OK);
+	/* A superuser's session that fires no triggers: what an intruder would do. */
+	ck_assert_int_eq(db_query(db, &r, "SET session_replication_role = replica", 0, NULL),
+	    CB_OK);
+	db_res_free(r);
+	return db;
+}
+
+static void
+su_exec(struct db *db, const char *sql, int n, const char *const *p)
+{
+	struct db_res	*r = NULL;
+
+	ck_assert_msg(db_query(db, &r, sql, n, p) == CB_OK, "%s: %s", sql, db_errmsg(db));
+	db_res_free(r);
+}
+
+/* cb-admin audit verify: its exit status, stdout and stderr in out. */
+static int
+verify(char *out, size_t outsz)
+{
+	char	 cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "%s/bin/cb-admin audit verify 2>&1", test_env("CB_BUILD"));
+	return test_run(cmd, out, outsz);
+}
+
+static void
+expect_broken_at(long long id, const char *why)
+{
+	char	 out[4096], seq[24], want[160];
+	int	 rc;
+
+	testdb_val(seq, sizeof(seq), "SELECT chain_seq FROM audit_log WHERE id = $1::bigint", 1,
+	    (const char *[]){ (snprintf(want, sizeof(want), "%lld", id), want) });
+	rc = verify(out, sizeof(out));
+	ck_assert_msg(rc != 0, "verify passed a tampered chain: %s", out);
+	snprintf(want, sizeof(want), "chain_seq %s (row id %lld)", seq, id);
+	ck_assert_msg(strstr(out, want) != NULL, "want \"%s\" in: %s", want, out);
+	ck_assert_msg(strstr(out, why) != NULL, "want \"%s\" in: %s", why, out);
+}
+
+static void
+expect_sound(void)
+{
+	char	 out[4096];
+
+	ck_assert_msg(verify(out, sizeof(out)) == 0, "verify failed: %s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\"verified\":true"));
+}
+
+/* Append ROWS rows, wait until the worker sealed them all. */
+static void
+setup(void)
+{
+	struct db	*db = testdb_open();
+	char		 subj[64], detail[128], v[32];
+	double		 t0 = test_now_s();
+	int		 i;
+
+	snprintf(tag, sizeof(tag), "t%ld", (long)getpid());
+	for (i = 0; i < ROWS; i++) {
+		snprintf(subj, sizeof(subj), "%s-%d", tag, i);
+		snprintf(detail, sizeof(detail), "{\"n\":%d,\"sha256\":\"%064d\"}", i, i);
+		ck_assert_int_eq(audit_append(db, NULL, "operator", "test.audit_row", subj, detail),
+		    CB_OK);
+	}
+	for (i = 0; i < ROWS; i++) {
+		snprintf(subj, sizeof(subj), "%s-%d", tag, i);
+		testdb_one(db, v, sizeof(v), "SELECT id FROM audit_log WHERE subject = $1", 1,
+		    (const char *[]){ subj });
+		ck_assert_int_eq(util_parse_ll(v, 1, 1LL << 62, &ids[i]), CB_OK);
+	}
+	for (;;) {
+		testdb_one(db, v, sizeof(v), "SELECT count(*) FROM audit_log"
+		    " WHERE subject LIKE $1 || '-%' AND chain_seq IS NULL", 1,
+		    (const char *[]){ tag });
+		if (strcmp(v, "0") == 0)
+			break;
+		ck_assert_msg(test_now_s() - t0 < SEAL_WAIT_MS / 1000.0,
+		    "the worker did not seal the rows within %d ms", SEAL_WAIT_MS);
+		test_sleep_ms(100);
+	}
+	db_close(db);
+}
+
+START_TEST(sealed_and_verified)
+{
+	char	 a[24], b[24];
+
+	expect_sound();
+	/* Consecutive rows, chained: each one's prev_hash is the one before's hash. */
+	snprintf(a, sizeof(a), "%lld", ids[0]);
+	snprintf(b, sizeof(b), "%lld", ids[1]);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log x JOIN audit_log y"
+	    " ON y.chain_seq = x.chain_seq + 1 AND y.prev_hash = x.hash"
+	    " WHERE x.id = $1::bigint AND y.id = $2::bigint", 2, (const char *[]){ a, b }), 1);
+}
+END_TEST
+
+START_TEST(app_role_cannot_change_it)
+{
+	struct db	*db = testdb_open();
+	struct db_res	*r = NULL;
+	char		 id[24], before[256], after[256];
+
+	snprintf(id, sizeof(id), "%lld", ids[2]);
+	testdb_one(db, before, sizeof(before), "SELECT detail::text || hash::text FROM audit_log"
+	    " WHERE id = $1::bigint", 1, (const char *[]){ id });
+	ck_assert_int_ne(db_query(db, &r, "UPDATE audit_log SET detail = '{}' WHERE id = $1::bigint",
+	    1, (const char *[]){ id }), CB_OK);
+	ck_assert_str_eq(db_sqlstate(db), "42501");
+	db_res_free(r);
+	r = NULL;
+	ck_assert_int_ne(db_query(db, &r, "DELETE FROM audit_log WHERE id = $1::bigint", 1,
+	    (const char *[]){ id }), CB_OK);
+	ck_assert_str_eq(db_sqlstate(db), "42501");
+	db_res_free(r);
+	r = NULL;
+	ck_assert_int_ne(db_query(db, &r, "TRUNCATE audit_log", 0, NULL), CB_OK);
+	ck_assert_str_eq(db_sqlstate(db), "42501");
+	db_res_free(r);
+	r = NULL;
+	/* Nor move a sealed row's place in the chain. */
+	ck_assert_int_ne(db_query(db, &r, "UPDATE audit_log SET chain_seq = chain_seq"
+	    " WHERE id = $1::bigint", 1, (const char *[]){ id }), CB_OK);
+	db_res_free(r);
+	testdb_one(db, after, sizeof(after), "SELECT detail::text || hash::text FROM audit_log"
+	    " WHERE id = $1::bigint", 1, (const char *[]){ id });
+	ck_assert_str_eq(before, after);
+	db_close(db);
+	expect_sound();
+}
+END_TEST
+
+START_TEST(altered_row_is_named)
+{
+	struct db	*su = super_db();
+	char		 id[24], orig[256];
+
+	snprintf(id, sizeof(id), "%lld", ids[3]);
+	testdb_val(orig, sizeof(orig), "SELECT detail::text FROM audit_log WHERE id = $1::bigint",
+	    1, (const char *[]){ id });
+	su_exec(su, "UPDATE audit_log SET detail = jsonb_set(detail, '{n}', '99')"
+	    " WHERE id = $1::bigint", 1, (const char *[]){ id });
+	expect_broken_at(ids[3], "altered");
+	su_exec(su, "UPDATE audit_log SET detail = $2::jsonb WHERE id = $1::bigint", 2,
+	    (const char *[]){ id, orig });
+	db_close(su);
+	expect_sound();
+}
+END_TEST
+
+START_TEST(deleted_row_is_named)
+{
+	struct db	*su = super_db();
+	char		 id[24], next[24];
+
+	snprintf(id, sizeof(id), "%lld", ids[2]);
+	snprintf(next, sizeof(next), "%lld", ids[3]);
+	/* Keep a copy, delete it: the row after it is where the chain breaks. */
+	su_exec(su, "CREATE TEMP TABLE kept (LIKE audit_log)", 0, NULL);
+	su_exec(su, "INSERT INTO kept SELECT * FROM audit_log WHERE id = $1::bigint", 1,
+	    (const char *[]){ id });
+	su_exec(su, "DELETE FROM audit_log WHERE id = $1::bigint", 1, (const char *[]){ id });
+	expect_broken_at(ids[3], "missing");
+	su_exec(su, "INSERT INTO audit_log SELECT * FROM kept", 0, NULL);
+	db_close(su);
+	expect_sound();
+}
+END_TEST
+
+START_TEST(swapped_rows_are_named)
+{
+	struct db	*su = super_db();
+	char		 a[24], b[24];
+	const char	*p[2];
+
+	snprintf(a, sizeof(a), "%lld", ids[4]);
+	snprintf(b, sizeof(b), "%lld", ids[5]);
+	p[0] = a;
+	p[1] = b;
+	/* Exchange their places in the chain (through a free number: chain_seq is unique). */
+	su_exec(su, "UPDATE audit_log SET chain_seq = 9000000000000000000 WHERE id = $1::bigint",
+	    1, &p[0]);
+	su_exec(su, "UPDATE audit_log SET chain_seq = chain_seq - 1 WHERE id = $1::bigint", 1, &p[1]);
+	su_exec(su, "UPDATE audit_log SET chain_seq = (SELECT chain_seq + 1 FROM audit_log"
+	    " WHERE id = $2::bigint) WHERE id = $1::bigint", 2, p);
+	/* Now b sits where a was: it does not follow the row before. */
+	expect_broken_at(ids[5], "does not follow");
+	su_exec(su, "UPDATE audit_log SET chain_seq = 9000000000000000000 WHERE id = $1::bigint",
+	    1, &p[0]);
+	su_exec(su, "UPDATE audit_log SET chain_seq = chain_seq + 1 WHERE id = $1::bigint", 1, &p[1]);
+	su_exec(su, "UPDATE audit_log SET chain_seq = (SELECT chain_seq - 1 FROM audit_log"
+	    " WHERE id = $2::bigint) WHERE id = $1::bigint", 2, p);
+	db_close(su);
+	expect_sound();
+}
+END_TEST
+
+START_TEST(append_refusals_write_nothing)
+{
+	struct db	*db = testdb_open();
+	static const char *const bad_actions[] = { "", "Command.accepted", "command..x", "x.",
+	    ".x", "command accepted", "1x" };
+	char		 big[AUDIT_DETAIL_MAX + 64];
+	long		 before, after;
+	size_t		 i;
+
+	before = testdb_long("SELECT count(*) FROM audit_log", 0, NULL);
+	for (i = 0; i < CU_NELEM(bad_actions); i++)
+		ck_assert_int_eq(audit_append(db, NULL, "operator", bad_actions[i], NULL, NULL),
+		    CB_ERR_VALIDATION);
+	ck_assert_int_eq(audit_append(db, NULL, "", "test.x", NULL, NULL), CB_ERR_VALIDATION);
+	ck_assert_int_eq(audit_append(db, NULL, "operator", "test.x", NULL, "[1]"),
+	    CB_ERR_VALIDATION);
+	ck_assert_int_eq(audit_append(db, NULL, "operator", "test.x", NULL, "{bad"),
+	    CB_ERR_VALIDATION);
+	memset(big, 'x', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	memcpy(big, "{\"k\":\"", 6);
+	memcpy(big + sizeof(big) - 3, "\"}", 2);
+	ck_assert_int_eq(audit_append(db, NULL, "operator", "test.x", NULL, big),
+	    CB_ERR_VALIDATION);
+	after = testdb_long("SELECT count(*) FROM audit_log", 0, NULL);
+	ck_assert_int_eq(after, before);
+	db_close(db);
+}
+END_TEST
+
+static Suite *
+audit_suite(void)
+{
+	Suite	*s = suite_create("audit");
+	TCase	*tc = tcase_create("chain");
+
+	tcase_add_unchecked_fixture(tc, setup, NULL);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, sealed_and_verified);
+	tcase_add_test(tc, app_role_cannot_change_it);
+	tcase_add_test(tc, altered_row_is_named);
+	tcase_add_test(tc, deleted_row_is_named);
+	tcase_add_test(tc, swapped_rows_are_named);
+	tcase_add_test(tc, append_refusals_write_nothing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return cu_run(audit_suite());
+}
