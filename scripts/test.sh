@@ -47,6 +47,8 @@ export CB_RETAIN_INTERVAL_S=1
 # An open Redis circuit breaker waits this long before its probe: longer than
 # the failfast suite's measured run, so no probe falls inside it.
 export CB_KV_BREAKER_COOLOFF_MS=15000
+# The audit duty seals 4 rows a statement every 400 ms: test_audit sees both hold.
+export CB_AUDIT_SEAL_MS=400 CB_AUDIT_SEAL_BATCH=4
 # The engine's flood test puts 20,000 records in the fake on top of the rest.
 export CB_FAKESF_MAX_RECORDS=100000
 export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"

@@ -9,7 +9,11 @@
  * makes `audit verify` fail (exit 1) naming that row's chain_seq and id;
  * each tampering is then undone and the chain verifies again (the suites
  * after this one share the database).  Refusals of audit_append: an action,
- * actor or detail the table would refuse writes nothing.
+ * actor or detail the table would refuse writes nothing.  The duty's two
+ * settings hold (scripts/test.sh sets CB_AUDIT_SEAL_BATCH=4 and
+ * CB_AUDIT_SEAL_MS=400): ten rows committed at once are sealed 4, 4, 2 in
+ * batches that follow each other at once, and a row committed right after
+ * a batch that was not full waits the interval.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "audit.h"
 #include "check_util.h"
 #include "db.h"
+#include "stacklog.h"
 #include "errs.h"
 #include "http.h"
 #include "testdb.h"
@@ -274,6 +279,100 @@ START_TEST(append_refusals_write_nothing)
 }
 END_TEST
 
+/*
+ * The duty's audit_sealed lines after the first `skip`: how many, and (when
+ * rows is not NULL) each one's row count and time of day in ms.
+ */
+static int
+sealed_lines(int skip, long long *rows, double *ms, int max)
+{
+	char		 path[512], num[24], *text, *p, *e, *r, *t;
+	int		 n = 0, seen = 0;
+	unsigned	 hh, mm;
+	double		 ss;
+	size_t		 k;
+
+	stacklog_path("cb-worker", path, sizeof(path));
+	if ((text = cu_slurp(path)) == NULL)
+		return 0;
+	for (p = text; p != NULL && *p; p = e) {
+		if ((e = strchr(p, '\n')) != NULL)
+			*e++ = '\0';
+		if (strstr(p, "\"event\":\"audit_sealed\"") == NULL || seen++ < skip)
+			continue;
+		if (rows != NULL) {
+			ck_assert_int_lt(n, max);
+			ck_assert_ptr_nonnull(r = strstr(p, "\"rows\":\""));
+			ck_assert_ptr_nonnull(t = strstr(p, "\"ts\":\""));
+			for (r += 8, k = 0; r[k] && r[k] != '"' && k + 1 < sizeof(num); k++)
+				num[k] = r[k];
+			num[k] = '\0';
+			ck_assert_int_eq(util_parse_ll(num, 1, 1000000, &rows[n]), CB_OK);
+			ck_assert_int_eq(sscanf(t + 6, "%*4u-%*2u-%*2uT%2u:%2u:%lf", &hh, &mm, &ss), 3);
+			ms[n] = (hh * 3600.0 + mm * 60.0 + ss) * 1000.0;
+		}
+		n++;
+	}
+	free(text);
+	return n;
+}
+
+static void
+wait_sealed(const char *like)
+{
+	double	 t0 = test_now_s();
+
+	while (testdb_long("SELECT count(*) FROM audit_log WHERE subject LIKE $1"
+	    " AND chain_seq IS NULL", 1, (const char *[]){ like }) > 0) {
+		ck_assert_msg(test_now_s() - t0 < SEAL_WAIT_MS / 1000.0, "not sealed in time");
+		test_sleep_ms(20);
+	}
+}
+
+/* A gap between two log times, across midnight too. */
+static double
+gap_ms(double a, double b)
+{
+	return b >= a ? b - a : b + 86400000.0 - a;
+}
+
+START_TEST(seal_batch_and_interval_hold)
+{
+	long long	 rows[16];
+	double		 ms[16];
+	char		 like[48], one[48];
+	int		 before, n;
+
+	before = sealed_lines(0, NULL, NULL, 0);
+	snprintf(like, sizeof(like), "%s-batch-%%", tag);
+	/* Ten rows in one commit: 4, 4, 2, one batch right after the other. */
+	testdb_exec("INSERT INTO audit_log (actor, action, subject)"
+	    " SELECT 'operator', 'test.audit_batch', $1 || '-batch-' || i"
+	    " FROM generate_series(1, 10) i", 1, (const char *[]){ tag });
+	wait_sealed(like);
+	test_sleep_ms(100);	/* the last line is written after its commit */
+	n = sealed_lines(before, rows, ms, 16);
+	ck_assert_int_eq(n, 3);
+	ck_assert_int_eq(rows[0], 4);
+	ck_assert_int_eq(rows[1], 4);
+	ck_assert_int_eq(rows[2], 2);
+	ck_assert_msg(gap_ms(ms[0], ms[1]) < 300 && gap_ms(ms[1], ms[2]) < 300,
+	    "full batches waited: %.0f ms, %.0f ms", gap_ms(ms[0], ms[1]), gap_ms(ms[1], ms[2]));
+	/* One row right after a batch that was not full: it waits the interval. */
+	snprintf(one, sizeof(one), "%s-one", tag);
+	testdb_exec("INSERT INTO audit_log (actor, action, subject)"
+	    " VALUES ('operator', 'test.audit_one', $1)", 1, (const char *[]){ one });
+	wait_sealed(one);
+	test_sleep_ms(100);
+	n = sealed_lines(before, rows, ms, 16);
+	ck_assert_int_eq(n, 4);
+	ck_assert_int_eq(rows[3], 1);
+	ck_assert_msg(gap_ms(ms[2], ms[3]) >= 390, "sealed %.0f ms after the batch before,"
+	    " inside CB_AUDIT_SEAL_MS (400)", gap_ms(ms[2], ms[3]));
+	expect_sound();
+}
+END_TEST
+
 static Suite *
 audit_suite(void)
 {
@@ -288,6 +387,7 @@ audit_suite(void)
 	tcase_add_test(tc, deleted_row_is_named);
 	tcase_add_test(tc, swapped_rows_are_named);
 	tcase_add_test(tc, append_refusals_write_nothing);
+	tcase_add_test(tc, seal_batch_and_interval_hold);
 	suite_add_tcase(s, tc);
 	return s;
 }
