@@ -44,6 +44,8 @@ export CB_OUTBOX_LEASE_S=3 CB_SF_TIMEOUT_MS=2000 CB_SF_PROBE_S=2 CB_WEBHOOK_TIME
 # The retention duty purges every second (its lifetimes keep their defaults:
 # suites make rows old by moving their timestamps back).
 export CB_RETAIN_INTERVAL_S=1
+# Its batches and pauses, stated (test_retention checks a big purge is paced by them).
+export CB_RETAIN_BATCH=500 CB_RETAIN_PAUSE_MS=50
 # An open Redis circuit breaker waits this long before its probe: longer than
 # the failfast suite's measured run, so no probe falls inside it.
 export CB_KV_BREAKER_COOLOFF_MS=15000

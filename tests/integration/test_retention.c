@@ -317,7 +317,10 @@ END_TEST
 
 /*
  * 60,000 expired keys take the duty many batches; submits made meanwhile
- * never wait on a lock and stay fast.
+ * never wait on a lock and stay fast.  And the purge is paced as set: at
+ * most CB_RETAIN_BATCH rows a statement with CB_RETAIN_PAUSE_MS between
+ * two statements, so it cannot finish sooner than (60,000 / batch - 1)
+ * pauses (one unbounded statement would take well under a second).
  */
 START_TEST(big_purge_never_blocks_submits)
 {
@@ -327,7 +330,13 @@ START_TEST(big_purge_never_blocks_submits)
 	long		 left_start, left, lock_waits = 0, during = 0;
 	double		 t0, ms, worst = 0, started;
 	int		 i, replayed;
+	long long	 batch, pause_ms, bulk;
+	double		 floor_s, took_s;
 
+	ck_assert_int_eq(util_parse_ll(test_env("CB_RETAIN_BATCH"), 10, 10000, &batch), CB_OK);
+	ck_assert_int_eq(util_parse_ll(test_env("CB_RETAIN_PAUSE_MS"), 0, 10000, &pause_ms), CB_OK);
+	ck_assert_int_eq(util_parse_ll(BULK_N, 1, 1000000, &bulk), CB_OK);
+	floor_s = (double)(bulk / batch - 1) * (double)pause_ms / 1000.0;
 	seed_tenant(&s);
 	seed_context(s.form_id, ctx, tok);
 	testdb_val(org, sizeof(org), "SELECT org_id FROM contexts WHERE id = $1::uuid", 1,
@@ -360,6 +369,9 @@ START_TEST(big_purge_never_blocks_submits)
 	    during, worst, lock_waits);
 	ck_assert_msg(wait_zero("SELECT count(*) FROM idempotency_keys WHERE scope = $1", scope,
 	    60000), "the purge did not finish");
+	took_s = test_now_s() - started;
+	ck_assert_msg(took_s >= floor_s * 0.95, "60,000 rows purged in %.2f s: faster than"
+	    " %lld-row batches %lld ms apart allow (%.2f s)", took_s, batch, pause_ms, floor_s);
 	/* The purge took many batches, and submits went on through it. */
 	ck_assert_int_ge(during, 5);
 	ck_assert_int_eq(lock_waits, 0);
