@@ -34,21 +34,6 @@
 #include "users.h"
 #include "util.h"
 
-static const char *const roles_admin[] = { "admin", NULL };
-static const char *const roles_read[] = { "admin", "operator", NULL };
-
-static int
-auth_admin(struct req *r)
-{
-	return userauth_require_role(r, roles_admin);
-}
-
-static int
-auth_read(struct req *r)
-{
-	return userauth_require_role(r, roles_read);
-}
-
 static const struct user_auth *
 caller(const struct req *r)
 {
@@ -182,14 +167,11 @@ users_post(struct req *r, const void *argp)
 
 	rc = users_create(r->app, caller(r)->org, a->email, a->password, strlen(a->password),
 	    a->role, id);
-	if (rc == CB_ERR_DB_CONFLICT) {
-		resp_problem(r, CB_ERR_CONFLICT, "a user with this email exists");
-		return CB_OK;
-	}
-	if (rc == CB_ERR_VALIDATION) {
-		route_field_problem(r, rc, "email", "must be an email address");
-		return CB_OK;
-	}
+	/* Refusals the key remembers (route.h): a replay answers them again. */
+	if (rc == CB_ERR_DB_CONFLICT)
+		return route_fail(r, CB_ERR_CONFLICT, "a user with this email exists");
+	if (rc == CB_ERR_VALIDATION)
+		return route_fail_field(r, rc, "email", "must be an email address");
 	if (rc != CB_OK)
 		return rc;
 	o = cJSON_CreateObject();
@@ -226,10 +208,8 @@ users_disable(struct req *r, const void *argp)
 	(void)argp;
 	if (!util_uuid_ok(id))
 		return CB_ERR_NOT_FOUND;
-	if (strcmp(id, caller(r)->user_id) == 0) {
-		resp_problem(r, CB_ERR_UNPROCESSABLE, "an admin cannot disable their own account");
-		return CB_OK;
-	}
+	if (strcmp(id, caller(r)->user_id) == 0)
+		return route_fail(r, CB_ERR_UNPROCESSABLE, "an admin cannot disable their own account");
 	if ((rc = db_begin(r->app->db)) != CB_OK)
 		return rc;
 	/* Disabling also revokes every session of the user. */
@@ -479,30 +459,32 @@ keys_revoke(struct req *r, const void *argp)
 	return CB_OK;
 }
 
-#define A	.authenticate = userauth_authenticate
+/* Who: a person; writes need an admin, reads an admin or an operator. */
+#define ADMINS	.auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin")
+#define READERS	.auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin", "operator")
 
 static const struct route admin_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/admin/users", .body_max = 4096,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = user_fields, .nfields = 3,
-	  .args_size = sizeof(struct user_args), A, .authorize = auth_admin,
+	  .args_size = sizeof(struct user_args), ADMINS,
 	  .idem_scope = scope_user, .act = users_post },
-	{ .method = "GET", .pattern = "/api/v1/admin/users", A, .authorize = auth_read, .act = users_list },
-	{ .method = "GET", .pattern = "/api/v1/admin/users/{id}", A, .authorize = auth_read, .act = users_get },
-	{ .method = "POST", .pattern = "/api/v1/admin/users/{id}/disable", A, .authorize = auth_admin,
+	{ .method = "GET", .pattern = "/api/v1/admin/users", READERS, .act = users_list },
+	{ .method = "GET", .pattern = "/api/v1/admin/users/{id}", READERS, .act = users_get },
+	{ .method = "POST", .pattern = "/api/v1/admin/users/{id}/disable", ADMINS,
 	  .act = users_disable },
 	{ .method = "POST", .pattern = "/api/v1/admin/agents", .body_max = 1024,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = agent_fields, .nfields = 1,
-	  .args_size = sizeof(struct agent_args), A, .authorize = auth_admin,
+	  .args_size = sizeof(struct agent_args), ADMINS,
 	  .idem_scope = scope_user, .act = agents_post },
-	{ .method = "GET", .pattern = "/api/v1/admin/agents", A, .authorize = auth_read, .act = agents_list },
-	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}", A, .authorize = auth_read, .act = agents_get },
+	{ .method = "GET", .pattern = "/api/v1/admin/agents", READERS, .act = agents_list },
+	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}", READERS, .act = agents_get },
 	{ .method = "POST", .pattern = "/api/v1/admin/agents/{id}/keys", .body_max = 1024,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = key_fields, .nfields = 2,
-	  .args_size = sizeof(struct key_args), A, .authorize = auth_admin,
+	  .args_size = sizeof(struct key_args), ADMINS,
 	  .idem_scope = scope_user, .act = keys_post },
-	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}/keys", A, .authorize = auth_read,
+	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}/keys", READERS,
 	  .act = keys_list },
-	{ .method = "POST", .pattern = "/api/v1/admin/keys/{id}/revoke", A, .authorize = auth_admin,
+	{ .method = "POST", .pattern = "/api/v1/admin/keys/{id}/revoke", ADMINS,
 	  .act = keys_revoke },
 };
 

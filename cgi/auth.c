@@ -87,8 +87,8 @@ auth_no_store(struct req *r)
 /*
  * The login buckets: the client address first (so a flood from one place
  * does not also drain the accounts it names), then the account by its
- * blind index (never the address itself).  CB_ERR_RATE_LIMITED after
- * answering 429; CB_ERR_UNAVAILABLE when Redis cannot be asked.
+ * blind index (never the address itself).  CB_ERR_RATE_LIMITED (the 429
+ * of route_too_many); CB_ERR_UNAVAILABLE when Redis cannot be asked.
  */
 static int
 auth_login_limit(struct req *r, const char *email)
@@ -164,7 +164,7 @@ auth_login(struct req *r, const void *argp)
 
 	memset(&g, 0, sizeof(g));
 	if ((rc = auth_login_limit(r, a->email)) != CB_OK)
-		return rc == CB_ERR_RATE_LIMITED ? CB_OK : rc;
+		return rc;
 	rc = users_find_by_email(r->app, a->email, &u);
 	if (rc != CB_OK && rc != CB_ERR_NOT_FOUND)
 		goto out;
@@ -187,8 +187,7 @@ auth_login(struct req *r, const void *argp)
 		log_mask_email(a->email, masked, sizeof(masked));
 		log_kv(LOG_LVL_INFO, "login_failed", "email", masked, "reason", why, NULL);
 		userauth_challenge(r, NULL);
-		resp_problem(r, CB_ERR_UNAUTHENTICATED, AUTH_LOGIN_REFUSED);
-		rc = CB_OK;
+		rc = route_fail(r, CB_ERR_UNAUTHENTICATED, AUTH_LOGIN_REFUSED);
 		goto out;
 	}
 	/* Parameters raised since this hash was made: upgrade it now. */
@@ -224,8 +223,7 @@ auth_refresh(struct req *r, const void *argp)
 	rc = refresh_rotate(r->app, a->refresh_token, &client, &g);
 	if (rc == CB_ERR_UNAUTHENTICATED) {
 		userauth_challenge(r, "invalid_token");
-		resp_problem(r, rc, AUTH_REFRESH_REFUSED);
-		rc = CB_OK;
+		rc = route_fail(r, rc, AUTH_REFRESH_REFUSED);
 	} else if (rc == CB_OK)
 		rc = auth_answer_pair(r, &g);
 	sodium_memzero(&g, sizeof(g));
@@ -265,18 +263,6 @@ auth_me(struct req *r, const void *argp)
 	resp_json(r, 200, o);
 	cJSON_Delete(o);
 	return CB_OK;
-}
-
-/* Only an API key buys an agent token (never an agent token itself). */
-static int
-auth_agent_key(struct req *r)
-{
-	int	 rc;
-
-	if ((rc = apikey_authenticate(r)) == CB_ERR_UNAUTHENTICATED)
-		userauth_challenge(r, req_header(r, "Authorization") ||
-		    req_header(r, "X-Api-Key") ? "invalid_token" : NULL);
-	return rc;
 }
 
 static int
@@ -321,9 +307,10 @@ static const struct route auth_routes[] = {
 	  .flags = ROUTE_JSON | ROUTE_TLS_ONLY,
 	  .fields = token_fields, .nfields = 1, .args_size = sizeof(struct token_args),
 	  .act = auth_logout },
-	{ .method = "GET", .pattern = "/api/v1/auth/me", .authenticate = userauth_authenticate,
-	  .act = auth_me },
-	{ .method = "POST", .pattern = "/api/v1/auth/agent-token", .authenticate = auth_agent_key,
+	/* Any person, whatever the role. */
+	{ .method = "GET", .pattern = "/api/v1/auth/me", .auth = ROUTE_AUTH_PERSON, .act = auth_me },
+	/* Only an API key buys an agent token (never an agent token itself). */
+	{ .method = "POST", .pattern = "/api/v1/auth/agent-token", .auth = ROUTE_AUTH_AGENT_KEY,
 	  .flags = ROUTE_TLS_ONLY, .rate_class = RATE_AGENT, .act = auth_agent_token },
 };
 

@@ -71,18 +71,6 @@ static const struct cmd_kind cmd_kinds[] = {
 };
 
 static int
-cmd_scope_write(struct req *r)
-{
-	return apikey_has_scope(r->auth, "commands:write") ? CB_OK : CB_ERR_FORBIDDEN;
-}
-
-static int
-cmd_scope_read(struct req *r)
-{
-	return apikey_has_scope(r->auth, "commands:read") ? CB_OK : CB_ERR_FORBIDDEN;
-}
-
-static int
 cmd_check(struct req *r, void *argp)
 {
 	struct cmd_args		*a = argp;
@@ -92,32 +80,22 @@ cmd_check(struct req *r, void *argp)
 	for (i = 0; i < sizeof(cmd_kinds) / sizeof(cmd_kinds[0]); i++)
 		if (strcmp(cmd_kinds[i].type, a->type) == 0)
 			k = &cmd_kinds[i];
-	if (k == NULL) {
-		route_field_problem(r, CB_ERR_VALIDATION, "type",
+	if (k == NULL)
+		return route_fail_field(r, CB_ERR_VALIDATION, "type",
 		    "must be one of set_field, focus, highlight, show_message");
-		return CB_OK;
-	}
-	if (k->needs_selector && a->selector == NULL) {
-		route_field_problem(r, CB_ERR_VALIDATION, "selector", "required for this type");
-		return CB_OK;
-	}
-	if (k->value == 0 && a->value) {
-		route_field_problem(r, CB_ERR_VALIDATION, "value", "not accepted for this type");
-		return CB_OK;
-	}
+	if (k->needs_selector && a->selector == NULL)
+		return route_fail_field(r, CB_ERR_VALIDATION, "selector", "required for this type");
+	if (k->value == 0 && a->value)
+		return route_fail_field(r, CB_ERR_VALIDATION, "value", "not accepted for this type");
 	if (k->value == 1 && (a->value == NULL || !(cJSON_IsString(a->value) ||
 	    cJSON_IsNumber(a->value) || cJSON_IsBool(a->value)) ||
-	    (cJSON_IsString(a->value) && strlen(a->value->valuestring) > 4096))) {
-		route_field_problem(r, CB_ERR_VALIDATION, "value",
+	    (cJSON_IsString(a->value) && strlen(a->value->valuestring) > 4096)))
+		return route_fail_field(r, CB_ERR_VALIDATION, "value",
 		    "must be a string (at most 4096 bytes), a number or a boolean");
-		return CB_OK;
-	}
 	if (k->value == 2 && (!cJSON_IsString(a->value) ||
-	    strlen(a->value->valuestring) == 0 || strlen(a->value->valuestring) > 500)) {
-		route_field_problem(r, CB_ERR_VALIDATION, "value",
+	    strlen(a->value->valuestring) == 0 || strlen(a->value->valuestring) > 500))
+		return route_fail_field(r, CB_ERR_VALIDATION, "value",
 		    "must be a message of 1 to 500 bytes");
-		return CB_OK;
-	}
 	if (a->expires_in_ms == 0)
 		a->expires_in_ms = 60000;
 	return CB_OK;
@@ -180,7 +158,7 @@ cmd_create(struct req *r, const void *argp)
 	struct db		*db = r->app->db;
 	struct db_res		*res = NULL;
 	struct policy		 pol;
-	char			 why[200], key[96], ra[24], exp[24], fp[DIGEST_TEXT];
+	char			 why[200], key[96], exp[24], fp[DIGEST_TEXT];
 	char			*value = NULL;
 	long			 wait_ms;
 	cJSON			*o;
@@ -191,8 +169,7 @@ cmd_create(struct req *r, const void *argp)
 		return CB_ERR_NOT_FOUND;
 	rc = policy_load_ctx_memo(db, r->app->memo, ag->org, ctx, &pol);
 	if (rc == CB_ERR_POLICY) {
-		resp_problem(r, CB_ERR_POLICY, "this form has no agent policy: agents may not drive it");
-		rc = CB_OK;
+		rc = route_fail(r, rc, "this form has no agent policy: agents may not drive it");
 		goto out;
 	}
 	if (rc != CB_OK)
@@ -201,16 +178,13 @@ cmd_create(struct req *r, const void *argp)
 	if (policy_check(&pol, a->type, a->selector, why, sizeof(why)) != CB_OK) {
 		log_kv(LOG_LVL_WARN, "command_blocked", "ctx", ctx, "agent", ag->agent_id,
 		    "type", a->type, "reason", why, NULL);
-		resp_problem(r, CB_ERR_POLICY, why);
+		rc = route_fail(r, CB_ERR_POLICY, why);
 		goto out;
 	}
 	snprintf(key, sizeof(key), "cb:rl:cmd:%s", ctx);
 	rc = ratelimit_take(r->app->kv, key, pol.rate_per_minute, &wait_ms);
 	if (rc == CB_ERR_RATE_LIMITED) {
-		snprintf(ra, sizeof(ra), "%ld", (wait_ms + 999) / 1000);
-		resp_header(r, "Retry-After", ra);
-		resp_problem(r, CB_ERR_RATE_LIMITED, "this tab's command rate is exhausted");
-		rc = CB_OK;
+		rc = route_too_many(r, wait_ms, "this tab's command rate is exhausted");
 		goto out;
 	}
 	if (rc != CB_OK) {
@@ -246,7 +220,7 @@ cmd_create(struct req *r, const void *argp)
 		goto out;
 	}
 	if (strcmp(db_val(res, 0, 0), "reused") == 0) {
-		resp_problem(r, CB_ERR_CONFLICT, "nonce reused with a different command");
+		rc = route_fail(r, CB_ERR_CONFLICT, "nonce reused with a different command");
 		goto out;
 	}
 	retry = strcmp(db_val(res, 0, 0), "retry") == 0;
@@ -412,15 +386,14 @@ static const struct route cmd_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/contexts/{ctx_ref}/commands", .body_max = 8192,
 	  .flags = ROUTE_JSON, .fields = cmd_fields,
 	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
-	  .authenticate = userauth_authenticate_agent_memo, .authorize = cmd_scope_write,
-	  .check = cmd_check,
+	  .auth = ROUTE_AUTH_AGENT_MEMO, .scope = "commands:write", .check = cmd_check,
 	  .quota = QUOTA_COMMAND,
 	  .act = cmd_create, .after = cmd_wake },
 	{ .method = "GET", .pattern = "/api/v1/commands", .args_size = sizeof(struct list_args),
-	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_read, .act = cmd_list,
+	  .auth = ROUTE_AUTH_AGENT, .scope = "commands:read", .act = cmd_list,
 	  .query = list_query, .nquery = sizeof(list_query) / sizeof(list_query[0]) },
 	{ .method = "GET", .pattern = "/api/v1/commands/{id}",
-	  .authenticate = userauth_authenticate_agent, .authorize = cmd_scope_read, .act = cmd_get },
+	  .auth = ROUTE_AUTH_AGENT, .scope = "commands:read", .act = cmd_get },
 };
 
 static const struct responder commands = {

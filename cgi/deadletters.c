@@ -29,8 +29,6 @@
 #include "route.h"
 #include "userauth.h"
 
-static const char *const roles_ops[] = { "admin", "operator", NULL };
-
 struct list_args {
 	const char	*kind;
 	const char	*cursor;
@@ -62,12 +60,6 @@ static const struct jv_field list_query[] = {
 	{ "cursor", JV_STRING, 0, 1, 19, offsetof(struct list_args, cursor), check_cursor },
 	{ "limit", JV_INT, 0, 1, DEADLETTER_LIMIT_MAX, offsetof(struct list_args, limit), NULL },
 };
-
-static int
-auth_ops(struct req *r)
-{
-	return userauth_require_role(r, roles_ops);
-}
 
 static const struct user_auth *
 caller(const struct req *r)
@@ -158,7 +150,8 @@ dl_wake(struct req *r)
 	kv_publish(r->app->kv, DEADLETTER_WAKE_CHANNEL, DEADLETTER_WAKE_MESSAGE);
 }
 
-#define OPS	.authenticate = userauth_authenticate, .authorize = auth_ops
+/* Who: a person with role admin or operator. */
+#define OPS	.auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin", "operator")
 
 static const struct route deadletters_routes[] = {
 	{ .method = "GET", .pattern = "/api/v1/admin/dead-letters", OPS,

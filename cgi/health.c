@@ -88,9 +88,7 @@ health_run(struct req *r, const char *only)
 		cJSON_AddItemToObject(o, "checks", checks);
 		snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
 		    " %s down", down > 1 ? "are" : "is");
-		resp_problem_ext(r, CB_ERR_UNAVAILABLE, detail, o);
-		cJSON_Delete(o);
-		return CB_OK;
+		return route_fail_ext(r, CB_ERR_UNAVAILABLE, detail, o);
 	}
 	cJSON_Delete(failing);
 	o = cJSON_CreateObject();
@@ -158,12 +156,9 @@ health_salesforce(struct req *r)
 		health_add_str(p, "since", res, 10);
 	}
 	db_res_free(res);
+	if (paused)
+		return route_fail_ext(r, CB_ERR_UNAVAILABLE, "deliveries to Salesforce are paused", o);
 	resp_header(r, "Cache-Control", "no-store");
-	if (paused) {
-		resp_problem_ext(r, CB_ERR_UNAVAILABLE, "deliveries to Salesforce are paused", o);
-		cJSON_Delete(o);
-		return CB_OK;
-	}
 	resp_json(r, 200, o);
 	cJSON_Delete(o);
 	return CB_OK;

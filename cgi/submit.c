@@ -65,6 +65,10 @@ submit_json_free(void *p)
 	cJSON_Delete(p);
 }
 
+/*
+ * The escape hatch (route.h): a tab may submit only the form its context
+ * pinned, a check of the path's id against the token's, not a role.
+ */
 static int
 submit_authorize(struct req *r)
 {
@@ -92,10 +96,8 @@ submit_check(struct req *r, void *argp)
 	if (a->def == NULL)
 		return CB_ERR_INTERNAL;
 	req_own(r, a->def, submit_json_free);
-	if ((rc = formdef_validate(a->def, a->data, &err)) != CB_OK) {
-		route_field_problem(r, rc, err.field, err.reason);
-		return CB_OK;
-	}
+	if ((rc = formdef_validate(a->def, a->data, &err)) != CB_OK)
+		return route_fail_field(r, rc, err.field, err.reason);
 	/*
 	 * The keyring may have to be (re)loaded from data_keys: do it here,
 	 * outside the idempotency transaction.  Without it nothing may be
@@ -198,10 +200,8 @@ submit_refused(struct req *r, const char *msg)
 		util_strlcpy(id, p + 10, sizeof(id));
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "submission_id", id);
-		resp_problem_ext(r, CB_ERR_DUPLICATE, "this tab already submitted the same data:"
+		return route_fail_ext(r, CB_ERR_DUPLICATE, "this tab already submitted the same data:"
 		    " the first submission stands", o);
-		cJSON_Delete(o);
-		return CB_OK;
 	}
 	if (strncmp(p, "stale:", 6) == 0) {
 		(void)util_parse_ll(p + 6, 0, 1 << 30, &cur);
@@ -209,10 +209,8 @@ submit_refused(struct req *r, const char *msg)
 		cJSON_AddNumberToObject(o, "form_version", t->form_version);
 		cJSON_AddNumberToObject(o, "current_version", (double)cur);
 		cJSON_AddBoolToObject(o, "refresh", 1);
-		resp_problem_ext(r, CB_ERR_VERSION_STALE,
+		return route_fail_ext(r, CB_ERR_VERSION_STALE,
 		    "a newer version of this form was published: reload the page", o);
-		cJSON_Delete(o);
-		return CB_OK;
 	}
 	return CB_ERR_NOT_FOUND;
 }
@@ -287,8 +285,8 @@ submit_act(struct req *r, const void *argp)
 		goto out;
 	}
 	if (strcmp(db_val(res, 0, 0), "stored") == 0) {
-		idem_stored_answer(r, db_val(res, 0, 1), db_val(res, 0, 2), db_val(res, 0, 3));
-		id->replayed = 1;
+		rc = idem_stored_answer(r, db_val(res, 0, 1), db_val(res, 0, 2), db_val(res, 0, 3));
+		id->from_store = rc == CB_OK;
 		goto out;
 	}
 	resp_body(r, 201, "application/json", answer, strlen(answer));
@@ -318,7 +316,7 @@ static const struct route submit_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/forms/{form_id}/submit", .body_max = 65536,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT | ROUTE_IDEM_ONE_STATEMENT,
 	  .fields = submit_fields, .nfields = 1,
-	  .args_size = sizeof(struct submit_args), .authenticate = tab_authenticate,
+	  .args_size = sizeof(struct submit_args), .auth = ROUTE_AUTH_TAB,
 	  .authorize = submit_authorize, .check = submit_check, .idem_scope = submit_scope,
 	  .quota = QUOTA_SUBMIT,
 	  .act = submit_act, .after = submit_wake },

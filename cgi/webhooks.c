@@ -38,9 +38,6 @@
 #include "util.h"
 #include "webhooks.h"
 
-static const char *const roles_admin[] = { "admin", NULL };
-static const char *const roles_read[] = { "admin", "operator", NULL };
-
 struct create_args {
 	const char		*url;
 	const cJSON		*event_types;
@@ -74,18 +71,6 @@ caller(const struct req *r)
 }
 
 static int
-auth_admin(struct req *r)
-{
-	return userauth_require_role(r, roles_admin);
-}
-
-static int
-auth_read(struct req *r)
-{
-	return userauth_require_role(r, roles_read);
-}
-
-static int
 scope_user(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
 {
 	util_strlcpy(org, caller(r)->org, orgsz);
@@ -109,10 +94,8 @@ create_check(struct req *r, void *argp)
 	struct create_args	*a = argp;
 	const char		*why = NULL;
 
-	if (webhooks_url_check(a->url, r->app->settings.egress_private_allow, &why) != CB_OK) {
-		route_field_problem(r, CB_ERR_VALIDATION, "url", why);
-		return CB_ERR_VALIDATION;
-	}
+	if (webhooks_url_check(a->url, r->app->settings.egress_private_allow, &why) != CB_OK)
+		return route_fail_field(r, CB_ERR_VALIDATION, "url", why);
 	return take_keys(r, &a->keys);
 }
 
@@ -259,26 +242,25 @@ wh_enable(struct req *r, const void *argp)
 	return wh_switch(r, 1);
 }
 
-#define A	.authenticate = userauth_authenticate
+/* Who: a person; writes need an admin, reads an admin or an operator. */
+#define ADMINS	.auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin")
+#define READERS	.auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin", "operator")
 
 static const struct route webhooks_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks", .body_max = 8192,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = create_fields,
 	  .nfields = sizeof(create_fields) / sizeof(create_fields[0]),
-	  .args_size = sizeof(struct create_args), A, .authorize = auth_admin,
+	  .args_size = sizeof(struct create_args), ADMINS,
 	  .check = create_check, .idem_scope = scope_user, .act = wh_create },
-	{ .method = "GET", .pattern = "/api/v1/admin/webhooks", A, .authorize = auth_read,
-	  .act = wh_list },
-	{ .method = "GET", .pattern = "/api/v1/admin/webhooks/{id}", A, .authorize = auth_read,
-	  .act = wh_get },
+	{ .method = "GET", .pattern = "/api/v1/admin/webhooks", READERS, .act = wh_list },
+	{ .method = "GET", .pattern = "/api/v1/admin/webhooks/{id}", READERS, .act = wh_get },
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/rotate-secret",
-	  .flags = ROUTE_IDEMPOTENT, .args_size = sizeof(struct rotate_args), A,
-	  .authorize = auth_admin, .check = rotate_check, .idem_scope = scope_user,
-	  .act = wh_rotate },
-	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/disable", A,
-	  .authorize = auth_admin, .act = wh_disable },
-	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/enable", A,
-	  .authorize = auth_admin, .act = wh_enable },
+	  .flags = ROUTE_IDEMPOTENT, .args_size = sizeof(struct rotate_args), ADMINS,
+	  .check = rotate_check, .idem_scope = scope_user, .act = wh_rotate },
+	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/disable", ADMINS,
+	  .act = wh_disable },
+	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/enable", ADMINS,
+	  .act = wh_enable },
 };
 
 static const struct responder webhooks = {

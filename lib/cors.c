@@ -78,12 +78,10 @@ cors_preflight(struct req *r, const char *allow)
 			if ((p == allow || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
 				ok = 1;
 	}
-	if (!cors_origin(r, &origin) || !ok) {
-		resp_problem(r, CB_ERR_FORBIDDEN, origin && *origin ?
+	if (!cors_origin(r, &origin) || !ok)
+		return route_fail(r, CB_ERR_FORBIDDEN, origin && *origin ?
 		    "this origin may not call this route from a browser" :
 		    "a preflight needs Origin and Access-Control-Request-Method");
-		return CB_OK;
-	}
 	resp_header(r, "Access-Control-Allow-Origin", origin);
 	resp_header(r, "Access-Control-Allow-Credentials", "true");
 	resp_header(r, "Access-Control-Allow-Methods", allow);

@@ -19,7 +19,10 @@ struct responder;
 int	 cors_allowed(const char *allowlist, const char *origin);
 /* Add the CORS headers an actual response needs (if any). */
 void	 cors_apply(struct req *);
-/* Answer an OPTIONS preflight for a path whose methods are `allow`. */
+/*
+ * Answer an OPTIONS preflight for a path whose methods are `allow`: CB_OK
+ * with the 204, or CB_ERR_FORBIDDEN recorded (route_fail) for the pipeline.
+ */
 int	 cors_preflight(struct req *, const char *allow);
 
 #endif

@@ -69,13 +69,10 @@ idem_prepare(struct req *r, struct idem *id, const char *org, const char *scope)
 
 	memset(id, 0, sizeof(*id));
 	rc = idem_parse(req_header(r, "Idempotency-Key"), id->key, sizeof(id->key));
-	if (rc != CB_OK) {
-		resp_problem(r, rc, req_header(r, "Idempotency-Key") ?
+	if (rc != CB_OK)
+		return route_fail(r, rc, req_header(r, "Idempotency-Key") ?
 		    "Idempotency-Key must be a quoted string of 1 to 255 printable characters" :
 		    "this request requires an Idempotency-Key header");
-		id->replayed = 1;	/* answered: the pipeline stops here */
-		return CB_OK;
-	}
 	util_strlcpy(id->org, org, sizeof(id->org));
 	util_strlcpy(id->scope, scope, sizeof(id->scope));
 	idem_fingerprint(r, id->fp);
@@ -88,16 +85,14 @@ idem_lock_timed_out(const struct db *db)
 	return strcmp(db_sqlstate(db), "55P03") == 0;
 }
 
-void
+int
 idem_stored_answer(struct req *r, const char *matches, const char *status, const char *response)
 {
 	long long	 st = 500;
 
-	if (matches == NULL || strcmp(matches, "t") != 0) {
-		resp_problem(r, CB_ERR_IDEM_MISMATCH,
+	if (matches == NULL || strcmp(matches, "t") != 0)
+		return route_fail(r, CB_ERR_IDEM_MISMATCH,
 		    "this Idempotency-Key was already used with a different request");
-		return;
-	}
 	(void)util_parse_ll(status, 100, 599, &st);
 	if (response == NULL)
 		response = "";
@@ -105,6 +100,7 @@ idem_stored_answer(struct req *r, const char *matches, const char *status, const
 	resp_body(r, (int)st, st < 400 ? "application/json" : "application/problem+json",
 	    response, strlen(response));
 	log_kv(LOG_LVL_INFO, "idempotent_replay", NULL);
+	return CB_OK;
 }
 
 int
@@ -115,7 +111,7 @@ idem_begin(struct req *r, struct idem *id, const char *org, const char *scope)
 	char		 ttl[24];
 	int		 rc;
 
-	if ((rc = idem_prepare(r, id, org, scope)) != CB_OK || id->replayed)
+	if ((rc = idem_prepare(r, id, org, scope)) != CB_OK)
 		return rc;
 	snprintf(ttl, sizeof(ttl), "%lld", r->app->settings.idem_ttl_s);
 
@@ -147,10 +143,10 @@ idem_begin(struct req *r, struct idem *id, const char *org, const char *scope)
 		db_res_free(res);
 		return CB_ERR_IDEM_IN_FLIGHT;	/* purged between the two statements */
 	}
-	idem_stored_answer(r, db_val(res, 0, 0), db_val(res, 0, 1), db_val(res, 0, 2));
+	rc = idem_stored_answer(r, db_val(res, 0, 0), db_val(res, 0, 1), db_val(res, 0, 2));
 	db_res_free(res);
-	id->replayed = 1;
-	return CB_OK;
+	id->from_store = rc == CB_OK;
+	return rc;
 fail:
 	db_res_free(res);
 	db_rollback(db);
@@ -184,4 +180,17 @@ idem_abort(struct req *r, struct idem *id)
 {
 	(void)id;
 	db_rollback(r->app->db);
+}
+
+void
+idem_remember(struct req *r, struct idem *id)
+{
+	char	 st[8], ttl[24];
+
+	snprintf(st, sizeof(st), "%d", r->status);
+	snprintf(ttl, sizeof(ttl), "%lld", r->app->settings.idem_ttl_s);
+	if (db_exec(r->app->db, "WITH " IDEM_CLAIM_CTE("$1", "$2", "$3", "$4", "$5", "$6", "$7",
+	    "$8", "$9") " SELECT 1 FROM k", 9, (const char *[]){ id->org, id->scope, id->key,
+	    r->method, r->uri, id->fp, st, buf_cstr(&r->out), ttl }) != CB_OK)
+		log_kv(LOG_LVL_WARN, "idempotent_refusal_not_kept", "status", st, NULL);
 }

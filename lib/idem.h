@@ -37,7 +37,11 @@ struct idem {
 	char	 org[24];
 	char	 scope[80];
 	char	 fp[2 + 64 + 1];	/* "\\x" + hex SHA-256 */
-	int	 replayed;
+	/*
+	 * The answer set is the stored one of an earlier request with this
+	 * key (so the route's `after` hook, its wake-ups, are not run again).
+	 */
+	int	 from_store;
 };
 
 /*
@@ -47,18 +51,32 @@ struct idem {
 int	 idem_parse(const char *header, char *out, size_t outsz);
 /*
  * Parse the header and fingerprint the request, touching no database.
- * A missing or malformed key is answered (400) with id->replayed set.
+ * A missing or malformed key fails (route_fail) with CB_ERR_IDEM_MISSING.
  */
 int	 idem_prepare(struct req *, struct idem *, const char *org, const char *scope);
+/*
+ * Claim the key in a new transaction: CB_OK with the key held (the effect
+ * follows in the transaction), or CB_OK with id->from_store and the stored
+ * answer set (the transaction is over), or an error: CB_ERR_IDEM_MISMATCH
+ * (422), CB_ERR_IDEM_IN_FLIGHT (409), the key's own failures.
+ */
 int	 idem_begin(struct req *, struct idem *, const char *org, const char *scope);
 int	 idem_finish(struct req *, struct idem *);
 void	 idem_abort(struct req *, struct idem *);
 /*
- * Answer from a stored key's row (columns matches, status, response as
- * IDEM_STORED_SQL gives them): the replay with Idempotent-Replayed: true,
- * or 422 when the fingerprint differs.
+ * After idem_abort: claim the key anew with the refusal now rendered in
+ * the request (status and body), in one autocommit statement, so a replay
+ * answers it again.  A key another request claimed meanwhile keeps its
+ * own; a failure only costs the client a re-run of its retry (logged).
  */
-void	 idem_stored_answer(struct req *, const char *matches, const char *status,
+void	 idem_remember(struct req *, struct idem *);
+/*
+ * Answer from a stored key's row (columns matches, status, response as
+ * IDEM_STORED_SQL gives them): the replay with Idempotent-Replayed: true
+ * (CB_OK; the caller sets id->from_store), or CB_ERR_IDEM_MISMATCH (422,
+ * recorded with route_fail) when the fingerprint differs.
+ */
+int	 idem_stored_answer(struct req *, const char *matches, const char *status,
 	    const char *response);
 /* 1 when the last statement failed waiting for the key's holder (55P03). */
 int	 idem_lock_timed_out(const struct db *);

@@ -385,8 +385,8 @@ resp_header(struct req *r, const char *name, const char *value)
 	return buf_printf(&r->headers, "%s: %s\r\n", name, value);
 }
 
-void
-resp_body(struct req *r, int status, const char *ctype, const char *body, size_t len)
+static void
+resp_set(struct req *r, int status, const char *ctype, const char *body, size_t len)
 {
 	r->status = status;
 	buf_reset(&r->out);
@@ -397,6 +397,12 @@ resp_body(struct req *r, int status, const char *ctype, const char *body, size_t
 		buf_reset(&r->out);
 		r->status = 500;
 	}
+}
+
+void
+resp_body(struct req *r, int status, const char *ctype, const char *body, size_t len)
+{
+	resp_set(r, status, ctype, body, len);
 	r->responded = 1;
 }
 
@@ -474,7 +480,9 @@ resp_problem_ext(struct req *r, int code, const char *detail, const cJSON *ext)
 
 		if (s == NULL)
 			util_oom();
-		resp_body(r, status, "application/problem+json", s, strlen(s));
+		/* A problem is rendered, never "responded" (req.h). */
+		resp_set(r, status, "application/problem+json", s, strlen(s));
+		r->responded = 0;
 		free(s);
 	}
 	cJSON_Delete(o);

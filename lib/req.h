@@ -78,7 +78,20 @@ struct req {
 	int		 status;
 	struct buf	 headers;
 	struct buf	 out;
+	/*
+	 * A success answer, or the stored answer of an earlier request, is
+	 * set (resp_body, resp_json).  An error is never "responded": it is
+	 * recorded below and rendered by the pipeline.
+	 */
 	int		 responded;
+	/*
+	 * The error a hook or act() recorded with route_fail (lib/route.h):
+	 * its code, detail and problem extensions, owned by the request.  The
+	 * pipeline renders them when the code it is handed back is fail_code.
+	 */
+	int		 fail_code;
+	const char	*fail_detail;
+	cJSON		*fail_ext;
 	/*
 	 * What an idempotent route stores for replays when it must differ from
 	 * the answer (a secret shown once is never stored): NULL = the answer.
@@ -132,10 +145,16 @@ int	 resp_header(struct req *, const char *name, const char *value);
 void	 resp_body(struct req *, int status, const char *ctype, const char *, size_t);
 void	 resp_json(struct req *, int status, const cJSON *);
 /*
+ * The pipeline's renderer (lib/route.c), and nothing else's: a hook or act()
+ * fails by returning route_fail(...) (lib/route.h), which records the error
+ * for the pipeline to render once; tests/scripts/one-way-to-fail.sh fails the
+ * suite if a responder or another module calls these.
+ *
  * RFC 9457 problem from an error code; detail may be NULL.  A 401 always
  * carries a WWW-Authenticate challenge (RFC 9110 11.6.1): the caller's own
  * if it set one, else `Bearer realm="context-broker"`, with
- * error="invalid_token" when credentials were sent (RFC 6750 3.1).
+ * error="invalid_token" when credentials were sent (RFC 6750 3.1).  It
+ * does not set `responded`.
  */
 void	 resp_problem(struct req *, int code, const char *detail);
 /* The same with extension members (ownership of `ext` stays with caller). */

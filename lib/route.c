@@ -28,10 +28,41 @@ static const char *const route_rate_names[RATE__COUNT] = {
 	[RATE_WEBHOOK] = "webhook",
 };
 
+static void
+route_json_free(void *p)
+{
+	cJSON_Delete(p);
+}
+
 const char *
 route_rate_name(enum route_rate_class c)
 {
 	return (unsigned)c < RATE__COUNT ? route_rate_names[c] : "unset";
+}
+
+/*
+ * The authentication kinds: what the pipeline runs for each, the rate class
+ * of the callers it admits, and whether the caller is an agent (whose key
+ * holds scopes) or a person (who has a role).
+ */
+static const struct {
+	const char		*name;
+	int			(*authenticate)(struct req *);
+	enum route_rate_class	 rate_class;
+	int			 agent;
+} route_auths[ROUTE_AUTH__COUNT] = {
+	[ROUTE_AUTH_NONE] = { "none", NULL, RATE_ANONYMOUS, 0 },
+	[ROUTE_AUTH_TAB] = { "tab", tab_authenticate, RATE_TAB, 0 },
+	[ROUTE_AUTH_AGENT] = { "agent", userauth_authenticate_agent, RATE_AGENT, 1 },
+	[ROUTE_AUTH_AGENT_MEMO] = { "agent-memo", userauth_authenticate_agent_memo, RATE_AGENT, 1 },
+	[ROUTE_AUTH_AGENT_KEY] = { "agent-key", userauth_authenticate_agent_key, RATE_AGENT, 1 },
+	[ROUTE_AUTH_PERSON] = { "person", userauth_authenticate, RATE_ADMIN, 0 },
+};
+
+const char *
+route_auth_name(enum route_auth a)
+{
+	return (unsigned)a < ROUTE_AUTH__COUNT ? route_auths[a].name : "unknown";
 }
 
 enum route_rate_class
@@ -42,34 +73,75 @@ route_rate_class(const struct responder *resp, const struct route *rt)
 	if (resp->rate_class != RATE_UNSET)
 		return resp->rate_class;
 	/* Who calls it follows from how it authenticates its caller. */
-	if (rt->authenticate == NULL)
-		return RATE_ANONYMOUS;
-	if (rt->authenticate == tab_authenticate)
-		return RATE_TAB;
-	if (rt->authenticate == userauth_authenticate_agent ||
-	    rt->authenticate == userauth_authenticate_agent_memo ||
-	    rt->authenticate == apikey_authenticate)
-		return RATE_AGENT;
-	if (rt->authenticate == userauth_authenticate)
-		return RATE_ADMIN;
+	if ((unsigned)rt->auth < ROUTE_AUTH__COUNT)
+		return route_auths[rt->auth].rate_class;
 	return RATE_UNSET;
+}
+
+/* "admin,operator", the scope, or "-": what the caller must hold. */
+static void
+route_grant(const struct route *rt, char *out, size_t outsz)
+{
+	size_t	 i, off = 0;
+
+	util_strlcpy(out, "-", outsz);
+	if (rt->scope)
+		util_strlcpy(out, rt->scope, outsz);
+	for (i = 0; rt->roles && rt->roles[i] && off < outsz; i++)
+		off += (size_t)snprintf(out + off, outsz - off, "%s%s", i ? "," : "", rt->roles[i]);
 }
 
 void
 route_print_spec(const struct responder *resp, FILE *f)
 {
-	size_t	 i;
+	const struct route	*rt;
+	char			 grant[256];
+	size_t			 i;
 
-	for (i = 0; i < resp->nroutes; i++)
-		fprintf(f, "%s %s %zu %s\n", resp->routes[i].method, resp->routes[i].pattern,
-		    resp->routes[i].body_max,
-		    route_rate_name(route_rate_class(resp, &resp->routes[i])));
+	for (i = 0; i < resp->nroutes; i++) {
+		rt = &resp->routes[i];
+		route_grant(rt, grant, sizeof(grant));
+		fprintf(f, "%s %s %zu %s %s %s\n", rt->method, rt->pattern, rt->body_max,
+		    route_rate_name(route_rate_class(resp, rt)), route_auth_name(rt->auth), grant);
+	}
 }
 
 int
 route_tls_only(const struct route *rt)
 {
-	return (rt->flags & ROUTE_TLS_ONLY) || rt->authenticate == userauth_authenticate;
+	return (rt->flags & ROUTE_TLS_ONLY) || rt->auth == ROUTE_AUTH_PERSON;
+}
+
+int
+route_fail_ext(struct req *r, int code, const char *detail, cJSON *ext)
+{
+	r->fail_code = code;
+	r->fail_detail = detail ? req_strdup(r, detail) : NULL;
+	r->fail_ext = ext;
+	req_own(r, ext, route_json_free);
+	return code;
+}
+
+int
+route_fail(struct req *r, int code, const char *detail)
+{
+	return route_fail_ext(r, code, detail, NULL);
+}
+
+int
+route_fail_field(struct req *r, int code, const char *field, const char *reason)
+{
+	cJSON	*ext = NULL;
+	char	 detail[300];
+
+	if (field && *field) {
+		if ((ext = cJSON_CreateObject()) == NULL ||
+		    cJSON_AddStringToObject(ext, "field", field) == NULL)
+			util_oom();
+		snprintf(detail, sizeof(detail), "%s: %s", field, reason);
+	} else
+		snprintf(detail, sizeof(detail), "%s", reason);
+	return route_fail_ext(r, code, detail, ext);
 }
 
 int
@@ -80,8 +152,17 @@ route_too_many(struct req *r, long retry_after_ms, const char *detail)
 
 	snprintf(v, sizeof(v), "%ld", s < 1 ? 1 : s);
 	resp_header(r, "Retry-After", v);
-	resp_problem(r, CB_ERR_RATE_LIMITED, detail);
-	return CB_ERR_RATE_LIMITED;
+	return route_fail(r, CB_ERR_RATE_LIMITED, detail);
+}
+
+/* The one problem+json answer of a failed request: what was recorded for rc, else rc's own. */
+static void
+route_render(struct req *r, int rc)
+{
+	if (r->fail_code == rc)
+		resp_problem_ext(r, rc, r->fail_detail, r->fail_ext);
+	else
+		resp_problem(r, rc, NULL);
 }
 
 /* Plain HTTP: nginx passes HTTPS=on only on its TLS listener. */
@@ -97,36 +178,6 @@ struct route_ctx {
 	const struct responder	*resp;
 	struct app		 app;
 };
-
-void
-route_field_problem(struct req *r, int code, const char *field, const char *reason)
-{
-	cJSON	*ext = cJSON_CreateObject();
-	char	 detail[300];
-
-	if (ext == NULL)
-		util_oom();
-	if (field && *field) {
-		cJSON_AddStringToObject(ext, "field", field);
-		snprintf(detail, sizeof(detail), "%s: %s", field, reason);
-	} else
-		snprintf(detail, sizeof(detail), "%s", reason);
-	resp_problem_ext(r, code, detail, ext);
-	cJSON_Delete(ext);
-}
-
-int
-route_fail(struct req *r, int code, const char *detail)
-{
-	resp_problem(r, code, detail);
-	return code;
-}
-
-static void
-route_json_free(void *p)
-{
-	cJSON_Delete(p);
-}
 
 /*
  * The query string against the route's `query` table, the way a body is
@@ -307,9 +358,11 @@ route_preflight(struct req *r, const struct responder *resp)
  * Idempotency begin -> act -> idempotency finish.  The key's row, the
  * effect and the stored response commit in one transaction; an act that
  * fails rolls all of it back, so nothing partial is ever written and the
- * client may retry with the same key.  A ROUTE_IDEM_ONE_STATEMENT route
- * gets the same guarantee from a single autocommit statement of its own
- * (the key checked here, the claim in its SQL): one round trip, not four.
+ * client may retry with the same key.  A refusal act records (route_fail,
+ * 4xx) is its answer: the effect is rolled back and the key remembers the
+ * refusal (route.h).  A ROUTE_IDEM_ONE_STATEMENT route gets the same
+ * guarantee from a single autocommit statement of its own (the key checked
+ * here, the claim in its SQL): one round trip, not four.
  */
 static int
 route_idempotent(const struct route *rt, struct req *r, const void *args)
@@ -323,20 +376,26 @@ route_idempotent(const struct route *rt, struct req *r, const void *args)
 	if ((rc = rt->idem_scope(r, org, sizeof(org), scope, sizeof(scope))) != CB_OK)
 		return rc;
 	if (rt->flags & ROUTE_IDEM_ONE_STATEMENT) {
-		if ((rc = idem_prepare(r, &id, org, scope)) != CB_OK || id.replayed)
+		if ((rc = idem_prepare(r, &id, org, scope)) != CB_OK)
 			return rc;
 		r->idem = &id;
 		rc = rt->act(r, args);
 		r->idem = NULL;
 		if (rc == CB_OK && !r->responded)
 			return CB_ERR_INTERNAL;
-		if (rc == CB_OK && !id.replayed && rt->after && r->status < 300)
+		if (rc == CB_OK && !id.from_store && rt->after && r->status < 300)
 			rt->after(r);
 		return rc;
 	}
-	if ((rc = idem_begin(r, &id, org, scope)) != CB_OK || id.replayed)
+	if ((rc = idem_begin(r, &id, org, scope)) != CB_OK || id.from_store)
 		return rc;
 	rc = rt->act(r, args);
+	if (rc != CB_OK && r->fail_code == rc && errs_status(rc) >= 400 && errs_status(rc) < 500) {
+		idem_abort(r, &id);
+		route_render(r, rc);
+		idem_remember(r, &id);
+		return rc;
+	}
 	if (rc != CB_OK || !r->responded) {
 		idem_abort(r, &id);
 		return rc != CB_OK ? rc : CB_ERR_INTERNAL;
@@ -344,6 +403,32 @@ route_idempotent(const struct route *rt, struct req *r, const void *args)
 	if ((rc = idem_finish(r, &id)) == CB_OK && rt->after && r->status < 300)
 		rt->after(r);
 	return rc;
+}
+
+/*
+ * Who is calling (.auth), then what they must hold (.roles for a person,
+ * .scope for an agent), then the route's own check that needs the request
+ * (.authorize).
+ */
+static int
+route_authorize(const struct route *rt, struct req *r)
+{
+	int	 rc;
+
+	if ((unsigned)rt->auth >= ROUTE_AUTH__COUNT ||
+	    (rt->roles != NULL && rt->auth != ROUTE_AUTH_PERSON) ||
+	    (rt->scope != NULL && !route_auths[rt->auth].agent))
+		return CB_ERR_INTERNAL;		/* a descriptor that cannot be meant */
+	if (route_auths[rt->auth].authenticate &&
+	    (rc = route_auths[rt->auth].authenticate(r)) != CB_OK)
+		return rc;
+	if (rt->roles && (rc = userauth_require_role(r, rt->roles)) != CB_OK)
+		return rc;
+	if (rt->scope && !apikey_has_scope(r->auth, rt->scope))
+		return CB_ERR_FORBIDDEN;
+	if (rt->authorize)
+		return rt->authorize(r);
+	return CB_OK;
 }
 
 static int
@@ -375,8 +460,7 @@ route_pipeline(const struct responder *resp, struct req *r)
 		return route_preflight(r, resp);
 	if (rt == NULL) {
 		route_allow(r, resp);
-		resp_problem(r, CB_ERR_METHOD, "this path does not accept that method");
-		return CB_OK;
+		return route_fail(r, CB_ERR_METHOD, "this path does not accept that method");
 	}
 	if ((m = route_repeated_header(r)) != NULL) {
 		char d[96];
@@ -396,28 +480,19 @@ route_pipeline(const struct responder *resp, struct req *r)
 
 			snprintf(d, sizeof(d), "the body exceeds this route's limit of %zu bytes",
 			    rt->body_max);
-			resp_problem(r, rc, d);
-			return CB_OK;
+			return route_fail(r, rc, d);
 		}
 		return rc;
 	}
 	if (rt->flags & ROUTE_JSON) {
-		if (!route_ctype_json(r->content_type)) {
-			resp_problem(r, CB_ERR_MEDIA_TYPE, "send Content-Type: application/json");
-			return CB_OK;
-		}
-		if ((rc = jv_parse(r->body ? r->body : "", r->body_len, &r->json, &jerr)) != CB_OK) {
-			route_field_problem(r, rc, NULL, jerr.reason);
-			return CB_OK;
-		}
-	} else if (r->body_len > 0 && rt->body_max == 0) {
-		resp_problem(r, CB_ERR_TOO_LARGE, "this route accepts no body");
-		return CB_OK;
-	}
+		if (!route_ctype_json(r->content_type))
+			return route_fail(r, CB_ERR_MEDIA_TYPE, "send Content-Type: application/json");
+		if ((rc = jv_parse(r->body ? r->body : "", r->body_len, &r->json, &jerr)) != CB_OK)
+			return route_fail_field(r, rc, NULL, jerr.reason);
+	} else if (r->body_len > 0 && rt->body_max == 0)
+		return route_fail(r, CB_ERR_TOO_LARGE, "this route accepts no body");
 
-	if (rt->authenticate && (rc = rt->authenticate(r)) != CB_OK)
-		return rc;
-	if (rt->authorize && (rc = rt->authorize(r)) != CB_OK)
+	if ((rc = route_authorize(rt, r)) != CB_OK)
 		return rc;
 	if (rt->quota != QUOTA_NONE) {
 		char	 detail[160];
@@ -432,17 +507,12 @@ route_pipeline(const struct responder *resp, struct req *r)
 
 	if (rt->args_size)
 		args = req_alloc(r, rt->args_size);
-	if (rt->flags & ROUTE_JSON) {
-		if ((rc = jv_validate(r->json, rt->fields, rt->nfields, args, &jerr)) != CB_OK) {
-			route_field_problem(r, rc, jerr.field, jerr.reason);
-			return CB_OK;
-		}
-	}
-	if (rt->query && (rc = route_query(r, rt, args, &jerr)) != CB_OK) {
-		route_field_problem(r, rc, jerr.field, jerr.reason);
-		return rc;
-	}
-	if (rt->check && ((rc = rt->check(r, args)) != CB_OK || r->responded))
+	if ((rt->flags & ROUTE_JSON) &&
+	    (rc = jv_validate(r->json, rt->fields, rt->nfields, args, &jerr)) != CB_OK)
+		return route_fail_field(r, rc, jerr.field, jerr.reason);
+	if (rt->query && (rc = route_query(r, rt, args, &jerr)) != CB_OK)
+		return route_fail_field(r, rc, jerr.field, jerr.reason);
+	if (rt->check && (rc = rt->check(r, args)) != CB_OK)
 		return rc;
 	if (!(rt->flags & ROUTE_IDEMPOTENT)) {
 		if ((rc = rt->act(r, args)) == CB_OK && rt->after && r->status < 300)
@@ -468,13 +538,8 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 	if (rc != CB_OK) {
 		if (app && app->db && db_in_tx(app->db))
 			db_rollback(app->db);
-		/*
-		 * A hook that already answered this very error (a 403 naming the
-		 * role needed) keeps its answer; any other started response
-		 * gives way to the error.
-		 */
-		if (!(r.responded && r.status == errs_status(rc)))
-			resp_problem(&r, rc, NULL);
+		/* The one answer to an error, from what was recorded for it. */
+		route_render(&r, rc);
 		if (errs_status(rc) >= 500)
 			log_kv(LOG_LVL_ERROR, "request_failed", "error", errs_name(rc), NULL);
 	}

@@ -2,15 +2,22 @@
  * route: the request pipeline every responder runs, written once.
  *
  *   parse -> transport (HTTPS for credential routes) -> authenticate
- *         -> authorize -> quota -> validate -> idempotency begin
- *         -> act -> respond -> idempotency finish
+ *         -> authorize (roles, scope, then the route's own hook) -> quota
+ *         -> validate -> idempotency begin -> act -> respond
+ *         -> idempotency finish
  *
  * A responder file declares its routes (method, path pattern, body cap,
- * field table, hooks) and calls route_main() from main().  Everything that
- * is not the route's own business (method and path matching, 405 with
- * Allow, the body cap checked before reading, Content-Type, JSON parsing,
- * field validation, problem+json for every failure, the access log line)
- * happens here.
+ * who may call it, field table, hooks) and calls route_main() from main().
+ * Everything that is not the route's own business (method and path
+ * matching, 405 with Allow, the body cap checked before reading,
+ * Content-Type, JSON parsing, authentication and the roles or scope the
+ * route declares, field validation, problem+json for every failure, the
+ * access log line) happens here.
+ *
+ * One way to fail: a hook or act() ends a request with an error only by
+ * returning it, with its detail recorded by route_fail() and friends
+ * (below).  The pipeline renders the one problem+json answer from what was
+ * recorded; nothing answers an error itself and returns CB_OK.
  */
 #ifndef CB_ROUTE_H
 #define CB_ROUTE_H
@@ -53,23 +60,48 @@ int	 app_keys_open(struct app *, const char *who);
  * With ROUTE_IDEMPOTENT: act claims the key itself, in the one statement
  * that writes its effect and stores its answer (idem.h: IDEM_CLAIM_CTE,
  * IDEM_STORED_SQL), reading the checked key from r->idem, and sets
- * r->idem->replayed when it answered from a stored row.  No transaction is
- * opened around it: one autocommit statement, one round trip.
+ * r->idem->from_store when its answer is the stored one of an earlier
+ * request (so the `after` hook is skipped).  No transaction is opened
+ * around it: one autocommit statement, one round trip.
  */
 #define ROUTE_IDEM_ONE_STATEMENT 0x04u
 /*
  * Credentials travel in the request (a password, a refresh token, an API
  * key being exchanged): refused (403) over plain HTTP unless
  * CB_PLAIN_HTTP_CREDENTIALS allows it.  Routes that authenticate a person
- * (userauth_authenticate) are treated so without the flag.
+ * (ROUTE_AUTH_PERSON) are treated so without the flag.
  */
 #define ROUTE_TLS_ONLY	0x08u
+
+/*
+ * Who may call a route, declared on it (.auth); the pipeline runs the
+ * matching authentication, which fills req->auth or fails 401 with a
+ * challenge:
+ */
+enum route_auth {
+	ROUTE_AUTH_NONE = 0,	/* anyone: no credentials (health, login, a new context) */
+	ROUTE_AUTH_TAB,		/* a browser tab's token (tab_authenticate): struct tab_ctx */
+	ROUTE_AUTH_AGENT,	/* an agent: API key or agent JWT (userauth_authenticate_agent) */
+	/*
+	 * The same, the key's row remembered in this process for
+	 * APIKEY_MEMO_MS (userauth_authenticate_agent_memo): only for a route
+	 * whose one statement checks again that the key is live.
+	 */
+	ROUTE_AUTH_AGENT_MEMO,
+	/* An API key only, never an agent JWT: the exchange for an agent JWT. */
+	ROUTE_AUTH_AGENT_KEY,
+	ROUTE_AUTH_PERSON,	/* a person's access JWT (userauth_authenticate): struct user_auth */
+	ROUTE_AUTH__COUNT
+};
+
+/* A NULL-terminated role list for .roles: ROLES("admin", "operator"). */
+#define ROLES(...)	((const char *const []){ __VA_ARGS__, NULL })
 
 /*
  * Rate classes: who calls a route.  routes.tab names one per route and nginx
  * limits each per client address.  A route that leaves .rate_class unset
  * takes its responder's, else the class of the caller it authenticates (tab
- * token: tab; agent: agent; person: admin; none: anonymous).
+ * token: tab; agent kinds: agent; person: admin; none: anonymous).
  */
 enum route_rate_class {
 	RATE_UNSET = 0,
@@ -100,8 +132,24 @@ struct route {
 	const struct jv_field	*fields;
 	size_t			 nfields;
 	size_t			 args_size;	/* size of the struct the fields fill */
-	/* Each hook returns CB_OK or an error code (the pipeline answers). */
-	int			(*authenticate)(struct req *);
+	/*
+	 * Who may call it.  .roles (ROUTE_AUTH_PERSON only): the person's role
+	 * must be one of them, else 403 naming them; NULL: any role.  .scope
+	 * (the agent kinds only): the key must hold it, else 403; NULL: none
+	 * needed.  A declaration that mixes them is a 500, never a pass.
+	 */
+	enum route_auth		 auth;
+	const char *const	*roles;
+	const char		*scope;
+	/*
+	 * Each hook returns CB_OK or an error code, recorded with route_fail
+	 * when it has a detail to say (the pipeline answers).
+	 *
+	 * authorize: the escape hatch, after .auth, .roles and .scope passed,
+	 * for a check that needs the request itself (a tab may reach only its
+	 * own form: the path's id against the token's).  Roles and scopes are
+	 * declared above, never coded here.
+	 */
 	int			(*authorize)(struct req *);
 	/* Validation that needs state (e.g. data against a form version). */
 	int			(*check)(struct req *, void *args);
@@ -133,33 +181,52 @@ struct responder {
 
 /*
  * main() of every responder.  `<responder> --routes` prints its routes, one
- * "METHOD PATTERN BODY_MAX RATE_CLASS" line each, as routes.tab has them
- * (tests/integration/test_routespec.c compares the two), and exits.
+ * "METHOD PATTERN BODY_MAX RATE_CLASS AUTH GRANT" line each and exits:
+ * the first four as routes.tab has them (tests/integration/test_routespec.c
+ * compares the two), AUTH the route_auth_name of .auth, GRANT the roles
+ * joined by commas or the scope, "-" when none is required
+ * (test_routespec also checks that every /api/ route but the public ones
+ * declares an authentication, and every admin route a person's roles).
  */
 int	 route_main(int argc, char **argv, const struct responder *);
 /* The rate class a route is limited by, and its routes.tab name. */
 enum route_rate_class route_rate_class(const struct responder *, const struct route *);
 const char *route_rate_name(enum route_rate_class);
+/* The --routes name of an authentication kind: none, tab, agent, agent-memo, ... */
+const char *route_auth_name(enum route_auth);
 /* Print the --routes lines. */
 void	 route_print_spec(const struct responder *, FILE *);
 /* 1 if the route refuses plain HTTP (ROUTE_TLS_ONLY or a person's route). */
 int	 route_tls_only(const struct route *);
-/*
- * The one 429 of the pipeline: Retry-After (whole seconds, at least 1) and
- * the rate-limited problem; returns CB_ERR_RATE_LIMITED.
- */
-int	 route_too_many(struct req *, long retry_after_ms, const char *detail);
 /* One request through the pipeline (exposed for tests). */
 void	 route_handle(const struct responder *, struct app *, char *const *env,
 	    const struct req_io *);
-/* Answer a field validation failure: 400 naming the field. */
-void	 route_field_problem(struct req *, int code, const char *field, const char *reason);
+
 /*
- * The one way for a hook or act() to fail with a detail: answers the
- * problem for `code` and returns `code`, as in
+ * The one way for a hook or act() to fail: record the error (code, detail,
+ * problem extensions) on the request and return `code`, as in
  *   return route_fail(r, CB_ERR_CONFLICT, "the dead letter is not dead");
- * (the pipeline keeps an answer that matches the error it is handed).
+ * The pipeline renders the problem+json answer from the record when the
+ * code it is handed back is that code; a bare `return CB_ERR_...;` gets
+ * the generic answer for the code.  Headers that describe the answer
+ * (WWW-Authenticate, Allow, Retry-After) may be set before; any other
+ * header and any success answer already set give way to the problem.
+ *
+ * In a ROUTE_IDEMPOTENT route that runs in a transaction, a refusal act()
+ * records with a 4xx code is the request's answer: the effect is rolled
+ * back and the key remembers the refusal (a replay gets it again, with
+ * Idempotent-Replayed).  A bare code or a 5xx leaves the key unclaimed
+ * for the client to retry.
  */
 int	 route_fail(struct req *, int code, const char *detail);
+/* The same with problem extension members; takes ownership of `ext`. */
+int	 route_fail_ext(struct req *, int code, const char *detail, cJSON *ext);
+/* A field's failure: detail "field: reason" and the "field" member. */
+int	 route_fail_field(struct req *, int code, const char *field, const char *reason);
+/*
+ * The one 429: Retry-After (whole seconds, at least 1) and the
+ * rate-limited problem; returns CB_ERR_RATE_LIMITED.
+ */
+int	 route_too_many(struct req *, long retry_after_ms, const char *detail);
 
 #endif

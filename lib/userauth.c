@@ -164,9 +164,7 @@ userauth_require_role(struct req *r, const char *const roles[])
 			off += (size_t)snprintf(detail + off, sizeof(detail) - off, "%s%s",
 			    i == 0 ? " " : (roles[i + 1] ? ", " : " or "), roles[i]);
 	}
-	resp_problem_ext(r, CB_ERR_FORBIDDEN, detail, ext);
-	cJSON_Delete(ext);
-	return CB_ERR_FORBIDDEN;
+	return route_fail_ext(r, CB_ERR_FORBIDDEN, detail, ext);
 }
 
 /* "{a,b}" (a Postgres text[] of plain scopes) -> "a b". */
@@ -292,6 +290,17 @@ int
 userauth_authenticate_agent_memo(struct req *r)
 {
 	return userauth_agent(r, 1);
+}
+
+int
+userauth_authenticate_agent_key(struct req *r)
+{
+	int	 rc;
+
+	if ((rc = apikey_authenticate(r)) == CB_ERR_UNAUTHENTICATED)
+		userauth_challenge(r, req_header(r, "Authorization") ||
+		    req_header(r, "X-Api-Key") ? "invalid_token" : NULL);
+	return rc;
 }
 
 /* Claims common to both kinds; jti = "<ref>.<nonce>". */

@@ -59,9 +59,10 @@ int	 userauth_authenticate(struct req *);
 
 /*
  * Authorize a person already authenticated: CB_OK if their role is one of
- * `roles` (NULL-terminated), else CB_ERR_FORBIDDEN after answering a 403
- * problem that names the roles required ("required_roles" member too).
- * CB_ERR_UNAUTHENTICATED when req->auth is not a person.
+ * `roles` (NULL-terminated), else CB_ERR_FORBIDDEN recorded (route_fail)
+ * with a detail that names the roles required ("required_roles" member
+ * too).  CB_ERR_UNAUTHENTICATED when req->auth is not a person.  The
+ * pipeline calls it for a route's .roles (lib/route.h).
  */
 int	 userauth_require_role(struct req *, const char *const roles[]);
 
@@ -77,6 +78,11 @@ int	 userauth_authenticate_agent(struct req *);
  * (APIKEY_LIVE_SQL in apikey.h), so a revoked key still fails at once.
  */
 int	 userauth_authenticate_agent_memo(struct req *);
+/*
+ * An API key only (Bearer cbk_... or X-Api-Key), never an agent JWT: the
+ * route that exchanges a key for an agent JWT.  req->auth as above.
+ */
+int	 userauth_authenticate_agent_key(struct req *);
 
 /*
  * Sign an access token for a session; *exp gets its expiry (epoch s).

@@ -6,7 +6,8 @@
 #                                              over the binary's routes)
 #   gen-nginx-routes.sh --check ROUTES_TAB     validate only
 #   gen-nginx-routes.sh --spec ROUTES_TAB      "method path body_max rate_class"
-#                                              lines (what responders' --routes print)
+#                                              lines (the first four columns of what
+#                                              responders' --routes print)
 #   gen-nginx-routes.sh --edge zones|server|ws the edge limits: http-level zones,
 #                                              the server-level default, the /ws/ caps
 #

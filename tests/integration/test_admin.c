@@ -105,6 +105,14 @@ START_TEST(users_lifecycle)
 	/* The same email again under a new key: 409. */
 	call("POST", "/api/v1/admin/users", A.tok_admin, "create-user-2", body, &r);
 	expect(&r, 409, "/problems/conflict");
+	ck_assert_ptr_null(http_header(&r, "Idempotent-Replayed"));
+	ck_assert_str_eq(http_json_str(&r, "detail"), "a user with this email exists");
+	http_free(&r);
+	/* That refusal is the key's answer: a replay gets it again, stored. */
+	call("POST", "/api/v1/admin/users", A.tok_admin, "create-user-2", body, &r);
+	expect(&r, 409, "/problems/conflict");
+	ck_assert_str_eq(http_header(&r, "Idempotent-Replayed"), "true");
+	ck_assert_str_eq(http_json_str(&r, "detail"), "a user with this email exists");
 	http_free(&r);
 
 	/* The new user logs in. */

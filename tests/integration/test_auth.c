@@ -1149,19 +1149,10 @@ agent_echo(struct req *r, const void *args)
 	return CB_OK;
 }
 
-static int
-admin_only(struct req *r)
-{
-	static const char *const roles[] = { "admin", NULL };
-
-	return userauth_require_role(r, roles);
-}
-
 static const struct route probe_routes[] = {
-	{ .method = "GET", .pattern = "/t/agent", .authenticate = userauth_authenticate_agent,
+	{ .method = "GET", .pattern = "/t/agent", .auth = ROUTE_AUTH_AGENT, .act = agent_echo },
+	{ .method = "GET", .pattern = "/t/admin", .auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin"),
 	  .act = agent_echo },
-	{ .method = "GET", .pattern = "/t/admin", .authenticate = userauth_authenticate,
-	  .authorize = admin_only, .act = agent_echo },
 };
 
 static const struct responder probe = {

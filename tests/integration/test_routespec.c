@@ -3,8 +3,10 @@
  * built from a cgi/ file prints its route descriptors (`--routes`); the table
  * must list exactly those routes, under that binary, with the same body cap
  * and rate class (tests/support/routespec.h; tests/unit/test_routespec.c
- * shows the comparison failing on each kind of disagreement).  The route
- * generator must read the table as the responders do (--spec).
+ * shows the comparison failing on each kind of disagreement).  Every route
+ * under /api/ declares who may call it, but the public ones listed here,
+ * and every admin route a person's roles.  The route generator must read
+ * the table as the responders do (--spec).
  */
 #include <dirent.h>
 #include <stdint.h>
@@ -19,19 +21,17 @@
 #define RS_OUT	(256u * 1024u)
 #define RS_MAX_BINS	64
 
-START_TEST(test_table_matches_descriptors)
+/* Every responder built from a cgi/ file, with what its --routes printed. */
+static size_t
+load_bins(struct routespec_bin *bins, char **outs)
 {
 	const char		*repo = test_env("CB_REPO"), *build = test_env("CB_BUILD");
-	struct routespec_bin	 bins[RS_MAX_BINS];
-	char			 path[512], cmd[1024], *table, *outs[RS_MAX_BINS];
+	char			 path[512], cmd[1024];
 	struct dirent		*de;
-	struct buf		 rep;
-	size_t			 n = 0, i, len;
+	size_t			 n = 0, len;
 	DIR			*d;
-	int			 rc, bad;
+	int			 rc;
 
-	snprintf(path, sizeof(path), "%s/routes.tab", repo);
-	table = cu_slurp(path);
 	snprintf(path, sizeof(path), "%s/cgi", repo);
 	ck_assert_ptr_nonnull(d = opendir(path));
 	while ((de = readdir(d)) != NULL) {
@@ -39,7 +39,6 @@ START_TEST(test_table_matches_descriptors)
 		if (len < 3 || strcmp(de->d_name + len - 2, ".c") != 0)
 			continue;
 		ck_assert_uint_lt(n, RS_MAX_BINS);
-		bins[n].binary = outs[n] = NULL;
 		outs[n] = malloc(RS_OUT);
 		de->d_name[len - 2] = '\0';
 		snprintf(cmd, sizeof(cmd), "'%s/bin/%s' --routes 2>/dev/null", build, de->d_name);
@@ -52,16 +51,78 @@ START_TEST(test_table_matches_descriptors)
 	}
 	closedir(d);
 	ck_assert_uint_ge(n, 5);
+	return n;
+}
+
+static void
+free_bins(struct routespec_bin *bins, char **outs, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		free((char *)(uintptr_t)bins[i].binary);
+		free(outs[i]);
+	}
+}
+
+START_TEST(test_table_matches_descriptors)
+{
+	const char		*repo = test_env("CB_REPO");
+	struct routespec_bin	 bins[RS_MAX_BINS];
+	char			 path[512], *table, *outs[RS_MAX_BINS];
+	struct buf		 rep;
+	size_t			 n;
+	int			 bad;
+
+	snprintf(path, sizeof(path), "%s/routes.tab", repo);
+	table = cu_slurp(path);
+	n = load_bins(bins, outs);
 	buf_init(&rep, 1u << 20);
 	bad = routespec_compare(table, bins, n, &rep);
 	ck_assert_msg(bad == 0, "routes.tab and the descriptors disagree (%d):\n%s", bad,
 	    buf_cstr(&rep));
 	buf_free(&rep);
-	for (i = 0; i < n; i++) {
-		free((char *)(uintptr_t)bins[i].binary);
-		free(outs[i]);
-	}
+	free_bins(bins, outs, n);
 	free(table);
+}
+END_TEST
+
+/*
+ * The routes under /api/ that anyone may call, on purpose: a route added
+ * without declaring who may call it (.auth) fails here until it is
+ * authenticated or listed.
+ */
+static const char *const public_routes[] = {
+	"GET /api/health",
+	"GET /api/health/{component}",
+	"POST /api/v1/contexts",		/* a tab opens its context from a published form */
+	"POST /api/v1/auth/login",		/* the credential is in the body */
+	"POST /api/v1/auth/refresh",
+	"POST /api/v1/auth/logout",
+	NULL,
+};
+
+/* Who may call each route is declared: admin routes by a person's roles. */
+START_TEST(test_routes_declare_auth)
+{
+	struct routespec_bin	 bins[RS_MAX_BINS];
+	char			*outs[RS_MAX_BINS];
+	struct buf		 rep;
+	size_t			 n = load_bins(bins, outs), i;
+	const char		*p;
+	int			 bad, admin = 0;
+
+	buf_init(&rep, 1u << 20);
+	bad = routespec_check_auth(bins, n, public_routes, &rep);
+	ck_assert_msg(bad == 0, "routes without the authentication they need (%d):\n%s", bad,
+	    buf_cstr(&rep));
+	/* The admin surface is there to be checked at all. */
+	for (i = 0; i < n; i++)
+		for (p = outs[i]; (p = strstr(p, " /api/v1/admin/")) != NULL; p++)
+			admin++;
+	ck_assert_int_ge(admin, 20);
+	buf_free(&rep);
+	free_bins(bins, outs, n);
 }
 END_TEST
 
@@ -124,6 +185,7 @@ routespec_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, test_table_matches_descriptors);
+	tcase_add_test(tc, test_routes_declare_auth);
 	tcase_add_test(tc, test_generator_reads_the_same_table);
 	tcase_add_test(tc, test_generator_refuses_missing_class);
 	suite_add_tcase(s, tc);

@@ -17,6 +17,8 @@ struct rs_route {
 	char	 path[RS_FIELD];
 	char	 body[24];
 	char	 rclass[24];
+	char	 auth[24];	/* the descriptors' only */
+	char	 grant[RS_FIELD];
 	int	 line;
 	int	 matched;
 };
@@ -85,7 +87,7 @@ rs_parse(const char *text, const char *binary, struct rs_list *out, struct buf *
 {
 	char		 f[7][RS_FIELD];
 	const char	*p = text, *e;
-	int		 n, line = 0, want = binary ? 4 : 6;
+	int		 n, line = 0, want = 6;
 	struct rs_route	*r;
 
 	for (; p && *p; p = *e ? e + 1 : e) {
@@ -95,8 +97,9 @@ rs_parse(const char *text, const char *binary, struct rs_list *out, struct buf *
 			continue;
 		if (n != want) {
 			rs_say(b, count, "%s line %d: expected %s columns: %s",
-			    binary ? binary : "routes.tab", line, binary ? "4 (METHOD PATTERN "
-			    "BODY_MAX RATE_CLASS)" : "6 (method path binary procs body_max rate_class)",
+			    binary ? binary : "routes.tab", line, binary ? "6 (METHOD PATTERN "
+			    "BODY_MAX RATE_CLASS AUTH GRANT)" :
+			    "6 (method path binary procs body_max rate_class)",
 			    f[0]);
 			continue;
 		}
@@ -108,6 +111,8 @@ rs_parse(const char *text, const char *binary, struct rs_list *out, struct buf *
 			util_strlcpy(r->path, f[1], sizeof(r->path));
 			util_strlcpy(r->body, f[2], sizeof(r->body));
 			util_strlcpy(r->rclass, f[3], sizeof(r->rclass));
+			util_strlcpy(r->auth, f[4], sizeof(r->auth));
+			util_strlcpy(r->grant, f[5], sizeof(r->grant));
 		} else {
 			util_strlcpy(r->method, f[0], sizeof(r->method));
 			util_strlcpy(r->path, f[1], sizeof(r->path));
@@ -155,6 +160,52 @@ routespec_compare(const char *table, const struct routespec_bin *bins, size_t nb
 			rs_say(report, &count, "%s %s: declared by %s, missing from routes.tab",
 			    dec.v[j].method, dec.v[j].path, dec.v[j].binary);
 	free(tab.v);
+	free(dec.v);
+	return count;
+}
+
+/* The authentication kinds lib/route.c names (route_auth_name). */
+static const char *const rs_auths[] = {
+	"none", "tab", "agent", "agent-memo", "agent-key", "person", NULL,
+};
+
+static int
+rs_listed(const char *const *list, const char *s)
+{
+	for (; list && *list; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}
+
+int
+routespec_check_auth(const struct routespec_bin *bins, size_t nbins,
+    const char *const *public_routes, struct buf *report)
+{
+	struct rs_list	 dec = { 0 };
+	struct rs_route	*d;
+	char		 name[RS_FIELD + 24];
+	size_t		 i;
+	int		 count = 0;
+
+	for (i = 0; i < nbins; i++)
+		rs_parse(bins[i].printed, bins[i].binary, &dec, report, &count);
+	for (i = 0; i < dec.n; i++) {
+		d = &dec.v[i];
+		snprintf(name, sizeof(name), "%s %s", d->method, d->path);
+		if (!rs_listed(rs_auths, d->auth))
+			rs_say(report, &count, "%s: unknown authentication \"%s\"", name, d->auth);
+		else if (strncmp(d->path, "/api/v1/admin/", 14) == 0 &&
+		    strcmp(d->auth, "person") != 0)
+			rs_say(report, &count, "%s: an admin route must authenticate a person (%s)",
+			    name, d->auth);
+		else if (strncmp(d->path, "/api/v1/admin/", 14) == 0 && strcmp(d->grant, "-") == 0)
+			rs_say(report, &count, "%s: an admin route declares no roles", name);
+		else if (strncmp(d->path, "/api/", 5) == 0 && strcmp(d->auth, "none") == 0 &&
+		    !rs_listed(public_routes, name))
+			rs_say(report, &count, "%s: declares no authentication and is not one of "
+			    "the public routes", name);
+	}
 	free(dec.v);
 	return count;
 }

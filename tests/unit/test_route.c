@@ -12,19 +12,27 @@
 
 #include "../support/check_util.h"
 #include "errs.h"
+#include "idem.h"
 #include "route.h"
 
 /*
  * The test routes:
  *   POST   /t/items/{id}    JSON {name (1..16, required), count (0..100), flag}
  *   GET    /t/items/{id}    no body
- *   DELETE /t/items/{id}    authenticate refuses unless "Bearer good"
+ *   DELETE /t/items/{id}    the authorize hook refuses (401) unless "Bearer good"
  *   PUT    /t/items/{id}    authorize refuses with 403
  *   POST   /t/fail          act sets a Location header, then fails with 409
  *   POST   /t/raw           body up to 8 bytes, not JSON
  *   GET    /t/list          query {q (1..8), n (integer 1..10)}
  *   POST   /t/secret        body up to 8 bytes, HTTPS only (ROUTE_TLS_ONLY)
- *   POST   /t/busy          act answers the pipeline's 429 (route_too_many)
+ *   POST   /t/busy          act fails with the pipeline's 429 (route_too_many)
+ *   POST   /t/said          act answers 200, then fails with a recorded 409, detail
+ *                           and extension member
+ *   POST   /t/other         act records a 409 but returns 500
+ *   POST   /t/checked       check refuses the field "name" (route_fail_field)
+ *   GET    /t/confused      roles declared on a route that admits anyone
+ *   POST   /t/idem          ROUTE_IDEMPOTENT one statement: act answers from a
+ *                           "stored" row (201, or 422 when the body differs)
  */
 struct item_args {
 	const char	*name;
@@ -48,7 +56,7 @@ static const struct jv_field list_query[] = {
 	{ "n", JV_INT, 0, 1, 10, offsetof(struct list_args, n), NULL },
 };
 
-static int	acts, auths;
+static int	acts, auths, afters;
 
 static int
 list_get(struct req *r, const void *args)
@@ -139,12 +147,70 @@ busy(struct req *r, const void *args)
 	return route_too_many(r, 2500, "the test's budget is used up");
 }
 
+static int
+said(struct req *r, const void *args)
+{
+	cJSON	*ext = cJSON_CreateObject();
+
+	(void)args;
+	acts++;
+	resp_body(r, 200, "text/plain", "half an answer", 14);
+	cJSON_AddStringToObject(ext, "original_id", "o-1");
+	return route_fail_ext(r, CB_ERR_CONFLICT, "already done", ext);
+}
+
+static int
+other(struct req *r, const void *args)
+{
+	(void)args;
+	acts++;
+	(void)route_fail(r, CB_ERR_CONFLICT, "not this one");
+	return CB_ERR_INTERNAL;
+}
+
+static int
+check_refuses(struct req *r, void *args)
+{
+	(void)args;
+	return route_fail_field(r, CB_ERR_VALIDATION, "name", "is not welcome here");
+}
+
+static int
+idem_scope(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
+{
+	(void)r;
+	snprintf(org, orgsz, "1");
+	snprintf(scope, scopesz, "test");
+	return CB_OK;
+}
+
+/* As submit's one statement would: the key's stored row, matching unless "other". */
+static int
+idem_act(struct req *r, const void *args)
+{
+	int	 rc;
+
+	(void)args;
+	acts++;
+	rc = idem_stored_answer(r, r->body && strstr(r->body, "other") ? "f" : "t", "201",
+	    "{\"id\":\"first\"}");
+	r->idem->from_store = rc == CB_OK;
+	return rc;
+}
+
+static void
+after(struct req *r)
+{
+	(void)r;
+	afters++;
+}
+
 static const struct route test_routes[] = {
 	{ .method = "POST", .pattern = "/t/items/{id}", .body_max = 64,
 	  .flags = ROUTE_JSON, .fields = item_fields, .nfields = CU_NELEM(item_fields),
 	  .args_size = sizeof(struct item_args), .act = item_post },
 	{ .method = "GET", .pattern = "/t/items/{id}", .act = item_get },
-	{ .method = "DELETE", .pattern = "/t/items/{id}", .authenticate = auth_bearer,
+	{ .method = "DELETE", .pattern = "/t/items/{id}", .authorize = auth_bearer,
 	  .act = plain_ok },
 	{ .method = "PUT", .pattern = "/t/items/{id}", .authorize = authz_deny,
 	  .act = plain_ok },
@@ -155,6 +221,13 @@ static const struct route test_routes[] = {
 	{ .method = "POST", .pattern = "/t/secret", .body_max = 8, .flags = ROUTE_TLS_ONLY,
 	  .act = plain_ok },
 	{ .method = "POST", .pattern = "/t/busy", .act = busy },
+	{ .method = "POST", .pattern = "/t/said", .act = said },
+	{ .method = "POST", .pattern = "/t/other", .act = other },
+	{ .method = "POST", .pattern = "/t/checked", .check = check_refuses, .act = plain_ok },
+	{ .method = "GET", .pattern = "/t/confused", .roles = ROLES("admin"), .act = plain_ok },
+	{ .method = "POST", .pattern = "/t/idem", .body_max = 64,
+	  .flags = ROUTE_IDEMPOTENT | ROUTE_IDEM_ONE_STATEMENT, .idem_scope = idem_scope,
+	  .act = idem_act, .after = after },
 };
 
 static const struct responder test_responder = {
@@ -801,6 +874,7 @@ reset_counters(void)
 {
 	acts = 0;
 	auths = 0;
+	afters = 0;
 }
 
 /* A credential route over plain HTTP: refused before a byte is read. */
@@ -855,6 +929,115 @@ START_TEST(test_too_many_retry_after)
 }
 END_TEST
 
+/* The recorded error is the answer: its detail and members, never the half-set 200. */
+START_TEST(test_recorded_error_rendered)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = plain_env("POST", "/t/said");
+
+	run(env, NULL, 0, &io, &cr);
+	assert_problem(&cr, 409, "/problems/conflict");
+	ck_assert_pstr_eq(cu_resp_str(&cr, "detail"), "already done");
+	ck_assert_pstr_eq(cu_resp_str(&cr, "original_id"), "o-1");
+	ck_assert_ptr_null(strstr(cr.body, "half an answer"));
+	ck_assert_pstr_eq(cu_resp_header(&cr, "Cache-Control"), "no-store");
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+/* A record for another code than the one returned is not that error's detail. */
+START_TEST(test_other_code_generic)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = plain_env("POST", "/t/other");
+
+	run(env, NULL, 0, &io, &cr);
+	assert_problem(&cr, 500, "/problems/internal");
+	ck_assert_ptr_null(cu_resp_str(&cr, "detail"));
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+START_TEST(test_check_refuses_field)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = plain_env("POST", "/t/checked");
+
+	run(env, NULL, 0, &io, &cr);
+	assert_problem(&cr, 400, "/problems/validation");
+	ck_assert_pstr_eq(cu_resp_str(&cr, "field"), "name");
+	ck_assert_pstr_eq(cu_resp_str(&cr, "detail"), "name: is not welcome here");
+	ck_assert_int_eq(acts, 0);
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+/* Roles on a route nobody authenticates cannot be meant: 500, never a pass. */
+START_TEST(test_roles_without_person)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = plain_env("GET", "/t/confused");
+
+	run(env, NULL, 0, &io, &cr);
+	ck_assert_int_eq(cr.status, 500);
+	ck_assert_int_eq(acts, 0);
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+static const struct {
+	const char	*key;		/* NULL: no header */
+	const char	*body;
+	int		 status;
+	const char	*type;		/* NULL: the stored answer */
+	int		 acts, afters;
+} idem_cases[] = {
+	{ NULL, "{}", 400, "/problems/idempotency-key-missing", 0, 0 },
+	{ "\"bad key\"", "{}", 400, "/problems/idempotency-key-missing", 0, 0 },
+	{ "\"k1\"", "{}", 201, NULL, 1, 0 },
+	{ "\"k1\"", "{\"other\":1}", 422, "/problems/idempotency-key-reused", 1, 0 },
+};
+
+/* A missing key and a mismatch are errors; a stored answer skips `after`. */
+START_TEST(test_idempotency_errors)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		 cl[32];
+	char		**env;
+
+	snprintf(cl, sizeof(cl), "%zu", strlen(idem_cases[_i].body));
+	env = idem_cases[_i].key ? cu_env("REQUEST_METHOD", "POST", "DOCUMENT_URI", "/t/idem",
+	    "CONTENT_LENGTH", cl, "HTTP_IDEMPOTENCY_KEY", idem_cases[_i].key, NULL) :
+	    cu_env("REQUEST_METHOD", "POST", "DOCUMENT_URI", "/t/idem", "CONTENT_LENGTH", cl, NULL);
+	run(env, idem_cases[_i].body, strlen(idem_cases[_i].body), &io, &cr);
+	if (idem_cases[_i].type)
+		assert_problem(&cr, idem_cases[_i].status, idem_cases[_i].type);
+	else {
+		ck_assert_int_eq(cr.status, idem_cases[_i].status);
+		ck_assert_pstr_eq(cu_resp_header(&cr, "Idempotent-Replayed"), "true");
+		ck_assert_pstr_eq(cu_resp_str(&cr, "id"), "first");
+	}
+	ck_assert_int_eq(acts, idem_cases[_i].acts);
+	ck_assert_int_eq(afters, idem_cases[_i].afters);
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -899,6 +1082,15 @@ route_suite(void)
 	tcase_add_test(tc, test_tls_only_refuses_plain);
 	tcase_add_test(tc, test_tls_only_accepts_https);
 	tcase_add_test(tc, test_too_many_retry_after);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("one way to fail");
+	tcase_add_checked_fixture(tc, reset_counters, NULL);
+	tcase_add_test(tc, test_recorded_error_rendered);
+	tcase_add_test(tc, test_other_code_generic);
+	tcase_add_test(tc, test_check_refuses_field);
+	tcase_add_test(tc, test_roles_without_person);
+	tcase_add_loop_test(tc, test_idempotency_errors, 0, (int)CU_NELEM(idem_cases));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,7 +3,9 @@
  * routes.tab and the responders' descriptors together is shown to fail on
  * each kind of disagreement (a route missing on either side, another body
  * cap, another rate class, a malformed line); the rate class a descriptor
- * reports follows from how it authenticates unless declared; and the
+ * reports follows from how it authenticates unless declared; the check
+ * that every /api/ route but the public ones declares who may call it, and
+ * every admin route a person's roles, fails on each kind of omission; and the
  * problem+json answers nginx makes itself (nginx/nginx.conf.in) carry the
  * same `type` and `title` as lib/errs.c for the same status, each with its
  * documentation page, Retry-After on 429 and 503.
@@ -14,11 +16,8 @@
 
 #include "../support/check_util.h"
 #include "../support/routespec.h"
-#include "apikey.h"
 #include "errs.h"
 #include "route.h"
-#include "tab.h"
-#include "userauth.h"
 
 static const char table[] =
     "# method path binary procs body_max rate_class\n"
@@ -27,9 +26,10 @@ static const char table[] =
     "\n"
     "GET  /api/v1/things/{id}      things 2 0    agent\n";
 
-static const char health_ok[] = "GET /api/health 0 anonymous\n";
+static const char health_ok[] = "GET /api/health 0 anonymous none -\n";
 static const char things_ok[] =
-    "POST /api/v1/things/{id}/poke 1024 agent\nGET /api/v1/things/{id} 0 agent\n";
+    "POST /api/v1/things/{id}/poke 1024 agent agent things:write\n"
+    "GET /api/v1/things/{id} 0 agent agent -\n";
 
 static int
 compare(const char *tab, const char *health, const char *things, char **report)
@@ -63,17 +63,19 @@ static const struct {
 	const char	*says;
 } bad[] = {
 	/* another body cap in the descriptor */
-	{ table, "POST /api/v1/things/{id}/poke 2048 agent\nGET /api/v1/things/{id} 0 agent\n", 1,
+	{ table, "POST /api/v1/things/{id}/poke 2048 agent agent -\n"
+	  "GET /api/v1/things/{id} 0 agent agent -\n", 1,
 	  "POST /api/v1/things/{id}/poke: body_max 1024 in routes.tab, 2048 in the descriptor" },
 	/* another rate class */
-	{ table, "POST /api/v1/things/{id}/poke 1024 tab\nGET /api/v1/things/{id} 0 agent\n", 1,
+	{ table, "POST /api/v1/things/{id}/poke 1024 tab tab -\n"
+	  "GET /api/v1/things/{id} 0 agent agent -\n", 1,
 	  "POST /api/v1/things/{id}/poke: rate_class agent in routes.tab, tab in the descriptor" },
 	/* a route only the table has */
-	{ table, "GET /api/v1/things/{id} 0 agent\n", 1,
+	{ table, "GET /api/v1/things/{id} 0 agent agent -\n", 1,
 	  "POST /api/v1/things/{id}/poke: in routes.tab, not declared by things" },
 	/* a route only the descriptors have */
-	{ table, "POST /api/v1/things/{id}/poke 1024 agent\nGET /api/v1/things/{id} 0 agent\n"
-	  "DELETE /api/v1/things/{id} 0 agent\n", 1,
+	{ table, "POST /api/v1/things/{id}/poke 1024 agent agent -\n"
+	  "GET /api/v1/things/{id} 0 agent agent -\nDELETE /api/v1/things/{id} 0 agent agent -\n", 1,
 	  "DELETE /api/v1/things/{id}: declared by things, missing from routes.tab" },
 	/* the same method and path, but listed under another binary */
 	{ "GET /api/health health 2 0 anonymous\n"
@@ -86,8 +88,8 @@ static const struct {
 	  "GET /api/v1/things/{id} things 2 0 agent\n", things_ok, 2,
 	  "routes.tab line 1: expected 6 " },
 	/* a descriptor the responder printed wrongly */
-	{ table, "POST /api/v1/things/{id}/poke 1024\nGET /api/v1/things/{id} 0 agent\n", 2,
-	  "things line 1: expected 4 " },
+	{ table, "POST /api/v1/things/{id}/poke 1024 agent\nGET /api/v1/things/{id} 0 agent agent -\n",
+	  2, "things line 1: expected 6 " },
 };
 
 START_TEST(test_disagreement_found)
@@ -103,6 +105,74 @@ START_TEST(test_disagreement_found)
 }
 END_TEST
 
+/* --------------------------------------------- who may call each route */
+
+/* The routes a check is told are public on purpose. */
+static const char *const public_routes[] = { "GET /api/health", "POST /api/v1/login", NULL };
+
+static int
+check_auth(const char *printed, char **report)
+{
+	struct routespec_bin	 bin = { "things", printed };
+	struct buf		 b;
+	int			 n;
+
+	buf_init(&b, 65536);
+	n = routespec_check_auth(&bin, 1, public_routes, &b);
+	*report = strdup(buf_cstr(&b));
+	buf_free(&b);
+	return n;
+}
+
+START_TEST(test_auth_declared_passes)
+{
+	char	*rep;
+
+	ck_assert_int_eq(check_auth("GET /api/health 0 anonymous none -\n"
+	    "POST /api/v1/login 0 anonymous none -\n"
+	    "GET /.well-known/jwks.json 0 anonymous none -\n"
+	    "GET /api/v1/things/{id} 0 agent agent things:read\n"
+	    "POST /api/v1/forms/{id}/submit 0 tab tab -\n"
+	    "GET /api/v1/admin/users 0 admin person admin,operator\n", &rep), 0);
+	ck_assert_str_eq(rep, "");
+	free(rep);
+}
+END_TEST
+
+/* Each omission is found, once, and named. */
+static const struct {
+	const char	*printed;
+	const char	*says;
+} auth_bad[] = {
+	/* an /api/ route that admits anyone, not on the public list */
+	{ "POST /api/v1/things 0 anonymous none -\n",
+	  "POST /api/v1/things: declares no authentication" },
+	/* a public path, but another method */
+	{ "DELETE /api/health 0 anonymous none -\n",
+	  "DELETE /api/health: declares no authentication" },
+	/* an admin route for any person */
+	{ "GET /api/v1/admin/users 0 admin person -\n",
+	  "GET /api/v1/admin/users: an admin route declares no roles" },
+	/* an admin route for an agent */
+	{ "GET /api/v1/admin/users 0 agent agent commands:read\n",
+	  "GET /api/v1/admin/users: an admin route must authenticate a person (agent)" },
+	/* an authentication kind the check does not know */
+	{ "GET /api/v1/things 0 unset unknown -\n",
+	  "GET /api/v1/things: unknown authentication \"unknown\"" },
+};
+
+START_TEST(test_auth_omission_found)
+{
+	char	*rep;
+	int	 n = check_auth(auth_bad[_i].printed, &rep);
+
+	ck_assert_msg(n == 1, "case %d: %d findings, want 1:\n%s", _i, n, rep);
+	ck_assert_msg(strstr(rep, auth_bad[_i].says) != NULL, "case %d: report lacks \"%s\":\n%s",
+	    _i, auth_bad[_i].says, rep);
+	free(rep);
+}
+END_TEST
+
 /* ------------------------------------------------ descriptors' classes */
 
 static int
@@ -114,7 +184,7 @@ no_act(struct req *r, const void *a)
 }
 
 static int
-own_auth(struct req *r)
+own_check(struct req *r)
 {
 	(void)r;
 	return CB_OK;
@@ -122,17 +192,18 @@ own_auth(struct req *r)
 
 static const struct route spec_routes[] = {
 	{ .method = "GET", .pattern = "/a", .act = no_act },
-	{ .method = "POST", .pattern = "/b", .body_max = 64, .authenticate = tab_authenticate,
+	{ .method = "POST", .pattern = "/b", .body_max = 64, .auth = ROUTE_AUTH_TAB, .act = no_act },
+	{ .method = "POST", .pattern = "/c", .auth = ROUTE_AUTH_AGENT, .scope = "commands:write",
 	  .act = no_act },
-	{ .method = "POST", .pattern = "/c", .authenticate = userauth_authenticate_agent,
+	{ .method = "GET", .pattern = "/d", .auth = ROUTE_AUTH_AGENT_KEY, .act = no_act },
+	{ .method = "GET", .pattern = "/e", .auth = ROUTE_AUTH_PERSON,
+	  .roles = ROLES("admin", "operator"), .act = no_act },
+	{ .method = "POST", .pattern = "/f", .auth = ROUTE_AUTH_AGENT_MEMO, .act = no_act },
+	{ .method = "POST", .pattern = "/g", .authorize = own_check, .rate_class = RATE_WEBHOOK,
 	  .act = no_act },
-	{ .method = "GET", .pattern = "/d", .authenticate = apikey_authenticate, .act = no_act },
-	{ .method = "GET", .pattern = "/e", .authenticate = userauth_authenticate, .act = no_act },
-	{ .method = "POST", .pattern = "/f", .authenticate = own_auth, .act = no_act },
-	{ .method = "POST", .pattern = "/g", .authenticate = own_auth, .rate_class = RATE_WEBHOOK,
+	{ .method = "POST", .pattern = "/h", .auth = ROUTE_AUTH_TAB, .rate_class = RATE_ANONYMOUS,
 	  .act = no_act },
-	{ .method = "POST", .pattern = "/h", .authenticate = tab_authenticate,
-	  .rate_class = RATE_ANONYMOUS, .act = no_act },
+	{ .method = "POST", .pattern = "/i", .auth = (enum route_auth)99, .act = no_act },
 };
 
 START_TEST(test_print_spec_classes)
@@ -147,14 +218,15 @@ START_TEST(test_print_spec_classes)
 	route_print_spec(&resp, f);
 	fclose(f);
 	ck_assert_str_eq(out,
-	    "GET /a 0 anonymous\n"
-	    "POST /b 64 tab\n"
-	    "POST /c 0 agent\n"
-	    "GET /d 0 agent\n"
-	    "GET /e 0 admin\n"
-	    "POST /f 0 unset\n"		/* its own hook, no class: the check fails it */
-	    "POST /g 0 webhook\n"
-	    "POST /h 0 anonymous\n");
+	    "GET /a 0 anonymous none -\n"
+	    "POST /b 64 tab tab -\n"
+	    "POST /c 0 agent agent commands:write\n"
+	    "GET /d 0 agent agent-key -\n"
+	    "GET /e 0 admin person admin,operator\n"
+	    "POST /f 0 agent agent-memo -\n"
+	    "POST /g 0 webhook none -\n"
+	    "POST /h 0 anonymous tab -\n"
+	    "POST /i 0 unset unknown -\n");	/* no such kind: both checks fail it */
 	free(out);
 }
 END_TEST
@@ -166,6 +238,7 @@ START_TEST(test_responder_default_class)
 
 	ck_assert_int_eq(route_rate_class(&resp, &spec_routes[0]), RATE_ADMIN);
 	ck_assert_int_eq(route_rate_class(&resp, &spec_routes[5]), RATE_ADMIN);
+	ck_assert_int_eq(route_rate_class(&resp, &spec_routes[8]), RATE_ADMIN);
 	/* A route's own class wins over its responder's. */
 	ck_assert_int_eq(route_rate_class(&resp, &spec_routes[6]), RATE_WEBHOOK);
 }
@@ -275,6 +348,11 @@ routespec_suite(void)
 	tc = tcase_create("compare");
 	tcase_add_test(tc, test_agreement_passes);
 	tcase_add_loop_test(tc, test_disagreement_found, 0, (int)CU_NELEM(bad));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("auth");
+	tcase_add_test(tc, test_auth_declared_passes);
+	tcase_add_loop_test(tc, test_auth_omission_found, 0, (int)CU_NELEM(auth_bad));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("descriptors");
