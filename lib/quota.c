@@ -59,51 +59,66 @@ quota_tier(struct req *r, char *tier, size_t tiersz)
 }
 
 int
-quota_take(struct req *r, enum route_quota q, long *retry_after_ms, char *detail,
-    size_t detailsz)
+quota_take(struct req *r, enum route_quota q, const struct quota_bucket *own,
+    long *retry_after_ms, char *detail, size_t detailsz)
 {
 	const struct settings	*s = &r->app->settings;
 	const char		*what = q == QUOTA_COMMAND ? "commands" : "submits";
-	const char		*keys[2];
-	char			 tier[24], kkey[96], okey[96];
-	long			 caps[2];
-	long long		 lim, klim = 0;
-	int			 rc, n = 0, which = -1;
+	const char		*keys[3];
+	char			 tier[24] = "", kkey[96], okey[96];
+	long			 caps[3];
+	long long		 lim = 0, klim = 0;
+	int			 rc, n = 0, which = -1, own_at = -1, key_at = -1;
 
 	*retry_after_ms = 0;
-	if (q == QUOTA_NONE)
+	if (own != NULL && own->per_minute > 0) {
+		own_at = n;
+		keys[n] = own->key;
+		caps[n++] = own->per_minute;
+	}
+	if (q != QUOTA_NONE) {
+		if (r->org[0] == '\0')
+			return CB_ERR_INTERNAL;	/* a quota needs an authenticated tenant */
+		if ((rc = quota_tier(r, tier, sizeof(tier))) != CB_OK)
+			return rc;
+		if ((lim = quota_tier_limit(s, tier, q)) < 0)
+			return CB_ERR_INTERNAL;
+		/*
+		 * The key's own budget and its tenant's, in the same call, all
+		 * or none: a key over its budget does not spend its tenant's,
+		 * and a tenant over its quota does not spend the key's.
+		 */
+		if (q == QUOTA_COMMAND && r->key_id[0] != '\0') {
+			klim = r->key_commands_per_min > 0 ? r->key_commands_per_min :
+			    s->quota_key_commands_per_min;
+			snprintf(kkey, sizeof(kkey), "cb:quota:key:%s:commands", r->key_id);
+			key_at = n;
+			keys[n] = kkey;
+			caps[n++] = (long)klim;
+		}
+		snprintf(okey, sizeof(okey), "cb:quota:org:%s:%s", r->org, what);
+		keys[n] = okey;
+		caps[n++] = (long)lim;
+	}
+	if (n == 0)
 		return CB_OK;
-	if (r->org[0] == '\0')
-		return CB_ERR_INTERNAL;		/* a quota needs an authenticated tenant */
-	if ((rc = quota_tier(r, tier, sizeof(tier))) != CB_OK)
-		return rc;
-	if ((lim = quota_tier_limit(s, tier, q)) < 0)
-		return CB_ERR_INTERNAL;
-	/*
-	 * The key's own budget and its tenant's, in one script call, all or
-	 * none: a key over its budget does not spend its tenant's, and a
-	 * tenant over its quota does not spend the key's.
-	 */
-	if (q == QUOTA_COMMAND && r->key_id[0] != '\0') {
-		klim = r->key_commands_per_min > 0 ? r->key_commands_per_min :
-		    s->quota_key_commands_per_min;
-		snprintf(kkey, sizeof(kkey), "cb:quota:key:%s:commands", r->key_id);
-		keys[n] = kkey;
-		caps[n++] = (long)klim;
-	}
-	snprintf(okey, sizeof(okey), "cb:quota:org:%s:%s", r->org, what);
-	keys[n] = okey;
-	caps[n++] = (long)lim;
 	rc = ratelimit_take_all(r->app->kv, keys, caps, n, retry_after_ms, &which);
-	if (rc == CB_ERR_RATE_LIMITED && which >= 0 && which < n && keys[which] == kkey) {
-		snprintf(detail, detailsz, "this API key's quota of %lld commands a "
-		    "minute is used up", klim);
+	if (rc == CB_ERR_RATE_LIMITED) {
+		if (which == own_at)
+			util_strlcpy(detail, own->detail, detailsz);
+		else if (which == key_at)
+			snprintf(detail, detailsz, "this API key's quota of %lld commands a "
+			    "minute is used up", klim);
+		else
+			snprintf(detail, detailsz, "the %s plan's quota of %lld %s a minute is used up",
+			    tier, lim, what);
 		return rc;
 	}
-	if (rc == CB_ERR_RATE_LIMITED) {
-		snprintf(detail, detailsz, "the %s plan's quota of %lld %s a minute is used up",
-		    tier, lim, what);
-		return rc;
+	if (rc != CB_OK && own_at >= 0) {
+		/* No limiter, no request: the route's own limit fails closed. */
+		log_kv(LOG_LVL_WARN, "rate_unchecked", "bucket", own->key, "error", errs_name(rc),
+		    NULL);
+		return CB_ERR_UNAVAILABLE;
 	}
 	/* Redis cannot count: the quota is not enforced for now (quota.h). */
 	if (rc != CB_OK)

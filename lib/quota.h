@@ -25,12 +25,14 @@
 
 /*
  * Count one request of kind `q` for the request's tenant (r->org) and key
- * (r->key_id).  CB_OK, or CB_ERR_RATE_LIMITED with *retry_after_ms and a
- * detail naming the budget that ran out; CB_ERR_DB_DOWN when the tier cannot
- * be read.
+ * (r->key_id), and the route's own bucket when `own` has one, in one Redis
+ * call.  CB_OK, or CB_ERR_RATE_LIMITED with *retry_after_ms and a detail
+ * naming the budget that ran out (nothing is spent from the others);
+ * CB_ERR_DB_DOWN when the tier cannot be read; CB_ERR_UNAVAILABLE when
+ * Redis cannot count and `own` has a bucket.
  */
-int	 quota_take(struct req *, enum route_quota q, long *retry_after_ms,
-	    char *detail, size_t detailsz);
+int	 quota_take(struct req *, enum route_quota q, const struct quota_bucket *own,
+	    long *retry_after_ms, char *detail, size_t detailsz);
 /* The per-minute budget of a tier for `q`; -1 for an unknown tier. */
 long long quota_tier_limit(const struct settings *, const char *tier, enum route_quota q);
 

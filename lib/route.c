@@ -494,11 +494,15 @@ route_pipeline(const struct responder *resp, struct req *r)
 
 	if ((rc = route_authorize(rt, r)) != CB_OK)
 		return rc;
-	if (rt->quota != QUOTA_NONE) {
-		char	 detail[160];
-		long	 wait_ms;
+	if (rt->quota != QUOTA_NONE || rt->bucket) {
+		struct quota_bucket	 own;
+		char			 detail[160];
+		long			 wait_ms;
 
-		if ((rc = quota_take(r, rt->quota, &wait_ms, detail, sizeof(detail))) ==
+		memset(&own, 0, sizeof(own));
+		if (rt->bucket && (rc = rt->bucket(r, &own)) != CB_OK)
+			return rc;
+		if ((rc = quota_take(r, rt->quota, &own, &wait_ms, detail, sizeof(detail))) ==
 		    CB_ERR_RATE_LIMITED)
 			return route_too_many(r, wait_ms, detail);
 		if (rc != CB_OK)

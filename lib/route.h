@@ -114,6 +114,18 @@ enum route_rate_class {
 };
 
 /*
+ * A route's own rate bucket (.bucket below), charged in the same script call
+ * as the quotas, all or none: command accept's per-tab rate.  Unlike a
+ * quota it is a limit the route promises, so it fails closed: Redis away
+ * means 503, never an unmetered request.
+ */
+struct quota_bucket {
+	char	 key[128];
+	long	 per_minute;		/* 0: no bucket this time */
+	char	 detail[120];		/* the 429's detail when this bucket ran out */
+};
+
+/*
  * Quotas of a tenant (by its plan tier) and of an API key, counted after
  * authentication in Redis token buckets (lib/quota.h).
  */
@@ -168,6 +180,12 @@ struct route {
 	size_t			 nquery;
 	enum route_rate_class	 rate_class;	/* must agree with routes.tab */
 	enum route_quota	 quota;
+	/*
+	 * The route's own rate bucket (lib/quota.h), filled after the caller
+	 * is authenticated and charged with .quota in one Redis call, all or
+	 * none; leave per_minute 0 for none this time (act then answers).
+	 */
+	int			(*bucket)(struct req *, struct quota_bucket *);
 };
 
 struct responder {
