@@ -148,7 +148,7 @@ trap - EXIT
 # names this run's state directory (other stacks on the machine are not ours).
 left=0
 for p in $(ps -u cbroker -o pid= 2>/dev/null); do
-	if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "CB_STATE=$state"; then
+	if { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qx "CB_STATE=$state"; then
 		left=$((left + 1))
 	fi
 done
