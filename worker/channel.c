@@ -20,8 +20,9 @@
  *    form's agent policy max_in_flight commands are sent and unreceipted;
  *    a pending_approval command blocks every later one;
  *  - a command is never sent after its expires_at (it ends `expired`, tab
- *    or no tab: a sweep finds them), nor more than CHAN_MAX_ATTEMPTS times
- *    (it ends `dead`, with the reason);
+ *    or no tab: a sweep finds them), nor in more than CHAN_MAX_ATTEMPTS
+ *    delivery rounds (it ends `dead`, with the reason; the sockets of one
+ *    tab carrying it share a round: chan_flight.c);
  *  - every state change is written to Postgres before the frame leaves
  *    (queued -> delivered), and a receipt's outcome is written before its
  *    slot in the window is released; a receipt that cannot be written yet
