@@ -7,6 +7,9 @@
 #   make run        install what is missing, build, bring up the whole stack
 #   make stop       stop exactly what `make run` started
 #   make test       install, build (sanitizers on), run every test on a private stack
+#   make install    the runtime tree under $(DESTDIR)$(PREFIX) and the units
+#                   under $(DESTDIR)$(UNITDIR) (PREFIX=/opt/context-broker,
+#                   UNITDIR=/etc/systemd/system; SAN=1 installs build-san/)
 
 SAN ?= 0
 NPROC := $(shell nproc 2>/dev/null || echo 2)
@@ -72,7 +75,7 @@ BENCH_SRC := $(wildcard tools/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(B)/bin/%)
 BENCH_SUP_OBJ := $(B)/obj/tests/support/ws.o $(B)/obj/tests/support/http.o
 
-.PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench
+.PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench install
 all: lib cgi tools worker tests bench-tools $(FAKE_BIN)
 lib: $(LIBA)
 cgi: $(CGI_BIN)
@@ -153,6 +156,40 @@ test-plain: deps
 bench: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 lib cgi tools worker fakes bench-tools
 	@scripts/bench.sh
+
+# The runtime tree, laid out as the repository is so that the same
+# scripts run from either (scripts/stack.sh finds bin/ beside them):
+#   bin/       every responder, cb-worker, cb-admin, cb-migrate
+#   sql/       the migrations            web/     the demo page
+#   nginx/     the template and its includes, and routes.conf: the
+#              locations generated from routes.tab for $(RUNDIR)
+#   scripts/   stack.sh, gen-nginx-routes.sh, cb; routes.tab, README.md, docs/
+# and the systemd units, their /opt/context-broker paths made $(PREFIX).
+# RUNDIR is the units' RuntimeDirectory, where the responders' sockets are.
+PREFIX  ?= /opt/context-broker
+UNITDIR ?= /etc/systemd/system
+RUNDIR  := /run/context-broker
+DESTDIR ?=
+I := $(DESTDIR)$(PREFIX)
+install: $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN)
+	@case "$(PREFIX)" in /*) ;; *) echo "PREFIX must be an absolute path"; exit 1 ;; esac
+	@case "$(PREFIX)$(UNITDIR)$(RUNDIR)" in *[!A-Za-z0-9._/+-]*) \
+	    echo "PREFIX, UNITDIR and RUNDIR: use [A-Za-z0-9._/+-]"; exit 1 ;; esac
+	install -d -m 0755 $(I)/bin $(I)/sql $(I)/nginx $(I)/scripts $(I)/docs $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN) $(I)/bin/
+	install -m 0644 sql/*.sql $(I)/sql/
+	rm -rf $(I)/web && cp -R web $(I)/web && chmod -R u=rwX,go=rX $(I)/web
+	install -m 0644 nginx/nginx.conf.in nginx/fastcgi.conf nginx/problem-pages.conf \
+	    nginx/security-headers.conf $(I)/nginx/
+	scripts/gen-nginx-routes.sh routes.tab $(RUNDIR) > $(I)/nginx/routes.conf
+	install -m 0755 scripts/stack.sh scripts/gen-nginx-routes.sh scripts/cb $(I)/scripts/
+	install -m 0644 routes.tab README.md $(I)/
+	rm -rf $(I)/docs && cp -R docs $(I)/docs && chmod -R u=rwX,go=rX $(I)/docs
+	for u in systemd/*; do \
+	    sed 's|/opt/context-broker|$(PREFIX)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/} && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; \
+	done
+	@echo "installed in $(I); units in $(DESTDIR)$(UNITDIR)"
 
 clean:
 	rm -rf build build-san

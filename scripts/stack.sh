@@ -8,7 +8,11 @@
 # Run as root (it switches to cbroker with setpriv). Configuration, by
 # environment variable (defaults in brackets):
 #   CB_STATE          state directory                       [$repo/var/dev]
-#   CB_BUILD          build directory holding bin/          [$repo/build]
+#   CB_BUILD          build directory holding bin/          [$repo/build; in
+#                     an installed tree (make install), the tree itself]
+#   CB_STAGE          1: always run copies of the binaries, sql/ and web/
+#                     kept in $CB_STATE/app; 0: never; auto (the default):
+#                     when cbroker cannot reach them where they are
 #   CB_PORT_HTTP      nginx, plain HTTP                     [8080]
 #   CB_PORT_HTTPS     nginx, HTTPS + HTTP/2                 [8443]
 #   CB_PORT_PG        Postgres                              [55432]
@@ -24,6 +28,15 @@
 #                     127.0.0.1 here (the stack's own clients), empty = none
 #   CB_QUOTA_*        tenants' and keys' quotas (lib/settings.c); unset ones
 #                     default to 100000000 a minute here: no run reaches them
+#
+# Clone anywhere: the stack runs as cbroker, which may not be able to reach
+# a clone under a private directory such as /root (0700).  Nothing of that
+# directory is loosened.  When cbroker cannot reach CB_STATE, the state
+# lives in /var/lib/context-broker-dev/<hash of the CB_STATE path> and
+# CB_STATE becomes a symbolic link to it (root follows it, cbroker is given
+# the real path); when it cannot reach the build, sql/ or web/, `start`
+# copies them into $CB_STATE/app and runs the copies (CB_STAGE).  nginx's
+# configuration is copied into the state directory in any case.
 #
 # After `start`, $CB_STATE/stack.env holds `export NAME=value` lines for the
 # stack (URLs, ports, DSNs, Redis password); every process the script starts
@@ -48,7 +61,8 @@ die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 usage() {
     cat >&2 <<'EOF'
 usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
-                       start-outbox2|stop-outbox2|restart-postgres|pause-redis|resume-redis|env
+                       start-outbox2|stop-outbox2|restart-postgres|pause-redis|resume-redis|
+                       env|state
 
   start           start everything that is not running (Postgres, Redis,
                   migrations, responders, worker, nginx); writes stack.env
@@ -63,8 +77,10 @@ usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
   pause-redis     freeze Redis (SIGSTOP): it accepts connections, answers nothing
   resume-redis    thaw it (SIGCONT)
   env             print the path of stack.env
+  state           make the state directory (placed where cbroker can reach
+                  it, see "Clone anywhere") and print its real path
 
-environment: CB_STATE CB_BUILD CB_ROUTES CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG
+environment: CB_STATE CB_BUILD CB_STAGE CB_ROUTES CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG
              CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS
              CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS
 EOF
@@ -75,7 +91,17 @@ EOF
 
 abspath() { realpath -m -- "$1"; }
 
-CB_STATE=$(abspath "${CB_STATE:-$REPO/var/dev}")
+# The state directory as asked (its parent resolved, itself not: it may be
+# the link this script made), and the one used (links followed).
+CB_STATE_ASKED=${CB_STATE:-$REPO/var/dev}
+CB_STATE_ASKED=$(abspath "$(dirname -- "$CB_STATE_ASKED")")/$(basename -- "$CB_STATE_ASKED")
+CB_STATE=$(abspath "$CB_STATE_ASKED")
+DEV_ROOT=/var/lib/context-broker-dev
+# An installed tree (make install) holds bin/ itself; a repository builds
+# into build/.
+if [ -z "${CB_BUILD:-}" ] && [ ! -d "$REPO/build" ] && [ -x "$REPO/bin/cb-worker" ]; then
+    CB_BUILD=$REPO
+fi
 CB_BUILD=$(abspath "${CB_BUILD:-$REPO/build}")
 CB_PORT_HTTP=${CB_PORT_HTTP:-8080}
 CB_PORT_HTTPS=${CB_PORT_HTTPS:-8443}
@@ -85,16 +111,27 @@ CB_PORT_WS=${CB_PORT_WS:-8090}
 CB_PORT_FAKESF=${CB_PORT_FAKESF:-8095}
 CB_PORT_FAKEHOOKS=${CB_PORT_FAKEHOOKS:-8096}
 
-RUN_DIR=$CB_STATE/run
-LOG_DIR=$CB_STATE/log
-PG_DIR=$CB_STATE/pg
-NGINX_DIR=$CB_STATE/nginx
-TLS_DIR=$CB_STATE/tls
-REDIS_DIR=$CB_STATE/redis
-SECRETS_DIR=$CB_STATE/secrets
-BIN_DIR=$CB_BUILD/bin
+# Every path under the state directory, and what the service user runs:
+# the build, sql/ and web/ where they are, or their copies in $APP_DIR
+# when `start` staged them (stage_app).
+set_paths() {
+    RUN_DIR=$CB_STATE/run
+    LOG_DIR=$CB_STATE/log
+    PG_DIR=$CB_STATE/pg
+    NGINX_DIR=$CB_STATE/nginx
+    TLS_DIR=$CB_STATE/tls
+    REDIS_DIR=$CB_STATE/redis
+    SECRETS_DIR=$CB_STATE/secrets
+    STACK_ENV=$CB_STATE/stack.env
+    APP_DIR=$CB_STATE/app
+    if [ -d "$APP_DIR/bin" ]; then
+        BIN_DIR=$APP_DIR/bin SQL_DIR=$APP_DIR/sql WEB_DIR=$APP_DIR/web
+    else
+        BIN_DIR=$CB_BUILD/bin SQL_DIR=$REPO/sql WEB_DIR=$REPO/web
+    fi
+}
+set_paths
 ROUTES_TAB=$(abspath "${CB_ROUTES:-$REPO/routes.tab}")
-STACK_ENV=$CB_STATE/stack.env
 GEN_ROUTES=$REPO/scripts/gen-nginx-routes.sh
 STARTED=()      # what this invocation started, for rollback
 STOPPED_PIDS=() # stopped processes init may not have reaped yet
@@ -442,21 +479,98 @@ prepare_tree() {
     install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$SECRETS_DIR" "$PG_DIR"
     install -d -o "$CB_USER" -g "$CB_USER" -m 0750 "$NGINX_DIR" "$NGINX_DIR/tmp"
     # Everything below belongs to cbroker (the tree may come from an older
-    # run by another uid); keep the modes set above.
+    # run by another uid); keep the modes set above.  The staged copy of
+    # what it runs stays root's: the service user cannot change it.
     chown -R "$CB_USER:$CB_USER" "$CB_STATE"
+    [ -d "$APP_DIR" ] && chown -R root:root "$APP_DIR"
     chmod 0750 "$CB_STATE" "$RUN_DIR"
     chmod 0700 "$SECRETS_DIR"
     cb_test test -x "$CB_STATE" -a -w "$RUN_DIR" \
-        || die "$CB_USER cannot reach $CB_STATE: a parent directory is not world-traversable; use a CB_STATE under /srv, /opt, /var or /tmp"
+        || die "$CB_USER cannot reach $CB_STATE: a parent directory is not traversable; use a CB_STATE under /srv, /opt, /var or /tmp"
 }
 
-check_traversal() {
-    cb_test test -x "$REPO" \
-        || die "$CB_USER cannot traverse to the repository $REPO (some parent directory lacks o+x). Clone it somewhere world-traversable, e.g. /srv or /opt."
-    if [ -d "$BIN_DIR" ]; then
-        cb_test test -x "$BIN_DIR" \
-            || die "$CB_USER cannot traverse to the build directory $BIN_DIR. Put the repository and CB_BUILD somewhere world-traversable, e.g. /srv or /opt."
+# Clone anywhere: keep the state where cbroker can reach it.  When it cannot
+# reach the state directory asked for (or, before it exists, its nearest
+# existing parent), the state goes to $DEV_ROOT/<hash of that path> and the
+# path asked for becomes a link to it.  Sets CB_STATE to the real path.
+place_state() {
+    local asked=$CB_STATE_ASKED anc real
+    if [ -L "$asked" ]; then
+        real=$(abspath "$asked")
+    else
+        anc=$asked
+        while [ ! -e "$anc" ]; do anc=$(dirname -- "$anc"); done
+        if cb_test test -x "$anc"; then
+            CB_STATE=$(abspath "$asked")
+            set_paths
+            return 0
+        fi
+        [ ! -e "$asked" ] \
+            || die "$CB_USER cannot reach the state directory $asked (a parent directory is private): remove it (a new one is made in $DEV_ROOT) or set CB_STATE"
+        real=$DEV_ROOT/$(printf '%s' "$asked" | sha256sum | cut -c1-16)
+        install -d -m 0755 "$DEV_ROOT"
+        install -d -m 0750 "$real"
+        mkdir -p -- "$(dirname -- "$asked")"
+        ln -sfn -- "$real" "$asked"
+        say "state: $CB_USER cannot reach $asked: the state is kept in $real ($asked links to it)" >&2
     fi
+    install -d -m 0750 "$real"
+    CB_STATE=$real
+    set_paths
+    validate_settings
+}
+
+# Stage what the service user runs (CB_STAGE): auto copies it when cbroker
+# cannot reach the build, sql/ or web/ where they are.
+stage_wanted() {
+    case ${CB_STAGE:-auto} in
+        1) return 0 ;;
+        0) return 1 ;;
+        auto) ! cb_test test -x "$CB_BUILD/bin" -a -r "$REPO/sql" -a -x "$REPO/sql" -a -x "$REPO/web" ;;
+        *) die "CB_STAGE must be 1, 0 or auto, got '$CB_STAGE'" ;;
+    esac
+}
+
+# One file into the staged copy, replaced whole (a running binary keeps its
+# old inode) and only when it changed.
+stage_file() {
+    local src=$1 dst=$2 mode=$3
+    cmp -s -- "$src" "$dst" && return 0
+    install -o root -g root -m "$mode" -- "$src" "$dst.tmp"
+    mv -f -- "$dst.tmp" "$dst"
+}
+
+# A directory tree into the staged copy: a fresh copy, swapped in.
+stage_tree() {
+    local src=$1 dst=$2
+    rm -rf -- "$dst.new"
+    cp -R -- "$src" "$dst.new"
+    chown -R root:root "$dst.new"
+    chmod -R u=rwX,go=rX "$dst.new"
+    rm -rf -- "$dst"
+    mv -- "$dst.new" "$dst"
+}
+
+stage_app() {
+    local b
+    if ! stage_wanted; then
+        rm -rf -- "$APP_DIR"
+        set_paths
+        return 0
+    fi
+    say "stage: $CB_USER runs copies of $CB_BUILD/bin, sql/ and web/ in $APP_DIR"
+    install -d -o root -g root -m 0755 "$APP_DIR" "$APP_DIR/bin"
+    for b in "$APP_DIR"/bin/*; do
+        [ -e "$b" ] || continue
+        [ -x "$CB_BUILD/bin/${b##*/}" ] || rm -f -- "$b"
+    done
+    for b in "$CB_BUILD"/bin/*; do
+        [ -f "$b" ] && [ -x "$b" ] || continue
+        stage_file "$b" "$APP_DIR/bin/${b##*/}" 0755
+    done
+    stage_tree "$REPO/sql" "$APP_DIR/sql"
+    stage_tree "$REPO/web" "$APP_DIR/web"
+    set_paths
 }
 
 ensure_secrets() {
@@ -683,9 +797,9 @@ run_migrations() {
         warn "migrations: $bin not built: skipped"
         return 0
     fi
-    say "migrations: cb-migrate --dir $REPO/sql up"
+    say "migrations: cb-migrate --dir $SQL_DIR up"
     ensure_log "$LOG_DIR/cb-migrate.log"
-    if ! as_cb "$bin" --dir "$REPO/sql" up >>"$LOG_DIR/cb-migrate.log" 2>&1 </dev/null; then
+    if ! as_cb "$bin" --dir "$SQL_DIR" up >>"$LOG_DIR/cb-migrate.log" 2>&1 </dev/null; then
         tail -n 20 "$LOG_DIR/cb-migrate.log" >&2
         die "migrations failed (see $LOG_DIR/cb-migrate.log)"
     fi
@@ -757,15 +871,22 @@ start_responders() {
 stop_responder() {
     local bin=$1 pid
     if pid=$(read_pidfile "$RUN_DIR/$bin.pid") && is_ours_named "$pid" "$bin"; then
-        say "responder $bin: stopping (pid $pid)"
         stop_pid "responder $bin" "$pid" TERM 15
     fi
     rm -f "$RUN_DIR/$bin.pid" "$RUN_DIR/$bin.sock"
 }
 
 stop_responders() {
-    local bin procs
+    local bin procs pid
     local -A done_=()
+    # SIGTERM to every one first: they wind down together, and the waits
+    # below overlap instead of adding up.
+    while read -r bin; do
+        if pid=$(read_pidfile "$RUN_DIR/$bin.pid") && is_ours_named "$pid" "$bin"; then
+            say "responder $bin: stopping (pid $pid)"
+            kill -TERM "$pid" 2>/dev/null || true
+        fi
+    done < <(responder_pidfiles)
     # Those the pid files name, then any socket routes.tab still names.
     while read -r bin; do
         stop_responder "$bin"
@@ -983,7 +1104,7 @@ generate_nginx_conf() {
     done
     ROUTES_FILE=$routes ZONES_FILE=$zones SERVER_FILE=$server WS_FILE=$ws \
     STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR \
-    TLS=$TLS_DIR WEB=$REPO/web P_HTTP=$CB_PORT_HTTP P_HTTPS=$CB_PORT_HTTPS P_WS=$CB_PORT_WS \
+    TLS=$TLS_DIR WEB=$WEB_DIR P_HTTP=$CB_PORT_HTTP P_HTTPS=$CB_PORT_HTTPS P_WS=$CB_PORT_WS \
     REPO_DIR=$REPO awk '
         BEGIN {
             map["@STATE@"] = ENVIRON["STATE"];   map["@RUN_DIR@"] = ENVIRON["RUN"]
@@ -1136,17 +1257,18 @@ cmd_start() {
     local t0=$SECONDS
     require_root
     require_user
-    check_traversal
+    place_state
     if [ -r "$ROUTES_TAB" ]; then
         "$GEN_ROUTES" --check "$ROUTES_TAB" || die "fix $ROUTES_TAB first"
     else
         warn "$ROUTES_TAB not found: no responders"
     fi
+    prepare_tree
+    stage_app
     check_responder_binaries
     preflight_ports
     STARTED=()
     trap on_start_exit EXIT
-    prepare_tree
     ensure_log "$LOG_DIR/stack.log"
     ensure_secrets
     build_child_env 1
@@ -1324,6 +1446,10 @@ cmd_restart_worker() {
     [ -s "$SECRETS_DIR/redis.pw" ] || die "no stack in $CB_STATE: run start first"
     build_child_env 1
     stop_worker
+    # A staged stack runs the worker binary built now.
+    if [ -d "$APP_DIR/bin" ] && [ -x "$CB_BUILD/bin/cb-worker" ]; then
+        stage_file "$CB_BUILD/bin/cb-worker" "$APP_DIR/bin/cb-worker" 0755
+    fi
     STARTED=()
     start_worker
 }
@@ -1344,6 +1470,7 @@ main() {
         pause-redis)    cmd_signal_redis STOP ;;
         resume-redis)   cmd_signal_redis CONT ;;
         env)            echo "$STACK_ENV" ;;
+        state)          require_root; require_user; place_state; prepare_tree; echo "$CB_STATE" ;;
         -h|--help|help) usage ;;
         *)              usage ;;
     esac

@@ -31,7 +31,15 @@ free_port() {
 	return 1
 }
 
-state="$repo/var/test-$$"
+# The state directory: var/test-PID, or where the service user can reach it
+# when it cannot reach the clone (stack.sh state: a link points there).
+link="$repo/var/test-$$"
+if ! state=$(CB_STATE="$link" "$repo/scripts/stack.sh" state); then
+	echo "cannot make the state directory for $link"
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+[ -L "$link" ] || link=
 export CB_STATE="$state"
 CB_PORT_HTTP=$(free_port); CB_PORT_HTTPS=$(free_port); CB_PORT_PG=$(free_port)
 CB_PORT_REDIS=$(free_port); CB_PORT_WS=$(free_port); CB_PORT_FAKESF=$(free_port)
@@ -67,10 +75,13 @@ export CB_QUOTA_KEY_COMMANDS_PER_MIN=100000000
 # The bundled fakes stand in for Salesforce and Slack.
 unset CB_SF_CLIENT_ID CB_CONFIG_FILE CB_SLACK_WEBHOOK_URL CB_SLACK_BOT_TOKEN
 mkdir -p "$state/log"
-# Sanitizer reports from every process of the stack land in one place.
+# Sanitizer reports from every process of the stack land in one place.  The
+# suppressions travel with the state: the service user may not reach the
+# clone.
+install -m 0644 "$repo/tests/lsan.supp" "$state/lsan.supp"
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:log_path=$state/log/asan"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$state/log/ubsan"
-export LSAN_OPTIONS="suppressions=$repo/tests/lsan.supp:print_suppressions=0"
+export LSAN_OPTIONS="suppressions=$state/lsan.supp:print_suppressions=0"
 
 passed=0
 failed=0
@@ -150,7 +161,7 @@ trap - EXIT
 # names this run's state directory (other stacks on the machine are not ours).
 left=0
 for p in $(ps -u cbroker -o pid= 2>/dev/null); do
-	if tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx "CB_STATE=$state"; then
+	if { tr '\0' '\n' <"/proc/$p/environ"; } 2>/dev/null | grep -qx "CB_STATE=$state"; then
 		left=$((left + 1))
 	fi
 done
@@ -188,6 +199,7 @@ if (( failed > 0 )); then
 	echo "logs kept in $state/log"
 else
 	rm -rf "$state"
+	[ -z "$link" ] || rm -f "$link"
 fi
 echo "$passed passed, $failed failed"
 (( failed == 0 ))

@@ -92,6 +92,7 @@ struct admin {
 	struct settings	 s;
 	struct db	*db;
 	char		 actor[80];	/* "cli:<unix user>", who ran the command */
+	char		*file;		/* the command's file, read as the caller */
 };
 
 static int fail(const char *, ...) __attribute__((format(printf, 1, 2)));
@@ -129,6 +130,21 @@ read_file(const char *path, char **out)
 	fclose(f);
 	*out = util_strdup(buf_cstr(&b));
 	buf_free(&b);
+	return 0;
+}
+
+/*
+ * The file a command names, read before the switch to the service user (as
+ * the caller who named it: a definition in a clone under /root is readable
+ * by root, not by cbroker); the command takes ownership.
+ */
+static int
+command_file(struct admin *a, const char *path, char **out)
+{
+	if (a->file == NULL)
+		return read_file(path, out);
+	*out = a->file;
+	a->file = NULL;
 	return 0;
 }
 
@@ -250,7 +266,7 @@ cmd_form_create(struct admin *a, int argc, char **argv)
 
 	if (argc != 3 && argc != 5)
 		return fail("usage: form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]");
-	if (read_file(argv[2], &def) || check_definition(def))
+	if (command_file(a, argv[2], &def) || check_definition(def))
 		goto out;
 	if (q1(a, "INSERT INTO forms (org_id, name, sf_object, sf_ext_field)"
 	    " SELECT id, $2, coalesce($3, 'Form_Submission__c'), coalesce($4, 'Broker_Submission_Id__c')"
@@ -275,7 +291,7 @@ cmd_form_publish(struct admin *a, int argc, char **argv)
 
 	if (argc != 2 || !util_uuid_ok(argv[0]))
 		return fail("usage: form-publish FORM_ID DEFINITION.json");
-	if (read_file(argv[1], &def) || check_definition(def) ||
+	if (command_file(a, argv[1], &def) || check_definition(def) ||
 	    publish(a, argv[0], def, ver, sizeof(ver)))
 		goto out;
 	/* Responders cache the current version briefly; tell them now. */
@@ -862,6 +878,7 @@ struct admin_cmd {
 	int		(*fn)(struct admin *, int, char **);
 	const char	*args;		/* the usage after the name */
 	const char	*what;		/* one line for `cb-admin help` */
+	int		 file_arg;	/* 1-based argument naming a file, 0: none */
 };
 
 /* `config` is the one command without a database: it is handled in main(). */
@@ -870,9 +887,9 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "org-plan", cmd_org_plan, "ORG free|team|enterprise",
 	  "set the plan tier (quotas) of a tenant" },
 	{ "form-create", cmd_form_create, "ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]",
-	  "create a form and publish its version 1" },
+	  "create a form and publish its version 1", 3 },
 	{ "form-publish", cmd_form_publish, "FORM_ID DEFINITION.json",
-	  "publish the next version of a form" },
+	  "publish the next version of a form", 2 },
 	{ "policy-set", cmd_policy_set,
 	  "FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]",
 	  "set the agent policy of a form (comma-separated lists)" },
@@ -957,6 +974,7 @@ main(int argc, char **argv)
 	size_t		 i;
 	int		 rc = 2;
 
+	memset(&a, 0, sizeof(a));
 	log_init("cb-admin", LOG_LVL_WARN);
 	if (argc < 2) {
 		usage(stderr);
@@ -1000,14 +1018,21 @@ main(int argc, char **argv)
 		else
 			snprintf(a.actor, sizeof(a.actor), "cli:uid-%u", (unsigned)getuid());
 	}
-	if (admin_drop_root() != 0)
+	/* A file named on the command line is read as the caller. */
+	if (i < ADMIN_NCMDS && admin_cmds[i].file_arg > 0 && argc - 2 >= admin_cmds[i].file_arg &&
+	    read_file(argv[1 + admin_cmds[i].file_arg], &a.file) != 0)
+		return 1;
+	if (admin_drop_root() != 0) {
+		free(a.file);
 		return 2;
+	}
 	if (settings_load(&a.s, err, sizeof(err)) != CB_OK) {
 		fprintf(stderr, "cb-admin: %s\n", err);
 		if (strstr(err, "Permission denied") != NULL && geteuid() != getuid())
 			fprintf(stderr, "cb-admin: it runs as the service user (uid %u, the owner of "
 			    "CB_SEAL_ROOT_KEY_FILE): make the file readable by that user\n",
 			    (unsigned)geteuid());
+		free(a.file);
 		return 2;
 	}
 	if (i == ADMIN_NCMDS) {
@@ -1023,5 +1048,6 @@ main(int argc, char **argv)
 		rc = admin_cmds[i].fn(&a, argc - 2, argv + 2);
 	db_close(a.db);
 	settings_free(&a.s);
+	free(a.file);
 	return rc;
 }

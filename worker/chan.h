@@ -28,7 +28,7 @@
 #define CHAN_MAX_MSG		(16u * 1024u)	/* per frame, both directions */
 #define CHAN_FLIGHT_MAX		16		/* agent_policies.max_in_flight bound */
 #define CHAN_FLIGHT_DEFAULT	2		/* a form without an agent policy */
-#define CHAN_MAX_ATTEMPTS	3		/* deliveries of a command, in all */
+#define CHAN_MAX_ATTEMPTS	3		/* delivery rounds of a command, in all */
 #define CHAN_READ_SLACK		4		/* rows read past the window, to skip */
 #define CHAN_EXPIRE_ROUNDS	5		/* expiry batches per tick, at most */
 #define CHAN_ADDR_MAX		64
@@ -52,7 +52,7 @@ struct chan_flight {
 	char		 id[CHAN_UUID_LEN + 1];
 	char		*frame;			/* the text, for re-sending */
 	size_t		 len;
-	int		 sends;			/* on this connection */
+	int		 sends;			/* rounds it has been in (tab-wide) */
 	double		 deadline;		/* receipt due (monotonic ms) */
 	int		 rcpt;			/* a receipt waits to be stored */
 	char		 rcpt_status[8];
@@ -140,6 +140,14 @@ int	 chan_flight_find(const struct chan_conn *, long long seq);
 /* Take a sent frame into the window (the frame's text is owned from then). */
 void	 chan_flight_add(struct chan_conn *, long long seq, const char *id, char *frame,
 	    size_t len);
+/*
+ * The round a command is in on the tab's other sockets: another live
+ * connection of the same tab holding seq in flight, or NULL.
+ */
+struct chan_flight *chan_flight_sibling(const struct chan *, const struct chan_conn *,
+	    long long seq);
+/* The entry just added joins that round: same send count and deadline. */
+void	 chan_flight_join(struct chan_conn *, const struct chan_flight *round);
 double	 chan_receipt_due(const struct chan_conn *, int sends);
 void	 chan_log_seq(enum log_level, const char *event, const struct chan_conn *,
 	    long long seq, const char *k, const char *v);

@@ -4,6 +4,11 @@
  * the limit (the form's max_in_flight) counts the entries of every
  * connection of that context in this process.  A slot that comes free
  * marks every connection of the tab, so whichever may send next does.
+ *
+ * A delivery attempt is a round, not a socket: the sockets of one tab (in
+ * this process) that carry a command at the same time share its attempt,
+ * its send count and its receipt deadline, so three sockets open for one
+ * tab spend one attempt, not three, and are re-sent to together.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +61,22 @@ chan_flight_find(const struct chan_conn *c, long long seq)
 	return -1;
 }
 
+struct chan_flight *
+chan_flight_sibling(const struct chan *ch, const struct chan_conn *self, long long seq)
+{
+	struct chan_conn	*c;
+	int			 i;
+
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (c == self || !c->authed || c->closing ||
+		    strcmp(c->tab.ctx_id, self->tab.ctx_id) != 0)
+			continue;
+		if ((i = chan_flight_find(c, seq)) >= 0)
+			return &c->fl[i];
+	}
+	return NULL;
+}
+
 double
 chan_receipt_due(const struct chan_conn *c, int sends)
 {
@@ -81,6 +102,15 @@ chan_flight_add(struct chan_conn *c, long long seq, const char *id, char *frame,
 	f->len = len;
 	f->sends = 1;
 	f->deadline = chan_receipt_due(c, 1);
+}
+
+void
+chan_flight_join(struct chan_conn *c, const struct chan_flight *round)
+{
+	struct chan_flight	*f = &c->fl[c->nfl - 1];
+
+	f->sends = round->sends;
+	f->deadline = round->deadline;
 }
 
 void

@@ -249,16 +249,54 @@ chan_too_large(struct chan *ch, const char *id, const char *org)
 	    " AND state IN ('queued', 'delivered')"), 2, p);
 }
 
+/*
+ * c and every other live connection of its tab holding seq in flight: the
+ * sockets one round goes out on (at most CHAN_ROUND_MAX; the per-context
+ * cap keeps it far below).  *rcpt: one of them holds a receipt for it.
+ */
+#define CHAN_ROUND_MAX	64
+static int
+chan_round_members(struct chan_conn *c, long long seq, struct chan_conn **who, int *rcpt)
+{
+	struct chan_conn	*o;
+	int			 n = 0, k;
+
+	*rcpt = 0;
+	who[n++] = c;
+	for (o = c->ch->conns; o != NULL && n < CHAN_ROUND_MAX; o = o->next) {
+		if (o == c || !o->authed || o->closing ||
+		    strcmp(o->tab.ctx_id, c->tab.ctx_id) != 0 ||
+		    (k = chan_flight_find(o, seq)) < 0)
+			continue;
+		if (o->fl[k].rcpt)
+			*rcpt = 1;
+		who[n++] = o;
+	}
+	return n;
+}
+
 int
 chan_receipt_timeout(struct chan_conn *c, int i)
 {
-	struct chan_flight	*f = &c->fl[i];
+	struct chan_flight	*f = &c->fl[i], *g;
+	struct chan_conn	*who[CHAN_ROUND_MAX];
 	struct db_res		*r = NULL;
 	const char		*p[3];
 	char			 max[24], att[24];
-	long long		 affected = 0;
-	int			 rc, dropped = 0;
+	long long		 affected = 0, seq = f->seq;
+	double			 deadline;
+	int			 rc, dropped = 0, n, k, j, rcpt, sends;
 
+	/*
+	 * The round is the tab's: every socket that carries the command
+	 * shares this attempt, and the next one goes out on all of them.
+	 */
+	n = chan_round_members(c, seq, who, &rcpt);
+	if (rcpt) {
+		/* A sibling's receipt waits to be stored: that settles it. */
+		f->deadline = chan_receipt_due(c, f->sends);
+		return 0;
+	}
 	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
 	p[0] = f->id;
 	p[1] = c->tab.org;
@@ -272,11 +310,18 @@ chan_receipt_timeout(struct chan_conn *c, int i)
 		goto out;	/* next tick tries again */
 	if (db_rows(r) == 1) {
 		util_strlcpy(att, db_val(r, 0, 0), sizeof(att));
-		f->sends++;
-		f->deadline = chan_receipt_due(c, f->sends);
-		chan_log_seq(LOG_LVL_INFO, "receipt_timeout_resend", c, f->seq,
+		sends = f->sends + 1;
+		deadline = chan_receipt_due(c, sends);
+		chan_log_seq(LOG_LVL_INFO, "receipt_timeout_resend", c, seq,
 		    "attempts", att);
-		(void)chan_send(c, f->frame, f->len);
+		for (k = 0; k < n; k++) {
+			if ((j = chan_flight_find(who[k], seq)) < 0)
+				continue;
+			g = &who[k]->fl[j];
+			g->sends = sends;
+			g->deadline = deadline;
+			(void)chan_send(who[k], g->frame, g->len);
+		}
 		goto out;
 	}
 	rc = chan_finish(c->ch, &affected, CHAN_FINISH_DEAD(
@@ -288,9 +333,12 @@ chan_receipt_timeout(struct chan_conn *c, int i)
 	if (rc != CB_OK)
 		goto out;
 	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
-	    affected ? "command_given_up" : "receipt_wait_ended", c, f->seq,
+	    affected ? "command_given_up" : "receipt_wait_ended", c, seq,
 	    "state", affected ? "dead_or_expired" : "finished");
-	chan_flight_drop(c, i);
+	/* The round ends on every socket that carried it. */
+	for (k = n - 1; k >= 0; k--)
+		if ((j = chan_flight_find(who[k], seq)) >= 0)
+			chan_flight_drop(who[k], j);
 	chan_tab_dirty(c->ch, c->tab.ctx_id);
 	dropped = 1;
 out:
@@ -403,6 +451,7 @@ struct chan_step {
 	char			*frame;		/* NULL: skipped (cursor moves past) */
 	size_t			 len;
 	int			 record;	/* queued/delivered: becomes delivered */
+	int			 join;		/* in flight on a sibling: its round */
 	const char		*event;		/* for a skip: why, for the log */
 	char			 state[20];
 };
@@ -468,7 +517,7 @@ chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t f
 	const char	*state, *id;
 	long long	 last_seq, seq, next = c->cursor, attempts, changed;
 	size_t		 row, nrows = 0;
-	int		 taken = 0, expired, delivered_before, rc;
+	int		 taken = 0, expired, delivered_before, joining, rc;
 
 	buf_init(&b, CHAN_MAX_MSG);
 	c->blocked = 0;
@@ -531,8 +580,14 @@ chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t f
 			next = seq;
 			continue;
 		}
+		/*
+		 * Another socket of this tab carries it now: this one joins
+		 * that round (one attempt for the tab), even the last one.
+		 */
+		joining = strcmp(state, "delivered") == 0 &&
+		    chan_flight_sibling(ch, c, seq) != NULL;
 		if ((strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) &&
-		    attempts >= CHAN_MAX_ATTEMPTS) {
+		    attempts >= CHAN_MAX_ATTEMPTS && !joining) {
 			/* Sent as often as it may be, over reconnects too: dead. */
 			if ((rc = chan_exhaust(ch, id, c->tab.org, &changed)) != CB_OK) {
 				c->dirty = rc == CB_ERR_DB_DOWN;
@@ -566,6 +621,7 @@ chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t f
 			/* A finished command that had reached a tab goes again as it is. */
 			st->record = strcmp(state, "queued") == 0 ||
 			    strcmp(state, "delivered") == 0;
+			st->join = st->record && joining;
 		}
 		taken++;
 		next = seq;
@@ -601,10 +657,10 @@ static void
 chan_deliver(struct chan *ch)
 {
 	struct chan_conn	*c, *o, **list = NULL;
-	struct chan_arr		 a[4], ids;
+	struct chan_arr		 a[4], ids, joins;
 	struct chan_steps	 steps = { NULL, 0, 0 };
 	struct db_res		*r = NULL, *u = NULL;
-	const char		*p[4], *q[2];
+	const char		*p[4], *q[3];
 	char			 max[24];
 	size_t			 nlist = 0, cap = 0, row, from, i, k;
 	long long		 idx;
@@ -613,6 +669,7 @@ chan_deliver(struct chan *ch)
 	for (k = 0; k < 4; k++)
 		chan_arr_init(&a[k]);
 	chan_arr_init(&ids);
+	chan_arr_init(&joins);
 	for (c = ch->conns; c != NULL; c = c->next) {
 		c->held = 0;
 		if (!c->dirty || !c->authed || c->closing)
@@ -679,20 +736,29 @@ chan_deliver(struct chan *ch)
 	}
 	/* Postgres first: what becomes delivered, in one statement. */
 	for (i = 0; i < steps.n; i++)
-		if (steps.v[i].record && chan_arr_add(&ids, steps.v[i].id) != CB_OK)
+		if (steps.v[i].record && chan_arr_add(steps.v[i].join ? &joins : &ids,
+		    steps.v[i].id) != CB_OK)
 			goto out;
-	if (ids.n > 0) {
+	if (ids.n + joins.n > 0) {
 		chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
-		if ((q[0] = chan_arr_end(&ids)) == NULL)
+		if ((q[0] = chan_arr_end(&ids)) == NULL || (q[2] = chan_arr_end(&joins)) == NULL)
 			goto out;
 		q[1] = max;
-		/* A row another session holds locked waits for a later round. */
+		/*
+		 * A new round ($1) is an attempt; a socket joining the round
+		 * a sibling carries ($3) spends none.  A row another session
+		 * holds locked waits for a later round.
+		 */
 		rc = chan_query(ch, &u,
-		    "UPDATE commands SET state = 'delivered', attempts = attempts + 1,"
-		    " delivered_at = now() WHERE id IN (SELECT id FROM commands"
-		    "  WHERE id = ANY ($1::uuid[]) AND state IN ('queued', 'delivered')"
-		    "  AND attempts < $2::int AND (expires_at IS NULL OR expires_at > now())"
-		    "  FOR UPDATE SKIP LOCKED) RETURNING id::text", 2, q);
+		    "UPDATE commands SET state = 'delivered',"
+		    " attempts = attempts + CASE WHEN id = ANY ($3::uuid[]) THEN 0 ELSE 1 END,"
+		    " delivered_at = CASE WHEN id = ANY ($3::uuid[]) THEN delivered_at ELSE now() END"
+		    " WHERE id IN (SELECT id FROM commands"
+		    "  WHERE (id = ANY ($1::uuid[]) OR id = ANY ($3::uuid[]))"
+		    "  AND state IN ('queued', 'delivered')"
+		    "  AND (attempts < $2::int OR id = ANY ($3::uuid[]))"
+		    "  AND (expires_at IS NULL OR expires_at > now())"
+		    "  FOR UPDATE SKIP LOCKED) RETURNING id::text", 3, q);
 		if (rc != CB_OK) {
 			/* Nothing was recorded: nothing is sent, skips included. */
 			for (i = 0; i < steps.n; i++)
@@ -729,6 +795,12 @@ chan_deliver(struct chan *ch)
 		}
 		chan_flight_add(o, st->seq, st->id, st->frame, st->len);
 		st->frame = NULL;
+		if (st->join) {
+			const struct chan_flight	*round = chan_flight_sibling(ch, o, st->seq);
+
+			if (round != NULL)
+				chan_flight_join(o, round);
+		}
 	}
 out:
 	for (i = 0; i < steps.n; i++)
@@ -740,6 +812,7 @@ out:
 	for (k = 0; k < 4; k++)
 		chan_arr_free(&a[k]);
 	chan_arr_free(&ids);
+	chan_arr_free(&joins);
 }
 
 int

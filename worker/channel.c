@@ -20,8 +20,9 @@
  *    form's agent policy max_in_flight commands are sent and unreceipted;
  *    a pending_approval command blocks every later one;
  *  - a command is never sent after its expires_at (it ends `expired`, tab
- *    or no tab: a sweep finds them), nor more than CHAN_MAX_ATTEMPTS times
- *    (it ends `dead`, with the reason);
+ *    or no tab: a sweep finds them), nor in more than CHAN_MAX_ATTEMPTS
+ *    delivery rounds (it ends `dead`, with the reason; the sockets of one
+ *    tab carrying it share a round: chan_flight.c);
  *  - every state change is written to Postgres before the frame leaves
  *    (queued -> delivered), and a receipt's outcome is written before its
  *    slot in the window is released; a receipt that cannot be written yet
@@ -257,33 +258,52 @@ chan_over_cap(const struct chan *ch, const char *ref, const char *addr)
 }
 
 /*
- * Refuse an upgrade over a cap: 429, Retry-After and a problem+json body,
- * at the HTTP stage (no WebSocket is made).  Nonzero if it could not be
- * written (the caller hangs up).
+ * Answer an HTTP refusal at the upgrade stage (no WebSocket is made): the
+ * status, an RFC 9457 problem+json body with the type and title lib/errs.c
+ * gives that status, Retry-After when retry_after is set.  Never
+ * libwebsockets' own text/html pages, never a dropped connection (which
+ * nginx would turn into a 502).  Nonzero if it could not be written (the
+ * caller hangs up).
  */
 static int
-chan_refuse(struct lws *wsi, const char *cap, const char *request_id)
+chan_problem(struct lws *wsi, int status, const char *detail, const char *request_id,
+    int retry_after)
 {
 	unsigned char	 hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start;
 	unsigned char	*end = hdr + sizeof(hdr) - 1, *body = NULL;
+	const char	*type, *title;
 	struct buf	 b;
 	int		 rc = -1;
 
+	switch (status) {
+	case 404:
+		type = "/problems/not-found";
+		title = "Not found";
+		break;
+	case 429:
+		type = "/problems/rate-limited";
+		title = "Too many requests";
+		break;
+	default:
+		status = 400;
+		type = "/problems/bad-request";
+		title = "Malformed request";
+		break;
+	}
 	buf_init(&b, 1024);
-	if (buf_puts(&b, "{\"type\":\"/problems/rate-limited\",\"title\":\"Too many requests\","
-	    "\"status\":429,\"detail\":") != CB_OK ||
-	    buf_json_str(&b, strcmp(cap, "per_ctx") == 0 ?
-	    "this tab already holds as many WebSockets as it may; close one or retry later" :
-	    "this address already holds as many WebSockets as it may; retry later") != CB_OK ||
+	if (buf_puts(&b, "{\"type\":") != CB_OK || buf_json_str(&b, type) != CB_OK ||
+	    buf_puts(&b, ",\"title\":") != CB_OK || buf_json_str(&b, title) != CB_OK ||
+	    buf_printf(&b, ",\"status\":%d,\"detail\":", status) != CB_OK ||
+	    buf_json_str(&b, detail) != CB_OK ||
 	    buf_puts(&b, ",\"request_id\":") != CB_OK ||
 	    buf_json_str(&b, request_id) != CB_OK || buf_putc(&b, '}') != CB_OK)
 		goto out;
 	body = util_malloc(LWS_PRE + b.len);
 	memcpy(body + LWS_PRE, b.data, b.len);
-	if (lws_add_http_common_headers(wsi, 429, "application/problem+json",
+	if (lws_add_http_common_headers(wsi, (unsigned int)status, "application/problem+json",
 	    (lws_filepos_t)b.len, &p, end) ||
-	    lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-	    (const unsigned char *)"1", 1, &p, end) ||
+	    (retry_after && lws_add_http_header_by_name(wsi,
+	    (const unsigned char *)"retry-after:", (const unsigned char *)"1", 1, &p, end)) ||
 	    lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
 	    (const unsigned char *)"no-store", 8, &p, end) ||
 	    lws_finalize_write_http_header(wsi, start, &p, end))
@@ -295,6 +315,47 @@ out:
 	free(body);
 	buf_free(&b);
 	return rc;
+}
+
+/* What a refused path is told, by the status chan_request_status gave. */
+static const char *
+chan_path_detail(int status)
+{
+	return status == 404 ? "the tab channel lives at /ws/ctx/{ctx_ref}" :
+	    "the tab channel takes /ws/ctx/{ctx_ref} with a UUID and no query string";
+}
+
+/*
+ * The subprotocol offered (Sec-WebSocket-Protocol): absent, or a list that
+ * names cb.tab.v1 and none of the vhost's internal protocols (which
+ * libwebsockets would otherwise bind, as it takes the first it knows).
+ * 0 when acceptable.
+ */
+static int
+chan_subprotocol_bad(struct lws *wsi)
+{
+	char		 v[256];
+	const char	*t = v, *e;
+	size_t		 len;
+	int		 n, found = 0;
+
+	n = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);
+	if (n <= 0)
+		return 0;
+	if (n >= (int)sizeof(v) || lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_PROTOCOL) < 0)
+		return 1;
+	while (*t != '\0') {
+		t += strspn(t, ", \t");
+		len = strcspn(t, ", \t");
+		e = t + len;
+		if (len == strlen(CHAN_PROTOCOL) && strncmp(t, CHAN_PROTOCOL, len) == 0)
+			found = 1;
+		else if ((len == strlen(CHAN_PG_PROTOCOL) && strncmp(t, CHAN_PG_PROTOCOL, len) == 0) ||
+		    (len == strlen(CHAN_KV_PROTOCOL) && strncmp(t, CHAN_KV_PROTOCOL, len) == 0))
+			return 1;
+		t = e;
+	}
+	return !found;
 }
 
 /* ------------------------------------------------------- outgoing frames */
@@ -724,33 +785,44 @@ chan_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 {
 	struct chan_pss	*pss = user;
 	struct chan	*ch = lws_context_user(lws_get_context(wsi));
-	char		 ref[CHAN_UUID_LEN + 1];
+	char		 ref[CHAN_UUID_LEN + 1], addr[CHAN_ADDR_MAX], rid[64];
+	const char	*cap;
 	int		 st;
 
 	switch (reason) {
 	case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-		/* Wrong paths never become WebSockets: answer at the HTTP stage. */
-		if ((st = chan_request_status(wsi, ref)) == 0) {
-			char	 addr[CHAN_ADDR_MAX], rid[64];
-			const char *cap;
-
-			chan_client_addr(wsi, addr, sizeof(addr));
-			if ((cap = chan_over_cap(ch, ref, addr)) == NULL)
-				return 0;
-			/* The address is personal data: the log names the cap only. */
-			chan_request_id(wsi, rid, sizeof(rid));
-			log_kv(LOG_LVL_WARN, "ws_refused", "ctx", ref, "cap", cap,
-			    "request_id", rid, NULL);
-			return chan_refuse(wsi, cap, rid) ? -1 : 1;
+		/*
+		 * Wrong paths and subprotocols never become WebSockets: the
+		 * answer is an HTTP refusal, problem+json like every other.
+		 */
+		chan_request_id(wsi, rid, sizeof(rid));
+		if ((st = chan_request_status(wsi, ref)) != 0) {
+			log_msg(LOG_LVL_INFO, "ws_rejected", "status %d", st);
+			return chan_problem(wsi, st, chan_path_detail(st), rid, 0) ? -1 : 1;
 		}
-		log_msg(LOG_LVL_INFO, "ws_rejected", "status %d", st);
-		if (lws_return_http_status(wsi, (unsigned int)st, NULL))
-			return -1;
-		return 1;
+		if (chan_subprotocol_bad(wsi)) {
+			log_kv(LOG_LVL_INFO, "ws_rejected", "why", "subprotocol",
+			    "request_id", rid, NULL);
+			return chan_problem(wsi, 400, "the WebSocket subprotocol must be "
+			    CHAN_PROTOCOL, rid, 0) ? -1 : 1;
+		}
+		chan_client_addr(wsi, addr, sizeof(addr));
+		if ((cap = chan_over_cap(ch, ref, addr)) == NULL)
+			return 0;
+		/* The address is personal data: the log names the cap only. */
+		log_kv(LOG_LVL_WARN, "ws_refused", "ctx", ref, "cap", cap,
+		    "request_id", rid, NULL);
+		return chan_problem(wsi, 429, strcmp(cap, "per_ctx") == 0 ?
+		    "this tab already holds as many WebSockets as it may; close one or retry later" :
+		    "this address already holds as many WebSockets as it may; retry later",
+		    rid, 1) ? -1 : 1;
 	case LWS_CALLBACK_HTTP:
 		/* Plain HTTP: the channel only speaks WebSocket. */
 		st = chan_request_status(wsi, ref);
-		if (lws_return_http_status(wsi, st == 0 ? 400 : (unsigned int)st, NULL) ||
+		chan_request_id(wsi, rid, sizeof(rid));
+		if (chan_problem(wsi, st == 0 ? 400 : st, st == 0 ?
+		    "the tab channel speaks WebSocket only (subprotocol " CHAN_PROTOCOL ")" :
+		    chan_path_detail(st), rid, 0) ||
 		    lws_http_transaction_completed(wsi))
 			return -1;
 		return 0;

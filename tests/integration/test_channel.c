@@ -1155,6 +1155,62 @@ START_TEST(three_sockets_share_the_tabs_window)
 }
 END_TEST
 
+/*
+ * Attempts are rounds, not sockets: three sockets of one tab carrying a
+ * command without a receipt spend one attempt per round, so it is sent
+ * again (on all three) before it ends dead after 3 rounds.  Runs with the
+ * 1 s receipt timeout of the receipt-timeout case.
+ */
+START_TEST(three_sockets_one_attempt_per_round)
+{
+	struct fx	 f;
+	struct ws	 w[3];
+	struct row	 r;
+	double		 t0;
+	cJSON		*j;
+	int		 sends[3] = { 0, 0, 0 }, i;
+
+	fx_init(&f);
+	fx_policy(&f, 3);
+	ck_assert_msg(ws_open_retry(&w[0], f.path, 15000) == 0, "worker did not come back");
+	ws_free(&w[0]);
+	for (i = 0; i < 3; i++)
+		auth_from_zero(&w[i], &f);
+	fx_cmd(&f, "#round", "1");
+	t0 = util_now_ms();
+	for (;;) {
+		fx_row(&f, 1, &r);
+		if (strcmp(r.state, "dead") == 0)
+			break;
+		ck_assert_msg(util_now_ms() - t0 < 20000, "seq 1 never ended dead");
+		for (i = 0; i < 3; i++) {
+			if ((j = ws_next(&w[i], 50)) == NULL)
+				continue;
+			ck_assert_str_eq(ws_str(j, "type"), "command");
+			ck_assert_int_eq(ws_num(j, "seq"), 1);
+			sends[i]++;
+			cJSON_Delete(j);
+		}
+	}
+	for (i = 0; i < 3; i++)
+		while ((j = ws_next(&w[i], 300)) != NULL) {
+			ck_assert_int_eq(ws_num(j, "seq"), 1);
+			sends[i]++;
+			cJSON_Delete(j);
+		}
+	/* Every socket had it in every round: 3 rounds, 3 attempts. */
+	for (i = 0; i < 3; i++)
+		ck_assert_msg(sends[i] == 3, "socket %d got seq 1 %d times (want 3: one per round)",
+		    i, sends[i]);
+	fx_row(&f, 1, &r);
+	ck_assert_int_eq(r.attempts, 3);
+	ck_assert_str_eq(r.reason, "no receipt after 3 attempts");
+	for (i = 0; i < 3; i++)
+		ws_free(&w[i]);
+	fx_free(&f);
+}
+END_TEST
+
 START_TEST(policy_window_applies_to_one_socket)
 {
 	struct fx	 f;
@@ -1626,6 +1682,7 @@ channel_suite(void)
 	tcase_set_timeout(tt, 90);
 	tcase_add_unchecked_fixture(tt, short_receipt_timeout, default_receipt_timeout);
 	tcase_add_test(tt, receipt_timeout_resends_then_dead);
+	tcase_add_test(tt, three_sockets_one_attempt_per_round);
 	suite_add_tcase(s, tt);
 
 	tcase_set_timeout(tg, 60);

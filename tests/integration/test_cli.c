@@ -3,7 +3,9 @@
  * command, each command answers `--help` with its usage (exit 0), the
  * README names every command, and `cb-admin config` prints the values in
  * effect with where each came from (environment, config file, default),
- * never a secret's value.  Runs against the test stack's environment
+ * never a secret's value; a definition file only its caller can read (a
+ * clone under /root) is read before cb-admin becomes the service user.
+ * Runs against the test stack's environment
  * (stack.env is sourced by scripts/test.sh, so CB_PG_DSN and friends are
  * set as for every process).
  */
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include <check.h>
 
@@ -188,6 +191,41 @@ START_TEST(demo_seed_again_revokes_the_previous_key)
 }
 END_TEST
 
+/*
+ * cb-admin runs as the service user, but a file named on its command line
+ * is read as the caller first: a definition in a private directory (0700,
+ * root's, as a clone under /root is) still creates the form.
+ */
+START_TEST(definition_file_is_read_as_the_caller)
+{
+	char	 dir[] = "/tmp/cb-def.XXXXXX", path[128], args[512], *def, slug[48];
+	FILE	*f;
+
+	snprintf(path, sizeof(path), "%s/docs/examples/contact-form.json", test_env("CB_REPO"));
+	ck_assert_ptr_nonnull(def = cu_slurp(path));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/form.json", dir);
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	fputs(def, f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	free(def);
+	snprintf(slug, sizeof(slug), "cli-def-%ld", (long)getpid());
+	snprintf(args, sizeof(args), "org-create %s 'Private definition'", slug);
+	ck_assert_msg(admin(args) == 0, "%s", out);
+	snprintf(args, sizeof(args), "form-create %s 'Private' %s", slug, path);
+	ck_assert_msg(admin(args) == 0, "form-create: %s", out);
+	ck_assert_ptr_nonnull(strstr(out, "\"form_id\""));
+	/* A file that is not there is still named in the refusal. */
+	snprintf(args, sizeof(args), "form-create %s 'Missing' %s/none.json", slug, dir);
+	ck_assert_int_eq(admin(args), 1);
+	ck_assert_ptr_nonnull(strstr(out, "none.json"));
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 /* scripts/cb runs the tools with the stack's environment (CB_STATE: this stack). */
 START_TEST(cb_wrapper_finds_the_stack)
 {
@@ -220,6 +258,7 @@ main(void)
 	tcase_add_test(tc, config_shows_effective_values_and_sources);
 	tcase_add_test(tc, demo_seed_again_revokes_the_previous_key);
 	tcase_add_test(tc, cb_wrapper_finds_the_stack);
+	tcase_add_test(tc, definition_file_is_read_as_the_caller);
 	suite_add_tcase(su, tc);
 	return cu_run(su);
 }

@@ -4,7 +4,9 @@
  * a repeated Idempotency-Key or Authorization line is a 400, never served
  * with the first one (nginx hands repeated headers over as repeated
  * FastCGI parameters); every 401, on the tab-token routes too, carries a
- * WWW-Authenticate challenge.
+ * WWW-Authenticate challenge; a WebSocket upgrade with a wrong subprotocol
+ * or a malformed /ws/ path gets an HTTP refusal with a problem+json body
+ * from the worker (RFC 9457), never a 502 or an HTML page.
  */
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +141,71 @@ START_TEST(every_401_challenges)
 }
 END_TEST
 
+/* An upgrade request through nginx, as a browser makes it. */
+static void
+upgrade(const char *path, const char *protocol, struct http_resp *r)
+{
+	char		 proto[160];
+	const char	*h[7];
+	int		 n = 0;
+
+	h[n++] = "Upgrade: websocket";
+	h[n++] = "Connection: Upgrade";
+	h[n++] = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==";
+	h[n++] = "Sec-WebSocket-Version: 13";
+	if (protocol) {
+		snprintf(proto, sizeof(proto), "Sec-WebSocket-Protocol: %s", protocol);
+		h[n++] = proto;
+	}
+	h[n] = NULL;
+	ck_assert_int_eq(http_do("GET", path, h, NULL, 0, r), 0);
+}
+
+#define WS_CTX	"/ws/ctx/00000000-0000-4000-8000-000000000000"
+
+static const struct { const char *path, *protocol; long status; const char *type; } ws_cases[] = {
+	{ WS_CTX, "chat", 400, "/problems/bad-request" },
+	{ WS_CTX, "cb.tab.v2", 400, "/problems/bad-request" },
+	/* The worker's internal protocols are never bound by a client. */
+	{ WS_CTX, "cb-pg-listen", 400, "/problems/bad-request" },
+	{ WS_CTX, "cb-kv-wake, cb.tab.v1", 400, "/problems/bad-request" },
+	{ "/ws/nope", "cb.tab.v1", 404, "/problems/not-found" },
+	{ "/ws/", "cb.tab.v1", 404, "/problems/not-found" },
+	{ "/ws/ctx/not-a-uuid", "cb.tab.v1", 400, "/problems/bad-request" },
+	{ "/ws/ctx/", "cb.tab.v1", 400, "/problems/bad-request" },
+	{ WS_CTX "/x", "cb.tab.v1", 404, "/problems/not-found" },
+	{ WS_CTX "?token=tab_x", "cb.tab.v1", 400, "/problems/bad-request" },
+	{ "/ws/ctx/not-a-uuid", "chat", 400, "/problems/bad-request" },
+};
+
+START_TEST(websocket_refusals_are_problems)
+{
+	struct http_resp	 r;
+
+	upgrade(ws_cases[_i].path, ws_cases[_i].protocol, &r);
+	ck_assert_msg(r.status == ws_cases[_i].status, "%s [%s]: %ld %s", ws_cases[_i].path,
+	    ws_cases[_i].protocol, r.status, r.body ? r.body : "");
+	http_expect_problem(&r, ws_cases[_i].status, ws_cases[_i].type);
+	ck_assert_ptr_nonnull(http_json_str(&r, "detail"));
+	ck_assert_ptr_null(strstr(r.body, "<html"));
+	http_free(&r);
+}
+END_TEST
+
+/* Plain HTTP to the channel (no upgrade): refused the same way. */
+START_TEST(plain_http_to_channel_is_problem)
+{
+	struct http_resp	 r;
+
+	ck_assert_int_eq(http_do("GET", WS_CTX, NULL, NULL, 0, &r), 0);
+	http_expect_problem(&r, 400, "/problems/bad-request");
+	http_free(&r);
+	ck_assert_int_eq(http_do("GET", "/ws/nope", NULL, NULL, 0, &r), 0);
+	http_expect_problem(&r, 404, "/problems/not-found");
+	http_free(&r);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -149,6 +216,8 @@ main(void)
 	tcase_add_test(tc, quoted_charset_is_accepted);
 	tcase_add_test(tc, repeated_idempotency_key_is_400);
 	tcase_add_test(tc, every_401_challenges);
+	tcase_add_loop_test(tc, websocket_refusals_are_problems, 0, (int)CU_NELEM(ws_cases));
+	tcase_add_test(tc, plain_http_to_channel_is_problem);
 	suite_add_tcase(su, tc);
 	return cu_run(su);
 }
