@@ -4,6 +4,6 @@
 -- sink read that whole backlog to find nothing: about 24,000 rows a second
 -- with 12,000 Salesforce rows waiting.  With the sink first, a lease reads
 -- only its own sink's due rows.
-CREATE INDEX outbox_sink_due ON outbox (split_part(kind, '.', 1), org_id, run_after, id)
+CREATE INDEX IF NOT EXISTS outbox_sink_due ON outbox (split_part(kind, '.', 1), org_id, run_after, id)
 	WHERE state = 'pending';
-DROP INDEX outbox_org_due;
+DROP INDEX IF EXISTS outbox_org_due;
