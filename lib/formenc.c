@@ -5,49 +5,15 @@
 #include "formenc.h"
 #include "util.h"
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Well-formed UTF-8: no overlong forms, no surrogates, nothing past U+10FFFF. */
+/* Well-formed UTF-8 throughout. */
 static int
 utf8_ok(const unsigned char *s, size_t n)
 {
-	size_t		 i = 0, k, need;
-	unsigned	 cp, min;
+	size_t	 i, k;
 
-	while (i < n) {
-		if (s[i] < 0x80) {
-			i++;
-			continue;
-		}
-		if ((s[i] & 0xe0) == 0xc0) {
-			need = 1; cp = s[i] & 0x1f; min = 0x80;
-		} else if ((s[i] & 0xf0) == 0xe0) {
-			need = 2; cp = s[i] & 0x0f; min = 0x800;
-		} else if ((s[i] & 0xf8) == 0xf0) {
-			need = 3; cp = s[i] & 0x07; min = 0x10000;
-		} else
+	for (i = 0; i < n; i += k)
+		if ((k = util_utf8_seq(s + i, n - i)) == 0)
 			return 0;
-		if (need >= n - i)
-			return 0;	/* cut short */
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = cp << 6 | (s[i + k] & 0x3f);
-		}
-		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += need + 1;
-	}
 	return 1;
 }
 
@@ -65,8 +31,8 @@ decode(const char *src, size_t n, char *dst, const char **why)
 		if (src[i] == '+')
 			dst[o++] = ' ';
 		else if (src[i] == '%') {
-			if (n - i < 3 || (hi = hexval(src[i + 1])) < 0 ||
-			    (lo = hexval(src[i + 2])) < 0) {
+			if (n - i < 3 || (hi = util_hexval(src[i + 1])) < 0 ||
+			    (lo = util_hexval(src[i + 2])) < 0) {
 				*why = "a '%' must be followed by two hex digits";
 				return -1;
 			}

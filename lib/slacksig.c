@@ -6,6 +6,7 @@
 
 #include "errs.h"
 #include "slacksig.h"
+#include "util.h"
 
 static int
 secret_ok(const struct slacksig_secret *k)
@@ -49,18 +50,6 @@ slacksig_sign(const struct slacksig_secret *k, int64_t ts, const void *body, siz
 	return CB_OK;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* "v0=" + exactly 64 hex digits into mac; -1 if it is anything else. */
 static int
 parse_sig(const char *h, unsigned char mac[SLACKSIG_MAC_BYTES])
@@ -71,7 +60,7 @@ parse_sig(const char *h, unsigned char mac[SLACKSIG_MAC_BYTES])
 	if (strncmp(h, "v0=", 3) != 0 || strlen(h) != 3 + 2 * SLACKSIG_MAC_BYTES)
 		return -1;
 	for (i = 0; i < SLACKSIG_MAC_BYTES; i++) {
-		if ((hi = hexval(h[3 + 2 * i])) < 0 || (lo = hexval(h[4 + 2 * i])) < 0)
+		if ((hi = util_hexval(h[3 + 2 * i])) < 0 || (lo = util_hexval(h[4 + 2 * i])) < 0)
 			return -1;
 		mac[i] = (unsigned char)(hi << 4 | lo);
 	}

@@ -29,6 +29,14 @@ int	 util_streq_ct(const char *, const char *);
 size_t	 util_strlcpy(char *out, const char *in, size_t outsz);
 /* Hex-encode n bytes into out (2n+1 bytes). */
 void	 util_hex(char *out, const unsigned char *in, size_t n);
+/* The value of one hex digit (either case), or -1. */
+int	 util_hexval(int c);
+/*
+ * The length of the well-formed UTF-8 sequence at s (of at most n bytes,
+ * n >= 1): 1 to 4, or 0 for an invalid one (a stray continuation byte, an
+ * overlong form, a surrogate, past U+10FFFF, cut short).
+ */
+size_t	 util_utf8_seq(const unsigned char *s, size_t n);
 /* Fill `out` with n random bytes, URL-safe base64 without padding. */
 void	 util_random_token(char *out, size_t outsz, size_t nbytes);
 

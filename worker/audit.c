@@ -6,10 +6,7 @@
  * chain head's row lock makes them take turns.  One log line per batch
  * that sealed rows (audit_sealed, with the count), never a row's content.
  */
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "audit.h"
 #include "db.h"
@@ -17,39 +14,16 @@
 #include "log.h"
 #include "worker.h"
 
-static void
-audit_on_term(int sig)
-{
-	(void)sig;
-	worker_stop = 1;
-}
-
-static void
-audit_sleep(long long ms)
-{
-	while (ms > 0 && !worker_stop) {
-		int	 step = ms > 200 ? 200 : (int)ms;
-
-		(void)poll(NULL, 0, step);
-		ms -= step;
-	}
-}
-
 int
 audit_run(struct worker *w)
 {
 	const struct settings	*s = w->s;
-	struct sigaction	 sa;
 	struct db		*db;
 	long long		 n;
 	char			 v[24];
 	int			 rc, warned = 0;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = audit_on_term;	/* no SA_RESTART: a sleep must wake up */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	duty_signals();
 
 	db = db_open(s->pg_dsn);
 	log_kv(LOG_LVL_INFO, "audit_started", NULL);
@@ -70,7 +44,7 @@ audit_run(struct worker *w)
 			if (n >= s->audit_seal_batch)
 				continue;
 		}
-		audit_sleep(s->audit_seal_ms);
+		duty_sleep(s->audit_seal_ms);
 	}
 	db_close(db);
 	log_kv(LOG_LVL_INFO, "audit_stopped", NULL);

@@ -27,9 +27,7 @@
  * One log line per round (retention_round) with the counts per table,
  * never a row's content.
  */
-#include <poll.h>
 #include <stddef.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -115,25 +113,6 @@ static const struct ret_target ret_targets[] = {
 
 #define RET_NTARGETS	(sizeof(ret_targets) / sizeof(ret_targets[0]))
 
-static void
-ret_on_term(int sig)
-{
-	(void)sig;
-	worker_stop = 1;
-}
-
-/* Sleep ms, waking up early when the duty is asked to stop. */
-static void
-ret_sleep(long long ms)
-{
-	while (ms > 0 && !worker_stop) {
-		int	 step = ms > 200 ? 200 : (int)ms;
-
-		(void)poll(NULL, 0, step);
-		ms -= step;
-	}
-}
-
 static long long
 ret_age(const struct settings *s, const struct ret_target *t)
 {
@@ -175,7 +154,7 @@ ret_purge(struct db *db, const struct settings *s, const struct ret_target *t,
 		/* A short batch: nothing more is due (or the rest is locked). */
 		if (got < s->retain_batch)
 			break;
-		ret_sleep(s->retain_pause_ms);
+		duty_sleep(s->retain_pause_ms);
 	}
 	return rc;
 }
@@ -221,14 +200,9 @@ int
 retention_run(struct worker *w)
 {
 	const struct settings	*s = w->s;
-	struct sigaction	 sa;
 	struct db		*db;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = ret_on_term;	/* no SA_RESTART: a sleep must wake up */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	duty_signals();
 
 	db = db_open(s->pg_dsn);
 	/* Its own session limits: a purge gives up long before a request would. */
@@ -236,7 +210,7 @@ retention_run(struct worker *w)
 	log_kv(LOG_LVL_INFO, "retention_started", NULL);
 	while (!worker_stop) {
 		ret_round(db, s);
-		ret_sleep(s->retain_interval_s * 1000);
+		duty_sleep(s->retain_interval_s * 1000);
 	}
 	db_close(db);
 	log_kv(LOG_LVL_INFO, "retention_stopped", NULL);

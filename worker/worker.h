@@ -38,4 +38,8 @@ int	 outbox_run(struct worker *);
 int	 retention_run(struct worker *);
 int	 audit_run(struct worker *);
 
+/* duty.c: a duty stops on SIGTERM or SIGINT; its sleeps wake for that. */
+void	 duty_signals(void);
+void	 duty_sleep(long long ms);
+
 #endif

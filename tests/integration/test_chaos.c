@@ -46,15 +46,6 @@ static struct seed	 s;
 static char		 run[24];
 
 static void
-stack(const char *cmd)
-{
-	char	 line[1024], out[4096];
-
-	snprintf(line, sizeof(line), "%s/scripts/stack.sh %s 2>&1", test_env("CB_REPO"), cmd);
-	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "stack.sh %s: %s", cmd, out);
-}
-
-static void
 kill_children(const char *responder)
 {
 	char	 pidfile[512];
@@ -149,21 +140,41 @@ open_ctx(char ctx[40], char tok[64])
 	return 2;
 }
 
+/* The parent starts the faults once every client has said it is ready. */
+static int	 ready_fd = -1;
+
+static void
+say_ready(void)
+{
+	char	 b = 'r';
+
+	if (write(ready_fd, &b, 1) != 1)
+		_exit(3);
+	close(ready_fd);
+}
+
 static void
 submit_client(int c, FILE *out)
 {
-	char		 ctx[40], tok[64], path[160], a[128], k[96], key[64], body[256];
+	char		 ctx[PER_CLIENT][40], tok[PER_CLIENT][64];
+	char		 path[160], a[128], k[96], key[64], body[256];
 	const char	*h[] = { "Content-Type: application/json", a, k, NULL };
 	int		 i, bad = 0;
 
 	snprintf(path, sizeof(path), "/api/v1/forms/%s/submit", s.form_id);
-	for (i = 0; i < PER_CLIENT; i++) {
-		/* A tab of its own: one key, one submission, one context. */
-		if (open_ctx(ctx, tok) != 0) {
+	/*
+	 * A tab of its own for each submission (one key, one submission, one
+	 * context), all opened before the faults: during them this client
+	 * sends nothing but submits.
+	 */
+	for (i = 0; i < PER_CLIENT; i++)
+		if (open_ctx(ctx[i], tok[i]) != 0) {
 			fprintf(out, "context gave-up\n");
 			_exit(2);
 		}
-		snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
+	say_ready();
+	for (i = 0; i < PER_CLIENT; i++) {
+		snprintf(a, sizeof(a), "Authorization: Bearer %s", tok[i]);
 		snprintf(key, sizeof(key), "%s-s%d-%03d", run, c, i);
 		snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
 		snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Chaos %d\","
@@ -185,6 +196,7 @@ command_client(int c, const char *ctx, FILE *out)
 
 	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
 	snprintf(a, sizeof(a), "Authorization: Bearer %s", s.api_key);
+	say_ready();
 	for (i = 0; i < PER_CLIENT; i++) {
 		snprintf(nonce, sizeof(nonce), "%s-c%d-%03d", run, c, i);
 		snprintf(body, sizeof(body), "{\"type\":\"set_field\",\"selector\":\"#message\","
@@ -229,11 +241,12 @@ START_TEST(writes_survive_faults_counted)
 	double		 t0 = test_now_s();
 	struct seen	*seen = calloc(2 * CLIENTS * PER_CLIENT, sizeof(*seen));
 	pid_t		 pids[2 * CLIENTS];
-	int		 i, st, nseen = 0, failed = 0;
+	int		 i, st, nseen = 0, failed = 0, ready[2];
 	FILE		*f;
 	struct db	*db;
 
 	ck_assert_ptr_nonnull(seen);
+	ck_assert_int_eq(pipe(ready), 0);
 	for (i = 0; i < CLIENTS; i++)
 		seed_context(s.form_id, ctxs[i], tok);
 	for (i = 0; i < 2 * CLIENTS; i++) {
@@ -242,6 +255,8 @@ START_TEST(writes_survive_faults_counted)
 		ck_assert_ptr_nonnull(f = fopen(files[i], "w"));
 		fflush(NULL);
 		if ((pids[i] = fork()) == 0) {
+			close(ready[0]);
+			ready_fd = ready[1];
 			if (i < CLIENTS)
 				submit_client(i, f);
 			command_client(i - CLIENTS, ctxs[i - CLIENTS], f);
@@ -250,17 +265,29 @@ START_TEST(writes_survive_faults_counted)
 		fclose(f);
 	}
 
-	/* The faults, while the clients write. */
-	test_sleep_ms(300);
-	stack("pause-redis");
-	test_sleep_ms(1500);
-	stack("resume-redis");
+	/* The faults, once every client is ready, while they write. */
+	close(ready[1]);
+	for (i = 0; i < 2 * CLIENTS; i++) {
+		char	 b;
+
+		ck_assert_int_eq(read(ready[0], &b, 1), 1);
+	}
+	close(ready[0]);
+	/*
+	 * Postgres first, while every client is surely sending (each
+	 * request during the restart fails and is retried), then the kills,
+	 * then Redis, then the kills again (new children, closed breakers).
+	 */
+	test_sleep_ms(200);
+	test_stack("restart-postgres");
 	test_sleep_ms(300);
 	kill_children("submit");
 	kill_children("commands");
-	test_sleep_ms(700);
-	stack("restart-postgres");
-	test_sleep_ms(700);
+	test_sleep_ms(300);
+	test_stack("pause-redis");
+	test_sleep_ms(1200);
+	test_stack("resume-redis");
+	test_sleep_ms(200);
 	kill_children("submit");
 	kill_children("commands");
 

@@ -36,15 +36,6 @@ static struct seed	 s;
 static char		 ctx[40], tok[64];
 
 static void
-stack(const char *cmd)
-{
-	char	 line[1024], out[4096];
-
-	snprintf(line, sizeof(line), "%s/scripts/stack.sh %s 2>&1", test_env("CB_REPO"), cmd);
-	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "stack.sh %s: %s", cmd, out);
-}
-
-static void
 setup(void)
 {
 	/* Whatever an earlier test left: no faults, no pause. */
@@ -318,7 +309,7 @@ START_TEST(chaos_worker_killed)
 	ck_assert_int_gt(master, 0);
 	ck_assert_int_eq(kill((pid_t)-master, SIGKILL), 0);
 	test_sleep_ms(200);
-	stack("restart-worker");
+	test_stack("restart-worker");
 	took = all_delivered_once(subs, CHAOS_N, 30000);
 	fprintf(stderr, "chaos kill -9: %d submissions, all delivered once, %.1f s after restart\n",
 	    CHAOS_N, took);
@@ -335,7 +326,7 @@ START_TEST(chaos_postgres_restarted)
 	submit_many("pgrestart", subs, CHAOS_N);
 	pause_sf(0);
 	ck_assert(outbox_wait(subs[0], "running", 5000, NULL, NULL, 0));
-	stack("restart-postgres");
+	test_stack("restart-postgres");
 	took = all_delivered_once(subs, CHAOS_N, 60000);
 	fprintf(stderr, "chaos postgres restart: %d submissions, all delivered once, %.1f s after\n",
 	    CHAOS_N, took);
@@ -350,12 +341,12 @@ START_TEST(chaos_redis_paused)
 	fakesf_fault("{\"target\":\"collections\",\"kind\":\"latency\",\"latency_ms\":500,\"count\":20}");
 	pause_sf(1);
 	submit_many("redispause", subs, CHAOS_N - 10);
-	stack("pause-redis");
+	test_stack("pause-redis");
 	pause_sf(0);
 	/* Submissions go on while Redis is frozen (their wake-ups are lost). */
 	submit_many("redispause-during", subs + CHAOS_N - 10, 10);
 	test_sleep_ms(2000);
-	stack("resume-redis");
+	test_stack("resume-redis");
 	took = all_delivered_once(subs, CHAOS_N, 60000);
 	fprintf(stderr, "chaos redis paused: %d submissions, all delivered once, %.1f s after\n",
 	    CHAOS_N, took);
@@ -367,7 +358,7 @@ START_TEST(two_workers_one_mint)
 	long	 mints0, left;
 	int	 waited;
 
-	stack("start-outbox2");
+	test_stack("start-outbox2");
 	/* No token anywhere: neither in the cache row nor valid at the fake. */
 	testdb_exec("DELETE FROM sf_tokens", 0, NULL);
 	fakesf_revoke_tokens();
@@ -383,7 +374,7 @@ START_TEST(two_workers_one_mint)
 		test_sleep_ms(200);
 		left = tenant_rows(s.slug, "{pending,running,dead,discarded}");
 	}
-	stack("stop-outbox2");
+	test_stack("stop-outbox2");
 	ck_assert_int_eq(left, 0);
 	ck_assert_int_eq(fakesf_stat("token_requests") - mints0, 1);
 }

@@ -37,15 +37,6 @@
 
 static struct seed	 s;
 
-static void
-stack(const char *cmd)
-{
-	char	 line[1024], out[4096];
-
-	snprintf(line, sizeof(line), "%s/scripts/stack.sh %s 2>&1", test_env("CB_REPO"), cmd);
-	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "stack.sh %s: %s", cmd, out);
-}
-
 /* POST a command; the status into *st, the time it took in ms returned. */
 static double
 command(const char *ctx, const char *nonce, struct http_resp *r)
@@ -125,7 +116,7 @@ START_TEST(frozen_redis_fails_fast)
 	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
 	http_free(&r);
 
-	stack("pause-redis");
+	test_stack("pause-redis");
 	/*
 	 * Until every process has paid its threshold (SLOW_MAX slow answers in
 	 * all: no process can pay more), or a bound.  Which process takes a
@@ -154,7 +145,7 @@ START_TEST(frozen_redis_fails_fast)
 		/* Loose for a loaded machine; it was within 40 ms when measured. */
 		ck_assert_msg(ms < 200, "answer %d with the breakers open took %.0f ms", i + 1, ms);
 	}
-	stack("resume-redis");
+	test_stack("resume-redis");
 	fprintf(stderr, "failfast: Redis frozen: the first answer in %.0f ms; %d answers waited for"
 	    " Redis in the first %d requests; then %d answers, the slowest in"
 	    " %.0f ms\n", first, slow, n, REQUESTS, worst);

@@ -216,6 +216,15 @@ http_free(struct http_resp *r)
 }
 
 void
+test_stack(const char *cmd)
+{
+	char	 line[1024], out[4096];
+
+	snprintf(line, sizeof(line), "%s/scripts/stack.sh %s 2>&1", test_env("CB_REPO"), cmd);
+	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "stack.sh %s: %s", cmd, out);
+}
+
+void
 test_sleep_ms(long ms)
 {
 	struct timespec	 ts = { ms / 1000, (ms % 1000) * 1000000L };

@@ -63,6 +63,8 @@ int	 test_children(long pid, long *out, int max);
 /* Run a shell command, capturing stdout+stderr into out (capped); exit status. */
 int	 test_run(const char *cmd, char *out, size_t outsz);
 void	 test_sleep_ms(long ms);
+/* Run `scripts/stack.sh CMD` on the suite's stack; fail the test if it fails. */
+void	 test_stack(const char *cmd);
 /* Seconds on the monotonic clock, for measuring waits. */
 double	 test_now_s(void);
 /*

@@ -169,18 +169,6 @@ fh_ctype_is(const struct fh_req *rq, const char *type)
 	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ' || ct[n] == '\t');
 }
 
-static int
-fh_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 fh_pct_decode(const char *s, size_t n, int form, struct buf *out)
 {
@@ -193,8 +181,8 @@ fh_pct_decode(const char *s, size_t n, int form, struct buf *out)
 		if (c == '%') {
 			if (i + 2 >= n)
 				return -1;
-			hi = fh_hexval((unsigned char)s[i + 1]);
-			lo = fh_hexval((unsigned char)s[i + 2]);
+			hi = util_hexval((unsigned char)s[i + 1]);
+			lo = util_hexval((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0)
 				return -1;
 			c = (char)(hi * 16 + lo);
@@ -537,7 +525,7 @@ fh_read_chunked(struct fh_conn *c, struct buf *body, double deadline,
 			return r;
 		s = c->in.data;
 		size = 0;
-		for (i = 0, digits = 0; i < len && (h = fh_hexval(
+		for (i = 0, digits = 0; i < len && (h = util_hexval(
 		    (unsigned char)s[i])) >= 0; i++, digits++) {
 			size = size * 16 + (size_t)h;
 			if (size > FH_BODY_MAX) {
