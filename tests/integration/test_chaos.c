@@ -174,7 +174,7 @@ submit_client(int c, FILE *out)
 		}
 	say_ready();
 	for (i = 0; i < PER_CLIENT; i++) {
-		snprintf(a, sizeof(a), "Authorization: Bearer %s", tok[i]);
+		snprintf(a, sizeof(a), "Authorization: Bearer %.63s", tok[i]);
 		snprintf(key, sizeof(key), "%s-s%d-%03d", run, c, i);
 		snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
 		snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Chaos %d\","
