@@ -148,12 +148,29 @@ cmd_key_gone(struct req *r, const struct agent_auth *ag)
 	return gone;
 }
 
+/* The context's policy as cmd_bucket loaded it, for cmd_create (req->route_data). */
+struct cmd_policy {
+	int		 rc;		/* of policy_load_ctx_memo */
+	struct policy	 pol;		/* when rc is CB_OK */
+};
+
+static void
+cmd_policy_free(void *p)
+{
+	struct cmd_policy	*c = p;
+
+	if (c->rc == CB_OK)
+		policy_free(&c->pol);
+	free(c);
+}
+
 /*
  * The tab's command rate (its policy's rate_per_minute), charged by the
  * pipeline in the same Redis call as the tenant's and the key's quotas:
  * one round trip, and a refusal by any of them spends nothing from the
  * others.  Keyed by the context id the database holds (req_match
- * lowercased it).  No policy or no such context: no bucket, and cmd_create
+ * lowercased it).  The policy is loaded here, once, and handed to
+ * cmd_create; no policy or no such context: no bucket, and cmd_create
  * answers 403 or 404.
  */
 static int
@@ -161,20 +178,21 @@ cmd_bucket(struct req *r, struct quota_bucket *b)
 {
 	const struct agent_auth	*ag = r->auth;
 	const char		*ctx = req_param(r, "ctx_ref");
-	struct policy		 pol;
-	int			 rc;
+	struct cmd_policy	*c;
 
 	if (!util_uuid_ok(ctx))
 		return CB_OK;
-	rc = policy_load_ctx_memo(r->app->db, r->app->memo, ag->org, ctx, &pol);
-	if (rc == CB_ERR_POLICY || rc == CB_ERR_NOT_FOUND)
+	c = util_calloc(1, sizeof(*c));
+	req_own(r, c, cmd_policy_free);
+	r->route_data = c;
+	c->rc = policy_load_ctx_memo(r->app->db, r->app->memo, ag->org, ctx, &c->pol);
+	if (c->rc == CB_ERR_POLICY || c->rc == CB_ERR_NOT_FOUND)
 		return CB_OK;
-	if (rc != CB_OK)
-		return rc;
+	if (c->rc != CB_OK)
+		return c->rc;
 	snprintf(b->key, sizeof(b->key), "cb:rl:cmd:%s", ctx);
-	b->per_minute = pol.rate_per_minute;
+	b->per_minute = c->pol.rate_per_minute;
 	util_strlcpy(b->detail, "this tab's command rate is exhausted", sizeof(b->detail));
-	policy_free(&pol);
 	return CB_OK;
 }
 
@@ -186,24 +204,25 @@ cmd_create(struct req *r, const void *argp)
 	const char		*ctx = req_param(r, "ctx_ref"), *fp_parts[4];
 	struct db		*db = r->app->db;
 	struct db_res		*res = NULL;
-	struct policy		 pol;
+	const struct cmd_policy	*cp = r->route_data;
+	const struct policy	*pol;
 	char			 why[200], key[96], exp[24], fp[DIGEST_TEXT];
 	char			*value = NULL;
 	cJSON			*o;
-	int			 rc, have_policy = 0, retry;
+	int			 rc, retry;
 
 	/* req_match gave the id its one (lowercase) spelling: the bucket's too. */
 	if (!util_uuid_ok(ctx))
 		return CB_ERR_NOT_FOUND;
-	rc = policy_load_ctx_memo(db, r->app->memo, ag->org, ctx, &pol);
-	if (rc == CB_ERR_POLICY) {
-		rc = route_fail(r, rc, "this form has no agent policy: agents may not drive it");
-		goto out;
-	}
-	if (rc != CB_OK)
-		goto out;
-	have_policy = 1;
-	if (policy_check(&pol, a->type, a->selector, why, sizeof(why)) != CB_OK) {
+	/* Loaded by cmd_bucket, which the pipeline ran before. */
+	if (cp == NULL)
+		return CB_ERR_INTERNAL;
+	if (cp->rc == CB_ERR_POLICY)
+		return route_fail(r, cp->rc, "this form has no agent policy: agents may not drive it");
+	if (cp->rc != CB_OK)
+		return cp->rc;
+	pol = &cp->pol;
+	if (policy_check(pol, a->type, a->selector, why, sizeof(why)) != CB_OK) {
 		log_kv(LOG_LVL_WARN, "command_blocked", "ctx", ctx, "agent", ag->agent_id,
 		    "type", a->type, "reason", why, NULL);
 		rc = route_fail(r, CB_ERR_POLICY, why);
@@ -222,7 +241,7 @@ cmd_create(struct req *r, const void *argp)
 	/* Run once: a broken connection is the agent's to retry, never a silent second insert. */
 	rc = db_query_once(db, &res, cmd_insert_sql, 11,
 	    (const char *[]){ ctx, ag->org, ag->agent_id, a->type, a->selector, value, a->nonce,
-	    policy_needs_approval(&pol, a->type) ? "pending_approval" : "queued", exp, fp,
+	    policy_needs_approval(pol, a->type) ? "pending_approval" : "queued", exp, fp,
 	    ag->key_id });
 	if (rc == CB_ERR_DB_CONFLICT) {
 		/* The same nonce committed meanwhile by a concurrent request. */
@@ -250,8 +269,6 @@ cmd_create(struct req *r, const void *argp)
 	resp_json(r, retry ? 200 : 202, o);
 	cJSON_Delete(o);
 out:
-	if (have_policy)
-		policy_free(&pol);
 	free(value);
 	db_res_free(res);
 	return rc;

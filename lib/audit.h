@@ -20,8 +20,6 @@
 
 struct db;
 
-#define AUDIT_ACTOR_MAX		200
-#define AUDIT_SUBJECT_MAX	200
 #define AUDIT_DETAIL_MAX	4096
 
 /*
@@ -36,9 +34,10 @@ struct db;
 
 /*
  * Append one row now, in its own statement (org NULL: the installation;
- * detail NULL: {}).  CB_ERR_VALIDATION for an action, actor or subject the
- * table would refuse, or a detail that is not a JSON object within
- * AUDIT_DETAIL_MAX bytes.
+ * detail NULL: {}).  CB_ERR_VALIDATION when the table refuses it: an
+ * action that is not dotted lower-case words, an empty or over-long actor
+ * or subject, a detail that is not a JSON object within AUDIT_DETAIL_MAX
+ * bytes.
  */
 int	 audit_append(struct db *, const char *org, const char *actor, const char *action,
 	    const char *subject, const char *detail_json) __attribute__((warn_unused_result));

@@ -74,6 +74,11 @@ struct req {
 	char		 org[24];
 	char		 key_id[37];
 	long long	 key_commands_per_min;
+	/*
+	 * What a route's earlier hook hands on to its act (command accept's
+	 * .bucket: the policy it loaded), owned through req_own.
+	 */
+	void		*route_data;
 
 	int		 status;
 	struct buf	 headers;
