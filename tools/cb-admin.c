@@ -327,7 +327,8 @@ cmd_policy_set(struct admin *a, int argc, char **argv)
 	    "  ARRAY(SELECT json_array_elements_text($5::json)) FROM forms f WHERE f.id = $1"
 	    " ON CONFLICT (form_id) DO UPDATE SET allowed_types = EXCLUDED.allowed_types,"
 	    "  selectors = EXCLUDED.selectors, rate_per_minute = EXCLUDED.rate_per_minute,"
-	    "  approval_types = EXCLUDED.approval_types, updated_at = now()"
+	    "  approval_types = EXCLUDED.approval_types,"
+	    "  version = agent_policies.version + 1, updated_at = now()"
 	    " RETURNING form_id", 5, (const char *[]){ argv[0], types, sels, argv[3], appr },
 	    out, sizeof(out));
 	if (rc == 0)
