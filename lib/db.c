@@ -36,6 +36,7 @@ struct db {
 	long		 statement_ms;	/* session statement_timeout, 0 = server default */
 	long		 lock_ms;	/* session lock_timeout, 0 = server default */
 	long long	 affected;
+	PGresult	*pending;	/* db_poll: a result read, its end not yet */
 	char		 sqlstate[6];
 	char		 errmsg[256];
 };
@@ -66,6 +67,7 @@ db_close(struct db *db)
 {
 	if (db == NULL)
 		return;
+	PQclear(db->pending);
 	if (db->conn)
 		PQfinish(db->conn);
 	sodium_memzero(db->dsn, strlen(db->dsn));
@@ -130,6 +132,8 @@ db_connect(struct db *db)
 		db->conn = NULL;
 	}
 	db->in_tx = 0;
+	PQclear(db->pending);
+	db->pending = NULL;
 	db->nstmts = 0;		/* a new connection has no prepared statements */
 	db->conn = PQconnectdb(db->dsn);
 	if (db->conn == NULL)
@@ -188,6 +192,20 @@ db_hash(const char *s)
 	return h;
 }
 
+/* The name of sql's prepared statement on this connection, if it has one. */
+static const char *
+db_prepared_name(const struct db *db, const char *sql)
+{
+	unsigned long	 h = db_hash(sql);
+	int		 i;
+
+	for (i = 0; i < db->nstmts; i++)
+		if (db->stmts[i].hash == h && (db->stmts[i].sql == sql ||
+		    strcmp(db->stmts[i].sql, sql) == 0))
+			return db->stmts[i].name;
+	return NULL;
+}
+
 /*
  * The name of sql's prepared statement on this connection, preparing it on
  * first use; NULL (run it unprepared) when the cache is full or PREPARE
@@ -198,12 +216,10 @@ db_prepared(struct db *db, const char *sql, int n)
 {
 	unsigned long	 h = db_hash(sql);
 	PGresult	*res;
-	int		 i;
+	const char	*name;
 
-	for (i = 0; i < db->nstmts; i++)
-		if (db->stmts[i].hash == h && (db->stmts[i].sql == sql ||
-		    strcmp(db->stmts[i].sql, sql) == 0))
-			return db->stmts[i].name;
+	if ((name = db_prepared_name(db, sql)) != NULL)
+		return name;
 	if (db->nstmts == DB_PREPARED_MAX || db->conn == NULL)
 		return NULL;
 	snprintf(db->stmts[db->nstmts].name, sizeof(db->stmts[0].name), "cb%d", db->nstmts);
@@ -553,6 +569,111 @@ db_ping(struct db *db, double *ms)
 }
 
 int
+db_prepare(struct db *db, const char *sql, int n)
+{
+	int	 rc;
+
+	if ((rc = db_connect(db)) != CB_OK)
+		return rc;
+	(void)db_prepared(db, sql, n);
+	return PQstatus(db->conn) == CONNECTION_OK ? CB_OK : CB_ERR_DB_DOWN;
+}
+
+int
+db_send(struct db *db, const char *sql, int n, const char *const *params)
+{
+	const char	*name;
+
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
+		db_seterr(db, "08006", db->conn ? PQerrorMessage(db->conn) : "no connection");
+		goto down;
+	}
+	if ((name = db_prepared_name(db, sql)) != NULL ?
+	    PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0) != 1 :
+	    PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0) != 1) {
+		db_seterr(db, "08006", PQerrorMessage(db->conn));
+		goto down;
+	}
+	return CB_OK;
+down:
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->in_tx = 0;
+	return CB_ERR_DB_DOWN;
+}
+
+void
+db_disconnect(struct db *db)
+{
+	PQclear(db->pending);
+	db->pending = NULL;
+	if (db->conn)
+		PQfinish(db->conn);
+	db->conn = NULL;
+	db->in_tx = 0;
+}
+
+int
+db_poll(struct db *db, int *ready, struct db_res **out)
+{
+	PGresult	*res, *last;
+	ExecStatusType	 st;
+	int		 rc;
+
+	*ready = 1;
+	*out = NULL;
+	if (db->conn == NULL) {
+		db_seterr(db, "08006", "no connection");
+		return CB_ERR_DB_DOWN;
+	}
+	if (PQconsumeInput(db->conn) == 0)
+		goto down;
+	/*
+	 * One statement gives one result (an error ends it too), then NULL
+	 * once the server is ready again; never wait for either.
+	 */
+	for (;;) {
+		if (PQisBusy(db->conn)) {
+			*ready = 0;
+			return CB_OK;
+		}
+		if ((res = PQgetResult(db->conn)) == NULL)
+			break;
+		PQclear(db->pending);
+		db->pending = res;
+	}
+	last = db->pending;
+	db->pending = NULL;
+	st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
+		db->affected = 0;
+		if (PQcmdTuples(last)[0] != '\0')
+			(void)util_parse_ll(PQcmdTuples(last), 0, 1LL << 62, &db->affected);
+		db->sqlstate[0] = db->errmsg[0] = '\0';
+		*out = util_malloc(sizeof(**out));
+		(*out)->res = last;
+		return CB_OK;
+	}
+	rc = db_classify(db, last);
+	PQclear(last);
+	if (rc == CB_ERR_DB_DOWN && db->conn && PQstatus(db->conn) != CONNECTION_OK) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+		db->in_tx = 0;
+	}
+	return rc;
+down:
+	db_seterr(db, "08006", PQerrorMessage(db->conn));
+	PQclear(db->pending);
+	db->pending = NULL;
+	PQfinish(db->conn);
+	db->conn = NULL;
+	db->in_tx = 0;
+	return CB_ERR_DB_DOWN;
+}
+
+int
 db_socket(struct db *db)
 {
 	if (db_connect(db) != CB_OK)
@@ -575,7 +696,8 @@ db_notifies(struct db *db, void (*cb)(const char *, const char *, void *), void 
 		return CB_ERR_DB_DOWN;
 	}
 	while ((n = PQnotifies(db->conn)) != NULL) {
-		cb(n->relname, n->extra, arg);
+		if (cb)
+			cb(n->relname, n->extra, arg);
 		PQfreemem(n);
 		count++;
 	}

@@ -83,6 +83,29 @@ int	 db_in_tx(const struct db *);
 unsigned long db_generation(const struct db *);
 
 /* LISTEN support: the socket to poll, and draining pending notifications. */
+/*
+ * Asynchronous use, for an event loop (the tab channel): one statement at a
+ * time, on a connection db_connect made.  db_send sends it and returns at
+ * once (unprepared: one Parse per run; the write itself waits only while
+ * the server's receive buffer is full) and never reconnects: on a broken
+ * connection it answers CB_ERR_DB_DOWN and drops it.  db_poll reads what
+ * the socket holds: *ready 0 while the answer is incomplete (wait for the
+ * socket to be readable, call again); *ready 1 with the statement's result
+ * code (lib/errs, as db_query's) and, on CB_OK, its rows in *out.  A
+ * connection with a statement outstanding takes no other call but
+ * db_poll, db_close and db_socket.
+ */
+int	 db_send(struct db *, const char *sql, int nparams, const char *const *params);
+/*
+ * Prepare sql on the connection now (one round trip, waited for), so
+ * db_send runs it by name; CB_OK also when the cache is full (it then
+ * runs unprepared).
+ */
+int	 db_prepare(struct db *, const char *sql, int nparams);
+/* Drop the connection (whatever it was doing); the next use reconnects. */
+void	 db_disconnect(struct db *);
+int	 db_poll(struct db *, int *ready, struct db_res **out);
+
 int	 db_socket(struct db *);
 int	 db_notifies(struct db *, void (*)(const char *chan, const char *payload, void *), void *);
 

@@ -49,12 +49,32 @@ tab_token_hash(const char *token, char hash_bytea[2 + TAB_HASH_HEX])
 	return CB_OK;
 }
 
+int
+tab_from_fields(struct tab_ctx *t, const char *id, const char *org, const char *form,
+    const char *version, const char *expires)
+{
+	long long	 v;
+
+	if (strlen(id) != 36 || strlen(form) != 36)
+		return -1;
+	memcpy(t->ctx_id, id, 37);
+	memcpy(t->form_id, form, 37);
+	if (util_parse_ll(org, 1, 1LL << 62, &t->org_id) != CB_OK ||
+	    util_parse_ll(version, 1, 1 << 30, &v) != CB_OK)
+		return -1;
+	t->form_version = (int)v;
+	if (util_parse_ll(expires, 0, 1LL << 40, &v) != CB_OK)
+		return -1;
+	t->expires_at = v;
+	snprintf(t->org, sizeof(t->org), "%lld", t->org_id);
+	return 0;
+}
+
 /* Cache format: "ctx_id|org_id|form_id|version|expires_at". */
 static int
 tab_from_cache(const char *s, size_t len, struct tab_ctx *t)
 {
 	char		 tmp[160], *f[5], *p;
-	long long	 v;
 	int		 i;
 
 	if (len >= sizeof(tmp))
@@ -70,19 +90,7 @@ tab_from_cache(const char *s, size_t len, struct tab_ctx *t)
 			*p++ = '\0';
 		}
 	}
-	if (strlen(f[0]) != 36 || strlen(f[2]) != 36)
-		return -1;
-	memcpy(t->ctx_id, f[0], 37);
-	memcpy(t->form_id, f[2], 37);
-	if (util_parse_ll(f[1], 1, 1LL << 62, &t->org_id) != CB_OK ||
-	    util_parse_ll(f[3], 1, 1 << 30, &v) != CB_OK)
-		return -1;
-	t->form_version = (int)v;
-	if (util_parse_ll(f[4], 0, 1LL << 40, &v) != CB_OK)
-		return -1;
-	t->expires_at = v;
-	snprintf(t->org, sizeof(t->org), "%lld", t->org_id);
-	return 0;
+	return tab_from_fields(t, f[0], f[1], f[2], f[3], f[4]);
 }
 
 /* How long a context may be remembered: its remaining life, capped. */

@@ -41,6 +41,12 @@ int	 tab_token_hash(const char *token, char hash_bytea[2 + TAB_HASH_HEX]);
  * Postgres (memo and kv may be NULL).
  */
 int	 tab_lookup(struct db *, struct kv *, struct memo *, const char *token, struct tab_ctx *);
+/*
+ * Fill t from a contexts row's columns as text (id, org_id, form_id,
+ * form_version, expires_at in epoch seconds); -1 if one is malformed.
+ */
+int	 tab_from_fields(struct tab_ctx *, const char *id, const char *org, const char *form,
+	    const char *version, const char *expires);
 /* Authenticate a request by "Authorization: Bearer tab_..." into req->auth. */
 int	 tab_authenticate(struct req *);
 

@@ -5,6 +5,8 @@
  *                  Postgres and Redis sockets, timers, the run loop;
  *   chan_msg.c     what a tab says: auth, receipts, pings, bad frames;
  *   chan_flight.c  the per-tab window: what is in flight on which socket;
+ *   chan_pg.c      statements, asynchronously: queued with what to do with
+ *                  the answer, read when the socket says so;
  *   chan_rows.c    the Postgres side of delivery: every statement, the
  *                  hot ones batched over every ready tab;
  *   chan_sweep.c   what is found without a wake-up: news, expiries.
@@ -45,6 +47,8 @@
 #define CHAN_CLOSE_AUTH_TIMEOUT	4408
 
 struct chan_frame;
+struct chan_job;
+struct chan_rnd;
 
 /* A command sent on this connection and not receipted yet. */
 struct chan_flight {
@@ -55,6 +59,7 @@ struct chan_flight {
 	int		 sends;			/* rounds it has been in (tab-wide) */
 	double		 deadline;		/* receipt due (monotonic ms) */
 	int		 rcpt;			/* a receipt waits to be stored */
+	int		 timing;		/* its receipt timeout's statement is out */
 	char		 rcpt_status[8];
 	char		*rcpt_reason;
 };
@@ -90,6 +95,9 @@ struct chan_conn {
 	char			 close_reason[64];
 	double			 closing_at;
 	int			 peer_code;	/* close code the peer sent, for the log */
+	int			 authing;	/* its auth statement is out */
+	int			 refs;		/* statements whose answer names it */
+	int			 gone;		/* closed while refs held: freed at 0 */
 };
 
 struct chan {
@@ -97,8 +105,12 @@ struct chan {
 	struct lws_vhost	*vh;
 	struct db		*db;
 	struct lws		*pg_wsi;	/* the adopted dup of the libpq socket */
-	dev_t			 pg_dev;	/* identity of the socket LISTENing */
-	ino_t			 pg_ino;
+	struct chan_job		*jobs;		/* statements: the head is sent when job_sent */
+	int			 njobs;
+	int			 job_sent;
+	struct chan_rnd		*round;		/* the delivery round under way, or NULL */
+	int			 round_again;	/* news arrived during it */
+	int			 sweeping;	/* the expiry sweep's statement is out */
 	int			 pg_up;
 	int			 pg_backoff_ms;
 	lws_sorted_usec_list_t	 sul_tick;
@@ -122,12 +134,31 @@ int	 chan_send_buf(struct chan_conn *, struct buf *);
 void	 chan_fail(struct chan_conn *, const char *code, const char *detail, int close_code);
 void	 chan_resync(struct chan_conn *, const char *reason, long long last_seq);
 struct db_res;
-int	 chan_query(struct chan *, struct db_res **, const char *sql, int n,
-	    const char *const *p);
 void	 chan_lld(char *out, size_t outsz, long long v);
 void	 chan_send_error(struct chan_conn *, const char *code, const char *detail);
-/* After every statement run outside chan_query: notices a lost connection. */
-void	 chan_db_after(struct chan *, int rc);
+/* The Postgres connection went away: answer every statement, reconnect later. */
+void	 chan_pg_lost(struct chan *, const char *why);
+/* A statement's answer names c: keep it allocated until chan_conn_release. */
+void	 chan_conn_hold(struct chan_conn *);
+void	 chan_conn_release(struct chan_conn *);
+/* Run a delivery round soon (after the loop has read what is ready). */
+void	 chan_settle_soon(struct chan *);
+
+/*
+ * chan_pg.c: statements, asynchronously.  done gets the answer: rc as
+ * db_query's and, on CB_OK, the rows (freed after done returns); every
+ * submitted statement is answered exactly once, CB_ERR_DB_DOWN when the
+ * connection is lost first.  chan_submit copies the parameters; it
+ * answers CB_ERR_DB_DOWN at once (done is not called) while Postgres is
+ * away.
+ */
+typedef void (*chan_done_fn)(struct chan *, int rc, struct db_res *, void *arg);
+int	 chan_submit(struct chan *, const char *sql, int n, const char *const *p,
+	    chan_done_fn done, void *arg);
+/* The socket is readable: take the answer when it is complete. */
+void	 chan_pg_readable(struct chan *);
+/* Answer every queued statement CB_ERR_DB_DOWN (the connection is gone). */
+void	 chan_pg_fail_all(struct chan *);
 
 /* chan_msg.c: one complete message from the peer. */
 void	 chan_message(struct chan_conn *);
@@ -153,16 +184,22 @@ void	 chan_log_seq(enum log_level, const char *event, const struct chan_conn *,
 	    long long seq, const char *k, const char *v);
 
 /* chan_rows.c: Postgres. */
-/* One round for every connection that may have news; 0 when none had. */
-int	 chan_round(struct chan *);
-/* The auth snapshot: the newest seq, rows after pos, the policy's window. */
-int	 chan_rows_snapshot(struct chan *, const struct tab_ctx *, long long pos,
-	    long long *last_seq, long long *present, int *max_in_flight);
+struct db;
+/* Prepare the round's and auth's statements on a new connection (waits). */
+int	 chan_rows_prepare(struct db *);
+/* Start a round for every connection that may have news (one at a time). */
+void	 chan_round(struct chan *);
+/*
+ * The auth statement: the token's context and, in the same snapshot, the
+ * newest seq, the rows after pos, the policy's window.  done gets c (held).
+ */
+int	 chan_rows_auth(struct chan_conn *, const char *token_hash, long long pos,
+	    chan_done_fn done);
 /* A receipt for a command no longer in this connection's window. */
-int	 chan_store_receipt(struct chan_conn *, long long seq, const char *status,
-	    const char *reason, long long *changed);
-/* Entry i's receipt is late: send again or give up; 1 when it left. */
-int	 chan_receipt_timeout(struct chan_conn *, int i);
+void	 chan_store_receipt(struct chan_conn *, long long seq, const char *status,
+	    const char *reason);
+/* Entry i's receipt is late: send again or give up (the answer decides). */
+void	 chan_receipt_timeout(struct chan_conn *, int i);
 
 /* chan_sweep.c */
 /* Mark the connections whose tab has news (one query for all of them). */

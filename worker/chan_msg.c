@@ -13,6 +13,7 @@
 #include "db.h"
 #include "errs.h"
 #include "jsonv.h"
+#include "tab.h"
 #include "util.h"
 
 #define CHAN_REASON_MAX		200		/* receipt reason, bytes */
@@ -98,25 +99,39 @@ chan_pong(struct chan_conn *c)
 }
 
 static void
-chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
+chan_unavailable(struct chan_conn *c)
 {
-	struct chan	*ch = c->ch;
-	struct buf	 b;
-	char		 pos[24];
-	long long	 last_seq, present;
-	int		 rc, mif;
+	chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
+	    CHAN_CLOSE_TRY_LATER);
+}
 
+/*
+ * The auth statement's answer (chan_rows_auth): one row with the context
+ * (id, org_id, form_id, form_version, expires_at), its newest seq, the rows
+ * after the presented position and the policy's window; no row when the
+ * token opens no live context.
+ */
+static void
+chan_auth_done(struct chan *ch, int rc, struct db_res *r, void *arg)
+{
+	struct chan_conn	*c = arg;
+	struct buf		 b;
+	char			 pos[24];
+	long long		 last_seq, present, mif = CHAN_FLIGHT_DEFAULT;
+
+	(void)ch;
 	buf_init(&b, CHAN_MAX_MSG);
-	if (!ch->pg_up) {
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+	c->authing = 0;
+	if (c->gone || c->closing)
+		goto out;
+	if (rc != CB_OK) {
+		chan_unavailable(c);
 		goto out;
 	}
-	rc = tab_lookup(ch->db, NULL, NULL, m->token, &c->tab);
-	chan_db_after(ch, rc == CB_ERR_UNAUTHENTICATED ? CB_OK : rc);
-	if (rc == CB_OK && strcmp(c->tab.ctx_id, c->ctx_ref) != 0)
-		rc = CB_ERR_UNAUTHENTICATED;	/* another context's token */
-	if (rc == CB_ERR_UNAUTHENTICATED) {
+	if (db_rows(r) != 1 || tab_from_fields(&c->tab, db_val(r, 0, 0), db_val(r, 0, 1),
+	    db_val(r, 0, 2), db_val(r, 0, 3), db_val(r, 0, 4)) != 0 ||
+	    strcmp(c->tab.ctx_id, c->ctx_ref) != 0) {
+		/* No live context, or another context's token. */
 		memset(&c->tab, 0, sizeof(c->tab));
 		log_kv(LOG_LVL_WARN, "ws_auth_failed", "ctx", c->ctx_ref,
 		    "request_id", c->request_id, NULL);
@@ -124,29 +139,25 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 		    CHAN_CLOSE_UNAUTHORIZED);
 		goto out;
 	}
-	if (rc != CB_OK) {
+	if (util_parse_ll(db_val(r, 0, 5), 0, 1LL << 62, &last_seq) != CB_OK ||
+	    util_parse_ll(db_val(r, 0, 6), 0, 1LL << 62, &present) != CB_OK) {
 		memset(&c->tab, 0, sizeof(c->tab));
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+		chan_unavailable(c);
 		goto out;
 	}
-	rc = chan_rows_snapshot(ch, &c->tab, m->last_seq, &last_seq, &present, &mif);
-	if (rc != CB_OK) {
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
-		goto out;
-	}
-	c->position = m->last_seq;
-	if (m->last_seq > last_seq) {
+	if (!db_isnull(r, 0, 7) &&
+	    util_parse_ll(db_val(r, 0, 7), 1, CHAN_FLIGHT_MAX, &mif) != CB_OK)
+		mif = CHAN_FLIGHT_DEFAULT;
+	if (c->position > last_seq) {
 		chan_resync(c, "position_ahead", last_seq);
 		goto out;
 	}
-	if (present < last_seq - m->last_seq) {
+	if (present < last_seq - c->position) {
 		chan_resync(c, "gap", last_seq);
 		goto out;
 	}
 	/* The form's agent policy sets the tab's window. */
-	c->max_in_flight = mif;
+	c->max_in_flight = (int)mif;
 	c->authed = 1;
 	c->cursor = c->position;
 	c->dirty = 1;
@@ -158,15 +169,42 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 	    buf_printf(&b, ",\"last_seq\":%lld,\"resume_from\":%lld}", last_seq,
 	    c->position) == CB_OK)
 		(void)chan_send_buf(c, &b);
+	chan_settle_soon(c->ch);
 out:
 	buf_free(&b);
+	chan_conn_release(c);
+}
+
+static void
+chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
+{
+	char	 hash[2 + TAB_HASH_HEX];
+
+	if (c->authing) {
+		chan_fail(c, "bad_message", "one auth message, then wait for ready",
+		    CHAN_CLOSE_BAD_MESSAGE);
+		return;
+	}
+	if (tab_token_hash(m->token, hash) != CB_OK) {
+		log_kv(LOG_LVL_WARN, "ws_auth_failed", "ctx", c->ctx_ref,
+		    "request_id", c->request_id, NULL);
+		chan_fail(c, "unauthorized", "the tab token is not valid for this context",
+		    CHAN_CLOSE_UNAUTHORIZED);
+		return;
+	}
+	c->position = m->last_seq;
+	c->authing = 1;
+	if (chan_rows_auth(c, hash, m->last_seq, chan_auth_done) != CB_OK) {
+		c->authing = 0;
+		chan_unavailable(c);
+	}
+	sodium_memzero(hash, sizeof(hash));
 }
 
 static void
 chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
 {
 	struct chan_flight	*f;
-	long long		 changed = 0;
 	int			 i;
 
 	if (m->seq <= c->position || m->seq > c->cursor) {
@@ -188,12 +226,7 @@ chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
 		return;
 	}
 	/* Not in the window (finished, or sent again to a new position): one statement. */
-	if (chan_store_receipt(c, m->seq, m->status, m->reason, &changed) != CB_OK) {
-		chan_log_seq(LOG_LVL_WARN, "receipt_not_stored", c, m->seq, "status", m->status);
-		return;
-	}
-	chan_log_seq(LOG_LVL_INFO, changed ? "receipt" : "receipt_again", c, m->seq,
-	    "status", m->status);
+	chan_store_receipt(c, m->seq, m->status, m->reason);
 }
 
 void

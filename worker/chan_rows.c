@@ -1,12 +1,16 @@
 /*
  * chan_rows: the tab channel's Postgres side of delivery; every statement
- * of it is here (the sweeps are in chan_sweep.c).  The hot path is
- * batched: one round (chan_round) stores the receipts of every connection
- * in one statement, reads the next commands of every ready tab in one
- * query (each within its tab's window, in seq order), records their
- * delivery in one statement, and only then hands the frames to the
- * connections.  The rare turns (an expiry met while reading, attempts run
- * out, a frame too large, a receipt timeout) are one statement each.
+ * of it is here (the sweeps are in chan_sweep.c), each sent and answered
+ * asynchronously (chan_pg.c): what follows a statement is its answer's
+ * callback.  The hot path is batched: one round (chan_round) stores the
+ * receipts of every connection in one statement, reads the next commands
+ * of every ready tab in one query (each within its tab's window, in seq
+ * order), records in one statement what becomes of them (delivered; or
+ * expired, dead, failed when met so), and only then hands the frames to
+ * the connections.  One round runs at a time; news that arrives meanwhile
+ * makes the next.  A receipt timeout is one statement (two when it gives
+ * up).  A connection named by a statement outstanding is held
+ * (chan_conn_hold) so its answer never meets freed memory.
  *
  * Postgres first: a frame goes to its tab only after the statement that
  * records it as delivered (never after its expires_at, never past
@@ -127,26 +131,46 @@ chan_arr_free(struct chan_arr *a)
 
 /* ------------------------------------------------------ single statements */
 
-static int
-chan_finish(struct chan *ch, long long *changed, const char *sql, int n, const char *const *p)
+/* How many rows a CHAN_FINISH statement moved (its one column), or 0. */
+static long long
+chan_changed(const struct db_res *r)
 {
-	struct db_res	*res = NULL;
-	int		 rc;
+	long long	 n = 0;
 
-	*changed = 0;
-	rc = chan_query(ch, &res, sql, n, p);
-	if (rc == CB_OK && db_rows(res) == 1)
-		(void)util_parse_ll(db_val(res, 0, 0), 0, 1LL << 62, changed);
-	db_res_free(res);
-	return rc;
+	if (r != NULL && db_rows(r) == 1)
+		(void)util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, &n);
+	return n;
 }
 
-int
-chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
-    const char *reason, long long *changed)
+struct chan_rcpt_job {
+	struct chan_conn	*c;
+	long long		 seq;
+	char			 status[8];
+};
+
+static void
+chan_receipt_stored(struct chan *ch, int rc, struct db_res *r, void *arg)
 {
-	char		 s[24];
-	const char	*p[5];
+	struct chan_rcpt_job	*j = arg;
+
+	(void)ch;
+	if (rc != CB_OK)
+		chan_log_seq(LOG_LVL_WARN, "receipt_not_stored", j->c, j->seq, "status",
+		    j->status);
+	else
+		chan_log_seq(LOG_LVL_INFO, chan_changed(r) ? "receipt" : "receipt_again", j->c,
+		    j->seq, "status", j->status);
+	chan_conn_release(j->c);
+	free(j);
+}
+
+void
+chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
+    const char *reason)
+{
+	struct chan_rcpt_job	*j;
+	char			 s[24];
+	const char		*p[5];
 
 	chan_lld(s, sizeof(s), seq);
 	p[0] = c->tab.ctx_id;
@@ -154,99 +178,51 @@ chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
 	p[2] = s;
 	p[3] = status;
 	p[4] = reason;
-	return chan_finish(c->ch, changed, CHAN_FINISH(
+	j = util_calloc(1, sizeof(*j));
+	j->c = c;
+	j->seq = seq;
+	util_strlcpy(j->status, status, sizeof(j->status));
+	chan_conn_hold(c);
+	if (chan_submit(c->ch, CHAN_FINISH(
 	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
 	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
 	    " AND (state IN ('queued', 'delivered')"
-	    "  OR (state = 'expired' AND delivered_at IS NOT NULL))"), 5, p);
+	    "  OR (state = 'expired' AND delivered_at IS NOT NULL))"), 5, p,
+	    chan_receipt_stored, j) != CB_OK)
+		chan_receipt_stored(c->ch, CB_ERR_DB_DOWN, NULL, j);
 }
 
+#define CHAN_AUTH_SQL \
+	"SELECT c.id, c.org_id, c.form_id, c.form_version," \
+	" extract(epoch FROM c.expires_at)::bigint, c.last_seq," \
+	" (SELECT count(*) FROM commands m WHERE m.ctx_id = c.id" \
+	"  AND m.org_id = c.org_id AND m.seq > $2::bigint AND m.seq <= c.last_seq)," \
+	" (SELECT p.max_in_flight FROM agent_policies p WHERE p.form_id = c.form_id" \
+	"  AND p.org_id = c.org_id)" \
+	" FROM contexts c WHERE c.tab_token_hash = $1::bytea AND c.expires_at > now()"
+
 int
-chan_rows_snapshot(struct chan *ch, const struct tab_ctx *t, long long pos,
-    long long *last_seq, long long *present, int *max_in_flight)
+chan_rows_auth(struct chan_conn *c, const char *token_hash, long long pos,
+    chan_done_fn done)
 {
-	struct db_res	*r = NULL;
-	const char	*p[3];
+	const char	*p[2];
 	char		 ps[24];
-	long long	 mif = CHAN_FLIGHT_DEFAULT;
 	int		 rc;
 
 	/*
-	 * One statement, one snapshot: the newest seq and how many rows
-	 * exist after the position (commands are inserted together with the
-	 * last_seq bump, so a missing row is a real gap), and the window the
-	 * form's agent policy gives the tab.
+	 * One statement, one snapshot: the token's live context, its newest
+	 * seq and how many rows exist after the position (commands are
+	 * inserted together with the last_seq bump, so a missing row is a
+	 * real gap), and the window the form's agent policy gives the tab.
 	 */
 	chan_lld(ps, sizeof(ps), pos);
-	p[0] = t->ctx_id;
-	p[1] = t->org;
-	p[2] = ps;
-	rc = chan_query(ch, &r,
-	    "SELECT c.last_seq, (SELECT count(*) FROM commands m WHERE m.ctx_id = c.id"
-	    " AND m.org_id = c.org_id AND m.seq > $3::bigint AND m.seq <= c.last_seq),"
-	    " (SELECT p.max_in_flight FROM agent_policies p WHERE p.form_id = c.form_id"
-	    " AND p.org_id = c.org_id)"
-	    " FROM contexts c WHERE c.id = $1::uuid AND c.org_id = $2::bigint", 3, p);
-	if (rc == CB_OK && (db_rows(r) != 1 ||
-	    util_parse_ll(db_val(r, 0, 0), 0, 1LL << 62, last_seq) != CB_OK ||
-	    util_parse_ll(db_val(r, 0, 1), 0, 1LL << 62, present) != CB_OK))
-		rc = CB_ERR_DB;
-	if (rc == CB_OK && !db_isnull(r, 0, 2) &&
-	    util_parse_ll(db_val(r, 0, 2), 1, CHAN_FLIGHT_MAX, &mif) != CB_OK)
-		mif = CHAN_FLIGHT_DEFAULT;
-	*max_in_flight = (int)mif;
-	db_res_free(r);
+	p[0] = token_hash;
+	p[1] = ps;
+	chan_conn_hold(c);
+	rc = chan_submit(c->ch, CHAN_AUTH_SQL, 2, p, done, c);
+	if (rc != CB_OK)
+		chan_conn_release(c);
 	return rc;
-}
-
-/*
- * A command whose expires_at passed before it could be sent (or while it
- * waited for its receipt): `expired`, never sent again.
- */
-static int
-chan_expire_one(struct chan *ch, const char *id, const char *org)
-{
-	struct db_res	*r = NULL;
-	const char	*p[2] = { id, org };
-	int		 rc;
-
-	rc = chan_query(ch, &r,
-	    "UPDATE commands SET state = 'expired', finished_at = now(),"
-	    " reason = CASE WHEN delivered_at IS NULL THEN 'expired before it could be sent'"
-	    " ELSE 'expired while waiting for a receipt' END"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint"
-	    " AND state IN ('pending_approval', 'queued', 'delivered') AND expires_at <= now()",
-	    2, p);
-	db_res_free(r);
-	return rc;
-}
-
-/* A command sent CHAN_MAX_ATTEMPTS times already: `dead`, with the reason. */
-static int
-chan_exhaust(struct chan *ch, const char *id, const char *org, long long *changed)
-{
-	char		 max[24];
-	const char	*p[3] = { id, org, max };
-
-	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
-	return chan_finish(ch, changed, CHAN_FINISH_DEAD(
-	    "UPDATE commands SET state = 'dead', finished_at = now(),"
-	    " reason = 'no receipt after ' || attempts || ' attempts'"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint"
-	    " AND state IN ('queued', 'delivered') AND attempts >= $3::int"), 3, p);
-}
-
-static int
-chan_too_large(struct chan *ch, const char *id, const char *org)
-{
-	long long	 na;
-	const char	*p[2] = { id, org };
-
-	return chan_finish(ch, &na, CHAN_FINISH(
-	    "UPDATE commands SET state = 'failed', finished_at = now(),"
-	    " reason = 'command too large for the tab channel'"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint"
-	    " AND state IN ('queued', 'delivered')"), 2, p);
 }
 
 /*
@@ -275,47 +251,76 @@ chan_round_members(struct chan_conn *c, long long seq, struct chan_conn **who, i
 	return n;
 }
 
-int
-chan_receipt_timeout(struct chan_conn *c, int i)
-{
-	struct chan_flight	*f = &c->fl[i], *g;
-	struct chan_conn	*who[CHAN_ROUND_MAX];
-	struct db_res		*r = NULL;
-	const char		*p[3];
-	char			 max[24], att[24];
-	long long		 affected = 0, seq = f->seq;
-	double			 deadline;
-	int			 rc, dropped = 0, n, k, j, rcpt, sends;
+struct chan_late {
+	struct chan_conn	*c;
+	long long		 seq;
+	char			 id[CHAN_UUID_LEN + 1];
+};
 
-	/*
-	 * The round is the tab's: every socket that carries the command
-	 * shares this attempt, and the next one goes out on all of them.
-	 */
-	n = chan_round_members(c, seq, who, &rcpt);
-	if (rcpt) {
-		/* A sibling's receipt waits to be stored: that settles it. */
-		f->deadline = chan_receipt_due(c, f->sends);
-		return 0;
-	}
-	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
-	p[0] = f->id;
-	p[1] = c->tab.org;
-	p[2] = max;
-	rc = chan_query(c->ch, &r,
-	    "UPDATE commands SET attempts = attempts + 1, delivered_at = now()"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"
-	    " AND attempts < $3::int AND (expires_at IS NULL OR expires_at > now())"
-	    " RETURNING attempts", 3, p);
-	if (rc != CB_OK)
-		goto out;	/* next tick tries again */
+/* The flight the late job is about, still waiting on its statement; or NULL. */
+static struct chan_flight *
+chan_late_flight(struct chan_late *l)
+{
+	int	 i;
+
+	if (l->c->gone || (i = chan_flight_find(l->c, l->seq)) < 0)
+		return NULL;
+	l->c->fl[i].timing = 0;
+	return &l->c->fl[i];
+}
+
+static void
+chan_late_free(struct chan_late *l)
+{
+	chan_conn_release(l->c);
+	free(l);
+}
+
+/* The give-up statement answered: the round ends on every socket that carried it. */
+static void
+chan_late_ended(struct chan *ch, int rc, struct db_res *r, void *arg)
+{
+	struct chan_late	*l = arg;
+	struct chan_conn	*who[CHAN_ROUND_MAX];
+	long long		 affected = chan_changed(r);
+	int			 n, k, j, rcpt;
+
+	if (chan_late_flight(l) == NULL || rc != CB_OK)
+		goto out;	/* gone, or the next tick tries again */
+	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
+	    affected ? "command_given_up" : "receipt_wait_ended", l->c, l->seq,
+	    "state", affected ? "dead_or_expired" : "finished");
+	n = chan_round_members(l->c, l->seq, who, &rcpt);
+	for (k = n - 1; k >= 0; k--)
+		if ((j = chan_flight_find(who[k], l->seq)) >= 0)
+			chan_flight_drop(who[k], j);
+	chan_tab_dirty(ch, l->c->tab.ctx_id);
+	chan_settle_soon(ch);
+out:
+	chan_late_free(l);
+}
+
+/* The resend statement answered: send again on the round's sockets, or give up. */
+static void
+chan_late_counted(struct chan *ch, int rc, struct db_res *r, void *arg)
+{
+	struct chan_late	*l = arg;
+	struct chan_flight	*f, *g;
+	struct chan_conn	*who[CHAN_ROUND_MAX];
+	const char		*p[2];
+	double			 deadline;
+	int			 n, k, j, rcpt, sends;
+
+	if ((f = chan_late_flight(l)) == NULL || rc != CB_OK)
+		goto out;
 	if (db_rows(r) == 1) {
-		util_strlcpy(att, db_val(r, 0, 0), sizeof(att));
 		sends = f->sends + 1;
-		deadline = chan_receipt_due(c, sends);
-		chan_log_seq(LOG_LVL_INFO, "receipt_timeout_resend", c, seq,
-		    "attempts", att);
+		deadline = chan_receipt_due(l->c, sends);
+		chan_log_seq(LOG_LVL_INFO, "receipt_timeout_resend", l->c, l->seq,
+		    "attempts", db_val(r, 0, 0));
+		n = chan_round_members(l->c, l->seq, who, &rcpt);
 		for (k = 0; k < n; k++) {
-			if ((j = chan_flight_find(who[k], seq)) < 0)
+			if ((j = chan_flight_find(who[k], l->seq)) < 0)
 				continue;
 			g = &who[k]->fl[j];
 			g->sends = sends;
@@ -324,26 +329,61 @@ chan_receipt_timeout(struct chan_conn *c, int i)
 		}
 		goto out;
 	}
-	rc = chan_finish(c->ch, &affected, CHAN_FINISH_DEAD(
+	/* Out of attempts or expired: it ends (dead or expired) unless finished. */
+	p[0] = l->id;
+	p[1] = l->c->tab.org;
+	f->timing = 1;
+	if (chan_submit(ch, CHAN_FINISH_DEAD(
 	    "UPDATE commands SET finished_at = now(),"
 	    " state = CASE WHEN expires_at <= now() THEN 'expired' ELSE 'dead' END,"
 	    " reason = CASE WHEN expires_at <= now() THEN 'expired while waiting for a receipt'"
 	    " ELSE 'no receipt after ' || attempts || ' attempts' END"
-	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"), 2, p);
-	if (rc != CB_OK)
-		goto out;
-	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
-	    affected ? "command_given_up" : "receipt_wait_ended", c, seq,
-	    "state", affected ? "dead_or_expired" : "finished");
-	/* The round ends on every socket that carried it. */
-	for (k = n - 1; k >= 0; k--)
-		if ((j = chan_flight_find(who[k], seq)) >= 0)
-			chan_flight_drop(who[k], j);
-	chan_tab_dirty(c->ch, c->tab.ctx_id);
-	dropped = 1;
+	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"), 2, p,
+	    chan_late_ended, l) == CB_OK)
+		return;
+	f->timing = 0;
 out:
-	db_res_free(r);
-	return dropped;
+	chan_late_free(l);
+}
+
+void
+chan_receipt_timeout(struct chan_conn *c, int i)
+{
+	struct chan_flight	*f = &c->fl[i];
+	struct chan_conn	*who[CHAN_ROUND_MAX];
+	struct chan_late	*l;
+	const char		*p[3];
+	char			 max[24];
+	int			 rcpt;
+
+	/*
+	 * The round is the tab's: every socket that carries the command
+	 * shares this attempt, and the next one goes out on all of them.
+	 */
+	(void)chan_round_members(c, f->seq, who, &rcpt);
+	if (rcpt) {
+		/* A sibling's receipt waits to be stored: that settles it. */
+		f->deadline = chan_receipt_due(c, f->sends);
+		return;
+	}
+	l = util_calloc(1, sizeof(*l));
+	l->c = c;
+	l->seq = f->seq;
+	util_strlcpy(l->id, f->id, sizeof(l->id));
+	chan_conn_hold(c);
+	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
+	p[0] = f->id;
+	p[1] = c->tab.org;
+	p[2] = max;
+	f->timing = 1;
+	if (chan_submit(c->ch,
+	    "UPDATE commands SET attempts = attempts + 1, delivered_at = now()"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint AND state = 'delivered'"
+	    " AND attempts < $3::int AND (expires_at IS NULL OR expires_at > now())"
+	    " RETURNING attempts", 3, p, chan_late_counted, l) != CB_OK) {
+		f->timing = 0;
+		chan_late_free(l);
+	}
 }
 
 /* ----------------------------------------------------------- the round */
@@ -362,19 +402,81 @@ chan_settled(const struct db_res *r, const char *ctx_id, long long seq)
 	return 0;
 }
 
+struct chan_step;
+/* The round under way: its connections (held) and what it read of them. */
+struct chan_rnd {
+	struct chan_conn	**list;
+	size_t			 nlist, cap;
+	struct chan_step	*v;		/* steps */
+	size_t			 n, vcap;
+};
+
+static void	 chan_read_start(struct chan *, struct chan_rnd *);
+static void	 chan_round_end(struct chan *, struct chan_rnd *);
+
+#define CHAN_RECEIPTS_SQL \
+	"WITH r AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[]," \
+	"  $5::text[]) AS r(r_ctx, r_org, r_seq, r_status, r_reason))," \
+	" l AS (SELECT m.id AS l_id, m.ctx_id AS l_ctx, m.seq AS l_seq, r.r_status," \
+	"  r.r_reason FROM commands m" \
+	"  JOIN r ON m.ctx_id = r.r_ctx AND m.org_id = r.r_org AND m.seq = r.r_seq" \
+	"  FOR UPDATE OF m SKIP LOCKED)," \
+	" u AS (UPDATE commands m SET state = l.r_status, reason = l.r_reason," \
+	"  finished_at = now() FROM l WHERE m.id = l.l_id" \
+	"  AND (m.state IN ('queued', 'delivered')" \
+	"   OR (m.state = 'expired' AND m.delivered_at IS NOT NULL))" \
+	CHAN_FINISHED_COLS ")," \
+	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")" \
+	" SELECT DISTINCT l_ctx::text, l_seq FROM l"
+
 /*
- * The receipts that arrived on every connection, in one statement (with
- * their webhook events).  Stored: their slots come free.  Postgres away, or
- * a row locked by another session: they wait (the slot stays held).
+ * The receipts' statement answered.  Rows another session held locked were
+ * skipped: their receipts wait for a later round.  Every row returned is
+ * settled (stored now, or finished already: a receipt that changes
+ * nothing), so its slot comes free.  Receipts that arrived meanwhile are
+ * not among them and wait for the next round.
  */
 static void
-chan_store_receipts(struct chan *ch)
+chan_receipts_done(struct chan *ch, int rc, struct db_res *res, void *arg)
+{
+	struct chan_conn	*c;
+	int			 i;
+
+	if (rc != CB_OK) {
+		/* Kept, slots held: a later round (the sweep, a reconnect) stores them. */
+		if (rc != CB_ERR_DB_DOWN)
+			log_kv(LOG_LVL_WARN, "receipts_deferred", "error", "the batch failed",
+			    NULL);
+	} else {
+		for (c = ch->conns; c != NULL; c = c->next) {
+			if (!c->authed)
+				continue;
+			for (i = 0; i < c->nfl; i++) {
+				if (!c->fl[i].rcpt ||
+				    !chan_settled(res, c->tab.ctx_id, c->fl[i].seq))
+					continue;
+				chan_log_seq(LOG_LVL_INFO, "receipt", c, c->fl[i].seq, "status",
+				    c->fl[i].rcpt_status);
+				chan_flight_drop(c, i);
+				i--;
+				chan_tab_dirty(ch, c->tab.ctx_id);
+			}
+		}
+	}
+	if (ch->pg_up)
+		chan_read_start(ch, arg);
+	else
+		chan_round_end(ch, arg);
+}
+
+/* The receipts that arrived on every connection, in one statement (with their events). */
+static void
+chan_receipts_start(struct chan *ch, struct chan_rnd *R)
 {
 	struct chan_conn	*c;
 	struct chan_arr		 a[5];
-	struct db_res		*res = NULL;
 	const char		*p[5];
-	int			 i, k, n = 0, rc;
+	int			 i, k, n = 0;
 
 	for (k = 0; k < 5; k++)
 		chan_arr_init(&a[k]);
@@ -389,56 +491,20 @@ chan_store_receipts(struct chan *ch)
 			    chan_arr_add_ll(&a[2], c->fl[i].seq) != CB_OK ||
 			    chan_arr_add(&a[3], c->fl[i].rcpt_status) != CB_OK ||
 			    chan_arr_add(&a[4], c->fl[i].rcpt_reason) != CB_OK)
-				goto out;	/* past 16 MiB: the next round takes the rest */
+				goto send;	/* past 16 MiB: the next round takes the rest */
 			n++;
 		}
 	}
-	if (n == 0)
-		goto out;
-	for (k = 0; k < 5; k++)
+send:
+	for (k = 0; k < 5 && n > 0; k++)
 		if ((p[k] = chan_arr_end(&a[k])) == NULL)
-			goto out;
-	/*
-	 * Rows another session holds locked are skipped (l): their receipts
-	 * wait for a later round.  Every row of l is settled: stored now, or
-	 * finished already (a receipt that changes nothing).
-	 */
-	rc = chan_query(ch, &res,
-	    "WITH r AS (SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::text[],"
-	    "  $5::text[]) AS r(r_ctx, r_org, r_seq, r_status, r_reason)),"
-	    " l AS (SELECT m.id AS l_id, m.ctx_id AS l_ctx, m.seq AS l_seq, r.r_status,"
-	    "  r.r_reason FROM commands m"
-	    "  JOIN r ON m.ctx_id = r.r_ctx AND m.org_id = r.r_org AND m.seq = r.r_seq"
-	    "  FOR UPDATE OF m SKIP LOCKED),"
-	    " u AS (UPDATE commands m SET state = l.r_status, reason = l.r_reason,"
-	    "  finished_at = now() FROM l WHERE m.id = l.l_id"
-	    "  AND (m.state IN ('queued', 'delivered')"
-	    "   OR (m.state = 'expired' AND m.delivered_at IS NOT NULL))"
-	    CHAN_FINISHED_COLS "),"
-	    " ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")"
-	    " SELECT DISTINCT l_ctx::text, l_seq FROM l", 5, p);
-	if (rc != CB_OK) {
-		/* Kept, slots held: a later round (the sweep, a reconnect) stores them. */
-		if (rc != CB_ERR_DB_DOWN)
-			log_kv(LOG_LVL_WARN, "receipts_deferred", "error", "the batch failed",
-			    NULL);
-		goto out;
+			n = 0;
+	if (n == 0 || chan_submit(ch, CHAN_RECEIPTS_SQL, 5, p, chan_receipts_done, R) != CB_OK) {
+		if (ch->pg_up)
+			chan_read_start(ch, R);
+		else
+			chan_round_end(ch, R);
 	}
-	for (c = ch->conns; c != NULL; c = c->next) {
-		if (!c->authed)
-			continue;
-		for (i = 0; i < c->nfl; i++) {
-			if (!c->fl[i].rcpt || !chan_settled(res, c->tab.ctx_id, c->fl[i].seq))
-				continue;
-			chan_log_seq(LOG_LVL_INFO, "receipt", c, c->fl[i].seq, "status",
-			    c->fl[i].rcpt_status);
-			chan_flight_drop(c, i);
-			i--;
-			chan_tab_dirty(ch, c->tab.ctx_id);
-		}
-	}
-out:
-	db_res_free(res);
 	for (k = 0; k < 5; k++)
 		chan_arr_free(&a[k]);
 }
@@ -450,26 +516,31 @@ struct chan_step {
 	char			 id[CHAN_UUID_LEN + 1];
 	char			*frame;		/* NULL: skipped (cursor moves past) */
 	size_t			 len;
-	int			 record;	/* queued/delivered: becomes delivered */
+	int			 need;		/* CHAN_NEED_*: what the write must do first */
 	int			 join;		/* in flight on a sibling: its round */
 	const char		*event;		/* for a skip: why, for the log */
 	char			 state[20];
 };
 
-struct chan_steps {
-	struct chan_step	*v;
-	size_t			 n, cap;
+/* What the round's one write does to a step's row before the step goes on. */
+enum {
+	CHAN_NEED_NONE,		/* a skip of a finished row, or a resend as it is */
+	CHAN_NEED_DELIVER,	/* queued/delivered: becomes delivered */
+	CHAN_NEED_EXPIRE,	/* past its expires_at: expired */
+	CHAN_NEED_DEAD,		/* out of attempts: dead */
+	CHAN_NEED_FAIL,		/* too large for a frame: failed */
+	CHAN_NEED__COUNT
 };
 
 static struct chan_step *
-chan_step_new(struct chan_steps *s, struct chan_conn *c, long long seq, const char *id,
+chan_step_new(struct chan_rnd *s, struct chan_conn *c, long long seq, const char *id,
     const char *state)
 {
 	struct chan_step	*st;
 
-	if (s->n == s->cap) {
-		s->cap = s->cap ? s->cap * 2 : 64;
-		s->v = chan_grow(s->v, s->cap, sizeof(s->v[0]));
+	if (s->n == s->vcap) {
+		s->vcap = s->vcap ? s->vcap * 2 : 64;
+		s->v = chan_grow(s->v, s->vcap, sizeof(s->v[0]));
 	}
 	st = &s->v[s->n++];
 	memset(st, 0, sizeof(*st));
@@ -511,13 +582,13 @@ chan_command_frame(struct buf *b, const struct db_res *r, size_t row)
  */
 static void
 chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t from,
-    size_t to, long long lim, struct chan_steps *steps)
+    size_t to, long long lim, struct chan_rnd *steps)
 {
 	struct buf	 b;
 	const char	*state, *id;
-	long long	 last_seq, seq, next = c->cursor, attempts, changed;
+	long long	 last_seq, seq, next = c->cursor, attempts;
 	size_t		 row, nrows = 0;
-	int		 taken = 0, expired, delivered_before, joining, rc;
+	int		 taken = 0, expired, delivered_before, joining;
 
 	buf_init(&b, CHAN_MAX_MSG);
 	c->blocked = 0;
@@ -552,12 +623,10 @@ chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t f
 			/* Never sent after its expires_at, whatever its state. */
 			if (strcmp(state, "pending_approval") == 0 ||
 			    strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) {
-				if ((rc = chan_expire_one(ch, id, c->tab.org)) != CB_OK) {
-					c->dirty = rc == CB_ERR_DB_DOWN;
-					goto out;
-				}
-				chan_step_new(steps, c, seq, id, "expired")->event =
-				    "command_expired";
+				struct chan_step *st = chan_step_new(steps, c, seq, id, "expired");
+
+				st->event = "command_expired";
+				st->need = CHAN_NEED_EXPIRE;
 			} else
 				chan_step_new(steps, c, seq, id, state)->event = "command_skipped";
 			next = seq;
@@ -589,25 +658,19 @@ chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t f
 		if ((strcmp(state, "queued") == 0 || strcmp(state, "delivered") == 0) &&
 		    attempts >= CHAN_MAX_ATTEMPTS && !joining) {
 			/* Sent as often as it may be, over reconnects too: dead. */
-			if ((rc = chan_exhaust(ch, id, c->tab.org, &changed)) != CB_OK) {
-				c->dirty = rc == CB_ERR_DB_DOWN;
-				goto out;
-			}
-			if (!changed) {
-				c->dirty = 1;	/* it changed meanwhile: read it again */
-				goto out;
-			}
-			chan_step_new(steps, c, seq, id, "dead")->event = "command_dead";
+			struct chan_step *st = chan_step_new(steps, c, seq, id, "dead");
+
+			st->event = "command_dead";
+			st->need = CHAN_NEED_DEAD;
 			next = seq;
 			continue;
 		}
 		buf_reset(&b);
 		if (chan_command_frame(&b, r, row) != CB_OK) {
-			if ((rc = chan_too_large(ch, id, c->tab.org)) != CB_OK) {
-				c->dirty = rc == CB_ERR_DB_DOWN;
-				goto out;
-			}
-			chan_step_new(steps, c, seq, id, "failed")->event = "command_too_large";
+			struct chan_step *st = chan_step_new(steps, c, seq, id, "failed");
+
+			st->event = "command_too_large";
+			st->need = CHAN_NEED_FAIL;
 			next = seq;
 			continue;
 		}
@@ -619,9 +682,9 @@ chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t f
 			st->frame = util_strndup(buf_cstr(&b), b.len);
 			st->len = b.len;
 			/* A finished command that had reached a tab goes again as it is. */
-			st->record = strcmp(state, "queued") == 0 ||
-			    strcmp(state, "delivered") == 0;
-			st->join = st->record && joining;
+			st->need = strcmp(state, "queued") == 0 ||
+			    strcmp(state, "delivered") == 0 ? CHAN_NEED_DELIVER : CHAN_NEED_NONE;
+			st->join = st->need == CHAN_NEED_DELIVER && joining;
 		}
 		taken++;
 		next = seq;
@@ -650,141 +713,74 @@ chan_returned(const struct db_res *r, const char *id)
 }
 
 /*
- * The next commands of every dirty tab with room in its window: one read,
- * one write, then the frames.
+ * What becomes of the rows read, in one statement: delivered ($1 a new
+ * round, an attempt; $3 a socket joining the round a sibling carries,
+ * none), expired ($4), dead ($5), failed ($6), each with its events.  A
+ * row another session holds locked, or that changed since it was read,
+ * is not returned: its step holds its connection (the sweep reads it
+ * again; not at once, a lock would make that spin).
  */
-static void
-chan_deliver(struct chan *ch)
-{
-	struct chan_conn	*c, *o, **list = NULL;
-	struct chan_arr		 a[4], ids, joins;
-	struct chan_steps	 steps = { NULL, 0, 0 };
-	struct db_res		*r = NULL, *u = NULL;
-	const char		*p[4], *q[3];
-	char			 max[24];
-	size_t			 nlist = 0, cap = 0, row, from, i, k;
-	long long		 idx;
-	int			 rc, room;
+#define CHAN_WRITE_SQL \
+	"WITH d AS (UPDATE commands SET state = 'delivered'," \
+	"  attempts = attempts + CASE WHEN id = ANY ($3::uuid[]) THEN 0 ELSE 1 END," \
+	"  delivered_at = CASE WHEN id = ANY ($3::uuid[]) THEN delivered_at ELSE now() END" \
+	"  WHERE id IN (SELECT id FROM commands" \
+	"   WHERE (id = ANY ($1::uuid[]) OR id = ANY ($3::uuid[]))" \
+	"   AND state IN ('queued', 'delivered')" \
+	"   AND (attempts < $2::int OR id = ANY ($3::uuid[]))" \
+	"   AND (expires_at IS NULL OR expires_at > now())" \
+	"   FOR UPDATE SKIP LOCKED) RETURNING id)," \
+	" x AS (UPDATE commands SET state = 'expired', finished_at = now()," \
+	"  reason = CASE WHEN delivered_at IS NULL THEN 'expired before it could be sent'" \
+	"  ELSE 'expired while waiting for a receipt' END" \
+	"  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($4::uuid[])" \
+	"   AND state IN ('pending_approval', 'queued', 'delivered') AND expires_at <= now()" \
+	"   FOR UPDATE SKIP LOCKED) RETURNING id)," \
+	" k AS (UPDATE commands SET state = 'dead', finished_at = now()," \
+	"  reason = 'no receipt after ' || attempts || ' attempts'" \
+	"  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($5::uuid[])" \
+	"   AND state IN ('queued', 'delivered') AND attempts >= $2::int" \
+	"   FOR UPDATE SKIP LOCKED)" CHAN_FINISHED_COLS ")," \
+	" kev AS (" EVENTS_INSERT_FROM(CHAN_DEAD_SRC("k")) ")," \
+	" f AS (UPDATE commands SET state = 'failed', finished_at = now()," \
+	"  reason = 'command too large for the tab channel'" \
+	"  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($6::uuid[])" \
+	"   AND state IN ('queued', 'delivered') FOR UPDATE SKIP LOCKED)" CHAN_FINISHED_COLS ")," \
+	" fev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("f")) ")" \
+	" SELECT id::text FROM d UNION ALL SELECT id::text FROM x" \
+	" UNION ALL SELECT id::text FROM k UNION ALL SELECT id::text FROM f"
 
-	for (k = 0; k < 4; k++)
-		chan_arr_init(&a[k]);
-	chan_arr_init(&ids);
-	chan_arr_init(&joins);
-	for (c = ch->conns; c != NULL; c = c->next) {
-		c->held = 0;
-		if (!c->dirty || !c->authed || c->closing)
-			continue;
-		c->dirty = 0;
-		/* The tab's room, less what this round already gave its other sockets. */
-		room = c->max_in_flight - chan_tab_inflight(ch, c->tab.ctx_id);
-		for (i = 0; i < nlist; i++)
-			if (strcmp(list[i]->tab.ctx_id, c->tab.ctx_id) == 0)
-				room -= list[i]->want;
-		if (room > CHAN_FLIGHT_MAX - c->nfl)
-			room = CHAN_FLIGHT_MAX - c->nfl;
-		c->want = room > 0 ? room : 0;
-		if (nlist == cap) {
-			cap = cap ? cap * 2 : 32;
-			list = chan_grow(list, cap, sizeof(list[0]));
-		}
-		list[nlist++] = c;
-		if (chan_arr_add(&a[0], c->tab.ctx_id) != CB_OK ||
-		    chan_arr_add(&a[1], c->tab.org) != CB_OK ||
-		    chan_arr_add_ll(&a[2], c->cursor) != CB_OK ||
-		    chan_arr_add_ll(&a[3], (long long)c->want + CHAN_READ_SLACK) != CB_OK) {
-			c->dirty = 1;	/* the next round */
-			nlist--;
-			break;
-		}
-	}
-	if (nlist == 0)
-		goto out;
-	for (k = 0; k < 4; k++)
-		if ((p[k] = chan_arr_end(&a[k])) == NULL)
-			goto out;
-	rc = chan_query(ch, &r,
-	    "SELECT t.i, c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL,"
-	    " m.type, m.selector, m.value::text, m.expires_at <= now(), m.attempts"
-	    " FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[])"
-	    "  WITH ORDINALITY AS t(ctx, org, cur, lim, i)"
-	    " LEFT JOIN contexts c ON c.id = t.ctx AND c.org_id = t.org"
-	    " LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at, type, selector, value,"
-	    "  expires_at, attempts FROM commands WHERE ctx_id = c.id AND org_id = c.org_id"
-	    "  AND seq > t.cur ORDER BY seq LIMIT t.lim) m ON true"
-	    " ORDER BY t.i, m.seq", 4, p);
-	if (rc != CB_OK) {
-		for (i = 0; i < nlist; i++) {
-			if (rc == CB_ERR_DB_DOWN)
-				list[i]->dirty = 1;
-			else
-				chan_fail(list[i], "internal", "the broker could not read the commands",
-				    CHAN_CLOSE_INTERNAL);
-		}
-		goto out;
-	}
-	/* Rows come grouped by connection (t.i, 1-based), each group in seq order. */
-	for (row = 0; row < db_rows(r); row = from) {
-		if (util_parse_ll(db_val(r, row, 0), 1, (long long)nlist, &idx) != CB_OK)
-			break;
-		for (from = row + 1; from < db_rows(r) &&
-		    strcmp(db_val(r, from, 0), db_val(r, row, 0)) == 0; from++)
-			;
-		c = list[idx - 1];
-		if (!c->closing)
-			chan_plan(ch, c, r, row, from, (long long)c->want + CHAN_READ_SLACK,
-			    &steps);
-	}
-	/* Postgres first: what becomes delivered, in one statement. */
-	for (i = 0; i < steps.n; i++)
-		if (steps.v[i].record && chan_arr_add(steps.v[i].join ? &joins : &ids,
-		    steps.v[i].id) != CB_OK)
-			goto out;
-	if (ids.n + joins.n > 0) {
-		chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
-		if ((q[0] = chan_arr_end(&ids)) == NULL || (q[2] = chan_arr_end(&joins)) == NULL)
-			goto out;
-		q[1] = max;
-		/*
-		 * A new round ($1) is an attempt; a socket joining the round
-		 * a sibling carries ($3) spends none.  A row another session
-		 * holds locked waits for a later round.
-		 */
-		rc = chan_query(ch, &u,
-		    "UPDATE commands SET state = 'delivered',"
-		    " attempts = attempts + CASE WHEN id = ANY ($3::uuid[]) THEN 0 ELSE 1 END,"
-		    " delivered_at = CASE WHEN id = ANY ($3::uuid[]) THEN delivered_at ELSE now() END"
-		    " WHERE id IN (SELECT id FROM commands"
-		    "  WHERE (id = ANY ($1::uuid[]) OR id = ANY ($3::uuid[]))"
-		    "  AND state IN ('queued', 'delivered')"
-		    "  AND (attempts < $2::int OR id = ANY ($3::uuid[]))"
-		    "  AND (expires_at IS NULL OR expires_at > now())"
-		    "  FOR UPDATE SKIP LOCKED) RETURNING id::text", 3, q);
-		if (rc != CB_OK) {
-			/* Nothing was recorded: nothing is sent, skips included. */
-			for (i = 0; i < steps.n; i++)
-				steps.v[i].c->dirty = rc == CB_ERR_DB_DOWN;
-			goto out;
-		}
-	}
-	/* Then the frames, in each connection's order; a step not recorded holds it. */
-	for (i = 0; i < steps.n; i++) {
-		struct chan_step	*st = &steps.v[i];
+#define CHAN_READ_SQL \
+	"SELECT t.i, c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL," \
+	" m.type, m.selector, m.value::text, m.expires_at <= now(), m.attempts" \
+	" FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[])" \
+	"  WITH ORDINALITY AS t(ctx, org, cur, lim, i)" \
+	" LEFT JOIN contexts c ON c.id = t.ctx AND c.org_id = t.org" \
+	" LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at, type, selector, value," \
+	"  expires_at, attempts FROM commands WHERE ctx_id = c.id AND org_id = c.org_id" \
+	"  AND seq > t.cur ORDER BY seq LIMIT t.lim) m ON true" \
+	" ORDER BY t.i, m.seq"
+
+/* The steps in each connection's order; one the write did not return holds it. */
+static void
+chan_frames(struct chan *ch, struct chan_rnd *R, const struct db_res *u)
+{
+	struct chan_conn	*o;
+	size_t			 i;
+
+	for (i = 0; i < R->n; i++) {
+		struct chan_step	*st = &R->v[i];
 
 		o = st->c;
 		if (o->held || o->closing)
 			continue;
+		if (st->need != CHAN_NEED_NONE && !chan_returned(u, st->id)) {
+			o->held = 1;
+			continue;
+		}
 		if (st->frame == NULL) {
 			chan_log_seq(LOG_LVL_INFO, st->event, o, st->seq, "state", st->state);
 			o->cursor = st->seq;
-			continue;
-		}
-		if (st->record && !chan_returned(u, st->id)) {
-			/*
-			 * It changed meanwhile (expired, out of attempts) or
-			 * another session holds it locked: the sweep reads it
-			 * again (not at once: a lock would make that spin).
-			 */
-			o->held = 1;
 			continue;
 		}
 		o->cursor = st->seq;
@@ -802,32 +798,200 @@ chan_deliver(struct chan *ch)
 				chan_flight_join(o, round);
 		}
 	}
-out:
-	for (i = 0; i < steps.n; i++)
-		free(steps.v[i].frame);
-	free(steps.v);
-	free(list);
-	db_res_free(r);
-	db_res_free(u);
-	for (k = 0; k < 4; k++)
-		chan_arr_free(&a[k]);
-	chan_arr_free(&ids);
-	chan_arr_free(&joins);
 }
 
-int
+static void
+chan_write_done(struct chan *ch, int rc, struct db_res *u, void *arg)
+{
+	struct chan_rnd	*R = arg;
+	size_t		 i;
+
+	if (rc != CB_OK) {
+		/* Nothing was recorded: nothing is sent, skips included. */
+		for (i = 0; i < R->n; i++)
+			R->v[i].c->dirty = rc == CB_ERR_DB_DOWN;
+	} else
+		chan_frames(ch, R, u);
+	chan_round_end(ch, R);
+}
+
+/* The read answered: plan every connection's steps, then write what they need. */
+static void
+chan_read_done(struct chan *ch, int rc, struct db_res *r, void *arg)
+{
+	struct chan_rnd		*R = arg;
+	struct chan_conn	*c;
+	struct chan_arr		 a[CHAN_NEED__COUNT + 1];
+	const char		*q[6];
+	char			 max[24];
+	size_t			 row, from, i, nw = 0;
+	long long		 idx;
+	int			 k;
+
+	for (k = 0; k <= CHAN_NEED__COUNT; k++)
+		chan_arr_init(&a[k]);
+	if (rc != CB_OK) {
+		for (i = 0; i < R->nlist; i++) {
+			if (R->list[i]->closing)
+				continue;
+			if (rc == CB_ERR_DB_DOWN)
+				R->list[i]->dirty = 1;
+			else
+				chan_fail(R->list[i], "internal",
+				    "the broker could not read the commands", CHAN_CLOSE_INTERNAL);
+		}
+		goto end;
+	}
+	/* Rows come grouped by connection (t.i, 1-based), each group in seq order. */
+	for (row = 0; row < db_rows(r); row = from) {
+		if (util_parse_ll(db_val(r, row, 0), 1, (long long)R->nlist, &idx) != CB_OK)
+			break;
+		for (from = row + 1; from < db_rows(r) &&
+		    strcmp(db_val(r, from, 0), db_val(r, row, 0)) == 0; from++)
+			;
+		c = R->list[idx - 1];
+		if (!c->closing)
+			chan_plan(ch, c, r, row, from, (long long)c->want + CHAN_READ_SLACK, R);
+	}
+	/* Postgres first: what becomes of each row, in one statement. */
+	for (i = 0; i < R->n; i++) {
+		struct chan_step	*st = &R->v[i];
+
+		if (st->need == CHAN_NEED_NONE)
+			continue;
+		k = st->need == CHAN_NEED_DELIVER && st->join ? CHAN_NEED__COUNT : st->need;
+		if (chan_arr_add(&a[k], st->id) != CB_OK)
+			goto end;	/* past 16 MiB of ids: nothing sent; the sweep comes back */
+		nw++;
+	}
+	if (nw == 0) {
+		chan_frames(ch, R, NULL);
+		goto end;
+	}
+	chan_lld(max, sizeof(max), CHAN_MAX_ATTEMPTS);
+	q[0] = chan_arr_end(&a[CHAN_NEED_DELIVER]);
+	q[1] = max;
+	q[2] = chan_arr_end(&a[CHAN_NEED__COUNT]);
+	q[3] = chan_arr_end(&a[CHAN_NEED_EXPIRE]);
+	q[4] = chan_arr_end(&a[CHAN_NEED_DEAD]);
+	q[5] = chan_arr_end(&a[CHAN_NEED_FAIL]);
+	for (k = 0; k < 6; k++)
+		if (q[k] == NULL)
+			goto end;
+	if (chan_submit(ch, CHAN_WRITE_SQL, 6, q, chan_write_done, R) == CB_OK) {
+		R = NULL;	/* the write's answer ends the round */
+		goto out;
+	}
+	for (i = 0; i < R->n; i++)
+		R->v[i].c->dirty = 1;	/* Postgres went away: after the reconnect */
+end:
+	chan_round_end(ch, R);
+out:
+	for (k = 0; k <= CHAN_NEED__COUNT; k++)
+		chan_arr_free(&a[k]);
+}
+
+/* The next commands of every dirty tab with room in its window: one read. */
+static void
+chan_read_start(struct chan *ch, struct chan_rnd *R)
+{
+	struct chan_conn	*c;
+	struct chan_arr		 a[4];
+	const char		*p[4];
+	size_t			 i;
+	int			 k, room;
+
+	for (k = 0; k < 4; k++)
+		chan_arr_init(&a[k]);
+	for (c = ch->conns; c != NULL; c = c->next) {
+		c->held = 0;
+		if (!c->dirty || !c->authed || c->closing)
+			continue;
+		c->dirty = 0;
+		/* The tab's room, less what this round already gave its other sockets. */
+		room = c->max_in_flight - chan_tab_inflight(ch, c->tab.ctx_id);
+		for (i = 0; i < R->nlist; i++)
+			if (strcmp(R->list[i]->tab.ctx_id, c->tab.ctx_id) == 0)
+				room -= R->list[i]->want;
+		if (room > CHAN_FLIGHT_MAX - c->nfl)
+			room = CHAN_FLIGHT_MAX - c->nfl;
+		c->want = room > 0 ? room : 0;
+		if (chan_arr_add(&a[0], c->tab.ctx_id) != CB_OK ||
+		    chan_arr_add(&a[1], c->tab.org) != CB_OK ||
+		    chan_arr_add_ll(&a[2], c->cursor) != CB_OK ||
+		    chan_arr_add_ll(&a[3], (long long)c->want + CHAN_READ_SLACK) != CB_OK) {
+			c->dirty = 1;	/* the next round */
+			break;
+		}
+		if (R->nlist == R->cap) {
+			R->cap = R->cap ? R->cap * 2 : 32;
+			R->list = chan_grow(R->list, R->cap, sizeof(R->list[0]));
+		}
+		R->list[R->nlist++] = c;
+		chan_conn_hold(c);
+	}
+	for (k = 0; k < 4; k++)
+		p[k] = chan_arr_end(&a[k]);
+	if (R->nlist > 0 && p[0] && p[1] && p[2] && p[3] &&
+	    chan_submit(ch, CHAN_READ_SQL, 4, p, chan_read_done, R) == CB_OK)
+		R = NULL;
+	else
+		for (i = 0; i < R->nlist; i++)
+			R->list[i]->dirty = 1;	/* Postgres went away: after the reconnect */
+	for (k = 0; k < 4; k++)
+		chan_arr_free(&a[k]);
+	if (R != NULL)
+		chan_round_end(ch, R);
+}
+
+/* The round is over: let go of it; news that came meanwhile makes the next. */
+static void
+chan_round_end(struct chan *ch, struct chan_rnd *R)
+{
+	struct chan_conn	*c;
+	size_t			 i;
+
+	for (i = 0; i < R->n; i++)
+		free(R->v[i].frame);
+	free(R->v);
+	for (i = 0; i < R->nlist; i++)
+		chan_conn_release(R->list[i]);
+	free(R->list);
+	free(R);
+	ch->round = NULL;
+	for (c = ch->conns; c != NULL; c = c->next)
+		if (c->dirty && c->authed && !c->closing) {
+			chan_settle_soon(ch);
+			break;
+		}
+}
+
+void
 chan_round(struct chan *ch)
 {
 	struct chan_conn	*c;
 	int			 any = 0;
 
+	if (ch->round != NULL || !ch->pg_up)
+		return;		/* the round under way calls for the next */
 	for (c = ch->conns; c != NULL && !any; c = c->next)
 		if (c->dirty && c->authed && !c->closing)
 			any = 1;
-	if (!any || !ch->pg_up)
-		return 0;
-	chan_store_receipts(ch);
-	if (ch->pg_up)
-		chan_deliver(ch);
-	return 1;
+	if (!any)
+		return;
+	ch->round = util_calloc(1, sizeof(*ch->round));
+	chan_receipts_start(ch, ch->round);
+}
+
+int
+chan_rows_prepare(struct db *db)
+{
+	int	 rc;
+
+	/* The hot statements, parsed and planned once per connection. */
+	if ((rc = db_prepare(db, CHAN_AUTH_SQL, 2)) != CB_OK ||
+	    (rc = db_prepare(db, CHAN_RECEIPTS_SQL, 5)) != CB_OK ||
+	    (rc = db_prepare(db, CHAN_READ_SQL, 4)) != CB_OK)
+		return rc;
+	return db_prepare(db, CHAN_WRITE_SQL, 6);
 }

@@ -16,32 +16,18 @@
 
 #define CHAN_SWEEP_IDS_MAX	((size_t)1 << 24)	/* the uuid[] parameter, bytes */
 
-void
-chan_rows_sweep(struct chan *ch)
+/* The newest seq of every tab asked about: a tab behind it has news. */
+static void
+chan_rows_swept(struct chan *ch, int rc, struct db_res *r, void *arg)
 {
 	struct chan_conn	*c;
-	struct db_res		*r = NULL;
-	struct buf		 ids;
-	const char		*p[1];
 	long long		 last;
-	size_t			 i, n = 0;
+	size_t			 i;
 	int			 k;
 
-	/* A uuid[] literal: uuids need no quoting. */
-	buf_init(&ids, CHAN_SWEEP_IDS_MAX);
-	for (c = ch->conns; c != NULL; c = c->next) {
-		if (!c->authed || c->closing)
-			continue;
-		if (buf_puts(&ids, n++ ? "," : "{") != CB_OK ||
-		    buf_puts(&ids, c->tab.ctx_id) != CB_OK)
-			goto out;
-	}
-	if (n == 0 || buf_putc(&ids, '}') != CB_OK)
-		goto out;
-	p[0] = buf_cstr(&ids);
-	if (chan_query(ch, &r, "SELECT id::text, last_seq FROM contexts"
-	    " WHERE id = ANY ($1::uuid[])", 1, p) != CB_OK)
-		goto out;
+	(void)arg;
+	if (rc != CB_OK)
+		return;		/* the next sweep asks again */
 	for (i = 0; i < db_rows(r); i++) {
 		if (util_parse_ll(db_val(r, i, 1), 0, 1LL << 62, &last) != CB_OK)
 			continue;
@@ -55,8 +41,32 @@ chan_rows_sweep(struct chan *ch)
 		for (k = 0; c->authed && k < c->nfl; k++)
 			if (c->fl[k].rcpt)
 				c->dirty = 1;
+	chan_settle_soon(ch);
+}
+
+void
+chan_rows_sweep(struct chan *ch)
+{
+	struct chan_conn	*c;
+	struct buf		 ids;
+	const char		*p[1];
+	size_t			 n = 0;
+
+	/* A uuid[] literal: uuids need no quoting. */
+	buf_init(&ids, CHAN_SWEEP_IDS_MAX);
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if (!c->authed || c->closing)
+			continue;
+		if (buf_puts(&ids, n++ ? "," : "{") != CB_OK ||
+		    buf_puts(&ids, c->tab.ctx_id) != CB_OK)
+			goto out;
+	}
+	if (n == 0 || buf_putc(&ids, '}') != CB_OK)
+		goto out;
+	p[0] = buf_cstr(&ids);
+	(void)chan_submit(ch, "SELECT id::text, last_seq FROM contexts"
+	    " WHERE id = ANY ($1::uuid[])", 1, p, chan_rows_swept, NULL);
 out:
-	db_res_free(r);
 	buf_free(&ids);
 }
 
@@ -81,41 +91,63 @@ chan_expired_flight(struct chan *ch, const char *ctx_id, const char *seqs)
 	}
 }
 
+#define CHAN_EXPIRE_SQL \
+	"WITH x AS (SELECT id FROM commands" \
+	" WHERE state IN ('pending_approval', 'queued', 'delivered')" \
+	" AND expires_at IS NOT NULL AND expires_at <= now()" \
+	" ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)" \
+	" UPDATE commands m SET state = 'expired', finished_at = now()," \
+	" reason = CASE WHEN m.delivered_at IS NULL THEN 'expired before it could be sent'" \
+	" ELSE 'expired while waiting for a receipt' END" \
+	" FROM x WHERE m.id = x.id RETURNING m.ctx_id::text, m.seq"
+
+static int	 chan_expire_batch(struct chan *);
+
+/*
+ * One batch answered: free the slots; a full batch is followed by another,
+ * up to CHAN_EXPIRE_ROUNDS a tick.
+ */
+static void
+chan_expire_done(struct chan *ch, int rc, struct db_res *r, void *arg)
+{
+	char		 cnt[24];
+	size_t		 i, n;
+
+	(void)arg;
+	if (rc != CB_OK) {
+		ch->sweeping = 0;
+		return;
+	}
+	n = db_rows(r);
+	for (i = 0; i < n; i++)
+		chan_expired_flight(ch, db_val(r, i, 0), db_val(r, i, 1));
+	if (n > 0) {
+		chan_lld(cnt, sizeof(cnt), (long long)n);
+		log_kv(LOG_LVL_INFO, "commands_expired", "count", cnt, NULL);
+		chan_settle_soon(ch);
+	}
+	if ((long long)n < ch->s->channel_expire_batch || ++ch->sweeping > CHAN_EXPIRE_ROUNDS ||
+	    chan_expire_batch(ch) != CB_OK)
+		ch->sweeping = 0;
+}
+
+static int
+chan_expire_batch(struct chan *ch)
+{
+	char		 lim[24];
+	const char	*p[1] = { lim };
+
+	chan_lld(lim, sizeof(lim), ch->s->channel_expire_batch);
+	return chan_submit(ch, CHAN_EXPIRE_SQL, 1, p, chan_expire_done, NULL);
+}
+
 void
 chan_expire_sweep(struct chan *ch)
 {
-	struct db_res	*r = NULL;
-	const char	*p[1];
-	char		 lim[24], cnt[24];
-	long long	 total = 0;
-	size_t		 i, n;
-	int		 round;
-
-	chan_lld(lim, sizeof(lim), ch->s->channel_expire_batch);
-	p[0] = lim;
-	for (round = 0; round < CHAN_EXPIRE_ROUNDS && ch->pg_up; round++) {
-		if (chan_query(ch, &r,
-		    "WITH x AS (SELECT id FROM commands"
-		    " WHERE state IN ('pending_approval', 'queued', 'delivered')"
-		    " AND expires_at IS NOT NULL AND expires_at <= now()"
-		    " ORDER BY expires_at LIMIT $1::int FOR UPDATE SKIP LOCKED)"
-		    " UPDATE commands m SET state = 'expired', finished_at = now(),"
-		    " reason = CASE WHEN m.delivered_at IS NULL THEN 'expired before it could be sent'"
-		    " ELSE 'expired while waiting for a receipt' END"
-		    " FROM x WHERE m.id = x.id RETURNING m.ctx_id::text, m.seq", 1, p) != CB_OK)
-			break;
-		n = db_rows(r);
-		for (i = 0; i < n; i++)
-			chan_expired_flight(ch, db_val(r, i, 0), db_val(r, i, 1));
-		db_res_free(r);
-		r = NULL;
-		total += (long long)n;
-		if ((long long)n < ch->s->channel_expire_batch)
-			break;
-	}
-	db_res_free(r);
-	if (total > 0) {
-		chan_lld(cnt, sizeof(cnt), total);
-		log_kv(LOG_LVL_INFO, "commands_expired", "count", cnt, NULL);
-	}
+	/* The last tick's batches are still out: they carry on. */
+	if (ch->sweeping)
+		return;
+	ch->sweeping = 1;
+	if (chan_expire_batch(ch) != CB_OK)
+		ch->sweeping = 0;
 }

@@ -3,9 +3,11 @@
  *
  * One WebSocket per browser tab at /ws/ctx/{ctx_ref} (protocol cb.tab.v1,
  * docs/channel.md), served on 127.0.0.1:CB_PORT_WS behind nginx.  The lws
- * event loop is the process's only loop: Postgres is reached through one
- * libpq connection (lib/db), whose socket (a dup) is adopted into the loop
- * to notice a lost connection.  Wake-ups come from Redis (PUBLISH cb:cmd
+ * event loop is the process's only loop and never waits for Postgres: the
+ * one libpq connection's socket (a dup) is adopted into the loop, and every
+ * statement is sent and its answer read asynchronously (chan_pg.c), so a
+ * slow statement delays only what waits for its answer, never the frames,
+ * pings and upgrades of every tab.  Wake-ups come from Redis (PUBLISH cb:cmd
  * <ctx_id> by the command route after its commit; a dup of the
  * subscription's socket is adopted too), and a sweep every
  * CB_CHANNEL_SWEEP_MS asks Postgres, in one query for every connected tab,
@@ -60,7 +62,6 @@
 #define CHAN_PG_PROTOCOL	"cb-pg-listen"
 #define CHAN_KV_PROTOCOL	"cb-kv-wake"
 #define CHAN_WAKE_CHANNEL	"cb:cmd"	/* Redis: PUBLISH cb:cmd <ctx_id> */
-#define CHAN_LISTEN_CHANNEL	"cb_commands"
 #define CHAN_PATH_PREFIX	"/ws/ctx/"
 
 #define CHAN_AUTH_TIMEOUT_MS	5000.0
@@ -68,7 +69,6 @@
 #define CHAN_QUEUE_FRAMES	64		/* outgoing queue caps */
 #define CHAN_QUEUE_BYTES	(256u * 1024u)
 #define CHAN_TICK_US		(1 * LWS_USEC_PER_SEC)
-#define CHAN_SETTLE_ROUNDS	16		/* notify/batch rounds per wake-up */
 #define CHAN_PG_BACKOFF_MIN_MS	250
 #define CHAN_PG_BACKOFF_MAX_MS	5000
 #define CHAN_STOP_GRACE_MS	3000.0
@@ -88,9 +88,7 @@ struct chan_pss {
 };
 
 static void	 chan_settle(struct chan *);
-static void	 chan_settle_soon(struct chan *);
 static void	 chan_settle_sul(lws_sorted_usec_list_t *);
-static void	 chan_pg_lost(struct chan *, const char *why);
 static void	 chan_pg_connect(lws_sorted_usec_list_t *);
 
 /* ------------------------------------------------------------------ misc */
@@ -487,63 +485,6 @@ chan_writeable(struct chan_conn *c)
 
 /* ------------------------------------------------------------- Postgres */
 
-/* The identity of the libpq socket now, to notice a silent reconnect. */
-static int
-chan_pg_ident(struct chan *ch, dev_t *dev, ino_t *ino)
-{
-	struct stat	 st;
-	int		 fd;
-
-	if ((fd = db_socket(ch->db)) < 0 || fstat(fd, &st) != 0)
-		return -1;
-	*dev = st.st_dev;
-	*ino = st.st_ino;
-	return 0;
-}
-
-/*
- * After every statement: a broken connection means LISTEN is gone; a
- * statement that succeeded on a connection lib/db re-opened behind our back
- * means the same.  Either way reconnect (LISTEN again, re-check everyone).
- */
-void
-chan_db_after(struct chan *ch, int rc)
-{
-	dev_t	 dev;
-	ino_t	 ino;
-
-	if (rc == CB_ERR_DB_DOWN) {
-		chan_pg_lost(ch, db_errmsg(ch->db));
-		return;
-	}
-	if (rc != CB_OK) {
-		log_kv(LOG_LVL_ERROR, "db_error", "sqlstate", db_sqlstate(ch->db),
-		    "error", db_errmsg(ch->db), NULL);
-		return;
-	}
-	if (!ch->pg_up)
-		return;
-	if (chan_pg_ident(ch, &dev, &ino) != 0 || dev != ch->pg_dev || ino != ch->pg_ino) {
-		ch->pg_backoff_ms = 0;
-		chan_pg_lost(ch, "connection replaced");
-	}
-}
-
-int
-chan_query(struct chan *ch, struct db_res **res, const char *sql, int n,
-    const char *const *p)
-{
-	int	 rc;
-
-	*res = NULL;
-	/* While down, only the reconnect timer talks to Postgres. */
-	if (!ch->pg_up)
-		return CB_ERR_DB_DOWN;
-	rc = db_query(ch->db, res, sql, n, p);
-	chan_db_after(ch, rc);
-	return rc;
-}
-
 static void
 chan_pg_schedule(struct chan *ch)
 {
@@ -551,7 +492,11 @@ chan_pg_schedule(struct chan *ch)
 	    (lws_usec_t)ch->pg_backoff_ms * 1000);
 }
 
-static void
+/*
+ * The connection is gone (or unusable): every statement queued on it is
+ * answered CB_ERR_DB_DOWN, and a new one is made after a backoff.
+ */
+void
 chan_pg_lost(struct chan *ch, const char *why)
 {
 	struct lws	*w = ch->pg_wsi;
@@ -565,20 +510,10 @@ chan_pg_lost(struct chan *ch, const char *why)
 		return;
 	ch->pg_up = 0;
 	log_kv(LOG_LVL_WARN, "pg_lost", "error", why && *why ? why : "-", NULL);
+	/* Whatever libpq was in the middle of: a new connection starts clean. */
+	db_disconnect(ch->db);
+	chan_pg_fail_all(ch);
 	chan_pg_schedule(ch);
-}
-
-static void
-chan_on_notify(const char *chan, const char *payload, void *arg)
-{
-	struct chan		*ch = arg;
-	struct chan_conn	*c;
-
-	if (strcmp(chan, CHAN_LISTEN_CHANNEL) != 0 || payload == NULL)
-		return;
-	for (c = ch->conns; c != NULL; c = c->next)
-		if (c->authed && strcmp(c->tab.ctx_id, payload) == 0)
-			c->dirty = 1;
 }
 
 static void
@@ -594,15 +529,17 @@ chan_pg_connect(lws_sorted_usec_list_t *sul)
 	if (ch->pg_up || ch->stopping)
 		return;
 	/*
-	 * lock_timeout: a row another session holds locked costs one
-	 * statement that much, never the whole loop (the batches skip locked
-	 * rows; the rare single statements give up and are tried again).
+	 * lock_timeout: a row another session holds locked costs the
+	 * statement waiting for it that much, and only what waits for that
+	 * statement's answer (the batches skip locked rows; the rare single
+	 * statements give up and are tried again).  Connecting is the one
+	 * step that waits (connect_timeout in the DSN bounds it).
 	 */
 	if (db_connect(ch->db) != CB_OK ||
 	    db_exec(ch->db, "SET lock_timeout = '" CHAN_LOCK_TIMEOUT "'", 0, NULL) != CB_OK ||
-	    db_exec(ch->db, "LISTEN " CHAN_LISTEN_CHANNEL, 0, NULL) != CB_OK)
+	    chan_rows_prepare(ch->db) != CB_OK)
 		goto retry;
-	if ((fd = db_socket(ch->db)) < 0 || chan_pg_ident(ch, &ch->pg_dev, &ch->pg_ino) != 0)
+	if ((fd = db_socket(ch->db)) < 0)
 		goto retry;
 	/*
 	 * lws closes what it adopts and libpq closes its own socket: give lws
@@ -624,7 +561,7 @@ chan_pg_connect(lws_sorted_usec_list_t *sul)
 	ch->pg_wsi = w;
 	ch->pg_up = 1;
 	ch->pg_backoff_ms = 0;
-	log_kv(LOG_LVL_INFO, "pg_listening", "channel", CHAN_LISTEN_CHANNEL, NULL);
+	log_kv(LOG_LVL_INFO, "pg_connected", NULL);
 	/* Commands may have arrived while nobody listened: look at everyone. */
 	for (c = ch->conns; c != NULL; c = c->next)
 		if (c->authed)
@@ -641,15 +578,6 @@ retry:
 	    (lws_usec_t)ch->pg_backoff_ms * 1000);
 }
 
-static void
-chan_drain(struct chan *ch)
-{
-	if (!ch->pg_up || ch->pg_wsi == NULL)
-		return;
-	if (db_notifies(ch->db, chan_on_notify, ch) != CB_OK)
-		chan_pg_lost(ch, "connection lost");
-}
-
 static int
 chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
@@ -663,11 +591,7 @@ chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	case LWS_CALLBACK_RAW_RX_FILE:
 		if (wsi != ch->pg_wsi)
 			return -1;
-		if (db_notifies(ch->db, chan_on_notify, ch) != CB_OK) {
-			chan_pg_lost(ch, "connection lost");
-			return -1;
-		}
-		chan_settle_soon(ch);
+		chan_pg_readable(ch);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
 		if (wsi == ch->pg_wsi) {
@@ -761,6 +685,7 @@ chan_conn_free(struct chan *ch, struct chan_pss *pss)
 		ch->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
 	chan_lld(code, sizeof(code), c->closing ? c->close_code : c->peer_code);
 	log_kv(LOG_LVL_INFO, "ws_close", "ctx", c->authed ? c->tab.ctx_id : c->ctx_ref,
 	    "code", code, "by", c->closing ? "broker" : "peer", NULL);
@@ -776,6 +701,27 @@ chan_conn_free(struct chan *ch, struct chan_pss *pss)
 		lws_sul_schedule(ch->ctx, 0, &ch->sul_settle, chan_settle_sul, 1);
 	}
 	buf_wipe(&c->rx);
+	/* A statement's answer still names it: it goes when that arrives. */
+	c->gone = 1;
+	c->closing = 1;
+	c->wsi = NULL;
+	if (c->refs == 0)
+		free(c);
+}
+
+void
+chan_conn_hold(struct chan_conn *c)
+{
+	c->refs++;
+}
+
+void
+chan_conn_release(struct chan_conn *c)
+{
+	if (--c->refs > 0 || !c->gone)
+		return;
+	while (c->nfl > 0)
+		chan_flight_drop(c, c->nfl - 1);
 	free(c);
 }
 
@@ -983,27 +929,14 @@ chan_sweep(lws_sorted_usec_list_t *sul)
 /* --------------------------------------------------------------- timers */
 
 /*
- * Drain notifications and run batched rounds (chan_rows.c) until quiet.
- * A round that finds no connection with news ends it.
+ * A delivery round (chan_rows.c) for every tab with news; one at a time:
+ * news that arrives during a round makes the next one.
  */
 static void
 chan_settle(struct chan *ch)
 {
-	int	 round;
-
-	if (ch->settling)
-		return;		/* the outer call picks up what this one would */
-	ch->settling = 1;
-	for (round = 0; round < CHAN_SETTLE_ROUNDS; round++) {
-		chan_drain(ch);
-		/* Every tab with news at once: a few statements, however many tabs. */
-		if (!chan_round(ch) || !ch->pg_up)
-			break;
-	}
-	ch->settling = 0;
-	/* Still busy after that many rounds: yield to the sockets, come back. */
-	if (round == CHAN_SETTLE_ROUNDS)
-		lws_sul_schedule(ch->ctx, 0, &ch->sul_settle, chan_settle_sul, 1000);
+	if (ch->pg_up && !ch->stopping)
+		chan_round(ch);
 }
 
 static void
@@ -1016,7 +949,7 @@ chan_settle_sul(lws_sorted_usec_list_t *sul)
  * After the loop has read what is ready on every socket: the receipts and
  * wake-ups of one poll pass share one round.
  */
-static void
+void
 chan_settle_soon(struct chan *ch)
 {
 	lws_sul_schedule(ch->ctx, 0, &ch->sul_settle, chan_settle_sul, 1);
@@ -1046,9 +979,8 @@ chan_tick(lws_sorted_usec_list_t *sul)
 			continue;
 		}
 		for (i = 0; i < c->nfl && ch->pg_up && !c->closing; i++)
-			if (!c->fl[i].rcpt && now >= c->fl[i].deadline &&
-			    chan_receipt_timeout(c, i))
-				i--;	/* the entries after it moved down */
+			if (!c->fl[i].rcpt && !c->fl[i].timing && now >= c->fl[i].deadline)
+				chan_receipt_timeout(c, i);
 	}
 	if (ch->pg_up)
 		chan_expire_sweep(ch);
@@ -1138,6 +1070,7 @@ channel_run(struct worker *w)
 
 	/* Stop: tell every tab we are going away, give them a moment, go. */
 	ch->stopping = 1;
+	chan_pg_fail_all(ch);
 	for (c = ch->conns; c != NULL; c = c->next)
 		chan_close(c, CHAN_CLOSE_GOING_AWAY, "going away");
 	deadline = util_now_ms() + CHAN_STOP_GRACE_MS;
@@ -1148,6 +1081,7 @@ channel_run(struct worker *w)
 	rc = CB_OK;
 out:
 	ch->stopping = 1;
+	chan_pg_fail_all(ch);
 	if (ch->ctx) {
 		lws_sul_cancel(&ch->sul_tick);
 		lws_sul_cancel(&ch->sul_pg);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <openssl/rand.h>
@@ -1564,6 +1565,121 @@ START_TEST(a_locked_tab_does_not_stall_others)
 }
 END_TEST
 
+/*
+ * A statement that waits does not stop the loop: while another session
+ * holds contexts and commands locked (every statement of the channel
+ * waits for its lock_timeout, then fails), the tab's pings are answered
+ * at once; a command committed by that session when it lets go arrives.
+ */
+START_TEST(a_waiting_statement_does_not_freeze_the_loop)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct db	*lk;
+	const char	*p[2];
+	double		 t0, worst = 0, ms;
+	cJSON		*j;
+	int		 i;
+
+	fx_init(&f);
+	connect_auth(&w, &f, 0, 0);
+	lk = testdb_open();
+	ck_assert_int_eq(db_begin(lk), CB_OK);
+	ck_assert_int_eq(db_exec(lk, "LOCK TABLE contexts, commands IN ACCESS EXCLUSIVE MODE",
+	    0, NULL), CB_OK);
+	/* The sweep (every 250 ms) and the expiry sweep now wait on the lock. */
+	for (i = 0; i < 15; i++) {
+		usleep(100 * 1000);
+		t0 = util_now_ms();
+		ck_assert_int_eq(ws_send_text(&w, "{\"type\":\"ping\"}"), 0);
+		j = ws_next(&w, 3000);
+		ms = util_now_ms() - t0;
+		ck_assert_msg(j != NULL, "no pong while Postgres waited on a lock");
+		ck_assert_str_eq(ws_str(j, "type"), "pong");
+		cJSON_Delete(j);
+		if (ms > worst)
+			worst = ms;
+	}
+	fprintf(stderr, "channel: slowest pong during a 1.5 s table lock: %.0f ms\n", worst);
+	ck_assert_msg(worst < 150, "a pong took %.0f ms while a statement waited", worst);
+	p[0] = f.ctx;
+	p[1] = f.org;
+	ck_assert_int_eq(db_exec(lk, "WITH s AS (UPDATE contexts SET last_seq = last_seq + 1"
+	    " WHERE id = $1::uuid AND org_id = $2::bigint RETURNING last_seq)"
+	    " INSERT INTO commands (org_id, ctx_id, seq, type, selector, value)"
+	    " SELECT $2::bigint, $1::uuid, s.last_seq, 'set_field', '#after', '1' FROM s",
+	    2, p), CB_OK);
+	ck_assert_int_eq(db_commit(lk), CB_OK);
+	db_close(lk);
+	/* No wake-up was published: the sweep finds it once the lock is gone. */
+	expect_command_del(&w, 1, 3000);
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
+/* --------------------------------------------------- expiry batch (own worker) */
+
+static void
+tiny_expire_batch(void)
+{
+	run_stack("CB_CHANNEL_EXPIRE_BATCH=2", "restart-worker");
+}
+
+static void
+default_expire_batch(void)
+{
+	run_stack("env -u CB_CHANNEL_EXPIRE_BATCH", "restart-worker");
+}
+
+static long long
+fx_count_state(struct fx *f, const char *state)
+{
+	const char	*p[2] = { f->ctx, state };
+	struct db_res	*r = NULL;
+	long long	 n = -1;
+
+	fx_sql(f, &r, "SELECT count(*) FROM commands WHERE ctx_id = $1::uuid AND state = $2",
+	    2, p);
+	ck_assert_int_eq(util_parse_ll(db_val(r, 0, 0), 0, 1LL << 40, &n), CB_OK);
+	db_res_free(r);
+	return n;
+}
+
+/*
+ * CB_CHANNEL_EXPIRE_BATCH rows a statement, CHAN_EXPIRE_ROUNDS (5)
+ * statements a tick (one a second): with a batch of 2, 40 expired commands
+ * take several ticks, never all in one, and all of them end expired.
+ */
+START_TEST(expiry_sweep_keeps_to_its_batch)
+{
+	struct fx	 f;
+	struct ws	 w;
+	long long	 n, i;
+	double		 t0;
+
+	ck_assert_msg(ws_open_retry(&w, "/ws/ctx/00000000-0000-0000-0000-000000000000", 15000) == 0,
+	    "worker did not come back");
+	ws_free(&w);
+	fx_init(&f);
+	for (i = 0; i < 40; i++)
+		fx_cmd_expiring(&f, -1000, NULL);
+	t0 = util_now_ms();
+	while ((n = fx_count_state(&f, "expired")) == 0 && util_now_ms() - t0 < 5000)
+		usleep(20 * 1000);
+	ck_assert_msg(n > 0, "the expiry sweep never ran");
+	/* The first tick's statements: at most 5 batches of 2. */
+	usleep(300 * 1000);
+	n = fx_count_state(&f, "expired");
+	ck_assert_msg(n <= 10, "%lld expired in one tick with a batch of 2", n);
+	t0 = util_now_ms();
+	while (fx_count_state(&f, "expired") < 40 && util_now_ms() - t0 < 10000)
+		usleep(100 * 1000);
+	ck_assert_int_eq(fx_count_state(&f, "expired"), 40);
+	fx_free(&f);
+}
+END_TEST
+
 /* --------------------------------------------------------- throughput */
 
 #define TP_TABS		50
@@ -1649,6 +1765,7 @@ channel_suite(void)
 	TCase	*ta = tcase_create("per-address-cap");
 	TCase	*tw = tcase_create("wake-ups");
 	TCase	*tp = tcase_create("throughput");
+	TCase	*te = tcase_create("expiry-batch");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, bad_paths_refused_at_upgrade, 0, (int)CU_NELEM(path_cases));
@@ -1696,6 +1813,7 @@ channel_suite(void)
 	tcase_add_test(tg, lost_wakeup_found_by_sweep);
 	tcase_add_test(tg, redis_paused_sweep_delivers);
 	tcase_add_test(tg, a_locked_tab_does_not_stall_others);
+	tcase_add_test(tg, a_waiting_statement_does_not_freeze_the_loop);
 	suite_add_tcase(s, tg);
 
 	/* Its own worker, with a per-address cap of 3, restored after. */
@@ -1710,6 +1828,12 @@ channel_suite(void)
 	tcase_add_test(tw, redis_wakeup_delivers_at_once);
 	tcase_add_test(tw, no_notify_trigger_on_commands);
 	suite_add_tcase(s, tw);
+
+	/* Its own worker, expiring 2 rows a statement. */
+	tcase_set_timeout(te, 90);
+	tcase_add_unchecked_fixture(te, tiny_expire_batch, default_expire_batch);
+	tcase_add_test(te, expiry_sweep_keeps_to_its_batch);
+	suite_add_tcase(s, te);
 
 	tcase_set_timeout(tp, 120);
 	tcase_add_test(tp, many_tabs_all_delivered_in_order);

@@ -109,7 +109,7 @@ START_TEST(frozen_redis_fails_fast)
 	struct http_resp r;
 	char		 ctx[40], tok[64], nonce[48];
 	double		 ms, first = 0, worst = 0, waited;
-	int		 i, n = 0, slow = 0, ok = 0;
+	int		 i, n = 0, slow = 0, ok = 0, worst_i = 0;
 
 	seed_context(s.form_id, ctx, tok);
 	(void)command(ctx, "ff-redis-warm", &r);
@@ -138,14 +138,17 @@ START_TEST(frozen_redis_fails_fast)
 		ms = command(ctx, nonce, &r);
 		expect_503(&r);
 		http_free(&r);
-		if (ms > worst)
+		if (ms > worst) {
 			worst = ms;
+			worst_i = i + 1;
+		}
 		if (ms >= 250)
 			slow++;
-		/* Loose for a loaded machine; it was within 40 ms when measured. */
-		ck_assert_msg(ms < 200, "answer %d with the breakers open took %.0f ms", i + 1, ms);
 	}
+	/* Thaw before asserting: the cases after this one need Redis. */
 	test_stack("resume-redis");
+	/* Loose for a loaded machine; it was within 40 ms when measured. */
+	ck_assert_msg(worst < 200, "answer %d with the breakers open took %.0f ms", worst_i, worst);
 	fprintf(stderr, "failfast: Redis frozen: the first answer in %.0f ms; %d answers waited for"
 	    " Redis in the first %d requests; then %d answers, the slowest in"
 	    " %.0f ms\n", first, slow, n, REQUESTS, worst);
@@ -166,6 +169,13 @@ START_TEST(frozen_redis_fails_fast)
 }
 END_TEST
 
+/* Whatever a case left behind (a failed assertion before its thaw): Redis runs. */
+static void
+thaw_redis(void)
+{
+	test_stack("resume-redis");
+}
+
 static Suite *
 failfast_suite(void)
 {
@@ -174,6 +184,7 @@ failfast_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, NULL);
+	tcase_add_unchecked_fixture(tc, NULL, thaw_redis);
 	tcase_add_test(tc, locked_context_answers_503_others_202);
 	tcase_add_test(tc, frozen_redis_fails_fast);
 	suite_add_tcase(su, tc);
