@@ -49,6 +49,7 @@ static const struct errs_row errs_table[CB_ERR__COUNT] = {
 	[CB_ERR_DUPLICATE]	= { 409, "DUPLICATE", "/problems/duplicate-submission", "Duplicate submission" },
 	[CB_ERR_DB_BUSY]	= { 503, "DB_BUSY", "/problems/unavailable", "Service unavailable" },
 	[CB_ERR_TLS_REQUIRED]	= { 403, "TLS_REQUIRED", "/problems/https-required", "HTTPS required" },
+	[CB_ERR_PRECONDITION]	= { 412, "PRECONDITION", "/problems/precondition-failed", "Precondition failed" },
 };
 
 static const struct errs_row *
@@ -99,6 +100,7 @@ errs_reason(int status)
 	case 405: return "Method Not Allowed";
 	case 409: return "Conflict";
 	case 410: return "Gone";
+	case 412: return "Precondition Failed";
 	case 413: return "Content Too Large";
 	case 415: return "Unsupported Media Type";
 	case 422: return "Unprocessable Content";

@@ -45,6 +45,7 @@ enum cb_err {
 	CB_ERR_DUPLICATE,	/* the same submission again under a new key: 409 */
 	CB_ERR_DB_BUSY,		/* Postgres gave up waiting (statement or lock timeout): 503 */
 	CB_ERR_TLS_REQUIRED,	/* a credential route asked over plain HTTP: 403 */
+	CB_ERR_PRECONDITION,	/* If-Match names another version than the current: 412 */
 	CB_ERR__COUNT
 };
 

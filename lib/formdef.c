@@ -253,3 +253,16 @@ formdef_is_pii(const cJSON *def, const char *name)
 			return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(f, "pii"));
 	return 0;
 }
+
+int
+formdef_has_field(const cJSON *def, const char *name)
+{
+	const cJSON	*f, *n;
+
+	cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(def, "fields")) {
+		n = cJSON_GetObjectItemCaseSensitive(f, "name");
+		if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+			return 1;
+	}
+	return 0;
+}

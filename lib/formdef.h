@@ -28,5 +28,7 @@ int	 formdef_validate(const cJSON *def, const cJSON *data, struct jv_error *);
 cJSON	*formdef_to_sf(const cJSON *def, const cJSON *data);
 /* 1 if the named field is marked personal data ("pii": true). */
 int	 formdef_is_pii(const cJSON *def, const char *name);
+/* 1 if the definition has a field of that name (a policy's selector names one). */
+int	 formdef_has_field(const cJSON *def, const char *name);
 
 #endif

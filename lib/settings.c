@@ -181,6 +181,12 @@ const struct conf_var settings_vars[] = {
 	{ "CB_QUOTA_KEY_COMMANDS_PER_MIN", CONF_INT, 0, "600", 1, 100000000,
 	  S(quota_key_commands_per_min),
 	  "agent commands a minute of one API key whose own commands_per_min is unset" },
+	{ "CB_POLICY_MAX_CHANGES", CONF_INT, 0, "50", 1, 1000, S(policy_max_changes),
+	  "entries one agent policy change may touch at once (list entries added or removed, "
+	  "plus each number changed); a larger change is refused 422 naming this setting" },
+	{ "CB_POLICY_MAX_LIST", CONF_INT, 0, "200", 1, 256, S(policy_max_list),
+	  "entries one list of an agent policy (allowed_types, selectors, approval_types) may "
+	  "hold; a longer list is refused 422 naming this setting" },
 };
 
 const size_t settings_nvars = sizeof(settings_vars) / sizeof(settings_vars[0]);

@@ -92,6 +92,9 @@ struct settings {
 	long long	 quota_enterprise_submits_per_min;
 	long long	 quota_enterprise_commands_per_min;
 	long long	 quota_key_commands_per_min;
+	/* Governance of agent policy changes (lib/policygov.c). */
+	long long	 policy_max_changes;
+	long long	 policy_max_list;
 };
 
 extern const struct conf_var	settings_vars[];

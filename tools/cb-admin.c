@@ -9,6 +9,7 @@
  *   cb-admin form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]
  *   cb-admin form-publish FORM_ID DEFINITION.json
  *   cb-admin policy-set FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]
+ *            [--max-in-flight N] [--approval-ttl SECONDS]
  *   cb-admin agent-create ORG_SLUG NAME
  *   cb-admin key-create AGENT_ID [SCOPES] [EXPIRES_DAYS]
  *   cb-admin demo-seed
@@ -79,6 +80,7 @@
 #include "kv.h"
 #include "keyring.h"
 #include "log.h"
+#include "policygov.h"
 #include "pwhash.h"
 #include "refresh.h"
 #include "reseal.h"
@@ -309,33 +311,93 @@ out:
 	return rc;
 }
 
+/*
+ * A form's policy through lib/policygov.h, as the admin route sets it: the
+ * same schema, the same governance limits (CB_POLICY_MAX_*), a new version
+ * with its history and audit rows (actor "cli:<unix user>").  A refusal
+ * exits 1 with the route's 422 detail (and the limit it names) on stderr.
+ * `print`: print the result line (demo-seed prints its own).
+ */
+static int
+policy_apply(struct admin *a, struct policygov_state *st, struct policygov_doc *d, int print)
+{
+	struct policygov_limits	 lim = { a->s.policy_max_changes, a->s.policy_max_list };
+	struct policygov_verdict v;
+	struct policygov_result	 res;
+	int			 rc;
+
+	if ((rc = policygov_validate(d, st, &lim, &v)) == CB_ERR_UNPROCESSABLE) {
+		if (v.limit[0])
+			return fail("policy refused (422, limit %s): %s", v.limit, v.detail);
+		return fail("policy refused (422): %s", v.detail);
+	}
+	if (rc != CB_OK)
+		return fail("policy: %s", errs_name(rc));
+	if (v.identical) {
+		if (print)
+			printf("{\"form_id\":\"%s\",\"policy\":\"unchanged\",\"version\":%d,"
+			    "\"policy_sha256\":\"%s\"}\n", st->form_id, st->version, st->sha256);
+		return 0;
+	}
+	rc = policygov_write(a->db, st, d, a->actor, &res);
+	if (rc == CB_ERR_CONFLICT)
+		return fail("the policy or its form changed meanwhile: run the command again");
+	if (rc != CB_OK)
+		return fail("policy: %s %s", errs_name(rc), db_errmsg(a->db));
+	if (print)
+		printf("{\"form_id\":\"%s\",\"policy\":\"set\",\"version\":%d,"
+		    "\"previous_version\":%d,\"policy_sha256\":\"%s\"}\n", st->form_id, res.version,
+		    res.previous_version, res.sha256);
+	return 0;
+}
+
+#define POLICY_SET_USAGE "usage: policy-set FORM_ID TYPES SELECTORS RATE_PER_MINUTE " \
+	"[APPROVAL_TYPES] [--max-in-flight N] [--approval-ttl SECONDS]"
+
+/*
+ * The lists and the rate are the policy's; --max-in-flight and
+ * --approval-ttl keep their current values (or the defaults) when absent.
+ */
 static int
 cmd_policy_set(struct admin *a, int argc, char **argv)
 {
-	char	*types, *sels, *appr, out[40];
-	int	 rc;
+	struct policygov_state	 st;
+	struct policygov_doc	 d;
+	const char		*pos[5];
+	long long		 rate, mif = 0, ttl = 0;
+	int			 npos = 0, has_mif = 0, has_ttl = 0, i, rc;
 
-	if ((argc != 4 && argc != 5) || !util_uuid_ok(argv[0]))
-		return fail("usage: policy-set FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]");
-	types = list_json(argv[1]);
-	sels = list_json(argv[2]);
-	appr = list_json(argc == 5 ? argv[4] : "");
-	rc = q1(a, "INSERT INTO agent_policies (form_id, org_id, allowed_types, selectors,"
-	    " rate_per_minute, approval_types)"
-	    " SELECT f.id, f.org_id, ARRAY(SELECT json_array_elements_text($2::json)),"
-	    "  ARRAY(SELECT json_array_elements_text($3::json)), $4::int,"
-	    "  ARRAY(SELECT json_array_elements_text($5::json)) FROM forms f WHERE f.id = $1"
-	    " ON CONFLICT (form_id) DO UPDATE SET allowed_types = EXCLUDED.allowed_types,"
-	    "  selectors = EXCLUDED.selectors, rate_per_minute = EXCLUDED.rate_per_minute,"
-	    "  approval_types = EXCLUDED.approval_types,"
-	    "  version = agent_policies.version + 1, updated_at = now()"
-	    " RETURNING form_id", 5, (const char *[]){ argv[0], types, sels, argv[3], appr },
-	    out, sizeof(out));
-	if (rc == 0)
-		printf("{\"form_id\":\"%s\",\"policy\":\"set\"}\n", out);
-	free(types);
-	free(sels);
-	free(appr);
+	for (i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--max-in-flight") == 0 && i + 1 < argc) {
+			if (util_parse_ll(argv[++i], -2147483647LL, 2147483647LL, &mif) != CB_OK)
+				return fail(POLICY_SET_USAGE);
+			has_mif = 1;
+		} else if (strcmp(argv[i], "--approval-ttl") == 0 && i + 1 < argc) {
+			if (util_parse_ll(argv[++i], -2147483647LL, 2147483647LL, &ttl) != CB_OK)
+				return fail(POLICY_SET_USAGE);
+			has_ttl = 1;
+		} else if (strncmp(argv[i], "--", 2) == 0 || npos == 5)
+			return fail(POLICY_SET_USAGE);
+		else
+			pos[npos++] = argv[i];
+	}
+	if ((npos != 4 && npos != 5) || !util_uuid_ok(pos[0]) ||
+	    util_parse_ll(pos[3], -2147483647LL, 2147483647LL, &rate) != CB_OK)
+		return fail(POLICY_SET_USAGE);
+	if ((rc = policygov_load(a->db, NULL, pos[0], &st)) == CB_ERR_NOT_FOUND)
+		return fail("no form %s", pos[0]);
+	if (rc != CB_OK)
+		return fail("policy-set: %s %s", errs_name(rc), db_errmsg(a->db));
+	memset(&d, 0, sizeof(d));
+	policygov_list_from_csv(pos[1], &d.types);
+	policygov_list_from_csv(pos[2], &d.selectors);
+	policygov_list_from_csv(npos == 5 ? pos[4] : "", &d.approval);
+	d.rate_per_minute = rate;
+	d.max_in_flight = has_mif ? mif : st.current.max_in_flight;
+	d.approval_ttl_s = has_ttl ? ttl : st.current.approval_ttl_s;
+	rc = policy_apply(a, &st, &d, 1);
+	policygov_doc_free(&d);
+	policygov_state_free(&st);
 	return rc;
 }
 
@@ -407,8 +469,10 @@ static const char demo_definition[] =
 static int
 cmd_demo_seed(struct admin *a, int argc, char **argv)
 {
-	char	 form[40] = "", agent[40] = "", key[APIKEY_LEN + 1], kid[40], ver[16];
-	char	*types, *sels, pol[40];
+	struct policygov_state	 st;
+	struct policygov_doc	 d, cur;
+	char			 form[40] = "", agent[40] = "", key[APIKEY_LEN + 1], kid[40], ver[16];
+	int			 rc;
 
 	(void)argv;
 	if (argc != 0)
@@ -426,20 +490,25 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 		    publish(a, form, demo_definition, ver, sizeof(ver)))
 			return 1;
 	}
-	types = list_json("set_field,focus,highlight,show_message");
-	sels = list_json("#full_name,#email,#topic,#message,#subscribe");
-	if (q1(a, "INSERT INTO agent_policies (form_id, org_id, allowed_types, selectors, rate_per_minute)"
-	    " SELECT f.id, f.org_id, ARRAY(SELECT json_array_elements_text($2::json)),"
-	    "  ARRAY(SELECT json_array_elements_text($3::json)), 600 FROM forms f WHERE f.id = $1"
-	    " ON CONFLICT (form_id) DO UPDATE SET allowed_types = EXCLUDED.allowed_types,"
-	    "  selectors = EXCLUDED.selectors RETURNING form_id", 3,
-	    (const char *[]){ form, types, sels }, pol, sizeof(pol))) {
-		free(types);
-		free(sels);
+	/* Its policy: these lists, the rest as it is (600 a minute at first). */
+	if (policygov_load(a->db, NULL, form, &st) != CB_OK)
+		return fail("cannot read the demo form's policy: %s", db_errmsg(a->db));
+	memset(&d, 0, sizeof(d));
+	policygov_list_from_csv("set_field,focus,highlight,show_message", &d.types);
+	policygov_list_from_csv("#full_name,#email,#topic,#message,#subscribe", &d.selectors);
+	policygov_doc_copy(&cur, &st.current);
+	d.approval = cur.approval;
+	cur.approval.v = NULL;
+	cur.approval.n = 0;
+	d.rate_per_minute = st.has_policy ? st.current.rate_per_minute : 600;
+	d.max_in_flight = st.current.max_in_flight;
+	d.approval_ttl_s = st.current.approval_ttl_s;
+	rc = policy_apply(a, &st, &d, 0);
+	policygov_doc_free(&cur);
+	policygov_doc_free(&d);
+	policygov_state_free(&st);
+	if (rc != 0)
 		return 1;
-	}
-	free(types);
-	free(sels);
 	if (q1(a, "SELECT coalesce((SELECT a.id::text FROM agents a JOIN orgs o ON o.id = a.org_id"
 	    " WHERE o.slug = 'demo' AND a.name = 'demo-agent' LIMIT 1), '')", 0, NULL, agent, sizeof(agent)))
 		return 1;
@@ -892,8 +961,10 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "form-publish", cmd_form_publish, "FORM_ID DEFINITION.json",
 	  "publish the next version of a form", 2 },
 	{ "policy-set", cmd_policy_set,
-	  "FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]",
-	  "set the agent policy of a form (comma-separated lists)" },
+	  "FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES] [--max-in-flight N] "
+	  "[--approval-ttl SECONDS]",
+	  "set the agent policy of a form (comma-separated lists): checked and versioned as "
+	  "PUT /api/v1/admin/forms/{id}/policy does" },
 	{ "agent-create", cmd_agent_create, "ORG_SLUG NAME", "create an agent of a tenant" },
 	{ "key-create", cmd_key_create, "AGENT_ID [SCOPES] [EXPIRES_DAYS]",
 	  "issue an API key for an agent (shown once)" },
