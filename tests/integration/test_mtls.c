@@ -36,9 +36,12 @@
 #define JSON_CT		"Content-Type: application/json"
 #define APIKEY_MEMO_WAIT_MS	2600	/* past APIKEY_MEMO_MS (lib/apikey.h) */
 
-/* The certificates of one test, in a private directory. */
+/*
+ * The certificates of one test, in a private directory under the stack's
+ * state (a failed test's leftovers go with the stack).
+ */
 struct pki {
-	char	 dir[64];
+	char	 dir[400];
 };
 
 static void
@@ -53,9 +56,9 @@ sh(const char *cmd)
 static void
 pki_init(struct pki *p)
 {
-	char	 cmd[512];
+	char	 cmd[1024];
 
-	snprintf(p->dir, sizeof(p->dir), "/tmp/cb-mtls-XXXXXX");
+	snprintf(p->dir, sizeof(p->dir), "%s/mtls-XXXXXX", test_env("CB_STATE"));
 	ck_assert_ptr_nonnull(mkdtemp(p->dir));
 	/* The CA nginx does not trust. */
 	snprintf(cmd, sizeof(cmd), "cd %s && openssl req -x509 -newkey ec"
@@ -68,7 +71,7 @@ pki_init(struct pki *p)
 static void
 pki_free(struct pki *p)
 {
-	char	 cmd[128];
+	char	 cmd[512];
 
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", p->dir);
 	sh(cmd);
@@ -82,7 +85,7 @@ pki_free(struct pki *p)
 static void
 pki_cert(struct pki *p, const char *name, const char *cn, int rogue)
 {
-	char		 cmd[1400], ca[600];
+	char		 cmd[2400], ca[600];
 	const char	*ca_cert = test_env("CB_CLIENT_CA_DEV_CERT");
 	const char	*ca_key = test_env("CB_CLIENT_CA_DEV_KEY");
 
@@ -111,7 +114,7 @@ pki_path(const struct pki *p, const char *file, char *buf, size_t bufsz)
 static void
 pki_fingerprint(const struct pki *p, const char *name, char *out, size_t outsz)
 {
-	char	 cmd[256], buf[256], *eq;
+	char	 cmd[600], buf[256], *eq;
 
 	snprintf(cmd, sizeof(cmd), "openssl x509 -noout -fingerprint -sha256 -in %s/%s.pem",
 	    p->dir, name);
@@ -207,7 +210,7 @@ START_TEST(required_agent_served_only_with_its_certificate)
 	struct seed	 s;
 	struct pki	 p;
 	struct http_resp r;
-	char		 c[256], k[256], cn[64], dn[200], fv[300], fd[300];
+	char		 c[512], k[512], cn[64], dn[200], fv[300], fd[300];
 	int		 i;
 
 	seed_tenant(&s);
@@ -264,7 +267,7 @@ START_TEST(another_agents_or_an_untrusted_certificate_refused)
 	struct seed	 a, b;
 	struct pki	 p;
 	struct http_resp r;
-	char		 c[256], k[256], cna[64], cnb[64];
+	char		 c[512], k[512], cna[64], cnb[64];
 
 	seed_tenant(&a);
 	seed_tenant(&b);
@@ -309,7 +312,7 @@ START_TEST(pinned_fingerprints_bind_one_certificate)
 	struct seed	 s;
 	struct pki	 p;
 	struct http_resp r;
-	char		 c[256], k[256], cn[64], f1[200], f2[200], args[600], out[1024];
+	char		 c[512], k[512], cn[64], f1[200], f2[200], args[600], out[1024];
 
 	seed_tenant(&s);
 	pki_init(&p);
@@ -373,7 +376,7 @@ START_TEST(agent_token_and_agent_jwt_held_to_it)
 	struct seed	 s;
 	struct pki	 p;
 	struct http_resp r;
-	char		 c[256], k[256], cn[64], a[200], jwt[1024], url[300];
+	char		 c[512], k[512], cn[64], a[200], jwt[1024], url[300];
 	const char	*h[2] = { a, NULL };
 
 	seed_tenant(&s);
@@ -410,7 +413,7 @@ START_TEST(agent_without_requirement_with_or_without_certificate)
 	struct seed	 s;
 	struct pki	 p;
 	struct http_resp r;
-	char		 c[256], k[256];
+	char		 c[512], k[512];
 
 	seed_tenant(&s);
 	pki_init(&p);
