@@ -96,7 +96,8 @@ apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct age
 	sodium_memzero(pepper, sizeof(pepper));
 	p[0] = prefix;
 	rc = db_query(db, &res, "SELECT k.id, k.org_id, k.agent_id, '\\x' || encode(k.key_hash, 'hex'),"
-	    " k.scopes, coalesce(k.commands_per_min, 0) FROM api_keys k JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
+	    " k.scopes, coalesce(k.commands_per_min, 0), " APIKEY_MTLS_COLS
+	    " FROM api_keys k JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
 	    " WHERE k.prefix = $1 AND k.revoked_at IS NULL"
 	    " AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.disabled_at IS NULL", 1, p);
 	if (rc != CB_OK)
@@ -112,24 +113,46 @@ apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct age
 	util_strlcpy(out->agent_id, db_val(res, 0, 2), sizeof(out->agent_id));
 	util_strlcpy(out->scopes, db_val(res, 0, 4), sizeof(out->scopes));
 	(void)util_parse_ll(db_val(res, 0, 5), 0, 100000000, &out->commands_per_min);
+	apikey_mtls_from_row(out, res, 0, 6);
 	db_res_free(res);
 	return CB_OK;
 }
 
-/* Memo format: "key_id|org|agent_id|commands_per_min|scopes" (scopes last: no '|'). */
-static int
-apikey_from_memo(const char *v, struct agent_auth *out)
+void
+apikey_mtls_from_row(struct agent_auth *out, struct db_res *res, int row, int col)
 {
-	char		 tmp[sizeof(*out) + 64], *f[5], *p;
+	util_strlcpy(out->mtls_subject, db_val(res, row, col), sizeof(out->mtls_subject));
+	util_strlcpy(out->mtls_sha256, db_val(res, row, col + 1), sizeof(out->mtls_sha256));
+}
+
+/*
+ * Memo format: "key_id|org|agent_id|commands_per_min|mtls_sha256|scopes|mtls_subject";
+ * only the subject, last, may hold a '|'.
+ */
+#define APIKEY_MEMO_FIELDS	7
+
+int
+apikey_memo_encode(const struct agent_auth *a, char *out, size_t outsz)
+{
+	size_t	 n = (size_t)snprintf(out, outsz, "%s|%s|%s|%lld|%s|%s|%s", a->key_id, a->org,
+	    a->agent_id, a->commands_per_min, a->mtls_sha256, a->scopes, a->mtls_subject);
+
+	return n < outsz ? 0 : -1;
+}
+
+int
+apikey_memo_decode(const char *v, struct agent_auth *out)
+{
+	char		 tmp[sizeof(*out) + 64], *f[APIKEY_MEMO_FIELDS], *p;
 	long long	 cpm;
 	int		 i;
 
 	if (strlen(v) >= sizeof(tmp))
 		return -1;
 	memcpy(tmp, v, strlen(v) + 1);
-	for (p = tmp, i = 0; i < 5; i++) {
+	for (p = tmp, i = 0; i < APIKEY_MEMO_FIELDS; i++) {
 		f[i] = p;
-		if (i < 4) {
+		if (i < APIKEY_MEMO_FIELDS - 1) {
 			if ((p = strchr(p, '|')) == NULL)
 				return -1;
 			*p++ = '\0';
@@ -137,11 +160,14 @@ apikey_from_memo(const char *v, struct agent_auth *out)
 	}
 	if (util_parse_ll(f[3], 0, 100000000, &cpm) != CB_OK)
 		return -1;
+	memset(out, 0, sizeof(*out));
 	util_strlcpy(out->key_id, f[0], sizeof(out->key_id));
 	util_strlcpy(out->org, f[1], sizeof(out->org));
 	util_strlcpy(out->agent_id, f[2], sizeof(out->agent_id));
-	util_strlcpy(out->scopes, f[4], sizeof(out->scopes));
 	out->commands_per_min = cpm;
+	util_strlcpy(out->mtls_sha256, f[4], sizeof(out->mtls_sha256));
+	util_strlcpy(out->scopes, f[5], sizeof(out->scopes));
+	util_strlcpy(out->mtls_subject, f[6], sizeof(out->mtls_subject));
 	return 0;
 }
 
@@ -165,13 +191,12 @@ apikey_verify_memo(struct db *db, struct memo *memo, const char *pepper_hex, con
 	apikey_hash(pepper, key, want);
 	sodium_memzero(pepper, sizeof(pepper));
 	snprintf(mkey, sizeof(mkey), "cb:ak:%s", want + 2);
-	if ((v = memo_get(memo, mkey)) != NULL && apikey_from_memo(v, out) == 0)
+	if ((v = memo_get(memo, mkey)) != NULL && apikey_memo_decode(v, out) == 0)
 		return CB_OK;
 	if ((rc = apikey_verify(db, pepper_hex, key, out)) != CB_OK)
 		return rc;
-	snprintf(val, sizeof(val), "%s|%s|%s|%lld|%s", out->key_id, out->org, out->agent_id,
-	    out->commands_per_min, out->scopes);
-	memo_put(memo, mkey, val, APIKEY_MEMO_MS);
+	if (apikey_memo_encode(out, val, sizeof(val)) == 0)
+		memo_put(memo, mkey, val, APIKEY_MEMO_MS);
 	return CB_OK;
 }
 

@@ -16,7 +16,10 @@
 
 #include <stddef.h>
 
+#include "mtls.h"
+
 struct db;
+struct db_res;
 struct memo;
 struct req;
 
@@ -29,7 +32,29 @@ struct agent_auth {
 	char		 key_id[37];
 	char		 scopes[512];	/* Postgres text[] literal, e.g. {commands:write} */
 	long long	 commands_per_min;	/* the key's own quota; 0 = the default */
+	/*
+	 * The identity the agent must present over mutual TLS (lib/mtls.h):
+	 * an exact subject DN and/or "sha256,sha256" pins; both "" = none.
+	 */
+	char		 mtls_subject[MTLS_SUBJECT_MAX + 1];
+	char		 mtls_sha256[MTLS_PINS_BUFSZ];
 };
+
+/*
+ * The agent columns every query that authenticates an agent selects (agents
+ * aliased `a`), in this order, for apikey_mtls_from_row.
+ */
+#define APIKEY_MTLS_COLS \
+	"coalesce(a.mtls_subject, ''), coalesce(array_to_string(a.mtls_sha256, ','), '')"
+/* Copy those two columns of a row (the first at `col`) into `out`. */
+void	 apikey_mtls_from_row(struct agent_auth *out, struct db_res *, int row, int col);
+/*
+ * A verified principal as the process memo keeps it, and back (-1 when the
+ * value is not one): every field, the mTLS identity included, so a memo
+ * hit carries the requirement.
+ */
+int	 apikey_memo_encode(const struct agent_auth *, char *out, size_t outsz);
+int	 apikey_memo_decode(const char *v, struct agent_auth *);
 
 /* A new key, its prefix and the "\\x..." bytea of its keyed hash. */
 int	 apikey_new(const char *pepper_hex, char key[APIKEY_LEN + 1],

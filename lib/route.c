@@ -12,6 +12,7 @@
 #include "cors.h"
 #include "errs.h"
 #include "log.h"
+#include "mtls.h"
 #include "quota.h"
 #include "route.h"
 #include "srv.h"
@@ -421,6 +422,9 @@ route_authorize(const struct route *rt, struct req *r)
 		return CB_ERR_INTERNAL;		/* a descriptor that cannot be meant */
 	if (route_auths[rt->auth].authenticate &&
 	    (rc = route_auths[rt->auth].authenticate(r)) != CB_OK)
+		return rc;
+	/* An agent that must present a client certificate (lib/mtls.h). */
+	if (route_auths[rt->auth].agent && (rc = mtls_require(r)) != CB_OK)
 		return rc;
 	if (rt->roles && (rc = userauth_require_role(r, rt->roles)) != CB_OK)
 		return rc;

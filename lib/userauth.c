@@ -222,7 +222,7 @@ userauth_agent(struct req *r, int memo)
 	struct db_res		*res = NULL;
 	const char		*tok = userauth_bearer(r);
 	char			 key_id[37], mkey[400];
-	const char		*mv, *bar;
+	const char		*mv;
 	int			 rc;
 
 	/* API keys (Bearer cbk_… or X-Api-Key) go to their own module. */
@@ -240,19 +240,15 @@ userauth_agent(struct req *r, int memo)
 		return userauth_refuse(r, "claims_malformed", "-");
 	/* The key must still be live and its agent enabled: no stale grant. */
 	snprintf(mkey, sizeof(mkey), "cb:akj:%s:%s:%s", key_id, c.sub, c.org);
-	if (memo && r->app->memo && (mv = memo_get(r->app->memo, mkey)) != NULL &&
-	    (bar = strchr(mv, '|')) != NULL) {
+	if (memo && r->app->memo && (mv = memo_get(r->app->memo, mkey)) != NULL) {
 		ag = req_alloc(r, sizeof(*ag));
-		util_strlcpy(ag->org, c.org, sizeof(ag->org));
-		util_strlcpy(ag->agent_id, c.sub, sizeof(ag->agent_id));
-		util_strlcpy(ag->key_id, key_id, sizeof(ag->key_id));
-		util_strlcpy(ag->scopes, bar + 1, sizeof(ag->scopes));
-		(void)util_parse_ll(mv, 0, 100000000, &ag->commands_per_min);
-		apikey_set_payer(r, ag);
-		return CB_OK;
+		if (apikey_memo_decode(mv, ag) == 0) {
+			apikey_set_payer(r, ag);
+			return CB_OK;
+		}
 	}
-	rc = db_query(r->app->db, &res, "SELECT k.scopes::text, coalesce(k.commands_per_min, 0)"
-	    " FROM api_keys k"
+	rc = db_query(r->app->db, &res, "SELECT k.scopes::text, coalesce(k.commands_per_min, 0),"
+	    " " APIKEY_MTLS_COLS " FROM api_keys k"
 	    " JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
 	    " WHERE k.id = $1::uuid AND k.agent_id = $2::uuid AND k.org_id::text = $3"
 	    " AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())"
@@ -269,12 +265,13 @@ userauth_agent(struct req *r, int memo)
 	util_strlcpy(ag->key_id, key_id, sizeof(ag->key_id));
 	util_strlcpy(ag->scopes, db_val(res, 0, 0), sizeof(ag->scopes));
 	(void)util_parse_ll(db_val(res, 0, 1), 0, 100000000, &ag->commands_per_min);
+	apikey_mtls_from_row(ag, res, 0, 2);
 	db_res_free(res);
 	if (memo && r->app->memo) {
-		char	 v[sizeof(ag->scopes) + 32];
+		char	 v[sizeof(*ag) + 64];
 
-		snprintf(v, sizeof(v), "%lld|%s", ag->commands_per_min, ag->scopes);
-		memo_put(r->app->memo, mkey, v, APIKEY_MEMO_MS);
+		if (apikey_memo_encode(ag, v, sizeof(v)) == 0)
+			memo_put(r->app->memo, mkey, v, APIKEY_MEMO_MS);
 	}
 	apikey_set_payer(r, ag);
 	return CB_OK;

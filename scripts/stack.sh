@@ -21,6 +21,10 @@
 #   CB_PORT_FAKESF    fake Salesforce (reserved)            [8095]
 #   CB_PORT_FAKEHOOKS fake webhook receivers and Slack      [8096]
 #   CB_ROUTES         route table                           [$repo/routes.tab]
+#   CB_CLIENT_CA      PEM file of the CA(s) whose client certificates nginx
+#                     verifies for agents over mutual TLS (docs/edge.md);
+#                     unset: a development CA the stack makes once, its key in
+#                     $CB_STATE/secrets/client-ca-dev.key (never committed)
 #   CB_ALLOW_MISSING  1: start without the responder binaries that are not
 #                     built (a warning each) instead of failing
 #   CB_EDGE_*         nginx's edge limits per rate class and address (see
@@ -82,7 +86,7 @@ usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
 
 environment: CB_STATE CB_BUILD CB_STAGE CB_ROUTES CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG
              CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS
-             CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS
+             CB_CLIENT_CA CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS
 EOF
     exit 2
 }
@@ -383,6 +387,13 @@ CB_API_KEY_PEPPER=$pepper
 CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
 CB_SEAL_ROOT_KEY_FILE=$SECRETS_DIR/seal-root.key
 EOF
+    # The CA nginx trusts for agents' client certificates; its key only when
+    # it is the development CA (the tests sign their certificates with it).
+    echo "CB_CLIENT_CA_IN_USE=$NGINX_DIR/client-ca.pem"
+    if [ -z "${CB_CLIENT_CA:-}" ]; then
+        echo "CB_CLIENT_CA_DEV_CERT=$SECRETS_DIR/client-ca-dev.pem"
+        echo "CB_CLIENT_CA_DEV_KEY=$SECRETS_DIR/client-ca-dev.key"
+    fi
     if fakesf_enabled; then
         cat <<EOF
 CB_SF_LOGIN_URL=http://127.0.0.1:$CB_PORT_FAKESF
@@ -607,6 +618,32 @@ ensure_tls() {
     fi
     chmod 0600 "$TLS_DIR/key.pem"
     chmod 0644 "$TLS_DIR/cert.pem"
+}
+
+# The CA nginx verifies agents' client certificates against (mutual TLS,
+# lib/mtls.h): CB_CLIENT_CA when set (the operator's own CA), else a
+# development CA made once in secrets/ (key and certificate; the key never
+# leaves the state directory).  Either way it is copied to
+# $NGINX_DIR/client-ca.pem, which nginx.conf names.
+ensure_client_ca() {
+    local src=$SECRETS_DIR/client-ca-dev.pem key=$SECRETS_DIR/client-ca-dev.key
+    if [ -n "${CB_CLIENT_CA:-}" ]; then
+        src=$CB_CLIENT_CA
+        [ -r "$src" ] || die "CB_CLIENT_CA: cannot read $src"
+        openssl x509 -noout -in "$src" 2>/dev/null || die "CB_CLIENT_CA: $src is not a PEM certificate"
+    elif [ ! -s "$src" ] || [ ! -s "$key" ]; then
+        say "tls: generating a development CA for agents' client certificates"
+        rm -f "$src" "$key"
+        if ! (umask 077; as_cb openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+                -nodes -days 825 -subj "/CN=Context Broker development client CA" \
+                -addext "basicConstraints=critical,CA:TRUE,pathlen:0" \
+                -addext "keyUsage=critical,keyCertSign,cRLSign" \
+                -keyout "$key" -out "$src") >>"$LOG_DIR/stack.log" 2>&1; then
+            die "tls: openssl failed (see $LOG_DIR/stack.log)"
+        fi
+        chmod 0600 "$key"
+    fi
+    install -m 0640 -o "$CB_USER" -g "$CB_USER" "$src" "$NGINX_DIR/client-ca.pem"
 }
 
 # ---------------------------------------------------------------- postgres
@@ -1273,6 +1310,7 @@ cmd_start() {
     ensure_secrets
     build_child_env 1
     ensure_tls
+    ensure_client_ca
     ensure_sf_keys
     start_postgres
     start_redis

@@ -12,6 +12,7 @@
  *            [--max-in-flight N] [--approval-ttl SECONDS]
  *   cb-admin agent-create ORG_SLUG NAME
  *   cb-admin key-create AGENT_ID [SCOPES] [EXPIRES_DAYS]
+ *   cb-admin agent-mtls AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear
  *   cb-admin demo-seed
  *   cb-admin user-create ORG_SLUG EMAIL ROLE   (password: see below)
  *   cb-admin signing-key-rotate [--lead SECONDS] [--wait]
@@ -52,6 +53,13 @@
  * discard write the audit line (dead_letter_replayed / _discarded) on
  * stderr with actor "cli:<unix user>", the user who ran cb-admin.
  *
+ * agent-mtls makes an agent present a client certificate over mutual TLS
+ * (lib/mtls.h): its exact subject DN (RFC 2253, as `openssl x509 -noout
+ * -subject -nameopt RFC2253` prints it) and/or up to 8 pinned SHA-256
+ * fingerprints (`openssl x509 -noout -fingerprint -sha256`); both given,
+ * both must hold.  Setting replaces what was set; --clear removes the
+ * requirement.  The change and its audit row commit together.
+ *
  * Run as root, cb-admin switches to the owner of CB_SEAL_ROOT_KEY_FILE (the
  * service user) before doing anything.
  */
@@ -78,6 +86,7 @@
 #include "formdef.h"
 #include "forms.h"
 #include "kv.h"
+#include "mtls.h"
 #include "keyring.h"
 #include "log.h"
 #include "policygov.h"
@@ -447,6 +456,41 @@ cmd_key_create(struct admin *a, int argc, char **argv)
 	printf("{\"key_id\":\"%s\",\"api_key\":\"%s\"}\n", id, key);
 	sodium_memzero(key, sizeof(key));
 	return 0;
+}
+
+static int
+cmd_agent_mtls(struct admin *a, int argc, char **argv)
+{
+	const char	*subject = NULL, *pins = NULL, *why = NULL;
+	int		 i, clear = 0, rc;
+
+	if (argc < 2 || !util_uuid_ok(argv[0]))
+		goto usage;
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--clear") == 0 && !clear)
+			clear = 1;
+		else if (strcmp(argv[i], "--subject") == 0 && i + 1 < argc && subject == NULL)
+			subject = argv[++i];
+		else if (strcmp(argv[i], "--sha256") == 0 && i + 1 < argc && pins == NULL)
+			pins = argv[++i];
+		else
+			goto usage;
+	}
+	if (clear == (subject != NULL || pins != NULL))
+		goto usage;
+	if (!clear && (subject == NULL || subject[0] == '\0') && (pins == NULL || pins[0] == '\0'))
+		return fail("agent-mtls: give a subject or a pin (or --clear)");
+	rc = mtls_set(a->db, NULL, argv[0], subject, pins, a->actor, &why);
+	if (rc == CB_ERR_VALIDATION)
+		return fail("agent-mtls: %s", why);
+	if (rc == CB_ERR_NOT_FOUND)
+		return fail("agent-mtls: no agent %s", argv[0]);
+	if (rc != CB_OK)
+		return fail("agent-mtls: %s", db_errmsg(a->db));
+	printf("{\"agent_id\":\"%s\",\"mtls\":\"%s\"}\n", argv[0], clear ? "cleared" : "set");
+	return 0;
+usage:
+	return fail("usage: agent-mtls AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear");
 }
 
 static const char demo_definition[] =
@@ -968,6 +1012,8 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "agent-create", cmd_agent_create, "ORG_SLUG NAME", "create an agent of a tenant" },
 	{ "key-create", cmd_key_create, "AGENT_ID [SCOPES] [EXPIRES_DAYS]",
 	  "issue an API key for an agent (shown once)" },
+	{ "agent-mtls", cmd_agent_mtls, "AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear",
+	  "require (or no longer) a client certificate of an agent over mutual TLS" },
 	{ "demo-seed", cmd_demo_seed, "", "seed the demo tenant, form, policy, agent and key" },
 	{ "data-key-rotate", cmd_data_key_rotate, "pii|tokens",
 	  "make a new current data key for one purpose" },

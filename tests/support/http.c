@@ -78,6 +78,16 @@ http_source_addr(void)
 	return http_src;
 }
 
+/* The client certificate of later requests over TLS (NULL: none). */
+static const char	*http_cert, *http_key;
+
+void
+http_client_cert(const char *cert_pem_file, const char *key_pem_file)
+{
+	http_cert = cert_pem_file;
+	http_key = key_pem_file;
+}
+
 /*
  * Credential routes answer only over TLS (lib/route.h, ROUTE_TLS_ONLY):
  * their paths go to the HTTPS listener, every other one to plain HTTP.
@@ -125,6 +135,10 @@ http_do(const char *method, const char *url, const char *const *hdrs,
 	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
 	/* HTTP/1.1 on both listeners, as before TLS carried the credential routes. */
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	if (http_cert) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, http_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, http_key);
+	}
 	if (http_src) {
 		char	 iface[80];
 

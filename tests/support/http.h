@@ -51,6 +51,11 @@ const char *http_base_for(const char *path);
  */
 void	 http_source(const char *addr);
 const char *http_source_addr(void);
+/*
+ * Present this client certificate (PEM files) on later requests over TLS
+ * (mutual TLS, lib/mtls.h); NULL, NULL: none.
+ */
+void	 http_client_cert(const char *cert_pem_file, const char *key_pem_file);
 /* Wait until GET path answers `status`, up to `ms`; returns 1 on success. */
 int	 http_wait_status(const char *path, long status, int ms);
 
