@@ -19,8 +19,14 @@
  *
  * Idempotency-Key: required on the three creating POSTs (scoped to the
  * calling user); revoke and disable are idempotent by nature.
+ * Audit: every change writes its audit_log row (actor "user:<id>") in the
+ * change's transaction: user.created, user.disabled, agent.created,
+ * api_key.created, api_key.revoked, with ids, names, role, scopes and the
+ * key's public prefix; never an email, a password or a key.  A refusal, or
+ * a disable or revoke of what already was, writes none.
  * Errors: 400 field named, 401, 403, 404, 409 (email taken), 413, 415, 422.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +34,7 @@
 #include <sodium.h>
 
 #include "apikey.h"
+#include "audit.h"
 #include "errs.h"
 #include "route.h"
 #include "userauth.h"
@@ -55,6 +62,25 @@ add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddStringToObject(o, k, v);
 	else
 		cJSON_AddNullToObject(o, k);
+}
+
+/*
+ * The audit row of a change the caller made, in the change's transaction:
+ * detail from (key, value) pairs ended by NULL (lib/audit.h).
+ */
+static int
+audit_person(struct req *r, const char *action, const char *subject, const char *key, ...)
+{
+	va_list	 ap;
+	char	*detail;
+	int	 rc;
+
+	va_start(ap, key);
+	detail = audit_detailv(key, ap);
+	va_end(ap);
+	rc = userauth_audit(r, action, subject, detail);
+	free(detail);
+	return rc;
 }
 
 typedef cJSON *(*row_json_fn)(struct req *, struct db_res *, size_t);
@@ -172,6 +198,8 @@ users_post(struct req *r, const void *argp)
 		return route_fail(r, CB_ERR_CONFLICT, "a user with this email exists");
 	if (rc == CB_ERR_VALIDATION)
 		return route_fail_field(r, rc, "email", "must be an email address");
+	if (rc == CB_OK)
+		rc = audit_person(r, "user.created", id, "role", a->role, NULL);
 	if (rc != CB_OK)
 		return rc;
 	o = cJSON_CreateObject();
@@ -213,14 +241,18 @@ users_disable(struct req *r, const void *argp)
 	if ((rc = db_begin(r->app->db)) != CB_OK)
 		return rc;
 	/* Disabling also revokes every session of the user. */
-	rc = db_query(r->app->db, &res, "UPDATE users SET disabled_at = coalesce(disabled_at, now())"
-	    " WHERE org_id = $1 AND id = $2 RETURNING id, " TS("disabled_at"), 2,
+	rc = db_query(r->app->db, &res, "WITH was AS (SELECT id AS was_id, disabled_at IS NULL AS"
+	    "   was_on FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE)"
+	    " UPDATE users u SET disabled_at = coalesce(u.disabled_at, now()) FROM was"
+	    " WHERE u.id = was.was_id RETURNING u.id, " TS("u.disabled_at") ", was.was_on", 2,
 	    (const char *[]){ caller(r)->org, id });
 	if (rc == CB_OK && db_rows(res) == 1)
 		rc = db_exec(r->app->db, "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())"
 		    " WHERE org_id = $1 AND user_id = $2", 2, (const char *[]){ caller(r)->org, id });
 	if (rc == CB_OK && db_rows(res) != 1)
 		rc = CB_ERR_NOT_FOUND;
+	if (rc == CB_OK && strcmp(db_val(res, 0, 2), "t") == 0)
+		rc = audit_person(r, "user.disabled", id, NULL);
 	if (rc == CB_OK)
 		rc = db_commit(r->app->db);
 	if (rc != CB_OK) {
@@ -272,8 +304,12 @@ agents_post(struct req *r, const void *argp)
 
 	rc = db_query(r->app->db, &res, "INSERT INTO agents (org_id, name) VALUES ($1, $2)"
 	    " RETURNING " AGENT_COLS, 2, (const char *[]){ caller(r)->org, a->name });
-	if (rc != CB_OK)
+	if (rc == CB_OK)
+		rc = audit_person(r, "agent.created", db_val(res, 0, 0), "name", a->name, NULL);
+	if (rc != CB_OK) {
+		db_res_free(res);
 		return rc;
+	}
 	o = agent_json(r, res, 0);
 	resp_json(r, 201, o);
 	cJSON_Delete(o);
@@ -382,6 +418,10 @@ keys_post(struct req *r, const void *argp)
 		rc = CB_ERR_NOT_FOUND;
 		goto out;
 	}
+	if ((rc = audit_person(r, "api_key.created", db_val(res, 0, 0), "agent_id", agent,
+	    "prefix", db_val(res, 0, 1), "scopes", db_val(res, 0, 2), "expires_at",
+	    db_val(res, 0, 3), NULL)) != CB_OK)
+		goto out;
 	o = key_json(res, 0);
 	/* The stored copy for replays never holds the key. */
 	cJSON_AddStringToObject(o, "api_key", "(shown once: create a new key if it was lost)");
@@ -443,14 +483,24 @@ keys_revoke(struct req *r, const void *argp)
 	(void)argp;
 	if (!util_uuid_ok(id))
 		return CB_ERR_NOT_FOUND;
-	rc = db_query(r->app->db, &res, "UPDATE api_keys k SET revoked_at = coalesce(revoked_at, now())"
-	    " WHERE k.org_id = $1 AND k.id = $2 RETURNING " KEY_COLS, 2,
-	    (const char *[]){ caller(r)->org, id });
-	if (rc != CB_OK)
+	if ((rc = db_begin(r->app->db)) != CB_OK)
 		return rc;
-	if (db_rows(res) != 1) {
+	rc = db_query(r->app->db, &res, "WITH was AS (SELECT id AS was_id, revoked_at IS NULL AS"
+	    "   was_live FROM api_keys WHERE org_id = $1 AND id = $2 FOR UPDATE)"
+	    " UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now()) FROM was"
+	    " WHERE k.id = was.was_id RETURNING " KEY_COLS ", was.was_live", 2,
+	    (const char *[]){ caller(r)->org, id });
+	if (rc == CB_OK && db_rows(res) != 1)
+		rc = CB_ERR_NOT_FOUND;
+	if (rc == CB_OK && strcmp(db_val(res, 0, 7), "t") == 0)
+		rc = audit_person(r, "api_key.revoked", id, "agent_id", db_val(res, 0, 6), "prefix",
+		    db_val(res, 0, 1), NULL);
+	if (rc == CB_OK)
+		rc = db_commit(r->app->db);
+	if (rc != CB_OK) {
+		db_rollback(r->app->db);
 		db_res_free(res);
-		return CB_ERR_NOT_FOUND;
+		return rc;
 	}
 	o = key_json(res, 0);
 	resp_json(r, 200, o);

@@ -13,7 +13,9 @@
  * Who: a person with role admin or operator (Authorization: Bearer <access
  * JWT>); a viewer gets 403 naming the roles.  Tenant-scoped: another
  * organisation's id, a malformed id, or a row that never was a dead letter
- * answers 404.  No Idempotency-Key: a replay or discard only moves a row
+ * answers 404.  A replay or discard writes its audit_log row (actor
+ * "user:<id>") in the statement that moves the row; a 409 writes none.
+ * No Idempotency-Key: a replay or discard only moves a row
  * out of state dead, so a repeated one answers 409 and never delivers
  * twice.  Nothing shown or logged holds the payload or its field values;
  * last_error is shown, never logged.
@@ -106,21 +108,21 @@ dl_show(struct req *r, const void *argp)
 
 /* A replay or discard: the row after it, the audit line, or 409 saying why. */
 static int
-dl_move(struct req *r, int (*move)(struct db *, const char *, const char *, struct deadletter *),
-    const char *event, int status)
+dl_move(struct req *r, int (*move)(struct db *, const char *, const char *, const char *,
+    struct deadletter *), const char *event, int status)
 {
 	struct deadletter	 d;
 	char			 actor[48], detail[96];
 	int			 rc;
 
-	rc = move(r->app->db, caller(r)->org, req_param(r, "id"), &d);
+	snprintf(actor, sizeof(actor), "user:%s", caller(r)->user_id);
+	rc = move(r->app->db, caller(r)->org, req_param(r, "id"), actor, &d);
 	if (rc == CB_ERR_CONFLICT) {
 		snprintf(detail, sizeof(detail), "dead letter %s is %s, not dead", d.id, d.state);
 		return route_fail(r, rc, detail);
 	}
 	if (rc != CB_OK)
 		return rc;
-	snprintf(actor, sizeof(actor), "user:%s", caller(r)->user_id);
 	deadletter_audit(event, &d, actor);
 	answer(r, status, deadletter_json(&d));
 	return CB_OK;

@@ -21,15 +21,21 @@
  * calling user); a replay answers the stored status and body, which never
  * hold the secret.  Disable and enable are idempotent by nature.
  * No view holds a secret; nothing is logged but ids and the actor.
+ * Audit: each change writes its audit_log row (actor "user:<id>") in the
+ * change's transaction: webhook.created (event types, the URL's SHA-256:
+ * a URL may carry a token), webhook.secret_rotated, webhook.disabled,
+ * webhook.enabled (only when the state changed).  Never a secret or a URL.
  * Errors: 400 (field named: url, event_types, description, an unknown
  * field), 401, 403, 404, 409/422 (Idempotency-Key), 413, 415, 503 (the
  * seal keyring cannot be loaded: nothing was written).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "audit.h"
 #include "errs.h"
 #include "log.h"
 #include "route.h"
@@ -116,6 +122,25 @@ audit(const struct req *r, const char *event, const char *id)
 	log_kv(LOG_LVL_INFO, event, "webhook_id", id, "org", caller(r)->org, "actor", actor, NULL);
 }
 
+/* webhook.created's detail: the event types (comma-separated), the URL's hash. */
+static char *
+created_detail(const cJSON *view, const char *url)
+{
+	unsigned char	 h[crypto_hash_sha256_BYTES];
+	char		 hex[2 * sizeof(h) + 1], types[WEBHOOKS_TYPES_MAX * 64];
+	const cJSON	*t;
+	size_t		 off = 0;
+
+	types[0] = '\0';
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(view, "event_types"))
+		if (cJSON_IsString(t) && off < sizeof(types))
+			off += (size_t)snprintf(types + off, sizeof(types) - off, "%s%s",
+			    off ? "," : "", t->valuestring);
+	crypto_hash_sha256(h, (const unsigned char *)url, strlen(url));
+	util_hex(hex, h, sizeof(h));
+	return audit_detail("event_types", types, "url_sha256", hex, NULL);
+}
+
 static void
 answer(struct req *r, int status, const cJSON *o)
 {
@@ -153,6 +178,13 @@ wh_create(struct req *r, const void *argp)
 
 	rc = webhooks_create(r->app->db, a->keys, caller(r)->org, a->url, a->event_types,
 	    a->description, secret, &view);
+	if (rc == CB_OK) {
+		char	*detail = created_detail(view, a->url);
+
+		rc = userauth_audit(r, "webhook.created",
+		    cJSON_GetObjectItemCaseSensitive(view, "id")->valuestring, detail);
+		free(detail);
+	}
 	if (rc == CB_OK) {
 		answer_secret(r, 201, view, secret);
 		audit(r, "webhook_endpoint_created",
@@ -201,6 +233,8 @@ wh_rotate(struct req *r, const void *argp)
 	    r->app->settings.webhook_rotation_overlap_s, secret, &view);
 	if (rc == CB_ERR_CRYPTO)
 		rc = route_fail(r, CB_ERR_INTERNAL, "the stored secret does not open");
+	if (rc == CB_OK)
+		rc = userauth_audit(r, "webhook.secret_rotated", req_param(r, "id"), NULL);
 	if (rc == CB_OK) {
 		answer_secret(r, 200, view, secret);
 		audit(r, "webhook_secret_rotated", req_param(r, "id"));
@@ -216,8 +250,18 @@ wh_switch(struct req *r, int enabled)
 	cJSON	*view = NULL;
 	int	 rc, changed = 0;
 
+	/* The change and its audit row commit together. */
+	if ((rc = db_begin(r->app->db)) != CB_OK)
+		return rc;
 	rc = webhooks_set_enabled(r->app->db, caller(r)->org, req_param(r, "id"), enabled,
 	    "disabled by an admin", &changed, &view);
+	if (rc == CB_OK && changed)
+		rc = userauth_audit(r, enabled ? "webhook.enabled" : "webhook.disabled",
+		    req_param(r, "id"), NULL);
+	if (rc == CB_OK)
+		rc = db_commit(r->app->db);
+	else
+		db_rollback(r->app->db);
 	if (rc == CB_OK) {
 		answer(r, 200, view);
 		if (changed)

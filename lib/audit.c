@@ -1,6 +1,10 @@
 /* audit: the hash-chained audit trail (audit.h, sql/0010_audit.up.sql). */
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 #include <sodium.h>
 
@@ -31,6 +35,38 @@ audit_append(struct db *db, const char *org, const char *actor, const char *acti
 	    strcmp(st, "23514") == 0 || strcmp(st, "22P02") == 0))
 		return CB_ERR_VALIDATION;
 	return rc;
+}
+
+char *
+audit_detailv(const char *key, va_list ap)
+{
+	const char	*k, *v;
+	cJSON		*o;
+	char		*text;
+
+	if ((o = cJSON_CreateObject()) == NULL)
+		util_oom();
+	for (k = key; k != NULL; k = va_arg(ap, const char *)) {
+		v = va_arg(ap, const char *);
+		if ((v ? cJSON_AddStringToObject(o, k, v) : cJSON_AddNullToObject(o, k)) == NULL)
+			util_oom();
+	}
+	if ((text = cJSON_PrintUnformatted(o)) == NULL)
+		util_oom();
+	cJSON_Delete(o);
+	return text;
+}
+
+char *
+audit_detail(const char *key, ...)
+{
+	va_list	 ap;
+	char	*text;
+
+	va_start(ap, key);
+	text = audit_detailv(key, ap);
+	va_end(ap);
+	return text;
 }
 
 int

@@ -16,6 +16,7 @@
 #ifndef CB_AUDIT_H
 #define CB_AUDIT_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 struct db;
@@ -31,6 +32,30 @@ struct db;
 #define AUDIT_INSERT(org, actor, action, subject, detail) \
 	"INSERT INTO audit_log (org_id, actor, action, subject, detail) VALUES (" \
 	org "::bigint, " actor ", " action ", coalesce(" subject ", ''), " detail "::jsonb)"
+
+/*
+ * The same INSERT from the rows of `from` (a CTE of the statement that
+ * makes the change): one audit row per row it yields, none when the change
+ * touched nothing.  `detail` is an SQL expression of a JSON object, e.g.
+ *   AUDIT_INSERT_SELECT("$1", "$3", "'dead_letter.replayed'", "upd.id::text",
+ *       "jsonb_build_object('kind', upd.kind)", "upd")
+ */
+#define AUDIT_INSERT_SELECT(org, actor, action, subject, detail, from) \
+	"INSERT INTO audit_log (org_id, actor, action, subject, detail) SELECT " \
+	org "::bigint, " actor ", " action ", coalesce(" subject ", ''), (" detail ")::jsonb" \
+	" FROM " from
+
+/* The actor of what cb-admin does (detail "cli_user" says who ran it). */
+#define AUDIT_ACTOR_OPERATOR	"operator"
+
+/*
+ * A detail object from (key, value) string pairs ended by a NULL key; a
+ * NULL value is JSON null.  Only ids, names and hashes go in (audit.h's
+ * rule).  The caller frees the text.
+ */
+char	*audit_detail(const char *key, ...) __attribute__((sentinel));
+/* The same from a va_list (the pairs after `key`). */
+char	*audit_detailv(const char *key, va_list);
 
 /*
  * Append one row now, in its own statement (org NULL: the installation;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audit.h"
 #include "db.h"
 #include "deadletter.h"
 #include "errs.h"
@@ -173,12 +174,14 @@ deadletter_show(struct db *db, const char *org, const char *id, struct deadlette
  * Move one dead letter out of state dead with `set`, in one statement: the
  * row is locked first (FOR UPDATE re-reads it if a concurrent move
  * committed meanwhile), moved only if it is dead then, and returned either
- * way with a flag saying whether it moved.  Run once, never retried: a
+ * way with a flag saying whether it moved, and the move's audit row
+ * (actor, action) written by the same statement, so only a row that moved
+ * has one.  Run once, never retried: a
  * retry after a lost answer would find its own effect and say "conflict".
  */
 static int
-deadletter_move(struct db *db, const char *org, const char *id, const char *sql,
-    struct deadletter *d)
+deadletter_move(struct db *db, const char *org, const char *id, const char *actor,
+    const char *action, const char *sql, struct deadletter *d)
 {
 	struct db_res	*res = NULL;
 	int		 rc;
@@ -186,7 +189,8 @@ deadletter_move(struct db *db, const char *org, const char *id, const char *sql,
 	memset(d, 0, sizeof(*d));
 	if (!deadletter_id_ok(id))
 		return CB_ERR_NOT_FOUND;
-	if ((rc = db_query_once(db, &res, sql, 2, (const char *[]){ org, id })) != CB_OK)
+	if ((rc = db_query_once(db, &res, sql, 4, (const char *[]){ org, id, actor, action })) !=
+	    CB_OK)
 		return rc;
 	if (db_rows(res) != 1)
 		rc = CB_ERR_NOT_FOUND;
@@ -204,22 +208,27 @@ deadletter_move(struct db *db, const char *org, const char *id, const char *sql,
 	"   WHERE o.org_id = $1::bigint AND o.id = $2::bigint AND " DL_VISIBLE " FOR UPDATE)," \
 	" upd AS (UPDATE outbox o SET " set ", locked_by = NULL, locked_until = NULL" \
 	"   FROM cur WHERE o.id = cur.id AND o.org_id = $1::bigint AND cur.state = 'dead'" \
-	"   RETURNING " DL_COLS ")" \
+	"   RETURNING " DL_COLS ")," \
+	" aud AS (" AUDIT_INSERT_SELECT("$1", "$3", "$4", "upd.id::text", \
+	"jsonb_build_object('outbox_id', upd.id, 'kind', upd.kind," \
+	"   'ref_id', nullif(upd.ref_id, ''), 'replays', upd.replays)", "upd") ")" \
 	" SELECT true, * FROM upd" \
 	" UNION ALL SELECT false, * FROM cur WHERE NOT EXISTS (SELECT 1 FROM upd)"
 
 int
-deadletter_replay(struct db *db, const char *org, const char *id, struct deadletter *d)
+deadletter_replay(struct db *db, const char *org, const char *id, const char *actor,
+    struct deadletter *d)
 {
-	return deadletter_move(db, org, id, DL_MOVE("state = 'pending', attempts = 0,"
+	return deadletter_move(db, org, id, actor, "dead_letter.replayed", DL_MOVE("state = 'pending', attempts = 0,"
 	    " run_after = now(), last_error = NULL, replays = o.replays + 1, dead_at = NULL,"
 	    " done_at = NULL"), d);
 }
 
 int
-deadletter_discard(struct db *db, const char *org, const char *id, struct deadletter *d)
+deadletter_discard(struct db *db, const char *org, const char *id, const char *actor,
+    struct deadletter *d)
 {
-	return deadletter_move(db, org, id, DL_MOVE("state = 'discarded',"
+	return deadletter_move(db, org, id, actor, "dead_letter.discarded", DL_MOVE("state = 'discarded',"
 	    " dead_at = coalesce(o.dead_at, o.done_at, now()), done_at = now()"), d);
 }
 

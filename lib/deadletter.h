@@ -80,13 +80,17 @@ int	 deadletter_show(struct db *, const char *org, const char *id, struct deadle
 	    __attribute__((warn_unused_result));
 /*
  * Replay / discard one dead letter; *out gets the row as it is after.
+ * The same statement writes its audit_log row (lib/audit.h): actor
+ * ("user:<id>" or AUDIT_ACTOR_OPERATOR), action dead_letter.replayed or
+ * dead_letter.discarded, subject the outbox id, detail its kind, ref_id
+ * and replays; a row that did not move writes none.
  * CB_ERR_NOT_FOUND (not a dead letter of this organisation),
  * CB_ERR_CONFLICT (not dead now: *out says which state it is in).
  */
-int	 deadletter_replay(struct db *, const char *org, const char *id, struct deadletter *out)
-	    __attribute__((warn_unused_result));
-int	 deadletter_discard(struct db *, const char *org, const char *id, struct deadletter *out)
-	    __attribute__((warn_unused_result));
+int	 deadletter_replay(struct db *, const char *org, const char *id, const char *actor,
+	    struct deadletter *out) __attribute__((warn_unused_result));
+int	 deadletter_discard(struct db *, const char *org, const char *id, const char *actor,
+	    struct deadletter *out) __attribute__((warn_unused_result));
 
 /* The operator's view of one dead letter (no payload, ever). */
 cJSON	*deadletter_json(const struct deadletter *);

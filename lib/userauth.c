@@ -8,6 +8,7 @@
 #include <sodium.h>
 
 #include "apikey.h"
+#include "audit.h"
 #include "db.h"
 #include "errs.h"
 #include "jwt.h"
@@ -358,4 +359,16 @@ userauth_issue_agent(struct app *a, const struct agent_auth *ag, char *out, size
 	if ((rc = signkeys_sign(a, &c, out, outsz)) == CB_OK && exp)
 		*exp = c.exp;
 	return rc;
+}
+
+int
+userauth_audit(struct req *r, const char *action, const char *subject, const char *detail_json)
+{
+	const struct user_auth	*u = r->auth;
+	char			 actor[48];
+
+	if (u == NULL)
+		return CB_ERR_INTERNAL;
+	snprintf(actor, sizeof(actor), "user:%s", u->user_id);
+	return audit_append(r->app->db, u->org, actor, action, subject, detail_json);
 }

@@ -58,6 +58,15 @@ struct user_auth {
 int	 userauth_authenticate(struct req *);
 
 /*
+ * An audit row (lib/audit.h) for a change the calling person made: actor
+ * "user:<id>", their organisation, in the request's connection, so inside
+ * the transaction of the change when one is open.  Only for a route whose
+ * .auth is ROUTE_AUTH_PERSON (req->auth a struct user_auth).
+ */
+int	 userauth_audit(struct req *, const char *action, const char *subject,
+	    const char *detail_json) __attribute__((warn_unused_result));
+
+/*
  * Authorize a person already authenticated: CB_OK if their role is one of
  * `roles` (NULL-terminated), else CB_ERR_FORBIDDEN recorded (route_fail)
  * with a detail that names the roles required ("required_roles" member

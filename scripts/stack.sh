@@ -137,6 +137,7 @@ set_paths() {
 set_paths
 ROUTES_TAB=$(abspath "${CB_ROUTES:-$REPO/routes.tab}")
 GEN_ROUTES=$REPO/scripts/gen-nginx-routes.sh
+DB_ROLES_SQL=$REPO/scripts/db-roles.sql
 STARTED=()      # what this invocation started, for rollback
 STOPPED_PIDS=() # stopped processes init may not have reaped yet
 CHILD_ENV=()
@@ -432,6 +433,13 @@ egress_allow() {
     printf '%s\n' "$list"
 }
 
+# The owner role's DSN: for the migrations and stack.env (tests, scripts/cb
+# migrate), never in the environment of the running services.
+owner_dsn() {
+    printf 'host=127.0.0.1 port=%s dbname=cbroker user=cb_owner password=%s connect_timeout=3\n' \
+        "$CB_PORT_PG" "$(secret pg-cb_owner.pw)"
+}
+
 # CHILD_ENV: clean environment for cbroker processes. With WITH_STACK=1 the
 # stack variables (which need the secrets) are included.
 build_child_env() {
@@ -448,6 +456,7 @@ build_child_env() {
     while IFS= read -r name; do
         [ -n "${have[$name]:-}" ] && continue
         case $name in
+            CB_PG_OWNER_DSN) ;;     # the migrations' only (run_migrations)
             CB_*|ASAN_OPTIONS|UBSAN_OPTIONS|LSAN_OPTIONS|MSAN_OPTIONS|TSAN_OPTIONS)
                 CHILD_ENV+=("$name=${!name}") ;;
         esac
@@ -587,6 +596,7 @@ stage_app() {
 ensure_secrets() {
     ensure_secret pg-superuser.pw
     ensure_secret pg-cb_app.pw
+    ensure_secret pg-cb_owner.pw
     ensure_secret redis.pw
     ensure_secret api-key-pepper.hex 32
     ensure_secret seal-root.key 32
@@ -713,6 +723,13 @@ pg_psql() {
     as_cb "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN_DIR" -p "$CB_PORT_PG" -U "$CB_USER" -d postgres
 }
 
+# The same in database DB, with more psql arguments.
+pg_psql_db() {
+    local db=$1
+    shift
+    as_cb "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$RUN_DIR" -p "$CB_PORT_PG" -U "$CB_USER" -d "$db" "$@"
+}
+
 start_postgres() {
     local pid app_pw
     pg_initdb
@@ -732,16 +749,26 @@ start_postgres() {
         fi
     fi
     app_pw=$(secret pg-cb_app.pw)
-    # Role and database (the password is hex: safe inside a literal). The
-    # password is set at every start so it always matches secrets/.
+    owner_pw=$(secret pg-cb_owner.pw)
+    # The two roles and the database (passwords are hex: safe inside a
+    # literal; set at every start so they always match secrets/). cb_owner
+    # owns the database and runs the migrations; cb_app, which every
+    # process uses, owns nothing (scripts/db-roles.sql, docs/operations.md).
     if ! pg_psql >>"$LOG_DIR/stack.log" 2>&1 <<EOF
+SELECT 'CREATE ROLE cb_owner' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cb_owner') \gexec
+ALTER ROLE cb_owner LOGIN PASSWORD '$owner_pw';
 SELECT 'CREATE ROLE cb_app' WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'cb_app') \gexec
-ALTER ROLE cb_app LOGIN CREATEDB PASSWORD '$app_pw';
-SELECT 'CREATE DATABASE cbroker OWNER cb_app ENCODING ''UTF8'' TEMPLATE template0'
+ALTER ROLE cb_app LOGIN PASSWORD '$app_pw';
+SELECT 'CREATE DATABASE cbroker OWNER cb_owner ENCODING ''UTF8'' TEMPLATE template0'
  WHERE NOT EXISTS (SELECT 1 FROM pg_database WHERE datname = 'cbroker') \gexec
 EOF
     then
-        die "postgres: creating role cb_app / database cbroker failed (see $LOG_DIR/stack.log)"
+        die "postgres: creating roles cb_owner, cb_app / database cbroker failed (see $LOG_DIR/stack.log)"
+    fi
+    # Ownership and grants: the upgrade of a database cb_app owned, in place.
+    if ! pg_psql_db cbroker -1 -v owner=cb_owner -v app=cb_app -f - \
+            <"$DB_ROLES_SQL" >>"$LOG_DIR/stack.log" 2>&1; then
+        die "postgres: $DB_ROLES_SQL failed (see $LOG_DIR/stack.log)"
     fi
 }
 
@@ -836,10 +863,15 @@ run_migrations() {
     fi
     say "migrations: cb-migrate --dir $SQL_DIR up"
     ensure_log "$LOG_DIR/cb-migrate.log"
+    # As the owner role: its DSN is given to this process only.
+    local -a saved=("${CHILD_ENV[@]}")
+    CHILD_ENV+=("CB_PG_OWNER_DSN=$(owner_dsn)")
     if ! as_cb "$bin" --dir "$SQL_DIR" up >>"$LOG_DIR/cb-migrate.log" 2>&1 </dev/null; then
+        CHILD_ENV=("${saved[@]}")
         tail -n 20 "$LOG_DIR/cb-migrate.log" >&2
         die "migrations failed (see $LOG_DIR/cb-migrate.log)"
     fi
+    CHILD_ENV=("${saved[@]}")
 }
 
 # ---------------------------------------------------------------- responders
@@ -1227,7 +1259,7 @@ write_stack_env() {
         echo "# written by scripts/stack.sh start; source it: . $STACK_ENV"
         while IFS= read -r line; do
             printf "export %s='%s'\n" "${line%%=*}" "${line#*=}"
-        done < <(stack_vars)
+        done < <(stack_vars; echo "CB_PG_OWNER_DSN=$(owner_dsn)")
     ) >"$tmp"
     chown "$CB_USER:$CB_USER" "$tmp"
     chmod 0600 "$tmp"

@@ -60,6 +60,16 @@
  * both must hold.  Setting replaces what was set; --clear removes the
  * requirement.  The change and its audit row commit together.
  *
+ * Audit: every change writes its audit_log row (lib/audit.h) in the
+ * statement or transaction of the change, with actor "operator" and the
+ * unix user who ran cb-admin in the detail (cli_user): org.created,
+ * org.plan_set, form.created, form.published (version and the SHA-256 of
+ * the stored definition), agent.created, api_key.created (agent, public
+ * prefix, scopes, expiry; never the key), api_key.revoked (demo-seed's old
+ * keys), user.created (role; never the email or password),
+ * dead_letter.replayed and dead_letter.discarded.  policy-set is audited
+ * by the policy governance code.
+ *
  * Run as root, cb-admin switches to the owner of CB_SEAL_ROOT_KEY_FILE (the
  * service user) before doing anything.
  */
@@ -225,9 +235,13 @@ cmd_org_create(struct admin *a, int argc, char **argv)
 
 	if (argc != 2)
 		return fail("usage: org-create SLUG NAME");
-	if (q1(a, "INSERT INTO orgs (slug, name) VALUES ($1, $2)"
-	    " ON CONFLICT (slug) DO UPDATE SET name = orgs.name RETURNING id", 2,
-	    (const char *[]){ argv[0], argv[1] }, id, sizeof(id)))
+	/* An existing slug answers its id, unchanged and not audited. */
+	if (q1(a, "WITH i AS (INSERT INTO orgs (slug, name) VALUES ($1, $2)"
+	    "   ON CONFLICT (slug) DO NOTHING RETURNING id, slug, name),"
+	    " a AS (" AUDIT_INSERT_SELECT("i.id", "$3", "'org.created'", "i.id::text",
+	    "jsonb_build_object('slug', i.slug, 'name', i.name, 'cli_user', $4::text)", "i") ")"
+	    " SELECT id FROM i UNION ALL SELECT id FROM orgs WHERE slug = $1", 4,
+	    (const char *[]){ argv[0], argv[1], AUDIT_ACTOR_OPERATOR, a->actor }, id, sizeof(id)))
 		return 1;
 	printf("{\"org_id\":%s,\"slug\":\"%s\"}\n", id, argv[0]);
 	return 0;
@@ -242,8 +256,12 @@ cmd_org_plan(struct admin *a, int argc, char **argv)
 	if (argc != 2 || (strcmp(argv[1], "free") != 0 && strcmp(argv[1], "team") != 0 &&
 	    strcmp(argv[1], "enterprise") != 0))
 		return fail("usage: org-plan ORG free|team|enterprise");
-	if (q1(a, "UPDATE orgs SET plan = $2 WHERE slug = $1 OR id::text = $1 RETURNING id", 2,
-	    (const char *[]){ argv[0], argv[1] }, id, sizeof(id)))
+	if (q1(a, "WITH u AS (UPDATE orgs SET plan = $2 WHERE slug = $1 OR id::text = $1"
+	    "   RETURNING id, plan),"
+	    " a AS (" AUDIT_INSERT_SELECT("u.id", "$3", "'org.plan_set'", "u.id::text",
+	    "jsonb_build_object('plan', u.plan, 'cli_user', $4::text)", "u") ")"
+	    " SELECT id FROM u", 4, (const char *[]){ argv[0], argv[1], AUDIT_ACTOR_OPERATOR,
+	    a->actor }, id, sizeof(id)))
 		return 1;
 	if (id[0] == '\0')
 		return fail("org-plan: no such organisation");
@@ -254,14 +272,24 @@ cmd_org_plan(struct admin *a, int argc, char **argv)
 static int
 publish(struct admin *a, const char *form_id, const char *def, char *ver, size_t versz)
 {
-	/* The next version, the definition and the pointer move together. */
+	/*
+	 * The next version, the definition, the pointer and the audit row
+	 * (the SHA-256 of the definition as stored: the row can be checked
+	 * against form_versions) move together.
+	 */
 	if (db_begin(a->db) != CB_OK ||
 	    q1(a, "WITH n AS (SELECT coalesce(max(version), 0) + 1 AS v FROM form_versions"
 	    "   WHERE form_id = $1),"
 	    " i AS (INSERT INTO form_versions (form_id, version, org_id, definition)"
-	    "   SELECT $1, n.v, f.org_id, $2::jsonb FROM n, forms f WHERE f.id = $1 RETURNING version)"
+	    "   SELECT $1, n.v, f.org_id, $2::jsonb FROM n, forms f WHERE f.id = $1"
+	    "   RETURNING form_id, version, org_id, definition),"
+	    " a AS (" AUDIT_INSERT_SELECT("i.org_id", "$3", "'form.published'", "i.form_id::text",
+	    "jsonb_build_object('version', i.version, 'definition_sha256',"
+	    "   encode(sha256(convert_to(i.definition::text, 'UTF8')), 'hex'), 'cli_user', $4::text)",
+	    "i") ")"
 	    " UPDATE forms SET current_version = (SELECT version FROM i) WHERE id = $1"
-	    " RETURNING current_version", 2, (const char *[]){ form_id, def }, ver, versz) ||
+	    " RETURNING current_version", 4, (const char *[]){ form_id, def, AUDIT_ACTOR_OPERATOR,
+	    a->actor }, ver, versz) ||
 	    db_commit(a->db) != CB_OK) {
 		db_rollback(a->db);
 		return 1;
@@ -279,11 +307,16 @@ cmd_form_create(struct admin *a, int argc, char **argv)
 		return fail("usage: form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]");
 	if (command_file(a, argv[2], &def) || check_definition(def))
 		goto out;
-	if (q1(a, "INSERT INTO forms (org_id, name, sf_object, sf_ext_field)"
-	    " SELECT id, $2, coalesce($3, 'Form_Submission__c'), coalesce($4, 'Broker_Submission_Id__c')"
-	    " FROM orgs WHERE slug = $1 RETURNING id", 4,
-	    (const char *[]){ argv[0], argv[1], argc == 5 ? argv[3] : NULL, argc == 5 ? argv[4] : NULL },
-	    id, sizeof(id)))
+	if (q1(a, "WITH i AS (INSERT INTO forms (org_id, name, sf_object, sf_ext_field)"
+	    "   SELECT id, $2, coalesce($3, 'Form_Submission__c'),"
+	    "   coalesce($4, 'Broker_Submission_Id__c') FROM orgs WHERE slug = $1"
+	    "   RETURNING id, org_id, name, sf_object),"
+	    " a AS (" AUDIT_INSERT_SELECT("i.org_id", "$5", "'form.created'", "i.id::text",
+	    "jsonb_build_object('name', i.name, 'sf_object', i.sf_object, 'cli_user', $6::text)",
+	    "i") ")"
+	    " SELECT id FROM i", 6,
+	    (const char *[]){ argv[0], argv[1], argc == 5 ? argv[3] : NULL, argc == 5 ? argv[4] : NULL,
+	    AUDIT_ACTOR_OPERATOR, a->actor }, id, sizeof(id)))
 		goto out;
 	if (publish(a, id, def, ver, sizeof(ver)))
 		goto out;
@@ -417,8 +450,12 @@ cmd_agent_create(struct admin *a, int argc, char **argv)
 
 	if (argc != 2)
 		return fail("usage: agent-create ORG_SLUG NAME");
-	if (q1(a, "INSERT INTO agents (org_id, name) SELECT id, $2 FROM orgs WHERE slug = $1"
-	    " RETURNING id", 2, (const char *[]){ argv[0], argv[1] }, id, sizeof(id)))
+	if (q1(a, "WITH i AS (INSERT INTO agents (org_id, name) SELECT id, $2 FROM orgs"
+	    "   WHERE slug = $1 RETURNING id, org_id, name),"
+	    " a AS (" AUDIT_INSERT_SELECT("i.org_id", "$3", "'agent.created'", "i.id::text",
+	    "jsonb_build_object('name', i.name, 'cli_user', $4::text)", "i") ")"
+	    " SELECT id FROM i", 4, (const char *[]){ argv[0], argv[1], AUDIT_ACTOR_OPERATOR,
+	    a->actor }, id, sizeof(id)))
 		return 1;
 	printf("{\"agent_id\":\"%s\"}\n", id);
 	return 0;
@@ -434,11 +471,17 @@ key_create(struct admin *a, const char *agent, const char *scopes, const char *d
 	if (apikey_new(a->s.api_key_pepper, key, prefix, hash) != CB_OK)
 		return fail("CB_API_KEY_PEPPER must be 64 hex characters");
 	sc = list_json(scopes);
-	rc = q1(a, "INSERT INTO api_keys (org_id, agent_id, prefix, key_hash, scopes, expires_at)"
-	    " SELECT org_id, id, $2, $3::bytea, ARRAY(SELECT json_array_elements_text($4::json)),"
-	    "  CASE WHEN $5::int > 0 THEN now() + make_interval(days => $5::int) END"
-	    " FROM agents WHERE id = $1 RETURNING id", 5,
-	    (const char *[]){ agent, prefix, hash, sc, days }, id, idsz);
+	rc = q1(a, "WITH i AS (INSERT INTO api_keys (org_id, agent_id, prefix, key_hash, scopes,"
+	    "   expires_at)"
+	    "   SELECT org_id, id, $2, $3::bytea, ARRAY(SELECT json_array_elements_text($4::json)),"
+	    "   CASE WHEN $5::int > 0 THEN now() + make_interval(days => $5::int) END"
+	    "   FROM agents WHERE id = $1 RETURNING id, org_id, agent_id, prefix, scopes, expires_at),"
+	    " a AS (" AUDIT_INSERT_SELECT("i.org_id", "$6", "'api_key.created'", "i.id::text",
+	    "jsonb_build_object('agent_id', i.agent_id, 'prefix', i.prefix, 'scopes', i.scopes,"
+	    "   'expires_at', i.expires_at, 'cli_user', $7::text)", "i") ")"
+	    " SELECT id FROM i", 7,
+	    (const char *[]){ agent, prefix, hash, sc, days, AUDIT_ACTOR_OPERATOR, a->actor },
+	    id, idsz);
 	free(sc);
 	return rc;
 }
@@ -566,8 +609,12 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 	 * again: it is revoked instead, and only the key printed now works.
 	 */
 	if (q1(a, "WITH r AS (UPDATE api_keys SET revoked_at = now() WHERE agent_id = $1"
-	    " AND id <> $2 AND revoked_at IS NULL RETURNING 1) SELECT count(*) FROM r", 2,
-	    (const char *[]){ agent, kid }, ver, sizeof(ver))) {
+	    "   AND id <> $2 AND revoked_at IS NULL RETURNING id, org_id, agent_id, prefix),"
+	    " a AS (" AUDIT_INSERT_SELECT("r.org_id", "$3", "'api_key.revoked'", "r.id::text",
+	    "jsonb_build_object('agent_id', r.agent_id, 'prefix', r.prefix, 'cli_user', $4::text)",
+	    "r") ")"
+	    " SELECT count(*) FROM r", 4,
+	    (const char *[]){ agent, kid, AUDIT_ACTOR_OPERATOR, a->actor }, ver, sizeof(ver))) {
 		sodium_memzero(key, sizeof(key));
 		return 1;
 	}
@@ -681,7 +728,18 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 		sodium_memzero(pw, sizeof(pw));
 		return 1;
 	}
-	rc = users_create(&app, org, argv[1], pw, (size_t)pwlen, argv[2], id);
+	/* The user and its audit row commit together. */
+	if ((rc = db_begin(a->db)) == CB_OK &&
+	    (rc = users_create(&app, org, argv[1], pw, (size_t)pwlen, argv[2], id)) == CB_OK) {
+		char	*detail = audit_detail("role", argv[2], "cli_user", a->actor, NULL);
+
+		rc = audit_append(a->db, org, AUDIT_ACTOR_OPERATOR, "user.created", id, detail);
+		free(detail);
+	}
+	if (rc == CB_OK)
+		rc = db_commit(a->db);
+	else if (db_in_tx(a->db))
+		db_rollback(a->db);
 	sodium_memzero(pw, sizeof(pw));
 	admin_app_close(&app);
 	if (rc == CB_ERR_DB_CONFLICT)
@@ -960,10 +1018,10 @@ cmd_dead_letters(struct admin *a, int argc, char **argv)
 	if (strcmp(argv[0], "show") == 0)
 		rc = deadletter_show(a->db, org, argv[2], &d);
 	else if (strcmp(argv[0], "replay") == 0) {
-		rc = deadletter_replay(a->db, org, argv[2], &d);
+		rc = deadletter_replay(a->db, org, argv[2], AUDIT_ACTOR_OPERATOR, &d);
 		event = "dead_letter_replayed";
 	} else if (strcmp(argv[0], "discard") == 0) {
-		rc = deadletter_discard(a->db, org, argv[2], &d);
+		rc = deadletter_discard(a->db, org, argv[2], AUDIT_ACTOR_OPERATOR, &d);
 		event = "dead_letter_discarded";
 	} else
 		return fail("dead-letters: list, show, replay or discard");

@@ -12,7 +12,10 @@
  * an applied migration's file changed or vanished, the runner refuses to do
  * anything: history is not rewritten silently.
  *
- * Connection: CB_PG_DSN (environment or CB_CONFIG_FILE).
+ * Connection: CB_PG_OWNER_DSN (environment or CB_CONFIG_FILE), the owner
+ * role's: migrations create and alter what the application's role (CB_PG_DSN)
+ * only uses, and grant it that use (sql/0013_roles.up.sql,
+ * docs/operations.md).  Kept apart from the services' configuration.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -46,8 +49,8 @@ struct mig_conf {
 };
 
 static const struct conf_var mig_vars[] = {
-	{ "CB_PG_DSN", CONF_STR, CONF_REQUIRED | CONF_SECRET, NULL, 1, 1024,
-	  offsetof(struct mig_conf, pg_dsn), "libpq connection string" },
+	{ "CB_PG_OWNER_DSN", CONF_STR, CONF_REQUIRED | CONF_SECRET, NULL, 1, 1024,
+	  offsetof(struct mig_conf, pg_dsn), "libpq connection string of the owner role" },
 };
 
 static int

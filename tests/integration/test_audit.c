@@ -3,8 +3,12 @@
  *
  * Rows appended by the application's role are sealed onto the hash chain
  * by the worker's audit duty within seconds, and `cb-admin audit verify`
- * passes.  The application's role cannot UPDATE, DELETE or TRUNCATE the
- * table (insufficient_privilege, nothing changed).  The database superuser
+ * passes.  The application's role owns nothing (sql/0013_roles.up.sql): its
+ * UPDATE, DELETE and TRUNCATE of the table, a row it would place in the
+ * chain itself, a change of the head, and disabling or dropping the
+ * trigger are refused by privilege (42501 "permission denied" / "must be
+ * owner", not the trigger's message), nothing changed; sealing still works
+ * because cb_audit_seal runs as the owner.  The database superuser
  * can, bypassing triggers: altering one row, deleting one, or swapping two
  * makes `audit verify` fail (exit 1) naming that row's chain_seq and id;
  * each tampering is then undone and the chain verifies again (the suites
@@ -151,15 +155,28 @@ END_TEST
 
 START_TEST(app_role_cannot_change_it)
 {
-	/* Each refused with insufficient_privilege; the last would move a sealed row. */
+	/*
+	 * Each refused by privilege (42501, before any trigger runs: the role
+	 * owns nothing); the fourth would move a sealed row, the fifth place a
+	 * row in the chain itself.
+	 */
 	static const struct {
 		const char	*sql;
 		int		 nparams;
+		const char	*why;
 	} refused[] = {
-		{ "UPDATE audit_log SET detail = '{}' WHERE id = $1::bigint", 1 },
-		{ "DELETE FROM audit_log WHERE id = $1::bigint", 1 },
-		{ "TRUNCATE audit_log", 0 },
-		{ "UPDATE audit_log SET chain_seq = chain_seq WHERE id = $1::bigint", 1 },
+		{ "UPDATE audit_log SET detail = '{}' WHERE id = $1::bigint", 1, "permission denied" },
+		{ "DELETE FROM audit_log WHERE id = $1::bigint", 1, "permission denied" },
+		{ "TRUNCATE audit_log", 0, "permission denied" },
+		{ "UPDATE audit_log SET chain_seq = chain_seq WHERE id = $1::bigint", 1,
+		  "permission denied" },
+		{ "INSERT INTO audit_log (actor, action, chain_seq, prev_hash, hash)"
+		  " SELECT 'operator', 'test.forged', $1::bigint + 1000000, hash, hash"
+		  " FROM audit_log WHERE hash IS NOT NULL LIMIT 1", 1, "permission denied" },
+		{ "UPDATE audit_head SET chain_seq = chain_seq", 0, "permission denied" },
+		{ "ALTER TABLE audit_log DISABLE TRIGGER audit_append_only", 0, "must be owner" },
+		{ "DROP TRIGGER audit_append_only ON audit_log", 0, "must be owner" },
+		{ "ALTER FUNCTION cb_audit_seal(integer) SECURITY INVOKER", 0, "must be owner" },
 	};
 	struct db	*db = testdb_open();
 	struct db_res	*r = NULL;
@@ -170,9 +187,13 @@ START_TEST(app_role_cannot_change_it)
 	testdb_one(db, before, sizeof(before), "SELECT detail::text || hash::text FROM audit_log"
 	    " WHERE id = $1::bigint", 1, (const char *[]){ id });
 	for (i = 0; i < CU_NELEM(refused); i++) {
-		ck_assert_int_ne(db_query(db, &r, refused[i].sql, refused[i].nparams,
-		    refused[i].nparams ? (const char *[]){ id } : NULL), CB_OK);
-		ck_assert_str_eq(db_sqlstate(db), "42501");
+		ck_assert_msg(db_query(db, &r, refused[i].sql, refused[i].nparams,
+		    refused[i].nparams ? (const char *[]){ id } : NULL) != CB_OK, "%s: allowed",
+		    refused[i].sql);
+		ck_assert_msg(strcmp(db_sqlstate(db), "42501") == 0, "%s: %s %s", refused[i].sql,
+		    db_sqlstate(db), db_errmsg(db));
+		ck_assert_msg(strstr(db_errmsg(db), refused[i].why) != NULL, "%s: %s",
+		    refused[i].sql, db_errmsg(db));
 		db_res_free(r);
 		r = NULL;
 	}

@@ -235,7 +235,7 @@ START_TEST(cb_wrapper_finds_the_stack)
 	    " 2>&1", test_env("CB_BUILD"));
 	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s", out);
 	ck_assert_ptr_nonnull(strstr(out, "CB_PG_DSN"));
-	snprintf(cmd, sizeof(cmd), "env -u CB_PG_DSN %s/../scripts/cb migrate status 2>&1",
+	snprintf(cmd, sizeof(cmd), "env -u CB_PG_OWNER_DSN %s/../scripts/cb migrate status 2>&1",
 	    test_env("CB_BUILD"));
 	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s", out);
 	ck_assert_ptr_nonnull(strstr(out, "0001_core"));

@@ -2,7 +2,14 @@
  * The migration runner against the real Postgres of the private stack, in a
  * scratch database: up, down one step, up again, "up to date", refusal when
  * an applied file changed, a failing migration leaving no trace, and a
- * migration without its down file refused.
+ * migration without its down file refused.  As in production: the scratch
+ * database is made by the superuser for the owner role, and the migrations
+ * run as the owner (CB_PG_OWNER_DSN).  A database from before the owner
+ * role (cb_app owned everything) is upgraded in place: 0013_roles refuses
+ * to run as cb_app, scripts/db-roles.sql hands every object to cb_owner,
+ * the migrations then finish as the owner, and cb_app keeps its row access
+ * but can no longer change the audit trail or its trigger; db-roles.sql run
+ * again changes nothing.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,12 +30,12 @@ static char	 dsn[1400];
 static void
 setup(void)
 {
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
+	struct db	*db = db_open(test_env("CB_PG_SUPER_DSN"));
 	char		 sql[128], cmd[600], out[256];
 	char		 tmpl[] = "/tmp/cbmig-XXXXXX";
 
 	snprintf(scratch, sizeof(scratch), "cb_migtest_%ld", (long)getpid());
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", scratch);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER cb_owner", scratch);
 	ck_assert_int_eq(db_exec(db, sql, 0, NULL), CB_OK);
 	db_close(db);
 	ck_assert_ptr_nonnull(mkdtemp(tmpl));
@@ -36,13 +43,13 @@ setup(void)
 	snprintf(cmd, sizeof(cmd), "cp %s/sql/*.sql %s/", test_env("CB_REPO"), dir);
 	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
 	/* In a conninfo string the last dbname wins. */
-	snprintf(dsn, sizeof(dsn), "%s dbname=%s", test_env("CB_PG_DSN"), scratch);
+	snprintf(dsn, sizeof(dsn), "%s dbname=%s", test_env("CB_PG_OWNER_DSN"), scratch);
 }
 
 static void
 teardown(void)
 {
-	struct db	*db = db_open(test_env("CB_PG_DSN"));
+	struct db	*db = db_open(test_env("CB_PG_SUPER_DSN"));
 	char		 sql[128], cmd[300], out[64];
 
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", scratch);
@@ -53,13 +60,19 @@ teardown(void)
 }
 
 static int
-migrate(const char *verb, char *out, size_t outsz)
+migrate_as(const char *as, const char *verb, char *out, size_t outsz)
 {
 	char	 cmd[2048];
 
-	snprintf(cmd, sizeof(cmd), "CB_CONFIG_FILE= CB_PG_DSN='%s' %s/bin/cb-migrate --dir %s %s 2>&1",
-	    dsn, test_env("CB_BUILD"), dir, verb);
+	snprintf(cmd, sizeof(cmd), "CB_CONFIG_FILE= CB_PG_OWNER_DSN='%s' %s/bin/cb-migrate --dir %s %s 2>&1",
+	    as, test_env("CB_BUILD"), dir, verb);
 	return test_run(cmd, out, outsz);
+}
+
+static int
+migrate(const char *verb, char *out, size_t outsz)
+{
+	return migrate_as(dsn, verb, out, outsz);
 }
 
 /* 1 if the relation exists in the scratch database. */
@@ -76,6 +89,21 @@ has_table(const char *name)
 	db_res_free(res);
 	db_close(db);
 	return yes;
+}
+
+/* A count in the database of `conn`. */
+static long
+count_in(const char *conn, const char *sql)
+{
+	struct db	*db = db_open(conn);
+	struct db_res	*res = NULL;
+	long		 n;
+
+	ck_assert_msg(db_query(db, &res, sql, 0, NULL) == CB_OK, "%s: %s", sql, db_errmsg(db));
+	n = strtol(db_val(res, 0, 0), NULL, 10);
+	db_res_free(res);
+	db_close(db);
+	return n;
 }
 
 static long
@@ -176,6 +204,94 @@ START_TEST(missing_down_file_is_refused)
 }
 END_TEST
 
+/* The superuser runs scripts/db-roles.sql in the scratch database. */
+static int
+db_roles(char *out, size_t outsz)
+{
+	char	 cmd[2048];
+
+	snprintf(cmd, sizeof(cmd), "psql -X -q -1 -v ON_ERROR_STOP=1 -v owner=cb_owner -v app=cb_app"
+	    " -d '%s dbname=%s' -f %s/scripts/db-roles.sql 2>&1", test_env("CB_PG_SUPER_DSN"),
+	    scratch, test_env("CB_REPO"));
+	return test_run(cmd, out, outsz);
+}
+
+/* One statement as cb_app in the scratch database: its SQLSTATE ("" if it ran). */
+static void
+as_app(const char *sql, char *state, size_t statesz)
+{
+	char		 app[1400];
+	struct db	*db;
+	struct db_res	*res = NULL;
+
+	snprintf(app, sizeof(app), "%s dbname=%s", test_env("CB_PG_DSN"), scratch);
+	db = db_open(app);
+	if (db_query(db, &res, sql, 0, NULL) == CB_OK)
+		state[0] = '\0';
+	else
+		snprintf(state, statesz, "%s", db_sqlstate(db) ? db_sqlstate(db) : "?");
+	db_res_free(res);
+	db_close(db);
+}
+
+START_TEST(legacy_layout_upgrades_in_place)
+{
+	struct db	*su = db_open(test_env("CB_PG_SUPER_DSN"));
+	char		 out[8192], cmd[900], sql[256], app[1400], st[16];
+
+	/* The old layout: cb_app owns the database and migrates it up to 0012. */
+	snprintf(sql, sizeof(sql), "ALTER DATABASE %s OWNER TO cb_app", scratch);
+	ck_assert_int_eq(db_exec(su, sql, 0, NULL), CB_OK);
+	db_close(su);
+	snprintf(cmd, sizeof(cmd), "mkdir %s/later && mv %s/0013_* %s/later/", dir, dir, dir);
+	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
+	snprintf(app, sizeof(app), "%s dbname=%s", test_env("CB_PG_DSN"), scratch);
+	ck_assert_msg(migrate_as(app, "up", out, sizeof(out)) == 0, "%s", out);
+	ck_assert_int_eq(count_in(app, "SELECT count(*) FROM pg_class"
+	    " WHERE relowner = 'cb_app'::regrole AND relname = 'audit_log'"), 1);
+	snprintf(cmd, sizeof(cmd), "mv %s/later/* %s/ && rmdir %s/later", dir, dir, dir);
+	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
+	/* 0013 will not run as the application's role. */
+	ck_assert_int_ne(migrate_as(app, "up", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "not as cb_app") != NULL, "%s", out);
+
+	/* The upgrade: ownership handed over, then the migrations as the owner. */
+	ck_assert_msg(db_roles(out, sizeof(out)) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "handing them to the owner role") != NULL, "%s", out);
+	ck_assert_msg(migrate("up", out, sizeof(out)) == 0, "%s", out);
+	ck_assert_ptr_nonnull(strstr(out, "applied 0013_roles"));
+	ck_assert_int_eq(count_in(dsn, "SELECT count(*) FROM pg_class"
+	    " WHERE relowner = 'cb_app'::regrole"), 0);
+	ck_assert_int_eq(count_in(dsn, "SELECT count(*) FROM pg_database"
+	    " WHERE datname = current_database() AND datdba = 'cb_owner'::regrole"), 1);
+
+	/* cb_app: rows yes, the audit trail append-only, its rules out of reach. */
+	as_app("INSERT INTO orgs (slug, name) VALUES ('upgraded', 'Upgraded')", st, sizeof(st));
+	ck_assert_str_eq(st, "");
+	as_app("INSERT INTO audit_log (actor, action) VALUES ('operator', 'test.upgraded')", st,
+	    sizeof(st));
+	ck_assert_str_eq(st, "");
+	as_app("UPDATE audit_log SET detail = '{}'", st, sizeof(st));
+	ck_assert_str_eq(st, "42501");
+	as_app("DELETE FROM audit_log", st, sizeof(st));
+	ck_assert_str_eq(st, "42501");
+	as_app("ALTER TABLE audit_log DISABLE TRIGGER audit_append_only", st, sizeof(st));
+	ck_assert_str_eq(st, "42501");
+	as_app("CREATE TABLE mine (x int)", st, sizeof(st));
+	ck_assert_str_eq(st, "42501");
+	as_app("SELECT cb_audit_seal(10)", st, sizeof(st));
+	ck_assert_str_eq(st, "");
+	ck_assert_int_eq(count_in(dsn, "SELECT count(*) FROM audit_log"
+	    " WHERE action = 'test.upgraded' AND chain_seq IS NOT NULL"), 1);
+
+	/* Again: nothing left to hand over, nothing changes. */
+	ck_assert_msg(db_roles(out, sizeof(out)) == 0, "%s", out);
+	ck_assert_ptr_null(strstr(out, "handing"));
+	ck_assert_int_eq(migrate("up", out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "up to date"));
+}
+END_TEST
+
 static Suite *
 migrate_suite(void)
 {
@@ -188,6 +304,7 @@ migrate_suite(void)
 	tcase_add_test(tc, changed_file_is_refused);
 	tcase_add_test(tc, failed_migration_leaves_no_trace);
 	tcase_add_test(tc, missing_down_file_is_refused);
+	tcase_add_test(tc, legacy_layout_upgrades_in_place);
 	suite_add_tcase(s, tc);
 	return s;
 }

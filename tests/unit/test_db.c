@@ -173,12 +173,14 @@ END_TEST
 START_TEST(test_tx_commit_persists)
 {
 	struct db	*db = open_db(), *other = open_db();
+	struct db	*owner = db_open(cu_env_required("CB_PG_OWNER_DSN"));
 	char		 table[40], sql[160];
 	const char	*p[2] = { "a", "b" };
 
+	/* The owner role creates tables; the application's role may use them. */
 	cu_random_name(table, sizeof(table), "cb_ut_");
 	snprintf(sql, sizeof(sql), "CREATE TABLE %s (v text PRIMARY KEY)", table);
-	ck_assert_int_eq(db_exec(db, sql, 0, NULL), CB_OK);
+	ck_assert_int_eq(db_exec(owner, sql, 0, NULL), CB_OK);
 	ck_assert_int_eq(db_begin(db), CB_OK);
 	snprintf(sql, sizeof(sql), "INSERT INTO %s VALUES ($1), ($2)", table);
 	ck_assert_int_eq(db_exec(db, sql, 2, p), CB_OK);
@@ -191,7 +193,8 @@ START_TEST(test_tx_commit_persists)
 	/* ...and visible after it. */
 	assert_scalar(other, sql, 0, NULL, "2");
 	snprintf(sql, sizeof(sql), "DROP TABLE %s", table);
-	ck_assert_int_eq(db_exec(db, sql, 0, NULL), CB_OK);
+	ck_assert_int_eq(db_exec(owner, sql, 0, NULL), CB_OK);
+	db_close(owner);
 	db_close(other);
 	db_close(db);
 }

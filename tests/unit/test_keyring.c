@@ -65,20 +65,22 @@ write_root_key(const char *path, mode_t mode, char hex[65])
 static void
 setup(void)
 {
-	struct db	*db = db_open(cu_env_required("CB_PG_DSN"));
+	struct db	*db = db_open(cu_env_required("CB_PG_SUPER_DSN"));
 	char		 sql[128], cmd[2200], out[4096], tmpl[512];
 	const char	*state = getenv("CB_STATE");
 
 	snprintf(scratch, sizeof(scratch), "cb_keyringtest_%ld", (long)getpid());
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", scratch);
 	(void)db_exec(db, sql, 0, NULL);
-	snprintf(sql, sizeof(sql), "CREATE DATABASE %s", scratch);
+	snprintf(sql, sizeof(sql), "CREATE DATABASE %s OWNER cb_owner", scratch);
 	ck_assert_msg(db_exec(db, sql, 0, NULL) == CB_OK, "create database: %s", db_errmsg(db));
 	db_close(db);
 	/* In a conninfo string the last dbname wins. */
 	snprintf(dsn, sizeof(dsn), "%s dbname=%s", cu_env_required("CB_PG_DSN"), scratch);
-	snprintf(cmd, sizeof(cmd), "CB_CONFIG_FILE= CB_PG_DSN='%s' %s/bin/cb-migrate --dir %s/sql up 2>&1",
-	    dsn, test_env("CB_BUILD"), test_env("CB_REPO"));
+	/* Migrated by the owner role, used by the application's (as deployed). */
+	snprintf(cmd, sizeof(cmd), "CB_CONFIG_FILE= CB_PG_OWNER_DSN='%s dbname=%s' %s/bin/cb-migrate"
+	    " --dir %s/sql up 2>&1", cu_env_required("CB_PG_OWNER_DSN"), scratch,
+	    test_env("CB_BUILD"), test_env("CB_REPO"));
 	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "cb-migrate: %s", out);
 	/* Under the stack's state directory when there is one: gone with it. */
 	snprintf(tmpl, sizeof(tmpl), "%s/cbkr-XXXXXX", state && state[0] == '/' ? state : "/tmp");
@@ -92,7 +94,7 @@ setup(void)
 static void
 teardown(void)
 {
-	struct db	*db = db_open(cu_env_required("CB_PG_DSN"));
+	struct db	*db = db_open(cu_env_required("CB_PG_SUPER_DSN"));
 	char		 sql[128], cmd[600], out[64];
 
 	snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", scratch);
