@@ -141,6 +141,13 @@ const struct conf_var settings_vars[] = {
 	{ "CB_AUDIT_SEAL_BATCH", CONF_INT, 0, "500", 1, 10000, S(audit_seal_batch),
 	  "audit rows one sealing statement chains at most (a full batch is followed at once "
 	  "by the next)" },
+	{ "CB_APPROVAL_SWEEP_MS", CONF_INT, 0, "5000", 100, 60000, S(approval_sweep_ms),
+	  "the worker's approvals duty ends approvals nobody decided before their expires_at "
+	  "this often (expired; their commands denied and their tabs released): an approval "
+	  "outlives its expiry by at most about this long" },
+	{ "CB_APPROVAL_EXPIRE_BATCH", CONF_INT, 0, "100", 1, 10000, S(approval_expire_batch),
+	  "approvals one expiry statement ends at most (a full batch is followed at once by "
+	  "the next)" },
 	{ "CB_RETAIN_INTERVAL_S", CONF_INT, 0, "300", 1, 86400, S(retain_interval_s),
 	  "the worker's retention duty starts a purge round this often" },
 	{ "CB_RETAIN_BATCH", CONF_INT, 0, "500", 10, 10000, S(retain_batch),

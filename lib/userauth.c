@@ -362,3 +362,29 @@ userauth_issue_agent(struct app *a, const struct agent_auth *ag, char *out, size
 		*exp = c.exp;
 	return rc;
 }
+
+int
+userauth_authenticate_person_only(struct req *r)
+{
+	struct jwt_claims	 c;
+	const char		*tok = userauth_bearer(r);
+	char			 v[160];
+	int			 rc;
+
+	if (req_header(r, "X-Api-Key") == NULL &&
+	    (tok == NULL || strncmp(tok, "cbk_", 4) != 0)) {
+		rc = userauth_authenticate(r);
+		/* Not a person's: perhaps an agent's token, which is refused otherwise. */
+		if (rc != CB_ERR_UNAUTHENTICATED || tok == NULL ||
+		    userauth_verify(r, tok, USERAUTH_TYP_AGENT, &c) != CB_OK)
+			return rc;
+	}
+	if ((rc = userauth_authenticate_agent(r)) != CB_OK)
+		return rc;
+	r->auth = NULL;
+	snprintf(v, sizeof(v), "Bearer realm=\"%s\", error=\"insufficient_scope\"",
+	    USERAUTH_REALM);
+	(void)resp_header(r, "WWW-Authenticate", v);
+	return route_fail(r, CB_ERR_FORBIDDEN, "an agent may never take this decision: only a "
+	    "person may");
+}

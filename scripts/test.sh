@@ -59,6 +59,8 @@ export CB_RETAIN_BATCH=500 CB_RETAIN_PAUSE_MS=50
 export CB_KV_BREAKER_COOLOFF_MS=15000
 # The audit duty seals 4 rows a statement every 400 ms: test_audit sees both hold.
 export CB_AUDIT_SEAL_MS=400 CB_AUDIT_SEAL_BATCH=4
+# The approvals duty sweeps every 1.5 s (test_approvals checks the interval holds).
+export CB_APPROVAL_SWEEP_MS=1500
 # The engine's flood test puts 20,000 records in the fake on top of the rest.
 export CB_FAKESF_MAX_RECORDS=100000
 export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"

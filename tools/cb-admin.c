@@ -29,7 +29,7 @@
  * user-create never takes the password from the command line (it would
  * show in ps and shell history): it reads the first line of the file named
  * by CB_ADMIN_PASSWORD_FILE, else the first line of stdin (without echo on
- * a terminal).  ROLE is admin, operator or viewer.
+ * a terminal).  ROLE is admin, operator, viewer or approver (decides approvals only).
  *
  * signing-key-rotate promotes the next signing key once it has been
  * published for --lead seconds (default SIGNKEYS_LEAD_S: the JWKS cache
@@ -556,7 +556,7 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 		return fail("usage: user-create ORG_SLUG EMAIL ROLE (password on stdin or in "
 		    "CB_ADMIN_PASSWORD_FILE)");
 	if (!users_role_ok(argv[2]))
-		return fail("ROLE must be admin, operator or viewer");
+		return fail("ROLE must be admin, operator, viewer or approver");
 	if (q1(a, "SELECT coalesce((SELECT id::text FROM orgs WHERE slug = $1), '')", 1,
 	    (const char *[]){ argv[0] }, org, sizeof(org)))
 		return 1;
