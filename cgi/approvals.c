@@ -63,6 +63,7 @@ decision_act(struct req *r, const void *argp)
 	int				 rc;
 
 	snprintf(actor, sizeof(actor), "user:%s", u->user_id);
+	memset(&q, 0, sizeof(q));
 	q.org = u->org;
 	q.id = req_param(r, "id");
 	q.actor = actor;

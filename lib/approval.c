@@ -21,7 +21,10 @@
  * approve, the current form still hashing to it.  `m` moves the command;
  * `au` records the decision.  The last SELECT says what it found, so a
  * refusal is named without a second read.
+ * `ob` asks the outbox to update the Slack message the decision came from
+ * (its response_url, when there is one).
  *   $1 id  $2 org  $3 approve|deny  $4 presented hash  $5 reason  $6 actor  $7 via
+ *   $8 response_url or NULL
  */
 static const char decide_sql[] =
     "WITH a AS (SELECT x.id, x.command_id, x.ctx_id, x.state, x.cmd_hash, x.deliver_ms,"
@@ -49,7 +52,11 @@ static const char decide_sql[] =
     " au AS (INSERT INTO audit_log (org_id, actor, action, subject, detail)"
     "   SELECT $2::bigint, $6, 'approval.decided', d.id::text,"
     "     jsonb_build_object('approval', d.id, 'command', d.command_id, 'decision', d.state,"
-    "     'sha256', d.cmd_hash, 'via', $7::text) FROM d)"
+    "     'sha256', d.cmd_hash, 'via', $7::text) FROM d),"
+    " ob AS (INSERT INTO outbox (org_id, kind, ref_id, payload)"
+    "   SELECT $2::bigint, 'slack.respond', d.id, jsonb_build_object('url', $8::text,"
+    "     'approval', d.id, 'command', d.command_id, 'decision', d.state)"
+    "   FROM d WHERE $8::text IS NOT NULL)"
     " SELECT coalesce((SELECT state FROM d), ''), coalesce((SELECT state FROM m), ''),"
     "   a.state, a.late, a.cstate, a.cmd_hash = $4, a.now_hash = a.cmd_hash,"
     "   a.command_id, a.ctx_id FROM a";
@@ -72,7 +79,7 @@ approval_decide(struct db *db, const struct approval_ask *q, struct approval_res
     char *why, size_t whysz)
 {
 	struct db_res	*r = NULL;
-	const char	*p[7];
+	const char	*p[8];
 	int		 rc;
 
 	memset(res, 0, sizeof(*res));
@@ -93,8 +100,9 @@ approval_decide(struct db *db, const struct approval_ask *q, struct approval_res
 	p[4] = q->reason;
 	p[5] = q->actor;
 	p[6] = q->via;
+	p[7] = q->response_url;
 	/* Once: a decision is never sent twice behind the caller's back. */
-	if ((rc = db_query_once(db, &r, decide_sql, 7, p)) != CB_OK)
+	if ((rc = db_query_once(db, &r, decide_sql, 8, p)) != CB_OK)
 		goto out;
 	if (db_rows(r) != 1) {
 		util_strlcpy(why, "no such approval", whysz);

@@ -74,6 +74,12 @@ struct approval_ask {
 	const char		*hash;		/* the hash the decider was shown */
 	const char		*reason;	/* may be NULL */
 	const char		*via;		/* "api" or "slack", for the audit row */
+	/*
+	 * Slack's response_url of the message the click came from, or NULL:
+	 * a decision writes an outbox row (kind slack.respond) that updates
+	 * that message, in the same statement.
+	 */
+	const char		*response_url;
 };
 
 struct approval_result {

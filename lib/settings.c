@@ -148,6 +148,13 @@ const struct conf_var settings_vars[] = {
 	{ "CB_APPROVAL_EXPIRE_BATCH", CONF_INT, 0, "100", 1, 10000, S(approval_expire_batch),
 	  "approvals one expiry statement ends at most (a full batch is followed at once by "
 	  "the next)" },
+	{ "CB_SLACK_SIGNING_SECRET", CONF_STR, CONF_SECRET, NULL, 16, 256, S(slack_signing_secret),
+	  "the Slack app's signing secret: POST /api/v1/slack/interactions verifies every "
+	  "click's v0 signature with it (unset: that route answers 503)" },
+	{ "CB_SLACK_RESPONSE_URL_PREFIX", CONF_STR, 0, "https://hooks.slack.com/actions/", 8, 256,
+	  S(slack_response_url_prefix),
+	  "a click's response_url must start with this to be called back (the message "
+	  "update); anything else is refused 400" },
 	{ "CB_RETAIN_INTERVAL_S", CONF_INT, 0, "300", 1, 86400, S(retain_interval_s),
 	  "the worker's retention duty starts a purge round this often" },
 	{ "CB_RETAIN_BATCH", CONF_INT, 0, "500", 10, 10000, S(retain_batch),

@@ -76,6 +76,8 @@ struct settings {
 	long long	 audit_seal_batch;
 	long long	 approval_sweep_ms;
 	long long	 approval_expire_batch;
+	char		*slack_signing_secret;
+	char		*slack_response_url_prefix;
 	/* Retention of operational data (the worker's retention duty). */
 	long long	 retain_interval_s;
 	long long	 retain_batch;

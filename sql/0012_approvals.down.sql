@@ -3,6 +3,8 @@
 -- change nothing).
 DROP TABLE approvals;
 DROP FUNCTION cb_command_hash(uuid, bigint, text, text, jsonb, integer, integer);
+DROP INDEX users_slack;
+ALTER TABLE users DROP COLUMN slack_user_id;
 UPDATE users SET role = 'viewer' WHERE role = 'approver';
 ALTER TABLE users DROP CONSTRAINT users_role_check;
 ALTER TABLE users ADD CONSTRAINT users_role_check CHECK (role IN ('admin', 'operator', 'viewer'));

@@ -10,7 +10,7 @@
 --
 -- Commands gain the state `denied`: a human refused it, or nobody decided
 -- in time.  People gain the role `approver`: may decide approvals, nothing
--- else.
+-- else; and the Slack member id they click as.
 
 ALTER TABLE commands DROP CONSTRAINT commands_state_check;
 ALTER TABLE commands ADD CONSTRAINT commands_state_check CHECK (state IN
@@ -52,6 +52,12 @@ LANGUAGE sql IMMUTABLE AS $$
 	    form_version::text || E'\n' ||
 	    policy_version::text || E'\n', 'UTF8')), 'hex')
 $$;
+
+-- The Slack member a person clicks approval buttons as (cb-admin
+-- user-slack): POST /api/v1/slack/interactions maps the clicking user to a
+-- person of the approval's tenant by it.
+ALTER TABLE users ADD COLUMN slack_user_id text CHECK (slack_user_id ~ '^[UW][A-Z0-9]{2,19}$');
+CREATE UNIQUE INDEX users_slack ON users (org_id, slack_user_id) WHERE slack_user_id IS NOT NULL;
 
 CREATE TABLE approvals (
 	id		uuid PRIMARY KEY DEFAULT gen_random_uuid(),	-- random (v4): the single-use id

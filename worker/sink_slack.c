@@ -1,6 +1,8 @@
 /*
  * sink_slack: operators' alerts (outbox rows of kind "slack.alert", raised
- * by lib/alert) into Slack, one message per row, through an incoming
+ * by lib/alert) into Slack, one message per row, and the update of an
+ * approval message after its decision (kind "slack.respond": see
+ * slk_respond), through an incoming
  * webhook (CB_SLACK_WEBHOOK_URL: 200 and a plain "ok") or the Web API's
  * chat.postMessage with a bot token (CB_SLACK_BOT_TOKEN and
  * CB_SLACK_CHANNEL: 200 and {"ok":true|false,"error":...}), CONTRACTS §4.
@@ -38,6 +40,7 @@ struct slk_call {
 	struct slk		*k;
 	struct sink_batch	*b;
 	int			 web_api;
+	int			 respond;	/* a slack.respond row: a response_url */
 };
 
 static void
@@ -111,6 +114,12 @@ slk_done(const struct httpc_resp *h, void *ud)
 		    strcmp(code, "request_timeout") == 0 ? SINK_RETRY : SINK_DEAD, code, msg);
 		goto out;
 	}
+	if (c->respond && h->status == 200) {
+		row->outcome = SINK_DONE;
+		util_strlcpy(row->result, "{\"outcome\":\"message_updated\",\"via\":\"response_url\"}",
+		    sizeof(row->result));
+		goto out;
+	}
 	if (!c->web_api && h->status == 200) {
 		row->outcome = SINK_DONE;
 		util_strlcpy(row->result, "{\"outcome\":\"posted\",\"via\":\"incoming_webhook\"}",
@@ -131,6 +140,61 @@ out:
 	free(c);
 }
 
+/*
+ * A slack.respond row (lib/approval.c): the decision taken on an approval
+ * message replaces that message, through the click's response_url (usable
+ * 5 times within 30 minutes: a row still failing after that is dead).
+ * The URL comes from a signature-checked click and was matched against
+ * CB_SLACK_RESPONSE_URL_PREFIX by the route; it is a capability, never
+ * logged.
+ */
+static void
+slk_respond(struct slk *k, struct sink_batch *b, const cJSON *p)
+{
+	const struct settings	*s = k->env->s;
+	struct sink_row		*row = &b->rows[0];
+	const cJSON		*url = cJSON_GetObjectItemCaseSensitive(p, "url");
+	const cJSON		*dec = cJSON_GetObjectItemCaseSensitive(p, "decision");
+	const cJSON		*cmd = cJSON_GetObjectItemCaseSensitive(p, "command");
+	struct slk_call		*c;
+	struct httpc_req	 q;
+	struct buf		 body;
+	char			 text[200];
+
+	if (!cJSON_IsString(url) || !cJSON_IsString(dec) || !cJSON_IsString(cmd) ||
+	    s->slack_response_url_prefix == NULL ||
+	    strncmp(url->valuestring, s->slack_response_url_prefix,
+	    strlen(s->slack_response_url_prefix)) != 0) {
+		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no response_url of Slack's");
+		sink_batch_done(b);
+		return;
+	}
+	buf_init(&body, 4096);
+	snprintf(text, sizeof(text), "Command %.40s was %.16s.", cmd->valuestring,
+	    dec->valuestring);
+	(void)buf_puts(&body, "{\"replace_original\":true,\"text\":");
+	(void)buf_json_str(&body, text);
+	(void)buf_putc(&body, '}');
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		util_oom();
+	c->k = k;
+	c->b = b;
+	c->respond = 1;
+	memset(&q, 0, sizeof(q));
+	q.method = "POST";
+	q.url = url->valuestring;
+	q.headers[0] = "Content-Type: application/json; charset=utf-8";
+	q.timeout_ms = (long)s->slack_timeout_ms;
+	q.body = body.data;
+	q.bodylen = body.len;
+	if (httpc_start(k->env->http, &q, slk_done, c) != CB_OK) {
+		free(c);
+		slk_fail(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+		sink_batch_done(b);
+	}
+	buf_free(&body);
+}
+
 static void
 slk_start(void *state, struct sink_batch *b)
 {
@@ -146,6 +210,10 @@ slk_start(void *state, struct sink_batch *b)
 	buf_init(&body, SLK_BODY_MAX);
 	buf_init(&auth, 512);
 	buf_init(&url, 1024);
+	if (strcmp(row->kind, "slack.respond") == 0) {
+		slk_respond(k, b, p);
+		goto out;
+	}
 	if (!cJSON_IsString(text)) {
 		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no text");
 		sink_batch_done(b);

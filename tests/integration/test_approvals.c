@@ -29,9 +29,11 @@
 
 #include "check_util.h"
 #include "errs.h"
+#include "fakehooks.h"
 #include "http.h"
 #include "people.h"
 #include "seed.h"
+#include "slacksig.h"
 #include "testdb.h"
 #include "util.h"
 #include "ws.h"
@@ -451,6 +453,218 @@ START_TEST(sweep_interval_holds)
 }
 END_TEST
 
+/* ------------------------------------------------------------------ Slack */
+
+/* form-urlencode s into out (RFC 3986 unreserved kept, the rest %XX). */
+static void
+form_encode(const char *s, char *out, size_t outsz)
+{
+	size_t	 o = 0;
+
+	for (; *s && o + 4 < outsz; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", c);
+	}
+	ck_assert_msg(*s == '\0', "form_encode: out of room");
+	out[o] = '\0';
+}
+
+/* A block_actions click's form body: action approve|deny on approval id:hash. */
+static void
+click_body(const char *slack_user, const char *action, const char *id, const char *hash,
+    char *out, size_t outsz)
+{
+	char	 json[2048], enc[6144];
+
+	snprintf(json, sizeof(json), "{\"type\":\"block_actions\",\"team\":{\"id\":\"T000\"},"
+	    "\"user\":{\"id\":\"%s\",\"username\":\"approver\",\"team_id\":\"T000\"},"
+	    "\"api_app_id\":\"A0FAKEAPP01\",\"trigger_id\":\"1.2.3\","
+	    "\"response_url\":\"%s/actions/T000/1/%s\","
+	    "\"actions\":[{\"action_id\":\"%s\",\"block_id\":\"decide\",\"value\":\"%s:%s\","
+	    "\"type\":\"button\",\"action_ts\":\"1.2\"}]}",
+	    slack_user, test_env("CB_FAKEHOOKS_URL"), id, action, id, hash);
+	form_encode(json, enc, sizeof(enc));
+	snprintf(out, outsz, "payload=%s", enc);
+}
+
+/* POST the body signed at ts with secret (NULL: the stack's). */
+static void
+slack_post(const char *body, long long ts, const char *secret, struct http_resp *r)
+{
+	struct slacksig_secret	 sec;
+	char			 sig[SLACKSIG_SIG_BUFSZ], h1[64], h2[96];
+	const char		*h[] = { h1, h2, "Content-Type: application/x-www-form-urlencoded",
+	    NULL };
+
+	sec.s = secret ? secret : test_env("CB_SLACK_SIGNING_SECRET");
+	sec.len = strlen(sec.s);
+	test_record_secret(sec.s);
+	ck_assert_int_eq(slacksig_sign(&sec, ts, body, strlen(body), sig), CB_OK);
+	snprintf(h1, sizeof(h1), "X-Slack-Request-Timestamp: %lld", ts);
+	snprintf(h2, sizeof(h2), "X-Slack-Signature: %s", sig);
+	http_do("POST", "/api/v1/slack/interactions", h, body, strlen(body), r);
+}
+
+static void
+slack_refused(const char *body, long long ts, const char *secret, long status,
+    const char *type)
+{
+	struct http_resp r;
+
+	slack_post(body, ts, secret, &r);
+	http_expect_problem(&r, status, type);
+	http_free(&r);
+}
+
+/* A Slack member id for a user, set with cb-admin user-slack. */
+static void
+slack_link(const struct tuser *u, char out[24])
+{
+	static int	 n;
+	char		 args[256], res[512];
+
+	snprintf(out, 24, "U%05ld%02dX", (long)getpid() % 100000, n++ % 100);
+	snprintf(args, sizeof(args), "user-slack %s %s", u->id, out);
+	ck_assert_int_eq(seed_admin(args, res, sizeof(res)), 0);
+}
+
+START_TEST(slack_click_approves_and_updates_the_message)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct http_resp r;
+	char		 c1[40], c2[40], id[40], hash[72], su[24], body[8192];
+	char		 by[64], want[64];
+	long		 since = fakehooks_last_message();
+	long long	 now = (long long)util_now_s();
+
+	fx_init(&f);
+	slack_link(&f.approver, su);
+	open_tab(&w, &f);
+	ck_assert_int_eq(command(&f, "set_field", "#email", "\"gus@example.test\"", c1), 202);
+	ck_assert_int_eq(command(&f, "focus", "#topic", NULL, c2), 202);
+	approval_of(c1, id, hash);
+	expect_quiet(&w, 500);
+	click_body(su, "approve", id, hash, body, sizeof(body));
+	slack_post(body, now, NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	http_free(&r);
+	expect_command(&w, 1, "#email");
+	expect_command(&w, 2, "#topic");
+	testdb_val(by, sizeof(by), "SELECT decided_by FROM approvals WHERE id = $1::uuid", 1,
+	    (const char *[]){ id });
+	snprintf(want, sizeof(want), "user:%s", f.approver.id);
+	ck_assert_str_eq(by, want);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE action ="
+	    " 'approval.decided' AND subject = $1 AND detail->>'via' = 'slack'", 1,
+	    (const char *[]){ id }), 1);
+	/* The message is updated through its response_url, by the outbox. */
+	ck_assert_int_eq(fakehooks_wait_messages_with(since, c1, 1, 5000), 1);
+
+	/* The same request again: a replay. */
+	slack_refused(body, now, NULL, 409, "/problems/conflict");
+	/* A second click (a new request): already decided. */
+	click_body(su, "deny", id, hash, body, sizeof(body));
+	slack_refused(body, now, NULL, 409, "/problems/conflict");
+	ws_free(&w);
+}
+END_TEST
+
+START_TEST(slack_refusals)
+{
+	struct fx	 f, other;
+	struct tuser	 op;
+	char		 c1[40], id[40], hash[72], st[24], su[24], su_other[24], su_op[24];
+	char		 body[8192], tampered[8192];
+	long long	 now = (long long)util_now_s();
+	size_t		 n;
+
+	fx_init(&f);
+	slack_link(&f.approver, su);
+	ck_assert_int_eq(command(&f, "set_field", "#email", "\"hal@example.test\"", c1), 202);
+	approval_of(c1, id, hash);
+	click_body(su, "approve", id, hash, body, sizeof(body));
+
+	/* Forged: another secret, or the body changed after signing. */
+	slack_refused(body, now, "0123456789abcdef0123456789abcdef", 401,
+	    "/problems/unauthenticated");
+	{
+		struct slacksig_secret	 sec;
+		char			 sig[SLACKSIG_SIG_BUFSZ], h1[64], h2[96];
+		const char		*h[] = { h1, h2,
+		    "Content-Type: application/x-www-form-urlencoded", NULL };
+		struct http_resp	 r;
+
+		sec.s = test_env("CB_SLACK_SIGNING_SECRET");
+		sec.len = strlen(sec.s);
+		ck_assert_int_eq(slacksig_sign(&sec, now, body, strlen(body), sig), CB_OK);
+		util_strlcpy(tampered, body, sizeof(tampered));
+		n = strlen(tampered);
+		tampered[n - 5] = tampered[n - 5] == 'A' ? 'B' : 'A';
+		snprintf(h1, sizeof(h1), "X-Slack-Request-Timestamp: %lld", now);
+		snprintf(h2, sizeof(h2), "X-Slack-Signature: %s", sig);
+		http_do("POST", "/api/v1/slack/interactions", h, tampered, strlen(tampered), &r);
+		http_expect_problem(&r, 401, "/problems/unauthenticated");
+		http_free(&r);
+		/* No signature at all. */
+		http_do("POST", "/api/v1/slack/interactions", h + 2, body, strlen(body), &r);
+		http_expect_problem(&r, 401, "/problems/unauthenticated");
+		http_free(&r);
+	}
+	/* Stale: signed correctly, outside the 300 s window. */
+	slack_refused(body, now - 400, NULL, 401, "/problems/unauthenticated");
+
+	/* A Slack user nobody linked, another tenant's approver, an operator: 403. */
+	click_body("U0NOBODY99", "approve", id, hash, body, sizeof(body));
+	slack_refused(body, now, NULL, 403, "/problems/forbidden");
+	fx_init(&other);
+	slack_link(&other.approver, su_other);
+	click_body(su_other, "approve", id, hash, body, sizeof(body));
+	slack_refused(body, now, NULL, 403, "/problems/forbidden");
+	new_user(f.s.slug, "operator", &op);
+	slack_link(&op, su_op);
+	click_body(su_op, "approve", id, hash, body, sizeof(body));
+	slack_refused(body, now, NULL, 403, "/problems/forbidden");
+
+	/* A malformed payload: 400 naming it. */
+	slack_refused("payload=%7B%7D", now, NULL, 400, "/problems/validation");
+	/* A response_url that is not Slack's: 400. */
+	click_body(su, "approve", id, hash, body, sizeof(body));
+	{
+		char	*p = strstr(body, "actions%2FT000");
+
+		ck_assert_ptr_nonnull(p);
+		memcpy(p, "xctions", 7);
+	}
+	slack_refused(body, now, NULL, 400, "/problems/validation");
+
+	/* A changed command: 409, nothing decided. */
+	testdb_exec("UPDATE commands SET selector = '#full_name' WHERE id = $1::uuid", 1,
+	    (const char *[]){ c1 });
+	click_body(su, "approve", id, hash, body, sizeof(body));
+	slack_refused(body, now, NULL, 409, "/problems/conflict");
+	testdb_val(st, sizeof(st), "SELECT state FROM approvals WHERE id = $1::uuid", 1,
+	    (const char *[]){ id });
+	ck_assert_str_eq(st, "pending");
+	/* Denied from Slack: fine. */
+	{
+		struct http_resp r;
+
+		click_body(su, "deny", id, hash, body, sizeof(body));
+		slack_post(body, now, NULL, &r);
+		ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+		http_free(&r);
+	}
+	cmd_state(c1, st, sizeof(st));
+	ck_assert_str_eq(st, "denied");
+}
+END_TEST
+
 static Suite *
 approvals_suite(void)
 {
@@ -464,6 +678,8 @@ approvals_suite(void)
 	tcase_add_test(tc, expiry_denies_and_releases);
 	tcase_add_test(tc, expired_before_the_sweep_is_gone);
 	tcase_add_test(tc, sweep_interval_holds);
+	tcase_add_test(tc, slack_click_approves_and_updates_the_message);
+	tcase_add_test(tc, slack_refusals);
 	suite_add_tcase(s, tc);
 	return s;
 }
