@@ -39,13 +39,27 @@ struct kv;
 #define APPROVAL_EXPIRED_REASON	"approval expired"
 
 /*
+ * A command's value as the approval message shows it: personal data
+ * masked.  A string is shown as its length only, a number as ***, a
+ * boolean as it is, none as null.
+ */
+#define APPROVAL_MASKED_SQL(v) \
+	"CASE WHEN " v " IS NULL THEN NULL" \
+	" WHEN jsonb_typeof(" v ") = 'boolean' THEN " v " #>> '{}'" \
+	" WHEN jsonb_typeof(" v ") = 'string' THEN '*** (' || length(" v " #>> '{}') || ' characters)'" \
+	" ELSE '***' END"
+
+/*
  * The CTE that command accept's statement adds (sql/0012's function and
  * table): when the inserted command (CTE `i`, columns id, seq, state) is
  * pending_approval, its approval with the hash of its canonical form, the
- * policy's expiry, and the audit row approval.requested.  Placeholders:
+ * policy's expiry, the audit row approval.requested and the outbox row
+ * slack.approval (the message with Approve and Deny buttons, the value
+ * masked: worker/sink_slack.c).  Placeholders:
  *   $1 ctx  $2 org  $3 agent  $4 type  $5 selector  $6 value (jsonb text)
  *   $9 the command's delivery window in ms
- * It yields CTEs `ap` (id, cmd_hash) and `apa` (the audit insert).
+ * It yields CTEs `ap` (id, cmd_hash, command_id, expires_at), `apa` (the
+ * audit insert) and `apo` (the outbox insert).
  */
 #define APPROVAL_CREATE_CTE \
 	" ap AS (INSERT INTO approvals (org_id, command_id, ctx_id, agent_id, cmd_hash," \
@@ -55,11 +69,17 @@ struct kv;
 	"         c.form_version, p.version, $9::int, now() + make_interval(secs => p.approval_ttl_s)" \
 	"       FROM i JOIN contexts c ON c.id = $1 JOIN agent_policies p ON p.form_id = c.form_id" \
 	"       WHERE i.state = 'pending_approval'" \
-	"       RETURNING id, cmd_hash, command_id)," \
+	"       RETURNING id, cmd_hash, command_id, expires_at)," \
 	" apa AS (INSERT INTO audit_log (org_id, actor, action, subject, detail)" \
 	"       SELECT $2::bigint, 'agent:' || $3, 'approval.requested', ap.id::text," \
 	"         jsonb_build_object('approval', ap.id, 'command', ap.command_id, 'ctx', $1::text," \
-	"         'sha256', ap.cmd_hash) FROM ap)"
+	"         'sha256', ap.cmd_hash) FROM ap)," \
+	" apo AS (INSERT INTO outbox (org_id, kind, ref_id, payload)" \
+	"       SELECT $2::bigint, 'slack.approval', ap.id, jsonb_build_object('approval', ap.id," \
+	"         'hash', ap.cmd_hash, 'command', ap.command_id, 'ctx', $1::text, 'type', $4::text," \
+	"         'selector', $5::text, 'value', " APPROVAL_MASKED_SQL("$6::jsonb") "," \
+	"         'expires_at', to_char(ap.expires_at AT TIME ZONE 'UTC'," \
+	"         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) FROM ap)"
 
 enum approval_verdict {
 	APPROVAL_APPROVE = 1,

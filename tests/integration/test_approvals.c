@@ -18,6 +18,13 @@
  * its expires_at as expired, its command denied "approval expired", and
  * releases the tab; its interval CB_APPROVAL_SWEEP_MS holds (scripts/
  * test.sh sets 1500 ms: the default 5000 would miss the upper bound).
+ * Slack: the fake Slack receives the approval message (Block Kit, the
+ * value masked, the buttons carrying id and hash); a click signed as Slack
+ * signs approves, the tab receives the command, and the message is
+ * replaced through response_url; the refusals of the interactions route
+ * (forged, tampered, unsigned, stale, replayed, unlinked user, another
+ * tenant's approver, an operator, bad payload, foreign response_url,
+ * changed command) each with status and problem+json.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -533,13 +540,55 @@ slack_link(const struct tuser *u, char out[24])
 	ck_assert_int_eq(seed_admin(args, res, sizeof(res)), 0);
 }
 
+/*
+ * The approval message the fake Slack received for command cmd: its
+ * buttons' value ("<approval id>:<hash>") into value.  The message shows
+ * the value masked, never in clear (`clear`).
+ */
+static void
+approval_message(long since, const char *cmd, const char *clear, char *value, size_t valuesz)
+{
+	cJSON		*arr = NULL;
+	const cJSON	*m, *t, *blocks, *el;
+	char		*txt;
+	int		 waited;
+
+	value[0] = '\0';
+	for (waited = 0; waited <= 5000 && value[0] == '\0'; waited += 200) {
+		cJSON_Delete(arr);
+		arr = fakehooks_messages(since);
+		cJSON_ArrayForEach(m, arr) {
+			t = cJSON_GetObjectItem(m, "text");
+			if (!cJSON_IsString(t) || strstr(t->valuestring, cmd) == NULL ||
+			    strncmp(t->valuestring, "Approval needed", 15) != 0)
+				continue;
+			blocks = cJSON_GetObjectItem(m, "blocks");
+			txt = cJSON_PrintUnformatted(blocks);
+			ck_assert_ptr_nonnull(txt);
+			ck_assert_msg(strstr(txt, clear) == NULL, "the value in clear: %s", txt);
+			ck_assert_msg(strstr(txt, "*** (") != NULL, "no masked value: %s", txt);
+			free(txt);
+			el = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(blocks, 1),
+			    "elements"), 0);
+			ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(el, "action_id")),
+			    "approve");
+			util_strlcpy(value, cJSON_GetStringValue(cJSON_GetObjectItem(el, "value")),
+			    valuesz);
+		}
+		if (value[0] == '\0')
+			test_sleep_ms(200);
+	}
+	cJSON_Delete(arr);
+	ck_assert_msg(value[0] != '\0', "no approval message for command %s", cmd);
+}
+
 START_TEST(slack_click_approves_and_updates_the_message)
 {
 	struct fx	 f;
 	struct ws	 w;
 	struct http_resp r;
 	char		 c1[40], c2[40], id[40], hash[72], su[24], body[8192];
-	char		 by[64], want[64];
+	char		 by[64], want[128], val[128];
 	long		 since = fakehooks_last_message();
 	long long	 now = (long long)util_now_s();
 
@@ -548,7 +597,11 @@ START_TEST(slack_click_approves_and_updates_the_message)
 	open_tab(&w, &f);
 	ck_assert_int_eq(command(&f, "set_field", "#email", "\"gus@example.test\"", c1), 202);
 	ck_assert_int_eq(command(&f, "focus", "#topic", NULL, c2), 202);
+	/* The fake Slack got the message; its Approve button carries id and hash. */
+	approval_message(since, c1, "gus@example", val, sizeof(val));
 	approval_of(c1, id, hash);
+	snprintf(want, sizeof(want), "%s:%s", id, hash);
+	ck_assert_str_eq(val, want);
 	expect_quiet(&w, 500);
 	click_body(su, "approve", id, hash, body, sizeof(body));
 	slack_post(body, now, NULL, &r);
@@ -564,7 +617,8 @@ START_TEST(slack_click_approves_and_updates_the_message)
 	    " 'approval.decided' AND subject = $1 AND detail->>'via' = 'slack'", 1,
 	    (const char *[]){ id }), 1);
 	/* The message is updated through its response_url, by the outbox. */
-	ck_assert_int_eq(fakehooks_wait_messages_with(since, c1, 1, 5000), 1);
+	snprintf(want, sizeof(want), "Command %s was approved.", c1);
+	ck_assert_int_eq(fakehooks_wait_messages_with(since, want, 1, 5000), 1);
 
 	/* The same request again: a replay. */
 	slack_refused(body, now, NULL, 409, "/problems/conflict");
@@ -665,6 +719,29 @@ START_TEST(slack_refusals)
 }
 END_TEST
 
+/* scripts/slack-click.sh (the README's one-line decision) signs and posts a click. */
+START_TEST(slack_click_script)
+{
+	struct fx	 f;
+	char		 c1[40], id[40], hash[72], su[24], cmd[512], out[4096], st[24];
+	long		 since = fakehooks_last_message();
+
+	fx_init(&f);
+	slack_link(&f.approver, su);
+	ck_assert_int_eq(command(&f, "set_field", "#email", "\"ivy@example.test\"", c1), 202);
+	approval_of(c1, id, hash);
+	approval_message(since, c1, "ivy@example", out, sizeof(out));
+	snprintf(cmd, sizeof(cmd), "SLACK_USER=%s '%s/scripts/slack-click.sh' %s deny 2>&1", su,
+	    test_env("CB_REPO"), id);
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "slack-click.sh: %s", out);
+	cmd_state(c1, st, sizeof(st));
+	ck_assert_str_eq(st, "denied");
+	/* Again: already decided, and the script says so by its status. */
+	ck_assert_int_ne(test_run(cmd, out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "HTTP 409") != NULL, "%s", out);
+}
+END_TEST
+
 static Suite *
 approvals_suite(void)
 {
@@ -680,6 +757,7 @@ approvals_suite(void)
 	tcase_add_test(tc, sweep_interval_holds);
 	tcase_add_test(tc, slack_click_approves_and_updates_the_message);
 	tcase_add_test(tc, slack_refusals);
+	tcase_add_test(tc, slack_click_script);
 	suite_add_tcase(s, tc);
 	return s;
 }
