@@ -168,7 +168,7 @@ const struct conf_var settings_vars[] = {
 	  "a tab context is purged this long after it expired, with its commands and its "
 	  "submissions once their deliveries are done or discarded (7 days)" },
 	{ "CB_RETAIN_COMMANDS_S", CONF_INT, 0, "86400", 0, 315360000, S(retain_commands_s),
-	  "a finished command (applied, failed, timeout, dead) of an expired context is "
+	  "a finished command (applied, failed, timeout, dead, denied) of an expired context is "
 	  "purged this long after it finished (1 day)" },
 	{ "CB_RETAIN_OUTBOX_S", CONF_INT, 0, "604800", 0, 315360000, S(retain_outbox_s),
 	  "an outbox row delivered (done) or discarded is purged this long after; pending, "
