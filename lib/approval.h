@@ -5,7 +5,7 @@
  * Command accept (cgi/commands.c) creates the approval in its own
  * statement (APPROVAL_CREATE_CTE).  Everything after that is here, shared
  * by every way a decision arrives (POST /api/v1/approvals/{id}/decision,
- * later Slack's interactions) and by the worker's expiry duty:
+ * POST /api/v1/slack/interactions) and by the worker's expiry duty:
  *
  *   approval_decide   one statement: only a pending approval of the
  *                     caller's tenant, not expired, whose stored hash is
