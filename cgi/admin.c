@@ -151,7 +151,7 @@ static int
 check_role(const cJSON *v, const char **why)
 {
 	if (!users_role_ok(v->valuestring)) {
-		*why = "must be admin, operator or viewer";
+		*why = "must be admin, operator, viewer or approver";
 		return -1;
 	}
 	return 0;

@@ -30,6 +30,8 @@
 #include <string.h>
 
 #include "apikey.h"
+#include "approval.h"
+#include "audit.h"
 #include "digest.h"
 #include "errs.h"
 #include "kv.h"
@@ -108,6 +110,11 @@ cmd_check(struct req *r, void *argp)
  * ($11) must still be live: authentication may have come from this
  * process's memo (userauth_authenticate_agent_memo), so a key revoked since
  * is refused here, in the same round trip, and nothing is written.
+ * The audit row command.accepted commits with the command; a command the
+ * policy holds for a human gets its approval (lib/approval.h) and the row
+ * approval.requested in the same statement, and waits past its own
+ * delivery window by the policy's approval_ttl_s (the approvals duty
+ * denies it when nobody decided: the channel's expiry never comes first).
  *   $1 ctx  $2 org  $3 agent  $4 type  $5 selector  $6 value  $7 nonce
  *   $8 state  $9 expires_in_ms  $10 fingerprint  $11 key id
  */
@@ -121,8 +128,16 @@ static const char cmd_insert_sql[] =
     " i AS (INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,"
     "         state, expires_at, fingerprint)"
     "       SELECT $2, $1, s.last_seq, $3, $4, $5, $6::jsonb, $7, $8,"
-    "         now() + make_interval(secs => $9::float8 / 1000), $10::bytea FROM s"
-    "       RETURNING id, seq, state)"
+    "         now() + make_interval(secs => $9::float8 / 1000) + CASE $8"
+    "           WHEN 'pending_approval' THEN (SELECT make_interval(secs => p.approval_ttl_s)"
+    "             FROM contexts c JOIN agent_policies p ON p.form_id = c.form_id WHERE c.id = $1)"
+    "           ELSE interval '0' END, $10::bytea FROM s"
+    "       RETURNING id, seq, state),"
+    " ia AS (INSERT INTO audit_log (org_id, actor, action, subject, detail)"
+    "       SELECT $2::bigint, 'agent:' || $3, 'command.accepted', i.id::text,"
+    "         jsonb_build_object('ctx', $1::text, 'seq', i.seq, 'type', $4::text,"
+    "         'state', i.state, 'fingerprint', encode($10::bytea, 'hex')) FROM i),"
+    APPROVAL_CREATE_CTE
     " SELECT 'created', id, seq, state FROM i"
     " UNION ALL"
     " SELECT CASE WHEN same THEN 'retry' ELSE 'reused' END, id, seq, state FROM p";
@@ -196,6 +211,37 @@ cmd_bucket(struct req *r, struct quota_bucket *b)
 	return CB_OK;
 }
 
+/*
+ * The audit row of a command the policy refused, naming the rule (the
+ * refusal's reason); its own statement, as nothing else is written.  A
+ * failure to write it is logged: the command is refused all the same.
+ */
+static void
+cmd_blocked(struct req *r, const struct cmd_args *a, const char *rule)
+{
+	const struct agent_auth	*ag = r->auth;
+	char			 actor[64], *detail;
+	cJSON			*d = cJSON_CreateObject();
+	int			 rc;
+
+	if (d == NULL)
+		util_oom();
+	cJSON_AddStringToObject(d, "ctx", req_param(r, "ctx_ref"));
+	cJSON_AddStringToObject(d, "key", ag->key_id);
+	cJSON_AddStringToObject(d, "type", a->type);
+	cJSON_AddStringToObject(d, "rule", rule);
+	if ((detail = cJSON_PrintUnformatted(d)) == NULL)
+		util_oom();
+	cJSON_Delete(d);
+	snprintf(actor, sizeof(actor), "agent:%s", ag->agent_id);
+	rc = audit_append(r->app->db, ag->org, actor, "command.blocked",
+	    req_param(r, "ctx_ref"), detail);
+	if (rc != CB_OK)
+		log_kv(LOG_LVL_WARN, "audit_append_failed", "action", "command.blocked",
+		    "error", errs_name(rc), NULL);
+	free(detail);
+}
+
 static int
 cmd_create(struct req *r, const void *argp)
 {
@@ -217,14 +263,17 @@ cmd_create(struct req *r, const void *argp)
 	/* Loaded by cmd_bucket, which the pipeline ran before. */
 	if (cp == NULL)
 		return CB_ERR_INTERNAL;
-	if (cp->rc == CB_ERR_POLICY)
+	if (cp->rc == CB_ERR_POLICY) {
+		cmd_blocked(r, a, "this form has no agent policy: agents may not drive it");
 		return route_fail(r, cp->rc, "this form has no agent policy: agents may not drive it");
+	}
 	if (cp->rc != CB_OK)
 		return cp->rc;
 	pol = &cp->pol;
 	if (policy_check(pol, a->type, a->selector, why, sizeof(why)) != CB_OK) {
 		log_kv(LOG_LVL_WARN, "command_blocked", "ctx", ctx, "agent", ag->agent_id,
 		    "type", a->type, "reason", why, NULL);
+		cmd_blocked(r, a, why);
 		rc = route_fail(r, CB_ERR_POLICY, why);
 		goto out;
 	}
@@ -349,9 +398,10 @@ struct list_args {
 #define CMD_LIST_DEFAULT	50
 #define CMD_LIST_MAX		100
 
-/* The states of commands (sql/0001 and 0006's CHECK). */
+/* The states of commands (sql/0001, 0006 and 0012's CHECK). */
 static const char *const cmd_states[] = {
 	"pending_approval", "queued", "delivered", "applied", "failed", "timeout", "expired", "dead",
+	"denied",
 };
 
 static int
@@ -363,7 +413,7 @@ cmd_state_ok(const cJSON *v, const char **why)
 		if (strcmp(v->valuestring, cmd_states[i]) == 0)
 			return 0;
 	*why = "must be one of pending_approval, queued, delivered, applied, failed, timeout,"
-	    " expired, dead";
+	    " expired, dead, denied";
 	return -1;
 }
 

@@ -58,7 +58,16 @@ static const struct {
 	[ROUTE_AUTH_AGENT_MEMO] = { "agent-memo", userauth_authenticate_agent_memo, RATE_AGENT, 1 },
 	[ROUTE_AUTH_AGENT_KEY] = { "agent-key", userauth_authenticate_agent_key, RATE_AGENT, 1 },
 	[ROUTE_AUTH_PERSON] = { "person", userauth_authenticate, RATE_ADMIN, 0 },
+	[ROUTE_AUTH_PERSON_ONLY] = { "person-only", userauth_authenticate_person_only, RATE_ADMIN,
+	    0 },
 };
+
+/* A person authenticates (and has a role) on these kinds. */
+static int
+route_auth_person(enum route_auth a)
+{
+	return a == ROUTE_AUTH_PERSON || a == ROUTE_AUTH_PERSON_ONLY;
+}
 
 const char *
 route_auth_name(enum route_auth a)
@@ -110,7 +119,7 @@ route_print_spec(const struct responder *resp, FILE *f)
 int
 route_tls_only(const struct route *rt)
 {
-	return (rt->flags & ROUTE_TLS_ONLY) || rt->auth == ROUTE_AUTH_PERSON;
+	return (rt->flags & ROUTE_TLS_ONLY) || route_auth_person(rt->auth);
 }
 
 int
@@ -417,7 +426,7 @@ route_authorize(const struct route *rt, struct req *r)
 	int	 rc;
 
 	if ((unsigned)rt->auth >= ROUTE_AUTH__COUNT ||
-	    (rt->roles != NULL && rt->auth != ROUTE_AUTH_PERSON) ||
+	    (rt->roles != NULL && !route_auth_person(rt->auth)) ||
 	    (rt->scope != NULL && !route_auths[rt->auth].agent))
 		return CB_ERR_INTERNAL;		/* a descriptor that cannot be meant */
 	if (route_auths[rt->auth].authenticate &&

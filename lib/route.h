@@ -91,6 +91,13 @@ enum route_auth {
 	/* An API key only, never an agent JWT: the exchange for an agent JWT. */
 	ROUTE_AUTH_AGENT_KEY,
 	ROUTE_AUTH_PERSON,	/* a person's access JWT (userauth_authenticate): struct user_auth */
+	/*
+	 * The same, for a decision only a person may take: an agent's own
+	 * valid credentials (API key or agent JWT) are recognised and refused
+	 * with 403, not taken for a person's bad token
+	 * (userauth_authenticate_person_only).
+	 */
+	ROUTE_AUTH_PERSON_ONLY,
 	ROUTE_AUTH__COUNT
 };
 
@@ -145,7 +152,7 @@ struct route {
 	size_t			 nfields;
 	size_t			 args_size;	/* size of the struct the fields fill */
 	/*
-	 * Who may call it.  .roles (ROUTE_AUTH_PERSON only): the person's role
+	 * Who may call it.  .roles (the person kinds only): the person's role
 	 * must be one of them, else 403 naming them; NULL: any role.  .scope
 	 * (the agent kinds only): the key must hold it, else 403; NULL: none
 	 * needed.  A declaration that mixes them is a 500, never a pass.

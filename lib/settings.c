@@ -141,6 +141,20 @@ const struct conf_var settings_vars[] = {
 	{ "CB_AUDIT_SEAL_BATCH", CONF_INT, 0, "500", 1, 10000, S(audit_seal_batch),
 	  "audit rows one sealing statement chains at most (a full batch is followed at once "
 	  "by the next)" },
+	{ "CB_APPROVAL_SWEEP_MS", CONF_INT, 0, "5000", 100, 60000, S(approval_sweep_ms),
+	  "the worker's approvals duty ends approvals nobody decided before their expires_at "
+	  "this often (expired; their commands denied and their tabs released): an approval "
+	  "outlives its expiry by at most about this long" },
+	{ "CB_APPROVAL_EXPIRE_BATCH", CONF_INT, 0, "100", 1, 10000, S(approval_expire_batch),
+	  "approvals one expiry statement ends at most (a full batch is followed at once by "
+	  "the next)" },
+	{ "CB_SLACK_SIGNING_SECRET", CONF_STR, CONF_SECRET, NULL, 16, 256, S(slack_signing_secret),
+	  "the Slack app's signing secret: POST /api/v1/slack/interactions verifies every "
+	  "click's v0 signature with it (unset: that route answers 503)" },
+	{ "CB_SLACK_RESPONSE_URL_PREFIX", CONF_STR, 0, "https://hooks.slack.com/actions/", 8, 256,
+	  S(slack_response_url_prefix),
+	  "a click's response_url must start with this to be called back (the message "
+	  "update); anything else is refused 400" },
 	{ "CB_RETAIN_INTERVAL_S", CONF_INT, 0, "300", 1, 86400, S(retain_interval_s),
 	  "the worker's retention duty starts a purge round this often" },
 	{ "CB_RETAIN_BATCH", CONF_INT, 0, "500", 10, 10000, S(retain_batch),
@@ -154,7 +168,7 @@ const struct conf_var settings_vars[] = {
 	  "a tab context is purged this long after it expired, with its commands and its "
 	  "submissions once their deliveries are done or discarded (7 days)" },
 	{ "CB_RETAIN_COMMANDS_S", CONF_INT, 0, "86400", 0, 315360000, S(retain_commands_s),
-	  "a finished command (applied, failed, timeout, dead) of an expired context is "
+	  "a finished command (applied, failed, timeout, dead, denied) of an expired context is "
 	  "purged this long after it finished (1 day)" },
 	{ "CB_RETAIN_OUTBOX_S", CONF_INT, 0, "604800", 0, 315360000, S(retain_outbox_s),
 	  "an outbox row delivered (done) or discarded is purged this long after; pending, "

@@ -74,6 +74,10 @@ struct settings {
 	/* The audit trail's sealing (the worker's audit duty). */
 	long long	 audit_seal_ms;
 	long long	 audit_seal_batch;
+	long long	 approval_sweep_ms;
+	long long	 approval_expire_batch;
+	char		*slack_signing_secret;
+	char		*slack_response_url_prefix;
 	/* Retention of operational data (the worker's retention duty). */
 	long long	 retain_interval_s;
 	long long	 retain_batch;

@@ -372,3 +372,29 @@ userauth_audit(struct req *r, const char *action, const char *subject, const cha
 	snprintf(actor, sizeof(actor), "user:%s", u->user_id);
 	return audit_append(r->app->db, u->org, actor, action, subject, detail_json);
 }
+
+int
+userauth_authenticate_person_only(struct req *r)
+{
+	struct jwt_claims	 c;
+	const char		*tok = userauth_bearer(r);
+	char			 v[160];
+	int			 rc;
+
+	if (req_header(r, "X-Api-Key") == NULL &&
+	    (tok == NULL || strncmp(tok, "cbk_", 4) != 0)) {
+		rc = userauth_authenticate(r);
+		/* Not a person's: perhaps an agent's token, which is refused otherwise. */
+		if (rc != CB_ERR_UNAUTHENTICATED || tok == NULL ||
+		    userauth_verify(r, tok, USERAUTH_TYP_AGENT, &c) != CB_OK)
+			return rc;
+	}
+	if ((rc = userauth_authenticate_agent(r)) != CB_OK)
+		return rc;
+	r->auth = NULL;
+	snprintf(v, sizeof(v), "Bearer realm=\"%s\", error=\"insufficient_scope\"",
+	    USERAUTH_REALM);
+	(void)resp_header(r, "WWW-Authenticate", v);
+	return route_fail(r, CB_ERR_FORBIDDEN, "an agent may never take this decision: only a "
+	    "person may");
+}

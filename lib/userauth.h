@@ -48,7 +48,7 @@ struct req;
 struct user_auth {
 	char		 user_id[37];
 	char		 org[24];	/* org id as text */
-	char		 role[16];	/* admin, operator or viewer: the row's, now */
+	char		 role[16];	/* admin, operator, viewer, approver: the row's, now */
 	char		 session_id[37];	/* the refresh-token family */
 	char		 jti[64];
 	int64_t		 iat, exp;
@@ -92,6 +92,16 @@ int	 userauth_authenticate_agent_memo(struct req *);
  * route that exchanges a key for an agent JWT.  req->auth as above.
  */
 int	 userauth_authenticate_agent_key(struct req *);
+
+/*
+ * A person, as userauth_authenticate, on a route no agent may ever use (an
+ * approval's decision): a request carrying an agent's credentials that
+ * are valid (a live API key, Bearer cbk_... or X-Api-Key, or an agent JWT)
+ * is refused with CB_ERR_FORBIDDEN recorded (403, WWW-Authenticate
+ * error="insufficient_scope"), not answered as a bad person's token;
+ * invalid ones get the 401 they would get anywhere.
+ */
+int	 userauth_authenticate_person_only(struct req *);
 
 /*
  * Sign an access token for a session; *exp gets its expiry (epoch s).

@@ -20,7 +20,7 @@ int
 users_role_ok(const char *r)
 {
 	return r && (strcmp(r, "admin") == 0 || strcmp(r, "operator") == 0 ||
-	    strcmp(r, "viewer") == 0);
+	    strcmp(r, "viewer") == 0 || strcmp(r, "approver") == 0);
 }
 
 static int

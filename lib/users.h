@@ -25,7 +25,7 @@ struct user {
 	int	 disabled;
 };
 
-/* 1 if role is admin, operator or viewer. */
+/* 1 if role is admin, operator, viewer or approver. */
 int	 users_role_ok(const char *);
 /* "\\x..." bytea of the blind index of an email (after normalising it). */
 int	 users_email_index(const char *pepper_hex, const char *email, char out[2 + 64 + 1]);

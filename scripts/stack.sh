@@ -387,6 +387,7 @@ CB_REDIS_PASSWORD=$redis_pw
 CB_API_KEY_PEPPER=$pepper
 CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
 CB_SEAL_ROOT_KEY_FILE=$SECRETS_DIR/seal-root.key
+CB_SLACK_SIGNING_SECRET=$(secret slack-signing.hex)
 EOF
     # The CA nginx trusts for agents' client certificates; its key only when
     # it is the development CA (the tests sign their certificates with it).
@@ -413,6 +414,7 @@ EOF
         if fakeslack_enabled; then
             echo "CB_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
             echo "CB_SLACK_API_URL=http://127.0.0.1:$CB_PORT_FAKEHOOKS/api"
+            echo "CB_SLACK_RESPONSE_URL_PREFIX=http://127.0.0.1:$CB_PORT_FAKEHOOKS/actions/"
         fi
     fi
     echo "CB_EGRESS_PRIVATE_ALLOW=$(egress_allow)"
@@ -600,6 +602,9 @@ ensure_secrets() {
     ensure_secret redis.pw
     ensure_secret api-key-pepper.hex 32
     ensure_secret seal-root.key 32
+    # The Slack app's signing secret: clicks on approval buttons are signed
+    # with it (scripts/slack-click.sh signs as Slack would).
+    ensure_secret slack-signing.hex 16
     # The fake Slack's incoming-webhook secret and bot token: secrets like
     # the real ones, so scripts/test.sh fails if any log shows them.
     ensure_secret fakeslack-webhook.hex 16

@@ -62,6 +62,8 @@ export CB_AUDIT_SEAL_MS=400 CB_AUDIT_SEAL_BATCH=4
 # Agent policy governance, stated: test_policies changes policies at and
 # over both limits (the suites' seeded policies change 10 entries at once).
 export CB_POLICY_MAX_CHANGES=20 CB_POLICY_MAX_LIST=12
+# The approvals duty sweeps every 1.5 s (test_approvals checks the interval holds).
+export CB_APPROVAL_SWEEP_MS=1500
 # The engine's flood test puts 20,000 records in the fake on top of the rest.
 export CB_FAKESF_MAX_RECORDS=100000
 export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"

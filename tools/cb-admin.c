@@ -15,6 +15,7 @@
  *   cb-admin agent-mtls AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear
  *   cb-admin demo-seed
  *   cb-admin user-create ORG_SLUG EMAIL ROLE   (password: see below)
+ *   cb-admin user-slack USER_ID SLACK_USER_ID|-   (approvals clicked in Slack)
  *   cb-admin signing-key-rotate [--lead SECONDS] [--wait]
  *   cb-admin sessions-revoke USER_ID
  *   cb-admin data-key-rotate pii|tokens
@@ -31,7 +32,7 @@
  * user-create never takes the password from the command line (it would
  * show in ps and shell history): it reads the first line of the file named
  * by CB_ADMIN_PASSWORD_FILE, else the first line of stdin (without echo on
- * a terminal).  ROLE is admin, operator or viewer.
+ * a terminal).  ROLE is admin, operator, viewer or approver (decides approvals only).
  *
  * signing-key-rotate promotes the next signing key once it has been
  * published for --lead seconds (default SIGNKEYS_LEAD_S: the JWKS cache
@@ -716,7 +717,7 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 		return fail("usage: user-create ORG_SLUG EMAIL ROLE (password on stdin or in "
 		    "CB_ADMIN_PASSWORD_FILE)");
 	if (!users_role_ok(argv[2]))
-		return fail("ROLE must be admin, operator or viewer");
+		return fail("ROLE must be admin, operator, viewer or approver");
 	if (q1(a, "SELECT coalesce((SELECT id::text FROM orgs WHERE slug = $1), '')", 1,
 	    (const char *[]){ argv[0] }, org, sizeof(org)))
 		return 1;
@@ -749,6 +750,34 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 	if (rc != CB_OK)
 		return fail("cannot create the user: %s %s", errs_name(rc), db_errmsg(a->db));
 	printf("{\"user_id\":\"%s\",\"org_id\":%s,\"role\":\"%s\"}\n", id, org, argv[2]);
+	return 0;
+}
+
+/*
+ * The Slack user a person clicks approval buttons as (Slack's member id,
+ * e.g. U024BE7LH); "-" clears it.  Unique within the organisation.
+ */
+static int
+cmd_user_slack(struct admin *a, int argc, char **argv)
+{
+	const char	*slack;
+	char		 id[40];
+	size_t		 i, n;
+
+	if (argc != 2 || !util_uuid_ok(argv[0]))
+		return fail("usage: user-slack USER_ID SLACK_USER_ID|-");
+	slack = strcmp(argv[1], "-") == 0 ? NULL : argv[1];
+	n = slack ? strlen(slack) : 0;
+	for (i = 0; i < n; i++)
+		if (!((slack[i] >= 'A' && slack[i] <= 'Z') || (slack[i] >= '0' && slack[i] <= '9')))
+			break;
+	if (slack && (n < 3 || n > 20 || i != n || (slack[0] != 'U' && slack[0] != 'W')))
+		return fail("SLACK_USER_ID must be a Slack member id (U or W, then A-Z 0-9)");
+	if (q1(a, "UPDATE users SET slack_user_id = $2 WHERE id = $1::uuid RETURNING id", 2,
+	    (const char *[]){ argv[0], slack }, id, sizeof(id)))
+		return 1;
+	printf("{\"user_id\":\"%s\",\"slack_user_id\":%s%s%s}\n", id, slack ? "\"" : "",
+	    slack ? slack : "null", slack ? "\"" : "");
 	return 0;
 }
 
@@ -1079,6 +1108,8 @@ static const struct admin_cmd admin_cmds[] = {
 	  "move every sealed value onto the current data keys, then retire the keys no value needs" },
 	{ "user-create", cmd_user_create, "ORG_SLUG EMAIL ROLE",
 	  "create a console user (password from CB_ADMIN_PASSWORD_FILE or stdin)" },
+	{ "user-slack", cmd_user_slack, "USER_ID SLACK_USER_ID|-",
+	  "the Slack member id a person clicks approval buttons as (- clears it)" },
 	{ "signing-key-rotate", cmd_signing_key_rotate, "[--lead SECONDS] [--wait]",
 	  "promote the next JWT signing key" },
 	{ "sessions-revoke", cmd_sessions_revoke, "USER_ID",

@@ -1,5 +1,5 @@
 /*
- * duty: what the worker's simple duties (retention, audit) share: stop on
+ * duty: what the worker's simple duties (retention, audit, approvals) share: stop on
  * SIGTERM or SIGINT, and sleep in a way that wakes for it.
  */
 #include <poll.h>

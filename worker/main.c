@@ -11,7 +11,7 @@
  * naming CB_SEAL_ROOT_KEY_FILE.  The duties inherit that keyring across the
  * fork.  Postgres being away is not fatal: the keys load on first use.
  *
- * Usage: cb-worker [--pidfile PATH] [--only channel|outbox|retention|audit]
+ * Usage: cb-worker [--pidfile PATH] [--only channel|outbox|retention|audit|approvals]
  */
 #include <errno.h>
 #include <signal.h>
@@ -44,6 +44,7 @@ static struct duty duties[] = {
 	{ "outbox", outbox_run, NULL },
 	{ "retention", retention_run, NULL },
 	{ "audit", audit_run, NULL },
+	{ "approvals", approvals_run, NULL },
 };
 
 #define NDUTIES	(sizeof(duties) / sizeof(duties[0]))
@@ -117,7 +118,7 @@ main(int argc, char **argv)
 			only = argv[++a];
 		else {
 			fprintf(stderr, "usage: cb-worker [--pidfile PATH]"
-			    " [--only channel|outbox|retention|audit]\n");
+			    " [--only channel|outbox|retention|audit|approvals]\n");
 			return 2;
 		}
 	}

@@ -6,8 +6,8 @@
  *   submission_digests past the de-duplication window (CB_SUBMIT_DEDUPE_S);
  *   outbox            delivered (done) or discarded rows, CB_RETAIN_OUTBOX_S
  *                     after done_at; pending, running and dead rows never;
- *   commands          finished (applied, failed, timeout, dead) commands of
- *                     an expired context, CB_RETAIN_COMMANDS_S after they
+ *   commands          finished (applied, failed, timeout, dead, denied)
+ *                     commands of an expired context, CB_RETAIN_COMMANDS_S after they
  *                     finished (while a context lives, its commands are the
  *                     guard against a replayed nonce, so they stay);
  *   contexts          CB_RETAIN_CONTEXTS_S after expiry, with their commands
@@ -68,7 +68,7 @@ static const struct ret_target ret_targets[] = {
 	  "WITH d AS (DELETE FROM commands WHERE id IN ("
 	  "   SELECT m.id FROM contexts c JOIN commands m ON m.ctx_id = c.id"
 	  "   WHERE c.expires_at < now()"
-	  "   AND m.state IN ('applied', 'failed', 'timeout', 'dead')"
+	  "   AND m.state IN ('applied', 'failed', 'timeout', 'dead', 'denied')"
 	  "   AND m.finished_at < now() - make_interval(secs => $1::int)"
 	  "   LIMIT $2::int FOR UPDATE OF m SKIP LOCKED) RETURNING 1)"
 	  " SELECT count(*) FROM d" },

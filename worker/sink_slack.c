@@ -1,6 +1,10 @@
 /*
  * sink_slack: operators' alerts (outbox rows of kind "slack.alert", raised
- * by lib/alert) into Slack, one message per row, through an incoming
+ * by lib/alert) into Slack, one message per row; the message asking a
+ * person to decide on an approval (kind "slack.approval", Block Kit with
+ * Approve and Deny buttons: slk_approval_message) the same way; and the
+ * update of that message after its decision (kind "slack.respond": see
+ * slk_respond), through an incoming
  * webhook (CB_SLACK_WEBHOOK_URL: 200 and a plain "ok") or the Web API's
  * chat.postMessage with a bot token (CB_SLACK_BOT_TOKEN and
  * CB_SLACK_CHANNEL: 200 and {"ok":true|false,"error":...}), CONTRACTS §4.
@@ -38,6 +42,7 @@ struct slk_call {
 	struct slk		*k;
 	struct sink_batch	*b;
 	int			 web_api;
+	int			 respond;	/* a slack.respond row: a response_url */
 };
 
 static void
@@ -111,6 +116,12 @@ slk_done(const struct httpc_resp *h, void *ud)
 		    strcmp(code, "request_timeout") == 0 ? SINK_RETRY : SINK_DEAD, code, msg);
 		goto out;
 	}
+	if (c->respond && h->status == 200) {
+		row->outcome = SINK_DONE;
+		util_strlcpy(row->result, "{\"outcome\":\"message_updated\",\"via\":\"response_url\"}",
+		    sizeof(row->result));
+		goto out;
+	}
 	if (!c->web_api && h->status == 200) {
 		row->outcome = SINK_DONE;
 		util_strlcpy(row->result, "{\"outcome\":\"posted\",\"via\":\"incoming_webhook\"}",
@@ -131,6 +142,108 @@ out:
 	free(c);
 }
 
+/*
+ * A slack.respond row (lib/approval.c): the decision taken on an approval
+ * message replaces that message, through the click's response_url (usable
+ * 5 times within 30 minutes: a row still failing after that is dead).
+ * The URL comes from a signature-checked click and was matched against
+ * CB_SLACK_RESPONSE_URL_PREFIX by the route; it is a capability, never
+ * logged.
+ */
+static void
+slk_respond(struct slk *k, struct sink_batch *b, const cJSON *p)
+{
+	const struct settings	*s = k->env->s;
+	struct sink_row		*row = &b->rows[0];
+	const cJSON		*url = cJSON_GetObjectItemCaseSensitive(p, "url");
+	const cJSON		*dec = cJSON_GetObjectItemCaseSensitive(p, "decision");
+	const cJSON		*cmd = cJSON_GetObjectItemCaseSensitive(p, "command");
+	struct slk_call		*c;
+	struct httpc_req	 q;
+	struct buf		 body;
+	char			 text[200];
+
+	if (!cJSON_IsString(url) || !cJSON_IsString(dec) || !cJSON_IsString(cmd) ||
+	    s->slack_response_url_prefix == NULL ||
+	    strncmp(url->valuestring, s->slack_response_url_prefix,
+	    strlen(s->slack_response_url_prefix)) != 0) {
+		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no response_url of Slack's");
+		sink_batch_done(b);
+		return;
+	}
+	buf_init(&body, 4096);
+	snprintf(text, sizeof(text), "Command %.40s was %.16s.", cmd->valuestring,
+	    dec->valuestring);
+	(void)buf_puts(&body, "{\"replace_original\":true,\"text\":");
+	(void)buf_json_str(&body, text);
+	(void)buf_putc(&body, '}');
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		util_oom();
+	c->k = k;
+	c->b = b;
+	c->respond = 1;
+	memset(&q, 0, sizeof(q));
+	q.method = "POST";
+	q.url = url->valuestring;
+	q.headers[0] = "Content-Type: application/json; charset=utf-8";
+	q.timeout_ms = (long)s->slack_timeout_ms;
+	q.body = body.data;
+	q.bodylen = body.len;
+	if (httpc_start(k->env->http, &q, slk_done, c) != CB_OK) {
+		free(c);
+		slk_fail(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+		sink_batch_done(b);
+	}
+	buf_free(&body);
+}
+
+static const char *
+slk_str(const cJSON *p, const char *k)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(p, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/*
+ * A slack.approval row (lib/approval.h: APPROVAL_CREATE_CTE): the message
+ * asking a person to decide, as Block Kit: the command summarised (type,
+ * selector, the value already masked by the row), and Approve and Deny
+ * buttons whose value is "<approval id>:<hash>", which a click brings back
+ * to POST /api/v1/slack/interactions.  The fallback text names the
+ * command.  CB_ERR_VALIDATION when the row lacks a member.
+ */
+static int
+slk_approval_message(const cJSON *p, char *text, size_t textsz, struct buf *blocks)
+{
+	const char	*id = slk_str(p, "approval"), *hash = slk_str(p, "hash");
+	const char	*cmd = slk_str(p, "command"), *type = slk_str(p, "type");
+	const char	*sel = slk_str(p, "selector"), *val = slk_str(p, "value");
+	const char	*exp = slk_str(p, "expires_at");
+	char		 summary[700], value[140];
+	const char	*verb[2] = { "approve", "deny" }, *label[2] = { "Approve", "Deny" };
+	const char	*style[2] = { "primary", "danger" };
+	int		 i;
+
+	if (id == NULL || hash == NULL || cmd == NULL || type == NULL || exp == NULL)
+		return CB_ERR_VALIDATION;
+	snprintf(text, textsz, "Approval needed: command %s (%s)", cmd, type);
+	snprintf(summary, sizeof(summary), "An agent asks to run *%s*%s%s%s%s.\nCommand %s,"
+	    " approval %s; undecided by %s it is denied.", type, sel ? " on `" : "",
+	    sel ? sel : "", sel ? "`" : "", val ? (snprintf(value, sizeof(value),
+	    " with the value %s", val), value) : "", cmd, id, exp);
+	(void)buf_puts(blocks, "[{\"type\":\"section\",\"text\":{\"type\":\"mrkdwn\",\"text\":");
+	(void)buf_json_str(blocks, summary);
+	(void)buf_puts(blocks, "}},{\"type\":\"actions\",\"block_id\":\"decide\",\"elements\":[");
+	for (i = 0; i < 2; i++) {
+		(void)buf_printf(blocks, "%s{\"type\":\"button\",\"action_id\":\"%s\","
+		    "\"style\":\"%s\",\"text\":{\"type\":\"plain_text\",\"text\":\"%s\"},"
+		    "\"value\":", i ? "," : "", verb[i], style[i], label[i]);
+		(void)buf_printf(blocks, "\"%.36s:%.64s\"}", id, hash);
+	}
+	return buf_puts(blocks, "]}]");
+}
+
 static void
 slk_start(void *state, struct sink_batch *b)
 {
@@ -139,14 +252,30 @@ slk_start(void *state, struct sink_batch *b)
 	struct sink_row		*row = &b->rows[0];
 	struct slk_call		*c;
 	struct httpc_req	 q;
-	struct buf		 body, auth, url;
+	struct buf		 body, auth, url, blocks;
 	cJSON			*p = cJSON_Parse(row->payload);
 	const cJSON		*text = cJSON_GetObjectItemCaseSensitive(p, "text");
+	const char		*msg;
+	char			 atext[200];
 
 	buf_init(&body, SLK_BODY_MAX);
 	buf_init(&auth, 512);
 	buf_init(&url, 1024);
-	if (!cJSON_IsString(text)) {
+	buf_init(&blocks, SLK_BODY_MAX);
+	if (strcmp(row->kind, "slack.respond") == 0) {
+		slk_respond(k, b, p);
+		goto out;
+	}
+	if (strcmp(row->kind, "slack.approval") == 0) {
+		if (slk_approval_message(p, atext, sizeof(atext), &blocks) != CB_OK) {
+			slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "not an approval");
+			sink_batch_done(b);
+			goto out;
+		}
+		msg = atext;
+	} else if (cJSON_IsString(text))
+		msg = text->valuestring;
+	else {
 		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no text");
 		sink_batch_done(b);
 		goto out;
@@ -180,7 +309,9 @@ slk_start(void *state, struct sink_batch *b)
 		(void)buf_putc(&body, ',');
 	}
 	(void)buf_puts(&body, "\"text\":");
-	if (buf_json_str(&body, text->valuestring) != CB_OK || buf_putc(&body, '}') != CB_OK) {
+	if (buf_json_str(&body, msg) != CB_OK || (blocks.len > 0 &&
+	    (buf_puts(&body, ",\"blocks\":") != CB_OK ||
+	    buf_append(&body, blocks.data, blocks.len) != CB_OK)) || buf_putc(&body, '}') != CB_OK) {
 		free(c);
 		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "text too long");
 		sink_batch_done(b);
@@ -198,6 +329,7 @@ out:
 	buf_free(&body);
 	buf_wipe(&auth);
 	buf_free(&url);
+	buf_free(&blocks);
 }
 
 static int

@@ -11,7 +11,9 @@
  *            backoff and jitter, dead-letters after the maximum attempts;
  *   retention purges operational data past its lifetime in small batches
  *            that skip locked rows (retention.c);
- *   audit    seals new audit rows onto the hash chain (audit.c).
+ *   audit    seals new audit rows onto the hash chain (audit.c);
+ *   approvals ends approvals nobody decided in time, their commands
+ *            denied and their tabs released (approvals.c).
  * Postgres is the truth; LISTEN/NOTIFY only wakes a duty up.
  */
 #ifndef CB_WORKER_H
@@ -37,6 +39,7 @@ int	 channel_run(struct worker *);
 int	 outbox_run(struct worker *);
 int	 retention_run(struct worker *);
 int	 audit_run(struct worker *);
+int	 approvals_run(struct worker *);
 
 /* duty.c: a duty stops on SIGTERM or SIGINT; its sleeps wake for that. */
 void	 duty_signals(void);

@@ -1,5 +1,5 @@
 -- pgbench: the database side of one command accept (cgi/commands.c, as of
--- migration 0009), run by scripts/bench.sh against the bench stack's own
+-- migration 0012), run by scripts/bench.sh against the bench stack's own
 -- Postgres as the broker's role (cb_app), with -M prepared.
 --
 -- One statement in autocommit, one round trip, exactly the broker's write:
@@ -7,8 +7,11 @@
 -- the verified key for 2 s, and this check is what refuses a key revoked
 -- meanwhile), the nonce looked up (a retry would answer the earlier command), the
 -- context's last_seq bumped (a live context only) and the command inserted
--- with that seq and its fingerprint (no trigger on commands since 0006).
--- Rows per transaction: 1 contexts row updated, 1 commands row inserted.
+-- with that seq and its fingerprint (no trigger on commands since 0006),
+-- its audit row (command.accepted) with it; the approval CTEs write nothing
+-- for a queued command, as in the broker.
+-- Rows per transaction: 1 contexts row updated, 1 commands row and 1
+-- audit_log row inserted.
 -- Not here: the key's hash verified (once per 2 s per process), the context
 -- and its policy (from its cache once seen), and its Redis calls (the rate
 -- limits; the cb:cmd wake-up after the commit).
@@ -37,7 +40,22 @@ WITH k AS (SELECT EXISTS (SELECT 1 FROM api_keys lk JOIN agents la ON la.id = lk
          s.last_seq, :agent, 'set_field', '#email', CAST('"bench@example.com"' AS jsonb),
          :run || '-' || :client_id || '-' || :n, 'queued',
          now() + make_interval(secs => CAST(60000 AS float8) / 1000), CAST(:fp AS bytea) FROM s
-       RETURNING id, seq, state)
+       RETURNING id, seq, state),
+ ia AS (INSERT INTO audit_log (org_id, actor, action, subject, detail)
+       SELECT CAST(:org AS bigint), 'agent:' || :agent, 'command.accepted', i.id::text,
+         jsonb_build_object('ctx', :ctxbase || lpad(to_hex(CAST(:client_id AS int)), 12, '0'),
+         'seq', i.seq, 'type', 'set_field', 'state', i.state,
+         'fingerprint', encode(CAST(:fp AS bytea), 'hex')) FROM i),
+ ap AS (INSERT INTO approvals (org_id, command_id, ctx_id, agent_id, cmd_hash,
+         form_version, policy_version, deliver_ms, expires_at)
+       SELECT :org, i.id, c.id, CAST(:agent AS uuid),
+         cb_command_hash(c.id, i.seq, 'set_field', '#email', CAST('"bench@example.com"' AS jsonb),
+         c.form_version, p.version), c.form_version, p.version, 60000,
+         now() + make_interval(secs => p.approval_ttl_s)
+       FROM i JOIN contexts c ON c.id = CAST(:ctxbase || lpad(to_hex(CAST(:client_id AS int)), 12, '0') AS uuid)
+       JOIN agent_policies p ON p.form_id = c.form_id
+       WHERE i.state = 'pending_approval'
+       RETURNING id, cmd_hash, command_id)
 SELECT 'created', id, seq, state FROM i
 UNION ALL
 SELECT CASE WHEN same THEN 'retry' ELSE 'reused' END, id, seq, state FROM p;

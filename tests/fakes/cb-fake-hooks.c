@@ -12,7 +12,9 @@
  *    verified or not and why, which secret matched, whether the webhook-id
  *    was seen before, the answer, the raw body.  2xx when verified, 401 when
  *    not, 400 without the headers, 404 for an unknown endpoint.
- *  - A fake Slack (§4.3, §4.4): POST /api/chat.postMessage (form or JSON,
+ *  - A fake Slack (§4.3, §4.4): POST /actions/… (a message's response_url,
+ *    JSON: recorded as a message via "response_url"),
+ *    POST /api/chat.postMessage (form or JSON,
  *    bot token checked, HTTP 200 {"ok":...} as Slack answers) and the
  *    incoming webhook POST /services/T.../B.../... (plain-text "ok", errors
  *    as plain text with Slack's statuses).
@@ -929,6 +931,33 @@ out:
 	buf_free(&payload);
 }
 
+/*
+ * POST /actions/…: a message's response_url (Slack's interactivity): a JSON
+ * body with text or blocks (replace_original, response_type as Slack
+ * takes them) updates the message; recorded with via "response_url".
+ */
+static void
+hk_response_url(struct fh_req *rq, struct fh_resp *rs)
+{
+	struct hk_message	 m;
+	const char		*err;
+
+	memset(&m, 0, sizeof(m));
+	err = fh_ctype_is(rq, "application/json") ? hk_parse_json_msg(rq->body, rq->body_len, &m,
+	    "invalid_payload") : "invalid_payload";
+	if (err == NULL && (m.text == NULL || m.text[0] == '\0') &&
+	    (m.blocks == NULL || cJSON_GetArraySize(m.blocks) == 0))
+		err = "no_text";
+	if (err != NULL)
+		fh_resp_set(rs, 400, HK_SLACK_JSON, "{\"ok\":false,\"error\":\"invalid_payload\"}");
+	else {
+		hk_make_ts(m.ts, sizeof(m.ts));
+		fh_resp_set(rs, 200, HK_SLACK_JSON, "{\"ok\":true}");
+	}
+	hk_record_message(&m, "response_url", err, err ? 400 : 200);
+	hk_message_free(&m);
+}
+
 /* ---- control plane ------------------------------------------------------ */
 
 struct endpoint_in {
@@ -1316,6 +1345,11 @@ hk_handle(struct fh_req *rq, struct fh_resp *rs, void *arg)
 			fh_resp_error(rs, 405, "method not allowed: POST");
 		else
 			hk_post_message(rq, rs);
+	} else if (strncmp(p, "/actions/", 9) == 0) {
+		if (strcmp(rq->method, "POST") != 0)
+			fh_resp_error(rs, 405, "method not allowed: POST");
+		else
+			hk_response_url(rq, rs);
 	} else if (strncmp(p, "/services/", 10) == 0) {
 		pthread_mutex_lock(&hk.lock);
 		hk.slack_webhook_calls++;

@@ -95,7 +95,8 @@ http_client_cert(const char *cert_pem_file, const char *key_pem_file)
 const char *
 http_base_for(const char *path)
 {
-	if (strncmp(path, "/api/v1/auth/", 13) == 0 || strncmp(path, "/api/v1/admin/", 14) == 0)
+	if (strncmp(path, "/api/v1/auth/", 13) == 0 || strncmp(path, "/api/v1/admin/", 14) == 0 ||
+	    strncmp(path, "/api/v1/approvals/", 18) == 0)
 		return https_base();
 	return http_base();
 }

@@ -41,7 +41,8 @@ const char *http_base(void);
 const char *https_base(void);
 /*
  * The base a path is joined to: CB_HTTPS_URL for the credential routes
- * (/api/v1/auth/, /api/v1/admin/: refused over plain HTTP), else CB_HTTP_URL.
+ * (/api/v1/auth/, /api/v1/admin/, /api/v1/approvals/: refused over plain
+ * HTTP), else CB_HTTP_URL.
  */
 const char *http_base_for(const char *path);
 /*

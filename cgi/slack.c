@@ -1,0 +1,331 @@
+/*
+ * POST /api/v1/slack/interactions
+ *
+ * Who: Slack, posting a click on an approval message's Approve or Deny
+ *   button (CONTRACTS §4.2).  No bearer credentials: the request is
+ *   authenticated by Slack's v0 signature over "v0:{timestamp}:{raw body}"
+ *   with CB_SLACK_SIGNING_SECRET (lib/slacksig: timestamp within 300 s,
+ *   constant-time compare), then accepted once: the signature is kept in
+ *   Redis (SET NX, 600 s, longer than the window both ways), so the same
+ *   request again is a replay.  Redis away: 503, never an unchecked pass.
+ * Body: application/x-www-form-urlencoded, one field `payload` (lib/formenc),
+ *   a block_actions JSON payload (field table below: a member Slack's
+ *   contract does not list is refused) with one action: action_id approve
+ *   or deny, value "<approval id>:<hash>".
+ * The clicking Slack user must be a person of the approval's tenant
+ *   (users.slack_user_id, set by `cb-admin user-slack`) with the approver or
+ *   admin role; the decision is then the decision route's
+ *   (lib/approval.h), via "slack", and the original message is updated
+ *   through response_url by an outbox row (kind slack.respond) written in
+ *   the decision's statement.
+ * Answers: 200 {"response_type":"ephemeral","replace_original":false,"text"}
+ *   within Slack's 3 s (one statement: the message update is the
+ *   outbox's); 400 malformed body or payload (field named); 401 forged
+ *   signature, missing headers or a timestamp outside the window; 403 an
+ *   unknown Slack user, another tenant's, or one without the role; 404 no
+ *   such approval; 409 a replayed request, or an approval already decided
+ *   (or, to approve, its command changed); 410 expired; 422 the hash is not
+ *   the approval's; 503 no signing secret configured or Redis away.
+ *   Slack shows only "failed" for a 4xx: the refusals are meant for the
+ *   logs and tests, and a person who clicks twice sees the message already
+ *   updated by the first click.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "approval.h"
+#include "errs.h"
+#include "formenc.h"
+#include "kv.h"
+#include "log.h"
+#include "route.h"
+#include "slacksig.h"
+#include "util.h"
+
+#define SLACK_BODY_MAX		65536
+#define SLACK_REPLAY_TTL_S	"600"
+
+struct slack_args {
+	const char	*approval;	/* from the action's value */
+	char		 hash[APPROVAL_HASH_HEX + 1];
+	const char	*slack_user;
+	const char	*response_url;
+	enum approval_verdict verdict;
+};
+
+/* The form body: one field. */
+struct slack_form {
+	const char	*payload;
+};
+
+static const struct fe_field form_fields[] = {
+	{ "payload", FORMENC_REQUIRED, SLACK_BODY_MAX, offsetof(struct slack_form, payload) },
+};
+
+/* block_actions, as CONTRACTS §4.2 lists its members. */
+struct slack_payload {
+	const char	*type;
+	const cJSON	*user;
+	const cJSON	*actions;
+	const char	*response_url;
+	const cJSON	*ignored;
+};
+
+static int
+slack_type_ok(const cJSON *v, const char **why)
+{
+	if (strcmp(v->valuestring, "block_actions") != 0) {
+		*why = "only block_actions is handled";
+		return -1;
+	}
+	return 0;
+}
+
+#define SP_ANY(n)	{ n, JV_ANY, JV_NULLABLE, 0, 0, offsetof(struct slack_payload, ignored), NULL }
+static const struct jv_field payload_fields[] = {
+	{ "type", JV_STRING, JV_REQUIRED, 1, 32, offsetof(struct slack_payload, type),
+	  slack_type_ok },
+	{ "user", JV_OBJECT, JV_REQUIRED, 1, 16, offsetof(struct slack_payload, user), NULL },
+	{ "actions", JV_ARRAY, JV_REQUIRED, 1, 1, offsetof(struct slack_payload, actions), NULL },
+	{ "response_url", JV_STRING, JV_REQUIRED, 10, 512,
+	  offsetof(struct slack_payload, response_url), NULL },
+	SP_ANY("team"), SP_ANY("api_app_id"), SP_ANY("container"), SP_ANY("trigger_id"),
+	SP_ANY("channel"), SP_ANY("message"), SP_ANY("view"), SP_ANY("state"),
+	SP_ANY("token"), SP_ANY("enterprise"), SP_ANY("is_enterprise_install"),
+};
+
+struct slack_user {
+	const char	*id;
+	const cJSON	*ignored;
+};
+
+#define SU_ANY(n)	{ n, JV_ANY, JV_NULLABLE, 0, 0, offsetof(struct slack_user, ignored), NULL }
+static const struct jv_field user_fields[] = {
+	{ "id", JV_STRING, JV_REQUIRED, 2, 32, offsetof(struct slack_user, id), NULL },
+	SU_ANY("username"), SU_ANY("name"), SU_ANY("team_id"),
+};
+
+struct slack_action {
+	const char	*action_id;
+	const char	*value;
+	const cJSON	*ignored;
+};
+
+#define SA_ANY(n)	{ n, JV_ANY, JV_NULLABLE, 0, 0, offsetof(struct slack_action, ignored), NULL }
+static const struct jv_field action_fields[] = {
+	{ "action_id", JV_STRING, JV_REQUIRED, 1, 255, offsetof(struct slack_action, action_id),
+	  NULL },
+	{ "value", JV_STRING, JV_REQUIRED, 1, 2000, offsetof(struct slack_action, value), NULL },
+	SA_ANY("block_id"), SA_ANY("type"), SA_ANY("action_ts"), SA_ANY("text"), SA_ANY("style"),
+};
+
+/* Only Slack's own response URLs (CB_SLACK_RESPONSE_URL_PREFIX) are called back. */
+static int
+slack_url_ok(const struct req *r, const char *url)
+{
+	const char	*p = r->app->settings.slack_response_url_prefix;
+
+	return p != NULL && strncmp(url, p, strlen(p)) == 0 && strchr(url, ' ') == NULL;
+}
+
+/*
+ * Authentication: the signature, the window, then once only.  The secret
+ * is copied out of the settings only for the call.
+ */
+static int
+slack_authorize(struct req *r)
+{
+	const struct settings	*s = &r->app->settings;
+	struct slacksig_secret	 sec;
+	struct kv_reply		*rep = NULL;
+	const char		*why = NULL, *sig = req_header(r, "X-Slack-Signature");
+	char			 key[96];
+	int			 rc;
+
+	if (s->slack_signing_secret == NULL)
+		return route_fail(r, CB_ERR_UNAVAILABLE, "Slack interactivity is not configured"
+		    " (CB_SLACK_SIGNING_SECRET)");
+	sec.s = s->slack_signing_secret;
+	sec.len = strlen(s->slack_signing_secret);
+	rc = slacksig_verify(&sec, 1, req_header(r, "X-Slack-Request-Timestamp"), sig,
+	    r->body ? r->body : "", r->body_len, (int64_t)util_now_s(), NULL, &why);
+	if (rc != CB_OK) {
+		log_kv(LOG_LVL_WARN, "slack_signature_refused", "reason", why ? why : "-", NULL);
+		return route_fail(r, CB_ERR_UNAUTHENTICATED, why ? why : "bad signature");
+	}
+	/* A verified signature names its request: keep it for longer than the window. */
+	snprintf(key, sizeof(key), "cb:slack:seen:%.70s", sig);
+	rc = kv_cmd(r->app->kv, &rep, 6, (const char *[]){ "SET", key, "1", "NX", "EX",
+	    SLACK_REPLAY_TTL_S }, NULL);
+	if (rc != CB_OK) {
+		kv_reply_free(rep);
+		return route_fail(r, CB_ERR_UNAVAILABLE, "the replay cache cannot be reached");
+	}
+	if (kv_reply_type(rep) == KV_NIL) {
+		kv_reply_free(rep);
+		log_kv(LOG_LVL_WARN, "slack_replay_refused", NULL);
+		return route_fail(r, CB_ERR_CONFLICT, "this request was already received (replay)");
+	}
+	kv_reply_free(rep);
+	return CB_OK;
+}
+
+static void
+slack_free_tree(void *p)
+{
+	cJSON_Delete(p);
+}
+
+/* Parse the form, then the payload, into args. */
+static int
+slack_check(struct req *r, void *argp)
+{
+	struct slack_args	*a = argp;
+	struct slack_form	 form;
+	struct slack_payload	 pl;
+	struct slack_user	 u;
+	struct slack_action	 act;
+	struct fe_error		 fe;
+	struct jv_error		 je;
+	char			*arena = NULL, *colon;
+	cJSON			*doc = NULL;
+	int			 rc;
+
+	if (r->content_type == NULL ||
+	    strncmp(r->content_type, "application/x-www-form-urlencoded", 33) != 0)
+		return route_fail(r, CB_ERR_MEDIA_TYPE,
+		    "send Content-Type: application/x-www-form-urlencoded");
+	memset(&form, 0, sizeof(form));
+	rc = formenc_parse(r->body ? r->body : "", r->body_len, form_fields, 1, &form, &arena,
+	    &fe);
+	req_own(r, arena, free);
+	if (rc != CB_OK)
+		return route_fail_field(r, CB_ERR_VALIDATION, fe.field[0] ? fe.field : NULL,
+		    fe.reason);
+	if (jv_parse(form.payload, strlen(form.payload), &doc, &je) != CB_OK || !cJSON_IsObject(doc)) {
+		cJSON_Delete(doc);
+		return route_fail_field(r, CB_ERR_VALIDATION, "payload", "must be a JSON object");
+	}
+	req_own(r, doc, slack_free_tree);
+	memset(&pl, 0, sizeof(pl));
+	if (jv_validate(doc, payload_fields, sizeof(payload_fields) / sizeof(payload_fields[0]),
+	    &pl, &je) != CB_OK)
+		return route_fail_field(r, CB_ERR_VALIDATION, je.field, je.reason);
+	memset(&u, 0, sizeof(u));
+	if (jv_validate(pl.user, user_fields, sizeof(user_fields) / sizeof(user_fields[0]), &u,
+	    &je) != CB_OK)
+		return route_fail_field(r, CB_ERR_VALIDATION, "user", je.reason);
+	memset(&act, 0, sizeof(act));
+	if (!cJSON_IsObject(cJSON_GetArrayItem(pl.actions, 0)) ||
+	    jv_validate(cJSON_GetArrayItem(pl.actions, 0), action_fields,
+	    sizeof(action_fields) / sizeof(action_fields[0]), &act, &je) != CB_OK)
+		return route_fail_field(r, CB_ERR_VALIDATION, "actions",
+		    "one action with action_id and value");
+	if (strcmp(act.action_id, "approve") == 0)
+		a->verdict = APPROVAL_APPROVE;
+	else if (strcmp(act.action_id, "deny") == 0)
+		a->verdict = APPROVAL_DENY;
+	else
+		return route_fail_field(r, CB_ERR_VALIDATION, "actions",
+		    "action_id must be approve or deny");
+	/* "<approval id>:<hash>" */
+	if ((colon = strchr(act.value, ':')) == NULL || colon - act.value != 36 ||
+	    strlen(colon + 1) != APPROVAL_HASH_HEX)
+		return route_fail_field(r, CB_ERR_VALIDATION, "actions",
+		    "value must be <approval id>:<hash>");
+	*colon = '\0';
+	if (!util_uuid_ok(act.value))
+		return route_fail_field(r, CB_ERR_VALIDATION, "actions", "not an approval id");
+	a->approval = act.value;
+	util_strlcpy(a->hash, colon + 1, sizeof(a->hash));
+	a->slack_user = u.id;
+	if (!slack_url_ok(r, pl.response_url))
+		return route_fail_field(r, CB_ERR_VALIDATION, "response_url", "not Slack's");
+	a->response_url = pl.response_url;
+	return CB_OK;
+}
+
+/* The person behind a Slack user, in the approval's tenant only. */
+static const char who_sql[] =
+    "SELECT u.id, u.role, a.org_id FROM approvals a JOIN users u ON u.org_id = a.org_id"
+    " WHERE a.id = $1::uuid AND u.slack_user_id = $2 AND u.disabled_at IS NULL";
+
+static int
+slack_act(struct req *r, const void *argp)
+{
+	const struct slack_args	*a = argp;
+	struct db_res		*res = NULL;
+	struct approval_ask	 q;
+	struct approval_result	 out;
+	char			 actor[64], org[24], why[200], text[300];
+	cJSON			*o;
+	int			 rc;
+
+	rc = db_query(r->app->db, &res, who_sql, 2, (const char *[]){ a->approval, a->slack_user });
+	if (rc != CB_OK)
+		return rc;
+	if (db_rows(res) != 1) {
+		db_res_free(res);
+		/* Unknown approval and unknown person look alike: no tenant is told apart. */
+		return route_fail(r, CB_ERR_FORBIDDEN, "this Slack user is no approver of the"
+		    " approval's organisation");
+	}
+	if (strcmp(db_val(res, 0, 1), "approver") != 0 && strcmp(db_val(res, 0, 1), "admin") != 0) {
+		db_res_free(res);
+		return route_fail(r, CB_ERR_FORBIDDEN, "this person's role may not decide approvals");
+	}
+	snprintf(actor, sizeof(actor), "user:%s", db_val(res, 0, 0));
+	util_strlcpy(org, db_val(res, 0, 2), sizeof(org));
+	db_res_free(res);
+	memset(&q, 0, sizeof(q));
+	q.org = org;
+	q.id = a->approval;
+	q.actor = actor;
+	q.verdict = a->verdict;
+	q.hash = a->hash;
+	q.via = "slack";
+	q.response_url = a->response_url;
+	rc = approval_decide(r->app->db, &q, &out, why, sizeof(why));
+	if (rc == CB_ERR_NOT_FOUND || rc == CB_ERR_CONFLICT || rc == CB_ERR_GONE ||
+	    rc == CB_ERR_UNPROCESSABLE)
+		return route_fail(r, rc, why);
+	if (rc != CB_OK)
+		return rc;
+	r->route_data = req_strdup(r, out.ctx_id);
+	snprintf(text, sizeof(text), "Command %s: %s.", out.command_id,
+	    strcmp(out.state, "approved") == 0 ? "approved" : "denied");
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "response_type", "ephemeral");
+	cJSON_AddBoolToObject(o, "replace_original", 0);
+	cJSON_AddStringToObject(o, "text", text);
+	resp_json(r, 200, o);
+	cJSON_Delete(o);
+	return CB_OK;
+}
+
+static void
+slack_wake(struct req *r)
+{
+	if (r->route_data)
+		approval_wake(r->app->kv, r->route_data);
+}
+
+static const struct route slack_routes[] = {
+	{ .method = "POST", .pattern = "/api/v1/slack/interactions", .body_max = SLACK_BODY_MAX,
+	  .args_size = sizeof(struct slack_args), .rate_class = RATE_WEBHOOK,
+	  .authorize = slack_authorize, .check = slack_check, .act = slack_act,
+	  .after = slack_wake },
+};
+
+static const struct responder slack = {
+	.name = "slack",
+	.routes = slack_routes,
+	.nroutes = sizeof(slack_routes) / sizeof(slack_routes[0]),
+};
+
+int
+main(int argc, char **argv)
+{
+	return route_main(argc, argv, &slack);
+}
