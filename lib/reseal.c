@@ -147,19 +147,45 @@ reseal_aad(const char *table, const char *key, char *out, size_t outsz)
 	return reseal_col_aad(c, key, out, outsz);
 }
 
+/*
+ * Seal and open by column: a table with two sealed columns (a secret and
+ * the one a rotation kept) binds each to its own AAD suffix.
+ */
+static int
+reseal_col_seal(const struct seal_keyring *kr, const struct reseal_col *c, const char *key,
+    const void *plain, size_t n, struct buf *out)
+{
+	char	 aad[SEAL_MAX_AAD + 1];
+	int	 rc;
+
+	if ((rc = reseal_col_aad(c, key, aad, sizeof(aad))) != CB_OK)
+		return rc;
+	return seal_seal_text(kr, c->purpose, plain, n, aad, out);
+}
+
+static int
+reseal_col_open(const struct seal_keyring *kr, const struct reseal_col *c, const char *key,
+    const char *text, struct buf *plain)
+{
+	char	 aad[SEAL_MAX_AAD + 1];
+	int	 rc;
+
+	if ((rc = reseal_col_aad(c, key, aad, sizeof(aad))) != CB_OK)
+		return rc;
+	if (text == NULL)
+		return CB_ERR_CRYPTO;
+	return seal_open_text(kr, c->purpose, text, aad, plain);
+}
+
 int
 reseal_seal_value(const struct seal_keyring *kr, const char *table, const char *key,
     const void *plain, size_t n, struct buf *out)
 {
 	const struct reseal_col	*c = reseal_col(table);
-	char			 aad[SEAL_MAX_AAD + 1];
-	int			 rc;
 
 	if (c == NULL)
 		return CB_ERR_VALIDATION;
-	if ((rc = reseal_col_aad(c, key, aad, sizeof(aad))) != CB_OK)
-		return rc;
-	return seal_seal_text(kr, c->purpose, plain, n, aad, out);
+	return reseal_col_seal(kr, c, key, plain, n, out);
 }
 
 int
@@ -167,16 +193,10 @@ reseal_open_value(const struct seal_keyring *kr, const char *table, const char *
     const char *text, struct buf *plain)
 {
 	const struct reseal_col	*c = reseal_col(table);
-	char			 aad[SEAL_MAX_AAD + 1];
-	int			 rc;
 
 	if (c == NULL)
 		return CB_ERR_VALIDATION;
-	if ((rc = reseal_col_aad(c, key, aad, sizeof(aad))) != CB_OK)
-		return rc;
-	if (text == NULL)
-		return CB_ERR_CRYPTO;
-	return seal_open_text(kr, c->purpose, text, aad, plain);
+	return reseal_col_open(kr, c, key, text, plain);
 }
 
 /* A row key of the column's type, so a typo never reaches SQL as a cast error. */
@@ -270,7 +290,7 @@ reseal_one(struct db *db, struct keyring *k, const struct reseal_col *c, const c
 			t->current++;
 			goto out;
 		}
-		if (reseal_open_value(kr, c->table, aadkey, old, &plain) == CB_OK)
+		if (reseal_col_open(kr, c, aadkey, old, &plain) == CB_OK)
 			break;
 		if (tries > 0) {
 			/* The key only, never the value: it is the operator's lead. */
@@ -281,7 +301,7 @@ reseal_one(struct db *db, struct keyring *k, const struct reseal_col *c, const c
 		}
 		k->checked_ms = 0;
 	}
-	if ((rc = reseal_seal_value(kr, c->table, aadkey, plain.data, plain.len, &fresh)) != CB_OK)
+	if ((rc = reseal_col_seal(kr, c, aadkey, plain.data, plain.len, &fresh)) != CB_OK)
 		goto out;
 	rc = db_exec(db, c->update_sql, 3, (const char *[]){ key, old, buf_cstr(&fresh) });
 	if (rc != CB_OK)

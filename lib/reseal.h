@@ -72,6 +72,9 @@ int	 reseal_purpose(const char *table);
  * the table), appending the text format to out; and open such a value,
  * appending the plaintext to `plain` (wipe it with buf_wipe).  Errors as
  * seal_seal_text / seal_open_text, plus CB_ERR_VALIDATION as reseal_aad.
+ * For a table with more than one sealed column (webhook_endpoints: secret
+ * and secret_prev) these name its first; reseal itself binds each column
+ * to its own AAD.
  */
 int	 reseal_seal_value(const struct seal_keyring *, const char *table, const char *key,
 	    const void *plain, size_t n, struct buf *out)

@@ -36,9 +36,24 @@
  * CHAN_FINISHED_COLS; the statement answers how many it moved.
  */
 #define CHAN_FINISHED_COLS	" RETURNING id, org_id, ctx_id, seq, type, state"
-#define CHAN_FINISH(upd) \
+
+/*
+ * The audit row of every command the channel finishes (issue: every agent
+ * command, accepted to applied or failed): action command.<state>, the
+ * actor the tab that reported it ("tab:<ctx>") or the channel itself
+ * ("system"), ids only.  `rel` has CHAN_FINISHED_COLS.
+ */
+#define CHAN_AUDIT_FROM(rel, actor) \
+	"INSERT INTO audit_log (org_id, actor, action, subject, detail)" \
+	" SELECT a.org_id, " actor ", 'command.' || a.state, a.id::text," \
+	" jsonb_build_object('ctx', a.ctx_id, 'seq', a.seq, 'type', a.type) FROM " rel " a"
+#define CHAN_BY_TAB	"'tab:' || a.ctx_id"
+#define CHAN_BY_SYSTEM	"'system'"
+
+#define CHAN_FINISH(upd, actor) \
 	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
-	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")" \
+	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")," \
+	" au AS (" CHAN_AUDIT_FROM("u", actor) ")" \
 	" SELECT count(*) FROM u"
 
 /*
@@ -53,7 +68,8 @@
 	" FROM " rel " c WHERE c.state = 'dead')"
 #define CHAN_FINISH_DEAD(upd) \
 	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
-	" ev AS (" EVENTS_INSERT_FROM(CHAN_DEAD_SRC("u")) ")" \
+	" ev AS (" EVENTS_INSERT_FROM(CHAN_DEAD_SRC("u")) ")," \
+	" au AS (" CHAN_AUDIT_FROM("u", CHAN_BY_SYSTEM) ")" \
 	" SELECT count(*) FROM u"
 
 /* ------------------------------------------------------------- arrays */
@@ -187,7 +203,7 @@ chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
 	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
 	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
 	    " AND (state IN ('queued', 'delivered')"
-	    "  OR (state = 'expired' AND delivered_at IS NOT NULL))"), 5, p,
+	    "  OR (state = 'expired' AND delivered_at IS NOT NULL))", CHAN_BY_TAB), 5, p,
 	    chan_receipt_stored, j) != CB_OK)
 		chan_receipt_stored(c->ch, CB_ERR_DB_DOWN, NULL, j);
 }
@@ -426,7 +442,8 @@ static void	 chan_round_end(struct chan *, struct chan_rnd *);
 	"  AND (m.state IN ('queued', 'delivered')" \
 	"   OR (m.state = 'expired' AND m.delivered_at IS NOT NULL))" \
 	CHAN_FINISHED_COLS ")," \
-	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")" \
+	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")," \
+	" au AS (" CHAN_AUDIT_FROM("u", CHAN_BY_TAB) ")" \
 	" SELECT DISTINCT l_ctx::text, l_seq FROM l"
 
 /*
@@ -742,11 +759,13 @@ chan_returned(const struct db_res *r, const char *id)
 	"   AND state IN ('queued', 'delivered') AND attempts >= $2::int" \
 	"   FOR UPDATE SKIP LOCKED)" CHAN_FINISHED_COLS ")," \
 	" kev AS (" EVENTS_INSERT_FROM(CHAN_DEAD_SRC("k")) ")," \
+	" kau AS (" CHAN_AUDIT_FROM("k", CHAN_BY_SYSTEM) ")," \
 	" f AS (UPDATE commands SET state = 'failed', finished_at = now()," \
 	"  reason = 'command too large for the tab channel'" \
 	"  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($6::uuid[])" \
 	"   AND state IN ('queued', 'delivered') FOR UPDATE SKIP LOCKED)" CHAN_FINISHED_COLS ")," \
-	" fev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("f")) ")" \
+	" fev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("f")) ")," \
+	" fau AS (" CHAN_AUDIT_FROM("f", CHAN_BY_SYSTEM) ")" \
 	" SELECT id::text FROM d UNION ALL SELECT id::text FROM x" \
 	" UNION ALL SELECT id::text FROM k UNION ALL SELECT id::text FROM f"
 

@@ -307,6 +307,21 @@ START_TEST(bad_paths_refused_at_upgrade)
 }
 END_TEST
 
+/* Audit rows of this context's commands with that action, by its tab, without a reason. */
+static long long
+fx_audit(struct fx *f, const char *action)
+{
+	const char	*p[2] = { f->ctx, action };
+	struct db_res	*r = NULL;
+	long long	 n = -1;
+
+	fx_sql(f, &r, "SELECT count(*) FROM audit_log WHERE action = $2"
+	    " AND actor = 'tab:' || $1 AND detail->>'ctx' = $1 AND NOT detail ? 'reason'", 2, p);
+	ck_assert_int_eq(util_parse_ll(db_val(r, 0, 0), 0, 1LL << 40, &n), CB_OK);
+	db_res_free(r);
+	return n;
+}
+
 START_TEST(delivers_in_order_and_applies)
 {
 	struct fx	 f;
@@ -355,6 +370,7 @@ START_TEST(delivers_in_order_and_applies)
 		ck_assert_int_eq(r.attempts, 1);
 	}
 	expect_quiet(&w, 300);
+	ck_assert_int_eq(fx_audit(&f, "command.applied"), 3);
 	ws_close(&w, 1000);
 	ws_free(&w);
 	fx_free(&f);
@@ -758,6 +774,9 @@ START_TEST(failed_receipt_keeps_reason)
 	fx_row(&f, 1, &r);
 	ck_assert_str_eq(r.state, "failed");
 	ck_assert_str_eq(r.reason, "no element matches #missing");
+	/* One audit row, by the tab, committed with the state: ids, never the reason. */
+	ck_assert_int_eq(fx_audit(&f, "command.failed"), 1);
+	ck_assert_int_eq(fx_audit(&f, "command.applied"), 0);
 	ws_free(&w);
 	fx_free(&f);
 }

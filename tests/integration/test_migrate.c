@@ -243,7 +243,10 @@ START_TEST(legacy_layout_upgrades_in_place)
 	snprintf(sql, sizeof(sql), "ALTER DATABASE %s OWNER TO cb_app", scratch);
 	ck_assert_int_eq(db_exec(su, sql, 0, NULL), CB_OK);
 	db_close(su);
-	snprintf(cmd, sizeof(cmd), "mkdir %s/later && mv %s/0013_* %s/later/", dir, dir, dir);
+	/* Every migration from 0013 on waits aside (later ones would leave a gap). */
+	snprintf(cmd, sizeof(cmd), "mkdir %s/later && cd %s && for f in [0-9][0-9][0-9][0-9]_*.sql;"
+	    " do if expr \"${f%%%%_*}\" \\>= 13 >/dev/null; then mv \"$f\" later/; fi; done",
+	    dir, dir);
 	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
 	snprintf(app, sizeof(app), "%s dbname=%s", test_env("CB_PG_DSN"), scratch);
 	ck_assert_msg(migrate_as(app, "up", out, sizeof(out)) == 0, "%s", out);
