@@ -57,6 +57,7 @@ static const struct {
 	[ROUTE_AUTH_AGENT_MEMO] = { "agent-memo", userauth_authenticate_agent_memo, RATE_AGENT, 1 },
 	[ROUTE_AUTH_AGENT_KEY] = { "agent-key", userauth_authenticate_agent_key, RATE_AGENT, 1 },
 	[ROUTE_AUTH_PERSON] = { "person", userauth_authenticate, RATE_ADMIN, 0 },
+	[ROUTE_AUTH_SIGNED] = { "signed", NULL, RATE_WEBHOOK, 0 },
 };
 
 const char *
@@ -417,7 +418,8 @@ route_authorize(const struct route *rt, struct req *r)
 
 	if ((unsigned)rt->auth >= ROUTE_AUTH__COUNT ||
 	    (rt->roles != NULL && rt->auth != ROUTE_AUTH_PERSON) ||
-	    (rt->scope != NULL && !route_auths[rt->auth].agent))
+	    (rt->scope != NULL && !route_auths[rt->auth].agent) ||
+	    (rt->auth == ROUTE_AUTH_SIGNED && rt->authorize == NULL))
 		return CB_ERR_INTERNAL;		/* a descriptor that cannot be meant */
 	if (route_auths[rt->auth].authenticate &&
 	    (rc = route_auths[rt->auth].authenticate(r)) != CB_OK)
