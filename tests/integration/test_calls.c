@@ -707,6 +707,27 @@ START_TEST(test_replay_cache_retention)
 }
 END_TEST
 
+/* The sample sender of the README (make run prints it): openssl and curl. */
+START_TEST(test_sample_script)
+{
+	struct src	 s;
+	char		 cmd[1200], out[2048], corr[48];
+
+	new_source(&s, NULL, "1");
+	new_corr(corr, sizeof(corr));
+	snprintf(cmd, sizeof(cmd), "CALL_CORR=%s CALL_FROM='(415) 555-2671' sh %s/scripts/"
+	    "call-event.sh %s %s %s 2>&1", corr, test_env("CB_REPO"), s.id, s.secret, http_base());
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "call-event.sh: %s", out);
+	ck_assert_msg(strstr(out, "\n202") != NULL && strstr(out, "event_id") != NULL,
+	    "call-event.sh: %s", out);
+	ck_assert_int_eq(events_of(s.org_id, corr), 1);
+	/* Misused: a usage line, a non-zero status. */
+	snprintf(cmd, sizeof(cmd), "sh %s/scripts/call-event.sh %s 2>&1", test_env("CB_REPO"), s.id);
+	ck_assert_int_ne(test_run(cmd, out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "usage"));
+}
+END_TEST
+
 static Suite *
 calls_suite(void)
 {
@@ -722,6 +743,7 @@ calls_suite(void)
 	tcase_add_test(tc, test_body_cap_and_type);
 	tcase_add_test(tc, test_volume_limit_per_tenant);
 	tcase_add_test(tc, test_replay_cache_retention);
+	tcase_add_test(tc, test_sample_script);
 	suite_add_tcase(s, tc);
 	return s;
 }
