@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <sodium.h>
@@ -728,6 +729,43 @@ START_TEST(test_sample_script)
 }
 END_TEST
 
+/*
+ * The same event from several senders at once (a platform's retries racing):
+ * exactly one 202, the others 200 with the same id, one event, one row.
+ */
+START_TEST(test_concurrent_same_event)
+{
+	struct src	 s;
+	char		 corr[48], body[256];
+	int		 i, st, created = 0, replayed = 0, n = 8;
+	pid_t		 kids[8];
+
+	new_source(&s, NULL, NULL);
+	new_corr(corr, sizeof(corr));
+	event_body(body, sizeof(body), corr, "call_ended", "\"duration_s\":12");
+	for (i = 0; i < n; i++) {
+		kids[i] = fork();
+		ck_assert_int_ge(kids[i], 0);
+		if (kids[i] == 0) {
+			struct http_resp r;
+
+			post(&s, body, &r);
+			_exit(r.status == 202 ? 0 : r.status == 200 ? 1 : 2);
+		}
+	}
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(waitpid(kids[i], &st, 0), kids[i]);
+		ck_assert(WIFEXITED(st));
+		created += WEXITSTATUS(st) == 0;
+		replayed += WEXITSTATUS(st) == 1;
+	}
+	ck_assert_int_eq(created, 1);
+	ck_assert_int_eq(replayed, n - 1);
+	ck_assert_int_eq(events_of(s.org_id, corr), 1);
+	ck_assert_int_eq(outbox_of(s.org_id, corr), 1);
+}
+END_TEST
+
 static Suite *
 calls_suite(void)
 {
@@ -744,6 +782,7 @@ calls_suite(void)
 	tcase_add_test(tc, test_volume_limit_per_tenant);
 	tcase_add_test(tc, test_replay_cache_retention);
 	tcase_add_test(tc, test_sample_script);
+	tcase_add_test(tc, test_concurrent_same_event);
 	suite_add_tcase(s, tc);
 	return s;
 }
