@@ -182,7 +182,7 @@ install: $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN)
 	install -m 0644 nginx/nginx.conf.in nginx/fastcgi.conf nginx/problem-pages.conf \
 	    nginx/security-headers.conf $(I)/nginx/
 	scripts/gen-nginx-routes.sh routes.tab $(RUNDIR) > $(I)/nginx/routes.conf
-	install -m 0755 scripts/stack.sh scripts/gen-nginx-routes.sh scripts/cb $(I)/scripts/
+	install -m 0755 scripts/stack.sh scripts/gen-nginx-routes.sh scripts/cb scripts/call-event.sh $(I)/scripts/
 	install -m 0644 scripts/db-roles.sql $(I)/scripts/
 	install -m 0644 routes.tab README.md $(I)/
 	rm -rf $(I)/docs && cp -R docs $(I)/docs && chmod -R u=rwX,go=rX $(I)/docs

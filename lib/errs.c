@@ -50,6 +50,8 @@ static const struct errs_row errs_table[CB_ERR__COUNT] = {
 	[CB_ERR_DB_BUSY]	= { 503, "DB_BUSY", "/problems/unavailable", "Service unavailable" },
 	[CB_ERR_TLS_REQUIRED]	= { 403, "TLS_REQUIRED", "/problems/https-required", "HTTPS required" },
 	[CB_ERR_PRECONDITION]	= { 412, "PRECONDITION", "/problems/precondition-failed", "Precondition failed" },
+	[CB_ERR_ALTERED_REPLAY]	= { 422, "ALTERED_REPLAY", "/problems/altered-replay", "Altered replay of an event" },
+	[CB_ERR_WEBHOOK_REUSED]	= { 409, "WEBHOOK_REUSED", "/problems/webhook-id-reused", "Webhook id already used" },
 };
 
 static const struct errs_row *

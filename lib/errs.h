@@ -46,6 +46,8 @@ enum cb_err {
 	CB_ERR_DB_BUSY,		/* Postgres gave up waiting (statement or lock timeout): 503 */
 	CB_ERR_TLS_REQUIRED,	/* a credential route asked over plain HTTP: 403 */
 	CB_ERR_PRECONDITION,	/* If-Match names another version than the current: 412 */
+	CB_ERR_ALTERED_REPLAY,	/* a call event's (correlation id, type) again with another body: 422 */
+	CB_ERR_WEBHOOK_REUSED,	/* a webhook-id used before with another body: 409 */
 	CB_ERR__COUNT
 };
 

@@ -19,6 +19,15 @@ quota_tier_limit(const struct settings *s, const char *tier, enum route_quota q)
 {
 	int	 cmd = q == QUOTA_COMMAND;
 
+	if (q == QUOTA_CALL_EVENT) {
+		if (strcmp(tier, "free") == 0)
+			return s->quota_free_call_events_per_min;
+		if (strcmp(tier, "team") == 0)
+			return s->quota_team_call_events_per_min;
+		if (strcmp(tier, "enterprise") == 0)
+			return s->quota_enterprise_call_events_per_min;
+		return -1;
+	}
 	if (strcmp(tier, "free") == 0)
 		return cmd ? s->quota_free_commands_per_min : s->quota_free_submits_per_min;
 	if (strcmp(tier, "team") == 0)
@@ -63,7 +72,9 @@ quota_take(struct req *r, enum route_quota q, const struct quota_bucket *own,
     long *retry_after_ms, char *detail, size_t detailsz)
 {
 	const struct settings	*s = &r->app->settings;
-	const char		*what = q == QUOTA_COMMAND ? "commands" : "submits";
+	const char		*what = q == QUOTA_COMMAND ? "commands" :
+				    q == QUOTA_CALL_EVENT ? "call events" : "submits";
+	const char		*kwhat = q == QUOTA_CALL_EVENT ? "call_events" : what;
 	const char		*keys[3];
 	char			 tier[24] = "", kkey[96], okey[96];
 	long			 caps[3];
@@ -96,7 +107,7 @@ quota_take(struct req *r, enum route_quota q, const struct quota_bucket *own,
 			keys[n] = kkey;
 			caps[n++] = (long)klim;
 		}
-		snprintf(okey, sizeof(okey), "cb:quota:org:%s:%s", r->org, what);
+		snprintf(okey, sizeof(okey), "cb:quota:org:%s:%s", r->org, kwhat);
 		keys[n] = okey;
 		caps[n++] = (long)lim;
 	}
@@ -104,6 +115,9 @@ quota_take(struct req *r, enum route_quota q, const struct quota_bucket *own,
 		return CB_OK;
 	rc = ratelimit_take_all(r->app->kv, keys, caps, n, retry_after_ms, &which);
 	if (rc == CB_ERR_RATE_LIMITED) {
+		/* Inbound events refused are counted in the log (docs/calls.md). */
+		if (q == QUOTA_CALL_EVENT && which != own_at)
+			log_kv(LOG_LVL_INFO, "call_events_limited", "org", r->org, "plan", tier, NULL);
 		if (which == own_at)
 			util_strlcpy(detail, own->detail, detailsz);
 		else if (which == key_at)

@@ -96,6 +96,21 @@ static const struct reseal_col reseal_cols[] = {
 	  "SELECT id::text, secret_prev_sealed FROM webhook_endpoints WHERE id = $1::uuid",
 	  "UPDATE webhook_endpoints SET secret_prev_sealed = $3 WHERE id = $1::uuid"
 	  " AND secret_prev_sealed = $2" },
+	/* The same for call sources: lib/calls seals both with this convention. */
+	{ "call_sources", SEAL_PURPOSE_TOKENS, RESEAL_KEY_UUID, "secret",
+	  "SELECT count(*) FROM call_sources",
+	  "SELECT id::text AS k, id::text AS a, secret_sealed AS v FROM call_sources"
+	  " WHERE ($1::uuid IS NULL OR id > $1::uuid) ORDER BY id LIMIT $2::int",
+	  "SELECT id::text, secret_sealed FROM call_sources WHERE id = $1::uuid",
+	  "UPDATE call_sources SET secret_sealed = $3 WHERE id = $1::uuid AND secret_sealed = $2" },
+	{ "call_sources", SEAL_PURPOSE_TOKENS, RESEAL_KEY_UUID, "secret_prev",
+	  "SELECT count(*) FROM call_sources WHERE secret_prev_sealed IS NOT NULL",
+	  "SELECT id::text AS k, id::text AS a, secret_prev_sealed AS v FROM call_sources"
+	  " WHERE secret_prev_sealed IS NOT NULL AND ($1::uuid IS NULL OR id > $1::uuid)"
+	  " ORDER BY id LIMIT $2::int",
+	  "SELECT id::text, secret_prev_sealed FROM call_sources WHERE id = $1::uuid",
+	  "UPDATE call_sources SET secret_prev_sealed = $3 WHERE id = $1::uuid"
+	  " AND secret_prev_sealed = $2" },
 };
 
 #define RESEAL_NCOLS	(sizeof(reseal_cols) / sizeof(reseal_cols[0]))

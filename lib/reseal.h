@@ -12,6 +12,8 @@
  *   submissions     data_sealed     pii      submissions:<id>:data
  *   outbox          payload_sealed  pii      outbox:<ref_id>:fields
  *   sf_tokens       token_sealed    tokens   sf_tokens:<name>:token
+ *   call_sources    secret_sealed   tokens   call_sources:<id>:secret
+ *                   secret_prev_sealed       call_sources:<id>:secret_prev
  *
  * The outbox is the one table whose values are bound to another column
  * than its primary key: to the submission id (ref_id), known before the

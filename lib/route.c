@@ -60,6 +60,7 @@ static const struct {
 	[ROUTE_AUTH_PERSON] = { "person", userauth_authenticate, RATE_ADMIN, 0 },
 	[ROUTE_AUTH_PERSON_ONLY] = { "person-only", userauth_authenticate_person_only, RATE_ADMIN,
 	    0 },
+	[ROUTE_AUTH_SIGNED] = { "signed", NULL, RATE_WEBHOOK, 0 },
 };
 
 /* A person authenticates (and has a role) on these kinds. */
@@ -427,7 +428,8 @@ route_authorize(const struct route *rt, struct req *r)
 
 	if ((unsigned)rt->auth >= ROUTE_AUTH__COUNT ||
 	    (rt->roles != NULL && !route_auth_person(rt->auth)) ||
-	    (rt->scope != NULL && !route_auths[rt->auth].agent))
+	    (rt->scope != NULL && !route_auths[rt->auth].agent) ||
+	    (rt->auth == ROUTE_AUTH_SIGNED && rt->authorize == NULL))
 		return CB_ERR_INTERNAL;		/* a descriptor that cannot be meant */
 	if (route_auths[rt->auth].authenticate &&
 	    (rc = route_auths[rt->auth].authenticate(r)) != CB_OK)

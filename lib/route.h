@@ -98,6 +98,13 @@ enum route_auth {
 	 * (userauth_authenticate_person_only).
 	 */
 	ROUTE_AUTH_PERSON_ONLY,
+	/*
+	 * A signed message from a registered sender (an inbound webhook): the
+	 * route's .authorize hook verifies the signature over the raw body and
+	 * sets req->auth and req->org, or fails 401; a route of this kind
+	 * without the hook is a 500, never a pass.
+	 */
+	ROUTE_AUTH_SIGNED,
 	ROUTE_AUTH__COUNT
 };
 
@@ -140,6 +147,7 @@ enum route_quota {
 	QUOTA_NONE = 0,
 	QUOTA_SUBMIT,		/* the tier's submits per minute */
 	QUOTA_COMMAND,		/* the tier's commands per minute, and the key's */
+	QUOTA_CALL_EVENT,	/* the tier's inbound call events per minute */
 	QUOTA__COUNT
 };
 

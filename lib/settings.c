@@ -195,6 +195,18 @@ const struct conf_var settings_vars[] = {
 	{ "CB_QUOTA_KEY_COMMANDS_PER_MIN", CONF_INT, 0, "600", 1, 100000000,
 	  S(quota_key_commands_per_min),
 	  "agent commands a minute of one API key whose own commands_per_min is unset" },
+	{ "CB_QUOTA_FREE_CALL_EVENTS_PER_MIN", CONF_INT, 0, "120", 1, 100000000,
+	  S(quota_free_call_events_per_min),
+	  "inbound call events a minute of a tenant on the free plan (429 beyond)" },
+	{ "CB_QUOTA_TEAM_CALL_EVENTS_PER_MIN", CONF_INT, 0, "1200", 1, 100000000,
+	  S(quota_team_call_events_per_min),
+	  "inbound call events a minute of a tenant on the team plan (429 beyond)" },
+	{ "CB_QUOTA_ENTERPRISE_CALL_EVENTS_PER_MIN", CONF_INT, 0, "12000", 1, 100000000,
+	  S(quota_enterprise_call_events_per_min),
+	  "inbound call events a minute of a tenant on the enterprise plan (429 beyond)" },
+	{ "CB_CALL_SECRET_OVERLAP_S", CONF_INT, 0, "86400", 0, 2592000, S(call_secret_overlap_s),
+	  "after cb-admin call-source-rotate the previous secret of a call source still "
+	  "verifies for this long (24 h); then only the new one" },
 	{ "CB_POLICY_MAX_CHANGES", CONF_INT, 0, "50", 1, 1000, S(policy_max_changes),
 	  "entries one agent policy change may touch at once (list entries added or removed, "
 	  "plus each number changed); a larger change is refused 422 naming this setting" },

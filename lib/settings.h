@@ -96,6 +96,11 @@ struct settings {
 	long long	 quota_enterprise_submits_per_min;
 	long long	 quota_enterprise_commands_per_min;
 	long long	 quota_key_commands_per_min;
+	long long	 quota_free_call_events_per_min;
+	long long	 quota_team_call_events_per_min;
+	long long	 quota_enterprise_call_events_per_min;
+	/* Inbound call events (cgi/calls.c, lib/calls.c). */
+	long long	 call_secret_overlap_s;
 	/* Governance of agent policy changes (lib/policygov.c). */
 	long long	 policy_max_changes;
 	long long	 policy_max_list;

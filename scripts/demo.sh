@@ -55,6 +55,21 @@ tab_token=$(json_str "$ctx_json" tab_token)
 [[ $ctx_ref =~ ^[0-9a-f-]{36}$ && $tab_token =~ ^tab_[A-Za-z0-9_-]+$ ]] \
     || die "unexpected answer from POST /api/v1/contexts: $ctx_json"
 
+# The demo tenant's voice platform: one call source, its secret new on
+# every run (a rotation prints it once; the old one lapses after the overlap).
+call_list=$("$ADMIN" call-source-list demo) || die "cb-admin call-source-list failed"
+call_src=$(sed -n 's/.*"id":"\([0-9a-f-]\{36\}\)","name":"voice-demo".*/\1/p' <<<"$call_list")
+if [ -n "$call_src" ]; then
+    call_json=$("$ADMIN" call-source-rotate "$call_src") || die "cb-admin call-source-rotate failed"
+else
+    call_json=$("$ADMIN" call-source-add demo voice-demo --country-code 1) \
+        || die "cb-admin call-source-add failed"
+    call_src=$(json_str "$call_json" source_id)
+fi
+call_secret=$(json_str "$call_json" secret)
+[[ $call_src =~ ^[0-9a-f-]{36}$ && $call_secret =~ ^whsec_ ]] \
+    || die "no usable call source for the demo tenant"
+
 cmd_url="$CB_HTTPS_URL/api/v1/contexts/$ctx_ref/commands"
 cat <<EOF
 
@@ -73,5 +88,8 @@ if [ -n "${CB_FAKESF_URL:-}" ]; then
     echo
     printf '  %s\n\n' "curl -s '$CB_FAKESF_URL/__fake/records'"
 fi
+echo "Post a correctly signed sample call event (docs/calls.md), as the voice platform would:"
+echo
+printf '  %s\n\n' "scripts/call-event.sh $call_src $call_secret ${CB_HTTP_URL:-$CB_HTTPS_URL}"
 echo "Form $form_id, context $ctx_ref; the API key above is new and valid for 30 days."
 echo "================================================================================"

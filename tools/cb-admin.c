@@ -22,6 +22,9 @@
  *   cb-admin reseal [BATCH]    (progress lines on stderr)
  *   cb-admin dead-letters list ORG [--kind KIND] [--cursor CURSOR] [--limit N]
  *   cb-admin dead-letters show|replay|discard ORG ID
+ *   cb-admin call-source-add ORG NAME [--country-code CC]
+ *   cb-admin call-source-rotate SOURCE_ID
+ *   cb-admin call-source-list ORG
  *   cb-admin config [--defaults]  (the values in effect and their source;
  *                                  --defaults: every setting, default, help)
  *   cb-admin help | COMMAND --help
@@ -71,6 +74,11 @@
  * dead_letter.replayed and dead_letter.discarded.  policy-set is audited
  * by the policy governance code.
  *
+ * call-source-*: the voice platform's signed senders of call events
+ * (lib/calls.h, docs/calls.md).  add prints the source id and its whsec_
+ * secret, once; rotate prints the new secret, the previous one verifying
+ * until CB_CALL_SECRET_OVERLAP_S has passed (previous_secret_valid_until).
+ *
  * Run as root, cb-admin switches to the owner of CB_SEAL_ROOT_KEY_FILE (the
  * service user) before doing anything.
  */
@@ -91,6 +99,7 @@
 #include "apikey.h"
 #include "audit.h"
 #include "buf.h"
+#include "calls.h"
 #include "db.h"
 #include "deadletter.h"
 #include "errs.h"
@@ -1083,6 +1092,122 @@ struct admin_cmd {
 };
 
 /* `config` is the one command without a database: it is handled in main(). */
+/* The data keys, for a command that seals or opens a secret. */
+static struct seal_keyring *
+admin_keys(struct admin *a, struct keyring *k)
+{
+	struct seal_keyring	*kr;
+	char			 err[512] = "";
+
+	if (keyring_open(k, a->db, a->s.seal_root_key_file, err, sizeof(err)) != CB_OK ||
+	    (kr = keyring_get(k, a->db)) == NULL) {
+		fail("cannot load the data keys: %s", err[0] ? err : "keyring unavailable");
+		return NULL;
+	}
+	return kr;
+}
+
+/* call-source-add ORG NAME [--country-code CC]: the secret is shown once. */
+static int
+cmd_call_source_add(struct admin *a, int argc, char **argv)
+{
+	struct seal_keyring	*kr;
+	struct keyring		 k;
+	char			 id[37], secret[STDWH_SECRET_BUFSZ];
+	const char		*cc = NULL;
+	cJSON			*o;
+	char			*text;
+	int			 rc;
+
+	if (argc == 4 && strcmp(argv[2], "--country-code") == 0)
+		cc = argv[3];
+	else if (argc != 2)
+		return fail("usage: call-source-add ORG NAME [--country-code CC]");
+	if (cc != NULL && !calls_cc_ok(cc))
+		return fail("--country-code: 1 to 3 digits, not starting with 0 (e.g. 1, 44)");
+	memset(&k, 0, sizeof(k));
+	if ((kr = admin_keys(a, &k)) == NULL) {
+		keyring_close(&k);
+		return 1;
+	}
+	rc = calls_source_create(a->db, kr, argv[0], argv[1], cc, id, secret);
+	keyring_close(&k);
+	if (rc == CB_ERR_NOT_FOUND)
+		return fail("call-source-add: no such organisation");
+	if (rc == CB_ERR_CONFLICT)
+		return fail("call-source-add: the organisation has a source of that name");
+	if (rc == CB_ERR_VALIDATION)
+		return fail("call-source-add: NAME must be 1 to %d bytes of UTF-8", CALLS_NAME_MAX);
+	if (rc != CB_OK)
+		return fail("call-source-add: %s", errs_name(rc));
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(o, "source_id", id) == NULL ||
+	    cJSON_AddStringToObject(o, "name", argv[1]) == NULL ||
+	    (cc ? cJSON_AddStringToObject(o, "country_code", cc) :
+	    cJSON_AddNullToObject(o, "country_code")) == NULL ||
+	    cJSON_AddStringToObject(o, "secret", secret) == NULL ||
+	    (text = cJSON_PrintUnformatted(o)) == NULL)
+		util_oom();
+	printf("%s\n", text);
+	sodium_memzero(secret, sizeof(secret));
+	sodium_memzero(text, strlen(text));
+	free(text);
+	cJSON_Delete(o);
+	return 0;
+}
+
+/* call-source-rotate SOURCE_ID: the new secret; the old one until the overlap ends. */
+static int
+cmd_call_source_rotate(struct admin *a, int argc, char **argv)
+{
+	struct seal_keyring	*kr;
+	struct keyring		 k;
+	char			 secret[STDWH_SECRET_BUFSZ], until[32];
+	int			 rc;
+
+	if (argc != 1 || !util_uuid_ok(argv[0]))
+		return fail("usage: call-source-rotate SOURCE_ID");
+	memset(&k, 0, sizeof(k));
+	if ((kr = admin_keys(a, &k)) == NULL) {
+		keyring_close(&k);
+		return 1;
+	}
+	rc = calls_source_rotate(a->db, kr, argv[0], a->s.call_secret_overlap_s, secret, until);
+	keyring_close(&k);
+	if (rc == CB_ERR_NOT_FOUND)
+		return fail("call-source-rotate: no such call source");
+	if (rc != CB_OK)
+		return fail("call-source-rotate: %s", errs_name(rc));
+	/* The id was checked as a uuid, the secret is base64, until is a timestamp. */
+	printf("{\"source_id\":\"%s\",\"secret\":\"%s\",\"previous_secret_valid_until\":",
+	    argv[0], secret);
+	if (until[0] != '\0')
+		printf("\"%s\"}\n", until);
+	else
+		printf("null}\n");
+	sodium_memzero(secret, sizeof(secret));
+	return 0;
+}
+
+static int
+cmd_call_source_list(struct admin *a, int argc, char **argv)
+{
+	cJSON	*view = NULL;
+	char	*text;
+	int	 rc;
+
+	if (argc != 1)
+		return fail("usage: call-source-list ORG");
+	if ((rc = calls_source_list(a->db, argv[0], &view)) != CB_OK)
+		return fail("call-source-list: %s", errs_name(rc));
+	if ((text = cJSON_PrintUnformatted(view)) == NULL)
+		util_oom();
+	printf("%s\n", text);
+	free(text);
+	cJSON_Delete(view);
+	return 0;
+}
+
 static const struct admin_cmd admin_cmds[] = {
 	{ "org-create", cmd_org_create, "SLUG NAME", "create a tenant (organisation)" },
 	{ "org-plan", cmd_org_plan, "ORG free|team|enterprise",
@@ -1116,6 +1241,11 @@ static const struct admin_cmd admin_cmds[] = {
 	  "revoke every refresh-token family of a user" },
 	{ "audit", cmd_audit, "verify",
 	  "walk the audit trail's hash chain; name the first row altered, removed or moved" },
+	{ "call-source-add", cmd_call_source_add, "ORG NAME [--country-code CC]",
+	  "register a voice platform's sender of call events; prints its id and secret once" },
+	{ "call-source-rotate", cmd_call_source_rotate, "SOURCE_ID",
+	  "a new secret for a call source (the old one verifies until CB_CALL_SECRET_OVERLAP_S)" },
+	{ "call-source-list", cmd_call_source_list, "ORG", "list a tenant's call sources" },
 	{ "dead-letters", cmd_dead_letters,
 	  "list ORG [--kind KIND] [--cursor CURSOR] [--limit N] | show|replay|discard ORG ID",
 	  "list, show, replay or discard a tenant's dead letters" },

@@ -15,7 +15,9 @@
  *                     delivery pending, running or dead (a dead letter an
  *                     operator may replay): then the whole context stays;
  *   refresh_tokens    whole families, CB_RETAIN_REFRESH_S after the family
- *                     expired or was revoked.
+ *                     expired or was revoked;
+ *   call_webhook_ids  a day after they were seen (the inbound call events'
+ *                     replay cache: older messages fail their timestamp).
  *
  * Why it never blocks traffic: each batch is one statement that picks at
  * most CB_RETAIN_BATCH rows with FOR UPDATE SKIP LOCKED (a row a request
@@ -109,6 +111,16 @@ static const struct ret_target ret_targets[] = {
 	  "   WHERE created_at < now() - make_interval(secs => $1::int)"
 	  "   ORDER BY created_at LIMIT $2::int FOR UPDATE SKIP LOCKED)) RETURNING 1)"
 	  " SELECT count(*) FROM d" },
+	/*
+	 * The call events' replay cache: an id older than a day can come back
+	 * only in a message its timestamp already refuses (5 minutes).
+	 */
+	{ "call_webhook_ids", { NULL, NULL }, AGE_NONE,
+	  "WITH d AS (DELETE FROM call_webhook_ids WHERE ctid = ANY (ARRAY("
+	  "   SELECT ctid FROM call_webhook_ids"
+	  "   WHERE seen_at < now() - interval '1 day' - make_interval(secs => $1::int)"
+	  "   ORDER BY seen_at LIMIT $2::int FOR UPDATE SKIP LOCKED)) RETURNING 1)"
+	  " SELECT count(*) FROM d" },
 };
 
 #define RET_NTARGETS	(sizeof(ret_targets) / sizeof(ret_targets[0]))
@@ -159,8 +171,8 @@ ret_purge(struct db *db, const struct settings *s, const struct ret_target *t,
 	return rc;
 }
 
-/* The log line below names the six targets and the two extra counts. */
-_Static_assert(RET_NTARGETS == 6, "retention_round logs six targets");
+/* The log line below names the seven targets and the two extra counts. */
+_Static_assert(RET_NTARGETS == 7, "retention_round logs seven targets");
 
 static void
 ret_round(struct db *db, const struct settings *s)
@@ -191,9 +203,9 @@ ret_round(struct db *db, const struct settings *s)
 	snprintf(ms, sizeof(ms), "%.0f", util_now_ms() - t0);
 	log_kv(errors ? LOG_LVL_WARN : LOG_LVL_INFO, "retention_round",
 	    ret_targets[0].name, v[0], ret_targets[1].name, v[1], ret_targets[2].name, v[2],
-	    ret_targets[3].name, v[3], ret_targets[3].extra[0], v[6],
-	    ret_targets[3].extra[1], v[7], ret_targets[4].name, v[4],
-	    ret_targets[5].name, v[5], "errors", e, "ms", ms, NULL);
+	    ret_targets[3].name, v[3], ret_targets[3].extra[0], v[RET_NTARGETS],
+	    ret_targets[3].extra[1], v[RET_NTARGETS + 1], ret_targets[4].name, v[4],
+	    ret_targets[5].name, v[5], ret_targets[6].name, v[6], "errors", e, "ms", ms, NULL);
 }
 
 int

@@ -166,7 +166,7 @@ routespec_compare(const char *table, const struct routespec_bin *bins, size_t nb
 
 /* The authentication kinds lib/route.c names (route_auth_name). */
 static const char *const rs_auths[] = {
-	"none", "tab", "agent", "agent-memo", "agent-key", "person", "person-only", NULL,
+	"none", "tab", "agent", "agent-memo", "agent-key", "person", "person-only", "signed", NULL,
 };
 
 static int
