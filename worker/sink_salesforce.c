@@ -18,6 +18,10 @@
  * just answered 401.  Everyone else waits on the lock and reads the new
  * token.  A 401 re-mints once and resends the call once.
  *
+ * A row whose payload carries "lookup" has its contact found by phone first
+ * (worker/sink_sf_lookup.c: cache, then one query per number, all in
+ * flight at once); the upsert stays one Collections call for the batch.
+ *
  * invalid_grant (and every other OAuth or TLS configuration error) pauses
  * the sink for every worker: its rows wait uncharged, an alert is raised at
  * once, and a probe every CB_SF_PROBE_S (the pause) resumes delivery as
@@ -39,12 +43,14 @@
 #include "errs.h"
 #include "jsonv.h"
 #include "keyring.h"
+#include "kv.h"
 #include "log.h"
 #include "reseal.h"
 #include "seal.h"
 #include "sf.h"
 #include "sf_coll.h"
 #include "sink.h"
+#include "sink_sf_lookup.h"
 #include "util.h"
 
 #define SFK_TOKEN_SEALED_MAX	16384u
@@ -54,6 +60,7 @@
 struct sfk {
 	struct sink_env		*env;
 	struct sf_client	*sf;
+	struct kv		*kv;		/* the contact cache */
 	char			 name[40];	/* sf_tokens.name */
 	char			 token_ver[64];	/* sf_tokens.updated_at of the token we hold */
 	double			 token_epoch;	/* when it was minted (Unix s) */
@@ -70,6 +77,8 @@ struct sfk_call {
 	char			 sent_ver[64];	/* the token version the call carried */
 	struct buf		 body;
 	int			 resent;	/* after a 401 */
+	cJSON			**maps;		/* per row: its opened field map, or NULL */
+	struct sfl		*lk;		/* the contact lookups */
 };
 
 /* ---- the token ------------------------------------------------------- */
@@ -419,12 +428,43 @@ sfk_group(const struct sink_row *row, char *key, size_t keysz)
 
 static void	sfk_send(struct sfk_call *);
 
+/* Wipe the strings of an opened field map (personal data), then free it. */
+static void
+sfk_map_wipe(cJSON *v)
+{
+	cJSON	*e;
+
+	cJSON_ArrayForEach(e, v) {
+		if (cJSON_IsString(e) && e->valuestring != NULL)
+			sodium_memzero(e->valuestring, strlen(e->valuestring));
+		else if (cJSON_IsObject(e) || cJSON_IsArray(e))
+			sfk_map_wipe(e);
+	}
+}
+
+static void
+sfk_maps_free(struct sfk_call *c)
+{
+	size_t	 i;
+
+	if (c->maps == NULL)
+		return;
+	for (i = 0; i < c->b->n; i++) {
+		sfk_map_wipe(c->maps[i]);
+		cJSON_Delete(c->maps[i]);
+	}
+	free(c->maps);
+	c->maps = NULL;
+}
+
 static void
 sfk_call_end(struct sfk_call *c)
 {
 	struct sink_batch	*b = c->b;
 
 	c->k->in_flight--;
+	sfk_maps_free(c);
+	sfl_free(c->lk);
 	buf_wipe(&c->body);
 	free(c->idx);
 	free(c);
@@ -572,13 +612,108 @@ out:
 	buf_free(&url);
 }
 
+/* After a 401 on a lookup: the token again (single flight), its header and base. */
+static int
+sfk_lookup_reauth(void *ud, struct buf *auth, struct buf *base)
+{
+	struct sfk_call		*c = ud;
+	struct sf_result	 res;
+
+	if (sfk_token(c->k, c->sent_ver, &res) != CB_OK)
+		return -1;
+	util_strlcpy(c->sent_ver, c->k->token_ver, sizeof(c->sent_ver));
+	return sf_bearer(c->k->sf, auth, base, &res) == CB_OK ? 0 : -1;
+}
+
+/* Every row's map is final (lookups done): the Collections body, then the call. */
+static void
+sfk_assemble(void *ud)
+{
+	struct sfk_call		*c = ud;
+	struct sink_batch	*b = c->b;
+	char			*text;
+	size_t			 i;
+
+	(void)sf_coll_begin(&c->body);
+	for (i = 0; i < b->n; i++) {
+		struct sink_row	*row = &b->rows[i];
+		cJSON		*p;
+		const cJSON	*o, *f, *v;
+
+		if (c->maps[i] == NULL || row->outcome != SINK_UNSET)
+			continue;
+		p = cJSON_Parse(row->payload);
+		o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
+		f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
+		v = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
+		if ((text = cJSON_PrintUnformatted(c->maps[i])) == NULL)
+			util_oom();
+		if (c->n == 0) {
+			util_strlcpy(c->sobject, o->valuestring, sizeof(c->sobject));
+			util_strlcpy(c->ext_field, f->valuestring, sizeof(c->ext_field));
+		}
+		if (strcmp(c->sobject, o->valuestring) != 0 ||
+		    strcmp(c->ext_field, f->valuestring) != 0)
+			sfk_row_set(row, SINK_RETRY, "CB_GROUP", "batched with another object");
+		else if (sf_coll_add(&c->body, o->valuestring, f->valuestring, v->valuestring,
+		    text) != CB_OK)
+			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
+			    "the field map is not a JSON object, or a name is not an API name");
+		else
+			c->idx[c->n++] = i;
+		sodium_memzero(text, strlen(text));
+		free(text);
+		cJSON_Delete(p);
+	}
+	(void)sf_coll_end(&c->body);
+	sfk_maps_free(c);
+	if (c->n == 0) {
+		sfk_call_end(c);
+		return;
+	}
+	sfk_send(c);
+}
+
+/* Open a row's field map into c->maps[i]; plan its lookup.  Else its outcome is set. */
+static void
+sfk_prepare(struct sfk_call *c, size_t i, struct buf *fields)
+{
+	struct sink_row	*row = &c->b->rows[i];
+	cJSON		*p = cJSON_Parse(row->payload);
+	const cJSON	*o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
+	const cJSON	*f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
+	const cJSON	*lookup = cJSON_GetObjectItemCaseSensitive(p, "lookup");
+	struct jv_error	 je;
+
+	if (!cJSON_IsString(o) || !cJSON_IsString(f) || !cJSON_IsString(v)) {
+		sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
+		goto out;
+	}
+	if (sfk_open_fields(c->k, row, cJSON_GetObjectItemCaseSensitive(p, "fields"),
+	    fields) != CB_OK)
+		goto out;
+	if (jv_parse(fields->data, fields->len, &c->maps[i], &je) != CB_OK ||
+	    !cJSON_IsObject(c->maps[i])) {
+		sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "the field map is not a JSON object");
+		sfk_map_wipe(c->maps[i]);
+		cJSON_Delete(c->maps[i]);
+		c->maps[i] = NULL;
+		goto out;
+	}
+	if (lookup != NULL)
+		sfl_plan(c->lk, row, lookup, c->maps[i]);
+out:
+	cJSON_Delete(p);
+}
+
 static void
 sfk_start(void *state, struct sink_batch *b)
 {
 	struct sfk		*k = state;
 	struct sfk_call		*c;
 	struct sf_result	 res;
-	struct buf		 fields;
+	struct buf		 fields, auth, base;
 	size_t			 i;
 	int			 rc;
 
@@ -602,44 +737,30 @@ sfk_start(void *state, struct sink_batch *b)
 		sfk_call_end(c);
 		return;
 	}
-	(void)sf_coll_begin(&c->body);
-	buf_init(&fields, SEAL_MAX_PLAIN);
+	c->maps = util_calloc(b->n, sizeof(*c->maps));
+	c->lk = sfl_new(k->env, k->kv, b->n);
 	for (i = 0; i < b->n; i++) {
-		struct sink_row	*row = &b->rows[i];
-		cJSON		*p = cJSON_Parse(row->payload);
-		const cJSON	*o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
-		const cJSON	*f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
-		const cJSON	*v = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
-
-		buf_wipe(&fields);
 		buf_init(&fields, SEAL_MAX_PLAIN);
-		if (!cJSON_IsString(o) || !cJSON_IsString(f) || !cJSON_IsString(v)) {
-			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
-		} else if (sfk_open_fields(k, row, cJSON_GetObjectItemCaseSensitive(p, "fields"),
-		    &fields) == CB_OK) {
-			if (c->n == 0) {
-				util_strlcpy(c->sobject, o->valuestring, sizeof(c->sobject));
-				util_strlcpy(c->ext_field, f->valuestring, sizeof(c->ext_field));
-			}
-			if (strcmp(c->sobject, o->valuestring) != 0 ||
-			    strcmp(c->ext_field, f->valuestring) != 0)
-				sfk_row_set(row, SINK_RETRY, "CB_GROUP", "batched with another object");
-			else if (sf_coll_add(&c->body, o->valuestring, f->valuestring, v->valuestring,
-			    buf_cstr(&fields)) != CB_OK)
-				sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
-				    "the field map is not a JSON object, or a name is not an API name");
-			else
-				c->idx[c->n++] = i;
-		}
-		cJSON_Delete(p);
+		sfk_prepare(c, i, &fields);
+		buf_wipe(&fields);
 	}
-	buf_wipe(&fields);
-	(void)sf_coll_end(&c->body);
-	if (c->n == 0) {
-		sfk_call_end(c);
+	if (sfl_pending(c->lk) == 0) {
+		sfk_assemble(c);
 		return;
 	}
-	sfk_send(c);
+	/* Contacts to look up: every query at once, then the one upsert call. */
+	buf_init(&auth, 4096);
+	buf_init(&base, 1024);
+	util_strlcpy(c->sent_ver, k->token_ver, sizeof(c->sent_ver));
+	if (sf_bearer(k->sf, &auth, &base, &res) != CB_OK) {
+		for (i = 0; i < b->n; i++)
+			if (b->rows[i].outcome == SINK_UNSET)
+				sfk_row_result(&b->rows[i], &res);
+		sfk_call_end(c);
+	} else
+		sfl_run(c->lk, buf_cstr(&auth), buf_cstr(&base), sfk_lookup_reauth, sfk_assemble, c);
+	buf_wipe(&auth);
+	buf_free(&base);
 }
 
 static size_t
@@ -683,6 +804,9 @@ sfk_open(struct sink_env *env, void **state)
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		util_oom();
 	k->env = env;
+	k->kv = kv_open(env->s->redis_host, (int)env->s->redis_port, env->s->redis_password,
+	    (int)env->s->redis_timeout_ms);
+	kv_set_breaker(k->kv, (int)env->s->kv_breaker_failures, (int)env->s->kv_breaker_cooloff_ms);
 	sfk_name(k);
 	*state = k;
 	return CB_OK;
@@ -696,6 +820,7 @@ sfk_close(void *state)
 	if (k == NULL)
 		return;
 	sf_client_free(k->sf);
+	kv_close(k->kv);
 	free(k);
 }
 
