@@ -26,6 +26,7 @@
 #include "util.h"
 
 #define SFL_URL_MAX	8192u
+#define SFL_PAUSE_LIMIT_S	900	/* as the sink's own pause on REQUEST_LIMIT_EXCEEDED */
 
 struct sfl_item {
 	struct sfl	*l;
@@ -35,6 +36,7 @@ struct sfl_item {
 	char		 e164[PHONE_E164_BUFSZ];
 	char		 key[CCACHE_KEY_MAX];	/* "" when the answer is not cached */
 	int		 waiting;	/* a query is due or in flight */
+	struct sfl_item	*same;		/* an earlier row's query answers this one too */
 	int		 unauthorized;	/* its answer was a 401 */
 	int		 resent;
 };
@@ -154,6 +156,7 @@ sfl_plan(struct sfl *l, struct sink_row *row, const cJSON *lookup, cJSON *fields
 	struct jv_error	 je;
 	const cJSON	*ph;
 	char		 id[CCACHE_ID_BUFSZ];
+	size_t		 i;
 	int		 hit = 0;
 
 	memset(&sp, 0, sizeof(sp));
@@ -190,10 +193,40 @@ sfl_plan(struct sfl *l, struct sink_row *row, const cJSON *lookup, cJSON *fields
 		sfl_apply(it, id);
 		return;
 	}
+	/* The same number earlier in the batch: one query answers both. */
+	for (i = 0; i + 1 < l->n; i++)
+		if (l->items[i].waiting && strcmp(l->items[i].e164, it->e164) == 0 &&
+		    strcmp(l->items[i].row->org_id, row->org_id) == 0) {
+			it->same = &l->items[i];
+			return;
+		}
 	it->waiting = 1;
 }
 
 static void	sfl_start(struct sfl_item *);
+
+/* Rows that shared a query take its outcome. */
+static void
+sfl_share(struct sfl *l)
+{
+	struct sfl_item	*it, *lead;
+	size_t		 i;
+	const cJSON	*v;
+
+	for (i = 0; i < l->n; i++) {
+		if ((lead = (it = &l->items[i])->same) == NULL)
+			continue;
+		if (lead->row->outcome != SINK_UNSET) {
+			it->row->outcome = lead->row->outcome;
+			it->row->retry_after_s = lead->row->retry_after_s;
+			util_strlcpy(it->row->code, lead->row->code, sizeof(it->row->code));
+			util_strlcpy(it->row->error, lead->row->error, sizeof(it->row->error));
+			continue;
+		}
+		v = cJSON_GetObjectItemCaseSensitive(lead->fields, lead->set_field);
+		sfl_apply(it, cJSON_IsString(v) ? v->valuestring : NULL);
+	}
+}
 
 /* Every query has ended: resend the 401s once with a new token, or finish. */
 static void
@@ -228,6 +261,7 @@ sfl_settle(struct sfl *l)
 	for (i = 0; i < l->n; i++)
 		if (l->items[i].unauthorized && l->items[i].row->outcome == SINK_UNSET)
 			sfl_row_fail(l->items[i].row, SINK_RETRY, &r);
+	sfl_share(l);
 	l->done(l->ud);
 }
 
@@ -260,6 +294,14 @@ sfl_answer(const struct httpc_resp *h, void *ud)
 				sfl_log(it, it->e164, "unlinked", r.error_code);
 			break;
 		case SF_RETRY:
+			if (r.http_status == 403 &&
+			    strcmp(r.error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
+				/* The org is out of API calls: the sink waits, as for upserts. */
+				sink_pause(l->env, "salesforce", SFL_PAUSE_LIMIT_S,
+				    "REQUEST_LIMIT_EXCEEDED");
+				sfl_row_fail(it->row, SINK_GIVE_BACK, &r);
+				break;
+			}
 			sfl_row_fail(it->row, SINK_RETRY, &r);
 			sink_note(l->env, "salesforce", "retry", r.error_code);
 			break;
@@ -334,6 +376,8 @@ sfl_run(struct sfl *l, const char *auth, const char *base, sfl_reauth_fn reauth,
 		l->items[i].waiting = 0;
 		sfl_start(&l->items[i]);
 	}
-	if (l->flying == 0)
+	if (l->flying == 0) {
+		sfl_share(l);
 		done(ud);
+	}
 }

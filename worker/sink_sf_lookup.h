@@ -8,9 +8,11 @@
  *              "from_field":"Caller_Phone__c","set_field":"Contact__c"}
  * has the phone in its sealed field map at from_field.  The step finds the
  * Contact with that Phone (the contact cache, lib/ccache.h, first; then one
- * query per number over the sink's shared httpc, all of a batch's queries
- * in flight at once) and sets set_field to its Id, or leaves set_field out
- * of the map when no contact (or more than one) has the number.
+ * query per number and tenant over the sink's shared httpc, all of a
+ * batch's queries in flight at once, rows of the batch with the same number
+ * sharing one) and sets set_field to its Id, or leaves set_field out of the
+ * map when no contact (or more than one) has the number.  An org out of
+ * API calls (REQUEST_LIMIT_EXCEEDED) pauses the sink, as an upsert does.
  *
  * What a failed lookup does to its row:
  *   retryable (5xx, timeout, REQUEST_LIMIT_EXCEEDED, a garbled answer,

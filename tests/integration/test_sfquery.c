@@ -17,8 +17,9 @@
  * sf-contact-forget (a contact event) makes the next one query again, and
  * the Redis entry lives no longer than CB_SF_CONTACT_TTL_S (a match) or
  * CB_SF_CONTACT_MISS_TTL_S (a miss) and never names the number;
- * call_started and call_ended of one call are two records; a query that
- * fails transiently retries the row, which is then linked.
+ * call_started and call_ended of one call are two records, and in one
+ * batch they share one query; a query that fails transiently retries the
+ * row, which is then linked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -367,6 +368,33 @@ START_TEST(cache_and_forget)
 }
 END_TEST
 
+START_TEST(one_query_per_number_in_a_batch)
+{
+	char	 phone[16], id[19], ref1[40], ref2[40], corr[64];
+	long	 q0 = fakesf_stat("queries"), c0 = fakesf_stat("collections_calls");
+	cJSON	*a, *b;
+
+	fresh_phone(phone);
+	seed_contact(phone, "Both Events", id);
+	snprintf(corr, sizeof(corr), "run-%s-7", slug);
+	/* Held back, then leased together: one batch, one Collections call. */
+	outbox_pause("salesforce", 1);
+	event_row(corr, "call_started", phone, NULL, ref1);
+	event_row(corr, "call_ended", phone, NULL, ref2);
+	outbox_pause("salesforce", 0);
+	delivered(ref1);
+	delivered(ref2);
+	ck_assert_int_eq(fakesf_stat("collections_calls"), c0 + 1);
+	ck_assert_int_eq(fakesf_stat("queries"), q0 + 1);
+	a = record_of(corr, "call_started");
+	b = record_of(corr, "call_ended");
+	ck_assert_str_eq(str_of(a, "Contact__c"), id);
+	ck_assert_str_eq(str_of(b, "Contact__c"), id);
+	cJSON_Delete(a);
+	cJSON_Delete(b);
+}
+END_TEST
+
 START_TEST(query_failure_retries_row)
 {
 	char	 phone[16], id[19], ref[40], corr[64], err[512];
@@ -568,6 +596,7 @@ sfquery_suite(void)
 	tcase_add_test(tc, no_match_leaves_unlinked);
 	tcase_add_test(tc, hostile_phone_is_not_queried);
 	tcase_add_test(tc, cache_and_forget);
+	tcase_add_test(tc, one_query_per_number_in_a_batch);
 	tcase_add_test(tc, query_failure_retries_row);
 	tcase_add_test(tc, bad_lookup_spec_is_dead);
 	tcase_add_test(tc, escaped_literal_reaches_fake);
