@@ -18,8 +18,9 @@
  * the Redis entry lives no longer than CB_SF_CONTACT_TTL_S (a match) or
  * CB_SF_CONTACT_MISS_TTL_S (a miss) and never names the number;
  * call_started and call_ended of one call are two records, and in one
- * batch they share one query; a query that fails transiently retries the
- * row, which is then linked.
+ * batch they share one query; a query answered 401 is minted again once
+ * and resent within the same attempt; a query that fails transiently
+ * retries the row, which is then linked.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,6 +396,28 @@ START_TEST(one_query_per_number_in_a_batch)
 }
 END_TEST
 
+START_TEST(revoked_token_is_minted_again_once)
+{
+	char	 phone[16], id[19], ref[40], corr[64];
+	long	 att = 0, m0;
+	cJSON	*rec;
+
+	fresh_phone(phone);
+	seed_contact(phone, "Session Gone", id);
+	/* The worker's token dies: its query answers 401, one mint, one resend. */
+	fakesf_revoke_tokens();
+	m0 = fakesf_stat("token_mints");
+	snprintf(corr, sizeof(corr), "run-%s-8", slug);
+	event_row(corr, "call_started", phone, NULL, ref);
+	ck_assert(outbox_wait(ref, "done", 15000, &att, NULL, 0));
+	ck_assert_int_eq(att, 1);
+	ck_assert_int_eq(fakesf_stat("token_mints"), m0 + 1);
+	rec = record_of(corr, "call_started");
+	ck_assert_str_eq(str_of(rec, "Contact__c"), id);
+	cJSON_Delete(rec);
+}
+END_TEST
+
 START_TEST(query_failure_retries_row)
 {
 	char	 phone[16], id[19], ref[40], corr[64], err[512];
@@ -507,6 +530,10 @@ START_TEST(escaped_literal_reaches_fake)
 	ck_assert_int_eq(sf_contact_by_phone(c, hostile, &res), CB_ERR_VALIDATION);
 	ck_assert_str_eq(res.error_code, "CB_BAD_PHONE");
 	ck_assert_int_eq(fakesf_stat("queries"), q0 + 3);
+	/* A dead session is minted again once, and the query answered. */
+	fakesf_revoke_tokens();
+	ck_assert_int_eq(sf_contact_by_phone(c, "+14155550001", &res), CB_OK);
+	ck_assert_str_ne(res.id, "");
 	/* Two contacts share a number: neither is linked. */
 	seed_contact("+14155550002", "Twin One", id);
 	seed_contact("+14155550002", "Twin Two", id);
@@ -597,6 +624,7 @@ sfquery_suite(void)
 	tcase_add_test(tc, hostile_phone_is_not_queried);
 	tcase_add_test(tc, cache_and_forget);
 	tcase_add_test(tc, one_query_per_number_in_a_batch);
+	tcase_add_test(tc, revoked_token_is_minted_again_once);
 	tcase_add_test(tc, query_failure_retries_row);
 	tcase_add_test(tc, bad_lookup_spec_is_dead);
 	tcase_add_test(tc, escaped_literal_reaches_fake);

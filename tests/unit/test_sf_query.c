@@ -165,6 +165,7 @@ START_TEST(test_transport)
 	h.err = HTTPC_TIMEOUT;
 	ck_assert_int_eq(sf_query_answer(&h, &r), CB_ERR_TIMEOUT);
 	ck_assert_int_eq(r.kind, SF_RETRY);
+	ck_assert_str_eq(sf_kind_name(SF_FOUND), "found");
 	h.err = HTTPC_EGRESS;
 	ck_assert_int_eq(sf_query_answer(&h, &r), CB_ERR_CONFIG);
 	ck_assert_int_eq(r.kind, SF_CONFIG);
