@@ -160,6 +160,7 @@ sfl_plan(struct sfl *l, struct sink_row *row, const cJSON *lookup, cJSON *fields
 	int		 hit = 0;
 
 	memset(&sp, 0, sizeof(sp));
+	memset(&je, 0, sizeof(je));
 	if (!cJSON_IsObject(lookup) ||
 	    jv_validate(lookup, spec_fields, sizeof(spec_fields) / sizeof(spec_fields[0]), &sp,
 	    &je) != CB_OK || strcmp(sp.object, "Contact") != 0 || strcmp(sp.by, "Phone") != 0) {

@@ -448,6 +448,15 @@ START_TEST(bad_lookup_spec_is_dead)
 	    "\"from_field\":\"Caller_Phone__c\",\"set_field\":\"Contact__c\"}", ref);
 	ck_assert_msg(outbox_wait(ref, "dead", 15000, NULL, err, sizeof(err)), "not dead");
 	ck_assert_msg(strstr(err, "lookup") != NULL, "%s", err);
+	/* Not even an object. */
+	event_row(corr, "call_ended", phone, "\"Contact\"", ref);
+	ck_assert_msg(outbox_wait(ref, "dead", 15000, NULL, err, sizeof(err)), "not dead");
+	ck_assert_msg(strstr(err, "lookup") != NULL, "%s", err);
+	/* A from_field that is not an API name. */
+	event_row(corr, "timeout", phone, "{\"object\":\"Contact\",\"by\":\"Phone\","
+	    "\"from_field\":\"Caller Phone\",\"set_field\":\"Contact__c\"}", ref);
+	ck_assert_msg(outbox_wait(ref, "dead", 15000, NULL, err, sizeof(err)), "not dead");
+	ck_assert_msg(strstr(err, "from_field") != NULL, "%s", err);
 }
 END_TEST
 
