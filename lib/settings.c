@@ -74,6 +74,12 @@ const struct conf_var settings_vars[] = {
 	  "past this share of the org's daily API allocation (Sforce-Limit-Info), one call at a time" },
 	{ "CB_SF_LIMIT_PAUSE_PCT", CONF_INT, 0, "95", 1, 100, S(sf_limit_pause_pct),
 	  "past this share of the daily API allocation the sink pauses (rows wait, none is charged)" },
+	{ "CB_SF_CONTACT_TTL_S", CONF_INT, 0, "300", 1, 86400, S(sf_contact_ttl_s),
+	  "a contact found by phone (the call activity's link) is cached in Redis this long, "
+	  "per tenant, under a keyed hash of the number; cb-admin sf-contact-forget drops it" },
+	{ "CB_SF_CONTACT_MISS_TTL_S", CONF_INT, 0, "60", 1, 3600, S(sf_contact_miss_ttl_s),
+	  "a phone number no contact has is remembered as a miss this long (shorter: a new "
+	  "contact is linked soon without a forget)" },
 	{ "CB_WEBHOOK_TIMEOUT_MS", CONF_INT, 0, "15000", 1000, 30000, S(webhook_timeout_ms),
 	  "a webhook receiver must answer 2xx within this long" },
 	{ "CB_WEBHOOK_DISABLE_AFTER_S", CONF_INT, 0, "432000", 60, 2592000, S(webhook_disable_after_s),

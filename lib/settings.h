@@ -38,6 +38,8 @@ struct settings {
 	long long	 sf_probe_s;
 	long long	 sf_limit_slow_pct;
 	long long	 sf_limit_pause_pct;
+	long long	 sf_contact_ttl_s;
+	long long	 sf_contact_miss_ttl_s;
 	/* The outbox (the delivery engine) and its other sinks. */
 	long long	 outbox_concurrency;
 	long long	 outbox_lease_s;

@@ -36,6 +36,7 @@ sf_kind_name(int kind)
 	case SF_RETRY:		return "retry";
 	case SF_PERMANENT:	return "permanent";
 	case SF_CONFIG:		return "config";
+	case SF_FOUND:		return "found";
 	default:		return "none";
 	}
 }
@@ -105,12 +106,14 @@ sf_rc(const struct sf_result *r)
 	switch (r->kind) {
 	case SF_CREATED:
 	case SF_UPDATED:
+	case SF_FOUND:
 		return CB_OK;
 	case SF_RETRY:
 		return strcmp(r->error_code, "CB_TIMEOUT") == 0 ?
 		    CB_ERR_TIMEOUT : CB_ERR_UNAVAILABLE;
 	case SF_PERMANENT:
-		return strcmp(r->error_code, "CB_BAD_ARGUMENT") == 0 ?
+		return strcmp(r->error_code, "CB_BAD_ARGUMENT") == 0 ||
+		    strcmp(r->error_code, "CB_BAD_PHONE") == 0 ?
 		    CB_ERR_VALIDATION : CB_ERR_UPSTREAM;
 	case SF_CONFIG:
 		return CB_ERR_CONFIG;
@@ -424,8 +427,11 @@ sf_transport_failed(const struct sf_client *c, const struct httpc_resp *h,
 		sf_set(r, SF_RETRY, (int)h->status, "CB_RESPONSE_TOO_LARGE", msg);
 		break;
 	case HTTPC_TIMEOUT:
-		snprintf(msg, sizeof(msg), "no complete answer within %ld ms",
-		    c->timeout_ms);
+		if (c != NULL)
+			snprintf(msg, sizeof(msg), "no complete answer within %ld ms",
+			    c->timeout_ms);
+		else
+			snprintf(msg, sizeof(msg), "no complete answer in time");
 		sf_set(r, SF_RETRY, 0, "CB_TIMEOUT", msg);
 		break;
 	case HTTPC_TLS:

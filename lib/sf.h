@@ -72,10 +72,12 @@ enum sf_kind {
 	SF_RETRY,	/* transient: 5xx, 403 REQUEST_LIMIT_EXCEEDED, UNABLE_TO_LOCK_ROW,
 			   408/429, refused/reset/dropped connection, timeout, 401 twice */
 	SF_PERMANENT,	/* the request itself is wrong: other 4xx, 300, bad arguments */
-	SF_CONFIG	/* the setup is wrong: invalid_grant or another OAuth error,
+	SF_CONFIG,	/* the setup is wrong: invalid_grant or another OAuth error,
 			   TLS verification failure, a URL httpc refuses (malformed,
 			   or an internal address off the private allowlist);
 			   alert, do not retry blindly */
+	SF_FOUND	/* a query answered (lib/sf_query.h): id is the one
+			   match, "" when there was none */
 };
 
 struct sf_result {
@@ -166,7 +168,7 @@ int		 sf_set_token(struct sf_client *, const char *token,
 		    __attribute__((warn_unused_result));
 void		 sf_set_token_hook(struct sf_client *, sf_token_hook, void *ud);
 
-/* "created", "updated", "retry", "permanent", "config", "none". */
+/* "created", "updated", "retry", "permanent", "config", "found", "none". */
 const char	*sf_kind_name(int kind);
 
 /* 1 if s is a Salesforce API name: ^[A-Za-z][A-Za-z0-9_]{0,79}$ */

@@ -7,7 +7,9 @@
  *			transport failures
  *   sf_token.c	the RSA key, the RS256 JWT bearer assertion, minting,
  *			the token cache and its hook
- *   sf_records.c	the single-record upsert by external id
+ *   sf_records.c	the single-record upsert by external id, and the
+ *			sorting of an error answer every call shares
+ *   sf_query.c	the query resource: the contact lookup by phone
  *
  * The client is one struct, owned by sf.c; sf_token.c alone touches the
  * key and the token fields except through sf_drop_token().
@@ -94,9 +96,19 @@ void	 sf_http(struct sf_client *, const char *method, const char *url,
 	    const char *const *headers, const char *body, size_t bodylen,
 	    struct httpc_resp *resp);
 
-/* No usable HTTP answer: r filled from the transport error, and 1. */
+/* No usable HTTP answer: r filled from the transport error, and 1 (c may be NULL). */
 int	 sf_transport_failed(const struct sf_client *,
 	    const struct httpc_resp *, struct sf_result *r);
+
+/* ---- sf_records.c ---------------------------------------------------- */
+
+/*
+ * An HTTP answer that is not a success into r: the first entry of the error
+ * array (CONTRACTS §3.5), SF_RETRY for 5xx, 401 (still refused with a fresh
+ * token), 408, 429, 403 REQUEST_LIMIT_EXCEEDED, UNABLE_TO_LOCK_ROW and
+ * SERVER_UNAVAILABLE, SF_PERMANENT for the rest.
+ */
+void	 sf_classify_error(const struct httpc_resp *, struct sf_result *r);
 
 /* ---- sf_token.c ------------------------------------------------------ */
 

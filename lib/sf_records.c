@@ -99,7 +99,6 @@ static void
 sf_classify(const struct httpc_resp *h, struct sf_result *r)
 {
 	int	 s = (int)h->status;
-	char	 msg[64];
 
 	r->http_status = s;
 	/* httpc says -1 when there was none; we say 0. */
@@ -119,6 +118,17 @@ sf_classify(const struct httpc_resp *h, struct sf_result *r)
 		    "the external ID matches several records; nothing was written");
 		return;
 	}
+	sf_classify_error(h, r);
+}
+
+void
+sf_classify_error(const struct httpc_resp *h, struct sf_result *r)
+{
+	int	 s = (int)h->status;
+	char	 msg[64];
+
+	r->http_status = s;
+	r->retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
 	snprintf(msg, sizeof(msg), "HTTP %d %s", s, errs_reason(s));
 	sf_set(r, SF_PERMANENT, s, "", msg);
 	sf_take_errors(&h->body, r);

@@ -25,6 +25,7 @@
  *   cb-admin call-source-add ORG NAME [--country-code CC]
  *   cb-admin call-source-rotate SOURCE_ID
  *   cb-admin call-source-list ORG
+ *   cb-admin sf-contact-forget ORG PHONE   (a contact event: see below)
  *   cb-admin config [--defaults]  (the values in effect and their source;
  *                                  --defaults: every setting, default, help)
  *   cb-admin help | COMMAND --help
@@ -79,6 +80,10 @@
  * secret, once; rotate prints the new secret, the previous one verifying
  * until CB_CALL_SECRET_OVERLAP_S has passed (previous_secret_valid_until).
  *
+ * sf-contact-forget drops the contact cache's entry for one number of one
+ * tenant (lib/ccache.h), so the next call activity from it is linked by a
+ * fresh Salesforce query.
+ *
  * Run as root, cb-admin switches to the owner of CB_SEAL_ROOT_KEY_FILE (the
  * service user) before doing anything.
  */
@@ -100,6 +105,7 @@
 #include "audit.h"
 #include "buf.h"
 #include "calls.h"
+#include "ccache.h"
 #include "db.h"
 #include "deadletter.h"
 #include "errs.h"
@@ -109,6 +115,7 @@
 #include "mtls.h"
 #include "keyring.h"
 #include "log.h"
+#include "phone.h"
 #include "policygov.h"
 #include "pwhash.h"
 #include "refresh.h"
@@ -1083,6 +1090,40 @@ cmd_dead_letters(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * sf-contact-forget ORG PHONE: a contact event.  The cached answer to "which
+ * Contact has this number" (lib/ccache.h) is dropped, so the next call
+ * activity from the number is linked by a fresh query: run it after a
+ * contact is created, renumbered, merged or deleted in the tenant's org.
+ */
+static int
+cmd_sf_contact_forget(struct admin *a, int argc, char **argv)
+{
+	struct kv	*kv;
+	char		 org[24], e164[PHONE_E164_BUFSZ], key[CCACHE_KEY_MAX];
+	int		 rc;
+
+	if (argc != 2)
+		return fail("usage: sf-contact-forget ORG PHONE");
+	if (phone_e164(argv[1], NULL, e164) != CB_OK)
+		return fail("sf-contact-forget: PHONE must be an international number "
+		    "(+ and the country code)");
+	if (org_resolve(a, argv[0], org, sizeof(org)))
+		return 1;
+	if (ccache_key(key, a->s.api_key_pepper, org, e164) != CB_OK)
+		return fail("sf-contact-forget: CB_API_KEY_PEPPER is not 64 hex characters");
+	kv = kv_open(a->s.redis_host, (int)a->s.redis_port, a->s.redis_password,
+	    (int)a->s.redis_timeout_ms);
+	rc = ccache_forget(kv, key);
+	kv_close(kv);
+	sodium_memzero(e164, sizeof(e164));
+	if (rc != CB_OK)
+		return fail("sf-contact-forget: Redis: %s", errs_name(rc));
+	/* The number is personal data: not echoed. */
+	printf("{\"org_id\":%s,\"forgotten\":true}\n", org);
+	return 0;
+}
+
 struct admin_cmd {
 	const char	*name;
 	int		(*fn)(struct admin *, int, char **);
@@ -1249,6 +1290,8 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "dead-letters", cmd_dead_letters,
 	  "list ORG [--kind KIND] [--cursor CURSOR] [--limit N] | show|replay|discard ORG ID",
 	  "list, show, replay or discard a tenant's dead letters" },
+	{ "sf-contact-forget", cmd_sf_contact_forget, "ORG PHONE",
+	  "a contact event: drop the cached Salesforce contact of a phone number" },
 };
 
 #define ADMIN_NCMDS	(sizeof(admin_cmds) / sizeof(admin_cmds[0]))

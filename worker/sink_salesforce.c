@@ -16,7 +16,12 @@
  * name, looks again, and mints only if what it finds is missing, older
  * than CB_SF_SESSION_S - CB_SF_REFRESH_MARGIN_S, or the very token that
  * just answered 401.  Everyone else waits on the lock and reads the new
- * token.  A 401 re-mints once and resends the call once.
+ * token.  A 401 re-mints once and resends the call once.  The token and
+ * the trouble it can bring (pauses, alerts) live in sink_sf_token.c.
+ *
+ * A row whose payload carries "lookup" has its contact found by phone first
+ * (worker/sink_sf_lookup.c: cache, then one query per number, all in
+ * flight at once); the upsert stays one Collections call for the batch.
  *
  * invalid_grant (and every other OAuth or TLS configuration error) pauses
  * the sink for every worker: its rows wait uncharged, an alert is raised at
@@ -39,27 +44,18 @@
 #include "errs.h"
 #include "jsonv.h"
 #include "keyring.h"
+#include "kv.h"
 #include "log.h"
 #include "reseal.h"
 #include "seal.h"
 #include "sf.h"
 #include "sf_coll.h"
 #include "sink.h"
+#include "sink_sf.h"
+#include "sink_sf_lookup.h"
 #include "util.h"
 
-#define SFK_TOKEN_SEALED_MAX	16384u
-#define SFK_PAUSE_LIMIT_S	900	/* the org's API allocation is spent */
 #define SFK_BODY_MAX		(8u * 1024u * 1024u)
-
-struct sfk {
-	struct sink_env		*env;
-	struct sf_client	*sf;
-	char			 name[40];	/* sf_tokens.name */
-	char			 token_ver[64];	/* sf_tokens.updated_at of the token we hold */
-	double			 token_epoch;	/* when it was minted (Unix s) */
-	long long		 used, limit;	/* Sforce-Limit-Info */
-	int			 in_flight;
-};
 
 struct sfk_call {
 	struct sfk		*k;
@@ -70,264 +66,9 @@ struct sfk_call {
 	char			 sent_ver[64];	/* the token version the call carried */
 	struct buf		 body;
 	int			 resent;	/* after a 401 */
+	cJSON			**maps;		/* per row: its opened field map, or NULL */
+	struct sfl		*lk;		/* the contact lookups */
 };
-
-/* ---- the token ------------------------------------------------------- */
-
-static void
-sfk_name(struct sfk *k)
-{
-	const struct settings	*s = k->env->s;
-	crypto_generichash_state st;
-	unsigned char		 h[16];
-	const char		*parts[4];
-	size_t			 i;
-
-	parts[0] = s->sf_login_url ? s->sf_login_url : "";
-	parts[1] = s->sf_audience ? s->sf_audience : "";
-	parts[2] = s->sf_client_id ? s->sf_client_id : "";
-	parts[3] = s->sf_username ? s->sf_username : "";
-	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	for (i = 0; i < 4; i++)
-		crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
-	crypto_generichash_final(&st, h, sizeof(h));
-	memcpy(k->name, "jwt:", 4);
-	util_hex(k->name + 4, h, sizeof(h));
-}
-
-/* After a mint (inside our locked transaction): keep the token sealed. */
-static void
-sfk_token_store(const char *token, const char *instance_url, void *ud)
-{
-	struct sfk		*k = ud;
-	struct seal_keyring	*kr = keyring_get(k->env->keys, k->env->db);
-	struct buf		 plain, sealed;
-	int			 rc;
-
-	buf_init(&plain, SFK_TOKEN_SEALED_MAX);
-	buf_init(&sealed, SFK_TOKEN_SEALED_MAX);
-	if (kr == NULL) {
-		rc = CB_ERR_UNAVAILABLE;
-		goto out;
-	}
-	if ((rc = buf_puts(&plain, "{\"access_token\":")) != CB_OK ||
-	    (rc = buf_json_str(&plain, token)) != CB_OK ||
-	    (rc = buf_puts(&plain, ",\"instance_url\":")) != CB_OK ||
-	    (rc = buf_json_str(&plain, instance_url)) != CB_OK ||
-	    (rc = buf_putc(&plain, '}')) != CB_OK)
-		goto out;
-	if ((rc = reseal_seal_value(kr, "sf_tokens", k->name, plain.data, plain.len,
-	    &sealed)) != CB_OK)
-		goto out;
-	rc = db_exec(k->env->db, "INSERT INTO sf_tokens (name, instance_url, token_sealed)"
-	    " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET instance_url = EXCLUDED.instance_url,"
-	    " token_sealed = EXCLUDED.token_sealed, updated_at = now()", 3,
-	    (const char *[]){ k->name, instance_url, buf_cstr(&sealed) });
-out:
-	if (rc == CB_OK)
-		log_kv(LOG_LVL_INFO, "sf_token_stored", "name", k->name, NULL);
-	else
-		log_kv(LOG_LVL_WARN, "sf_token_store_failed", "name", k->name,
-		    "error", errs_name(rc), NULL);
-	buf_wipe(&plain);
-	buf_free(&sealed);
-}
-
-/* Seed the client with a sealed token text.  CB_OK or why not. */
-static int
-sfk_token_open(struct sfk *k, const char *sealed_text)
-{
-	struct seal_keyring	*kr;
-	struct buf		 plain;
-	struct jv_error		 je;
-	cJSON			*doc = NULL;
-	cJSON			*at = NULL, *iu;
-	int			 rc = CB_ERR_VALIDATION;
-
-	buf_init(&plain, SFK_TOKEN_SEALED_MAX);
-	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL) {
-		rc = CB_ERR_UNAVAILABLE;
-		goto out;
-	}
-	if (reseal_open_value(kr, "sf_tokens", k->name, sealed_text, &plain) != CB_OK)
-		goto out;
-	if (jv_parse(plain.data, plain.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc))
-		goto out;
-	at = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
-	iu = cJSON_GetObjectItemCaseSensitive(doc, "instance_url");
-	if (!cJSON_IsString(at) || !cJSON_IsString(iu))
-		goto out;
-	rc = sf_set_token(k->sf, at->valuestring, iu->valuestring);
-out:
-	if (cJSON_IsString(at))
-		sodium_memzero(at->valuestring, strlen(at->valuestring));
-	cJSON_Delete(doc);
-	buf_wipe(&plain);
-	return rc;
-}
-
-static int
-sfk_client(struct sfk *k, struct sf_result *res)
-{
-	const struct settings	*s = k->env->s;
-	struct sf_conf		 c;
-	char			 err[256];
-
-	if (k->sf != NULL)
-		return CB_OK;
-	memset(res, 0, sizeof(*res));
-	res->kind = SF_CONFIG;
-	if (s->sf_client_id == NULL || s->sf_username == NULL || s->sf_private_key_file == NULL) {
-		util_strlcpy(res->error_code, "NOT_CONFIGURED", sizeof(res->error_code));
-		util_strlcpy(res->message, "CB_SF_CLIENT_ID, CB_SF_USERNAME and "
-		    "CB_SF_PRIVATE_KEY_FILE must be set", sizeof(res->message));
-		return CB_ERR_CONFIG;
-	}
-	memset(&c, 0, sizeof(c));
-	c.login_url = s->sf_login_url;
-	c.audience = s->sf_audience;
-	c.client_id = s->sf_client_id;
-	c.username = s->sf_username;
-	c.private_key_file = s->sf_private_key_file;
-	c.api_version = s->sf_api_version;
-	c.timeout_ms = (long)s->sf_timeout_ms;
-	c.http = k->env->http;
-	if ((k->sf = sf_client_new(&c, err, sizeof(err))) == NULL) {
-		util_strlcpy(res->error_code, "CLIENT", sizeof(res->error_code));
-		util_strlcpy(res->message, err, sizeof(res->message));
-		return CB_ERR_CONFIG;
-	}
-	sf_set_token_hook(k->sf, sfk_token_store, k);
-	return CB_OK;
-}
-
-/*
- * A usable token in the client.  stale: the version (sf_tokens.updated_at)
- * of the token that just answered 401, or NULL.  Single flight: see the
- * file comment.  Several calls of this process may come here with the same
- * stale version: the first mints, the others find a newer one.  CB_OK, or
- * res filled.
- */
-static int
-sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
-{
-	struct db	*db = k->env->db;
-	struct db_res	*r = NULL;
-	double		 fresh_s = (double)(k->env->s->sf_session_s - k->env->s->sf_refresh_margin_s);
-	double		 now_s = (double)time(NULL), epoch = 0;
-	int		 rc;
-
-	memset(res, 0, sizeof(*res));
-	if ((rc = sfk_client(k, res)) != CB_OK)
-		return rc;
-	/* Ours is fresh, and not the one that failed (or a newer one already). */
-	if (k->token_ver[0] != '\0' && now_s - k->token_epoch < fresh_s &&
-	    (stale == NULL || strcmp(stale, k->token_ver) != 0))
-		return CB_OK;
-	if ((rc = db_begin(db)) != CB_OK)
-		goto down;
-	if ((rc = db_exec(db, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7426))", 1,
-	    (const char *[]){ k->name })) != CB_OK ||
-	    (rc = db_query(db, &r, "SELECT token_sealed, extract(epoch FROM updated_at)::float8,"
-	    " updated_at::text FROM sf_tokens WHERE name = $1", 1,
-	    (const char *[]){ k->name })) != CB_OK) {
-		(void)db_rollback(db);
-		goto down;
-	}
-	if (db_rows(r) == 1) {
-		epoch = strtod(db_val(r, 0, 1), NULL);
-		/* A fresh token other than the one that failed: someone minted it. */
-		if ((stale == NULL || strcmp(db_val(r, 0, 2), stale) != 0) &&
-		    now_s - epoch < fresh_s && sfk_token_open(k, db_val(r, 0, 0)) == CB_OK) {
-			util_strlcpy(k->token_ver, db_val(r, 0, 2), sizeof(k->token_ver));
-			k->token_epoch = epoch;
-			db_res_free(r);
-			(void)db_commit(db);
-			log_kv(LOG_LVL_INFO, "sf_token_loaded", "name", k->name, NULL);
-			return CB_OK;
-		}
-	}
-	db_res_free(r);
-	r = NULL;
-	/* Ours to mint; the hook stores it inside this transaction. */
-	sf_invalidate_token(k->sf);
-	if ((rc = sf_authenticate(k->sf, res)) != CB_OK) {
-		/* No token now: the next call goes through this lock again. */
-		k->token_ver[0] = '\0';
-		(void)db_rollback(db);
-		return rc;
-	}
-	if (db_query(db, &r, "SELECT updated_at::text, extract(epoch FROM updated_at)::float8"
-	    " FROM sf_tokens WHERE name = $1", 1, (const char *[]){ k->name }) == CB_OK &&
-	    db_rows(r) == 1) {
-		util_strlcpy(k->token_ver, db_val(r, 0, 0), sizeof(k->token_ver));
-		k->token_epoch = strtod(db_val(r, 0, 1), NULL);
-	} else {
-		util_strlcpy(k->token_ver, "unstored", sizeof(k->token_ver));
-		k->token_epoch = now_s;
-	}
-	db_res_free(r);
-	(void)db_exec(db, "INSERT INTO sink_status (sink, last_mint_at, mints) VALUES"
-	    " ('salesforce', now(), 1) ON CONFLICT (sink) DO UPDATE SET last_mint_at = now(),"
-	    " mints = sink_status.mints + 1", 0, NULL);
-	if (db_commit(db) != CB_OK) {
-		/* The token works; only its cache row is lost. */
-		log_kv(LOG_LVL_WARN, "sf_token_commit_failed", "name", k->name, NULL);
-	}
-	return CB_OK;
-down:
-	res->kind = SF_RETRY;
-	util_strlcpy(res->error_code, "CB_DB_DOWN", sizeof(res->error_code));
-	util_strlcpy(res->message, "the token cache could not be read", sizeof(res->message));
-	return CB_ERR_DB_DOWN;
-}
-
-/*
- * A failed mint or a refused configuration.  oauth: it came from the token
- * endpoint (counted for the OAuth-failures alert).  A configuration error
- * (SF_CONFIG) pauses the sink for everyone; invalid_grant alerts at once.
- */
-static void
-sfk_trouble(struct sfk *k, const struct sf_result *res, int oauth)
-{
-	struct db_res	*r = NULL;
-	char		 key[128], text[512], code[80];
-	int		 grant = strcmp(res->error_code, "invalid_grant") == 0;
-
-	if (res->kind == SF_CONFIG) {
-		sink_pause(k->env, "salesforce", (long)k->env->s->sf_probe_s, res->error_code);
-		sink_note(k->env, "salesforce", "config_error", res->error_code);
-	}
-	if (!oauth)
-		return;
-	snprintf(code, sizeof(code), "oauth:%s", res->error_code);
-	(void)db_exec(k->env->db, "INSERT INTO sink_failures (sink, code) VALUES ('salesforce', $1)",
-	    1, (const char *[]){ code });
-	if (db_query(k->env->db, &r, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
-	    " (SELECT count(*) FROM sink_failures WHERE sink = 'salesforce' AND code LIKE 'oauth:%'"
-	    "   AND at > now() - interval '1 hour')", 0, NULL) != CB_OK || db_rows(r) != 1) {
-		db_res_free(r);
-		return;
-	}
-	if (grant) {
-		snprintf(key, sizeof(key), "salesforce:invalid_grant:%.10s", db_val(r, 0, 0));
-		snprintf(text, sizeof(text), ":no_entry: Salesforce refused the JWT bearer grant "
-		    "(invalid_grant: %.120s). Deliveries to Salesforce are paused; nothing is "
-		    "dead-lettered. Action: pre-authorize the connected app for the integration "
-		    "user (or fix CB_SF_CLIENT_ID, CB_SF_USERNAME, CB_SF_AUDIENCE, the certificate); "
-		    "delivery resumes by itself within %lld s of the fix.", res->message,
-		    k->env->s->sf_probe_s);
-		(void)alert_raise(k->env->db, NULL, "salesforce_invalid_grant", key, text, NULL, NULL);
-	}
-	if (strtol(db_val(r, 0, 1), NULL, 10) >= k->env->s->alert_oauth_failures) {
-		snprintf(key, sizeof(key), "salesforce:oauth_failures:%s", db_val(r, 0, 0));
-		snprintf(text, sizeof(text), ":warning: %s Salesforce OAuth failures in the last hour "
-		    "(latest: %.60s). Action: check the connected app and "
-		    "`GET /api/health/salesforce`.", db_val(r, 0, 1), res->error_code);
-		(void)alert_raise(k->env->db, NULL, "salesforce_oauth_failures", key, text, NULL, NULL);
-	}
-	db_res_free(r);
-}
 
 /* ---- rows and calls -------------------------------------------------- */
 
@@ -419,12 +160,43 @@ sfk_group(const struct sink_row *row, char *key, size_t keysz)
 
 static void	sfk_send(struct sfk_call *);
 
+/* Wipe the strings of an opened field map (personal data), then free it. */
+static void
+sfk_map_wipe(cJSON *v)
+{
+	cJSON	*e;
+
+	cJSON_ArrayForEach(e, v) {
+		if (cJSON_IsString(e) && e->valuestring != NULL)
+			sodium_memzero(e->valuestring, strlen(e->valuestring));
+		else if (cJSON_IsObject(e) || cJSON_IsArray(e))
+			sfk_map_wipe(e);
+	}
+}
+
+static void
+sfk_maps_free(struct sfk_call *c)
+{
+	size_t	 i;
+
+	if (c->maps == NULL)
+		return;
+	for (i = 0; i < c->b->n; i++) {
+		sfk_map_wipe(c->maps[i]);
+		cJSON_Delete(c->maps[i]);
+	}
+	free(c->maps);
+	c->maps = NULL;
+}
+
 static void
 sfk_call_end(struct sfk_call *c)
 {
 	struct sink_batch	*b = c->b;
 
 	c->k->in_flight--;
+	sfk_maps_free(c);
+	sfl_free(c->lk);
 	buf_wipe(&c->body);
 	free(c->idx);
 	free(c);
@@ -572,13 +344,108 @@ out:
 	buf_free(&url);
 }
 
+/* After a 401 on a lookup: the token again (single flight), its header and base. */
+static int
+sfk_lookup_reauth(void *ud, struct buf *auth, struct buf *base)
+{
+	struct sfk_call		*c = ud;
+	struct sf_result	 res;
+
+	if (sfk_token(c->k, c->sent_ver, &res) != CB_OK)
+		return -1;
+	util_strlcpy(c->sent_ver, c->k->token_ver, sizeof(c->sent_ver));
+	return sf_bearer(c->k->sf, auth, base, &res) == CB_OK ? 0 : -1;
+}
+
+/* Every row's map is final (lookups done): the Collections body, then the call. */
+static void
+sfk_assemble(void *ud)
+{
+	struct sfk_call		*c = ud;
+	struct sink_batch	*b = c->b;
+	char			*text;
+	size_t			 i;
+
+	(void)sf_coll_begin(&c->body);
+	for (i = 0; i < b->n; i++) {
+		struct sink_row	*row = &b->rows[i];
+		cJSON		*p;
+		const cJSON	*o, *f, *v;
+
+		if (c->maps[i] == NULL || row->outcome != SINK_UNSET)
+			continue;
+		p = cJSON_Parse(row->payload);
+		o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
+		f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
+		v = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
+		if ((text = cJSON_PrintUnformatted(c->maps[i])) == NULL)
+			util_oom();
+		if (c->n == 0) {
+			util_strlcpy(c->sobject, o->valuestring, sizeof(c->sobject));
+			util_strlcpy(c->ext_field, f->valuestring, sizeof(c->ext_field));
+		}
+		if (strcmp(c->sobject, o->valuestring) != 0 ||
+		    strcmp(c->ext_field, f->valuestring) != 0)
+			sfk_row_set(row, SINK_RETRY, "CB_GROUP", "batched with another object");
+		else if (sf_coll_add(&c->body, o->valuestring, f->valuestring, v->valuestring,
+		    text) != CB_OK)
+			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
+			    "the field map is not a JSON object, or a name is not an API name");
+		else
+			c->idx[c->n++] = i;
+		sodium_memzero(text, strlen(text));
+		free(text);
+		cJSON_Delete(p);
+	}
+	(void)sf_coll_end(&c->body);
+	sfk_maps_free(c);
+	if (c->n == 0) {
+		sfk_call_end(c);
+		return;
+	}
+	sfk_send(c);
+}
+
+/* Open a row's field map into c->maps[i]; plan its lookup.  Else its outcome is set. */
+static void
+sfk_prepare(struct sfk_call *c, size_t i, struct buf *fields)
+{
+	struct sink_row	*row = &c->b->rows[i];
+	cJSON		*p = cJSON_Parse(row->payload);
+	const cJSON	*o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
+	const cJSON	*f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
+	const cJSON	*lookup = cJSON_GetObjectItemCaseSensitive(p, "lookup");
+	struct jv_error	 je;
+
+	if (!cJSON_IsString(o) || !cJSON_IsString(f) || !cJSON_IsString(v)) {
+		sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
+		goto out;
+	}
+	if (sfk_open_fields(c->k, row, cJSON_GetObjectItemCaseSensitive(p, "fields"),
+	    fields) != CB_OK)
+		goto out;
+	if (jv_parse(fields->data, fields->len, &c->maps[i], &je) != CB_OK ||
+	    !cJSON_IsObject(c->maps[i])) {
+		sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "the field map is not a JSON object");
+		sfk_map_wipe(c->maps[i]);
+		cJSON_Delete(c->maps[i]);
+		c->maps[i] = NULL;
+		goto out;
+	}
+	if (lookup != NULL)
+		sfl_plan(c->lk, row, lookup, c->maps[i]);
+out:
+	cJSON_Delete(p);
+}
+
 static void
 sfk_start(void *state, struct sink_batch *b)
 {
 	struct sfk		*k = state;
 	struct sfk_call		*c;
 	struct sf_result	 res;
-	struct buf		 fields;
+	struct buf		 fields, auth, base;
 	size_t			 i;
 	int			 rc;
 
@@ -602,44 +469,30 @@ sfk_start(void *state, struct sink_batch *b)
 		sfk_call_end(c);
 		return;
 	}
-	(void)sf_coll_begin(&c->body);
-	buf_init(&fields, SEAL_MAX_PLAIN);
+	c->maps = util_calloc(b->n, sizeof(*c->maps));
+	c->lk = sfl_new(k->env, k->kv, b->n);
 	for (i = 0; i < b->n; i++) {
-		struct sink_row	*row = &b->rows[i];
-		cJSON		*p = cJSON_Parse(row->payload);
-		const cJSON	*o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
-		const cJSON	*f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
-		const cJSON	*v = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
-
-		buf_wipe(&fields);
 		buf_init(&fields, SEAL_MAX_PLAIN);
-		if (!cJSON_IsString(o) || !cJSON_IsString(f) || !cJSON_IsString(v)) {
-			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
-		} else if (sfk_open_fields(k, row, cJSON_GetObjectItemCaseSensitive(p, "fields"),
-		    &fields) == CB_OK) {
-			if (c->n == 0) {
-				util_strlcpy(c->sobject, o->valuestring, sizeof(c->sobject));
-				util_strlcpy(c->ext_field, f->valuestring, sizeof(c->ext_field));
-			}
-			if (strcmp(c->sobject, o->valuestring) != 0 ||
-			    strcmp(c->ext_field, f->valuestring) != 0)
-				sfk_row_set(row, SINK_RETRY, "CB_GROUP", "batched with another object");
-			else if (sf_coll_add(&c->body, o->valuestring, f->valuestring, v->valuestring,
-			    buf_cstr(&fields)) != CB_OK)
-				sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
-				    "the field map is not a JSON object, or a name is not an API name");
-			else
-				c->idx[c->n++] = i;
-		}
-		cJSON_Delete(p);
+		sfk_prepare(c, i, &fields);
+		buf_wipe(&fields);
 	}
-	buf_wipe(&fields);
-	(void)sf_coll_end(&c->body);
-	if (c->n == 0) {
-		sfk_call_end(c);
+	if (sfl_pending(c->lk) == 0) {
+		sfk_assemble(c);
 		return;
 	}
-	sfk_send(c);
+	/* Contacts to look up: every query at once, then the one upsert call. */
+	buf_init(&auth, 4096);
+	buf_init(&base, 1024);
+	util_strlcpy(c->sent_ver, k->token_ver, sizeof(c->sent_ver));
+	if (sf_bearer(k->sf, &auth, &base, &res) != CB_OK) {
+		for (i = 0; i < b->n; i++)
+			if (b->rows[i].outcome == SINK_UNSET)
+				sfk_row_result(&b->rows[i], &res);
+		sfk_call_end(c);
+	} else
+		sfl_run(c->lk, buf_cstr(&auth), buf_cstr(&base), sfk_lookup_reauth, sfk_assemble, c);
+	buf_wipe(&auth);
+	buf_free(&base);
 }
 
 static size_t
@@ -683,6 +536,9 @@ sfk_open(struct sink_env *env, void **state)
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		util_oom();
 	k->env = env;
+	k->kv = kv_open(env->s->redis_host, (int)env->s->redis_port, env->s->redis_password,
+	    (int)env->s->redis_timeout_ms);
+	kv_set_breaker(k->kv, (int)env->s->kv_breaker_failures, (int)env->s->kv_breaker_cooloff_ms);
 	sfk_name(k);
 	*state = k;
 	return CB_OK;
@@ -696,6 +552,7 @@ sfk_close(void *state)
 	if (k == NULL)
 		return;
 	sf_client_free(k->sf);
+	kv_close(k->kv);
 	free(k);
 }
 

@@ -16,6 +16,15 @@
  * latency) and per record (an error for the records whose external ID or
  * field value matches).
  *
+ * The query resource (GET /services/data/vXX.X/query?q=SOQL) answers the
+ * subset of tests/fakes/common/fakesoql.h over Contacts a test seeds (POST
+ * /__fake/contacts {"Id"?, "Phone", "Name"?}): SELECT Id[, Phone, Name]
+ * FROM Contact WHERE Id|Phone|Name = '<literal>' [LIMIT n], in the real
+ * answer shape {"totalSize","done","records":[{"attributes":{"type","url"},
+ * "Id",...}]}; anything else is the real 400 (MALFORMED_QUERY,
+ * INVALID_TYPE, INVALID_FIELD).  Each query is one API call.  GET
+ * /__fake/queries lists the SOQL received (decoded), newest last.
+ *
  *   cb-fake-sf --port N --cert PEM_CERT --client-id ID --username USER
  *              [--audience AUD] [--pidfile P]
  *              [--objects Form_Submission__c,Call_Activity__c]
@@ -53,6 +62,7 @@
 
 #include "common/fakehttpd.h"
 #include "common/fakeplane.h"
+#include "common/fakesoql.h"
 
 #define FK_AUTH_MAX		4096
 #define FK_RECORDS_DEFAULT	10000
@@ -63,6 +73,8 @@
 #define FK_OBJECTS_MAX		16
 #define FK_ASSERTION_MAX	16384
 #define FK_API_LIMIT		15000
+#define FK_CONTACTS_MAX		1000
+#define FK_QUERY_LOG		32	/* SOQL texts kept for /__fake/queries */
 #define FK_EXP_MAX_S		180	/* CONTRACTS §3.1: within 3 minutes */
 #define FK_EXP_SKEW_S		5	/* clock leeway we grant the caller */
 #define FK_ORG_ID		"00Dxx0000001gPLEA0"
@@ -96,9 +108,9 @@ static struct {
 /* ---- state (all under fk.lock) ---------------------------------------- */
 
 /* What a request is, for faults and counting. */
-enum fk_call { CALL_NONE, CALL_TOKEN, CALL_SINGLE, CALL_COLLECTIONS, CALL_REST };
+enum fk_call { CALL_NONE, CALL_TOKEN, CALL_SINGLE, CALL_COLLECTIONS, CALL_REST, CALL_QUERY };
 /* Which calls a fault hits.  "upsert" is either kind of upsert. */
-enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY, FT_SINGLE, FT_COLLECTIONS };
+enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY, FT_SINGLE, FT_COLLECTIONS, FT_QUERY };
 enum fault_kind { FAULT_STATUS, FAULT_DROP, FAULT_LATENCY, FAULT_RECORD };
 
 struct fk_fault {
@@ -125,6 +137,13 @@ struct fk_record {
 	char	 updated_at[40];
 };
 
+/* A Contact the query resource finds (seeded by a test). */
+struct fk_contact {
+	char	 id[19];
+	char	*phone;
+	char	*name;
+};
+
 static struct {
 	pthread_mutex_t	 lock;
 	struct fk_record *records;
@@ -140,6 +159,12 @@ static struct {
 	long		 records_created, records_updated, record_failures;
 	long		 api_usage, api_limit;
 	unsigned long	 id_counter;
+	struct fk_contact contacts[FK_CONTACTS_MAX];
+	size_t		 ncontacts;
+	long		 queries;	/* query calls answered (any status) */
+	char		*query_log[FK_QUERY_LOG];
+	long		 query_matches[FK_QUERY_LOG];
+	size_t		 query_next;
 } fk = { .lock = PTHREAD_MUTEX_INITIALIZER, .fq = FP_QUEUE(fk.faults) };
 
 /* ---- answers ---------------------------------------------------------- */
@@ -575,6 +600,7 @@ fk_target_hits(int target, int call)
 	case FT_UPSERT:		return call == CALL_SINGLE || call == CALL_COLLECTIONS;
 	case FT_SINGLE:		return call == CALL_SINGLE;
 	case FT_COLLECTIONS:	return call == CALL_COLLECTIONS;
+	case FT_QUERY:		return call == CALL_QUERY;
 	default:		return 0;
 	}
 }
@@ -1084,6 +1110,253 @@ out:
 	cJSON_Delete(doc);
 }
 
+/* ---- the query resource and its Contacts -------------------------------- */
+
+/* The Contact fields the query resource knows, in their canonical case. */
+static const char *const contact_fields[] = { "Id", "Phone", "Name" };
+
+static const char *
+fk_contact_field(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(contact_fields) / sizeof(contact_fields[0]); i++)
+		if (strcasecmp(contact_fields[i], name) == 0)
+			return contact_fields[i];
+	return NULL;
+}
+
+static const char *
+fk_contact_value(const struct fk_contact *c, const char *field)
+{
+	if (strcmp(field, "Id") == 0)
+		return c->id;
+	if (strcmp(field, "Phone") == 0)
+		return c->phone;
+	return c->name;
+}
+
+/* Caller holds the lock.  The SOQL as received, for /__fake/queries. */
+static void
+fk_query_note(const char *soql, long matches)
+{
+	size_t	 i = fk.query_next++ % FK_QUERY_LOG;
+
+	free(fk.query_log[i]);
+	fk.query_log[i] = util_strdup(soql);
+	fk.query_matches[i] = matches;
+}
+
+static void
+fk_query(struct fh_req *rq, struct fh_resp *rs, const char *ver)
+{
+	struct fs_query	*q = util_calloc(1, sizeof(*q));
+	struct buf	 soql;
+	cJSON		*doc, *recs, *rec, *attr;
+	const char	*field, *want, *have;
+	char		 msg[400], url[128];
+	size_t		 i, j;
+	long		 n = 0;
+	int		 got;
+
+	buf_init(&soql, FS_QUERY_MAX);
+	pthread_mutex_lock(&fk.lock);
+	fk.queries++;
+	pthread_mutex_unlock(&fk.lock);
+	got = fh_form_get(rq->query, strlen(rq->query), "q", &soql);
+	if (got != 1) {
+		fk_sf_error(rs, 400, "MALFORMED_QUERY", got == 0 ?
+		    "A query string has to be specified" : "the q parameter is malformed", NULL);
+		goto out;
+	}
+	pthread_mutex_lock(&fk.lock);
+	fk_query_note(buf_cstr(&soql), -1);
+	pthread_mutex_unlock(&fk.lock);
+	if (fs_parse(buf_cstr(&soql), q, msg, sizeof(msg)) != 0) {
+		fk_sf_error(rs, 400, "MALFORMED_QUERY", msg, NULL);
+		goto out;
+	}
+	/* Salesforce looks at the object before the fields. */
+	if (strcasecmp(q->object, "Contact") != 0) {
+		snprintf(msg, sizeof(msg), "sObject type '%.80s' is not supported. If you are "
+		    "attempting to use a custom object, be sure to append the '__c' after the "
+		    "entity name. Please reference your WSDL or the describe call for the "
+		    "appropriate names.", q->object);
+		fk_sf_error(rs, 400, "INVALID_TYPE", msg, NULL);
+		goto out;
+	}
+	for (i = 0; i <= q->nfields; i++) {
+		field = i < q->nfields ? q->fields[i] : q->where;
+		if (fk_contact_field(field) == NULL) {
+			snprintf(msg, sizeof(msg), "No such column '%.80s' on entity 'Contact'. If "
+			    "you are attempting to use a custom field, be sure to append the '__c' "
+			    "after the custom field name. Please reference your WSDL or the "
+			    "describe call for the appropriate names.", field);
+			fk_sf_error(rs, 400, "INVALID_FIELD", msg, NULL);
+			goto out;
+		}
+	}
+	doc = fp_obj();
+	if ((recs = cJSON_CreateArray()) == NULL)
+		util_oom();
+	want = fk_contact_field(q->where);
+	pthread_mutex_lock(&fk.lock);
+	for (i = 0; i < fk.ncontacts && (q->limit < 0 || n < q->limit); i++) {
+		const struct fk_contact *c = &fk.contacts[i];
+
+		/* Text comparison in SOQL ignores case. */
+		if ((have = fk_contact_value(c, want)) == NULL || strcasecmp(have, q->value) != 0)
+			continue;
+		rec = fp_obj();
+		attr = fp_obj();
+		cJSON_AddItemToObject(rec, "attributes", attr);
+		fp_add_str(attr, "type", "Contact");
+		snprintf(url, sizeof(url), "/services/data/%s/sobjects/Contact/%s", ver, c->id);
+		fp_add_str(attr, "url", url);
+		for (j = 0; j < q->nfields; j++) {
+			field = fk_contact_field(q->fields[j]);
+			if (cJSON_GetObjectItemCaseSensitive(rec, field) == NULL)
+				fp_add_str(rec, field, fk_contact_value(c, field));
+		}
+		cJSON_AddItemToArray(recs, rec);
+		n++;
+	}
+	fk_query_note(buf_cstr(&soql), n);
+	pthread_mutex_unlock(&fk.lock);
+	fp_add_num(doc, "totalSize", (double)n);
+	fp_add_bool(doc, "done", 1);
+	cJSON_AddItemToObject(doc, "records", recs);
+	fp_json(rs, 200, NULL, doc);
+out:
+	buf_free(&soql);
+	free(q);
+}
+
+/* Caller holds the lock. */
+static void
+fk_clear_contacts(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < fk.ncontacts; i++) {
+		free(fk.contacts[i].phone);
+		free(fk.contacts[i].name);
+	}
+	fk.ncontacts = 0;
+	for (i = 0; i < FK_QUERY_LOG; i++) {
+		free(fk.query_log[i]);
+		fk.query_log[i] = NULL;
+	}
+	fk.query_next = 0;
+}
+
+struct contact_in {
+	const char	*id;
+	const char	*phone;
+	const char	*name;
+};
+
+static int
+fk_sfid_check(const cJSON *v, const char **why)
+{
+	const char	*s = v->valuestring;
+	size_t		 i, n = strlen(s);
+
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= 'a' && s[i] <= 'z')))
+			break;
+	if (i == n && (n == 15 || n == 18))
+		return 0;
+	*why = "must be 15 or 18 letters and digits";
+	return -1;
+}
+
+static const struct jv_field contact_in_fields[] = {
+	{ "Id", JV_STRING, 0, 15, 18, offsetof(struct contact_in, id), fk_sfid_check },
+	{ "Phone", JV_STRING, JV_REQUIRED, 1, 255, offsetof(struct contact_in, phone), NULL },
+	{ "Name", JV_STRING, 0, 1, 255, offsetof(struct contact_in, name), NULL },
+};
+
+/* POST /__fake/contacts: seed one; GET: list them. */
+static void
+fk_contacts(struct fh_req *rq, struct fh_resp *rs)
+{
+	struct contact_in	 in;
+	struct fk_contact	*c;
+	cJSON			*doc = NULL, *res, *arr, *o;
+	size_t			 i;
+	char			 id[19];
+
+	if (strcmp(rq->method, "GET") == 0) {
+		res = fp_obj();
+		if ((arr = cJSON_AddArrayToObject(res, "contacts")) == NULL)
+			util_oom();
+		pthread_mutex_lock(&fk.lock);
+		for (i = 0; i < fk.ncontacts; i++) {
+			o = fp_obj();
+			fp_add_str(o, "Id", fk.contacts[i].id);
+			fp_add_str(o, "Phone", fk.contacts[i].phone);
+			fp_add_str(o, "Name", fk.contacts[i].name);
+			cJSON_AddItemToArray(arr, o);
+		}
+		pthread_mutex_unlock(&fk.lock);
+		fp_json(rs, 200, NULL, res);
+		return;
+	}
+	memset(&in, 0, sizeof(in));
+	if (fp_body(rq, contact_in_fields, sizeof(contact_in_fields) /
+	    sizeof(contact_in_fields[0]), &in, &doc, rs) != 0)
+		goto out;
+	pthread_mutex_lock(&fk.lock);
+	if (fk.ncontacts == FK_CONTACTS_MAX) {
+		pthread_mutex_unlock(&fk.lock);
+		fh_resp_error(rs, 400, "too many contacts");
+		goto out;
+	}
+	c = &fk.contacts[fk.ncontacts++];
+	if (in.id != NULL)
+		util_strlcpy(c->id, in.id, sizeof(c->id));
+	else {
+		/* A Contact Id starts 003: the object's key prefix. */
+		fk_make_id(0, c->id);
+		c->id[0] = '0';
+		c->id[1] = '0';
+		c->id[2] = '3';
+	}
+	c->phone = util_strdup(in.phone);
+	c->name = util_strdup(in.name != NULL ? in.name : "");
+	memcpy(id, c->id, sizeof(id));
+	pthread_mutex_unlock(&fk.lock);
+	res = fp_obj();
+	fp_add_str(res, "id", id);
+	fp_json(rs, 201, NULL, res);
+out:
+	cJSON_Delete(doc);
+}
+
+/* GET /__fake/queries: the SOQL received, oldest first, with its match count (-1: refused). */
+static void
+fk_queries(struct fh_resp *rs)
+{
+	cJSON	*res = fp_obj(), *arr, *o;
+	size_t	 i, k, n;
+
+	if ((arr = cJSON_AddArrayToObject(res, "queries")) == NULL)
+		util_oom();
+	pthread_mutex_lock(&fk.lock);
+	n = fk.query_next < FK_QUERY_LOG ? fk.query_next : FK_QUERY_LOG;
+	for (k = 0; k < n; k++) {
+		i = (fk.query_next - n + k) % FK_QUERY_LOG;
+		o = fp_obj();
+		fp_add_str(o, "q", fk.query_log[i]);
+		fp_add_num(o, "matches", (double)fk.query_matches[i]);
+		cJSON_AddItemToArray(arr, o);
+	}
+	pthread_mutex_unlock(&fk.lock);
+	fp_json(rs, 200, NULL, res);
+}
+
 /* ---- REST --------------------------------------------------------------- */
 
 /* "vNN.N" with two or three digits before the dot. */
@@ -1186,6 +1459,13 @@ fk_rest(struct fh_req *rq, struct fh_resp *rs)
 	}
 	if (fk_api_call(rs, 1) != 0)
 		goto out;
+	if ((nseg == 2 || (nseg == 3 && len[2] == 0)) && fk_seg_is(seg[1], len[1], "query")) {
+		if (strcmp(rq->method, "GET") != 0)
+			fk_method_not_allowed(rs, rq->method, "GET,HEAD");
+		else
+			fk_query(rq, rs, ver);
+		goto out;
+	}
 	coll = nseg == 5 && fk_seg_is(seg[1], len[1], "composite") &&
 	    fk_seg_is(seg[2], len[2], "sobjects");
 	if (!coll && (nseg != 5 || !fk_seg_is(seg[1], len[1], "sobjects") ||
@@ -1348,7 +1628,7 @@ static const struct jv_field fault_fields[] = {
 
 static const char *const target_names[] = {
 	[FT_UPSERT] = "upsert", [FT_TOKEN] = "token", [FT_ANY] = "any",
-	[FT_SINGLE] = "single", [FT_COLLECTIONS] = "collections",
+	[FT_SINGLE] = "single", [FT_COLLECTIONS] = "collections", [FT_QUERY] = "query",
 };
 static const char *const kind_names[] = {
 	[FAULT_STATUS] = "status", [FAULT_DROP] = "drop",
@@ -1371,7 +1651,7 @@ fk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 	if ((t = fp_name_index(target_names, sizeof(target_names) /
 	    sizeof(target_names[0]), in.target)) < 0) {
 		fh_resp_error(rs, 400, "target: must be upsert, single, "
-		    "collections, token or any");
+		    "collections, query, token or any");
 		goto out;
 	}
 	k = fp_name_index(kind_names, sizeof(kind_names) /
@@ -1459,6 +1739,8 @@ fk_stats(struct fh_resp *rs)
 	fp_add_num(doc, "upserts", (double)fk.upserts);
 	fp_add_num(doc, "upsert_calls", (double)fk.upsert_calls);
 	fp_add_num(doc, "collections_calls", (double)fk.collections_calls);
+	fp_add_num(doc, "queries", (double)fk.queries);
+	fp_add_num(doc, "contacts", (double)fk.ncontacts);
 	fp_add_num(doc, "records_created", (double)fk.records_created);
 	fp_add_num(doc, "records_updated", (double)fk.records_updated);
 	fp_add_num(doc, "record_failures", (double)fk.record_failures);
@@ -1524,10 +1806,11 @@ fk_reset(struct fh_resp *rs)
 
 	pthread_mutex_lock(&fk.lock);
 	fk_clear_records();
+	fk_clear_contacts();
 	fk_clear_tokens();
 	(void)fp_clear(&fk.fq);
 	fk.token_requests = fk.token_failures = fk.token_mints = 0;
-	fk.upserts = fk.upsert_calls = fk.collections_calls = 0;
+	fk.upserts = fk.upsert_calls = fk.collections_calls = fk.queries = 0;
 	fk.records_created = fk.records_updated = fk.record_failures = 0;
 	fk.fq.served = fk.api_usage = 0;
 	fk.api_limit = cfg.api_limit;
@@ -1547,7 +1830,8 @@ fk_control(struct fh_req *rq, struct fh_resp *rs)
 	} routes[] = {
 		{ "records", "GET" }, { "stats", "GET" }, { "reset", "POST" },
 		{ "revoke-tokens", "POST" }, { "faults", "GET|POST|DELETE" },
-		{ "api-usage", "GET|POST" },
+		{ "api-usage", "GET|POST" }, { "contacts", "GET|POST" },
+		{ "queries", "GET" },
 	};
 	const char	*p = rq->path + strlen("/__fake/"), *m = rq->method;
 	cJSON		*doc;
@@ -1582,6 +1866,10 @@ fk_control(struct fh_req *rq, struct fh_resp *rs)
 		fp_json(rs, 200, NULL, doc);
 	} else if (strcmp(p, "api-usage") == 0)
 		fk_api_usage(rq, rs);
+	else if (strcmp(p, "contacts") == 0)
+		fk_contacts(rq, rs);
+	else if (strcmp(p, "queries") == 0)
+		fk_queries(rs);
 	else if (strcmp(m, "POST") == 0)
 		fk_add_fault(rq, rs);
 	else if (strcmp(m, "GET") == 0)
@@ -1599,8 +1887,12 @@ fk_call_of(const struct fh_req *rq)
 		return CALL_TOKEN;
 	if (strncmp(rq->path, "/services/data/", 15) != 0)
 		return CALL_NONE;
-	if (strcmp(rq->method, "PATCH") != 0)
-		return CALL_REST;
+	if (strcmp(rq->method, "PATCH") != 0) {
+		const char *q = strchr(rq->path + 15, '/');
+
+		return q != NULL && (strcmp(q, "/query") == 0 || strcmp(q, "/query/") == 0) ?
+		    CALL_QUERY : CALL_REST;
+	}
 	return strstr(rq->path, "/composite/sobjects/") != NULL ?
 	    CALL_COLLECTIONS : CALL_SINGLE;
 }
@@ -1812,6 +2104,7 @@ main(int argc, char **argv)
 		/* Every connection is gone: nothing else uses the state. */
 		pthread_mutex_lock(&fk.lock);
 		fk_clear_records();
+		fk_clear_contacts();
 		fk_clear_tokens();
 		free(fk.records);
 		free(fk.index);

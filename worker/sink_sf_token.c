@@ -1,0 +1,291 @@
+/*
+ * sink_sf_token: the Salesforce sink's token and its trouble (see
+ * sink_salesforce.c for the whole story).  One mint per token lifetime for
+ * every process and node: the token is cached sealed in sf_tokens (bound
+ * to "sf_tokens:<name>:token"); a process that needs one takes a
+ * transaction-scoped advisory lock on the name, looks again, and mints only
+ * if what it finds is missing, older than CB_SF_SESSION_S -
+ * CB_SF_REFRESH_MARGIN_S, or the very token that just answered 401.  A
+ * configuration error pauses the sink for every worker; invalid_grant and
+ * repeated OAuth failures raise alerts.  The token is never logged and
+ * every plain copy is wiped.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+
+#include "alert.h"
+#include "buf.h"
+#include "db.h"
+#include "errs.h"
+#include "jsonv.h"
+#include "keyring.h"
+#include "log.h"
+#include "reseal.h"
+#include "sf.h"
+#include "sink.h"
+#include "sink_sf.h"
+#include "util.h"
+
+#define SFK_TOKEN_SEALED_MAX	16384u
+
+/* ---- the token ------------------------------------------------------- */
+
+void
+sfk_name(struct sfk *k)
+{
+	const struct settings	*s = k->env->s;
+	crypto_generichash_state st;
+	unsigned char		 h[16];
+	const char		*parts[4];
+	size_t			 i;
+
+	parts[0] = s->sf_login_url ? s->sf_login_url : "";
+	parts[1] = s->sf_audience ? s->sf_audience : "";
+	parts[2] = s->sf_client_id ? s->sf_client_id : "";
+	parts[3] = s->sf_username ? s->sf_username : "";
+	crypto_generichash_init(&st, NULL, 0, sizeof(h));
+	for (i = 0; i < 4; i++)
+		crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
+	crypto_generichash_final(&st, h, sizeof(h));
+	memcpy(k->name, "jwt:", 4);
+	util_hex(k->name + 4, h, sizeof(h));
+}
+
+/* After a mint (inside our locked transaction): keep the token sealed. */
+static void
+sfk_token_store(const char *token, const char *instance_url, void *ud)
+{
+	struct sfk		*k = ud;
+	struct seal_keyring	*kr = keyring_get(k->env->keys, k->env->db);
+	struct buf		 plain, sealed;
+	int			 rc;
+
+	buf_init(&plain, SFK_TOKEN_SEALED_MAX);
+	buf_init(&sealed, SFK_TOKEN_SEALED_MAX);
+	if (kr == NULL) {
+		rc = CB_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if ((rc = buf_puts(&plain, "{\"access_token\":")) != CB_OK ||
+	    (rc = buf_json_str(&plain, token)) != CB_OK ||
+	    (rc = buf_puts(&plain, ",\"instance_url\":")) != CB_OK ||
+	    (rc = buf_json_str(&plain, instance_url)) != CB_OK ||
+	    (rc = buf_putc(&plain, '}')) != CB_OK)
+		goto out;
+	if ((rc = reseal_seal_value(kr, "sf_tokens", k->name, plain.data, plain.len,
+	    &sealed)) != CB_OK)
+		goto out;
+	rc = db_exec(k->env->db, "INSERT INTO sf_tokens (name, instance_url, token_sealed)"
+	    " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET instance_url = EXCLUDED.instance_url,"
+	    " token_sealed = EXCLUDED.token_sealed, updated_at = now()", 3,
+	    (const char *[]){ k->name, instance_url, buf_cstr(&sealed) });
+out:
+	if (rc == CB_OK)
+		log_kv(LOG_LVL_INFO, "sf_token_stored", "name", k->name, NULL);
+	else
+		log_kv(LOG_LVL_WARN, "sf_token_store_failed", "name", k->name,
+		    "error", errs_name(rc), NULL);
+	buf_wipe(&plain);
+	buf_free(&sealed);
+}
+
+/* Seed the client with a sealed token text.  CB_OK or why not. */
+static int
+sfk_token_open(struct sfk *k, const char *sealed_text)
+{
+	struct seal_keyring	*kr;
+	struct buf		 plain;
+	struct jv_error		 je;
+	cJSON			*doc = NULL;
+	cJSON			*at = NULL, *iu;
+	int			 rc = CB_ERR_VALIDATION;
+
+	buf_init(&plain, SFK_TOKEN_SEALED_MAX);
+	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL) {
+		rc = CB_ERR_UNAVAILABLE;
+		goto out;
+	}
+	if (reseal_open_value(kr, "sf_tokens", k->name, sealed_text, &plain) != CB_OK)
+		goto out;
+	if (jv_parse(plain.data, plain.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc))
+		goto out;
+	at = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
+	iu = cJSON_GetObjectItemCaseSensitive(doc, "instance_url");
+	if (!cJSON_IsString(at) || !cJSON_IsString(iu))
+		goto out;
+	rc = sf_set_token(k->sf, at->valuestring, iu->valuestring);
+out:
+	if (cJSON_IsString(at))
+		sodium_memzero(at->valuestring, strlen(at->valuestring));
+	cJSON_Delete(doc);
+	buf_wipe(&plain);
+	return rc;
+}
+
+static int
+sfk_client(struct sfk *k, struct sf_result *res)
+{
+	const struct settings	*s = k->env->s;
+	struct sf_conf		 c;
+	char			 err[256];
+
+	if (k->sf != NULL)
+		return CB_OK;
+	memset(res, 0, sizeof(*res));
+	res->kind = SF_CONFIG;
+	if (s->sf_client_id == NULL || s->sf_username == NULL || s->sf_private_key_file == NULL) {
+		util_strlcpy(res->error_code, "NOT_CONFIGURED", sizeof(res->error_code));
+		util_strlcpy(res->message, "CB_SF_CLIENT_ID, CB_SF_USERNAME and "
+		    "CB_SF_PRIVATE_KEY_FILE must be set", sizeof(res->message));
+		return CB_ERR_CONFIG;
+	}
+	memset(&c, 0, sizeof(c));
+	c.login_url = s->sf_login_url;
+	c.audience = s->sf_audience;
+	c.client_id = s->sf_client_id;
+	c.username = s->sf_username;
+	c.private_key_file = s->sf_private_key_file;
+	c.api_version = s->sf_api_version;
+	c.timeout_ms = (long)s->sf_timeout_ms;
+	c.http = k->env->http;
+	if ((k->sf = sf_client_new(&c, err, sizeof(err))) == NULL) {
+		util_strlcpy(res->error_code, "CLIENT", sizeof(res->error_code));
+		util_strlcpy(res->message, err, sizeof(res->message));
+		return CB_ERR_CONFIG;
+	}
+	sf_set_token_hook(k->sf, sfk_token_store, k);
+	return CB_OK;
+}
+
+/*
+ * A usable token in the client.  stale: the version (sf_tokens.updated_at)
+ * of the token that just answered 401, or NULL.  Single flight: see the
+ * file comment.  Several calls of this process may come here with the same
+ * stale version: the first mints, the others find a newer one.  CB_OK, or
+ * res filled.
+ */
+int
+sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
+{
+	struct db	*db = k->env->db;
+	struct db_res	*r = NULL;
+	double		 fresh_s = (double)(k->env->s->sf_session_s - k->env->s->sf_refresh_margin_s);
+	double		 now_s = (double)time(NULL), epoch = 0;
+	int		 rc;
+
+	memset(res, 0, sizeof(*res));
+	if ((rc = sfk_client(k, res)) != CB_OK)
+		return rc;
+	/* Ours is fresh, and not the one that failed (or a newer one already). */
+	if (k->token_ver[0] != '\0' && now_s - k->token_epoch < fresh_s &&
+	    (stale == NULL || strcmp(stale, k->token_ver) != 0))
+		return CB_OK;
+	if ((rc = db_begin(db)) != CB_OK)
+		goto down;
+	if ((rc = db_exec(db, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7426))", 1,
+	    (const char *[]){ k->name })) != CB_OK ||
+	    (rc = db_query(db, &r, "SELECT token_sealed, extract(epoch FROM updated_at)::float8,"
+	    " updated_at::text FROM sf_tokens WHERE name = $1", 1,
+	    (const char *[]){ k->name })) != CB_OK) {
+		(void)db_rollback(db);
+		goto down;
+	}
+	if (db_rows(r) == 1) {
+		epoch = strtod(db_val(r, 0, 1), NULL);
+		/* A fresh token other than the one that failed: someone minted it. */
+		if ((stale == NULL || strcmp(db_val(r, 0, 2), stale) != 0) &&
+		    now_s - epoch < fresh_s && sfk_token_open(k, db_val(r, 0, 0)) == CB_OK) {
+			util_strlcpy(k->token_ver, db_val(r, 0, 2), sizeof(k->token_ver));
+			k->token_epoch = epoch;
+			db_res_free(r);
+			(void)db_commit(db);
+			log_kv(LOG_LVL_INFO, "sf_token_loaded", "name", k->name, NULL);
+			return CB_OK;
+		}
+	}
+	db_res_free(r);
+	r = NULL;
+	/* Ours to mint; the hook stores it inside this transaction. */
+	sf_invalidate_token(k->sf);
+	if ((rc = sf_authenticate(k->sf, res)) != CB_OK) {
+		/* No token now: the next call goes through this lock again. */
+		k->token_ver[0] = '\0';
+		(void)db_rollback(db);
+		return rc;
+	}
+	if (db_query(db, &r, "SELECT updated_at::text, extract(epoch FROM updated_at)::float8"
+	    " FROM sf_tokens WHERE name = $1", 1, (const char *[]){ k->name }) == CB_OK &&
+	    db_rows(r) == 1) {
+		util_strlcpy(k->token_ver, db_val(r, 0, 0), sizeof(k->token_ver));
+		k->token_epoch = strtod(db_val(r, 0, 1), NULL);
+	} else {
+		util_strlcpy(k->token_ver, "unstored", sizeof(k->token_ver));
+		k->token_epoch = now_s;
+	}
+	db_res_free(r);
+	(void)db_exec(db, "INSERT INTO sink_status (sink, last_mint_at, mints) VALUES"
+	    " ('salesforce', now(), 1) ON CONFLICT (sink) DO UPDATE SET last_mint_at = now(),"
+	    " mints = sink_status.mints + 1", 0, NULL);
+	if (db_commit(db) != CB_OK) {
+		/* The token works; only its cache row is lost. */
+		log_kv(LOG_LVL_WARN, "sf_token_commit_failed", "name", k->name, NULL);
+	}
+	return CB_OK;
+down:
+	res->kind = SF_RETRY;
+	util_strlcpy(res->error_code, "CB_DB_DOWN", sizeof(res->error_code));
+	util_strlcpy(res->message, "the token cache could not be read", sizeof(res->message));
+	return CB_ERR_DB_DOWN;
+}
+
+/*
+ * A failed mint or a refused configuration.  oauth: it came from the token
+ * endpoint (counted for the OAuth-failures alert).  A configuration error
+ * (SF_CONFIG) pauses the sink for everyone; invalid_grant alerts at once.
+ */
+void
+sfk_trouble(struct sfk *k, const struct sf_result *res, int oauth)
+{
+	struct db_res	*r = NULL;
+	char		 key[128], text[512], code[80];
+	int		 grant = strcmp(res->error_code, "invalid_grant") == 0;
+
+	if (res->kind == SF_CONFIG) {
+		sink_pause(k->env, "salesforce", (long)k->env->s->sf_probe_s, res->error_code);
+		sink_note(k->env, "salesforce", "config_error", res->error_code);
+	}
+	if (!oauth)
+		return;
+	snprintf(code, sizeof(code), "oauth:%s", res->error_code);
+	(void)db_exec(k->env->db, "INSERT INTO sink_failures (sink, code) VALUES ('salesforce', $1)",
+	    1, (const char *[]){ code });
+	if (db_query(k->env->db, &r, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
+	    " (SELECT count(*) FROM sink_failures WHERE sink = 'salesforce' AND code LIKE 'oauth:%'"
+	    "   AND at > now() - interval '1 hour')", 0, NULL) != CB_OK || db_rows(r) != 1) {
+		db_res_free(r);
+		return;
+	}
+	if (grant) {
+		snprintf(key, sizeof(key), "salesforce:invalid_grant:%.10s", db_val(r, 0, 0));
+		snprintf(text, sizeof(text), ":no_entry: Salesforce refused the JWT bearer grant "
+		    "(invalid_grant: %.120s). Deliveries to Salesforce are paused; nothing is "
+		    "dead-lettered. Action: pre-authorize the connected app for the integration "
+		    "user (or fix CB_SF_CLIENT_ID, CB_SF_USERNAME, CB_SF_AUDIENCE, the certificate); "
+		    "delivery resumes by itself within %lld s of the fix.", res->message,
+		    k->env->s->sf_probe_s);
+		(void)alert_raise(k->env->db, NULL, "salesforce_invalid_grant", key, text, NULL, NULL);
+	}
+	if (strtol(db_val(r, 0, 1), NULL, 10) >= k->env->s->alert_oauth_failures) {
+		snprintf(key, sizeof(key), "salesforce:oauth_failures:%s", db_val(r, 0, 0));
+		snprintf(text, sizeof(text), ":warning: %s Salesforce OAuth failures in the last hour "
+		    "(latest: %.60s). Action: check the connected app and "
+		    "`GET /api/health/salesforce`.", db_val(r, 0, 1), res->error_code);
+		(void)alert_raise(k->env->db, NULL, "salesforce_oauth_failures", key, text, NULL, NULL);
+	}
+	db_res_free(r);
+}
