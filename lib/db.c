@@ -375,7 +375,7 @@ int
 db_exec_commit(struct db *db, const char *sql, int n, const char *const *params)
 {
 	PGresult	*res;
-	int		 rc = CB_OK, i, failed = 0;
+	int		 rc = CB_OK, i, failed = 0, committed = 0;
 	const char	*status, *name;
 
 	if (!db->in_tx || db->conn == NULL)
@@ -410,7 +410,8 @@ db_exec_commit(struct db *db, const char *sql, int n, const char *const *params)
 					db_seterr(db, "25P02", "the transaction was aborted and rolled back");
 					rc = CB_ERR_DB;
 					failed = 1;
-				}
+				} else
+					committed = 1;
 			}
 			PQclear(res);
 		}
@@ -422,6 +423,16 @@ db_exec_commit(struct db *db, const char *sql, int n, const char *const *params)
 	PQclear(res);
 	PQexitPipelineMode(db->conn);
 	db->in_tx = 0;
+	if (!failed && !committed) {
+		/* No answer to COMMIT: whether it committed is unknown, never a success. */
+		db_seterr(db, "08006", "the connection ended before COMMIT answered");
+		rc = CB_ERR_DB_DOWN;
+		failed = 1;
+	}
+	if (rc == CB_ERR_DB_DOWN && db->conn && PQstatus(db->conn) != CONNECTION_OK) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+	}
 	if (failed && db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
 		res = PQexec(db->conn, "ROLLBACK");
 		PQclear(res);
@@ -456,7 +467,7 @@ db_query_setup_once(struct db *db, const char *setup, struct db_res **out, const
 {
 	PGresult	*res, *keep = NULL;
 	const char	*name;
-	int		 rc = CB_OK, i, failed = 0;
+	int		 rc = CB_OK, i, failed = 0, synced = 0;
 
 	*out = NULL;
 	if (db->in_tx)
@@ -493,12 +504,22 @@ db_query_setup_once(struct db *db, const char *setup, struct db_res **out, const
 			PQclear(res);
 		}
 	}
-	/* Then the sync point itself (no NULL follows it: stop there). */
+	/*
+	 * Then the sync point itself (no NULL follows it: stop there).  The
+	 * implicit transaction commits there: without it, whether the
+	 * statement's effect was kept is unknown, and its rows are no answer.
+	 */
 	while ((res = PQgetResult(db->conn)) != NULL &&
 	    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
 		PQclear(res);
+	synced = res != NULL;
 	PQclear(res);
 	PQexitPipelineMode(db->conn);
+	if (!failed && !synced) {
+		db_seterr(db, "08006", "the connection ended before the transaction's end answered");
+		rc = CB_ERR_DB_DOWN;
+		failed = 1;
+	}
 	if (rc == CB_ERR_DB_DOWN && PQstatus(db->conn) != CONNECTION_OK) {
 		PQfinish(db->conn);
 		db->conn = NULL;

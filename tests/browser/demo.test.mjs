@@ -111,6 +111,36 @@ async function commandState(key, id, want, timeoutMs = 10000) {
 	}, timeoutMs);
 }
 
+// cb-admin with something on its standard input (user-create reads the password there).
+function adminIn(input, ...args) {
+	const out = execFileSync(join(BUILD, 'bin', 'cb-admin'), args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
+	return JSON.parse(out.trim().split('\n').pop());
+}
+
+// What the fake Slack was sent (chat.postMessage and incoming webhooks).
+async function slackMessages() {
+	const res = await fetch(`${env('CB_FAKEHOOKS_URL')}/__fake/messages`);
+	assert(res.ok, `fake slack /__fake/messages: ${res.status}`);
+	return (await res.json()).messages || [];
+}
+
+// A person clicks Approve or Deny in Slack: scripts/slack-click.sh signs it as Slack does.
+function slackClick(approvalId, action, slackUser) {
+	return execFileSync(join(REPO, 'scripts', 'slack-click.sh'), [approvalId, action], {
+		encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
+		env: { ...process.env, SLACK_USER: slackUser, CB_STATE: STATE },
+	});
+}
+
+// The approval a new Slack message (after the first `before`) asks about: its id.
+async function approvalAsked(before) {
+	return until('the approval message in the fake Slack', async () => {
+		const m = (await slackMessages()).slice(before);
+		const hit = JSON.stringify(m).match(/([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}):[0-9a-f]{64}/);
+		return hit ? hit[1] : null;
+	}, 15000, 200);
+}
+
 async function records() {
 	const res = await fetch(`${FAKESF}/__fake/records`);
 	assert(res.ok, `fake salesforce /__fake/records: ${res.status}`);
@@ -215,6 +245,43 @@ async function main() {
 		const c7 = await command(key, ctx, { type: 'set_field', selector: '#full_name', value: 'Ada Lovelace' });
 		await commandState(key, c7.id, 'applied');
 		log(`resumed after #${c5.seq}; commands ${c6.seq} and ${c7.seq} applied`);
+
+		// ---- a command the policy holds for a person: Approve in Slack
+		// fills the field; Deny leaves it as it is and the command denied
+		step = 'approval: approve in Slack';
+		const types = 'set_field,focus,highlight,show_message';
+		const sels = '#full_name,#email,#topic,#message,#subscribe';
+		admin('policy-set', form, types, sels, '600', 'set_field');
+		const pw = `Approver-${process.pid}-${Date.now()}!`;
+		recordSecret(pw);
+		const approver = adminIn(`${pw}\n`, 'user-create', slug, `approver.${process.pid}@example.com`, 'approver').user_id;
+		const slackUser = `U0B${process.pid % 100000}`;
+		admin('user-slack', approver, slackUser);
+		await sleep(1200);	// a responder may keep the previous policy for up to a second
+		let before = (await slackMessages()).length;
+		const ca = await command(key, ctx, { type: 'set_field', selector: '#message', value: 'Approved by a person.' });
+		assert(ca.state === 'pending_approval', `the command was not held for approval: ${JSON.stringify(ca)}`);
+		await sleep(500);
+		assert((await page.inputValue('#message')) === '', 'a held command reached the tab before its approval');
+		const approveId = await approvalAsked(before);
+		const clicked = slackClick(approveId, 'approve', slackUser);
+		assert(/approved/i.test(clicked), `the click's answer: ${clicked}`);
+		await page.waitForFunction(() => document.querySelector('#message').value === 'Approved by a person.', null, { timeout: 10000 });
+		await commandState(key, ca.id, 'applied');
+		log(`approval ${approveId} approved in Slack: command ${ca.seq} applied in the tab`);
+
+		step = 'approval: deny in Slack';
+		before = (await slackMessages()).length;
+		const cd = await command(key, ctx, { type: 'set_field', selector: '#full_name', value: 'Never shown' });
+		const denyId = await approvalAsked(before);
+		slackClick(denyId, 'deny', slackUser);
+		await commandState(key, cd.id, 'denied');
+		await sleep(500);
+		assert((await page.inputValue('#full_name')) === 'Ada Lovelace', 'a denied command changed the field');
+		admin('policy-set', form, types, sels, '600');
+		await sleep(1200);
+		await page.fill('#message', '');
+		log(`approval ${denyId} denied in Slack: command ${cd.seq} denied, the field untouched`);
 
 		// ---- the person fills in the rest and submits
 		step = 'submit';
