@@ -8,8 +8,6 @@
  * skipped.  One log line per batch that expired some (approvals_expired,
  * the count), never a command's content.
  */
-#include <stdio.h>
-
 #include "approval.h"
 #include "db.h"
 #include "errs.h"
@@ -17,43 +15,40 @@
 #include "log.h"
 #include "worker.h"
 
+struct approvals_duty {
+	struct db	*db;
+	struct kv	*kv;
+	int		 batch;
+};
+
+static int
+approvals_step(void *arg, long long *n)
+{
+	struct approvals_duty	*a = arg;
+
+	return approval_expire(a->db, a->kv, a->batch, n);
+}
+
 int
 approvals_run(struct worker *w)
 {
 	const struct settings	*s = w->s;
-	struct db		*db;
-	struct kv		*kv;
-	long long		 n;
-	char			 v[24];
-	int			 rc, warned = 0;
+	struct approvals_duty	 a;
+	struct duty_batch	 d = { approvals_step, NULL, 0, 0, "approvals_expired", "count",
+				    "approvals_expire_failed" };
 
 	duty_signals();
-
-	db = db_open(s->pg_dsn);
-	kv = kv_open(s->redis_host, (int)s->redis_port, s->redis_password,
+	a.db = db_open(s->pg_dsn);
+	a.kv = kv_open(s->redis_host, (int)s->redis_port, s->redis_password,
 	    (int)s->redis_timeout_ms);
+	a.batch = (int)s->approval_expire_batch;
+	d.db = a.db;
+	d.batch = s->approval_expire_batch;
+	d.sleep_ms = s->approval_sweep_ms;
 	log_kv(LOG_LVL_INFO, "approvals_started", NULL);
-	while (!worker_stop) {
-		rc = approval_expire(db, kv, (int)s->approval_expire_batch, &n);
-		if (rc != CB_OK) {
-			/* Once per outage, not once per tick. */
-			if (!warned)
-				log_kv(LOG_LVL_WARN, "approvals_expire_failed", "error", errs_name(rc),
-				    "sqlstate", db_sqlstate(db), NULL);
-			warned = 1;
-		} else {
-			warned = 0;
-			if (n > 0) {
-				snprintf(v, sizeof(v), "%lld", n);
-				log_kv(LOG_LVL_INFO, "approvals_expired", "count", v, NULL);
-			}
-			if (n >= s->approval_expire_batch)
-				continue;
-		}
-		duty_sleep(s->approval_sweep_ms);
-	}
-	kv_close(kv);
-	db_close(db);
+	duty_batches(&d, &a);
+	kv_close(a.kv);
+	db_close(a.db);
 	log_kv(LOG_LVL_INFO, "approvals_stopped", NULL);
 	return 0;
 }

@@ -6,47 +6,42 @@
  * chain head's row lock makes them take turns.  One log line per batch
  * that sealed rows (audit_sealed, with the count), never a row's content.
  */
-#include <stdio.h>
-
 #include "audit.h"
 #include "db.h"
 #include "errs.h"
 #include "log.h"
 #include "worker.h"
 
+struct audit_duty {
+	struct db	*db;
+	int		 batch;
+};
+
+static int
+audit_step(void *arg, long long *n)
+{
+	struct audit_duty	*a = arg;
+
+	return audit_seal(a->db, a->batch, n);
+}
+
 int
 audit_run(struct worker *w)
 {
 	const struct settings	*s = w->s;
-	struct db		*db;
-	long long		 n;
-	char			 v[24];
-	int			 rc, warned = 0;
+	struct audit_duty	 a;
+	struct duty_batch	 d = { audit_step, NULL, 0, 0, "audit_sealed", "rows",
+				    "audit_seal_failed" };
 
 	duty_signals();
-
-	db = db_open(s->pg_dsn);
+	a.db = db_open(s->pg_dsn);
+	a.batch = (int)s->audit_seal_batch;
+	d.db = a.db;
+	d.batch = s->audit_seal_batch;
+	d.sleep_ms = s->audit_seal_ms;
 	log_kv(LOG_LVL_INFO, "audit_started", NULL);
-	while (!worker_stop) {
-		rc = audit_seal(db, (int)s->audit_seal_batch, &n);
-		if (rc != CB_OK) {
-			/* Once per outage, not once per tick. */
-			if (!warned)
-				log_kv(LOG_LVL_WARN, "audit_seal_failed", "error", errs_name(rc),
-				    "sqlstate", db_sqlstate(db), NULL);
-			warned = 1;
-		} else {
-			warned = 0;
-			if (n > 0) {
-				snprintf(v, sizeof(v), "%lld", n);
-				log_kv(LOG_LVL_INFO, "audit_sealed", "rows", v, NULL);
-			}
-			if (n >= s->audit_seal_batch)
-				continue;
-		}
-		duty_sleep(s->audit_seal_ms);
-	}
-	db_close(db);
+	duty_batches(&d, &a);
+	db_close(a.db);
 	log_kv(LOG_LVL_INFO, "audit_stopped", NULL);
 	return 0;
 }

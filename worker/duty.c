@@ -1,11 +1,16 @@
 /*
  * duty: what the worker's simple duties (retention, audit, approvals) share: stop on
- * SIGTERM or SIGINT, and sleep in a way that wakes for it.
+ * SIGTERM or SIGINT, sleep in a way that wakes for it, and the loop of a
+ * duty that works in batches.
  */
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "db.h"
+#include "errs.h"
+#include "log.h"
 #include "worker.h"
 
 static void
@@ -35,5 +40,33 @@ duty_sleep(long long ms)
 
 		(void)poll(NULL, 0, step);
 		ms -= step;
+	}
+}
+
+void
+duty_batches(const struct duty_batch *d, void *arg)
+{
+	long long	 n;
+	char		 v[24];
+	int		 rc, warned = 0;
+
+	while (!worker_stop) {
+		rc = d->step(arg, &n);
+		if (rc != CB_OK) {
+			/* Once per outage, not once per tick. */
+			if (!warned)
+				log_kv(LOG_LVL_WARN, d->failed_event, "error", errs_name(rc),
+				    "sqlstate", db_sqlstate(d->db), NULL);
+			warned = 1;
+		} else {
+			warned = 0;
+			if (n > 0) {
+				snprintf(v, sizeof(v), "%lld", n);
+				log_kv(LOG_LVL_INFO, d->done_event, d->count_key, v, NULL);
+			}
+			if (n >= d->batch)
+				continue;	/* a full batch: the next at once */
+		}
+		duty_sleep(d->sleep_ms);
 	}
 }

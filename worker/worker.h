@@ -44,5 +44,23 @@ int	 approvals_run(struct worker *);
 /* duty.c: a duty stops on SIGTERM or SIGINT; its sleeps wake for that. */
 void	 duty_signals(void);
 void	 duty_sleep(long long ms);
+/*
+ * A duty that works in batches: step(arg, &n) until the worker stops; a
+ * full batch (n >= batch) is followed at once by the next, anything less
+ * by sleep_ms.  A batch that did something logs done_event with its count
+ * under count_key; a failure logs failed_event once per outage (with db's
+ * SQLSTATE).
+ */
+struct db;
+struct duty_batch {
+	int		(*step)(void *arg, long long *n);
+	struct db	*db;
+	long long	 batch;
+	long long	 sleep_ms;
+	const char	*done_event;
+	const char	*count_key;
+	const char	*failed_event;
+};
+void	 duty_batches(const struct duty_batch *, void *arg);
 
 #endif

@@ -193,34 +193,7 @@ expect_status(struct http_resp *r, long status)
 
 /* ---- the sealed field map, opened as an operator tool would ----------- */
 
-static char	 keydir[600], keyfile[640];
 
-static void
-keys_open(struct keyring *k, struct db *db)
-{
-	char	 tmpl[560], cmd[1600], out[256], err[512];
-	int	 rc;
-
-	snprintf(tmpl, sizeof(tmpl), "%s/callstest-XXXXXX", test_env("CB_STATE"));
-	ck_assert_ptr_nonnull(mkdtemp(tmpl));
-	snprintf(keydir, sizeof(keydir), "%s", tmpl);
-	snprintf(keyfile, sizeof(keyfile), "%s/root.key", keydir);
-	snprintf(cmd, sizeof(cmd), "install -m 0600 -o root -g root %s %s 2>&1",
-	    test_env("CB_SEAL_ROOT_KEY_FILE"), keyfile);
-	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "copy root key: %s", out);
-	rc = keyring_open(k, db, keyfile, err, sizeof(err));
-	ck_assert_msg(rc == CB_OK, "keyring_open: %s %s", errs_name(rc), err);
-}
-
-static void
-keys_close(struct keyring *k)
-{
-	char	 cmd[700], out[64];
-
-	keyring_close(k);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", keydir);
-	(void)test_run(cmd, out, sizeof(out));
-}
 
 /* The event's field map, opened: the caller frees it. */
 static cJSON *
@@ -236,14 +209,14 @@ open_fields(const char *event_id)
 	    " WHERE ref_id = $1::uuid AND kind = 'salesforce.upsert'", 1,
 	    (const char *[]){ event_id });
 	ck_assert(strncmp(sealed, "v1.", 3) == 0);
-	keys_open(&k, db);
+	testdb_keys_open(&k, db);
 	buf_init(&plain, 65536);
 	ck_assert_int_eq(reseal_open_value(keyring_get(&k, db), "outbox", event_id, sealed,
 	    &plain), CB_OK);
 	j = cJSON_Parse(buf_cstr(&plain));
 	ck_assert_ptr_nonnull(j);
 	buf_wipe(&plain);
-	keys_close(&k);
+	testdb_keys_close(&k);
 	db_close(db);
 	return j;
 }

@@ -71,44 +71,6 @@ q1(struct db *db, const char *sql, int n, const char *const *p, char *out, size_
 	testdb_one(db, out, outsz, sql, n, p);
 }
 
-/*
- * The stack's root key, for this process: a copy owned by us (root), 0600,
- * since the service's file belongs to the service user.  It lives in the
- * stack's state directory, next to the original, and keys_close removes it.
- */
-static char	 keydir[600], keyfile[640];
-
-static void
-keys_open(struct keyring *k, struct db *db)
-{
-	char	 tmpl[560], cmd[1600], out[256], err[512];
-	int	 rc;
-
-	if (keydir[0] == '\0') {
-		snprintf(tmpl, sizeof(tmpl), "%s/sealtest-XXXXXX", test_env("CB_STATE"));
-		ck_assert_ptr_nonnull(mkdtemp(tmpl));
-		snprintf(keydir, sizeof(keydir), "%s", tmpl);
-		snprintf(keyfile, sizeof(keyfile), "%s/root.key", keydir);
-		snprintf(cmd, sizeof(cmd), "install -m 0600 -o root -g root %s %s 2>&1",
-		    test_env("CB_SEAL_ROOT_KEY_FILE"), keyfile);
-		ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "copy root key: %s", out);
-	}
-	rc = keyring_open(k, db, keyfile, err, sizeof(err));
-	ck_assert_msg(rc == CB_OK, "keyring_open: %s %s", errs_name(rc), err);
-}
-
-static void
-keys_close(struct keyring *k)
-{
-	char	 cmd[700], out[64];
-
-	keyring_close(k);
-	if (keydir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", keydir);
-		(void)test_run(cmd, out, sizeof(out));
-		keydir[0] = '\0';
-	}
-}
 
 /* A unique, recognisable name and email for one test. */
 static void
@@ -188,7 +150,7 @@ START_TEST(submission_sealed_at_rest_delivered_intact)
 	    strstr(fields, "sealed at rest") && strstr(fields, "support"), "fields: %s", fields);
 
 	/* Both values open with the keyring and their own row. */
-	keys_open(&k, db);
+	testdb_keys_open(&k, db);
 	buf_init(&plain, 65536);
 	ck_assert_int_eq(reseal_read(db, &k, "submissions", sub, &plain, &kid), CB_OK);
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&plain), email));
@@ -198,7 +160,7 @@ START_TEST(submission_sealed_at_rest_delivered_intact)
 	ck_assert_int_eq(reseal_read(db, &k, "outbox", obid, &plain, NULL), CB_OK);
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&plain), email));
 	buf_wipe(&plain);
-	keys_close(&k);
+	testdb_keys_close(&k);
 	db_close(db);
 
 	/* Nor did the submit responder or the worker log them. */
@@ -223,7 +185,7 @@ START_TEST(copied_value_does_not_open)
 	ck_assert(outbox_wait(a, "done", 10000, NULL, NULL, 0));
 	ck_assert(outbox_wait(b, "done", 10000, NULL, NULL, 0));
 	db = testdb_open();
-	keys_open(&k, db);
+	testdb_keys_open(&k, db);
 	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ a },
 	    va, sizeof(va));
 	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ b },
@@ -243,7 +205,7 @@ START_TEST(copied_value_does_not_open)
 	ck_assert_int_eq(reseal_read(db, &k, "submissions", b, &plain, NULL), CB_OK);
 	ck_assert_ptr_nonnull(strstr(buf_cstr(&plain), email));
 	buf_wipe(&plain);
-	keys_close(&k);
+	testdb_keys_close(&k);
 	db_close(db);
 }
 END_TEST
@@ -369,7 +331,7 @@ START_TEST(reseal_after_rotation)
 	submit("reseal-before", name, email, sub);
 	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
 	db = testdb_open();
-	keys_open(&k, db);
+	testdb_keys_open(&k, db);
 	q1(db, "SELECT data_sealed FROM submissions WHERE id = $1::uuid", 1, (const char *[]){ sub },
 	    old_sealed, sizeof(old_sealed));
 	ck_assert_int_eq(seal_keyring_current(keyring_get(&k, db), SEAL_PURPOSE_PII, &pii0), CB_OK);
@@ -409,7 +371,7 @@ START_TEST(reseal_after_rotation)
 
 	/* Every submission and outbox value still opens (in a fresh keyring too). */
 	keyring_close(&k);
-	keys_open(&k, db);
+	testdb_keys_open(&k, db);
 	ck_assert_int_eq(db_query(db, &res, "SELECT 'submissions', id::text FROM submissions"
 	    " WHERE data_sealed IS NOT NULL UNION ALL SELECT 'outbox', id::text FROM outbox"
 	    " WHERE payload_sealed IS NOT NULL UNION ALL SELECT 'sf_tokens', name FROM sf_tokens",
@@ -446,7 +408,7 @@ START_TEST(reseal_after_rotation)
 	ck_assert_msg(outbox_wait(sub, "done", 10000, NULL, NULL, 0), "not delivered after rotation");
 	ck_assert_int_eq(fakesf_record_fields(sub, fields, sizeof(fields)), 1);
 	ck_assert_ptr_nonnull(strstr(fields, email));
-	keys_close(&k);
+	testdb_keys_close(&k);
 	db_close(db);
 }
 END_TEST
@@ -476,7 +438,7 @@ START_TEST(token_cache_sealed_and_survives_restart)
 	ck_assert_str_eq(db_val(res, 0, 1), test_env("CB_FAKESF_URL"));
 	snprintf(sealed, sizeof(sealed), "%s", db_val(res, 0, 2));
 	ck_assert(strncmp(sealed, "v1.", 3) == 0);
-	keys_open(&k, db);
+	testdb_keys_open(&k, db);
 	buf_init(&plain, 65536);
 	ck_assert_int_eq(reseal_read(db, &k, "sf_tokens", db_val(res, 0, 0), &plain, NULL), CB_OK);
 	db_res_free(res);
@@ -494,7 +456,7 @@ START_TEST(token_cache_sealed_and_survives_restart)
 	sodium_memzero(cJSON_GetObjectItem(j, "access_token")->valuestring, strlen(at));
 	cJSON_Delete(j);
 	buf_wipe(&plain);
-	keys_close(&k);
+	testdb_keys_close(&k);
 	db_close(db);
 
 	/* A restarted worker uses the stored token: no new mint. */

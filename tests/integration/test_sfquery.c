@@ -54,41 +54,9 @@
 		"\"set_field\":\"Contact__c\"}"
 
 static char	 slug[48], org[24];
-static char	 keydir[600], keyfile[640];
 
 /* ---- helpers -------------------------------------------------------- */
 
-static void
-keys_open(struct keyring *k, struct db *db)
-{
-	char	 tmpl[560], cmd[1600], out[256], err[512];
-	int	 rc;
-
-	if (keydir[0] == '\0') {
-		snprintf(tmpl, sizeof(tmpl), "%s/sfqtest-XXXXXX", test_env("CB_STATE"));
-		ck_assert_ptr_nonnull(mkdtemp(tmpl));
-		snprintf(keydir, sizeof(keydir), "%s", tmpl);
-		snprintf(keyfile, sizeof(keyfile), "%s/root.key", keydir);
-		snprintf(cmd, sizeof(cmd), "install -m 0600 -o root -g root %s %s 2>&1",
-		    test_env("CB_SEAL_ROOT_KEY_FILE"), keyfile);
-		ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "copy root key: %s", out);
-	}
-	rc = keyring_open(k, db, keyfile, err, sizeof(err));
-	ck_assert_msg(rc == CB_OK, "keyring_open: %s %s", errs_name(rc), err);
-}
-
-static void
-keys_close(struct keyring *k)
-{
-	char	 cmd[700], out[64];
-
-	keyring_close(k);
-	if (keydir[0] != '\0') {
-		snprintf(cmd, sizeof(cmd), "rm -rf %s", keydir);
-		(void)test_run(cmd, out, sizeof(out));
-		keydir[0] = '\0';
-	}
-}
 
 /* A fresh tenant per test, and an empty fake org. */
 static void
@@ -169,7 +137,7 @@ event_row(const char *corr, const char *event, const char *phone, const char *lo
 	cJSON_AddStringToObject(payload, "ext_value", ext);
 	cJSON_AddRawToObject(payload, "lookup", lookup ? lookup : LOOKUP);
 	ptext = cJSON_PrintUnformatted(payload);
-	keys_open(&k, db);
+	testdb_keys_open(&k, db);
 	buf_init(&sealed, 1 << 20);
 	ck_assert_int_eq(reseal_seal_value(keyring_get(&k, db), "outbox", ref, ftext,
 	    strlen(ftext), &sealed), CB_OK);
@@ -177,7 +145,7 @@ event_row(const char *corr, const char *event, const char *phone, const char *lo
 	    " payload_sealed) VALUES ($1::bigint, 'salesforce.upsert', $2::uuid, $3::jsonb, $4)", 4,
 	    (const char *[]){ org, ref, ptext, buf_cstr(&sealed) }), CB_OK);
 	buf_free(&sealed);
-	keys_close(&k);
+	testdb_keys_close(&k);
 	free(ftext);
 	free(ptext);
 	cJSON_Delete(fields);

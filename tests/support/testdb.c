@@ -8,6 +8,7 @@
 
 #include "errs.h"
 #include "http.h"
+#include "keyring.h"
 #include "testdb.h"
 
 struct db *
@@ -65,4 +66,38 @@ testdb_one(struct db *db, char *out, size_t outsz, const char *q, int n,
 	db_res_free(res);
 	if (own != NULL)
 		db_close(own);
+}
+
+static char	 testdb_keydir[600], testdb_keyfile[640];
+
+void
+testdb_keys_open(struct keyring *k, struct db *db)
+{
+	char	 tmpl[560], cmd[1600], out[256], err[512];
+	int	 rc;
+
+	if (testdb_keydir[0] == '\0') {
+		snprintf(tmpl, sizeof(tmpl), "%s/keytest-XXXXXX", test_env("CB_STATE"));
+		ck_assert_ptr_nonnull(mkdtemp(tmpl));
+		snprintf(testdb_keydir, sizeof(testdb_keydir), "%s", tmpl);
+		snprintf(testdb_keyfile, sizeof(testdb_keyfile), "%s/root.key", testdb_keydir);
+		snprintf(cmd, sizeof(cmd), "install -m 0600 -o root -g root %s %s 2>&1",
+		    test_env("CB_SEAL_ROOT_KEY_FILE"), testdb_keyfile);
+		ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "copy root key: %s", out);
+	}
+	rc = keyring_open(k, db, testdb_keyfile, err, sizeof(err));
+	ck_assert_msg(rc == CB_OK, "keyring_open: %s %s", errs_name(rc), err);
+}
+
+void
+testdb_keys_close(struct keyring *k)
+{
+	char	 cmd[700], out[64];
+
+	keyring_close(k);
+	if (testdb_keydir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", testdb_keydir);
+		(void)test_run(cmd, out, sizeof(out));
+		testdb_keydir[0] = '\0';
+	}
 }

@@ -26,4 +26,14 @@ long	 testdb_long(const char *q, int n, const char *const *params);
 void	 testdb_one(struct db *db, char *out, size_t outsz, const char *q, int n,
 	    const char *const *params);
 
+/*
+ * The stack's keyring, opened by the test (root) from a root-owned copy of
+ * the root key made under the stack's state directory (the service's file
+ * belongs to the service user); testdb_keys_close closes it and removes
+ * the copy.  One open at a time per test process.
+ */
+struct keyring;
+void	 testdb_keys_open(struct keyring *, struct db *);
+void	 testdb_keys_close(struct keyring *);
+
 #endif
