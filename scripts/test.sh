@@ -64,6 +64,9 @@ export CB_AUDIT_SEAL_MS=400 CB_AUDIT_SEAL_BATCH=4
 export CB_POLICY_MAX_CHANGES=20 CB_POLICY_MAX_LIST=12
 # The approvals duty sweeps every 1.5 s (test_approvals checks the interval holds).
 export CB_APPROVAL_SWEEP_MS=1500
+# A call source's previous secret verifies this long after a rotation
+# (test_calls checks it is this value, not the default).
+export CB_CALL_SECRET_OVERLAP_S=7200
 # The contact cache's lifetimes, stated: test_sfquery reads them back from Redis.
 export CB_SF_CONTACT_TTL_S=40 CB_SF_CONTACT_MISS_TTL_S=9
 # The engine's flood test puts 20,000 records in the fake on top of the rest.

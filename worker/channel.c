@@ -917,10 +917,9 @@ chan_sweep(lws_sorted_usec_list_t *sul)
 {
 	struct chan	*ch = lws_container_of(sul, struct chan, sul_sweep);
 
-	if (ch->pg_up) {
+	/* Its answer marks the tabs with news and calls for a round. */
+	if (ch->pg_up)
 		chan_rows_sweep(ch);
-		chan_settle(ch);
-	}
 	if (!ch->stopping)
 		lws_sul_schedule(ch->ctx, 0, &ch->sul_sweep, chan_sweep,
 		    (lws_usec_t)ch->s->channel_sweep_ms * 1000);

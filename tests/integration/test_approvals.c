@@ -369,12 +369,15 @@ START_TEST(expiry_denies_and_releases)
 
 	fx_init(&f);
 	open_tab(&w, &f);
+	/* The policy's own expiry (not the 15 min default) is the one used. */
+	testdb_exec("UPDATE agent_policies SET approval_ttl_s = 120 WHERE form_id = $1::uuid", 1,
+	    (const char *[]){ f.s.form_id });
 	ck_assert_int_eq(command(&f, "set_field", "#email", "\"dee@example.test\"", c1), 202);
 	ck_assert_int_eq(command(&f, "focus", "#message", NULL, c2), 202);
 	approval_of(c1, id, hash);
-	/* The policy's expiry (15 min by default), held by the command too. */
+	/* The policy's expiry, held by the command too. */
 	ck_assert_int_eq(testdb_long("SELECT (abs(extract(epoch FROM a.expires_at - a.created_at)"
-	    " - 900) < 2)::int FROM approvals a WHERE id = $1::uuid", 1, (const char *[]){ id }), 1);
+	    " - 120) < 2)::int FROM approvals a WHERE id = $1::uuid", 1, (const char *[]){ id }), 1);
 	ck_assert_int_eq(testdb_long("SELECT (m.expires_at > a.expires_at)::int FROM approvals a"
 	    " JOIN commands m ON m.id = a.command_id WHERE a.id = $1::uuid", 1,
 	    (const char *[]){ id }), 1);

@@ -391,6 +391,9 @@ START_TEST(test_rotation_overlap)
 	take(out, "previous_secret_valid_until", until, sizeof(until));
 	test_record_secret(fresh);
 	ck_assert_str_ne(fresh, s.secret);
+	/* The overlap is CB_CALL_SECRET_OVERLAP_S (scripts/test.sh: 7200 s, not the day's default). */
+	ck_assert_int_eq(testdb_long("SELECT (abs(extract(epoch FROM prev_until - now()) - 7200)"
+	    " < 60)::int FROM call_sources WHERE id = $1::uuid", 1, (const char *[]){ s.id }), 1);
 	/* During the overlap: the old, the new, and both at once. */
 	for (i = 0; i < 3; i++) {
 		char id[64];
