@@ -6,6 +6,12 @@
 #
 #   scripts/test.sh                 every test
 #   scripts/test.sh delivery kv     only tests whose name contains a word given
+#
+# The suites run in lanes (CB_TEST_LANES, default 2), each lane against a
+# private stack of its own (its own Postgres, Redis, nginx, worker and fakes),
+# so a suite that restarts the worker, crashes Postgres or freezes Redis
+# disturbs only its own lane.  The lanes take suites from one queue, slowest
+# first, and their reports are printed one lane after the other.
 set -uo pipefail
 filters=("$@")
 wanted() {
@@ -19,16 +25,85 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 : "${CB_BUILD:=$repo/build-san}"
 export CB_BUILD
 
+# Lane N draws its ports from its own range, so two lanes starting at once
+# never pick the same free port.
+lane=${CB_TEST_LANE:-0}
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$(( (RANDOM % 20000) + 30000 ))
+		p=$(( (RANDOM % 6000) + 30000 + lane * 6000 ))
 		if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return 0
 		fi
 	done
 	return 1
+}
+
+# Every suite the filters want, slowest first (known slow ones, then the
+# integration suites, the scripts and the unit suites in name order): the
+# lanes' queue.
+slow_first=(test_channel test_auth test_approvals test_engine browser.sh test_chaos
+	test_alerts test_calls test_webhooks test_sinkfaults install.sh clone-anywhere.sh)
+queue_items() {
+	local f t
+	for f in "${slow_first[@]}"; do
+		for t in "$CB_BUILD"/tests/integration/"$f" "$repo"/tests/scripts/"$f"; do
+			[ -x "$t" ] && wanted "$f" && echo "$t"
+		done
+	done
+	for t in "$CB_BUILD"/tests/integration/* "$repo"/tests/scripts/*.sh "$CB_BUILD"/tests/unit/*; do
+		[ -x "$t" ] && wanted "$(basename "$t")" || continue
+		[[ " ${slow_first[*]} " == *" $(basename "$t") "* ]] || echo "$t"
+	done
+}
+
+if [ -z "${CB_TEST_LANE:-}" ]; then
+	lanes=${CB_TEST_LANES:-2}
+	[[ $lanes =~ ^[1-4]$ ]] || { echo "CB_TEST_LANES must be 1 to 4"; echo "0 passed, 1 failed"; exit 1; }
+	qdir=$(mktemp -d)
+	chmod 0755 "$qdir"
+	queue_items >"$qdir/queue"
+	n=$(grep -c . "$qdir/queue")
+	(( n < lanes )) && lanes=$(( n > 0 ? n : 1 ))
+	echo "== $n suites in $lanes lane(s), each against its own stack"
+	pids=()
+	for ((i = 1; i <= lanes; i++)); do
+		CB_TEST_LANE=$i CB_TEST_QUEUE="$qdir/queue" "$0" "$@" >"$qdir/lane$i.out" 2>&1 &
+		pids+=($!)
+	done
+	trap 'kill "${pids[@]}" 2>/dev/null; wait; rm -rf "$qdir"' INT TERM
+	total_p=0 total_f=0 rc=0
+	for ((i = 1; i <= lanes; i++)); do
+		wait "${pids[$((i - 1))]}" || rc=1
+		echo "== lane $i"
+		sed '$d' "$qdir/lane$i.out"
+		last=$(tail -n 1 "$qdir/lane$i.out")
+		if [[ $last =~ ^([0-9]+)\ passed,\ ([0-9]+)\ failed$ ]]; then
+			total_p=$((total_p + BASH_REMATCH[1])); total_f=$((total_f + BASH_REMATCH[2]))
+		else
+			echo "$last"; total_f=$((total_f + 1)); rc=1
+		fi
+	done
+	rm -rf "$qdir"
+	(( total_f > 0 )) && rc=1
+	echo "$total_p passed, $total_f failed"
+	exit "$rc"
+fi
+
+# A lane: the queue is this run's; the suites must not see it (the
+# clone-anywhere test runs a scripts/test.sh of its own).
+queue=$CB_TEST_QUEUE
+unset CB_TEST_LANE CB_TEST_QUEUE
+# The next suite of the queue for this lane, or nothing when it is empty.
+next_item() {
+	local n
+	{
+		flock 9
+		n=$(cat "$queue.next" 2>/dev/null || echo 0)
+		echo $((n + 1)) >"$queue.next"
+	} 9>>"$queue.lock"
+	sed -n "$((n + 1))p" "$queue"
 }
 
 # The state directory: var/test-PID, or where the service user can reach it
@@ -146,40 +221,20 @@ run_one() {
 	tally "$bin" "$out" "$rc" $((SECONDS - t0))
 }
 
-# The unit suites share nothing but Postgres and Redis (scratch databases
-# are named by pid): two at a time, reported in order.
-echo "== unit tests (two at a time)"
-units=()
-for t in "$CB_BUILD"/tests/unit/*; do
-	[ -x "$t" ] && wanted "$(basename "$t")" && units+=("$t")
-done
-udir=$(mktemp -d)
-for t in "${units[@]}"; do
-	while (( $(jobs -rp | wc -l) >= 2 )); do wait -n; done
-	(
+echo "== suites (lane $lane)"
+while t=$(next_item) && [ -n "$t" ]; do
+	case $t in
+	*.sh)
+		name="scripts/$(basename "$t")"
 		t0=$SECONDS
-		timeout 600 "$t" >"$udir/$(basename "$t").out" 2>&1
-		echo "$? $((SECONDS - t0))" >"$udir/$(basename "$t").rc"
-	) &
-done
-wait
-for t in "${units[@]}"; do
-	read -r urc usecs <"$udir/$(basename "$t").rc" || { urc=1; usecs=0; }
-	tally "$t" "$(cat "$udir/$(basename "$t").out")" "$urc" "$usecs"
-done
-rm -rf "$udir"
-echo "== integration tests (through nginx)"
-for t in "$CB_BUILD"/tests/integration/*; do
-	[ -x "$t" ] && wanted "$(basename "$t")" && run_one "$t"
-done
-for t in "$repo"/tests/scripts/*.sh; do
-	[ -x "$t" ] && wanted "$(basename "$t")" || continue
-	name="scripts/$(basename "$t")"
-	if out=$(timeout 600 "$t" 2>&1); then
-		passed=$((passed + 1)); echo "  [$name] ok"
-	else
-		failed=$((failed + 1)); failures+=("$name"); printf '%s\n' "$out" | sed "s|^|  [$name] |" | tail -n 30
-	fi
+		if out=$(timeout 600 "$t" 2>&1); then
+			passed=$((passed + 1)); echo "  [$name] ok, $((SECONDS - t0)) s"
+		else
+			failed=$((failed + 1)); failures+=("$name"); printf '%s\n' "$out" | sed "s|^|  [$name] |" | tail -n 30
+		fi
+		;;
+	*) run_one "$t" ;;
+	esac
 done
 
 # Whatever the suites did, the audit trail they left must verify end to end.

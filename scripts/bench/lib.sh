@@ -31,12 +31,66 @@ to_ms() {
         printf "%.2f", n }'
 }
 
+# CPU time of the bench stack's processes by component, in clock ticks:
+# lines "component ticks".  The stack runs as cbroker; a process is this
+# stack's when its environment names the stack's state directory, its
+# command line names that directory (nginx's master) or the stack's Redis
+# port (Redis), or its parent is such a process (nginx's workers, whose
+# environment nginx clears).  Each counts its own time plus that of the
+# children it has reaped (so Postgres backends that ended, reaped by the
+# postmaster, still count).  Components: postgres, redis, nginx, worker,
+# and each responder by name; the fakes (stand-ins for services outside
+# the broker) and scripts are not counted.
+cpu_ticks() {
+    local p comm rest mine
+    for p in $(pgrep -u cbroker); do
+        read -r rest <"/proc/$p/stat" 2>/dev/null || continue
+        comm=${rest#*(}; comm=${comm%%)*}
+        rest=${rest##*) }
+        mine=0
+        if grep -qzxF "CB_STATE=$CB_STATE" "/proc/$p/environ" 2>/dev/null ||
+            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -e "$CB_STATE/" -e "127.0.0.1:$CB_PORT_REDIS"; then
+            mine=1
+        fi
+        # Fields after "(comm) ": ppid 2nd, utime 12th ... cstime 15th.
+        set -- $rest
+        echo "$p $2 $comm $(( ${12} + ${13} + ${14} + ${15} )) $mine"
+    done | awk '
+        { ppid[$1] = $2; comm[$1] = $3; t[$1] = $4; mine[$1] = $5 }
+        END {
+            for (p in t) {
+                if (!mine[p] && !mine[ppid[p]]) continue
+                c = comm[p]
+                if (c ~ /^cb-fake/ || c ~ /^(bash|sh|awk|sed|grep|psql|sleep|setpriv|timeout|cat|env)$/) continue
+                if (c == "postmaster") c = "postgres"
+                else if (c == "redis-server") c = "redis"
+                else if (c == "cb-worker") c = "worker"
+                sum[c] += t[p]
+            }
+            for (c in sum) print c, sum[c]
+        }' | sort
+}
+
+# cpu_per_request KEY BEFORE_FILE: M[KEY.cpu]: "component ms ..." per
+# request (or transaction) of run KEY, from the ticks before and now.
+cpu_per_request() {
+    local key=$1 before=$2 n=${M[$1.total]:-${M[$1.tx]:-0}} hz
+    hz=$(getconf CLK_TCK)
+    [ "$n" -gt 0 ] 2>/dev/null || return 0
+    M[$key.cpu]=$(cpu_ticks | awk -v n="$n" -v hz="$hz" '
+        NR == FNR { b[$1] = $2; next }
+        { d = $2 - b[$1]; if (d > 0) { ms = d * 1000 / hz / n; tot += ms; printf "%s %.3f ", $1, ms } }
+        END { printf "total %.3f", tot }' "$before" -)
+    M[$key.cpu_total]=${M[$key.cpu]##* }
+}
+
 # wrk_run KEY LABEL ARGS...: one wrk run at THREADS/CONNS/DURATION; its
 # output stays in $WORK/wrk-KEY.txt.
 wrk_run() {
     local key=$1 label=$2 out=$WORK/wrk-$1.txt
     shift 2
     say "wrk: $label (-t$THREADS -c$CONNS -d$DURATION)"
+    cpu_ticks >"$WORK/cpu-$key.before"
     wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$@" >"$out" 2>&1 || { cat "$out" >&2; die "wrk failed ($label)"; }
     M[$key.label]=$label
     M[$key.rps]=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' "$out")
@@ -47,6 +101,7 @@ wrk_run() {
     M[$key.non2xx]=${M[$key.non2xx]:-0}
     M[$key.errors]=$(awk '/Socket errors/ { s = 0; for (i = 4; i <= NF; i += 2) { gsub(",", "", $i); s += $i } print s }' "$out")
     M[$key.errors]=${M[$key.errors]:-0}
+    cpu_per_request "$key" "$WORK/cpu-$key.before"
 }
 
 # pg_run KEY LABEL SQLFILE -D...: pgbench at CONNS clients, THREADS threads,
@@ -60,6 +115,7 @@ pg_run() {
     say "$label (-c$CONNS -j$THREADS -T$secs -M prepared, $(basename "$sql"))"
     rm -f "$WORK/pglog-$key".*
     M[$key.label]=$label
+    cpu_ticks >"$WORK/cpu-$key.before"
     if ! "$PGBENCH" -n -M prepared -c "$CONNS" -j "$THREADS" -T "$secs" -f "$sql" -D n=0 "$@" \
         -l --log-prefix="$WORK/pglog-$key" "$CB_PG_DSN" >"$out" 2>&1 ||
         ! grep -q '^tps = ' "$out"; then
@@ -73,6 +129,7 @@ pg_run() {
     M[$key.tx]=$(awk -F': ' '/number of transactions actually processed/ { split($2, a, "/"); print a[1] + 0 }' "$out")
     M[$key.failed]=$(awk -F': ' '/number of failed transactions/ { print $2 + 0 }' "$out")
     M[$key.failed]=${M[$key.failed]:-0}
+    cpu_per_request "$key" "$WORK/cpu-$key.before"
     # Field 3 of each log line: the transaction's latency in microseconds.
     read -r "M[$key.p50]" "M[$key.p99]" < <(cat "$WORK/pglog-$key".* | awk '{ print $3 }' | sort -n | awk '
         { v[NR] = $1 }

@@ -1,6 +1,15 @@
 # The report of scripts/bench.sh (sourced last): the runs in detail, then
 # one summary table of figures against their references and targets.
 
+# cpu_ceiling REF RUN: the CPU per transaction of REF over that of RUN.
+cpu_ceiling() {
+    local r=${M[$1.cpu_total]:-} f=${M[$2.cpu_total]:-}
+    if [[ $r =~ ^[0-9.]+$ && $f =~ ^[0-9.]+$ ]] && awk -v f="$f" 'BEGIN { exit !(f > 0) }'; then
+        awk -v r="$r" -v f="$f" 'BEGIN { printf "%.3f / %.3f ms = %.2fx", r, f, r / f }'
+    else
+        printf 'not measured'
+    fi
+}
 wrk_line() {
     local k=$1
     printf '%-34s %9s %9s ms %9s ms %10s %8s %7s\n' "${M[$k.label]}" "${M[$k.rps]:-?}" \
@@ -60,6 +69,12 @@ the same $FORM_BYTES bytes from memory, behind the same nginx (a location of the
 submit: $NCTX tabs in turn, a unique Idempotency-Key each; command accept: $NCTX tabs in turn, one
 API key, a unique nonce each; the policy's rate is $POLICY_RATE/min per tab, its max_in_flight $WINDOW;
 the channel admits $CB_WS_MAX_PER_ADDR WebSockets per client address (CB_WS_MAX_PER_ADDR).
+
+CPU per request (or transaction), ms, by component of the stack (clients not counted):
+$(for k in forms fixed submit pgsub commands pgcmd; do printf '  %-32s %s\n' "${M[$k.label]}" "${M[$k.cpu]:-not measured}"; done)
+Both runs of a pair keep every core busy, so the ratio of their throughputs can reach at
+most the ratio of their CPU per request (less, as wrk costs more than pgbench's client):
+  submit: $(cpu_ceiling pgsub submit); command accept: $(cpu_ceiling pgcmd commands).
 
 What one pgbench transaction contains:
   submit (scripts/bench/pg-submit.sql):
