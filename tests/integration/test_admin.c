@@ -14,6 +14,7 @@
 #include "http.h"
 #include "people.h"
 #include "seed.h"
+#include "testdb.h"
 #include "util.h"
 
 struct org {
@@ -236,8 +237,9 @@ command_with(const char *cred, const char *ctx, const char *nonce)
 START_TEST(agents_and_keys)
 {
 	struct http_resp r;
-	char		 agent[40], keyid[40], key[96], path[200], args[512], out[1024];
+	char		 agent[40], keyid[40], key[96], bkey[96], path[200], args[512], out[1024];
 	char		 form[40], ctx[40], tok[64], agent_jwt[TOKSZ];
+	const char	*ncmd = "SELECT count(*) FROM commands WHERE ctx_id = $1::uuid";
 	cJSON		*j;
 
 	/* A form with a policy in org A, and a tab on it. */
@@ -322,8 +324,21 @@ START_TEST(agents_and_keys)
 	call("POST", path, B.tok_admin, NULL, NULL, &r);
 	expect(&r, 404, "/problems/not-found");
 	http_free(&r);
-	/* ...and B's agent key cannot drive A's tab. */
+	/* ...and B's agent key cannot drive A's tab (404: it does not exist for
+	 * B), while A's own key still can. */
+	call("POST", "/api/v1/admin/agents", B.tok_admin, "b-agent-1", "{\"name\":\"b bot\"}", &r);
+	expect(&r, 201, NULL);
+	snprintf(path, sizeof(path), "/api/v1/admin/agents/%s/keys", http_json_str(&r, "id"));
+	http_free(&r);
+	call("POST", path, B.tok_admin, "b-key-1", "{\"scopes\":[\"commands:write\"]}", &r);
+	expect(&r, 201, NULL);
+	util_strlcpy(bkey, http_json_str(&r, "api_key"), sizeof(bkey));
+	test_record_secret(bkey);
+	http_free(&r);
+	ck_assert_int_eq(command_with(bkey, ctx, "admin-bkey-0001"), 404);
+	ck_assert_int_eq(testdb_long(ncmd, 1, (const char *[]){ ctx }), 2);
 	ck_assert_int_eq(command_with(key, ctx, "admin-key-0002"), 202);
+	ck_assert_int_eq(testdb_long(ncmd, 1, (const char *[]){ ctx }), 3);
 
 	/* Revoked: the key and the agent JWT made from it fail at once. */
 	snprintf(path, sizeof(path), "/api/v1/admin/keys/%s/revoke", keyid);

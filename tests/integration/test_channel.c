@@ -1429,8 +1429,7 @@ default_sweep(void)
 static void
 publish_wake(const char *ctx)
 {
-	struct kv	*kv = kv_open(test_env("CB_REDIS_HOST"),
-	    (int)strtol(test_env("CB_REDIS_PORT"), NULL, 10), getenv("CB_REDIS_PASSWORD"), 2000);
+	struct kv	*kv = testdb_kv_open();
 	const char	*argv[3] = { "PUBLISH", "cb:cmd", ctx };
 	struct kv_reply	*r = NULL;
 

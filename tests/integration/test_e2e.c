@@ -14,6 +14,7 @@
 #include "db.h"
 #include "errs.h"
 #include "http.h"
+#include "kv.h"
 #include "seed.h"
 #include "testdb.h"
 
@@ -62,7 +63,7 @@ START_TEST(context_and_form_load)
 {
 	struct seed	 s;
 	struct http_resp r;
-	char		 ctx[40], tok[64], path[160], body[160];
+	char		 ctx[40], tok[64], path[160], body[160], *first;
 	cJSON		*def;
 
 	seed_tenant(&s);
@@ -76,11 +77,37 @@ START_TEST(context_and_form_load)
 	def = cJSON_GetObjectItem(http_json(&r), "definition");
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(def, "fields")), 5);
 	ck_assert_ptr_null(http_header(&r, "Form-Version-Latest"));
-	http_free(&r);
 
-	/* Served again from the Redis cache: the same answer. */
+	/* The definition is now in the Redis cache, and served again the same. */
+	{
+		struct kv	*kv = testdb_kv_open();
+		struct kv_reply	*rep = NULL;
+		char		 key[96], org[40];
+		cJSON		*cached;
+		size_t		 len = 0;
+		const char	*v;
+
+		snprintf(key, sizeof(key), "cb:formdef:%s:1", s.form_id);
+		ck_assert_int_eq(kv_cmd(kv, &rep, 2, (const char *[]){ "GET", key }, NULL), CB_OK);
+		/* "<the form's organisation id>|<definition>" */
+		ck_assert_ptr_nonnull(v = kv_reply_str(rep, &len));
+		testdb_val(org, sizeof(org), "SELECT org_id FROM forms WHERE id = $1::uuid", 1,
+		    (const char *[]){ s.form_id });
+		ck_assert_msg(len > strlen(org) && strncmp(v, org, strlen(org)) == 0 &&
+		    v[strlen(org)] == '|', "cache entry %.*s", (int)len, v);
+		ck_assert_ptr_nonnull(cached = cJSON_ParseWithLength(v + strlen(org) + 1,
+		    len - strlen(org) - 1));
+		ck_assert_msg(cJSON_Compare(cached, def, 1), "the cached definition differs");
+		cJSON_Delete(cached);
+		kv_reply_free(rep);
+		kv_close(kv);
+	}
+	ck_assert_ptr_nonnull(first = strdup(r.body));
+	http_free(&r);
 	get_auth(path, tok, &r);
 	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, first);
+	free(first);
 	http_free(&r);
 
 	get_auth(path, NULL, &r);
@@ -217,7 +244,15 @@ START_TEST(commands_policy_and_tenancy)
 	send_cmd(other.api_key, ctx, "set_field", "#email", "\"x\"", "nonce-other-1", &r);
 	http_expect_problem(&r, 404, "/problems/not-found");
 	http_free(&r);
+	/* Its listing of this context's commands is empty, while the owner's is not. */
+	snprintf(path, sizeof(path), "/api/v1/commands?state=queued&ctx_ref=%s", ctx);
 	get_auth(path, other.api_key, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(http_json(&r), "commands")), 0);
+	http_free(&r);
+	get_auth(path, s.api_key, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_int_gt(cJSON_GetArraySize(cJSON_GetObjectItem(http_json(&r), "commands")), 0);
 	http_free(&r);
 	snprintf(path, sizeof(path), "/api/v1/commands/%s", id);
 	get_auth(path, other.api_key, &r);

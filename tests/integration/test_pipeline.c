@@ -451,13 +451,10 @@ START_TEST(id_case_shares_context_and_bucket)
 	ck_assert_int_eq(count1("SELECT count(*) FROM commands WHERE ctx_id = $1::uuid", ctx), ok);
 	/* The bucket is the id as the database holds it (lowercase). */
 	{
-		long long	 port = 0;
-		struct kv	*kv;
+		struct kv	*kv = testdb_kv_open();
 		struct kv_reply	*rep = NULL;
 		char		 k1[80], k2[80];
 
-		ck_assert_int_eq(util_parse_ll(test_env("CB_REDIS_PORT"), 1, 65535, &port), CB_OK);
-		kv = kv_open(test_env("CB_REDIS_HOST"), (int)port, getenv("CB_REDIS_PASSWORD"), 2000);
 
 		snprintf(k1, sizeof(k1), "cb:rl:cmd:%s", ctx);
 		snprintf(k2, sizeof(k2), "cb:rl:cmd:%s", up);

@@ -184,18 +184,12 @@ str_of(const cJSON *o, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-static struct kv *
-redis(void)
-{
-	return kv_open(test_env("CB_REDIS_HOST"), (int)strtol(test_env("CB_REDIS_PORT"), NULL, 10),
-	    getenv("CB_REDIS_PASSWORD"), 2000);
-}
 
 /* The remaining lifetime of the cache entry of (org, phone), in ms; -2: none. */
 static long long
 cache_pttl(const char *phone, char *key, size_t keysz)
 {
-	struct kv	*kv = redis();
+	struct kv	*kv = testdb_kv_open();
 	struct kv_reply	*r = NULL;
 	char		 k[CCACHE_KEY_MAX];
 	long long	 ms;

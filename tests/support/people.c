@@ -13,6 +13,7 @@
 #include "kv.h"
 #include "people.h"
 #include "seed.h"
+#include "testdb.h"
 #include "users.h"
 #include "util.h"
 
@@ -60,8 +61,7 @@ new_user(const char *slug, const char *role, struct tuser *u)
 void
 reset_limits(const char *email)
 {
-	struct kv	*kv = kv_open(test_env("CB_REDIS_HOST"),
-	    (int)strtol(test_env("CB_REDIS_PORT"), NULL, 10), getenv("CB_REDIS_PASSWORD"), 2000);
+	struct kv	*kv = testdb_kv_open();
 	char		 idx[2 + 64 + 1], acct[128];
 	const char	*argv[3] = { "DEL", "cb:rl:login:ip:127.0.0.1", acct };
 

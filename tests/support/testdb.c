@@ -9,7 +9,9 @@
 #include "errs.h"
 #include "http.h"
 #include "keyring.h"
+#include "kv.h"
 #include "testdb.h"
+#include "util.h"
 
 struct db *
 testdb_open(void)
@@ -100,4 +102,16 @@ testdb_keys_close(struct keyring *k)
 		(void)test_run(cmd, out, sizeof(out));
 		testdb_keydir[0] = '\0';
 	}
+}
+
+struct kv *
+testdb_kv_open(void)
+{
+	long long	 port = 0;
+	struct kv	*kv;
+
+	ck_assert_int_eq(util_parse_ll(test_env("CB_REDIS_PORT"), 1, 65535, &port), CB_OK);
+	kv = kv_open(test_env("CB_REDIS_HOST"), (int)port, getenv("CB_REDIS_PASSWORD"), 2000);
+	ck_assert_ptr_nonnull(kv);
+	return kv;
 }

@@ -36,4 +36,8 @@ struct keyring;
 void	 testdb_keys_open(struct keyring *, struct db *);
 void	 testdb_keys_close(struct keyring *);
 
+/* A client of the stack's Redis (CB_REDIS_HOST, _PORT, _PASSWORD); kv_close it. */
+struct kv;
+struct kv *testdb_kv_open(void);
+
 #endif
