@@ -69,24 +69,6 @@ scrape_value(const char *series)
 	return v;
 }
 
-/* Percent-encode a PromQL expression for the query string. */
-static void
-urlenc(const char *in, char *out, size_t outsz)
-{
-	size_t	 o = 0;
-
-	for (; *in && o + 4 < outsz; in++) {
-		unsigned char c = (unsigned char)*in;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", c);
-	}
-	out[o] = '\0';
-}
-
 /* The sum of an instant query's results in the stack's Prometheus (0: none). */
 static double
 prom_value(const char *q)
@@ -96,7 +78,7 @@ prom_value(const char *q)
 	const cJSON	*res, *x, *v;
 	double		 sum = 0;
 
-	urlenc(q, enc, sizeof(enc));
+	http_urlencode(q, enc, sizeof(enc));
 	snprintf(url, sizeof(url), "%s/api/v1/query?query=%s", test_env("CB_PROM_URL"), enc);
 	ck_assert_int_eq(http_do("GET", url, NULL, NULL, 0, &r), 0);
 	ck_assert_msg(r.status == 200, "prometheus %ld: %s", r.status, r.body);
