@@ -406,6 +406,7 @@ CB_PORT_OPS=$CB_PORT_OPS
 CB_METRICS_URL=http://127.0.0.1:$CB_PORT_OPS/metrics
 CB_PORT_PROM=$CB_PORT_PROM
 CB_PROM_URL=http://127.0.0.1:$CB_PORT_PROM
+CB_PROM_SCRAPE_INTERVAL=$CB_PROM_SCRAPE_INTERVAL
 EOF
     # The CA nginx trusts for agents' client certificates; its key only when
     # it is the development CA (the tests sign their certificates with it).

@@ -5,7 +5,8 @@
  *     HTTPS listeners answer 404; the operator listener asks for
  *     CB_METRICS_TOKEN (401 without it or with another), and answers the
  *     text format with it; every process kind keeps its segment in
- *     CB_METRICS_DIR.
+ *     CB_METRICS_DIR; the stack's Prometheus scrapes that listener every
+ *     CB_PROM_SCRAPE_INTERVAL.
  *   - a responder child killed -9 takes none of its counts with it: its
  *     respawn adds to the same slot.
  *   - after a scripted workload through nginx (a form load, a submit
@@ -136,6 +137,26 @@ START_TEST(test_metrics_on_the_operator_listener_only)
 	ck_assert_str_eq(http_header(&r, "content-type"), "text/plain; version=0.0.4; charset=utf-8");
 	ck_assert_ptr_nonnull(strstr(r.body, "# TYPE cb_http_requests_total counter\n"));
 	ck_assert_ptr_nonnull(strstr(r.body, "cb_process_starts_total{service=\"cb-worker\"} "));
+	http_free(&r);
+
+	/*
+	 * The stack's Prometheus scrapes the operator listener at
+	 * CB_PROM_SCRAPE_INTERVAL (1s here: the workload test below relies on it).
+	 */
+	snprintf(url, sizeof(url), "%s/api/v1/targets", test_env("CB_PROM_URL"));
+	ck_assert_int_eq(http_do("GET", url, NULL, NULL, 0, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	{
+		const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+		    http_json(&r), "data"), "activeTargets"), 0);
+		char want[96];
+
+		ck_assert_msg(t != NULL, "no scrape target: %s", r.body);
+		ck_assert_str_eq(cJSON_GetObjectItem(t, "scrapeInterval")->valuestring,
+		    test_env("CB_PROM_SCRAPE_INTERVAL"));
+		snprintf(want, sizeof(want), "%s", test_env("CB_METRICS_URL"));
+		ck_assert_str_eq(cJSON_GetObjectItem(t, "scrapeUrl")->valuestring, want);
+	}
 	http_free(&r);
 
 	/* CB_METRICS_DIR: a segment per responder master and one for the worker. */
