@@ -122,8 +122,12 @@ $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(SUP_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(SUP_OBJ) $(LIBA) $(CHECK_LIBS) $(PKG_LIBS) $(WS_LIBS)
 
-# The commit the build came from, in cb_build_info (lib/metrics.c).
+# The commit the build came from, in cb_build_info (lib/metrics.c): the file
+# changes (and metrics.o is rebuilt) only when the commit does.
 CB_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(shell mkdir -p $(B)/gen && { [ "$$(cat $(B)/gen/commit 2>/dev/null)" = "$(CB_COMMIT)" ] || \
+    echo "$(CB_COMMIT)" > $(B)/gen/commit; })
+$(B)/obj/lib/metrics.o: $(B)/gen/commit
 $(B)/obj/lib/metrics.o: ALL_CFLAGS += -DCB_COMMIT='"$(CB_COMMIT)"'
 
 # The README's route example, cut out of README.md and compiled into
