@@ -122,6 +122,14 @@ $(B)/tests/integration/%: $(B)/obj/tests/integration/%.o $(SUP_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(SUP_OBJ) $(LIBA) $(CHECK_LIBS) $(PKG_LIBS) $(WS_LIBS)
 
+# The commit the build came from, in cb_build_info (lib/metrics.c): the file
+# changes (and metrics.o is rebuilt) only when the commit does.
+CB_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+$(shell mkdir -p $(B)/gen && { [ "$$(cat $(B)/gen/commit 2>/dev/null)" = "$(CB_COMMIT)" ] || \
+    echo "$(CB_COMMIT)" > $(B)/gen/commit; })
+$(B)/obj/lib/metrics.o: $(B)/gen/commit
+$(B)/obj/lib/metrics.o: ALL_CFLAGS += -DCB_COMMIT='"$(CB_COMMIT)"'
+
 # The README's route example, cut out of README.md and compiled into
 # tests/unit/test_readme, which runs it through the real pipeline.
 $(B)/gen/readme_route.c: README.md
@@ -161,8 +169,9 @@ bench: deps
 # scripts run from either (scripts/stack.sh finds bin/ beside them):
 #   bin/       every responder, cb-worker, cb-admin, cb-migrate
 #   sql/       the migrations            web/     the demo page
-#   nginx/     the template and its includes, and routes.conf: the
-#              locations generated from routes.tab for $(RUNDIR)
+#   nginx/     the template and its includes, and routes.conf and
+#              ops-routes.conf: the locations generated from routes.tab for $(RUNDIR)
+#   ops/       the Prometheus rules and their promtool tests
 #   scripts/   stack.sh, gen-nginx-routes.sh, cb; routes.tab, README.md, docs/
 # and the systemd units, their /opt/context-broker paths made $(PREFIX).
 # RUNDIR is the units' RuntimeDirectory, where the responders' sockets are.
@@ -182,6 +191,10 @@ install: $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN)
 	install -m 0644 nginx/nginx.conf.in nginx/fastcgi.conf nginx/problem-pages.conf \
 	    nginx/security-headers.conf $(I)/nginx/
 	scripts/gen-nginx-routes.sh routes.tab $(RUNDIR) > $(I)/nginx/routes.conf
+	scripts/gen-nginx-routes.sh --operator routes.tab $(RUNDIR) > $(I)/nginx/ops-routes.conf
+	install -d -m 0755 $(I)/ops/prometheus/tests
+	install -m 0644 ops/prometheus/*.yml $(I)/ops/prometheus/
+	install -m 0644 ops/prometheus/tests/*.yml $(I)/ops/prometheus/tests/
 	install -m 0755 scripts/stack.sh scripts/gen-nginx-routes.sh scripts/cb scripts/call-event.sh $(I)/scripts/
 	install -m 0644 scripts/db-roles.sql $(I)/scripts/
 	install -m 0644 routes.tab README.md $(I)/

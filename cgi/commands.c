@@ -36,6 +36,7 @@
 #include "errs.h"
 #include "kv.h"
 #include "log.h"
+#include "metrics.h"
 #include "policy.h"
 #include "route.h"
 #include "userauth.h"
@@ -316,6 +317,9 @@ cmd_create(struct req *r, const void *argp)
 	snprintf(key, sizeof(key), "/api/v1/commands/%s", db_val(res, 0, 1));
 	resp_header(r, "Location", key);
 	resp_json(r, retry ? 200 : 202, o);
+	if (!retry)
+		metrics_add(MF_COMMANDS, strcmp(db_val(res, 0, 3), "pending_approval") == 0 ?
+		    MC_PENDING_APPROVAL : MC_QUEUED, 0, 1);
 	cJSON_Delete(o);
 out:
 	free(value);

@@ -10,6 +10,7 @@
 #include "errs.h"
 #include "kv.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /*
@@ -117,6 +118,8 @@ approval_decide(struct db *db, const struct approval_ask *q, struct approval_res
 		util_strlcpy(res->command_state, db_val(r, 0, 1), sizeof(res->command_state));
 		log_kv(LOG_LVL_INFO, "approval_decided", "approval", q->id, "command",
 		    res->command_id, "decision", res->state, "via", q->via, NULL);
+		metrics_add(MF_APPROVALS, strcmp(res->state, "approved") == 0 ? MA_APPROVED :
+		    MA_DENIED, 0, 1);
 		rc = CB_OK;
 		goto out;
 	}
@@ -187,6 +190,7 @@ approval_expire(struct db *db, struct kv *kv, int batch, long long *n)
 		approval_wake(kv, db_val(r, i, 0));
 	}
 	db_res_free(r);
+	metrics_add(MF_APPROVALS, MA_EXPIRED, 0, *n);
 	return CB_OK;
 }
 

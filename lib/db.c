@@ -11,6 +11,7 @@
 #include "db.h"
 #include "errs.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /*
@@ -80,6 +81,9 @@ db_seterr(struct db *db, const char *state, const char *msg)
 {
 	util_strlcpy(db->sqlstate, state ? state : "", sizeof(db->sqlstate));
 	util_strlcpy(db->errmsg, msg ? msg : "", sizeof(db->errmsg));
+	/* Class 08 (connection) and 57 (timeouts, shutdown): the server, not the statement. */
+	if (state && (strncmp(state, "08", 2) == 0 || strncmp(state, "57", 2) == 0))
+		metrics_add(MF_PG_ERRORS, 0, 0, 1);
 	/* libpq messages end with a newline; logs want one line. */
 	db->errmsg[strcspn(db->errmsg, "\n")] = '\0';
 }

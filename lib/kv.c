@@ -15,6 +15,7 @@
 #include "errs.h"
 #include "kv.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 struct kv {
@@ -251,9 +252,13 @@ kv_run(struct kv *kv, redisReply **out, int argc, const char **argv, const size_
 	int			 rc;
 
 	*out = NULL;
-	if (!kv_breaker_allow(&kv->br, util_now_ms()))
+	if (!kv_breaker_allow(&kv->br, util_now_ms())) {
+		metrics_add(MF_REDIS_ERRORS, 0, 0, 1);
 		return CB_ERR_KV_DOWN;		/* open: no wait at all */
+	}
 	rc = kv_send(kv, out, argc, argv, lens);
+	if (rc == CB_ERR_KV_DOWN)
+		metrics_add(MF_REDIS_ERRORS, 0, 0, 1);
 	after = kv_breaker_record(&kv->br, rc == CB_OK, util_now_ms());
 	if (after == KV_BREAKER_OPEN) {
 		snprintf(ms, sizeof(ms), "%.0f", kv->br.cooloff_ms);

@@ -12,6 +12,7 @@
 #include "cors.h"
 #include "errs.h"
 #include "log.h"
+#include "metrics.h"
 #include "mtls.h"
 #include "quota.h"
 #include "route.h"
@@ -27,6 +28,7 @@ static const char *const route_rate_names[RATE__COUNT] = {
 	[RATE_AGENT] = "agent",
 	[RATE_ADMIN] = "admin",
 	[RATE_WEBHOOK] = "webhook",
+	[RATE_OPERATOR] = "operator",
 };
 
 static void
@@ -447,7 +449,7 @@ route_authorize(const struct route *rt, struct req *r)
 }
 
 static int
-route_pipeline(const struct responder *resp, struct req *r)
+route_pipeline(const struct responder *resp, struct req *r, size_t *ri)
 {
 	const struct route	*rt = NULL;
 	const char		*m;
@@ -466,6 +468,7 @@ route_pipeline(const struct responder *resp, struct req *r)
 		path_ok = 1;
 		if (strcmp(resp->routes[i].method, m) == 0) {
 			rt = &resp->routes[i];
+			*ri = i;
 			break;
 		}
 	}
@@ -547,13 +550,14 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 {
 	struct req	 r;
 	struct buf	 o;
-	double		 t0 = util_now_ms();
+	double		 t0 = util_now_ms(), took;
 	char		 st[8], ms[32];
+	size_t		 ri = (size_t)-1;
 	int		 rc;
 
 	req_init(&r, env, app, io);
 	log_set_context(r.route ? r.route : r.uri, r.request_id);
-	rc = route_pipeline(resp, &r);
+	rc = route_pipeline(resp, &r, &ri);
 	if (rc != CB_OK) {
 		if (app && app->db && db_in_tx(app->db))
 			db_rollback(app->db);
@@ -566,8 +570,15 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 	buf_init(&o, REQ_RESP_MAX + 65536);
 	if (resp_serialize(&r, &o) == CB_OK && r.io.write)
 		(void)r.io.write(r.io.h, o.data, o.len);
+	took = util_now_ms() - t0;
+	/* A path no route of ours matches is not a route's request (nginx sent it wrong). */
+	if (ri != (size_t)-1) {
+		metrics_request((unsigned)ri, r.status, took / 1000.0);
+		if (r.status == 429)
+			metrics_add(MF_REFUSALS, route_rate_class(resp, &resp->routes[ri]), 0, 1);
+	}
 	snprintf(st, sizeof(st), "%d", r.status);
-	snprintf(ms, sizeof(ms), "%.2f", util_now_ms() - t0);
+	snprintf(ms, sizeof(ms), "%.2f", took);
 	log_kv(LOG_LVL_DEBUG, "request", "method", r.method, "status", st, "ms", ms, NULL);
 	buf_free(&o);
 	req_free(&r);
@@ -643,6 +654,34 @@ route_child_fini(void *ud)
 	settings_free(&c->app.settings);
 }
 
+/*
+ * The responder's metrics segment, one slot per preforked child, its route
+ * labels in the responder's order (route_handle counts by that index).
+ */
+static int
+route_metrics_open(const struct responder *resp, const struct settings *s,
+    const struct srv_opts *o)
+{
+	struct metrics_route	 mr[METRICS_ROUTES_MAX];
+	char			 err[512];
+	size_t			 i, n = resp->nroutes;
+
+	if (n > METRICS_ROUTES_MAX)
+		n = METRICS_ROUTES_MAX;	/* the rest are served, not counted */
+	memset(mr, 0, sizeof(mr));
+	for (i = 0; i < n; i++) {
+		util_strlcpy(mr[i].method, resp->routes[i].method, sizeof(mr[i].method));
+		util_strlcpy(mr[i].pattern, resp->routes[i].pattern, sizeof(mr[i].pattern));
+	}
+	if (metrics_open(s->metrics_dir, resp->name, (unsigned)o->procs, mr, (unsigned)n, err,
+	    sizeof(err)) != CB_OK) {
+		log_msg(LOG_LVL_ERROR, "config_invalid", "%s", err);
+		fprintf(stderr, "%s: %s\n", resp->name, err);
+		return 1;
+	}
+	return 0;
+}
+
 int
 route_main(int argc, char **argv, const struct responder *resp)
 {
@@ -676,11 +715,17 @@ route_main(int argc, char **argv, const struct responder *resp)
 		settings_free(&c.app.settings);
 		return 2;
 	}
+	if (route_metrics_open(resp, &c.app.settings, &o) != 0) {
+		keyring_close(&c.app.keys);
+		settings_free(&c.app.settings);
+		return 2;
+	}
 	h.child_init = route_child_init;
 	h.handle = route_child_handle;
 	h.child_fini = route_child_fini;
 	h.ud = &c;
 	rc = srv_run(&o, &h);
+	metrics_close();
 	keyring_close(&c.app.keys);
 	settings_free(&c.app.settings);
 	return rc;

@@ -124,6 +124,7 @@ enum route_rate_class {
 	RATE_AGENT,
 	RATE_ADMIN,
 	RATE_WEBHOOK,
+	RATE_OPERATOR,		/* the operator's listener only (nginx: ops-routes.conf) */
 	RATE__COUNT
 };
 

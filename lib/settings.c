@@ -219,6 +219,13 @@ const struct conf_var settings_vars[] = {
 	{ "CB_POLICY_MAX_LIST", CONF_INT, 0, "200", 1, 256, S(policy_max_list),
 	  "entries one list of an agent policy (allowed_types, selectors, approval_types) may "
 	  "hold; a longer list is refused 422 naming this setting" },
+	{ "CB_METRICS_DIR", CONF_STR, 0, "", 0, 400, S(metrics_dir),
+	  "directory of the processes' shared-memory metrics segments (a run directory of the "
+	  "service user); the responders and the worker count into it and GET /metrics on the "
+	  "operator listener reads every segment in it; empty = no metrics" },
+	{ "CB_METRICS_TOKEN", CONF_STR, CONF_SECRET, NULL, 16, 256, S(metrics_token),
+	  "bearer token GET /metrics requires (Authorization: Bearer ...); unset = the operator "
+	  "listener's loopback bind is the only guard" },
 };
 
 const size_t settings_nvars = sizeof(settings_vars) / sizeof(settings_vars[0]);

@@ -106,6 +106,9 @@ struct settings {
 	/* Governance of agent policy changes (lib/policygov.c). */
 	long long	 policy_max_changes;
 	long long	 policy_max_list;
+	/* Metrics (lib/metrics.h, cgi/metrics.c). */
+	char		*metrics_dir;
+	char		*metrics_token;
 };
 
 extern const struct conf_var	settings_vars[];

@@ -18,6 +18,7 @@
 
 #include "errs.h"
 #include "log.h"
+#include "metrics.h"
 #include "srv.h"
 #include "supervise.h"
 #include "util.h"
@@ -106,13 +107,15 @@ srv_write(void *h, const char *buf, size_t n)
 	return 0;
 }
 
+/* One child's place: its index is its metrics slot (lib/metrics.h), kept across respawns. */
 struct srv_slot {
 	int			 lfd;
+	int			 index;
 	const struct srv_hooks	*h;
 };
 
 static void
-srv_child(int lfd, const struct srv_hooks *h)
+srv_child(int lfd, int index, const struct srv_hooks *h)
 {
 	FCGX_Request	 r;
 	struct sigaction sa;
@@ -132,6 +135,7 @@ srv_child(int lfd, const struct srv_hooks *h)
 	sigaction(SIGPIPE, &sa, NULL);
 	sigemptyset(&waitmask);
 
+	metrics_enter((unsigned)index);
 	if (h->child_init && h->child_init(h->ud) != 0)
 		_exit(3);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, lfd, 0) != 0) {
@@ -237,7 +241,7 @@ srv_child_run(void *ud)
 {
 	const struct srv_slot	*slot = ud;
 
-	srv_child(slot->lfd, slot->h);
+	srv_child(slot->lfd, slot->index, slot->h);
 	return 0;
 }
 
@@ -245,20 +249,22 @@ int
 srv_run(const struct srv_opts *o, const struct srv_hooks *h)
 {
 	struct sup_child	*kids;
-	struct srv_slot		 slot;
+	struct srv_slot		*slots;
 	int			 lfd, i;
 
 	if ((lfd = srv_listen(o)) < 0)
 		return 1;
 	if (srv_pidfile(o->pidfile) != 0)
 		return 1;
-	slot.lfd = lfd;
-	slot.h = h;
 	kids = util_calloc((size_t)o->procs, sizeof(*kids));
+	slots = util_calloc((size_t)o->procs, sizeof(*slots));
 	for (i = 0; i < o->procs; i++) {
+		slots[i].lfd = lfd;
+		slots[i].index = i;
+		slots[i].h = h;
 		kids[i].name = "fcgi";
 		kids[i].run = srv_child_run;
-		kids[i].ud = &slot;
+		kids[i].ud = &slots[i];
 	}
 	log_kv(LOG_LVL_INFO, "serving", "socket", o->socket ? o->socket : "fd:0", NULL);
 	(void)sup_run(kids, (size_t)o->procs, o->grace_s);
@@ -267,6 +273,7 @@ srv_run(const struct srv_opts *o, const struct srv_hooks *h)
 	if (o->pidfile)
 		unlink(o->pidfile);
 	free(kids);
+	free(slots);
 	log_kv(LOG_LVL_INFO, "stopped", NULL);
 	return 0;
 }

@@ -107,7 +107,8 @@ free_port() {
 pick_ports() {
     local v p
     USED_PORTS=
-    for v in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS; do
+    for v in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS \
+        CB_PORT_OPS CB_PORT_PROM; do
         p=$(free_port) || die "no free port"
         USED_PORTS="$USED_PORTS $p"
         export "$v=$p"

@@ -14,6 +14,7 @@ PACKAGES=(
     nginx-light postgresql-15 postgresql-client-15 redis-server
     openssl wrk clang libclang-rt-14-dev curl iproute2 procps util-linux
     chromium fonts-dejavu-core
+    prometheus
 )
 # Node.js runs the browser test (playwright-core driving Debian's chromium).
 # A machine that already has node and npm keeps its own.
@@ -21,8 +22,9 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     PACKAGES+=(nodejs npm)
 fi
 # The system services these packages ship. We never use them: the private
-# stack (scripts/stack.sh) runs its own instances as `cbroker`.
-SYSTEM_SERVICES=(nginx redis-server postgresql)
+# stack (scripts/stack.sh) runs its own instances as `cbroker` (Prometheus
+# included: it scrapes the stack's /metrics, ops/prometheus/).
+SYSTEM_SERVICES=(nginx redis-server postgresql prometheus)
 
 APT_LOG=${CB_APT_LOG:-/tmp/cbroker-install-deps.log}
 

@@ -20,6 +20,9 @@
 #   CB_PORT_WS        the worker's WebSocket listener       [8090]
 #   CB_PORT_FAKESF    fake Salesforce (reserved)            [8095]
 #   CB_PORT_FAKEHOOKS fake webhook receivers and Slack      [8096]
+#   CB_PORT_OPS       nginx, the operator listener (/metrics) [8091]
+#   CB_PORT_PROM      Prometheus (scrapes /metrics)           [9090]
+#   CB_PROM_SCRAPE_INTERVAL  Prometheus's scrape and rule interval [15s]
 #   CB_ROUTES         route table                           [$repo/routes.tab]
 #   CB_CLIENT_CA      PEM file of the CA(s) whose client certificates nginx
 #                     verifies for agents over mutual TLS (docs/edge.md);
@@ -85,7 +88,8 @@ usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
                   it, see "Clone anywhere") and print its real path
 
 environment: CB_STATE CB_BUILD CB_STAGE CB_ROUTES CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG
-             CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS
+             CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS CB_PORT_OPS CB_PORT_PROM
+             CB_PROM_SCRAPE_INTERVAL
              CB_CLIENT_CA CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS
 EOF
     exit 2
@@ -114,6 +118,10 @@ CB_PORT_REDIS=${CB_PORT_REDIS:-56379}
 CB_PORT_WS=${CB_PORT_WS:-8090}
 CB_PORT_FAKESF=${CB_PORT_FAKESF:-8095}
 CB_PORT_FAKEHOOKS=${CB_PORT_FAKEHOOKS:-8096}
+CB_PORT_OPS=${CB_PORT_OPS:-8091}
+CB_PORT_PROM=${CB_PORT_PROM:-9090}
+CB_PROM_SCRAPE_INTERVAL=${CB_PROM_SCRAPE_INTERVAL:-15s}
+PROM_BIN=/usr/bin/prometheus
 
 # Every path under the state directory, and what the service user runs:
 # the build, sql/ and web/ where they are, or their copies in $APP_DIR
@@ -126,6 +134,8 @@ set_paths() {
     TLS_DIR=$CB_STATE/tls
     REDIS_DIR=$CB_STATE/redis
     SECRETS_DIR=$CB_STATE/secrets
+    METRICS_DIR=$RUN_DIR/metrics
+    PROM_DIR=$CB_STATE/prometheus
     STACK_ENV=$CB_STATE/stack.env
     APP_DIR=$CB_STATE/app
     if [ -d "$APP_DIR/bin" ]; then
@@ -145,12 +155,14 @@ CB_UID=
 
 validate_settings() {
     local name val
-    for name in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS; do
+    for name in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS CB_PORT_OPS CB_PORT_PROM; do
         val=${!name}
         if ! [[ $val =~ ^[0-9]+$ ]] || [ "$val" -lt 1 ] || [ "$val" -gt 65535 ]; then
             die "$name must be a port number (1-65535), got '$val'"
         fi
     done
+    [[ $CB_PROM_SCRAPE_INTERVAL =~ ^[1-9][0-9]{0,3}(ms|s|m)$ ]] \
+        || die "CB_PROM_SCRAPE_INTERVAL must be a duration such as 1s or 15s, got '$CB_PROM_SCRAPE_INTERVAL'"
     # These paths end up in nginx.conf, libpq DSNs and stack.env unquoted.
     for name in CB_STATE CB_BUILD REPO; do
         val=${!name}
@@ -388,6 +400,13 @@ CB_API_KEY_PEPPER=$pepper
 CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
 CB_SEAL_ROOT_KEY_FILE=$SECRETS_DIR/seal-root.key
 CB_SLACK_SIGNING_SECRET=$(secret slack-signing.hex)
+CB_METRICS_DIR=$METRICS_DIR
+CB_METRICS_TOKEN=$(secret metrics-token.hex)
+CB_PORT_OPS=$CB_PORT_OPS
+CB_METRICS_URL=http://127.0.0.1:$CB_PORT_OPS/metrics
+CB_PORT_PROM=$CB_PORT_PROM
+CB_PROM_URL=http://127.0.0.1:$CB_PORT_PROM
+CB_PROM_SCRAPE_INTERVAL=$CB_PROM_SCRAPE_INTERVAL
 EOF
     # The CA nginx trusts for agents' client certificates; its key only when
     # it is the development CA (the tests sign their certificates with it).
@@ -488,7 +507,7 @@ responder_pidfiles() {
     for f in "$RUN_DIR"/*.pid; do
         [ -e "$f" ] || continue
         b=$(basename "$f" .pid)
-        case $b in nginx|cb-worker|cb-fake-sf|cb-fake-hooks|redis) continue ;; esac
+        case $b in nginx|cb-worker|cb-fake-sf|cb-fake-hooks|redis|prometheus) continue ;; esac
         printf '%s\n' "$b"
     done
 }
@@ -501,6 +520,7 @@ prepare_tree() {
     install -d -o "$CB_USER" -g "$CB_USER" -m 0750 "$RUN_DIR" "$LOG_DIR" "$REDIS_DIR" "$TLS_DIR"
     install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$SECRETS_DIR" "$PG_DIR"
     install -d -o "$CB_USER" -g "$CB_USER" -m 0750 "$NGINX_DIR" "$NGINX_DIR/tmp"
+    install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$METRICS_DIR" "$PROM_DIR"
     # Everything below belongs to cbroker (the tree may come from an older
     # run by another uid); keep the modes set above.  The staged copy of
     # what it runs stays root's: the service user cannot change it.
@@ -606,6 +626,8 @@ ensure_secrets() {
     # The Slack app's signing secret: clicks on approval buttons are signed
     # with it (scripts/slack-click.sh signs as Slack would).
     ensure_secret slack-signing.hex 16
+    # The bearer token of GET /metrics (CB_METRICS_TOKEN); Prometheus reads it from the file.
+    ensure_secret metrics-token.hex 24
     # The fake Slack's incoming-webhook secret and bot token: secrets like
     # the real ones, so scripts/test.sh fails if any log shows them.
     ensure_secret fakeslack-webhook.hex 16
@@ -1145,13 +1167,17 @@ public_origin() {
 generate_nginx_conf() {
     local routes=$NGINX_DIR/routes.conf tmp=$NGINX_DIR/nginx.conf.tmp
     local zones=$NGINX_DIR/edge-zones.conf server=$NGINX_DIR/edge-server.conf ws=$NGINX_DIR/edge-ws.conf
+    local ops=$NGINX_DIR/ops-routes.conf
     local origin ws_origin part
     if [ -r "$ROUTES_TAB" ]; then
         "$GEN_ROUTES" "$ROUTES_TAB" "$RUN_DIR" >"$routes" \
             || die "nginx: cannot generate routes from $ROUTES_TAB"
+        "$GEN_ROUTES" --operator "$ROUTES_TAB" "$RUN_DIR" >"$ops" \
+            || die "nginx: cannot generate the operator routes from $ROUTES_TAB"
     else
         warn "nginx: $ROUTES_TAB not found: no responder routes"
         echo "# no routes.tab" >"$routes"
+        echo "# no routes.tab" >"$ops"
     fi
     # The edge limits (CB_EDGE_*; see gen-nginx-routes.sh). The development
     # stack exempts its own loopback clients (the demo, the tests, the
@@ -1177,7 +1203,7 @@ generate_nginx_conf() {
     for d in client_body proxy fastcgi uwsgi scgi; do
         install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$NGINX_DIR/tmp/$d"
     done
-    ROUTES_FILE=$routes ZONES_FILE=$zones SERVER_FILE=$server WS_FILE=$ws \
+    ROUTES_FILE=$routes OPS_FILE=$ops P_OPS=$CB_PORT_OPS ZONES_FILE=$zones SERVER_FILE=$server WS_FILE=$ws \
     STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR \
     TLS=$TLS_DIR WEB=$WEB_DIR P_HTTP=$CB_PORT_HTTP P_HTTPS=$CB_PORT_HTTPS P_WS=$CB_PORT_WS \
     REPO_DIR=$REPO awk '
@@ -1187,8 +1213,10 @@ generate_nginx_conf() {
             map["@TLS_DIR@"] = ENVIRON["TLS"];   map["@WEB_ROOT@"] = ENVIRON["WEB"]
             map["@REPO@"] = ENVIRON["REPO_DIR"]; map["@PORT_HTTP@"] = ENVIRON["P_HTTP"]
             map["@PORT_HTTPS@"] = ENVIRON["P_HTTPS"]; map["@PORT_WS@"] = ENVIRON["P_WS"]
+            map["@PORT_OPS@"] = ENVIRON["P_OPS"]
             # Whole-line placeholders: the file is inserted, indented.
             ins["@ROUTES@"] = ENVIRON["ROUTES_FILE"] SUBSEP "        "
+            ins["@OPS_ROUTES@"] = ENVIRON["OPS_FILE"] SUBSEP "        "
             ins["@EDGE_ZONES@"] = ENVIRON["ZONES_FILE"] SUBSEP "    "
             ins["@EDGE_SERVER@"] = ENVIRON["SERVER_FILE"] SUBSEP "        "
             ins["@EDGE_WS@"] = ENVIRON["WS_FILE"] SUBSEP "            "
@@ -1209,8 +1237,8 @@ generate_nginx_conf() {
             if ($0 !~ /^[ \t]*#/ && $0 ~ /@[A-Z_]+@/) { print "unknown placeholder: " $0 > "/dev/stderr"; exit 1 }
             print
         }' "$REPO/nginx/nginx.conf.in" >"$tmp" || die "nginx: template substitution failed"
-    chown "$CB_USER:$CB_USER" "$tmp" "$routes" "$zones" "$server" "$ws"
-    chmod 0640 "$tmp" "$routes" "$zones" "$server" "$ws"
+    chown "$CB_USER:$CB_USER" "$tmp" "$routes" "$ops" "$zones" "$server" "$ws"
+    chmod 0640 "$tmp" "$routes" "$ops" "$zones" "$server" "$ws"
     mv -f "$tmp" "$NGINX_DIR/nginx.conf"
 }
 
@@ -1232,13 +1260,15 @@ start_nginx() {
     rm -f "$RUN_DIR/nginx.pid"
     ensure_free_port nginx "$CB_PORT_HTTP"
     ensure_free_port nginx "$CB_PORT_HTTPS"
-    say "nginx: starting on 127.0.0.1:$CB_PORT_HTTP and 127.0.0.1:$CB_PORT_HTTPS"
+    ensure_free_port nginx "$CB_PORT_OPS"
+    say "nginx: starting on 127.0.0.1:$CB_PORT_HTTP and 127.0.0.1:$CB_PORT_HTTPS (operator: 127.0.0.1:$CB_PORT_OPS)"
     spawn_cb "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/nginx-error.log" \
         >>"$LOG_DIR/nginx.log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("nginx:$pid")
     for ((i = 0; i < 100; i++)); do
-        if [ -s "$RUN_DIR/nginx.pid" ] && port_busy "$CB_PORT_HTTP" && port_busy "$CB_PORT_HTTPS"; then
+        if [ -s "$RUN_DIR/nginx.pid" ] && port_busy "$CB_PORT_HTTP" && port_busy "$CB_PORT_HTTPS" &&
+            port_busy "$CB_PORT_OPS"; then
             return 0
         fi
         is_alive "$pid" || break
@@ -1254,6 +1284,85 @@ stop_nginx() {
     say "nginx: stopping (pid $pid)"
     stop_pid nginx "$pid" QUIT 10
     rm -f "$RUN_DIR/nginx.pid"
+}
+
+# ---------------------------------------------------------------- prometheus
+
+# The rules and the scrape of this stack: the rules are copied into the state
+# (the service user may not reach the clone), the token is read from its file.
+write_prometheus_conf() {
+    local f rules=$PROM_DIR/rules
+    install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$rules" "$PROM_DIR/data"
+    find "$rules" -maxdepth 1 -name '*.yml' -type f -delete
+    for f in "$REPO"/ops/prometheus/*.rules.yml; do
+        [ -f "$f" ] && install -m 0640 -o "$CB_USER" -g "$CB_USER" "$f" "$rules/"
+    done
+    cat >"$PROM_DIR/prometheus.yml.tmp" <<EOF
+# written by scripts/stack.sh start: do not edit
+global:
+  scrape_interval: $CB_PROM_SCRAPE_INTERVAL
+  evaluation_interval: $CB_PROM_SCRAPE_INTERVAL
+rule_files:
+  - $rules/*.rules.yml
+scrape_configs:
+  - job_name: context-broker
+    metrics_path: /metrics
+    scrape_timeout: $CB_PROM_SCRAPE_INTERVAL
+    authorization:
+      credentials_file: $SECRETS_DIR/metrics-token.hex
+    static_configs:
+      - targets: ['127.0.0.1:$CB_PORT_OPS']
+EOF
+    chown "$CB_USER:$CB_USER" "$PROM_DIR/prometheus.yml.tmp"
+    chmod 0640 "$PROM_DIR/prometheus.yml.tmp"
+    mv -f "$PROM_DIR/prometheus.yml.tmp" "$PROM_DIR/prometheus.yml"
+}
+
+start_prometheus() {
+    local pidf=$RUN_DIR/prometheus.pid pid i
+    if [ ! -x "$PROM_BIN" ]; then
+        warn "prometheus: $PROM_BIN not installed (scripts/install-deps.sh): not started"
+        return 0
+    fi
+    if pid=$(running_pid "$pidf" "$PROM_BIN"); then
+        say "prometheus: already running (pid $pid): reloading the configuration"
+        write_prometheus_conf
+        kill -HUP "$pid"
+        return 0
+    fi
+    rm -f "$pidf"
+    ensure_free_port prometheus "$CB_PORT_PROM"
+    ensure_log "$LOG_DIR/prometheus.log"
+    # A new stack's counters start from zero: a previous run's series, still
+    # the latest for 5 minutes after a restart, would read as current.
+    rm -rf "$PROM_DIR/data"
+    write_prometheus_conf
+    spawn_cb "$PROM_BIN" --config.file="$PROM_DIR/prometheus.yml" \
+        --storage.tsdb.path="$PROM_DIR/data" --storage.tsdb.retention.time=2d \
+        --web.listen-address="127.0.0.1:$CB_PORT_PROM" \
+        >>"$LOG_DIR/prometheus.log" 2>&1 </dev/null &
+    pid=$!
+    STARTED+=("prometheus:$pid")
+    write_pidfile "$RUN_DIR/prometheus.pid" "$pid"
+    for ((i = 0; i < 100; i++)); do
+        curl -fsS -o /dev/null "http://127.0.0.1:$CB_PORT_PROM/-/ready" 2>/dev/null && break
+        is_alive "$pid" || break
+        sleep 0.1
+    done
+    if ! is_alive "$pid"; then
+        tail -n 20 "$LOG_DIR/prometheus.log" >&2
+        die "prometheus exited during startup (see $LOG_DIR/prometheus.log)"
+    fi
+    say "prometheus: running on 127.0.0.1:$CB_PORT_PROM, scraping every $CB_PROM_SCRAPE_INTERVAL (pid $pid)"
+}
+
+stop_prometheus() {
+    local pid
+    if pid=$(read_pidfile "$RUN_DIR/prometheus.pid") && is_ours_named "$pid" prometheus; then
+        say "prometheus: stopping (pid $pid)"
+        stop_pid prometheus "$pid" TERM 15
+    fi
+    rm -f "$RUN_DIR/prometheus.pid"
 }
 
 # ---------------------------------------------------------------- commands
@@ -1295,6 +1404,7 @@ rollback() {
             worker)   stop_pid worker "$pid" TERM 10; rm -f "$RUN_DIR/cb-worker.pid" ;;
             fakesf)   stop_pid "fake salesforce" "$pid" TERM 10; rm -f "$RUN_DIR/cb-fake-sf.pid" ;;
             fakehooks) stop_pid "fake webhooks" "$pid" TERM 10; rm -f "$RUN_DIR/cb-fake-hooks.pid" ;;
+            prometheus) stop_pid prometheus "$pid" TERM 15; rm -f "$RUN_DIR/prometheus.pid" ;;
             resp)
                 stop_pid "responder $bin" "$pid" TERM 15
                 rm -f "$RUN_DIR/$bin.pid" "$RUN_DIR/$bin.sock" ;;
@@ -1325,6 +1435,11 @@ preflight_ports() {
     if ! running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN" >/dev/null; then
         ensure_free_port nginx "$CB_PORT_HTTP"
         ensure_free_port nginx "$CB_PORT_HTTPS"
+        ensure_free_port nginx "$CB_PORT_OPS"
+    fi
+    if [ -x "$PROM_BIN" ]; then
+        running_pid "$RUN_DIR/prometheus.pid" "$PROM_BIN" >/dev/null \
+            || ensure_free_port prometheus "$CB_PORT_PROM"
     fi
 }
 
@@ -1358,12 +1473,17 @@ cmd_start() {
     start_fakehooks
     start_worker
     start_nginx
+    start_prometheus
     write_stack_env
     trap - EXIT
     say "up in $((SECONDS - t0)) s; environment: $STACK_ENV"
     echo "  https:  https://127.0.0.1:$CB_PORT_HTTPS/  (self-signed: $TLS_DIR/cert.pem)"
     echo "  http:   http://127.0.0.1:$CB_PORT_HTTP/"
     echo "  health: http://127.0.0.1:$CB_PORT_HTTP/api/health"
+    echo "  metrics: http://127.0.0.1:$CB_PORT_OPS/metrics  (operator listener; bearer token in $SECRETS_DIR/metrics-token.hex)"
+    if [ -x "$PROM_BIN" ]; then
+        echo "  prometheus: http://127.0.0.1:$CB_PORT_PROM/  (rules: ops/prometheus/)"
+    fi
 }
 
 cmd_stop() {
@@ -1372,6 +1492,7 @@ cmd_stop() {
     require_user
     [ -d "$CB_STATE" ] || { say "nothing to stop ($CB_STATE does not exist)"; return 0; }
     build_child_env 0
+    stop_prometheus
     stop_nginx
     stop_worker
     stop_outbox2
@@ -1442,6 +1563,10 @@ cmd_status() {
     status_line cb-fake-hooks "$pid"
     pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || pid=
     status_line nginx "$pid"
+    if [ -x "$PROM_BIN" ]; then
+        pid=$(running_pid "$RUN_DIR/prometheus.pid" "$PROM_BIN") || pid=
+        status_line prometheus "$pid"
+    fi
     [ "$ALL_UP" = 1 ] || return 3
 }
 

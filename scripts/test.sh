@@ -118,8 +118,12 @@ fi
 export CB_STATE="$state"
 CB_PORT_HTTP=$(free_port); CB_PORT_HTTPS=$(free_port); CB_PORT_PG=$(free_port)
 CB_PORT_REDIS=$(free_port); CB_PORT_WS=$(free_port); CB_PORT_FAKESF=$(free_port)
-CB_PORT_FAKEHOOKS=$(free_port)
+CB_PORT_FAKEHOOKS=$(free_port); CB_PORT_OPS=$(free_port); CB_PORT_PROM=$(free_port)
 export CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS
+export CB_PORT_OPS CB_PORT_PROM
+# Prometheus scrapes /metrics and evaluates its rules every second: test_metrics
+# sees a counter move through its HTTP API within a few seconds.
+export CB_PROM_SCRAPE_INTERVAL=1s
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-info}
 # Short clocks so retries, leases and timeouts happen within a test's time.
 export CB_OUTBOX_SCHEDULE=0,100ms,200ms,400ms

@@ -57,6 +57,7 @@ struct chan_flight {
 	char		*frame;			/* the text, for re-sending */
 	size_t		 len;
 	int		 sends;			/* rounds it has been in (tab-wide) */
+	double		 sent_ms;		/* its first frame left (wall ms): apply latency */
 	double		 deadline;		/* receipt due (monotonic ms) */
 	int		 rcpt;			/* a receipt waits to be stored */
 	int		 timing;		/* its receipt timeout's statement is out */
@@ -73,6 +74,7 @@ struct chan_conn {
 	char			 ctx_ref[CHAN_UUID_LEN + 1];	/* from the URL */
 	char			 request_id[64];
 	double			 opened;
+	int			 counted;	/* in the open-connections gauge */
 	int			 authed;
 	struct tab_ctx		 tab;
 	long long		 position;	/* presented last_seq */

@@ -101,6 +101,7 @@ chan_flight_add(struct chan_conn *c, long long seq, const char *id, char *frame,
 	f->frame = frame;
 	f->len = len;
 	f->sends = 1;
+	f->sent_ms = util_now_ms();
 	f->deadline = chan_receipt_due(c, 1);
 }
 
@@ -110,6 +111,7 @@ chan_flight_join(struct chan_conn *c, const struct chan_flight *round)
 	struct chan_flight	*f = &c->fl[c->nfl - 1];
 
 	f->sends = round->sends;
+	f->sent_ms = round->sent_ms;
 	f->deadline = round->deadline;
 }
 

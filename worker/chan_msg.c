@@ -13,6 +13,7 @@
 #include "db.h"
 #include "errs.h"
 #include "jsonv.h"
+#include "metrics.h"
 #include "tab.h"
 #include "util.h"
 
@@ -201,6 +202,17 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 	sodium_memzero(hash, sizeof(hash));
 }
 
+/* A tab's first receipt for a command: its state, and how long it took when applied. */
+static void
+chan_receipt_count(const char *status, double sent_ms)
+{
+	int	 applied = strcmp(status, "applied") == 0;
+
+	metrics_add(MF_COMMANDS, applied ? MC_APPLIED : MC_FAILED, 0, 1);
+	if (applied && sent_ms > 0)
+		metrics_observe(MH_CMD_APPLY, (util_now_ms() - sent_ms) / 1000.0);
+}
+
 static void
 chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
 {
@@ -220,6 +232,7 @@ chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
 		 * its slot is held until then.
 		 */
 		f->rcpt = 1;
+		chan_receipt_count(m->status, f->sent_ms);
 		util_strlcpy(f->rcpt_status, m->status, sizeof(f->rcpt_status));
 		f->rcpt_reason = m->reason ? util_strdup(m->reason) : NULL;
 		c->dirty = 1;

@@ -26,6 +26,7 @@
 #include "db.h"
 #include "errs.h"
 #include "events.h"
+#include "metrics.h"
 #include "util.h"
 
 #define CHAN_ARR_MAX	((size_t)1 << 24)	/* one array parameter, bytes */
@@ -173,9 +174,13 @@ chan_receipt_stored(struct chan *ch, int rc, struct db_res *r, void *arg)
 	if (rc != CB_OK)
 		chan_log_seq(LOG_LVL_WARN, "receipt_not_stored", j->c, j->seq, "status",
 		    j->status);
-	else
+	else {
 		chan_log_seq(LOG_LVL_INFO, chan_changed(r) ? "receipt" : "receipt_again", j->c,
 		    j->seq, "status", j->status);
+		if (chan_changed(r))
+			metrics_add(MF_COMMANDS, strcmp(j->status, "applied") == 0 ? MC_APPLIED :
+			    MC_FAILED, 0, 1);
+	}
 	chan_conn_release(j->c);
 	free(j);
 }
@@ -306,6 +311,8 @@ chan_late_ended(struct chan *ch, int rc, struct db_res *r, void *arg)
 	chan_log_seq(affected ? LOG_LVL_WARN : LOG_LVL_INFO,
 	    affected ? "command_given_up" : "receipt_wait_ended", l->c, l->seq,
 	    "state", affected ? "dead_or_expired" : "finished");
+	if (affected)
+		metrics_add(MF_COMMANDS, MC_GIVEN_UP, 0, affected);
 	n = chan_round_members(l->c, l->seq, who, &rcpt);
 	for (k = n - 1; k >= 0; k--)
 		if ((j = chan_flight_find(who[k], l->seq)) >= 0)

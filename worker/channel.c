@@ -54,6 +54,7 @@
 #include "errs.h"
 #include "kv.h"
 #include "log.h"
+#include "metrics.h"
 #include "tab.h"
 #include "util.h"
 #include "worker.h"
@@ -665,6 +666,9 @@ chan_open(struct chan *ch, struct lws *wsi, struct chan_pss *pss)
 	}
 	log_kv(LOG_LVL_INFO, "ws_connect", "ctx", c->ctx_ref, "request_id", c->request_id,
 	    NULL);
+	metrics_add(MF_WS_OPENED, 0, 0, 1);
+	metrics_add(MF_WS_OPEN, 0, 0, 1);
+	c->counted = 1;
 	if (ch->stopping)
 		chan_close(c, CHAN_CLOSE_GOING_AWAY, "going away");
 }
@@ -686,6 +690,8 @@ chan_conn_free(struct chan *ch, struct chan_pss *pss)
 	if (c->next)
 		c->next->prev = c->prev;
 	c->next = c->prev = NULL;
+	if (c->counted)
+		metrics_add(MF_WS_OPEN, 0, 0, -1);
 	chan_lld(code, sizeof(code), c->closing ? c->close_code : c->peer_code);
 	log_kv(LOG_LVL_INFO, "ws_close", "ctx", c->authed ? c->tab.ctx_id : c->ctx_ref,
 	    "code", code, "by", c->closing ? "broker" : "peer", NULL);

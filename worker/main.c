@@ -26,6 +26,7 @@
 #include "errs.h"
 #include "keyring.h"
 #include "log.h"
+#include "metrics.h"
 #include "retry.h"
 #include "util.h"
 #include "supervise.h"
@@ -37,6 +38,7 @@ struct duty {
 	const char		*name;
 	int			(*run)(struct worker *);
 	struct worker		*w;
+	unsigned		 slot;		/* its metrics slot (lib/metrics.h) */
 };
 
 static struct duty duties[] = {
@@ -60,6 +62,7 @@ duty_main(void *ud)
 
 	snprintf(svc, sizeof(svc), "worker-%s", d->name);
 	log_init(svc, LOG_LVL_INFO);
+	metrics_enter(d->slot);
 	if (log_level_parse(d->w->s->log_level, &lvl) == 0)
 		log_set_min(lvl);
 	sigemptyset(&none);
@@ -158,6 +161,7 @@ main(int argc, char **argv)
 		if (only != NULL && strcmp(only, duties[i].name) != 0)
 			continue;
 		duties[i].w = &w;
+		duties[i].slot = (unsigned)n;
 		memset(&kids[n], 0, sizeof(kids[n]));
 		kids[n].name = duties[i].name;
 		kids[n].run = duty_main;
@@ -170,8 +174,18 @@ main(int argc, char **argv)
 		settings_free(&s);
 		return 2;
 	}
+	/* One metrics slot per duty, made before the first fork. */
+	if (metrics_open(s.metrics_dir, "cb-worker", (unsigned)n, NULL, 0, err, sizeof(err)) !=
+	    CB_OK) {
+		fprintf(stderr, "cb-worker: %s\n", err);
+		log_msg(LOG_LVL_ERROR, "config_invalid", "%s", err);
+		keyring_close(&w.keys);
+		settings_free(&s);
+		return 2;
+	}
 	log_kv(LOG_LVL_INFO, "worker_started", NULL);
 	(void)sup_run(kids, n, 15);
+	metrics_close();
 	if (pidfile)
 		unlink(pidfile);
 	keyring_close(&w.keys);

@@ -17,6 +17,7 @@
 #include "errs.h"
 #include "events.h"
 #include "log.h"
+#include "metrics.h"
 #include "outbox_int.h"
 #include "util.h"
 
@@ -208,6 +209,7 @@ eng_record(struct engine *e, struct eng_batch *eb)
 	struct db_res	*res = NULL;
 	char		*js;
 	size_t		 i, ndone = 0, nretry = 0, ndead = 0, nback = 0;
+	unsigned	 sk;
 	int		 rc;
 	char		 c1[16], c2[16], c3[16], c4[16];
 
@@ -320,6 +322,12 @@ eng_record(struct engine *e, struct eng_batch *eb)
 		log_kv(LOG_LVL_WARN, "outbox_outcome_stale", "sink", eb->es->sink->name,
 		    "note", "some rows were taken back while in flight", NULL);
 	db_res_free(res);
+	sk = metrics_sink_of(eb->es->sink->name);
+	metrics_add(MF_DELIVERIES, sk, MO_DONE, (int64_t)ndone);
+	metrics_add(MF_DELIVERIES, sk, MO_RETRY, (int64_t)nretry);
+	metrics_add(MF_DELIVERIES, sk, MO_DEAD, (int64_t)ndead);
+	metrics_add(MF_DELIVERIES, sk, MO_GIVEN_BACK, (int64_t)nback);
+	metrics_add(MF_DEAD_LETTERS, sk, 0, (int64_t)ndead);
 	snprintf(c1, sizeof(c1), "%zu", ndone);
 	snprintf(c2, sizeof(c2), "%zu", nretry);
 	snprintf(c3, sizeof(c3), "%zu", ndead);

@@ -46,6 +46,7 @@
 #include "keyring.h"
 #include "kv.h"
 #include "log.h"
+#include "metrics.h"
 #include "reseal.h"
 #include "seal.h"
 #include "sf.h"
@@ -241,6 +242,7 @@ sfk_done(const struct httpc_resp *h, void *ud)
 	size_t			 i;
 	char			 msg[320];
 
+	metrics_observe(MH_SF_CALL, h->elapsed_ms / 1000.0);
 	if (h->captured[0][0] != '\0')
 		sfk_limits(k, h->captured[0]);
 	if (h->err != HTTPC_OK) {

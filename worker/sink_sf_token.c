@@ -25,6 +25,7 @@
 #include "jsonv.h"
 #include "keyring.h"
 #include "log.h"
+#include "metrics.h"
 #include "reseal.h"
 #include "sf.h"
 #include "sink.h"
@@ -183,8 +184,10 @@ sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
 		return rc;
 	/* Ours is fresh, and not the one that failed (or a newer one already). */
 	if (k->token_ver[0] != '\0' && now_s - k->token_epoch < fresh_s &&
-	    (stale == NULL || strcmp(stale, k->token_ver) != 0))
+	    (stale == NULL || strcmp(stale, k->token_ver) != 0)) {
+		metrics_add(MF_SF_TOKEN_HITS, 0, 0, 1);
 		return CB_OK;
+	}
 	if ((rc = db_begin(db)) != CB_OK)
 		goto down;
 	if ((rc = db_exec(db, "SELECT pg_advisory_xact_lock(hashtextextended($1, 7426))", 1,
@@ -205,6 +208,7 @@ sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
 			db_res_free(r);
 			(void)db_commit(db);
 			log_kv(LOG_LVL_INFO, "sf_token_loaded", "name", k->name, NULL);
+			metrics_add(MF_SF_TOKEN_HITS, 0, 0, 1);
 			return CB_OK;
 		}
 	}
@@ -228,6 +232,7 @@ sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
 		k->token_epoch = now_s;
 	}
 	db_res_free(r);
+	metrics_add(MF_SF_TOKEN_MINTS, 0, 0, 1);
 	(void)db_exec(db, "INSERT INTO sink_status (sink, last_mint_at, mints) VALUES"
 	    " ('salesforce', now(), 1) ON CONFLICT (sink) DO UPDATE SET last_mint_at = now(),"
 	    " mints = sink_status.mints + 1", 0, NULL);

@@ -465,25 +465,6 @@ END_TEST
 
 /* ------------------------------------------------------------------ Slack */
 
-/* form-urlencode s into out (RFC 3986 unreserved kept, the rest %XX). */
-static void
-form_encode(const char *s, char *out, size_t outsz)
-{
-	size_t	 o = 0;
-
-	for (; *s && o + 4 < outsz; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", c);
-	}
-	ck_assert_msg(*s == '\0', "form_encode: out of room");
-	out[o] = '\0';
-}
-
 /* A block_actions click's form body: action approve|deny on approval id:hash. */
 static void
 click_body(const char *slack_user, const char *action, const char *id, const char *hash,
@@ -498,7 +479,7 @@ click_body(const char *slack_user, const char *action, const char *id, const cha
 	    "\"actions\":[{\"action_id\":\"%s\",\"block_id\":\"decide\",\"value\":\"%s:%s\","
 	    "\"type\":\"button\",\"action_ts\":\"1.2\"}]}",
 	    slack_user, test_env("CB_FAKEHOOKS_URL"), id, action, id, hash);
-	form_encode(json, enc, sizeof(enc));
+	http_urlencode(json, enc, sizeof(enc));
 	snprintf(out, outsz, "payload=%s", enc);
 }
 

@@ -68,12 +68,13 @@ stack() {
     env -i PATH="$PATH" HOME=/root LANG=C.UTF-8 \
         CB_STATE="$state" CB_ROUTES="$dest/routes.tab" CB_PORT_HTTP="$ph" CB_PORT_HTTPS="$phs" CB_PORT_PG="$ppg" \
         CB_PORT_REDIS="$prd" CB_PORT_WS="$pws" CB_PORT_FAKESF="$pfs" CB_PORT_FAKEHOOKS="$pfh" \
+        CB_PORT_OPS="$pops" CB_PORT_PROM="$pprom" \
         ASAN_OPTIONS="detect_leaks=0:log_path=$state/log/asan" \
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$state/log/ubsan" \
         "$tree/scripts/stack.sh" "$@"
 }
 ph=$(free_port); phs=$(free_port); ppg=$(free_port); prd=$(free_port)
-pws=$(free_port); pfs=$(free_port); pfh=$(free_port)
+pws=$(free_port); pfs=$(free_port); pfh=$(free_port); pops=$(free_port); pprom=$(free_port)
 started=1
 out=$(stack start 2>&1) || { printf '%s\n' "$out" | tail -n 30; fail "the installed stack did not start"; }
 grep -q "cb-migrate --dir $tree/sql up" <<<"$out" || fail "migrations did not come from $tree/sql"

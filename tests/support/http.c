@@ -380,3 +380,21 @@ http_expect_problem(struct http_resp *r, long status, const char *type)
 	if (type)
 		ck_assert_str_eq(http_json_str(r, "type"), type);
 }
+
+void
+http_urlencode(const char *s, char *out, size_t outsz)
+{
+	size_t	 o = 0;
+
+	for (; *s && o + 4 < outsz; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    c == '-' || c == '_' || c == '.' || c == '~')
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", c);
+	}
+	ck_assert_msg(*s == '\0', "http_urlencode: out of room");
+	out[o] = '\0';
+}

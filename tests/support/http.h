@@ -36,6 +36,8 @@ void	 http_expect_problem(struct http_resp *, long status, const char *type);
 /* The string value of a top-level JSON member, or NULL. */
 const char *http_json_str(struct http_resp *, const char *member);
 void	 http_free(struct http_resp *);
+/* Percent-encode s (RFC 3986 unreserved kept, the rest %XX); the test fails when out is too small. */
+void	 http_urlencode(const char *s, char *out, size_t outsz);
 /* Base URLs from the environment written by scripts/stack.sh. */
 const char *http_base(void);
 const char *https_base(void);
