@@ -144,12 +144,21 @@ START_TEST(test_metrics_on_the_operator_listener_only)
 	 * CB_PROM_SCRAPE_INTERVAL (1s here: the workload test below relies on it).
 	 */
 	snprintf(url, sizeof(url), "%s/api/v1/targets", test_env("CB_PROM_URL"));
-	ck_assert_int_eq(http_do("GET", url, NULL, NULL, 0, &r), 0);
-	ck_assert_int_eq(r.status, 200);
 	{
-		const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
-		    http_json(&r), "data"), "activeTargets"), 0);
+		const cJSON *t = NULL;
 		char want[96];
+
+		/* A Prometheus just started lists its target once discovery has run. */
+		for (int w = 0; w < 300; w++) {
+			ck_assert_int_eq(http_do("GET", url, NULL, NULL, 0, &r), 0);
+			ck_assert_int_eq(r.status, 200);
+			t = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(
+			    http_json(&r), "data"), "activeTargets"), 0);
+			if (t != NULL)
+				break;
+			http_free(&r);
+			usleep(100000);
+		}
 
 		ck_assert_msg(t != NULL, "no scrape target: %s", r.body);
 		ck_assert_str_eq(cJSON_GetObjectItem(t, "scrapeInterval")->valuestring,
