@@ -282,6 +282,31 @@ else
 	passed=$((passed + 1))
 fi
 rm -f "$patterns"
+# No personal data in the broker's logs, masked or not at all: the names the
+# suites submitted (test_record_personal) and anything shaped like an
+# unmasked email address or E.164 phone number.  The fakes' logs are not
+# scanned (they stand in for the systems that do receive the data), nor
+# Prometheus's (its build information names its packager's address).
+personal="$state/all-personal.txt"
+: >"$personal"
+[ -f "$state/test-personal.txt" ] && sort -u "$state/test-personal.txt" >"$personal"
+mapfile -t blogs < <(find "$state/log" -type f ! -name '*fake*' ! -name 'prometheus*')
+pii_hits=()
+if (( ${#blogs[@]} > 0 )); then
+	if [ -s "$personal" ]; then
+		mapfile -t -O "${#pii_hits[@]}" pii_hits < <(grep -nF -f "$personal" "${blogs[@]}" | cut -d: -f1,2)
+	fi
+	mapfile -t -O "${#pii_hits[@]}" pii_hits < <(grep -nE \
+		-e '[A-Za-z0-9._%+-]{2,}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}' \
+		-e '\+[1-9][0-9]{7,14}' "${blogs[@]}" | cut -d: -f1,2)
+fi
+if (( ${#pii_hits[@]} > 0 )); then
+	failed=$((failed + 1)); failures+=("personal data in logs at: ${pii_hits[*]:0:10}")
+else
+	echo "== log scan: no personal data ($(grep -c . "$personal") submitted names, emails and phones by shape) in ${#blogs[@]} broker log files"
+	passed=$((passed + 1))
+fi
+rm -f "$personal"
 
 # Any sanitizer report from any process fails the run.
 if compgen -G "$state/log/asan*" >/dev/null || compgen -G "$state/log/ubsan*" >/dev/null; then

@@ -101,6 +101,22 @@ http_base_for(const char *path)
 	return http_base();
 }
 
+/* The full_name a submit body carries, noted as personal data. */
+static void
+http_note_submit(const char *url, const char *body, size_t len)
+{
+	size_t	 n = strlen(url);
+	cJSON	*j, *v;
+
+	if (body == NULL || n < 7 || strcmp(url + n - 7, "/submit") != 0 ||
+	    (j = cJSON_ParseWithLength(body, len)) == NULL)
+		return;
+	v = cJSON_GetObjectItem(cJSON_GetObjectItem(j, "data"), "full_name");
+	if (cJSON_IsString(v))
+		test_record_personal(v->valuestring);
+	cJSON_Delete(j);
+}
+
 int
 http_do(const char *method, const char *url, const char *const *hdrs,
     const char *body, size_t body_len, struct http_resp *r)
@@ -112,6 +128,7 @@ http_do(const char *method, const char *url, const char *const *hdrs,
 	CURLcode		 cc;
 
 	memset(r, 0, sizeof(*r));
+	http_note_submit(url, body, body_len);
 	if (url[0] == '/')
 		snprintf(full, sizeof(full), "%s%s", http_base_for(url), url);
 	else
@@ -343,22 +360,37 @@ test_run(const char *cmd, char *out, size_t outsz)
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-void
-test_record_secret(const char *secret)
+/* Append v to $CB_STATE/<file> when it is at least min bytes and one line. */
+static void
+test_record(const char *file, const char *v, size_t min)
 {
 	const char	*state = getenv("CB_STATE");
 	char		 path[512];
 	FILE		*f;
 
-	/* Short strings would match by accident; every real secret is longer. */
-	if (state == NULL || secret == NULL || strlen(secret) < 12 || strchr(secret, '\n'))
+	if (state == NULL || v == NULL || strlen(v) < min || strchr(v, '\n'))
 		return;
-	snprintf(path, sizeof(path), "%s/test-secrets.txt", state);
+	snprintf(path, sizeof(path), "%s/%s", state, file);
 	if ((f = fopen(path, "a")) == NULL)
 		return;
-	fprintf(f, "%s\n", secret);
+	fprintf(f, "%s\n", v);
 	fclose(f);
 }
+
+void
+test_record_secret(const char *secret)
+{
+	/* Short strings would match by accident; every real secret is longer. */
+	test_record("test-secrets.txt", secret, 12);
+}
+
+void
+test_record_personal(const char *v)
+{
+	/* A name shorter than this ("Fay") matches ordinary words. */
+	test_record("test-personal.txt", v, 6);
+}
+
 
 void
 http_expect_problem(struct http_resp *r, long status, const char *type)

@@ -80,5 +80,11 @@ double	 test_now_s(void);
  * the run if any log of the stack contains one.
  */
 void	 test_record_secret(const char *);
+/*
+ * Note personal data a test sent (a submitted name): scripts/test.sh fails
+ * the run if any broker log contains it.  http_do notes the full_name of
+ * every submit body itself; emails and phone numbers are found by shape.
+ */
+void	 test_record_personal(const char *);
 
 #endif
