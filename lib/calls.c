@@ -507,14 +507,19 @@ calls_altered(struct db *db, const struct calls_source *src, const struct calls_
 
 /*
  * The event, its outbox row, in one statement: both or neither; no row
- * when the (tenant, correlation id, event type) is known already.
+ * when the (tenant, correlation id, event type) is known already.  The
+ * event's place in its tenant's call feed (feed_seq) is given after the
+ * commit, by the channel (worker/chan_feed.c): nothing here waits for
+ * another event's commit.
  *   $1 id  $2 org  $3 source  $4 corr  $5 type  $6 sha  $7 webhook id
- *   $8 payload  $9 sealed fields
+ *   $8 payload  $9 sealed fields  $10 started_at  $11 ended_at
+ *   $12 duration_s  $13 from, masked  $14 to, masked
  */
 static const char calls_insert_sql[] =
     "WITH e AS (INSERT INTO call_events (id, org_id, source_id, correlation_id, event_type,"
-    "   body_sha256, webhook_id)"
-    "   VALUES ($1::uuid, $2::bigint, $3::uuid, $4, $5, decode($6, 'hex'), $7)"
+    "   body_sha256, webhook_id, started_at, ended_at, duration_s, from_masked, to_masked)"
+    "   VALUES ($1::uuid, $2::bigint, $3::uuid, $4, $5, decode($6, 'hex'), $7,"
+    "     $10::timestamptz, $11::timestamptz, $12::integer, $13, $14)"
     "   ON CONFLICT (org_id, correlation_id, event_type) DO NOTHING RETURNING id, org_id),"
     " o AS (INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
     "   SELECT e.org_id, 'salesforce.upsert', e.id, $8::jsonb, $9 FROM e RETURNING ref_id)"
@@ -527,7 +532,8 @@ calls_ingest(struct db *db, const struct seal_keyring *kr, const struct calls_so
 {
 	struct db_res	*res = NULL;
 	struct buf	 sealed;
-	char		 id[37], *fields = NULL, *payload = NULL;
+	char		 id[37], *fields = NULL, *payload = NULL, dur[24];
+	char		 from[PHONE_E164_BUFSZ], to[PHONE_E164_BUFSZ];
 	int		 rc;
 
 	memset(out, 0, sizeof(*out));
@@ -567,8 +573,13 @@ calls_ingest(struct db *db, const struct seal_keyring *kr, const struct calls_so
 	}
 	db_res_free(res);
 	res = NULL;
-	rc = db_query(db, &res, calls_insert_sql, 9, (const char *[]){ id, src->org, src->id,
-	    e->correlation_id, e->event_type, sha, webhook_id, payload, buf_cstr(&sealed) });
+	phone_mask(e->from ? e->from_e164 : NULL, from);
+	phone_mask(e->to ? e->to_e164 : NULL, to);
+	snprintf(dur, sizeof(dur), "%lld", e->duration_s);
+	rc = db_query(db, &res, calls_insert_sql, 14, (const char *[]){ id, src->org, src->id,
+	    e->correlation_id, e->event_type, sha, webhook_id, payload, buf_cstr(&sealed),
+	    e->started_at, e->ended_at, e->duration_s >= 0 ? dur : NULL, from[0] ? from : NULL,
+	    to[0] ? to : NULL });
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) == 1) {
@@ -614,3 +625,4 @@ out:
 	db_res_free(res);
 	return rc;
 }
+
