@@ -297,43 +297,46 @@ START_TEST(capacity_arithmetic_and_refusals)
 		{ "--calls-per-hour 10 --calls-per-hour 20 --events-per-call 2", "given twice" },
 		{ "--calls-per-hour 10 --events-per-call 2 --peak 3", "unknown option --peak" },
 	};
-	cJSON	*o;
-	size_t	 i;
-
 	/*
 	 * 1,000 calls an hour of 3 events, each call 700 s long (the cache of
 	 * 300 s lapses twice: 3 queries a call), batches of 50 from the setting.
 	 */
+	static const struct { const char *path; double v; } busy[] = {
+		{ "events_per_hour", 3000 }, { "events_per_second", 0.83 },
+		{ "events_per_day", 72000 }, { "salesforce_per_day.batch", 50 },
+		{ "salesforce_per_day.upsert_calls_unbatched", 72000 },
+		{ "salesforce_per_day.upsert_calls_batched", 1440 },
+		{ "salesforce_per_day.contact_lookups_per_call", 3 },
+		{ "salesforce_per_day.contact_lookups", 72000 },
+		{ "salesforce_per_day.token_mints", 14 },
+		{ "salesforce_per_day.api_calls_unbatched", 144000 },
+		{ "salesforce_per_day.api_calls_batched", 73440 },
+		{ "allocation.share_unbatched_pct", 288 },
+		{ "allocation.share_batched_pct", 146.88 }, { "inbound.headroom", 600 },
+	};
+	/* 7 calls of 2 events: a partial batch rounds up; --batch wins over the setting. */
+	static const struct { const char *path; double v; } quiet[] = {
+		{ "events_per_day", 336 }, { "salesforce_per_day.upsert_calls_batched", 2 },
+		{ "salesforce_per_day.contact_lookups", 168 },
+		{ "allocation.daily_api_calls", 100000 }, { "allocation.share_batched_pct", 0.17 },
+	};
+	cJSON	*o;
+	size_t	 i;
+
 	ck_assert_msg(capacity("CB_SF_BATCH=50", "--calls-per-hour 1000 --events-per-call 3 "
 	    "--allocation 50000 --call-seconds 700 --inbound-rate 500") == 0, "%s", out);
 	ck_assert_ptr_nonnull(o = cJSON_Parse(out));
-	ck_assert_double_eq(num(o, "events_per_hour"), 3000);
-	ck_assert_double_eq(num(o, "events_per_second"), 0.83);
-	ck_assert_double_eq(num(o, "events_per_day"), 72000);
-	ck_assert_double_eq(num(o, "salesforce_per_day.batch"), 50);
-	ck_assert_double_eq(num(o, "salesforce_per_day.upsert_calls_unbatched"), 72000);
-	ck_assert_double_eq(num(o, "salesforce_per_day.upsert_calls_batched"), 1440);
-	ck_assert_double_eq(num(o, "salesforce_per_day.contact_lookups_per_call"), 3);
-	ck_assert_double_eq(num(o, "salesforce_per_day.contact_lookups"), 72000);
-	ck_assert_double_eq(num(o, "salesforce_per_day.token_mints"), 14);
-	ck_assert_double_eq(num(o, "salesforce_per_day.api_calls_unbatched"), 144000);
-	ck_assert_double_eq(num(o, "salesforce_per_day.api_calls_batched"), 73440);
-	ck_assert_double_eq(num(o, "allocation.share_unbatched_pct"), 288);
-	ck_assert_double_eq(num(o, "allocation.share_batched_pct"), 146.88);
+	for (i = 0; i < sizeof(busy) / sizeof(busy[0]); i++)
+		ck_assert_msg(num(o, busy[i].path) == busy[i].v, "%s: %s", busy[i].path, out);
 	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "allocation"),
 	    "fits_batched")));
-	ck_assert_double_eq(num(o, "inbound.headroom"), 600);
 	cJSON_Delete(o);
 
-	/* 7 calls of 2 events: a partial batch rounds up; --batch wins over the setting. */
 	ck_assert_msg(capacity("CB_SF_BATCH=50", "--calls-per-hour 7 --events-per-call 2 "
 	    "--batch 200") == 0, "%s", out);
 	ck_assert_ptr_nonnull(o = cJSON_Parse(out));
-	ck_assert_double_eq(num(o, "events_per_day"), 336);
-	ck_assert_double_eq(num(o, "salesforce_per_day.upsert_calls_batched"), 2);
-	ck_assert_double_eq(num(o, "salesforce_per_day.contact_lookups"), 168);
-	ck_assert_double_eq(num(o, "allocation.daily_api_calls"), 100000);
-	ck_assert_double_eq(num(o, "allocation.share_batched_pct"), 0.17);
+	for (i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		ck_assert_msg(num(o, quiet[i].path) == quiet[i].v, "%s: %s", quiet[i].path, out);
 	ck_assert_ptr_nonnull(strstr(out, "\"source\":\"measured "));
 	cJSON_Delete(o);
 
