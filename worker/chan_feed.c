@@ -122,16 +122,23 @@ feed_live(const struct chan_conn *c)
 	return c->feed && c->feed_authed && !c->closing;
 }
 
-/* Every live feed of org whose cursor is behind head (head < 0: any) looks again. */
-static void
+/*
+ * Every live feed of org whose cursor is behind head (head < 0: any) looks
+ * again; how many.
+ */
+static int
 feed_mark(struct chan *ch, const char *org, long long head)
 {
 	struct chan_conn	*c;
+	int			 n = 0;
 
 	for (c = ch->conns; c != NULL; c = c->next)
 		if (feed_live(c) && strcmp(c->feed_org, org) == 0 &&
-		    (head < 0 || head > c->cursor))
+		    (head < 0 || head > c->cursor)) {
 			c->dirty = 1;
+			n++;
+		}
+	return n;
 }
 
 /* ---- auth --------------------------------------------------------------- */
@@ -374,6 +381,17 @@ feed_sequenced(struct chan *ch, int rc, struct db_res *r, void *arg)
 		chan_settle_soon(ch);
 }
 
+/* The sequencer, when due and not out already. */
+static void
+feed_sequence(struct chan *ch)
+{
+	if (!ch->feed_seq_due || ch->feed_sequencing)
+		return;
+	ch->feed_seq_due = 0;
+	if (chan_submit(ch, feed_sequence_sql, 0, NULL, feed_sequenced, NULL) == CB_OK)
+		ch->feed_sequencing = 1;
+}
+
 void
 chan_feed_round(struct chan *ch)
 {
@@ -381,11 +399,7 @@ chan_feed_round(struct chan *ch)
 	const char		*p[2];
 	char			 ps[24];
 
-	if (ch->feed_seq_due && !ch->feed_sequencing) {
-		ch->feed_seq_due = 0;
-		if (chan_submit(ch, feed_sequence_sql, 0, NULL, feed_sequenced, NULL) == CB_OK)
-			ch->feed_sequencing = 1;
-	}
+	feed_sequence(ch);
 	for (c = ch->conns; c != NULL; c = c->next) {
 		if (!feed_live(c) || !c->dirty || c->feed_reading || c->qcount > FEED_ROOM)
 			continue;
@@ -420,9 +434,9 @@ feed_heads_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 	if (rc != CB_OK)
 		return;
 	for (i = 0; i < db_rows(r); i++)
-		if (util_parse_ll(db_val(r, i, 1), 0, FEED_SEQ_MAX, &head) == CB_OK)
-			feed_mark(ch, db_val(r, i, 0), head);
-	chan_settle_soon(ch);
+		if (util_parse_ll(db_val(r, i, 1), 0, FEED_SEQ_MAX, &head) == CB_OK &&
+		    feed_mark(ch, db_val(r, i, 0), head) > 0)
+			chan_settle_soon(ch);
 }
 
 void
@@ -433,8 +447,12 @@ chan_feed_sweep(struct chan *ch)
 	const char		*p[1];
 	size_t			 n = 0;
 
-	/* Events a lost wake-up did not announce get their positions... */
+	/*
+	 * Events a lost wake-up did not announce get their positions (its
+	 * answer calls for a round when it numbered any)...
+	 */
 	ch->feed_seq_due = 1;
+	feed_sequence(ch);
 	/* ...and the heads another worker's sequencer moved are read. */
 	buf_init(&orgs, FEED_ORGS_MAX);
 	for (c = ch->conns; c != NULL; c = c->next) {
@@ -450,5 +468,4 @@ chan_feed_sweep(struct chan *ch)
 	}
 out:
 	buf_free(&orgs);
-	chan_settle_soon(ch);
 }
