@@ -339,7 +339,9 @@ struct key_args {
 	long long	 expires_in_days;
 };
 
-static const char *const known_scopes[] = { "commands:write", "commands:read", NULL };
+/* calls:read: the tenant's call feed on the channel (docs/channel.md). */
+static const char *const known_scopes[] = { "commands:write", "commands:read", "calls:read",
+	NULL };
 
 static int
 check_scopes(const cJSON *v, const char **why)
@@ -353,7 +355,7 @@ check_scopes(const cJSON *v, const char **why)
 		for (i = 0; cJSON_IsString(s) && known_scopes[i]; i++)
 			ok |= strcmp(known_scopes[i], s->valuestring) == 0;
 		if (!ok) {
-			*why = "scopes are commands:write and commands:read";
+			*why = "scopes are commands:write, commands:read and calls:read";
 			return -1;
 		}
 	}

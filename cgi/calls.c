@@ -163,12 +163,21 @@ calls_act(struct req *r, const void *argp)
 	return CB_ERR_INTERNAL;
 }
 
-/* Wake the outbox workers: a hint, the sweep finds the row anyway. */
+/*
+ * Wake the outbox workers and the tenant's call feeds (the channel's
+ * "calls:<org>" on cb:cmd, docs/channel.md): hints, the sweeps find the
+ * rows anyway.
+ */
 static void
 calls_wake(struct req *r)
 {
-	if (r->status == 202)
-		kv_publish(r->app->kv, "cb:outbox", "call_event");
+	char	 feed[40];
+
+	if (r->status != 202)
+		return;
+	kv_publish(r->app->kv, "cb:outbox", "call_event");
+	snprintf(feed, sizeof(feed), "calls:%s", r->org);
+	kv_publish(r->app->kv, "cb:cmd", feed);
 }
 
 static const struct route calls_routes[] = {

@@ -77,23 +77,40 @@ apikey_shape_ok(const char *key)
 }
 
 int
-apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct agent_auth *out)
+apikey_lookup(const char *pepper_hex, const char *key, char prefix[APIKEY_PREFIX_LEN + 1],
+    char hash_bytea[2 + 64 + 1])
 {
 	unsigned char	 pepper[32];
-	char		 prefix[APIKEY_PREFIX_LEN + 1], want[2 + 64 + 1];
-	struct db_res	*res = NULL;
-	const char	*p[1], *stored;
-	int		 rc;
 
-	memset(out, 0, sizeof(*out));
 	if (key == NULL || !apikey_shape_ok(key))
 		return CB_ERR_UNAUTHENTICATED;
 	if (apikey_pepper(pepper_hex, pepper) != CB_OK)
 		return CB_ERR_CONFIG;
 	memcpy(prefix, key + 4, APIKEY_PREFIX_LEN);
 	prefix[APIKEY_PREFIX_LEN] = '\0';
-	apikey_hash(pepper, key, want);
+	apikey_hash(pepper, key, hash_bytea);
 	sodium_memzero(pepper, sizeof(pepper));
+	return CB_OK;
+}
+
+int
+apikey_hash_eq(const char *stored, const char *want)
+{
+	return stored != NULL && strlen(stored) == strlen(want) &&
+	    sodium_memcmp(stored, want, strlen(want)) == 0;
+}
+
+int
+apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct agent_auth *out)
+{
+	char		 prefix[APIKEY_PREFIX_LEN + 1], want[2 + 64 + 1];
+	struct db_res	*res = NULL;
+	const char	*p[1];
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = apikey_lookup(pepper_hex, key, prefix, want)) != CB_OK)
+		return rc;
 	p[0] = prefix;
 	rc = db_query(db, &res, "SELECT k.id, k.org_id, k.agent_id, '\\x' || encode(k.key_hash, 'hex'),"
 	    " k.scopes, coalesce(k.commands_per_min, 0), " APIKEY_MTLS_COLS
@@ -102,9 +119,7 @@ apikey_verify(struct db *db, const char *pepper_hex, const char *key, struct age
 	    " AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.disabled_at IS NULL", 1, p);
 	if (rc != CB_OK)
 		return rc;
-	if (db_rows(res) != 1 || (stored = db_val(res, 0, 3)) == NULL ||
-	    strlen(stored) != strlen(want) ||
-	    sodium_memcmp(stored, want, strlen(want)) != 0) {
+	if (db_rows(res) != 1 || !apikey_hash_eq(db_val(res, 0, 3), want)) {
 		db_res_free(res);
 		return CB_ERR_UNAUTHENTICATED;
 	}

@@ -59,6 +59,16 @@ int	 apikey_memo_decode(const char *v, struct agent_auth *);
 /* A new key, its prefix and the "\\x..." bytea of its keyed hash. */
 int	 apikey_new(const char *pepper_hex, char key[APIKEY_LEN + 1],
 	    char prefix[APIKEY_PREFIX_LEN + 1], char hash_bytea[2 + 64 + 1]);
+/*
+ * For a caller that runs its own (asynchronous) statement: a presented
+ * key's prefix, to find its row, and the keyed hash the row must hold
+ * ("\\x..." as the row's key_hash reads with '\\x' || encode(.., 'hex')).
+ * CB_ERR_UNAUTHENTICATED for a key of the wrong shape, CB_ERR_CONFIG for
+ * a bad pepper.  apikey_hash_eq compares the two in constant time.
+ */
+int	 apikey_lookup(const char *pepper_hex, const char *key,
+	    char prefix[APIKEY_PREFIX_LEN + 1], char hash_bytea[2 + 64 + 1]);
+int	 apikey_hash_eq(const char *stored, const char *want);
 /* Verify a presented key; fills `out` on success, else CB_ERR_UNAUTHENTICATED. */
 int	 apikey_verify(struct db *, const char *pepper_hex, const char *key, struct agent_auth *);
 /* apikey_verify with this process's memo in front (see above). */

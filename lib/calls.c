@@ -506,80 +506,60 @@ calls_altered(struct db *db, const struct calls_source *src, const struct calls_
 }
 
 /*
- * The event, its outbox row, in one statement: both or neither; no row
- * when the (tenant, correlation id, event type) is known already.
+ * The common case in ONE statement, its own transaction: the webhook-id
+ * (the replay cache), the event and its outbox row, all or nothing.  The
+ * event is inserted only when the webhook-id is new, and not when the
+ * (tenant, correlation id, event type) is known already.  The event's
+ * place in its tenant's call feed (feed_seq) is given after the commit,
+ * by the channel (worker/chan_feed.c): nothing here waits for another
+ * event's commit.  Answers whether the webhook-id was new and the event's
+ * id when it was written.
  *   $1 id  $2 org  $3 source  $4 corr  $5 type  $6 sha  $7 webhook id
- *   $8 payload  $9 sealed fields
+ *   $8 payload  $9 sealed fields  $10 started_at  $11 ended_at
+ *   $12 duration_s  $13 from, masked  $14 to, masked
  */
 static const char calls_insert_sql[] =
-    "WITH e AS (INSERT INTO call_events (id, org_id, source_id, correlation_id, event_type,"
-    "   body_sha256, webhook_id)"
-    "   VALUES ($1::uuid, $2::bigint, $3::uuid, $4, $5, decode($6, 'hex'), $7)"
+    "WITH w AS (INSERT INTO call_webhook_ids (source_id, webhook_id, body_sha256)"
+    "   VALUES ($3::uuid, $7, decode($6, 'hex'))"
+    "   ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING 1),"
+    " e AS (INSERT INTO call_events (id, org_id, source_id, correlation_id, event_type,"
+    "   body_sha256, webhook_id, started_at, ended_at, duration_s, from_masked, to_masked)"
+    "   SELECT $1::uuid, $2::bigint, $3::uuid, $4, $5, decode($6, 'hex'), $7,"
+    "     $10::timestamptz, $11::timestamptz, $12::integer, $13, $14 FROM w"
     "   ON CONFLICT (org_id, correlation_id, event_type) DO NOTHING RETURNING id, org_id),"
     " o AS (INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
     "   SELECT e.org_id, 'salesforce.upsert', e.id, $8::jsonb, $9 FROM e RETURNING ref_id)"
-    " SELECT ref_id::text FROM o";
+    " SELECT (SELECT count(*) FROM w), (SELECT ref_id::text FROM o)";
 
-int
-calls_ingest(struct db *db, const struct seal_keyring *kr, const struct calls_source *src,
-    const char *webhook_id, const struct calls_event *e, const char *sha,
-    struct calls_result *out)
+/*
+ * Not written: the webhook-id came before (the same message again, or
+ * another under its id), or the (tenant, correlation id, type) is known
+ * (the same body again, or an altered one: its audit row and alert).
+ */
+static int
+calls_known(struct db *db, const struct calls_source *src, const char *webhook_id,
+    const struct calls_event *e, const char *sha, int id_new, struct calls_result *out)
 {
 	struct db_res	*res = NULL;
-	struct buf	 sealed;
-	char		 id[37], *fields = NULL, *payload = NULL;
 	int		 rc;
 
-	memset(out, 0, sizeof(*out));
-	buf_init(&sealed, CALLS_FIELDS_SEALED_MAX);
-	util_uuid_v4(id);
-	fields = calls_event_sf_fields(e, sha);
-	payload = calls_payload(e);
-	/* Bound to the event's id, as submit binds its map to the submission's. */
-	if ((rc = reseal_seal_value(kr, "outbox", id, fields, strlen(fields), &sealed)) != CB_OK) {
-		if (rc == CB_ERR_CONFIG)
-			rc = CB_ERR_UNAVAILABLE;
-		goto out;
-	}
-	if ((rc = db_begin(db)) != CB_OK)
-		goto out;
-	/* The replay cache: this webhook-id, first time or the same body again. */
-	rc = db_query(db, &res, "WITH i AS (INSERT INTO call_webhook_ids (source_id, webhook_id,"
-	    "   body_sha256) VALUES ($1::uuid, $2, decode($3, 'hex'))"
-	    "   ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING 1)"
-	    " SELECT count(*) FROM i", 3, (const char *[]){ src->id, webhook_id, sha });
-	if (rc != CB_OK)
-		goto out;
-	if (strcmp(db_val(res, 0, 0), "1") != 0) {
-		/* Seen: a new statement sees the row the conflict waited for. */
-		db_res_free(res);
-		res = NULL;
+	if (!id_new) {
+		/* A new statement sees the row the conflict waited for. */
 		rc = db_query(db, &res, "SELECT body_sha256 = decode($3, 'hex') FROM call_webhook_ids"
 		    " WHERE source_id = $1::uuid AND webhook_id = $2", 3,
 		    (const char *[]){ src->id, webhook_id, sha });
 		if (rc != CB_OK)
-			goto out;
+			return rc;
 		if (db_rows(res) != 1 || strcmp(db_val(res, 0, 0), "t") != 0) {
 			out->outcome = CALLS_ID_REUSED;
-			rc = db_rollback(db);
-			goto out;
+			db_res_free(res);
+			return CB_OK;
 		}
+		db_res_free(res);
+		res = NULL;
 	}
-	db_res_free(res);
-	res = NULL;
-	rc = db_query(db, &res, calls_insert_sql, 9, (const char *[]){ id, src->org, src->id,
-	    e->correlation_id, e->event_type, sha, webhook_id, payload, buf_cstr(&sealed) });
-	if (rc != CB_OK)
-		goto out;
-	if (db_rows(res) == 1) {
-		out->outcome = CALLS_CREATED;
-		util_strlcpy(out->event_id, id, sizeof(out->event_id));
-		rc = db_commit(db);
-		goto out;
-	}
-	/* Known (tenant, correlation id, type): the same body, or an altered one. */
-	db_res_free(res);
-	res = NULL;
+	if ((rc = db_begin(db)) != CB_OK)
+		return rc;
 	rc = db_query(db, &res, "SELECT id::text, encode(body_sha256, 'hex') FROM call_events"
 	    " WHERE org_id = $1::bigint AND correlation_id = $2 AND event_type = $3", 3,
 	    (const char *[]){ src->org, e->correlation_id, e->event_type });
@@ -605,6 +585,48 @@ calls_ingest(struct db *db, const struct seal_keyring *kr, const struct calls_so
 out:
 	if (rc != CB_OK && db_in_tx(db))
 		db_rollback(db);
+	db_res_free(res);
+	return rc;
+}
+
+int
+calls_ingest(struct db *db, const struct seal_keyring *kr, const struct calls_source *src,
+    const char *webhook_id, const struct calls_event *e, const char *sha,
+    struct calls_result *out)
+{
+	struct db_res	*res = NULL;
+	struct buf	 sealed;
+	char		 id[37], *fields = NULL, *payload = NULL, dur[24];
+	char		 from[PHONE_E164_BUFSZ], to[PHONE_E164_BUFSZ];
+	int		 rc;
+
+	memset(out, 0, sizeof(*out));
+	buf_init(&sealed, CALLS_FIELDS_SEALED_MAX);
+	util_uuid_v4(id);
+	fields = calls_event_sf_fields(e, sha);
+	payload = calls_payload(e);
+	/* Bound to the event's id, as submit binds its map to the submission's. */
+	if ((rc = reseal_seal_value(kr, "outbox", id, fields, strlen(fields), &sealed)) != CB_OK) {
+		if (rc == CB_ERR_CONFIG)
+			rc = CB_ERR_UNAVAILABLE;
+		goto out;
+	}
+	phone_mask(e->from ? e->from_e164 : NULL, from);
+	phone_mask(e->to ? e->to_e164 : NULL, to);
+	snprintf(dur, sizeof(dur), "%lld", e->duration_s);
+	rc = db_query(db, &res, calls_insert_sql, 14, (const char *[]){ id, src->org, src->id,
+	    e->correlation_id, e->event_type, sha, webhook_id, payload, buf_cstr(&sealed),
+	    e->started_at, e->ended_at, e->duration_s >= 0 ? dur : NULL, from[0] ? from : NULL,
+	    to[0] ? to : NULL });
+	if (rc != CB_OK)
+		goto out;
+	if (!db_isnull(res, 0, 1)) {
+		out->outcome = CALLS_CREATED;
+		util_strlcpy(out->event_id, id, sizeof(out->event_id));
+		goto out;
+	}
+	rc = calls_known(db, src, webhook_id, e, sha, strcmp(db_val(res, 0, 0), "1") == 0, out);
+out:
 	if (fields != NULL) {
 		sodium_memzero(fields, strlen(fields));
 		free(fields);
@@ -614,3 +636,4 @@ out:
 	db_res_free(res);
 	return rc;
 }
+

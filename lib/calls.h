@@ -15,10 +15,12 @@
  * Events.  The body is checked against calls_event_fields (an unknown
  * field, a wrong type, a bad time or phone is refused naming the field);
  * phones are normalised to E.164 with the source's country code.  Ingest
- * writes, in ONE transaction, the webhook-id (the replay cache), the event
- * (the three-part idempotency key: tenant, correlation id and event type,
- * SHA-256 of the raw body) and its outbox row for Salesforce (the field map
- * sealed, purpose pii, AAD "outbox:<event id>:fields"); an altered replay
+ * writes, in ONE statement (one transaction), the webhook-id (the replay
+ * cache), the event (the three-part idempotency key: tenant, correlation
+ * id and event type, SHA-256 of the raw body; the times and the phones
+ * masked, for the call feed of docs/channel.md) and its outbox row for
+ * Salesforce (the field map sealed, purpose pii, AAD
+ * "outbox:<event id>:fields"); an altered replay
  * writes an audit row and one Slack alert instead, naming the tenant, the
  * correlation id and both hashes, never the body.  Nothing here logs a
  * phone number or a secret.

@@ -91,3 +91,18 @@ phone_e164(const char *in, const char *default_cc, char out[PHONE_E164_BUFSZ])
 	memcpy(out + 1 + i, d, n + 1);
 	return CB_OK;
 }
+
+void
+phone_mask(const char *e164, char out[PHONE_E164_BUFSZ])
+{
+	size_t	 n, i, keep;
+
+	out[0] = '\0';
+	if (e164 == NULL || e164[0] != '+' || (n = strlen(e164 + 1)) == 0 || n > PHONE_E164_MAX - 1)
+		return;
+	keep = n > 4 ? 4 : 0;
+	out[0] = '+';
+	for (i = 0; i < n - keep; i++)
+		out[1 + i] = '*';
+	memcpy(out + 1 + n - keep, e164 + 1 + n - keep, keep + 1);
+}

@@ -27,4 +27,12 @@
 int	 phone_e164(const char *in, const char *default_cc, char out[PHONE_E164_BUFSZ])
 	    __attribute__((warn_unused_result));
 
+/*
+ * An E.164 number shown masked, for a reader who may see that a call came
+ * from a number and which, but not the number: "+" and one asterisk per
+ * digit but the last four ("+14155552671" -> "+*******2671").  "" for
+ * anything that is not E.164.
+ */
+void	 phone_mask(const char *e164, char out[PHONE_E164_BUFSZ]);
+
 #endif

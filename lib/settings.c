@@ -108,6 +108,9 @@ const struct conf_var settings_vars[] = {
 	{ "CB_WS_MAX_PER_ADDR", CONF_INT, 0, "256", 1, 100000, S(ws_max_per_addr),
 	  "open WebSockets from one client address (as nginx forwards it); one more is refused "
 	  "with 429 and Retry-After" },
+	{ "CB_WS_MAX_FEEDS_PER_ORG", CONF_INT, 0, "16", 1, 1024, S(ws_max_feeds_per_org),
+	  "open call feeds (/ws/calls, docs/channel.md) per tenant in one worker; one more is "
+	  "refused at its auth (close 1013)" },
 	{ "CB_CHANNEL_SWEEP_MS", CONF_INT, 0, "250", 20, 60000, S(channel_sweep_ms),
 	  "how often the channel looks in Postgres for commands a lost wake-up did not announce "
 	  "(one query for every connected tab), in milliseconds" },

@@ -59,6 +59,7 @@ struct settings {
 	/* The tab channel: caps on WebSockets, the wake-up sweep. */
 	long long	 ws_max_per_ctx;
 	long long	 ws_max_per_addr;
+	long long	 ws_max_feeds_per_org;
 	long long	 channel_sweep_ms;
 	long long	 channel_expire_batch;
 	/* Identity and sealing. */

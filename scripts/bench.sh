@@ -21,6 +21,8 @@
 #     frame latency; then IDLE single commands on an idle channel;
 #   - delivery (scripts/bench/delivery.sh): queued Salesforce rows drained
 #     into the fake;
+#   - calls (scripts/bench/calls.sh): signed inbound call events, new each,
+#     against the submit route's throughput in the same run;
 # then prints the figures, one summary table (figure, reference, ratio,
 # target, PASS/MISS), and stops the stack (trap).  Exit status: 0 when
 # everything was measured, targets met or not; 3 when a reference or a run
@@ -41,7 +43,9 @@
 #   BENCH_TAB_SENDERS agent HTTP connections offering them     [64]
 #   BENCH_IDLE        single commands on an idle channel       [200]
 #   BENCH_ONLY        sections to run, comma-separated: http (wrk and
-#                     pgbench), tabs (agent to tab), delivery   [http,tabs,delivery]
+#                     pgbench), tabs (agent to tab), delivery, calls
+#                                                              [http,tabs,delivery,calls]
+#   BENCH_CALLS_POOL  signed call events prepared for the calls run [5000 a second]
 #   BENCH_KEEP        1: keep var/bench-$$ (logs) afterwards   [0]
 #   BENCH_DELIVERIES  rows drained in the delivery runs        [20000]
 #   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
@@ -59,13 +63,14 @@ TAB_SENDERS=${BENCH_TAB_SENDERS:-64}
 IDLE=${BENCH_IDLE:-200}
 NDELIV=${BENCH_DELIVERIES:-20000}
 SF_LAT=${BENCH_SF_LATENCY:-100}
-ONLY=${BENCH_ONLY:-http,tabs,delivery}
+ONLY=${BENCH_ONLY:-http,tabs,delivery,calls}
 export CB_BUILD=${CB_BUILD:-$REPO/build}
 
 # The targets (ratios to a reference measured in this run, or ceilings).
 T_FORM=0.90       # form load >= 0.9x the bare FastCGI reference
 T_WRITE=0.75      # submit, command accept >= 0.75x their pgbench references
-T_WRITE_P99=10    # ms, p99 of submit and command accept
+T_WRITE_P99=10    # ms, p99 of submit, command accept and call events
+T_CALLS=1.0       # call events >= 1x the submit route in the same run
 T_TAB_P99=20      # ms, 202 -> frame p99 with TABS tabs at TAB_RATE/s
 T_IDLE_P99=2      # ms, 202 -> frame p99 on an idle channel
 
@@ -80,16 +85,17 @@ for v in THREADS CONNS NCTX TABS TAB_RATE TAB_SECONDS TAB_SENDERS NDELIV SF_LAT;
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
 [[ $IDLE =~ ^[0-9]+$ ]] || die "BENCH_IDLE must be a number"
-[[ ,$ONLY, =~ ^(,(http|tabs|delivery))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery (comma-separated)"
+[[ ,$ONLY, =~ ^(,(http|tabs|delivery|calls))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery, calls (comma-separated)"
 run_section() { [[ ,$ONLY, == *,$1,* ]]; }
 for t in wrk curl "$PGBENCH" psql; do
     command -v "$t" >/dev/null || die "$t is not installed (make deps installs it)"
 done
-for b in cb-admin forms submit commands contexts cb-worker cb-bench-fixed cb-bench-tabs; do
+for b in cb-admin forms submit commands contexts calls cb-worker cb-bench-fixed cb-bench-tabs cb-bench-calls; do
     [ -x "$CB_BUILD/bin/$b" ] || die "$CB_BUILD/bin/$b is not built (make bench builds it)"
 done
 . "$REPO/scripts/bench/pg.sh"
 . "$REPO/scripts/bench/delivery.sh"
+. "$REPO/scripts/bench/calls.sh"
 
 free_port() {
     local p
@@ -129,6 +135,8 @@ export CB_BENCH_FIXED_BODY=$WORK/fixed.json
 # Every tab of the agent-to-tab run connects from 127.0.0.1: the channel's
 # cap of WebSockets per client address must let them all in.
 export CB_WS_MAX_PER_ADDR=$(( TABS + 64 ))
+# The calls run's tenant is on the free plan: its call events a minute out of the way.
+export CB_QUOTA_FREE_CALL_EVENTS_PER_MIN=100000000
 FORMS_PROCS=$(awk '$3 == "forms" { print $4; exit }' "$REPO/routes.tab")
 TABS_PID=
 
@@ -247,6 +255,9 @@ wrk_run commands "command accept (POST, 202)" -s "$REPO/scripts/bench/commands.l
 pg_command
 pg_check
 fi
+
+# ------------------------------------------------------------------ inbound call events
+run_section calls && calls_section
 
 # ------------------------------------------------------------------ agent -> tab
 declare -A T=()

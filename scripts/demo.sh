@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Print how to try the running stack: a link that opens the demo form in a
-# tab, and a curl line an operator pastes to drive that tab as the demo agent.
+# tab, a curl line an operator pastes to drive that tab as the demo agent,
+# and a one-line signed call event whose caller is a demo contact seeded in
+# the fake Salesforce, with how to see the activity linked to it.
 #
 # usage: scripts/demo.sh        (`make run` calls it once the stack is up)
 #
@@ -70,6 +72,26 @@ call_secret=$(json_str "$call_json" secret)
 [[ $call_src =~ ^[0-9a-f-]{36}$ && $call_secret =~ ^whsec_ ]] \
     || die "no usable call source for the demo tenant"
 
+# The demo caller: a contact in the fake Salesforce whose phone is the one
+# scripts/call-event.sh posts by default, so the sample call's activity is
+# linked to it (docs/calls.md).  Seeded once per fake (it keeps contacts in
+# memory): two contacts with one number would link neither.
+demo_phone=+14155552671
+contact_id=
+if [ -n "${CB_FAKESF_URL:-}" ]; then
+    contacts=$(curl -sf --max-time 5 "$CB_FAKESF_URL/__fake/contacts") \
+        || die "the fake Salesforce did not list its contacts ($CB_FAKESF_URL/__fake/contacts)"
+    contact_id=$({ grep -o '{[^{}]*"Phone":"'"$demo_phone"'"[^{}]*}' <<<"$contacts" || true; } \
+        | head -n 1 | sed -n 's/.*"Id":"\([A-Za-z0-9]*\)".*/\1/p')
+    if [ -z "$contact_id" ]; then
+        contact=$(curl -sf --max-time 5 -X POST -H 'Content-Type: application/json' \
+            --data '{"Phone":"'"$demo_phone"'","Name":"Ada Demo Caller"}' "$CB_FAKESF_URL/__fake/contacts") \
+            || die "could not seed the demo contact in the fake Salesforce"
+        contact_id=$(json_str "$contact" id)
+    fi
+    [[ $contact_id =~ ^[A-Za-z0-9]{15,18}$ ]] || die "the fake Salesforce gave the demo contact no Id"
+fi
+
 cmd_url="$CB_HTTPS_URL/api/v1/contexts/$ctx_ref/commands"
 cat <<EOF
 
@@ -91,5 +113,13 @@ fi
 echo "Post a correctly signed sample call event (docs/calls.md), as the voice platform would:"
 echo
 printf '  %s\n\n' "scripts/call-event.sh $call_src $call_secret ${CB_HTTP_URL:-$CB_HTTPS_URL}"
+if [ -n "$contact_id" ]; then
+    echo "Its caller, $demo_phone, is the demo contact Ada Demo Caller (Id $contact_id) in the fake"
+    echo "Salesforce. A moment later the worker has looked the number up and upserted the call's"
+    echo "activity: a Call_Activity__c record whose Contact__c is $contact_id. List them:"
+    echo
+    printf '  %s\n' "curl -s '$CB_FAKESF_URL/__fake/contacts'"
+    printf '  %s\n\n' "curl -s '$CB_FAKESF_URL/__fake/records' | grep -o '\"object\":\"Call_Activity__c\"[^}]*}'"
+fi
 echo "Form $form_id, context $ctx_ref; the API key above is new and valid for 30 days."
 echo "================================================================================"

@@ -165,6 +165,8 @@ export CB_QUOTA_KEY_COMMANDS_PER_MIN=100000000
 # tenant on the team plan to see its 429.
 export CB_QUOTA_FREE_CALL_EVENTS_PER_MIN=100000000 CB_QUOTA_TEAM_CALL_EVENTS_PER_MIN=5
 export CB_QUOTA_ENTERPRISE_CALL_EVENTS_PER_MIN=100000000
+# Call feeds per tenant: test_callfeed opens one more than this.
+export CB_WS_MAX_FEEDS_PER_ORG=2
 # The bundled fakes stand in for Salesforce and Slack.
 unset CB_SF_CLIENT_ID CB_CONFIG_FILE CB_SLACK_WEBHOOK_URL CB_SLACK_BOT_TOKEN
 mkdir -p "$state/log"

@@ -9,7 +9,9 @@
  *                  the answer, read when the socket says so;
  *   chan_rows.c    the Postgres side of delivery: every statement, the
  *                  hot ones batched over every ready tab;
- *   chan_sweep.c   what is found without a wake-up: news, expiries.
+ *   chan_sweep.c   what is found without a wake-up: news, expiries;
+ *   chan_feed.c    the call feed (/ws/calls): a tenant's accepted call
+ *                  events, positioned, streamed, resumable.
  * This header shows lws types (struct chan holds the loop's timers) but only
  * channel.c calls lws.  Nothing here is used outside worker/chan*.
  */
@@ -98,6 +100,13 @@ struct chan_conn {
 	double			 closing_at;
 	int			 peer_code;	/* close code the peer sent, for the log */
 	int			 authing;	/* its auth statement is out */
+	/* A call feed (/ws/calls, chan_feed.c) instead of a tab: authed stays 0. */
+	int			 feed;
+	int			 feed_authed;
+	int			 feed_reading;	/* its read statement is out */
+	int			 feed_more;	/* a full page came: read on when the queue drains */
+	char			 feed_org[24];
+	char			 feed_hash[2 + 64 + 1];	/* the presented key's, until its answer */
 	int			 refs;		/* statements whose answer names it */
 	int			 gone;		/* closed while refs held: freed at 0 */
 };
@@ -128,6 +137,8 @@ struct chan {
 	long long		 receipt_timeout_ms;
 	int			 stopping;
 	int			 settling;
+	int			 feed_seq_due;	/* the call feed's sequencer should run */
+	int			 feed_sequencing;	/* its statement is out */
 };
 
 /* channel.c: frames out, closes, and statements through the one connection. */
@@ -202,6 +213,20 @@ void	 chan_store_receipt(struct chan_conn *, long long seq, const char *status,
 	    const char *reason);
 /* Entry i's receipt is late: send again or give up (the answer decides). */
 void	 chan_receipt_timeout(struct chan_conn *, int i);
+
+/* chan_feed.c: the call feed. */
+#define CHAN_FEED_REF		"calls"		/* ctx_ref of a /ws/calls connection */
+struct cJSON;
+/* A feed's message other than ping. */
+void	 chan_feed_message(struct chan_conn *, const struct cJSON *root, const char *type);
+/* Run the sequencer if due, read a page for every feed with news and room. */
+void	 chan_feed_round(struct chan *);
+/* "calls:<org>" on cb:cmd: an event was accepted. */
+void	 chan_feed_wake(struct chan *, const char *org);
+/* Every sweep: positions for what a wake-up missed, and the heads. */
+void	 chan_feed_sweep(struct chan *);
+/* Frames left the queue: a feed with more to read reads on. */
+void	 chan_feed_drained(struct chan_conn *);
 
 /* chan_sweep.c */
 /* Mark the connections whose tab has news (one query for all of them). */

@@ -272,7 +272,9 @@ chan_message(struct chan_conn *c)
 			chan_bad_field(c, &e);
 		else
 			chan_pong(c);
-	} else if (!c->authed) {
+	} else if (c->feed)
+		chan_feed_message(c, root, type);
+	else if (!c->authed) {
 		struct chan_auth_msg	 m = { 0 };
 
 		if (strcmp(type, "auth") != 0)

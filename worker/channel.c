@@ -60,6 +60,8 @@
 #include "worker.h"
 
 #define CHAN_PROTOCOL		"cb.tab.v1"
+#define CHAN_FEED_PROTOCOL	"cb.calls.v1"	/* the call feed, /ws/calls (chan_feed.c) */
+#define CHAN_FEED_PATH		"/ws/calls"
 #define CHAN_PG_PROTOCOL	"cb-pg-listen"
 #define CHAN_KV_PROTOCOL	"cb-kv-wake"
 #define CHAN_WAKE_CHANNEL	"cb:cmd"	/* Redis: PUBLISH cb:cmd <ctx_id> */
@@ -122,8 +124,9 @@ chan_lld(char *out, size_t outsz, long long v)
 }
 
 /*
- * "/ws/ctx/<uuid>": 0 and the lower-cased uuid in ref; 404 for any other
- * path, 400 for a malformed ctx_ref.
+ * "/ws/ctx/<uuid>": 0 and the lower-cased uuid in ref; "/ws/calls": 0 and
+ * CHAN_FEED_REF (the call feed); 404 for any other path, 400 for a
+ * malformed ctx_ref.
  */
 static int
 chan_parse_path(const char *uri, char ref[CHAN_UUID_LEN + 1])
@@ -132,6 +135,10 @@ chan_parse_path(const char *uri, char ref[CHAN_UUID_LEN + 1])
 	size_t		 i, plen = strlen(CHAN_PATH_PREFIX);
 	char		 c;
 
+	if (strcmp(uri, CHAN_FEED_PATH) == 0) {
+		util_strlcpy(ref, CHAN_FEED_REF, CHAN_UUID_LEN + 1);
+		return 0;
+	}
 	if (strncmp(uri, CHAN_PATH_PREFIX, plen) != 0)
 		return 404;
 	p = uri + plen;
@@ -244,7 +251,8 @@ chan_over_cap(const struct chan *ch, const char *ref, const char *addr)
 	for (c = ch->conns; c != NULL; c = c->next) {
 		if (c->closing)
 			continue;	/* on its way out */
-		if (strcmp(c->ctx_ref, ref) == 0)
+		/* Call feeds are capped per tenant at their auth (chan_feed.c). */
+		if (!c->feed && strcmp(c->ctx_ref, ref) == 0)
 			nctx++;
 		if (strcmp(c->addr, addr) == 0)
 			naddr++;
@@ -320,18 +328,19 @@ out:
 static const char *
 chan_path_detail(int status)
 {
-	return status == 404 ? "the tab channel lives at /ws/ctx/{ctx_ref}" :
+	return status == 404 ? "the tab channel lives at /ws/ctx/{ctx_ref}, the call feed at "
+	    CHAN_FEED_PATH :
 	    "the tab channel takes /ws/ctx/{ctx_ref} with a UUID and no query string";
 }
 
 /*
  * The subprotocol offered (Sec-WebSocket-Protocol): absent, or a list that
- * names cb.tab.v1 and none of the vhost's internal protocols (which
- * libwebsockets would otherwise bind, as it takes the first it knows).
- * 0 when acceptable.
+ * names `want` (cb.tab.v1, or cb.calls.v1 on the call feed) and none of
+ * the vhost's other protocols (which libwebsockets would otherwise bind,
+ * as it takes the first it knows).  0 when acceptable.
  */
 static int
-chan_subprotocol_bad(struct lws *wsi)
+chan_subprotocol_bad(struct lws *wsi, const char *want)
 {
 	char		 v[256];
 	const char	*t = v, *e;
@@ -347,10 +356,12 @@ chan_subprotocol_bad(struct lws *wsi)
 		t += strspn(t, ", \t");
 		len = strcspn(t, ", \t");
 		e = t + len;
-		if (len == strlen(CHAN_PROTOCOL) && strncmp(t, CHAN_PROTOCOL, len) == 0)
+		if (len == strlen(want) && strncmp(t, want, len) == 0)
 			found = 1;
 		else if ((len == strlen(CHAN_PG_PROTOCOL) && strncmp(t, CHAN_PG_PROTOCOL, len) == 0) ||
-		    (len == strlen(CHAN_KV_PROTOCOL) && strncmp(t, CHAN_KV_PROTOCOL, len) == 0))
+		    (len == strlen(CHAN_KV_PROTOCOL) && strncmp(t, CHAN_KV_PROTOCOL, len) == 0) ||
+		    (len == strlen(CHAN_PROTOCOL) && strncmp(t, CHAN_PROTOCOL, len) == 0) ||
+		    (len == strlen(CHAN_FEED_PROTOCOL) && strncmp(t, CHAN_FEED_PROTOCOL, len) == 0))
 			return 1;
 		t = e;
 	}
@@ -472,6 +483,8 @@ chan_writeable(struct chan_conn *c)
 			return -1;
 		if (c->qhead != NULL || c->closing)
 			lws_callback_on_writable(c->wsi);
+		if (c->feed)
+			chan_feed_drained(c);
 		return 0;
 	}
 	if (c->closing) {
@@ -664,6 +677,7 @@ chan_open(struct chan *ch, struct lws *wsi, struct chan_pss *pss)
 		chan_close(c, CHAN_CLOSE_POLICY, "bad path");
 		return;
 	}
+	c->feed = strcmp(c->ctx_ref, CHAN_FEED_REF) == 0;
 	log_kv(LOG_LVL_INFO, "ws_connect", "ctx", c->ctx_ref, "request_id", c->request_id,
 	    NULL);
 	metrics_add(MF_WS_OPENED, 0, 0, 1);
@@ -752,11 +766,13 @@ chan_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 			log_msg(LOG_LVL_INFO, "ws_rejected", "status %d", st);
 			return chan_problem(wsi, st, chan_path_detail(st), rid, 0) ? -1 : 1;
 		}
-		if (chan_subprotocol_bad(wsi)) {
+		if (chan_subprotocol_bad(wsi, strcmp(ref, CHAN_FEED_REF) == 0 ?
+		    CHAN_FEED_PROTOCOL : CHAN_PROTOCOL)) {
 			log_kv(LOG_LVL_INFO, "ws_rejected", "why", "subprotocol",
 			    "request_id", rid, NULL);
 			return chan_problem(wsi, 400, "the WebSocket subprotocol must be "
-			    CHAN_PROTOCOL, rid, 0) ? -1 : 1;
+			    CHAN_PROTOCOL " (" CHAN_FEED_PROTOCOL " on " CHAN_FEED_PATH ")", rid, 0) ?
+			    -1 : 1;
 		}
 		chan_client_addr(wsi, addr, sizeof(addr));
 		if ((cap = chan_over_cap(ch, ref, addr)) == NULL)
@@ -810,13 +826,20 @@ chan_ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 
 static void	 chan_kv_connect(lws_sorted_usec_list_t *);
 
-/* PUBLISH cb:cmd <ctx_id>: that tab's connections look in Postgres. */
+/*
+ * PUBLISH cb:cmd <ctx_id>: that tab's connections look in Postgres.
+ * "calls:<org>": a call event was accepted (the call feed's).
+ */
 static void
 chan_on_wake(const char *ctx_id, void *arg)
 {
 	struct chan		*ch = arg;
 	struct chan_conn	*c;
 
+	if (strncmp(ctx_id, "calls:", 6) == 0) {
+		chan_feed_wake(ch, ctx_id + 6);
+		return;
+	}
 	for (c = ch->conns; c != NULL; c = c->next)
 		if (c->authed && strcasecmp(c->tab.ctx_id, ctx_id) == 0)
 			c->dirty = 1;
@@ -924,8 +947,10 @@ chan_sweep(lws_sorted_usec_list_t *sul)
 	struct chan	*ch = lws_container_of(sul, struct chan, sul_sweep);
 
 	/* Its answer marks the tabs with news and calls for a round. */
-	if (ch->pg_up)
+	if (ch->pg_up) {
 		chan_rows_sweep(ch);
+		chan_feed_sweep(ch);
+	}
 	if (!ch->stopping)
 		lws_sul_schedule(ch->ctx, 0, &ch->sul_sweep, chan_sweep,
 		    (lws_usec_t)ch->s->channel_sweep_ms * 1000);
@@ -940,8 +965,10 @@ chan_sweep(lws_sorted_usec_list_t *sul)
 static void
 chan_settle(struct chan *ch)
 {
-	if (ch->pg_up && !ch->stopping)
+	if (ch->pg_up && !ch->stopping) {
 		chan_round(ch);
+		chan_feed_round(ch);
+	}
 }
 
 static void
@@ -975,7 +1002,7 @@ chan_tick(lws_sorted_usec_list_t *sul)
 				    LWS_TO_KILL_ASYNC);
 			continue;
 		}
-		if (!c->authed) {
+		if (!c->authed && !c->feed_authed) {
 			if (now - c->opened >= CHAN_AUTH_TIMEOUT_MS) {
 				log_kv(LOG_LVL_INFO, "ws_auth_timeout", "ctx", c->ctx_ref, NULL);
 				chan_fail(c, "auth_timeout", "no auth message within 5 s",
@@ -997,6 +1024,7 @@ chan_tick(lws_sorted_usec_list_t *sul)
 
 static const struct lws_protocols chan_protocols[] = {
 	{ CHAN_PROTOCOL, chan_ws_cb, sizeof(struct chan_pss), 4096, 0, NULL, 0 },
+	{ CHAN_FEED_PROTOCOL, chan_ws_cb, sizeof(struct chan_pss), 4096, 0, NULL, 0 },
 	{ CHAN_PG_PROTOCOL, chan_pg_cb, 0, 0, 0, NULL, 0 },
 	{ CHAN_KV_PROTOCOL, chan_kv_cb, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }

@@ -46,6 +46,11 @@ if run_section http; then
     at_least "command accept req/s" "${M[commands.rps]}" "pgbench command tx/s" "${M[pgcmd.tps]}" "$T_WRITE" "$(wrk_note commands)"
     at_most "command accept p99" "${M[commands.p99]}" "$T_WRITE_P99"
 fi
+if run_section calls; then
+    at_least "call events/s (signed, new)" "${M[calls.rps]:-}" "submit req/s" "${M[submit.rps]:-}" "$T_CALLS" \
+        "$(wrk_note calls)${M[calls.note]:+; ${M[calls.note]}}"
+    at_most "call event p99" "${M[calls.p99]:-}" "$T_WRITE_P99"
+fi
 if run_section tabs; then
     at_most "agent->tab 202->frame p99, load" "${T[load.lat202_p99]:-}" "$T_TAB_P99" "$tab_note"
     at_most "agent->tab 202->frame p99, idle" "${T[idle.lat202_p99]:-}" "$T_IDLE_P99" "${idle_note:-}"
@@ -83,6 +88,14 @@ $(sql_says "$REPO/scripts/bench/pg-submit.sql")
   command accept (scripts/bench/pg-command.sql):
 $(sql_says "$REPO/scripts/bench/pg-command.sql")
     In this run: ${M[pgcmd.rows]:-not checked}.
+
+REPORT
+run_section calls && cat <<REPORT
+$(printf '%-34s %9s %12s %12s %10s %8s %7s' run 'req/s' p50 p99 requests non-2xx errors)
+$(wrk_line calls)
+call events: one call source, each request a new call_started event signed ahead (cb-bench-calls),
+verified, counted against the plan's quota, checked, and written with its outbox row;
+rows recorded: ${M[calls.rows]:-?}${M[calls.note]:+ (${M[calls.note]})}.
 
 REPORT
 if ! run_section tabs; then

@@ -247,6 +247,107 @@ START_TEST(cb_wrapper_finds_the_stack)
 }
 END_TEST
 
+/* One capacity run with the Salesforce settings pinned: its exit status, out holds the rest. */
+static int
+capacity(const char *env, const char *args)
+{
+	char	 cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "env CB_SF_CONTACT_TTL_S=300 CB_SF_SESSION_S=7200 "
+	    "CB_SF_REFRESH_MARGIN_S=600 %s %s/bin/cb-admin capacity %s 2>&1", env,
+	    test_env("CB_BUILD"), args);
+	return test_run(cmd, out, sizeof(out));
+}
+
+static double
+num(const cJSON *o, const char *path)
+{
+	char		 k[64];
+	const char	*dot = strchr(path, '.');
+	const cJSON	*v;
+
+	if (dot != NULL) {
+		snprintf(k, sizeof(k), "%.*s", (int)(dot - path), path);
+		return num(cJSON_GetObjectItemCaseSensitive(o, k), dot + 1);
+	}
+	v = cJSON_GetObjectItemCaseSensitive(o, path);
+	ck_assert_msg(cJSON_IsNumber(v), "no number %s in %s", path, out);
+	return v->valuedouble;
+}
+
+/*
+ * cb-admin capacity: the arithmetic for known inputs (docs/calls.md), the
+ * batch from CB_SF_BATCH unless --batch says, and every bad input refused
+ * with exit 2 and the option named.
+ */
+START_TEST(capacity_arithmetic_and_refusals)
+{
+	static const struct { const char *args, *names; } bad[] = {
+		{ "--calls-per-hour 1000", "usage: capacity" },
+		{ "--events-per-call 2", "usage: capacity" },
+		{ "--calls-per-hour 0 --events-per-call 2", "--calls-per-hour" },
+		{ "--calls-per-hour -5 --events-per-call 2", "--calls-per-hour" },
+		{ "--calls-per-hour 12x --events-per-call 2", "--calls-per-hour" },
+		{ "--calls-per-hour 100000001 --events-per-call 2", "--calls-per-hour" },
+		{ "--calls-per-hour 10 --events-per-call 6", "distinct event types" },
+		{ "--calls-per-hour 10 --events-per-call", "--events-per-call" },
+		{ "--calls-per-hour 10 --events-per-call 2 --batch 201", "--batch" },
+		{ "--calls-per-hour 10 --events-per-call 2 --allocation 0", "--allocation" },
+		{ "--calls-per-hour 10 --events-per-call 2 --call-seconds 86401", "--call-seconds" },
+		{ "--calls-per-hour 10 --calls-per-hour 20 --events-per-call 2", "given twice" },
+		{ "--calls-per-hour 10 --events-per-call 2 --peak 3", "unknown option --peak" },
+	};
+	/*
+	 * 1,000 calls an hour of 3 events, each call 700 s long (the cache of
+	 * 300 s lapses twice: 3 queries a call), batches of 50 from the setting.
+	 */
+	static const struct { const char *path; double v; } busy[] = {
+		{ "events_per_hour", 3000 }, { "events_per_second", 0.83 },
+		{ "events_per_day", 72000 }, { "salesforce_per_day.batch", 50 },
+		{ "salesforce_per_day.upsert_calls_unbatched", 72000 },
+		{ "salesforce_per_day.upsert_calls_batched", 1440 },
+		{ "salesforce_per_day.contact_lookups_per_call", 3 },
+		{ "salesforce_per_day.contact_lookups", 72000 },
+		{ "salesforce_per_day.token_mints", 14 },
+		{ "salesforce_per_day.api_calls_unbatched", 144000 },
+		{ "salesforce_per_day.api_calls_batched", 73440 },
+		{ "allocation.share_unbatched_pct", 288 },
+		{ "allocation.share_batched_pct", 146.88 }, { "inbound.headroom", 600 },
+	};
+	/* 7 calls of 2 events: a partial batch rounds up; --batch wins over the setting. */
+	static const struct { const char *path; double v; } quiet[] = {
+		{ "events_per_day", 336 }, { "salesforce_per_day.upsert_calls_batched", 2 },
+		{ "salesforce_per_day.contact_lookups", 168 },
+		{ "allocation.daily_api_calls", 100000 }, { "allocation.share_batched_pct", 0.17 },
+	};
+	cJSON	*o;
+	size_t	 i;
+
+	ck_assert_msg(capacity("CB_SF_BATCH=50", "--calls-per-hour 1000 --events-per-call 3 "
+	    "--allocation 50000 --call-seconds 700 --inbound-rate 500") == 0, "%s", out);
+	ck_assert_ptr_nonnull(o = cJSON_Parse(out));
+	for (i = 0; i < sizeof(busy) / sizeof(busy[0]); i++)
+		ck_assert_msg(num(o, busy[i].path) == busy[i].v, "%s: %s", busy[i].path, out);
+	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(o, "allocation"),
+	    "fits_batched")));
+	cJSON_Delete(o);
+
+	ck_assert_msg(capacity("CB_SF_BATCH=50", "--calls-per-hour 7 --events-per-call 2 "
+	    "--batch 200") == 0, "%s", out);
+	ck_assert_ptr_nonnull(o = cJSON_Parse(out));
+	for (i = 0; i < sizeof(quiet) / sizeof(quiet[0]); i++)
+		ck_assert_msg(num(o, quiet[i].path) == quiet[i].v, "%s: %s", quiet[i].path, out);
+	ck_assert_ptr_nonnull(strstr(out, "\"source\":\"measured "));
+	cJSON_Delete(o);
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(capacity("", bad[i].args) == 2, "%s: %s", bad[i].args, out);
+		ck_assert_msg(strstr(out, bad[i].names) != NULL, "%s: %s", bad[i].args, out);
+		ck_assert_msg(out[0] != '{', "%s printed figures: %s", bad[i].args, out);
+	}
+}
+END_TEST
+
 int
 main(void)
 {
@@ -259,6 +360,7 @@ main(void)
 	tcase_add_test(tc, demo_seed_again_revokes_the_previous_key);
 	tcase_add_test(tc, cb_wrapper_finds_the_stack);
 	tcase_add_test(tc, definition_file_is_read_as_the_caller);
+	tcase_add_test(tc, capacity_arithmetic_and_refusals);
 	suite_add_tcase(su, tc);
 	return cu_run(su);
 }

@@ -20,7 +20,9 @@
  * call_started and call_ended of one call are two records, and in one
  * batch they share one query; a query answered 401 is minted again once
  * and resent within the same attempt; a query that fails transiently
- * retries the row, which is then linked.
+ * retries the row, which is then linked.  And the demo's whole path: the
+ * signed event scripts/demo.sh prints a command for reaches the route,
+ * the worker's lookup and the fake, linked to the contact demo.sh seeded.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -582,6 +584,69 @@ START_TEST(fake_answers_real_errors)
 }
 END_TEST
 
+/* The text after `marker` in out up to the end of its line, into dst. */
+static void
+line_after(const char *out, const char *marker, char *dst, size_t dstsz)
+{
+	const char	*p = strstr(out, marker);
+	size_t		 n;
+
+	ck_assert_msg(p != NULL, "no %s in:\n%s", marker, out);
+	n = strcspn(p, "\n");
+	ck_assert_uint_lt(n, dstsz);
+	memcpy(dst, p, n);
+	dst[n] = '\0';
+}
+
+/*
+ * The demo's whole path, as `make run` shows it (scripts/demo.sh): the
+ * printed one-line command (scripts/call-event.sh) posts a signed call
+ * event through nginx, the route records it, the worker looks its caller
+ * up and the activity lands in the fake Salesforce linked to the contact
+ * demo.sh seeded with that phone.  demo.sh run again seeds no second
+ * contact (two with one number would link neither).
+ */
+START_TEST(demo_call_event_links_the_demo_contact)
+{
+	struct http_resp r;
+	const cJSON	*c;
+	char		 cmd[2048], line[1024], out[16384], corr[64], event_id[40], id[24];
+	int		 same = 0;
+	cJSON		*rec;
+
+	snprintf(cmd, sizeof(cmd), "%s/scripts/demo.sh 2>&1", test_env("CB_REPO"));
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s", out);
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s", out);
+	fakesf_call("GET", "/__fake/contacts", NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	cJSON_ArrayForEach(c, cJSON_GetObjectItem(http_json(&r), "contacts"))
+		if (strcmp(cJSON_GetObjectItem(c, "Phone")->valuestring, "+14155552671") == 0) {
+			util_strlcpy(id, cJSON_GetObjectItem(c, "Id")->valuestring, sizeof(id));
+			same++;
+		}
+	http_free(&r);
+	ck_assert_int_eq(same, 1);
+	line_after(out, "(Id ", line, sizeof(line));
+	ck_assert_msg(strncmp(line + 4, id, strlen(id)) == 0, "demo.sh names %s, the fake %s",
+	    line, id);
+	ck_assert_ptr_nonnull(strstr(out, "/__fake/records"));
+
+	/* The printed command, pasted as is (a correlation id of this test's own). */
+	line_after(out, "scripts/call-event.sh ", line, sizeof(line));
+	snprintf(corr, sizeof(corr), "demo-%s", slug);
+	snprintf(cmd, sizeof(cmd), "cd %s && CALL_CORR=%s %s 2>&1", test_env("CB_REPO"), corr, line);
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s", out);
+	ck_assert_msg(strstr(out, "\n202") != NULL, "%s", out);
+	line_after(out, "{\"event_id\":\"", line, sizeof(line));
+	util_strlcpy(event_id, line + strlen("{\"event_id\":\""), 37);
+	delivered(event_id);
+	rec = record_of(corr, "call_started");
+	ck_assert_str_eq(str_of(rec, "Contact__c"), id);
+	ck_assert_str_eq(str_of(rec, "Caller_Phone__c"), "+14155552671");
+	cJSON_Delete(rec);
+}
+END_TEST
+
 static Suite *
 sfquery_suite(void)
 {
@@ -599,6 +664,7 @@ sfquery_suite(void)
 	tcase_add_test(tc, query_failure_retries_row);
 	tcase_add_test(tc, bad_lookup_spec_is_dead);
 	tcase_add_test(tc, escaped_literal_reaches_fake);
+	tcase_add_test(tc, demo_call_event_links_the_demo_contact);
 	tcase_add_loop_test(tc, fake_answers_real_errors, 0, (int)CU_NELEM(fake_errors));
 	suite_add_tcase(s, tc);
 	return s;

@@ -16,7 +16,7 @@ out=$(BENCH_DURATION=1s BENCH_CONNS=8 BENCH_CONTEXTS=4 BENCH_TABS=10 BENCH_TAB_R
 fail=0
 bad() { echo "bench-smoke: $*"; fail=1; }
 # wrk rows: label, req/s, p50 ms, p99 ms, requests, non-2xx, errors.
-for row in 'form load \(GET' 'bare FastCGI' 'submit \(POST' 'command accept \(POST'; do
+for row in 'form load \(GET' 'bare FastCGI' 'submit \(POST' 'command accept \(POST' 'call event \(POST'; do
     line=$(grep -E "^$row" <<<"$out" | head -n 1 || true)
     if [ -z "$line" ] || ! awk '{ if ($(NF-7) + 0 <= 0 || $(NF-1) != 0 || $NF != 0) exit 1 }' <<<"$line"; then
         bad "bad row for $row: ${line:-missing}"

@@ -6,6 +6,8 @@
 #ifndef CB_TEST_SEED_H
 #define CB_TEST_SEED_H
 
+#include <stddef.h>
+
 struct seed {
 	char	 slug[48];
 	char	 form_id[40];
@@ -15,6 +17,8 @@ struct seed {
 
 /* Abort the test (ck_abort) on any failure. */
 void	 seed_tenant(struct seed *);
+/* The string member `member` of cb-admin's JSON answer into dst (asserted there). */
+void	 seed_take(const char *json, const char *member, char *dst, size_t dstsz);
 /* Run cb-admin with the given arguments; its stdout (JSON) into out. */
 int	 seed_admin(const char *args, char *out, size_t outsz);
 /* Publish a new version of the form from a definition file. */

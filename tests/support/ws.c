@@ -219,11 +219,12 @@ ws_open(struct ws *w, const char *path, const char *const *extra)
 	if (RAND_bytes(key_raw, sizeof(key_raw)) != 1)
 		goto fail;
 	ws_b64(key_raw, sizeof(key_raw), key, sizeof(key));
+	/* The call feed speaks its own subprotocol; every other path the tab's. */
 	n = snprintf(req, sizeof(req),
 	    "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
 	    "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n"
-	    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: cb.tab.v1\r\n",
-	    path, key);
+	    "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: %s\r\n",
+	    path, key, strcmp(path, "/ws/calls") == 0 ? "cb.calls.v1" : "cb.tab.v1");
 	if (n < 0 || (size_t)n >= sizeof(req))
 		goto fail;
 	for (i = 0; extra && extra[i]; i++) {

@@ -44,7 +44,7 @@ struct ws {
 
 /*
  * Open a WebSocket to `path` through nginx (CB_HTTP_URL) offering the
- * cb.tab.v1 subprotocol.  0 on a 101 answer with a valid Accept; otherwise
+ * cb.tab.v1 subprotocol (cb.calls.v1 on /ws/calls, the call feed).  0 on a 101 answer with a valid Accept; otherwise
  * -1 with w->http_status set to the status seen (0 if none) and the socket
  * closed.  `extra` is a NULL-terminated list of "Name: value" header lines.
  */

@@ -71,6 +71,26 @@ START_TEST(test_refused)
 }
 END_TEST
 
+/* Masked: the last four digits only; anything not E.164 shows nothing. */
+START_TEST(test_masked)
+{
+	char	 out[PHONE_E164_BUFSZ];
+
+	phone_mask("+14155552671", out);
+	ck_assert_str_eq(out, "+*******2671");
+	phone_mask("+442079460958", out);
+	ck_assert_str_eq(out, "+********0958");
+	phone_mask("+123456789012345", out);
+	ck_assert_str_eq(out, "+***********2345");
+	phone_mask("14155552671", out);
+	ck_assert_str_eq(out, "");
+	phone_mask("+1234567890123456", out);
+	ck_assert_str_eq(out, "");
+	phone_mask(NULL, out);
+	ck_assert_str_eq(out, "");
+}
+END_TEST
+
 static Suite *
 phone_suite(void)
 {
@@ -79,6 +99,7 @@ phone_suite(void)
 
 	tcase_add_loop_test(tc, test_normalised, 0, (int)CU_NELEM(good));
 	tcase_add_loop_test(tc, test_refused, 0, (int)CU_NELEM(bad));
+	tcase_add_test(tc, test_masked);
 	suite_add_tcase(s, tc);
 	return s;
 }
