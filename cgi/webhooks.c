@@ -26,8 +26,10 @@
  * a URL may carry a token), webhook.secret_rotated, webhook.disabled,
  * webhook.enabled (only when the state changed).  Never a secret or a URL.
  * Errors: 400 (field named: url, event_types, description, an unknown
- * field), 401, 403, 404, 409/422 (Idempotency-Key), 413, 415, 503 (the
- * seal keyring cannot be loaded: nothing was written).
+ * field), 401, 403, 404, 409/422 (Idempotency-Key), 413, 415, 422
+ * data-residency (the tenant is pinned to a region and the URL's host is in
+ * another or in none: docs/residency.md), 503 (the seal keyring cannot be
+ * loaded: nothing was written).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,12 +174,14 @@ static int
 wh_create(struct req *r, const void *argp)
 {
 	const struct create_args	*a = argp;
-	char				 secret[STDWH_SECRET_BUFSZ];
+	char				 secret[STDWH_SECRET_BUFSZ], why[400];
 	cJSON				*view = NULL;
 	int				 rc;
 
 	rc = webhooks_create(r->app->db, a->keys, caller(r)->org, a->url, a->event_types,
-	    a->description, secret, &view);
+	    a->description, r->app->settings.region_hosts, secret, &view, why, sizeof(why));
+	if (rc == CB_ERR_RESIDENCY)
+		rc = route_fail_field(r, rc, "url", why);
 	if (rc == CB_OK) {
 		char	*detail = created_detail(view, a->url);
 
