@@ -5,6 +5,12 @@
  * own result decides its row: one bad record is dead-lettered alone,
  * UNABLE_TO_LOCK_ROW is retried alone, the rest are done.
  *
+ * Rows go through their tenant's connection (sink_sf.h): its own org when
+ * it has one (lib/sfconn.h), else the default (CB_SF_*).  A batch is one
+ * tenant's rows of one object, so one connection's; the tenant's object
+ * and field mapping is applied as the Collections body is built.  Token,
+ * pauses and the API allocation below are each connection's own.
+ *
  * A row's payload is {sobject, ext_field, ext_value}; its field map is
  * sealed in payload_sealed (PII, bound to "outbox:<ref_id>:fields").  A
  * value that does not open is dead at once with a reason: never delivered

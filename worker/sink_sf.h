@@ -33,6 +33,8 @@ struct sfc {
 	char			 scope[48];	/* sink_pauses / sink_status name */
 	long long		 version;	/* sf_connections.version it was built from */
 	char			 pin[REGION_BUFSZ];/* the tenant's region, "" when not pinned */
+	char			 want_instance[520];	/* its instance_url, "" when unset */
+	char			 minted_instance[520];	/* the last mint's instance_url */
 	struct sf_client	*sf;		/* the client holding the token */
 	struct sf_client	*cur, *nxt;	/* the current key's, the next key's (overlap) */
 	char			 cur_sha[65], nxt_sha[65];

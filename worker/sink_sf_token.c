@@ -31,6 +31,7 @@
 #include "jsonv.h"
 #include "keyring.h"
 #include "log.h"
+#include "region.h"
 #include "reseal.h"
 #include "sf.h"
 #include "sfconn.h"
@@ -96,6 +97,7 @@ sfk_token_store(const char *token, const char *instance_url, void *ud)
 	if ((rc = reseal_seal_value(kr, "sf_tokens", k->name, plain.data, plain.len,
 	    &sealed)) != CB_OK)
 		goto out;
+	util_strlcpy(k->minted_instance, instance_url, sizeof(k->minted_instance));
 	rc = db_exec(k->k->env->db, "INSERT INTO sf_tokens (name, instance_url, token_sealed)"
 	    " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET instance_url = EXCLUDED.instance_url,"
 	    " token_sealed = EXCLUDED.token_sealed, updated_at = now()", 3,
@@ -110,10 +112,13 @@ out:
 	buf_free(&sealed);
 }
 
+static int	sfk_instance_ok(struct sfc *, struct sf_result *);
+
 /* Seed the client with a sealed token text.  CB_OK or why not. */
 static int
 sfk_token_open(struct sfc *k, const char *sealed_text)
 {
+	struct sf_result	 why;
 	struct seal_keyring	*kr;
 	struct buf		 plain;
 	struct jv_error		 je;
@@ -133,6 +138,10 @@ sfk_token_open(struct sfc *k, const char *sealed_text)
 	at = cJSON_GetObjectItemCaseSensitive(doc, "access_token");
 	iu = cJSON_GetObjectItemCaseSensitive(doc, "instance_url");
 	if (!cJSON_IsString(at) || !cJSON_IsString(iu))
+		goto out;
+	/* A token cached for another instance (the connection changed) is not used. */
+	util_strlcpy(k->minted_instance, iu->valuestring, sizeof(k->minted_instance));
+	if (sfk_instance_ok(k, &why) != CB_OK)
 		goto out;
 	rc = sf_set_token(k->sf, at->valuestring, iu->valuestring);
 out:
@@ -230,6 +239,8 @@ sfc_build(struct sfc *k, const struct sfconn *t)
 	sfc_clear(k);
 	k->version = t->version;
 	util_strlcpy(k->pin, t->region, sizeof(k->pin));
+	util_strlcpy(k->want_instance, t->instance_url ? t->instance_url : "",
+	    sizeof(k->want_instance));
 	util_strlcpy(k->cur_sha, t->key_sha, sizeof(k->cur_sha));
 	util_strlcpy(k->nxt_sha, t->next_pem ? t->next_sha : "", sizeof(k->nxt_sha));
 	k->mapping = cJSON_Duplicate(t->mapping, 1);
@@ -319,6 +330,34 @@ sfk_conns_free(struct sfk *k)
 }
 
 /*
+ * Where a tenant's fresh token sends its records: the connection's
+ * instance_url when one is set, and for a pinned tenant a host in its region
+ * (docs/residency.md).  Anything else is refused before any call is made
+ * with the token: a configuration error (the connection pauses).
+ */
+static int
+sfk_instance_ok(struct sfc *k, struct sf_result *res)
+{
+	char	 reg[REGION_BUFSZ], why[256];
+	size_t	 n = strlen(k->want_instance);
+
+	if (k->org[0] == '\0')
+		return CB_OK;
+	if (n > 0 && (strncmp(k->want_instance, k->minted_instance, n) != 0 ||
+	    (k->minted_instance[n] != '\0' && strcmp(k->minted_instance + n, "/") != 0))) {
+		sfk_conf_fail(res, "INSTANCE_MISMATCH", "the token's instance_url is not the "
+		    "connection's instance_url: nothing was sent");
+		return CB_ERR_CONFIG;
+	}
+	if (region_url_check(k->k->env->s->region_hosts, k->pin, k->minted_instance, reg, why,
+	    sizeof(why)) != CB_OK) {
+		sfk_conf_fail(res, "RESIDENCY", why);
+		return CB_ERR_CONFIG;
+	}
+	return CB_OK;
+}
+
+/*
  * Mint with the connection's keys: during a rotation's overlap the next
  * key first, the current one when the next is refused; the client that
  * minted holds the token.
@@ -401,7 +440,10 @@ sfk_token(struct sfc *k, const char *stale, struct sf_result *res)
 	db_res_free(r);
 	r = NULL;
 	/* Ours to mint; the hook stores it inside this transaction. */
-	if ((rc = sfk_mint(k, res)) != CB_OK) {
+	k->minted_instance[0] = '\0';
+	if ((rc = sfk_mint(k, res)) == CB_OK && (rc = sfk_instance_ok(k, res)) != CB_OK)
+		sf_invalidate_token(k->sf);
+	if (rc != CB_OK) {
 		/* No token now: the next call goes through this lock again. */
 		k->token_ver[0] = '\0';
 		(void)db_rollback(db);

@@ -591,6 +591,32 @@ START_TEST(test_route_inputs_and_secrets)
 	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE org_id = $1::bigint AND"
 	    " action = 'salesforce.updated' AND detail->>'key_replaced' = 'false'", 1,
 	    (const char *[]){ A.org }), 1);
+	/* A token whose instance is not the connection's instance_url is never used. */
+	{
+		char	 scope[48], id[40], reason[64];
+
+		snprintf(scope, sizeof(scope), "salesforce:%s", A.org);
+		new_key(key, sizeof(key));
+		b = put_body(fake2_url, NULL, "\"instance_url\":\"http://127.0.0.1:9\"");
+		call("PUT", A.tok, key, b, &r);
+		ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+		http_free(&r);
+		free(b);
+		submit(&A, id);
+		pause_wait(scope);
+		outbox_pause_reason(scope, reason, sizeof(reason));
+		ck_assert_str_eq(reason, "INSTANCE_MISMATCH");
+		ck_assert_int_eq(records_in(FAKE2, id, NULL, 0), 0);
+		new_key(key, sizeof(key));
+		b = put_body(fake2_url, NULL, NULL);
+		call("PUT", A.tok, key, b, &r);
+		ck_assert_int_eq(r.status, 200);
+		http_free(&r);
+		free(b);
+		outbox_pause(scope, 0);
+		delivered(id);
+		ck_assert_int_eq(records_in(FAKE2, id, NULL, 0), 1);
+	}
 	free(ok);
 }
 END_TEST
