@@ -78,14 +78,6 @@ caller(const struct req *r)
 	return r->auth;
 }
 
-static int
-scope_user(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
-{
-	util_strlcpy(org, caller(r)->org, orgsz);
-	snprintf(scope, scopesz, "user:%s", caller(r)->user_id);
-	return CB_OK;
-}
-
 /* The keyring may load from data_keys: outside the idempotency transaction. */
 static int
 take_keys(struct req *r, struct seal_keyring **keys)
@@ -299,12 +291,12 @@ static const struct route webhooks_routes[] = {
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = create_fields,
 	  .nfields = sizeof(create_fields) / sizeof(create_fields[0]),
 	  .args_size = sizeof(struct create_args), ADMINS,
-	  .check = create_check, .idem_scope = scope_user, .act = wh_create },
+	  .check = create_check, .idem_scope = userauth_idem_scope, .act = wh_create },
 	{ .method = "GET", .pattern = "/api/v1/admin/webhooks", READERS, .act = wh_list },
 	{ .method = "GET", .pattern = "/api/v1/admin/webhooks/{id}", READERS, .act = wh_get },
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/rotate-secret",
 	  .flags = ROUTE_IDEMPOTENT, .args_size = sizeof(struct rotate_args), ADMINS,
-	  .check = rotate_check, .idem_scope = scope_user, .act = wh_rotate },
+	  .check = rotate_check, .idem_scope = userauth_idem_scope, .act = wh_rotate },
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/disable", ADMINS,
 	  .act = wh_disable },
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/enable", ADMINS,

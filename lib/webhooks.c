@@ -26,7 +26,7 @@
 #define TS(col)	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define WH_COLS	"id, url, array_to_json(event_types)::text, description, enabled," \
 		" disabled_reason, " TS("disabled_at") ", " TS("failing_since") ", " \
-		TS("prev_until") ", " TS("created_at")
+		TS("prev_until") ", " TS("created_at") ", region"
 
 /* ---- destinations --------------------------------------------------- */
 
@@ -258,6 +258,7 @@ wh_view(const struct db_res *res, size_t i)
 	wh_add_str(o, "failing_since", db_isnull(res, i, 7) ? NULL : db_val(res, i, 7));
 	wh_add_str(o, "prev_until", db_isnull(res, i, 8) ? NULL : db_val(res, i, 8));
 	wh_add_str(o, "created_at", db_val(res, i, 9));
+	wh_add_str(o, "region", db_isnull(res, i, 10) ? NULL : db_val(res, i, 10));
 	return o;
 }
 
@@ -454,7 +455,7 @@ webhooks_set_enabled(struct db *db, const char *org, const char *id, int enabled
 		    " FROM was WHERE w.id = was.was_id RETURNING " WH_COLS ", was.was_on", 3,
 		    (const char *[]){ org, id, reason ? reason : "disabled" });
 	if (rc == CB_OK && (rc = wh_one(res, view)) == CB_OK && changed != NULL)
-		*changed = strcmp(db_val(res, 0, 10), "t") == 0;
+		*changed = strcmp(db_val(res, 0, 11), "t") == 0;
 	db_res_free(res);
 	return rc;
 }

@@ -193,16 +193,6 @@ admin_ok(const char *args, char *out, size_t outsz)
 	ck_assert_msg(seed_admin(args, out, outsz) == 0, "cb-admin %s failed: %s", args, out);
 }
 
-/* cb-admin with its stderr too; its exit code. */
-static int
-admin_all(const char *args, char *out, size_t outsz)
-{
-	char	 cmd[2048];
-
-	snprintf(cmd, sizeof(cmd), "%s/bin/cb-admin %s 2>&1", test_env("CB_BUILD"), args);
-	return test_run(cmd, out, outsz);
-}
-
 static void
 take(const char *json, const char *member, char *dst, size_t dstsz)
 {
@@ -255,7 +245,7 @@ connect_b(const char *slug, const char *key, const char *url, char *out, size_t 
 
 	snprintf(args, sizeof(args), "sf-connect %s %s/%s-key.pem %s %s %s", slug, dir, key, url,
 	    B_CLIENT, B_USER);
-	return admin_all(args, out, outsz);
+	return seed_admin_all(args, out, outsz);
 }
 
 static void
@@ -298,22 +288,7 @@ static void
 call(const char *method, const char *token, const char *key, const char *body,
     struct http_resp *r)
 {
-	char		 a[TOKSZ + 32], k[160];
-	const char	*h[4];
-	int		 n = 0;
-
-	if (body != NULL)
-		h[n++] = "Content-Type: application/json";
-	if (token != NULL) {
-		snprintf(a, sizeof(a), "Authorization: Bearer %s", token);
-		h[n++] = a;
-	}
-	if (key != NULL) {
-		snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-		h[n++] = k;
-	}
-	h[n] = NULL;
-	http_do(method, "/api/v1/admin/salesforce", h, body, body ? strlen(body) : 0, r);
+	http_as(method, "/api/v1/admin/salesforce", token, key, body, r);
 }
 
 static void
@@ -630,12 +605,12 @@ START_TEST(test_residency_refused)
 	char		 args[512], out[8192], key[40], *b;
 	/* Pinned only to this deployment's region (CB_REGION=us), on data keys tagged with it. */
 	snprintf(args, sizeof(args), "org-region %s eu", p.s.slug);
-	ck_assert_int_ne(admin_all(args, out, sizeof(out)), 0);
+	ck_assert_int_ne(seed_admin_all(args, out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "data-residency") && strstr(out, "CB_REGION"), "%s", out);
 	if (testdb_long("SELECT count(*) FROM data_keys WHERE state = 'current'"
 	    " AND region IS DISTINCT FROM 'us'", 0, NULL) > 0) {
 		snprintf(args, sizeof(args), "org-region %s us", p.s.slug);
-		ck_assert_int_ne(admin_all(args, out, sizeof(out)), 0);
+		ck_assert_int_ne(seed_admin_all(args, out, sizeof(out)), 0);
 		ck_assert_msg(strstr(out, "data-residency") && strstr(out, "data-key-rotate"), "%s",
 		    out);
 		admin_ok("data-key-rotate pii", out, sizeof(out));
@@ -671,16 +646,19 @@ START_TEST(test_residency_refused)
 	/* A webhook endpoint in eu. */
 	new_key(key, sizeof(key));
 	{
-		char		 a[TOKSZ + 32], k[64];
-		const char	*w = "{\"url\":\"https://hooks.eu.example.test/in\",\"event_types\":"
-		    "[\"submission.created\"]}";
-
-		snprintf(a, sizeof(a), "Authorization: Bearer %s", p.tok);
-		snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-		http_do("POST", "/api/v1/admin/webhooks", (const char *[]){
-		    "Content-Type: application/json", a, k, NULL }, w, strlen(w), &r);
+		http_as("POST", "/api/v1/admin/webhooks", p.tok, key, "{\"url\":"
+		    "\"https://hooks.eu.example.test/in\",\"event_types\":[\"submission.created\"]}",
+		    &r);
 		http_expect_problem(&r, 422, "/problems/data-residency");
 		ck_assert_str_eq(http_json_str(&r, "field"), "url");
+		http_free(&r);
+		/* In its region: created, tagged. */
+		new_key(key, sizeof(key));
+		http_as("POST", "/api/v1/admin/webhooks", p.tok, key, "{\"url\":"
+		    "\"https://hooks.us.example.test/in\",\"event_types\":[\"submission.created\"]}",
+		    &r);
+		ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+		ck_assert_str_eq(http_json_str(&r, "region"), "us");
 		http_free(&r);
 	}
 	/* In its region: accepted and tagged. */
@@ -703,7 +681,7 @@ START_TEST(test_rotation_overlap_fallback_promotion)
 	/* B's key k1 is the app's only certificate; k2 is installed as the next key. */
 	m0 = mints(0);
 	snprintf(args, sizeof(args), "sf-rotate %s %s/k2-key.pem", B.s.slug, dir);
-	ck_assert_msg(admin_all(args, out, sizeof(out)) == 0, "%s", out);
+	ck_assert_msg(seed_admin_all(args, out, sizeof(out)) == 0, "%s", out);
 	ck_assert(!key_line_in("k2-key.pem", out));
 	t0 = (long)time(NULL);
 	{
@@ -743,7 +721,7 @@ START_TEST(test_rotation_overlap_fallback_promotion)
 	ck_assert_int_eq(mints(0), m0);
 	ck_assert_int_eq(mints(1), m1 + 1);
 	snprintf(args, sizeof(args), "sf-show %s", B.s.slug);
-	ck_assert_int_eq(admin_all(args, out, sizeof(out)), 0);
+	ck_assert_int_eq(seed_admin_all(args, out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "\"next_key\":null") && strstr(out, k2sha), "%s", out);
 	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE org_id = $1::bigint AND"
 	    " action = 'salesforce.key_promoted' AND detail->>'key_sha256' = $2", 2,
@@ -761,12 +739,12 @@ START_TEST(test_key_age_warning)
 	testdb_exec("UPDATE sf_connections SET key_at = now() - interval '50 days 1 hour'"
 	    " WHERE org_id = $1::bigint", 1, (const char *[]){ B.org });
 	snprintf(args, sizeof(args), "sf-show %s", B.s.slug);
-	ck_assert_int_eq(admin_all(args, out, sizeof(out)), 0);
+	ck_assert_int_eq(seed_admin_all(args, out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "\"age_days\":50") && !strstr(out, "cb-admin: warning"), "%s",
 	    out);
 	testdb_exec("UPDATE sf_connections SET key_at = now() - interval '70 days 1 hour'"
 	    " WHERE org_id = $1::bigint", 1, (const char *[]){ B.org });
-	ck_assert_int_eq(admin_all("sf-list", out, sizeof(out)), 0);
+	ck_assert_int_eq(seed_admin_all("sf-list", out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "\"age_days\":70") && strstr(out, "\"rotation_due\":true") &&
 	    strstr(out, "cb-admin: warning:") && strstr(out, "70 days old"), "%s", out);
 	ck_assert(!key_line_in("k1-key.pem", out) && !key_line_in("k2-key.pem", out));
