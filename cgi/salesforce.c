@@ -44,12 +44,6 @@ struct put_args {
 	struct seal_keyring	*keys;		/* taken before the transaction */
 };
 
-static int
-check_mapping(const cJSON *v, const char **why)
-{
-	return sfconn_mapping_check(v, why);
-}
-
 #define A(f)	offsetof(struct put_args, in.f)
 static const struct jv_field put_fields[] = {
 	{ "login_url", JV_STRING, JV_REQUIRED, 8, SFCONN_URL_MAX, A(login_url), NULL },
@@ -58,7 +52,7 @@ static const struct jv_field put_fields[] = {
 	{ "client_id", JV_STRING, JV_REQUIRED, 1, SFCONN_NAME_MAX, A(client_id), NULL },
 	{ "username", JV_STRING, JV_REQUIRED, 1, SFCONN_NAME_MAX, A(username), NULL },
 	{ "private_key", JV_STRING, JV_NULLABLE, 1, SFCONN_PEM_MAX, A(private_key), NULL },
-	{ "mapping", JV_OBJECT, JV_NULLABLE, 0, SFCONN_MAP_OBJECTS, A(mapping), check_mapping },
+	{ "mapping", JV_OBJECT, JV_NULLABLE, 0, SFCONN_MAP_OBJECTS, A(mapping), sfconn_mapping_check },
 };
 #undef A
 

@@ -26,13 +26,18 @@
 #include <cjson/cJSON.h>
 #include <sodium.h>
 
+#include "buf.h"
 #include "check_util.h"
+#include "db.h"
+#include "errs.h"
 #include "fakectl.h"
 #include "fakehooks.h"
 #include "fakesf.h"
 #include "http.h"
+#include "keyring.h"
 #include "outbox.h"
 #include "people.h"
+#include "reseal.h"
 #include "seed.h"
 #include "submit.h"
 #include "testdb.h"
@@ -499,6 +504,20 @@ START_TEST(test_route_inputs_and_secrets)
 	    " $1::bigint", 1, (const char *[]){ A.org });
 	ck_assert(strncmp(sealed, "v1.", 3) == 0);
 	ck_assert(strstr(sealed, "PRIVATE") == NULL && !key_line_in("k1-key.pem", sealed));
+	/* The re-seal job knows the column: it opens it as sfconn sealed it. */
+	{
+		struct db	*db = testdb_open();
+		struct keyring	 k;
+		struct buf	 plain;
+
+		testdb_keys_open(&k, db);
+		buf_init(&plain, 16384);
+		ck_assert_int_eq(reseal_read(db, &k, "sf_connections", A.org, &plain, NULL), CB_OK);
+		ck_assert(key_line_in("k1-key.pem", buf_cstr(&plain)));
+		buf_wipe(&plain);
+		testdb_keys_close(&k);
+		db_close(db);
+	}
 	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE org_id = $1::bigint AND"
 	    " action = 'salesforce.connected' AND detail ? 'key_sha256'"
 	    " AND detail::text NOT LIKE '%PRIVATE%'", 1, (const char *[]){ A.org }), 1);
