@@ -47,14 +47,6 @@ caller(const struct req *r)
 	return r->auth;
 }
 
-static int
-scope_user(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
-{
-	util_strlcpy(org, caller(r)->org, orgsz);
-	snprintf(scope, scopesz, "user:%s", caller(r)->user_id);
-	return CB_OK;
-}
-
 static void
 add_str(cJSON *o, const char *k, const char *v)
 {
@@ -519,7 +511,7 @@ static const struct route admin_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/admin/users", .body_max = 4096,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = user_fields, .nfields = 3,
 	  .args_size = sizeof(struct user_args), ADMINS,
-	  .idem_scope = scope_user, .act = users_post },
+	  .idem_scope = userauth_idem_scope, .act = users_post },
 	{ .method = "GET", .pattern = "/api/v1/admin/users", READERS, .act = users_list },
 	{ .method = "GET", .pattern = "/api/v1/admin/users/{id}", READERS, .act = users_get },
 	{ .method = "POST", .pattern = "/api/v1/admin/users/{id}/disable", ADMINS,
@@ -527,13 +519,13 @@ static const struct route admin_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/admin/agents", .body_max = 1024,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = agent_fields, .nfields = 1,
 	  .args_size = sizeof(struct agent_args), ADMINS,
-	  .idem_scope = scope_user, .act = agents_post },
+	  .idem_scope = userauth_idem_scope, .act = agents_post },
 	{ .method = "GET", .pattern = "/api/v1/admin/agents", READERS, .act = agents_list },
 	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}", READERS, .act = agents_get },
 	{ .method = "POST", .pattern = "/api/v1/admin/agents/{id}/keys", .body_max = 1024,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = key_fields, .nfields = 2,
 	  .args_size = sizeof(struct key_args), ADMINS,
-	  .idem_scope = scope_user, .act = keys_post },
+	  .idem_scope = userauth_idem_scope, .act = keys_post },
 	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}/keys", READERS,
 	  .act = keys_list },
 	{ .method = "POST", .pattern = "/api/v1/admin/keys/{id}/revoke", ADMINS,

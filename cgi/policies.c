@@ -88,14 +88,6 @@ caller(const struct req *r)
 	return r->auth;
 }
 
-static int
-scope_user(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
-{
-	util_strlcpy(org, caller(r)->org, orgsz);
-	snprintf(scope, scopesz, "user:%s", caller(r)->user_id);
-	return CB_OK;
-}
-
 static void
 state_free(void *p)
 {
@@ -287,7 +279,7 @@ static const struct route policy_routes[] = {
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = put_fields,
 	  .nfields = sizeof(put_fields) / sizeof(put_fields[0]),
 	  .args_size = sizeof(struct put_args), .auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin"),
-	  .check = put_check, .idem_scope = scope_user, .act = put_act },
+	  .check = put_check, .idem_scope = userauth_idem_scope, .act = put_act },
 };
 
 static const struct responder policies = {

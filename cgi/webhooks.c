@@ -26,8 +26,10 @@
  * a URL may carry a token), webhook.secret_rotated, webhook.disabled,
  * webhook.enabled (only when the state changed).  Never a secret or a URL.
  * Errors: 400 (field named: url, event_types, description, an unknown
- * field), 401, 403, 404, 409/422 (Idempotency-Key), 413, 415, 503 (the
- * seal keyring cannot be loaded: nothing was written).
+ * field), 401, 403, 404, 409/422 (Idempotency-Key), 413, 415, 422
+ * data-residency (the tenant is pinned to a region and the URL's host is in
+ * another or in none: docs/residency.md), 503 (the seal keyring cannot be
+ * loaded: nothing was written).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,14 +76,6 @@ static const struct user_auth *
 caller(const struct req *r)
 {
 	return r->auth;
-}
-
-static int
-scope_user(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
-{
-	util_strlcpy(org, caller(r)->org, orgsz);
-	snprintf(scope, scopesz, "user:%s", caller(r)->user_id);
-	return CB_OK;
 }
 
 /* The keyring may load from data_keys: outside the idempotency transaction. */
@@ -172,12 +166,14 @@ static int
 wh_create(struct req *r, const void *argp)
 {
 	const struct create_args	*a = argp;
-	char				 secret[STDWH_SECRET_BUFSZ];
+	char				 secret[STDWH_SECRET_BUFSZ], why[400];
 	cJSON				*view = NULL;
 	int				 rc;
 
 	rc = webhooks_create(r->app->db, a->keys, caller(r)->org, a->url, a->event_types,
-	    a->description, secret, &view);
+	    a->description, r->app->settings.region_hosts, secret, &view, why, sizeof(why));
+	if (rc == CB_ERR_RESIDENCY)
+		rc = route_fail_field(r, rc, "url", why);
 	if (rc == CB_OK) {
 		char	*detail = created_detail(view, a->url);
 
@@ -295,12 +291,12 @@ static const struct route webhooks_routes[] = {
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = create_fields,
 	  .nfields = sizeof(create_fields) / sizeof(create_fields[0]),
 	  .args_size = sizeof(struct create_args), ADMINS,
-	  .check = create_check, .idem_scope = scope_user, .act = wh_create },
+	  .check = create_check, .idem_scope = userauth_idem_scope, .act = wh_create },
 	{ .method = "GET", .pattern = "/api/v1/admin/webhooks", READERS, .act = wh_list },
 	{ .method = "GET", .pattern = "/api/v1/admin/webhooks/{id}", READERS, .act = wh_get },
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/rotate-secret",
 	  .flags = ROUTE_IDEMPOTENT, .args_size = sizeof(struct rotate_args), ADMINS,
-	  .check = rotate_check, .idem_scope = scope_user, .act = wh_rotate },
+	  .check = rotate_check, .idem_scope = userauth_idem_scope, .act = wh_rotate },
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/disable", ADMINS,
 	  .act = wh_disable },
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks/{id}/enable", ADMINS,

@@ -48,6 +48,7 @@ enum cb_err {
 	CB_ERR_PRECONDITION,	/* If-Match names another version than the current: 412 */
 	CB_ERR_ALTERED_REPLAY,	/* a call event's (correlation id, type) again with another body: 422 */
 	CB_ERR_WEBHOOK_REUSED,	/* a webhook-id used before with another body: 409 */
+	CB_ERR_RESIDENCY,	/* a destination outside the tenant's data region: 422 */
 	CB_ERR__COUNT
 };
 

@@ -111,6 +111,21 @@ static const struct reseal_col reseal_cols[] = {
 	  "SELECT id::text, secret_prev_sealed FROM call_sources WHERE id = $1::uuid",
 	  "UPDATE call_sources SET secret_prev_sealed = $3 WHERE id = $1::uuid"
 	  " AND secret_prev_sealed = $2" },
+	/* A tenant's Salesforce keys: both slots share the AAD (a promotion moves the text). */
+	{ "sf_connections", SEAL_PURPOSE_TOKENS, RESEAL_KEY_BIGINT, "key",
+	  "SELECT count(*) FROM sf_connections",
+	  "SELECT org_id::text AS k, org_id::text AS a, key_sealed AS v FROM sf_connections"
+	  " WHERE ($1::bigint IS NULL OR org_id > $1::bigint) ORDER BY org_id LIMIT $2::int",
+	  "SELECT org_id::text, key_sealed FROM sf_connections WHERE org_id = $1::bigint",
+	  "UPDATE sf_connections SET key_sealed = $3 WHERE org_id = $1::bigint AND key_sealed = $2" },
+	{ "sf_connections", SEAL_PURPOSE_TOKENS, RESEAL_KEY_BIGINT, "key",
+	  "SELECT count(*) FROM sf_connections WHERE next_key_sealed IS NOT NULL",
+	  "SELECT org_id::text AS k, org_id::text AS a, next_key_sealed AS v FROM sf_connections"
+	  " WHERE next_key_sealed IS NOT NULL AND ($1::bigint IS NULL OR org_id > $1::bigint)"
+	  " ORDER BY org_id LIMIT $2::int",
+	  "SELECT org_id::text, next_key_sealed FROM sf_connections WHERE org_id = $1::bigint",
+	  "UPDATE sf_connections SET next_key_sealed = $3 WHERE org_id = $1::bigint"
+	  " AND next_key_sealed = $2" },
 };
 
 #define RESEAL_NCOLS	(sizeof(reseal_cols) / sizeof(reseal_cols[0]))

@@ -2,6 +2,10 @@
  * settings: see settings.h.
  */
 #include <stddef.h>
+#include <stdio.h>
+
+#include "errs.h"
+#include "region.h"
 
 #include "settings.h"
 
@@ -74,6 +78,19 @@ const struct conf_var settings_vars[] = {
 	  "past this share of the org's daily API allocation (Sforce-Limit-Info), one call at a time" },
 	{ "CB_SF_LIMIT_PAUSE_PCT", CONF_INT, 0, "95", 1, 100, S(sf_limit_pause_pct),
 	  "past this share of the daily API allocation the sink pauses (rows wait, none is charged)" },
+	{ "CB_SF_KEY_OVERLAP_S", CONF_INT, 0, "86400", 1, 604800, S(sf_key_overlap_s),
+	  "after cb-admin sf-rotate installs a tenant's next Salesforce key, mints try it first and "
+	  "fall back to the current key for this long; then the next key becomes the current one" },
+	{ "CB_SF_KEY_WARN_DAYS", CONF_INT, 0, "90", 1, 3650, S(sf_key_warn_days),
+	  "cb-admin sf-list and sf-show warn about a tenant's Salesforce key older than this (days)" },
+	{ "CB_REGION", CONF_STR, 0, "", 0, 2, S(region),
+	  "the data region of this deployment (its database and data keys): us, ca, eu, uk, ap, "
+	  "au or jp; empty = none; new data keys are tagged with it, and a tenant can be pinned "
+	  "only to it (docs/residency.md)" },
+	{ "CB_REGION_HOSTS", CONF_STR, 0, "", 0, 4096, S(region_hosts),
+	  "comma-separated suffix=region entries mapping a destination host to its region "
+	  "(e.g. .my.salesforce.com=us,eu.example.com=eu); a pinned tenant's Salesforce and "
+	  "webhook hosts must map to its region" },
 	{ "CB_SF_CONTACT_TTL_S", CONF_INT, 0, "300", 1, 86400, S(sf_contact_ttl_s),
 	  "a contact found by phone (the call activity's link) is cached in Redis this long, "
 	  "per tenant, under a keyed hash of the number; cb-admin sf-contact-forget drops it" },
@@ -236,8 +253,23 @@ const size_t settings_nvars = sizeof(settings_vars) / sizeof(settings_vars[0]);
 int
 settings_load(struct settings *s, char *err, size_t errsz)
 {
+	const char	*why = NULL;
+	int		 rc;
+
 	*s = (struct settings){ 0 };
-	return conf_load(settings_vars, settings_nvars, s, NULL, err, errsz);
+	if ((rc = conf_load(settings_vars, settings_nvars, s, NULL, err, errsz)) != CB_OK)
+		return rc;
+	/* The residency settings are tables of their own: checked whole here. */
+	if (s->region != NULL && s->region[0] != '\0' && !region_ok(s->region)) {
+		snprintf(err, errsz, "CB_REGION: one of %s, or empty", region_list());
+		rc = CB_ERR_CONFIG;
+	} else if (region_hosts_check(s->region_hosts, &why) != CB_OK) {
+		snprintf(err, errsz, "CB_REGION_HOSTS: %s", why);
+		rc = CB_ERR_CONFIG;
+	}
+	if (rc != CB_OK)
+		settings_free(s);
+	return rc;
 }
 
 void

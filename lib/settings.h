@@ -39,6 +39,10 @@ struct settings {
 	long long	 sf_limit_slow_pct;
 	long long	 sf_limit_pause_pct;
 	long long	 sf_contact_ttl_s;
+	long long	 sf_key_overlap_s;
+	long long	 sf_key_warn_days;
+	char		*region;
+	char		*region_hosts;
 	long long	 sf_contact_miss_ttl_s;
 	/* The outbox (the delivery engine) and its other sinks. */
 	long long	 outbox_concurrency;

@@ -302,7 +302,8 @@ sf_client_new(const struct sf_conf *conf, char *err, size_t errsz)
 	if (sf_conf_str(conf->login_url, "login_url", err, errsz) ||
 	    sf_conf_str(conf->client_id, "client_id", err, errsz) ||
 	    sf_conf_str(conf->username, "username", err, errsz) ||
-	    sf_conf_str(conf->private_key_file, "private_key_file", err, errsz) ||
+	    (conf->private_key_pem == NULL &&
+	    sf_conf_str(conf->private_key_file, "private_key_file", err, errsz)) ||
 	    sf_conf_str(conf->api_version, "api_version", err, errsz))
 		goto out;
 	if (sf_base_url(conf->login_url, &c->login_url, &plain, &loop,
@@ -345,7 +346,10 @@ sf_client_new(const struct sf_conf *conf, char *err, size_t errsz)
 		c->connect_timeout_ms = SF_TIMEOUT_CAP_MS;
 	if (c->timeout_ms > SF_TIMEOUT_CAP_MS)
 		c->timeout_ms = SF_TIMEOUT_CAP_MS;
-	if (sf_key_load(conf->private_key_file, &c->pkey, err, errsz) != CB_OK)
+	if (conf->private_key_file != NULL ?
+	    sf_key_load(conf->private_key_file, &c->pkey, err, errsz) != CB_OK :
+	    sf_key_load_pem(conf->private_key_pem, strlen(conf->private_key_pem), &c->pkey, err,
+	    errsz) != CB_OK)
 		goto out;
 	if (conf->http != NULL)
 		c->http = conf->http;

@@ -51,6 +51,9 @@ struct sf_conf {
 	const char	*client_id;	/* connected app consumer key (JWT iss) */
 	const char	*username;	/* integration user (JWT sub) */
 	const char	*private_key_file; /* PEM RSA key, unencrypted, >= 2048 bits */
+	const char	*private_key_pem; /* or the PEM text itself (a tenant's key, opened
+					     from its seal): used when private_key_file is NULL;
+					     the client keeps only the parsed key */
 	const char	*api_version;	/* "v60.0" */
 	long		 connect_timeout_ms; /* <= 0: SF_DEFAULT_CONNECT_MS */
 	long		 timeout_ms;	/* whole request; <= 0: SF_DEFAULT_TIMEOUT_MS */
@@ -170,6 +173,15 @@ void		 sf_set_token_hook(struct sf_client *, sf_token_hook, void *ud);
 
 /* "created", "updated", "retry", "permanent", "config", "found", "none". */
 const char	*sf_kind_name(int kind);
+
+/*
+ * Check a PEM private key given as text (unencrypted RSA, >= 2048 bits)
+ * and put the SHA-256 of its public half (SubjectPublicKeyInfo DER, what
+ * the connected app's certificate holds) in sha_hex.  CB_ERR_VALIDATION
+ * with a reason in err that never holds key material.
+ */
+int		 sf_key_pem_check(const char *pem, size_t len, char sha_hex[65],
+		    char *err, size_t errsz);
 
 /* 1 if s is a Salesforce API name: ^[A-Za-z][A-Za-z0-9_]{0,79}$ */
 int		 sf_api_name_ok(const char *s);

@@ -114,6 +114,7 @@ void	 sf_classify_error(const struct httpc_resp *, struct sf_result *r);
 
 /* Load and check the RSA key (>= 2048 bits).  CB_OK, or err filled. */
 int	 sf_key_load(const char *path, EVP_PKEY **out, char *err, size_t errsz);
+int	 sf_key_load_pem(const char *pem, size_t len, EVP_PKEY **out, char *err, size_t errsz);
 void	 sf_key_free(EVP_PKEY *);
 
 /* Drop (and wipe) the cached token and instance URL. */

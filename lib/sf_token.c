@@ -22,6 +22,7 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <sodium.h>
 
 #include "buf.h"
@@ -76,14 +77,39 @@ sf_ossl_reason(char *out, size_t outsz)
 	ERR_clear_error();
 }
 
+/* An RSA key of at least 2048 bits, or err says why (what: how to name it). */
+static int
+sf_key_usable(EVP_PKEY *pk, const char *what, char *err, size_t errsz)
+{
+	char	 why[160];
+	int	 bits;
+
+	if (pk == NULL) {
+		sf_ossl_reason(why, sizeof(why));
+		snprintf(err, errsz, "salesforce: %s holds no unencrypted PEM private key (%s)",
+		    what, why);
+		return CB_ERR_CONFIG;
+	}
+	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
+		snprintf(err, errsz, "salesforce: %s is not an RSA key; the JWT bearer flow "
+		    "accepts RS256 only", what);
+		return CB_ERR_CONFIG;
+	}
+	if ((bits = EVP_PKEY_get_bits(pk)) < 2048) {
+		snprintf(err, errsz, "salesforce: %s is a %d-bit RSA key; at least 2048 bits are "
+		    "required", what, bits);
+		return CB_ERR_CONFIG;
+	}
+	return CB_OK;
+}
+
 int
 sf_key_load(const char *path, EVP_PKEY **out, char *err, size_t errsz)
 {
 	struct stat	 st;
 	FILE		*fp = NULL;
 	EVP_PKEY	*pk = NULL;
-	char		 why[160];
-	int		 rc = CB_ERR_CONFIG, bits;
+	int		 rc = CB_ERR_CONFIG;
 
 	*out = NULL;
 	if ((fp = fopen(path, "re")) == NULL) {
@@ -102,30 +128,64 @@ sf_key_load(const char *path, EVP_PKEY **out, char *err, size_t errsz)
 		    "hint", "the private key should be readable by its owner only",
 		    NULL);
 	pk = PEM_read_PrivateKey(fp, NULL, sf_no_passphrase, NULL);
-	if (pk == NULL) {
-		sf_ossl_reason(why, sizeof(why));
-		snprintf(err, errsz, "salesforce: %s holds no unencrypted PEM "
-		    "private key (%s)", path, why);
+	if ((rc = sf_key_usable(pk, path, err, errsz)) != CB_OK)
 		goto out;
-	}
-	if (EVP_PKEY_get_base_id(pk) != EVP_PKEY_RSA) {
-		snprintf(err, errsz, "salesforce: %s is not an RSA key; the JWT "
-		    "bearer flow accepts RS256 only", path);
-		goto out;
-	}
-	if ((bits = EVP_PKEY_get_bits(pk)) < 2048) {
-		snprintf(err, errsz, "salesforce: %s is a %d-bit RSA key; at least "
-		    "2048 bits are required", path, bits);
-		goto out;
-	}
 	*out = pk;
 	pk = NULL;
-	rc = CB_OK;
 out:
 	EVP_PKEY_free(pk);
 	if (fp != NULL)
 		fclose(fp);
 	return rc;
+}
+
+/* The same from PEM text in memory (a tenant's key, opened from its seal). */
+int
+sf_key_load_pem(const char *pem, size_t len, EVP_PKEY **out, char *err, size_t errsz)
+{
+	BIO		*bio;
+	EVP_PKEY	*pk = NULL;
+	int		 rc;
+
+	*out = NULL;
+	if (pem == NULL || len == 0 || len > (size_t)SF_KEY_FILE_MAX) {
+		snprintf(err, errsz, "salesforce: the private key is empty or over %ld bytes",
+		    SF_KEY_FILE_MAX);
+		return CB_ERR_CONFIG;
+	}
+	if ((bio = BIO_new_mem_buf(pem, (int)len)) == NULL)
+		util_oom();
+	pk = PEM_read_bio_PrivateKey(bio, NULL, sf_no_passphrase, NULL);
+	BIO_free(bio);
+	if ((rc = sf_key_usable(pk, "the private key", err, errsz)) != CB_OK) {
+		EVP_PKEY_free(pk);
+		return rc;
+	}
+	*out = pk;
+	return CB_OK;
+}
+
+int
+sf_key_pem_check(const char *pem, size_t len, char sha_hex[65], char *err, size_t errsz)
+{
+	EVP_PKEY	*pk = NULL;
+	unsigned char	*der = NULL, h[crypto_hash_sha256_BYTES];
+	int		 n, rc;
+
+	sha_hex[0] = '\0';
+	if ((rc = sf_key_load_pem(pem, len, &pk, err, errsz)) != CB_OK)
+		return CB_ERR_VALIDATION;
+	/* The public half is what the connected app's certificate holds. */
+	if ((n = i2d_PUBKEY(pk, &der)) <= 0) {
+		snprintf(err, errsz, "salesforce: the key's public half cannot be encoded");
+		EVP_PKEY_free(pk);
+		return CB_ERR_VALIDATION;
+	}
+	crypto_hash_sha256(h, der, (unsigned long long)n);
+	util_hex(sha_hex, h, sizeof(h));
+	OPENSSL_free(der);
+	EVP_PKEY_free(pk);
+	return CB_OK;
 }
 
 void

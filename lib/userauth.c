@@ -362,6 +362,18 @@ userauth_issue_agent(struct app *a, const struct agent_auth *ag, char *out, size
 }
 
 int
+userauth_idem_scope(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz)
+{
+	const struct user_auth	*u = r->auth;
+
+	if (u == NULL)
+		return CB_ERR_INTERNAL;
+	util_strlcpy(org, u->org, orgsz);
+	snprintf(scope, scopesz, "user:%s", u->user_id);
+	return CB_OK;
+}
+
+int
 userauth_audit(struct req *r, const char *action, const char *subject, const char *detail_json)
 {
 	const struct user_auth	*u = r->auth;

@@ -63,6 +63,12 @@ int	 userauth_authenticate(struct req *);
  * the transaction of the change when one is open.  Only for a route whose
  * .auth is ROUTE_AUTH_PERSON (req->auth a struct user_auth).
  */
+/*
+ * The Idempotency-Key scope of a person's write (a route's idem_scope): the
+ * caller's tenant, and "user:<id>" so two people's keys never meet.
+ */
+int	 userauth_idem_scope(struct req *, char *org, size_t orgsz, char *scope,
+	    size_t scopesz);
 int	 userauth_audit(struct req *, const char *action, const char *subject,
 	    const char *detail_json) __attribute__((warn_unused_result));
 

@@ -15,6 +15,7 @@
 #include "errs.h"
 #include "events.h"
 #include "httpc.h"
+#include "region.h"
 #include "seal.h"
 #include "util.h"
 #include "webhooks.h"
@@ -25,7 +26,7 @@
 #define TS(col)	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 #define WH_COLS	"id, url, array_to_json(event_types)::text, description, enabled," \
 		" disabled_reason, " TS("disabled_at") ", " TS("failing_since") ", " \
-		TS("prev_until") ", " TS("created_at")
+		TS("prev_until") ", " TS("created_at") ", region"
 
 /* ---- destinations --------------------------------------------------- */
 
@@ -257,6 +258,7 @@ wh_view(const struct db_res *res, size_t i)
 	wh_add_str(o, "failing_since", db_isnull(res, i, 7) ? NULL : db_val(res, i, 7));
 	wh_add_str(o, "prev_until", db_isnull(res, i, 8) ? NULL : db_val(res, i, 8));
 	wh_add_str(o, "created_at", db_val(res, i, 9));
+	wh_add_str(o, "region", db_isnull(res, i, 10) ? NULL : db_val(res, i, 10));
 	return o;
 }
 
@@ -275,16 +277,28 @@ wh_one(struct db_res *res, cJSON **view)
 
 int
 webhooks_create(struct db *db, const struct seal_keyring *kr, const char *org, const char *url,
-    const cJSON *types, const char *description, char secret[STDWH_SECRET_BUFSZ], cJSON **view)
+    const cJSON *types, const char *description, const char *region_hosts,
+    char secret[STDWH_SECRET_BUFSZ], cJSON **view, char *why, size_t whysz)
 {
 	struct db_res	*res = NULL;
 	struct buf	 sealed;
-	char		 id[37], *tj = NULL;
+	char		 id[37], *tj = NULL, region[REGION_BUFSZ];
 	int		 rc;
 
 	*view = NULL;
 	secret[0] = '\0';
+	why[0] = '\0';
 	buf_init(&sealed, WH_SEALED_MAX);
+	/* Residency: the tenant's pin, and the region the URL's host is in. */
+	if ((rc = db_query(db, &res, "SELECT region FROM orgs WHERE id = $1::bigint", 1,
+	    (const char *[]){ org })) != CB_OK)
+		goto out;
+	rc = region_url_check(region_hosts, db_rows(res) == 1 && !db_isnull(res, 0, 0) ?
+	    db_val(res, 0, 0) : NULL, url, region, why, whysz);
+	db_res_free(res);
+	res = NULL;
+	if (rc != CB_OK)
+		goto out;
 	util_uuid_v4(id);
 	stdwh_secret_new(secret);
 	if ((rc = wh_seal(kr, id, "secret", secret, &sealed)) != CB_OK)
@@ -292,10 +306,11 @@ webhooks_create(struct db *db, const struct seal_keyring *kr, const char *org, c
 	if ((tj = cJSON_PrintUnformatted(types)) == NULL)
 		util_oom();
 	rc = db_query(db, &res,
-	    "INSERT INTO webhook_endpoints (id, org_id, url, event_types, description, secret_sealed)"
+	    "INSERT INTO webhook_endpoints (id, org_id, url, event_types, description, secret_sealed,"
+	    "   region)"
 	    " VALUES ($1::uuid, $2::bigint, $3, ARRAY(SELECT json_array_elements_text($4::json)),"
-	    "   $5, $6) RETURNING " WH_COLS, 6,
-	    (const char *[]){ id, org, url, tj, description, buf_cstr(&sealed) });
+	    "   $5, $6, nullif($7, '')) RETURNING " WH_COLS, 7,
+	    (const char *[]){ id, org, url, tj, description, buf_cstr(&sealed), region });
 	if (rc == CB_OK)
 		rc = wh_one(res, view);
 out:
@@ -440,7 +455,7 @@ webhooks_set_enabled(struct db *db, const char *org, const char *id, int enabled
 		    " FROM was WHERE w.id = was.was_id RETURNING " WH_COLS ", was.was_on", 3,
 		    (const char *[]){ org, id, reason ? reason : "disabled" });
 	if (rc == CB_OK && (rc = wh_one(res, view)) == CB_OK && changed != NULL)
-		*changed = strcmp(db_val(res, 0, 10), "t") == 0;
+		*changed = strcmp(db_val(res, 0, 11), "t") == 0;
 	db_res_free(res);
 	return rc;
 }

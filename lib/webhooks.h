@@ -56,12 +56,16 @@ int	 webhooks_types_check(const cJSON *types, const char **why);
 /*
  * Create an endpoint of org: its secret into `secret` (wipe it after
  * answering), the view into *view (the caller frees it).  url, types and
- * description must have been checked.  CB_ERR_UNAVAILABLE when the seal
- * keyring has no current key.
+ * description must have been checked.  The endpoint is tagged with the
+ * region its host maps to under region_hosts (CB_REGION_HOSTS, lib/region.h);
+ * for a tenant pinned to a region, a host in another region or in none is
+ * refused: CB_ERR_RESIDENCY with the rule named in why.  CB_ERR_UNAVAILABLE
+ * when the seal keyring has no current key.
  */
 int	 webhooks_create(struct db *, const struct seal_keyring *, const char *org,
 	    const char *url, const cJSON *types, const char *description,
-	    char secret[STDWH_SECRET_BUFSZ], cJSON **view)
+	    const char *region_hosts, char secret[STDWH_SECRET_BUFSZ], cJSON **view,
+	    char *why, size_t whysz)
 	    __attribute__((warn_unused_result));
 /* {"webhooks":[view...]}, oldest first. */
 int	 webhooks_list(struct db *, const char *org, cJSON **view)

@@ -119,11 +119,15 @@ export CB_STATE="$state"
 CB_PORT_HTTP=$(free_port); CB_PORT_HTTPS=$(free_port); CB_PORT_PG=$(free_port)
 CB_PORT_REDIS=$(free_port); CB_PORT_WS=$(free_port); CB_PORT_FAKESF=$(free_port)
 CB_PORT_FAKEHOOKS=$(free_port); CB_PORT_OPS=$(free_port); CB_PORT_PROM=$(free_port)
+CB_PORT_FAKESF2=$(free_port)
 export CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS
 export CB_PORT_OPS CB_PORT_PROM
 # Prometheus scrapes /metrics and evaluates its rules every second: test_metrics
 # sees a counter move through its HTTP API within a few seconds.
 export CB_PROM_SCRAPE_INTERVAL=1s
+# test_sforgs runs a second fake Salesforce org (its own cb-fake-sf) on this
+# port for a tenant's own connection: the worker may reach it.
+export CB_PORT_FAKESF2 CB_EGRESS_PRIVATE_ALLOW="127.0.0.1:$CB_PORT_FAKESF2"
 export CB_LOG_LEVEL=${CB_LOG_LEVEL:-info}
 # Short clocks so retries, leases and timeouts happen within a test's time.
 export CB_OUTBOX_SCHEDULE=0,100ms,200ms,400ms
@@ -148,6 +152,13 @@ export CB_APPROVAL_SWEEP_MS=1500
 export CB_CALL_SECRET_OVERLAP_S=7200
 # The contact cache's lifetimes, stated: test_sfquery reads them back from Redis.
 export CB_SF_CONTACT_TTL_S=40 CB_SF_CONTACT_MISS_TTL_S=9
+# A tenant's Salesforce key rotation: the next key's overlap, and the key
+# age that warns, stated (test_sforgs sees a promotion after 5 s, and a
+# 70-day-old key warned about, which the defaults of a day and 90 would not).
+export CB_SF_KEY_OVERLAP_S=5 CB_SF_KEY_WARN_DAYS=60
+# Residency: this deployment is in region us; which host is in which region
+# (test_sforgs pins tenants and is refused a destination in another).
+export CB_REGION=us CB_REGION_HOSTS="127.0.0.1=us,localhost=eu,.eu.example.test=eu,.us.example.test=us"
 # The engine's flood test puts 20,000 records in the fake on top of the rest.
 export CB_FAKESF_MAX_RECORDS=100000
 export CB_CORS_ORIGINS="https://app.example.test, https://admin.example.test"

@@ -28,6 +28,11 @@
  *   cb-admin sf-contact-forget ORG PHONE   (a contact event: see below)
  *   cb-admin capacity --calls-per-hour N --events-per-call M [--allocation A]
  *            [--batch B] [--call-seconds S] [--inbound-rate R]   (no database)
+ *   cb-admin sf-connect ORG KEY.pem LOGIN_URL CLIENT_ID USERNAME [--audience URL]
+ *            [--instance-url URL] [--mapping JSON]
+ *   cb-admin sf-rotate ORG NEXT_KEY.pem
+ *   cb-admin sf-list | sf-show ORG
+ *   cb-admin org-region ORG REGION|-
  *   cb-admin config [--defaults]  (the values in effect and their source;
  *                                  --defaults: every setting, default, help)
  *   cb-admin help | COMMAND --help
@@ -86,6 +91,15 @@
  * tenant (lib/ccache.h), so the next call activity from it is linked by a
  * fresh Salesforce query.
  *
+ * sf-*: a tenant's own Salesforce connection (lib/sfconn.h, shared with
+ * PUT /api/v1/admin/salesforce; docs/salesforce.md): sf-connect sets it
+ * (the key file read as the caller, sealed, never printed), sf-rotate
+ * installs the next key, sf-list and sf-show print connections with each
+ * key's public-key SHA-256 and age, and warn on stderr about a key older
+ * than CB_SF_KEY_WARN_DAYS.  org-region pins a tenant to this deployment's
+ * region (docs/residency.md).  Audited: salesforce.connected, .updated,
+ * .key_installed, org.region_set.
+ *
  * capacity prints what a volume of calls costs (lib/capacity.h, docs/calls.md):
  * events a second and a day, Salesforce API calls a day with and without
  * Collections batching (contact lookups and token mints counted, the
@@ -130,7 +144,9 @@
 #include "refresh.h"
 #include "reseal.h"
 #include "route.h"
+#include "region.h"
 #include "settings.h"
+#include "sfconn.h"
 #include "signkeys.h"
 #include "users.h"
 #include "util.h"
@@ -895,8 +911,20 @@ cmd_data_key_rotate(struct admin *a, int argc, char **argv)
 	keyring_close(&k);
 	if (rc != CB_OK)
 		return fail("data-key-rotate %s: %s", argv[0], errs_name(rc));
-	/* argv[0] is "pii" or "tokens" (checked above): safe in JSON as is. */
-	printf("{\"purpose\":\"%s\",\"key_id\":%d,\"state\":\"current\"}\n", argv[0], id);
+	/* The new key is tagged with this deployment's region (docs/residency.md). */
+	snprintf(err, sizeof(err), "%d", id);
+	if (a->s.region != NULL && a->s.region[0] != '\0' &&
+	    db_exec(a->db, "UPDATE data_keys SET region = $3 WHERE purpose = $1 AND id = $2::int", 3,
+	    (const char *[]){ argv[0], err, a->s.region }) != CB_OK)
+		return fail("data-key-rotate %s: the key was made but not tagged with region %s: %s",
+		    argv[0], a->s.region, db_errmsg(a->db));
+	/* argv[0] is "pii" or "tokens" (checked above), the region one of the table's. */
+	printf("{\"purpose\":\"%s\",\"key_id\":%d,\"state\":\"current\",\"region\":", argv[0],
+	    id);
+	if (a->s.region != NULL && a->s.region[0] != '\0')
+		printf("\"%s\"}\n", a->s.region);
+	else
+		printf("null}\n");
 	return 0;
 }
 
@@ -1396,6 +1424,199 @@ cmd_call_source_list(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+
+/* ---- Salesforce connections (lib/sfconn.h) --------------------------- */
+
+/* A connection's warnings (a key due for rotation) on stderr. */
+static void
+sf_warn(const cJSON *c)
+{
+	const cJSON	*w;
+
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(c, "warnings"))
+		fprintf(stderr, "cb-admin: warning: %s: %s\n",
+		    cJSON_GetObjectItemCaseSensitive(c, "org")->valuestring, w->valuestring);
+}
+
+/* Print a connection view (or a list of them), warnings on stderr. */
+static void
+sf_print(cJSON *view)
+{
+	const cJSON	*arr = cJSON_GetObjectItemCaseSensitive(view, "connections"), *c;
+
+	if (arr == NULL)
+		sf_warn(view);
+	cJSON_ArrayForEach(c, arr)
+		sf_warn(c);
+	print_json(view);
+}
+
+/* The key file's text, owned (wipe it): read as the caller before the drop. */
+static void
+sf_key_wipe(char *pem)
+{
+	if (pem != NULL) {
+		sodium_memzero(pem, strlen(pem));
+		free(pem);
+	}
+}
+
+/*
+ * sf-connect ORG KEY.pem LOGIN_URL CLIENT_ID USERNAME [--audience URL]
+ * [--instance-url URL] [--mapping JSON]: the tenant's own connection.
+ */
+static int
+cmd_sf_connect(struct admin *a, int argc, char **argv)
+{
+	struct sfconn_in	 in;
+	struct seal_keyring	*kr;
+	struct keyring		 k;
+	struct jv_error		 je;
+	cJSON			*mapping = NULL, *view = NULL;
+	const char		*field = NULL;
+	char			 org[32], sha[SFCONN_SHA_BUFSZ], why[400], *pem = NULL;
+	int			 i, rc = 1;
+
+	memset(&in, 0, sizeof(in));
+	memset(&k, 0, sizeof(k));
+	if (argc < 5 || (argc - 5) % 2 != 0)
+		return fail("usage: sf-connect ORG KEY.pem LOGIN_URL CLIENT_ID USERNAME "
+		    "[--audience URL] [--instance-url URL] [--mapping JSON]");
+	in.login_url = argv[2];
+	in.client_id = argv[3];
+	in.username = argv[4];
+	for (i = 5; i < argc; i += 2) {
+		if (strcmp(argv[i], "--audience") == 0)
+			in.audience = argv[i + 1];
+		else if (strcmp(argv[i], "--instance-url") == 0)
+			in.instance_url = argv[i + 1];
+		else if (strcmp(argv[i], "--mapping") == 0 && mapping == NULL) {
+			if (jv_parse(argv[i + 1], strlen(argv[i + 1]), &mapping, &je) != CB_OK)
+				return fail("sf-connect: --mapping: not one JSON object (%s)", je.reason);
+			in.mapping = mapping;
+		} else {
+			cJSON_Delete(mapping);
+			return fail("sf-connect: unknown option %.40s", argv[i]);
+		}
+	}
+	if (command_file(a, argv[1], &pem) != 0)
+		goto out;
+	in.private_key = pem;
+	if (org_resolve(a, argv[0], org, sizeof(org)))
+		goto out;
+	if (sfconn_validate(&in, sha, &field, why, sizeof(why)) != CB_OK) {
+		fail("sf-connect: %s: %s", field, why);
+		goto out;
+	}
+	if ((kr = admin_keys(a, &k)) == NULL)
+		goto out;
+	rc = sfconn_put(a->db, kr, &a->s, org, &in, sha, AUDIT_ACTOR_OPERATOR, a->actor, &view,
+	    &field, why, sizeof(why));
+	if (rc == CB_ERR_RESIDENCY || rc == CB_ERR_VALIDATION)
+		rc = fail("sf-connect: %s (%s): %s", errs_title(rc), field, why);
+	else if (rc != CB_OK)
+		rc = fail("sf-connect: %s", errs_name(rc));
+	else
+		sf_print(view);
+out:
+	keyring_close(&k);
+	sf_key_wipe(pem);
+	cJSON_Delete(mapping);
+	return rc;
+}
+
+/* sf-rotate ORG NEXT_KEY.pem: the next key, tried first during the overlap. */
+static int
+cmd_sf_rotate(struct admin *a, int argc, char **argv)
+{
+	struct seal_keyring	*kr;
+	struct keyring		 k;
+	cJSON			*view = NULL;
+	char			 org[32], why[400], *pem = NULL;
+	int			 rc = 1;
+
+	memset(&k, 0, sizeof(k));
+	if (argc != 2)
+		return fail("usage: sf-rotate ORG NEXT_KEY.pem");
+	if (command_file(a, argv[1], &pem) != 0 || org_resolve(a, argv[0], org, sizeof(org)) ||
+	    (kr = admin_keys(a, &k)) == NULL)
+		goto out;
+	rc = sfconn_rotate(a->db, kr, &a->s, org, pem, AUDIT_ACTOR_OPERATOR, a->actor, &view,
+	    why, sizeof(why));
+	if (rc == CB_ERR_NOT_FOUND)
+		rc = fail("sf-rotate: the tenant has no Salesforce connection of its own");
+	else if (rc == CB_ERR_VALIDATION)
+		rc = fail("sf-rotate: %s", why);
+	else if (rc != CB_OK)
+		rc = fail("sf-rotate: %s", errs_name(rc));
+	else
+		sf_print(view);
+out:
+	keyring_close(&k);
+	sf_key_wipe(pem);
+	return rc;
+}
+
+/* sf-list | sf-show ORG: never a key; each key's age, and a warning when due. */
+static int
+cmd_sf_list(struct admin *a, int argc, char **argv)
+{
+	cJSON	*view = NULL;
+	int	 rc;
+
+	(void)argv;
+	if (argc != 0)
+		return fail("usage: sf-list");
+	if ((rc = sfconn_list(a->db, &a->s, &view)) != CB_OK)
+		return fail("sf-list: %s", errs_name(rc));
+	sf_print(view);
+	return 0;
+}
+
+static int
+cmd_sf_show(struct admin *a, int argc, char **argv)
+{
+	cJSON	*view = NULL;
+	char	 org[32];
+	int	 rc;
+
+	if (argc != 1)
+		return fail("usage: sf-show ORG");
+	if (org_resolve(a, argv[0], org, sizeof(org)))
+		return 1;
+	if ((rc = sfconn_get(a->db, &a->s, org, &view)) == CB_ERR_NOT_FOUND)
+		return fail("sf-show: %s has no Salesforce connection of its own (it delivers "
+		    "through the default CB_SF_* connection)", argv[0]);
+	if (rc != CB_OK)
+		return fail("sf-show: %s", errs_name(rc));
+	sf_print(view);
+	return 0;
+}
+
+/* org-region ORG REGION|-: pin a tenant to this deployment's region, or unpin it. */
+static int
+cmd_org_region(struct admin *a, int argc, char **argv)
+{
+	char	 org[32], why[400];
+	int	 rc;
+
+	if (argc != 2)
+		return fail("usage: org-region ORG REGION|-   (REGION: %s)", region_list());
+	if (org_resolve(a, argv[0], org, sizeof(org)))
+		return 1;
+	rc = sfconn_org_region_set(a->db, &a->s, org, argv[1], a->actor, why, sizeof(why));
+	if (rc == CB_ERR_RESIDENCY || rc == CB_ERR_VALIDATION)
+		return fail("org-region: %s: %s", errs_title(rc), why);
+	if (rc != CB_OK)
+		return fail("org-region: %s", errs_name(rc));
+	/* org is digits, the region one of the fixed table's (checked). */
+	if (strcmp(argv[1], "-") == 0)
+		printf("{\"org_id\":%s,\"region\":null}\n", org);
+	else
+		printf("{\"org_id\":%s,\"region\":\"%s\"}\n", org, argv[1]);
+	return 0;
+}
+
 static const struct admin_cmd admin_cmds[] = {
 	{ "org-create", cmd_org_create, "SLUG NAME", "create a tenant (organisation)" },
 	{ "org-plan", cmd_org_plan, "ORG free|team|enterprise",
@@ -1437,6 +1658,15 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "dead-letters", cmd_dead_letters,
 	  "list ORG [--kind KIND] [--cursor CURSOR] [--limit N] | show|replay|discard ORG ID",
 	  "list, show, replay or discard a tenant's dead letters" },
+	{ "sf-connect", cmd_sf_connect, "ORG KEY.pem LOGIN_URL CLIENT_ID USERNAME [--audience URL] "
+	  "[--instance-url URL] [--mapping JSON]", "give a tenant its own Salesforce connection", 2 },
+	{ "sf-rotate", cmd_sf_rotate, "ORG NEXT_KEY.pem",
+	  "install a tenant's next Salesforce key (tried first, the current one the fallback, "
+	  "for CB_SF_KEY_OVERLAP_S; then current)", 2 },
+	{ "sf-list", cmd_sf_list, "", "every tenant's own Salesforce connection, keys' ages" },
+	{ "sf-show", cmd_sf_show, "ORG", "a tenant's own Salesforce connection, keys' ages" },
+	{ "org-region", cmd_org_region, "ORG REGION|-",
+	  "pin a tenant to this deployment's data region (CB_REGION), or unpin it" },
 	{ "sf-contact-forget", cmd_sf_contact_forget, "ORG PHONE",
 	  "a contact event: drop the cached Salesforce contact of a phone number" },
 	{ "capacity", cmd_capacity, "--calls-per-hour N --events-per-call M "

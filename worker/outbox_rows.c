@@ -73,8 +73,10 @@ eng_renew(struct engine *e)
 
 /*
  * Lease up to `want` (at most ENGINE_LEASE_CAP) rows of one sink, fairly
- * across tenants; returns rows leased, -1 if Postgres is away.  Nothing while the sink is paused (the
- * pause check is a one-time filter: the scan does not even start).  Rows of
+ * across tenants; returns rows leased, -1 if Postgres is away.  Nothing of
+ * a tenant while the pause that holds it is on: the sink's, or its own
+ * Salesforce connection's (sink_scope in sql/0017; the check is a filter
+ * per tenant: its scan does not even start).  Rows of
  * a kind no sink here knows are left alone: a newer worker's.
  */
 int
@@ -93,7 +95,8 @@ eng_lease(struct engine *e, struct eng_sink *want_sink, int want)
 	    "    SELECT i.id, row_number() OVER () AS rn FROM ("
 	    "      SELECT o.id FROM outbox o WHERE o.org_id = g.id AND o.state = 'pending'"
 	    "        AND o.run_after <= now() AND split_part(o.kind, '.', 1) = $4"
-	    "        AND NOT EXISTS (SELECT 1 FROM sink_pauses p WHERE p.sink = $4 AND p.until > now())"
+	    "        AND NOT EXISTS (SELECT 1 FROM sink_pauses p WHERE p.sink = sink_scope($4, g.id)"
+	    "          AND p.until > now())"
 	    "      ORDER BY o.run_after, o.id LIMIT $3::int FOR UPDATE SKIP LOCKED) i) x"
 	    "  UNION ALL"
 	    "  SELECT i.id, row_number() OVER () FROM ("

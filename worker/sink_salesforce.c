@@ -5,6 +5,12 @@
  * own result decides its row: one bad record is dead-lettered alone,
  * UNABLE_TO_LOCK_ROW is retried alone, the rest are done.
  *
+ * Rows go through their tenant's connection (sink_sf.h): its own org when
+ * it has one (lib/sfconn.h), else the default (CB_SF_*).  A batch is one
+ * tenant's rows of one object, so one connection's; the tenant's object
+ * and field mapping is applied as the Collections body is built.  Token,
+ * pauses and the API allocation below are each connection's own.
+ *
  * A row's payload is {sobject, ext_field, ext_value}; its field map is
  * sealed in payload_sealed (PII, bound to "outbox:<ref_id>:fields").  A
  * value that does not open is dead at once with a reason: never delivered
@@ -60,6 +66,7 @@
 
 struct sfk_call {
 	struct sfk		*k;
+	struct sfc		*conn;		/* the tenant's connection (or the default) */
 	struct sink_batch	*b;
 	size_t			*idx;		/* rows in the call -> batch index */
 	size_t			 n;
@@ -147,6 +154,7 @@ sfk_open_fields(struct sfk *k, struct sink_row *row, const cJSON *legacy, struct
 	return CB_OK;
 }
 
+/* A batch is one tenant's (so one connection's), one object's and one field's. */
 static void
 sfk_group(const struct sink_row *row, char *key, size_t keysz)
 {
@@ -154,7 +162,7 @@ sfk_group(const struct sink_row *row, char *key, size_t keysz)
 	const cJSON	*o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
 	const cJSON	*f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
 
-	snprintf(key, keysz, "%s/%s", cJSON_IsString(o) ? o->valuestring : "",
+	snprintf(key, keysz, "%s/%s/%s", row->org_id, cJSON_IsString(o) ? o->valuestring : "",
 	    cJSON_IsString(f) ? f->valuestring : "");
 	cJSON_Delete(p);
 }
@@ -195,7 +203,8 @@ sfk_call_end(struct sfk_call *c)
 {
 	struct sink_batch	*b = c->b;
 
-	c->k->in_flight--;
+	if (c->conn != NULL)
+		c->conn->in_flight--;
 	sfk_maps_free(c);
 	sfl_free(c->lk);
 	buf_wipe(&c->body);
@@ -206,7 +215,7 @@ sfk_call_end(struct sfk_call *c)
 
 /* "api-usage=18/15000" -> used, limit. */
 static void
-sfk_limits(struct sfk *k, const char *v)
+sfk_limits(struct sfc *k, const char *v)
 {
 	const char	*p = strstr(v, "api-usage=");
 	long long	 used, lim;
@@ -225,19 +234,20 @@ sfk_limits(struct sfk *k, const char *v)
 	k->limit = lim;
 	snprintf(a, sizeof(a), "%lld", used);
 	snprintf(b, sizeof(b), "%lld", lim);
-	(void)db_exec(k->env->db, "INSERT INTO sink_status (sink, limit_used, limit_max)"
-	    " VALUES ('salesforce', $1, $2) ON CONFLICT (sink) DO UPDATE SET"
-	    " limit_used = EXCLUDED.limit_used, limit_max = EXCLUDED.limit_max", 2,
-	    (const char *[]){ a, b });
-	if (used * 100 >= lim * k->env->s->sf_limit_pause_pct)
-		sink_pause(k->env, "salesforce", SFK_PAUSE_LIMIT_S, "API allocation nearly spent");
+	(void)db_exec(k->k->env->db, "INSERT INTO sink_status (sink, limit_used, limit_max)"
+	    " VALUES ($3, $1, $2) ON CONFLICT (sink) DO UPDATE SET"
+	    " limit_used = EXCLUDED.limit_used, limit_max = EXCLUDED.limit_max", 3,
+	    (const char *[]){ a, b, k->scope });
+	if (used * 100 >= lim * k->k->env->s->sf_limit_pause_pct)
+		sink_pause(k->k->env, k->scope, SFK_PAUSE_LIMIT_S, "API allocation nearly spent");
 }
 
 static void
 sfk_done(const struct httpc_resp *h, void *ud)
 {
 	struct sfk_call		*c = ud;
-	struct sfk		*k = c->k;
+	struct sfc		*k = c->conn;
+	struct sink_env		*env = c->k->env;
 	struct sf_result	*rs, call;
 	size_t			 i;
 	char			 msg[320];
@@ -259,7 +269,7 @@ sfk_done(const struct httpc_resp *h, void *ud)
 		} else if (h->err == HTTPC_ABORTED)
 			out = SINK_GIVE_BACK;
 		else
-			sink_note(k->env, "salesforce", "retry", httpc_err_name(h->err));
+			sink_note(env, k->scope, "retry", httpc_err_name(h->err));
 		sink_batch_fail(c->b, out, 0, httpc_err_name(h->err), msg);
 		sfk_call_end(c);
 		return;
@@ -270,11 +280,11 @@ sfk_done(const struct httpc_resp *h, void *ud)
 		if (sf_coll_results(h->body.data, h->body.len, rs, c->n) != CB_OK) {
 			sink_batch_fail(c->b, SINK_RETRY, 0, "CB_BAD_RESPONSE",
 			    "the Collections answer is not one result per record");
-			sink_note(k->env, "salesforce", "retry", "CB_BAD_RESPONSE");
+			sink_note(env, k->scope, "retry", "CB_BAD_RESPONSE");
 		} else {
 			for (i = 0; i < c->n; i++)
 				sfk_row_result(&c->b->rows[c->idx[i]], &rs[i]);
-			sink_note(k->env, "salesforce", "ok", NULL);
+			sink_note(env, k->scope, "ok", NULL);
 		}
 		free(rs);
 		sfk_call_end(c);
@@ -294,10 +304,10 @@ sfk_done(const struct httpc_resp *h, void *ud)
 	}
 	if (h->status == 403 && strcmp(call.error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
 		/* The whole org is out of API calls: the sink waits, not one row. */
-		sink_pause(k->env, "salesforce", SFK_PAUSE_LIMIT_S, "REQUEST_LIMIT_EXCEEDED");
+		sink_pause(env, k->scope, SFK_PAUSE_LIMIT_S, "REQUEST_LIMIT_EXCEEDED");
 		call.kind = SF_CONFIG;
 	}
-	sink_note(k->env, "salesforce", call.kind == SF_PERMANENT ? "permanent" : "retry",
+	sink_note(env, k->scope, call.kind == SF_PERMANENT ? "permanent" : "retry",
 	    call.error_code);
 	for (i = 0; i < c->n; i++)
 		sfk_row_result(&c->b->rows[c->idx[i]], &call);
@@ -307,7 +317,7 @@ sfk_done(const struct httpc_resp *h, void *ud)
 static void
 sfk_send(struct sfk_call *c)
 {
-	struct sfk		*k = c->k;
+	struct sfc		*k = c->conn;
 	struct httpc_req	 q;
 	struct buf		 auth, base, url;
 	struct sf_result	 res;
@@ -334,9 +344,9 @@ sfk_send(struct sfk_call *c)
 	q.headers[2] = "Accept: application/json";
 	q.body = c->body.data;
 	q.bodylen = c->body.len;
-	q.timeout_ms = (long)k->env->s->sf_timeout_ms;
+	q.timeout_ms = (long)c->k->env->s->sf_timeout_ms;
 	q.capture[0] = "Sforce-Limit-Info";
-	if (httpc_start(k->env->http, &q, sfk_done, c) != CB_OK) {
+	if (httpc_start(c->k->env->http, &q, sfk_done, c) != CB_OK) {
 		sink_batch_fail(c->b, SINK_RETRY, 0, "CB_BAD_REQUEST", "the call could not be started");
 		sfk_call_end(c);
 	}
@@ -353,10 +363,35 @@ sfk_lookup_reauth(void *ud, struct buf *auth, struct buf *base)
 	struct sfk_call		*c = ud;
 	struct sf_result	 res;
 
-	if (sfk_token(c->k, c->sent_ver, &res) != CB_OK)
+	if (sfk_token(c->conn, c->sent_ver, &res) != CB_OK)
 		return -1;
-	util_strlcpy(c->sent_ver, c->k->token_ver, sizeof(c->sent_ver));
-	return sf_bearer(c->k->sf, auth, base, &res) == CB_OK ? 0 : -1;
+	util_strlcpy(c->sent_ver, c->conn->token_ver, sizeof(c->sent_ver));
+	return sf_bearer(c->conn->sf, auth, base, &res) == CB_OK ? 0 : -1;
+}
+
+/*
+ * The tenant's mapping for a row of object o, ext field f (lib/sfconn.h):
+ * the object and field it goes to, and its fields renamed in map.
+ */
+static void
+sfk_map_apply(const struct sfc *conn, const char **o, const char **f, cJSON *map)
+{
+	const cJSON	*m, *v, *e;
+	cJSON		*item;
+
+	if (conn->mapping == NULL ||
+	    (m = cJSON_GetObjectItemCaseSensitive(conn->mapping, *o)) == NULL)
+		return;
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(m, "fields"))
+		if (cJSON_IsString(e) && (item = cJSON_DetachItemFromObjectCaseSensitive(map,
+		    e->string)) != NULL) {
+			cJSON_DeleteItemFromObjectCaseSensitive(map, e->valuestring);
+			cJSON_AddItemToObject(map, e->valuestring, item);
+		}
+	if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(m, "object")))
+		*o = v->valuestring;
+	if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(m, "ext_field")))
+		*f = v->valuestring;
 }
 
 /* Every row's map is final (lookups done): the Collections body, then the call. */
@@ -372,25 +407,26 @@ sfk_assemble(void *ud)
 	for (i = 0; i < b->n; i++) {
 		struct sink_row	*row = &b->rows[i];
 		cJSON		*p;
-		const cJSON	*o, *f, *v;
+		const cJSON	*v;
+		const char	*o, *f;
 
 		if (c->maps[i] == NULL || row->outcome != SINK_UNSET)
 			continue;
 		p = cJSON_Parse(row->payload);
-		o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
-		f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
+		o = cJSON_GetObjectItemCaseSensitive(p, "sobject")->valuestring;
+		f = cJSON_GetObjectItemCaseSensitive(p, "ext_field")->valuestring;
 		v = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
+		sfk_map_apply(c->conn, &o, &f, c->maps[i]);
 		if ((text = cJSON_PrintUnformatted(c->maps[i])) == NULL)
 			util_oom();
 		if (c->n == 0) {
-			util_strlcpy(c->sobject, o->valuestring, sizeof(c->sobject));
-			util_strlcpy(c->ext_field, f->valuestring, sizeof(c->ext_field));
+			util_strlcpy(c->sobject, o, sizeof(c->sobject));
+			util_strlcpy(c->ext_field, f, sizeof(c->ext_field));
 		}
-		if (strcmp(c->sobject, o->valuestring) != 0 ||
-		    strcmp(c->ext_field, f->valuestring) != 0)
+		if (strcmp(c->sobject, o) != 0 || strcmp(c->ext_field, f) != 0 ||
+		    strcmp(row->org_id, b->rows[0].org_id) != 0)
 			sfk_row_set(row, SINK_RETRY, "CB_GROUP", "batched with another object");
-		else if (sf_coll_add(&c->body, o->valuestring, f->valuestring, v->valuestring,
-		    text) != CB_OK)
+		else if (sf_coll_add(&c->body, o, f, v->valuestring, text) != CB_OK)
 			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
 			    "the field map is not a JSON object, or a name is not an API name");
 		else
@@ -446,6 +482,7 @@ sfk_start(void *state, struct sink_batch *b)
 {
 	struct sfk		*k = state;
 	struct sfk_call		*c;
+	struct sfc		*conn;
 	struct sf_result	 res;
 	struct buf		 fields, auth, base;
 	size_t			 i;
@@ -455,24 +492,32 @@ sfk_start(void *state, struct sink_batch *b)
 		util_oom();
 	c->k = k;
 	c->b = b;
-	k->in_flight++;
 	buf_init(&c->body, SFK_BODY_MAX);
+	/* The tenant's connection: its own, or the default. */
+	if ((c->conn = sfk_conn(k, b->rows[0].org_id)) == NULL) {
+		sink_batch_fail(b, SINK_GIVE_BACK, 0, "CB_DB_DOWN",
+		    "the tenant's Salesforce connection could not be read");
+		sfk_call_end(c);
+		return;
+	}
+	conn = c->conn;
+	conn->in_flight++;
 	/* The token first: without one no row is touched. */
-	if ((rc = sfk_token(k, NULL, &res)) != CB_OK) {
+	if ((rc = sfk_token(conn, NULL, &res)) != CB_OK) {
 		char msg[340];
 
 		snprintf(msg, sizeof(msg), "%s: %s", res.error_code, res.message);
 		if (rc != CB_ERR_DB_DOWN)
-			sfk_trouble(k, &res, 1);
+			sfk_trouble(conn, &res, 1);
 		if (res.kind != SF_CONFIG)
-			sink_note(k->env, "salesforce", "retry", res.error_code);
+			sink_note(k->env, conn->scope, "retry", res.error_code);
 		sink_batch_fail(b, res.kind == SF_CONFIG || rc == CB_ERR_DB_DOWN ? SINK_GIVE_BACK :
 		    SINK_RETRY, res.retry_after_s, res.error_code, msg);
 		sfk_call_end(c);
 		return;
 	}
 	c->maps = util_calloc(b->n, sizeof(*c->maps));
-	c->lk = sfl_new(k->env, k->kv, b->n);
+	c->lk = sfl_new(k->env, k->kv, conn->scope, b->n);
 	for (i = 0; i < b->n; i++) {
 		buf_init(&fields, SEAL_MAX_PLAIN);
 		sfk_prepare(c, i, &fields);
@@ -485,8 +530,8 @@ sfk_start(void *state, struct sink_batch *b)
 	/* Contacts to look up: every query at once, then the one upsert call. */
 	buf_init(&auth, 4096);
 	buf_init(&base, 1024);
-	util_strlcpy(c->sent_ver, k->token_ver, sizeof(c->sent_ver));
-	if (sf_bearer(k->sf, &auth, &base, &res) != CB_OK) {
+	util_strlcpy(c->sent_ver, conn->token_ver, sizeof(c->sent_ver));
+	if (sf_bearer(conn->sf, &auth, &base, &res) != CB_OK) {
 		for (i = 0; i < b->n; i++)
 			if (b->rows[i].outcome == SINK_UNSET)
 				sfk_row_result(&b->rows[i], &res);
@@ -509,10 +554,18 @@ static int
 sfk_room(void *state)
 {
 	struct sfk	*k = state;
+	struct sfc	*c;
 
-	/* Near the org's daily allocation: one call at a time. */
-	if (k->limit > 0 && k->used * 100 >= k->limit * k->env->s->sf_limit_slow_pct)
-		return k->in_flight == 0 ? 1 : 0;
+	/*
+	 * Near an org's daily allocation: one call at a time for that org.
+	 * The engine asks before it knows whose batch comes next, so an org in
+	 * that state with a call in flight holds the start of others' calls
+	 * only until its call ends (never its pause: that is per connection).
+	 */
+	for (c = &k->dflt; c != NULL; c = c == &k->dflt ? k->conns : c->next)
+		if (c->limit > 0 && c->used * 100 >= c->limit * k->env->s->sf_limit_slow_pct &&
+		    c->in_flight > 0)
+			return 0;
 	return 1;
 }
 
@@ -520,14 +573,16 @@ static void
 sfk_tick(void *state)
 {
 	struct sfk		*k = state;
+	struct sfc		*c;
 	struct sf_result	 res;
 	double			 fresh_s = (double)(k->env->s->sf_session_s -
 			    k->env->s->sf_refresh_margin_s);
 
 	/* Refresh ahead of expiry, only while the token is in use. */
-	if (k->sf != NULL && k->token_ver[0] != '\0' &&
-	    (double)time(NULL) - k->token_epoch >= fresh_s)
-		(void)sfk_token(k, NULL, &res);
+	for (c = &k->dflt; c != NULL; c = c == &k->dflt ? k->conns : c->next)
+		if (c->sf != NULL && c->token_ver[0] != '\0' &&
+		    (double)time(NULL) - c->token_epoch >= fresh_s)
+			(void)sfk_token(c, NULL, &res);
 }
 
 static int
@@ -541,7 +596,7 @@ sfk_open(struct sink_env *env, void **state)
 	k->kv = kv_open(env->s->redis_host, (int)env->s->redis_port, env->s->redis_password,
 	    (int)env->s->redis_timeout_ms);
 	kv_set_breaker(k->kv, (int)env->s->kv_breaker_failures, (int)env->s->kv_breaker_cooloff_ms);
-	sfk_name(k);
+	sfk_default_init(k);
 	*state = k;
 	return CB_OK;
 }
@@ -553,7 +608,7 @@ sfk_close(void *state)
 
 	if (k == NULL)
 		return;
-	sf_client_free(k->sf);
+	sfk_conns_free(k);
 	kv_close(k->kv);
 	free(k);
 }

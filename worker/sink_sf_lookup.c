@@ -44,6 +44,7 @@ struct sfl_item {
 struct sfl {
 	struct sink_env	*env;
 	struct kv	*kv;
+	const char	*scope;		/* the connection's pause: "salesforce[:<org>]" */
 	struct sfl_item	*items;
 	size_t		 n, cap;
 	size_t		 flying;
@@ -81,10 +82,11 @@ static const struct jv_field spec_fields[] = {
 };
 
 struct sfl *
-sfl_new(struct sink_env *env, struct kv *kv, size_t rows)
+sfl_new(struct sink_env *env, struct kv *kv, const char *scope, size_t rows)
 {
 	struct sfl	*l = util_calloc(1, sizeof(*l));
 
+	l->scope = scope;
 	l->env = env;
 	l->cap = rows > 0 ? rows : 1;
 	l->items = util_calloc(l->cap, sizeof(*l->items));
@@ -298,13 +300,13 @@ sfl_answer(const struct httpc_resp *h, void *ud)
 			if (r.http_status == 403 &&
 			    strcmp(r.error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
 				/* The org is out of API calls: the sink waits, as for upserts. */
-				sink_pause(l->env, "salesforce", SFL_PAUSE_LIMIT_S,
+				sink_pause(l->env, l->scope, SFL_PAUSE_LIMIT_S,
 				    "REQUEST_LIMIT_EXCEEDED");
 				sfl_row_fail(it->row, SINK_GIVE_BACK, &r);
 				break;
 			}
 			sfl_row_fail(it->row, SINK_RETRY, &r);
-			sink_note(l->env, "salesforce", "retry", r.error_code);
+			sink_note(l->env, l->scope, "retry", r.error_code);
 			break;
 		case SF_CONFIG:
 			sfl_row_fail(it->row, SINK_GIVE_BACK, &r);

@@ -43,8 +43,9 @@ typedef int	(*sfl_reauth_fn)(void *ud, struct buf *auth, struct buf *base);
 /* Every lookup of the batch has ended; the rows' maps are final. */
 typedef void	(*sfl_done_fn)(void *ud);
 
-/* For a batch of at most rows rows. */
-struct sfl	*sfl_new(struct sink_env *, struct kv *, size_t rows);
+/* For a batch of at most rows rows; scope: the connection's pause and status
+ * name ("salesforce" or "salesforce:<org>"), living as long as the sfl. */
+struct sfl	*sfl_new(struct sink_env *, struct kv *, const char *scope, size_t rows);
 void		 sfl_free(struct sfl *);
 
 /*

@@ -1,6 +1,12 @@
 /*
- * sink_sf_token: the Salesforce sink's token and its trouble (see
- * sink_salesforce.c for the whole story).  One mint per token lifetime for
+ * sink_sf_token: the Salesforce sink's connections, their tokens and their
+ * trouble (see sink_salesforce.c for the whole story).  A tenant with its
+ * own connection (lib/sfconn.h) delivers through it, any other through the
+ * default (CB_SF_*); each connection has its own token name, pause and
+ * status (sink_sf.h).  During a key rotation's overlap a tenant's mint
+ * tries the next key first and falls back to the current one when the
+ * next is refused (invalid_grant: its certificate is not in the connected
+ * app yet).  One mint per token lifetime for
  * every process and node: the token is cached sealed in sf_tokens (bound
  * to "sf_tokens:<name>:token"); a process that needs one takes a
  * transaction-scoped advisory lock on the name, looks again, and mints only
@@ -26,8 +32,10 @@
 #include "keyring.h"
 #include "log.h"
 #include "metrics.h"
+#include "region.h"
 #include "reseal.h"
 #include "sf.h"
+#include "sfconn.h"
 #include "sink.h"
 #include "sink_sf.h"
 #include "util.h"
@@ -36,33 +44,42 @@
 
 /* ---- the token ------------------------------------------------------- */
 
-void
-sfk_name(struct sfk *k)
+/*
+ * sf_tokens.name: "jwt:" + a hash of who logs in where, and for a tenant's
+ * own connection of the tenant and its keys too: a new key set (a
+ * rotation, a promotion) mints afresh.
+ */
+static void
+sfk_name(struct sfc *c, const char *login, const char *aud, const char *client,
+    const char *user)
 {
-	const struct settings	*s = k->env->s;
 	crypto_generichash_state st;
 	unsigned char		 h[16];
-	const char		*parts[4];
+	const char		*parts[7];
 	size_t			 i;
 
-	parts[0] = s->sf_login_url ? s->sf_login_url : "";
-	parts[1] = s->sf_audience ? s->sf_audience : "";
-	parts[2] = s->sf_client_id ? s->sf_client_id : "";
-	parts[3] = s->sf_username ? s->sf_username : "";
+	parts[0] = login ? login : "";
+	parts[1] = aud ? aud : "";
+	parts[2] = client ? client : "";
+	parts[3] = user ? user : "";
+	parts[4] = c->org;
+	parts[5] = c->cur_sha;
+	parts[6] = c->nxt_sha;
 	crypto_generichash_init(&st, NULL, 0, sizeof(h));
-	for (i = 0; i < 4; i++)
+	/* The default connection's name stays what it was before tenants had their own. */
+	for (i = 0; i < (c->org[0] ? 7u : 4u); i++)
 		crypto_generichash_update(&st, (const unsigned char *)parts[i], strlen(parts[i]) + 1);
 	crypto_generichash_final(&st, h, sizeof(h));
-	memcpy(k->name, "jwt:", 4);
-	util_hex(k->name + 4, h, sizeof(h));
+	memcpy(c->name, "jwt:", 4);
+	util_hex(c->name + 4, h, sizeof(h));
 }
 
 /* After a mint (inside our locked transaction): keep the token sealed. */
 static void
 sfk_token_store(const char *token, const char *instance_url, void *ud)
 {
-	struct sfk		*k = ud;
-	struct seal_keyring	*kr = keyring_get(k->env->keys, k->env->db);
+	struct sfc		*k = ud;
+	struct seal_keyring	*kr = keyring_get(k->k->env->keys, k->k->env->db);
 	struct buf		 plain, sealed;
 	int			 rc;
 
@@ -81,7 +98,8 @@ sfk_token_store(const char *token, const char *instance_url, void *ud)
 	if ((rc = reseal_seal_value(kr, "sf_tokens", k->name, plain.data, plain.len,
 	    &sealed)) != CB_OK)
 		goto out;
-	rc = db_exec(k->env->db, "INSERT INTO sf_tokens (name, instance_url, token_sealed)"
+	util_strlcpy(k->minted_instance, instance_url, sizeof(k->minted_instance));
+	rc = db_exec(k->k->env->db, "INSERT INTO sf_tokens (name, instance_url, token_sealed)"
 	    " VALUES ($1, $2, $3) ON CONFLICT (name) DO UPDATE SET instance_url = EXCLUDED.instance_url,"
 	    " token_sealed = EXCLUDED.token_sealed, updated_at = now()", 3,
 	    (const char *[]){ k->name, instance_url, buf_cstr(&sealed) });
@@ -95,10 +113,13 @@ out:
 	buf_free(&sealed);
 }
 
+static int	sfk_instance_ok(struct sfc *, struct sf_result *);
+
 /* Seed the client with a sealed token text.  CB_OK or why not. */
 static int
-sfk_token_open(struct sfk *k, const char *sealed_text)
+sfk_token_open(struct sfc *k, const char *sealed_text)
 {
+	struct sf_result	 why;
 	struct seal_keyring	*kr;
 	struct buf		 plain;
 	struct jv_error		 je;
@@ -107,7 +128,7 @@ sfk_token_open(struct sfk *k, const char *sealed_text)
 	int			 rc = CB_ERR_VALIDATION;
 
 	buf_init(&plain, SFK_TOKEN_SEALED_MAX);
-	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL) {
+	if ((kr = keyring_get(k->k->env->keys, k->k->env->db)) == NULL) {
 		rc = CB_ERR_UNAVAILABLE;
 		goto out;
 	}
@@ -119,6 +140,10 @@ sfk_token_open(struct sfk *k, const char *sealed_text)
 	iu = cJSON_GetObjectItemCaseSensitive(doc, "instance_url");
 	if (!cJSON_IsString(at) || !cJSON_IsString(iu))
 		goto out;
+	/* A token cached for another instance (the connection changed) is not used. */
+	util_strlcpy(k->minted_instance, iu->valuestring, sizeof(k->minted_instance));
+	if (sfk_instance_ok(k, &why) != CB_OK)
+		goto out;
 	rc = sf_set_token(k->sf, at->valuestring, iu->valuestring);
 out:
 	if (cJSON_IsString(at))
@@ -128,21 +153,28 @@ out:
 	return rc;
 }
 
-static int
-sfk_client(struct sfk *k, struct sf_result *res)
+static void
+sfk_conf_fail(struct sf_result *res, const char *code, const char *msg)
 {
-	const struct settings	*s = k->env->s;
+	memset(res, 0, sizeof(*res));
+	res->kind = SF_CONFIG;
+	util_strlcpy(res->error_code, code, sizeof(res->error_code));
+	util_strlcpy(res->message, msg, sizeof(res->message));
+}
+
+/* The default connection's client, from the settings. */
+static int
+sfk_client(struct sfc *k, struct sf_result *res)
+{
+	const struct settings	*s = k->k->env->s;
 	struct sf_conf		 c;
 	char			 err[256];
 
 	if (k->sf != NULL)
 		return CB_OK;
-	memset(res, 0, sizeof(*res));
-	res->kind = SF_CONFIG;
 	if (s->sf_client_id == NULL || s->sf_username == NULL || s->sf_private_key_file == NULL) {
-		util_strlcpy(res->error_code, "NOT_CONFIGURED", sizeof(res->error_code));
-		util_strlcpy(res->message, "CB_SF_CLIENT_ID, CB_SF_USERNAME and "
-		    "CB_SF_PRIVATE_KEY_FILE must be set", sizeof(res->message));
+		sfk_conf_fail(res, "NOT_CONFIGURED", "CB_SF_CLIENT_ID, CB_SF_USERNAME and "
+		    "CB_SF_PRIVATE_KEY_FILE must be set");
 		return CB_ERR_CONFIG;
 	}
 	memset(&c, 0, sizeof(c));
@@ -153,14 +185,205 @@ sfk_client(struct sfk *k, struct sf_result *res)
 	c.private_key_file = s->sf_private_key_file;
 	c.api_version = s->sf_api_version;
 	c.timeout_ms = (long)s->sf_timeout_ms;
-	c.http = k->env->http;
+	c.http = k->k->env->http;
 	if ((k->sf = sf_client_new(&c, err, sizeof(err))) == NULL) {
-		util_strlcpy(res->error_code, "CLIENT", sizeof(res->error_code));
-		util_strlcpy(res->message, err, sizeof(res->message));
+		sfk_conf_fail(res, "CLIENT", err);
 		return CB_ERR_CONFIG;
 	}
 	sf_set_token_hook(k->sf, sfk_token_store, k);
 	return CB_OK;
+}
+
+static void
+sfc_clear(struct sfc *c)
+{
+	if (c->nxt != NULL && c->nxt != c->cur)
+		sf_client_free(c->nxt);
+	sf_client_free(c->cur);
+	if (c->sf != c->cur && c->sf != c->nxt)
+		sf_client_free(c->sf);
+	cJSON_Delete(c->mapping);
+	c->sf = c->cur = c->nxt = NULL;
+	c->mapping = NULL;
+	c->token_ver[0] = '\0';
+	c->cur_sha[0] = c->nxt_sha[0] = '\0';
+	c->broken = 0;
+}
+
+/* One key's client of a tenant's connection (pem: wiped by the caller). */
+static struct sf_client *
+sfc_client_new(struct sfc *k, const struct sfconn *t, const char *pem, char *err, size_t errsz)
+{
+	struct sf_conf		 c;
+	struct sf_client	*sf;
+
+	memset(&c, 0, sizeof(c));
+	c.login_url = t->login_url;
+	c.audience = t->audience;
+	c.client_id = t->client_id;
+	c.username = t->username;
+	c.private_key_pem = pem;
+	c.api_version = k->k->env->s->sf_api_version;
+	c.timeout_ms = (long)k->k->env->s->sf_timeout_ms;
+	c.http = k->k->env->http;
+	if ((sf = sf_client_new(&c, err, errsz)) != NULL)
+		sf_set_token_hook(sf, sfk_token_store, k);
+	return sf;
+}
+
+/* (Re)build a tenant's connection from its row: both keys' clients. */
+static void
+sfc_build(struct sfc *k, const struct sfconn *t)
+{
+	char	 err[256] = "";
+
+	sfc_clear(k);
+	k->version = t->version;
+	util_strlcpy(k->pin, t->region, sizeof(k->pin));
+	util_strlcpy(k->want_instance, t->instance_url ? t->instance_url : "",
+	    sizeof(k->want_instance));
+	util_strlcpy(k->cur_sha, t->key_sha, sizeof(k->cur_sha));
+	util_strlcpy(k->nxt_sha, t->next_pem ? t->next_sha : "", sizeof(k->nxt_sha));
+	k->mapping = cJSON_Duplicate(t->mapping, 1);
+	sfk_name(k, t->login_url, t->audience, t->client_id, t->username);
+	k->cur = sfc_client_new(k, t, t->key_pem, err, sizeof(err));
+	if (t->next_pem != NULL && k->cur != NULL)
+		k->nxt = sfc_client_new(k, t, t->next_pem, err, sizeof(err));
+	k->sf = k->nxt ? k->nxt : k->cur;
+	if (k->cur == NULL || (t->next_pem != NULL && k->nxt == NULL)) {
+		log_kv(LOG_LVL_ERROR, "sf_connection_unusable", "org", k->org, "error", err, NULL);
+		k->broken = 1;
+	}
+	log_kv(LOG_LVL_INFO, "sf_connection_loaded", "org", k->org, "name", k->name,
+	    "keys", t->next_pem ? "current+next" : "current", NULL);
+}
+
+struct sfc *
+sfk_conn(struct sfk *k, const char *org)
+{
+	struct sfc		*c;
+	struct seal_keyring	*kr;
+	struct sfconn		 t;
+	long long		 v;
+	int			 rc;
+
+	if (org == NULL || org[0] == '\0' ||
+	    sfconn_version(k->env->db, k->env->s, org, &v) != CB_OK)
+		return org == NULL || org[0] == '\0' ? &k->dflt : NULL;
+	if (v == 0)
+		return &k->dflt;
+	for (c = k->conns; c != NULL; c = c->next)
+		if (strcmp(c->org, org) == 0)
+			break;
+	if (c == NULL) {
+		c = util_calloc(1, sizeof(*c));
+		c->k = k;
+		util_strlcpy(c->org, org, sizeof(c->org));
+		snprintf(c->scope, sizeof(c->scope), "salesforce:%s", org);
+		c->next = k->conns;
+		k->conns = c;
+	}
+	if (c->version == v && (c->cur != NULL || c->broken))
+		return c;
+	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL)
+		return NULL;
+	if ((rc = sfconn_load(k->env->db, kr, k->env->s, org, &t)) != CB_OK) {
+		if (rc == CB_ERR_NOT_FOUND)
+			return &k->dflt;
+		if (rc != CB_ERR_CRYPTO)
+			return NULL;
+		/* A key that does not open is broken configuration: paused, alerted. */
+		sfc_clear(c);
+		c->version = v;
+		c->broken = 1;
+		log_kv(LOG_LVL_ERROR, "sf_connection_unusable", "org", org,
+		    "error", "a sealed key does not open", NULL);
+		return c;
+	}
+	sfc_build(c, &t);
+	sfconn_free(&t);
+	return c;
+}
+
+void
+sfk_default_init(struct sfk *k)
+{
+	const struct settings	*s = k->env->s;
+
+	k->dflt.k = k;
+	util_strlcpy(k->dflt.scope, "salesforce", sizeof(k->dflt.scope));
+	sfk_name(&k->dflt, s->sf_login_url, s->sf_audience, s->sf_client_id, s->sf_username);
+}
+
+void
+sfk_conns_free(struct sfk *k)
+{
+	struct sfc	*c, *n;
+
+	for (c = k->conns; c != NULL; c = n) {
+		n = c->next;
+		sfc_clear(c);
+		free(c);
+	}
+	k->conns = NULL;
+	sf_client_free(k->dflt.sf);
+	k->dflt.sf = NULL;
+}
+
+/*
+ * Where a tenant's fresh token sends its records: the connection's
+ * instance_url when one is set, and for a pinned tenant a host in its region
+ * (docs/residency.md).  Anything else is refused before any call is made
+ * with the token: a configuration error (the connection pauses).
+ */
+static int
+sfk_instance_ok(struct sfc *k, struct sf_result *res)
+{
+	char	 reg[REGION_BUFSZ], why[256];
+	size_t	 n = strlen(k->want_instance);
+
+	if (k->org[0] == '\0')
+		return CB_OK;
+	if (n > 0 && (strncmp(k->want_instance, k->minted_instance, n) != 0 ||
+	    (k->minted_instance[n] != '\0' && strcmp(k->minted_instance + n, "/") != 0))) {
+		sfk_conf_fail(res, "INSTANCE_MISMATCH", "the token's instance_url is not the "
+		    "connection's instance_url: nothing was sent");
+		return CB_ERR_CONFIG;
+	}
+	if (region_url_check(k->k->env->s->region_hosts, k->pin, k->minted_instance, reg, why,
+	    sizeof(why)) != CB_OK) {
+		sfk_conf_fail(res, "RESIDENCY", why);
+		return CB_ERR_CONFIG;
+	}
+	return CB_OK;
+}
+
+/*
+ * Mint with the connection's keys: during a rotation's overlap the next
+ * key first, the current one when the next is refused; the client that
+ * minted holds the token.
+ */
+static int
+sfk_mint(struct sfc *k, struct sf_result *res)
+{
+	int	 rc;
+
+	if (k->nxt == NULL) {
+		sf_invalidate_token(k->sf);
+		return sf_authenticate(k->sf, res);
+	}
+	sf_invalidate_token(k->nxt);
+	if ((rc = sf_authenticate(k->nxt, res)) == CB_OK || res->kind != SF_CONFIG) {
+		k->sf = k->nxt;
+		if (rc == CB_OK)
+			log_kv(LOG_LVL_INFO, "sf_mint_next_key", "org", k->org, NULL);
+		return rc;
+	}
+	log_kv(LOG_LVL_WARN, "sf_next_key_refused", "org", k->org, "error", res->error_code,
+	    "fallback", "current key", NULL);
+	k->sf = k->cur;
+	sf_invalidate_token(k->cur);
+	return sf_authenticate(k->cur, res);
 }
 
 /*
@@ -171,17 +394,23 @@ sfk_client(struct sfk *k, struct sf_result *res)
  * res filled.
  */
 int
-sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
+sfk_token(struct sfc *k, const char *stale, struct sf_result *res)
 {
-	struct db	*db = k->env->db;
+	struct db	*db = k->k->env->db;
 	struct db_res	*r = NULL;
-	double		 fresh_s = (double)(k->env->s->sf_session_s - k->env->s->sf_refresh_margin_s);
+	double		 fresh_s = (double)(k->k->env->s->sf_session_s -
+			    k->k->env->s->sf_refresh_margin_s);
 	double		 now_s = (double)time(NULL), epoch = 0;
 	int		 rc;
 
 	memset(res, 0, sizeof(*res));
-	if ((rc = sfk_client(k, res)) != CB_OK)
+	if (k->org[0] == '\0' && (rc = sfk_client(k, res)) != CB_OK)
 		return rc;
+	if (k->org[0] != '\0' && (k->broken || k->sf == NULL)) {
+		sfk_conf_fail(res, "CONNECTION", "the tenant's Salesforce connection cannot be used "
+		    "(a key does not open or load): set it again");
+		return CB_ERR_CONFIG;
+	}
 	/* Ours is fresh, and not the one that failed (or a newer one already). */
 	if (k->token_ver[0] != '\0' && now_s - k->token_epoch < fresh_s &&
 	    (stale == NULL || strcmp(stale, k->token_ver) != 0)) {
@@ -215,8 +444,10 @@ sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
 	db_res_free(r);
 	r = NULL;
 	/* Ours to mint; the hook stores it inside this transaction. */
-	sf_invalidate_token(k->sf);
-	if ((rc = sf_authenticate(k->sf, res)) != CB_OK) {
+	k->minted_instance[0] = '\0';
+	if ((rc = sfk_mint(k, res)) == CB_OK && (rc = sfk_instance_ok(k, res)) != CB_OK)
+		sf_invalidate_token(k->sf);
+	if (rc != CB_OK) {
 		/* No token now: the next call goes through this lock again. */
 		k->token_ver[0] = '\0';
 		(void)db_rollback(db);
@@ -234,8 +465,8 @@ sfk_token(struct sfk *k, const char *stale, struct sf_result *res)
 	db_res_free(r);
 	metrics_add(MF_SF_TOKEN_MINTS, 0, 0, 1);
 	(void)db_exec(db, "INSERT INTO sink_status (sink, last_mint_at, mints) VALUES"
-	    " ('salesforce', now(), 1) ON CONFLICT (sink) DO UPDATE SET last_mint_at = now(),"
-	    " mints = sink_status.mints + 1", 0, NULL);
+	    " ($1, now(), 1) ON CONFLICT (sink) DO UPDATE SET last_mint_at = now(),"
+	    " mints = sink_status.mints + 1", 1, (const char *[]){ k->scope });
 	if (db_commit(db) != CB_OK) {
 		/* The token works; only its cache row is lost. */
 		log_kv(LOG_LVL_WARN, "sf_token_commit_failed", "name", k->name, NULL);
@@ -254,43 +485,47 @@ down:
  * (SF_CONFIG) pauses the sink for everyone; invalid_grant alerts at once.
  */
 void
-sfk_trouble(struct sfk *k, const struct sf_result *res, int oauth)
+sfk_trouble(struct sfc *c, const struct sf_result *res, int oauth)
 {
+	struct sfk	*k = c->k;
 	struct db_res	*r = NULL;
 	char		 key[128], text[512], code[80];
 	int		 grant = strcmp(res->error_code, "invalid_grant") == 0;
 
 	if (res->kind == SF_CONFIG) {
-		sink_pause(k->env, "salesforce", (long)k->env->s->sf_probe_s, res->error_code);
-		sink_note(k->env, "salesforce", "config_error", res->error_code);
+		sink_pause(k->env, c->scope, (long)k->env->s->sf_probe_s, res->error_code);
+		sink_note(k->env, c->scope, "config_error", res->error_code);
 	}
 	if (!oauth)
 		return;
 	snprintf(code, sizeof(code), "oauth:%s", res->error_code);
-	(void)db_exec(k->env->db, "INSERT INTO sink_failures (sink, code) VALUES ('salesforce', $1)",
-	    1, (const char *[]){ code });
+	(void)db_exec(k->env->db, "INSERT INTO sink_failures (sink, code) VALUES ($1, $2)",
+	    2, (const char *[]){ c->scope, code });
 	if (db_query(k->env->db, &r, "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24'),"
-	    " (SELECT count(*) FROM sink_failures WHERE sink = 'salesforce' AND code LIKE 'oauth:%'"
-	    "   AND at > now() - interval '1 hour')", 0, NULL) != CB_OK || db_rows(r) != 1) {
+	    " (SELECT count(*) FROM sink_failures WHERE sink = $1 AND code LIKE 'oauth:%'"
+	    "   AND at > now() - interval '1 hour')", 1, (const char *[]){ c->scope }) != CB_OK ||
+	    db_rows(r) != 1) {
 		db_res_free(r);
 		return;
 	}
 	if (grant) {
-		snprintf(key, sizeof(key), "salesforce:invalid_grant:%.10s", db_val(r, 0, 0));
+		snprintf(key, sizeof(key), "%s:invalid_grant:%.10s", c->scope, db_val(r, 0, 0));
 		snprintf(text, sizeof(text), ":no_entry: Salesforce refused the JWT bearer grant "
 		    "(invalid_grant: %.120s). Deliveries to Salesforce are paused; nothing is "
 		    "dead-lettered. Action: pre-authorize the connected app for the integration "
 		    "user (or fix CB_SF_CLIENT_ID, CB_SF_USERNAME, CB_SF_AUDIENCE, the certificate); "
 		    "delivery resumes by itself within %lld s of the fix.", res->message,
 		    k->env->s->sf_probe_s);
-		(void)alert_raise(k->env->db, NULL, "salesforce_invalid_grant", key, text, NULL, NULL);
+		(void)alert_raise(k->env->db, c->org[0] ? c->org : NULL, "salesforce_invalid_grant", key,
+		    text, NULL, NULL);
 	}
 	if (strtol(db_val(r, 0, 1), NULL, 10) >= k->env->s->alert_oauth_failures) {
-		snprintf(key, sizeof(key), "salesforce:oauth_failures:%s", db_val(r, 0, 0));
+		snprintf(key, sizeof(key), "%s:oauth_failures:%s", c->scope, db_val(r, 0, 0));
 		snprintf(text, sizeof(text), ":warning: %s Salesforce OAuth failures in the last hour "
 		    "(latest: %.60s). Action: check the connected app and "
 		    "`GET /api/health/salesforce`.", db_val(r, 0, 1), res->error_code);
-		(void)alert_raise(k->env->db, NULL, "salesforce_oauth_failures", key, text, NULL, NULL);
+		(void)alert_raise(k->env->db, c->org[0] ? c->org : NULL, "salesforce_oauth_failures", key,
+		    text, NULL, NULL);
 	}
 	db_res_free(r);
 }

@@ -16,6 +16,14 @@
  * latency) and per record (an error for the records whose external ID or
  * field value matches).
  *
+ * One instance is one org (its records, tokens, instance URL, faults and
+ * counters): tests that need two orgs run a second instance on another
+ * port.  The connected app may hold several certificates at once, as a
+ * real one does during a key rotation: --cert gives the first, POST
+ * /__fake/certs (a PEM certificate as the body) adds one; an assertion
+ * verifying under any of them mints, and GET /__fake/stats counts the mints
+ * per certificate ("mints_by_cert", in the order they were added).
+ *
  * The query resource (GET /services/data/vXX.X/query?q=SOQL) answers the
  * subset of tests/fakes/common/fakesoql.h over Contacts a test seeds (POST
  * /__fake/contacts {"Id"?, "Phone", "Name"?}): SELECT Id[, Phone, Name]
@@ -75,6 +83,7 @@
 #define FK_API_LIMIT		15000
 #define FK_CONTACTS_MAX		1000
 #define FK_QUERY_LOG		32	/* SOQL texts kept for /__fake/queries */
+#define FK_CERTS_MAX		8	/* certificates of the connected app (rotation) */
 #define FK_EXP_MAX_S		180	/* CONTRACTS §3.1: within 3 minutes */
 #define FK_EXP_SKEW_S		5	/* clock leeway we grant the caller */
 #define FK_ORG_ID		"00Dxx0000001gPLEA0"
@@ -101,7 +110,6 @@ static struct {
 	size_t		 max_records;
 	char		 objects[FK_OBJECTS_MAX][84];
 	size_t		 nobjects;
-	EVP_PKEY	*pub;
 	char		 base_url[64];
 } cfg;
 
@@ -165,7 +173,14 @@ static struct {
 	char		*query_log[FK_QUERY_LOG];
 	long		 query_matches[FK_QUERY_LOG];
 	size_t		 query_next;
+	/* The connected app's certificates: --cert, then POST /__fake/certs. */
+	EVP_PKEY	*certs[FK_CERTS_MAX];
+	long		 cert_mints[FK_CERTS_MAX];
+	size_t		 ncerts;
 } fk = { .lock = PTHREAD_MUTEX_INITIALIZER, .fq = FP_QUEUE(fk.faults) };
+
+static EVP_PKEY	*fk_cert_key(X509 *, const char *);
+static void	 fk_add_cert(struct fh_req *, struct fh_resp *);
 
 /* ---- answers ---------------------------------------------------------- */
 
@@ -296,15 +311,17 @@ fk_aud_ok(const cJSON *aud)
  * by iss before its certificate is used, hence the order.
  */
 static const char *
-fk_jwt_check(const char *a, size_t n)
+fk_jwt_check(const char *a, size_t n, size_t *cert)
 {
 	const char	*d1, *d2, *why = "invalid assertion";
 	cJSON		*hdr = NULL, *claims = NULL;
 	const cJSON	*alg, *iss, *sub, *prn, *exp;
 	struct buf	 sig;
 	EVP_MD_CTX	*md = NULL;
+	EVP_PKEY	*certs[FK_CERTS_MAX];
 	long long	 now = (long long)util_now_s();
 	double		 e;
+	size_t		 nc, i;
 
 	buf_init(&sig, 4096);
 	if ((d1 = memchr(a, '.', n)) == NULL ||
@@ -323,14 +340,25 @@ fk_jwt_check(const char *a, size_t n)
 		why = "invalid client credentials";
 		goto out;
 	}
-	if ((md = EVP_MD_CTX_new()) == NULL)
-		util_oom();
-	if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, cfg.pub) != 1 ||
-	    EVP_DigestVerify(md, (const unsigned char *)sig.data, sig.len,
-	    (const unsigned char *)a, (size_t)(d2 - a)) != 1) {
+	/* Any certificate of the app verifies (both during a rotation's overlap). */
+	pthread_mutex_lock(&fk.lock);
+	nc = fk.ncerts;
+	memcpy(certs, fk.certs, sizeof(certs));
+	pthread_mutex_unlock(&fk.lock);
+	for (i = 0; i < nc; i++) {
+		if ((md = EVP_MD_CTX_new()) == NULL)
+			util_oom();
+		if (EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, certs[i]) == 1 &&
+		    EVP_DigestVerify(md, (const unsigned char *)sig.data, sig.len,
+		    (const unsigned char *)a, (size_t)(d2 - a)) == 1)
+			break;
+		EVP_MD_CTX_free(md);
+		md = NULL;
 		ERR_clear_error();
-		goto out;
 	}
+	if (i == nc)
+		goto out;
+	*cert = i;
 	if (!fk_aud_ok(cJSON_GetObjectItemCaseSensitive(claims, "aud"))) {
 		why = "audience is invalid";
 		goto out;
@@ -367,6 +395,7 @@ fk_token(struct fh_req *rq, struct fh_resp *rs)
 	char		 tok[96], rnd[80], sig[64], ms[32];
 	unsigned char	 raw[32];
 	cJSON		*doc;
+	size_t		 cert = 0;
 	int		 g, a;
 
 	buf_init(&gt, 128);
@@ -389,7 +418,7 @@ fk_token(struct fh_req *rq, struct fh_resp *rs)
 	if (a <= 0)
 		why = "invalid assertion";
 	else
-		why = fk_jwt_check(assertion.data, assertion.len);
+		why = fk_jwt_check(assertion.data, assertion.len, &cert);
 	if (why != NULL) {
 		fk_oauth_error(rs, 400, "invalid_grant", why);
 		goto fail;
@@ -402,6 +431,7 @@ fk_token(struct fh_req *rq, struct fh_resp *rs)
 	if (fk.ntokens < FK_TOKENS_MAX)
 		fk.ntokens++;
 	fk.token_mints++;
+	fk.cert_mints[cert]++;
 	pthread_mutex_unlock(&fk.lock);
 	/* Real "signature" is an HMAC keyed with the consumer secret. */
 	randombytes_buf(raw, sizeof(raw));
@@ -1750,6 +1780,16 @@ fk_stats(struct fh_resp *rs)
 	fp_add_num(doc, "records", (double)fk.nrecords);
 	fp_add_num(doc, "tokens", (double)fk.ntokens);
 	fp_add_num(doc, "faults_queued", (double)fk.fq.n);
+	fp_add_num(doc, "certs", (double)fk.ncerts);
+	{
+		cJSON	*m = cJSON_AddArrayToObject(doc, "mints_by_cert");
+		size_t	 i;
+
+		if (m == NULL)
+			util_oom();
+		for (i = 0; i < fk.ncerts; i++)
+			cJSON_AddItemToArray(m, cJSON_CreateNumber((double)fk.cert_mints[i]));
+	}
 	pthread_mutex_unlock(&fk.lock);
 	fp_json(rs, 200, NULL, doc);
 }
@@ -1814,6 +1854,7 @@ fk_reset(struct fh_resp *rs)
 	fk.records_created = fk.records_updated = fk.record_failures = 0;
 	fk.fq.served = fk.api_usage = 0;
 	fk.api_limit = cfg.api_limit;
+	memset(fk.cert_mints, 0, sizeof(fk.cert_mints));
 	pthread_mutex_unlock(&fk.lock);
 	doc = fp_obj();
 	if (cJSON_AddTrueToObject(doc, "reset") == NULL)
@@ -1831,7 +1872,7 @@ fk_control(struct fh_req *rq, struct fh_resp *rs)
 		{ "records", "GET" }, { "stats", "GET" }, { "reset", "POST" },
 		{ "revoke-tokens", "POST" }, { "faults", "GET|POST|DELETE" },
 		{ "api-usage", "GET|POST" }, { "contacts", "GET|POST" },
-		{ "queries", "GET" },
+		{ "queries", "GET" }, { "certs", "POST" },
 	};
 	const char	*p = rq->path + strlen("/__fake/"), *m = rq->method;
 	cJSON		*doc;
@@ -1870,6 +1911,8 @@ fk_control(struct fh_req *rq, struct fh_resp *rs)
 		fk_contacts(rq, rs);
 	else if (strcmp(p, "queries") == 0)
 		fk_queries(rs);
+	else if (strcmp(p, "certs") == 0)
+		fk_add_cert(rq, rs);
 	else if (strcmp(m, "POST") == 0)
 		fk_add_fault(rq, rs);
 	else if (strcmp(m, "GET") == 0)
@@ -1994,27 +2037,78 @@ fk_load_cert(const char *path)
 {
 	FILE		*fp;
 	X509		*x = NULL;
-	EVP_PKEY	*k = NULL;
 
 	if ((fp = fopen(path, "re")) == NULL) {
 		log_kv(LOG_LVL_ERROR, "cert_unreadable", "path", path,
 		    "error", strerror(errno), NULL);
 		return NULL;
 	}
-	if ((x = PEM_read_X509(fp, NULL, NULL, NULL)) == NULL ||
+	x = PEM_read_X509(fp, NULL, NULL, NULL);
+	fclose(fp);
+	return fk_cert_key(x, path);
+}
+
+/* The RSA key of a certificate (x is freed), or NULL and why in the log. */
+static EVP_PKEY *
+fk_cert_key(X509 *x, const char *what)
+{
+	EVP_PKEY	*k = NULL;
+
+	if (x == NULL ||
 	    (k = X509_get_pubkey(x)) == NULL ||
 	    EVP_PKEY_get_base_id(k) != EVP_PKEY_RSA ||
 	    EVP_PKEY_get_bits(k) < 2048) {
-		log_kv(LOG_LVL_ERROR, "cert_invalid", "path", path, "error",
+		log_kv(LOG_LVL_ERROR, "cert_invalid", "path", what, "error",
 		    "need a PEM X.509 certificate with an RSA key of at least "
 		    "2048 bits", NULL);
 		EVP_PKEY_free(k);
 		k = NULL;
 	}
 	X509_free(x);
-	fclose(fp);
 	ERR_clear_error();
 	return k;
+}
+
+/*
+ * POST /__fake/certs with a PEM certificate as the body: the connected app
+ * now holds it too (the operator uploaded the rotation's next certificate).
+ * 201 {"index": n}; 400 for anything but an RSA certificate of 2048 bits or
+ * more; 409 when FK_CERTS_MAX are held.
+ */
+static void
+fk_add_cert(struct fh_req *rq, struct fh_resp *rs)
+{
+	BIO		*bio;
+	EVP_PKEY	*k;
+	cJSON		*doc;
+	size_t		 i;
+
+	if (rq->body_len == 0 || rq->body_len > 65536) {
+		fh_resp_error(rs, 400, "the body must be one PEM certificate");
+		return;
+	}
+	if ((bio = BIO_new_mem_buf(rq->body, (int)rq->body_len)) == NULL)
+		util_oom();
+	k = fk_cert_key(PEM_read_bio_X509(bio, NULL, NULL, NULL), "POST /__fake/certs");
+	BIO_free(bio);
+	if (k == NULL) {
+		fh_resp_error(rs, 400, "the body must be one PEM certificate of an RSA key of at "
+		    "least 2048 bits");
+		return;
+	}
+	pthread_mutex_lock(&fk.lock);
+	i = fk.ncerts;
+	if (i < FK_CERTS_MAX)
+		fk.certs[fk.ncerts++] = k;
+	pthread_mutex_unlock(&fk.lock);
+	if (i == FK_CERTS_MAX) {
+		EVP_PKEY_free(k);
+		fh_resp_error(rs, 409, "the app holds as many certificates as the fake keeps");
+		return;
+	}
+	doc = fp_obj();
+	fp_add_num(doc, "index", (double)i);
+	fp_json(rs, 201, NULL, doc);
 }
 
 static void
@@ -2082,8 +2176,9 @@ main(int argc, char **argv)
 	log_init("cb-fake-sf", LOG_LVL_INFO);
 	if (sodium_init() < 0)
 		goto out;
-	if ((cfg.pub = fk_load_cert(cfg.cert_file)) == NULL)
+	if ((fk.certs[0] = fk_load_cert(cfg.cert_file)) == NULL)
 		goto out;
+	fk.ncerts = 1;
 	snprintf(cfg.base_url, sizeof(cfg.base_url), "http://127.0.0.1:%d",
 	    cfg.port);
 	fk.api_limit = cfg.api_limit;
@@ -2115,6 +2210,7 @@ main(int argc, char **argv)
 	}
 	rc = rc == 1 ? 1 : 0;
 out:
-	EVP_PKEY_free(cfg.pub);
+	while (fk.ncerts > 0)
+		EVP_PKEY_free(fk.certs[--fk.ncerts]);
 	return rc;
 }

@@ -294,6 +294,8 @@ assert_all_under(struct db *db, uint32_t pii, uint32_t tokens, long *n)
 		{ "SELECT data_sealed FROM submissions WHERE data_sealed IS NOT NULL", SEAL_PURPOSE_PII },
 		{ "SELECT payload_sealed FROM outbox WHERE payload_sealed IS NOT NULL", SEAL_PURPOSE_PII },
 		{ "SELECT token_sealed FROM sf_tokens", SEAL_PURPOSE_TOKENS },
+		{ "SELECT key_sealed FROM sf_connections UNION ALL SELECT next_key_sealed FROM"
+		  " sf_connections WHERE next_key_sealed IS NOT NULL", SEAL_PURPOSE_TOKENS },
 	};
 	struct db_res	*res = NULL;
 	uint32_t	 id;

@@ -52,22 +52,7 @@ static void
 call(const char *method, const char *path, const char *token, const char *key,
     const char *body, struct http_resp *r)
 {
-	char		 a[TOKSZ + 32], k[160];
-	const char	*h[4];
-	int		 n = 0;
-
-	if (body != NULL)
-		h[n++] = "Content-Type: application/json";
-	if (token != NULL) {
-		snprintf(a, sizeof(a), "Authorization: Bearer %s", token);
-		h[n++] = a;
-	}
-	if (key != NULL) {
-		snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
-		h[n++] = k;
-	}
-	h[n] = NULL;
-	http_do(method, path, h, body, body ? strlen(body) : 0, r);
+	http_as(method, path, token, key, body, r);
 }
 
 static void

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "http.h"
+#include "jwt.h"
 #include "util.h"
 
 static size_t
@@ -358,6 +359,28 @@ test_run(const char *cmd, char *out, size_t outsz)
 	}
 	st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+void
+http_as(const char *method, const char *path, const char *token, const char *key,
+    const char *body, struct http_resp *r)
+{
+	char		 a[JWT_TOKEN_BUFSZ + 32], k[160];
+	const char	*h[4];
+	int		 n = 0;
+
+	if (body != NULL)
+		h[n++] = "Content-Type: application/json";
+	if (token != NULL) {
+		snprintf(a, sizeof(a), "Authorization: Bearer %s", token);
+		h[n++] = a;
+	}
+	if (key != NULL) {
+		snprintf(k, sizeof(k), "Idempotency-Key: \"%s\"", key);
+		h[n++] = k;
+	}
+	h[n] = NULL;
+	http_do(method, path, h, body, body ? strlen(body) : 0, r);
 }
 
 /* Append v to $CB_STATE/<file> when it is at least min bytes and one line. */

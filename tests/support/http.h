@@ -38,6 +38,13 @@ const char *http_json_str(struct http_resp *, const char *member);
 void	 http_free(struct http_resp *);
 /* Percent-encode s (RFC 3986 unreserved kept, the rest %XX); the test fails when out is too small. */
 void	 http_urlencode(const char *s, char *out, size_t outsz);
+/*
+ * A person's (or anyone's) JSON request: Authorization: Bearer <token> when
+ * token is given, Idempotency-Key: "<key>" when key is, and
+ * Content-Type: application/json when there is a body.
+ */
+void	 http_as(const char *method, const char *path, const char *token, const char *key,
+	    const char *body, struct http_resp *);
 /* Base URLs from the environment written by scripts/stack.sh. */
 const char *http_base(void);
 const char *https_base(void);

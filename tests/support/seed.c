@@ -13,13 +13,25 @@
 #include "seed.h"
 #include "util.h"
 
-int
-seed_admin(const char *args, char *out, size_t outsz)
+static int
+seed_cb_admin(const char *args, const char *err_to, char *out, size_t outsz)
 {
 	char	 cmd[2048];
 
-	snprintf(cmd, sizeof(cmd), "%s/bin/cb-admin %s 2>/dev/null", test_env("CB_BUILD"), args);
+	snprintf(cmd, sizeof(cmd), "%s/bin/cb-admin %s %s", test_env("CB_BUILD"), args, err_to);
 	return test_run(cmd, out, outsz);
+}
+
+int
+seed_admin(const char *args, char *out, size_t outsz)
+{
+	return seed_cb_admin(args, "2>/dev/null", out, outsz);
+}
+
+int
+seed_admin_all(const char *args, char *out, size_t outsz)
+{
+	return seed_cb_admin(args, "2>&1", out, outsz);
 }
 
 void

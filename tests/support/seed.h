@@ -21,6 +21,8 @@ void	 seed_tenant(struct seed *);
 void	 seed_take(const char *json, const char *member, char *dst, size_t dstsz);
 /* Run cb-admin with the given arguments; its stdout (JSON) into out. */
 int	 seed_admin(const char *args, char *out, size_t outsz);
+/* The same with cb-admin's stderr (its warnings, its refusals) in out too. */
+int	 seed_admin_all(const char *args, char *out, size_t outsz);
 /* Publish a new version of the form from a definition file. */
 int	 seed_publish(const char *form_id, const char *definition_path);
 
