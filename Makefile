@@ -73,7 +73,8 @@ FAKE_COMMON_OBJ := $(FAKE_COMMON_SRC:%.c=$(B)/obj/%.o)
 # WebSocket client.
 BENCH_SRC := $(wildcard tools/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(B)/bin/%)
-BENCH_SUP_OBJ := $(B)/obj/tests/support/ws.o $(B)/obj/tests/support/http.o
+BENCH_SUP_OBJ := $(B)/obj/tests/support/ws.o $(B)/obj/tests/support/http.o \
+                 $(B)/obj/tests/support/slackclick.o
 
 .PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench install
 all: lib cgi tools worker tests bench-tools $(FAKE_BIN)

@@ -304,11 +304,14 @@ slack_act(struct req *r, const void *argp)
 	return CB_OK;
 }
 
+/* The tab (an approved command goes out now) and the outbox (the message's update). */
 static void
 slack_wake(struct req *r)
 {
-	if (r->route_data)
+	if (r->route_data) {
 		approval_wake(r->app->kv, r->route_data);
+		kv_publish(r->app->kv, "cb:outbox", "slack.respond");
+	}
 }
 
 static const struct route slack_routes[] = {

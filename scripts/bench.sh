@@ -21,6 +21,8 @@
 #     frame latency; then IDLE single commands on an idle channel;
 #   - delivery (scripts/bench/delivery.sh): queued Salesforce rows drained
 #     into the fake;
+#   - approvals (scripts/bench/approvals.sh): commands held for a person,
+#     each approved by a signed Slack click: click -> frame, and creation;
 # then prints the figures, one summary table (figure, reference, ratio,
 # target, PASS/MISS), and stops the stack (trap).  Exit status: 0 when
 # everything was measured, targets met or not; 3 when a reference or a run
@@ -41,10 +43,13 @@
 #   BENCH_TAB_SENDERS agent HTTP connections offering them     [64]
 #   BENCH_IDLE        single commands on an idle channel       [200]
 #   BENCH_ONLY        sections to run, comma-separated: http (wrk and
-#                     pgbench), tabs (agent to tab), delivery   [http,tabs,delivery]
+#                     pgbench), tabs (agent to tab), delivery, approvals
+#                                                    [http,tabs,delivery,approvals]
 #   BENCH_KEEP        1: keep var/bench-$$ (logs) afterwards   [0]
 #   BENCH_DELIVERIES  rows drained in the delivery runs        [20000]
 #   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
+#   BENCH_APPR_RATE   approvals offered per second             [50]
+#   BENCH_APPR_TABS   tabs they spread over                    [50]
 #   CB_BUILD          build directory                          [<repo>/build]
 set -euo pipefail
 
@@ -59,7 +64,10 @@ TAB_SENDERS=${BENCH_TAB_SENDERS:-64}
 IDLE=${BENCH_IDLE:-200}
 NDELIV=${BENCH_DELIVERIES:-20000}
 SF_LAT=${BENCH_SF_LATENCY:-100}
-ONLY=${BENCH_ONLY:-http,tabs,delivery}
+ONLY=${BENCH_ONLY:-http,tabs,delivery,approvals}
+APPR_RATE=${BENCH_APPR_RATE:-50}
+APPR_TABS=${BENCH_APPR_TABS:-50}
+APPR_SENDERS=16
 export CB_BUILD=${CB_BUILD:-$REPO/build}
 
 # The targets (ratios to a reference measured in this run, or ceilings).
@@ -68,6 +76,8 @@ T_WRITE=0.75      # submit, command accept >= 0.75x their pgbench references
 T_WRITE_P99=10    # ms, p99 of submit and command accept
 T_TAB_P99=20      # ms, 202 -> frame p99 with TABS tabs at TAB_RATE/s
 T_IDLE_P99=2      # ms, 202 -> frame p99 on an idle channel
+T_APPR_DECIDE_P99=250  # ms, signed Slack click -> frame p99 (seed 004; our aim: 20)
+T_APPR_CREATE_P95=120  # ms, command sent -> its approval message at the fake Slack, p95
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
@@ -76,11 +86,12 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 [[ $DURATION =~ ^[1-9][0-9]*[smh]?$ ]] || die "BENCH_DURATION must look like 10s"
 . "$REPO/scripts/bench/lib.sh"
 TAB_SECONDS=${BENCH_TAB_SECONDS:-$(dur_s "$DURATION")}
-for v in THREADS CONNS NCTX TABS TAB_RATE TAB_SECONDS TAB_SENDERS NDELIV SF_LAT; do
+APPR_SECONDS=$TAB_SECONDS
+for v in THREADS CONNS NCTX TABS TAB_RATE TAB_SECONDS TAB_SENDERS NDELIV SF_LAT APPR_RATE APPR_TABS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
 [[ $IDLE =~ ^[0-9]+$ ]] || die "BENCH_IDLE must be a number"
-[[ ,$ONLY, =~ ^(,(http|tabs|delivery))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery (comma-separated)"
+[[ ,$ONLY, =~ ^(,(http|tabs|delivery|approvals))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery, approvals (comma-separated)"
 run_section() { [[ ,$ONLY, == *,$1,* ]]; }
 for t in wrk curl "$PGBENCH" psql; do
     command -v "$t" >/dev/null || die "$t is not installed (make deps installs it)"
@@ -90,6 +101,7 @@ for b in cb-admin forms submit commands contexts cb-worker cb-bench-fixed cb-ben
 done
 . "$REPO/scripts/bench/pg.sh"
 . "$REPO/scripts/bench/delivery.sh"
+. "$REPO/scripts/bench/approvals.sh"
 
 free_port() {
     local p
@@ -277,6 +289,7 @@ psql_app -c "DELETE FROM sink_pauses WHERE sink = 'salesforce'" >/dev/null
 DELIVERY=()
 DELIVERY_TOTALS=
 run_section delivery && delivery_section
+run_section approvals && approvals_section
 
 # ------------------------------------------------------------------ report
 . "$REPO/scripts/bench/report.sh"

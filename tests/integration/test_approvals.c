@@ -40,6 +40,7 @@
 #include "http.h"
 #include "people.h"
 #include "seed.h"
+#include "slackclick.h"
 #include "slacksig.h"
 #include "testdb.h"
 #include "util.h"
@@ -465,58 +466,30 @@ END_TEST
 
 /* ------------------------------------------------------------------ Slack */
 
-/* form-urlencode s into out (RFC 3986 unreserved kept, the rest %XX). */
-static void
-form_encode(const char *s, char *out, size_t outsz)
-{
-	size_t	 o = 0;
-
-	for (; *s && o + 4 < outsz; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    c == '-' || c == '_' || c == '.' || c == '~')
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", c);
-	}
-	ck_assert_msg(*s == '\0', "form_encode: out of room");
-	out[o] = '\0';
-}
-
 /* A block_actions click's form body: action approve|deny on approval id:hash. */
 static void
 click_body(const char *slack_user, const char *action, const char *id, const char *hash,
     char *out, size_t outsz)
 {
-	char	 json[2048], enc[6144];
+	char	 value[128];
 
-	snprintf(json, sizeof(json), "{\"type\":\"block_actions\",\"team\":{\"id\":\"T000\"},"
-	    "\"user\":{\"id\":\"%s\",\"username\":\"approver\",\"team_id\":\"T000\"},"
-	    "\"api_app_id\":\"A0FAKEAPP01\",\"trigger_id\":\"1.2.3\","
-	    "\"response_url\":\"%s/actions/T000/1/%s\","
-	    "\"actions\":[{\"action_id\":\"%s\",\"block_id\":\"decide\",\"value\":\"%s:%s\","
-	    "\"type\":\"button\",\"action_ts\":\"1.2\"}]}",
-	    slack_user, test_env("CB_FAKEHOOKS_URL"), id, action, id, hash);
-	form_encode(json, enc, sizeof(enc));
-	snprintf(out, outsz, "payload=%s", enc);
+	snprintf(value, sizeof(value), "%s:%s", id, hash);
+	ck_assert_int_eq(slackclick_body(slack_user, action, value, test_env("CB_FAKEHOOKS_URL"),
+	    out, outsz), 0);
 }
 
 /* POST the body signed at ts with secret (NULL: the stack's). */
 static void
 slack_post(const char *body, long long ts, const char *secret, struct http_resp *r)
 {
-	struct slacksig_secret	 sec;
-	char			 sig[SLACKSIG_SIG_BUFSZ], h1[64], h2[96];
-	const char		*h[] = { h1, h2, "Content-Type: application/x-www-form-urlencoded",
+	char		 h1[SLACKCLICK_HDR_MAX], h2[SLACKCLICK_HDR_MAX];
+	const char	*h[] = { h1, h2, "Content-Type: application/x-www-form-urlencoded",
 	    NULL };
 
-	sec.s = secret ? secret : test_env("CB_SLACK_SIGNING_SECRET");
-	sec.len = strlen(sec.s);
-	test_record_secret(sec.s);
-	ck_assert_int_eq(slacksig_sign(&sec, ts, body, strlen(body), sig), CB_OK);
-	snprintf(h1, sizeof(h1), "X-Slack-Request-Timestamp: %lld", ts);
-	snprintf(h2, sizeof(h2), "X-Slack-Signature: %s", sig);
+	if (secret == NULL)
+		secret = test_env("CB_SLACK_SIGNING_SECRET");
+	test_record_secret(secret);
+	ck_assert_int_eq(slackclick_headers(secret, ts, body, strlen(body), h1, h2), 0);
 	http_do("POST", "/api/v1/slack/interactions", h, body, strlen(body), r);
 }
 
