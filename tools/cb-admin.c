@@ -566,16 +566,24 @@ static const char demo_definition[] =
     "{\"name\":\"subscribe\",\"label\":\"Send me news\",\"type\":\"boolean\","
     "\"sf_field\":\"Subscribe__c\"}]}";
 
+/* The Slack member the demo approver clicks as (scripts/slack-click.sh's default). */
+#define DEMO_SLACK_USER	"U0DEMO01"
+
+static int	demo_approver(struct admin *, char id[40]);
+
 /*
- * A demo tenant, form, policy and agent key; reuses what exists and
- * revokes the demo agent's older keys (each run prints a new one).
+ * A demo tenant, form, policy (set_field held for a person's approval) and
+ * agent key, and an approver linked to Slack member DEMO_SLACK_USER; reuses
+ * what exists and revokes the demo agent's older keys (each run prints a
+ * new one).
  */
 static int
 cmd_demo_seed(struct admin *a, int argc, char **argv)
 {
 	struct policygov_state	 st;
-	struct policygov_doc	 d, cur;
+	struct policygov_doc	 d;
 	char			 form[40] = "", agent[40] = "", key[APIKEY_LEN + 1], kid[40], ver[16];
+	char			 approver[40] = "";
 	int			 rc;
 
 	(void)argv;
@@ -600,18 +608,15 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	policygov_list_from_csv("set_field,focus,highlight,show_message", &d.types);
 	policygov_list_from_csv("#full_name,#email,#topic,#message,#subscribe", &d.selectors);
-	policygov_doc_copy(&cur, &st.current);
-	d.approval = cur.approval;
-	cur.approval.v = NULL;
-	cur.approval.n = 0;
+	/* A person approves what the agent types into a field (docs/approvals.md). */
+	policygov_list_from_csv("set_field", &d.approval);
 	d.rate_per_minute = st.has_policy ? st.current.rate_per_minute : 600;
 	d.max_in_flight = st.current.max_in_flight;
 	d.approval_ttl_s = st.current.approval_ttl_s;
 	rc = policy_apply(a, &st, &d, 0);
-	policygov_doc_free(&cur);
 	policygov_doc_free(&d);
 	policygov_state_free(&st);
-	if (rc != 0)
+	if (rc != 0 || demo_approver(a, approver))
 		return 1;
 	if (q1(a, "SELECT coalesce((SELECT a.id::text FROM agents a JOIN orgs o ON o.id = a.org_id"
 	    " WHERE o.slug = 'demo' AND a.name = 'demo-agent' LIMIT 1), '')", 0, NULL, agent, sizeof(agent)))
@@ -636,7 +641,8 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 		return 1;
 	}
 	printf("{\"org\":\"demo\",\"form_id\":\"%s\",\"agent_id\":\"%s\",\"api_key\":\"%s\","
-	    "\"revoked_keys\":%s}\n", form, agent, key, ver);
+	    "\"revoked_keys\":%s,\"approver_id\":\"%s\",\"approver_slack\":\"%s\"}\n", form, agent,
+	    key, ver, approver, DEMO_SLACK_USER);
 	sodium_memzero(key, sizeof(key));
 	return 0;
 }
@@ -669,6 +675,62 @@ admin_app_close(struct app *app)
 {
 	keyring_close(&app->keys);
 	memset(app, 0, sizeof(*app));
+}
+
+/* A user and its audit row user.created, committed together. */
+static int
+user_create_audited(struct admin *a, struct app *app, const char *org, const char *email,
+    const char *pw, size_t pwlen, const char *role, char id[37])
+{
+	char	*detail;
+	int	 rc;
+
+	if ((rc = db_begin(a->db)) == CB_OK &&
+	    (rc = users_create(app, org, email, pw, pwlen, role, id)) == CB_OK) {
+		detail = audit_detail("role", role, "cli_user", a->actor, NULL);
+		rc = audit_append(a->db, org, AUDIT_ACTOR_OPERATOR, "user.created", id, detail);
+		free(detail);
+	}
+	if (rc == CB_OK)
+		rc = db_commit(a->db);
+	else if (db_in_tx(a->db))
+		db_rollback(a->db);
+	return rc;
+}
+
+/*
+ * The demo tenant's approver: the person linked to DEMO_SLACK_USER, made
+ * once (approver@demo.example, a random password nobody is told: this
+ * person decides from Slack only).  Its id in `id`.
+ */
+static int
+demo_approver(struct admin *a, char id[40])
+{
+	struct app	 app;
+	char		 org[32], pw[48];
+	int		 rc;
+
+	if (q1(a, "SELECT coalesce((SELECT u.id::text FROM users u JOIN orgs o ON o.id = u.org_id"
+	    " WHERE o.slug = 'demo' AND u.slack_user_id = $1 LIMIT 1), '')", 1,
+	    (const char *[]){ DEMO_SLACK_USER }, id, 40))
+		return 1;
+	if (id[0] != '\0')
+		return 0;
+	if (q1(a, "SELECT id::text FROM orgs WHERE slug = 'demo'", 0, NULL, org, sizeof(org)) ||
+	    admin_app_open(a, &app))
+		return 1;
+	util_random_token(pw, sizeof(pw), 24);
+	rc = user_create_audited(a, &app, org, "approver@demo.example", pw, strlen(pw), "approver",
+	    id);
+	sodium_memzero(pw, sizeof(pw));
+	admin_app_close(&app);
+	if (rc == CB_ERR_DB_CONFLICT)
+		return fail("approver@demo.example exists but is not linked to Slack member "
+		    DEMO_SLACK_USER ": cb-admin user-slack USER_ID " DEMO_SLACK_USER);
+	if (rc != CB_OK)
+		return fail("cannot create the demo approver: %s %s", errs_name(rc), db_errmsg(a->db));
+	return q1(a, "UPDATE users SET slack_user_id = $2 WHERE id = $1::uuid RETURNING id", 2,
+	    (const char *[]){ id, DEMO_SLACK_USER }, id, 40);
 }
 
 /*
@@ -745,18 +807,7 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 		sodium_memzero(pw, sizeof(pw));
 		return 1;
 	}
-	/* The user and its audit row commit together. */
-	if ((rc = db_begin(a->db)) == CB_OK &&
-	    (rc = users_create(&app, org, argv[1], pw, (size_t)pwlen, argv[2], id)) == CB_OK) {
-		char	*detail = audit_detail("role", argv[2], "cli_user", a->actor, NULL);
-
-		rc = audit_append(a->db, org, AUDIT_ACTOR_OPERATOR, "user.created", id, detail);
-		free(detail);
-	}
-	if (rc == CB_OK)
-		rc = db_commit(a->db);
-	else if (db_in_tx(a->db))
-		db_rollback(a->db);
+	rc = user_create_audited(a, &app, org, argv[1], pw, (size_t)pwlen, argv[2], id);
 	sodium_memzero(pw, sizeof(pw));
 	admin_app_close(&app);
 	if (rc == CB_ERR_DB_CONFLICT)

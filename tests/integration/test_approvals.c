@@ -42,6 +42,7 @@
 #include "seed.h"
 #include "slackclick.h"
 #include "slacksig.h"
+#include "stacklog.h"
 #include "testdb.h"
 #include "util.h"
 #include "ws.h"
@@ -464,6 +465,52 @@ START_TEST(sweep_interval_holds)
 }
 END_TEST
 
+/*
+ * CB_APPROVAL_EXPIRE_BATCH (3 in scripts/test.sh) holds: ten approvals due
+ * at once end in statements of at most 3 (the duty's approvals_expired
+ * lines, one a statement: at least 4 of them, none over 3), one after the
+ * other within the same sweep.  Ignored (the default, 100), one line of 10.
+ */
+START_TEST(expiry_keeps_to_its_batch)
+{
+	struct fx	 f;
+	char		 c[40], path[512], *line = NULL;
+	const char	*v;
+	int		 before, after = 0, i;
+	double		 t0;
+
+	fx_init(&f);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(command(&f, "set_field", "#email", "\"gus@example.test\"", c), 202);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM approvals WHERE ctx_id = $1::uuid"
+	    " AND state = 'pending'", 1, (const char *[]){ f.ctx }), 10);
+	stacklog_path("cb-worker", path, sizeof(path));
+	before = stacklog_lines(path, "approvals_expired", NULL, NULL);
+	testdb_exec("UPDATE approvals SET expires_at = now() WHERE ctx_id = $1::uuid", 1,
+	    (const char *[]){ f.ctx });
+	t0 = test_now_s();
+	while (testdb_long("SELECT count(*) FROM approvals WHERE ctx_id = $1::uuid"
+	    " AND state = 'expired'", 1, (const char *[]){ f.ctx }) < 10) {
+		ck_assert_msg(test_now_s() - t0 < 5.0, "not all expired within 5 s");
+		test_sleep_ms(20);
+	}
+	while ((after = stacklog_lines(path, "approvals_expired", NULL, &line)) - before < 4 &&
+	    test_now_s() - t0 < 5.0) {
+		free(line);
+		line = NULL;
+		test_sleep_ms(20);
+	}
+	ck_assert_msg(after - before >= 4, "%d expiry statements for 10 approvals with a batch "
+	    "of 3", after - before);
+	ck_assert_ptr_nonnull(line);
+	v = strstr(line, "\"count\":\"");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_msg(v[9] >= '1' && v[9] <= '3' && v[10] == '"', "a statement ended more "
+	    "than 3: %s", line);
+	free(line);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ Slack */
 
 /* A block_actions click's form body: action approve|deny on approval id:hash. */
@@ -475,7 +522,7 @@ click_body(const char *slack_user, const char *action, const char *id, const cha
 
 	snprintf(value, sizeof(value), "%s:%s", id, hash);
 	ck_assert_int_eq(slackclick_body(slack_user, action, value, test_env("CB_FAKEHOOKS_URL"),
-	    out, outsz), 0);
+	    NULL, out, outsz), 0);
 }
 
 /* POST the body signed at ts with secret (NULL: the stack's). */
@@ -731,6 +778,7 @@ approvals_suite(void)
 	tcase_add_test(tc, expiry_denies_and_releases);
 	tcase_add_test(tc, expired_before_the_sweep_is_gone);
 	tcase_add_test(tc, sweep_interval_holds);
+	tcase_add_test(tc, expiry_keeps_to_its_batch);
 	tcase_add_test(tc, slack_click_approves_and_updates_the_message);
 	tcase_add_test(tc, slack_refusals);
 	tcase_add_test(tc, slack_click_script);

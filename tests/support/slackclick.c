@@ -31,7 +31,7 @@ form_encode(const char *s, char *out, size_t outsz)
 
 int
 slackclick_body(const char *slack_user, const char *action, const char *value,
-    const char *response_base, char *out, size_t outsz)
+    const char *response_base, const char *action_ts, char *out, size_t outsz)
 {
 	char		 json[2048];
 	const char	*colon = strchr(value, ':');
@@ -44,8 +44,9 @@ slackclick_body(const char *slack_user, const char *action, const char *value,
 	    "\"api_app_id\":\"A0FAKEAPP01\",\"trigger_id\":\"1.2.3\","
 	    "\"response_url\":\"%s/actions/T000/1/%.*s\","
 	    "\"actions\":[{\"action_id\":\"%s\",\"block_id\":\"decide\",\"value\":\"%s\","
-	    "\"type\":\"button\",\"action_ts\":\"1.2\"}]}",
-	    slack_user, response_base, (int)(colon - value), value, action, value);
+	    "\"type\":\"button\",\"action_ts\":\"%s\"}]}",
+	    slack_user, response_base, (int)(colon - value), value, action, value,
+	    action_ts ? action_ts : "1.2");
 	if (n < 0 || (size_t)n >= sizeof(json))
 		return -1;
 	memcpy(out, "payload=", sizeof("payload="));

@@ -20,11 +20,12 @@
  * The form body "payload=<encoded JSON>" of user `slack_user` clicking
  * `action` (approve|deny) on the button whose value is `value` (the
  * message's "<approval id>:<hash>"), with the response_url
- * `<response_base>/actions/T000/1/<approval id>`.  0, or -1 when it does
- * not fit in outsz.
+ * `<response_base>/actions/T000/1/<approval id>` and the action's
+ * `action_ts` (NULL: "1.2"; a person clicking again makes another, so
+ * another signature).  0, or -1 when it does not fit in outsz.
  */
 int	 slackclick_body(const char *slack_user, const char *action, const char *value,
-	    const char *response_base, char *out, size_t outsz);
+	    const char *response_base, const char *action_ts, char *out, size_t outsz);
 
 /*
  * The headers "X-Slack-Request-Timestamp: <ts>" and "X-Slack-Signature:

@@ -648,8 +648,8 @@ click_send(struct bench *b, struct sender *s, struct cmd *c, double now)
 	char	 body[SLACKCLICK_BODY_MAX], h1[SLACKCLICK_HDR_MAX], h2[SLACKCLICK_HDR_MAX];
 	char	 hdrs[3 * SLACKCLICK_HDR_MAX + 64];
 
-	if (slackclick_body(b->slack_user, "approve", c->value, b->fake_url, body,
-	    sizeof(body)) != 0 || slackclick_headers(b->secret, (long long)time(NULL), body,
+	if (slackclick_body(b->slack_user, "approve", c->value, b->fake_url, NULL,
+	    body, sizeof(body)) != 0 || slackclick_headers(b->secret, (long long)time(NULL), body,
 	    strlen(body), h1, h2) != 0)
 		die("cannot build a click (is CB_SLACK_SIGNING_SECRET usable?)");
 	snprintf(hdrs, sizeof(hdrs), "%s\r\n%s\r\nContent-Type: application/x-www-form-urlencoded\r\n",
