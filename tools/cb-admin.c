@@ -13,6 +13,7 @@
  *   cb-admin agent-create ORG_SLUG NAME
  *   cb-admin key-create AGENT_ID [SCOPES] [EXPIRES_DAYS]
  *   cb-admin agent-mtls AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear
+ *   cb-admin key-mtls KEY_ID [--subject DN] [--sha256 FP[,FP...]] | --clear
  *   cb-admin demo-seed
  *   cb-admin user-create ORG_SLUG EMAIL ROLE   (password: see below)
  *   cb-admin user-slack USER_ID SLACK_USER_ID|-   (approvals clicked in Slack)
@@ -518,10 +519,12 @@ cmd_key_create(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/* agent-mtls and key-mtls: the same arguments, lib/mtls.c's same code. */
 static int
-cmd_agent_mtls(struct admin *a, int argc, char **argv)
+mtls_cmd(struct admin *a, int argc, char **argv, int key)
 {
 	const char	*subject = NULL, *pins = NULL, *why = NULL;
+	const char	*cmd = key ? "key-mtls" : "agent-mtls", *what = key ? "key" : "agent";
 	int		 i, clear = 0, rc;
 
 	if (argc < 2 || !util_uuid_ok(argv[0]))
@@ -539,18 +542,31 @@ cmd_agent_mtls(struct admin *a, int argc, char **argv)
 	if (clear == (subject != NULL || pins != NULL))
 		goto usage;
 	if (!clear && (subject == NULL || subject[0] == '\0') && (pins == NULL || pins[0] == '\0'))
-		return fail("agent-mtls: give a subject or a pin (or --clear)");
-	rc = mtls_set(a->db, NULL, argv[0], subject, pins, a->actor, &why);
+		return fail("%s: give a subject or a pin (or --clear)", cmd);
+	rc = (key ? mtls_set_key : mtls_set)(a->db, NULL, argv[0], subject, pins, a->actor, &why);
 	if (rc == CB_ERR_VALIDATION)
-		return fail("agent-mtls: %s", why);
+		return fail("%s: %s", cmd, why);
 	if (rc == CB_ERR_NOT_FOUND)
-		return fail("agent-mtls: no agent %s", argv[0]);
+		return fail("%s: no %s %s", cmd, what, argv[0]);
 	if (rc != CB_OK)
-		return fail("agent-mtls: %s", db_errmsg(a->db));
-	printf("{\"agent_id\":\"%s\",\"mtls\":\"%s\"}\n", argv[0], clear ? "cleared" : "set");
+		return fail("%s: %s", cmd, db_errmsg(a->db));
+	printf("{\"%s_id\":\"%s\",\"mtls\":\"%s\"}\n", what, argv[0], clear ? "cleared" : "set");
 	return 0;
 usage:
-	return fail("usage: agent-mtls AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear");
+	return fail("usage: %s %s_ID [--subject DN] [--sha256 FP[,FP...]] | --clear", cmd,
+	    key ? "KEY" : "AGENT");
+}
+
+static int
+cmd_agent_mtls(struct admin *a, int argc, char **argv)
+{
+	return mtls_cmd(a, argc, argv, 0);
+}
+
+static int
+cmd_key_mtls(struct admin *a, int argc, char **argv)
+{
+	return mtls_cmd(a, argc, argv, 1);
 }
 
 static const char demo_definition[] =
@@ -1318,6 +1334,9 @@ static const struct admin_cmd admin_cmds[] = {
 	  "issue an API key for an agent (shown once)" },
 	{ "agent-mtls", cmd_agent_mtls, "AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear",
 	  "require (or no longer) a client certificate of an agent over mutual TLS" },
+	{ "key-mtls", cmd_key_mtls, "KEY_ID [--subject DN] [--sha256 FP[,FP...]] | --clear",
+	  "require (or no longer) a client certificate with one API key, even when its agent does"
+	  " not (both must then be met)" },
 	{ "demo-seed", cmd_demo_seed, "", "seed the demo tenant, form, policy, agent and key" },
 	{ "data-key-rotate", cmd_data_key_rotate, "pii|tokens",
 	  "make a new current data key for one purpose" },

@@ -60,6 +60,7 @@
 #define GIVE_UP_S	60.0	/* one request's retries, at most */
 #define HELD		12	/* commands held for approval, then approved */
 #define EVENTS		30	/* call events */
+#define SLOW_PACE_MS	200	/* theirs: fewer requests, spread over the same faults */
 #define NAMES_MAX	(2 * CLIENTS * PER_CLIENT + 2 * HELD + EVENTS)
 #define NPROCS		(2 * CLIENTS + 2)	/* and one held-commands client, one events client */
 
@@ -174,8 +175,12 @@ open_ctx(char ctx[40], char tok[64])
 	return 2;
 }
 
-/* The parent starts the faults once every client has said it is ready. */
-static int	 ready_fd = -1;
+/*
+ * The parent starts the faults once every client has said it is ready,
+ * and every client starts writing then (the end of the go pipe), so none
+ * is done before the faults begin.
+ */
+static int	 ready_fd = -1, go_fd = -1;
 
 static void
 say_ready(void)
@@ -185,6 +190,9 @@ say_ready(void)
 	if (write(ready_fd, &b, 1) != 1)
 		_exit(3);
 	close(ready_fd);
+	if (read(go_fd, &b, 1) != 0)	/* EOF: the parent closed its end */
+		_exit(3);
+	close(go_fd);
 }
 
 static void
@@ -373,6 +381,7 @@ held_client(const char *ctx, FILE *out)
 		}
 		bad |= decide_until_done(out, dname, i % 2 == 0, value);
 		bad |= decide_until_done(out, dname, i % 2 == 0, value);
+		test_sleep_ms(SLOW_PACE_MS);
 	}
 	_exit(bad);
 }
@@ -399,7 +408,7 @@ events_client(FILE *out)
 		snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
 		bad |= until_done(out, corr, path, h, body, "event_id");
 		bad |= until_done(out, corr, path, h, body, "event_id");
-		test_sleep_ms(PACE_MS);
+		test_sleep_ms(SLOW_PACE_MS);
 	}
 	_exit(bad);
 }
@@ -505,12 +514,13 @@ START_TEST(writes_survive_faults_counted)
 	double		 t0 = test_now_s();
 	struct seen	*seen = calloc(NAMES_MAX, sizeof(*seen));
 	pid_t		 pids[NPROCS];
-	int		 i, st, nseen = 0, failed = 0, ready[2];
+	int		 i, st, nseen = 0, failed = 0, ready[2], go[2];
 	FILE		*f;
 	struct db	*db;
 
 	ck_assert_ptr_nonnull(seen);
 	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
 	for (i = 0; i < CLIENTS; i++)
 		seed_context(s.form_id, ctxs[i], tok);
 	seed_context(sh.form_id, hctx, tok);
@@ -521,7 +531,9 @@ START_TEST(writes_survive_faults_counted)
 		fflush(NULL);
 		if ((pids[i] = fork()) == 0) {
 			close(ready[0]);
+			close(go[1]);
 			ready_fd = ready[1];
+			go_fd = go[0];
 			if (i < CLIENTS)
 				submit_client(i, f);
 			if (i < 2 * CLIENTS)
@@ -536,12 +548,14 @@ START_TEST(writes_survive_faults_counted)
 
 	/* The faults, once every client is ready, while they write. */
 	close(ready[1]);
+	close(go[0]);
 	for (i = 0; i < NPROCS; i++) {
 		char	 b;
 
 		ck_assert_int_eq(read(ready[0], &b, 1), 1);
 	}
 	close(ready[0]);
+	close(go[1]);	/* go */
 	/*
 	 * Postgres first, while every client is surely sending (each
 	 * request during the restart fails and is retried), then the kills,
@@ -585,6 +599,7 @@ START_TEST(writes_survive_faults_counted)
 	/* The faults hit both routes (else this test proves nothing). */
 	ck_assert_int_gt(retried[0], 0);
 	ck_assert_int_gt(retried[1], 0);
+	ck_assert_int_gt(retried[2], 0);
 
 	/* Postgres: exactly one row per key and per nonce, and the ids answered. */
 	snprintf(like, sizeof(like), "%s-s%%", run);
