@@ -45,18 +45,6 @@ struct src {
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static void
-take(const char *json, const char *member, char *dst, size_t dstsz)
-{
-	cJSON	*j = cJSON_Parse(json), *v;
-
-	ck_assert_msg(j != NULL, "cb-admin printed no JSON: %s", json);
-	v = cJSON_GetObjectItem(j, member);
-	ck_assert_msg(cJSON_IsString(v), "no %s in %s", member, json);
-	util_strlcpy(dst, v->valuestring, dstsz);
-	cJSON_Delete(j);
-}
-
 /* A new tenant (plan: free, or the one named) with one call source. */
 static void
 new_source(struct src *s, const char *plan, const char *cc)
@@ -78,8 +66,8 @@ new_source(struct src *s, const char *plan, const char *cc)
 	snprintf(args, sizeof(args), "call-source-add %s voice%s%s", s->slug,
 	    cc ? " --country-code " : "", cc ? cc : "");
 	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
-	take(out, "source_id", s->id, sizeof(s->id));
-	take(out, "secret", s->secret, sizeof(s->secret));
+	seed_take(out, "source_id", s->id, sizeof(s->id));
+	seed_take(out, "secret", s->secret, sizeof(s->secret));
 	ck_assert(strncmp(s->secret, "whsec_", 6) == 0);
 	test_record_secret(s->secret);
 }
@@ -387,8 +375,8 @@ START_TEST(test_rotation_overlap)
 	new_source(&s, NULL, NULL);
 	snprintf(args, sizeof(args), "call-source-rotate %s", s.id);
 	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
-	take(out, "secret", fresh, sizeof(fresh));
-	take(out, "previous_secret_valid_until", until, sizeof(until));
+	seed_take(out, "secret", fresh, sizeof(fresh));
+	seed_take(out, "previous_secret_valid_until", until, sizeof(until));
 	test_record_secret(fresh);
 	ck_assert_str_ne(fresh, s.secret);
 	/* The overlap is CB_CALL_SECRET_OVERLAP_S (scripts/test.sh: 7200 s, not the day's default). */

@@ -99,6 +99,30 @@ backoff_ms(const struct http_resp *r)
 }
 
 /*
+ * After an answer that is not a success: 1 for a refusal no retry can fix
+ * (written to out), else 0 once the retry's wait (Retry-After, 2 s at
+ * most) is over.  A 409 "in-flight" (an idempotent request still running)
+ * is retried when in_flight_ok.  r is freed either way.
+ */
+static int
+refused_or_waited(FILE *out, const char *name, int rc, struct http_resp *r, int in_flight_ok)
+{
+	long	 wait;
+
+	if (rc == 0 && r->status != 429 && r->status != 502 && r->status != 503 &&
+	    r->status != 504 && !(in_flight_ok && r->status == 409 && strstr(r->body, "in-flight"))) {
+		fprintf(out, "%s refused %ld %.200s\n", name, r->status, r->body);
+		fflush(out);
+		http_free(r);
+		return 1;
+	}
+	wait = rc == 0 ? backoff_ms(r) : 50;
+	http_free(r);
+	test_sleep_ms(wait > 2000 ? 2000 : wait);
+	return 0;
+}
+
+/*
  * One request until it succeeds; writes "<name> <id> <status>" for every
  * success (and how many tries it took), and returns 0 on
  * success, 1 on a refusal no retry can fix, 2 when it gave up.
@@ -109,7 +133,6 @@ until_done_id(FILE *out, const char *name, const char *path, const char *const *
 {
 	struct http_resp r;
 	double		 t0 = test_now_s();
-	long		 wait;
 	int		 rc, tries = 0;
 
 	while (test_now_s() - t0 < GIVE_UP_S) {
@@ -126,16 +149,8 @@ until_done_id(FILE *out, const char *name, const char *path, const char *const *
 			http_free(&r);
 			return id ? 0 : 1;
 		}
-		if (rc == 0 && r.status != 429 && r.status != 502 && r.status != 503 &&
-		    r.status != 504 && !(r.status == 409 && strstr(r.body, "in-flight"))) {
-			fprintf(out, "%s refused %ld %.200s\n", name, r.status, r.body);
-			fflush(out);
-			http_free(&r);
+		if (refused_or_waited(out, name, rc, &r, 1))
 			return 1;
-		}
-		wait = rc == 0 ? backoff_ms(&r) : 50;
-		http_free(&r);
-		test_sleep_ms(wait > 2000 ? 2000 : wait);
 	}
 	fprintf(out, "%s gave-up\n", name);
 	fflush(out);
@@ -250,21 +265,6 @@ command_client(int c, const char *ctx, FILE *out)
 	_exit(bad);
 }
 
-/* The first string member "value" under j (an approval button's), or NULL. */
-static const char *
-find_value(const cJSON *j)
-{
-	const cJSON	*e;
-	const char	*v;
-
-	if (cJSON_IsString(j) && j->string != NULL && strcmp(j->string, "value") == 0)
-		return j->valuestring;
-	cJSON_ArrayForEach(e, j)
-		if ((v = find_value(e)) != NULL)
-			return v;
-	return NULL;
-}
-
 /* The button value ("<approval>:<hash>") of command cmd's approval message, once it came. */
 static int
 approval_value(const char *cmd, char value[112])
@@ -280,7 +280,7 @@ approval_value(const char *cmd, char value[112])
 			t = cJSON_GetObjectItem(m, "text");
 			if (cJSON_IsString(t) && strstr(t->valuestring, cmd) != NULL &&
 			    strncmp(t->valuestring, "Approval needed", 15) == 0 &&
-			    (v = find_value(m)) != NULL && strlen(v) == 101) {
+			    (v = slackclick_button_value(m)) != NULL && strlen(v) == 101) {
 				util_strlcpy(value, v, 112);
 				cJSON_Delete(arr);
 				return 0;
@@ -308,7 +308,6 @@ decide_until_done(FILE *out, const char *name, int slack, const char *value)
 	char		 h2[SLACKCLICK_HDR_MAX + TOKSZ + 32], ats[32], id[40];
 	const char	*h[] = { h1, h2, NULL, NULL };
 	double		 t0 = test_now_s();
-	long		 wait;
 	int		 rc, tries = 0;
 
 	snprintf(id, sizeof(id), "%.36s", value);
@@ -337,16 +336,8 @@ decide_until_done(FILE *out, const char *name, int slack, const char *value)
 			http_free(&r);
 			return 0;
 		}
-		if (rc == 0 && r.status != 429 && r.status != 502 && r.status != 503 &&
-		    r.status != 504) {
-			fprintf(out, "%s refused %ld %.200s\n", name, r.status, r.body);
-			fflush(out);
-			http_free(&r);
+		if (refused_or_waited(out, name, rc, &r, 0))
 			return 1;
-		}
-		wait = rc == 0 ? backoff_ms(&r) : 50;
-		http_free(&r);
-		test_sleep_ms(wait > 2000 ? 2000 : wait);
 	}
 	fprintf(out, "%s gave-up\n", name);
 	fflush(out);
@@ -655,19 +646,6 @@ START_TEST(writes_survive_faults_counted)
 }
 END_TEST
 
-/* Take a string member of cb-admin's JSON answer. */
-static void
-take(const char *json, const char *key, char *dst, size_t dstsz)
-{
-	cJSON	*j = cJSON_Parse(json), *v;
-
-	ck_assert_msg(j != NULL, "cb-admin printed no JSON: %s", json);
-	v = cJSON_GetObjectItem(j, key);
-	ck_assert_msg(cJSON_IsString(v), "no %s in %s", key, json);
-	util_strlcpy(dst, v->valuestring, dstsz);
-	cJSON_Delete(j);
-}
-
 static void
 setup(void)
 {
@@ -687,8 +665,8 @@ setup(void)
 	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
 	snprintf(args, sizeof(args), "call-source-add %s voice --country-code 1", sh.slug);
 	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
-	take(out, "source_id", src_id, sizeof(src_id));
-	take(out, "secret", src_secret, sizeof(src_secret));
+	seed_take(out, "source_id", src_id, sizeof(src_id));
+	seed_take(out, "secret", src_secret, sizeof(src_secret));
 	test_record_secret(src_secret);
 }
 

@@ -22,7 +22,7 @@ seed_admin(const char *args, char *out, size_t outsz)
 	return test_run(cmd, out, outsz);
 }
 
-static void
+void
 seed_take(const char *json, const char *member, char *dst, size_t dstsz)
 {
 	cJSON	*j = cJSON_Parse(json), *v;

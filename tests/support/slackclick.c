@@ -68,3 +68,17 @@ slackclick_headers(const char *secret, long long ts, const char *body, size_t le
 	snprintf(sig_hdr, SLACKCLICK_HDR_MAX, "X-Slack-Signature: %s", sig);
 	return 0;
 }
+
+const char *
+slackclick_button_value(const cJSON *j)
+{
+	const cJSON	*e;
+	const char	*v;
+
+	if (cJSON_IsString(j) && j->string != NULL && strcmp(j->string, "value") == 0)
+		return j->valuestring;
+	cJSON_ArrayForEach(e, j)
+		if ((v = slackclick_button_value(e)) != NULL)
+			return v;
+	return NULL;
+}

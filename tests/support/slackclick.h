@@ -12,6 +12,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 /* Room for a click's body and for each of its two header lines. */
 #define SLACKCLICK_BODY_MAX	8192u
 #define SLACKCLICK_HDR_MAX	112u
@@ -34,5 +36,11 @@ int	 slackclick_body(const char *slack_user, const char *action, const char *val
  */
 int	 slackclick_headers(const char *secret, long long ts, const char *body, size_t len,
 	    char ts_hdr[SLACKCLICK_HDR_MAX], char sig_hdr[SLACKCLICK_HDR_MAX]);
+
+/*
+ * The first string member "value" under j (a message's blocks: an
+ * approval button's "<approval id>:<hash>"), or NULL.
+ */
+const char *slackclick_button_value(const cJSON *j);
 
 #endif

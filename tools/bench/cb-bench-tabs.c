@@ -684,21 +684,6 @@ iso_ms(const char *v)
 	return (double)timegm(&tm) * 1000.0 + ms;
 }
 
-/* The first string member "value" under j (a button's), or NULL. */
-static const char *
-find_value(const cJSON *j)
-{
-	const cJSON	*e;
-	const char	*v;
-
-	if (cJSON_IsString(j) && j->string != NULL && strcmp(j->string, "value") == 0)
-		return j->valuestring;
-	cJSON_ArrayForEach(e, j)
-		if ((v = find_value(e)) != NULL)
-			return v;
-	return NULL;
-}
-
 /* One approval message seen at the fake: its command, queued for a click. */
 static void
 poll_message(struct bench *b, const cJSON *m)
@@ -716,7 +701,7 @@ poll_message(struct bench *b, const cJSON *m)
 		if (c->id[0] != '\0' && c->w_msg == 0 && strncmp(c->id, text, 36) == 0)
 			break;
 	}
-	value = find_value(cJSON_GetObjectItemCaseSensitive(m, "blocks"));
+	value = slackclick_button_value(cJSON_GetObjectItemCaseSensitive(m, "blocks"));
 	if (i == b->ncmds || value == NULL || strlen(value) >= sizeof(b->cmds[i].value)) {
 		b->msgs_unknown++;
 		return;
