@@ -73,9 +73,10 @@ FAKE_COMMON_OBJ := $(FAKE_COMMON_SRC:%.c=$(B)/obj/%.o)
 # WebSocket client.
 BENCH_SRC := $(wildcard tools/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(B)/bin/%)
-BENCH_SUP_OBJ := $(B)/obj/tests/support/ws.o $(B)/obj/tests/support/http.o
+BENCH_SUP_OBJ := $(B)/obj/tests/support/ws.o $(B)/obj/tests/support/http.o \
+                 $(B)/obj/tests/support/slackclick.o
 
-.PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench install
+.PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench install fuzz fuzz-build
 all: lib cgi tools worker tests bench-tools $(FAKE_BIN)
 lib: $(LIBA)
 cgi: $(CGI_BIN)
@@ -130,6 +131,42 @@ $(shell mkdir -p $(B)/gen && { [ "$$(cat $(B)/gen/commit 2>/dev/null)" = "$(CB_C
 $(B)/obj/lib/metrics.o: $(B)/gen/commit
 $(B)/obj/lib/metrics.o: ALL_CFLAGS += -DCB_COMMIT='"$(CB_COMMIT)"'
 
+# Fuzz targets: tests/fuzz/<name>.c is one libFuzzer target (it defines
+# LLVMFuzzerTestOneInput), built by this one pattern rule with clang,
+# libFuzzer, ASan and UBSan against the library built the same way in
+# build-fuzz/, its seed corpus in tests/fuzz/corpus/<name>/.  `make fuzz`
+# runs each for FUZZ_SECONDS, keeping what it finds in build-fuzz/corpus/;
+# `make test` replays every corpus and runs each target briefly
+# (tests/scripts/fuzz.sh).  A new target is one file (and its seeds).
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FZ           := build-fuzz
+FUZZ_SRC     := $(wildcard tests/fuzz/*.c)
+FUZZ_BIN     := $(FUZZ_SRC:tests/fuzz/%.c=$(FZ)/bin/%)
+FUZZ_LIB_OBJ := $(LIB_SRC:%.c=$(FZ)/obj/%.o)
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 $(FUZZ_SAN) -Ilib $(PKG_CFLAGS) $(WS_CFLAGS) -MMD -MP
+
+$(FZ)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	@echo "  FUZZ-CC $@"; $(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FZ)/libcb.a: $(FUZZ_LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FZ)/bin/%: $(FZ)/obj/tests/fuzz/%.o $(FZ)/libcb.a
+	@mkdir -p $(@D)
+	@echo "  FUZZ-LD $@"; $(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $< $(FZ)/libcb.a $(PKG_LIBS) $(WS_LIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz: fuzz-build
+	@for t in $(FUZZ_BIN); do n=$${t##*/}; mkdir -p $(FZ)/corpus/$$n; \
+	    echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FZ)/corpus/$$n \
+	        tests/fuzz/corpus/$$n || exit 1; done
+
 # The README's route example, cut out of README.md and compiled into
 # tests/unit/test_readme, which runs it through the real pipeline.
 $(B)/gen/readme_route.c: README.md
@@ -153,11 +190,11 @@ stop:
 	@scripts/stack.sh stop
 
 test: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 all
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 all fuzz-build
 	@CB_BUILD=$(CURDIR)/build-san scripts/test.sh
 
 test-plain: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all fuzz-build
 	@CB_BUILD=$(CURDIR)/build scripts/test.sh
 
 # The bench needs the stack and its own tools, not the test suites.
@@ -206,7 +243,7 @@ install: $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN)
 	@echo "installed in $(I); units in $(DESTDIR)$(UNITDIR)"
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san $(FZ)
 
 .SECONDARY:
--include $(shell find $(B)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(B)/obj $(FZ)/obj -name '*.d' 2>/dev/null)

@@ -168,6 +168,7 @@ cmd_key_gone(struct req *r, const struct agent_auth *ag)
 struct cmd_policy {
 	int		 rc;		/* of policy_load_ctx_memo */
 	struct policy	 pol;		/* when rc is CB_OK */
+	int		 held;		/* cmd_create stored a command held for approval */
 };
 
 static void
@@ -251,7 +252,7 @@ cmd_create(struct req *r, const void *argp)
 	const char		*ctx = req_param(r, "ctx_ref"), *fp_parts[4];
 	struct db		*db = r->app->db;
 	struct db_res		*res = NULL;
-	const struct cmd_policy	*cp = r->route_data;
+	struct cmd_policy	*cp = r->route_data;
 	const struct policy	*pol;
 	char			 why[200], key[96], exp[24], fp[DIGEST_TEXT];
 	char			*value = NULL;
@@ -310,6 +311,7 @@ cmd_create(struct req *r, const void *argp)
 		goto out;
 	}
 	retry = strcmp(db_val(res, 0, 0), "retry") == 0;
+	cp->held = !retry && strcmp(db_val(res, 0, 3), "pending_approval") == 0;
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "id", db_val(res, 0, 1));
 	cJSON_AddNumberToObject(o, "seq", strtod(db_val(res, 0, 2), NULL));
@@ -328,13 +330,19 @@ out:
 }
 
 /*
- * Wake the channel (Redis pub/sub) once the command committed.  Only a
- * hint: a lost one is found by the channel's own sweep.
+ * Wake the channel (Redis pub/sub) once the command committed, and the
+ * outbox when the command is held for approval (its Slack message waits
+ * there).  Only hints: a lost one is found by the channel's own sweep, or
+ * the outbox's sweep a second later.
  */
 static void
 cmd_wake(struct req *r)
 {
+	const struct cmd_policy	*cp = r->route_data;
+
 	kv_publish(r->app->kv, "cb:cmd", req_param(r, "ctx_ref"));
+	if (cp != NULL && cp->held)
+		kv_publish(r->app->kv, "cb:outbox", "slack.approval");
 }
 
 static void

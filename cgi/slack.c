@@ -36,14 +36,14 @@
 
 #include "approval.h"
 #include "errs.h"
-#include "formenc.h"
 #include "kv.h"
 #include "log.h"
 #include "route.h"
+#include "slackpay.h"
 #include "slacksig.h"
 #include "util.h"
 
-#define SLACK_BODY_MAX		65536
+#define SLACK_BODY_MAX		SLACKPAY_BODY_MAX
 #define SLACK_REPLAY_TTL_S	"600"
 
 struct slack_args {
@@ -52,72 +52,6 @@ struct slack_args {
 	const char	*slack_user;
 	const char	*response_url;
 	enum approval_verdict verdict;
-};
-
-/* The form body: one field. */
-struct slack_form {
-	const char	*payload;
-};
-
-static const struct fe_field form_fields[] = {
-	{ "payload", FORMENC_REQUIRED, SLACK_BODY_MAX, offsetof(struct slack_form, payload) },
-};
-
-/* block_actions, as CONTRACTS §4.2 lists its members. */
-struct slack_payload {
-	const char	*type;
-	const cJSON	*user;
-	const cJSON	*actions;
-	const char	*response_url;
-	const cJSON	*ignored;
-};
-
-static int
-slack_type_ok(const cJSON *v, const char **why)
-{
-	if (strcmp(v->valuestring, "block_actions") != 0) {
-		*why = "only block_actions is handled";
-		return -1;
-	}
-	return 0;
-}
-
-#define SP_ANY(n)	{ n, JV_ANY, JV_NULLABLE, 0, 0, offsetof(struct slack_payload, ignored), NULL }
-static const struct jv_field payload_fields[] = {
-	{ "type", JV_STRING, JV_REQUIRED, 1, 32, offsetof(struct slack_payload, type),
-	  slack_type_ok },
-	{ "user", JV_OBJECT, JV_REQUIRED, 1, 16, offsetof(struct slack_payload, user), NULL },
-	{ "actions", JV_ARRAY, JV_REQUIRED, 1, 1, offsetof(struct slack_payload, actions), NULL },
-	{ "response_url", JV_STRING, JV_REQUIRED, 10, 512,
-	  offsetof(struct slack_payload, response_url), NULL },
-	SP_ANY("team"), SP_ANY("api_app_id"), SP_ANY("container"), SP_ANY("trigger_id"),
-	SP_ANY("channel"), SP_ANY("message"), SP_ANY("view"), SP_ANY("state"),
-	SP_ANY("token"), SP_ANY("enterprise"), SP_ANY("is_enterprise_install"),
-};
-
-struct slack_user {
-	const char	*id;
-	const cJSON	*ignored;
-};
-
-#define SU_ANY(n)	{ n, JV_ANY, JV_NULLABLE, 0, 0, offsetof(struct slack_user, ignored), NULL }
-static const struct jv_field user_fields[] = {
-	{ "id", JV_STRING, JV_REQUIRED, 2, 32, offsetof(struct slack_user, id), NULL },
-	SU_ANY("username"), SU_ANY("name"), SU_ANY("team_id"),
-};
-
-struct slack_action {
-	const char	*action_id;
-	const char	*value;
-	const cJSON	*ignored;
-};
-
-#define SA_ANY(n)	{ n, JV_ANY, JV_NULLABLE, 0, 0, offsetof(struct slack_action, ignored), NULL }
-static const struct jv_field action_fields[] = {
-	{ "action_id", JV_STRING, JV_REQUIRED, 1, 255, offsetof(struct slack_action, action_id),
-	  NULL },
-	{ "value", JV_STRING, JV_REQUIRED, 1, 2000, offsetof(struct slack_action, value), NULL },
-	SA_ANY("block_id"), SA_ANY("type"), SA_ANY("action_ts"), SA_ANY("text"), SA_ANY("style"),
 };
 
 /* Only Slack's own response URLs (CB_SLACK_RESPONSE_URL_PREFIX) are called back. */
@@ -172,77 +106,35 @@ slack_authorize(struct req *r)
 }
 
 static void
-slack_free_tree(void *p)
+slack_free_pay(void *p)
 {
-	cJSON_Delete(p);
+	slackpay_free(p);
+	free(p);
 }
 
-/* Parse the form, then the payload, into args. */
+/* Parse the form, then the payload, into args (lib/slackpay's field tables). */
 static int
 slack_check(struct req *r, void *argp)
 {
 	struct slack_args	*a = argp;
-	struct slack_form	 form;
-	struct slack_payload	 pl;
-	struct slack_user	 u;
-	struct slack_action	 act;
-	struct fe_error		 fe;
-	struct jv_error		 je;
-	char			*arena = NULL, *colon;
-	cJSON			*doc = NULL;
-	int			 rc;
+	struct slackpay		*p;
+	const char		*field = NULL, *why = NULL;
 
 	if (r->content_type == NULL ||
 	    strncmp(r->content_type, "application/x-www-form-urlencoded", 33) != 0)
 		return route_fail(r, CB_ERR_MEDIA_TYPE,
 		    "send Content-Type: application/x-www-form-urlencoded");
-	memset(&form, 0, sizeof(form));
-	rc = formenc_parse(r->body ? r->body : "", r->body_len, form_fields, 1, &form, &arena,
-	    &fe);
-	req_own(r, arena, free);
-	if (rc != CB_OK)
-		return route_fail_field(r, CB_ERR_VALIDATION, fe.field[0] ? fe.field : NULL,
-		    fe.reason);
-	if (jv_parse(form.payload, strlen(form.payload), &doc, &je) != CB_OK || !cJSON_IsObject(doc)) {
-		cJSON_Delete(doc);
-		return route_fail_field(r, CB_ERR_VALIDATION, "payload", "must be a JSON object");
-	}
-	req_own(r, doc, slack_free_tree);
-	memset(&pl, 0, sizeof(pl));
-	if (jv_validate(doc, payload_fields, sizeof(payload_fields) / sizeof(payload_fields[0]),
-	    &pl, &je) != CB_OK)
-		return route_fail_field(r, CB_ERR_VALIDATION, je.field, je.reason);
-	memset(&u, 0, sizeof(u));
-	if (jv_validate(pl.user, user_fields, sizeof(user_fields) / sizeof(user_fields[0]), &u,
-	    &je) != CB_OK)
-		return route_fail_field(r, CB_ERR_VALIDATION, "user", je.reason);
-	memset(&act, 0, sizeof(act));
-	if (!cJSON_IsObject(cJSON_GetArrayItem(pl.actions, 0)) ||
-	    jv_validate(cJSON_GetArrayItem(pl.actions, 0), action_fields,
-	    sizeof(action_fields) / sizeof(action_fields[0]), &act, &je) != CB_OK)
-		return route_fail_field(r, CB_ERR_VALIDATION, "actions",
-		    "one action with action_id and value");
-	if (strcmp(act.action_id, "approve") == 0)
-		a->verdict = APPROVAL_APPROVE;
-	else if (strcmp(act.action_id, "deny") == 0)
-		a->verdict = APPROVAL_DENY;
-	else
-		return route_fail_field(r, CB_ERR_VALIDATION, "actions",
-		    "action_id must be approve or deny");
-	/* "<approval id>:<hash>" */
-	if ((colon = strchr(act.value, ':')) == NULL || colon - act.value != 36 ||
-	    strlen(colon + 1) != APPROVAL_HASH_HEX)
-		return route_fail_field(r, CB_ERR_VALIDATION, "actions",
-		    "value must be <approval id>:<hash>");
-	*colon = '\0';
-	if (!util_uuid_ok(act.value))
-		return route_fail_field(r, CB_ERR_VALIDATION, "actions", "not an approval id");
-	a->approval = act.value;
-	util_strlcpy(a->hash, colon + 1, sizeof(a->hash));
-	a->slack_user = u.id;
-	if (!slack_url_ok(r, pl.response_url))
+	p = util_calloc(1, sizeof(*p));
+	req_own(r, p, slack_free_pay);
+	if (slackpay_parse(r->body ? r->body : "", r->body_len, p, &field, &why) != CB_OK)
+		return route_fail_field(r, CB_ERR_VALIDATION, field, why);
+	if (!slack_url_ok(r, p->response_url))
 		return route_fail_field(r, CB_ERR_VALIDATION, "response_url", "not Slack's");
-	a->response_url = pl.response_url;
+	a->approval = p->approval;
+	util_strlcpy(a->hash, p->hash, sizeof(a->hash));
+	a->slack_user = p->slack_user;
+	a->response_url = p->response_url;
+	a->verdict = p->verdict;
 	return CB_OK;
 }
 
@@ -304,11 +196,14 @@ slack_act(struct req *r, const void *argp)
 	return CB_OK;
 }
 
+/* The tab (an approved command goes out now) and the outbox (the message's update). */
 static void
 slack_wake(struct req *r)
 {
-	if (r->route_data)
+	if (r->route_data) {
 		approval_wake(r->app->kv, r->route_data);
+		kv_publish(r->app->kv, "cb:outbox", "slack.respond");
+	}
 }
 
 static const struct route slack_routes[] = {

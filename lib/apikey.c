@@ -138,19 +138,25 @@ apikey_mtls_from_row(struct agent_auth *out, struct db_res *res, int row, int co
 {
 	util_strlcpy(out->mtls_subject, db_val(res, row, col), sizeof(out->mtls_subject));
 	util_strlcpy(out->mtls_sha256, db_val(res, row, col + 1), sizeof(out->mtls_sha256));
+	util_strlcpy(out->key_mtls_subject, db_val(res, row, col + 2),
+	    sizeof(out->key_mtls_subject));
+	util_strlcpy(out->key_mtls_sha256, db_val(res, row, col + 3),
+	    sizeof(out->key_mtls_sha256));
 }
 
 /*
- * Memo format: "key_id|org|agent_id|commands_per_min|mtls_sha256|scopes|mtls_subject";
- * only the subject, last, may hold a '|'.
+ * Memo format: "key_id|org|agent_id|commands_per_min|mtls_sha256|scopes|
+ * key_mtls_sha256|key_mtls_subject|mtls_subject"; only the agent's subject,
+ * last, may hold a '|' (a key's may not: sql/0019_key_mtls).
  */
-#define APIKEY_MEMO_FIELDS	7
+#define APIKEY_MEMO_FIELDS	9
 
 int
 apikey_memo_encode(const struct agent_auth *a, char *out, size_t outsz)
 {
-	size_t	 n = (size_t)snprintf(out, outsz, "%s|%s|%s|%lld|%s|%s|%s", a->key_id, a->org,
-	    a->agent_id, a->commands_per_min, a->mtls_sha256, a->scopes, a->mtls_subject);
+	size_t	 n = (size_t)snprintf(out, outsz, "%s|%s|%s|%lld|%s|%s|%s|%s|%s", a->key_id, a->org,
+	    a->agent_id, a->commands_per_min, a->mtls_sha256, a->scopes, a->key_mtls_sha256,
+	    a->key_mtls_subject, a->mtls_subject);
 
 	return n < outsz ? 0 : -1;
 }
@@ -182,7 +188,9 @@ apikey_memo_decode(const char *v, struct agent_auth *out)
 	out->commands_per_min = cpm;
 	util_strlcpy(out->mtls_sha256, f[4], sizeof(out->mtls_sha256));
 	util_strlcpy(out->scopes, f[5], sizeof(out->scopes));
-	util_strlcpy(out->mtls_subject, f[6], sizeof(out->mtls_subject));
+	util_strlcpy(out->key_mtls_sha256, f[6], sizeof(out->key_mtls_sha256));
+	util_strlcpy(out->key_mtls_subject, f[7], sizeof(out->key_mtls_subject));
+	util_strlcpy(out->mtls_subject, f[8], sizeof(out->mtls_subject));
 	return 0;
 }
 

@@ -38,15 +38,20 @@ struct agent_auth {
 	 */
 	char		 mtls_subject[MTLS_SUBJECT_MAX + 1];
 	char		 mtls_sha256[MTLS_PINS_BUFSZ];
+	/* The key's own (sql/0019_key_mtls): met as well as the agent's. */
+	char		 key_mtls_subject[MTLS_SUBJECT_MAX + 1];
+	char		 key_mtls_sha256[MTLS_PINS_BUFSZ];
 };
 
 /*
- * The agent columns every query that authenticates an agent selects (agents
- * aliased `a`), in this order, for apikey_mtls_from_row.
+ * The agent's and the key's mTLS columns every query that authenticates an
+ * agent selects (agents aliased `a`, api_keys `k`), in this order, for
+ * apikey_mtls_from_row.
  */
 #define APIKEY_MTLS_COLS \
-	"coalesce(a.mtls_subject, ''), coalesce(array_to_string(a.mtls_sha256, ','), '')"
-/* Copy those two columns of a row (the first at `col`) into `out`. */
+	"coalesce(a.mtls_subject, ''), coalesce(array_to_string(a.mtls_sha256, ','), '')," \
+	" coalesce(k.mtls_subject, ''), coalesce(array_to_string(k.mtls_sha256, ','), '')"
+/* Copy those four columns of a row (the first at `col`) into `out`. */
 void	 apikey_mtls_from_row(struct agent_auth *out, struct db_res *, int row, int col);
 /*
  * A verified principal as the process memo keeps it, and back (-1 when the

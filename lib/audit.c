@@ -37,6 +37,16 @@ audit_append(struct db *db, const char *org, const char *actor, const char *acti
 	return rc;
 }
 
+const char *
+audit_actor(const char *who, const char **cli_user)
+{
+	*cli_user = NULL;
+	if (who == NULL || strncmp(who, "cli:", 4) != 0)
+		return who;
+	*cli_user = who;
+	return AUDIT_ACTOR_OPERATOR;
+}
+
 char *
 audit_detailv(const char *key, va_list ap)
 {

@@ -49,6 +49,16 @@ struct db;
 #define AUDIT_ACTOR_OPERATOR	"operator"
 
 /*
+ * The actor an audit row names for `who`, so every cb-admin row has the
+ * one form docs/operations.md states: "cli:<unix user>" (cb-admin's own
+ * name for its runner) is AUDIT_ACTOR_OPERATOR with *cli_user = who, for
+ * the detail's "cli_user"; anything else ("user:<id>", "system", ...) is
+ * itself, *cli_user NULL.  Shared code that a route and the CLI both call
+ * (lib/mtls.c, lib/policygov.c) passes its caller's name through this.
+ */
+const char *audit_actor(const char *who, const char **cli_user);
+
+/*
  * A detail object from (key, value) string pairs ended by a NULL key; a
  * NULL value is JSON null.  Only ids, names and hashes go in (audit.h's
  * rule).  The caller frees the text.

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "apikey.h"
+#include "audit.h"
 #include "db.h"
 #include "errs.h"
 #include "log.h"
@@ -82,22 +83,35 @@ mtls_match(const char *verify, const char *s_dn, const char *pem,
 	return CB_OK;
 }
 
-int
-mtls_require(struct req *r)
+/* One requirement (subject, pins) against what nginx reported; CB_OK when there is none. */
+static int
+mtls_meets(struct req *r, const char *subject, const char *pins, const char **why)
 {
-	const struct agent_auth	*a = r->auth;
-	const char		*why, *https;
-	int			 rc;
+	const char	*https;
 
-	if (a == NULL || (a->mtls_subject[0] == '\0' && a->mtls_sha256[0] == '\0'))
+	if (subject[0] == '\0' && pins[0] == '\0')
 		return CB_OK;
 	/* The SSL_CLIENT_* parameters mean something only on the TLS listener. */
 	https = req_env(r, "HTTPS");
 	if (https == NULL || strcmp(https, "on") != 0)
-		rc = mtls_match(NULL, NULL, NULL, a->mtls_subject, a->mtls_sha256, &why);
-	else
-		rc = mtls_match(req_env(r, "SSL_CLIENT_VERIFY"), req_env(r, "SSL_CLIENT_S_DN"),
-		    req_env(r, "SSL_CLIENT_CERT"), a->mtls_subject, a->mtls_sha256, &why);
+		return mtls_match(NULL, NULL, NULL, subject, pins, why);
+	return mtls_match(req_env(r, "SSL_CLIENT_VERIFY"), req_env(r, "SSL_CLIENT_S_DN"),
+	    req_env(r, "SSL_CLIENT_CERT"), subject, pins, why);
+}
+
+int
+mtls_require(struct req *r)
+{
+	const struct agent_auth	*a = r->auth;
+	const char		*why = NULL;
+	int			 rc;
+
+	if (a == NULL)
+		return CB_OK;
+	/* The agent's requirement, then the key's own: both must hold. */
+	rc = mtls_meets(r, a->mtls_subject, a->mtls_sha256, &why);
+	if (rc == CB_OK)
+		rc = mtls_meets(r, a->key_mtls_subject, a->key_mtls_sha256, &why);
 	if (rc == CB_OK)
 		return CB_OK;
 	log_kv(LOG_LVL_INFO, "mtls_refused", "agent", a->agent_id, "key", a->key_id,
@@ -177,22 +191,73 @@ mtls_subject_ok(const char *s)
 	return 1;
 }
 
+/*
+ * The one statement of each kind: the identity and its audit row commit
+ * together.  $1 id  $2 org (NULL: any)  $3 subject  $4 "pin,pin"  $5 pins
+ * $6 actor  $7 cli_user (lib/audit.h's audit_actor; NULL: none).
+ */
+#define MTLS_CLI_USER \
+	"CASE WHEN $7::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('cli_user', $7::text) END"
+static const char mtls_agent_sql[] =
+    "WITH a AS (UPDATE agents SET mtls_subject = $3,"
+    "  mtls_sha256 = CASE WHEN $4::text IS NULL THEN NULL ELSE string_to_array($4, ',') END"
+    "  WHERE id = $1::uuid AND ($2::text IS NULL OR org_id::text = $2)"
+    "  RETURNING id, org_id), l AS ("
+    " INSERT INTO audit_log (org_id, actor, action, subject, detail)"
+    "  SELECT a.org_id, $6, CASE WHEN $3::text IS NULL AND $4::text IS NULL"
+    "   THEN 'agent.mtls_cleared' ELSE 'agent.mtls_set' END, a.id::text,"
+    "   jsonb_build_object('subject', $3::text IS NOT NULL, 'pins', $5::int)"
+    "   || " MTLS_CLI_USER " FROM a"
+    "  RETURNING 1)"
+    " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM l)";
+
+static const char mtls_key_sql[] =
+    "WITH a AS (UPDATE api_keys SET mtls_subject = $3,"
+    "  mtls_sha256 = CASE WHEN $4::text IS NULL THEN NULL ELSE string_to_array($4, ',') END"
+    "  WHERE id = $1::uuid AND ($2::text IS NULL OR org_id::text = $2)"
+    "  RETURNING id, org_id, agent_id, prefix), l AS ("
+    " INSERT INTO audit_log (org_id, actor, action, subject, detail)"
+    "  SELECT a.org_id, $6, CASE WHEN $3::text IS NULL AND $4::text IS NULL"
+    "   THEN 'api_key.mtls_cleared' ELSE 'api_key.mtls_set' END, a.id::text,"
+    "   jsonb_build_object('agent_id', a.agent_id, 'prefix', a.prefix,"
+    "   'subject', $3::text IS NOT NULL, 'pins', $5::int) || " MTLS_CLI_USER " FROM a"
+    "  RETURNING 1)"
+    " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM l)";
+
+static int	mtls_set_on(struct db *, const char *, const char *, const char *, const char *,
+		    const char *, const char **, int);
+
 int
 mtls_set(struct db *db, const char *org, const char *agent_id, const char *subject,
     const char *pins, const char *actor, const char **why)
 {
+	return mtls_set_on(db, org, agent_id, subject, pins, actor, why, 0);
+}
+
+int
+mtls_set_key(struct db *db, const char *org, const char *key_id, const char *subject,
+    const char *pins, const char *actor, const char **why)
+{
+	return mtls_set_on(db, org, key_id, subject, pins, actor, why, 1);
+}
+
+static int
+mtls_set_on(struct db *db, const char *org, const char *id, const char *subject,
+    const char *pins, const char *actor, const char **why, int key)
+{
 	char		 norm[MTLS_PINS_BUFSZ], npins[8];
 	struct db_res	*res = NULL;
-	const char	*sub = subject && subject[0] ? subject : NULL, *pn = NULL;
+	const char	*sub = subject && subject[0] ? subject : NULL, *pn = NULL, *cli;
 	int		 rc, n = 0;
 
 	*why = NULL;
-	if (!util_uuid_ok(agent_id)) {
-		*why = "the agent id is not a UUID";
+	if (!util_uuid_ok(id)) {
+		*why = key ? "the key id is not a UUID" : "the agent id is not a UUID";
 		return CB_ERR_VALIDATION;
 	}
-	if (sub && !mtls_subject_ok(sub)) {
-		*why = "the subject is an RFC 2253 DN (\"CN=...,O=...\") of 3 to 500 printable characters";
+	if (sub && (!mtls_subject_ok(sub) || (key && strchr(sub, '|') != NULL))) {
+		*why = "the subject is an RFC 2253 DN (\"CN=...,O=...\") of 3 to 500 printable characters"
+		    " (and no '|' for a key)";
 		return CB_ERR_VALIDATION;
 	}
 	if (pins && (rc = mtls_pins_normalise(pins, norm, why)) != CB_OK)
@@ -202,18 +267,9 @@ mtls_set(struct db *db, const char *org, const char *agent_id, const char *subje
 		n = (int)((strlen(norm) + 1) / (MTLS_SHA256_HEX + 1));
 	}
 	snprintf(npins, sizeof(npins), "%d", n);
-	/* One statement: the agent's identity and its audit row commit together. */
-	rc = db_query(db, &res, "WITH a AS (UPDATE agents SET mtls_subject = $3,"
-	    "  mtls_sha256 = CASE WHEN $4::text IS NULL THEN NULL ELSE string_to_array($4, ',') END"
-	    "  WHERE id = $1::uuid AND ($2::text IS NULL OR org_id::text = $2)"
-	    "  RETURNING id, org_id), l AS ("
-	    " INSERT INTO audit_log (org_id, actor, action, subject, detail)"
-	    "  SELECT a.org_id, $6, CASE WHEN $3::text IS NULL AND $4::text IS NULL"
-	    "   THEN 'agent.mtls_cleared' ELSE 'agent.mtls_set' END, a.id::text,"
-	    "   jsonb_build_object('subject', $3::text IS NOT NULL, 'pins', $5::int) FROM a"
-	    "  RETURNING 1)"
-	    " SELECT (SELECT count(*) FROM a), (SELECT count(*) FROM l)", 6,
-	    (const char *[]){ agent_id, org, sub, pn, npins, actor });
+	actor = audit_actor(actor, &cli);
+	rc = db_query(db, &res, key ? mtls_key_sql : mtls_agent_sql, 7,
+	    (const char *[]){ id, org, sub, pn, npins, actor, cli });
 	if (rc != CB_OK)
 		return rc;
 	rc = strcmp(db_val(res, 0, 0), "1") == 0 ? CB_OK : CB_ERR_NOT_FOUND;

@@ -12,7 +12,9 @@
  *
  * An agent may carry an identity it must present (agents.mtls_subject,
  * agents.mtls_sha256, sql/0014_mtls.up.sql): an exact subject DN, a list
- * of pinned SHA-256 fingerprints, or both (then both must hold).  The
+ * of pinned SHA-256 fingerprints, or both (then both must hold); so may
+ * an API key (api_keys, sql/0019_key_mtls), even when its agent does not:
+ * a request then meets the agent's and the key's.  The
  * pipeline runs mtls_require after every agent authentication, whatever
  * path found the agent (API key, agent JWT, the process memo): the
  * identity travels with the authenticated principal (struct agent_auth),
@@ -75,6 +77,15 @@ int	 mtls_pins_normalise(const char *in, char out[MTLS_PINS_BUFSZ], const char *
  * is no such agent, CB_ERR_VALIDATION (with *why) for a bad subject or pin.
  */
 int	 mtls_set(struct db *, const char *org, const char *agent_id, const char *subject,
+	    const char *pins, const char *actor, const char **why)
+	    __attribute__((warn_unused_result));
+
+/*
+ * The same for one API key (sql/0019_key_mtls: met as well as its
+ * agent's), audited api_key.mtls_set / api_key.mtls_cleared.
+ * CB_ERR_NOT_FOUND when there is no such key (in `org`).
+ */
+int	 mtls_set_key(struct db *, const char *org, const char *key_id, const char *subject,
 	    const char *pins, const char *actor, const char **why)
 	    __attribute__((warn_unused_result));
 

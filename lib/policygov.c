@@ -492,13 +492,26 @@ static const char pg_update_sql[] =
     " RETURNING p.form_id, p.org_id, p.version)"
     PG_HISTORY_TAIL;
 
+/* Text a JSON string may hold as it is: short, printable, no quote or backslash. */
+static int
+pg_json_safe(const char *s)
+{
+	size_t	 i, n = strlen(s);
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return n < 96;
+}
+
 static int
 pg_write_one(struct db *db, const struct policygov_state *st, const struct policygov_doc *p,
     const char *actor, struct policygov_result *out)
 {
 	struct db_res	*res = NULL;
-	char		 fv[16], rate[24], mif[24], ttl[24], ver[16], detail[256];
+	char		 fv[16], rate[24], mif[24], ttl[24], ver[16], detail[384], who[128] = "";
 	char		*types, *sels, *appr, *canon;
+	const char	*cli;
 	int		 rc;
 
 	snprintf(fv, sizeof(fv), "%d", st->form_version);
@@ -527,10 +540,13 @@ pg_write_one(struct db *db, const struct policygov_state *st, const struct polic
 	out->previous_version = st->version;
 	util_strlcpy(out->sha256, db_val(res, 0, 1), sizeof(out->sha256));
 	db_res_free(res);
-	/* Hashes and versions, never the lists (audit.h). */
+	/* Hashes and versions, never the lists (audit.h); who ran cb-admin, if it did. */
+	actor = audit_actor(actor, &cli);
+	if (cli != NULL)
+		snprintf(who, sizeof(who), ",\"cli_user\":\"%s\"", pg_json_safe(cli) ? cli : "cli:?");
 	snprintf(detail, sizeof(detail), "{\"version\":%d,\"previous_version\":%d,"
-	    "\"policy_sha256\":\"%s\",\"form_version\":%d}", out->version, out->previous_version,
-	    out->sha256, st->form_version);
+	    "\"policy_sha256\":\"%s\",\"form_version\":%d%s}", out->version, out->previous_version,
+	    out->sha256, st->form_version, who);
 	return audit_append(db, st->org, actor, "policy.changed", st->form_id, detail);
 }
 

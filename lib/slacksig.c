@@ -50,6 +50,39 @@ slacksig_sign(const struct slacksig_secret *k, int64_t ts, const void *body, siz
 	return CB_OK;
 }
 
+/*
+ * The two headers Slack signs with, as a field table: the prefix, the
+ * characters allowed after it and their count, and what a refusal says.
+ * sig_header_ok checks a value against its row; parse_ts and parse_sig
+ * then read the value that passed.
+ */
+enum { SIG_TS, SIG_SIG };
+static const struct {
+	const char	*name;
+	const char	*prefix;
+	const char	*chars;
+	size_t		 min, max;	/* characters after the prefix */
+	const char	*why;
+} sig_headers[] = {
+	[SIG_TS] = { "X-Slack-Request-Timestamp", "", "0123456789", 1, SLACKSIG_TS_MAX,
+	    "X-Slack-Request-Timestamp must be whole seconds" },
+	[SIG_SIG] = { "X-Slack-Signature", "v0=", "0123456789abcdefABCDEF",
+	    2 * SLACKSIG_MAC_BYTES, 2 * SLACKSIG_MAC_BYTES,
+	    "X-Slack-Signature must be v0= and 64 hex digits" },
+};
+
+static int
+sig_header_ok(int which, const char *v)
+{
+	size_t	 plen = strlen(sig_headers[which].prefix), n;
+
+	if (strncmp(v, sig_headers[which].prefix, plen) != 0)
+		return 0;
+	n = strlen(v + plen);
+	return n >= sig_headers[which].min && n <= sig_headers[which].max &&
+	    strspn(v + plen, sig_headers[which].chars) == n;
+}
+
 /* "v0=" + exactly 64 hex digits into mac; -1 if it is anything else. */
 static int
 parse_sig(const char *h, unsigned char mac[SLACKSIG_MAC_BYTES])
@@ -111,12 +144,12 @@ slacksig_verify(const struct slacksig_secret *secrets, size_t nsecrets, const ch
 		*why = "X-Slack-Request-Timestamp and X-Slack-Signature are required";
 		return CB_ERR_VALIDATION;
 	}
-	if (parse_ts(ts_header, &ts) != 0) {
-		*why = "X-Slack-Request-Timestamp must be whole seconds";
+	if (!sig_header_ok(SIG_TS, ts_header) || parse_ts(ts_header, &ts) != 0) {
+		*why = sig_headers[SIG_TS].why;
 		return CB_ERR_VALIDATION;
 	}
-	if (parse_sig(sig_header, got) != 0) {
-		*why = "X-Slack-Signature must be v0= and 64 hex digits";
+	if (!sig_header_ok(SIG_SIG, sig_header) || parse_sig(sig_header, got) != 0) {
+		*why = sig_headers[SIG_SIG].why;
 		return CB_ERR_VALIDATION;
 	}
 	if ((now > ts ? now - ts : ts - now) > SLACKSIG_TOLERANCE_S) {

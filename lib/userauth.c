@@ -27,7 +27,7 @@
  * must cover how long a process may still sign with it after a rotation
  * (its cache period) plus the leeway a verifier grants.
  */
-_Static_assert(USERAUTH_LEEWAY_S + (int)(SIGNKEYS_REFRESH_MS / 1000) < SIGNKEYS_SKEW_S,
+_Static_assert(USERAUTH_LEEWAY_S + (int)SIGNKEYS_REFRESH_MS / 1000 < SIGNKEYS_SKEW_S,
     "retire grace shorter than signer lag plus verifier leeway");
 
 void

@@ -23,6 +23,8 @@
 #     into the fake;
 #   - calls (scripts/bench/calls.sh): signed inbound call events, new each,
 #     against the submit route's throughput in the same run;
+#   - approvals (scripts/bench/approvals.sh): commands held for a person,
+#     each approved by a signed Slack click: click -> frame, and creation;
 # then prints the figures, one summary table (figure, reference, ratio,
 # target, PASS/MISS), and stops the stack (trap).  Exit status: 0 when
 # everything was measured, targets met or not; 3 when a reference or a run
@@ -43,12 +45,14 @@
 #   BENCH_TAB_SENDERS agent HTTP connections offering them     [64]
 #   BENCH_IDLE        single commands on an idle channel       [200]
 #   BENCH_ONLY        sections to run, comma-separated: http (wrk and
-#                     pgbench), tabs (agent to tab), delivery, calls
-#                                                              [http,tabs,delivery,calls]
+#                     pgbench), tabs (agent to tab), delivery, calls, approvals
+#                                          [http,tabs,delivery,calls,approvals]
 #   BENCH_CALLS_POOL  signed call events prepared for the calls run [5000 a second]
 #   BENCH_KEEP        1: keep var/bench-$$ (logs) afterwards   [0]
 #   BENCH_DELIVERIES  rows drained in the delivery runs        [20000]
 #   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
+#   BENCH_APPR_RATE   approvals offered per second             [50]
+#   BENCH_APPR_TABS   tabs they spread over                    [50]
 #   CB_BUILD          build directory                          [<repo>/build]
 set -euo pipefail
 
@@ -63,7 +67,10 @@ TAB_SENDERS=${BENCH_TAB_SENDERS:-64}
 IDLE=${BENCH_IDLE:-200}
 NDELIV=${BENCH_DELIVERIES:-20000}
 SF_LAT=${BENCH_SF_LATENCY:-100}
-ONLY=${BENCH_ONLY:-http,tabs,delivery,calls}
+ONLY=${BENCH_ONLY:-http,tabs,delivery,calls,approvals}
+APPR_RATE=${BENCH_APPR_RATE:-50}
+APPR_TABS=${BENCH_APPR_TABS:-50}
+APPR_SENDERS=16
 export CB_BUILD=${CB_BUILD:-$REPO/build}
 
 # The targets (ratios to a reference measured in this run, or ceilings).
@@ -73,6 +80,8 @@ T_WRITE_P99=10    # ms, p99 of submit, command accept and call events
 T_CALLS=1.0       # call events >= 1x the submit route in the same run
 T_TAB_P99=20      # ms, 202 -> frame p99 with TABS tabs at TAB_RATE/s
 T_IDLE_P99=2      # ms, 202 -> frame p99 on an idle channel
+T_APPR_DECIDE_P99=250  # ms, signed Slack click -> frame p99 (seed 004; our aim: 20)
+T_APPR_CREATE_P95=120  # ms, command sent -> its approval message at the fake Slack, p95
 
 say() { printf 'bench: %s\n' "$*" >&2; }
 die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
@@ -81,11 +90,12 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 [[ $DURATION =~ ^[1-9][0-9]*[smh]?$ ]] || die "BENCH_DURATION must look like 10s"
 . "$REPO/scripts/bench/lib.sh"
 TAB_SECONDS=${BENCH_TAB_SECONDS:-$(dur_s "$DURATION")}
-for v in THREADS CONNS NCTX TABS TAB_RATE TAB_SECONDS TAB_SENDERS NDELIV SF_LAT; do
+APPR_SECONDS=$TAB_SECONDS
+for v in THREADS CONNS NCTX TABS TAB_RATE TAB_SECONDS TAB_SENDERS NDELIV SF_LAT APPR_RATE APPR_TABS; do
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
 [[ $IDLE =~ ^[0-9]+$ ]] || die "BENCH_IDLE must be a number"
-[[ ,$ONLY, =~ ^(,(http|tabs|delivery|calls))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery, calls (comma-separated)"
+[[ ,$ONLY, =~ ^(,(http|tabs|delivery|calls|approvals))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery, calls, approvals (comma-separated)"
 run_section() { [[ ,$ONLY, == *,$1,* ]]; }
 for t in wrk curl "$PGBENCH" psql; do
     command -v "$t" >/dev/null || die "$t is not installed (make deps installs it)"
@@ -96,6 +106,7 @@ done
 . "$REPO/scripts/bench/pg.sh"
 . "$REPO/scripts/bench/delivery.sh"
 . "$REPO/scripts/bench/calls.sh"
+. "$REPO/scripts/bench/approvals.sh"
 
 free_port() {
     local p
@@ -289,6 +300,7 @@ psql_app -c "DELETE FROM sink_pauses WHERE sink = 'salesforce'" >/dev/null
 DELIVERY=()
 DELIVERY_TOTALS=
 run_section delivery && delivery_section
+run_section approvals && approvals_section
 
 # ------------------------------------------------------------------ report
 . "$REPO/scripts/bench/report.sh"

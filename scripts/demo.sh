@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Print how to try the running stack: a link that opens the demo form in a
-# tab, a curl line an operator pastes to drive that tab as the demo agent,
+# tab, the curl lines an operator pastes to drive that tab as the demo agent
+# (a highlight, which goes straight to the tab, and a set_field, which the
+# demo policy holds for a person's approval), the one line that approves
+# the latter as the demo approver's Slack click (scripts/slack-click.sh):
+# the field then fills in (tests/scripts/demo.sh runs these very lines);
 # and a one-line signed call event whose caller is a demo contact seeded in
 # the fake Salesforce, with how to see the activity linked to it.
 #
@@ -100,11 +104,24 @@ Open this in a browser (self-signed certificate: accept it once):
 
   $CB_HTTPS_URL/?form=$form_id#ctx=$ctx_ref&token=$tab_token
 
-Then, as the demo agent, fill in the email field of that tab (paste as is):
+Then, as the demo agent, highlight the email field of that tab (paste as is):
 
 EOF
 # Printed literally: the nonce is generated when the line is pasted.
-printf '  %s\n\n' "curl -sk -X POST '$cmd_url' -H 'Authorization: Bearer $api_key' -H 'Content-Type: application/json' -d '{\"type\":\"set_field\",\"selector\":\"#email\",\"value\":\"ada@example.com\",\"nonce\":\"'\"\$(date +%s%N)\"'\"}'"
+cmd_line() {
+    printf '  %s\n\n' "curl -sk -X POST '$cmd_url' -H 'Authorization: Bearer $api_key' -H 'Content-Type: application/json' -d '{$1,\"nonce\":\"'\"\$(date +%s%N)\"'\"}'"
+}
+cmd_line '"type":"highlight","selector":"#email"'
+echo "Fill it in: the demo policy holds set_field for a person's approval, so the answer"
+echo "says \"pending_approval\" and the tab shows nothing yet (paste as is):"
+echo
+cmd_line '"type":"set_field","selector":"#email","value":"ada@example.com"'
+echo "Approve it as the demo approver does in Slack (the approval message is in the fake"
+echo "Slack; the click is signed as Slack signs it), and watch the field fill in:"
+echo
+click=$REPO/scripts/slack-click.sh
+[ "$CB_STATE" = "$(realpath -m -- "$REPO/var/dev")" ] || click="CB_STATE=$CB_STATE $click"
+printf '  %s\n\n' "$click latest approve"
 if [ -n "${CB_FAKESF_URL:-}" ]; then
     echo "After submitting the form, see what the (fake) Salesforce holds:"
     echo

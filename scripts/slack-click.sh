@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# slack-click.sh APPROVAL_ID approve|deny: click Approve or Deny on an
+# slack-click.sh APPROVAL_ID|latest approve|deny: click Approve or Deny on an
 # approval message of the development stack's (fake) Slack, as Slack would:
 # a block_actions payload form-encoded, signed with the stack's
 # CB_SLACK_SIGNING_SECRET (v0 = HMAC-SHA256 over "v0:{timestamp}:{body}"),
 # posted to POST /api/v1/slack/interactions.  The button's value (the
 # approval id and its hash) is read from the message the fake Slack holds,
-# so the click carries exactly what the person was shown.
+# so the click carries exactly what the person was shown.  `latest` clicks
+# on the newest approval message the fake holds (the demo's one-liner).
 #
 # The clicking Slack user is $SLACK_USER (default U0DEMO01): link it to an
 # approver first (cb-admin user-slack USER_ID U0DEMO01).  The stack is
@@ -19,11 +20,12 @@ set -euo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 die() { printf 'slack-click.sh: %s\n' "$*" >&2; exit 1; }
 
-[ $# -eq 2 ] || die "usage: scripts/slack-click.sh APPROVAL_ID approve|deny"
+[ $# -eq 2 ] || die "usage: scripts/slack-click.sh APPROVAL_ID|latest approve|deny"
 id=$1
 action=$2
-[[ $id =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] \
-    || die "APPROVAL_ID must be an approval's id (a lowercase UUID)"
+uuid_re='[0-9a-f]\{8\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{4\}-[0-9a-f]\{12\}'
+[[ $id == latest || $id =~ ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$ ]] \
+    || die "APPROVAL_ID must be an approval's id (a lowercase UUID) or latest"
 case $action in approve|deny) ;; *) die "the action is approve or deny" ;; esac
 user=${SLACK_USER:-U0DEMO01}
 [[ $user =~ ^[UW][A-Z0-9]{2,19}$ ]] || die "SLACK_USER must be a Slack member id"
@@ -35,9 +37,17 @@ env_file=${CB_STATE:-$repo/var/dev}/stack.env
 [ -n "${CB_SLACK_SIGNING_SECRET:-}" ] || die "the stack has no CB_SLACK_SIGNING_SECRET"
 [ -n "${CB_FAKEHOOKS_URL:-}" ] || die "the stack has no fake Slack (CB_FAKEHOOKS_URL)"
 
-value=$(curl -s --max-time 5 "$CB_FAKEHOOKS_URL/__fake/messages" \
-    | grep -o "\"$id:[0-9a-f]\{64\}\"" | head -n 1 | tr -d '"') || true
-[ -n "$value" ] || die "no approval message for $id in the fake Slack"
+if [ "$id" = latest ]; then
+    # The buttons' values, in the order the messages came: the last one's.
+    value=$(curl -s --max-time 5 "$CB_FAKEHOOKS_URL/__fake/messages" \
+        | grep -o "\"value\":\"$uuid_re:[0-9a-f]\{64\}\"" | tail -n 1 | cut -d'"' -f4) || true
+    [ -n "$value" ] || die "no approval message in the fake Slack yet"
+    id=${value%%:*}
+else
+    value=$(curl -s --max-time 5 "$CB_FAKEHOOKS_URL/__fake/messages" \
+        | grep -o "\"$id:[0-9a-f]\{64\}\"" | head -n 1 | tr -d '"') || true
+    [ -n "$value" ] || die "no approval message for $id in the fake Slack"
+fi
 
 # Form encoding: unreserved characters as they are, every other byte %XX.
 urlencode() {

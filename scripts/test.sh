@@ -145,8 +145,9 @@ export CB_AUDIT_SEAL_MS=400 CB_AUDIT_SEAL_BATCH=4
 # Agent policy governance, stated: test_policies changes policies at and
 # over both limits (the suites' seeded policies change 10 entries at once).
 export CB_POLICY_MAX_CHANGES=20 CB_POLICY_MAX_LIST=12
-# The approvals duty sweeps every 1.5 s (test_approvals checks the interval holds).
-export CB_APPROVAL_SWEEP_MS=1500
+# The approvals duty sweeps every 1.5 s, 3 approvals a statement
+# (test_approvals checks the interval holds, and the batch).
+export CB_APPROVAL_SWEEP_MS=1500 CB_APPROVAL_EXPIRE_BATCH=3
 # A call source's previous secret verifies this long after a rotation
 # (test_calls checks it is this value, not the default).
 export CB_CALL_SECRET_OVERLAP_S=7200

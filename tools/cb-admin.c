@@ -13,6 +13,7 @@
  *   cb-admin agent-create ORG_SLUG NAME
  *   cb-admin key-create AGENT_ID [SCOPES] [EXPIRES_DAYS]
  *   cb-admin agent-mtls AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear
+ *   cb-admin key-mtls KEY_ID [--subject DN] [--sha256 FP[,FP...]] | --clear
  *   cb-admin demo-seed
  *   cb-admin user-create ORG_SLUG EMAIL ROLE   (password: see below)
  *   cb-admin user-slack USER_ID SLACK_USER_ID|-   (approvals clicked in Slack)
@@ -543,10 +544,12 @@ cmd_key_create(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/* agent-mtls and key-mtls: the same arguments, lib/mtls.c's same code. */
 static int
-cmd_agent_mtls(struct admin *a, int argc, char **argv)
+mtls_cmd(struct admin *a, int argc, char **argv, int key)
 {
 	const char	*subject = NULL, *pins = NULL, *why = NULL;
+	const char	*cmd = key ? "key-mtls" : "agent-mtls", *what = key ? "key" : "agent";
 	int		 i, clear = 0, rc;
 
 	if (argc < 2 || !util_uuid_ok(argv[0]))
@@ -564,18 +567,31 @@ cmd_agent_mtls(struct admin *a, int argc, char **argv)
 	if (clear == (subject != NULL || pins != NULL))
 		goto usage;
 	if (!clear && (subject == NULL || subject[0] == '\0') && (pins == NULL || pins[0] == '\0'))
-		return fail("agent-mtls: give a subject or a pin (or --clear)");
-	rc = mtls_set(a->db, NULL, argv[0], subject, pins, a->actor, &why);
+		return fail("%s: give a subject or a pin (or --clear)", cmd);
+	rc = (key ? mtls_set_key : mtls_set)(a->db, NULL, argv[0], subject, pins, a->actor, &why);
 	if (rc == CB_ERR_VALIDATION)
-		return fail("agent-mtls: %s", why);
+		return fail("%s: %s", cmd, why);
 	if (rc == CB_ERR_NOT_FOUND)
-		return fail("agent-mtls: no agent %s", argv[0]);
+		return fail("%s: no %s %s", cmd, what, argv[0]);
 	if (rc != CB_OK)
-		return fail("agent-mtls: %s", db_errmsg(a->db));
-	printf("{\"agent_id\":\"%s\",\"mtls\":\"%s\"}\n", argv[0], clear ? "cleared" : "set");
+		return fail("%s: %s", cmd, db_errmsg(a->db));
+	printf("{\"%s_id\":\"%s\",\"mtls\":\"%s\"}\n", what, argv[0], clear ? "cleared" : "set");
 	return 0;
 usage:
-	return fail("usage: agent-mtls AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear");
+	return fail("usage: %s %s_ID [--subject DN] [--sha256 FP[,FP...]] | --clear", cmd,
+	    key ? "KEY" : "AGENT");
+}
+
+static int
+cmd_agent_mtls(struct admin *a, int argc, char **argv)
+{
+	return mtls_cmd(a, argc, argv, 0);
+}
+
+static int
+cmd_key_mtls(struct admin *a, int argc, char **argv)
+{
+	return mtls_cmd(a, argc, argv, 1);
 }
 
 static const char demo_definition[] =
@@ -591,16 +607,24 @@ static const char demo_definition[] =
     "{\"name\":\"subscribe\",\"label\":\"Send me news\",\"type\":\"boolean\","
     "\"sf_field\":\"Subscribe__c\"}]}";
 
+/* The Slack member the demo approver clicks as (scripts/slack-click.sh's default). */
+#define DEMO_SLACK_USER	"U0DEMO01"
+
+static int	demo_approver(struct admin *, char id[40]);
+
 /*
- * A demo tenant, form, policy and agent key; reuses what exists and
- * revokes the demo agent's older keys (each run prints a new one).
+ * A demo tenant, form, policy (set_field held for a person's approval) and
+ * agent key, and an approver linked to Slack member DEMO_SLACK_USER; reuses
+ * what exists and revokes the demo agent's older keys (each run prints a
+ * new one).
  */
 static int
 cmd_demo_seed(struct admin *a, int argc, char **argv)
 {
 	struct policygov_state	 st;
-	struct policygov_doc	 d, cur;
+	struct policygov_doc	 d;
 	char			 form[40] = "", agent[40] = "", key[APIKEY_LEN + 1], kid[40], ver[16];
+	char			 approver[40] = "";
 	int			 rc;
 
 	(void)argv;
@@ -625,18 +649,15 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 	memset(&d, 0, sizeof(d));
 	policygov_list_from_csv("set_field,focus,highlight,show_message", &d.types);
 	policygov_list_from_csv("#full_name,#email,#topic,#message,#subscribe", &d.selectors);
-	policygov_doc_copy(&cur, &st.current);
-	d.approval = cur.approval;
-	cur.approval.v = NULL;
-	cur.approval.n = 0;
+	/* A person approves what the agent types into a field (docs/approvals.md). */
+	policygov_list_from_csv("set_field", &d.approval);
 	d.rate_per_minute = st.has_policy ? st.current.rate_per_minute : 600;
 	d.max_in_flight = st.current.max_in_flight;
 	d.approval_ttl_s = st.current.approval_ttl_s;
 	rc = policy_apply(a, &st, &d, 0);
-	policygov_doc_free(&cur);
 	policygov_doc_free(&d);
 	policygov_state_free(&st);
-	if (rc != 0)
+	if (rc != 0 || demo_approver(a, approver))
 		return 1;
 	if (q1(a, "SELECT coalesce((SELECT a.id::text FROM agents a JOIN orgs o ON o.id = a.org_id"
 	    " WHERE o.slug = 'demo' AND a.name = 'demo-agent' LIMIT 1), '')", 0, NULL, agent, sizeof(agent)))
@@ -661,7 +682,8 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 		return 1;
 	}
 	printf("{\"org\":\"demo\",\"form_id\":\"%s\",\"agent_id\":\"%s\",\"api_key\":\"%s\","
-	    "\"revoked_keys\":%s}\n", form, agent, key, ver);
+	    "\"revoked_keys\":%s,\"approver_id\":\"%s\",\"approver_slack\":\"%s\"}\n", form, agent,
+	    key, ver, approver, DEMO_SLACK_USER);
 	sodium_memzero(key, sizeof(key));
 	return 0;
 }
@@ -694,6 +716,62 @@ admin_app_close(struct app *app)
 {
 	keyring_close(&app->keys);
 	memset(app, 0, sizeof(*app));
+}
+
+/* A user and its audit row user.created, committed together. */
+static int
+user_create_audited(struct admin *a, struct app *app, const char *org, const char *email,
+    const char *pw, size_t pwlen, const char *role, char id[37])
+{
+	char	*detail;
+	int	 rc;
+
+	if ((rc = db_begin(a->db)) == CB_OK &&
+	    (rc = users_create(app, org, email, pw, pwlen, role, id)) == CB_OK) {
+		detail = audit_detail("role", role, "cli_user", a->actor, NULL);
+		rc = audit_append(a->db, org, AUDIT_ACTOR_OPERATOR, "user.created", id, detail);
+		free(detail);
+	}
+	if (rc == CB_OK)
+		rc = db_commit(a->db);
+	else if (db_in_tx(a->db))
+		db_rollback(a->db);
+	return rc;
+}
+
+/*
+ * The demo tenant's approver: the person linked to DEMO_SLACK_USER, made
+ * once (approver@demo.example, a random password nobody is told: this
+ * person decides from Slack only).  Its id in `id`.
+ */
+static int
+demo_approver(struct admin *a, char id[40])
+{
+	struct app	 app;
+	char		 org[32], pw[48];
+	int		 rc;
+
+	if (q1(a, "SELECT coalesce((SELECT u.id::text FROM users u JOIN orgs o ON o.id = u.org_id"
+	    " WHERE o.slug = 'demo' AND u.slack_user_id = $1 LIMIT 1), '')", 1,
+	    (const char *[]){ DEMO_SLACK_USER }, id, 40))
+		return 1;
+	if (id[0] != '\0')
+		return 0;
+	if (q1(a, "SELECT id::text FROM orgs WHERE slug = 'demo'", 0, NULL, org, sizeof(org)) ||
+	    admin_app_open(a, &app))
+		return 1;
+	util_random_token(pw, sizeof(pw), 24);
+	rc = user_create_audited(a, &app, org, "approver@demo.example", pw, strlen(pw), "approver",
+	    id);
+	sodium_memzero(pw, sizeof(pw));
+	admin_app_close(&app);
+	if (rc == CB_ERR_DB_CONFLICT)
+		return fail("approver@demo.example exists but is not linked to Slack member "
+		    DEMO_SLACK_USER ": cb-admin user-slack USER_ID " DEMO_SLACK_USER);
+	if (rc != CB_OK)
+		return fail("cannot create the demo approver: %s %s", errs_name(rc), db_errmsg(a->db));
+	return q1(a, "UPDATE users SET slack_user_id = $2 WHERE id = $1::uuid RETURNING id", 2,
+	    (const char *[]){ id, DEMO_SLACK_USER }, id, 40);
 }
 
 /*
@@ -770,18 +848,7 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 		sodium_memzero(pw, sizeof(pw));
 		return 1;
 	}
-	/* The user and its audit row commit together. */
-	if ((rc = db_begin(a->db)) == CB_OK &&
-	    (rc = users_create(&app, org, argv[1], pw, (size_t)pwlen, argv[2], id)) == CB_OK) {
-		char	*detail = audit_detail("role", argv[2], "cli_user", a->actor, NULL);
-
-		rc = audit_append(a->db, org, AUDIT_ACTOR_OPERATOR, "user.created", id, detail);
-		free(detail);
-	}
-	if (rc == CB_OK)
-		rc = db_commit(a->db);
-	else if (db_in_tx(a->db))
-		db_rollback(a->db);
+	rc = user_create_audited(a, &app, org, argv[1], pw, (size_t)pwlen, argv[2], id);
 	sodium_memzero(pw, sizeof(pw));
 	admin_app_close(&app);
 	if (rc == CB_ERR_DB_CONFLICT)
@@ -1635,6 +1702,9 @@ static const struct admin_cmd admin_cmds[] = {
 	  "issue an API key for an agent (shown once)" },
 	{ "agent-mtls", cmd_agent_mtls, "AGENT_ID [--subject DN] [--sha256 FP[,FP...]] | --clear",
 	  "require (or no longer) a client certificate of an agent over mutual TLS" },
+	{ "key-mtls", cmd_key_mtls, "KEY_ID [--subject DN] [--sha256 FP[,FP...]] | --clear",
+	  "require (or no longer) a client certificate with one API key, even when its agent does"
+	  " not (both must then be met)" },
 	{ "demo-seed", cmd_demo_seed, "", "seed the demo tenant, form, policy, agent and key" },
 	{ "data-key-rotate", cmd_data_key_rotate, "pii|tokens",
 	  "make a new current data key for one purpose" },

@@ -40,7 +40,9 @@
 #include "http.h"
 #include "people.h"
 #include "seed.h"
+#include "slackclick.h"
 #include "slacksig.h"
+#include "stacklog.h"
 #include "testdb.h"
 #include "util.h"
 #include "ws.h"
@@ -463,6 +465,52 @@ START_TEST(sweep_interval_holds)
 }
 END_TEST
 
+/*
+ * CB_APPROVAL_EXPIRE_BATCH (3 in scripts/test.sh) holds: ten approvals due
+ * at once end in statements of at most 3 (the duty's approvals_expired
+ * lines, one a statement: at least 4 of them, none over 3), one after the
+ * other within the same sweep.  Ignored (the default, 100), one line of 10.
+ */
+START_TEST(expiry_keeps_to_its_batch)
+{
+	struct fx	 f;
+	char		 c[40], path[512], *line = NULL;
+	const char	*v;
+	int		 before, after = 0, i;
+	double		 t0;
+
+	fx_init(&f);
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(command(&f, "set_field", "#email", "\"gus@example.test\"", c), 202);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM approvals WHERE ctx_id = $1::uuid"
+	    " AND state = 'pending'", 1, (const char *[]){ f.ctx }), 10);
+	stacklog_path("cb-worker", path, sizeof(path));
+	before = stacklog_lines(path, "approvals_expired", NULL, NULL);
+	testdb_exec("UPDATE approvals SET expires_at = now() WHERE ctx_id = $1::uuid", 1,
+	    (const char *[]){ f.ctx });
+	t0 = test_now_s();
+	while (testdb_long("SELECT count(*) FROM approvals WHERE ctx_id = $1::uuid"
+	    " AND state = 'expired'", 1, (const char *[]){ f.ctx }) < 10) {
+		ck_assert_msg(test_now_s() - t0 < 5.0, "not all expired within 5 s");
+		test_sleep_ms(20);
+	}
+	while ((after = stacklog_lines(path, "approvals_expired", NULL, &line)) - before < 4 &&
+	    test_now_s() - t0 < 5.0) {
+		free(line);
+		line = NULL;
+		test_sleep_ms(20);
+	}
+	ck_assert_msg(after - before >= 4, "%d expiry statements for 10 approvals with a batch "
+	    "of 3", after - before);
+	ck_assert_ptr_nonnull(line);
+	v = strstr(line, "\"count\":\"");
+	ck_assert_ptr_nonnull(v);
+	ck_assert_msg(v[9] >= '1' && v[9] <= '3' && v[10] == '"', "a statement ended more "
+	    "than 3: %s", line);
+	free(line);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ Slack */
 
 /* A block_actions click's form body: action approve|deny on approval id:hash. */
@@ -470,34 +518,25 @@ static void
 click_body(const char *slack_user, const char *action, const char *id, const char *hash,
     char *out, size_t outsz)
 {
-	char	 json[2048], enc[6144];
+	char	 value[128];
 
-	snprintf(json, sizeof(json), "{\"type\":\"block_actions\",\"team\":{\"id\":\"T000\"},"
-	    "\"user\":{\"id\":\"%s\",\"username\":\"approver\",\"team_id\":\"T000\"},"
-	    "\"api_app_id\":\"A0FAKEAPP01\",\"trigger_id\":\"1.2.3\","
-	    "\"response_url\":\"%s/actions/T000/1/%s\","
-	    "\"actions\":[{\"action_id\":\"%s\",\"block_id\":\"decide\",\"value\":\"%s:%s\","
-	    "\"type\":\"button\",\"action_ts\":\"1.2\"}]}",
-	    slack_user, test_env("CB_FAKEHOOKS_URL"), id, action, id, hash);
-	http_urlencode(json, enc, sizeof(enc));
-	snprintf(out, outsz, "payload=%s", enc);
+	snprintf(value, sizeof(value), "%s:%s", id, hash);
+	ck_assert_int_eq(slackclick_body(slack_user, action, value, test_env("CB_FAKEHOOKS_URL"),
+	    NULL, out, outsz), 0);
 }
 
 /* POST the body signed at ts with secret (NULL: the stack's). */
 static void
 slack_post(const char *body, long long ts, const char *secret, struct http_resp *r)
 {
-	struct slacksig_secret	 sec;
-	char			 sig[SLACKSIG_SIG_BUFSZ], h1[64], h2[96];
-	const char		*h[] = { h1, h2, "Content-Type: application/x-www-form-urlencoded",
+	char		 h1[SLACKCLICK_HDR_MAX], h2[SLACKCLICK_HDR_MAX];
+	const char	*h[] = { h1, h2, "Content-Type: application/x-www-form-urlencoded",
 	    NULL };
 
-	sec.s = secret ? secret : test_env("CB_SLACK_SIGNING_SECRET");
-	sec.len = strlen(sec.s);
-	test_record_secret(sec.s);
-	ck_assert_int_eq(slacksig_sign(&sec, ts, body, strlen(body), sig), CB_OK);
-	snprintf(h1, sizeof(h1), "X-Slack-Request-Timestamp: %lld", ts);
-	snprintf(h2, sizeof(h2), "X-Slack-Signature: %s", sig);
+	if (secret == NULL)
+		secret = test_env("CB_SLACK_SIGNING_SECRET");
+	test_record_secret(secret);
+	ck_assert_int_eq(slackclick_headers(secret, ts, body, strlen(body), h1, h2), 0);
 	http_do("POST", "/api/v1/slack/interactions", h, body, strlen(body), r);
 }
 
@@ -739,6 +778,7 @@ approvals_suite(void)
 	tcase_add_test(tc, expiry_denies_and_releases);
 	tcase_add_test(tc, expired_before_the_sweep_is_gone);
 	tcase_add_test(tc, sweep_interval_holds);
+	tcase_add_test(tc, expiry_keeps_to_its_batch);
 	tcase_add_test(tc, slack_click_approves_and_updates_the_message);
 	tcase_add_test(tc, slack_refusals);
 	tcase_add_test(tc, slack_click_script);

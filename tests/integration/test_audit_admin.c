@@ -382,6 +382,26 @@ START_TEST(operator_cli)
 	new_user(s2, "operator", &u);
 	expect_row(o2, "operator", "user.created", u.id, d, sizeof(d), u.email, u.password, "@",
 	    NULL);
+	/*
+	 * One actor form for every cb-admin row, through code the API shares
+	 * too (lib/mtls.c, lib/policygov.c): "operator", who ran it in
+	 * cli_user; never the runner as the actor.
+	 */
+	snprintf(args, sizeof(args), "agent-mtls %s --subject 'CN=cli-agent,O=Audit'", agent);
+	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
+	expect_row(o2, "operator", "agent.mtls_set", agent, d, sizeof(d), NULL);
+	ck_assert_ptr_nonnull(strstr(d, "\"cli_user\": \"cli:"));
+	snprintf(args, sizeof(args), "key-mtls %s --subject 'CN=cli-key,O=Audit'", kid);
+	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
+	expect_row(o2, "operator", "api_key.mtls_set", kid, d, sizeof(d), NULL);
+	ck_assert_ptr_nonnull(strstr(d, "\"cli_user\": \"cli:"));
+	snprintf(args, sizeof(args), "policy-set %s set_field '#email' 60", form);
+	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
+	expect_row(o2, "operator", "policy.changed", form, d, sizeof(d), NULL);
+	ck_assert_ptr_nonnull(strstr(d, "\"cli_user\": \"cli:"));
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE org_id = $1::bigint"
+	    " AND (actor LIKE 'cli:%' OR (actor = 'operator' AND NOT detail ? 'cli_user'))", 1,
+	    (const char *[]){ o2 }), 0);
 	/* A refused command (no such organisation) writes nothing. */
 	snprintf(args, sizeof(args), "agent-create no-such-org-%s x", s2);
 	ck_assert_int_ne(seed_admin(args, out, sizeof(out)), 0);

@@ -19,6 +19,11 @@
  * without the requirement works with and without a certificate (one the
  * CA verified).  Each
  * change is audited; a malformed pin is refused by cb-admin.
+ * An API key marked mTLS-required through the admin route
+ * (PUT /api/v1/admin/keys/{id}/mtls), its agent not, is refused 401
+ * without its certificate and served with it; the route's refusals are
+ * problem+json (400 naming the field, 404 for another tenant's key, 403
+ * for an operator); DELETE clears it; each change is audited as the admin.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +34,7 @@
 
 #include "check_util.h"
 #include "http.h"
+#include "people.h"
 #include "seed.h"
 #include "testdb.h"
 #include "util.h"
@@ -443,6 +449,103 @@ START_TEST(agent_without_requirement_with_or_without_certificate)
 }
 END_TEST
 
+/* PUT or DELETE /api/v1/admin/keys/{key}/mtls as the person with access token tok. */
+static void
+key_route(const char *method, const char *key, const char *tok, const char *body,
+    struct http_resp *r)
+{
+	char		 url[300], a[TOKSZ + 32];
+	const char	*h[] = { a, JSON_CT, NULL };
+
+	snprintf(url, sizeof(url), "%s/api/v1/admin/keys/%s/mtls", https_base(), key);
+	snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
+	ck_assert_int_eq(http_do(method, url, h, body, body ? strlen(body) : 0, r), 0);
+}
+
+START_TEST(key_required_through_the_admin_route)
+{
+	struct seed	 s, other;
+	struct pki	 p;
+	struct tuser	 adm, op, stranger;
+	struct http_resp r;
+	char		 c[512], k[512], cn[64], dn[200], body[400], key[40], tok[TOKSZ], tok_op[TOKSZ];
+	char		 tok_x[TOKSZ], refresh[80], actor[64];
+
+	seed_tenant(&s);
+	seed_tenant(&other);
+	new_user(s.slug, "admin", &adm);
+	new_user(s.slug, "operator", &op);
+	new_user(other.slug, "admin", &stranger);
+	login_ok(&adm, tok, refresh);
+	login_ok(&op, tok_op, refresh);
+	login_ok(&stranger, tok_x, refresh);
+	testdb_val(key, sizeof(key), "SELECT id FROM api_keys WHERE agent_id = $1::uuid", 1,
+	    (const char *[]){ s.agent_id });
+	pki_init(&p);
+	snprintf(cn, sizeof(cn), "key-%s", s.slug);
+	pki_cert(&p, "k", cn, 0);
+	subject_of(cn, dn, sizeof(dn));
+
+	/* The refusals: problem+json, nothing changed. */
+	key_route("PUT", key, tok, "{}", &r);
+	http_expect_problem(&r, 400, "/problems/validation");
+	http_free(&r);
+	key_route("PUT", key, tok, "{\"sha256\":[\"not-a-fingerprint-at-all-not-a-fingerprint-at-all-not-a-fingerprint\"]}", &r);
+	http_expect_problem(&r, 400, "/problems/validation");
+	http_free(&r);
+	key_route("PUT", key, tok, "{\"subject\":\"CN=x\",\"pins\":1}", &r);
+	http_expect_problem(&r, 400, "/problems/validation");
+	ck_assert_ptr_nonnull(strstr(r.body, "pins"));
+	http_free(&r);
+	snprintf(body, sizeof(body), "{\"subject\":\"%s\"}", dn);
+	key_route("PUT", key, tok_x, body, &r);
+	http_expect_problem(&r, 404, "/problems/not-found");
+	http_free(&r);
+	key_route("PUT", key, tok_op, body, &r);
+	http_expect_problem(&r, 403, "/problems/forbidden");
+	http_free(&r);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM api_keys WHERE id = $1::uuid"
+	    " AND mtls_subject IS NULL", 1, (const char *[]){ key }), 1);
+
+	/* Set: the key demands its certificate, its agent does not. */
+	key_route("PUT", key, tok, body, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"mtls\":\"set\""));
+	http_free(&r);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM agents WHERE id = $1::uuid"
+	    " AND mtls_subject IS NULL AND mtls_sha256 IS NULL", 1,
+	    (const char *[]){ s.agent_id }), 1);
+	http_client_cert(NULL, NULL);
+	send_cmd(&s, s.api_key, https_base(), NULL, NULL, &r);
+	expect_refused(&r, "requires a client certificate");
+	http_free(&r);
+	send_cmd(&s, s.api_key, http_base(), NULL, NULL, &r);
+	expect_refused(&r, "requires a client certificate");
+	http_free(&r);
+	http_client_cert(pki_path(&p, "k.pem", c, sizeof(c)), pki_path(&p, "k.key", k, sizeof(k)));
+	send_cmd(&s, s.api_key, https_base(), NULL, NULL, &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	http_free(&r);
+	http_client_cert(NULL, NULL);
+
+	/* Cleared through the route: no certificate needed any more. */
+	key_route("DELETE", key, tok, NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_ptr_nonnull(strstr(r.body, "\"mtls\":\"cleared\""));
+	http_free(&r);
+	test_sleep_ms(APIKEY_MEMO_WAIT_MS);
+	send_cmd(&s, s.api_key, https_base(), NULL, NULL, &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	http_free(&r);
+	ck_assert_int_eq(commands_of(&s), 2);
+	snprintf(actor, sizeof(actor), "user:%s", adm.id);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE subject = $1"
+	    " AND actor = $2 AND action IN ('api_key.mtls_set', 'api_key.mtls_cleared')", 2,
+	    (const char *[]){ key, actor }), 2);
+	pki_free(&p);
+}
+END_TEST
+
 static Suite *
 mtls_suite(void)
 {
@@ -455,6 +558,7 @@ mtls_suite(void)
 	tcase_add_test(tc, pinned_fingerprints_bind_one_certificate);
 	tcase_add_test(tc, agent_token_and_agent_jwt_held_to_it);
 	tcase_add_test(tc, agent_without_requirement_with_or_without_certificate);
+	tcase_add_test(tc, key_required_through_the_admin_route);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -39,7 +39,7 @@ for row in 'delivery, 100 ms upstream' 'delivery, 0 ms upstream'; do
     fi
 done
 n=$(sed -n '/^== Summary/,$p' <<<"$out" | grep -cE ' (PASS|MISS)' || true)
-[ "$n" = 7 ] || bad "the summary has $n rows of 7"
+[ "$n" = 11 ] || bad "the summary has $n rows of 11"
 if [ "$fail" -ne 0 ]; then
     printf '%s\n' "$out" | tail -n 40
     exit 1

@@ -29,4 +29,7 @@ int	 seed_publish(const char *form_id, const char *definition_path);
 /* A new tab context for the form: ctx_ref and tab token. */
 void	 seed_context(const char *form_id, char ctx[40], char token[64]);
 
+/* A string member of cb-admin's one-line JSON answer into dst (asserted present). */
+void	 seed_take(const char *json, const char *member, char *dst, size_t dstsz);
+
 #endif

@@ -35,6 +35,22 @@
  * When the stack cannot take the offered rate, the load phase stops
  * offering 30 s after its last due time: the rest are "unsent".
  *
+ * --approve 1 runs, instead of both, a third phase on a form whose policy
+ * holds set_field for a person's approval (docs/approvals.md):
+ *
+ *   approve  commands offered open-loop at --rate for --seconds as in load,
+ *          each answered 202 pending_approval; a poller reads the fake
+ *          Slack's messages (GET CB_FAKEHOOKS_URL/__fake/messages?since=,
+ *          every --poll-ms) and, for each approval message, clicks Approve
+ *          as Slack does: the button's value, signed with
+ *          CB_SLACK_SIGNING_SECRET as Slack member --slack-user
+ *          (tests/support/slackclick), POST /api/v1/slack/interactions on a
+ *          free sender.  Reported: the accept (send -> 202: the approval row
+ *          exists, it commits with the command), the creation (send -> the
+ *          message's arrival at the fake, its received_at, both wall clock)
+ *          and the decision (the click's send -> the command's frame on the
+ *          tab), each p50/p95/p99/max.
+ *
  * Output: key=value lines on stdout (what scripts/bench.sh parses), the
  * progress and any failure on stderr.  Exit 0 when the phases ran (whatever
  * the figures), 1 when the setup failed, 2 on bad usage.
@@ -58,13 +74,16 @@
 
 #include <cjson/cJSON.h>
 
+#include "slackclick.h"
 #include "util.h"
 #include "ws.h"
 
 #define TABS_MAX	1000
 #define SENDERS_MAX	512
 #define HTTP_IN_MAX	65536
-#define HTTP_OUT_MAX	4096
+/* The approve phase's poller reads many Slack messages at once. */
+#define POLL_IN_MAX	(8u << 20)
+#define HTTP_OUT_MAX	(SLACKCLICK_BODY_MAX + 1024)
 #define SETUP_MS	10000
 /* The load phase stops offering this long after its last due time. */
 #define LOAD_OVERRUN_MS	30000.0
@@ -77,6 +96,12 @@ struct cmd {
 	int		 status;	/* HTTP status; 0 unanswered, -1 I/O error */
 	int		 tab;
 	int		 window_wait;	/* 2+ earlier commands of its tab not framed at its 202 */
+	/* The approve phase: */
+	char		 id[40];	/* the command's id (the 202) */
+	char		 value[112];	/* its message's button value, "<approval>:<hash>" */
+	double		 w_sent, w_msg;	/* wall clock ms: sent, its message at the fake */
+	double		 t_click, t_clicked;
+	int		 click_status;	/* 0 unanswered, -1 I/O error */
 };
 
 struct tab {
@@ -91,13 +116,19 @@ struct tab {
 	long long	 accepted, framed;
 };
 
+enum snd_kind { SND_COMMAND, SND_CLICK, SND_POLL };
+
 struct sender {
 	int		 fd;
+	const char	*host;
+	int		 port;
 	struct cmd	*c;		/* in flight, or NULL */
+	enum snd_kind	 kind;		/* of what is in flight */
+	int		 busy;		/* the poller: a request in flight */
 	char		 out[HTTP_OUT_MAX];
 	size_t		 out_len, out_off;
-	char		 in[HTTP_IN_MAX + 1];
-	size_t		 in_len;
+	char		*in;		/* in_cap + 1 bytes */
+	size_t		 in_len, in_cap;
 	int		 reconnects;
 };
 
@@ -112,6 +143,18 @@ struct bench {
 	long long	 frames_unknown, channel_errors, http_errors, reconnects;
 	/* The running phase: commands answered, and those finished (framed or refused). */
 	int		 answered, finished;
+	/* --approve: the fake Slack, the signing secret, the clicking member. */
+	int		 approve, poll_ms;
+	char		 fhost[64];
+	int		 fport;
+	const char	*fake_url, *secret, *slack_user;
+	struct sender	 poll;
+	long long	 msg_since, clicks_failed, msgs_unknown;
+	double		 poll_at;
+	struct cmd	**clickq;	/* messages seen, not clicked yet */
+	int		 nclickq;
+	struct cmd	*cmds;		/* the running phase's */
+	int		 ncmds;
 };
 
 static void
@@ -142,8 +185,8 @@ snd_connect(struct bench *b, struct sender *s)
 		return -1;
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)b->port);
-	if (inet_pton(AF_INET, b->host, &sa.sin_addr) != 1 ||
+	sa.sin_port = htons((uint16_t)(s->port ? s->port : b->port));
+	if (inet_pton(AF_INET, s->host ? s->host : b->host, &sa.sin_addr) != 1 ||
 	    connect(s->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		close(s->fd);
 		s->fd = -1;
@@ -164,22 +207,39 @@ snd_close(struct sender *s)
 	s->fd = -1;
 }
 
-/* Queue one request; 0, or -1 when it does not fit. */
+/*
+ * Queue one request (headers: whole lines, each ended by CRLF; NULL for a
+ * JSON body with no credentials); 0, or -1 when it does not fit.
+ */
 static int
-snd_request(struct sender *s, const char *method, const char *path, const char *auth,
+snd_request_h(struct sender *s, const char *method, const char *path, const char *headers,
     const char *body)
 {
 	int	 n;
 
 	n = snprintf(s->out, sizeof(s->out), "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-	    "%s%s%sContent-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-	    method, path, auth ? "Authorization: Bearer " : "", auth ? auth : "",
-	    auth ? "\r\n" : "", strlen(body), body);
+	    "%sContent-Length: %zu\r\n\r\n%s", method, path,
+	    headers ? headers : "Content-Type: application/json\r\n", strlen(body), body);
 	if (n < 0 || (size_t)n >= sizeof(s->out))
 		return -1;
 	s->out_len = (size_t)n;
 	s->out_off = 0;
 	return 0;
+}
+
+/* A JSON request, with the agent's API key when auth is not NULL. */
+static int
+snd_request(struct sender *s, const char *method, const char *path, const char *auth,
+    const char *body)
+{
+	char	 h[512];
+
+	if (auth == NULL)
+		return snd_request_h(s, method, path, NULL, body);
+	if ((size_t)snprintf(h, sizeof(h), "Authorization: Bearer %s\r\n"
+	    "Content-Type: application/json\r\n", auth) >= sizeof(h))
+		return -1;
+	return snd_request_h(s, method, path, h, body);
 }
 
 /* Write what the socket takes: 0 (maybe partly), -1 on error. */
@@ -217,7 +277,7 @@ http_parse(struct sender *s, int *status, char **body, size_t *blen, size_t *use
 
 	s->in[s->in_len] = '\0';
 	if ((end = strstr(s->in, "\r\n\r\n")) == NULL)
-		return s->in_len >= HTTP_IN_MAX ? -1 : 0;
+		return s->in_len >= s->in_cap ? -1 : 0;
 	hlen = (size_t)(end - s->in) + 4;
 	if (sscanf(s->in, "HTTP/1.%*d %d", status) != 1)
 		return -1;
@@ -230,7 +290,7 @@ http_parse(struct sender *s, int *status, char **body, size_t *blen, size_t *use
 		    strstr(line, "close") < p)
 			*close_ = 1;
 	}
-	if (clen < 0 || (size_t)clen > HTTP_IN_MAX - hlen)
+	if (clen < 0 || (size_t)clen > s->in_cap - hlen)
 		return -1;
 	if (s->in_len < hlen + (size_t)clen)
 		return 0;
@@ -254,9 +314,9 @@ snd_read(struct sender *s)
 	ssize_t	 r;
 
 	for (;;) {
-		if (s->in_len >= HTTP_IN_MAX)
+		if (s->in_len >= s->in_cap)
 			return -1;
-		r = recv(s->fd, s->in + s->in_len, HTTP_IN_MAX - s->in_len, 0);
+		r = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len, 0);
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -474,6 +534,16 @@ struct phase {
 
 static void	cmd_failed(struct bench *, struct cmd *, double);
 
+/* Wall-clock milliseconds (the fake stamps what it receives with this clock). */
+static double
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
 static void
 cmd_send(struct bench *b, struct sender *s, struct cmd *c, double now)
 {
@@ -486,7 +556,9 @@ cmd_send(struct bench *b, struct sender *s, struct cmd *c, double now)
 		die("cannot connect to %s:%d", b->host, b->port);
 	(void)snd_request(s, "POST", path, b->key, body);
 	c->t_sent = now;
+	c->w_sent = wall_ms();
 	s->c = c;
+	s->kind = SND_COMMAND;
 	if (snd_flush(s) != 0) {
 		cmd_failed(b, c, now);
 		s->c = NULL;
@@ -512,6 +584,11 @@ cmd_answered(struct bench *b, struct cmd *c, int status, const char *body, size_
 	}
 	j = cJSON_ParseWithLength(body, blen);
 	seq = j ? ws_num(j, "seq") : -1;
+	if (b->approve && j != NULL && ws_str(j, "id") != NULL)
+		util_strlcpy(c->id, ws_str(j, "id"), sizeof(c->id));
+	if (b->approve && (j == NULL || ws_str(j, "state") == NULL ||
+	    strcmp(ws_str(j, "state"), "pending_approval") != 0))
+		seq = -1;	/* the policy did not hold it: counted as another answer */
 	cJSON_Delete(j);
 	if (seq <= 0 || seq > (1LL << 24)) {
 		c->status = -2;
@@ -546,6 +623,148 @@ cmd_failed(struct bench *b, struct cmd *c, double now)
 	b->http_errors++;
 }
 
+/* ------------------------------------------------------------ approve */
+
+/* The answer to a click: 200 decided; anything else, the command never frames. */
+static void
+click_answered(struct bench *b, struct cmd *c, int status, const char *body, size_t blen,
+    double now)
+{
+	c->t_clicked = now;
+	c->click_status = status;
+	if (status == 200)
+		return;
+	if (b->clicks_failed++ == 0)
+		fprintf(stderr, "cb-bench-tabs: a click answered %d: %.*s\n", status,
+		    (int)(blen > 300 ? 300 : blen), body);
+	if (c->t_frame == 0)
+		b->finished++;
+}
+
+/* Click Approve on c's message, on sender s. */
+static void
+click_send(struct bench *b, struct sender *s, struct cmd *c, double now)
+{
+	char	 body[SLACKCLICK_BODY_MAX], h1[SLACKCLICK_HDR_MAX], h2[SLACKCLICK_HDR_MAX];
+	char	 hdrs[3 * SLACKCLICK_HDR_MAX + 64];
+
+	if (slackclick_body(b->slack_user, "approve", c->value, b->fake_url, NULL,
+	    body, sizeof(body)) != 0 || slackclick_headers(b->secret, (long long)time(NULL), body,
+	    strlen(body), h1, h2) != 0)
+		die("cannot build a click (is CB_SLACK_SIGNING_SECRET usable?)");
+	snprintf(hdrs, sizeof(hdrs), "%s\r\n%s\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+	    h1, h2);
+	if (s->fd < 0 && snd_connect(b, s) != 0)
+		die("cannot connect to %s:%d", b->host, b->port);
+	if (snd_request_h(s, "POST", "/api/v1/slack/interactions", hdrs, body) != 0)
+		die("a click does not fit in a request");
+	c->t_click = now;
+	s->c = c;
+	s->kind = SND_CLICK;
+	if (snd_flush(s) != 0) {
+		click_answered(b, c, -1, "", 0, now);
+		s->c = NULL;
+		snd_close(s);
+	}
+}
+
+/* "2026-12-01T05:40:00.123Z" as wall-clock ms; 0 when it is not that. */
+static double
+iso_ms(const char *v)
+{
+	struct tm	 tm;
+	int		 ms = 0;
+
+	memset(&tm, 0, sizeof(tm));
+	if (v == NULL || sscanf(v, "%d-%d-%dT%d:%d:%d.%dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+	    &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (double)timegm(&tm) * 1000.0 + ms;
+}
+
+/* One approval message seen at the fake: its command, queued for a click. */
+static void
+poll_message(struct bench *b, const cJSON *m)
+{
+	static const char	 pfx[] = "Approval needed: command ";
+	const char		*text = ws_str(m, "text"), *value;
+	int			 i;
+
+	if (text == NULL || strncmp(text, pfx, sizeof(pfx) - 1) != 0)
+		return;			/* a decision's update, an alert */
+	text += sizeof(pfx) - 1;
+	for (i = 0; i < b->ncmds; i++) {
+		struct cmd *c = &b->cmds[i];
+
+		if (c->id[0] != '\0' && c->w_msg == 0 && strncmp(c->id, text, 36) == 0)
+			break;
+	}
+	value = slackclick_button_value(cJSON_GetObjectItemCaseSensitive(m, "blocks"));
+	if (i == b->ncmds || value == NULL || strlen(value) >= sizeof(b->cmds[i].value)) {
+		b->msgs_unknown++;
+		return;
+	}
+	b->cmds[i].w_msg = iso_ms(ws_str(m, "received_at"));
+	util_strlcpy(b->cmds[i].value, value, sizeof(b->cmds[i].value));
+	b->clickq[b->nclickq++] = &b->cmds[i];
+}
+
+/* The poller: ask for the messages since the last one seen, when it is time. */
+static void
+poll_send(struct bench *b, double now)
+{
+	char		 path[96];
+	struct sender	*s = &b->poll;
+
+	if (!b->approve || s->busy || now < b->poll_at)
+		return;
+	if (s->fd < 0 && snd_connect(b, s) != 0)
+		die("cannot connect to the fake Slack at %s:%d", b->fhost, b->fport);
+	snprintf(path, sizeof(path), "/__fake/messages?since=%lld", b->msg_since);
+	(void)snd_request_h(s, "GET", path, "", "");
+	s->busy = 1;
+	if (snd_flush(s) != 0) {
+		snd_close(s);
+		s->busy = 0;
+	}
+}
+
+static void
+poll_event(struct bench *b, double now)
+{
+	struct sender	*s = &b->poll;
+	const cJSON	*m;
+	cJSON		*j;
+	char		*body;
+	size_t		 used, blen;
+	int		 st, cl, rc;
+	long long	 seq;
+
+	if (snd_flush(s) != 0 || snd_read(s) != 0)
+		goto broken;
+	if ((rc = http_parse(s, &st, &body, &blen, &used, &cl)) == 0)
+		return;
+	if (rc < 0 || st != 200 || (j = cJSON_ParseWithLength(body, blen)) == NULL)
+		die("GET /__fake/messages failed (%d)", rc < 0 ? rc : st);
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(j, "messages")) {
+		if ((seq = ws_num(m, "seq")) > b->msg_since)
+			b->msg_since = seq;
+		poll_message(b, m);
+	}
+	cJSON_Delete(j);
+	snd_consume(s, used);
+	if (cl)
+		snd_close(s);
+	s->busy = 0;
+	b->poll_at = now + b->poll_ms;
+	return;
+broken:
+	snd_close(s);
+	s->busy = 0;
+}
+
 static void
 snd_event(struct bench *b, struct sender *s, double now)
 {
@@ -561,7 +780,10 @@ snd_event(struct bench *b, struct sender *s, double now)
 		return;
 	if (rc < 0 || s->c == NULL)
 		goto broken;
-	cmd_answered(b, s->c, st, body, blen, now);
+	if (s->kind == SND_CLICK)
+		click_answered(b, s->c, st, body, blen, now);
+	else
+		cmd_answered(b, s->c, st, body, blen, now);
 	s->c = NULL;
 	snd_consume(s, used);
 	if (cl) {
@@ -570,10 +792,11 @@ snd_event(struct bench *b, struct sender *s, double now)
 	}
 	return;
 broken:
-	if (s->c != NULL) {
+	if (s->c != NULL && s->kind == SND_CLICK)
+		click_answered(b, s->c, -1, "", 0, now);
+	else if (s->c != NULL)
 		cmd_failed(b, s->c, now);
-		s->c = NULL;
-	}
+	s->c = NULL;
 	snd_close(s);
 	b->reconnects++;
 }
@@ -581,7 +804,8 @@ broken:
 static int
 cmd_done(const struct cmd *c)
 {
-	return c->status != 0 && (c->status != 202 || c->t_frame != 0);
+	return c->status != 0 && (c->status != 202 || c->t_frame != 0 ||
+	    (c->click_status != 0 && c->click_status != 200));
 }
 
 static void
@@ -592,10 +816,12 @@ phase_run(struct bench *b, struct phase *p)
 	double		 now, wait_ms, last_answer = 0, gap_until = 0;
 	long		 ns;
 	int		 next = 0, blocked, i, n, k;
-	int		 nfds = b->ntabs + b->nsenders;
+	int		 nfds = b->ntabs + b->nsenders + 1;
 
 	pfd = util_calloc((size_t)nfds, sizeof(*pfd));
 	b->answered = b->finished = 0;
+	b->cmds = p->cmds;
+	b->ncmds = p->n;
 	if (p->open_loop) {
 		now = util_now_ms() + 20;
 		for (i = 0; i < p->n; i++)
@@ -612,7 +838,18 @@ phase_run(struct bench *b, struct phase *p)
 				b->finished++;
 			}
 		}
-		/* Send what is due, each on an idle sender. */
+		/* Clicks first (their messages are there), then what is due, each on an idle sender. */
+		poll_send(b, now);
+		while (b->nclickq > 0) {
+			for (i = 0; i < b->nsenders && b->snd[(k + i) % b->nsenders].c != NULL; i++)
+				;
+			if (i == b->nsenders)
+				break;
+			k = (k + i) % b->nsenders;
+			click_send(b, &b->snd[k], b->clickq[0], now);
+			memmove(b->clickq, b->clickq + 1, (size_t)--b->nclickq * sizeof(*b->clickq));
+			k = (k + 1) % b->nsenders;
+		}
 		blocked = 0;
 		while (next < p->n) {
 			struct cmd *c = &p->cmds[next];
@@ -655,6 +892,10 @@ phase_run(struct bench *b, struct phase *p)
 			wait_ms = gap_until - now;
 		if (wait_ms < 0)
 			wait_ms = 0;
+		if (b->approve && !b->poll.busy && b->poll_at - now < wait_ms)
+			wait_ms = b->poll_at - now;
+		if (wait_ms < 0)
+			wait_ms = 0;
 		if (wait_ms > 50)
 			wait_ms = 50;
 		for (n = 0, i = 0; i < b->ntabs; i++) {
@@ -669,6 +910,9 @@ phase_run(struct bench *b, struct phase *p)
 			pfd[n].events = POLLIN | (s->out_off < s->out_len ? POLLOUT : 0);
 			pfd[n++].revents = 0;
 		}
+		pfd[n].fd = b->poll.busy ? b->poll.fd : -1;
+		pfd[n].events = POLLIN | (b->poll.out_off < b->poll.out_len ? POLLOUT : 0);
+		pfd[n++].revents = 0;
 		ns = (long)(wait_ms * 1e6);
 		ts.tv_sec = ns / 1000000000L;
 		ts.tv_nsec = ns % 1000000000L;
@@ -681,6 +925,8 @@ phase_run(struct bench *b, struct phase *p)
 		for (i = 0; i < b->nsenders; i++)
 			if (pfd[b->ntabs + i].revents && b->snd[i].fd >= 0)
 				snd_event(b, &b->snd[i], now);
+		if (pfd[b->ntabs + b->nsenders].revents && b->poll.fd >= 0)
+			poll_event(b, now);
 	}
 	free(pfd);
 }
@@ -791,6 +1037,47 @@ phase_report(const struct phase *p)
 	free(lag);
 }
 
+/* The approve phase's own figures (after phase_report's). */
+static void
+approve_report(const struct bench *b, const struct phase *p)
+{
+	double		*acc, *made, *dec, *clk;
+	int		 na = 0, nm = 0, nd = 0, nc = 0, i;
+	long long	 msgs = 0, ok = 0;
+
+	acc = util_calloc((size_t)p->n + 1, sizeof(double));
+	made = util_calloc((size_t)p->n + 1, sizeof(double));
+	dec = util_calloc((size_t)p->n + 1, sizeof(double));
+	clk = util_calloc((size_t)p->n + 1, sizeof(double));
+	for (i = 0; i < p->n; i++) {
+		const struct cmd *c = &p->cmds[i];
+
+		if (c->status != 202)
+			continue;
+		acc[na++] = c->t_202 - c->t_sent;
+		msgs += c->w_msg != 0;
+		made[nm++] = c->w_msg != 0 ? c->w_msg - c->w_sent : INFINITY;
+		if (c->t_click == 0)
+			continue;
+		clk[nc++] = c->click_status != 0 ? c->t_clicked - c->t_click : INFINITY;
+		if (c->click_status != 200)
+			continue;
+		ok++;
+		dec[nd++] = c->t_frame != 0 ? c->t_frame - c->t_click : INFINITY;
+	}
+	printf("approve.messages=%lld\napprove.messages_unknown=%lld\napprove.clicks=%d\n"
+	    "approve.clicks_ok=%lld\napprove.clicks_failed=%lld\n", msgs, b->msgs_unknown, nc, ok,
+	    b->clicks_failed);
+	print_dist(p->name, "accept", acc, na);
+	print_dist(p->name, "created", made, nm);
+	print_dist(p->name, "click200", clk, nc);
+	print_dist(p->name, "decide", dec, nd);
+	free(acc);
+	free(made);
+	free(dec);
+	free(clk);
+}
+
 /* ------------------------------------------------------------ main */
 
 static int
@@ -805,27 +1092,28 @@ arg_int(const char *name, const char *v, int lo, int hi)
 	return (int)x;
 }
 
+/* The numeric host and the port of the http:// URL in environment variable var. */
 static void
-parse_url(struct bench *b)
+parse_url(const char *var, char host[64], int *port)
 {
-	const char	*u = getenv("CB_HTTP_URL"), *h, *c;
+	const char	*u = getenv(var), *h, *c;
 	size_t		 hl;
 
 	if (u == NULL || strncmp(u, "http://", 7) != 0)
-		die("CB_HTTP_URL must be set to http://host:port");
+		die("%s must be set to http://host:port", var);
 	h = u + 7;
-	if ((c = strchr(h, ':')) == NULL || (hl = (size_t)(c - h)) >= sizeof(b->host))
-		die("CB_HTTP_URL must name a numeric host and a port");
-	memcpy(b->host, h, hl);
-	b->host[hl] = '\0';
-	b->port = arg_int("the port of CB_HTTP_URL", c + 1, 1, 65535);
+	if ((c = strchr(h, ':')) == NULL || (hl = (size_t)(c - h)) >= 64)
+		die("%s must name a numeric host and a port", var);
+	memcpy(host, h, hl);
+	host[hl] = '\0';
+	*port = arg_int(var, c + 1, 1, 65535);
 }
 
 int
 main(int argc, char **argv)
 {
 	struct bench	 b;
-	struct phase	 load, idle;
+	struct phase	 load, idle, appr;
 	int		 i;
 
 	memset(&b, 0, sizeof(b));
@@ -837,6 +1125,8 @@ main(int argc, char **argv)
 	b.idle_gap_ms = 5;
 	b.drain_ms = 10000;
 	b.window = 2;
+	b.poll_ms = 2;
+	b.slack_user = "U0BENCH01";
 	for (i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
@@ -862,21 +1152,42 @@ main(int argc, char **argv)
 			b.drain_ms = arg_int(a, v, 100, 600000);
 		else if (strcmp(a, "--window") == 0)
 			b.window = arg_int(a, v, 1, 1000);
+		else if (strcmp(a, "--approve") == 0)
+			b.approve = arg_int(a, v, 0, 1);
+		else if (strcmp(a, "--poll-ms") == 0)
+			b.poll_ms = arg_int(a, v, 1, 1000);
+		else if (strcmp(a, "--slack-user") == 0)
+			b.slack_user = v;
 		else
 			break;
 	}
 	if (i != argc || b.form == NULL || b.key == NULL || !util_uuid_ok(b.form)) {
 		fprintf(stderr, "usage: cb-bench-tabs --form FORM_ID --key API_KEY [--tabs N] "
 		    "[--rate PER_S] [--seconds N] [--senders N] [--idle N] [--idle-gap-ms N] "
-		    "[--drain-ms N] [--window N]   (CB_HTTP_URL names nginx)\n");
+		    "[--drain-ms N] [--window N] [--approve 1 [--poll-ms N] [--slack-user ID]]   "
+		    "(CB_HTTP_URL names nginx; --approve: CB_FAKEHOOKS_URL, CB_SLACK_SIGNING_SECRET)\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
-	parse_url(&b);
+	parse_url("CB_HTTP_URL", b.host, &b.port);
 	b.tabs = util_calloc((size_t)b.ntabs, sizeof(*b.tabs));
 	b.snd = util_calloc((size_t)b.nsenders, sizeof(*b.snd));
-	for (i = 0; i < b.nsenders; i++)
+	for (i = 0; i < b.nsenders; i++) {
 		b.snd[i].fd = -1;
+		b.snd[i].in_cap = HTTP_IN_MAX;
+		b.snd[i].in = util_malloc(HTTP_IN_MAX + 1);
+	}
+	b.poll.fd = -1;
+	if (b.approve) {
+		parse_url("CB_FAKEHOOKS_URL", b.fhost, &b.fport);
+		b.fake_url = getenv("CB_FAKEHOOKS_URL");
+		if ((b.secret = getenv("CB_SLACK_SIGNING_SECRET")) == NULL)
+			die("--approve needs CB_SLACK_SIGNING_SECRET");
+		b.poll.host = b.fhost;
+		b.poll.port = b.fport;
+		b.poll.in_cap = POLL_IN_MAX;
+		b.poll.in = util_malloc(POLL_IN_MAX + 1);
+	}
 
 	fprintf(stderr, "cb-bench-tabs: opening %d tabs\n", b.ntabs);
 	tabs_open(&b);
@@ -884,6 +1195,29 @@ main(int argc, char **argv)
 		if (b.snd[i].fd < 0 && snd_connect(&b, &b.snd[i]) != 0)
 			die("cannot connect to %s:%d", b.host, b.port);
 
+	if (b.approve) {
+		appr.name = "approve";
+		appr.n = b.rate * b.seconds;
+		appr.open_loop = 1;
+		appr.cmds = util_calloc((size_t)appr.n, sizeof(*appr.cmds));
+		b.clickq = util_calloc((size_t)appr.n, sizeof(*b.clickq));
+		for (i = 0; i < appr.n; i++)
+			appr.cmds[i].tab = i % b.ntabs;
+		fprintf(stderr, "cb-bench-tabs: approve: %d commands at %d/s over %d tabs, each "
+		    "approved by a signed click\n", appr.n, b.rate, b.ntabs);
+		phase_run(&b, &appr);
+		printf("tabs=%d\nrate=%d\nseconds=%d\nsenders=%d\n", b.ntabs, b.rate, b.seconds,
+		    b.nsenders);
+		phase_report(&appr);
+		approve_report(&b, &appr);
+		printf("channel_errors=%lld\nhttp_errors=%lld\nreconnects=%lld\n",
+		    b.channel_errors, b.http_errors, b.reconnects);
+		free(appr.cmds);
+		free(b.clickq);
+		idle.n = load.n = 0;
+		idle.cmds = load.cmds = NULL;
+		goto out;
+	}
 	/* The idle channel first, while nothing else has run on it. */
 	idle.name = "idle";
 	idle.n = b.nidle;
@@ -912,14 +1246,19 @@ main(int argc, char **argv)
 		phase_report(&idle);
 	printf("channel_errors=%lld\nhttp_errors=%lld\nreconnects=%lld\nframes_unknown=%lld\n",
 	    b.channel_errors, b.http_errors, b.reconnects, b.frames_unknown);
+out:
 	for (i = 0; i < b.ntabs; i++) {
 		ws_close(&b.tabs[i].w, 1000);
 		ws_free(&b.tabs[i].w);
 		free(b.tabs[i].cmd_at);
 		free(b.tabs[i].frame_at);
 	}
-	for (i = 0; i < b.nsenders; i++)
+	for (i = 0; i < b.nsenders; i++) {
 		snd_close(&b.snd[i]);
+		free(b.snd[i].in);
+	}
+	snd_close(&b.poll);
+	free(b.poll.in);
 	free(load.cmds);
 	free(idle.cmds);
 	free(b.tabs);

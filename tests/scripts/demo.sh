@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# The walk-through `make run` prints (scripts/demo.sh) works as printed:
+# against the suite's stack, scripts/demo.sh is run and its own lines are
+# run as a newcomer pastes them: the highlight curl (202, queued: no person
+# needed), the set_field curl (202, pending_approval: the demo policy holds
+# it), the one-line approve (scripts/slack-click.sh latest approve: a click
+# signed as Slack signs it, once the approval message reached the fake
+# Slack), after which the command is approved and queued for the tab; and
+# the call-event line (202).  A change to any of them that breaks the
+# walk-through fails here, not in front of a newcomer.
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+cd "$repo" || exit 1
+fail() { printf 'demo: FAIL: %s\n' "$*"; exit 1; }
+[ -r "${CB_STATE:-}/stack.env" ] || fail "no stack (CB_STATE): run through scripts/test.sh"
+# shellcheck disable=SC1091
+. "$CB_STATE/stack.env"
+
+out=$(scripts/demo.sh 2>&1) || fail "scripts/demo.sh failed: $out"
+mapfile -t curls < <(sed -n 's/^  \(curl -sk -X POST .*\)$/\1/p' <<<"$out")
+click=$(sed -n 's/^  \(.*slack-click\.sh latest approve\)$/\1/p' <<<"$out")
+event=$(sed -n 's/^  \(scripts\/call-event\.sh .*\)$/\1/p' <<<"$out")
+[ "${#curls[@]}" = 2 ] && [ -n "$click" ] && [ -n "$event" ] ||
+    fail "the walk-through does not print two curl lines, the approve and the call event: $out"
+
+hl=$(bash -c "${curls[0]}") || fail "the highlight line failed: $hl"
+[[ $hl == *'"state":"queued"'* ]] || fail "the highlight was not queued: $hl"
+held=$(bash -c "${curls[1]}") || fail "the set_field line failed: $held"
+[[ $held == *'"state":"pending_approval"'* ]] || fail "the set_field was not held for approval: $held"
+cmd=$(sed -n 's/.*"id":"\([0-9a-f-]\{36\}\)".*/\1/p' <<<"$held")
+
+# The approval message reaches the fake Slack through the outbox.
+for _ in $(seq 1 100); do
+    curl -s --max-time 5 "$CB_FAKEHOOKS_URL/__fake/messages" | grep -q "command $cmd" && break
+    sleep 0.1
+done
+clicked=$(bash -c "$click" 2>&1) || fail "the approve line failed: $clicked"
+[[ $clicked == *approved* ]] || fail "the click did not approve: $clicked"
+
+key=$(sed -n "s/.*Bearer \(cbk_[A-Za-z0-9_-]*\)'.*/\1/p" <<<"${curls[1]}")
+state=$(curl -sk --max-time 5 -H "Authorization: Bearer $key" "$CB_HTTPS_URL/api/v1/commands/$cmd")
+[[ $state == *'"state":"queued"'* || $state == *'"state":"delivered"'* ]] ||
+    fail "the approved command is not on its way to the tab: $state"
+
+ev=$(bash -c "$event" 2>&1) || fail "the call-event line failed: $ev"
+[ "$(tail -n 1 <<<"$ev")" = 202 ] || fail "the call event was not accepted: $ev"
+echo "demo: ok (highlight queued, set_field held then approved by the signed click, call event posted)"
