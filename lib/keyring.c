@@ -196,6 +196,13 @@ keyring_get(struct keyring *k, struct db *db)
 	return k->kr;
 }
 
+struct seal_keyring *
+keyring_recheck(struct keyring *k, struct db *db)
+{
+	k->checked_ms = 0;
+	return keyring_get(k, db);
+}
+
 void
 keyring_close(struct keyring *k)
 {

@@ -30,6 +30,12 @@ struct keyring {
 int	 keyring_open(struct keyring *, struct db *, const char *root_file, char *err, size_t errsz);
 /* The current keyring (NULL if it could never be loaded: CB_ERR_UNAVAILABLE). */
 struct seal_keyring *keyring_get(struct keyring *, struct db *);
+/*
+ * The same, checking the rows now whatever KEYRING_CHECK_MS says: for a
+ * value that did not open, which another process may have sealed with a
+ * key this one has not loaded yet.
+ */
+struct seal_keyring *keyring_recheck(struct keyring *, struct db *);
 void	 keyring_close(struct keyring *);
 /* Make a new current data key for purpose ("tokens" or "pii"); its id into *id. */
 int	 keyring_rotate(struct keyring *, struct db *, const char *purpose, int *id);

@@ -287,7 +287,11 @@ sfk_conn(struct sfk *k, const char *org)
 		return c;
 	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL)
 		return NULL;
-	if ((rc = sfconn_load(k->env->db, kr, k->env->s, org, &t)) != CB_OK) {
+	rc = sfconn_load(k->env->db, kr, k->env->s, org, &t);
+	/* Sealed with a data key newer than this process has loaded: load it now. */
+	if (rc == CB_ERR_CRYPTO && (kr = keyring_recheck(k->env->keys, k->env->db)) != NULL)
+		rc = sfconn_load(k->env->db, kr, k->env->s, org, &t);
+	if (rc != CB_OK) {
 		if (rc == CB_ERR_NOT_FOUND)
 			return &k->dflt;
 		if (rc != CB_ERR_CRYPTO)

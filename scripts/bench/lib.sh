@@ -42,19 +42,24 @@ to_ms() {
 # and each responder by name; the fakes (stand-ins for services outside
 # the broker) and scripts are not counted.
 cpu_ticks() {
-    local p comm rest mine
-    for p in $(pgrep -u cbroker); do
+    local p comm rest pids envs=() cmds=()
+    declare -A mine=()
+    pids=$(pgrep -u cbroker) || return 0
+    for p in $pids; do envs+=("/proc/$p/environ"); cmds+=("/proc/$p/cmdline"); done
+    # Two greps over every candidate at once (a fork per process would
+    # weigh on the very runs measured).
+    for p in $( { grep -lzxF "CB_STATE=$CB_STATE" "${envs[@]}"
+                  grep -lzF -e "$CB_STATE/" -e "127.0.0.1:$CB_PORT_REDIS" "${cmds[@]}"; } 2>/dev/null |
+                cut -d/ -f3); do
+        mine[$p]=1
+    done
+    for p in $pids; do
         read -r rest <"/proc/$p/stat" 2>/dev/null || continue
         comm=${rest#*(}; comm=${comm%%)*}
         rest=${rest##*) }
-        mine=0
-        if grep -qzxF "CB_STATE=$CB_STATE" "/proc/$p/environ" 2>/dev/null ||
-            tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -e "$CB_STATE/" -e "127.0.0.1:$CB_PORT_REDIS"; then
-            mine=1
-        fi
         # Fields after "(comm) ": ppid 2nd, utime 12th ... cstime 15th.
         set -- $rest
-        echo "$p $2 $comm $(( ${12} + ${13} + ${14} + ${15} )) $mine"
+        echo "$p $2 $comm $(( ${12} + ${13} + ${14} + ${15} )) ${mine[$p]:-0}"
     done | awk '
         { ppid[$1] = $2; comm[$1] = $3; t[$1] = $4; mine[$1] = $5 }
         END {

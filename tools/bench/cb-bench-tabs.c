@@ -684,8 +684,14 @@ iso_ms(const char *v)
 	return (double)timegm(&tm) * 1000.0 + ms;
 }
 
-/* One approval message seen at the fake: its command, queued for a click. */
-static void
+/*
+ * One message seen at the fake: an approval message is queued for a click
+ * once (1); 0 for any other message or one already queued; -1 for an
+ * approval message whose command's 202 has not been read yet (the worker
+ * may post it before this process reads the answer): the poller asks for
+ * it again.
+ */
+static int
 poll_message(struct bench *b, const cJSON *m)
 {
 	static const char	 pfx[] = "Approval needed: command ";
@@ -693,22 +699,25 @@ poll_message(struct bench *b, const cJSON *m)
 	int			 i;
 
 	if (text == NULL || strncmp(text, pfx, sizeof(pfx) - 1) != 0)
-		return;			/* a decision's update, an alert */
+		return 0;		/* a decision's update, an alert */
 	text += sizeof(pfx) - 1;
 	for (i = 0; i < b->ncmds; i++) {
 		struct cmd *c = &b->cmds[i];
 
-		if (c->id[0] != '\0' && c->w_msg == 0 && strncmp(c->id, text, 36) == 0)
+		if (c->id[0] != '\0' && strncmp(c->id, text, 36) == 0)
 			break;
 	}
+	if (i == b->ncmds)
+		return -1;
+	if (b->cmds[i].w_msg != 0)
+		return 0;
 	value = slackclick_button_value(cJSON_GetObjectItemCaseSensitive(m, "blocks"));
-	if (i == b->ncmds || value == NULL || strlen(value) >= sizeof(b->cmds[i].value)) {
-		b->msgs_unknown++;
-		return;
-	}
+	if (value == NULL || strlen(value) >= sizeof(b->cmds[i].value))
+		return -1;
 	b->cmds[i].w_msg = iso_ms(ws_str(m, "received_at"));
 	util_strlcpy(b->cmds[i].value, value, sizeof(b->cmds[i].value));
 	b->clickq[b->nclickq++] = &b->cmds[i];
+	return 1;
 }
 
 /* The poller: ask for the messages since the last one seen, when it is time. */
@@ -740,7 +749,7 @@ poll_event(struct bench *b, double now)
 	char		*body;
 	size_t		 used, blen;
 	int		 st, cl, rc;
-	long long	 seq;
+	long long	 seq, hold, unknown;
 
 	if (snd_flush(s) != 0 || snd_read(s) != 0)
 		goto broken;
@@ -748,11 +757,22 @@ poll_event(struct bench *b, double now)
 		return;
 	if (rc < 0 || st != 200 || (j = cJSON_ParseWithLength(body, blen)) == NULL)
 		die("GET /__fake/messages failed (%d)", rc < 0 ? rc : st);
+	/* The next poll starts at the first message not yet matched to a command. */
+	hold = -1;
+	unknown = 0;
 	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(j, "messages")) {
-		if ((seq = ws_num(m, "seq")) > b->msg_since)
+		seq = ws_num(m, "seq");
+		if (poll_message(b, m) < 0) {
+			unknown++;
+			if (hold < 0 || seq - 1 < hold)
+				hold = seq - 1;
+		}
+		if (seq > b->msg_since)
 			b->msg_since = seq;
-		poll_message(b, m);
 	}
+	if (hold >= 0 && hold < b->msg_since)
+		b->msg_since = hold;
+	b->msgs_unknown = unknown;
 	cJSON_Delete(j);
 	snd_consume(s, used);
 	if (cl)
