@@ -223,7 +223,6 @@ keyring_rotate(struct keyring *k, struct db *db, const char *purpose, int *id)
 		return CB_ERR_UNAVAILABLE;
 	if ((rc = keyring_insert(kr, db, p, id)) != CB_OK)
 		return rc;
-	k->checked_ms = 0;
-	(void)keyring_get(k, db);
+	(void)keyring_recheck(k, db);
 	return CB_OK;
 }

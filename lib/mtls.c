@@ -181,14 +181,7 @@ mtls_pins_normalise(const char *in, char out[MTLS_PINS_BUFSZ], const char **why)
 static int
 mtls_subject_ok(const char *s)
 {
-	size_t	 n = strlen(s), i;
-
-	if (n < 3 || n > MTLS_SUBJECT_MAX || strchr(s, '=') == NULL)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
+	return strlen(s) >= 3 && strchr(s, '=') != NULL && util_text_ok(s, MTLS_SUBJECT_MAX);
 }
 
 /*

@@ -244,14 +244,7 @@ pg_type_known(const char *s)
 static int
 pg_entry_ok(const char *s)
 {
-	size_t	 i, n = strlen(s);
-
-	if (n == 0 || n > POLICYGOV_ENTRY_MAX || !jv_utf8_ok(s, n))
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
+	return util_text_ok(s, POLICYGOV_ENTRY_MAX) && jv_utf8_ok(s, strlen(s));
 }
 
 /* Every entry well formed and listed once; `known` (may be NULL) vets each. */

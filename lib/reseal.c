@@ -274,8 +274,7 @@ reseal_read(struct db *db, struct keyring *k, const char *table, const char *key
 	rc = reseal_open_value(kr, c->table, db_val(res, 0, 0), db_val(res, 0, 1), plain);
 	/* A key id this process has not loaded yet: look once more, then judge. */
 	if (rc == CB_ERR_CRYPTO) {
-		k->checked_ms = 0;
-		if ((kr = keyring_get(k, db)) != NULL)
+		if ((kr = keyring_recheck(k, db)) != NULL)
 			rc = reseal_open_value(kr, c->table, db_val(res, 0, 0), db_val(res, 0, 1),
 			    plain);
 	}
@@ -462,8 +461,7 @@ reseal_retire(struct db *db, struct keyring *k, long *retired, long *stale)
 
 	*retired = 0;
 	*stale = 0;
-	k->checked_ms = 0;
-	if ((kr = keyring_get(k, db)) == NULL)
+	if ((kr = keyring_recheck(k, db)) == NULL)
 		return CB_ERR_UNAVAILABLE;
 	for (p = 0; p < SEAL_PURPOSE__COUNT; p++)
 		if ((rc = seal_keyring_current(kr, p, &cur[p])) != CB_OK)

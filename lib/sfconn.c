@@ -34,18 +34,6 @@
 
 /* ---- checks --------------------------------------------------------- */
 
-static int
-sfc_text_ok(const char *s, size_t max)
-{
-	size_t	 i, n;
-
-	if (s == NULL || (n = strlen(s)) == 0 || n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-			return 0;
-	return 1;
-}
 
 /* https://host[:port][/path], or http:// to a loopback host (the fake). */
 static int
@@ -55,7 +43,7 @@ sfc_url_ok(const char *url, const char **why)
 	size_t		 i, n;
 	char		 region[REGION_BUFSZ];
 
-	if (!sfc_text_ok(url, SFCONN_URL_MAX) || strlen(url) < 8) {
+	if (!util_text_ok(url, SFCONN_URL_MAX) || strlen(url) < 8) {
 		*why = "must be a URL of 8 to 512 characters";
 		return 0;
 	}
@@ -166,10 +154,10 @@ sfconn_validate(const struct sfconn_in *in, char key_sha[SFCONN_SHA_BUFSZ], cons
 		return sfc_bad(field, "audience", why, whysz, w);
 	if (in->instance_url != NULL && !sfc_url_ok(in->instance_url, &w))
 		return sfc_bad(field, "instance_url", why, whysz, w);
-	if (!sfc_text_ok(in->client_id, SFCONN_NAME_MAX))
+	if (!util_text_ok(in->client_id, SFCONN_NAME_MAX))
 		return sfc_bad(field, "client_id", why, whysz,
 		    "must be 1 to 256 characters without control characters");
-	if (!sfc_text_ok(in->username, SFCONN_NAME_MAX))
+	if (!util_text_ok(in->username, SFCONN_NAME_MAX))
 		return sfc_bad(field, "username", why, whysz,
 		    "must be 1 to 256 characters without control characters");
 	if (in->mapping != NULL && sfconn_mapping_check(in->mapping, &w) != 0)

@@ -222,3 +222,16 @@ util_uuid_v4(char out[37])
 	util_hex(hex, b, sizeof(b));
 	snprintf(out, 37, "%.8s-%.4s-%.4s-%.4s-%.12s", hex, hex + 8, hex + 12, hex + 16, hex + 20);
 }
+
+int
+util_text_ok(const char *s, size_t max)
+{
+	size_t	 i, n;
+
+	if (s == NULL || (n = strlen(s)) == 0 || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return 0;
+	return 1;
+}

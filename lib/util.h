@@ -27,6 +27,8 @@ void	 util_iso8601(char *out, size_t outsz);
 int	 util_streq_ct(const char *, const char *);
 /* Copy at most outsz-1 bytes and NUL terminate; returns the source length. */
 size_t	 util_strlcpy(char *out, const char *in, size_t outsz);
+/* 1 when s is 1..max bytes with no control character (C0 or DEL). */
+int	 util_text_ok(const char *s, size_t max);
 /* Hex-encode n bytes into out (2n+1 bytes). */
 void	 util_hex(char *out, const unsigned char *in, size_t n);
 /* The value of one hex digit (either case), or -1. */

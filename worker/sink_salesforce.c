@@ -141,8 +141,7 @@ sfk_open_fields(struct sfk *k, struct sink_row *row, const cJSON *legacy, struct
 	rc = reseal_open_value(kr, "outbox", row->ref_id, row->sealed, fields);
 	if (rc == CB_ERR_CRYPTO) {
 		/* Perhaps sealed under a key made since we last looked. */
-		k->env->keys->checked_ms = 0;
-		if ((kr = keyring_get(k->env->keys, k->env->db)) != NULL)
+		if ((kr = keyring_recheck(k->env->keys, k->env->db)) != NULL)
 			rc = reseal_open_value(kr, "outbox", row->ref_id, row->sealed, fields);
 	}
 	if (rc != CB_OK) {

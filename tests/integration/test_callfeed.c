@@ -73,25 +73,13 @@ static void
 post_event(const struct tenant *t, const char *corr, const char *type)
 {
 	struct http_resp r;
-	char		 path[160], id[64], ts[32], sig[128], body[512], hid[96], hts[64], hsig[160];
-	const char	*h[5];
+	char		 id[64], body[512];
 
 	snprintf(body, sizeof(body), "{\"correlation_id\":\"%s\",\"event_type\":\"%s\","
 	    "\"from\":\"(415) 555-2671\",\"to\":\"+44 20 7946 0958\","
 	    "\"started_at\":\"2025-10-18T14:03:07+02:00\",\"duration_s\":61}", corr, type);
 	snprintf(id, sizeof(id), "msg_%s_%s", corr, type);
-	snprintf(ts, sizeof(ts), "%ld", (long)time(NULL));
-	fakehooks_sign(t->secret, id, ts, body, strlen(body), sig, sizeof(sig));
-	snprintf(path, sizeof(path), "/api/v1/webhooks/calls/%s", t->source);
-	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
-	snprintf(hts, sizeof(hts), "webhook-timestamp: %s", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
-	h[0] = "Content-Type: application/json";
-	h[1] = hid;
-	h[2] = hts;
-	h[3] = hsig;
-	h[4] = NULL;
-	http_do("POST", path, h, body, strlen(body), &r);
+	fakehooks_post_call(t->secret, t->source, id, body, &r);
 	ck_assert_msg(r.status == 202, "%ld: %s", r.status, r.body ? r.body : "");
 	http_free(&r);
 }

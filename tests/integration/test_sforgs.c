@@ -326,22 +326,14 @@ delivered(const char *ref)
 static void
 call_event(const struct tenant *t, const char *phone, char corr[40], char id[40])
 {
-	char		 body[256], mid[64], ts[32], sig[160], path[128], hid[96], hts[64],
-			 hsig[200];
+	char		 body[256], mid[64];
 	struct http_resp r;
 
 	cu_random_name(corr, 40, "run-");
 	cu_random_name(mid, sizeof(mid), "msg_");
 	snprintf(body, sizeof(body), "{\"correlation_id\":\"%s\",\"event_type\":\"call_started\","
 	    "\"from\":\"%s\"}", corr, phone);
-	snprintf(ts, sizeof(ts), "%ld", (long)time(NULL));
-	fakehooks_sign(t->src_secret, mid, ts, body, strlen(body), sig, sizeof(sig));
-	snprintf(path, sizeof(path), "/api/v1/webhooks/calls/%s", t->src);
-	snprintf(hid, sizeof(hid), "webhook-id: %s", mid);
-	snprintf(hts, sizeof(hts), "webhook-timestamp: %s", ts);
-	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
-	http_do("POST", path, (const char *[]){ "Content-Type: application/json", hid, hts, hsig,
-	    NULL }, body, strlen(body), &r);
+	fakehooks_post_call(t->src_secret, t->src, mid, body, &r);
 	ck_assert_msg(r.status == 202, "call event: %ld %s", r.status, r.body);
 	util_strlcpy(id, http_json_str(&r, "event_id"), 40);
 	http_free(&r);

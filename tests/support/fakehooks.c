@@ -4,12 +4,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <check.h>
 #include <sodium.h>
 
 #include "fakectl.h"
 #include "fakehooks.h"
+#include "http.h"
 #include "util.h"
 
 #define FAKEHOOKS	"CB_FAKEHOOKS_URL"
@@ -287,4 +289,20 @@ fakehooks_wait_messages_with(long since, const char *needle, int n, int ms)
 		test_sleep_ms(200);
 	}
 	return got;
+}
+
+void
+fakehooks_post_call(const char *secret, const char *source, const char *msg_id,
+    const char *body, struct http_resp *r)
+{
+	char	 path[160], ts[32], sig[160], hid[96], hts[64], hsig[200];
+
+	snprintf(ts, sizeof(ts), "%ld", (long)time(NULL));
+	fakehooks_sign(secret, msg_id, ts, body, strlen(body), sig, sizeof(sig));
+	snprintf(path, sizeof(path), "/api/v1/webhooks/calls/%s", source);
+	snprintf(hid, sizeof(hid), "webhook-id: %s", msg_id);
+	snprintf(hts, sizeof(hts), "webhook-timestamp: %s", ts);
+	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
+	http_do("POST", path, (const char *[]){ "Content-Type: application/json", hid, hts,
+	    hsig, NULL }, body, strlen(body), r);
 }

@@ -49,6 +49,14 @@ void	 fakehooks_new_secret(char *out, size_t outsz);
 void	 fakehooks_sign(const char *secret, const char *id, const char *ts,
 	    const char *body, size_t len, char *out, size_t outsz);
 /*
+ * A call event as the voice platform sends it: POST body (JSON) to
+ * /api/v1/webhooks/calls/<source> with webhook-id msg_id, the timestamp now
+ * and its signature with secret; the answer in r (http_free it).
+ */
+struct http_resp;
+void	 fakehooks_post_call(const char *secret, const char *source, const char *msg_id,
+	    const char *body, struct http_resp *r);
+/*
  * The deliveries (a JSON array the caller frees with cJSON_Delete) to one
  * endpoint (NULL: all) with a sequence number above `since` (0: all).
  */
