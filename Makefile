@@ -13,6 +13,9 @@
 
 SAN ?= 0
 NPROC := $(shell nproc 2>/dev/null || echo 2)
+# When this make began: the suite's last lines say how long installing and
+# building took before the first suite.
+MAKE_T0 := $(shell date +%s)
 ifeq ($(SAN),1)
 B        := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -191,11 +194,11 @@ stop:
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 all fuzz-build
-	@CB_BUILD=$(CURDIR)/build-san scripts/test.sh
+	@CB_MAKE_T0=$(MAKE_T0) CB_BUILD=$(CURDIR)/build-san scripts/test.sh
 
 test-plain: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all fuzz-build
-	@CB_BUILD=$(CURDIR)/build scripts/test.sh
+	@CB_MAKE_T0=$(MAKE_T0) CB_BUILD=$(CURDIR)/build scripts/test.sh
 
 # The bench needs the stack and its own tools, not the test suites.
 bench: deps
