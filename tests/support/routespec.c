@@ -93,9 +93,10 @@ rs_parse(const char *text, const char *binary, struct rs_list *out, struct buf *
 	for (; p && *p; p = *e ? e + 1 : e) {
 		e = p + strcspn(p, "\n");
 		line++;
-		if ((n = rs_fields(p, (size_t)(e - p), f, 6)) == 0)
+		/* A descriptor's 7th column: its deprecation (lib/route.h). */
+		if ((n = rs_fields(p, (size_t)(e - p), f, binary ? 7 : 6)) == 0)
 			continue;
-		if (n != want) {
+		if (n != want && !(binary && n == 7)) {
 			rs_say(b, count, "%s line %d: expected %s columns: %s",
 			    binary ? binary : "routes.tab", line, binary ? "6 (METHOD PATTERN "
 			    "BODY_MAX RATE_CLASS AUTH GRANT)" :
