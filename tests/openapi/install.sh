@@ -17,20 +17,12 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 VALIDATOR=@seriousme/openapi-schema-validator
 VALIDATOR_VERSION=2.11.0
 
-say() { printf 'install.sh: %s\n' "$*" >&2; }
-die() { printf 'install.sh: error: %s\n' "$*" >&2; exit 1; }
+say() { printf 'openapi install: %s\n' "$*" >&2; }
+die() { printf 'openapi install: error: %s\n' "$*" >&2; exit 1; }
 
-apt_install() {
-    [ "$(id -u)" -eq 0 ] || die "$* missing and not root: apt-get install $*"
-    say "installing $* (apt)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1 \
-        || { apt-get update >/dev/null 2>&1 && apt-get install -y --no-install-recommends "$@" >/dev/null 2>&1; } \
-        || die "apt-get install $* failed"
-}
-
-command -v node >/dev/null || apt_install nodejs
-command -v npm >/dev/null || apt_install npm
+for t in node npm; do
+    command -v "$t" >/dev/null || die "$t is not installed (scripts/install-deps.sh installs nodejs and npm)"
+done
 major=$(node -p 'process.versions.node.split(".")[0]')
 [ "$major" -ge 18 ] || die "Node.js $major is too old (18 or newer needed)"
 

@@ -99,7 +99,7 @@ rs_parse(const char *text, const char *binary, struct rs_list *out, struct buf *
 		if (n != want && !(binary && n == 7)) {
 			rs_say(b, count, "%s line %d: expected %s columns: %s",
 			    binary ? binary : "routes.tab", line, binary ? "6 (METHOD PATTERN "
-			    "BODY_MAX RATE_CLASS AUTH GRANT)" :
+			    "BODY_MAX RATE_CLASS AUTH GRANT) or 7 (and DEPRECATION)" :
 			    "6 (method path binary procs body_max rate_class)",
 			    f[0]);
 			continue;
