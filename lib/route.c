@@ -105,6 +105,20 @@ route_grant(const struct route *rt, char *out, size_t outsz)
 		off += (size_t)snprintf(out + off, outsz - off, "%s%s", i ? "," : "", rt->roles[i]);
 }
 
+/* The 7th --routes column, when the route has a trait to tell (route.h). */
+static void
+route_print_traits(const struct route *rt, FILE *f)
+{
+	const char	*sep = " ";
+
+	if (rt->flags & ROUTE_IDEMPOTENT) {
+		fprintf(f, "%sidempotent", sep);
+		sep = ",";
+	}
+	if (rt->deprecated_at > 0 || rt->sunset_at > 0)
+		fprintf(f, "%sdeprecated=%lld,sunset=%lld", sep, rt->deprecated_at, rt->sunset_at);
+}
+
 void
 route_print_spec(const struct responder *resp, FILE *f)
 {
@@ -117,9 +131,7 @@ route_print_spec(const struct responder *resp, FILE *f)
 		route_grant(rt, grant, sizeof(grant));
 		fprintf(f, "%s %s %zu %s %s %s", rt->method, rt->pattern, rt->body_max,
 		    route_rate_name(route_rate_class(resp, rt)), route_auth_name(rt->auth), grant);
-		if (rt->deprecated_at > 0 || rt->sunset_at > 0)
-			fprintf(f, " deprecated=%lld,sunset=%lld", rt->deprecated_at,
-			    rt->sunset_at);
+		route_print_traits(rt, f);
 		fputc('\n', f);
 	}
 }

@@ -211,7 +211,7 @@ struct route {
 	 * (ROUTE_DEPRECATION_LINK when NULL).  From .sunset_at on the route
 	 * answers nothing but 410 /problems/route-sunset, with the same
 	 * headers.  docs/openapi.yaml marks the operation `deprecated: true`
-	 * (tests/scripts/openapi.sh checks against --routes).
+	 * (tests/scripts/openapi.sh checks it against --routes).
 	 */
 	long long		 deprecated_at;
 	long long		 sunset_at;
@@ -232,9 +232,11 @@ struct responder {
 
 /*
  * main() of every responder.  `<responder> --routes` prints its routes, one
- * "METHOD PATTERN BODY_MAX RATE_CLASS AUTH GRANT [DEPRECATION]" line each
- * and exits (DEPRECATION, only on a deprecated route:
- * "deprecated=<unix seconds>,sunset=<unix seconds or 0>"):
+ * "METHOD PATTERN BODY_MAX RATE_CLASS AUTH GRANT [TRAITS]" line each and
+ * exits (TRAITS, only when there is one, comma-separated: "idempotent" for
+ * ROUTE_IDEMPOTENT, "deprecated=<unix seconds>,sunset=<unix seconds or 0>"
+ * for a deprecated route; tests/scripts/openapi.sh holds docs/openapi.yaml
+ * to them):
  * the first four as routes.tab has them (tests/integration/test_routespec.c
  * compares the two), AUTH the route_auth_name of .auth, GRANT the roles
  * joined by commas or the scope, "-" when none is required

@@ -7,8 +7,9 @@ Fails, one line per disagreement, when:
   - a route of routes.tab (method + path) has no operation in
     docs/openapi.yaml, or an operation has no route (but the paths nginx
     and the worker serve themselves: NON_ROUTES);
-  - an operation's `deprecated` differs from its descriptor's deprecation
-    (`<binary> --routes`, 7th column: lib/route.h);
+  - an operation's `deprecated`, or its required Idempotency-Key, differs
+    from its descriptor (`<binary> --routes`, the traits of the 7th
+    column: lib/route.h);
   - an operation's security schemes differ from what its descriptor's
     authentication admits (AUTH_SCHEMES);
   - a problem type of lib/errs.c or of nginx's own answers has no example
@@ -66,13 +67,17 @@ def descriptors(build, binaries):
             f = line.split()
             if len(f) < 6:
                 continue
-            dep = 0
-            if len(f) == 7:
-                m = re.fullmatch(r"deprecated=(\d+),sunset=(\d+)", f[6])
-                if not m:
-                    sys.exit("check.py: %s --routes: bad 7th column %r" % (b, f[6]))
-                dep = int(m.group(1)) > 0 or int(m.group(2)) > 0
-            out[(f[0], f[1])] = {"auth": f[4], "deprecated": bool(dep)}
+            traits = {}
+            for t in (f[6].split(",") if len(f) == 7 else []):
+                k, _, v = t.partition("=")
+                if k not in ("idempotent", "deprecated", "sunset"):
+                    sys.exit("check.py: %s --routes: unknown trait %r" % (b, t))
+                traits[k] = int(v) if v else 1
+            out[(f[0], f[1])] = {
+                "auth": f[4],
+                "idempotent": "idempotent" in traits,
+                "deprecated": traits.get("deprecated", 0) > 0 or traits.get("sunset", 0) > 0,
+            }
     return out
 
 
@@ -83,6 +88,15 @@ def operations(doc):
             if m in METHODS:
                 ops[(m.upper(), path)] = op
     return ops
+
+
+def takes_idempotency_key(doc, op):
+    for p in op.get("parameters", []):
+        if "$ref" in p:
+            p = doc["components"]["parameters"][p["$ref"].rsplit("/", 1)[1]]
+        if p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key":
+            return bool(p.get("required"))
+    return False
 
 
 def schemes(doc, op):
@@ -114,6 +128,12 @@ def compare(doc, table, desc, types):
         if bool(op.get("deprecated", False)) != d["deprecated"]:
             bad.append("%s %s: deprecated is %s in docs/openapi.yaml, %s in its descriptor"
                        % (key + (bool(op.get("deprecated", False)), d["deprecated"])))
+        if takes_idempotency_key(doc, op) != d["idempotent"]:
+            bad.append("%s %s: a required Idempotency-Key is %s in docs/openapi.yaml, the "
+                       "route is %s" % (key + ("documented" if takes_idempotency_key(doc, op)
+                                               else "not documented",
+                                               "idempotent" if d["idempotent"]
+                                               else "not idempotent")))
         got = schemes(doc, op)
         want = AUTH_SCHEMES.get(d["auth"])
         if want is not None and got != want:
@@ -147,6 +167,16 @@ def planted(doc, table, desc, types):
     d = copy.deepcopy(doc)
     d["paths"][some[1]][some[0].lower()]["security"] = [{"tabToken": []}]
     trials.append(("another security scheme", d))
+    idem = sorted(k for k in table if k in desc and desc[k]["idempotent"])[0]
+    d = copy.deepcopy(doc)
+    op = d["paths"][idem[1]][idem[0].lower()]
+    op["parameters"] = [p for p in op["parameters"]
+                        if p.get("$ref") != "#/components/parameters/IdempotencyKey"]
+    trials.append(("an Idempotency-Key left out", d))
+    d = copy.deepcopy(doc)
+    d["paths"][some[1]][some[0].lower()].setdefault("parameters", []).append(
+        {"$ref": "#/components/parameters/IdempotencyKey"})
+    trials.append(("an Idempotency-Key the route does not take", d))
     d = copy.deepcopy(doc)
     d["components"]["examples"] = {k: v for k, v in d["components"]["examples"].items()
                                    if v["value"]["type"] != "/problems/route-sunset"}

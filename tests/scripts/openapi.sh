@@ -3,8 +3,9 @@
 #   1. an established validator passes it (@seriousme/openapi-schema-validator
 #      against the OpenAPI 3.1 JSON Schema, every $ref resolved; pinned by
 #      tests/openapi/install.sh), and fails a doctored copy;
-#   2. it and routes.tab name the same routes, its `deprecated` and security
-#      match each route's descriptor, every problem type has an example
+#   2. it and routes.tab name the same routes, its `deprecated`, required
+#      Idempotency-Key and security match each route's descriptor
+#      (`<binary> --routes`), every problem type has an example
 #      (tests/openapi/check.py, which first proves it catches each kind of
 #      disagreement);
 #   3. GET /api/openapi.json over the running stack is the same document,

@@ -1106,7 +1106,7 @@ START_TEST(test_deprecation_headers)
 }
 END_TEST
 
-/* --routes prints a deprecated route's times as a 7th column, and only then. */
+/* --routes prints a route's traits as a 7th column, and only when it has one. */
 START_TEST(test_deprecation_spec)
 {
 	char	*out = NULL;
@@ -1121,6 +1121,7 @@ START_TEST(test_deprecation_spec)
 	ck_assert_ptr_nonnull(strstr(out, "GET /t/announced 0 anonymous none - "
 	    "deprecated=4102444800,sunset=0\n"));
 	ck_assert_ptr_nonnull(strstr(out, "GET /t/items/{id} 0 anonymous none -\n"));
+	ck_assert_ptr_nonnull(strstr(out, "POST /t/idem 64 anonymous none - idempotent\n"));
 	free(out);
 }
 END_TEST

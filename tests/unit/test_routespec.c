@@ -90,18 +90,18 @@ static const struct {
 	/* a descriptor the responder printed wrongly */
 	{ table, "POST /api/v1/things/{id}/poke 1024 agent\nGET /api/v1/things/{id} 0 agent agent -\n",
 	  2, "things line 1: expected 6 " },
-	/* a column past the deprecation (lib/route.h) */
+	/* a column past the traits (lib/route.h) */
 	{ table, "POST /api/v1/things/{id}/poke 1024 agent agent - deprecated=1,sunset=2 x\n"
 	  "GET /api/v1/things/{id} 0 agent agent -\n", 2, "things line 1: expected 6 " },
 };
 
-/* A deprecated route's descriptor has a 7th column; the comparison takes it. */
+/* A route with traits has a 7th column; the comparison takes it. */
 START_TEST(test_deprecation_column_agrees)
 {
 	char	*rep;
 
 	ck_assert_int_eq(compare(table, health_ok, "POST /api/v1/things/{id}/poke 1024 agent agent "
-	    "things:write deprecated=1704067200,sunset=4102444800\n"
+	    "things:write idempotent,deprecated=1704067200,sunset=4102444800\n"
 	    "GET /api/v1/things/{id} 0 agent agent -\n", &rep), 0);
 	ck_assert_str_eq(rep, "");
 	free(rep);
