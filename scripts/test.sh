@@ -25,13 +25,16 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 : "${CB_BUILD:=$repo/build-san}"
 export CB_BUILD
 
-# Lane N draws its ports from its own range, so two lanes starting at once
-# never pick the same free port.
+# Lane N draws its ports from its own range (20000 + 2000 N, 2000 ports), so
+# two lanes starting at once never pick the same free port; all of them
+# below the kernel's ephemeral range (32768 and up), so no outgoing
+# connection takes a port between its pick and its server's bind.
+# (tests/scripts/install.sh picks from 30000-32699, the bench from 10000-19999.)
 lane=${CB_TEST_LANE:-0}
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$(( (RANDOM % 6000) + 30000 + lane * 6000 ))
+		p=$(( (RANDOM % 2000) + 20000 + lane * 2000 ))
 		if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return 0
