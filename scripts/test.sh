@@ -46,7 +46,7 @@ free_port() {
 # Every suite the filters want, slowest first (known slow ones, then the
 # integration suites, the scripts and the unit suites in name order): the
 # lanes' queue.
-slow_first=(bench-smoke.sh test_channel test_auth test_approvals test_engine browser.sh fuzz.sh test_chaos
+slow_first=(bench-smoke.sh test_channel test_auth test_approvals test_engine browser.sh fuzz.sh static.sh test_chaos
 	test_alerts test_calls test_webhooks test_sinkfaults install.sh clone-anywhere.sh)
 queue_items() {
 	local f t
