@@ -1,0 +1,206 @@
+/*
+ * console: see console.h.
+ */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "approval.h"
+#include "console.h"
+#include "db.h"
+#include "errs.h"
+#include "metrics.h"
+#include "util.h"
+
+#define CS_TS(col)	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+static const char *const console_states[] = { "pending", "approved", "denied", "expired" };
+
+int
+console_approval_state_ok(const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; s && i < sizeof(console_states) / sizeof(console_states[0]); i++)
+		if (strcmp(s, console_states[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+cs_str(cJSON *o, const char *k, const struct db_res *res, size_t i, int col)
+{
+	if (db_isnull(res, i, col))
+		cJSON_AddNullToObject(o, k);
+	else
+		cJSON_AddStringToObject(o, k, db_val(res, i, col));
+}
+
+static void
+cs_num(cJSON *o, const char *k, const struct db_res *res, size_t i, int col)
+{
+	long long	 v = 0;
+
+	if (db_isnull(res, i, col))
+		cJSON_AddNullToObject(o, k);
+	else {
+		(void)util_parse_ll(db_val(res, i, col), LLONG_MIN, LLONG_MAX, &v);
+		cJSON_AddNumberToObject(o, k, (double)v);
+	}
+}
+
+static cJSON *
+cs_obj(cJSON *arr)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	if (o == NULL)
+		util_oom();
+	cJSON_AddItemToArray(arr, o);
+	return o;
+}
+
+/*
+ * Unfinished rows by sink and state.  Each state's partial index leads:
+ * done and discarded rows, the bulk of the table, are never read.
+ */
+static const char console_depth_sql[] =
+    "SELECT split_part(kind, '.', 1), state, count(*),"
+    " floor(extract(epoch FROM now() - min(created_at)))::bigint"
+    " FROM outbox WHERE org_id = $1::bigint AND state IN ('pending', 'running', 'dead')"
+    " GROUP BY 1, 2 ORDER BY 1, 2";
+
+/*
+ * The latest failures: unfinished rows whose last attempt failed (a
+ * delivered row has its last_error cleared).  Never the payload.
+ */
+static const char console_failures_sql[] =
+    "SELECT id, kind, state, attempts, max_attempts, left(last_error, 500), "
+    CS_TS("created_at") ", " CS_TS("run_after")
+    " FROM outbox WHERE org_id = $1::bigint AND state IN ('pending', 'running', 'dead')"
+    "  AND last_error IS NOT NULL"
+    " ORDER BY id DESC LIMIT $2::int";
+
+int
+console_outbox(struct db *db, const char *org, long long failures, cJSON **out)
+{
+	struct db_res	*res = NULL;
+	cJSON		*o = NULL, *arr, *it;
+	char		 lim[24];
+	size_t		 i;
+	int		 rc;
+
+	*out = NULL;
+	if (failures < 1 || failures > CONSOLE_FAILURES_MAX)
+		return CB_ERR_VALIDATION;
+	if ((rc = db_query(db, &res, console_depth_sql, 1, (const char *[]){ org })) != CB_OK)
+		goto out;
+	if ((o = cJSON_CreateObject()) == NULL || (arr = cJSON_AddArrayToObject(o, "sinks")) == NULL)
+		util_oom();
+	for (i = 0; i < db_rows(res); i++) {
+		it = cs_obj(arr);
+		cs_str(it, "sink", res, i, 0);
+		cs_str(it, "state", res, i, 1);
+		cs_num(it, "rows", res, i, 2);
+		cs_num(it, "oldest_age_s", res, i, 3);
+	}
+	db_res_free(res);
+	res = NULL;
+	snprintf(lim, sizeof(lim), "%lld", failures);
+	if ((rc = db_query(db, &res, console_failures_sql, 2, (const char *[]){ org, lim })) !=
+	    CB_OK)
+		goto out;
+	if ((arr = cJSON_AddArrayToObject(o, "failures")) == NULL)
+		util_oom();
+	for (i = 0; i < db_rows(res); i++) {
+		it = cs_obj(arr);
+		cs_str(it, "id", res, i, 0);
+		cs_str(it, "kind", res, i, 1);
+		cs_str(it, "state", res, i, 2);
+		cs_num(it, "attempts", res, i, 3);
+		cs_num(it, "max_attempts", res, i, 4);
+		cs_str(it, "last_error", res, i, 5);
+		cs_str(it, "created_at", res, i, 6);
+		cs_str(it, "run_after", res, i, 7);
+	}
+	*out = o;
+	o = NULL;
+out:
+	cJSON_Delete(o);
+	db_res_free(res);
+	return rc;
+}
+
+/*
+ * One state's approvals with their commands, newest first.  A pending one
+ * past expires_at is as good as expired: not offered as pending.
+ */
+static const char console_approvals_sql[] =
+    "SELECT a.id, a.command_id, a.ctx_id, a.agent_id, c.type, c.selector,"
+    " " APPROVAL_MASKED_SQL("c.value") ", a.state, " CS_TS("a.created_at") ","
+    " " CS_TS("a.expires_at") ", a.decided_by, " CS_TS("a.decided_at")
+    " FROM approvals a JOIN commands c ON c.id = a.command_id AND c.org_id = a.org_id"
+    " WHERE a.org_id = $1::bigint AND a.state = $2"
+    "  AND (a.state <> 'pending' OR a.expires_at > now())"
+    " ORDER BY a.created_at DESC, a.id LIMIT $3::int";
+
+int
+console_approvals(struct db *db, const char *org, const char *state, long long limit,
+    cJSON **out)
+{
+	struct db_res	*res = NULL;
+	cJSON		*o, *arr, *it;
+	char		 lim[24];
+	size_t		 i;
+	int		 rc;
+
+	*out = NULL;
+	if (!console_approval_state_ok(state) || limit < 1 || limit > CONSOLE_APPROVALS_MAX)
+		return CB_ERR_VALIDATION;
+	snprintf(lim, sizeof(lim), "%lld", limit);
+	if ((rc = db_query(db, &res, console_approvals_sql, 3,
+	    (const char *[]){ org, state, lim })) != CB_OK)
+		return rc;
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    (arr = cJSON_AddArrayToObject(o, "approvals")) == NULL)
+		util_oom();
+	for (i = 0; i < db_rows(res); i++) {
+		it = cs_obj(arr);
+		cs_str(it, "id", res, i, 0);
+		cs_str(it, "command_id", res, i, 1);
+		cs_str(it, "ctx_id", res, i, 2);
+		cs_str(it, "agent_id", res, i, 3);
+		cs_str(it, "type", res, i, 4);
+		cs_str(it, "selector", res, i, 5);
+		cs_str(it, "value", res, i, 6);
+		cs_str(it, "state", res, i, 7);
+		cs_str(it, "created_at", res, i, 8);
+		cs_str(it, "expires_at", res, i, 9);
+		cs_str(it, "decided_by", res, i, 10);
+		cs_str(it, "decided_at", res, i, 11);
+	}
+	db_res_free(res);
+	*out = o;
+	return CB_OK;
+}
+
+cJSON *
+console_live(const char *metrics_dir)
+{
+	struct metrics_view	*v = metrics_collect(metrics_dir);
+	cJSON			*o = cJSON_CreateObject();
+	size_t			 nseg = metrics_view_segments(v);
+
+	if (o == NULL)
+		util_oom();
+	if (nseg == 0)
+		cJSON_AddNullToObject(o, "ws_connections");
+	else
+		cJSON_AddNumberToObject(o, "ws_connections",
+		    (double)metrics_view_total(v, MF_WS_OPEN));
+	cJSON_AddStringToObject(o, "scope", "node");
+	cJSON_AddNumberToObject(o, "segments", (double)nseg);
+	metrics_view_free(v);
+	return o;
+}
