@@ -210,11 +210,36 @@ async function main() {
 		    `expected exactly the replayed record, found ${recs.length}`);
 		log(`discarded ${discardId}: not delivered`);
 
-		// ---- sign out: the refresh token is gone
+		// ---- the call feed, with a calls:read key of the tenant's monitoring agent
+		step = 'call feed';
+		const agent = admin(null, 'agent-create', slug, 'monitor').agent_id;
+		const feedKey = admin(null, 'key-create', agent, 'calls:read').api_key;
+		recordSecret(feedKey);
+		const src = admin(null, 'call-source-add', slug, 'voice-console', '--country-code', '1');
+		recordSecret(src.secret);
+		await page.fill('#oc-feed-key', 'cbk_not-a-real-key-0000000000000000');
+		await page.click('#oc-feed-watch');
+		await page.waitForSelector('#oc-feed-state[data-state="error"]', { timeout: 10000 });
+		await page.fill('#oc-feed-key', feedKey);
+		await page.click('#oc-feed-watch');
+		await page.waitForSelector('#oc-feed-state[data-state="live"]', { timeout: 10000 });
+		assert(await page.inputValue('#oc-feed-key') === '', 'the key stays in the input');
+		const corr = `console-call-${process.pid}-${Date.now()}`;
+		const posted = execFileSync(join(REPO, 'scripts', 'call-event.sh'), [src.source_id, src.secret, HTTP],
+		    { encoding: 'utf8', env: { ...process.env, CALL_CORR: corr } });
+		assert(posted.trim().split('\n').pop() === '202', `call event not accepted: ${posted}`);
+		await until('the call event in the feed', async () =>
+		    (await page.textContent('#oc-feed')).includes(corr), 10000, 200);
+		const feedText = await page.textContent('#oc-feed');
+		assert(!/\+14155552671/.test(feedText) && /\*{4}/.test(feedText), `phones not masked: ${feedText}`);
+		log(`call feed: event ${corr} shown, phones masked`);
+
+		// ---- sign out: the refresh token is gone, the feed stops
 		step = 'sign out';
 		await page.click('#oc-logout');
 		await page.waitForSelector('#oc-login-card:not([hidden])', { timeout: 5000 });
 		assert(await page.evaluate(() => sessionStorage.getItem('oc.refresh')) === null, 'refresh token kept');
+		assert(await page.getAttribute('#oc-feed-state', 'data-state') === 'idle', 'the feed still runs');
 		// The browser logs the favicon's 404 as a console error too (badResponses has the rest).
 		const errors = consoleErrors.filter((t) => !/status of 404/.test(t));
 		assert(errors.length === 0, `page console errors: ${errors.join(' | ')}`);

@@ -6,7 +6,8 @@
  * it closes), refreshes the pair before the access token expires and once
  * on a 401, and shows the tenant's outbox, dead letters (replay, discard),
  * recent failures, pending approvals and the node's live connections,
- * polling every few seconds.  docs/console.md says what each panel reads.
+ * polling every few seconds; and, given an API key of the tenant with the
+ * scope calls:read (kept in memory only), the live call feed /ws/calls.  docs/console.md says what each panel reads.
  *
  * Served under a strict CSP: this file touches the DOM only through
  * createElement/textContent; nothing from the network is parsed as HTML.
@@ -28,6 +29,8 @@
 		dead: $('oc-dead'), deadEmpty: $('oc-dead-empty'), handled: $('oc-handled'),
 		failures: $('oc-failures'), failuresEmpty: $('oc-failures-empty'),
 		approvals: $('oc-approvals'), approvalsEmpty: $('oc-approvals-empty'),
+		feedForm: $('oc-feed-form'), feedKey: $('oc-feed-key'), feedWatch: $('oc-feed-watch'),
+		feedStop: $('oc-feed-stop'), feedState: $('oc-feed-state'), feed: $('oc-feed'),
 	};
 
 	const st = {
@@ -38,6 +41,7 @@
 		handled: new Map(),	/* outbox id -> {li, state} */
 		busy: false,
 		refreshing: null,	/* the refresh in flight */
+		feed: null,		/* {key, ws, lastSeq, attempt, timer, ping, stopped} while watching */
 	};
 
 	/* ------------------------------------------------------------ utilities */
@@ -182,6 +186,7 @@
 		clearInterval(st.pollTimer);
 		clearInterval(st.handledTimer);
 		st.pollTimer = st.handledTimer = null;
+		stopFeed('not watching');
 		ui.board.hidden = true;
 		ui.who.hidden = true;
 		ui.loginCard.hidden = false;
@@ -342,11 +347,119 @@
 		}
 	}
 
+
+	/* ------------------------------------------------------- the call feed */
+
+	const FEED_PROTOCOL = 'cb.calls.v1';
+	const FEED_MAX_ROWS = 50;
+	const FEED_PING_MS = 20000;
+
+	function feedState(state, text) {
+		ui.feedState.dataset.state = state;
+		ui.feedState.textContent = text;
+	}
+
+	function stopFeed(text) {
+		const f = st.feed;
+		st.feed = null;
+		if (f) {
+			f.stopped = true;
+			clearTimeout(f.timer);
+			clearInterval(f.ping);
+			if (f.ws)
+				f.ws.close(1000);
+			f.key = null;
+		}
+		ui.feedStop.hidden = true;
+		ui.feedWatch.hidden = false;
+		ui.feedKey.disabled = false;
+		if (text)
+			feedState('idle', text);
+	}
+
+	function feedRow(m) {
+		const tr = row([m.seq, m.event_type, m.correlation_id, m.from || '–', m.to || '–', m.accepted_at]);
+		tr.dataset.seq = String(m.seq);
+		ui.feed.prepend(tr);
+		while (ui.feed.children.length > FEED_MAX_ROWS)
+			ui.feed.lastElementChild.remove();
+	}
+
+	function feedConnect(f) {
+		const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
+		const ws = new WebSocket(`${scheme}://${location.host}/ws/calls`, FEED_PROTOCOL);
+		f.ws = ws;
+		feedState('connecting', 'connecting…');
+		ws.addEventListener('open', () => {
+			const auth = { type: 'auth', token: f.key };
+			if (f.lastSeq !== null)
+				auth.last_seq = f.lastSeq;
+			ws.send(JSON.stringify(auth));
+		});
+		ws.addEventListener('message', (ev) => {
+			let m;
+			try { m = JSON.parse(ev.data); } catch (e) { return; }
+			if (m.type === 'ready') {
+				f.attempt = 0;
+				if (f.lastSeq === null)
+					f.lastSeq = m.resume_from;
+				feedState('live', `live (tenant's newest event: ${m.last_seq})`);
+			} else if (m.type === 'call_event') {
+				if (f.lastSeq !== null && m.seq <= f.lastSeq)
+					return;
+				f.lastSeq = m.seq;
+				feedRow(m);
+			} else if (m.type === 'resync') {
+				/* Nothing to replay from there: carry on from the newest. */
+				f.lastSeq = null;
+			} else if (m.type === 'error') {
+				f.error = m;
+			}
+		});
+		ws.addEventListener('close', (ev) => {
+			if (f.stopped || st.feed !== f)
+				return;
+			if (ev.code === 4401 || (f.error && f.error.code === 'unauthorized')) {
+				stopFeed();
+				feedState('error', `refused: ${(f.error && f.error.detail) || 'the key is not valid for the call feed'}`);
+				return;
+			}
+			f.error = null;
+			f.attempt++;
+			const ms = Math.min(10000, 500 * 2 ** Math.min(f.attempt, 5));
+			feedState('connecting', `reconnecting in ${Math.round(ms / 1000)} s…`);
+			f.timer = setTimeout(() => feedConnect(f), ms);
+		});
+	}
+
+	function watchFeed(ev) {
+		ev.preventDefault();
+		const key = ui.feedKey.value.trim();
+		if (!key) {
+			feedState('error', 'paste an API key with the scope calls:read');
+			return;
+		}
+		stopFeed();
+		ui.feedKey.value = '';
+		ui.feedKey.disabled = true;
+		ui.feedWatch.hidden = true;
+		ui.feedStop.hidden = false;
+		const f = { key, ws: null, lastSeq: null, attempt: 0, timer: null, ping: null, stopped: false, error: null };
+		st.feed = f;
+		f.ping = setInterval(() => {
+			if (f.ws && f.ws.readyState === WebSocket.OPEN)
+				f.ws.send('{"type":"ping"}');
+		}, FEED_PING_MS);
+		feedConnect(f);
+	}
+
 	/* ------------------------------------------------------------------ go */
 
 	ui.login.addEventListener('submit', signIn);
 	ui.logout.addEventListener('click', signOut);
 	ui.refresh.addEventListener('click', loadAll);
+	ui.feedForm.addEventListener('submit', watchFeed);
+	ui.feedStop.addEventListener('click', () => stopFeed('not watching'));
 	(async () => {
 		if (await refresh())
 			await start();
