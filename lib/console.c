@@ -50,16 +50,43 @@ cs_num(cJSON *o, const char *k, const struct db_res *res, size_t i, int col)
 	}
 }
 
-static cJSON *
-cs_obj(cJSON *arr)
-{
-	cJSON	*o = cJSON_CreateObject();
+/* A result's columns, in order, as the members of each row's object. */
+struct cs_col {
+	const char	*name;
+	int		 num;		/* 1: a number, else a string (both may be null) */
+};
 
-	if (o == NULL)
-		util_oom();
-	cJSON_AddItemToArray(arr, o);
-	return o;
+static void
+cs_rows(cJSON *arr, const struct db_res *res, const struct cs_col *cols, size_t ncols)
+{
+	cJSON	*o;
+	size_t	 i, c;
+
+	for (i = 0; i < db_rows(res); i++) {
+		if ((o = cJSON_CreateObject()) == NULL)
+			util_oom();
+		for (c = 0; c < ncols; c++)
+			(cols[c].num ? cs_num : cs_str)(o, cols[c].name, res, i, (int)c);
+		cJSON_AddItemToArray(arr, o);
+	}
 }
+
+#define CS_NCOLS(t)	(sizeof(t) / sizeof((t)[0]))
+
+static const struct cs_col depth_cols[] = {
+	{ "sink", 0 }, { "state", 0 }, { "rows", 1 }, { "oldest_age_s", 1 },
+};
+
+static const struct cs_col failure_cols[] = {
+	{ "id", 0 }, { "kind", 0 }, { "state", 0 }, { "attempts", 1 }, { "max_attempts", 1 },
+	{ "last_error", 0 }, { "created_at", 0 }, { "run_after", 0 },
+};
+
+static const struct cs_col approval_cols[] = {
+	{ "id", 0 }, { "command_id", 0 }, { "ctx_id", 0 }, { "agent_id", 0 }, { "type", 0 },
+	{ "selector", 0 }, { "value", 0 }, { "state", 0 }, { "created_at", 0 },
+	{ "expires_at", 0 }, { "decided_by", 0 }, { "decided_at", 0 },
+};
 
 /*
  * Unfinished rows by sink and state.  Each state's partial index leads:
@@ -86,9 +113,8 @@ int
 console_outbox(struct db *db, const char *org, long long failures, cJSON **out)
 {
 	struct db_res	*res = NULL;
-	cJSON		*o = NULL, *arr, *it;
+	cJSON		*o = NULL, *arr;
 	char		 lim[24];
-	size_t		 i;
 	int		 rc;
 
 	*out = NULL;
@@ -98,13 +124,7 @@ console_outbox(struct db *db, const char *org, long long failures, cJSON **out)
 		goto out;
 	if ((o = cJSON_CreateObject()) == NULL || (arr = cJSON_AddArrayToObject(o, "sinks")) == NULL)
 		util_oom();
-	for (i = 0; i < db_rows(res); i++) {
-		it = cs_obj(arr);
-		cs_str(it, "sink", res, i, 0);
-		cs_str(it, "state", res, i, 1);
-		cs_num(it, "rows", res, i, 2);
-		cs_num(it, "oldest_age_s", res, i, 3);
-	}
+	cs_rows(arr, res, depth_cols, CS_NCOLS(depth_cols));
 	db_res_free(res);
 	res = NULL;
 	snprintf(lim, sizeof(lim), "%lld", failures);
@@ -113,17 +133,7 @@ console_outbox(struct db *db, const char *org, long long failures, cJSON **out)
 		goto out;
 	if ((arr = cJSON_AddArrayToObject(o, "failures")) == NULL)
 		util_oom();
-	for (i = 0; i < db_rows(res); i++) {
-		it = cs_obj(arr);
-		cs_str(it, "id", res, i, 0);
-		cs_str(it, "kind", res, i, 1);
-		cs_str(it, "state", res, i, 2);
-		cs_num(it, "attempts", res, i, 3);
-		cs_num(it, "max_attempts", res, i, 4);
-		cs_str(it, "last_error", res, i, 5);
-		cs_str(it, "created_at", res, i, 6);
-		cs_str(it, "run_after", res, i, 7);
-	}
+	cs_rows(arr, res, failure_cols, CS_NCOLS(failure_cols));
 	*out = o;
 	o = NULL;
 out:
@@ -150,9 +160,8 @@ console_approvals(struct db *db, const char *org, const char *state, long long l
     cJSON **out)
 {
 	struct db_res	*res = NULL;
-	cJSON		*o, *arr, *it;
+	cJSON		*o, *arr;
 	char		 lim[24];
-	size_t		 i;
 	int		 rc;
 
 	*out = NULL;
@@ -165,21 +174,7 @@ console_approvals(struct db *db, const char *org, const char *state, long long l
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    (arr = cJSON_AddArrayToObject(o, "approvals")) == NULL)
 		util_oom();
-	for (i = 0; i < db_rows(res); i++) {
-		it = cs_obj(arr);
-		cs_str(it, "id", res, i, 0);
-		cs_str(it, "command_id", res, i, 1);
-		cs_str(it, "ctx_id", res, i, 2);
-		cs_str(it, "agent_id", res, i, 3);
-		cs_str(it, "type", res, i, 4);
-		cs_str(it, "selector", res, i, 5);
-		cs_str(it, "value", res, i, 6);
-		cs_str(it, "state", res, i, 7);
-		cs_str(it, "created_at", res, i, 8);
-		cs_str(it, "expires_at", res, i, 9);
-		cs_str(it, "decided_by", res, i, 10);
-		cs_str(it, "decided_at", res, i, 11);
-	}
+	cs_rows(arr, res, approval_cols, CS_NCOLS(approval_cols));
 	db_res_free(res);
 	*out = o;
 	return CB_OK;

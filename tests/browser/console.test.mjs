@@ -11,89 +11,25 @@
 // Exit 0 on success; the last line is the one-line result.
 
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const env = (name, dflt) => {
-	const v = process.env[name] ?? dflt;
-	if (v === undefined || v === '')
-		throw new Error(`${name} is not set (source $CB_STATE/stack.env first)`);
-	return v;
-};
-
-const BUILD = env('CB_BUILD');
-const REPO = env('CB_REPO');
-const HTTP = env('CB_HTTP_URL');
-const HTTPS = env('CB_HTTPS_URL');
-const FAKESF = env('CB_FAKESF_URL');
-const STATE = env('CB_STATE');
-const CHROMIUM = env('CB_CHROMIUM', '/usr/bin/chromium');
-const require = createRequire(join(env('CB_BROWSER_NODE_MODULES'), 'x.js'));
-const { chromium } = require('playwright-core');
+import {
+	REPO, HTTP, HTTPS, FAKESF, assert, logger, until, recordSecret, adminIn, api, records,
+	launch, failureReport,
+} from './common.mjs';
 
 // A refusal for good: the worker dead-letters the row at its first attempt.
 const FAULT_400 = { target: 'upsert', kind: 'status', status: 400,
 	error_code: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', count: 50 };
 
 let step = 'start';
-const t0 = Date.now();
-const log = (msg) => console.log(`[console ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-
-function assert(cond, msg) {
-	if (!cond)
-		throw new Error(msg);
-}
-
-async function until(what, fn, timeoutMs = 10000, everyMs = 150) {
-	const end = Date.now() + timeoutMs;
-	let last;
-	for (;;) {
-		try {
-			last = await fn();
-			if (last)
-				return last;
-		} catch (e) {
-			last = e;
-		}
-		if (Date.now() > end)
-			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` +
-			    (last instanceof Error ? ` (last error: ${last.message})` : ''));
-		await new Promise((r) => setTimeout(r, everyMs));
-	}
-}
-
-// scripts/test.sh scans every log for the secrets a test used.
-function recordSecret(secret) {
-	if (typeof secret === 'string' && secret.length >= 12 && !secret.includes('\n'))
-		appendFileSync(join(STATE, 'test-secrets.txt'), `${secret}\n`);
-}
-
-function admin(input, ...args) {
-	const out = execFileSync(join(BUILD, 'bin', 'cb-admin'), args,
-	    { encoding: 'utf8', input: input ?? '', stdio: ['pipe', 'pipe', 'pipe'] });
-	return JSON.parse(out.trim().split('\n').pop());
-}
-
-async function api(method, path, { token, body, headers } = {}) {
-	const h = { ...(headers || {}) };
-	if (token)
-		h.Authorization = `Bearer ${token}`;
-	if (body !== undefined)
-		h['Content-Type'] = 'application/json';
-	const res = await fetch(HTTP + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-	const text = await res.text();
-	let json = null;
-	try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
-	return { status: res.status, json, text };
-}
+const log = logger('console');
+const admin = adminIn;
 
 async function fake(method, path, body) {
 	const res = await fetch(FAKESF + path, { method, headers: body ? { 'Content-Type': 'application/json' } : {},
 	    body: body ? JSON.stringify(body) : undefined });
 	assert(res.ok, `fake salesforce ${method} ${path}: ${res.status}`);
-	return res.status === 204 ? null : res.json().catch(() => null);
 }
 
 // A submission from a new tab of the form: its id.
@@ -108,10 +44,6 @@ async function submit(form, n) {
 	});
 	assert(s.status === 201, `submit: ${s.status} ${s.text}`);
 	return s.json.submission_id;
-}
-
-async function records() {
-	return ((await fake('GET', '/__fake/records')) || {}).records || [];
 }
 
 async function main() {
@@ -137,25 +69,7 @@ async function main() {
 	}
 
 	step = 'launch chromium';
-	const profile = mkdtempSync(join(tmpdir(), 'cb-chromium-'));
-	const browser = await chromium.launchPersistentContext(profile, {
-		executablePath: CHROMIUM,
-		headless: true,
-		ignoreHTTPSErrors: true,
-		viewport: { width: 1200, height: 1000 },
-		args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-		    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-		    '--disable-dev-shm-usage'],
-	});
-	const page = browser.pages()[0] || await browser.newPage();
-	const consoleErrors = [];
-	page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-	page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
-	const badResponses = [];
-	page.on('response', (r) => {
-		if (r.status() >= 400 && !new URL(r.url()).pathname.endsWith('/favicon.ico'))
-			badResponses.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
-	});
+	const { page, consoleErrors, badResponses, close } = await launch({ width: 1200, height: 1000 });
 	try {
 		step = 'sign in';
 		const loaded = await page.goto(`${HTTPS}/console/`);
@@ -245,26 +159,16 @@ async function main() {
 		assert(errors.length === 0, `page console errors: ${errors.join(' | ')}`);
 		assert(badResponses.length === 0, `failed requests: ${badResponses.join(', ')}`);
 	} catch (e) {
-		try {
-			mkdirSync(join(STATE, 'log'), { recursive: true });
-			const shot = join(STATE, 'log', `console-failure-${Date.now()}.png`);
-			await page.screenshot({ path: shot, fullPage: true });
-			console.log(`screenshot: ${shot}`);
-		} catch (e2) {
-			console.log(`(no screenshot: ${e2.message})`);
-		}
-		if (consoleErrors.length)
-			console.log(`page console errors: ${consoleErrors.join(' | ')}`);
+		await failureReport('console', page, consoleErrors);
 		throw e;
 	} finally {
 		await fake('DELETE', '/__fake/faults').catch(() => null);
-		await browser.close().catch(() => {});
-		rmSync(profile, { recursive: true, force: true });
+		await close();
 	}
 }
 
 main().then(() => {
-	console.log(`console: PASS operator console end to end (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+	console.log(`console: PASS operator console end to end (${log.seconds()} s)`);
 	process.exit(0);
 }, (e) => {
 	console.log(`console: FAIL at "${step}": ${e && e.message ? e.message : e}`);

@@ -27,11 +27,15 @@
 #include "util.h"
 #include "ws.h"
 
+/* The people of a tenant, by role: P_OPERATOR is users[P_OPERATOR], tok[P_OPERATOR]. */
+enum { P_OPERATOR, P_ADMIN, P_VIEWER, P_APPROVER, P__COUNT };
+static const char *const roles[] = { "operator", "admin", "viewer", "approver", NULL };
+
 struct org {
 	struct seed	 s;
 	char		 org_id[24];
-	struct tuser	 op, admin, viewer, approver;
-	char		 tok_op[TOKSZ], tok_admin[TOKSZ], tok_viewer[TOKSZ], tok_approver[TOKSZ];
+	struct tuser	 users[P__COUNT];
+	char		 tok[P__COUNT][TOKSZ];
 	char		 ctx[40], tab[64];
 	char		 approval[40];
 	char		 dead_id[24], failing_id[24];
@@ -53,30 +57,25 @@ call(const char *path, const char *token, struct http_resp *r)
 }
 
 /*
- * Outbox rows of org `o`: `ndead` dead salesforce rows, 5 minutes old
- * (the last one's id into o->dead_id), and `npending` pending webhook
- * rows due tomorrow whose last attempt failed (the last id into
- * o->failing_id).
+ * `n` outbox rows of org `o` of `kind` in `state` whose last attempt failed
+ * with `err`: dead ones 5 minutes old, pending ones due tomorrow (the worker
+ * leaves both alone).  The newest id into `last`.
  */
 static void
-rows(struct org *o, int ndead, int npending, const char *err)
+rows(struct org *o, const char *kind, const char *state, int n, const char *err, char last[24])
 {
-	char	 n[16];
+	char	 ns[16];
 
-	snprintf(n, sizeof(n), "%d", ndead);
-	testdb_val(o->dead_id, sizeof(o->dead_id),
+	snprintf(ns, sizeof(ns), "%d", n);
+	testdb_val(last, 24,
 	    "WITH i AS (INSERT INTO outbox (org_id, kind, payload, state, attempts, last_error,"
-	    "  created_at, dead_at)"
-	    " SELECT $1::bigint, 'salesforce.upsert', '{}', 'dead', 8, $3,"
-	    "  now() - interval '5 minutes', now() FROM generate_series(1, $2::int) RETURNING id)"
-	    " SELECT max(id) FROM i", 3, (const char *[]){ o->org_id, n, err });
-	snprintf(n, sizeof(n), "%d", npending);
-	testdb_val(o->failing_id, sizeof(o->failing_id),
-	    "WITH i AS (INSERT INTO outbox (org_id, kind, payload, state, attempts, last_error,"
-	    "  run_after)"
-	    " SELECT $1::bigint, 'webhook.event', '{}', 'pending', 2, $3, now() + interval '1 day'"
-	    " FROM generate_series(1, $2::int) RETURNING id)"
-	    " SELECT max(id) FROM i", 3, (const char *[]){ o->org_id, n, err });
+	    "  created_at, run_after, dead_at)"
+	    " SELECT $1::bigint, $2, '{}', $3, 2, $5,"
+	    "  CASE WHEN $3 = 'dead' THEN now() - interval '5 minutes' ELSE now() END,"
+	    "  CASE WHEN $3 = 'dead' THEN now() ELSE now() + interval '1 day' END,"
+	    "  CASE WHEN $3 = 'dead' THEN now() END"
+	    " FROM generate_series(1, $4::int) RETURNING id)"
+	    " SELECT max(id) FROM i", 5, (const char *[]){ o->org_id, kind, state, ns, err });
 }
 
 /* An agent's set_field the policy holds: its approval's id into o->approval. */
@@ -105,30 +104,20 @@ approval(struct org *o)
 }
 
 static void
-org_setup(struct org *o)
+org_setup(struct org *o, int ndead, int npending, const char *err)
 {
-	char	 refresh[80];
-
 	seed_tenant(&o->s);
-	new_user(o->s.slug, "operator", &o->op);
-	new_user(o->s.slug, "admin", &o->admin);
-	new_user(o->s.slug, "viewer", &o->viewer);
-	new_user(o->s.slug, "approver", &o->approver);
-	util_strlcpy(o->org_id, o->op.org, sizeof(o->org_id));
-	reset_limits(NULL);
-	login_ok(&o->op, o->tok_op, refresh);
-	login_ok(&o->admin, o->tok_admin, refresh);
-	login_ok(&o->viewer, o->tok_viewer, refresh);
-	login_ok(&o->approver, o->tok_approver, refresh);
+	new_staff(o->s.slug, roles, o->users, o->tok);
+	util_strlcpy(o->org_id, o->users[P_OPERATOR].org, sizeof(o->org_id));
+	rows(o, "salesforce.upsert", "dead", ndead, err, o->dead_id);
+	rows(o, "webhook.event", "pending", npending, err, o->failing_id);
 }
 
 static void
 setup(void)
 {
-	org_setup(&A);
-	org_setup(&B);
-	rows(&A, 3, 2, "A: HTTP 400 from the sink");
-	rows(&B, 1, 4, "B: HTTP 503 from the sink");
+	org_setup(&A, 3, 2, "A: HTTP 400 from the sink");
+	org_setup(&B, 1, 4, "B: HTTP 503 from the sink");
 	approval(&A);
 }
 
@@ -158,7 +147,7 @@ START_TEST(outbox_counts_own_tenant_only)
 {
 	struct http_resp r;
 	const cJSON	*d, *it;
-	const char	*toks[] = { A.tok_op, A.tok_admin };
+	const char	*toks[] = { A.tok[P_OPERATOR], A.tok[P_ADMIN] };
 	int		 i, n;
 
 	for (i = 0; i < 2; i++) {
@@ -184,7 +173,7 @@ START_TEST(outbox_counts_own_tenant_only)
 		ck_assert_ptr_null(strstr(r.body, "B: HTTP"));
 		http_free(&r);
 	}
-	call("/api/v1/admin/outbox?failures=1", B.tok_op, &r);
+	call("/api/v1/admin/outbox?failures=1", B.tok[P_OPERATOR], &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_eq(num(depth(&r, "salesforce", "dead"), "rows"), 1);
 	ck_assert_int_eq(num(depth(&r, "webhook", "pending"), "rows"), 4);
@@ -202,7 +191,7 @@ START_TEST(approvals_pending_own_tenant_masked)
 	struct http_resp r;
 	const cJSON	*arr, *it;
 
-	call("/api/v1/admin/approvals?state=pending", A.tok_op, &r);
+	call("/api/v1/admin/approvals?state=pending", A.tok[P_OPERATOR], &r);
 	ck_assert_msg(r.status == 200, "approvals: %ld %s", r.status, r.body);
 	arr = cJSON_GetObjectItem(http_json(&r), "approvals");
 	ck_assert_int_eq(cJSON_GetArraySize(arr), 1);
@@ -215,16 +204,16 @@ START_TEST(approvals_pending_own_tenant_masked)
 	ck_assert_ptr_null(strstr(r.body, "console.secret"));
 	http_free(&r);
 	/* The default state is pending; none decided yet. */
-	call("/api/v1/admin/approvals", A.tok_admin, &r);
+	call("/api/v1/admin/approvals", A.tok[P_ADMIN], &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(http_json(&r), "approvals")), 1);
 	http_free(&r);
-	call("/api/v1/admin/approvals?state=approved&limit=5", A.tok_op, &r);
+	call("/api/v1/admin/approvals?state=approved&limit=5", A.tok[P_OPERATOR], &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(http_json(&r), "approvals")), 0);
 	http_free(&r);
 	/* B has none, and never sees A's. */
-	call("/api/v1/admin/approvals?state=pending", B.tok_op, &r);
+	call("/api/v1/admin/approvals?state=pending", B.tok[P_OPERATOR], &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(http_json(&r), "approvals")), 0);
 	ck_assert_ptr_null(strstr(r.body, A.approval));
@@ -240,7 +229,7 @@ live(void)
 	const cJSON	*v;
 	int		 n;
 
-	call("/api/v1/admin/live", A.tok_op, &r);
+	call("/api/v1/admin/live", A.tok[P_OPERATOR], &r);
 	ck_assert_msg(r.status == 200, "live: %ld %s", r.status, r.body);
 	ck_assert_str_eq(http_json_str(&r, "scope"), "node");
 	v = cJSON_GetObjectItem(http_json(&r), "ws_connections");
@@ -286,7 +275,7 @@ static const char *const paths[] = {
 START_TEST(wrong_role_is_403)
 {
 	struct http_resp r;
-	const char	*toks[] = { A.tok_viewer, A.tok_approver };
+	const char	*toks[] = { A.tok[P_VIEWER], A.tok[P_APPROVER] };
 	int		 i;
 
 	for (i = 0; i < 2; i++) {
@@ -334,7 +323,7 @@ START_TEST(bad_query_is_400)
 {
 	struct http_resp r;
 
-	call(bad_queries[_i].path, A.tok_op, &r);
+	call(bad_queries[_i].path, A.tok[P_OPERATOR], &r);
 	http_expect_problem(&r, 400, "/problems/validation");
 	ck_assert_msg(strstr(http_json_str(&r, "detail"), bad_queries[_i].field) != NULL,
 	    "%s: %s", bad_queries[_i].path, r.body);
