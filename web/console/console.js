@@ -262,7 +262,7 @@
 		fill(ui.dead, ui.deadEmpty, r.json.dead_letters.map((d) => {
 			const actions = el('td');
 			const box = el('div', null, 'oc-actions');
-			box.appendChild(actionButton('Replay', 'oc-secondary', d.id, 'replay'));
+			box.appendChild(actionButton('Replay', 'cb-secondary', d.id, 'replay'));
 			box.appendChild(actionButton('Discard', 'oc-danger', d.id, 'discard'));
 			actions.appendChild(box);
 			const tr = row([d.id, d.kind, d.ref_id || '–', `${d.attempts}/${d.max_attempts}`,
