@@ -10,7 +10,10 @@
  * oldest's age; B's operator sees B's only; a viewer and an approver get
  * 403 naming the roles; no token or a bad one 401; bad query values 400
  * naming the parameter.  The live count follows a WebSocket opened and
- * closed.
+ * closed.  The call feed (/ws/calls) takes an operator's or an admin's
+ * access token and streams that tenant's events only; a viewer's, an
+ * approver's, a forged one, a signed-out session's and a disabled
+ * person's are refused (4401).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +23,7 @@
 #include <check.h>
 
 #include "check_util.h"
+#include "fakehooks.h"
 #include "http.h"
 #include "people.h"
 #include "seed.h"
@@ -39,6 +43,7 @@ struct org {
 	char		 ctx[40], tab[64];
 	char		 approval[40];
 	char		 dead_id[24], failing_id[24];
+	char		 source[40], secret[128];	/* its voice platform's call source */
 };
 
 static struct org A, B;
@@ -103,10 +108,24 @@ approval(struct org *o)
 	ck_assert(util_uuid_ok(o->approval));
 }
 
+/* A call source of the tenant, for signed call events. */
+static void
+call_source(struct org *o)
+{
+	char	 args[256], out[2048];
+
+	snprintf(args, sizeof(args), "call-source-add %s voice --country-code 1", o->s.slug);
+	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
+	seed_take(out, "source_id", o->source, sizeof(o->source));
+	seed_take(out, "secret", o->secret, sizeof(o->secret));
+	test_record_secret(o->secret);
+}
+
 static void
 org_setup(struct org *o, int ndead, int npending, const char *err)
 {
 	seed_tenant(&o->s);
+	call_source(o);
 	new_staff(o->s.slug, roles, o->users, o->tok);
 	util_strlcpy(o->org_id, o->users[P_OPERATOR].org, sizeof(o->org_id));
 	rows(o, "salesforce.upsert", "dead", ndead, err, o->dead_id);
@@ -268,6 +287,112 @@ START_TEST(live_counts_websockets)
 }
 END_TEST
 
+/* ---- the call feed with a person's access token (worker/chan_feed.c) */
+
+static void
+post_event(const struct org *o, const char *corr)
+{
+	struct http_resp r;
+	char		 id[96], body[512];
+
+	snprintf(body, sizeof(body), "{\"correlation_id\":\"%s\",\"event_type\":\"call_started\","
+	    "\"from\":\"(415) 555-2671\",\"to\":\"+44 20 7946 0958\","
+	    "\"started_at\":\"2025-10-18T14:03:07+02:00\"}", corr);
+	snprintf(id, sizeof(id), "msg_%s", corr);
+	fakehooks_post_call(o->secret, o->source, id, body, &r);
+	ck_assert_msg(r.status == 202, "%ld: %s", r.status, r.body ? r.body : "");
+	http_free(&r);
+}
+
+/* A feed sent `token` in its auth frame: its first answer (NULL: none). */
+static cJSON *
+feed_auth(struct ws *w, const char *token)
+{
+	ck_assert_msg(ws_open(w, "/ws/calls", NULL) == 0, "open failed (%d)", w->http_status);
+	ck_assert_str_eq(w->protocol, "cb.calls.v1");
+	ws_sendf(w, "{\"type\":\"auth\",\"token\":\"%s\"}", token);
+	return ws_next(w, 5000);
+}
+
+/* `token` is refused, the error's detail saying `want`. */
+static void
+feed_refused(const char *token, const char *why, const char *want)
+{
+	struct ws	 w;
+	cJSON		*j = feed_auth(&w, token);
+
+	ck_assert_msg(j != NULL, "%s: no answer", why);
+	ck_assert_msg(strcmp(ws_str(j, "type"), "error") == 0 &&
+	    strcmp(ws_str(j, "code"), "unauthorized") == 0, "%s: got %s", why, ws_str(j, "type"));
+	ck_assert_msg(strstr(ws_str(j, "detail"), want) != NULL, "%s: detail %s", why,
+	    ws_str(j, "detail"));
+	cJSON_Delete(j);
+	ck_assert_int_eq(ws_wait_close(&w, 5000), 4401);
+	ws_free(&w);
+}
+
+/* An operator's and an admin's session each follow their tenant's calls, and no other's. */
+START_TEST(person_feed_streams_own_tenant)
+{
+	struct ws	 w[2];
+	cJSON		*j;
+	char		 mine[64], theirs[64];
+	int		 i;
+
+	for (i = 0; i < 2; i++) {
+		j = feed_auth(&w[i], A.tok[i == 0 ? P_OPERATOR : P_ADMIN]);
+		ck_assert_msg(j != NULL && strcmp(ws_str(j, "type"), "ready") == 0,
+		    "not ready: %s", j ? ws_str(j, "type") : "(nothing)");
+		cJSON_Delete(j);
+	}
+	snprintf(theirs, sizeof(theirs), "console-b-%ld", (long)getpid());
+	snprintf(mine, sizeof(mine), "console-a-%ld", (long)getpid());
+	post_event(&B, theirs);
+	post_event(&A, mine);
+	for (i = 0; i < 2; i++) {
+		j = ws_next_type(&w[i], "call_event", 10000);
+		ck_assert_msg(j != NULL, "feed %d: no call_event", i);
+		ck_assert_str_eq(ws_str(j, "correlation_id"), mine);
+		ck_assert_str_eq(ws_str(j, "from"), "+*******2671");
+		cJSON_Delete(j);
+		ck_assert_ptr_null(ws_next(&w[i], 300));
+		ws_close(&w[i], 1000);
+		ws_free(&w[i]);
+	}
+}
+END_TEST
+
+START_TEST(person_feed_refusals)
+{
+	struct http_resp r;
+	char		 access[TOKSZ], refresh[80], bad[TOKSZ], body[160];
+	size_t		 n;
+
+	feed_refused(A.tok[P_VIEWER], "a viewer", "operator or admin");
+	feed_refused(A.tok[P_APPROVER], "an approver", "operator or admin");
+	/* A forged signature. */
+	util_strlcpy(bad, A.tok[P_OPERATOR], sizeof(bad));
+	n = strlen(bad);
+	bad[n - 2] = bad[n - 2] == 'A' ? 'B' : 'A';
+	feed_refused(bad, "a forged token", "access token is not valid");
+	feed_refused("eyJhbGciOiJub25lIn0.e30.", "an unsigned token", "access token is not valid");
+	/* A session signed out: its access token still verifies, the session does not. */
+	reset_limits(NULL);
+	login_ok(&A.users[P_OPERATOR], access, refresh);
+	snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", refresh);
+	http_as("POST", "/api/v1/auth/logout", NULL, NULL, body, &r);
+	ck_assert_int_eq(r.status, 204);
+	http_free(&r);
+	feed_refused(access, "a signed-out session", "signed out");
+	/* A disabled person. */
+	reset_limits(NULL);
+	login_ok(&B.users[P_ADMIN], access, refresh);
+	testdb_exec("UPDATE users SET disabled_at = now() WHERE id = $1::uuid", 1,
+	    (const char *[]){ B.users[P_ADMIN].id });
+	feed_refused(access, "a disabled person", "disabled");
+}
+END_TEST
+
 static const char *const paths[] = {
 	"/api/v1/admin/outbox", "/api/v1/admin/approvals?state=pending", "/api/v1/admin/live",
 };
@@ -342,6 +467,8 @@ console_suite(void)
 	tcase_add_test(tc, outbox_counts_own_tenant_only);
 	tcase_add_test(tc, approvals_pending_own_tenant_masked);
 	tcase_add_test(tc, live_counts_websockets);
+	tcase_add_test(tc, person_feed_streams_own_tenant);
+	tcase_add_test(tc, person_feed_refusals);
 	tcase_add_loop_test(tc, wrong_role_is_403, 0, sizeof(paths) / sizeof(paths[0]));
 	tcase_add_loop_test(tc, no_or_bad_token_is_401, 0, sizeof(paths) / sizeof(paths[0]));
 	tcase_add_loop_test(tc, bad_query_is_400, 0, sizeof(bad_queries) / sizeof(bad_queries[0]));

@@ -6,8 +6,8 @@
  * it closes), refreshes the pair before the access token expires and once
  * on a 401, and shows the tenant's outbox, dead letters (replay, discard),
  * recent failures, pending approvals and the node's live connections,
- * polling every few seconds; and, given an API key of the tenant with the
- * scope calls:read (kept in memory only), the live call feed /ws/calls.  docs/console.md says what each panel reads.
+ * polling every few seconds; and the tenant's live call feed (/ws/calls,
+ * with the same access token).  docs/console.md says what each panel reads.
  *
  * Served under a strict CSP: this file touches the DOM only through
  * createElement/textContent; nothing from the network is parsed as HTML.
@@ -29,8 +29,7 @@
 		dead: $('oc-dead'), deadEmpty: $('oc-dead-empty'), handled: $('oc-handled'),
 		failures: $('oc-failures'), failuresEmpty: $('oc-failures-empty'),
 		approvals: $('oc-approvals'), approvalsEmpty: $('oc-approvals-empty'),
-		feedForm: $('oc-feed-form'), feedKey: $('oc-feed-key'), feedWatch: $('oc-feed-watch'),
-		feedStop: $('oc-feed-stop'), feedState: $('oc-feed-state'), feed: $('oc-feed'),
+		feedWatch: $('oc-feed-watch'), feedStop: $('oc-feed-stop'), feedState: $('oc-feed-state'), feed: $('oc-feed'),
 	};
 
 	const st = {
@@ -41,7 +40,7 @@
 		handled: new Map(),	/* outbox id -> {li, state} */
 		busy: false,
 		refreshing: null,	/* the refresh in flight */
-		feed: null,		/* {key, ws, lastSeq, attempt, timer, ping, stopped} while watching */
+		feed: null,		/* {ws, lastSeq, attempt, timer, ping, stopped, ...} while watching */
 	};
 
 	/* ------------------------------------------------------------ utilities */
@@ -211,6 +210,7 @@
 		st.pollTimer = setInterval(loadAll, POLL_MS);
 		clearInterval(st.handledTimer);
 		st.handledTimer = setInterval(followHandled, HANDLED_POLL_MS);
+		watchFeed();
 	}
 
 	/* --------------------------------------------------------------- panels */
@@ -263,7 +263,7 @@
 			const actions = el('td');
 			const box = el('div', null, 'oc-actions');
 			box.appendChild(actionButton('Replay', 'cb-secondary', d.id, 'replay'));
-			box.appendChild(actionButton('Discard', 'oc-danger', d.id, 'discard'));
+			box.appendChild(actionButton('Discard', 'cb-secondary oc-danger', d.id, 'discard'));
 			actions.appendChild(box);
 			const tr = row([d.id, d.kind, d.ref_id || '–', `${d.attempts}/${d.max_attempts}`,
 			    d.dead_at || '–', el('td', d.last_error || '–', 'oc-err-text'), actions]);
@@ -350,6 +350,11 @@
 
 	/* ------------------------------------------------------- the call feed */
 
+	/*
+	 * /ws/calls (protocol cb.calls.v1, docs/channel.md) authenticated with
+	 * this session's access token, the current one at each (re)connect;
+	 * once open, the connection lives on while the token is renewed.
+	 */
 	const FEED_PROTOCOL = 'cb.calls.v1';
 	const FEED_MAX_ROWS = 50;
 	const FEED_PING_MS = 20000;
@@ -368,11 +373,9 @@
 			clearInterval(f.ping);
 			if (f.ws)
 				f.ws.close(1000);
-			f.key = null;
 		}
 		ui.feedStop.hidden = true;
 		ui.feedWatch.hidden = false;
-		ui.feedKey.disabled = false;
 		if (text)
 			feedState('idle', text);
 	}
@@ -391,7 +394,7 @@
 		f.ws = ws;
 		feedState('connecting', 'connecting…');
 		ws.addEventListener('open', () => {
-			const auth = { type: 'auth', token: f.key };
+			const auth = { type: 'auth', token: st.access || '' };
 			if (f.lastSeq !== null)
 				auth.last_seq = f.lastSeq;
 			ws.send(JSON.stringify(auth));
@@ -416,14 +419,21 @@
 				f.error = m;
 			}
 		});
-		ws.addEventListener('close', (ev) => {
+		ws.addEventListener('close', async (ev) => {
 			if (f.stopped || st.feed !== f)
 				return;
-			if (ev.code === 4401 || (f.error && f.error.code === 'unauthorized')) {
+			if (ev.code === 4401) {
+				/* The token may have lapsed: renew it once, else stop. */
+				if (!f.renewed && await refresh()) {
+					f.renewed = true;
+					feedConnect(f);
+					return;
+				}
 				stopFeed();
-				feedState('error', `refused: ${(f.error && f.error.detail) || 'the key is not valid for the call feed'}`);
+				feedState('error', `refused: ${(f.error && f.error.detail) || 'not allowed'}`);
 				return;
 			}
+			f.renewed = false;
 			f.error = null;
 			f.attempt++;
 			const ms = Math.min(10000, 500 * 2 ** Math.min(f.attempt, 5));
@@ -432,19 +442,12 @@
 		});
 	}
 
-	function watchFeed(ev) {
-		ev.preventDefault();
-		const key = ui.feedKey.value.trim();
-		if (!key) {
-			feedState('error', 'paste an API key with the scope calls:read');
-			return;
-		}
+	function watchFeed() {
 		stopFeed();
-		ui.feedKey.value = '';
-		ui.feedKey.disabled = true;
 		ui.feedWatch.hidden = true;
 		ui.feedStop.hidden = false;
-		const f = { key, ws: null, lastSeq: null, attempt: 0, timer: null, ping: null, stopped: false, error: null };
+		const f = { ws: null, lastSeq: null, attempt: 0, timer: null, ping: null, stopped: false,
+		    error: null, renewed: false };
 		st.feed = f;
 		f.ping = setInterval(() => {
 			if (f.ws && f.ws.readyState === WebSocket.OPEN)
@@ -458,7 +461,7 @@
 	ui.login.addEventListener('submit', signIn);
 	ui.logout.addEventListener('click', signOut);
 	ui.refresh.addEventListener('click', loadAll);
-	ui.feedForm.addEventListener('submit', watchFeed);
+	ui.feedWatch.addEventListener('click', watchFeed);
 	ui.feedStop.addEventListener('click', () => stopFeed('not watching'));
 	(async () => {
 		if (await refresh())
