@@ -182,6 +182,14 @@ feed_count(const struct chan *ch, const char *org)
 	return n;
 }
 
+/* Postgres is away: the client may retry later. */
+static void
+feed_db_away(struct chan_conn *c)
+{
+	chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
+	    CHAN_CLOSE_TRY_LATER);
+}
+
 static void
 feed_refuse(struct chan_conn *c, const char *why, const char *detail)
 {
@@ -247,8 +255,7 @@ feed_auth_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 	if (c->gone || c->closing)
 		goto out;
 	if (rc != CB_OK) {
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+		feed_db_away(c);
 		goto out;
 	}
 	if (db_rows(r) != 1 || !apikey_hash_eq(db_val(r, 0, 1), c->feed_hash)) {
@@ -346,8 +353,7 @@ feed_person_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 	if (c->gone || c->closing)
 		goto out;
 	if (rc != CB_OK)
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+		feed_db_away(c);
 	else if (db_rows(r) != 1)
 		feed_refuse(c, "session", "the session is signed out or the person disabled");
 	else if (strcmp(db_val(r, 0, 1), "t") != 0)
@@ -373,8 +379,7 @@ feed_person_key_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 	if (c->gone || c->closing)
 		goto out;
 	if (rc != CB_OK) {
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+		feed_db_away(c);
 		goto out;
 	}
 	hex = db_rows(r) == 1 ? db_val(r, 0, 0) : "";
@@ -393,8 +398,7 @@ feed_person_key_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 	chan_lld(ps, sizeof(ps), c->position < 0 ? 0 : c->position);
 	if (chan_submit(ch, feed_person_sql, 4, (const char *[]){ cl.sub, cl.org, session, ps },
 	    feed_person_done, c) != CB_OK) {
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+		feed_db_away(c);
 		goto out;
 	}
 	/* The hold (and authing) pass to the second statement's answer. */
@@ -430,9 +434,8 @@ feed_person_auth(struct chan_conn *c, const char *token)
 	chan_conn_hold(c);
 	if (chan_submit(c->ch, feed_person_key_sql, 1, (const char *[]){ kid },
 	    feed_person_key_done, p) != CB_OK) {
+		feed_db_away(c);
 		feed_person_end(p);
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
 	}
 }
 
@@ -468,8 +471,7 @@ feed_auth(struct chan_conn *c, const struct feed_auth_msg *m, int has_pos)
 		c->authing = 0;
 		chan_conn_release(c);
 		sodium_memzero(c->feed_hash, sizeof(c->feed_hash));
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+		feed_db_away(c);
 	}
 }
 
