@@ -54,12 +54,17 @@ op_pw=$(sed -n 's/^  password: *\([^ ]*\) .*$/\1/p' <<<"$out")
 [ -n "${CB_STATE:-}" ] && printf '%s\n' "$op_pw" >>"$CB_STATE/test-secrets.txt"
 page=$(curl -sk --max-time 5 "$console_url") || fail "GET $console_url failed"
 [[ $page == *'/console/console.js'* ]] || fail "$console_url is not the console page"
-login=$(curl -sk --max-time 10 -X POST -H 'Content-Type: application/json' \
-    --data "{\"email\":\"$op_email\",\"password\":\"$op_pw\"}" "$CB_HTTPS_URL/api/v1/auth/login")
+login=$(printf '{"email":"%s","password":"%s"}' "$op_email" "$op_pw" |
+    curl -sk --max-time 10 -X POST -H 'Content-Type: application/json' --data @- \
+        "$CB_HTTPS_URL/api/v1/auth/login")
 access=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$login")
 [ -n "$access" ] || fail "the printed operator login does not sign in: $login"
 code=$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $access" \
     "$CB_HTTPS_URL/api/v1/admin/outbox")
 [ "$code" = 200 ] || fail "the demo operator cannot read the console's outbox: $code"
 grep -q "metrics" <<<"$out" && grep -q "$CB_METRICS_URL" <<<"$out" || fail "no metrics URL printed"
+# Run again: the same operator login.
+again=$(scripts/demo.sh 2>&1) || fail "scripts/demo.sh failed the second time: $again"
+[ "$(sed -n 's/^  email: *\(.*\)$/\1/p' <<<"$again")" = "$op_email" ] &&
+    grep -q "^  password: $op_pw " <<<"$again" || fail "a second run printed another operator login"
 echo "demo: ok (highlight queued, set_field held then approved by the signed click, call event posted, console login works)"
