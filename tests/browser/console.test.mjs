@@ -14,7 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 
 import {
-	REPO, HTTP, HTTPS, FAKESF, assert, logger, until, recordSecret, adminIn, api, records,
+	REPO, HTTP, HTTPS, FAKESF, assert, logger, until, recordSecret, admin, adminIn, api, records,
 	launch, failureReport,
 } from './common.mjs';
 
@@ -24,7 +24,6 @@ const FAULT_400 = { target: 'upsert', kind: 'status', status: 400,
 
 let step = 'start';
 const log = logger('console');
-const admin = adminIn;
 
 async function fake(method, path, body) {
 	const res = await fetch(FAKESF + path, { method, headers: body ? { 'Content-Type': 'application/json' } : {},
@@ -49,12 +48,12 @@ async function submit(form, n) {
 async function main() {
 	step = 'seed';
 	const slug = `console-${process.pid}-${Date.now() % 100000}`;
-	admin(null, 'org-create', slug, 'Console test tenant');
-	const form = admin(null, 'form-create', slug, 'Contact us', join(REPO, 'docs/examples/contact-form.json')).form_id;
+	admin('org-create', slug, 'Console test tenant');
+	const form = admin('form-create', slug, 'Contact us', join(REPO, 'docs/examples/contact-form.json')).form_id;
 	const email = `operator.${process.pid}@example.com`;
 	const password = `console-pw-${process.pid}-${Date.now()}`;
 	recordSecret(password);
-	admin(`${password}\n`, 'user-create', slug, email, 'operator');
+	adminIn(`${password}\n`, 'user-create', slug, email, 'operator');
 
 	// ---- two real dead letters: the fake refuses every upsert for good
 	step = 'make dead letters';
@@ -126,7 +125,7 @@ async function main() {
 
 		// ---- the call feed: live with the session's own token since the sign-in
 		step = 'call feed';
-		const src = admin(null, 'call-source-add', slug, 'voice-console', '--country-code', '1');
+		const src = admin('call-source-add', slug, 'voice-console', '--country-code', '1');
 		recordSecret(src.secret);
 		await page.waitForSelector('#oc-feed-state[data-state="live"]', { timeout: 10000 });
 		const corr = `console-call-${process.pid}-${Date.now()}`;
@@ -145,6 +144,18 @@ async function main() {
 		await page.waitForSelector('#oc-login-card:not([hidden])', { timeout: 5000 });
 		assert(await page.evaluate(() => sessionStorage.getItem('oc.refresh')) === null, 'refresh token kept');
 		assert(await page.getAttribute('#oc-feed-state', 'data-state') === 'idle', 'the feed still runs');
+		// ---- a viewer is told the console is not theirs, and signed out
+		step = 'viewer';
+		const viewer = `viewer.${process.pid}@example.com`;
+		adminIn(`${password}\n`, 'user-create', slug, viewer, 'viewer');
+		await page.fill('#oc-email', viewer);
+		await page.fill('#oc-password', password);
+		await page.click('#oc-signin');
+		await page.waitForFunction(() => /operators and admins/.test(document.querySelector('#oc-status').textContent),
+		    null, { timeout: 10000 });
+		assert(await page.isHidden('#oc-board'), 'a viewer sees the panels');
+		assert(await page.evaluate(() => sessionStorage.getItem('oc.refresh')) === null, 'the viewer\'s session kept');
+
 		// The browser logs the favicon's 404 as a console error too (badResponses has the rest).
 		const errors = consoleErrors.filter((t) => !/status of 404/.test(t));
 		assert(errors.length === 0, `page console errors: ${errors.join(' | ')}`);

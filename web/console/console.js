@@ -170,12 +170,13 @@
 		}
 	}
 
-	async function signOut() {
+	/* Revoke the session (the refresh token's family), then forget it. */
+	async function signOut(msg) {
 		let rt = null;
 		try { rt = sessionStorage.getItem(REFRESH_KEY); } catch (e) { rt = null; }
 		if (rt)
 			await raw('POST', '/api/v1/auth/logout', { body: { refresh_token: rt } }).catch(() => null);
-		signedOut('Signed out.');
+		signedOut(typeof msg === 'string' ? msg : 'Signed out.');
 	}
 
 	function signedOut(msg) {
@@ -197,7 +198,7 @@
 		if (me.status !== 200 || !me.json)
 			return;
 		if (me.json.role !== 'operator' && me.json.role !== 'admin') {
-			signedOut(`This console is for operators and admins; you are signed in as ${me.json.role}.`);
+			await signOut(`This console is for operators and admins; you signed in as ${me.json.role}.`);
 			return;
 		}
 		ui.whoText.textContent = `${me.json.role} of tenant ${me.json.org}`;
