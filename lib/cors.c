@@ -11,7 +11,7 @@
 
 #define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Idempotency-Key"
 #define CORS_EXPOSE_HEADERS	"Form-Version, Form-Version-Latest, Idempotent-Replayed, " \
-				"Location, Retry-After, X-Request-Id"
+				"Location, Retry-After, X-Request-Id, Deprecation, Sunset, Link"
 
 int
 cors_allowed(const char *list, const char *origin)

@@ -12,7 +12,11 @@
  * 503 with Retry-After; the first ones wait out CB_REDIS_TIMEOUT_MS
  * (500 ms), no process more than the breaker's threshold (3) times, and
  * once every process's breaker has opened, 20 answers in a row each come
- * in well under the timeout (< 200 ms, loose for a loaded machine).  After Redis thaws, the breaker's
+ * without waiting for Redis.  An answer "waited for Redis" when it took
+ * close to the timeout (WAITED_MS); a loaded machine slows a fast answer,
+ * but not to that, so load can neither end the first phase early (a
+ * process not yet open would pay its wait in the second) nor fail the
+ * second.  After Redis thaws, the breaker's
  * probe closes it and commands are accepted again.  The test stack's
  * cool-off is long enough (scripts/test.sh) that no probe falls inside the
  * measured run.
@@ -34,6 +38,8 @@
 #define SLOW_MAX	(4 * 3)
 #define PHASE1_MAX	200
 #define REQUESTS	20
+/* An answer this slow waited out CB_REDIS_TIMEOUT_MS (500 ms). */
+#define WAITED_MS	450
 
 static struct seed	 s;
 
@@ -129,7 +135,7 @@ START_TEST(frozen_redis_fails_fast)
 		http_free(&r);
 		if (n == 0)
 			first = ms;
-		if (ms >= 250)
+		if (ms >= WAITED_MS)
 			slow++;
 	}
 	/* Every breaker is open now: REQUESTS more answers, each at once. */
@@ -142,13 +148,13 @@ START_TEST(frozen_redis_fails_fast)
 			worst = ms;
 			worst_i = i + 1;
 		}
-		if (ms >= 250)
+		if (ms >= WAITED_MS)
 			slow++;
 	}
 	/* Thaw before asserting: the cases after this one need Redis. */
 	test_stack("resume-redis");
-	/* Loose for a loaded machine; it was within 40 ms when measured. */
-	ck_assert_msg(worst < 200, "answer %d with the breakers open took %.0f ms", worst_i, worst);
+	/* Each answer at once: none waited for Redis (within 40 ms when measured, quiet). */
+	ck_assert_msg(worst < WAITED_MS, "answer %d with the breakers open took %.0f ms", worst_i, worst);
 	fprintf(stderr, "failfast: Redis frozen: the first answer in %.0f ms; %d answers waited for"
 	    " Redis in the first %d requests; then %d answers, the slowest in"
 	    " %.0f ms\n", first, slow, n, REQUESTS, worst);
