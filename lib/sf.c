@@ -78,6 +78,70 @@ sf_copy_text(char *out, size_t outsz, const char *in)
 	out[k] = '\0';
 }
 
+/* 1 for a character of a word as the masking sees one (not space or quote). */
+static int
+sf_mask_wordc(int c)
+{
+	return c != '\0' && c != ' ' && c != '\t' && c != '"' && c != '\'' && c != ',' &&
+	    c != ';' && c != '(' && c != ')' && c != '[' && c != ']';
+}
+
+/* The length of a phone-shaped run at s (digits, + ( ) - . and spaces) with 6 digits or more; else 0. */
+static size_t
+sf_mask_phone(const char *s, const char *end)
+{
+	size_t	 n = 0, digits = 0, last = 0;
+
+	if (!sf_is_digit((unsigned char)*s) && *s != '+' && *s != '(')
+		return 0;
+	for (; s + n < end && strchr("0123456789+()-. ", s[n]) != NULL; n++)
+		if (sf_is_digit((unsigned char)s[n])) {
+			digits++;
+			last = n + 1;
+		}
+	return digits >= 6 ? last : 0;
+}
+
+void
+sf_mask_message(char *out, size_t outsz, const char *in)
+{
+	static const char withheld[] = "[value withheld]";
+	const char	*cut = strstr(in, ": "), *end, *w, *s;
+	struct buf	 b;
+	size_t		 digits, n;
+	int		 at;
+
+	buf_init(&b, 64 * 1024);
+	end = cut ? cut + 2 : in + strlen(in);
+	for (w = in; w < end; ) {
+		/* A phone number, however it is spaced. */
+		if ((w == in || !sf_mask_wordc((unsigned char)w[-1]) || w[-1] == '+') &&
+		    (n = sf_mask_phone(w, end)) > 0) {
+			buf_puts(&b, "***");
+			w += n;
+			continue;
+		}
+		if (!sf_mask_wordc((unsigned char)*w)) {
+			buf_putc(&b, *w++);
+			continue;
+		}
+		/* One word: masked whole when it holds an @ or six digits. */
+		for (s = w, at = 0, digits = 0; w < end && sf_mask_wordc((unsigned char)*w); w++) {
+			at |= *w == '@';
+			digits += sf_is_digit((unsigned char)*w) ? 1 : 0;
+		}
+		if (at || digits >= 6)
+			buf_puts(&b, "***");
+		else
+			buf_append(&b, s, (size_t)(w - s));
+	}
+	if (cut != NULL && end[0] != '\0')
+		buf_puts(&b, withheld);
+	buf_putc(&b, '\0');
+	sf_copy_text(out, outsz, b.data);
+	buf_free(&b);
+}
+
 void
 sf_copy_code(char *out, size_t outsz, const char *in)
 {

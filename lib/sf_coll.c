@@ -11,6 +11,7 @@
 #include "errs.h"
 #include "jsonv.h"
 #include "sf_coll.h"
+#include "sf_int.h"
 #include "util.h"
 
 int
@@ -106,8 +107,13 @@ sf_coll_take_error(const cJSON *errs, const char *codekey, struct sf_result *r)
 	msg = cJSON_GetObjectItemCaseSensitive(first, "message");
 	if (cJSON_IsString(code))
 		sf_coll_copy(r->error_code, sizeof(r->error_code), code->valuestring);
-	if (cJSON_IsString(msg))
-		sf_coll_copy(r->message, sizeof(r->message), msg->valuestring);
+	if (cJSON_IsString(msg)) {
+		char	 masked[sizeof(r->message)];
+
+		/* What Salesforce echoed of the record stays out (sf_int.h). */
+		sf_mask_message(masked, sizeof(masked), msg->valuestring);
+		sf_coll_copy(r->message, sizeof(r->message), masked);
+	}
 }
 
 int

@@ -71,6 +71,14 @@ sf_is_digit(int c)
 
 /* Text for a result field, cut only between UTF-8 sequences. */
 void	 sf_copy_text(char *out, size_t outsz, const char *in);
+/*
+ * A Salesforce error message as it may be stored and logged: Salesforce
+ * echoes the value it refused after the first ": " ("invalid email
+ * address: x@y.example"), so what follows it is withheld; before it,
+ * anything shaped like an email address or holding six digits or more is
+ * masked.  out holds at most outsz - 1 bytes, cut between UTF-8 sequences.
+ */
+void	 sf_mask_message(char *out, size_t outsz, const char *in);
 /* An error code: [A-Za-z0-9_] only, so it is safe anywhere. */
 void	 sf_copy_code(char *out, size_t outsz, const char *in);
 void	 sf_set(struct sf_result *, int kind, int status, const char *code,

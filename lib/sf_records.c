@@ -75,8 +75,13 @@ sf_take_errors(const struct buf *body, struct sf_result *r)
 	if (cJSON_IsString(code))
 		sf_copy_code(r->error_code, sizeof(r->error_code),
 		    code->valuestring);
-	if (cJSON_IsString(msg))
-		buf_puts(&m, msg->valuestring);
+	if (cJSON_IsString(msg)) {
+		char	 masked[sizeof(r->message)];
+
+		/* What Salesforce echoed of the record stays out (sf_int.h). */
+		sf_mask_message(masked, sizeof(masked), msg->valuestring);
+		buf_puts(&m, masked);
+	}
 	if (!cJSON_IsArray(fields))
 		fields = NULL;
 	cJSON_ArrayForEach(f, fields) {

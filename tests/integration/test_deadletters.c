@@ -30,8 +30,10 @@
 
 #define NAME		"Jane Deadletter"
 #define EMAIL		"jane.deadletter@example.com"
+/* Salesforce's message echoes the submitted email: it must never be stored. */
 #define FAULT_400	"{\"target\":\"upsert\",\"kind\":\"status\",\"status\":400," \
-			"\"error_code\":\"FIELD_CUSTOM_VALIDATION_EXCEPTION\",\"count\":50}"
+			"\"error_code\":\"FIELD_CUSTOM_VALIDATION_EXCEPTION\",\"count\":50," \
+			"\"message\":\"Email: not accepted: " EMAIL "\"}"
 
 struct dl {
 	char	 sub[40];	/* the submission (the record's external id) */
@@ -239,6 +241,11 @@ START_TEST(show_has_no_field_values)
 	ck_assert_int_ge(num(&r, "max_attempts"), 1);
 	ck_assert_int_eq(num(&r, "replays"), 0);
 	ck_assert_ptr_nonnull(strstr(http_json_str(&r, "last_error"), "400"));
+	/* What Salesforce echoed of the record was withheld before it was stored. */
+	ck_assert_msg(strstr(http_json_str(&r, "last_error"), "Email: [value withheld]") != NULL,
+	    "%s", http_json_str(&r, "last_error"));
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM outbox WHERE last_error LIKE '%deadletter@%'",
+	    0, NULL), 0);
 	ck_assert_ptr_nonnull(http_json_str(&r, "created_at"));
 	ck_assert_ptr_nonnull(http_json_str(&r, "dead_at"));
 	ck_assert_str_eq(http_header(&r, "Cache-Control"), "no-store");

@@ -47,6 +47,7 @@
 #include "httpc.h"
 #include "log.h"
 #include "sf.h"
+#include "sf_int.h"
 #include "util.h"
 
 #define T_CLIENT_ID	"3MVG9fake.consumer.key_TEST"
@@ -1331,6 +1332,36 @@ START_TEST(test_invalid_field_message)
 }
 END_TEST
 
+/* What Salesforce echoes of a record never reaches a stored or logged message. */
+static const struct { const char *in, *out; } mask_cases[] = {
+	{ "invalid email address: bob.smith@example.com",
+	  "invalid email address: [value withheld]" },
+	{ "Email: invalid email address: bob@example.com", "Email: [value withheld]" },
+	{ "duplicate value found: Phone__c duplicates value on record with id: 003000000000001",
+	  "duplicate value found: [value withheld]" },
+	{ "Name: data value too large: Ana Lopez (max length=5)", "Name: [value withheld]" },
+	{ "No such column 'Bad-Name' on sobject of type Contact",
+	  "No such column 'Bad-Name' on sobject of type Contact" },
+	{ "rejected bob@example.com for +1 (415) 555-0100",
+	  "rejected *** for ***" },
+	{ "call 415.555.0100 or (415) 555 0100 on id 003x00000012345AAA",
+	  "call *** or *** on id ***" },
+	{ "max length=80 (2 of 3)", "max length=80 (2 of 3)" },
+	{ "caller 4155550100 refused", "caller *** refused" },
+	{ "Required fields are missing:", "Required fields are missing:" },
+	{ "ends with a colon: ", "ends with a colon: " },
+	{ "", "" },
+};
+
+START_TEST(test_mask_message)
+{
+	char	 out[64];
+
+	sf_mask_message(out, sizeof(out), mask_cases[_i].in);
+	ck_assert_str_eq(out, mask_cases[_i].out);
+}
+END_TEST
+
 /* Append a whole file to b (missing file: nothing). */
 static void
 t_read_file(const char *path, struct buf *b)
@@ -1945,6 +1976,7 @@ t_suite(void)
 	tcase_add_test(tc, test_own_httpc_admits_a_loopback_instance);
 	tcase_add_test(tc, test_unknown_object_is_permanent);
 	tcase_add_test(tc, test_invalid_field_message);
+	tcase_add_loop_test(tc, test_mask_message, 0, (int)(sizeof(mask_cases) / sizeof(mask_cases[0])));
 	tcase_add_test(tc, test_no_secrets_in_logs);
 	suite_add_tcase(s, tc);
 
