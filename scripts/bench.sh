@@ -56,6 +56,7 @@
 #   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
 #   BENCH_APPR_RATE   approvals offered per second             [50]
 #   BENCH_APPR_TABS   tabs they spread over                    [50]
+#   BENCH_OBS_ROUNDS  on/off rounds of the observe section     [2]
 #   CB_BUILD          build directory                          [<repo>/build]
 set -euo pipefail
 
