@@ -1676,7 +1676,22 @@ cmd_restart_edge() {
     stop_responders
     STARTED=()
     start_responders
+    # nginx reloads gracefully: until its old workers are gone, a new
+    # connection may still meet the old configuration. Wait them out.
+    local master old=() p i
+    if master=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN"); then
+        mapfile -t old < <(pgrep -P "$master" || true)
+    fi
     start_nginx
+    for ((i = 0; i < 100; i++)); do
+        for p in "${old[@]}"; do
+            is_alive "$p" && break
+            p=
+        done
+        [ -z "${p:-}" ] && return 0
+        sleep 0.1
+    done
+    warn "nginx: old workers still serving 10 s after the reload"
 }
 
 main() {
