@@ -13,6 +13,9 @@
 
 SAN ?= 0
 NPROC := $(shell nproc 2>/dev/null || echo 2)
+# When this make began: the suite's last lines say how long installing and
+# building took before the first suite.
+MAKE_T0 := $(shell date +%s)
 ifeq ($(SAN),1)
 B        := build-san
 SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -76,8 +79,14 @@ BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(B)/bin/%)
 BENCH_SUP_OBJ := $(B)/obj/tests/support/ws.o $(B)/obj/tests/support/http.o \
                  $(B)/obj/tests/support/slackclick.o
 
-.PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench install fuzz fuzz-build
-all: lib cgi tools worker tests bench-tools $(FAKE_BIN)
+# The API description served at /api/openapi.json: docs/openapi.yaml made
+# JSON by Debian's python3 with python3-yaml (scripts/openapi-json.py).
+OPENAPI_JSON := $(B)/share/openapi.json
+PYTHON3 ?= /usr/bin/python3
+
+.PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench install fuzz fuzz-build openapi
+all: lib cgi tools worker tests bench-tools openapi $(FAKE_BIN)
+openapi: $(OPENAPI_JSON)
 lib: $(LIBA)
 cgi: $(CGI_BIN)
 tools: $(TOOL_BIN)
@@ -85,6 +94,10 @@ worker: $(WORKER_BIN)
 tests: $(UNIT_BIN) $(INTEG_BIN)
 bench-tools: $(BENCH_BIN)
 fakes: $(FAKE_BIN)
+
+$(OPENAPI_JSON): docs/openapi.yaml scripts/openapi-json.py
+	@mkdir -p $(@D)
+	@echo "  JSON $@"; $(PYTHON3) scripts/openapi-json.py docs/openapi.yaml $@
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(@D)
@@ -191,20 +204,21 @@ stop:
 
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 all fuzz-build
-	@CB_BUILD=$(CURDIR)/build-san scripts/test.sh
+	@CB_MAKE_T0=$(MAKE_T0) CB_BUILD=$(CURDIR)/build-san scripts/test.sh
 
 test-plain: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all fuzz-build
-	@CB_BUILD=$(CURDIR)/build scripts/test.sh
+	@CB_MAKE_T0=$(MAKE_T0) CB_BUILD=$(CURDIR)/build scripts/test.sh
 
 # The bench needs the stack and its own tools, not the test suites.
 bench: deps
-	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 lib cgi tools worker fakes bench-tools
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 lib cgi tools worker fakes bench-tools openapi
 	@scripts/bench.sh
 
 # The runtime tree, laid out as the repository is so that the same
 # scripts run from either (scripts/stack.sh finds bin/ beside them):
 #   bin/       every responder, cb-worker, cb-admin, cb-migrate
+#   share/     openapi.json (docs/openapi.yaml as JSON, served at /api/openapi.json)
 #   sql/       the migrations            web/     the demo page
 #   nginx/     the template and its includes, and routes.conf and
 #              ops-routes.conf: the locations generated from routes.tab for $(RUNDIR)
@@ -217,12 +231,14 @@ UNITDIR ?= /etc/systemd/system
 RUNDIR  := /run/context-broker
 DESTDIR ?=
 I := $(DESTDIR)$(PREFIX)
-install: $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN)
+install: $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN) $(OPENAPI_JSON)
 	@case "$(PREFIX)" in /*) ;; *) echo "PREFIX must be an absolute path"; exit 1 ;; esac
 	@case "$(PREFIX)$(UNITDIR)$(RUNDIR)" in *[!A-Za-z0-9._/+-]*) \
 	    echo "PREFIX, UNITDIR and RUNDIR: use [A-Za-z0-9._/+-]"; exit 1 ;; esac
 	install -d -m 0755 $(I)/bin $(I)/sql $(I)/nginx $(I)/scripts $(I)/docs $(DESTDIR)$(UNITDIR)
 	install -m 0755 $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN) $(I)/bin/
+	install -d -m 0755 $(I)/share
+	install -m 0644 $(OPENAPI_JSON) $(I)/share/
 	install -m 0644 sql/*.sql $(I)/sql/
 	rm -rf $(I)/web && cp -R web $(I)/web && chmod -R u=rwX,go=rX $(I)/web
 	install -m 0644 nginx/nginx.conf.in nginx/fastcgi.conf nginx/problem-pages.conf \

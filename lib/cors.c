@@ -12,7 +12,8 @@
 /* traceparent: a page may send its W3C trace context (docs/tracing.md). */
 #define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Idempotency-Key, traceparent"
 #define CORS_EXPOSE_HEADERS	"Form-Version, Form-Version-Latest, Idempotent-Replayed, " \
-				"Location, Retry-After, X-Request-Id, X-Trace-Id, traceparent"
+				"Location, Retry-After, X-Request-Id, Deprecation, Sunset, Link, " \
+				"X-Trace-Id, traceparent"
 
 int
 cors_allowed(const char *list, const char *origin)

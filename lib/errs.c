@@ -53,6 +53,7 @@ static const struct errs_row errs_table[CB_ERR__COUNT] = {
 	[CB_ERR_ALTERED_REPLAY]	= { 422, "ALTERED_REPLAY", "/problems/altered-replay", "Altered replay of an event" },
 	[CB_ERR_WEBHOOK_REUSED]	= { 409, "WEBHOOK_REUSED", "/problems/webhook-id-reused", "Webhook id already used" },
 	[CB_ERR_RESIDENCY]	= { 422, "RESIDENCY", "/problems/data-residency", "Outside the tenant's data region" },
+	[CB_ERR_SUNSET]		= { 410, "SUNSET", "/problems/route-sunset", "Route retired" },
 };
 
 static const struct errs_row *

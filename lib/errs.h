@@ -49,6 +49,7 @@ enum cb_err {
 	CB_ERR_ALTERED_REPLAY,	/* a call event's (correlation id, type) again with another body: 422 */
 	CB_ERR_WEBHOOK_REUSED,	/* a webhook-id used before with another body: 409 */
 	CB_ERR_RESIDENCY,	/* a destination outside the tenant's data region: 422 */
+	CB_ERR_SUNSET,		/* a deprecated route past its sunset (docs/versioning.md): 410 */
 	CB_ERR__COUNT
 };
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -104,6 +105,20 @@ route_grant(const struct route *rt, char *out, size_t outsz)
 		off += (size_t)snprintf(out + off, outsz - off, "%s%s", i ? "," : "", rt->roles[i]);
 }
 
+/* The 7th --routes column, when the route has a trait to tell (route.h). */
+static void
+route_print_traits(const struct route *rt, FILE *f)
+{
+	const char	*sep = " ";
+
+	if (rt->flags & ROUTE_IDEMPOTENT) {
+		fprintf(f, "%sidempotent", sep);
+		sep = ",";
+	}
+	if (rt->deprecated_at > 0 || rt->sunset_at > 0)
+		fprintf(f, "%sdeprecated=%lld,sunset=%lld", sep, rt->deprecated_at, rt->sunset_at);
+}
+
 void
 route_print_spec(const struct responder *resp, FILE *f)
 {
@@ -114,9 +129,42 @@ route_print_spec(const struct responder *resp, FILE *f)
 	for (i = 0; i < resp->nroutes; i++) {
 		rt = &resp->routes[i];
 		route_grant(rt, grant, sizeof(grant));
-		fprintf(f, "%s %s %zu %s %s %s\n", rt->method, rt->pattern, rt->body_max,
+		fprintf(f, "%s %s %zu %s %s %s", rt->method, rt->pattern, rt->body_max,
 		    route_rate_name(route_rate_class(resp, rt)), route_auth_name(rt->auth), grant);
+		route_print_traits(rt, f);
+		fputc('\n', f);
 	}
+}
+
+void
+route_deprecation_headers(struct req *r, const struct route *rt)
+{
+	char		 v[512];
+	struct tm	 tm;
+	time_t		 t;
+
+	if (rt->deprecated_at <= 0 && rt->sunset_at <= 0)
+		return;
+	if (rt->deprecated_at > 0) {
+		snprintf(v, sizeof(v), "@%lld", rt->deprecated_at);
+		resp_header(r, "Deprecation", v);
+	}
+	t = (time_t)rt->sunset_at;
+	/* The IMF-fixdate of RFC 9110 5.6.7, in English whatever the locale. */
+	if (rt->sunset_at > 0 && gmtime_r(&t, &tm) != NULL) {
+		static const char *const wd[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri",
+		    "Sat" };
+		static const char *const mo[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+
+		snprintf(v, sizeof(v), "%s, %02d %s %04d %02d:%02d:%02d GMT", wd[tm.tm_wday],
+		    tm.tm_mday, mo[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec);
+		resp_header(r, "Sunset", v);
+	}
+	snprintf(v, sizeof(v), "<%s>; rel=\"deprecation\"",
+	    rt->deprecation_link ? rt->deprecation_link : ROUTE_DEPRECATION_LINK);
+	resp_header(r, "Link", v);
 }
 
 int
@@ -480,6 +528,10 @@ route_pipeline(const struct responder *resp, struct req *r, size_t *ri)
 		route_allow(r, resp);
 		return route_fail(r, CB_ERR_METHOD, "this path does not accept that method");
 	}
+	/* Past its sunset a route serves nothing (its headers still say why). */
+	if (rt->sunset_at > 0 && (long long)time(NULL) >= rt->sunset_at)
+		return route_fail(r, CB_ERR_SUNSET, "this route was retired at its sunset: "
+		    "use its successor (see the Link header)");
 	if ((m = route_repeated_header(r)) != NULL) {
 		char d[96];
 
@@ -568,6 +620,9 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 		if (errs_status(rc) >= 500)
 			log_kv(LOG_LVL_ERROR, "request_failed", "error", errs_name(rc), NULL);
 	}
+	/* After the answer is rendered: a problem keeps these too. */
+	if (ri != (size_t)-1)
+		route_deprecation_headers(&r, &resp->routes[ri]);
 	cors_apply(&r);
 	buf_init(&o, REQ_RESP_MAX + 65536);
 	if (resp_serialize(&r, &o) == CB_OK && r.io.write)

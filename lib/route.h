@@ -202,7 +202,24 @@ struct route {
 	 * none; leave per_minute 0 for none this time (act then answers).
 	 */
 	int			(*bucket)(struct req *, struct quota_bucket *);
+	/*
+	 * Deprecation (docs/versioning.md), Unix seconds, 0 for none.  Once
+	 * declared (a time still ahead announces it), every answer of the
+	 * route carries Deprecation (RFC 9745, "@<seconds>"), Sunset (RFC
+	 * 8594, an HTTP-date) when .sunset_at is set, and
+	 * Link: <.deprecation_link>; rel="deprecation"
+	 * (ROUTE_DEPRECATION_LINK when NULL).  From .sunset_at on the route
+	 * answers nothing but 410 /problems/route-sunset, with the same
+	 * headers.  docs/openapi.yaml marks the operation `deprecated: true`
+	 * (tests/scripts/openapi.sh checks it against --routes).
+	 */
+	long long		 deprecated_at;
+	long long		 sunset_at;
+	const char		*deprecation_link;
 };
+
+/* Where a deprecated route's Link points unless it names its own page. */
+#define ROUTE_DEPRECATION_LINK	"/api/openapi.json"
 
 struct responder {
 	const char		*name;
@@ -215,7 +232,11 @@ struct responder {
 
 /*
  * main() of every responder.  `<responder> --routes` prints its routes, one
- * "METHOD PATTERN BODY_MAX RATE_CLASS AUTH GRANT" line each and exits:
+ * "METHOD PATTERN BODY_MAX RATE_CLASS AUTH GRANT [TRAITS]" line each and
+ * exits (TRAITS, only when there is one, comma-separated: "idempotent" for
+ * ROUTE_IDEMPOTENT, "deprecated=<unix seconds>,sunset=<unix seconds or 0>"
+ * for a deprecated route; tests/scripts/openapi.sh holds docs/openapi.yaml
+ * to them):
  * the first four as routes.tab has them (tests/integration/test_routespec.c
  * compares the two), AUTH the route_auth_name of .auth, GRANT the roles
  * joined by commas or the scope, "-" when none is required
@@ -230,6 +251,11 @@ const char *route_rate_name(enum route_rate_class);
 const char *route_auth_name(enum route_auth);
 /* Print the --routes lines. */
 void	 route_print_spec(const struct responder *, FILE *);
+/*
+ * The Deprecation, Sunset and Link headers of a deprecated route (none for
+ * another), set on `r` as they are on every answer of the route.
+ */
+void	 route_deprecation_headers(struct req *, const struct route *);
 /* 1 if the route refuses plain HTTP (ROUTE_TLS_ONLY or a person's route). */
 int	 route_tls_only(const struct route *);
 /* One request through the pipeline (exposed for tests). */

@@ -133,6 +133,9 @@ const struct conf_var settings_vars[] = {
 	  "(one query for every connected tab), in milliseconds" },
 	{ "CB_CHANNEL_EXPIRE_BATCH", CONF_INT, 0, "200", 1, 10000, S(channel_expire_batch),
 	  "commands past their expires_at the channel marks expired per sweep statement" },
+	{ "CB_CHANNEL_LOCK_TIMEOUT_MS", CONF_INT, 0, "200", 10, 60000, S(channel_lock_timeout_ms),
+	  "lock_timeout of the channel's Postgres session: a row another session holds locked "
+	  "costs the statement waiting for it no more than this, and never the event loop" },
 	{ "CB_SEAL_ROOT_KEY_FILE", CONF_STR, CONF_REQUIRED, NULL, 1, 1024, S(seal_root_key_file),
 	  "file with the 32-byte root key (64 hex characters), mode 0600/0400, owned by the "
 	  "service: it wraps the data keys that seal tokens and personal data" },

@@ -66,6 +66,7 @@ struct settings {
 	long long	 ws_max_feeds_per_org;
 	long long	 channel_sweep_ms;
 	long long	 channel_expire_batch;
+	long long	 channel_lock_timeout_ms;
 	/* Identity and sealing. */
 	char		*seal_root_key_file;
 	char		*cors_origins;

@@ -252,6 +252,7 @@ srv_run(const struct srv_opts *o, const struct srv_hooks *h)
 	struct srv_slot		*slots;
 	int			 lfd, i;
 
+	util_no_core_dumps();
 	if ((lfd = srv_listen(o)) < 0)
 		return 1;
 	if (srv_pidfile(o->pidfile) != 0)

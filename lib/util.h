@@ -29,6 +29,12 @@ int	 util_streq_ct(const char *, const char *);
 size_t	 util_strlcpy(char *out, const char *in, size_t outsz);
 /* 1 when s is 1..max bytes with no control character (C0 or DEL). */
 int	 util_text_ok(const char *s, size_t max);
+/*
+ * A process that holds secrets (keys, tokens, personal data in memory)
+ * never writes a core file and cannot be attached to or read through
+ * /proc by another process of its user: RLIMIT_CORE 0 and not dumpable.
+ */
+void	 util_no_core_dumps(void);
 /* Hex-encode n bytes into out (2n+1 bytes). */
 void	 util_hex(char *out, const unsigned char *in, size_t n);
 /* The value of one hex digit (either case), or -1. */

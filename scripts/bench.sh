@@ -116,7 +116,7 @@ done
 free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$(( (RANDOM % 20000) + 30000 ))
+        p=$(( (RANDOM % 10000) + 10000 ))
         # USED_PORTS: those taken by this script already (nothing listens yet).
         if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . && [[ " ${USED_PORTS:-} " != *" $p "* ]]; then
             echo "$p"

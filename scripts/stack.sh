@@ -1207,6 +1207,10 @@ generate_nginx_conf() {
     [[ $origin =~ $origin_re ]] || die "nginx: CB_PUBLIC_URL has an unusable origin: $origin"
     install -m 0640 -o "$CB_USER" -g "$CB_USER" "$REPO/nginx/fastcgi.conf" "$NGINX_DIR/fastcgi.conf"
     install -m 0640 -o "$CB_USER" -g "$CB_USER" "$REPO/nginx/problem-pages.conf" "$NGINX_DIR/problem-pages.conf"
+    # The API description, made JSON by the build (Makefile: share/openapi.json).
+    [ -r "$CB_BUILD/share/openapi.json" ] ||
+        die "nginx: $CB_BUILD/share/openapi.json is missing: build it (make all, or make openapi)"
+    install -m 0640 -o "$CB_USER" -g "$CB_USER" "$CB_BUILD/share/openapi.json" "$NGINX_DIR/openapi.json"
     sed -e "s|@PUBLIC_ORIGIN@|$origin|g" -e "s|@PUBLIC_WS_ORIGIN@|$ws_origin|g" \
         "$REPO/nginx/security-headers.conf" >"$NGINX_DIR/security-headers.conf"
     chown "$CB_USER:$CB_USER" "$NGINX_DIR/security-headers.conf"

@@ -25,13 +25,16 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 : "${CB_BUILD:=$repo/build-san}"
 export CB_BUILD
 
-# Lane N draws its ports from its own range, so two lanes starting at once
-# never pick the same free port.
+# Lane N draws its ports from its own range (20000 + 2000 N, 2000 ports), so
+# two lanes starting at once never pick the same free port; all of them
+# below the kernel's ephemeral range (32768 and up), so no outgoing
+# connection takes a port between its pick and its server's bind.
+# (tests/scripts/install.sh picks from 30000-32699, the bench from 10000-19999.)
 lane=${CB_TEST_LANE:-0}
 free_port() {
 	local p
 	for _ in $(seq 1 200); do
-		p=$(( (RANDOM % 6000) + 30000 + lane * 6000 ))
+		p=$(( (RANDOM % 2000) + 20000 + lane * 2000 ))
 		if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
 			echo "$p"
 			return 0
@@ -43,7 +46,7 @@ free_port() {
 # Every suite the filters want, slowest first (known slow ones, then the
 # integration suites, the scripts and the unit suites in name order): the
 # lanes' queue.
-slow_first=(bench-smoke.sh test_channel test_auth test_approvals test_engine browser.sh fuzz.sh test_chaos
+slow_first=(bench-smoke.sh test_channel test_auth test_approvals test_engine browser.sh fuzz.sh static.sh test_chaos
 	test_alerts test_calls test_webhooks test_sinkfaults install.sh clone-anywhere.sh)
 queue_items() {
 	local f t
@@ -59,6 +62,7 @@ queue_items() {
 }
 
 if [ -z "${CB_TEST_LANE:-}" ]; then
+	t_start=$(date +%s)
 	lanes=${CB_TEST_LANES:-2}
 	[[ $lanes =~ ^[1-4]$ ]] || { echo "CB_TEST_LANES must be 1 to 4"; echo "0 passed, 1 failed"; exit 1; }
 	qdir=$(mktemp -d)
@@ -85,6 +89,20 @@ if [ -z "${CB_TEST_LANE:-}" ]; then
 			echo "$last"; total_f=$((total_f + 1)); rc=1
 		fi
 	done
+	# The run in a few lines at the end, where a log's tail shows them: the
+	# failed checks again, the slowest suites, and where the time went.
+	if grep -qhE ':[FE]:|: FAIL' "$qdir"/lane*.out; then
+		echo "== failed checks"
+		grep -hE ':[FE]:|: FAIL' "$qdir"/lane*.out | cut -c1-400 | head -n 20
+	fi
+	echo "== slowest suites: $(grep -hE '^  \[[^]]*\] (ok, )?[0-9]+ s$' "$qdir"/lane*.out |
+		sed -E 's/^  \[([^]]*)\] (ok, )?([0-9]+) s$/\3 \1/' | sort -rn | head -n 8 |
+		awk '{printf "%s%s %s s", (NR > 1 ? ", " : ""), $2, $1}')"
+	echo "== slowest cases: $(grep -hE '^  \[slow case\] ' "$qdir"/lane*.out | sed 's/^  \[slow case\] //' |
+		sort -rn | head -n 8 | awk '{printf "%s%s %s s", (NR > 1 ? ", " : ""), $2, $1}')"
+	before=
+	[[ ${CB_MAKE_T0:-} =~ ^[0-9]+$ ]] && before="installing and building $(( t_start - CB_MAKE_T0 )) s, "
+	echo "== time: ${before}suites $(( $(date +%s) - t_start )) s in $lanes lane(s) on $(nproc) cores (load $(cut -d' ' -f1-3 /proc/loadavg))"
 	rm -rf "$qdir"
 	(( total_f > 0 )) && rc=1
 	echo "$total_p passed, $total_f failed"
@@ -232,11 +250,20 @@ tally() {
 	fi
 }
 
+# One suite; Check's XML report gives each case's seconds: the cases over
+# 3 s are listed ("[slow case]"), for the summary at the end of the run.
 run_one() {
-	local bin=$1 out rc t0=$SECONDS
-	out=$(timeout 600 "$bin" 2>&1)
+	local bin=$1 out rc t0=$SECONDS xml
+	xml="$state/ck-$(basename "$bin").xml"
+	out=$(CK_XML_LOG_FILE_NAME="$xml" timeout 600 "$bin" 2>&1)
 	rc=$?
 	tally "$bin" "$out" "$rc" $((SECONDS - t0))
+	[ -f "$xml" ] && awk -v suite="$(basename "$bin")" '
+		/<id>/ { gsub(/.*<id>|<\/id>.*/, ""); id = $0 }
+		/<\/test>/ { id = "" }
+		/<duration>/ && id != "" { gsub(/.*<duration>|<\/duration>.*/, ""); if ($0 + 0 >= 3)
+			printf "  [slow case] %.1f %s:%s\n", $0, suite, id }' "$xml"
+	rm -f "$xml"
 }
 
 echo "== suites (lane $lane)"

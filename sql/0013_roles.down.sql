@@ -4,6 +4,9 @@
 -- change but sealing).  The grants on every other table and the default
 -- privileges stay: the database keeps its owner role (scripts/db-roles.sql),
 -- and without them the application could not run at all.
+-- down-keeps: privileges
+-- (test_migrate compares the database before the up step and after this
+-- one without their grants and default privileges.)
 ALTER FUNCTION cb_audit_seal(integer) SECURITY INVOKER;
 ALTER FUNCTION cb_audit_seal(integer) RESET search_path;
 GRANT EXECUTE ON FUNCTION cb_audit_seal(integer) TO PUBLIC;

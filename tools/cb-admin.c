@@ -1807,6 +1807,7 @@ main(int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	log_init("cb-admin", LOG_LVL_WARN);
+	util_no_core_dumps();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

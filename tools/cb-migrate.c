@@ -2,6 +2,8 @@
  * cb-migrate: apply, roll back and list the numbered SQL migrations in sql/.
  *
  *   cb-migrate [--dir DIR] up        apply every pending migration, in order
+ *   cb-migrate [--dir DIR] up --to N apply the pending ones numbered N or lower
+ *                                    (an expand step deployed alone: README)
  *   cb-migrate [--dir DIR] down      roll back the latest applied migration
  *   cb-migrate [--dir DIR] status    list applied and pending migrations
  *
@@ -257,7 +259,7 @@ out:
 static void
 usage(void)
 {
-	fprintf(stderr, "usage: cb-migrate [--dir DIR] up|down|status\n");
+	fprintf(stderr, "usage: cb-migrate [--dir DIR] up [--to VERSION]|down|status\n");
 }
 
 int
@@ -270,12 +272,16 @@ main(int argc, char **argv)
 	const char	*lock[1] = { MIG_LOCK };
 	char		 err[512];
 	size_t		 n = 0, i, pending = 0;
+	long long	 to = 0;		/* up --to: the last version applied, 0 = all */
 	int		 rc = 1, a;
 
 	log_init("cb-migrate", LOG_LVL_WARN);
 	for (a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--dir") == 0 && a + 1 < argc)
 			dir = argv[++a];
+		else if (strcmp(argv[a], "--to") == 0 && a + 1 < argc &&
+		    util_parse_ll(argv[a + 1], 1, 9999, &to) == CB_OK)
+			a++;
 		else if (cmd == NULL && (strcmp(argv[a], "up") == 0 ||
 		    strcmp(argv[a], "down") == 0 || strcmp(argv[a], "status") == 0))
 			cmd = argv[a];
@@ -284,7 +290,7 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (cmd == NULL) {
+	if (cmd == NULL || (to != 0 && strcmp(cmd, "up") != 0)) {
 		usage();
 		return 2;
 	}
@@ -314,7 +320,7 @@ main(int argc, char **argv)
 			printf("%-40s %s\n", m[i].name, m[i].applied ? "applied" : "pending");
 		rc = 0;
 	} else if (strcmp(cmd, "up") == 0) {
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n && (to == 0 || m[i].version <= to); i++) {
 			if (m[i].applied)
 				continue;
 			pending++;

@@ -77,7 +77,6 @@
 #define CHAN_PG_BACKOFF_MAX_MS	5000
 #define CHAN_STOP_GRACE_MS	3000.0
 #define CHAN_KV_RETRY_MS	2000		/* re-subscribe after Redis went away */
-#define CHAN_LOCK_TIMEOUT	"200ms"		/* the channel's session waits no longer */
 
 /* One queued outgoing text frame, with the LWS_PRE headroom lws_write needs. */
 struct chan_frame {
@@ -556,19 +555,21 @@ chan_pg_connect(lws_sorted_usec_list_t *sul)
 	lws_sock_file_fd_type	 desc;
 	struct lws		*w;
 	int			 fd, dupfd;
-	char			 ms[24];
+	char			 ms[24], lock_ms[32];
+	const char		*lp[1] = { lock_ms };
 
 	if (ch->pg_up || ch->stopping)
 		return;
 	/*
-	 * lock_timeout: a row another session holds locked costs the
-	 * statement waiting for it that much, and only what waits for that
+	 * lock_timeout (CB_CHANNEL_LOCK_TIMEOUT_MS): a row another session
+	 * holds locked costs the statement waiting for it that much, and only what waits for that
 	 * statement's answer (the batches skip locked rows; the rare single
 	 * statements give up and are tried again).  Connecting is the one
 	 * step that waits (connect_timeout in the DSN bounds it).
 	 */
+	snprintf(lock_ms, sizeof(lock_ms), "%lldms", ch->s->channel_lock_timeout_ms);
 	if (db_connect(ch->db) != CB_OK ||
-	    db_exec(ch->db, "SET lock_timeout = '" CHAN_LOCK_TIMEOUT "'", 0, NULL) != CB_OK ||
+	    db_exec(ch->db, "SELECT set_config('lock_timeout', $1, false)", 1, lp) != CB_OK ||
 	    chan_rows_prepare(ch->db) != CB_OK)
 		goto retry;
 	if ((fd = db_socket(ch->db)) < 0)

@@ -114,6 +114,7 @@ main(int argc, char **argv)
 	enum log_level	 lvl;
 
 	log_init("worker", LOG_LVL_INFO);
+	util_no_core_dumps();
 	for (a = 1; a < argc; a++) {
 		if (strcmp(argv[a], "--pidfile") == 0 && a + 1 < argc)
 			pidfile = argv[++a];

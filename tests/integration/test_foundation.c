@@ -6,6 +6,7 @@
  */
 #include <signal.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,6 +182,52 @@ START_TEST(killed_child_is_respawned)
 }
 END_TEST
 
+/* 1 if /proc/PID/limits gives core files a limit of 0 (soft and hard). */
+static int
+no_core_limit(long pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	int	 ok = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/limits", pid);
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "Max core file size", 18) == 0)
+			ok = strstr(line, " 0 ") != NULL && strstr(line, "unlimited") == NULL;
+	fclose(f);
+	return ok;
+}
+
+/*
+ * The processes that hold secrets write no core file and are not dumpable:
+ * /proc/PID/environ of a process not dumpable belongs to root, not to the
+ * service user the process runs as.
+ */
+START_TEST(no_core_dumps)
+{
+	static const char *const pidfiles[] = { "cb-worker.pid", "submit.pid", "auth.pid" };
+	char		 pidfile[512], path[64];
+	long		 pid, kids[64];
+	struct stat	 st;
+	size_t		 i;
+
+	for (i = 0; i < sizeof(pidfiles) / sizeof(pidfiles[0]); i++) {
+		snprintf(pidfile, sizeof(pidfile), "%s/%s", test_env("CB_RUN_DIR"), pidfiles[i]);
+		pid = test_pidfile(pidfile);
+		ck_assert_int_gt(pid, 0);
+		/* A responder's children serve the requests: they hold the secrets. */
+		if (test_children(pid, kids, 64) > 0 && strcmp(pidfiles[i], "cb-worker.pid") != 0)
+			pid = kids[0];
+		ck_assert_msg(no_core_limit(pid), "%s: core files allowed", pidfiles[i]);
+		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
+		ck_assert_int_eq(stat(path, &st), 0);
+		ck_assert_msg(st.st_uid == 0, "%s: dumpable (environ owned by %u)", pidfiles[i],
+		    (unsigned)st.st_uid);
+	}
+}
+END_TEST
+
 /* Every problem type the library can answer with is documented (RFC 9457). */
 START_TEST(problem_types_are_documented)
 {
@@ -212,6 +259,7 @@ foundation_suite(void)
 	tcase_add_test(tc, wrong_method_is_405_with_allow);
 	tcase_add_test(tc, head_has_no_body);
 	tcase_add_test(tc, killed_child_is_respawned);
+	tcase_add_test(tc, no_core_dumps);
 	tcase_add_test(tc, problem_types_are_documented);
 	suite_add_tcase(s, tc);
 	return s;

@@ -160,6 +160,90 @@ START_TEST(up_down_up)
 }
 END_TEST
 
+/* The scratch database, schema and data (not the runner's own rows), into dir/NAME.sql. */
+static void
+dump(const char *name)
+{
+	char	 cmd[2048], out[512];
+	int	 rc;
+
+	/* (\restrict and \unrestrict lines carry a key new each dump.) */
+	snprintf(cmd, sizeof(cmd), "pg_dump --exclude-table-data=schema_migrations -d '%s dbname=%s'"
+	    " -f %s/%s.sql 2>&1 && sed -i -e '/^.restrict /d' -e '/^.unrestrict /d' %s/%s.sql",
+	    test_env("CB_PG_SUPER_DSN"), scratch, dir, name, dir, name);
+	rc = test_run(cmd, out, sizeof(out));
+	ck_assert_msg(rc == 0, "pg_dump: %s", out);
+}
+
+/*
+ * The two dumps are the same; else the first lines that differ.  With
+ * `privileges`, grants and default privileges do not count (a down step
+ * that keeps them says so: "-- down-keeps: privileges").
+ */
+static void
+same_dump(const char *a, const char *b, int step, const char *what, int privileges)
+{
+	char	 cmd[2400], out[4096];
+	const char *drop = "grep -vE '^(--|GRANT |REVOKE |ALTER DEFAULT PRIVILEGES )'";
+
+	if (privileges)
+		snprintf(cmd, sizeof(cmd), "%s %s/%s.sql > %s/a.sql; %s %s/%s.sql > %s/b.sql;"
+		    " diff -B %s/a.sql %s/b.sql | head -n 20", drop, dir, a, dir, drop, dir, b, dir,
+		    dir, dir);
+	else
+		snprintf(cmd, sizeof(cmd), "diff %s/%s.sql %s/%s.sql | head -n 20", dir, a, dir, b);
+	test_run(cmd, out, sizeof(out));
+	ck_assert_msg(out[0] == '\0', "step %d: %s:\n%s", step, what, out);
+}
+
+/*
+ * Every migration both ways, in order: up to step k, down (the database is
+ * again what it was before step k: schema, grants and seeded rows, as
+ * pg_dump sees them), up again (what it was after step k).
+ */
+START_TEST(every_step_down_and_up)
+{
+	char	 out[8192], cmd[600], to[300], before[16], after[16];
+	long	 n = file_count(), k;
+	int	 v[1000], i = 0, keeps;
+	FILE	*f;
+
+	snprintf(cmd, sizeof(cmd), "cd %s && ls *.up.sql | cut -c1-4 > versions", dir);
+	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
+	snprintf(to, sizeof(to), "%s/versions", dir);
+	ck_assert_ptr_nonnull(f = fopen(to, "r"));
+	while (i < 1000 && fscanf(f, "%d", &v[i]) == 1)
+		i++;
+	fclose(f);
+	ck_assert_int_eq(i, n);
+	/* Before step 1: the runner's own table, nothing else. */
+	ck_assert_int_eq(migrate("status", out, sizeof(out)), 0);
+	dump("s0");
+	for (k = 1; k <= n; k++) {
+		snprintf(before, sizeof(before), "s%ld", k - 1);
+		snprintf(after, sizeof(after), "s%ld", k);
+		snprintf(to, sizeof(to), "up --to %d", v[k - 1]);
+		ck_assert_msg(migrate(to, out, sizeof(out)) == 0, "step %ld: %s", k, out);
+		ck_assert_int_eq(applied_count(), k);
+		dump(after);
+		ck_assert_msg(migrate("down", out, sizeof(out)) == 0, "step %ld down: %s", k, out);
+		ck_assert_int_eq(applied_count(), k - 1);
+		dump("down");
+		snprintf(cmd, sizeof(cmd), "grep -qx -- '-- down-keeps: privileges' %s/%04d_*.down.sql",
+		    dir, v[k - 1]);
+		keeps = test_run(cmd, out, sizeof(out)) == 0;
+		same_dump(before, "down", (int)k, "its down step left the database changed", keeps);
+		ck_assert_msg(migrate(to, out, sizeof(out)) == 0, "step %ld again: %s", k, out);
+		dump("again");
+		same_dump(after, "again", (int)k, "up after down made another database", 0);
+	}
+	ck_assert_int_eq(migrate("up", out, sizeof(out)), 0);
+	ck_assert_ptr_nonnull(strstr(out, "up to date"));
+	/* --to belongs to up alone. */
+	ck_assert_int_eq(migrate("down --to 1", out, sizeof(out)), 2);
+}
+END_TEST
+
 START_TEST(changed_file_is_refused)
 {
 	char	 out[8192], cmd[600];
@@ -304,6 +388,7 @@ migrate_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, up_down_up);
+	tcase_add_test(tc, every_step_down_and_up);
 	tcase_add_test(tc, changed_file_is_refused);
 	tcase_add_test(tc, failed_migration_leaves_no_trace);
 	tcase_add_test(tc, missing_down_file_is_refused);

@@ -20,7 +20,7 @@ fail() { printf 'install: FAIL: %s\n' "$*"; exit 1; }
 free_port() {
     local p
     for _ in $(seq 1 200); do
-        p=$(( (RANDOM % 20000) + 30000 ))
+        p=$(( (RANDOM % 2700) + 30000 ))
         ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
     done
     return 1

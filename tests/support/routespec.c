@@ -93,12 +93,13 @@ rs_parse(const char *text, const char *binary, struct rs_list *out, struct buf *
 	for (; p && *p; p = *e ? e + 1 : e) {
 		e = p + strcspn(p, "\n");
 		line++;
-		if ((n = rs_fields(p, (size_t)(e - p), f, 6)) == 0)
+		/* A descriptor's 7th column: its traits (lib/route.h). */
+		if ((n = rs_fields(p, (size_t)(e - p), f, binary ? 7 : 6)) == 0)
 			continue;
-		if (n != want) {
+		if (n != want && !(binary && n == 7)) {
 			rs_say(b, count, "%s line %d: expected %s columns: %s",
 			    binary ? binary : "routes.tab", line, binary ? "6 (METHOD PATTERN "
-			    "BODY_MAX RATE_CLASS AUTH GRANT)" :
+			    "BODY_MAX RATE_CLASS AUTH GRANT) or 7 (and TRAITS)" :
 			    "6 (method path binary procs body_max rate_class)",
 			    f[0]);
 			continue;

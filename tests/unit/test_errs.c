@@ -86,6 +86,7 @@ static const struct {
 	{ CB_ERR_ALTERED_REPLAY, 422, "/problems/altered-replay", "ALTERED_REPLAY" },
 	{ CB_ERR_WEBHOOK_REUSED, 409, "/problems/webhook-id-reused", "WEBHOOK_REUSED" },
 	{ CB_ERR_RESIDENCY, 422, "/problems/data-residency", "RESIDENCY" },
+	{ CB_ERR_SUNSET,	 410, "/problems/route-sunset", "SUNSET" },
 	{ CB_ERR_DUPLICATE,	 409, "/problems/duplicate-submission", "DUPLICATE" },
 	{ CB_ERR_TOO_LARGE,	 413, "/problems/payload-too-large", "TOO_LARGE" },
 	{ CB_ERR_MEDIA_TYPE,	 415, "/problems/unsupported-media-type", "MEDIA_TYPE" },

@@ -8,6 +8,7 @@
  */
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../support/check_util.h"
@@ -33,6 +34,10 @@
  *   GET    /t/confused      roles declared on a route that admits anyone
  *   POST   /t/idem          ROUTE_IDEMPOTENT one statement: act answers from a
  *                           "stored" row (201, or 422 when the body differs)
+ *   GET    /t/old           deprecated, sunset in 2100, Link to its own page
+ *   POST   /t/old           deprecated, sunset in 2100, act fails with a 409
+ *   GET    /t/retired       deprecated, sunset in 2001: always 410
+ *   GET    /t/announced     deprecation announced for 2100, no sunset
  */
 struct item_args {
 	const char	*name;
@@ -109,6 +114,15 @@ plain_ok(struct req *r, const void *args)
 	(void)args;
 	acts++;
 	resp_body(r, 200, "text/plain", r->body ? r->body : "", r->body_len);
+	return CB_OK;
+}
+
+static int
+item_get_plain(struct req *r, const void *args)
+{
+	(void)args;
+	acts++;
+	resp_body(r, 200, "text/plain", "ok", 2);
 	return CB_OK;
 }
 
@@ -228,6 +242,17 @@ static const struct route test_routes[] = {
 	{ .method = "POST", .pattern = "/t/idem", .body_max = 64,
 	  .flags = ROUTE_IDEMPOTENT | ROUTE_IDEM_ONE_STATEMENT, .idem_scope = idem_scope,
 	  .act = idem_act, .after = after },
+	/* 2024-01-01, 2100-01-01, 2000-01-01, 2001-01-01 00:00:00 UTC. */
+	{ .method = "GET", .pattern = "/t/old", .act = item_get_plain,
+	  .deprecated_at = 1704067200, .sunset_at = 4102444800LL,
+	  .deprecation_link = "/docs/old" },
+	{ .method = "POST", .pattern = "/t/old", .act = fail_late,
+	  .deprecated_at = 1704067200, .sunset_at = 4102444800LL,
+	  .deprecation_link = "/docs/old" },
+	{ .method = "GET", .pattern = "/t/retired", .act = item_get_plain,
+	  .deprecated_at = 946684800, .sunset_at = 978307200 },
+	{ .method = "GET", .pattern = "/t/announced", .act = item_get_plain,
+	  .deprecated_at = 4102444800LL },
 };
 
 static const struct responder test_responder = {
@@ -1038,6 +1063,69 @@ START_TEST(test_idempotency_errors)
 }
 END_TEST
 
+/*
+ * A deprecated route says so on every answer, a success and a problem
+ * alike; past its sunset it is a 410 that never reaches act(); a route
+ * without a deprecation sends none of the headers.
+ */
+static const struct {
+	const char	*method, *uri;
+	int		 status, acts;
+	const char	*deprecation, *sunset, *link;
+} deprecation_cases[] = {
+	{ "GET", "/t/old", 200, 1, "@1704067200", "Fri, 01 Jan 2100 00:00:00 GMT",
+	  "</docs/old>; rel=\"deprecation\"" },
+	{ "POST", "/t/old", 409, 1, "@1704067200", "Fri, 01 Jan 2100 00:00:00 GMT",
+	  "</docs/old>; rel=\"deprecation\"" },
+	{ "GET", "/t/retired", 410, 0, "@946684800", "Mon, 01 Jan 2001 00:00:00 GMT",
+	  "<" ROUTE_DEPRECATION_LINK ">; rel=\"deprecation\"" },
+	{ "GET", "/t/announced", 200, 1, "@4102444800", NULL,
+	  "<" ROUTE_DEPRECATION_LINK ">; rel=\"deprecation\"" },
+	{ "GET", "/t/items/x", 200, 1, NULL, NULL, NULL },
+};
+
+START_TEST(test_deprecation_headers)
+{
+	struct cu_io	 io;
+	struct cu_resp	 cr;
+	char		**env = plain_env(deprecation_cases[_i].method, deprecation_cases[_i].uri);
+
+	run(env, NULL, 0, &io, &cr);
+	ck_assert_int_eq(cr.status, deprecation_cases[_i].status);
+	if (cr.status == 410)
+		assert_problem(&cr, 410, "/problems/route-sunset");
+	if (cr.status == 409)
+		assert_problem(&cr, 409, "/problems/conflict");
+	ck_assert_int_eq(acts, deprecation_cases[_i].acts);
+	ck_assert_pstr_eq(cu_resp_header(&cr, "Deprecation"), deprecation_cases[_i].deprecation);
+	ck_assert_pstr_eq(cu_resp_header(&cr, "Sunset"), deprecation_cases[_i].sunset);
+	ck_assert_pstr_eq(cu_resp_header(&cr, "Link"), deprecation_cases[_i].link);
+	cu_resp_free(&cr);
+	cu_io_free(&io);
+	cu_env_free(env);
+}
+END_TEST
+
+/* --routes prints a route's traits as a 7th column, and only when it has one. */
+START_TEST(test_deprecation_spec)
+{
+	char	*out = NULL;
+	size_t	 len = 0;
+	FILE	*f = open_memstream(&out, &len);
+
+	ck_assert_ptr_nonnull(f);
+	route_print_spec(&test_responder, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_ptr_nonnull(strstr(out, "GET /t/old 0 anonymous none - "
+	    "deprecated=1704067200,sunset=4102444800\n"));
+	ck_assert_ptr_nonnull(strstr(out, "GET /t/announced 0 anonymous none - "
+	    "deprecated=4102444800,sunset=0\n"));
+	ck_assert_ptr_nonnull(strstr(out, "GET /t/items/{id} 0 anonymous none -\n"));
+	ck_assert_ptr_nonnull(strstr(out, "POST /t/idem 64 anonymous none - idempotent\n"));
+	free(out);
+}
+END_TEST
+
 static Suite *
 route_suite(void)
 {
@@ -1091,6 +1179,12 @@ route_suite(void)
 	tcase_add_test(tc, test_check_refuses_field);
 	tcase_add_test(tc, test_roles_without_person);
 	tcase_add_loop_test(tc, test_idempotency_errors, 0, (int)CU_NELEM(idem_cases));
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("deprecation");
+	tcase_add_checked_fixture(tc, reset_counters, NULL);
+	tcase_add_loop_test(tc, test_deprecation_headers, 0, (int)CU_NELEM(deprecation_cases));
+	tcase_add_test(tc, test_deprecation_spec);
 	suite_add_tcase(s, tc);
 	return s;
 }

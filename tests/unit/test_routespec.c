@@ -90,7 +90,23 @@ static const struct {
 	/* a descriptor the responder printed wrongly */
 	{ table, "POST /api/v1/things/{id}/poke 1024 agent\nGET /api/v1/things/{id} 0 agent agent -\n",
 	  2, "things line 1: expected 6 " },
+	/* a column past the traits (lib/route.h) */
+	{ table, "POST /api/v1/things/{id}/poke 1024 agent agent - deprecated=1,sunset=2 x\n"
+	  "GET /api/v1/things/{id} 0 agent agent -\n", 2, "things line 1: expected 6 " },
 };
+
+/* A route with traits has a 7th column; the comparison takes it. */
+START_TEST(test_deprecation_column_agrees)
+{
+	char	*rep;
+
+	ck_assert_int_eq(compare(table, health_ok, "POST /api/v1/things/{id}/poke 1024 agent agent "
+	    "things:write idempotent,deprecated=1704067200,sunset=4102444800\n"
+	    "GET /api/v1/things/{id} 0 agent agent -\n", &rep), 0);
+	ck_assert_str_eq(rep, "");
+	free(rep);
+}
+END_TEST
 
 START_TEST(test_disagreement_found)
 {
@@ -352,6 +368,7 @@ routespec_suite(void)
 
 	tc = tcase_create("compare");
 	tcase_add_test(tc, test_agreement_passes);
+	tcase_add_test(tc, test_deprecation_column_agrees);
 	tcase_add_loop_test(tc, test_disagreement_found, 0, (int)CU_NELEM(bad));
 	suite_add_tcase(s, tc);
 
