@@ -242,7 +242,7 @@ install: $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN) $(OPENAPI_JSON)
 	install -m 0644 sql/*.sql $(I)/sql/
 	rm -rf $(I)/web && cp -R web $(I)/web && chmod -R u=rwX,go=rX $(I)/web
 	install -m 0644 nginx/nginx.conf.in nginx/fastcgi.conf nginx/problem-pages.conf \
-	    nginx/security-headers.conf $(I)/nginx/
+	    nginx/security-headers.conf nginx/trace.conf nginx/trace-off.conf $(I)/nginx/
 	scripts/gen-nginx-routes.sh routes.tab $(RUNDIR) > $(I)/nginx/routes.conf
 	scripts/gen-nginx-routes.sh --operator routes.tab $(RUNDIR) > $(I)/nginx/ops-routes.conf
 	install -d -m 0755 $(I)/ops/prometheus/tests

@@ -71,6 +71,7 @@ decision_act(struct req *r, const void *argp)
 	q.hash = a->hash;
 	q.reason = a->reason;
 	q.via = "api";
+	q.trace = req_traceparent(r);
 	rc = approval_decide(r->app->db, &q, &res, why, sizeof(why));
 	if (rc == CB_ERR_NOT_FOUND || rc == CB_ERR_CONFLICT || rc == CB_ERR_GONE ||
 	    rc == CB_ERR_UNPROCESSABLE)

@@ -137,7 +137,7 @@ calls_act(struct req *r, const void *argp)
 	/* The raw bytes as received, never a re-serialisation (CONTRACTS 1.4). */
 	calls_sha256_hex(r->body ? r->body : "", r->body_len, sha);
 	if ((rc = calls_ingest(r->app->db, kr, src, req_header(r, "webhook-id"), e, sha,
-	    &res)) != CB_OK)
+	    req_traceparent(r), &res)) != CB_OK)
 		return rc;
 	switch (res.outcome) {
 	case CALLS_CREATED:

@@ -118,6 +118,8 @@ cmd_check(struct req *r, void *argp)
  * denies it when nobody decided: the channel's expiry never comes first).
  *   $1 ctx  $2 org  $3 agent  $4 type  $5 selector  $6 value  $7 nonce
  *   $8 state  $9 expires_in_ms  $10 fingerprint  $11 key id
+ *   $12 the request's traceparent (NULL: tracing off): the command's trace,
+ *   which its frame to the tab and its outbox rows carry
  */
 static const char cmd_insert_sql[] =
     "WITH k AS (SELECT " APIKEY_LIVE_SQL("$11") " AS live),"
@@ -127,12 +129,12 @@ static const char cmd_insert_sql[] =
     "       WHERE id = $1 AND org_id = $2 AND expires_at > now() AND k.live"
     "       AND NOT EXISTS (SELECT 1 FROM p) RETURNING last_seq),"
     " i AS (INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,"
-    "         state, expires_at, fingerprint)"
+    "         state, expires_at, fingerprint, trace)"
     "       SELECT $2, $1, s.last_seq, $3, $4, $5, $6::jsonb, $7, $8,"
     "         now() + make_interval(secs => $9::float8 / 1000) + CASE $8"
     "           WHEN 'pending_approval' THEN (SELECT make_interval(secs => p.approval_ttl_s)"
     "             FROM contexts c JOIN agent_policies p ON p.form_id = c.form_id WHERE c.id = $1)"
-    "           ELSE interval '0' END, $10::bytea FROM s"
+    "           ELSE interval '0' END, $10::bytea, $12::text FROM s"
     "       RETURNING id, seq, state),"
     " ia AS (INSERT INTO audit_log (org_id, actor, action, subject, detail)"
     "       SELECT $2::bigint, 'agent:' || $3, 'command.accepted', i.id::text,"
@@ -290,10 +292,10 @@ cmd_create(struct req *r, const void *argp)
 	fp_parts[3] = exp;
 	digest_parts(fp_parts, 4, fp);
 	/* Run once: a broken connection is the agent's to retry, never a silent second insert. */
-	rc = db_query_once(db, &res, cmd_insert_sql, 11,
+	rc = db_query_once(db, &res, cmd_insert_sql, 12,
 	    (const char *[]){ ctx, ag->org, ag->agent_id, a->type, a->selector, value, a->nonce,
 	    policy_needs_approval(pol, a->type) ? "pending_approval" : "queued", exp, fp,
-	    ag->key_id });
+	    ag->key_id, req_traceparent(r) });
 	if (rc == CB_ERR_DB_CONFLICT) {
 		/* The same nonce committed meanwhile by a concurrent request. */
 		rc = db_query(db, &res, cmd_nonce_sql, 4,

@@ -178,6 +178,7 @@ slack_act(struct req *r, const void *argp)
 	q.hash = a->hash;
 	q.via = "slack";
 	q.response_url = a->response_url;
+	q.trace = req_traceparent(r);
 	rc = approval_decide(r->app->db, &q, &out, why, sizeof(why));
 	if (rc == CB_ERR_NOT_FOUND || rc == CB_ERR_CONFLICT || rc == CB_ERR_GONE ||
 	    rc == CB_ERR_UNPROCESSABLE)

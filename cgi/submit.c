@@ -40,6 +40,7 @@
 #include "events.h"
 #include "formdef.h"
 #include "forms.h"
+#include "log.h"
 #include "reseal.h"
 #include "route.h"
 #include "seal.h"
@@ -151,6 +152,7 @@ submit_scope(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz
  *   $7 fields sealed  $8 scope  $9 key  $10 method  $11 path
  *   $12 fingerprint  $13 answer  $14 key lifetime (s)  $15 data digest
  *   (NULL: no de-duplication)  $16 de-duplication window (s)
+ *   $17 the request's traceparent (NULL: tracing off), kept on the outbox rows
  */
 static const char submit_sql[] =
     "WITH " IDEM_CLAIM_CTE("$1", "$8", "$9", "$10", "$11", "$12", "201", "$13", "$14") ","
@@ -168,10 +170,10 @@ static const char submit_sql[] =
     " ev AS (" EVENTS_INSERT_FROM("(SELECT $1::bigint AS org_id,"
     "   '" EVENTS_SUBMISSION_CREATED "'::text AS type, s.id AS ref_id, s.id::text AS source_id,"
     "   jsonb_build_object('submission_id', s.id, 'form_id', $2::uuid,"
-    "   'form_version', $4::int) AS data FROM s)") "),"
-    " o AS (INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed)"
+    "   'form_version', $4::int) AS data, $17::text AS trace FROM s)") "),"
+    " o AS (INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed, trace)"
     "       SELECT $1, 'salesforce.upsert', s.id, jsonb_build_object('sobject', f.sf_object,"
-    "         'ext_field', f.sf_ext_field, 'ext_value', s.id::text), $7"
+    "         'ext_field', f.sf_ext_field, 'ext_value', s.id::text), $7, $17"
     "       FROM s, f RETURNING ref_id)"
     " SELECT 'created', NULL::boolean, NULL::integer, NULL::text FROM o"
     " UNION ALL"
@@ -269,10 +271,10 @@ submit_act(struct req *r, const void *argp)
 	if (answer == NULL)
 		util_oom();
 
-	rc = db_query_setup_once(db, IDEM_LOCK_SETUP, &res, submit_sql, 16,
+	rc = db_query_setup_once(db, IDEM_LOCK_SETUP, &res, submit_sql, 17,
 	    (const char *[]){ t->org, t->form_id, t->ctx_id, ver, sid, buf_cstr(&data_sealed),
 	    buf_cstr(&fields_sealed), id->scope, id->key, r->method, r->uri, id->fp, answer, ttl,
-	    dedupe ? digest : NULL, win });
+	    dedupe ? digest : NULL, win, req_traceparent(r) });
 	if (rc != CB_OK) {
 		if (idem_lock_timed_out(db))
 			rc = CB_ERR_IDEM_IN_FLIGHT;
@@ -290,6 +292,8 @@ submit_act(struct req *r, const void *argp)
 		goto out;
 	}
 	resp_body(r, 201, "application/json", answer, strlen(answer));
+	/* Ids only: the line that ties the request's trace to its outbox row. */
+	log_kv(LOG_LVL_INFO, "submission_created", "submission_id", sid, "form", t->form_id, NULL);
 out:
 	cJSON_Delete(sf);
 	submit_text_free(data);

@@ -25,7 +25,7 @@
  * `ob` asks the outbox to update the Slack message the decision came from
  * (its response_url, when there is one).
  *   $1 id  $2 org  $3 approve|deny  $4 presented hash  $5 reason  $6 actor  $7 via
- *   $8 response_url or NULL
+ *   $8 response_url or NULL  $9 the deciding request's traceparent or NULL
  */
 static const char decide_sql[] =
     "WITH a AS (SELECT x.id, x.command_id, x.ctx_id, x.state, x.cmd_hash, x.deliver_ms,"
@@ -55,9 +55,9 @@ static const char decide_sql[] =
     "   SELECT $2::bigint, $6, 'approval.decided', d.id::text,"
     "     jsonb_build_object('approval', d.id, 'command', d.command_id, 'decision', d.state,"
     "     'sha256', d.cmd_hash, 'via', $7::text) FROM d),"
-    " ob AS (INSERT INTO outbox (org_id, kind, ref_id, payload)"
+    " ob AS (INSERT INTO outbox (org_id, kind, ref_id, payload, trace)"
     "   SELECT $2::bigint, 'slack.respond', d.id, jsonb_build_object('url', $8::text,"
-    "     'approval', d.id, 'command', d.command_id, 'decision', d.state)"
+    "     'approval', d.id, 'command', d.command_id, 'decision', d.state), $9::text"
     "   FROM d WHERE $8::text IS NOT NULL)"
     " SELECT coalesce((SELECT state FROM d), ''), coalesce((SELECT state FROM m), ''),"
     "   a.state, a.late, a.cstate, a.cmd_hash = $4, a.now_hash = a.cmd_hash,"
@@ -81,7 +81,7 @@ approval_decide(struct db *db, const struct approval_ask *q, struct approval_res
     char *why, size_t whysz)
 {
 	struct db_res	*r = NULL;
-	const char	*p[8];
+	const char	*p[9];
 	int		 rc;
 
 	memset(res, 0, sizeof(*res));
@@ -103,8 +103,9 @@ approval_decide(struct db *db, const struct approval_ask *q, struct approval_res
 	p[5] = q->actor;
 	p[6] = q->via;
 	p[7] = q->response_url;
+	p[8] = q->trace;
 	/* Once: a decision is never sent twice behind the caller's back. */
-	if ((rc = db_query_once(db, &r, decide_sql, 8, p)) != CB_OK)
+	if ((rc = db_query_once(db, &r, decide_sql, 9, p)) != CB_OK)
 		goto out;
 	if (db_rows(r) != 1) {
 		util_strlcpy(why, "no such approval", whysz);

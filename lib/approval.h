@@ -57,7 +57,7 @@ struct kv;
  * slack.approval (the message with Approve and Deny buttons, the value
  * masked: worker/sink_slack.c).  Placeholders:
  *   $1 ctx  $2 org  $3 agent  $4 type  $5 selector  $6 value (jsonb text)
- *   $9 the command's delivery window in ms
+ *   $9 the command's delivery window in ms  $12 the traceparent (text, may be NULL)
  * It yields CTEs `ap` (id, cmd_hash, command_id, expires_at), `apa` (the
  * audit insert) and `apo` (the outbox insert).
  */
@@ -74,12 +74,12 @@ struct kv;
 	"       SELECT $2::bigint, 'agent:' || $3, 'approval.requested', ap.id::text," \
 	"         jsonb_build_object('approval', ap.id, 'command', ap.command_id, 'ctx', $1::text," \
 	"         'sha256', ap.cmd_hash) FROM ap)," \
-	" apo AS (INSERT INTO outbox (org_id, kind, ref_id, payload)" \
+	" apo AS (INSERT INTO outbox (org_id, kind, ref_id, payload, trace)" \
 	"       SELECT $2::bigint, 'slack.approval', ap.id, jsonb_build_object('approval', ap.id," \
 	"         'hash', ap.cmd_hash, 'command', ap.command_id, 'ctx', $1::text, 'type', $4::text," \
 	"         'selector', $5::text, 'value', " APPROVAL_MASKED_SQL("$6::jsonb") "," \
 	"         'expires_at', to_char(ap.expires_at AT TIME ZONE 'UTC'," \
-	"         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')) FROM ap)"
+	"         'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')), $12::text FROM ap)"
 
 enum approval_verdict {
 	APPROVAL_APPROVE = 1,
@@ -100,6 +100,8 @@ struct approval_ask {
 	 * that message, in the same statement.
 	 */
 	const char		*response_url;
+	/* The deciding request's traceparent, kept on that outbox row (NULL: none). */
+	const char		*trace;
 };
 
 struct approval_result {

@@ -9,9 +9,11 @@
 #include "req.h"
 #include "route.h"
 
-#define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Idempotency-Key"
+/* traceparent: a page may send its W3C trace context (docs/tracing.md). */
+#define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Idempotency-Key, traceparent"
 #define CORS_EXPOSE_HEADERS	"Form-Version, Form-Version-Latest, Idempotent-Replayed, " \
-				"Location, Retry-After, X-Request-Id, Deprecation, Sunset, Link"
+				"Location, Retry-After, X-Request-Id, Deprecation, Sunset, Link, " \
+				"X-Trace-Id, traceparent"
 
 int
 cors_allowed(const char *list, const char *origin)

@@ -45,7 +45,7 @@ events_emit(struct db *db, const char *org_id, const char *type, const char *ref
 		return CB_ERR_VALIDATION;
 	rc = db_exec(db, EVENTS_INSERT_FROM("(SELECT $1::bigint AS org_id, $2::text AS type,"
 	    "   $3::uuid AS ref_id, $4::text AS source_id,"
-	    "   coalesce($5::jsonb, '{}'::jsonb) AS data)"), 5,
+	    "   coalesce($5::jsonb, '{}'::jsonb) AS data, NULL::text AS trace)"), 5,
 	    (const char *[]){ org_id, type, ref_id, source_id, data_json });
 	if (rc == CB_OK && n != NULL)
 		*n = db_affected(db);

@@ -24,7 +24,9 @@
  *
  * Callers that change state in one statement put EVENTS_INSERT_FROM(src)
  * in a data-modifying CTE, src being a relation with the columns
- * (org_id bigint, type text, ref_id uuid, source_id text, data jsonb).
+ * (org_id bigint, type text, ref_id uuid, source_id text, data jsonb,
+ * trace text): trace is the traceparent the delivery row keeps (NULL: none;
+ * docs/tracing.md), the request's or the command's.
  */
 #ifndef CB_EVENTS_H
 #define CB_EVENTS_H
@@ -59,23 +61,23 @@ int	 events_type_known(const char *type);
 
 /* The deliveries of the events in `src` (see above): one INSERT ... SELECT. */
 #define EVENTS_INSERT_FROM(src) \
-	"INSERT INTO outbox (org_id, kind, ref_id, payload)" \
+	"INSERT INTO outbox (org_id, kind, ref_id, payload, trace)" \
 	" SELECT e.org_id, '" EVENTS_KIND "', e.ref_id, jsonb_build_object(" \
 	"   'endpoint_id', w.id, 'msg_id', " EVENTS_MSG_ID_SQL "," \
-	"   'type', e.type, 'timestamp', " EVENTS_TS_SQL ", 'data', e.data)" \
+	"   'type', e.type, 'timestamp', " EVENTS_TS_SQL ", 'data', e.data), e.trace" \
 	" FROM " src " e JOIN webhook_endpoints w ON w.org_id = e.org_id AND w.enabled" \
 	"   AND e.type = ANY (w.event_types)"
 
 /*
  * A command that reached a final state, from a relation with the columns
- * id, org_id, ctx_id, seq, type, state of commands (an UPDATE's RETURNING):
+ * id, org_id, ctx_id, seq, type, state, trace of commands (an UPDATE's RETURNING):
  * command.<state> with {command_id, ctx_ref, seq, command}.  States other
  * than applied, failed and timeout make no event.
  */
 #define EVENTS_COMMAND_SRC(rel) \
 	"(SELECT c.org_id, 'command.' || c.state AS type, c.id AS ref_id," \
 	"   c.id::text AS source_id, jsonb_build_object('command_id', c.id," \
-	"   'ctx_ref', c.ctx_id, 'seq', c.seq, 'command', c.type) AS data" \
+	"   'ctx_ref', c.ctx_id, 'seq', c.seq, 'command', c.type) AS data, c.trace" \
 	" FROM " rel " c WHERE c.state IN ('applied', 'failed', 'timeout'))"
 
 /*

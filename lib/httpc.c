@@ -41,6 +41,7 @@
 #define HTTPC_USER_AGENT	"context-broker/1"
 
 struct httpc_xfer {
+	struct trace		 trace;		/* the caller's at start (httpc_trace) */
 	struct httpc		*h;
 	struct httpc_xfer	*prev, *next;	/* active list, or the done queue */
 	CURL			*easy;		/* NULL when refused before libcurl */
@@ -73,7 +74,17 @@ struct httpc {
 	struct httpc_xfer	*done_head, *done_tail;	/* ended, callback not run */
 	size_t			 nactive, ndone;
 	int			 closing;	/* aborting: no new transfer starts */
+	struct trace		 trace;		/* httpc_trace: sent as traceparent */
 };
+
+void
+httpc_trace(struct httpc *h, const struct trace *t)
+{
+	if (t != NULL && trace_set(t))
+		h->trace = *t;
+	else
+		memset(&h->trace, 0, sizeof(h->trace));
+}
 
 const char *
 httpc_err_name(int err)
@@ -489,6 +500,16 @@ httpc_setup(struct httpc_xfer *x, const struct httpc_req *r)
 	/* A 100-continue round trip only delays every POST: off unless asked. */
 	if (!expect)
 		httpc_add_header(x, "Expect:");
+	/* The trace the caller is working for, under a new span per call. */
+	if (trace_set(&x->h->trace)) {
+		struct trace	 span;
+		char		 line[sizeof("traceparent: ") + TRACE_HEADER_LEN];
+
+		trace_child(&x->h->trace, &span);
+		memcpy(line, "traceparent: ", sizeof("traceparent: ") - 1);
+		trace_format(&span, line + sizeof("traceparent: ") - 1);
+		httpc_add_header(x, line);
+	}
 	cto = r->connect_timeout_ms > 0 ? r->connect_timeout_ms :
 	    HTTPC_DEFAULT_CONNECT_MS;
 	to = r->timeout_ms > 0 ? r->timeout_ms : HTTPC_DEFAULT_TIMEOUT_MS;
@@ -568,6 +589,7 @@ httpc_start_x(struct httpc *h, const struct httpc_req *r, httpc_done_fn done,
 		return CB_ERR_VALIDATION;
 	x = util_calloc(1, sizeof(*x));
 	x->h = h;
+	x->trace = h->trace;
 	x->done = done;
 	x->ud = ud;
 	x->sink = sink;
@@ -660,8 +682,20 @@ httpc_dispatch(struct httpc *h)
 		x->next = NULL;
 		/* Never NULL for the callee, even for an empty or failed answer. */
 		buf_cstr(&x->resp.body);
-		if (x->done != NULL)
+		if (x->done != NULL) {
+			/*
+			 * The callback works for the transfer's trace: what it
+			 * logs and the calls it starts (a resend, the next step)
+			 * carry it, then the caller's trace is back.
+			 */
+			struct trace	 saved = h->trace;
+
+			httpc_trace(h, &x->trace);
+			log_set_trace(x->trace.id);
 			x->done(&x->resp, x->ud);
+			httpc_trace(h, &saved);
+			log_set_trace(saved.id);
+		}
 		httpc_xfer_free(x);
 	}
 }

@@ -36,6 +36,7 @@
 
 #include "buf.h"
 #include "egress.h"
+#include "trace.h"
 
 #define HTTPC_DEFAULT_CONNECT_MS	5000L
 #define HTTPC_DEFAULT_TIMEOUT_MS	30000L
@@ -139,6 +140,18 @@ int		 httpc_start(struct httpc *, const struct httpc_req *,
 int		 httpc_run(struct httpc *, int timeout_ms, int extra_fd, int *extra_ready);
 
 size_t		 httpc_in_flight(const struct httpc *);
+
+/*
+ * The trace (lib/trace.h) the transfers started from now on work for:
+ * each is sent with a `traceparent` header of that trace id under a new
+ * span id of its own (W3C Trace Context).  A transfer's done callback runs
+ * under the trace the transfer was started with (and the log lines' trace
+ * id, log_set_trace), so a resend or a next step it starts carries it too.
+ * NULL (or a trace without an id) stops it.  The delivery engine sets it
+ * around each batch it starts (worker/outbox.c), so every sink and its
+ * token calls send it without a line of their own.
+ */
+void		 httpc_trace(struct httpc *, const struct trace *);
 
 /*
  * Start one transfer and drive it to its end.  Others in flight progress

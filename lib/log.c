@@ -15,6 +15,7 @@ static char		 log_service[32] = "cb";
 static enum log_level	 log_min = LOG_LVL_INFO;
 static char		 log_route[128];
 static char		 log_reqid[72];
+static char		 log_trace[40];
 
 static const char *const log_names[] = { "debug", "info", "warn", "error" };
 
@@ -51,6 +52,12 @@ log_set_context(const char *route, const char *request_id)
 	util_strlcpy(log_reqid, request_id ? request_id : "", sizeof(log_reqid));
 }
 
+void
+log_set_trace(const char *trace_id)
+{
+	util_strlcpy(log_trace, trace_id ? trace_id : "", sizeof(log_trace));
+}
+
 static void
 log_head(struct buf *b, enum log_level lvl, const char *event)
 {
@@ -68,6 +75,10 @@ log_head(struct buf *b, enum log_level lvl, const char *event)
 	if (log_reqid[0]) {
 		buf_puts(b, ",\"request_id\":");
 		buf_json_str(b, log_reqid);
+	}
+	if (log_trace[0]) {
+		buf_puts(b, ",\"trace_id\":");
+		buf_json_str(b, log_trace);
 	}
 }
 

@@ -2,7 +2,7 @@
  * log: JSON lines on stderr, one write(2) per line.
  *
  * Each line carries ts, level, svc, pid, and the request context (route and
- * request id, nginx's, passed through) when one is set.  There is no call to
+ * request id, nginx's, passed through, and the trace id) when one is set.  There is no call to
  * log a request body, a header or a credential: callers log events and
  * chosen fields only.  Personal data goes through log_mask_* first.
  */
@@ -23,6 +23,12 @@ int	 log_level_parse(const char *, enum log_level *);
 void	 log_set_min(enum log_level);
 /* The request context stamped on every line; NULLs clear it. */
 void	 log_set_context(const char *route, const char *request_id);
+/*
+ * The trace id (32 hex digits, lib/trace.h) stamped on every line as
+ * "trace_id" while set: the request's, or the outbox row's a worker is
+ * delivering.  NULL or "" clears it; log_set_context leaves it alone.
+ */
+void	 log_set_trace(const char *trace_id);
 /* A free-text message (never interpolate secrets or personal data). */
 void	 log_msg(enum log_level, const char *event, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));

@@ -24,6 +24,28 @@ env_get(char *const *env, const char *name)
 }
 
 void
+req_trace_begin(struct req *r, int on)
+{
+	struct trace	 in;
+
+	memset(&r->trace, 0, sizeof(r->trace));
+	r->traceparent[0] = '\0';
+	if (!on)
+		return;
+	if (trace_parse(env_get(r->env, "TRACEPARENT"), &in) == CB_OK)
+		trace_child(&in, &r->trace);
+	else
+		trace_start(&r->trace);
+	trace_format(&r->trace, r->traceparent);
+}
+
+const char *
+req_traceparent(const struct req *r)
+{
+	return r->traceparent[0] ? r->traceparent : NULL;
+}
+
+void
 req_init(struct req *r, char *const *env, struct app *app, const struct req_io *io)
 {
 	const char	*cl;
@@ -458,6 +480,8 @@ resp_problem_ext(struct req *r, int code, const char *detail, const cJSON *ext)
 		cJSON_AddStringToObject(o, "instance", r->uri);
 	if (r->request_id && *r->request_id)
 		cJSON_AddStringToObject(o, "request_id", r->request_id);
+	if (r->trace.id[0])
+		cJSON_AddStringToObject(o, "trace_id", r->trace.id);
 	if (ext)
 		for (c = ext->child; c; c = c->next)
 			if (c->string && !cJSON_HasObjectItem(o, c->string))

@@ -14,6 +14,7 @@
 #include <cjson/cJSON.h>
 
 #include "buf.h"
+#include "trace.h"
 
 #define REQ_MAX_PARAMS	8
 /* The realm of every Bearer challenge this service sends (RFC 6750). */
@@ -53,6 +54,13 @@ struct req {
 	const char	*route;		/* CB_ROUTE: the table pattern nginx matched */
 	const char	*allow;		/* CB_ALLOW: every method of that path */
 	const char	*request_id;
+	/*
+	 * The request's trace (req_trace_begin): the trace id nginx passed
+	 * (TRACEPARENT, the client's or one nginx started) and a span of this
+	 * responder's own; traceparent is its header form, "" with tracing off.
+	 */
+	struct trace	 trace;
+	char		 traceparent[TRACE_HEADER_LEN + 1];
 	const char	*content_type;
 	const char	*remote_addr;
 	long long	 content_length;	/* -1 when absent */
@@ -111,6 +119,16 @@ struct req {
 
 void	 req_init(struct req *, char *const *env, struct app *, const struct req_io *);
 void	 req_free(struct req *);
+
+/*
+ * Take the request's trace from the TRACEPARENT parameter nginx sets
+ * (strictly: lib/trace.h) under a new span of this responder; a missing or
+ * malformed one starts a new trace (never a refusal).  on = 0 (CB_TRACE
+ * off): no trace at all.
+ */
+void	 req_trace_begin(struct req *, int on);
+/* The traceparent to store with what this request writes, or NULL (none). */
+const char *req_traceparent(const struct req *);
 
 const char *req_env(const struct req *, const char *name);
 /* A request header by its HTTP name ("Idempotency-Key"). */

@@ -608,7 +608,9 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 	int		 rc;
 
 	req_init(&r, env, app, io);
+	req_trace_begin(&r, app == NULL || app->settings.trace);
 	log_set_context(r.route ? r.route : r.uri, r.request_id);
+	log_set_trace(r.trace.id);
 	rc = route_pipeline(resp, &r, &ri);
 	if (rc != CB_OK) {
 		if (app && app->db && db_in_tx(app->db))
@@ -638,6 +640,7 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 	buf_free(&o);
 	req_free(&r);
 	log_set_context(NULL, NULL);
+	log_set_trace(NULL);
 }
 
 struct seal_keyring *

@@ -249,6 +249,11 @@ const struct conf_var settings_vars[] = {
 	  "directory of the processes' shared-memory metrics segments (a run directory of the "
 	  "service user); the responders and the worker count into it and GET /metrics on the "
 	  "operator listener reads every segment in it; empty = no metrics" },
+	{ "CB_TRACE", CONF_BOOL, 0, "on", 0, 1, S(trace),
+	  "W3C trace context (docs/tracing.md): on = every request's traceparent (the client's, "
+	  "else one nginx starts) is logged as trace_id, stored with its outbox rows and "
+	  "commands, sent upstream and in command frames; off = none of it (the benchmark's "
+	  "comparison); scripts/stack.sh also leaves nginx's part out when off" },
 	{ "CB_METRICS_TOKEN", CONF_STR, CONF_SECRET, NULL, 16, 256, S(metrics_token),
 	  "bearer token GET /metrics requires (Authorization: Bearer ...); unset = the operator "
 	  "listener's loopback bind is the only guard" },

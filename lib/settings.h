@@ -115,6 +115,7 @@ struct settings {
 	long long	 policy_max_list;
 	/* Metrics (lib/metrics.h, cgi/metrics.c). */
 	char		*metrics_dir;
+	int		 trace;		/* CB_TRACE */
 	char		*metrics_token;
 };
 

@@ -25,6 +25,8 @@
 #     against the submit route's throughput in the same run;
 #   - approvals (scripts/bench/approvals.sh): commands held for a person,
 #     each approved by a signed Slack click: click -> frame, and creation;
+#   - observe (scripts/bench/observe.sh): the form load with metrics and
+#     tracing on against both off (the edge restarted between runs);
 # then prints the figures, one summary table (figure, reference, ratio,
 # target, PASS/MISS), and stops the stack (trap).  Exit status: 0 when
 # everything was measured, targets met or not; 3 when a reference or a run
@@ -45,14 +47,16 @@
 #   BENCH_TAB_SENDERS agent HTTP connections offering them     [64]
 #   BENCH_IDLE        single commands on an idle channel       [200]
 #   BENCH_ONLY        sections to run, comma-separated: http (wrk and
-#                     pgbench), tabs (agent to tab), delivery, calls, approvals
-#                                          [http,tabs,delivery,calls,approvals]
+#                     pgbench), tabs (agent to tab), delivery, calls, approvals,
+#                     observe (metrics and tracing on versus off)
+#                                          [http,tabs,delivery,calls,approvals,observe]
 #   BENCH_CALLS_POOL  signed call events prepared for the calls run [5000 a second]
 #   BENCH_KEEP        1: keep var/bench-$$ (logs) afterwards   [0]
 #   BENCH_DELIVERIES  rows drained in the delivery runs        [20000]
 #   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
 #   BENCH_APPR_RATE   approvals offered per second             [50]
 #   BENCH_APPR_TABS   tabs they spread over                    [50]
+#   BENCH_OBS_ROUNDS  on/off rounds of the observe section     [2]
 #   CB_BUILD          build directory                          [<repo>/build]
 set -euo pipefail
 
@@ -67,7 +71,7 @@ TAB_SENDERS=${BENCH_TAB_SENDERS:-64}
 IDLE=${BENCH_IDLE:-200}
 NDELIV=${BENCH_DELIVERIES:-20000}
 SF_LAT=${BENCH_SF_LATENCY:-100}
-ONLY=${BENCH_ONLY:-http,tabs,delivery,calls,approvals}
+ONLY=${BENCH_ONLY:-http,tabs,delivery,calls,approvals,observe}
 APPR_RATE=${BENCH_APPR_RATE:-50}
 APPR_TABS=${BENCH_APPR_TABS:-50}
 APPR_SENDERS=16
@@ -95,7 +99,7 @@ for v in THREADS CONNS NCTX TABS TAB_RATE TAB_SECONDS TAB_SENDERS NDELIV SF_LAT 
     [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "BENCH_$v must be a positive integer"
 done
 [[ $IDLE =~ ^[0-9]+$ ]] || die "BENCH_IDLE must be a number"
-[[ ,$ONLY, =~ ^(,(http|tabs|delivery|calls|approvals))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery, calls, approvals (comma-separated)"
+[[ ,$ONLY, =~ ^(,(http|tabs|delivery|calls|approvals|observe))+,$ ]] || die "BENCH_ONLY must list http, tabs, delivery, calls, approvals, observe (comma-separated)"
 run_section() { [[ ,$ONLY, == *,$1,* ]]; }
 for t in wrk curl "$PGBENCH" psql; do
     command -v "$t" >/dev/null || die "$t is not installed (make deps installs it)"
@@ -107,6 +111,7 @@ done
 . "$REPO/scripts/bench/delivery.sh"
 . "$REPO/scripts/bench/calls.sh"
 . "$REPO/scripts/bench/approvals.sh"
+. "$REPO/scripts/bench/observe.sh"
 
 free_port() {
     local p
@@ -266,6 +271,10 @@ wrk_run commands "command accept (POST, 202)" -s "$REPO/scripts/bench/commands.l
 pg_command
 pg_check
 fi
+
+# ------------------------------------------------------------------ metrics and tracing on/off
+# Before the other sections: the edge is restarted between its runs.
+run_section observe && observe_section
 
 # ------------------------------------------------------------------ inbound call events
 run_section calls && calls_section

@@ -68,8 +68,8 @@ die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 usage() {
     cat >&2 <<'EOF'
 usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
-                       start-outbox2|stop-outbox2|restart-postgres|pause-redis|resume-redis|
-                       env|state
+                       restart-edge|start-outbox2|stop-outbox2|restart-postgres|pause-redis|
+                       resume-redis|env|state
 
   start           start everything that is not running (Postgres, Redis,
                   migrations, responders, worker, nginx); writes stack.env
@@ -78,6 +78,9 @@ usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
   start-redis     start Redis only (after stop-redis)
   stop-redis      SIGTERM Redis and wait for it to exit
   restart-worker  stop the worker (TERM, KILL after 10 s) and start it again
+  restart-edge    stop the responders, start them again and reload nginx's
+                  configuration, with the caller's settings (CB_TRACE=off,
+                  CB_METRICS_DIR= : the benchmark's and the tests' switches)
   start-outbox2   start a second delivery process (cb-worker --only outbox)
   stop-outbox2    stop it
   restart-postgres  crash Postgres (immediate shutdown) and start it again
@@ -400,7 +403,7 @@ CB_API_KEY_PEPPER=$pepper
 CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
 CB_SEAL_ROOT_KEY_FILE=$SECRETS_DIR/seal-root.key
 CB_SLACK_SIGNING_SECRET=$(secret slack-signing.hex)
-CB_METRICS_DIR=$METRICS_DIR
+CB_METRICS_DIR=${CB_METRICS_DIR-$METRICS_DIR}
 CB_METRICS_TOKEN=$(secret metrics-token.hex)
 CB_PORT_OPS=$CB_PORT_OPS
 CB_METRICS_URL=http://127.0.0.1:$CB_PORT_OPS/metrics
@@ -1164,6 +1167,15 @@ public_origin() {
     printf '%s://%s\n' "${url%%://*}" "${rest%%/*}"
 }
 
+# nginx's part of W3C trace context (docs/tracing.md): its maps, or the
+# empty ones when the caller runs with CB_TRACE off (lib/conf.c's spellings).
+trace_conf() {
+    case ${CB_TRACE:-on} in
+        [Oo][Ff][Ff]|[Ff][Aa][Ll][Ss][Ee]|0|[Nn][Oo]) echo trace-off.conf ;;
+        *) echo trace.conf ;;
+    esac
+}
+
 generate_nginx_conf() {
     local routes=$NGINX_DIR/routes.conf tmp=$NGINX_DIR/nginx.conf.tmp
     local zones=$NGINX_DIR/edge-zones.conf server=$NGINX_DIR/edge-server.conf ws=$NGINX_DIR/edge-ws.conf
@@ -1207,7 +1219,7 @@ generate_nginx_conf() {
     for d in client_body proxy fastcgi uwsgi scgi; do
         install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$NGINX_DIR/tmp/$d"
     done
-    ROUTES_FILE=$routes OPS_FILE=$ops P_OPS=$CB_PORT_OPS ZONES_FILE=$zones SERVER_FILE=$server WS_FILE=$ws \
+    ROUTES_FILE=$routes OPS_FILE=$ops P_OPS=$CB_PORT_OPS TRACE_FILE=$REPO/nginx/$(trace_conf) ZONES_FILE=$zones SERVER_FILE=$server WS_FILE=$ws \
     STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR \
     TLS=$TLS_DIR WEB=$WEB_DIR P_HTTP=$CB_PORT_HTTP P_HTTPS=$CB_PORT_HTTPS P_WS=$CB_PORT_WS \
     REPO_DIR=$REPO awk '
@@ -1224,6 +1236,7 @@ generate_nginx_conf() {
             ins["@EDGE_ZONES@"] = ENVIRON["ZONES_FILE"] SUBSEP "    "
             ins["@EDGE_SERVER@"] = ENVIRON["SERVER_FILE"] SUBSEP "        "
             ins["@EDGE_WS@"] = ENVIRON["WS_FILE"] SUBSEP "            "
+            ins["@TRACE_MAPS@"] = ENVIRON["TRACE_FILE"] SUBSEP "    "
         }
         {
             t = $0
@@ -1659,6 +1672,32 @@ cmd_restart_worker() {
     start_worker
 }
 
+cmd_restart_edge() {
+    require_root
+    require_user
+    [ -s "$SECRETS_DIR/redis.pw" ] || die "no stack in $CB_STATE: run start first"
+    build_child_env 1
+    stop_responders
+    STARTED=()
+    start_responders
+    # nginx reloads gracefully: until its old workers are gone, a new
+    # connection may still meet the old configuration. Wait them out.
+    local master old=() p i
+    if master=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN"); then
+        mapfile -t old < <(pgrep -P "$master" || true)
+    fi
+    start_nginx
+    for ((i = 0; i < 100; i++)); do
+        for p in "${old[@]}"; do
+            is_alive "$p" && break
+            p=
+        done
+        [ -z "${p:-}" ] && return 0
+        sleep 0.1
+    done
+    warn "nginx: old workers still serving 10 s after the reload"
+}
+
 main() {
     [ $# -eq 1 ] || usage
     validate_settings
@@ -1669,6 +1708,7 @@ main() {
         start-redis)    cmd_start_redis ;;
         stop-redis)     cmd_stop_redis ;;
         restart-worker) cmd_restart_worker ;;
+        restart-edge)   cmd_restart_edge ;;
         start-outbox2)  cmd_start_outbox2 ;;
         stop-outbox2)   cmd_stop_outbox2 ;;
         restart-postgres) cmd_restart_postgres ;;

@@ -69,6 +69,25 @@
 		return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 	}
 
+	/* n random bytes as lower-case hex, never all zeros (W3C Trace Context). */
+	function randomHex(n) {
+		for (;;) {
+			const b = crypto.getRandomValues(new Uint8Array(n));
+			if (b.some((x) => x !== 0))
+				return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+		}
+	}
+
+	/*
+	 * A W3C traceparent (version 00, sampled) for one request: the page's
+	 * span is new every time, the trace id is the one given (a submission's
+	 * retries share one) or a new one.  The broker logs it, stores it with
+	 * what the request writes and sends it upstream (docs/tracing.md).
+	 */
+	function traceparent(traceId) {
+		return `00-${traceId || randomHex(16)}-${randomHex(8)}-01`;
+	}
+
 	/* At most `max` UTF-8 bytes, cut on a character boundary. */
 	function clip(s, max) {
 		const enc = new TextEncoder();
@@ -186,7 +205,7 @@
 	async function openContext(formId) {
 		const res = await fetch('/api/v1/contexts', {
 			method: 'POST',
-			headers: { 'Content-Type': 'application/json' },
+			headers: { 'Content-Type': 'application/json', traceparent: traceparent() },
 			body: JSON.stringify({ form_id: formId }),
 			cache: 'no-store',
 			credentials: 'omit',
@@ -316,7 +335,7 @@
 		let res;
 		try {
 			res = await fetch(`/api/v1/forms/${encodeURIComponent(s.form_id)}`, {
-				headers: { Authorization: `Bearer ${s.token}` },
+				headers: { Authorization: `Bearer ${s.token}`, traceparent: traceparent() },
 				cache: 'no-store',
 				credentials: 'omit',
 			});
@@ -744,6 +763,9 @@
 		st.submitting = true;
 		ui.submit.disabled = true;
 		ui.result.dataset.key = key;
+		/* One trace for the submission and its retries: greppable end to end. */
+		const traceId = randomHex(16);
+		ui.result.dataset.trace = traceId;
 		setResult('busy', 'Sending…');
 		try {
 			for (let tries = 1; ; tries++) {
@@ -755,6 +777,7 @@
 							Authorization: `Bearer ${s.token}`,
 							'Content-Type': 'application/json',
 							'Idempotency-Key': `"${key}"`,
+							traceparent: traceparent(traceId),
 						},
 						body,
 						cache: 'no-store',

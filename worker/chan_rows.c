@@ -36,7 +36,7 @@
  * lib/events.h) in one statement: `upd` is an UPDATE of commands returning
  * CHAN_FINISHED_COLS; the statement answers how many it moved.
  */
-#define CHAN_FINISHED_COLS	" RETURNING id, org_id, ctx_id, seq, type, state"
+#define CHAN_FINISHED_COLS	" RETURNING id, org_id, ctx_id, seq, type, state, trace"
 
 /*
  * The audit row of every command the channel finishes (issue: every agent
@@ -65,7 +65,7 @@
 #define CHAN_DEAD_SRC(rel) \
 	"(SELECT c.org_id, '" EVENTS_COMMAND_TIMEOUT "' AS type, c.id AS ref_id," \
 	"   c.id::text AS source_id, jsonb_build_object('command_id', c.id," \
-	"   'ctx_ref', c.ctx_id, 'seq', c.seq, 'command', c.type) AS data" \
+	"   'ctx_ref', c.ctx_id, 'seq', c.seq, 'command', c.type) AS data, c.trace" \
 	" FROM " rel " c WHERE c.state = 'dead')"
 #define CHAN_FINISH_DEAD(upd) \
 	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
@@ -575,13 +575,16 @@ chan_step_new(struct chan_rnd *s, struct chan_conn *c, long long seq, const char
 	return st;
 }
 
-/* The command frame of one row; CB_ERR_TOO_LARGE past the frame cap. */
+/*
+ * The command frame of one row; CB_ERR_TOO_LARGE past the frame cap.  A
+ * command accepted with tracing on carries its traceparent (docs/channel.md).
+ */
 static int
 chan_command_frame(struct buf *b, const struct db_res *r, size_t row)
 {
 	const char	*id = db_val(r, row, 2), *seq = db_val(r, row, 3);
 	const char	*type = db_val(r, row, 6), *sel = db_val(r, row, 7);
-	const char	*val = db_val(r, row, 8);
+	const char	*val = db_val(r, row, 8), *trace = db_val(r, row, 11);
 	int		 rc;
 
 	if ((rc = buf_puts(b, "{\"type\":\"command\",\"id\":")) != CB_OK ||
@@ -595,6 +598,9 @@ chan_command_frame(struct buf *b, const struct db_res *r, size_t row)
 	/* jsonb text from Postgres is valid JSON: it goes out as it is. */
 	if (val != NULL && ((rc = buf_puts(b, ",\"value\":")) != CB_OK ||
 	    (rc = buf_puts(b, val)) != CB_OK))
+		return rc;
+	if (trace != NULL && ((rc = buf_puts(b, ",\"traceparent\":")) != CB_OK ||
+	    (rc = buf_json_str(b, trace)) != CB_OK))
 		return rc;
 	return buf_putc(b, '}');
 }
@@ -778,12 +784,12 @@ chan_returned(const struct db_res *r, const char *id)
 
 #define CHAN_READ_SQL \
 	"SELECT t.i, c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL," \
-	" m.type, m.selector, m.value::text, m.expires_at <= now(), m.attempts" \
+	" m.type, m.selector, m.value::text, m.expires_at <= now(), m.attempts, m.trace" \
 	" FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[])" \
 	"  WITH ORDINALITY AS t(ctx, org, cur, lim, i)" \
 	" LEFT JOIN contexts c ON c.id = t.ctx AND c.org_id = t.org" \
 	" LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at, type, selector, value," \
-	"  expires_at, attempts FROM commands WHERE ctx_id = c.id AND org_id = c.org_id" \
+	"  expires_at, attempts, trace FROM commands WHERE ctx_id = c.id AND org_id = c.org_id" \
 	"  AND seq > t.cur ORDER BY seq LIMIT t.lim) m ON true" \
 	" ORDER BY t.i, m.seq"
 

@@ -56,6 +56,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "tab.h"
+#include "trace.h"
 #include "util.h"
 #include "worker.h"
 
@@ -202,6 +203,23 @@ chan_request_id(struct lws *wsi, char *out, size_t outsz)
 		    (v[i] >= 'A' && v[i] <= 'Z') || v[i] == '-'))
 			return;
 	util_strlcpy(out, v, outsz);
+}
+
+/*
+ * The trace id of the upgrade request (the traceparent nginx sets on /ws/,
+ * checked strictly: lib/trace.h), for the connect line; "" when there is
+ * none or tracing is off.
+ */
+static void
+chan_trace_id(struct lws *wsi, int on, char *out, size_t outsz)
+{
+	char		 v[TRACE_HEADER_LEN + 2];
+	struct trace	 t;
+
+	out[0] = '\0';
+	if (on && lws_hdr_custom_copy(wsi, v, (int)sizeof(v), "traceparent:", 12) > 0 &&
+	    trace_parse(v, &t) == CB_OK)
+		util_strlcpy(out, t.id, outsz);
 }
 
 /*
@@ -659,6 +677,7 @@ static void
 chan_open(struct chan *ch, struct lws *wsi, struct chan_pss *pss)
 {
 	struct chan_conn	*c = util_calloc(1, sizeof(*c));
+	char			 trace_id[TRACE_ID_HEX + 1];
 
 	c->ch = ch;
 	c->wsi = wsi;
@@ -679,8 +698,11 @@ chan_open(struct chan *ch, struct lws *wsi, struct chan_pss *pss)
 		return;
 	}
 	c->feed = strcmp(c->ctx_ref, CHAN_FEED_REF) == 0;
+	chan_trace_id(wsi, ch->s->trace, trace_id, sizeof(trace_id));
+	log_set_trace(trace_id);
 	log_kv(LOG_LVL_INFO, "ws_connect", "ctx", c->ctx_ref, "request_id", c->request_id,
 	    NULL);
+	log_set_trace(NULL);
 	metrics_add(MF_WS_OPENED, 0, 0, 1);
 	metrics_add(MF_WS_OPEN, 0, 0, 1);
 	c->counted = 1;

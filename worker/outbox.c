@@ -153,6 +153,8 @@ eng_enqueue(struct engine *e, struct eng_sink *es, const struct db_res *res, siz
 	row.payload = db_val(res, r, 3);
 	row.ref_id = db_val(res, r, 6);
 	row.sealed = db_isnull(res, r, 7) ? NULL : db_val(res, r, 7);
+	if (e->s->trace && !db_isnull(res, r, 9))
+		util_strlcpy(row.trace, db_val(res, r, 9), sizeof(row.trace));
 	(void)util_parse_ll(db_val(res, r, 4), 0, 1 << 30, &v);
 	row.attempt = (int)v;
 	(void)util_parse_ll(db_val(res, r, 5), 1, 1 << 30, &v);
@@ -243,6 +245,26 @@ eng_any_finished(const struct engine *e)
 	return 0;
 }
 
+/*
+ * Work for the trace of batch b (NULL: none): its first row's with one
+ * (a batch of several requests' rows can send only one traceparent per
+ * call; the outbox_batch line names the others).  Sets the trace id of
+ * the log lines and the trace httpc sends upstream (lib/httpc.h).
+ */
+void
+eng_trace(struct engine *e, const struct sink_batch *b)
+{
+	struct trace	 t;
+	size_t		 i;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; b != NULL && i < b->n; i++)
+		if (b->rows[i].trace[0] && trace_parse(b->rows[i].trace, &t) == CB_OK)
+			break;
+	httpc_trace(e->http, &t);
+	log_set_trace(t.id);
+}
+
 /* Start queued batches while there is room, in queue (fair) order. */
 static void
 eng_start(struct engine *e)
@@ -270,7 +292,10 @@ eng_start(struct engine *e)
 		eb->started = 1;
 		eb->es->in_flight++;
 		e->in_flight++;
+		/* The calls this batch makes, and the lines it logs, carry its trace. */
+		eng_trace(e, &eb->b);
 		eb->es->sink->start(eb->es->state, &eb->b);
+		eng_trace(e, NULL);
 	}
 	/* A sink without room keeps its own queue; note it for the lease. */
 	for (eb = e->queued; eb != NULL; eb = eb->next)

@@ -64,6 +64,8 @@ struct engine {
 
 double		 eng_now_ms(void);
 struct eng_sink	*eng_sink_for(struct engine *, const char *kind);
+/* Stamp b's trace on the log lines and the upstream calls; NULL clears it. */
+void		 eng_trace(struct engine *, const struct sink_batch *b);
 /* A leased row (a lease statement's result row) into a queued batch. */
 void		 eng_enqueue(struct engine *, struct eng_sink *, const struct db_res *, size_t row);
 

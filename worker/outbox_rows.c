@@ -109,7 +109,7 @@ eng_lease(struct engine *e, struct eng_sink *want_sink, int want)
 	    "   locked_until = now() + make_interval(secs => $2::int)"
 	    " FROM c WHERE o.id = c.id"
 	    " RETURNING o.id, o.org_id, o.kind, o.payload::text, o.attempts, o.max_attempts,"
-	    "   coalesce(o.ref_id::text, ''), o.payload_sealed, c.rn", 4,
+	    "   coalesce(o.ref_id::text, ''), o.payload_sealed, c.rn, o.trace", 4,
 	    (const char *[]){ e->me, lease, lim, want_sink->sink->name }) != CB_OK)
 		return -1;
 	n = db_rows(res);
@@ -205,6 +205,40 @@ eng_dead_alerts(struct engine *e, cJSON *orgs)
 }
 
 /* Write a finished batch's outcomes.  0, or -1 if Postgres is away (keep it). */
+/*
+ * The trace ids of the batch's rows other than its first traced row's
+ * (the one its calls sent), distinct, comma-separated, at most
+ * ENG_OTHER_TRACES of them: "" when the batch served one trace.
+ */
+#define ENG_OTHER_TRACES	8
+static void
+eng_other_traces(const struct sink_batch *b, char *out, size_t outsz)
+{
+	const char	*first = NULL, *id;
+	size_t		 i, n = 0, len = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < b->n && n < ENG_OTHER_TRACES; i++) {
+		if (b->rows[i].trace[0] == '\0')
+			continue;
+		id = b->rows[i].trace + 3;	/* "00-" then the 32-digit id */
+		if (first == NULL) {
+			first = id;
+			continue;
+		}
+		if (strncmp(id, first, TRACE_ID_HEX) == 0 || memmem(out, len, id, TRACE_ID_HEX))
+			continue;
+		if (len + TRACE_ID_HEX + 2 > outsz)
+			break;
+		if (len > 0)
+			out[len++] = ',';
+		memcpy(out + len, id, TRACE_ID_HEX);
+		len += TRACE_ID_HEX;
+		out[len] = '\0';
+		n++;
+	}
+}
+
 int
 eng_record(struct engine *e, struct eng_batch *eb)
 {
@@ -214,7 +248,7 @@ eng_record(struct engine *e, struct eng_batch *eb)
 	size_t		 i, ndone = 0, nretry = 0, ndead = 0, nback = 0;
 	unsigned	 sk;
 	int		 rc;
-	char		 c1[16], c2[16], c3[16], c4[16];
+	char		 c1[16], c2[16], c3[16], c4[16], others[ENG_OTHER_TRACES * 33 + 1];
 
 	for (i = 0; i < eb->b.n; i++) {
 		struct sink_row	*r = &eb->b.rows[i];
@@ -286,12 +320,12 @@ eng_record(struct engine *e, struct eng_batch *eb)
 	    " FROM jsonb_to_recordset($1::jsonb) AS v(id bigint, st text, err text, ms float8,"
 	    "   res jsonb, dec int)"
 	    " WHERE o.id = v.id AND o.locked_by = $2 AND o.state = 'running'"
-	    " RETURNING o.id, o.org_id, o.state, o.kind, o.ref_id, o.result),"
+	    " RETURNING o.id, o.org_id, o.state, o.kind, o.ref_id, o.result, o.trace),"
 	    " ev AS (" EVENTS_INSERT_FROM("(SELECT u.org_id, CASE u.state"
 	    "   WHEN 'done' THEN '" EVENTS_SUBMISSION_DELIVERED "'"
 	    "   ELSE '" EVENTS_SUBMISSION_DEAD "' END AS type, u.ref_id, u.id::text AS source_id,"
 	    "   jsonb_strip_nulls(jsonb_build_object('submission_id', u.ref_id,"
-	    "   'record_id', u.result->>'record_id')) AS data FROM upd u"
+	    "   'record_id', u.result->>'record_id')) AS data, u.trace FROM upd u"
 	    "   WHERE u.kind = 'salesforce.upsert' AND u.state IN ('done', 'dead'))") " RETURNING 1)"
 	    " SELECT u.id, u.org_id::text, u.state, u.kind, (SELECT count(*) FROM ev)"
 	    " FROM upd u", 2,
@@ -335,13 +369,23 @@ eng_record(struct engine *e, struct eng_batch *eb)
 	snprintf(c2, sizeof(c2), "%zu", nretry);
 	snprintf(c3, sizeof(c3), "%zu", ndead);
 	snprintf(c4, sizeof(c4), "%zu", nback);
+	/* The batch's line carries its trace id (eng_trace); the rows of other traces are named. */
+	eng_trace(e, &eb->b);
+	eng_other_traces(&eb->b, others, sizeof(others));
 	log_kv(nretry + ndead + nback ? LOG_LVL_WARN : LOG_LVL_INFO, "outbox_batch",
-	    "sink", eb->es->sink->name, "done", c1, "retry", c2, "dead", c3, "given_back", c4,
-	    NULL);
+	    "sink", eb->es->sink->name, "outbox_id", eb->b.n ? eb->b.rows[0].id : "",
+	    "done", c1, "retry", c2, "dead", c3, "given_back", c4,
+	    others[0] ? "other_trace_ids" : NULL, others, NULL);
 	for (i = 0; i < eb->b.n; i++)
-		if (eb->b.rows[i].outcome == SINK_RETRY)
+		if (eb->b.rows[i].outcome == SINK_RETRY) {
+			struct trace	 t;
+
+			(void)trace_parse(eb->b.rows[i].trace, &t);
+			log_set_trace(t.id);
 			log_kv(LOG_LVL_WARN, "outbox_retry", "outbox_id", eb->b.rows[i].id,
 			    "kind", eb->b.rows[i].kind, "error_code", eb->b.rows[i].code, NULL);
+		}
+	eng_trace(e, NULL);
 	if (cJSON_GetArraySize(orgs) > 0)
 		eng_dead_alerts(e, orgs);
 	cJSON_Delete(orgs);

@@ -46,6 +46,8 @@ struct sink_row {
 	const char	*ref_id;	/* "" when the row has none */
 	const char	*payload;	/* the clear payload, JSON object text */
 	const char	*sealed;	/* payload_sealed, or NULL */
+	/* The traceparent of the request that wrote the row, "" if none. */
+	char		 trace[TRACE_HEADER_LEN + 1];
 	int		 attempt;	/* this attempt, 1-based */
 	int		 max_attempts;
 	/* Filled by the sink. */

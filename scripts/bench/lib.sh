@@ -54,7 +54,8 @@ cpu_ticks() {
         mine[$p]=1
     done
     for p in $pids; do
-        read -r rest <"/proc/$p/stat" 2>/dev/null || continue
+        # (A process may end meanwhile: the redirection's own error is silenced too.)
+        { read -r rest <"/proc/$p/stat"; } 2>/dev/null || continue
         comm=${rest#*(}; comm=${comm%%)*}
         rest=${rest##*) }
         # Fields after "(comm) ": ppid 2nd, utime 12th ... cstime 15th.

@@ -56,6 +56,7 @@ if run_section tabs; then
     at_most "agent->tab 202->frame p99, idle" "${T[idle.lat202_p99]:-}" "$T_IDLE_P99" "${idle_note:-}"
 fi
 run_section approvals && approvals_rows
+run_section observe && observe_rows
 
 cpus=$(nproc)
 printf '\n== Context Broker benchmark: %s cores, %s, nginx -> FastCGI over plain HTTP\n' "$cpus" "$(date -u '+%Y-%m-%d %H:%M UTC')"
@@ -124,6 +125,7 @@ else
     printf 'Agent to tab: not measured (see %s)\n\n' "$WORK/tabs.err"
 fi
 run_section approvals && approvals_report
+run_section observe && observe_report
 run_section delivery && cat <<REPORT
 $(printf '%-30s %9s %10s %7s %6s %8s' 'delivery (CB_OUTBOX_CONCURRENCY='"${CB_OUTBOX_CONCURRENCY:-16}"')' rows/s elapsed rows calls mints)
 $(printf '%s\n' "${DELIVERY[@]}")

@@ -17,7 +17,8 @@ out=$(BENCH_DURATION=1s BENCH_CONNS=8 BENCH_CONTEXTS=4 BENCH_TABS=10 BENCH_TAB_R
 fail=0
 bad() { echo "bench-smoke: $*"; fail=1; }
 # wrk rows: label, req/s, p50 ms, p99 ms, requests, non-2xx, errors.
-for row in 'form load \(GET' 'bare FastCGI' 'submit \(POST' 'command accept \(POST' 'call event \(POST'; do
+for row in 'form load \(GET' 'bare FastCGI' 'submit \(POST' 'command accept \(POST' 'call event \(POST' \
+    'form load, metrics\+tracing on #1' 'form load, both off #2'; do
     line=$(grep -E "^$row" <<<"$out" | head -n 1 || true)
     if [ -z "$line" ] || ! awk '{ if ($(NF-7) + 0 <= 0 || $(NF-1) != 0 || $NF != 0) exit 1 }' <<<"$line"; then
         bad "bad row for $row: ${line:-missing}"
@@ -40,7 +41,7 @@ for row in 'delivery, 100 ms upstream' 'delivery, 0 ms upstream'; do
     fi
 done
 n=$(sed -n '/^== Summary/,$p' <<<"$out" | grep -cE ' (PASS|MISS)' || true)
-[ "$n" = 11 ] || bad "the summary has $n rows of 11"
+[ "$n" = 12 ] || bad "the summary has $n rows of 12"
 if [ "$fail" -ne 0 ]; then
     printf '%s\n' "$out" | tail -n 40
     exit 1

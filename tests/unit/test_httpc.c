@@ -10,6 +10,7 @@
  *   /hello          200 "hello" (keep-alive)
  *   /status/NNN     that status, body "status"
  *   /echo           200 "<method> <body>", X-Echo: the request's X-Test
+ *   /trace          200, the request's traceparent as the body ("-": none)
  *   /delay/MS       200 "late" after MS milliseconds
  *   /hold           200 after 300 ms, counting requests held at once
  *   /redirect       302 Location: /hello
@@ -42,6 +43,7 @@
 #include "../support/check_util.h"
 #include "errs.h"
 #include "httpc.h"
+#include "trace.h"
 #include "util.h"
 
 #define T_CONN_MAX	64
@@ -195,6 +197,10 @@ t_answer(int fd, const char *method, const char *path, const char *req,
 		snprintf(extra, sizeof(extra), "X-Echo: %s\r\n", v);
 		snprintf(text, sizeof(text), "%.15s %.900s", method, body);
 		return t_reply(fd, 200, extra, text);
+	}
+	if (strcmp(path, "/trace") == 0) {
+		t_req_header(req, "traceparent", v, sizeof(v));
+		return t_reply(fd, 200, "", v[0] ? v : "-");
 	}
 	if (strncmp(path, "/delay/", 7) == 0 &&
 	    util_parse_ll(path + 7, 0, 60000, &ms) == CB_OK) {
@@ -1456,6 +1462,60 @@ START_TEST(test_callback_may_start_the_next_transfer)
 }
 END_TEST
 
+/*
+ * httpc_trace: every call sends the trace under a span of its own; a
+ * transfer's callback works for the trace the transfer was started with
+ * (the next step it starts carries it, whatever the caller set since);
+ * without a trace, no header.
+ */
+START_TEST(test_trace_sent_under_new_spans_and_follows_callbacks)
+{
+	struct httpc		*h = t_client();
+	struct httpc_req	 q;
+	struct httpc_resp	 r;
+	struct trace		 t, a, b;
+	struct t_chain		 c;
+	char			 url[128];
+
+	memset(&q, 0, sizeof(q));
+	t_url(url, sizeof(url), "http", "127.0.0.1", "/trace");
+	q.method = "GET";
+	q.url = url;
+	httpc_do(h, &q, &r);
+	ck_assert_str_eq(r.body.data, "-");
+	httpc_resp_free(&r);
+	trace_start(&t);
+	httpc_trace(h, &t);
+	httpc_do(h, &q, &r);
+	ck_assert_int_eq(trace_parse(r.body.data, &a), CB_OK);
+	httpc_resp_free(&r);
+	httpc_do(h, &q, &r);
+	ck_assert_int_eq(trace_parse(r.body.data, &b), CB_OK);
+	httpc_resp_free(&r);
+	ck_assert_str_eq(a.id, t.id);
+	ck_assert_str_eq(b.id, t.id);
+	ck_assert_str_ne(a.span, t.span);
+	ck_assert_str_ne(a.span, b.span);
+
+	memset(&c, 0, sizeof(c));
+	c.h = h;
+	c.q = &q;
+	ck_assert_int_eq(httpc_start(h, &q, t_chain_done, &c), CB_OK);
+	httpc_trace(h, NULL);
+	t_drain(h);
+	ck_assert_int_eq(c.second.calls, 1);
+	ck_assert_int_eq(trace_parse(c.first.body, &a), CB_OK);
+	ck_assert_int_eq(trace_parse(c.second.body, &b), CB_OK);
+	ck_assert_str_eq(b.id, t.id);
+	ck_assert_str_ne(b.span, a.span);
+	/* The caller's (no trace) is back after the callback. */
+	httpc_do(h, &q, &r);
+	ck_assert_str_eq(r.body.data, "-");
+	httpc_resp_free(&r);
+	httpc_free(h);
+}
+END_TEST
+
 START_TEST(test_readable_extra_fd_ends_the_wait)
 {
 	struct httpc		*h = t_client();
@@ -1555,6 +1615,7 @@ httpc_suite(void)
 	tcase_add_test(tc, test_free_ends_transfers_in_flight_as_aborted);
 	tcase_add_test(tc, test_abort_all_leaves_the_client_usable);
 	tcase_add_test(tc, test_callback_may_start_the_next_transfer);
+	tcase_add_test(tc, test_trace_sent_under_new_spans_and_follows_callbacks);
 	tcase_add_test(tc, test_do_runs_no_other_callback);
 	tcase_add_test(tc, test_do_inside_a_callback_leaves_others_to_the_dispatch);
 	tcase_add_test(tc, test_readable_extra_fd_ends_the_wait);

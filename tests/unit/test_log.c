@@ -156,6 +156,7 @@ START_TEST(test_kv_line)
 
 	log_init("unit-svc", LOG_LVL_INFO);
 	log_set_context("/api/v1/things/{id}", "req-123");
+	log_set_trace("4bf92f3577b34da6a3ce929d0e0e4736");
 	cu_stderr_begin();
 	log_kv(LOG_LVL_WARN, "thing_happened", "plain", "value",
 	    "quoted", "say \"hi\"\nnext line\\", "empty", NULL,
@@ -167,6 +168,7 @@ START_TEST(test_kv_line)
 	ck_assert_str_eq(member(v, "svc"), "unit-svc");
 	ck_assert_str_eq(member(v, "route"), "/api/v1/things/{id}");
 	ck_assert_str_eq(member(v, "request_id"), "req-123");
+	ck_assert_str_eq(member(v, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
 	ck_assert_str_eq(member(v, "plain"), "value");
 	ck_assert_str_eq(member(v, "quoted"), "say \"hi\"\nnext line\\");
 	ck_assert_str_eq(member(v, "empty"), "");
@@ -180,6 +182,7 @@ START_TEST(test_kv_line)
 	ck_assert_ptr_nonnull(strstr(out, "\\\"hi\\\"\\nnext line"));
 	cJSON_Delete(v);
 	free(out);
+	log_set_trace(NULL);
 }
 END_TEST
 
@@ -191,6 +194,8 @@ START_TEST(test_context_cleared)
 	log_init("svc", LOG_LVL_DEBUG);
 	log_set_context("/r", "id-1");
 	log_set_context(NULL, NULL);
+	log_set_trace("4bf92f3577b34da6a3ce929d0e0e4736");
+	log_set_trace("");
 	cu_stderr_begin();
 	log_kv(LOG_LVL_DEBUG, "e\"vent", NULL);
 	out = cu_stderr_end();
@@ -199,6 +204,7 @@ START_TEST(test_context_cleared)
 	ck_assert_str_eq(member(v, "event"), "e\"vent");
 	ck_assert(!cJSON_HasObjectItem(v, "route"));
 	ck_assert(!cJSON_HasObjectItem(v, "request_id"));
+	ck_assert(!cJSON_HasObjectItem(v, "trace_id"));
 	cJSON_Delete(v);
 	free(out);
 }

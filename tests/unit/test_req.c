@@ -388,6 +388,63 @@ START_TEST(test_problem_render)
 }
 END_TEST
 
+/*
+ * The trace: nginx's TRACEPARENT is taken under a span of the responder's
+ * own; a malformed or missing one starts a fresh valid trace (the request
+ * is not refused); off, there is none; a problem carries its trace id.
+ */
+START_TEST(test_trace_begin)
+{
+	static const char	 in[] = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+	struct req		 r;
+	struct trace		 t;
+	struct cu_resp		 cr;
+	struct buf		 raw;
+	char			**good = cu_env("REQUEST_METHOD", "GET", "TRACEPARENT", in, NULL);
+	char			**bad = cu_env("REQUEST_METHOD", "GET", "TRACEPARENT",
+	    "00-00000000000000000000000000000000-00f067aa0ba902b7-01", NULL);
+	char			**none = cu_env("REQUEST_METHOD", "GET", NULL);
+
+	req_init(&r, good, NULL, NULL);
+	req_trace_begin(&r, 1);
+	ck_assert_str_eq(r.trace.id, "4bf92f3577b34da6a3ce929d0e0e4736");
+	ck_assert_str_ne(r.trace.span, "00f067aa0ba902b7");
+	ck_assert_int_eq(trace_parse(req_traceparent(&r), &t), CB_OK);
+	ck_assert_str_eq(t.id, r.trace.id);
+	resp_problem(&r, CB_ERR_NOT_FOUND, NULL);
+	roundtrip(&r, &cr, &raw);
+	ck_assert_pstr_eq(cu_resp_str(&cr, "trace_id"), "4bf92f3577b34da6a3ce929d0e0e4736");
+	cu_resp_free(&cr);
+	buf_free(&raw);
+	req_free(&r);
+
+	req_init(&r, bad, NULL, NULL);
+	req_trace_begin(&r, 1);
+	ck_assert_int_eq(trace_parse(req_traceparent(&r), &t), CB_OK);
+	ck_assert_str_ne(t.id, "00000000000000000000000000000000");
+	req_free(&r);
+
+	req_init(&r, none, NULL, NULL);
+	req_trace_begin(&r, 1);
+	ck_assert_int_eq(trace_parse(req_traceparent(&r), &t), CB_OK);
+	req_free(&r);
+
+	req_init(&r, good, NULL, NULL);
+	req_trace_begin(&r, 0);
+	ck_assert_ptr_null(req_traceparent(&r));
+	ck_assert_str_eq(r.trace.id, "");
+	resp_problem(&r, CB_ERR_NOT_FOUND, NULL);
+	roundtrip(&r, &cr, &raw);
+	ck_assert(!cJSON_HasObjectItem(cr.json, "trace_id"));
+	cu_resp_free(&cr);
+	buf_free(&raw);
+	req_free(&r);
+	cu_env_free(good);
+	cu_env_free(bad);
+	cu_env_free(none);
+}
+END_TEST
+
 START_TEST(test_problem_minimal)
 {
 	struct req	 r;
@@ -642,6 +699,7 @@ req_suite(void)
 	tcase_add_loop_test(tc, test_header_refuses_crlf, 0, (int)CU_NELEM(bad_headers));
 	tcase_add_test(tc, test_header_replaces);
 	tcase_add_test(tc, test_problem_render);
+	tcase_add_test(tc, test_trace_begin);
 	tcase_add_test(tc, test_problem_minimal);
 	tcase_add_loop_test(tc, test_problem_retry_after, 0, (int)CU_NELEM(retry_cases));
 	tcase_add_test(tc, test_problem_keeps_retry_after);

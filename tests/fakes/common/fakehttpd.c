@@ -26,6 +26,7 @@
 
 #include "errs.h"
 #include "log.h"
+#include "trace.h"
 #include "util.h"
 
 #include "fakehttpd.h"
@@ -688,8 +689,11 @@ fh_respond(struct fh_conn *c, const struct fh_req *rq, struct fh_resp *rs)
 static void
 fh_log(const struct fh_req *rq, const struct fh_resp *rs, double t0)
 {
-	char	 path[512], st[16], ms[32];
+	char		 path[512], st[16], ms[32];
+	const char	*tp;
+	struct trace	 t;
 
+	memset(&t, 0, sizeof(t));
 	if (rq->path[0] == '\0')
 		util_strlcpy(path, "-", sizeof(path));
 	else if (fh_cfg.log_path != NULL)
@@ -701,9 +705,19 @@ fh_log(const struct fh_req *rq, const struct fh_resp *rs, double t0)
 	else
 		snprintf(st, sizeof(st), "%d", rs->status);
 	snprintf(ms, sizeof(ms), "%.0f", util_now_ms() - t0);
+	/*
+	 * The W3C traceparent the broker sent, as received: the line carries
+	 * its trace id like the broker's own lines (one id greppable across
+	 * nginx, responder, worker and upstream; docs/tracing.md).  As a
+	 * field of its own: the log context is one per process, and this
+	 * server has a thread per connection.
+	 */
+	tp = rq->path[0] ? fh_header(rq, "traceparent") : NULL;
+	if (tp != NULL && trace_parse(tp, &t) != CB_OK)
+		tp = "malformed";
 	log_kv(LOG_LVL_INFO, "request", "method",
 	    rq->method[0] ? rq->method : "-", "path", path, "status", st,
-	    "ms", ms, NULL);
+	    "ms", ms, tp ? "traceparent" : NULL, tp, "trace_id", t.id, NULL);
 }
 
 static void

@@ -1,0 +1,117 @@
+/*
+ * trace: see trace.h.  The header is read against a field table (each
+ * part's offset, length and whether all zeros is forbidden) before any of
+ * it is copied; ids come from libsodium's generator.
+ */
+#include <string.h>
+
+#include <sodium.h>
+
+#include "errs.h"
+#include "trace.h"
+#include "util.h"
+
+static const struct {
+	const char	*name;
+	size_t		 off, len;
+	int		 nonzero;	/* all zeros is invalid */
+} trace_fields[] = {
+	{ "version", 0, 2, 0 },
+	{ "trace-id", 3, TRACE_ID_HEX, 1 },
+	{ "parent-id", 36, TRACE_SPAN_HEX, 1 },
+	{ "trace-flags", 53, 2, 0 },
+};
+
+static int
+trace_lowhex(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+}
+
+int
+trace_parse(const char *s, struct trace *out)
+{
+	size_t	 i, j, zeros;
+
+	memset(out, 0, sizeof(*out));
+	if (s == NULL || strnlen(s, TRACE_HEADER_LEN + 1) != TRACE_HEADER_LEN)
+		return CB_ERR_VALIDATION;
+	/* Version 00 only: its length is fixed, a later version may differ. */
+	if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-')
+		return CB_ERR_VALIDATION;
+	for (i = 0; i < sizeof(trace_fields) / sizeof(trace_fields[0]); i++) {
+		zeros = 0;
+		for (j = 0; j < trace_fields[i].len; j++) {
+			if (!trace_lowhex((unsigned char)s[trace_fields[i].off + j]))
+				return CB_ERR_VALIDATION;
+			zeros += s[trace_fields[i].off + j] == '0';
+		}
+		if (trace_fields[i].nonzero && zeros == trace_fields[i].len)
+			return CB_ERR_VALIDATION;
+	}
+	memcpy(out->id, s + 3, TRACE_ID_HEX);
+	memcpy(out->span, s + 36, TRACE_SPAN_HEX);
+	out->flags = (unsigned)(util_hexval(s[53]) << 4 | util_hexval(s[54]));
+	return CB_OK;
+}
+
+/* n random bytes as 2n hex digits, never all zeros. */
+static void
+trace_random_hex(char *out, size_t n)
+{
+	unsigned char	 b[TRACE_ID_HEX / 2];
+	size_t		 i, nz;
+
+	do {
+		randombytes_buf(b, n);
+		for (i = 0, nz = 0; i < n; i++)
+			nz |= b[i];
+	} while (nz == 0);
+	util_hex(out, b, n);
+	out[2 * n] = '\0';
+}
+
+void
+trace_start(struct trace *out)
+{
+	memset(out, 0, sizeof(*out));
+	trace_random_hex(out->id, TRACE_ID_HEX / 2);
+	trace_random_hex(out->span, TRACE_SPAN_HEX / 2);
+	out->flags = TRACE_FLAG_SAMPLED;
+}
+
+void
+trace_child(const struct trace *parent, struct trace *out)
+{
+	struct trace	 t = *parent;
+
+	do
+		trace_random_hex(t.span, TRACE_SPAN_HEX / 2);
+	while (strcmp(t.span, parent->span) == 0);
+	*out = t;
+}
+
+void
+trace_format(const struct trace *t, char out[TRACE_HEADER_LEN + 1])
+{
+	static const char	 hex[] = "0123456789abcdef";
+
+	if (!trace_set(t)) {
+		out[0] = '\0';
+		return;
+	}
+	memcpy(out, "00-", 3);
+	memcpy(out + 3, t->id, TRACE_ID_HEX);
+	out[35] = '-';
+	memcpy(out + 36, t->span, TRACE_SPAN_HEX);
+	out[52] = '-';
+	out[53] = hex[(t->flags >> 4) & 0xfu];
+	out[54] = hex[t->flags & 0xfu];
+	out[55] = '\0';
+}
+
+int
+trace_set(const struct trace *t)
+{
+	return t != NULL && strlen(t->id) == TRACE_ID_HEX && strlen(t->span) == TRACE_SPAN_HEX;
+}
