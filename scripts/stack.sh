@@ -857,12 +857,12 @@ EOF
 
 # A cluster restored to a point in time (scripts/restore.sh) answers
 # read-only queries while it replays the archived WAL, then promotes itself
-# at the target: wait for that (up to CB_PG_RECOVERY_WAIT_S, 300 s) before
-# anything writes.
+# at the target and stays read-only until its end-of-recovery checkpoint
+# is done (recovery.signal is gone by then): wait for that (up to
+# CB_PG_RECOVERY_WAIT_S, 300 s) before anything writes.  Any other start
+# passes at the first query.
 pg_wait_recovered() {
     local i secs=${CB_PG_RECOVERY_WAIT_S:-300} r
-    [ -e "$PG_DIR/recovery.signal" ] || [ -e "$PG_DIR/standby.signal" ] || return 0
-    say "postgres: recovering (archived WAL), waiting for the promotion"
     for ((i = 0; i < secs * 10; i++)); do
         r=$(pg_psql_db postgres -At -c 'SELECT pg_is_in_recovery()' 2>/dev/null) || r=
         [ "$r" = f ] && return 0
