@@ -23,7 +23,7 @@ PROG=backup.sh
 PGBACKREST=${PGBACKREST:-/usr/bin/pgbackrest}
 CONF=${CB_BACKUP_CONF:-/etc/pgbackrest/pgbackrest.conf}
 STANZA=${CB_BACKUP_STANZA:-cbroker}
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit "${2:-1}"; }
+die() { printf '%s: error: %s\n' "$PROG" "$1" >&2; exit "${2:-1}"; }
 usage() { sed -n '2,21s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 
 type=incr
@@ -47,7 +47,7 @@ case $type in full | incr | diff) ;; *) die "--type must be full, incr or diff, 
 conf_get() { awk -F= -v k="$1" '$1 == k { sub(/^[^=]*=/, ""); print; exit }' "$CONF"; }
 pgdata=$(conf_get pg1-path)
 repo=$(conf_get repo1-path)
-[ -n "$pgdata" ] && [ -d "$pgdata" ] || die "pg1-path of $CONF is not a directory: '$pgdata'"
+{ [ -n "$pgdata" ] && [ -d "$pgdata" ]; } || die "pg1-path of $CONF is not a directory: '$pgdata'"
 [ -n "$repo" ] || die "$CONF names no repo1-path"
 
 # pgBackRest as the cluster's owner.

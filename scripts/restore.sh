@@ -27,11 +27,11 @@ set -euo pipefail
 PROG=restore.sh
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 PGBACKREST=${PGBACKREST:-/usr/bin/pgbackrest}
-die() { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit "${2:-1}"; }
+die() { printf '%s: error: %s\n' "$PROG" "$1" >&2; exit "${2:-1}"; }
 usage() { sed -n '2,27s/^# \{0,1\}//p' "$0" >&2; exit 2; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
-target= set=
+target='' set=''
 while (($#)); do
 	case $1 in
 	--target-time)
