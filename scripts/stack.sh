@@ -35,6 +35,13 @@
 #                     127.0.0.1 here (the stack's own clients), empty = none
 #   CB_QUOTA_*        tenants' and keys' quotas (lib/settings.c); unset ones
 #                     default to 100000000 a minute here: no run reaches them
+#   CB_PG_RECOVERY_WAIT_S  how long start-postgres waits for a restored
+#                     cluster to finish its recovery                 [300]
+#
+# Backups: Postgres archives its WAL to a pgBackRest repository in
+# $CB_STATE/backup/repo (configuration: $CB_STATE/backup/pgbackrest.conf,
+# stanza cbroker, both named in stack.env as CB_BACKUP_CONF and
+# CB_BACKUP_STANZA); `cb-admin backup` backs up, scripts/restore.sh restores.
 #
 # Clone anywhere: the stack runs as cbroker, which may not be able to reach
 # a clone under a private directory such as /root (0700).  Nothing of that
