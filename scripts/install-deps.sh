@@ -21,6 +21,9 @@ PACKAGES=(
     # /api/openapi.json with Debian's python3 and its YAML parser
     # (scripts/openapi-json.py).
     python3 python3-yaml
+    # Backups: pgBackRest archives the cluster's WAL and takes full and
+    # incremental backups (scripts/backup.sh, scripts/restore.sh).
+    pgbackrest
 )
 # Node.js runs the browser test (playwright-core driving Debian's chromium).
 # A machine that already has node and npm keeps its own.

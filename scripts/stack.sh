@@ -35,6 +35,13 @@
 #                     127.0.0.1 here (the stack's own clients), empty = none
 #   CB_QUOTA_*        tenants' and keys' quotas (lib/settings.c); unset ones
 #                     default to 100000000 a minute here: no run reaches them
+#   CB_PG_RECOVERY_WAIT_S  how long start-postgres waits for a restored
+#                     cluster to finish its recovery                 [300]
+#
+# Backups: Postgres archives its WAL to a pgBackRest repository in
+# $CB_STATE/backup/repo (configuration: $CB_STATE/backup/pgbackrest.conf,
+# stanza cbroker, both named in stack.env as CB_BACKUP_CONF and
+# CB_BACKUP_STANZA); `cb-admin backup` backs up, scripts/restore.sh restores.
 #
 # Clone anywhere: the stack runs as cbroker, which may not be able to reach
 # a clone under a private directory such as /root (0700).  Nothing of that
@@ -68,8 +75,8 @@ die()  { printf '%s: error: %s\n' "$PROG" "$*" >&2; exit 1; }
 usage() {
     cat >&2 <<'EOF'
 usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
-                       restart-edge|start-outbox2|stop-outbox2|restart-postgres|pause-redis|
-                       resume-redis|env|state
+                       restart-edge|start-outbox2|stop-outbox2|restart-postgres|stop-postgres|
+                       start-postgres|stop-worker|start-worker|pause-redis|resume-redis|env|state
 
   start           start everything that is not running (Postgres, Redis,
                   migrations, responders, worker, nginx); writes stack.env
@@ -84,6 +91,11 @@ usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
   start-outbox2   start a second delivery process (cb-worker --only outbox)
   stop-outbox2    stop it
   restart-postgres  crash Postgres (immediate shutdown) and start it again
+  stop-postgres   stop Postgres only (fast shutdown)
+  start-postgres  start Postgres only; a restored cluster: wait for its
+                  recovery to end (scripts/restore.sh)
+  stop-worker     stop the worker only (nothing is delivered)
+  start-worker    start it again
   pause-redis     freeze Redis (SIGSTOP): it accepts connections, answers nothing
   resume-redis    thaw it (SIGCONT)
   env             print the path of stack.env
@@ -125,6 +137,8 @@ CB_PORT_OPS=${CB_PORT_OPS:-8091}
 CB_PORT_PROM=${CB_PORT_PROM:-9090}
 CB_PROM_SCRAPE_INTERVAL=${CB_PROM_SCRAPE_INTERVAL:-15s}
 PROM_BIN=/usr/bin/prometheus
+PGBACKREST_BIN=/usr/bin/pgbackrest
+BACKUP_STANZA=cbroker
 
 # Every path under the state directory, and what the service user runs:
 # the build, sql/ and web/ where they are, or their copies in $APP_DIR
@@ -140,6 +154,9 @@ set_paths() {
     METRICS_DIR=$RUN_DIR/metrics
     PROM_DIR=$CB_STATE/prometheus
     STACK_ENV=$CB_STATE/stack.env
+    BACKUP_DIR=$CB_STATE/backup
+    BACKUP_REPO=$BACKUP_DIR/repo
+    BACKUP_CONF=$BACKUP_DIR/pgbackrest.conf
     APP_DIR=$CB_STATE/app
     if [ -d "$APP_DIR/bin" ]; then
         BIN_DIR=$APP_DIR/bin SQL_DIR=$APP_DIR/sql WEB_DIR=$APP_DIR/web
@@ -410,6 +427,8 @@ CB_METRICS_URL=http://127.0.0.1:$CB_PORT_OPS/metrics
 CB_PORT_PROM=$CB_PORT_PROM
 CB_PROM_URL=http://127.0.0.1:$CB_PORT_PROM
 CB_PROM_SCRAPE_INTERVAL=$CB_PROM_SCRAPE_INTERVAL
+CB_BACKUP_CONF=$BACKUP_CONF
+CB_BACKUP_STANZA=$BACKUP_STANZA
 EOF
     # The CA nginx trusts for agents' client certificates; its key only when
     # it is the development CA (the tests sign their certificates with it).
@@ -744,9 +763,51 @@ logging_collector = off
 log_line_prefix = '%m [%p] %q%u@%d '
 log_min_messages = warning
 log_connections = off
+# WAL archiving to the pgBackRest repository (scripts/backup.sh,
+# scripts/restore.sh).  Until the first backup has made the stanza there is
+# nothing to recover onto, so a segment is not kept: the command succeeds
+# without pgBackRest and costs a stack that is never backed up nothing.  A
+# partly filled segment is archived after archive_timeout: with the disk
+# lost, at most that much committed work is lost (the RPO's bound).
+archive_mode = on
+archive_timeout = 60
 EOF
+    printf "archive_command = 'test ! -e %s || exec %s --config=%s --stanza=%s archive-push %%p'\n" \
+        "$BACKUP_REPO/archive/$BACKUP_STANZA/archive.info" "$PGBACKREST_BIN" "$BACKUP_CONF" \
+        "$BACKUP_STANZA" >>"$PG_DIR/cbroker.conf"
     chown "$CB_USER:$CB_USER" "$PG_DIR/cbroker.conf"
     chmod 0600 "$PG_DIR/cbroker.conf"
+    write_backup_conf
+}
+
+# pgBackRest's configuration for this stack's cluster: the repository, its
+# log and lock directories under $BACKUP_DIR; rewritten at every start (the
+# port may change).  Two full backups are kept, with the WAL they need.
+write_backup_conf() {
+    install -d -o "$CB_USER" -g "$CB_USER" -m 0750 "$BACKUP_DIR" "$BACKUP_REPO" \
+        "$BACKUP_DIR/log" "$BACKUP_DIR/lock" "$BACKUP_DIR/spool"
+    cat >"$BACKUP_CONF.tmp" <<EOF
+# written by scripts/stack.sh at every start
+[global]
+repo1-path=$BACKUP_REPO
+repo1-retention-full=2
+compress-type=lz4
+start-fast=y
+log-path=$BACKUP_DIR/log
+log-level-console=warn
+log-level-file=info
+lock-path=$BACKUP_DIR/lock
+spool-path=$BACKUP_DIR/spool
+
+[$BACKUP_STANZA]
+pg1-path=$PG_DIR
+pg1-port=$CB_PORT_PG
+pg1-socket-path=$RUN_DIR
+pg1-user=$CB_USER
+EOF
+    chown "$CB_USER:$CB_USER" "$BACKUP_CONF.tmp"
+    chmod 0640 "$BACKUP_CONF.tmp"
+    mv -f "$BACKUP_CONF.tmp" "$BACKUP_CONF"
 }
 
 # psql as the cbroker superuser over the unix socket; SQL on stdin.
@@ -779,6 +840,7 @@ start_postgres() {
             die "postgres: pg_ctl start failed (see $LOG_DIR/postgres.log)"
         fi
     fi
+    pg_wait_recovered
     app_pw=$(secret pg-cb_app.pw)
     owner_pw=$(secret pg-cb_owner.pw)
     # The two roles and the database (passwords are hex: safe inside a
@@ -801,6 +863,24 @@ EOF
             <"$DB_ROLES_SQL" >>"$LOG_DIR/stack.log" 2>&1; then
         die "postgres: $DB_ROLES_SQL failed (see $LOG_DIR/stack.log)"
     fi
+}
+
+# A cluster restored to a point in time (scripts/restore.sh) answers
+# read-only queries while it replays the archived WAL, then promotes itself
+# at the target and stays read-only until its end-of-recovery checkpoint
+# is done (recovery.signal is gone by then): wait for that (up to
+# CB_PG_RECOVERY_WAIT_S, 300 s) before anything writes.  Any other start
+# passes at the first query.
+pg_wait_recovered() {
+    local i secs=${CB_PG_RECOVERY_WAIT_S:-300} r
+    for ((i = 0; i < secs * 10; i++)); do
+        r=$(pg_psql_db postgres -At -c 'SELECT pg_is_in_recovery()' 2>/dev/null) || r=
+        [ "$r" = f ] && return 0
+        pg_running_pid >/dev/null || break
+        sleep 0.1
+    done
+    tail -n 20 "$LOG_DIR/postgres.log" >&2
+    die "postgres: recovery did not finish within ${secs}s (see $LOG_DIR/postgres.log)"
 }
 
 stop_postgres() {
@@ -1658,6 +1738,46 @@ cmd_signal_redis() {
     say "redis: SIG$1 sent (pid $pid)"
 }
 
+# Postgres alone, for scripts/restore.sh (and the drill): stop it cleanly,
+# or start it (waiting for a restored cluster's recovery to end) with the
+# options and roles `start` gives it.
+cmd_stop_postgres() {
+    require_root
+    require_user
+    build_child_env 0
+    stop_postgres
+    final_reap
+}
+
+cmd_start_postgres() {
+    require_root
+    require_user
+    [ -s "$SECRETS_DIR/redis.pw" ] || die "no stack in $CB_STATE: run start first"
+    # Never an empty cluster in place of a lost one: that is start's (initdb).
+    [ -f "$PG_DIR/PG_VERSION" ] || die "no cluster in $PG_DIR: restore it (scripts/restore.sh)"
+    build_child_env 1
+    STARTED=()
+    start_postgres
+}
+
+# The worker alone: stopped, nothing is delivered (the drill holds the
+# outbox so), started again as `start` starts it.
+cmd_stop_worker() {
+    require_root
+    require_user
+    stop_worker
+    final_reap
+}
+
+cmd_start_worker() {
+    require_root
+    require_user
+    [ -s "$SECRETS_DIR/redis.pw" ] || die "no stack in $CB_STATE: run start first"
+    build_child_env 1
+    STARTED=()
+    start_worker
+}
+
 cmd_restart_worker() {
     require_root
     require_user
@@ -1712,6 +1832,10 @@ main() {
         start-outbox2)  cmd_start_outbox2 ;;
         stop-outbox2)   cmd_stop_outbox2 ;;
         restart-postgres) cmd_restart_postgres ;;
+        stop-postgres)  cmd_stop_postgres ;;
+        start-postgres) cmd_start_postgres ;;
+        stop-worker)    cmd_stop_worker ;;
+        start-worker)   cmd_start_worker ;;
         pause-redis)    cmd_signal_redis STOP ;;
         resume-redis)   cmd_signal_redis CONT ;;
         env)            echo "$STACK_ENV" ;;

@@ -47,7 +47,7 @@ free_port() {
 # integration suites, the scripts and the unit suites in name order): the
 # lanes' queue.
 slow_first=(bench-smoke.sh test_channel test_auth test_approvals test_engine browser.sh fuzz.sh static.sh test_chaos
-	test_alerts test_calls test_webhooks test_sinkfaults install.sh clone-anywhere.sh)
+	test_backup test_alerts test_calls test_webhooks test_sinkfaults install.sh clone-anywhere.sh)
 queue_items() {
 	local f t
 	for f in "${slow_first[@]}"; do

@@ -34,6 +34,7 @@
  *   cb-admin sf-rotate ORG NEXT_KEY.pem
  *   cb-admin sf-list | sf-show ORG
  *   cb-admin org-region ORG REGION|-
+ *   cb-admin backup [--type full|incr|diff]   (runs scripts/backup.sh: pgBackRest)
  *   cb-admin config [--defaults]  (the values in effect and their source;
  *                                  --defaults: every setting, default, help)
  *   cb-admin help | COMMAND --help
@@ -116,6 +117,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -1410,6 +1412,7 @@ struct admin_cmd {
 	const char	*what;		/* one line for `cb-admin help` */
 	int		 file_arg;	/* 1-based argument naming a file, 0: none */
 	int		 nodb;		/* arithmetic only: no database connection */
+	const char	*script;	/* run this script of scripts/ instead (exec) */
 };
 
 /* `config` is the one command without a database: it is handled in main(). */
@@ -1784,6 +1787,9 @@ static const struct admin_cmd admin_cmds[] = {
 	  "[--allocation DAILY_API_CALLS] [--batch B] [--call-seconds S] [--inbound-rate EVENTS_PER_S]",
 	  "plan call volume: event rate, Salesforce API calls a day, allocation share, headroom",
 	  0, 1 },
+	{ "backup", NULL, "[--type full|incr|diff]",
+	  "back up the Postgres cluster with pgBackRest (scripts/backup.sh): prints the backup's "
+	  "label, size and duration", 0, 1, "backup.sh" },
 };
 
 #define ADMIN_NCMDS	(sizeof(admin_cmds) / sizeof(admin_cmds[0]))
@@ -1815,6 +1821,46 @@ static void
 usage_one(const char *name, const char *args, const char *what)
 {
 	printf("usage: cb-admin %s %s\n  %s\n", name, args, what);
+}
+
+/*
+ * A command that is a script (backup: pgBackRest runs as the cluster's
+ * owner, which the script becomes): scripts/NAME beside the tree that
+ * holds this binary, bin/../scripts in an installed tree, or
+ * build/bin/../../scripts in a repository.  Only returns on failure.
+ */
+static int
+admin_exec_script(const char *name, int argc, char **argv)
+{
+	char	 exe[PATH_MAX], path[PATH_MAX + 64], *slash, **args;
+	ssize_t	 n;
+	int	 i, up;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return fail("cannot find this binary's directory: %s", strerror(errno));
+	exe[n] = '\0';
+	if ((args = calloc((size_t)argc + 2, sizeof(*args))) == NULL)
+		abort();
+	for (up = 1; up <= 2; up++) {
+		if ((slash = strrchr(exe, '/')) == NULL)
+			break;
+		*slash = '\0';	/* bin/, then the build directory */
+		snprintf(path, sizeof(path), "%s/../scripts/%s", exe, name);
+		if (access(path, X_OK) != 0)
+			continue;
+		args[0] = path;
+		for (i = 0; i < argc; i++)
+			args[i + 1] = argv[i];
+		fflush(NULL);
+		execv(path, args);
+		fprintf(stderr, "cb-admin: %s: %s\n", path, strerror(errno));
+		free(args);
+		return 1;
+	}
+	free(args);
+	fprintf(stderr, "cb-admin: scripts/%s not found beside %s\n", name, exe);
+	return 1;
 }
 
 /*
@@ -1880,6 +1926,8 @@ main(int argc, char **argv)
 		usage_one("config", ADMIN_CONFIG_ARGS, ADMIN_CONFIG_WHAT);
 		return 2;
 	}
+	if (i < ADMIN_NCMDS && admin_cmds[i].script != NULL)
+		return admin_exec_script(admin_cmds[i].script, argc - 2, argv + 2);
 	if (sodium_init() < 0)
 		return 1;
 	/* Who ran the command, for audit lines: before becoming the service. */

@@ -49,9 +49,14 @@ out=$(make -C "$repo" --no-print-directory SAN=$san install DESTDIR="$dest" 2>&1
 for f in bin/cb-worker bin/cb-admin bin/cb-migrate bin/health bin/forms bin/contexts \
     sql/0001_core.up.sql web/index.html nginx/nginx.conf.in nginx/routes.conf \
     scripts/stack.sh scripts/gen-nginx-routes.sh scripts/cb scripts/db-roles.sql routes.tab \
-    README.md; do
+    scripts/backup.sh scripts/restore.sh README.md; do
     [ -e "$tree/$f" ] || fail "$prefix/$f not installed"
 done
+# cb-admin backup runs the tree's own scripts/backup.sh (its refusal of a
+# bad --type shows it was found and ran).
+out=$("$tree/bin/cb-admin" backup --type weekly 2>&1) && fail "cb-admin backup --type weekly succeeded"
+[[ $out == *"backup.sh: error: --type must be full, incr or diff"* ]] ||
+    fail "cb-admin backup did not run $prefix/scripts/backup.sh: $out"
 grep -q "ExecStart=$prefix/bin/cb-worker" "$dest/etc/systemd/system/cb-worker.service" ||
     fail "cb-worker.service does not run $prefix/bin/cb-worker"
 grep -q "unix:/run/context-broker/health.sock" "$tree/nginx/routes.conf" ||
