@@ -19,6 +19,9 @@ PACKAGES=(
     # /api/openapi.json with Debian's python3 and its YAML parser
     # (scripts/openapi-json.py).
     python3 python3-yaml
+    # tests/scripts/schema-agree.sh checks docs/schemas/ against the C
+    # validators with an established JSON Schema (2020-12) implementation.
+    python3-jsonschema
 )
 # Node.js runs the browser test (playwright-core driving Debian's chromium).
 # A machine that already has node and npm keeps its own.
