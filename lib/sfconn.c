@@ -71,57 +71,90 @@ sfc_url_ok(const char *url, const char **why)
 	return 1;
 }
 
+/* ptr + "/" + a member name, escaped as RFC 6901 says (~ as ~0, / as ~1). */
+static void
+sfc_ptr(char *ptr, size_t ptrsz, const char *base, const char *name)
+{
+	size_t	 n;
+
+	snprintf(ptr, ptrsz, "%s/", base);
+	n = strlen(ptr);
+	for (; name != NULL && *name != '\0' && n + 3 < ptrsz; name++) {
+		if (*name == '~' || *name == '/') {
+			ptr[n++] = '~';
+			ptr[n++] = *name == '~' ? '0' : '1';
+		} else
+			ptr[n++] = *name;
+	}
+	ptr[n] = '\0';
+}
+
 static int
-sfc_fields_check(const cJSON *f, const char **why)
+sfc_fields_check(const cJSON *f, char *ptr, size_t ptrsz, const char **why)
 {
 	const cJSON	*e;
-	int		 n = 0;
+	char		 base[SFCONN_PTR_BUFSZ];
 
 	if (!cJSON_IsObject(f)) {
 		*why = "mapping: \"fields\" must be an object of broker field: org field";
 		return -1;
 	}
+	if (cJSON_GetArraySize(f) > SFCONN_MAP_FIELDS) {
+		*why = "mapping: at most 64 fields per object";
+		return -1;
+	}
+	util_strlcpy(base, ptr, sizeof(base));
 	cJSON_ArrayForEach(e, f) {
-		if (++n > SFCONN_MAP_FIELDS) {
-			*why = "mapping: at most 64 fields per object";
-			return -1;
-		}
+		sfc_ptr(ptr, ptrsz, base, e->string);
 		if (!sf_api_name_ok(e->string) || !cJSON_IsString(e) ||
 		    !sf_api_name_ok(e->valuestring)) {
 			*why = "mapping: every field and its target must be an API name";
 			return -1;
 		}
 	}
+	util_strlcpy(ptr, base, ptrsz);
 	return 0;
 }
 
 int
 sfconn_mapping_check(const cJSON *m, const char **why)
 {
-	const cJSON	*o, *e;
-	int		 n = 0;
+	char	 ptr[SFCONN_PTR_BUFSZ];
 
+	return sfconn_mapping_check_at(m, ptr, sizeof(ptr), why);
+}
+
+int
+sfconn_mapping_check_at(const cJSON *m, char *ptr, size_t ptrsz, const char **why)
+{
+	const cJSON	*o, *e;
+	char		 obj[SFCONN_PTR_BUFSZ];
+
+	util_strlcpy(ptr, "", ptrsz);
 	if (!cJSON_IsObject(m)) {
 		*why = "must be an object";
 		return -1;
 	}
+	if (cJSON_GetArraySize(m) > SFCONN_MAP_OBJECTS) {
+		*why = "at most 16 objects";
+		return -1;
+	}
 	cJSON_ArrayForEach(o, m) {
-		if (++n > SFCONN_MAP_OBJECTS) {
-			*why = "at most 16 objects";
-			return -1;
-		}
+		sfc_ptr(ptr, ptrsz, "", o->string);
 		if (!sf_api_name_ok(o->string) || !cJSON_IsObject(o)) {
 			*why = "each member is an object's API name mapped to {object, ext_field, fields}";
 			return -1;
 		}
+		util_strlcpy(obj, ptr, sizeof(obj));
 		cJSON_ArrayForEach(e, o) {
+			sfc_ptr(ptr, ptrsz, obj, e->string);
 			if (strcmp(e->string, "object") == 0 || strcmp(e->string, "ext_field") == 0) {
 				if (!cJSON_IsString(e) || !sf_api_name_ok(e->valuestring)) {
 					*why = "\"object\" and \"ext_field\" must be API names";
 					return -1;
 				}
 			} else if (strcmp(e->string, "fields") == 0) {
-				if (sfc_fields_check(e, why) != 0)
+				if (sfc_fields_check(e, ptr, ptrsz, why) != 0)
 					return -1;
 			} else {
 				*why = "unknown member: an object maps only object, ext_field and fields";
@@ -129,6 +162,7 @@ sfconn_mapping_check(const cJSON *m, const char **why)
 			}
 		}
 	}
+	util_strlcpy(ptr, "", ptrsz);
 	return 0;
 }
 

@@ -8,7 +8,8 @@
  *   cb-admin org-plan ORG free|team|enterprise   (a slug or an id)
  *   cb-admin form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]
  *   cb-admin form-publish FORM_ID DEFINITION.json
- *   cb-admin form-validate FILE   (no configuration, no database: admin/forms.h)
+ *   cb-admin form-validate FILE      (no configuration, no database:
+ *   cb-admin mapping-validate FILE    admin/validate.h, for a tenant's CI)
  *   cb-admin policy-set FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]
  *            [--max-in-flight N] [--approval-ttl SECONDS]
  *   cb-admin agent-create ORG_SLUG NAME
@@ -153,7 +154,7 @@
 #include "users.h"
 #include "util.h"
 
-#include "admin/forms.h"
+#include "admin/validate.h"
 
 struct admin {
 	struct settings	 s;
@@ -1699,8 +1700,10 @@ static const struct admin_cmd admin_cmds[] = {
 	  "create a form and publish its version 1", 3 },
 	{ "form-publish", cmd_form_publish, "FORM_ID DEFINITION.json",
 	  "publish the next version of a form", 2 },
-	{ "form-validate", NULL, ADMIN_FORM_VALIDATE_ARGS, ADMIN_FORM_VALIDATE_WHAT, 0, 1,
+	{ "form-validate", NULL, ADMIN_VALIDATE_ARGS, ADMIN_FORM_VALIDATE_WHAT, 0, 1,
 	  admin_form_validate },
+	{ "mapping-validate", NULL, ADMIN_VALIDATE_ARGS, ADMIN_MAPPING_VALIDATE_WHAT, 0, 1,
+	  admin_mapping_validate },
 	{ "policy-set", cmd_policy_set,
 	  "FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES] [--max-in-flight N] "
 	  "[--approval-ttl SECONDS]",

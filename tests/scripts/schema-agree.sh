@@ -25,7 +25,8 @@ bad() { echo "schema-agree: $*"; fail=1; }
     { echo "schema-agree: python3-jsonschema missing (scripts/install-deps.sh)"; exit 1; }
 
 # schema_errors SCHEMA FILE: the places the schema finds wrong, one JSON
-# pointer a line (a missing or extra member is named by its own pointer).
+# pointer a line (a missing, extra or badly named member is named by its
+# own pointer).
 schema_errors() {
     "$py" - "$1" "$2" <<'PY'
 import json, sys
@@ -40,7 +41,9 @@ def ptr(path):
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 for e in Draft202012Validator(schema).iter_errors(doc):
     base = ptr(e.absolute_path)
-    if e.validator == "required":
+    if "propertyNames" in e.absolute_schema_path:
+        print(base + ptr([e.instance]))
+    elif e.validator == "required":
         for k in e.validator_value:
             if isinstance(e.instance, dict) and k not in e.instance:
                 print(base + "/" + k)
