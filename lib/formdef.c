@@ -9,6 +9,7 @@
 #include "errs.h"
 #include "formdef.h"
 #include "log.h"
+#include "sf.h"
 #include "util.h"
 
 static const char *const formdef_types[] = {
@@ -55,20 +56,6 @@ fd_name_ok(const char *s)
 	for (i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') ||
 		    s[i] == '_' || (i > 0 && s[i] >= 'A' && s[i] <= 'Z')))
-			return 0;
-	return 1;
-}
-
-static int
-fd_api_name_ok(const char *s)
-{
-	size_t	 i, n = strlen(s);
-
-	if (n == 0 || n > 80 || !((s[0] >= 'A' && s[0] <= 'Z') || (s[0] >= 'a' && s[0] <= 'z')))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		    (s[i] >= '0' && s[i] <= '9') || s[i] == '_'))
 			return 0;
 	return 1;
 }
@@ -128,7 +115,7 @@ fd_check_class(const cJSON *v, const char **why)
 static int
 fd_check_sf_field(const cJSON *v, const char **why)
 {
-	if (fd_api_name_ok(v->valuestring))
+	if (sf_api_name_ok(v->valuestring))
 		return 0;
 	*why = "must be a Salesforce API name: a letter, then letters, digits or _ (at most 80)";
 	return -1;
