@@ -35,14 +35,32 @@ fd_err(struct jv_error *e, const char *field, const char *reason)
 	util_strlcpy(e->reason, reason, sizeof(e->reason));
 }
 
+/* jsonv's reason, in the words of a definition. */
+static const char *
+fd_reason(const char *jv_reason)
+{
+	if (strcmp(jv_reason, "required field is missing") == 0)
+		return "is required";
+	if (strcmp(jv_reason, "unknown field") == 0)
+		return "unknown member";
+	if (strcmp(jv_reason, "duplicate field") == 0)
+		return "member given twice";
+	return jv_reason;
+}
+
 /* The error at /fields/<i>/<member> ("" member: the field itself). */
 static int
 fd_ferr(struct jv_error *e, size_t i, const char *member, const char *reason)
 {
-	char	 ptr[64];
+	char	 base[24], ptr[sizeof(e->field)];
 
-	snprintf(ptr, sizeof(ptr), "/fields/%zu%s%.40s", i, member[0] ? "/" : "", member);
-	fd_err(e, ptr, reason);
+	snprintf(base, sizeof(base), "/fields/%zu", i);
+	if (member[0] == '\0')
+		fd_err(e, base, reason);
+	else {
+		jv_pointer(ptr, sizeof(ptr), base, member);
+		fd_err(e, ptr, reason);
+	}
 	return CB_ERR_VALIDATION;
 }
 
@@ -201,8 +219,7 @@ fd_check_field(const cJSON *fields, const cJSON *f, size_t i, struct jv_error *e
 		return fd_ferr(e, i, "", "must be an object");
 	memset(&a, 0, sizeof(a));
 	if (jv_validate(f, fd_field_table, FD_NELEM(fd_field_table), &a, &je) != CB_OK)
-		return fd_ferr(e, i, je.field, strcmp(je.reason, "required field is missing") == 0 ?
-		    "is required" : je.reason);
+		return fd_ferr(e, i, je.field, fd_reason(je.reason));
 	for (g = fields->child; g != f; g = g->next) {
 		gn = cJSON_GetObjectItemCaseSensitive(g, "name");
 		if (cJSON_IsString(gn) && strcmp(gn->valuestring, a.name) == 0)
@@ -234,11 +251,10 @@ formdef_check(const cJSON *def, struct jv_error *e)
 	}
 	memset(&a, 0, sizeof(a));
 	if (jv_validate(def, fd_doc_table, FD_NELEM(fd_doc_table), &a, &je) != CB_OK) {
-		char	 ptr[64];
+		char	 ptr[sizeof(je.field)];
 
-		snprintf(ptr, sizeof(ptr), "/%.60s", je.field);
-		fd_err(e, ptr, strcmp(je.reason, "required field is missing") == 0 ?
-		    "is required" : je.reason);
+		jv_pointer(ptr, sizeof(ptr), "", je.field);
+		fd_err(e, ptr, fd_reason(je.reason));
 		return CB_ERR_VALIDATION;
 	}
 	cJSON_ArrayForEach(f, a.fields) {

@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "db.h"
 #include "errs.h"
+#include "jsonv.h"
 #include "region.h"
 #include "seal.h"
 #include "settings.h"
@@ -71,24 +72,6 @@ sfc_url_ok(const char *url, const char **why)
 	return 1;
 }
 
-/* ptr + "/" + a member name, escaped as RFC 6901 says (~ as ~0, / as ~1). */
-static void
-sfc_ptr(char *ptr, size_t ptrsz, const char *base, const char *name)
-{
-	size_t	 n;
-
-	snprintf(ptr, ptrsz, "%s/", base);
-	n = strlen(ptr);
-	for (; name != NULL && *name != '\0' && n + 3 < ptrsz; name++) {
-		if (*name == '~' || *name == '/') {
-			ptr[n++] = '~';
-			ptr[n++] = *name == '~' ? '0' : '1';
-		} else
-			ptr[n++] = *name;
-	}
-	ptr[n] = '\0';
-}
-
 static int
 sfc_fields_check(const cJSON *f, char *ptr, size_t ptrsz, const char **why)
 {
@@ -105,7 +88,7 @@ sfc_fields_check(const cJSON *f, char *ptr, size_t ptrsz, const char **why)
 	}
 	util_strlcpy(base, ptr, sizeof(base));
 	cJSON_ArrayForEach(e, f) {
-		sfc_ptr(ptr, ptrsz, base, e->string);
+		jv_pointer(ptr, ptrsz, base, e->string);
 		if (!sf_api_name_ok(e->string) || !cJSON_IsString(e) ||
 		    !sf_api_name_ok(e->valuestring)) {
 			*why = "mapping: every field and its target must be an API name";
@@ -140,14 +123,14 @@ sfconn_mapping_check_at(const cJSON *m, char *ptr, size_t ptrsz, const char **wh
 		return -1;
 	}
 	cJSON_ArrayForEach(o, m) {
-		sfc_ptr(ptr, ptrsz, "", o->string);
+		jv_pointer(ptr, ptrsz, "", o->string);
 		if (!sf_api_name_ok(o->string) || !cJSON_IsObject(o)) {
 			*why = "each member is an object's API name mapped to {object, ext_field, fields}";
 			return -1;
 		}
 		util_strlcpy(obj, ptr, sizeof(obj));
 		cJSON_ArrayForEach(e, o) {
-			sfc_ptr(ptr, ptrsz, obj, e->string);
+			jv_pointer(ptr, ptrsz, obj, e->string);
 			if (strcmp(e->string, "object") == 0 || strcmp(e->string, "ext_field") == 0) {
 				if (!cJSON_IsString(e) || !sf_api_name_ok(e->valuestring)) {
 					*why = "\"object\" and \"ext_field\" must be API names";

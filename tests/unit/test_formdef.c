@@ -56,6 +56,10 @@ static const struct {
 	  "/fields/1/type", "must be one of string" },
 	{ "unknown member", DOC("{\"name\":\"b\",\"type\":\"string\",\"class\":\"public\","
 	  "\"placeholder\":\"x\"}"), "/fields/1/placeholder", "unknown" },
+	{ "member name escaped", DOC("{\"name\":\"b\",\"type\":\"string\",\"class\":\"public\","
+	  "\"a/b~c\":1}"), "/fields/1/a~1b~0c", "unknown member" },
+	{ "member twice", DOC("{\"name\":\"b\",\"type\":\"string\",\"class\":\"public\","
+	  "\"class\":\"restricted\"}"), "/fields/1/class", "given twice" },
 	{ "required not a boolean", DOC("{\"name\":\"b\",\"type\":\"string\",\"class\":\"public\","
 	  "\"required\":\"yes\"}"), "/fields/1/required", "true or false" },
 	{ "negative max_length", DOC("{\"name\":\"b\",\"type\":\"string\",\"class\":\"public\","
