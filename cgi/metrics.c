@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "errs.h"
+#include "keyring.h"
 #include "metrics.h"
 #include "route.h"
 #include "util.h"
@@ -92,6 +93,36 @@ metrics_outbox(struct req *r, struct buf *b)
 	db_res_free(res);
 }
 
+/*
+ * The age of each key in use: every purpose's current data key (sealing,
+ * per region where keys are tagged with one) and the active JWT signing
+ * key.  The KeyRotationDue alert (ops/prometheus) fires past 90 days;
+ * `cb-admin key-ages` prints the same ages.
+ */
+static void
+metrics_key_ages(struct req *r, struct buf *b)
+{
+	struct metrics_label	 lab[3];
+	struct db_res		*res = NULL;
+	size_t			 i;
+
+	if (db_query(r->app->db, &res, KEYRING_AGES_SQL, 0, NULL) != CB_OK)
+		return;
+	metrics_family_head(b, "cb_key_age_seconds", "gauge",
+	    "Age of each key in use, seconds: the current data key of each purpose (and region),"
+	    " and the active signing key.");
+	lab[0].name = "kind";
+	lab[1].name = "purpose";
+	lab[2].name = "region";
+	for (i = 0; i < db_rows(res); i++) {
+		lab[0].value = db_val(res, i, 0);
+		lab[1].value = db_val(res, i, 1);
+		lab[2].value = db_val(res, i, 2);
+		metrics_sample(b, "cb_key_age_seconds", lab, 3, strtod(db_val(res, i, 4), NULL));
+	}
+	db_res_free(res);
+}
+
 static int
 metrics_get(struct req *r, const void *args)
 {
@@ -104,6 +135,7 @@ metrics_get(struct req *r, const void *args)
 	metrics_expose(&b, v);
 	metrics_view_free(v);
 	metrics_outbox(r, &b);
+	metrics_key_ages(r, &b);
 	resp_header(r, "Cache-Control", "no-store");
 	resp_body(r, 200, "text/plain; version=0.0.4; charset=utf-8", b.data, b.len);
 	buf_free(&b);

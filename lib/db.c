@@ -255,7 +255,7 @@ db_run(struct db *db, PGresult **out, const char *sql, int n,
     const char *const *params, int tries)
 {
 	PGresult	*res;
-	int		 rc, attempt;
+	int		 rc = CB_ERR_DB_DOWN, attempt;
 	ExecStatusType	 st;
 
 	*out = NULL;

@@ -42,4 +42,18 @@ int	 keyring_rotate(struct keyring *, struct db *, const char *purpose, int *id)
 /* Purpose name <-> SEAL_PURPOSE_*. */
 int	 keyring_purpose(const char *name);
 
+/*
+ * The keys in use and their ages, one row each: kind ("data" or
+ * "signing"), purpose ("pii", "tokens"; "jwt"), region ("" when none), key
+ * id, age in seconds.  Read by GET /metrics (cb_key_age_seconds) and
+ * `cb-admin key-ages`, which warns past CB_KEY_WARN_DAYS.
+ */
+#define KEYRING_AGES_SQL \
+	"SELECT 'data', purpose, coalesce(region, ''), id::text," \
+	" extract(epoch FROM now() - created_at)::float8" \
+	" FROM data_keys WHERE state = 'current'" \
+	" UNION ALL SELECT 'signing', 'jwt', '', kid," \
+	" extract(epoch FROM now() - coalesce(activated_at, created_at))::float8" \
+	" FROM signing_keys WHERE state = 'active' ORDER BY 1, 2, 3"
+
 #endif

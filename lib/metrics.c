@@ -493,6 +493,21 @@ metrics_view_segments(const struct metrics_view *v)
 	return v->nseg;
 }
 
+int64_t
+metrics_view_total(const struct metrics_view *v, enum metrics_family f)
+{
+	uint64_t	 sum = 0;
+	unsigned	 k;
+
+	if ((unsigned)f >= MF__COUNT)
+		return 0;
+	metrics_bases();
+	for (k = 0; k < metrics_fams[f].n1 * metrics_fams[f].n2; k++)
+		sum += v->c[metrics_base[f] + k];
+	/* Gauges are kept in two's complement: the sum wraps back to signed. */
+	return (int64_t)sum;
+}
+
 /* ------------------------------------------------------------ the writer */
 
 void

@@ -136,6 +136,11 @@ struct metrics_view *metrics_collect(const char *dir);
 void	 metrics_view_free(struct metrics_view *);
 /* How many segments a view folded (what a test checks every process kind by). */
 size_t	 metrics_view_segments(const struct metrics_view *);
+/*
+ * A family's value in a view, summed over its label values (a gauge read
+ * as signed): what the operator console shows of MF_WS_OPEN.
+ */
+int64_t	 metrics_view_total(const struct metrics_view *, enum metrics_family);
 /* Write the whole exposition of the view (build info included). */
 void	 metrics_expose(struct buf *, const struct metrics_view *);
 

@@ -83,6 +83,9 @@ const struct conf_var settings_vars[] = {
 	  "fall back to the current key for this long; then the next key becomes the current one" },
 	{ "CB_SF_KEY_WARN_DAYS", CONF_INT, 0, "90", 1, 3650, S(sf_key_warn_days),
 	  "cb-admin sf-list and sf-show warn about a tenant's Salesforce key older than this (days)" },
+	{ "CB_KEY_WARN_DAYS", CONF_INT, 0, "90", 1, 3650, S(key_warn_days),
+	  "cb-admin key-ages warns about a data key or signing key in use for longer than this "
+	  "(days; the KeyRotationDue alert fires past 90)" },
 	{ "CB_REGION", CONF_STR, 0, "", 0, 2, S(region),
 	  "the data region of this deployment (its database and data keys): us, ca, eu, uk, ap, "
 	  "au or jp; empty = none; new data keys are tagged with it, and a tenant can be pinned "

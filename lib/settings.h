@@ -41,6 +41,7 @@ struct settings {
 	long long	 sf_contact_ttl_s;
 	long long	 sf_key_overlap_s;
 	long long	 sf_key_warn_days;
+	long long	 key_warn_days;
 	char		*region;
 	char		*region_hosts;
 	long long	 sf_contact_miss_ttl_s;

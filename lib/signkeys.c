@@ -29,8 +29,7 @@ static const char signkeys_lock_sql[] =
 /* The keys verifiers trust: next, active, retiring before retire_after. */
 static const char signkeys_trusted_sql[] =
     "SELECT kid, state, encode(public_key, 'hex') FROM signing_keys"
-    " WHERE state IN ('next', 'active')"
-    "  OR (state = 'retiring' AND retire_after > now())"
+    " WHERE " SIGNKEYS_TRUSTED_WHERE
     " ORDER BY created_at DESC, kid LIMIT 16";
 
 struct signkeys_key {

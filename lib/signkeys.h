@@ -65,6 +65,12 @@ struct seal_keyring;
 #define SIGNKEYS_LEAD_S		(SIGNKEYS_JWKS_MAX_AGE_S + SIGNKEYS_LEAD_MIN_S)
 #define SIGNKEYS_MAX		16	/* trusted keys a cache holds */
 #define SIGNKEYS_KID_LEN	19	/* "k-" yyyymmdd "-" 8 chars */
+/*
+ * The signing_keys rows a verifier trusts: next, active, retiring before
+ * retire_after (this cache's, and the channel's person feeds' lookup).
+ */
+#define SIGNKEYS_TRUSTED_WHERE \
+	"(state IN ('next', 'active') OR (state = 'retiring' AND retire_after > now()))"
 
 /* What a rotation did (kids empty when not applicable). */
 struct signkeys_rotation {

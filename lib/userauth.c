@@ -57,7 +57,7 @@ userauth_bearer(const struct req *r)
 }
 
 /* Split a jti "<uuid>.<nonce>" and return the uuid part; 0 if malformed. */
-static int
+int
 userauth_jti_ref(const char *jti, char ref[37])
 {
 	if (strlen(jti) < 38 || jti[36] != '.')

@@ -54,6 +54,12 @@ struct user_auth {
 	int64_t		 iat, exp;
 };
 
+/*
+ * The uuid a token's jti starts with ("<uuid>.<nonce>": a person's session,
+ * an agent's API key id) into ref; 1 if there is one, else 0.
+ */
+int	 userauth_jti_ref(const char *jti, char ref[37]);
+
 /* The pipeline hook for people: fills req->auth with a struct user_auth. */
 int	 userauth_authenticate(struct req *);
 

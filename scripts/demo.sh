@@ -5,8 +5,10 @@
 # demo policy holds for a person's approval), the one line that approves
 # the latter as the demo approver's Slack click (scripts/slack-click.sh):
 # the field then fills in (tests/scripts/demo.sh runs these very lines);
-# and a one-line signed call event whose caller is a demo contact seeded in
-# the fake Salesforce, with how to see the activity linked to it.
+# a one-line signed call event whose caller is a demo contact seeded in
+# the fake Salesforce, with how to see the activity linked to it; the
+# operator console's address and the demo operator's login; and the
+# metrics URL of the operator listener.
 #
 # usage: scripts/demo.sh        (`make run` calls it once the stack is up)
 #
@@ -96,6 +98,43 @@ if [ -n "${CB_FAKESF_URL:-}" ]; then
     [[ $contact_id =~ ^[A-Za-z0-9]{15,18}$ ]] || die "the fake Salesforce gave the demo contact no Id"
 fi
 
+# The demo operator for the console (web/console/, docs/console.md): its
+# password is made once and kept beside the stack's data in
+# $CB_STATE/demo-operator.pw (mode 0600), so every run prints the same
+# login.  Should that file and the user have parted (the file removed, the
+# database kept: the login answers 401), a new operator is made under a
+# fresh address.
+op_pw_file=$CB_STATE/demo-operator.pw
+op_email_file=$CB_STATE/demo-operator.email
+new_operator_secret() {
+    (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$op_pw_file") \
+        || die "cannot write $op_pw_file"
+}
+[ -s "$op_pw_file" ] || new_operator_secret
+op_email=$(cat "$op_email_file" 2>/dev/null || true)
+[[ $op_email =~ ^operator(-[a-z0-9]+)?@demo\.example$ ]] || op_email=operator@demo.example
+# The body goes through stdin (printf is a builtin): no password in argv.
+op_login() {
+    printf '{"email":"%s","password":"%s"}' "$op_email" "$(<"$op_pw_file")" |
+        curl -sk --max-time 10 -o /dev/null -w '%{http_code}' -X POST \
+            -H 'Content-Type: application/json' --data @- "$CB_HTTPS_URL/api/v1/auth/login" \
+            2>/dev/null || true
+}
+"$ADMIN" user-create demo "$op_email" operator <"$op_pw_file" >/dev/null 2>&1 || true
+op_code=$(op_login)
+if [ "$op_code" = 401 ]; then
+    op_email=operator-$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')@demo.example
+    new_operator_secret
+    "$ADMIN" user-create demo "$op_email" operator <"$op_pw_file" >/dev/null \
+        || die "cannot create the demo operator $op_email"
+elif [ "$op_code" != 200 ]; then
+    # Rate-limited (429) or the stack still settling: the login is kept as it is.
+    printf 'demo.sh: could not check the demo operator login now (HTTP %s)\n' "$op_code" >&2
+fi
+printf '%s\n' "$op_email" >"$op_email_file"
+op_pw=$(cat "$op_pw_file")
+metrics_token_file=${CB_SECRETS_DIR:-$CB_STATE/secrets}/metrics-token.hex
+
 cmd_url="$CB_HTTPS_URL/api/v1/contexts/$ctx_ref/commands"
 cat <<EOF
 
@@ -137,6 +176,17 @@ if [ -n "$contact_id" ]; then
     echo
     printf '  %s\n' "curl -s '$CB_FAKESF_URL/__fake/contacts'"
     printf '  %s\n\n' "curl -s '$CB_FAKESF_URL/__fake/records' | grep -o '\"object\":\"Call_Activity__c\"[^}]*}'"
+fi
+echo "The operator console: the demo tenant's outbox, dead letters (replay, discard), recent"
+echo "failures, pending approvals and live connections (docs/console.md). Sign in with:"
+echo
+printf '  %s\n' "$CB_HTTPS_URL/console/"
+printf '  email:    %s\n' "$op_email"
+printf '  password: %s   (kept in %s)\n\n' "$op_pw" "$op_pw_file"
+if [ -n "${CB_METRICS_URL:-}" ]; then
+    echo "Prometheus metrics, on the operator listener (loopback only; bearer token in a file):"
+    echo
+    printf '  %s\n\n' "curl -s -H \"Authorization: Bearer \$(cat $metrics_token_file)\" '$CB_METRICS_URL'"
 fi
 echo "Form $form_id, context $ctx_ref; the API key above is new and valid for 30 days."
 echo "================================================================================"

@@ -1001,6 +1001,44 @@ cmd_data_key_rotate(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * key-ages: every key in use and its age (KEYRING_AGES_SQL); a line names
+ * each one older than CB_KEY_WARN_DAYS, and the exit status is 3 then, so
+ * a scheduled job can raise it.  Rotation: data-key-rotate then reseal for
+ * a data key, signing-key-rotate for the signing key (docs/runbook.md).
+ */
+static int
+cmd_key_ages(struct admin *a, int argc, char **argv)
+{
+	struct db_res	*res = NULL;
+	size_t		 i;
+	double		 days;
+	int		 old = 0;
+
+	(void)argv;
+	if (argc != 0)
+		return fail("usage: key-ages");
+	if (db_query(a->db, &res, KEYRING_AGES_SQL, 0, NULL) != CB_OK)
+		return fail("key-ages: %s", db_errmsg(a->db));
+	printf("%-8s %-8s %-7s %-24s %8s\n", "KIND", "PURPOSE", "REGION", "KEY", "AGE_DAYS");
+	for (i = 0; i < db_rows(res); i++) {
+		days = strtod(db_val(res, i, 4), NULL) / 86400.0;
+		printf("%-8s %-8s %-7s %-24s %8.1f%s\n", db_val(res, i, 0), db_val(res, i, 1),
+		    db_val(res, i, 2)[0] ? db_val(res, i, 2) : "-", db_val(res, i, 3), days,
+		    days > (double)a->s.key_warn_days ? "  ROTATE" : "");
+		if (days > (double)a->s.key_warn_days)
+			old++;
+	}
+	db_res_free(res);
+	if (old > 0) {
+		fprintf(stderr, "key-ages: %d key(s) older than %lld days (CB_KEY_WARN_DAYS): rotate"
+		    " them (data-key-rotate and reseal; signing-key-rotate)\n", old,
+		    a->s.key_warn_days);
+		return 3;
+	}
+	return 0;
+}
+
 static void
 reseal_progress(const char *table, long done, long total, void *ud)
 {
@@ -1720,6 +1758,9 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "demo-seed", cmd_demo_seed, "", "seed the demo tenant, form, policy, agent and key" },
 	{ "data-key-rotate", cmd_data_key_rotate, "pii|tokens",
 	  "make a new current data key for one purpose" },
+	{ "key-ages", cmd_key_ages, "",
+	  "every data and signing key in use and its age; exit 3 when one is older than "
+	  "CB_KEY_WARN_DAYS" },
 	{ "reseal", cmd_reseal, "[BATCH]",
 	  "move every sealed value onto the current data keys, then retire the keys no value needs" },
 	{ "user-create", cmd_user_create, "ORG_SLUG EMAIL ROLE",

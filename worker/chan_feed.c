@@ -7,9 +7,12 @@
  * of the tenant holding the scope calls:read (never in the URL; checked by
  * one asynchronous statement, the key's keyed hash compared in constant
  * time; an agent bound to mutual TLS is refused: the channel cannot see a
- * client certificate).  It then receives one frame per accepted call event
- * of that tenant, and of no other: correlation id, event type, times,
- * phones masked.
+ * client certificate), or a person's access JWT whose role is operator or
+ * admin (the operator console: the signing key it names read by one
+ * asynchronous statement, the signature and claims checked here, then the
+ * person, their session and tenant by a second one).  It then receives one
+ * frame per accepted call event of that tenant, and of no other:
+ * correlation id, event type, times, phones masked.
  *
  * Positions.  Each accepted event gets a dense position in its tenant's
  * feed after its commit: the sequencer here numbers, in one statement,
@@ -41,7 +44,10 @@
 #include "db.h"
 #include "errs.h"
 #include "jsonv.h"
+#include "jwt.h"
 #include "log.h"
+#include "signkeys.h"
+#include "userauth.h"
 #include "util.h"
 
 #define FEED_PAGE		32	/* events a read; the queue holds 64 frames */
@@ -64,7 +70,8 @@ struct feed_auth_msg {
 
 static const struct jv_field feed_auth_fields[] = {
 	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct feed_auth_msg, type), NULL },
-	{ "token", JV_STRING, JV_REQUIRED, 1, 128, offsetof(struct feed_auth_msg, token), NULL },
+	{ "token", JV_STRING, JV_REQUIRED, 1, JWT_MAX_TOKEN, offsetof(struct feed_auth_msg, token),
+	  NULL },
 	{ "last_seq", JV_INT, 0, 0, FEED_SEQ_MAX, offsetof(struct feed_auth_msg, last_seq), NULL },
 };
 
@@ -82,6 +89,26 @@ static const char feed_auth_sql[] =
     " FROM api_keys k JOIN agents a ON a.id = k.agent_id AND a.org_id = k.org_id"
     " WHERE k.prefix = $1 AND k.revoked_at IS NULL"
     " AND (k.expires_at IS NULL OR k.expires_at > now()) AND a.disabled_at IS NULL";
+
+/*
+ * A person's feed.  First the trusted signing key the token names
+ * ($1 kid); then, once the token checks out, the person ($1 sub) enabled in
+ * the token's tenant ($2 org) with role operator or admin, their session
+ * ($3, the jti's family) not revoked, and the tenant's head and next event
+ * as above ($4 the position): columns org, role allowed, head, next exists.
+ */
+static const char feed_person_key_sql[] =
+    "SELECT encode(public_key, 'hex') FROM signing_keys WHERE kid = $1 AND "
+    SIGNKEYS_TRUSTED_WHERE;
+
+static const char feed_person_sql[] =
+    "SELECT u.org_id::text, u.role IN ('operator', 'admin'),"
+    " coalesce((SELECT last_seq FROM call_feed_heads h WHERE h.org_id = u.org_id), 0),"
+    " EXISTS (SELECT 1 FROM call_events e WHERE e.org_id = u.org_id"
+    "   AND e.feed_seq = $4::bigint + 1)"
+    " FROM users u WHERE u.id = $1::uuid AND u.org_id::text = $2 AND u.disabled_at IS NULL"
+    " AND EXISTS (SELECT 1 FROM refresh_tokens t WHERE t.family_id = $3::uuid"
+    "   AND t.user_id = u.id AND t.revoked_at IS NULL)";
 
 /*
  * The sequencer: the oldest events without a position, numbered per
@@ -155,6 +182,14 @@ feed_count(const struct chan *ch, const char *org)
 	return n;
 }
 
+/* Postgres is away: the client may retry later. */
+static void
+feed_db_away(struct chan_conn *c)
+{
+	chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
+	    CHAN_CLOSE_TRY_LATER);
+}
+
 static void
 feed_refuse(struct chan_conn *c, const char *why, const char *detail)
 {
@@ -162,21 +197,65 @@ feed_refuse(struct chan_conn *c, const char *why, const char *detail)
 	chan_fail(c, "unauthorized", detail, CHAN_CLOSE_UNAUTHORIZED);
 }
 
+/*
+ * A caller of tenant `org` is known (by `how`: key or person): within the
+ * tenant's cap, its position against the tenant's head (`head`, and
+ * whether the event after the position exists, `next` "t"), then ready.
+ */
+static void
+feed_admit(struct chan *ch, struct chan_conn *c, const char *org, const char *head_s,
+    const char *next, const char *how)
+{
+	struct buf	 b;
+	long long	 head, pos;
+	char		 ps[24];
+
+	if (util_parse_ll(head_s, 0, FEED_SEQ_MAX, &head) != CB_OK) {
+		chan_fail(c, "internal", "unexpected feed head", CHAN_CLOSE_INTERNAL);
+		return;
+	}
+	if (feed_count(ch, org) >= ch->s->ws_max_feeds_per_org) {
+		log_kv(LOG_LVL_WARN, "feed_refused", "org", org, "cap", "per_org",
+		    "request_id", c->request_id, NULL);
+		chan_fail(c, "too_many_feeds", "this tenant already holds as many call feeds as it "
+		    "may; close one or retry later", CHAN_CLOSE_TRY_LATER);
+		return;
+	}
+	pos = c->position < 0 ? head : c->position;
+	c->position = pos;
+	if (pos > head) {
+		chan_resync(c, "position_ahead", head);
+		return;
+	}
+	if (pos < head && strcmp(next, "t") != 0) {
+		chan_resync(c, "gap", head);
+		return;
+	}
+	util_strlcpy(c->feed_org, org, sizeof(c->feed_org));
+	c->feed_authed = 1;
+	c->cursor = pos;
+	c->dirty = pos < head;
+	chan_lld(ps, sizeof(ps), pos);
+	log_kv(LOG_LVL_INFO, "feed_auth", "org", c->feed_org, "by", how, "resume_from", ps,
+	    "request_id", c->request_id, NULL);
+	buf_init(&b, CHAN_MAX_MSG);
+	if (buf_printf(&b, "{\"type\":\"ready\",\"feed\":\"calls\",\"last_seq\":%lld,"
+	    "\"resume_from\":%lld}", head, pos) == CB_OK)
+		(void)chan_send_buf(c, &b);
+	buf_free(&b);
+	chan_settle_soon(ch);
+}
+
 static void
 feed_auth_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 {
 	struct chan_conn	*c = arg;
-	struct buf		 b;
-	long long		 head, pos;
-	char			 ps[24];
 
-	buf_init(&b, CHAN_MAX_MSG);
 	c->authing = 0;
 	if (c->gone || c->closing)
 		goto out;
 	if (rc != CB_OK) {
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+		feed_db_away(c);
 		goto out;
 	}
 	if (db_rows(r) != 1 || !apikey_hash_eq(db_val(r, 0, 1), c->feed_hash)) {
@@ -192,42 +271,172 @@ feed_auth_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 		    "call feed cannot see: use a key of an agent without one");
 		goto out;
 	}
-	if (util_parse_ll(db_val(r, 0, 4), 0, FEED_SEQ_MAX, &head) != CB_OK) {
-		chan_fail(c, "internal", "unexpected feed head", CHAN_CLOSE_INTERNAL);
-		goto out;
-	}
-	if (feed_count(ch, db_val(r, 0, 0)) >= ch->s->ws_max_feeds_per_org) {
-		log_kv(LOG_LVL_WARN, "feed_refused", "org", db_val(r, 0, 0), "cap", "per_org",
-		    "request_id", c->request_id, NULL);
-		chan_fail(c, "too_many_feeds", "this tenant already holds as many call feeds as it "
-		    "may; close one or retry later", CHAN_CLOSE_TRY_LATER);
-		goto out;
-	}
-	pos = c->position < 0 ? head : c->position;
-	c->position = pos;
-	if (pos > head) {
-		chan_resync(c, "position_ahead", head);
-		goto out;
-	}
-	if (pos < head && strcmp(db_val(r, 0, 5), "t") != 0) {
-		chan_resync(c, "gap", head);
-		goto out;
-	}
-	util_strlcpy(c->feed_org, db_val(r, 0, 0), sizeof(c->feed_org));
-	c->feed_authed = 1;
-	c->cursor = pos;
-	c->dirty = pos < head;
-	chan_lld(ps, sizeof(ps), pos);
-	log_kv(LOG_LVL_INFO, "feed_auth", "org", c->feed_org, "resume_from", ps,
-	    "request_id", c->request_id, NULL);
-	if (buf_printf(&b, "{\"type\":\"ready\",\"feed\":\"calls\",\"last_seq\":%lld,"
-	    "\"resume_from\":%lld}", head, pos) == CB_OK)
-		(void)chan_send_buf(c, &b);
-	chan_settle_soon(ch);
+	feed_admit(ch, c, db_val(r, 0, 0), db_val(r, 0, 4), db_val(r, 0, 5), "key");
 out:
 	sodium_memzero(c->feed_hash, sizeof(c->feed_hash));
-	buf_free(&b);
 	chan_conn_release(c);
+}
+
+/* ---- a person's feed ---------------------------------------------------- */
+
+struct feed_person {
+	struct chan_conn	*c;		/* held until the last answer */
+	char			*token;		/* the presented JWT, wiped when done */
+	char			 kid[JWT_KID_BUFSZ];
+};
+
+/* The one key the first statement found, for jwt_verify's lookup. */
+struct feed_key {
+	const char		*kid;
+	unsigned char		 pk[JWT_PUBLICKEYBYTES];
+};
+
+/*
+ * jwt_verify's key lookup on a first pass over the token: the header has
+ * been checked (alg, typ, a well-formed kid) when it is called, so the kid
+ * it is handed is the one to look up; it knows no key, so that pass fails.
+ */
+static int
+feed_kid_probe(const char *kid, unsigned char pk[JWT_PUBLICKEYBYTES], void *ud)
+{
+	(void)pk;
+	util_strlcpy(ud, kid, JWT_KID_BUFSZ);
+	return -1;
+}
+
+static int
+feed_kid_found(const char *kid, unsigned char pk[JWT_PUBLICKEYBYTES], void *ud)
+{
+	const struct feed_key	*k = ud;
+
+	if (strcmp(kid, k->kid) != 0)
+		return -1;
+	memcpy(pk, k->pk, JWT_PUBLICKEYBYTES);
+	return 0;
+}
+
+/* A person's access token, as the responders check one (lib/userauth.c). */
+static int
+feed_jwt_verify(const struct chan *ch, const char *token, jwt_key_for_kid_fn fn, void *ud,
+    struct jwt_claims *cl)
+{
+	struct jwt_verify_opts	 o;
+
+	memset(&o, 0, sizeof(o));
+	o.iss = ch->s->public_url;
+	o.aud = USERAUTH_AUDIENCE;
+	o.typ = USERAUTH_TYP_ACCESS;
+	o.leeway = USERAUTH_LEEWAY_S;
+	o.key_for_kid = fn;
+	o.ud = ud;
+	return jwt_verify(token, &o, cl);
+}
+
+static void
+feed_person_end(struct feed_person *p)
+{
+	p->c->authing = 0;
+	chan_conn_release(p->c);
+	sodium_memzero(p->token, strlen(p->token));
+	free(p->token);
+	free(p);
+}
+
+#define FEED_PERSON_REFUSED	"the access token is not valid"
+
+static void
+feed_person_done(struct chan *ch, int rc, struct db_res *r, void *arg)
+{
+	struct chan_conn	*c = arg;
+
+	c->authing = 0;
+	if (c->gone || c->closing)
+		goto out;
+	if (rc != CB_OK)
+		feed_db_away(c);
+	else if (db_rows(r) != 1)
+		feed_refuse(c, "session", "the session is signed out or the person disabled");
+	else if (strcmp(db_val(r, 0, 1), "t") != 0)
+		feed_refuse(c, "role", "the call feed takes a person whose role is operator or admin");
+	else
+		feed_admit(ch, c, db_val(r, 0, 0), db_val(r, 0, 2), db_val(r, 0, 3), "person");
+out:
+	chan_conn_release(c);
+}
+
+static void
+feed_person_key_done(struct chan *ch, int rc, struct db_res *r, void *arg)
+{
+	struct feed_person	*p = arg;
+	struct chan_conn	*c = p->c;
+	struct feed_key		 k;
+	struct jwt_claims	 cl;
+	char			 session[37], ps[24];
+	const char		*hex;
+	size_t			 i;
+
+	memset(&k, 0, sizeof(k));
+	if (c->gone || c->closing)
+		goto out;
+	if (rc != CB_OK) {
+		feed_db_away(c);
+		goto out;
+	}
+	hex = db_rows(r) == 1 ? db_val(r, 0, 0) : "";
+	if (strlen(hex) != 2 * JWT_PUBLICKEYBYTES) {
+		feed_refuse(c, "token", FEED_PERSON_REFUSED);
+		goto out;
+	}
+	for (i = 0; i < JWT_PUBLICKEYBYTES; i++)
+		k.pk[i] = (unsigned char)(util_hexval(hex[2 * i]) * 16 + util_hexval(hex[2 * i + 1]));
+	k.kid = p->kid;
+	if (feed_jwt_verify(ch, p->token, feed_kid_found, &k, &cl) != CB_OK ||
+	    !util_uuid_ok(cl.sub) || !userauth_jti_ref(cl.jti, session) || cl.org[0] == '\0') {
+		feed_refuse(c, "token", FEED_PERSON_REFUSED);
+		goto out;
+	}
+	chan_lld(ps, sizeof(ps), c->position < 0 ? 0 : c->position);
+	if (chan_submit(ch, feed_person_sql, 4, (const char *[]){ cl.sub, cl.org, session, ps },
+	    feed_person_done, c) != CB_OK) {
+		feed_db_away(c);
+		goto out;
+	}
+	/* The hold (and authing) pass to the second statement's answer. */
+	sodium_memzero(&cl, sizeof(cl));
+	sodium_memzero(p->token, strlen(p->token));
+	free(p->token);
+	free(p);
+	return;
+out:
+	sodium_memzero(&cl, sizeof(cl));
+	feed_person_end(p);
+}
+
+/* A person's access JWT: its signing key first, asynchronously. */
+static void
+feed_person_auth(struct chan_conn *c, const char *token)
+{
+	struct feed_person	*p;
+	struct jwt_claims	 cl;
+	char			 kid[JWT_KID_BUFSZ] = "";
+
+	/* The first pass only reads the checked header's kid. */
+	(void)feed_jwt_verify(c->ch, token, feed_kid_probe, kid, &cl);
+	if (kid[0] == '\0') {
+		feed_refuse(c, "token", FEED_PERSON_REFUSED);
+		return;
+	}
+	p = util_calloc(1, sizeof(*p));
+	p->c = c;
+	p->token = util_strdup(token);
+	util_strlcpy(p->kid, kid, sizeof(p->kid));
+	c->authing = 1;
+	chan_conn_hold(c);
+	if (chan_submit(c->ch, feed_person_key_sql, 1, (const char *[]){ kid },
+	    feed_person_key_done, p) != CB_OK) {
+		feed_db_away(c);
+		feed_person_end(p);
+	}
 }
 
 static void
@@ -242,12 +451,17 @@ feed_auth(struct chan_conn *c, const struct feed_auth_msg *m, int has_pos)
 		    CHAN_CLOSE_BAD_MESSAGE);
 		return;
 	}
+	c->position = has_pos ? m->last_seq : -1;
+	/* An API key is "cbk_…"; anything else is taken for a person's JWT. */
+	if (strncmp(m->token, "cbk_", 4) != 0) {
+		feed_person_auth(c, m->token);
+		return;
+	}
 	if ((rc = apikey_lookup(c->ch->s->api_key_pepper, m->token, prefix,
 	    c->feed_hash)) != CB_OK) {
 		feed_refuse(c, rc == CB_ERR_CONFIG ? "pepper" : "key", "the API key is not valid");
 		return;
 	}
-	c->position = has_pos ? m->last_seq : -1;
 	chan_lld(ps, sizeof(ps), has_pos ? m->last_seq : 0);
 	p[0] = prefix;
 	p[1] = ps;
@@ -257,8 +471,7 @@ feed_auth(struct chan_conn *c, const struct feed_auth_msg *m, int has_pos)
 		c->authing = 0;
 		chan_conn_release(c);
 		sodium_memzero(c->feed_hash, sizeof(c->feed_hash));
-		chan_fail(c, "unavailable", "the broker cannot reach its database; retry later",
-		    CHAN_CLOSE_TRY_LATER);
+		feed_db_away(c);
 	}
 }
 

@@ -13,82 +13,18 @@
 // Exit 0 on success; the last line is the one-line result.
 
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, mkdtempSync, mkdirSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-const env = (name, dflt) => {
-	const v = process.env[name] ?? dflt;
-	if (v === undefined || v === '')
-		throw new Error(`${name} is not set (source $CB_STATE/stack.env first)`);
-	return v;
-};
+import {
+	REPO, HTTP, HTTPS, STATE, env, sleep, assert, logger, until, recordSecret,
+	admin, adminIn, api, records, launch, failureReport,
+} from './common.mjs';
 
-const BUILD = env('CB_BUILD');
-const REPO = env('CB_REPO');
-const HTTP = env('CB_HTTP_URL');
-const HTTPS = env('CB_HTTPS_URL');
-const FAKESF = env('CB_FAKESF_URL');
-const STATE = env('CB_STATE');
-const CHROMIUM = env('CB_CHROMIUM', '/usr/bin/chromium');
 const SCHEME = env('CB_BROWSER_SCHEME', 'https');
 const PAGE_BASE = SCHEME === 'http' ? HTTP : HTTPS;
-const require = createRequire(join(env('CB_BROWSER_NODE_MODULES'), 'x.js'));
-const { chromium } = require('playwright-core');
 
 let step = 'start';
-const t0 = Date.now();
-const log = (msg) => console.log(`[browser ${((Date.now() - t0) / 1000).toFixed(1)}s] ${msg}`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function assert(cond, msg) {
-	if (!cond)
-		throw new Error(msg);
-}
-
-async function until(what, fn, timeoutMs = 10000, everyMs = 150) {
-	const end = Date.now() + timeoutMs;
-	let last;
-	for (;;) {
-		try {
-			last = await fn();
-			if (last)
-				return last;
-		} catch (e) {
-			last = e;
-		}
-		if (Date.now() > end)
-			throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}` +
-			    (last instanceof Error ? ` (last error: ${last.message})` : ''));
-		await sleep(everyMs);
-	}
-}
-
-// scripts/test.sh scans every log for the secrets a test used.
-function recordSecret(secret) {
-	if (typeof secret === 'string' && secret.length >= 12 && !secret.includes('\n'))
-		appendFileSync(join(STATE, 'test-secrets.txt'), `${secret}\n`);
-}
-
-function admin(...args) {
-	const out = execFileSync(join(BUILD, 'bin', 'cb-admin'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-	return JSON.parse(out.trim().split('\n').pop());
-}
-
-// API calls go over plain HTTP through nginx (no self-signed cert to trust).
-async function api(method, path, { token, body, headers } = {}) {
-	const h = { ...(headers || {}) };
-	if (token)
-		h.Authorization = `Bearer ${token}`;
-	if (body !== undefined)
-		h['Content-Type'] = 'application/json';
-	const res = await fetch(HTTP + path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) });
-	const text = await res.text();
-	let json = null;
-	try { json = JSON.parse(text); } catch (e) { /* not JSON */ }
-	return { status: res.status, json, text };
-}
+const log = logger('browser');
 
 let nonceN = 0;
 async function command(key, ctx, cmd) {
@@ -109,12 +45,6 @@ async function commandState(key, id, want, timeoutMs = 10000) {
 			throw new Error(`command ${id} ended ${r.json.state} (reason: ${r.json.reason}), wanted ${want}`);
 		return null;
 	}, timeoutMs);
-}
-
-// cb-admin with something on its standard input (user-create reads the password there).
-function adminIn(input, ...args) {
-	const out = execFileSync(join(BUILD, 'bin', 'cb-admin'), args, { encoding: 'utf8', input, stdio: ['pipe', 'pipe', 'pipe'] });
-	return JSON.parse(out.trim().split('\n').pop());
 }
 
 // What the fake Slack was sent (chat.postMessage and incoming webhooks).
@@ -141,12 +71,6 @@ async function approvalAsked(before) {
 	}, 15000, 200);
 }
 
-async function records() {
-	const res = await fetch(`${FAKESF}/__fake/records`);
-	assert(res.ok, `fake salesforce /__fake/records: ${res.status}`);
-	return (await res.json()).records || [];
-}
-
 async function main() {
 	// ---- seed a tenant of our own (as tests/support/seed.c does)
 	step = 'seed';
@@ -166,26 +90,8 @@ async function main() {
 
 	// ---- the browser
 	step = 'launch chromium';
-	const profile = mkdtempSync(join(tmpdir(), 'cb-chromium-'));
-	const browser = await chromium.launchPersistentContext(profile, {
-		executablePath: CHROMIUM,
-		headless: true,
-		ignoreHTTPSErrors: true,
-		viewport: { width: 1000, height: 1100 },
-		args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-quic', '--no-first-run',
-		    '--disable-background-networking', '--disable-component-update', '--disable-sync',
-		    '--disable-dev-shm-usage'],
-	});
-	const page = browser.pages()[0] || await browser.newPage();
-	const consoleErrors = [];
-	page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
-	page.on('pageerror', (e) => consoleErrors.push(`pageerror: ${e.message}`));
 	// Responses >= 400 (the favicon aside): the page must not cause any.
-	const badResponses = [];
-	page.on('response', (r) => {
-		if (r.status() >= 400 && !new URL(r.url()).pathname.endsWith('/favicon.ico'))
-			badResponses.push(`${r.status()} ${r.request().method()} ${new URL(r.url()).pathname}`);
-	});
+	const { page, consoleErrors, badResponses, close } = await launch({ width: 1000, height: 1100 });
 	try {
 		// ---- open the link `make run` prints
 		step = 'load the page';
@@ -411,25 +317,15 @@ async function main() {
 		assert(pageErrors().length === 0, `page errors: ${pageErrors().join(' | ')}`);
 
 	} catch (e) {
-		try {
-			mkdirSync(join(STATE, 'log'), { recursive: true });
-			const shot = join(STATE, 'log', `browser-failure-${Date.now()}.png`);
-			await page.screenshot({ path: shot, fullPage: true });
-			console.log(`screenshot: ${shot}`);
-		} catch (e2) {
-			console.log(`(no screenshot: ${e2.message})`);
-		}
-		if (consoleErrors.length)
-			console.log(`page console errors: ${consoleErrors.join(' | ')}`);
+		await failureReport('browser', page, consoleErrors);
 		throw e;
 	} finally {
-		await browser.close().catch(() => {});
-		rmSync(profile, { recursive: true, force: true });
+		await close();
 	}
 }
 
 main().then(() => {
-	console.log(`browser: PASS demo page end to end (${SCHEME}, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+	console.log(`browser: PASS demo page end to end (${SCHEME}, ${log.seconds()} s)`);
 	process.exit(0);
 }, (e) => {
 	console.log(`browser: FAIL at "${step}": ${e && e.message ? e.message : e}`);

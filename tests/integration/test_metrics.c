@@ -29,6 +29,7 @@
 #include "../support/outbox.h"
 #include "../support/seed.h"
 #include "../support/submit.h"
+#include "../support/testdb.h"
 #include "../support/ws.h"
 #include "util.h"
 
@@ -340,6 +341,65 @@ START_TEST(test_prometheus_sees_the_workload)
 }
 END_TEST
 
+/* The value of the first series of a scrape whose line starts with `prefix`; -1 when none. */
+static double
+scrape_first(const char *prefix)
+{
+	struct http_resp r;
+	char		 bearer[128];
+	const char	*p, *v;
+	double		 x = -1;
+
+	snprintf(bearer, sizeof(bearer), "Bearer %s", test_env("CB_METRICS_TOKEN"));
+	scrape(bearer, &r);
+	ck_assert_int_eq(r.status, 200);
+	for (p = r.body; (p = strstr(p, prefix)) != NULL; p++)
+		if ((p == r.body || p[-1] == '\n') && (v = strstr(p, "} ")) != NULL) {
+			x = strtod(v + 2, NULL);
+			break;
+		}
+	http_free(&r);
+	return x;
+}
+
+/*
+ * Key ages: the current pii data key made 100 days older shows so in the
+ * scrape (cb_key_age_seconds, the KeyRotationDue alert's series), and
+ * `cb-admin key-ages` names it and exits 3; with CB_KEY_WARN_DAYS past its
+ * age it does not.
+ */
+START_TEST(test_key_ages_scraped_and_warned)
+{
+	char	 cmd[1024], out[8192];
+	double	 before, after;
+	int	 rc;
+
+	before = scrape_first("cb_key_age_seconds{kind=\"data\",purpose=\"pii\"");
+	ck_assert_msg(before >= 0 && before < 90 * 86400.0, "pii key age %g", before);
+	ck_assert_double_ge(scrape_first("cb_key_age_seconds{kind=\"signing\",purpose=\"jwt\""), 0);
+	testdb_exec("UPDATE data_keys SET created_at = created_at - interval '100 days'"
+	    " WHERE purpose = 'pii' AND state = 'current'", 0, NULL);
+	after = scrape_first("cb_key_age_seconds{kind=\"data\",purpose=\"pii\"");
+	snprintf(cmd, sizeof(cmd), "%s/bin/cb-admin key-ages 2>&1", test_env("CB_BUILD"));
+	rc = test_run(cmd, out, sizeof(out));
+	snprintf(cmd, sizeof(cmd), "CB_KEY_WARN_DAYS=200 %s/bin/cb-admin key-ages 2>&1",
+	    test_env("CB_BUILD"));
+	testdb_exec("UPDATE data_keys SET created_at = created_at + interval '100 days'"
+	    " WHERE purpose = 'pii' AND state = 'current'", 0, NULL);
+	ck_assert_msg(after > 100 * 86400.0 && after < 101 * 86400.0, "pii key age %g", after);
+	ck_assert_msg(rc == 3, "key-ages exited %d: %s", rc, out);
+	ck_assert_msg(strstr(out, "ROTATE") != NULL && strstr(out, "older than 90 days") != NULL,
+	    "%s", out);
+	testdb_exec("UPDATE data_keys SET created_at = created_at - interval '100 days'"
+	    " WHERE purpose = 'pii' AND state = 'current'", 0, NULL);
+	rc = test_run(cmd, out, sizeof(out));
+	testdb_exec("UPDATE data_keys SET created_at = created_at + interval '100 days'"
+	    " WHERE purpose = 'pii' AND state = 'current'", 0, NULL);
+	ck_assert_msg(rc == 0 && strstr(out, "ROTATE") == NULL, "key-ages exited %d: %s", rc, out);
+	ck_assert_ptr_nonnull(strstr(out, "signing  jwt"));
+}
+END_TEST
+
 static Suite *
 metrics_suite(void)
 {
@@ -350,6 +410,7 @@ metrics_suite(void)
 	tcase_add_test(tc, test_metrics_on_the_operator_listener_only);
 	tcase_add_test(tc, test_a_killed_childs_counts_stay);
 	tcase_add_test(tc, test_prometheus_sees_the_workload);
+	tcase_add_test(tc, test_key_ages_scraped_and_warned);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -5,6 +5,8 @@
 #
 # Run by scripts/test.sh with the stack's environment exported; by hand:
 #   CB_STATE=/path/to/state tests/scripts/browser.sh   (sources $CB_STATE/stack.env)
+# `tests/scripts/browser.sh NAME` runs tests/browser/NAME.test.mjs instead
+# (tests/scripts/console.sh: the operator console's).
 # CB_BROWSER_SCHEME=http loads the page over plain HTTP (default https).
 #
 # Installs what it needs when missing (tests/browser/install.sh: Debian's
@@ -13,8 +15,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+name=${1:-demo}
 
 die() { printf 'browser: FAIL: %s\n' "$*"; exit 1; }
+[[ $name =~ ^[a-z]+$ && -r $repo/tests/browser/$name.test.mjs ]] || die "no browser test named '$name'"
 
 if [ -n "${CB_STATE:-}" ] && [ -r "$CB_STATE/stack.env" ] && [ -z "${CB_PG_DSN:-}" ]; then
     # shellcheck disable=SC1091
@@ -30,4 +34,4 @@ export CB_REPO=${CB_REPO:-$repo}
 modules=$("$repo/tests/browser/install.sh" --chromium) || die "could not install the test's tools (see above)"
 mkdir -p "$CB_STATE/log" 2>/dev/null || true
 export CB_BROWSER_NODE_MODULES=$modules CB_CHROMIUM=${CB_CHROMIUM:-/usr/bin/chromium}
-exec timeout 300 node "$repo/tests/browser/demo.test.mjs"
+exec timeout 300 node "$repo/tests/browser/$name.test.mjs"

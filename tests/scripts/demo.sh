@@ -6,7 +6,8 @@
 # it), the one-line approve (scripts/slack-click.sh latest approve: a click
 # signed as Slack signs it, once the approval message reached the fake
 # Slack), after which the command is approved and queued for the tab; and
-# the call-event line (202).  A change to any of them that breaks the
+# the call-event line (202); the console's address serves the console and
+# the demo operator's printed login signs in and reads the outbox.  A change to any of them that breaks the
 # walk-through fails here, not in front of a newcomer.
 set -uo pipefail
 
@@ -45,4 +46,25 @@ state=$(curl -sk --max-time 5 -H "Authorization: Bearer $key" "$CB_HTTPS_URL/api
 
 ev=$(bash -c "$event" 2>&1) || fail "the call-event line failed: $ev"
 [ "$(tail -n 1 <<<"$ev")" = 202 ] || fail "the call event was not accepted: $ev"
-echo "demo: ok (highlight queued, set_field held then approved by the signed click, call event posted)"
+# The console's address and the demo operator's login, as printed.
+console_url=$(sed -n 's/^  \(https:.*\/console\/\)$/\1/p' <<<"$out")
+op_email=$(sed -n 's/^  email: *\(.*\)$/\1/p' <<<"$out")
+op_pw=$(sed -n 's/^  password: *\([^ ]*\) .*$/\1/p' <<<"$out")
+[ -n "$console_url" ] && [ -n "$op_email" ] && [ -n "$op_pw" ] || fail "no console login printed: $out"
+[ -n "${CB_STATE:-}" ] && printf '%s\n' "$op_pw" >>"$CB_STATE/test-secrets.txt"
+page=$(curl -sk --max-time 5 "$console_url") || fail "GET $console_url failed"
+[[ $page == *'/console/console.js'* ]] || fail "$console_url is not the console page"
+login=$(printf '{"email":"%s","password":"%s"}' "$op_email" "$op_pw" |
+    curl -sk --max-time 10 -X POST -H 'Content-Type: application/json' --data @- \
+        "$CB_HTTPS_URL/api/v1/auth/login")
+access=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$login")
+[ -n "$access" ] || fail "the printed operator login does not sign in: $login"
+code=$(curl -sk --max-time 5 -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $access" \
+    "$CB_HTTPS_URL/api/v1/admin/outbox")
+[ "$code" = 200 ] || fail "the demo operator cannot read the console's outbox: $code"
+grep -q "metrics" <<<"$out" && grep -q "$CB_METRICS_URL" <<<"$out" || fail "no metrics URL printed"
+# Run again: the same operator login.
+again=$(scripts/demo.sh 2>&1) || fail "scripts/demo.sh failed the second time: $again"
+[ "$(sed -n 's/^  email: *\(.*\)$/\1/p' <<<"$again")" = "$op_email" ] &&
+    grep -q "^  password: $op_pw " <<<"$again" || fail "a second run printed another operator login"
+echo "demo: ok (highlight queued, set_field held then approved by the signed click, call event posted, console login works)"

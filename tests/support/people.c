@@ -105,3 +105,16 @@ login_ok(const struct tuser *u, char access[TOKSZ], char refresh[80])
 	test_record_secret(refresh);
 	http_free(&r);
 }
+
+void
+new_staff(const char *slug, const char *const *roles, struct tuser *users, char (*access)[TOKSZ])
+{
+	char	 refresh[80];
+	size_t	 i;
+
+	for (i = 0; roles[i] != NULL; i++)
+		new_user(slug, roles[i], &users[i]);
+	reset_limits(NULL);
+	for (i = 0; roles[i] != NULL; i++)
+		login_ok(&users[i], access[i], refresh);
+}

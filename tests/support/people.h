@@ -30,5 +30,11 @@ void	 reset_limits(const char *email);
 void	 login(const char *email, const char *password, struct http_resp *);
 /* A successful login: its access and refresh tokens. */
 void	 login_ok(const struct tuser *, char access[TOKSZ], char refresh[80]);
+/*
+ * A user of org `slug` for each role of `roles` (NULL-terminated), each
+ * logged in: users[i] and its access token access[i].
+ */
+void	 new_staff(const char *slug, const char *const *roles, struct tuser *users,
+	    char (*access)[TOKSZ]);
 
 #endif

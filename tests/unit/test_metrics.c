@@ -150,6 +150,46 @@ START_TEST(test_dead_children_keep_their_counts_and_gauges_restart)
 }
 END_TEST
 
+static void
+work_ws(void)
+{
+	metrics_add(MF_WS_OPEN, 0, 0, 3);
+	metrics_add(MF_WS_OPEN, 0, 0, -1);
+	metrics_add(MF_DELIVERIES, MS_WEBHOOK, MO_RETRY, 4);
+	metrics_add(MF_DELIVERIES, MS_SLACK, MO_DONE, 1);
+}
+
+static void
+work_ws_closed(void)
+{
+	metrics_add(MF_WS_OPEN, 0, 0, -1);
+}
+
+/* What the operator console reads (GET /api/v1/admin/live): a family's sum, signed. */
+START_TEST(test_a_familys_total_sums_slots_and_labels)
+{
+	struct metrics_view	*v;
+
+	mkdir_tmp();
+	open_svc("svc", 3);
+	in_child(1, work_ws);
+	in_child(2, work_ws);
+	v = metrics_collect(dir);
+	ck_assert_int_eq(metrics_view_total(v, MF_WS_OPEN), 4);
+	ck_assert_int_eq(metrics_view_total(v, MF_DELIVERIES), 10);
+	ck_assert_int_eq(metrics_view_total(v, MF_DEAD_LETTERS), 0);
+	metrics_view_free(v);
+	/* A slot's gauge below zero (a close counted in another slot) still sums right. */
+	in_child(0, work_ws_closed);
+	v = metrics_collect(dir);
+	ck_assert_int_eq(metrics_view_total(v, MF_WS_OPEN), 3);
+	ck_assert_int_eq(metrics_view_total(v, MF__COUNT), 0);
+	metrics_view_free(v);
+	metrics_close();
+	rm_tmp();
+}
+END_TEST
+
 START_TEST(test_histogram_buckets_are_cumulative_and_end_in_inf)
 {
 	char	*t;
@@ -327,6 +367,7 @@ metrics_suite(void)
 	TCase	*tc = tcase_create("core");
 
 	tcase_add_test(tc, test_dead_children_keep_their_counts_and_gauges_restart);
+	tcase_add_test(tc, test_a_familys_total_sums_slots_and_labels);
 	tcase_add_test(tc, test_histogram_buckets_are_cumulative_and_end_in_inf);
 	tcase_add_test(tc, test_every_line_follows_the_text_format);
 	tcase_add_test(tc, test_label_values_are_escaped);

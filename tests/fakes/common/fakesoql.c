@@ -43,7 +43,7 @@ fs_next(struct fs_lex *lx)
 		return;
 	}
 	if (fs_is_name((unsigned char)*s, 1)) {
-		while (fs_is_name((unsigned char)s[n], 0) && n < FS_NAME_MAX - 1)
+		while (n < FS_NAME_MAX - 1 && fs_is_name((unsigned char)s[n], 0))
 			n++;
 		memcpy(lx->text, s, n);
 		lx->text[n] = '\0';
