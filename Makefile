@@ -55,6 +55,10 @@ CGI_BIN  := $(CGI_SRC:cgi/%.c=$(B)/bin/%)
 
 TOOL_SRC := $(wildcard tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tools/%.c=$(B)/bin/%)
+# cb-admin's commands that live in their own files (tools/admin/*.c),
+# linked into cb-admin only.
+ADMIN_SRC := $(wildcard tools/admin/*.c)
+ADMIN_OBJ := $(ADMIN_SRC:%.c=$(B)/obj/%.o)
 
 WORKER_SRC := $(wildcard worker/*.c)
 WORKER_OBJ := $(WORKER_SRC:%.c=$(B)/obj/%.o)
@@ -115,6 +119,10 @@ $(B)/bin/%: $(B)/obj/cgi/%.o $(LIBA)
 $(B)/bin/cb-bench-%: $(B)/obj/tools/bench/cb-bench-%.o $(BENCH_SUP_OBJ) $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(BENCH_SUP_OBJ) $(LIBA) $(CHECK_LIBS) $(PKG_LIBS) $(WS_LIBS)
+
+$(B)/bin/cb-admin: $(B)/obj/tools/cb-admin.o $(ADMIN_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(ADMIN_OBJ) $(LIBA) $(PKG_LIBS) $(WS_LIBS)
 
 $(B)/bin/%: $(B)/obj/tools/%.o $(LIBA)
 	@mkdir -p $(@D)

@@ -389,3 +389,22 @@ jv_validate(const cJSON *obj, const struct jv_field *fields, size_t n,
 		}
 	return CB_OK;
 }
+
+void
+jv_pointer(char *ptr, size_t ptrsz, const char *base, const char *name)
+{
+	size_t	 n;
+
+	if (ptrsz == 0)
+		return;
+	snprintf(ptr, ptrsz, "%s/", base);
+	n = strlen(ptr);
+	for (; name != NULL && *name != '\0' && n + 3 < ptrsz; name++) {
+		if (*name == '~' || *name == '/') {
+			ptr[n++] = '~';
+			ptr[n++] = *name == '~' ? '0' : '1';
+		} else
+			ptr[n++] = *name;
+	}
+	ptr[n] = '\0';
+}

@@ -64,4 +64,10 @@ char	*jv_canonical(const cJSON *);
 /* Valid UTF-8 without NUL and without C0 controls other than \t \n \r. */
 int	 jv_utf8_ok(const char *, size_t);
 
+/*
+ * A JSON pointer (RFC 6901) one member deeper: base + "/" + name, with ~ as
+ * ~0 and / as ~1; cut to fit ptrsz.
+ */
+void	 jv_pointer(char *ptr, size_t ptrsz, const char *base, const char *name);
+
 #endif

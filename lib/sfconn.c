@@ -13,6 +13,7 @@
 #include "buf.h"
 #include "db.h"
 #include "errs.h"
+#include "jsonv.h"
 #include "region.h"
 #include "seal.h"
 #include "settings.h"
@@ -72,56 +73,71 @@ sfc_url_ok(const char *url, const char **why)
 }
 
 static int
-sfc_fields_check(const cJSON *f, const char **why)
+sfc_fields_check(const cJSON *f, char *ptr, size_t ptrsz, const char **why)
 {
 	const cJSON	*e;
-	int		 n = 0;
+	char		 base[SFCONN_PTR_BUFSZ];
 
 	if (!cJSON_IsObject(f)) {
 		*why = "mapping: \"fields\" must be an object of broker field: org field";
 		return -1;
 	}
+	if (cJSON_GetArraySize(f) > SFCONN_MAP_FIELDS) {
+		*why = "mapping: at most 64 fields per object";
+		return -1;
+	}
+	util_strlcpy(base, ptr, sizeof(base));
 	cJSON_ArrayForEach(e, f) {
-		if (++n > SFCONN_MAP_FIELDS) {
-			*why = "mapping: at most 64 fields per object";
-			return -1;
-		}
+		jv_pointer(ptr, ptrsz, base, e->string);
 		if (!sf_api_name_ok(e->string) || !cJSON_IsString(e) ||
 		    !sf_api_name_ok(e->valuestring)) {
 			*why = "mapping: every field and its target must be an API name";
 			return -1;
 		}
 	}
+	util_strlcpy(ptr, base, ptrsz);
 	return 0;
 }
 
 int
 sfconn_mapping_check(const cJSON *m, const char **why)
 {
-	const cJSON	*o, *e;
-	int		 n = 0;
+	char	 ptr[SFCONN_PTR_BUFSZ];
 
+	return sfconn_mapping_check_at(m, ptr, sizeof(ptr), why);
+}
+
+int
+sfconn_mapping_check_at(const cJSON *m, char *ptr, size_t ptrsz, const char **why)
+{
+	const cJSON	*o, *e;
+	char		 obj[SFCONN_PTR_BUFSZ];
+
+	util_strlcpy(ptr, "", ptrsz);
 	if (!cJSON_IsObject(m)) {
 		*why = "must be an object";
 		return -1;
 	}
+	if (cJSON_GetArraySize(m) > SFCONN_MAP_OBJECTS) {
+		*why = "at most 16 objects";
+		return -1;
+	}
 	cJSON_ArrayForEach(o, m) {
-		if (++n > SFCONN_MAP_OBJECTS) {
-			*why = "at most 16 objects";
-			return -1;
-		}
+		jv_pointer(ptr, ptrsz, "", o->string);
 		if (!sf_api_name_ok(o->string) || !cJSON_IsObject(o)) {
 			*why = "each member is an object's API name mapped to {object, ext_field, fields}";
 			return -1;
 		}
+		util_strlcpy(obj, ptr, sizeof(obj));
 		cJSON_ArrayForEach(e, o) {
+			jv_pointer(ptr, ptrsz, obj, e->string);
 			if (strcmp(e->string, "object") == 0 || strcmp(e->string, "ext_field") == 0) {
 				if (!cJSON_IsString(e) || !sf_api_name_ok(e->valuestring)) {
 					*why = "\"object\" and \"ext_field\" must be API names";
 					return -1;
 				}
 			} else if (strcmp(e->string, "fields") == 0) {
-				if (sfc_fields_check(e, why) != 0)
+				if (sfc_fields_check(e, ptr, ptrsz, why) != 0)
 					return -1;
 			} else {
 				*why = "unknown member: an object maps only object, ext_field and fields";
@@ -129,6 +145,7 @@ sfconn_mapping_check(const cJSON *m, const char **why)
 			}
 		}
 	}
+	util_strlcpy(ptr, "", ptrsz);
 	return 0;
 }
 

@@ -64,6 +64,13 @@ struct sfconn_in {
  * SFCONN_MAP_FIELDS fields each.  0, or -1 with *why (a field-hook shape).
  */
 int	 sfconn_mapping_check(const cJSON *, const char **why);
+/*
+ * The same check (the one docs/schemas/salesforce-mapping.schema.json
+ * describes; `cb-admin mapping-validate` runs it), naming the place of the
+ * error as a JSON pointer in ptr ("" the whole mapping, "/Obj__c/fields/X").
+ */
+#define SFCONN_PTR_BUFSZ	256
+int	 sfconn_mapping_check_at(const cJSON *, char *ptr, size_t ptrsz, const char **why);
 
 /*
  * Shape checks, no database: the URLs, the names, the key (its public

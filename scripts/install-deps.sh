@@ -24,6 +24,9 @@ PACKAGES=(
     # Backups: pgBackRest archives the cluster's WAL and takes full and
     # incremental backups (scripts/backup.sh, scripts/restore.sh).
     pgbackrest
+    # tests/scripts/schema-agree.sh checks docs/schemas/ against the C
+    # validators with an established JSON Schema (2020-12) implementation.
+    python3-jsonschema
 )
 # Node.js runs the browser test (playwright-core driving Debian's chromium).
 # A machine that already has node and npm keeps its own.

@@ -8,6 +8,8 @@
  *   cb-admin org-plan ORG free|team|enterprise   (a slug or an id)
  *   cb-admin form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]
  *   cb-admin form-publish FORM_ID DEFINITION.json
+ *   cb-admin form-validate FILE      (no configuration, no database:
+ *   cb-admin mapping-validate FILE    admin/validate.h, for a tenant's CI)
  *   cb-admin policy-set FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES]
  *            [--max-in-flight N] [--approval-ttl SECONDS]
  *   cb-admin agent-create ORG_SLUG NAME
@@ -154,6 +156,8 @@
 #include "users.h"
 #include "util.h"
 
+#include "admin/validate.h"
+
 struct admin {
 	struct settings	 s;
 	struct db	*db;
@@ -235,20 +239,17 @@ list_json(const char *csv)
 	return out;
 }
 
+/* What publishing takes: formdef_check, as form-validate runs it (admin/forms.h). */
 static int
 check_definition(const char *text)
 {
 	struct jv_error	 e;
-	cJSON		*d = cJSON_Parse(text);
-	int		 rc;
+	char		 why[400];
 
-	if (d == NULL)
-		return fail("definition is not valid JSON");
-	rc = formdef_check(d, &e);
-	cJSON_Delete(d);
-	if (rc != CB_OK)
-		return fail("definition: %s: %s", e.field, e.reason);
-	return 0;
+	if (formdef_check_text(text, strlen(text), &e) == CB_OK)
+		return 0;
+	formdef_error_text(text, &e, why, sizeof(why));
+	return fail("definition refused: %s", why);
 }
 
 static int
@@ -314,9 +315,12 @@ cmd_org_plan(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/* Every publish (form-create, form-publish, demo-seed) is checked here first. */
 static int
 publish(struct admin *a, const char *form_id, const char *def, char *ver, size_t versz)
 {
+	if (check_definition(def))
+		return 1;
 	/*
 	 * The next version, the definition, the pointer and the audit row
 	 * (the SHA-256 of the definition as stored: the row can be checked
@@ -380,7 +384,7 @@ cmd_form_publish(struct admin *a, int argc, char **argv)
 
 	if (argc != 2 || !util_uuid_ok(argv[0]))
 		return fail("usage: form-publish FORM_ID DEFINITION.json");
-	if (command_file(a, argv[1], &def) || check_definition(def) ||
+	if (command_file(a, argv[1], &def) ||
 	    publish(a, argv[0], def, ver, sizeof(ver)))
 		goto out;
 	/* Responders cache the current version briefly; tell them now. */
@@ -596,18 +600,20 @@ cmd_key_mtls(struct admin *a, int argc, char **argv)
 	return mtls_cmd(a, argc, argv, 1);
 }
 
+/* The demo form: docs/examples/contact-form.json, with the same classes. */
 static const char demo_definition[] =
     "{\"title\":\"Contact us\",\"fields\":["
-    "{\"name\":\"full_name\",\"label\":\"Full name\",\"type\":\"string\",\"required\":true,"
-    "\"max_length\":120,\"sf_field\":\"Full_Name__c\",\"pii\":true},"
-    "{\"name\":\"email\",\"label\":\"Email\",\"type\":\"email\",\"required\":true,"
-    "\"max_length\":254,\"sf_field\":\"Email__c\",\"pii\":true},"
-    "{\"name\":\"topic\",\"label\":\"Topic\",\"type\":\"enum\","
+    "{\"name\":\"full_name\",\"label\":\"Full name\",\"type\":\"string\","
+    "\"class\":\"confidential\",\"required\":true,\"max_length\":120,"
+    "\"sf_field\":\"Full_Name__c\"},"
+    "{\"name\":\"email\",\"label\":\"Email\",\"type\":\"email\",\"class\":\"confidential\","
+    "\"required\":true,\"max_length\":254,\"sf_field\":\"Email__c\"},"
+    "{\"name\":\"topic\",\"label\":\"Topic\",\"type\":\"enum\",\"class\":\"public\","
     "\"options\":[\"sales\",\"support\",\"billing\"],\"sf_field\":\"Topic__c\"},"
-    "{\"name\":\"message\",\"label\":\"Message\",\"type\":\"string\",\"max_length\":2000,"
-    "\"sf_field\":\"Message__c\"},"
+    "{\"name\":\"message\",\"label\":\"Message\",\"type\":\"string\",\"class\":\"confidential\","
+    "\"max_length\":2000,\"sf_field\":\"Message__c\"},"
     "{\"name\":\"subscribe\",\"label\":\"Send me news\",\"type\":\"boolean\","
-    "\"sf_field\":\"Subscribe__c\"}]}";
+    "\"class\":\"internal\",\"sf_field\":\"Subscribe__c\"}]}";
 
 /* The Slack member the demo approver clicks as (scripts/slack-click.sh's default). */
 #define DEMO_SLACK_USER	"U0DEMO01"
@@ -1413,6 +1419,8 @@ struct admin_cmd {
 	int		 file_arg;	/* 1-based argument naming a file, 0: none */
 	int		 nodb;		/* arithmetic only: no database connection */
 	const char	*script;	/* run this script of scripts/ instead (exec) */
+	/* Needs no configuration either (a tenant's CI): run before it loads. */
+	int		(*standalone)(int, char **);
 };
 
 /* `config` is the one command without a database: it is handled in main(). */
@@ -1733,6 +1741,10 @@ static const struct admin_cmd admin_cmds[] = {
 	  "create a form and publish its version 1", 3 },
 	{ "form-publish", cmd_form_publish, "FORM_ID DEFINITION.json",
 	  "publish the next version of a form", 2 },
+	{ "form-validate", NULL, ADMIN_VALIDATE_ARGS, ADMIN_FORM_VALIDATE_WHAT, 0, 1, NULL,
+	  admin_form_validate },
+	{ "mapping-validate", NULL, ADMIN_VALIDATE_ARGS, ADMIN_MAPPING_VALIDATE_WHAT, 0, 1, NULL,
+	  admin_mapping_validate },
 	{ "policy-set", cmd_policy_set,
 	  "FORM_ID TYPES SELECTORS RATE_PER_MINUTE [APPROVAL_TYPES] [--max-in-flight N] "
 	  "[--approval-ttl SECONDS]",
@@ -1918,6 +1930,8 @@ main(int argc, char **argv)
 			usage_one(admin_cmds[i].name, admin_cmds[i].args, admin_cmds[i].what);
 		return 0;
 	}
+	if (i < ADMIN_NCMDS && admin_cmds[i].standalone != NULL)
+		return admin_cmds[i].standalone(argc - 2, argv + 2);
 	if (i == ADMIN_NCMDS && argc == 3 && strcmp(argv[2], "--defaults") == 0) {
 		conf_describe(settings_vars, settings_nvars, STDOUT_FILENO);
 		return 0;

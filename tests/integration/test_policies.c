@@ -70,7 +70,8 @@ setup(void)
 	off = (size_t)snprintf(def, sizeof(def), "{\"title\":\"Big\",\"fields\":[");
 	for (i = 1; i <= 12; i++)
 		off += (size_t)snprintf(def + off, sizeof(def) - off,
-		    "%s{\"name\":\"f%d\",\"label\":\"F%d\",\"type\":\"string\"}", i > 1 ? "," : "", i, i);
+		    "%s{\"name\":\"f%d\",\"label\":\"F%d\",\"type\":\"string\","
+		    "\"class\":\"internal\"}", i > 1 ? "," : "", i, i);
 	snprintf(def + off, sizeof(def) - off, "]}");
 	cu_tmpfile(def, big_def, sizeof(big_def));
 }

@@ -13,7 +13,7 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 cd "$repo" || exit 1
-mapfile -t srcs < <(ls lib/*.[ch] cgi/*.c worker/*.[ch] tools/*.[ch] tools/bench/*.c \
+mapfile -t srcs < <(ls lib/*.[ch] cgi/*.c worker/*.[ch] tools/*.[ch] tools/admin/*.[ch] tools/bench/*.c \
     tests/fakes/*.c tests/fakes/common/*.[ch] tests/fuzz/*.c 2>/dev/null)
 fail=0
 

@@ -16,9 +16,11 @@
 
 static const char definition[] =
     "{\"title\":\"Contact\",\"fields\":["
-    "{\"name\":\"full_name\",\"type\":\"string\"},{\"name\":\"email\",\"type\":\"email\"},"
-    "{\"name\":\"topic\",\"type\":\"enum\",\"options\":[\"a\"]},"
-    "{\"name\":\"message\",\"type\":\"string\"},{\"name\":\"subscribe\",\"type\":\"boolean\"}]}";
+    "{\"name\":\"full_name\",\"type\":\"string\",\"class\":\"confidential\"},"
+    "{\"name\":\"email\",\"type\":\"email\",\"class\":\"confidential\"},"
+    "{\"name\":\"topic\",\"type\":\"enum\",\"class\":\"public\",\"options\":[\"a\"]},"
+    "{\"name\":\"message\",\"type\":\"string\",\"class\":\"confidential\"},"
+    "{\"name\":\"subscribe\",\"type\":\"boolean\",\"class\":\"internal\"}]}";
 
 static const struct policygov_limits limits = { 6, 4 };
 
