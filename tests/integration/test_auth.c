@@ -581,8 +581,13 @@ START_TEST(login_refusals_are_identical)
 			ck_assert_str_eq(http_header(&r, "WWW-Authenticate"), wa0);
 			ck_assert_str_eq(http_json_str(&r, "title"), body0);
 		}
-		/* Same members, nothing that tells the cases apart. */
-		ck_assert_int_eq(cJSON_GetArraySize(http_json(&r)), 6);
+		/*
+		 * Same members, nothing that tells the cases apart: type, title,
+		 * status, detail, instance, and the request's own request_id and
+		 * trace_id.
+		 */
+		ck_assert_int_eq(cJSON_GetArraySize(http_json(&r)), 7);
+		ck_assert_ptr_nonnull(cJSON_GetObjectItem(http_json(&r), "trace_id"));
 		http_free(&r);
 	}
 

@@ -31,6 +31,8 @@ clone=$top/clone
 b=$clone/${build##*/}
 mkdir -p "$b/tests/integration"
 cp -a "$build/bin" "$b/bin"
+# What the build makes besides binaries (the API description nginx serves).
+[ -d "$build/share" ] && cp -a "$build/share" "$b/share"
 cp -a "$build/tests/integration/$suite" "$b/tests/integration/"
 
 out=$(env -i PATH="$PATH" HOME=/root LANG=C.UTF-8 CB_BUILD="$b" \
