@@ -17,11 +17,17 @@ san=0
 prefix=/opt/context-broker
 
 fail() { printf 'install: FAIL: %s\n' "$*"; exit 1; }
+# free_port NAME: a free port into NAME, never one picked before by this run.
+picked=" "
 free_port() {
     local p
     for _ in $(seq 1 200); do
         p=$(( (RANDOM % 2700) + 30000 ))
-        ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . || { echo "$p"; return 0; }
+        [[ $picked == *" $p "* ]] && continue
+        ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . && continue
+        picked+="$p "
+        printf -v "$1" '%s' "$p"
+        return 0
     done
     return 1
 }
@@ -78,8 +84,9 @@ stack() {
         UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$state/log/ubsan" \
         "$tree/scripts/stack.sh" "$@"
 }
-ph=$(free_port); phs=$(free_port); ppg=$(free_port); prd=$(free_port)
-pws=$(free_port); pfs=$(free_port); pfh=$(free_port); pops=$(free_port); pprom=$(free_port)
+for v in ph phs ppg prd pws pfs pfh pops pprom; do
+    free_port "$v" || fail "no free port"
+done
 started=1
 out=$(stack start 2>&1) || { printf '%s\n' "$out" | tail -n 30; fail "the installed stack did not start"; }
 grep -q "cb-migrate --dir $tree/sql up" <<<"$out" || fail "migrations did not come from $tree/sql"
