@@ -22,7 +22,7 @@
 	const $ = (id) => document.getElementById(id);
 	const ui = {
 		who: $('oc-who'), whoText: $('oc-who-text'), logout: $('oc-logout'), status: $('oc-status'),
-		loginCard: $('oc-login-card'), login: $('oc-login'), email: $('oc-email'),
+		loginCard: $('oc-login-card'), login: $('oc-login'), org: $('oc-org'), email: $('oc-email'),
 		password: $('oc-password'), signin: $('oc-signin'), loginError: $('oc-login-error'),
 		board: $('oc-board'), refreshed: $('oc-refreshed'), refresh: $('oc-refresh'),
 		ws: $('oc-ws'), outbox: $('oc-outbox'), outboxEmpty: $('oc-outbox-empty'),
@@ -153,7 +153,8 @@
 		ui.signin.disabled = true;
 		try {
 			const res = await raw('POST', '/api/v1/auth/login',
-			    { body: { email: ui.email.value.trim(), password: ui.password.value } });
+			    { body: { org: ui.org.value.trim(), email: ui.email.value.trim(),
+				  password: ui.password.value } });
 			if (res.status !== 200 || !res.json || !res.json.access_token) {
 				ui.loginError.textContent = problemText(res);
 				ui.loginError.hidden = false;

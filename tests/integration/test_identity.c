@@ -1,0 +1,373 @@
+/*
+ * Identities do not leak across tenants (docs/identity.md), through the
+ * real stack: users belong to one organisation, named at login.
+ *
+ *   - The same email made a user of two tenants by each tenant's admin:
+ *     both are created, and the answer for an email another tenant holds
+ *     has the status, members and headers of a fresh one.
+ *   - Each logs in to its own tenant only, with its own password; a login
+ *     naming another tenant, a tenant without that user or no tenant at all
+ *     is refused exactly as a wrong password is (status, members, detail,
+ *     challenge; the same argon2id work, timed).
+ *   - Nothing one tenant does blocks the other: disabling its user, or
+ *     failing logins until its bucket is empty, leaves the other's login.
+ *   - The email index is keyed apart from the API-key pepper: another
+ *     pepper finds the same users; another index key finds none until
+ *     `reindex` moves the rows, and `cb-admin reindex` moves them back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <cjson/cJSON.h>
+
+#include "check_util.h"
+#include "db.h"
+#include "errs.h"
+#include "http.h"
+#include "keyring.h"
+#include "people.h"
+#include "route.h"
+#include "seed.h"
+#include "settings.h"
+#include "testdb.h"
+#include "users.h"
+#include "util.h"
+
+struct tenant {
+	char		 slug[64];
+	struct tuser	 admin;
+	char		 tok[TOKSZ];
+};
+
+static struct tenant	 A, B, C;
+
+static void
+tenant_setup(struct tenant *t)
+{
+	const char	*roles[] = { "admin", NULL };
+
+	new_org(t->slug, sizeof(t->slug));
+	new_staff(t->slug, roles, &t->admin, &t->tok);
+}
+
+static void
+setup(void)
+{
+	tenant_setup(&A);
+	tenant_setup(&B);
+	tenant_setup(&C);
+}
+
+/* POST /api/v1/admin/users as the tenant's admin. */
+static void
+create_user(const struct tenant *t, const char *email, const char *password,
+    struct http_resp *r)
+{
+	char		 auth[TOKSZ + 32], key[80], body[512];
+	const char	*h[] = { auth, key, "Content-Type: application/json", NULL };
+	static int	 n;
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->tok);
+	snprintf(key, sizeof(key), "Idempotency-Key: \"identity-%ld-%d\"", (long)getpid(), n++);
+	snprintf(body, sizeof(body), "{\"email\":\"%s\",\"password\":\"%s\",\"role\":\"viewer\"}",
+	    email, password);
+	http_do("POST", "/api/v1/admin/users", h, body, strlen(body), r);
+}
+
+/* The header names of an answer, in order, one a line (values differ by nature). */
+static void
+header_names(const struct http_resp *r, char *out, size_t outsz)
+{
+	const char	*p = r->headers;
+	size_t		 o = 0;
+
+	out[0] = '\0';
+	while (p && *p) {
+		const char *eol = strchr(p, '\n'), *colon = strchr(p, ':');
+
+		if (colon && (eol == NULL || colon < eol) && o + (size_t)(colon - p) + 2 < outsz) {
+			memcpy(out + o, p, (size_t)(colon - p));
+			o += (size_t)(colon - p);
+			out[o++] = '\n';
+			out[o] = '\0';
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+}
+
+/* The member names of a JSON answer, in order, comma-separated. */
+static void
+member_names(struct http_resp *r, char *out, size_t outsz)
+{
+	cJSON	*it;
+
+	out[0] = '\0';
+	cJSON_ArrayForEach(it, http_json(r)) {
+		strncat(out, it->string, outsz - strlen(out) - 2);
+		strncat(out, ",", outsz - strlen(out) - 1);
+	}
+}
+
+static void
+new_password(char *out, size_t outsz)
+{
+	char	 t[40];
+
+	util_random_token(t, sizeof(t), 18);
+	snprintf(out, outsz, "pw-%s", t);
+	test_record_secret(out);
+}
+
+START_TEST(same_email_in_two_tenants)
+{
+	struct http_resp r;
+	struct tuser	 ua, ub;
+	char		 email[96], fresh[96], pw3[48], ida[40], idb[40], acc[TOKSZ], ref[80];
+	char		 h1[1024], h2[1024], h3[1024], m1[256], m2[256], m3[256];
+	int		 k;
+
+	snprintf(email, sizeof(email), "shared.%ld@example.test", (long)getpid());
+	snprintf(fresh, sizeof(fresh), "fresh.%ld@example.test", (long)getpid());
+	memset(&ua, 0, sizeof(ua));
+	memset(&ub, 0, sizeof(ub));
+	util_strlcpy(ua.slug, A.slug, sizeof(ua.slug));
+	util_strlcpy(ub.slug, B.slug, sizeof(ub.slug));
+	util_strlcpy(ua.email, email, sizeof(ua.email));
+	util_strlcpy(ub.email, email, sizeof(ub.email));
+	new_password(ua.password, sizeof(ua.password));
+	new_password(ub.password, sizeof(ub.password));
+	new_password(pw3, sizeof(pw3));
+
+	/* A fresh email in A; the same email in B, which A holds; a fresh one in B. */
+	create_user(&A, email, ua.password, &r);
+	ck_assert_msg(r.status == 201, "%ld %s", r.status, r.body);
+	util_strlcpy(ida, http_json_str(&r, "id"), sizeof(ida));
+	header_names(&r, h1, sizeof(h1));
+	member_names(&r, m1, sizeof(m1));
+	http_free(&r);
+	create_user(&B, email, ub.password, &r);
+	ck_assert_msg(r.status == 201, "an email of another tenant: %ld %s", r.status, r.body);
+	util_strlcpy(idb, http_json_str(&r, "id"), sizeof(idb));
+	header_names(&r, h2, sizeof(h2));
+	member_names(&r, m2, sizeof(m2));
+	http_free(&r);
+	create_user(&B, fresh, pw3, &r);
+	ck_assert_int_eq(r.status, 201);
+	header_names(&r, h3, sizeof(h3));
+	member_names(&r, m3, sizeof(m3));
+	http_free(&r);
+	ck_assert_str_ne(ida, idb);
+	ck_assert_str_eq(m2, m1);
+	ck_assert_str_eq(m2, m3);
+	ck_assert_str_eq(h2, h1);
+	ck_assert_str_eq(h2, h3);
+	/* Within one tenant the email stays unique. */
+	create_user(&B, email, pw3, &r);
+	http_expect_problem(&r, 409, "/problems/conflict");
+	http_free(&r);
+
+	/* Each logs in to its own tenant, as its own user. */
+	login_ok(&ua, acc, ref);
+	{
+		const char	*h[] = { NULL, NULL };
+		char		 auth[TOKSZ + 32];
+
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", acc);
+		h[0] = auth;
+		http_do("GET", "/api/v1/auth/me", h, NULL, 0, &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(http_json_str(&r, "sub"), ida);
+		http_free(&r);
+		login_ok(&ub, acc, ref);
+		snprintf(auth, sizeof(auth), "Authorization: Bearer %s", acc);
+		http_do("GET", "/api/v1/auth/me", h, NULL, 0, &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(http_json_str(&r, "sub"), idb);
+		http_free(&r);
+	}
+	/* A's password does not open B's account, nor B's A's. */
+	reset_limits(B.slug, email);
+	login(B.slug, email, ua.password, &r);
+	ck_assert_int_eq(r.status, 401);
+	http_free(&r);
+	reset_limits(A.slug, email);
+	login(A.slug, email, ub.password, &r);
+	ck_assert_int_eq(r.status, 401);
+	http_free(&r);
+
+	/* Nothing A does blocks B: A disables its user, then A's bucket runs dry. */
+	testdb_exec("UPDATE users SET disabled_at = now() WHERE id = $1::uuid", 1,
+	    (const char *[]){ ida });
+	login_ok(&ub, acc, ref);
+	reset_limits(A.slug, email);
+	for (k = 0; k < 6; k++) {
+		login(A.slug, email, "wrong-password-123", &r);
+		http_free(&r);
+	}
+	login(A.slug, email, ua.password, &r);
+	ck_assert_msg(r.status == 429, "A's bucket: %ld", r.status);
+	http_free(&r);
+	reset_limits(NULL, NULL);	/* the address's bucket only: A's account stays dry */
+	login(B.slug, email, ub.password, &r);
+	ck_assert_msg(r.status == 200, "B's login while A's bucket is dry: %ld %s", r.status, r.body);
+	test_record_secret(http_json_str(&r, "access_token"));
+	test_record_secret(http_json_str(&r, "refresh_token"));
+	http_free(&r);
+	reset_limits(A.slug, email);
+}
+END_TEST
+
+/* Wrong tenant, no tenant of that name, wrong password: one answer, one cost. */
+START_TEST(wrong_tenant_is_a_wrong_password)
+{
+	struct http_resp r;
+	struct tuser	 u;
+	char		 h0[1024], m0[256], hk[1024], mk[256], detail0[256] = "", wa0[256] = "";
+	double		 t_wrong[5], t_tenant[5], t0, mw, mt;
+	int		 i, k;
+
+	new_user(A.slug, "viewer", &u);
+	for (k = 0; k < 4; k++) {
+		/* 0 wrong password; 1 a tenant without the user; 2 no such tenant; 3 its own
+		 * password at a tenant without it. */
+		const char *org = k == 0 ? A.slug : k == 1 ? C.slug : k == 2 ? "no-such-tenant-0" : C.slug;
+		const char *pw = k == 3 ? u.password : "wrong-password-123";
+
+		reset_limits(org, u.email);
+		login(org, u.email, pw, &r);
+		http_expect_problem(&r, 401, "/problems/unauthenticated");
+		header_names(&r, k == 0 ? h0 : hk, sizeof(h0));
+		member_names(&r, k == 0 ? m0 : mk, sizeof(m0));
+		if (k == 0) {
+			util_strlcpy(detail0, http_json_str(&r, "detail"), sizeof(detail0));
+			util_strlcpy(wa0, http_header(&r, "WWW-Authenticate"), sizeof(wa0));
+		} else {
+			ck_assert_str_eq(http_json_str(&r, "detail"), detail0);
+			ck_assert_str_eq(http_header(&r, "WWW-Authenticate"), wa0);
+			ck_assert_str_eq(hk, h0);
+			ck_assert_str_eq(mk, m0);
+		}
+		http_free(&r);
+	}
+	/* Timing: a wrong tenant costs what a wrong password costs. */
+	for (i = 0; i < 5; i++) {
+		reset_limits(A.slug, u.email);
+		t0 = util_now_ms();
+		login(A.slug, u.email, "wrong-password-123", &r);
+		t_wrong[i] = util_now_ms() - t0;
+		ck_assert_int_eq(r.status, 401);
+		http_free(&r);
+		reset_limits(C.slug, u.email);
+		t0 = util_now_ms();
+		login(C.slug, u.email, u.password, &r);
+		t_tenant[i] = util_now_ms() - t0;
+		ck_assert_int_eq(r.status, 401);
+		http_free(&r);
+	}
+	mw = test_median(t_wrong, 5);
+	mt = test_median(t_tenant, 5);
+	fprintf(stderr, "login refusal timing: wrong password median %.1f ms, wrong tenant %.1f ms\n",
+	    mw, mt);
+	ck_assert_msg(mt >= 0.3 * mw && mt <= 3.0 * mw, "wrong tenant %.1f ms vs wrong password %.1f ms",
+	    mt, mw);
+	reset_limits(NULL, NULL);
+}
+END_TEST
+
+/*
+ * The blind index key, apart from the pepper.  In process, with the
+ * stack's settings: users_find_by_email is what the login route asks.
+ */
+START_TEST(index_key_apart_from_pepper)
+{
+	struct app	 app;
+	struct tuser	 u, v;
+	struct user	 found;
+	char		 err[512], stack_key[65], pepper[65], out[512];
+	long long	 changed = 0;
+
+	new_user(A.slug, "viewer", &u);
+	new_user(B.slug, "operator", &v);
+	memset(&app, 0, sizeof(app));
+	ck_assert_msg(settings_load(&app.settings, err, sizeof(err)) == CB_OK, "%s", err);
+	app.db = db_open(app.settings.pg_dsn);
+	ck_assert_ptr_nonnull(app.db);
+	testdb_keys_open(&app.keys, app.db);
+	util_strlcpy(stack_key, app.settings.blind_index_key, sizeof(stack_key));
+	ck_assert_str_eq(stack_key, test_blind_key());
+	ck_assert_str_ne(stack_key, app.settings.api_key_pepper);
+	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_OK);
+	ck_assert_str_eq(found.id, u.id);
+
+	/* Another pepper: the same users are found (logins survive its rotation). */
+	util_strlcpy(pepper, app.settings.api_key_pepper, sizeof(pepper));
+	free(app.settings.api_key_pepper);
+	app.settings.api_key_pepper =
+	    strdup("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_OK);
+	ck_assert_int_eq(users_find_by_email(&app, v.slug, v.email, &found), CB_OK);
+	ck_assert_str_eq(found.id, v.id);
+
+	/* Another index key: nobody is found until the rows are moved. */
+	util_strlcpy(app.settings.blind_index_key,
+	    "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
+	    sizeof(app.settings.blind_index_key));
+	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_ERR_NOT_FOUND);
+	ck_assert_int_eq(users_reindex(&app, &changed), CB_OK);
+	ck_assert_int_ge(changed, 2);
+	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_OK);
+	ck_assert_str_eq(found.id, u.id);
+	ck_assert_int_eq(users_find_by_email(&app, v.slug, v.email, &found), CB_OK);
+	ck_assert_int_eq(users_reindex(&app, &changed), CB_OK);
+	ck_assert_int_eq(changed, 0);	/* idempotent */
+	/* The stack (its own key) refuses them now... */
+	reset_limits(u.slug, u.email);
+	{
+		struct http_resp r;
+
+		login(u.slug, u.email, u.password, &r);
+		ck_assert_int_eq(r.status, 401);
+		http_free(&r);
+	}
+	/* ...until `cb-admin reindex` moves every row back under the stack's key. */
+	ck_assert_int_eq(seed_admin("reindex", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"users_reindexed\":") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "\"users_reindexed\":0") == NULL, "%s", out);
+	{
+		char	 acc[TOKSZ], ref[80];
+
+		login_ok(&u, acc, ref);
+		login_ok(&v, acc, ref);
+	}
+	free(app.settings.api_key_pepper);
+	app.settings.api_key_pepper = strdup(pepper);
+	testdb_keys_close(&app.keys);
+	db_close(app.db);
+	settings_free(&app.settings);
+	reset_limits(NULL, NULL);
+}
+END_TEST
+
+static Suite *
+identity_suite(void)
+{
+	Suite	*s = suite_create("identity");
+	TCase	*tc = tcase_create("tenants");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_unchecked_fixture(tc, setup, NULL);
+	tcase_add_test(tc, same_email_in_two_tenants);
+	tcase_add_test(tc, wrong_tenant_is_a_wrong_password);
+	tcase_add_test(tc, index_key_apart_from_pepper);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return cu_run(identity_suite());
+}
