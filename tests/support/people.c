@@ -123,6 +123,21 @@ new_staff(const char *slug, const char *const *roles, struct tuser *users, char 
 }
 
 double
+login_refused_ms(const char *slug, const char *email, const char *password)
+{
+	struct http_resp r;
+	double		 t0, t;
+
+	reset_limits(slug, email);
+	t0 = util_now_ms();
+	login(slug, email, password, &r);
+	t = util_now_ms() - t0;
+	ck_assert_msg(r.status == 401, "%ld %s", r.status, r.body);
+	http_free(&r);
+	return t;
+}
+
+double
 test_median(double *v, int n)
 {
 	int	 i, j;

@@ -37,6 +37,8 @@ void	 login_ok(const struct tuser *, char access[TOKSZ], char refresh[80]);
  */
 void	 new_staff(const char *slug, const char *const *roles, struct tuser *users,
 	    char (*access)[TOKSZ]);
+/* A login that must be refused (401), its bucket emptied first: its time in ms. */
+double	 login_refused_ms(const char *slug, const char *email, const char *password);
 /* The median of n values (sorts them in place): login timings compared. */
 double	 test_median(double *v, int n);
 
