@@ -865,7 +865,9 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 		return fail("invalid email, role or password");
 	if (rc != CB_OK)
 		return fail("cannot create the user: %s %s", errs_name(rc), db_errmsg(a->db));
-	printf("{\"user_id\":\"%s\",\"org_id\":%s,\"role\":\"%s\"}\n", id, org, argv[2]);
+	/* The slug too: the person names it at login (docs/identity.md). */
+	printf("{\"user_id\":\"%s\",\"org_id\":%s,\"org\":\"%s\",\"role\":\"%s\"}\n", id, org,
+	    argv[0], argv[2]);
 	return 0;
 }
 

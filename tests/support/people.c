@@ -54,6 +54,7 @@ new_user(const char *slug, const char *role, struct tuser *u)
 	snprintf(u->org, sizeof(u->org), "%d",
 	    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "org_id")));
 	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "role")), role);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "org")), slug);
 	cJSON_Delete(j);
 	ck_assert(util_uuid_ok(u->id));
 }
