@@ -14,6 +14,9 @@
  *   - The email index is keyed apart from the API-key pepper: another
  *     pepper finds the same users; another index key finds none until
  *     `reindex` moves the rows, and `cb-admin reindex` moves them back.
+ *     The same through the running stack: its pepper rotated (API keys
+ *     end, logins work), its index key rotated (logins work again after
+ *     `cb-admin reindex`).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,6 +346,102 @@ START_TEST(index_key_apart_from_pepper)
 }
 END_TEST
 
+/* A secret file of the stack rewritten in place (owner and mode kept); its old text in old. */
+static void
+secret_swap(const char *name, const char *text, char *old, size_t oldsz)
+{
+	char	 path[600];
+	FILE	*f;
+	size_t	 n;
+
+	snprintf(path, sizeof(path), "%s/%s", test_env("CB_SECRETS_DIR"), name);
+	if (old != NULL) {
+		ck_assert_ptr_nonnull(f = fopen(path, "r"));
+		n = fread(old, 1, oldsz - 1, f);
+		old[n] = '\0';
+		fclose(f);
+	}
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	ck_assert_int_eq(fputs(text, f) >= 0, 1);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* POST /api/v1/auth/agent-token with an API key: its status. */
+static long
+agent_token_status(const char *key)
+{
+	struct http_resp r;
+	char		 h0[128];
+	const char	*h[] = { h0, NULL };
+	long		 st;
+
+	snprintf(h0, sizeof(h0), "X-Api-Key: %s", key);
+	http_do("POST", "/api/v1/auth/agent-token", h, NULL, 0, &r);
+	st = r.status;
+	if (st == 200)
+		test_record_secret(http_json_str(&r, "access_token"));
+	http_free(&r);
+	return st;
+}
+
+static void
+login_status(const struct tuser *u, long want)
+{
+	struct http_resp r;
+
+	reset_limits(u->slug, u->email);
+	login(u->slug, u->email, u->password, &r);
+	ck_assert_msg(r.status == want, "login: %ld, expected %ld: %s", r.status, want, r.body);
+	if (r.status == 200) {
+		test_record_secret(http_json_str(&r, "access_token"));
+		test_record_secret(http_json_str(&r, "refresh_token"));
+	}
+	http_free(&r);
+}
+
+/*
+ * The documented rotations, through the running stack (README, "Blind
+ * indexes"): a new pepper (the services restarted) ends every API key and
+ * leaves logins working; a new blind index key stops logins until
+ * `cb-admin reindex`.  Everything is put back the same way at the end.
+ */
+START_TEST(rotations_through_the_stack)
+{
+	struct seed	 s;
+	struct tuser	 u;
+	char		 old_pepper[128], old_index[128], out[512];
+
+	seed_tenant(&s);
+	test_record_secret(s.api_key);
+	new_user(s.slug, "operator", &u);
+	ck_assert_int_eq(agent_token_status(s.api_key), 200);
+	login_status(&u, 200);
+
+	secret_swap("api-key-pepper.hex",
+	    "a1a2a3a4a5a6a7a8a9b0b1b2b3b4b5b6b7b8b9c0c1c2c3c4c5c6c7c8c9d0d1d2\n",
+	    old_pepper, sizeof(old_pepper));
+	test_stack("restart-edge");
+	ck_assert_int_eq(agent_token_status(s.api_key), 401);	/* the pepper did change */
+	login_status(&u, 200);					/* logins did not notice */
+
+	secret_swap("blind-index.key",
+	    "e1e2e3e4e5e6e7e8e9f0f1f2f3f4f5f6f7f8f9a0a1a2a3a4a5a6a7a8a9b0b1b2\n",
+	    old_index, sizeof(old_index));
+	test_stack("restart-edge");
+	login_status(&u, 401);
+	ck_assert_int_eq(seed_admin("reindex", out, sizeof(out)), 0);
+	login_status(&u, 200);
+
+	secret_swap("blind-index.key", old_index, NULL, 0);
+	secret_swap("api-key-pepper.hex", old_pepper, NULL, 0);
+	test_stack("restart-edge");
+	ck_assert_int_eq(seed_admin("reindex", out, sizeof(out)), 0);
+	login_status(&u, 200);
+	ck_assert_int_eq(agent_token_status(s.api_key), 200);
+	reset_limits(NULL, NULL);
+}
+END_TEST
+
 static Suite *
 identity_suite(void)
 {
@@ -354,6 +453,7 @@ identity_suite(void)
 	tcase_add_test(tc, same_email_in_two_tenants);
 	tcase_add_test(tc, wrong_tenant_is_a_wrong_password);
 	tcase_add_test(tc, index_key_apart_from_pepper);
+	tcase_add_test(tc, rotations_through_the_stack);
 	suite_add_tcase(s, tc);
 	return s;
 }
