@@ -77,20 +77,39 @@ users_email_index(const char *key_hex, const char *email, char out[2 + 64 + 1])
 	return CB_OK;
 }
 
+/*
+ * The email's index under the current key, and under the previous key while
+ * one is configured (a rotation in progress), else the current one again.
+ */
+static int
+users_email_indexes(const struct app *a, const char *email, char cur[2 + 64 + 1],
+    char prev[2 + 64 + 1])
+{
+	int	 rc;
+
+	if ((rc = users_email_index(a->settings.blind_index_key, email, cur)) != CB_OK)
+		return rc;
+	if (a->settings.blind_index_key_previous[0] == '\0') {
+		memcpy(prev, cur, 2 + 64 + 1);
+		return CB_OK;
+	}
+	return users_email_index(a->settings.blind_index_key_previous, email, prev);
+}
+
 int
 users_create(struct app *a, const char *org, const char *email, const char *password,
     size_t pwlen, const char *role, char id_out[37])
 {
 	struct seal_keyring	*kr;
 	struct buf		 sealed;
-	char			 idx[2 + 64 + 1], norm[USERS_EMAIL_MAX + 1], hash[PWHASH_STRBYTES];
-	char			 aad[64];
+	char			 idx[2 + 64 + 1], prev[2 + 64 + 1], norm[USERS_EMAIL_MAX + 1];
+	char			 hash[PWHASH_STRBYTES], aad[64];
 	int			 rc;
 
 	if (!users_role_ok(role))
 		return CB_ERR_VALIDATION;
 	if ((rc = users_normalise(email, norm, sizeof(norm))) != CB_OK ||
-	    (rc = users_email_index(a->settings.blind_index_key, email, idx)) != CB_OK)
+	    (rc = users_email_indexes(a, email, idx, prev)) != CB_OK)
 		return rc;
 	if ((kr = app_keys(a)) == NULL)
 		return CB_ERR_UNAVAILABLE;
@@ -106,11 +125,15 @@ users_create(struct app *a, const char *org, const char *email, const char *pass
 	 * ON CONFLICT DO NOTHING: an email taken in this tenant is an answer
 	 * (409), not an error that would abort the caller's transaction (an
 	 * idempotent route stores that answer in the same transaction).  Other
-	 * tenants' users never conflict (docs/identity.md).
+	 * tenants' users never conflict (docs/identity.md).  While the index
+	 * key is rotated, a row not yet reindexed holds the previous key's
+	 * index: that counts as taken too.
 	 */
 	rc = db_exec(a->db, "INSERT INTO users (id, org_id, email_hash, email_sealed, password_hash, role)"
-	    " VALUES ($1, $2, $3::bytea, $4, $5, $6) ON CONFLICT (org_id, email_hash) DO NOTHING", 6,
-	    (const char *[]){ id_out, org, idx, buf_cstr(&sealed), hash, role });
+	    " SELECT $1::uuid, $2::bigint, $3::bytea, $4::text, $5::text, $6::text"
+	    " WHERE NOT EXISTS (SELECT 1 FROM users WHERE org_id = $2 AND email_hash = $7::bytea)"
+	    " ON CONFLICT (org_id, email_hash) DO NOTHING", 7,
+	    (const char *[]){ id_out, org, idx, buf_cstr(&sealed), hash, role, prev });
 	if (rc == CB_OK && db_affected(a->db) == 0)
 		rc = CB_ERR_DB_CONFLICT;
 out:
@@ -124,16 +147,17 @@ int
 users_find_by_email(struct app *a, const char *org_slug, const char *email, struct user *u)
 {
 	struct db_res	*res = NULL;
-	char		 idx[2 + 64 + 1];
+	char		 idx[2 + 64 + 1], prev[2 + 64 + 1];
 	int		 rc;
 
 	memset(u, 0, sizeof(*u));
-	if ((rc = users_email_index(a->settings.blind_index_key, email, idx)) != CB_OK)
+	if ((rc = users_email_indexes(a, email, idx, prev)) != CB_OK)
 		return rc == CB_ERR_VALIDATION ? CB_ERR_NOT_FOUND : rc;
+	/* One statement whether or not a rotation is in progress: the same cost. */
 	rc = db_query(a->db, &res, "SELECT u.id, u.org_id, u.role, u.password_hash,"
 	    " u.disabled_at IS NOT NULL FROM users u JOIN orgs o ON o.id = u.org_id"
-	    " WHERE o.slug = $1 AND u.email_hash = $2::bytea", 2,
-	    (const char *[]){ org_slug, idx });
+	    " WHERE o.slug = $1 AND u.email_hash IN ($2::bytea, $3::bytea)", 3,
+	    (const char *[]){ org_slug, idx, prev });
 	if (rc != CB_OK)
 		return rc;
 	if (db_rows(res) != 1) {

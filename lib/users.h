@@ -6,7 +6,10 @@
  * (trimmed, lower-cased) as a blind index to find the account at login.  The
  * index key is derived from the blind index key (CB_BLIND_INDEX_KEY_FILE),
  * so a database dump alone cannot confirm an address, and rotating the
- * API-key pepper leaves logins working.  Passwords are argon2id
+ * API-key pepper leaves logins working.  While that key is rotated
+ * (CB_BLIND_INDEX_KEY_PREVIOUS_FILE set), lookups and the uniqueness check
+ * consult the index under the previous key too, until users_reindex has
+ * moved every row.  Passwords are argon2id
  * (lib/pwhash.h).
  *
  * Users belong to one tenant: an email is unique within its org only, and

@@ -7,7 +7,8 @@
 -- The email index itself (email_hash) is not rewritten here: SQL holds no
 -- key.  After this release's first start, `cb-admin reindex` moves every
 -- row from the pepper-derived key to CB_BLIND_INDEX_KEY_FILE's (README,
--- "Blind indexes"); until then those users cannot log in.
+-- "Blind indexes"); meanwhile a file holding the old pepper, named by
+-- CB_BLIND_INDEX_KEY_PREVIOUS_FILE, keeps those users' logins working.
 ALTER TABLE users DROP CONSTRAINT users_email_hash_key;
 ALTER TABLE users ADD CONSTRAINT users_org_email_key UNIQUE (org_id, email_hash);
 DROP INDEX users_org;

@@ -12,8 +12,10 @@
  *   - Nothing one tenant does blocks the other: disabling its user, or
  *     failing logins until its bucket is empty, leaves the other's login.
  *   - The email index is keyed apart from the API-key pepper: another
- *     pepper finds the same users; another index key finds none until
- *     `reindex` moves the rows, and `cb-admin reindex` moves them back.
+ *     pepper finds the same users.  Rows left by the release before (their
+ *     index derived from the pepper) are refused, found again with the
+ *     pepper as CB_BLIND_INDEX_KEY_PREVIOUS_FILE's key (their emails still
+ *     taken), and moved by `cb-admin reindex`.
  *     The same through the running stack: its pepper rotated (API keys
  *     end, logins work), its index key rotated (logins work again after
  *     `cb-admin reindex`).
@@ -281,7 +283,7 @@ START_TEST(index_key_apart_from_pepper)
 	struct app	 app;
 	struct tuser	 u, v;
 	struct user	 found;
-	char		 err[512], stack_key[65], pepper[65], out[512];
+	char		 err[512], stack_key[65], pepper[65], out[512], id[37];
 	long long	 changed = 0;
 
 	new_user(A.slug, "viewer", &u);
@@ -306,19 +308,16 @@ START_TEST(index_key_apart_from_pepper)
 	ck_assert_int_eq(users_find_by_email(&app, v.slug, v.email, &found), CB_OK);
 	ck_assert_str_eq(found.id, v.id);
 
-	/* Another index key: nobody is found until the rows are moved. */
-	util_strlcpy(app.settings.blind_index_key,
-	    "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210",
-	    sizeof(app.settings.blind_index_key));
-	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_ERR_NOT_FOUND);
+	/*
+	 * The rows as the release before this key left them: indexed under the
+	 * pepper (the index key then was derived from it).  The stack, on its
+	 * own key with no previous one, refuses them.
+	 */
+	util_strlcpy(app.settings.blind_index_key, pepper, sizeof(app.settings.blind_index_key));
 	ck_assert_int_eq(users_reindex(&app, &changed), CB_OK);
 	ck_assert_int_ge(changed, 2);
-	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_OK);
-	ck_assert_str_eq(found.id, u.id);
-	ck_assert_int_eq(users_find_by_email(&app, v.slug, v.email, &found), CB_OK);
 	ck_assert_int_eq(users_reindex(&app, &changed), CB_OK);
 	ck_assert_int_eq(changed, 0);	/* idempotent */
-	/* The stack (its own key) refuses them now... */
 	reset_limits(u.slug, u.email);
 	{
 		struct http_resp r;
@@ -327,7 +326,21 @@ START_TEST(index_key_apart_from_pepper)
 		ck_assert_int_eq(r.status, 401);
 		http_free(&r);
 	}
-	/* ...until `cb-admin reindex` moves every row back under the stack's key. */
+	/*
+	 * The upgrade as a rotation: the new key current, the pepper the
+	 * previous key.  The users are found and their emails stay taken.
+	 */
+	util_strlcpy(app.settings.blind_index_key, stack_key, sizeof(app.settings.blind_index_key));
+	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_ERR_NOT_FOUND);
+	util_strlcpy(app.settings.blind_index_key_previous, pepper,
+	    sizeof(app.settings.blind_index_key_previous));
+	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_OK);
+	ck_assert_str_eq(found.id, u.id);
+	ck_assert_int_eq(users_find_by_email(&app, v.slug, v.email, &found), CB_OK);
+	ck_assert_str_eq(found.id, v.id);
+	ck_assert_int_eq(users_create(&app, u.org, u.email, "another-password-1", 18, "viewer", id),
+	    CB_ERR_DB_CONFLICT);
+	/* `cb-admin reindex` moves every row under the stack's key: logins work again. */
 	ck_assert_int_eq(seed_admin("reindex", out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "\"users_reindexed\":") != NULL, "%s", out);
 	ck_assert_msg(strstr(out, "\"users_reindexed\":0") == NULL, "%s", out);
@@ -337,6 +350,8 @@ START_TEST(index_key_apart_from_pepper)
 		login_ok(&u, acc, ref);
 		login_ok(&v, acc, ref);
 	}
+	app.settings.blind_index_key_previous[0] = '\0';
+	ck_assert_int_eq(users_find_by_email(&app, u.slug, u.email, &found), CB_OK);
 	free(app.settings.api_key_pepper);
 	app.settings.api_key_pepper = strdup(pepper);
 	testdb_keys_close(&app.keys);

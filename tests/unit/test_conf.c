@@ -430,7 +430,17 @@ START_TEST(test_settings_table)
 		setenv("CB_BLIND_INDEX_KEY_FILE", path, 1);
 		ck_assert_msg(settings_load(&s, err, sizeof(err)) == CB_OK, "err: %s", err);
 		ck_assert_str_eq(s.blind_index_key, BLIND_HEX);
+		ck_assert_str_eq(s.blind_index_key_previous, "");
 		settings_free(&s);
+		/* The previous key of a rotation, when named: read the same way. */
+		setenv("CB_BLIND_INDEX_KEY_PREVIOUS_FILE", path, 1);
+		ck_assert_msg(settings_load(&s, err, sizeof(err)) == CB_OK, "err: %s", err);
+		ck_assert_str_eq(s.blind_index_key_previous, BLIND_HEX);
+		settings_free(&s);
+		setenv("CB_BLIND_INDEX_KEY_PREVIOUS_FILE", "/nonexistent/previous.key", 1);
+		ck_assert_int_eq(settings_load(&s, err, sizeof(err)), CB_ERR_CONFIG);
+		ck_assert_msg(strstr(err, "CB_BLIND_INDEX_KEY_PREVIOUS_FILE") != NULL, "err: %s", err);
+		unsetenv("CB_BLIND_INDEX_KEY_PREVIOUS_FILE");
 		ck_assert_int_eq(chmod(path, 0644), 0);
 		ck_assert_int_eq(settings_load(&s, err, sizeof(err)), CB_ERR_CONFIG);
 		ck_assert_msg(strstr(err, "blind index key file") && strstr(err, "0644"), "err: %s", err);
