@@ -18,7 +18,8 @@
  *     taken), and moved by `cb-admin reindex`.
  *     The same through the running stack: its pepper rotated (API keys
  *     end, logins work), its index key rotated (logins work again after
- *     `cb-admin reindex`).
+ *     `cb-admin reindex`), and rotated back with the previous key named
+ *     (no login fails at all).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -424,7 +425,7 @@ START_TEST(rotations_through_the_stack)
 {
 	struct seed	 s;
 	struct tuser	 u;
-	char		 old_pepper[128], old_index[128], out[512];
+	char		 old_pepper[128], old_index[128], out[512], prev[600], cmd[1600];
 
 	seed_tenant(&s);
 	test_record_secret(s.api_key);
@@ -447,12 +448,27 @@ START_TEST(rotations_through_the_stack)
 	ck_assert_int_eq(seed_admin("reindex", out, sizeof(out)), 0);
 	login_status(&u, 200);
 
+	/*
+	 * Back with no failed login: the key now in use as the previous one
+	 * (CB_BLIND_INDEX_KEY_PREVIOUS_FILE, passed on by stack.sh like every
+	 * CB_* of its caller), the old key current again.
+	 */
+	snprintf(prev, sizeof(prev), "%s/blind-index.previous.key", test_env("CB_SECRETS_DIR"));
+	snprintf(cmd, sizeof(cmd), "f=%s/blind-index.key; install -m 0600 -o $(stat -c %%u $f)"
+	    " -g $(stat -c %%g $f) $f %s 2>&1", test_env("CB_SECRETS_DIR"), prev);
+	ck_assert_msg(test_run(cmd, out, sizeof(out)) == 0, "%s", out);
+	setenv("CB_BLIND_INDEX_KEY_PREVIOUS_FILE", prev, 1);
 	secret_swap("blind-index.key", old_index, NULL, 0);
 	secret_swap("api-key-pepper.hex", old_pepper, NULL, 0);
 	test_stack("restart-edge");
+	login_status(&u, 200);					/* before any reindex */
 	ck_assert_int_eq(seed_admin("reindex", out, sizeof(out)), 0);
 	login_status(&u, 200);
 	ck_assert_int_eq(agent_token_status(s.api_key), 200);
+	unsetenv("CB_BLIND_INDEX_KEY_PREVIOUS_FILE");
+	ck_assert_int_eq(unlink(prev), 0);
+	test_stack("restart-edge");
+	login_status(&u, 200);
 	reset_limits(NULL, NULL);
 }
 END_TEST
