@@ -16,6 +16,8 @@
 
 (function () {
 	const REFRESH_KEY = 'oc.refresh';
+	/* The last organisation signed in to (a slug: not a secret), offered again. */
+	const ORG_KEY = 'oc.org';
 	const POLL_MS = 4000;
 	const HANDLED_POLL_MS = 1000;
 
@@ -161,6 +163,7 @@
 				return;
 			}
 			ui.password.value = '';
+			try { localStorage.setItem(ORG_KEY, ui.org.value.trim()); } catch (e) { /* private mode */ }
 			keep(res.json);
 			await start();
 		} catch (e) {
@@ -460,6 +463,7 @@
 
 	/* ------------------------------------------------------------------ go */
 
+	try { ui.org.value = localStorage.getItem(ORG_KEY) || ''; } catch (e) { /* private mode */ }
 	ui.login.addEventListener('submit', signIn);
 	ui.logout.addEventListener('click', signOut);
 	ui.refresh.addEventListener('click', loadAll);
