@@ -54,7 +54,7 @@
 #include "users.h"
 #include "util.h"
 
-#define AUTH_LOGIN_PER_ACCOUNT	5	/* attempts a minute for one (org, email) (blind index) */
+#define AUTH_LOGIN_PER_ACCOUNT	5	/* attempts a minute for one (org, email) */
 #define AUTH_LOGIN_PER_IP	30	/* attempts a minute from one REMOTE_ADDR */
 #define AUTH_LOGIN_REFUSED	"the organisation, the email or the password is wrong"
 #define AUTH_REFRESH_REFUSED	"the refresh token is invalid, expired or revoked"
@@ -92,8 +92,9 @@ auth_no_store(struct req *r)
  * The login buckets: the client address first (so a flood from one place
  * does not also drain the accounts it names), then the account, (org,
  * email), by a keyed digest (never the address itself): failures against
- * one tenant never lock out the same address in another.  CB_ERR_RATE_LIMITED (the 429
- * of route_too_many); CB_ERR_UNAVAILABLE when Redis cannot be asked.
+ * one tenant never lock out the same address in another.
+ * CB_ERR_RATE_LIMITED (the 429 of route_too_many); CB_ERR_UNAVAILABLE when
+ * Redis cannot be asked.
  */
 static int
 auth_login_limit(struct req *r, const char *org, const char *email)

@@ -55,21 +55,21 @@ users_normalise(const char *in, char *out, size_t outsz)
 int
 users_email_index(const char *key_hex, const char *email, char out[2 + 64 + 1])
 {
-	unsigned char	 pepper[32], key[32], h[32];
+	unsigned char	 base[32], key[32], h[32];
 	char		 norm[USERS_EMAIL_MAX + 1];
 	size_t		 n = 0;
 	int		 rc;
 
 	if ((rc = users_normalise(email, norm, sizeof(norm))) != CB_OK)
 		return rc;
-	if (key_hex == NULL || sodium_hex2bin(pepper, sizeof(pepper), key_hex,
-	    strlen(key_hex), NULL, &n, NULL) != 0 || n != sizeof(pepper))
+	if (key_hex == NULL || sodium_hex2bin(base, sizeof(base), key_hex,
+	    strlen(key_hex), NULL, &n, NULL) != 0 || n != sizeof(base))
 		return CB_ERR_CONFIG;
 	/* A key of its own for this index, derived from the blind index key. */
 	crypto_generichash(key, sizeof(key), (const unsigned char *)"cb:email-index:v1", 17,
-	    pepper, sizeof(pepper));
+	    base, sizeof(base));
 	crypto_generichash(h, sizeof(h), (const unsigned char *)norm, strlen(norm), key, sizeof(key));
-	sodium_memzero(pepper, sizeof(pepper));
+	sodium_memzero(base, sizeof(base));
 	sodium_memzero(key, sizeof(key));
 	out[0] = '\\';
 	out[1] = 'x';
