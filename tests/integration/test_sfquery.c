@@ -196,7 +196,7 @@ cache_pttl(const char *phone, char *key, size_t keysz)
 	char		 k[CCACHE_KEY_MAX];
 	long long	 ms;
 
-	ck_assert_int_eq(ccache_key(k, test_env("CB_API_KEY_PEPPER"), org, phone), CB_OK);
+	ck_assert_int_eq(ccache_key(k, test_blind_key(), org, phone), CB_OK);
 	ck_assert_int_eq(kv_cmd(kv, &r, 2, (const char *[]){ "PTTL", k }, NULL), CB_OK);
 	ms = kv_reply_int(r);
 	kv_reply_free(r);
