@@ -13,6 +13,7 @@
 // Exit 0 on success; the last line is the one-line result.
 
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import {
@@ -206,6 +207,18 @@ async function main() {
 		assert(rec.fields && rec.fields.Email__c === email, `record fields: ${JSON.stringify(rec.fields)}`);
 		assert(rec.fields.Topic__c === 'support' && rec.fields.Subscribe__c === true, `record fields: ${JSON.stringify(rec.fields)}`);
 		log(`record ${rec.id} (${rec.object}) holds submission ${sub1}`);
+
+		// ---- one trace from the page to Salesforce: the id the page sent
+		// with its submit (traceparent) is in the worker's delivery line and
+		// in what the fake Salesforce received
+		step = 'one trace from the page to salesforce';
+		const traceId = await page.getAttribute('#cb-result', 'data-trace');
+		assert(/^[0-9a-f]{32}$/.test(traceId || ''), `no trace id on the result: "${traceId}"`);
+		for (const f of ['cb-worker.log', 'cb-fake-sf.log']) {
+			await until(`trace ${traceId} in ${f}`, async () =>
+			    readFileSync(join(STATE, 'log', f), 'utf8').includes(traceId), 10000, 300);
+		}
+		log(`trace ${traceId}: page, worker and fake Salesforce`);
 
 		// ---- a second click with changed answers is a new attempt: a new
 		// key, a new submission
