@@ -40,6 +40,7 @@
 #include "log.h"
 #include "route.h"
 #include "seal.h"
+#include "subject.h"
 #include "util.h"
 
 #define CALLS_BODY_MAX	16384
@@ -128,6 +129,7 @@ calls_act(struct req *r, const void *argp)
 	const struct calls_source	*src = r->auth;
 	struct seal_keyring		*kr;
 	struct calls_result		 res;
+	struct buf			 subjects;
 	cJSON				*ext;
 	char				 sha[CALLS_SHA_HEX];
 	int				 rc;
@@ -136,8 +138,19 @@ calls_act(struct req *r, const void *argp)
 		return CB_ERR_UNAVAILABLE;
 	/* The raw bytes as received, never a re-serialisation (CONTRACTS 1.4). */
 	calls_sha256_hex(r->body ? r->body : "", r->body_len, sha);
-	if ((rc = calls_ingest(r->app->db, kr, src, req_header(r, "webhook-id"), e, sha,
-	    req_traceparent(r), &res)) != CB_OK)
+	/* The blind index of its numbers, for an erasure (lib/subject.h). */
+	buf_init(&subjects, 2 * DIGEST_TEXT);
+	if ((e->from != NULL && (rc = subject_add_value(&subjects,
+	    r->app->settings.api_key_pepper, e->from_e164)) != CB_OK) ||
+	    (e->to != NULL && (rc = subject_add_value(&subjects,
+	    r->app->settings.api_key_pepper, e->to_e164)) != CB_OK)) {
+		buf_free(&subjects);
+		return rc;
+	}
+	rc = calls_ingest(r->app->db, kr, src, req_header(r, "webhook-id"), e, sha,
+	    req_traceparent(r), subjects.len > 0 ? buf_cstr(&subjects) : NULL, &res);
+	buf_free(&subjects);
+	if (rc != CB_OK)
 		return rc;
 	switch (res.outcome) {
 	case CALLS_CREATED:

@@ -1,0 +1,67 @@
+/*
+ * subject: the blind index of data subjects (sql/0021_erasure.up.sql), so
+ * that an erasure finds every submission, call event and command holding a
+ * person's email or phone number although their data is sealed.
+ *
+ * An entry is a keyed BLAKE2b-256 (lib/digest.h, label "cb:subject-index:v1")
+ * of the identifier's kind and its normalised form: an email trimmed and
+ * lower-cased (users_email_normalise), a phone number in E.164
+ * (lib/phone.h).  The key is derived from CB_API_KEY_PEPPER under a label of
+ * its own, so no other digest of the broker equals an entry, and a dump of
+ * the database cannot confirm an address or a number without the pepper.
+ *
+ * What is indexed: the values of confidential and restricted fields of a
+ * form that are of type email, or strings that read as an international
+ * phone number ("+" or "00" and the country code); a call event's from and
+ * to numbers; a set_field command's value when it reads as an email or an
+ * international number.
+ */
+#ifndef CB_SUBJECT_H
+#define CB_SUBJECT_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "buf.h"
+#include "digest.h"
+
+/* Entries of one row, at most (a form has at most 200 fields). */
+#define SUBJECT_MAX_ENTRIES	256
+
+/*
+ * The entry of an email (raw, normalised here).  CB_ERR_VALIDATION when it
+ * is not an email, CB_ERR_CONFIG for a malformed pepper.  out: bytea text.
+ */
+int	 subject_email(const char *pepper_hex, const char *email, char out[DIGEST_TEXT]);
+/* The entry of a phone number, normalised with default_cc (may be NULL). */
+int	 subject_phone(const char *pepper_hex, const char *phone, const char *default_cc,
+	    char out[DIGEST_TEXT]);
+/* The entry of a phone number already in E.164. */
+int	 subject_e164(const char *pepper_hex, const char *e164, char out[DIGEST_TEXT]);
+
+/*
+ * Add the entry of one value to `list` (comma-separated hex digests, no
+ * "\x", the form SUBJECT_INSERT_FROM reads) when it reads as an email or
+ * as an international phone number; anything else adds nothing.
+ */
+int	 subject_add_value(struct buf *list, const char *pepper_hex, const char *value);
+/*
+ * The entries of a submission's data checked against its definition: the
+ * confidential and restricted fields (see above) into `list`.
+ */
+int	 subject_of_data(struct buf *list, const char *pepper_hex, const cJSON *def,
+	    const cJSON *data);
+
+/*
+ * SQL: the rows to insert into subject_index for one row (org, kind, ref
+ * id) from a list of entries (a text parameter, NULL or "" for none); from:
+ * the relations org and ref read from, each followed by ", " ("" for none).
+ */
+#define SUBJECT_INSERT_FROM(org, kind, ref, list, from)				\
+	"INSERT INTO subject_index (org_id, digest, kind, ref_id)"			\
+	" SELECT DISTINCT " org "::bigint, decode(x, 'hex'), " kind ", " ref "::uuid"	\
+	" FROM " from "unnest(string_to_array(nullif(" list "::text, ''), ',')) x"	\
+	" ON CONFLICT DO NOTHING"
+
+#endif

@@ -1,0 +1,419 @@
+/*
+ * Erasure of a data subject (POST /api/v1/admin/erasures, docs/erasure.md),
+ * through the real stack:
+ *   - refusals: 401 without a person, 403 for every role but admin, 400
+ *     naming the field for a malformed email or phone or an unknown member,
+ *     422 for both or neither, 400 without an Idempotency-Key, 404 for
+ *     another tenant's erasure id;
+ *   - an email spelt otherwise and a phone number spelt otherwise find the
+ *     submission, the command and the call event that hold them; a replay
+ *     of the same key answers the stored 202 and erases nothing more;
+ *   - each Salesforce record the broker wrote for them is deleted exactly
+ *     once (the fake's DELETE counters), another subject's is not;
+ *   - no trace: a pg_dump of the database and a snapshot of Redis hold
+ *     neither the email nor the number in any spelling (each search first
+ *     proven to find a value that is there), the contact cache's entry of
+ *     the number is gone, and the run's log scan fails on any log line
+ *     holding them (test_record_personal).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+
+#include "ccache.h"
+#include "check_util.h"
+#include "errs.h"
+#include "fakehooks.h"
+#include "fakesf.h"
+#include "http.h"
+#include "kv.h"
+#include "outbox.h"
+#include "people.h"
+#include "seed.h"
+#include "submit.h"
+#include "testdb.h"
+#include "util.h"
+
+#define ERASURES	"/api/v1/admin/erasures"
+
+static void
+erase(const char *tok, const char *key, const char *body, struct http_resp *r)
+{
+	http_as("POST", ERASURES, tok, key, body, r);
+}
+
+static void
+expect_field(struct http_resp *r, long status, const char *type, const char *field)
+{
+	http_expect_problem(r, status, type);
+	if (field != NULL)
+		ck_assert_str_eq(http_json_str(r, "field"), field);
+	http_free(r);
+}
+
+static long
+member(cJSON *o, const char *a, const char *b)
+{
+	const cJSON	*v = cJSON_GetObjectItemCaseSensitive(o, a);
+
+	if (b != NULL)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	ck_assert_msg(cJSON_IsNumber(v), "%s.%s missing", a, b ? b : "");
+	return (long)v->valuedouble;
+}
+
+START_TEST(refusals)
+{
+	const char *const roles[] = { "admin", "operator", "viewer", "approver", NULL };
+	struct tuser	 u[4], o[1];
+	char		 acc[4][TOKSZ], oacc[1][TOKSZ], slug[48], slug2[48], id[40], path[120];
+	struct http_resp r;
+	int		 i;
+	static const struct {
+		const char	*body;
+		long		 status;
+		const char	*type;
+		const char	*field;
+	} bad[] = {
+		{ "{\"email\":\"not an email\"}", 400, "/problems/validation", "email" },
+		{ "{\"email\":\"a@b\"}", 400, "/problems/validation", "email" },
+		{ "{\"email\":42}", 400, "/problems/validation", "email" },
+		{ "{\"phone\":\"555-2671\"}", 400, "/problems/validation", "phone" },
+		{ "{\"phone\":\"+1 800 FLOWERS\"}", 400, "/problems/validation", "phone" },
+		{ "{\"name\":\"Jane\"}", 400, "/problems/validation", "name" },
+		{ "{\"email\":\"a@example.org\",\"phone\":\"+14155552671\"}", 422,
+		  "/problems/unprocessable", NULL },
+		{ "{}", 422, "/problems/unprocessable", NULL },
+	};
+
+	new_org(slug, sizeof(slug));
+	new_staff(slug, roles, u, acc);
+	new_org(slug2, sizeof(slug2));
+	new_staff(slug2, (const char *const []){ "admin", NULL }, o, oacc);
+
+	erase(NULL, "er-1", "{\"email\":\"a@example.org\"}", &r);
+	ck_assert_int_eq(r.status, 401);
+	http_free(&r);
+	for (i = 1; i < 4; i++) {
+		erase(acc[i], "er-1", "{\"email\":\"a@example.org\"}", &r);
+		expect_field(&r, 403, "/problems/forbidden", NULL);
+	}
+	for (i = 0; i < (int)(sizeof(bad) / sizeof(bad[0])); i++) {
+		char key[32];
+
+		snprintf(key, sizeof(key), "er-bad-%d", i);
+		erase(acc[0], key, bad[i].body, &r);
+		expect_field(&r, bad[i].status, bad[i].type, bad[i].field);
+	}
+	erase(acc[0], NULL, "{\"email\":\"a@example.org\"}", &r);
+	expect_field(&r, 400, "/problems/idempotency-key-missing", NULL);
+
+	/* A subject the tenant never saw: nothing found, nothing to delete. */
+	erase(acc[0], "er-ok", "{\"email\":\"nobody@example.org\"}", &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	util_strlcpy(id, http_json_str(&r, "id"), sizeof(id));
+	ck_assert_str_eq(http_json_str(&r, "status"), "done");
+	ck_assert_int_eq(member(http_json(&r), "found", "submissions"), 0);
+	ck_assert_int_eq(member(http_json(&r), "salesforce", "enqueued"), 0);
+	http_free(&r);
+
+	snprintf(path, sizeof(path), ERASURES "/%s", id);
+	http_as("GET", path, acc[0], NULL, NULL, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_str_eq(http_json_str(&r, "id"), id);
+	ck_assert_str_eq(http_json_str(&r, "subject_kind"), "email");
+	http_free(&r);
+	http_as("GET", path, acc[1], NULL, NULL, &r);
+	expect_field(&r, 403, "/problems/forbidden", NULL);
+	/* Another tenant's admin: as if it did not exist. */
+	http_as("GET", path, oacc[0], NULL, NULL, &r);
+	expect_field(&r, 404, "/problems/not-found", NULL);
+	http_as("GET", ERASURES "/3f0c8a52-3d7e-4b8e-9c61-0d1c2b3a4f5e", acc[0], NULL, NULL, &r);
+	expect_field(&r, 404, "/problems/not-found", NULL);
+	http_as("GET", ERASURES "/not-a-uuid", acc[0], NULL, NULL, &r);
+	expect_field(&r, 404, "/problems/not-found", NULL);
+}
+END_TEST
+
+/* A signed call event from `from` for the source; its event id. */
+static void
+call_event(const char *source, const char *secret, const char *corr, const char *from,
+    char ev[40])
+{
+	struct http_resp r;
+	char		 body[512], path[160], id[64], t[24], ts[32], sig[128], hid[96], hts[64];
+	char		 hsig[200];
+	const char	*h[5];
+
+	snprintf(body, sizeof(body), "{\"correlation_id\":\"%s\",\"event_type\":\"call_started\","
+	    "\"from\":\"%s\",\"started_at\":\"2025-10-18T14:03:07Z\"}", corr, from);
+	util_random_token(t, sizeof(t), 12);
+	snprintf(id, sizeof(id), "msg_%s", t);
+	snprintf(ts, sizeof(ts), "%ld", (long)time(NULL));
+	fakehooks_sign(secret, id, ts, body, strlen(body), sig, sizeof(sig));
+	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
+	snprintf(hts, sizeof(hts), "webhook-timestamp: %s", ts);
+	snprintf(hsig, sizeof(hsig), "webhook-signature: %s", sig);
+	h[0] = "Content-Type: application/json";
+	h[1] = hid;
+	h[2] = hts;
+	h[3] = hsig;
+	h[4] = NULL;
+	snprintf(path, sizeof(path), "/api/v1/webhooks/calls/%s", source);
+	http_do("POST", path, h, body, strlen(body), &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	util_strlcpy(ev, http_json_str(&r, "event_id"), 40);
+	http_free(&r);
+}
+
+/* Wait until the erasure's Salesforce deletions are all done. */
+static void
+erasure_wait_done(const char *tok, const char *id)
+{
+	struct http_resp r;
+	char		 path[120], status[32] = "";
+	double		 until = test_now_s() + 20;
+
+	snprintf(path, sizeof(path), ERASURES "/%s", id);
+	do {
+		http_as("GET", path, tok, NULL, NULL, &r);
+		ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+		util_strlcpy(status, http_json_str(&r, "status"), sizeof(status));
+		http_free(&r);
+		if (strcmp(status, "done") == 0)
+			return;
+		test_sleep_ms(100);
+	} while (test_now_s() < until);
+	ck_abort_msg("erasure %s: %s after 20 s", id, status);
+}
+
+/* How many lines of `file` hold any of the needles (case-insensitive). */
+static long
+grep_count(const char *file, const char *const *needles)
+{
+	char	 cmd[2048], out[64];
+	size_t	 n;
+	int	 i;
+
+	n = (size_t)snprintf(cmd, sizeof(cmd), "grep -a -i -c -F");
+	for (i = 0; needles[i] != NULL; i++)
+		n += (size_t)snprintf(cmd + n, sizeof(cmd) - n, " -e '%s'", needles[i]);
+	snprintf(cmd + n, sizeof(cmd) - n, " '%s'", file);
+	(void)test_run(cmd, out, sizeof(out));
+	return strtol(out, NULL, 10);
+}
+
+/* pg_dump of the stack's database into dir/name.sql. */
+static void
+dump_db(const char *dir, const char *name)
+{
+	char	 sh[1200], out[1024];
+
+	snprintf(sh, sizeof(sh), "mkdir -p '%s' && pg_dump -d '%s dbname=cbroker' -f '%s/%s.sql'"
+	    " 2>&1", dir, test_env("CB_PG_SUPER_DSN"), dir, name);
+	ck_assert_msg(test_run(sh, out, sizeof(out)) == 0, "pg_dump: %s", out);
+}
+
+static long long
+cache_pttl(const char *org, const char *e164)
+{
+	struct kv	*kv = testdb_kv_open();
+	struct kv_reply	*r = NULL;
+	char		 k[CCACHE_KEY_MAX];
+	long long	 ms;
+
+	ck_assert_int_eq(ccache_key(k, test_env("CB_API_KEY_PEPPER"), org, e164), CB_OK);
+	ck_assert_int_eq(kv_cmd(kv, &r, 2, (const char *[]){ "PTTL", k }, NULL), CB_OK);
+	ms = kv_reply_int(r);
+	kv_reply_free(r);
+	kv_close(kv);
+	return ms;
+}
+
+START_TEST(erasure_leaves_no_trace)
+{
+	struct seed	 s;
+	struct tuser	 adm;
+	struct http_resp r;
+	char		 acc[TOKSZ], refresh[80], org[24], tag[16], email[96], spelt[120], lower[96];
+	char		 digits[8], e164[20], national[24], spelt_phone[32], source[40], secret[128];
+	char		 args[256], out[2048], ctx[40], tok[64], body[1024], subA[40], subB[40];
+	char		 ev[40], cmd[40], corr[48], e1[40], e2[40], path[160], auth[128], dir[300];
+	char		 sh[1400], other[96], ext[96], file[320];
+	const char	*h[] = { "Content-Type: application/json", auth, NULL };
+	long		 dels, calls;
+	cJSON		*j;
+	size_t		 i;
+
+	seed_tenant(&s);
+	testdb_val(org, sizeof(org), "SELECT id::text FROM orgs WHERE slug = $1", 1,
+	    (const char *[]){ s.slug });
+	new_user(s.slug, "admin", &adm);
+	login_ok(&adm, acc, refresh);
+
+	/* The subject: an email, and a number no other test uses. */
+	util_random_token(tag, sizeof(tag), 6);
+	for (i = 0; tag[i]; i++)
+		if (tag[i] == '-' || tag[i] == '_')
+			tag[i] = 'q';
+	snprintf(email, sizeof(email), "Erase.%s@Example.ORG", tag);
+	snprintf(lower, sizeof(lower), "erase.%s@example.org", tag);
+	for (i = 0; i < 7; i++)
+		digits[i] = (char)('0' + (tag[i % 6] + (int)i) % 10);
+	digits[7] = '\0';
+	snprintf(e164, sizeof(e164), "+1628%s", digits);
+	snprintf(national, sizeof(national), "628%s", digits);
+	snprintf(spelt_phone, sizeof(spelt_phone), "+1 (628) %.3s-%s", digits, digits + 3);
+	test_record_personal(email);
+	test_record_personal(lower);
+	test_record_personal(e164);
+	test_record_personal(national);
+	snprintf(other, sizeof(other), "keep.%s@example.org", tag);
+
+	/* What holds it: a submission (email, and the number in its message) ... */
+	seed_context(s.form_id, ctx, tok);
+	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Erasable Person\",\"email\":\"%s\","
+	    "\"topic\":\"sales\",\"message\":\"%s\"}}", email, spelt_phone);
+	submit_form(s.form_id, tok, "erase-a", body, subA);
+	/* ... another subject's, which stays ... */
+	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Kept Person\",\"email\":\"%s\"}}",
+	    other);
+	submit_form_new_tab(s.form_id, "erase-b", body, subB);
+	/* ... an agent's command setting the email ... */
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s.api_key);
+	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
+	snprintf(body, sizeof(body), "{\"type\":\"set_field\",\"selector\":\"#email\","
+	    "\"value\":\"%s\",\"nonce\":\"erase-%s\"}", email, tag);
+	http_do("POST", path, h, body, strlen(body), &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	util_strlcpy(cmd, http_json_str(&r, "id"), sizeof(cmd));
+	http_free(&r);
+	/* ... and a call from the number, in its national spelling. */
+	snprintf(args, sizeof(args), "call-source-add %s voice --country-code 1", s.slug);
+	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
+	seed_take(out, "source_id", source, sizeof(source));
+	seed_take(out, "secret", secret, sizeof(secret));
+	test_record_secret(secret);
+	snprintf(corr, sizeof(corr), "erase-%s", tag);
+	snprintf(args, sizeof(args), "(628) %.3s-%s", digits, digits + 3);
+	call_event(source, secret, corr, args, ev);
+
+	ck_assert_msg(outbox_wait(subA, "done", 15000, NULL, NULL, 0), "submission A not delivered");
+	ck_assert_msg(outbox_wait(subB, "done", 15000, NULL, NULL, 0), "submission B not delivered");
+	ck_assert_msg(outbox_wait(ev, "done", 15000, NULL, NULL, 0), "call event not delivered");
+	snprintf(ext, sizeof(ext), "%s:call_started", corr);
+	ck_assert_int_eq(fakesf_records(subA, NULL), 1);
+	ck_assert_int_eq(fakesf_records(ext, NULL), 1);
+	ck_assert_msg(cache_pttl(org, e164) > 0, "the contact lookup cached nothing");
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM subject_index WHERE org_id = $1::bigint"
+	    " AND ref_id IN ($2::uuid, $3::uuid, $4::uuid)", 4,
+	    (const char *[]){ org, subA, cmd, ev }), 4);	/* A: email and number */
+	dels = fakesf_stat("deletes");
+	calls = fakesf_stat("delete_calls");
+	/* Before: the dump holds the email (the command's value), so the search can find it. */
+	snprintf(dir, sizeof(dir), "%s/erasure-%s", test_env("CB_STATE"), tag);
+	dump_db(dir, "before");
+	snprintf(file, sizeof(file), "%s/before.sql", dir);
+	ck_assert_int_ge(grep_count(file, (const char *[]){ email, NULL }), 1);
+
+	/* The email, spelt otherwise: the submission and the command. */
+	snprintf(spelt, sizeof(spelt), "{\"email\":\"  %s \"}", lower);
+	erase(acc, "erase-email", spelt, &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	j = http_json(&r);
+	ck_assert_int_eq(member(j, "found", "submissions"), 1);
+	ck_assert_int_eq(member(j, "found", "commands"), 1);
+	ck_assert_int_eq(member(j, "found", "call_events"), 0);
+	ck_assert_int_eq(member(j, "salesforce", "enqueued"), 1);
+	util_strlcpy(e1, http_json_str(&r, "id"), sizeof(e1));
+	http_free(&r);
+	/* The same key again: the stored answer, nothing erased twice. */
+	erase(acc, "erase-email", spelt, &r);
+	ck_assert_int_eq(r.status, 202);
+	ck_assert_str_eq(http_header(&r, "Idempotent-Replayed"), "true");
+	ck_assert_str_eq(http_json_str(&r, "id"), e1);
+	http_free(&r);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM erasures WHERE org_id = $1::bigint", 1,
+	    (const char *[]){ org }), 1);
+
+	/* The number, spelt internationally: the call event (the submission is gone). */
+	snprintf(body, sizeof(body), "{\"phone\":\"001 628 %s\"}", digits);
+	erase(acc, "erase-phone", body, &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	j = http_json(&r);
+	ck_assert_int_eq(member(j, "found", "submissions"), 0);
+	ck_assert_int_eq(member(j, "found", "call_events"), 1);
+	ck_assert_int_eq(member(j, "salesforce", "enqueued"), 1);
+	util_strlcpy(e2, http_json_str(&r, "id"), sizeof(e2));
+	http_free(&r);
+
+	/* Salesforce: each record deleted exactly once, the other subject's kept. */
+	erasure_wait_done(acc, e1);
+	erasure_wait_done(acc, e2);
+	ck_assert_int_eq(fakesf_stat("deletes") - dels, 2);
+	ck_assert_int_eq(fakesf_stat("delete_calls") - calls, 2);
+	ck_assert_int_eq(fakesf_records(subA, NULL), 0);
+	ck_assert_int_eq(fakesf_records(ext, NULL), 0);
+	ck_assert_int_eq(fakesf_records(subB, NULL), 1);
+
+	/* Postgres: the rows are gone, the other subject's stay, the audit holds hashes. */
+	ck_assert_int_eq(testdb_long("SELECT (SELECT count(*) FROM submissions WHERE id = $1::uuid)"
+	    " + (SELECT count(*) FROM commands WHERE id = $2::uuid)"
+	    " + (SELECT count(*) FROM call_events WHERE id = $3::uuid)"
+	    " + (SELECT count(*) FROM subject_index WHERE ref_id IN ($1::uuid, $2::uuid, $3::uuid))"
+	    " + (SELECT count(*) FROM outbox WHERE ref_id IN ($1::uuid, $3::uuid))", 3,
+	    (const char *[]){ subA, cmd, ev }), 0);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM submissions WHERE id = $1::uuid", 1,
+	    (const char *[]){ subB }), 1);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE org_id = $1::bigint"
+	    " AND action = 'subject.erased' AND subject IN ($2, $3)", 3,
+	    (const char *[]){ org, e1, e2 }), 2);
+
+	/* pg_dump: no spelling of the subject; the search finds what is there. */
+	dump_db(dir, "after");
+	snprintf(file, sizeof(file), "%s/after.sql", dir);
+	ck_assert_int_ge(grep_count(file, (const char *[]){ s.slug, NULL }), 1);
+	ck_assert_int_eq(grep_count(file, (const char *[]){ email, lower, e164, national,
+	    NULL }), 0);
+
+	/* Redis: the number's cache entry is gone; a snapshot holds no spelling. */
+	ck_assert_int_eq(cache_pttl(org, e164), -2);
+	snprintf(sh, sizeof(sh), "R=\"redis-cli -s %s -a %s --no-auth-warning\";"
+	    " $R SET cb:test:erasure-canary:%s here >/dev/null &&"
+	    " $R CONFIG SET rdbcompression no >/dev/null &&"
+	    " $R --rdb '%s/redis.rdb' >/dev/null 2>&1; rc=$?;"
+	    " $R CONFIG SET rdbcompression yes >/dev/null; $R DEL cb:test:erasure-canary:%s"
+	    " >/dev/null; exit $rc", test_env("CB_REDIS_HOST"), test_env("CB_REDIS_PASSWORD"), tag,
+	    dir, tag);
+	ck_assert_msg(test_run(sh, out, sizeof(out)) == 0, "redis snapshot: %s", out);
+	snprintf(file, sizeof(file), "%s/redis.rdb", dir);
+	snprintf(args, sizeof(args), "erasure-canary:%s", tag);
+	ck_assert_int_ge(grep_count(file, (const char *[]){ args, NULL }), 1);
+	ck_assert_int_eq(grep_count(file, (const char *[]){ email, lower, e164, national,
+	    NULL }), 0);
+	snprintf(sh, sizeof(sh), "rm -rf '%s'", dir);
+	(void)test_run(sh, out, sizeof(out));
+}
+END_TEST
+
+static Suite *
+erasure_suite(void)
+{
+	Suite	*s = suite_create("erasure");
+	TCase	*tc = tcase_create("erasure");
+
+	tcase_set_timeout(tc, 90);
+	tcase_add_test(tc, refusals);
+	tcase_add_test(tc, erasure_leaves_no_trace);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return cu_run(erasure_suite());
+}
