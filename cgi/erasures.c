@@ -22,7 +22,9 @@
  * entries go with them, by trigger), deletes the Salesforce outbox rows of
  * those submissions and call events (their sealed field maps) and enqueues
  * one salesforce.delete outbox row per Salesforce record the broker wrote
- * for them (by external id: worker/sink_salesforce.c), writes the erasure
+ * for them (by external id: worker/sink_salesforce.c; a record whose upsert
+ * a worker is sending now waits twice CB_SF_TIMEOUT_MS, so the delete
+ * comes after it), writes the erasure
  * row (counts and the subject's digest) and the audit row
  * subject.erased (counts and the digest: hashes only).  After the commit,
  * the contact cache's entry of a phone number is dropped (lib/ccache.h).
@@ -127,18 +129,23 @@ erasure_check(struct req *r, void *argp)
  * The erasure in one statement (in the request's transaction): the hits,
  * the Salesforce deletions, the deletes and the erasure row.
  *   $1 org  $2 digest  $3 erasure id  $4 user  $5 kind
+ *   $6 how long a deletion waits when its record's upsert is being sent
+ *      (ms): the upsert lands first, then the delete
  */
 static const char erase_sql[] =
     "WITH h AS (SELECT DISTINCT kind, ref_id FROM subject_index"
     "   WHERE org_id = $1::bigint AND digest = $2::bytea),"
-    " up AS (SELECT o.id, o.payload FROM outbox o"
+    " up AS (SELECT o.id, o.payload, o.state FROM outbox o"
     "   WHERE o.org_id = $1::bigint AND o.kind = 'salesforce.upsert'"
     "   AND o.ref_id IN (SELECT ref_id FROM h WHERE kind IN ('submission', 'call_event'))),"
-    " rec AS (SELECT DISTINCT payload->>'sobject' AS sobject, payload->>'ext_field' AS ext_field,"
-    "   payload->>'ext_value' AS ext_value FROM up),"
-    " sfd AS (INSERT INTO outbox (org_id, kind, ref_id, payload)"
+    " rec AS (SELECT payload->>'sobject' AS sobject, payload->>'ext_field' AS ext_field,"
+    "   payload->>'ext_value' AS ext_value, bool_or(state = 'running') AS busy FROM up"
+    "   GROUP BY 1, 2, 3),"
+    " sfd AS (INSERT INTO outbox (org_id, kind, ref_id, payload, run_after)"
     "   SELECT $1::bigint, 'salesforce.delete', $3::uuid, jsonb_build_object('sobject', sobject,"
-    "     'ext_field', ext_field, 'ext_value', ext_value) FROM rec RETURNING 1),"
+    "     'ext_field', ext_field, 'ext_value', ext_value),"
+    "     now() + CASE WHEN busy THEN make_interval(secs => $6::float8 / 1000)"
+    "       ELSE interval '0' END FROM rec RETURNING 1),"
     " du AS (DELETE FROM outbox WHERE id IN (SELECT id FROM up) RETURNING 1),"
     " ds AS (DELETE FROM submissions WHERE org_id = $1::bigint"
     "   AND id IN (SELECT ref_id FROM h WHERE kind = 'submission') RETURNING id),"
@@ -230,12 +237,13 @@ erasure_post(struct req *r, const void *argp)
 	const struct erasure_args	*a = argp;
 	const struct user_auth		*u = r->auth;
 	struct db_res			*res = NULL;
-	char				 id[37], detail[512];
+	char				 id[37], detail[512], wait[24];
 	int				 rc;
 
 	util_uuid_v4(id);
-	rc = db_query(r->app->db, &res, erase_sql, 5,
-	    (const char *[]){ u->org, a->digest, id, u->user_id, a->kind });
+	snprintf(wait, sizeof(wait), "%lld", 2 * r->app->settings.sf_timeout_ms);
+	rc = db_query(r->app->db, &res, erase_sql, 6,
+	    (const char *[]){ u->org, a->digest, id, u->user_id, a->kind, wait });
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) != 1) {

@@ -1,13 +1,20 @@
 /* subject: the blind index of data subjects (subject.h). */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "db.h"
 #include "errs.h"
 #include "formdef.h"
+#include "jsonv.h"
+#include "reseal.h"
+#include "seal.h"
 #include "phone.h"
 #include "subject.h"
 #include "users.h"
+#include "util.h"
 
 #define SUBJECT_LABEL	"cb:subject-index:v1"
 
@@ -103,4 +110,143 @@ subject_of_data(struct buf *list, const char *pepper_hex, const cJSON *def, cons
 			return rc;
 	}
 	return CB_OK;
+}
+
+/* ---- the backfill ------------------------------------------------------- */
+
+/* Write one row's entries (the list may be empty). */
+static int
+subject_write(struct db *db, const char *org, const char *kind, const char *ref,
+    struct buf *list, long *entries)
+{
+	struct db_res	*res = NULL;
+	int		 rc;
+
+	if (list->len == 0)
+		return CB_OK;
+	rc = db_query(db, &res, "WITH i AS (" SUBJECT_INSERT_FROM("$1", "$2", "$3", "$4", "")
+	    " RETURNING 1) SELECT count(*) FROM i", 4,
+	    (const char *[]){ org, kind, ref, buf_cstr(list) });
+	if (rc == CB_OK && db_rows(res) == 1)
+		*entries += strtol(db_val(res, 0, 0), NULL, 10);
+	db_res_free(res);
+	return rc;
+}
+
+/* One sealed JSON value of `table`, opened and parsed (NULL: it does not open). */
+static cJSON *
+subject_open_json(const struct seal_keyring *kr, const char *table, const char *key,
+    const char *sealed)
+{
+	struct buf	 plain;
+	cJSON		*j = NULL;
+
+	buf_init(&plain, SEAL_MAX_PLAIN);
+	if (reseal_open_value(kr, table, key, sealed, &plain) == CB_OK)
+		j = cJSON_ParseWithLength(plain.data, plain.len);
+	buf_wipe(&plain);
+	return j;
+}
+
+/*
+ * One batch of one kind after `after` (keyset order by id): the rows'
+ * entries; *n the rows read, `after` the last id.
+ *   submissions: id, org, sealed data, clear data (older rows), definition
+ *   commands:    id, org, value
+ *   call events: id, org, the sealed field map of its outbox row
+ */
+static const char *const subject_batch_sql[] = {
+	"SELECT s.id::text, s.org_id::text, s.data_sealed, s.data::text, v.definition::text"
+	" FROM submissions s JOIN form_versions v ON v.form_id = s.form_id"
+	"   AND v.version = s.form_version"
+	" WHERE s.id > $1::uuid ORDER BY s.id LIMIT $2::int",
+	"SELECT id::text, org_id::text, value #>> '{}' FROM commands"
+	" WHERE id > $1::uuid AND jsonb_typeof(value) = 'string' ORDER BY id LIMIT $2::int",
+	"SELECT e.id::text, e.org_id::text, o.payload_sealed FROM call_events e"
+	" JOIN outbox o ON o.ref_id = e.id AND o.org_id = e.org_id"
+	"   AND o.kind = 'salesforce.upsert' AND o.payload_sealed IS NOT NULL"
+	" WHERE e.id > $1::uuid ORDER BY e.id LIMIT $2::int",
+};
+static const char *const subject_kinds[] = { "submission", "command", "call_event" };
+
+static int
+subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *pepper,
+    int kind, struct db_res *res, size_t i, struct subject_backfill *out)
+{
+	struct buf	 list;
+	cJSON		*def = NULL, *data = NULL, *v;
+	const char	*id = db_val(res, i, 0), *org = db_val(res, i, 1);
+	int		 rc = CB_OK;
+
+	buf_init(&list, SUBJECT_MAX_ENTRIES * 65u);
+	switch (kind) {
+	case 0:
+		def = cJSON_Parse(db_val(res, i, 4));
+		data = db_isnull(res, i, 2) ? cJSON_Parse(db_val(res, i, 3)) :
+		    subject_open_json(kr, "submissions", id, db_val(res, i, 2));
+		if (data == NULL) {
+			out->undecryptable++;
+			break;
+		}
+		rc = subject_of_data(&list, pepper, def, data);
+		break;
+	case 1:
+		rc = subject_add_value(&list, pepper, db_val(res, i, 2));
+		break;
+	default:
+		if ((data = subject_open_json(kr, "outbox", id, db_val(res, i, 2))) == NULL) {
+			out->undecryptable++;
+			break;
+		}
+		if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(data, "Caller_Phone__c")))
+			rc = subject_add_value(&list, pepper, v->valuestring);
+		if (rc == CB_OK &&
+		    cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(data, "Called_Phone__c")))
+			rc = subject_add_value(&list, pepper, v->valuestring);
+		break;
+	}
+	if (rc == CB_OK)
+		rc = subject_write(db, org, subject_kinds[kind], id, &list, &out->entries);
+	cJSON_Delete(def);
+	jv_wipe(data);
+	buf_wipe(&list);
+	return rc;
+}
+
+int
+subject_backfill(struct db *db, const struct seal_keyring *kr, const char *pepper_hex,
+    int batch, struct subject_backfill *out)
+{
+	struct db_res	*res = NULL;
+	char		 after[37], lim[16];
+	long		*read[3];
+	size_t		 i, n;
+	int		 kind, rc = CB_OK;
+
+	memset(out, 0, sizeof(*out));
+	read[0] = &out->submissions;
+	read[1] = &out->commands;
+	read[2] = &out->call_events;
+	snprintf(lim, sizeof(lim), "%d", batch);
+	for (kind = 0; kind < 3 && rc == CB_OK; kind++) {
+		util_strlcpy(after, "00000000-0000-0000-0000-000000000000", sizeof(after));
+		do {
+			rc = db_query(db, &res, subject_batch_sql[kind], 2,
+			    (const char *[]){ after, lim });
+			if (rc != CB_OK)
+				break;
+			n = db_rows(res);
+			for (i = 0; i < n && rc == CB_OK; i++) {
+				rc = subject_backfill_row(db, kr, pepper_hex, kind, res, i, out);
+				(*read[kind])++;
+			}
+			if (n > 0)
+				util_strlcpy(after, db_val(res, n - 1, 0), sizeof(after));
+			db_res_free(res);
+			res = NULL;
+		} while (rc == CB_OK && n == (size_t)batch);
+	}
+	if (rc == CB_OK && out->undecryptable > 0)
+		rc = CB_ERR_CRYPTO;
+	return rc;
 }

@@ -54,6 +54,27 @@ int	 subject_of_data(struct buf *list, const char *pepper_hex, const cJSON *def,
 	    const cJSON *data);
 
 /*
+ * The backfill of rows written before the index existed (cb-admin
+ * subject-index): every submission (its sealed data opened with the
+ * keyring, checked against its form version's definition), every command
+ * whose value is a string, and every call event whose Salesforce outbox row
+ * is still there (its numbers are kept nowhere else, sealed in that row's
+ * field map).  Entries already there are left as they are, so it may run
+ * again at any time.  `batch` rows a statement; counts of rows read and of
+ * entries written.  CB_ERR_CRYPTO when a sealed value does not open (the
+ * others are done; undecryptable counts them).
+ */
+struct db;
+struct seal_keyring;
+struct subject_backfill {
+	long	 submissions, commands, call_events;	/* rows read */
+	long	 entries;				/* entries written */
+	long	 undecryptable;
+};
+int	 subject_backfill(struct db *, const struct seal_keyring *, const char *pepper_hex,
+	    int batch, struct subject_backfill *);
+
+/*
  * SQL: the rows to insert into subject_index for one row (org, kind, ref
  * id) from a list of entries (a text parameter, NULL or "" for none); from:
  * the relations org and ref read from, each followed by ", " ("" for none).

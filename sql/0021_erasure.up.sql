@@ -17,17 +17,22 @@ CREATE TABLE subject_index (
 );
 CREATE INDEX subject_index_ref ON subject_index (ref_id);
 
+-- Statement-level, so a batch delete (the retention duty's) is one more
+-- statement, not one per row.
 CREATE FUNCTION cb_subject_index_forget() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-	DELETE FROM subject_index WHERE ref_id = OLD.id AND kind = TG_ARGV[0];
+	DELETE FROM subject_index WHERE kind = TG_ARGV[0] AND ref_id IN (SELECT id FROM gone);
 	RETURN NULL;
 END $$;
 CREATE TRIGGER submissions_subject_forget AFTER DELETE ON submissions
-	FOR EACH ROW EXECUTE FUNCTION cb_subject_index_forget('submission');
+	REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION cb_subject_index_forget('submission');
 CREATE TRIGGER call_events_subject_forget AFTER DELETE ON call_events
-	FOR EACH ROW EXECUTE FUNCTION cb_subject_index_forget('call_event');
+	REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION cb_subject_index_forget('call_event');
 CREATE TRIGGER commands_subject_forget AFTER DELETE ON commands
-	FOR EACH ROW EXECUTE FUNCTION cb_subject_index_forget('command');
+	REFERENCING OLD TABLE AS gone
+	FOR EACH STATEMENT EXECUTE FUNCTION cb_subject_index_forget('command');
 
 -- One erasure request and what it found.  The subject is kept as its blind
 -- index only.  The Salesforce deletions it enqueued are outbox rows of kind

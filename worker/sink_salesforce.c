@@ -174,20 +174,6 @@ sfk_group(const struct sink_row *row, char *key, size_t keysz)
 
 static void	sfk_send(struct sfk_call *);
 
-/* Wipe the strings of an opened field map (personal data), then free it. */
-static void
-sfk_map_wipe(cJSON *v)
-{
-	cJSON	*e;
-
-	cJSON_ArrayForEach(e, v) {
-		if (cJSON_IsString(e) && e->valuestring != NULL)
-			sodium_memzero(e->valuestring, strlen(e->valuestring));
-		else if (cJSON_IsObject(e) || cJSON_IsArray(e))
-			sfk_map_wipe(e);
-	}
-}
-
 static void
 sfk_maps_free(struct sfk_call *c)
 {
@@ -195,10 +181,8 @@ sfk_maps_free(struct sfk_call *c)
 
 	if (c->maps == NULL)
 		return;
-	for (i = 0; i < c->b->n; i++) {
-		sfk_map_wipe(c->maps[i]);
-		cJSON_Delete(c->maps[i]);
-	}
+	for (i = 0; i < c->b->n; i++)
+		jv_wipe(c->maps[i]);
 	free(c->maps);
 	c->maps = NULL;
 }
@@ -245,6 +229,37 @@ sfk_limits(struct sfc *k, const char *v)
 	    (const char *[]){ a, b, k->scope });
 	if (used * 100 >= lim * k->k->env->s->sf_limit_pause_pct)
 		sink_pause(k->k->env, k->scope, SFK_PAUSE_LIMIT_S, "API allocation nearly spent");
+}
+
+/*
+ * A call Salesforce answered with an error: its outcome for the call's rows
+ * in *call.  1 when the call must be sent again now (a 401: the token was
+ * minted again, once per call).
+ */
+static int
+sfk_call_failed(struct sfk_call *c, const struct httpc_resp *h, struct sf_result *call)
+{
+	struct sfc	*k = c->conn;
+	struct sink_env	*env = c->k->env;
+
+	sf_coll_call_error(h->status, h->body.data, h->body.len, call);
+	call->retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
+	if (h->status == 401 && !c->resent) {
+		/* The token we hold is dead: mint once (single flight), resend once. */
+		c->resent = 1;
+		if (sfk_token(k, c->sent_ver, call) == CB_OK)
+			return 1;
+		if (strcmp(call->error_code, "CB_DB_DOWN") != 0)
+			sfk_trouble(k, call, 1);
+	}
+	if (h->status == 403 && strcmp(call->error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
+		/* The whole org is out of API calls: the sink waits, not one row. */
+		sink_pause(env, k->scope, SFK_PAUSE_LIMIT_S, "REQUEST_LIMIT_EXCEEDED");
+		call->kind = SF_CONFIG;
+	}
+	sink_note(env, k->scope, call->kind == SF_PERMANENT ? "permanent" : "retry",
+	    call->error_code);
+	return 0;
 }
 
 static void
@@ -295,25 +310,10 @@ sfk_done(const struct httpc_resp *h, void *ud)
 		sfk_call_end(c);
 		return;
 	}
-	sf_coll_call_error(h->status, h->body.data, h->body.len, &call);
-	call.retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
-	if (h->status == 401 && !c->resent) {
-		/* The token we hold is dead: mint once (single flight), resend once. */
-		c->resent = 1;
-		if (sfk_token(k, c->sent_ver, &call) == CB_OK) {
-			sfk_send(c);
-			return;
-		}
-		if (strcmp(call.error_code, "CB_DB_DOWN") != 0)
-			sfk_trouble(k, &call, 1);
+	if (sfk_call_failed(c, h, &call)) {
+		sfk_send(c);
+		return;
 	}
-	if (h->status == 403 && strcmp(call.error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
-		/* The whole org is out of API calls: the sink waits, not one row. */
-		sink_pause(env, k->scope, SFK_PAUSE_LIMIT_S, "REQUEST_LIMIT_EXCEEDED");
-		call.kind = SF_CONFIG;
-	}
-	sink_note(env, k->scope, call.kind == SF_PERMANENT ? "permanent" : "retry",
-	    call.error_code);
 	for (i = 0; i < c->n; i++)
 		sfk_row_result(&c->b->rows[c->idx[i]], &call);
 	sfk_call_end(c);
@@ -471,8 +471,7 @@ sfk_prepare(struct sfk_call *c, size_t i, struct buf *fields)
 	if (jv_parse(fields->data, fields->len, &c->maps[i], &je) != CB_OK ||
 	    !cJSON_IsObject(c->maps[i])) {
 		sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "the field map is not a JSON object");
-		sfk_map_wipe(c->maps[i]);
-		cJSON_Delete(c->maps[i]);
+		jv_wipe(c->maps[i]);
 		c->maps[i] = NULL;
 		goto out;
 	}
@@ -518,23 +517,10 @@ sfk_del_done(const struct httpc_resp *h, void *ud)
 		    h->status == 404 ? "absent" : "deleted", (long)h->status);
 		sink_note(env, k->scope, "ok", NULL);
 	} else {
-		sf_coll_call_error(h->status, h->body.data, h->body.len, &call);
-		call.retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
-		if (h->status == 401 && !c->resent) {
-			c->resent = 1;
-			if (sfk_token(k, c->sent_ver, &call) == CB_OK) {
-				sfk_del_next(c);
-				return;
-			}
-			if (strcmp(call.error_code, "CB_DB_DOWN") != 0)
-				sfk_trouble(k, &call, 1);
+		if (sfk_call_failed(c, h, &call)) {
+			sfk_del_next(c);	/* the same row again, with the new token */
+			return;
 		}
-		if (h->status == 403 && strcmp(call.error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
-			sink_pause(env, k->scope, SFK_PAUSE_LIMIT_S, "REQUEST_LIMIT_EXCEEDED");
-			call.kind = SF_CONFIG;
-		}
-		sink_note(env, k->scope, call.kind == SF_PERMANENT ? "permanent" : "retry",
-		    call.error_code);
 		sfk_row_result(row, &call);
 	}
 	c->n++;

@@ -14,7 +14,9 @@
  *     neither the email nor the number in any spelling (each search first
  *     proven to find a value that is there), the contact cache's entry of
  *     the number is gone, and the run's log scan fails on any log line
- *     holding them (test_record_personal).
+ *     holding them (test_record_personal);
+ *   - rows older than the index get their entries from cb-admin
+ *     subject-index (the backfill), once.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,6 +171,65 @@ call_event(const char *source, const char *secret, const char *corr, const char 
 	http_free(&r);
 }
 
+/* A tenant with an admin logged in, and a random tag for the subject's values. */
+struct tcase {
+	struct seed	 s;
+	struct tuser	 adm;
+	char		 org[24];
+	char		 acc[TOKSZ];
+	char		 tag[16];
+};
+
+static void
+tcase_open(struct tcase *t)
+{
+	char	 refresh[80];
+	size_t	 i;
+
+	seed_tenant(&t->s);
+	testdb_val(t->org, sizeof(t->org), "SELECT id::text FROM orgs WHERE slug = $1", 1,
+	    (const char *[]){ t->s.slug });
+	new_user(t->s.slug, "admin", &t->adm);
+	login_ok(&t->adm, t->acc, refresh);
+	util_random_token(t->tag, sizeof(t->tag), 6);
+	for (i = 0; t->tag[i]; i++)
+		if (t->tag[i] == '-' || t->tag[i] == '_')
+			t->tag[i] = 'q';
+}
+
+/* The tenant's agent sets #email to `value` in context ctx; the command's id. */
+static void
+set_email(const struct tcase *t, const char *ctx, const char *value, char cmd[40])
+{
+	struct http_resp r;
+	char		 path[160], body[512], auth[128];
+	const char	*h[] = { "Content-Type: application/json", auth, NULL };
+
+	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->s.api_key);
+	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
+	snprintf(body, sizeof(body), "{\"type\":\"set_field\",\"selector\":\"#email\","
+	    "\"value\":\"%s\",\"nonce\":\"erase-%s\"}", value, t->tag);
+	http_do("POST", path, h, body, strlen(body), &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	util_strlcpy(cmd, http_json_str(&r, "id"), 40);
+	http_free(&r);
+}
+
+/* A call from `from` to the tenant (a new call source); the event's id. */
+static void
+call_from(const struct tcase *t, const char *from, char ev[40])
+{
+	char	 args[256], out[2048], source[40], secret[128], corr[48];
+
+	snprintf(args, sizeof(args), "call-source-add %s voice --country-code 1", t->s.slug);
+	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
+	seed_take(out, "source_id", source, sizeof(source));
+	seed_take(out, "secret", secret, sizeof(secret));
+	test_record_secret(secret);
+	snprintf(corr, sizeof(corr), "erase-%s", t->tag);
+	call_event(source, secret, corr, from, ev);
+}
+
 /* Wait until the erasure's Salesforce deletions are all done. */
 static void
 erasure_wait_done(const char *tok, const char *id)
@@ -235,30 +296,20 @@ cache_pttl(const char *org, const char *e164)
 
 START_TEST(erasure_leaves_no_trace)
 {
-	struct seed	 s;
-	struct tuser	 adm;
+	struct tcase	 t;
 	struct http_resp r;
-	char		 acc[TOKSZ], refresh[80], org[24], tag[16], email[96], spelt[120], lower[96];
-	char		 digits[8], e164[20], national[24], spelt_phone[32], source[40], secret[128];
-	char		 args[256], out[2048], ctx[40], tok[64], body[1024], subA[40], subB[40];
-	char		 ev[40], cmd[40], corr[48], e1[40], e2[40], path[160], auth[128], dir[300];
-	char		 sh[1400], other[96], ext[96], file[320];
-	const char	*h[] = { "Content-Type: application/json", auth, NULL };
+	char		 email[96], spelt[120], lower[96], digits[8], e164[20], national[24];
+	char		 spelt_phone[32], args[256], out[2048], ctx[40], tok[64], body[1024];
+	char		 subA[40], subB[40], ev[40], cmd[40], e1[40], e2[40], dir[300], sh[1400];
+	char		 other[96], ext[96], file[320];
+	const char	*tag = t.tag, *org = t.org, *acc = t.acc;
 	long		 dels, calls;
 	cJSON		*j;
 	size_t		 i;
 
-	seed_tenant(&s);
-	testdb_val(org, sizeof(org), "SELECT id::text FROM orgs WHERE slug = $1", 1,
-	    (const char *[]){ s.slug });
-	new_user(s.slug, "admin", &adm);
-	login_ok(&adm, acc, refresh);
+	tcase_open(&t);
 
 	/* The subject: an email, and a number no other test uses. */
-	util_random_token(tag, sizeof(tag), 6);
-	for (i = 0; tag[i]; i++)
-		if (tag[i] == '-' || tag[i] == '_')
-			tag[i] = 'q';
 	snprintf(email, sizeof(email), "Erase.%s@Example.ORG", tag);
 	snprintf(lower, sizeof(lower), "erase.%s@example.org", tag);
 	for (i = 0; i < 7; i++)
@@ -274,37 +325,24 @@ START_TEST(erasure_leaves_no_trace)
 	snprintf(other, sizeof(other), "keep.%s@example.org", tag);
 
 	/* What holds it: a submission (email, and the number in its message) ... */
-	seed_context(s.form_id, ctx, tok);
+	seed_context(t.s.form_id, ctx, tok);
 	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Erasable Person\",\"email\":\"%s\","
 	    "\"topic\":\"sales\",\"message\":\"%s\"}}", email, spelt_phone);
-	submit_form(s.form_id, tok, "erase-a", body, subA);
+	submit_form(t.s.form_id, tok, "erase-a", body, subA);
 	/* ... another subject's, which stays ... */
 	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Kept Person\",\"email\":\"%s\"}}",
 	    other);
-	submit_form_new_tab(s.form_id, "erase-b", body, subB);
+	submit_form_new_tab(t.s.form_id, "erase-b", body, subB);
 	/* ... an agent's command setting the email ... */
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", s.api_key);
-	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
-	snprintf(body, sizeof(body), "{\"type\":\"set_field\",\"selector\":\"#email\","
-	    "\"value\":\"%s\",\"nonce\":\"erase-%s\"}", email, tag);
-	http_do("POST", path, h, body, strlen(body), &r);
-	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
-	util_strlcpy(cmd, http_json_str(&r, "id"), sizeof(cmd));
-	http_free(&r);
+	set_email(&t, ctx, email, cmd);
 	/* ... and a call from the number, in its national spelling. */
-	snprintf(args, sizeof(args), "call-source-add %s voice --country-code 1", s.slug);
-	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
-	seed_take(out, "source_id", source, sizeof(source));
-	seed_take(out, "secret", secret, sizeof(secret));
-	test_record_secret(secret);
-	snprintf(corr, sizeof(corr), "erase-%s", tag);
 	snprintf(args, sizeof(args), "(628) %.3s-%s", digits, digits + 3);
-	call_event(source, secret, corr, args, ev);
+	call_from(&t, args, ev);
 
 	ck_assert_msg(outbox_wait(subA, "done", 15000, NULL, NULL, 0), "submission A not delivered");
 	ck_assert_msg(outbox_wait(subB, "done", 15000, NULL, NULL, 0), "submission B not delivered");
 	ck_assert_msg(outbox_wait(ev, "done", 15000, NULL, NULL, 0), "call event not delivered");
-	snprintf(ext, sizeof(ext), "%s:call_started", corr);
+	snprintf(ext, sizeof(ext), "erase-%s:call_started", tag);
 	ck_assert_int_eq(fakesf_records(subA, NULL), 1);
 	ck_assert_int_eq(fakesf_records(ext, NULL), 1);
 	ck_assert_msg(cache_pttl(org, e164) > 0, "the contact lookup cached nothing");
@@ -375,7 +413,7 @@ START_TEST(erasure_leaves_no_trace)
 	/* pg_dump: no spelling of the subject; the search finds what is there. */
 	dump_db(dir, "after");
 	snprintf(file, sizeof(file), "%s/after.sql", dir);
-	ck_assert_int_ge(grep_count(file, (const char *[]){ s.slug, NULL }), 1);
+	ck_assert_int_ge(grep_count(file, (const char *[]){ t.s.slug, NULL }), 1);
 	ck_assert_int_eq(grep_count(file, (const char *[]){ email, lower, e164, national,
 	    NULL }), 0);
 
@@ -399,6 +437,55 @@ START_TEST(erasure_leaves_no_trace)
 }
 END_TEST
 
+/*
+ * Rows written before the index (their entries deleted here): cb-admin
+ * subject-index writes them again from the sealed data, the command's
+ * value and the call event's sealed outbox row; a second run writes none.
+ */
+START_TEST(backfill_indexes_older_rows)
+{
+	struct tcase	 t;
+	struct http_resp r;
+	char		 email[96], ctx[40], tok[64], body[512], sub[40], cmd[40], ev[40];
+	char		 out[2048];
+	cJSON		*j;
+
+	tcase_open(&t);
+	snprintf(email, sizeof(email), "old.%s@example.org", t.tag);
+	test_record_personal(email);
+	seed_context(t.s.form_id, ctx, tok);
+	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Older Row\",\"email\":\"%s\"}}",
+	    email);
+	submit_form(t.s.form_id, tok, "backfill-a", body, sub);
+	set_email(&t, ctx, email, cmd);
+	call_from(&t, "+442079460958", ev);
+
+	testdb_exec("DELETE FROM subject_index WHERE ref_id IN ($1::uuid, $2::uuid, $3::uuid)", 3,
+	    (const char *[]){ sub, cmd, ev });
+	ck_assert_int_eq(seed_admin("subject-index 7", out, sizeof(out)), 0);
+	j = cJSON_Parse(out);
+	ck_assert_msg(member(j, "entries", NULL) >= 3, "%s", out);
+	ck_assert_int_eq(member(j, "undecryptable", NULL), 0);
+	cJSON_Delete(j);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM subject_index WHERE ref_id IN"
+	    " ($1::uuid, $2::uuid, $3::uuid)", 3, (const char *[]){ sub, cmd, ev }), 3);
+	ck_assert_int_eq(seed_admin("subject-index", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "\"entries\":0") != NULL, "%s", out);
+
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+	erase(t.acc, "backfill-email", body, &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	j = http_json(&r);
+	ck_assert_int_eq(member(j, "found", "submissions"), 1);
+	ck_assert_int_eq(member(j, "found", "commands"), 1);
+	http_free(&r);
+	erase(t.acc, "backfill-phone", "{\"phone\":\"+44 20 7946 0958\"}", &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	ck_assert_int_eq(member(http_json(&r), "found", "call_events"), 1);
+	http_free(&r);
+}
+END_TEST
+
 static Suite *
 erasure_suite(void)
 {
@@ -408,6 +495,7 @@ erasure_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, erasure_leaves_no_trace);
+	tcase_add_test(tc, backfill_indexes_older_rows);
 	suite_add_tcase(s, tc);
 	return s;
 }
