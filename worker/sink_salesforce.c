@@ -319,6 +319,20 @@ sfk_done(const struct httpc_resp *h, void *ud)
 	sfk_call_end(c);
 }
 
+/* A REST call of c: the bearer header, JSON answers, the limit header captured. */
+static void
+sfk_req(struct httpc_req *q, const struct sfk_call *c, const char *method, const char *url,
+    const char *auth)
+{
+	memset(q, 0, sizeof(*q));
+	q->method = method;
+	q->url = url;
+	q->headers[0] = auth;
+	q->headers[1] = "Accept: application/json";
+	q->timeout_ms = (long)c->k->env->s->sf_timeout_ms;
+	q->capture[0] = "Sforce-Limit-Info";
+}
+
 static void
 sfk_send(struct sfk_call *c)
 {
@@ -341,16 +355,10 @@ sfk_send(struct sfk_call *c)
 		sfk_call_end(c);
 		goto out;
 	}
-	memset(&q, 0, sizeof(q));
-	q.method = "PATCH";
-	q.url = buf_cstr(&url);
-	q.headers[0] = buf_cstr(&auth);
-	q.headers[1] = "Content-Type: application/json";
-	q.headers[2] = "Accept: application/json";
+	sfk_req(&q, c, "PATCH", buf_cstr(&url), buf_cstr(&auth));
+	q.headers[2] = "Content-Type: application/json";
 	q.body = c->body.data;
 	q.bodylen = c->body.len;
-	q.timeout_ms = (long)c->k->env->s->sf_timeout_ms;
-	q.capture[0] = "Sforce-Limit-Info";
 	if (httpc_start(c->k->env->http, &q, sfk_done, c) != CB_OK) {
 		sink_batch_fail(c->b, SINK_RETRY, 0, "CB_BAD_REQUEST", "the call could not be started");
 		sfk_call_end(c);
@@ -582,13 +590,7 @@ sfk_del_next(struct sfk_call *c)
 			    "not an API name, or the value is too long");
 			goto next;
 		}
-		memset(&q, 0, sizeof(q));
-		q.method = "DELETE";
-		q.url = buf_cstr(&url);
-		q.headers[0] = buf_cstr(&auth);
-		q.headers[1] = "Accept: application/json";
-		q.timeout_ms = (long)c->k->env->s->sf_timeout_ms;
-		q.capture[0] = "Sforce-Limit-Info";
+		sfk_req(&q, c, "DELETE", buf_cstr(&url), buf_cstr(&auth));
 		if (httpc_start(c->k->env->http, &q, sfk_del_done, c) == CB_OK)
 			sent = 1;
 		else

@@ -117,9 +117,11 @@ static struct {
 /* ---- state (all under fk.lock) ---------------------------------------- */
 
 /* What a request is, for faults and counting. */
-enum fk_call { CALL_NONE, CALL_TOKEN, CALL_SINGLE, CALL_COLLECTIONS, CALL_REST, CALL_QUERY };
+enum fk_call { CALL_NONE, CALL_TOKEN, CALL_SINGLE, CALL_COLLECTIONS, CALL_REST, CALL_QUERY,
+	CALL_DELETE };
 /* Which calls a fault hits.  "upsert" is either kind of upsert. */
-enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY, FT_SINGLE, FT_COLLECTIONS, FT_QUERY };
+enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY, FT_SINGLE, FT_COLLECTIONS, FT_QUERY,
+	FT_DELETE };
 enum fault_kind { FAULT_STATUS, FAULT_DROP, FAULT_LATENCY, FAULT_RECORD };
 
 struct fk_fault {
@@ -634,6 +636,7 @@ fk_target_hits(int target, int call)
 	case FT_SINGLE:		return call == CALL_SINGLE;
 	case FT_COLLECTIONS:	return call == CALL_COLLECTIONS;
 	case FT_QUERY:		return call == CALL_QUERY;
+	case FT_DELETE:		return call == CALL_DELETE;
 	default:		return 0;
 	}
 }
@@ -1683,6 +1686,7 @@ static const struct jv_field fault_fields[] = {
 static const char *const target_names[] = {
 	[FT_UPSERT] = "upsert", [FT_TOKEN] = "token", [FT_ANY] = "any",
 	[FT_SINGLE] = "single", [FT_COLLECTIONS] = "collections", [FT_QUERY] = "query",
+	[FT_DELETE] = "delete",
 };
 static const char *const kind_names[] = {
 	[FAULT_STATUS] = "status", [FAULT_DROP] = "drop",
@@ -1705,7 +1709,7 @@ fk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 	if ((t = fp_name_index(target_names, sizeof(target_names) /
 	    sizeof(target_names[0]), in.target)) < 0) {
 		fh_resp_error(rs, 400, "target: must be upsert, single, "
-		    "collections, query, token or any");
+		    "collections, query, delete, token or any");
 		goto out;
 	}
 	k = fp_name_index(kind_names, sizeof(kind_names) /
@@ -1959,6 +1963,8 @@ fk_call_of(const struct fh_req *rq)
 		return CALL_TOKEN;
 	if (strncmp(rq->path, "/services/data/", 15) != 0)
 		return CALL_NONE;
+	if (strcmp(rq->method, "DELETE") == 0)
+		return CALL_DELETE;
 	if (strcmp(rq->method, "PATCH") != 0) {
 		const char *q = strchr(rq->path + 15, '/');
 

@@ -15,6 +15,8 @@
  *     proven to find a value that is there), the contact cache's entry of
  *     the number is gone, and the run's log scan fails on any log line
  *     holding them (test_record_personal);
+ *   - a 401 on a DELETE mints a token and sends it again at once; a
+ *     permanent refusal dead-letters it and the erasure says failed;
  *   - rows older than the index get their entries from cb-admin
  *     subject-index (the backfill), once.
  */
@@ -25,7 +27,6 @@
 
 #include <check.h>
 
-#include "ccache.h"
 #include "check_util.h"
 #include "errs.h"
 #include "fakehooks.h"
@@ -65,6 +66,27 @@ member(cJSON *o, const char *a, const char *b)
 		v = cJSON_GetObjectItemCaseSensitive(v, b);
 	ck_assert_msg(cJSON_IsNumber(v), "%s.%s missing", a, b ? b : "");
 	return (long)v->valuedouble;
+}
+
+/*
+ * An erasure that must be taken: its counts checked (found submissions,
+ * call events, commands; Salesforce deletions enqueued), its id into id.
+ */
+static void
+erase_ok(const char *tok, const char *key, const char *body, const long want[4], char id[40])
+{
+	struct http_resp r;
+	cJSON		*j;
+
+	erase(tok, key, body, &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	j = http_json(&r);
+	ck_assert_int_eq(member(j, "found", "submissions"), want[0]);
+	ck_assert_int_eq(member(j, "found", "call_events"), want[1]);
+	ck_assert_int_eq(member(j, "found", "commands"), want[2]);
+	ck_assert_int_eq(member(j, "salesforce", "enqueued"), want[3]);
+	util_strlcpy(id, http_json_str(&r, "id"), 40);
+	http_free(&r);
 }
 
 START_TEST(refusals)
@@ -230,9 +252,9 @@ call_from(const struct tcase *t, const char *from, char ev[40])
 	call_event(source, secret, corr, from, ev);
 }
 
-/* Wait until the erasure's Salesforce deletions are all done. */
+/* Wait until the erasure's status is `want` (done: no deletion waits). */
 static void
-erasure_wait_done(const char *tok, const char *id)
+erasure_wait(const char *tok, const char *id, const char *want)
 {
 	struct http_resp r;
 	char		 path[120], status[32] = "";
@@ -244,11 +266,11 @@ erasure_wait_done(const char *tok, const char *id)
 		ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
 		util_strlcpy(status, http_json_str(&r, "status"), sizeof(status));
 		http_free(&r);
-		if (strcmp(status, "done") == 0)
+		if (strcmp(status, want) == 0)
 			return;
 		test_sleep_ms(100);
 	} while (test_now_s() < until);
-	ck_abort_msg("erasure %s: %s after 20 s", id, status);
+	ck_abort_msg("erasure %s: %s after 20 s, not %s", id, status, want);
 }
 
 /* How many lines of `file` hold any of the needles (case-insensitive). */
@@ -278,22 +300,6 @@ dump_db(const char *dir, const char *name)
 	ck_assert_msg(test_run(sh, out, sizeof(out)) == 0, "pg_dump: %s", out);
 }
 
-static long long
-cache_pttl(const char *org, const char *e164)
-{
-	struct kv	*kv = testdb_kv_open();
-	struct kv_reply	*r = NULL;
-	char		 k[CCACHE_KEY_MAX];
-	long long	 ms;
-
-	ck_assert_int_eq(ccache_key(k, test_env("CB_API_KEY_PEPPER"), org, e164), CB_OK);
-	ck_assert_int_eq(kv_cmd(kv, &r, 2, (const char *[]){ "PTTL", k }, NULL), CB_OK);
-	ms = kv_reply_int(r);
-	kv_reply_free(r);
-	kv_close(kv);
-	return ms;
-}
-
 START_TEST(erasure_leaves_no_trace)
 {
 	struct tcase	 t;
@@ -304,7 +310,6 @@ START_TEST(erasure_leaves_no_trace)
 	char		 other[96], ext[96], file[320];
 	const char	*tag = t.tag, *org = t.org, *acc = t.acc;
 	long		 dels, calls;
-	cJSON		*j;
 	size_t		 i;
 
 	tcase_open(&t);
@@ -345,7 +350,7 @@ START_TEST(erasure_leaves_no_trace)
 	snprintf(ext, sizeof(ext), "erase-%s:call_started", tag);
 	ck_assert_int_eq(fakesf_records(subA, NULL), 1);
 	ck_assert_int_eq(fakesf_records(ext, NULL), 1);
-	ck_assert_msg(cache_pttl(org, e164) > 0, "the contact lookup cached nothing");
+	ck_assert_msg(testdb_ccache_pttl(org, e164, NULL, 0) > 0, "the contact lookup cached nothing");
 	ck_assert_int_eq(testdb_long("SELECT count(*) FROM subject_index WHERE org_id = $1::bigint"
 	    " AND ref_id IN ($2::uuid, $3::uuid, $4::uuid)", 4,
 	    (const char *[]){ org, subA, cmd, ev }), 4);	/* A: email and number */
@@ -359,15 +364,7 @@ START_TEST(erasure_leaves_no_trace)
 
 	/* The email, spelt otherwise: the submission and the command. */
 	snprintf(spelt, sizeof(spelt), "{\"email\":\"  %s \"}", lower);
-	erase(acc, "erase-email", spelt, &r);
-	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
-	j = http_json(&r);
-	ck_assert_int_eq(member(j, "found", "submissions"), 1);
-	ck_assert_int_eq(member(j, "found", "commands"), 1);
-	ck_assert_int_eq(member(j, "found", "call_events"), 0);
-	ck_assert_int_eq(member(j, "salesforce", "enqueued"), 1);
-	util_strlcpy(e1, http_json_str(&r, "id"), sizeof(e1));
-	http_free(&r);
+	erase_ok(acc, "erase-email", spelt, (const long []){ 1, 0, 1, 1 }, e1);
 	/* The same key again: the stored answer, nothing erased twice. */
 	erase(acc, "erase-email", spelt, &r);
 	ck_assert_int_eq(r.status, 202);
@@ -379,18 +376,11 @@ START_TEST(erasure_leaves_no_trace)
 
 	/* The number, spelt internationally: the call event (the submission is gone). */
 	snprintf(body, sizeof(body), "{\"phone\":\"001 628 %s\"}", digits);
-	erase(acc, "erase-phone", body, &r);
-	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
-	j = http_json(&r);
-	ck_assert_int_eq(member(j, "found", "submissions"), 0);
-	ck_assert_int_eq(member(j, "found", "call_events"), 1);
-	ck_assert_int_eq(member(j, "salesforce", "enqueued"), 1);
-	util_strlcpy(e2, http_json_str(&r, "id"), sizeof(e2));
-	http_free(&r);
+	erase_ok(acc, "erase-phone", body, (const long []){ 0, 1, 0, 1 }, e2);
 
 	/* Salesforce: each record deleted exactly once, the other subject's kept. */
-	erasure_wait_done(acc, e1);
-	erasure_wait_done(acc, e2);
+	erasure_wait(acc, e1, "done");
+	erasure_wait(acc, e2, "done");
 	ck_assert_int_eq(fakesf_stat("deletes") - dels, 2);
 	ck_assert_int_eq(fakesf_stat("delete_calls") - calls, 2);
 	ck_assert_int_eq(fakesf_records(subA, NULL), 0);
@@ -418,7 +408,7 @@ START_TEST(erasure_leaves_no_trace)
 	    NULL }), 0);
 
 	/* Redis: the number's cache entry is gone; a snapshot holds no spelling. */
-	ck_assert_int_eq(cache_pttl(org, e164), -2);
+	ck_assert_int_eq(testdb_ccache_pttl(org, e164, NULL, 0), -2);
 	snprintf(sh, sizeof(sh), "R=\"redis-cli -s %s -a %s --no-auth-warning\";"
 	    " $R SET cb:test:erasure-canary:%s here >/dev/null &&"
 	    " $R CONFIG SET rdbcompression no >/dev/null &&"
@@ -438,6 +428,62 @@ START_TEST(erasure_leaves_no_trace)
 END_TEST
 
 /*
+ * Salesforce trouble on a deletion: a 401 mints a token and sends the same
+ * DELETE again at once (one attempt); a permanent refusal dead-letters it
+ * and the erasure says failed.
+ */
+START_TEST(salesforce_delete_trouble)
+{
+	struct tcase	 t;
+	struct http_resp r;
+	char		 email[2][96], body[512], sub[2][40], id[2][40], path[120];
+	long		 calls = fakesf_stat("delete_calls"), dels = fakesf_stat("deletes");
+	long		 mints = fakesf_stat("token_mints"), att = 0;
+	long		 served = fakesf_stat("faults_served");
+	int		 i;
+
+	tcase_open(&t);
+	for (i = 0; i < 2; i++) {
+		snprintf(email[i], sizeof(email[i]), "trouble%d.%s@example.org", i, t.tag);
+		test_record_personal(email[i]);
+		snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Trouble\","
+		    "\"email\":\"%s\"}}", email[i]);
+		submit_form_new_tab(t.s.form_id, i ? "trouble-b" : "trouble-a", body, sub[i]);
+		ck_assert_msg(outbox_wait(sub[i], "done", 15000, NULL, NULL, 0), "not delivered");
+	}
+
+	fakesf_fault("{\"target\":\"delete\",\"kind\":\"status\",\"status\":401,"
+	    "\"error_code\":\"INVALID_SESSION_ID\",\"message\":\"Session expired\"}");
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email[0]);
+	erase_ok(t.acc, "trouble-a", body, (const long []){ 1, 0, 0, 1 }, id[0]);
+	erasure_wait(t.acc, id[0], "done");
+	/* The faulted call never reaches the records: one DELETE counted, one fault. */
+	ck_assert_int_eq(fakesf_stat("faults_served") - served, 1);
+	ck_assert_int_eq(fakesf_stat("delete_calls") - calls, 1);
+	ck_assert_int_eq(fakesf_stat("deletes") - dels, 1);
+	ck_assert_int_ge(fakesf_stat("token_mints") - mints, 1);
+	att = testdb_long("SELECT attempts FROM outbox WHERE ref_id = $1::uuid", 1,
+	    (const char *[]){ id[0] });
+	ck_assert_int_eq(att, 1);
+	ck_assert_int_eq(fakesf_records(sub[0], NULL), 0);
+
+	fakesf_fault("{\"target\":\"delete\",\"kind\":\"status\",\"status\":400,"
+	    "\"error_code\":\"INVALID_FIELD\",\"message\":\"No such column\"}");
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email[1]);
+	erase_ok(t.acc, "trouble-b", body, (const long []){ 1, 0, 0, 1 }, id[1]);
+	erasure_wait(t.acc, id[1], "failed");
+	snprintf(path, sizeof(path), ERASURES "/%s", id[1]);
+	http_as("GET", path, t.acc, NULL, NULL, &r);
+	ck_assert_int_eq(member(http_json(&r), "salesforce", "failed"), 1);
+	ck_assert_int_eq(member(http_json(&r), "salesforce", "done"), 0);
+	http_free(&r);
+	ck_assert_int_eq(fakesf_records(sub[1], NULL), 1);
+	ck_assert_int_eq(fakesf_stat("faults_served") - served, 2);
+	ck_assert_int_eq(fakesf_stat("delete_calls") - calls, 1);
+}
+END_TEST
+
+/*
  * Rows written before the index (their entries deleted here): cb-admin
  * subject-index writes them again from the sealed data, the command's
  * value and the call event's sealed outbox row; a second run writes none.
@@ -445,9 +491,8 @@ END_TEST
 START_TEST(backfill_indexes_older_rows)
 {
 	struct tcase	 t;
-	struct http_resp r;
 	char		 email[96], ctx[40], tok[64], body[512], sub[40], cmd[40], ev[40];
-	char		 out[2048];
+	char		 out[2048], id[40];
 	cJSON		*j;
 
 	tcase_open(&t);
@@ -473,16 +518,9 @@ START_TEST(backfill_indexes_older_rows)
 	ck_assert_msg(strstr(out, "\"entries\":0") != NULL, "%s", out);
 
 	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
-	erase(t.acc, "backfill-email", body, &r);
-	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
-	j = http_json(&r);
-	ck_assert_int_eq(member(j, "found", "submissions"), 1);
-	ck_assert_int_eq(member(j, "found", "commands"), 1);
-	http_free(&r);
-	erase(t.acc, "backfill-phone", "{\"phone\":\"+44 20 7946 0958\"}", &r);
-	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
-	ck_assert_int_eq(member(http_json(&r), "found", "call_events"), 1);
-	http_free(&r);
+	erase_ok(t.acc, "backfill-email", body, (const long []){ 1, 0, 1, 1 }, id);
+	erase_ok(t.acc, "backfill-phone", "{\"phone\":\"+44 20 7946 0958\"}",
+	    (const long []){ 0, 1, 0, 1 }, id);
 }
 END_TEST
 
@@ -495,6 +533,7 @@ erasure_suite(void)
 	tcase_set_timeout(tc, 90);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, erasure_leaves_no_trace);
+	tcase_add_test(tc, salesforce_delete_trouble);
 	tcase_add_test(tc, backfill_indexes_older_rows);
 	suite_add_tcase(s, tc);
 	return s;
