@@ -17,6 +17,8 @@
  *     holding them (test_record_personal);
  *   - a 401 on a DELETE mints a token and sends it again at once; a
  *     permanent refusal dead-letters it and the erasure says failed;
+ *   - an upsert in flight when the erasure commits lands first, then the
+ *     delete;
  *   - rows older than the index get their entries from cb-admin
  *     subject-index (the backfill), once.
  */
@@ -484,6 +486,43 @@ START_TEST(salesforce_delete_trouble)
 END_TEST
 
 /*
+ * An upsert in flight when the erasure commits (a latency fault holds it):
+ * the deletion waits twice CB_SF_TIMEOUT_MS, so it reaches Salesforce after
+ * the upsert and the record is gone in the end.
+ */
+START_TEST(upsert_in_flight_deleted_after)
+{
+	struct tcase	 t;
+	char		 email[96], body[512], sub[40], id[40];
+	long		 dels = fakesf_stat("deletes");
+	double		 until;
+
+	tcase_open(&t);
+	snprintf(email, sizeof(email), "flight.%s@example.org", t.tag);
+	test_record_personal(email);
+	fakesf_fault("{\"target\":\"upsert\",\"kind\":\"latency\",\"latency_ms\":1500}");
+	snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"In Flight\",\"email\":\"%s\"}}",
+	    email);
+	submit_form_new_tab(t.s.form_id, "flight-a", body, sub);
+	until = test_now_s() + 10;
+	while (testdb_long("SELECT count(*) FROM outbox WHERE ref_id = $1::uuid"
+	    " AND state = 'running'", 1, (const char *[]){ sub }) == 0) {
+		ck_assert_msg(test_now_s() < until, "the upsert never ran");
+		test_sleep_ms(20);
+	}
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
+	erase_ok(t.acc, "flight-a", body, (const long []){ 1, 0, 0, 1 }, id);
+	/* CB_SF_TIMEOUT_MS is 2000 in the suite: the deletion waits about 4 s. */
+	ck_assert_int_eq(testdb_long("SELECT (run_after > now() + interval '2 seconds')::int"
+	    " FROM outbox WHERE ref_id = $1::uuid AND kind = 'salesforce.delete'", 1,
+	    (const char *[]){ id }), 1);
+	erasure_wait(t.acc, id, "done");
+	ck_assert_int_eq(fakesf_stat("deletes") - dels, 1);
+	ck_assert_int_eq(fakesf_records(sub, NULL), 0);
+}
+END_TEST
+
+/*
  * Rows written before the index (their entries deleted here): cb-admin
  * subject-index writes them again from the sealed data, the command's
  * value and the call event's sealed outbox row; a second run writes none.
@@ -534,6 +573,7 @@ erasure_suite(void)
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, erasure_leaves_no_trace);
 	tcase_add_test(tc, salesforce_delete_trouble);
+	tcase_add_test(tc, upsert_in_flight_deleted_after);
 	tcase_add_test(tc, backfill_indexes_older_rows);
 	suite_add_tcase(s, tc);
 	return s;
