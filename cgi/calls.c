@@ -13,7 +13,9 @@
  *            outbox row for Salesforce written in one transaction (no call
  *            to Salesforce here: the worker delivers it);
  *          the same event again (same triple): 200 {"event_id"} with
- *            Idempotent-Replayed: true, nothing written;
+ *            Idempotent-Replayed: true, nothing written; the same message
+ *            (webhook-id and body) again after its event was deleted (an
+ *            erasure, retention): 200 {"event_id":null}, the same header;
  *          the same correlation id and type with another body: 422
  *            altered-replay (an audit row and one Slack alert, naming both
  *            hashes);
@@ -113,12 +115,16 @@ calls_check(struct req *r, void *argp)
 	return CB_OK;
 }
 
+/* {"event_id"}: null for a retry of an event deleted since (lib/calls.h). */
 static void
 calls_answer(struct req *r, int status, const char *event_id)
 {
 	char	 body[80];
 
-	snprintf(body, sizeof(body), "{\"event_id\":\"%s\"}", event_id);
+	if (event_id[0] == '\0')
+		snprintf(body, sizeof(body), "{\"event_id\":null}");
+	else
+		snprintf(body, sizeof(body), "{\"event_id\":\"%s\"}", event_id);
 	resp_body(r, status, "application/json", body, strlen(body));
 }
 

@@ -570,6 +570,16 @@ calls_known(struct db *db, const struct calls_source *src, const char *webhook_i
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) != 1) {
+		/*
+		 * The same message again, but its event is gone: erased
+		 * (cgi/erasures.c) or purged.  A retry, never a new event: the
+		 * sender is told it arrived, and nothing is written again.
+		 */
+		if (!id_new) {
+			out->outcome = CALLS_REPLAYED;
+			rc = db_commit(db);
+			goto out;
+		}
 		rc = CB_ERR_DB_CONFLICT;	/* it went between the two statements */
 		goto out;
 	}

@@ -125,7 +125,11 @@ enum calls_outcome {
 
 struct calls_result {
 	enum calls_outcome	 outcome;
-	char			 event_id[37];		/* the new or the stored event */
+	/*
+	 * The new or the stored event; "" for a retry whose event was deleted
+	 * since (an erasure, retention): CALLS_REPLAYED, nothing written.
+	 */
+	char			 event_id[37];
 	char			 stored_sha[CALLS_SHA_HEX];	/* CALLS_ALTERED: the first body's */
 };
 

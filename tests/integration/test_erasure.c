@@ -20,7 +20,9 @@
  *   - an upsert in flight when the erasure commits lands first, then the
  *     delete;
  *   - rows older than the index get their entries from cb-admin
- *     subject-index (the backfill), once.
+ *     subject-index (the backfill), once;
+ *   - a voice platform retrying an erased call's message is told it arrived
+ *     (200, event_id null) and nothing is written again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,20 +170,19 @@ START_TEST(refusals)
 }
 END_TEST
 
-/* A signed call event from `from` for the source; its event id. */
+/*
+ * A signed call event from `from` for the source under webhook-id `id`;
+ * the answer in r (the caller frees it).
+ */
 static void
-call_event(const char *source, const char *secret, const char *corr, const char *from,
-    char ev[40])
+call_post(const char *source, const char *secret, const char *corr, const char *from,
+    const char *id, struct http_resp *r)
 {
-	struct http_resp r;
-	char		 body[512], path[160], id[64], t[24], ts[32], sig[128], hid[96], hts[64];
-	char		 hsig[200];
+	char		 body[512], path[160], ts[32], sig[128], hid[96], hts[64], hsig[200];
 	const char	*h[5];
 
 	snprintf(body, sizeof(body), "{\"correlation_id\":\"%s\",\"event_type\":\"call_started\","
 	    "\"from\":\"%s\",\"started_at\":\"2025-10-18T14:03:07Z\"}", corr, from);
-	util_random_token(t, sizeof(t), 12);
-	snprintf(id, sizeof(id), "msg_%s", t);
 	snprintf(ts, sizeof(ts), "%ld", (long)time(NULL));
 	fakehooks_sign(secret, id, ts, body, strlen(body), sig, sizeof(sig));
 	snprintf(hid, sizeof(hid), "webhook-id: %s", id);
@@ -193,10 +194,7 @@ call_event(const char *source, const char *secret, const char *corr, const char 
 	h[3] = hsig;
 	h[4] = NULL;
 	snprintf(path, sizeof(path), "/api/v1/webhooks/calls/%s", source);
-	http_do("POST", path, h, body, strlen(body), &r);
-	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
-	util_strlcpy(ev, http_json_str(&r, "event_id"), 40);
-	http_free(&r);
+	http_do("POST", path, h, body, strlen(body), r);
 }
 
 /* A tenant with an admin logged in, and a random tag for the subject's values. */
@@ -243,19 +241,35 @@ set_email(const struct tcase *t, const char *ctx, const char *value, char cmd[40
 	http_free(&r);
 }
 
+/* A message of a call source: enough to send it again as its sender would. */
+struct tcall {
+	char	 source[40];
+	char	 secret[128];
+	char	 corr[48];
+	char	 id[64];
+	char	 from[40];
+};
+
 /* A call from `from` to the tenant (a new call source); the event's id. */
 static void
-call_from(const struct tcase *t, const char *from, char ev[40])
+call_from(const struct tcase *t, const char *from, struct tcall *c, char ev[40])
 {
-	char	 args[256], out[2048], source[40], secret[128], corr[48];
+	struct http_resp r;
+	char		 args[256], out[2048], tok[24];
 
 	snprintf(args, sizeof(args), "call-source-add %s voice --country-code 1", t->s.slug);
 	ck_assert_int_eq(seed_admin(args, out, sizeof(out)), 0);
-	seed_take(out, "source_id", source, sizeof(source));
-	seed_take(out, "secret", secret, sizeof(secret));
-	test_record_secret(secret);
-	snprintf(corr, sizeof(corr), "erase-%s", t->tag);
-	call_event(source, secret, corr, from, ev);
+	seed_take(out, "source_id", c->source, sizeof(c->source));
+	seed_take(out, "secret", c->secret, sizeof(c->secret));
+	test_record_secret(c->secret);
+	snprintf(c->corr, sizeof(c->corr), "erase-%s", t->tag);
+	util_random_token(tok, sizeof(tok), 12);
+	snprintf(c->id, sizeof(c->id), "msg_%s", tok);
+	util_strlcpy(c->from, from, sizeof(c->from));
+	call_post(c->source, c->secret, c->corr, c->from, c->id, &r);
+	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
+	util_strlcpy(ev, http_json_str(&r, "event_id"), 40);
+	http_free(&r);
 }
 
 /* Wait until the erasure's status is `want` (done: no deletion waits). */
@@ -315,6 +329,7 @@ START_TEST(erasure_leaves_no_trace)
 	char		 subA[40], subB[40], ev[40], cmd[40], e1[40], e2[40], dir[300], sh[1400];
 	char		 other[96], ext[96], file[320];
 	const char	*tag = t.tag, *org = t.org, *acc = t.acc;
+	struct tcall	 call;
 	long		 dels, calls;
 	size_t		 i;
 
@@ -348,7 +363,7 @@ START_TEST(erasure_leaves_no_trace)
 	set_email(&t, ctx, email, cmd);
 	/* ... and a call from the number, in its national spelling. */
 	snprintf(args, sizeof(args), "(628) %.3s-%s", digits, digits + 3);
-	call_from(&t, args, ev);
+	call_from(&t, args, &call, ev);
 
 	ck_assert_msg(outbox_wait(subA, "done", 15000, NULL, NULL, 0), "submission A not delivered");
 	ck_assert_msg(outbox_wait(subB, "done", 15000, NULL, NULL, 0), "submission B not delivered");
@@ -539,6 +554,8 @@ START_TEST(backfill_indexes_older_rows)
 	struct tcase	 t;
 	char		 email[96], ctx[40], tok[64], body[512], sub[40], cmd[40], ev[40];
 	char		 out[2048], id[40];
+	struct tcall	 call;
+	struct http_resp r;
 	cJSON		*j;
 
 	tcase_open(&t);
@@ -549,7 +566,7 @@ START_TEST(backfill_indexes_older_rows)
 	    email);
 	submit_form(t.s.form_id, tok, "backfill-a", body, sub);
 	set_email(&t, ctx, email, cmd);
-	call_from(&t, "+442079460958", ev);
+	call_from(&t, "+442079460958", &call, ev);
 
 	testdb_exec("DELETE FROM subject_index WHERE ref_id IN ($1::uuid, $2::uuid, $3::uuid)", 3,
 	    (const char *[]){ sub, cmd, ev });
@@ -567,6 +584,16 @@ START_TEST(backfill_indexes_older_rows)
 	erase_ok(t.acc, "backfill-email", body, (const long []){ 1, 0, 1, 1 }, id);
 	erase_ok(t.acc, "backfill-phone", "{\"phone\":\"+44 20 7946 0958\"}",
 	    (const long []){ 0, 1, 0, 1 }, id);
+
+	/* The sender retries the erased call's message: told it arrived, nothing written. */
+	call_post(call.source, call.secret, call.corr, call.from, call.id, &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	ck_assert_str_eq(http_header(&r, "Idempotent-Replayed"), "true");
+	ck_assert_msg(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(http_json(&r), "event_id")),
+	    "%s", r.body);
+	http_free(&r);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM call_events WHERE org_id = $1::bigint"
+	    " AND correlation_id = $2", 2, (const char *[]){ t.org, call.corr }), 0);
 }
 END_TEST
 
