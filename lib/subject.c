@@ -1,6 +1,5 @@
 /* subject: the blind index of data subjects (subject.h). */
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -120,6 +119,7 @@ subject_write(struct db *db, const char *org, const char *kind, const char *ref,
     struct buf *list, long *entries)
 {
 	struct db_res	*res = NULL;
+	long long	 n = 0;
 	int		 rc;
 
 	if (list->len == 0)
@@ -127,8 +127,9 @@ subject_write(struct db *db, const char *org, const char *kind, const char *ref,
 	rc = db_query(db, &res, "WITH i AS (" SUBJECT_INSERT_FROM("$1", "$2", "$3", "$4", "")
 	    " RETURNING 1) SELECT count(*) FROM i", 4,
 	    (const char *[]){ org, kind, ref, buf_cstr(list) });
-	if (rc == CB_OK && db_rows(res) == 1)
-		*entries += strtol(db_val(res, 0, 0), NULL, 10);
+	if (rc == CB_OK && db_rows(res) == 1 &&
+	    util_parse_ll(db_val(res, 0, 0), 0, SUBJECT_MAX_ENTRIES, &n) == CB_OK)
+		*entries += (long)n;
 	db_res_free(res);
 	return rc;
 }
