@@ -454,25 +454,28 @@ END_TEST
 /*
  * Salesforce trouble on a deletion: a 401 mints a token and sends the same
  * DELETE again at once (one attempt); a permanent refusal dead-letters it
- * and the erasure says failed.
+ * and the erasure says failed; a 503 is retried on the schedule.
  */
 START_TEST(salesforce_delete_trouble)
 {
 	struct tcase	 t;
 	struct http_resp r;
-	char		 email[2][96], body[512], sub[2][40], id[2][40], path[120];
+	char		 email[3][96], body[512], sub[3][40], id[3][40], path[120];
 	long		 calls = fakesf_stat("delete_calls"), dels = fakesf_stat("deletes");
 	long		 mints = fakesf_stat("token_mints"), att = 0;
 	long		 served = fakesf_stat("faults_served");
 	int		 i;
 
 	tcase_open(&t);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
+		char key[24];
+
 		snprintf(email[i], sizeof(email[i]), "trouble%d.%s@example.org", i, t.tag);
 		test_record_personal(email[i]);
 		snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Trouble\","
 		    "\"email\":\"%s\"}}", email[i]);
-		submit_form_new_tab(t.s.form_id, i ? "trouble-b" : "trouble-a", body, sub[i]);
+		snprintf(key, sizeof(key), "trouble-%d", i);
+		submit_form_new_tab(t.s.form_id, key, body, sub[i]);
 		ck_assert_msg(outbox_wait(sub[i], "done", 15000, NULL, NULL, 0), "not delivered");
 	}
 
@@ -504,6 +507,17 @@ START_TEST(salesforce_delete_trouble)
 	ck_assert_int_eq(fakesf_records(sub[1], NULL), 1);
 	ck_assert_int_eq(fakesf_stat("faults_served") - served, 2);
 	ck_assert_int_eq(fakesf_stat("delete_calls") - calls, 1);
+
+	/* A 503: retried on the schedule, then done (two attempts). */
+	fakesf_fault("{\"target\":\"delete\",\"kind\":\"status\",\"status\":503}");
+	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email[2]);
+	erase_ok(t.acc, "trouble-c", body, (const long []){ 1, 0, 0, 1 }, id[2]);
+	erasure_wait(t.acc, id[2], "done");
+	ck_assert_int_eq(testdb_long("SELECT attempts FROM outbox WHERE ref_id = $1::uuid", 1,
+	    (const char *[]){ id[2] }), 2);
+	ck_assert_int_eq(fakesf_stat("faults_served") - served, 3);
+	ck_assert_int_eq(fakesf_stat("delete_calls") - calls, 2);
+	ck_assert_int_eq(fakesf_records(sub[2], NULL), 0);
 }
 END_TEST
 
