@@ -43,6 +43,7 @@
 #include <sodium.h>
 
 #include "audit.h"
+#include "calls.h"
 #include "ccache.h"
 #include "errs.h"
 #include "phone.h"
@@ -127,7 +128,11 @@ erasure_check(struct req *r, void *argp)
 
 /*
  * The erasure in one statement (in the request's transaction): the hits,
- * the Salesforce deletions, the deletes and the erasure row.
+ * the Salesforce deletions, the deletes and the erasure row.  The records
+ * to delete are those the rows' Salesforce outbox rows name, and those the
+ * rows themselves name (a submission: its form's object and external-id
+ * field, its id; a call event: lib/calls.h's, "<correlation id>:<type>"),
+ * for a row whose upsert row retention already purged.
  *   $1 org  $2 digest  $3 erasure id  $4 user  $5 kind
  *   $6 how long a deletion waits when its record's upsert is being sent
  *      (ms): the upsert lands first, then the delete
@@ -138,8 +143,18 @@ static const char erase_sql[] =
     " up AS (SELECT o.id, o.payload, o.state FROM outbox o"
     "   WHERE o.org_id = $1::bigint AND o.kind = 'salesforce.upsert'"
     "   AND o.ref_id IN (SELECT ref_id FROM h WHERE kind IN ('submission', 'call_event'))),"
-    " rec AS (SELECT payload->>'sobject' AS sobject, payload->>'ext_field' AS ext_field,"
-    "   payload->>'ext_value' AS ext_value, bool_or(state = 'running') AS busy FROM up"
+    " rec AS (SELECT sobject, ext_field, ext_value, bool_or(busy) AS busy FROM ("
+    "   SELECT payload->>'sobject' AS sobject, payload->>'ext_field' AS ext_field,"
+    "     payload->>'ext_value' AS ext_value, state = 'running' AS busy FROM up"
+    "   UNION ALL SELECT f.sf_object, f.sf_ext_field, s.id::text, false"
+    "     FROM submissions s JOIN forms f ON f.id = s.form_id AND f.org_id = s.org_id"
+    "     WHERE s.org_id = $1::bigint"
+    "     AND s.id IN (SELECT ref_id FROM h WHERE kind = 'submission')"
+    "   UNION ALL SELECT '" CALLS_SOBJECT "', '" CALLS_EXT_FIELD "',"
+    "     e.correlation_id || ':' || e.event_type, false FROM call_events e"
+    "     WHERE e.org_id = $1::bigint"
+    "     AND e.id IN (SELECT ref_id FROM h WHERE kind = 'call_event')) x"
+    "   WHERE sobject IS NOT NULL AND ext_field IS NOT NULL AND ext_value IS NOT NULL"
     "   GROUP BY 1, 2, 3),"
     " sfd AS (INSERT INTO outbox (org_id, kind, ref_id, payload, run_after)"
     "   SELECT $1::bigint, 'salesforce.delete', $3::uuid, jsonb_build_object('sobject', sobject,"

@@ -20,7 +20,8 @@
  *   - an upsert in flight when the erasure commits lands first, then the
  *     delete;
  *   - rows older than the index get their entries from cb-admin
- *     subject-index (the backfill), once;
+ *     subject-index (the backfill), once; rows whose upsert rows were
+ *     purged still have their Salesforce records deleted;
  *   - a voice platform retrying an erased call's message is told it arrived
  *     (200, event_id null) and nothing is written again.
  */
@@ -594,10 +595,22 @@ START_TEST(backfill_indexes_older_rows)
 	ck_assert_int_eq(seed_admin("subject-index", out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "\"entries\":0") != NULL, "%s", out);
 
+	/*
+	 * Their upsert rows purged, as retention does once delivered: the
+	 * records to delete are still known, from the rows themselves.
+	 */
+	testdb_exec("DELETE FROM outbox WHERE ref_id IN ($1::uuid, $2::uuid)", 2,
+	    (const char *[]){ sub, ev });
 	snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email);
 	erase_ok(t.acc, "backfill-email", body, (const long []){ 1, 0, 1, 1 }, id);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM outbox WHERE ref_id = $1::uuid"
+	    " AND payload->>'ext_value' = $2", 2, (const char *[]){ id, sub }), 1);
 	erase_ok(t.acc, "backfill-phone", "{\"phone\":\"+44 20 7946 0958\"}",
 	    (const long []){ 0, 1, 0, 1 }, id);
+	snprintf(body, sizeof(body), "%s:call_started", call.corr);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM outbox WHERE ref_id = $1::uuid"
+	    " AND payload = jsonb_build_object('sobject', 'Call_Activity__c', 'ext_field',"
+	    " 'Call_Event_Key__c', 'ext_value', $2::text)", 2, (const char *[]){ id, body }), 1);
 
 	/* The sender retries the erased call's message: told it arrived, nothing written. */
 	call_post(call.source, call.secret, call.corr, call.from, call.id, &r);
