@@ -24,7 +24,8 @@
  * api_key.created, api_key.revoked, with ids, names, role, scopes and the
  * key's public prefix; never an email, a password or a key.  A refusal, or
  * a disable or revoke of what already was, writes none.
- * Errors: 400 field named, 401, 403, 404, 409 (email taken), 413, 415, 422.
+ * Errors: 400 field named, 401, 403, 404, 409 (email taken in the caller's
+ * tenant; other tenants' users are never consulted), 413, 415, 422.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -187,7 +188,7 @@ users_post(struct req *r, const void *argp)
 	    a->role, id);
 	/* Refusals the key remembers (route.h): a replay answers them again. */
 	if (rc == CB_ERR_DB_CONFLICT)
-		return route_fail(r, CB_ERR_CONFLICT, "a user with this email exists");
+		return route_fail(r, CB_ERR_CONFLICT, "a user with this email exists in this organisation");
 	if (rc == CB_ERR_VALIDATION)
 		return route_fail_field(r, rc, "email", "must be an email address");
 	if (rc == CB_OK)

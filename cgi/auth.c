@@ -1,5 +1,5 @@
 /*
- * POST /api/v1/auth/login        {"email","password"}
+ * POST /api/v1/auth/login        {"org","email","password"}
  * POST /api/v1/auth/refresh      {"refresh_token"}
  * POST /api/v1/auth/logout       {"refresh_token"}
  * GET  /api/v1/auth/me           (Authorization: Bearer <access token>)
@@ -16,10 +16,12 @@
  *   the rotation overlap (lib/refresh.h); logout is idempotent.
  * Answers:
  *   login    200 {"access_token","token_type":"Bearer","expires_in",
- *            "refresh_token"}; 401 for an unknown user, a wrong password
- *            and a disabled user alike (same type, title and detail; the
- *            same argon2id work is spent in each case); 429 + Retry-After
- *            past AUTH_LOGIN_PER_ACCOUNT a minute for one email or
+ *            "refresh_token"}; 401 for an unknown org, an unknown user, a
+ *            user of another org, a wrong password and a disabled user
+ *            alike (same type, title and detail; the same argon2id work is
+ *            spent in each case); users belong to one org, named by its slug
+ *            (docs/identity.md); 429 + Retry-After past
+ *            AUTH_LOGIN_PER_ACCOUNT a minute for one (org, email) or
  *            AUTH_LOGIN_PER_IP for one client address; 503 when the rate
  *            limiter (Redis) is down: fail closed, since an unmetered login
  *            is an unmetered password guesser; 400, 413, 415 as every route.
@@ -52,17 +54,19 @@
 #include "users.h"
 #include "util.h"
 
-#define AUTH_LOGIN_PER_ACCOUNT	5	/* attempts a minute for one email (blind index) */
+#define AUTH_LOGIN_PER_ACCOUNT	5	/* attempts a minute for one (org, email) */
 #define AUTH_LOGIN_PER_IP	30	/* attempts a minute from one REMOTE_ADDR */
-#define AUTH_LOGIN_REFUSED	"the email or the password is wrong"
+#define AUTH_LOGIN_REFUSED	"the organisation, the email or the password is wrong"
 #define AUTH_REFRESH_REFUSED	"the refresh token is invalid, expired or revoked"
 
 struct login_args {
+	const char	*org;
 	const char	*email;
 	const char	*password;
 };
 
 static const struct jv_field login_fields[] = {
+	{ "org", JV_STRING, JV_REQUIRED, 1, 63, offsetof(struct login_args, org), NULL },
 	{ "email", JV_STRING, JV_REQUIRED, 1, 320, offsetof(struct login_args, email), NULL },
 	{ "password", JV_STRING, JV_REQUIRED, 1, PWHASH_PASSWORD_MAX,
 	  offsetof(struct login_args, password), NULL },
@@ -86,21 +90,24 @@ auth_no_store(struct req *r)
 
 /*
  * The login buckets: the client address first (so a flood from one place
- * does not also drain the accounts it names), then the account by its
- * blind index (never the address itself).  CB_ERR_RATE_LIMITED (the 429
- * of route_too_many); CB_ERR_UNAVAILABLE when Redis cannot be asked.
+ * does not also drain the accounts it names), then the account, (org,
+ * email), by a keyed digest (never the address itself): failures against
+ * one tenant never lock out the same address in another.
+ * CB_ERR_RATE_LIMITED (the 429 of route_too_many); CB_ERR_UNAVAILABLE when
+ * Redis cannot be asked.
  */
 static int
-auth_login_limit(struct req *r, const char *email)
+auth_login_limit(struct req *r, const char *org, const char *email)
 {
-	char	 key[160], idx[2 + 64 + 1];
+	char	 key[160], idx[DIGEST_TEXT];
 	long	 wait_ms = 0;
 	int	 rc;
 
 	snprintf(key, sizeof(key), "cb:rl:login:ip:%s",
 	    r->remote_addr && *r->remote_addr ? r->remote_addr : "-");
 	rc = ratelimit_take(r->app->kv, key, AUTH_LOGIN_PER_IP, &wait_ms);
-	if (rc == CB_OK && users_email_index(r->app->settings.api_key_pepper, email, idx) == CB_OK) {
+	if (rc == CB_OK && users_login_bucket(r->app->settings.blind_index_key, org, email,
+	    idx) == CB_OK) {
 		snprintf(key, sizeof(key), "cb:rl:login:acct:%s", idx + 2);
 		rc = ratelimit_take(r->app->kv, key, AUTH_LOGIN_PER_ACCOUNT, &wait_ms);
 	}
@@ -163,9 +170,9 @@ auth_login(struct req *r, const void *argp)
 	int			 rc, found;
 
 	memset(&g, 0, sizeof(g));
-	if ((rc = auth_login_limit(r, a->email)) != CB_OK)
+	if ((rc = auth_login_limit(r, a->org, a->email)) != CB_OK)
 		return rc;
-	rc = users_find_by_email(r->app, a->email, &u);
+	rc = users_find_by_email(r->app, a->org, a->email, &u);
 	if (rc != CB_OK && rc != CB_ERR_NOT_FOUND)
 		goto out;
 	found = rc == CB_OK;

@@ -147,9 +147,9 @@ calls_act(struct req *r, const void *argp)
 	/* The blind index of its numbers, for an erasure (lib/subject.h). */
 	buf_init(&subjects, 2 * DIGEST_TEXT);
 	if ((e->from != NULL && (rc = subject_add_value(&subjects,
-	    r->app->settings.api_key_pepper, e->from_e164)) != CB_OK) ||
+	    r->app->settings.blind_index_key, e->from_e164)) != CB_OK) ||
 	    (e->to != NULL && (rc = subject_add_value(&subjects,
-	    r->app->settings.api_key_pepper, e->to_e164)) != CB_OK)) {
+	    r->app->settings.blind_index_key, e->to_e164)) != CB_OK)) {
 		buf_free(&subjects);
 		return rc;
 	}

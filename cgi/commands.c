@@ -298,7 +298,7 @@ cmd_create(struct req *r, const void *argp)
 	digest_parts(fp_parts, 4, fp);
 	/* A value that names a person: its blind index, for an erasure (lib/subject.h). */
 	if (cJSON_IsString(a->value) && (rc = subject_add_value(&subjects,
-	    r->app->settings.api_key_pepper, a->value->valuestring)) != CB_OK)
+	    r->app->settings.blind_index_key, a->value->valuestring)) != CB_OK)
 		goto out;
 	/* Run once: a broken connection is the agent's to retry, never a silent second insert. */
 	rc = db_query_once(db, &res, cmd_insert_sql, 13,

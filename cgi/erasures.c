@@ -59,6 +59,8 @@ struct erasure_args {
 	/* Filled by the check: the subject's kind and blind-index entry. */
 	const char	*kind;
 	char		 digest[DIGEST_TEXT];
+	/* Under the previous blind index key while it is rotated, else "". */
+	char		 digest_prev[DIGEST_TEXT];
 	char		 e164[PHONE_E164_BUFSZ];
 };
 
@@ -99,28 +101,36 @@ static const struct jv_field erasure_fields[] = {
 	  check_phone },
 };
 
-/* Exactly one identifier; its blind-index entry. */
+/* The subject's blind-index entry under one key. */
+static int
+erasure_digest(const struct erasure_args *a, const char *key, char out[DIGEST_TEXT])
+{
+	if (a->email != NULL)
+		return subject_email(key, a->email, out);
+	return subject_e164(key, a->e164, out);
+}
+
+/* Exactly one identifier; its blind-index entry (and under the previous key). */
 static int
 erasure_check(struct req *r, void *argp)
 {
 	struct erasure_args	*a = argp;
-	const char		*pepper = r->app->settings.api_key_pepper;
+	const char		*key = r->app->settings.blind_index_key;
+	const char		*prev = r->app->settings.blind_index_key_previous;
 	int			 rc;
 
 	r->route_data = a;	/* for the after hook: the number's cache entry */
 	if ((a->email == NULL) == (a->phone == NULL))
 		return route_fail(r, CB_ERR_UNPROCESSABLE,
 		    "name exactly one of email and phone");
-	if (a->email != NULL) {
-		a->kind = "email";
-		rc = subject_email(pepper, a->email, a->digest);
-	} else {
-		a->kind = "phone";
-		if (phone_e164(a->phone, NULL, a->e164) != CB_OK)
-			return route_fail_field(r, CB_ERR_VALIDATION, "phone",
-			    "must be an international phone number");
-		rc = subject_e164(pepper, a->e164, a->digest);
-	}
+	if (a->phone != NULL && phone_e164(a->phone, NULL, a->e164) != CB_OK)
+		return route_fail_field(r, CB_ERR_VALIDATION, "phone",
+		    "must be an international phone number");
+	a->kind = a->email != NULL ? "email" : "phone";
+	rc = erasure_digest(a, key, a->digest);
+	/* Rows indexed before a rotation of the key finish are found too. */
+	if (rc == CB_OK && prev[0] != '\0')
+		rc = erasure_digest(a, prev, a->digest_prev);
 	return rc == CB_OK ? CB_OK : CB_ERR_CONFIG;
 }
 
@@ -136,10 +146,11 @@ erasure_check(struct req *r, void *argp)
  *   $1 org  $2 digest  $3 erasure id  $4 user  $5 kind
  *   $6 how long a deletion waits when its record's upsert is being sent
  *      (ms): the upsert lands first, then the delete
+ *   $7 the digest under the previous blind index key (NULL: none)
  */
 static const char erase_sql[] =
     "WITH h AS (SELECT DISTINCT kind, ref_id FROM subject_index"
-    "   WHERE org_id = $1::bigint AND digest = $2::bytea),"
+    "   WHERE org_id = $1::bigint AND (digest = $2::bytea OR digest = $7::bytea)),"
     " up AS (SELECT o.id, o.payload, o.state FROM outbox o"
     "   WHERE o.org_id = $1::bigint AND o.kind = 'salesforce.upsert'"
     "   AND o.ref_id IN (SELECT ref_id FROM h WHERE kind IN ('submission', 'call_event'))),"
@@ -257,8 +268,9 @@ erasure_post(struct req *r, const void *argp)
 
 	util_uuid_v4(id);
 	snprintf(wait, sizeof(wait), "%lld", 2 * r->app->settings.sf_timeout_ms);
-	rc = db_query(r->app->db, &res, erase_sql, 6,
-	    (const char *[]){ u->org, a->digest, id, u->user_id, a->kind, wait });
+	rc = db_query(r->app->db, &res, erase_sql, 7,
+	    (const char *[]){ u->org, a->digest, id, u->user_id, a->kind, wait,
+	    a->digest_prev[0] != '\0' ? a->digest_prev : NULL });
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) != 1) {
@@ -292,7 +304,7 @@ erasure_after(struct req *r)
 	if (r->status != 202)
 		return;
 	if (a != NULL && a->e164[0] != '\0' &&
-	    ccache_key(key, r->app->settings.api_key_pepper, r->org, a->e164) == CB_OK)
+	    ccache_key(key, r->app->settings.blind_index_key, r->org, a->e164) == CB_OK)
 		(void)ccache_forget(r->app->kv, key);
 	kv_publish(r->app->kv, "cb:outbox", "erasure");
 }

@@ -258,7 +258,7 @@ submit_act(struct req *r, const void *argp)
 		goto out;
 	}
 	/* The blind index of the subjects it names, for an erasure (lib/subject.h). */
-	if ((rc = subject_of_data(&subjects, r->app->settings.api_key_pepper, a->def,
+	if ((rc = subject_of_data(&subjects, r->app->settings.blind_index_key, a->def,
 	    a->data)) != CB_OK)
 		goto out;
 	if (dedupe) {
@@ -266,7 +266,7 @@ submit_act(struct req *r, const void *argp)
 		canon = jv_canonical(a->data);
 		parts[0] = t->ctx_id;
 		parts[1] = canon;
-		if ((rc = digest_keyed(r->app->settings.api_key_pepper, "cb:submission-dedupe:v1",
+		if ((rc = digest_keyed(r->app->settings.blind_index_key, "cb:submission-dedupe:v1",
 		    parts, 2, digest)) != CB_OK)
 			goto out;
 	}

@@ -6,7 +6,7 @@
  *
  * The key never holds the number: "cb:sfcontact:<org_id>:<h>" where h is
  * a keyed BLAKE2b-128 of the E.164 number under a key derived from
- * CB_API_KEY_PEPPER (a hash alone would be reversed by trying every number
+ * CB_BLIND_INDEX_KEY_FILE (a hash alone would be reversed by trying every number
  * of a country).  The value is "id:<Contact Id>" for a match and "none" for
  * a number no contact has; the caller gives each its lifetime
  * (CB_SF_CONTACT_TTL_S, CB_SF_CONTACT_MISS_TTL_S).
@@ -32,7 +32,7 @@ struct kv;
 #define CCACHE_ID_BUFSZ		19
 
 /*
- * The key of (org_id, e164) under the pepper (64 hex characters).
+ * The key of (org_id, e164) under the blind index key (64 hex characters).
  * CB_ERR_VALIDATION for a malformed pepper, org id or number (which must be
  * E.164 already).
  */

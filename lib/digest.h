@@ -17,9 +17,9 @@
 void	 digest_parts(const char *const *parts, size_t n, char out[DIGEST_TEXT]);
 /*
  * BLAKE2b-256 of the parts keyed with a key of `label`'s own, derived from
- * the server pepper (64 hex characters): a digest of personal data that
- * cannot be confirmed by guessing without the pepper.  CB_ERR_CONFIG when
- * the pepper is malformed.
+ * a server key (64 hex characters; for personal data the blind index key,
+ * CB_BLIND_INDEX_KEY_FILE): a digest that cannot be confirmed by guessing
+ * without that key.  CB_ERR_CONFIG when the key is malformed.
  */
 int	 digest_keyed(const char *pepper_hex, const char *label, const char *const *parts,
 	    size_t n, char out[DIGEST_TEXT]);

@@ -33,8 +33,9 @@ idem_parse(const char *h, char *out, size_t outsz)
 		/* sf-string escapes (\" and \\) are not worth supporting in keys. */
 		if (memchr(h, '\\', n) || memchr(h, '"', n))
 			return CB_ERR_IDEM_MISSING;
-	} else if (memchr(h, '"', n) || memchr(h, ',', n))
-		return CB_ERR_IDEM_MISSING;	/* half-quoted, or several keys */
+	} else if (memchr(h, '"', n) || memchr(h, ',', n) || memchr(h, '\\', n))
+		/* half-quoted, several keys, or a key its sf-string could not carry */
+		return CB_ERR_IDEM_MISSING;
 	if (n == 0 || n > IDEM_KEY_MAX || n >= outsz)
 		return CB_ERR_IDEM_MISSING;
 	for (i = 0; i < n; i++)

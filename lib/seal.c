@@ -128,59 +128,53 @@ seal_is_hex(const char *s, size_t n)
 }
 
 int
-seal_keyring_load(struct seal_keyring **out, const char *path, char *err,
-    size_t errsz)
+seal_key_file_read(const char *path, const char *what, int root_may_read,
+    unsigned char key[SEAL_KEYBYTES], char *err, size_t errsz)
 {
-	struct seal_keyring	*kr = NULL;
 	struct stat		 st;
 	char			 hex[SEAL_ROOT_HEXLEN + 2];
 	size_t			 len = 0, binlen = 0;
 	ssize_t			 r;
 	int			 fd = -1, rc = CB_ERR_CONFIG;
 
-	*out = NULL;
 	seal_seterr(err, errsz, "%s", "");
-	if (sodium_init() < 0) {
-		seal_seterr(err, errsz, "libsodium failed to initialise");
-		goto out;
-	}
 	if (path == NULL || *path == '\0') {
-		seal_seterr(err, errsz, "no root key file configured");
+		seal_seterr(err, errsz, "no %s configured", what);
 		goto out;
 	}
 	/* O_NONBLOCK: a FIFO in its place must not hang start-up. */
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0) {
-		seal_seterr(err, errsz, "root key file %s: cannot open: %s",
-		    path, strerror(errno));
+		seal_seterr(err, errsz, "%s %s: cannot open: %s",
+		    what, path, strerror(errno));
 		goto out;
 	}
 	if (fstat(fd, &st) != 0) {
-		seal_seterr(err, errsz, "root key file %s: cannot stat: %s",
-		    path, strerror(errno));
+		seal_seterr(err, errsz, "%s %s: cannot stat: %s",
+		    what, path, strerror(errno));
 		goto out;
 	}
 	if (!S_ISREG(st.st_mode)) {
-		seal_seterr(err, errsz, "root key file %s: not a regular file", path);
+		seal_seterr(err, errsz, "%s %s: not a regular file", what, path);
 		goto out;
 	}
-	if (st.st_uid != geteuid() && st.st_uid != 0) {
-		seal_seterr(err, errsz, "root key file %s: owned by uid %u, "
-		    "not by this service (uid %u) or root", path,
+	if (st.st_uid != geteuid() && st.st_uid != 0 && !(root_may_read && geteuid() == 0)) {
+		seal_seterr(err, errsz, "%s %s: owned by uid %u, "
+		    "not by this service (uid %u) or root", what, path,
 		    (unsigned)st.st_uid, (unsigned)geteuid());
 		goto out;
 	}
 	if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
-		seal_seterr(err, errsz, "root key file %s: mode %04o lets group "
+		seal_seterr(err, errsz, "%s %s: mode %04o lets group "
 		    "or other access it; it must be readable by the service "
-		    "only (chmod 0600 or 0400)", path,
+		    "only (chmod 0600 or 0400)", what, path,
 		    (unsigned)(st.st_mode & 07777));
 		goto out;
 	}
 	if (st.st_size != (off_t)SEAL_ROOT_HEXLEN &&
 	    st.st_size != (off_t)SEAL_ROOT_HEXLEN + 1) {
-		seal_seterr(err, errsz, "root key file %s: %lld bytes; expected "
+		seal_seterr(err, errsz, "%s %s: %lld bytes; expected "
 		    "exactly 64 hexadecimal characters (32 bytes), optionally "
-		    "followed by one newline", path, (long long)st.st_size);
+		    "followed by one newline", what, path, (long long)st.st_size);
 		goto out;
 	}
 	/* Read one byte more than allowed to notice a file that grew. */
@@ -189,8 +183,8 @@ seal_keyring_load(struct seal_keyring **out, const char *path, char *err,
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			seal_seterr(err, errsz, "root key file %s: read failed: %s",
-			    path, strerror(errno));
+			seal_seterr(err, errsz, "%s %s: read failed: %s",
+			    what, path, strerror(errno));
 			goto out;
 		}
 		if (r == 0)
@@ -200,32 +194,51 @@ seal_keyring_load(struct seal_keyring **out, const char *path, char *err,
 	if (!(len == SEAL_ROOT_HEXLEN ||
 	    (len == SEAL_ROOT_HEXLEN + 1 && hex[SEAL_ROOT_HEXLEN] == '\n')) ||
 	    !seal_is_hex(hex, SEAL_ROOT_HEXLEN)) {
-		seal_seterr(err, errsz, "root key file %s: expected exactly 64 "
+		seal_seterr(err, errsz, "%s %s: expected exactly 64 "
 		    "hexadecimal characters (32 bytes), optionally followed by "
-		    "one newline", path);
+		    "one newline", what, path);
 		goto out;
 	}
-	kr = util_calloc(1, sizeof(*kr));
-	/* Best effort: RLIMIT_MEMLOCK may forbid it, and that is not fatal. */
-	(void)sodium_mlock(kr, sizeof(*kr));
-	if (sodium_hex2bin(kr->root, sizeof(kr->root), hex, SEAL_ROOT_HEXLEN,
+	if (sodium_hex2bin(key, SEAL_KEYBYTES, hex, SEAL_ROOT_HEXLEN,
 	    NULL, &binlen, NULL) != 0 || binlen != SEAL_KEYBYTES) {
-		seal_seterr(err, errsz, "root key file %s: not hexadecimal", path);
+		seal_seterr(err, errsz, "%s %s: not hexadecimal", what, path);
 		goto out;
 	}
-	if (sodium_is_zero(kr->root, sizeof(kr->root))) {
-		seal_seterr(err, errsz, "root key file %s: the key is all zeros", path);
+	if (sodium_is_zero(key, SEAL_KEYBYTES)) {
+		seal_seterr(err, errsz, "%s %s: the key is all zeros", what, path);
 		goto out;
 	}
-	*out = kr;
-	kr = NULL;
 	rc = CB_OK;
 out:
 	if (fd >= 0)
 		close(fd);
 	sodium_memzero(hex, sizeof(hex));
-	seal_keyring_free(kr);
+	if (rc != CB_OK)
+		sodium_memzero(key, SEAL_KEYBYTES);
 	return rc;
+}
+
+int
+seal_keyring_load(struct seal_keyring **out, const char *path, char *err,
+    size_t errsz)
+{
+	struct seal_keyring	*kr;
+	int			 rc;
+
+	*out = NULL;
+	if (sodium_init() < 0) {
+		seal_seterr(err, errsz, "libsodium failed to initialise");
+		return CB_ERR_CONFIG;
+	}
+	kr = util_calloc(1, sizeof(*kr));
+	/* Best effort: RLIMIT_MEMLOCK may forbid it, and that is not fatal. */
+	(void)sodium_mlock(kr, sizeof(*kr));
+	if ((rc = seal_key_file_read(path, "root key file", 0, kr->root, err, errsz)) != CB_OK) {
+		seal_keyring_free(kr);
+		return rc;
+	}
+	*out = kr;
+	return CB_OK;
 }
 
 void

@@ -79,6 +79,17 @@ enum seal_purpose {
 int	 seal_keyring_load(struct seal_keyring **, const char *root_key_file,
 	    char *err, size_t errsz)
 	    __attribute__((warn_unused_result));
+/*
+ * Read a key file in the root key's format and with its checks (regular
+ * file, owned by this user or root, no group or other bits, 64 hex
+ * characters and an optional newline, not all zeros) into key.  `what`
+ * names the file in err ("root key file").  root_may_read: a process
+ * running as root may read a file another user owns (a key the tests and
+ * the operator's tools use as well as the service).
+ */
+int	 seal_key_file_read(const char *path, const char *what, int root_may_read,
+	    unsigned char key[SEAL_KEYBYTES], char *err, size_t errsz)
+	    __attribute__((warn_unused_result));
 /* Wipe and free; NULL is fine. */
 void	 seal_keyring_free(struct seal_keyring *);
 

@@ -4,8 +4,12 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <sodium.h>
+
 #include "errs.h"
 #include "region.h"
+#include "seal.h"
+#include "util.h"
 
 #include "settings.h"
 
@@ -142,6 +146,17 @@ const struct conf_var settings_vars[] = {
 	{ "CB_SEAL_ROOT_KEY_FILE", CONF_STR, CONF_REQUIRED, NULL, 1, 1024, S(seal_root_key_file),
 	  "file with the 32-byte root key (64 hex characters), mode 0600/0400, owned by the "
 	  "service: it wraps the data keys that seal tokens and personal data" },
+	{ "CB_BLIND_INDEX_KEY_FILE", CONF_STR, CONF_REQUIRED, NULL, 1, 1024, S(blind_index_key_file),
+	  "file with the 32-byte key (64 hex characters, mode 0600/0400, owned by the service) of "
+	  "the blind indexes of personal data: the users' email index, the login buckets, the "
+	  "contact cache's phone keys, the submission dedupe digests; apart from "
+	  "CB_API_KEY_PEPPER, so rotating either leaves the other's data working (after a "
+	  "change, `cb-admin reindex` rewrites the email index)" },
+	{ "CB_BLIND_INDEX_KEY_PREVIOUS_FILE", CONF_STR, 0, NULL, 1, 1024,
+	  S(blind_index_key_previous_file),
+	  "while the blind index key is rotated: the previous key's file (same format); logins "
+	  "and the users' email uniqueness also consult the email index under it until "
+	  "`cb-admin reindex` has moved every row, so no login fails meanwhile; unset it then" },
 	{ "CB_CORS_ORIGINS", CONF_STR, 0, "", 0, 4096, S(cors_origins),
 	  "comma-separated origins allowed to call the API from a browser (exact match); "
 	  "empty = same-origin only" },
@@ -261,6 +276,24 @@ const struct conf_var settings_vars[] = {
 
 const size_t settings_nvars = sizeof(settings_vars) / sizeof(settings_vars[0]);
 
+/* A blind index key file, read once, kept as hex beside the pepper it parallels. */
+static int
+settings_blind_key(const char *name, const char *path, char hex[65], char *err, size_t errsz)
+{
+	unsigned char	 key[SEAL_KEYBYTES];
+	char		 why[512];
+	int		 rc;
+
+	rc = seal_key_file_read(path, "blind index key file", 1, key, why, sizeof(why));
+	if (rc != CB_OK) {
+		snprintf(err, errsz, "%s: %s", name, why);
+		return rc;
+	}
+	util_hex(hex, key, sizeof(key));
+	sodium_memzero(key, sizeof(key));
+	return CB_OK;
+}
+
 int
 settings_load(struct settings *s, char *err, size_t errsz)
 {
@@ -270,6 +303,14 @@ settings_load(struct settings *s, char *err, size_t errsz)
 	*s = (struct settings){ 0 };
 	if ((rc = conf_load(settings_vars, settings_nvars, s, NULL, err, errsz)) != CB_OK)
 		return rc;
+	if ((rc = settings_blind_key("CB_BLIND_INDEX_KEY_FILE", s->blind_index_key_file,
+	    s->blind_index_key, err, errsz)) != CB_OK ||
+	    (s->blind_index_key_previous_file != NULL &&
+	    (rc = settings_blind_key("CB_BLIND_INDEX_KEY_PREVIOUS_FILE",
+	    s->blind_index_key_previous_file, s->blind_index_key_previous, err, errsz)) != CB_OK)) {
+		settings_free(s);
+		return rc;
+	}
 	/* The residency settings are tables of their own: checked whole here. */
 	if (s->region != NULL && s->region[0] != '\0' && !region_ok(s->region)) {
 		snprintf(err, errsz, "CB_REGION: one of %s, or empty", region_list());
@@ -287,4 +328,6 @@ void
 settings_free(struct settings *s)
 {
 	conf_free(settings_vars, settings_nvars, s);
+	sodium_memzero(s->blind_index_key, sizeof(s->blind_index_key));
+	sodium_memzero(s->blind_index_key_previous, sizeof(s->blind_index_key_previous));
 }

@@ -20,6 +20,12 @@ struct settings {
 	long long	 ws_port;
 	char		*public_url;
 	char		*api_key_pepper;	/* 64 hex chars: keys API-key hashes */
+	char		*blind_index_key_file;
+	/* 64 hex chars read from that file: keys the blind indexes of personal data. */
+	char		 blind_index_key[65];
+	char		*blind_index_key_previous_file;
+	/* While the key is rotated: the previous key (hex), or "" when none. */
+	char		 blind_index_key_previous[65];
 	long long	 context_ttl_s;
 	/* The write routes. */
 	long long	 idem_ttl_s;

@@ -138,6 +138,10 @@ sf_mask_message(char *out, size_t outsz, const char *in)
 	if (cut != NULL && end[0] != '\0')
 		buf_puts(&b, withheld);
 	buf_putc(&b, '\0');
+	/* One line of text: a control character (a tab, a newline) is a space. */
+	for (n = 0; b.data[n] != '\0'; n++)
+		if ((unsigned char)b.data[n] < 0x20 || b.data[n] == 0x7f)
+			b.data[n] = ' ';
 	sf_copy_text(out, outsz, b.data);
 	buf_free(&b);
 }

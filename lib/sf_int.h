@@ -76,7 +76,8 @@ void	 sf_copy_text(char *out, size_t outsz, const char *in);
  * echoes the value it refused after the first ": " ("invalid email
  * address: x@y.example"), so what follows it is withheld; before it,
  * anything shaped like an email address or holding six digits or more is
- * masked.  out holds at most outsz - 1 bytes, cut between UTF-8 sequences.
+ * masked; a control character becomes a space.  out holds at most
+ * outsz - 1 bytes, cut between UTF-8 sequences.
  */
 void	 sf_mask_message(char *out, size_t outsz, const char *in);
 /* An error code: [A-Za-z0-9_] only, so it is safe anywhere. */

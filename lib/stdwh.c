@@ -12,6 +12,9 @@
 #include "stdwh.h"
 #include "util.h"
 
+/* The standard base64 alphabet and its padding: nothing else is decoded. */
+#define STDWH_B64_CHARS "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+
 #define STDWH_TS_DIGITS_MAX	12	/* integer seconds up to the year 33658 */
 
 void
@@ -44,7 +47,7 @@ stdwh_key_parse(const char *secret, struct stdwh_key *k)
 	b64 = secret + STDWH_PREFIX_LEN;
 	n = strlen(b64);
 	/* Padded or not: both forms are in use for the same keys. */
-	if (n == 0 || n > sodium_base64_ENCODED_LEN(STDWH_KEY_MAX,
+	if (n == 0 || strspn(b64, STDWH_B64_CHARS) != n || n > sodium_base64_ENCODED_LEN(STDWH_KEY_MAX,
 	    sodium_base64_VARIANT_ORIGINAL) ||
 	    (sodium_base642bin(k->k, sizeof(k->k), b64, n, NULL, &k->len, NULL,
 	    sodium_base64_VARIANT_ORIGINAL) != 0 &&
@@ -171,7 +174,13 @@ stdwh_verify(const struct stdwh_key *const *keys, size_t nkeys, const char *msg_
 		/* Another scheme (v1a, a later version) is not ours to check. */
 		if (comma - p != 2 || strncmp(p, "v1", 2) != 0)
 			continue;
-		if (sodium_base642bin(tmp, sizeof(tmp), comma + 1, (size_t)(e - comma - 1), NULL,
+		/*
+		 * Only the alphabet's own characters: libsodium's decoder maps
+		 * some bytes outside it to a value (the fuzzer found a byte
+		 * 0xff standing in for a letter of a valid signature).
+		 */
+		if (strspn(comma + 1, STDWH_B64_CHARS) >= (size_t)(e - comma - 1) &&
+		    sodium_base642bin(tmp, sizeof(tmp), comma + 1, (size_t)(e - comma - 1), NULL,
 		    &dlen, NULL, sodium_base64_VARIANT_ORIGINAL) == 0 && dlen == STDWH_MAC_BYTES)
 			memcpy(got[ngot++], tmp, STDWH_MAC_BYTES);
 	}

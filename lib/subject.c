@@ -18,35 +18,35 @@
 #define SUBJECT_LABEL	"cb:subject-index:v1"
 
 static int
-subject_digest(const char *pepper_hex, const char *kind, const char *norm,
+subject_digest(const char *key_hex, const char *kind, const char *norm,
     char out[DIGEST_TEXT])
 {
 	const char	*parts[2] = { kind, norm };
 
-	return digest_keyed(pepper_hex, SUBJECT_LABEL, parts, 2, out);
+	return digest_keyed(key_hex, SUBJECT_LABEL, parts, 2, out);
 }
 
 int
-subject_email(const char *pepper_hex, const char *email, char out[DIGEST_TEXT])
+subject_email(const char *key_hex, const char *email, char out[DIGEST_TEXT])
 {
 	char	 norm[USERS_EMAIL_MAX + 1];
 	int	 rc;
 
 	if (email == NULL || (rc = users_email_normalise(email, norm, sizeof(norm))) != CB_OK)
 		return CB_ERR_VALIDATION;
-	rc = subject_digest(pepper_hex, "email", norm, out);
+	rc = subject_digest(key_hex, "email", norm, out);
 	sodium_memzero(norm, sizeof(norm));
 	return rc;
 }
 
 int
-subject_e164(const char *pepper_hex, const char *e164, char out[DIGEST_TEXT])
+subject_e164(const char *key_hex, const char *e164, char out[DIGEST_TEXT])
 {
-	return subject_digest(pepper_hex, "phone", e164, out);
+	return subject_digest(key_hex, "phone", e164, out);
 }
 
 int
-subject_phone(const char *pepper_hex, const char *phone, const char *default_cc,
+subject_phone(const char *key_hex, const char *phone, const char *default_cc,
     char out[DIGEST_TEXT])
 {
 	char	 e164[PHONE_E164_BUFSZ];
@@ -54,7 +54,7 @@ subject_phone(const char *pepper_hex, const char *phone, const char *default_cc,
 
 	if (phone == NULL || phone_e164(phone, default_cc, e164) != CB_OK)
 		return CB_ERR_VALIDATION;
-	rc = subject_e164(pepper_hex, e164, out);
+	rc = subject_e164(key_hex, e164, out);
 	sodium_memzero(e164, sizeof(e164));
 	return rc;
 }
@@ -69,17 +69,17 @@ subject_append(struct buf *list, const char *d)
 }
 
 int
-subject_add_value(struct buf *list, const char *pepper_hex, const char *value)
+subject_add_value(struct buf *list, const char *key_hex, const char *value)
 {
 	char	 d[DIGEST_TEXT];
 	int	 rc;
 
 	if (value == NULL)
 		return CB_OK;
-	rc = subject_email(pepper_hex, value, d);
+	rc = subject_email(key_hex, value, d);
 	/* An international number only: a national one has no country to read it in. */
 	if (rc == CB_ERR_VALIDATION)
-		rc = subject_phone(pepper_hex, value, NULL, d);
+		rc = subject_phone(key_hex, value, NULL, d);
 	if (rc == CB_ERR_VALIDATION)
 		return CB_OK;
 	if (rc != CB_OK)
@@ -89,7 +89,7 @@ subject_add_value(struct buf *list, const char *pepper_hex, const char *value)
 }
 
 int
-subject_of_data(struct buf *list, const char *pepper_hex, const cJSON *def, const cJSON *data)
+subject_of_data(struct buf *list, const char *key_hex, const cJSON *def, const cJSON *data)
 {
 	const cJSON	*f, *name, *type, *v;
 	int		 rc;
@@ -105,7 +105,7 @@ subject_of_data(struct buf *list, const char *pepper_hex, const cJSON *def, cons
 		if (strcmp(type->valuestring, "email") != 0 &&
 		    strcmp(type->valuestring, "string") != 0)
 			continue;
-		if ((rc = subject_add_value(list, pepper_hex, v->valuestring)) != CB_OK)
+		if ((rc = subject_add_value(list, key_hex, v->valuestring)) != CB_OK)
 			return rc;
 	}
 	return CB_OK;
@@ -171,7 +171,7 @@ static const char *const subject_batch_sql[] = {
 static const char *const subject_kinds[] = { "submission", "command", "call_event" };
 
 static int
-subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *pepper,
+subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *key_hex,
     int kind, struct db_res *res, size_t i, struct subject_backfill *out)
 {
 	struct buf	 list;
@@ -189,10 +189,10 @@ subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *p
 			out->undecryptable++;
 			break;
 		}
-		rc = subject_of_data(&list, pepper, def, data);
+		rc = subject_of_data(&list, key_hex, def, data);
 		break;
 	case 1:
-		rc = subject_add_value(&list, pepper, db_val(res, i, 2));
+		rc = subject_add_value(&list, key_hex, db_val(res, i, 2));
 		break;
 	default:
 		if ((data = subject_open_json(kr, "outbox", id, db_val(res, i, 2))) == NULL) {
@@ -200,10 +200,10 @@ subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *p
 			break;
 		}
 		if (cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(data, "Caller_Phone__c")))
-			rc = subject_add_value(&list, pepper, v->valuestring);
+			rc = subject_add_value(&list, key_hex, v->valuestring);
 		if (rc == CB_OK &&
 		    cJSON_IsString(v = cJSON_GetObjectItemCaseSensitive(data, "Called_Phone__c")))
-			rc = subject_add_value(&list, pepper, v->valuestring);
+			rc = subject_add_value(&list, key_hex, v->valuestring);
 		break;
 	}
 	if (rc == CB_OK)
@@ -215,7 +215,7 @@ subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *p
 }
 
 int
-subject_backfill(struct db *db, const struct seal_keyring *kr, const char *pepper_hex,
+subject_backfill(struct db *db, const struct seal_keyring *kr, const char *key_hex,
     int batch, struct subject_backfill *out)
 {
 	struct db_res	*res = NULL;
@@ -238,7 +238,7 @@ subject_backfill(struct db *db, const struct seal_keyring *kr, const char *peppe
 				break;
 			n = db_rows(res);
 			for (i = 0; i < n && rc == CB_OK; i++) {
-				rc = subject_backfill_row(db, kr, pepper_hex, kind, res, i, out);
+				rc = subject_backfill_row(db, kr, key_hex, kind, res, i, out);
 				(*read[kind])++;
 			}
 			if (n > 0)

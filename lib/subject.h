@@ -6,9 +6,10 @@
  * An entry is a keyed BLAKE2b-256 (lib/digest.h, label "cb:subject-index:v1")
  * of the identifier's kind and its normalised form: an email trimmed and
  * lower-cased (users_email_normalise), a phone number in E.164
- * (lib/phone.h).  The key is derived from CB_API_KEY_PEPPER under a label of
- * its own, so no other digest of the broker equals an entry, and a dump of
- * the database cannot confirm an address or a number without the pepper.
+ * (lib/phone.h).  The key is derived from the blind index key
+ * (CB_BLIND_INDEX_KEY_FILE) under a label of its own, so no other digest of
+ * the broker equals an entry, and a dump of the database cannot confirm an
+ * address or a number without that key.
  *
  * What is indexed: the values of confidential and restricted fields of a
  * form that are of type email, or strings that read as an international
@@ -31,26 +32,26 @@
 
 /*
  * The entry of an email (raw, normalised here).  CB_ERR_VALIDATION when it
- * is not an email, CB_ERR_CONFIG for a malformed pepper.  out: bytea text.
+ * is not an email, CB_ERR_CONFIG for a malformed key.  out: bytea text.
  */
-int	 subject_email(const char *pepper_hex, const char *email, char out[DIGEST_TEXT]);
+int	 subject_email(const char *key_hex, const char *email, char out[DIGEST_TEXT]);
 /* The entry of a phone number, normalised with default_cc (may be NULL). */
-int	 subject_phone(const char *pepper_hex, const char *phone, const char *default_cc,
+int	 subject_phone(const char *key_hex, const char *phone, const char *default_cc,
 	    char out[DIGEST_TEXT]);
 /* The entry of a phone number already in E.164. */
-int	 subject_e164(const char *pepper_hex, const char *e164, char out[DIGEST_TEXT]);
+int	 subject_e164(const char *key_hex, const char *e164, char out[DIGEST_TEXT]);
 
 /*
  * Add the entry of one value to `list` (comma-separated hex digests, no
  * "\x", the form SUBJECT_INSERT_FROM reads) when it reads as an email or
  * as an international phone number; anything else adds nothing.
  */
-int	 subject_add_value(struct buf *list, const char *pepper_hex, const char *value);
+int	 subject_add_value(struct buf *list, const char *key_hex, const char *value);
 /*
  * The entries of a submission's data checked against its definition: the
  * confidential and restricted fields (see above) into `list`.
  */
-int	 subject_of_data(struct buf *list, const char *pepper_hex, const cJSON *def,
+int	 subject_of_data(struct buf *list, const char *key_hex, const cJSON *def,
 	    const cJSON *data);
 
 /*
@@ -71,7 +72,7 @@ struct subject_backfill {
 	long	 entries;				/* entries written */
 	long	 undecryptable;
 };
-int	 subject_backfill(struct db *, const struct seal_keyring *, const char *pepper_hex,
+int	 subject_backfill(struct db *, const struct seal_keyring *, const char *key_hex,
 	    int batch, struct subject_backfill *);
 
 /*

@@ -4,14 +4,24 @@
  * The email is personal data: stored sealed (purpose pii, bound to the row
  * as "users:<id>:email") with a keyed BLAKE2b hash of its normalised form
  * (trimmed, lower-cased) as a blind index to find the account at login.  The
- * index key is derived from the server pepper (CB_API_KEY_PEPPER), so a
- * database dump alone cannot confirm an address.  Passwords are argon2id
- * (lib/pwhash.h).  Emails are unique across the deployment.
+ * index key is derived from the blind index key (CB_BLIND_INDEX_KEY_FILE),
+ * so a database dump alone cannot confirm an address, and rotating the
+ * API-key pepper leaves logins working.  While that key is rotated
+ * (CB_BLIND_INDEX_KEY_PREVIOUS_FILE set), lookups and the uniqueness check
+ * consult the index under the previous key too, until users_reindex has
+ * moved every row.  Passwords are argon2id
+ * (lib/pwhash.h).
+ *
+ * Users belong to one tenant: an email is unique within its org only, and
+ * a login names the org by its slug (docs/identity.md), so nothing one
+ * tenant does reveals or blocks another tenant's users.
  */
 #ifndef CB_USERS_H
 #define CB_USERS_H
 
 #include <stddef.h>
+
+#include "digest.h"
 
 struct app;
 
@@ -33,15 +43,34 @@ int	 users_role_ok(const char *);
  */
 int	 users_email_normalise(const char *in, char *out, size_t outsz);
 /* "\\x..." bytea of the blind index of an email (after normalising it). */
-int	 users_email_index(const char *pepper_hex, const char *email, char out[2 + 64 + 1]);
+int	 users_email_index(const char *key_hex, const char *email, char out[2 + 64 + 1]);
+/*
+ * The login rate bucket of (org slug, email): a keyed digest, so one
+ * tenant's failed logins never drain another tenant's account, and the key
+ * in Redis names neither.  CB_ERR_VALIDATION for an email that is not one.
+ */
+int	 users_login_bucket(const char *key_hex, const char *org_slug, const char *email,
+	    char out[DIGEST_TEXT]);
 /*
  * Create a user in org (numeric id as text).  CB_ERR_VALIDATION for a bad
- * email, role or password (length), CB_ERR_DB_CONFLICT if the email exists.
+ * email, role or password (length), CB_ERR_DB_CONFLICT if the email exists
+ * in that org (only there: other orgs' users are never consulted).
  */
 int	 users_create(struct app *, const char *org, const char *email, const char *password,
 	    size_t pwlen, const char *role, char id_out[37]);
-/* Find an enabled user by email; CB_ERR_NOT_FOUND if none. */
-int	 users_find_by_email(struct app *, const char *email, struct user *);
+/*
+ * Find the user of an email in the org of that slug (enabled or not: see
+ * user.disabled); CB_ERR_NOT_FOUND if none, the org unknown or the email
+ * malformed alike.
+ */
+int	 users_find_by_email(struct app *, const char *org_slug, const char *email,
+	    struct user *);
+/*
+ * Rewrite every user's email index under the current blind index key (after
+ * CB_BLIND_INDEX_KEY_FILE changed): each sealed email opened and hashed
+ * again, in batches; *changed counts the rows rewritten.  Idempotent.
+ */
+int	 users_reindex(struct app *, long long *changed);
 /* The email of a user, opened from its seal (for admin listings). */
 int	 users_email(struct app *, const char *id, const char *sealed, char *out, size_t outsz);
 

@@ -115,7 +115,7 @@ op_email=$(cat "$op_email_file" 2>/dev/null || true)
 [[ $op_email =~ ^operator(-[a-z0-9]+)?@demo\.example$ ]] || op_email=operator@demo.example
 # The body goes through stdin (printf is a builtin): no password in argv.
 op_login() {
-    printf '{"email":"%s","password":"%s"}' "$op_email" "$(<"$op_pw_file")" |
+    printf '{"org":"demo","email":"%s","password":"%s"}' "$op_email" "$(<"$op_pw_file")" |
         curl -sk --max-time 10 -o /dev/null -w '%{http_code}' -X POST \
             -H 'Content-Type: application/json' --data @- "$CB_HTTPS_URL/api/v1/auth/login" \
             2>/dev/null || true
@@ -181,6 +181,7 @@ echo "The operator console: the demo tenant's outbox, dead letters (replay, disc
 echo "failures, pending approvals and live connections (docs/console.md). Sign in with:"
 echo
 printf '  %s\n' "$CB_HTTPS_URL/console/"
+printf '  org:      demo   (users belong to one tenant: name it at sign-in)\n'
 printf '  email:    %s\n' "$op_email"
 printf '  password: %s   (kept in %s)\n\n' "$op_pw" "$op_pw_file"
 if [ -n "${CB_METRICS_URL:-}" ]; then

@@ -419,6 +419,7 @@ CB_REDIS_PASSWORD=$redis_pw
 CB_API_KEY_PEPPER=$pepper
 CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
 CB_SEAL_ROOT_KEY_FILE=$SECRETS_DIR/seal-root.key
+CB_BLIND_INDEX_KEY_FILE=$SECRETS_DIR/blind-index.key
 CB_SLACK_SIGNING_SECRET=$(secret slack-signing.hex)
 CB_METRICS_DIR=${CB_METRICS_DIR-$METRICS_DIR}
 CB_METRICS_TOKEN=$(secret metrics-token.hex)
@@ -645,6 +646,9 @@ ensure_secrets() {
     ensure_secret redis.pw
     ensure_secret api-key-pepper.hex 32
     ensure_secret seal-root.key 32
+    # The blind indexes' key (users' emails, phones in the contact cache):
+    # apart from the pepper, so rotating one never breaks the other.
+    ensure_secret blind-index.key 32
     # The Slack app's signing secret: clicks on approval buttons are signed
     # with it (scripts/slack-click.sh signs as Slack would).
     ensure_secret slack-signing.hex 16

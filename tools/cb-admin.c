@@ -862,12 +862,42 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 	sodium_memzero(pw, sizeof(pw));
 	admin_app_close(&app);
 	if (rc == CB_ERR_DB_CONFLICT)
-		return fail("a user with that email already exists");
+		return fail("a user with that email already exists in %s", argv[0]);
 	if (rc == CB_ERR_VALIDATION)
 		return fail("invalid email, role or password");
 	if (rc != CB_OK)
 		return fail("cannot create the user: %s %s", errs_name(rc), db_errmsg(a->db));
-	printf("{\"user_id\":\"%s\",\"org_id\":%s,\"role\":\"%s\"}\n", id, org, argv[2]);
+	/* The slug too: the person names it at login (docs/identity.md). */
+	printf("{\"user_id\":\"%s\",\"org_id\":%s,\"org\":\"%s\",\"role\":\"%s\"}\n", id, org,
+	    argv[0], argv[2]);
+	return 0;
+}
+
+/*
+ * Every user's email index under the current blind index key
+ * (CB_BLIND_INDEX_KEY_FILE), after the key changed or after the upgrade that
+ * introduced it (the index was derived from CB_API_KEY_PEPPER before): the
+ * sealed emails are opened and hashed again.  Idempotent: a second run
+ * rewrites nothing.
+ */
+static int
+cmd_reindex(struct admin *a, int argc, char **argv)
+{
+	struct app	 app;
+	long long	 changed = 0;
+	int		 rc;
+
+	(void)argv;
+	if (argc != 0)
+		return fail("usage: reindex");
+	if (admin_app_open(a, &app))
+		return 1;
+	rc = users_reindex(&app, &changed);
+	admin_app_close(&app);
+	if (rc != CB_OK)
+		return fail("reindex: %s %s (%lld rows rewritten before it)", errs_name(rc),
+		    db_errmsg(a->db), changed);
+	printf("{\"users_reindexed\":%lld}\n", changed);
 	return 0;
 }
 
@@ -1262,8 +1292,8 @@ cmd_sf_contact_forget(struct admin *a, int argc, char **argv)
 		    "(+ and the country code)");
 	if (org_resolve(a, argv[0], org, sizeof(org)))
 		return 1;
-	if (ccache_key(key, a->s.api_key_pepper, org, e164) != CB_OK)
-		return fail("sf-contact-forget: CB_API_KEY_PEPPER is not 64 hex characters");
+	if (ccache_key(key, a->s.blind_index_key, org, e164) != CB_OK)
+		return fail("sf-contact-forget: the blind index key is not 64 hex characters");
 	kv = kv_open(a->s.redis_host, (int)a->s.redis_port, a->s.redis_password,
 	    (int)a->s.redis_timeout_ms);
 	rc = ccache_forget(kv, key);
@@ -1733,7 +1763,7 @@ cmd_subject_index(struct admin *a, int argc, char **argv)
 		keyring_close(&k);
 		return fail("cannot load the data keys: %s", err[0] ? err : errs_name(rc));
 	}
-	rc = subject_backfill(a->db, kr, a->s.api_key_pepper, (int)batch, &out);
+	rc = subject_backfill(a->db, kr, a->s.blind_index_key, (int)batch, &out);
 	keyring_close(&k);
 	if (rc != CB_OK && rc != CB_ERR_CRYPTO)
 		return fail("subject-index: %s", errs_name(rc));
@@ -1806,7 +1836,11 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "reseal", cmd_reseal, "[BATCH]",
 	  "move every sealed value onto the current data keys, then retire the keys no value needs" },
 	{ "user-create", cmd_user_create, "ORG_SLUG EMAIL ROLE",
-	  "create a console user (password from CB_ADMIN_PASSWORD_FILE or stdin)" },
+	  "create a console user of one tenant, who signs in naming ORG_SLUG (password from "
+	  "CB_ADMIN_PASSWORD_FILE or stdin)" },
+	{ "reindex", cmd_reindex, "",
+	  "rewrite the users' email index under the current CB_BLIND_INDEX_KEY_FILE (after it "
+	  "changed, or after upgrading from a release that keyed it with CB_API_KEY_PEPPER)" },
 	{ "user-slack", cmd_user_slack, "USER_ID SLACK_USER_ID|-",
 	  "the Slack member id a person clicks approval buttons as (- clears it)" },
 	{ "signing-key-rotate", cmd_signing_key_rotate, "[--lead SECONDS] [--wait]",

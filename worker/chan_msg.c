@@ -1,8 +1,9 @@
 /*
- * chan_msg: what a tab says, parsed once at the boundary against field
- * tables (docs/channel.md): auth (the tab token, never logged, wiped from
- * the parsed tree), receipts, pings.  Before auth a bad frame ends the
- * connection; after it, it only gets an error frame.
+ * chan_msg: what a tab says, acted on.  lib/chanframe parses each frame
+ * once at the boundary against field tables (docs/channel.md): auth (the
+ * tab token, never logged, wiped from the parsed tree), receipts, pings;
+ * a call feed's own messages go to chan_feed.  Before auth a bad frame
+ * ends the connection; after it, it only gets an error frame.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -10,63 +11,12 @@
 #include <sodium.h>
 
 #include "chan.h"
+#include "chanframe.h"
 #include "db.h"
 #include "errs.h"
-#include "jsonv.h"
 #include "metrics.h"
 #include "tab.h"
 #include "util.h"
-
-#define CHAN_REASON_MAX		200		/* receipt reason, bytes */
-
-struct chan_auth_msg {
-	const char	*type;
-	const char	*token;
-	long long	 last_seq;
-};
-
-struct chan_receipt_msg {
-	const char	*type;
-	long long	 seq;
-	const char	*status;
-	const char	*reason;
-};
-
-struct chan_ping_msg {
-	const char	*type;
-};
-
-static int
-chan_check_status(const cJSON *v, const char **why)
-{
-	if (strcmp(v->valuestring, "applied") != 0 && strcmp(v->valuestring, "failed") != 0) {
-		*why = "must be \"applied\" or \"failed\"";
-		return -1;
-	}
-	return 0;
-}
-
-#define CHAN_SEQ_MAX	9007199254740991LL
-
-static const struct jv_field chan_auth_fields[] = {
-	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_auth_msg, type), NULL },
-	{ "token", JV_STRING, JV_REQUIRED, 1, 128, offsetof(struct chan_auth_msg, token), NULL },
-	{ "last_seq", JV_INT, 0, 0, CHAN_SEQ_MAX, offsetof(struct chan_auth_msg, last_seq), NULL },
-};
-
-static const struct jv_field chan_receipt_fields[] = {
-	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_receipt_msg, type), NULL },
-	{ "seq", JV_INT, JV_REQUIRED, 1, CHAN_SEQ_MAX, offsetof(struct chan_receipt_msg, seq), NULL },
-	{ "status", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_receipt_msg, status),
-	  chan_check_status },
-	{ "reason", JV_STRING, 0, 0, CHAN_REASON_MAX, offsetof(struct chan_receipt_msg, reason), NULL },
-};
-
-static const struct jv_field chan_ping_fields[] = {
-	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct chan_ping_msg, type), NULL },
-};
-
-#define CHAN_NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
 /* A malformed frame: before auth it ends the connection, after it does not. */
 static void
@@ -77,18 +27,6 @@ chan_bad(struct chan_conn *c, const char *detail)
 		chan_send_error(c, "bad_message", detail);
 	else
 		chan_fail(c, "bad_message", detail, CHAN_CLOSE_BAD_MESSAGE);
-}
-
-static void
-chan_bad_field(struct chan_conn *c, const struct jv_error *e)
-{
-	char	 detail[256];
-
-	if (e->field[0])
-		snprintf(detail, sizeof(detail), "%s: %s", e->field, e->reason);
-	else
-		util_strlcpy(detail, e->reason, sizeof(detail));
-	chan_bad(c, detail);
 }
 
 static void
@@ -177,7 +115,7 @@ out:
 }
 
 static void
-chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
+chan_auth(struct chan_conn *c, const struct chanframe *m)
 {
 	char	 hash[2 + TAB_HASH_HEX];
 
@@ -186,16 +124,16 @@ chan_auth(struct chan_conn *c, const struct chan_auth_msg *m)
 		    CHAN_CLOSE_BAD_MESSAGE);
 		return;
 	}
-	if (tab_token_hash(m->token, hash) != CB_OK) {
+	if (tab_token_hash(m->auth.token, hash) != CB_OK) {
 		log_kv(LOG_LVL_WARN, "ws_auth_failed", "ctx", c->ctx_ref,
 		    "request_id", c->request_id, NULL);
 		chan_fail(c, "unauthorized", "the tab token is not valid for this context",
 		    CHAN_CLOSE_UNAUTHORIZED);
 		return;
 	}
-	c->position = m->last_seq;
+	c->position = m->auth.last_seq;
 	c->authing = 1;
-	if (chan_rows_auth(c, hash, m->last_seq, chan_auth_done) != CB_OK) {
+	if (chan_rows_auth(c, hash, m->auth.last_seq, chan_auth_done) != CB_OK) {
 		c->authing = 0;
 		chan_unavailable(c);
 	}
@@ -214,16 +152,16 @@ chan_receipt_count(const char *status, double sent_ms)
 }
 
 static void
-chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
+chan_receipt(struct chan_conn *c, const struct chanframe *m)
 {
 	struct chan_flight	*f;
 	int			 i;
 
-	if (m->seq <= c->position || m->seq > c->cursor) {
+	if (m->receipt.seq <= c->position || m->receipt.seq > c->cursor) {
 		chan_bad(c, "receipt for a command not sent on this connection");
 		return;
 	}
-	if ((i = chan_flight_find(c, m->seq)) >= 0) {
+	if ((i = chan_flight_find(c, m->receipt.seq)) >= 0) {
 		f = &c->fl[i];
 		if (f->rcpt)
 			return;	/* the same receipt again, still waiting to be stored */
@@ -232,76 +170,38 @@ chan_receipt(struct chan_conn *c, const struct chan_receipt_msg *m)
 		 * its slot is held until then.
 		 */
 		f->rcpt = 1;
-		chan_receipt_count(m->status, f->sent_ms);
-		util_strlcpy(f->rcpt_status, m->status, sizeof(f->rcpt_status));
-		f->rcpt_reason = m->reason ? util_strdup(m->reason) : NULL;
+		chan_receipt_count(m->receipt.status, f->sent_ms);
+		util_strlcpy(f->rcpt_status, m->receipt.status, sizeof(f->rcpt_status));
+		f->rcpt_reason = m->receipt.reason ? util_strdup(m->receipt.reason) : NULL;
 		c->dirty = 1;
 		return;
 	}
 	/* Not in the window (finished, or sent again to a new position): one statement. */
-	chan_store_receipt(c, m->seq, m->status, m->reason);
+	chan_store_receipt(c, m->receipt.seq, m->receipt.status, m->receipt.reason);
 }
 
 void
 chan_message(struct chan_conn *c)
 {
-	struct jv_error		 e;
-	cJSON			*root = NULL, *t;
-	const char		*type;
+	struct chanframe	 f;
 
-	memset(&e, 0, sizeof(e));
-	if (c->rx_binary) {
-		chan_bad(c, "frames must be JSON text");
-		goto out;
+	switch (chanframe_parse(c->rx.data, c->rx.len, c->rx_binary, c->feed ? CHANFRAME_FEED :
+	    c->authed ? CHANFRAME_TAB_AUTHED : CHANFRAME_TAB_NEW, &f)) {
+	case CHANFRAME_PING:
+		chan_pong(c);
+		break;
+	case CHANFRAME_OTHER:
+		chan_feed_message(c, f.root, f.type);
+		break;
+	case CHANFRAME_AUTH:
+		chan_auth(c, &f);
+		break;
+	case CHANFRAME_RECEIPT:
+		chan_receipt(c, &f);
+		break;
+	case CHANFRAME_BAD:
+		chan_bad(c, f.why);
+		break;
 	}
-	if (jv_parse(c->rx.data ? c->rx.data : "", c->rx.len, &root, &e) != CB_OK) {
-		chan_bad_field(c, &e);
-		goto out;
-	}
-	t = cJSON_GetObjectItemCaseSensitive(root, "type");
-	if (!cJSON_IsObject(root) || !cJSON_IsString(t)) {
-		chan_bad(c, "a message is an object with a string \"type\"");
-		goto out;
-	}
-	type = t->valuestring;
-	if (strcmp(type, "ping") == 0) {
-		struct chan_ping_msg	 m = { 0 };
-
-		if (jv_validate(root, chan_ping_fields, CHAN_NELEM(chan_ping_fields), &m,
-		    &e) != CB_OK)
-			chan_bad_field(c, &e);
-		else
-			chan_pong(c);
-	} else if (c->feed)
-		chan_feed_message(c, root, type);
-	else if (!c->authed) {
-		struct chan_auth_msg	 m = { 0 };
-
-		if (strcmp(type, "auth") != 0)
-			chan_bad(c, "the first message must be auth");
-		else if (jv_validate(root, chan_auth_fields, CHAN_NELEM(chan_auth_fields), &m,
-		    &e) != CB_OK)
-			chan_bad_field(c, &e);
-		else
-			chan_auth(c, &m);
-	} else if (strcmp(type, "receipt") == 0) {
-		struct chan_receipt_msg	 m = { 0 };
-
-		if (jv_validate(root, chan_receipt_fields, CHAN_NELEM(chan_receipt_fields),
-		    &m, &e) != CB_OK)
-			chan_bad_field(c, &e);
-		else
-			chan_receipt(c, &m);
-	} else if (strcmp(type, "auth") == 0)
-		chan_bad(c, "already authenticated");
-	else
-		chan_bad(c, "unknown message type");
-out:
-	if (root != NULL) {
-		/* The tree may hold the tab token: wipe it before it is freed. */
-		t = cJSON_GetObjectItemCaseSensitive(root, "token");
-		if (cJSON_IsString(t) && t->valuestring)
-			sodium_memzero(t->valuestring, strlen(t->valuestring));
-		cJSON_Delete(root);
-	}
+	chanframe_free(&f);
 }

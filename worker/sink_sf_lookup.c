@@ -190,7 +190,7 @@ sfl_plan(struct sfl *l, struct sink_row *row, const cJSON *lookup, cJSON *fields
 		return;
 	}
 	/* Cached (a hit or a known miss), else a query; Redis down: a query. */
-	if (ccache_key(it->key, l->env->s->api_key_pepper, row->org_id, it->e164) != CB_OK)
+	if (ccache_key(it->key, l->env->s->blind_index_key, row->org_id, it->e164) != CB_OK)
 		it->key[0] = '\0';
 	else if (ccache_get(l->kv, it->key, id, &hit) == CB_OK && hit) {
 		sfl_apply(it, id);

@@ -74,6 +74,7 @@ async function main() {
 		const loaded = await page.goto(`${HTTPS}/console/`);
 		const csp = loaded.headers()['content-security-policy'] || '';
 		assert(/default-src 'self'/.test(csp) && !/unsafe-inline/.test(csp), `CSP: ${csp}`);
+		await page.fill('#oc-org', slug);
 		await page.fill('#oc-email', email);
 		await page.fill('#oc-password', password);
 		await page.click('#oc-signin');
@@ -148,6 +149,9 @@ async function main() {
 		step = 'viewer';
 		const viewer = `viewer.${process.pid}@example.com`;
 		adminIn(`${password}\n`, 'user-create', slug, viewer, 'viewer');
+		await page.reload();
+		await page.waitForSelector('#oc-login-card:not([hidden])', { timeout: 5000 });
+		assert(await page.inputValue('#oc-org') === slug, 'the organisation signed in to is not offered again');
 		await page.fill('#oc-email', viewer);
 		await page.fill('#oc-password', password);
 		await page.click('#oc-signin');

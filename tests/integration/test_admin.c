@@ -87,6 +87,7 @@ START_TEST(users_lifecycle)
 	int		 found = 0;
 
 	memset(&u, 0, sizeof(u));
+	util_strlcpy(u.slug, A.slug, sizeof(u.slug));
 	snprintf(u.email, sizeof(u.email), "new.%s@example.test", A.slug);
 	util_random_token(u.password, sizeof(u.password), 24);
 	test_record_secret(u.password);
@@ -107,13 +108,15 @@ START_TEST(users_lifecycle)
 	call("POST", "/api/v1/admin/users", A.tok_admin, "create-user-2", body, &r);
 	expect(&r, 409, "/problems/conflict");
 	ck_assert_ptr_null(http_header(&r, "Idempotent-Replayed"));
-	ck_assert_str_eq(http_json_str(&r, "detail"), "a user with this email exists");
+	ck_assert_str_eq(http_json_str(&r, "detail"),
+	    "a user with this email exists in this organisation");
 	http_free(&r);
 	/* That refusal is the key's answer: a replay gets it again, stored. */
 	call("POST", "/api/v1/admin/users", A.tok_admin, "create-user-2", body, &r);
 	expect(&r, 409, "/problems/conflict");
 	ck_assert_str_eq(http_header(&r, "Idempotent-Replayed"), "true");
-	ck_assert_str_eq(http_json_str(&r, "detail"), "a user with this email exists");
+	ck_assert_str_eq(http_json_str(&r, "detail"),
+	    "a user with this email exists in this organisation");
 	http_free(&r);
 
 	/* The new user logs in. */

@@ -180,21 +180,6 @@ fcntl_nonblock(int fd)
 	return fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 ? -1 : 0;
 }
 
-static double
-median(double *v, int n)
-{
-	int	 i, j;
-	double	 t;
-
-	for (i = 1; i < n; i++)
-		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
-			t = v[j];
-			v[j] = v[j - 1];
-			v[j - 1] = t;
-		}
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
 /* The process's own app, to sign with the stack's key (lib/signkeys). */
 static struct app	 tapp;
 
@@ -389,9 +374,15 @@ static const struct {
 } auth_bad[] = {
 	{ "/api/v1/auth/login", "{\"email\":", 400, "/problems/malformed-json", NULL },
 	{ "/api/v1/auth/login", "[]", 400, "/problems/validation", NULL },
-	{ "/api/v1/auth/login", "{\"email\":7,\"password\":\"x\"}", 400, "/problems/validation", "email" },
-	{ "/api/v1/auth/login", "{\"email\":\"a@b.test\",\"password\":\"x\",\"x\":1}", 400,
-	  "/problems/validation", "x" },
+	{ "/api/v1/auth/login", "{\"org\":\"acme\",\"email\":7,\"password\":\"x\"}", 400,
+	  "/problems/validation", "email" },
+	{ "/api/v1/auth/login", "{\"org\":\"acme\",\"email\":\"a@b.test\",\"password\":\"x\",\"x\":1}",
+	  400, "/problems/validation", "x" },
+	/* Users belong to one tenant: a login names it. */
+	{ "/api/v1/auth/login", "{\"email\":\"a@b.test\",\"password\":\"x\"}", 400,
+	  "/problems/validation", "org" },
+	{ "/api/v1/auth/login", "{\"org\":7,\"email\":\"a@b.test\",\"password\":\"x\"}", 400,
+	  "/problems/validation", "org" },
 	{ "/api/v1/auth/refresh", "{\"refresh_token\":", 400, "/problems/malformed-json", NULL },
 	{ "/api/v1/auth/refresh", "{\"refresh_token\":true}", 400, "/problems/validation", "refresh_token" },
 	{ "/api/v1/auth/refresh", "{}", 400, "/problems/validation", "refresh_token" },
@@ -443,8 +434,8 @@ START_TEST(login_and_me)
 	for (i = 0; i < 3; i++)
 		new_user(slug, roles[i], &u[i]);
 
-	reset_limits(u[0].email);
-	login(u[0].email, u[0].password, &r);
+	reset_limits(u[0].slug, u[0].email);
+	login(u[0].slug, u[0].email, u[0].password, &r);
 	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
 	ck_assert_str_eq(http_header(&r, "Cache-Control"), "no-store");
 	j = http_json(&r);
@@ -489,7 +480,7 @@ START_TEST(login_and_me)
 	}
 
 	/* The email is matched after normalising it (trim, lower case). */
-	reset_limits(u[1].email);
+	reset_limits(u[1].slug, u[1].email);
 	{
 		char e[128];
 
@@ -497,7 +488,7 @@ START_TEST(login_and_me)
 		for (i = 0; e[i]; i++)
 			if (e[i] >= 'a' && e[i] <= 'z')
 				e[i] = (char)(e[i] - 'a' + 'A');
-		login(e, u[1].password, &r);
+		login(slug, e, u[1].password, &r);
 		ck_assert_int_eq(r.status, 200);
 		test_record_secret(http_json_str(&r, "access_token"));
 		test_record_secret(http_json_str(&r, "refresh_token"));
@@ -519,11 +510,12 @@ START_TEST(login_and_me)
 	}
 
 	/* Bad bodies: field named, or the usual 415. */
-	post("/api/v1/auth/login", "{\"email\":\"a@b.test\"}", &r);
+	post("/api/v1/auth/login", "{\"org\":\"acme\",\"email\":\"a@b.test\"}", &r);
 	ck_assert_int_eq(r.status, 400);
 	ck_assert_str_eq(http_json_str(&r, "field"), "password");
 	http_free(&r);
-	post("/api/v1/auth/login", "{\"email\":\"a@b.test\",\"password\":\"x\",\"otp\":1}", &r);
+	post("/api/v1/auth/login", "{\"org\":\"acme\",\"email\":\"a@b.test\",\"password\":\"x\",\"otp\":1}",
+	    &r);
 	ck_assert_int_eq(r.status, 400);
 	ck_assert_str_eq(http_json_str(&r, "field"), "otp");
 	http_free(&r);
@@ -555,7 +547,7 @@ START_TEST(login_refusals_are_identical)
 	struct tuser	 u, d;
 	struct http_resp r;
 	char		 slug[64], body0[1024] = "", detail0[256] = "", wa0[256] = "", email[96];
-	double		 t_wrong[5], t_unknown[5], t0, mw, mu;
+	double		 t_wrong[5], t_unknown[5], mw, mu;
 	int		 i, k;
 
 	new_org(slug, sizeof(slug));
@@ -568,8 +560,8 @@ START_TEST(login_refusals_are_identical)
 		    k == 2 ? d.email : k == 3 ? "not-an-email" : u.email;
 		const char *pw = k == 2 ? d.password : k == 4 ? "short" : "wrong-password-123";
 
-		reset_limits(em);
-		login(em, pw, &r);
+		reset_limits(slug, em);
+		login(slug, em, pw, &r);
 		assert_401(&r, 0);
 		if (k == 0) {
 			util_strlcpy(detail0, http_json_str(&r, "detail"), sizeof(detail0));
@@ -593,33 +585,23 @@ START_TEST(login_refusals_are_identical)
 
 	/* Timing: the unknown-user path does the same argon2id work. */
 	for (i = 0; i < 5; i++) {
-		reset_limits(u.email);
-		t0 = util_now_ms();
-		login(u.email, "wrong-password-123", &r);
-		t_wrong[i] = util_now_ms() - t0;
-		ck_assert_int_eq(r.status, 401);
-		http_free(&r);
+		t_wrong[i] = login_refused_ms(u.slug, u.email, "wrong-password-123");
 		snprintf(email, sizeof(email), "ghost-%d-%ld@example.test", i, (long)getpid());
-		reset_limits(email);
-		t0 = util_now_ms();
-		login(email, "wrong-password-123", &r);
-		t_unknown[i] = util_now_ms() - t0;
-		ck_assert_int_eq(r.status, 401);
-		http_free(&r);
+		t_unknown[i] = login_refused_ms(slug, email, "wrong-password-123");
 	}
-	mw = median(t_wrong, 5);
-	mu = median(t_unknown, 5);
+	mw = test_median(t_wrong, 5);
+	mu = test_median(t_unknown, 5);
 	fprintf(stderr, "login refusal timing: wrong password median %.1f ms, unknown user %.1f ms\n",
 	    mw, mu);
 	ck_assert_msg(mu >= 0.3 * mw && mu <= 3.0 * mw,
 	    "unknown user %.1f ms vs wrong password %.1f ms", mu, mw);
 	/* And the disabled user's right password is refused like a wrong one. */
-	reset_limits(d.email);
-	login(d.email, d.password, &r);
+	reset_limits(d.slug, d.email);
+	login(d.slug, d.email, d.password, &r);
 	assert_401(&r, 0);
 	ck_assert_str_eq(http_json_str(&r, "detail"), detail0);
 	http_free(&r);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -636,13 +618,13 @@ START_TEST(login_rate_limits)
 	new_user(slug, "viewer", &u);
 
 	/* Per account: 5 a minute, then 429 with Retry-After, even for the right password. */
-	reset_limits(u.email);
+	reset_limits(u.slug, u.email);
 	for (i = 0; i < 5; i++) {
-		login(u.email, "wrong-password-123", &r);
+		login(u.slug, u.email, "wrong-password-123", &r);
 		ck_assert_int_eq(r.status, 401);
 		http_free(&r);
 	}
-	login(u.email, u.password, &r);
+	login(u.slug, u.email, u.password, &r);
 	ck_assert_msg(r.status == 429, "%ld %s", r.status, r.body);
 	ck_assert_str_eq(http_json_str(&r, "type"), "/problems/rate-limited");
 	ck_assert_ptr_nonnull(http_header(&r, "Retry-After"));
@@ -651,8 +633,8 @@ START_TEST(login_rate_limits)
 	ck_assert_int_le(ra, 60);
 	http_free(&r);
 	/* Another account from the same address is not affected. */
-	reset_limits(NULL);
-	login("someone-else@example.test", "wrong-password-123", &r);
+	reset_limits(NULL, NULL);
+	login(slug, "someone-else@example.test", "wrong-password-123", &r);
 	ck_assert_int_eq(r.status, 401);
 	http_free(&r);
 
@@ -663,11 +645,11 @@ START_TEST(login_rate_limits)
 	 * refills the elapsed time allows (a loaded machine makes each login
 	 * slower, so more refills happen).
 	 */
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 	t0 = test_now_s();
 	for (i = 0; i < 200; i++) {
 		snprintf(email, sizeof(email), "spray-%d-%ld@example.test", i, (long)getpid());
-		login(email, "wrong-password-123", &r);
+		login(slug, email, "wrong-password-123", &r);
 		if (r.status == 429)
 			break;
 		ck_assert_msg(r.status == 401, "attempt %d: %ld", i, r.status);
@@ -680,13 +662,13 @@ START_TEST(login_rate_limits)
 	ck_assert_int_eq(r.status, 429);
 	ck_assert_ptr_nonnull(http_header(&r, "Retry-After"));
 	http_free(&r);
-	reset_limits(u.email);
-	login(u.email, u.password, &r);
+	reset_limits(u.slug, u.email);
+	login(u.slug, u.email, u.password, &r);
 	ck_assert_int_eq(r.status, 200);
 	test_record_secret(http_json_str(&r, "access_token"));
 	test_record_secret(http_json_str(&r, "refresh_token"));
 	http_free(&r);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -701,20 +683,20 @@ START_TEST(login_latency)
 	new_org(slug, sizeof(slug));
 	new_user(slug, "viewer", &u);
 	for (i = 0; i < 20; i++) {
-		reset_limits(u.email);
+		reset_limits(u.slug, u.email);
 		t0 = util_now_ms();
-		login(u.email, u.password, &r);
+		login(u.slug, u.email, u.password, &r);
 		t[i] = util_now_ms() - t0;
 		ck_assert_int_eq(r.status, 200);
 		test_record_secret(http_json_str(&r, "access_token"));
 		test_record_secret(http_json_str(&r, "refresh_token"));
 		http_free(&r);
 	}
-	m = median(t, 20);
+	m = test_median(t, 20);
 	fprintf(stderr, "login latency through nginx: median of 20 = %.1f ms (min %.1f, max %.1f)\n",
 	    m, t[0], t[19]);
 	ck_assert_msg(m < 3000, "median login %.1f ms", m);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -975,7 +957,7 @@ START_TEST(refresh_rotation_and_reuse)
 		ck_assert_str_eq(http_json_str(&r, "field"), "refresh_token");
 		http_free(&r);
 	}
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -1043,7 +1025,7 @@ START_TEST(refresh_concurrent_overlap)
 	/* The client goes on with one of them; the family has one live token again. */
 	ck_assert_int_eq(do_refresh(got[1], NULL, NULL), 200);
 	ck_assert_int_eq(live_tokens(fam), 1);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -1083,7 +1065,7 @@ START_TEST(logout_revokes)
 	/* The user's other session is untouched. */
 	ck_assert_int_eq(me_status(other_a), 200);
 	ck_assert_int_eq(do_refresh(other_r, NULL, NULL), 200);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -1123,8 +1105,8 @@ START_TEST(sessions_revoke_and_disable)
 	assert_401(&r, 1);
 	http_free(&r);
 	ck_assert_int_eq(do_refresh(r1, NULL, NULL), 401);
-	reset_limits(v.email);
-	login(v.email, v.password, &r);
+	reset_limits(v.slug, v.email);
+	login(v.slug, v.email, v.password, &r);
 	ck_assert_int_eq(r.status, 401);
 	http_free(&r);
 	/* A demotion takes effect on the next request (the row's role is used). */
@@ -1132,7 +1114,7 @@ START_TEST(sessions_revoke_and_disable)
 	ck_assert_int_eq(me(a0, &r), 200);
 	ck_assert_str_eq(http_json_str(&r, "role"), "viewer");
 	http_free(&r);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -1268,7 +1250,7 @@ START_TEST(agent_tokens)
 	ck_assert_str_eq(cu_resp_str(&pr, "type"), "/problems/forbidden");
 	cu_resp_free(&pr);
 	tapp_close();
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -1289,7 +1271,7 @@ START_TEST(login_fails_closed_without_redis)
 
 	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh stop-redis 2>&1", test_env("CB_REPO"));
 	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
-	login(u.email, u.password, &r);
+	login(u.slug, u.email, u.password, &r);
 	ck_assert_msg(r.status == 503, "%ld %s", r.status, r.body);
 	ck_assert_str_eq(http_json_str(&r, "type"), "/problems/unavailable");
 	ck_assert_ptr_nonnull(http_header(&r, "Retry-After"));
@@ -1302,12 +1284,12 @@ START_TEST(login_fails_closed_without_redis)
 	snprintf(cmd, sizeof(cmd), "%s/scripts/stack.sh start-redis 2>&1", test_env("CB_REPO"));
 	ck_assert_int_eq(test_run(cmd, out, sizeof(out)), 0);
 	ck_assert_msg(http_wait_status("/api/health", 200, 10000), "health did not recover");
-	login(u.email, u.password, &r);
+	login(u.slug, u.email, u.password, &r);
 	ck_assert_int_eq(r.status, 200);
 	test_record_secret(http_json_str(&r, "access_token"));
 	test_record_secret(http_json_str(&r, "refresh_token"));
 	http_free(&r);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 
@@ -1374,8 +1356,8 @@ load_loop(int stop_fd, const struct tuser *u, const char *old, int out_fd)
 			fails++;
 		reqs++;
 		if (reqs % 5 == 0) {
-			reset_limits(u->email);
-			login(u->email, u->password, &r);
+			reset_limits(u->slug, u->email);
+			login(u->slug, u->email, u->password, &r);
 			if (r.status == 200) {
 				util_strlcpy(a, http_json_str(&r, "access_token"), sizeof(a));
 				test_record_secret(a);
@@ -1477,7 +1459,7 @@ START_TEST(key_rotation_under_load)
 			test_sleep_ms(250);
 	}
 	ck_assert_msg(gone, "the retired key is still published or trusted");
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 }
 END_TEST
 

@@ -377,7 +377,7 @@ START_TEST(person_feed_refusals)
 	feed_refused(bad, "a forged token", "access token is not valid");
 	feed_refused("eyJhbGciOiJub25lIn0.e30.", "an unsigned token", "access token is not valid");
 	/* A session signed out: its access token still verifies, the session does not. */
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 	login_ok(&A.users[P_OPERATOR], access, refresh);
 	snprintf(body, sizeof(body), "{\"refresh_token\":\"%s\"}", refresh);
 	http_as("POST", "/api/v1/auth/logout", NULL, NULL, body, &r);
@@ -385,7 +385,7 @@ START_TEST(person_feed_refusals)
 	http_free(&r);
 	feed_refused(access, "a signed-out session", "signed out");
 	/* A disabled person. */
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 	login_ok(&B.users[P_ADMIN], access, refresh);
 	testdb_exec("UPDATE users SET disabled_at = now() WHERE id = $1::uuid", 1,
 	    (const char *[]){ B.users[P_ADMIN].id });

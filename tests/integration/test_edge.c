@@ -339,7 +339,8 @@ static const struct {
 	const char	*path;
 	const char	*body;
 } cred_routes[] = {
-	{ "POST", "/api/v1/auth/login", "{\"email\":\"a@example.com\",\"password\":\"not-sent\"}" },
+	{ "POST", "/api/v1/auth/login",
+	  "{\"org\":\"acme\",\"email\":\"a@example.com\",\"password\":\"not-sent\"}" },
 	{ "POST", "/api/v1/auth/refresh", "{\"refresh_token\":\"x\"}" },
 	{ "POST", "/api/v1/auth/logout", "{\"refresh_token\":\"x\"}" },
 	{ "POST", "/api/v1/auth/agent-token", NULL },

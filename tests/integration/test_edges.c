@@ -101,6 +101,16 @@ START_TEST(repeated_idempotency_key_is_400)
 	submit("application/json", "edge-dup-3", "edge-dup-3", NULL, &r);
 	http_expect_problem(&r, 400, "/problems/idempotency-key-missing");
 	http_free(&r);
+	/*
+	 * A backslash, bare or quoted (no sf-string escape is taken, so no
+	 * key may need one: the fuzzer found the bare one taken).
+	 */
+	submit("application/json", "edge\\key", NULL, NULL, &r);
+	http_expect_problem(&r, 400, "/problems/idempotency-key-missing");
+	http_free(&r);
+	submit("application/json", "\"edge\\key\"", NULL, NULL, &r);
+	http_expect_problem(&r, 400, "/problems/idempotency-key-missing");
+	http_free(&r);
 	snprintf(a2, sizeof(a2), "Authorization: Bearer %s", tok);
 	submit("application/json", "edge-dup-4", NULL, a2, &r);
 	http_expect_problem(&r, 400, "/problems/bad-request");

@@ -189,7 +189,7 @@ START_TEST(past_lifetime_gone_the_rest_kept)
 	new_user(s.slug, "viewer", &u_dead);
 	new_user(s.slug, "viewer", &u_live);
 	new_user(s.slug, "viewer", &u_revoked);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 	login_ok(&u_dead, access, refresh);
 	login_ok(&u_live, access, refresh);
 	login_ok(&u_revoked, access, refresh);

@@ -225,7 +225,7 @@ tenant(struct tenant *t, int full)
 	admin_ok(args, out, sizeof(out));
 	new_user(t->s.slug, "admin", &t->admin);
 	util_strlcpy(t->org, t->admin.org, sizeof(t->org));
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 	login_ok(&t->admin, t->tok, refresh);
 	if (!full)
 		return;

@@ -168,7 +168,7 @@ hooks_setup(void)
 	clear_all();
 	seed_tenant(&wh_org);
 	new_user(wh_org.slug, "admin", &admin);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 	login_ok(&admin, tok, refresh);
 	for (i = 0; i < CU_NELEM(hook_cases); i++) {
 		fakehooks_new_hook(tok, "[\"submission.created\"]", &hooks[i]);

@@ -172,7 +172,7 @@ org_setup(struct org *o)
 	new_user(o->s.slug, "operator", &o->op);
 	new_user(o->s.slug, "viewer", &o->viewer);
 	util_strlcpy(o->org_id, o->admin.org, sizeof(o->org_id));
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 	login_ok(&o->admin, o->tok_admin, refresh);
 	login_ok(&o->op, o->tok_op, refresh);
 	login_ok(&o->viewer, o->tok_viewer, refresh);

@@ -1,11 +1,41 @@
 #!/usr/bin/env bash
 # scripts/bench.sh still works: a one-second run of every section on its own
 # private stack (bench.sh starts and stops it), checked for full tables, no
-# failed request or transaction, every reference measured and a summary.
-# Not a measurement: the numbers are not judged (targets may be missed).
+# failed request or transaction, every reference measured and a summary
+# whose every verdict agrees with its row; and the bench's judge itself, on
+# figures whose verdicts are known.  Not a measurement: whether a target is
+# met on this machine is not judged here (make bench says).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+
+# The bench's judge (scripts/bench/lib.sh: at_least, at_most), on figures
+# whose verdicts are known: a target met just, missed just, a figure with a
+# note (non-2xx answers) never passes, nothing measured or a zero reference
+# is a MISS, and MISSES counts the misses.
+judge() {
+    (
+        say() { :; }
+        die() { echo "bench-smoke: $*"; exit 1; }
+        # shellcheck source=../../scripts/bench/lib.sh
+        . "$repo/scripts/bench/lib.sh"
+        at_least "a" 97 "ref" 100 0.97
+        at_least "b" 96 "ref" 100 0.97
+        at_least "c" 150 "ref" 100 0.97 "3 non-2xx"
+        at_least "d" "?" "ref" 100 0.97
+        at_least "e" 10 "ref" 0 0.97
+        at_most "f" 499.9 500
+        at_most "g" 500.1 500
+        at_most "h" "?" 500
+        printf '%s\n' "${SUMMARY[@]}" | awk '{ print $NF == "PASS" ? "PASS" : ($0 ~ /MISS/ ? "MISS" : "?") }' | tr '\n' ' '
+        echo "$MISSES"
+    )
+}
+verdicts=$(judge)
+[ "$verdicts" = "PASS MISS MISS MISS MISS PASS MISS MISS 6" ] || {
+    echo "bench-smoke: FAIL: the bench's judge gave '$verdicts' for figures whose verdicts are known"
+    exit 1
+}
 out=$(BENCH_DURATION=1s BENCH_CONNS=8 BENCH_CONTEXTS=4 BENCH_TABS=10 BENCH_TAB_RATE=50 \
     BENCH_TAB_SECONDS=1 BENCH_TAB_SENDERS=4 BENCH_IDLE=10 BENCH_DELIVERIES=400 \
     BENCH_APPR_TABS=5 BENCH_APPR_RATE=10 \
@@ -42,6 +72,19 @@ for row in 'delivery, 100 ms upstream' 'delivery, 0 ms upstream'; do
 done
 n=$(sed -n '/^== Summary/,$p' <<<"$out" | grep -cE ' (PASS|MISS)' || true)
 [ "$n" = 12 ] || bad "the summary has $n rows of 12"
+# Every verdict agrees with its row: PASS exactly when the ratio reaches the
+# target (or the latency stays under it) and no note qualifies the figure.
+while IFS= read -r line; do
+    if [[ $line =~ ([0-9.]+)x\ +\>=\ ([0-9.]+)x\ +(PASS|MISS)(\ \(.*\))?$ ]]; then
+        want=$(awk -v x="${BASH_REMATCH[1]}" -v m="${BASH_REMATCH[2]}" 'BEGIN { print (x >= m) ? "PASS" : "MISS" }')
+    elif [[ $line =~ \ ([0-9.]+)\ ms\ .*\<=\ ([0-9.]+)\ ms\ +(PASS|MISS)(\ \(.*\))?$ ]]; then
+        want=$(awk -v x="${BASH_REMATCH[1]}" -v m="${BASH_REMATCH[2]}" 'BEGIN { print (x <= m) ? "PASS" : "MISS" }')
+    else
+        continue
+    fi
+    [ -n "${BASH_REMATCH[4]}" ] && want=MISS
+    [ "${BASH_REMATCH[3]}" = "$want" ] || bad "a verdict disagrees with its row: $line"
+done < <(sed -n '/^== Summary/,$p' <<<"$out" | grep -E ' (PASS|MISS)')
 if [ "$fail" -ne 0 ]; then
     printf '%s\n' "$out" | tail -n 40
     exit 1

@@ -48,13 +48,15 @@ ev=$(bash -c "$event" 2>&1) || fail "the call-event line failed: $ev"
 [ "$(tail -n 1 <<<"$ev")" = 202 ] || fail "the call event was not accepted: $ev"
 # The console's address and the demo operator's login, as printed.
 console_url=$(sed -n 's/^  \(https:.*\/console\/\)$/\1/p' <<<"$out")
+op_org=$(sed -n 's/^  org: *\([a-z0-9-]*\).*$/\1/p' <<<"$out")
 op_email=$(sed -n 's/^  email: *\(.*\)$/\1/p' <<<"$out")
 op_pw=$(sed -n 's/^  password: *\([^ ]*\) .*$/\1/p' <<<"$out")
-[ -n "$console_url" ] && [ -n "$op_email" ] && [ -n "$op_pw" ] || fail "no console login printed: $out"
+[ -n "$console_url" ] && [ -n "$op_org" ] && [ -n "$op_email" ] && [ -n "$op_pw" ] ||
+    fail "no console login printed: $out"
 [ -n "${CB_STATE:-}" ] && printf '%s\n' "$op_pw" >>"$CB_STATE/test-secrets.txt"
 page=$(curl -sk --max-time 5 "$console_url") || fail "GET $console_url failed"
 [[ $page == *'/console/console.js'* ]] || fail "$console_url is not the console page"
-login=$(printf '{"email":"%s","password":"%s"}' "$op_email" "$op_pw" |
+login=$(printf '{"org":"%s","email":"%s","password":"%s"}' "$op_org" "$op_email" "$op_pw" |
     curl -sk --max-time 10 -X POST -H 'Content-Type: application/json' --data @- \
         "$CB_HTTPS_URL/api/v1/auth/login")
 access=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' <<<"$login")

@@ -2,7 +2,7 @@
 # The fuzz targets (tests/fuzz/<name>.c, built by the Makefile's pattern
 # rule into build-fuzz/bin/<name>: clang, libFuzzer, ASan, UBSan): each
 # replays its whole seed corpus (tests/fuzz/corpus/<name>/: every file
-# must run clean), then fuzzes for FUZZ_TEST_SECONDS (3) from a scratch copy
+# must run clean), then fuzzes for FUZZ_TEST_SECONDS (2) from a scratch copy
 # of it.  A crash, a leak or a sanitizer report fails the suite; the input
 # that caused it is kept under build-fuzz/crashes/<name>/.  `make fuzz`
 # runs the same targets for longer (FUZZ_SECONDS).
@@ -10,7 +10,7 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 cd "$repo" || exit 1
-secs=${FUZZ_TEST_SECONDS:-3}
+secs=${FUZZ_TEST_SECONDS:-2}
 fail() { printf 'fuzz: FAIL: %s\n' "$*"; exit 1; }
 
 # `make test` builds them; built here when this runs on its own.

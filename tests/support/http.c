@@ -53,6 +53,25 @@ test_env(const char *name)
 }
 
 const char *
+test_blind_key(void)
+{
+	static char	 hex[80];
+	FILE		*f = fopen(test_env("CB_BLIND_INDEX_KEY_FILE"), "r");
+	size_t		 n;
+
+	if (f == NULL) {
+		fprintf(stderr, "cannot read CB_BLIND_INDEX_KEY_FILE\n");
+		abort();
+	}
+	n = fread(hex, 1, sizeof(hex) - 1, f);
+	fclose(f);
+	while (n > 0 && (hex[n - 1] == '\n' || hex[n - 1] == '\r'))
+		n--;
+	hex[n] = '\0';
+	return hex;
+}
+
+const char *
 http_base(void)
 {
 	return test_env("CB_HTTP_URL");

@@ -71,6 +71,8 @@ int	 http_wait_status(const char *path, long status, int ms);
 
 /* Environment helpers: fail the test (abort) when a variable is missing. */
 const char *test_env(const char *name);
+/* The blind index key (hex) from CB_BLIND_INDEX_KEY_FILE, read again at each call. */
+const char *test_blind_key(void);
 /* Read a pid file; 0 if unreadable. */
 long	 test_pidfile(const char *path);
 /* Children of a process (from /proc); returns the count written. */

@@ -38,6 +38,7 @@ new_user(const char *slug, const char *role, struct tuser *u)
 	cJSON		*j;
 
 	memset(u, 0, sizeof(*u));
+	util_strlcpy(u->slug, slug, sizeof(u->slug));
 	snprintf(u->email, sizeof(u->email), "User%ld.%d@Example.test", (long)getpid(), n++);
 	util_random_token(pw, sizeof(pw), 18);
 	snprintf(u->password, sizeof(u->password), "pw-%s", pw);
@@ -53,31 +54,34 @@ new_user(const char *slug, const char *role, struct tuser *u)
 	snprintf(u->org, sizeof(u->org), "%d",
 	    (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "org_id")));
 	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "role")), role);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(j, "org")), slug);
 	cJSON_Delete(j);
 	ck_assert(util_uuid_ok(u->id));
 }
 
-/* Empty the login buckets of this client address and of `email`. */
+/* Empty the login buckets of this client address and of (`slug`, `email`). */
 void
-reset_limits(const char *email)
+reset_limits(const char *slug, const char *email)
 {
 	struct kv	*kv = testdb_kv_open();
-	char		 idx[2 + 64 + 1], acct[128];
+	char		 idx[DIGEST_TEXT], acct[128];
 	const char	*argv[3] = { "DEL", "cb:rl:login:ip:127.0.0.1", acct };
 
 	snprintf(acct, sizeof(acct), "cb:rl:login:acct:none");
-	if (email && users_email_index(test_env("CB_API_KEY_PEPPER"), email, idx) == CB_OK)
+	if (slug && email && users_login_bucket(test_blind_key(), slug, email, idx) == CB_OK)
 		snprintf(acct, sizeof(acct), "cb:rl:login:acct:%s", idx + 2);
 	ck_assert_int_eq(kv_cmd(kv, NULL, 3, argv, NULL), CB_OK);
 	kv_close(kv);
 }
 
 void
-login(const char *email, const char *password, struct http_resp *r)
+login(const char *slug, const char *email, const char *password, struct http_resp *r)
 {
 	cJSON	*o = cJSON_CreateObject();
 	char	*body;
 
+	if (slug != NULL)
+		cJSON_AddStringToObject(o, "org", slug);
 	cJSON_AddStringToObject(o, "email", email);
 	cJSON_AddStringToObject(o, "password", password);
 	body = cJSON_PrintUnformatted(o);
@@ -96,8 +100,8 @@ login_ok(const struct tuser *u, char access[TOKSZ], char refresh[80])
 {
 	struct http_resp r;
 
-	reset_limits(u->email);
-	login(u->email, u->password, &r);
+	reset_limits(u->slug, u->email);
+	login(u->slug, u->email, u->password, &r);
 	ck_assert_msg(r.status == 200, "login: %ld %s", r.status, r.body);
 	util_strlcpy(access, http_json_str(&r, "access_token"), TOKSZ);
 	util_strlcpy(refresh, http_json_str(&r, "refresh_token"), 80);
@@ -114,7 +118,37 @@ new_staff(const char *slug, const char *const *roles, struct tuser *users, char 
 
 	for (i = 0; roles[i] != NULL; i++)
 		new_user(slug, roles[i], &users[i]);
-	reset_limits(NULL);
+	reset_limits(NULL, NULL);
 	for (i = 0; roles[i] != NULL; i++)
 		login_ok(&users[i], access[i], refresh);
+}
+
+double
+login_refused_ms(const char *slug, const char *email, const char *password)
+{
+	struct http_resp r;
+	double		 t0, t;
+
+	reset_limits(slug, email);
+	t0 = util_now_ms();
+	login(slug, email, password, &r);
+	t = util_now_ms() - t0;
+	ck_assert_msg(r.status == 401, "%ld %s", r.status, r.body);
+	http_free(&r);
+	return t;
+}
+
+double
+test_median(double *v, int n)
+{
+	int	 i, j;
+	double	 t;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && v[j - 1] > v[j]; j--) {
+			t = v[j];
+			v[j] = v[j - 1];
+			v[j - 1] = t;
+		}
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }

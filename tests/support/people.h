@@ -18,16 +18,17 @@ struct tuser {
 	char	 password[48];
 	char	 id[40];
 	char	 org[24];
+	char	 slug[64];	/* the org's slug: named at login */
 };
 
 /* A fresh org (unique slug) via cb-admin org-create. */
 void	 new_org(char *slug, size_t slugsz);
 /* A user of org `slug` with `role`. */
 void	 new_user(const char *slug, const char *role, struct tuser *);
-/* Empty the login rate buckets of 127.0.0.1 and of `email` (may be NULL). */
-void	 reset_limits(const char *email);
-/* POST /api/v1/auth/login. */
-void	 login(const char *email, const char *password, struct http_resp *);
+/* Empty the login rate buckets of 127.0.0.1 and of (`slug`, `email`) (may be NULL). */
+void	 reset_limits(const char *slug, const char *email);
+/* POST /api/v1/auth/login ({"org": slug} left out when slug is NULL). */
+void	 login(const char *slug, const char *email, const char *password, struct http_resp *);
 /* A successful login: its access and refresh tokens. */
 void	 login_ok(const struct tuser *, char access[TOKSZ], char refresh[80]);
 /*
@@ -36,5 +37,9 @@ void	 login_ok(const struct tuser *, char access[TOKSZ], char refresh[80]);
  */
 void	 new_staff(const char *slug, const char *const *roles, struct tuser *users,
 	    char (*access)[TOKSZ]);
+/* A login that must be refused (401), its bucket emptied first: its time in ms. */
+double	 login_refused_ms(const char *slug, const char *email, const char *password);
+/* The median of n values (sorts them in place): login timings compared. */
+double	 test_median(double *v, int n);
 
 #endif

@@ -125,7 +125,7 @@ testdb_ccache_pttl(const char *org, const char *e164, char *key, size_t keysz)
 	char		 k[CCACHE_KEY_MAX];
 	long long	 ms;
 
-	ck_assert_int_eq(ccache_key(k, test_env("CB_API_KEY_PEPPER"), org, e164), CB_OK);
+	ck_assert_int_eq(ccache_key(k, test_blind_key(), org, e164), CB_OK);
 	ck_assert_int_eq(kv_cmd(kv, &r, 2, (const char *[]){ "PTTL", k }, NULL), CB_OK);
 	ms = kv_reply_int(r);
 	kv_reply_free(r);

@@ -11,10 +11,13 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "../support/check_util.h"
 #include "conf.h"
 #include "errs.h"
 #include "settings.h"
+#include "util.h"
 
 struct tconf {
 	char		*name;
@@ -368,6 +371,10 @@ START_TEST(test_describe)
 }
 END_TEST
 
+#define BLIND_HEX	"00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+static char	 blind_path[64];
+static int	 blind_path_unlink;
+
 /* Give every required setting of the project's table a valid value. */
 static void
 settings_required_env(void)
@@ -410,6 +417,37 @@ START_TEST(test_settings_table)
 	ck_assert_msg(strstr(err, "CB_PG_DSN") != NULL, "err: %s", err);
 	/* With only the required settings given, every default must be valid. */
 	settings_required_env();
+	/* The blind index key file must exist and hold a key: it is read at load. */
+	ck_assert_int_eq(settings_load(&s, err, sizeof(err)), CB_ERR_CONFIG);
+	ck_assert_msg(strstr(err, "CB_BLIND_INDEX_KEY_FILE") != NULL, "err: %s", err);
+	{
+		char	 path[] = "/tmp/cb-blindkey-XXXXXX";
+		int	 fd = mkstemp(path);
+
+		ck_assert_int_ge(fd, 0);
+		ck_assert_int_eq(write(fd, BLIND_HEX "\n", 65), 65);
+		close(fd);
+		setenv("CB_BLIND_INDEX_KEY_FILE", path, 1);
+		ck_assert_msg(settings_load(&s, err, sizeof(err)) == CB_OK, "err: %s", err);
+		ck_assert_str_eq(s.blind_index_key, BLIND_HEX);
+		ck_assert_str_eq(s.blind_index_key_previous, "");
+		settings_free(&s);
+		/* The previous key of a rotation, when named: read the same way. */
+		setenv("CB_BLIND_INDEX_KEY_PREVIOUS_FILE", path, 1);
+		ck_assert_msg(settings_load(&s, err, sizeof(err)) == CB_OK, "err: %s", err);
+		ck_assert_str_eq(s.blind_index_key_previous, BLIND_HEX);
+		settings_free(&s);
+		setenv("CB_BLIND_INDEX_KEY_PREVIOUS_FILE", "/nonexistent/previous.key", 1);
+		ck_assert_int_eq(settings_load(&s, err, sizeof(err)), CB_ERR_CONFIG);
+		ck_assert_msg(strstr(err, "CB_BLIND_INDEX_KEY_PREVIOUS_FILE") != NULL, "err: %s", err);
+		unsetenv("CB_BLIND_INDEX_KEY_PREVIOUS_FILE");
+		ck_assert_int_eq(chmod(path, 0644), 0);
+		ck_assert_int_eq(settings_load(&s, err, sizeof(err)), CB_ERR_CONFIG);
+		ck_assert_msg(strstr(err, "blind index key file") && strstr(err, "0644"), "err: %s", err);
+		ck_assert_int_eq(chmod(path, 0600), 0);
+		blind_path_unlink = 1;
+		util_strlcpy(blind_path, path, sizeof(blind_path));
+	}
 	setenv("CB_PG_DSN", "host=db password=topsecret", 1);
 	setenv("CB_REDIS_PORT", "70000", 1);
 	ck_assert_int_eq(settings_load(&s, err, sizeof(err)), CB_ERR_CONFIG);
@@ -424,6 +462,8 @@ START_TEST(test_settings_table)
 	ck_assert_str_eq(s.log_level, "info");
 	settings_free(&s);
 	ck_assert_ptr_null(s.pg_dsn);
+	if (blind_path_unlink)
+		unlink(blind_path);
 }
 END_TEST
 

@@ -1347,6 +1347,7 @@ static const struct { const char *in, *out; } mask_cases[] = {
 	{ "call 415.555.0100 or (415) 555 0100 on id 003x00000012345AAA",
 	  "call *** or *** on id ***" },
 	{ "max length=80 (2 of 3)", "max length=80 (2 of 3)" },
+	{ "unexpected\ttoken\nhere", "unexpected token here" },
 	{ "caller 4155550100 refused", "caller *** refused" },
 	{ "Required fields are missing:", "Required fields are missing:" },
 	{ "ends with a colon: ", "ends with a colon: " },

@@ -16,13 +16,15 @@
 
 (function () {
 	const REFRESH_KEY = 'oc.refresh';
+	/* The last organisation signed in to (a slug: not a secret), offered again. */
+	const ORG_KEY = 'oc.org';
 	const POLL_MS = 4000;
 	const HANDLED_POLL_MS = 1000;
 
 	const $ = (id) => document.getElementById(id);
 	const ui = {
 		who: $('oc-who'), whoText: $('oc-who-text'), logout: $('oc-logout'), status: $('oc-status'),
-		loginCard: $('oc-login-card'), login: $('oc-login'), email: $('oc-email'),
+		loginCard: $('oc-login-card'), login: $('oc-login'), org: $('oc-org'), email: $('oc-email'),
 		password: $('oc-password'), signin: $('oc-signin'), loginError: $('oc-login-error'),
 		board: $('oc-board'), refreshed: $('oc-refreshed'), refresh: $('oc-refresh'),
 		ws: $('oc-ws'), outbox: $('oc-outbox'), outboxEmpty: $('oc-outbox-empty'),
@@ -153,13 +155,15 @@
 		ui.signin.disabled = true;
 		try {
 			const res = await raw('POST', '/api/v1/auth/login',
-			    { body: { email: ui.email.value.trim(), password: ui.password.value } });
+			    { body: { org: ui.org.value.trim(), email: ui.email.value.trim(),
+				  password: ui.password.value } });
 			if (res.status !== 200 || !res.json || !res.json.access_token) {
 				ui.loginError.textContent = problemText(res);
 				ui.loginError.hidden = false;
 				return;
 			}
 			ui.password.value = '';
+			try { localStorage.setItem(ORG_KEY, ui.org.value.trim()); } catch (e) { /* private mode */ }
 			keep(res.json);
 			await start();
 		} catch (e) {
@@ -459,6 +463,7 @@
 
 	/* ------------------------------------------------------------------ go */
 
+	try { ui.org.value = localStorage.getItem(ORG_KEY) || ''; } catch (e) { /* private mode */ }
 	ui.login.addEventListener('submit', signIn);
 	ui.logout.addEventListener('click', signOut);
 	ui.refresh.addEventListener('click', loadAll);
