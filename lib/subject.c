@@ -113,23 +113,37 @@ subject_of_data(struct buf *list, const char *key_hex, const cJSON *def, const c
 
 /* ---- the backfill ------------------------------------------------------- */
 
-/* Write one row's entries (the list may be empty). */
+/*
+ * Write one row's entries (the list may be empty).  rewrite: its entries
+ * are replaced (a rotated key's are dropped), in one transaction.
+ */
 static int
 subject_write(struct db *db, const char *org, const char *kind, const char *ref,
-    struct buf *list, long *entries)
+    struct buf *list, int rewrite, long *entries)
 {
 	struct db_res	*res = NULL;
 	long long	 n = 0;
-	int		 rc;
+	int		 rc = CB_OK;
 
-	if (list->len == 0)
+	if (list->len == 0 && !rewrite)
 		return CB_OK;
-	rc = db_query(db, &res, "WITH i AS (" SUBJECT_INSERT_FROM("$1", "$2", "$3", "$4", "")
-	    " RETURNING 1) SELECT count(*) FROM i", 4,
-	    (const char *[]){ org, kind, ref, buf_cstr(list) });
-	if (rc == CB_OK && db_rows(res) == 1 &&
-	    util_parse_ll(db_val(res, 0, 0), 0, SUBJECT_MAX_ENTRIES, &n) == CB_OK)
-		*entries += (long)n;
+	if (rewrite && ((rc = db_begin(db)) != CB_OK ||
+	    (rc = db_exec(db, "DELETE FROM subject_index WHERE kind = $1 AND ref_id = $2::uuid",
+	    2, (const char *[]){ kind, ref })) != CB_OK))
+		goto out;
+	if (list->len > 0) {
+		rc = db_query(db, &res, "WITH i AS (" SUBJECT_INSERT_FROM("$1", "$2", "$3", "$4", "")
+		    " RETURNING 1) SELECT count(*) FROM i", 4,
+		    (const char *[]){ org, kind, ref, buf_cstr(list) });
+		if (rc == CB_OK && db_rows(res) == 1 &&
+		    util_parse_ll(db_val(res, 0, 0), 0, SUBJECT_MAX_ENTRIES, &n) == CB_OK)
+			*entries += (long)n;
+	}
+	if (rc == CB_OK && rewrite)
+		rc = db_commit(db);
+out:
+	if (rc != CB_OK && db_in_tx(db))
+		db_rollback(db);
 	db_res_free(res);
 	return rc;
 }
@@ -172,12 +186,13 @@ static const char *const subject_kinds[] = { "submission", "command", "call_even
 
 static int
 subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *key_hex,
-    int kind, struct db_res *res, size_t i, struct subject_backfill *out)
+    int kind, struct db_res *res, size_t i, int rewrite, struct subject_backfill *out)
 {
 	struct buf	 list;
 	cJSON		*def = NULL, *data = NULL, *v;
 	const char	*id = db_val(res, i, 0), *org = db_val(res, i, 1);
 	int		 rc = CB_OK;
+	long		 unopened = out->undecryptable;
 
 	buf_init(&list, SUBJECT_MAX_ENTRIES * 65u);
 	switch (kind) {
@@ -206,8 +221,10 @@ subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *k
 			rc = subject_add_value(&list, key_hex, v->valuestring);
 		break;
 	}
-	if (rc == CB_OK)
-		rc = subject_write(db, org, subject_kinds[kind], id, &list, &out->entries);
+	/* A value that does not open keeps the entries it has. */
+	if (rc == CB_OK && out->undecryptable == unopened)
+		rc = subject_write(db, org, subject_kinds[kind], id, &list, rewrite,
+		    &out->entries);
 	cJSON_Delete(def);
 	jv_wipe(data);
 	buf_wipe(&list);
@@ -216,7 +233,7 @@ subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *k
 
 int
 subject_backfill(struct db *db, const struct seal_keyring *kr, const char *key_hex,
-    int batch, struct subject_backfill *out)
+    int batch, int rewrite, struct subject_backfill *out)
 {
 	struct db_res	*res = NULL;
 	char		 after[37], lim[16];
@@ -238,7 +255,8 @@ subject_backfill(struct db *db, const struct seal_keyring *kr, const char *key_h
 				break;
 			n = db_rows(res);
 			for (i = 0; i < n && rc == CB_OK; i++) {
-				rc = subject_backfill_row(db, kr, key_hex, kind, res, i, out);
+				rc = subject_backfill_row(db, kr, key_hex, kind, res, i, rewrite,
+				    out);
 				(*read[kind])++;
 			}
 			if (n > 0)

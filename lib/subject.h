@@ -61,8 +61,10 @@ int	 subject_of_data(struct buf *list, const char *key_hex, const cJSON *def,
  * whose value is a string, and every call event whose Salesforce outbox row
  * is still there (its numbers are kept nowhere else, sealed in that row's
  * field map).  Entries already there are left as they are, so it may run
- * again at any time.  `batch` rows a statement; counts of rows read and of
- * entries written.  CB_ERR_CRYPTO when a sealed value does not open (the
+ * again at any time; with `rewrite`, each row's entries are replaced by
+ * those under key_hex (after a rotation of the blind index key: the old
+ * key's go).  `batch` rows a statement; counts of rows read and of entries
+ * written.  CB_ERR_CRYPTO when a sealed value does not open (the
  * others are done; undecryptable counts them).
  */
 struct db;
@@ -73,7 +75,7 @@ struct subject_backfill {
 	long	 undecryptable;
 };
 int	 subject_backfill(struct db *, const struct seal_keyring *, const char *key_hex,
-	    int batch, struct subject_backfill *);
+	    int batch, int rewrite, struct subject_backfill *);
 
 /*
  * SQL: the rows to insert into subject_index for one row (org, kind, ref

@@ -23,7 +23,7 @@
  *   cb-admin sessions-revoke USER_ID
  *   cb-admin data-key-rotate pii|tokens
  *   cb-admin reseal [BATCH]    (progress lines on stderr)
- *   cb-admin subject-index [BATCH]   (the erasure blind index of older rows)
+ *   cb-admin subject-index [--rewrite] [BATCH]   (the erasure blind index)
  *   cb-admin dead-letters list ORG [--kind KIND] [--cursor CURSOR] [--limit N]
  *   cb-admin dead-letters show|replay|discard ORG ID
  *   cb-admin call-source-add ORG NAME [--country-code CC]
@@ -1742,9 +1742,11 @@ cmd_sf_show(struct admin *a, int argc, char **argv)
 }
 
 /*
- * subject-index [BATCH]: the blind-index entries of rows written before
- * migration 0021 (lib/subject.h), so an erasure finds them too.  Entries
- * already there stay: it may run again at any time.
+ * subject-index [--rewrite] [BATCH]: the blind-index entries of rows
+ * written before migration 0021 (lib/subject.h), so an erasure finds them
+ * too.  Entries already there stay: it may run again at any time.  After a
+ * rotation of the blind index key, --rewrite replaces every row's entries
+ * with those under the new key.
  */
 static int
 cmd_subject_index(struct admin *a, int argc, char **argv)
@@ -1754,16 +1756,21 @@ cmd_subject_index(struct admin *a, int argc, char **argv)
 	struct subject_backfill	 out;
 	char			 err[512] = "";
 	long long		 batch = 500;
-	int			 rc;
+	int			 rc, rewrite = 0;
 
+	if (argc > 0 && strcmp(argv[0], "--rewrite") == 0) {
+		rewrite = 1;
+		argc--;
+		argv++;
+	}
 	if (argc > 1 || (argc == 1 && util_parse_ll(argv[0], 1, 10000, &batch) != CB_OK))
-		return fail("usage: subject-index [BATCH]  (1..10000 rows per statement)");
+		return fail("usage: subject-index [--rewrite] [BATCH]  (1..10000 rows per statement)");
 	rc = keyring_open(&k, a->db, a->s.seal_root_key_file, err, sizeof(err));
 	if (rc != CB_OK || (kr = keyring_get(&k, a->db)) == NULL) {
 		keyring_close(&k);
 		return fail("cannot load the data keys: %s", err[0] ? err : errs_name(rc));
 	}
-	rc = subject_backfill(a->db, kr, a->s.blind_index_key, (int)batch, &out);
+	rc = subject_backfill(a->db, kr, a->s.blind_index_key, (int)batch, rewrite, &out);
 	keyring_close(&k);
 	if (rc != CB_OK && rc != CB_ERR_CRYPTO)
 		return fail("subject-index: %s", errs_name(rc));
@@ -1831,8 +1838,9 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "key-ages", cmd_key_ages, "",
 	  "every data and signing key in use and its age; exit 3 when one is older than "
 	  "CB_KEY_WARN_DAYS" },
-	{ "subject-index", cmd_subject_index, "[BATCH]",
-	  "write the erasure blind index of rows older than it (idempotent; docs/erasure.md)" },
+	{ "subject-index", cmd_subject_index, "[--rewrite] [BATCH]",
+	  "write the erasure blind index of rows older than it (idempotent), or rewrite it "
+	  "all after the blind index key was rotated (docs/erasure.md)" },
 	{ "reseal", cmd_reseal, "[BATCH]",
 	  "move every sealed value onto the current data keys, then retire the keys no value needs" },
 	{ "user-create", cmd_user_create, "ORG_SLUG EMAIL ROLE",

@@ -20,7 +20,8 @@
  *   - an upsert in flight when the erasure commits lands first, then the
  *     delete;
  *   - rows older than the index get their entries from cb-admin
- *     subject-index (the backfill), once; rows whose upsert rows were
+ *     subject-index (the backfill), once, and --rewrite drops entries
+ *     under another key; rows whose upsert rows were
  *     purged still have their Salesforce records deleted;
  *   - a voice platform retrying an erased call's message is told it arrived
  *     (200, event_id null) and nothing is written again.
@@ -594,6 +595,15 @@ START_TEST(backfill_indexes_older_rows)
 	    " ($1::uuid, $2::uuid, $3::uuid)", 3, (const char *[]){ sub, cmd, ev }), 3);
 	ck_assert_int_eq(seed_admin("subject-index", out, sizeof(out)), 0);
 	ck_assert_msg(strstr(out, "\"entries\":0") != NULL, "%s", out);
+	/*
+	 * After a key rotation (an entry under another key stands in for the
+	 * old key's): --rewrite replaces each row's entries, the stale one goes.
+	 */
+	testdb_exec("UPDATE subject_index SET digest = sha256(digest) WHERE ref_id = $1::uuid", 1,
+	    (const char *[]){ sub });
+	ck_assert_int_eq(seed_admin("subject-index --rewrite", out, sizeof(out)), 0);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM subject_index WHERE ref_id IN"
+	    " ($1::uuid, $2::uuid, $3::uuid)", 3, (const char *[]){ sub, cmd, ev }), 3);
 
 	/*
 	 * Their upsert rows purged, as retention does once delivered: the
