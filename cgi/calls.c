@@ -13,7 +13,9 @@
  *            outbox row for Salesforce written in one transaction (no call
  *            to Salesforce here: the worker delivers it);
  *          the same event again (same triple): 200 {"event_id"} with
- *            Idempotent-Replayed: true, nothing written;
+ *            Idempotent-Replayed: true, nothing written; the same message
+ *            (webhook-id and body) again after its event was deleted (an
+ *            erasure, retention): 200 {"event_id":null}, the same header;
  *          the same correlation id and type with another body: 422
  *            altered-replay (an audit row and one Slack alert, naming both
  *            hashes);
@@ -40,6 +42,7 @@
 #include "log.h"
 #include "route.h"
 #include "seal.h"
+#include "subject.h"
 #include "util.h"
 
 #define CALLS_BODY_MAX	16384
@@ -112,12 +115,16 @@ calls_check(struct req *r, void *argp)
 	return CB_OK;
 }
 
+/* {"event_id"}: null for a retry of an event deleted since (lib/calls.h). */
 static void
 calls_answer(struct req *r, int status, const char *event_id)
 {
 	char	 body[80];
 
-	snprintf(body, sizeof(body), "{\"event_id\":\"%s\"}", event_id);
+	if (event_id[0] == '\0')
+		snprintf(body, sizeof(body), "{\"event_id\":null}");
+	else
+		snprintf(body, sizeof(body), "{\"event_id\":\"%s\"}", event_id);
 	resp_body(r, status, "application/json", body, strlen(body));
 }
 
@@ -128,6 +135,7 @@ calls_act(struct req *r, const void *argp)
 	const struct calls_source	*src = r->auth;
 	struct seal_keyring		*kr;
 	struct calls_result		 res;
+	struct buf			 subjects;
 	cJSON				*ext;
 	char				 sha[CALLS_SHA_HEX];
 	int				 rc;
@@ -136,8 +144,19 @@ calls_act(struct req *r, const void *argp)
 		return CB_ERR_UNAVAILABLE;
 	/* The raw bytes as received, never a re-serialisation (CONTRACTS 1.4). */
 	calls_sha256_hex(r->body ? r->body : "", r->body_len, sha);
-	if ((rc = calls_ingest(r->app->db, kr, src, req_header(r, "webhook-id"), e, sha,
-	    req_traceparent(r), &res)) != CB_OK)
+	/* The blind index of its numbers, for an erasure (lib/subject.h). */
+	buf_init(&subjects, 2 * DIGEST_TEXT);
+	if ((e->from != NULL && (rc = subject_add_value(&subjects,
+	    r->app->settings.blind_index_key, e->from_e164)) != CB_OK) ||
+	    (e->to != NULL && (rc = subject_add_value(&subjects,
+	    r->app->settings.blind_index_key, e->to_e164)) != CB_OK)) {
+		buf_free(&subjects);
+		return rc;
+	}
+	rc = calls_ingest(r->app->db, kr, src, req_header(r, "webhook-id"), e, sha,
+	    req_traceparent(r), subjects.len > 0 ? buf_cstr(&subjects) : NULL, &res);
+	buf_free(&subjects);
+	if (rc != CB_OK)
 		return rc;
 	switch (res.outcome) {
 	case CALLS_CREATED:

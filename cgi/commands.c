@@ -39,6 +39,7 @@
 #include "metrics.h"
 #include "policy.h"
 #include "route.h"
+#include "subject.h"
 #include "userauth.h"
 #include "util.h"
 
@@ -120,6 +121,7 @@ cmd_check(struct req *r, void *argp)
  *   $8 state  $9 expires_in_ms  $10 fingerprint  $11 key id
  *   $12 the request's traceparent (NULL: tracing off): the command's trace,
  *   which its frame to the tab and its outbox rows carry
+ *   $13 the blind-index entries of its value (lib/subject.h), NULL for none
  */
 static const char cmd_insert_sql[] =
     "WITH k AS (SELECT " APIKEY_LIVE_SQL("$11") " AS live),"
@@ -136,6 +138,7 @@ static const char cmd_insert_sql[] =
     "             FROM contexts c JOIN agent_policies p ON p.form_id = c.form_id WHERE c.id = $1)"
     "           ELSE interval '0' END, $10::bytea, $12::text FROM s"
     "       RETURNING id, seq, state),"
+    " si AS (" SUBJECT_INSERT_FROM("$2", "'command'", "i.id", "$13", "i, ") "),"
     " ia AS (INSERT INTO audit_log (org_id, actor, action, subject, detail)"
     "       SELECT $2::bigint, 'agent:' || $3, 'command.accepted', i.id::text,"
     "         jsonb_build_object('ctx', $1::text, 'seq', i.seq, 'type', $4::text,"
@@ -258,9 +261,11 @@ cmd_create(struct req *r, const void *argp)
 	const struct policy	*pol;
 	char			 why[200], key[96], exp[24], fp[DIGEST_TEXT];
 	char			*value = NULL;
+	struct buf		 subjects;
 	cJSON			*o;
 	int			 rc, retry;
 
+	buf_init(&subjects, DIGEST_TEXT);
 	/* req_match gave the id its one (lowercase) spelling: the bucket's too. */
 	if (!util_uuid_ok(ctx))
 		return CB_ERR_NOT_FOUND;
@@ -291,11 +296,15 @@ cmd_create(struct req *r, const void *argp)
 	fp_parts[2] = value;
 	fp_parts[3] = exp;
 	digest_parts(fp_parts, 4, fp);
+	/* A value that names a person: its blind index, for an erasure (lib/subject.h). */
+	if (cJSON_IsString(a->value) && (rc = subject_add_value(&subjects,
+	    r->app->settings.blind_index_key, a->value->valuestring)) != CB_OK)
+		goto out;
 	/* Run once: a broken connection is the agent's to retry, never a silent second insert. */
-	rc = db_query_once(db, &res, cmd_insert_sql, 12,
+	rc = db_query_once(db, &res, cmd_insert_sql, 13,
 	    (const char *[]){ ctx, ag->org, ag->agent_id, a->type, a->selector, value, a->nonce,
 	    policy_needs_approval(pol, a->type) ? "pending_approval" : "queued", exp, fp,
-	    ag->key_id, req_traceparent(r) });
+	    ag->key_id, req_traceparent(r), subjects.len > 0 ? buf_cstr(&subjects) : NULL });
 	if (rc == CB_ERR_DB_CONFLICT) {
 		/* The same nonce committed meanwhile by a concurrent request. */
 		rc = db_query(db, &res, cmd_nonce_sql, 4,
@@ -327,6 +336,7 @@ cmd_create(struct req *r, const void *argp)
 	cJSON_Delete(o);
 out:
 	free(value);
+	buf_free(&subjects);
 	db_res_free(res);
 	return rc;
 }

@@ -44,6 +44,7 @@
 #include "reseal.h"
 #include "route.h"
 #include "seal.h"
+#include "subject.h"
 #include "tab.h"
 #include "util.h"
 
@@ -153,6 +154,7 @@ submit_scope(struct req *r, char *org, size_t orgsz, char *scope, size_t scopesz
  *   $12 fingerprint  $13 answer  $14 key lifetime (s)  $15 data digest
  *   (NULL: no de-duplication)  $16 de-duplication window (s)
  *   $17 the request's traceparent (NULL: tracing off), kept on the outbox rows
+ *   $18 the submission's blind-index entries (lib/subject.h), NULL for none
  */
 static const char submit_sql[] =
     "WITH " IDEM_CLAIM_CTE("$1", "$8", "$9", "$10", "$11", "$12", "201", "$13", "$14") ","
@@ -167,6 +169,7 @@ static const char submit_sql[] =
     " g AS (SELECT 1 FROM f WHERE $15::bytea IS NULL UNION ALL SELECT 1 FROM d),"
     " s AS (INSERT INTO submissions (id, org_id, ctx_id, form_id, form_version, data_sealed)"
     "       SELECT $5::uuid, $1, $3, $2, $4::int, $6 FROM g RETURNING id),"
+    " si AS (" SUBJECT_INSERT_FROM("$1", "'submission'", "s.id", "$18", "s, ") "),"
     " ev AS (" EVENTS_INSERT_FROM("(SELECT $1::bigint AS org_id,"
     "   '" EVENTS_SUBMISSION_CREATED "'::text AS type, s.id AS ref_id, s.id::text AS source_id,"
     "   jsonb_build_object('submission_id', s.id, 'form_id', $2::uuid,"
@@ -225,7 +228,7 @@ submit_act(struct req *r, const void *argp)
 	struct idem		*id = r->idem;
 	struct db		*db = r->app->db;
 	struct db_res		*res = NULL;
-	struct buf		 data_sealed, fields_sealed;
+	struct buf		 data_sealed, fields_sealed, subjects;
 	char			 ver[16], sid[37], ttl[24], win[24], digest[DIGEST_TEXT];
 	char			*data = NULL, *fields = NULL, *canon = NULL, *answer = NULL;
 	const char		*parts[2];
@@ -234,6 +237,7 @@ submit_act(struct req *r, const void *argp)
 
 	buf_init(&data_sealed, SUBMIT_SEALED_MAX);
 	buf_init(&fields_sealed, SUBMIT_SEALED_MAX);
+	buf_init(&subjects, SUBJECT_MAX_ENTRIES * 65u);
 
 	snprintf(ver, sizeof(ver), "%d", t->form_version);
 	snprintf(ttl, sizeof(ttl), "%lld", r->app->settings.idem_ttl_s);
@@ -253,6 +257,10 @@ submit_act(struct req *r, const void *argp)
 			rc = CB_ERR_UNAVAILABLE;
 		goto out;
 	}
+	/* The blind index of the subjects it names, for an erasure (lib/subject.h). */
+	if ((rc = subject_of_data(&subjects, r->app->settings.blind_index_key, a->def,
+	    a->data)) != CB_OK)
+		goto out;
 	if (dedupe) {
 		/* Keyed, and keyed by the tab: the digest confirms no guess of the data. */
 		canon = jv_canonical(a->data);
@@ -271,10 +279,11 @@ submit_act(struct req *r, const void *argp)
 	if (answer == NULL)
 		util_oom();
 
-	rc = db_query_setup_once(db, IDEM_LOCK_SETUP, &res, submit_sql, 17,
+	rc = db_query_setup_once(db, IDEM_LOCK_SETUP, &res, submit_sql, 18,
 	    (const char *[]){ t->org, t->form_id, t->ctx_id, ver, sid, buf_cstr(&data_sealed),
 	    buf_cstr(&fields_sealed), id->scope, id->key, r->method, r->uri, id->fp, answer, ttl,
-	    dedupe ? digest : NULL, win, req_traceparent(r) });
+	    dedupe ? digest : NULL, win, req_traceparent(r),
+	    subjects.len > 0 ? buf_cstr(&subjects) : NULL });
 	if (rc != CB_OK) {
 		if (idem_lock_timed_out(db))
 			rc = CB_ERR_IDEM_IN_FLIGHT;
@@ -302,6 +311,7 @@ out:
 	free(answer);
 	buf_free(&data_sealed);
 	buf_free(&fields_sealed);
+	buf_free(&subjects);
 	db_res_free(res);
 	return rc;
 }

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "reseal.h"
 #include "seal.h"
+#include "subject.h"
 #include "util.h"
 
 #define CALLS_SEALED_MAX	1024u
@@ -517,6 +518,7 @@ calls_altered(struct db *db, const struct calls_source *src, const struct calls_
  *   $1 id  $2 org  $3 source  $4 corr  $5 type  $6 sha  $7 webhook id
  *   $8 payload  $9 sealed fields  $10 started_at  $11 ended_at
  *   $12 duration_s  $13 from, masked  $14 to, masked  $15 traceparent or NULL
+ *   $16 the blind-index entries of its numbers (lib/subject.h) or NULL
  */
 static const char calls_insert_sql[] =
     "WITH w AS (INSERT INTO call_webhook_ids (source_id, webhook_id, body_sha256)"
@@ -529,7 +531,8 @@ static const char calls_insert_sql[] =
     "   ON CONFLICT (org_id, correlation_id, event_type) DO NOTHING RETURNING id, org_id),"
     " o AS (INSERT INTO outbox (org_id, kind, ref_id, payload, payload_sealed, trace)"
     "   SELECT e.org_id, 'salesforce.upsert', e.id, $8::jsonb, $9, $15::text FROM e"
-    "   RETURNING ref_id)"
+    "   RETURNING ref_id),"
+    " si AS (" SUBJECT_INSERT_FROM("e.org_id", "'call_event'", "e.id", "$16", "e, ") ")"
     " SELECT (SELECT count(*) FROM w), (SELECT ref_id::text FROM o)";
 
 /*
@@ -567,6 +570,16 @@ calls_known(struct db *db, const struct calls_source *src, const char *webhook_i
 	if (rc != CB_OK)
 		goto out;
 	if (db_rows(res) != 1) {
+		/*
+		 * The same message again, but its event is gone: erased
+		 * (cgi/erasures.c) or purged.  A retry, never a new event: the
+		 * sender is told it arrived, and nothing is written again.
+		 */
+		if (!id_new) {
+			out->outcome = CALLS_REPLAYED;
+			rc = db_commit(db);
+			goto out;
+		}
 		rc = CB_ERR_DB_CONFLICT;	/* it went between the two statements */
 		goto out;
 	}
@@ -593,7 +606,7 @@ out:
 int
 calls_ingest(struct db *db, const struct seal_keyring *kr, const struct calls_source *src,
     const char *webhook_id, const struct calls_event *e, const char *sha,
-    const char *trace, struct calls_result *out)
+    const char *trace, const char *subjects, struct calls_result *out)
 {
 	struct db_res	*res = NULL;
 	struct buf	 sealed;
@@ -615,10 +628,10 @@ calls_ingest(struct db *db, const struct seal_keyring *kr, const struct calls_so
 	phone_mask(e->from ? e->from_e164 : NULL, from);
 	phone_mask(e->to ? e->to_e164 : NULL, to);
 	snprintf(dur, sizeof(dur), "%lld", e->duration_s);
-	rc = db_query(db, &res, calls_insert_sql, 15, (const char *[]){ id, src->org, src->id,
+	rc = db_query(db, &res, calls_insert_sql, 16, (const char *[]){ id, src->org, src->id,
 	    e->correlation_id, e->event_type, sha, webhook_id, payload, buf_cstr(&sealed),
 	    e->started_at, e->ended_at, e->duration_s >= 0 ? dur : NULL, from[0] ? from : NULL,
-	    to[0] ? to : NULL, trace });
+	    to[0] ? to : NULL, trace, subjects });
 	if (rc != CB_OK)
 		goto out;
 	if (!db_isnull(res, 0, 1)) {

@@ -125,19 +125,26 @@ enum calls_outcome {
 
 struct calls_result {
 	enum calls_outcome	 outcome;
-	char			 event_id[37];		/* the new or the stored event */
+	/*
+	 * The new or the stored event; "" for a retry whose event was deleted
+	 * since (an erasure, retention): CALLS_REPLAYED, nothing written.
+	 */
+	char			 event_id[37];
 	char			 stored_sha[CALLS_SHA_HEX];	/* CALLS_ALTERED: the first body's */
 };
 
 /*
  * Ingest one verified, checked event of source src; body_sha is the hex
  * SHA-256 of the raw body; trace the request's traceparent (NULL: none),
- * kept on the outbox row.  One transaction (see above).  Errors: the
- * database's, CB_ERR_UNAVAILABLE (no current seal key).
+ * kept on the outbox row; subjects the event's blind-index entries (its
+ * from and to numbers, lib/subject.h: NULL for none), written with it.  One
+ * transaction (see above).  Errors: the database's, CB_ERR_UNAVAILABLE (no
+ * current seal key).
  */
 int	 calls_ingest(struct db *, const struct seal_keyring *, const struct calls_source *,
 	    const char *webhook_id, const struct calls_event *, const char *body_sha,
-	    const char *trace, struct calls_result *) __attribute__((warn_unused_result));
+	    const char *trace, const char *subjects, struct calls_result *)
+	    __attribute__((warn_unused_result));
 
 /* The hex SHA-256 of len bytes. */
 void	 calls_sha256_hex(const void *, size_t, char out[CALLS_SHA_HEX]);

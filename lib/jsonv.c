@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "errs.h"
 #include "jsonv.h"
 #include "util.h"
@@ -407,4 +409,26 @@ jv_pointer(char *ptr, size_t ptrsz, const char *base, const char *name)
 			ptr[n++] = *name;
 	}
 	ptr[n] = '\0';
+}
+
+static void
+jv_wipe_strings(cJSON *v)
+{
+	cJSON	*e;
+
+	cJSON_ArrayForEach(e, v) {
+		if (cJSON_IsString(e) && e->valuestring != NULL)
+			sodium_memzero(e->valuestring, strlen(e->valuestring));
+		else if (cJSON_IsObject(e) || cJSON_IsArray(e))
+			jv_wipe_strings(e);
+	}
+}
+
+void
+jv_wipe(cJSON *v)
+{
+	if (v == NULL)
+		return;
+	jv_wipe_strings(v);
+	cJSON_Delete(v);
 }

@@ -70,4 +70,10 @@ int	 jv_utf8_ok(const char *, size_t);
  */
 void	 jv_pointer(char *ptr, size_t ptrsz, const char *base, const char *name);
 
+/*
+ * Zero every string of a tree that holds personal data, then free it
+ * (NULL is fine).
+ */
+void	 jv_wipe(cJSON *);
+
 #endif

@@ -183,6 +183,13 @@ const char	*sf_kind_name(int kind);
 int		 sf_key_pem_check(const char *pem, size_t len, char sha_hex[65],
 		    char *err, size_t errsz);
 
+/*
+ * An external id's value as one URL path segment: every byte but the
+ * unreserved ones (RFC 3986) percent-encoded, appended to b.
+ */
+struct buf;
+int		 sf_escape(struct buf *b, const char *s);
+
 /* 1 if s is a Salesforce API name: ^[A-Za-z][A-Za-z0-9_]{0,79}$ */
 int		 sf_api_name_ok(const char *s);
 

@@ -196,7 +196,7 @@ out:
  * ext_value as one path segment: every byte but the unreserved ones
  * (RFC 3986: ALPHA DIGIT - . _ ~) percent-encoded, as libcurl's escape did.
  */
-static int
+int
 sf_escape(struct buf *b, const char *s)
 {
 	static const char	 hex[] = "0123456789ABCDEF";

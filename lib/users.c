@@ -24,8 +24,8 @@ users_role_ok(const char *r)
 	    strcmp(r, "viewer") == 0 || strcmp(r, "approver") == 0);
 }
 
-static int
-users_normalise(const char *in, char *out, size_t outsz)
+int
+users_email_normalise(const char *in, char *out, size_t outsz)
 {
 	size_t	 n, i, o = 0;
 	const char *at;
@@ -60,7 +60,7 @@ users_email_index(const char *key_hex, const char *email, char out[2 + 64 + 1])
 	size_t		 n = 0;
 	int		 rc;
 
-	if ((rc = users_normalise(email, norm, sizeof(norm))) != CB_OK)
+	if ((rc = users_email_normalise(email, norm, sizeof(norm))) != CB_OK)
 		return rc;
 	if (key_hex == NULL || sodium_hex2bin(base, sizeof(base), key_hex,
 	    strlen(key_hex), NULL, &n, NULL) != 0 || n != sizeof(base))
@@ -108,7 +108,7 @@ users_create(struct app *a, const char *org, const char *email, const char *pass
 
 	if (!users_role_ok(role))
 		return CB_ERR_VALIDATION;
-	if ((rc = users_normalise(email, norm, sizeof(norm))) != CB_OK ||
+	if ((rc = users_email_normalise(email, norm, sizeof(norm))) != CB_OK ||
 	    (rc = users_email_indexes(a, email, idx, prev)) != CB_OK)
 		return rc;
 	if ((kr = app_keys(a)) == NULL)

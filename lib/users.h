@@ -37,6 +37,11 @@ struct user {
 
 /* 1 if role is admin, operator, viewer or approver. */
 int	 users_role_ok(const char *);
+/*
+ * An email trimmed and lower-cased into out; CB_ERR_VALIDATION when it is
+ * not one address (no '@', a space, no dot in the domain) or does not fit.
+ */
+int	 users_email_normalise(const char *in, char *out, size_t outsz);
 /* "\\x..." bytea of the blind index of an email (after normalising it). */
 int	 users_email_index(const char *key_hex, const char *email, char out[2 + 64 + 1]);
 /*

@@ -23,6 +23,7 @@
  *   cb-admin sessions-revoke USER_ID
  *   cb-admin data-key-rotate pii|tokens
  *   cb-admin reseal [BATCH]    (progress lines on stderr)
+ *   cb-admin subject-index [--rewrite] [BATCH]   (the erasure blind index)
  *   cb-admin dead-letters list ORG [--kind KIND] [--cursor CURSOR] [--limit N]
  *   cb-admin dead-letters show|replay|discard ORG ID
  *   cb-admin call-source-add ORG NAME [--country-code CC]
@@ -153,6 +154,7 @@
 #include "settings.h"
 #include "sfconn.h"
 #include "signkeys.h"
+#include "subject.h"
 #include "users.h"
 #include "util.h"
 
@@ -1739,6 +1741,48 @@ cmd_sf_show(struct admin *a, int argc, char **argv)
 	return 0;
 }
 
+/*
+ * subject-index [--rewrite] [BATCH]: the blind-index entries of rows
+ * written before migration 0021 (lib/subject.h), so an erasure finds them
+ * too.  Entries already there stay: it may run again at any time.  After a
+ * rotation of the blind index key, --rewrite replaces every row's entries
+ * with those under the new key.
+ */
+static int
+cmd_subject_index(struct admin *a, int argc, char **argv)
+{
+	struct keyring		 k;
+	struct seal_keyring	*kr;
+	struct subject_backfill	 out;
+	char			 err[512] = "";
+	long long		 batch = 500;
+	int			 rc, rewrite = 0;
+
+	if (argc > 0 && strcmp(argv[0], "--rewrite") == 0) {
+		rewrite = 1;
+		argc--;
+		argv++;
+	}
+	if (argc > 1 || (argc == 1 && util_parse_ll(argv[0], 1, 10000, &batch) != CB_OK))
+		return fail("usage: subject-index [--rewrite] [BATCH]  (1..10000 rows per statement)");
+	rc = keyring_open(&k, a->db, a->s.seal_root_key_file, err, sizeof(err));
+	if (rc != CB_OK || (kr = keyring_get(&k, a->db)) == NULL) {
+		keyring_close(&k);
+		return fail("cannot load the data keys: %s", err[0] ? err : errs_name(rc));
+	}
+	rc = subject_backfill(a->db, kr, a->s.blind_index_key, (int)batch, rewrite, &out);
+	keyring_close(&k);
+	if (rc != CB_OK && rc != CB_ERR_CRYPTO)
+		return fail("subject-index: %s", errs_name(rc));
+	printf("{\"submissions\":%ld,\"commands\":%ld,\"call_events\":%ld,\"entries\":%ld,"
+	    "\"undecryptable\":%ld}\n", out.submissions, out.commands, out.call_events,
+	    out.entries, out.undecryptable);
+	if (rc == CB_ERR_CRYPTO)
+		return fail("subject-index: %ld sealed values do not open: they are not indexed",
+		    out.undecryptable);
+	return 0;
+}
+
 /* org-region ORG REGION|-: pin a tenant to this deployment's region, or unpin it. */
 static int
 cmd_org_region(struct admin *a, int argc, char **argv)
@@ -1794,6 +1838,9 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "key-ages", cmd_key_ages, "",
 	  "every data and signing key in use and its age; exit 3 when one is older than "
 	  "CB_KEY_WARN_DAYS" },
+	{ "subject-index", cmd_subject_index, "[--rewrite] [BATCH]",
+	  "write the erasure blind index of rows older than it (idempotent), or rewrite it "
+	  "all after the blind index key was rotated (docs/erasure.md)" },
 	{ "reseal", cmd_reseal, "[BATCH]",
 	  "move every sealed value onto the current data keys, then retire the keys no value needs" },
 	{ "user-create", cmd_user_create, "ORG_SLUG EMAIL ROLE",

@@ -29,6 +29,12 @@
  * (worker/sink_sf_lookup.c: cache, then one query per number, all in
  * flight at once); the upsert stays one Collections call for the batch.
  *
+ * Rows of kind "salesforce.delete" (an erasure, cgi/erasures.c) carry
+ * {sobject, ext_field, ext_value} and nothing sealed: each is one DELETE of
+ * the record by its external id (Salesforce has no Collections delete by
+ * external id), the batch's rows one after the other.  204 is done, and so
+ * is 404: the record is not there (never created, or deleted already).
+ *
  * invalid_grant (and every other OAuth or TLS configuration error) pauses
  * the sink for every worker: its rows wait uncharged, an alert is raised at
  * once, and a probe every CB_SF_PROBE_S (the pause) resumes delivery as
@@ -161,26 +167,12 @@ sfk_group(const struct sink_row *row, char *key, size_t keysz)
 	const cJSON	*o = cJSON_GetObjectItemCaseSensitive(p, "sobject");
 	const cJSON	*f = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
 
-	snprintf(key, keysz, "%s/%s/%s", row->org_id, cJSON_IsString(o) ? o->valuestring : "",
-	    cJSON_IsString(f) ? f->valuestring : "");
+	snprintf(key, keysz, "%s/%s/%s/%s", row->org_id, cJSON_IsString(o) ? o->valuestring : "",
+	    cJSON_IsString(f) ? f->valuestring : "", row->kind);
 	cJSON_Delete(p);
 }
 
 static void	sfk_send(struct sfk_call *);
-
-/* Wipe the strings of an opened field map (personal data), then free it. */
-static void
-sfk_map_wipe(cJSON *v)
-{
-	cJSON	*e;
-
-	cJSON_ArrayForEach(e, v) {
-		if (cJSON_IsString(e) && e->valuestring != NULL)
-			sodium_memzero(e->valuestring, strlen(e->valuestring));
-		else if (cJSON_IsObject(e) || cJSON_IsArray(e))
-			sfk_map_wipe(e);
-	}
-}
 
 static void
 sfk_maps_free(struct sfk_call *c)
@@ -189,10 +181,8 @@ sfk_maps_free(struct sfk_call *c)
 
 	if (c->maps == NULL)
 		return;
-	for (i = 0; i < c->b->n; i++) {
-		sfk_map_wipe(c->maps[i]);
-		cJSON_Delete(c->maps[i]);
-	}
+	for (i = 0; i < c->b->n; i++)
+		jv_wipe(c->maps[i]);
 	free(c->maps);
 	c->maps = NULL;
 }
@@ -239,6 +229,37 @@ sfk_limits(struct sfc *k, const char *v)
 	    (const char *[]){ a, b, k->scope });
 	if (used * 100 >= lim * k->k->env->s->sf_limit_pause_pct)
 		sink_pause(k->k->env, k->scope, SFK_PAUSE_LIMIT_S, "API allocation nearly spent");
+}
+
+/*
+ * A call Salesforce answered with an error: its outcome for the call's rows
+ * in *call.  1 when the call must be sent again now (a 401: the token was
+ * minted again, once per call).
+ */
+static int
+sfk_call_failed(struct sfk_call *c, const struct httpc_resp *h, struct sf_result *call)
+{
+	struct sfc	*k = c->conn;
+	struct sink_env	*env = c->k->env;
+
+	sf_coll_call_error(h->status, h->body.data, h->body.len, call);
+	call->retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
+	if (h->status == 401 && !c->resent) {
+		/* The token we hold is dead: mint once (single flight), resend once. */
+		c->resent = 1;
+		if (sfk_token(k, c->sent_ver, call) == CB_OK)
+			return 1;
+		if (strcmp(call->error_code, "CB_DB_DOWN") != 0)
+			sfk_trouble(k, call, 1);
+	}
+	if (h->status == 403 && strcmp(call->error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
+		/* The whole org is out of API calls: the sink waits, not one row. */
+		sink_pause(env, k->scope, SFK_PAUSE_LIMIT_S, "REQUEST_LIMIT_EXCEEDED");
+		call->kind = SF_CONFIG;
+	}
+	sink_note(env, k->scope, call->kind == SF_PERMANENT ? "permanent" : "retry",
+	    call->error_code);
+	return 0;
 }
 
 static void
@@ -289,28 +310,27 @@ sfk_done(const struct httpc_resp *h, void *ud)
 		sfk_call_end(c);
 		return;
 	}
-	sf_coll_call_error(h->status, h->body.data, h->body.len, &call);
-	call.retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
-	if (h->status == 401 && !c->resent) {
-		/* The token we hold is dead: mint once (single flight), resend once. */
-		c->resent = 1;
-		if (sfk_token(k, c->sent_ver, &call) == CB_OK) {
-			sfk_send(c);
-			return;
-		}
-		if (strcmp(call.error_code, "CB_DB_DOWN") != 0)
-			sfk_trouble(k, &call, 1);
+	if (sfk_call_failed(c, h, &call)) {
+		sfk_send(c);
+		return;
 	}
-	if (h->status == 403 && strcmp(call.error_code, "REQUEST_LIMIT_EXCEEDED") == 0) {
-		/* The whole org is out of API calls: the sink waits, not one row. */
-		sink_pause(env, k->scope, SFK_PAUSE_LIMIT_S, "REQUEST_LIMIT_EXCEEDED");
-		call.kind = SF_CONFIG;
-	}
-	sink_note(env, k->scope, call.kind == SF_PERMANENT ? "permanent" : "retry",
-	    call.error_code);
 	for (i = 0; i < c->n; i++)
 		sfk_row_result(&c->b->rows[c->idx[i]], &call);
 	sfk_call_end(c);
+}
+
+/* A REST call of c: the bearer header, JSON answers, the limit header captured. */
+static void
+sfk_req(struct httpc_req *q, const struct sfk_call *c, const char *method, const char *url,
+    const char *auth)
+{
+	memset(q, 0, sizeof(*q));
+	q->method = method;
+	q->url = url;
+	q->headers[0] = auth;
+	q->headers[1] = "Accept: application/json";
+	q->timeout_ms = (long)c->k->env->s->sf_timeout_ms;
+	q->capture[0] = "Sforce-Limit-Info";
 }
 
 static void
@@ -335,16 +355,10 @@ sfk_send(struct sfk_call *c)
 		sfk_call_end(c);
 		goto out;
 	}
-	memset(&q, 0, sizeof(q));
-	q.method = "PATCH";
-	q.url = buf_cstr(&url);
-	q.headers[0] = buf_cstr(&auth);
-	q.headers[1] = "Content-Type: application/json";
-	q.headers[2] = "Accept: application/json";
+	sfk_req(&q, c, "PATCH", buf_cstr(&url), buf_cstr(&auth));
+	q.headers[2] = "Content-Type: application/json";
 	q.body = c->body.data;
 	q.bodylen = c->body.len;
-	q.timeout_ms = (long)c->k->env->s->sf_timeout_ms;
-	q.capture[0] = "Sforce-Limit-Info";
 	if (httpc_start(c->k->env->http, &q, sfk_done, c) != CB_OK) {
 		sink_batch_fail(c->b, SINK_RETRY, 0, "CB_BAD_REQUEST", "the call could not be started");
 		sfk_call_end(c);
@@ -465,8 +479,7 @@ sfk_prepare(struct sfk_call *c, size_t i, struct buf *fields)
 	if (jv_parse(fields->data, fields->len, &c->maps[i], &je) != CB_OK ||
 	    !cJSON_IsObject(c->maps[i])) {
 		sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "the field map is not a JSON object");
-		sfk_map_wipe(c->maps[i]);
-		cJSON_Delete(c->maps[i]);
+		jv_wipe(c->maps[i]);
 		c->maps[i] = NULL;
 		goto out;
 	}
@@ -474,6 +487,123 @@ sfk_prepare(struct sfk_call *c, size_t i, struct buf *fields)
 		sfl_plan(c->lk, row, lookup, c->maps[i]);
 out:
 	cJSON_Delete(p);
+}
+
+/* ---- deletions by external id ------------------------------------------ */
+
+static int
+sfk_is_delete(const struct sink_row *row)
+{
+	return strcmp(row->kind, "salesforce.delete") == 0;
+}
+
+static void	sfk_del_next(struct sfk_call *);
+
+/* The answer to the DELETE of row c->n. */
+static void
+sfk_del_done(const struct httpc_resp *h, void *ud)
+{
+	struct sfk_call		*c = ud;
+	struct sink_row		*row = &c->b->rows[c->n];
+	struct sfc		*k = c->conn;
+	struct sink_env		*env = c->k->env;
+	struct sf_result	 call;
+	char			 msg[320];
+
+	metrics_observe(MH_SF_CALL, h->elapsed_ms / 1000.0);
+	if (h->captured[0][0] != '\0')
+		sfk_limits(k, h->captured[0]);
+	if (h->err != HTTPC_OK) {
+		snprintf(msg, sizeof(msg), "%s: %s", httpc_err_name(h->err), h->message);
+		sfk_row_set(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : SINK_RETRY,
+		    httpc_err_name(h->err), msg);
+		if (h->err != HTTPC_ABORTED)
+			sink_note(env, k->scope, "retry", httpc_err_name(h->err));
+	} else if (h->status == 200 || h->status == 204 || h->status == 404) {
+		row->outcome = SINK_DONE;
+		snprintf(row->result, sizeof(row->result), "{\"outcome\":\"%s\",\"http_status\":%ld}",
+		    h->status == 404 ? "absent" : "deleted", (long)h->status);
+		sink_note(env, k->scope, "ok", NULL);
+	} else {
+		if (sfk_call_failed(c, h, &call)) {
+			sfk_del_next(c);	/* the same row again, with the new token */
+			return;
+		}
+		sfk_row_result(row, &call);
+	}
+	c->n++;
+	c->resent = 0;
+	sfk_del_next(c);
+}
+
+/*
+ * DELETE the next row's record, or end the call after the last.  A row
+ * that cannot be sent gets its outcome here and the loop goes on.
+ */
+static void
+sfk_del_next(struct sfk_call *c)
+{
+	struct sink_batch	*b = c->b;
+	struct sink_row		*row;
+	struct httpc_req	 q;
+	struct buf		 auth, base, url;
+	struct sf_result	 res;
+	cJSON			*p, *none;
+	const cJSON		*ov, *fv, *vv;
+	const char		*o, *f;
+	int			 sent;
+
+	for (;; c->n++, c->resent = 0) {
+		while (c->n < b->n && b->rows[c->n].outcome != SINK_UNSET)
+			c->n++;
+		if (c->n == b->n) {
+			sfk_call_end(c);
+			return;
+		}
+		row = &b->rows[c->n];
+		sent = 0;
+		buf_init(&auth, 4096);
+		buf_init(&base, 1024);
+		buf_init(&url, 2048);
+		p = cJSON_Parse(row->payload);
+		none = cJSON_CreateObject();
+		ov = cJSON_GetObjectItemCaseSensitive(p, "sobject");
+		fv = cJSON_GetObjectItemCaseSensitive(p, "ext_field");
+		vv = cJSON_GetObjectItemCaseSensitive(p, "ext_value");
+		o = cJSON_IsString(ov) ? ov->valuestring : NULL;
+		f = cJSON_IsString(fv) ? fv->valuestring : NULL;
+		if (o == NULL || f == NULL || !cJSON_IsString(vv) || vv->valuestring[0] == '\0') {
+			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
+			    "sobject, ext_field or ext_value missing");
+			goto next;
+		}
+		sfk_map_apply(c->conn, &o, &f, none);
+		util_strlcpy(c->sent_ver, c->conn->token_ver, sizeof(c->sent_ver));
+		if (sf_bearer(c->conn->sf, &auth, &base, &res) != CB_OK) {
+			sfk_row_result(row, &res);
+			goto next;
+		}
+		if (!sf_api_name_ok(o) || !sf_api_name_ok(f) ||
+		    buf_printf(&url, "%s/sobjects/%s/%s/", buf_cstr(&base), o, f) != CB_OK ||
+		    sf_escape(&url, vv->valuestring) != CB_OK) {
+			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
+			    "not an API name, or the value is too long");
+			goto next;
+		}
+		sfk_req(&q, c, "DELETE", buf_cstr(&url), buf_cstr(&auth));
+		if (httpc_start(c->k->env->http, &q, sfk_del_done, c) == CB_OK)
+			sent = 1;
+		else
+			sfk_row_set(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+next:
+		buf_wipe(&auth);
+		buf_free(&base);
+		buf_free(&url);
+		cJSON_Delete(none);
+		cJSON_Delete(p);
+		if (sent)
+			return;
+	}
 }
 
 static void
@@ -513,6 +643,11 @@ sfk_start(void *state, struct sink_batch *b)
 		sink_batch_fail(b, res.kind == SF_CONFIG || rc == CB_ERR_DB_DOWN ? SINK_GIVE_BACK :
 		    SINK_RETRY, res.retry_after_s, res.error_code, msg);
 		sfk_call_end(c);
+		return;
+	}
+	if (sfk_is_delete(&b->rows[0])) {
+		/* A batch is one kind's (sfk_group): deletions, one call per row. */
+		sfk_del_next(c);
 		return;
 	}
 	c->maps = util_calloc(b->n, sizeof(*c->maps));

@@ -3,7 +3,8 @@
  *
  * One loopback HTTP/1.1 server (tests/fakes/common/fakehttpd) is both the
  * login host (the OAuth 2.0 JWT bearer token endpoint, CONTRACTS §3.1) and
- * the instance: upsert and read by external ID (§3.3), the sObject
+ * the instance: upsert, read and delete by external ID (§3.3; a delete is
+ * 204 with no body, or the 404 NOT_FOUND of a record not there), the sObject
  * Collections upsert (§3.4), the real error array of §3.5, and a
  * Sforce-Limit-Info header on every REST answer counted as an org counts
  * (§3.2: one per authenticated REST call, a Collections call is one call
@@ -116,9 +117,11 @@ static struct {
 /* ---- state (all under fk.lock) ---------------------------------------- */
 
 /* What a request is, for faults and counting. */
-enum fk_call { CALL_NONE, CALL_TOKEN, CALL_SINGLE, CALL_COLLECTIONS, CALL_REST, CALL_QUERY };
+enum fk_call { CALL_NONE, CALL_TOKEN, CALL_SINGLE, CALL_COLLECTIONS, CALL_REST, CALL_QUERY,
+	CALL_DELETE };
 /* Which calls a fault hits.  "upsert" is either kind of upsert. */
-enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY, FT_SINGLE, FT_COLLECTIONS, FT_QUERY };
+enum fault_target { FT_UPSERT, FT_TOKEN, FT_ANY, FT_SINGLE, FT_COLLECTIONS, FT_QUERY,
+	FT_DELETE };
 enum fault_kind { FAULT_STATUS, FAULT_DROP, FAULT_LATENCY, FAULT_RECORD };
 
 struct fk_fault {
@@ -143,6 +146,7 @@ struct fk_record {
 	long	 upserts;
 	char	 created_at[40];
 	char	 updated_at[40];
+	int	 deleted;	/* a tombstone: no longer found, not listed */
 };
 
 /* A Contact the query resource finds (seeded by a test). */
@@ -164,6 +168,7 @@ static struct {
 	struct fp_queue	 fq;
 	long		 token_requests, token_failures, token_mints;
 	long		 upserts, upsert_calls, collections_calls;
+	long		 delete_calls, deletes;	/* DELETE calls, records deleted */
 	long		 records_created, records_updated, record_failures;
 	long		 api_usage, api_limit;
 	unsigned long	 id_counter;
@@ -522,7 +527,7 @@ fk_find(size_t object, const char *ext_field, const char *value)
 	for (i = fk_hash(object, ext_field, value) & mask; fk.index[i] != 0;
 	    i = (i + 1) & mask) {
 		r = &fk.records[fk.index[i] - 1];
-		if (r->object == object && strcasecmp(r->ext_field, ext_field) == 0 &&
+		if (!r->deleted && r->object == object && strcasecmp(r->ext_field, ext_field) == 0 &&
 		    strcmp(r->ext_value, value) == 0)
 			return r;
 	}
@@ -631,6 +636,7 @@ fk_target_hits(int target, int call)
 	case FT_SINGLE:		return call == CALL_SINGLE;
 	case FT_COLLECTIONS:	return call == CALL_COLLECTIONS;
 	case FT_QUERY:		return call == CALL_QUERY;
+	case FT_DELETE:		return call == CALL_DELETE;
 	default:		return 0;
 	}
 }
@@ -876,6 +882,25 @@ fk_get(struct fh_resp *rs, size_t object, const char *ver,
 	}
 	pthread_mutex_unlock(&fk.lock);
 	fp_json(rs, 200, NULL, doc);
+}
+
+/* DELETE by external ID: 204 with no body, or 404 when no record has it. */
+static void
+fk_delete(struct fh_resp *rs, size_t object, const char *ext_field, const char *value)
+{
+	struct fk_record *r;
+
+	pthread_mutex_lock(&fk.lock);
+	fk.delete_calls++;
+	if ((r = fk_find(object, ext_field, value)) == NULL) {
+		pthread_mutex_unlock(&fk.lock);
+		fk_sf_error(rs, 404, "NOT_FOUND", FK_MSG_NOT_FOUND, NULL);
+		return;
+	}
+	r->deleted = 1;
+	fk.deletes++;
+	pthread_mutex_unlock(&fk.lock);
+	rs->status = 204;
 }
 
 /* ---- sObject Collections upsert (CONTRACTS §3.4) ------------------------ */
@@ -1533,8 +1558,10 @@ fk_rest(struct fh_req *rq, struct fh_resp *rs)
 		fk_upsert(rq, rs, obj, field, value.data);
 	} else if (strcmp(rq->method, "GET") == 0)
 		fk_get(rs, obj, ver, field, value.data);
+	else if (strcmp(rq->method, "DELETE") == 0)
+		fk_delete(rs, obj, field, value.data);
 	else
-		fk_method_not_allowed(rs, rq->method, "GET,PATCH");
+		fk_method_not_allowed(rs, rq->method, "DELETE,GET,PATCH");
 out:
 	buf_free(&value);
 }
@@ -1659,6 +1686,7 @@ static const struct jv_field fault_fields[] = {
 static const char *const target_names[] = {
 	[FT_UPSERT] = "upsert", [FT_TOKEN] = "token", [FT_ANY] = "any",
 	[FT_SINGLE] = "single", [FT_COLLECTIONS] = "collections", [FT_QUERY] = "query",
+	[FT_DELETE] = "delete",
 };
 static const char *const kind_names[] = {
 	[FAULT_STATUS] = "status", [FAULT_DROP] = "drop",
@@ -1681,7 +1709,7 @@ fk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 	if ((t = fp_name_index(target_names, sizeof(target_names) /
 	    sizeof(target_names[0]), in.target)) < 0) {
 		fh_resp_error(rs, 400, "target: must be upsert, single, "
-		    "collections, query, token or any");
+		    "collections, query, delete, token or any");
 		goto out;
 	}
 	k = fp_name_index(kind_names, sizeof(kind_names) /
@@ -1740,6 +1768,8 @@ fk_list_records(struct fh_resp *rs)
 	for (i = 0; i < fk.nrecords; i++) {
 		const struct fk_record	*r = &fk.records[i];
 
+		if (r->deleted)
+			continue;
 		o = fp_obj();
 		cJSON_AddItemToArray(arr, o);
 		fp_add_str(o, "object", cfg.objects[r->object]);
@@ -1769,6 +1799,8 @@ fk_stats(struct fh_resp *rs)
 	fp_add_num(doc, "upserts", (double)fk.upserts);
 	fp_add_num(doc, "upsert_calls", (double)fk.upsert_calls);
 	fp_add_num(doc, "collections_calls", (double)fk.collections_calls);
+	fp_add_num(doc, "delete_calls", (double)fk.delete_calls);
+	fp_add_num(doc, "deletes", (double)fk.deletes);
 	fp_add_num(doc, "queries", (double)fk.queries);
 	fp_add_num(doc, "contacts", (double)fk.ncontacts);
 	fp_add_num(doc, "records_created", (double)fk.records_created);
@@ -1851,6 +1883,7 @@ fk_reset(struct fh_resp *rs)
 	(void)fp_clear(&fk.fq);
 	fk.token_requests = fk.token_failures = fk.token_mints = 0;
 	fk.upserts = fk.upsert_calls = fk.collections_calls = fk.queries = 0;
+	fk.delete_calls = fk.deletes = 0;
 	fk.records_created = fk.records_updated = fk.record_failures = 0;
 	fk.fq.served = fk.api_usage = 0;
 	fk.api_limit = cfg.api_limit;
@@ -1930,6 +1963,8 @@ fk_call_of(const struct fh_req *rq)
 		return CALL_TOKEN;
 	if (strncmp(rq->path, "/services/data/", 15) != 0)
 		return CALL_NONE;
+	if (strcmp(rq->method, "DELETE") == 0)
+		return CALL_DELETE;
 	if (strcmp(rq->method, "PATCH") != 0) {
 		const char *q = strchr(rq->path + 15, '/');
 

@@ -191,19 +191,7 @@ str_of(const cJSON *o, const char *k)
 static long long
 cache_pttl(const char *phone, char *key, size_t keysz)
 {
-	struct kv	*kv = testdb_kv_open();
-	struct kv_reply	*r = NULL;
-	char		 k[CCACHE_KEY_MAX];
-	long long	 ms;
-
-	ck_assert_int_eq(ccache_key(k, test_blind_key(), org, phone), CB_OK);
-	ck_assert_int_eq(kv_cmd(kv, &r, 2, (const char *[]){ "PTTL", k }, NULL), CB_OK);
-	ms = kv_reply_int(r);
-	kv_reply_free(r);
-	kv_close(kv);
-	if (key != NULL)
-		util_strlcpy(key, k, keysz);
-	return ms;
+	return testdb_ccache_pttl(org, phone, key, keysz);
 }
 
 static long long

@@ -6,6 +6,7 @@
 
 #include <check.h>
 
+#include "ccache.h"
 #include "errs.h"
 #include "http.h"
 #include "keyring.h"
@@ -114,4 +115,22 @@ testdb_kv_open(void)
 	kv = kv_open(test_env("CB_REDIS_HOST"), (int)port, getenv("CB_REDIS_PASSWORD"), 2000);
 	ck_assert_ptr_nonnull(kv);
 	return kv;
+}
+
+long long
+testdb_ccache_pttl(const char *org, const char *e164, char *key, size_t keysz)
+{
+	struct kv	*kv = testdb_kv_open();
+	struct kv_reply	*r = NULL;
+	char		 k[CCACHE_KEY_MAX];
+	long long	 ms;
+
+	ck_assert_int_eq(ccache_key(k, test_blind_key(), org, e164), CB_OK);
+	ck_assert_int_eq(kv_cmd(kv, &r, 2, (const char *[]){ "PTTL", k }, NULL), CB_OK);
+	ms = kv_reply_int(r);
+	kv_reply_free(r);
+	kv_close(kv);
+	if (key != NULL)
+		util_strlcpy(key, k, keysz);
+	return ms;
 }

@@ -39,5 +39,11 @@ void	 testdb_keys_close(struct keyring *);
 /* A client of the stack's Redis (CB_REDIS_HOST, _PORT, _PASSWORD); kv_close it. */
 struct kv;
 struct kv *testdb_kv_open(void);
+/*
+ * The remaining lifetime in ms of the contact cache's entry of (org, an
+ * E.164 number) (lib/ccache.h), -2 when there is none; its key into key
+ * when key is not NULL.
+ */
+long long testdb_ccache_pttl(const char *org, const char *e164, char *key, size_t keysz);
 
 #endif
