@@ -113,27 +113,15 @@ done
 . "$REPO/scripts/bench/approvals.sh"
 . "$REPO/scripts/bench/observe.sh"
 
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( (RANDOM % 10000) + 10000 ))
-        # USED_PORTS: those taken by this script already (nothing listens yet).
-        if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . && [[ " ${USED_PORTS:-} " != *" $p "* ]]; then
-            echo "$p"
-            return 0
-        fi
-    done
-    return 1
-}
+# shellcheck source=ports.sh
+. "$REPO/scripts/ports.sh"
 
 pick_ports() {
-    local v p
-    USED_PORTS=
+    local v
     for v in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS \
         CB_PORT_OPS CB_PORT_PROM; do
-        p=$(free_port) || die "no free port"
-        USED_PORTS="$USED_PORTS $p"
-        export "$v=$p"
+        free_port "$v" 10000 10000 || die "no free port"
+        export "${v?}"
     done
 }
 STATE=$REPO/var/bench-$$

@@ -27,28 +27,10 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 export CB_BUILD
 
 # Lane N draws its ports from its own range (20000 + 2000 N, 2000 ports), so
-# two lanes starting at once never pick the same free port; all of them
-# below the kernel's ephemeral range (32768 and up), so no outgoing
-# connection takes a port between its pick and its server's bind.
-# (tests/scripts/install.sh picks from 30000-32699, the bench from 10000-19999.)
+# two lanes starting at once never pick the same free port (scripts/ports.sh).
 lane=${CB_TEST_LANE:-0}
-# free_port NAME: a free port into the variable NAME, never one this lane
-# picked before (they are all picked before any server binds, so ss alone
-# cannot tell).
-picked=" "
-free_port() {
-	local p
-	for _ in $(seq 1 200); do
-		p=$(( (RANDOM % 2000) + 20000 + lane * 2000 ))
-		[[ $picked == *" $p "* ]] && continue
-		if ! ss -Htan "( sport = :$p )" 2>/dev/null | grep -q .; then
-			picked+="$p "
-			printf -v "$1" '%s' "$p"
-			return 0
-		fi
-	done
-	return 1
-}
+# shellcheck source=ports.sh
+. "$repo/scripts/ports.sh"
 
 # Every suite the filters want, slowest first (known slow ones, then the
 # integration suites, the scripts and the unit suites in name order): the
@@ -147,7 +129,7 @@ fi
 export CB_STATE="$state"
 for v in CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF \
 	CB_PORT_FAKEHOOKS CB_PORT_OPS CB_PORT_PROM CB_PORT_FAKESF2; do
-	free_port "$v" || { echo "no free port for $v"; echo "0 passed, 1 failed"; exit 1; }
+	free_port "$v" $((20000 + lane * 2000)) 2000 || { echo "no free port for $v"; echo "0 passed, 1 failed"; exit 1; }
 done
 export CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS
 export CB_PORT_OPS CB_PORT_PROM

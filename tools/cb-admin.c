@@ -1047,7 +1047,7 @@ cmd_key_ages(struct admin *a, int argc, char **argv)
 	struct db_res	*res = NULL;
 	size_t		 i;
 	double		 days;
-	int		 old = 0;
+	int		 old = 0, due;
 
 	(void)argv;
 	if (argc != 0)
@@ -1057,11 +1057,11 @@ cmd_key_ages(struct admin *a, int argc, char **argv)
 	printf("%-8s %-8s %-7s %-24s %8s\n", "KIND", "PURPOSE", "REGION", "KEY", "AGE_DAYS");
 	for (i = 0; i < db_rows(res); i++) {
 		days = strtod(db_val(res, i, 4), NULL) / 86400.0;
+		due = days > (double)a->s.key_warn_days;
 		printf("%-8s %-8s %-7s %-24s %8.1f%s\n", db_val(res, i, 0), db_val(res, i, 1),
 		    db_val(res, i, 2)[0] ? db_val(res, i, 2) : "-", db_val(res, i, 3), days,
-		    days > (double)a->s.key_warn_days ? "  ROTATE" : "");
-		if (days > (double)a->s.key_warn_days)
-			old++;
+		    due ? "  ROTATE" : "");
+		old += due;
 	}
 	db_res_free(res);
 	if (old > 0) {

@@ -49,26 +49,42 @@ scrape(const char *auth, struct http_resp *r)
 	    0);
 }
 
-/* The value of one exact series of a scrape with the token; 0 when absent. */
+/*
+ * The value of the first line of a scrape with the token that starts with
+ * `key`: the whole series name (exact) or, when prefix, any series whose
+ * name and first labels it is; `none` when there is no such line.
+ */
 static double
-scrape_value(const char *series)
+scrape_find(const char *key, int prefix, double none)
 {
 	struct http_resp r;
 	char		 bearer[128];
-	const char	*p;
-	double		 v = 0;
-	size_t		 n = strlen(series);
+	const char	*p, *v;
+	double		 x = none;
+	size_t		 n = strlen(key);
 
 	snprintf(bearer, sizeof(bearer), "Bearer %s", test_env("CB_METRICS_TOKEN"));
 	scrape(bearer, &r);
 	ck_assert_int_eq(r.status, 200);
-	for (p = r.body; (p = strstr(p, series)) != NULL; p += n)
-		if ((p == r.body || p[-1] == '\n') && p[n] == ' ') {
-			v = strtod(p + n + 1, NULL);
+	for (p = r.body; (p = strstr(p, key)) != NULL; p += n) {
+		if (p != r.body && p[-1] != '\n')
+			continue;
+		/* v + 2: the value, after "} " or after the exact name and its space. */
+		v = prefix ? strstr(p + n, "} ") : (p[n] == ' ' ? p + n - 1 : NULL);
+		if (v != NULL) {
+			x = strtod(v + 2, NULL);
 			break;
 		}
+	}
 	http_free(&r);
-	return v;
+	return x;
+}
+
+/* The value of one exact series of a scrape; 0 when absent. */
+static double
+scrape_value(const char *series)
+{
+	return scrape_find(series, 0, 0);
 }
 
 /* The sum of an instant query's results in the stack's Prometheus (0: none). */
@@ -341,27 +357,6 @@ START_TEST(test_prometheus_sees_the_workload)
 }
 END_TEST
 
-/* The value of the first series of a scrape whose line starts with `prefix`; -1 when none. */
-static double
-scrape_first(const char *prefix)
-{
-	struct http_resp r;
-	char		 bearer[128];
-	const char	*p, *v;
-	double		 x = -1;
-
-	snprintf(bearer, sizeof(bearer), "Bearer %s", test_env("CB_METRICS_TOKEN"));
-	scrape(bearer, &r);
-	ck_assert_int_eq(r.status, 200);
-	for (p = r.body; (p = strstr(p, prefix)) != NULL; p++)
-		if ((p == r.body || p[-1] == '\n') && (v = strstr(p, "} ")) != NULL) {
-			x = strtod(v + 2, NULL);
-			break;
-		}
-	http_free(&r);
-	return x;
-}
-
 /*
  * Key ages: the current pii data key made 100 days older shows so in the
  * scrape (cb_key_age_seconds, the KeyRotationDue alert's series), and
@@ -374,12 +369,12 @@ START_TEST(test_key_ages_scraped_and_warned)
 	double	 before, after;
 	int	 rc;
 
-	before = scrape_first("cb_key_age_seconds{kind=\"data\",purpose=\"pii\"");
+	before = scrape_find("cb_key_age_seconds{kind=\"data\",purpose=\"pii\"", 1, -1);
 	ck_assert_msg(before >= 0 && before < 90 * 86400.0, "pii key age %g", before);
-	ck_assert_double_ge(scrape_first("cb_key_age_seconds{kind=\"signing\",purpose=\"jwt\""), 0);
+	ck_assert_double_ge(scrape_find("cb_key_age_seconds{kind=\"signing\",purpose=\"jwt\"", 1, -1), 0);
 	testdb_exec("UPDATE data_keys SET created_at = created_at - interval '100 days'"
 	    " WHERE purpose = 'pii' AND state = 'current'", 0, NULL);
-	after = scrape_first("cb_key_age_seconds{kind=\"data\",purpose=\"pii\"");
+	after = scrape_find("cb_key_age_seconds{kind=\"data\",purpose=\"pii\"", 1, -1);
 	snprintf(cmd, sizeof(cmd), "%s/bin/cb-admin key-ages 2>&1", test_env("CB_BUILD"));
 	rc = test_run(cmd, out, sizeof(out));
 	snprintf(cmd, sizeof(cmd), "CB_KEY_WARN_DAYS=200 %s/bin/cb-admin key-ages 2>&1",

@@ -17,20 +17,8 @@ san=0
 prefix=/opt/context-broker
 
 fail() { printf 'install: FAIL: %s\n' "$*"; exit 1; }
-# free_port NAME: a free port into NAME, never one picked before by this run.
-picked=" "
-free_port() {
-    local p
-    for _ in $(seq 1 200); do
-        p=$(( (RANDOM % 2700) + 30000 ))
-        [[ $picked == *" $p "* ]] && continue
-        ss -Htan "( sport = :$p )" 2>/dev/null | grep -q . && continue
-        picked+="$p "
-        printf -v "$1" '%s' "$p"
-        return 0
-    done
-    return 1
-}
+# shellcheck source=../../scripts/ports.sh
+. "$repo/scripts/ports.sh"
 
 dest=$(mktemp -d /tmp/cb-install.XXXXXX)
 chmod 0755 "$dest"	# the service user reaches the installed tree in place
@@ -85,7 +73,7 @@ stack() {
         "$tree/scripts/stack.sh" "$@"
 }
 for v in ph phs ppg prd pws pfs pfh pops pprom; do
-    free_port "$v" || fail "no free port"
+    free_port "$v" 30000 2700 || fail "no free port"
 done
 started=1
 out=$(stack start 2>&1) || { printf '%s\n' "$out" | tail -n 30; fail "the installed stack did not start"; }
