@@ -7,11 +7,11 @@
 #include <sodium.h>
 
 #include "apikey.h"
+#include "app.h"
 #include "db.h"
-#include "memo.h"
 #include "errs.h"
+#include "memo.h"
 #include "req.h"
-#include "route.h"
 #include "util.h"
 
 static int

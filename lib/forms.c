@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "app.h"
 #include "db.h"
 #include "errs.h"
 #include "forms.h"
 #include "kv.h"
 #include "memo.h"
-#include "route.h"
 #include "util.h"
 
 /* A published definition never changes; the current version moves on publish. */

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "db.h"
 #include "errs.h"
 #include "kv.h"

@@ -98,7 +98,7 @@ struct req {
 	 */
 	int		 responded;
 	/*
-	 * The error a hook or act() recorded with route_fail (lib/route.h):
+	 * The error a hook or act() recorded with route_fail (lib/fail.h):
 	 * its code, detail and problem extensions, owned by the request.  The
 	 * pipeline renders them when the code it is handed back is fail_code.
 	 */
@@ -169,7 +169,7 @@ void	 resp_body(struct req *, int status, const char *ctype, const char *, size_
 void	 resp_json(struct req *, int status, const cJSON *);
 /*
  * The pipeline's renderer (lib/route.c), and nothing else's: a hook or act()
- * fails by returning route_fail(...) (lib/route.h), which records the error
+ * fails by returning route_fail(...) (lib/fail.h), which records the error
  * for the pipeline to render once; tests/scripts/one-way-to-fail.sh fails the
  * suite if a responder or another module calls these.
  *

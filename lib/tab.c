@@ -7,12 +7,12 @@
 
 #include <sodium.h>
 
+#include "app.h"
 #include "db.h"
 #include "errs.h"
 #include "kv.h"
 #include "memo.h"
 #include "req.h"
-#include "route.h"
 #include "tab.h"
 #include "util.h"
 

@@ -8,14 +8,15 @@
 #include <sodium.h>
 
 #include "apikey.h"
+#include "app.h"
 #include "audit.h"
 #include "db.h"
 #include "errs.h"
+#include "fail.h"
 #include "jwt.h"
 #include "log.h"
 #include "memo.h"
 #include "req.h"
-#include "route.h"
 #include "signkeys.h"
 #include "userauth.h"
 #include "util.h"
