@@ -138,6 +138,12 @@ const char *req_header(const struct req *, const char *name);
  * to FastCGI as repeated parameters, and req_header sees only the first.
  */
 size_t	 req_header_count(const struct req *, const char *name);
+/*
+ * The credentials of "Authorization: Bearer <token>" (RFC 6750; the scheme
+ * case-insensitive, RFC 9110), or NULL when there are none: the one reading
+ * of a bearer token, for tab tokens, API keys, JWTs and the metrics token.
+ */
+const char *req_bearer(const struct req *);
 /* A path parameter captured by req_match ("{form_id}" -> "form_id"). */
 const char *req_param(const struct req *, const char *name);
 /* A query-string parameter, percent-decoded (NULL if absent or malformed). */

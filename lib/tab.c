@@ -171,14 +171,14 @@ tab_lookup(struct db *db, struct kv *kv, struct memo *memo, const char *token,
 int
 tab_authenticate(struct req *r)
 {
-	const char	*h = req_header(r, "Authorization");
+	const char	*tok = req_bearer(r);
 	struct tab_ctx	*t;
 	int		 rc;
 
-	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+	if (tok == NULL)
 		return CB_ERR_UNAUTHENTICATED;
 	t = req_alloc(r, sizeof(*t));
-	if ((rc = tab_lookup(r->app->db, r->app->kv, r->app->memo, h + 7, t)) != CB_OK)
+	if ((rc = tab_lookup(r->app->db, r->app->kv, r->app->memo, tok, t)) != CB_OK)
 		return rc;
 	r->auth = t;
 	util_strlcpy(r->org, t->org, sizeof(r->org));
