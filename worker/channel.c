@@ -50,6 +50,7 @@
 #include "kv.h"
 #include "log.h"
 #include "metrics.h"
+#include "sigs.h"
 #include "tab.h"
 #include "trace.h"
 #include "util.h"
@@ -77,13 +78,6 @@ struct chan_pss {
 static void	 chan_settle_sul(lws_sorted_usec_list_t *);
 
 /* ------------------------------------------------------------------ misc */
-
-static void
-chan_on_term(int sig)
-{
-	(void)sig;
-	worker_stop = 1;
-}
 
 static void
 chan_lws_log(int level, const char *line)
@@ -513,20 +507,14 @@ channel_run(struct worker *w)
 {
 	const struct settings	*s = w->s;
 	struct lws_context_creation_info info;
-	struct sigaction	 sa;
 	struct chan		*ch = NULL;
 	struct chan_conn	*c;
 	char			 port[24], rt[24];
 	double			 deadline;
 	int			 rc = CB_ERR_IO;
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = chan_on_term;	/* no SA_RESTART: poll must wake up */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	duty_signals();		/* poll wakes up for a stop */
+	sigs_set(SIGPIPE, SIG_IGN);
 
 	ch = util_calloc(1, sizeof(*ch));
 	ch->s = s;
