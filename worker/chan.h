@@ -186,9 +186,8 @@ int	 chan_upgrade_plain(struct lws *);
 /* chan_adopt.c: the Postgres and Redis sockets (lws timer callbacks). */
 void	 chan_pg_connect(lws_sorted_usec_list_t *);
 void	 chan_kv_connect(lws_sorted_usec_list_t *);
-int	 chan_pg_cb(struct lws *, enum lws_callback_reasons, void *user, void *in,
-	    size_t len);
-int	 chan_kv_cb(struct lws *, enum lws_callback_reasons, void *user, void *in,
+/* The lws callback of both (CHAN_PG_PROTOCOL, CHAN_KV_PROTOCOL). */
+int	 chan_adopted_cb(struct lws *, enum lws_callback_reasons, void *user, void *in,
 	    size_t len);
 
 /*

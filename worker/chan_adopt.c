@@ -141,32 +141,6 @@ retry:
 	    (lws_usec_t)ch->pg_backoff_ms * 1000);
 }
 
-int
-chan_pg_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
-    void *in, size_t len)
-{
-	struct chan	*ch = lws_context_user(lws_get_context(wsi));
-
-	(void)user;
-	(void)in;
-	(void)len;
-	switch (reason) {
-	case LWS_CALLBACK_RAW_RX_FILE:
-		if (wsi != ch->pg_wsi)
-			return -1;
-		chan_pg_readable(ch);
-		return 0;
-	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (wsi == ch->pg_wsi) {
-			ch->pg_wsi = NULL;
-			chan_pg_lost(ch, "socket closed");
-		}
-		return 0;
-	default:
-		return 0;
-	}
-}
-
 /* --------------------------------------------------------------- Redis */
 
 /*
@@ -240,8 +214,15 @@ retry:
 	    (lws_usec_t)CHAN_KV_RETRY_MS * 1000);
 }
 
+/* --------------------------------------------------------------- both */
+
+/*
+ * The lws callback of both adopted sockets: readable (the Postgres answer,
+ * or wake-ups), or closed under us.  A socket that is no longer the current
+ * one is hung up.
+ */
 int
-chan_kv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+chan_adopted_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
     void *in, size_t len)
 {
 	struct chan	*ch = lws_context_user(lws_get_context(wsi));
@@ -251,6 +232,10 @@ chan_kv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	(void)len;
 	switch (reason) {
 	case LWS_CALLBACK_RAW_RX_FILE:
+		if (wsi == ch->pg_wsi) {
+			chan_pg_readable(ch);
+			return 0;
+		}
 		if (wsi != ch->kv_wsi || ch->kv_sub == NULL)
 			return -1;
 		if (kv_sub_read(ch->kv_sub, chan_on_wake, ch) < 0) {
@@ -261,7 +246,10 @@ chan_kv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		chan_settle_soon(ch);
 		return 0;
 	case LWS_CALLBACK_RAW_CLOSE_FILE:
-		if (wsi == ch->kv_wsi) {
+		if (wsi == ch->pg_wsi) {
+			ch->pg_wsi = NULL;
+			chan_pg_lost(ch, "socket closed");
+		} else if (wsi == ch->kv_wsi) {
 			ch->kv_wsi = NULL;
 			chan_kv_lost(ch, "socket closed");
 		}
@@ -270,4 +258,3 @@ chan_kv_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 		return 0;
 	}
 }
-

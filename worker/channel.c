@@ -491,8 +491,8 @@ chan_tick(lws_sorted_usec_list_t *sul)
 static const struct lws_protocols chan_protocols[] = {
 	{ CHAN_PROTOCOL, chan_ws_cb, sizeof(struct chan_pss), 4096, 0, NULL, 0 },
 	{ CHAN_FEED_PROTOCOL, chan_ws_cb, sizeof(struct chan_pss), 4096, 0, NULL, 0 },
-	{ CHAN_PG_PROTOCOL, chan_pg_cb, 0, 0, 0, NULL, 0 },
-	{ CHAN_KV_PROTOCOL, chan_kv_cb, 0, 0, 0, NULL, 0 },
+	{ CHAN_PG_PROTOCOL, chan_adopted_cb, 0, 0, 0, NULL, 0 },
+	{ CHAN_KV_PROTOCOL, chan_adopted_cb, 0, 0, 0, NULL, 0 },
 	{ NULL, NULL, 0, 0, 0, NULL, 0 }
 };
 
