@@ -4,7 +4,8 @@
  * Postgres answers is written back to Redis (with an expiry) and to the
  * memo; a cache that is away, or a write to it that fails, only costs the
  * next read a query, never a wrong answer.  Used for a tab's context
- * (lib/tab.c) and a form's definition and current version (lib/forms.c).
+ * (lib/tab.c), a form's definition and current version (lib/forms.c) and a
+ * tenant's plan tier (lib/quota.c, memo and Postgres only).
  *
  * A cache entry is text the caller makes from Postgres's one row and
  * takes back: `take` decides whether an entry (cached or just made) is
