@@ -229,12 +229,14 @@ double	 chan_receipt_due(const struct chan_conn *, int sends);
 void	 chan_log_seq(enum log_level, const char *event, const struct chan_conn *,
 	    long long seq, const char *k, const char *v);
 
-/* chan_rows.c: Postgres. */
+/* chan_rows.c: the delivery round. */
 struct db;
 /* Prepare the round's and auth's statements on a new connection (waits). */
 int	 chan_rows_prepare(struct db *);
 /* Start a round for every connection that may have news (one at a time). */
 void	 chan_round(struct chan *);
+
+/* chan_late.c: the single statements. */
 /*
  * The auth statement: the token's context and, in the same snapshot, the
  * newest seq, the rows after pos, the policy's window.  done gets c (held).
