@@ -47,25 +47,26 @@ is_alive() {
     [ "${rest%% *}" != Z ]
 }
 
-# Is PID a live process of cbroker running EXE?
-is_ours() {
-    local pid=$1 exe=$2 real
+# The executable of PID, if it is a live process of cbroker.
+ours_exe() {
+    local pid=$1 real
     is_alive "$pid" || return 1
     [ "$(stat -c %u "/proc/$pid" 2>/dev/null)" = "$CB_UID" ] || return 1
     real=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-    real=${real% (deleted)}
-    [ "$real" = "$(readlink -f -- "$exe")" ]
+    printf '%s\n' "${real% (deleted)}"
+}
+
+# Is PID a live process of cbroker running EXE?
+is_ours() {
+    local real
+    real=$(ours_exe "$1") && [ "$real" = "$(readlink -f -- "$2")" ]
 }
 
 # Is PID a live process of cbroker whose executable is named NAME? (Looser
 # than is_ours: the build directory may have moved since it started.)
 is_ours_named() {
-    local pid=$1 name=$2 real
-    is_alive "$pid" || return 1
-    [ "$(stat -c %u "/proc/$pid" 2>/dev/null)" = "$CB_UID" ] || return 1
-    real=$(readlink "/proc/$pid/exe" 2>/dev/null) || return 1
-    real=${real% (deleted)}
-    [ "${real##*/}" = "$name" ]
+    local real
+    real=$(ours_exe "$1") && [ "${real##*/}" = "$2" ]
 }
 
 # Write PID to FILE, owned by cbroker (the process may rewrite or remove it).

@@ -128,6 +128,41 @@ start_worker() {
     say "worker: running (pid $pid)"
 }
 
+# Start a fake: NAME for messages (LABEL once it runs), KEY for its port
+# check and the started list, EXE and PORT, then its own options; its pid
+# file and log are named after EXE.  It is waited for until it listens.
+start_fake() {
+    local name=$1 label=$2 key=$3 exe=$4 port=$5 pidf log pid i
+    shift 5
+    pidf=$RUN_DIR/${exe##*/}.pid
+    log=$LOG_DIR/${exe##*/}.log
+    if [ ! -x "$exe" ]; then
+        warn "$name: $exe not built: not started"
+        return 0
+    fi
+    if pid=$(running_pid "$pidf" "$exe"); then
+        say "$name: already running (pid $pid)"
+        return 0
+    fi
+    rm -f "$pidf"
+    ensure_free_port "$key" "$port"
+    ensure_log "$log"
+    spawn_cb "$exe" --port "$port" --pidfile "$pidf" "$@" >>"$log" 2>&1 </dev/null &
+    pid=$!
+    STARTED+=("$key:$pid")
+    for ((i = 0; i < 30; i++)); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        is_alive "$pid" || break
+        sleep 0.1
+    done
+    if ! is_alive "$pid"; then
+        tail -n 20 "$log" >&2
+        die "$name exited during startup (see $log)"
+    fi
+    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    say "$label: running on 127.0.0.1:$port (pid $pid)"
+}
+
 # The bundled fake Salesforce is the sandbox org whenever no real org is
 # configured (CB_SF_CLIENT_ID unset in the caller's environment).
 FAKESF_CLIENT_ID=cb-dev-connected-app
@@ -149,37 +184,12 @@ ensure_sf_keys() {
 }
 
 start_fakesf() {
-    local exe=$BIN_DIR/cb-fake-sf pidf=$RUN_DIR/cb-fake-sf.pid pid i
     fakesf_enabled || return 0
-    if [ ! -x "$exe" ]; then
-        warn "fake salesforce: $exe not built: not started"
-        return 0
-    fi
-    if pid=$(running_pid "$pidf" "$exe"); then
-        say "fake salesforce: already running (pid $pid)"
-        return 0
-    fi
-    rm -f "$pidf"
-    ensure_free_port fakesf "$CB_PORT_FAKESF"
-    ensure_log "$LOG_DIR/cb-fake-sf.log"
-    spawn_cb "$exe" --port "$CB_PORT_FAKESF" --cert "$SECRETS_DIR/sf-jwt-cert.pem" \
+    start_fake "fake salesforce" "fake salesforce" fakesf "$BIN_DIR/cb-fake-sf" "$CB_PORT_FAKESF" \
+        --cert "$SECRETS_DIR/sf-jwt-cert.pem" \
         --client-id "$FAKESF_CLIENT_ID" --username "$FAKESF_USERNAME" \
-        --audience "$FAKESF_AUDIENCE" --pidfile "$pidf" \
-        --max-records "${CB_FAKESF_MAX_RECORDS:-10000}" \
-        >>"$LOG_DIR/cb-fake-sf.log" 2>&1 </dev/null &
-    pid=$!
-    STARTED+=("fakesf:$pid")
-    for ((i = 0; i < 30; i++)); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$CB_PORT_FAKESF") 2>/dev/null && break
-        is_alive "$pid" || break
-        sleep 0.1
-    done
-    if ! is_alive "$pid"; then
-        tail -n 20 "$LOG_DIR/cb-fake-sf.log" >&2
-        die "fake salesforce exited during startup (see $LOG_DIR/cb-fake-sf.log)"
-    fi
-    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
-    say "fake salesforce: running on 127.0.0.1:$CB_PORT_FAKESF (pid $pid)"
+        --audience "$FAKESF_AUDIENCE" \
+        --max-records "${CB_FAKESF_MAX_RECORDS:-10000}"
 }
 
 stop_fakesf() {
@@ -203,35 +213,10 @@ fakeslack_enabled() {
 }
 
 start_fakehooks() {
-    local exe=$BIN_DIR/cb-fake-hooks pidf=$RUN_DIR/cb-fake-hooks.pid pid i
-    if [ ! -x "$exe" ]; then
-        warn "fake webhooks: $exe not built: not started"
-        return 0
-    fi
-    if pid=$(running_pid "$pidf" "$exe"); then
-        say "fake webhooks: already running (pid $pid)"
-        return 0
-    fi
-    rm -f "$pidf"
-    ensure_free_port fakehooks "$CB_PORT_FAKEHOOKS"
-    ensure_log "$LOG_DIR/cb-fake-hooks.log"
-    spawn_cb "$exe" --port "$CB_PORT_FAKEHOOKS" --pidfile "$pidf" \
+    start_fake "fake webhooks" "fake webhooks and slack" fakehooks "$BIN_DIR/cb-fake-hooks" \
+        "$CB_PORT_FAKEHOOKS" \
         --slack-token-file "$SECRETS_DIR/fakeslack-bot.pw" \
-        --slack-webhook-secret-file "$SECRETS_DIR/fakeslack-webhook.hex" \
-        >>"$LOG_DIR/cb-fake-hooks.log" 2>&1 </dev/null &
-    pid=$!
-    STARTED+=("fakehooks:$pid")
-    for ((i = 0; i < 30; i++)); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$CB_PORT_FAKEHOOKS") 2>/dev/null && break
-        is_alive "$pid" || break
-        sleep 0.1
-    done
-    if ! is_alive "$pid"; then
-        tail -n 20 "$LOG_DIR/cb-fake-hooks.log" >&2
-        die "fake webhooks exited during startup (see $LOG_DIR/cb-fake-hooks.log)"
-    fi
-    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
-    say "fake webhooks and slack: running on 127.0.0.1:$CB_PORT_FAKEHOOKS (pid $pid)"
+        --slack-webhook-secret-file "$SECRETS_DIR/fakeslack-webhook.hex"
 }
 
 stop_fakehooks() {
