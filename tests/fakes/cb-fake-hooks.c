@@ -262,12 +262,12 @@ int
 main(int argc, char **argv)
 {
 	struct fh_config	 hc;
-	const char		*token_file = NULL, *hook_file = NULL;
+	const char		*token_file = NULL, *hook_file = NULL, *why;
 	char			 secret[128];
 	long long		 v;
-	int			 i, rc = 1;
+	int			 i, r, rc = 1;
 
-	cfg.io_timeout_ms = 10000;
+	memset(&hc, 0, sizeof(hc));
 	cfg.tolerance_s = HK_TOLERANCE_S;
 	cfg.max_stored = HK_STORED_DEFAULT;
 	util_strlcpy(cfg.webhook_path, HK_WEBHOOK_PATH, sizeof(cfg.webhook_path));
@@ -276,17 +276,11 @@ main(int argc, char **argv)
 
 		if (val == NULL)
 			hk_usage("every option takes a value");
-		if (strcmp(o, "--port") == 0) {
-			if (util_parse_ll(val, 1, 65535, &v) != CB_OK)
-				hk_usage("--port must be 1..65535");
-			cfg.port = (int)v;
-		} else if (strcmp(o, "--pidfile") == 0)
-			cfg.pidfile = val;
-		else if (strcmp(o, "--io-timeout-ms") == 0) {
-			if (util_parse_ll(val, 100, 600000, &v) != CB_OK)
-				hk_usage("--io-timeout-ms must be 100..600000");
-			cfg.io_timeout_ms = (long)v;
-		} else if (strcmp(o, "--slack-token") == 0) {
+		if ((r = fh_option(&hc, o, val, &why)) < 0)
+			hk_usage(why);
+		else if (r > 0)
+			continue;
+		if (strcmp(o, "--slack-token") == 0) {
 			if (strlen(val) < 6 || strlen(val) >= HK_TOKEN_MAX ||
 			    strpbrk(val, " \t\r\n") != NULL)
 				hk_usage("--slack-token: one word, 6..255 bytes");
@@ -313,7 +307,7 @@ main(int argc, char **argv)
 		} else
 			hk_usage("unknown option");
 	}
-	if (cfg.port == 0)
+	if ((cfg.port = hc.port) == 0)
 		hk_usage("--port is required");
 	log_init("cb-fake-hooks", LOG_LVL_INFO);
 	if (sodium_init() < 0)
@@ -334,10 +328,6 @@ main(int argc, char **argv)
 		}
 	}
 
-	memset(&hc, 0, sizeof(hc));
-	hc.port = cfg.port;
-	hc.io_timeout_ms = cfg.io_timeout_ms;
-	hc.pidfile = cfg.pidfile;
 	hc.handler = hk_handle;
 	hc.log_path = hk_log_path;
 	rc = fh_serve(&hc);

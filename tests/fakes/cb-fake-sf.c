@@ -328,21 +328,22 @@ fk_parse_objects(const char *list)
 
 
 static void
-fk_parse_args(int argc, char **argv)
+fk_parse_args(int argc, char **argv, struct fh_config *hc)
 {
+	const char	*why;
 	long long	 v;
-	int		 i;
+	int		 i, r;
 
 	for (i = 1; i < argc; i += 2) {
 		const char	*o = argv[i], *val = argv[i + 1];
 
 		if (val == NULL)
 			fk_usage("every option takes a value");
-		if (strcmp(o, "--port") == 0) {
-			if (util_parse_ll(val, 1, 65535, &v) != CB_OK)
-				fk_usage("--port must be 1..65535");
-			cfg.port = (int)v;
-		} else if (strcmp(o, "--cert") == 0)
+		if ((r = fh_option(hc, o, val, &why)) < 0)
+			fk_usage(why);
+		else if (r > 0)
+			continue;
+		if (strcmp(o, "--cert") == 0)
 			cfg.cert_file = val;
 		else if (strcmp(o, "--client-id") == 0)
 			cfg.client_id = val;
@@ -350,16 +351,10 @@ fk_parse_args(int argc, char **argv)
 			cfg.username = val;
 		else if (strcmp(o, "--audience") == 0)
 			cfg.audience = val;
-		else if (strcmp(o, "--pidfile") == 0)
-			cfg.pidfile = val;
 		else if (strcmp(o, "--objects") == 0) {
 			if (fk_parse_objects(val) != 0)
 				fk_usage("--objects wants API names, "
 				    "comma-separated, at most 16");
-		} else if (strcmp(o, "--io-timeout-ms") == 0) {
-			if (util_parse_ll(val, 100, 600000, &v) != CB_OK)
-				fk_usage("--io-timeout-ms must be 100..600000");
-			cfg.io_timeout_ms = (long)v;
 		} else if (strcmp(o, "--api-limit") == 0) {
 			if (util_parse_ll(val, 1, 1000000000000LL, &v) != CB_OK)
 				fk_usage("--api-limit must be 1..10^12");
@@ -371,6 +366,7 @@ fk_parse_args(int argc, char **argv)
 		} else
 			fk_usage("unknown option");
 	}
+	cfg.port = hc->port;
 	if (cfg.port == 0 || cfg.cert_file == NULL || cfg.client_id == NULL ||
 	    cfg.username == NULL || cfg.client_id[0] == '\0' ||
 	    cfg.username[0] == '\0' || cfg.audience[0] == '\0')
@@ -383,12 +379,12 @@ main(int argc, char **argv)
 	struct fh_config	 hc;
 	int			 rc = 1;
 
+	memset(&hc, 0, sizeof(hc));
 	cfg.audience = SF_DEFAULT_AUDIENCE;
-	cfg.io_timeout_ms = 10000;
 	cfg.api_limit = FK_API_LIMIT;
 	cfg.max_records = FK_RECORDS_DEFAULT;
 	fk_parse_objects("Form_Submission__c,Call_Activity__c");
-	fk_parse_args(argc, argv);
+	fk_parse_args(argc, argv, &hc);
 	log_init("cb-fake-sf", LOG_LVL_INFO);
 	if (sodium_init() < 0)
 		goto out;
@@ -404,10 +400,6 @@ main(int argc, char **argv)
 		;
 	fk.index = util_calloc(fk.index_cap, sizeof(*fk.index));
 
-	memset(&hc, 0, sizeof(hc));
-	hc.port = cfg.port;
-	hc.io_timeout_ms = cfg.io_timeout_ms;
-	hc.pidfile = cfg.pidfile;
 	hc.handler = fk_handle;
 	hc.log_path = fk_log_path;
 	rc = fh_serve(&hc);

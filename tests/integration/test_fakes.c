@@ -564,6 +564,22 @@ deliver(const char *name, const char *id, const char *ts, const char *sigs, cons
 	return st;
 }
 
+/*
+ * Register endpoint name with a new secret (s1, 80 bytes) and sign body as
+ * webhook-id id at now (ts, 32 bytes; sig, 128 bytes).
+ */
+static void
+signed_endpoint(const char *name, const char *id, const char *body, char *s1, char *ts, char *sig)
+{
+	const char	*secrets[] = { s1, NULL };
+
+	fakehooks_new_secret(s1, 80);
+	test_record_secret(s1);
+	fakehooks_endpoint(name, secrets);
+	snprintf(ts, 32, "%lld", (long long)util_now_s());
+	fakehooks_sign(s1, id, ts, body, strlen(body), sig, 128);
+}
+
 static void
 hooks_reset(void)
 {
@@ -629,18 +645,14 @@ END_TEST
 START_TEST(hooks_faults)
 {
 	char		 s1[80], ts[32], sig[128], url[256], hid[64], hts[64], hsig[160];
-	const char	*secrets[] = { s1, NULL }, *body = "{\"type\":\"t\"}";
+	const char	*body = "{\"type\":\"t\"}";
 	const char	*h[] = { hid, hts, hsig, NULL };
 	struct http_resp r;
 
-	fakehooks_new_secret(s1, sizeof(s1));
-	test_record_secret(s1);
-	fakehooks_endpoint("gone", secrets);
+	signed_endpoint("gone", "m1", body, s1, ts, sig);
 	fakehooks_fault("{\"target\":\"hook\",\"endpoint\":\"gone\",\"kind\":\"status\","
 	    "\"status\":429,\"retry_after_s\":7}");
 	fakehooks_fault("{\"target\":\"hook\",\"endpoint\":\"gone\",\"kind\":\"status\",\"status\":410}");
-	snprintf(ts, sizeof(ts), "%lld", (long long)util_now_s());
-	fakehooks_sign(s1, "m1", ts, body, strlen(body), sig, sizeof(sig));
 	fakehooks_hook_url("gone", url, sizeof(url));
 	snprintf(hid, sizeof(hid), "webhook-id: m1");
 	snprintf(hts, sizeof(hts), "webhook-timestamp: %s", ts);
@@ -676,17 +688,12 @@ START_TEST(hooks_chunked_post_accepted)
 	const char	*body = "{\"type\":\"form.submitted\",\"data\":{\"id\":\"c1\"}}";
 	const char	*path = strstr(test_env("CB_SLACK_WEBHOOK_URL") + 7, "/");
 	char		 s1[80], ts[32], sig[128];
-	const char	*secrets[] = { s1, NULL };
 	struct buf	 req, b;
 	size_t		 half = strlen(body) / 2;
 	cJSON		*d;
 
-	fakehooks_new_secret(s1, sizeof(s1));
-	test_record_secret(s1);
 	test_record_secret(path);
-	fakehooks_endpoint("chunky", secrets);
-	snprintf(ts, sizeof(ts), "%lld", (long long)util_now_s());
-	fakehooks_sign(s1, "msg_c1", ts, body, strlen(body), sig, sizeof(sig));
+	signed_endpoint("chunky", "msg_c1", body, s1, ts, sig);
 	buf_init(&req, 1u << 20);
 	buf_init(&b, 1u << 20);
 	/* Two chunks, one with an extension, and a trailer. */

@@ -489,6 +489,28 @@ fh_access(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 	return fh_answer(rq, 0, NULL);
 }
 
+int
+fh_option(struct fh_config *cfg, const char *opt, const char *val, const char **why)
+{
+	long long	 v;
+
+	if (strcmp(opt, "--port") == 0) {
+		*why = "--port must be 1..65535";
+		if (util_parse_ll(val, 1, 65535, &v) != CB_OK)
+			return -1;
+		cfg->port = (int)v;
+	} else if (strcmp(opt, "--pidfile") == 0)
+		cfg->pidfile = val;
+	else if (strcmp(opt, "--io-timeout-ms") == 0) {
+		*why = "--io-timeout-ms must be 100..600000";
+		if (util_parse_ll(val, 100, 600000, &v) != CB_OK)
+			return -1;
+		cfg->io_timeout_ms = (long)v;
+	} else
+		return 0;
+	return 1;
+}
+
 /* ---- the daemon ------------------------------------------------------------------ */
 
 static void

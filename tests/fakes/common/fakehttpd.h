@@ -78,6 +78,14 @@ struct fh_config {
  */
 int	 fh_serve(const struct fh_config *);
 
+/*
+ * The options every fake takes into cfg: --port 1..65535, --pidfile P,
+ * --io-timeout-ms 100..600000.  1 taken, 0 not one of them, -1 a bad value
+ * (*why says what is wanted).
+ */
+int	 fh_option(struct fh_config *cfg, const char *opt, const char *val,
+	    const char **why);
+
 /* First header of that name (case-insensitive), or NULL. */
 const char *fh_header(const struct fh_req *, const char *name);
 size_t	 fh_header_count(const struct fh_req *, const char *name);

@@ -37,8 +37,6 @@
 
 struct hk_cfg {
 	int		 port;
-	const char	*pidfile;
-	long		 io_timeout_ms;
 	long		 tolerance_s;
 	size_t		 max_stored;
 	char		 slack_token[HK_TOKEN_MAX];

@@ -202,19 +202,12 @@ fk_collections(struct fh_req *rq, struct fh_resp *rs, size_t object,
 	struct fk_item	*items = NULL;
 	struct fk_record *r;
 	struct fk_fault	 f;
-	struct jv_error	 je;
 	size_t		 n, i, j, creates = 0, nfail = 0;
 	int		 all_or_none;
 	char		 msg[512];
 
-	if (fk_need_json(rq, rs) != 0)
+	if (fk_json_body(rq, rs, &doc) != 0)
 		goto out;
-	if (rq->body_len == 0 ||
-	    jv_parse(rq->body, rq->body_len, &doc, &je) != CB_OK) {
-		fk_sf_error(rs, 400, "JSON_PARSER_ERROR", rq->body_len ?
-		    je.reason : "No content to map due to end-of-input", NULL);
-		goto out;
-	}
 	if (fk_coll_parse(doc, object, ext_field, &all_or_none, &records,
 	    rs) != 0)
 		goto out;

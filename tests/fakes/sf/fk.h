@@ -50,8 +50,6 @@ struct fk_cfg {
 	const char	*client_id;
 	const char	*username;
 	const char	*audience;
-	const char	*pidfile;
-	long		 io_timeout_ms;
 	long		 api_limit;
 	size_t		 max_records;
 	char		 objects[FK_OBJECTS_MAX][84];
@@ -164,7 +162,8 @@ const char *fk_code_message(const char *code);
 /* ---- sObject REST (sf/sobject.c) ---- */
 
 int	 fk_token_valid(const struct fh_req *);
-int	 fk_need_json(const struct fh_req *, struct fh_resp *);
+/* The body as JSON (doc, to free): 0, or answered 415 (not JSON) or 400 (unreadable). */
+int	 fk_json_body(const struct fh_req *, struct fh_resp *, cJSON **doc);
 int	 fk_check_fields(const cJSON *doc, size_t object, const char *ext_field, int single,
 	    struct fh_resp *);
 /* Everything under /services/data/. */

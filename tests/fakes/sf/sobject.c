@@ -52,19 +52,27 @@ fk_token_valid(const struct fh_req *rq)
 	return ok;
 }
 
-/* 0 if the content type is JSON, else answered 415. */
+/* The body of an upsert: JSON, readable; 0, or answered 415 or 400. */
 int
-fk_need_json(const struct fh_req *rq, struct fh_resp *rs)
+fk_json_body(const struct fh_req *rq, struct fh_resp *rs, cJSON **doc)
 {
 	const char	*ct = fh_header(rq, "Content-Type");
+	struct jv_error	 je;
 	char		 msg[512];
 
-	if (fh_ctype_is(rq, "application/json"))
-		return 0;
-	snprintf(msg, sizeof(msg), "MediaType of '%.200s' is not supported "
-	    "by this resource", ct != NULL && ct[0] ? ct : "(none)");
-	fk_sf_error(rs, 415, "UNSUPPORTED_MEDIA_TYPE", msg, NULL);
-	return -1;
+	*doc = NULL;
+	if (!fh_ctype_is(rq, "application/json")) {
+		snprintf(msg, sizeof(msg), "MediaType of '%.200s' is not supported "
+		    "by this resource", ct != NULL && ct[0] ? ct : "(none)");
+		fk_sf_error(rs, 415, "UNSUPPORTED_MEDIA_TYPE", msg, NULL);
+		return -1;
+	}
+	if (rq->body_len == 0 || jv_parse(rq->body, rq->body_len, doc, &je) != CB_OK) {
+		fk_sf_error(rs, 400, "JSON_PARSER_ERROR", rq->body_len ?
+		    je.reason : "No content to map due to end-of-input", NULL);
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -114,18 +122,11 @@ fk_upsert(struct fh_req *rq, struct fh_resp *rs, size_t object,
 	cJSON		*doc = NULL, *res;
 	struct fk_record *r;
 	struct fk_fault	 f;
-	struct jv_error	 je;
 	char		 msg[512], id[19];
 	int		 created;
 
-	if (fk_need_json(rq, rs) != 0)
+	if (fk_json_body(rq, rs, &doc) != 0)
 		goto out;
-	if (rq->body_len == 0 ||
-	    jv_parse(rq->body, rq->body_len, &doc, &je) != CB_OK) {
-		fk_sf_error(rs, 400, "JSON_PARSER_ERROR", rq->body_len ?
-		    je.reason : "No content to map due to end-of-input", NULL);
-		goto out;
-	}
 	if (!cJSON_IsObject(doc)) {
 		snprintf(msg, sizeof(msg), "Cannot deserialize instance of %s "
 		    "from a value that is not an object", cfg.objects[object]);
