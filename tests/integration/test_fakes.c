@@ -439,6 +439,23 @@ START_TEST(sf_drop_fault_hangs_up)
 }
 END_TEST
 
+/* A latency fault longer than the I/O timeout (2 s here) still answers: the wait is the fake's. */
+START_TEST(sf_latency_outlasts_io_timeout)
+{
+	struct http_resp r;
+	double		 t0;
+
+	sf_control("POST", "/__fake/faults", "{\"target\":\"single\",\"kind\":\"latency\","
+	    "\"latency_ms\":2600}");
+	t0 = util_now_ms();
+	sf_req("PATCH", "/services/data/v60.0/sobjects/" T_OBJ "/" T_EXT "/slow-1",
+	    "application/json", "{}", &r);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert(util_now_ms() - t0 >= 2500);
+	http_free(&r);
+}
+END_TEST
+
 START_TEST(sf_collections_record_fault)
 {
 	const char	*two[] = { "good-1", "bad-1", NULL };
@@ -838,6 +855,7 @@ fakes_suite(void)
 	tcase_add_test(tc, sf_keep_alive);
 	tcase_add_test(tc, sf_pipelined);
 	tcase_add_test(tc, sf_drop_fault_hangs_up);
+	tcase_add_test(tc, sf_latency_outlasts_io_timeout);
 	tcase_add_test(tc, sf_collections_record_fault);
 	tcase_add_test(tc, sf_collections_over_200);
 	tcase_add_test(tc, sf_limit_header_counts_calls);

@@ -228,26 +228,6 @@ fh_header_count(const struct fh_req *rq, const char *name)
 	return c.n;
 }
 
-/* Does a comma-separated header value hold `tok` (case-insensitive)? */
-static int
-fh_has_token(const char *v, const char *tok)
-{
-	size_t	 i = 0, j, k, n = strlen(v), tl = strlen(tok);
-
-	while (i < n) {
-		while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
-			i++;
-		for (j = i; j < n && v[j] != ','; j++)
-			;
-		for (k = j; k > i && (v[k - 1] == ' ' || v[k - 1] == '\t'); k--)
-			;
-		if (k - i == tl && strncasecmp(v + i, tok, tl) == 0)
-			return 1;
-		i = j;
-	}
-	return 0;
-}
-
 /* The URI as the client sent it: the request is born here. */
 static void *
 fh_on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
@@ -301,9 +281,9 @@ fh_no_unescape(void *cls, struct MHD_Connection *conn, char *s)
  * services refuse is refused here.
  */
 static int
-fh_check_head(struct fh_req *rq, const char *version, const char **why)
+fh_check_head(struct fh_req *rq, const char **why)
 {
-	const char	*te, *c;
+	const char	*te;
 	size_t		 nte;
 
 	*why = "malformed request";
@@ -321,9 +301,6 @@ fh_check_head(struct fh_req *rq, const char *version, const char **why)
 		}
 		rq->chunked = 1;
 	}
-	if (strcmp(version, MHD_HTTP_VERSION_1_0) == 0 ||
-	    ((c = fh_header(rq, "Connection")) != NULL && fh_has_token(c, "close")))
-		rq->close = 1;
 	return 0;
 }
 
@@ -363,7 +340,7 @@ fh_queue(struct fh_req *rq, struct fh_resp *rs)
 	if ((!bodyless && MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
 	    rs->ctype ? rs->ctype : "application/json;charset=UTF-8") != MHD_YES) ||
 	    fh_add_headers(r, &rs->headers) != 0 ||
-	    ((rs->close || rq->close) &&
+	    (rs->close &&
 	    MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)) {
 		MHD_destroy_response(r);
 		return MHD_NO;
@@ -460,6 +437,7 @@ fh_access(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 
 	(void)cls;
 	(void)url;
+	(void)version;
 	if (rq == NULL)
 		return MHD_NO;	/* no URI seen: cannot happen */
 	if (rq->conn == NULL) {
@@ -468,7 +446,7 @@ fh_access(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 		if (strlen(method) >= sizeof(rq->method))
 			return fh_answer(rq, 400, "malformed request");
 		util_strlcpy(rq->method, method, sizeof(rq->method));
-		if ((st = fh_check_head(rq, version, &why)) != 0)
+		if ((st = fh_check_head(rq, &why)) != 0)
 			return fh_answer(rq, st, why);
 		if ((cl = fh_header(rq, "Content-Length")) != NULL &&
 		    util_parse_ll(cl, 0, 999999999999LL, &len) == CB_OK && len > FH_BODY_MAX)

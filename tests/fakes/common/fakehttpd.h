@@ -39,7 +39,6 @@ struct fh_req {
 	char		*body;		/* NUL-terminated; "" when empty */
 	size_t		 body_len;
 	int		 chunked;	/* the body came chunked */
-	int		 close;		/* the client asked to close */
 	/* fakehttpd's own */
 	struct MHD_Connection *conn;
 	char		*uri;		/* path NUL query */
@@ -53,7 +52,8 @@ struct fh_resp {
 	struct buf	 body;
 	const char	*ctype;		/* NULL: application/json;charset=UTF-8 */
 	struct buf	 headers;	/* extra "Name: value\r\n" lines */
-	int		 close;		/* close after answering */
+	int		 close;		/* close after answering (libmicrohttpd also
+					   closes when the client asked to) */
 	int		 drop;		/* close without answering (a fault) */
 };
 

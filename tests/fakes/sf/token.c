@@ -29,7 +29,7 @@
 
 #include "fk.h"
 
-/* ---- the token endpoint ----------------------------------------------- */
+/* ---- assertions ------------------------------------------------------ */
 
 static int
 fk_b64url_decode(const char *s, size_t n, struct buf *out)
@@ -49,8 +49,6 @@ fk_b64url_decode(const char *s, size_t n, struct buf *out)
 	free(tmp);
 	return rc;
 }
-
-/* ---- the token endpoint ----------------------------------------------- */
 
 static int
 fk_json_part(const char *s, size_t n, cJSON **doc)
