@@ -415,8 +415,9 @@ fh_answer(struct fh_req *rq, int refuse, const char *why)
 	if (rs.drop)
 		ok = MHD_NO;
 	else if (fh_queue(rq, &rs) != MHD_YES) {
-		/* An answer the handler could not have meant: say so once. */
+		/* An answer the handler could not have meant: say so once, plainly. */
 		fh_resp_error(&rs, 500, "answer could not be queued");
+		buf_reset(&rs.headers);
 		ok = fh_queue(rq, &rs);
 	}
 	fh_log(rq, &rs);
