@@ -4,9 +4,13 @@
  * (not a traceparent: the caller starts a new trace), one character at a
  * time where it matters; a started trace and a child span are valid
  * headers that parse back to themselves, a child keeps the trace id and
- * never the parent's span.
+ * never the parent's span.  Span ids come from a per-process pool: a
+ * forked child never hands out its parent's next ids.
  */
+#include <sys/wait.h>
+
 #include <string.h>
+#include <unistd.h>
 
 #include "../support/check_util.h"
 #include "errs.h"
@@ -106,6 +110,47 @@ START_TEST(test_start_and_child)
 }
 END_TEST
 
+/*
+ * The responders prefork: a child that inherited its parent's pool of
+ * random bytes would hand out the very span ids its parent and siblings
+ * hand out next.  The parent draws first (filling its pool), then two
+ * children and the parent each start a trace: three different ids.
+ */
+START_TEST(test_fork_draws_anew)
+{
+	struct trace	 t;
+	char		 got[2][TRACE_ID_HEX + TRACE_SPAN_HEX + 1];
+	int		 fd[2][2], i, st;
+	pid_t		 pid[2];
+
+	trace_start(&t);
+	for (i = 0; i < 2; i++) {
+		ck_assert_int_eq(pipe(fd[i]), 0);
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0) {
+			trace_start(&t);
+			memcpy(got[i], t.id, TRACE_ID_HEX);
+			memcpy(got[i] + TRACE_ID_HEX, t.span, TRACE_SPAN_HEX);
+			_exit(write(fd[i][1], got[i], TRACE_ID_HEX + TRACE_SPAN_HEX) !=
+			    TRACE_ID_HEX + TRACE_SPAN_HEX);
+		}
+		close(fd[i][1]);
+		memset(got[i], 0, sizeof(got[i]));
+		ck_assert_int_eq(read(fd[i][0], got[i], TRACE_ID_HEX + TRACE_SPAN_HEX),
+		    TRACE_ID_HEX + TRACE_SPAN_HEX);
+		close(fd[i][0]);
+		ck_assert_int_eq(waitpid(pid[i], &st, 0), pid[i]);
+		ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	}
+	trace_start(&t);
+	ck_assert_str_ne(got[0], got[1]);
+	ck_assert_int_ne(strncmp(got[0], t.id, TRACE_ID_HEX), 0);
+	ck_assert_int_ne(strncmp(got[1], t.id, TRACE_ID_HEX), 0);
+	ck_assert_int_ne(strncmp(got[0] + TRACE_ID_HEX, t.span, TRACE_SPAN_HEX), 0);
+}
+END_TEST
+
 static Suite *
 trace_suite(void)
 {
@@ -116,6 +161,7 @@ trace_suite(void)
 	tcase_add_loop_test(tc, test_malformed, 0, (int)CU_NELEM(bad));
 	tcase_add_test(tc, test_every_position_checked);
 	tcase_add_test(tc, test_start_and_child);
+	tcase_add_test(tc, test_fork_draws_anew);
 	suite_add_tcase(s, tc);
 	return s;
 }
