@@ -71,25 +71,26 @@ typedef cJSON *(*row_json_fn)(struct req *, struct db_res *, size_t);
 typedef int (*get_fn)(struct db *, const char *org, const char *id, struct db_res **);
 typedef int (*list_fn)(struct db *, const char *org, struct db_res **);
 
-/*
- * The answer of a lib call that yields one row, or its error: the row's
- * JSON with `status`, marked not for caches when `nostore`.
- */
+/* Answer `o` with `status` (not for caches when `nostore`); both freed. */
 static int
-answer_row(struct req *r, int rc, struct db_res *res, row_json_fn to_json, int status,
-    int nostore)
+send_json(struct req *r, int status, cJSON *o, struct db_res *res, int nostore)
 {
-	cJSON	*o;
-
-	if (rc != CB_OK)
-		return rc;
-	o = to_json(r, res, 0);
 	if (nostore)
 		resp_header(r, "Cache-Control", "no-store");
 	resp_json(r, status, o);
 	cJSON_Delete(o);
 	db_res_free(res);
 	return CB_OK;
+}
+
+/* The answer of a lib call that yields one row, or its error. */
+static int
+answer_row(struct req *r, int rc, struct db_res *res, row_json_fn to_json, int status,
+    int nostore)
+{
+	if (rc != CB_OK)
+		return rc;
+	return send_json(r, status, to_json(r, res, 0), res, nostore);
 }
 
 /*
@@ -122,11 +123,7 @@ list_all(struct req *r, list_fn list, const char *member, row_json_fn to_json)
 	arr = cJSON_AddArrayToObject(o, member);
 	for (i = 0; i < db_rows(res); i++)
 		cJSON_AddItemToArray(arr, to_json(r, res, i));
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	return send_json(r, 200, o, res, 1);
 }
 
 /* ---- users ---------------------------------------------------------- */
@@ -405,10 +402,7 @@ keys_list(struct req *r, const void *argp)
 	for (i = 0; i < db_rows(res); i++)
 		if (db_val(res, i, AGENTS_KEY_ID) != NULL)
 			cJSON_AddItemToArray(arr, key_json(res, i));
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	return send_json(r, 200, o, res, 0);
 }
 
 static int
