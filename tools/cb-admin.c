@@ -381,7 +381,7 @@ main(int argc, char **argv)
 	}
 	/* A file named on the command line is read as the caller. */
 	if (i < ADMIN_NCMDS && admin_cmds[i].file_arg > 0 && argc - 2 >= admin_cmds[i].file_arg &&
-	    read_file(argv[1 + admin_cmds[i].file_arg], &a.file) != 0)
+	    admin_read_file(argv[1 + admin_cmds[i].file_arg], &a.file) != 0)
 		return 1;
 	if (admin_drop_root() != 0) {
 		free(a.file);

@@ -44,21 +44,21 @@ int	 fail(const char *, ...) __attribute__((format(printf, 1, 2)));
  */
 int	 admin_db_fail(struct admin *, int rc);
 /* A file whole (at most 1 MiB), NUL-ended; the caller frees it. */
-int	 read_file(const char *path, char **out);
+int	 admin_read_file(const char *path, char **out);
 /* The file a command names, read as the caller before the switch of user. */
-int	 command_file(struct admin *, const char *path, char **out);
+int	 admin_command_file(struct admin *, const char *path, char **out);
 /* "a,b,c" -> a JSON array text (the caller frees it). */
-char	*list_json(const char *csv);
+char	*admin_list_json(const char *csv);
 /*
  * One value of a read (the first column of the first row) into `out`; on
  * failure or no row, the message on stderr and 1.
  */
-int	 q1(struct admin *, const char *sql, int n, const char *const *p, char *out,
+int	 admin_q1(struct admin *, const char *sql, int n, const char *const *p, char *out,
 	    size_t outsz);
 /* ORG as a slug or an id -> the org id; a slug wins over an id. */
-int	 org_resolve(struct admin *, const char *org, char *id, size_t idsz);
+int	 admin_org_resolve(struct admin *, const char *org, char *id, size_t idsz);
 /* Print a JSON object on one line and free it. */
-void	 print_json(cJSON *);
+void	 admin_print_json(cJSON *);
 /* An app around the CLI's connection and settings, the seal keyring loaded. */
 int	 admin_app_open(struct admin *, struct app *);
 void	 admin_app_close(struct app *);
@@ -66,14 +66,16 @@ void	 admin_app_close(struct app *);
 struct seal_keyring *admin_keys(struct admin *, struct keyring *);
 
 /* Shared between families (forms.c, agents.c, tenants.c for demo.c). */
-int	 check_definition(const char *text);
-int	 publish(struct admin *, const char *form_id, const char *def, char *ver, size_t versz);
+int	 admin_check_definition(const char *text);
+int	 admin_publish(struct admin *, const char *form_id, const char *def, char *ver,
+	    size_t versz);
 struct policygov_state;
 struct policygov_doc;
-int	 policy_apply(struct admin *, struct policygov_state *, struct policygov_doc *, int print);
-int	 key_create(struct admin *, const char *agent, const char *scopes, const char *days,
+int	 admin_policy_apply(struct admin *, struct policygov_state *, struct policygov_doc *,
+	    int print);
+int	 admin_key_create(struct admin *, const char *agent, const char *scopes, const char *days,
 	    char key[APIKEY_LEN + 1], char *id, size_t idsz);
-int	 user_create_audited(struct admin *, struct app *, const char *org, const char *email,
+int	 admin_user_create(struct admin *, struct app *, const char *org, const char *email,
 	    const char *pw, size_t pwlen, const char *role, char id[37]);
 
 /* The commands: (state, arguments after the command's name). */

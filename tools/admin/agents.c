@@ -39,11 +39,11 @@ cmd_agent_create(struct admin *a, int argc, char **argv)
  * expires), through lib/agents.h as the API issues one; its id in `id`.
  */
 int
-key_create(struct admin *a, const char *agent, const char *scopes, const char *days,
+admin_key_create(struct admin *a, const char *agent, const char *scopes, const char *days,
     char key[APIKEY_LEN + 1], char *id, size_t idsz)
 {
 	struct db_res	*res = NULL;
-	char		*sc = list_json(scopes);
+	char		*sc = admin_list_json(scopes);
 	int		 rc;
 
 	rc = agents_key_issue(a->db, a->s.api_key_pepper, NULL, agent, sc, days, a->actor, key,
@@ -65,7 +65,7 @@ cmd_key_create(struct admin *a, int argc, char **argv)
 
 	if (argc < 1 || argc > 3 || !util_uuid_ok(argv[0]))
 		return fail("usage: key-create AGENT_ID [SCOPES] [EXPIRES_DAYS]");
-	if (key_create(a, argv[0], argc > 1 ? argv[1] : "commands:write,commands:read",
+	if (admin_key_create(a, argv[0], argc > 1 ? argv[1] : "commands:write,commands:read",
 	    argc > 2 ? argv[2] : "0", key, id, sizeof(id)))
 		return 1;
 	printf("{\"key_id\":\"%s\",\"api_key\":\"%s\"}\n", id, key);

@@ -139,7 +139,7 @@ cmd_sf_contact_forget(struct admin *a, int argc, char **argv)
 	if (phone_e164(argv[1], NULL, e164) != CB_OK)
 		return fail("sf-contact-forget: PHONE must be an international number "
 		    "(+ and the country code)");
-	if (org_resolve(a, argv[0], org, sizeof(org)))
+	if (admin_org_resolve(a, argv[0], org, sizeof(org)))
 		return 1;
 	if (ccache_key(key, a->s.blind_index_key, org, e164) != CB_OK)
 		return fail("sf-contact-forget: the blind index key is not 64 hex characters");

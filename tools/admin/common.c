@@ -32,7 +32,7 @@ fail(const char *fmt, ...)
 }
 
 int
-read_file(const char *path, char **out)
+admin_read_file(const char *path, char **out)
 {
 	struct buf	 b;
 	FILE		*f;
@@ -60,10 +60,10 @@ read_file(const char *path, char **out)
  * by root, not by cbroker); the command takes ownership.
  */
 int
-command_file(struct admin *a, const char *path, char **out)
+admin_command_file(struct admin *a, const char *path, char **out)
 {
 	if (a->file == NULL)
-		return read_file(path, out);
+		return admin_read_file(path, out);
 	*out = a->file;
 	a->file = NULL;
 	return 0;
@@ -71,7 +71,7 @@ command_file(struct admin *a, const char *path, char **out)
 
 /* "a,b,c" -> a JSON array text, for Postgres: SELECT ARRAY(SELECT json_array_elements_text(...)) */
 char *
-list_json(const char *csv)
+admin_list_json(const char *csv)
 {
 	cJSON	*a = cJSON_CreateArray();
 	char	*copy = util_strdup(csv), *p = copy, *c, *out;
@@ -99,7 +99,7 @@ admin_db_fail(struct admin *a, int rc)
 }
 
 int
-q1(struct admin *a, const char *sql, int n, const char *const *p, char *out, size_t outsz)
+admin_q1(struct admin *a, const char *sql, int n, const char *const *p, char *out, size_t outsz)
 {
 	struct db_res	*res = NULL;
 	int		 rc;
@@ -151,7 +151,7 @@ admin_app_close(struct app *app)
 }
 
 int
-org_resolve(struct admin *a, const char *org, char *id, size_t idsz)
+admin_org_resolve(struct admin *a, const char *org, char *id, size_t idsz)
 {
 	int	 rc = orgs_resolve(a->db, org, id, idsz);
 
@@ -163,7 +163,7 @@ org_resolve(struct admin *a, const char *org, char *id, size_t idsz)
 }
 
 void
-print_json(cJSON *o)
+admin_print_json(cJSON *o)
 {
 	char	*text = cJSON_PrintUnformatted(o);
 

@@ -38,7 +38,7 @@ dead_letters_list(struct admin *a, const char *org, int argc, char **argv)
 		    " [--limit 1..%d]", DEADLETTER_LIMIT_MAX);
 	if ((rc = deadletter_list(a->db, org, kind, cursor, limit, &page)) != CB_OK)
 		return fail("dead-letters list: %s %s", errs_name(rc), db_errmsg(a->db));
-	print_json(deadletter_page_json(&page));
+	admin_print_json(deadletter_page_json(&page));
 	deadletter_page_free(&page);
 	return 0;
 }
@@ -61,7 +61,7 @@ cmd_dead_letters(struct admin *a, int argc, char **argv)
 	if (argc < 2)
 		return fail("usage: dead-letters list ORG [--kind KIND] [--cursor CURSOR] [--limit N]"
 		    " | dead-letters show|replay|discard ORG ID");
-	if (org_resolve(a, argv[1], org, sizeof(org)))
+	if (admin_org_resolve(a, argv[1], org, sizeof(org)))
 		return 1;
 	if (strcmp(argv[0], "list") == 0)
 		return dead_letters_list(a, org, argc - 2, argv + 2);
@@ -95,7 +95,7 @@ cmd_dead_letters(struct admin *a, int argc, char **argv)
 		kv_publish(kv, DEADLETTER_WAKE_CHANNEL, DEADLETTER_WAKE_MESSAGE);
 		kv_close(kv);
 	}
-	print_json(deadletter_json(&d));
+	admin_print_json(deadletter_json(&d));
 	return 0;
 }
 

@@ -63,7 +63,8 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 		return fail("usage: demo-seed");
 	if ((rc = orgs_create(a->db, "demo", "Demo tenant", a->actor, org, sizeof(org))) != CB_OK)
 		return admin_db_fail(a, rc);
-	if (q1(a, "SELECT coalesce((SELECT f.id::text FROM forms f JOIN orgs o ON o.id = f.org_id"
+	if (admin_q1(a, "SELECT coalesce((SELECT f.id::text FROM forms f"
+	    " JOIN orgs o ON o.id = f.org_id"
 	    " WHERE o.slug = 'demo' AND f.name = 'Contact us' ORDER BY f.created_at LIMIT 1), '')",
 	    0, NULL, form, sizeof(form)))
 		return 1;
@@ -71,7 +72,7 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 		if ((rc = forms_create(a->db, org, "Contact us", NULL, NULL, a->actor, form,
 		    sizeof(form))) != CB_OK)
 			return admin_db_fail(a, rc);
-		if (publish(a, form, demo_definition, ver, sizeof(ver)))
+		if (admin_publish(a, form, demo_definition, ver, sizeof(ver)))
 			return 1;
 	}
 	/* Its policy: these lists, the rest as it is (600 a minute at first). */
@@ -85,13 +86,14 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 	d.rate_per_minute = st.has_policy ? st.current.rate_per_minute : 600;
 	d.max_in_flight = st.current.max_in_flight;
 	d.approval_ttl_s = st.current.approval_ttl_s;
-	rc = policy_apply(a, &st, &d, 0);
+	rc = admin_policy_apply(a, &st, &d, 0);
 	policygov_doc_free(&d);
 	policygov_state_free(&st);
 	if (rc != 0 || demo_approver(a, approver))
 		return 1;
-	if (q1(a, "SELECT coalesce((SELECT a.id::text FROM agents a JOIN orgs o ON o.id = a.org_id"
-	    " WHERE o.slug = 'demo' AND a.name = 'demo-agent' LIMIT 1), '')", 0, NULL, agent, sizeof(agent)))
+	if (admin_q1(a, "SELECT coalesce((SELECT a.id::text FROM agents a"
+	    " JOIN orgs o ON o.id = a.org_id WHERE o.slug = 'demo' AND a.name = 'demo-agent'"
+	    " LIMIT 1), '')", 0, NULL, agent, sizeof(agent)))
 		return 1;
 	if (agent[0] == '\0') {
 		if ((rc = agents_create(a->db, org, "demo-agent", a->actor, &res)) != CB_OK)
@@ -99,7 +101,7 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 		util_strlcpy(agent, db_val(res, 0, AGENTS_ID), sizeof(agent));
 		db_res_free(res);
 	}
-	if (key_create(a, agent, "commands:write,commands:read", "30", key, kid, sizeof(kid)))
+	if (admin_key_create(a, agent, "commands:write,commands:read", "30", key, kid, sizeof(kid)))
 		return 1;
 	/*
 	 * A key is shown once, so the previous run's cannot be handed out
@@ -128,7 +130,8 @@ demo_approver(struct admin *a, char id[40])
 	char		 org[32], pw[48];
 	int		 rc;
 
-	if (q1(a, "SELECT coalesce((SELECT u.id::text FROM users u JOIN orgs o ON o.id = u.org_id"
+	if (admin_q1(a, "SELECT coalesce((SELECT u.id::text FROM users u"
+	    " JOIN orgs o ON o.id = u.org_id"
 	    " WHERE o.slug = 'demo' AND u.slack_user_id = $1 LIMIT 1), '')", 1,
 	    (const char *[]){ DEMO_SLACK_USER }, id, 40))
 		return 1;
@@ -139,7 +142,7 @@ demo_approver(struct admin *a, char id[40])
 	if (admin_app_open(a, &app))
 		return 1;
 	util_random_token(pw, sizeof(pw), 24);
-	rc = user_create_audited(a, &app, org, "approver@demo.example", pw, strlen(pw), "approver",
+	rc = admin_user_create(a, &app, org, "approver@demo.example", pw, strlen(pw), "approver",
 	    id);
 	sodium_memzero(pw, sizeof(pw));
 	admin_app_close(&app);

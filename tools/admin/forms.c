@@ -20,7 +20,7 @@
 
 /* What publishing takes: formdef_check, as form-validate runs it (admin/validate.h). */
 int
-check_definition(const char *text)
+admin_check_definition(const char *text)
 {
 	struct jv_error	 e;
 	char		 why[400];
@@ -33,11 +33,11 @@ check_definition(const char *text)
 
 /* Every publish (form-create, form-publish, demo-seed) is checked here first. */
 int
-publish(struct admin *a, const char *form_id, const char *def, char *ver, size_t versz)
+admin_publish(struct admin *a, const char *form_id, const char *def, char *ver, size_t versz)
 {
 	int	 rc;
 
-	if (check_definition(def))
+	if (admin_check_definition(def))
 		return 1;
 	/* All or nothing: lib/forms.h. */
 	if ((rc = forms_publish(a->db, form_id, def, a->actor, ver, versz)) != CB_OK)
@@ -53,7 +53,7 @@ cmd_form_create(struct admin *a, int argc, char **argv)
 
 	if (argc != 3 && argc != 5)
 		return fail("usage: form-create ORG_SLUG NAME DEFINITION.json [SOBJECT EXT_FIELD]");
-	if (command_file(a, argv[2], &def) || check_definition(def))
+	if (admin_command_file(a, argv[2], &def) || admin_check_definition(def))
 		goto out;
 	if ((err = orgs_by_slug(a->db, argv[0], org, sizeof(org))) != CB_OK ||
 	    (err = forms_create(a->db, org, argv[1], argc == 5 ? argv[3] : NULL,
@@ -61,7 +61,7 @@ cmd_form_create(struct admin *a, int argc, char **argv)
 		admin_db_fail(a, err);
 		goto out;
 	}
-	if (publish(a, id, def, ver, sizeof(ver)))
+	if (admin_publish(a, id, def, ver, sizeof(ver)))
 		goto out;
 	printf("{\"form_id\":\"%s\",\"version\":%s}\n", id, ver);
 	rc = 0;
@@ -78,8 +78,8 @@ cmd_form_publish(struct admin *a, int argc, char **argv)
 
 	if (argc != 2 || !util_uuid_ok(argv[0]))
 		return fail("usage: form-publish FORM_ID DEFINITION.json");
-	if (command_file(a, argv[1], &def) ||
-	    publish(a, argv[0], def, ver, sizeof(ver)))
+	if (admin_command_file(a, argv[1], &def) ||
+	    admin_publish(a, argv[0], def, ver, sizeof(ver)))
 		goto out;
 	/* Responders cache the current version briefly; tell them now. */
 	{
@@ -104,7 +104,7 @@ out:
  * `print`: print the result line (demo-seed prints its own).
  */
 int
-policy_apply(struct admin *a, struct policygov_state *st, struct policygov_doc *d, int print)
+admin_policy_apply(struct admin *a, struct policygov_state *st, struct policygov_doc *d, int print)
 {
 	struct policygov_limits	 lim = { a->s.policy_max_changes, a->s.policy_max_list };
 	struct policygov_verdict v;
@@ -180,7 +180,7 @@ cmd_policy_set(struct admin *a, int argc, char **argv)
 	d.rate_per_minute = rate;
 	d.max_in_flight = has_mif ? mif : st.current.max_in_flight;
 	d.approval_ttl_s = has_ttl ? ttl : st.current.approval_ttl_s;
-	rc = policy_apply(a, &st, &d, 1);
+	rc = admin_policy_apply(a, &st, &d, 1);
 	policygov_doc_free(&d);
 	policygov_state_free(&st);
 	return rc;

@@ -42,7 +42,7 @@ sf_print(cJSON *view)
 		sf_warn(view);
 	cJSON_ArrayForEach(c, arr)
 		sf_warn(c);
-	print_json(view);
+	admin_print_json(view);
 }
 
 /* The key file's text, owned (wipe it): read as the caller before the drop. */
@@ -93,10 +93,10 @@ cmd_sf_connect(struct admin *a, int argc, char **argv)
 			return fail("sf-connect: unknown option %.40s", argv[i]);
 		}
 	}
-	if (command_file(a, argv[1], &pem) != 0)
+	if (admin_command_file(a, argv[1], &pem) != 0)
 		goto out;
 	in.private_key = pem;
-	if (org_resolve(a, argv[0], org, sizeof(org)))
+	if (admin_org_resolve(a, argv[0], org, sizeof(org)))
 		goto out;
 	if (sfconn_validate(&in, sha, &field, why, sizeof(why)) != CB_OK) {
 		fail("sf-connect: %s: %s", field, why);
@@ -132,7 +132,8 @@ cmd_sf_rotate(struct admin *a, int argc, char **argv)
 	memset(&k, 0, sizeof(k));
 	if (argc != 2)
 		return fail("usage: sf-rotate ORG NEXT_KEY.pem");
-	if (command_file(a, argv[1], &pem) != 0 || org_resolve(a, argv[0], org, sizeof(org)) ||
+	if (admin_command_file(a, argv[1], &pem) != 0 ||
+	    admin_org_resolve(a, argv[0], org, sizeof(org)) ||
 	    (kr = admin_keys(a, &k)) == NULL)
 		goto out;
 	rc = sfconn_rotate(a->db, kr, &a->s, org, pem, AUDIT_ACTOR_OPERATOR, a->actor, &view,
@@ -176,7 +177,7 @@ cmd_sf_show(struct admin *a, int argc, char **argv)
 
 	if (argc != 1)
 		return fail("usage: sf-show ORG");
-	if (org_resolve(a, argv[0], org, sizeof(org)))
+	if (admin_org_resolve(a, argv[0], org, sizeof(org)))
 		return 1;
 	if ((rc = sfconn_get(a->db, &a->s, org, &view)) == CB_ERR_NOT_FOUND)
 		return fail("sf-show: %s has no Salesforce connection of its own (it delivers "

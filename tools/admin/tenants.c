@@ -59,7 +59,7 @@ cmd_org_plan(struct admin *a, int argc, char **argv)
 
 /* A user and its audit row user.created, committed together. */
 int
-user_create_audited(struct admin *a, struct app *app, const char *org, const char *email,
+admin_user_create(struct admin *a, struct app *app, const char *org, const char *email,
     const char *pw, size_t pwlen, const char *role, char id[37])
 {
 	char	*detail;
@@ -151,7 +151,7 @@ cmd_user_create(struct admin *a, int argc, char **argv)
 		sodium_memzero(pw, sizeof(pw));
 		return 1;
 	}
-	rc = user_create_audited(a, &app, org, argv[1], pw, (size_t)pwlen, argv[2], id);
+	rc = admin_user_create(a, &app, org, argv[1], pw, (size_t)pwlen, argv[2], id);
 	sodium_memzero(pw, sizeof(pw));
 	admin_app_close(&app);
 	if (rc == CB_ERR_DB_CONFLICT)
@@ -248,7 +248,7 @@ cmd_org_region(struct admin *a, int argc, char **argv)
 
 	if (argc != 2)
 		return fail("usage: org-region ORG REGION|-   (REGION: %s)", region_list());
-	if (org_resolve(a, argv[0], org, sizeof(org)))
+	if (admin_org_resolve(a, argv[0], org, sizeof(org)))
 		return 1;
 	rc = sfconn_org_region_set(a->db, &a->s, org, argv[1], a->actor, why, sizeof(why));
 	if (rc == CB_ERR_RESIDENCY || rc == CB_ERR_VALIDATION)
