@@ -78,8 +78,8 @@ send_json(struct req *r, int status, cJSON *o, struct db_res *res, int nostore)
 	if (nostore)
 		resp_header(r, "Cache-Control", "no-store");
 	resp_json(r, status, o);
-	cJSON_Delete(o);
 	db_res_free(res);
+	cJSON_Delete(o);
 	return CB_OK;
 }
 
