@@ -152,6 +152,7 @@ struct admin_cmd {
 	int		(*standalone)(int, char **);
 };
 
+/* `config` is the one command without a database: it is handled in main(). */
 static const struct admin_cmd admin_cmds[] = {
 	{ "org-create", cmd_org_create, "SLUG NAME", "create a tenant (organisation)" },
 	{ "org-plan", cmd_org_plan, "ORG free|team|enterprise",

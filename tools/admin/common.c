@@ -174,7 +174,7 @@ admin_print_json(cJSON *o)
 	cJSON_Delete(o);
 }
 
-/* `config` is the one command without a database: it is handled in main(). */
+/* The data keys, for a command that seals or opens a secret. */
 struct seal_keyring *
 admin_keys(struct admin *a, struct keyring *k)
 {
