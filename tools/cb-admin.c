@@ -418,4 +418,3 @@ main(int argc, char **argv)
 	free(a.file);
 	return rc;
 }
-

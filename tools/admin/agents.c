@@ -122,4 +122,3 @@ cmd_key_mtls(struct admin *a, int argc, char **argv)
 {
 	return mtls_cmd(a, argc, argv, 1);
 }
-

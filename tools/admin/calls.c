@@ -154,4 +154,3 @@ cmd_sf_contact_forget(struct admin *a, int argc, char **argv)
 	printf("{\"org_id\":%s,\"forgotten\":true}\n", org);
 	return 0;
 }
-

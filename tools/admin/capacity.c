@@ -145,4 +145,3 @@ cmd_capacity(struct admin *a, int argc, char **argv)
 	cJSON_Delete(o);
 	return 0;
 }
-

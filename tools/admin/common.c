@@ -188,4 +188,3 @@ admin_keys(struct admin *a, struct keyring *k)
 	}
 	return kr;
 }
-

@@ -98,4 +98,3 @@ cmd_dead_letters(struct admin *a, int argc, char **argv)
 	admin_print_json(deadletter_json(&d));
 	return 0;
 }
-

@@ -155,4 +155,3 @@ demo_approver(struct admin *a, char id[40])
 		return admin_db_fail(a, rc);
 	return 0;
 }
-

@@ -185,4 +185,3 @@ cmd_policy_set(struct admin *a, int argc, char **argv)
 	policygov_state_free(&st);
 	return rc;
 }
-

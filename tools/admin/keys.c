@@ -283,4 +283,3 @@ cmd_subject_index(struct admin *a, int argc, char **argv)
 		    out.undecryptable);
 	return 0;
 }
-

@@ -187,4 +187,3 @@ cmd_sf_show(struct admin *a, int argc, char **argv)
 	sf_print(view);
 	return 0;
 }
-

@@ -262,4 +262,3 @@ cmd_org_region(struct admin *a, int argc, char **argv)
 		printf("{\"org_id\":%s,\"region\":\"%s\"}\n", org, argv[1]);
 	return 0;
 }
-

@@ -255,4 +255,3 @@ out:
 	free(b.snd);
 	return 0;
 }
-

@@ -226,4 +226,3 @@ http_once(struct bench *b, struct sender *s, const char *method, const char *pat
 		snd_close(s);
 	return st;
 }
-

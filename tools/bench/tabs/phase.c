@@ -275,4 +275,3 @@ phase_run(struct bench *b, struct phase *p)
 	}
 	free(pfd);
 }
-

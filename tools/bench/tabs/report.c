@@ -158,4 +158,3 @@ approve_report(const struct bench *b, const struct phase *p)
 	free(dec);
 	free(clk);
 }
-

@@ -171,4 +171,3 @@ tab_read(struct bench *b, struct tab *t)
 		cJSON_Delete(j);
 	}
 }
-
