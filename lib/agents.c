@@ -29,6 +29,13 @@ agents_create(struct db *db, const char *org, const char *name, const char *acto
 }
 
 int
+agents_find(struct db *db, const char *org, const char *name, char *id, size_t idsz)
+{
+	return db_value(db, "SELECT id FROM agents WHERE org_id = $1::bigint AND name = $2"
+	    " ORDER BY created_at, id LIMIT 1", 2, (const char *[]){ org, name }, id, idsz);
+}
+
+int
 agents_list(struct db *db, const char *org, struct db_res **out)
 {
 	*out = NULL;

@@ -29,6 +29,8 @@ enum { AGENTS_ID, AGENTS_NAME, AGENTS_CREATED_AT, AGENTS_DISABLED_AT };
  */
 int	 agents_create(struct db *, const char *org, const char *name, const char *actor,
 	    struct db_res **out);
+/* The oldest agent `name` of organisation `org`: its id, or CB_ERR_NOT_FOUND. */
+int	 agents_find(struct db *, const char *org, const char *name, char *id, size_t idsz);
 /* The organisation's agents, oldest first, at most 1000. */
 int	 agents_list(struct db *, const char *org, struct db_res **out);
 /* One agent of the organisation: CB_ERR_NOT_FOUND for none (or a malformed id). */

@@ -190,3 +190,10 @@ forms_publish(struct db *db, const char *form_id, const char *def, const char *a
 		db_rollback(db);
 	return rc;
 }
+
+int
+forms_find(struct db *db, const char *org, const char *name, char *id, size_t idsz)
+{
+	return db_value(db, "SELECT id FROM forms WHERE org_id = $1::bigint AND name = $2"
+	    " ORDER BY created_at, id LIMIT 1", 2, (const char *[]){ org, name }, id, idsz);
+}

@@ -48,5 +48,7 @@ int	 forms_create(struct db *, const char *org, const char *name, const char *sf
 	    const char *sf_ext_field, const char *actor, char *id, size_t idsz);
 int	 forms_publish(struct db *, const char *form_id, const char *def, const char *actor,
 	    char *ver, size_t versz);
+/* The oldest form `name` of organisation `org`: its id, or CB_ERR_NOT_FOUND. */
+int	 forms_find(struct db *, const char *org, const char *name, char *id, size_t idsz);
 
 #endif

@@ -304,3 +304,10 @@ users_set_slack(struct db *db, const char *id, const char *slack_user, char got[
 	return db_value(db, "UPDATE users SET slack_user_id = $2 WHERE id = $1::uuid RETURNING id",
 	    2, (const char *[]){ id, slack_user }, got, 37);
 }
+
+int
+users_find_by_slack(struct db *db, const char *org, const char *slack_user, char id[37])
+{
+	return db_value(db, "SELECT id FROM users WHERE org_id = $1::bigint AND slack_user_id = $2"
+	    " LIMIT 1", 2, (const char *[]){ org, slack_user }, id, 37);
+}

@@ -95,5 +95,7 @@ int	 users_disable(struct db *, const char *org, const char *id, const char *act
  * the user's id as stored in `got`.  CB_ERR_NOT_FOUND: no such user.
  */
 int	 users_set_slack(struct db *, const char *id, const char *slack_user, char got[37]);
+/* The user of organisation `org` linked to Slack member `slack_user`, or NOT_FOUND. */
+int	 users_find_by_slack(struct db *, const char *org, const char *slack_user, char id[37]);
 
 #endif

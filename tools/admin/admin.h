@@ -49,12 +49,6 @@ int	 admin_read_file(const char *path, char **out);
 int	 admin_command_file(struct admin *, const char *path, char **out);
 /* "a,b,c" -> a JSON array text (the caller frees it). */
 char	*admin_list_json(const char *csv);
-/*
- * One value of a read (the first column of the first row) into `out`; on
- * failure or no row, the message on stderr and 1.
- */
-int	 admin_q1(struct admin *, const char *sql, int n, const char *const *p, char *out,
-	    size_t outsz);
 /* ORG as a slug or an id -> the org id; a slug wins over an id. */
 int	 admin_org_resolve(struct admin *, const char *org, char *id, size_t idsz);
 /* Print a JSON object on one line and free it. */

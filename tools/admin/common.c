@@ -1,8 +1,9 @@
 /*
  * cb-admin's helpers that every command family shares (admin.h): failing
- * with a message, reading a named file as the caller, one value of a read,
- * an organisation by slug or id, an app with the seal keyring for the
- * library calls that take one.  Nothing here writes data.
+ * with a message, reading a named file as the caller, an organisation by
+ * slug or id, an app with the seal keyring for the library calls that take
+ * one.  Nothing here writes data, and no SQL is written here: it is the
+ * library's (lib/orgs.h and the rest).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -96,28 +97,6 @@ admin_db_fail(struct admin *a, int rc)
 	if (rc == CB_ERR_NOT_FOUND)
 		return fail("not found");
 	return fail("%s", db_errmsg(a->db));
-}
-
-int
-admin_q1(struct admin *a, const char *sql, int n, const char *const *p, char *out, size_t outsz)
-{
-	struct db_res	*res = NULL;
-	int		 rc;
-
-	rc = db_query(a->db, &res, sql, n, p);
-	if (rc != CB_OK) {
-		fprintf(stderr, "cb-admin: %s\n", db_errmsg(a->db));
-		return 1;
-	}
-	if (db_rows(res) < 1) {
-		db_res_free(res);
-		fprintf(stderr, "cb-admin: not found\n");
-		return 1;
-	}
-	if (out)
-		util_strlcpy(out, db_val(res, 0, 0) ? db_val(res, 0, 0) : "", outsz);
-	db_res_free(res);
-	return 0;
 }
 
 /*

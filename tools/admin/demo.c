@@ -39,7 +39,7 @@ static const char demo_definition[] =
 /* The Slack member the demo approver clicks as (scripts/slack-click.sh's default). */
 #define DEMO_SLACK_USER	"U0DEMO01"
 
-static int	demo_approver(struct admin *, char id[40]);
+static int	demo_approver(struct admin *, const char *org, char id[40]);
 
 /*
  * A demo tenant, form, policy (set_field held for a person's approval) and
@@ -63,12 +63,10 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 		return fail("usage: demo-seed");
 	if ((rc = orgs_create(a->db, "demo", "Demo tenant", a->actor, org, sizeof(org))) != CB_OK)
 		return admin_db_fail(a, rc);
-	if (admin_q1(a, "SELECT coalesce((SELECT f.id::text FROM forms f"
-	    " JOIN orgs o ON o.id = f.org_id"
-	    " WHERE o.slug = 'demo' AND f.name = 'Contact us' ORDER BY f.created_at LIMIT 1), '')",
-	    0, NULL, form, sizeof(form)))
-		return 1;
-	if (form[0] == '\0') {
+	if ((rc = forms_find(a->db, org, "Contact us", form, sizeof(form))) != CB_OK &&
+	    rc != CB_ERR_NOT_FOUND)
+		return admin_db_fail(a, rc);
+	if (rc == CB_ERR_NOT_FOUND) {
 		if ((rc = forms_create(a->db, org, "Contact us", NULL, NULL, a->actor, form,
 		    sizeof(form))) != CB_OK)
 			return admin_db_fail(a, rc);
@@ -89,13 +87,12 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 	rc = admin_policy_apply(a, &st, &d, 0);
 	policygov_doc_free(&d);
 	policygov_state_free(&st);
-	if (rc != 0 || demo_approver(a, approver))
+	if (rc != 0 || demo_approver(a, org, approver))
 		return 1;
-	if (admin_q1(a, "SELECT coalesce((SELECT a.id::text FROM agents a"
-	    " JOIN orgs o ON o.id = a.org_id WHERE o.slug = 'demo' AND a.name = 'demo-agent'"
-	    " LIMIT 1), '')", 0, NULL, agent, sizeof(agent)))
-		return 1;
-	if (agent[0] == '\0') {
+	if ((rc = agents_find(a->db, org, "demo-agent", agent, sizeof(agent))) != CB_OK &&
+	    rc != CB_ERR_NOT_FOUND)
+		return admin_db_fail(a, rc);
+	if (rc == CB_ERR_NOT_FOUND) {
 		if ((rc = agents_create(a->db, org, "demo-agent", a->actor, &res)) != CB_OK)
 			return admin_db_fail(a, rc);
 		util_strlcpy(agent, db_val(res, 0, AGENTS_ID), sizeof(agent));
@@ -121,23 +118,18 @@ cmd_demo_seed(struct admin *a, int argc, char **argv)
 /*
  * The demo tenant's approver: the person linked to DEMO_SLACK_USER, made
  * once (approver@demo.example, a random password nobody is told: this
- * person decides from Slack only).  Its id in `id`.
+ * person decides from Slack only) in organisation `org`.  Its id in `id`.
  */
 static int
-demo_approver(struct admin *a, char id[40])
+demo_approver(struct admin *a, const char *org, char id[40])
 {
 	struct app	 app;
-	char		 org[32], pw[48];
+	char		 pw[48];
 	int		 rc;
 
-	if (admin_q1(a, "SELECT coalesce((SELECT u.id::text FROM users u"
-	    " JOIN orgs o ON o.id = u.org_id"
-	    " WHERE o.slug = 'demo' AND u.slack_user_id = $1 LIMIT 1), '')", 1,
-	    (const char *[]){ DEMO_SLACK_USER }, id, 40))
-		return 1;
-	if (id[0] != '\0')
+	if ((rc = users_find_by_slack(a->db, org, DEMO_SLACK_USER, id)) == CB_OK)
 		return 0;
-	if ((rc = orgs_by_slug(a->db, "demo", org, sizeof(org))) != CB_OK)
+	if (rc != CB_ERR_NOT_FOUND)
 		return admin_db_fail(a, rc);
 	if (admin_app_open(a, &app))
 		return 1;
