@@ -87,6 +87,9 @@ BENCH_SRC := $(wildcard tools/bench/*.c)
 BENCH_BIN := $(BENCH_SRC:tools/bench/%.c=$(B)/bin/%)
 BENCH_SUP_OBJ := $(B)/obj/tests/support/ws.o $(B)/obj/tests/support/http.o \
                  $(B)/obj/tests/support/slackclick.o
+# cb-bench-tabs' parts (tools/bench/tabs/*.c), linked into it only.
+TABS_SRC := $(wildcard tools/bench/tabs/*.c)
+TABS_OBJ := $(TABS_SRC:%.c=$(B)/obj/%.o)
 
 # The API description served at /api/openapi.json: docs/openapi.yaml made
 # JSON by Debian's python3 with python3-yaml (scripts/openapi-json.py).
@@ -120,6 +123,10 @@ $(LIBA): $(LIB_OBJ)
 $(B)/bin/%: $(B)/obj/cgi/%.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(PKG_LIBS) $(WS_LIBS)
+
+$(B)/bin/cb-bench-tabs: $(B)/obj/tools/bench/cb-bench-tabs.o $(TABS_OBJ) $(BENCH_SUP_OBJ) $(LIBA)
+	@mkdir -p $(@D)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(TABS_OBJ) $(BENCH_SUP_OBJ) $(LIBA) $(CHECK_LIBS) $(PKG_LIBS) $(WS_LIBS)
 
 $(B)/bin/cb-bench-%: $(B)/obj/tools/bench/cb-bench-%.o $(BENCH_SUP_OBJ) $(LIBA)
 	@mkdir -p $(@D)

@@ -26,14 +26,16 @@
  * a disable or revoke of what already was, writes none.
  * Errors: 400 field named, 401, 403, 404, 409 (email taken in the caller's
  * tenant; other tenants' users are never consulted), 413, 415, 422.
+ * The statements are the library's, shared with cb-admin: lib/users.h
+ * (users_*) and lib/agents.h (agents_*, agents_key_*).
  */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
+#include "agents.h"
 #include "apikey.h"
 #include "audit.h"
 #include "errs.h"
@@ -57,80 +59,72 @@ add_str(cJSON *o, const char *k, const char *v)
 		cJSON_AddNullToObject(o, k);
 }
 
-/*
- * The audit row of a change the caller made, in the change's transaction:
- * detail from (key, value) pairs ended by NULL (lib/audit.h).
- */
-static int
-audit_person(struct req *r, const char *action, const char *subject, const char *key, ...)
+/* The caller as an audit actor ("user:<id>"), for the lib's writes. */
+static const char *
+actor_of(const struct req *r, char actor[48])
 {
-	va_list	 ap;
-	char	*detail;
-	int	 rc;
-
-	va_start(ap, key);
-	detail = audit_detailv(key, ap);
-	va_end(ap);
-	rc = userauth_audit(r, action, subject, detail);
-	free(detail);
-	return rc;
+	snprintf(actor, 48, "user:%s", caller(r)->user_id);
+	return actor;
 }
 
 typedef cJSON *(*row_json_fn)(struct req *, struct db_res *, size_t);
+typedef int (*get_fn)(struct db *, const char *org, const char *id, struct db_res **);
+typedef int (*list_fn)(struct db *, const char *org, struct db_res **);
+
+/* Answer `o` with `status` (not for caches when `nostore`); both freed. */
+static int
+send_json(struct req *r, int status, cJSON *o, struct db_res *res, int nostore)
+{
+	if (nostore)
+		resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, status, o);
+	db_res_free(res);
+	cJSON_Delete(o);
+	return CB_OK;
+}
+
+/* The answer of a lib call that yields one row, or its error. */
+static int
+answer_row(struct req *r, int rc, struct db_res *res, row_json_fn to_json, int status,
+    int nostore)
+{
+	if (rc != CB_OK)
+		return rc;
+	return send_json(r, status, to_json(r, res, 0), res, nostore);
+}
 
 /*
  * GET of one resource of the caller's organisation by {id}: 404 for a
  * malformed id, another organisation's id or none at all.
  */
 static int
-get_one(struct req *r, const char *sql, row_json_fn to_json)
+get_one(struct req *r, get_fn get, row_json_fn to_json)
 {
 	struct db_res	*res = NULL;
-	const char	*id = req_param(r, "id");
-	cJSON		*o;
 	int		 rc;
 
-	if (!util_uuid_ok(id))
-		return CB_ERR_NOT_FOUND;
-	rc = db_query(r->app->db, &res, sql, 2, (const char *[]){ caller(r)->org, id });
-	if (rc != CB_OK)
-		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;
-	}
-	o = to_json(r, res, 0);
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	rc = get(r->app->db, caller(r)->org, req_param(r, "id"), &res);
+	return answer_row(r, rc, res, to_json, 200, 1);
 }
 
 /* A list of the caller's organisation's resources under `member`. */
 static int
-list_all(struct req *r, const char *sql, const char *member, row_json_fn to_json)
+list_all(struct req *r, list_fn list, const char *member, row_json_fn to_json)
 {
 	struct db_res	*res = NULL;
 	cJSON		*o, *arr;
 	size_t		 i;
 	int		 rc;
 
-	rc = db_query(r->app->db, &res, sql, 1, (const char *[]){ caller(r)->org });
+	rc = list(r->app->db, caller(r)->org, &res);
 	if (rc != CB_OK)
 		return rc;
 	o = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(o, member);
 	for (i = 0; i < db_rows(res); i++)
 		cJSON_AddItemToArray(arr, to_json(r, res, i));
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	return send_json(r, 200, o, res, 1);
 }
-
-#define TS(col)	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* ---- users ---------------------------------------------------------- */
 
@@ -162,25 +156,24 @@ user_json(struct req *r, struct db_res *res, size_t i)
 	cJSON	*o = cJSON_CreateObject();
 	char	 email[260] = "";
 
-	add_str(o, "id", db_val(res, i, 0));
-	if (users_email(r->app, db_val(res, i, 0), db_val(res, i, 1), email, sizeof(email)) == CB_OK)
+	add_str(o, "id", db_val(res, i, USERS_ID));
+	if (users_email(r->app, db_val(res, i, USERS_ID), db_val(res, i, USERS_EMAIL_SEALED), email,
+	    sizeof(email)) == CB_OK)
 		add_str(o, "email", email);
 	else
 		add_str(o, "email", NULL);
-	add_str(o, "role", db_val(res, i, 2));
-	add_str(o, "created_at", db_val(res, i, 3));
-	cJSON_AddBoolToObject(o, "disabled", db_val(res, i, 4) != NULL);
+	add_str(o, "role", db_val(res, i, USERS_ROLE));
+	add_str(o, "created_at", db_val(res, i, USERS_CREATED_AT));
+	cJSON_AddBoolToObject(o, "disabled", db_val(res, i, USERS_DISABLED_AT) != NULL);
 	sodium_memzero(email, sizeof(email));
 	return o;
 }
-
-#define USER_COLS "id, email_sealed, role, " TS("created_at") ", " TS("disabled_at")
 
 static int
 users_post(struct req *r, const void *argp)
 {
 	const struct user_args	*a = argp;
-	char			 id[37];
+	char			 id[37], *detail;
 	cJSON			*o;
 	int			 rc;
 
@@ -191,8 +184,12 @@ users_post(struct req *r, const void *argp)
 		return route_fail(r, CB_ERR_CONFLICT, "a user with this email exists in this organisation");
 	if (rc == CB_ERR_VALIDATION)
 		return route_fail_field(r, rc, "email", "must be an email address");
-	if (rc == CB_OK)
-		rc = audit_person(r, "user.created", id, "role", a->role, NULL);
+	if (rc == CB_OK) {
+		/* In the request's transaction: the user and its row commit together. */
+		detail = audit_detail("role", a->role, NULL);
+		rc = userauth_audit(r, "user.created", id, detail);
+		free(detail);
+	}
 	if (rc != CB_OK)
 		return rc;
 	o = cJSON_CreateObject();
@@ -204,26 +201,36 @@ users_post(struct req *r, const void *argp)
 }
 
 static int
-users_list(struct req *r, const void *argp)
+users_list_get(struct req *r, const void *argp)
 {
 	(void)argp;
-	return list_all(r, "SELECT " USER_COLS " FROM users WHERE org_id = $1"
-	    " ORDER BY created_at, id LIMIT 1000", "users", user_json);
+	return list_all(r, users_list, "users", user_json);
 }
 
 static int
-users_get(struct req *r, const void *argp)
+users_get_one(struct req *r, const void *argp)
 {
 	(void)argp;
-	return get_one(r, "SELECT " USER_COLS " FROM users WHERE org_id = $1 AND id = $2", user_json);
+	return get_one(r, users_get, user_json);
+}
+
+static cJSON *
+disabled_json(struct req *r, struct db_res *res, size_t i)
+{
+	cJSON	*o = cJSON_CreateObject();
+
+	(void)r;
+	add_str(o, "id", db_val(res, i, 0));
+	add_str(o, "disabled_at", db_val(res, i, 1));
+	return o;
 }
 
 static int
-users_disable(struct req *r, const void *argp)
+users_disable_post(struct req *r, const void *argp)
 {
 	struct db_res	*res = NULL;
 	const char	*id = req_param(r, "id");
-	cJSON		*o;
+	char		 actor[48];
 	int		 rc;
 
 	(void)argp;
@@ -231,35 +238,8 @@ users_disable(struct req *r, const void *argp)
 		return CB_ERR_NOT_FOUND;
 	if (strcmp(id, caller(r)->user_id) == 0)
 		return route_fail(r, CB_ERR_UNPROCESSABLE, "an admin cannot disable their own account");
-	if ((rc = db_begin(r->app->db)) != CB_OK)
-		return rc;
-	/* Disabling also revokes every session of the user. */
-	rc = db_query(r->app->db, &res, "WITH was AS (SELECT id AS was_id, disabled_at IS NULL AS"
-	    "   was_on FROM users WHERE org_id = $1 AND id = $2 FOR UPDATE)"
-	    " UPDATE users u SET disabled_at = coalesce(u.disabled_at, now()) FROM was"
-	    " WHERE u.id = was.was_id RETURNING u.id, " TS("u.disabled_at") ", was.was_on", 2,
-	    (const char *[]){ caller(r)->org, id });
-	if (rc == CB_OK && db_rows(res) == 1)
-		rc = db_exec(r->app->db, "UPDATE refresh_tokens SET revoked_at = coalesce(revoked_at, now())"
-		    " WHERE org_id = $1 AND user_id = $2", 2, (const char *[]){ caller(r)->org, id });
-	if (rc == CB_OK && db_rows(res) != 1)
-		rc = CB_ERR_NOT_FOUND;
-	if (rc == CB_OK && strcmp(db_val(res, 0, 2), "t") == 0)
-		rc = audit_person(r, "user.disabled", id, NULL);
-	if (rc == CB_OK)
-		rc = db_commit(r->app->db);
-	if (rc != CB_OK) {
-		db_rollback(r->app->db);
-		db_res_free(res);
-		return rc;
-	}
-	o = cJSON_CreateObject();
-	add_str(o, "id", db_val(res, 0, 0));
-	add_str(o, "disabled_at", db_val(res, 0, 1));
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	rc = users_disable(r->app->db, caller(r)->org, id, actor_of(r, actor), &res);
+	return answer_row(r, rc, res, disabled_json, 200, 0);
 }
 
 /* ---- agents --------------------------------------------------------- */
@@ -272,18 +252,16 @@ static const struct jv_field agent_fields[] = {
 	{ "name", JV_STRING, JV_REQUIRED, 1, 200, offsetof(struct agent_args, name), NULL },
 };
 
-#define AGENT_COLS "id, name, " TS("created_at") ", " TS("disabled_at")
-
 static cJSON *
 agent_json(struct req *r, struct db_res *res, size_t i)
 {
 	cJSON	*o = cJSON_CreateObject();
 
 	(void)r;
-	add_str(o, "id", db_val(res, i, 0));
-	add_str(o, "name", db_val(res, i, 1));
-	add_str(o, "created_at", db_val(res, i, 2));
-	cJSON_AddBoolToObject(o, "disabled", db_val(res, i, 3) != NULL);
+	add_str(o, "id", db_val(res, i, AGENTS_ID));
+	add_str(o, "name", db_val(res, i, AGENTS_NAME));
+	add_str(o, "created_at", db_val(res, i, AGENTS_CREATED_AT));
+	cJSON_AddBoolToObject(o, "disabled", db_val(res, i, AGENTS_DISABLED_AT) != NULL);
 	return o;
 }
 
@@ -292,37 +270,25 @@ agents_post(struct req *r, const void *argp)
 {
 	const struct agent_args	*a = argp;
 	struct db_res		*res = NULL;
-	cJSON			*o;
+	char			 actor[48];
 	int			 rc;
 
-	rc = db_query(r->app->db, &res, "INSERT INTO agents (org_id, name) VALUES ($1, $2)"
-	    " RETURNING " AGENT_COLS, 2, (const char *[]){ caller(r)->org, a->name });
-	if (rc == CB_OK)
-		rc = audit_person(r, "agent.created", db_val(res, 0, 0), "name", a->name, NULL);
-	if (rc != CB_OK) {
-		db_res_free(res);
-		return rc;
-	}
-	o = agent_json(r, res, 0);
-	resp_json(r, 201, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	rc = agents_create(r->app->db, caller(r)->org, a->name, actor_of(r, actor), &res);
+	return answer_row(r, rc, res, agent_json, 201, 0);
 }
 
 static int
-agents_list(struct req *r, const void *argp)
+agents_list_get(struct req *r, const void *argp)
 {
 	(void)argp;
-	return list_all(r, "SELECT " AGENT_COLS " FROM agents WHERE org_id = $1"
-	    " ORDER BY created_at, id LIMIT 1000", "agents", agent_json);
+	return list_all(r, agents_list, "agents", agent_json);
 }
 
 static int
-agents_get(struct req *r, const void *argp)
+agents_get_one(struct req *r, const void *argp)
 {
 	(void)argp;
-	return get_one(r, "SELECT " AGENT_COLS " FROM agents WHERE org_id = $1 AND id = $2", agent_json);
+	return get_one(r, agents_get, agent_json);
 }
 
 /* ---- API keys ------------------------------------------------------- */
@@ -360,22 +326,26 @@ static const struct jv_field key_fields[] = {
 	{ "expires_in_days", JV_INT, 0, 1, 3650, offsetof(struct key_args, expires_in_days), NULL },
 };
 
-#define KEY_COLS "k.id, k.prefix, array_to_json(k.scopes)::text, " TS("k.expires_at") ", " \
-		 TS("k.revoked_at") ", " TS("k.created_at") ", k.agent_id"
-
 static cJSON *
 key_json(struct db_res *res, size_t i)
 {
 	cJSON	*o = cJSON_CreateObject();
 
-	add_str(o, "id", db_val(res, i, 0));
-	add_str(o, "prefix", db_val(res, i, 1));
-	cJSON_AddItemToObject(o, "scopes", cJSON_Parse(db_val(res, i, 2)));
-	add_str(o, "expires_at", db_val(res, i, 3));
-	add_str(o, "revoked_at", db_val(res, i, 4));
-	add_str(o, "created_at", db_val(res, i, 5));
-	add_str(o, "agent_id", db_val(res, i, 6));
+	add_str(o, "id", db_val(res, i, AGENTS_KEY_ID));
+	add_str(o, "prefix", db_val(res, i, AGENTS_KEY_PREFIX));
+	cJSON_AddItemToObject(o, "scopes", cJSON_Parse(db_val(res, i, AGENTS_KEY_SCOPES)));
+	add_str(o, "expires_at", db_val(res, i, AGENTS_KEY_EXPIRES_AT));
+	add_str(o, "revoked_at", db_val(res, i, AGENTS_KEY_REVOKED_AT));
+	add_str(o, "created_at", db_val(res, i, AGENTS_KEY_CREATED_AT));
+	add_str(o, "agent_id", db_val(res, i, AGENTS_KEY_AGENT_ID));
 	return o;
+}
+
+static cJSON *
+key_row_json(struct req *r, struct db_res *res, size_t i)
+{
+	(void)r;
+	return key_json(res, i);
 }
 
 static int
@@ -384,38 +354,19 @@ keys_post(struct req *r, const void *argp)
 	const struct key_args	*a = argp;
 	const char		*agent = req_param(r, "id");
 	struct db_res		*res = NULL;
-	char			 key[APIKEY_LEN + 1], prefix[APIKEY_PREFIX_LEN + 1], hash[2 + 64 + 1];
-	char			 days[24], *scopes = NULL, *stored;
+	char			 key[APIKEY_LEN + 1], days[24], actor[48], *scopes = NULL, *stored;
 	cJSON			*o;
 	int			 rc;
 
 	if (!util_uuid_ok(agent))
 		return CB_ERR_NOT_FOUND;
-	if ((rc = apikey_new(r->app->settings.api_key_pepper, key, prefix, hash)) != CB_OK)
-		return rc;
 	if (a->scopes && (scopes = cJSON_PrintUnformatted(a->scopes)) == NULL)
 		util_oom();
 	snprintf(days, sizeof(days), "%lld", a->expires_in_days ? a->expires_in_days : 90);
-	rc = db_query(r->app->db, &res,
-	    "INSERT INTO api_keys (org_id, agent_id, prefix, key_hash, scopes, expires_at)"
-	    " SELECT a.org_id, a.id, $3, $4::bytea,"
-	    "  CASE WHEN $5::json IS NULL THEN '{commands:write,commands:read}'::text[]"
-	    "       ELSE ARRAY(SELECT json_array_elements_text($5::json)) END,"
-	    "  now() + make_interval(days => $6::int)"
-	    " FROM agents a WHERE a.org_id = $1 AND a.id = $2 AND a.disabled_at IS NULL"
-	    " RETURNING id, prefix, array_to_json(scopes)::text, " TS("expires_at") ", NULL::text, "
-	    TS("created_at") ", agent_id", 6,
-	    (const char *[]){ caller(r)->org, agent, prefix, hash, scopes, days });
+	rc = agents_key_issue(r->app->db, r->app->settings.api_key_pepper, caller(r)->org, agent,
+	    scopes, days, actor_of(r, actor), key, &res);
 	free(scopes);
 	if (rc != CB_OK)
-		goto out;
-	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;
-		goto out;
-	}
-	if ((rc = audit_person(r, "api_key.created", db_val(res, 0, 0), "agent_id", agent,
-	    "prefix", db_val(res, 0, 1), "scopes", db_val(res, 0, 2), "expires_at",
-	    db_val(res, 0, 3), NULL)) != CB_OK)
 		goto out;
 	o = key_json(res, 0);
 	/* The stored copy for replays never holds the key. */
@@ -438,70 +389,33 @@ static int
 keys_list(struct req *r, const void *argp)
 {
 	struct db_res	*res = NULL;
-	const char	*agent = req_param(r, "id");
 	cJSON		*o, *arr;
 	size_t		 i;
 	int		 rc;
 
 	(void)argp;
-	if (!util_uuid_ok(agent))
-		return CB_ERR_NOT_FOUND;
-	rc = db_query(r->app->db, &res, "SELECT " KEY_COLS ", a.id FROM agents a"
-	    " LEFT JOIN api_keys k ON k.agent_id = a.id AND k.org_id = a.org_id"
-	    " WHERE a.org_id = $1 AND a.id = $2 ORDER BY k.created_at, k.id", 2,
-	    (const char *[]){ caller(r)->org, agent });
+	rc = agents_keys_list(r->app->db, caller(r)->org, req_param(r, "id"), &res);
 	if (rc != CB_OK)
 		return rc;
-	if (db_rows(res) == 0) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;	/* no such agent in this organisation */
-	}
 	o = cJSON_CreateObject();
 	arr = cJSON_AddArrayToObject(o, "keys");
 	for (i = 0; i < db_rows(res); i++)
-		if (db_val(res, i, 0) != NULL)
+		if (db_val(res, i, AGENTS_KEY_ID) != NULL)
 			cJSON_AddItemToArray(arr, key_json(res, i));
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	return send_json(r, 200, o, res, 0);
 }
 
 static int
 keys_revoke(struct req *r, const void *argp)
 {
 	struct db_res	*res = NULL;
-	const char	*id = req_param(r, "id");
-	cJSON		*o;
+	char		 actor[48];
 	int		 rc;
 
 	(void)argp;
-	if (!util_uuid_ok(id))
-		return CB_ERR_NOT_FOUND;
-	if ((rc = db_begin(r->app->db)) != CB_OK)
-		return rc;
-	rc = db_query(r->app->db, &res, "WITH was AS (SELECT id AS was_id, revoked_at IS NULL AS"
-	    "   was_live FROM api_keys WHERE org_id = $1 AND id = $2 FOR UPDATE)"
-	    " UPDATE api_keys k SET revoked_at = coalesce(k.revoked_at, now()) FROM was"
-	    " WHERE k.id = was.was_id RETURNING " KEY_COLS ", was.was_live", 2,
-	    (const char *[]){ caller(r)->org, id });
-	if (rc == CB_OK && db_rows(res) != 1)
-		rc = CB_ERR_NOT_FOUND;
-	if (rc == CB_OK && strcmp(db_val(res, 0, 7), "t") == 0)
-		rc = audit_person(r, "api_key.revoked", id, "agent_id", db_val(res, 0, 6), "prefix",
-		    db_val(res, 0, 1), NULL);
-	if (rc == CB_OK)
-		rc = db_commit(r->app->db);
-	if (rc != CB_OK) {
-		db_rollback(r->app->db);
-		db_res_free(res);
-		return rc;
-	}
-	o = key_json(res, 0);
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
-	db_res_free(res);
-	return CB_OK;
+	rc = agents_key_revoke(r->app->db, caller(r)->org, req_param(r, "id"), actor_of(r, actor),
+	    &res);
+	return answer_row(r, rc, res, key_row_json, 200, 0);
 }
 
 /* Who: a person; writes need an admin, reads an admin or an operator. */
@@ -513,16 +427,16 @@ static const struct route admin_routes[] = {
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = user_fields, .nfields = 3,
 	  .args_size = sizeof(struct user_args), ADMINS,
 	  .idem_scope = userauth_idem_scope, .act = users_post },
-	{ .method = "GET", .pattern = "/api/v1/admin/users", READERS, .act = users_list },
-	{ .method = "GET", .pattern = "/api/v1/admin/users/{id}", READERS, .act = users_get },
+	{ .method = "GET", .pattern = "/api/v1/admin/users", READERS, .act = users_list_get },
+	{ .method = "GET", .pattern = "/api/v1/admin/users/{id}", READERS, .act = users_get_one },
 	{ .method = "POST", .pattern = "/api/v1/admin/users/{id}/disable", ADMINS,
-	  .act = users_disable },
+	  .act = users_disable_post },
 	{ .method = "POST", .pattern = "/api/v1/admin/agents", .body_max = 1024,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = agent_fields, .nfields = 1,
 	  .args_size = sizeof(struct agent_args), ADMINS,
 	  .idem_scope = userauth_idem_scope, .act = agents_post },
-	{ .method = "GET", .pattern = "/api/v1/admin/agents", READERS, .act = agents_list },
-	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}", READERS, .act = agents_get },
+	{ .method = "GET", .pattern = "/api/v1/admin/agents", READERS, .act = agents_list_get },
+	{ .method = "GET", .pattern = "/api/v1/admin/agents/{id}", READERS, .act = agents_get_one },
 	{ .method = "POST", .pattern = "/api/v1/admin/agents/{id}/keys", .body_max = 1024,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = key_fields, .nfields = 2,
 	  .args_size = sizeof(struct key_args), ADMINS,

@@ -49,6 +49,15 @@ struct db;
 #define AUDIT_ACTOR_OPERATOR	"operator"
 
 /*
+ * The detail's {"cli_user": ...} part (or {}) as an SQL jsonb expression,
+ * from the placeholder that carries audit_actor's cli_user (below), to be
+ * joined with || to the rest of a detail object.
+ */
+#define AUDIT_CLI_USER(p) \
+	"CASE WHEN " p "::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('cli_user', " \
+	p "::text) END"
+
+/*
  * The actor an audit row names for `who`, so every cb-admin row has the
  * one form docs/operations.md states: "cli:<unix user>" (cb-admin's own
  * name for its runner) is AUDIT_ACTOR_OPERATOR with *cli_user = who, for

@@ -772,3 +772,35 @@ db_res_free(struct db_res *r)
 	PQclear(r->res);
 	free(r);
 }
+
+int
+db_value(struct db *db, const char *sql, int n, const char *const *p, char *out, size_t outsz)
+{
+	struct db_res	*res = NULL;
+	int		 rc;
+
+	if ((rc = db_query(db, &res, sql, n, p)) != CB_OK)
+		return rc;
+	if (db_rows(res) < 1 || db_val(res, 0, 0) == NULL || db_val(res, 0, 0)[0] == '\0')
+		rc = CB_ERR_NOT_FOUND;
+	else
+		util_strlcpy(out, db_val(res, 0, 0), outsz);
+	db_res_free(res);
+	return rc;
+}
+
+int
+db_query_row(struct db *db, struct db_res **out, const char *sql, int n, const char *const *p)
+{
+	int	 rc;
+
+	*out = NULL;
+	rc = db_query(db, out, sql, n, p);
+	if (rc == CB_OK && db_rows(*out) != 1)
+		rc = CB_ERR_NOT_FOUND;
+	if (rc != CB_OK) {
+		db_res_free(*out);
+		*out = NULL;
+	}
+	return rc;
+}

@@ -19,6 +19,10 @@
 
 #include <stddef.h>
 
+/* A timestamp column as the API writes it: UTC, seconds, "Z". */
+#define DB_TS(col) \
+	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
 struct db;
 struct db_res;
 
@@ -39,6 +43,18 @@ int		 db_ping(struct db *, double *ms);
 int	 db_query(struct db *, struct db_res **, const char *sql,
 	    int nparams, const char *const *params);
 int	 db_exec(struct db *, const char *sql, int nparams,
+	    const char *const *params);
+/*
+ * The first column of the first row of a statement, copied into `out` (a
+ * NULL or "" value counts as none): CB_ERR_NOT_FOUND when there is none.
+ */
+int	 db_value(struct db *, const char *sql, int nparams, const char *const *params,
+	    char *out, size_t outsz);
+/*
+ * A statement that answers one row or none: CB_ERR_NOT_FOUND (and *out
+ * NULL) when it answered none, the row in *out otherwise.
+ */
+int	 db_query_row(struct db *, struct db_res **out, const char *sql, int nparams,
 	    const char *const *params);
 /* Rows affected by the last db_exec. */
 long long db_affected(const struct db *);

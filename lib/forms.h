@@ -11,7 +11,10 @@
 #ifndef CB_FORMS_H
 #define CB_FORMS_H
 
+#include <stddef.h>
+
 struct app;
+struct db;
 struct kv;
 
 /* The definition JSON text of (form, version); caller frees *out. */
@@ -27,5 +30,25 @@ int	 forms_load(struct app *, const char *org, const char *form_id, int version,
 	    char **def, int *current);
 /* Forget the cached current version (after a publish). */
 void	 forms_invalidate(struct kv *, const char *form_id);
+
+/*
+ * Writing forms (cb-admin; the demo seed), each change with its audit row
+ * in the same statement (lib/audit.h's audit_actor names `actor`):
+ * forms_create makes form `name` of organisation `org` (its id) for
+ * Salesforce object `sf_object` keyed by `sf_ext_field` (NULL: the
+ * defaults), audited form.created {name, sf_object}, its id in `id`;
+ * CB_ERR_NOT_FOUND: no such organisation.  forms_publish stores `def` (a
+ * definition the caller checked with formdef_check_text) as the form's next
+ * version and makes it current, audited form.published {version,
+ * definition_sha256 of the definition as stored}: all or nothing, the new
+ * version in `ver`; CB_ERR_NOT_FOUND: no such form.  The caches learn of a
+ * publish through forms_invalidate.
+ */
+int	 forms_create(struct db *, const char *org, const char *name, const char *sf_object,
+	    const char *sf_ext_field, const char *actor, char *id, size_t idsz);
+int	 forms_publish(struct db *, const char *form_id, const char *def, const char *actor,
+	    char *ver, size_t versz);
+/* The oldest form `name` of organisation `org`: its id, or CB_ERR_NOT_FOUND. */
+int	 forms_find(struct db *, const char *org, const char *name, char *id, size_t idsz);
 
 #endif

@@ -189,8 +189,7 @@ mtls_subject_ok(const char *s)
  * together.  $1 id  $2 org (NULL: any)  $3 subject  $4 "pin,pin"  $5 pins
  * $6 actor  $7 cli_user (lib/audit.h's audit_actor; NULL: none).
  */
-#define MTLS_CLI_USER \
-	"CASE WHEN $7::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('cli_user', $7::text) END"
+#define MTLS_CLI_USER	AUDIT_CLI_USER("$7")
 static const char mtls_agent_sql[] =
     "WITH a AS (UPDATE agents SET mtls_subject = $3,"
     "  mtls_sha256 = CASE WHEN $4::text IS NULL THEN NULL ELSE string_to_array($4, ',') END"

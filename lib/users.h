@@ -21,6 +21,7 @@
 
 #include <stddef.h>
 
+#include "db.h"
 #include "digest.h"
 
 struct app;
@@ -73,5 +74,28 @@ int	 users_find_by_email(struct app *, const char *org_slug, const char *email,
 int	 users_reindex(struct app *, long long *changed);
 /* The email of a user, opened from its seal (for admin listings). */
 int	 users_email(struct app *, const char *id, const char *sealed, char *out, size_t outsz);
+
+/* The columns of a user in the answers below (the email sealed: users_email). */
+#define USERS_COLS	"id, email_sealed, role, " DB_TS("created_at") ", " DB_TS("disabled_at")
+enum { USERS_ID, USERS_EMAIL_SEALED, USERS_ROLE, USERS_CREATED_AT, USERS_DISABLED_AT };
+/* The organisation's users, oldest first, at most 1000. */
+int	 users_list(struct db *, const char *org, struct db_res **out);
+/* One user of the organisation: CB_ERR_NOT_FOUND for none (or a malformed id). */
+int	 users_get(struct db *, const char *org, const char *id, struct db_res **out);
+/*
+ * Disable user `id` of organisation `org` and revoke all its sessions
+ * (idempotent: disabled_at kept), audited user.disabled as `actor` when it
+ * was enabled, all in one statement.  *out: its id and disabled_at
+ * (DB_TS).  CB_ERR_NOT_FOUND: no such user in the organisation.
+ */
+int	 users_disable(struct db *, const char *org, const char *id, const char *actor,
+	    struct db_res **out);
+/*
+ * The Slack member id (NULL: none) user `id` clicks approval buttons as;
+ * the user's id as stored in `got`.  CB_ERR_NOT_FOUND: no such user.
+ */
+int	 users_set_slack(struct db *, const char *id, const char *slack_user, char got[37]);
+/* The user of organisation `org` linked to Slack member `slack_user`, or NOT_FOUND. */
+int	 users_find_by_slack(struct db *, const char *org, const char *slack_user, char id[37]);
 
 #endif

@@ -202,6 +202,10 @@ START_TEST(agents_and_keys)
 	    key_secret(apikey), NULL);
 	ck_assert_ptr_nonnull(strstr(d, agent));
 	ck_assert_ptr_nonnull(strstr(d, "commands:read"));
+	/* The API and cb-admin write it alike (lib/agents.h): scopes an array, expiry UTC. */
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE action = 'api_key.created'"
+	    " AND subject = $1 AND detail->'scopes' = '[\"commands:read\"]'::jsonb"
+	    " AND detail->>'expires_at' LIKE '____-__-__T__:__:__Z'", 1, (const char *[]){ kid }), 1);
 	/* A replay of the key's creation writes nothing more. */
 	call("POST", path, key, "{\"scopes\":[\"commands:read\"]}", &r);
 	expect_status(&r, 201);
@@ -378,6 +382,9 @@ START_TEST(operator_cli)
 	test_record_secret(apikey);
 	expect_row(o2, "operator", "api_key.created", kid, d, sizeof(d), apikey,
 	    key_secret(apikey), NULL);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE action = 'api_key.created'"
+	    " AND subject = $1 AND detail->'scopes' = '[\"commands:write\", \"commands:read\"]'::jsonb"
+	    " AND detail->'expires_at' = 'null'::jsonb", 1, (const char *[]){ kid }), 1);
 
 	new_user(s2, "operator", &u);
 	expect_row(o2, "operator", "user.created", u.id, d, sizeof(d), u.email, u.password, "@",
