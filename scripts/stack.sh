@@ -37,6 +37,23 @@
 #                     default to 100000000 a minute here: no run reaches them
 #   CB_PG_RECOVERY_WAIT_S  how long start-postgres waits for a restored
 #                     cluster to finish its recovery                 [300]
+#   CB_BIND_ADDR      the IPv4 address nginx's public listeners bind [127.0.0.1]
+#
+# Several nodes (docs/scale-out.md; tests/scripts/twonode.sh runs two, each
+# in its own network namespace):
+#   CB_STACK_ROLE     all: everything, one node (the default); shared: only
+#                     what every node shares (Postgres, Redis, the
+#                     migrations, the fakes); node: only one node's own
+#                     processes (responders, worker, nginx), using the
+#                     shared ones of CB_SHARED_STATE at CB_SHARED_ADDR
+#   CB_SHARED_ADDR    shared: one more IPv4 address Postgres and Redis listen
+#                     on, and the one the fakes bind; node: where they are
+#   CB_SHARED_NET     shared: the network (CIDR) Postgres admits passwords
+#                     from over that address (pg_hba.conf, written at initdb)
+#   CB_SHARED_STATE   node: the shared stack's state directory; its secrets
+#                     (passwords, pepper, keys) are copied into the node's
+#   CB_PORT_PG, CB_PORT_REDIS, CB_PORT_FAKESF, CB_PORT_FAKEHOOKS: a node is
+#                     given the shared stack's
 #
 # Backups: Postgres archives its WAL to a pgBackRest repository in
 # $CB_STATE/backup/repo (configuration: $CB_STATE/backup/pgbackrest.conf,
@@ -136,6 +153,15 @@ CB_PORT_FAKEHOOKS=${CB_PORT_FAKEHOOKS:-8096}
 CB_PORT_OPS=${CB_PORT_OPS:-8091}
 CB_PORT_PROM=${CB_PORT_PROM:-9090}
 CB_PROM_SCRAPE_INTERVAL=${CB_PROM_SCRAPE_INTERVAL:-15s}
+CB_STACK_ROLE=${CB_STACK_ROLE:-all}
+CB_BIND_ADDR=${CB_BIND_ADDR:-127.0.0.1}
+CB_SHARED_ADDR=${CB_SHARED_ADDR:-}
+CB_SHARED_NET=${CB_SHARED_NET:-}
+CB_SHARED_STATE=${CB_SHARED_STATE:-}
+# Where this stack's processes reach Postgres and Redis (a node: the shared
+# address), and the address the fakes bind and are reached at.
+if [ "$CB_STACK_ROLE" = node ]; then SVC_ADDR=$CB_SHARED_ADDR; else SVC_ADDR=127.0.0.1; fi
+FAKE_ADDR=${CB_SHARED_ADDR:-127.0.0.1}
 PROM_BIN=/usr/bin/prometheus
 PGBACKREST_BIN=/usr/bin/pgbackrest
 BACKUP_STANZA=cbroker
@@ -183,6 +209,7 @@ validate_settings() {
     done
     [[ $CB_PROM_SCRAPE_INTERVAL =~ ^[1-9][0-9]{0,3}(ms|s|m)$ ]] \
         || die "CB_PROM_SCRAPE_INTERVAL must be a duration such as 1s or 15s, got '$CB_PROM_SCRAPE_INTERVAL'"
+    validate_roles
     # These paths end up in nginx.conf, libpq DSNs and stack.env unquoted.
     for name in CB_STATE CB_BUILD REPO; do
         val=${!name}
@@ -192,6 +219,26 @@ validate_settings() {
     # sun_path is 108 bytes; leave room for the longest socket name.
     [ $((${#RUN_DIR} + 24)) -lt 108 ] \
         || die "CB_STATE is too long for unix socket paths ($RUN_DIR): pick a shorter CB_STATE"
+}
+
+# The several-nodes settings: a role, and the addresses and paths it needs.
+validate_roles() {
+    local ip='^([0-9]{1,3}\.){3}[0-9]{1,3}$' name
+    case $CB_STACK_ROLE in
+        all|shared|node) ;;
+        *) die "CB_STACK_ROLE must be all, shared or node, got '$CB_STACK_ROLE'" ;;
+    esac
+    for name in CB_BIND_ADDR CB_SHARED_ADDR; do
+        [ -z "${!name}" ] || [[ ${!name} =~ $ip ]] || die "$name must be an IPv4 address, got '${!name}'"
+    done
+    [ -z "$CB_SHARED_NET" ] || [[ $CB_SHARED_NET =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] \
+        || die "CB_SHARED_NET must be an IPv4 network such as 10.0.0.0/24, got '$CB_SHARED_NET'"
+    if [ "$CB_STACK_ROLE" = node ]; then
+        [ -n "$CB_SHARED_ADDR" ] || die "CB_STACK_ROLE=node needs CB_SHARED_ADDR (where Postgres and Redis are)"
+        [[ $CB_SHARED_STATE =~ ^/[A-Za-z0-9._/+-]*$ ]] \
+            || die "CB_STACK_ROLE=node needs CB_SHARED_STATE, the shared stack's state directory"
+    fi
+    return 0
 }
 
 # ---------------------------------------------------------------- helpers
@@ -359,13 +406,14 @@ stop_pid() {
     fi
 }
 
-# Something listening on 127.0.0.1:PORT?
+# Something listening on ADDR:PORT (ADDR: 127.0.0.1)?
 port_busy() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
 }
 
+# ensure_free_port NAME PORT [ADDR]
 ensure_free_port() {
-    port_busy "$2" && die "$1: port 127.0.0.1:$2 is already in use (set CB_PORT_* to free ports)"
+    port_busy "$2" "${3:-}" && die "$1: port ${3:-127.0.0.1}:$2 is already in use (set CB_PORT_* to free ports)"
     return 0
 }
 
@@ -409,15 +457,15 @@ CB_PORT_PG=$CB_PORT_PG
 CB_PORT_REDIS=$CB_PORT_REDIS
 CB_PORT_WS=$CB_PORT_WS
 CB_PORT_FAKESF=$CB_PORT_FAKESF
-CB_HTTP_URL=http://127.0.0.1:$CB_PORT_HTTP
-CB_HTTPS_URL=https://127.0.0.1:$CB_PORT_HTTPS
-CB_PG_DSN=host=127.0.0.1 port=$CB_PORT_PG dbname=cbroker user=cb_app password=$pg_pw connect_timeout=3
-CB_PG_SUPER_DSN=host=$RUN_DIR port=$CB_PORT_PG dbname=postgres user=$CB_USER
-CB_REDIS_HOST=$RUN_DIR/redis.sock
+CB_HTTP_URL=http://$CB_BIND_ADDR:$CB_PORT_HTTP
+CB_HTTPS_URL=https://$CB_BIND_ADDR:$CB_PORT_HTTPS
+CB_PG_DSN=host=$SVC_ADDR port=$CB_PORT_PG dbname=cbroker user=cb_app password=$pg_pw connect_timeout=3
+CB_PG_SUPER_DSN=host=$(shared_run_dir) port=$CB_PORT_PG dbname=postgres user=$CB_USER
+CB_REDIS_HOST=$(redis_host)
 CB_REDIS_PORT=$CB_PORT_REDIS
 CB_REDIS_PASSWORD=$redis_pw
 CB_API_KEY_PEPPER=$pepper
-CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
+CB_PUBLIC_URL=https://$CB_BIND_ADDR:$CB_PORT_HTTPS
 CB_SEAL_ROOT_KEY_FILE=$SECRETS_DIR/seal-root.key
 CB_BLIND_INDEX_KEY_FILE=$SECRETS_DIR/blind-index.key
 CB_SLACK_SIGNING_SECRET=$(secret slack-signing.hex)
@@ -440,34 +488,43 @@ EOF
     fi
     if fakesf_enabled; then
         cat <<EOF
-CB_SF_LOGIN_URL=http://127.0.0.1:$CB_PORT_FAKESF
+CB_SF_LOGIN_URL=http://$FAKE_ADDR:$CB_PORT_FAKESF
 CB_SF_AUDIENCE=$FAKESF_AUDIENCE
 CB_SF_CLIENT_ID=$FAKESF_CLIENT_ID
 CB_SF_USERNAME=$FAKESF_USERNAME
 CB_SF_PRIVATE_KEY_FILE=$SECRETS_DIR/sf-jwt-key.pem
-CB_FAKESF_URL=http://127.0.0.1:$CB_PORT_FAKESF
+CB_FAKESF_URL=http://$FAKE_ADDR:$CB_PORT_FAKESF
 EOF
     fi
     echo "CB_PORT_FAKEHOOKS=$CB_PORT_FAKEHOOKS"
-    echo "CB_FAKEHOOKS_URL=http://127.0.0.1:$CB_PORT_FAKEHOOKS"
+    echo "CB_FAKEHOOKS_URL=http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS"
     if [ -s "$SECRETS_DIR/fakeslack-bot.pw" ] && [ -s "$SECRETS_DIR/fakeslack-webhook.hex" ]; then
         echo "CB_FAKEHOOKS_SLACK_TOKEN=$(secret fakeslack-bot.pw)"
         echo "CB_FAKEHOOKS_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
         if fakeslack_enabled; then
             echo "CB_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
-            echo "CB_SLACK_API_URL=http://127.0.0.1:$CB_PORT_FAKEHOOKS/api"
-            echo "CB_SLACK_RESPONSE_URL_PREFIX=http://127.0.0.1:$CB_PORT_FAKEHOOKS/actions/"
+            echo "CB_SLACK_API_URL=http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS/api"
+            echo "CB_SLACK_RESPONSE_URL_PREFIX=http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS/actions/"
         fi
     fi
     echo "CB_EGRESS_PRIVATE_ALLOW=$(egress_allow)"
 }
 
-# The fakes may be reached over plain http on loopback: add them to the
-# caller's CB_EGRESS_PRIVATE_ALLOW (each once).
+# A node reaches the shared Postgres' socket directory (the tests' superuser
+# DSN) and Redis over the shared address; a whole stack over its own socket.
+shared_run_dir() {
+    if [ "$CB_STACK_ROLE" = node ]; then printf '%s/run\n' "$CB_SHARED_STATE"; else printf '%s\n' "$RUN_DIR"; fi
+}
+redis_host() {
+    if [ "$CB_STACK_ROLE" = node ]; then printf '%s\n' "$CB_SHARED_ADDR"; else printf '%s/redis.sock\n' "$RUN_DIR"; fi
+}
+
+# The fakes may be reached over plain http at a private address: add them
+# to the caller's CB_EGRESS_PRIVATE_ALLOW (each once).
 egress_allow() {
     local list=${CB_EGRESS_PRIVATE_ALLOW:-} hp
-    local -a fakes=("127.0.0.1:$CB_PORT_FAKEHOOKS")
-    fakesf_enabled && fakes=("127.0.0.1:$CB_PORT_FAKESF" "${fakes[@]}")
+    local -a fakes=("$FAKE_ADDR:$CB_PORT_FAKEHOOKS")
+    fakesf_enabled && fakes=("$FAKE_ADDR:$CB_PORT_FAKESF" "${fakes[@]}")
     for hp in "${fakes[@]}"; do
         case ",$list," in
             *",$hp,"*) ;;
@@ -480,8 +537,8 @@ egress_allow() {
 # The owner role's DSN: for the migrations and stack.env (tests, scripts/cb
 # migrate), never in the environment of the running services.
 owner_dsn() {
-    printf 'host=127.0.0.1 port=%s dbname=cbroker user=cb_owner password=%s connect_timeout=3\n' \
-        "$CB_PORT_PG" "$(secret pg-cb_owner.pw)"
+    printf 'host=%s port=%s dbname=cbroker user=cb_owner password=%s connect_timeout=3\n' \
+        "$SVC_ADDR" "$CB_PORT_PG" "$(secret pg-cb_owner.pw)"
 }
 
 # CHILD_ENV: clean environment for cbroker processes. With WITH_STACK=1 the
@@ -665,7 +722,23 @@ ensure_secrets() {
     chmod 0600 "$SECRETS_DIR/fakeslack-bot.pw"
 }
 
+# A node shares every secret of the shared stack (docs/scale-out.md): the
+# database and Redis passwords, the pepper, the seal and blind-index keys,
+# the tokens and the development CAs.  Copied at every start: a rotation on
+# the shared stack reaches the node with its next start.
+take_shared_secrets() {
+    local f
+    [ -s "$CB_SHARED_STATE/secrets/redis.pw" ] \
+        || die "no shared stack in $CB_SHARED_STATE: start it first (CB_STACK_ROLE=shared)"
+    for f in "$CB_SHARED_STATE"/secrets/*; do
+        [ -f "$f" ] && install -m 0600 -o "$CB_USER" -g "$CB_USER" "$f" "$SECRETS_DIR/"
+    done
+    return 0
+}
+
 ensure_tls() {
+    local san="DNS:localhost,IP:127.0.0.1"
+    [ "$CB_BIND_ADDR" = 127.0.0.1 ] || san="$san,IP:$CB_BIND_ADDR"
     if [ -s "$TLS_DIR/cert.pem" ] && [ -s "$TLS_DIR/key.pem" ]; then
         return 0
     fi
@@ -673,7 +746,7 @@ ensure_tls() {
     rm -f "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem"
     if ! (umask 077; as_cb openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
             -nodes -days 825 -subj /CN=localhost \
-            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -addext "subjectAltName=$san" \
             -addext "basicConstraints=critical,CA:FALSE" \
             -addext "keyUsage=critical,digitalSignature" \
             -addext "extendedKeyUsage=serverAuth" \
@@ -740,6 +813,10 @@ local   replication  all                  peer map=cbroker
 host    all          all   127.0.0.1/32   scram-sha-256
 host    replication  all   127.0.0.1/32   scram-sha-256
 EOF
+    # The nodes of a shared stack (CB_STACK_ROLE=shared) connect from there.
+    if [ -n "$CB_SHARED_NET" ]; then
+        printf 'host    cbroker      all   %-14s scram-sha-256\n' "$CB_SHARED_NET" >>"$PG_DIR/pg_hba.conf"
+    fi
     cat >"$PG_DIR/pg_ident.conf" <<EOF
 # written by scripts/stack.sh
 # MAPNAME  SYSTEM-USERNAME  PG-USERNAME
@@ -835,10 +912,10 @@ start_postgres() {
     else
         ensure_free_port postgres "$CB_PORT_PG"
         ensure_log "$LOG_DIR/postgres.log"
-        say "postgres: starting on 127.0.0.1:$CB_PORT_PG"
+        say "postgres: starting on 127.0.0.1${CB_SHARED_ADDR:+ and $CB_SHARED_ADDR}:$CB_PORT_PG"
         STARTED+=(postgres)
         if ! as_cb "$PGBIN/pg_ctl" -D "$PG_DIR" -l "$LOG_DIR/postgres.log" -w -t 60 \
-                -o "-p $CB_PORT_PG -c listen_addresses=127.0.0.1 -k $RUN_DIR -c fsync=on" \
+                -o "-p $CB_PORT_PG -c listen_addresses=127.0.0.1${CB_SHARED_ADDR:+,$CB_SHARED_ADDR} -k $RUN_DIR -c fsync=on" \
                 start >>"$LOG_DIR/stack.log" 2>&1; then
             tail -n 20 "$LOG_DIR/postgres.log" >&2
             die "postgres: pg_ctl start failed (see $LOG_DIR/postgres.log)"
@@ -911,7 +988,7 @@ write_redis_conf() {
     # where every local user could read it in ps.
     (umask 077; cat >"$REDIS_DIR/redis.conf" <<EOF
 # written by scripts/stack.sh at every start
-bind 127.0.0.1
+bind 127.0.0.1${CB_SHARED_ADDR:+ $CB_SHARED_ADDR}
 protected-mode yes
 port $CB_PORT_REDIS
 dir $REDIS_DIR
@@ -945,7 +1022,7 @@ start_redis() {
     ensure_free_port redis "$CB_PORT_REDIS"
     write_redis_conf
     ensure_log "$LOG_DIR/redis.log"
-    say "redis: starting on 127.0.0.1:$CB_PORT_REDIS"
+    say "redis: starting on 127.0.0.1${CB_SHARED_ADDR:+ and $CB_SHARED_ADDR}:$CB_PORT_REDIS"
     spawn_cb "$REDIS_BIN" "$REDIS_DIR/redis.conf" >>"$LOG_DIR/redis.log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("redis:$pid")
@@ -1145,9 +1222,9 @@ start_fakesf() {
         return 0
     fi
     rm -f "$pidf"
-    ensure_free_port fakesf "$CB_PORT_FAKESF"
+    ensure_free_port fakesf "$CB_PORT_FAKESF" "$FAKE_ADDR"
     ensure_log "$LOG_DIR/cb-fake-sf.log"
-    spawn_cb "$exe" --port "$CB_PORT_FAKESF" --cert "$SECRETS_DIR/sf-jwt-cert.pem" \
+    spawn_cb "$exe" --port "$CB_PORT_FAKESF" --bind "$FAKE_ADDR" --cert "$SECRETS_DIR/sf-jwt-cert.pem" \
         --client-id "$FAKESF_CLIENT_ID" --username "$FAKESF_USERNAME" \
         --audience "$FAKESF_AUDIENCE" --pidfile "$pidf" \
         --max-records "${CB_FAKESF_MAX_RECORDS:-10000}" \
@@ -1155,7 +1232,7 @@ start_fakesf() {
     pid=$!
     STARTED+=("fakesf:$pid")
     for ((i = 0; i < 30; i++)); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$CB_PORT_FAKESF") 2>/dev/null && break
+        port_busy "$CB_PORT_FAKESF" "$FAKE_ADDR" && break
         is_alive "$pid" || break
         sleep 0.1
     done
@@ -1164,7 +1241,7 @@ start_fakesf() {
         die "fake salesforce exited during startup (see $LOG_DIR/cb-fake-sf.log)"
     fi
     [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
-    say "fake salesforce: running on 127.0.0.1:$CB_PORT_FAKESF (pid $pid)"
+    say "fake salesforce: running on $FAKE_ADDR:$CB_PORT_FAKESF (pid $pid)"
 }
 
 stop_fakesf() {
@@ -1180,10 +1257,10 @@ stop_fakesf() {
 # Slack alerts go to the fake unless the caller configured a real Slack
 # (CB_SLACK_WEBHOOK_URL or CB_SLACK_BOT_TOKEN of its own).
 fakeslack_webhook_url() {
-    printf 'http://127.0.0.1:%s/services/T000/B000/%s\n' "$CB_PORT_FAKEHOOKS" "$(secret fakeslack-webhook.hex)"
+    printf 'http://%s:%s/services/T000/B000/%s\n' "$FAKE_ADDR" "$CB_PORT_FAKEHOOKS" "$(secret fakeslack-webhook.hex)"
 }
 fakeslack_enabled() {
-    { [ -z "${CB_SLACK_WEBHOOK_URL:-}" ] || [[ $CB_SLACK_WEBHOOK_URL == "http://127.0.0.1:$CB_PORT_FAKEHOOKS/"* ]]; } &&
+    { [ -z "${CB_SLACK_WEBHOOK_URL:-}" ] || [[ $CB_SLACK_WEBHOOK_URL == "http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS/"* ]]; } &&
         { [ -z "${CB_SLACK_BOT_TOKEN:-}" ] || [ "$CB_SLACK_BOT_TOKEN" = "$(secret fakeslack-bot.pw)" ]; }
 }
 
@@ -1198,16 +1275,16 @@ start_fakehooks() {
         return 0
     fi
     rm -f "$pidf"
-    ensure_free_port fakehooks "$CB_PORT_FAKEHOOKS"
+    ensure_free_port fakehooks "$CB_PORT_FAKEHOOKS" "$FAKE_ADDR"
     ensure_log "$LOG_DIR/cb-fake-hooks.log"
-    spawn_cb "$exe" --port "$CB_PORT_FAKEHOOKS" --pidfile "$pidf" \
+    spawn_cb "$exe" --port "$CB_PORT_FAKEHOOKS" --bind "$FAKE_ADDR" --pidfile "$pidf" \
         --slack-token-file "$SECRETS_DIR/fakeslack-bot.pw" \
         --slack-webhook-secret-file "$SECRETS_DIR/fakeslack-webhook.hex" \
         >>"$LOG_DIR/cb-fake-hooks.log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("fakehooks:$pid")
     for ((i = 0; i < 30; i++)); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$CB_PORT_FAKEHOOKS") 2>/dev/null && break
+        port_busy "$CB_PORT_FAKEHOOKS" "$FAKE_ADDR" && break
         is_alive "$pid" || break
         sleep 0.1
     done
@@ -1216,7 +1293,7 @@ start_fakehooks() {
         die "fake webhooks exited during startup (see $LOG_DIR/cb-fake-hooks.log)"
     fi
     [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
-    say "fake webhooks and slack: running on 127.0.0.1:$CB_PORT_FAKEHOOKS (pid $pid)"
+    say "fake webhooks and slack: running on $FAKE_ADDR:$CB_PORT_FAKEHOOKS (pid $pid)"
 }
 
 stop_fakehooks() {
@@ -1282,7 +1359,7 @@ generate_nginx_conf() {
         CB_EDGE_EXEMPT=${CB_EDGE_EXEMPT-127.0.0.1} "$GEN_ROUTES" --edge "$part" >"$NGINX_DIR/edge-$part.conf" \
             || die "nginx: invalid CB_EDGE_* setting"
     done
-    origin=$(public_origin "https://127.0.0.1:$CB_PORT_HTTPS")
+    origin=$(public_origin "https://$CB_BIND_ADDR:$CB_PORT_HTTPS")
     case $origin in
         https://*) ws_origin=wss://${origin#https://} ;;
         *)         ws_origin=ws://${origin#http://} ;;
@@ -1304,7 +1381,7 @@ generate_nginx_conf() {
         install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$NGINX_DIR/tmp/$d"
     done
     ROUTES_FILE=$routes OPS_FILE=$ops P_OPS=$CB_PORT_OPS TRACE_FILE=$REPO/nginx/$(trace_conf) ZONES_FILE=$zones SERVER_FILE=$server WS_FILE=$ws \
-    STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR \
+    STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR BIND=$CB_BIND_ADDR \
     TLS=$TLS_DIR WEB=$WEB_DIR P_HTTP=$CB_PORT_HTTP P_HTTPS=$CB_PORT_HTTPS P_WS=$CB_PORT_WS \
     REPO_DIR=$REPO awk '
         BEGIN {
@@ -1313,7 +1390,7 @@ generate_nginx_conf() {
             map["@TLS_DIR@"] = ENVIRON["TLS"];   map["@WEB_ROOT@"] = ENVIRON["WEB"]
             map["@REPO@"] = ENVIRON["REPO_DIR"]; map["@PORT_HTTP@"] = ENVIRON["P_HTTP"]
             map["@PORT_HTTPS@"] = ENVIRON["P_HTTPS"]; map["@PORT_WS@"] = ENVIRON["P_WS"]
-            map["@PORT_OPS@"] = ENVIRON["P_OPS"]
+            map["@PORT_OPS@"] = ENVIRON["P_OPS"];  map["@BIND_ADDR@"] = ENVIRON["BIND"]
             # Whole-line placeholders: the file is inserted, indented.
             ins["@ROUTES@"] = ENVIRON["ROUTES_FILE"] SUBSEP "        "
             ins["@OPS_ROUTES@"] = ENVIRON["OPS_FILE"] SUBSEP "        "
@@ -1359,16 +1436,17 @@ start_nginx() {
         return 0
     fi
     rm -f "$RUN_DIR/nginx.pid"
-    ensure_free_port nginx "$CB_PORT_HTTP"
-    ensure_free_port nginx "$CB_PORT_HTTPS"
+    ensure_free_port nginx "$CB_PORT_HTTP" "$CB_BIND_ADDR"
+    ensure_free_port nginx "$CB_PORT_HTTPS" "$CB_BIND_ADDR"
     ensure_free_port nginx "$CB_PORT_OPS"
-    say "nginx: starting on 127.0.0.1:$CB_PORT_HTTP and 127.0.0.1:$CB_PORT_HTTPS (operator: 127.0.0.1:$CB_PORT_OPS)"
+    say "nginx: starting on $CB_BIND_ADDR:$CB_PORT_HTTP and $CB_BIND_ADDR:$CB_PORT_HTTPS (operator: 127.0.0.1:$CB_PORT_OPS)"
     spawn_cb "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/nginx-error.log" \
         >>"$LOG_DIR/nginx.log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("nginx:$pid")
     for ((i = 0; i < 100; i++)); do
-        if [ -s "$RUN_DIR/nginx.pid" ] && port_busy "$CB_PORT_HTTP" && port_busy "$CB_PORT_HTTPS" &&
+        if [ -s "$RUN_DIR/nginx.pid" ] && port_busy "$CB_PORT_HTTP" "$CB_BIND_ADDR" &&
+            port_busy "$CB_PORT_HTTPS" "$CB_BIND_ADDR" &&
             port_busy "$CB_PORT_OPS"; then
             return 0
         fi
@@ -1527,18 +1605,21 @@ on_start_exit() {
 # Fail before starting anything when a port we are about to listen on is
 # taken by something else.
 preflight_ports() {
-    pg_running_pid >/dev/null || ensure_free_port postgres "$CB_PORT_PG"
-    running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN" >/dev/null || ensure_free_port redis "$CB_PORT_REDIS"
+    if [ "$CB_STACK_ROLE" != node ]; then
+        pg_running_pid >/dev/null || ensure_free_port postgres "$CB_PORT_PG"
+        running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN" >/dev/null || ensure_free_port redis "$CB_PORT_REDIS"
+    fi
+    [ "$CB_STACK_ROLE" = shared ] && return 0
     if [ -x "$BIN_DIR/cb-worker" ]; then
         running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker" >/dev/null \
             || ensure_free_port worker "$CB_PORT_WS"
     fi
     if ! running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN" >/dev/null; then
-        ensure_free_port nginx "$CB_PORT_HTTP"
-        ensure_free_port nginx "$CB_PORT_HTTPS"
+        ensure_free_port nginx "$CB_PORT_HTTP" "$CB_BIND_ADDR"
+        ensure_free_port nginx "$CB_PORT_HTTPS" "$CB_BIND_ADDR"
         ensure_free_port nginx "$CB_PORT_OPS"
     fi
-    if [ -x "$PROM_BIN" ]; then
+    if [ -x "$PROM_BIN" ] && [ "$CB_STACK_ROLE" = all ]; then
         running_pid "$RUN_DIR/prometheus.pid" "$PROM_BIN" >/dev/null \
             || ensure_free_port prometheus "$CB_PORT_PROM"
     fi
@@ -1561,28 +1642,36 @@ cmd_start() {
     STARTED=()
     trap on_start_exit EXIT
     ensure_log "$LOG_DIR/stack.log"
-    ensure_secrets
+    if [ "$CB_STACK_ROLE" = node ]; then take_shared_secrets; else ensure_secrets; fi
     build_child_env 1
     ensure_tls
     ensure_client_ca
     ensure_sf_keys
-    start_postgres
-    start_redis
-    run_migrations
-    start_responders
-    start_fakesf
-    start_fakehooks
-    start_worker
-    start_nginx
-    start_prometheus
+    # The shared part (CB_STACK_ROLE all or shared), then a node's own.
+    if [ "$CB_STACK_ROLE" != node ]; then
+        start_postgres
+        start_redis
+        run_migrations
+    fi
+    [ "$CB_STACK_ROLE" = shared ] || start_responders
+    if [ "$CB_STACK_ROLE" != node ]; then
+        start_fakesf
+        start_fakehooks
+    fi
+    if [ "$CB_STACK_ROLE" != shared ]; then
+        start_worker
+        start_nginx
+    fi
+    if [ "$CB_STACK_ROLE" = all ]; then start_prometheus; fi
     write_stack_env
     trap - EXIT
-    say "up in $((SECONDS - t0)) s; environment: $STACK_ENV"
-    echo "  https:  https://127.0.0.1:$CB_PORT_HTTPS/  (self-signed: $TLS_DIR/cert.pem)"
-    echo "  http:   http://127.0.0.1:$CB_PORT_HTTP/"
-    echo "  health: http://127.0.0.1:$CB_PORT_HTTP/api/health"
+    say "up in $((SECONDS - t0)) s ($CB_STACK_ROLE); environment: $STACK_ENV"
+    if [ "$CB_STACK_ROLE" = shared ]; then return 0; fi
+    echo "  https:  https://$CB_BIND_ADDR:$CB_PORT_HTTPS/  (self-signed: $TLS_DIR/cert.pem)"
+    echo "  http:   http://$CB_BIND_ADDR:$CB_PORT_HTTP/"
+    echo "  health: http://$CB_BIND_ADDR:$CB_PORT_HTTP/api/health"
     echo "  metrics: http://127.0.0.1:$CB_PORT_OPS/metrics  (operator listener; bearer token in $SECRETS_DIR/metrics-token.hex)"
-    if [ -x "$PROM_BIN" ]; then
+    if [ -x "$PROM_BIN" ] && [ "$CB_STACK_ROLE" = all ]; then
         echo "  prometheus: http://127.0.0.1:$CB_PORT_PROM/  (rules: ops/prometheus/)"
     fi
 }

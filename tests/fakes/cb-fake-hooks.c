@@ -24,7 +24,7 @@
  * (status N times with Retry-After or Location, drop, latency, Slack
  * errors), shows counters and resets.
  *
- *   cb-fake-hooks --port N [--pidfile P] [--io-timeout-ms MS]
+ *   cb-fake-hooks --port N [--pidfile P] [--bind IPV4] [--io-timeout-ms MS]
  *                 [--slack-token xoxb-... | --slack-token-file PATH]
  *                 [--slack-webhook-path /services/T000/B000/XXXX |
  *                  --slack-webhook-secret-file PATH]
@@ -76,6 +76,7 @@
 static struct {
 	int		 port;
 	const char	*pidfile;
+	const char	*bind;		/* NULL: 127.0.0.1 */
 	long		 io_timeout_ms;
 	long		 tolerance_s;
 	size_t		 max_stored;
@@ -1378,7 +1379,7 @@ static void __attribute__((noreturn))
 hk_usage(const char *why)
 {
 	fprintf(stderr, "cb-fake-hooks: %s\n"
-	    "usage: cb-fake-hooks --port N [--pidfile P] [--io-timeout-ms MS]\n"
+	    "usage: cb-fake-hooks --port N [--pidfile P] [--bind IPV4] [--io-timeout-ms MS]\n"
 	    "                     [--slack-token xoxb-... | --slack-token-file F]\n"
 	    "                     [--slack-webhook-path /services/T.../B.../... |\n"
 	    "                      --slack-webhook-secret-file F]\n"
@@ -1457,7 +1458,11 @@ main(int argc, char **argv)
 			cfg.port = (int)v;
 		} else if (strcmp(o, "--pidfile") == 0)
 			cfg.pidfile = val;
-		else if (strcmp(o, "--io-timeout-ms") == 0) {
+		else if (strcmp(o, "--bind") == 0) {
+			if (!fh_ipv4_ok(val))
+				hk_usage("--bind wants an IPv4 address");
+			cfg.bind = val;
+		} else if (strcmp(o, "--io-timeout-ms") == 0) {
 			if (util_parse_ll(val, 100, 600000, &v) != CB_OK)
 				hk_usage("--io-timeout-ms must be 100..600000");
 			cfg.io_timeout_ms = (long)v;
@@ -1511,6 +1516,7 @@ main(int argc, char **argv)
 
 	memset(&hc, 0, sizeof(hc));
 	hc.port = cfg.port;
+	hc.bind = cfg.bind;
 	hc.io_timeout_ms = cfg.io_timeout_ms;
 	hc.pidfile = cfg.pidfile;
 	hc.handler = hk_handle;

@@ -35,7 +35,7 @@
  * /__fake/queries lists the SOQL received (decoded), newest last.
  *
  *   cb-fake-sf --port N --cert PEM_CERT --client-id ID --username USER
- *              [--audience AUD] [--pidfile P]
+ *              [--audience AUD] [--pidfile P] [--bind 127.0.0.1]
  *              [--objects Form_Submission__c,Call_Activity__c]
  *              [--io-timeout-ms 10000] [--api-limit 15000]
  *              [--max-records 10000]
@@ -106,6 +106,7 @@ static struct {
 	const char	*username;
 	const char	*audience;
 	const char	*pidfile;
+	const char	*bind;		/* NULL: 127.0.0.1 */
 	long		 io_timeout_ms;
 	long		 api_limit;
 	size_t		 max_records;
@@ -2038,7 +2039,7 @@ fk_usage(const char *why)
 	fprintf(stderr, "cb-fake-sf: %s\n"
 	    "usage: cb-fake-sf --port N --cert PEM_CERT --client-id ID "
 	    "--username USER\n"
-	    "                  [--audience AUD] [--pidfile P] "
+	    "                  [--audience AUD] [--pidfile P] [--bind IPV4] "
 	    "[--objects A__c,B__c] [--io-timeout-ms MS]\n"
 	    "                  [--api-limit N] [--max-records N]\n", why);
 	exit(2);
@@ -2171,7 +2172,12 @@ fk_parse_args(int argc, char **argv)
 			cfg.audience = val;
 		else if (strcmp(o, "--pidfile") == 0)
 			cfg.pidfile = val;
-		else if (strcmp(o, "--objects") == 0) {
+		else if (strcmp(o, "--bind") == 0) {
+			/* Also the instance URL the token answer names. */
+			if (!fh_ipv4_ok(val))
+				fk_usage("--bind wants an IPv4 address");
+			cfg.bind = val;
+		} else if (strcmp(o, "--objects") == 0) {
 			if (fk_parse_objects(val) != 0)
 				fk_usage("--objects wants API names, "
 				    "comma-separated, at most 16");
@@ -2214,8 +2220,8 @@ main(int argc, char **argv)
 	if ((fk.certs[0] = fk_load_cert(cfg.cert_file)) == NULL)
 		goto out;
 	fk.ncerts = 1;
-	snprintf(cfg.base_url, sizeof(cfg.base_url), "http://127.0.0.1:%d",
-	    cfg.port);
+	snprintf(cfg.base_url, sizeof(cfg.base_url), "http://%s:%d",
+	    cfg.bind != NULL ? cfg.bind : "127.0.0.1", cfg.port);
 	fk.api_limit = cfg.api_limit;
 	/* Load factor at most one half: probes stay short. */
 	for (fk.index_cap = 1024; fk.index_cap <= 2 * cfg.max_records;
@@ -2225,6 +2231,7 @@ main(int argc, char **argv)
 
 	memset(&hc, 0, sizeof(hc));
 	hc.port = cfg.port;
+	hc.bind = cfg.bind;
 	hc.io_timeout_ms = cfg.io_timeout_ms;
 	hc.pidfile = cfg.pidfile;
 	hc.handler = fk_handle;

@@ -792,8 +792,16 @@ fh_on_signal(int sig)
 	atomic_store(&fh_stop, 1);
 }
 
+int
+fh_ipv4_ok(const char *s)
+{
+	struct in_addr	 a;
+
+	return inet_pton(AF_INET, s, &a) == 1;
+}
+
 static int
-fh_listen(int port)
+fh_listen(const char *addr, int port)
 {
 	struct sockaddr_in	 sa;
 	int			 fd, one = 1;
@@ -804,8 +812,14 @@ fh_listen(int port)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
-	/* Loopback only: the control planes have no authentication. */
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* Loopback unless told (fh_config.bind): no authentication. */
+	if (addr == NULL)
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1) {
+		close(fd);
+		errno = EINVAL;
+		return -1;
+	}
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
 	    listen(fd, FH_CONN_MAX) != 0) {
 		close(fd);
@@ -860,7 +874,8 @@ fh_serve(const struct fh_config *cfg)
 	fh_cfg = *cfg;
 	if (fh_cfg.io_timeout_ms <= 0)
 		fh_cfg.io_timeout_ms = 10000;
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", cfg->port);
+	snprintf(url, sizeof(url), "http://%s:%d",
+	    cfg->bind != NULL ? cfg->bind : "127.0.0.1", cfg->port);
 	memset(&act, 0, sizeof(act));
 	sigemptyset(&act.sa_mask);
 	act.sa_handler = fh_on_signal;
@@ -869,7 +884,7 @@ fh_serve(const struct fh_config *cfg)
 	act.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &act, NULL);
 
-	if ((lfd = fh_listen(cfg->port)) < 0) {
+	if ((lfd = fh_listen(cfg->bind, cfg->port)) < 0) {
 		log_kv(LOG_LVL_ERROR, "listen_failed", "url", url, "error",
 		    strerror(errno), NULL);
 		return 1;

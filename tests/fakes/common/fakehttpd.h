@@ -62,6 +62,12 @@ typedef void	(*fh_log_path)(const struct fh_req *, char *out, size_t outsz);
 
 struct fh_config {
 	int		 port;
+	/*
+	 * The IPv4 address to listen on; NULL: 127.0.0.1.  Another one only
+	 * on a test's private network (tests/scripts/twonode.sh): the control
+	 * planes have no authentication.
+	 */
+	const char	*bind;
 	long		 io_timeout_ms;	/* 0: 10000 */
 	const char	*pidfile;	/* NULL: none; written after listen */
 	fh_handler	 handler;
@@ -77,6 +83,8 @@ struct fh_config {
  */
 int	 fh_serve(const struct fh_config *);
 
+/* Is s a dotted IPv4 address (for fh_config.bind)? */
+int	 fh_ipv4_ok(const char *s);
 /* First header of that name (case-insensitive), or NULL. */
 const char *fh_header(const struct fh_req *, const char *name);
 size_t	 fh_header_count(const struct fh_req *, const char *name);
