@@ -120,7 +120,6 @@ CB_STATE=$base/shared CB_STACK_ROLE=shared CB_SHARED_ADDR=$net.1 CB_SHARED_NET=$
 start_node() {
     local side=$1 addr=$2 ns=${tag}$1
     say "node $side in namespace $ns on $addr"
-    eval "up_$side=1"
     ip netns exec "$ns" env CB_STATE="$base/$side" CB_STACK_ROLE=node \
         CB_SHARED_STATE="$shared_state" CB_SHARED_ADDR="$net.1" CB_BIND_ADDR="$addr" \
         CB_PORT_PG="$P_PG" CB_PORT_REDIS="$P_REDIS" CB_PORT_FAKESF="$P_FAKESF" \
@@ -129,8 +128,12 @@ start_node() {
         "$stack" start >"$base/$side-start.log" 2>&1 ||
         { tail -n 30 "$base/$side-start.log" >&2; die "node $side did not start"; }
 }
-start_node a "$net.2"
-start_node b "$net.3"
+# Both at once (each waits mostly on its own processes' start-up).
+start_node a "$net.2" & pid_a=$!
+start_node b "$net.3" & pid_b=$!
+up_a=1 up_b=1
+wait "$pid_a" || die "node a did not start"
+wait "$pid_b" || die "node b did not start"
 state_a=$(readlink -f "$base/a") state_b=$(readlink -f "$base/b")
 
 set +e

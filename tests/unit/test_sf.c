@@ -786,6 +786,43 @@ START_TEST(test_new_accepts)
 }
 END_TEST
 
+/*
+ * A plain-http login at a private address is taken only with the caller's
+ * own client, whose private allowlist then decides each transfer: the fake
+ * a second node reaches over its network (docs/scale-out.md).
+ */
+START_TEST(test_new_private_plain_needs_callers_client)
+{
+	struct sf_conf		 conf;
+	struct sf_client	*c;
+	struct sf_result	 r;
+	struct httpc		*h = httpc_new("10.231.7.1:8095", "test");
+	char			 err[512];
+
+	ck_assert_ptr_nonnull(h);
+	memset(&conf, 0, sizeof(conf));
+	conf.login_url = "http://10.231.7.1:8095";
+	conf.client_id = T_CLIENT_ID;
+	conf.username = T_USERNAME;
+	conf.private_key_file = t_key;
+	conf.api_version = "v60.0";
+	ck_assert_ptr_null(sf_client_new(&conf, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "must use https") != NULL, "%s", err);
+	conf.http = h;
+	c = sf_client_new(&conf, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	sf_client_free(c);
+	/* Another private address is still refused, by the guard. */
+	conf.login_url = "http://10.231.7.2:8095";
+	c = sf_client_new(&conf, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(t_upsert(c, "sub-1", "{}", &r), CB_ERR_CONFIG);
+	t_expect(&r, SF_CONFIG, 0, "CB_EGRESS");
+	sf_client_free(c);
+	httpc_free(h);
+}
+END_TEST
+
 START_TEST(test_api_names)
 {
 	static const struct {
@@ -1949,6 +1986,7 @@ t_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_new_rejects, 0, (int)T_NELEM(bad_confs));
 	tcase_add_test(tc, test_new_accepts);
+	tcase_add_test(tc, test_new_private_plain_needs_callers_client);
 	tcase_add_test(tc, test_api_names);
 	tcase_add_test(tc, test_local_argument_checks);
 	tcase_add_test(tc, test_connection_refused);
