@@ -39,7 +39,7 @@
 #                     cluster to finish its recovery                 [300]
 #   CB_BIND_ADDR      the IPv4 address nginx's public listeners bind [127.0.0.1]
 #
-# Several nodes (docs/scale-out.md; tests/scripts/twonode.sh runs two, each
+# Several nodes (docs/scale-out.md; scripts/twonode.sh runs two, each
 # in its own network namespace):
 #   CB_STACK_ROLE     all: everything, one node (the default); shared: only
 #                     what every node shares (Postgres, Redis, the
@@ -122,7 +122,8 @@ usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
 environment: CB_STATE CB_BUILD CB_STAGE CB_ROUTES CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG
              CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS CB_PORT_OPS CB_PORT_PROM
              CB_PROM_SCRAPE_INTERVAL
-             CB_CLIENT_CA CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS
+             CB_CLIENT_CA CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS CB_BIND_ADDR
+             CB_STACK_ROLE CB_SHARED_ADDR CB_SHARED_NET CB_SHARED_STATE (docs/scale-out.md)
 EOF
     exit 2
 }

@@ -14,11 +14,12 @@
  *   2. submissions spread over both nodes, with both workers delivering the
  *      outbox, reach the fake Salesforce exactly once each (one record, one
  *      upsert);
- *   3. killing A's worker (SIGKILL to its master) sends the tab to B, which
+ *   3. both workers' audit duties seal the one hash chain, which verifies;
+ *   4. killing A's worker (SIGKILL to its master) sends the tab to B, which
  *      resumes it from its last seq: every command exactly once, in order,
  *      including those posted while it was away; the gap from the kill to
  *      the first frame on B is measured.
- * The third case runs last: A has no worker after it.
+ * The fourth case runs last: A has no worker after it.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -224,6 +225,29 @@ START_TEST(outbox_exactly_once)
 }
 END_TEST
 
+/*
+ * Both nodes' audit duties seal the trail (tenants, forms, policies, agents
+ * and keys the cases made wrote audit rows): the chain still verifies whole.
+ */
+START_TEST(audit_chain_two_sealers)
+{
+	char	 cmd[1024], out[4096];
+	int	 rc = 1, waited;
+
+	snprintf(cmd, sizeof(cmd), "%s/bin/cb-admin audit verify", test_env("CB_BUILD"));
+	for (waited = 0; waited <= 30000; waited += 500) {
+		rc = test_run(cmd, out, sizeof(out));
+		if (rc != 0 || strstr(out, "\"unsealed\":0,") != NULL)
+			break;
+		test_sleep_ms(500);
+	}
+	printf("figure: audit chain sealed by both workers: %s", out);
+	fflush(stdout);
+	ck_assert_msg(rc == 0, "audit verify: %s", out);
+	ck_assert_msg(strstr(out, "\"unsealed\":0,") != NULL, "rows left unsealed: %s", out);
+}
+END_TEST
+
 START_TEST(failover_resumes)
 {
 	struct seed	 s;
@@ -290,6 +314,7 @@ twonode_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, commands_cross_nodes);
 	tcase_add_test(tc, outbox_exactly_once);
+	tcase_add_test(tc, audit_chain_two_sealers);
 	tcase_add_test(tc, failover_resumes);	/* last: A keeps no worker */
 	suite_add_tcase(s, tc);
 	return s;

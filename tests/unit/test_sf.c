@@ -765,18 +765,25 @@ START_TEST(test_new_rejects)
 }
 END_TEST
 
+/* A complete configuration with this login URL and the test key. */
+static void
+t_conf(struct sf_conf *conf, const char *login_url)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->login_url = login_url;
+	conf->client_id = T_CLIENT_ID;
+	conf->username = T_USERNAME;
+	conf->private_key_file = t_key;
+	conf->api_version = "v60.0";
+}
+
 START_TEST(test_new_accepts)
 {
 	struct sf_conf		 conf;
 	struct sf_client	*c;
 	char			 err[512];
 
-	memset(&conf, 0, sizeof(conf));
-	conf.login_url = "https://login.salesforce.com/";
-	conf.client_id = T_CLIENT_ID;
-	conf.username = T_USERNAME;
-	conf.private_key_file = t_key;
-	conf.api_version = "v60.0";
+	t_conf(&conf, "https://login.salesforce.com/");
 	c = sf_client_new(&conf, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	sf_invalidate_token(c);
@@ -800,12 +807,7 @@ START_TEST(test_new_private_plain_needs_callers_client)
 	char			 err[512];
 
 	ck_assert_ptr_nonnull(h);
-	memset(&conf, 0, sizeof(conf));
-	conf.login_url = "http://10.231.7.1:8095";
-	conf.client_id = T_CLIENT_ID;
-	conf.username = T_USERNAME;
-	conf.private_key_file = t_key;
-	conf.api_version = "v60.0";
+	t_conf(&conf, "http://10.231.7.1:8095");
 	ck_assert_ptr_null(sf_client_new(&conf, err, sizeof(err)));
 	ck_assert_msg(strstr(err, "must use https") != NULL, "%s", err);
 	conf.http = h;
