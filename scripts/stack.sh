@@ -1649,17 +1649,17 @@ cmd_start() {
     ensure_client_ca
     ensure_sf_keys
     # The shared part (CB_STACK_ROLE all or shared), then a node's own.
-    if [ "$CB_STACK_ROLE" != node ]; then
+    if runs_part shared; then
         start_postgres
         start_redis
         run_migrations
     fi
-    [ "$CB_STACK_ROLE" = shared ] || start_responders
-    if [ "$CB_STACK_ROLE" != node ]; then
+    if runs_part node; then start_responders; fi
+    if runs_part shared; then
         start_fakesf
         start_fakehooks
     fi
-    if [ "$CB_STACK_ROLE" != shared ]; then
+    if runs_part node; then
         start_worker
         start_nginx
     fi
@@ -1724,37 +1724,50 @@ status_line() {
     fi
 }
 
+# Does this stack's role (CB_STACK_ROLE) run PART (shared or node)?
+runs_part() {
+    [ "$CB_STACK_ROLE" = all ] || [ "$CB_STACK_ROLE" = "$1" ]
+}
+
 cmd_status() {
     local pid bin procs
     local -A seen=()
     require_user
     ALL_UP=1
-    pid=$(pg_running_pid) || pid=
-    status_line postgres "$pid"
-    pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN") || pid=
-    status_line redis "$pid"
-    while read -r bin procs; do
-        [ -n "$bin" ] || continue
-        seen[$bin]=1
-        pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
-        status_line "responder $bin" "$pid"
-    done < <(responder_list 2>/dev/null || true)
-    while read -r bin; do
-        [ -z "${seen[$bin]:-}" ] || continue
-        pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
-        status_line "responder $bin" "$pid"
-    done < <(responder_pidfiles)
-    pid=$(running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker") || pid=
-    status_line cb-worker "$pid"
-    if fakesf_enabled; then
-        pid=$(running_pid "$RUN_DIR/cb-fake-sf.pid" "$BIN_DIR/cb-fake-sf") || pid=
-        status_line cb-fake-sf "$pid"
+    if runs_part shared; then
+        pid=$(pg_running_pid) || pid=
+        status_line postgres "$pid"
+        pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN") || pid=
+        status_line redis "$pid"
     fi
-    pid=$(running_pid "$RUN_DIR/cb-fake-hooks.pid" "$BIN_DIR/cb-fake-hooks") || pid=
-    status_line cb-fake-hooks "$pid"
-    pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || pid=
-    status_line nginx "$pid"
-    if [ -x "$PROM_BIN" ]; then
+    if runs_part node; then
+        while read -r bin procs; do
+            [ -n "$bin" ] || continue
+            seen[$bin]=1
+            pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
+            status_line "responder $bin" "$pid"
+        done < <(responder_list 2>/dev/null || true)
+        while read -r bin; do
+            [ -z "${seen[$bin]:-}" ] || continue
+            pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
+            status_line "responder $bin" "$pid"
+        done < <(responder_pidfiles)
+        pid=$(running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker") || pid=
+        status_line cb-worker "$pid"
+    fi
+    if runs_part shared; then
+        if fakesf_enabled; then
+            pid=$(running_pid "$RUN_DIR/cb-fake-sf.pid" "$BIN_DIR/cb-fake-sf") || pid=
+            status_line cb-fake-sf "$pid"
+        fi
+        pid=$(running_pid "$RUN_DIR/cb-fake-hooks.pid" "$BIN_DIR/cb-fake-hooks") || pid=
+        status_line cb-fake-hooks "$pid"
+    fi
+    if runs_part node; then
+        pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || pid=
+        status_line nginx "$pid"
+    fi
+    if [ -x "$PROM_BIN" ] && [ "$CB_STACK_ROLE" = all ]; then
         pid=$(running_pid "$RUN_DIR/prometheus.pid" "$PROM_BIN") || pid=
         status_line prometheus "$pid"
     fi
