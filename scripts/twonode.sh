@@ -47,7 +47,7 @@ ns_a=${tag}a ns_b=${tag}b br=${tag}br
 caller_state=${CB_STATE:-}
 base=$(mktemp -d /tmp/cb-twonode.XXXXXX)
 chmod 0755 "$base"
-net= up_shared=0 up_a=0 up_b=0 shared_state= state_a= state_b=
+net= up_shared=0 up_a=0 up_b=0 shared_state= state_a= state_b= cmd_pid=
 
 # Everything this run made, in reverse; safe to call twice and at any point.
 teardown() {
@@ -72,7 +72,13 @@ teardown() {
     exit "$rc"
 }
 trap teardown EXIT
-trap 'exit 130' INT TERM
+# A signal ends the command too (it runs in the background so that the
+# signal is taken at once, not after the command ends), then tears down.
+on_signal() {
+    [ -n "$cmd_pid" ] && kill -TERM "$cmd_pid" 2>/dev/null
+    exit 130
+}
+trap on_signal INT TERM
 
 # A /24 no interface of the root namespace uses yet; the bridge takes .1
 # (adding it fails if another run took the same one meanwhile: try again).
@@ -147,8 +153,11 @@ set +e
     export CB_TWONODE_A_STATE=$state_a CB_TWONODE_B_STATE=$state_b CB_TWONODE_SHARED_STATE=$shared_state
     export CB_HTTP_URL=$CB_TWONODE_A_URL CB_HTTPS_URL="https://$net.2:$P_HTTPS"
     exec "$@"
-)
+) &
+cmd_pid=$!
+wait "$cmd_pid"
 rc=$?
+cmd_pid=
 set -e
 
 # No secret in the nodes' or the shared stack's logs: theirs and the ones
