@@ -35,7 +35,6 @@
 #include "seed.h"
 #include "submit.h"
 #include "testdb.h"
-#include "util.h"
 #include "ws.h"
 
 #define CMDS		20	/* commands per case */
