@@ -258,6 +258,8 @@ install: $(CGI_BIN) $(WORKER_BIN) $(TOOL_BIN) $(OPENAPI_JSON)
 	install -m 0644 ops/prometheus/tests/*.yml $(I)/ops/prometheus/tests/
 	install -m 0755 scripts/stack.sh scripts/gen-nginx-routes.sh scripts/cb scripts/call-event.sh \
 		scripts/backup.sh scripts/restore.sh $(I)/scripts/
+	install -d -m 0755 $(I)/scripts/stack
+	install -m 0644 scripts/stack/*.sh $(I)/scripts/stack/
 	install -m 0644 scripts/db-roles.sql $(I)/scripts/
 	install -m 0644 routes.tab README.md $(I)/
 	rm -rf $(I)/docs && cp -R docs $(I)/docs && chmod -R u=rwX,go=rX $(I)/docs

@@ -28,12 +28,11 @@
 static int
 metrics_authorize(struct req *r)
 {
-	const char	*want = r->app->settings.metrics_token, *h;
+	const char	*want = r->app->settings.metrics_token, *tok;
 
 	if (want == NULL || *want == '\0')
 		return CB_OK;
-	h = req_header(r, "Authorization");
-	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 || !util_streq_ct(h + 7, want))
+	if ((tok = req_bearer(r)) == NULL || !util_streq_ct(tok, want))
 		return route_fail(r, CB_ERR_UNAUTHENTICATED, "send the metrics bearer token");
 	return CB_OK;
 }

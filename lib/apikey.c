@@ -7,11 +7,11 @@
 #include <sodium.h>
 
 #include "apikey.h"
+#include "app.h"
 #include "db.h"
-#include "memo.h"
 #include "errs.h"
+#include "memo.h"
 #include "req.h"
-#include "route.h"
 #include "util.h"
 
 static int
@@ -223,24 +223,37 @@ apikey_verify_memo(struct db *db, struct memo *memo, const char *pepper_hex, con
 	return CB_OK;
 }
 
-int
-apikey_authenticate(struct req *r)
+/*
+ * The key presented ("Authorization: Bearer cbk_...", else X-Api-Key),
+ * checked with `memo` in front when there is one.
+ */
+static int
+apikey_auth(struct req *r, struct memo *memo)
 {
-	const char		*h = req_header(r, "Authorization"), *key = NULL;
+	const char		*key = req_bearer(r);
 	struct agent_auth	*a;
 	int			 rc;
 
-	if (h && strncmp(h, "Bearer ", 7) == 0)
-		key = h + 7;
-	else if ((h = req_header(r, "X-Api-Key")) != NULL)
-		key = h;
-	if (key == NULL)
+	if (key == NULL && (key = req_header(r, "X-Api-Key")) == NULL)
 		return CB_ERR_UNAUTHENTICATED;
 	a = req_alloc(r, sizeof(*a));
-	if ((rc = apikey_verify(r->app->db, r->app->settings.api_key_pepper, key, a)) != CB_OK)
+	if ((rc = apikey_verify_memo(r->app->db, memo, r->app->settings.api_key_pepper, key,
+	    a)) != CB_OK)
 		return rc;
 	apikey_set_payer(r, a);
 	return CB_OK;
+}
+
+int
+apikey_authenticate(struct req *r)
+{
+	return apikey_auth(r, NULL);
+}
+
+int
+apikey_authenticate_memo(struct req *r)
+{
+	return apikey_auth(r, r->app->memo);
 }
 
 void

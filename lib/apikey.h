@@ -92,6 +92,11 @@ int	 apikey_verify_memo(struct db *, struct memo *, const char *pepper_hex, cons
 
 /* Authenticate "Authorization: Bearer cbk_..." (or X-Api-Key) into req->auth. */
 int	 apikey_authenticate(struct req *);
+/*
+ * The same with this process's memo in front (apikey_verify_memo): only for
+ * a route whose statement checks again that the key is live.
+ */
+int	 apikey_authenticate_memo(struct req *);
 /* Make `a` the request's caller: req->auth, and who pays (org, key). */
 void	 apikey_set_payer(struct req *, struct agent_auth *);
 /* 1 if the authenticated agent holds `scope`. */

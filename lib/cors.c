@@ -4,10 +4,11 @@
 #include <string.h>
 #include <strings.h>
 
+#include "app.h"
 #include "cors.h"
 #include "errs.h"
+#include "fail.h"
 #include "req.h"
-#include "route.h"
 
 /* traceparent: a page may send its W3C trace context (docs/tracing.md). */
 #define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Idempotency-Key, traceparent"

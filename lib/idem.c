@@ -7,12 +7,13 @@
 
 #include <sodium.h>
 
+#include "app.h"
 #include "db.h"
 #include "errs.h"
+#include "fail.h"
 #include "idem.h"
 #include "log.h"
 #include "req.h"
-#include "route.h"
 #include "util.h"
 
 int

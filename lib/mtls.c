@@ -10,10 +10,10 @@
 #include "audit.h"
 #include "db.h"
 #include "errs.h"
+#include "fail.h"
 #include "log.h"
 #include "mtls.h"
 #include "req.h"
-#include "route.h"
 #include "userauth.h"
 #include "util.h"
 

@@ -4,13 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "app.h"
 #include "db.h"
 #include "errs.h"
 #include "kv.h"
 #include "log.h"
-#include "memo.h"
 #include "quota.h"
 #include "ratelimit.h"
+#include "readthrough.h"
 #include "req.h"
 #include "util.h"
 
@@ -38,33 +39,46 @@ quota_tier_limit(const struct settings *s, const char *tier, enum route_quota q)
 	return -1;
 }
 
-/* The tenant's tier: this process's memo, else Postgres. */
+/* Where quota_tier puts the tier. */
+struct quota_tier_out {
+	char	*tier;
+	size_t	 tiersz;
+};
+
+static int
+quota_tier_take(struct readthrough *rt, const char *entry, size_t len)
+{
+	struct quota_tier_out	*o = rt->ud;
+
+	(void)len;
+	util_strlcpy(o->tier, entry, o->tiersz);
+	return 0;
+}
+
+static char *
+quota_tier_entry(struct readthrough *rt, const struct db_res *res)
+{
+	(void)rt;
+	return util_strdup(db_val(res, 0, 0));
+}
+
+/* The tenant's tier: this process's memo, else Postgres (lib/readthrough.h, no Redis). */
 static int
 quota_tier(struct req *r, char *tier, size_t tiersz)
 {
-	struct db_res	*res = NULL;
-	const char	*p[1], *v;
-	char		 key[48];
-	int		 rc;
+	struct quota_tier_out	 o = { tier, tiersz };
+	const char		*p[1] = { r->org };
+	char			 key[48];
+	struct readthrough	 rt = {
+		.key = key, .nparams = 1, .params = p,
+		.sql = "SELECT plan FROM orgs WHERE id = $1::bigint",
+		.missing = CB_ERR_INTERNAL,	/* an authenticated caller has an org */
+		.memo_ms = QUOTA_PLAN_MEMO_MS,
+		.take = quota_tier_take, .entry = quota_tier_entry, .ud = &o,
+	};
 
 	snprintf(key, sizeof(key), "cb:plan:%s", r->org);
-	if (r->app->memo && (v = memo_get(r->app->memo, key)) != NULL) {
-		util_strlcpy(tier, v, tiersz);
-		return CB_OK;
-	}
-	p[0] = r->org;
-	rc = db_query(r->app->db, &res, "SELECT plan FROM orgs WHERE id = $1::bigint", 1, p);
-	if (rc != CB_OK)
-		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_INTERNAL;		/* an authenticated caller has an org */
-	}
-	util_strlcpy(tier, db_val(res, 0, 0), tiersz);
-	db_res_free(res);
-	if (r->app->memo)
-		memo_put(r->app->memo, key, tier, QUOTA_PLAN_MEMO_MS);
-	return CB_OK;
+	return readthrough_get(&rt, r->app->db, NULL, r->app->memo);
 }
 
 int

@@ -19,9 +19,34 @@
 
 #include <stddef.h>
 
-#include "route.h"
+struct req;
+struct settings;
 
 #define QUOTA_PLAN_MEMO_MS	30000.0
+
+/*
+ * A route's own rate bucket (its .bucket, route.h), charged in the same
+ * script call as the quotas, all or none: command accept's per-tab rate.
+ * Unlike a quota it is a limit the route promises, so it fails closed:
+ * Redis away means 503, never an unmetered request.
+ */
+struct quota_bucket {
+	char	 key[128];
+	long	 per_minute;		/* 0: no bucket this time */
+	char	 detail[120];		/* the 429's detail when this bucket ran out */
+};
+
+/*
+ * Quotas of a tenant (by its plan tier) and of an API key, counted after
+ * authentication in Redis token buckets; a route names one as its .quota.
+ */
+enum route_quota {
+	QUOTA_NONE = 0,
+	QUOTA_SUBMIT,		/* the tier's submits per minute */
+	QUOTA_COMMAND,		/* the tier's commands per minute, and the key's */
+	QUOTA_CALL_EVENT,	/* the tier's inbound call events per minute */
+	QUOTA__COUNT
+};
 
 /*
  * Count one request of kind `q` for the request's tenant (r->org) and key

@@ -6,12 +6,12 @@
 
 #include <sodium.h>
 
+#include "app.h"
 #include "buf.h"
 #include "db.h"
 #include "errs.h"
 #include "log.h"
 #include "refresh.h"
-#include "route.h"
 #include "seal.h"
 #include "util.h"
 

@@ -153,6 +153,19 @@ req_header_count(const struct req *r, const char *name)
 }
 
 const char *
+req_bearer(const struct req *r)
+{
+	const char	*h = req_header(r, "Authorization");
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
+		return NULL;
+	h += 7;
+	while (*h == ' ')
+		h++;
+	return *h ? h : NULL;
+}
+
+const char *
 req_param(const struct req *r, const char *name)
 {
 	size_t	 i;

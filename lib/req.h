@@ -98,7 +98,7 @@ struct req {
 	 */
 	int		 responded;
 	/*
-	 * The error a hook or act() recorded with route_fail (lib/route.h):
+	 * The error a hook or act() recorded with route_fail (lib/fail.h):
 	 * its code, detail and problem extensions, owned by the request.  The
 	 * pipeline renders them when the code it is handed back is fail_code.
 	 */
@@ -138,6 +138,12 @@ const char *req_header(const struct req *, const char *name);
  * to FastCGI as repeated parameters, and req_header sees only the first.
  */
 size_t	 req_header_count(const struct req *, const char *name);
+/*
+ * The credentials of "Authorization: Bearer <token>" (RFC 6750; the scheme
+ * case-insensitive, RFC 9110), or NULL when there are none: the one reading
+ * of a bearer token, for tab tokens, API keys, JWTs and the metrics token.
+ */
+const char *req_bearer(const struct req *);
 /* A path parameter captured by req_match ("{form_id}" -> "form_id"). */
 const char *req_param(const struct req *, const char *name);
 /* A query-string parameter, percent-decoded (NULL if absent or malformed). */
@@ -169,7 +175,7 @@ void	 resp_body(struct req *, int status, const char *ctype, const char *, size_
 void	 resp_json(struct req *, int status, const cJSON *);
 /*
  * The pipeline's renderer (lib/route.c), and nothing else's: a hook or act()
- * fails by returning route_fail(...) (lib/route.h), which records the error
+ * fails by returning route_fail(...) (lib/fail.h), which records the error
  * for the pipeline to render once; tests/scripts/one-way-to-fail.sh fails the
  * suite if a responder or another module calls these.
  *

@@ -173,49 +173,6 @@ route_tls_only(const struct route *rt)
 	return (rt->flags & ROUTE_TLS_ONLY) || route_auth_person(rt->auth);
 }
 
-int
-route_fail_ext(struct req *r, int code, const char *detail, cJSON *ext)
-{
-	r->fail_code = code;
-	r->fail_detail = detail ? req_strdup(r, detail) : NULL;
-	r->fail_ext = ext;
-	req_own(r, ext, route_json_free);
-	return code;
-}
-
-int
-route_fail(struct req *r, int code, const char *detail)
-{
-	return route_fail_ext(r, code, detail, NULL);
-}
-
-int
-route_fail_field(struct req *r, int code, const char *field, const char *reason)
-{
-	cJSON	*ext = NULL;
-	char	 detail[300];
-
-	if (field && *field) {
-		if ((ext = cJSON_CreateObject()) == NULL ||
-		    cJSON_AddStringToObject(ext, "field", field) == NULL)
-			util_oom();
-		snprintf(detail, sizeof(detail), "%s: %s", field, reason);
-	} else
-		snprintf(detail, sizeof(detail), "%s", reason);
-	return route_fail_ext(r, code, detail, ext);
-}
-
-int
-route_too_many(struct req *r, long retry_after_ms, const char *detail)
-{
-	char	 v[24];
-	long	 s = (retry_after_ms + 999) / 1000;
-
-	snprintf(v, sizeof(v), "%ld", s < 1 ? 1 : s);
-	resp_header(r, "Retry-After", v);
-	return route_fail(r, CB_ERR_RATE_LIMITED, detail);
-}
-
 /* The one problem+json answer of a failed request: what was recorded for rc, else rc's own. */
 static void
 route_render(struct req *r, int rc)
@@ -641,32 +598,6 @@ route_handle(const struct responder *resp, struct app *app, char *const *env,
 	req_free(&r);
 	log_set_context(NULL, NULL);
 	log_set_trace(NULL);
-}
-
-struct seal_keyring *
-app_keys(struct app *a)
-{
-	return keyring_get(&a->keys, a->db);
-}
-
-int
-app_keys_open(struct app *a, const char *who)
-{
-	struct db	*db = db_open(a->settings.pg_dsn);
-	char		 err[512] = "";
-	int		 rc;
-
-	rc = keyring_open(&a->keys, db, a->settings.seal_root_key_file, err, sizeof(err));
-	db_close(db);
-	if (rc == CB_ERR_CRYPTO || rc == CB_ERR_CONFIG) {
-		log_msg(LOG_LVL_ERROR, "keyring_refused", "%s", err);
-		fprintf(stderr, "%s: refusing to start: %s\n", who, err);
-		keyring_close(&a->keys);
-		return 1;
-	}
-	if (rc != CB_OK)
-		log_msg(LOG_LVL_WARN, "keyring_deferred", "%s (will retry on first use)", err);
-	return 0;
 }
 
 static int

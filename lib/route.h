@@ -16,7 +16,7 @@
  *
  * One way to fail: a hook or act() ends a request with an error only by
  * returning it, with its detail recorded by route_fail() and friends
- * (below).  The pipeline renders the one problem+json answer from what was
+ * (fail.h).  The pipeline renders the one problem+json answer from what was
  * recorded; nothing answers an error itself and returns CB_OK.
  */
 #ifndef CB_ROUTE_H
@@ -25,34 +25,18 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "app.h"
 #include "db.h"
 #include "errs.h"
+#include "fail.h"
 #include "idem.h"
 #include "jsonv.h"
 #include "keyring.h"
 #include "kv.h"
 #include "memo.h"
+#include "quota.h"
 #include "req.h"
 #include "settings.h"
-
-/* Per-process resources, opened in each child after fork. */
-struct app {
-	struct settings	 settings;
-	struct db	*db;
-	struct kv	*kv;
-	struct keyring	 keys;		/* the seal keyring, kept in step with data_keys */
-	struct memo	*memo;		/* immutable facts cached in this process */
-	void		*ud;		/* the responder's own per-process state */
-};
-
-/* The seal keyring for this request (NULL if it cannot be loaded). */
-struct seal_keyring *app_keys(struct app *);
-/*
- * Load the settings' keyring, refusing a wrong root key: returns non-zero
- * (and logs why) when the process must not start.  Postgres being away is
- * not fatal: the keys load on first use.
- */
-int	 app_keys_open(struct app *, const char *who);
 
 #define ROUTE_JSON	0x01u	/* body: one JSON object checked against `fields` */
 #define ROUTE_IDEMPOTENT 0x02u	/* Idempotency-Key required; act runs in its transaction */
@@ -126,30 +110,6 @@ enum route_rate_class {
 	RATE_WEBHOOK,
 	RATE_OPERATOR,		/* the operator's listener only (nginx: ops-routes.conf) */
 	RATE__COUNT
-};
-
-/*
- * A route's own rate bucket (.bucket below), charged in the same script call
- * as the quotas, all or none: command accept's per-tab rate.  Unlike a
- * quota it is a limit the route promises, so it fails closed: Redis away
- * means 503, never an unmetered request.
- */
-struct quota_bucket {
-	char	 key[128];
-	long	 per_minute;		/* 0: no bucket this time */
-	char	 detail[120];		/* the 429's detail when this bucket ran out */
-};
-
-/*
- * Quotas of a tenant (by its plan tier) and of an API key, counted after
- * authentication in Redis token buckets (lib/quota.h).
- */
-enum route_quota {
-	QUOTA_NONE = 0,
-	QUOTA_SUBMIT,		/* the tier's submits per minute */
-	QUOTA_COMMAND,		/* the tier's commands per minute, and the key's */
-	QUOTA_CALL_EVENT,	/* the tier's inbound call events per minute */
-	QUOTA__COUNT
 };
 
 struct route {
@@ -261,32 +221,5 @@ int	 route_tls_only(const struct route *);
 /* One request through the pipeline (exposed for tests). */
 void	 route_handle(const struct responder *, struct app *, char *const *env,
 	    const struct req_io *);
-
-/*
- * The one way for a hook or act() to fail: record the error (code, detail,
- * problem extensions) on the request and return `code`, as in
- *   return route_fail(r, CB_ERR_CONFLICT, "the dead letter is not dead");
- * The pipeline renders the problem+json answer from the record when the
- * code it is handed back is that code; a bare `return CB_ERR_...;` gets
- * the generic answer for the code.  Headers that describe the answer
- * (WWW-Authenticate, Allow, Retry-After) may be set before; any other
- * header and any success answer already set give way to the problem.
- *
- * In a ROUTE_IDEMPOTENT route that runs in a transaction, a refusal act()
- * records with a 4xx code is the request's answer: the effect is rolled
- * back and the key remembers the refusal (a replay gets it again, with
- * Idempotent-Replayed).  A bare code or a 5xx leaves the key unclaimed
- * for the client to retry.
- */
-int	 route_fail(struct req *, int code, const char *detail);
-/* The same with problem extension members; takes ownership of `ext`. */
-int	 route_fail_ext(struct req *, int code, const char *detail, cJSON *ext);
-/* A field's failure: detail "field: reason" and the "field" member. */
-int	 route_fail_field(struct req *, int code, const char *field, const char *reason);
-/*
- * The one 429: Retry-After (whole seconds, at least 1) and the
- * rate-limited problem; returns CB_ERR_RATE_LIMITED.
- */
-int	 route_too_many(struct req *, long retry_after_ms, const char *detail);
 
 #endif

@@ -10,12 +10,12 @@
 
 #include <sodium.h>
 
+#include "app.h"
 #include "buf.h"
 #include "db.h"
 #include "errs.h"
 #include "jwt.h"
 #include "log.h"
-#include "route.h"
 #include "seal.h"
 #include "signkeys.h"
 #include "util.h"

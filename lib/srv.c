@@ -19,6 +19,7 @@
 #include "errs.h"
 #include "log.h"
 #include "metrics.h"
+#include "sigs.h"
 #include "srv.h"
 #include "supervise.h"
 #include "util.h"
@@ -118,21 +119,14 @@ static void
 srv_child(int lfd, int index, const struct srv_hooks *h)
 {
 	FCGX_Request	 r;
-	struct sigaction sa;
 	sigset_t	 waitmask;
 	struct epoll_event ev;
 	struct req_io	 io;
 	int		 ep;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = srv_on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	sigs_on_stop(srv_on_term);
+	sigs_set(SIGCHLD, SIG_DFL);
+	sigs_set(SIGPIPE, SIG_IGN);
 	sigemptyset(&waitmask);
 
 	metrics_enter((unsigned)index);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sigs.h"
 #include "supervise.h"
 #include "util.h"
 
@@ -50,7 +51,6 @@ static void
 sup_spawn(struct sup_child *c)
 {
 	pid_t			 master = getpid();
-	struct sigaction	 sa;
 
 	c->born = util_now_ms();
 	c->pid = fork();
@@ -65,10 +65,7 @@ sup_spawn(struct sup_child *c)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != master)
 		_exit(0);
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_DFL;
-	sigaction(SIGCHLD, &sa, NULL);
+	sigs_set(SIGCHLD, SIG_DFL);
 	exit(c->run(c->ud));
 }
 
@@ -106,7 +103,6 @@ sup_reap(struct sup_child *kids, size_t n, int respawn)
 int
 sup_run(struct sup_child *kids, size_t n, int grace_s)
 {
-	struct sigaction sa;
 	sigset_t	 block, empty;
 	double		 deadline;
 	size_t		 i, alive;
@@ -117,15 +113,9 @@ sup_run(struct sup_child *kids, size_t n, int grace_s)
 	sigaddset(&block, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &block, NULL);
 	sigemptyset(&empty);
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = sup_on_term;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	sa.sa_handler = sup_on_chld;
-	sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &sa, NULL);
+	sigs_on_stop(sup_on_term);
+	sigs_set(SIGCHLD, sup_on_chld);
+	sigs_set(SIGPIPE, SIG_IGN);
 
 	for (i = 0; i < n; i++)
 		sup_spawn(&kids[i]);

@@ -7,12 +7,12 @@
 
 #include <sodium.h>
 
+#include "app.h"
 #include "db.h"
 #include "errs.h"
 #include "kv.h"
-#include "memo.h"
+#include "readthrough.h"
 #include "req.h"
-#include "route.h"
 #include "tab.h"
 #include "util.h"
 
@@ -102,83 +102,68 @@ tab_ttl_s(const struct tab_ctx *t, long long cap)
 	return left < cap ? (left > 1 ? left : 1) : cap;
 }
 
+/* A cached or new entry: taken when it parses (the expiries follow its life). */
+static int
+tab_take(struct readthrough *rt, const char *entry, size_t len)
+{
+	struct tab_ctx	*t = rt->ud;
+
+	if (tab_from_cache(entry, len, t) != 0)
+		return -1;
+	rt->memo_ms = (double)tab_ttl_s(t, TAB_MEMO_TTL) * 1000.0;
+	rt->kv_ttl_s = tab_ttl_s(t, TAB_CACHE_TTL);
+	return 0;
+}
+
+/* The entry of the context's row, in the cache format. */
+static char *
+tab_entry(struct readthrough *rt, const struct db_res *res)
+{
+	char	 val[160];
+
+	(void)rt;
+	snprintf(val, sizeof(val), "%s|%s|%s|%s|%s", db_val(res, 0, 0), db_val(res, 0, 1),
+	    db_val(res, 0, 2), db_val(res, 0, 3), db_val(res, 0, 4));
+	return util_strdup(val);
+}
+
 int
 tab_lookup(struct db *db, struct kv *kv, struct memo *memo, const char *token,
     struct tab_ctx *t)
 {
-	char		 hash[2 + TAB_HASH_HEX], key[96], val[160];
-	const char	*p[1], *argv[5];
-	struct db_res	*res = NULL;
-	struct kv_reply	*r = NULL;
-	const char	*s;
-	size_t		 len;
-	int		 rc;
+	char			 hash[2 + TAB_HASH_HEX], key[96];
+	const char		*p[1] = { hash };
+	struct readthrough	 rt = {
+		.key = key, .nparams = 1, .params = p, .missing = CB_ERR_UNAUTHENTICATED,
+		.take = tab_take, .entry = tab_entry, .ud = t,
+		.sql = "SELECT id, org_id, form_id, form_version,"
+		    " extract(epoch FROM expires_at)::bigint FROM contexts"
+		    " WHERE tab_token_hash = $1::bytea AND expires_at > now()",
+	};
+	int			 rc;
 
 	memset(t, 0, sizeof(*t));
 	if ((rc = tab_token_hash(token, hash)) != CB_OK)
 		return rc;
 	snprintf(key, sizeof(key), "cb:tab:%s", hash + 2);
 	/* A context never changes: this process may remember it briefly. */
-	if (memo && (s = memo_get(memo, key)) != NULL && tab_from_cache(s, strlen(s), t) == 0)
-		return t->expires_at > util_now_s() ? CB_OK : CB_ERR_UNAUTHENTICATED;
-	if (kv) {
-		argv[0] = "GET";
-		argv[1] = key;
-		if (kv_cmd(kv, &r, 2, argv, NULL) == CB_OK &&
-		    (s = kv_reply_str(r, &len)) != NULL && tab_from_cache(s, len, t) == 0) {
-			if (memo && len < sizeof(val)) {
-				memcpy(val, s, len);
-				val[len] = '\0';
-				memo_put(memo, key, val, (double)tab_ttl_s(t, TAB_MEMO_TTL) * 1000.0);
-			}
-			kv_reply_free(r);
-			return t->expires_at > util_now_s() ? CB_OK : CB_ERR_UNAUTHENTICATED;
-		}
-		kv_reply_free(r);
-	}
-	p[0] = hash;
-	rc = db_query(db, &res, "SELECT id, org_id, form_id, form_version,"
-	    " extract(epoch FROM expires_at)::bigint FROM contexts"
-	    " WHERE tab_token_hash = $1::bytea AND expires_at > now()", 1, p);
-	if (rc != CB_OK)
+	if ((rc = readthrough_get(&rt, db, kv, memo)) != CB_OK)
 		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_UNAUTHENTICATED;
-	}
-	snprintf(val, sizeof(val), "%s|%s|%s|%s|%s", db_val(res, 0, 0), db_val(res, 0, 1),
-	    db_val(res, 0, 2), db_val(res, 0, 3), db_val(res, 0, 4));
-	db_res_free(res);
-	if (tab_from_cache(val, strlen(val), t) != 0)
-		return CB_ERR_INTERNAL;
-	if (memo)
-		memo_put(memo, key, val, (double)tab_ttl_s(t, TAB_MEMO_TTL) * 1000.0);
-	if (kv) {
-		char ttl[24];
-
-		snprintf(ttl, sizeof(ttl), "%lld", tab_ttl_s(t, TAB_CACHE_TTL));
-		argv[0] = "SET";
-		argv[1] = key;
-		argv[2] = val;
-		argv[3] = "EX";
-		argv[4] = ttl;
-		/* A cache write failure only costs the next lookup a query. */
-		(void)kv_cmd(kv, NULL, 5, argv, NULL);
-	}
-	return CB_OK;
+	/* A cached context may have expired since; Postgres only answers live ones. */
+	return !rt.cached || t->expires_at > util_now_s() ? CB_OK : CB_ERR_UNAUTHENTICATED;
 }
 
 int
 tab_authenticate(struct req *r)
 {
-	const char	*h = req_header(r, "Authorization");
+	const char	*tok = req_bearer(r);
 	struct tab_ctx	*t;
 	int		 rc;
 
-	if (h == NULL || strncmp(h, "Bearer ", 7) != 0)
+	if (tok == NULL)
 		return CB_ERR_UNAUTHENTICATED;
 	t = req_alloc(r, sizeof(*t));
-	if ((rc = tab_lookup(r->app->db, r->app->kv, r->app->memo, h + 7, t)) != CB_OK)
+	if ((rc = tab_lookup(r->app->db, r->app->kv, r->app->memo, tok, t)) != CB_OK)
 		return rc;
 	r->auth = t;
 	util_strlcpy(r->org, t->org, sizeof(r->org));

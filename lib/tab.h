@@ -35,10 +35,9 @@ struct tab_ctx {
 void	 tab_token_new(char token[TAB_TOKEN_LEN + 1], char hash_bytea[2 + TAB_HASH_HEX]);
 /* The bytea literal of a presented token's hash; CB_ERR_UNAUTHENTICATED if malformed. */
 int	 tab_token_hash(const char *token, char hash_bytea[2 + TAB_HASH_HEX]);
-/* Find the live context of a token (kv may be NULL). */
 /*
  * Find the live context of a token: this process's memo, then Redis, then
- * Postgres (memo and kv may be NULL).
+ * Postgres (lib/readthrough.h; memo and kv may be NULL).
  */
 int	 tab_lookup(struct db *, struct kv *, struct memo *, const char *token, struct tab_ctx *);
 /*

@@ -3,19 +3,19 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include <sodium.h>
 
 #include "apikey.h"
+#include "app.h"
 #include "audit.h"
 #include "db.h"
 #include "errs.h"
+#include "fail.h"
 #include "jwt.h"
 #include "log.h"
 #include "memo.h"
 #include "req.h"
-#include "route.h"
 #include "signkeys.h"
 #include "userauth.h"
 #include "util.h"
@@ -40,20 +40,6 @@ userauth_challenge(struct req *r, const char *error)
 	else
 		snprintf(v, sizeof(v), "Bearer realm=\"%s\"", USERAUTH_REALM);
 	(void)resp_header(r, "WWW-Authenticate", v);
-}
-
-/* The credentials of "Authorization: Bearer <token>" (scheme case-insensitive). */
-static const char *
-userauth_bearer(const struct req *r)
-{
-	const char	*h = req_header(r, "Authorization");
-
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0)
-		return NULL;
-	h += 7;
-	while (*h == ' ')
-		h++;
-	return *h ? h : NULL;
 }
 
 /* Split a jti "<uuid>.<nonce>" and return the uuid part; 0 if malformed. */
@@ -102,7 +88,7 @@ userauth_authenticate(struct req *r)
 	struct jwt_claims	 c;
 	struct user_auth	*u;
 	struct db_res		*res = NULL;
-	const char		*tok = userauth_bearer(r);
+	const char		*tok = req_bearer(r);
 	char			 session[37];
 	int			 rc;
 
@@ -188,28 +174,6 @@ userauth_scope_text(const char *lit, char *out, size_t outsz)
 	return CB_OK;
 }
 
-/* apikey_authenticate with the process memo in front (userauth_agent's memo case). */
-static int
-userauth_apikey_memo(struct req *r)
-{
-	const char		*h = req_header(r, "Authorization"), *key = NULL;
-	struct agent_auth	*a;
-	int			 rc;
-
-	if (h && strncmp(h, "Bearer ", 7) == 0)
-		key = h + 7;
-	else if ((h = req_header(r, "X-Api-Key")) != NULL)
-		key = h;
-	if (key == NULL)
-		return CB_ERR_UNAUTHENTICATED;
-	a = req_alloc(r, sizeof(*a));
-	if ((rc = apikey_verify_memo(r->app->db, r->app->memo, r->app->settings.api_key_pepper,
-	    key, a)) != CB_OK)
-		return rc;
-	apikey_set_payer(r, a);
-	return CB_OK;
-}
-
 /*
  * Both kinds of agent credential.  With `memo`, the key's row is taken from
  * this process's memo for APIKEY_MEMO_MS: only for a route whose statement
@@ -221,14 +185,14 @@ userauth_agent(struct req *r, int memo)
 	struct jwt_claims	 c;
 	struct agent_auth	*ag;
 	struct db_res		*res = NULL;
-	const char		*tok = userauth_bearer(r);
+	const char		*tok = req_bearer(r);
 	char			 key_id[37], mkey[400];
 	const char		*mv;
 	int			 rc;
 
 	/* API keys (Bearer cbk_… or X-Api-Key) go to their own module. */
 	if (tok == NULL || strncmp(tok, "cbk_", 4) == 0) {
-		if ((rc = memo ? userauth_apikey_memo(r) : apikey_authenticate(r)) ==
+		if ((rc = memo ? apikey_authenticate_memo(r) : apikey_authenticate(r)) ==
 		    CB_ERR_UNAUTHENTICATED)
 			userauth_challenge(r, tok ? "invalid_token" : NULL);
 		return rc;
@@ -389,7 +353,7 @@ int
 userauth_authenticate_person_only(struct req *r)
 {
 	struct jwt_claims	 c;
-	const char		*tok = userauth_bearer(r);
+	const char		*tok = req_bearer(r);
 	char			 v[160];
 	int			 rc;
 

@@ -7,12 +7,12 @@
 
 #include <sodium.h>
 
+#include "app.h"
 #include "buf.h"
 #include "db.h"
 #include "digest.h"
 #include "errs.h"
 #include "pwhash.h"
-#include "route.h"
 #include "seal.h"
 #include "users.h"
 #include "util.h"

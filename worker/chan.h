@@ -1,19 +1,25 @@
 /*
- * chan: the tab channel's shared state, split in three rooms:
- *   channel.c      the lws side, the one file that calls libwebsockets:
- *                  upgrades and caps, frames in and out, the adopted
- *                  Postgres and Redis sockets, timers, the run loop;
+ * chan: the tab channel's shared state, split in rooms:
+ *   channel.c      the lws side of a connection: frames in and out,
+ *                  opening and closing, timers, the run loop;
+ *   chan_upgrade.c the door: the upgrade request read and refused
+ *                  (path, subprotocol, caps) as problem+json;
+ *   chan_adopt.c   the adopted Postgres and Redis sockets: (re)connect,
+ *                  wake-ups;
  *   chan_msg.c     what a tab says: auth, receipts, pings, bad frames;
  *   chan_flight.c  the per-tab window: what is in flight on which socket;
  *   chan_pg.c      statements, asynchronously: queued with what to do with
  *                  the answer, read when the socket says so;
- *   chan_rows.c    the Postgres side of delivery: every statement, the
- *                  hot ones batched over every ready tab;
+ *   chan_rows.c    the Postgres side of delivery: the round, every ready
+ *                  tab's receipts, reads and state changes batched;
+ *   chan_late.c    the single statements: a receipt outside the window,
+ *                  the auth lookup, a receipt timeout's resend or give-up;
  *   chan_sweep.c   what is found without a wake-up: news, expiries;
  *   chan_feed.c    the call feed (/ws/calls): a tenant's accepted call
  *                  events, positioned, streamed, resumable.
  * This header shows lws types (struct chan holds the loop's timers) but only
- * channel.c calls lws.  Nothing here is used outside worker/chan*.
+ * channel.c, chan_upgrade.c and chan_adopt.c call lws.  Nothing here is
+ * used outside worker/chan*.
  */
 #ifndef CB_CHAN_H
 #define CB_CHAN_H
@@ -36,6 +42,14 @@
 #define CHAN_READ_SLACK		4		/* rows read past the window, to skip */
 #define CHAN_EXPIRE_ROUNDS	5		/* expiry batches per tick, at most */
 #define CHAN_ADDR_MAX		64
+
+/* The vhost's protocols: two WebSocket subprotocols, two adopted sockets. */
+#define CHAN_PROTOCOL		"cb.tab.v1"
+#define CHAN_FEED_PROTOCOL	"cb.calls.v1"	/* the call feed, /ws/calls (chan_feed.c) */
+#define CHAN_FEED_PATH		"/ws/calls"
+#define CHAN_PG_PROTOCOL	"cb-pg-listen"
+#define CHAN_KV_PROTOCOL	"cb-kv-wake"
+#define CHAN_PATH_PREFIX	"/ws/ctx/"
 
 /* Close codes of docs/channel.md, and the RFC 6455 ones used here. */
 #define CHAN_CLOSE_GOING_AWAY	1001
@@ -156,6 +170,25 @@ void	 chan_conn_hold(struct chan_conn *);
 void	 chan_conn_release(struct chan_conn *);
 /* Run a delivery round soon (after the loop has read what is ready). */
 void	 chan_settle_soon(struct chan *);
+/* A delivery round now, and the call feeds' (while Postgres is up). */
+void	 chan_settle(struct chan *);
+
+/* chan_upgrade.c: the upgrade request. */
+/* The path's ctx_ref (or CHAN_FEED_REF): 0, else the HTTP status refusing it. */
+int	 chan_request_status(struct lws *, char ref[CHAN_UUID_LEN + 1]);
+void	 chan_request_id(struct lws *, char *out, size_t outsz);
+void	 chan_trace_id(struct lws *, int on, char *out, size_t outsz);
+void	 chan_client_addr(struct lws *, char *out, size_t outsz);
+/* The lws callback's answers to HTTP_CONFIRM_UPGRADE and to plain HTTP. */
+int	 chan_upgrade_confirm(struct chan *, struct lws *);
+int	 chan_upgrade_plain(struct lws *);
+
+/* chan_adopt.c: the Postgres and Redis sockets (lws timer callbacks). */
+void	 chan_pg_connect(lws_sorted_usec_list_t *);
+void	 chan_kv_connect(lws_sorted_usec_list_t *);
+/* The lws callback of both (CHAN_PG_PROTOCOL, CHAN_KV_PROTOCOL). */
+int	 chan_adopted_cb(struct lws *, enum lws_callback_reasons, void *user, void *in,
+	    size_t len);
 
 /*
  * chan_pg.c: statements, asynchronously.  done gets the answer: rc as
@@ -196,12 +229,14 @@ double	 chan_receipt_due(const struct chan_conn *, int sends);
 void	 chan_log_seq(enum log_level, const char *event, const struct chan_conn *,
 	    long long seq, const char *k, const char *v);
 
-/* chan_rows.c: Postgres. */
+/* chan_rows.c: the delivery round. */
 struct db;
 /* Prepare the round's and auth's statements on a new connection (waits). */
 int	 chan_rows_prepare(struct db *);
 /* Start a round for every connection that may have news (one at a time). */
 void	 chan_round(struct chan *);
+
+/* chan_late.c: the single statements. */
 /*
  * The auth statement: the token's context and, in the same snapshot, the
  * newest seq, the rows after pos, the policy's window.  done gets c (held).

@@ -3,7 +3,7 @@
  * waits for Postgres: a statement is queued with what to do with its
  * answer (chan_submit), sent when the one before it has answered, and its
  * answer is read when the connection's socket (adopted into the loop by
- * channel.c) becomes readable.  Meanwhile the loop keeps reading and
+ * chan_adopt.c) becomes readable.  Meanwhile the loop keeps reading and
  * writing frames, pings and upgrades, so one slow statement (a lock held
  * elsewhere, a busy server) delays only what depends on its answer.
  *

@@ -11,6 +11,7 @@
 #include "db.h"
 #include "errs.h"
 #include "log.h"
+#include "sigs.h"
 #include "worker.h"
 
 static void
@@ -23,13 +24,7 @@ duty_on_term(int sig)
 void
 duty_signals(void)
 {
-	struct sigaction	 sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = duty_on_term;	/* no SA_RESTART: a sleep must wake up */
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	sigs_on_stop(duty_on_term);	/* no SA_RESTART: a sleep must wake up */
 }
 
 void

@@ -5,7 +5,7 @@
  * duty behind (PR_SET_PDEATHSIG).
  *
  * Before any duty starts, the master loads the seal keyring once, as every
- * responder does (lib/route.c, app_keys_open): a root key that does not
+ * responder does (lib/app.c, app_keyring_start): a root key that does not
  * unwrap the data keys, or a root key file that is missing, malformed or
  * readable by others, stops the worker with exit status 2 and a message
  * naming CB_SEAL_ROOT_KEY_FILE.  The duties inherit that keyring across the
@@ -22,7 +22,7 @@
 
 #include <sodium.h>
 
-#include "db.h"
+#include "app.h"
 #include "errs.h"
 #include "keyring.h"
 #include "log.h"
@@ -70,35 +70,6 @@ duty_main(void *ud)
 	return d->run(d->w);
 }
 
-
-
-/*
- * Refuse to start on a wrong or unusable root key (non-zero), exactly as a
- * responder does.  The keys are only checked here: the duty that seals and
- * opens values (outbox) loads its own copy in its own process.
- */
-static int
-keys_open(const struct settings *s, struct keyring *k)
-{
-	struct db	*db = db_open(s->pg_dsn);
-	char		 err[512] = "";
-	int		 rc;
-
-	rc = keyring_open(k, db, s->seal_root_key_file, err, sizeof(err));
-	db_close(db);
-	if (rc == CB_ERR_CRYPTO || rc == CB_ERR_CONFIG) {
-		log_msg(LOG_LVL_ERROR, "keyring_refused", "%s", err);
-		/* Name the setting to fix, whatever part of it was wrong. */
-		fprintf(stderr, "cb-worker: refusing to start: %s%s\n", err,
-		    strstr(err, "CB_SEAL_ROOT_KEY_FILE") ? "" : " (check CB_SEAL_ROOT_KEY_FILE)");
-		return 1;
-	}
-	if (rc != CB_OK)
-		log_msg(LOG_LVL_WARN, "keyring_deferred", "%s (will retry on first use)", err);
-	return 0;
-}
-
-
 int
 main(int argc, char **argv)
 {
@@ -144,8 +115,11 @@ main(int argc, char **argv)
 		return 2;
 	}
 	w.s = &s;
-	if (keys_open(&s, &w.keys) != 0) {
-		keyring_close(&w.keys);
+	/*
+	 * The keys are only checked here: the duty that seals and opens
+	 * values (outbox) loads its own copy in its own process.
+	 */
+	if (app_keyring_start(&w.keys, &s, "cb-worker") != 0) {
 		settings_free(&s);
 		return 2;
 	}

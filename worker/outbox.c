@@ -73,13 +73,6 @@ eng_now_ms(void)
 	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-static void
-eng_on_term(int sig)
-{
-	(void)sig;
-	worker_stop = 1;
-}
-
 /* ---- batches --------------------------------------------------------- */
 
 static void
@@ -387,17 +380,12 @@ int
 outbox_run(struct worker *w)
 {
 	struct engine	 e;
-	struct sigaction sa;
 	struct pollfd	 pfd;
 	double		 now, stop_at = 0;
 	int		 wait_ms, got, ready, down_ms = 100, fd, full, room;
 	size_t		 i;
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = eng_on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	duty_signals();
 	if (eng_open(&e, w) != 0)
 		return 2;
 	log_kv(LOG_LVL_INFO, "outbox_started", "worker", e.me, NULL);

@@ -42,7 +42,8 @@ out=$(make -C "$repo" --no-print-directory SAN=$san install DESTDIR="$dest" 2>&1
     { printf '%s\n' "$out" | tail -n 20; fail "make install failed"; }
 for f in bin/cb-worker bin/cb-admin bin/cb-migrate bin/health bin/forms bin/contexts \
     sql/0001_core.up.sql web/index.html nginx/nginx.conf.in nginx/routes.conf \
-    scripts/stack.sh scripts/gen-nginx-routes.sh scripts/cb scripts/db-roles.sql routes.tab \
+    scripts/stack.sh scripts/stack/common.sh scripts/stack/stores.sh scripts/stack/services.sh \
+    scripts/gen-nginx-routes.sh scripts/cb scripts/db-roles.sql routes.tab \
     scripts/backup.sh scripts/restore.sh README.md; do
     [ -e "$tree/$f" ] || fail "$prefix/$f not installed"
 done

@@ -28,6 +28,8 @@
 
 #include <fcgiapp.h>
 
+#include "sigs.h"
+
 #define FIXED_MAX_PROCS	64
 #define FIXED_BODY_MAX	(1u << 20)
 
@@ -74,8 +76,8 @@ fixed_child(int lfd)
 	size_t		 len = 0;
 	int		 hl;
 
-	signal(SIGTERM, SIG_DFL);
-	signal(SIGPIPE, SIG_IGN);
+	sigs_set(SIGTERM, SIG_DFL);
+	sigs_set(SIGPIPE, SIG_IGN);
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&r, lfd, 0) != 0)
 		_exit(3);
 	while (FCGX_Accept_r(&r) >= 0) {
@@ -99,7 +101,6 @@ main(int argc, char **argv)
 {
 	const char	*sock = NULL, *pidfile = NULL;
 	pid_t		 kids[FIXED_MAX_PROCS];
-	struct sigaction sa;
 	sigset_t	 block, oldmask;
 	FILE		*f;
 	long		 procs = 2;
@@ -136,11 +137,7 @@ main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &oldmask);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = fixed_on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	sigs_on_stop(fixed_on_term);
 	for (i = 0; i < procs; i++) {
 		if ((kids[i] = fork()) == 0) {
 			sigprocmask(SIG_SETMASK, &oldmask, NULL);
