@@ -34,6 +34,9 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lfcgi -lm
 WS_CFLAGS  := $(shell pkg-config --cflags $(WSPKGS) 2>/dev/null)
 WS_LIBS    := $(shell pkg-config --libs $(WSPKGS) 2>/dev/null)
 CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+# The fakes' HTTP server (tests/fakes/common/fakehttpd.c): GNU libmicrohttpd.
+MHD_CFLAGS := $(shell pkg-config --cflags libmicrohttpd 2>/dev/null)
+MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wformat=2 -Wformat-security -Wshadow \
         -Wstrict-prototypes -Wmissing-prototypes -Wold-style-definition \
@@ -75,6 +78,8 @@ FAKE_BIN := $(FAKE_SRC:tests/fakes/%.c=$(B)/bin/%)
 # The fakes' shared server core: linked into every fake, never a binary.
 FAKE_COMMON_SRC := $(wildcard tests/fakes/common/*.c)
 FAKE_COMMON_OBJ := $(FAKE_COMMON_SRC:%.c=$(B)/obj/%.o)
+# A fake's own parts: tests/fakes/<name>/*.c, linked into cb-fake-<name> only.
+FAKE_PARTS = $(patsubst %.c,$(B)/obj/%.o,$(wildcard tests/fakes/$(1)/*.c))
 # The benchmark's own programs (scripts/bench.sh): the bare FastCGI
 # reference and the agent-to-tab load tool, which reuses the tests'
 # WebSocket client.
@@ -128,9 +133,12 @@ $(B)/bin/%: $(B)/obj/tools/%.o $(LIBA)
 	@mkdir -p $(@D)
 	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(LIBA) $(PKG_LIBS) $(WS_LIBS)
 
+$(B)/bin/cb-fake-sf: $(call FAKE_PARTS,sf)
+$(B)/bin/cb-fake-hooks: $(call FAKE_PARTS,hooks)
+$(FAKE_COMMON_OBJ): ALL_CFLAGS += $(MHD_CFLAGS)
 $(B)/bin/%: $(B)/obj/tests/fakes/%.o $(FAKE_COMMON_OBJ) $(LIBA)
 	@mkdir -p $(@D)
-	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $< $(FAKE_COMMON_OBJ) $(LIBA) $(PKG_LIBS) $(WS_LIBS)
+	@echo "  CC $@"; $(CC) $(LDFLAGS_ALL) -o $@ $(filter %.o,$^) $(LIBA) $(MHD_LIBS) $(PKG_LIBS) $(WS_LIBS)
 
 $(WORKER_BIN): $(WORKER_OBJ) $(LIBA)
 	@mkdir -p $(@D)

@@ -1,8 +1,9 @@
 /*
  * trace: see trace.h.  The header is read against a field table (each
  * part's offset, length and whether all zeros is forbidden) before any of
- * it is copied; ids come from libsodium's generator.
+ * it is copied; ids come from libsodium's generator, drawn a pool at a time.
  */
+#include <pthread.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -55,6 +56,48 @@ trace_parse(const char *s, struct trace *out)
 	return CB_OK;
 }
 
+/*
+ * Every request takes a span id (8 random bytes): one getrandom(2) for each
+ * would be the larger part of what tracing costs a cheap request, so the
+ * bytes are drawn from the kernel's generator a pool at a time.  A pool is
+ * a process's own: a fork (the responders prefork) empties the child's, or
+ * siblings would hand out the same ids.  Drawn bytes are wiped from the pool.
+ */
+#define TRACE_POOL	4096
+
+static unsigned char	 trace_pool[TRACE_POOL];
+static size_t		 trace_pool_left;
+static pthread_once_t	 trace_pool_once = PTHREAD_ONCE_INIT;
+
+static void
+trace_pool_forget(void)
+{
+	sodium_memzero(trace_pool, sizeof(trace_pool));
+	trace_pool_left = 0;
+}
+
+static void
+trace_pool_init(void)
+{
+	(void)pthread_atfork(NULL, NULL, trace_pool_forget);
+}
+
+static void
+trace_random(unsigned char *b, size_t n)
+{
+	unsigned char	*p;
+
+	(void)pthread_once(&trace_pool_once, trace_pool_init);
+	if (trace_pool_left < n) {
+		randombytes_buf(trace_pool, sizeof(trace_pool));
+		trace_pool_left = sizeof(trace_pool);
+	}
+	p = trace_pool + sizeof(trace_pool) - trace_pool_left;
+	memcpy(b, p, n);
+	sodium_memzero(p, n);
+	trace_pool_left -= n;
+}
+
 /* n random bytes as 2n hex digits, never all zeros. */
 static void
 trace_random_hex(char *out, size_t n)
@@ -63,7 +106,7 @@ trace_random_hex(char *out, size_t n)
 	size_t		 i, nz;
 
 	do {
-		randombytes_buf(b, n);
+		trace_random(b, n);
 		for (i = 0, nz = 0; i < n; i++)
 			nz |= b[i];
 	} while (nz == 0);

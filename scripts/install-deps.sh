@@ -15,6 +15,8 @@ PACKAGES=(
     openssl wrk clang libclang-rt-14-dev curl iproute2 procps util-linux
     chromium fonts-dejavu-core
     prometheus
+    # The test fakes' HTTP server (tests/fakes/common/fakehttpd.c).
+    libmicrohttpd-dev
     # Static analysis in the suite (tests/scripts/static.sh).
     cppcheck
     # The build turns docs/openapi.yaml into the JSON served at

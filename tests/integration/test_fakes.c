@@ -93,6 +93,29 @@ raw_read(int fd, struct buf *b, int ms)
 	return 0;
 }
 
+/* Send req on a new connection to port and read until the peer closes (1) or 5 s pass. */
+static int
+raw_exchange(int port, const char *req, size_t n, struct buf *out)
+{
+	int	 fd = raw_connect(port), closed;
+
+	raw_send(fd, req, n);
+	closed = raw_read(fd, out, 5000);
+	close(fd);
+	return closed;
+}
+
+/* How many times needle occurs in hay. */
+static int
+count_of(const char *hay, const char *needle)
+{
+	int	 n = 0;
+
+	for (; (hay = strstr(hay, needle)) != NULL; hay++)
+		n++;
+	return n;
+}
+
 /* ---- the private fake Salesforce ------------------------------------------------ */
 
 static int
@@ -360,6 +383,79 @@ START_TEST(sf_keep_alive)
 }
 END_TEST
 
+/* A counter of the private fake. */
+static long
+sf_stat(const char *name)
+{
+	struct http_resp r;
+	long		 v;
+
+	sf_req("GET", "/__fake/stats", NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	v = (long)cJSON_GetNumberValue(cJSON_GetObjectItem(http_json(&r), name));
+	http_free(&r);
+	return v;
+}
+
+/* Two requests in one write: two answers, in order, on the one connection. */
+START_TEST(sf_pipelined)
+{
+	static const char two[] = "GET /__fake/stats HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /__fake/nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	struct buf	 b;
+	const char	*second;
+
+	buf_init(&b, 1u << 20);
+	ck_assert_int_eq(raw_exchange(sf_port, two, strlen(two), &b), 1);
+	ck_assert_msg(strncmp(buf_cstr(&b), "HTTP/1.1 200 ", 13) == 0, "got %.200s", b.data);
+	second = strstr(b.data + 1, "HTTP/1.1 ");
+	ck_assert_ptr_nonnull(second);
+	ck_assert_msg(strncmp(second, "HTTP/1.1 404 ", 13) == 0, "got %.200s", second);
+	ck_assert_int_eq(count_of(b.data, "HTTP/1.1 "), 2);
+	buf_free(&b);
+}
+END_TEST
+
+/* A drop fault reads the request and hangs up: not one byte comes back. */
+START_TEST(sf_drop_fault_hangs_up)
+{
+	struct buf	 b, req;
+
+	sf_control("POST", "/__fake/faults", "{\"target\":\"single\",\"kind\":\"drop\"}");
+	buf_init(&b, 1u << 20);
+	buf_init(&req, 1u << 20);
+	buf_printf(&req, "PATCH /services/data/v60.0/sobjects/" T_OBJ "/" T_EXT "/drop-1 HTTP/1.1\r\n"
+	    "Host: x\r\n%s\r\nContent-Type: application/json\r\nContent-Length: 2\r\n"
+	    "Connection: close\r\n\r\n{}", sf_auth);
+	ck_assert_int_eq(raw_exchange(sf_port, req.data, req.len, &b), 1);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(sf_stat("faults_served"), 1);
+	/* The fault is spent: the same call now lands. */
+	buf_reset(&b);
+	ck_assert_int_eq(raw_exchange(sf_port, req.data, req.len, &b), 1);
+	ck_assert_msg(strncmp(buf_cstr(&b), "HTTP/1.1 201 ", 13) == 0, "got %.200s", b.data);
+	buf_free(&b);
+	buf_free(&req);
+}
+END_TEST
+
+/* A latency fault longer than the I/O timeout (2 s here) still answers: the wait is the fake's. */
+START_TEST(sf_latency_outlasts_io_timeout)
+{
+	struct http_resp r;
+	double		 t0;
+
+	sf_control("POST", "/__fake/faults", "{\"target\":\"single\",\"kind\":\"latency\","
+	    "\"latency_ms\":2600}");
+	t0 = util_now_ms();
+	sf_req("PATCH", "/services/data/v60.0/sobjects/" T_OBJ "/" T_EXT "/slow-1",
+	    "application/json", "{}", &r);
+	ck_assert_int_eq(r.status, 201);
+	ck_assert(util_now_ms() - t0 >= 2500);
+	http_free(&r);
+}
+END_TEST
+
 START_TEST(sf_collections_record_fault)
 {
 	const char	*two[] = { "good-1", "bad-1", NULL };
@@ -485,6 +581,22 @@ deliver(const char *name, const char *id, const char *ts, const char *sigs, cons
 	return st;
 }
 
+/*
+ * Register endpoint name with a new secret (s1, 80 bytes) and sign body as
+ * webhook-id id at now (ts, 32 bytes; sig, 128 bytes).
+ */
+static void
+signed_endpoint(const char *name, const char *id, const char *body, char *s1, char *ts, char *sig)
+{
+	const char	*secrets[] = { s1, NULL };
+
+	fakehooks_new_secret(s1, 80);
+	test_record_secret(s1);
+	fakehooks_endpoint(name, secrets);
+	snprintf(ts, 32, "%lld", (long long)util_now_s());
+	fakehooks_sign(s1, id, ts, body, strlen(body), sig, 128);
+}
+
 static void
 hooks_reset(void)
 {
@@ -550,18 +662,14 @@ END_TEST
 START_TEST(hooks_faults)
 {
 	char		 s1[80], ts[32], sig[128], url[256], hid[64], hts[64], hsig[160];
-	const char	*secrets[] = { s1, NULL }, *body = "{\"type\":\"t\"}";
+	const char	*body = "{\"type\":\"t\"}";
 	const char	*h[] = { hid, hts, hsig, NULL };
 	struct http_resp r;
 
-	fakehooks_new_secret(s1, sizeof(s1));
-	test_record_secret(s1);
-	fakehooks_endpoint("gone", secrets);
+	signed_endpoint("gone", "m1", body, s1, ts, sig);
 	fakehooks_fault("{\"target\":\"hook\",\"endpoint\":\"gone\",\"kind\":\"status\","
 	    "\"status\":429,\"retry_after_s\":7}");
 	fakehooks_fault("{\"target\":\"hook\",\"endpoint\":\"gone\",\"kind\":\"status\",\"status\":410}");
-	snprintf(ts, sizeof(ts), "%lld", (long long)util_now_s());
-	fakehooks_sign(s1, "m1", ts, body, strlen(body), sig, sizeof(sig));
 	fakehooks_hook_url("gone", url, sizeof(url));
 	snprintf(hid, sizeof(hid), "webhook-id: m1");
 	snprintf(hts, sizeof(hts), "webhook-timestamp: %s", ts);
@@ -576,6 +684,81 @@ START_TEST(hooks_faults)
 	http_do("POST", url, h, body, strlen(body), &r);
 	ck_assert_int_eq(r.status, 200);
 	http_free(&r);
+}
+END_TEST
+
+/* The stack's cb-fake-hooks port, from CB_FAKEHOOKS_URL. */
+static int
+hooks_port(void)
+{
+	const char	*u = strrchr(test_env("CB_FAKEHOOKS_URL"), ':');
+	long long	 port;
+
+	ck_assert_ptr_nonnull(u);
+	ck_assert_int_eq(util_parse_ll(u + 1, 1, 65535, &port), CB_OK);
+	return (int)port;
+}
+
+/* A receiver and the Slack webhook take a chunked body as a whole one. */
+START_TEST(hooks_chunked_post_accepted)
+{
+	const char	*body = "{\"type\":\"form.submitted\",\"data\":{\"id\":\"c1\"}}";
+	const char	*path = strstr(test_env("CB_SLACK_WEBHOOK_URL") + 7, "/");
+	char		 s1[80], ts[32], sig[128];
+	struct buf	 req, b;
+	size_t		 half = strlen(body) / 2;
+	cJSON		*d;
+
+	test_record_secret(path);
+	signed_endpoint("chunky", "msg_c1", body, s1, ts, sig);
+	buf_init(&req, 1u << 20);
+	buf_init(&b, 1u << 20);
+	/* Two chunks, one with an extension, and a trailer. */
+	buf_printf(&req, "POST /hooks/chunky HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	    "webhook-id: msg_c1\r\nwebhook-timestamp: %s\r\nwebhook-signature: %s\r\n"
+	    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+	    "%zx;part=1\r\n%.*s\r\n%zx\r\n%s\r\n0\r\nX-Note: end\r\n\r\n",
+	    ts, sig, half, (int)half, body, strlen(body) - half, body + half);
+	ck_assert_int_eq(raw_exchange(hooks_port(), req.data, req.len, &b), 1);
+	ck_assert_msg(strncmp(buf_cstr(&b), "HTTP/1.1 200 ", 13) == 0, "got %.200s", b.data);
+	d = fakehooks_deliveries("chunky", 0);
+	ck_assert_int_eq(cJSON_GetArraySize(d), 1);
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "verified")));
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "body")),
+	    body);
+	cJSON_Delete(d);
+	/* The Slack incoming webhook, chunked: plain-text "ok". */
+	buf_reset(&req);
+	buf_reset(&b);
+	buf_printf(&req, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+	    "4\r\n{\"te\r\ne\r\nxt\":\"chunked\"}\r\n0\r\n\r\n", path);
+	ck_assert_int_eq(raw_exchange(hooks_port(), req.data, req.len, &b), 1);
+	ck_assert_msg(strncmp(buf_cstr(&b), "HTTP/1.1 200 ", 13) == 0, "got %.200s", b.data);
+	ck_assert(strstr(b.data, "\r\n\r\nok") != NULL);
+	buf_free(&req);
+	buf_free(&b);
+}
+END_TEST
+
+/* A drop fault on a receiver: the delivery is read and recorded, and the connection hangs up. */
+START_TEST(hooks_drop_fault_hangs_up)
+{
+	static const char req[] = "POST /hooks/dropme HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/json\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+	struct buf	 b;
+	cJSON		*d;
+
+	fakehooks_fault("{\"target\":\"hook\",\"endpoint\":\"dropme\",\"kind\":\"drop\"}");
+	buf_init(&b, 1u << 20);
+	ck_assert_int_eq(raw_exchange(hooks_port(), req, strlen(req), &b), 1);
+	ck_assert_uint_eq(b.len, 0);
+	d = fakehooks_deliveries("dropme", 0);
+	ck_assert_int_eq(cJSON_GetArraySize(d), 1);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(d, 0), "fault")),
+	    "drop");
+	cJSON_Delete(d);
+	buf_free(&b);
 }
 END_TEST
 
@@ -670,6 +853,9 @@ fakes_suite(void)
 	tcase_add_test(tc, sf_stack_instance_answers);
 	tcase_add_test(tc, sf_chunked_patch_accepted);
 	tcase_add_test(tc, sf_keep_alive);
+	tcase_add_test(tc, sf_pipelined);
+	tcase_add_test(tc, sf_drop_fault_hangs_up);
+	tcase_add_test(tc, sf_latency_outlasts_io_timeout);
 	tcase_add_test(tc, sf_collections_record_fault);
 	tcase_add_test(tc, sf_collections_over_200);
 	tcase_add_test(tc, sf_limit_header_counts_calls);
@@ -680,6 +866,8 @@ fakes_suite(void)
 	tcase_add_checked_fixture(tc, hooks_reset, NULL);
 	tcase_add_test(tc, hooks_signatures);
 	tcase_add_test(tc, hooks_faults);
+	tcase_add_test(tc, hooks_chunked_post_accepted);
+	tcase_add_test(tc, hooks_drop_fault_hangs_up);
 	tcase_add_test(tc, slack_shapes);
 	suite_add_tcase(su, tc);
 	return su;

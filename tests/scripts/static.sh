@@ -14,7 +14,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
 cd "$repo" || exit 1
 mapfile -t srcs < <(ls lib/*.[ch] cgi/*.c worker/*.[ch] tools/*.[ch] tools/admin/*.[ch] tools/bench/*.c \
-    tests/fakes/*.c tests/fakes/common/*.[ch] tests/fuzz/*.c 2>/dev/null)
+    tests/fakes/*.c tests/fakes/*/*.[ch] tests/fuzz/*.c 2>/dev/null)
 fail=0
 
 # Comments are skipped: a line whose first non-blank is * or //.

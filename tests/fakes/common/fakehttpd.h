@@ -1,19 +1,23 @@
 /*
  * fakehttpd: the HTTP/1.1 server under every fake (cb-fake-sf,
- * cb-fake-hooks).  A fake is a handler: it gets one parsed request and
- * fills one response; the core does the rest.
+ * cb-fake-hooks), served by GNU libmicrohttpd.  A fake is a handler: it gets
+ * one whole request and fills one answer; fakehttpd and libmicrohttpd do
+ * the rest.
  *
- * The core binds 127.0.0.1 only (control planes have no authentication),
+ * The server binds 127.0.0.1 unless told another address (--bind: only on a
+ * test's private network, control planes have no authentication),
  * runs one thread per connection, and serves many requests per connection
  * (HTTP/1.1 keep-alive and pipelining; `Connection: close` and HTTP/1.0
  * close after the answer).  Request bodies come with Content-Length or
- * `Transfer-Encoding: chunked` (chunk extensions and trailers are read and
- * ignored; malformed framing is a 400).  Caps: request line and headers
- * 16 KiB (431), decoded body 1 MiB (413), 256 connections at once.  Every
- * read and write is bounded by the I/O timeout: a slow request is answered
- * 408, an idle kept connection is closed, nothing holds a thread longer.
- * One JSON log line per request: method, path (through the fake's mask),
- * status and milliseconds; never a header value or a body.
+ * `Transfer-Encoding: chunked` (extensions and trailers read and ignored;
+ * malformed framing is a 400), both at once is a 400, any other transfer
+ * coding a 501.  Caps: request line and headers in a 32 KiB connection
+ * pool (431 or 414 past it), decoded body 1 MiB (413), 256 connections at
+ * once.  A connection silent for the I/O timeout (whole seconds, rounded
+ * up) is closed; the time a handler spends (a latency fault) does not count
+ * against it.  One JSON log line per request: method, path (through the
+ * fake's mask), status ("drop" for a connection closed unanswered) and
+ * milliseconds; never a header value or a body.
  */
 #ifndef CB_FAKEHTTPD_H
 #define CB_FAKEHTTPD_H
@@ -26,24 +30,22 @@
 #define FH_BODY_MAX	(1024 * 1024)
 #define FH_OUT_MAX	(64u * 1024u * 1024u)
 #define FH_CONN_MAX	256
-#define FH_HEADERS_MAX	100
 
-struct fh_header {
-	const char	*name;		/* NUL-terminated copies, value trimmed */
-	const char	*value;
-};
+struct MHD_Connection;
 
 struct fh_req {
 	char		 method[16];
-	char		 path[FH_HEAD_MAX];	/* without the query */
-	char		 query[FH_HEAD_MAX];	/* after '?', raw; "" if none */
-	struct fh_header headers[FH_HEADERS_MAX];
-	size_t		 nheaders;
+	const char	*path;		/* as received (not decoded), without the query */
+	const char	*query;		/* after '?', raw; "" if none */
 	char		*body;		/* NUL-terminated; "" when empty */
 	size_t		 body_len;
 	int		 chunked;	/* the body came chunked */
-	int		 close;		/* the client asked to close */
-	char		*arena;		/* private: holds the header copies */
+	/* fakehttpd's own */
+	struct MHD_Connection *conn;
+	char		*uri;		/* path NUL query */
+	struct buf	 in;		/* the body as it arrives */
+	int		 too_large;	/* the body passed FH_BODY_MAX */
+	double		 t0;
 };
 
 struct fh_resp {
@@ -51,7 +53,8 @@ struct fh_resp {
 	struct buf	 body;
 	const char	*ctype;		/* NULL: application/json;charset=UTF-8 */
 	struct buf	 headers;	/* extra "Name: value\r\n" lines */
-	int		 close;		/* close after answering */
+	int		 close;		/* close after answering (libmicrohttpd also
+					   closes when the client asked to) */
 	int		 drop;		/* close without answering (a fault) */
 };
 
@@ -64,7 +67,7 @@ struct fh_config {
 	int		 port;
 	/*
 	 * The IPv4 address to listen on; NULL: 127.0.0.1.  Another one only
-	 * on a test's private network (tests/scripts/twonode.sh): the control
+	 * on a test's private network (scripts/twonode.sh): the control
 	 * planes have no authentication.
 	 */
 	const char	*bind;
@@ -77,14 +80,19 @@ struct fh_config {
 
 /*
  * Serve until SIGTERM or SIGINT.  0: stopped and every connection thread
- * finished (the caller may free what handlers use); 2: stopped with threads
- * still running after 3 s (leave shared state alone); 1: could not start
+ * joined (the caller may free what handlers use); 1: could not start
  * (logged).  Installs the signal handlers and ignores SIGPIPE.
  */
 int	 fh_serve(const struct fh_config *);
 
-/* Is s a dotted IPv4 address (for fh_config.bind)? */
-int	 fh_ipv4_ok(const char *s);
+/*
+ * The options every fake takes into cfg: --port 1..65535, --pidfile P,
+ * --bind IPV4 (a dotted address, kept as given), --io-timeout-ms 100..600000.  1 taken, 0 not one of them, -1 a bad value
+ * (*why says what is wanted).
+ */
+int	 fh_option(struct fh_config *cfg, const char *opt, const char *val,
+	    const char **why);
+
 /* First header of that name (case-insensitive), or NULL. */
 const char *fh_header(const struct fh_req *, const char *name);
 size_t	 fh_header_count(const struct fh_req *, const char *name);
