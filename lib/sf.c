@@ -380,8 +380,13 @@ sf_client_new(const struct sf_conf *conf, char *err, size_t errsz)
 		    "[:port][/path] with nothing else");
 		goto out;
 	}
-	/* The assertion is a credential: plain http only to a local fake. */
-	if (plain && !loop) {
+	/*
+	 * The assertion is a credential: plain http only to a local fake, on
+	 * loopback, or at a private host:port the caller's own client admits
+	 * (its CB_EGRESS_PRIVATE_ALLOW decides at every transfer: a fake on
+	 * the private network of several nodes, docs/scale-out.md).
+	 */
+	if (plain && !loop && conf->http == NULL) {
 		snprintf(err, errsz, "salesforce: login_url must use https "
 		    "(plain http is allowed for loopback test servers only)");
 		goto out;

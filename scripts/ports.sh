@@ -7,8 +7,9 @@
 #
 # The ranges stay below the kernel's ephemeral ports (32768 and up), so no
 # outgoing connection takes a port between its pick and its server's bind:
-# scripts/test.sh's lanes 20000 + 2000 N, tests/scripts/install.sh
-# 30000-32699, scripts/bench.sh 10000-19999.
+# scripts/test.sh's lanes 20000 + 2000 N (N from 1), scripts/twonode.sh's
+# shared stack 20000-21999, tests/scripts/install.sh 30000-32699,
+# scripts/bench.sh 10000-19999.
 PORTS_PICKED=" "
 free_port() {
     local p

@@ -42,6 +42,23 @@
 #                     default to 100000000 a minute here: no run reaches them
 #   CB_PG_RECOVERY_WAIT_S  how long start-postgres waits for a restored
 #                     cluster to finish its recovery                 [300]
+#   CB_BIND_ADDR      the IPv4 address nginx's public listeners bind [127.0.0.1]
+#
+# Several nodes (docs/scale-out.md; scripts/twonode.sh runs two, each
+# in its own network namespace):
+#   CB_STACK_ROLE     all: everything, one node (the default); shared: only
+#                     what every node shares (Postgres, Redis, the
+#                     migrations, the fakes); node: only one node's own
+#                     processes (responders, worker, nginx), using the
+#                     shared ones of CB_SHARED_STATE at CB_SHARED_ADDR
+#   CB_SHARED_ADDR    shared: one more IPv4 address Postgres and Redis listen
+#                     on, and the one the fakes bind; node: where they are
+#   CB_SHARED_NET     shared: the network (CIDR) Postgres admits passwords
+#                     from over that address (pg_hba.conf, written at initdb)
+#   CB_SHARED_STATE   node: the shared stack's state directory; its secrets
+#                     (passwords, pepper, keys) are copied into the node's
+#   CB_PORT_PG, CB_PORT_REDIS, CB_PORT_FAKESF, CB_PORT_FAKEHOOKS: a node is
+#                     given the shared stack's
 #
 # Backups: Postgres archives its WAL to a pgBackRest repository in
 # $CB_STATE/backup/repo (configuration: $CB_STATE/backup/pgbackrest.conf,
@@ -110,7 +127,8 @@ usage: scripts/stack.sh start|stop|status|start-redis|stop-redis|restart-worker|
 environment: CB_STATE CB_BUILD CB_STAGE CB_ROUTES CB_PORT_HTTP CB_PORT_HTTPS CB_PORT_PG
              CB_PORT_REDIS CB_PORT_WS CB_PORT_FAKESF CB_PORT_FAKEHOOKS CB_PORT_OPS CB_PORT_PROM
              CB_PROM_SCRAPE_INTERVAL
-             CB_CLIENT_CA CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS
+             CB_CLIENT_CA CB_ALLOW_MISSING CB_FAKESF_MAX_RECORDS CB_BIND_ADDR
+             CB_STACK_ROLE CB_SHARED_ADDR CB_SHARED_NET CB_SHARED_STATE (docs/scale-out.md)
 EOF
     exit 2
 }
@@ -141,6 +159,15 @@ CB_PORT_FAKEHOOKS=${CB_PORT_FAKEHOOKS:-8096}
 CB_PORT_OPS=${CB_PORT_OPS:-8091}
 CB_PORT_PROM=${CB_PORT_PROM:-9090}
 CB_PROM_SCRAPE_INTERVAL=${CB_PROM_SCRAPE_INTERVAL:-15s}
+CB_STACK_ROLE=${CB_STACK_ROLE:-all}
+CB_BIND_ADDR=${CB_BIND_ADDR:-127.0.0.1}
+CB_SHARED_ADDR=${CB_SHARED_ADDR:-}
+CB_SHARED_NET=${CB_SHARED_NET:-}
+CB_SHARED_STATE=${CB_SHARED_STATE:-}
+# Where this stack's processes reach Postgres and Redis (a node: the shared
+# address), and the address the fakes bind and are reached at.
+if [ "$CB_STACK_ROLE" = node ]; then SVC_ADDR=$CB_SHARED_ADDR; else SVC_ADDR=127.0.0.1; fi
+FAKE_ADDR=${CB_SHARED_ADDR:-127.0.0.1}
 PROM_BIN=/usr/bin/prometheus
 PGBACKREST_BIN=/usr/bin/pgbackrest
 BACKUP_STANZA=cbroker
@@ -188,6 +215,7 @@ validate_settings() {
     done
     [[ $CB_PROM_SCRAPE_INTERVAL =~ ^[1-9][0-9]{0,3}(ms|s|m)$ ]] \
         || die "CB_PROM_SCRAPE_INTERVAL must be a duration such as 1s or 15s, got '$CB_PROM_SCRAPE_INTERVAL'"
+    validate_roles
     # These paths end up in nginx.conf, libpq DSNs and stack.env unquoted.
     for name in CB_STATE CB_BUILD REPO; do
         val=${!name}
@@ -197,6 +225,26 @@ validate_settings() {
     # sun_path is 108 bytes; leave room for the longest socket name.
     [ $((${#RUN_DIR} + 24)) -lt 108 ] \
         || die "CB_STATE is too long for unix socket paths ($RUN_DIR): pick a shorter CB_STATE"
+}
+
+# The several-nodes settings: a role, and the addresses and paths it needs.
+validate_roles() {
+    local ip='^([0-9]{1,3}\.){3}[0-9]{1,3}$' name
+    case $CB_STACK_ROLE in
+        all|shared|node) ;;
+        *) die "CB_STACK_ROLE must be all, shared or node, got '$CB_STACK_ROLE'" ;;
+    esac
+    for name in CB_BIND_ADDR CB_SHARED_ADDR; do
+        [ -z "${!name}" ] || [[ ${!name} =~ $ip ]] || die "$name must be an IPv4 address, got '${!name}'"
+    done
+    [ -z "$CB_SHARED_NET" ] || [[ $CB_SHARED_NET =~ ^([0-9]{1,3}\.){3}[0-9]{1,3}/[0-9]{1,2}$ ]] \
+        || die "CB_SHARED_NET must be an IPv4 network such as 10.0.0.0/24, got '$CB_SHARED_NET'"
+    if [ "$CB_STACK_ROLE" = node ]; then
+        [ -n "$CB_SHARED_ADDR" ] || die "CB_STACK_ROLE=node needs CB_SHARED_ADDR (where Postgres and Redis are)"
+        [[ $CB_SHARED_STATE =~ ^/[A-Za-z0-9._/+-]*$ ]] \
+            || die "CB_STACK_ROLE=node needs CB_SHARED_STATE, the shared stack's state directory"
+    fi
+    return 0
 }
 
 # ---------------------------------------------------------------- parts
@@ -270,18 +318,21 @@ on_start_exit() {
 # Fail before starting anything when a port we are about to listen on is
 # taken by something else.
 preflight_ports() {
-    pg_running_pid >/dev/null || ensure_free_port postgres "$CB_PORT_PG"
-    running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN" >/dev/null || ensure_free_port redis "$CB_PORT_REDIS"
+    if [ "$CB_STACK_ROLE" != node ]; then
+        pg_running_pid >/dev/null || ensure_free_port postgres "$CB_PORT_PG"
+        running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN" >/dev/null || ensure_free_port redis "$CB_PORT_REDIS"
+    fi
+    [ "$CB_STACK_ROLE" = shared ] && return 0
     if [ -x "$BIN_DIR/cb-worker" ]; then
         running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker" >/dev/null \
             || ensure_free_port worker "$CB_PORT_WS"
     fi
     if ! running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN" >/dev/null; then
-        ensure_free_port nginx "$CB_PORT_HTTP"
-        ensure_free_port nginx "$CB_PORT_HTTPS"
+        ensure_free_port nginx "$CB_PORT_HTTP" "$CB_BIND_ADDR"
+        ensure_free_port nginx "$CB_PORT_HTTPS" "$CB_BIND_ADDR"
         ensure_free_port nginx "$CB_PORT_OPS"
     fi
-    if [ -x "$PROM_BIN" ]; then
+    if [ -x "$PROM_BIN" ] && [ "$CB_STACK_ROLE" = all ]; then
         running_pid "$RUN_DIR/prometheus.pid" "$PROM_BIN" >/dev/null \
             || ensure_free_port prometheus "$CB_PORT_PROM"
     fi
@@ -304,28 +355,36 @@ cmd_start() {
     STARTED=()
     trap on_start_exit EXIT
     ensure_log "$LOG_DIR/stack.log"
-    ensure_secrets
+    if [ "$CB_STACK_ROLE" = node ]; then take_shared_secrets; else ensure_secrets; fi
     build_child_env 1
     ensure_tls
     ensure_client_ca
     ensure_sf_keys
-    start_postgres
-    start_redis
-    run_migrations
-    start_responders
-    start_fakesf
-    start_fakehooks
-    start_worker
-    start_nginx
-    start_prometheus
+    # The shared part (CB_STACK_ROLE all or shared), then a node's own.
+    if runs_part shared; then
+        start_postgres
+        start_redis
+        run_migrations
+    fi
+    if runs_part node; then start_responders; fi
+    if runs_part shared; then
+        start_fakesf
+        start_fakehooks
+    fi
+    if runs_part node; then
+        start_worker
+        start_nginx
+    fi
+    if [ "$CB_STACK_ROLE" = all ]; then start_prometheus; fi
     write_stack_env
     trap - EXIT
-    say "up in $((SECONDS - t0)) s; environment: $STACK_ENV"
-    echo "  https:  https://127.0.0.1:$CB_PORT_HTTPS/  (self-signed: $TLS_DIR/cert.pem)"
-    echo "  http:   http://127.0.0.1:$CB_PORT_HTTP/"
-    echo "  health: http://127.0.0.1:$CB_PORT_HTTP/api/health"
+    say "up in $((SECONDS - t0)) s ($CB_STACK_ROLE); environment: $STACK_ENV"
+    if [ "$CB_STACK_ROLE" = shared ]; then return 0; fi
+    echo "  https:  https://$CB_BIND_ADDR:$CB_PORT_HTTPS/  (self-signed: $TLS_DIR/cert.pem)"
+    echo "  http:   http://$CB_BIND_ADDR:$CB_PORT_HTTP/"
+    echo "  health: http://$CB_BIND_ADDR:$CB_PORT_HTTP/api/health"
     echo "  metrics: http://127.0.0.1:$CB_PORT_OPS/metrics  (operator listener; bearer token in $SECRETS_DIR/metrics-token.hex)"
-    if [ -x "$PROM_BIN" ]; then
+    if [ -x "$PROM_BIN" ] && [ "$CB_STACK_ROLE" = all ]; then
         echo "  prometheus: http://127.0.0.1:$CB_PORT_PROM/  (rules: ops/prometheus/)"
     fi
 }
@@ -377,37 +436,50 @@ status_line() {
     fi
 }
 
+# Does this stack's role (CB_STACK_ROLE) run PART (shared or node)?
+runs_part() {
+    [ "$CB_STACK_ROLE" = all ] || [ "$CB_STACK_ROLE" = "$1" ]
+}
+
 cmd_status() {
     local pid bin procs
     local -A seen=()
     require_user
     ALL_UP=1
-    pid=$(pg_running_pid) || pid=
-    status_line postgres "$pid"
-    pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN") || pid=
-    status_line redis "$pid"
-    while read -r bin procs; do
-        [ -n "$bin" ] || continue
-        seen[$bin]=1
-        pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
-        status_line "responder $bin" "$pid"
-    done < <(responder_list 2>/dev/null || true)
-    while read -r bin; do
-        [ -z "${seen[$bin]:-}" ] || continue
-        pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
-        status_line "responder $bin" "$pid"
-    done < <(responder_pidfiles)
-    pid=$(running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker") || pid=
-    status_line cb-worker "$pid"
-    if fakesf_enabled; then
-        pid=$(running_pid "$RUN_DIR/cb-fake-sf.pid" "$BIN_DIR/cb-fake-sf") || pid=
-        status_line cb-fake-sf "$pid"
+    if runs_part shared; then
+        pid=$(pg_running_pid) || pid=
+        status_line postgres "$pid"
+        pid=$(running_pid "$RUN_DIR/redis.pid" "$REDIS_BIN") || pid=
+        status_line redis "$pid"
     fi
-    pid=$(running_pid "$RUN_DIR/cb-fake-hooks.pid" "$BIN_DIR/cb-fake-hooks") || pid=
-    status_line cb-fake-hooks "$pid"
-    pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || pid=
-    status_line nginx "$pid"
-    if [ -x "$PROM_BIN" ]; then
+    if runs_part node; then
+        while read -r bin procs; do
+            [ -n "$bin" ] || continue
+            seen[$bin]=1
+            pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
+            status_line "responder $bin" "$pid"
+        done < <(responder_list 2>/dev/null || true)
+        while read -r bin; do
+            [ -z "${seen[$bin]:-}" ] || continue
+            pid=$(running_pid "$RUN_DIR/$bin.pid" "$BIN_DIR/$bin") || pid=
+            status_line "responder $bin" "$pid"
+        done < <(responder_pidfiles)
+        pid=$(running_pid "$RUN_DIR/cb-worker.pid" "$BIN_DIR/cb-worker") || pid=
+        status_line cb-worker "$pid"
+    fi
+    if runs_part shared; then
+        if fakesf_enabled; then
+            pid=$(running_pid "$RUN_DIR/cb-fake-sf.pid" "$BIN_DIR/cb-fake-sf") || pid=
+            status_line cb-fake-sf "$pid"
+        fi
+        pid=$(running_pid "$RUN_DIR/cb-fake-hooks.pid" "$BIN_DIR/cb-fake-hooks") || pid=
+        status_line cb-fake-hooks "$pid"
+    fi
+    if runs_part node; then
+        pid=$(running_pid "$RUN_DIR/nginx.pid" "$NGINX_BIN") || pid=
+        status_line nginx "$pid"
+    fi
+    if [ -x "$PROM_BIN" ] && [ "$CB_STACK_ROLE" = all ]; then
         pid=$(running_pid "$RUN_DIR/prometheus.pid" "$PROM_BIN") || pid=
         status_line prometheus "$pid"
     fi

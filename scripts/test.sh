@@ -35,7 +35,7 @@ lane=${CB_TEST_LANE:-0}
 # Every suite the filters want, slowest first (known slow ones, then the
 # integration suites, the scripts and the unit suites in name order): the
 # lanes' queue.
-slow_first=(bench-smoke.sh test_channel test_auth test_approvals test_engine browser.sh fuzz.sh static.sh test_chaos
+slow_first=(bench-smoke.sh test_channel test_twonode test_auth test_approvals test_engine browser.sh fuzz.sh static.sh test_chaos
 	test_backup test_alerts test_calls test_webhooks test_sinkfaults install.sh clone-anywhere.sh)
 queue_items() {
 	local f t

@@ -171,13 +171,14 @@ stop_pid() {
     fi
 }
 
-# Something listening on 127.0.0.1:PORT?
+# Something listening on ADDR:PORT (ADDR: 127.0.0.1)?
 port_busy() {
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+    (exec 3<>"/dev/tcp/${2:-127.0.0.1}/$1") 2>/dev/null
 }
 
+# ensure_free_port NAME PORT [ADDR]
 ensure_free_port() {
-    port_busy "$2" && die "$1: port 127.0.0.1:$2 is already in use (set CB_PORT_* to free ports)"
+    port_busy "$2" "${3:-}" && die "$1: port ${3:-127.0.0.1}:$2 is already in use (set CB_PORT_* to free ports)"
     return 0
 }
 
@@ -221,15 +222,15 @@ CB_PORT_PG=$CB_PORT_PG
 CB_PORT_REDIS=$CB_PORT_REDIS
 CB_PORT_WS=$CB_PORT_WS
 CB_PORT_FAKESF=$CB_PORT_FAKESF
-CB_HTTP_URL=http://127.0.0.1:$CB_PORT_HTTP
-CB_HTTPS_URL=https://127.0.0.1:$CB_PORT_HTTPS
-CB_PG_DSN=host=127.0.0.1 port=$CB_PORT_PG dbname=cbroker user=cb_app password=$pg_pw connect_timeout=3
-CB_PG_SUPER_DSN=host=$RUN_DIR port=$CB_PORT_PG dbname=postgres user=$CB_USER
-CB_REDIS_HOST=$RUN_DIR/redis.sock
+CB_HTTP_URL=http://$CB_BIND_ADDR:$CB_PORT_HTTP
+CB_HTTPS_URL=https://$CB_BIND_ADDR:$CB_PORT_HTTPS
+CB_PG_DSN=host=$SVC_ADDR port=$CB_PORT_PG dbname=cbroker user=cb_app password=$pg_pw connect_timeout=3
+CB_PG_SUPER_DSN=host=$(shared_run_dir) port=$CB_PORT_PG dbname=postgres user=$CB_USER
+CB_REDIS_HOST=$(redis_host)
 CB_REDIS_PORT=$CB_PORT_REDIS
 CB_REDIS_PASSWORD=$redis_pw
 CB_API_KEY_PEPPER=$pepper
-CB_PUBLIC_URL=https://127.0.0.1:$CB_PORT_HTTPS
+CB_PUBLIC_URL=https://$CB_BIND_ADDR:$CB_PORT_HTTPS
 CB_SEAL_ROOT_KEY_FILE=$SECRETS_DIR/seal-root.key
 CB_BLIND_INDEX_KEY_FILE=$SECRETS_DIR/blind-index.key
 CB_SLACK_SIGNING_SECRET=$(secret slack-signing.hex)
@@ -252,34 +253,43 @@ EOF
     fi
     if fakesf_enabled; then
         cat <<EOF
-CB_SF_LOGIN_URL=http://127.0.0.1:$CB_PORT_FAKESF
+CB_SF_LOGIN_URL=http://$FAKE_ADDR:$CB_PORT_FAKESF
 CB_SF_AUDIENCE=$FAKESF_AUDIENCE
 CB_SF_CLIENT_ID=$FAKESF_CLIENT_ID
 CB_SF_USERNAME=$FAKESF_USERNAME
 CB_SF_PRIVATE_KEY_FILE=$SECRETS_DIR/sf-jwt-key.pem
-CB_FAKESF_URL=http://127.0.0.1:$CB_PORT_FAKESF
+CB_FAKESF_URL=http://$FAKE_ADDR:$CB_PORT_FAKESF
 EOF
     fi
     echo "CB_PORT_FAKEHOOKS=$CB_PORT_FAKEHOOKS"
-    echo "CB_FAKEHOOKS_URL=http://127.0.0.1:$CB_PORT_FAKEHOOKS"
+    echo "CB_FAKEHOOKS_URL=http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS"
     if [ -s "$SECRETS_DIR/fakeslack-bot.pw" ] && [ -s "$SECRETS_DIR/fakeslack-webhook.hex" ]; then
         echo "CB_FAKEHOOKS_SLACK_TOKEN=$(secret fakeslack-bot.pw)"
         echo "CB_FAKEHOOKS_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
         if fakeslack_enabled; then
             echo "CB_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
-            echo "CB_SLACK_API_URL=http://127.0.0.1:$CB_PORT_FAKEHOOKS/api"
-            echo "CB_SLACK_RESPONSE_URL_PREFIX=http://127.0.0.1:$CB_PORT_FAKEHOOKS/actions/"
+            echo "CB_SLACK_API_URL=http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS/api"
+            echo "CB_SLACK_RESPONSE_URL_PREFIX=http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS/actions/"
         fi
     fi
     echo "CB_EGRESS_PRIVATE_ALLOW=$(egress_allow)"
 }
 
-# The fakes may be reached over plain http on loopback: add them to the
-# caller's CB_EGRESS_PRIVATE_ALLOW (each once).
+# A node reaches the shared Postgres' socket directory (the tests' superuser
+# DSN) and Redis over the shared address; a whole stack over its own socket.
+shared_run_dir() {
+    if [ "$CB_STACK_ROLE" = node ]; then printf '%s/run\n' "$CB_SHARED_STATE"; else printf '%s\n' "$RUN_DIR"; fi
+}
+redis_host() {
+    if [ "$CB_STACK_ROLE" = node ]; then printf '%s\n' "$CB_SHARED_ADDR"; else printf '%s/redis.sock\n' "$RUN_DIR"; fi
+}
+
+# The fakes may be reached over plain http at a private address: add them
+# to the caller's CB_EGRESS_PRIVATE_ALLOW (each once).
 egress_allow() {
     local list=${CB_EGRESS_PRIVATE_ALLOW:-} hp
-    local -a fakes=("127.0.0.1:$CB_PORT_FAKEHOOKS")
-    fakesf_enabled && fakes=("127.0.0.1:$CB_PORT_FAKESF" "${fakes[@]}")
+    local -a fakes=("$FAKE_ADDR:$CB_PORT_FAKEHOOKS")
+    fakesf_enabled && fakes=("$FAKE_ADDR:$CB_PORT_FAKESF" "${fakes[@]}")
     for hp in "${fakes[@]}"; do
         case ",$list," in
             *",$hp,"*) ;;
@@ -292,8 +302,8 @@ egress_allow() {
 # The owner role's DSN: for the migrations and stack.env (tests, scripts/cb
 # migrate), never in the environment of the running services.
 owner_dsn() {
-    printf 'host=127.0.0.1 port=%s dbname=cbroker user=cb_owner password=%s connect_timeout=3\n' \
-        "$CB_PORT_PG" "$(secret pg-cb_owner.pw)"
+    printf 'host=%s port=%s dbname=cbroker user=cb_owner password=%s connect_timeout=3\n' \
+        "$SVC_ADDR" "$CB_PORT_PG" "$(secret pg-cb_owner.pw)"
 }
 
 # CHILD_ENV: clean environment for cbroker processes. With WITH_STACK=1 the
@@ -477,7 +487,23 @@ ensure_secrets() {
     chmod 0600 "$SECRETS_DIR/fakeslack-bot.pw"
 }
 
+# A node shares every secret of the shared stack (docs/scale-out.md): the
+# database and Redis passwords, the pepper, the seal and blind-index keys,
+# the tokens and the development CAs.  Copied at every start: a rotation on
+# the shared stack reaches the node with its next start.
+take_shared_secrets() {
+    local f
+    [ -s "$CB_SHARED_STATE/secrets/redis.pw" ] \
+        || die "no shared stack in $CB_SHARED_STATE: start it first (CB_STACK_ROLE=shared)"
+    for f in "$CB_SHARED_STATE"/secrets/*; do
+        [ -f "$f" ] && install -m 0600 -o "$CB_USER" -g "$CB_USER" "$f" "$SECRETS_DIR/"
+    done
+    return 0
+}
+
 ensure_tls() {
+    local san="DNS:localhost,IP:127.0.0.1"
+    [ "$CB_BIND_ADDR" = 127.0.0.1 ] || san="$san,IP:$CB_BIND_ADDR"
     if [ -s "$TLS_DIR/cert.pem" ] && [ -s "$TLS_DIR/key.pem" ]; then
         return 0
     fi
@@ -485,7 +511,7 @@ ensure_tls() {
     rm -f "$TLS_DIR/cert.pem" "$TLS_DIR/key.pem"
     if ! (umask 077; as_cb openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
             -nodes -days 825 -subj /CN=localhost \
-            -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+            -addext "subjectAltName=$san" \
             -addext "basicConstraints=critical,CA:FALSE" \
             -addext "keyUsage=critical,digitalSignature" \
             -addext "extendedKeyUsage=serverAuth" \

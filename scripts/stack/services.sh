@@ -130,7 +130,8 @@ start_worker() {
 
 # Start a fake: NAME for messages (LABEL once it runs), KEY for its port
 # check and the started list, EXE and PORT, then its own options; its pid
-# file and log are named after EXE.  It is waited for until it listens.
+# file and log are named after EXE.  It binds FAKE_ADDR (a shared stack's
+# CB_SHARED_ADDR, else 127.0.0.1) and is waited for until it listens there.
 start_fake() {
     local name=$1 label=$2 key=$3 exe=$4 port=$5 pidf log pid i
     shift 5
@@ -145,13 +146,13 @@ start_fake() {
         return 0
     fi
     rm -f "$pidf"
-    ensure_free_port "$key" "$port"
+    ensure_free_port "$key" "$port" "$FAKE_ADDR"
     ensure_log "$log"
-    spawn_cb "$exe" --port "$port" --pidfile "$pidf" "$@" >>"$log" 2>&1 </dev/null &
+    spawn_cb "$exe" --port "$port" --bind "$FAKE_ADDR" --pidfile "$pidf" "$@" >>"$log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("$key:$pid")
     for ((i = 0; i < 30; i++)); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+        port_busy "$port" "$FAKE_ADDR" && break
         is_alive "$pid" || break
         sleep 0.1
     done
@@ -160,7 +161,7 @@ start_fake() {
         die "$name exited during startup (see $log)"
     fi
     [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
-    say "$label: running on 127.0.0.1:$port (pid $pid)"
+    say "$label: running on $FAKE_ADDR:$port (pid $pid)"
 }
 
 # The bundled fake Salesforce is the sandbox org whenever no real org is
@@ -205,10 +206,10 @@ stop_fakesf() {
 # Slack alerts go to the fake unless the caller configured a real Slack
 # (CB_SLACK_WEBHOOK_URL or CB_SLACK_BOT_TOKEN of its own).
 fakeslack_webhook_url() {
-    printf 'http://127.0.0.1:%s/services/T000/B000/%s\n' "$CB_PORT_FAKEHOOKS" "$(secret fakeslack-webhook.hex)"
+    printf 'http://%s:%s/services/T000/B000/%s\n' "$FAKE_ADDR" "$CB_PORT_FAKEHOOKS" "$(secret fakeslack-webhook.hex)"
 }
 fakeslack_enabled() {
-    { [ -z "${CB_SLACK_WEBHOOK_URL:-}" ] || [[ $CB_SLACK_WEBHOOK_URL == "http://127.0.0.1:$CB_PORT_FAKEHOOKS/"* ]]; } &&
+    { [ -z "${CB_SLACK_WEBHOOK_URL:-}" ] || [[ $CB_SLACK_WEBHOOK_URL == "http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS/"* ]]; } &&
         { [ -z "${CB_SLACK_BOT_TOKEN:-}" ] || [ "$CB_SLACK_BOT_TOKEN" = "$(secret fakeslack-bot.pw)" ]; }
 }
 
@@ -282,7 +283,7 @@ generate_nginx_conf() {
         CB_EDGE_EXEMPT=${CB_EDGE_EXEMPT-127.0.0.1} "$GEN_ROUTES" --edge "$part" >"$NGINX_DIR/edge-$part.conf" \
             || die "nginx: invalid CB_EDGE_* setting"
     done
-    origin=$(public_origin "https://127.0.0.1:$CB_PORT_HTTPS")
+    origin=$(public_origin "https://$CB_BIND_ADDR:$CB_PORT_HTTPS")
     case $origin in
         https://*) ws_origin=wss://${origin#https://} ;;
         *)         ws_origin=ws://${origin#http://} ;;
@@ -304,7 +305,7 @@ generate_nginx_conf() {
         install -d -o "$CB_USER" -g "$CB_USER" -m 0700 "$NGINX_DIR/tmp/$d"
     done
     ROUTES_FILE=$routes OPS_FILE=$ops P_OPS=$CB_PORT_OPS TRACE_FILE=$REPO/nginx/$(trace_conf) ZONES_FILE=$zones SERVER_FILE=$server WS_FILE=$ws \
-    STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR \
+    STATE=$CB_STATE RUN=$RUN_DIR LOGD=$LOG_DIR NGX=$NGINX_DIR BIND=$CB_BIND_ADDR \
     TLS=$TLS_DIR WEB=$WEB_DIR P_HTTP=$CB_PORT_HTTP P_HTTPS=$CB_PORT_HTTPS P_WS=$CB_PORT_WS \
     REPO_DIR=$REPO awk '
         BEGIN {
@@ -313,7 +314,7 @@ generate_nginx_conf() {
             map["@TLS_DIR@"] = ENVIRON["TLS"];   map["@WEB_ROOT@"] = ENVIRON["WEB"]
             map["@REPO@"] = ENVIRON["REPO_DIR"]; map["@PORT_HTTP@"] = ENVIRON["P_HTTP"]
             map["@PORT_HTTPS@"] = ENVIRON["P_HTTPS"]; map["@PORT_WS@"] = ENVIRON["P_WS"]
-            map["@PORT_OPS@"] = ENVIRON["P_OPS"]
+            map["@PORT_OPS@"] = ENVIRON["P_OPS"];  map["@BIND_ADDR@"] = ENVIRON["BIND"]
             # Whole-line placeholders: the file is inserted, indented.
             ins["@ROUTES@"] = ENVIRON["ROUTES_FILE"] SUBSEP "        "
             ins["@OPS_ROUTES@"] = ENVIRON["OPS_FILE"] SUBSEP "        "
@@ -359,16 +360,17 @@ start_nginx() {
         return 0
     fi
     rm -f "$RUN_DIR/nginx.pid"
-    ensure_free_port nginx "$CB_PORT_HTTP"
-    ensure_free_port nginx "$CB_PORT_HTTPS"
+    ensure_free_port nginx "$CB_PORT_HTTP" "$CB_BIND_ADDR"
+    ensure_free_port nginx "$CB_PORT_HTTPS" "$CB_BIND_ADDR"
     ensure_free_port nginx "$CB_PORT_OPS"
-    say "nginx: starting on 127.0.0.1:$CB_PORT_HTTP and 127.0.0.1:$CB_PORT_HTTPS (operator: 127.0.0.1:$CB_PORT_OPS)"
+    say "nginx: starting on $CB_BIND_ADDR:$CB_PORT_HTTP and $CB_BIND_ADDR:$CB_PORT_HTTPS (operator: 127.0.0.1:$CB_PORT_OPS)"
     spawn_cb "$NGINX_BIN" -p "$NGINX_DIR/" -c "$NGINX_DIR/nginx.conf" -e "$LOG_DIR/nginx-error.log" \
         >>"$LOG_DIR/nginx.log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("nginx:$pid")
     for ((i = 0; i < 100; i++)); do
-        if [ -s "$RUN_DIR/nginx.pid" ] && port_busy "$CB_PORT_HTTP" && port_busy "$CB_PORT_HTTPS" &&
+        if [ -s "$RUN_DIR/nginx.pid" ] && port_busy "$CB_PORT_HTTP" "$CB_BIND_ADDR" &&
+            port_busy "$CB_PORT_HTTPS" "$CB_BIND_ADDR" &&
             port_busy "$CB_PORT_OPS"; then
             return 0
         fi

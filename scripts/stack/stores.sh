@@ -33,6 +33,10 @@ local   replication  all                  peer map=cbroker
 host    all          all   127.0.0.1/32   scram-sha-256
 host    replication  all   127.0.0.1/32   scram-sha-256
 EOF
+    # The nodes of a shared stack (CB_STACK_ROLE=shared) connect from there.
+    if [ -n "$CB_SHARED_NET" ]; then
+        printf 'host    cbroker      all   %-14s scram-sha-256\n' "$CB_SHARED_NET" >>"$PG_DIR/pg_hba.conf"
+    fi
     cat >"$PG_DIR/pg_ident.conf" <<EOF
 # written by scripts/stack.sh
 # MAPNAME  SYSTEM-USERNAME  PG-USERNAME
@@ -128,10 +132,10 @@ start_postgres() {
     else
         ensure_free_port postgres "$CB_PORT_PG"
         ensure_log "$LOG_DIR/postgres.log"
-        say "postgres: starting on 127.0.0.1:$CB_PORT_PG"
+        say "postgres: starting on 127.0.0.1${CB_SHARED_ADDR:+ and $CB_SHARED_ADDR}:$CB_PORT_PG"
         STARTED+=(postgres)
         if ! as_cb "$PGBIN/pg_ctl" -D "$PG_DIR" -l "$LOG_DIR/postgres.log" -w -t 60 \
-                -o "-p $CB_PORT_PG -c listen_addresses=127.0.0.1 -k $RUN_DIR -c fsync=on" \
+                -o "-p $CB_PORT_PG -c listen_addresses=127.0.0.1${CB_SHARED_ADDR:+,$CB_SHARED_ADDR} -k $RUN_DIR -c fsync=on" \
                 start >>"$LOG_DIR/stack.log" 2>&1; then
             tail -n 20 "$LOG_DIR/postgres.log" >&2
             die "postgres: pg_ctl start failed (see $LOG_DIR/postgres.log)"
@@ -204,7 +208,7 @@ write_redis_conf() {
     # where every local user could read it in ps.
     (umask 077; cat >"$REDIS_DIR/redis.conf" <<EOF
 # written by scripts/stack.sh at every start
-bind 127.0.0.1
+bind 127.0.0.1${CB_SHARED_ADDR:+ $CB_SHARED_ADDR}
 protected-mode yes
 port $CB_PORT_REDIS
 dir $REDIS_DIR
@@ -238,7 +242,7 @@ start_redis() {
     ensure_free_port redis "$CB_PORT_REDIS"
     write_redis_conf
     ensure_log "$LOG_DIR/redis.log"
-    say "redis: starting on 127.0.0.1:$CB_PORT_REDIS"
+    say "redis: starting on 127.0.0.1${CB_SHARED_ADDR:+ and $CB_SHARED_ADDR}:$CB_PORT_REDIS"
     spawn_cb "$REDIS_BIN" "$REDIS_DIR/redis.conf" >>"$LOG_DIR/redis.log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("redis:$pid")

@@ -25,7 +25,7 @@
  * (status N times with Retry-After or Location, drop, latency, Slack
  * errors), shows counters and resets.
  *
- *   cb-fake-hooks --port N [--pidfile P] [--io-timeout-ms MS]
+ *   cb-fake-hooks --port N [--pidfile P] [--bind IPV4] [--io-timeout-ms MS]
  *                 [--slack-token xoxb-... | --slack-token-file PATH]
  *                 [--slack-webhook-path /services/T000/B000/XXXX |
  *                  --slack-webhook-secret-file PATH]
@@ -203,7 +203,7 @@ static void __attribute__((noreturn))
 hk_usage(const char *why)
 {
 	fprintf(stderr, "cb-fake-hooks: %s\n"
-	    "usage: cb-fake-hooks --port N [--pidfile P] [--io-timeout-ms MS]\n"
+	    "usage: cb-fake-hooks --port N [--pidfile P] [--bind IPV4] [--io-timeout-ms MS]\n"
 	    "                     [--slack-token xoxb-... | --slack-token-file F]\n"
 	    "                     [--slack-webhook-path /services/T.../B.../... |\n"
 	    "                      --slack-webhook-secret-file F]\n"

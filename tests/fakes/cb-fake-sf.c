@@ -12,7 +12,8 @@
  * call is a 403 REQUEST_LIMIT_EXCEEDED).  Assertions are verified for real:
  * RS256 against the certificate's public key, alg, iss, sub (prn wins), aud
  * and exp in seconds.  A control plane under /__fake/ (no auth: the server
- * binds 127.0.0.1 only) lists records and counters, resets, revokes
+ * binds 127.0.0.1, or --bind's address on a test's private network) lists
+ * records and counters, resets, revokes
  * tokens, sets the API usage and queues faults: per call (status, drop,
  * latency) and per record (an error for the records whose external ID or
  * field value matches).
@@ -35,7 +36,7 @@
  * /__fake/queries lists the SOQL received (decoded), newest last.
  *
  *   cb-fake-sf --port N --cert PEM_CERT --client-id ID --username USER
- *              [--audience AUD] [--pidfile P]
+ *              [--audience AUD] [--pidfile P] [--bind 127.0.0.1]
  *              [--objects Form_Submission__c,Call_Activity__c]
  *              [--io-timeout-ms 10000] [--api-limit 15000]
  *              [--max-records 10000]
@@ -297,7 +298,7 @@ fk_usage(const char *why)
 	fprintf(stderr, "cb-fake-sf: %s\n"
 	    "usage: cb-fake-sf --port N --cert PEM_CERT --client-id ID "
 	    "--username USER\n"
-	    "                  [--audience AUD] [--pidfile P] "
+	    "                  [--audience AUD] [--pidfile P] [--bind IPV4] "
 	    "[--objects A__c,B__c] [--io-timeout-ms MS]\n"
 	    "                  [--api-limit N] [--max-records N]\n", why);
 	exit(2);
@@ -391,8 +392,9 @@ main(int argc, char **argv)
 	if ((fk.certs[0] = fk_load_cert(cfg.cert_file)) == NULL)
 		goto out;
 	fk.ncerts = 1;
-	snprintf(cfg.base_url, sizeof(cfg.base_url), "http://127.0.0.1:%d",
-	    cfg.port);
+	/* The instance URL the token answer names: where the fake listens. */
+	snprintf(cfg.base_url, sizeof(cfg.base_url), "http://%s:%d",
+	    hc.bind != NULL ? hc.bind : "127.0.0.1", cfg.port);
 	fk.api_limit = cfg.api_limit;
 	/* Load factor at most one half: probes stay short. */
 	for (fk.index_cap = 1024; fk.index_cap <= 2 * cfg.max_records;

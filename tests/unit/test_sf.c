@@ -765,24 +765,63 @@ START_TEST(test_new_rejects)
 }
 END_TEST
 
+/* A complete configuration with this login URL and the test key. */
+static void
+t_conf(struct sf_conf *conf, const char *login_url)
+{
+	memset(conf, 0, sizeof(*conf));
+	conf->login_url = login_url;
+	conf->client_id = T_CLIENT_ID;
+	conf->username = T_USERNAME;
+	conf->private_key_file = t_key;
+	conf->api_version = "v60.0";
+}
+
 START_TEST(test_new_accepts)
 {
 	struct sf_conf		 conf;
 	struct sf_client	*c;
 	char			 err[512];
 
-	memset(&conf, 0, sizeof(conf));
-	conf.login_url = "https://login.salesforce.com/";
-	conf.client_id = T_CLIENT_ID;
-	conf.username = T_USERNAME;
-	conf.private_key_file = t_key;
-	conf.api_version = "v60.0";
+	t_conf(&conf, "https://login.salesforce.com/");
 	c = sf_client_new(&conf, err, sizeof(err));
 	ck_assert_msg(c != NULL, "%s", err);
 	sf_invalidate_token(c);
 	sf_client_free(c);
 	sf_client_free(NULL);
 	sf_invalidate_token(NULL);
+}
+END_TEST
+
+/*
+ * A plain-http login at a private address is taken only with the caller's
+ * own client, whose private allowlist then decides each transfer: the fake
+ * a second node reaches over its network (docs/scale-out.md).
+ */
+START_TEST(test_new_private_plain_needs_callers_client)
+{
+	struct sf_conf		 conf;
+	struct sf_client	*c;
+	struct sf_result	 r;
+	struct httpc		*h = httpc_new("10.231.7.1:8095", "test");
+	char			 err[512];
+
+	ck_assert_ptr_nonnull(h);
+	t_conf(&conf, "http://10.231.7.1:8095");
+	ck_assert_ptr_null(sf_client_new(&conf, err, sizeof(err)));
+	ck_assert_msg(strstr(err, "must use https") != NULL, "%s", err);
+	conf.http = h;
+	c = sf_client_new(&conf, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	sf_client_free(c);
+	/* Another private address is still refused, by the guard. */
+	conf.login_url = "http://10.231.7.2:8095";
+	c = sf_client_new(&conf, err, sizeof(err));
+	ck_assert_msg(c != NULL, "%s", err);
+	ck_assert_int_eq(t_upsert(c, "sub-1", "{}", &r), CB_ERR_CONFIG);
+	t_expect(&r, SF_CONFIG, 0, "CB_EGRESS");
+	sf_client_free(c);
+	httpc_free(h);
 }
 END_TEST
 
@@ -1949,6 +1988,7 @@ t_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_new_rejects, 0, (int)T_NELEM(bad_confs));
 	tcase_add_test(tc, test_new_accepts);
+	tcase_add_test(tc, test_new_private_plain_needs_callers_client);
 	tcase_add_test(tc, test_api_names);
 	tcase_add_test(tc, test_local_argument_checks);
 	tcase_add_test(tc, test_connection_refused);

@@ -480,7 +480,14 @@ fh_option(struct fh_config *cfg, const char *opt, const char *val, const char **
 		cfg->port = (int)v;
 	} else if (strcmp(opt, "--pidfile") == 0)
 		cfg->pidfile = val;
-	else if (strcmp(opt, "--io-timeout-ms") == 0) {
+	else if (strcmp(opt, "--bind") == 0) {
+		struct in_addr	 a;
+
+		*why = "--bind wants an IPv4 address";
+		if (inet_pton(AF_INET, val, &a) != 1)
+			return -1;
+		cfg->bind = val;
+	} else if (strcmp(opt, "--io-timeout-ms") == 0) {
 		*why = "--io-timeout-ms must be 100..600000";
 		if (util_parse_ll(val, 100, 600000, &v) != CB_OK)
 			return -1;
@@ -513,7 +520,8 @@ fh_serve(const struct fh_config *cfg)
 	if (fh_cfg.io_timeout_ms <= 0)
 		fh_cfg.io_timeout_ms = 10000;
 	fh_timeout_s = (unsigned int)((fh_cfg.io_timeout_ms + 999) / 1000);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%d", cfg->port);
+	snprintf(url, sizeof(url), "http://%s:%d",
+	    cfg->bind != NULL ? cfg->bind : "127.0.0.1", cfg->port);
 	memset(&act, 0, sizeof(act));
 	sigemptyset(&act.sa_mask);
 	act.sa_handler = fh_on_signal;
@@ -525,8 +533,13 @@ fh_serve(const struct fh_config *cfg)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)cfg->port);
-	/* Loopback only: the control planes have no authentication. */
+	/* Loopback unless told (fh_config.bind): no authentication. */
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (cfg->bind != NULL && inet_pton(AF_INET, cfg->bind, &sa.sin_addr) != 1) {
+		log_kv(LOG_LVL_ERROR, "listen_failed", "url", url, "error",
+		    "not an IPv4 address", NULL);
+		return 1;
+	}
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_POLL, (uint16_t)cfg->port, NULL, NULL, fh_access, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,

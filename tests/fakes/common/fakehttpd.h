@@ -4,7 +4,8 @@
  * one whole request and fills one answer; fakehttpd and libmicrohttpd do
  * the rest.
  *
- * The server binds 127.0.0.1 only (control planes have no authentication),
+ * The server binds 127.0.0.1 unless told another address (--bind: only on a
+ * test's private network, control planes have no authentication),
  * runs one thread per connection, and serves many requests per connection
  * (HTTP/1.1 keep-alive and pipelining; `Connection: close` and HTTP/1.0
  * close after the answer).  Request bodies come with Content-Length or
@@ -64,6 +65,12 @@ typedef void	(*fh_log_path)(const struct fh_req *, char *out, size_t outsz);
 
 struct fh_config {
 	int		 port;
+	/*
+	 * The IPv4 address to listen on; NULL: 127.0.0.1.  Another one only
+	 * on a test's private network (scripts/twonode.sh): the control
+	 * planes have no authentication.
+	 */
+	const char	*bind;
 	long		 io_timeout_ms;	/* 0: 10000 */
 	const char	*pidfile;	/* NULL: none; written after listen */
 	fh_handler	 handler;
@@ -80,7 +87,7 @@ int	 fh_serve(const struct fh_config *);
 
 /*
  * The options every fake takes into cfg: --port 1..65535, --pidfile P,
- * --io-timeout-ms 100..600000.  1 taken, 0 not one of them, -1 a bad value
+ * --bind IPV4 (a dotted address, kept as given), --io-timeout-ms 100..600000.  1 taken, 0 not one of them, -1 a bad value
  * (*why says what is wanted).
  */
 int	 fh_option(struct fh_config *cfg, const char *opt, const char *val,
