@@ -1744,13 +1744,16 @@ START_TEST(test_fake_http_limits)
 	t_raw_expect(te, sizeof(te) - 1, "HTTP/1.1 501 ");
 	t_raw_expect(huge_body, sizeof(huge_body) - 1, "HTTP/1.1 413 ");
 	t_raw_expect(two_lengths, sizeof(two_lengths) - 1, "HTTP/1.1 400 ");
-	t_raw_expect(folded, sizeof(folded) - 1, "HTTP/1.1 400 ");
+	/* An obsolete line folding is joined with a space (RFC 9112 5.2 allows either). */
+	t_raw_expect(folded, sizeof(folded) - 1, "HTTP/1.1 200 ");
 	t_raw_expect(brew, strlen(brew), "HTTP/1.1 400 ");
-	t_raw_expect(lower, strlen(lower), "HTTP/1.1 400 ");
+	/* Methods are case-sensitive: an unknown one is not implemented. */
+	t_raw_expect(lower, strlen(lower), "HTTP/1.1 501 ");
 	t_raw_expect(bad_cl, strlen(bad_cl), "HTTP/1.1 400 ");
 	buf_init(&big, 1u << 20);
 	buf_puts(&big, "GET /__fake/stats HTTP/1.1\r\nX-Big: ");
-	while (big.len < 17 * 1024)
+	/* Past the 32 KiB the fake reads a head into. */
+	while (big.len < 33 * 1024)
 		buf_puts(&big, "aaaaaaaaaaaaaaaa");
 	buf_puts(&big, "\r\n\r\n");
 	t_raw_expect(big.data, big.len, "HTTP/1.1 431 ");
@@ -1815,10 +1818,9 @@ START_TEST(test_fake_slow_client_bounded)
 	/* Others are served meanwhile. */
 	ck_assert_int_eq(t_stat("upserts"), 0);
 	ck_assert(util_now_ms() - t0 < 1000);
-	/* The fake runs with --io-timeout-ms 2000. */
+	/* The fake runs with --io-timeout-ms 2000: a half-sent head is closed unanswered. */
 	ck_assert_int_eq(t_raw_read(slow, &b, 6000), 1);
-	ck_assert_msg(strncmp(buf_cstr(&b), "HTTP/1.1 408 ", 13) == 0, "got %s",
-	    buf_cstr(&b));
+	ck_assert_msg(b.len == 0, "got %s", buf_cstr(&b));
 	buf_reset(&b);
 	ck_assert_int_eq(t_raw_read(idle, &b, 6000), 1);
 	ck_assert_uint_eq(b.len, 0);

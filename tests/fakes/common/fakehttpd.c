@@ -285,7 +285,18 @@ fh_check_head(struct fh_req *rq, const char **why)
 {
 	const char	*te;
 	size_t		 nte;
+	static const char *const methods[] = { "GET", "HEAD", "POST", "PUT", "PATCH",
+	    "DELETE", "OPTIONS" };
+	size_t		 i;
 
+	/* Methods are case-sensitive (RFC 9110 9.1): "get" is none of ours. */
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(rq->method, methods[i]) == 0)
+			break;
+	if (i == sizeof(methods) / sizeof(methods[0])) {
+		*why = "method not implemented";
+		return 501;
+	}
 	*why = "malformed request";
 	/* Two lengths, or a length and chunked, is a smuggling attempt. */
 	nte = fh_header_count(rq, "Transfer-Encoding");
