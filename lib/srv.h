@@ -11,6 +11,9 @@
  * Children wait for connections in epoll_pwait() (EPOLLEXCLUSIVE: one child
  * woken per connection) with termination signals
  * unblocked only there, so a signal never interrupts a request half-way.
+ * A connection whose input was read to its end is closed as soon as the
+ * answer is written; one with input left unread gets libfcgi's careful
+ * close (shut down, then read until nginx closes, up to 2 s).
  */
 #ifndef CB_SRV_H
 #define CB_SRV_H
