@@ -100,7 +100,7 @@ admin_db_fail(struct admin *a, int rc)
 }
 
 /*
- * An app (lib/route.h) around the CLI's connection and settings, with the
+ * An app (lib/app.h) around the CLI's connection and settings, with the
  * seal keyring loaded, for the library calls that take one.  The settings
  * are borrowed: admin_app_close frees only what it opened.
  */
