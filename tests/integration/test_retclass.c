@@ -101,29 +101,11 @@ wait_count(const char *sql, const char *id, long n, int ms)
 static cJSON *
 opened(const char *table, const char *sub)
 {
-	struct keyring	 k;
-	struct db	*db = testdb_open();
-	struct buf	 plain;
-	char		 sealed[16384];
-	cJSON		*j;
-
 	if (strcmp(table, "submissions") == 0)
-		testdb_one(db, sealed, sizeof(sealed), "SELECT data_sealed FROM submissions"
-		    " WHERE id = $1::uuid", 1, (const char *[]){ sub });
-	else
-		testdb_one(db, sealed, sizeof(sealed), "SELECT payload_sealed FROM outbox"
-		    " WHERE ref_id = $1::uuid AND kind = 'salesforce.upsert'", 1,
-		    (const char *[]){ sub });
-	testdb_keys_open(&k, db);
-	buf_init(&plain, 65536);
-	ck_assert_int_eq(reseal_open_value(keyring_get(&k, db), table, sub, sealed, &plain),
-	    CB_OK);
-	j = cJSON_Parse(buf_cstr(&plain));
-	ck_assert_ptr_nonnull(j);
-	buf_wipe(&plain);
-	testdb_keys_close(&k);
-	db_close(db);
-	return j;
+		return testdb_unseal_json(table, sub, "SELECT data_sealed FROM submissions"
+		    " WHERE id = $1::uuid");
+	return testdb_unseal_json(table, sub, "SELECT payload_sealed FROM outbox"
+	    " WHERE ref_id = $1::uuid AND kind = 'salesforce.upsert'");
 }
 
 /* The members of an object, sorted, comma-separated. */
