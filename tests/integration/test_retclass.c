@@ -13,10 +13,16 @@
  *     event past the confidential period goes; the audit chain verifies;
  *   - batches: CB_RETAIN_CLASS_BATCH (3 on the test stack) submissions a
  *     batch at most, so ten take at least four;
+ *   - under faults (the duty killed with SIGKILL, Postgres crashed and
+ *     started again, while it strips thirty submissions): every one ends
+ *     stripped exactly, and every one still opens;
+ *   - cb_field_class, the SQL twin of formdef_field_class, agrees with it
+ *     (classes, the deprecated pii flag, a selector naming no field);
  *   - the route: 400 naming the field for a value out of bounds, mistyped
  *     or unknown, 422 when a stricter class would outlive a laxer one,
  *     403 for another role, all problem+json.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +33,7 @@
 #include "buf.h"
 #include "check_util.h"
 #include "errs.h"
+#include "formdef.h"
 #include "http.h"
 #include "keyring.h"
 #include "people.h"
@@ -376,6 +383,101 @@ START_TEST(bad_input_is_problem_json)
 }
 END_TEST
 
+/* The SQL twin and the C rule give every field, and a stranger, one class. */
+START_TEST(sql_class_agrees_with_formdef)
+{
+	static const char legacy[] = "{\"fields\":[{\"name\":\"a\",\"type\":\"string\","
+	    "\"pii\":true},{\"name\":\"b\",\"type\":\"string\"},{\"name\":\"c\","
+	    "\"type\":\"string\",\"pii\":false}]}";
+	char		 path[512], got[32], sel[80], *text;
+	const char	*defs[2], *names[] = { "email", "account_number", "product", "priority",
+	    "subject", "description", "affected_users", "a", "b", "c", "nosuch" };
+	cJSON		*def;
+	FILE		*f;
+	long		 n;
+	size_t		 i, d;
+
+	snprintf(path, sizeof(path), "%s/docs/examples/forms/support-case.json",
+	    test_env("CB_REPO"));
+	ck_assert_ptr_nonnull(f = fopen(path, "r"));
+	text = calloc(1, 65536);
+	ck_assert_ptr_nonnull(text);
+	n = (long)fread(text, 1, 65535, f);
+	fclose(f);
+	ck_assert_int_gt(n, 0);
+	defs[0] = text;
+	defs[1] = legacy;
+	for (d = 0; d < 2; d++) {
+		ck_assert_ptr_nonnull(def = cJSON_Parse(defs[d]));
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+			snprintf(sel, sizeof(sel), "#%s", names[i]);
+			testdb_val(got, sizeof(got), "SELECT cb_field_class($1::jsonb, $2)", 2,
+			    (const char *[]){ defs[d], sel });
+			ck_assert_msg(strcmp(got, formdef_class_name(formdef_field_class(def,
+			    names[i]))) == 0, "def %zu field %s: SQL %s", d, names[i], got);
+		}
+		cJSON_Delete(def);
+	}
+	free(text);
+}
+END_TEST
+
+/* SIGKILL to the worker's duties (its master starts them again). */
+static void
+kill_duties(void)
+{
+	char	 pidfile[512];
+	long	 master, kids[16];
+	int	 n, i;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/cb-worker.pid", test_env("CB_RUN_DIR"));
+	master = test_pidfile(pidfile);
+	ck_assert_int_gt(master, 0);
+	n = test_children(master, kids, 16);
+	for (i = 0; i < n; i++)
+		(void)kill((pid_t)kids[i], SIGKILL);
+}
+
+#define FAULT_SUBS	30
+
+START_TEST(stripping_survives_faults)
+{
+	struct tenant	 t;
+	struct http_resp r;
+	char		 key[40], subs[FAULT_SUBS][40], tag[24];
+	int		 i;
+
+	tenant_open(&t);
+	util_random_token(key, sizeof(key), 12);
+	put_periods(&t, key, "{\"confidential_days\":5,\"restricted_days\":1}", &r);
+	ck_assert_int_eq(r.status, 200);
+	http_free(&r);
+	for (i = 0; i < FAULT_SUBS; i++) {
+		snprintf(tag, sizeof(tag), "rcfault%d", i);
+		submit_case(&t, tag, subs[i]);
+	}
+	for (i = 0; i < FAULT_SUBS; i++)
+		ck_assert_msg(wait_count(UNDONE_N, subs[i], 0, DUE_MS), "not delivered");
+	/* All due at once, then the faults while the duty works through them. */
+	testdb_exec("UPDATE submissions SET created_at = now() - interval '2 days'"
+	    " WHERE org_id = $1::bigint", 1, (const char *[]){ t.org });
+	test_sleep_ms(300);
+	kill_duties();
+	test_sleep_ms(300);
+	test_stack("restart-postgres");
+	kill_duties();
+	ck_assert_msg(wait_count("SELECT count(*) FROM submissions WHERE org_id = $1::bigint"
+	    " AND classes_purged = '{restricted}'", t.org, FAULT_SUBS, DUE_MS), "not all stripped");
+	/* Each exactly: the restricted field out, the rest in, and it opens. */
+	for (i = 0; i < FAULT_SUBS; i++) {
+		expect_members("submissions", subs[i],
+		    "affected_users,description,email,priority,product,subject");
+		expect_members("outbox", subs[i], "Affected_Users__c,Description,Priority,"
+		    "Product__c,Subject,SuppliedEmail");
+	}
+}
+END_TEST
+
 static Suite *
 retclass_suite(void)
 {
@@ -386,6 +488,9 @@ retclass_suite(void)
 	tcase_add_test(tc, bad_input_is_problem_json);
 	tcase_add_test(tc, expired_classes_go_nothing_else);
 	tcase_add_test(tc, batches_are_small);
+	tcase_add_test(tc, sql_class_agrees_with_formdef);
+	/* Last: it restarts Postgres. */
+	tcase_add_test(tc, stripping_survives_faults);
 	suite_add_tcase(su, tc);
 	return su;
 }
