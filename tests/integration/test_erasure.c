@@ -649,22 +649,6 @@ END_TEST
 #define SUBJECTS	10
 #define GIVE_UP_S	90.0	/* one erasure's retries, at most */
 
-/* SIGKILL to every duty of the worker (its master starts them again). */
-static void
-kill_duties(void)
-{
-	char	 pidfile[512];
-	long	 master, kids[16];
-	int	 n, i;
-
-	snprintf(pidfile, sizeof(pidfile), "%s/cb-worker.pid", test_env("CB_RUN_DIR"));
-	master = test_pidfile(pidfile);
-	ck_assert_int_gt(master, 0);
-	n = test_children(master, kids, 16);
-	for (i = 0; i < n; i++)
-		(void)kill((pid_t)kids[i], SIGKILL);
-}
-
 /* The faults, in a process of their own while the erasures go on. */
 static void
 faults(void)
@@ -672,13 +656,13 @@ faults(void)
 	test_sleep_ms(300);
 	test_stack("restart-postgres");
 	test_sleep_ms(400);
-	kill_duties();
+	test_kill_children("cb-worker");
 	test_sleep_ms(500);
 	test_stack("pause-redis");
 	test_sleep_ms(1500);
 	test_stack("resume-redis");
 	test_sleep_ms(300);
-	kill_duties();
+	test_kill_children("cb-worker");
 	_exit(0);
 }
 
@@ -711,7 +695,7 @@ START_TEST(erasures_survive_faults_counted)
 {
 	struct tcase	 t;
 	char		 email[SUBJECTS][96], subs[SUBJECTS][40], ids[SUBJECTS][40], again[40];
-	char		 key[64], body[512];
+	char		 key[64], body[1100];
 	const char	*tag = t.tag, *org = t.org, *acc = t.acc;
 	long		 dels0, calls0, dels, calls;
 	int		 i, st, tries, retried = 0;

@@ -422,22 +422,6 @@ START_TEST(sql_class_agrees_with_formdef)
 }
 END_TEST
 
-/* SIGKILL to the worker's duties (its master starts them again). */
-static void
-kill_duties(void)
-{
-	char	 pidfile[512];
-	long	 master, kids[16];
-	int	 n, i;
-
-	snprintf(pidfile, sizeof(pidfile), "%s/cb-worker.pid", test_env("CB_RUN_DIR"));
-	master = test_pidfile(pidfile);
-	ck_assert_int_gt(master, 0);
-	n = test_children(master, kids, 16);
-	for (i = 0; i < n; i++)
-		(void)kill((pid_t)kids[i], SIGKILL);
-}
-
 #define FAULT_SUBS	30
 
 START_TEST(stripping_survives_faults)
@@ -462,10 +446,10 @@ START_TEST(stripping_survives_faults)
 	testdb_exec("UPDATE submissions SET created_at = now() - interval '2 days'"
 	    " WHERE org_id = $1::bigint", 1, (const char *[]){ t.org });
 	test_sleep_ms(300);
-	kill_duties();
+	test_kill_children("cb-worker");
 	test_sleep_ms(300);
 	test_stack("restart-postgres");
-	kill_duties();
+	test_kill_children("cb-worker");
 	ck_assert_msg(wait_count("SELECT count(*) FROM submissions WHERE org_id = $1::bigint"
 	    " AND classes_purged = '{restricted}'", t.org, FAULT_SUBS, DUE_MS), "not all stripped");
 	/* Each exactly: the restricted field out, the rest in, and it opens. */
