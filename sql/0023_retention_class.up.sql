@@ -30,9 +30,8 @@ CREATE VIEW retention_effective AS
 -- data (and of its Salesforce field maps) by the retention duty.
 ALTER TABLE submissions ADD COLUMN classes_purged text[] NOT NULL DEFAULT '{}'
 	CHECK (classes_purged <@ ARRAY['public', 'internal', 'confidential', 'restricted']);
-CREATE INDEX submissions_org_created ON submissions (org_id, created_at);
+CREATE INDEX submissions_created ON submissions (created_at);
 CREATE INDEX commands_valued ON commands (created_at) WHERE value IS NOT NULL;
-CREATE INDEX call_events_org_created ON call_events (org_id, created_at);
 
 -- The class of a command's field: the SQL twin of formdef_field_class
 -- (lib/formdef.c), which the C side of the duty uses for submissions.  A
