@@ -211,6 +211,9 @@ const struct conf_var settings_vars[] = {
 	{ "CB_RETAIN_TIMEOUT_MS", CONF_INT, 0, "2000", 100, 60000, S(retain_timeout_ms),
 	  "statement_timeout and lock_timeout of the retention duty's Postgres session: a "
 	  "batch that would wait or run longer is given up until the next round" },
+	{ "CB_RETAIN_CLASS_BATCH", CONF_INT, 0, "50", 1, 1000, S(retain_class_batch),
+	  "rows one batch of the retention by data class handles at most: submissions it "
+	  "opens, strips and re-seals, command values it clears, call events it deletes" },
 	{ "CB_RETAIN_CONTEXTS_S", CONF_INT, 0, "604800", 0, 315360000, S(retain_contexts_s),
 	  "a tab context is purged this long after it expired, with its commands and its "
 	  "submissions once their deliveries are done or discarded (7 days)" },

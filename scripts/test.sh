@@ -148,6 +148,8 @@ export CB_OUTBOX_LEASE_S=3 CB_SF_TIMEOUT_MS=2000 CB_SF_PROBE_S=2 CB_WEBHOOK_TIME
 export CB_RETAIN_INTERVAL_S=1
 # Its batches and pauses, stated (test_retention checks a big purge is paced by them).
 export CB_RETAIN_BATCH=500 CB_RETAIN_PAUSE_MS=50
+# Retention by class: 3 rows a batch, so test_retclass sees several batches.
+export CB_RETAIN_CLASS_BATCH=3
 # An open Redis circuit breaker waits this long before its probe: longer than
 # the failfast suite's measured run on a quiet machine (it judges only the
 # answers that start before a probe could come), and short enough that a

@@ -17,7 +17,10 @@
  *   refresh_tokens    whole families, CB_RETAIN_REFRESH_S after the family
  *                     expired or was revoked;
  *   call_webhook_ids  a day after they were seen (the inbound call events'
- *                     replay cache: older messages fail their timestamp).
+ *                     replay cache: older messages fail their timestamp);
+ *   by data class     each tenant's period per class of form field
+ *                     (retention_class.c): expired fields out of
+ *                     submissions, expired command values, call events.
  *
  * Why it never blocks traffic: each batch is one statement that picks at
  * most CB_RETAIN_BATCH rows with FOR UPDATE SKIP LOCKED (a row a request
@@ -38,6 +41,7 @@
 #include "log.h"
 #include "util.h"
 #include "worker.h"
+#include "retention_class.h"
 
 /* The rows a batch deleted: the first column of its one row, then extras. */
 #define RET_COLS	3
@@ -175,13 +179,14 @@ ret_purge(struct db *db, const struct settings *s, const struct ret_target *t,
 _Static_assert(RET_NTARGETS == 7, "retention_round logs seven targets");
 
 static void
-ret_round(struct db *db, const struct settings *s)
+ret_round(struct db *db, struct keyring *keys, const struct settings *s)
 {
-	long long	 n[RET_NTARGETS][RET_COLS];
-	char		 v[RET_NTARGETS + 2][24], e[12], ms[24];
+	long long	 n[RET_NTARGETS][RET_COLS], nc[RC_NTARGETS] = { 0 };
+	const char	*failed;
+	char		 v[RET_NTARGETS + 2][24], c[RC_NTARGETS][24], e[12], ms[24];
 	double		 t0 = util_now_ms();
 	size_t		 i;
-	int		 errors = 0, rc;
+	int		 errors = 0, rc = CB_OK;
 
 	memset(n, 0, sizeof(n));
 	for (i = 0; i < RET_NTARGETS && !worker_stop; i++) {
@@ -195,6 +200,15 @@ ret_round(struct db *db, const struct settings *s)
 				break;
 		}
 	}
+	/* After the tables above: a context purged whole needs no stripping first. */
+	if (!worker_stop && (errors == 0 || rc != CB_ERR_DB_DOWN) &&
+	    (rc = retention_class_purge(db, keys, s, nc, &failed)) != CB_OK) {
+		errors++;
+		log_kv(LOG_LVL_WARN, "retention_batch_failed", "table", failed,
+		    "error", errs_name(rc), "sqlstate", db_sqlstate(db), NULL);
+	}
+	for (i = 0; i < RC_NTARGETS; i++)
+		snprintf(c[i], sizeof(c[i]), "%lld", nc[i]);
 	for (i = 0; i < RET_NTARGETS; i++)
 		snprintf(v[i], sizeof(v[i]), "%lld", n[i][0]);
 	snprintf(v[RET_NTARGETS], sizeof(v[0]), "%lld", n[3][1]);
@@ -205,7 +219,9 @@ ret_round(struct db *db, const struct settings *s)
 	    ret_targets[0].name, v[0], ret_targets[1].name, v[1], ret_targets[2].name, v[2],
 	    ret_targets[3].name, v[3], ret_targets[3].extra[0], v[RET_NTARGETS],
 	    ret_targets[3].extra[1], v[RET_NTARGETS + 1], ret_targets[4].name, v[4],
-	    ret_targets[5].name, v[5], ret_targets[6].name, v[6], "errors", e, "ms", ms, NULL);
+	    ret_targets[5].name, v[5], ret_targets[6].name, v[6],
+	    "class_submissions", c[RC_SUBMISSIONS], "class_command_values", c[RC_COMMANDS],
+	    "class_call_events", c[RC_CALL_EVENTS], "errors", e, "ms", ms, NULL);
 }
 
 int
@@ -221,7 +237,7 @@ retention_run(struct worker *w)
 	db_set_timeouts(db, (long)s->retain_timeout_ms, (long)s->retain_timeout_ms);
 	log_kv(LOG_LVL_INFO, "retention_started", NULL);
 	while (!worker_stop) {
-		ret_round(db, s);
+		ret_round(db, &w->keys, s);
 		duty_sleep(s->retain_interval_s * 1000);
 	}
 	db_close(db);

@@ -187,26 +187,8 @@ expect_status(struct http_resp *r, long status)
 static cJSON *
 open_fields(const char *event_id)
 {
-	struct keyring	 k;
-	struct db	*db = testdb_open();
-	struct buf	 plain;
-	char		 sealed[8192];
-	cJSON		*j;
-
-	testdb_one(db, sealed, sizeof(sealed), "SELECT payload_sealed FROM outbox"
-	    " WHERE ref_id = $1::uuid AND kind = 'salesforce.upsert'", 1,
-	    (const char *[]){ event_id });
-	ck_assert(strncmp(sealed, "v1.", 3) == 0);
-	testdb_keys_open(&k, db);
-	buf_init(&plain, 65536);
-	ck_assert_int_eq(reseal_open_value(keyring_get(&k, db), "outbox", event_id, sealed,
-	    &plain), CB_OK);
-	j = cJSON_Parse(buf_cstr(&plain));
-	ck_assert_ptr_nonnull(j);
-	buf_wipe(&plain);
-	testdb_keys_close(&k);
-	db_close(db);
-	return j;
+	return testdb_unseal_json("outbox", event_id, "SELECT payload_sealed FROM outbox"
+	    " WHERE ref_id = $1::uuid AND kind = 'salesforce.upsert'");
 }
 
 static const char *

@@ -71,21 +71,6 @@ static struct seed	 sh;
 static struct tuser	 approver;
 static char		 approver_tok[TOKSZ], member[24], src_id[40], src_secret[128];
 
-static void
-kill_children(const char *responder)
-{
-	char	 pidfile[512];
-	long	 master, kids[64];
-	int	 n, i;
-
-	snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", test_env("CB_RUN_DIR"), responder);
-	master = test_pidfile(pidfile);
-	ck_assert_int_gt(master, 0);
-	n = test_children(master, kids, 64);
-	for (i = 0; i < n; i++)
-		(void)kill((pid_t)kids[i], SIGKILL);
-}
-
 /* Retry-After in ms (at least 50), from a 429 or 503. */
 static long
 backoff_ms(const struct http_resp *r)
@@ -437,7 +422,7 @@ kill_all(void)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(who) / sizeof(who[0]); i++)
-		kill_children(who[i]);
+		test_kill_children(who[i]);
 }
 
 /*

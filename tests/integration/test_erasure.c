@@ -24,12 +24,24 @@
  *     under another key; rows whose upsert rows were
  *     purged still have their Salesforce records deleted;
  *   - a voice platform retrying an erased call's message is told it arrived
- *     (200, event_id null) and nothing is written again.
+ *     (200, event_id null) and nothing is written again;
+ *   - under faults (last: it restarts this suite's Postgres): ten erasures,
+ *     each retried with its key until answered, while Postgres crashes and
+ *     starts again, every worker duty is killed with SIGKILL twice (the
+ *     first deletions slowed by the fake, so some are in flight) and Redis
+ *     is frozen: one erasure and one subject.erased audit row per subject,
+ *     each one done, each Salesforce record deleted exactly once (a DELETE
+ *     sent again after a kill finds the record absent: 404, done, never a
+ *     second deletion), and no submission, blind-index entry or outbox row
+ *     of a subject left.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -280,7 +292,7 @@ erasure_wait(const char *tok, const char *id, const char *want)
 {
 	struct http_resp r;
 	char		 path[120], status[32] = "";
-	double		 until = test_now_s() + 20;
+	double		 until = test_now_s() + 60;
 
 	snprintf(path, sizeof(path), ERASURES "/%s", id);
 	do {
@@ -292,7 +304,7 @@ erasure_wait(const char *tok, const char *id, const char *want)
 			return;
 		test_sleep_ms(100);
 	} while (test_now_s() < until);
-	ck_abort_msg("erasure %s: %s after 20 s, not %s", id, status, want);
+	ck_abort_msg("erasure %s: %s after 60 s, not %s", id, status, want);
 }
 
 /* How many lines of `file` hold any of the needles (case-insensitive). */
@@ -634,18 +646,145 @@ START_TEST(backfill_indexes_older_rows)
 }
 END_TEST
 
+#define SUBJECTS	10
+#define GIVE_UP_S	90.0	/* one erasure's retries, at most */
+
+/* The faults, in a process of their own while the erasures go on. */
+static void
+faults(void)
+{
+	test_sleep_ms(300);
+	test_stack("restart-postgres");
+	test_sleep_ms(400);
+	test_kill_children("cb-worker");
+	test_sleep_ms(500);
+	test_stack("pause-redis");
+	test_sleep_ms(1500);
+	test_stack("resume-redis");
+	test_sleep_ms(300);
+	test_kill_children("cb-worker");
+	_exit(0);
+}
+
+/* One erasure, asked again until it is answered 202; its id.  The tries. */
+static int
+erase_until_taken(const char *acc, const char *key, const char *body, char id[40])
+{
+	struct http_resp r;
+	double		 until = test_now_s() + GIVE_UP_S;
+	int		 tries = 0;
+
+	for (;;) {
+		tries++;
+		http_as("POST", ERASURES, acc, key, body, &r);
+		if (r.status == 202) {
+			util_strlcpy(id, http_json_str(&r, "id"), 40);
+			http_free(&r);
+			return tries;
+		}
+		/* A fault: a dropped connection, 502 from nginx, 503, 409 in flight. */
+		ck_assert_msg(r.status == -1 || r.status == 502 || r.status == 503 ||
+		    r.status == 504 || r.status == 409, "erasure %s: %ld %s", key, r.status, r.body);
+		http_free(&r);
+		ck_assert_msg(test_now_s() < until, "erasure %s not taken in %.0f s", key, GIVE_UP_S);
+		test_sleep_ms(200);
+	}
+}
+
+START_TEST(erasures_survive_faults_counted)
+{
+	struct tcase	 t;
+	char		 email[SUBJECTS][96], subs[SUBJECTS][40], ids[SUBJECTS][40], again[40];
+	char		 key[64], body[1100];
+	const char	*tag = t.tag, *org = t.org, *acc = t.acc;
+	long		 dels0, calls0, dels, calls;
+	int		 i, st, tries, retried = 0;
+	pid_t		 pid;
+
+	tcase_open(&t);
+	/* Ten subjects, each with a submission delivered to Salesforce. */
+	for (i = 0; i < SUBJECTS; i++) {
+		snprintf(email[i], sizeof(email[i]), "fault.%s.%d@example.org", tag, i);
+		test_record_personal(email[i]);
+		snprintf(body, sizeof(body), "{\"data\":{\"full_name\":\"Fault Person\","
+		    "\"email\":\"%s\"}}", email[i]);
+		snprintf(key, sizeof(key), "ef-sub-%s-%d", tag, i);
+		submit_form_new_tab(t.s.form_id, key, body, subs[i]);
+	}
+	for (i = 0; i < SUBJECTS; i++) {
+		ck_assert_msg(outbox_wait(subs[i], "done", 30000, NULL, NULL, 0), "not delivered");
+		ck_assert_int_eq(fakesf_records(subs[i], NULL), 1);
+	}
+	dels0 = fakesf_stat("deletes");
+	calls0 = fakesf_stat("delete_calls");
+	/* The first deletions answered slowly: the kills find some in flight. */
+	fakesf_fault("{\"target\":\"delete\",\"kind\":\"latency\",\"latency_ms\":1500,"
+	    "\"count\":3}");
+
+	fflush(NULL);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		faults();
+	for (i = 0; i < SUBJECTS; i++) {
+		snprintf(key, sizeof(key), "ef-erase-%s-%d", tag, i);
+		snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email[i]);
+		tries = erase_until_taken(acc, key, body, ids[i]);
+		retried += tries > 1;
+		test_sleep_ms(250);
+	}
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The same keys again, after the faults: the stored answers, the same ids. */
+	for (i = 0; i < SUBJECTS; i++) {
+		snprintf(key, sizeof(key), "ef-erase-%s-%d", tag, i);
+		snprintf(body, sizeof(body), "{\"email\":\"%s\"}", email[i]);
+		(void)erase_until_taken(acc, key, body, again);
+		ck_assert_str_eq(again, ids[i]);
+	}
+	for (i = 0; i < SUBJECTS; i++)
+		erasure_wait(acc, ids[i], "done");
+	dels = fakesf_stat("deletes") - dels0;
+	calls = fakesf_stat("delete_calls") - calls0;
+	fprintf(stderr, "erasures under faults: %d of %d retried after a fault; %ld records"
+	    " deleted in %ld DELETE calls\n", retried, SUBJECTS, dels, calls);
+
+	/* Each erasure once, each record deleted once, none left. */
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM erasures WHERE org_id = $1::bigint", 1,
+	    (const char *[]){ org }), SUBJECTS);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM audit_log WHERE org_id = $1::bigint"
+	    " AND action = 'subject.erased'", 1, (const char *[]){ org }), SUBJECTS);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM outbox WHERE org_id = $1::bigint"
+	    " AND kind = 'salesforce.delete'", 1, (const char *[]){ org }), SUBJECTS);
+	ck_assert_int_eq(dels, SUBJECTS);
+	ck_assert_int_ge(calls, SUBJECTS);
+	for (i = 0; i < SUBJECTS; i++) {
+		ck_assert_int_eq(fakesf_records(subs[i], NULL), 0);
+		ck_assert_int_eq(testdb_long("SELECT (SELECT count(*) FROM submissions"
+		    "   WHERE id = $1::uuid)"
+		    " + (SELECT count(*) FROM subject_index WHERE ref_id = $1::uuid)"
+		    " + (SELECT count(*) FROM outbox WHERE ref_id = $1::uuid)", 1,
+		    (const char *[]){ subs[i] }), 0);
+	}
+	/* The faults hit the erasures (else this proves nothing). */
+	ck_assert_int_gt(retried, 0);
+}
+END_TEST
+
 static Suite *
 erasure_suite(void)
 {
 	Suite	*s = suite_create("erasure");
 	TCase	*tc = tcase_create("erasure");
 
-	tcase_set_timeout(tc, 90);
+	tcase_set_timeout(tc, 240);
 	tcase_add_test(tc, refusals);
 	tcase_add_test(tc, erasure_leaves_no_trace);
 	tcase_add_test(tc, salesforce_delete_trouble);
 	tcase_add_test(tc, upsert_in_flight_deleted_after);
 	tcase_add_test(tc, backfill_indexes_older_rows);
+	/* Last: it restarts Postgres under the others' feet otherwise. */
+	tcase_add_test(tc, erasures_survive_faults_counted);
 	suite_add_tcase(s, tc);
 	return s;
 }

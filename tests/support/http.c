@@ -2,6 +2,7 @@
  * http: see http.h.
  */
 #include <ctype.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -354,6 +355,21 @@ test_children(long pid, long *out, int max)
 			out[n++] = (long)v;
 	}
 	return n;
+}
+
+void
+test_kill_children(const char *name)
+{
+	char	 pidfile[512];
+	long	 master, kids[64];
+	int	 n, i;
+
+	snprintf(pidfile, sizeof(pidfile), "%s/%s.pid", test_env("CB_RUN_DIR"), name);
+	master = test_pidfile(pidfile);
+	ck_assert_int_gt(master, 0);
+	n = test_children(master, kids, 64);
+	for (i = 0; i < n; i++)
+		(void)kill((pid_t)kids[i], SIGKILL);
 }
 
 int

@@ -77,6 +77,11 @@ const char *test_blind_key(void);
 long	 test_pidfile(const char *path);
 /* Children of a process (from /proc); returns the count written. */
 int	 test_children(long pid, long *out, int max);
+/*
+ * SIGKILL to every child of the stack's process `name` (its pid file in
+ * CB_RUN_DIR: a responder's master, "cb-worker"), which starts them again.
+ */
+void	 test_kill_children(const char *name);
 /* Run a shell command, capturing stdout+stderr into out (capped); exit status. */
 int	 test_run(const char *cmd, char *out, size_t outsz);
 void	 test_sleep_ms(long ms);

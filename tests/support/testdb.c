@@ -3,14 +3,18 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <check.h>
+#include <cjson/cJSON.h>
 
+#include "buf.h"
 #include "ccache.h"
 #include "errs.h"
 #include "http.h"
 #include "keyring.h"
 #include "kv.h"
+#include "reseal.h"
 #include "testdb.h"
 #include "util.h"
 
@@ -103,6 +107,28 @@ testdb_keys_close(struct keyring *k)
 		(void)test_run(cmd, out, sizeof(out));
 		testdb_keydir[0] = '\0';
 	}
+}
+
+cJSON *
+testdb_unseal_json(const char *table, const char *key, const char *sql)
+{
+	struct keyring	 k;
+	struct db	*db = testdb_open();
+	struct buf	 plain;
+	char		 sealed[16384];
+	cJSON		*j;
+
+	testdb_one(db, sealed, sizeof(sealed), sql, 1, (const char *[]){ key });
+	ck_assert_msg(strncmp(sealed, "v1.", 3) == 0, "%s %s: not sealed", table, key);
+	testdb_keys_open(&k, db);
+	buf_init(&plain, 65536);
+	ck_assert_int_eq(reseal_open_value(keyring_get(&k, db), table, key, sealed, &plain), CB_OK);
+	j = cJSON_Parse(buf_cstr(&plain));
+	ck_assert_ptr_nonnull(j);
+	buf_wipe(&plain);
+	testdb_keys_close(&k);
+	db_close(db);
+	return j;
 }
 
 struct kv *

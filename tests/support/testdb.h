@@ -35,6 +35,12 @@ void	 testdb_one(struct db *db, char *out, size_t outsz, const char *q, int n,
 struct keyring;
 void	 testdb_keys_open(struct keyring *, struct db *);
 void	 testdb_keys_close(struct keyring *);
+/*
+ * The sealed value of `table` that `sql` (one parameter: key) reads, opened
+ * for the row whose AAD key is `key` and parsed as JSON: the caller frees it.
+ */
+struct cJSON;
+struct cJSON *testdb_unseal_json(const char *table, const char *key, const char *sql);
 
 /* A client of the stack's Redis (CB_REDIS_HOST, _PORT, _PASSWORD); kv_close it. */
 struct kv;
