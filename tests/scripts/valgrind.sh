@@ -32,7 +32,22 @@ needs_stack=" test_db test_keyring test_kv test_ratelimit test_routespec test_si
 make -s --no-print-directory SAN=0 unit >/dev/null 2>&1 || fail "make SAN=0 unit failed"
 logs=$(mktemp -d)
 trap 'rm -rf "$logs"' EXIT
-n=0 t0=$SECONDS
+
+# One suite: its output, exit status and seconds into $logs.
+run_one() {
+	local bin=$1 name t1=$SECONDS
+	name=$(basename "$bin")
+	# Slower cases must not hit Check's time limits; a forked child
+	# (test_allocfail, test_metrics, test_keyring) is checked by memcheck too.
+	CK_FORK=no CK_TIMEOUT_MULTIPLIER=10 valgrind -q --error-exitcode=99 --leak-check=full \
+		--suppressions=tests/valgrind.supp --log-file="$logs/$name.vg.%p" "$bin" >"$logs/$name.out" 2>&1
+	echo "$? $((SECONDS - t1))" >"$logs/$name.rc"
+}
+
+# Two at a time (VALGRIND_JOBS): memcheck runs one thread per process.
+jobs_max=${VALGRIND_JOBS:-2}
+names=()
+t0=$SECONDS
 for bin in build/tests/unit/test_*; do
 	name=$(basename "$bin")
 	[ -x "$bin" ] || continue
@@ -43,19 +58,24 @@ for bin in build/tests/unit/test_*; do
 		[ -n "${CB_VALGRIND_ALL:-}" ] && fail "$name needs the stack: run make valgrind"
 		continue
 	fi
-	t1=$SECONDS
-	# Slower cases must not hit Check's time limits; a forked child
-	# (test_allocfail, test_pwhash) is checked by memcheck too.
-	out=$(CK_FORK=no CK_TIMEOUT_MULTIPLIER=10 valgrind -q --error-exitcode=99 --leak-check=full \
-		--suppressions=tests/valgrind.supp --log-file="$logs/$name.%p" "$bin" 2>&1)
-	rc=$?
-	if [ "$rc" -ne 0 ] || grep -q . "$logs/$name".* 2>/dev/null; then
-		printf '%s\n' "$out" | tail -n 15
-		cat "$logs/$name".* 2>/dev/null | head -n 60
+	while (( $(jobs -rp | wc -l) >= jobs_max )); do wait -n; done
+	run_one "$bin" &
+	names+=("$name")
+done
+wait
+(( ${#names[@]} > 0 )) || fail "no unit suites under build/tests/unit"
+for name in "${names[@]}"; do
+	read -r rc secs <"$logs/$name.rc"
+	if [ "$rc" -ne 0 ] || grep -q . "$logs/$name".vg.* 2>/dev/null; then
+		# Whole, where the stack keeps its logs; the start of it here, the
+		# failed cases last (scripts/test.sh shows a script's last lines).
+		if [ -d "${CB_STATE:-}/log" ]; then
+			cat "$logs/$name.out" "$logs/$name".vg.* >"$CB_STATE/log/valgrind-$name.txt" 2>/dev/null
+		fi
+		cat "$logs/$name".vg.* 2>/dev/null | grep -v '^==[0-9]*== *$' | head -n 40
+		grep -E ':[FE]:' "$logs/$name.out" | head -n 10
 		fail "$name (exit $rc)"
 	fi
-	echo "valgrind: $name clean, $((SECONDS - t1)) s"
-	n=$((n + 1))
+	echo "valgrind: $name clean, $secs s"
 done
-[ "$n" -gt 0 ] || fail "no unit suites under build/tests/unit"
-echo "valgrind: ok ($n unit suites clean in $((SECONDS - t0)) s)"
+echo "valgrind: ok (${#names[@]} unit suites clean in $((SECONDS - t0)) s, $jobs_max at a time)"
