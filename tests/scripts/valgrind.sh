@@ -6,9 +6,10 @@
 # suite's memcheck log is printed.  Suppressions live in
 # tests/valgrind.supp, each with the reason it is not a fault of ours.
 #
-# `make test` runs it over every suite but the slow ones below (about a
-# minute on 2 busy cores); `make valgrind` (CB_VALGRIND_ALL=1) runs them
-# all, on a stack of its own.  The suites that need Postgres or Redis run
+# `make test` runs it over every suite but the slow ones below, two at a
+# time (about a minute on 2 busy cores); `make valgrind` (CB_VALGRIND_ALL=1)
+# runs them all, on a stack of its own.  VALGRIND_SUITES="test_x test_y"
+# runs only those.  The suites that need Postgres or Redis run
 # when the stack's environment is there (scripts/test.sh provides it).
 set -uo pipefail
 
@@ -24,7 +25,10 @@ command -v valgrind >/dev/null || fail "valgrind is not installed (scripts/insta
 #   test_sf      RS256 JWT-bearer grants against the fake Salesforce: ~3 min
 #   test_httpc   TLS handshakes with its own servers: ~50 s, and its TLS
 #                timeouts are set for native speed
-slow=" test_jwt test_pwhash test_sf test_httpc "
+# and two that wait on Postgres more than they compute:
+#   test_db      statement and lock timeouts, reconnects: ~35 s
+#   test_keyring migrates a scratch database for each case: ~30 s
+slow=" test_jwt test_pwhash test_sf test_httpc test_db test_keyring "
 # Postgres or Redis: only with the stack's environment.
 needs_stack=" test_db test_keyring test_kv test_ratelimit test_routespec test_signkeys "
 
@@ -51,7 +55,10 @@ t0=$SECONDS
 for bin in build/tests/unit/test_*; do
 	name=$(basename "$bin")
 	[ -x "$bin" ] || continue
-	if [[ $slow == *" $name "* && -z ${CB_VALGRIND_ALL:-} ]]; then
+	# VALGRIND_SUITES="test_a test_b": only those (the slow ones too).
+	if [ -n "${VALGRIND_SUITES:-}" ]; then
+		[[ " $VALGRIND_SUITES " == *" $name "* ]] || continue
+	elif [[ $slow == *" $name "* && -z ${CB_VALGRIND_ALL:-} ]]; then
 		continue
 	fi
 	if [[ $needs_stack == *" $name "* && -z ${CB_PG_DSN:-} ]]; then
