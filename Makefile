@@ -96,7 +96,7 @@ TABS_OBJ := $(TABS_SRC:%.c=$(B)/obj/%.o)
 OPENAPI_JSON := $(B)/share/openapi.json
 PYTHON3 ?= /usr/bin/python3
 
-.PHONY: all lib cgi tools worker tests fakes bench-tools run stop test test-plain clean deps bench install fuzz fuzz-build openapi
+.PHONY: all lib cgi tools worker tests unit valgrind fakes bench-tools run stop test test-plain clean deps bench install fuzz fuzz-build openapi
 all: lib cgi tools worker tests bench-tools openapi $(FAKE_BIN)
 openapi: $(OPENAPI_JSON)
 lib: $(LIBA)
@@ -104,6 +104,7 @@ cgi: $(CGI_BIN)
 tools: $(TOOL_BIN)
 worker: $(WORKER_BIN)
 tests: $(UNIT_BIN) $(INTEG_BIN)
+unit: $(UNIT_BIN)
 bench-tools: $(BENCH_BIN)
 fakes: $(FAKE_BIN)
 
@@ -225,13 +226,23 @@ run: deps
 stop:
 	@scripts/stack.sh stop
 
+# The unit suites are built without sanitizers too: tests/scripts/valgrind.sh
+# runs them under valgrind.
 test: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 all fuzz-build
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 unit
 	@CB_MAKE_T0=$(MAKE_T0) CB_BUILD=$(CURDIR)/build-san scripts/test.sh
 
 test-plain: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 all fuzz-build
 	@CB_MAKE_T0=$(MAKE_T0) CB_BUILD=$(CURDIR)/build scripts/test.sh
+
+# Every unit suite under valgrind, the slow ones too, on a private stack
+# for those that need Postgres or Redis (tests/scripts/valgrind.sh).
+valgrind: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=1 all
+	@$(MAKE) --no-print-directory -j$(NPROC) SAN=0 unit
+	@CB_VALGRIND_ALL=1 CB_SCRIPT_TIMEOUT=3600 CB_TEST_LANES=1 CB_BUILD=$(CURDIR)/build-san scripts/test.sh valgrind.sh
 
 # The bench needs the stack and its own tools, not the test suites.
 bench: deps

@@ -8,6 +8,7 @@
 
 #include <sodium.h>
 
+#include "alloc.h"
 #include "buf.h"
 #include "errs.h"
 #include "util.h"
@@ -36,7 +37,7 @@ buf_reserve(struct buf *b, size_t extra)
 		ncap *= 2;
 	if (ncap > b->max + 1)
 		ncap = b->max + 1;
-	p = realloc(b->data, ncap);
+	p = alloc_try_realloc(b->data, ncap);
 	if (p == NULL)
 		util_oom();
 	b->data = p;

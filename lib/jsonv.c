@@ -9,12 +9,44 @@
 
 #include <sodium.h>
 
+#include "alloc.h"
 #include "errs.h"
 #include "jsonv.h"
 #include "util.h"
 
 #define JV_MAX_DEPTH	32
 #define JV_STR_CAP	65536
+
+/*
+ * cJSON allocates through lib/alloc (so the torture test reaches it).
+ * While jv_parse reads outside input, a failed allocation is handed back
+ * to cJSON, which unwinds and frees its partial tree, and jv_parse answers
+ * CB_ERR_NOMEM; anywhere else (trees the broker builds, text it prints)
+ * it aborts like every other allocation: callers never see a half-built
+ * tree.  The hooks are installed before main() runs.
+ */
+static int	jv_reading, jv_read_nomem;
+
+static void *
+jv_alloc(size_t n)
+{
+	void	*p = alloc_try(n);
+
+	if (p == NULL) {
+		if (!jv_reading)
+			util_oom();
+		jv_read_nomem = 1;
+	}
+	return p;
+}
+
+__attribute__((constructor)) static void
+jv_hooks(void)
+{
+	cJSON_Hooks	 h = { jv_alloc, free };
+
+	cJSON_InitHooks(&h);
+}
 
 static void jv_seterr(struct jv_error *, const char *, const char *, ...)
     __attribute__((format(printf, 3, 4)));
@@ -152,7 +184,16 @@ jv_parse(const char *body, size_t len, cJSON **out, struct jv_error *err)
 		jv_seterr(err, "", "\\u0000 escapes are not accepted");
 		return CB_ERR_BAD_JSON;
 	}
+	jv_reading = 1;
+	jv_read_nomem = 0;
 	v = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	jv_reading = 0;
+	if (jv_read_nomem) {
+		/* Not the sender's fault: a 500, and the partial tree is gone. */
+		cJSON_Delete(v);
+		jv_seterr(err, "", "out of memory reading the JSON body");
+		return CB_ERR_NOMEM;
+	}
 	if (v == NULL) {
 		size_t off = end && end >= body ? (size_t)(end - body) : 0;
 		char msg[32];

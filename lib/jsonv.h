@@ -48,7 +48,8 @@ struct jv_error {
 /*
  * Parse exactly `len` bytes as one JSON value (no trailing bytes, no NUL
  * bytes, valid UTF-8, nesting at most 32).  CB_ERR_BAD_JSON on failure with
- * a reason in err->reason.
+ * a reason in err->reason; CB_ERR_NOMEM (never an abort) when memory runs
+ * out while reading it, nothing left allocated.
  */
 int	 jv_parse(const char *body, size_t len, cJSON **out, struct jv_error *err);
 /* Check `obj` (must be an object) against the table and fill `target`. */

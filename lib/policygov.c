@@ -48,11 +48,7 @@ policygov_doc_free(struct policygov_doc *d)
 static void
 pg_list_push(struct policygov_list *l, const char *s, size_t len)
 {
-	char	**nv;
-
-	if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL)
-		util_oom();
-	l->v = nv;
+	l->v = util_realloc(l->v, (l->n + 1) * sizeof(*l->v));
 	l->v[l->n++] = util_strndup(s, len);
 }
 

@@ -351,11 +351,7 @@ req_own(struct req *r, void *p, void (*fn)(void *))
 		return;
 	if (r->nowned == r->capowned) {
 		size_t ncap = r->capowned ? r->capowned * 2 : 16;
-		struct req_owned *n = realloc(r->owned, ncap * sizeof(*n));
-
-		if (n == NULL)
-			util_oom();
-		r->owned = n;
+		r->owned = util_realloc(r->owned, ncap * sizeof(*r->owned));
 		r->capowned = ncap;
 	}
 	r->owned[r->nowned].ptr = p;

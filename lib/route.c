@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "alloc.h"
 #include "apikey.h"
 #include "cors.h"
 #include "errs.h"
@@ -309,7 +310,9 @@ route_read_body(struct req *r, size_t max)
 	if ((unsigned long long)r->content_length > max)
 		return CB_ERR_TOO_LARGE;
 	want = (size_t)r->content_length;
-	r->body = util_malloc(want + 1);
+	/* Its size is the sender's choice (up to the cap): no abort for it. */
+	if ((r->body = alloc_try(want + 1)) == NULL)
+		return CB_ERR_NOMEM;
 	while (got < want) {
 		if (r->io.read == NULL || (n = r->io.read(r->io.h, r->body + got, want - got)) <= 0)
 			return CB_ERR_BAD_REQUEST;

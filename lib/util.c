@@ -12,6 +12,7 @@
 
 #include <sodium.h>
 
+#include "alloc.h"
 #include "errs.h"
 #include "util.h"
 
@@ -25,10 +26,11 @@ util_oom(void)
 	abort();
 }
 
+/* Every allocation through lib/alloc, so a test can fail any one of them. */
 void *
 util_malloc(size_t n)
 {
-	void	*p = malloc(n ? n : 1);
+	void	*p = alloc_try(n);
 
 	if (p == NULL)
 		util_oom();
@@ -38,7 +40,17 @@ util_malloc(size_t n)
 void *
 util_calloc(size_t n, size_t sz)
 {
-	void	*p = calloc(n ? n : 1, sz ? sz : 1);
+	void	*p = alloc_try_calloc(n, sz);
+
+	if (p == NULL)
+		util_oom();
+	return p;
+}
+
+void *
+util_realloc(void *old, size_t n)
+{
+	void	*p = alloc_try_realloc(old, n);
 
 	if (p == NULL)
 		util_oom();
@@ -48,20 +60,17 @@ util_calloc(size_t n, size_t sz)
 char *
 util_strdup(const char *s)
 {
-	char	*p = strdup(s);
-
-	if (p == NULL)
-		util_oom();
-	return p;
+	return util_strndup(s, strlen(s));
 }
 
 char *
 util_strndup(const char *s, size_t n)
 {
-	char	*p = strndup(s, n);
+	size_t	 len = strnlen(s, n);
+	char	*p = util_malloc(len + 1);
 
-	if (p == NULL)
-		util_oom();
+	memcpy(p, s, len);
+	p[len] = '\0';
 	return p;
 }
 

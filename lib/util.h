@@ -12,6 +12,7 @@
 __attribute__((noreturn)) void util_oom(void);
 void	*util_malloc(size_t);
 void	*util_calloc(size_t, size_t);
+void	*util_realloc(void *, size_t);
 char	*util_strdup(const char *);
 char	*util_strndup(const char *, size_t);
 

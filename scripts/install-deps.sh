@@ -19,6 +19,8 @@ PACKAGES=(
     libmicrohttpd-dev
     # Static analysis in the suite (tests/scripts/static.sh).
     cppcheck
+    # The unit suites under memcheck (tests/scripts/valgrind.sh).
+    valgrind
     # The build turns docs/openapi.yaml into the JSON served at
     # /api/openapi.json with Debian's python3 and its YAML parser
     # (scripts/openapi-json.py).

@@ -35,7 +35,7 @@ lane=${CB_TEST_LANE:-0}
 # Every suite the filters want, slowest first (known slow ones, then the
 # integration suites, the scripts and the unit suites in name order): the
 # lanes' queue.
-slow_first=(bench-smoke.sh test_channel test_twonode test_auth test_approvals test_engine browser.sh fuzz.sh static.sh test_chaos
+slow_first=(bench-smoke.sh test_channel test_twonode test_auth test_approvals test_engine browser.sh fuzz.sh valgrind.sh static.sh test_chaos
 	test_backup test_alerts test_calls test_webhooks test_sinkfaults install.sh clone-anywhere.sh)
 queue_items() {
 	local f t
@@ -269,7 +269,8 @@ while t=$(next_item) && [ -n "$t" ]; do
 	*.sh)
 		name="scripts/$(basename "$t")"
 		t0=$SECONDS
-		if out=$(timeout 600 "$t" 2>&1); then
+		# `make valgrind` runs every unit suite under valgrind: longer.
+		if out=$(timeout "${CB_SCRIPT_TIMEOUT:-600}" "$t" 2>&1); then
 			passed=$((passed + 1)); echo "  [$name] ok, $((SECONDS - t0)) s"
 		else
 			failed=$((failed + 1)); failures+=("$name"); printf '%s\n' "$out" | sed "s|^|  [$name] |" | tail -n 30

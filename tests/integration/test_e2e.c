@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -78,11 +79,20 @@ START_TEST(context_and_form_load)
 	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(def, "fields")), 5);
 	ck_assert_ptr_null(http_header(&r, "Form-Version-Latest"));
 
-	/* The definition is now in the Redis cache, and served again the same. */
+	/*
+	 * The definition is now in the Redis cache, and a load is served from
+	 * it, not from Postgres.  A responder may also answer from its own
+	 * memory (lib/memo) what it loaded itself, so the proof takes a version
+	 * no responder has loaded: version 2 is published, a tab pinned to it,
+	 * its Redis entry replaced by a marked copy before its first load
+	 * (Postgres keeps the real one: a published version cannot change
+	 * there), and that load must answer the marked copy.
+	 */
 	{
 		struct kv	*kv = testdb_kv_open();
 		struct kv_reply	*rep = NULL;
-		char		 key[96], org[40];
+		char		 key[96], org[40], marker[40], fdef[300], ctx2[40], tok2[64], *marked;
+		struct buf	 entry;
 		cJSON		*cached;
 		size_t		 len = 0;
 		const char	*v;
@@ -98,17 +108,38 @@ START_TEST(context_and_form_load)
 		ck_assert_ptr_nonnull(cached = cJSON_ParseWithLength(v + strlen(org) + 1,
 		    len - strlen(org) - 1));
 		ck_assert_msg(cJSON_Compare(cached, def, 1), "the cached definition differs");
-		cJSON_Delete(cached);
 		kv_reply_free(rep);
+		ck_assert_ptr_nonnull(first = strdup(r.body));
+		http_free(&r);
+		/* Served again the same (from this cache or a responder's memory). */
+		get_auth(path, tok, &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(r.body, first);
+		http_free(&r);
+		free(first);
+
+		snprintf(fdef, sizeof(fdef), "%s/docs/examples/contact-form.json", test_env("CB_REPO"));
+		ck_assert_int_eq(seed_publish(s.form_id, fdef), 0);
+		seed_context(s.form_id, ctx2, tok2);
+		snprintf(key, sizeof(key), "cb:formdef:%s:2", s.form_id);
+		snprintf(marker, sizeof(marker), "redis-%ld", (long)getpid());
+		cJSON_AddStringToObject(cached, "served_from", marker);
+		ck_assert_ptr_nonnull(marked = cJSON_PrintUnformatted(cached));
+		buf_init(&entry, 0);
+		ck_assert_int_eq(buf_printf(&entry, "%s|%s", org, marked), CB_OK);
+		ck_assert_int_eq(kv_cmd(kv, NULL, 5,
+		    (const char *[]){ "SET", key, buf_cstr(&entry), "EX", "600" }, NULL), CB_OK);
+		get_auth(path, tok2, &r);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_str_eq(http_header(&r, "Form-Version"), "2");
+		ck_assert_msg(cJSON_Compare(cJSON_GetObjectItem(http_json(&r), "definition"), cached, 1),
+		    "version 2 was not served from its Redis entry: %s", r.body);
+		http_free(&r);
+		buf_free(&entry);
+		cJSON_free(marked);
+		cJSON_Delete(cached);
 		kv_close(kv);
 	}
-	ck_assert_ptr_nonnull(first = strdup(r.body));
-	http_free(&r);
-	get_auth(path, tok, &r);
-	ck_assert_int_eq(r.status, 200);
-	ck_assert_str_eq(r.body, first);
-	free(first);
-	http_free(&r);
 
 	get_auth(path, NULL, &r);
 	http_expect_problem(&r, 401, "/problems/unauthenticated");
