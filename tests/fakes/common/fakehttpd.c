@@ -551,10 +551,19 @@ fh_serve(const struct fh_config *cfg)
 		    "not an IPv4 address", NULL);
 		return 1;
 	}
+	/*
+	 * The pidfile before the first answer: whoever polls the fake until it
+	 * answers may read the pidfile next.  (No MHD_OPTION_LISTENING_ADDRESS_REUSE:
+	 * on Linux it sets SO_REUSEPORT, and a second fake given the same port
+	 * would share it silently instead of failing to bind.)
+	 */
+	if (cfg->pidfile != NULL && fh_write_pidfile(cfg->pidfile) != 0) {
+		log_kv(LOG_LVL_ERROR, "pidfile_failed", "path", cfg->pidfile, NULL);
+		return 1;
+	}
 	d = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_POLL, (uint16_t)cfg->port, NULL, NULL, fh_access, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	    MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 	    MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned int)FH_CONN_MAX,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)FH_CONN_MAX,
 	    MHD_OPTION_CONNECTION_TIMEOUT, fh_timeout_s,
@@ -567,11 +576,8 @@ fh_serve(const struct fh_config *cfg)
 	if (d == NULL) {
 		log_kv(LOG_LVL_ERROR, "listen_failed", "url", url, "error",
 		    strerror(errno), NULL);
-		return 1;
-	}
-	if (cfg->pidfile != NULL && fh_write_pidfile(cfg->pidfile) != 0) {
-		log_kv(LOG_LVL_ERROR, "pidfile_failed", "path", cfg->pidfile, NULL);
-		MHD_stop_daemon(d);
+		if (cfg->pidfile != NULL)
+			unlink(cfg->pidfile);
 		return 1;
 	}
 	log_kv(LOG_LVL_INFO, "listening", "url", url, NULL);
