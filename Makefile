@@ -172,7 +172,8 @@ $(B)/obj/lib/metrics.o: ALL_CFLAGS += -DCB_COMMIT='"$(CB_COMMIT)"'
 # LLVMFuzzerTestOneInput), built by this one pattern rule with clang,
 # libFuzzer, ASan and UBSan against the library built the same way in
 # build-fuzz/, its seed corpus in tests/fuzz/corpus/<name>/.  `make fuzz`
-# runs each for FUZZ_SECONDS, keeping what it finds in build-fuzz/corpus/;
+# runs each for FUZZ_SECONDS, keeping what it finds in build-fuzz/corpus/
+# (a crash's input in build-fuzz/crashes/<name>/);
 # `make test` replays every corpus and runs each target briefly
 # (tests/scripts/fuzz.sh).  A new target is one file (and its seeds).
 FUZZ_CC      ?= clang-14
@@ -199,9 +200,10 @@ $(FZ)/bin/%: $(FZ)/obj/tests/fuzz/%.o $(FZ)/libcb.a
 fuzz-build: $(FUZZ_BIN)
 
 fuzz: fuzz-build
-	@for t in $(FUZZ_BIN); do n=$${t##*/}; mkdir -p $(FZ)/corpus/$$n; \
+	@for t in $(FUZZ_BIN); do n=$${t##*/}; mkdir -p $(FZ)/corpus/$$n $(FZ)/crashes/$$n; \
 	    echo "fuzz: $$n for $(FUZZ_SECONDS) s"; \
-	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FZ)/corpus/$$n \
+	    $$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(FZ)/crashes/$$n/ $(FZ)/corpus/$$n \
 	        tests/fuzz/corpus/$$n || exit 1; done
 
 # The README's route example, cut out of README.md and compiled into
