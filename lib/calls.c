@@ -187,9 +187,13 @@ calls_add_str(cJSON *o, const char *k, const struct db_res *res, size_t i, int c
 int
 calls_source_list(struct db *db, const char *org, cJSON **view)
 {
+	/* The view's names, in the order of the SELECT's columns. */
+	static const char *const names[] = { "id", "name", "country_code", "created_at",
+	    "rotated_at", "previous_secret_valid_until" };
 	struct db_res	*res = NULL;
 	cJSON		*arr, *o;
 	size_t		 i;
+	int		 c;
 	int		 rc;
 
 	*view = NULL;
@@ -206,12 +210,8 @@ calls_source_list(struct db *db, const char *org, cJSON **view)
 	for (i = 0; i < db_rows(res); i++) {
 		if ((o = cJSON_CreateObject()) == NULL)
 			util_oom();
-		calls_add_str(o, "id", res, i, 0);
-		calls_add_str(o, "name", res, i, 1);
-		calls_add_str(o, "country_code", res, i, 2);
-		calls_add_str(o, "created_at", res, i, 3);
-		calls_add_str(o, "rotated_at", res, i, 4);
-		calls_add_str(o, "previous_secret_valid_until", res, i, 5);
+		for (c = 0; c < (int)(sizeof(names) / sizeof(names[0])); c++)
+			calls_add_str(o, names[c], res, i, c);
 		cJSON_AddItemToArray(arr, o);
 	}
 	db_res_free(res);
