@@ -142,6 +142,38 @@ out:
 	free(c);
 }
 
+/* A call of the batch b: q is a JSON POST with Slack's timeout, its URL to come. */
+static struct slk_call *
+slk_call_new(struct slk *k, struct sink_batch *b, struct httpc_req *q)
+{
+	struct slk_call	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		util_oom();
+	c->k = k;
+	c->b = b;
+	memset(q, 0, sizeof(*q));
+	q->method = "POST";
+	q->headers[0] = "Content-Type: application/json; charset=utf-8";
+	q->timeout_ms = (long)k->env->s->slack_timeout_ms;
+	return c;
+}
+
+/* Send body; a call that cannot even start is retried later (slk_done never runs). */
+static void
+slk_call_start(struct slk_call *c, struct httpc_req *q, const struct buf *body)
+{
+	struct sink_batch	*b = c->b;
+
+	q->body = body->data;
+	q->bodylen = body->len;
+	if (httpc_start(c->k->env->http, q, slk_done, c) != CB_OK) {
+		free(c);
+		slk_fail(&b->rows[0], SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+		sink_batch_done(b);
+	}
+}
+
 /*
  * A slack.respond row (lib/approval.c): the decision taken on an approval
  * message replaces that message, through the click's response_url (usable
@@ -177,23 +209,10 @@ slk_respond(struct slk *k, struct sink_batch *b, const cJSON *p)
 	(void)buf_puts(&body, "{\"replace_original\":true,\"text\":");
 	(void)buf_json_str(&body, text);
 	(void)buf_putc(&body, '}');
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		util_oom();
-	c->k = k;
-	c->b = b;
+	c = slk_call_new(k, b, &q);
 	c->respond = 1;
-	memset(&q, 0, sizeof(q));
-	q.method = "POST";
 	q.url = url->valuestring;
-	q.headers[0] = "Content-Type: application/json; charset=utf-8";
-	q.timeout_ms = (long)s->slack_timeout_ms;
-	q.body = body.data;
-	q.bodylen = body.len;
-	if (httpc_start(k->env->http, &q, slk_done, c) != CB_OK) {
-		free(c);
-		slk_fail(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
-		sink_batch_done(b);
-	}
+	slk_call_start(c, &q, &body);
 	buf_free(&body);
 }
 
@@ -287,14 +306,7 @@ slk_start(void *state, struct sink_batch *b)
 		sink_batch_done(b);
 		goto out;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		util_oom();
-	c->k = k;
-	c->b = b;
-	memset(&q, 0, sizeof(q));
-	q.method = "POST";
-	q.headers[0] = "Content-Type: application/json; charset=utf-8";
-	q.timeout_ms = (long)s->slack_timeout_ms;
+	c = slk_call_new(k, b, &q);
 	(void)buf_puts(&body, "{");
 	if (s->slack_webhook_url != NULL) {
 		q.url = s->slack_webhook_url;
@@ -317,13 +329,7 @@ slk_start(void *state, struct sink_batch *b)
 		sink_batch_done(b);
 		goto out;
 	}
-	q.body = body.data;
-	q.bodylen = body.len;
-	if (httpc_start(k->env->http, &q, slk_done, c) != CB_OK) {
-		free(c);
-		slk_fail(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
-		sink_batch_done(b);
-	}
+	slk_call_start(c, &q, &body);
 out:
 	cJSON_Delete(p);
 	buf_free(&body);
