@@ -49,13 +49,7 @@ start_responder() {
         fi
         die "responder $bin exited during startup (see $LOG_DIR/$bin.log)"
     fi
-    # The responder writes its pid file; give it a moment, then write it
-    # ourselves (the same pid: everything up to the binary exec'd).
-    for ((i = 0; i < 10; i++)); do
-        [ -s "$pidf" ] && break
-        sleep 0.1
-    done
-    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    await_pidfile "$pidf" "$pid"
     say "responder $bin: running (pid $pid, $procs procs)"
 }
 
@@ -100,7 +94,7 @@ stop_responders() {
 # ---------------------------------------------------------------- worker
 
 start_worker() {
-    local exe=$BIN_DIR/cb-worker pidf=$RUN_DIR/cb-worker.pid pid i
+    local exe=$BIN_DIR/cb-worker pidf=$RUN_DIR/cb-worker.pid pid
     if [ ! -x "$exe" ]; then
         warn "worker: $exe not built: not started"
         return 0
@@ -116,15 +110,8 @@ start_worker() {
     pid=$!
     STARTED+=("worker:$pid")
     sleep 0.3
-    if ! is_alive "$pid"; then
-        tail -n 20 "$LOG_DIR/cb-worker.log" >&2
-        die "worker exited during startup (see $LOG_DIR/cb-worker.log)"
-    fi
-    for ((i = 0; i < 10; i++)); do
-        [ -s "$pidf" ] && break
-        sleep 0.1
-    done
-    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    is_alive "$pid" || died_starting worker "$LOG_DIR/cb-worker.log"
+    await_pidfile "$pidf" "$pid"
     say "worker: running (pid $pid)"
 }
 
@@ -156,10 +143,7 @@ start_fake() {
         is_alive "$pid" || break
         sleep 0.1
     done
-    if ! is_alive "$pid"; then
-        tail -n 20 "$log" >&2
-        die "$name exited during startup (see $log)"
-    fi
+    is_alive "$pid" || died_starting "$name" "$log"
     [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
     say "$label: running on $FAKE_ADDR:$port (pid $pid)"
 }
@@ -452,10 +436,7 @@ start_prometheus() {
         is_alive "$pid" || break
         sleep 0.1
     done
-    if ! is_alive "$pid"; then
-        tail -n 20 "$LOG_DIR/prometheus.log" >&2
-        die "prometheus exited during startup (see $LOG_DIR/prometheus.log)"
-    fi
+    is_alive "$pid" || died_starting prometheus "$LOG_DIR/prometheus.log"
     say "prometheus: running on 127.0.0.1:$CB_PORT_PROM, scraping every $CB_PROM_SCRAPE_INTERVAL (pid $pid)"
 }
 
