@@ -96,6 +96,16 @@ struct sink {
 	void		(*tick)(void *state);
 };
 
+/*
+ * The state of a sink that keeps nothing of its own but the environment
+ * (slack, webhook): sink_env_open and sink_env_close are its open and close.
+ */
+struct sink_env_state {
+	struct sink_env	*env;
+};
+int	 sink_env_open(struct sink_env *, void **state);
+void	 sink_env_close(void *state);
+
 /* The engine's side, for the sinks. */
 void	 sink_batch_done(struct sink_batch *);
 /* Give every row of the batch the same outcome. */

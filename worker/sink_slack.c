@@ -34,12 +34,8 @@
 #define SLK_BODY_MAX	(64u * 1024u)
 #define SLK_PAUSE_DEFAULT_S	30
 
-struct slk {
-	struct sink_env	*env;
-};
-
 struct slk_call {
-	struct slk		*k;
+	struct sink_env_state	*k;
 	struct sink_batch	*b;
 	int			 web_api;
 	int			 respond;	/* a slack.respond row: a response_url */
@@ -144,7 +140,7 @@ out:
 
 /* A call of the batch b: q is a JSON POST with Slack's timeout, its URL to come. */
 static struct slk_call *
-slk_call_new(struct slk *k, struct sink_batch *b, struct httpc_req *q)
+slk_call_new(struct sink_env_state *k, struct sink_batch *b, struct httpc_req *q)
 {
 	struct slk_call	*c;
 
@@ -183,7 +179,7 @@ slk_call_start(struct slk_call *c, struct httpc_req *q, const struct buf *body)
  * logged.
  */
 static void
-slk_respond(struct slk *k, struct sink_batch *b, const cJSON *p)
+slk_respond(struct sink_env_state *k, struct sink_batch *b, const cJSON *p)
 {
 	const struct settings	*s = k->env->s;
 	struct sink_row		*row = &b->rows[0];
@@ -266,7 +262,7 @@ slk_approval_message(const cJSON *p, char *text, size_t textsz, struct buf *bloc
 static void
 slk_start(void *state, struct sink_batch *b)
 {
-	struct slk		*k = state;
+	struct sink_env_state	*k = state;
 	const struct settings	*s = k->env->s;
 	struct sink_row		*row = &b->rows[0];
 	struct slk_call		*c;
@@ -338,28 +334,10 @@ out:
 	buf_free(&blocks);
 }
 
-static int
-slk_open(struct sink_env *env, void **state)
-{
-	struct slk	*k;
-
-	if ((k = calloc(1, sizeof(*k))) == NULL)
-		util_oom();
-	k->env = env;
-	*state = k;
-	return CB_OK;
-}
-
-static void
-slk_close(void *state)
-{
-	free(state);
-}
-
 const struct sink sink_slack = {
 	.name = "slack",
 	.batch_max = 1,
-	.open = slk_open,
-	.close = slk_close,
+	.open = sink_env_open,
+	.close = sink_env_close,
 	.start = slk_start,
 };

@@ -44,12 +44,8 @@
 #define WHS_BODY_MAX		(64u * 1024u)
 #define WHS_RESPONSE_MAX	(16u * 1024u)	/* we read only the status */
 
-struct whs {
-	struct sink_env	*env;
-};
-
 struct whs_call {
-	struct whs		*k;
+	struct sink_env_state	*k;
 	struct sink_batch	*b;
 	char			 endpoint[37];
 };
@@ -64,7 +60,8 @@ whs_set(struct sink_row *row, int outcome, const char *code, const char *msg)
 
 /* An endpoint just disabled: operators hear of it once a day per endpoint. */
 static void
-whs_alert(struct whs *k, const struct sink_row *row, const char *endpoint, const char *why)
+whs_alert(struct sink_env_state *k, const struct sink_row *row, const char *endpoint,
+    const char *why)
 {
 	char	 key[128], text[512], day[32];
 
@@ -169,7 +166,7 @@ whs_body(const cJSON *type, const cJSON *ts, const cJSON *data, struct buf *body
 static void
 whs_start(void *state, struct sink_batch *b)
 {
-	struct whs		*k = state;
+	struct sink_env_state	*k = state;
 	struct sink_row		*row = &b->rows[0];
 	struct whs_call		*c = NULL;
 	struct webhooks_target	 t;
@@ -269,28 +266,10 @@ out:
 	buf_wipe(&hsig);
 }
 
-static int
-whs_open(struct sink_env *env, void **state)
-{
-	struct whs	*k;
-
-	if ((k = calloc(1, sizeof(*k))) == NULL)
-		util_oom();
-	k->env = env;
-	*state = k;
-	return CB_OK;
-}
-
-static void
-whs_close(void *state)
-{
-	free(state);
-}
-
 const struct sink sink_webhook = {
 	.name = "webhook",
 	.batch_max = 1,
-	.open = whs_open,
-	.close = whs_close,
+	.open = sink_env_open,
+	.close = sink_env_close,
 	.start = whs_start,
 };

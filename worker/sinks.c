@@ -4,6 +4,7 @@
  * (worker/sink_<name>.c, see sink.h) and one line in the table.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,4 +79,22 @@ sink_note(struct sink_env *env, const char *sink, const char *outcome, const cha
 	if (!ok && code != NULL)
 		(void)db_exec(env->db, "INSERT INTO sink_failures (sink, code) VALUES ($1, $2)", 2,
 		    (const char *[]){ sink, code });
+}
+
+int
+sink_env_open(struct sink_env *env, void **state)
+{
+	struct sink_env_state	*k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		util_oom();
+	k->env = env;
+	*state = k;
+	return CB_OK;
+}
+
+void
+sink_env_close(void *state)
+{
+	free(state);
 }
