@@ -41,14 +41,6 @@ struct slk_call {
 	int			 respond;	/* a slack.respond row: a response_url */
 };
 
-static void
-slk_fail(struct sink_row *row, int outcome, const char *code, const char *msg)
-{
-	row->outcome = outcome;
-	util_strlcpy(row->code, code, sizeof(row->code));
-	util_strlcpy(row->error, msg, sizeof(row->error));
-}
-
 /* Slack's own error text, printable and short. */
 static void
 slk_text_code(const struct buf *body, char *out, size_t outsz)
@@ -77,7 +69,7 @@ slk_done(const struct httpc_resp *h, void *ud)
 
 	if (h->err != HTTPC_OK) {
 		snprintf(msg, sizeof(msg), "%s: %s", httpc_err_name(h->err), h->message);
-		slk_fail(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : h->err == HTTPC_EGRESS ||
+		sink_row_set(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : h->err == HTTPC_EGRESS ||
 		    h->err == HTTPC_BAD_URL || h->err == HTTPC_TLS ? SINK_DEAD : SINK_RETRY,
 		    httpc_err_name(h->err), msg);
 		goto out;
@@ -86,13 +78,13 @@ slk_done(const struct httpc_resp *h, void *ud)
 		long secs = h->retry_after_s > 0 ? h->retry_after_s : SLK_PAUSE_DEFAULT_S;
 
 		sink_pause(c->k->env, "slack", secs, "429 rate limited");
-		slk_fail(row, SINK_GIVE_BACK, "ratelimited", "Slack answered 429");
+		sink_row_set(row, SINK_GIVE_BACK, "ratelimited", "Slack answered 429");
 		row->retry_after_s = secs;
 		goto out;
 	}
 	if (c->web_api && h->status == 200) {
 		if (jv_parse(h->body.data, h->body.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc)) {
-			slk_fail(row, SINK_RETRY, "CB_BAD_RESPONSE", "chat.postMessage answer is not JSON");
+			sink_row_set(row, SINK_RETRY, "CB_BAD_RESPONSE", "chat.postMessage answer is not JSON");
 			goto out;
 		}
 		ok = cJSON_GetObjectItemCaseSensitive(doc, "ok");
@@ -107,7 +99,7 @@ slk_done(const struct httpc_resp *h, void *ud)
 		    sizeof(code));
 		snprintf(msg, sizeof(msg), "chat.postMessage: %s", code);
 		/* Slack's transient answers; everything else is about the request. */
-		slk_fail(row, strcmp(code, "ratelimited") == 0 || strcmp(code, "internal_error") == 0 ||
+		sink_row_set(row, strcmp(code, "ratelimited") == 0 || strcmp(code, "internal_error") == 0 ||
 		    strcmp(code, "fatal_error") == 0 || strcmp(code, "service_unavailable") == 0 ||
 		    strcmp(code, "request_timeout") == 0 ? SINK_RETRY : SINK_DEAD, code, msg);
 		goto out;
@@ -128,7 +120,7 @@ slk_done(const struct httpc_resp *h, void *ud)
 	if (code[0] == '\0')
 		snprintf(code, sizeof(code), "HTTP_%ld", h->status);
 	snprintf(msg, sizeof(msg), "HTTP %ld %s", h->status, code);
-	slk_fail(row, h->status >= 500 || h->status == 408 ? SINK_RETRY : SINK_DEAD, code, msg);
+	sink_row_set(row, h->status >= 500 || h->status == 408 ? SINK_RETRY : SINK_DEAD, code, msg);
 	row->retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
 out:
 	cJSON_Delete(doc);
@@ -165,7 +157,7 @@ slk_call_start(struct slk_call *c, struct httpc_req *q, const struct buf *body)
 	q->bodylen = body->len;
 	if (httpc_start(c->k->env->http, q, slk_done, c) != CB_OK) {
 		free(c);
-		slk_fail(&b->rows[0], SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+		sink_row_set(&b->rows[0], SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
 		sink_batch_done(b);
 	}
 }
@@ -195,7 +187,7 @@ slk_respond(struct sink_env_state *k, struct sink_batch *b, const cJSON *p)
 	    s->slack_response_url_prefix == NULL ||
 	    strncmp(url->valuestring, s->slack_response_url_prefix,
 	    strlen(s->slack_response_url_prefix)) != 0) {
-		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no response_url of Slack's");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "no response_url of Slack's");
 		sink_batch_done(b);
 		return;
 	}
@@ -283,7 +275,7 @@ slk_start(void *state, struct sink_batch *b)
 	}
 	if (strcmp(row->kind, "slack.approval") == 0) {
 		if (slk_approval_message(p, atext, sizeof(atext), &blocks) != CB_OK) {
-			slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "not an approval");
+			sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "not an approval");
 			sink_batch_done(b);
 			goto out;
 		}
@@ -291,7 +283,7 @@ slk_start(void *state, struct sink_batch *b)
 	} else if (cJSON_IsString(text))
 		msg = text->valuestring;
 	else {
-		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no text");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "no text");
 		sink_batch_done(b);
 		goto out;
 	}
@@ -321,7 +313,7 @@ slk_start(void *state, struct sink_batch *b)
 	    (buf_puts(&body, ",\"blocks\":") != CB_OK ||
 	    buf_append(&body, blocks.data, blocks.len) != CB_OK)) || buf_putc(&body, '}') != CB_OK) {
 		free(c);
-		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "text too long");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "text too long");
 		sink_batch_done(b);
 		goto out;
 	}

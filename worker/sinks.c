@@ -36,6 +36,14 @@ sink_batch_done(struct sink_batch *b)
 }
 
 void
+sink_row_set(struct sink_row *row, int outcome, const char *code, const char *msg)
+{
+	row->outcome = outcome;
+	util_strlcpy(row->code, code, sizeof(row->code));
+	util_strlcpy(row->error, msg, sizeof(row->error));
+}
+
+void
 sink_batch_fail(struct sink_batch *b, int outcome, long retry_after_s, const char *code,
     const char *error)
 {
@@ -44,10 +52,8 @@ sink_batch_fail(struct sink_batch *b, int outcome, long retry_after_s, const cha
 	for (i = 0; i < b->n; i++) {
 		if (b->rows[i].outcome != SINK_UNSET)
 			continue;
-		b->rows[i].outcome = outcome;
+		sink_row_set(&b->rows[i], outcome, code, error);
 		b->rows[i].retry_after_s = retry_after_s;
-		util_strlcpy(b->rows[i].code, code, sizeof(b->rows[i].code));
-		util_strlcpy(b->rows[i].error, error, sizeof(b->rows[i].error));
 	}
 }
 
