@@ -215,6 +215,8 @@ void	 chan_pg_fail_all(struct chan *);
 
 /* chan_msg.c: one complete message from the peer. */
 void	 chan_message(struct chan_conn *);
+/* An authentication lookup answered: 1 when its connection still wants the answer. */
+int	 chan_auth_answered(struct chan_conn *);
 
 /* chan_flight.c: the tab's window. */
 int	 chan_tab_inflight(const struct chan *, const char *ctx_id);

@@ -251,8 +251,7 @@ feed_auth_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 {
 	struct chan_conn	*c = arg;
 
-	c->authing = 0;
-	if (c->gone || c->closing)
+	if (!chan_auth_answered(c))
 		goto out;
 	if (rc != CB_OK) {
 		feed_db_away(c);
@@ -349,8 +348,7 @@ feed_person_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 {
 	struct chan_conn	*c = arg;
 
-	c->authing = 0;
-	if (c->gone || c->closing)
+	if (!chan_auth_answered(c))
 		goto out;
 	if (rc != CB_OK)
 		feed_db_away(c);
