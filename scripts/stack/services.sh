@@ -93,17 +93,24 @@ stop_responders() {
 
 # ---------------------------------------------------------------- worker
 
-start_worker() {
-    local exe=$BIN_DIR/cb-worker pidf=$RUN_DIR/cb-worker.pid pid
+# Should NAME's EXE start?  Not when it is not built (a warning) nor when it
+# already runs under its pid file PIDF (said); a stale PIDF is removed.
+need_start() {
+    local name=$1 exe=$2 pidf=$3 pid
     if [ ! -x "$exe" ]; then
-        warn "worker: $exe not built: not started"
-        return 0
+        warn "$name: $exe not built: not started"
+        return 1
     fi
     if pid=$(running_pid "$pidf" "$exe"); then
-        say "worker: already running (pid $pid)"
-        return 0
+        say "$name: already running (pid $pid)"
+        return 1
     fi
     rm -f "$pidf"
+}
+
+start_worker() {
+    local exe=$BIN_DIR/cb-worker pidf=$RUN_DIR/cb-worker.pid pid
+    need_start worker "$exe" "$pidf" || return 0
     ensure_free_port worker "$CB_PORT_WS"
     ensure_log "$LOG_DIR/cb-worker.log"
     spawn_cb "$exe" --pidfile "$pidf" >>"$LOG_DIR/cb-worker.log" 2>&1 </dev/null &
@@ -124,15 +131,7 @@ start_fake() {
     shift 5
     pidf=$RUN_DIR/${exe##*/}.pid
     log=$LOG_DIR/${exe##*/}.log
-    if [ ! -x "$exe" ]; then
-        warn "$name: $exe not built: not started"
-        return 0
-    fi
-    if pid=$(running_pid "$pidf" "$exe"); then
-        say "$name: already running (pid $pid)"
-        return 0
-    fi
-    rm -f "$pidf"
+    need_start "$name" "$exe" "$pidf" || return 0
     ensure_free_port "$key" "$port" "$FAKE_ADDR"
     ensure_log "$log"
     spawn_cb "$exe" --port "$port" --bind "$FAKE_ADDR" --pidfile "$pidf" "$@" >>"$log" 2>&1 </dev/null &
