@@ -129,9 +129,7 @@ answer(struct req *r, const struct policygov_state *st, const struct policygov_d
 	cJSON_Delete(extra);
 	snprintf(etag, sizeof(etag), "\"%d\"", version);
 	resp_header(r, "ETag", etag);
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 200, o);
 }
 
 static int

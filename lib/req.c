@@ -453,7 +453,7 @@ resp_json(struct req *r, int status, const cJSON *v)
 }
 
 void
-resp_json_secret(struct req *r, int status, cJSON *v)
+resp_json_nostore(struct req *r, int status, cJSON *v)
 {
 	resp_header(r, "Cache-Control", "no-store");
 	resp_json(r, status, v);
