@@ -705,7 +705,6 @@ int
 db_notifies(struct db *db, void (*cb)(const char *, const char *, void *), void *arg)
 {
 	PGnotify	*n;
-	int		 count = 0;
 
 	if (db->conn == NULL)
 		return CB_ERR_DB_DOWN;
@@ -719,9 +718,7 @@ db_notifies(struct db *db, void (*cb)(const char *, const char *, void *), void 
 		if (cb)
 			cb(n->relname, n->extra, arg);
 		PQfreemem(n);
-		count++;
 	}
-	(void)count;
 	return CB_OK;
 }
 
