@@ -163,11 +163,7 @@ parse_if_match(struct req *r, long long *out)
 	*out = -1;
 	if (h == NULL)
 		return CB_OK;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	n = strlen(h);
-	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-		n--;
+	n = util_trim_ows(&h);
 	if (n == 1 && h[0] == '*') {
 		*out = 0;
 		return CB_OK;
