@@ -19,31 +19,36 @@ whsecret_aad(const char *table, const char *id, const char *column, char *out, s
 	return n < 0 || (size_t)n >= outsz ? CB_ERR_VALIDATION : CB_OK;
 }
 
-int
-whsecret_seal(const struct seal_keyring *kr, const char *table, const char *id,
-    const char *column, const char *secret, struct buf *out)
+/* Seal in (a secret) or open it (sealed text) into out, under its row's AAD. */
+static int
+whsecret_run(const struct seal_keyring *kr, const char *table, const char *id,
+    const char *column, int seal, const char *in, struct buf *out)
 {
 	char	 aad[128];
 	int	 rc;
 
 	if ((rc = whsecret_aad(table, id, column, aad, sizeof(aad))) != CB_OK)
 		return rc;
-	rc = seal_seal_text(kr, SEAL_PURPOSE_TOKENS, (const unsigned char *)secret, strlen(secret),
-	    aad, out);
+	if (!seal)
+		return seal_open_text(kr, SEAL_PURPOSE_TOKENS, in, aad, out);
+	rc = seal_seal_text(kr, SEAL_PURPOSE_TOKENS, (const unsigned char *)in, strlen(in), aad,
+	    out);
 	/* No current key is the keyring's state, not the caller's. */
 	return rc == CB_ERR_CONFIG ? CB_ERR_UNAVAILABLE : rc;
+}
+
+int
+whsecret_seal(const struct seal_keyring *kr, const char *table, const char *id,
+    const char *column, const char *secret, struct buf *out)
+{
+	return whsecret_run(kr, table, id, column, 1, secret, out);
 }
 
 int
 whsecret_open(const struct seal_keyring *kr, const char *table, const char *id,
     const char *column, const char *text, struct buf *plain)
 {
-	char	 aad[128];
-	int	 rc;
-
-	if ((rc = whsecret_aad(table, id, column, aad, sizeof(aad))) != CB_OK)
-		return rc;
-	return seal_open_text(kr, SEAL_PURPOSE_TOKENS, text, aad, plain);
+	return whsecret_run(kr, table, id, column, 0, text, plain);
 }
 
 int
