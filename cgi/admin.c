@@ -376,9 +376,7 @@ keys_post(struct req *r, const void *argp)
 	r->idem_stored = stored;
 	req_own(r, stored, NULL);
 	cJSON_ReplaceItemInObject(o, "api_key", cJSON_CreateString(key));
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 201, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 201, o);
 out:
 	sodium_memzero(key, sizeof(key));
 	db_res_free(res);

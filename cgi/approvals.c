@@ -86,9 +86,7 @@ decision_act(struct req *r, const void *argp)
 	c = cJSON_AddObjectToObject(o, "command");
 	cJSON_AddStringToObject(c, "id", res.command_id);
 	cJSON_AddStringToObject(c, "state", res.command_state);
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 200, o);
 	return CB_OK;
 }
 

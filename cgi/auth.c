@@ -321,30 +321,12 @@ static const struct route auth_routes[] = {
 	  .flags = ROUTE_TLS_ONLY, .rate_class = RATE_AGENT, .act = auth_agent_token },
 };
 
-/* Keys on a fresh database; Postgres away is not fatal (first use retries). */
-static int
-auth_init(struct app *a)
-{
-	int	 rc;
-
-	if ((rc = signkeys_ensure(a)) != CB_OK)
-		log_kv(LOG_LVL_WARN, "signing_keys_deferred", "error", errs_name(rc), NULL);
-	return CB_OK;
-}
-
-static void
-auth_fini(struct app *a)
-{
-	(void)a;
-	signkeys_forget();
-}
-
 static const struct responder auth_responder = {
 	.name = "auth",
 	.routes = auth_routes,
 	.nroutes = sizeof(auth_routes) / sizeof(auth_routes[0]),
-	.init = auth_init,
-	.fini = auth_fini,
+	.init = signkeys_responder_init,
+	.fini = signkeys_responder_fini,
 };
 
 int

@@ -401,9 +401,7 @@ cmd_get(struct req *r, const void *argp)
 	cmd_add(o, "created_at", db_val(res, 0, 8));
 	cmd_add(o, "delivered_at", db_val(res, 0, 9));
 	cmd_add(o, "finished_at", db_val(res, 0, 10));
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 200, o);
 	db_res_free(res);
 	return CB_OK;
 }
@@ -483,9 +481,7 @@ cmd_list(struct req *r, const void *argp)
 		cmd_add(c, "finished_at", db_val(res, i, 9));
 		cJSON_AddItemToArray(arr, c);
 	}
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 200, o);
 	db_res_free(res);
 	return CB_OK;
 }

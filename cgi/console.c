@@ -69,9 +69,7 @@ caller_org(const struct req *r)
 static void
 answer(struct req *r, cJSON *o)
 {
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 200, o);
 }
 
 static int

@@ -59,9 +59,7 @@ contexts_create(struct req *r, const void *argp)
 	cJSON_AddStringToObject(o, "form_id", a->form_id);
 	cJSON_AddNumberToObject(o, "form_version", strtol(db_val(res, 0, 1), NULL, 10));
 	cJSON_AddStringToObject(o, "expires_at", db_val(res, 0, 2));
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 201, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 201, o);
 out:
 	sodium_memzero(token, sizeof(token));
 	db_res_free(res);

@@ -72,9 +72,7 @@ caller(const struct req *r)
 static void
 answer(struct req *r, int status, cJSON *o)
 {
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, status, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, status, o);
 }
 
 static int

@@ -250,9 +250,7 @@ erasure_answer(struct req *r, const char *id, int status)
 		return CB_ERR_NOT_FOUND;
 	}
 	o = erasure_json(res);
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, status, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, status, o);
 	db_res_free(res);
 	return CB_OK;
 }

@@ -20,20 +20,6 @@
 #include "tab.h"
 #include "util.h"
 
-/*
- * The escape hatch (route.h): a tab may read only the form its context
- * pinned, a check of the path's id against the token's, not a role.
- */
-static int
-forms_authorize(struct req *r)
-{
-	const struct tab_ctx	*t = r->auth;
-
-	if (strcmp(req_param(r, "form_id"), t->form_id) != 0)
-		return CB_ERR_NOT_FOUND;
-	return CB_OK;
-}
-
 static int
 forms_get(struct req *r, const void *args)
 {
@@ -69,7 +55,7 @@ forms_get(struct req *r, const void *args)
 
 static const struct route forms_routes[] = {
 	{ .method = "GET", .pattern = "/api/v1/forms/{form_id}",
-	  .auth = ROUTE_AUTH_TAB, .authorize = forms_authorize, .act = forms_get },
+	  .auth = ROUTE_AUTH_TAB, .authorize = tab_form_authorize, .act = forms_get },
 };
 
 static const struct responder forms = {

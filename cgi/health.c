@@ -158,9 +158,7 @@ health_salesforce(struct req *r)
 	db_res_free(res);
 	if (paused)
 		return route_fail_ext(r, CB_ERR_UNAVAILABLE, "deliveries to Salesforce are paused", o);
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 200, o);
 	return CB_OK;
 }
 

@@ -38,29 +38,12 @@ static const struct route jwks_routes[] = {
 	{ .method = "GET", .pattern = "/.well-known/jwks.json", .act = jwks_get },
 };
 
-static int
-jwks_init(struct app *a)
-{
-	int	 rc;
-
-	if ((rc = signkeys_ensure(a)) != CB_OK)
-		log_kv(LOG_LVL_WARN, "signing_keys_deferred", "error", errs_name(rc), NULL);
-	return CB_OK;
-}
-
-static void
-jwks_fini(struct app *a)
-{
-	(void)a;
-	signkeys_forget();
-}
-
 static const struct responder jwks_responder = {
 	.name = "jwks",
 	.routes = jwks_routes,
 	.nroutes = 1,
-	.init = jwks_init,
-	.fini = jwks_fini,
+	.init = signkeys_responder_init,
+	.fini = signkeys_responder_fini,
 };
 
 int

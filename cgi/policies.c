@@ -129,9 +129,7 @@ answer(struct req *r, const struct policygov_state *st, const struct policygov_d
 	cJSON_Delete(extra);
 	snprintf(etag, sizeof(etag), "\"%d\"", version);
 	resp_header(r, "ETag", etag);
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 200, o);
 }
 
 static int
@@ -165,11 +163,7 @@ parse_if_match(struct req *r, long long *out)
 	*out = -1;
 	if (h == NULL)
 		return CB_OK;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	n = strlen(h);
-	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-		n--;
+	n = util_trim_ows(&h);
 	if (n == 1 && h[0] == '*') {
 		*out = 0;
 		return CB_OK;

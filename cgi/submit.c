@@ -67,20 +67,6 @@ submit_json_free(void *p)
 	cJSON_Delete(p);
 }
 
-/*
- * The escape hatch (route.h): a tab may submit only the form its context
- * pinned, a check of the path's id against the token's, not a role.
- */
-static int
-submit_authorize(struct req *r)
-{
-	const struct tab_ctx	*t = r->auth;
-
-	if (strcmp(req_param(r, "form_id"), t->form_id) != 0)
-		return CB_ERR_NOT_FOUND;
-	return CB_OK;
-}
-
 /* Validate the data against the version the context pinned. */
 static int
 submit_check(struct req *r, void *argp)
@@ -331,7 +317,7 @@ static const struct route submit_routes[] = {
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT | ROUTE_IDEM_ONE_STATEMENT,
 	  .fields = submit_fields, .nfields = 1,
 	  .args_size = sizeof(struct submit_args), .auth = ROUTE_AUTH_TAB,
-	  .authorize = submit_authorize, .check = submit_check, .idem_scope = submit_scope,
+	  .authorize = tab_form_authorize, .check = submit_check, .idem_scope = submit_scope,
 	  .quota = QUOTA_SUBMIT,
 	  .act = submit_act, .after = submit_wake },
 };

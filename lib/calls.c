@@ -20,49 +20,18 @@
 #include "seal.h"
 #include "subject.h"
 #include "util.h"
+#include "whsecret.h"
 
 #define CALLS_SEALED_MAX	1024u
 /* The field map: eleven short members, two phones, a 512-byte reference. */
 #define CALLS_FIELDS_SEALED_MAX	8192u
 
+/* The table whose rows hold the sources' sealed secrets (the AAD's first part). */
+#define CALLS_TABLE	"call_sources"
+
 #define TS(col)	"to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* ---- sealing ---------------------------------------------------------- */
-
-static int
-calls_aad(const char *id, const char *column, char *out, size_t outsz)
-{
-	int	 n = snprintf(out, outsz, "call_sources:%s:%s", id, column);
-
-	return n < 0 || (size_t)n >= outsz ? CB_ERR_VALIDATION : CB_OK;
-}
-
-static int
-calls_seal(const struct seal_keyring *kr, const char *id, const char *column,
-    const char *secret, struct buf *out)
-{
-	char	 aad[128];
-	int	 rc;
-
-	if ((rc = calls_aad(id, column, aad, sizeof(aad))) != CB_OK)
-		return rc;
-	rc = seal_seal_text(kr, SEAL_PURPOSE_TOKENS, (const unsigned char *)secret,
-	    strlen(secret), aad, out);
-	/* No current key is the keyring's state, not the caller's. */
-	return rc == CB_ERR_CONFIG ? CB_ERR_UNAVAILABLE : rc;
-}
-
-static int
-calls_open(const struct seal_keyring *kr, const char *id, const char *column,
-    const char *text, struct buf *plain)
-{
-	char	 aad[128];
-	int	 rc;
-
-	if ((rc = calls_aad(id, column, aad, sizeof(aad))) != CB_OK)
-		return rc;
-	return seal_open_text(kr, SEAL_PURPOSE_TOKENS, text, aad, plain);
-}
 
 /* ---- sources ---------------------------------------------------------- */
 
@@ -95,7 +64,7 @@ calls_source_create(struct db *db, const struct seal_keyring *kr, const char *or
 	buf_init(&sealed, CALLS_SEALED_MAX);
 	util_uuid_v4(id);
 	stdwh_secret_new(secret);
-	if ((rc = calls_seal(kr, id, "secret", secret, &sealed)) != CB_OK)
+	if ((rc = whsecret_seal(kr, CALLS_TABLE, id, "secret", secret, &sealed)) != CB_OK)
 		goto out;
 	rc = db_query(db, &res, "INSERT INTO call_sources (id, org_id, name, country_code,"
 	    " secret_sealed) SELECT $1::uuid, o.id, $3, $4, $5 FROM orgs o"
@@ -120,7 +89,7 @@ calls_source_rotate(struct db *db, const struct seal_keyring *kr, const char *id
     long long overlap_s, char secret[STDWH_SECRET_BUFSZ], char prev_until[32])
 {
 	struct db_res	*res = NULL;
-	struct buf	 cur, prev, sealed;
+	struct buf	 prev, sealed;
 	char		 ov[24];
 	int		 rc;
 
@@ -128,26 +97,17 @@ calls_source_rotate(struct db *db, const struct seal_keyring *kr, const char *id
 	prev_until[0] = '\0';
 	if (!util_uuid_ok(id))
 		return CB_ERR_NOT_FOUND;
-	buf_init(&cur, STDWH_SECRET_BUFSZ);
 	buf_init(&prev, CALLS_SEALED_MAX);
 	buf_init(&sealed, CALLS_SEALED_MAX);
 	if ((rc = db_begin(db)) != CB_OK)
 		goto out;
 	/* Locked: two rotations at once cannot both keep "the previous" secret. */
-	rc = db_query(db, &res, "SELECT secret_sealed FROM call_sources WHERE id = $1::uuid"
+	rc = db_query_row(db, &res, "SELECT secret_sealed FROM call_sources WHERE id = $1::uuid"
 	    " FOR UPDATE", 1, (const char *[]){ id });
 	if (rc != CB_OK)
 		goto out;
-	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;
-		goto out;
-	}
-	if ((rc = calls_open(kr, id, "secret", db_val(res, 0, 0), &cur)) != CB_OK ||
-	    (overlap_s > 0 &&
-	    (rc = calls_seal(kr, id, "secret_prev", buf_cstr(&cur), &prev)) != CB_OK))
-		goto out;
-	stdwh_secret_new(secret);
-	if ((rc = calls_seal(kr, id, "secret", secret, &sealed)) != CB_OK)
+	if ((rc = whsecret_rotate(kr, CALLS_TABLE, id, db_val(res, 0, 0), overlap_s > 0, secret,
+	    &sealed, &prev)) != CB_OK)
 		goto out;
 	db_res_free(res);
 	res = NULL;
@@ -169,7 +129,6 @@ out:
 		sodium_memzero(secret, STDWH_SECRET_BUFSZ);
 		prev_until[0] = '\0';
 	}
-	buf_wipe(&cur);
 	buf_free(&prev);
 	buf_free(&sealed);
 	db_res_free(res);
@@ -187,9 +146,13 @@ calls_add_str(cJSON *o, const char *k, const struct db_res *res, size_t i, int c
 int
 calls_source_list(struct db *db, const char *org, cJSON **view)
 {
+	/* The view's names, in the order of the SELECT's columns. */
+	static const char *const names[] = { "id", "name", "country_code", "created_at",
+	    "rotated_at", "previous_secret_valid_until" };
 	struct db_res	*res = NULL;
 	cJSON		*arr, *o;
 	size_t		 i;
+	int		 c;
 	int		 rc;
 
 	*view = NULL;
@@ -206,12 +169,8 @@ calls_source_list(struct db *db, const char *org, cJSON **view)
 	for (i = 0; i < db_rows(res); i++) {
 		if ((o = cJSON_CreateObject()) == NULL)
 			util_oom();
-		calls_add_str(o, "id", res, i, 0);
-		calls_add_str(o, "name", res, i, 1);
-		calls_add_str(o, "country_code", res, i, 2);
-		calls_add_str(o, "created_at", res, i, 3);
-		calls_add_str(o, "rotated_at", res, i, 4);
-		calls_add_str(o, "previous_secret_valid_until", res, i, 5);
+		for (c = 0; c < (int)(sizeof(names) / sizeof(names[0])); c++)
+			calls_add_str(o, names[c], res, i, c);
 		cJSON_AddItemToArray(arr, o);
 	}
 	db_res_free(res);
@@ -222,24 +181,6 @@ void
 calls_source_wipe(struct calls_source *s)
 {
 	sodium_memzero(s, sizeof(*s));
-}
-
-/* Open one sealed secret and parse it into s->keys[s->nkeys++]. */
-static int
-calls_load_key(const struct seal_keyring *kr, const char *column, const char *text,
-    struct calls_source *s)
-{
-	struct buf	 plain;
-	int		 rc;
-
-	buf_init(&plain, STDWH_SECRET_BUFSZ);
-	if ((rc = calls_open(kr, s->id, column, text, &plain)) == CB_OK &&
-	    (rc = stdwh_key_parse(buf_cstr(&plain), &s->keys[s->nkeys])) == CB_OK)
-		s->nkeys++;
-	else if (rc == CB_ERR_VALIDATION)
-		rc = CB_ERR_CRYPTO;	/* it opened, but is not a secret: a broken row */
-	buf_wipe(&plain);
-	return rc;
 }
 
 int
@@ -253,23 +194,21 @@ calls_source_load(struct db *db, const struct seal_keyring *kr, const char *id,
 	if (!util_uuid_ok(id))
 		return CB_ERR_NOT_FOUND;
 	/* The previous secret only while its overlap lasts: after, never. */
-	rc = db_query(db, &res, "SELECT s.id, s.org_id, o.slug, coalesce(s.country_code, ''),"
+	rc = db_query_row(db, &res, "SELECT s.id, s.org_id, o.slug, coalesce(s.country_code, ''),"
 	    " s.secret_sealed, CASE WHEN s.prev_until > now() THEN s.secret_prev_sealed END"
 	    " FROM call_sources s JOIN orgs o ON o.id = s.org_id WHERE s.id = $1::uuid", 1,
 	    (const char *[]){ id });
 	if (rc != CB_OK)
 		goto out;
-	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;
-		goto out;
-	}
 	util_strlcpy(s->id, db_val(res, 0, 0), sizeof(s->id));
 	util_strlcpy(s->org, db_val(res, 0, 1), sizeof(s->org));
 	util_strlcpy(s->org_slug, db_val(res, 0, 2), sizeof(s->org_slug));
 	util_strlcpy(s->country_code, db_val(res, 0, 3), sizeof(s->country_code));
-	if ((rc = calls_load_key(kr, "secret", db_val(res, 0, 4), s)) != CB_OK ||
+	if ((rc = whsecret_load(kr, CALLS_TABLE, s->id, "secret", db_val(res, 0, 4), s->keys,
+	    &s->nkeys)) != CB_OK ||
 	    (!db_isnull(res, 0, 5) &&
-	    (rc = calls_load_key(kr, "secret_prev", db_val(res, 0, 5), s)) != CB_OK))
+	    (rc = whsecret_load(kr, CALLS_TABLE, s->id, "secret_prev",
+	    db_val(res, 0, 5), s->keys, &s->nkeys)) != CB_OK))
 		goto out;
 out:
 	if (rc != CB_OK)

@@ -88,6 +88,15 @@ db_seterr(struct db *db, const char *state, const char *msg)
 	db->errmsg[strcspn(db->errmsg, "\n")] = '\0';
 }
 
+/* The connection is no longer usable: say why (msg is copied first) and drop it. */
+static int
+db_lost(struct db *db, const char *msg)
+{
+	db_seterr(db, "08006", msg);
+	db_disconnect(db);
+	return CB_ERR_DB_DOWN;
+}
+
 void
 db_set_timeouts(struct db *db, long statement_ms, long lock_ms)
 {
@@ -288,19 +297,27 @@ db_run(struct db *db, PGresult **out, const char *sql, int n,
 	return rc;
 }
 
-int
-db_query(struct db *db, struct db_res **out, const char *sql, int n,
-    const char *const *params)
+/* db_run wrapped as a result the caller owns. */
+static int
+db_query_tries(struct db *db, struct db_res **out, const char *sql, int n,
+    const char *const *params, int tries)
 {
 	PGresult	*res;
 	int		 rc;
 
 	*out = NULL;
-	if ((rc = db_run(db, &res, sql, n, params, 2)) != CB_OK)
+	if ((rc = db_run(db, &res, sql, n, params, tries)) != CB_OK)
 		return rc;
 	*out = util_malloc(sizeof(**out));
 	(*out)->res = res;
 	return CB_OK;
+}
+
+int
+db_query(struct db *db, struct db_res **out, const char *sql, int n,
+    const char *const *params)
+{
+	return db_query_tries(db, out, sql, n, params, 2);
 }
 
 int
@@ -375,12 +392,64 @@ db_begin_with(struct db *db, const char *setup)
 	return CB_OK;
 }
 
+/*
+ * The answers to two pipelined statements (each result list ends with
+ * NULL): the first error is classified into *rc, and the second
+ * statement's result is kept in *second when nothing failed.  Returns
+ * whether a statement failed.
+ */
+static int
+db_pipeline_read(struct db *db, PGresult **second, int *rc)
+{
+	PGresult	*res;
+	int		 i, failed = 0;
+
+	*second = NULL;
+	for (i = 0; i < 2; i++) {
+		while ((res = PQgetResult(db->conn)) != NULL) {
+			ExecStatusType st = PQresultStatus(res);
+
+			if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
+				if (!failed) {
+					*rc = db_classify(db, res);
+					failed = 1;
+				}
+			} else if (i == 1 && !failed && *second == NULL &&
+			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
+				*second = res;
+				continue;
+			}
+			PQclear(res);
+		}
+	}
+	return failed;
+}
+
+/*
+ * Then the sync point itself (no NULL follows it: stop there), and out of
+ * pipeline mode.  Returns whether the sync point answered.
+ */
+static int
+db_pipeline_sync(struct db *db)
+{
+	PGresult	*res;
+	int		 synced;
+
+	while ((res = PQgetResult(db->conn)) != NULL &&
+	    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
+		PQclear(res);
+	synced = res != NULL;
+	PQclear(res);
+	PQexitPipelineMode(db->conn);
+	return synced;
+}
+
 int
 db_exec_commit(struct db *db, const char *sql, int n, const char *const *params)
 {
 	PGresult	*res;
-	int		 rc = CB_OK, i, failed = 0, committed = 0;
-	const char	*status, *name;
+	int		 rc = CB_OK, failed = 0, committed = 0;
+	const char	*name;
 
 	if (!db->in_tx || db->conn == NULL)
 		return CB_ERR_INTERNAL;
@@ -391,41 +460,19 @@ db_exec_commit(struct db *db, const char *sql, int n, const char *const *params)
 	if ((name ? PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0) :
 	    PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0)) != 1 ||
 	    PQsendQueryParams(db->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) != 1 ||
-	    PQpipelineSync(db->conn) != 1) {
-		db_seterr(db, "08006", PQerrorMessage(db->conn));
-		PQfinish(db->conn);
-		db->conn = NULL;
-		db->in_tx = 0;
-		return CB_ERR_DB_DOWN;
+	    PQpipelineSync(db->conn) != 1)
+		return db_lost(db, PQerrorMessage(db->conn));
+	/* An aborted transaction "commits" as ROLLBACK: nothing was written. */
+	if (!(failed = db_pipeline_read(db, &res, &rc)) && res != NULL) {
+		if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+			db_seterr(db, "25P02", "the transaction was aborted and rolled back");
+			rc = CB_ERR_DB;
+			failed = 1;
+		} else
+			committed = 1;
 	}
-	/* Two statements then the sync point; each result list ends with NULL. */
-	for (i = 0; i < 2; i++) {
-		while ((res = PQgetResult(db->conn)) != NULL) {
-			ExecStatusType st = PQresultStatus(res);
-
-			if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
-				if (!failed) {
-					rc = db_classify(db, res);
-					failed = 1;
-				}
-			} else if (i == 1 && st == PGRES_COMMAND_OK) {
-				status = PQcmdStatus(res);
-				if (strcmp(status, "COMMIT") != 0 && !failed) {
-					db_seterr(db, "25P02", "the transaction was aborted and rolled back");
-					rc = CB_ERR_DB;
-					failed = 1;
-				} else
-					committed = 1;
-			}
-			PQclear(res);
-		}
-	}
-	/* Then the sync point itself (no NULL follows it: stop there). */
-	while ((res = PQgetResult(db->conn)) != NULL &&
-	    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
-		PQclear(res);
 	PQclear(res);
-	PQexitPipelineMode(db->conn);
+	(void)db_pipeline_sync(db);
 	db->in_tx = 0;
 	if (!failed && !committed) {
 		/* No answer to COMMIT: whether it committed is unknown, never a success. */
@@ -454,24 +501,16 @@ int
 db_query_once(struct db *db, struct db_res **out, const char *sql, int n,
     const char *const *params)
 {
-	PGresult	*res;
-	int		 rc;
-
-	*out = NULL;
-	if ((rc = db_run(db, &res, sql, n, params, 1)) != CB_OK)
-		return rc;
-	*out = util_malloc(sizeof(**out));
-	(*out)->res = res;
-	return CB_OK;
+	return db_query_tries(db, out, sql, n, params, 1);
 }
 
 int
 db_query_setup_once(struct db *db, const char *setup, struct db_res **out, const char *sql,
     int n, const char *const *params)
 {
-	PGresult	*res, *keep = NULL;
+	PGresult	*keep = NULL;
 	const char	*name;
-	int		 rc = CB_OK, i, failed = 0, synced = 0;
+	int		 rc = CB_OK, failed = 0, synced = 0;
 
 	*out = NULL;
 	if (db->in_tx)
@@ -484,41 +523,15 @@ db_query_setup_once(struct db *db, const char *setup, struct db_res **out, const
 	    PQsendQueryParams(db->conn, setup, 0, NULL, NULL, NULL, NULL, 0) != 1 ||
 	    (name ? PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0) :
 	    PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0)) != 1 ||
-	    PQpipelineSync(db->conn) != 1) {
-		db_seterr(db, "08006", PQerrorMessage(db->conn));
-		PQfinish(db->conn);
-		db->conn = NULL;
-		return CB_ERR_DB_DOWN;
-	}
-	/* Two statements then the sync point; each result list ends with NULL. */
-	for (i = 0; i < 2; i++) {
-		while ((res = PQgetResult(db->conn)) != NULL) {
-			ExecStatusType st = PQresultStatus(res);
-
-			if (st == PGRES_FATAL_ERROR || st == PGRES_PIPELINE_ABORTED) {
-				if (!failed) {
-					rc = db_classify(db, res);
-					failed = 1;
-				}
-			} else if (i == 1 && !failed && keep == NULL &&
-			    (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)) {
-				keep = res;
-				continue;
-			}
-			PQclear(res);
-		}
-	}
+	    PQpipelineSync(db->conn) != 1)
+		return db_lost(db, PQerrorMessage(db->conn));
+	failed = db_pipeline_read(db, &keep, &rc);
 	/*
-	 * Then the sync point itself (no NULL follows it: stop there).  The
-	 * implicit transaction commits there: without it, whether the
-	 * statement's effect was kept is unknown, and its rows are no answer.
+	 * The implicit transaction commits at the sync point: without its
+	 * answer, whether the statement's effect was kept is unknown, and its
+	 * rows are no answer.
 	 */
-	while ((res = PQgetResult(db->conn)) != NULL &&
-	    PQresultStatus(res) != PGRES_PIPELINE_SYNC)
-		PQclear(res);
-	synced = res != NULL;
-	PQclear(res);
-	PQexitPipelineMode(db->conn);
+	synced = db_pipeline_sync(db);
 	if (!failed && !synced) {
 		db_seterr(db, "08006", "the connection ended before the transaction's end answered");
 		rc = CB_ERR_DB_DOWN;
@@ -609,23 +622,13 @@ db_send(struct db *db, const char *sql, int n, const char *const *params)
 {
 	const char	*name;
 
-	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK) {
-		db_seterr(db, "08006", db->conn ? PQerrorMessage(db->conn) : "no connection");
-		goto down;
-	}
+	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
+		return db_lost(db, db->conn ? PQerrorMessage(db->conn) : "no connection");
 	if ((name = db_prepared_name(db, sql)) != NULL ?
 	    PQsendQueryPrepared(db->conn, name, n, params, NULL, NULL, 0) != 1 :
-	    PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0) != 1) {
-		db_seterr(db, "08006", PQerrorMessage(db->conn));
-		goto down;
-	}
+	    PQsendQueryParams(db->conn, sql, n, NULL, params, NULL, NULL, 0) != 1)
+		return db_lost(db, PQerrorMessage(db->conn));
 	return CB_OK;
-down:
-	if (db->conn)
-		PQfinish(db->conn);
-	db->conn = NULL;
-	db->in_tx = 0;
-	return CB_ERR_DB_DOWN;
 }
 
 void
@@ -653,7 +656,7 @@ db_poll(struct db *db, int *ready, struct db_res **out)
 		return CB_ERR_DB_DOWN;
 	}
 	if (PQconsumeInput(db->conn) == 0)
-		goto down;
+		return db_lost(db, PQerrorMessage(db->conn));
 	/*
 	 * One statement gives one result (an error ends it too), then NULL
 	 * once the server is ready again; never wait for either.
@@ -688,14 +691,6 @@ db_poll(struct db *db, int *ready, struct db_res **out)
 		db->in_tx = 0;
 	}
 	return rc;
-down:
-	db_seterr(db, "08006", PQerrorMessage(db->conn));
-	PQclear(db->pending);
-	db->pending = NULL;
-	PQfinish(db->conn);
-	db->conn = NULL;
-	db->in_tx = 0;
-	return CB_ERR_DB_DOWN;
 }
 
 int
@@ -710,7 +705,6 @@ int
 db_notifies(struct db *db, void (*cb)(const char *, const char *, void *), void *arg)
 {
 	PGnotify	*n;
-	int		 count = 0;
 
 	if (db->conn == NULL)
 		return CB_ERR_DB_DOWN;
@@ -724,9 +718,7 @@ db_notifies(struct db *db, void (*cb)(const char *, const char *, void *), void 
 		if (cb)
 			cb(n->relname, n->extra, arg);
 		PQfreemem(n);
-		count++;
 	}
-	(void)count;
 	return CB_OK;
 }
 

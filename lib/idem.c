@@ -23,11 +23,7 @@ idem_parse(const char *h, char *out, size_t outsz)
 
 	if (h == NULL)
 		return CB_ERR_IDEM_MISSING;
-	while (*h == ' ' || *h == '\t')
-		h++;
-	n = strlen(h);
-	while (n > 0 && (h[n - 1] == ' ' || h[n - 1] == '\t'))
-		n--;
+	n = util_trim_ows(&h);
 	if (n >= 2 && h[0] == '"' && h[n - 1] == '"') {
 		h++;
 		n -= 2;

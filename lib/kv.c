@@ -488,21 +488,8 @@ kv_sub_fd(const struct kv_sub *sub)
 int
 kv_sub_drain(struct kv_sub *sub)
 {
-	void	*reply;
-	int	 n = 0;
-
 	/* Called when the socket is readable: one read does not block. */
-	if (redisBufferRead(sub->kv->c) != REDIS_OK)
-		return -CB_ERR_KV_DOWN;
-	for (;;) {
-		if (redisGetReplyFromReader(sub->kv->c, &reply) != REDIS_OK)
-			return -CB_ERR_KV_DOWN;
-		if (reply == NULL)
-			break;
-		freeReplyObject(reply);
-		n++;
-	}
-	return n;
+	return kv_sub_read(sub, NULL, NULL);
 }
 
 void

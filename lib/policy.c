@@ -56,16 +56,23 @@ policy_fill(struct db_res *res, int c, struct policy *p)
 #define POLICY_COLS "array_to_json(p.allowed_types), array_to_json(p.selectors)," \
 		    " array_to_json(p.approval_types), p.rate_per_minute, p.max_in_flight"
 
+/* p emptied, then the one statement that loads it (two parameters). */
+static int
+policy_query(struct db *db, struct policy *p, struct db_res **res, const char *sql,
+    const char *p1, const char *p2)
+{
+	memset(p, 0, sizeof(*p));
+	return db_query(db, res, sql, 2, (const char *[]){ p1, p2 });
+}
+
 int
 policy_load(struct db *db, const char *org, const char *form_id, struct policy *p)
 {
 	struct db_res	*res = NULL;
 	int		 rc;
 
-	memset(p, 0, sizeof(*p));
-	rc = db_query(db, &res, "SELECT " POLICY_COLS " FROM agent_policies p"
-	    " WHERE p.org_id = $1 AND p.form_id = $2", 2, (const char *[]){ org, form_id });
-	if (rc != CB_OK)
+	if ((rc = policy_query(db, p, &res, "SELECT " POLICY_COLS " FROM agent_policies p"
+	    " WHERE p.org_id = $1 AND p.form_id = $2", org, form_id)) != CB_OK)
 		return rc;
 	rc = db_rows(res) == 1 ? policy_fill(res, 0, p) : CB_ERR_POLICY;
 	db_res_free(res);
@@ -78,12 +85,10 @@ policy_load_ctx(struct db *db, const char *org, const char *ctx_id, struct polic
 	struct db_res	*res = NULL;
 	int		 rc;
 
-	memset(p, 0, sizeof(*p));
-	rc = db_query(db, &res, "SELECT p.form_id IS NOT NULL, " POLICY_COLS " FROM contexts c"
+	if ((rc = policy_query(db, p, &res, "SELECT p.form_id IS NOT NULL, " POLICY_COLS
+	    " FROM contexts c"
 	    " LEFT JOIN agent_policies p ON p.form_id = c.form_id AND p.org_id = c.org_id"
-	    " WHERE c.id = $1 AND c.org_id = $2 AND c.expires_at > now()", 2,
-	    (const char *[]){ ctx_id, org });
-	if (rc != CB_OK)
+	    " WHERE c.id = $1 AND c.org_id = $2 AND c.expires_at > now()", ctx_id, org)) != CB_OK)
 		return rc;
 	if (db_rows(res) != 1)
 		rc = CB_ERR_NOT_FOUND;

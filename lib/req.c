@@ -448,6 +448,14 @@ resp_json(struct req *r, int status, const cJSON *v)
 	free(s);
 }
 
+void
+resp_json_nostore(struct req *r, int status, cJSON *v)
+{
+	resp_header(r, "Cache-Control", "no-store");
+	resp_json(r, status, v);
+	cJSON_Delete(v);
+}
+
 static void
 resp_headers_keep(struct req *r, const char *const *keep)
 {

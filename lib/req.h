@@ -174,6 +174,11 @@ int	 resp_header(struct req *, const char *name, const char *value);
 void	 resp_body(struct req *, int status, const char *ctype, const char *, size_t);
 void	 resp_json(struct req *, int status, const cJSON *);
 /*
+ * An answer no cache may keep (a credential, a live state): Cache-Control:
+ * no-store, then v is freed.
+ */
+void	 resp_json_nostore(struct req *, int status, cJSON *v);
+/*
  * The pipeline's renderer (lib/route.c), and nothing else's: a hook or act()
  * fails by returning route_fail(...) (lib/fail.h), which records the error
  * for the pipeline to render once; tests/scripts/one-way-to-fail.sh fails the

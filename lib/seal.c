@@ -267,6 +267,16 @@ seal_slot(struct seal_keyring *kr, int purpose, uint32_t id, struct seal_key **s
 	return CB_OK;
 }
 
+/* The slot seal_slot gave, its key now filled in, becomes the keyring's. */
+static int
+seal_slot_take(struct seal_keyring *kr, struct seal_key *k, int purpose, uint32_t id)
+{
+	k->id = id;
+	k->purpose = purpose;
+	kr->nkeys++;
+	return CB_OK;
+}
+
 int
 seal_keyring_add_derived(struct seal_keyring *kr, int purpose, uint32_t id)
 {
@@ -280,10 +290,7 @@ seal_keyring_add_derived(struct seal_keyring *kr, int purpose, uint32_t id)
 		sodium_memzero(k, sizeof(*k));
 		return CB_ERR_INTERNAL;
 	}
-	k->id = id;
-	k->purpose = purpose;
-	kr->nkeys++;
-	return CB_OK;
+	return seal_slot_take(kr, k, purpose, id);
 }
 
 int
@@ -297,10 +304,7 @@ seal_keyring_add_wrapped(struct seal_keyring *kr, int purpose, uint32_t id,
 		return rc;
 	if ((rc = seal_unwrap_key(kr, purpose, id, wrapped, n, k->k)) != CB_OK)
 		return rc;
-	k->id = id;
-	k->purpose = purpose;
-	kr->nkeys++;
-	return CB_OK;
+	return seal_slot_take(kr, k, purpose, id);
 }
 
 int
@@ -424,6 +428,13 @@ seal_aad_ok(const char *aad, size_t *alen)
 	return *alen >= 1 && *alen <= SEAL_MAX_AAD;
 }
 
+/* What sealing and opening both need: a keyring, a purpose, the AAD. */
+static int
+seal_args_ok(const struct seal_keyring *kr, int purpose, const char *aad, size_t *alen)
+{
+	return kr != NULL && seal_purpose_ok(purpose) && seal_aad_ok(aad, alen);
+}
+
 int
 seal_seal(const struct seal_keyring *kr, int purpose, const unsigned char *plain,
     size_t n, const char *aad, struct buf *out)
@@ -434,8 +445,7 @@ seal_seal(const struct seal_keyring *kr, int purpose, const unsigned char *plain
 	size_t			 alen = 0, adlen;
 	int			 rc;
 
-	if (kr == NULL || out == NULL || !seal_purpose_ok(purpose) ||
-	    (plain == NULL && n > 0) || !seal_aad_ok(aad, &alen))
+	if (out == NULL || (plain == NULL && n > 0) || !seal_args_ok(kr, purpose, aad, &alen))
 		return CB_ERR_VALIDATION;
 	if (n > SEAL_MAX_PLAIN)
 		return CB_ERR_TOO_LARGE;
@@ -466,8 +476,7 @@ seal_open(const struct seal_keyring *kr, int purpose, const unsigned char *seale
 	size_t			 alen = 0, adlen, mlen;
 	int			 rc;
 
-	if (kr == NULL || plain == NULL || !seal_purpose_ok(purpose) ||
-	    !seal_aad_ok(aad, &alen))
+	if (plain == NULL || !seal_args_ok(kr, purpose, aad, &alen))
 		return CB_ERR_VALIDATION;
 	if (sealed == NULL || n < SEAL_OVERHEAD || n - SEAL_OVERHEAD > SEAL_MAX_PLAIN ||
 	    sealed[0] != SEAL_VERSION)

@@ -146,10 +146,10 @@ sfq_parse(const struct buf *body, struct sf_result *out, int *matches)
 			util_strlcpy(out->id, r.id, sizeof(out->id));
 	}
 	/* The count must agree with what came: LIMIT keeps it whole. */
-	if ((long long)n != a.total || !a.done)
-		goto out;
-	*matches = n;
-	rc = CB_OK;
+	if ((long long)n == a.total && a.done) {
+		*matches = n;
+		rc = CB_OK;
+	}
 out:
 	cJSON_Delete(doc);
 	return rc;

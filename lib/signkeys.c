@@ -451,6 +451,23 @@ signkeys_jwks(struct app *a, cJSON **out)
 	return CB_OK;
 }
 
+int
+signkeys_responder_init(struct app *a)
+{
+	int	 rc;
+
+	if ((rc = signkeys_ensure(a)) != CB_OK)
+		log_kv(LOG_LVL_WARN, "signing_keys_deferred", "error", errs_name(rc), NULL);
+	return CB_OK;
+}
+
+void
+signkeys_responder_fini(struct app *a)
+{
+	(void)a;
+	signkeys_forget();
+}
+
 void
 signkeys_forget(void)
 {

@@ -137,4 +137,12 @@ void	 signkeys_kid_new(char kid[JWT_KID_BUFSZ]);
 /* Wipe this process's cache (private key included). */
 void	 signkeys_forget(void);
 
+/*
+ * A responder's init and fini hooks (struct responder) for the routes that
+ * sign or publish keys: keys made on a fresh database at start (Postgres
+ * away is not fatal: the first use retries), the cache wiped at the end.
+ */
+int	 signkeys_responder_init(struct app *);
+void	 signkeys_responder_fini(struct app *);
+
 #endif

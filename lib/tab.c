@@ -169,3 +169,13 @@ tab_authenticate(struct req *r)
 	util_strlcpy(r->org, t->org, sizeof(r->org));
 	return CB_OK;
 }
+
+int
+tab_form_authorize(struct req *r)
+{
+	const struct tab_ctx	*t = r->auth;
+
+	if (strcmp(req_param(r, "form_id"), t->form_id) != 0)
+		return CB_ERR_NOT_FOUND;
+	return CB_OK;
+}

@@ -48,5 +48,11 @@ int	 tab_from_fields(struct tab_ctx *, const char *id, const char *org, const ch
 	    const char *version, const char *expires);
 /* Authenticate a request by "Authorization: Bearer tab_..." into req->auth. */
 int	 tab_authenticate(struct req *);
+/*
+ * A route's authorize hook (route.h's escape hatch) for a tab: it may use
+ * only the form its context pinned, the path's form_id against the
+ * token's, not a role; another form is CB_ERR_NOT_FOUND.
+ */
+int	 tab_form_authorize(struct req *);
 
 #endif

@@ -30,11 +30,7 @@ users_email_normalise(const char *in, char *out, size_t outsz)
 	size_t	 n, i, o = 0;
 	const char *at;
 
-	while (*in == ' ' || *in == '\t')
-		in++;
-	n = strlen(in);
-	while (n > 0 && (in[n - 1] == ' ' || in[n - 1] == '\t'))
-		n--;
+	n = util_trim_ows(&in);
 	if (n == 0 || n > USERS_EMAIL_MAX || n >= outsz)
 		return CB_ERR_VALIDATION;
 	for (i = 0; i < n; i++) {

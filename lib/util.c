@@ -144,6 +144,21 @@ util_strlcpy(char *out, const char *in, size_t outsz)
 	return n;
 }
 
+size_t
+util_trim_ows(const char **s)
+{
+	const char	*p = *s;
+	size_t		 n;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	n = strlen(p);
+	while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+		n--;
+	*s = p;
+	return n;
+}
+
 void
 util_hex(char *out, const unsigned char *in, size_t n)
 {

@@ -28,6 +28,11 @@ void	 util_iso8601(char *out, size_t outsz);
 int	 util_streq_ct(const char *, const char *);
 /* Copy at most outsz-1 bytes and NUL terminate; returns the source length. */
 size_t	 util_strlcpy(char *out, const char *in, size_t outsz);
+/*
+ * *s past its leading spaces and tabs; returns its length without the
+ * trailing ones (a header value's optional white space, RFC 9110 5.6.3).
+ */
+size_t	 util_trim_ows(const char **s);
 /* 1 when s is 1..max bytes with no control character (C0 or DEL). */
 int	 util_text_ok(const char *s, size_t max);
 /*

@@ -19,6 +19,7 @@
 #include "seal.h"
 #include "util.h"
 #include "webhooks.h"
+#include "whsecret.h"
 
 #define WH_SEALED_MAX	1024u
 #define WH_HOSTPORT_MAX	300u
@@ -192,43 +193,6 @@ webhooks_types_check(const cJSON *types, const char **why)
 
 /* ---- sealing -------------------------------------------------------- */
 
-/* column: "secret" or "secret_prev". */
-static int
-wh_aad(const char *id, const char *column, char *out, size_t outsz)
-{
-	int	 n = snprintf(out, outsz, WEBHOOKS_TABLE ":%s:%s", id, column);
-
-	return n < 0 || (size_t)n >= outsz ? CB_ERR_VALIDATION : CB_OK;
-}
-
-static int
-wh_seal(const struct seal_keyring *kr, const char *id, const char *column, const char *secret,
-    struct buf *out)
-{
-	char	 aad[128];
-	int	 rc;
-
-	if ((rc = wh_aad(id, column, aad, sizeof(aad))) != CB_OK)
-		return rc;
-	rc = seal_seal_text(kr, SEAL_PURPOSE_TOKENS, (const unsigned char *)secret, strlen(secret),
-	    aad, out);
-	/* No current key is the keyring's state, not the caller's. */
-	return rc == CB_ERR_CONFIG ? CB_ERR_UNAVAILABLE : rc;
-}
-
-/* Open a sealed secret into plain (wipe it). */
-static int
-wh_open(const struct seal_keyring *kr, const char *id, const char *column, const char *text,
-    struct buf *plain)
-{
-	char	 aad[128];
-	int	 rc;
-
-	if ((rc = wh_aad(id, column, aad, sizeof(aad))) != CB_OK)
-		return rc;
-	return seal_open_text(kr, SEAL_PURPOSE_TOKENS, text, aad, plain);
-}
-
 /* ---- views ---------------------------------------------------------- */
 
 static void
@@ -301,7 +265,7 @@ webhooks_create(struct db *db, const struct seal_keyring *kr, const char *org, c
 		goto out;
 	util_uuid_v4(id);
 	stdwh_secret_new(secret);
-	if ((rc = wh_seal(kr, id, "secret", secret, &sealed)) != CB_OK)
+	if ((rc = whsecret_seal(kr, WEBHOOKS_TABLE, id, "secret", secret, &sealed)) != CB_OK)
 		goto out;
 	if ((tj = cJSON_PrintUnformatted(types)) == NULL)
 		util_oom();
@@ -366,7 +330,7 @@ webhooks_rotate(struct db *db, const struct seal_keyring *kr, const char *org, c
     long long overlap_s, char secret[STDWH_SECRET_BUFSZ], cJSON **view)
 {
 	struct db_res	*res = NULL;
-	struct buf	 cur, prev, sealed;
+	struct buf	 prev, sealed;
 	char		 ov[24];
 	int		 rc, own = 0;
 
@@ -374,7 +338,6 @@ webhooks_rotate(struct db *db, const struct seal_keyring *kr, const char *org, c
 	secret[0] = '\0';
 	if (!util_uuid_ok(id))
 		return CB_ERR_NOT_FOUND;
-	buf_init(&cur, STDWH_SECRET_BUFSZ);
 	buf_init(&prev, WH_SEALED_MAX);
 	buf_init(&sealed, WH_SEALED_MAX);
 	if (!db_in_tx(db)) {
@@ -383,19 +346,12 @@ webhooks_rotate(struct db *db, const struct seal_keyring *kr, const char *org, c
 		own = 1;
 	}
 	/* Locked: two rotations at once cannot both keep "the previous" secret. */
-	rc = db_query(db, &res, "SELECT secret_sealed FROM webhook_endpoints"
+	rc = db_query_row(db, &res, "SELECT secret_sealed FROM webhook_endpoints"
 	    " WHERE org_id = $1::bigint AND id = $2::uuid FOR UPDATE", 2, (const char *[]){ org, id });
 	if (rc != CB_OK)
 		goto out;
-	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;
-		goto out;
-	}
-	if ((rc = wh_open(kr, id, "secret", db_val(res, 0, 0), &cur)) != CB_OK ||
-	    (overlap_s > 0 && (rc = wh_seal(kr, id, "secret_prev", buf_cstr(&cur), &prev)) != CB_OK))
-		goto out;
-	stdwh_secret_new(secret);
-	if ((rc = wh_seal(kr, id, "secret", secret, &sealed)) != CB_OK)
+	if ((rc = whsecret_rotate(kr, WEBHOOKS_TABLE, id, db_val(res, 0, 0), overlap_s > 0,
+	    secret, &sealed, &prev)) != CB_OK)
 		goto out;
 	db_res_free(res);
 	res = NULL;
@@ -419,7 +375,6 @@ out:
 		cJSON_Delete(*view);
 		*view = NULL;
 	}
-	buf_wipe(&cur);
 	buf_free(&prev);
 	buf_free(&sealed);
 	db_res_free(res);
@@ -468,24 +423,6 @@ webhooks_target_wipe(struct webhooks_target *t)
 	sodium_memzero(t, sizeof(*t));
 }
 
-/* Open one sealed secret and parse it into t->keys[t->nkeys++]. */
-static int
-wh_load_key(const struct seal_keyring *kr, const char *id, const char *column, const char *text,
-    struct webhooks_target *t)
-{
-	struct buf	 plain;
-	int		 rc;
-
-	buf_init(&plain, STDWH_SECRET_BUFSZ);
-	if ((rc = wh_open(kr, id, column, text, &plain)) == CB_OK &&
-	    (rc = stdwh_key_parse(buf_cstr(&plain), &t->keys[t->nkeys])) == CB_OK)
-		t->nkeys++;
-	else if (rc == CB_ERR_VALIDATION)
-		rc = CB_ERR_CRYPTO;	/* it opened, but is not a secret: a broken row */
-	buf_wipe(&plain);
-	return rc;
-}
-
 int
 webhooks_load(struct db *db, const struct seal_keyring *kr, const char *org, const char *id,
     struct webhooks_target *t)
@@ -496,25 +433,23 @@ webhooks_load(struct db *db, const struct seal_keyring *kr, const char *org, con
 	memset(t, 0, sizeof(*t));
 	if (!util_uuid_ok(id))
 		return CB_ERR_NOT_FOUND;
-	rc = db_query(db, &res, "SELECT url, enabled, coalesce(disabled_reason, ''), secret_sealed,"
+	rc = db_query_row(db, &res, "SELECT url, enabled, coalesce(disabled_reason, ''), secret_sealed,"
 	    " CASE WHEN prev_until > now() THEN secret_prev_sealed END,"
 	    " secret_prev_sealed IS NOT NULL AND NOT coalesce(prev_until > now(), false)"
 	    " FROM webhook_endpoints WHERE id = $1::uuid AND org_id = $2::bigint", 2,
 	    (const char *[]){ id, org });
 	if (rc != CB_OK)
 		goto out;
-	if (db_rows(res) != 1) {
-		rc = CB_ERR_NOT_FOUND;
-		goto out;
-	}
 	util_strlcpy(t->url, db_val(res, 0, 0), sizeof(t->url));
 	t->enabled = strcmp(db_val(res, 0, 1), "t") == 0;
 	util_strlcpy(t->disabled_reason, db_val(res, 0, 2), sizeof(t->disabled_reason));
 	if (!t->enabled)
 		goto out;
-	if ((rc = wh_load_key(kr, id, "secret", db_val(res, 0, 3), t)) != CB_OK ||
+	if ((rc = whsecret_load(kr, WEBHOOKS_TABLE, id, "secret", db_val(res, 0, 3), t->keys,
+	    &t->nkeys)) != CB_OK ||
 	    (!db_isnull(res, 0, 4) &&
-	    (rc = wh_load_key(kr, id, "secret_prev", db_val(res, 0, 4), t)) != CB_OK))
+	    (rc = whsecret_load(kr, WEBHOOKS_TABLE, id, "secret_prev",
+	    db_val(res, 0, 4), t->keys, &t->nkeys)) != CB_OK))
 		goto out;
 	/* The overlap is over: the previous secret leaves the row too. */
 	if (strcmp(db_val(res, 0, 5), "t") == 0)

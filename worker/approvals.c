@@ -12,7 +12,6 @@
 #include "db.h"
 #include "errs.h"
 #include "kv.h"
-#include "log.h"
 #include "worker.h"
 
 struct approvals_duty {
@@ -34,21 +33,15 @@ approvals_run(struct worker *w)
 {
 	const struct settings	*s = w->s;
 	struct approvals_duty	 a;
-	struct duty_batch	 d = { approvals_step, NULL, 0, 0, "approvals_expired", "count",
-				    "approvals_expire_failed" };
+	struct duty_batch	 d = { approvals_step, NULL, s->approval_expire_batch,
+				    s->approval_sweep_ms, "approvals_expired", "count",
+				    "approvals_expire_failed", "approvals_started",
+				    "approvals_stopped" };
 
-	duty_signals();
-	a.db = db_open(s->pg_dsn);
 	a.kv = kv_open(s->redis_host, (int)s->redis_port, s->redis_password,
 	    (int)s->redis_timeout_ms);
 	a.batch = (int)s->approval_expire_batch;
-	d.db = a.db;
-	d.batch = s->approval_expire_batch;
-	d.sleep_ms = s->approval_sweep_ms;
-	log_kv(LOG_LVL_INFO, "approvals_started", NULL);
-	duty_batches(&d, &a);
+	duty_batch_run(&d, &a, &a.db, s->pg_dsn);
 	kv_close(a.kv);
-	db_close(a.db);
-	log_kv(LOG_LVL_INFO, "approvals_stopped", NULL);
 	return 0;
 }

@@ -9,7 +9,6 @@
 #include "audit.h"
 #include "db.h"
 #include "errs.h"
-#include "log.h"
 #include "worker.h"
 
 struct audit_duty {
@@ -30,18 +29,11 @@ audit_run(struct worker *w)
 {
 	const struct settings	*s = w->s;
 	struct audit_duty	 a;
-	struct duty_batch	 d = { audit_step, NULL, 0, 0, "audit_sealed", "rows",
-				    "audit_seal_failed" };
+	struct duty_batch	 d = { audit_step, NULL, s->audit_seal_batch, s->audit_seal_ms,
+				    "audit_sealed", "rows", "audit_seal_failed", "audit_started",
+				    "audit_stopped" };
 
-	duty_signals();
-	a.db = db_open(s->pg_dsn);
 	a.batch = (int)s->audit_seal_batch;
-	d.db = a.db;
-	d.batch = s->audit_seal_batch;
-	d.sleep_ms = s->audit_seal_ms;
-	log_kv(LOG_LVL_INFO, "audit_started", NULL);
-	duty_batches(&d, &a);
-	db_close(a.db);
-	log_kv(LOG_LVL_INFO, "audit_stopped", NULL);
+	duty_batch_run(&d, &a, &a.db, s->pg_dsn);
 	return 0;
 }

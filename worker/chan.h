@@ -201,6 +201,13 @@ int	 chan_adopted_cb(struct lws *, enum lws_callback_reasons, void *user, void *
 typedef void (*chan_done_fn)(struct chan *, int rc, struct db_res *, void *arg);
 int	 chan_submit(struct chan *, const char *sql, int n, const char *const *p,
 	    chan_done_fn done, void *arg);
+/*
+ * sql with $1 an array literal of value(c) for every connection that has
+ * one (not NULL; values that need no quoting: uuids, numbers), at most max
+ * bytes; nothing is submitted when no connection has one.
+ */
+void	 chan_submit_each(struct chan *, const char *sql, size_t max,
+	    const char *(*value)(const struct chan_conn *), chan_done_fn done);
 /* The socket is readable: take the answer when it is complete. */
 void	 chan_pg_readable(struct chan *);
 /* Answer every queued statement CB_ERR_DB_DOWN (the connection is gone). */
@@ -208,6 +215,8 @@ void	 chan_pg_fail_all(struct chan *);
 
 /* chan_msg.c: one complete message from the peer. */
 void	 chan_message(struct chan_conn *);
+/* An authentication lookup answered: 1 when its connection still wants the answer. */
+int	 chan_auth_answered(struct chan_conn *);
 
 /* chan_flight.c: the tab's window. */
 int	 chan_tab_inflight(const struct chan *, const char *ctx_id);

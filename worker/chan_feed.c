@@ -251,8 +251,7 @@ feed_auth_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 {
 	struct chan_conn	*c = arg;
 
-	c->authing = 0;
-	if (c->gone || c->closing)
+	if (!chan_auth_answered(c))
 		goto out;
 	if (rc != CB_OK) {
 		feed_db_away(c);
@@ -349,8 +348,7 @@ feed_person_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 {
 	struct chan_conn	*c = arg;
 
-	c->authing = 0;
-	if (c->gone || c->closing)
+	if (!chan_auth_answered(c))
 		goto out;
 	if (rc != CB_OK)
 		feed_db_away(c);
@@ -652,14 +650,16 @@ feed_heads_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 			chan_settle_soon(ch);
 }
 
+/* A connection's org, while its feed is live. */
+static const char *
+feed_live_org(const struct chan_conn *c)
+{
+	return feed_live(c) ? c->feed_org : NULL;
+}
+
 void
 chan_feed_sweep(struct chan *ch)
 {
-	struct chan_conn	*c;
-	struct buf		 orgs;
-	const char		*p[1];
-	size_t			 n = 0;
-
 	/*
 	 * Events a lost wake-up did not announce get their positions (its
 	 * answer calls for a round when it numbered any)...
@@ -667,18 +667,5 @@ chan_feed_sweep(struct chan *ch)
 	ch->feed_seq_due = 1;
 	feed_sequence(ch);
 	/* ...and the heads another worker's sequencer moved are read. */
-	buf_init(&orgs, FEED_ORGS_MAX);
-	for (c = ch->conns; c != NULL; c = c->next) {
-		if (!feed_live(c))
-			continue;
-		if (buf_puts(&orgs, n++ ? "," : "{") != CB_OK ||
-		    buf_puts(&orgs, c->feed_org) != CB_OK)
-			goto out;
-	}
-	if (n > 0 && buf_putc(&orgs, '}') == CB_OK) {
-		p[0] = buf_cstr(&orgs);
-		(void)chan_submit(ch, feed_heads_sql, 1, p, feed_heads_done, NULL);
-	}
-out:
-	buf_free(&orgs);
+	chan_submit_each(ch, feed_heads_sql, FEED_ORGS_MAX, feed_live_org, feed_heads_done);
 }

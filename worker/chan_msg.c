@@ -44,6 +44,13 @@ chan_unavailable(struct chan_conn *c)
 	    CHAN_CLOSE_TRY_LATER);
 }
 
+int
+chan_auth_answered(struct chan_conn *c)
+{
+	c->authing = 0;
+	return !c->gone && !c->closing;
+}
+
 /*
  * The auth statement's answer (chan_rows_auth): one row with the context
  * (id, org_id, form_id, form_version, expires_at), its newest seq, the rows
@@ -60,8 +67,7 @@ chan_auth_done(struct chan *ch, int rc, struct db_res *r, void *arg)
 
 	(void)ch;
 	buf_init(&b, CHAN_MAX_MSG);
-	c->authing = 0;
-	if (c->gone || c->closing)
+	if (!chan_auth_answered(c))
 		goto out;
 	if (rc != CB_OK) {
 		chan_unavailable(c);

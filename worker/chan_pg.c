@@ -89,6 +89,30 @@ chan_submit(struct chan *ch, const char *sql, int n, const char *const *p,
 	return CB_OK;
 }
 
+void
+chan_submit_each(struct chan *ch, const char *sql, size_t max,
+    const char *(*value)(const struct chan_conn *), chan_done_fn done)
+{
+	struct chan_conn	*c;
+	struct buf		 list;
+	const char		*p[1], *v;
+	size_t			 n = 0;
+
+	buf_init(&list, max);
+	for (c = ch->conns; c != NULL; c = c->next) {
+		if ((v = value(c)) == NULL)
+			continue;
+		if (buf_puts(&list, n++ ? "," : "{") != CB_OK || buf_puts(&list, v) != CB_OK)
+			goto out;
+	}
+	if (n > 0 && buf_putc(&list, '}') == CB_OK) {
+		p[0] = buf_cstr(&list);
+		(void)chan_submit(ch, sql, 1, p, done, NULL);
+	}
+out:
+	buf_free(&list);
+}
+
 /* Hand one finished statement its answer. */
 static void
 chan_job_done(struct chan *ch, struct chan_job *j, int rc, struct db_res *res)

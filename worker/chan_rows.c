@@ -461,19 +461,16 @@ chan_returned(const struct db_res *r, const char *id)
 	"  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($4::uuid[])" \
 	"   AND state IN ('pending_approval', 'queued', 'delivered') AND expires_at <= now()" \
 	"   FOR UPDATE SKIP LOCKED) RETURNING id)," \
-	" k AS (UPDATE commands SET state = 'dead', finished_at = now()," \
-	"  reason = 'no receipt after ' || attempts || ' attempts'" \
-	"  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($5::uuid[])" \
-	"   AND state IN ('queued', 'delivered') AND attempts >= $2::int" \
-	"   FOR UPDATE SKIP LOCKED)" CHAN_FINISHED_COLS ")," \
-	" kev AS (" EVENTS_INSERT_FROM(CHAN_DEAD_SRC("k")) ")," \
-	" kau AS (" CHAN_AUDIT_FROM("k", CHAN_BY_SYSTEM) ")," \
-	" f AS (UPDATE commands SET state = 'failed', finished_at = now()," \
-	"  reason = 'command too large for the tab channel'" \
-	"  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($6::uuid[])" \
-	"   AND state IN ('queued', 'delivered') FOR UPDATE SKIP LOCKED)" CHAN_FINISHED_COLS ")," \
-	" fev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("f")) ")," \
-	" fau AS (" CHAN_AUDIT_FROM("f", CHAN_BY_SYSTEM) ")" \
+	CHAN_FINISH_CTES("k", "UPDATE commands SET state = 'dead', finished_at = now()," \
+	    "  reason = 'no receipt after ' || attempts || ' attempts'" \
+	    "  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($5::uuid[])" \
+	    "   AND state IN ('queued', 'delivered') AND attempts >= $2::int" \
+	    "   FOR UPDATE SKIP LOCKED)", CHAN_DEAD_SRC("k")) "," \
+	CHAN_FINISH_CTES("f", "UPDATE commands SET state = 'failed', finished_at = now()," \
+	    "  reason = 'command too large for the tab channel'" \
+	    "  WHERE id IN (SELECT id FROM commands WHERE id = ANY ($6::uuid[])" \
+	    "   AND state IN ('queued', 'delivered') FOR UPDATE SKIP LOCKED)", \
+	    EVENTS_COMMAND_SRC("f")) \
 	" SELECT id::text FROM d UNION ALL SELECT id::text FROM x" \
 	" UNION ALL SELECT id::text FROM k UNION ALL SELECT id::text FROM f"
 

@@ -29,6 +29,16 @@
 #define CHAN_BY_TAB	"'tab:' || a.ctx_id"
 #define CHAN_BY_SYSTEM	"'system'"
 
+/*
+ * Inside a longer statement, the CTEs that finish commands by the channel
+ * itself: `rel` (the UPDATE of commands `upd`), then <rel>ev (the events
+ * from `src`, built on rel) and <rel>au (the audit rows).
+ */
+#define CHAN_FINISH_CTES(rel, upd, src) \
+	" " rel " AS (" upd CHAN_FINISHED_COLS ")," \
+	" " rel "ev AS (" EVENTS_INSERT_FROM(src) ")," \
+	" " rel "au AS (" CHAN_AUDIT_FROM(rel, CHAN_BY_SYSTEM) ")"
+
 #define CHAN_FINISH(upd, actor) \
 	"WITH u AS (" upd CHAN_FINISHED_COLS ")," \
 	" ev AS (" EVENTS_INSERT_FROM(EVENTS_COMMAND_SRC("u")) ")," \

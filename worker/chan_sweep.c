@@ -44,30 +44,19 @@ chan_rows_swept(struct chan *ch, int rc, struct db_res *r, void *arg)
 	chan_settle_soon(ch);
 }
 
+/* A connection's context, once authenticated and until it closes. */
+static const char *
+chan_sweep_ctx(const struct chan_conn *c)
+{
+	return c->authed && !c->closing ? c->tab.ctx_id : NULL;
+}
+
 void
 chan_rows_sweep(struct chan *ch)
 {
-	struct chan_conn	*c;
-	struct buf		 ids;
-	const char		*p[1];
-	size_t			 n = 0;
-
 	/* A uuid[] literal: uuids need no quoting. */
-	buf_init(&ids, CHAN_SWEEP_IDS_MAX);
-	for (c = ch->conns; c != NULL; c = c->next) {
-		if (!c->authed || c->closing)
-			continue;
-		if (buf_puts(&ids, n++ ? "," : "{") != CB_OK ||
-		    buf_puts(&ids, c->tab.ctx_id) != CB_OK)
-			goto out;
-	}
-	if (n == 0 || buf_putc(&ids, '}') != CB_OK)
-		goto out;
-	p[0] = buf_cstr(&ids);
-	(void)chan_submit(ch, "SELECT id::text, last_seq FROM contexts"
-	    " WHERE id = ANY ($1::uuid[])", 1, p, chan_rows_swept, NULL);
-out:
-	buf_free(&ids);
+	chan_submit_each(ch, "SELECT id::text, last_seq FROM contexts"
+	    " WHERE id = ANY ($1::uuid[])", CHAN_SWEEP_IDS_MAX, chan_sweep_ctx, chan_rows_swept);
 }
 
 /* A command the expiry sweep ended: its slot in a window is free. */

@@ -65,3 +65,15 @@ duty_batches(const struct duty_batch *d, void *arg)
 		duty_sleep(d->sleep_ms);
 	}
 }
+
+void
+duty_batch_run(struct duty_batch *d, void *arg, struct db **db, const char *dsn)
+{
+	duty_signals();
+	*db = d->db = db_open(dsn);
+	log_kv(LOG_LVL_INFO, d->started_event, NULL);
+	duty_batches(d, arg);
+	db_close(*db);
+	*db = d->db = NULL;
+	log_kv(LOG_LVL_INFO, d->stopped_event, NULL);
+}

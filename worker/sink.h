@@ -96,9 +96,21 @@ struct sink {
 	void		(*tick)(void *state);
 };
 
+/*
+ * The state of a sink that keeps nothing of its own but the environment
+ * (slack, webhook): sink_env_open and sink_env_close are its open and close.
+ */
+struct sink_env_state {
+	struct sink_env	*env;
+};
+int	 sink_env_open(struct sink_env *, void **state);
+void	 sink_env_close(void *state);
+
 /* The engine's side, for the sinks. */
 void	 sink_batch_done(struct sink_batch *);
 /* Give every row of the batch the same outcome. */
+/* One row's outcome, its code and message. */
+void	 sink_row_set(struct sink_row *, int outcome, const char *code, const char *msg);
 void	 sink_batch_fail(struct sink_batch *, int outcome, long retry_after_s,
 	    const char *code, const char *error);
 /* Pause the sink for every worker (sink_pauses) for secs; its rows wait,

@@ -86,14 +86,6 @@ struct sfk_call {
 
 /* ---- rows and calls -------------------------------------------------- */
 
-static void
-sfk_row_set(struct sink_row *row, int outcome, const char *code, const char *msg)
-{
-	row->outcome = outcome;
-	util_strlcpy(row->code, code, sizeof(row->code));
-	util_strlcpy(row->error, msg, sizeof(row->error));
-}
-
 /* Outcome of one record from its sf_result. */
 static void
 sfk_row_result(struct sink_row *row, const struct sf_result *r)
@@ -111,7 +103,7 @@ sfk_row_result(struct sink_row *row, const struct sf_result *r)
 		snprintf(msg, sizeof(msg), "HTTP %d %s: %s", r->http_status, r->error_code, r->message);
 	else
 		snprintf(msg, sizeof(msg), "%s: %s", r->error_code, r->message);
-	sfk_row_set(row, r->kind == SF_RETRY ? SINK_RETRY : r->kind == SF_CONFIG ? SINK_GIVE_BACK :
+	sink_row_set(row, r->kind == SF_RETRY ? SINK_RETRY : r->kind == SF_CONFIG ? SINK_GIVE_BACK :
 	    SINK_DEAD, r->error_code, msg);
 	row->retry_after_s = r->retry_after_s;
 }
@@ -127,7 +119,7 @@ sfk_open_fields(struct sfk *k, struct sink_row *row, const cJSON *legacy, struct
 	if (row->sealed == NULL) {
 		/* A row written before sealing: its map is in the clear payload. */
 		if (!cJSON_IsObject(legacy)) {
-			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "neither payload_sealed nor payload.fields");
+			sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "neither payload_sealed nor payload.fields");
 			return CB_ERR_VALIDATION;
 		}
 		if ((text = cJSON_PrintUnformatted(legacy)) == NULL)
@@ -136,11 +128,11 @@ sfk_open_fields(struct sfk *k, struct sink_row *row, const cJSON *legacy, struct
 		sodium_memzero(text, strlen(text));
 		free(text);
 		if (rc != CB_OK)
-			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "payload.fields too large");
+			sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "payload.fields too large");
 		return rc;
 	}
 	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL) {
-		sfk_row_set(row, SINK_GIVE_BACK, "KEYRING_UNAVAILABLE",
+		sink_row_set(row, SINK_GIVE_BACK, "KEYRING_UNAVAILABLE",
 		    "the seal keyring could not be loaded from data_keys");
 		return CB_ERR_UNAVAILABLE;
 	}
@@ -151,7 +143,7 @@ sfk_open_fields(struct sfk *k, struct sink_row *row, const cJSON *legacy, struct
 			rc = reseal_open_value(kr, "outbox", row->ref_id, row->sealed, fields);
 	}
 	if (rc != CB_OK) {
-		sfk_row_set(row, SINK_DEAD, "SEALED_PAYLOAD",
+		sink_row_set(row, SINK_DEAD, "SEALED_PAYLOAD",
 		    "payload_sealed does not open for this row (copied from another row,"
 		    " altered, or under an unknown data key): not delivered");
 		return rc;
@@ -438,9 +430,9 @@ sfk_assemble(void *ud)
 		}
 		if (strcmp(c->sobject, o) != 0 || strcmp(c->ext_field, f) != 0 ||
 		    strcmp(row->org_id, b->rows[0].org_id) != 0)
-			sfk_row_set(row, SINK_RETRY, "CB_GROUP", "batched with another object");
+			sink_row_set(row, SINK_RETRY, "CB_GROUP", "batched with another object");
 		else if (sf_coll_add(&c->body, o, f, v->valuestring, text) != CB_OK)
-			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
+			sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
 			    "the field map is not a JSON object, or a name is not an API name");
 		else
 			c->idx[c->n++] = i;
@@ -470,7 +462,7 @@ sfk_prepare(struct sfk_call *c, size_t i, struct buf *fields)
 	struct jv_error	 je;
 
 	if (!cJSON_IsString(o) || !cJSON_IsString(f) || !cJSON_IsString(v)) {
-		sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "sobject, ext_field or ext_value missing");
 		goto out;
 	}
 	if (sfk_open_fields(c->k, row, cJSON_GetObjectItemCaseSensitive(p, "fields"),
@@ -478,7 +470,7 @@ sfk_prepare(struct sfk_call *c, size_t i, struct buf *fields)
 		goto out;
 	if (jv_parse(fields->data, fields->len, &c->maps[i], &je) != CB_OK ||
 	    !cJSON_IsObject(c->maps[i])) {
-		sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "the field map is not a JSON object");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "the field map is not a JSON object");
 		jv_wipe(c->maps[i]);
 		c->maps[i] = NULL;
 		goto out;
@@ -515,7 +507,7 @@ sfk_del_done(const struct httpc_resp *h, void *ud)
 		sfk_limits(k, h->captured[0]);
 	if (h->err != HTTPC_OK) {
 		snprintf(msg, sizeof(msg), "%s: %s", httpc_err_name(h->err), h->message);
-		sfk_row_set(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : SINK_RETRY,
+		sink_row_set(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : SINK_RETRY,
 		    httpc_err_name(h->err), msg);
 		if (h->err != HTTPC_ABORTED)
 			sink_note(env, k->scope, "retry", httpc_err_name(h->err));
@@ -573,7 +565,7 @@ sfk_del_next(struct sfk_call *c)
 		o = cJSON_IsString(ov) ? ov->valuestring : NULL;
 		f = cJSON_IsString(fv) ? fv->valuestring : NULL;
 		if (o == NULL || f == NULL || !cJSON_IsString(vv) || vv->valuestring[0] == '\0') {
-			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
+			sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
 			    "sobject, ext_field or ext_value missing");
 			goto next;
 		}
@@ -586,7 +578,7 @@ sfk_del_next(struct sfk_call *c)
 		if (!sf_api_name_ok(o) || !sf_api_name_ok(f) ||
 		    buf_printf(&url, "%s/sobjects/%s/%s/", buf_cstr(&base), o, f) != CB_OK ||
 		    sf_escape(&url, vv->valuestring) != CB_OK) {
-			sfk_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
+			sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD",
 			    "not an API name, or the value is too long");
 			goto next;
 		}
@@ -594,7 +586,7 @@ sfk_del_next(struct sfk_call *c)
 		if (httpc_start(c->k->env->http, &q, sfk_del_done, c) == CB_OK)
 			sent = 1;
 		else
-			sfk_row_set(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+			sink_row_set(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
 next:
 		buf_wipe(&auth);
 		buf_free(&base);

@@ -34,24 +34,12 @@
 #define SLK_BODY_MAX	(64u * 1024u)
 #define SLK_PAUSE_DEFAULT_S	30
 
-struct slk {
-	struct sink_env	*env;
-};
-
 struct slk_call {
-	struct slk		*k;
+	struct sink_env_state	*k;
 	struct sink_batch	*b;
 	int			 web_api;
 	int			 respond;	/* a slack.respond row: a response_url */
 };
-
-static void
-slk_fail(struct sink_row *row, int outcome, const char *code, const char *msg)
-{
-	row->outcome = outcome;
-	util_strlcpy(row->code, code, sizeof(row->code));
-	util_strlcpy(row->error, msg, sizeof(row->error));
-}
 
 /* Slack's own error text, printable and short. */
 static void
@@ -81,7 +69,7 @@ slk_done(const struct httpc_resp *h, void *ud)
 
 	if (h->err != HTTPC_OK) {
 		snprintf(msg, sizeof(msg), "%s: %s", httpc_err_name(h->err), h->message);
-		slk_fail(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : h->err == HTTPC_EGRESS ||
+		sink_row_set(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : h->err == HTTPC_EGRESS ||
 		    h->err == HTTPC_BAD_URL || h->err == HTTPC_TLS ? SINK_DEAD : SINK_RETRY,
 		    httpc_err_name(h->err), msg);
 		goto out;
@@ -90,13 +78,13 @@ slk_done(const struct httpc_resp *h, void *ud)
 		long secs = h->retry_after_s > 0 ? h->retry_after_s : SLK_PAUSE_DEFAULT_S;
 
 		sink_pause(c->k->env, "slack", secs, "429 rate limited");
-		slk_fail(row, SINK_GIVE_BACK, "ratelimited", "Slack answered 429");
+		sink_row_set(row, SINK_GIVE_BACK, "ratelimited", "Slack answered 429");
 		row->retry_after_s = secs;
 		goto out;
 	}
 	if (c->web_api && h->status == 200) {
 		if (jv_parse(h->body.data, h->body.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc)) {
-			slk_fail(row, SINK_RETRY, "CB_BAD_RESPONSE", "chat.postMessage answer is not JSON");
+			sink_row_set(row, SINK_RETRY, "CB_BAD_RESPONSE", "chat.postMessage answer is not JSON");
 			goto out;
 		}
 		ok = cJSON_GetObjectItemCaseSensitive(doc, "ok");
@@ -111,7 +99,7 @@ slk_done(const struct httpc_resp *h, void *ud)
 		    sizeof(code));
 		snprintf(msg, sizeof(msg), "chat.postMessage: %s", code);
 		/* Slack's transient answers; everything else is about the request. */
-		slk_fail(row, strcmp(code, "ratelimited") == 0 || strcmp(code, "internal_error") == 0 ||
+		sink_row_set(row, strcmp(code, "ratelimited") == 0 || strcmp(code, "internal_error") == 0 ||
 		    strcmp(code, "fatal_error") == 0 || strcmp(code, "service_unavailable") == 0 ||
 		    strcmp(code, "request_timeout") == 0 ? SINK_RETRY : SINK_DEAD, code, msg);
 		goto out;
@@ -132,7 +120,7 @@ slk_done(const struct httpc_resp *h, void *ud)
 	if (code[0] == '\0')
 		snprintf(code, sizeof(code), "HTTP_%ld", h->status);
 	snprintf(msg, sizeof(msg), "HTTP %ld %s", h->status, code);
-	slk_fail(row, h->status >= 500 || h->status == 408 ? SINK_RETRY : SINK_DEAD, code, msg);
+	sink_row_set(row, h->status >= 500 || h->status == 408 ? SINK_RETRY : SINK_DEAD, code, msg);
 	row->retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
 out:
 	cJSON_Delete(doc);
@@ -140,6 +128,38 @@ out:
 	    row->outcome == SINK_DEAD ? "permanent" : "retry", row->code);
 	sink_batch_done(c->b);
 	free(c);
+}
+
+/* A call of the batch b: q is a JSON POST with Slack's timeout, its URL to come. */
+static struct slk_call *
+slk_call_new(struct sink_env_state *k, struct sink_batch *b, struct httpc_req *q)
+{
+	struct slk_call	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		util_oom();
+	c->k = k;
+	c->b = b;
+	memset(q, 0, sizeof(*q));
+	q->method = "POST";
+	q->headers[0] = "Content-Type: application/json; charset=utf-8";
+	q->timeout_ms = (long)k->env->s->slack_timeout_ms;
+	return c;
+}
+
+/* Send body; a call that cannot even start is retried later (slk_done never runs). */
+static void
+slk_call_start(struct slk_call *c, struct httpc_req *q, const struct buf *body)
+{
+	struct sink_batch	*b = c->b;
+
+	q->body = body->data;
+	q->bodylen = body->len;
+	if (httpc_start(c->k->env->http, q, slk_done, c) != CB_OK) {
+		free(c);
+		sink_row_set(&b->rows[0], SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+		sink_batch_done(b);
+	}
 }
 
 /*
@@ -151,7 +171,7 @@ out:
  * logged.
  */
 static void
-slk_respond(struct slk *k, struct sink_batch *b, const cJSON *p)
+slk_respond(struct sink_env_state *k, struct sink_batch *b, const cJSON *p)
 {
 	const struct settings	*s = k->env->s;
 	struct sink_row		*row = &b->rows[0];
@@ -167,7 +187,7 @@ slk_respond(struct slk *k, struct sink_batch *b, const cJSON *p)
 	    s->slack_response_url_prefix == NULL ||
 	    strncmp(url->valuestring, s->slack_response_url_prefix,
 	    strlen(s->slack_response_url_prefix)) != 0) {
-		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no response_url of Slack's");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "no response_url of Slack's");
 		sink_batch_done(b);
 		return;
 	}
@@ -177,23 +197,10 @@ slk_respond(struct slk *k, struct sink_batch *b, const cJSON *p)
 	(void)buf_puts(&body, "{\"replace_original\":true,\"text\":");
 	(void)buf_json_str(&body, text);
 	(void)buf_putc(&body, '}');
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		util_oom();
-	c->k = k;
-	c->b = b;
+	c = slk_call_new(k, b, &q);
 	c->respond = 1;
-	memset(&q, 0, sizeof(q));
-	q.method = "POST";
 	q.url = url->valuestring;
-	q.headers[0] = "Content-Type: application/json; charset=utf-8";
-	q.timeout_ms = (long)s->slack_timeout_ms;
-	q.body = body.data;
-	q.bodylen = body.len;
-	if (httpc_start(k->env->http, &q, slk_done, c) != CB_OK) {
-		free(c);
-		slk_fail(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
-		sink_batch_done(b);
-	}
+	slk_call_start(c, &q, &body);
 	buf_free(&body);
 }
 
@@ -247,7 +254,7 @@ slk_approval_message(const cJSON *p, char *text, size_t textsz, struct buf *bloc
 static void
 slk_start(void *state, struct sink_batch *b)
 {
-	struct slk		*k = state;
+	struct sink_env_state	*k = state;
 	const struct settings	*s = k->env->s;
 	struct sink_row		*row = &b->rows[0];
 	struct slk_call		*c;
@@ -268,7 +275,7 @@ slk_start(void *state, struct sink_batch *b)
 	}
 	if (strcmp(row->kind, "slack.approval") == 0) {
 		if (slk_approval_message(p, atext, sizeof(atext), &blocks) != CB_OK) {
-			slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "not an approval");
+			sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "not an approval");
 			sink_batch_done(b);
 			goto out;
 		}
@@ -276,7 +283,7 @@ slk_start(void *state, struct sink_batch *b)
 	} else if (cJSON_IsString(text))
 		msg = text->valuestring;
 	else {
-		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "no text");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "no text");
 		sink_batch_done(b);
 		goto out;
 	}
@@ -287,14 +294,7 @@ slk_start(void *state, struct sink_batch *b)
 		sink_batch_done(b);
 		goto out;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		util_oom();
-	c->k = k;
-	c->b = b;
-	memset(&q, 0, sizeof(q));
-	q.method = "POST";
-	q.headers[0] = "Content-Type: application/json; charset=utf-8";
-	q.timeout_ms = (long)s->slack_timeout_ms;
+	c = slk_call_new(k, b, &q);
 	(void)buf_puts(&body, "{");
 	if (s->slack_webhook_url != NULL) {
 		q.url = s->slack_webhook_url;
@@ -313,17 +313,11 @@ slk_start(void *state, struct sink_batch *b)
 	    (buf_puts(&body, ",\"blocks\":") != CB_OK ||
 	    buf_append(&body, blocks.data, blocks.len) != CB_OK)) || buf_putc(&body, '}') != CB_OK) {
 		free(c);
-		slk_fail(row, SINK_DEAD, "BAD_PAYLOAD", "text too long");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "text too long");
 		sink_batch_done(b);
 		goto out;
 	}
-	q.body = body.data;
-	q.bodylen = body.len;
-	if (httpc_start(k->env->http, &q, slk_done, c) != CB_OK) {
-		free(c);
-		slk_fail(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
-		sink_batch_done(b);
-	}
+	slk_call_start(c, &q, &body);
 out:
 	cJSON_Delete(p);
 	buf_free(&body);
@@ -332,28 +326,10 @@ out:
 	buf_free(&blocks);
 }
 
-static int
-slk_open(struct sink_env *env, void **state)
-{
-	struct slk	*k;
-
-	if ((k = calloc(1, sizeof(*k))) == NULL)
-		util_oom();
-	k->env = env;
-	*state = k;
-	return CB_OK;
-}
-
-static void
-slk_close(void *state)
-{
-	free(state);
-}
-
 const struct sink sink_slack = {
 	.name = "slack",
 	.batch_max = 1,
-	.open = slk_open,
-	.close = slk_close,
+	.open = sink_env_open,
+	.close = sink_env_close,
 	.start = slk_start,
 };

@@ -44,27 +44,16 @@
 #define WHS_BODY_MAX		(64u * 1024u)
 #define WHS_RESPONSE_MAX	(16u * 1024u)	/* we read only the status */
 
-struct whs {
-	struct sink_env	*env;
-};
-
 struct whs_call {
-	struct whs		*k;
+	struct sink_env_state	*k;
 	struct sink_batch	*b;
 	char			 endpoint[37];
 };
 
-static void
-whs_set(struct sink_row *row, int outcome, const char *code, const char *msg)
-{
-	row->outcome = outcome;
-	util_strlcpy(row->code, code, sizeof(row->code));
-	util_strlcpy(row->error, msg, sizeof(row->error));
-}
-
 /* An endpoint just disabled: operators hear of it once a day per endpoint. */
 static void
-whs_alert(struct whs *k, const struct sink_row *row, const char *endpoint, const char *why)
+whs_alert(struct sink_env_state *k, const struct sink_row *row, const char *endpoint,
+    const char *why)
 {
 	char	 key[128], text[512], day[32];
 
@@ -93,7 +82,7 @@ whs_failed(struct whs_call *c, struct sink_row *row)
 		return;
 	snprintf(why, sizeof(why), "failing for more than %lld s", s->webhook_disable_after_s);
 	whs_alert(c->k, row, c->endpoint, why);
-	whs_set(row, SINK_DEAD, "ENDPOINT_DISABLED", "endpoint disabled: failing too long");
+	sink_row_set(row, SINK_DEAD, "ENDPOINT_DISABLED", "endpoint disabled: failing too long");
 }
 
 static void
@@ -105,19 +94,19 @@ whs_done(const struct httpc_resp *h, void *ud)
 	int		 changed = 0;
 
 	if (h->err == HTTPC_ABORTED) {
-		whs_set(row, SINK_GIVE_BACK, "aborted", "the worker stopped");
+		sink_row_set(row, SINK_GIVE_BACK, "aborted", "the worker stopped");
 		goto out;
 	}
 	if (h->err == HTTPC_EGRESS || h->err == HTTPC_BAD_URL) {
 		snprintf(msg, sizeof(msg), "refused by the egress guard, nothing sent: %s",
 		    h->message);
-		whs_set(row, SINK_DEAD, h->err == HTTPC_EGRESS ? "EGRESS_REFUSED" : "BAD_URL", msg);
+		sink_row_set(row, SINK_DEAD, h->err == HTTPC_EGRESS ? "EGRESS_REFUSED" : "BAD_URL", msg);
 		goto out;
 	}
 	/* Only the status matters: an answer whose body is over our cap is an answer. */
 	if (h->err != HTTPC_OK && !(h->err == HTTPC_TOO_LARGE && h->status >= 200)) {
 		snprintf(msg, sizeof(msg), "%s: %s", httpc_err_name(h->err), h->message);
-		whs_set(row, SINK_RETRY, httpc_err_name(h->err), msg);
+		sink_row_set(row, SINK_RETRY, httpc_err_name(h->err), msg);
 		whs_failed(c, row);
 		goto out;
 	}
@@ -133,12 +122,12 @@ whs_done(const struct httpc_resp *h, void *ud)
 		if (webhooks_set_enabled(c->k->env->db, row->org_id, c->endpoint, 0, "410 Gone",
 		    &changed, NULL) == CB_OK && changed)
 			whs_alert(c->k, row, c->endpoint, "410 Gone");
-		whs_set(row, SINK_DEAD, code, "the receiver answered 410 Gone: endpoint disabled");
+		sink_row_set(row, SINK_DEAD, code, "the receiver answered 410 Gone: endpoint disabled");
 		goto out;
 	}
 	snprintf(msg, sizeof(msg), "the receiver answered HTTP %ld%s", h->status,
 	    h->status >= 300 && h->status < 400 ? " (redirects are not followed)" : "");
-	whs_set(row, SINK_RETRY, code, msg);
+	sink_row_set(row, SINK_RETRY, code, msg);
 	row->retry_after_s = h->retry_after_s > 0 ? h->retry_after_s : 0;
 	whs_failed(c, row);
 out:
@@ -169,7 +158,7 @@ whs_body(const cJSON *type, const cJSON *ts, const cJSON *data, struct buf *body
 static void
 whs_start(void *state, struct sink_batch *b)
 {
-	struct whs		*k = state;
+	struct sink_env_state	*k = state;
 	struct sink_row		*row = &b->rows[0];
 	struct whs_call		*c = NULL;
 	struct webhooks_target	 t;
@@ -197,31 +186,31 @@ whs_start(void *state, struct sink_batch *b)
 	if (!cJSON_IsString(ep) || !util_uuid_ok(ep->valuestring) || !cJSON_IsString(id) ||
 	    !cJSON_IsString(type) || !events_type_known(type->valuestring) ||
 	    !cJSON_IsString(ts) || !cJSON_IsObject(data)) {
-		whs_set(row, SINK_DEAD, "BAD_PAYLOAD", "not a webhook event payload");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "not a webhook event payload");
 		goto done;
 	}
 	if ((kr = keyring_get(k->env->keys, k->env->db)) == NULL) {
-		whs_set(row, SINK_GIVE_BACK, "KEYRING_UNAVAILABLE", "the seal keyring cannot be loaded");
+		sink_row_set(row, SINK_GIVE_BACK, "KEYRING_UNAVAILABLE", "the seal keyring cannot be loaded");
 		goto done;
 	}
 	rc = webhooks_load(k->env->db, kr, row->org_id, ep->valuestring, &t);
 	if (rc == CB_ERR_NOT_FOUND) {
-		whs_set(row, SINK_DEAD, "ENDPOINT_NOT_FOUND", "the endpoint does not exist");
+		sink_row_set(row, SINK_DEAD, "ENDPOINT_NOT_FOUND", "the endpoint does not exist");
 		goto done;
 	}
 	if (rc == CB_ERR_CRYPTO) {
-		whs_set(row, SINK_RETRY, "SECRET_UNREADABLE", "the endpoint's secret does not open");
+		sink_row_set(row, SINK_RETRY, "SECRET_UNREADABLE", "the endpoint's secret does not open");
 		goto done;
 	}
 	if (rc != CB_OK) {
-		whs_set(row, SINK_GIVE_BACK, errs_name(rc), "the endpoint could not be read");
+		sink_row_set(row, SINK_GIVE_BACK, errs_name(rc), "the endpoint could not be read");
 		goto done;
 	}
 	if (!t.enabled) {
 		char msg[200];
 
 		snprintf(msg, sizeof(msg), "endpoint disabled (%s)", t.disabled_reason);
-		whs_set(row, SINK_DEAD, "ENDPOINT_DISABLED", msg);
+		sink_row_set(row, SINK_DEAD, "ENDPOINT_DISABLED", msg);
 		goto done;
 	}
 	now = util_now_s();
@@ -232,7 +221,7 @@ whs_start(void *state, struct sink_batch *b)
 	    buf_printf(&hid, "webhook-id: %s", id->valuestring) != CB_OK ||
 	    buf_printf(&hts, "webhook-timestamp: %lld", (long long)now) != CB_OK ||
 	    buf_printf(&hsig, "webhook-signature: %s", buf_cstr(&sig)) != CB_OK) {
-		whs_set(row, SINK_DEAD, "BAD_PAYLOAD", "the event cannot be signed or is too large");
+		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "the event cannot be signed or is too large");
 		goto done;
 	}
 	if ((c = calloc(1, sizeof(*c))) == NULL)
@@ -253,7 +242,7 @@ whs_start(void *state, struct sink_batch *b)
 	q.response_max = WHS_RESPONSE_MAX;
 	if (httpc_start(k->env->http, &q, whs_done, c) != CB_OK) {
 		free(c);
-		whs_set(row, SINK_DEAD, "BAD_REQUEST", "the request could not be started");
+		sink_row_set(row, SINK_DEAD, "BAD_REQUEST", "the request could not be started");
 		goto done;
 	}
 	goto out;
@@ -269,28 +258,10 @@ out:
 	buf_wipe(&hsig);
 }
 
-static int
-whs_open(struct sink_env *env, void **state)
-{
-	struct whs	*k;
-
-	if ((k = calloc(1, sizeof(*k))) == NULL)
-		util_oom();
-	k->env = env;
-	*state = k;
-	return CB_OK;
-}
-
-static void
-whs_close(void *state)
-{
-	free(state);
-}
-
 const struct sink sink_webhook = {
 	.name = "webhook",
 	.batch_max = 1,
-	.open = whs_open,
-	.close = whs_close,
+	.open = sink_env_open,
+	.close = sink_env_close,
 	.start = whs_start,
 };

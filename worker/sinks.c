@@ -4,6 +4,7 @@
  * (worker/sink_<name>.c, see sink.h) and one line in the table.
  */
 #include <stddef.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,14 @@ sink_batch_done(struct sink_batch *b)
 }
 
 void
+sink_row_set(struct sink_row *row, int outcome, const char *code, const char *msg)
+{
+	row->outcome = outcome;
+	util_strlcpy(row->code, code, sizeof(row->code));
+	util_strlcpy(row->error, msg, sizeof(row->error));
+}
+
+void
 sink_batch_fail(struct sink_batch *b, int outcome, long retry_after_s, const char *code,
     const char *error)
 {
@@ -43,10 +52,8 @@ sink_batch_fail(struct sink_batch *b, int outcome, long retry_after_s, const cha
 	for (i = 0; i < b->n; i++) {
 		if (b->rows[i].outcome != SINK_UNSET)
 			continue;
-		b->rows[i].outcome = outcome;
+		sink_row_set(&b->rows[i], outcome, code, error);
 		b->rows[i].retry_after_s = retry_after_s;
-		util_strlcpy(b->rows[i].code, code, sizeof(b->rows[i].code));
-		util_strlcpy(b->rows[i].error, error, sizeof(b->rows[i].error));
 	}
 }
 
@@ -78,4 +85,22 @@ sink_note(struct sink_env *env, const char *sink, const char *outcome, const cha
 	if (!ok && code != NULL)
 		(void)db_exec(env->db, "INSERT INTO sink_failures (sink, code) VALUES ($1, $2)", 2,
 		    (const char *[]){ sink, code });
+}
+
+int
+sink_env_open(struct sink_env *env, void **state)
+{
+	struct sink_env_state	*k;
+
+	if ((k = calloc(1, sizeof(*k))) == NULL)
+		util_oom();
+	k->env = env;
+	*state = k;
+	return CB_OK;
+}
+
+void
+sink_env_close(void *state)
+{
+	free(state);
 }

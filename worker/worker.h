@@ -60,7 +60,14 @@ struct duty_batch {
 	const char	*done_event;
 	const char	*count_key;
 	const char	*failed_event;
+	const char	*started_event;	/* duty_batch_run's first log line */
+	const char	*stopped_event;	/* and its last */
 };
 void	 duty_batches(const struct duty_batch *, void *arg);
+/*
+ * A whole duty of batches: the stop signals, its own connection (*db and
+ * d->db, closed at the end), started_event, duty_batches, stopped_event.
+ */
+void	 duty_batch_run(struct duty_batch *, void *arg, struct db **db, const char *dsn);
 
 #endif

@@ -3,11 +3,7 @@
 -- thread t sending lines t, t+THREADS, ...; past the end of its share a
 -- thread starts again (a replay: answered 200, counted apart by the bench).
 -- args: SOURCE_ID FILE THREADS
-local nthreads = 0
-function setup(thread)
-    nthreads = nthreads + 1
-    thread:set("tid", nthreads)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "threads.lua")
 function init(args)
     local threads = tonumber(args[3])
     path = "/api/v1/webhooks/calls/" .. args[1]

@@ -2,17 +2,13 @@
 -- per tab), each with a unique nonce (run prefix, thread, counter).
 -- args: API_KEY RUN_PREFIX THREADS CTX_REF...
 local n = 0
-local nthreads = 0
-function setup(thread)
-    nthreads = nthreads + 1
-    thread:set("tid", nthreads)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "threads.lua")
 function init(args)
     local threads = tonumber(args[3])
     auth, prefix = "Bearer " .. args[1], args[2]
     paths = {}
     for i = 4, #args do paths[#paths + 1] = "/api/v1/contexts/" .. args[i] .. "/commands" end
-    offset = (tid - 1) * math.floor(#paths / threads)
+    offset = share_start(#paths, threads)
 end
 function request()
     n = n + 1

@@ -4,11 +4,7 @@
 -- duplicate submission (CB_SUBMIT_DEDUPE_S).
 -- args: FORM_ID RUN_PREFIX THREADS TOKEN...
 local n = 0
-local nthreads = 0
-function setup(thread)
-    nthreads = nthreads + 1
-    thread:set("tid", nthreads)
-end
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "threads.lua")
 function init(args)
     local form, threads = args[1], tonumber(args[3])
     prefix = args[2]
@@ -16,7 +12,7 @@ function init(args)
     tokens = {}
     for i = 4, #args do tokens[#tokens + 1] = "Bearer " .. args[i] end
     -- The threads start on distant tabs, so no two requests share a tab.
-    offset = (tid - 1) * math.floor(#tokens / threads)
+    offset = share_start(#tokens, threads)
 end
 function request()
     n = n + 1

@@ -78,6 +78,23 @@ write_pidfile() {
     mv -f "$f.tmp" "$f"
 }
 
+# The program PID writes its own pid FILE; give it a second, then write it
+# ourselves (the same pid: everything up to the binary exec'd).
+await_pidfile() {
+    local f=$1 pid=$2 i
+    for ((i = 0; i < 10; i++)); do
+        [ -s "$f" ] && break
+        sleep 0.1
+    done
+    [ -s "$f" ] || write_pidfile "$f" "$pid"
+}
+
+# NAME died while starting: the end of its LOG, then stop.
+died_starting() {
+    tail -n 20 "$2" >&2
+    die "$1 exited during startup (see $2)"
+}
+
 read_pidfile() {
     local f=$1 pid
     [ -f "$f" ] || return 1

@@ -49,13 +49,7 @@ start_responder() {
         fi
         die "responder $bin exited during startup (see $LOG_DIR/$bin.log)"
     fi
-    # The responder writes its pid file; give it a moment, then write it
-    # ourselves (the same pid: everything up to the binary exec'd).
-    for ((i = 0; i < 10; i++)); do
-        [ -s "$pidf" ] && break
-        sleep 0.1
-    done
-    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    await_pidfile "$pidf" "$pid"
     say "responder $bin: running (pid $pid, $procs procs)"
 }
 
@@ -99,32 +93,32 @@ stop_responders() {
 
 # ---------------------------------------------------------------- worker
 
-start_worker() {
-    local exe=$BIN_DIR/cb-worker pidf=$RUN_DIR/cb-worker.pid pid i
+# Should NAME's EXE start?  Not when it is not built (a warning) nor when it
+# already runs under its pid file PIDF (said); a stale PIDF is removed.
+need_start() {
+    local name=$1 exe=$2 pidf=$3 pid
     if [ ! -x "$exe" ]; then
-        warn "worker: $exe not built: not started"
-        return 0
+        warn "$name: $exe not built: not started"
+        return 1
     fi
     if pid=$(running_pid "$pidf" "$exe"); then
-        say "worker: already running (pid $pid)"
-        return 0
+        say "$name: already running (pid $pid)"
+        return 1
     fi
     rm -f "$pidf"
+}
+
+start_worker() {
+    local exe=$BIN_DIR/cb-worker pidf=$RUN_DIR/cb-worker.pid pid
+    need_start worker "$exe" "$pidf" || return 0
     ensure_free_port worker "$CB_PORT_WS"
     ensure_log "$LOG_DIR/cb-worker.log"
     spawn_cb "$exe" --pidfile "$pidf" >>"$LOG_DIR/cb-worker.log" 2>&1 </dev/null &
     pid=$!
     STARTED+=("worker:$pid")
     sleep 0.3
-    if ! is_alive "$pid"; then
-        tail -n 20 "$LOG_DIR/cb-worker.log" >&2
-        die "worker exited during startup (see $LOG_DIR/cb-worker.log)"
-    fi
-    for ((i = 0; i < 10; i++)); do
-        [ -s "$pidf" ] && break
-        sleep 0.1
-    done
-    [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
+    is_alive "$pid" || died_starting worker "$LOG_DIR/cb-worker.log"
+    await_pidfile "$pidf" "$pid"
     say "worker: running (pid $pid)"
 }
 
@@ -137,15 +131,7 @@ start_fake() {
     shift 5
     pidf=$RUN_DIR/${exe##*/}.pid
     log=$LOG_DIR/${exe##*/}.log
-    if [ ! -x "$exe" ]; then
-        warn "$name: $exe not built: not started"
-        return 0
-    fi
-    if pid=$(running_pid "$pidf" "$exe"); then
-        say "$name: already running (pid $pid)"
-        return 0
-    fi
-    rm -f "$pidf"
+    need_start "$name" "$exe" "$pidf" || return 0
     ensure_free_port "$key" "$port" "$FAKE_ADDR"
     ensure_log "$log"
     spawn_cb "$exe" --port "$port" --bind "$FAKE_ADDR" --pidfile "$pidf" "$@" >>"$log" 2>&1 </dev/null &
@@ -156,10 +142,7 @@ start_fake() {
         is_alive "$pid" || break
         sleep 0.1
     done
-    if ! is_alive "$pid"; then
-        tail -n 20 "$log" >&2
-        die "$name exited during startup (see $log)"
-    fi
+    is_alive "$pid" || died_starting "$name" "$log"
     [ -s "$pidf" ] || write_pidfile "$pidf" "$pid"
     say "$label: running on $FAKE_ADDR:$port (pid $pid)"
 }
@@ -452,10 +435,7 @@ start_prometheus() {
         is_alive "$pid" || break
         sleep 0.1
     done
-    if ! is_alive "$pid"; then
-        tail -n 20 "$LOG_DIR/prometheus.log" >&2
-        die "prometheus exited during startup (see $LOG_DIR/prometheus.log)"
-    fi
+    is_alive "$pid" || died_starting prometheus "$LOG_DIR/prometheus.log"
     say "prometheus: running on 127.0.0.1:$CB_PORT_PROM, scraping every $CB_PROM_SCRAPE_INTERVAL (pid $pid)"
 }
 

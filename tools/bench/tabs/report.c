@@ -38,6 +38,7 @@ pct(const double *v, int n, double p)
 	return v[i];
 }
 
+/* The distribution's percentiles; then the samples v (allocated) are freed. */
 static void
 print_dist(const char *phase, const char *name, double *v, int n)
 {
@@ -54,6 +55,7 @@ print_dist(const char *phase, const char *name, double *v, int n)
 		else
 			printf("%s.%s_%s=%.2f\n", phase, name, tag[i], x);
 	}
+	free(v);
 }
 
 void
@@ -113,9 +115,6 @@ phase_report(const struct phase *p)
 	print_dist(p->name, "lat202", lat202, n202);
 	print_dist(p->name, "latsend", latsend, nsend);
 	print_dist(p->name, "sendlag", lag, nlag);
-	free(lat202);
-	free(latsend);
-	free(lag);
 }
 
 /* The approve phase's own figures (after phase_report's). */
@@ -153,8 +152,4 @@ approve_report(const struct bench *b, const struct phase *p)
 	print_dist(p->name, "created", made, nm);
 	print_dist(p->name, "click200", clk, nc);
 	print_dist(p->name, "decide", dec, nd);
-	free(acc);
-	free(made);
-	free(dec);
-	free(clk);
 }
