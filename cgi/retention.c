@@ -134,9 +134,7 @@ answer(struct req *r)
 		cJSON_AddNullToObject(o, "updated_at");
 	else
 		cJSON_AddStringToObject(o, "updated_at", db_val(res, 0, 4));
-	resp_header(r, "Cache-Control", "no-store");
-	resp_json(r, 200, o);
-	cJSON_Delete(o);
+	resp_json_nostore(r, 200, o);
 	db_res_free(res);
 	return CB_OK;
 }
