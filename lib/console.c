@@ -148,7 +148,7 @@ out:
  */
 static const char console_approvals_sql[] =
     "SELECT a.id, a.command_id, a.ctx_id, a.agent_id, c.type, c.selector,"
-    " " APPROVAL_MASKED_SQL("c.value") ", a.state, " CS_TS("a.created_at") ","
+    " coalesce(a.value_masked, " APPROVAL_MASKED_SQL("c.value") "), a.state, " CS_TS("a.created_at") ","
     " " CS_TS("a.expires_at") ", a.decided_by, " CS_TS("a.decided_at")
     " FROM approvals a JOIN commands c ON c.id = a.command_id AND c.org_id = a.org_id"
     " WHERE a.org_id = $1::bigint AND a.state = $2"
