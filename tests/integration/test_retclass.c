@@ -170,15 +170,30 @@ set_email(const struct tenant *t, const char *v, char cmd[40])
 	    (const char *[]){ cmd });
 }
 
-/* A call event of the tenant, 3 days old (a source of its own); its id. */
+/*
+ * A call event of the tenant, 3 days old (a source of its own); its id.
+ * The source's secret is sealed as lib/calls seals one, so that a later
+ * suite's re-seal on the same stack (test_sealing) opens every row.
+ */
 static void
 call_event(const struct tenant *t, char ev[40])
 {
-	char	 src[40];
+	struct db	*db = testdb_open();
+	struct keyring	 k;
+	struct buf	 sealed;
+	char		 src[40];
 
-	testdb_val(src, sizeof(src), "INSERT INTO call_sources (id, org_id, name, secret_sealed)"
-	    " VALUES (gen_random_uuid(), $1::bigint, 'rc-' || gen_random_uuid(), 'v1.none')"
-	    " RETURNING id::text", 1, (const char *[]){ t->org });
+	util_uuid_v4(src);
+	buf_init(&sealed, 4096);
+	testdb_keys_open(&k, db);
+	ck_assert_int_eq(reseal_seal_value(keyring_get(&k, db), "call_sources", src, "rc-secret",
+	    9, &sealed), CB_OK);
+	testdb_keys_close(&k);
+	db_close(db);
+	testdb_exec("INSERT INTO call_sources (id, org_id, name, secret_sealed)"
+	    " VALUES ($2::uuid, $1::bigint, 'rc-' || gen_random_uuid(), $3)", 3,
+	    (const char *[]){ t->org, src, buf_cstr(&sealed) });
+	buf_free(&sealed);
 	testdb_val(ev, 40, "INSERT INTO call_events (id, org_id, source_id, correlation_id,"
 	    " event_type, body_sha256, webhook_id, created_at, feed_seq)"
 	    " VALUES (gen_random_uuid(), $1::bigint, $2::uuid, 'rc-corr', 'call_ended',"
