@@ -144,7 +144,9 @@ out:
 
 /*
  * One state's approvals with their commands, newest first.  A pending one
- * past expires_at is as good as expired: not offered as pending.
+ * past expires_at is as good as expired: not offered as pending.  The
+ * value is the mask the approval kept when it was made (its command's
+ * value is sealed, sql/0024), or for an older one its command's own.
  */
 static const char console_approvals_sql[] =
     "SELECT a.id, a.command_id, a.ctx_id, a.agent_id, c.type, c.selector,"
