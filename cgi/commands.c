@@ -19,7 +19,11 @@
  *   400 bad body (field named), 401 bad key, 403 policy (reason named) or
  *   missing scope, 404 unknown context (or another tenant's), 409 nonce
  *   replayed, 429 + Retry-After over the policy's rate, 503 when the rate
- *   limiter (Redis) is down: fail closed, the agent retries.
+ *   limiter (Redis) is down: fail closed, the agent retries; 503 too when
+ *   the seal keyring cannot be loaded: a value is never stored in clear.
+ * At rest: the value is sealed (commands.value_sealed, sql/0024); the
+ *   nonce's fingerprint is keyed (lib/digest.h), so neither lets a value be
+ *   read or confirmed from the database.
  * Answers (GET one): 200 the command's delivery state; 404 otherwise.
  * Answers (GET list): 200 {"commands":[...]} of the tenant in that state,
  *   newest first, at most limit (default 50, at most 100); 400 naming a
@@ -29,7 +33,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "apikey.h"
+#include "app.h"
 #include "approval.h"
 #include "audit.h"
 #include "digest.h"
@@ -38,10 +45,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "policy.h"
+#include "reseal.h"
 #include "route.h"
 #include "subject.h"
 #include "userauth.h"
 #include "util.h"
+
+/* A sealed value of at most 4 KiB in the text format, with room to spare. */
+#define CMD_SEALED_MAX	16384u
 
 struct cmd_args {
 	const char	*type;
@@ -122,6 +133,9 @@ cmd_check(struct req *r, void *argp)
  *   $12 the request's traceparent (NULL: tracing off): the command's trace,
  *   which its frame to the tab and its outbox rows carry
  *   $13 the blind-index entries of its value (lib/subject.h), NULL for none
+ *   $14 its value sealed (lib/reseal.h: "commands:<id>:value"), NULL for none:
+ *   the clear value ($6) is never stored, it only feeds the approval's mask
+ *   $15 the command's id, made here since the seal's AAD names it
  */
 static const char cmd_insert_sql[] =
     "WITH k AS (SELECT " APIKEY_LIVE_SQL("$11") " AS live),"
@@ -130,9 +144,9 @@ static const char cmd_insert_sql[] =
     " s AS (UPDATE contexts SET last_seq = last_seq + 1 FROM k"
     "       WHERE id = $1 AND org_id = $2 AND expires_at > now() AND k.live"
     "       AND NOT EXISTS (SELECT 1 FROM p) RETURNING last_seq),"
-    " i AS (INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,"
-    "         state, expires_at, fingerprint, trace)"
-    "       SELECT $2, $1, s.last_seq, $3, $4, $5, $6::jsonb, $7, $8,"
+    " i AS (INSERT INTO commands (id, org_id, ctx_id, seq, agent_id, type, selector,"
+    "         value_sealed, nonce, state, expires_at, fingerprint, trace)"
+    "       SELECT $15::uuid, $2, $1, s.last_seq, $3, $4, $5, $14::text, $7, $8,"
     "         now() + make_interval(secs => $9::float8 / 1000) + CASE $8"
     "           WHEN 'pending_approval' THEN (SELECT make_interval(secs => p.approval_ttl_s)"
     "             FROM contexts c JOIN agent_policies p ON p.form_id = c.form_id WHERE c.id = $1)"
@@ -259,13 +273,15 @@ cmd_create(struct req *r, const void *argp)
 	struct db_res		*res = NULL;
 	struct cmd_policy	*cp = r->route_data;
 	const struct policy	*pol;
-	char			 why[200], key[96], exp[24], fp[DIGEST_TEXT];
+	const struct seal_keyring *kr;
+	char			 why[200], key[96], exp[24], fp[DIGEST_TEXT], id[37];
 	char			*value = NULL;
-	struct buf		 subjects;
+	struct buf		 subjects, sealed;
 	cJSON			*o;
 	int			 rc, retry;
 
 	buf_init(&subjects, DIGEST_TEXT);
+	buf_init(&sealed, CMD_SEALED_MAX);
 	/* req_match gave the id its one (lowercase) spelling: the bucket's too. */
 	if (!util_uuid_ok(ctx))
 		return CB_ERR_NOT_FOUND;
@@ -295,16 +311,31 @@ cmd_create(struct req *r, const void *argp)
 	fp_parts[1] = a->selector;
 	fp_parts[2] = value;
 	fp_parts[3] = exp;
-	digest_parts(fp_parts, 4, fp);
+	/* Keyed: it stays in the row, and must not let a guessed value be confirmed. */
+	if ((rc = digest_keyed(r->app->settings.blind_index_key, "command", fp_parts, 4,
+	    fp)) != CB_OK)
+		goto out;
+	/* Every value is sealed (docs/classification.md); no keyring, nothing written. */
+	util_uuid_v4(id);
+	if (value != NULL) {
+		if ((kr = app_keys(r->app)) == NULL) {
+			rc = CB_ERR_UNAVAILABLE;
+			goto out;
+		}
+		if ((rc = reseal_seal_value(kr, "commands", id, value, strlen(value),
+		    &sealed)) != CB_OK)
+			goto out;
+	}
 	/* A value that names a person: its blind index, for an erasure (lib/subject.h). */
 	if (cJSON_IsString(a->value) && (rc = subject_add_value(&subjects,
 	    r->app->settings.blind_index_key, a->value->valuestring)) != CB_OK)
 		goto out;
 	/* Run once: a broken connection is the agent's to retry, never a silent second insert. */
-	rc = db_query_once(db, &res, cmd_insert_sql, 13,
+	rc = db_query_once(db, &res, cmd_insert_sql, 15,
 	    (const char *[]){ ctx, ag->org, ag->agent_id, a->type, a->selector, value, a->nonce,
 	    policy_needs_approval(pol, a->type) ? "pending_approval" : "queued", exp, fp,
-	    ag->key_id, req_traceparent(r), subjects.len > 0 ? buf_cstr(&subjects) : NULL });
+	    ag->key_id, req_traceparent(r), subjects.len > 0 ? buf_cstr(&subjects) : NULL,
+	    sealed.len > 0 ? buf_cstr(&sealed) : NULL, id });
 	if (rc == CB_ERR_DB_CONFLICT) {
 		/* The same nonce committed meanwhile by a concurrent request. */
 		rc = db_query(db, &res, cmd_nonce_sql, 4,
@@ -335,8 +366,11 @@ cmd_create(struct req *r, const void *argp)
 		    MC_PENDING_APPROVAL : MC_QUEUED, 0, 1);
 	cJSON_Delete(o);
 out:
+	if (value != NULL)
+		sodium_memzero(value, strlen(value));
 	free(value);
 	buf_free(&subjects);
+	buf_free(&sealed);
 	db_res_free(res);
 	return rc;
 }

@@ -30,7 +30,8 @@
 static const char decide_sql[] =
     "WITH a AS (SELECT x.id, x.command_id, x.ctx_id, x.state, x.cmd_hash, x.deliver_ms,"
     "   x.expires_at <= now() AS late, m.state AS cstate,"
-    "   cb_command_hash(m.ctx_id, m.seq, m.type, m.selector, m.value, c.form_version,"
+    "   cb_command_hash(m.ctx_id, m.seq, m.type, m.selector,"
+    "     " APPROVAL_HASH_VALUE_SQL("m.value", "m.value_sealed", "m.fingerprint") ", c.form_version,"
     "     coalesce(p.version, 0)) AS now_hash"
     "   FROM approvals x JOIN commands m ON m.id = x.command_id"
     "   JOIN contexts c ON c.id = m.ctx_id LEFT JOIN agent_policies p ON p.form_id = c.form_id"

@@ -50,6 +50,17 @@ struct kv;
 	" ELSE '***' END"
 
 /*
+ * The value a command's approval hash covers (sql/0012's cb_command_hash,
+ * sql/0024): the clear value of a row written before sealing, else, for a
+ * sealed value, the JSON string "sealed:" and the hex of the command's
+ * fingerprint (a keyed digest of its type, selector, value and window,
+ * written with the row): a key rotation re-seals the value, the hash stays.
+ */
+#define APPROVAL_HASH_VALUE_SQL(clear, sealed, fp) \
+	"CASE WHEN " sealed " IS NULL THEN " clear \
+	" ELSE to_jsonb('sealed:' || encode(" fp ", 'hex')) END"
+
+/*
  * The CTE that command accept's statement adds (sql/0012's function and
  * table): when the inserted command (CTE `i`, columns id, seq, state) is
  * pending_approval, its approval with the hash of its canonical form, the
@@ -57,16 +68,20 @@ struct kv;
  * slack.approval (the message with Approve and Deny buttons, the value
  * masked: worker/sink_slack.c).  Placeholders:
  *   $1 ctx  $2 org  $3 agent  $4 type  $5 selector  $6 value (jsonb text)
- *   $9 the command's delivery window in ms  $12 the traceparent (text, may be NULL)
+ *   $9 the command's delivery window in ms  $10 its fingerprint (bytea text)
+ *   $12 the traceparent (text, may be NULL)  $14 the sealed value (NULL: none)
  * It yields CTEs `ap` (id, cmd_hash, command_id, expires_at), `apa` (the
  * audit insert) and `apo` (the outbox insert).
  */
 #define APPROVAL_CREATE_CTE \
 	" ap AS (INSERT INTO approvals (org_id, command_id, ctx_id, agent_id, cmd_hash," \
-	"         form_version, policy_version, deliver_ms, expires_at)" \
+	"         form_version, policy_version, deliver_ms, expires_at, value_masked)" \
 	"       SELECT $2, i.id, $1, $3," \
-	"         cb_command_hash($1, i.seq, $4, $5, $6::jsonb, c.form_version, p.version)," \
-	"         c.form_version, p.version, $9::int, now() + make_interval(secs => p.approval_ttl_s)" \
+	"         cb_command_hash($1, i.seq, $4, $5, " \
+	APPROVAL_HASH_VALUE_SQL("$6::jsonb", "$14::text", "$10::bytea") "," \
+	"         c.form_version, p.version)," \
+	"         c.form_version, p.version, $9::int, now() + make_interval(secs => p.approval_ttl_s)," \
+	"         " APPROVAL_MASKED_SQL("$6::jsonb") \
 	"       FROM i JOIN contexts c ON c.id = $1 JOIN agent_policies p ON p.form_id = c.form_id" \
 	"       WHERE i.state = 'pending_approval'" \
 	"       RETURNING id, cmd_hash, command_id, expires_at)," \

@@ -144,11 +144,13 @@ out:
 
 /*
  * One state's approvals with their commands, newest first.  A pending one
- * past expires_at is as good as expired: not offered as pending.
+ * past expires_at is as good as expired: not offered as pending.  The
+ * value is the mask the approval kept when it was made (its command's
+ * value is sealed, sql/0024), or for an older one its command's own.
  */
 static const char console_approvals_sql[] =
     "SELECT a.id, a.command_id, a.ctx_id, a.agent_id, c.type, c.selector,"
-    " " APPROVAL_MASKED_SQL("c.value") ", a.state, " CS_TS("a.created_at") ","
+    " coalesce(a.value_masked, " APPROVAL_MASKED_SQL("c.value") "), a.state, " CS_TS("a.created_at") ","
     " " CS_TS("a.expires_at") ", a.decided_by, " CS_TS("a.decided_at")
     " FROM approvals a JOIN commands c ON c.id = a.command_id AND c.org_id = a.org_id"
     " WHERE a.org_id = $1::bigint AND a.state = $2"

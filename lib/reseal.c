@@ -73,6 +73,13 @@ static const struct reseal_col reseal_cols[] = {
 	  " ORDER BY id LIMIT $2::int",
 	  "SELECT coalesce(ref_id::text, ''), payload_sealed FROM outbox WHERE id = $1::bigint",
 	  "UPDATE outbox SET payload_sealed = $3 WHERE id = $1::bigint AND payload_sealed = $2" },
+	{ "commands", SEAL_PURPOSE_PII, RESEAL_KEY_UUID, "value",
+	  "SELECT count(*) FROM commands WHERE value_sealed IS NOT NULL",
+	  "SELECT id::text AS k, id::text AS a, value_sealed AS v FROM commands"
+	  " WHERE value_sealed IS NOT NULL AND ($1::uuid IS NULL OR id > $1::uuid)"
+	  " ORDER BY id LIMIT $2::int",
+	  "SELECT id::text, value_sealed FROM commands WHERE id = $1::uuid",
+	  "UPDATE commands SET value_sealed = $3 WHERE id = $1::uuid AND value_sealed = $2" },
 	{ "sf_tokens", SEAL_PURPOSE_TOKENS, RESEAL_KEY_TEXT, "token",
 	  "SELECT count(*) FROM sf_tokens WHERE token_sealed IS NOT NULL",
 	  "SELECT name AS k, name AS a, token_sealed AS v FROM sf_tokens"

@@ -11,6 +11,7 @@
  *   signing_keys    private_sealed  tokens   signing_keys:<kid>:private
  *   submissions     data_sealed     pii      submissions:<id>:data
  *   outbox          payload_sealed  pii      outbox:<ref_id>:fields
+ *   commands        value_sealed    pii      commands:<id>:value
  *   sf_tokens       token_sealed    tokens   sf_tokens:<name>:token
  *   call_sources    secret_sealed   tokens   call_sources:<id>:secret
  *                   secret_prev_sealed       call_sources:<id>:secret_prev

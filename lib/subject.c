@@ -167,7 +167,7 @@ subject_open_json(const struct seal_keyring *kr, const char *table, const char *
  * One batch of one kind after `after` (keyset order by id): the rows'
  * entries; *n the rows read, `after` the last id.
  *   submissions: id, org, sealed data, clear data (older rows), definition
- *   commands:    id, org, value
+ *   commands:    id, org, clear value (older rows), sealed value
  *   call events: id, org, the sealed field map of its outbox row
  */
 static const char *const subject_batch_sql[] = {
@@ -175,8 +175,9 @@ static const char *const subject_batch_sql[] = {
 	" FROM submissions s JOIN form_versions v ON v.form_id = s.form_id"
 	"   AND v.version = s.form_version"
 	" WHERE s.id > $1::uuid ORDER BY s.id LIMIT $2::int",
-	"SELECT id::text, org_id::text, value #>> '{}' FROM commands"
-	" WHERE id > $1::uuid AND jsonb_typeof(value) = 'string' ORDER BY id LIMIT $2::int",
+	"SELECT id::text, org_id::text, value #>> '{}', value_sealed FROM commands"
+	" WHERE id > $1::uuid AND (jsonb_typeof(value) = 'string' OR value_sealed IS NOT NULL)"
+	" ORDER BY id LIMIT $2::int",
 	"SELECT e.id::text, e.org_id::text, o.payload_sealed FROM call_events e"
 	" JOIN outbox o ON o.ref_id = e.id AND o.org_id = e.org_id"
 	"   AND o.kind = 'salesforce.upsert' AND o.payload_sealed IS NOT NULL"
@@ -207,7 +208,15 @@ subject_backfill_row(struct db *db, const struct seal_keyring *kr, const char *k
 		rc = subject_of_data(&list, key_hex, def, data);
 		break;
 	case 1:
-		rc = subject_add_value(&list, key_hex, db_val(res, i, 2));
+		data = db_isnull(res, i, 3) ? cJSON_CreateString(db_val(res, i, 2)) :
+		    subject_open_json(kr, "commands", id, db_val(res, i, 3));
+		if (data == NULL) {
+			out->undecryptable++;
+			break;
+		}
+		/* Only a string can name a person (cgi/commands.c indexes the same). */
+		if (cJSON_IsString(data))
+			rc = subject_add_value(&list, key_hex, data->valuestring);
 		break;
 	default:
 		if ((data = subject_open_json(kr, "outbox", id, db_val(res, i, 2))) == NULL) {

@@ -30,6 +30,7 @@
 #include <libwebsockets.h>
 
 #include "buf.h"
+#include "keyring.h"
 #include "log.h"
 #include "settings.h"
 #include "tab.h"
@@ -129,6 +130,14 @@ struct chan {
 	struct lws_context	*ctx;
 	struct lws_vhost	*vh;
 	struct db		*db;
+	/*
+	 * The worker's seal keyring, to open command values (sql/0024), and
+	 * a connection of its own to keep it in step with data_keys: looked
+	 * at only while opening a value, at most every KEYRING_CHECK_MS (or
+	 * once a second for a value that does not open).
+	 */
+	struct keyring		*keys;
+	struct db		*kdb;
 	struct lws		*pg_wsi;	/* the adopted dup of the libpq socket */
 	struct chan_job		*jobs;		/* statements: the head is sent when job_sent */
 	int			 njobs;

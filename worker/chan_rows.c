@@ -26,7 +26,10 @@
 #include "db.h"
 #include "errs.h"
 #include "events.h"
+#include "keyring.h"
+#include "log.h"
 #include "metrics.h"
+#include "reseal.h"
 #include "util.h"
 
 #define CHAN_ARR_MAX	((size_t)1 << 24)	/* one array parameter, bytes */
@@ -270,16 +273,69 @@ chan_step_new(struct chan_rnd *s, struct chan_conn *c, long long seq, const char
 	return st;
 }
 
+static int	 chan_command_json(struct buf *, const char *id, const char *seq,
+		    const char *type, const char *sel, const char *val, const char *trace);
+
+/* Recheck the keyring's rows at most this often for a value that does not open. */
+#define CHAN_KEYS_RECHECK_MS	1000.0
+
 /*
- * The command frame of one row; CB_ERR_TOO_LARGE past the frame cap.  A
- * command accepted with tracing on carries its traceparent (docs/channel.md).
+ * Open a command's sealed value (sql/0024) into plain: with the keyring as
+ * kept in step with data_keys (a look at its rows every KEYRING_CHECK_MS at
+ * most, on the channel's second connection, so retired keys leave this
+ * process too), and once more after reloading it when the value names a key
+ * made since (another process rotated).  CB_ERR_CRYPTO when it still does
+ * not open.
  */
 static int
-chan_command_frame(struct buf *b, const struct db_res *r, size_t row)
+chan_open_value(struct chan *ch, const char *id, const char *sealed, struct buf *plain)
+{
+	struct seal_keyring	*kr = keyring_get(ch->keys, ch->kdb);
+	int			 rc = CB_ERR_CRYPTO;
+
+	if (kr != NULL)
+		rc = reseal_open_value(kr, "commands", id, sealed, plain);
+	if (rc == CB_ERR_CRYPTO &&
+	    util_now_ms() - ch->keys->checked_ms >= CHAN_KEYS_RECHECK_MS &&
+	    (kr = keyring_recheck(ch->keys, ch->kdb)) != NULL)
+		rc = reseal_open_value(kr, "commands", id, sealed, plain);
+	return rc;
+}
+
+/*
+ * The command frame of one row; CB_ERR_TOO_LARGE past the frame cap,
+ * CB_ERR_CRYPTO when its sealed value does not open.  A command accepted
+ * with tracing on carries its traceparent (docs/channel.md).  The value is
+ * the clear one of a row written before sealing, else the sealed one
+ * opened: the tab gets it in clear, as the agent sent it.
+ */
+static int
+chan_command_frame(struct chan *ch, struct buf *b, const struct db_res *r, size_t row)
 {
 	const char	*id = db_val(r, row, 2), *seq = db_val(r, row, 3);
 	const char	*type = db_val(r, row, 6), *sel = db_val(r, row, 7);
 	const char	*val = db_val(r, row, 8), *trace = db_val(r, row, 11);
+	const char	*sealed = db_val(r, row, 12);
+	struct buf	 plain;
+	int		 rc;
+
+	buf_init(&plain, CHAN_MAX_MSG);
+	if (val == NULL && sealed != NULL) {
+		if ((rc = chan_open_value(ch, id, sealed, &plain)) != CB_OK) {
+			buf_wipe(&plain);
+			return rc == CB_ERR_TOO_LARGE ? rc : CB_ERR_CRYPTO;
+		}
+		val = buf_cstr(&plain);
+	}
+	rc = chan_command_json(b, id, seq, type, sel, val, trace);
+	buf_wipe(&plain);
+	return rc;
+}
+
+static int
+chan_command_json(struct buf *b, const char *id, const char *seq, const char *type,
+    const char *sel, const char *val, const char *trace)
+{
 	int		 rc;
 
 	if ((rc = buf_puts(b, "{\"type\":\"command\",\"id\":")) != CB_OK ||
@@ -290,7 +346,10 @@ chan_command_frame(struct buf *b, const struct db_res *r, size_t row)
 	if (sel != NULL && ((rc = buf_puts(b, ",\"selector\":")) != CB_OK ||
 	    (rc = buf_json_str(b, sel)) != CB_OK))
 		return rc;
-	/* jsonb text from Postgres is valid JSON: it goes out as it is. */
+	/*
+	 * jsonb text from Postgres is valid JSON, and so is a sealed value
+	 * (the route sealed its canonical JSON): it goes out as it is.
+	 */
 	if (val != NULL && ((rc = buf_puts(b, ",\"value\":")) != CB_OK ||
 	    (rc = buf_puts(b, val)) != CB_OK))
 		return rc;
@@ -313,7 +372,7 @@ chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t f
 	const char	*state, *id;
 	long long	 last_seq, seq, next = c->cursor, attempts;
 	size_t		 row, nrows = 0;
-	int		 taken = 0, expired, delivered_before, joining;
+	int		 taken = 0, expired, delivered_before, joining, rc;
 
 	buf_init(&b, CHAN_MAX_MSG);
 	c->blocked = 0;
@@ -391,7 +450,16 @@ chan_plan(struct chan *ch, struct chan_conn *c, const struct db_res *r, size_t f
 			continue;
 		}
 		buf_reset(&b);
-		if (chan_command_frame(&b, r, row) != CB_OK) {
+		if ((rc = chan_command_frame(ch, &b, r, row)) == CB_ERR_CRYPTO) {
+			/*
+			 * Its value does not open: nothing of this tab goes
+			 * past it (order is kept) until it does or it expires
+			 * (the sweep).  The id only, never the value.
+			 */
+			log_kv(LOG_LVL_ERROR, "command_value_unopened", "command", id, NULL);
+			goto out;
+		}
+		if (rc != CB_OK) {
 			struct chan_step *st = chan_step_new(steps, c, seq, id, "failed");
 
 			st->event = "command_too_large";
@@ -476,12 +544,13 @@ chan_returned(const struct db_res *r, const char *id)
 
 #define CHAN_READ_SQL \
 	"SELECT t.i, c.last_seq, m.id, m.seq, m.state, m.delivered_at IS NOT NULL," \
-	" m.type, m.selector, m.value::text, m.expires_at <= now(), m.attempts, m.trace" \
+	" m.type, m.selector, m.value::text, m.expires_at <= now(), m.attempts, m.trace," \
+	" m.value_sealed" \
 	" FROM unnest($1::uuid[], $2::bigint[], $3::bigint[], $4::int[])" \
 	"  WITH ORDINALITY AS t(ctx, org, cur, lim, i)" \
 	" LEFT JOIN contexts c ON c.id = t.ctx AND c.org_id = t.org" \
 	" LEFT JOIN LATERAL (SELECT id, seq, state, delivered_at, type, selector, value," \
-	"  expires_at, attempts, trace FROM commands WHERE ctx_id = c.id AND org_id = c.org_id" \
+	"  value_sealed, expires_at, attempts, trace FROM commands WHERE ctx_id = c.id AND org_id = c.org_id" \
 	"  AND seq > t.cur ORDER BY seq LIMIT t.lim) m ON true" \
 	" ORDER BY t.i, m.seq"
 

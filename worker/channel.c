@@ -519,6 +519,8 @@ channel_run(struct worker *w)
 	ch = util_calloc(1, sizeof(*ch));
 	ch->s = s;
 	ch->db = db_open(s->pg_dsn);
+	ch->keys = &w->keys;
+	ch->kdb = db_open(s->pg_dsn);
 	/* CB_RECEIPT_TIMEOUT_S, bounded by the settings table (lib/settings.c). */
 	ch->receipt_timeout_ms = s->receipt_timeout_s * 1000;
 	lws_set_log_level(LLL_ERR | LLL_WARN, chan_lws_log);
@@ -590,6 +592,7 @@ out:
 		chan_conn_free(ch, &pss);
 	}
 	db_close(ch->db);
+	db_close(ch->kdb);
 	free(ch);
 	return rc;
 }

@@ -12,10 +12,10 @@
  *                left, as the submit built them); the blind-index entries
  *                of what was taken go; classes_purged records the classes
  *                done, so a row is handled once per class;
- *   commands     a finished command's value goes (value NULL) once its
- *                field's class expired (cb_field_class: its selector's
- *                field in the context's form version), with its blind-index
- *                entries;
+ *   commands     a finished command's value goes (value and value_sealed
+ *                NULL) once its field's class expired (cb_field_class: its
+ *                selector's field in the context's form version), with its
+ *                blind-index entries;
  *   call events  an event goes whole, with its Salesforce outbox rows (the
  *                sealed numbers), once the tenant's confidential period
  *                passed: a call's numbers are personal data.
@@ -110,11 +110,12 @@ static const char rc_cmd_sql[] =
     "   JOIN form_versions v ON v.form_id = c.form_id AND v.version = c.form_version"
     "   JOIN retention_effective e ON e.org_id = m.org_id"
     "     AND e.class = cb_field_class(v.definition, m.selector)"
-    "   WHERE m.value IS NOT NULL"
+    "   WHERE (m.value IS NOT NULL OR m.value_sealed IS NOT NULL)"
     "   AND m.state IN ('applied', 'failed', 'timeout', 'dead', 'denied')"
     "   AND m.created_at < now() - make_interval(days => e.days)"
     "   ORDER BY m.created_at LIMIT $1::int FOR UPDATE OF m SKIP LOCKED),"
-    " u AS (UPDATE commands SET value = NULL WHERE id IN (SELECT id FROM m) RETURNING id),"
+    " u AS (UPDATE commands SET value = NULL, value_sealed = NULL"
+    "   WHERE id IN (SELECT id FROM m) RETURNING id),"
     " x AS (DELETE FROM subject_index WHERE kind = 'command'"
     "   AND ref_id IN (SELECT id FROM u) RETURNING 1)"
     " SELECT count(*) FROM u";

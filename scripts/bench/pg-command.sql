@@ -1,5 +1,5 @@
 -- pgbench: the database side of one command accept (cgi/commands.c, as of
--- migration 0012), run by scripts/bench.sh against the bench stack's own
+-- migration 0024), run by scripts/bench.sh against the bench stack's own
 -- Postgres as the broker's role (cb_app), with -M prepared.
 --
 -- One statement in autocommit, one round trip, exactly the broker's write:
@@ -7,7 +7,9 @@
 -- the verified key for 2 s, and this check is what refuses a key revoked
 -- meanwhile), the nonce looked up (a retry would answer the earlier command), the
 -- context's last_seq bumped (a live context only) and the command inserted
--- with that seq and its fingerprint (no trigger on commands since 0006),
+-- with that seq, its fingerprint and its value sealed (a sealed text of the
+-- size of the broker's for the 19-byte value; the sealing itself is the
+-- responder's CPU, not Postgres's) (no trigger on commands since 0006),
 -- its audit row (command.accepted) with it; the approval CTEs write nothing
 -- for a queued command, as in the broker.
 -- Rows per transaction: 1 contexts row updated, 1 commands row and 1
@@ -34,10 +36,11 @@ WITH k AS (SELECT EXISTS (SELECT 1 FROM api_keys lk JOIN agents la ON la.id = lk
        WHERE id = CAST(:ctxbase || lpad(to_hex(CAST(:client_id AS int)), 12, '0') AS uuid)
          AND org_id = :org AND expires_at > now()
          AND k.live AND NOT EXISTS (SELECT 1 FROM p) RETURNING last_seq),
- i AS (INSERT INTO commands (org_id, ctx_id, seq, agent_id, type, selector, value, nonce,
-         state, expires_at, fingerprint)
-       SELECT :org, CAST(:ctxbase || lpad(to_hex(CAST(:client_id AS int)), 12, '0') AS uuid),
-         s.last_seq, :agent, 'set_field', '#email', CAST('"bench@example.com"' AS jsonb),
+ i AS (INSERT INTO commands (id, org_id, ctx_id, seq, agent_id, type, selector, value_sealed,
+         nonce, state, expires_at, fingerprint)
+       SELECT gen_random_uuid(), :org,
+         CAST(:ctxbase || lpad(to_hex(CAST(:client_id AS int)), 12, '0') AS uuid),
+         s.last_seq, :agent, 'set_field', '#email', 'v1.' || repeat('A', 86),
          :run || '-' || :client_id || '-' || :n, 'queued',
          now() + make_interval(secs => CAST(60000 AS float8) / 1000), CAST(:fp AS bytea) FROM s
        RETURNING id, seq, state),
@@ -47,11 +50,12 @@ WITH k AS (SELECT EXISTS (SELECT 1 FROM api_keys lk JOIN agents la ON la.id = lk
          'seq', i.seq, 'type', 'set_field', 'state', i.state,
          'fingerprint', encode(CAST(:fp AS bytea), 'hex')) FROM i),
  ap AS (INSERT INTO approvals (org_id, command_id, ctx_id, agent_id, cmd_hash,
-         form_version, policy_version, deliver_ms, expires_at)
+         form_version, policy_version, deliver_ms, expires_at, value_masked)
        SELECT :org, i.id, c.id, CAST(:agent AS uuid),
-         cb_command_hash(c.id, i.seq, 'set_field', '#email', CAST('"bench@example.com"' AS jsonb),
+         cb_command_hash(c.id, i.seq, 'set_field', '#email',
+         to_jsonb('sealed:' || encode(CAST(:fp AS bytea), 'hex')),
          c.form_version, p.version), c.form_version, p.version, 60000,
-         now() + make_interval(secs => p.approval_ttl_s)
+         now() + make_interval(secs => p.approval_ttl_s), '*** (17 characters)'
        FROM i JOIN contexts c ON c.id = CAST(:ctxbase || lpad(to_hex(CAST(:client_id AS int)), 12, '0') AS uuid)
        JOIN agent_policies p ON p.form_id = c.form_id
        WHERE i.state = 'pending_approval'

@@ -164,18 +164,29 @@ open_tab(struct ws *w, const struct fx *f)
 	cJSON_Delete(j);
 }
 
-/* The next message is command seq; applied at once (its receipt sent). */
+/*
+ * The next message is command seq, with value (a string) unless NULL;
+ * applied at once (its receipt sent).
+ */
 static void
-expect_command(struct ws *w, long long seq, const char *selector)
+expect_command_value(struct ws *w, long long seq, const char *selector, const char *value)
 {
 	cJSON	*j = ws_next_type(w, "command", ARRIVE_MS);
 
 	ck_assert_msg(j != NULL, "command %lld did not arrive (close %d)", seq, w->close_code);
 	ck_assert_int_eq(ws_num(j, "seq"), seq);
 	ck_assert_str_eq(ws_str(j, "selector"), selector);
+	if (value != NULL)
+		ck_assert_str_eq(ws_str(j, "value"), value);
 	cJSON_Delete(j);
 	ck_assert_int_eq(ws_sendf(w, "{\"type\":\"receipt\",\"seq\":%lld,\"status\":\"applied\"}",
 	    seq), 0);
+}
+
+static void
+expect_command(struct ws *w, long long seq, const char *selector)
+{
+	expect_command_value(w, seq, selector, NULL);
 }
 
 static void
@@ -218,7 +229,7 @@ START_TEST(approve_releases_the_tab_in_order)
 	struct fx	 f;
 	struct ws	 w;
 	struct http_resp r;
-	char		 c1[40], c2[40], id[40], hash[72], want[65], st[24], pv[16];
+	char		 c1[40], c2[40], id[40], hash[72], want[65], st[24], pv[16], sv[96];
 
 	fx_init(&f);
 	open_tab(&w, &f);
@@ -232,8 +243,17 @@ START_TEST(approve_releases_the_tab_in_order)
 	approval_of(c1, id, hash);
 	testdb_val(pv, sizeof(pv), "SELECT version FROM agent_policies WHERE form_id = $1::uuid",
 	    1, (const char *[]){ f.s.form_id });
+	/*
+	 * The value is sealed (sql/0024): the hash covers the command's keyed
+	 * fingerprint instead, so it confirms no guessed value.
+	 */
 	canonical_hash(f.ctx, 1, "set_field", "#email", "\"ann@example.test\"", 1,
 	    (int)strtol(pv, NULL, 10), want);
+	ck_assert_str_ne(hash, want);
+	testdb_val(sv, sizeof(sv), "SELECT '\"sealed:' || encode(fingerprint, 'hex') || '\"'"
+	    " FROM commands WHERE id = $1::uuid AND value IS NULL AND value_sealed LIKE 'v1.%'",
+	    1, (const char *[]){ c1 });
+	canonical_hash(f.ctx, 1, "set_field", "#email", sv, 1, (int)strtol(pv, NULL, 10), want);
 	ck_assert_str_eq(hash, want);
 	ck_assert_int_eq(audit_count(f.org, "command.accepted", c1), 1);
 	ck_assert_int_eq(audit_count(f.org, "command.accepted", c2), 1);
@@ -246,7 +266,8 @@ START_TEST(approve_releases_the_tab_in_order)
 	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
 	ck_assert_str_eq(http_json_str(&r, "state"), "approved");
 	http_free(&r);
-	expect_command(&w, 1, "#email");
+	/* The tab gets the value in clear, opened by the channel. */
+	expect_command_value(&w, 1, "#email", "ann@example.test");
 	expect_command(&w, 2, "#topic");
 	ck_assert_int_eq(audit_count(f.org, "approval.decided", id), 1);
 	testdb_val(st, sizeof(st), "SELECT state FROM approvals WHERE id = $1::uuid", 1,
@@ -337,9 +358,12 @@ START_TEST(refusals)
 	expect_refused(f.tok, "00000000-0000-4000-8000-000000000000", "approve", hash, 404,
 	    "/problems/not-found");
 
-	/* A changed command no longer has the hash: it cannot be approved. */
-	testdb_exec("UPDATE commands SET value = '\"evil@example.test\"' WHERE id = $1::uuid", 1,
-	    (const char *[]){ c1 });
+	/*
+	 * A changed command no longer has the hash: it cannot be approved.
+	 * Its value is sealed (sql/0024): here it is swapped for a clear one.
+	 */
+	testdb_exec("UPDATE commands SET value_sealed = NULL, value = '\"evil@example.test\"'"
+	    " WHERE id = $1::uuid", 1, (const char *[]){ c1 });
 	expect_refused(f.tok, id, "approve", hash, 409, "/problems/conflict");
 	cmd_state(c1, st, sizeof(st));
 	ck_assert_str_eq(st, "pending_approval");

@@ -2,7 +2,8 @@
  * The migration runner against the real Postgres of the private stack, in a
  * scratch database: up, down one step, up again, "up to date", refusal when
  * an applied file changed, a failing migration leaving no trace, and a
- * migration without its down file refused.  As in production: the scratch
+ * migration without its down file refused; 0024's down step refuses while
+ * a sealed command value may still be delivered.  As in production: the scratch
  * database is made by the superuser for the owner role, and the migrations
  * run as the owner (CB_PG_OWNER_DSN).  A database from before the owner
  * role (cb_app owned everything) is upgraded in place: 0013_roles refuses
@@ -276,6 +277,46 @@ START_TEST(failed_migration_leaves_no_trace)
 }
 END_TEST
 
+/*
+ * 0024's down step cannot open sealed command values: it refuses while a
+ * command that may still be delivered holds one, and once it finished
+ * drops the value with the column, keeping the command.
+ */
+START_TEST(sealed_command_values_step_down)
+{
+	struct db	*db;
+	char		 out[8192], super[1400];
+
+	ck_assert_int_eq(migrate("up", out, sizeof(out)), 0);
+	/* Later migrations stepped down first: the next down is 0024's. */
+	while (count_in(dsn, "SELECT max(version) FROM schema_migrations") > 24)
+		ck_assert_msg(migrate("down", out, sizeof(out)) == 0, "%s", out);
+	ck_assert_int_eq(count_in(dsn, "SELECT max(version) FROM schema_migrations"), 24);
+	/* A bare row (no tenant or context behind it): the superuser skips the keys. */
+	snprintf(super, sizeof(super), "%s dbname=%s", test_env("CB_PG_SUPER_DSN"), scratch);
+	db = db_open(super);
+	ck_assert_int_eq(db_exec(db, "SET session_replication_role = replica", 0, NULL), CB_OK);
+	ck_assert_int_eq(db_exec(db, "INSERT INTO commands (org_id, ctx_id, seq, type, selector,"
+	    " value_sealed, state) VALUES (1, gen_random_uuid(), 1, 'set_field', '#email',"
+	    " 'v1.AQAAAAE', 'queued')", 0, NULL), CB_OK);
+	db_close(db);
+	ck_assert_int_ne(migrate("down", out, sizeof(out)), 0);
+	ck_assert_msg(strstr(out, "still waiting for delivery") != NULL, "%s", out);
+	ck_assert_int_eq(count_in(dsn, "SELECT count(*) FROM commands WHERE value_sealed IS NOT NULL"),
+	    1);
+	ck_assert_int_eq(count_in(dsn, "SELECT max(version) FROM schema_migrations"), 24);
+	db = db_open(super);
+	ck_assert_int_eq(db_exec(db, "UPDATE commands SET state = 'applied', finished_at = now()",
+	    0, NULL), CB_OK);
+	db_close(db);
+	ck_assert_msg(migrate("down", out, sizeof(out)) == 0, "%s", out);
+	ck_assert_int_eq(count_in(dsn, "SELECT count(*) FROM commands WHERE state = 'applied'"
+	    " AND value IS NULL"), 1);
+	ck_assert_int_eq(count_in(dsn, "SELECT count(*) FROM information_schema.columns"
+	    " WHERE table_name = 'commands' AND column_name = 'value_sealed'"), 0);
+}
+END_TEST
+
 START_TEST(missing_down_file_is_refused)
 {
 	char	 out[8192], cmd[600];
@@ -391,6 +432,7 @@ migrate_suite(void)
 	tcase_add_test(tc, every_step_down_and_up);
 	tcase_add_test(tc, changed_file_is_refused);
 	tcase_add_test(tc, failed_migration_leaves_no_trace);
+	tcase_add_test(tc, sealed_command_values_step_down);
 	tcase_add_test(tc, missing_down_file_is_refused);
 	tcase_add_test(tc, legacy_layout_upgrades_in_place);
 	suite_add_tcase(s, tc);

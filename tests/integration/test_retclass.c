@@ -160,33 +160,40 @@ expect_members(const char *table, const char *sub, const char *want)
 static void
 set_email(const struct tenant *t, const char *v, char cmd[40])
 {
-	struct http_resp r;
-	char		 ctx[40], tok[64], path[160], body[256], auth[128];
-	const char	*h[] = { "Content-Type: application/json", auth, NULL };
+	char		 ctx[40], tok[64], nonce[48];
 
 	seed_context(t->s.form_id, ctx, tok);
-	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", t->s.api_key);
-	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
-	snprintf(body, sizeof(body), "{\"type\":\"set_field\",\"selector\":\"#email\","
-	    "\"value\":\"%s\",\"nonce\":\"rc-%s\"}", v, ctx);
-	http_do("POST", path, h, body, strlen(body), &r);
-	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
-	util_strlcpy(cmd, http_json_str(&r, "id"), 40);
-	http_free(&r);
+	snprintf(nonce, sizeof(nonce), "rc-%s", ctx);
+	submit_set_field(t->s.api_key, ctx, "#email", v, nonce, cmd);
 	testdb_exec("UPDATE commands SET state = 'applied', finished_at = now(),"
 	    " created_at = now() - interval '3 days' WHERE id = $1::uuid", 1,
 	    (const char *[]){ cmd });
 }
 
-/* A call event of the tenant, 3 days old (a source of its own); its id. */
+/*
+ * A call event of the tenant, 3 days old (a source of its own); its id.
+ * The source's secret is sealed as lib/calls seals one, so that a later
+ * suite's re-seal on the same stack (test_sealing) opens every row.
+ */
 static void
 call_event(const struct tenant *t, char ev[40])
 {
-	char	 src[40];
+	struct db	*db = testdb_open();
+	struct keyring	 k;
+	struct buf	 sealed;
+	char		 src[40];
 
-	testdb_val(src, sizeof(src), "INSERT INTO call_sources (id, org_id, name, secret_sealed)"
-	    " VALUES (gen_random_uuid(), $1::bigint, 'rc-' || gen_random_uuid(), 'v1.none')"
-	    " RETURNING id::text", 1, (const char *[]){ t->org });
+	util_uuid_v4(src);
+	buf_init(&sealed, 4096);
+	testdb_keys_open(&k, db);
+	ck_assert_int_eq(reseal_seal_value(keyring_get(&k, db), "call_sources", src, "rc-secret",
+	    9, &sealed), CB_OK);
+	testdb_keys_close(&k);
+	db_close(db);
+	testdb_exec("INSERT INTO call_sources (id, org_id, name, secret_sealed)"
+	    " VALUES ($2::uuid, $1::bigint, 'rc-' || gen_random_uuid(), $3)", 3,
+	    (const char *[]){ t->org, src, buf_cstr(&sealed) });
+	buf_free(&sealed);
 	testdb_val(ev, 40, "INSERT INTO call_events (id, org_id, source_id, correlation_id,"
 	    " event_type, body_sha256, webhook_id, created_at, feed_seq)"
 	    " VALUES (gen_random_uuid(), $1::bigint, $2::uuid, 'rc-corr', 'call_ended',"
@@ -253,7 +260,8 @@ START_TEST(expired_classes_go_nothing_else)
 	    1, (const char *[]){ sub_a }), 0);
 	/* A's command value and call event are gone. */
 	ck_assert_msg(wait_count("SELECT count(*) FROM commands WHERE id = $1::uuid"
-	    " AND value IS NULL", cmd_a, 1, DUE_MS), "A's command value still there");
+	    " AND value IS NULL AND value_sealed IS NULL", cmd_a, 1, DUE_MS),
+	    "A's command value still there");
 	ck_assert_msg(wait_count("SELECT count(*) FROM call_events WHERE id = $1::uuid", ev_a, 0,
 	    DUE_MS), "A's call event still there");
 	/* Two more rounds: what B or a pending delivery holds stays. */
@@ -268,7 +276,7 @@ START_TEST(expired_classes_go_nothing_else)
 	ck_assert_int_eq(testdb_long("SELECT count(*) FROM subject_index WHERE ref_id = $1::uuid",
 	    1, (const char *[]){ sub_b }), 1);
 	ck_assert_int_eq(testdb_long("SELECT count(*) FROM commands WHERE id = $1::uuid"
-	    " AND value IS NOT NULL", 1, (const char *[]){ cmd_b }), 1);
+	    " AND value_sealed IS NOT NULL", 1, (const char *[]){ cmd_b }), 1);
 	ck_assert_int_eq(testdb_long("SELECT count(*) FROM call_events WHERE id = $1::uuid",
 	    1, (const char *[]){ ev_b }), 1);
 

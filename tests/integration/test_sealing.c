@@ -39,6 +39,7 @@
 #include "submit.h"
 #include "testdb.h"
 #include "util.h"
+#include "ws.h"
 
 static struct seed	 s;
 static char		 ctx[40], tabtok[64];
@@ -269,6 +270,53 @@ START_TEST(legacy_clear_payload_still_delivered)
 }
 END_TEST
 
+/* ---- command values --------------------------------------------------- */
+
+/*
+ * A tab of the test's context, authenticated from the start (the
+ * channel's cb.tab.v1 protocol, docs/channel.md).
+ */
+static void
+tab_open(struct ws *w)
+{
+	char	 path[96];
+	cJSON	*j;
+
+	snprintf(path, sizeof(path), "/ws/ctx/%s", ctx);
+	ck_assert_int_eq(ws_open(w, path, NULL), 0);
+	ck_assert_int_eq(ws_sendf(w, "{\"type\":\"auth\",\"token\":\"%s\",\"last_seq\":0}",
+	    tabtok), 0);
+	j = ws_next(w, 5000);
+	ck_assert_msg(j != NULL && strcmp(ws_str(j, "type"), "ready") == 0,
+	    "no ready message (close %d)", w->close_code);
+	cJSON_Delete(j);
+}
+
+/*
+ * An agent sets #email (confidential) to `email`: the value is sealed in
+ * the command's row, nothing of it in clear, and the tab receives it in
+ * clear as command seq (its receipt sent).  The command id into out.
+ */
+static void
+command_sealed_delivered(struct ws *w, long long seq, const char *email, char out[40])
+{
+	char	 nonce[32];
+	cJSON	*j;
+
+	snprintf(nonce, sizeof(nonce), "sealed-%lld", seq);
+	submit_set_field(s.api_key, ctx, "#email", email, nonce, out);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM commands c WHERE id = $1::uuid"
+	    " AND value IS NULL AND value_sealed LIKE 'v1.%' AND strpos(c::text, $2) = 0", 2,
+	    (const char *[]){ out, email }), 1);
+	j = ws_next_type(w, "command", 10000);
+	ck_assert_msg(j != NULL, "command %lld did not arrive (close %d)", seq, w->close_code);
+	ck_assert_int_eq(ws_num(j, "seq"), seq);
+	ck_assert_str_eq(ws_str(j, "value"), email);
+	cJSON_Delete(j);
+	ck_assert_int_eq(ws_sendf(w, "{\"type\":\"receipt\",\"seq\":%lld,"
+	    "\"status\":\"applied\"}", seq), 0);
+}
+
 /* ---- re-seal while running ------------------------------------------ */
 
 struct progress {
@@ -293,6 +341,7 @@ assert_all_under(struct db *db, uint32_t pii, uint32_t tokens, long *n)
 		{ "SELECT private_sealed FROM signing_keys", SEAL_PURPOSE_TOKENS },
 		{ "SELECT data_sealed FROM submissions WHERE data_sealed IS NOT NULL", SEAL_PURPOSE_PII },
 		{ "SELECT payload_sealed FROM outbox WHERE payload_sealed IS NOT NULL", SEAL_PURPOSE_PII },
+		{ "SELECT value_sealed FROM commands WHERE value_sealed IS NOT NULL", SEAL_PURPOSE_PII },
 		{ "SELECT token_sealed FROM sf_tokens", SEAL_PURPOSE_TOKENS },
 		{ "SELECT key_sealed FROM sf_connections UNION ALL SELECT next_key_sealed FROM"
 		  " sf_connections WHERE next_key_sealed IS NOT NULL", SEAL_PURPOSE_TOKENS },
@@ -326,11 +375,18 @@ START_TEST(reseal_after_rotation)
 	int		 pii = 0, tok = 0;
 	long		 n = 0, retired = 0, stale = 0;
 	size_t		 i;
-	char		 idtxt[16], state[16], old_sealed[4096], new_sealed[4096];
+	char		 idtxt[16], state[16], old_sealed[4096], new_sealed[4096], cmd[40];
+	char		 json[96];
+	struct ws	 w;
 
-	/* Values of every kind the running stack writes: a submission, a token. */
+	/*
+	 * Values of every kind the running stack writes: a submission, a
+	 * token, an agent's command value (delivered to its tab in clear).
+	 */
+	tab_open(&w);
 	person(name, sizeof(name), email, sizeof(email));
 	submit("reseal-before", name, email, sub);
+	command_sealed_delivered(&w, 1, email, cmd);
 	ck_assert(outbox_wait(sub, "done", 10000, NULL, NULL, 0));
 	db = testdb_open();
 	testdb_keys_open(&k, db);
@@ -351,11 +407,12 @@ START_TEST(reseal_after_rotation)
 	ck_assert_msg(strstr(buf_cstr(&p.lines), "reseal: submissions ") != NULL &&
 	    strstr(buf_cstr(&p.lines), "reseal: outbox ") != NULL &&
 	    strstr(buf_cstr(&p.lines), "reseal: sf_tokens ") != NULL &&
-	    strstr(buf_cstr(&p.lines), "reseal: users ") != NULL, "progress:\n%s",
+	    strstr(buf_cstr(&p.lines), "reseal: users ") != NULL &&
+	    strstr(buf_cstr(&p.lines), "reseal: commands ") != NULL, "progress:\n%s",
 	    buf_cstr(&p.lines));
 	buf_free(&p.lines);
 	assert_all_under(db, (uint32_t)pii, (uint32_t)tok, &n);
-	ck_assert_int_ge(n, 3);
+	ck_assert_int_ge(n, 4);
 
 	/* Nothing needs the old keys: retired, and never loaded again. */
 	ck_assert_int_eq(reseal_retire(db, &k, &retired, &stale), CB_OK);
@@ -376,8 +433,10 @@ START_TEST(reseal_after_rotation)
 	testdb_keys_open(&k, db);
 	ck_assert_int_eq(db_query(db, &res, "SELECT 'submissions', id::text FROM submissions"
 	    " WHERE data_sealed IS NOT NULL UNION ALL SELECT 'outbox', id::text FROM outbox"
-	    " WHERE payload_sealed IS NOT NULL UNION ALL SELECT 'sf_tokens', name FROM sf_tokens",
+	    " WHERE payload_sealed IS NOT NULL UNION ALL SELECT 'sf_tokens', name FROM sf_tokens"
+	    " UNION ALL SELECT 'commands', id::text FROM commands WHERE value_sealed IS NOT NULL",
 	    0, NULL), CB_OK);
+	snprintf(json, sizeof(json), "\"%s\"", email);
 	for (i = 0; i < db_rows(res); i++) {
 		unsigned long kid = 0;
 		int rc;
@@ -388,6 +447,8 @@ START_TEST(reseal_after_rotation)
 		    errs_name(rc));
 		if (strcmp(db_val(res, i, 1), sub) == 0)
 			ck_assert_ptr_nonnull(strstr(buf_cstr(&plain), email));
+		if (strcmp(db_val(res, i, 1), cmd) == 0)
+			ck_assert_str_eq(buf_cstr(&plain), json);
 		buf_wipe(&plain);
 	}
 	db_res_free(res);
@@ -410,6 +471,13 @@ START_TEST(reseal_after_rotation)
 	ck_assert_msg(outbox_wait(sub, "done", 10000, NULL, NULL, 0), "not delivered after rotation");
 	ck_assert_int_eq(fakesf_record_fields(sub, fields, sizeof(fields)), 1);
 	ck_assert_ptr_nonnull(strstr(fields, email));
+	/* And a command value sealed under the new key still reaches the tab. */
+	command_sealed_delivered(&w, 2, email, cmd);
+	q1(db, "SELECT value_sealed FROM commands WHERE id = $1::uuid", 1, (const char *[]){ cmd },
+	    v, sizeof(v));
+	ck_assert_int_eq(seal_key_id_text(v, &id), CB_OK);
+	ck_assert_uint_eq(id, (uint32_t)pii);
+	ws_free(&w);
 	testdb_keys_close(&k);
 	db_close(db);
 }

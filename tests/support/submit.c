@@ -41,3 +41,21 @@ submit_form_new_tab(const char *form_id, const char *key, const char *body, char
 	seed_context(form_id, ctx, tok);
 	submit_form(form_id, tok, key, body, out);
 }
+
+void
+submit_set_field(const char *api_key, const char *ctx, const char *selector, const char *value,
+    const char *nonce, char out[40])
+{
+	struct http_resp r;
+	char		 path[160], a[160], body[1024];
+	const char	*h[] = { "Content-Type: application/json", a, NULL };
+
+	snprintf(a, sizeof(a), "Authorization: Bearer %s", api_key);
+	snprintf(path, sizeof(path), "/api/v1/contexts/%s/commands", ctx);
+	snprintf(body, sizeof(body), "{\"type\":\"set_field\",\"selector\":\"%s\","
+	    "\"value\":\"%s\",\"nonce\":\"%s\"}", selector, value, nonce);
+	http_do("POST", path, h, body, strlen(body), &r);
+	ck_assert_msg(r.status == 202, "set_field: %ld %s", r.status, r.body);
+	snprintf(out, 40, "%s", http_json_str(&r, "id"));
+	http_free(&r);
+}

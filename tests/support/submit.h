@@ -22,5 +22,13 @@ void	 submit_form(const char *form_id, const char *tok, const char *key, const c
 	    char out[40]);
 /* The same from a new tab (a fresh context and token of the form). */
 void	 submit_form_new_tab(const char *form_id, const char *key, const char *body, char out[40]);
+/*
+ * An agent's set_field of `selector` to the string `value` (no quotes or
+ * backslashes) in context ctx, under its API key and `nonce`
+ * (POST /api/v1/contexts/{ctx}/commands); asserts the 202 and copies the
+ * command id into out.
+ */
+void	 submit_set_field(const char *api_key, const char *ctx, const char *selector,
+	    const char *value, const char *nonce, char out[40]);
 
 #endif
