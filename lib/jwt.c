@@ -304,7 +304,7 @@ jwt_verify(const char *token, const struct jwt_verify_opts *o,
 	const char		*why = NULL;
 	unsigned char		 pk[crypto_sign_PUBLICKEYBYTES];
 	int64_t			 now;
-	int			 rc = CB_ERR_UNAUTHENTICATED;
+	int			 rc = CB_ERR_UNAUTHENTICATED, kr;
 
 	if (out == NULL || o == NULL)
 		return CB_ERR_CONFIG;
@@ -345,8 +345,12 @@ jwt_verify(const char *token, const struct jwt_verify_opts *o,
 	}
 	/* Zeroed first: a callback that "succeeds" without a key verifies nothing. */
 	memset(pk, 0, sizeof(pk));
-	if (o->key_for_kid(h.kid, pk, o->ud) != 0) {
+	if ((kr = o->key_for_kid(h.kid, pk, o->ud)) != 0) {
 		why = "unknown kid";
+		if (kr == JWT_KEY_UNAVAILABLE) {
+			why = "signing keys unavailable";
+			rc = CB_ERR_UNAVAILABLE;
+		}
 		goto out;
 	}
 	if (!jwt_sig_ok(token, &p, pk)) {

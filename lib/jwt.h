@@ -75,9 +75,12 @@ struct jwt_claims {
 
 /*
  * Returns 0 and fills pk when `kid` names a key this verifier trusts,
- * non-zero otherwise.  `kid` has already been checked to be 1..63 of
- * [A-Za-z0-9._-].
+ * JWT_KEY_UNAVAILABLE when the keys could not be read (jwt_verify then
+ * answers CB_ERR_UNAVAILABLE: the token may be good, the verifier cannot
+ * tell), any other non-zero value when the key is not one it trusts.
+ * `kid` has already been checked to be 1..63 of [A-Za-z0-9._-].
  */
+#define JWT_KEY_UNAVAILABLE	2
 typedef int (*jwt_key_for_kid_fn)(const char *kid,
     unsigned char pk[crypto_sign_PUBLICKEYBYTES], void *ud);
 

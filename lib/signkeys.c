@@ -398,16 +398,22 @@ signkeys_key_for_kid(const char *kid, unsigned char pk[JWT_PUBLICKEYBYTES], void
 	const struct signkeys_key	*k;
 	double				 now;
 
-	(void)signkeys_refresh(a, 0);
+	int				 rc;
+
+	rc = signkeys_refresh(a, 0);
+	/* Never read (Postgres away since the start): no verdict on any token. */
+	if (!signkeys_cache.loaded)
+		return rc != CB_OK ? JWT_KEY_UNAVAILABLE : 1;
 	if ((k = signkeys_find(kid)) == NULL) {
 		now = util_now_ms();
 		if (signkeys_cache.missed && now - signkeys_cache.miss_ms < SIGNKEYS_MISS_MS)
 			return 1;
 		signkeys_cache.missed = 1;
 		signkeys_cache.miss_ms = now;
-		(void)signkeys_refresh(a, 1);
+		rc = signkeys_refresh(a, 1);
+		/* A key newer than those held may be one that could not be read. */
 		if ((k = signkeys_find(kid)) == NULL)
-			return 1;
+			return rc != CB_OK && rc != CB_ERR_NOT_FOUND ? JWT_KEY_UNAVAILABLE : 1;
 	}
 	memcpy(pk, k->pk, JWT_PUBLICKEYBYTES);
 	return 0;

@@ -58,6 +58,7 @@ userauth_verify(struct req *r, const char *token, const char *typ, struct jwt_cl
 {
 	struct jwt_verify_opts	 o;
 	const char		*why = NULL;
+	int			 rc;
 
 	memset(&o, 0, sizeof(o));
 	o.iss = r->app->settings.public_url;
@@ -67,7 +68,12 @@ userauth_verify(struct req *r, const char *token, const char *typ, struct jwt_cl
 	o.key_for_kid = signkeys_key_for_kid;
 	o.ud = r->app;
 	o.reason = &why;
-	if (jwt_verify(token, &o, c) != CB_OK) {
+	if ((rc = jwt_verify(token, &o, c)) == CB_ERR_UNAVAILABLE) {
+		/* The keys could not be read: the store is down, not the token bad. */
+		log_kv(LOG_LVL_WARN, "token_unverifiable", "typ", typ, "reason", why ? why : "-", NULL);
+		return rc;
+	}
+	if (rc != CB_OK) {
 		log_kv(LOG_LVL_INFO, "token_refused", "typ", typ, "reason", why ? why : "invalid", NULL);
 		return CB_ERR_UNAUTHENTICATED;
 	}
@@ -96,9 +102,10 @@ userauth_authenticate(struct req *r)
 		userauth_challenge(r, NULL);
 		return CB_ERR_UNAUTHENTICATED;
 	}
-	if (userauth_verify(r, tok, USERAUTH_TYP_ACCESS, &c) != CB_OK) {
-		userauth_challenge(r, "invalid_token");
-		return CB_ERR_UNAUTHENTICATED;
+	if ((rc = userauth_verify(r, tok, USERAUTH_TYP_ACCESS, &c)) != CB_OK) {
+		if (rc != CB_ERR_UNAVAILABLE)
+			userauth_challenge(r, "invalid_token");
+		return rc;
 	}
 	if (!util_uuid_ok(c.sub) || !userauth_jti_ref(c.jti, session))
 		return userauth_refuse(r, "claims_malformed", "-");
@@ -197,9 +204,10 @@ userauth_agent(struct req *r, int memo)
 			userauth_challenge(r, tok ? "invalid_token" : NULL);
 		return rc;
 	}
-	if (userauth_verify(r, tok, USERAUTH_TYP_AGENT, &c) != CB_OK) {
-		userauth_challenge(r, "invalid_token");
-		return CB_ERR_UNAUTHENTICATED;
+	if ((rc = userauth_verify(r, tok, USERAUTH_TYP_AGENT, &c)) != CB_OK) {
+		if (rc != CB_ERR_UNAVAILABLE)
+			userauth_challenge(r, "invalid_token");
+		return rc;
 	}
 	if (!util_uuid_ok(c.sub) || !userauth_jti_ref(c.jti, key_id) || c.org[0] == '\0')
 		return userauth_refuse(r, "claims_malformed", "-");

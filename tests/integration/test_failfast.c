@@ -21,6 +21,11 @@
  * enough to stretch the run past it is told so, not blamed on the breaker.
  * After Redis thaws, the breaker's probe closes it and commands are
  * accepted again.
+ *
+ * Postgres stopped while the responders start afresh (no signing key read
+ * yet): an operator's good token is answered 503, not 401 (the keys could
+ * not be read; the token was not found wrong), and once Postgres is back
+ * the same token is taken again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +36,7 @@
 #include "check_util.h"
 #include "errs.h"
 #include "http.h"
+#include "people.h"
 #include "seed.h"
 #include "testdb.h"
 #include "util.h"
@@ -201,11 +207,48 @@ START_TEST(frozen_redis_fails_fast)
 }
 END_TEST
 
-/* Whatever a case left behind (a failed assertion before its thaw): Redis runs. */
+START_TEST(keys_unreadable_is_503_not_401)
+{
+	struct tuser	 u;
+	struct http_resp r;
+	char		 slug[64], access[TOKSZ], refresh[80], a[TOKSZ + 32];
+	const char	*h[] = { a, NULL };
+	int		 waited, st = 0;
+
+	new_org(slug, sizeof(slug));
+	new_user(slug, "operator", &u);
+	login_ok(&u, access, refresh);
+	snprintf(a, sizeof(a), "Authorization: Bearer %s", access);
+	http_do("GET", "/api/v1/admin/outbox", h, NULL, 0, &r);
+	ck_assert_int_eq(r.status, 200);
+	http_free(&r);
+
+	test_stack("stop-postgres");
+	test_stack("restart-edge");
+	http_do("GET", "/api/v1/admin/outbox", h, NULL, 0, &r);
+	http_expect_problem(&r, 503, "/problems/unavailable");
+	ck_assert_ptr_null(http_header(&r, "WWW-Authenticate"));
+	http_free(&r);
+
+	test_stack("start-postgres");
+	for (waited = 0; waited < 30000 && st != 200; waited += 250) {
+		http_do("GET", "/api/v1/admin/outbox", h, NULL, 0, &r);
+		st = r.status;
+		ck_assert_msg(st == 200 || st == 503, "answered %d while Postgres came back", st);
+		http_free(&r);
+		if (st != 200)
+			test_sleep_ms(250);
+	}
+	ck_assert_int_eq(st, 200);
+}
+END_TEST
+
+/* Whatever a case left behind (a failed assertion before its thaw): Redis and Postgres run. */
 static void
 thaw_redis(void)
 {
 	test_stack("resume-redis");
+	test_stack("start-postgres");
 }
 
 static Suite *
@@ -219,6 +262,7 @@ failfast_suite(void)
 	tcase_add_unchecked_fixture(tc, NULL, thaw_redis);
 	tcase_add_test(tc, locked_context_answers_503_others_202);
 	tcase_add_test(tc, frozen_redis_fails_fast);
+	tcase_add_test(tc, keys_unreadable_is_503_not_401);
 	suite_add_tcase(su, tc);
 	return su;
 }

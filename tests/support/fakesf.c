@@ -115,13 +115,14 @@ fakesf_record_fields(const char *ext, char *fields, size_t fieldsz)
 }
 
 void
-fakesf_count(char (*ids)[40], int n, int *missing, int *dupes)
+fakesf_count_once(char (*ids)[40], int n, int *missing, int *dupes, int *reupserted)
 {
 	struct http_resp r;
-	const cJSON	*recs, *rec;
-	int		*seen = calloc((size_t)n, sizeof(int)), i;
+	const cJSON	*recs, *rec, *up;
+	int		*seen = calloc((size_t)n, sizeof(int)), *again = calloc((size_t)n, sizeof(int)), i;
 
 	ck_assert_ptr_nonnull(seen);
+	ck_assert_ptr_nonnull(again);
 	recs = fakesf_list(&r);
 	cJSON_ArrayForEach(rec, recs) {
 		const char *v = fakesf_ext(rec);
@@ -129,16 +130,30 @@ fakesf_count(char (*ids)[40], int n, int *missing, int *dupes)
 		for (i = 0; i < n; i++)
 			if (strcmp(ids[i], v) == 0) {
 				seen[i]++;
+				up = cJSON_GetObjectItem(rec, "upserts");
+				if (!cJSON_IsNumber(up) || up->valuedouble != 1)
+					again[i] = 1;
 				break;
 			}
 	}
 	http_free(&r);
 	*missing = *dupes = 0;
+	if (reupserted)
+		*reupserted = 0;
 	for (i = 0; i < n; i++) {
 		if (seen[i] == 0)
 			(*missing)++;
 		if (seen[i] > 1)
 			(*dupes)++;
+		if (reupserted && again[i])
+			(*reupserted)++;
 	}
 	free(seen);
+	free(again);
+}
+
+void
+fakesf_count(char (*ids)[40], int n, int *missing, int *dupes)
+{
+	fakesf_count_once(ids, n, missing, dupes, NULL);
 }

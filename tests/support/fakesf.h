@@ -36,5 +36,11 @@ int	 fakesf_record_fields(const char *ext, char *fields, size_t fieldsz);
  * one (one listing for all of them).
  */
 void	 fakesf_count(char (*ids)[40], int n, int *missing, int *dupes);
+/*
+ * The same, and in *reupserted how many of them have a record upserted
+ * more than once: exactly-once in one listing, however many records the
+ * fake holds from earlier suites.
+ */
+void	 fakesf_count_once(char (*ids)[40], int n, int *missing, int *dupes, int *reupserted);
 
 #endif
