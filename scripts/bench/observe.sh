@@ -84,6 +84,8 @@ both off, $OBS_ROUNDS rounds in alternating order, the edge restarted before eac
   throughput  on ${M[obs_on.rps]} req/s, off ${M[obs_off.rps]} req/s: overhead ${M[obs.overhead]} % (target < 3 %)
   CPU of the stack per request  on ${M[obs_on.cpu]} ms, off ${M[obs_off.cpu]} ms: ${M[obs.cpu_overhead]} %
 (the throughput of one run moves with whatever else the machine runs; the CPU per request much less)
+CPU per request by process, ms:
+$(for k in "${OBS_RUNS[@]}"; do printf '  %-10s %s\n' "$k" "${M[$k.cpu]:-?}"; done)
 
 REPORT
 }
