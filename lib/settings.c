@@ -214,6 +214,9 @@ const struct conf_var settings_vars[] = {
 	{ "CB_RETAIN_CLASS_BATCH", CONF_INT, 0, "50", 1, 1000, S(retain_class_batch),
 	  "rows one batch of the retention by data class handles at most: submissions it "
 	  "opens, strips and re-seals, command values it clears, call events it deletes" },
+	{ "CB_RETAIN_CLOCK_S", CONF_INT, 0, "0", 0, 315360000, S(retain_clock_s),
+	  "tests only: the retention duty acts as if it were this many seconds later (its "
+	  "clock moved, the rows left as they are); 0 in production, logged when not" },
 	{ "CB_RETAIN_CONTEXTS_S", CONF_INT, 0, "604800", 0, 315360000, S(retain_contexts_s),
 	  "a tab context is purged this long after it expired, with its commands and its "
 	  "submissions once their deliveries are done or discarded (7 days)" },

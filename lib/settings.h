@@ -99,6 +99,7 @@ struct settings {
 	long long	 retain_pause_ms;
 	long long	 retain_timeout_ms;
 	long long	 retain_class_batch;
+	long long	 retain_clock_s;
 	long long	 retain_contexts_s;
 	long long	 retain_commands_s;
 	long long	 retain_outbox_s;

@@ -61,20 +61,21 @@
  * classes_purged.  Keyset order on the id within a round ($1, "" at
  * first), so a row that cannot be handled is not picked again and again.
  *   $1 the last id of the previous batch  $2 the batch size
+ *   $3 seconds the duty's clock is moved on (CB_RETAIN_CLOCK_S, tests only)
  */
 static const char rc_sub_pick[] =
     "SELECT s.id::text, s.data_sealed, v.definition::text,"
     "  array_to_string(ARRAY(SELECT e.class FROM retention_effective e"
-    "    WHERE e.org_id = s.org_id AND s.created_at < now() - make_interval(days => e.days)"
+    "    WHERE e.org_id = s.org_id AND s.created_at < (now() + make_interval(secs => $3::int)) - make_interval(days => e.days)"
     "    ORDER BY e.class), ',')"
     " FROM submissions s JOIN form_versions v"
     "   ON v.form_id = s.form_id AND v.version = s.form_version"
     " WHERE s.data_sealed IS NOT NULL"
     "   AND ($1 = '' OR s.id > $1::uuid)"
-    "   AND s.created_at < now() - make_interval(days =>"
+    "   AND s.created_at < (now() + make_interval(secs => $3::int)) - make_interval(days =>"
     "     (SELECT min(days) FROM retention_effective))"
     "   AND EXISTS (SELECT 1 FROM retention_effective e WHERE e.org_id = s.org_id"
-    "     AND s.created_at < now() - make_interval(days => e.days)"
+    "     AND s.created_at < (now() + make_interval(secs => $3::int)) - make_interval(days => e.days)"
     "     AND e.class <> ALL (s.classes_purged))"
     "   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.ref_id = s.id"
     "     AND o.state IN ('pending', 'running'))"
@@ -103,7 +104,7 @@ static const char rc_sub_write[] =
     "   AND encode(digest, 'hex') <> ALL (string_to_array($6, ',')) RETURNING 1)"
     " SELECT (SELECT count(*) FROM s), (SELECT count(*) FROM o), (SELECT count(*) FROM x)";
 
-/* Finished commands whose field's class expired: their values go.  $1 batch. */
+/* Finished commands whose field's class expired: their values go.  $1 batch, $2 clock moved. */
 static const char rc_cmd_sql[] =
     "WITH m AS (SELECT m.id FROM commands m"
     "   JOIN contexts c ON c.id = m.ctx_id"
@@ -112,7 +113,7 @@ static const char rc_cmd_sql[] =
     "     AND e.class = cb_field_class(v.definition, m.selector)"
     "   WHERE (m.value IS NOT NULL OR m.value_sealed IS NOT NULL)"
     "   AND m.state IN ('applied', 'failed', 'timeout', 'dead', 'denied')"
-    "   AND m.created_at < now() - make_interval(days => e.days)"
+    "   AND m.created_at < (now() + make_interval(secs => $2::int)) - make_interval(days => e.days)"
     "   ORDER BY m.created_at LIMIT $1::int FOR UPDATE OF m SKIP LOCKED),"
     " u AS (UPDATE commands SET value = NULL, value_sealed = NULL"
     "   WHERE id IN (SELECT id FROM m) RETURNING id),"
@@ -123,12 +124,12 @@ static const char rc_cmd_sql[] =
 /*
  * Call events past the tenant's confidential period, with their outbox
  * rows; never one whose delivery is pending or running, nor one the feed
- * has not numbered yet.  $1 batch.
+ * has not numbered yet.  $1 batch, $2 the clock moved (seconds).
  */
 static const char rc_call_sql[] =
     "WITH e AS (SELECT ev.id FROM call_events ev"
     "   JOIN retention_effective r ON r.org_id = ev.org_id AND r.class = 'confidential'"
-    "   WHERE ev.created_at < now() - make_interval(days => r.days)"
+    "   WHERE ev.created_at < (now() + make_interval(secs => $2::int)) - make_interval(days => r.days)"
     "   AND ev.feed_seq IS NOT NULL"
     "   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.ref_id = ev.id"
     "     AND o.state IN ('pending', 'running'))"
@@ -261,14 +262,16 @@ static int
 rc_submissions(struct db *db, struct keyring *keys, const struct settings *s, long long *n)
 {
 	struct db_res	*res = NULL;
-	char		 last[37] = "", lim[24];
+	char		 last[37] = "", lim[24], moved[24];
 	size_t		 i, rows;
 	long long	 batch;
 	int		 rc = CB_OK, done;
 
 	snprintf(lim, sizeof(lim), "%lld", s->retain_class_batch);
+	snprintf(moved, sizeof(moved), "%lld", s->retain_clock_s);
 	while (!worker_stop) {
-		if ((rc = db_query(db, &res, rc_sub_pick, 2, (const char *[]){ last, lim })) != CB_OK)
+		if ((rc = db_query(db, &res, rc_sub_pick, 3, (const char *[]){ last, lim, moved })) !=
+		    CB_OK)
 			break;
 		rows = db_rows(res);
 		batch = 0;
@@ -296,13 +299,14 @@ rc_statements(struct db *db, const struct settings *s, const char *what, const c
     long long *n)
 {
 	struct db_res	*res = NULL;
-	char		 lim[24];
+	char		 lim[24], moved[24];
 	long long	 got;
 	int		 rc = CB_OK;
 
 	snprintf(lim, sizeof(lim), "%lld", s->retain_class_batch);
+	snprintf(moved, sizeof(moved), "%lld", s->retain_clock_s);
 	while (!worker_stop) {
-		if ((rc = db_query(db, &res, sql, 1, (const char *[]){ lim })) != CB_OK)
+		if ((rc = db_query(db, &res, sql, 2, (const char *[]){ lim, moved })) != CB_OK)
 			break;
 		got = 0;
 		(void)util_parse_ll(db_val(res, 0, 0), 0, 1LL << 62, &got);

@@ -3,7 +3,8 @@
  * "Retention by class"): PUT/GET /api/v1/admin/retention and the worker's
  * retention duty, which runs every second here.  The clock is moved the
  * way every retention suite moves it: the rows' timestamps go back, and
- * the duty's now() does the rest.
+ * the duty's now() does the rest; and once the other way, the duty's own
+ * clock moved on (CB_RETAIN_CLOCK_S) with the rows left as written.
  *
  *   - a tenant's periods: the fields of the expired classes leave its
  *     submission (sealed data and Salesforce field map) and nothing else
@@ -293,6 +294,57 @@ START_TEST(expired_classes_go_nothing_else)
 }
 END_TEST
 
+/* Restart the worker with `env` before stack.sh (e.g. "CB_RETAIN_CLOCK_S=1"). */
+static void
+restart_worker(const char *env)
+{
+	char	 line[1024], out[4096];
+
+	snprintf(line, sizeof(line), "%s '%s/scripts/stack.sh' restart-worker 2>&1", env,
+	    test_env("CB_REPO"));
+	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "%s: %s", line, out);
+}
+
+/*
+ * The clock override: a submission just made, its rows untouched, is
+ * stripped of its confidential fields once the duty's clock is moved three
+ * days on (the tenant keeps them two); with the clock back, a new one
+ * keeps everything.
+ */
+START_TEST(clock_override_moves_the_duty)
+{
+	struct tenant	 t;
+	struct http_resp r;
+	char		 key[40], sub[40], fresh[40], path[512];
+	const char	*purged = "SELECT count(*) FROM submissions WHERE id = $1::uuid"
+	    " AND classes_purged = '{confidential,restricted}'";
+
+	tenant_open(&t);
+	util_random_token(key, sizeof(key), 12);
+	put_periods(&t, key, "{\"confidential_days\":2,\"restricted_days\":2}", &r);
+	ck_assert_msg(r.status == 200, "%ld %s", r.status, r.body);
+	http_free(&r);
+	submit_case(&t, "rcclk1", sub);
+	ck_assert_msg(wait_count(UNDONE_N, sub, 0, DUE_MS), "%s not delivered", sub);
+	/* Two more rounds at the true time: nothing is due. */
+	test_sleep_ms(2500);
+	expect_members("submissions", sub, ALL_DATA);
+
+	restart_worker("CB_RETAIN_CLOCK_S=259200");
+	ck_assert_msg(wait_count(purged, sub, 1, DUE_MS),
+	    "not stripped with the clock moved 3 days on");
+	expect_members("submissions", sub, "affected_users,priority,product,subject");
+	ck_assert_int_ge(stacklog_lines(stacklog_path("cb-worker", path, sizeof(path)),
+	    "retention_clock_moved", "\"259200\"", NULL), 1);
+
+	restart_worker("env -u CB_RETAIN_CLOCK_S");
+	submit_case(&t, "rcclk2", fresh);
+	ck_assert_msg(wait_count(UNDONE_N, fresh, 0, DUE_MS), "%s not delivered", fresh);
+	test_sleep_ms(2500);
+	expect_members("submissions", fresh, ALL_DATA);
+}
+END_TEST
+
 START_TEST(batches_are_small)
 {
 	struct tenant	 t;
@@ -480,6 +532,7 @@ retclass_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, bad_input_is_problem_json);
 	tcase_add_test(tc, expired_classes_go_nothing_else);
+	tcase_add_test(tc, clock_override_moves_the_duty);
 	tcase_add_test(tc, batches_are_small);
 	tcase_add_test(tc, sql_class_agrees_with_formdef);
 	/* Last: it restarts Postgres. */
