@@ -277,18 +277,6 @@ expect_error_close(struct ws *w, const char *code, int close_code, int ms)
 	ck_assert_int_eq(ws_wait_close(w, 3000), close_code);
 }
 
-static void
-run_stack(const char *prefix, const char *verb)
-{
-	char	 cmd[1024], out[8192];
-	int	 rc;
-
-	snprintf(cmd, sizeof(cmd), "%s '%s/scripts/stack.sh' %s 2>&1", prefix,
-	    test_env("CB_REPO"), verb);
-	rc = test_run(cmd, out, sizeof(out));
-	ck_assert_msg(rc == 0, "%s failed (%d): %s", cmd, rc, out);
-}
-
 /* ---------------------------------------------------------------- tests */
 
 static const struct { const char *path; int status; } path_cases[] = {
@@ -902,7 +890,7 @@ START_TEST(worker_restart_then_resume)
 	send_receipt(&w, 3);
 	ck_assert(fx_wait_state(&f, 3, "applied", STATE_MS));
 
-	run_stack("", "restart-worker");
+	test_stack_env("", "restart-worker");
 	/* The old connection was told the broker was going away. */
 	code = ws_wait_close(&w, 5000);
 	ck_assert_msg(code == 1001, "close code %d", code);
@@ -932,13 +920,13 @@ END_TEST
 static void
 short_receipt_timeout(void)
 {
-	run_stack("CB_RECEIPT_TIMEOUT_S=1", "restart-worker");
+	test_stack_env("CB_RECEIPT_TIMEOUT_S=1", "restart-worker");
 }
 
 static void
 default_receipt_timeout(void)
 {
-	run_stack("env -u CB_RECEIPT_TIMEOUT_S", "restart-worker");
+	test_stack_env("env -u CB_RECEIPT_TIMEOUT_S", "restart-worker");
 }
 
 START_TEST(receipt_timeout_resends_then_dead)
@@ -1373,13 +1361,13 @@ END_TEST
 static void
 small_addr_cap(void)
 {
-	run_stack("CB_WS_MAX_PER_ADDR=3", "restart-worker");
+	test_stack_env("CB_WS_MAX_PER_ADDR=3", "restart-worker");
 }
 
 static void
 default_addr_cap(void)
 {
-	run_stack("env -u CB_WS_MAX_PER_ADDR", "restart-worker");
+	test_stack_env("env -u CB_WS_MAX_PER_ADDR", "restart-worker");
 }
 
 START_TEST(per_address_cap_refuses_more_sockets)
@@ -1426,13 +1414,13 @@ END_TEST
 static void
 slow_sweep(void)
 {
-	run_stack("CB_CHANNEL_SWEEP_MS=20000", "restart-worker");
+	test_stack_env("CB_CHANNEL_SWEEP_MS=20000", "restart-worker");
 }
 
 static void
 default_sweep(void)
 {
-	run_stack("env -u CB_CHANNEL_SWEEP_MS", "restart-worker");
+	test_stack_env("env -u CB_CHANNEL_SWEEP_MS", "restart-worker");
 }
 
 static void
@@ -1514,13 +1502,13 @@ START_TEST(redis_paused_sweep_delivers)
 
 	fx_init(&f);
 	connect_auth(&w, &f, 0, 0);
-	run_stack("", "pause-redis");
+	test_stack_env("", "pause-redis");
 	fx_cmd(&f, "#paused", "1");
 	fx_cmd(&f, "#paused", "2");
 	j1 = ws_next(&w, 3000);
 	j2 = ws_next(&w, ARRIVE_MS);
 	/* Thaw before asserting: the suites after this one need Redis. */
-	run_stack("", "resume-redis");
+	test_stack_env("", "resume-redis");
 	ck_assert_msg(j1 != NULL && j2 != NULL, "the sweep did not deliver with Redis paused");
 	ck_assert_int_eq(ws_num(j1, "seq"), 1);
 	ck_assert_int_eq(ws_num(j2, "seq"), 2);
@@ -1665,13 +1653,13 @@ END_TEST
 static void
 tiny_expire_batch(void)
 {
-	run_stack("CB_CHANNEL_EXPIRE_BATCH=2 CB_CHANNEL_LOCK_TIMEOUT_MS=3000", "restart-worker");
+	test_stack_env("CB_CHANNEL_EXPIRE_BATCH=2 CB_CHANNEL_LOCK_TIMEOUT_MS=3000", "restart-worker");
 }
 
 static void
 default_expire_batch(void)
 {
-	run_stack("env -u CB_CHANNEL_EXPIRE_BATCH -u CB_CHANNEL_LOCK_TIMEOUT_MS", "restart-worker");
+	test_stack_env("env -u CB_CHANNEL_EXPIRE_BATCH -u CB_CHANNEL_LOCK_TIMEOUT_MS", "restart-worker");
 }
 
 static long long

@@ -245,7 +245,7 @@ END_TEST
 
 /* Whatever a case left behind (a failed assertion before its thaw): Redis and Postgres run. */
 static void
-thaw_redis(void)
+thaw_dependencies(void)
 {
 	test_stack("resume-redis");
 	test_stack("start-postgres");
@@ -259,7 +259,7 @@ failfast_suite(void)
 
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, NULL);
-	tcase_add_unchecked_fixture(tc, NULL, thaw_redis);
+	tcase_add_unchecked_fixture(tc, NULL, thaw_dependencies);
 	tcase_add_test(tc, locked_context_answers_503_others_202);
 	tcase_add_test(tc, frozen_redis_fails_fast);
 	tcase_add_test(tc, keys_unreadable_is_503_not_401);

@@ -294,17 +294,6 @@ START_TEST(expired_classes_go_nothing_else)
 }
 END_TEST
 
-/* Restart the worker with `env` before stack.sh (e.g. "CB_RETAIN_CLOCK_S=1"). */
-static void
-restart_worker(const char *env)
-{
-	char	 line[1024], out[4096];
-
-	snprintf(line, sizeof(line), "%s '%s/scripts/stack.sh' restart-worker 2>&1", env,
-	    test_env("CB_REPO"));
-	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "%s: %s", line, out);
-}
-
 /*
  * The clock override: a submission just made, its rows untouched, is
  * stripped of its confidential fields once the duty's clock is moved three
@@ -330,14 +319,14 @@ START_TEST(clock_override_moves_the_duty)
 	test_sleep_ms(2500);
 	expect_members("submissions", sub, ALL_DATA);
 
-	restart_worker("CB_RETAIN_CLOCK_S=259200");
+	test_stack_env("CB_RETAIN_CLOCK_S=259200", "restart-worker");
 	ck_assert_msg(wait_count(purged, sub, 1, DUE_MS),
 	    "not stripped with the clock moved 3 days on");
 	expect_members("submissions", sub, "affected_users,priority,product,subject");
 	ck_assert_int_ge(stacklog_lines(stacklog_path("cb-worker", path, sizeof(path)),
 	    "retention_clock_moved", "\"259200\"", NULL), 1);
 
-	restart_worker("env -u CB_RETAIN_CLOCK_S");
+	test_stack_env("env -u CB_RETAIN_CLOCK_S", "restart-worker");
 	submit_case(&t, "rcclk2", fresh);
 	ck_assert_msg(wait_count(UNDONE_N, fresh, 0, DUE_MS), "%s not delivered", fresh);
 	test_sleep_ms(2500);

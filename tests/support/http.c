@@ -269,12 +269,19 @@ http_free(struct http_resp *r)
 }
 
 void
+test_stack_env(const char *env, const char *cmd)
+{
+	char	 line[1024], out[8192];
+
+	snprintf(line, sizeof(line), "%s '%s/scripts/stack.sh' %s 2>&1", env ? env : "",
+	    test_env("CB_REPO"), cmd);
+	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "%s: %s", line, out);
+}
+
+void
 test_stack(const char *cmd)
 {
-	char	 line[1024], out[4096];
-
-	snprintf(line, sizeof(line), "%s/scripts/stack.sh %s 2>&1", test_env("CB_REPO"), cmd);
-	ck_assert_msg(test_run(line, out, sizeof(out)) == 0, "stack.sh %s: %s", cmd, out);
+	test_stack_env(NULL, cmd);
 }
 
 void

@@ -87,6 +87,11 @@ int	 test_run(const char *cmd, char *out, size_t outsz);
 void	 test_sleep_ms(long ms);
 /* Run `scripts/stack.sh CMD` on the suite's stack; fail the test if it fails. */
 void	 test_stack(const char *cmd);
+/*
+ * The same with a shell prefix before stack.sh (e.g. "CB_X=1" or
+ * "env -u CB_X"): the environment the processes it starts inherit.
+ */
+void	 test_stack_env(const char *env, const char *cmd);
 /* Seconds on the monotonic clock, for measuring waits. */
 double	 test_now_s(void);
 /*
