@@ -14,7 +14,7 @@
 #define CORS_ALLOW_HEADERS	"Authorization, Content-Type, Idempotency-Key, traceparent"
 #define CORS_EXPOSE_HEADERS	"Form-Version, Form-Version-Latest, Idempotent-Replayed, " \
 				"Location, Retry-After, X-Request-Id, Deprecation, Sunset, Link, " \
-				"X-Trace-Id, traceparent"
+				"X-Trace-Id"
 
 int
 cors_allowed(const char *list, const char *origin)

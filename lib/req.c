@@ -32,7 +32,13 @@ req_trace_begin(struct req *r, int on)
 	r->traceparent[0] = '\0';
 	if (!on)
 		return;
-	if (trace_parse(env_get(r->env, "TRACEPARENT"), &in) == CB_OK)
+	/*
+	 * nginx's TRACEPARENT is empty unless the client sent one (the common
+	 * request has none, and nginx then builds no value at all); then the
+	 * trace it started is its REQUEST_ID (nginx/trace.conf).
+	 */
+	if (trace_parse(r->traceparent_in, &in) == CB_OK ||
+	    trace_from_request_id(r->request_id, &in) == CB_OK)
 		trace_child(&in, &r->trace);
 	else
 		trace_start(&r->trace);
@@ -45,27 +51,77 @@ req_traceparent(const struct req *r)
 	return r->traceparent[0] ? r->traceparent : NULL;
 }
 
+/*
+ * The parameters every request reads, found in one pass over them: a
+ * lookup each would scan them again, all of them for one that is absent,
+ * and the headers (HTTP_*) come last.  The first of a name counts, as in
+ * env_get.
+ */
+enum {
+	RP_METHOD, RP_DOCURI, RP_SCRIPT, RP_QUERY, RP_ROUTE, RP_ALLOW, RP_REQID,
+	RP_CTYPE, RP_CLEN, RP_ADDR, RP_TRACE, RP_AUTH, RP_N
+};
+
+static const struct {
+	const char	*name;
+	size_t		 len;
+} req_known[RP_N] = {
+	[RP_METHOD]	= { "REQUEST_METHOD", 14 },
+	[RP_DOCURI]	= { "DOCUMENT_URI", 12 },
+	[RP_SCRIPT]	= { "SCRIPT_NAME", 11 },
+	[RP_QUERY]	= { "QUERY_STRING", 12 },
+	[RP_ROUTE]	= { "CB_ROUTE", 8 },
+	[RP_ALLOW]	= { "CB_ALLOW", 8 },
+	[RP_REQID]	= { "REQUEST_ID", 10 },
+	[RP_CTYPE]	= { "CONTENT_TYPE", 12 },
+	[RP_CLEN]	= { "CONTENT_LENGTH", 14 },
+	[RP_ADDR]	= { "REMOTE_ADDR", 11 },
+	[RP_TRACE]	= { "TRACEPARENT", 11 },
+	[RP_AUTH]	= { "HTTP_AUTHORIZATION", 18 },
+};
+
+static void
+req_scan(char *const *env, const char *v[RP_N])
+{
+	const char	*eq;
+	size_t		 i, n;
+
+	for (; env && *env; env++) {
+		if ((eq = strchr(*env, '=')) == NULL)
+			continue;
+		n = (size_t)(eq - *env);
+		for (i = 0; i < RP_N; i++)
+			if (req_known[i].len == n && v[i] == NULL &&
+			    memcmp(*env, req_known[i].name, n) == 0) {
+				v[i] = eq + 1;
+				break;
+			}
+	}
+}
+
 void
 req_init(struct req *r, char *const *env, struct app *app, const struct req_io *io)
 {
-	const char	*cl;
-	long long	 v;
+	const char	*cl, *v[RP_N] = { NULL };
+	long long	 ll;
 
 	memset(r, 0, sizeof(*r));
 	r->env = env;
 	r->app = app;
 	if (io)
 		r->io = *io;
-	r->method = env_get(env, "REQUEST_METHOD");
-	r->uri = env_get(env, "DOCUMENT_URI");
-	if (r->uri == NULL)
-		r->uri = env_get(env, "SCRIPT_NAME");
-	r->query = env_get(env, "QUERY_STRING");
-	r->route = env_get(env, "CB_ROUTE");
-	r->allow = env_get(env, "CB_ALLOW");
-	r->request_id = env_get(env, "REQUEST_ID");
-	r->content_type = env_get(env, "CONTENT_TYPE");
-	r->remote_addr = env_get(env, "REMOTE_ADDR");
+	req_scan(env, v);
+	r->method = v[RP_METHOD];
+	r->uri = v[RP_DOCURI] ? v[RP_DOCURI] : v[RP_SCRIPT];
+	r->query = v[RP_QUERY];
+	r->route = v[RP_ROUTE];
+	r->allow = v[RP_ALLOW];
+	r->request_id = v[RP_REQID];
+	r->content_type = v[RP_CTYPE];
+	r->remote_addr = v[RP_ADDR];
+	r->traceparent_in = v[RP_TRACE];
+	r->authorization = v[RP_AUTH];
+	cl = v[RP_CLEN];
 	if (r->method == NULL)
 		r->method = "";
 	if (r->uri == NULL)
@@ -73,9 +129,8 @@ req_init(struct req *r, char *const *env, struct app *app, const struct req_io *
 	if (r->request_id == NULL)
 		r->request_id = "";
 	r->content_length = -1;
-	cl = env_get(env, "CONTENT_LENGTH");
-	if (cl && *cl && util_parse_ll(cl, 0, (1LL << 40), &v) == CB_OK)
-		r->content_length = v;
+	if (cl && *cl && util_parse_ll(cl, 0, (1LL << 40), &ll) == CB_OK)
+		r->content_length = ll;
 	else if (cl && *cl)
 		r->content_length = -2;	/* present but malformed */
 	r->head = strcmp(r->method, "HEAD") == 0;
@@ -133,6 +188,8 @@ req_header(const struct req *r, const char *name)
 		return r->content_type;
 	if (strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
 		return env_get(r->env, "CONTENT_LENGTH");
+	if (strcmp(key, "HTTP_AUTHORIZATION") == 0)
+		return r->authorization;
 	return env_get(r->env, key);
 }
 

@@ -61,8 +61,10 @@ struct req {
 	 */
 	struct trace	 trace;
 	char		 traceparent[TRACE_HEADER_LEN + 1];
+	const char	*traceparent_in;	/* TRACEPARENT as nginx passed it */
 	const char	*content_type;
 	const char	*remote_addr;
+	const char	*authorization;		/* HTTP_AUTHORIZATION */
 	long long	 content_length;	/* -1 when absent */
 	int		 head;		/* HEAD: answer as GET without a body */
 

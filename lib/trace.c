@@ -23,16 +23,37 @@ static const struct {
 	{ "trace-flags", 53, 2, 0 },
 };
 
+/*
+ * What a byte is to the parser: 0 not a lower-case hex digit, 1 the digit
+ * zero, 3 any other digit (bit 0: a digit, bit 1: not zero).  A table,
+ * because every request runs the check (the trace nginx started is read
+ * from its REQUEST_ID, 32 digits).
+ */
+static const unsigned char trace_digit[256] = {
+	['0'] = 1, ['1'] = 3, ['2'] = 3, ['3'] = 3, ['4'] = 3, ['5'] = 3, ['6'] = 3,
+	['7'] = 3, ['8'] = 3, ['9'] = 3, ['a'] = 3, ['b'] = 3, ['c'] = 3, ['d'] = 3,
+	['e'] = 3, ['f'] = 3,
+};
+
+/* n lower-case hex digits at s, not all zeros when nonzero: 1, else 0. */
 static int
-trace_lowhex(int c)
+trace_hexrun(const char *s, size_t n, int nonzero)
 {
-	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+	unsigned	 all = 1, any = 0, d;
+	size_t		 j;
+
+	for (j = 0; j < n; j++) {
+		d = trace_digit[(unsigned char)s[j]];
+		all &= d;
+		any |= d;
+	}
+	return (all & 1u) != 0 && (!nonzero || (any & 2u) != 0);
 }
 
 int
 trace_parse(const char *s, struct trace *out)
 {
-	size_t	 i, j, zeros;
+	size_t	 i;
 
 	memset(out, 0, sizeof(*out));
 	if (s == NULL || strnlen(s, TRACE_HEADER_LEN + 1) != TRACE_HEADER_LEN)
@@ -40,19 +61,28 @@ trace_parse(const char *s, struct trace *out)
 	/* Version 00 only: its length is fixed, a later version may differ. */
 	if (s[0] != '0' || s[1] != '0' || s[2] != '-' || s[35] != '-' || s[52] != '-')
 		return CB_ERR_VALIDATION;
-	for (i = 0; i < sizeof(trace_fields) / sizeof(trace_fields[0]); i++) {
-		zeros = 0;
-		for (j = 0; j < trace_fields[i].len; j++) {
-			if (!trace_lowhex((unsigned char)s[trace_fields[i].off + j]))
-				return CB_ERR_VALIDATION;
-			zeros += s[trace_fields[i].off + j] == '0';
-		}
-		if (trace_fields[i].nonzero && zeros == trace_fields[i].len)
+	for (i = 0; i < sizeof(trace_fields) / sizeof(trace_fields[0]); i++)
+		if (!trace_hexrun(s + trace_fields[i].off, trace_fields[i].len,
+		    trace_fields[i].nonzero))
 			return CB_ERR_VALIDATION;
-	}
 	memcpy(out->id, s + 3, TRACE_ID_HEX);
 	memcpy(out->span, s + 36, TRACE_SPAN_HEX);
 	out->flags = (unsigned)(util_hexval(s[53]) << 4 | util_hexval(s[54]));
+	return CB_OK;
+}
+
+int
+trace_from_request_id(const char *s, struct trace *out)
+{
+	memset(out, 0, sizeof(*out));
+	/* The id's last 16 digits are nginx's span: both halves checked once. */
+	if (s == NULL || strnlen(s, TRACE_ID_HEX + 1) != TRACE_ID_HEX ||
+	    !trace_hexrun(s, TRACE_ID_HEX - TRACE_SPAN_HEX, 0) ||
+	    !trace_hexrun(s + TRACE_ID_HEX - TRACE_SPAN_HEX, TRACE_SPAN_HEX, 1))
+		return CB_ERR_VALIDATION;
+	memcpy(out->id, s, TRACE_ID_HEX);
+	memcpy(out->span, s + TRACE_ID_HEX - TRACE_SPAN_HEX, TRACE_SPAN_HEX);
+	out->flags = TRACE_FLAG_SAMPLED;
 	return CB_OK;
 }
 
@@ -98,6 +128,8 @@ trace_random(unsigned char *b, size_t n)
 	trace_pool_left -= n;
 }
 
+static const char	 trace_hexdigits[] = "0123456789abcdef";
+
 /* n random bytes as 2n hex digits, never all zeros. */
 static void
 trace_random_hex(char *out, size_t n)
@@ -110,7 +142,11 @@ trace_random_hex(char *out, size_t n)
 		for (i = 0, nz = 0; i < n; i++)
 			nz |= b[i];
 	} while (nz == 0);
-	util_hex(out, b, n);
+	/* Not secret (it is sent on): no need of a constant-time encoder. */
+	for (i = 0; i < n; i++) {
+		out[2 * i] = trace_hexdigits[b[i] >> 4];
+		out[2 * i + 1] = trace_hexdigits[b[i] & 0xfu];
+	}
 	out[2 * n] = '\0';
 }
 
@@ -137,8 +173,6 @@ trace_child(const struct trace *parent, struct trace *out)
 void
 trace_format(const struct trace *t, char out[TRACE_HEADER_LEN + 1])
 {
-	static const char	 hex[] = "0123456789abcdef";
-
 	if (!trace_set(t)) {
 		out[0] = '\0';
 		return;
@@ -148,8 +182,8 @@ trace_format(const struct trace *t, char out[TRACE_HEADER_LEN + 1])
 	out[35] = '-';
 	memcpy(out + 36, t->span, TRACE_SPAN_HEX);
 	out[52] = '-';
-	out[53] = hex[(t->flags >> 4) & 0xfu];
-	out[54] = hex[t->flags & 0xfu];
+	out[53] = trace_hexdigits[(t->flags >> 4) & 0xfu];
+	out[54] = trace_hexdigits[t->flags & 0xfu];
 	out[55] = '\0';
 }
 

@@ -30,6 +30,14 @@ struct trace {
 
 /* CB_OK and *out filled, or CB_ERR_VALIDATION (and *out cleared). */
 int	 trace_parse(const char *, struct trace *out);
+/*
+ * The trace nginx started for a request that came without a valid
+ * traceparent (nginx/trace.conf): its $request_id (32 lower-case hex
+ * digits, not all zeros) is the trace id, and its last 16 digits (not all
+ * zeros) are nginx's span id; sampled.  CB_OK and *out filled, or
+ * CB_ERR_VALIDATION (and *out cleared).
+ */
+int	 trace_from_request_id(const char *, struct trace *out);
 /* A new trace: random trace id and span id, sampled. */
 void	 trace_start(struct trace *out);
 /* The same trace with a new random span id: what an outbound call sends. */

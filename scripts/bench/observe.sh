@@ -3,10 +3,11 @@
 # GET /api/v1/forms/{id} as the http section, alternately with both on
 # (the product's defaults: CB_METRICS_DIR set, CB_TRACE=on, nginx's trace
 # maps and headers) and both off (CB_METRICS_DIR empty, CB_TRACE=off,
-# nginx/trace-off.conf), BENCH_OBS_ROUNDS rounds [2] of on, off then off,
+# nginx/trace-off.conf), BENCH_OBS_ROUNDS rounds [3] of on, off then off,
 # on, so a drift of the machine's load falls on both sides;
 # `scripts/stack.sh restart-edge` restarts the responders and reloads nginx
-# before each run.  The figure is the sum of the
+# before each run, and BENCH_OBS_WARM seconds [2] of the same load, not
+# counted, warm them.  The figure is the sum of the
 # "on" runs' requests over the "off" runs': at least 0.97x (overhead < 3 %).
 # The report adds the stack's CPU per request on and off (lib.sh's
 # cpu_ticks), which a busy machine skews much less than the throughput.
@@ -15,8 +16,10 @@
 # Needs from the caller: REPO CB_HTTP_URL FORM TOKEN DURATION WORK, wrk_run,
 # wrk_note, dur_s, say, die.
 
-OBS_ROUNDS=${BENCH_OBS_ROUNDS:-2}
+OBS_ROUNDS=${BENCH_OBS_ROUNDS:-3}
 [[ $OBS_ROUNDS =~ ^[1-9][0-9]?$ ]] || die "BENCH_OBS_ROUNDS must be 1 to 99"
+OBS_WARM=${BENCH_OBS_WARM:-2}
+[[ $OBS_WARM =~ ^[0-9]{1,3}$ ]] || die "BENCH_OBS_WARM must be 0 to 999 (seconds)"
 OBS_RUNS=()
 
 # Restart the edge with metrics and tracing on (1) or off (0), and wait until
@@ -32,12 +35,17 @@ observe_switch() {
         hdr=$(curl -s --max-time 2 -o /dev/null -D - -H "Authorization: Bearer $TOKEN" \
             "$CB_HTTP_URL/api/v1/forms/$FORM" | tr -d '\r' || true)
         if grep -q '^HTTP/[0-9.]* 200' <<<"$hdr"; then
-            if [ "$on" = 1 ] && grep -qi '^x-trace-id: [0-9a-f]\{32\}$' <<<"$hdr"; then return 0; fi
-            if [ "$on" = 0 ] && ! grep -qi '^x-trace-id:' <<<"$hdr"; then return 0; fi
+            if [ "$on" = 1 ] && grep -qi '^x-trace-id: [0-9a-f]\{32\}$' <<<"$hdr"; then break; fi
+            if [ "$on" = 0 ] && ! grep -qi '^x-trace-id:' <<<"$hdr"; then break; fi
         fi
         sleep 0.1
     done
-    die "the edge did not come back with tracing $([ "$on" = 1 ] && echo on || echo off)"
+    [ "$i" -lt 150 ] || die "the edge did not come back with tracing $([ "$on" = 1 ] && echo on || echo off)"
+    # Fresh responders and nginx workers: warm them (their caches, the
+    # form's read-through cache) for OBS_WARM seconds before the run that
+    # counts, so neither side pays a cold start the other does not.
+    [ "$OBS_WARM" = 0 ] || wrk -t"$THREADS" -c"$CONNS" -d"${OBS_WARM}s" -H "Authorization: Bearer $TOKEN" \
+        "$CB_HTTP_URL/api/v1/forms/$FORM" >/dev/null 2>&1 || die "the warm-up run failed"
 }
 
 observe_section() {

@@ -404,6 +404,13 @@ START_TEST(test_trace_begin)
 	char			**bad = cu_env("REQUEST_METHOD", "GET", "TRACEPARENT",
 	    "00-00000000000000000000000000000000-00f067aa0ba902b7-01", NULL);
 	char			**none = cu_env("REQUEST_METHOD", "GET", NULL);
+	char			**rid = cu_env("REQUEST_METHOD", "GET",
+	    "REQUEST_ID", "4bf92f3577b34da6a3ce929d0e0e4736", NULL);
+	char			**both = cu_env("REQUEST_METHOD", "GET", "TRACEPARENT",
+	    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+	    "REQUEST_ID", "4bf92f3577b34da6a3ce929d0e0e4736", NULL);
+	char			**badrid = cu_env("REQUEST_METHOD", "GET",
+	    "REQUEST_ID", "4BF92F3577B34DA6A3CE929D0E0E4736", NULL);
 
 	req_init(&r, good, NULL, NULL);
 	req_trace_begin(&r, 1);
@@ -429,6 +436,23 @@ START_TEST(test_trace_begin)
 	ck_assert_int_eq(trace_parse(req_traceparent(&r), &t), CB_OK);
 	req_free(&r);
 
+	/* No TRACEPARENT: the trace nginx started is its REQUEST_ID. */
+	req_init(&r, rid, NULL, NULL);
+	req_trace_begin(&r, 1);
+	ck_assert_str_eq(r.trace.id, "4bf92f3577b34da6a3ce929d0e0e4736");
+	ck_assert_str_ne(r.trace.span, "a3ce929d0e0e4736");
+	req_free(&r);
+	/* A TRACEPARENT wins over REQUEST_ID; a REQUEST_ID that is no trace id is not taken. */
+	req_init(&r, both, NULL, NULL);
+	req_trace_begin(&r, 1);
+	ck_assert_str_eq(r.trace.id, "0af7651916cd43dd8448eb211c80319c");
+	req_free(&r);
+	req_init(&r, badrid, NULL, NULL);
+	req_trace_begin(&r, 1);
+	ck_assert_int_eq(trace_parse(req_traceparent(&r), &t), CB_OK);
+	ck_assert_str_ne(t.id, "4bf92f3577b34da6a3ce929d0e0e4736");
+	req_free(&r);
+
 	req_init(&r, good, NULL, NULL);
 	req_trace_begin(&r, 0);
 	ck_assert_ptr_null(req_traceparent(&r));
@@ -442,6 +466,9 @@ START_TEST(test_trace_begin)
 	cu_env_free(good);
 	cu_env_free(bad);
 	cu_env_free(none);
+	cu_env_free(rid);
+	cu_env_free(both);
+	cu_env_free(badrid);
 }
 END_TEST
 

@@ -85,6 +85,33 @@ START_TEST(test_every_position_checked)
 }
 END_TEST
 
+/* nginx's $request_id as the trace it started: id and nginx's span, or nothing. */
+START_TEST(test_from_request_id)
+{
+	static const char *const no[] = {
+		"4bf92f3577b34da6a3ce929d0e0e473",	/* 31 digits */
+		"4bf92f3577b34da6a3ce929d0e0e47360",	/* 33 */
+		"4BF92F3577B34DA6A3CE929D0E0E4736",	/* upper case */
+		"4bf92f3577b34da6a3ce929d0e0e473g",
+		"00000000000000000000000000000000",
+		"4bf92f3577b34da60000000000000000",	/* nginx's span all zeros */
+		"",
+	};
+	struct trace	 t;
+	size_t		 i;
+
+	ck_assert_int_eq(trace_from_request_id("4bf92f3577b34da6a3ce929d0e0e4736", &t), CB_OK);
+	ck_assert_str_eq(t.id, "4bf92f3577b34da6a3ce929d0e0e4736");
+	ck_assert_str_eq(t.span, "a3ce929d0e0e4736");
+	ck_assert_uint_eq(t.flags, TRACE_FLAG_SAMPLED);
+	for (i = 0; i < CU_NELEM(no); i++) {
+		ck_assert_msg(trace_from_request_id(no[i], &t) == CB_ERR_VALIDATION, "took %s", no[i]);
+		ck_assert_int_eq(trace_set(&t), 0);
+	}
+	ck_assert_int_eq(trace_from_request_id(NULL, &t), CB_ERR_VALIDATION);
+}
+END_TEST
+
 START_TEST(test_start_and_child)
 {
 	struct trace	 a, b, c, p;
@@ -160,6 +187,7 @@ trace_suite(void)
 	tcase_add_test(tc, test_spec_example);
 	tcase_add_loop_test(tc, test_malformed, 0, (int)CU_NELEM(bad));
 	tcase_add_test(tc, test_every_position_checked);
+	tcase_add_test(tc, test_from_request_id);
 	tcase_add_test(tc, test_start_and_child);
 	tcase_add_test(tc, test_fork_draws_anew);
 	suite_add_tcase(s, tc);
