@@ -59,7 +59,7 @@ req_traceparent(const struct req *r)
  */
 enum {
 	RP_METHOD, RP_DOCURI, RP_SCRIPT, RP_QUERY, RP_ROUTE, RP_ALLOW, RP_REQID,
-	RP_CTYPE, RP_CLEN, RP_ADDR, RP_TRACE, RP_AUTH, RP_N
+	RP_CTYPE, RP_CLEN, RP_ADDR, RP_TRACE, RP_AUTH, RP_IDEM, RP_N
 };
 
 static const struct {
@@ -78,10 +78,12 @@ static const struct {
 	[RP_ADDR]	= { "REMOTE_ADDR", 11 },
 	[RP_TRACE]	= { "TRACEPARENT", 11 },
 	[RP_AUTH]	= { "HTTP_AUTHORIZATION", 18 },
+	[RP_IDEM]	= { "HTTP_IDEMPOTENCY_KEY", 20 },
 };
 
+/* Each known parameter's first value into v, and how many times it came into count. */
 static void
-req_scan(char *const *env, const char *v[RP_N])
+req_scan(char *const *env, const char *v[RP_N], unsigned count[RP_N])
 {
 	const char	*eq;
 	size_t		 i, n;
@@ -91,9 +93,9 @@ req_scan(char *const *env, const char *v[RP_N])
 			continue;
 		n = (size_t)(eq - *env);
 		for (i = 0; i < RP_N; i++)
-			if (req_known[i].len == n && v[i] == NULL &&
-			    memcmp(*env, req_known[i].name, n) == 0) {
-				v[i] = eq + 1;
+			if (req_known[i].len == n && memcmp(*env, req_known[i].name, n) == 0) {
+				if (count[i]++ == 0)
+					v[i] = eq + 1;
 				break;
 			}
 	}
@@ -103,6 +105,7 @@ void
 req_init(struct req *r, char *const *env, struct app *app, const struct req_io *io)
 {
 	const char	*cl, *v[RP_N] = { NULL };
+	unsigned	 count[RP_N] = { 0 };
 	long long	 ll;
 
 	memset(r, 0, sizeof(*r));
@@ -110,7 +113,7 @@ req_init(struct req *r, char *const *env, struct app *app, const struct req_io *
 	r->app = app;
 	if (io)
 		r->io = *io;
-	req_scan(env, v);
+	req_scan(env, v, count);
 	r->method = v[RP_METHOD];
 	r->uri = v[RP_DOCURI] ? v[RP_DOCURI] : v[RP_SCRIPT];
 	r->query = v[RP_QUERY];
@@ -121,6 +124,9 @@ req_init(struct req *r, char *const *env, struct app *app, const struct req_io *
 	r->remote_addr = v[RP_ADDR];
 	r->traceparent_in = v[RP_TRACE];
 	r->authorization = v[RP_AUTH];
+	r->idempotency_key = v[RP_IDEM];
+	r->n_authorization = count[RP_AUTH];
+	r->n_idempotency_key = count[RP_IDEM];
 	cl = v[RP_CLEN];
 	if (r->method == NULL)
 		r->method = "";
@@ -190,6 +196,8 @@ req_header(const struct req *r, const char *name)
 		return env_get(r->env, "CONTENT_LENGTH");
 	if (strcmp(key, "HTTP_AUTHORIZATION") == 0)
 		return r->authorization;
+	if (strcmp(key, "HTTP_IDEMPOTENCY_KEY") == 0)
+		return r->idempotency_key;
 	return env_get(r->env, key);
 }
 
@@ -202,6 +210,11 @@ req_header_count(const struct req *r, const char *name)
 
 	if (r->env == NULL || req_header_key(name, key, sizeof(key)) != 0)
 		return 0;
+	/* Counted already by req_init's one pass (the two route.c asks about). */
+	if (strcmp(key, "HTTP_AUTHORIZATION") == 0)
+		return r->n_authorization;
+	if (strcmp(key, "HTTP_IDEMPOTENCY_KEY") == 0)
+		return r->n_idempotency_key;
 	len = strlen(key);
 	for (e = r->env; *e != NULL; e++)
 		if (strncmp(*e, key, len) == 0 && (*e)[len] == '=')

@@ -65,6 +65,9 @@ struct req {
 	const char	*content_type;
 	const char	*remote_addr;
 	const char	*authorization;		/* HTTP_AUTHORIZATION */
+	const char	*idempotency_key;	/* HTTP_IDEMPOTENCY_KEY */
+	unsigned	 n_authorization;	/* how many times each came */
+	unsigned	 n_idempotency_key;
 	long long	 content_length;	/* -1 when absent */
 	int		 head;		/* HEAD: answer as GET without a body */
 

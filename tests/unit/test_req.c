@@ -203,6 +203,28 @@ START_TEST(test_header)
 }
 END_TEST
 
+/* Repeated lines are counted, the first one answered (req_init's one pass and the scan alike). */
+START_TEST(test_header_count)
+{
+	struct req	 r;
+	char		**env = cu_env("REQUEST_METHOD", "POST", "HTTP_AUTHORIZATION", "Bearer a",
+	    "HTTP_X_ONE", "1", "HTTP_AUTHORIZATION", "Bearer b", "HTTP_IDEMPOTENCY_KEY", "\"k\"",
+	    "HTTP_X_TWO", "2", "HTTP_X_TWO", "3", NULL);
+
+	req_init(&r, env, NULL, NULL);
+	ck_assert_uint_eq(req_header_count(&r, "Authorization"), 2);
+	ck_assert_pstr_eq(req_header(&r, "Authorization"), "Bearer a");
+	ck_assert_uint_eq(req_header_count(&r, "Idempotency-Key"), 1);
+	ck_assert_pstr_eq(req_header(&r, "idempotency-key"), "\"k\"");
+	ck_assert_uint_eq(req_header_count(&r, "X-Two"), 2);
+	ck_assert_pstr_eq(req_header(&r, "X-Two"), "2");
+	ck_assert_uint_eq(req_header_count(&r, "X-One"), 1);
+	ck_assert_uint_eq(req_header_count(&r, "X-None"), 0);
+	req_free(&r);
+	cu_env_free(env);
+}
+END_TEST
+
 START_TEST(test_header_long_name)
 {
 	struct req	 r;
@@ -716,6 +738,7 @@ req_suite(void)
 	tcase_add_test(tc, test_init_fields);
 	tcase_add_loop_test(tc, test_content_length, 0, (int)CU_NELEM(cl_cases));
 	tcase_add_loop_test(tc, test_header, 0, (int)CU_NELEM(header_cases));
+	tcase_add_test(tc, test_header_count);
 	tcase_add_test(tc, test_header_long_name);
 	tcase_add_loop_test(tc, test_query, 0, (int)CU_NELEM(query_cases));
 	tcase_add_test(tc, test_query_absent);
