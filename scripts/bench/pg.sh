@@ -41,13 +41,26 @@ pg_command() {
         -D fp="$PG_FP"
 }
 
+# A reference (KEY: pgsub or pgcmd) with any of the COUNTS below its
+# transactions is "not measured" under LABEL: its tps cleared.
+pg_shortfall() {
+    local key=$1 label=$2 n
+    for n in $3; do
+        if [ "$n" -lt "${M[$key.tx]}" ]; then
+            UNMEASURED+=("pgbench $label: ${M[$key.rows]}")
+            M[$key.tps]=
+            break
+        fi
+    done
+}
+
 # What the pgbench runs wrote, against the transactions they counted: a
 # statement that silently wrote nothing (a version check that no longer
 # matches, a renamed column caught by nothing) would make a reference
 # without work.  Sets M[pgsub.rows] and M[pgcmd.rows]; a shortfall is
 # "not measured".
 pg_check() {
-    local like="$PG_CTXBASE%" r n
+    local like="$PG_CTXBASE%" r
     if [ -n "${M[pgsub.tps]:-}" ]; then
         r=$(psql_app -F ' ' -c "SELECT
             (SELECT count(*) FROM submissions WHERE ctx_id::text LIKE '$like'),
@@ -56,25 +69,13 @@ pg_check() {
             (SELECT count(*) FROM idempotency_keys WHERE scope LIKE 'ctx:$like' AND status = 201),
             (SELECT count(*) FROM submission_digests WHERE ctx_id::text LIKE '$like')")
         M[pgsub.rows]="submissions, outbox rows, stored keys, digests: ${r// /, } for ${M[pgsub.tx]} transactions"
-        for n in $r; do
-            if [ "$n" -lt "${M[pgsub.tx]}" ]; then
-                UNMEASURED+=("pgbench submit: ${M[pgsub.rows]}")
-                M[pgsub.tps]=
-                break
-            fi
-        done
+        pg_shortfall pgsub submit "$r"
     fi
     if [ -n "${M[pgcmd.tps]:-}" ]; then
         r=$(psql_app -F ' ' -c "SELECT
             (SELECT count(*) FROM commands WHERE ctx_id::text LIKE '$like'),
             (SELECT coalesce(sum(last_seq), 0) FROM contexts WHERE id::text LIKE '$like')")
         M[pgcmd.rows]="commands, last_seq bumps: ${r// /, } for ${M[pgcmd.tx]} transactions"
-        for n in $r; do
-            if [ "$n" -lt "${M[pgcmd.tx]}" ]; then
-                UNMEASURED+=("pgbench command accept: ${M[pgcmd.rows]}")
-                M[pgcmd.tps]=
-                break
-            fi
-        done
+        pg_shortfall pgcmd "command accept" "$r"
     fi
 }

@@ -53,6 +53,8 @@ char	*admin_list_json(const char *csv);
 int	 admin_org_resolve(struct admin *, const char *org, char *id, size_t idsz);
 /* Print a JSON object on one line and free it. */
 void	 admin_print_json(cJSON *);
+/* The same for an answer holding a secret: the printed text is wiped. */
+void	 admin_print_secret(cJSON *);
 /* An app around the CLI's connection and settings, the seal keyring loaded. */
 int	 admin_app_open(struct admin *, struct app *);
 void	 admin_app_close(struct app *);

@@ -28,7 +28,6 @@ cmd_call_source_add(struct admin *a, int argc, char **argv)
 	char			 id[37], secret[STDWH_SECRET_BUFSZ];
 	const char		*cc = NULL;
 	cJSON			*o;
-	char			*text;
 	int			 rc;
 
 	if (argc == 4 && strcmp(argv[2], "--country-code") == 0)
@@ -57,14 +56,10 @@ cmd_call_source_add(struct admin *a, int argc, char **argv)
 	    cJSON_AddStringToObject(o, "name", argv[1]) == NULL ||
 	    (cc ? cJSON_AddStringToObject(o, "country_code", cc) :
 	    cJSON_AddNullToObject(o, "country_code")) == NULL ||
-	    cJSON_AddStringToObject(o, "secret", secret) == NULL ||
-	    (text = cJSON_PrintUnformatted(o)) == NULL)
+	    cJSON_AddStringToObject(o, "secret", secret) == NULL)
 		util_oom();
-	printf("%s\n", text);
+	admin_print_secret(o);
 	sodium_memzero(secret, sizeof(secret));
-	sodium_memzero(text, strlen(text));
-	free(text);
-	cJSON_Delete(o);
 	return 0;
 }
 
@@ -105,18 +100,13 @@ int
 cmd_call_source_list(struct admin *a, int argc, char **argv)
 {
 	cJSON	*view = NULL;
-	char	*text;
 	int	 rc;
 
 	if (argc != 1)
 		return fail("usage: call-source-list ORG");
 	if ((rc = calls_source_list(a->db, argv[0], &view)) != CB_OK)
 		return fail("call-source-list: %s", errs_name(rc));
-	if ((text = cJSON_PrintUnformatted(view)) == NULL)
-		util_oom();
-	printf("%s\n", text);
-	free(text);
-	cJSON_Delete(view);
+	admin_print_json(view);
 	return 0;
 }
 

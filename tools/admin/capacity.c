@@ -49,7 +49,7 @@ cmd_capacity(struct admin *a, int argc, char **argv)
 	};
 	const size_t		 nopts = sizeof(opts) / sizeof(opts[0]);
 	cJSON			*o, *sf, *al, *ib, *as;
-	char			*text, src[160];
+	char			 src[160];
 	size_t			 j;
 	int			 i;
 
@@ -138,10 +138,6 @@ cmd_capacity(struct admin *a, int argc, char **argv)
 	    "allocation, so they are listed and not added"));
 	cJSON_AddItemToArray(as, cJSON_CreateString("headroom: the broker's inbound throughput "
 	    "over the event rate, for an even rate (a peak hour needs its own figure)"));
-	if ((text = cJSON_PrintUnformatted(o)) == NULL)
-		util_oom();
-	printf("%s\n", text);
-	free(text);
-	cJSON_Delete(o);
+	admin_print_json(o);
 	return 0;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "admin.h"
 #include "buf.h"
 #include "errs.h"
@@ -100,6 +102,27 @@ admin_db_fail(struct admin *a, int rc)
 }
 
 /*
+ * The seal keyring opened into k and its data keys, for admin_app_open and
+ * admin_keys; NULL after "cannot load the <what>: <why>", why being the
+ * loader's words, else `unsaid`, else the code's name.  k is the caller's
+ * to close either way.
+ */
+static struct seal_keyring *
+keys_load(struct admin *a, struct keyring *k, const char *what, const char *unsaid)
+{
+	struct seal_keyring	*kr = NULL;
+	char			 err[512] = "";
+	int			 rc;
+
+	rc = keyring_open(k, a->db, a->s.seal_root_key_file, err, sizeof(err));
+	if (rc == CB_OK)
+		kr = keyring_get(k, a->db);
+	if (kr == NULL)
+		fail("cannot load the %s: %s", what, err[0] ? err : unsaid ? unsaid : errs_name(rc));
+	return kr;
+}
+
+/*
  * An app (lib/app.h) around the CLI's connection and settings, with the
  * seal keyring loaded, for the library calls that take one.  The settings
  * are borrowed: admin_app_close frees only what it opened.
@@ -107,17 +130,12 @@ admin_db_fail(struct admin *a, int rc)
 int
 admin_app_open(struct admin *a, struct app *app)
 {
-	char	 err[512] = "";
-	int	 rc;
-
 	memset(app, 0, sizeof(*app));
 	app->settings = a->s;
 	app->db = a->db;
-	rc = keyring_open(&app->keys, a->db, a->s.seal_root_key_file, err, sizeof(err));
-	if (rc != CB_OK || app_keys(app) == NULL) {
-		keyring_close(&app->keys);
-		memset(app, 0, sizeof(*app));
-		return fail("cannot load the seal keyring: %s", err[0] ? err : errs_name(rc));
+	if (keys_load(a, &app->keys, "seal keyring", NULL) == NULL) {
+		admin_app_close(app);
+		return 1;
 	}
 	return 0;
 }
@@ -141,29 +159,36 @@ admin_org_resolve(struct admin *a, const char *org, char *id, size_t idsz)
 	return 0;
 }
 
-void
-admin_print_json(cJSON *o)
+static void
+print_json(cJSON *o, int wipe)
 {
 	char	*text = cJSON_PrintUnformatted(o);
 
 	if (text == NULL)
 		util_oom();
 	printf("%s\n", text);
+	if (wipe)
+		sodium_memzero(text, strlen(text));
 	free(text);
 	cJSON_Delete(o);
+}
+
+void
+admin_print_json(cJSON *o)
+{
+	print_json(o, 0);
+}
+
+/* The same for an answer that holds a secret: its text is wiped once printed. */
+void
+admin_print_secret(cJSON *o)
+{
+	print_json(o, 1);
 }
 
 /* The data keys, for a command that seals or opens a secret. */
 struct seal_keyring *
 admin_keys(struct admin *a, struct keyring *k)
 {
-	struct seal_keyring	*kr;
-	char			 err[512] = "";
-
-	if (keyring_open(k, a->db, a->s.seal_root_key_file, err, sizeof(err)) != CB_OK ||
-	    (kr = keyring_get(k, a->db)) == NULL) {
-		fail("cannot load the data keys: %s", err[0] ? err : "keyring unavailable");
-		return NULL;
-	}
-	return kr;
+	return keys_load(a, k, "data keys", "keyring unavailable");
 }

@@ -45,6 +45,16 @@ sf_print(cJSON *view)
 	admin_print_json(view);
 }
 
+/* A command's answer: its view printed, or the error's name after "CMD: ". */
+static int
+sf_answer(const char *cmd, int rc, cJSON *view)
+{
+	if (rc != CB_OK)
+		return fail("%s: %s", cmd, errs_name(rc));
+	sf_print(view);
+	return 0;
+}
+
 /* The key file's text, owned (wipe it): read as the caller before the drop. */
 static void
 sf_key_wipe(char *pem)
@@ -108,10 +118,8 @@ cmd_sf_connect(struct admin *a, int argc, char **argv)
 	    &field, why, sizeof(why));
 	if (rc == CB_ERR_RESIDENCY || rc == CB_ERR_VALIDATION)
 		rc = fail("sf-connect: %s (%s): %s", errs_title(rc), field, why);
-	else if (rc != CB_OK)
-		rc = fail("sf-connect: %s", errs_name(rc));
 	else
-		sf_print(view);
+		rc = sf_answer("sf-connect", rc, view);
 out:
 	keyring_close(&k);
 	sf_key_wipe(pem);
@@ -142,10 +150,8 @@ cmd_sf_rotate(struct admin *a, int argc, char **argv)
 		rc = fail("sf-rotate: the tenant has no Salesforce connection of its own");
 	else if (rc == CB_ERR_VALIDATION)
 		rc = fail("sf-rotate: %s", why);
-	else if (rc != CB_OK)
-		rc = fail("sf-rotate: %s", errs_name(rc));
 	else
-		sf_print(view);
+		rc = sf_answer("sf-rotate", rc, view);
 out:
 	keyring_close(&k);
 	sf_key_wipe(pem);
@@ -162,10 +168,8 @@ cmd_sf_list(struct admin *a, int argc, char **argv)
 	(void)argv;
 	if (argc != 0)
 		return fail("usage: sf-list");
-	if ((rc = sfconn_list(a->db, &a->s, &view)) != CB_OK)
-		return fail("sf-list: %s", errs_name(rc));
-	sf_print(view);
-	return 0;
+	rc = sfconn_list(a->db, &a->s, &view);
+	return sf_answer("sf-list", rc, view);
 }
 
 int
@@ -182,8 +186,5 @@ cmd_sf_show(struct admin *a, int argc, char **argv)
 	if ((rc = sfconn_get(a->db, &a->s, org, &view)) == CB_ERR_NOT_FOUND)
 		return fail("sf-show: %s has no Salesforce connection of its own (it delivers "
 		    "through the default CB_SF_* connection)", argv[0]);
-	if (rc != CB_OK)
-		return fail("sf-show: %s", errs_name(rc));
-	sf_print(view);
-	return 0;
+	return sf_answer("sf-show", rc, view);
 }

@@ -26,6 +26,16 @@
 #include "users.h"
 #include "util.h"
 
+/* An org command's answer: {"org_id":ID,"KEY":"VALUE"}, or the database's error. */
+static int
+org_answer(struct admin *a, int rc, const char *id, const char *key, const char *value)
+{
+	if (rc != CB_OK)
+		return admin_db_fail(a, rc);
+	printf("{\"org_id\":%s,\"%s\":\"%s\"}\n", id, key, value);
+	return 0;
+}
+
 int
 cmd_org_create(struct admin *a, int argc, char **argv)
 {
@@ -35,10 +45,8 @@ cmd_org_create(struct admin *a, int argc, char **argv)
 	if (argc != 2)
 		return fail("usage: org-create SLUG NAME");
 	/* An existing slug answers its id, unchanged and not audited. */
-	if ((rc = orgs_create(a->db, argv[0], argv[1], a->actor, id, sizeof(id))) != CB_OK)
-		return admin_db_fail(a, rc);
-	printf("{\"org_id\":%s,\"slug\":\"%s\"}\n", id, argv[0]);
-	return 0;
+	rc = orgs_create(a->db, argv[0], argv[1], a->actor, id, sizeof(id));
+	return org_answer(a, rc, id, "slug", argv[0]);
 }
 
 /* A tenant's plan tier: its submits and commands a minute (lib/quota.h). */
@@ -51,10 +59,8 @@ cmd_org_plan(struct admin *a, int argc, char **argv)
 	if (argc != 2 || (strcmp(argv[1], "free") != 0 && strcmp(argv[1], "team") != 0 &&
 	    strcmp(argv[1], "enterprise") != 0))
 		return fail("usage: org-plan ORG free|team|enterprise");
-	if ((rc = orgs_set_plan(a->db, argv[0], argv[1], a->actor, id, sizeof(id))) != CB_OK)
-		return admin_db_fail(a, rc);
-	printf("{\"org_id\":%s,\"plan\":\"%s\"}\n", id, argv[1]);
-	return 0;
+	rc = orgs_set_plan(a->db, argv[0], argv[1], a->actor, id, sizeof(id));
+	return org_answer(a, rc, id, "plan", argv[1]);
 }
 
 /* A user and its audit row user.created, committed together. */

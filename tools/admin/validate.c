@@ -43,6 +43,21 @@ af_read(const char *path, struct buf *b)
 	return rc;
 }
 
+/*
+ * The one FILE a command takes, read into b (initialised here; the caller
+ * frees it): 0, or 2 after the usage or the reason it could not be read.
+ */
+static int
+af_load(const char *cmd, int argc, char **argv, struct buf *b)
+{
+	buf_init(b, ADMIN_FORM_MAX);
+	if (argc != 1) {
+		fprintf(stderr, "cb-admin: usage: %s %s\n", cmd, ADMIN_VALIDATE_ARGS);
+		return 2;
+	}
+	return af_read(argv[0], b);
+}
+
 /* {"file":..., "valid":true, <what>:n[, "classes":{...}]} on stdout; takes `extra`. */
 static void
 af_print(const char *path, const char *what, int n, cJSON *extra)
@@ -92,12 +107,7 @@ admin_form_validate(int argc, char **argv)
 	char		 why[400];
 	int		 rc;
 
-	if (argc != 1) {
-		fprintf(stderr, "cb-admin: usage: form-validate %s\n", ADMIN_VALIDATE_ARGS);
-		return 2;
-	}
-	buf_init(&b, ADMIN_FORM_MAX);
-	if ((rc = af_read(argv[0], &b)) != 0)
+	if ((rc = af_load("form-validate", argc, argv, &b)) != 0)
 		goto out;
 	if (formdef_check_text(buf_cstr(&b), b.len, &e) != CB_OK) {
 		formdef_error_text(buf_cstr(&b), &e, why, sizeof(why));
@@ -122,12 +132,7 @@ admin_mapping_validate(int argc, char **argv)
 	cJSON		*m = NULL;
 	int		 rc;
 
-	if (argc != 1) {
-		fprintf(stderr, "cb-admin: usage: mapping-validate %s\n", ADMIN_VALIDATE_ARGS);
-		return 2;
-	}
-	buf_init(&b, ADMIN_FORM_MAX);
-	if ((rc = af_read(argv[0], &b)) != 0)
+	if ((rc = af_load("mapping-validate", argc, argv, &b)) != 0)
 		goto out;
 	rc = 1;
 	if (jv_parse(buf_cstr(&b), b.len, &m, &je) != CB_OK) {

@@ -104,6 +104,20 @@ main(int argc, char **argv)
 {
 	struct bench	 b;
 	struct phase	 load, idle, appr;
+	/* The whole-number options: name, range, where it goes. */
+	const struct { const char *name; int lo, hi; int *to; } nums[] = {
+		{ "--tabs", 1, TABS_MAX, &b.ntabs },
+		{ "--rate", 1, 100000, &b.rate },
+		{ "--seconds", 1, 3600, &b.seconds },
+		{ "--senders", 1, SENDERS_MAX, &b.nsenders },
+		{ "--idle", 0, 100000, &b.nidle },
+		{ "--idle-gap-ms", 0, 10000, &b.idle_gap_ms },
+		{ "--drain-ms", 100, 600000, &b.drain_ms },
+		{ "--window", 1, 1000, &b.window },
+		{ "--approve", 0, 1, &b.approve },
+		{ "--poll-ms", 1, 1000, &b.poll_ms },
+	};
+	size_t		 j;
 	int		 i;
 
 	memset(&b, 0, sizeof(b));
@@ -122,30 +136,14 @@ main(int argc, char **argv)
 
 		if (v == NULL)
 			break;
-		if (strcmp(a, "--form") == 0)
+		for (j = 0; j < sizeof(nums) / sizeof(nums[0]) && strcmp(a, nums[j].name) != 0; j++)
+			;
+		if (j < sizeof(nums) / sizeof(nums[0]))
+			*nums[j].to = arg_int(a, v, nums[j].lo, nums[j].hi);
+		else if (strcmp(a, "--form") == 0)
 			b.form = v;
 		else if (strcmp(a, "--key") == 0)
 			b.key = v;
-		else if (strcmp(a, "--tabs") == 0)
-			b.ntabs = arg_int(a, v, 1, TABS_MAX);
-		else if (strcmp(a, "--rate") == 0)
-			b.rate = arg_int(a, v, 1, 100000);
-		else if (strcmp(a, "--seconds") == 0)
-			b.seconds = arg_int(a, v, 1, 3600);
-		else if (strcmp(a, "--senders") == 0)
-			b.nsenders = arg_int(a, v, 1, SENDERS_MAX);
-		else if (strcmp(a, "--idle") == 0)
-			b.nidle = arg_int(a, v, 0, 100000);
-		else if (strcmp(a, "--idle-gap-ms") == 0)
-			b.idle_gap_ms = arg_int(a, v, 0, 10000);
-		else if (strcmp(a, "--drain-ms") == 0)
-			b.drain_ms = arg_int(a, v, 100, 600000);
-		else if (strcmp(a, "--window") == 0)
-			b.window = arg_int(a, v, 1, 1000);
-		else if (strcmp(a, "--approve") == 0)
-			b.approve = arg_int(a, v, 0, 1);
-		else if (strcmp(a, "--poll-ms") == 0)
-			b.poll_ms = arg_int(a, v, 1, 1000);
 		else if (strcmp(a, "--slack-user") == 0)
 			b.slack_user = v;
 		else

@@ -105,6 +105,24 @@ snd_request(struct sender *s, const char *method, const char *path, const char *
 	return snd_request_h(s, method, path, h, body);
 }
 
+/*
+ * One send (out) or recv of up to n bytes on a non-blocking socket, again
+ * when a signal cut it short: the bytes moved, 0 when it would block, -1 on
+ * error or EOF.
+ */
+static ssize_t
+sock_move(int fd, char *p, size_t n, int out)
+{
+	ssize_t	 r;
+
+	do
+		r = out ? send(fd, p, n, MSG_NOSIGNAL) : recv(fd, p, n, 0);
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	return r > 0 ? r : -1;
+}
+
 /* Write what the socket takes: 0 (maybe partly), -1 on error. */
 int
 snd_flush(struct sender *s)
@@ -112,13 +130,8 @@ snd_flush(struct sender *s)
 	ssize_t	 w;
 
 	while (s->out_off < s->out_len) {
-		w = send(s->fd, s->out + s->out_off, s->out_len - s->out_off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (w <= 0)
-			return -1;
+		if ((w = sock_move(s->fd, s->out + s->out_off, s->out_len - s->out_off, 1)) <= 0)
+			return (int)w;
 		s->out_off += (size_t)w;
 	}
 	return 0;
@@ -179,13 +192,8 @@ snd_read(struct sender *s)
 	for (;;) {
 		if (s->in_len >= s->in_cap)
 			return -1;
-		r = recv(s->fd, s->in + s->in_len, s->in_cap - s->in_len, 0);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return 0;
-		if (r <= 0)
-			return -1;
+		if ((r = sock_move(s->fd, s->in + s->in_len, s->in_cap - s->in_len, 0)) <= 0)
+			return (int)r;
 		s->in_len += (size_t)r;
 	}
 }
