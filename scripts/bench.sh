@@ -56,7 +56,8 @@
 #   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
 #   BENCH_APPR_RATE   approvals offered per second             [50]
 #   BENCH_APPR_TABS   tabs they spread over                    [50]
-#   BENCH_OBS_ROUNDS  on/off rounds of the observe section     [3]
+#   BENCH_OBS_ROUNDS  on/off rounds of the observe section     [4: an even number
+#                     puts each side first as often]
 #   BENCH_OBS_WARM    seconds of load, not counted, after each switch [2]
 #   CB_BUILD          build directory                          [<repo>/build]
 set -euo pipefail

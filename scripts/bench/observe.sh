@@ -3,7 +3,7 @@
 # GET /api/v1/forms/{id} as the http section, alternately with both on
 # (the product's defaults: CB_METRICS_DIR set, CB_TRACE=on, nginx's trace
 # maps and headers) and both off (CB_METRICS_DIR empty, CB_TRACE=off,
-# nginx/trace-off.conf), BENCH_OBS_ROUNDS rounds [3] of on, off then off,
+# nginx/trace-off.conf), BENCH_OBS_ROUNDS rounds [4] of on, off then off,
 # on, so a drift of the machine's load falls on both sides;
 # `scripts/stack.sh restart-edge` restarts the responders and reloads nginx
 # before each run, and BENCH_OBS_WARM seconds [2] of the same load, not
@@ -16,7 +16,7 @@
 # Needs from the caller: REPO CB_HTTP_URL FORM TOKEN DURATION WORK, wrk_run,
 # wrk_note, dur_s, say, die.
 
-OBS_ROUNDS=${BENCH_OBS_ROUNDS:-3}
+OBS_ROUNDS=${BENCH_OBS_ROUNDS:-4}
 [[ $OBS_ROUNDS =~ ^[1-9][0-9]?$ ]] || die "BENCH_OBS_ROUNDS must be 1 to 99"
 OBS_WARM=${BENCH_OBS_WARM:-2}
 [[ $OBS_WARM =~ ^[0-9]{1,3}$ ]] || die "BENCH_OBS_WARM must be 0 to 999 (seconds)"
