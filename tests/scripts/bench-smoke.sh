@@ -38,7 +38,7 @@ verdicts=$(judge)
 }
 out=$(BENCH_DURATION=1s BENCH_CONNS=8 BENCH_CONTEXTS=4 BENCH_TABS=10 BENCH_TAB_RATE=50 \
     BENCH_TAB_SECONDS=1 BENCH_TAB_SENDERS=4 BENCH_IDLE=10 BENCH_DELIVERIES=400 \
-    BENCH_APPR_TABS=5 BENCH_APPR_RATE=10 \
+    BENCH_APPR_TABS=5 BENCH_APPR_RATE=10 BENCH_OBS_ROUNDS=2 BENCH_OBS_WARM=1 \
     timeout 300 "$repo/scripts/bench.sh" 2>&1) || {
     printf '%s\n' "$out" | tail -n 30
     echo "bench-smoke: FAIL: scripts/bench.sh exited non-zero"
