@@ -195,9 +195,7 @@ users_post(struct req *r, const void *argp)
 	o = cJSON_CreateObject();
 	add_str(o, "id", id);
 	add_str(o, "role", a->role);
-	resp_json(r, 201, o);
-	cJSON_Delete(o);
-	return CB_OK;
+	return send_json(r, 201, o, NULL, 0);
 }
 
 static int
@@ -445,14 +443,4 @@ static const struct route admin_routes[] = {
 	  .act = keys_revoke },
 };
 
-static const struct responder admin = {
-	.name = "admin",
-	.routes = admin_routes,
-	.nroutes = sizeof(admin_routes) / sizeof(admin_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &admin);
-}
+ROUTE_MAIN("admin", admin_routes)

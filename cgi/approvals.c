@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "approval.h"
+#include "decision.h"
 #include "errs.h"
 #include "route.h"
 #include "userauth.h"
@@ -58,7 +59,7 @@ decision_act(struct req *r, const void *argp)
 	const struct user_auth		*u = r->auth;
 	struct approval_ask		 q;
 	struct approval_result		 res;
-	char				 actor[64], why[200];
+	char				 actor[64];
 	cJSON				*o, *c;
 	int				 rc;
 
@@ -71,15 +72,9 @@ decision_act(struct req *r, const void *argp)
 	q.hash = a->hash;
 	q.reason = a->reason;
 	q.via = "api";
-	q.trace = req_traceparent(r);
-	rc = approval_decide(r->app->db, &q, &res, why, sizeof(why));
-	if (rc == CB_ERR_NOT_FOUND || rc == CB_ERR_CONFLICT || rc == CB_ERR_GONE ||
-	    rc == CB_ERR_UNPROCESSABLE)
-		return route_fail(r, rc, why);
-	if (rc != CB_OK)
+	/* The tab is woken once the answer is out (the after hook). */
+	if ((rc = decision_take(r, &q, &res)) != CB_OK)
 		return rc;
-	/* The tab to wake once the answer is out (the after hook). */
-	r->route_data = req_strdup(r, res.ctx_id);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "approval", q.id);
 	cJSON_AddStringToObject(o, "state", res.state);
@@ -90,31 +85,13 @@ decision_act(struct req *r, const void *argp)
 	return CB_OK;
 }
 
-/* The command route's wake-up: the channel sends an approved command now. */
-static void
-decision_wake(struct req *r)
-{
-	if (r->route_data)
-		approval_wake(r->app->kv, r->route_data);
-}
-
 static const struct route approval_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/approvals/{id}/decision", .body_max = 1024,
 	  .flags = ROUTE_JSON, .fields = decision_fields,
-	  .nfields = sizeof(decision_fields) / sizeof(decision_fields[0]),
+	  .nfields = ROUTE_NELEM(decision_fields),
 	  .args_size = sizeof(struct decision_args),
 	  .auth = ROUTE_AUTH_PERSON_ONLY, .roles = ROLES("approver", "admin"),
 	  .act = decision_act, .after = decision_wake },
 };
 
-static const struct responder approvals = {
-	.name = "approvals",
-	.routes = approval_routes,
-	.nroutes = sizeof(approval_routes) / sizeof(approval_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &approvals);
-}
+ROUTE_MAIN("approvals", approval_routes)

@@ -120,32 +120,43 @@ auth_login_limit(struct req *r, const char *org, const char *email)
 	return CB_OK;
 }
 
+/*
+ * A bearer token as the answer, no-store: access_token, token_type,
+ * expires_in, then `name` (the refresh token, or the agent's scope).
+ */
+static void
+auth_answer_token(struct req *r, const char *access, double expires_in, const char *name,
+    const char *value)
+{
+	cJSON	*o;
+
+	if ((o = cJSON_CreateObject()) == NULL)
+		util_oom();
+	cJSON_AddStringToObject(o, "access_token", access);
+	cJSON_AddStringToObject(o, "token_type", "Bearer");
+	cJSON_AddNumberToObject(o, "expires_in", expires_in);
+	cJSON_AddStringToObject(o, name, value);
+	auth_no_store(r);
+	resp_json(r, 200, o);
+	/* The serialized body is in r->out; wipe the tree's copies. */
+	sodium_memzero(cJSON_GetObjectItem(o, "access_token")->valuestring, strlen(access));
+	sodium_memzero(cJSON_GetObjectItem(o, name)->valuestring, strlen(value));
+	cJSON_Delete(o);
+}
+
 /* A refresh grant and its access token, as the answer. */
 static int
 auth_answer_pair(struct req *r, struct refresh_grant *g)
 {
 	char	 access[JWT_TOKEN_BUFSZ];
 	int64_t	 exp = 0;
-	cJSON	*o;
 	int	 rc;
 
 	rc = userauth_issue_access(r->app, g->user_id, g->org, g->role, g->family_id,
 	    access, sizeof(access), &exp);
-	if (rc != CB_OK)
-		goto out;
-	if ((o = cJSON_CreateObject()) == NULL)
-		util_oom();
-	cJSON_AddStringToObject(o, "access_token", access);
-	cJSON_AddStringToObject(o, "token_type", "Bearer");
-	cJSON_AddNumberToObject(o, "expires_in", (double)r->app->settings.access_ttl_s);
-	cJSON_AddStringToObject(o, "refresh_token", g->token);
-	auth_no_store(r);
-	resp_json(r, 200, o);
-	/* The serialized body is in r->out; wipe the tree's copies. */
-	sodium_memzero(cJSON_GetObjectItem(o, "access_token")->valuestring, strlen(access));
-	sodium_memzero(cJSON_GetObjectItem(o, "refresh_token")->valuestring, strlen(g->token));
-	cJSON_Delete(o);
-out:
+	if (rc == CB_OK)
+		auth_answer_token(r, access, (double)r->app->settings.access_ttl_s,
+		    "refresh_token", g->token);
 	sodium_memzero(access, sizeof(access));
 	return rc;
 }
@@ -278,25 +289,14 @@ auth_agent_token(struct req *r, const void *argp)
 	const struct agent_auth	*ag = r->auth;
 	char			 tok[JWT_TOKEN_BUFSZ], scope[256];
 	int64_t			 exp = 0;
-	cJSON			*o;
 	int			 rc;
 
 	(void)argp;
 	rc = userauth_issue_agent(r->app, ag, tok, sizeof(tok), &exp, scope, sizeof(scope));
-	if (rc != CB_OK)
-		goto out;
-	if ((o = cJSON_CreateObject()) == NULL)
-		util_oom();
-	cJSON_AddStringToObject(o, "access_token", tok);
-	cJSON_AddStringToObject(o, "token_type", "Bearer");
-	cJSON_AddNumberToObject(o, "expires_in", (double)(exp - util_now_s()));
-	cJSON_AddStringToObject(o, "scope", scope);
-	auth_no_store(r);
-	resp_json(r, 200, o);
-	sodium_memzero(cJSON_GetObjectItem(o, "access_token")->valuestring, strlen(tok));
-	cJSON_Delete(o);
-	log_kv(LOG_LVL_INFO, "agent_token", "agent", ag->agent_id, "key", ag->key_id, NULL);
-out:
+	if (rc == CB_OK) {
+		auth_answer_token(r, tok, (double)(exp - util_now_s()), "scope", scope);
+		log_kv(LOG_LVL_INFO, "agent_token", "agent", ag->agent_id, "key", ag->key_id, NULL);
+	}
 	sodium_memzero(tok, sizeof(tok));
 	return rc;
 }
@@ -304,7 +304,7 @@ out:
 static const struct route auth_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/auth/login", .body_max = 4096,
 	  .flags = ROUTE_JSON | ROUTE_TLS_ONLY,
-	  .fields = login_fields, .nfields = sizeof(login_fields) / sizeof(login_fields[0]),
+	  .fields = login_fields, .nfields = ROUTE_NELEM(login_fields),
 	  .args_size = sizeof(struct login_args), .act = auth_login },
 	{ .method = "POST", .pattern = "/api/v1/auth/refresh", .body_max = 1024,
 	  .flags = ROUTE_JSON | ROUTE_TLS_ONLY,
@@ -321,16 +321,5 @@ static const struct route auth_routes[] = {
 	  .flags = ROUTE_TLS_ONLY, .rate_class = RATE_AGENT, .act = auth_agent_token },
 };
 
-static const struct responder auth_responder = {
-	.name = "auth",
-	.routes = auth_routes,
-	.nroutes = sizeof(auth_routes) / sizeof(auth_routes[0]),
-	.init = signkeys_responder_init,
-	.fini = signkeys_responder_fini,
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &auth_responder);
-}
+ROUTE_MAIN("auth", auth_routes,
+    .init = signkeys_responder_init, .fini = signkeys_responder_fini)

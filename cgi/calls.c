@@ -209,14 +209,4 @@ static const struct route calls_routes[] = {
 	  .rate_class = RATE_WEBHOOK },
 };
 
-static const struct responder calls = {
-	.name = "calls",
-	.routes = calls_routes,
-	.nroutes = 1,
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &calls);
-}
+ROUTE_MAIN("calls", calls_routes)

@@ -523,25 +523,15 @@ cmd_list(struct req *r, const void *argp)
 static const struct route cmd_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/contexts/{ctx_ref}/commands", .body_max = 8192,
 	  .flags = ROUTE_JSON, .fields = cmd_fields,
-	  .nfields = sizeof(cmd_fields) / sizeof(cmd_fields[0]), .args_size = sizeof(struct cmd_args),
+	  .nfields = ROUTE_NELEM(cmd_fields), .args_size = sizeof(struct cmd_args),
 	  .auth = ROUTE_AUTH_AGENT_MEMO, .scope = "commands:write", .check = cmd_check,
 	  .quota = QUOTA_COMMAND, .bucket = cmd_bucket,
 	  .act = cmd_create, .after = cmd_wake },
 	{ .method = "GET", .pattern = "/api/v1/commands", .args_size = sizeof(struct list_args),
 	  .auth = ROUTE_AUTH_AGENT, .scope = "commands:read", .act = cmd_list,
-	  .query = list_query, .nquery = sizeof(list_query) / sizeof(list_query[0]) },
+	  .query = list_query, .nquery = ROUTE_NELEM(list_query) },
 	{ .method = "GET", .pattern = "/api/v1/commands/{id}",
 	  .auth = ROUTE_AUTH_AGENT, .scope = "commands:read", .act = cmd_get },
 };
 
-static const struct responder commands = {
-	.name = "commands",
-	.routes = cmd_routes,
-	.nroutes = sizeof(cmd_routes) / sizeof(cmd_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &commands);
-}
+ROUTE_MAIN("commands", cmd_routes)

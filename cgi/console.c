@@ -66,48 +66,44 @@ caller_org(const struct req *r)
 	return u->org;
 }
 
-static void
-answer(struct req *r, cJSON *o)
+/* A read's answer, no-store: `o` when `rc` says it was read (then freed). */
+static int
+answer(struct req *r, int rc, cJSON *o)
 {
-	resp_json_nostore(r, 200, o);
+	if (rc == CB_OK)
+		resp_json_nostore(r, 200, o);
+	return rc;
 }
 
 static int
 outbox_show(struct req *r, const void *argp)
 {
 	const struct outbox_args	*a = argp;
-	cJSON				*o;
+	cJSON				*o = NULL;
 	int				 rc;
 
 	rc = console_outbox(r->app->db, caller_org(r),
 	    a->failures ? a->failures : CONSOLE_FAILURES_DEFAULT, &o);
-	if (rc != CB_OK)
-		return rc;
-	answer(r, o);
-	return CB_OK;
+	return answer(r, rc, o);
 }
 
 static int
 approvals_list(struct req *r, const void *argp)
 {
 	const struct approvals_args	*a = argp;
-	cJSON				*o;
+	cJSON				*o = NULL;
 	int				 rc;
 
 	rc = console_approvals(r->app->db, caller_org(r), a->state ? a->state : "pending",
 	    a->limit ? a->limit : CONSOLE_APPROVALS_DEFAULT, &o);
-	if (rc != CB_OK)
-		return rc;
-	answer(r, o);
-	return CB_OK;
+	return answer(r, rc, o);
 }
 
 static int
 live_show(struct req *r, const void *argp)
 {
 	(void)argp;
-	answer(r, console_live(r->app->settings.metrics_dir));
-	return CB_OK;
+	return answer(r, CB_OK, console_live(r->app->settings.metrics_dir));
 }
 
 /* Who: a person with role admin or operator. */
@@ -115,22 +111,12 @@ live_show(struct req *r, const void *argp)
 
 static const struct route console_routes[] = {
 	{ .method = "GET", .pattern = "/api/v1/admin/outbox", OPS,
-	  .query = outbox_query, .nquery = sizeof(outbox_query) / sizeof(outbox_query[0]),
+	  .query = outbox_query, .nquery = ROUTE_NELEM(outbox_query),
 	  .args_size = sizeof(struct outbox_args), .act = outbox_show },
 	{ .method = "GET", .pattern = "/api/v1/admin/approvals", OPS,
-	  .query = approvals_query, .nquery = sizeof(approvals_query) / sizeof(approvals_query[0]),
+	  .query = approvals_query, .nquery = ROUTE_NELEM(approvals_query),
 	  .args_size = sizeof(struct approvals_args), .act = approvals_list },
 	{ .method = "GET", .pattern = "/api/v1/admin/live", OPS, .act = live_show },
 };
 
-static const struct responder console = {
-	.name = "console",
-	.routes = console_routes,
-	.nroutes = sizeof(console_routes) / sizeof(console_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &console);
-}
+ROUTE_MAIN("console", console_routes)

@@ -72,14 +72,4 @@ static const struct route contexts_routes[] = {
 	  .act = contexts_create },
 };
 
-static const struct responder contexts = {
-	.name = "contexts",
-	.routes = contexts_routes,
-	.nroutes = 1,
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &contexts);
-}
+ROUTE_MAIN("contexts", contexts_routes)

@@ -155,7 +155,7 @@ dl_wake(struct req *r)
 
 static const struct route deadletters_routes[] = {
 	{ .method = "GET", .pattern = "/api/v1/admin/dead-letters", OPS,
-	  .query = list_query, .nquery = sizeof(list_query) / sizeof(list_query[0]),
+	  .query = list_query, .nquery = ROUTE_NELEM(list_query),
 	  .args_size = sizeof(struct list_args), .act = dl_list },
 	{ .method = "GET", .pattern = "/api/v1/admin/dead-letters/{id}", OPS, .act = dl_show },
 	{ .method = "POST", .pattern = "/api/v1/admin/dead-letters/{id}/replay", OPS,
@@ -164,14 +164,4 @@ static const struct route deadletters_routes[] = {
 	  .act = dl_discard },
 };
 
-static const struct responder deadletters = {
-	.name = "deadletters",
-	.routes = deadletters_routes,
-	.nroutes = sizeof(deadletters_routes) / sizeof(deadletters_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &deadletters);
-}
+ROUTE_MAIN("deadletters", deadletters_routes)

@@ -329,14 +329,4 @@ static const struct route erasure_routes[] = {
 	  .act = erasure_get },
 };
 
-static const struct responder erasures = {
-	.name = "erasures",
-	.routes = erasure_routes,
-	.nroutes = sizeof(erasure_routes) / sizeof(erasure_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &erasures);
-}
+ROUTE_MAIN("erasures", erasure_routes)

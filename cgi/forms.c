@@ -58,14 +58,4 @@ static const struct route forms_routes[] = {
 	  .auth = ROUTE_AUTH_TAB, .authorize = tab_form_authorize, .act = forms_get },
 };
 
-static const struct responder forms = {
-	.name = "forms",
-	.routes = forms_routes,
-	.nroutes = 1,
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &forms);
-}
+ROUTE_MAIN("forms", forms_routes)

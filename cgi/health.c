@@ -176,14 +176,4 @@ static const struct route health_routes[] = {
 	{ .method = "GET", .pattern = "/api/health/{component}", .act = health_one },
 };
 
-static const struct responder health = {
-	.name = "health",
-	.routes = health_routes,
-	.nroutes = sizeof(health_routes) / sizeof(health_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &health);
-}
+ROUTE_MAIN("health", health_routes)

@@ -38,16 +38,5 @@ static const struct route jwks_routes[] = {
 	{ .method = "GET", .pattern = "/.well-known/jwks.json", .act = jwks_get },
 };
 
-static const struct responder jwks_responder = {
-	.name = "jwks",
-	.routes = jwks_routes,
-	.nroutes = 1,
-	.init = signkeys_responder_init,
-	.fini = signkeys_responder_fini,
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &jwks_responder);
-}
+ROUTE_MAIN("jwks", jwks_routes,
+    .init = signkeys_responder_init, .fini = signkeys_responder_fini)

@@ -146,15 +146,4 @@ static const struct route metrics_routes[] = {
 	  .authorize = metrics_authorize },
 };
 
-static const struct responder metrics = {
-	.name = "metrics",
-	.routes = metrics_routes,
-	.nroutes = sizeof(metrics_routes) / sizeof(metrics_routes[0]),
-	.rate_class = RATE_OPERATOR,
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &metrics);
-}
+ROUTE_MAIN("metrics", metrics_routes, .rate_class = RATE_OPERATOR)

@@ -93,30 +93,17 @@ mtls_change(struct req *r, const struct mtls_args *a, int key)
 	return CB_OK;
 }
 
+/* The PUT's body sets the requirement; a DELETE declares none (argp NULL) and clears it. */
 static int
-agent_put(struct req *r, const void *argp)
+agent_mtls(struct req *r, const void *argp)
 {
 	return mtls_change(r, argp, 0);
 }
 
 static int
-agent_delete(struct req *r, const void *argp)
-{
-	(void)argp;
-	return mtls_change(r, NULL, 0);
-}
-
-static int
-key_put(struct req *r, const void *argp)
+key_mtls(struct req *r, const void *argp)
 {
 	return mtls_change(r, argp, 1);
-}
-
-static int
-key_delete(struct req *r, const void *argp)
-{
-	(void)argp;
-	return mtls_change(r, NULL, 1);
 }
 
 #define ADMINS	.auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin")
@@ -125,23 +112,13 @@ key_delete(struct req *r, const void *argp)
 
 static const struct route mtls_routes[] = {
 	{ .method = "PUT", .pattern = "/api/v1/admin/agents/{id}/mtls", PUT_BODY, ADMINS,
-	  .act = agent_put },
+	  .act = agent_mtls },
 	{ .method = "DELETE", .pattern = "/api/v1/admin/agents/{id}/mtls", ADMINS,
-	  .act = agent_delete },
+	  .act = agent_mtls },
 	{ .method = "PUT", .pattern = "/api/v1/admin/keys/{id}/mtls", PUT_BODY, ADMINS,
-	  .act = key_put },
+	  .act = key_mtls },
 	{ .method = "DELETE", .pattern = "/api/v1/admin/keys/{id}/mtls", ADMINS,
-	  .act = key_delete },
+	  .act = key_mtls },
 };
 
-static const struct responder mtls = {
-	.name = "mtls",
-	.routes = mtls_routes,
-	.nroutes = sizeof(mtls_routes) / sizeof(mtls_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &mtls);
-}
+ROUTE_MAIN("mtls", mtls_routes)

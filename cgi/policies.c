@@ -271,19 +271,9 @@ static const struct route policy_routes[] = {
 	  .auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin", "operator"), .act = get_act },
 	{ .method = "PUT", .pattern = "/api/v1/admin/forms/{form_id}/policy", .body_max = 16384,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = put_fields,
-	  .nfields = sizeof(put_fields) / sizeof(put_fields[0]),
+	  .nfields = ROUTE_NELEM(put_fields),
 	  .args_size = sizeof(struct put_args), .auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin"),
 	  .check = put_check, .idem_scope = userauth_idem_scope, .act = put_act },
 };
 
-static const struct responder policies = {
-	.name = "policies",
-	.routes = policy_routes,
-	.nroutes = sizeof(policy_routes) / sizeof(policy_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &policies);
-}
+ROUTE_MAIN("policies", policy_routes)

@@ -172,21 +172,11 @@ get_act(struct req *r, const void *argp)
 static const struct route retention_routes[] = {
 	{ .method = "PUT", .pattern = "/api/v1/admin/retention", .body_max = 1024,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = put_fields,
-	  .nfields = sizeof(put_fields) / sizeof(put_fields[0]),
+	  .nfields = ROUTE_NELEM(put_fields),
 	  .args_size = sizeof(struct put_args), .auth = ROUTE_AUTH_PERSON, .roles = ROLES("admin"),
 	  .check = put_check, .idem_scope = userauth_idem_scope, .act = put_act },
 	{ .method = "GET", .pattern = "/api/v1/admin/retention", .auth = ROUTE_AUTH_PERSON,
 	  .roles = ROLES("admin"), .act = get_act },
 };
 
-static const struct responder retention = {
-	.name = "retention",
-	.routes = retention_routes,
-	.nroutes = sizeof(retention_routes) / sizeof(retention_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &retention);
-}
+ROUTE_MAIN("retention", retention_routes)

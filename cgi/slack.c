@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "approval.h"
+#include "decision.h"
 #include "errs.h"
 #include "kv.h"
 #include "log.h"
@@ -150,7 +151,7 @@ slack_act(struct req *r, const void *argp)
 	struct db_res		*res = NULL;
 	struct approval_ask	 q;
 	struct approval_result	 out;
-	char			 actor[64], org[24], why[200], text[300];
+	char			 actor[64], org[24], text[300];
 	cJSON			*o;
 	int			 rc;
 
@@ -178,14 +179,8 @@ slack_act(struct req *r, const void *argp)
 	q.hash = a->hash;
 	q.via = "slack";
 	q.response_url = a->response_url;
-	q.trace = req_traceparent(r);
-	rc = approval_decide(r->app->db, &q, &out, why, sizeof(why));
-	if (rc == CB_ERR_NOT_FOUND || rc == CB_ERR_CONFLICT || rc == CB_ERR_GONE ||
-	    rc == CB_ERR_UNPROCESSABLE)
-		return route_fail(r, rc, why);
-	if (rc != CB_OK)
+	if ((rc = decision_take(r, &q, &out)) != CB_OK)
 		return rc;
-	r->route_data = req_strdup(r, out.ctx_id);
 	snprintf(text, sizeof(text), "Command %s: %s.", out.command_id,
 	    strcmp(out.state, "approved") == 0 ? "approved" : "denied");
 	o = cJSON_CreateObject();
@@ -202,7 +197,7 @@ static void
 slack_wake(struct req *r)
 {
 	if (r->route_data) {
-		approval_wake(r->app->kv, r->route_data);
+		decision_wake(r);
 		kv_publish(r->app->kv, "cb:outbox", "slack.respond");
 	}
 }
@@ -214,14 +209,4 @@ static const struct route slack_routes[] = {
 	  .after = slack_wake },
 };
 
-static const struct responder slack = {
-	.name = "slack",
-	.routes = slack_routes,
-	.nroutes = sizeof(slack_routes) / sizeof(slack_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &slack);
-}
+ROUTE_MAIN("slack", slack_routes)

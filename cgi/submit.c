@@ -322,14 +322,4 @@ static const struct route submit_routes[] = {
 	  .act = submit_act, .after = submit_wake },
 };
 
-static const struct responder submit = {
-	.name = "submit",
-	.routes = submit_routes,
-	.nroutes = 1,
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &submit);
-}
+ROUTE_MAIN("submit", submit_routes)

@@ -191,30 +191,33 @@ wh_create(struct req *r, const void *argp)
 	return rc;
 }
 
+/* A read's answer: the view when `rc` says it was read; freed either way. */
+static int
+answer_read(struct req *r, int rc, cJSON **view)
+{
+	if (rc == CB_OK)
+		answer(r, 200, *view);
+	cJSON_Delete(*view);
+	return rc;
+}
+
 static int
 wh_list(struct req *r, const void *argp)
 {
 	cJSON	*view = NULL;
-	int	 rc;
 
 	(void)argp;
-	if ((rc = webhooks_list(r->app->db, caller(r)->org, &view)) == CB_OK)
-		answer(r, 200, view);
-	cJSON_Delete(view);
-	return rc;
+	return answer_read(r, webhooks_list(r->app->db, caller(r)->org, &view), &view);
 }
 
 static int
 wh_get(struct req *r, const void *argp)
 {
 	cJSON	*view = NULL;
-	int	 rc;
 
 	(void)argp;
-	if ((rc = webhooks_get(r->app->db, caller(r)->org, req_param(r, "id"), &view)) == CB_OK)
-		answer(r, 200, view);
-	cJSON_Delete(view);
-	return rc;
+	return answer_read(r, webhooks_get(r->app->db, caller(r)->org, req_param(r, "id"), &view),
+	    &view);
 }
 
 static int
@@ -289,7 +292,7 @@ wh_enable(struct req *r, const void *argp)
 static const struct route webhooks_routes[] = {
 	{ .method = "POST", .pattern = "/api/v1/admin/webhooks", .body_max = 8192,
 	  .flags = ROUTE_JSON | ROUTE_IDEMPOTENT, .fields = create_fields,
-	  .nfields = sizeof(create_fields) / sizeof(create_fields[0]),
+	  .nfields = ROUTE_NELEM(create_fields),
 	  .args_size = sizeof(struct create_args), ADMINS,
 	  .check = create_check, .idem_scope = userauth_idem_scope, .act = wh_create },
 	{ .method = "GET", .pattern = "/api/v1/admin/webhooks", READERS, .act = wh_list },
@@ -303,14 +306,4 @@ static const struct route webhooks_routes[] = {
 	  .act = wh_enable },
 };
 
-static const struct responder webhooks = {
-	.name = "webhooks",
-	.routes = webhooks_routes,
-	.nroutes = sizeof(webhooks_routes) / sizeof(webhooks_routes[0]),
-};
-
-int
-main(int argc, char **argv)
-{
-	return route_main(argc, argv, &webhooks);
-}
+ROUTE_MAIN("webhooks", webhooks_routes)

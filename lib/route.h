@@ -119,7 +119,7 @@ struct route {
 	unsigned		 flags;
 	const struct jv_field	*fields;
 	size_t			 nfields;
-	size_t			 args_size;	/* size of the struct the fields fill */
+	size_t			 args_size;	/* size of the struct the fields fill; 0: hooks get NULL */
 	/*
 	 * Who may call it.  .roles (the person kinds only): the person's role
 	 * must be one of them, else 403 naming them; NULL: any role.  .scope
@@ -204,6 +204,35 @@ struct responder {
  * declares an authentication, and every admin route a person's roles).
  */
 int	 route_main(int argc, char **argv, const struct responder *);
+
+/* The number of entries of a table (routes, fields, query parameters). */
+#define ROUTE_NELEM(table)	(sizeof(table) / sizeof((table)[0]))
+
+/*
+ * The tail of every responder file, written once: its responder, named
+ * `rname` and serving the route table that comes first in the rest, with
+ * any other members of struct responder after the table, and the main()
+ * that runs it through route_main():
+ *
+ *   ROUTE_MAIN("admin", admin_routes)
+ *   ROUTE_MAIN("auth", auth_routes, .init = signkeys_responder_init,
+ *       .fini = signkeys_responder_fini)
+ *
+ * (The table and the members that follow it initialise .routes onwards,
+ * so that a call without extra members stays within ISO C11.)
+ */
+#define ROUTE_FIRST_(first, ...)	first
+#define ROUTE_MAIN(rname, ...)						\
+	static const struct responder route_main_responder = {		\
+		.name = (rname),					\
+		.nroutes = ROUTE_NELEM(ROUTE_FIRST_(__VA_ARGS__, ~)),	\
+		.routes = __VA_ARGS__					\
+	};								\
+	int								\
+	main(int argc, char **argv)					\
+	{								\
+		return route_main(argc, argv, &route_main_responder);	\
+	}
 /* The rate class a route is limited by, and its routes.tab name. */
 enum route_rate_class route_rate_class(const struct responder *, const struct route *);
 const char *route_rate_name(enum route_rate_class);
