@@ -12,6 +12,7 @@
 #include "buf.h"
 #include "db.h"
 #include "errs.h"
+#include "jsonv.h"
 #include "util.h"
 
 #define AUDIT_WALK_BATCH	"1000"
@@ -52,7 +53,6 @@ audit_detailv(const char *key, va_list ap)
 {
 	const char	*k, *v;
 	cJSON		*o;
-	char		*text;
 
 	if ((o = cJSON_CreateObject()) == NULL)
 		util_oom();
@@ -61,10 +61,7 @@ audit_detailv(const char *key, va_list ap)
 		if ((v ? cJSON_AddStringToObject(o, k, v) : cJSON_AddNullToObject(o, k)) == NULL)
 			util_oom();
 	}
-	if ((text = cJSON_PrintUnformatted(o)) == NULL)
-		util_oom();
-	cJSON_Delete(o);
-	return text;
+	return jv_take_text(o);
 }
 
 char *

@@ -204,12 +204,8 @@ calls_source_load(struct db *db, const struct seal_keyring *kr, const char *id,
 	util_strlcpy(s->org, db_val(res, 0, 1), sizeof(s->org));
 	util_strlcpy(s->org_slug, db_val(res, 0, 2), sizeof(s->org_slug));
 	util_strlcpy(s->country_code, db_val(res, 0, 3), sizeof(s->country_code));
-	if ((rc = whsecret_load(kr, CALLS_TABLE, s->id, "secret", db_val(res, 0, 4), s->keys,
-	    &s->nkeys)) != CB_OK ||
-	    (!db_isnull(res, 0, 5) &&
-	    (rc = whsecret_load(kr, CALLS_TABLE, s->id, "secret_prev",
-	    db_val(res, 0, 5), s->keys, &s->nkeys)) != CB_OK))
-		goto out;
+	rc = whsecret_load(kr, CALLS_TABLE, s->id, db_val(res, 0, 4), db_val(res, 0, 5), s->keys,
+	    &s->nkeys);
 out:
 	if (rc != CB_OK)
 		calls_source_wipe(s);
@@ -345,7 +341,7 @@ char *
 calls_event_sf_fields(const struct calls_event *e, const char *sha_hex)
 {
 	cJSON	*o;
-	char	 key[CALLS_CORR_MAX + 40], *text;
+	char	 key[CALLS_CORR_MAX + 40];
 
 	snprintf(key, sizeof(key), "%s:%s", e->correlation_id, e->event_type);
 	if ((o = cJSON_CreateObject()) == NULL)
@@ -363,10 +359,7 @@ calls_event_sf_fields(const struct calls_event *e, const char *sha_hex)
 		util_oom();
 	calls_put(o, "Disposition__c", e->disposition);
 	calls_put(o, "Transcript_Ref__c", e->transcript_ref);
-	if ((text = cJSON_PrintUnformatted(o)) == NULL)
-		util_oom();
-	cJSON_Delete(o);
-	return text;
+	return jv_take_text(o);
 }
 
 void
@@ -389,7 +382,7 @@ static char *
 calls_payload(const struct calls_event *e)
 {
 	cJSON	*o, *l;
-	char	 key[CALLS_CORR_MAX + 40], *text;
+	char	 key[CALLS_CORR_MAX + 40];
 
 	snprintf(key, sizeof(key), "%s:%s", e->correlation_id, e->event_type);
 	if ((o = cJSON_CreateObject()) == NULL ||
@@ -400,11 +393,9 @@ calls_payload(const struct calls_event *e)
 	    cJSON_AddStringToObject(l, "object", "Contact") == NULL ||
 	    cJSON_AddStringToObject(l, "by", "Phone") == NULL ||
 	    cJSON_AddStringToObject(l, "from_field", "Caller_Phone__c") == NULL ||
-	    cJSON_AddStringToObject(l, "set_field", "Contact__c") == NULL ||
-	    (text = cJSON_PrintUnformatted(o)) == NULL)
+	    cJSON_AddStringToObject(l, "set_field", "Contact__c") == NULL)
 		util_oom();
-	cJSON_Delete(o);
-	return text;
+	return jv_take_text(o);
 }
 
 /* The altered replay's record: an audit row and one alert, no body. */
@@ -422,10 +413,9 @@ calls_altered(struct db *db, const struct calls_source *src, const struct calls_
 	    cJSON_AddStringToObject(d, "correlation_id", e->correlation_id) == NULL ||
 	    cJSON_AddStringToObject(d, "event_type", e->event_type) == NULL ||
 	    cJSON_AddStringToObject(d, "stored_sha256", stored) == NULL ||
-	    cJSON_AddStringToObject(d, "received_sha256", got) == NULL ||
-	    (detail = cJSON_PrintUnformatted(d)) == NULL)
+	    cJSON_AddStringToObject(d, "received_sha256", got) == NULL)
 		util_oom();
-	cJSON_Delete(d);
+	detail = jv_take_text(d);
 	snprintf(actor, sizeof(actor), "call_source:%s", src->id);
 	snprintf(subject, sizeof(subject), "%s:%s", e->correlation_id, e->event_type);
 	rc = db_exec(db, AUDIT_INSERT("$1", "$2", "'call_event.altered_replay'", "$3", "$4"), 4,

@@ -259,25 +259,45 @@ db_execute(struct db *db, const char *sql, int n, const char *const *params)
 	return PQexecParams(db->conn, sql, n, NULL, params, NULL, NULL, 0);
 }
 
+/* A statement's result that succeeded: its row count kept, the last error cleared. */
+static int
+db_succeeded(struct db *db, PGresult *res)
+{
+	ExecStatusType	 st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+		return 0;
+	db->affected = 0;
+	if (PQcmdTuples(res)[0] != '\0')
+		(void)util_parse_ll(PQcmdTuples(res), 0, 1LL << 62, &db->affected);
+	db->sqlstate[0] = db->errmsg[0] = '\0';
+	return 1;
+}
+
+/* After CB_ERR_DB_DOWN, a broken connection is closed, its transaction with it. */
+static void
+db_drop_broken(struct db *db, int rc)
+{
+	if (rc == CB_ERR_DB_DOWN && db->conn && PQstatus(db->conn) != CONNECTION_OK) {
+		PQfinish(db->conn);
+		db->conn = NULL;
+		db->in_tx = 0;
+	}
+}
+
 static int
 db_run(struct db *db, PGresult **out, const char *sql, int n,
     const char *const *params, int tries)
 {
 	PGresult	*res;
 	int		 rc = CB_ERR_DB_DOWN, attempt;
-	ExecStatusType	 st;
 
 	*out = NULL;
 	for (attempt = 0; attempt < tries; attempt++) {
 		if ((rc = db_connect(db)) != CB_OK)
 			return rc;
 		res = db_execute(db, sql, n, params);
-		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-		if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-			db->affected = 0;
-			if (PQcmdTuples(res)[0] != '\0')
-				(void)util_parse_ll(PQcmdTuples(res), 0, 1LL << 62, &db->affected);
-			db->sqlstate[0] = db->errmsg[0] = '\0';
+		if (db_succeeded(db, res)) {
 			*out = res;
 			return CB_OK;
 		}
@@ -289,11 +309,7 @@ db_run(struct db *db, PGresult **out, const char *sql, int n,
 		PQfinish(db->conn);
 		db->conn = NULL;
 	}
-	if (rc == CB_ERR_DB_DOWN && db->conn && PQstatus(db->conn) != CONNECTION_OK) {
-		PQfinish(db->conn);
-		db->conn = NULL;
-		db->in_tx = 0;
-	}
+	db_drop_broken(db, rc);
 	return rc;
 }
 
@@ -480,10 +496,7 @@ db_exec_commit(struct db *db, const char *sql, int n, const char *const *params)
 		rc = CB_ERR_DB_DOWN;
 		failed = 1;
 	}
-	if (rc == CB_ERR_DB_DOWN && db->conn && PQstatus(db->conn) != CONNECTION_OK) {
-		PQfinish(db->conn);
-		db->conn = NULL;
-	}
+	db_drop_broken(db, rc);	/* in_tx is 0 already */
 	if (failed && db->conn && PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
 		res = PQexec(db->conn, "ROLLBACK");
 		PQclear(res);
@@ -537,10 +550,7 @@ db_query_setup_once(struct db *db, const char *setup, struct db_res **out, const
 		rc = CB_ERR_DB_DOWN;
 		failed = 1;
 	}
-	if (rc == CB_ERR_DB_DOWN && PQstatus(db->conn) != CONNECTION_OK) {
-		PQfinish(db->conn);
-		db->conn = NULL;
-	}
+	db_drop_broken(db, rc);	/* in_tx is 0 already */
 	if (failed || keep == NULL) {
 		PQclear(keep);
 		return failed ? rc : CB_ERR_DB;
@@ -646,7 +656,6 @@ int
 db_poll(struct db *db, int *ready, struct db_res **out)
 {
 	PGresult	*res, *last;
-	ExecStatusType	 st;
 	int		 rc;
 
 	*ready = 1;
@@ -673,23 +682,14 @@ db_poll(struct db *db, int *ready, struct db_res **out)
 	}
 	last = db->pending;
 	db->pending = NULL;
-	st = last ? PQresultStatus(last) : PGRES_FATAL_ERROR;
-	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) {
-		db->affected = 0;
-		if (PQcmdTuples(last)[0] != '\0')
-			(void)util_parse_ll(PQcmdTuples(last), 0, 1LL << 62, &db->affected);
-		db->sqlstate[0] = db->errmsg[0] = '\0';
+	if (db_succeeded(db, last)) {
 		*out = util_malloc(sizeof(**out));
 		(*out)->res = last;
 		return CB_OK;
 	}
 	rc = db_classify(db, last);
 	PQclear(last);
-	if (rc == CB_ERR_DB_DOWN && db->conn && PQstatus(db->conn) != CONNECTION_OK) {
-		PQfinish(db->conn);
-		db->conn = NULL;
-		db->in_tx = 0;
-	}
+	db_drop_broken(db, rc);
 	return rc;
 }
 

@@ -157,14 +157,10 @@ deadletter_show(struct db *db, const char *org, const char *id, struct deadlette
 	memset(d, 0, sizeof(*d));
 	if (!deadletter_id_ok(id))
 		return CB_ERR_NOT_FOUND;
-	rc = db_query(db, &res, "SELECT " DL_COLS " FROM outbox o"
+	rc = db_query_row(db, &res, "SELECT " DL_COLS " FROM outbox o"
 	    " WHERE o.org_id = $1::bigint AND o.id = $2::bigint AND " DL_VISIBLE, 2,
 	    (const char *[]){ org, id });
-	if (rc != CB_OK)
-		return rc;
-	if (db_rows(res) != 1)
-		rc = CB_ERR_NOT_FOUND;
-	else
+	if (rc == CB_OK)
 		deadletter_row(res, 0, 0, d);
 	db_res_free(res);
 	return rc;

@@ -243,12 +243,7 @@ egress_private_free(struct egress_private *pl)
 int
 egress_private_has(const struct egress_private *pl, const char *hostport)
 {
-	size_t	 i;
-
-	for (i = 0; i < pl->n; i++)
-		if (strcmp(pl->entry[i], hostport) == 0)
-			return 1;
-	return 0;
+	return util_str_in(pl->entry, pl->n, hostport);
 }
 
 /* ---- what a request may carry ------------------------------------------ */

@@ -381,15 +381,20 @@ jv_sorted(const cJSON *v)
 }
 
 char *
-jv_canonical(const cJSON *v)
+jv_take_text(cJSON *v)
 {
-	cJSON	*t = jv_sorted(v);
-	char	*s = cJSON_PrintUnformatted(t);
+	char	*s = cJSON_PrintUnformatted(v);
 
-	cJSON_Delete(t);
+	cJSON_Delete(v);
 	if (s == NULL)
 		util_oom();
 	return s;
+}
+
+char *
+jv_canonical(const cJSON *v)
+{
+	return jv_take_text(jv_sorted(v));
 }
 
 int

@@ -62,6 +62,8 @@ int	 jv_validate(const cJSON *obj, const struct jv_field *, size_t,
  * frees it.
  */
 char	*jv_canonical(const cJSON *);
+/* The unformatted text of a tree the caller built (freed here); the caller frees the text. */
+char	*jv_take_text(cJSON *);
 /* Valid UTF-8 without NUL and without C0 controls other than \t \n \r. */
 int	 jv_utf8_ok(const char *, size_t);
 

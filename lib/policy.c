@@ -169,17 +169,13 @@ policy_load_ctx_memo(struct db *db, struct memo *m, const char *org, const char 
 			return policy_from_memo(v, p);
 	}
 	/* One query: the context (live, this tenant's), its form and the policy. */
-	rc = db_query(db, &res, "SELECT c.form_id, p.form_id IS NOT NULL, " POLICY_COLS
+	rc = db_query_row(db, &res, "SELECT c.form_id, p.form_id IS NOT NULL, " POLICY_COLS
 	    " FROM contexts c"
 	    " LEFT JOIN agent_policies p ON p.form_id = c.form_id AND p.org_id = c.org_id"
 	    " WHERE c.id = $1 AND c.org_id = $2 AND c.expires_at > now()", 2,
 	    (const char *[]){ ctx_id, org });
 	if (rc != CB_OK)
-		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;	/* never cached: another tenant's stays a miss */
-	}
+		return rc;	/* never cached: another tenant's stays a miss */
 	snprintf(pkey, sizeof(pkey), "policy:%s:%s", org, db_val(res, 0, 0));
 	text = strcmp(db_val(res, 0, 1), "t") == 0 ? policy_memo_text(res, 2) : util_strdup("-");
 	if (m) {
@@ -206,26 +202,15 @@ policy_free(struct policy *p)
 	memset(p, 0, sizeof(*p));
 }
 
-static int
-policy_in(char *const *list, size_t n, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(list[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 int
 policy_check(const struct policy *p, const char *type, const char *selector,
     char *why, size_t whysz)
 {
-	if (!policy_in(p->types, p->ntypes, type)) {
+	if (!util_str_in(p->types, p->ntypes, type)) {
 		snprintf(why, whysz, "command type '%.40s' is not allowed by this form's policy", type);
 		return CB_ERR_POLICY;
 	}
-	if (selector && !policy_in(p->selectors, p->nselectors, selector)) {
+	if (selector && !util_str_in(p->selectors, p->nselectors, selector)) {
 		snprintf(why, whysz, "selector '%.80s' is not on this form's allowlist", selector);
 		return CB_ERR_POLICY;
 	}
@@ -235,5 +220,5 @@ policy_check(const struct policy *p, const char *type, const char *selector,
 int
 policy_needs_approval(const struct policy *p, const char *type)
 {
-	return policy_in(p->approval, p->napproval, type);
+	return util_str_in(p->approval, p->napproval, type);
 }

@@ -124,17 +124,6 @@ pg_sort(struct policygov_list *l)
 		qsort(l->v, l->n, sizeof(*l->v), pg_cmp);
 }
 
-static int
-pg_in(const struct policygov_list *l, const char *s)
-{
-	size_t	 i;
-
-	for (i = 0; i < l->n; i++)
-		if (strcmp(l->v[i], s) == 0)
-			return 1;
-	return 0;
-}
-
 /* Entries in one sorted list and not the other, both ways. */
 static long long
 pg_diff(const struct policygov_list *a, const struct policygov_list *b)
@@ -196,13 +185,7 @@ policygov_canonical(const struct policygov_doc *d)
 static char *
 pg_list_text(const struct policygov_list *l)
 {
-	cJSON	*a = pg_list_json(l);
-	char	*s = cJSON_PrintUnformatted(a);
-
-	cJSON_Delete(a);
-	if (s == NULL)
-		util_oom();
-	return s;
+	return jv_take_text(pg_list_json(l));
 }
 
 /* ---- validation (pure) -------------------------------------------------- */
@@ -333,7 +316,7 @@ policygov_validate(struct policygov_doc *p, const struct policygov_state *st,
 	    "approval_ttl_s", v)) != CB_OK)
 		return rc;
 	for (i = 0; i < p->approval.n; i++)
-		if (!pg_in(&p->types, p->approval.v[i]))
+		if (!util_str_in(p->types.v, p->types.n, p->approval.v[i]))
 			return pg_refuse(v, "approval_types", NULL, "approval_types: '%.40s' is not "
 			    "in allowed_types: only an allowed command can wait for approval",
 			    p->approval.v[i]);
@@ -395,7 +378,7 @@ policygov_load(struct db *db, const char *org, const char *form_id, struct polic
 	memset(st, 0, sizeof(*st));
 	if (!util_uuid_ok(form_id))
 		return CB_ERR_NOT_FOUND;
-	rc = db_query(db, &res, "SELECT f.org_id, f.current_version, v.definition::text,"
+	rc = db_query_row(db, &res, "SELECT f.org_id, f.current_version, v.definition::text,"
 	    " p.form_id IS NOT NULL, p.version, array_to_json(p.allowed_types),"
 	    " array_to_json(p.selectors), array_to_json(p.approval_types), p.rate_per_minute,"
 	    " p.max_in_flight, p.approval_ttl_s, encode(h.policy_sha256, 'hex'), "
@@ -408,10 +391,6 @@ policygov_load(struct db *db, const char *org, const char *form_id, struct polic
 	    (const char *[]){ form_id, org });
 	if (rc != CB_OK)
 		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;
-	}
 	util_strlcpy(st->org, db_val(res, 0, 0), sizeof(st->org));
 	util_strlcpy(st->form_id, form_id, sizeof(st->form_id));
 	st->form_version = (int)pg_ll(res, 1, 0);

@@ -20,16 +20,9 @@ static void
 slacksig_mac(const struct slacksig_secret *k, const char *ts, size_t tslen,
     const void *body, size_t len, unsigned char mac[SLACKSIG_MAC_BYTES])
 {
-	crypto_auth_hmacsha256_state	 st;
+	const struct util_part	 parts[] = { { "v0:", 3 }, { ts, tslen }, { ":", 1 }, { body, len } };
 
-	crypto_auth_hmacsha256_init(&st, (const unsigned char *)k->s, k->len);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)"v0:", 3);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, tslen);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)":", 1);
-	if (len > 0)
-		crypto_auth_hmacsha256_update(&st, body, len);
-	crypto_auth_hmacsha256_final(&st, mac);
-	sodium_memzero(&st, sizeof(st));
+	util_hmac_sha256((const unsigned char *)k->s, k->len, parts, 4, mac);
 }
 
 int

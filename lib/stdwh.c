@@ -75,17 +75,11 @@ static void
 stdwh_mac(const struct stdwh_key *k, const char *id, const char *ts, const void *body,
     size_t len, unsigned char mac[STDWH_MAC_BYTES])
 {
-	crypto_auth_hmacsha256_state	 st;
+	const struct util_part	 parts[] = {
+		{ id, strlen(id) }, { ".", 1 }, { ts, strlen(ts) }, { ".", 1 }, { body, len }
+	};
 
-	crypto_auth_hmacsha256_init(&st, k->k, k->len);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)id, strlen(id));
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)ts, strlen(ts));
-	crypto_auth_hmacsha256_update(&st, (const unsigned char *)".", 1);
-	if (len > 0)
-		crypto_auth_hmacsha256_update(&st, body, len);
-	crypto_auth_hmacsha256_final(&st, mac);
-	sodium_memzero(&st, sizeof(st));
+	util_hmac_sha256(k->k, k->len, parts, 5, mac);
 }
 
 int

@@ -150,16 +150,12 @@ users_find_by_email(struct app *a, const char *org_slug, const char *email, stru
 	if ((rc = users_email_indexes(a, email, idx, prev)) != CB_OK)
 		return rc == CB_ERR_VALIDATION ? CB_ERR_NOT_FOUND : rc;
 	/* One statement whether or not a rotation is in progress: the same cost. */
-	rc = db_query(a->db, &res, "SELECT u.id, u.org_id, u.role, u.password_hash,"
+	rc = db_query_row(a->db, &res, "SELECT u.id, u.org_id, u.role, u.password_hash,"
 	    " u.disabled_at IS NOT NULL FROM users u JOIN orgs o ON o.id = u.org_id"
 	    " WHERE o.slug = $1 AND u.email_hash IN ($2::bytea, $3::bytea)", 3,
 	    (const char *[]){ org_slug, idx, prev });
 	if (rc != CB_OK)
 		return rc;
-	if (db_rows(res) != 1) {
-		db_res_free(res);
-		return CB_ERR_NOT_FOUND;
-	}
 	util_strlcpy(u->id, db_val(res, 0, 0), sizeof(u->id));
 	util_strlcpy(u->org, db_val(res, 0, 1), sizeof(u->org));
 	util_strlcpy(u->role, db_val(res, 0, 2), sizeof(u->role));

@@ -130,6 +130,17 @@ util_streq_ct(const char *a, const char *b)
 	return sodium_memcmp(ha, hb, sizeof(ha)) == 0;
 }
 
+int
+util_str_in(char *const *v, size_t n, const char *s)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(v[i], s) == 0)
+			return 1;
+	return 0;
+}
+
 size_t
 util_strlcpy(char *out, const char *in, size_t outsz)
 {
@@ -157,6 +168,21 @@ util_trim_ows(const char **s)
 		n--;
 	*s = p;
 	return n;
+}
+
+void
+util_hmac_sha256(const unsigned char *key, size_t keylen, const struct util_part *parts,
+    size_t nparts, unsigned char mac[UTIL_HMAC_BYTES])
+{
+	crypto_auth_hmacsha256_state	 st;
+	size_t				 i;
+
+	crypto_auth_hmacsha256_init(&st, key, keylen);
+	for (i = 0; i < nparts; i++)
+		if (parts[i].n > 0)
+			crypto_auth_hmacsha256_update(&st, parts[i].p, parts[i].n);
+	crypto_auth_hmacsha256_final(&st, mac);
+	sodium_memzero(&st, sizeof(st));
 }
 
 void

@@ -26,6 +26,8 @@ int64_t	 util_now_s(void);
 void	 util_iso8601(char *out, size_t outsz);
 /* Constant-time equality of two NUL-terminated strings of any length. */
 int	 util_streq_ct(const char *, const char *);
+/* 1 if s is one of the n strings of v (byte for byte), else 0. */
+int	 util_str_in(char *const *v, size_t n, const char *s);
 /* Copy at most outsz-1 bytes and NUL terminate; returns the source length. */
 size_t	 util_strlcpy(char *out, const char *in, size_t outsz);
 /*
@@ -41,6 +43,15 @@ int	 util_text_ok(const char *s, size_t max);
  * /proc by another process of its user: RLIMIT_CORE 0 and not dumpable.
  */
 void	 util_no_core_dumps(void);
+/* n bytes at p (p may be NULL when n is 0): one piece of a message. */
+struct util_part {
+	const void	*p;
+	size_t		 n;
+};
+#define UTIL_HMAC_BYTES	32u
+/* HMAC-SHA256 under key of the parts one after another; the state is wiped after. */
+void	 util_hmac_sha256(const unsigned char *key, size_t keylen,
+	    const struct util_part *parts, size_t nparts, unsigned char mac[UTIL_HMAC_BYTES]);
 /* Hex-encode n bytes into out (2n+1 bytes). */
 void	 util_hex(char *out, const unsigned char *in, size_t n);
 /* The value of one hex digit (either case), or -1. */

@@ -445,11 +445,8 @@ webhooks_load(struct db *db, const struct seal_keyring *kr, const char *org, con
 	util_strlcpy(t->disabled_reason, db_val(res, 0, 2), sizeof(t->disabled_reason));
 	if (!t->enabled)
 		goto out;
-	if ((rc = whsecret_load(kr, WEBHOOKS_TABLE, id, "secret", db_val(res, 0, 3), t->keys,
-	    &t->nkeys)) != CB_OK ||
-	    (!db_isnull(res, 0, 4) &&
-	    (rc = whsecret_load(kr, WEBHOOKS_TABLE, id, "secret_prev",
-	    db_val(res, 0, 4), t->keys, &t->nkeys)) != CB_OK))
+	if ((rc = whsecret_load(kr, WEBHOOKS_TABLE, id, db_val(res, 0, 3), db_val(res, 0, 4),
+	    t->keys, &t->nkeys)) != CB_OK)
 		goto out;
 	/* The overlap is over: the previous secret leaves the row too. */
 	if (strcmp(db_val(res, 0, 5), "t") == 0)

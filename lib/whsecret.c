@@ -51,8 +51,9 @@ whsecret_open(const struct seal_keyring *kr, const char *table, const char *id,
 	return whsecret_run(kr, table, id, column, 0, text, plain);
 }
 
-int
-whsecret_load(const struct seal_keyring *kr, const char *table, const char *id,
+/* Open the sealed text and parse it into keys[(*nkeys)++]. */
+static int
+whsecret_load_one(const struct seal_keyring *kr, const char *table, const char *id,
     const char *column, const char *text, struct stdwh_key *keys, size_t *nkeys)
 {
 	struct buf	 plain;
@@ -66,6 +67,19 @@ whsecret_load(const struct seal_keyring *kr, const char *table, const char *id,
 		rc = CB_ERR_CRYPTO;	/* it opened, but is not a secret: a broken row */
 	buf_wipe(&plain);
 	return rc;
+}
+
+int
+whsecret_load(const struct seal_keyring *kr, const char *table, const char *id,
+    const char *cur_text, const char *prev_text, struct stdwh_key keys[2], size_t *nkeys)
+{
+	int	 rc;
+
+	*nkeys = 0;
+	if ((rc = whsecret_load_one(kr, table, id, "secret", cur_text, keys, nkeys)) != CB_OK ||
+	    prev_text == NULL)
+		return rc;
+	return whsecret_load_one(kr, table, id, "secret_prev", prev_text, keys, nkeys);
 }
 
 int

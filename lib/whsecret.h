@@ -22,11 +22,14 @@ int	 whsecret_seal(const struct seal_keyring *, const char *table, const char *i
 int	 whsecret_open(const struct seal_keyring *, const char *table, const char *id,
 	    const char *column, const char *text, struct buf *plain);
 /*
- * Open the sealed text and parse it into keys[(*nkeys)++]; CB_ERR_CRYPTO
- * when it opens but is not a secret (a broken row).
+ * A row's keys: its sealed "secret" (cur_text) into keys[0] and, when
+ * prev_text is not NULL, its sealed "secret_prev" into keys[1]; *nkeys
+ * counts those loaded.  CB_ERR_CRYPTO when one opens but is not a secret
+ * (a broken row).
  */
 int	 whsecret_load(const struct seal_keyring *, const char *table, const char *id,
-	    const char *column, const char *text, struct stdwh_key *keys, size_t *nkeys);
+	    const char *cur_text, const char *prev_text, struct stdwh_key keys[2],
+	    size_t *nkeys);
 /*
  * A rotation's new values: a fresh secret (into secret) sealed into
  * sealed, and, when keep_prev, the row's current one (cur_text, its sealed

@@ -16,6 +16,7 @@
 #include "db.h"
 #include "errs.h"
 #include "events.h"
+#include "jsonv.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbox_int.h"
@@ -299,9 +300,7 @@ eng_record(struct engine *e, struct eng_batch *eb)
 		default: nback++; break;
 		}
 	}
-	if ((js = cJSON_PrintUnformatted(arr)) == NULL)
-		util_oom();
-	cJSON_Delete(arr);
+	js = jv_take_text(arr);
 	/*
 	 * One statement: the outcomes, and the tenants' webhook events for
 	 * submissions delivered or dead-lettered (lib/events.h: a webhook-id
