@@ -26,7 +26,7 @@
 #   - approvals (scripts/bench/approvals.sh): commands held for a person,
 #     each approved by a signed Slack click: click -> frame, and creation;
 #   - observe (scripts/bench/observe.sh): the form load with metrics and
-#     tracing on against both off (the edge restarted between runs);
+#     tracing on against both off (two edges side by side, taking turns);
 # then prints the figures, one summary table (figure, reference, ratio,
 # target, PASS/MISS), and stops the stack (trap).  Exit status: 0 when
 # everything was measured, targets met or not; 3 when a reference or a run
@@ -56,9 +56,10 @@
 #   BENCH_SF_LATENCY  injected upstream latency per call, ms   [100]
 #   BENCH_APPR_RATE   approvals offered per second             [50]
 #   BENCH_APPR_TABS   tabs they spread over                    [50]
-#   BENCH_OBS_ROUNDS  on/off rounds of the observe section     [4: an even number
-#                     puts each side first as often]
-#   BENCH_OBS_WARM    seconds of load, not counted, after each switch [2]
+#   BENCH_OBS_ROUNDS  on/off rounds of the observe section, before and
+#                     again after the edges swap roles        [20]
+#   BENCH_OBS_SECONDS each of its runs, seconds                [1]
+#   BENCH_OBS_WARM    seconds of load, not counted, warming an edge [2]
 #   CB_BUILD          build directory                          [<repo>/build]
 set -euo pipefail
 
@@ -152,6 +153,7 @@ cleanup() {
     if [ -n "$TABS_PID" ] && kill -0 "$TABS_PID" 2>/dev/null; then
         kill "$TABS_PID" 2>/dev/null || true
     fi
+    observe_stop
     say "stopping the bench stack"
     "$REPO/scripts/stack.sh" stop >/dev/null 2>&1 || say "warning: stack.sh stop failed (state kept in $STATE)"
     rm -f "$CB_ROUTES"

@@ -38,7 +38,7 @@ verdicts=$(judge)
 }
 out=$(BENCH_DURATION=1s BENCH_CONNS=8 BENCH_CONTEXTS=4 BENCH_TABS=10 BENCH_TAB_RATE=50 \
     BENCH_TAB_SECONDS=1 BENCH_TAB_SENDERS=4 BENCH_IDLE=10 BENCH_DELIVERIES=400 \
-    BENCH_APPR_TABS=5 BENCH_APPR_RATE=10 BENCH_OBS_ROUNDS=2 BENCH_OBS_WARM=1 \
+    BENCH_APPR_TABS=5 BENCH_APPR_RATE=10 BENCH_OBS_ROUNDS=2 BENCH_OBS_SECONDS=1 BENCH_OBS_WARM=1 \
     timeout 300 "$repo/scripts/bench.sh" 2>&1) || {
     printf '%s\n' "$out" | tail -n 30
     echo "bench-smoke: FAIL: scripts/bench.sh exited non-zero"
@@ -48,7 +48,7 @@ fail=0
 bad() { echo "bench-smoke: $*"; fail=1; }
 # wrk rows: label, req/s, p50 ms, p99 ms, requests, non-2xx, errors.
 for row in 'form load \(GET' 'bare FastCGI' 'submit \(POST' 'command accept \(POST' 'call event \(POST' \
-    'form load, metrics\+tracing on #1' 'form load, both off #2'; do
+    'form load on, bench edge' 'form load off, bench edge' 'form load on, node' 'form load off, node'; do
     line=$(grep -E "^$row" <<<"$out" | head -n 1 || true)
     if [ -z "$line" ] || ! awk '{ if ($(NF-7) + 0 <= 0 || $(NF-1) != 0 || $NF != 0) exit 1 }' <<<"$line"; then
         bad "bad row for $row: ${line:-missing}"
