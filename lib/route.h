@@ -233,6 +233,7 @@ int	 route_main(int argc, char **argv, const struct responder *);
 	{								\
 		return route_main(argc, argv, &route_main_responder);	\
 	}
+
 /* The rate class a route is limited by, and its routes.tab name. */
 enum route_rate_class route_rate_class(const struct responder *, const struct route *);
 const char *route_rate_name(enum route_rate_class);

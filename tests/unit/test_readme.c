@@ -25,7 +25,7 @@ run(char **env, struct cu_io *io, struct cu_resp *cr)
 
 	cu_io_init(io, NULL, 0);
 	cu_io_bind(io, &rio);
-	route_handle(&ping_responder, NULL, env, &rio);
+	route_handle(&route_main_responder, NULL, env, &rio);
 	ck_assert_int_eq(io->writes, 1);
 	ck_assert_msg(cu_resp_parse(io->out.data, io->out.len, cr) == 0,
 	    "unparsable response: %s", buf_cstr(&io->out));
