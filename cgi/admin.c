@@ -50,15 +50,6 @@ caller(const struct req *r)
 	return r->auth;
 }
 
-static void
-add_str(cJSON *o, const char *k, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, k, v);
-	else
-		cJSON_AddNullToObject(o, k);
-}
-
 /* The caller as an audit actor ("user:<id>"), for the lib's writes. */
 static const char *
 actor_of(const struct req *r, char actor[48])
@@ -156,14 +147,14 @@ user_json(struct req *r, struct db_res *res, size_t i)
 	cJSON	*o = cJSON_CreateObject();
 	char	 email[260] = "";
 
-	add_str(o, "id", db_val(res, i, USERS_ID));
+	jv_add_str_or_null(o, "id", db_val(res, i, USERS_ID));
 	if (users_email(r->app, db_val(res, i, USERS_ID), db_val(res, i, USERS_EMAIL_SEALED), email,
 	    sizeof(email)) == CB_OK)
-		add_str(o, "email", email);
+		jv_add_str_or_null(o, "email", email);
 	else
-		add_str(o, "email", NULL);
-	add_str(o, "role", db_val(res, i, USERS_ROLE));
-	add_str(o, "created_at", db_val(res, i, USERS_CREATED_AT));
+		jv_add_str_or_null(o, "email", NULL);
+	jv_add_str_or_null(o, "role", db_val(res, i, USERS_ROLE));
+	jv_add_str_or_null(o, "created_at", db_val(res, i, USERS_CREATED_AT));
 	cJSON_AddBoolToObject(o, "disabled", db_val(res, i, USERS_DISABLED_AT) != NULL);
 	sodium_memzero(email, sizeof(email));
 	return o;
@@ -193,8 +184,8 @@ users_post(struct req *r, const void *argp)
 	if (rc != CB_OK)
 		return rc;
 	o = cJSON_CreateObject();
-	add_str(o, "id", id);
-	add_str(o, "role", a->role);
+	jv_add_str_or_null(o, "id", id);
+	jv_add_str_or_null(o, "role", a->role);
 	return send_json(r, 201, o, NULL, 0);
 }
 
@@ -218,8 +209,8 @@ disabled_json(struct req *r, struct db_res *res, size_t i)
 	cJSON	*o = cJSON_CreateObject();
 
 	(void)r;
-	add_str(o, "id", db_val(res, i, 0));
-	add_str(o, "disabled_at", db_val(res, i, 1));
+	jv_add_str_or_null(o, "id", db_val(res, i, 0));
+	jv_add_str_or_null(o, "disabled_at", db_val(res, i, 1));
 	return o;
 }
 
@@ -256,9 +247,9 @@ agent_json(struct req *r, struct db_res *res, size_t i)
 	cJSON	*o = cJSON_CreateObject();
 
 	(void)r;
-	add_str(o, "id", db_val(res, i, AGENTS_ID));
-	add_str(o, "name", db_val(res, i, AGENTS_NAME));
-	add_str(o, "created_at", db_val(res, i, AGENTS_CREATED_AT));
+	jv_add_str_or_null(o, "id", db_val(res, i, AGENTS_ID));
+	jv_add_str_or_null(o, "name", db_val(res, i, AGENTS_NAME));
+	jv_add_str_or_null(o, "created_at", db_val(res, i, AGENTS_CREATED_AT));
 	cJSON_AddBoolToObject(o, "disabled", db_val(res, i, AGENTS_DISABLED_AT) != NULL);
 	return o;
 }
@@ -329,13 +320,13 @@ key_json(struct db_res *res, size_t i)
 {
 	cJSON	*o = cJSON_CreateObject();
 
-	add_str(o, "id", db_val(res, i, AGENTS_KEY_ID));
-	add_str(o, "prefix", db_val(res, i, AGENTS_KEY_PREFIX));
+	jv_add_str_or_null(o, "id", db_val(res, i, AGENTS_KEY_ID));
+	jv_add_str_or_null(o, "prefix", db_val(res, i, AGENTS_KEY_PREFIX));
 	cJSON_AddItemToObject(o, "scopes", cJSON_Parse(db_val(res, i, AGENTS_KEY_SCOPES)));
-	add_str(o, "expires_at", db_val(res, i, AGENTS_KEY_EXPIRES_AT));
-	add_str(o, "revoked_at", db_val(res, i, AGENTS_KEY_REVOKED_AT));
-	add_str(o, "created_at", db_val(res, i, AGENTS_KEY_CREATED_AT));
-	add_str(o, "agent_id", db_val(res, i, AGENTS_KEY_AGENT_ID));
+	jv_add_str_or_null(o, "expires_at", db_val(res, i, AGENTS_KEY_EXPIRES_AT));
+	jv_add_str_or_null(o, "revoked_at", db_val(res, i, AGENTS_KEY_REVOKED_AT));
+	jv_add_str_or_null(o, "created_at", db_val(res, i, AGENTS_KEY_CREATED_AT));
+	jv_add_str_or_null(o, "agent_id", db_val(res, i, AGENTS_KEY_AGENT_ID));
 	return o;
 }
 

@@ -391,15 +391,6 @@ cmd_wake(struct req *r)
 		kv_publish(r->app->kv, "cb:outbox", "slack.approval");
 }
 
-static void
-cmd_add(cJSON *o, const char *k, const char *v)
-{
-	if (v)
-		cJSON_AddStringToObject(o, k, v);
-	else
-		cJSON_AddNullToObject(o, k);
-}
-
 static int
 cmd_get(struct req *r, const void *argp)
 {
@@ -424,17 +415,17 @@ cmd_get(struct req *r, const void *argp)
 		return CB_ERR_NOT_FOUND;
 	}
 	o = cJSON_CreateObject();
-	cmd_add(o, "id", db_val(res, 0, 0));
-	cmd_add(o, "ctx_ref", db_val(res, 0, 1));
+	jv_add_str_or_null(o, "id", db_val(res, 0, 0));
+	jv_add_str_or_null(o, "ctx_ref", db_val(res, 0, 1));
 	cJSON_AddNumberToObject(o, "seq", strtod(db_val(res, 0, 2), NULL));
-	cmd_add(o, "type", db_val(res, 0, 3));
-	cmd_add(o, "selector", db_val(res, 0, 4));
-	cmd_add(o, "state", db_val(res, 0, 5));
+	jv_add_str_or_null(o, "type", db_val(res, 0, 3));
+	jv_add_str_or_null(o, "selector", db_val(res, 0, 4));
+	jv_add_str_or_null(o, "state", db_val(res, 0, 5));
 	cJSON_AddNumberToObject(o, "attempts", strtod(db_val(res, 0, 6), NULL));
-	cmd_add(o, "reason", db_val(res, 0, 7));
-	cmd_add(o, "created_at", db_val(res, 0, 8));
-	cmd_add(o, "delivered_at", db_val(res, 0, 9));
-	cmd_add(o, "finished_at", db_val(res, 0, 10));
+	jv_add_str_or_null(o, "reason", db_val(res, 0, 7));
+	jv_add_str_or_null(o, "created_at", db_val(res, 0, 8));
+	jv_add_str_or_null(o, "delivered_at", db_val(res, 0, 9));
+	jv_add_str_or_null(o, "finished_at", db_val(res, 0, 10));
 	resp_json_nostore(r, 200, o);
 	db_res_free(res);
 	return CB_OK;
@@ -503,16 +494,16 @@ cmd_list(struct req *r, const void *argp)
 	arr = cJSON_AddArrayToObject(o, "commands");
 	for (i = 0; i < db_rows(res); i++) {
 		c = cJSON_CreateObject();
-		cmd_add(c, "id", db_val(res, i, 0));
-		cmd_add(c, "ctx_ref", db_val(res, i, 1));
+		jv_add_str_or_null(c, "id", db_val(res, i, 0));
+		jv_add_str_or_null(c, "ctx_ref", db_val(res, i, 1));
 		cJSON_AddNumberToObject(c, "seq", strtod(db_val(res, i, 2), NULL));
-		cmd_add(c, "type", db_val(res, i, 3));
-		cmd_add(c, "selector", db_val(res, i, 4));
-		cmd_add(c, "state", db_val(res, i, 5));
+		jv_add_str_or_null(c, "type", db_val(res, i, 3));
+		jv_add_str_or_null(c, "selector", db_val(res, i, 4));
+		jv_add_str_or_null(c, "state", db_val(res, i, 5));
 		cJSON_AddNumberToObject(c, "attempts", strtod(db_val(res, i, 6), NULL));
-		cmd_add(c, "reason", db_val(res, i, 7));
-		cmd_add(c, "created_at", db_val(res, i, 8));
-		cmd_add(c, "finished_at", db_val(res, i, 9));
+		jv_add_str_or_null(c, "reason", db_val(res, i, 7));
+		jv_add_str_or_null(c, "created_at", db_val(res, i, 8));
+		jv_add_str_or_null(c, "finished_at", db_val(res, i, 9));
 		cJSON_AddItemToArray(arr, c);
 	}
 	resp_json_nostore(r, 200, o);

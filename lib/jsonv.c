@@ -380,6 +380,12 @@ jv_sorted(const cJSON *v)
 	return o;
 }
 
+cJSON *
+jv_add_str_or_null(cJSON *o, const char *k, const char *v)
+{
+	return v ? cJSON_AddStringToObject(o, k, v) : cJSON_AddNullToObject(o, k);
+}
+
 char *
 jv_take_text(cJSON *v)
 {

@@ -62,6 +62,8 @@ int	 jv_validate(const cJSON *obj, const struct jv_field *, size_t,
  * frees it.
  */
 char	*jv_canonical(const cJSON *);
+/* o[k] = v as a string, or null when v is NULL; the member added, NULL when out of memory. */
+cJSON	*jv_add_str_or_null(cJSON *o, const char *k, const char *v);
 /* The unformatted text of a tree the caller built (freed here); the caller frees the text. */
 char	*jv_take_text(cJSON *);
 /* Valid UTF-8 without NUL and without C0 controls other than \t \n \r. */

@@ -15,6 +15,7 @@
 #include "errs.h"
 #include "events.h"
 #include "httpc.h"
+#include "jsonv.h"
 #include "region.h"
 #include "seal.h"
 #include "util.h"
@@ -198,7 +199,7 @@ webhooks_types_check(const cJSON *types, const char **why)
 static void
 wh_add_str(cJSON *o, const char *k, const char *v)
 {
-	if ((v ? cJSON_AddStringToObject(o, k, v) : cJSON_AddNullToObject(o, k)) == NULL)
+	if (jv_add_str_or_null(o, k, v) == NULL)
 		util_oom();
 }
 
