@@ -125,20 +125,11 @@ struct user_args {
 	const char	*role;
 };
 
-static int
-check_role(const cJSON *v, const char **why)
-{
-	if (!users_role_ok(v->valuestring)) {
-		*why = "must be admin, operator, viewer or approver";
-		return -1;
-	}
-	return 0;
-}
-
 static const struct jv_field user_fields[] = {
 	{ "email", JV_STRING, JV_REQUIRED, 3, 254, offsetof(struct user_args, email), NULL },
 	{ "password", JV_STRING, JV_REQUIRED, 8, 1024, offsetof(struct user_args, password), NULL },
-	{ "role", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct user_args, role), check_role },
+	{ "role", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct user_args, role), NULL,
+	  .text_ok = users_role_ok, .why = "must be admin, operator, viewer or approver" },
 };
 
 static cJSON *

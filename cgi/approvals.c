@@ -33,19 +33,11 @@ struct decision_args {
 	const char	*reason;
 };
 
-static int
-decision_ok(const cJSON *v, const char **why)
-{
-	if (strcmp(v->valuestring, "approve") != 0 && strcmp(v->valuestring, "deny") != 0) {
-		*why = "must be approve or deny";
-		return -1;
-	}
-	return 0;
-}
+static const char *const decisions[] = { "approve", "deny", NULL };
 
 static const struct jv_field decision_fields[] = {
 	{ "decision", JV_STRING, JV_REQUIRED, 4, 7, offsetof(struct decision_args, decision),
-	  decision_ok },
+	  NULL, .one_of = decisions, .why = "must be approve or deny" },
 	{ "hash", JV_STRING, JV_REQUIRED, APPROVAL_HASH_HEX, APPROVAL_HASH_HEX,
 	  offsetof(struct decision_args, hash), NULL },
 	{ "reason", JV_STRING, JV_NULLABLE, 1, APPROVAL_REASON_MAX,

@@ -42,18 +42,9 @@ struct approvals_args {
 	long long	 limit;
 };
 
-static int
-check_state(const cJSON *v, const char **why)
-{
-	if (!console_approval_state_ok(v->valuestring)) {
-		*why = "must be pending, approved, denied or expired";
-		return -1;
-	}
-	return 0;
-}
-
 static const struct jv_field approvals_query[] = {
-	{ "state", JV_STRING, 0, 1, 16, offsetof(struct approvals_args, state), check_state },
+	{ "state", JV_STRING, 0, 1, 16, offsetof(struct approvals_args, state), NULL,
+	  .text_ok = console_approval_state_ok, .why = "must be pending, approved, denied or expired" },
 	{ "limit", JV_INT, 0, 1, CONSOLE_APPROVALS_MAX, offsetof(struct approvals_args, limit),
 	  NULL },
 };

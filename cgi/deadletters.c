@@ -37,29 +37,11 @@ struct list_args {
 	long long	 limit;
 };
 
-static int
-check_kind(const cJSON *v, const char **why)
-{
-	if (!deadletter_kind_ok(v->valuestring)) {
-		*why = "must be an outbox kind such as salesforce.upsert";
-		return -1;
-	}
-	return 0;
-}
-
-static int
-check_cursor(const cJSON *v, const char **why)
-{
-	if (!deadletter_cursor_ok(v->valuestring)) {
-		*why = "must be the next_cursor of a previous page";
-		return -1;
-	}
-	return 0;
-}
-
 static const struct jv_field list_query[] = {
-	{ "kind", JV_STRING, 0, 1, DEADLETTER_KIND_MAX, offsetof(struct list_args, kind), check_kind },
-	{ "cursor", JV_STRING, 0, 1, 19, offsetof(struct list_args, cursor), check_cursor },
+	{ "kind", JV_STRING, 0, 1, DEADLETTER_KIND_MAX, offsetof(struct list_args, kind), NULL,
+	  .text_ok = deadletter_kind_ok, .why = "must be an outbox kind such as salesforce.upsert" },
+	{ "cursor", JV_STRING, 0, 1, 19, offsetof(struct list_args, cursor), NULL,
+	  .text_ok = deadletter_cursor_ok, .why = "must be the next_cursor of a previous page" },
 	{ "limit", JV_INT, 0, 1, DEADLETTER_LIMIT_MAX, offsetof(struct list_args, limit), NULL },
 };
 

@@ -28,15 +28,7 @@ struct cf_ping {
 	const char	*type;
 };
 
-static int
-cf_check_status(const cJSON *v, const char **why)
-{
-	if (strcmp(v->valuestring, "applied") != 0 && strcmp(v->valuestring, "failed") != 0) {
-		*why = "must be \"applied\" or \"failed\"";
-		return -1;
-	}
-	return 0;
-}
+static const char *const cf_statuses[] = { "applied", "failed", NULL };
 
 static const struct jv_field cf_auth_fields[] = {
 	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct cf_auth, type), NULL },
@@ -48,7 +40,7 @@ static const struct jv_field cf_receipt_fields[] = {
 	{ "type", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct cf_receipt, type), NULL },
 	{ "seq", JV_INT, JV_REQUIRED, 1, CHANFRAME_SEQ_MAX, offsetof(struct cf_receipt, seq), NULL },
 	{ "status", JV_STRING, JV_REQUIRED, 1, 16, offsetof(struct cf_receipt, status),
-	  cf_check_status },
+	  NULL, .one_of = cf_statuses, .why = "must be \"applied\" or \"failed\"" },
 	{ "reason", JV_STRING, 0, 0, CHANFRAME_REASON_MAX, offsetof(struct cf_receipt, reason),
 	  NULL },
 };

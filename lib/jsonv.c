@@ -241,6 +241,22 @@ jv_bounded(const struct jv_field *f, long long v)
 	return v >= f->min && v <= f->max;
 }
 
+/* A string field's one_of and text_ok (struct jv_field): 1 when it passes both. */
+static int
+jv_text_allowed(const struct jv_field *f, const char *s)
+{
+	const char *const	*o;
+
+	if (f->text_ok != NULL && !f->text_ok(s))
+		return 0;
+	if (f->one_of == NULL)
+		return 1;
+	for (o = f->one_of; *o != NULL; o++)
+		if (strcmp(*o, s) == 0)
+			return 1;
+	return 0;
+}
+
 static int
 jv_one(const struct jv_field *f, const cJSON *v, char *base, struct jv_error *err)
 {
@@ -334,6 +350,10 @@ jv_one(const struct jv_field *f, const cJSON *v, char *base, struct jv_error *er
 	}
 	if (f->check && f->check(v, &why) != 0) {
 		jv_seterr(err, f->name, "%s", why ? why : "is invalid");
+		return CB_ERR_VALIDATION;
+	}
+	if (cJSON_IsString(v) && !jv_text_allowed(f, v->valuestring)) {
+		jv_seterr(err, f->name, "%s", f->why ? f->why : "is invalid");
 		return CB_ERR_VALIDATION;
 	}
 	return CB_OK;

@@ -38,6 +38,14 @@ struct jv_field {
 	size_t		 off;
 	/* Extra check; returns 0 if fine, else sets *why. */
 	int		(*check)(const cJSON *, const char **why);
+	/*
+	 * For a string, instead of a check of its own: the values it may take
+	 * (NULL-terminated), or a predicate on its text; the reason given when
+	 * the value is not among them or the predicate says no.
+	 */
+	const char *const *one_of;
+	int		(*text_ok)(const char *);
+	const char	*why;
 };
 
 struct jv_error {

@@ -401,6 +401,61 @@ START_TEST(test_validate_check_reason)
 }
 END_TEST
 
+/* A string's one_of and text_ok: what passes, and the reason given when it does not. */
+static int
+starts_x(const char *s)
+{
+	return s[0] == 'x';
+}
+
+struct two {
+	const char	*a, *b;
+};
+
+START_TEST(test_validate_one_of_text_ok)
+{
+	static const char *const colours[] = { "red", "green", NULL };
+	static const struct jv_field f[] = {
+		{ "c", JV_STRING, 0, 1, 16, offsetof(struct two, a), NULL,
+		  .one_of = colours, .why = "must be red or green" },
+		{ "x", JV_STRING, 0, 1, 16, offsetof(struct two, b), NULL,
+		  .text_ok = starts_x, .why = "must start with x" },
+		{ "n", JV_STRING, 0, 1, 16, offsetof(struct two, b), NULL, .text_ok = starts_x },
+	};
+	static const struct {
+		const char	*body, *field, *reason;
+	} cases[] = {
+		{ "{\"c\":\"red\",\"x\":\"xy\"}", NULL, NULL },
+		{ "{\"c\":\"green\"}", NULL, NULL },
+		{ "{\"c\":\"blue\"}", "c", "must be red or green" },
+		{ "{\"c\":\"reddish\"}", "c", "must be red or green" },
+		{ "{\"x\":\"yx\"}", "x", "must start with x" },
+		{ "{\"n\":\"no\"}", "n", "is invalid" },
+		{ "{\"c\":7}", "c", NULL },
+	};
+	struct two	 t;
+	struct jv_error	 err;
+	cJSON		*v;
+	size_t		 i;
+	int		 rc;
+
+	for (i = 0; i < CU_NELEM(cases); i++) {
+		memset(&t, 0, sizeof(t));
+		ck_assert_int_eq(jv_parse(cases[i].body, strlen(cases[i].body), &v, &err), CB_OK);
+		rc = jv_validate(v, f, CU_NELEM(f), &t, &err);
+		if (cases[i].field == NULL) {
+			ck_assert_msg(rc == CB_OK, "%s: %s", cases[i].body, err.reason);
+		} else {
+			ck_assert_msg(rc == CB_ERR_VALIDATION, "%s accepted", cases[i].body);
+			ck_assert_str_eq(err.field, cases[i].field);
+			if (cases[i].reason)
+				ck_assert_str_eq(err.reason, cases[i].reason);
+		}
+		cJSON_Delete(v);
+	}
+}
+END_TEST
+
 START_TEST(test_validate_string_cap)
 {
 	static const struct jv_field f[] = {
@@ -509,6 +564,7 @@ jsonv_suite(void)
 	tcase_add_test(tc, test_validate_values);
 	tcase_add_test(tc, test_validate_nullable_keeps_initial);
 	tcase_add_test(tc, test_validate_check_reason);
+	tcase_add_test(tc, test_validate_one_of_text_ok);
 	tcase_add_test(tc, test_validate_string_cap);
 	tcase_add_test(tc, test_validate_uuid);
 	tcase_add_loop_test(tc, test_canonical, 0, (int)CU_NELEM(canon_cases));
