@@ -145,8 +145,8 @@ observe_section() {
     "$REPO/scripts/stack.sh" restart-edge >>"$WORK/observe-restart.log" 2>&1 || die "stack.sh restart-edge failed"
     obs_ready "$CB_HTTP_URL" 1
     local on=${reqs[on]} off=${reqs[off]}
-    # The two edges differ by themselves (the node reaches Redis over TCP,
-    # the bench stack over its socket: some 10 % on this load), a factor
+    # The two edges differ by themselves (3 to 10 % on this load; for one,
+    # the node reaches Redis over TCP, the bench stack over its socket), a factor
     # that multiplies one half's on/off ratio and divides the other's: the
     # figure is their geometric mean, in which it cancels.
     M[obs.ratio1]=$(awk -v a="${reqs[on1]:-0}" -v b="${reqs[off1]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print 0 }')
