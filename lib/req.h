@@ -56,8 +56,9 @@ struct req {
 	const char	*request_id;
 	/*
 	 * The request's trace (req_trace_begin): the trace id nginx passed
-	 * (TRACEPARENT, the client's or one nginx started) and a span of this
-	 * responder's own; traceparent is its header form, "" with tracing off.
+	 * (TRACEPARENT when the client sent one, else the one nginx started:
+	 * REQUEST_ID) and a span of this responder's own; traceparent is its
+	 * header form, "" with tracing off.
 	 */
 	struct trace	 trace;
 	char		 traceparent[TRACE_HEADER_LEN + 1];
