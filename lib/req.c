@@ -23,34 +23,6 @@ env_get(char *const *env, const char *name)
 	return NULL;
 }
 
-void
-req_trace_begin(struct req *r, int on)
-{
-	struct trace	 in;
-
-	memset(&r->trace, 0, sizeof(r->trace));
-	r->traceparent[0] = '\0';
-	if (!on)
-		return;
-	/*
-	 * nginx's TRACEPARENT is empty unless the client sent one (the common
-	 * request has none, and nginx then builds no value at all); then the
-	 * trace it started is its REQUEST_ID (nginx/trace.conf).
-	 */
-	if (trace_parse(r->traceparent_in, &in) == CB_OK ||
-	    trace_from_request_id(r->request_id, &in) == CB_OK)
-		trace_child(&in, &r->trace);
-	else
-		trace_start(&r->trace);
-	trace_format(&r->trace, r->traceparent);
-}
-
-const char *
-req_traceparent(const struct req *r)
-{
-	return r->traceparent[0] ? r->traceparent : NULL;
-}
-
 /*
  * The parameters every request reads, found in one pass over them: a
  * lookup each would scan them again, all of them for one that is absent,
@@ -80,6 +52,19 @@ static const struct {
 	[RP_AUTH]	= { "HTTP_AUTHORIZATION", 18 },
 	[RP_IDEM]	= { "HTTP_IDEMPOTENCY_KEY", 20 },
 };
+_Static_assert(RP_N == REQ_NKNOWN, "REQ_NKNOWN: the entries of req_known");
+
+/* The entry of req_known named name, or -1. */
+static int
+req_known_index(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < RP_N; i++)
+		if (strcmp(req_known[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
 
 /* Each known parameter's first value into v, and how many times it came into count. */
 static void
@@ -102,10 +87,37 @@ req_scan(char *const *env, const char *v[RP_N], unsigned count[RP_N])
 }
 
 void
+req_trace_begin(struct req *r, int on)
+{
+	struct trace	 in;
+
+	memset(&r->trace, 0, sizeof(r->trace));
+	r->traceparent[0] = '\0';
+	if (!on)
+		return;
+	/*
+	 * nginx's TRACEPARENT is empty unless the client sent one (the common
+	 * request has none, and nginx then builds no value at all); then the
+	 * trace it started is its REQUEST_ID (nginx/trace.conf).
+	 */
+	if (trace_parse(r->known[RP_TRACE], &in) == CB_OK ||
+	    trace_from_request_id(r->request_id, &in) == CB_OK)
+		trace_child(&in, &r->trace);
+	else
+		trace_start(&r->trace);
+	trace_format(&r->trace, r->traceparent);
+}
+
+const char *
+req_traceparent(const struct req *r)
+{
+	return r->traceparent[0] ? r->traceparent : NULL;
+}
+
+void
 req_init(struct req *r, char *const *env, struct app *app, const struct req_io *io)
 {
-	const char	*cl, *v[RP_N] = { NULL };
-	unsigned	 count[RP_N] = { 0 };
+	const char	*cl, *const *v = r->known;
 	long long	 ll;
 
 	memset(r, 0, sizeof(*r));
@@ -113,7 +125,7 @@ req_init(struct req *r, char *const *env, struct app *app, const struct req_io *
 	r->app = app;
 	if (io)
 		r->io = *io;
-	req_scan(env, v, count);
+	req_scan(env, r->known, r->known_n);
 	r->method = v[RP_METHOD];
 	r->uri = v[RP_DOCURI] ? v[RP_DOCURI] : v[RP_SCRIPT];
 	r->query = v[RP_QUERY];
@@ -122,11 +134,6 @@ req_init(struct req *r, char *const *env, struct app *app, const struct req_io *
 	r->request_id = v[RP_REQID];
 	r->content_type = v[RP_CTYPE];
 	r->remote_addr = v[RP_ADDR];
-	r->traceparent_in = v[RP_TRACE];
-	r->authorization = v[RP_AUTH];
-	r->idempotency_key = v[RP_IDEM];
-	r->n_authorization = count[RP_AUTH];
-	r->n_idempotency_key = count[RP_IDEM];
 	cl = v[RP_CLEN];
 	if (r->method == NULL)
 		r->method = "";
@@ -186,18 +193,15 @@ const char *
 req_header(const struct req *r, const char *name)
 {
 	char	 key[96];
+	int	 i;
 
 	if (req_header_key(name, key, sizeof(key)) != 0)
 		return NULL;
 	/* FastCGI passes Content-Type and Content-Length without HTTP_. */
-	if (strcmp(key, "HTTP_CONTENT_TYPE") == 0)
-		return r->content_type;
-	if (strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
-		return env_get(r->env, "CONTENT_LENGTH");
-	if (strcmp(key, "HTTP_AUTHORIZATION") == 0)
-		return r->authorization;
-	if (strcmp(key, "HTTP_IDEMPOTENCY_KEY") == 0)
-		return r->idempotency_key;
+	if (strcmp(key, "HTTP_CONTENT_TYPE") == 0 || strcmp(key, "HTTP_CONTENT_LENGTH") == 0)
+		memmove(key, key + 5, strlen(key + 5) + 1);
+	if ((i = req_known_index(key)) >= 0)
+		return r->known[i];
 	return env_get(r->env, key);
 }
 
@@ -207,14 +211,13 @@ req_header_count(const struct req *r, const char *name)
 	char		 key[96];
 	size_t		 n = 0, len;
 	char *const	*e;
+	int		 i;
 
 	if (r->env == NULL || req_header_key(name, key, sizeof(key)) != 0)
 		return 0;
-	/* Counted already by req_init's one pass (the two route.c asks about). */
-	if (strcmp(key, "HTTP_AUTHORIZATION") == 0)
-		return r->n_authorization;
-	if (strcmp(key, "HTTP_IDEMPOTENCY_KEY") == 0)
-		return r->n_idempotency_key;
+	/* Counted already by req_init's one pass. */
+	if ((i = req_known_index(key)) >= 0)
+		return r->known_n[i];
 	len = strlen(key);
 	for (e = r->env; *e != NULL; e++)
 		if (strncmp(*e, key, len) == 0 && (*e)[len] == '=')

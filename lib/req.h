@@ -43,6 +43,8 @@ struct req_owned {
 	void		(*fn)(void *);
 };
 
+#define REQ_NKNOWN	13	/* req.c: the parameters found in req_init's one pass */
+
 struct req {
 	char *const	*env;
 	struct app	*app;
@@ -62,13 +64,15 @@ struct req {
 	 */
 	struct trace	 trace;
 	char		 traceparent[TRACE_HEADER_LEN + 1];
-	const char	*traceparent_in;	/* TRACEPARENT as nginx passed it */
 	const char	*content_type;
 	const char	*remote_addr;
-	const char	*authorization;		/* HTTP_AUTHORIZATION */
-	const char	*idempotency_key;	/* HTTP_IDEMPOTENCY_KEY */
-	unsigned	 n_authorization;	/* how many times each came */
-	unsigned	 n_idempotency_key;
+	/*
+	 * The parameters every request reads (req.c's table, TRACEPARENT and
+	 * the Authorization and Idempotency-Key lines among them), found in
+	 * one pass: the first value of each, and how many times it came.
+	 */
+	const char	*known[REQ_NKNOWN];
+	unsigned	 known_n[REQ_NKNOWN];
 	long long	 content_length;	/* -1 when absent */
 	int		 head;		/* HEAD: answer as GET without a body */
 
