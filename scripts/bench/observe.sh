@@ -97,11 +97,14 @@ obs_group() {
         END { if (t == 0) exit
               for (i = 1; i <= n; i++) if (order[i] != "total") printf "%s %.3f ", order[i], s[order[i]] / t
               printf "total %.3f", s["total"] / t }')
+    # The stack's CPU per request over them all, ms ("?" when a run has none).
+    M[$key.cpu_total]=$(for k in ${OBS_GROUP[$g]:-}; do echo "${M[$k.total]:-0} ${M[$k.cpu_total]:-?}"; done | awk '
+        $2 !~ /^[0-9.]+$/ { bad = 1 } { c += $1 * $2; t += $1 }
+        END { if (bad || t == 0) print "?"; else printf "%.5f", c / t }')
 }
 
 observe_section() {
     local r k v side half order url n=0 on_url off_url DURATION=${OBS_SECONDS}s
-    local -A reqs=() cpu=()
     say "observe: form load with metrics and tracing on and off, side by side, 2 x $OBS_ROUNDS rounds of ${OBS_SECONDS}s"
     OBS_NODE=$CB_STATE/observe-node
     for v in OBS_P_HTTP OBS_P_HTTPS OBS_P_WS OBS_P_OPS; do free_port "$v" 10000 10000 || die "no free port"; done
@@ -129,13 +132,6 @@ observe_section() {
                 wrk_run "$k" "form load, $([ "$side" = on ] && echo 'metrics+tracing on' || echo 'both off') #$n" \
                     -H "Authorization: Bearer $TOKEN" "$url/api/v1/forms/$FORM"
                 OBS_GROUP[$side$half]="${OBS_GROUP[$side$half]:-} $k"
-                reqs[$side]=$(( ${reqs[$side]:-0} + ${M[$k.total]:-0} ))
-                reqs[$side$half]=$(( ${reqs[$side$half]:-0} + ${M[$k.total]:-0} ))
-                # CPU of the stack, ms, over the run: per request times requests.
-                for v in "$side" "$side$half"; do
-                    cpu[$v]=$(awk -v a="${cpu[$v]:-0}" -v c="${M[$k.cpu_total]:-}" -v t="${M[$k.total]:-0}" \
-                        'BEGIN { if (c ~ /^[0-9.]+$/) a += c * t; else a = -1e18; printf "%.3f", a }')
-                done
                 [ -n "$(wrk_note "$k")" ] && M[obs.note]="${M[obs.note]:+${M[obs.note]}, }$k: $(wrk_note "$k")"
             done
         done
@@ -144,26 +140,26 @@ observe_section() {
     for v in on1 off1 on2 off2; do obs_group "$v"; done
     "$REPO/scripts/stack.sh" restart-edge >>"$WORK/observe-restart.log" 2>&1 || die "stack.sh restart-edge failed"
     obs_ready "$CB_HTTP_URL" 1
-    local on=${reqs[on]} off=${reqs[off]}
+    local t_on1=${M[obs_on1.total]} t_off1=${M[obs_off1.total]} t_on2=${M[obs_on2.total]} t_off2=${M[obs_off2.total]}
     # The two edges differ by themselves (3 to 10 % on this load; for one,
     # the node reaches Redis over TCP, the bench stack over its socket), a factor
     # that multiplies one half's on/off ratio and divides the other's: the
     # figure is their geometric mean, in which it cancels.
-    M[obs.ratio1]=$(awk -v a="${reqs[on1]:-0}" -v b="${reqs[off1]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print 0 }')
-    M[obs.ratio2]=$(awk -v a="${reqs[on2]:-0}" -v b="${reqs[off2]:-0}" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print 0 }')
+    M[obs.ratio1]=$(awk -v a="$t_on1" -v b="$t_off1" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print 0 }')
+    M[obs.ratio2]=$(awk -v a="$t_on2" -v b="$t_off2" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print 0 }')
     M[obs.ratio]=$(awk -v a="${M[obs.ratio1]}" -v b="${M[obs.ratio2]}" 'BEGIN { printf "%.4f", sqrt(a * b) }')
-    M[obs_off.rps]=$(awk -v t="$off" -v d="$OBS_SECONDS" -v r="$n" 'BEGIN { printf "%.0f", t / (r * d) }')
+    M[obs_off.rps]=$(awk -v t="$((t_off1 + t_off2))" -v d="$OBS_SECONDS" -v r="$n" 'BEGIN { printf "%.0f", t / (r * d) }')
     M[obs_on.rps]=$(awk -v o="${M[obs_off.rps]}" -v q="${M[obs.ratio]}" 'BEGIN { printf "%.0f", o * q }')
     M[obs.overhead]=$(awk -v q="${M[obs.ratio]}" 'BEGIN { if (q > 0) printf "%.1f", 100 * (1 - q); else print "?" }')
-    # The cross-check a loaded machine skews less: CPU per request.
-    M[obs_on.cpu]=$(awk -v c="${cpu[on]}" -v t="$on" 'BEGIN { if (c >= 0 && t > 0) printf "%.4f", c / t; else print "?" }')
-    M[obs_off.cpu]=$(awk -v c="${cpu[off]}" -v t="$off" 'BEGIN { if (c >= 0 && t > 0) printf "%.4f", c / t; else print "?" }')
-    # Per half, on's CPU per request over off's; the same geometric mean.
-    M[obs.cpu_overhead]=$(awk -v c1="${cpu[on1]:-0}" -v t1="${reqs[on1]:-0}" -v d1="${cpu[off1]:-0}" \
-        -v u1="${reqs[off1]:-0}" -v c2="${cpu[on2]:-0}" -v t2="${reqs[on2]:-0}" -v d2="${cpu[off2]:-0}" \
-        -v u2="${reqs[off2]:-0}" 'BEGIN {
-            if (c1 <= 0 || d1 <= 0 || c2 <= 0 || d2 <= 0 || t1 * u1 * t2 * u2 == 0) { print "?"; exit }
-            printf "%.1f", 100 * (sqrt((c1 / t1) / (d1 / u1) * (c2 / t2) / (d2 / u2)) - 1) }')
+    # The cross-check a loaded machine skews less: CPU per request, each
+    # side's over both halves, and on's over off's as the same geometric mean.
+    read -r "M[obs_on.cpu]" "M[obs_off.cpu]" "M[obs.cpu_overhead]" < <(awk \
+        -v c1="${M[obs_on1.cpu_total]}" -v d1="${M[obs_off1.cpu_total]}" -v t1="$t_on1" -v u1="$t_off1" \
+        -v c2="${M[obs_on2.cpu_total]}" -v d2="${M[obs_off2.cpu_total]}" -v t2="$t_on2" -v u2="$t_off2" 'BEGIN {
+            if (c1 !~ /^[0-9.]+$/ || c2 !~ /^[0-9.]+$/ || d1 !~ /^[0-9.]+$/ || d2 !~ /^[0-9.]+$/ ||
+                d1 == 0 || d2 == 0 || t1 + t2 == 0 || u1 + u2 == 0) { print "? ? ?"; exit }
+            printf "%.4f %.4f %.1f\n", (c1 * t1 + c2 * t2) / (t1 + t2), (d1 * u1 + d2 * u2) / (u1 + u2),
+                100 * (sqrt(c1 / d1 * c2 / d2) - 1) }')
     say "observe: on ${M[obs_on.rps]} req/s, off ${M[obs_off.rps]} req/s: overhead ${M[obs.overhead]} %;" \
         "CPU per request on ${M[obs_on.cpu]} ms, off ${M[obs_off.cpu]} ms: ${M[obs.cpu_overhead]} %"
 }
