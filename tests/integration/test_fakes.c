@@ -61,18 +61,6 @@ raw_connect(int port)
 	return fd;
 }
 
-static void
-raw_send(int fd, const char *p, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		w = send(fd, p, n, MSG_NOSIGNAL);
-		ck_assert_int_gt(w, 0);
-		p += w;
-		n -= (size_t)w;
-	}
-}
 
 /* Read into b until the peer closes (1) or ms pass (0). */
 static int
@@ -99,7 +87,7 @@ raw_exchange(int port, const char *req, size_t n, struct buf *out)
 {
 	int	 fd = raw_connect(port), closed;
 
-	raw_send(fd, req, n);
+	ck_assert_int_eq(cu_send_all(fd, req, n), 0);
 	closed = raw_read(fd, out, 5000);
 	close(fd);
 	return closed;
@@ -321,7 +309,7 @@ START_TEST(sf_chunked_patch_accepted)
 	    "5;note=1\r\n{\"Nam\r\n" "7\r\ne__c\":\"\r\n" "3\r\nok\"\r\n" "1\r\n}\r\n"
 	    "0\r\nX-Checksum: none\r\n\r\n", sf_auth);
 	fd = raw_connect(sf_port);
-	raw_send(fd, req.data, req.len);
+	ck_assert_int_eq(cu_send_all(fd, req.data, req.len), 0);
 	ck_assert_int_eq(raw_read(fd, &b, 5000), 1);
 	close(fd);
 	ck_assert_msg(strncmp(buf_cstr(&b), "HTTP/1.1 201 ", 13) == 0, "got %.200s", b.data);
@@ -329,7 +317,7 @@ START_TEST(sf_chunked_patch_accepted)
 	/* Malformed chunking is a 400. */
 	buf_reset(&b);
 	fd = raw_connect(sf_port);
-	raw_send(fd, bad, strlen(bad));
+	ck_assert_int_eq(cu_send_all(fd, bad, strlen(bad)), 0);
 	raw_read(fd, &b, 5000);
 	close(fd);
 	ck_assert_msg(strncmp(buf_cstr(&b), "HTTP/1.1 400 ", 13) == 0, "got %.200s", b.data);
@@ -374,7 +362,7 @@ START_TEST(sf_keep_alive)
 	/* Connection: close is honoured: the answer, then EOF. */
 	buf_init(&b, 1u << 20);
 	fd = raw_connect(sf_port);
-	raw_send(fd, close_req, strlen(close_req));
+	ck_assert_int_eq(cu_send_all(fd, close_req, strlen(close_req)), 0);
 	ck_assert_int_eq(raw_read(fd, &b, 3000), 1);
 	close(fd);
 	ck_assert(strncmp(buf_cstr(&b), "HTTP/1.1 200 ", 13) == 0);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <sys/socket.h>
 
 #include <sodium.h>
 
@@ -263,6 +264,24 @@ cu_stderr_end(void)
 	s = util_strndup(buf_cstr(&b), b.len);
 	buf_free(&b);
 	return s;
+}
+
+int
+cu_send_all(int fd, const void *p, size_t n)
+{
+	const char	*c = p;
+	ssize_t		 w;
+
+	while (n > 0) {
+		if ((w = send(fd, c, n, MSG_NOSIGNAL)) <= 0) {
+			if (w < 0 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 void

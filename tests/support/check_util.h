@@ -83,6 +83,8 @@ char	*cu_stderr_end(void);
 
 /* A fresh temporary file holding `content`; its path goes to `path`. */
 void	 cu_tmpfile(const char *content, char *path, size_t pathsz);
+/* All n bytes of p to the socket fd (no SIGPIPE; an interrupted send is retried): 0, or -1. */
+int	 cu_send_all(int fd, const void *p, size_t n);
 
 /* The value of a required environment variable; fails the test if unset. */
 const char *cu_env_required(const char *name);

@@ -79,23 +79,6 @@ t_sleep_ms(long ms)
 		;
 }
 
-static int
-t_send(int fd, const void *p, size_t n)
-{
-	const char	*c = p;
-	ssize_t		 w;
-
-	while (n > 0) {
-		if ((w = send(fd, c, n, MSG_NOSIGNAL)) <= 0) {
-			if (w < 0 && errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Status line, Content-Length, extra header lines, body; 0 keeps the connection. */
 static int
@@ -106,8 +89,8 @@ t_reply(int fd, int status, const char *extra, const char *body)
 
 	n = snprintf(head, sizeof(head), "HTTP/1.1 %d Test\r\nContent-Length: "
 	    "%zu\r\n%s\r\n", status, strlen(body), extra);
-	if (n < 0 || (size_t)n >= sizeof(head) || t_send(fd, head, (size_t)n) ||
-	    t_send(fd, body, strlen(body)))
+	if (n < 0 || (size_t)n >= sizeof(head) || cu_send_all(fd, head, (size_t)n) ||
+	    cu_send_all(fd, body, strlen(body)))
 		return -1;
 	return 0;
 }
@@ -135,10 +118,10 @@ t_big(int fd, int with_length)
 	else
 		n = snprintf(head, sizeof(head), "HTTP/1.1 200 OK\r\n"
 		    "Connection: close\r\n\r\n");
-	if (t_send(fd, head, (size_t)n))
+	if (cu_send_all(fd, head, (size_t)n))
 		return -1;
 	for (sent = 0; sent < T_BIG; sent += sizeof(chunk))
-		if (t_send(fd, chunk, sizeof(chunk)))
+		if (cu_send_all(fd, chunk, sizeof(chunk)))
 			break;
 	return -1;
 }
@@ -226,7 +209,7 @@ t_answer(int fd, const char *method, const char *path, const char *req,
 	if (strcmp(path, "/drop") == 0)
 		return -1;
 	if (strcmp(path, "/partial") == 0) {
-		t_send(fd, CU_LIT("HTTP/1.1 200 OK\r\nContent-Length: 1000"
+		cu_send_all(fd, CU_LIT("HTTP/1.1 200 OK\r\nContent-Length: 1000"
 		    "\r\n\r\nabc"));
 		return -1;
 	}
@@ -263,7 +246,7 @@ t_conn_main(void *arg)
 			have += (size_t)n;
 			/* A TLS ClientHello: answer in plain text, as a web server would. */
 			if ((unsigned char)req[0] == 0x16) {
-				t_send(fd, CU_LIT("HTTP/1.1 400 Bad Request\r\n"
+				cu_send_all(fd, CU_LIT("HTTP/1.1 400 Bad Request\r\n"
 				    "Connection: close\r\nContent-Length: 0\r\n\r\n"));
 				goto out;
 			}

@@ -42,6 +42,7 @@
 #include <openssl/x509.h>
 #include <sodium.h>
 
+#include "../support/check_util.h"
 #include "buf.h"
 #include "errs.h"
 #include "httpc.h"
@@ -654,19 +655,6 @@ t_raw_connect(void)
 	return fd;
 }
 
-static void
-t_raw_send(int fd, const char *p, size_t n)
-{
-	ssize_t	 w;
-
-	while (n > 0) {
-		w = send(fd, p, n, MSG_NOSIGNAL);
-		if (w <= 0)
-			return;		/* the server may hang up early: fine */
-		p += w;
-		n -= (size_t)w;
-	}
-}
 
 /*
  * Read into b until EOF (returns 1), until b holds `until` when that is not
@@ -1713,7 +1701,7 @@ t_raw_expect(const char *req, size_t len, const char *status_line)
 	int		 fd = t_raw_connect();
 
 	buf_init(&b, 1u << 20);
-	t_raw_send(fd, req, len);
+	(void)cu_send_all(fd, req, len);	/* the server may hang up early: fine */
 	t_raw_read(fd, &b, 5000);
 	close(fd);
 	ck_assert_msg(strncmp(buf_cstr(&b), status_line, strlen(status_line)) == 0,
@@ -1773,7 +1761,7 @@ START_TEST(test_fake_keepalive_pipelining_continue)
 
 	buf_init(&b, 1u << 20);
 	fd = t_raw_connect();
-	t_raw_send(fd, two, sizeof(two) - 1);
+	(void)cu_send_all(fd, two, sizeof(two) - 1);
 	ck_assert_int_eq(t_raw_read(fd, &b, 5000), 1);
 	close(fd);
 	ck_assert(strncmp(b.data, "HTTP/1.1 200 ", 13) == 0);
@@ -1787,13 +1775,13 @@ START_TEST(test_fake_keepalive_pipelining_continue)
 	    "Content-Type: application/json\r\nExpect: 100-continue\r\n"
 	    "Content-Length: %zu\r\n\r\n", sizeof(fault) - 1);
 	fd = t_raw_connect();
-	t_raw_send(fd, cont, strlen(cont));
+	(void)cu_send_all(fd, cont, strlen(cont));
 	/* The interim answer comes before we send the body. */
 	ck_assert_int_eq(t_raw_read_until(fd, &b, "\r\n\r\n", 5000), 2);
 	ck_assert_msg(strncmp(buf_cstr(&b), "HTTP/1.1 100 Continue\r\n\r\n", 25)
 	    == 0, "got %s", buf_cstr(&b));
 	buf_reset(&b);
-	t_raw_send(fd, fault, sizeof(fault) - 1);
+	(void)cu_send_all(fd, fault, sizeof(fault) - 1);
 	shutdown(fd, SHUT_WR);
 	t_raw_read(fd, &b, 5000);
 	close(fd);
@@ -1814,7 +1802,7 @@ START_TEST(test_fake_slow_client_bounded)
 	t0 = util_now_ms();
 	slow = t_raw_connect();
 	idle = t_raw_connect();
-	t_raw_send(slow, "GET /__fake/stats HTTP/1.1\r\nHost:", 33);
+	(void)cu_send_all(slow, "GET /__fake/stats HTTP/1.1\r\nHost:", 33);
 	/* Others are served meanwhile. */
 	ck_assert_int_eq(t_stat("upserts"), 0);
 	ck_assert(util_now_ms() - t0 < 1000);

@@ -110,23 +110,6 @@ dial(void)
 	return fd;
 }
 
-static int
-put_all(int fd, const void *p, size_t n)
-{
-	const char	*c = p;
-	ssize_t		 w;
-
-	while (n > 0) {
-		if ((w = send(fd, c, n, MSG_NOSIGNAL)) < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static int
 record(int fd, int type, const void *body, size_t n)
@@ -134,9 +117,9 @@ record(int fd, int type, const void *body, size_t n)
 	unsigned char	 h[8] = { 1, (unsigned char)type, 0, 1,
 	    (unsigned char)(n >> 8), (unsigned char)(n & 0xff), 0, 0 };
 
-	if (put_all(fd, h, sizeof(h)) != 0)
+	if (cu_send_all(fd, h, sizeof(h)) != 0)
 		return -1;
-	return n > 0 ? put_all(fd, body, n) : 0;
+	return n > 0 ? cu_send_all(fd, body, n) : 0;
 }
 
 /* BEGIN_REQUEST and the parameters (names and values under 128 bytes). */
