@@ -61,6 +61,9 @@ for row in 'pgbench: submit rows' 'pgbench: command rows'; do
         bad "bad row for $row: ${line:-missing}"
     fi
 done
+# The observe section ran what its settings asked (BENCH_OBS_ROUNDS=2, BENCH_OBS_SECONDS=1).
+n=$(grep -cE 'wrk: form load, (metrics\+tracing on|both off) #[0-9]+ \(.* -d1s\)' <<<"$out" || true)
+[ "$n" = 8 ] || bad "observe: $n runs of 1 s, not 2 halves x 2 rounds x 2 sides"
 grep -Eq '^  accepted 50, refused 429 0, other 0, errors 0, unsent 0' <<<"$out" || bad "agent-to-tab load: not all 50 accepted"
 grep -Eq '^Idle channel: 10 commands .*accepted 10, missing 0' <<<"$out" || bad "agent-to-tab idle: not all 10 framed"
 # delivery NAME ... rows/s elapsed s rows calls mints: every row drained, at least one call.
