@@ -12,13 +12,21 @@
  * 503 with Retry-After; the first ones wait out CB_REDIS_TIMEOUT_MS
  * (500 ms), no process more than the breaker's threshold (3) times, and
  * once every process's breaker has opened, 20 answers in a row each come
- * without waiting for Redis.  An answer "waited for Redis" when it took
- * close to the timeout (WAITED_MS); a loaded machine slows a fast answer,
- * but not to that, so load can neither end the first phase early (a
- * process not yet open would pay its wait in the second) nor fail the
- * second.  Only answers that start before a probe could come (the
- * cool-off after the first answer that waited) are judged: a machine slow
- * enough to stretch the run past it is told so, not blamed on the breaker.
+ * without waiting for Redis.  Commands go in bursts, each from its own
+ * client process at once: a responder child takes a connection only when
+ * the ones before it are busy (EPOLLEXCLUSIVE wakes the first idle one),
+ * so requests one after another could leave a child untouched, and its
+ * breaker closed, until the second phase.  The children's log tells what
+ * each did: a wait for Redis is a kv_io_error, kv_auth_failed or
+ * kv_connect_failed line, an opened breaker a kv_breaker_open line, each
+ * with the child's pid; the bursts go on until every child has opened.
+ * (Answers' times cannot tell it in a burst: an answer queued behind a
+ * waiting one is slow without waiting itself.)  In the second phase,
+ * one request after another, an answer that took close to the timeout
+ * (WAITED_MS) waited for Redis; a loaded machine slows a fast answer, but
+ * not to that.  Only answers that start before a probe could come (the
+ * cool-off after the first burst began) are judged: a machine slow enough
+ * to stretch the run past it is told so, not blamed on the breaker.
  * After Redis thaws, the breaker's probe closes it and commands are
  * accepted again.
  *
@@ -27,9 +35,12 @@
  * not be read; the token was not found wrong), and once Postgres is back
  * the same token is taken again.
  */
+#include <sys/wait.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -38,13 +49,16 @@
 #include "http.h"
 #include "people.h"
 #include "seed.h"
+#include "stacklog.h"
 #include "testdb.h"
 #include "util.h"
 
-/* The commands responder's processes (routes.tab) times the breaker's threshold. */
-#define SLOW_MAX	(4 * 3)
-#define PHASE1_MAX	200
-#define STREAK		50
+/* The commands responder's processes (routes.tab) and the breaker's threshold. */
+#define PROCS		4
+#define THRESHOLD	3
+/* Each burst keeps every child busy while its breaker is closed. */
+#define BURST		(2 * PROCS)
+#define BURSTS_MAX	20
 #define REQUESTS	20
 /* An answer this slow waited out CB_REDIS_TIMEOUT_MS (500 ms). */
 #define WAITED_MS	450
@@ -76,6 +90,110 @@ expect_503(struct http_resp *r)
 	ck_assert_ptr_nonnull(http_header(r, "Retry-After"));
 	ck_assert_int_eq(util_parse_ll(http_header(r, "Retry-After"), 1, 86400, &ra), CB_OK);
 	ck_assert_int_gt(ra, 0);
+}
+
+struct shot {
+	double	 ms;
+	long	 status;
+	int	 retry_after;
+};
+
+/*
+ * BURST commands at once, each from its own process; their answers into
+ * shot[] in the order they came back.  How many came back (no assertion:
+ * Redis may be frozen, and the caller thaws it before asserting).
+ */
+static int
+burst(const char *ctx, int round, struct shot *shot)
+{
+	struct http_resp r;
+	struct shot	 one;
+	char		 nonce[48];
+	pid_t		 pid[BURST];
+	int		 fd[2], i, n = 0, st, bad = 0;
+
+	ck_assert_int_eq(pipe(fd), 0);
+	fflush(NULL);
+	for (i = 0; i < BURST; i++) {
+		ck_assert_int_ge(pid[i] = fork(), 0);
+		if (pid[i] > 0)
+			continue;
+		close(fd[0]);
+		snprintf(nonce, sizeof(nonce), "ff-redis-%02d-%d", round, i);
+		one.ms = command(ctx, nonce, &r);
+		one.status = r.status;
+		one.retry_after = http_header(&r, "Retry-After") != NULL;
+		_exit(write(fd[1], &one, sizeof(one)) == (ssize_t)sizeof(one) ? 0 : 1);
+	}
+	close(fd[1]);
+	/* Records this small are written whole (PIPE_BUF). */
+	while (n < BURST && read(fd[0], &shot[n], sizeof(shot[n])) == (ssize_t)sizeof(shot[n]))
+		n++;
+	close(fd[0]);
+	for (i = 0; i < BURST; i++)
+		if (waitpid(pid[i], &st, 0) != pid[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			bad++;
+	return bad ? 0 : n;
+}
+
+/* What the commands responder's children logged from line `from` on. */
+struct tally {
+	int	 lines;			/* the log's lines in all */
+	int	 npid;
+	long	 pid[32];
+	int	 waits[32];		/* waited for Redis: no answer in time */
+	int	 opened[32];		/* logged its breaker open */
+};
+
+static int
+tally_slot(struct tally *t, long pid)
+{
+	int	 i;
+
+	for (i = 0; i < t->npid; i++)
+		if (t->pid[i] == pid)
+			return i;
+	ck_assert_int_lt(t->npid, 32);
+	t->pid[t->npid] = pid;
+	t->waits[t->npid] = t->opened[t->npid] = 0;
+	return t->npid++;
+}
+
+static void
+tally_log(const char *path, int from, struct tally *t)
+{
+	/* A timeout, or a connect or AUTH that got no answer: each one wait. */
+	static const char *const waited[] = { "\"event\":\"kv_io_error\"",
+	    "\"event\":\"kv_auth_failed\"", "\"event\":\"kv_connect_failed\"" };
+	FILE		*f = fopen(path, "r");
+	char		*buf = NULL, *p;
+	size_t		 cap = 0, k;
+	int		 i;
+
+	memset(t, 0, sizeof(*t));
+	ck_assert_ptr_nonnull(f);
+	while (getline(&buf, &cap, f) > 0) {
+		if (t->lines++ < from || (p = strstr(buf, "\"pid\":")) == NULL)
+			continue;
+		i = tally_slot(t, strtol(p + 6, NULL, 10));
+		for (k = 0; k < sizeof(waited) / sizeof(waited[0]); k++)
+			if (strstr(buf, waited[k]) != NULL)
+				t->waits[i]++;
+		if (strstr(buf, "\"event\":\"kv_breaker_open\"") != NULL)
+			t->opened[i] = 1;
+	}
+	free(buf);
+	fclose(f);
+}
+
+static int
+tally_opened(const struct tally *t)
+{
+	int	 i, n = 0;
+
+	for (i = 0; i < t->npid; i++)
+		n += t->opened[i];
+	return n;
 }
 
 static void
@@ -121,17 +239,19 @@ END_TEST
 START_TEST(frozen_redis_fails_fast)
 {
 	struct http_resp r;
-	char		 ctx[40], tok[64], nonce[48];
-	double		 ms, first = 0, worst = 0, waited, t, opened = 0, window;
+	struct shot	 shot[BURST];
+	struct tally	 ty;
+	char		 ctx[40], tok[64], nonce[48], logf[512], why[160] = "";
+	double		 ms, first = 0, worst = 0, waited, t, opened = 0, window, phase1 = 0;
 	long long	 cooloff;
-	int		 i, n = 0, slow = 0, ok = 0, worst_i = 0, last_slow = 0, judged = 0;
+	int		 i, k, n, ok = 0, worst_i = 0, judged = 0, from, most = 0;
 
 	/*
 	 * No breaker probes Redis before CB_KV_BREAKER_COOLOFF_MS after it
-	 * opened, and none opened before the first answer that waited: an
-	 * answer that starts before that answer plus the cool-off is judged
-	 * (a slow machine may stretch the run past it; what starts later may
-	 * be a probe, which waits for Redis by design).
+	 * opened, and none opened before the first burst started: what starts
+	 * before that plus the cool-off is judged (a slow machine may stretch
+	 * the run past it; what starts later may be a probe, which waits for
+	 * Redis by design).
 	 */
 	ck_assert_int_eq(util_parse_ll(test_env("CB_KV_BREAKER_COOLOFF_MS"), 100, 600000, &cooloff),
 	    CB_OK);
@@ -140,60 +260,66 @@ START_TEST(frozen_redis_fails_fast)
 	(void)command(ctx, "ff-redis-warm", &r);
 	ck_assert_msg(r.status == 202, "%ld %s", r.status, r.body);
 	http_free(&r);
+	stacklog_path("commands", logf, sizeof(logf));
+	tally_log(logf, 0, &ty);
+	from = ty.lines;
 
 	test_stack("pause-redis");
-	/*
-	 * Until every process has paid its threshold (SLOW_MAX slow answers in
-	 * all: no process can pay more), or STREAK answers in a row came at
-	 * once (every process that takes requests has opened), or a bound.
-	 * Which process takes a request is nginx's choice, so the count of
-	 * requests varies.
-	 */
-	for (n = 0; n < PHASE1_MAX && slow < SLOW_MAX && n - last_slow <= STREAK; n++) {
-		snprintf(nonce, sizeof(nonce), "ff-redis-%04d", n);
-		t = test_now_s();
-		ms = command(ctx, nonce, &r);
-		expect_503(&r);
-		http_free(&r);
-		if (n == 0)
-			first = ms;
-		if (ms >= WAITED_MS && (opened == 0 || t < opened + window)) {
-			if (opened == 0)
-				opened = t;
-			slow++;
-			last_slow = n;
+	/* Bursts until every child has logged its breaker open, or a bound. */
+	memset(&ty, 0, sizeof(ty));
+	for (n = 0; n < BURSTS_MAX && tally_opened(&ty) < PROCS && why[0] == 0; n++) {
+		if (opened == 0)
+			opened = test_now_s();
+		if ((k = burst(ctx, n, shot)) < BURST)
+			snprintf(why, sizeof(why), "burst %d: %d of %d clients answered", n, k, BURST);
+		for (k = 0; k < BURST && why[0] == 0; k++) {
+			if (shot[k].status != 503 || !shot[k].retry_after)
+				snprintf(why, sizeof(why), "burst %d: %ld, Retry-After %s", n,
+				    shot[k].status, shot[k].retry_after ? "set" : "missing");
+			if (n == 0 && (k == 0 || shot[k].ms < first))
+				first = shot[k].ms;	/* the fastest of the first burst */
 		}
+		tally_log(logf, from, &ty);
 	}
+	phase1 = test_now_s();
+	for (i = 0; i < ty.npid; i++)
+		most = ty.waits[i] > most ? ty.waits[i] : most;
 	/* Every breaker is open now: REQUESTS more answers, each at once. */
-	for (i = 0; i < REQUESTS; i++) {
+	for (i = 0; i < REQUESTS && why[0] == 0; i++) {
 		snprintf(nonce, sizeof(nonce), "ff-redis-open-%04d", i);
 		t = test_now_s();
 		ms = command(ctx, nonce, &r);
-		expect_503(&r);
+		if (r.status != 503 || http_header(&r, "Retry-After") == NULL)
+			snprintf(why, sizeof(why), "answer %d: %ld %s", i + 1, r.status, r.body);
 		http_free(&r);
-		if (opened > 0 && t >= opened + window)
+		if (t >= opened + window)
 			continue;
 		judged++;
 		if (ms > worst) {
 			worst = ms;
 			worst_i = i + 1;
 		}
-		if (ms >= WAITED_MS)
-			slow++;
 	}
 	/* Thaw before asserting: the cases after this one need Redis. */
 	test_stack("resume-redis");
-	fprintf(stderr, "failfast: Redis frozen: the first answer in %.0f ms; %d answers waited for"
-	    " Redis in the first %d requests; then %d answers judged of %d, the slowest in"
-	    " %.0f ms\n", first, slow, n, judged, REQUESTS, worst);
+	fprintf(stderr, "failfast: Redis frozen: the first burst's fastest answer in %.0f ms; %d of"
+	    " %d breakers opened in %d bursts of %d, a process waited for Redis at most %d times;"
+	    " then %d answers judged of %d, the slowest in %.0f ms\n", first, tally_opened(&ty),
+	    PROCS, n, BURST, most, judged, REQUESTS, worst);
+	ck_assert_msg(why[0] == 0, "%s", why);
+	/* The first burst waited for Redis (every breaker was closed)... */
+	ck_assert_msg(first >= 400, "the first burst's fastest answer took %.0f ms", first);
+	/* ...every process's breaker opened... */
+	ck_assert_msg(tally_opened(&ty) >= PROCS, "%d of %d breakers opened in %d bursts",
+	    tally_opened(&ty), PROCS, n);
+	/* ...and none waited for Redis more than the threshold (no probe yet). */
+	ck_assert_msg(phase1 < opened + window, "the bursts took %.1f s: the machine is too slow"
+	    " for this case", phase1 - opened);
+	ck_assert_msg(most <= THRESHOLD, "a process waited for Redis %d times", most);
 	ck_assert_msg(judged >= REQUESTS / 2, "only %d answers before the first probe could come:"
 	    " the machine is too slow for this case", judged);
 	/* Each answer at once: none waited for Redis (within 40 ms when measured, quiet). */
 	ck_assert_msg(worst < WAITED_MS, "answer %d with the breakers open took %.0f ms", worst_i, worst);
-	/* The first one waited for Redis (the breaker was closed)... */
-	ck_assert_msg(first >= 400, "the first answer took %.0f ms", first);
-	/* ...and no process paid more than the threshold. */
-	ck_assert_msg(slow <= SLOW_MAX, "%d answers waited for Redis", slow);
 
 	/* Redis is back: each breaker's probe closes it, commands are taken again. */
 	for (waited = 0; waited < 40000 && ok < 8; waited += 250) {
