@@ -70,6 +70,13 @@ struct httpc_req {
 	const char	*const *allow_hosts;	/* NULL-terminated; NULL or empty: any host */
 	/* Response headers to capture (case-insensitive), e.g. "Sforce-Limit-Info". */
 	const char	*capture[HTTPC_CAPTURE_MAX + 1];
+	/*
+	 * 1: a new connection, never a kept one.  libcurl sends a request
+	 * again by itself when a kept connection turns out closed before any
+	 * byte of the answer, and the first one may have been taken: a call
+	 * that must not happen twice (a Slack message) asks for this.
+	 */
+	int		 fresh_connect;
 };
 
 struct httpc_resp {

@@ -268,6 +268,8 @@ httpc_setup(struct httpc_xfer *x, const struct httpc_req *r)
 	    (cc = curl_easy_setopt(e, CURLOPT_PREREQFUNCTION, httpc_prereq)) ||
 	    (cc = curl_easy_setopt(e, CURLOPT_PREREQDATA, (void *)x)))
 		return cc;
+	if (r->fresh_connect && (cc = curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L)))
+		return cc;
 	if (head)
 		return curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	if (get)

@@ -116,7 +116,8 @@ const struct conf_var settings_vars[] = {
 	{ "CB_SLACK_BOT_TOKEN", CONF_STR, CONF_SECRET, NULL, 10, 256, S(slack_bot_token),
 	  "operators' alerts through chat.postMessage: a bot token xoxb-..., with CB_SLACK_CHANNEL" },
 	{ "CB_SLACK_CHANNEL", CONF_STR, 0, NULL, 1, 80, S(slack_channel),
-	  "channel id for alerts posted with the bot token" },
+	  "channel id (C..., G...) for messages posted with the bot token; an id, not a"
+	  " name, lets a retry find a message already posted (conversations.history)" },
 	{ "CB_SLACK_API_URL", CONF_STR, 0, "https://slack.com/api", 8, 512, S(slack_api_url),
 	  "Slack Web API base URL" },
 	{ "CB_SLACK_TIMEOUT_MS", CONF_INT, 0, "10000", 1000, 30000, S(slack_timeout_ms),

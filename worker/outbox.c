@@ -150,6 +150,7 @@ eng_enqueue(struct engine *e, struct eng_sink *es, const struct db_res *res, siz
 		util_strlcpy(row.trace, db_val(res, r, 9), sizeof(row.trace));
 	(void)util_parse_ll(db_val(res, r, 4), 0, 1 << 30, &v);
 	row.attempt = (int)v;
+	(void)util_parse_ll(db_val(res, r, 10), 0, 1LL << 40, &row.created_s);
 	(void)util_parse_ll(db_val(res, r, 5), 1, 1 << 30, &v);
 	row.max_attempts = retry_attempts(&e->sched, (int)v);
 	if (es->sink->group_key != NULL)

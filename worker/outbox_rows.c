@@ -110,7 +110,8 @@ eng_lease(struct engine *e, struct eng_sink *want_sink, int want)
 	    "   locked_until = now() + make_interval(secs => $2::int)"
 	    " FROM c WHERE o.id = c.id"
 	    " RETURNING o.id, o.org_id, o.kind, o.payload::text, o.attempts, o.max_attempts,"
-	    "   coalesce(o.ref_id::text, ''), o.payload_sealed, c.rn, o.trace", 4,
+	    "   coalesce(o.ref_id::text, ''), o.payload_sealed, c.rn, o.trace,"
+	    "   floor(extract(epoch FROM o.created_at))::bigint", 4,
 	    (const char *[]){ e->me, lease, lim, want_sink->sink->name }) != CB_OK)
 		return -1;
 	n = db_rows(res);

@@ -49,6 +49,7 @@ struct sink_row {
 	/* The traceparent of the request that wrote the row, "" if none. */
 	char		 trace[TRACE_HEADER_LEN + 1];
 	int		 attempt;	/* this attempt, 1-based */
+	long long	 created_s;	/* when the row was written, Unix seconds */
 	int		 max_attempts;
 	/* Filled by the sink. */
 	int		 outcome;	/* enum sink_outcome */

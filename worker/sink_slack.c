@@ -17,6 +17,24 @@
  * setting an alert is only logged (alert_raise logs every alert) and the
  * row is done with outcome "not_configured".  Slack must answer within
  * CB_SLACK_TIMEOUT_MS; a timeout is retried like a 5xx.
+ *
+ * Once, not twice: chat.postMessage has no idempotency key, and a worker
+ * that dies (or times out) after Slack took a message but before the row
+ * was marked done would post it again.  A message is posted on a
+ * connection of its own (libcurl sends a request again, unasked, when a
+ * kept connection closes before any byte of the answer).  A Web API
+ * message carries the
+ * row's id as message metadata (event_type "cb_outbox_row", event_payload
+ * {"outbox_id": ...}), and a row on its second attempt or later first
+ * reads the channel's history since the row was written
+ * (conversations.history with include_all_metadata; the bot needs
+ * channels:history, or groups:history for a private channel): a message
+ * with its id there means it was posted, and the row is done without
+ * posting again.  That needs CB_SLACK_CHANNEL to be a channel id (C…, G…):
+ * the history is read by id only.  With a channel name, with Slack
+ * refusing the read (missing_scope, not_in_channel, ...), or through an
+ * incoming webhook (which can post but never read), a retried message is
+ * posted again: at least once, and the log says why.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,13 +51,28 @@
 
 #define SLK_BODY_MAX	(64u * 1024u)
 #define SLK_PAUSE_DEFAULT_S	30
+#define SLK_EVENT_TYPE	"cb_outbox_row"
+/* Messages one history read looks at, back to the row's creation. */
+#define SLK_HISTORY_LIMIT	200
 
 struct slk_call {
 	struct sink_env_state	*k;
 	struct sink_batch	*b;
 	int			 web_api;
 	int			 respond;	/* a slack.respond row: a response_url */
+	/* A retried Web API message: the history read first, then this post. */
+	struct httpc_req	 post;
+	struct buf		 url, auth, body;
 };
+
+static void
+slk_call_free(struct slk_call *c)
+{
+	buf_free(&c->url);
+	buf_wipe(&c->auth);
+	buf_free(&c->body);
+	free(c);
+}
 
 /* Slack's own error text, printable and short. */
 static void
@@ -55,6 +88,36 @@ slk_text_code(const struct buf *body, char *out, size_t outsz)
 		out[j++] = (c >= 0x20 && c < 0x7f) ? c : '?';
 	}
 	out[j] = '\0';
+}
+
+/* Slack's transient answers; every other error is about the request. */
+static int
+slk_transient(const char *code)
+{
+	static const char *const transient[] = { "ratelimited", "internal_error", "fatal_error",
+	    "service_unavailable", "request_timeout" };
+	size_t			 i;
+
+	for (i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (strcmp(code, transient[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* A 429: the sink pauses for every worker for Retry-After, the row waits uncharged. */
+static int
+slk_rate_limited(struct slk_call *c, const struct httpc_resp *h)
+{
+	struct sink_row	*row = &c->b->rows[0];
+	long		 secs;
+
+	if (h->status != 429)
+		return 0;
+	secs = h->retry_after_s > 0 ? h->retry_after_s : SLK_PAUSE_DEFAULT_S;
+	sink_pause(c->k->env, "slack", secs, "429 rate limited");
+	sink_row_set(row, SINK_GIVE_BACK, "ratelimited", "Slack answered 429");
+	row->retry_after_s = secs;
+	return 1;
 }
 
 static void
@@ -74,14 +137,8 @@ slk_done(const struct httpc_resp *h, void *ud)
 		    httpc_err_name(h->err), msg);
 		goto out;
 	}
-	if (h->status == 429) {
-		long secs = h->retry_after_s > 0 ? h->retry_after_s : SLK_PAUSE_DEFAULT_S;
-
-		sink_pause(c->k->env, "slack", secs, "429 rate limited");
-		sink_row_set(row, SINK_GIVE_BACK, "ratelimited", "Slack answered 429");
-		row->retry_after_s = secs;
+	if (slk_rate_limited(c, h))
 		goto out;
-	}
 	if (c->web_api && h->status == 200) {
 		if (jv_parse(h->body.data, h->body.len, &doc, &je) != CB_OK || !cJSON_IsObject(doc)) {
 			sink_row_set(row, SINK_RETRY, "CB_BAD_RESPONSE", "chat.postMessage answer is not JSON");
@@ -98,10 +155,7 @@ slk_done(const struct httpc_resp *h, void *ud)
 		util_strlcpy(code, cJSON_IsString(err) ? err->valuestring : "unknown_error",
 		    sizeof(code));
 		snprintf(msg, sizeof(msg), "chat.postMessage: %s", code);
-		/* Slack's transient answers; everything else is about the request. */
-		sink_row_set(row, strcmp(code, "ratelimited") == 0 || strcmp(code, "internal_error") == 0 ||
-		    strcmp(code, "fatal_error") == 0 || strcmp(code, "service_unavailable") == 0 ||
-		    strcmp(code, "request_timeout") == 0 ? SINK_RETRY : SINK_DEAD, code, msg);
+		sink_row_set(row, slk_transient(code) ? SINK_RETRY : SINK_DEAD, code, msg);
 		goto out;
 	}
 	if (c->respond && h->status == 200) {
@@ -127,10 +181,13 @@ out:
 	sink_note(c->k->env, "slack", row->outcome == SINK_DONE ? "ok" :
 	    row->outcome == SINK_DEAD ? "permanent" : "retry", row->code);
 	sink_batch_done(c->b);
-	free(c);
+	slk_call_free(c);
 }
 
-/* A call of the batch b: q is a JSON POST with Slack's timeout, its URL to come. */
+/*
+ * A call of the batch b; q (NULL: the call's own post) is a JSON POST with
+ * Slack's timeout, its URL to come.
+ */
 static struct slk_call *
 slk_call_new(struct sink_env_state *k, struct sink_batch *b, struct httpc_req *q)
 {
@@ -140,6 +197,11 @@ slk_call_new(struct sink_env_state *k, struct sink_batch *b, struct httpc_req *q
 		util_oom();
 	c->k = k;
 	c->b = b;
+	buf_init(&c->url, 1024);
+	buf_init(&c->auth, 512);
+	buf_init(&c->body, SLK_BODY_MAX);
+	if (q == NULL)
+		q = &c->post;
 	memset(q, 0, sizeof(*q));
 	q->method = "POST";
 	q->headers[0] = "Content-Type: application/json; charset=utf-8";
@@ -156,7 +218,7 @@ slk_call_start(struct slk_call *c, struct httpc_req *q, const struct buf *body)
 	q->body = body->data;
 	q->bodylen = body->len;
 	if (httpc_start(c->k->env->http, q, slk_done, c) != CB_OK) {
-		free(c);
+		slk_call_free(c);
 		sink_row_set(&b->rows[0], SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
 		sink_batch_done(b);
 	}
@@ -251,6 +313,122 @@ slk_approval_message(const cJSON *p, char *text, size_t textsz, struct buf *bloc
 	return buf_puts(blocks, "]}]");
 }
 
+/* A channel id (C…, G…): what conversations.history takes; a "#name" is not. */
+static int
+slk_channel_is_id(const char *c)
+{
+	size_t	 n = strlen(c);
+
+	return n >= 3 && n <= 24 && (c[0] == 'C' || c[0] == 'G') &&
+	    strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == n;
+}
+
+/* Does a history answer hold a message with this row's id in its metadata? */
+static int
+slk_history_has(const cJSON *doc, const char *id)
+{
+	const cJSON	*m, *md, *t, *pl, *oid;
+
+	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, "messages")) {
+		md = cJSON_GetObjectItemCaseSensitive(m, "metadata");
+		t = cJSON_GetObjectItemCaseSensitive(md, "event_type");
+		pl = cJSON_GetObjectItemCaseSensitive(md, "event_payload");
+		oid = cJSON_GetObjectItemCaseSensitive(pl, "outbox_id");
+		if (cJSON_IsString(t) && strcmp(t->valuestring, SLK_EVENT_TYPE) == 0 &&
+		    cJSON_IsString(oid) && strcmp(oid->valuestring, id) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * The history read of a retried message: found, the row is done; not
+ * found, or Slack will not let us read, post it; a transient failure
+ * retries the row (posting now could post twice).
+ */
+static void
+slk_history_done(const struct httpc_resp *h, void *ud)
+{
+	struct slk_call	*c = ud;
+	struct sink_row	*row = &c->b->rows[0];
+	char		 code[64] = "", msg[300];
+	cJSON		*doc = NULL;
+	struct jv_error	 je;
+	const cJSON	*err;
+
+	if (h->err != HTTPC_OK || h->status >= 500 || h->status == 408) {
+		if (h->err != HTTPC_OK)
+			util_strlcpy(code, httpc_err_name(h->err), sizeof(code));
+		else
+			snprintf(code, sizeof(code), "HTTP_%ld", h->status);
+		snprintf(msg, sizeof(msg), "conversations.history: %s", code);
+		sink_row_set(row, h->err == HTTPC_ABORTED ? SINK_GIVE_BACK : SINK_RETRY, code, msg);
+		goto done;
+	}
+	if (slk_rate_limited(c, h))
+		goto done;
+	if (h->status == 200 && jv_parse(h->body.data, h->body.len, &doc, &je) == CB_OK &&
+	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"))) {
+		if (slk_history_has(doc, row->id)) {
+			row->outcome = SINK_DONE;
+			util_strlcpy(row->result, "{\"outcome\":\"posted\",\"via\":\"chat.postMessage\","
+			    "\"found\":\"conversations.history\"}", sizeof(row->result));
+			log_kv(LOG_LVL_INFO, "slack_already_posted", "outbox_id", row->id, NULL);
+			goto done;
+		}
+		cJSON_Delete(doc);
+		slk_call_start(c, &c->post, &c->body);
+		return;
+	}
+	/* Slack refuses the read: say why, and post (at least once). */
+	err = cJSON_GetObjectItemCaseSensitive(doc, "error");
+	if (cJSON_IsString(err))
+		util_strlcpy(code, err->valuestring, sizeof(code));
+	else
+		snprintf(code, sizeof(code), "HTTP_%ld", h->status);
+	if (slk_transient(code)) {
+		snprintf(msg, sizeof(msg), "conversations.history: %s", code);
+		sink_row_set(row, SINK_RETRY, code, msg);
+		goto done;
+	}
+	log_kv(LOG_LVL_WARN, "slack_history_refused", "outbox_id", row->id, "error", code,
+	    "then", "post again", NULL);
+	cJSON_Delete(doc);
+	slk_call_start(c, &c->post, &c->body);
+	return;
+done:
+	cJSON_Delete(doc);
+	sink_note(c->k->env, "slack", row->outcome == SINK_DONE ? "ok" : "retry", row->code);
+	sink_batch_done(c->b);
+	slk_call_free(c);
+}
+
+/* Read the channel's history since the row was written, then post or not. */
+static void
+slk_history_start(struct slk_call *c)
+{
+	const struct settings	*s = c->k->env->s;
+	struct sink_row		*row = &c->b->rows[0];
+	struct httpc_req	 q;
+	struct buf		 url;
+
+	buf_init(&url, 1024);
+	memset(&q, 0, sizeof(q));
+	q.method = "GET";
+	q.timeout_ms = (long)s->slack_timeout_ms;
+	q.headers[0] = buf_cstr(&c->auth);
+	(void)buf_printf(&url, "%s/conversations.history?channel=%s&oldest=%lld&limit=%d"
+	    "&include_all_metadata=true", s->slack_api_url, s->slack_channel,
+	    row->created_s > 0 ? row->created_s - 1 : 0, SLK_HISTORY_LIMIT);
+	q.url = buf_cstr(&url);
+	if (httpc_start(c->k->env->http, &q, slk_history_done, c) != CB_OK) {
+		sink_row_set(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
+		sink_batch_done(c->b);
+		slk_call_free(c);
+	}
+	buf_free(&url);
+}
+
 static void
 slk_start(void *state, struct sink_batch *b)
 {
@@ -258,16 +436,12 @@ slk_start(void *state, struct sink_batch *b)
 	const struct settings	*s = k->env->s;
 	struct sink_row		*row = &b->rows[0];
 	struct slk_call		*c;
-	struct httpc_req	 q;
-	struct buf		 body, auth, url, blocks;
+	struct buf		 blocks;
 	cJSON			*p = cJSON_Parse(row->payload);
 	const cJSON		*text = cJSON_GetObjectItemCaseSensitive(p, "text");
 	const char		*msg;
 	char			 atext[200];
 
-	buf_init(&body, SLK_BODY_MAX);
-	buf_init(&auth, 512);
-	buf_init(&url, 1024);
 	buf_init(&blocks, SLK_BODY_MAX);
 	if (strcmp(row->kind, "slack.respond") == 0) {
 		slk_respond(k, b, p);
@@ -294,35 +468,44 @@ slk_start(void *state, struct sink_batch *b)
 		sink_batch_done(b);
 		goto out;
 	}
-	c = slk_call_new(k, b, &q);
-	(void)buf_puts(&body, "{");
+	c = slk_call_new(k, b, NULL);
+	c->post.fresh_connect = 1;	/* libcurl's own resend could post it twice */
+	(void)buf_puts(&c->body, "{");
 	if (s->slack_webhook_url != NULL) {
-		q.url = s->slack_webhook_url;
+		c->post.url = s->slack_webhook_url;
 	} else {
 		c->web_api = 1;
-		(void)buf_printf(&url, "%s/chat.postMessage", s->slack_api_url);
-		q.url = buf_cstr(&url);
-		(void)buf_printf(&auth, "Authorization: Bearer %s", s->slack_bot_token);
-		q.headers[1] = buf_cstr(&auth);
-		(void)buf_puts(&body, "\"channel\":");
-		(void)buf_json_str(&body, s->slack_channel);
-		(void)buf_putc(&body, ',');
+		(void)buf_printf(&c->url, "%s/chat.postMessage", s->slack_api_url);
+		c->post.url = buf_cstr(&c->url);
+		(void)buf_printf(&c->auth, "Authorization: Bearer %s", s->slack_bot_token);
+		c->post.headers[1] = buf_cstr(&c->auth);
+		(void)buf_puts(&c->body, "\"channel\":");
+		(void)buf_json_str(&c->body, s->slack_channel);
+		/* The row's id, for the history read of a later attempt. */
+		(void)buf_printf(&c->body, ",\"metadata\":{\"event_type\":\"" SLK_EVENT_TYPE "\","
+		    "\"event_payload\":{\"outbox_id\":\"%s\"}},", row->id);
 	}
-	(void)buf_puts(&body, "\"text\":");
-	if (buf_json_str(&body, msg) != CB_OK || (blocks.len > 0 &&
-	    (buf_puts(&body, ",\"blocks\":") != CB_OK ||
-	    buf_append(&body, blocks.data, blocks.len) != CB_OK)) || buf_putc(&body, '}') != CB_OK) {
-		free(c);
+	(void)buf_puts(&c->body, "\"text\":");
+	if (buf_json_str(&c->body, msg) != CB_OK || (blocks.len > 0 &&
+	    (buf_puts(&c->body, ",\"blocks\":") != CB_OK ||
+	    buf_append(&c->body, blocks.data, blocks.len) != CB_OK)) ||
+	    buf_putc(&c->body, '}') != CB_OK) {
+		slk_call_free(c);
 		sink_row_set(row, SINK_DEAD, "BAD_PAYLOAD", "text too long");
 		sink_batch_done(b);
 		goto out;
 	}
-	slk_call_start(c, &q, &body);
+	if (c->web_api && row->attempt > 1) {
+		if (slk_channel_is_id(s->slack_channel)) {
+			slk_history_start(c);
+			goto out;
+		}
+		log_kv(LOG_LVL_WARN, "slack_history_unchecked", "outbox_id", row->id, "why",
+		    "CB_SLACK_CHANNEL is a name, not an id", "then", "post again", NULL);
+	}
+	slk_call_start(c, &c->post, &c->body);
 out:
 	cJSON_Delete(p);
-	buf_free(&body);
-	buf_wipe(&auth);
-	buf_free(&url);
 	buf_free(&blocks);
 }
 

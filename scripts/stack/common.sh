@@ -284,7 +284,8 @@ EOF
         echo "CB_FAKEHOOKS_SLACK_TOKEN=$(secret fakeslack-bot.pw)"
         echo "CB_FAKEHOOKS_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
         if fakeslack_enabled; then
-            echo "CB_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
+            # The fake's bot token named by the caller: its Web API, not the hook.
+            [ -n "${CB_SLACK_BOT_TOKEN:-}" ] || echo "CB_SLACK_WEBHOOK_URL=$(fakeslack_webhook_url)"
             echo "CB_SLACK_API_URL=http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS/api"
             echo "CB_SLACK_RESPONSE_URL_PREFIX=http://$FAKE_ADDR:$CB_PORT_FAKEHOOKS/actions/"
         fi

@@ -16,14 +16,16 @@
  *  - A fake Slack (§4.3, §4.4): POST /actions/… (a message's response_url,
  *    JSON: recorded as a message via "response_url"),
  *    POST /api/chat.postMessage (form or JSON,
- *    bot token checked, HTTP 200 {"ok":...} as Slack answers) and the
+ *    bot token checked, HTTP 200 {"ok":...} as Slack answers),
+ *    conversations.history (GET or form POST: a channel's posted messages,
+ *    newest first, with their metadata when asked) and the
  *    incoming webhook POST /services/T.../B.../... (plain-text "ok", errors
  *    as plain text with Slack's statuses).
  *
  * A control plane under /__fake/ (no auth: loopback only) registers
  * endpoints and their secrets, lists deliveries and messages, queues faults
  * (status N times with Retry-After or Location, drop, latency, Slack
- * errors), shows counters and resets.
+ * errors, a posted message's answer lost), shows counters and resets.
  *
  *   cb-fake-hooks --port N [--pidfile P] [--bind IPV4] [--io-timeout-ms MS]
  *                 [--slack-token xoxb-... | --slack-token-file PATH]
@@ -136,9 +138,9 @@ hk_take_fault(int call, const char *endpoint, struct hk_fault *out)
 	return hit;
 }
 
-const char *const kind_names[HF_SLACK_ERROR + 1] = {
+const char *const kind_names[HF__COUNT] = {
 	[HF_STATUS] = "status", [HF_DROP] = "drop", [HF_LATENCY] = "latency",
-	[HF_SLACK_ERROR] = "error",
+	[HF_SLACK_ERROR] = "error", [HF_LOST_ANSWER] = "lost_answer",
 };
 const char *const target_names[HT_ANY + 1] = {
 	[HT_HOOK] = "hook", [HT_SLACK_API] = "slack_api",
@@ -163,7 +165,9 @@ hk_handle(struct fh_req *rq, struct fh_resp *rs, void *arg)
 		pthread_mutex_lock(&hk.lock);
 		hk.slack_api_calls++;
 		pthread_mutex_unlock(&hk.lock);
-		if (strcmp(p + 5, "chat.postMessage") != 0) {
+		if (strcmp(p + 5, "conversations.history") == 0)
+			hk_history(rq, rs);
+		else if (strcmp(p + 5, "chat.postMessage") != 0) {
 			fh_resp_set(rs, 404, HK_SLACK_JSON,
 			    "{\"ok\":false,\"error\":\"unknown_method\"}");
 		} else if (strcmp(rq->method, "POST") != 0)

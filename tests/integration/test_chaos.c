@@ -28,7 +28,9 @@
  *     each decision sent again as by a person whose answer was lost (409):
  *     one approval per command, one decision (its audit row) per
  *     approval, every one approved, one Slack message per approval once
- *     the outbox is drained;
+ *     the outbox is drained (the worker posts through Slack's Web API,
+ *     where a retried message is looked for in the channel's history
+ *     before it is posted again: an incoming webhook cannot be asked);
  *   - a voice platform's call events, each retried and sent again with
  *     its webhook-id: one call event (and one outbox row) per event.
  */
@@ -471,6 +473,12 @@ held_counted(void)
 		n = fakehooks_messages_with(0, needle);
 		ck_assert_msg(n == 1, "%d Slack messages for the approval of command %.36s", n, p);
 	}
+	fprintf(stderr, "chaos: %ld Slack messages tried again, %ld of them found posted already\n",
+	    testdb_long("SELECT count(*) FROM outbox WHERE kind = 'slack.approval' AND attempts > 1"
+	    " AND org_id = (SELECT id FROM orgs WHERE slug = $1)", 1, (const char *[]){ sh.slug }),
+	    testdb_long("SELECT count(*) FROM outbox WHERE kind = 'slack.approval'"
+	    " AND result->>'found' = 'conversations.history'"
+	    " AND org_id = (SELECT id FROM orgs WHERE slug = $1)", 1, (const char *[]){ sh.slug }));
 	/* One call event (and its Salesforce row) per event. */
 	snprintf(like, sizeof(like), "%s-e-%%", run);
 	testdb_val(cnt, sizeof(cnt), "SELECT count(*) || '/' || count(DISTINCT e.correlation_id)"
@@ -655,12 +663,19 @@ setup(void)
 	test_record_secret(src_secret);
 }
 
+static void
+chaos_web_api(void)
+{
+	fakehooks_worker_web_api("C0CHAOS001");
+}
+
 static Suite *
 chaos_suite(void)
 {
 	Suite	*su = suite_create("chaos");
 	TCase	*tc = tcase_create("counted");
 
+	tcase_add_unchecked_fixture(tc, chaos_web_api, fakehooks_worker_webhook);
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, writes_survive_faults_counted);

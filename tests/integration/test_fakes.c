@@ -829,6 +829,101 @@ START_TEST(slack_shapes)
 }
 END_TEST
 
+/* GET conversations.history with this query and token (NULL: none). */
+static void
+slack_history(const char *tok, const char *query, struct http_resp *r)
+{
+	char		 url[512], a[300];
+	const char	*h[2] = { NULL, NULL };
+
+	snprintf(url, sizeof(url), "%s/api/conversations.history?%s", test_env("CB_FAKEHOOKS_URL"),
+	    query);
+	if (tok != NULL) {
+		snprintf(a, sizeof(a), "Authorization: Bearer %s", tok);
+		h[0] = a;
+	}
+	http_do("GET", url, h, NULL, 0, r);
+	ck_assert_int_eq(r->status, 200);
+}
+
+START_TEST(slack_history_and_lost_answer)
+{
+	const char	*tok = test_env("CB_FAKEHOOKS_SLACK_TOKEN");
+	const cJSON	*msgs, *md;
+	struct http_resp r;
+	struct buf	 b;
+	char		 body[512], req[1024];
+	cJSON		*m;
+
+	test_record_secret(tok);
+	/* Metadata is kept as Slack takes it: an event_type and an object payload. */
+	ck_assert_int_eq(slack_post(tok, "application/json", "{\"channel\":\"C0HIST01\","
+	    "\"text\":\"first\",\"metadata\":{\"event_type\":\"cb_outbox_row\","
+	    "\"event_payload\":{\"outbox_id\":\"41\"}}}", &r), 200);
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(http_json(&r), "ok")));
+	http_free(&r);
+	ck_assert_int_eq(slack_post(tok, "application/json", "{\"channel\":\"C0HIST01\","
+	    "\"text\":\"x\",\"metadata\":{\"event_type\":\"t\",\"event_payload\":3}}", &r), 200);
+	ck_assert_str_eq(http_json_str(&r, "error"), "invalid_metadata_schema");
+	http_free(&r);
+	/* The answer lost: posted all the same (the history shows it), the connection closed. */
+	fakehooks_fault("{\"target\":\"slack_api\",\"kind\":\"lost_answer\"}");
+	snprintf(body, sizeof(body), "token=%s&channel=C0HIST01&text=second&metadata="
+	    "%%7B%%22event_type%%22%%3A%%22cb_outbox_row%%22%%2C%%22event_payload%%22%%3A"
+	    "%%7B%%22outbox_id%%22%%3A%%2242%%22%%7D%%7D", tok);
+	snprintf(req, sizeof(req), "POST /api/chat.postMessage HTTP/1.1\r\nHost: x\r\n"
+	    "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n\r\n%s", strlen(body), body);
+	buf_init(&b, 1u << 16);
+	ck_assert_int_eq(raw_exchange(hooks_port(), req, strlen(req), &b), 1);
+	ck_assert_uint_eq(b.len, 0);
+	buf_free(&b);
+	ck_assert_int_eq(slack_post(tok, "application/json",
+	    "{\"channel\":\"C0OTHER1\",\"text\":\"elsewhere\"}", &r), 200);
+	http_free(&r);
+
+	/* Newest first, that channel only; metadata only when asked. */
+	slack_history(tok, "channel=C0HIST01&include_all_metadata=true", &r);
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(http_json(&r), "ok")));
+	msgs = cJSON_GetObjectItem(http_json(&r), "messages");
+	ck_assert_int_eq(cJSON_GetArraySize(msgs), 2);
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 0), "text")),
+	    "second");
+	md = cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 0), "metadata");
+	ck_assert_str_eq(cJSON_GetStringValue(cJSON_GetObjectItem(cJSON_GetObjectItem(md,
+	    "event_payload"), "outbox_id")), "42");
+	ck_assert(cJSON_IsFalse(cJSON_GetObjectItem(http_json(&r), "has_more")));
+	http_free(&r);
+	slack_history(tok, "channel=C0HIST01&limit=1", &r);
+	msgs = cJSON_GetObjectItem(http_json(&r), "messages");
+	ck_assert_int_eq(cJSON_GetArraySize(msgs), 1);
+	ck_assert_ptr_null(cJSON_GetObjectItem(cJSON_GetArrayItem(msgs, 0), "metadata"));
+	ck_assert(cJSON_IsTrue(cJSON_GetObjectItem(http_json(&r), "has_more")));
+	http_free(&r);
+	/* oldest: nothing before it. */
+	slack_history(tok, "channel=C0HIST01&oldest=99999999999", &r);
+	ck_assert_int_eq(cJSON_GetArraySize(cJSON_GetObjectItem(http_json(&r), "messages")), 0);
+	http_free(&r);
+	/* Slack's refusals, HTTP 200 with ok:false. */
+	slack_history(NULL, "channel=C0HIST01", &r);
+	ck_assert_str_eq(http_json_str(&r, "error"), "not_authed");
+	http_free(&r);
+	slack_history("xoxb-wrong", "channel=C0HIST01", &r);
+	ck_assert_str_eq(http_json_str(&r, "error"), "invalid_auth");
+	http_free(&r);
+	slack_history(tok, "channel=%23alerts", &r);
+	ck_assert_str_eq(http_json_str(&r, "error"), "channel_not_found");
+	http_free(&r);
+	slack_history(tok, "channel=C0HIST01&limit=0", &r);
+	ck_assert_str_eq(http_json_str(&r, "error"), "invalid_limit");
+	http_free(&r);
+	ck_assert_int_eq(fakehooks_stat("slack_history_calls"), 7);
+	m = fakehooks_messages(0);
+	ck_assert_ptr_nonnull(cJSON_GetObjectItem(cJSON_GetArrayItem(m, 0), "metadata"));
+	cJSON_Delete(m);
+}
+END_TEST
+
 static Suite *
 fakes_suite(void)
 {
@@ -857,6 +952,7 @@ fakes_suite(void)
 	tcase_add_test(tc, hooks_chunked_post_accepted);
 	tcase_add_test(tc, hooks_drop_fault_hangs_up);
 	tcase_add_test(tc, slack_shapes);
+	tcase_add_test(tc, slack_history_and_lost_answer);
 	suite_add_tcase(su, tc);
 	return su;
 }

@@ -306,3 +306,20 @@ fakehooks_post_call(const char *secret, const char *source, const char *msg_id,
 	http_do("POST", path, (const char *[]){ "Content-Type: application/json", hid, hts,
 	    hsig, NULL }, body, strlen(body), r);
 }
+
+void
+fakehooks_worker_web_api(const char *channel)
+{
+	char	 env[256];
+
+	/* The stack then names no hook: the bot token says the Web API. */
+	snprintf(env, sizeof(env), "env -u CB_SLACK_WEBHOOK_URL"
+	    " CB_SLACK_BOT_TOKEN=\"$CB_FAKEHOOKS_SLACK_TOKEN\" CB_SLACK_CHANNEL='%s'", channel);
+	test_stack_env(env, "restart-worker");
+}
+
+void
+fakehooks_worker_webhook(void)
+{
+	test_stack_env("env -u CB_SLACK_BOT_TOKEN -u CB_SLACK_CHANNEL", "restart-worker");
+}

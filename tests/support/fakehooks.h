@@ -78,5 +78,12 @@ long	 fakehooks_last_message(void);
 int	 fakehooks_messages_with(long since, const char *needle);
 /* Wait up to ms until at least n do; the count seen. */
 int	 fakehooks_wait_messages_with(long since, const char *needle, int n, int ms);
+/*
+ * Restart the stack's worker posting to Slack through the fake's Web API
+ * (chat.postMessage with its bot token, to `channel`: an id or "#name"),
+ * or through its incoming webhook again (the stack's default).
+ */
+void	 fakehooks_worker_web_api(const char *channel);
+void	 fakehooks_worker_webhook(void);
 
 #endif

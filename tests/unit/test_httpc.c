@@ -994,6 +994,51 @@ START_TEST(test_second_request_reuses_the_connection)
 }
 END_TEST
 
+/*
+ * A POST on a kept connection that the server closes before answering:
+ * libcurl sends it again on a new connection by itself, so the server may
+ * take it twice; fresh_connect takes a new connection for it, and the
+ * close is the caller's error, once.
+ */
+static int
+t_post_drop_after_hello(int fresh)
+{
+	struct httpc		*h = t_client();
+	struct httpc_req	 q;
+	struct httpc_resp	 r;
+	char			 url[128];
+
+	t_get(h, "/hello", &r);
+	ck_assert_int_eq(r.err, HTTPC_OK);
+	httpc_resp_free(&r);
+	memset(&q, 0, sizeof(q));
+	t_url(url, sizeof(url), "http", "127.0.0.1", "/drop");
+	q.method = "POST";
+	q.url = url;
+	q.body = "once";
+	q.bodylen = 4;
+	q.fresh_connect = fresh;
+	httpc_do(h, &q, &r);
+	ck_assert_msg(r.err == HTTPC_DROPPED, "%s (%s)", httpc_err_name(r.err), r.message);
+	httpc_resp_free(&r);
+	httpc_free(h);
+	return t_count(&srv.requests) - 1;
+}
+
+START_TEST(test_fresh_connect_sends_a_post_once)
+{
+	ck_assert_int_eq(t_post_drop_after_hello(1), 1);
+	ck_assert_int_eq(t_count(&srv.accepted), 2);
+}
+END_TEST
+
+START_TEST(test_kept_connection_may_send_a_post_twice)
+{
+	/* Why fresh_connect exists: without it the server took the POST twice. */
+	ck_assert_int_eq(t_post_drop_after_hello(0), 2);
+}
+END_TEST
+
 /* ---- the egress guard --------------------------------------------------- */
 
 START_TEST(test_loopback_is_refused_unless_private_allowlisted)
@@ -1567,6 +1612,8 @@ httpc_suite(void)
 	tcase_add_test(tc, test_redirect_is_an_answer_never_followed);
 	tcase_add_test(tc, test_retry_after_and_asked_headers_are_captured);
 	tcase_add_test(tc, test_second_request_reuses_the_connection);
+	tcase_add_test(tc, test_fresh_connect_sends_a_post_once);
+	tcase_add_test(tc, test_kept_connection_may_send_a_post_twice);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("egress");

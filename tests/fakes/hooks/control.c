@@ -213,6 +213,12 @@ hk_list_messages(struct fh_req *rq, struct fh_resp *rs)
 			cJSON_AddItemToObject(o, "blocks", dup);
 		} else
 			fp_add_str(o, "blocks", NULL);
+		if (m->metadata != NULL) {
+			if ((dup = cJSON_Duplicate(m->metadata, 1)) == NULL)
+				util_oom();
+			cJSON_AddItemToObject(o, "metadata", dup);
+		} else
+			fp_add_str(o, "metadata", NULL);
 		fp_add_str(o, "ts", m->ts[0] ? m->ts : NULL);
 		fp_add_bool(o, "ok", m->ok);
 		fp_add_str(o, "error", m->ok ? NULL : m->error);
@@ -283,10 +289,11 @@ hk_add_fault(struct fh_req *rq, struct fh_resp *rs)
 	if (!((k == HF_STATUS && in.status != 0) || k == HF_DROP ||
 	    (k == HF_LATENCY && in.latency_ms != 0) ||
 	    (k == HF_SLACK_ERROR && in.error != NULL && (t == HT_SLACK_API ||
-	    t == HT_SLACK_WEBHOOK || t == HT_SLACK)))) {
+	    t == HT_SLACK_WEBHOOK || t == HT_SLACK)) ||
+	    (k == HF_LOST_ANSWER && t == HT_SLACK_API))) {
 		fh_resp_error(rs, 400, "kind: must be status (with status), "
-		    "drop, latency (with latency_ms), or error (with error, "
-		    "Slack targets only)");
+		    "drop, latency (with latency_ms), error (with error, "
+		    "Slack targets only) or lost_answer (slack_api only)");
 		goto out;
 	}
 	f.target = t;
@@ -342,6 +349,7 @@ hk_stats(struct fh_resp *rs)
 	fp_add_num(doc, "slack_webhook_calls", (double)hk.slack_webhook_calls);
 	fp_add_num(doc, "slack_posted", (double)hk.slack_posted);
 	fp_add_num(doc, "slack_errors", (double)hk.slack_errors);
+	fp_add_num(doc, "slack_history_calls", (double)hk.slack_history_calls);
 	fp_add_num(doc, "stored_deliveries", (double)hk.ndeliveries);
 	fp_add_num(doc, "stored_messages", (double)hk.nmessages);
 	pthread_mutex_unlock(&hk.lock);

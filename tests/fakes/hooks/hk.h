@@ -47,7 +47,13 @@ extern struct hk_cfg cfg;
 /* ---- state (all under hk.lock) ---------------------------------------- */
 
 enum hk_target { HT_HOOK, HT_SLACK_API, HT_SLACK_WEBHOOK, HT_SLACK, HT_ANY };
-enum hk_kind { HF_STATUS, HF_DROP, HF_LATENCY, HF_SLACK_ERROR };
+/*
+ * HF_LOST_ANSWER (chat.postMessage only): the message is posted and
+ * recorded, then (after latency_ms, if given) the connection closes
+ * without an answer, as when the sender died or timed out after Slack
+ * took it.
+ */
+enum hk_kind { HF_STATUS, HF_DROP, HF_LATENCY, HF_SLACK_ERROR, HF_LOST_ANSWER, HF__COUNT };
 /* What a request is, for faults. */
 enum hk_call { HC_NONE, HC_HOOK, HC_SLACK_API, HC_SLACK_WEBHOOK };
 
@@ -96,6 +102,8 @@ struct hk_message {
 	char	*channel;
 	char	*text;
 	cJSON	*blocks;
+	cJSON	*metadata;	/* chat.postMessage's message metadata, or NULL */
+	char	 chan_id[24];	/* the channel's id ("#name" hashed into one) */
 	char	 ts[32];
 	int	 ok;
 	char	 error[64];
@@ -119,13 +127,13 @@ struct hk_state {
 	long		 deliveries_total, verified, rejected, duplicates;
 	long		 unknown_endpoint;
 	long		 slack_api_calls, slack_webhook_calls, slack_posted;
-	long		 slack_errors;
+	long		 slack_errors, slack_history_calls;
 };
 extern struct hk_state hk;
 
 
 /* The names the control plane takes and shows. */
-extern const char *const kind_names[HF_SLACK_ERROR + 1];
+extern const char *const kind_names[HF__COUNT];
 extern const char *const target_names[HT_ANY + 1];
 
 /* ---- helpers and faults (cb-fake-hooks.c) ---- */
@@ -157,6 +165,7 @@ void	 hk_hook(struct fh_req *, struct fh_resp *, const char *name);
 /* ---- the fake Slack (hooks/slack.c) ---- */
 
 void	 hk_post_message(struct fh_req *, struct fh_resp *);
+void	 hk_history(struct fh_req *, struct fh_resp *);
 void	 hk_incoming_webhook(struct fh_req *, struct fh_resp *);
 void	 hk_response_url(struct fh_req *, struct fh_resp *);
 /* The n-th '/'-separated segment of a path (from 0, after the leading '/'). */

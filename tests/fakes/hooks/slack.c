@@ -1,8 +1,10 @@
 /*
  * cb-fake-hooks' fake Slack (CONTRACTS §4.3, §4.4): chat.postMessage
- * (form or JSON, bot token checked, HTTP 200 {"ok":...}), the incoming
- * webhook (plain-text "ok", errors as plain text with Slack's statuses)
- * and a message's response_url.  Every call is recorded as a message.
+ * (form or JSON, bot token checked, HTTP 200 {"ok":...}, message metadata
+ * kept), conversations.history (a channel's posted messages, newest
+ * first, their metadata with include_all_metadata), the incoming webhook
+ * (plain-text "ok", errors as plain text with Slack's statuses) and a
+ * message's response_url.  Every posting call is recorded as a message.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -61,6 +63,25 @@ hk_channel_ok(const char *c)
 	    strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == n;
 }
 
+/*
+ * Message metadata: an object with a string event_type and an object
+ * event_payload, as Slack takes it; NULL, or Slack's error string.
+ */
+static const char *
+hk_take_metadata(const cJSON *v, struct hk_message *m)
+{
+	const cJSON	*t = cJSON_GetObjectItemCaseSensitive(v, "event_type");
+	const cJSON	*p = cJSON_GetObjectItemCaseSensitive(v, "event_payload");
+
+	if (!cJSON_IsObject(v))
+		return "invalid_metadata_format";
+	if (!cJSON_IsString(t) || t->valuestring[0] == '\0' || !cJSON_IsObject(p))
+		return "invalid_metadata_schema";
+	if ((m->metadata = cJSON_Duplicate(v, 1)) == NULL)
+		util_oom();
+	return NULL;
+}
+
 /* The message fields of a JSON body; NULL, or Slack's error string. */
 static const char *
 hk_parse_json_msg(const char *body, size_t len, struct hk_message *m,
@@ -85,6 +106,8 @@ hk_parse_json_msg(const char *body, size_t len, struct hk_message *m,
 		else if ((m->blocks = cJSON_Duplicate(v, 1)) == NULL)
 			util_oom();
 	}
+	if (err == NULL && (v = cJSON_GetObjectItemCaseSensitive(doc, "metadata")) != NULL)
+		err = hk_take_metadata(v, m);
 out:
 	cJSON_Delete(doc);
 	return err;
@@ -118,6 +141,18 @@ hk_parse_form_msg(const char *body, size_t len, struct hk_message *m,
 	else if (r > 0 && (jv_parse(v.data, v.len, &m->blocks, &je) != CB_OK ||
 	    !cJSON_IsArray(m->blocks)))
 		err = "invalid_blocks";
+	buf_reset(&v);
+	if ((r = fh_form_get(body, len, "metadata", &v)) < 0)
+		err = "invalid_form_data";
+	else if (r > 0 && err == NULL) {
+		cJSON	*md = NULL;
+
+		if (jv_parse(v.data, v.len, &md, &je) != CB_OK)
+			err = "invalid_metadata_format";
+		else
+			err = hk_take_metadata(md, m);
+		cJSON_Delete(md);
+	}
 	buf_free(&v);
 	return err;
 }
@@ -181,6 +216,17 @@ hk_slack_error(struct fh_resp *rs, const char *error)
 	fp_json(rs, 200, HK_SLACK_JSON, doc);
 }
 
+/* A channel's id: "#name" gets one, as Slack answers with ids. */
+static void
+hk_channel_id(const char *c, char *out, size_t outsz)
+{
+	if (c[0] == '#')
+		snprintf(out, outsz, "C%010llX",
+		    (unsigned long long)hk_hash(c) % 0xFFFFFFFFFFULL);
+	else
+		util_strlcpy(out, c, outsz);
+}
+
 /* POST /api/chat.postMessage */
 void
 hk_post_message(struct fh_req *rq, struct fh_resp *rs)
@@ -190,7 +236,7 @@ hk_post_message(struct fh_req *rq, struct fh_resp *rs)
 	struct buf		 token;
 	const char		*perr = NULL, *err;
 	cJSON			*doc, *msg, *dup;
-	char			 chan[24];
+	int			 lost = 0;
 
 	memset(&m, 0, sizeof(m));
 	buf_init(&token, HK_TOKEN_MAX);
@@ -210,7 +256,9 @@ hk_post_message(struct fh_req *rq, struct fh_resp *rs)
 			hk_record_message(&m, "chat.postMessage", f.error, 200);
 			goto out;
 		}
-		fh_sleep_ms(f.latency_ms);
+		lost = f.kind == HF_LOST_ANSWER;
+		if (!lost)
+			fh_sleep_ms(f.latency_ms);
 	}
 	if (fh_ctype_is(rq, "application/json"))
 		perr = hk_parse_json_msg(rq->body, rq->body_len, &m,
@@ -233,15 +281,10 @@ hk_post_message(struct fh_req *rq, struct fh_resp *rs)
 		goto out;
 	}
 	hk_make_ts(m.ts, sizeof(m.ts));
-	/* A "#name" gets a channel id, as Slack answers with ids. */
-	if (m.channel[0] == '#')
-		snprintf(chan, sizeof(chan), "C%010llX",
-		    (unsigned long long)hk_hash(m.channel) % 0xFFFFFFFFFFULL);
-	else
-		util_strlcpy(chan, m.channel, sizeof(chan));
+	hk_channel_id(m.channel, m.chan_id, sizeof(m.chan_id));
 	doc = fp_obj();
 	fp_add_bool(doc, "ok", 1);
-	fp_add_str(doc, "channel", chan);
+	fp_add_str(doc, "channel", m.chan_id);
 	fp_add_str(doc, "ts", m.ts);
 	msg = fp_obj();
 	cJSON_AddItemToObject(doc, "message", msg);
@@ -259,9 +302,147 @@ hk_post_message(struct fh_req *rq, struct fh_resp *rs)
 	}
 	fp_json(rs, 200, HK_SLACK_JSON, doc);
 	hk_record_message(&m, "chat.postMessage", NULL, 200);
+	/* Posted and kept; the answer never leaves (a while later, if asked). */
+	if (lost) {
+		if (f.latency_ms > 0)
+			fh_sleep_ms(f.latency_ms);
+		rs->drop = 1;
+	}
 out:
 	hk_message_free(&m);
 	buf_wipe(&token);
+}
+
+/* The request's parameters: the query of a GET, the form body of a POST. */
+static const char *
+hk_params(const struct fh_req *rq, size_t *len)
+{
+	if (strcmp(rq->method, "GET") == 0) {
+		*len = strlen(rq->query);
+		return rq->query;
+	}
+	*len = rq->body_len;
+	return rq->body;
+}
+
+/* channel, limit, oldest and include_all_metadata; NULL, or Slack's error. */
+static const char *
+hk_history_args(const char *src, size_t len, struct buf *chan, long long *limit,
+    double *oldest, int *meta)
+{
+	struct buf	 v;
+	const char	*err = NULL;
+	char		*end;
+
+	buf_init(&v, 64);
+	if (chan->len == 0 || chan->data[0] == '#' || !hk_channel_ok(buf_cstr(chan)))
+		err = "channel_not_found";
+	else if (fh_form_get(src, len, "limit", &v) > 0 &&
+	    util_parse_ll(buf_cstr(&v), 1, 999, limit) != CB_OK)
+		err = "invalid_limit";
+	buf_reset(&v);
+	if (err == NULL && fh_form_get(src, len, "oldest", &v) > 0) {
+		*oldest = strtod(buf_cstr(&v), &end);
+		if (v.len == 0 || *end != '\0' || !(*oldest >= 0 && *oldest < 1e12))
+			err = "invalid_ts_oldest";
+	}
+	buf_reset(&v);
+	if (err == NULL && fh_form_get(src, len, "include_all_metadata", &v) > 0)
+		*meta = strcmp(buf_cstr(&v), "true") == 0 || strcmp(buf_cstr(&v), "1") == 0;
+	buf_free(&v);
+	return err;
+}
+
+/*
+ * GET or POST /api/conversations.history: channel (an id, as Slack
+ * wants), limit (1 to 999, 100 by default), oldest (a ts, inclusive),
+ * include_all_metadata.  The messages chat.postMessage took for that
+ * channel, newest first.
+ */
+void
+hk_history(struct fh_req *rq, struct fh_resp *rs)
+{
+	struct hk_fault	 f;
+	struct buf	 token, chan;
+	const char	*src, *err = NULL;
+	size_t		 len, i;
+	long long	 limit = 100;
+	double		 oldest = 0;
+	int		 meta = 0, n = 0, more = 0;
+	cJSON		*doc, *arr, *o, *dup;
+
+	pthread_mutex_lock(&hk.lock);
+	hk.slack_history_calls++;
+	pthread_mutex_unlock(&hk.lock);
+	if (hk_take_fault(HC_SLACK_API, NULL, &f)) {
+		if (f.kind == HF_DROP || f.kind == HF_LOST_ANSWER) {
+			rs->drop = 1;
+			return;
+		}
+		if (f.kind == HF_STATUS) {
+			hk_apply_fault(&f, HC_SLACK_API, NULL, rs);
+			return;
+		}
+		if (f.kind == HF_SLACK_ERROR) {
+			hk_slack_error(rs, f.error);
+			return;
+		}
+		fh_sleep_ms(f.latency_ms);
+	}
+	if (strcmp(rq->method, "GET") != 0 && strcmp(rq->method, "POST") != 0) {
+		fh_resp_error(rs, 405, "method not allowed: GET, POST");
+		return;
+	}
+	buf_init(&token, HK_TOKEN_MAX);
+	buf_init(&chan, 128);
+	src = hk_params(rq, &len);
+	if (strcmp(rq->method, "POST") == 0 && fh_header(rq, "Content-Type") != NULL &&
+	    !fh_ctype_is(rq, "application/x-www-form-urlencoded"))
+		err = "invalid_form_data";
+	else if (fh_form_get(src, len, "token", &token) < 0 ||
+	    fh_form_get(src, len, "channel", &chan) < 0)
+		err = "invalid_form_data";
+	if (err == NULL && (err = hk_slack_auth(rq, &token)) == NULL)
+		err = hk_history_args(src, len, &chan, &limit, &oldest, &meta);
+	if (err != NULL) {
+		hk_slack_error(rs, err);
+		goto out;
+	}
+	doc = fp_obj();
+	fp_add_bool(doc, "ok", 1);
+	if ((arr = cJSON_AddArrayToObject(doc, "messages")) == NULL)
+		util_oom();
+	pthread_mutex_lock(&hk.lock);
+	for (i = hk.nmessages; i-- > 0;) {
+		const struct hk_message	*m = &hk.messages[i];
+
+		if (!m->ok || strcmp(m->via, "chat.postMessage") != 0 ||
+		    strcmp(m->chan_id, buf_cstr(&chan)) != 0 || strtod(m->ts, NULL) < oldest)
+			continue;
+		if (n == limit) {
+			more = 1;
+			break;
+		}
+		o = fp_obj();
+		cJSON_AddItemToArray(arr, o);
+		fp_add_str(o, "type", "message");
+		fp_add_str(o, "user", "U0FAKEBOT01");
+		fp_add_str(o, "bot_id", "B0FAKEBOT01");
+		fp_add_str(o, "text", m->text ? m->text : "");
+		fp_add_str(o, "ts", m->ts);
+		if (meta && m->metadata != NULL) {
+			if ((dup = cJSON_Duplicate(m->metadata, 1)) == NULL)
+				util_oom();
+			cJSON_AddItemToObject(o, "metadata", dup);
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&hk.lock);
+	fp_add_bool(doc, "has_more", more);
+	fp_json(rs, 200, HK_SLACK_JSON, doc);
+out:
+	buf_wipe(&token);
+	buf_free(&chan);
 }
 
 /* The n-th '/'-separated segment of a path (from 0, after the leading '/'). */

@@ -94,6 +94,7 @@ hk_message_free(struct hk_message *m)
 	free(m->channel);
 	free(m->text);
 	cJSON_Delete(m->blocks);
+	cJSON_Delete(m->metadata);
 }
 
 /* Caller holds the lock; d is moved into the store. */
@@ -162,5 +163,5 @@ hk_clear_all(void)
 	hk.deliveries_total = hk.verified = hk.rejected = hk.duplicates = 0;
 	hk.unknown_endpoint = 0;
 	hk.slack_api_calls = hk.slack_webhook_calls = hk.slack_posted = 0;
-	hk.slack_errors = 0;
+	hk.slack_errors = hk.slack_history_calls = 0;
 }
