@@ -17,7 +17,7 @@
 (function () {
 	const {
 		PROTOCOL, BACKOFF_MIN_MS, BACKOFF_MAX_MS, HIGHLIGHT_MS, PING_AFTER_MS,
-		DEAD_AFTER_MS, SUBMIT_MAX_TRIES, RETRY_AFTER_CAP_S, MAX_MESSAGES,
+		RESENT_RECEIPTS, DEAD_AFTER_MS, SUBMIT_MAX_TRIES, RETRY_AFTER_CAP_S, MAX_MESSAGES,
 		UUID_RE, TOKEN_RE, $, ui, st, sleep, uuid, randomHex, traceparent,
 		clip, node, show, fatal, setConn, banner, clearBanner, lastSeq,
 		setLastSeq, saveSession, storedSession, forgetSession, problemOf,
@@ -349,6 +349,19 @@
 		}
 	}
 
+	/*
+	 * After ready: the receipts of the last commands applied up to the
+	 * resume position, sent again. A worker that went away after we
+	 * applied them may not have stored them; the broker takes each once.
+	 */
+	function resendReceipts(ws, from) {
+		if (!Number.isSafeInteger(from))
+			return;
+		for (const [seq, receipt] of st.receipts)
+			if (seq <= from && seq > from - RESENT_RECEIPTS)
+				send(ws, receipt);
+	}
+
 	function scheduleReconnect(why) {
 		if (st.stopped)
 			return;
@@ -393,6 +406,7 @@
 			switch (m.type) {
 			case 'ready':
 				st.attempt = 0;
+				resendReceipts(ws, m.resume_from);
 				setConn('live', m.resume_from > 0 ? `live · resumed after #${m.resume_from}` : 'live');
 				break;
 			case 'command':

@@ -21,6 +21,7 @@
 	const SUBMIT_MAX_TRIES = 6;
 	const RETRY_AFTER_CAP_S = 30;
 	const MAX_MESSAGES = 6;
+	const RESENT_RECEIPTS = 16;	/* receipts sent again after ready, below the position */
 	const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 	const TOKEN_RE = /^tab_[A-Za-z0-9_-]{16,128}$/;
 
@@ -219,7 +220,7 @@
 	}
 
 	window.cbTab = Object.freeze({
-		PROTOCOL, BACKOFF_MIN_MS, BACKOFF_MAX_MS, HIGHLIGHT_MS, PING_AFTER_MS,
+		PROTOCOL, BACKOFF_MIN_MS, BACKOFF_MAX_MS, HIGHLIGHT_MS, PING_AFTER_MS, RESENT_RECEIPTS,
 		DEAD_AFTER_MS, SUBMIT_MAX_TRIES, RETRY_AFTER_CAP_S, MAX_MESSAGES,
 		UUID_RE, TOKEN_RE, $, ui, st, sleep, uuid, randomHex, traceparent,
 		clip, node, show, fatal, setConn, banner, clearBanner, lastSeq,

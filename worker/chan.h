@@ -39,6 +39,12 @@
 #define CHAN_MAX_MSG		(16u * 1024u)	/* per frame, both directions */
 #define CHAN_FLIGHT_MAX		16		/* agent_policies.max_in_flight bound */
 #define CHAN_FLIGHT_DEFAULT	2		/* a form without an agent policy */
+/*
+ * A tab may send again, after ready, the receipts of the commands it
+ * applied up to its resume position, at most this many below it (a whole
+ * window): those a worker that died may not have stored.
+ */
+#define CHAN_RESENT_RECEIPTS	CHAN_FLIGHT_MAX
 #define CHAN_MAX_ATTEMPTS	3		/* delivery rounds of a command, in all */
 #define CHAN_READ_SLACK		4		/* rows read past the window, to skip */
 #define CHAN_EXPIRE_ROUNDS	5		/* expiry batches per tick, at most */
@@ -261,9 +267,14 @@ void	 chan_round(struct chan *);
  */
 int	 chan_rows_auth(struct chan_conn *, const char *token_hash, long long pos,
 	    chan_done_fn done);
-/* A receipt for a command no longer in this connection's window. */
+/*
+ * A receipt for a command no longer in this connection's window; resent:
+ * one the tab sends again for a seq at or below its resume position,
+ * taken only for a command that reached a tab and is still delivered (or
+ * expired meanwhile).
+ */
 void	 chan_store_receipt(struct chan_conn *, long long seq, const char *status,
-	    const char *reason);
+	    const char *reason, int resent);
 /* Entry i's receipt is late: send again or give up (the answer decides). */
 void	 chan_receipt_timeout(struct chan_conn *, int i);
 

@@ -57,8 +57,18 @@ chan_receipt_stored(struct chan *ch, int rc, struct db_res *r, void *arg)
 
 void
 chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
-    const char *reason)
+    const char *reason, int resent)
 {
+	static const char *const sql[2] = {
+		CHAN_FINISH("UPDATE commands SET state = $4, reason = $5, finished_at = now()"
+		    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
+		    " AND (state IN ('queued', 'delivered')"
+		    "  OR (state = 'expired' AND delivered_at IS NOT NULL))", CHAN_BY_TAB),
+		CHAN_FINISH("UPDATE commands SET state = $4, reason = $5, finished_at = now()"
+		    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
+		    " AND state IN ('delivered', 'expired') AND delivered_at IS NOT NULL",
+		    CHAN_BY_TAB),
+	};
 	struct chan_rcpt_job	*j;
 	char			 s[24];
 	const char		*p[5];
@@ -74,12 +84,7 @@ chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
 	j->seq = seq;
 	util_strlcpy(j->status, status, sizeof(j->status));
 	chan_conn_hold(c);
-	if (chan_submit(c->ch, CHAN_FINISH(
-	    "UPDATE commands SET state = $4, reason = $5, finished_at = now()"
-	    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
-	    " AND (state IN ('queued', 'delivered')"
-	    "  OR (state = 'expired' AND delivered_at IS NOT NULL))", CHAN_BY_TAB), 5, p,
-	    chan_receipt_stored, j) != CB_OK)
+	if (chan_submit(c->ch, sql[resent != 0], 5, p, chan_receipt_stored, j) != CB_OK)
 		chan_receipt_stored(c->ch, CB_ERR_DB_DOWN, NULL, j);
 }
 

@@ -163,6 +163,11 @@ chan_receipt(struct chan_conn *c, const struct chanframe *m)
 	struct chan_flight	*f;
 	int			 i;
 
+	/* Sent again after ready: a worker that died may not have stored it. */
+	if (m->receipt.seq <= c->position && m->receipt.seq > c->position - CHAN_RESENT_RECEIPTS) {
+		chan_store_receipt(c, m->receipt.seq, m->receipt.status, m->receipt.reason, 1);
+		return;
+	}
 	if (m->receipt.seq <= c->position || m->receipt.seq > c->cursor) {
 		chan_bad(c, "receipt for a command not sent on this connection");
 		return;
@@ -183,7 +188,7 @@ chan_receipt(struct chan_conn *c, const struct chanframe *m)
 		return;
 	}
 	/* Not in the window (finished, or sent again to a new position): one statement. */
-	chan_store_receipt(c, m->receipt.seq, m->receipt.status, m->receipt.reason);
+	chan_store_receipt(c, m->receipt.seq, m->receipt.status, m->receipt.reason, 0);
 }
 
 void

@@ -153,6 +153,32 @@ async function main() {
 		await commandState(key, c7.id, 'applied');
 		log(`resumed after #${c5.seq}; commands ${c6.seq} and ${c7.seq} applied`);
 
+		// ---- a receipt lost with the worker: the tab applied the command,
+		// the worker went away before storing its receipt, and the tab sends
+		// it again after ready on the new worker
+		step = 'receipt sent again';
+		await page.evaluate(() => {
+			const send = WebSocket.prototype.send;
+			WebSocket.prototype.send = function (data) {
+				if (!window.cbDropped && typeof data === 'string' && data.includes('"type":"receipt"')) {
+					window.cbDropped = data;	/* lost, once */
+					return;
+				}
+				return send.call(this, data);
+			};
+		});
+		const c8 = await command(key, ctx, { type: 'set_field', selector: '#topic', value: 'billing' });
+		await page.waitForFunction(() => document.querySelector('#topic').value === 'billing', null, { timeout: 10000 });
+		assert((await page.evaluate(() => window.cbDropped || '')).includes(`"seq":${c8.seq}`), 'the receipt was not the one dropped');
+		await commandState(key, c8.id, 'delivered');
+		execFileSync(join(REPO, 'scripts', 'stack.sh'), ['restart-worker'], {
+			encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CB_STATE: STATE },
+		});
+		await commandState(key, c8.id, 'applied', 30000);
+		assert((await page.textContent('#cb-conn')).includes(`resumed after #${c8.seq}`),
+		    `not resumed after #${c8.seq}: ${await page.textContent('#cb-conn')}`);
+		log(`command ${c8.seq}'s receipt, lost with the worker, sent again after ready: applied`);
+
 		// ---- a command the policy holds for a person: Approve in Slack
 		// fills the field; Deny leaves it as it is and the command denied
 		step = 'approval: approve in Slack';

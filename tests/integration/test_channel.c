@@ -623,6 +623,61 @@ START_TEST(binary_first_frame_is_bad_message)
 }
 END_TEST
 
+/*
+ * A receipt the worker never stored (it went away after the tab applied
+ * the command): the tab resumes after that seq and sends the receipt
+ * again after ready.  Taken for a command that reached a tab and is
+ * still delivered; for one that never went out, or finished already, it
+ * changes nothing and gets no reply; one more than a window below the
+ * position is a receipt for a command not sent here.
+ */
+START_TEST(receipt_sent_again_after_ready)
+{
+	struct fx	 f;
+	struct ws	 w;
+	struct row	 r;
+	cJSON		*j;
+	long long	 s;
+
+	fx_init(&f);
+	fx_cmd(&f, "#a", "1");
+	connect_auth(&w, &f, 0, 1);
+	expect_command_del(&w, 1, ARRIVE_MS);
+	/* Applied by the tab; its receipt lost with the connection. */
+	ws_free(&w);
+	fx_row(&f, 1, &r);
+	ck_assert_str_eq(r.state, "delivered");
+	/* Seq 2 never goes out; then seqs 3 to 19 (17 more). */
+	fx_cmd_state(&f, f.ctx, "set_field", "#b", "2", "queued", NULL);
+	connect_auth(&w, &f, 2, 2);
+	send_receipt(&w, 1);
+	ck_assert(fx_wait_state(&f, 1, "applied", STATE_MS));
+	/* Never sent to a tab: it stays queued, and no error. */
+	send_receipt(&w, 2);
+	/* Finished already: nothing changes, no reply. */
+	send_receipt(&w, 1);
+	expect_quiet(&w, QUIET_MS);
+	fx_row(&f, 2, &r);
+	ck_assert_str_eq(r.state, "queued");
+	ck_assert(!r.delivered);
+	ws_free(&w);
+	for (s = 3; s <= 19; s++)
+		fx_cmd(&f, "#c", "3");
+	/* A window (16) below the position is the bound: seq 3 of position 19 is past it. */
+	connect_auth(&w, &f, 19, 19);
+	ck_assert_int_eq(ws_send_text(&w, "{\"type\":\"receipt\",\"seq\":3,\"status\":\"applied\"}"),
+	    0);
+	j = ws_next(&w, 3000);
+	ck_assert_ptr_nonnull(j);
+	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
+	cJSON_Delete(j);
+	fx_row(&f, 3, &r);
+	ck_assert_str_eq(r.state, "queued");
+	ws_free(&w);
+	fx_free(&f);
+}
+END_TEST
+
 START_TEST(bad_frame_after_auth_only_errors)
 {
 	struct fx	 f;
@@ -1824,6 +1879,7 @@ channel_suite(void)
 	tcase_add_loop_test(tc, malformed_first_frame_is_bad_message, 0, (int)CU_NELEM(bad_first));
 	tcase_add_test(tc, binary_first_frame_is_bad_message);
 	tcase_add_test(tc, bad_frame_after_auth_only_errors);
+	tcase_add_test(tc, receipt_sent_again_after_ready);
 	tcase_add_loop_test(tc, oversized_message_closes_1009, 0, 3);
 	tcase_add_test(tc, fragmented_message_is_reassembled);
 	tcase_add_test(tc, insert_while_connected_wakes_up);
