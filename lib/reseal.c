@@ -352,31 +352,29 @@ out:
 	return rc;
 }
 
-static int
-reseal_table(struct db *db, struct keyring *k, const struct reseal_col *c, int batch,
-    reseal_progress_fn progress, void *ud, struct reseal_tally *t)
+int
+reseal_walk(struct db *db, const char *count_sql, const char *page_sql, int batch,
+    const char *label, reseal_progress_fn progress, void *ud, reseal_row_fn fn, void *arg,
+    long *done)
 {
-	struct db_res		*res = NULL;
-	char			 lim[16], *last = NULL, num[4][24];
-	long long		 total = 0;
-	size_t			 i, n;
-	int			 rc;
+	struct db_res	*res = NULL;
+	char		 lim[16], *last = NULL;
+	long long	 total = 0;
+	size_t		 i, n;
+	int		 rc;
 
 	snprintf(lim, sizeof(lim), "%d", batch);
-	if ((rc = db_query(db, &res, c->count_sql, 0, NULL)) != CB_OK)
+	if ((rc = db_query(db, &res, count_sql, 0, NULL)) != CB_OK)
 		goto out;
 	(void)util_parse_ll(db_val(res, 0, 0), 0, INT64_MAX, &total);
 	db_res_free(res);
 	res = NULL;
 	for (;;) {
-		rc = db_query(db, &res, c->page_sql, 2, (const char *[]){ last, lim });
-		if (rc != CB_OK)
+		if ((rc = db_query(db, &res, page_sql, 2, (const char *[]){ last, lim })) != CB_OK)
 			goto out;
 		for (i = 0, n = db_rows(res); i < n; i++) {
-			t->done++;
-			rc = reseal_one(db, k, c, db_val(res, i, 0), db_val(res, i, 1),
-			    db_val(res, i, 2), t);
-			if (rc != CB_OK)
+			(*done)++;
+			if ((rc = fn(res, i, arg)) != CB_OK)
 				goto out;
 		}
 		if (n > 0) {
@@ -386,20 +384,50 @@ reseal_table(struct db *db, struct keyring *k, const struct reseal_col *c, int b
 		db_res_free(res);
 		res = NULL;
 		if (progress)
-			progress(c->table, t->done, t->done > total ? t->done : (long)total, ud);
+			progress(label, *done, *done > total ? *done : (long)total, ud);
 		if (n < (size_t)batch)
 			break;
 	}
+out:
+	db_res_free(res);
+	free(last);
+	return rc;
+}
+
+struct reseal_walk_arg {
+	struct db		*db;
+	struct keyring		*k;
+	const struct reseal_col	*c;
+	struct reseal_tally	*t;
+};
+
+static int
+reseal_row(const struct db_res *res, size_t i, void *arg)
+{
+	struct reseal_walk_arg	*w = arg;
+
+	return reseal_one(w->db, w->k, w->c, db_val(res, i, 0), db_val(res, i, 1),
+	    db_val(res, i, 2), w->t);
+}
+
+static int
+reseal_table(struct db *db, struct keyring *k, const struct reseal_col *c, int batch,
+    reseal_progress_fn progress, void *ud, struct reseal_tally *t)
+{
+	struct reseal_walk_arg	 w = { db, k, c, t };
+	char			 num[4][24];
+	int			 rc;
+
+	if ((rc = reseal_walk(db, c->count_sql, c->page_sql, batch, c->table, progress, ud,
+	    reseal_row, &w, &t->done)) != CB_OK)
+		return rc;
 	snprintf(num[0], sizeof(num[0]), "%ld", t->resealed);
 	snprintf(num[1], sizeof(num[1]), "%ld", t->current);
 	snprintf(num[2], sizeof(num[2]), "%ld", t->raced);
 	snprintf(num[3], sizeof(num[3]), "%ld", t->failed);
 	log_kv(t->failed ? LOG_LVL_WARN : LOG_LVL_INFO, "reseal_table", "table", c->table,
 	    "resealed", num[0], "current", num[1], "raced", num[2], "failed", num[3], NULL);
-out:
-	db_res_free(res);
-	free(last);
-	return rc;
+	return CB_OK;
 }
 
 int
@@ -407,7 +435,7 @@ reseal_run(struct db *db, struct keyring *k, int batch, reseal_progress_fn progr
 {
 	struct reseal_tally	 t;
 	size_t			 i;
-	long			 failed = 0;
+	long			 failed = 0, sealed = 0;
 	int			 rc;
 
 	if (batch <= 0)
@@ -421,6 +449,9 @@ reseal_run(struct db *db, struct keyring *k, int batch, reseal_progress_fn progr
 		if (rc != CB_OK)
 			return rc;
 	}
+	/* What predates sealing: sealed now, under the current key. */
+	if ((rc = reseal_clear_commands(db, k, batch, progress, ud, &sealed)) != CB_OK)
+		return rc;
 	return failed > 0 ? CB_ERR_CRYPTO : CB_OK;
 }
 

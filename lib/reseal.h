@@ -38,6 +38,7 @@
 
 struct buf;
 struct db;
+struct db_res;
 struct keyring;
 struct seal_keyring;
 
@@ -58,6 +59,31 @@ typedef void	(*reseal_progress_fn)(const char *table, long done, long total, voi
  */
 int	 reseal_run(struct db *, struct keyring *, int batch, reseal_progress_fn progress,
 	    void *ud)
+	    __attribute__((warn_unused_result));
+
+/* One row of a walk (its columns in res, row i); CB_OK to go on. */
+typedef int	(*reseal_row_fn)(const struct db_res *res, size_t i, void *arg);
+
+/*
+ * The walk reseal_run makes of each column: the rows count_sql counts
+ * (one number, for progress) and page_sql pages ($1 the last key seen or
+ * NULL, $2 the batch; the key in column 0), in key order, fn on each; a
+ * progress call under `label` after each batch; *done counts the rows.
+ * Stops at fn's first error, or the database's.
+ */
+int	 reseal_walk(struct db *, const char *count_sql, const char *page_sql, int batch,
+	    const char *label, reseal_progress_fn progress, void *ud, reseal_row_fn fn,
+	    void *arg, long *done)
+	    __attribute__((warn_unused_result));
+
+/*
+ * Part of reseal_run, after the catalogue: seal the command values written
+ * in clear before sealing existed (sql/0024), of finished commands only
+ * (lib/reseal_clear.c says why); *sealed counts them.  Errors as
+ * reseal_run's.
+ */
+int	 reseal_clear_commands(struct db *, struct keyring *, int batch,
+	    reseal_progress_fn progress, void *ud, long *sealed)
 	    __attribute__((warn_unused_result));
 
 /*

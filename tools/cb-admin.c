@@ -61,7 +61,8 @@
  *
  * data-key-rotate makes a new current data key for one purpose while the
  * service runs; reseal then moves every sealed value onto the current keys
- * in batches, with a progress line per batch (lib/reseal.h).
+ * in batches, with a progress line per batch, and seals the finished
+ * commands' values still clear from before sealing (lib/reseal.h).
  *
  * dead-letters: the outbox's dead letters of one organisation (ORG is its
  * slug or id), through lib/deadletter.h as the admin routes do: list
@@ -188,7 +189,8 @@ static const struct admin_cmd admin_cmds[] = {
 	  "write the erasure blind index of rows older than it (idempotent), or rewrite it "
 	  "all after the blind index key was rotated (docs/erasure.md)" },
 	{ "reseal", cmd_reseal, "[BATCH]",
-	  "move every sealed value onto the current data keys, then retire the keys no value needs" },
+	  "move every sealed value onto the current data keys (and seal finished commands' values"
+	  " still clear from before sealing), then retire the keys no value needs" },
 	{ "user-create", cmd_user_create, "ORG_SLUG EMAIL ROLE",
 	  "create a console user of one tenant, who signs in naming ORG_SLUG (password from "
 	  "CB_ADMIN_PASSWORD_FILE or stdin)" },

@@ -485,6 +485,68 @@ END_TEST
 
 /* ---- the Salesforce token cache -------------------------------------- */
 
+/*
+ * Command values written in clear before sealing (sql/0024): reseal_run
+ * seals a finished command's, as command accept seals a new one (the
+ * canonical JSON of the value, "commands:<id>:value"), and leaves a live
+ * command's clear (its approval's hash reads it).
+ */
+START_TEST(reseal_seals_clear_command_values)
+{
+	struct db	*db;
+	struct keyring	 k;
+	struct buf	 plain;
+	char		 c2[40], t2[64], done[40], live[40], v[64];
+	const char	*p[2];
+	long		 before;
+
+	/* A context of its own: the other cases count this one's seqs. */
+	seed_context(s.form_id, c2, t2);
+	db = testdb_open();
+	testdb_keys_open(&k, db);
+	p[0] = c2;
+	p[1] = "applied";
+	q1(db, "WITH x AS (UPDATE contexts SET last_seq = last_seq + 1 WHERE id = $1::uuid"
+	    " RETURNING org_id, last_seq)"
+	    " INSERT INTO commands (org_id, ctx_id, seq, type, selector, value, state, finished_at)"
+	    " SELECT org_id, $1::uuid, last_seq, 'set_field', '#email',"
+	    " '{\"b\": [1, 2], \"a\": \"old@example.org\"}'::jsonb, $2, now() FROM x"
+	    " RETURNING id::text", 2, p, done, sizeof(done));
+	p[1] = "pending_approval";
+	q1(db, "WITH x AS (UPDATE contexts SET last_seq = last_seq + 1 WHERE id = $1::uuid"
+	    " RETURNING org_id, last_seq)"
+	    " INSERT INTO commands (org_id, ctx_id, seq, type, selector, value, state)"
+	    " SELECT org_id, $1::uuid, last_seq, 'set_field', '#email', '\"live@example.org\"'::jsonb,"
+	    " $2 FROM x RETURNING id::text", 2, p, live, sizeof(live));
+	before = testdb_long("SELECT count(*) FROM commands WHERE value IS NOT NULL", 0, NULL);
+
+	ck_assert_int_eq(reseal_run(db, &k, 2, NULL, NULL), CB_OK);
+	/* The finished one: no clear value left, and the sealed one opens to it. */
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM commands c WHERE id = $1::uuid"
+	    " AND value IS NULL AND value_sealed LIKE 'v1.%' AND strpos(c::text, 'old@') = 0", 1,
+	    (const char *[]){ done }), 1);
+	buf_init(&plain, 4096);
+	ck_assert_int_eq(reseal_read(db, &k, "commands", done, &plain, NULL), CB_OK);
+	ck_assert_str_eq(buf_cstr(&plain), "{\"a\":\"old@example.org\",\"b\":[1,2]}");
+	buf_wipe(&plain);
+	/* The live one keeps its clear value; nothing else that was clear stays so. */
+	q1(db, "SELECT value #>> '{}' FROM commands WHERE id = $1::uuid AND value_sealed IS NULL", 1,
+	    (const char *[]){ live }, v, sizeof(v));
+	ck_assert_str_eq(v, "live@example.org");
+	ck_assert_int_lt(testdb_long("SELECT count(*) FROM commands WHERE value IS NOT NULL", 0, NULL),
+	    before);
+	ck_assert_int_eq(testdb_long("SELECT count(*) FROM commands WHERE value IS NOT NULL AND state"
+	    " NOT IN ('pending_approval', 'queued', 'delivered')", 0, NULL), 0);
+	/* Run again: nothing left to seal, and the sealed value is untouched. */
+	ck_assert_int_eq(reseal_run(db, &k, 2, NULL, NULL), CB_OK);
+	ck_assert_int_eq(reseal_read(db, &k, "commands", done, &plain, NULL), CB_OK);
+	buf_wipe(&plain);
+	testdb_exec("DELETE FROM commands WHERE id = $1::uuid", 1, (const char *[]){ live });
+	testdb_keys_close(&k);
+	db_close(db);
+}
+END_TEST
+
 START_TEST(token_cache_sealed_and_survives_restart)
 {
 	struct db	*db;
@@ -637,6 +699,7 @@ sealing_suite(void)
 	tcase_add_test(tc, legacy_clear_payload_still_delivered);
 	tcase_add_test(tc, token_cache_sealed_and_survives_restart);
 	tcase_add_test(tc, reseal_after_rotation);
+	tcase_add_test(tc, reseal_seals_clear_command_values);
 	suite_add_tcase(su, tc);
 	tcase_set_timeout(st, 60);
 	tcase_add_test(st, responder_refuses_wrong_root_key);
