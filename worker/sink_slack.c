@@ -47,11 +47,11 @@
 #include "jsonv.h"
 #include "log.h"
 #include "sink.h"
+#include "slackhist.h"
 #include "util.h"
 
 #define SLK_BODY_MAX	(64u * 1024u)
 #define SLK_PAUSE_DEFAULT_S	30
-#define SLK_EVENT_TYPE	"cb_outbox_row"
 /* Messages one history read looks at, back to the row's creation. */
 #define SLK_HISTORY_LIMIT	200
 
@@ -323,24 +323,6 @@ slk_channel_is_id(const char *c)
 	    strspn(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") == n;
 }
 
-/* Does a history answer hold a message with this row's id in its metadata? */
-static int
-slk_history_has(const cJSON *doc, const char *id)
-{
-	const cJSON	*m, *md, *t, *pl, *oid;
-
-	cJSON_ArrayForEach(m, cJSON_GetObjectItemCaseSensitive(doc, "messages")) {
-		md = cJSON_GetObjectItemCaseSensitive(m, "metadata");
-		t = cJSON_GetObjectItemCaseSensitive(md, "event_type");
-		pl = cJSON_GetObjectItemCaseSensitive(md, "event_payload");
-		oid = cJSON_GetObjectItemCaseSensitive(pl, "outbox_id");
-		if (cJSON_IsString(t) && strcmp(t->valuestring, SLK_EVENT_TYPE) == 0 &&
-		    cJSON_IsString(oid) && strcmp(oid->valuestring, id) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /*
  * The history read of a retried message: found, the row is done; not
  * found, or Slack will not let us read, post it; a transient failure
@@ -351,10 +333,8 @@ slk_history_done(const struct httpc_resp *h, void *ud)
 {
 	struct slk_call	*c = ud;
 	struct sink_row	*row = &c->b->rows[0];
-	char		 code[64] = "", msg[300];
-	cJSON		*doc = NULL;
-	struct jv_error	 je;
-	const cJSON	*err;
+	char		 code[SLACKHIST_ERROR_MAX] = "", msg[300];
+	int		 found;
 
 	if (h->err != HTTPC_OK || h->status >= 500 || h->status == 408) {
 		if (h->err != HTTPC_OK)
@@ -367,24 +347,27 @@ slk_history_done(const struct httpc_resp *h, void *ud)
 	}
 	if (slk_rate_limited(c, h))
 		goto done;
-	if (h->status == 200 && jv_parse(h->body.data, h->body.len, &doc, &je) == CB_OK &&
-	    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(doc, "ok"))) {
-		if (slk_history_has(doc, row->id)) {
-			row->outcome = SINK_DONE;
-			util_strlcpy(row->result, "{\"outcome\":\"posted\",\"via\":\"chat.postMessage\","
-			    "\"found\":\"conversations.history\"}", sizeof(row->result));
-			log_kv(LOG_LVL_INFO, "slack_already_posted", "outbox_id", row->id, NULL);
-			goto done;
-		}
-		cJSON_Delete(doc);
+	found = h->status == 200 ? slackhist_find(h->body.data, h->body.len, row->id, code) :
+	    SLACKHIST_REFUSED;
+	if (found == SLACKHIST_FOUND) {
+		row->outcome = SINK_DONE;
+		util_strlcpy(row->result, "{\"outcome\":\"posted\",\"via\":\"chat.postMessage\","
+		    "\"found\":\"conversations.history\"}", sizeof(row->result));
+		log_kv(LOG_LVL_INFO, "slack_already_posted", "outbox_id", row->id, NULL);
+		goto done;
+	}
+	if (found == SLACKHIST_ABSENT) {
 		slk_call_start(c, &c->post, &c->body);
 		return;
 	}
+	/* Not an answer of Slack's (a proxy's page): ask again later, do not post. */
+	if (found == SLACKHIST_BAD) {
+		sink_row_set(row, SINK_RETRY, "CB_BAD_RESPONSE",
+		    "conversations.history answer is not Slack's JSON");
+		goto done;
+	}
 	/* Slack refuses the read: say why, and post (at least once). */
-	err = cJSON_GetObjectItemCaseSensitive(doc, "error");
-	if (cJSON_IsString(err))
-		util_strlcpy(code, err->valuestring, sizeof(code));
-	else
+	if (h->status != 200)
 		snprintf(code, sizeof(code), "HTTP_%ld", h->status);
 	if (slk_transient(code)) {
 		snprintf(msg, sizeof(msg), "conversations.history: %s", code);
@@ -393,11 +376,9 @@ slk_history_done(const struct httpc_resp *h, void *ud)
 	}
 	log_kv(LOG_LVL_WARN, "slack_history_refused", "outbox_id", row->id, "error", code,
 	    "then", "post again", NULL);
-	cJSON_Delete(doc);
 	slk_call_start(c, &c->post, &c->body);
 	return;
 done:
-	cJSON_Delete(doc);
 	sink_note(c->k->env, "slack", row->outcome == SINK_DONE ? "ok" : "retry", row->code);
 	sink_batch_done(c->b);
 	slk_call_free(c);
@@ -482,7 +463,7 @@ slk_start(void *state, struct sink_batch *b)
 		(void)buf_puts(&c->body, "\"channel\":");
 		(void)buf_json_str(&c->body, s->slack_channel);
 		/* The row's id, for the history read of a later attempt. */
-		(void)buf_printf(&c->body, ",\"metadata\":{\"event_type\":\"" SLK_EVENT_TYPE "\","
+		(void)buf_printf(&c->body, ",\"metadata\":{\"event_type\":\"" SLACKHIST_EVENT_TYPE "\","
 		    "\"event_payload\":{\"outbox_id\":\"%s\"}},", row->id);
 	}
 	(void)buf_puts(&c->body, "\"text\":");
