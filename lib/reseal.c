@@ -136,8 +136,6 @@ static const struct reseal_col reseal_cols[] = {
 };
 
 #define RESEAL_NCOLS	(sizeof(reseal_cols) / sizeof(reseal_cols[0]))
-/* A sealed value of SEAL_MAX_PLAIN bytes in the text format, with room. */
-#define RESEAL_TEXT_MAX	(2u * SEAL_MAX_PLAIN + 256u)
 #define RESEAL_KEY_MAX	255u
 
 static const struct reseal_col *

@@ -36,12 +36,16 @@
 
 #include <stddef.h>
 
+#include "seal.h"
+
 struct buf;
 struct db;
 struct db_res;
 struct keyring;
 struct seal_keyring;
 
+/* A sealed value of SEAL_MAX_PLAIN bytes in the text format, with room. */
+#define RESEAL_TEXT_MAX		(2u * SEAL_MAX_PLAIN + 256u)
 #define RESEAL_BATCH_DEFAULT	100
 #define RESEAL_BATCH_MAX	10000
 

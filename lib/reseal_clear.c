@@ -67,7 +67,7 @@ clear_one(const struct db_res *res, size_t i, void *arg)
 	char			*canon = NULL;
 	int			 rc;
 
-	buf_init(&out, 2u * SEAL_MAX_PLAIN + 256u);
+	buf_init(&out, RESEAL_TEXT_MAX);
 	if ((kr = keyring_get(w->k, w->db)) == NULL) {
 		rc = CB_ERR_UNAVAILABLE;
 		goto out;

@@ -55,19 +55,20 @@ chan_receipt_stored(struct chan *ch, int rc, struct db_res *r, void *arg)
 	free(j);
 }
 
+/* One receipt's statement: the commands it may finish are `takes`. */
+#define CHAN_RECEIPT_SQL(takes) CHAN_FINISH("UPDATE commands SET state = $4, reason = $5," \
+	" finished_at = now() WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint" \
+	" AND " takes, CHAN_BY_TAB)
+
 void
 chan_store_receipt(struct chan_conn *c, long long seq, const char *status,
     const char *reason, int resent)
 {
+	/* Sent again: only a command that reached a tab (Postgres first: delivered_at). */
 	static const char *const sql[2] = {
-		CHAN_FINISH("UPDATE commands SET state = $4, reason = $5, finished_at = now()"
-		    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
-		    " AND (state IN ('queued', 'delivered')"
-		    "  OR (state = 'expired' AND delivered_at IS NOT NULL))", CHAN_BY_TAB),
-		CHAN_FINISH("UPDATE commands SET state = $4, reason = $5, finished_at = now()"
-		    " WHERE ctx_id = $1::uuid AND org_id = $2::bigint AND seq = $3::bigint"
-		    " AND state IN ('delivered', 'expired') AND delivered_at IS NOT NULL",
-		    CHAN_BY_TAB),
+		CHAN_RECEIPT_SQL("(state IN ('queued', 'delivered')"
+		    " OR (state = 'expired' AND delivered_at IS NOT NULL))"),
+		CHAN_RECEIPT_SQL("state IN ('delivered', 'expired') AND delivered_at IS NOT NULL"),
 	};
 	struct chan_rcpt_job	*j;
 	char			 s[24];

@@ -52,23 +52,26 @@
 
 #define SLK_BODY_MAX	(64u * 1024u)
 #define SLK_PAUSE_DEFAULT_S	30
-/* Messages one history read looks at, back to the row's creation. */
-#define SLK_HISTORY_LIMIT	200
 
 struct slk_call {
 	struct sink_env_state	*k;
 	struct sink_batch	*b;
 	int			 web_api;
 	int			 respond;	/* a slack.respond row: a response_url */
-	/* A retried Web API message: the history read first, then this post. */
+	/*
+	 * The post (chat.postMessage, the incoming webhook or a response_url),
+	 * its URL when built here, its Authorization line and body.  A retried
+	 * Web API message reads the channel's history first, then maybe this.
+	 */
 	struct httpc_req	 post;
 	struct buf		 url, auth, body;
 };
 
+/* The URL (a response_url is a capability) and the token are wiped. */
 static void
 slk_call_free(struct slk_call *c)
 {
-	buf_free(&c->url);
+	buf_wipe(&c->url);
 	buf_wipe(&c->auth);
 	buf_free(&c->body);
 	free(c);
@@ -184,12 +187,9 @@ out:
 	slk_call_free(c);
 }
 
-/*
- * A call of the batch b; q (NULL: the call's own post) is a JSON POST with
- * Slack's timeout, its URL to come.
- */
+/* A call of the batch b: its post a JSON POST with Slack's timeout, URL and body to come. */
 static struct slk_call *
-slk_call_new(struct sink_env_state *k, struct sink_batch *b, struct httpc_req *q)
+slk_call_new(struct sink_env_state *k, struct sink_batch *b)
 {
 	struct slk_call	*c;
 
@@ -200,28 +200,32 @@ slk_call_new(struct sink_env_state *k, struct sink_batch *b, struct httpc_req *q
 	buf_init(&c->url, 1024);
 	buf_init(&c->auth, 512);
 	buf_init(&c->body, SLK_BODY_MAX);
-	if (q == NULL)
-		q = &c->post;
-	memset(q, 0, sizeof(*q));
-	q->method = "POST";
-	q->headers[0] = "Content-Type: application/json; charset=utf-8";
-	q->timeout_ms = (long)k->env->s->slack_timeout_ms;
+	c->post.method = "POST";
+	c->post.headers[0] = "Content-Type: application/json; charset=utf-8";
+	c->post.timeout_ms = (long)k->env->s->slack_timeout_ms;
 	return c;
 }
 
-/* Send body; a call that cannot even start is retried later (slk_done never runs). */
+/* Start q, done to answer it; a call that cannot even start is retried later. */
 static void
-slk_call_start(struct slk_call *c, struct httpc_req *q, const struct buf *body)
+slk_send(struct slk_call *c, const struct httpc_req *q, httpc_done_fn done)
 {
 	struct sink_batch	*b = c->b;
 
-	q->body = body->data;
-	q->bodylen = body->len;
-	if (httpc_start(c->k->env->http, q, slk_done, c) != CB_OK) {
+	if (httpc_start(c->k->env->http, q, done, c) != CB_OK) {
 		slk_call_free(c);
 		sink_row_set(&b->rows[0], SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
 		sink_batch_done(b);
 	}
+}
+
+/* The call's post, with its body. */
+static void
+slk_post(struct slk_call *c)
+{
+	c->post.body = c->body.data;
+	c->post.bodylen = c->body.len;
+	slk_send(c, &c->post, slk_done);
 }
 
 /*
@@ -241,8 +245,6 @@ slk_respond(struct sink_env_state *k, struct sink_batch *b, const cJSON *p)
 	const cJSON		*dec = cJSON_GetObjectItemCaseSensitive(p, "decision");
 	const cJSON		*cmd = cJSON_GetObjectItemCaseSensitive(p, "command");
 	struct slk_call		*c;
-	struct httpc_req	 q;
-	struct buf		 body;
 	char			 text[200];
 
 	if (!cJSON_IsString(url) || !cJSON_IsString(dec) || !cJSON_IsString(cmd) ||
@@ -253,17 +255,16 @@ slk_respond(struct sink_env_state *k, struct sink_batch *b, const cJSON *p)
 		sink_batch_done(b);
 		return;
 	}
-	buf_init(&body, 4096);
+	c = slk_call_new(k, b);
+	c->respond = 1;
 	snprintf(text, sizeof(text), "Command %.40s was %.16s.", cmd->valuestring,
 	    dec->valuestring);
-	(void)buf_puts(&body, "{\"replace_original\":true,\"text\":");
-	(void)buf_json_str(&body, text);
-	(void)buf_putc(&body, '}');
-	c = slk_call_new(k, b, &q);
-	c->respond = 1;
-	q.url = url->valuestring;
-	slk_call_start(c, &q, &body);
-	buf_free(&body);
+	(void)buf_puts(&c->body, "{\"replace_original\":true,\"text\":");
+	(void)buf_json_str(&c->body, text);
+	(void)buf_putc(&c->body, '}');
+	(void)buf_puts(&c->url, url->valuestring);
+	c->post.url = buf_cstr(&c->url);
+	slk_post(c);
 }
 
 static const char *
@@ -357,7 +358,7 @@ slk_history_done(const struct httpc_resp *h, void *ud)
 		goto done;
 	}
 	if (found == SLACKHIST_ABSENT) {
-		slk_call_start(c, &c->post, &c->body);
+		slk_post(c);
 		return;
 	}
 	/* Not an answer of Slack's (a proxy's page): ask again later, do not post. */
@@ -376,7 +377,7 @@ slk_history_done(const struct httpc_resp *h, void *ud)
 	}
 	log_kv(LOG_LVL_WARN, "slack_history_refused", "outbox_id", row->id, "error", code,
 	    "then", "post again", NULL);
-	slk_call_start(c, &c->post, &c->body);
+	slk_post(c);
 	return;
 done:
 	sink_note(c->k->env, "slack", row->outcome == SINK_DONE ? "ok" : "retry", row->code);
@@ -400,13 +401,9 @@ slk_history_start(struct slk_call *c)
 	q.headers[0] = buf_cstr(&c->auth);
 	(void)buf_printf(&url, "%s/conversations.history?channel=%s&oldest=%lld&limit=%d"
 	    "&include_all_metadata=true", s->slack_api_url, s->slack_channel,
-	    row->created_s > 0 ? row->created_s - 1 : 0, SLK_HISTORY_LIMIT);
+	    row->created_s > 0 ? row->created_s - 1 : 0, SLACKHIST_MESSAGES_MAX);
 	q.url = buf_cstr(&url);
-	if (httpc_start(c->k->env->http, &q, slk_history_done, c) != CB_OK) {
-		sink_row_set(row, SINK_RETRY, "CB_BAD_REQUEST", "the call could not be started");
-		sink_batch_done(c->b);
-		slk_call_free(c);
-	}
+	slk_send(c, &q, slk_history_done);
 	buf_free(&url);
 }
 
@@ -449,7 +446,7 @@ slk_start(void *state, struct sink_batch *b)
 		sink_batch_done(b);
 		goto out;
 	}
-	c = slk_call_new(k, b, NULL);
+	c = slk_call_new(k, b);
 	c->post.fresh_connect = 1;	/* libcurl's own resend could post it twice */
 	(void)buf_puts(&c->body, "{");
 	if (s->slack_webhook_url != NULL) {
@@ -484,7 +481,7 @@ slk_start(void *state, struct sink_batch *b)
 		log_kv(LOG_LVL_WARN, "slack_history_unchecked", "outbox_id", row->id, "why",
 		    "CB_SLACK_CHANNEL is a name, not an id", "then", "post again", NULL);
 	}
-	slk_call_start(c, &c->post, &c->body);
+	slk_post(c);
 out:
 	cJSON_Delete(p);
 	buf_free(&blocks);

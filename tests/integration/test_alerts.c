@@ -189,14 +189,6 @@ END_TEST
 
 /* ------------------------------------------- the Web API (own worker) */
 
-#define WEB_CHANNEL	"C0ALERTS01"
-
-static void
-web_api_on(void)
-{
-	fakehooks_worker_web_api(WEB_CHANNEL);
-}
-
 /* A slack.alert row with this text; its id. */
 static void
 alert_row(const char *text, char id[24])
@@ -277,7 +269,7 @@ START_TEST(web_api_posts_once_with_its_id)
 	ck_assert_int_eq(row.attempts, 1);
 	ck_assert_int_eq(messages_of(since, "web-api-once", &m), 1);
 	ck_assert_str_eq(cJSON_GetObjectItem(m, "via")->valuestring, "chat.postMessage");
-	ck_assert_str_eq(cJSON_GetObjectItem(m, "channel")->valuestring, WEB_CHANNEL);
+	ck_assert_str_eq(cJSON_GetObjectItem(m, "channel")->valuestring, FAKEHOOKS_WEB_CHANNEL);
 	ck_assert_str_eq(metadata_id(m), id);
 	cJSON_Delete(m);
 	/* A first attempt posts at once: no history read. */
@@ -365,7 +357,7 @@ alerts_suite(void)
 
 	/* Its own worker, posting through the fake's Web API; the hook again after. */
 	tcase_set_timeout(tw, 90);
-	tcase_add_unchecked_fixture(tw, web_api_on, fakehooks_worker_webhook);
+	tcase_add_unchecked_fixture(tw, fakehooks_worker_web_api_default, fakehooks_worker_webhook);
 	tcase_add_checked_fixture(tw, setup, NULL);
 	tcase_add_test(tw, web_api_posts_once_with_its_id);
 	tcase_add_test(tw, web_api_lost_answer_found_not_posted_again);

@@ -264,6 +264,18 @@ send_receipt(struct ws *w, long long seq)
 	    seq), 0);
 }
 
+/* The next message is the error bad_message (the connection stays open). */
+static void
+expect_bad_message(struct ws *w)
+{
+	cJSON	*j = ws_next(w, 3000);
+
+	ck_assert_msg(j != NULL, "no error message (close %d)", w->close_code);
+	ck_assert_str_eq(ws_str(j, "type"), "error");
+	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
+	cJSON_Delete(j);
+}
+
 /* An error message with `code`, then the close with `close_code`. */
 static void
 expect_error_close(struct ws *w, const char *code, int close_code, int ms)
@@ -636,7 +648,6 @@ START_TEST(receipt_sent_again_after_ready)
 	struct fx	 f;
 	struct ws	 w;
 	struct row	 r;
-	cJSON		*j;
 	long long	 s;
 
 	fx_init(&f);
@@ -667,10 +678,7 @@ START_TEST(receipt_sent_again_after_ready)
 	connect_auth(&w, &f, 19, 19);
 	ck_assert_int_eq(ws_send_text(&w, "{\"type\":\"receipt\",\"seq\":3,\"status\":\"applied\"}"),
 	    0);
-	j = ws_next(&w, 3000);
-	ck_assert_ptr_nonnull(j);
-	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
-	cJSON_Delete(j);
+	expect_bad_message(&w);
 	fx_row(&f, 3, &r);
 	ck_assert_str_eq(r.state, "queued");
 	ws_free(&w);
@@ -690,24 +698,14 @@ START_TEST(bad_frame_after_auth_only_errors)
 	connect_auth(&w, &f, 0, 1);
 	expect_command_del(&w, 1, ARRIVE_MS);
 	ck_assert_int_eq(ws_send_text(&w, "{nope"), 0);
-	j = ws_next(&w, 3000);
-	ck_assert_ptr_nonnull(j);
-	ck_assert_str_eq(ws_str(j, "type"), "error");
-	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
-	cJSON_Delete(j);
+	expect_bad_message(&w);
 	/* A receipt for a seq never sent here: an error, and nothing changes. */
 	ck_assert_int_eq(ws_send_text(&w,
 	    "{\"type\":\"receipt\",\"seq\":7,\"status\":\"applied\"}"), 0);
-	j = ws_next(&w, 3000);
-	ck_assert_ptr_nonnull(j);
-	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
-	cJSON_Delete(j);
+	expect_bad_message(&w);
 	ck_assert_int_eq(ws_send_text(&w,
 	    "{\"type\":\"receipt\",\"seq\":1,\"status\":\"done\"}"), 0);
-	j = ws_next(&w, 3000);
-	ck_assert_ptr_nonnull(j);
-	ck_assert_str_eq(ws_str(j, "code"), "bad_message");
-	cJSON_Delete(j);
+	expect_bad_message(&w);
 	fx_row(&f, 1, &r);
 	ck_assert_str_eq(r.state, "delivered");
 	/* Still open and serving. */

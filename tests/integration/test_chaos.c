@@ -663,19 +663,13 @@ setup(void)
 	test_record_secret(src_secret);
 }
 
-static void
-chaos_web_api(void)
-{
-	fakehooks_worker_web_api("C0CHAOS001");
-}
-
 static Suite *
 chaos_suite(void)
 {
 	Suite	*su = suite_create("chaos");
 	TCase	*tc = tcase_create("counted");
 
-	tcase_add_unchecked_fixture(tc, chaos_web_api, fakehooks_worker_webhook);
+	tcase_add_unchecked_fixture(tc, fakehooks_worker_web_api_default, fakehooks_worker_webhook);
 	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_set_timeout(tc, 180);
 	tcase_add_test(tc, writes_survive_faults_counted);

@@ -319,6 +319,12 @@ fakehooks_worker_web_api(const char *channel)
 }
 
 void
+fakehooks_worker_web_api_default(void)
+{
+	fakehooks_worker_web_api(FAKEHOOKS_WEB_CHANNEL);
+}
+
+void
 fakehooks_worker_webhook(void)
 {
 	test_stack_env("env -u CB_SLACK_BOT_TOKEN -u CB_SLACK_CHANNEL", "restart-worker");

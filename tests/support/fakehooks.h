@@ -85,5 +85,8 @@ int	 fakehooks_wait_messages_with(long since, const char *needle, int n, int ms)
  */
 void	 fakehooks_worker_web_api(const char *channel);
 void	 fakehooks_worker_webhook(void);
+/* The Web API to FAKEHOOKS_WEB_CHANNEL: an unchecked fixture's setup. */
+#define FAKEHOOKS_WEB_CHANNEL	"C0ALERTS01"
+void	 fakehooks_worker_web_api_default(void);
 
 #endif

@@ -50,9 +50,9 @@ START_TEST(test_answers)
 }
 END_TEST
 
-START_TEST(test_at_most_a_thousand_messages)
+START_TEST(test_at_most_the_messages_asked_for)
 {
-	static char	 body[40 * 1024];
+	static char	 body[(SLACKHIST_MESSAGES_MAX + 8) * 3 + 256];
 	char		 error[SLACKHIST_ERROR_MAX];
 	size_t		 n;
 	int		 i;
@@ -77,7 +77,7 @@ slackhist_suite(void)
 	TCase	*tc = tcase_create("core");
 
 	tcase_add_loop_test(tc, test_answers, 0, (int)CU_NELEM(cases));
-	tcase_add_test(tc, test_at_most_a_thousand_messages);
+	tcase_add_test(tc, test_at_most_the_messages_asked_for);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -37,6 +37,15 @@ fp_add_num(cJSON *o, const char *k, double v)
 }
 
 void
+fp_add_copy(cJSON *o, const char *k, const cJSON *v)
+{
+	cJSON	*dup = v == NULL ? cJSON_CreateNull() : cJSON_Duplicate(v, 1);
+
+	if (dup == NULL || !cJSON_AddItemToObject(o, k, dup))
+		util_oom();
+}
+
+void
 fp_add_bool(cJSON *o, const char *k, int v)
 {
 	if (cJSON_AddBoolToObject(o, k, v) == NULL)

@@ -28,6 +28,8 @@ cJSON	*fp_obj(void);
 void	 fp_add_str(cJSON *, const char *k, const char *v);
 void	 fp_add_num(cJSON *, const char *k, double v);
 void	 fp_add_bool(cJSON *, const char *k, int v);
+/* A copy of v (NULL: a JSON null). */
+void	 fp_add_copy(cJSON *, const char *k, const cJSON *v);
 /* Print doc into the answer with status and ctype (NULL: JSON) and free it. */
 void	 fp_json(struct fh_resp *, int status, const char *ctype, cJSON *doc);
 /* The body's JSON object checked against a table; 0, or answered 400 (-1). */

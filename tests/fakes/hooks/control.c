@@ -189,7 +189,7 @@ hk_list_deliveries(struct fh_req *rq, struct fh_resp *rs)
 static void
 hk_list_messages(struct fh_req *rq, struct fh_resp *rs)
 {
-	cJSON	*doc = fp_obj(), *arr, *o, *dup;
+	cJSON	*doc = fp_obj(), *arr, *o;
 	long	 since = hk_query_since(rq);
 	size_t	 i;
 
@@ -207,18 +207,8 @@ hk_list_messages(struct fh_req *rq, struct fh_resp *rs)
 		fp_add_str(o, "via", m->via);
 		fp_add_str(o, "channel", m->channel);
 		fp_add_str(o, "text", m->text);
-		if (m->blocks != NULL) {
-			if ((dup = cJSON_Duplicate(m->blocks, 1)) == NULL)
-				util_oom();
-			cJSON_AddItemToObject(o, "blocks", dup);
-		} else
-			fp_add_str(o, "blocks", NULL);
-		if (m->metadata != NULL) {
-			if ((dup = cJSON_Duplicate(m->metadata, 1)) == NULL)
-				util_oom();
-			cJSON_AddItemToObject(o, "metadata", dup);
-		} else
-			fp_add_str(o, "metadata", NULL);
+		fp_add_copy(o, "blocks", m->blocks);
+		fp_add_copy(o, "metadata", m->metadata);
 		fp_add_str(o, "ts", m->ts[0] ? m->ts : NULL);
 		fp_add_bool(o, "ok", m->ok);
 		fp_add_str(o, "error", m->ok ? NULL : m->error);

@@ -235,7 +235,7 @@ hk_post_message(struct fh_req *rq, struct fh_resp *rs)
 	struct hk_fault		 f;
 	struct buf		 token;
 	const char		*perr = NULL, *err;
-	cJSON			*doc, *msg, *dup;
+	cJSON			*doc, *msg;
 	int			 lost = 0;
 
 	memset(&m, 0, sizeof(m));
@@ -295,11 +295,8 @@ hk_post_message(struct fh_req *rq, struct fh_resp *rs)
 	fp_add_str(msg, "app_id", "A0FAKEAPP01");
 	fp_add_str(msg, "text", m.text ? m.text : "");
 	fp_add_str(msg, "team", "T000");
-	if (m.blocks != NULL) {
-		if ((dup = cJSON_Duplicate(m.blocks, 1)) == NULL)
-			util_oom();
-		cJSON_AddItemToObject(msg, "blocks", dup);
-	}
+	if (m.blocks != NULL)
+		fp_add_copy(msg, "blocks", m.blocks);
 	fp_json(rs, 200, HK_SLACK_JSON, doc);
 	hk_record_message(&m, "chat.postMessage", NULL, 200);
 	/* Posted and kept; the answer never leaves (a while later, if asked). */
@@ -369,7 +366,7 @@ hk_history(struct fh_req *rq, struct fh_resp *rs)
 	long long	 limit = 100;
 	double		 oldest = 0;
 	int		 meta = 0, n = 0, more = 0;
-	cJSON		*doc, *arr, *o, *dup;
+	cJSON		*doc, *arr, *o;
 
 	pthread_mutex_lock(&hk.lock);
 	hk.slack_history_calls++;
@@ -430,11 +427,8 @@ hk_history(struct fh_req *rq, struct fh_resp *rs)
 		fp_add_str(o, "bot_id", "B0FAKEBOT01");
 		fp_add_str(o, "text", m->text ? m->text : "");
 		fp_add_str(o, "ts", m->ts);
-		if (meta && m->metadata != NULL) {
-			if ((dup = cJSON_Duplicate(m->metadata, 1)) == NULL)
-				util_oom();
-			cJSON_AddItemToObject(o, "metadata", dup);
-		}
+		if (meta && m->metadata != NULL)
+			fp_add_copy(o, "metadata", m->metadata);
 		n++;
 	}
 	pthread_mutex_unlock(&hk.lock);

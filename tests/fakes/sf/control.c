@@ -305,7 +305,7 @@ fk_fault_json(cJSON *o, const void *fault)
 static void
 fk_list_records(struct fh_resp *rs)
 {
-	cJSON	*doc = fp_obj(), *arr, *o, *dup;
+	cJSON	*doc = fp_obj(), *arr, *o;
 	size_t	 i;
 
 	if ((arr = cJSON_AddArrayToObject(doc, "records")) == NULL)
@@ -322,9 +322,7 @@ fk_list_records(struct fh_resp *rs)
 		fp_add_str(o, "ext_field", r->ext_field);
 		fp_add_str(o, "ext_value", r->ext_value);
 		fp_add_str(o, "id", r->id);
-		if ((dup = cJSON_Duplicate(r->fields, 1)) == NULL)
-			util_oom();
-		cJSON_AddItemToObject(o, "fields", dup);
+		fp_add_copy(o, "fields", r->fields);
 		fp_add_num(o, "upserts", (double)r->upserts);
 		fp_add_str(o, "created_at", r->created_at);
 		fp_add_str(o, "updated_at", r->updated_at);

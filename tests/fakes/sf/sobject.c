@@ -171,7 +171,7 @@ fk_get(struct fh_resp *rs, size_t object, const char *ver,
 {
 	struct fk_record *r;
 	const cJSON	*f;
-	cJSON		*doc, *attr, *dup;
+	cJSON		*doc, *attr;
 	char		 url[256];
 
 	pthread_mutex_lock(&fk.lock);
@@ -189,11 +189,8 @@ fk_get(struct fh_resp *rs, size_t object, const char *ver,
 	fp_add_str(attr, "url", url);
 	fp_add_str(doc, "Id", r->id);
 	fp_add_str(doc, r->ext_field, r->ext_value);
-	cJSON_ArrayForEach(f, r->fields) {
-		if ((dup = cJSON_Duplicate(f, 1)) == NULL)
-			util_oom();
-		cJSON_AddItemToObject(doc, f->string, dup);
-	}
+	cJSON_ArrayForEach(f, r->fields)
+		fp_add_copy(doc, f->string, f);
 	pthread_mutex_unlock(&fk.lock);
 	fp_json(rs, 200, NULL, doc);
 }
