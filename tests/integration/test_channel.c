@@ -636,8 +636,8 @@ START_TEST(binary_first_frame_is_bad_message)
 END_TEST
 
 /*
- * A receipt the worker never stored (it went away after the tab applied
- * the command): the tab resumes after that seq and sends the receipt
+ * A receipt the worker never stored (killed -9 after the tab applied the
+ * command): the tab resumes after that seq and sends the receipt
  * again after ready.  Taken for a command that reached a tab and is
  * still delivered; for one that never went out, or finished already, it
  * changes nothing and gets no reply; one more than a window below the
@@ -654,7 +654,10 @@ START_TEST(receipt_sent_again_after_ready)
 	fx_cmd(&f, "#a", "1");
 	connect_auth(&w, &f, 0, 1);
 	expect_command_del(&w, 1, ARRIVE_MS);
-	/* Applied by the tab; its receipt lost with the connection. */
+	/* Applied by the tab; its receipt lost with the worker (kill -9). */
+	test_kill_children("cb-worker");
+	ws_free(&w);
+	ck_assert_msg(ws_open_retry(&w, f.path, 15000) == 0, "worker did not come back");
 	ws_free(&w);
 	fx_row(&f, 1, &r);
 	ck_assert_str_eq(r.state, "delivered");
